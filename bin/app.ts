@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+import { StageConfigError } from '../lib/config';
+import { createApp } from '../lib/app';
+
+try {
+  createApp();
+} catch (error) {
+  if (error instanceof StageConfigError) {
+    // The message already names stage, field, value and fix; a stack trace would only bury it.
+    console.error(error.message);
+    process.exit(1);
+  }
+  throw error;
+}

@@ -1,0 +1,166 @@
+import type { z } from 'zod';
+import { CONFIG_FILE, STAGE_NAMES, type StageConfig, type StageConfigInput, type StageName, stageConfigSchema } from './schema';
+import { STAGES } from './stages';
+
+/** Thrown when a stage's configuration is invalid; the message lists every problem with its fix. */
+export class StageConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid stage configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'StageConfigError';
+  }
+}
+
+/**
+ * Context keys the loader reads (all optional):
+ * - `stages`: comma-separated subset of stages to synthesize, e.g. `-c stages=dev`.
+ * - `imageTag`: image tag or digest for every synthesized stage, e.g. `-c imageTag=sha256:...`.
+ * - `<stage>.<field path>`: any field of one stage, e.g. `-c prod.account=123456789012`,
+ *   `-c staging.web.desiredCount=3`, `-c dev.domain={"zoneName":...}` (JSON for objects and lists).
+ */
+export function loadStageConfigs(
+  context: Record<string, unknown>,
+  definitions: Record<StageName, StageConfigInput> = STAGES,
+): StageConfig[] {
+  const problems: string[] = [];
+  const selected = selectStages(context.stages, problems);
+  const overrides = collectOverrides(context, problems);
+
+  const configs: StageConfig[] = [];
+  for (const name of selected) {
+    const input = structuredClone(definitions[name]) as Record<string, unknown>;
+    const overridden = new Set<string>();
+    if (context.imageTag !== undefined) {
+      setPath(input, ['image', 'tag'], String(context.imageTag));
+      overridden.add('image.tag');
+    }
+    for (const { path, value } of overrides.get(name) ?? []) {
+      setPath(input, path, coerce(value, getPath(input, path)));
+      overridden.add(path.join('.'));
+    }
+    const result = stageConfigSchema.safeParse(input);
+    if (result.success) {
+      if (result.data.name !== name) {
+        problems.push(stageProblem(name, 'name', result.data.name, `the definition under "${name}" names itself "${result.data.name}". Fix: set name: "${name}" in ${CONFIG_FILE}`));
+      } else {
+        configs.push(result.data);
+      }
+    } else {
+      problems.push(...describeIssues(name, input, result.error.issues, overridden));
+    }
+  }
+  if (problems.length > 0) throw new StageConfigError(problems);
+  return configs;
+}
+
+/** Validates one stage definition, throwing a StageConfigError that names the problems. */
+export function parseStageConfig(input: StageConfigInput): StageConfig {
+  const result = stageConfigSchema.safeParse(input);
+  if (!result.success) {
+    throw new StageConfigError(describeIssues(String(input.name), input as Record<string, unknown>, result.error.issues, new Set()));
+  }
+  return result.data;
+}
+
+function isStageName(value: string): value is StageName {
+  return (STAGE_NAMES as readonly string[]).includes(value);
+}
+
+function unknownStage(value: string, where: string): string {
+  return `unknown stage "${value}" in ${where}. Fix: use one of ${STAGE_NAMES.join(', ')}`;
+}
+
+function selectStages(raw: unknown, problems: string[]): StageName[] {
+  if (raw === undefined) return [...STAGE_NAMES];
+  const names = (Array.isArray(raw) ? raw.map(String) : String(raw).split(','))
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  const selected: StageName[] = [];
+  for (const name of names) {
+    if (isStageName(name)) selected.push(name);
+    else problems.push(unknownStage(name, '-c stages'));
+  }
+  if (names.length === 0) problems.push(`-c stages is empty. Fix: list stages, e.g. -c stages=dev,staging`);
+  return selected;
+}
+
+interface Override {
+  readonly path: string[];
+  readonly value: unknown;
+}
+
+/** Context keys of the form `<word>.<field path>`; CDK's own keys carry ':' '@' or '/' and never match. */
+const OVERRIDE_KEY = /^([A-Za-z][A-Za-z0-9_-]*)\.([A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z0-9]+)*)$/;
+
+function collectOverrides(context: Record<string, unknown>, problems: string[]): Map<StageName, Override[]> {
+  const byStage = new Map<StageName, Override[]>();
+  for (const [key, value] of Object.entries(context)) {
+    const match = OVERRIDE_KEY.exec(key);
+    if (!match) continue;
+    const [, stage, path] = match;
+    if (!isStageName(stage)) {
+      problems.push(unknownStage(stage, `-c ${key}`));
+      continue;
+    }
+    const list = byStage.get(stage) ?? [];
+    list.push({ path: path.split('.'), value });
+    byStage.set(stage, list);
+  }
+  return byStage;
+}
+
+/** `-c` values arrive as strings; read them as the type of the value they replace. */
+function coerce(value: unknown, current: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  if (typeof current === 'string') return value;
+  if (typeof current === 'number') return value.trim() === '' ? value : Number(value);
+  if (typeof current === 'boolean') return value === 'true' ? true : value === 'false' ? false : value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
+
+function getPath(obj: unknown, path: readonly PropertyKey[]): unknown {
+  let node: unknown = obj;
+  for (const key of path) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<PropertyKey, unknown>)[key];
+  }
+  return node;
+}
+
+function setPath(obj: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  let node = obj;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (next === null || typeof next !== 'object' || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1]] = value;
+}
+
+function stageProblem(stage: string, field: string, value: unknown, message: string): string {
+  return `stage "${stage}", field "${field}", value ${JSON.stringify(value) ?? 'undefined'}: ${message}`;
+}
+
+function describeIssues(stage: string, input: Record<string, unknown>, issues: readonly z.core.$ZodIssue[], overridden: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        const field = [...issue.path, key].join('.');
+        out.push(stageProblem(stage, field, getPath(input, [...issue.path, key]), `unknown field. Fix: remove it or correct its spelling (the fields are listed in README.md, "Configuration")`));
+      }
+      continue;
+    }
+    const field = issue.path.join('.') || '(stage)';
+    let message = issue.message;
+    if (!/Fix:/.test(message)) {
+      message = `${message.replace(/^Invalid input: /, '')}. Fix: correct ${field} in ${CONFIG_FILE}`;
+    }
+    if (overridden.has(field)) message += ` (this value came from -c ${stage}.${field})`;
+    out.push(stageProblem(stage, field, getPath(input, issue.path), message));
+  }
+  return out;
+}

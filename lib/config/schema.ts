@@ -1,0 +1,306 @@
+import { z } from 'zod';
+
+/** The stages this app deploys. Their names are also the `cdk.Stage` ids (`npx cdk deploy 'staging/*'`). */
+export const STAGE_NAMES = ['dev', 'staging', 'prod'] as const;
+export type StageName = (typeof STAGE_NAMES)[number];
+
+/** Where a user changes a stage's settings; every error message points here. */
+export const CONFIG_FILE = 'lib/config/stages.ts';
+
+/**
+ * Fargate task sizes Fargate offers (cpu units -> allowed memory MiB).
+ * Source: Amazon ECS developer guide, "Task CPU and memory" for the Fargate launch type.
+ */
+export const FARGATE_SIZES: Readonly<Record<number, readonly number[]>> = {
+  256: [512, 1024, 2048],
+  512: range(1024, 4096, 1024),
+  1024: range(2048, 8192, 1024),
+  2048: range(4096, 16384, 1024),
+  4096: range(8192, 30720, 1024),
+  8192: range(16384, 61440, 4096),
+  16384: range(32768, 122880, 8192),
+};
+
+/** Retention periods CloudWatch Logs accepts, in days. */
+export const LOG_RETENTION_DAYS: readonly number[] = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
+
+function range(from: number, to: number, step: number): number[] {
+  const out: number[] = [];
+  for (let v = from; v <= to; v += step) out.push(v);
+  return out;
+}
+
+const accountId = z
+  .string()
+  .regex(/^\d{12}$/, 'an AWS account id is exactly 12 digits. Fix: copy it from the console account menu, e.g. "123456789012"');
+
+const region = z
+  .string()
+  .regex(
+    /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d+$/,
+    'not an AWS region name. Fix: use a region code such as "eu-west-1" or "us-east-1"',
+  );
+
+/** A domain name: labels of letters, digits and hyphens, at least two labels, no trailing dot. */
+const domainName = z
+  .string()
+  .regex(
+    /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/,
+    'not a lower-case domain name. Fix: write it like "app.example.com" (no scheme, no trailing dot)',
+  );
+
+/** IPv4 CIDR block with a prefix length the VPC supports (/16 to /24) and no host bits set. */
+const vpcCidr = z.string().superRefine((value, ctx) => {
+  const problem = cidrProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+export function cidrProblem(value: string): string | undefined {
+  const fix = 'Fix: use a private block such as "10.10.0.0/16"';
+  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value);
+  if (!match) return `not an IPv4 CIDR block. ${fix}`;
+  const octets = match.slice(1, 5).map(Number);
+  const prefix = Number(match[5]);
+  if (octets.some((o) => o > 255)) return `an octet is above 255. ${fix}`;
+  if (prefix < 16 || prefix > 24) return `a VPC block must be /16 to /24 (got /${prefix}). ${fix}`;
+  const address = ((octets[0] << 24) | (octets[1] << 16) | (octets[2] << 8) | octets[3]) >>> 0;
+  const hostBits = 32 - prefix;
+  if (address % 2 ** hostBits !== 0) {
+    const base = (address - (address % 2 ** hostBits)) >>> 0;
+    const dotted = [24, 16, 8, 0].map((s) => (base >>> s) & 255).join('.');
+    return `host bits are set: the block starts at ${dotted}/${prefix}. Fix: use "${dotted}/${prefix}"`;
+  }
+  return undefined;
+}
+
+const fargateService = z
+  .object({
+    /** Task CPU units (256 = 0.25 vCPU). */
+    cpu: z.number().int(),
+    /** Task memory in MiB; must be a size Fargate offers for `cpu`. */
+    memoryMiB: z.number().int(),
+    desiredCount: z.number().int().min(0, 'cannot be negative. Fix: use 0 or more'),
+    minCount: z.number().int().min(0, 'cannot be negative. Fix: use 0 or more'),
+    maxCount: z.number().int().min(1, 'must be at least 1. Fix: use 1 or more').max(100),
+    /** Run the tasks on Fargate Spot (cheaper, can be interrupted with two minutes' notice). */
+    spot: z.boolean(),
+  })
+  .strict()
+  .superRefine((svc, ctx) => {
+    const memories = FARGATE_SIZES[svc.cpu];
+    if (!memories) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cpu'],
+        message: `Fargate does not offer ${svc.cpu} CPU units. Fix: use one of ${Object.keys(FARGATE_SIZES).join(', ')}`,
+      });
+    } else if (!memories.includes(svc.memoryMiB)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['memoryMiB'],
+        message: `Fargate does not offer ${svc.memoryMiB} MiB with ${svc.cpu} CPU units. Fix: use one of ${describeSizes(memories)}`,
+      });
+    }
+    if (svc.minCount > svc.maxCount) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['minCount'],
+        message: `minCount (${svc.minCount}) is above maxCount (${svc.maxCount}). Fix: lower minCount or raise maxCount`,
+      });
+    } else if (svc.desiredCount < svc.minCount || svc.desiredCount > svc.maxCount) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['desiredCount'],
+        message: `desiredCount must lie between minCount (${svc.minCount}) and maxCount (${svc.maxCount}). Fix: set it within that range`,
+      });
+    }
+  });
+
+function describeSizes(memories: readonly number[]): string {
+  return memories.length > 4 ? `${memories[0]} to ${memories[memories.length - 1]} in steps of ${memories[1] - memories[0]}` : memories.join(', ');
+}
+
+/**
+ * Defines the whole configuration of one stage. Every setting of the app that differs between
+ * stages lives here; types derive from it, and cross-field rules are checked here so a bad value
+ * fails at synth with the stage, field, value and the fix.
+ */
+export const stageConfigSchema = z
+  .object({
+    /** The stage this config belongs to; also the `cdk.Stage` id. */
+    name: z.enum(STAGE_NAMES),
+    /** AWS account the stage deploys to. */
+    account: accountId,
+    /** Primary region. */
+    region,
+    /** Disaster-recovery region for backup and snapshot copies; must differ from `region`. */
+    drRegion: region,
+    network: z
+      .object({
+        /** VPC IPv4 block, /16 to /24. Subnets take 1/16 of it each. */
+        cidr: vpcCidr,
+        /** Availability Zones the VPC spans (2 or 3). */
+        azCount: z.number().int().min(2, 'the database and load balancer need at least 2 AZs. Fix: use 2 or 3').max(3, 'at most 3 AZs are laid out. Fix: use 2 or 3'),
+        /**
+         * Availability Zone names, in order. Optional: defaults to the region's "a", "b", "c" zones.
+         * Set it when an account lacks one of those (zone letters map per account).
+         */
+        availabilityZones: z.array(z.string()).optional(),
+        /** NAT gateways (1 saves cost; one per AZ survives an AZ outage). */
+        natGateways: z.number().int().min(1, 'private subnets need a NAT gateway to reach AWS APIs and the image registry. Fix: use 1 or more'),
+      })
+      .strict(),
+    /** Public DNS of the stage. Optional when `https` is false. */
+    domain: z
+      .object({
+        /** Route 53 public hosted zone name, e.g. "example.com". */
+        zoneName: domainName,
+        /** Route 53 hosted zone id, e.g. "Z0123456789ABCDEFGHIJ" (referenced, never looked up). */
+        hostedZoneId: z
+          .string()
+          .regex(/^Z[A-Z0-9]{1,31}$/, 'not a Route 53 hosted zone id. Fix: copy the id ("Z..." ) from the hosted zone in Route 53'),
+        /** Record the site is served at: the zone apex or a name inside the zone. */
+        recordName: domainName,
+      })
+      .strict()
+      .optional(),
+    /** Serve the site over HTTPS with an ACM certificate for `domain.recordName`. */
+    https: z.boolean(),
+    web: fargateService,
+    worker: fargateService,
+    database: z
+      .object({
+        /** RDS instance class without the "db." prefix, e.g. "t4g.micro". */
+        instanceClass: z
+          .string()
+          .regex(/^(?!db\.)[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'not an RDS instance class without its "db." prefix. Fix: write it like "t4g.micro" or "m7g.large"'),
+        /** Initial storage in GiB (gp3 needs at least 20). */
+        allocatedStorageGiB: z.number().int().min(20, 'gp3 storage starts at 20 GiB. Fix: use 20 or more').max(65536),
+        /** Storage autoscaling ceiling in GiB. */
+        maxAllocatedStorageGiB: z.number().int().max(65536),
+        multiAz: z.boolean(),
+        /** Days of automated backups (point-in-time recovery window), 1 to 35. */
+        backupRetentionDays: z
+          .number()
+          .int()
+          .min(1, 'backups (and point-in-time recovery) need at least 1 day. Fix: use 1 to 35')
+          .max(35, 'RDS keeps automated backups for at most 35 days. Fix: use 1 to 35'),
+        deletionProtection: z.boolean(),
+        /** PostgreSQL "major.minor", pinned so upgrades are deliberate, e.g. "17.6". */
+        engineVersion: z
+          .string()
+          .regex(/^1[67]\.\d+$/, 'must be a PostgreSQL 16 or 17 minor version ("major.minor"), which RDS ships with pgvector 0.8. Fix: use e.g. "17.6"'),
+      })
+      .strict()
+      .superRefine((db, ctx) => {
+        if (db.maxAllocatedStorageGiB < db.allocatedStorageGiB) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['maxAllocatedStorageGiB'],
+            message: `the autoscaling ceiling is below the initial ${db.allocatedStorageGiB} GiB. Fix: set it to at least allocatedStorageGiB`,
+          });
+        }
+      }),
+    cache: z
+      .object({
+        /** ElastiCache node type, e.g. "cache.t4g.micro". */
+        nodeType: z
+          .string()
+          .regex(/^cache\.[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'not an ElastiCache node type. Fix: write it like "cache.t4g.micro"'),
+        /** Read replicas besides the primary (0 to 5). A replica enables Multi-AZ failover. */
+        replicas: z.number().int().min(0).max(5, 'a replication group has at most 5 replicas. Fix: use 0 to 5'),
+      })
+      .strict(),
+    alarms: z
+      .object({
+        /** Email addresses subscribed to the stage's alarm topic. */
+        emails: z.array(z.email({ message: 'not an email address. Fix: write it like "oncall@example.com"' })),
+        /** HTTPS endpoints (PagerDuty, Opsgenie, ...) subscribed to the alarm topic. */
+        httpsEndpoints: z.array(
+          z.url({
+            protocol: /^https$/,
+            message: 'not an https:// URL (notifications must not travel in clear text). Fix: use the endpoint\'s https:// URL',
+          }),
+        ),
+      })
+      .strict(),
+    /** Days CloudWatch Logs keeps the stage's logs (flow logs, containers, functions). */
+    logRetentionDays: z.number().int().refine((d) => LOG_RETENTION_DAYS.includes(d), {
+      message: `CloudWatch Logs does not offer this retention. Fix: use one of ${LOG_RETENTION_DAYS.join(', ')}`,
+    }),
+    /**
+     * Keep stateful resources (keys, log groups, buckets, final database snapshot) when their stack or
+     * the resource is deleted. Only a throw-away stage should set false.
+     */
+    retainOnDelete: z.boolean(),
+    /** Monthly cost budget in USD; notifications at 80% actual and 100% forecast. */
+    monthlyBudgetUsd: z.number().positive('must be above 0. Fix: set the monthly budget in USD'),
+    image: z
+      .object({
+        /** ECR repository name in the stage's account and region. */
+        repositoryName: z
+          .string()
+          .min(2)
+          .max(256)
+          .regex(
+            /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/,
+            'not an ECR repository name. Fix: use lower-case letters, digits and . _ - /, e.g. "webapp"',
+          ),
+        /** Image tag ("v1.4.2") or digest ("sha256:<64 hex>"). Override per deploy with -c imageTag=... */
+        tag: z
+          .string()
+          .regex(
+            /^(sha256:[a-f0-9]{64}|[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$/,
+            'neither an image tag nor a "sha256:" digest. Fix: use a tag such as "v1.4.2" (letters, digits, _ . -, up to 128) or "sha256:" followed by 64 hex digits',
+          ),
+      })
+      .strict(),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const fail = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+
+    if (cfg.drRegion === cfg.region) {
+      fail(['drRegion'], `the DR region equals the primary region ${cfg.region}, so a regional outage would take the backups too. Fix: pick another region, e.g. "eu-central-1"`);
+    }
+    const { azCount, natGateways, availabilityZones } = cfg.network;
+    if (natGateways > azCount) {
+      fail(['network', 'natGateways'], `more NAT gateways than AZs (${azCount}). Fix: use 1 to ${azCount}`);
+    }
+    if (availabilityZones) {
+      if (availabilityZones.length !== azCount) {
+        fail(['network', 'availabilityZones'], `lists ${availabilityZones.length} zones but azCount is ${azCount}. Fix: list exactly ${azCount} zones or drop the list`);
+      }
+      const foreign = availabilityZones.filter((az) => !new RegExp(`^${cfg.region}[a-z]$`).test(az));
+      if (foreign.length > 0) {
+        fail(['network', 'availabilityZones'], `${foreign.join(', ')} is not a zone of ${cfg.region}. Fix: use names like "${cfg.region}a"`);
+      }
+    }
+    if (cfg.https && !cfg.domain) {
+      fail(['domain'], 'https is on but no domain is set, so no certificate can be issued. Fix: set domain { zoneName, hostedZoneId, recordName }, or set https: false');
+    }
+    if (cfg.domain) {
+      const { zoneName, recordName } = cfg.domain;
+      if (recordName !== zoneName && !recordName.endsWith(`.${zoneName}`)) {
+        fail(['domain', 'recordName'], `is outside the hosted zone ${zoneName}. Fix: use ${zoneName} or a name ending in .${zoneName}`);
+      }
+    }
+    if (cfg.name === 'prod') {
+      if (!cfg.retainOnDelete) fail(['retainOnDelete'], 'prod must keep its data when a stack or resource is deleted. Fix: set retainOnDelete: true');
+      if (!cfg.https) fail(['https'], 'prod must serve HTTPS. Fix: set https: true and a domain');
+      if (!cfg.database.multiAz) fail(['database', 'multiAz'], 'prod must run the database Multi-AZ so one AZ failure does not stop it. Fix: set database.multiAz: true');
+      if (!cfg.database.deletionProtection) fail(['database', 'deletionProtection'], 'prod must protect its database from deletion. Fix: set database.deletionProtection: true');
+      if (cfg.cache.replicas < 1) fail(['cache', 'replicas'], 'prod needs a cache replica for Multi-AZ failover (BullMQ queues live there). Fix: set cache.replicas: 1 or more');
+      if (cfg.web.minCount < 2) fail(['web', 'minCount'], 'prod needs at least 2 web tasks so a deploy or an AZ failure keeps serving. Fix: set web.minCount: 2 or more');
+      if (cfg.alarms.emails.length + cfg.alarms.httpsEndpoints.length === 0) {
+        fail(['alarms'], 'prod alarms would reach nobody. Fix: add at least one alarms.emails or alarms.httpsEndpoints entry');
+      }
+    }
+  });
+
+/** A stage's configuration as written in `lib/config/stages.ts`. */
+export type StageConfigInput = z.input<typeof stageConfigSchema>;
+/** A validated stage configuration. */
+export type StageConfig = z.output<typeof stageConfigSchema>;

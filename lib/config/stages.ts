@@ -1,0 +1,92 @@
+import type { StageConfigInput, StageName } from './schema';
+
+/**
+ * The three stages. This is the one place to set real values: account ids, domain, recipients.
+ * The placeholders (account ids 1111..., 2222..., 3333..., example.com) let the app synthesize with
+ * no AWS account. Any field can also be overridden per command with `-c <stage>.<field>=<value>`
+ * (see README, "Configuration").
+ *
+ * Sizing follows what a platform team would start an MVP with:
+ * - dev: smallest Fargate size on Spot, one of each task, single-AZ burstable DB, one NAT gateway, no domain.
+ * - staging: prod's shape at about 80% of its capacity (same task sizes, lower ceilings, burstable DB).
+ * - prod: 2-10 web tasks of 1 vCPU/2 GB, Multi-AZ DB with deletion protection, a cache replica, three AZs.
+ */
+export const STAGES: Record<StageName, StageConfigInput> = {
+  dev: {
+    name: 'dev',
+    account: '111111111111',
+    region: 'eu-west-1',
+    drRegion: 'eu-central-1',
+    network: { cidr: '10.10.0.0/16', azCount: 2, natGateways: 1 },
+    https: false,
+    web: { cpu: 256, memoryMiB: 512, desiredCount: 1, minCount: 1, maxCount: 2, spot: true },
+    worker: { cpu: 256, memoryMiB: 512, desiredCount: 1, minCount: 1, maxCount: 2, spot: true },
+    database: {
+      instanceClass: 't4g.micro',
+      allocatedStorageGiB: 20,
+      maxAllocatedStorageGiB: 50,
+      multiAz: false,
+      backupRetentionDays: 3,
+      deletionProtection: false,
+      engineVersion: '17.6',
+    },
+    cache: { nodeType: 'cache.t4g.micro', replicas: 0 },
+    alarms: { emails: ['dev-alerts@example.com'], httpsEndpoints: [] },
+    logRetentionDays: 30,
+    retainOnDelete: false,
+    monthlyBudgetUsd: 150,
+    image: { repositoryName: 'webapp', tag: 'v0.1.0' },
+  },
+  staging: {
+    name: 'staging',
+    account: '222222222222',
+    region: 'eu-west-1',
+    drRegion: 'eu-central-1',
+    network: { cidr: '10.20.0.0/16', azCount: 2, natGateways: 2 },
+    domain: { zoneName: 'example.com', hostedZoneId: 'Z00000000000000000001', recordName: 'staging.example.com' },
+    https: true,
+    web: { cpu: 1024, memoryMiB: 2048, desiredCount: 2, minCount: 2, maxCount: 8, spot: false },
+    worker: { cpu: 512, memoryMiB: 1024, desiredCount: 1, minCount: 1, maxCount: 3, spot: false },
+    database: {
+      instanceClass: 't4g.large',
+      allocatedStorageGiB: 50,
+      maxAllocatedStorageGiB: 200,
+      multiAz: true,
+      backupRetentionDays: 7,
+      deletionProtection: true,
+      engineVersion: '17.6',
+    },
+    cache: { nodeType: 'cache.t4g.small', replicas: 1 },
+    alarms: { emails: ['staging-alerts@example.com'], httpsEndpoints: [] },
+    logRetentionDays: 90,
+    retainOnDelete: true,
+    monthlyBudgetUsd: 600,
+    image: { repositoryName: 'webapp', tag: 'v0.1.0' },
+  },
+  prod: {
+    name: 'prod',
+    account: '333333333333',
+    region: 'eu-west-1',
+    drRegion: 'eu-central-1',
+    network: { cidr: '10.30.0.0/16', azCount: 3, natGateways: 3 },
+    domain: { zoneName: 'example.com', hostedZoneId: 'Z00000000000000000001', recordName: 'app.example.com' },
+    https: true,
+    web: { cpu: 1024, memoryMiB: 2048, desiredCount: 2, minCount: 2, maxCount: 10, spot: false },
+    worker: { cpu: 512, memoryMiB: 1024, desiredCount: 2, minCount: 1, maxCount: 4, spot: false },
+    database: {
+      instanceClass: 'm7g.large',
+      allocatedStorageGiB: 100,
+      maxAllocatedStorageGiB: 500,
+      multiAz: true,
+      backupRetentionDays: 14,
+      deletionProtection: true,
+      engineVersion: '17.6',
+    },
+    cache: { nodeType: 'cache.t4g.medium', replicas: 1 },
+    alarms: { emails: ['oncall@example.com'], httpsEndpoints: [] },
+    logRetentionDays: 365,
+    retainOnDelete: true,
+    monthlyBudgetUsd: 1500,
+    image: { repositoryName: 'webapp', tag: 'v0.1.0' },
+  },
+};

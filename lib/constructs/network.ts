@@ -1,0 +1,99 @@
+import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+
+export interface NetworkProps {
+  /** VPC IPv4 block, /16 to /24. */
+  readonly cidr: string;
+  /** Number of Availability Zones; the stack supplies their names. */
+  readonly maxAzs: number;
+  /** NAT gateways, 1 to `maxAzs`. */
+  readonly natGateways: number;
+  /** Key that encrypts the flow-log group. */
+  readonly logsKey: kms.IKey;
+  /** How long flow logs are kept. */
+  readonly flowLogRetention: logs.RetentionDays;
+  /**
+   * What happens to the flow-log group when it leaves the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** Subnet tiers; the names are part of the logical ids of the subnets, so they never change. */
+export const SUBNETS = {
+  public: 'Public',
+  private: 'Private',
+  isolated: 'Isolated',
+} as const;
+
+/**
+ * Defines the stage's VPC: public subnets for the load balancer and NAT, private subnets with
+ * egress for the services and functions, isolated subnets for the database and cache. All traffic
+ * is flow-logged to an encrypted log group, the default security group admits nothing, and S3 is
+ * reached through a gateway endpoint (free, and keeps image layers and uploads off the NAT).
+ */
+export class Network extends Construct {
+  readonly vpc: ec2.Vpc;
+  readonly flowLogGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: NetworkProps) {
+    super(scope, id);
+    // Every subnet takes 1/16 of the block: 3 tiers x 3 AZs fit with room to add a tier later,
+    // and a /24 VPC still gets /28 subnets, the smallest AWS allows.
+    const cidrMask = Number(props.cidr.split('/')[1]) + 4;
+
+    this.vpc = new ec2.Vpc(this, 'Vpc', {
+      ipAddresses: ec2.IpAddresses.cidr(props.cidr),
+      maxAzs: props.maxAzs,
+      natGateways: props.natGateways,
+      restrictDefaultSecurityGroup: true,
+      subnetConfiguration: [
+        { name: SUBNETS.public, subnetType: ec2.SubnetType.PUBLIC, cidrMask, mapPublicIpOnLaunch: false },
+        { name: SUBNETS.private, subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask },
+        { name: SUBNETS.isolated, subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask },
+      ],
+      gatewayEndpoints: {
+        S3: { service: ec2.GatewayVpcEndpointAwsService.S3 },
+      },
+    });
+
+    this.flowLogGroup = new logs.LogGroup(this, 'FlowLogs', {
+      encryptionKey: props.logsKey,
+      retention: props.flowLogRetention,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    // The flow-log service writes through a role whose only policy is a managed one scoped to this
+    // log group; `withoutPolicyUpdates` stops CDK adding an inline copy of the same grant.
+    const flowLogRole = new iam.Role(this, 'FlowLogRole', {
+      assumedBy: new iam.ServicePrincipal('vpc-flow-logs.amazonaws.com'),
+      description: 'Writes VPC flow logs to the stage flow-log group',
+    });
+    flowLogRole.addManagedPolicy(
+      new iam.ManagedPolicy(this, 'FlowLogWritePolicy', {
+        description: 'Write VPC flow logs to the stage flow-log group',
+        statements: [
+          new iam.PolicyStatement({
+            actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+            resources: [this.flowLogGroup.logGroupArn],
+          }),
+        ],
+      }),
+    );
+    this.vpc.addFlowLog('FlowLog', {
+      destination: ec2.FlowLogDestination.toCloudWatchLogs(this.flowLogGroup, flowLogRole.withoutPolicyUpdates()),
+      trafficType: ec2.FlowLogTrafficType.ALL,
+    });
+
+    for (const subnet of this.vpc.publicSubnets) {
+      const defaultRoute = subnet.node.findChild('DefaultRoute');
+      Validations.of(defaultRoute).acknowledge({
+        id: 'NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW',
+        reason: 'Public subnets route 0.0.0.0/0 to the internet gateway by design: they hold only the internet-facing load balancer and the NAT gateways; tasks, database and cache sit in private and isolated subnets.',
+      });
+    }
+  }
+}

@@ -1,0 +1,38 @@
+import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import type { StageConfig } from '../config';
+
+export interface StageStackProps extends StackProps {
+  /** The validated configuration of the stage this stack belongs to. */
+  readonly config: StageConfig;
+}
+
+/**
+ * Base of every stack of a stage. It answers `availabilityZones` from the stage config, so a VPC
+ * synthesizes offline (the default would ask EC2, which needs credentials), and it turns the
+ * stage's retention settings into the CDK values the constructs take.
+ */
+export abstract class StageStack extends Stack {
+  readonly config: StageConfig;
+
+  constructor(scope: Construct, id: string, props: StageStackProps) {
+    super(scope, id, props);
+    this.config = props.config;
+  }
+
+  override get availabilityZones(): string[] {
+    const { region, network } = this.config;
+    return network.availabilityZones ?? ['a', 'b', 'c'].slice(0, network.azCount).map((letter) => `${region}${letter}`);
+  }
+
+  /** Removal policy for stateful resources: kept unless the stage is throw-away. */
+  get statefulRemovalPolicy(): RemovalPolicy {
+    return this.config.retainOnDelete ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+  }
+
+  /** Retention of the stage's log groups (the schema admits only values CloudWatch Logs offers). */
+  get logRetention(): logs.RetentionDays {
+    return this.config.logRetentionDays as logs.RetentionDays;
+  }
+}

@@ -1,0 +1,35 @@
+import { Stage, type StageProps, Tags } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import type { StageConfig } from '../config';
+import { NetworkStack } from '../stacks/network-stack';
+
+export interface AppStageProps extends StageProps {
+  readonly config: StageConfig;
+}
+
+/**
+ * Defines one deployment stage (dev, staging or prod) as a `cdk.Stage` whose id is the stage name,
+ * so `npx cdk deploy 'staging/*'` deploys exactly that stage. Stacks are split by lifecycle:
+ * the network first; the stateful data tier, the stateless app tier, operations and the DR-region
+ * stack are added beside it and receive what they need from the stacks before them.
+ */
+export class AppStage extends Stage {
+  readonly config: StageConfig;
+  readonly network: NetworkStack;
+
+  constructor(scope: Construct, props: AppStageProps) {
+    const { config } = props;
+    super(scope, config.name, { ...props, env: { account: config.account, region: config.region } });
+    this.config = config;
+
+    Tags.of(this).add('app', 'webapp');
+    Tags.of(this).add('stage', config.name);
+
+    // Deleting the VPC would take every tier with it: outside throw-away stages CloudFormation refuses.
+    this.network = new NetworkStack(this, 'Network', {
+      config,
+      description: `Network of the ${config.name} stage: VPC, subnets, NAT, flow logs`,
+      terminationProtection: config.retainOnDelete,
+    });
+  }
+}

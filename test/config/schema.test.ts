@@ -1,0 +1,106 @@
+import { describe, expect, test } from 'vitest';
+import { STAGE_NAMES, STAGES, type StageConfigInput, type StageName, parseStageConfig } from '../../lib/config';
+
+/** A deep copy of a shipped stage definition, changed by `mutate`. */
+function variant(stage: StageName, mutate: (c: StageConfigInput) => void): StageConfigInput {
+  const copy = structuredClone(STAGES[stage]);
+  mutate(copy);
+  return copy;
+}
+
+function errorOf(input: StageConfigInput): string {
+  try {
+    parseStageConfig(input);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error('expected the configuration to be rejected');
+}
+
+describe('shipped stage definitions', () => {
+  test.each(STAGE_NAMES)('%s is valid', (name) => {
+    const config = parseStageConfig(STAGES[name]);
+    expect(config.name).toBe(name);
+  });
+
+  test('sizing follows the documented defaults', () => {
+    const dev = parseStageConfig(STAGES.dev);
+    expect(dev.web).toMatchObject({ cpu: 256, memoryMiB: 512, desiredCount: 1, spot: true });
+    expect(dev.database).toMatchObject({ instanceClass: 't4g.micro', multiAz: false });
+    const prod = parseStageConfig(STAGES.prod);
+    expect(prod.web).toMatchObject({ cpu: 1024, memoryMiB: 2048, minCount: 2, maxCount: 10, spot: false });
+    expect(prod.database).toMatchObject({ multiAz: true, deletionProtection: true });
+    expect(prod.network.azCount).toBe(3);
+    const staging = parseStageConfig(STAGES.staging);
+    // staging is prod's shape at about 80% of its capacity
+    expect(staging.web.maxCount / prod.web.maxCount).toBeCloseTo(0.8, 1);
+  });
+});
+
+// Each row: what is wrong, the stage, the change, then the field, the value and the fix the message must name.
+const badConfigs: [string, StageName, (c: StageConfigInput) => void, string, string, RegExp][] = [
+  ['malformed account id', 'dev', (c) => { c.account = '12345'; }, 'account', '"12345"', /exactly 12 digits/],
+  ['region that is not a region', 'dev', (c) => { c.region = 'europe-west'; }, 'region', '"europe-west"', /Fix: use a region code such as "eu-west-1"/],
+  ['DR region equal to the primary', 'staging', (c) => { c.drRegion = c.region; }, 'drRegion', '"eu-west-1"', /regional outage.*Fix: pick another region/],
+  ['CIDR that is no CIDR', 'dev', (c) => { c.network.cidr = '10.0.0.0'; }, 'network.cidr', '"10.0.0.0"', /not an IPv4 CIDR block\. Fix:/],
+  ['CIDR wider than /16', 'dev', (c) => { c.network.cidr = '10.0.0.0/8'; }, 'network.cidr', '"10.0.0.0/8"', /must be \/16 to \/24 \(got \/8\)/],
+  ['CIDR narrower than /24', 'dev', (c) => { c.network.cidr = '10.0.0.0/28'; }, 'network.cidr', '"10.0.0.0/28"', /must be \/16 to \/24 \(got \/28\)/],
+  ['CIDR with host bits set', 'dev', (c) => { c.network.cidr = '10.0.1.0/16'; }, 'network.cidr', '"10.0.1.0/16"', /host bits are set.*Fix: use "10\.0\.0\.0\/16"/],
+  ['CIDR octet above 255', 'dev', (c) => { c.network.cidr = '10.300.0.0/16'; }, 'network.cidr', '"10.300.0.0/16"', /octet is above 255/],
+  ['more NAT gateways than AZs', 'dev', (c) => { c.network.natGateways = 3; }, 'network.natGateways', '3', /Fix: use 1 to 2/],
+  ['no NAT gateway', 'dev', (c) => { c.network.natGateways = 0; }, 'network.natGateways', '0', /need a NAT gateway.*Fix: use 1 or more/],
+  ['AZ of another region', 'dev', (c) => { c.network.availabilityZones = ['eu-west-1a', 'us-east-1b']; }, 'network.availabilityZones', '["eu-west-1a","us-east-1b"]', /us-east-1b is not a zone of eu-west-1/],
+  ['min tasks above max', 'staging', (c) => { c.web.minCount = 9; }, 'web.minCount', '9', /minCount \(9\) is above maxCount \(8\)\. Fix: lower minCount or raise maxCount/],
+  ['desired count outside min..max', 'dev', (c) => { c.worker.desiredCount = 5; }, 'worker.desiredCount', '5', /between minCount \(1\) and maxCount \(2\)/],
+  ['CPU Fargate does not offer', 'dev', (c) => { c.web.cpu = 300; }, 'web.cpu', '300', /Fargate does not offer 300 CPU units\. Fix: use one of 256, 512, 1024/],
+  ['memory Fargate does not offer with that CPU', 'dev', (c) => { c.web.memoryMiB = 4096; }, 'web.memoryMiB', '4096', /4096 MiB with 256 CPU units\. Fix: use one of 512, 1024, 2048/],
+  ['memory off the 1 GB steps', 'prod', (c) => { c.worker.memoryMiB = 1536; }, 'worker.memoryMiB', '1536', /Fix: use one of 1024, 2048, 3072, 4096$/],
+  ['memory outside a wide range', 'prod', (c) => { c.web.cpu = 2048; c.web.memoryMiB = 2048; }, 'web.memoryMiB', '2048', /Fix: use one of 4096 to 16384 in steps of 1024$/],
+  ['prod without Multi-AZ', 'prod', (c) => { c.database.multiAz = false; }, 'database.multiAz', 'false', /prod must run the database Multi-AZ.*Fix: set database.multiAz: true/],
+  ['prod without deletion protection', 'prod', (c) => { c.database.deletionProtection = false; }, 'database.deletionProtection', 'false', /Fix: set database.deletionProtection: true/],
+  ['prod that would not keep its data', 'prod', (c) => { c.retainOnDelete = false; }, 'retainOnDelete', 'false', /Fix: set retainOnDelete: true/],
+  ['prod without HTTPS', 'prod', (c) => { c.https = false; }, 'https', 'false', /prod must serve HTTPS/],
+  ['prod without a cache replica', 'prod', (c) => { c.cache.replicas = 0; }, 'cache.replicas', '0', /Fix: set cache.replicas: 1 or more/],
+  ['prod alarms to nobody', 'prod', (c) => { c.alarms.emails = []; }, 'alarms', '{"emails":[],"httpsEndpoints":[]}', /would reach nobody/],
+  ['backup retention 0', 'dev', (c) => { c.database.backupRetentionDays = 0; }, 'database.backupRetentionDays', '0', /at least 1 day\. Fix: use 1 to 35/],
+  ['backup retention 36', 'prod', (c) => { c.database.backupRetentionDays = 36; }, 'database.backupRetentionDays', '36', /at most 35 days\. Fix: use 1 to 35/],
+  ['storage ceiling below initial storage', 'dev', (c) => { c.database.maxAllocatedStorageGiB = 10; }, 'database.maxAllocatedStorageGiB', '10', /Fix: set it to at least allocatedStorageGiB/],
+  ['engine that is not PostgreSQL 16 or 17', 'dev', (c) => { c.database.engineVersion = '15.4'; }, 'database.engineVersion', '"15.4"', /PostgreSQL 16 or 17 minor version/],
+  ['instance class with the db. prefix', 'dev', (c) => { c.database.instanceClass = 'db.t4g.micro'; }, 'database.instanceClass', '"db.t4g.micro"', /without its "db\." prefix/],
+  ['HTTPS stage without a domain', 'staging', (c) => { delete c.domain; }, 'domain', 'undefined', /https is on but no domain is set.*Fix: set domain/],
+  ['record outside the hosted zone', 'staging', (c) => { c.domain!.recordName = 'staging.example.org'; }, 'domain.recordName', '"staging.example.org"', /outside the hosted zone example\.com/],
+  ['malformed hosted zone id', 'staging', (c) => { c.domain!.hostedZoneId = 'zone-1'; }, 'domain.hostedZoneId', '"zone-1"', /not a Route 53 hosted zone id/],
+  ['image tag with a space', 'dev', (c) => { c.image.tag = 'v1 beta'; }, 'image.tag', '"v1 beta"', /neither an image tag nor a "sha256:" digest/],
+  ['digest that is too short', 'prod', (c) => { c.image.tag = 'sha256:abc123'; }, 'image.tag', '"sha256:abc123"', /neither an image tag nor a "sha256:" digest/],
+  ['invalid alarm email', 'staging', (c) => { c.alarms.emails = ['oncall-at-example.com']; }, 'alarms.emails.0', '"oncall-at-example.com"', /not an email address/],
+  ['alarm endpoint over plain HTTP', 'staging', (c) => { c.alarms.httpsEndpoints = ['http://events.example.com/hook']; }, 'alarms.httpsEndpoints.0', '"http://events.example.com/hook"', /not an https:\/\/ URL/],
+  ['log retention CloudWatch does not offer', 'dev', (c) => { c.logRetentionDays = 42; }, 'logRetentionDays', '42', /Fix: use one of 1, 3, 5, 7, 14, 30/],
+  ['misspelt field', 'dev', (c) => { (c.web as Record<string, unknown>).desiredCout = 2; }, 'web.desiredCout', '2', /unknown field\. Fix: remove it or correct its spelling/],
+  ['wrong type', 'dev', (c) => { (c as Record<string, unknown>).https = 'yes'; }, 'https', '"yes"', /expected boolean.*Fix: correct https in lib\/config\/stages\.ts/],
+];
+
+describe('bad configuration fails with stage, field, value and fix', () => {
+  test('there are at least 15 cases', () => {
+    expect(badConfigs.length).toBeGreaterThanOrEqual(15);
+  });
+
+  test.each(badConfigs)('%s', (_what, stage, mutate, field, value, fix) => {
+    const message = errorOf(variant(stage, mutate));
+    const line = message.split('\n').find((l) => l.includes(`field "${field}"`));
+    expect(line, message).toBeDefined();
+    expect(line).toContain(`stage "${stage}"`);
+    expect(line).toContain(`value ${value}:`);
+    expect(line).toMatch(fix);
+    expect(line).toMatch(/Fix: /);
+  });
+
+  test('every problem of a stage is reported at once', () => {
+    const message = errorOf(
+      variant('prod', (c) => {
+        c.database.multiAz = false;
+        c.database.deletionProtection = false;
+      }),
+    );
+    expect(message).toMatch(/^Invalid stage configuration \(2 problems\):/);
+  });
+});
