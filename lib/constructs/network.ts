@@ -1,4 +1,4 @@
-import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -68,8 +68,15 @@ export class Network extends Construct {
     });
     // The flow-log service writes through a role whose only policy is a managed one scoped to this
     // log group; `withoutPolicyUpdates` stops CDK adding an inline copy of the same grant.
+    const { account, region, partition } = Stack.of(this);
     const flowLogRole = new iam.Role(this, 'FlowLogRole', {
-      assumedBy: new iam.ServicePrincipal('vpc-flow-logs.amazonaws.com'),
+      // Only flow logs of this account and region may assume it (confused-deputy guard).
+      assumedBy: new iam.ServicePrincipal('vpc-flow-logs.amazonaws.com', {
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': account },
+          ArnLike: { 'aws:SourceArn': `arn:${partition}:ec2:${region}:${account}:vpc-flow-log/*` },
+        },
+      }),
       description: 'Writes VPC flow logs to the stage flow-log group',
     });
     flowLogRole.addManagedPolicy(

@@ -1,7 +1,22 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { createApp } from '../../lib/app';
 import type { StageName } from '../../lib/config';
 import type { AppStage } from '../../lib/stages/app-stage';
+
+/**
+ * The context the CDK CLI gives `bin/app.ts`: `cdk.json`'s (feature flags above all) plus the
+ * CLI's own defaults for metadata. Tests pass the same, or they would assert on templates the CLI
+ * never produces (cfn-lint, for one, recognizes a CDK template by its `AWS::CDK::Metadata`
+ * resource and then skips checks that do not apply to CDK output, such as W3010 on AZ names).
+ */
+export const CLI_CONTEXT: Record<string, unknown> = {
+  ...JSON.parse(readFileSync(join(__dirname, '..', '..', 'cdk.json'), 'utf8')).context,
+  'aws:cdk:enable-path-metadata': true,
+  'aws:cdk:enable-asset-metadata': true,
+  'aws:cdk:version-reporting': true,
+};
 
 /**
  * Builds the app for one stage, as `bin/app.ts` would, without the cdk-nag plugins and CDK's
@@ -9,7 +24,7 @@ import type { AppStage } from '../../lib/stages/app-stage';
  * file, in `beforeAll`, and reuse the result: synthesis is the slow part, assertions are cheap.
  */
 export function buildStage(name: StageName, context: Record<string, unknown> = {}): AppStage {
-  const { stages } = createApp({ nag: false, builtinCloudFormationValidation: false, context: { ...context, stages: name } });
+  const { stages } = createApp({ nag: false, builtinCloudFormationValidation: false, context: { ...CLI_CONTEXT, ...context, stages: name } });
   return stages[0];
 }
 

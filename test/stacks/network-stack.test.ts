@@ -1,0 +1,159 @@
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { STAGE_NAMES, STAGES, type StageName } from '../../lib/config';
+import { type StageTemplates, synthStage } from '../support/synth';
+
+const synthesized = {} as Record<StageName, StageTemplates>;
+beforeAll(() => {
+  for (const name of STAGE_NAMES) synthesized[name] = synthStage(name);
+});
+const network = (name: StageName): Template => synthesized[name].network;
+
+describe.each(STAGE_NAMES)('%s network stack', (name) => {
+  const config = STAGES[name];
+  const azCount = config.network.azCount;
+
+  test('is named <stage>-Network, in the stage account and region, protected outside dev', () => {
+    const stack = synthesized[name].stage.network;
+    expect(stack.stackName).toBe(`${name}-Network`);
+    expect(stack.account).toBe(config.account);
+    expect(stack.region).toBe(config.region);
+    expect(stack.terminationProtection).toBe(name !== 'dev');
+  });
+
+  test('VPC with the configured block and three subnet tiers per AZ', () => {
+    const t = network(name);
+    t.hasResourceProperties('AWS::EC2::VPC', { CidrBlock: config.network.cidr, EnableDnsHostnames: true, EnableDnsSupport: true });
+    t.resourceCountIs('AWS::EC2::Subnet', azCount * 3);
+    for (const tier of ['Public', 'Private', 'Isolated']) {
+      const subnets = t.findResources('AWS::EC2::Subnet', {
+        Properties: { Tags: Match.arrayWith([{ Key: 'aws-cdk:subnet-name', Value: tier }]) },
+      });
+      const zones = Object.values(subnets).map((s) => s.Properties.AvailabilityZone);
+      expect(zones).toEqual(['a', 'b', 'c'].slice(0, azCount).map((l) => `${config.region}${l}`));
+    }
+  });
+
+  test('public subnets do not hand out public IPs', () => {
+    const subnets = network(name).findResources('AWS::EC2::Subnet');
+    for (const subnet of Object.values(subnets)) expect(subnet.Properties.MapPublicIpOnLaunch).toBe(false);
+  });
+
+  test('NAT gateways as configured', () => {
+    network(name).resourceCountIs('AWS::EC2::NatGateway', config.network.natGateways);
+  });
+
+  test('isolated subnets have no route out', () => {
+    const t = network(name);
+    const isolatedTables = Object.keys(t.findResources('AWS::EC2::RouteTable')).filter((id) => id.includes('IsolatedSubnet'));
+    expect(isolatedTables).toHaveLength(azCount);
+    const routes = Object.values(t.findResources('AWS::EC2::Route'));
+    for (const id of isolatedTables) {
+      expect(routes.filter((r) => r.Properties.RouteTableId.Ref === id)).toEqual([]);
+    }
+  });
+
+  test('flow logs of all traffic go to a KMS-encrypted group with the stage retention', () => {
+    const t = network(name);
+    t.hasResourceProperties('AWS::EC2::FlowLog', {
+      ResourceType: 'VPC',
+      TrafficType: 'ALL',
+      LogDestinationType: 'cloud-watch-logs',
+      LogGroupName: { Ref: Match.stringLikeRegexp('^NetworkFlowLogs') },
+    });
+    t.hasResource('AWS::Logs::LogGroup', {
+      Properties: {
+        KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LogsKey'), 'Arn'] },
+        RetentionInDays: config.logRetentionDays,
+      },
+      DeletionPolicy: config.retainOnDelete ? 'Retain' : 'Delete',
+      UpdateReplacePolicy: config.retainOnDelete ? 'Retain' : 'Delete',
+    });
+  });
+
+  test('the logs key rotates and admits only CloudWatch Logs of this account and region', () => {
+    network(name).hasResource('AWS::KMS::Key', {
+      Properties: {
+        EnableKeyRotation: true,
+        KeyPolicy: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Principal: { Service: `logs.${config.region}.amazonaws.com` },
+              Condition: {
+                ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:aws:logs:${config.region}:${config.account}:log-group:*` },
+              },
+            }),
+          ]),
+        },
+      },
+      DeletionPolicy: config.retainOnDelete ? 'Retain' : 'Delete',
+    });
+  });
+
+  test('the flow-log role is assumable only by flow logs of this account and writes only its group', () => {
+    const t = network(name);
+    t.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Principal: { Service: 'vpc-flow-logs.amazonaws.com' },
+            Condition: {
+              StringEquals: { 'aws:SourceAccount': config.account },
+              ArnLike: { 'aws:SourceArn': `arn:aws:ec2:${config.region}:${config.account}:vpc-flow-log/*` },
+            },
+          }),
+        ],
+      },
+    });
+    t.hasResourceProperties('AWS::IAM::ManagedPolicy', {
+      PolicyDocument: {
+        Statement: [
+          {
+            Effect: 'Allow',
+            Action: ['logs:CreateLogStream', 'logs:DescribeLogStreams', 'logs:PutLogEvents'],
+            Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^NetworkFlowLogs'), 'Arn'] },
+          },
+        ],
+      },
+    });
+    // The only grant is the managed policy above: no inline AWS::IAM::Policy in the stack.
+    t.resourceCountIs('AWS::IAM::Policy', 0);
+  });
+
+  test('the default security group is stripped of its rules', () => {
+    network(name).hasResourceProperties('Custom::VpcRestrictDefaultSG', {
+      DefaultSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^NetworkVpc'), 'DefaultSecurityGroup'] },
+    });
+  });
+
+  test('S3 is reached through a gateway endpoint on the private and isolated route tables', () => {
+    network(name).hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcEndpointType: 'Gateway',
+      ServiceName: { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, '.s3']] },
+      RouteTableIds: Match.arrayWith([{ Ref: Match.stringLikeRegexp('PrivateSubnet1RouteTable') }, { Ref: Match.stringLikeRegexp('IsolatedSubnet1RouteTable') }]),
+    });
+  });
+});
+
+describe('logical ids of stateful network resources are frozen', () => {
+  // Renaming these construct ids would replace the VPC (and everything in it), the key or the log group.
+  test.each(STAGE_NAMES)('%s', (name) => {
+    const t = network(name);
+    expect(Object.keys(t.findResources('AWS::EC2::VPC'))).toEqual(['NetworkVpc7FB7348F']);
+    expect(Object.keys(t.findResources('AWS::KMS::Key'))).toEqual(['LogsKeyFE4C4A83']);
+    expect(Object.keys(t.findResources('AWS::Logs::LogGroup'))).toEqual(['NetworkFlowLogs2BEC3212']);
+  });
+});
+
+describe('overrides reach the template', () => {
+  test('a custom CIDR and explicit AZ names', () => {
+    const { network: t } = synthStage('dev', {
+      'dev.network.cidr': '172.20.0.0/24',
+      'dev.network.availabilityZones': '["eu-west-1b","eu-west-1c"]',
+    });
+    t.hasResourceProperties('AWS::EC2::VPC', { CidrBlock: '172.20.0.0/24' });
+    // A /24 block gives /28 subnets, the smallest AWS allows.
+    t.hasResourceProperties('AWS::EC2::Subnet', { CidrBlock: '172.20.0.0/28', AvailabilityZone: 'eu-west-1b' });
+    t.hasResourceProperties('AWS::EC2::Subnet', { CidrBlock: '172.20.0.80/28', AvailabilityZone: 'eu-west-1c' });
+  });
+});

@@ -1,0 +1,119 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createApp } from '../lib/app';
+import { STAGE_NAMES, STAGES } from '../lib/config';
+import { CLI_CONTEXT } from './support/synth';
+
+const ROOT = join(__dirname, '..');
+
+interface Artifact {
+  type: string;
+  environment?: string;
+  properties?: { stackName?: string; templateFile?: string };
+}
+
+/** The stack artifacts of every manifest under an assembly folder (nested stage assemblies included). */
+function stacksUnder(dir: string): { dir: string; artifact: Artifact }[] {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile() && e.name === 'manifest.json')
+    .flatMap((e) => {
+      const manifest = JSON.parse(readFileSync(join(e.parentPath, e.name), 'utf8'));
+      return Object.values(manifest.artifacts as Record<string, Artifact>)
+        .filter((a) => a.type === 'aws:cloudformation:stack')
+        .map((artifact) => ({ dir: e.parentPath, artifact }));
+    });
+}
+
+/** Template paths grouped by the region their stack deploys to (aws://account/region). */
+function templatesByRegion(dir: string): Map<string, string[]> {
+  const byRegion = new Map<string, string[]>();
+  for (const { dir: assemblyDir, artifact } of stacksUnder(dir)) {
+    const region = artifact.environment!.split('/').pop()!;
+    byRegion.set(region, [...(byRegion.get(region) ?? []), join(assemblyDir, artifact.properties!.templateFile!)]);
+  }
+  return byRegion;
+}
+
+interface CfnLintMatch {
+  Rule: { Id: string };
+  Level: string;
+  Message: string;
+  Filename: string;
+  Location: { Path: (string | number)[] };
+}
+
+/**
+ * The real synth of every stage, as `npm run synth` does it: cdk-nag packs registered and CDK's
+ * CloudFormation validation on. It throws on any unacknowledged finding.
+ */
+describe('full synth of all stages', () => {
+  let outdir: string;
+  let templates: Map<string, string[]>;
+
+  beforeAll(() => {
+    outdir = mkdtempSync(join(tmpdir(), 'synth-'));
+    const { app } = createApp({ outdir, context: CLI_CONTEXT });
+    app.synth();
+    templates = templatesByRegion(outdir);
+  });
+  afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+  test('writes one assembly per stage with the stage stacks', () => {
+    for (const name of STAGE_NAMES) {
+      const stacks = stacksUnder(join(outdir, `assembly-${name}`)).map(({ artifact }) => [artifact.properties?.stackName, artifact.environment]);
+      expect(stacks).toContainEqual([`${name}-Network`, `aws://${STAGES[name].account}/${STAGES[name].region}`]);
+    }
+  });
+
+  // Each template is linted against the region it deploys to, so region-specific checks mean something.
+  test('cfn-lint finds nothing beyond the checks ignored in .cfnlintrc.yaml', () => {
+    expect(templates.size).toBeGreaterThan(0);
+    for (const [region, files] of templates) {
+      const run = spawnSync('cfn-lint', ['--config-file', join(ROOT, '.cfnlintrc.yaml'), '--format', 'json', '--regions', region, '--', ...files], {
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      if (run.error && (run.error as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new Error('cfn-lint is not installed or not on PATH. Install it with: pip install "cfn-lint>=1.51" (then check: cfn-lint --version)');
+      }
+      const matches = JSON.parse(run.stdout || '[]') as CfnLintMatch[];
+      const lines = matches.map((m) => `${m.Rule.Id} ${m.Level} ${m.Filename}: ${m.Location.Path.join('/')}: ${m.Message}`);
+      expect(lines, `cfn-lint in ${region}`).toEqual([]);
+      expect(run.stderr).toBe('');
+      expect(run.status).toBe(0);
+    }
+  });
+});
+
+describe('synth fails closed', () => {
+  test('an unacknowledged cdk-nag finding fails the synth', () => {
+    const outdir = mkdtempSync(join(tmpdir(), 'synth-bad-'));
+    try {
+      const { app, stages } = createApp({ outdir, context: { ...CLI_CONTEXT, stages: 'dev' } });
+      new s3.Bucket(stages[0].network, 'UnloggedBucket');
+      expect(() => app.synth()).toThrow(/AwsSolutions-S1/);
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+
+  test('bin/app.ts prints the config problem and exits 1, without a stack trace', () => {
+    const outdir = mkdtempSync(join(tmpdir(), 'synth-cfg-'));
+    try {
+      const run = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bin', 'app.ts')], {
+        encoding: 'utf8',
+        env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ 'prod.database.multiAz': false }) },
+      });
+      expect(run.status).toBe(1);
+      expect(run.stderr).toContain('stage "prod", field "database.multiAz", value false');
+      expect(run.stderr).toContain('Fix: set database.multiAz: true');
+      expect(run.stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+});
