@@ -1,0 +1,93 @@
+/**
+ * Prints the figures the project keeps an eye on: CLI synth seconds per stage and for all stages
+ * together (cdk-nag and CDK's CloudFormation validation on, as `npm run synth` runs), resources per
+ * stage, and the test suite's wall time.
+ *
+ *   npm run bench                 # everything
+ *   npm run bench -- --no-tests   # synth figures only
+ *
+ * Timings belong here, not in tests: they depend on the machine.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { STAGE_NAMES } from '../lib/config';
+
+const ROOT = join(__dirname, '..');
+const BIN = join(ROOT, 'node_modules', '.bin');
+
+interface Timed {
+  readonly seconds: number;
+  readonly ok: boolean;
+  readonly output: string;
+}
+
+function timed(command: string, args: string[]): Timed {
+  const start = process.hrtime.bigint();
+  const run = spawnSync(command, args, {
+    cwd: ROOT,
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+    // The CLI asks the EC2 metadata service for a region when none is set; stage envs are explicit anyway.
+    env: { ...process.env, AWS_REGION: process.env.AWS_REGION ?? 'eu-west-1' },
+  });
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  return { seconds, ok: run.status === 0, output: `${run.stdout}${run.stderr}` };
+}
+
+/** Resources per stage in an assembly folder (each stage writes `assembly-<stage>/`). */
+function resourceCounts(outdir: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const entry of readdirSync(outdir, { withFileTypes: true })) {
+    const match = /^assembly-(.+)$/.exec(entry.name);
+    if (!entry.isDirectory() || !match) continue;
+    const dir = join(outdir, entry.name);
+    let total = 0;
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.template.json'))) {
+      total += Object.keys(JSON.parse(readFileSync(join(dir, file), 'utf8')).Resources ?? {}).length;
+    }
+    counts.set(match[1], total);
+  }
+  return counts;
+}
+
+function synth(stages?: string): { result: Timed; counts: Map<string, number> } {
+  const outdir = mkdtempSync(join(tmpdir(), 'bench-'));
+  try {
+    const args = ['synth', '--quiet', '--no-notices', '**', '-o', outdir];
+    if (stages) args.push('-c', `stages=${stages}`);
+    const result = timed(join(BIN, 'cdk'), args);
+    if (!result.ok) throw new Error(`cdk synth ${stages ?? '(all stages)'} failed:\n${result.output}`);
+    return { result, counts: resourceCounts(outdir) };
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+function main(): void {
+  const withTests = !process.argv.includes('--no-tests');
+  const rows: [string, string, string][] = [];
+
+  for (const stage of STAGE_NAMES) {
+    const { result, counts } = synth(stage);
+    rows.push([`synth ${stage}`, result.seconds.toFixed(1), String(counts.get(stage) ?? 0)]);
+  }
+  const all = synth();
+  const total = [...all.counts.values()].reduce((a, b) => a + b, 0);
+  rows.push(['synth all stages', all.result.seconds.toFixed(1), String(total)]);
+
+  if (withTests) {
+    const typecheck = timed(join(BIN, 'tsc'), ['--noEmit']);
+    rows.push(['type-check (tsc --noEmit)', typecheck.seconds.toFixed(1), '']);
+    const tests = timed(join(BIN, 'vitest'), ['run']);
+    rows.push([`test suite (vitest run)${tests.ok ? '' : ' FAILED'}`, tests.seconds.toFixed(1), '']);
+  }
+
+  const width = Math.max(...rows.map((r) => r[0].length));
+  console.log(`${'figure'.padEnd(width)}  seconds  resources`);
+  for (const [name, seconds, resources] of rows) console.log(`${name.padEnd(width)}  ${seconds.padStart(7)}  ${resources.padStart(9)}`);
+  console.log('\nTargets on a 2-core machine: all stages synthesized in at most 16 s; test suite under 60 s.');
+}
+
+main();
