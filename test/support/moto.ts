@@ -1,0 +1,72 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+
+/** A moto server (local AWS API stand-in) on a free loopback port. */
+export interface Moto {
+  readonly endpoint: string;
+  /** SDK v3 client settings pointing at this server with dummy credentials. */
+  clientConfig(region?: string): { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } };
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts `moto_server` (from the machine's Python) and waits until it answers. Start one per test
+ * file in `beforeAll` and stop it in `afterAll`. Fails, saying how to install moto, when it is missing.
+ */
+export async function startMoto(): Promise<Moto> {
+  const port = await freePort();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const child: ChildProcess = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = new Promise<Error>((resolve) => {
+    child.once('error', (error: NodeJS.ErrnoException) =>
+      resolve(
+        error.code === 'ENOENT'
+          ? new Error('moto_server is not installed or not on PATH. Install it with: pip install "moto[server]>=5.2" (then check: moto_server --help)')
+          : error,
+      ),
+    );
+    child.once('exit', (code) => resolve(new Error(`moto_server exited with code ${code}: ${stderr}`)));
+  });
+
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const ready = fetch(`${endpoint}/moto-api/`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    const outcome = await Promise.race([ready, exited]);
+    if (outcome instanceof Error) throw outcome;
+    if (outcome) break;
+    if (Date.now() > deadline) {
+      child.kill();
+      throw new Error(`moto_server did not answer on ${endpoint} within 30 s: ${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  return {
+    endpoint,
+    clientConfig: (region = 'eu-west-1') => ({ endpoint, region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill();
+      }),
+  };
+}
