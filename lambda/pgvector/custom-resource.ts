@@ -5,8 +5,12 @@ import { ensureVector, type Queryable } from './ensure-vector';
 
 /** Properties the stack passes to the custom resource. */
 export interface VectorResourceProperties {
-  /** ARN of the master-user secret (RDS attachment format: host, port, username, password, dbname). */
+  /** ARN of the master-user secret RDS manages (JSON with username and password). */
   readonly SecretArn: string;
+  /** Database endpoint address, port (CloudFormation passes it as a string) and database name. */
+  readonly Host: string;
+  readonly Port: string;
+  readonly DatabaseName: string;
   /** Lowest acceptable pgvector version, e.g. "0.8.0". */
   readonly MinVersion: string;
 }
@@ -25,11 +29,8 @@ export interface Dependencies {
 }
 
 interface MasterSecret {
-  host: string;
-  port: number | string;
   username: string;
   password: string;
-  dbname?: string;
 }
 
 /**
@@ -41,15 +42,15 @@ export async function handleVectorEvent(event: CdkCustomResourceEvent, deps: Dep
 
   const props = event.ResourceProperties as unknown as VectorResourceProperties;
   const secret = await readSecret(deps.secrets, props.SecretArn);
-  const where = `${secret.host}:${secret.port}/${secret.dbname ?? 'postgres'}`;
+  const where = `${props.Host}:${props.Port}/${props.DatabaseName}`;
   let session: Session;
   try {
     session = await deps.connect({
-      host: secret.host,
-      port: Number(secret.port),
+      host: props.Host,
+      port: Number(props.Port),
       user: secret.username,
       password: secret.password,
-      database: secret.dbname ?? 'postgres',
+      database: props.DatabaseName,
       ssl: deps.ssl,
       connectionTimeoutMillis: 10_000,
     });
@@ -62,7 +63,7 @@ export async function handleVectorEvent(event: CdkCustomResourceEvent, deps: Dep
   try {
     const status = await ensureVector(session, props.MinVersion, where);
     return {
-      PhysicalResourceId: `pgvector:${secret.host}/${secret.dbname ?? 'postgres'}`,
+      PhysicalResourceId: `pgvector:${props.Host}/${props.DatabaseName}`,
       Data: { Version: status.version, NewestAvailable: status.newestAvailable },
     };
   } finally {
@@ -78,9 +79,9 @@ async function readSecret(secrets: Dependencies['secrets'], secretArn: string): 
     throw new Error(`Could not read the database secret ${secretArn}: ${(error as Error).message}`);
   }
   const secret = JSON.parse(raw ?? '{}') as Partial<MasterSecret>;
-  const missing = (['host', 'port', 'username', 'password'] as const).filter((k) => secret[k] === undefined || secret[k] === '');
+  const missing = (['username', 'password'] as const).filter((k) => !secret[k]);
   if (missing.length > 0) {
-    throw new Error(`The database secret ${secretArn} lacks ${missing.join(', ')}; is it attached to the DB instance?`);
+    throw new Error(`The database secret ${secretArn} lacks ${missing.join(', ')}; it should be the master-user secret RDS manages for the instance.`);
   }
   return secret as MasterSecret;
 }

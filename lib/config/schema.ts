@@ -192,6 +192,13 @@ export const stageConfigSchema = z
         engineVersion: z
           .string()
           .regex(/^1[67]\.\d+$/, 'must be a PostgreSQL 16 or 17 minor version ("major.minor"), which RDS ships with pgvector 0.8. Fix: use e.g. "17.6"'),
+
+        /** Lowest pgvector version the deployment accepts; the stack fails when the engine offers less. */
+        pgvectorMinVersion: z
+          .string()
+          .regex(/^\d+\.\d+(\.\d+)?$/, 'not a version number. Fix: write it like "0.8.0"'),
+        /** Performance Insights (7 days, free tier) and enhanced monitoring every 60 s. */
+        insights: z.boolean(),
       })
       .strict()
       .superRefine((db, ctx) => {
@@ -211,6 +218,8 @@ export const stageConfigSchema = z
           .regex(/^cache\.[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'not an ElastiCache node type. Fix: write it like "cache.t4g.micro"'),
         /** Read replicas besides the primary (0 to 5). A replica enables Multi-AZ failover. */
         replicas: z.number().int().min(0).max(5, 'a replication group has at most 5 replicas. Fix: use 0 to 5'),
+        /** Days of daily cache snapshots (0 turns them off). */
+        snapshotRetentionDays: z.number().int().min(0).max(35, 'ElastiCache keeps snapshots for at most 35 days. Fix: use 0 to 35'),
       })
       .strict(),
     alarms: z
@@ -224,6 +233,14 @@ export const stageConfigSchema = z
             message: 'not an https:// URL (notifications must not travel in clear text). Fix: use the endpoint\'s https:// URL',
           }),
         ),
+      })
+      .strict(),
+    uploads: z
+      .object({
+        /** Days a replaced or deleted object version is kept before it expires. */
+        noncurrentVersionExpirationDays: z.number().int().min(1, 'must keep old versions at least 1 day. Fix: use 1 or more'),
+        /** Days the server access logs of the uploads bucket are kept. */
+        accessLogExpirationDays: z.number().int().min(1, 'must keep access logs at least 1 day. Fix: use 1 or more'),
       })
       .strict(),
     /** Days CloudWatch Logs keeps the stage's logs (flow logs, containers, functions). */

@@ -1,6 +1,7 @@
 import { Stage, type StageProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { StageConfig } from '../config';
+import { DataStack } from '../stacks/data-stack';
 import { NetworkStack } from '../stacks/network-stack';
 
 export interface AppStageProps extends StageProps {
@@ -16,6 +17,7 @@ export interface AppStageProps extends StageProps {
 export class AppStage extends Stage {
   readonly config: StageConfig;
   readonly network: NetworkStack;
+  readonly data: DataStack;
 
   constructor(scope: Construct, props: AppStageProps) {
     const { config } = props;
@@ -30,6 +32,13 @@ export class AppStage extends Stage {
       config,
       description: `Network of the ${config.name} stage: VPC, subnets, NAT, flow logs`,
       terminationProtection: config.retainOnDelete,
+    });
+    this.data = new DataStack(this, 'Data', {
+      config,
+      description: `Stateful tier of the ${config.name} stage: PostgreSQL with pgvector, Valkey, uploads bucket, keys`,
+      terminationProtection: config.retainOnDelete,
+      vpc: this.network.vpc,
+      logsKey: this.network.logsKey,
     });
   }
 }

@@ -21,15 +21,15 @@ afterAll(async () => {
   await Promise.all([pgvector?.stop(), plain?.stop(), moto?.stop()]);
 });
 
-/** Stores a master-user secret in moto, in the format RDS's secret attachment writes. */
-async function masterSecret(name: string, server: { host: string; port: number }): Promise<string> {
-  const out = await secrets.send(
-    new CreateSecretCommand({
-      Name: name,
-      SecretString: JSON.stringify({ host: server.host, port: server.port, username: 'postgres', password: 'unused-by-pglite', dbname: 'postgres', engine: 'postgres' }),
-    }),
-  );
+/** Stores a master-user secret in moto, in the format RDS writes for a managed master password. */
+async function masterSecret(name: string): Promise<string> {
+  const out = await secrets.send(new CreateSecretCommand({ Name: name, SecretString: JSON.stringify({ username: 'postgres', password: 'unused-by-pglite' }) }));
   return out.ARN!;
+}
+
+/** Resource properties as the stack passes them (CloudFormation turns numbers into strings). */
+function props(secretArn: string, server: { host: string; port: number }, minVersion = '0.8.0'): Record<string, string> {
+  return { SecretArn: secretArn, Host: server.host, Port: String(server.port), DatabaseName: 'postgres', MinVersion: minVersion };
 }
 
 function deps(): Dependencies {
@@ -120,45 +120,48 @@ describe('ensureVector against PostgreSQL without pgvector', () => {
 
 describe('custom resource handler (secret from moto, SQL on PGlite)', () => {
   test('Create reads the master secret, ensures the extension and returns the version', async () => {
-    const arn = await masterSecret('dev/db/master-create', pgvector);
-    const response = await handleVectorEvent(event('Create', { SecretArn: arn, MinVersion: '0.8.0' }), deps());
+    const arn = await masterSecret('dev/db/master-create');
+    const response = await handleVectorEvent(event('Create', props(arn, pgvector)), deps());
     expect(response.PhysicalResourceId).toBe('pgvector:127.0.0.1/postgres');
     expect(response.Data?.Version).toMatch(/^0\.8\.\d+$/);
   });
 
   test('Update is idempotent and keeps the physical id', async () => {
-    const arn = await masterSecret('dev/db/master-update', pgvector);
-    const first = await handleVectorEvent(event('Update', { SecretArn: arn, MinVersion: '0.8.0' }), deps());
-    const second = await handleVectorEvent(event('Update', { SecretArn: arn, MinVersion: '0.8.0' }), deps());
+    const arn = await masterSecret('dev/db/master-update');
+    const first = await handleVectorEvent(event('Update', props(arn, pgvector)), deps());
+    const second = await handleVectorEvent(event('Update', props(arn, pgvector)), deps());
     expect(second).toEqual(first);
   });
 
   test('Delete does nothing and touches no database', async () => {
-    const response = await handleVectorEvent(event('Delete', { SecretArn: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:gone', MinVersion: '0.8.0' }), deps());
+    const gone = 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:gone';
+    const response = await handleVectorEvent(event('Delete', props(gone, { host: '127.0.0.1', port: 1 })), deps());
     expect(response).toEqual({ PhysicalResourceId: 'pgvector:x' });
   });
 
   test('a refused connection fails with the address and what to check', async () => {
-    const arn = await masterSecret('dev/db/master-refused', { host: '127.0.0.1', port: 1 });
-    await expect(handleVectorEvent(event('Create', { SecretArn: arn, MinVersion: '0.8.0' }), deps())).rejects.toThrow(
+    const arn = await masterSecret('dev/db/master-refused');
+    await expect(handleVectorEvent(event('Create', props(arn, { host: '127.0.0.1', port: 1 })), deps())).rejects.toThrow(
       /Could not connect to 127\.0\.0\.1:1\/postgres as postgres: .*ECONNREFUSED.*security group admits this function/,
     );
   });
 
   test('a missing secret fails naming the secret', async () => {
     const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:does-not-exist-AbCdEf';
-    await expect(handleVectorEvent(event('Create', { SecretArn: arn, MinVersion: '0.8.0' }), deps())).rejects.toThrow(
+    await expect(handleVectorEvent(event('Create', props(arn, pgvector)), deps())).rejects.toThrow(
       /Could not read the database secret arn:aws:secretsmanager:eu-west-1:123456789012:secret:does-not-exist-AbCdEf/,
     );
   });
 
-  test('a secret without connection details fails saying what is missing', async () => {
-    const out = await secrets.send(new CreateSecretCommand({ Name: 'dev/db/unattached', SecretString: JSON.stringify({ username: 'postgres', password: 'x' }) }));
-    await expect(handleVectorEvent(event('Create', { SecretArn: out.ARN!, MinVersion: '0.8.0' }), deps())).rejects.toThrow(/lacks host, port; is it attached/);
+  test('a secret that is not the master-user secret fails saying what is missing', async () => {
+    const out = await secrets.send(new CreateSecretCommand({ Name: 'dev/db/other', SecretString: JSON.stringify({ token: 'x' }) }));
+    await expect(handleVectorEvent(event('Create', props(out.ARN!, pgvector)), deps())).rejects.toThrow(
+      /lacks username, password; it should be the master-user secret RDS manages/,
+    );
   });
 
   test('a minimum above the engine fails the deployment with the fix', async () => {
-    const arn = await masterSecret('dev/db/master-min', pgvector);
-    await expect(handleVectorEvent(event('Create', { SecretArn: arn, MinVersion: '1.0.0' }), deps())).rejects.toThrow(/at least 1\.0\.0 is required/);
+    const arn = await masterSecret('dev/db/master-min');
+    await expect(handleVectorEvent(event('Create', props(arn, pgvector, '1.0.0')), deps())).rejects.toThrow(/at least 1\.0\.0 is required/);
   });
 });

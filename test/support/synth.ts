@@ -19,12 +19,17 @@ export const CLI_CONTEXT: Record<string, unknown> = {
 };
 
 /**
- * Builds the app for one stage, as `bin/app.ts` would, without the cdk-nag plugins and CDK's
- * built-in template validation (the nag and cfn-lint tests run those). Call it once per stage per
- * file, in `beforeAll`, and reuse the result: synthesis is the slow part, assertions are cheap.
+ * Builds the app for one stage, as `bin/app.ts` would, without the cdk-nag plugins, CDK's
+ * built-in template validation and Lambda bundling (the full-synth test in `test/synth.test.ts`
+ * runs all three; `cdk deploy <stack>` skips bundling other stacks the same way). Call it once per
+ * stage per file, in `beforeAll`, and reuse the result: synthesis is the slow part.
  */
 export function buildStage(name: StageName, context: Record<string, unknown> = {}): AppStage {
-  const { stages } = createApp({ nag: false, builtinCloudFormationValidation: false, context: { ...CLI_CONTEXT, ...context, stages: name } });
+  const { stages } = createApp({
+    nag: false,
+    builtinCloudFormationValidation: false,
+    context: { ...CLI_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context, stages: name },
+  });
   return stages[0];
 }
 
@@ -32,9 +37,10 @@ export function buildStage(name: StageName, context: Record<string, unknown> = {
 export interface StageTemplates {
   readonly stage: AppStage;
   readonly network: Template;
+  readonly data: Template;
 }
 
 export function synthStage(name: StageName, context: Record<string, unknown> = {}): StageTemplates {
   const stage = buildStage(name, context);
-  return { stage, network: Template.fromStack(stage.network) };
+  return { stage, network: Template.fromStack(stage.network), data: Template.fromStack(stage.data) };
 }

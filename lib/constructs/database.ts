@@ -1,0 +1,177 @@
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+
+export interface DatabaseProps {
+  readonly vpc: ec2.IVpc;
+  /**
+   * DB instance identifier. It is a physical name on purpose: RDS exports logs to log groups
+   * named after it, which this construct creates first so they are encrypted and kept for
+   * `logRetention` (RDS would create them unencrypted and forever).
+   */
+  readonly instanceIdentifier: string;
+  /** PostgreSQL "major.minor", e.g. "17.6". */
+  readonly engineVersion: string;
+  /** Class without the "db." prefix, e.g. "t4g.micro". */
+  readonly instanceClass: string;
+  readonly allocatedStorageGiB: number;
+  readonly maxAllocatedStorageGiB: number;
+  readonly multiAz: boolean;
+  readonly deletionProtection: boolean;
+  readonly backupRetentionDays: number;
+  /** Performance Insights (7 days) and enhanced monitoring every 60 s. */
+  readonly insights: boolean;
+  /** Encrypts storage, snapshots, the master secret and Performance Insights. */
+  readonly key: kms.IKey;
+  /** Encrypts the exported log groups. */
+  readonly logsKey: kms.IKey;
+  readonly logRetention: logs.RetentionDays;
+  /**
+   * What happens to the exported log groups when they leave the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
+}
+
+/** Name of the database created in the instance; the app connects to it. */
+export const DATABASE_NAME = 'app';
+/** Master user; it owns the database and is the only role that may CREATE EXTENSION on RDS. */
+export const MASTER_USERNAME = 'postgres';
+export const DATABASE_PORT = 5432;
+
+/**
+ * Defines the stage's PostgreSQL instance (RDS, not Aurora) in the isolated subnets: encrypted
+ * gp3 storage with autoscaling, TLS forced, slow statements logged and exported to encrypted log
+ * groups, automated backups (point-in-time recovery) for the configured days, a final snapshot on
+ * deletion or replacement, and a master password RDS generates into Secrets Manager and rotates.
+ * Nothing may connect until a consumer is admitted through `connections`.
+ */
+export class Database extends Construct {
+  readonly instance: rds.DatabaseInstance;
+  /** The RDS-managed master secret: JSON with `username` and `password` (host and port are not in it). */
+  readonly secret: secretsmanager.ISecret;
+  readonly connections: ec2.Connections;
+
+  constructor(scope: Construct, id: string, props: DatabaseProps) {
+    super(scope, id);
+    const [major] = props.engineVersion.split('.');
+    const engine = rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.of(props.engineVersion, major) });
+
+    const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: `PostgreSQL ${props.instanceIdentifier}: admits only the consumers granted on 5432`,
+      allowAllOutbound: false,
+    });
+
+    const parameterGroup = new rds.ParameterGroup(this, 'Parameters', {
+      engine,
+      description: `PostgreSQL ${props.engineVersion} settings for ${props.instanceIdentifier}`,
+      parameters: {
+        // Only TLS connections (the default only from PostgreSQL 15; set it explicitly).
+        'rds.force_ssl': '1',
+        // Statements slower than 1 s, DDL, lock waits and autovacuum runs over 10 s are logged.
+        log_min_duration_statement: '1000',
+        log_statement: 'ddl',
+        log_lock_waits: '1',
+        log_autovacuum_min_duration: '10000',
+        shared_preload_libraries: 'pg_stat_statements',
+      },
+    });
+
+    const exported = ['postgresql', 'upgrade'];
+    const logGroups = exported.map(
+      (type) =>
+        new logs.LogGroup(this, `${type[0].toUpperCase()}${type.slice(1)}Logs`, {
+          logGroupName: `/aws/rds/instance/${props.instanceIdentifier}/${type}`,
+          encryptionKey: props.logsKey,
+          retention: props.logRetention,
+          removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
+        }),
+    );
+
+    this.instance = new rds.DatabaseInstance(this, 'Instance', {
+      engine,
+      instanceIdentifier: props.instanceIdentifier,
+      instanceType: new ec2.InstanceType(props.instanceClass),
+      vpc: props.vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      securityGroups: [securityGroup],
+      publiclyAccessible: false,
+      databaseName: DATABASE_NAME,
+      port: DATABASE_PORT,
+      // RDS generates the master password into Secrets Manager (encrypted with the database key)
+      // and rotates it itself every 7 days: no rotation function to run or to reach the VPC.
+      credentials: rds.Credentials.fromUsername(MASTER_USERNAME, { encryptionKey: props.key }),
+      manageMasterUserPassword: true,
+      parameterGroup,
+      storageType: rds.StorageType.GP3,
+      allocatedStorage: props.allocatedStorageGiB,
+      maxAllocatedStorage: props.maxAllocatedStorageGiB,
+      storageEncrypted: true,
+      storageEncryptionKey: props.key,
+      multiAz: props.multiAz,
+      deletionProtection: props.deletionProtection,
+      backupRetention: Duration.days(props.backupRetentionDays),
+      preferredBackupWindow: '02:00-03:00',
+      preferredMaintenanceWindow: 'sun:03:30-sun:04:30',
+      copyTagsToSnapshot: true,
+      // The engine minor is pinned in config; upgrades are a reviewed change, not a surprise.
+      autoMinorVersionUpgrade: false,
+      caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,
+      cloudwatchLogsExports: exported,
+      enablePerformanceInsights: props.insights,
+      performanceInsightEncryptionKey: props.insights ? props.key : undefined,
+      monitoringInterval: props.insights ? Duration.seconds(60) : undefined,
+      // A final snapshot is taken whenever CloudFormation deletes or replaces the instance.
+      removalPolicy: RemovalPolicy.SNAPSHOT,
+    });
+    for (const group of logGroups) this.instance.node.addDependency(group);
+
+    this.secret = this.instance.secret!;
+    // The instance's own Connections carry its port as a CloudFormation token, which security
+    // checks cannot read; the port is fixed, so say it.
+    this.connections = new ec2.Connections({ securityGroups: [securityGroup], defaultPort: ec2.Port.tcp(DATABASE_PORT) });
+
+    this.acknowledgeFindings(props);
+  }
+
+  private acknowledgeFindings(props: DatabaseProps): void {
+    const resource = this.instance.node.defaultChild!;
+    const { stackName } = Stack.of(this);
+    Validations.of(resource).acknowledge({
+      id: 'AwsSolutions-RDS11',
+      reason: 'A non-default port adds nothing here: the instance sits in isolated subnets, its security group admits only named consumers, and connections need TLS and credentials.',
+    });
+    if (!props.multiAz) {
+      for (const id of ['AwsSolutions-RDS3', 'NIST.800.53.R5-RDSMultiAZSupport']) {
+        Validations.of(resource).acknowledge({ id, reason: `Single-AZ is the configured choice for ${stackName} (a throw-away or cost-bound stage); prod is required by the config schema to run Multi-AZ.` });
+      }
+    }
+    if (!props.deletionProtection) {
+      for (const id of ['AwsSolutions-RDS10', 'NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled']) {
+        Validations.of(resource).acknowledge({ id, reason: `Deletion protection is off by configuration in ${stackName} so the stage can be torn down; a final snapshot is still taken, and prod is required by the config schema to protect its database.` });
+      }
+    }
+    if (!props.insights) {
+      Validations.of(resource).acknowledge({
+        id: 'NIST.800.53.R5-RDSEnhancedMonitoringEnabled',
+        reason: `Enhanced monitoring and Performance Insights are off by configuration in ${stackName} (cost); prod turns them on. Basic CloudWatch metrics and the exported logs remain.`,
+      });
+    }
+    Validations.of(resource).acknowledge({
+      id: 'NIST.800.53.R5-RDSInBackupPlan',
+      reason: 'Automated backups with point-in-time recovery (retention from config) and a final snapshot on deletion protect the instance; an AWS Backup plan with cross-region copies belongs to the disaster-recovery stack, which is not built yet.',
+    });
+    if (props.insights) {
+      const monitoringRole = this.instance.node.findChild('MonitoringRole');
+      Validations.of(monitoringRole).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]',
+        reason: 'AmazonRDSEnhancedMonitoringRole is the policy AWS maintains for the enhanced-monitoring agent; it only writes to the RDSOSMetrics log group.',
+      });
+    }
+  }
+}

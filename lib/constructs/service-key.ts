@@ -1,0 +1,65 @@
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+
+export interface ServiceKeyProps {
+  /** What the key protects, for the console and audits. */
+  readonly description: string;
+  /**
+   * AWS services (endpoint prefixes such as "rds", "secretsmanager") through which principals of
+   * this account may use the key. Direct use of the key, outside those services, is not allowed.
+   */
+  readonly services: readonly string[];
+  /**
+   * What happens to the key when it leaves the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * Defines a customer-managed KMS key, rotated yearly, whose key policy lets the account administer
+ * it but use it only through the named services (the shape of AWS-managed keys such as aws/rds).
+ * A principal still needs an IAM grant too; CDK's `grant*` methods add it.
+ */
+export class ServiceKey extends Construct {
+  readonly key: kms.Key;
+
+  constructor(scope: Construct, id: string, props: ServiceKeyProps) {
+    super(scope, id);
+    const { account, region } = Stack.of(this);
+    const root = new iam.AccountRootPrincipal();
+    this.key = new kms.Key(this, 'Key', {
+      description: props.description,
+      enableKeyRotation: true,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      policy: new iam.PolicyDocument({
+        statements: [
+          new iam.PolicyStatement({
+            sid: 'AccountAdministersTheKey',
+            principals: [root],
+            actions: [
+              'kms:Create*', 'kms:Describe*', 'kms:Enable*', 'kms:List*', 'kms:Put*', 'kms:Update*', 'kms:Revoke*',
+              'kms:Disable*', 'kms:Get*', 'kms:Delete*', 'kms:TagResource', 'kms:UntagResource',
+              'kms:ScheduleKeyDeletion', 'kms:CancelKeyDeletion', 'kms:RotateKeyOnDemand',
+            ],
+            resources: ['*'],
+          }),
+          new iam.PolicyStatement({
+            sid: 'AccountUsesTheKeyThroughItsServices',
+            principals: [root],
+            actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:CreateGrant', 'kms:DescribeKey'],
+            resources: ['*'],
+            conditions: {
+              StringEquals: {
+                'kms:CallerAccount': account,
+                'kms:ViaService': props.services.map((service) => `${service}.${region}.amazonaws.com`),
+              },
+            },
+          }),
+        ],
+      }),
+    });
+  }
+}

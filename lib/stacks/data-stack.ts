@@ -1,0 +1,94 @@
+import { CfnOutput } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type { Construct } from 'constructs';
+import { Cache } from '../constructs/cache';
+import { DATABASE_NAME, DATABASE_PORT, Database } from '../constructs/database';
+import { PgvectorExtension } from '../constructs/pgvector-extension';
+import { ServiceKey } from '../constructs/service-key';
+import { UploadsBucket } from '../constructs/uploads-bucket';
+import { StageStack, type StageStackProps } from './stage-stack';
+
+export interface DataStackProps extends StageStackProps {
+  readonly vpc: ec2.IVpc;
+  /** The stage's CloudWatch Logs key (network stack). */
+  readonly logsKey: kms.IKey;
+}
+
+/**
+ * The stage's stateful tier: PostgreSQL with pgvector guaranteed, Valkey for BullMQ, the uploads
+ * bucket, and one KMS key per concern. One key each keeps every key policy down to the services
+ * that use it (rds and secretsmanager; elasticache and secretsmanager; s3) and lets one be
+ * disabled or audited without touching the others.
+ */
+export class DataStack extends StageStack {
+  readonly database: Database;
+  readonly cache: Cache;
+  readonly uploads: UploadsBucket;
+  /** Installed pgvector version (custom resource attribute). */
+  readonly pgvectorVersion: string;
+
+  constructor(scope: Construct, id: string, props: DataStackProps) {
+    super(scope, id, props);
+    const { name, database, cache, uploads, domain } = this.config;
+    const removalPolicy = this.statefulRemovalPolicy;
+
+    const databaseKey = new ServiceKey(this, 'DatabaseKey', {
+      description: `${name}: RDS storage, snapshots, Performance Insights and the master secret`,
+      services: ['rds', 'secretsmanager'],
+      removalPolicy,
+    }).key;
+    const cacheKey = new ServiceKey(this, 'CacheKey', {
+      description: `${name}: ElastiCache data at rest and the AUTH token secret`,
+      services: ['elasticache', 'secretsmanager'],
+      removalPolicy,
+    }).key;
+    const uploadsKey = new ServiceKey(this, 'UploadsKey', {
+      description: `${name}: uploads bucket objects`,
+      services: ['s3'],
+      removalPolicy,
+    }).key;
+
+    this.database = new Database(this, 'Database', {
+      vpc: props.vpc,
+      instanceIdentifier: `webapp-${name}`,
+      ...database,
+      key: databaseKey,
+      logsKey: props.logsKey,
+      logRetention: this.logRetention,
+      logRemovalPolicy: removalPolicy,
+    });
+
+    this.pgvectorVersion = new PgvectorExtension(this, 'Pgvector', {
+      vpc: props.vpc,
+      database: this.database,
+      masterSecret: this.database.secret,
+      host: this.database.instance.dbInstanceEndpointAddress,
+      port: DATABASE_PORT,
+      databaseName: DATABASE_NAME,
+      minVersion: database.pgvectorMinVersion,
+      logsKey: props.logsKey,
+      logRetention: this.logRetention,
+      logRemovalPolicy: removalPolicy,
+    }).version;
+
+    this.cache = new Cache(this, 'Cache', {
+      vpc: props.vpc,
+      ...cache,
+      key: cacheKey,
+      removalPolicy: this.config.retainOnDelete ? undefined : removalPolicy,
+    });
+
+    this.uploads = new UploadsBucket(this, 'Uploads', {
+      key: uploadsKey,
+      ...uploads,
+      corsOrigins: domain ? [`https://${domain.recordName}`] : [],
+      removalPolicy,
+    });
+
+    new CfnOutput(this, 'DatabaseEndpoint', { value: this.database.instance.dbInstanceEndpointAddress });
+    new CfnOutput(this, 'DatabaseSecretArn', { value: this.database.secret.secretArn });
+    new CfnOutput(this, 'CacheEndpoint', { value: this.cache.endpointAddress });
+    new CfnOutput(this, 'UploadsBucketName', { value: this.uploads.bucket.bucketName });
+  }
+}

@@ -1,0 +1,321 @@
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { STAGE_NAMES, type StageConfig, type StageName, parseStageConfig, STAGES } from '../../lib/config';
+import { type StageTemplates, synthStage } from '../support/synth';
+
+const synthesized = {} as Record<StageName, StageTemplates>;
+beforeAll(() => {
+  for (const name of STAGE_NAMES) synthesized[name] = synthStage(name);
+});
+const data = (name: StageName): Template => synthesized[name].data;
+
+/** The one resource of a type, with its logical id. */
+interface Resource {
+  // biome-ignore lint: template properties are free-form JSON
+  Properties: Record<string, any>;
+  DeletionPolicy?: string;
+  UpdateReplacePolicy?: string;
+  DependsOn?: string[];
+}
+function only(t: Template, type: string): { id: string; resource: Resource } {
+  const found = Object.entries(t.findResources(type));
+  expect(found, type).toHaveLength(1);
+  return { id: found[0][0], resource: found[0][1] as Resource };
+}
+
+/** Fn::GetAtt of a resource whose logical id starts with `prefix`: for CDK assertions (Match) and for vitest's expect. */
+const getAtt = (prefix: string, attribute: string) => ({ 'Fn::GetAtt': [Match.stringLikeRegexp(`^${prefix}`), attribute] });
+const att = (prefix: string, attribute: string) => ({ 'Fn::GetAtt': [expect.stringMatching(new RegExp(`^${prefix}`)), attribute] });
+
+describe.each(STAGE_NAMES)('%s data stack', (name) => {
+  const config: StageConfig = parseStageConfig(STAGES[name]);
+  const kept = config.retainOnDelete ? 'Retain' : 'Delete';
+
+  test('is named <stage>-Data and protected outside dev', () => {
+    const stack = synthesized[name].stage.data;
+    expect(stack.stackName).toBe(`${name}-Data`);
+    expect(stack.terminationProtection).toBe(name !== 'dev');
+  });
+
+  describe('keys', () => {
+    test.each([
+      ['DatabaseKey', ['rds', 'secretsmanager']],
+      ['CacheKey', ['elasticache', 'secretsmanager']],
+      ['UploadsKey', ['s3']],
+    ])('%s rotates and is usable only through %j', (prefix, services) => {
+      const keys = data(name).findResources('AWS::KMS::Key');
+      const [, key] = Object.entries(keys).find(([id]) => id.startsWith(prefix as string))!;
+      expect(key.Properties.EnableKeyRotation).toBe(true);
+      expect(key.DeletionPolicy).toBe(kept);
+      const statements = key.Properties.KeyPolicy.Statement as { Sid?: string; Action: string | string[]; Condition?: Record<string, Record<string, unknown>> }[];
+      expect(statements.slice(0, 2).map((s) => s.Sid)).toEqual(['AccountAdministersTheKey', 'AccountUsesTheKeyThroughItsServices']);
+      // Grants CDK adds for secrets (the account, or one reader role) are also limited to Secrets Manager.
+      for (const grant of statements.slice(2)) {
+        expect(grant.Condition).toEqual({ StringEquals: { 'kms:ViaService': `secretsmanager.${config.region}.amazonaws.com` } });
+      }
+      // Administration never includes cryptographic use.
+      expect([statements[0].Action].flat().filter((a) => /Encrypt|Decrypt|GenerateDataKey/.test(a))).toEqual([]);
+      expect(statements[1].Condition).toEqual({
+        StringEquals: {
+          'kms:CallerAccount': config.account,
+          'kms:ViaService': (services as string[]).map((s) => `${s}.${config.region}.amazonaws.com`),
+        },
+      });
+    });
+  });
+
+  describe('PostgreSQL', () => {
+    test('instance settings follow the stage config', () => {
+      const { resource } = only(data(name), 'AWS::RDS::DBInstance');
+      expect(resource.Properties).toMatchObject({
+        Engine: 'postgres',
+        EngineVersion: config.database.engineVersion,
+        DBInstanceClass: `db.${config.database.instanceClass}`,
+        DBInstanceIdentifier: `webapp-${name}`,
+        DBName: 'app',
+        Port: '5432',
+        StorageType: 'gp3',
+        AllocatedStorage: String(config.database.allocatedStorageGiB),
+        MaxAllocatedStorage: config.database.maxAllocatedStorageGiB,
+        StorageEncrypted: true,
+        KmsKeyId: att('DatabaseKey', 'Arn'),
+        MultiAZ: config.database.multiAz,
+        DeletionProtection: config.database.deletionProtection,
+        BackupRetentionPeriod: config.database.backupRetentionDays,
+        PubliclyAccessible: false,
+        AutoMinorVersionUpgrade: false,
+        CopyTagsToSnapshot: true,
+        EnableCloudwatchLogsExports: ['postgresql', 'upgrade'],
+        ManageMasterUserPassword: true,
+        MasterUsername: 'postgres',
+        MasterUserSecret: { KmsKeyId: att('DatabaseKey', 'Arn') },
+      });
+      expect(resource.Properties.MasterUserPassword).toBeUndefined();
+    });
+
+    test('deletion or replacement leaves a final snapshot', () => {
+      const { resource } = only(data(name), 'AWS::RDS::DBInstance');
+      expect(resource.DeletionPolicy).toBe('Snapshot');
+      expect(resource.UpdateReplacePolicy).toBe('Snapshot');
+    });
+
+    test('Performance Insights and enhanced monitoring only where configured', () => {
+      const { resource } = only(data(name), 'AWS::RDS::DBInstance');
+      if (config.database.insights) {
+        expect(resource.Properties).toMatchObject({
+          EnablePerformanceInsights: true,
+          PerformanceInsightsKMSKeyId: att('DatabaseKey', 'Arn'),
+          MonitoringInterval: 60,
+        });
+      } else {
+        expect(resource.Properties.EnablePerformanceInsights).toBe(false);
+        expect(resource.Properties.MonitoringInterval).toBeUndefined();
+      }
+    });
+
+    test('TLS is forced and slow statements are logged', () => {
+      data(name).hasResourceProperties('AWS::RDS::DBParameterGroup', {
+        Family: `postgres${config.database.engineVersion.split('.')[0]}`,
+        Parameters: Match.objectLike({ 'rds.force_ssl': '1', log_min_duration_statement: '1000', log_statement: 'ddl' }),
+      });
+    });
+
+    test('the instance lives in the isolated subnets', () => {
+      const { resource } = only(data(name), 'AWS::RDS::DBSubnetGroup');
+      const subnets = JSON.stringify(resource.Properties.SubnetIds);
+      expect(subnets).toContain('IsolatedSubnet');
+      expect(subnets).not.toMatch(/PrivateSubnet|PublicSubnet/);
+    });
+
+    test('exported logs go to encrypted log groups with the stage retention, created before the instance', () => {
+      const t = data(name);
+      for (const type of ['postgresql', 'upgrade']) {
+        t.hasResource('AWS::Logs::LogGroup', {
+          Properties: { LogGroupName: `/aws/rds/instance/webapp-${name}/${type}`, KmsKeyId: Match.anyValue(), RetentionInDays: config.logRetentionDays },
+          DeletionPolicy: kept,
+        });
+      }
+      const { resource } = only(t, 'AWS::RDS::DBInstance');
+      expect(resource.DependsOn).toEqual([expect.stringMatching(/^DatabasePostgresqlLogs/), expect.stringMatching(/^DatabaseUpgradeLogs/)]);
+    });
+
+    test('5432 is open only to the pgvector function; the group has no other ingress', () => {
+      const t = data(name);
+      expect(only(t, 'AWS::RDS::DBInstance').resource.Properties.VPCSecurityGroups).toEqual([att('DatabaseSecurityGroup', 'GroupId')]);
+      const ingress = Object.values(t.findResources('AWS::EC2::SecurityGroupIngress'));
+      expect(ingress).toHaveLength(1);
+      expect(ingress[0].Properties).toMatchObject({
+        IpProtocol: 'tcp',
+        FromPort: 5432,
+        ToPort: 5432,
+        SourceSecurityGroupId: { 'Fn::GetAtt': [expect.stringMatching(/^PgvectorSecurityGroup/), 'GroupId'] },
+      });
+      const groups = Object.entries(t.findResources('AWS::EC2::SecurityGroup'));
+      for (const [id, group] of groups.filter(([gid]) => gid.startsWith('Database') || gid.startsWith('Cache'))) {
+        expect(group.Properties.SecurityGroupIngress, id).toBeUndefined();
+      }
+    });
+  });
+
+  describe('pgvector custom resource', () => {
+    test('passes the endpoint, the master secret and the minimum version', () => {
+      data(name).hasResourceProperties('Custom::Pgvector', {
+        SecretArn: getAtt('DatabaseInstance', 'MasterUserSecret.SecretArn'),
+        Host: getAtt('DatabaseInstance', 'Endpoint.Address'),
+        Port: '5432',
+        DatabaseName: 'app',
+        MinVersion: config.database.pgvectorMinVersion,
+      });
+    });
+
+    test('the handler runs Node.js 24 on ARM64 in the private subnets and trusts the RDS CA bundle', () => {
+      data(name).hasResourceProperties('AWS::Lambda::Function', {
+        Handler: 'index.onEvent',
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        Environment: { Variables: Match.objectLike({ NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem' }) },
+        VpcConfig: { SubnetIds: Match.arrayWith([Match.objectLike({ 'Fn::GetStackOutput': Match.objectLike({ OutputName: Match.stringLikeRegexp('PrivateSubnet1') }) })]) },
+        LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: Match.stringLikeRegexp('^PgvectorHandlerLogs') } },
+      });
+    });
+
+    test('the handler may read only the master secret, and decrypt it only through Secrets Manager', () => {
+      const t = data(name);
+      const policies = t.findResources('AWS::IAM::Policy', {
+        Properties: { Roles: [{ Ref: Match.stringLikeRegexp('^PgvectorHandlerFunctionServiceRole') }] },
+      });
+      expect(Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement)).toEqual([
+        { Effect: 'Allow', Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], Resource: att('DatabaseInstance', 'MasterUserSecret.SecretArn') },
+      ]);
+      const key = Object.entries(t.findResources('AWS::KMS::Key')).find(([id]) => id.startsWith('DatabaseKey'))![1];
+      expect(key.Properties.KeyPolicy.Statement).toContainEqual({
+        Effect: 'Allow',
+        Principal: { AWS: att('PgvectorHandlerFunctionServiceRole', 'Arn') },
+        Action: 'kms:Decrypt',
+        Resource: '*',
+        Condition: { StringEquals: { 'kms:ViaService': `secretsmanager.${config.region}.amazonaws.com` } },
+      });
+    });
+
+    test('the version is a stack output', () => {
+      data(name).hasOutput('*', { Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Pgvector'), 'Version'] } });
+    });
+  });
+
+  describe('Valkey for BullMQ', () => {
+    test('replication group settings', () => {
+      const { resource } = only(data(name), 'AWS::ElastiCache::ReplicationGroup');
+      const multiAz = config.cache.replicas > 0;
+      expect(resource.Properties).toMatchObject({
+        Engine: 'valkey',
+        CacheNodeType: config.cache.nodeType,
+        NumCacheClusters: 1 + config.cache.replicas,
+        AutomaticFailoverEnabled: multiAz,
+        MultiAZEnabled: multiAz,
+        TransitEncryptionEnabled: true,
+        TransitEncryptionMode: 'required',
+        AtRestEncryptionEnabled: true,
+        KmsKeyId: att('CacheKey', 'Arn'),
+        SnapshotRetentionLimit: config.cache.snapshotRetentionDays,
+        PreferredMaintenanceWindow: expect.any(String),
+      });
+      expect(JSON.stringify(resource.Properties.AuthToken)).toMatch(/\{\{resolve:secretsmanager:.*CacheAuthToken/);
+      expect(resource.DeletionPolicy).toBe(config.retainOnDelete ? 'Snapshot' : 'Delete');
+      expect(resource.UpdateReplacePolicy).toBe(config.retainOnDelete ? 'Snapshot' : 'Delete');
+    });
+
+    test('keys are never evicted (BullMQ needs noeviction)', () => {
+      data(name).hasResourceProperties('AWS::ElastiCache::ParameterGroup', {
+        CacheParameterGroupFamily: 'valkey8',
+        Properties: { 'maxmemory-policy': 'noeviction' },
+      });
+    });
+
+    test('the AUTH token is generated, encrypted with the cache key and URL-safe', () => {
+      data(name).hasResourceProperties('AWS::SecretsManager::Secret', {
+        KmsKeyId: getAtt('CacheKey', 'Arn'),
+        GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true },
+      });
+    });
+  });
+
+  describe('uploads bucket', () => {
+    const buckets = () => {
+      const all = data(name).findResources('AWS::S3::Bucket');
+      const uploads = Object.entries(all).find(([id]) => id.startsWith('UploadsBucket'))![1];
+      const logs = Object.entries(all).find(([id]) => id.startsWith('UploadsAccessLogs'))![1];
+      return { uploads, logs };
+    };
+
+    test('versioned, SSE-KMS with a bucket key, private, logged', () => {
+      const { uploads } = buckets();
+      expect(uploads.Properties).toMatchObject({
+        VersioningConfiguration: { Status: 'Enabled' },
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [
+            { BucketKeyEnabled: true, ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: att('UploadsKey', 'Arn') } },
+          ],
+        },
+        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+        LoggingConfiguration: { DestinationBucketName: { Ref: expect.stringMatching(/^UploadsAccessLogs/) }, LogFilePrefix: 'uploads/' },
+      });
+      expect(uploads.DeletionPolicy).toBe(kept);
+    });
+
+    test('old versions expire after the configured days; multipart leftovers after 7', () => {
+      const { uploads } = buckets();
+      expect(uploads.Properties.LifecycleConfiguration.Rules).toEqual([
+        {
+          Id: 'expire-old-versions',
+          Status: 'Enabled',
+          NoncurrentVersionExpiration: { NoncurrentDays: config.uploads.noncurrentVersionExpirationDays },
+          AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 },
+        },
+      ]);
+    });
+
+    test('CORS admits only the stage site, and nothing without a domain', () => {
+      const { uploads } = buckets();
+      if (config.domain) {
+        expect(uploads.Properties.CorsConfiguration.CorsRules).toEqual([
+          expect.objectContaining({ AllowedOrigins: [`https://${config.domain.recordName}`], AllowedMethods: ['GET', 'PUT', 'POST', 'HEAD'] }),
+        ]);
+      } else {
+        expect(uploads.Properties.CorsConfiguration).toBeUndefined();
+      }
+    });
+
+    test('the access-log bucket is versioned, SSE-S3, private and expires logs', () => {
+      const { logs } = buckets();
+      expect(logs.Properties).toMatchObject({
+        VersioningConfiguration: { Status: 'Enabled' },
+        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      });
+      expect(logs.Properties.LifecycleConfiguration.Rules[0]).toMatchObject({ ExpirationInDays: config.uploads.accessLogExpirationDays });
+      expect(logs.DeletionPolicy).toBe(kept);
+    });
+
+    test('both buckets refuse requests without TLS', () => {
+      const policies = Object.values(data(name).findResources('AWS::S3::BucketPolicy'));
+      expect(policies).toHaveLength(2);
+      for (const policy of policies) {
+        expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
+          expect.objectContaining({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        );
+      }
+    });
+  });
+});
+
+describe('logical ids of stateful data resources are frozen', () => {
+  // Renaming one of these construct ids would replace the database, the queue store, a bucket or a key.
+  test.each(STAGE_NAMES)('%s', (name) => {
+    const ids = (type: string) => Object.keys(data(name).findResources(type)).sort();
+    expect(ids('AWS::RDS::DBInstance')).toEqual(['DatabaseInstanceAA8A5FDE']);
+    expect(ids('AWS::ElastiCache::ReplicationGroup')).toEqual(['CacheReplicationGroupBFE59FF3']);
+    expect(ids('AWS::S3::Bucket')).toEqual(['UploadsAccessLogsB2D59324', 'UploadsBucketC4B27CC7']);
+    expect(ids('AWS::KMS::Key')).toEqual(['CacheKey55377725', 'DatabaseKey7998E78F', 'UploadsKeyE2534F44']);
+    expect(ids('AWS::SecretsManager::Secret')).toEqual(['CacheAuthToken04672416']);
+  });
+});
