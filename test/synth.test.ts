@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,6 +46,24 @@ interface CfnLintMatch {
   Location: { Path: (string | number)[] };
 }
 
+function cfnLint(region: string, files: string[]): Promise<{ region: string; status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('cfn-lint', ['--config-file', join(ROOT, '.cfnlintrc.yaml'), '--format', 'json', '--regions', region, '--', ...files]);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'ENOENT' ? new Error('cfn-lint is not installed or not on PATH. Install it with: pip install "cfn-lint>=1.51" (then check: cfn-lint --version)') : error),
+    );
+    child.once('close', (status) => resolve({ region, status, stdout, stderr }));
+  });
+}
+
 /**
  * The real synth of every stage, as `npm run synth` does it: cdk-nag packs registered and CDK's
  * CloudFormation validation on. It throws on any unacknowledged finding.
@@ -69,20 +87,15 @@ describe('full synth of all stages', () => {
     }
   });
 
-  // Each template is linted against the region it deploys to, so region-specific checks mean something.
-  test('cfn-lint finds nothing beyond the checks ignored in .cfnlintrc.yaml', () => {
+  // Each template is linted against the region it deploys to, so region-specific checks mean
+  // something; the regions run in parallel.
+  test('cfn-lint finds nothing beyond the checks ignored in .cfnlintrc.yaml', async () => {
     expect(templates.size).toBeGreaterThan(0);
-    for (const [region, files] of templates) {
-      const run = spawnSync('cfn-lint', ['--config-file', join(ROOT, '.cfnlintrc.yaml'), '--format', 'json', '--regions', region, '--', ...files], {
-        encoding: 'utf8',
-        maxBuffer: 64 * 1024 * 1024,
-      });
-      if (run.error && (run.error as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new Error('cfn-lint is not installed or not on PATH. Install it with: pip install "cfn-lint>=1.51" (then check: cfn-lint --version)');
-      }
+    const runs = await Promise.all([...templates].map(([region, files]) => cfnLint(region, files)));
+    for (const run of runs) {
       const matches = JSON.parse(run.stdout || '[]') as CfnLintMatch[];
       const lines = matches.map((m) => `${m.Rule.Id} ${m.Level} ${m.Filename}: ${m.Location.Path.join('/')}: ${m.Message}`);
-      expect(lines, `cfn-lint in ${region}`).toEqual([]);
+      expect(lines, `cfn-lint in ${run.region}`).toEqual([]);
       expect(run.stderr).toBe('');
       expect(run.status).toBe(0);
     }
@@ -93,7 +106,12 @@ describe('synth fails closed', () => {
   test('an unacknowledged cdk-nag finding fails the synth', () => {
     const outdir = mkdtempSync(join(tmpdir(), 'synth-bad-'));
     try {
-      const { app, stages } = createApp({ outdir, context: { ...CLI_CONTEXT, stages: 'dev' } });
+      // Only the nag gate is under test: no bundling, no CloudFormation validation.
+      const { app, stages } = createApp({
+        outdir,
+        builtinCloudFormationValidation: false,
+        context: { ...CLI_CONTEXT, 'aws:cdk:bundling-stacks': [], stages: 'dev' },
+      });
       new s3.Bucket(stages[0].network, 'UnloggedBucket');
       expect(() => app.synth()).toThrow(/AwsSolutions-S1/);
     } finally {

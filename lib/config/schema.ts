@@ -241,6 +241,8 @@ export const stageConfigSchema = z
         noncurrentVersionExpirationDays: z.number().int().min(1, 'must keep old versions at least 1 day. Fix: use 1 or more'),
         /** Days the server access logs of the uploads bucket are kept. */
         accessLogExpirationDays: z.number().int().min(1, 'must keep access logs at least 1 day. Fix: use 1 or more'),
+        /** Replicate every upload to a bucket in the DR region (deploys the stage's DR stack). */
+        replicateToDr: z.boolean(),
       })
       .strict(),
     /** Days CloudWatch Logs keeps the stage's logs (flow logs, containers, functions). */

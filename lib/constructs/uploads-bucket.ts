@@ -1,4 +1,5 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -20,6 +21,12 @@ export interface UploadsBucketProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Replicate every object (and delete marker) to this bucket in another region, re-encrypted
+   * with its key there.
+   * @default - no replication
+   */
+  readonly replicateTo?: s3.IBucket;
 }
 
 /**
@@ -53,6 +60,8 @@ export class UploadsBucket extends Construct {
       ],
     });
 
+    const replication = props.replicateTo ? this.replicationRole(props.key, props.replicateTo) : undefined;
+
     this.bucket = new s3.Bucket(this, 'Bucket', {
       encryption: s3.BucketEncryption.KMS,
       encryptionKey: props.key,
@@ -71,6 +80,20 @@ export class UploadsBucket extends Construct {
           abortIncompleteMultipartUploadAfter: Duration.days(7),
         },
       ],
+      replicationRole: replication?.role,
+      replicationRules: props.replicateTo
+        ? [
+            {
+              id: 'replicate-to-dr-region',
+              destination: props.replicateTo,
+              kmsKey: props.replicateTo.encryptionKey,
+              sseKmsEncryptedObjects: true,
+              deleteMarkerReplication: true,
+              priority: 0,
+              filter: {},
+            },
+          ]
+        : undefined,
       cors:
         props.corsOrigins.length > 0
           ? [
@@ -85,10 +108,27 @@ export class UploadsBucket extends Construct {
           : undefined,
     });
 
-    for (const bucket of [this.bucket, this.accessLogs]) {
+    if (replication) {
+      // The source side of the grant needs the bucket, which needs the role: add it now.
+      replication.policy.addStatements(
+        new iam.PolicyStatement({ actions: ['s3:GetReplicationConfiguration', 's3:ListBucket'], resources: [this.bucket.bucketArn] }),
+        new iam.PolicyStatement({
+          actions: ['s3:GetObjectVersionForReplication', 's3:GetObjectVersionAcl', 's3:GetObjectVersionTagging'],
+          resources: [this.bucket.arnForObjects('*')],
+        }),
+      );
+      const everyObject = 'Replication copies every object version of the uploads bucket into its DR copy; the statement names only those two buckets.';
+      for (const id of [
+        'AwsSolutions-IAM5[Resource::<UploadsBucketC4B27CC7.Arn>/*]',
+        `AwsSolutions-IAM5[Resource::${Stack.of(this).resolve(props.replicateTo!.arnForObjects('*'))}]`,
+      ]) {
+        Validations.of(replication.policy).acknowledge({ id, reason: everyObject });
+      }
+    }
+    for (const bucket of props.replicateTo ? [this.accessLogs] : [this.bucket, this.accessLogs]) {
       Validations.of(bucket.node.defaultChild!).acknowledge({
         id: 'NIST.800.53.R5-S3BucketReplicationEnabled',
-        reason: 'Not replicated to another region yet: versioning keeps overwritten and deleted objects for the configured days; cross-region replication belongs to the disaster-recovery stack, which is not built yet.',
+        reason: 'Not replicated to another region (uploads.replicateToDr is off for this stage, and access logs are not replicated in any stage): versioning keeps overwritten and deleted objects for the configured days.',
       });
     }
     const logBucket = this.accessLogs.node.defaultChild!;
@@ -104,5 +144,41 @@ export class UploadsBucket extends Construct {
       id: 'NIST.800.53.R5-S3DefaultEncryptionKMS',
       reason: 'S3 server access logging only delivers into buckets encrypted with SSE-S3, not SSE-KMS.',
     });
+  }
+
+  /**
+   * The role S3 replicates with: read versions of this bucket, write replicas into the DR bucket,
+   * decrypt with the uploads key here and encrypt with the replica key there (each only through
+   * S3 in its region). A managed policy, and `withoutPolicyUpdates`, because CDK's own grants
+   * would give it KMS on every key ("*") when the replica key lives in another region.
+   */
+  private replicationRole(sourceKey: kms.IKey, destination: s3.IBucket): { role: iam.IRole; policy: iam.ManagedPolicy } {
+    const { account, region } = Stack.of(this);
+    const destinationRegion = Stack.of(destination).region;
+    const role = new iam.Role(this, 'ReplicationRole', {
+      description: 'S3 replication of the uploads bucket to the DR region',
+      assumedBy: new iam.ServicePrincipal('s3.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': account } } }),
+    });
+    const policy = new iam.ManagedPolicy(this, 'ReplicationPolicy', {
+      description: 'Replicate the uploads bucket to its DR-region copy',
+      roles: [role],
+    });
+    policy.addStatements(
+      new iam.PolicyStatement({
+        actions: ['s3:ReplicateObject', 's3:ReplicateDelete', 's3:ReplicateTags', 's3:ObjectOwnerOverrideToBucketOwner'],
+        resources: [destination.arnForObjects('*')],
+      }),
+      new iam.PolicyStatement({
+        actions: ['kms:Encrypt', 'kms:GenerateDataKey'],
+        resources: [destination.encryptionKey!.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${destinationRegion}.amazonaws.com` } },
+      }),
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt'],
+        resources: [sourceKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${region}.amazonaws.com` } },
+      }),
+    );
+    return { role: role.withoutPolicyUpdates(), policy };
   }
 }

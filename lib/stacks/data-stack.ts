@@ -1,6 +1,7 @@
 import { CfnOutput } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { Cache } from '../constructs/cache';
 import { DATABASE_NAME, DATABASE_PORT, Database } from '../constructs/database';
@@ -13,6 +14,8 @@ export interface DataStackProps extends StageStackProps {
   readonly vpc: ec2.IVpc;
   /** The stage's CloudWatch Logs key (network stack). */
   readonly logsKey: kms.IKey;
+  /** Bucket in the DR region that receives copies of every upload (DR stack), if configured. */
+  readonly uploadsReplica?: s3.IBucket;
 }
 
 /**
@@ -84,6 +87,7 @@ export class DataStack extends StageStack {
       ...uploads,
       corsOrigins: domain ? [`https://${domain.recordName}`] : [],
       removalPolicy,
+      replicateTo: props.uploadsReplica,
     });
 
     new CfnOutput(this, 'DatabaseEndpoint', { value: this.database.instance.dbInstanceEndpointAddress });

@@ -2,6 +2,7 @@ import { Stage, type StageProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { StageConfig } from '../config';
 import { DataStack } from '../stacks/data-stack';
+import { DrStack } from '../stacks/dr-stack';
 import { NetworkStack } from '../stacks/network-stack';
 
 export interface AppStageProps extends StageProps {
@@ -18,6 +19,8 @@ export class AppStage extends Stage {
   readonly config: StageConfig;
   readonly network: NetworkStack;
   readonly data: DataStack;
+  /** The stack in the DR region; only when the stage replicates to it. */
+  readonly dr?: DrStack;
 
   constructor(scope: Construct, props: AppStageProps) {
     const { config } = props;
@@ -33,12 +36,21 @@ export class AppStage extends Stage {
       description: `Network of the ${config.name} stage: VPC, subnets, NAT, flow logs`,
       terminationProtection: config.retainOnDelete,
     });
+    if (config.uploads.replicateToDr) {
+      this.dr = new DrStack(this, 'Dr', {
+        config,
+        env: { account: config.account, region: config.drRegion },
+        description: `DR-region copies of the ${config.name} stage (${config.drRegion}): uploads replica and its key`,
+        terminationProtection: config.retainOnDelete,
+      });
+    }
     this.data = new DataStack(this, 'Data', {
       config,
       description: `Stateful tier of the ${config.name} stage: PostgreSQL with pgvector, Valkey, uploads bucket, keys`,
       terminationProtection: config.retainOnDelete,
       vpc: this.network.vpc,
       logsKey: this.network.logsKey,
+      uploadsReplica: this.dr?.uploadsReplica,
     });
   }
 }

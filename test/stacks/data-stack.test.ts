@@ -296,6 +296,50 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
       expect(logs.DeletionPolicy).toBe(kept);
     });
 
+    test('uploads replicate to the DR region only where configured, with a least-privilege role', () => {
+      const { uploads } = buckets();
+      if (!config.uploads.replicateToDr) {
+        expect(uploads.Properties.ReplicationConfiguration).toBeUndefined();
+        data(name).resourceCountIs('AWS::IAM::ManagedPolicy', 0);
+        return;
+      }
+      const drOutput = (output: RegExp) => ({ 'Fn::GetStackOutput': { StackName: `${name}-Dr`, Region: config.drRegion, OutputName: expect.stringMatching(output) } });
+      expect(uploads.Properties.ReplicationConfiguration).toEqual({
+        Role: att('UploadsReplicationRole', 'Arn'),
+        Rules: [
+          {
+            Id: 'replicate-to-dr-region',
+            Status: 'Enabled',
+            Priority: 0,
+            Filter: { Prefix: '' },
+            DeleteMarkerReplication: { Status: 'Enabled' },
+            SourceSelectionCriteria: { SseKmsEncryptedObjects: { Status: 'Enabled' } },
+            Destination: {
+              Bucket: expect.stringMatching(new RegExp(`^arn:aws:s3:::${name}-dr`)),
+              EncryptionConfiguration: { ReplicaKmsKeyID: drOutput(/UploadsReplicaKey/) },
+            },
+          },
+        ],
+      });
+      const policy = only(data(name), 'AWS::IAM::ManagedPolicy').resource;
+      const statements = policy.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown; Condition?: unknown }[];
+      // No statement on "*" (CDK's own grant would give KMS on every key).
+      expect(statements.map((st) => st.Resource)).not.toContain('*');
+      expect(statements).toContainEqual({
+        Effect: 'Allow',
+        Action: ['kms:Encrypt', 'kms:GenerateDataKey'],
+        Resource: drOutput(/UploadsReplicaKey/),
+        Condition: { StringEquals: { 'kms:ViaService': `s3.${config.drRegion}.amazonaws.com` } },
+      });
+      expect(statements).toContainEqual({
+        Effect: 'Allow',
+        Action: 'kms:Decrypt',
+        Resource: att('UploadsKey', 'Arn'),
+        Condition: { StringEquals: { 'kms:ViaService': `s3.${config.region}.amazonaws.com` } },
+      });
+      data(name).resourceCountIs('AWS::IAM::Policy', 2); // only the pgvector function's and the provider's
+    });
+
     test('both buckets refuse requests without TLS', () => {
       const policies = Object.values(data(name).findResources('AWS::S3::BucketPolicy'));
       expect(policies).toHaveLength(2);

@@ -38,9 +38,16 @@ export interface StageTemplates {
   readonly stage: AppStage;
   readonly network: Template;
   readonly data: Template;
+  /** The DR-region stack, when the stage has one. */
+  readonly dr?: Template;
 }
 
 export function synthStage(name: StageName, context: Record<string, unknown> = {}): StageTemplates {
   const stage = buildStage(name, context);
-  return { stage, network: Template.fromStack(stage.network), data: Template.fromStack(stage.data) };
+  return {
+    stage,
+    network: Template.fromStack(stage.network),
+    data: Template.fromStack(stage.data),
+    dr: stage.dr && Template.fromStack(stage.dr),
+  };
 }

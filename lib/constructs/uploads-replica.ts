@@ -1,0 +1,57 @@
+import { Duration, PhysicalName, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+
+export interface UploadsReplicaProps {
+  /** Encrypts the replicated objects in the DR region. */
+  readonly key: kms.IKey;
+  /** Days a replaced or deleted replica version is kept (as in the source bucket). */
+  readonly noncurrentVersionExpirationDays: number;
+  /**
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * Defines the DR-region copy of the uploads bucket: versioned (S3 replication requires it on both
+ * sides, and it keeps replicated deletes recoverable), encrypted with the DR region's key, private
+ * and TLS-only. Only the source bucket's replication role writes to it.
+ */
+export class UploadsReplica extends Construct {
+  readonly bucket: s3.Bucket;
+
+  constructor(scope: Construct, id: string, props: UploadsReplicaProps) {
+    super(scope, id);
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      // The source bucket's replication rule, in another region, must name it: CDK derives a
+      // stable name from the stack and construct path.
+      bucketName: PhysicalName.GENERATE_IF_NEEDED,
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: props.key,
+      bucketKeyEnabled: true,
+      versioned: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      enforceSSL: true,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      lifecycleRules: [
+        {
+          id: 'expire-old-versions',
+          noncurrentVersionExpiration: Duration.days(props.noncurrentVersionExpirationDays),
+          abortIncompleteMultipartUploadAfter: Duration.days(7),
+        },
+      ],
+    });
+
+    const resource = this.bucket.node.defaultChild!;
+    const replicaOnly = 'This bucket only receives replicas of the uploads bucket, whose requests are logged in the primary region; only the replication role writes here.';
+    Validations.of(resource).acknowledge({ id: 'AwsSolutions-S1', reason: replicaOnly });
+    Validations.of(resource).acknowledge({ id: 'NIST.800.53.R5-S3BucketLoggingEnabled', reason: replicaOnly });
+    Validations.of(resource).acknowledge({
+      id: 'NIST.800.53.R5-S3BucketReplicationEnabled',
+      reason: 'This bucket is itself the cross-region replica of the uploads bucket; replicating it again would add a third copy for no recovery objective.',
+    });
+  }
+}

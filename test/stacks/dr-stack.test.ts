@@ -1,0 +1,67 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { STAGE_NAMES, type StageName, STAGES } from '../../lib/config';
+import { type StageTemplates, synthStage } from '../support/synth';
+
+const withDr = STAGE_NAMES.filter((n) => STAGES[n].uploads.replicateToDr);
+const withoutDr = STAGE_NAMES.filter((n) => !STAGES[n].uploads.replicateToDr);
+
+const synthesized = {} as Record<StageName, StageTemplates>;
+beforeAll(() => {
+  for (const name of STAGE_NAMES) synthesized[name] = synthStage(name);
+});
+
+test('the shipped config replicates prod only', () => {
+  expect(withDr).toEqual(['prod']);
+});
+
+test.each(withoutDr)('%s has no DR stack (nothing replicates)', (name) => {
+  expect(synthesized[name].stage.dr).toBeUndefined();
+});
+
+describe.each(withDr)('%s DR stack', (name) => {
+  const config = STAGES[name];
+
+  test('lives in the DR region of the stage account, protected', () => {
+    const stack = synthesized[name].stage.dr!;
+    expect(stack.stackName).toBe(`${name}-Dr`);
+    expect(stack.region).toBe(config.drRegion);
+    expect(stack.account).toBe(config.account);
+    expect(stack.terminationProtection).toBe(config.retainOnDelete);
+  });
+
+  test('the replica bucket is versioned, encrypted with its own key, private, TLS-only and retained', () => {
+    const t = synthesized[name].dr!;
+    t.hasResource('AWS::S3::Bucket', {
+      Properties: {
+        // A generated physical name: the source bucket in another region must be able to name it.
+        BucketName: Match.stringLikeRegexp(`^${name}-dr`),
+        VersioningConfiguration: { Status: 'Enabled' },
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [
+            { BucketKeyEnabled: true, ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: { 'Fn::GetAtt': [Match.stringLikeRegexp('^UploadsReplicaKey'), 'Arn'] } } },
+          ],
+        },
+        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      },
+      DeletionPolicy: 'Retain',
+    });
+    t.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    t.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+
+  test('logical ids of the replica and its key are frozen', () => {
+    const t = synthesized[name].dr!;
+    expect(Object.keys(t.findResources('AWS::S3::Bucket'))).toEqual(['UploadsReplicaBucket0E3E47C4']);
+    expect(Object.keys(t.findResources('AWS::KMS::Key'))).toEqual(['UploadsReplicaKey133A8F9C']);
+  });
+});
+
+test('turning replication on for a stage adds its DR stack and the replication rule', () => {
+  const { stage, data } = synthStage('staging', { 'staging.uploads.replicateToDr': 'true' });
+  expect(stage.dr?.region).toBe(STAGES.staging.drRegion);
+  const uploads = Object.entries(data.findResources('AWS::S3::Bucket')).find(([id]) => id.startsWith('UploadsBucket'))![1];
+  expect(uploads.Properties.ReplicationConfiguration.Rules[0].Id).toBe('replicate-to-dr-region');
+});
