@@ -30,6 +30,31 @@ export interface UploadsBucketProps {
 }
 
 /**
+ * How uploads are stored, here and in the DR-region replica: SSE-KMS with an S3 bucket key (one
+ * KMS call per batch of objects, not per object), versioned (replication needs it on both sides,
+ * and it keeps overwritten or deleted objects recoverable), private, TLS-only, old versions
+ * expiring, abandoned multipart uploads cleaned after 7 days.
+ */
+export function uploadsStorage(key: kms.IKey, noncurrentVersionExpirationDays: number): s3.BucketProps {
+  return {
+    encryption: s3.BucketEncryption.KMS,
+    encryptionKey: key,
+    bucketKeyEnabled: true,
+    versioned: true,
+    blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+    objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    enforceSSL: true,
+    lifecycleRules: [
+      {
+        id: 'expire-old-versions',
+        noncurrentVersionExpiration: Duration.days(noncurrentVersionExpirationDays),
+        abortIncompleteMultipartUploadAfter: Duration.days(7),
+      },
+    ],
+  };
+}
+
+/**
  * Defines the uploads bucket and the bucket that receives its server access logs. Uploads are
  * versioned, KMS-encrypted, private, TLS-only, with old versions expiring and abandoned multipart
  * uploads cleaned up after 7 days. The log bucket is versioned, SSE-S3 encrypted (S3 cannot write
@@ -63,23 +88,10 @@ export class UploadsBucket extends Construct {
     const replication = props.replicateTo ? this.replicationRole(props.key, props.replicateTo) : undefined;
 
     this.bucket = new s3.Bucket(this, 'Bucket', {
-      encryption: s3.BucketEncryption.KMS,
-      encryptionKey: props.key,
-      bucketKeyEnabled: true,
-      versioned: true,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      enforceSSL: true,
+      ...uploadsStorage(props.key, props.noncurrentVersionExpirationDays),
       serverAccessLogsBucket: this.accessLogs,
       serverAccessLogsPrefix: 'uploads/',
       removalPolicy,
-      lifecycleRules: [
-        {
-          id: 'expire-old-versions',
-          noncurrentVersionExpiration: Duration.days(props.noncurrentVersionExpirationDays),
-          abortIncompleteMultipartUploadAfter: Duration.days(7),
-        },
-      ],
       replicationRole: replication?.role,
       replicationRules: props.replicateTo
         ? [
@@ -132,14 +144,10 @@ export class UploadsBucket extends Construct {
       });
     }
     const logBucket = this.accessLogs.node.defaultChild!;
-    Validations.of(logBucket).acknowledge({
-      id: 'AwsSolutions-S1',
-      reason: 'This is the server-access-log bucket; logging it into itself would log its own log writes forever.',
-    });
-    Validations.of(logBucket).acknowledge({
-      id: 'NIST.800.53.R5-S3BucketLoggingEnabled',
-      reason: 'This is the server-access-log bucket; logging it into itself would log its own log writes forever.',
-    });
+    const isLogTarget = 'This is the server-access-log bucket; logging it into itself would log its own log writes forever.';
+    for (const id of ['AwsSolutions-S1', 'NIST.800.53.R5-S3BucketLoggingEnabled']) {
+      Validations.of(logBucket).acknowledge({ id, reason: isLogTarget });
+    }
     Validations.of(logBucket).acknowledge({
       id: 'NIST.800.53.R5-S3DefaultEncryptionKMS',
       reason: 'S3 server access logging only delivers into buckets encrypted with SSE-S3, not SSE-KMS.',

@@ -1,7 +1,8 @@
-import { Duration, PhysicalName, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { PhysicalName, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { uploadsStorage } from './uploads-bucket';
 
 export interface UploadsReplicaProps {
   /** Encrypts the replicated objects in the DR region. */
@@ -15,9 +16,8 @@ export interface UploadsReplicaProps {
 }
 
 /**
- * Defines the DR-region copy of the uploads bucket: versioned (S3 replication requires it on both
- * sides, and it keeps replicated deletes recoverable), encrypted with the DR region's key, private
- * and TLS-only. Only the source bucket's replication role writes to it.
+ * Defines the DR-region copy of the uploads bucket, stored like the source (`uploadsStorage`) but
+ * encrypted with the DR region's key. Only the source bucket's replication role writes to it.
  */
 export class UploadsReplica extends Construct {
   readonly bucket: s3.Bucket;
@@ -28,21 +28,8 @@ export class UploadsReplica extends Construct {
       // The source bucket's replication rule, in another region, must name it: CDK derives a
       // stable name from the stack and construct path.
       bucketName: PhysicalName.GENERATE_IF_NEEDED,
-      encryption: s3.BucketEncryption.KMS,
-      encryptionKey: props.key,
-      bucketKeyEnabled: true,
-      versioned: true,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      enforceSSL: true,
+      ...uploadsStorage(props.key, props.noncurrentVersionExpirationDays),
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
-      lifecycleRules: [
-        {
-          id: 'expire-old-versions',
-          noncurrentVersionExpiration: Duration.days(props.noncurrentVersionExpirationDays),
-          abortIncompleteMultipartUploadAfter: Duration.days(7),
-        },
-      ],
     });
 
     const resource = this.bucket.node.defaultChild!;
