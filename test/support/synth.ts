@@ -51,3 +51,20 @@ export function synthStage(name: StageName, context: Record<string, unknown> = {
     dr: stage.dr && Template.fromStack(stage.dr),
   };
 }
+
+/**
+ * Synthesizes the app into `outdir` like `cdk synth` would (without bundling or CloudFormation
+ * validation), after `change` has edited the stages: fixtures for the operator scripts, which read
+ * assemblies. `stages` narrows what is synthesized, as `-c stages=` does.
+ */
+export function synthAssembly(outdir: string, { stages = 'dev,staging,prod', change }: { stages?: string; change?: (stages: AppStage[]) => void } = {}): string {
+  const built = createApp({
+    outdir,
+    nag: false,
+    builtinCloudFormationValidation: false,
+    context: { ...CLI_CONTEXT, 'aws:cdk:bundling-stacks': [], stages },
+  });
+  change?.(built.stages);
+  built.app.synth();
+  return outdir;
+}

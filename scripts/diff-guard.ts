@@ -1,0 +1,61 @@
+/**
+ * Stateful-replacement guard for pull requests. Compares two synthesized assemblies and fails when
+ * a database, cache, bucket, key, secret, backup vault or log group would be replaced or destroyed.
+ *
+ *   npx tsx scripts/diff-guard.ts --base base.out --head cdk.out [--allow LOGICAL_ID ...] [--format text|markdown]
+ *
+ * Exit codes: 0 nothing risky (orphaning under Retain is a warning), 1 a stateful resource would be
+ * replaced or destroyed and was not allowed, 2 bad arguments.
+ */
+import { readAssembly, UsageError } from './lib/assembly';
+import { formatFindings, guard } from './lib/guard';
+
+interface Args {
+  base: string;
+  head: string;
+  allow: string[];
+  format: 'text' | 'markdown';
+}
+
+const USAGE = 'usage: diff-guard --base DIR --head DIR [--allow LOGICAL_ID ...] [--format text|markdown]';
+
+export function parseArgs(argv: readonly string[]): Args {
+  const args: Partial<Args> & { allow: string[] } = { allow: [], format: 'text' };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = argv[i + 1];
+    const need = () => {
+      if (value === undefined || value.startsWith('--')) throw new UsageError(`${flag} needs a value. ${USAGE}`);
+      i++;
+      return value;
+    };
+    if (flag === '--base') args.base = need();
+    else if (flag === '--head') args.head = need();
+    else if (flag === '--allow') args.allow.push(...need().split(',').filter(Boolean));
+    else if (flag === '--format') {
+      const format = need();
+      if (format !== 'text' && format !== 'markdown') throw new UsageError(`--format must be text or markdown, not "${format}". ${USAGE}`);
+      args.format = format;
+    } else throw new UsageError(`unknown argument "${flag}". ${USAGE}`);
+  }
+  if (!args.base || !args.head) throw new UsageError(`--base and --head are required. ${USAGE}`);
+  return args as Args;
+}
+
+/** Runs the guard and returns what to print and the exit code. */
+export function run(argv: readonly string[]): { output: string; exitCode: number } {
+  try {
+    const args = parseArgs(argv);
+    const result = guard(readAssembly(args.base), readAssembly(args.head), args.allow);
+    return { output: formatFindings(result, args.format), exitCode: result.exitCode };
+  } catch (error) {
+    if (error instanceof UsageError) return { output: `diff-guard: ${error.message}`, exitCode: 2 };
+    throw error;
+  }
+}
+
+if (require.main === module) {
+  const { output, exitCode } = run(process.argv.slice(2));
+  (exitCode === 2 ? console.error : console.log)(output);
+  process.exitCode = exitCode;
+}

@@ -1,0 +1,131 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as rds from 'aws-cdk-lib/aws-rds';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { run } from '../../scripts/diff-guard';
+import type { AppStage } from '../../lib/stages/app-stage';
+import { synthAssembly } from '../support/synth';
+
+const ROOT = join(__dirname, '..', '..');
+let work: string;
+let base: string;
+
+/** Synthesizes prod with a code-level change applied, as a pull request would. */
+function head(name: string, change: (prod: AppStage) => void): string {
+  return synthAssembly(join(work, name), { stages: 'prod', change: ([prod]) => change(prod) });
+}
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'guard-'));
+  base = synthAssembly(join(work, 'base'), { stages: 'prod' });
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const dbInstance = (prod: AppStage) => prod.data.database.instance.node.defaultChild as rds.CfnDBInstance;
+
+describe('diff-guard on the real app', () => {
+  test('an unchanged app passes', () => {
+    const { output, exitCode } = run(['--base', base, '--head', head('same', () => {})]);
+    expect(exitCode).toBe(0);
+    expect(output).toBe('OK: no stateful resource is replaced, destroyed or orphaned.');
+  });
+
+  test('a change to a stateless resource passes', () => {
+    const headDir = head('memory', (prod) => {
+      const fn = prod.data.node.findAll().find((c) => c.node.path.endsWith('Pgvector/Handler/Function/Resource')) as lambda.CfnFunction;
+      fn.memorySize = 512;
+    });
+    expect(run(['--base', base, '--head', headDir])).toEqual({ output: 'OK: no stateful resource is replaced, destroyed or orphaned.', exitCode: 0 });
+  });
+
+  test('changing the database port blocks: the instance would be replaced', () => {
+    const { output, exitCode } = run(['--base', base, '--head', head('port', (prod) => { dbInstance(prod).port = '5433'; })]);
+    expect(exitCode).toBe(1);
+    expect(output.split('\n')).toEqual([
+      'BLOCKED stage prod, stack prod-Data, DatabaseInstanceAA8A5FDE (AWS::RDS::DBInstance): replaced because Port changed',
+      expect.stringMatching(/^BLOCKED: 1 stateful resource\(s\) would be replaced or destroyed/),
+    ]);
+  });
+
+  test('flipping storage encryption blocks', () => {
+    const { output, exitCode } = run(['--base', base, '--head', head('encryption', (prod) => { dbInstance(prod).storageEncrypted = false; })]);
+    expect(exitCode).toBe(1);
+    expect(output).toContain('BLOCKED stage prod, stack prod-Data, DatabaseInstanceAA8A5FDE (AWS::RDS::DBInstance): replaced because StorageEncrypted changed');
+  });
+
+  test('renaming the database construct blocks: the old instance would be deleted', () => {
+    const { output, exitCode } = run(['--base', base, '--head', head('rename', (prod) => { dbInstance(prod).overrideLogicalId('DatabaseInstanceRenamed'); })]);
+    expect(exitCode).toBe(1);
+    expect(output).toContain('BLOCKED stage prod, stack prod-Data, DatabaseInstanceAA8A5FDE (AWS::RDS::DBInstance): removed from the template: deleted (DeletionPolicy Snapshot)');
+  });
+
+  test('a fixed bucket name blocks: the bucket would be replaced (the old one kept, but empty for the app)', () => {
+    const headDir = head('bucket-name', (prod) => { (prod.data.uploads.bucket.node.defaultChild as s3.CfnBucket).bucketName = 'prod-uploads-fixed'; });
+    const { output, exitCode } = run(['--base', base, '--head', headDir]);
+    expect(exitCode).toBe(1);
+    expect(output).toContain(
+      'BLOCKED stage prod, stack prod-Data, UploadsBucketC4B27CC7 (AWS::S3::Bucket): replaced because BucketName changed (the old one is kept, but the stack moves to a new, empty one)',
+    );
+  });
+
+  test('removing a retained bucket warns (orphaned) and passes', () => {
+    const { output, exitCode } = run(['--base', base, '--head', head('remove-bucket', (prod) => { prod.data.uploads.node.tryRemoveChild('AccessLogs'); })]);
+    expect(exitCode).toBe(0);
+    expect(output.split('\n')).toEqual([
+      'WARNING stage prod, stack prod-Data, UploadsAccessLogsB2D59324 (AWS::S3::Bucket): removed from the template: orphaned (DeletionPolicy Retain keeps it, outside CloudFormation)',
+      expect.stringMatching(/^OK with warnings/),
+    ]);
+  });
+
+  test('removing the data stack blocks on the database and warns on retained resources', () => {
+    const { output, exitCode } = run(['--base', base, '--head', head('remove-stack', (prod) => { prod.node.tryRemoveChild('Data'); })]);
+    expect(exitCode).toBe(1);
+    expect(output).toContain('BLOCKED stage prod, stack prod-Data, DatabaseInstanceAA8A5FDE (AWS::RDS::DBInstance): stack removed: the resource would be deleted (DeletionPolicy Snapshot)');
+    expect(output).toContain('BLOCKED stage prod, stack prod-Data, CacheReplicationGroupBFE59FF3 (AWS::ElastiCache::ReplicationGroup): stack removed: the resource would be deleted (DeletionPolicy Snapshot)');
+    expect(output).toContain('WARNING stage prod, stack prod-Data, UploadsBucketC4B27CC7 (AWS::S3::Bucket): stack removed: the resource would be orphaned');
+    expect(output).toContain('WARNING stage prod, stack prod-Data, DatabaseKey7998E78F (AWS::KMS::Key): stack removed: the resource would be orphaned');
+  });
+
+  test('--allow accepts a named resource, by logical id or by stack path', () => {
+    const headDir = head('port-allowed', (prod) => { dbInstance(prod).port = '5433'; });
+    for (const allow of ['DatabaseInstanceAA8A5FDE', 'prod/Data/DatabaseInstanceAA8A5FDE']) {
+      const { output, exitCode } = run(['--base', base, '--head', headDir, '--allow', allow]);
+      expect(exitCode).toBe(0);
+      expect(output).toContain('ALLOWED stage prod, stack prod-Data, DatabaseInstanceAA8A5FDE (AWS::RDS::DBInstance): replaced because Port changed');
+    }
+    expect(run(['--base', base, '--head', headDir, '--allow', 'SomethingElse']).exitCode).toBe(1);
+  });
+
+  test('markdown output is a table for the PR comment', () => {
+    const { output } = run(['--base', base, '--head', join(work, 'port'), '--format', 'markdown']);
+    expect(output).toContain('| blocked | prod | prod-Data | `DatabaseInstanceAA8A5FDE` | AWS::RDS::DBInstance | replaced because Port changed |');
+  });
+});
+
+describe('bad arguments exit 2 with a clear message', () => {
+  test.each([
+    [['--head', 'x'], /--base and --head are required/],
+    [['--base', '/does/not/exist', '--head', '/does/not/exist'], /\/does\/not\/exist is not a folder/],
+    [['--base', 'BASE', '--head', 'EMPTY'], /EMPTY is not a cloud assembly: it has no manifest\.json/],
+    [['--base', 'BASE', '--head', 'BASE', '--format', 'html'], /--format must be text or markdown, not "html"/],
+    [['--base', 'BASE', '--head', 'BASE', '--frobnicate'], /unknown argument "--frobnicate"/],
+    [['--base'], /--base needs a value/],
+  ])('%j', (argv, message) => {
+    const empty = join(work, 'EMPTY');
+    mkdirSync(empty, { recursive: true });
+    const args = argv.map((a) => (a === 'BASE' ? base : a === 'EMPTY' ? empty : a));
+    const { output, exitCode } = run(args);
+    expect(exitCode).toBe(2);
+    expect(output.replace(empty, 'EMPTY')).toMatch(message);
+  });
+
+  test('the script itself exits with the code and prints to stderr', () => {
+    const cli = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'diff-guard.ts'), '--base', base], { encoding: 'utf8' });
+    expect(cli.status).toBe(2);
+    expect(cli.stderr).toMatch(/diff-guard: --base needs a value|--base and --head are required/);
+  });
+});
