@@ -1,0 +1,93 @@
+/**
+ * Monthly cost estimate per stage from synthesized templates and the pinned price tables in
+ * scripts/pricing/. With --base, the change per stage, like a cost diff in a pull request.
+ *
+ *   npx tsx scripts/cost.ts --assembly cdk.out [--base base.out] [--format text|markdown]
+ *
+ * Exit codes: 0 estimate printed, 2 bad arguments.
+ */
+import { readAssembly, UsageError } from './lib/assembly';
+import { assumptionLines, estimateAssembly, type StageCost } from './lib/cost';
+
+interface Args {
+  assembly: string;
+  base?: string;
+  format: 'text' | 'markdown';
+}
+
+const USAGE = 'usage: cost --assembly DIR [--base DIR] [--format text|markdown]';
+
+export function parseArgs(argv: readonly string[]): Args {
+  const args: Partial<Args> = { format: 'text' };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = argv[i + 1];
+    if (!['--assembly', '--base', '--format'].includes(flag)) throw new UsageError(`unknown argument "${flag}". ${USAGE}`);
+    if (value === undefined || value.startsWith('--')) throw new UsageError(`${flag} needs a value. ${USAGE}`);
+    i++;
+    if (flag === '--assembly') args.assembly = value;
+    else if (flag === '--base') args.base = value;
+    else if (value === 'text' || value === 'markdown') args.format = value;
+    else throw new UsageError(`--format must be text or markdown, not "${value}". ${USAGE}`);
+  }
+  if (!args.assembly) throw new UsageError(`--assembly is required. ${USAGE}`);
+  return args as Args;
+}
+
+const usd = (n: number) => `$${n.toFixed(2)}`;
+const signed = (n: number) => `${n >= 0 ? '+' : '-'}$${Math.abs(n).toFixed(2)}`;
+
+function table(format: Args['format'], header: string[], rows: string[][]): string[] {
+  if (format === 'markdown') return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(header), ...rows.map(line)];
+}
+
+export function render(head: StageCost[], base: StageCost[] | undefined, format: Args['format']): string {
+  const out: string[] = [format === 'markdown' ? '### Monthly cost estimate' : 'Monthly cost estimate (USD)', ''];
+  const baseOf = (stage: string) => base?.find((b) => b.stage === stage);
+  const stages = [...new Set([...head.map((h) => h.stage), ...(base ?? []).map((b) => b.stage)])];
+  if (base) {
+    out.push(...table(format, ['stage', 'base', 'head', 'change'], stages.map((s) => {
+      const before = baseOf(s)?.totalUsd ?? 0;
+      const after = head.find((h) => h.stage === s)?.totalUsd ?? 0;
+      return [s, usd(before), usd(after), signed(after - before)];
+    })));
+  } else {
+    out.push(...table(format, ['stage', 'monthly'], head.map((h) => [h.stage, usd(h.totalUsd)])));
+  }
+  for (const stage of head) {
+    out.push('', format === 'markdown' ? `**${stage.stage}** (${stage.priceDates.join(', ')})` : `${stage.stage} (prices: ${stage.priceDates.join(', ')})`);
+    const before = baseOf(stage.stage);
+    const categories = [...new Set([...stage.byCategory.map(([c]) => c), ...(before?.byCategory ?? []).map(([c]) => c)])];
+    const value = (cost: StageCost | undefined, category: string) => cost?.byCategory.find(([c]) => c === category)?.[1] ?? 0;
+    out.push(
+      ...(base
+        ? table(format, ['item', 'head', 'change'], categories.map((c) => [c, usd(value(stage, c)), signed(value(stage, c) - value(before, c))]))
+        : table(format, ['item', 'monthly'], categories.map((c) => [c, usd(value(stage, c))]))),
+    );
+    if (stage.notPriced.length > 0) out.push(`not priced: ${stage.notPriced.join('; ')}`);
+    if (stage.usageBased.length > 0) out.push(`usage-based, not counted: ${stage.usageBased.join('; ')}`);
+  }
+  out.push('', 'Assumptions:', ...assumptionLines().map((a) => `- ${a}`));
+  return out.join('\n');
+}
+
+export function run(argv: readonly string[]): { output: string; exitCode: number } {
+  try {
+    const args = parseArgs(argv);
+    const head = estimateAssembly(readAssembly(args.assembly));
+    const base = args.base ? estimateAssembly(readAssembly(args.base)) : undefined;
+    return { output: render(head, base, args.format), exitCode: 0 };
+  } catch (error) {
+    if (error instanceof UsageError) return { output: `cost: ${error.message}`, exitCode: 2 };
+    throw error;
+  }
+}
+
+if (require.main === module) {
+  const { output, exitCode } = run(process.argv.slice(2));
+  (exitCode === 2 ? console.error : console.log)(output);
+  process.exitCode = exitCode;
+}

@@ -1,0 +1,260 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AssemblyStack, Template } from './assembly';
+
+/** A pinned price table for one region (scripts/pricing/<region>.json). */
+export interface PriceTable {
+  region: string;
+  date: string;
+  source: string;
+  hoursPerMonth: number;
+  fargate: { arm64VcpuHour: number; arm64GbHour: number; x86VcpuHour: number; x86GbHour: number; spotDiscount: number };
+  alb: { hour: number; lcuHour: number };
+  natGateway: { hour: number; gbProcessed: number };
+  publicIpv4Hour: number;
+  rds: { postgresInstanceHour: Record<string, number>; gp3GbMonth: number };
+  elasticache: { valkeyNodeHour: Record<string, number> };
+  kmsKeyMonth: number;
+  secretMonth: number;
+  alarmMonth: number;
+  dashboardMonth: number;
+  waf: { webAclMonth: number; ruleMonth: number };
+  interfaceEndpointAzHour: number;
+  logs: { ingestedGb: number; storedGbMonth: number };
+  s3: { standardGbMonth: number };
+}
+
+/** Usage the templates cannot tell; printed with every estimate. */
+export const ASSUMPTIONS = {
+  albLcus: 1,
+  natGbProcessedPerGateway: 50,
+  logGbIngestedPerGroup: 1,
+  flowLogGbIngested: 5,
+  s3GbPerBucket: 10,
+} as const;
+
+export function assumptionLines(): string[] {
+  const a = ASSUMPTIONS;
+  return [
+    `load balancers average ${a.albLcus} LCU`,
+    `each NAT gateway processes ${a.natGbProcessedPerGateway} GB a month`,
+    `each log group ingests ${a.logGbIngestedPerGroup} GB a month (the VPC flow-log group ${a.flowLogGbIngested} GB), stored for one month`,
+    `each bucket holds ${a.s3GbPerBucket} GB in S3 Standard (requests and transfer not counted)`,
+    'Fargate tasks run at their desired count all month; Lambda, data transfer and request charges are usage-based and not counted',
+    'a month is 730 hours; on-demand list prices, no savings plans or reservations',
+  ];
+}
+
+/** Types AWS does not charge for by themselves (their cost, if any, shows up elsewhere). */
+const FREE_TYPES = new Set([
+  'AWS::EC2::VPC', 'AWS::EC2::Subnet', 'AWS::EC2::RouteTable', 'AWS::EC2::Route', 'AWS::EC2::SubnetRouteTableAssociation',
+  'AWS::EC2::InternetGateway', 'AWS::EC2::VPCGatewayAttachment', 'AWS::EC2::SecurityGroup', 'AWS::EC2::SecurityGroupIngress',
+  'AWS::EC2::SecurityGroupEgress', 'AWS::EC2::FlowLog', 'AWS::IAM::Role', 'AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy',
+  'AWS::RDS::DBSubnetGroup', 'AWS::RDS::DBParameterGroup', 'AWS::ElastiCache::SubnetGroup', 'AWS::ElastiCache::ParameterGroup',
+  'AWS::S3::BucketPolicy', 'AWS::CDK::Metadata', 'AWS::Lambda::Permission', 'AWS::ECS::Cluster', 'AWS::ECS::TaskDefinition',
+  'AWS::ECS::ClusterCapacityProviderAssociations', 'AWS::ElasticLoadBalancingV2::Listener', 'AWS::ElasticLoadBalancingV2::TargetGroup',
+  'AWS::ElasticLoadBalancingV2::ListenerRule', 'AWS::ApplicationAutoScaling::ScalableTarget', 'AWS::ApplicationAutoScaling::ScalingPolicy',
+  'AWS::Route53::RecordSet', 'AWS::CertificateManager::Certificate', 'AWS::SNS::Topic', 'AWS::SNS::Subscription', 'AWS::SNS::TopicPolicy',
+  'AWS::Events::Rule', 'AWS::KMS::Alias', 'AWS::WAFv2::WebACLAssociation', 'AWS::WAFv2::LoggingConfiguration',
+  'AWS::SES::ConfigurationSet', 'AWS::SES::ConfigurationSetEventDestination', 'AWS::SES::EmailIdentity', 'AWS::ECR::Repository',
+  'AWS::Backup::BackupPlan', 'AWS::Backup::BackupSelection', 'AWS::Backup::BackupVault', 'AWS::Budgets::Budget',
+]);
+
+/** Summary category of each line, by the start of its item. */
+const CATEGORIES: [string, string][] = [
+  ['Fargate', 'Fargate tasks'],
+  ['Load balancer', 'Load balancers'],
+  ['NAT gateway', 'NAT gateways'],
+  ['Public IPv4', 'Public IPv4 addresses'],
+  ['RDS-managed secret', 'Secrets'],
+  ['RDS storage', 'RDS storage'],
+  ['RDS', 'RDS instances'],
+  ['Valkey', 'ElastiCache nodes'],
+  ['KMS', 'KMS keys'],
+  ['Secret', 'Secrets'],
+  ['Alarm', 'CloudWatch alarms'],
+  ['Dashboard', 'CloudWatch dashboards'],
+  ['WAF', 'WAF'],
+  ['Interface endpoint', 'VPC endpoints'],
+  ['Logs', 'CloudWatch Logs'],
+  ['S3', 'S3 storage'],
+];
+
+/** Lambda and custom resources cost per invocation; the project's run a few times a day. */
+const USAGE_TYPES = new Set(['AWS::Lambda::Function']);
+
+export interface CostLine {
+  /** What kind of cost, for the summary: "Fargate", "RDS", "NAT gateways", ... */
+  readonly category: string;
+  readonly item: string;
+  readonly quantity: string;
+  readonly monthlyUsd: number;
+}
+
+export interface StageCost {
+  readonly stage: string;
+  readonly lines: CostLine[];
+  /** Monthly USD per category, largest first. */
+  readonly byCategory: [string, number][];
+  readonly totalUsd: number;
+  /** "Type (count) in stack": resources with no price, never counted as 0. */
+  readonly notPriced: string[];
+  /** Types counted at 0 because they are billed by use (listed so nothing hides). */
+  readonly usageBased: string[];
+  readonly priceDates: string[];
+}
+
+export function loadPrices(region: string, dir = join(__dirname, '..', 'pricing')): PriceTable | undefined {
+  const file = join(dir, `${region}.json`);
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as PriceTable) : undefined;
+}
+
+type Resources = NonNullable<Template['Resources']>;
+type Props = Record<string, unknown>;
+
+const round = (n: number) => Math.round(n * 100) / 100;
+
+/** Estimates one stack; pure, so tests can check the arithmetic on a small template. */
+export function estimateStack(template: Template, prices: PriceTable): { lines: CostLine[]; notPriced: Map<string, number>; usageBased: Map<string, number> } {
+  const h = prices.hoursPerMonth;
+  const resources: Resources = template.Resources ?? {};
+  const lines: CostLine[] = [];
+  const notPriced = new Map<string, number>();
+  const usageBased = new Map<string, number>();
+  const add = (item: string, quantity: string, monthlyUsd: number) =>
+    lines.push({ category: CATEGORIES.find(([prefix]) => item.startsWith(prefix))?.[1] ?? item, item, quantity, monthlyUsd: round(monthlyUsd) });
+  const countAs = (map: Map<string, number>, type: string) => map.set(type, (map.get(type) ?? 0) + 1);
+
+  for (const [id, resource] of Object.entries(resources)) {
+    const p = (resource.Properties ?? {}) as Props;
+    switch (resource.Type) {
+      case 'AWS::ECS::Service': {
+        const task = taskDefinitionOf(p, resources);
+        if (!task) {
+          countAs(notPriced, `${resource.Type} (task definition not in this stack)`);
+          break;
+        }
+        const count = Number(p.DesiredCount ?? 1);
+        const vcpu = Number(task.Cpu) / 1024;
+        const gb = Number(task.Memory) / 1024;
+        const arm = (task.RuntimePlatform as Props | undefined)?.CpuArchitecture === 'ARM64';
+        const rate = arm ? prices.fargate.arm64VcpuHour * vcpu + prices.fargate.arm64GbHour * gb : prices.fargate.x86VcpuHour * vcpu + prices.fargate.x86GbHour * gb;
+        const spot = isSpot(p);
+        add(`Fargate ${id}${spot ? ' (Spot)' : ''}`, `${count} x ${vcpu} vCPU / ${gb} GB ${arm ? 'ARM' : 'x86'}`, count * rate * h * (spot ? 1 - prices.fargate.spotDiscount : 1));
+        break;
+      }
+      case 'AWS::ElasticLoadBalancingV2::LoadBalancer':
+        if (p.Type === 'network' || p.Type === 'gateway') countAs(notPriced, `${resource.Type} (${p.Type})`);
+        else add(`Load balancer ${id}`, `1 ALB + ${ASSUMPTIONS.albLcus} LCU`, (prices.alb.hour + prices.alb.lcuHour * ASSUMPTIONS.albLcus) * h);
+        break;
+      case 'AWS::EC2::NatGateway':
+        add(`NAT gateway ${id}`, `1 + ${ASSUMPTIONS.natGbProcessedPerGateway} GB`, prices.natGateway.hour * h + prices.natGateway.gbProcessed * ASSUMPTIONS.natGbProcessedPerGateway);
+        break;
+      case 'AWS::EC2::EIP':
+        add(`Public IPv4 ${id}`, '1 address', prices.publicIpv4Hour * h);
+        break;
+      case 'AWS::RDS::DBInstance': {
+        const cls = String(p.DBInstanceClass);
+        const hour = prices.rds.postgresInstanceHour[cls];
+        if (hour === undefined || p.Engine !== 'postgres') {
+          countAs(notPriced, `${resource.Type} (${p.Engine} ${cls})`);
+          break;
+        }
+        const copies = p.MultiAZ === true || p.MultiAZ === 'true' ? 2 : 1;
+        const storage = Number(p.AllocatedStorage ?? 20);
+        add(`RDS ${id}`, `${cls}${copies === 2 ? ' Multi-AZ' : ''}`, copies * hour * h);
+        add(`RDS storage ${id}`, `${storage} GB gp3${copies === 2 ? ' x 2' : ''}`, copies * storage * prices.rds.gp3GbMonth);
+        if (p.ManageMasterUserPassword === true) add(`RDS-managed secret ${id}`, '1 secret', prices.secretMonth);
+        break;
+      }
+      case 'AWS::ElastiCache::ReplicationGroup': {
+        const node = String(p.CacheNodeType);
+        const hour = prices.elasticache.valkeyNodeHour[node];
+        if (hour === undefined || p.Engine !== 'valkey') {
+          countAs(notPriced, `${resource.Type} (${p.Engine} ${node})`);
+          break;
+        }
+        const nodes = Number(p.NumCacheClusters ?? 1);
+        add(`Valkey ${id}`, `${nodes} x ${node}`, nodes * hour * h);
+        break;
+      }
+      case 'AWS::KMS::Key':
+        add(`KMS key ${id}`, '1 key', prices.kmsKeyMonth);
+        break;
+      case 'AWS::SecretsManager::Secret':
+        add(`Secret ${id}`, '1 secret', prices.secretMonth);
+        break;
+      case 'AWS::CloudWatch::Alarm':
+      case 'AWS::CloudWatch::CompositeAlarm':
+        add(`Alarm ${id}`, '1 alarm', prices.alarmMonth);
+        break;
+      case 'AWS::CloudWatch::Dashboard':
+        add(`Dashboard ${id}`, '1 dashboard', prices.dashboardMonth);
+        break;
+      case 'AWS::WAFv2::WebACL': {
+        const rules = Array.isArray(p.Rules) ? p.Rules.length : 0;
+        add(`WAF ${id}`, `1 web ACL + ${rules} rules`, prices.waf.webAclMonth + rules * prices.waf.ruleMonth);
+        break;
+      }
+      case 'AWS::EC2::VPCEndpoint':
+        if (p.VpcEndpointType === 'Interface') {
+          const azs = Array.isArray(p.SubnetIds) ? p.SubnetIds.length : 1;
+          add(`Interface endpoint ${id}`, `${azs} AZ`, azs * prices.interfaceEndpointAzHour * h);
+        }
+        break;
+      case 'AWS::Logs::LogGroup': {
+        const gb = /FlowLogs/.test(id) ? ASSUMPTIONS.flowLogGbIngested : ASSUMPTIONS.logGbIngestedPerGroup;
+        add(`Logs ${id}`, `${gb} GB ingested`, gb * (prices.logs.ingestedGb + prices.logs.storedGbMonth));
+        break;
+      }
+      case 'AWS::S3::Bucket':
+        add(`S3 ${id}`, `${ASSUMPTIONS.s3GbPerBucket} GB`, ASSUMPTIONS.s3GbPerBucket * prices.s3.standardGbMonth);
+        break;
+      default:
+        if (USAGE_TYPES.has(resource.Type)) countAs(usageBased, resource.Type);
+        else if (!FREE_TYPES.has(resource.Type) && !resource.Type.startsWith('Custom::')) countAs(notPriced, resource.Type);
+    }
+  }
+  return { lines, notPriced, usageBased };
+}
+
+function taskDefinitionOf(service: Props, resources: Resources): Props | undefined {
+  const ref = service.TaskDefinition as { Ref?: string } | undefined;
+  const def = ref?.Ref ? resources[ref.Ref] : undefined;
+  return def?.Type === 'AWS::ECS::TaskDefinition' ? (def.Properties as Props) : undefined;
+}
+
+function isSpot(service: Props): boolean {
+  const strategy = service.CapacityProviderStrategy as { CapacityProvider?: string; Weight?: number }[] | undefined;
+  return Array.isArray(strategy) && strategy.length > 0 && strategy.every((s) => s.CapacityProvider === 'FARGATE_SPOT' || !s.Weight);
+}
+
+/** Estimates every stage of an assembly, each stack at its own region's prices. */
+export function estimateAssembly(stacks: AssemblyStack[], pricesDir?: string): StageCost[] {
+  const byStage = new Map<string, AssemblyStack[]>();
+  for (const stack of stacks) byStage.set(stack.stage || '(app)', [...(byStage.get(stack.stage || '(app)') ?? []), stack]);
+  return [...byStage].map(([stage, members]) => {
+    const lines: CostLine[] = [];
+    const notPriced: string[] = [];
+    const usageBased: string[] = [];
+    const dates = new Set<string>();
+    for (const stack of members) {
+      const region = stack.environment.split('/').pop()!;
+      const prices = loadPrices(region, pricesDir);
+      if (!prices) {
+        const count = Object.keys(stack.template.Resources ?? {}).length;
+        notPriced.push(`all ${count} resources of ${stack.stackName}: no price table for ${region} in scripts/pricing/`);
+        continue;
+      }
+      dates.add(`${region} ${prices.date}`);
+      const estimate = estimateStack(stack.template, prices);
+      lines.push(...estimate.lines.map((l) => ({ ...l, item: `${stack.stackName}: ${l.item}` })));
+      for (const [type, count] of estimate.notPriced) notPriced.push(`${type} x${count} in ${stack.stackName}`);
+      for (const [type, count] of estimate.usageBased) usageBased.push(`${type} x${count} in ${stack.stackName}`);
+    }
+    const categories = new Map<string, number>();
+    for (const line of lines) categories.set(line.category, (categories.get(line.category) ?? 0) + line.monthlyUsd);
+    const byCategory = [...categories].map(([c, v]) => [c, round(v)] as [string, number]).sort((a, b) => b[1] - a[1]);
+    return { stage, lines, byCategory, totalUsd: round(lines.reduce((sum, l) => sum + l.monthlyUsd, 0)), notPriced, usageBased, priceDates: [...dates] };
+  });
+}

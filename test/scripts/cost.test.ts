@@ -1,0 +1,171 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type * as rds from 'aws-cdk-lib/aws-rds';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { run } from '../../scripts/cost';
+import { readAssembly } from '../../scripts/lib/assembly';
+import { estimateAssembly, estimateStack, loadPrices, type PriceTable } from '../../scripts/lib/cost';
+import { synthAssembly } from '../support/synth';
+
+/** Round numbers so the expectations below can be computed by hand. */
+const PRICES: PriceTable = {
+  region: 'test-1',
+  date: '2026-01-01',
+  source: 'test',
+  hoursPerMonth: 100,
+  fargate: { arm64VcpuHour: 0.04, arm64GbHour: 0.01, x86VcpuHour: 0.05, x86GbHour: 0.02, spotDiscount: 0.75 },
+  alb: { hour: 0.02, lcuHour: 0.01 },
+  natGateway: { hour: 0.05, gbProcessed: 0.1 },
+  publicIpv4Hour: 0.005,
+  rds: { postgresInstanceHour: { 'db.t4g.micro': 0.02 }, gp3GbMonth: 0.1 },
+  elasticache: { valkeyNodeHour: { 'cache.t4g.micro': 0.01 } },
+  kmsKeyMonth: 1,
+  secretMonth: 0.4,
+  alarmMonth: 0.1,
+  dashboardMonth: 3,
+  waf: { webAclMonth: 5, ruleMonth: 1 },
+  interfaceEndpointAzHour: 0.01,
+  logs: { ingestedGb: 0.5, storedGbMonth: 0.1 },
+  s3: { standardGbMonth: 0.02 },
+};
+
+const FIXTURE = {
+  Resources: {
+    Web: { Type: 'AWS::ECS::Service', Properties: { DesiredCount: 2, TaskDefinition: { Ref: 'WebTask' } } },
+    WebTask: { Type: 'AWS::ECS::TaskDefinition', Properties: { Cpu: '1024', Memory: '2048', RuntimePlatform: { CpuArchitecture: 'ARM64' } } },
+    Worker: { Type: 'AWS::ECS::Service', Properties: { DesiredCount: 1, TaskDefinition: { Ref: 'WorkerTask' }, CapacityProviderStrategy: [{ CapacityProvider: 'FARGATE_SPOT', Weight: 1 }] } },
+    WorkerTask: { Type: 'AWS::ECS::TaskDefinition', Properties: { Cpu: '512', Memory: '1024', RuntimePlatform: { CpuArchitecture: 'X86_64' } } },
+    Alb: { Type: 'AWS::ElasticLoadBalancingV2::LoadBalancer', Properties: { Type: 'application' } },
+    Nat: { Type: 'AWS::EC2::NatGateway', Properties: {} },
+    Ip: { Type: 'AWS::EC2::EIP', Properties: {} },
+    Db: { Type: 'AWS::RDS::DBInstance', Properties: { Engine: 'postgres', DBInstanceClass: 'db.t4g.micro', MultiAZ: true, AllocatedStorage: '20', ManageMasterUserPassword: true } },
+    Cache: { Type: 'AWS::ElastiCache::ReplicationGroup', Properties: { Engine: 'valkey', CacheNodeType: 'cache.t4g.micro', NumCacheClusters: 2 } },
+    Key: { Type: 'AWS::KMS::Key', Properties: {} },
+    Token: { Type: 'AWS::SecretsManager::Secret', Properties: {} },
+    Alarm: { Type: 'AWS::CloudWatch::Alarm', Properties: {} },
+    Acl: { Type: 'AWS::WAFv2::WebACL', Properties: { Rules: [{}, {}, {}] } },
+    Endpoint: { Type: 'AWS::EC2::VPCEndpoint', Properties: { VpcEndpointType: 'Interface', SubnetIds: ['a', 'b'] } },
+    Gateway: { Type: 'AWS::EC2::VPCEndpoint', Properties: { VpcEndpointType: 'Gateway' } },
+    AppLogs: { Type: 'AWS::Logs::LogGroup', Properties: {} },
+    Bucket: { Type: 'AWS::S3::Bucket', Properties: {} },
+    Vpc: { Type: 'AWS::EC2::VPC', Properties: {} },
+    Fn: { Type: 'AWS::Lambda::Function', Properties: {} },
+    Queue: { Type: 'AWS::SQS::Queue', Properties: {} },
+    Other: { Type: 'AWS::SQS::Queue', Properties: {} },
+  },
+};
+
+describe('arithmetic on a small template', () => {
+  const { lines, notPriced, usageBased } = estimateStack(FIXTURE, PRICES);
+  const cost = (item: string) => lines.find((l) => l.item === item)?.monthlyUsd;
+
+  test.each([
+    // 2 tasks x (1 vCPU x 0.04 + 2 GB x 0.01) x 100 h
+    ['Fargate Web', 12],
+    // 1 task x (0.5 x 0.05 + 1 x 0.02) x 100 h x (1 - 0.75)
+    ['Fargate Worker (Spot)', 1.13],
+    // (0.02 + 1 LCU x 0.01) x 100
+    ['Load balancer Alb', 3],
+    // 0.05 x 100 + 50 GB x 0.1
+    ['NAT gateway Nat', 10],
+    ['Public IPv4 Ip', 0.5],
+    // Multi-AZ doubles: 2 x 0.02 x 100
+    ['RDS Db', 4],
+    // 2 x 20 GB x 0.1
+    ['RDS storage Db', 4],
+    ['RDS-managed secret Db', 0.4],
+    // 2 nodes x 0.01 x 100
+    ['Valkey Cache', 2],
+    ['KMS key Key', 1],
+    ['Secret Token', 0.4],
+    ['Alarm Alarm', 0.1],
+    // 5 + 3 rules x 1
+    ['WAF Acl', 8],
+    // 2 AZ x 0.01 x 100
+    ['Interface endpoint Endpoint', 2],
+    // 1 GB x (0.5 + 0.1)
+    ['Logs AppLogs', 0.6],
+    // 10 GB x 0.02
+    ['S3 Bucket', 0.2],
+  ])('%s costs $%s', (item, expected) => {
+    expect(cost(item)).toBe(expected);
+  });
+
+  test('a gateway endpoint and a VPC are free; nothing else is silently 0', () => {
+    expect(lines.find((l) => l.item.includes('Gateway'))).toBeUndefined();
+    expect(lines).toHaveLength(16);
+  });
+
+  test('unknown types are listed as not priced, usage-based ones as such', () => {
+    expect([...notPriced]).toEqual([['AWS::SQS::Queue', 2]]);
+    expect([...usageBased]).toEqual([['AWS::Lambda::Function', 1]]);
+  });
+});
+
+describe('cost of the real app', () => {
+  let work: string;
+  let assembly: string;
+  beforeAll(() => {
+    work = mkdtempSync(join(tmpdir(), 'cost-'));
+    assembly = synthAssembly(join(work, 'base'));
+  });
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  test('every stage lands in its documented range, with every resource type known', () => {
+    const costs = estimateAssembly(readAssembly(assembly));
+    const total = Object.fromEntries(costs.map((c) => [c.stage, c.totalUsd]));
+    // Ranges documented in README.md ("Reviewing and shipping changes").
+    expect(total.dev).toBeGreaterThan(50);
+    expect(total.dev).toBeLessThan(150);
+    expect(total.staging).toBeGreaterThan(250);
+    expect(total.staging).toBeLessThan(600);
+    expect(total.prod).toBeGreaterThan(400);
+    expect(total.prod).toBeLessThan(1200);
+    for (const c of costs) expect(c.notPriced, c.stage).toEqual([]);
+  });
+
+  test('the DR stack is priced at its own region\'s prices', () => {
+    const prod = estimateAssembly(readAssembly(assembly)).find((c) => c.stage === 'prod')!;
+    expect(prod.priceDates).toEqual(['eu-west-1 2026-11-22', 'eu-central-1 2026-11-22']);
+    const replicaKey = prod.lines.find((l) => l.item === 'prod-Dr: KMS key UploadsReplicaKey133A8F9C');
+    expect(replicaKey?.monthlyUsd).toBe(loadPrices('eu-central-1')!.kmsKeyMonth);
+  });
+
+  test('--base prints the change per stage: a bigger prod database', () => {
+    const head = synthAssembly(join(work, 'head'), {
+      change: (stages) => {
+        const prod = stages.find((s) => s.stageName === 'prod')!;
+        (prod.data.database.instance.node.defaultChild as rds.CfnDBInstance).dbInstanceClass = 'db.m7g.xlarge';
+      },
+    });
+    const { output, exitCode } = run(['--assembly', head, '--base', assembly]);
+    expect(exitCode).toBe(0);
+    const prices = loadPrices('eu-west-1')!.rds.postgresInstanceHour;
+    // Multi-AZ: two instances of the bigger class for 730 hours.
+    const delta = (2 * 730 * (prices['db.m7g.xlarge'] - prices['db.m7g.large'])).toFixed(2);
+    expect(output).toMatch(new RegExp(`^prod\\s+\\$[\\d.]+\\s+\\$[\\d.]+\\s+\\+\\$${delta.replace('.', '\\.')}$`, 'm'));
+    expect(output).toMatch(/^dev\s+\$[\d.]+\s+\$[\d.]+\s+\+\$0\.00$/m);
+    expect(output).toMatch(new RegExp(`^RDS instances\\s+\\$[\\d.]+\\s+\\+\\$${delta.replace('.', '\\.')}$`, 'm'));
+  });
+
+  test('markdown output is a table with the assumptions stated', () => {
+    const { output } = run(['--assembly', assembly, '--format', 'markdown']);
+    expect(output).toContain('| stage | monthly |');
+    expect(output).toContain('Assumptions:');
+    expect(output).toContain('each NAT gateway processes 50 GB a month');
+  });
+});
+
+describe('bad arguments exit 2', () => {
+  test.each([
+    [[], /--assembly is required/],
+    [['--assembly', '/does/not/exist'], /is not a folder/],
+    [['--assembly', '.', '--format', 'csv'], /--format must be text or markdown/],
+    [['--assembly', '.', '--budget'], /unknown argument "--budget"/],
+  ])('%j', (argv, message) => {
+    const { output, exitCode } = run(argv);
+    expect(exitCode).toBe(2);
+    expect(output).toMatch(message);
+  });
+});
