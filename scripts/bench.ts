@@ -1,7 +1,8 @@
 /**
  * Prints the figures the project keeps an eye on: CLI synth seconds per stage and for all stages
  * together (cdk-nag and CDK's CloudFormation validation on, as `npm run synth` runs), resources per
- * stage, and the test suite's wall time.
+ * stage, the diff guard's and the cost script's run time on that assembly, and the test suite's
+ * wall time.
  *
  *   npm run bench                 # everything
  *   npm run bench -- --no-tests   # synth figures only
@@ -52,17 +53,14 @@ function resourceCounts(outdir: string): Map<string, number> {
   return counts;
 }
 
-function synth(stages?: string): { result: Timed; counts: Map<string, number> } {
+/** Synthesizes into a fresh folder, which the caller removes. */
+function synth(stages?: string): { result: Timed; counts: Map<string, number>; outdir: string } {
   const outdir = mkdtempSync(join(tmpdir(), 'bench-'));
-  try {
-    const args = ['synth', '--quiet', '--no-notices', '**', '-o', outdir];
-    if (stages) args.push('-c', `stages=${stages}`);
-    const result = timed(join(BIN, 'cdk'), args);
-    if (!result.ok) throw new Error(`cdk synth ${stages ?? '(all stages)'} failed:\n${result.output}`);
-    return { result, counts: resourceCounts(outdir) };
-  } finally {
-    rmSync(outdir, { recursive: true, force: true });
-  }
+  const args = ['synth', '--quiet', '--no-notices', '**', '-o', outdir];
+  if (stages) args.push('-c', `stages=${stages}`);
+  const result = timed(join(BIN, 'cdk'), args);
+  if (!result.ok) throw new Error(`cdk synth ${stages ?? '(all stages)'} failed:\n${result.output}`);
+  return { result, counts: resourceCounts(outdir), outdir };
 }
 
 function main(): void {
@@ -70,12 +68,20 @@ function main(): void {
   const rows: [string, string, string][] = [];
 
   for (const stage of STAGE_NAMES) {
-    const { result, counts } = synth(stage);
+    const { result, counts, outdir } = synth(stage);
+    rmSync(outdir, { recursive: true, force: true });
     rows.push([`synth ${stage}`, result.seconds.toFixed(1), String(counts.get(stage) ?? 0)]);
   }
   const all = synth();
   const total = [...all.counts.values()].reduce((a, b) => a + b, 0);
   rows.push(['synth all stages', all.result.seconds.toFixed(1), String(total)]);
+
+  // The PR tools on the full assembly, as the pull-request workflow runs them (tsx start-up included).
+  const guard = timed(join(BIN, 'tsx'), ['scripts/diff-guard.ts', '--base', all.outdir, '--head', all.outdir]);
+  rows.push([`diff-guard, full assembly${guard.ok ? '' : ' FAILED'}`, guard.seconds.toFixed(1), String(total)]);
+  const cost = timed(join(BIN, 'tsx'), ['scripts/cost.ts', '--assembly', all.outdir, '--base', all.outdir]);
+  rows.push([`cost --base, full assembly${cost.ok ? '' : ' FAILED'}`, cost.seconds.toFixed(1), String(total)]);
+  rmSync(all.outdir, { recursive: true, force: true });
 
   if (withTests) {
     const typecheck = timed(join(BIN, 'tsc'), ['--noEmit']);
@@ -87,7 +93,7 @@ function main(): void {
   const width = Math.max(...rows.map((r) => r[0].length));
   console.log(`${'figure'.padEnd(width)}  seconds  resources`);
   for (const [name, seconds, resources] of rows) console.log(`${name.padEnd(width)}  ${seconds.padStart(7)}  ${resources.padStart(9)}`);
-  console.log('\nTargets on a 2-core machine: all stages synthesized in at most 16 s; test suite under 60 s.');
+  console.log('\nTargets on a 2-core machine: all stages synthesized in at most 16 s; diff-guard and cost each under 5 s; test suite under 60 s.');
 }
 
 main();

@@ -58,7 +58,8 @@ export function render(head: StageCost[], base: StageCost[] | undefined, format:
     out.push(...table(format, ['stage', 'monthly'], head.map((h) => [h.stage, usd(h.totalUsd)])));
   }
   for (const stage of head) {
-    out.push('', format === 'markdown' ? `**${stage.stage}** (${stage.priceDates.join(', ')})` : `${stage.stage} (prices: ${stage.priceDates.join(', ')})`);
+    const title = `${stage.stage} (prices: ${stage.priceDates.join(', ')})`;
+    out.push('', ...(format === 'markdown' ? [`<details><summary>${title}</summary>`, ''] : [title]));
     const before = baseOf(stage.stage);
     const categories = [...new Set([...stage.byCategory.map(([c]) => c), ...(before?.byCategory ?? []).map(([c]) => c)])];
     const value = (cost: StageCost | undefined, category: string) => cost?.byCategory.find(([c]) => c === category)?.[1] ?? 0;
@@ -67,8 +68,10 @@ export function render(head: StageCost[], base: StageCost[] | undefined, format:
         ? table(format, ['item', 'head', 'change'], categories.map((c) => [c, usd(value(stage, c)), signed(value(stage, c) - value(before, c))]))
         : table(format, ['item', 'monthly'], categories.map((c) => [c, usd(value(stage, c))]))),
     );
+    if (format === 'markdown') out.push('');
     if (stage.notPriced.length > 0) out.push(`not priced: ${stage.notPriced.join('; ')}`);
     if (stage.usageBased.length > 0) out.push(`usage-based, not counted: ${stage.usageBased.join('; ')}`);
+    if (format === 'markdown') out.push('', '</details>');
   }
   out.push('', 'Assumptions:', ...assumptionLines().map((a) => `- ${a}`));
   return out.join('\n');
