@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -7,6 +8,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Every core: files spend much of their time waiting on cfn-lint, moto and PGlite, and the
+    // default (cores - 1) runs the suite serially on a 2-core machine (measured: 54 s against 40 s).
+    maxWorkers: availableParallelism(),
     reporters: ['default'],
   },
 });
