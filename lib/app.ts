@@ -1,6 +1,7 @@
 import { App, type AppProps, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, NIST80053R5Checks } from 'cdk-nag';
 import { loadStageConfigs } from './config';
+import { RegistryStack } from './stacks/registry-stack';
 import { AppStage } from './stages/app-stage';
 
 export interface CreateAppOptions extends AppProps {
@@ -18,6 +19,15 @@ export function createApp(options: CreateAppOptions = {}): { app: App; stages: A
   const app = new App(options);
   const configs = loadStageConfigs(app.node.getAllContext());
   const stages = configs.map((config) => new AppStage(app, { config }));
+  // One image repository per account, region and name the synthesized stages use.
+  const registries = new Map(configs.map((c) => [`${c.account}-${c.region}-${c.image.repositoryName}`, c]));
+  for (const [key, c] of registries) {
+    new RegistryStack(app, `Registry-${key.replace(/[^A-Za-z0-9-]/g, '-')}`, {
+      env: { account: c.account, region: c.region },
+      repositoryName: c.image.repositoryName,
+      description: `Image repository ${c.image.repositoryName} for the stages in ${c.account}/${c.region}`,
+    });
+  }
   if (options.nag ?? true) {
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new NIST80053R5Checks(app));
   }

@@ -235,6 +235,26 @@ export const stageConfigSchema = z
         ),
       })
       .strict(),
+    app: z
+      .object({
+        /** Port the Node.js/Next.js server listens on in the container. */
+        containerPort: z.number().int().min(1024, 'the container runs as a non-root user, which cannot bind ports below 1024. Fix: use e.g. 3000').max(65535),
+        /** Load balancer health check: the app answers 200 when it can serve (database and cache reachable). */
+        readinessPath: z.string().regex(/^\/[\w\-./]*$/, 'not an absolute URL path. Fix: write it like "/health/ready"'),
+        /** Container health check: the process is alive. */
+        livenessPath: z.string().regex(/^\/[\w\-./]*$/, 'not an absolute URL path. Fix: write it like "/health/live"'),
+        /** Command of the BullMQ worker container (same image as the web app). */
+        workerCommand: z.array(z.string().min(1)).min(1, 'the worker needs a command. Fix: e.g. ["node", "dist/worker.js"]'),
+        /** Seconds ECS waits after SIGTERM before killing a worker task, so a running job can finish (max 120 on Fargate). */
+        workerStopTimeoutSeconds: z.number().int().min(2).max(120, 'Fargate allows at most 120 s. Fix: use 2 to 120'),
+        /** ECS Exec (shell into running tasks) for debugging. */
+        ecsExec: z.boolean(),
+        /** A WAF web ACL in front of the load balancer. */
+        waf: z.boolean(),
+        /** Requests one IP may make in 5 minutes before the WAF blocks it. */
+        wafRateLimitPer5Min: z.number().int().min(10, 'WAF rate limits start at 10. Fix: use 10 or more').max(2_000_000_000),
+      })
+      .strict(),
     uploads: z
       .object({
         /** Days a replaced or deleted object version is kept before it expires. */
@@ -307,6 +327,8 @@ export const stageConfigSchema = z
       }
     }
     if (cfg.name === 'prod') {
+      if (cfg.app.ecsExec) fail(['app', 'ecsExec'], 'prod must not allow shells into running tasks. Fix: set app.ecsExec: false');
+      if (!cfg.app.waf) fail(['app', 'waf'], 'prod must sit behind the WAF. Fix: set app.waf: true');
       if (!cfg.retainOnDelete) fail(['retainOnDelete'], 'prod must keep its data when a stack or resource is deleted. Fix: set retainOnDelete: true');
       if (!cfg.https) fail(['https'], 'prod must serve HTTPS. Fix: set https: true and a domain');
       if (!cfg.database.multiAz) fail(['database', 'multiAz'], 'prod must run the database Multi-AZ so one AZ failure does not stop it. Fix: set database.multiAz: true');

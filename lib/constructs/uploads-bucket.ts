@@ -63,6 +63,11 @@ export function uploadsStorage(key: kms.IKey, noncurrentVersionExpirationDays: n
 export class UploadsBucket extends Construct {
   readonly bucket: s3.Bucket;
   readonly accessLogs: s3.Bucket;
+  /**
+   * What the app may do with uploads: read, write and delete objects (and abort their multipart
+   * uploads), list the bucket, and use the uploads key only through S3. Attach it to app roles.
+   */
+  readonly objectAccessPolicy: iam.ManagedPolicy;
 
   constructor(scope: Construct, id: string, props: UploadsBucketProps) {
     super(scope, id);
@@ -118,6 +123,26 @@ export class UploadsBucket extends Construct {
               },
             ]
           : undefined,
+    });
+
+    this.objectAccessPolicy = new iam.ManagedPolicy(this, 'ObjectAccessPolicy', {
+      description: 'Read, write and delete objects of the uploads bucket',
+      statements: [
+        new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }),
+        new iam.PolicyStatement({
+          actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+          resources: [this.bucket.arnForObjects('*')],
+        }),
+        new iam.PolicyStatement({
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          resources: [props.key.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` } },
+        }),
+      ],
+    });
+    Validations.of(this.objectAccessPolicy).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::<UploadsBucketC4B27CC7.Arn>/*]',
+      reason: 'The app reads and writes any object of its own uploads bucket (keys are chosen at run time); no other bucket.',
     });
 
     if (replication) {

@@ -1,6 +1,7 @@
 import { Stage, type StageProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { StageConfig } from '../config';
+import { AppStack } from '../stacks/app-stack';
 import { DataStack } from '../stacks/data-stack';
 import { DrStack } from '../stacks/dr-stack';
 import { NetworkStack } from '../stacks/network-stack';
@@ -19,6 +20,7 @@ export class AppStage extends Stage {
   readonly config: StageConfig;
   readonly network: NetworkStack;
   readonly data: DataStack;
+  readonly app: AppStack;
   /** The stack in the DR region; only when the stage replicates to it. */
   readonly dr?: DrStack;
 
@@ -27,8 +29,11 @@ export class AppStage extends Stage {
     super(scope, config.name, { ...props, env: { account: config.account, region: config.region } });
     this.config = config;
 
-    Tags.of(this).add('app', 'webapp');
-    Tags.of(this).add('stage', config.name);
+    // Listeners and scaling targets are left out: the CloudFormation schema cfn-lint checks against
+    // has no Tags on them, and cost allocation does not need them.
+    const untagged = { excludeResourceTypes: ['AWS::ElasticLoadBalancingV2::Listener', 'AWS::ApplicationAutoScaling::ScalableTarget'] };
+    Tags.of(this).add('app', 'webapp', untagged);
+    Tags.of(this).add('stage', config.name, untagged);
 
     // Deleting the VPC would take every tier with it: outside throw-away stages CloudFormation refuses.
     this.network = new NetworkStack(this, 'Network', {
@@ -51,6 +56,15 @@ export class AppStage extends Stage {
       vpc: this.network.vpc,
       logsKey: this.network.logsKey,
       uploadsReplica: this.dr?.uploadsReplica,
+    });
+    this.app = new AppStack(this, 'App', {
+      config,
+      description: `Stateless tier of the ${config.name} stage: ECS services, load balancer, WAF, SES`,
+      vpc: this.network.vpc,
+      logsKey: this.network.logsKey,
+      database: this.data.database,
+      cache: this.data.cache,
+      uploads: this.data.uploads,
     });
   }
 }

@@ -81,8 +81,12 @@ describe('diff-guard on the real app', () => {
     ]);
   });
 
-  test('removing the data stack blocks on the database and warns on retained resources', () => {
-    const { output, exitCode } = run(['--base', base, '--head', head('remove-stack', (prod) => { prod.node.tryRemoveChild('Data'); })]);
+  test('removing the data stack (and the app stack that uses it) blocks on the database and warns on retained resources', () => {
+    const headDir = head('remove-stack', (prod) => {
+      prod.node.tryRemoveChild('App');
+      prod.node.tryRemoveChild('Data');
+    });
+    const { output, exitCode } = run(['--base', base, '--head', headDir]);
     expect(exitCode).toBe(1);
     expect(output).toContain('BLOCKED stage prod, stack prod-Data, DatabaseInstanceAA8A5FDE (AWS::RDS::DBInstance): stack removed: the resource would be deleted (DeletionPolicy Snapshot)');
     expect(output).toContain('BLOCKED stage prod, stack prod-Data, CacheReplicationGroupBFE59FF3 (AWS::ElastiCache::ReplicationGroup): stack removed: the resource would be deleted (DeletionPolicy Snapshot)');

@@ -1,0 +1,76 @@
+import { Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as ses from 'aws-cdk-lib/aws-ses';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+
+export interface EmailProps {
+  readonly zoneName: string;
+  readonly hostedZoneId: string;
+  /** Encrypts the event topic. */
+  readonly key: kms.IKey;
+}
+
+/** Sending events published to the topic and counted in CloudWatch. */
+export const EMAIL_EVENTS = [ses.EmailSendingEvent.BOUNCE, ses.EmailSendingEvent.COMPLAINT, ses.EmailSendingEvent.REJECT, ses.EmailSendingEvent.DELIVERY];
+
+/**
+ * Defines SES for the stage's domain: the domain identity with Easy DKIM records written into the
+ * hosted zone, a custom MAIL FROM subdomain (`mail.<zone>`, so SPF and DMARC align), and a
+ * configuration set with reputation metrics whose bounce, complaint, reject and delivery events go
+ * to an encrypted SNS topic and to CloudWatch. Leaving the SES sandbox is a manual account step
+ * (README, "Email").
+ */
+export class Email extends Construct {
+  readonly identity: ses.EmailIdentity;
+  readonly configurationSet: ses.ConfigurationSet;
+  readonly events: sns.Topic;
+
+  constructor(scope: Construct, id: string, props: EmailProps) {
+    super(scope, id);
+    const zone = route53.PublicHostedZone.fromPublicHostedZoneAttributes(this, 'Zone', { hostedZoneId: props.hostedZoneId, zoneName: props.zoneName });
+    this.configurationSet = new ses.ConfigurationSet(this, 'ConfigurationSet', { reputationMetrics: true, sendingEnabled: true });
+    this.identity = new ses.EmailIdentity(this, 'Identity', {
+      identity: ses.Identity.publicHostedZone(zone),
+      mailFromDomain: `mail.${props.zoneName}`,
+      configurationSet: this.configurationSet,
+    });
+
+    this.events = new sns.Topic(this, 'Events', { masterKey: props.key, enforceSSL: true, displayName: `SES events of ${Stack.of(this).stackName}` });
+    // SES publishes with the topic's key: let it use it, for this account only.
+    props.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('ses.amazonaws.com')],
+        actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
+    );
+    this.configurationSet.addEventDestination('ToTopic', { destination: ses.EventDestination.snsTopic(this.events), events: EMAIL_EVENTS });
+    this.configurationSet.addEventDestination('ToCloudWatch', {
+      destination: ses.EventDestination.cloudWatchDimensions([{ name: 'ses:configuration-set', source: ses.CloudWatchDimensionSource.MESSAGE_TAG, defaultValue: 'none' }]),
+      events: EMAIL_EVENTS,
+    });
+  }
+
+  /** Sending only as this domain and only through this configuration set; attach it to app roles. */
+  get sendPolicy(): iam.ManagedPolicy {
+    const existing = this.node.tryFindChild('SendPolicy') as iam.ManagedPolicy | undefined;
+    if (existing) return existing;
+    const stack = Stack.of(this);
+    return new iam.ManagedPolicy(this, 'SendPolicy', {
+      description: 'Send email as the stage domain through its configuration set',
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['ses:SendEmail', 'ses:SendRawEmail'],
+          resources: [
+            stack.formatArn({ service: 'ses', resource: 'identity', resourceName: this.identity.emailIdentityName }),
+            stack.formatArn({ service: 'ses', resource: 'configuration-set', resourceName: this.configurationSet.configurationSetName }),
+          ],
+        }),
+      ],
+    });
+  }
+}

@@ -1,0 +1,95 @@
+import { Annotations, Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as targets from 'aws-cdk-lib/aws-route53-targets';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+
+export interface LoadBalancerProps {
+  readonly vpc: ec2.IVpc;
+  /** Where access logs go (an SSE-S3 bucket: ALB cannot write to SSE-KMS). */
+  readonly accessLogBucket: s3.IBucket;
+  /** Serve HTTPS for `domain`; without it the stage serves plain HTTP and says so at synth. */
+  readonly domain?: { readonly zoneName: string; readonly hostedZoneId: string; readonly recordName: string };
+  readonly deletionProtection: boolean;
+}
+
+/**
+ * Defines the internet-facing Application Load Balancer in the public subnets: HTTPS with an ACM
+ * certificate validated by DNS in the stage's hosted zone (referenced by id, never looked up), a
+ * post-quantum TLS 1.2/1.3 policy, HTTP only redirecting to HTTPS, invalid header fields dropped,
+ * defensive desync mitigation, access logs, and alias records. `listener` is where the web
+ * service attaches.
+ */
+export class LoadBalancer extends Construct {
+  readonly alb: elbv2.ApplicationLoadBalancer;
+  readonly listener: elbv2.ApplicationListener;
+  /** The site's URL. */
+  readonly url: string;
+
+  constructor(scope: Construct, id: string, props: LoadBalancerProps) {
+    super(scope, id);
+    const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: 'Internet-facing load balancer',
+      allowAllOutbound: false,
+    });
+    this.alb = new elbv2.ApplicationLoadBalancer(this, 'Alb', {
+      vpc: props.vpc,
+      internetFacing: true,
+      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+      securityGroup,
+      dropInvalidHeaderFields: true,
+      desyncMitigationMode: elbv2.DesyncMitigationMode.DEFENSIVE,
+      deletionProtection: props.deletionProtection,
+      idleTimeout: Duration.seconds(60),
+    });
+    this.alb.logAccessLogs(props.accessLogBucket, `alb/${Stack.of(this).stackName}`);
+    if (!props.deletionProtection) {
+      Validations.of(this.alb.node.defaultChild!).acknowledge({
+        id: 'NIST.800.53.R5-ELBDeletionProtectionEnabled',
+        reason: 'Deletion protection is on in prod only: the load balancer holds no data, and other stages must be able to tear down.',
+      });
+    }
+    Validations.of(securityGroup.node.defaultChild!).acknowledge({
+      id: 'AwsSolutions-EC23',
+      reason: 'The load balancer serves the public web site: it must accept 80 (redirect only, where HTTPS is on) and 443 from anywhere; the WAF filters in front of it.',
+    });
+
+    if (props.domain) {
+      const zone = route53.HostedZone.fromHostedZoneAttributes(this, 'Zone', { hostedZoneId: props.domain.hostedZoneId, zoneName: props.domain.zoneName });
+      const certificate = new acm.Certificate(this, 'Certificate', {
+        domainName: props.domain.recordName,
+        validation: acm.CertificateValidation.fromDns(zone),
+      });
+      this.listener = this.alb.addListener('Https', {
+        protocol: elbv2.ApplicationProtocol.HTTPS,
+        port: 443,
+        certificates: [certificate],
+        sslPolicy: elbv2.SslPolicy.TLS13_12_PQ,
+        open: true,
+      });
+      const redirect = this.alb.addRedirect({ sourceProtocol: elbv2.ApplicationProtocol.HTTP, sourcePort: 80, targetProtocol: elbv2.ApplicationProtocol.HTTPS, targetPort: 443 });
+      Validations.of(redirect.node.defaultChild!).acknowledge({
+        id: 'NIST.800.53.R5-ELBv2ACMCertificateRequired',
+        reason: 'This port-80 listener only answers with a redirect to HTTPS; it serves no content.',
+      });
+      for (const [recordId, Record] of [['Alias', route53.ARecord], ['AliasV6', route53.AaaaRecord]] as const) {
+        new Record(this, recordId, { zone, recordName: props.domain.recordName, target: route53.RecordTarget.fromAlias(new targets.LoadBalancerTarget(this.alb)) });
+      }
+      this.url = `https://${props.domain.recordName}`;
+    } else {
+      this.listener = this.alb.addListener('Http', { protocol: elbv2.ApplicationProtocol.HTTP, port: 80, open: true });
+      this.url = `http://${this.alb.loadBalancerDnsName}`;
+      Annotations.of(this).addWarningV2(
+        'app:httpOnly',
+        'This stage has no domain, so its load balancer serves plain HTTP on port 80. Set domain and https: true in lib/config/stages.ts to serve HTTPS.',
+      );
+      for (const id of ['NIST.800.53.R5-ALBHttpToHttpsRedirection', 'NIST.800.53.R5-ELBv2ACMCertificateRequired']) {
+        Validations.of(this.listener.node.defaultChild!).acknowledge({ id, reason: 'A stage without a domain cannot get a certificate; it serves HTTP by configuration (a synth warning says so). The config schema requires HTTPS in prod.' });
+      }
+    }
+  }
+}

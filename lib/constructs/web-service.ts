@@ -1,0 +1,141 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import { Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import { Construct } from 'constructs';
+import type { AppTask } from './app-task';
+
+export interface WebServiceProps {
+  readonly cluster: ecs.ICluster;
+  readonly task: AppTask;
+  readonly containerPort: number;
+  readonly desiredCount: number;
+  readonly minCount: number;
+  readonly maxCount: number;
+  readonly spot: boolean;
+  readonly ecsExec: boolean;
+  /** The load balancer listener the service's target group attaches to. */
+  readonly listener: elbv2.ApplicationListener;
+  readonly loadBalancer: elbv2.ApplicationLoadBalancer;
+  /** Path the load balancer checks; 200 means the task can serve. */
+  readonly readinessPath: string;
+  /** Requests per target that scaling holds. @default 500 */
+  readonly requestsPerTarget?: number;
+}
+
+/**
+ * A task security group that admits nothing and lets out only HTTPS (AWS APIs, the image registry,
+ * through NAT or the S3 endpoint); database and cache egress are added where they are granted.
+ */
+export function taskSecurityGroup(scope: Construct, vpc: ec2.IVpc, description: string): ec2.SecurityGroup {
+  const group = new ec2.SecurityGroup(scope, 'SecurityGroup', { vpc, description, allowAllOutbound: false });
+  group.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS APIs and the image registry');
+  return group;
+}
+
+/** Capacity providers for a service: Fargate Spot where configured, on-demand Fargate otherwise. */
+export function capacityFor(spot: boolean): ecs.CapacityProviderStrategy[] {
+  return [{ capacityProvider: spot ? 'FARGATE_SPOT' : 'FARGATE', weight: 1 }];
+}
+
+/**
+ * Defines the web service behind the load balancer: zero-downtime rolling deploys (100% healthy,
+ * 200% max), the circuit breaker and two named alarms (target 5xx rate, unhealthy hosts) that roll
+ * a bad deployment back, a target group checking the readiness path with slow start and a short
+ * deregistration delay for a Node.js server, and target-tracking scaling on CPU and on requests
+ * per target that scales out fast and in slowly.
+ */
+export class WebService extends Construct {
+  readonly service: ecs.FargateService;
+  readonly targetGroup: elbv2.ApplicationTargetGroup;
+  /** The alarms that roll a deployment back, by name. */
+  readonly deploymentAlarms: cloudwatch.Alarm[];
+
+  constructor(scope: Construct, id: string, props: WebServiceProps) {
+    super(scope, id);
+    const { stackName } = Stack.of(this);
+
+    this.targetGroup = new elbv2.ApplicationTargetGroup(this, 'Targets', {
+      vpc: props.cluster.vpc,
+      targetType: elbv2.TargetType.IP,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      port: props.containerPort,
+      // Node.js answers in-flight requests within seconds; 30 s is plenty and keeps deploys short.
+      deregistrationDelay: Duration.seconds(30),
+      // New tasks warm up (JIT, connection pools) before taking their full share.
+      slowStart: Duration.seconds(60),
+      healthCheck: {
+        path: props.readinessPath,
+        healthyHttpCodes: '200',
+        interval: Duration.seconds(15),
+        timeout: Duration.seconds(5),
+        healthyThresholdCount: 2,
+        unhealthyThresholdCount: 3,
+      },
+    });
+    props.listener.addTargetGroups('Web', { targetGroups: [this.targetGroup] });
+
+    const period = Duration.minutes(1);
+    const tgDims = { LoadBalancer: props.loadBalancer.loadBalancerFullName, TargetGroup: this.targetGroup.targetGroupFullName };
+    const elbMetric = (metricName: string, statistic: string) => new cloudwatch.Metric({ namespace: 'AWS/ApplicationELB', metricName, dimensionsMap: tgDims, statistic, period });
+    const errorRate = new cloudwatch.MathExpression({
+      expression: 'IF(requests > 0, 100 * errors / requests, 0)',
+      usingMetrics: { errors: elbMetric('HTTPCode_Target_5XX_Count', 'Sum'), requests: elbMetric('RequestCount', 'Sum') },
+      period,
+      label: 'Target 5xx rate (%)',
+    });
+    // Named explicitly: ECS deployment alarms refer to alarms by name.
+    this.deploymentAlarms = [
+      new cloudwatch.Alarm(this, 'Target5xxRate', {
+        alarmName: `${stackName}-web-target-5xx-rate`,
+        alarmDescription: 'More than 5% of requests to the web tasks failed with 5xx for 3 minutes: rolls a deployment back.',
+        metric: errorRate,
+        threshold: 5,
+        evaluationPeriods: 3,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, 'UnhealthyHosts', {
+        alarmName: `${stackName}-web-unhealthy-hosts`,
+        alarmDescription: 'A web task failed the load balancer health check for 3 minutes: rolls a deployment back.',
+        metric: elbMetric('UnHealthyHostCount', 'Maximum'),
+        threshold: 0,
+        evaluationPeriods: 3,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    ];
+
+    this.service = new ecs.FargateService(this, 'Service', {
+      cluster: props.cluster,
+      taskDefinition: props.task.taskDefinition,
+      desiredCount: props.desiredCount,
+      capacityProviderStrategies: capacityFor(props.spot),
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
+      circuitBreaker: { enable: true, rollback: true },
+      deploymentAlarms: { alarmNames: this.deploymentAlarms.map((a) => a.alarmName), behavior: ecs.AlarmBehavior.ROLLBACK_ON_ALARM },
+      healthCheckGracePeriod: Duration.seconds(60),
+      enableExecuteCommand: props.ecsExec,
+      vpcSubnets: { subnets: props.cluster.vpc.privateSubnets },
+      securityGroups: [taskSecurityGroup(this, props.cluster.vpc, 'Web tasks: from the load balancer only')],
+      assignPublicIp: false,
+      propagateTags: ecs.PropagatedTagSource.SERVICE,
+    });
+    this.service.attachToApplicationTargetGroup(this.targetGroup);
+    for (const alarm of this.deploymentAlarms) {
+      this.service.node.addDependency(alarm);
+      Validations.of(alarm.node.defaultChild!).acknowledge({
+        id: 'NIST.800.53.R5-CloudWatchAlarmAction',
+        reason: 'This alarm acts through ECS: the service deployment rolls back when it fires. Notifications to people belong to the operations stack, which is not built yet.',
+      });
+    }
+
+    const scaling = this.service.autoScaleTaskCount({ minCapacity: props.minCount, maxCapacity: props.maxCount });
+    const cooldowns = { scaleOutCooldown: Duration.seconds(60), scaleInCooldown: Duration.minutes(5) };
+    scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: 60, ...cooldowns });
+    scaling.scaleOnRequestCount('Requests', { requestsPerTarget: props.requestsPerTarget ?? 500, targetGroup: this.targetGroup, ...cooldowns });
+  }
+}

@@ -1,0 +1,172 @@
+import { CfnOutput, Duration, Validations } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+import { AppTask } from '../constructs/app-task';
+import type { Cache } from '../constructs/cache';
+import { DATABASE_NAME, DATABASE_PORT, type Database } from '../constructs/database';
+import { Email } from '../constructs/email';
+import { LoadBalancer } from '../constructs/load-balancer';
+import { ServiceKey } from '../constructs/service-key';
+import type { UploadsBucket } from '../constructs/uploads-bucket';
+import { Waf } from '../constructs/waf';
+import { WebService } from '../constructs/web-service';
+import { WorkerService } from '../constructs/worker-service';
+import { StageStack, type StageStackProps } from './stage-stack';
+
+export interface AppStackProps extends StageStackProps {
+  readonly vpc: ec2.IVpc;
+  readonly logsKey: kms.IKey;
+  readonly database: Database;
+  readonly cache: Cache;
+  readonly uploads: UploadsBucket;
+}
+
+/**
+ * The stage's stateless tier: the ECS cluster, the web service behind the load balancer (with the
+ * WAF where configured), the BullMQ worker from the same image, and SES for the stage's domain.
+ * Everything here can be replaced without losing data.
+ */
+export class AppStack extends StageStack {
+  readonly cluster: ecs.Cluster;
+  readonly web: WebService;
+  readonly worker: WorkerService;
+  readonly loadBalancer: LoadBalancer;
+  readonly email?: Email;
+
+  constructor(scope: Construct, id: string, props: AppStackProps) {
+    super(scope, id, props);
+    const { name, app, web, worker, image, domain } = this.config;
+    const logs = { logsKey: props.logsKey, logRetention: this.logRetention, logRemovalPolicy: this.statefulRemovalPolicy };
+
+    this.cluster = new ecs.Cluster(this, 'Cluster', {
+      vpc: props.vpc,
+      containerInsightsV2: ecs.ContainerInsights.ENHANCED,
+      enableFargateCapacityProviders: true,
+    });
+
+    this.loadBalancer = new LoadBalancer(this, 'LoadBalancer', {
+      vpc: props.vpc,
+      accessLogBucket: props.uploads.accessLogs,
+      domain: this.config.https ? domain : undefined,
+      deletionProtection: name === 'prod',
+    });
+    if (app.waf) {
+      new Waf(this, 'Waf', { loadBalancerArn: this.loadBalancer.alb.loadBalancerArn, rateLimitPer5Min: app.wafRateLimitPer5Min, ...logs });
+    }
+
+    if (domain) {
+      const eventsKey = new ServiceKey(this, 'EventsKey', {
+        description: `${name}: SES event notifications`,
+        services: ['sns'],
+        removalPolicy: this.statefulRemovalPolicy,
+      }).key;
+      this.email = new Email(this, 'Email', { zoneName: domain.zoneName, hostedZoneId: domain.hostedZoneId, key: eventsKey });
+    }
+
+    // One image for both services, by tag or digest (-c imageTag=... per deploy).
+    const repository = ecr.Repository.fromRepositoryName(this, 'Repository', image.repositoryName);
+    const containerImage = ecs.ContainerImage.fromEcrRepository(repository, image.tag);
+    const environment: Record<string, string> = {
+      NODE_ENV: 'production',
+      STAGE: name,
+      PORT: String(app.containerPort),
+      DATABASE_HOST: props.database.instance.dbInstanceEndpointAddress,
+      DATABASE_PORT: String(DATABASE_PORT),
+      DATABASE_NAME,
+      // TLS to Valkey; the AUTH token comes as a secret.
+      REDIS_URL: `rediss://${props.cache.endpointAddress}:${props.cache.port}`,
+      UPLOADS_BUCKET: props.uploads.bucket.bucketName,
+      ...(this.email ? { SES_CONFIGURATION_SET: this.email.configurationSet.configurationSetName, MAIL_FROM_DOMAIN: domain!.zoneName } : {}),
+    };
+    // The secrets live in the data stack, encrypted with its keys. Referenced with their keys, CDK
+    // would write this stack's execution roles into those key policies: the data stack would then
+    // depend on this one (a cycle). So they are referenced by ARN alone, and the roles get
+    // kms:Decrypt on their own side below; the key policies already admit the account through
+    // Secrets Manager.
+    const databaseSecret = secretsmanager.Secret.fromSecretCompleteArn(this, 'DatabaseSecret', props.database.secret.secretArn);
+    const authToken = secretsmanager.Secret.fromSecretCompleteArn(this, 'CacheAuthToken', props.cache.authToken.secretArn);
+    const secretKeys = [props.database.secret, props.cache.authToken].map((secret) => secret.encryptionKey!.keyArn);
+    const secrets = {
+      DATABASE_USER: ecs.Secret.fromSecretsManager(databaseSecret, 'username'),
+      DATABASE_PASSWORD: ecs.Secret.fromSecretsManager(databaseSecret, 'password'),
+      REDIS_AUTH_TOKEN: ecs.Secret.fromSecretsManager(authToken),
+    };
+
+    const webTask = new AppTask(this, 'WebTask', {
+      cpu: web.cpu,
+      memoryMiB: web.memoryMiB,
+      image: containerImage,
+      environment,
+      secrets,
+      containerPort: app.containerPort,
+      // Node has fetch built in; the image needs no curl.
+      healthCheck: {
+        command: ['CMD-SHELL', `node -e "fetch('http://127.0.0.1:${app.containerPort}${app.livenessPath}').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"`],
+        interval: Duration.seconds(30),
+        timeout: Duration.seconds(5),
+        retries: 3,
+        startPeriod: Duration.seconds(30),
+      },
+      ...logs,
+    });
+    const workerTask = new AppTask(this, 'WorkerTask', {
+      cpu: worker.cpu,
+      memoryMiB: worker.memoryMiB,
+      image: containerImage,
+      command: app.workerCommand,
+      environment,
+      secrets,
+      stopTimeout: Duration.seconds(app.workerStopTimeoutSeconds),
+      ...logs,
+    });
+
+    this.web = new WebService(this, 'Web', {
+      cluster: this.cluster,
+      task: webTask,
+      containerPort: app.containerPort,
+      ...web,
+      ecsExec: app.ecsExec,
+      listener: this.loadBalancer.listener,
+      loadBalancer: this.loadBalancer.alb,
+      readinessPath: app.readinessPath,
+    });
+    this.worker = new WorkerService(this, 'Worker', { cluster: this.cluster, task: workerTask, ...worker, ecsExec: app.ecsExec });
+    if (app.ecsExec) for (const task of [webTask, workerTask]) task.acknowledgeExecGrants();
+    if (!app.waf) {
+      Validations.of(this.loadBalancer.alb.node.defaultChild!).acknowledge({
+        id: 'NIST.800.53.R5-ALBWAFEnabled',
+        reason: `No WAF by configuration in ${name} (app.waf: false, cost); the config schema requires it in prod.`,
+      });
+    }
+
+    for (const task of [webTask, workerTask]) {
+      task.taskDefinition.obtainExecutionRole().addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['kms:Decrypt'],
+          resources: secretKeys,
+          conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${this.region}.amazonaws.com` } },
+        }),
+      );
+      const role = task.taskDefinition.taskRole;
+      role.addManagedPolicy(props.uploads.objectAccessPolicy);
+      if (this.email) role.addManagedPolicy(this.email.sendPolicy);
+    }
+    // allowTo writes the ingress rules on the database and cache groups into this stack, which
+    // already depends on the data stack (allowFrom would write them there: a cycle).
+    for (const service of [this.web.service, this.worker.service]) {
+      service.connections.allowToDefaultPort(props.database, `${service.node.scope?.node.id} service`);
+      service.connections.allowToDefaultPort(props.cache, `${service.node.scope?.node.id} service`);
+    }
+
+    new CfnOutput(this, 'SiteUrl', { value: this.loadBalancer.url });
+    new CfnOutput(this, 'AlbDnsName', { value: this.loadBalancer.alb.loadBalancerDnsName });
+    new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
+    new CfnOutput(this, 'WebServiceName', { value: this.web.service.serviceName });
+    new CfnOutput(this, 'WorkerServiceName', { value: this.worker.service.serviceName });
+  }
+}
