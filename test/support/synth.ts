@@ -38,6 +38,7 @@ export interface StageTemplates {
   readonly stage: AppStage;
   readonly network: Template;
   readonly data: Template;
+  readonly app: Template;
   /** The DR-region stack, when the stage has one. */
   readonly dr?: Template;
 }
@@ -48,6 +49,7 @@ export function synthStage(name: StageName, context: Record<string, unknown> = {
     stage,
     network: Template.fromStack(stage.network),
     data: Template.fromStack(stage.data),
+    app: Template.fromStack(stage.app),
     dr: stage.dr && Template.fromStack(stage.dr),
   };
 }
