@@ -232,7 +232,7 @@ function isSpot(service: Props): boolean {
 /** Estimates every stage of an assembly, each stack at its own region's prices. */
 export function estimateAssembly(stacks: AssemblyStack[], pricesDir?: string): StageCost[] {
   const byStage = new Map<string, AssemblyStack[]>();
-  for (const stack of stacks) byStage.set(stack.stage || '(app)', [...(byStage.get(stack.stage || '(app)') ?? []), stack]);
+  for (const stack of stacks) byStage.set(stack.stage || '(shared)', [...(byStage.get(stack.stage || '(shared)') ?? []), stack]);
   return [...byStage].map(([stage, members]) => {
     const lines: CostLine[] = [];
     const notPriced: string[] = [];
