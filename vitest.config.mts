@@ -11,6 +11,9 @@ export default defineConfig({
     // Every core: files spend much of their time waiting on cfn-lint, moto and PGlite, and the
     // default (cores - 1) runs the suite serially on a 2-core machine (measured: 54 s against 40 s).
     maxWorkers: availableParallelism(),
+    // Files in one worker share its module state, so a stage synthesized by one stack-test file is
+    // reused by the next (test/support/synth.ts). Tests that change constructs build their own.
+    isolate: false,
     reporters: ['default'],
   },
 });

@@ -3,7 +3,7 @@ import { AwsSolutionsChecks, NIST80053R5Checks } from 'cdk-nag';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { STAGE_NAMES, type StageName } from '../lib/config';
 import type { AppStage } from '../lib/stages/app-stage';
-import { buildStage } from './support/synth';
+import { buildStage, synthStage } from './support/synth';
 
 /** Findings of both packs the app registers, as "RuleId at construct path" lines. */
 function findings(stage: AppStage): string[] {
@@ -14,7 +14,7 @@ function findings(stage: AppStage): string[] {
 
 const stages = {} as Record<StageName, AppStage>;
 beforeAll(() => {
-  for (const name of STAGE_NAMES) stages[name] = buildStage(name);
+  for (const name of STAGE_NAMES) stages[name] = synthStage(name).stage;
 });
 
 describe('cdk-nag AwsSolutions and NIST 800-53 R5', () => {

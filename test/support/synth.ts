@@ -43,7 +43,23 @@ export interface StageTemplates {
   readonly dr?: Template;
 }
 
+const synthesized = new Map<string, StageTemplates>();
+
+/**
+ * Synthesizes one stage's stacks, once per test worker: files running in the same worker (vitest
+ * runs them without isolation, see vitest.config.mts) share the result. Treat it as read-only;
+ * a test that changes constructs builds its own stage with `buildStage`.
+ */
 export function synthStage(name: StageName, context: Record<string, unknown> = {}): StageTemplates {
+  const key = JSON.stringify([name, context]);
+  const cached = synthesized.get(key);
+  if (cached) return cached;
+  const result = synthesizeStage(name, context);
+  synthesized.set(key, result);
+  return result;
+}
+
+function synthesizeStage(name: StageName, context: Record<string, unknown>): StageTemplates {
   const stage = buildStage(name, context);
   return {
     stage,
