@@ -11,6 +11,16 @@ import type { StageConfigInput, StageName } from './schema';
  * - staging: prod's shape at about 80% of its capacity (same task sizes, lower ceilings, burstable DB).
  * - prod: 2-10 web tasks of 1 vCPU/2 GB, Multi-AZ DB with deletion protection, a cache replica, three AZs.
  */
+/** How the app image runs; the same in every stage but for ECS Exec and the WAF. */
+const APP = {
+  containerPort: 3000,
+  readinessPath: '/health/ready',
+  livenessPath: '/health/live',
+  workerCommand: ['node', 'dist/worker.js'],
+  workerStopTimeoutSeconds: 120,
+  wafRateLimitPer5Min: 2000,
+};
+
 export const STAGES: Record<StageName, StageConfigInput> = {
   dev: {
     name: 'dev',
@@ -34,16 +44,7 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     },
     cache: { nodeType: 'cache.t4g.micro', replicas: 0, snapshotRetentionDays: 0 },
     alarms: { emails: ['dev-alerts@example.com'], httpsEndpoints: [] },
-    app: {
-      containerPort: 3000,
-      readinessPath: '/health/ready',
-      livenessPath: '/health/live',
-      workerCommand: ['node', 'dist/worker.js'],
-      workerStopTimeoutSeconds: 120,
-      ecsExec: true,
-      waf: false,
-      wafRateLimitPer5Min: 2000,
-    },
+    app: { ...APP, ecsExec: true, waf: false },
     uploads: { noncurrentVersionExpirationDays: 7, accessLogExpirationDays: 30, replicateToDr: false },
     logRetentionDays: 30,
     retainOnDelete: false,
@@ -73,16 +74,7 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     },
     cache: { nodeType: 'cache.t4g.small', replicas: 1, snapshotRetentionDays: 1 },
     alarms: { emails: ['staging-alerts@example.com'], httpsEndpoints: [] },
-    app: {
-      containerPort: 3000,
-      readinessPath: '/health/ready',
-      livenessPath: '/health/live',
-      workerCommand: ['node', 'dist/worker.js'],
-      workerStopTimeoutSeconds: 120,
-      ecsExec: false,
-      waf: true,
-      wafRateLimitPer5Min: 2000,
-    },
+    app: { ...APP, ecsExec: false, waf: true },
     uploads: { noncurrentVersionExpirationDays: 30, accessLogExpirationDays: 90, replicateToDr: false },
     logRetentionDays: 90,
     retainOnDelete: true,
@@ -112,16 +104,7 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     },
     cache: { nodeType: 'cache.t4g.medium', replicas: 1, snapshotRetentionDays: 7 },
     alarms: { emails: ['oncall@example.com'], httpsEndpoints: [] },
-    app: {
-      containerPort: 3000,
-      readinessPath: '/health/ready',
-      livenessPath: '/health/live',
-      workerCommand: ['node', 'dist/worker.js'],
-      workerStopTimeoutSeconds: 120,
-      ecsExec: false,
-      waf: true,
-      wafRateLimitPer5Min: 2000,
-    },
+    app: { ...APP, ecsExec: false, waf: true },
     uploads: { noncurrentVersionExpirationDays: 90, accessLogExpirationDays: 365, replicateToDr: true },
     logRetentionDays: 365,
     retainOnDelete: true,

@@ -1,10 +1,10 @@
-import { type Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { type Duration, Validations } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
-import type * as kms from 'aws-cdk-lib/aws-kms';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { type LogSettings, stageLogGroup } from './log-group';
 
-export interface AppTaskProps {
+export interface AppTaskProps extends LogSettings {
   /** CPU units and memory (MiB), a pair Fargate offers (the config schema checks it). */
   readonly cpu: number;
   readonly memoryMiB: number;
@@ -21,10 +21,6 @@ export interface AppTaskProps {
   readonly healthCheck?: ecs.HealthCheck;
   /** Time between SIGTERM and SIGKILL. */
   readonly stopTimeout?: Duration;
-  readonly logsKey: kms.IKey;
-  readonly logRetention: logs.RetentionDays;
-  /** @default RemovalPolicy.RETAIN */
-  readonly logRemovalPolicy?: RemovalPolicy;
 }
 
 /** The container's name in every task definition; ECS and the deploy workflow refer to it. */
@@ -46,11 +42,7 @@ export class AppTask extends Construct {
 
   constructor(scope: Construct, id: string, props: AppTaskProps) {
     super(scope, id);
-    this.logGroup = new logs.LogGroup(this, 'Logs', {
-      encryptionKey: props.logsKey,
-      retention: props.logRetention,
-      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
-    });
+    this.logGroup = stageLogGroup(this, 'Logs', props);
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
       cpu: props.cpu,
       memoryLimitMiB: props.memoryMiB,

@@ -1,12 +1,12 @@
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import { type LogSettings, stageLogGroup } from './log-group';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 
-export interface DatabaseProps {
+export interface DatabaseProps extends LogSettings {
   readonly vpc: ec2.IVpc;
   /**
    * DB instance identifier. It is a physical name on purpose: RDS exports logs to log groups
@@ -27,14 +27,6 @@ export interface DatabaseProps {
   readonly insights: boolean;
   /** Encrypts storage, snapshots, the master secret and Performance Insights. */
   readonly key: kms.IKey;
-  /** Encrypts the exported log groups. */
-  readonly logsKey: kms.IKey;
-  readonly logRetention: logs.RetentionDays;
-  /**
-   * What happens to the exported log groups when they leave the stack.
-   * @default RemovalPolicy.RETAIN
-   */
-  readonly logRemovalPolicy?: RemovalPolicy;
 }
 
 /** Name of the database created in the instance; the app connects to it. */
@@ -83,14 +75,8 @@ export class Database extends Construct {
     });
 
     const exported = ['postgresql', 'upgrade'];
-    const logGroups = exported.map(
-      (type) =>
-        new logs.LogGroup(this, `${type[0].toUpperCase()}${type.slice(1)}Logs`, {
-          logGroupName: `/aws/rds/instance/${props.instanceIdentifier}/${type}`,
-          encryptionKey: props.logsKey,
-          retention: props.logRetention,
-          removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
-        }),
+    const logGroups = exported.map((type) =>
+      stageLogGroup(this, `${type[0].toUpperCase()}${type.slice(1)}Logs`, props, `/aws/rds/instance/${props.instanceIdentifier}/${type}`),
     );
 
     this.instance = new rds.DatabaseInstance(this, 'Instance', {

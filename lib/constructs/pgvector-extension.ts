@@ -1,14 +1,13 @@
-import { CfnOutput, CustomResource, Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { CfnOutput, CustomResource, Duration, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import type * as kms from 'aws-cdk-lib/aws-kms';
-import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
+import { type LogSettings, logSettings } from './log-group';
 import { ProjectFunction } from './project-function';
 
-export interface PgvectorExtensionProps {
+export interface PgvectorExtensionProps extends LogSettings {
   readonly vpc: ec2.IVpc;
   /** Connections of the database, to admit the function on its port. */
   readonly database: ec2.IConnectable;
@@ -20,9 +19,6 @@ export interface PgvectorExtensionProps {
   readonly databaseName: string;
   /** Lowest acceptable pgvector version. */
   readonly minVersion: string;
-  readonly logsKey: kms.IKey;
-  readonly logRetention: logs.RetentionDays;
-  readonly logRemovalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -54,9 +50,7 @@ export class PgvectorExtension extends Construct {
       vpc: props.vpc,
       securityGroups: [securityGroup],
       timeout: Duration.minutes(2),
-      logsKey: props.logsKey,
-      logRetention: props.logRetention,
-      logRemovalPolicy: props.logRemovalPolicy,
+      ...logSettings(props),
       // The Lambda runtime ships the Amazon RDS CA bundle; Node trusts it only when told to.
       environment: { NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem' },
     });

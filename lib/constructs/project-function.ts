@@ -1,25 +1,17 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
-import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { type LogSettings, stageLogGroup } from './log-group';
 
-export interface ProjectFunctionProps {
+export interface ProjectFunctionProps extends LogSettings {
   /** Path of the handler module, e.g. `lambda/pgvector/index.ts`. */
   readonly entry: string;
   /** Exported handler name. */
   readonly handler: string;
   readonly description: string;
-  /** Key that encrypts the function's log group. */
-  readonly logsKey: kms.IKey;
-  readonly logRetention: logs.RetentionDays;
-  /**
-   * What happens to the log group when it leaves the stack.
-   * @default RemovalPolicy.RETAIN
-   */
-  readonly logRemovalPolicy?: RemovalPolicy;
   /** VPC to run in; the function goes into its private subnets (egress through NAT). */
   readonly vpc: ec2.IVpc;
   readonly securityGroups: ec2.ISecurityGroup[];
@@ -50,11 +42,7 @@ export class ProjectFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: ProjectFunctionProps) {
     super(scope, id);
-    this.logGroup = new logs.LogGroup(this, 'Logs', {
-      encryptionKey: props.logsKey,
-      retention: props.logRetention,
-      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
-    });
+    this.logGroup = stageLogGroup(this, 'Logs', props);
     this.fn = new nodejs.NodejsFunction(this, 'Function', {
       entry: props.entry,
       handler: props.handler,

@@ -1,18 +1,13 @@
-import { ArnFormat, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import type * as kms from 'aws-cdk-lib/aws-kms';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import { ArnFormat, Stack } from 'aws-cdk-lib';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
+import { type LogSettings, stageLogGroup } from './log-group';
 
-export interface WafProps {
+export interface WafProps extends LogSettings {
   /** ARN of the load balancer to protect. */
   readonly loadBalancerArn: string;
   /** Requests one client IP may make in 5 minutes before it is blocked. */
   readonly rateLimitPer5Min: number;
-  readonly logsKey: kms.IKey;
-  readonly logRetention: logs.RetentionDays;
-  /** @default RemovalPolicy.RETAIN */
-  readonly logRemovalPolicy?: RemovalPolicy;
 }
 
 /** AWS managed rule groups, in evaluation order after the rate limit. */
@@ -59,12 +54,7 @@ export class Waf extends Construct {
     });
     new wafv2.CfnWebACLAssociation(this, 'Association', { resourceArn: props.loadBalancerArn, webAclArn: this.webAcl.attrArn });
 
-    const logGroup = new logs.LogGroup(this, 'Logs', {
-      logGroupName: `aws-waf-logs-${stackName}`,
-      encryptionKey: props.logsKey,
-      retention: props.logRetention,
-      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
-    });
+    const logGroup = stageLogGroup(this, 'Logs', props, `aws-waf-logs-${stackName}`);
     new wafv2.CfnLoggingConfiguration(this, 'Logging', {
       resourceArn: this.webAcl.attrArn,
       logDestinationConfigs: [Stack.of(this).formatArn({ service: 'logs', resource: 'log-group', resourceName: logGroup.logGroupName, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],

@@ -1,21 +1,15 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import { Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import { Construct } from 'constructs';
-import type { AppTask } from './app-task';
+import { type AppServiceBase, appServiceProps } from './app-service';
 
-export interface WebServiceProps {
-  readonly cluster: ecs.ICluster;
-  readonly task: AppTask;
+export interface WebServiceProps extends AppServiceBase {
   readonly containerPort: number;
-  readonly desiredCount: number;
   readonly minCount: number;
   readonly maxCount: number;
-  readonly spot: boolean;
-  readonly ecsExec: boolean;
   /** The load balancer listener the service's target group attaches to. */
   readonly listener: elbv2.ApplicationListener;
   readonly loadBalancer: elbv2.ApplicationLoadBalancer;
@@ -23,21 +17,6 @@ export interface WebServiceProps {
   readonly readinessPath: string;
   /** Requests per target that scaling holds. @default 500 */
   readonly requestsPerTarget?: number;
-}
-
-/**
- * A task security group that admits nothing and lets out only HTTPS (AWS APIs, the image registry,
- * through NAT or the S3 endpoint); database and cache egress are added where they are granted.
- */
-export function taskSecurityGroup(scope: Construct, vpc: ec2.IVpc, description: string): ec2.SecurityGroup {
-  const group = new ec2.SecurityGroup(scope, 'SecurityGroup', { vpc, description, allowAllOutbound: false });
-  group.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS APIs and the image registry');
-  return group;
-}
-
-/** Capacity providers for a service: Fargate Spot where configured, on-demand Fargate otherwise. */
-export function capacityFor(spot: boolean): ecs.CapacityProviderStrategy[] {
-  return [{ capacityProvider: spot ? 'FARGATE_SPOT' : 'FARGATE', weight: 1 }];
 }
 
 /**
@@ -109,20 +88,9 @@ export class WebService extends Construct {
     ];
 
     this.service = new ecs.FargateService(this, 'Service', {
-      cluster: props.cluster,
-      taskDefinition: props.task.taskDefinition,
-      desiredCount: props.desiredCount,
-      capacityProviderStrategies: capacityFor(props.spot),
-      minHealthyPercent: 100,
-      maxHealthyPercent: 200,
-      circuitBreaker: { enable: true, rollback: true },
+      ...appServiceProps(this, props, 'Web tasks: from the load balancer only'),
       deploymentAlarms: { alarmNames: this.deploymentAlarms.map((a) => a.alarmName), behavior: ecs.AlarmBehavior.ROLLBACK_ON_ALARM },
       healthCheckGracePeriod: Duration.seconds(60),
-      enableExecuteCommand: props.ecsExec,
-      vpcSubnets: { subnets: props.cluster.vpc.privateSubnets },
-      securityGroups: [taskSecurityGroup(this, props.cluster.vpc, 'Web tasks: from the load balancer only')],
-      assignPublicIp: false,
-      propagateTags: ecs.PropagatedTagSource.SERVICE,
     });
     this.service.attachToApplicationTargetGroup(this.targetGroup);
     for (const alarm of this.deploymentAlarms) {

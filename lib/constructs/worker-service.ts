@@ -1,17 +1,11 @@
 import { Duration } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import { Construct } from 'constructs';
-import type { AppTask } from './app-task';
-import { capacityFor, taskSecurityGroup } from './web-service';
+import { type AppServiceBase, appServiceProps } from './app-service';
 
-export interface WorkerServiceProps {
-  readonly cluster: ecs.ICluster;
-  readonly task: AppTask;
-  readonly desiredCount: number;
+export interface WorkerServiceProps extends AppServiceBase {
   readonly minCount: number;
   readonly maxCount: number;
-  readonly spot: boolean;
-  readonly ecsExec: boolean;
 }
 
 /**
@@ -24,20 +18,7 @@ export class WorkerService extends Construct {
 
   constructor(scope: Construct, id: string, props: WorkerServiceProps) {
     super(scope, id);
-    this.service = new ecs.FargateService(this, 'Service', {
-      cluster: props.cluster,
-      taskDefinition: props.task.taskDefinition,
-      desiredCount: props.desiredCount,
-      capacityProviderStrategies: capacityFor(props.spot),
-      minHealthyPercent: 100,
-      maxHealthyPercent: 200,
-      circuitBreaker: { enable: true, rollback: true },
-      enableExecuteCommand: props.ecsExec,
-      vpcSubnets: { subnets: props.cluster.vpc.privateSubnets },
-      securityGroups: [taskSecurityGroup(this, props.cluster.vpc, 'Worker tasks: no ingress')],
-      assignPublicIp: false,
-      propagateTags: ecs.PropagatedTagSource.SERVICE,
-    });
+    this.service = new ecs.FargateService(this, 'Service', appServiceProps(this, props, 'Worker tasks: no ingress'));
     const scaling = this.service.autoScaleTaskCount({ minCapacity: props.minCount, maxCapacity: props.maxCount });
     scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: 60, scaleOutCooldown: Duration.seconds(60), scaleInCooldown: Duration.minutes(5) });
   }

@@ -1,0 +1,40 @@
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import type { Construct } from 'constructs';
+import type { AppTask } from './app-task';
+
+/** What the web and the worker service have in common. */
+export interface AppServiceBase {
+  readonly cluster: ecs.ICluster;
+  readonly task: AppTask;
+  readonly desiredCount: number;
+  readonly spot: boolean;
+  readonly ecsExec: boolean;
+}
+
+/**
+ * Service settings both app services share: Fargate (Spot where configured) in the private
+ * subnets without public IPs, rolling deploys that keep every task until its replacement is healthy
+ * (100%/200%), the circuit breaker rolling back a release that cannot start, tags propagated to
+ * tasks, and a task security group that admits nothing and lets out only HTTPS (AWS APIs and the
+ * image registry); database, cache and load-balancer paths are granted where they are needed.
+ */
+export function appServiceProps(scope: Construct, props: AppServiceBase, securityGroupDescription: string): ecs.FargateServiceProps {
+  const vpc = props.cluster.vpc;
+  const securityGroup = new ec2.SecurityGroup(scope, 'SecurityGroup', { vpc, description: securityGroupDescription, allowAllOutbound: false });
+  securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS APIs and the image registry');
+  return {
+    cluster: props.cluster,
+    taskDefinition: props.task.taskDefinition,
+    desiredCount: props.desiredCount,
+    capacityProviderStrategies: [{ capacityProvider: props.spot ? 'FARGATE_SPOT' : 'FARGATE', weight: 1 }],
+    minHealthyPercent: 100,
+    maxHealthyPercent: 200,
+    circuitBreaker: { enable: true, rollback: true },
+    enableExecuteCommand: props.ecsExec,
+    vpcSubnets: { subnets: vpc.privateSubnets },
+    securityGroups: [securityGroup],
+    assignPublicIp: false,
+    propagateTags: ecs.PropagatedTagSource.SERVICE,
+  };
+}
