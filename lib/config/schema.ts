@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { rdsClassMemoryGiB } from './instance-class';
 
 /** The stages this app deploys. Their names are also the `cdk.Stage` ids (`npx cdk deploy 'staging/*'`). */
 export const STAGE_NAMES = ['dev', 'staging', 'prod'] as const;
@@ -202,6 +203,13 @@ export const stageConfigSchema = z
       })
       .strict()
       .superRefine((db, ctx) => {
+        if (rdsClassMemoryGiB(db.instanceClass) === undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['instanceClass'],
+            message: 'its memory is not known, and max_connections and the connections alarm are derived from it. Fix: use a t3, t4g, m5-m8 or r5-r8 class (e.g. "m7g.large"), or add the class to lib/config/instance-class.ts',
+          });
+        }
         if (db.maxAllocatedStorageGiB < db.allocatedStorageGiB) {
           ctx.addIssue({
             code: 'custom',
@@ -225,7 +233,9 @@ export const stageConfigSchema = z
     alarms: z
       .object({
         /** Email addresses subscribed to the stage's alarm topic. */
-        emails: z.array(z.email({ message: 'not an email address. Fix: write it like "oncall@example.com"' })),
+        emails: z
+          .array(z.email({ message: 'not an email address. Fix: write it like "oncall@example.com"' }))
+          .max(10, 'AWS Budgets notifies at most 10 email addresses. Fix: list at most 10, or subscribe a mailing list'),
         /** HTTPS endpoints (PagerDuty, Opsgenie, ...) subscribed to the alarm topic. */
         httpsEndpoints: z.array(
           z.url({
@@ -253,6 +263,40 @@ export const stageConfigSchema = z
         waf: z.boolean(),
         /** Requests one IP may make in 5 minutes before the WAF blocks it. */
         wafRateLimitPer5Min: z.number().int().min(10, 'WAF rate limits start at 10. Fix: use 10 or more').max(2_000_000_000),
+      })
+      .strict(),
+    operations: z
+      .object({
+        /** Alarm when more than this % of requests end in a 5xx, from the load balancer or from the app (5 min). */
+        http5xxRatePercent: z.number().positive().max(100, 'a percentage is at most 100. Fix: use 0 to 100'),
+        /** Alarm when the p99 target response time exceeds this many seconds (5 min). */
+        p99LatencySeconds: z.number().positive(),
+        /** Web and worker CPU alarm (5 min average). */
+        ecsCpuPercent: z.number().positive().max(100, 'a percentage is at most 100. Fix: use 0 to 100'),
+        /** Web and worker memory alarm (5 min average). */
+        ecsMemoryPercent: z.number().positive().max(100, 'a percentage is at most 100. Fix: use 0 to 100'),
+        /** Database CPU alarm (10 min). */
+        rdsCpuPercent: z.number().positive().max(100, 'a percentage is at most 100. Fix: use 0 to 100'),
+        /** Database freeable memory alarm, in MiB. */
+        rdsFreeableMemoryMiB: z.number().int().positive(),
+        /** Alarm when free storage falls below this % of the allocated storage. */
+        rdsFreeStoragePercent: z.number().positive().max(100, 'a percentage is at most 100. Fix: use 0 to 100'),
+        /** Alarm when connections exceed this % of the instance class's max_connections. */
+        rdsConnectionsPercent: z.number().positive().max(100, 'a percentage is at most 100. Fix: use 0 to 100'),
+        /** Database read and write latency alarm, in seconds. */
+        rdsLatencySeconds: z.number().positive(),
+        /** Valkey engine CPU alarm. */
+        cacheCpuPercent: z.number().positive().max(100, 'a percentage is at most 100. Fix: use 0 to 100'),
+        /** Valkey memory alarm (noeviction: writes fail when full). */
+        cacheMemoryPercent: z.number().positive().max(100, 'a percentage is at most 100. Fix: use 0 to 100'),
+        /** Valkey client connections alarm. */
+        cacheConnections: z.number().int().positive(),
+        /** SES reputation bounce-rate alarm (SES reviews accounts above 5%). */
+        sesBounceRatePercent: z.number().positive().max(100, 'a percentage is at most 100. Fix: use 0 to 100'),
+        /** SES reputation complaint-rate alarm (SES reviews accounts above 0.1%). */
+        sesComplaintRatePercent: z.number().positive().max(100, 'a percentage is at most 100. Fix: use 0 to 100'),
+        /** Requests the WAF may block in 5 minutes before the surge alarm fires. */
+        wafBlockedPer5Min: z.number().int().positive(),
       })
       .strict(),
     uploads: z

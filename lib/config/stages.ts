@@ -21,6 +21,25 @@ const APP = {
   wafRateLimitPer5Min: 2000,
 };
 
+/** Alarm thresholds a platform team starts with; each stage may tighten or loosen one. */
+const OPERATIONS = {
+  http5xxRatePercent: 1,
+  p99LatencySeconds: 2,
+  ecsCpuPercent: 80,
+  ecsMemoryPercent: 80,
+  rdsCpuPercent: 80,
+  rdsFreeableMemoryMiB: 128,
+  rdsFreeStoragePercent: 10,
+  rdsConnectionsPercent: 80,
+  rdsLatencySeconds: 0.02,
+  cacheCpuPercent: 80,
+  cacheMemoryPercent: 80,
+  cacheConnections: 1000,
+  sesBounceRatePercent: 5,
+  sesComplaintRatePercent: 0.1,
+  wafBlockedPer5Min: 1000,
+};
+
 export const STAGES: Record<StageName, StageConfigInput> = {
   dev: {
     name: 'dev',
@@ -44,6 +63,7 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     },
     cache: { nodeType: 'cache.t4g.micro', replicas: 0, snapshotRetentionDays: 0 },
     alarms: { emails: ['dev-alerts@example.com'], httpsEndpoints: [] },
+    operations: OPERATIONS,
     app: { ...APP, ecsExec: true, waf: false },
     uploads: { noncurrentVersionExpirationDays: 7, accessLogExpirationDays: 30, replicateToDr: false },
     logRetentionDays: 30,
@@ -74,6 +94,7 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     },
     cache: { nodeType: 'cache.t4g.small', replicas: 1, snapshotRetentionDays: 1 },
     alarms: { emails: ['staging-alerts@example.com'], httpsEndpoints: [] },
+    operations: OPERATIONS,
     app: { ...APP, ecsExec: false, waf: true },
     uploads: { noncurrentVersionExpirationDays: 30, accessLogExpirationDays: 90, replicateToDr: false },
     logRetentionDays: 90,
@@ -104,6 +125,7 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     },
     cache: { nodeType: 'cache.t4g.medium', replicas: 1, snapshotRetentionDays: 7 },
     alarms: { emails: ['oncall@example.com'], httpsEndpoints: [] },
+    operations: OPERATIONS,
     app: { ...APP, ecsExec: false, waf: true },
     uploads: { noncurrentVersionExpirationDays: 90, accessLogExpirationDays: 365, replicateToDr: true },
     logRetentionDays: 365,

@@ -5,6 +5,7 @@ import { type LogSettings, stageLogGroup } from './log-group';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { rdsMaxConnections } from '../config/instance-class';
 
 export interface DatabaseProps extends LogSettings {
   readonly vpc: ec2.IVpc;
@@ -47,9 +48,12 @@ export class Database extends Construct {
   /** The RDS-managed master secret: JSON with `username` and `password` (host and port are not in it). */
   readonly secret: secretsmanager.ISecret;
   readonly connections: ec2.Connections;
+  /** The instance's max_connections. */
+  readonly maxConnections: number;
 
   constructor(scope: Construct, id: string, props: DatabaseProps) {
     super(scope, id);
+    this.maxConnections = rdsMaxConnections(props.instanceClass);
     const [major] = props.engineVersion.split('.');
     const engine = rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.of(props.engineVersion, major) });
 
@@ -71,6 +75,9 @@ export class Database extends Construct {
         log_lock_waits: '1',
         log_autovacuum_min_duration: '10000',
         shared_preload_libraries: 'pg_stat_statements',
+        // Written out (AWS's formula on the class's memory) so pool sizes and the connections
+        // alarm know the limit. Static: a change applies at the next reboot.
+        max_connections: String(this.maxConnections),
       },
     });
 

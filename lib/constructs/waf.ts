@@ -4,6 +4,8 @@ import { Construct } from 'constructs';
 import { type LogSettings, stageLogGroup } from './log-group';
 
 export interface WafProps extends LogSettings {
+  /** Web ACL name, unique in the account and region. */
+  readonly name: string;
   /** ARN of the load balancer to protect. */
   readonly loadBalancerArn: string;
   /** Requests one client IP may make in 5 minutes before it is blocked. */
@@ -25,13 +27,18 @@ export const MANAGED_RULE_GROUPS = [
  */
 export class Waf extends Construct {
   readonly webAcl: wafv2.CfnWebACL;
+  /** The web ACL's name: its metrics' WebACL dimension. */
+  readonly webAclName: string;
 
   constructor(scope: Construct, id: string, props: WafProps) {
     super(scope, id);
     const { stackName } = Stack.of(this);
     const metric = (name: string) => ({ cloudWatchMetricsEnabled: true, sampledRequestsEnabled: true, metricName: `${stackName}-${name}` });
 
+    this.webAclName = props.name;
     this.webAcl = new wafv2.CfnWebACL(this, 'WebAcl', {
+      // Named, so alarms and dashboards in other stacks know its metrics' dimension without a reference.
+      name: props.name,
       scope: 'REGIONAL',
       defaultAction: { allow: {} },
       visibilityConfig: metric('web-acl'),

@@ -5,7 +5,9 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
+import { AlarmSet } from '../constructs/alarm-set';
 import { AppTask } from '../constructs/app-task';
 import type { Cache } from '../constructs/cache';
 import { DATABASE_NAME, DATABASE_PORT, type Database } from '../constructs/database';
@@ -24,6 +26,8 @@ export interface AppStackProps extends StageStackProps {
   readonly database: Database;
   readonly cache: Cache;
   readonly uploads: UploadsBucket;
+  /** The stage's alarm topic (network stack): the deployment alarms notify it too. */
+  readonly alarmTopic: sns.ITopic;
 }
 
 /**
@@ -37,6 +41,7 @@ export class AppStack extends StageStack {
   readonly worker: WorkerService;
   readonly loadBalancer: LoadBalancer;
   readonly email?: Email;
+  readonly waf?: Waf;
 
   constructor(scope: Construct, id: string, props: AppStackProps) {
     super(scope, id, props);
@@ -56,7 +61,7 @@ export class AppStack extends StageStack {
       deletionProtection: name === 'prod',
     });
     if (app.waf) {
-      new Waf(this, 'Waf', { loadBalancerArn: this.loadBalancer.alb.loadBalancerArn, rateLimitPer5Min: app.wafRateLimitPer5Min, ...logs });
+      this.waf = new Waf(this, 'Waf', { name: `webapp-${name}`, loadBalancerArn: this.loadBalancer.alb.loadBalancerArn, rateLimitPer5Min: app.wafRateLimitPer5Min, ...logs });
     }
 
     if (domain) {
@@ -135,6 +140,8 @@ export class AppStack extends StageStack {
       loadBalancer: this.loadBalancer.alb,
       readinessPath: app.readinessPath,
     });
+    const notify = new AlarmSet(name, props.alarmTopic);
+    for (const alarm of this.web.deploymentAlarms) notify.notify(alarm);
     this.worker = new WorkerService(this, 'Worker', { cluster: this.cluster, task: workerTask, ...worker, ecsExec: app.ecsExec });
     if (app.ecsExec) for (const task of [webTask, workerTask]) task.acknowledgeExecGrants();
     if (!app.waf) {

@@ -1,17 +1,20 @@
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
+import { AlarmTopic, alarmTopicName } from '../constructs/alarm-topic';
 import { LogsKey } from '../constructs/logs-key';
 import { Network } from '../constructs/network';
 import { StageStack, type StageStackProps } from './stage-stack';
 
 /**
- * The stage's network and the key its logs are encrypted with: the longest-lived layer, which the
- * data, app and operations stacks build on.
+ * The stage's network, the key its logs are encrypted with and its alarm topic: the longest-lived
+ * layer, which the data, app and operations stacks build on (alarms in any of them notify here).
  */
 export class NetworkStack extends StageStack {
   readonly vpc: ec2.IVpc;
   readonly logsKey: kms.IKey;
+  readonly alarmTopic: sns.ITopic;
 
   constructor(scope: Construct, id: string, props: StageStackProps) {
     super(scope, id, props);
@@ -26,5 +29,6 @@ export class NetworkStack extends StageStack {
       flowLogRetention: this.logRetention,
       removalPolicy: this.statefulRemovalPolicy,
     }).vpc;
+    this.alarmTopic = new AlarmTopic(this, 'Alarms', { topicName: alarmTopicName(this.config.name), ...this.config.alarms, removalPolicy: this.statefulRemovalPolicy }).topic;
   }
 }

@@ -5,6 +5,9 @@ import { AppStack } from '../stacks/app-stack';
 import { DataStack } from '../stacks/data-stack';
 import { DrStack } from '../stacks/dr-stack';
 import { NetworkStack } from '../stacks/network-stack';
+import { OpsStack } from '../stacks/ops-stack';
+import type { WatchedFunction } from '../constructs/function-alarms';
+import { ProjectFunction } from '../constructs/project-function';
 
 export interface AppStageProps extends StageProps {
   readonly config: StageConfig;
@@ -21,6 +24,7 @@ export class AppStage extends Stage {
   readonly network: NetworkStack;
   readonly data: DataStack;
   readonly app: AppStack;
+  readonly ops: OpsStack;
   /** The stack in the DR region; only when the stage replicates to it. */
   readonly dr?: DrStack;
 
@@ -65,6 +69,28 @@ export class AppStage extends Stage {
       database: this.data.database,
       cache: this.data.cache,
       uploads: this.data.uploads,
+      alarmTopic: this.network.alarmTopic,
     });
+    this.ops = new OpsStack(this, 'Ops', {
+      config,
+      description: `Operations of the ${config.name} stage: alarms, notifications, dashboard, budget`,
+      data: this.data,
+      app: this.app,
+      functions: projectFunctions(this.data, this.app),
+    });
+    // The alarm topic is referenced by its fixed ARN; it must exist first all the same.
+    this.ops.addStackDependency(this.network, "alarm topic");
   }
+}
+
+/** The project Lambda functions in the given stacks, named after the construct that owns each. */
+function projectFunctions(...stacks: Construct[]): WatchedFunction[] {
+  return stacks
+    .flatMap((stack) => stack.node.findAll())
+    .filter((c): c is ProjectFunction => c instanceof ProjectFunction)
+    .map((f) => ({ name: kebab(f.node.scope!.node.id), fn: f.fn }));
+}
+
+function kebab(id: string): string {
+  return id.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
 }

@@ -81,8 +81,9 @@ describe('diff-guard on the real app', () => {
     ]);
   });
 
-  test('removing the data stack (and the app stack that uses it) blocks on the database and warns on retained resources', () => {
+  test('removing the data stack (and the app and ops stacks that use it) blocks on the database and warns on retained resources', () => {
     const headDir = head('remove-stack', (prod) => {
+      prod.node.tryRemoveChild('Ops');
       prod.node.tryRemoveChild('App');
       prod.node.tryRemoveChild('Data');
     });

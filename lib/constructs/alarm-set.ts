@@ -1,0 +1,81 @@
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type { Construct } from 'constructs';
+
+/** page: somebody acts now (the stage's composite alarm includes it); ticket: look today. */
+export type Severity = 'page' | 'ticket';
+
+/** The tiers an alarm belongs to; the dashboard and docs/alarms.md group by them. */
+export type Tier = 'load balancer' | 'web' | 'worker' | 'database' | 'cache' | 'email' | 'functions' | 'waf';
+
+export interface WatchProps extends Omit<cloudwatch.AlarmProps, 'alarmName' | 'alarmDescription' | 'treatMissingData' | 'actionsEnabled'> {
+  /** Name after the stage prefix, e.g. "db-cpu". docs/alarms.md lists every one. */
+  readonly name: string;
+  /** What the alarm means, in one sentence a person paged at night understands. */
+  readonly description: string;
+  /**
+   * What missing data means for this metric. Required, so each alarm says it rather than taking
+   * CloudWatch's default: traffic counts go quiet when there is no traffic (not breaching);
+   * resource gauges go quiet when the resource is gone (missing, shown as insufficient data).
+   */
+  readonly treatMissingData: cloudwatch.TreatMissingData;
+  readonly severity: Severity;
+  readonly tier: Tier;
+  /** Heading of the alarm's runbook line in docs/alarms.md. @default name */
+  readonly runbook?: string;
+}
+
+export interface WatchedAlarm {
+  readonly alarm: cloudwatch.IAlarm;
+  readonly severity: Severity;
+  readonly tier: Tier;
+}
+
+/**
+ * The alarms of one stage: each one named `<stage>-<name>`, described, and sending ALARM and OK to
+ * the stage's alarm topic, so no alarm exists without an action. The set is what the composite
+ * alarm and the dashboard are built from.
+ */
+export class AlarmSet {
+  readonly watched: WatchedAlarm[] = [];
+  private readonly action: cloudwatch.IAlarmAction;
+
+  constructor(
+    /** Prefix of every alarm name: the stage name. */
+    readonly prefix: string,
+    readonly topic: sns.ITopic,
+  ) {
+    this.action = new actions.SnsAction(topic);
+  }
+
+  /** Defines an alarm with the topic as its ALARM and OK action. */
+  add(scope: Construct, id: string, props: WatchProps): cloudwatch.Alarm {
+    const { name, description, severity, tier, runbook, ...alarmProps } = props;
+    const alarm = new cloudwatch.Alarm(scope, id, {
+      ...alarmProps,
+      alarmName: `${this.prefix}-${name}`,
+      alarmDescription: `${description} Runbook: docs/alarms.md#${runbook ?? name}`,
+      actionsEnabled: true,
+    });
+    this.notify(alarm);
+    this.watched.push({ alarm, severity, tier });
+    return alarm;
+  }
+
+  /** Counts an alarm defined elsewhere (that already notifies the topic) in the composite and the dashboard. */
+  adopt(alarm: cloudwatch.IAlarm, severity: Severity, tier: Tier): void {
+    this.watched.push({ alarm, severity, tier });
+  }
+
+  /** Sends the alarm's ALARM and OK transitions to the topic. */
+  notify(alarm: cloudwatch.AlarmBase): void {
+    alarm.addAlarmAction(this.action);
+    alarm.addOkAction(this.action);
+  }
+
+  /** The alarms that page. */
+  get paging(): cloudwatch.IAlarm[] {
+    return this.watched.filter((w) => w.severity === 'page').map((w) => w.alarm);
+  }
+}

@@ -1,0 +1,90 @@
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+
+export interface OpsEventsProps {
+  /** The stage's alarm topic (its policy and key admit EventBridge of this account). */
+  readonly topic: sns.ITopic;
+  readonly clusterArn: string;
+  readonly serviceArns: string[];
+  /** DB instance identifier of the stage's database. */
+  readonly databaseIdentifier: string;
+}
+
+/** RDS event categories worth a person's attention. */
+export const RDS_EVENT_CATEGORIES = ['availability', 'failover', 'failure', 'low storage', 'maintenance'];
+
+/** AWS Backup job states that mean no recovery point (or copy) was made. */
+export const BACKUP_FAILED_STATES = ['FAILED', 'ABORTED', 'EXPIRED'];
+
+/**
+ * Defines EventBridge rules that turn AWS events into notifications on the alarm topic, each as a
+ * readable one-line message: failed ECS deployments and service errors (tasks that cannot be
+ * placed or started), service tasks that stopped because a container exited or could not start
+ * (not the scheduler's own stops during deploys and scale-in), events of the stage's database
+ * (failover, failure, low storage, maintenance, availability), and failed AWS Backup and copy
+ * jobs in the stage's account and region.
+ */
+export class OpsEvents extends Construct {
+  readonly rules: events.Rule[] = [];
+
+  constructor(scope: Construct, id: string, props: OpsEventsProps) {
+    super(scope, id);
+    const field = (path: string) => events.EventField.fromPath(path);
+    const rule = (ruleId: string, description: string, eventPattern: events.EventPattern, message: string) => {
+      const r = new events.Rule(this, ruleId, { description, eventPattern });
+      r.addTarget(new targets.SnsTopic(props.topic, { message: events.RuleTargetInput.fromText(message) }));
+      this.rules.push(r);
+    };
+
+    rule(
+      'EcsDeploymentFailed',
+      'ECS deployment of a stage service failed (circuit breaker or alarm rolled it back)',
+      { source: ['aws.ecs'], detailType: ['ECS Deployment State Change'], resources: props.serviceArns, detail: { eventName: ['SERVICE_DEPLOYMENT_FAILED'] } },
+      `ECS deployment FAILED for ${field('$.resources[0]')}: ${field('$.detail.reason')} (deployment ${field('$.detail.deploymentId')}). Runbook: docs/alarms.md#ecs-deployment-failed`,
+    );
+    rule(
+      'EcsServiceErrors',
+      'ECS reported an error for a stage service (tasks cannot be placed or started)',
+      { source: ['aws.ecs'], detailType: ['ECS Service Action'], resources: props.serviceArns, detail: { eventType: ['ERROR'] } },
+      `ECS service error ${field('$.detail.eventName')} for ${field('$.resources[0]')}. Runbook: docs/alarms.md#ecs-service-error`,
+    );
+    rule(
+      'EcsTaskStoppedForErrors',
+      'A service task of the stage stopped because a container exited or the task could not start',
+      {
+        source: ['aws.ecs'],
+        detailType: ['ECS Task State Change'],
+        detail: {
+          clusterArn: [props.clusterArn],
+          lastStatus: ['STOPPED'],
+          stopCode: ['EssentialContainerExited', 'TaskFailedToStart'],
+          group: [{ prefix: 'service:' }],
+        },
+      },
+      `ECS task of ${field('$.detail.group')} stopped (${field('$.detail.stopCode')}): ${field('$.detail.stoppedReason')}. Task ${field('$.detail.taskArn')}. Runbook: docs/alarms.md#ecs-task-stopped`,
+    );
+    rule(
+      'RdsInstanceEvents',
+      'Failover, failure, low storage, maintenance and availability events of the stage database',
+      {
+        source: ['aws.rds'],
+        detailType: ['RDS DB Instance Event'],
+        detail: { SourceIdentifier: [props.databaseIdentifier], EventCategories: RDS_EVENT_CATEGORIES },
+      },
+      `RDS event for ${field('$.detail.SourceIdentifier')} (${field('$.detail.EventID')}): ${field('$.detail.Message')}. Runbook: docs/alarms.md#rds-event`,
+    );
+    rule(
+      'BackupJobFailed',
+      'An AWS Backup backup or copy job in this account and region failed, aborted or expired',
+      {
+        source: ['aws.backup'],
+        detailType: ['Backup Job State Change', 'Copy Job State Change'],
+        // AWS Backup reports `state` on some job events and `status` on others: match both.
+        detail: { $or: [{ state: BACKUP_FAILED_STATES }, { status: BACKUP_FAILED_STATES }] },
+      },
+      `AWS Backup ${field('$.detail-type')}: ${field('$.detail.state')}${field('$.detail.status')} for ${field('$.detail.resourceArn')}: ${field('$.detail.statusMessage')}. Runbook: docs/alarms.md#backup-job-failed`,
+    );
+  }
+}
