@@ -69,7 +69,7 @@ export class WebService extends Construct {
     this.deploymentAlarms = [
       new cloudwatch.Alarm(this, 'Target5xxRate', {
         alarmName: `${stackName}-web-target-5xx-rate`,
-        alarmDescription: 'More than 5% of requests to the web tasks failed with 5xx for 3 minutes: rolls a deployment back.',
+        alarmDescription: 'More than 5% of requests to the web tasks failed with 5xx for 3 minutes: rolls a deployment back. Runbook: docs/alarms.md#deploy-web-5xx-rate',
         metric: errorRate,
         threshold: 5,
         evaluationPeriods: 3,
@@ -78,7 +78,7 @@ export class WebService extends Construct {
       }),
       new cloudwatch.Alarm(this, 'UnhealthyHosts', {
         alarmName: `${stackName}-web-unhealthy-hosts`,
-        alarmDescription: 'A web task failed the load balancer health check for 3 minutes: rolls a deployment back.',
+        alarmDescription: 'A web task failed the load balancer health check for 3 minutes: rolls a deployment back. Runbook: docs/alarms.md#web-unhealthy-hosts',
         metric: elbMetric('UnHealthyHostCount', 'Maximum'),
         threshold: 0,
         evaluationPeriods: 3,

@@ -37,6 +37,8 @@ describe('shipped stage definitions', () => {
   });
 });
 
+const ELEVEN_EMAILS = Array.from({ length: 11 }, (_, i) => `oncall${i}@example.com`);
+
 // Each row: what is wrong, the stage, the change, then the field, the value and the fix the message must name.
 const badConfigs: [string, StageName, (c: StageConfigInput) => void, string, string, RegExp][] = [
   ['malformed account id', 'dev', (c) => { c.account = '12345'; }, 'account', '"12345"', /exactly 12 digits/],
@@ -73,6 +75,11 @@ const badConfigs: [string, StageName, (c: StageConfigInput) => void, string, str
   ['image tag with a space', 'dev', (c) => { c.image.tag = 'v1 beta'; }, 'image.tag', '"v1 beta"', /neither an image tag nor a "sha256:" digest/],
   ['digest that is too short', 'prod', (c) => { c.image.tag = 'sha256:abc123'; }, 'image.tag', '"sha256:abc123"', /neither an image tag nor a "sha256:" digest/],
   ['invalid alarm email', 'staging', (c) => { c.alarms.emails = ['oncall-at-example.com']; }, 'alarms.emails.0', '"oncall-at-example.com"', /not an email address/],
+  ['more alarm emails than AWS Budgets notifies', 'staging', (c) => { c.alarms.emails = ELEVEN_EMAILS; }, 'alarms.emails', JSON.stringify(ELEVEN_EMAILS), /at most 10 email addresses.*Fix: list at most 10/],
+  ['database class of unknown memory', 'dev', (c) => { c.database.instanceClass = 'x2g.large'; }, 'database.instanceClass', '"x2g.large"', /memory is not known.*Fix: use a t3, t4g, m5-m8 or r5-r8 class/],
+  ['5xx alarm above 100%', 'prod', (c) => { c.operations.http5xxRatePercent = 150; }, 'operations.http5xxRatePercent', '150', /at most 100\. Fix: use 0 to 100/],
+  ['negative alarm threshold', 'dev', (c) => { c.operations.rdsLatencySeconds = -1; }, 'operations.rdsLatencySeconds', '-1', /Fix: correct operations\.rdsLatencySeconds/],
+  ['unknown operations field', 'dev', (c) => { (c.operations as Record<string, unknown>).cpuPercent = 80; }, 'operations.cpuPercent', '80', /unknown field/],
   ['alarm endpoint over plain HTTP', 'staging', (c) => { c.alarms.httpsEndpoints = ['http://events.example.com/hook']; }, 'alarms.httpsEndpoints.0', '"http://events.example.com/hook"', /not an https:\/\/ URL/],
   ['log retention CloudWatch does not offer', 'dev', (c) => { c.logRetentionDays = 42; }, 'logRetentionDays', '42', /Fix: use one of 1, 3, 5, 7, 14, 30/],
   ['misspelt field', 'dev', (c) => { (c.web as Record<string, unknown>).desiredCout = 2; }, 'web.desiredCout', '2', /unknown field\. Fix: remove it or correct its spelling/],

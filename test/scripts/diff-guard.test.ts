@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -38,6 +39,14 @@ describe('diff-guard on the real app', () => {
     const headDir = head('memory', (prod) => {
       const fn = prod.data.node.findAll().find((c) => c.node.path.endsWith('Pgvector/Handler/Function/Resource')) as lambda.CfnFunction;
       fn.memorySize = 512;
+    });
+    expect(run(['--base', base, '--head', headDir])).toEqual({ output: 'OK: no stateful resource is replaced, destroyed or orphaned.', exitCode: 0 });
+  });
+
+  test('changing an alarm threshold passes: alarms are not stateful', () => {
+    const headDir = head('threshold', (prod) => {
+      const cpu = prod.ops.node.findAll().find((c) => c.node.path.endsWith('DataAlarms/DbCpu/Resource')) as cloudwatch.CfnAlarm;
+      cpu.threshold = 65;
     });
     expect(run(['--base', base, '--head', headDir])).toEqual({ output: 'OK: no stateful resource is replaced, destroyed or orphaned.', exitCode: 0 });
   });

@@ -39,6 +39,7 @@ export interface StageTemplates {
   readonly network: Template;
   readonly data: Template;
   readonly app: Template;
+  readonly ops: Template;
   /** The DR-region stack, when the stage has one. */
   readonly dr?: Template;
 }
@@ -66,6 +67,7 @@ function synthesizeStage(name: StageName, context: Record<string, unknown>): Sta
     network: Template.fromStack(stage.network),
     data: Template.fromStack(stage.data),
     app: Template.fromStack(stage.app),
+    ops: Template.fromStack(stage.ops),
     dr: stage.dr && Template.fromStack(stage.dr),
   };
 }

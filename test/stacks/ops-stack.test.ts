@@ -1,0 +1,294 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { STAGE_NAMES, type StageConfig, type StageName } from '../../lib/config';
+import { rdsMaxConnections } from '../../lib/config/instance-class';
+import { synthStage, type StageTemplates } from '../support/synth';
+
+type Resource = { Type: string; Properties: Record<string, any> };
+
+const stages = {} as Record<StageName, StageTemplates>;
+beforeAll(() => {
+  for (const name of STAGE_NAMES) stages[name] = synthStage(name);
+});
+const config = (name: StageName): StageConfig => stages[name].stage.config;
+
+function resources(t: Template, type: string): Resource[] {
+  return Object.values(t.findResources(type)) as Resource[];
+}
+
+/** The ops stack's metric alarms by name. */
+function alarms(name: StageName): Map<string, Record<string, any>> {
+  return new Map(resources(stages[name].ops, 'AWS::CloudWatch::Alarm').map((r) => [r.Properties.AlarmName as string, r.Properties]));
+}
+
+function alarm(stage: StageName, shortName: string): Record<string, any> {
+  const found = alarms(stage).get(`${stage}-${shortName}`);
+  if (!found) throw new Error(`no alarm ${stage}-${shortName}; have ${[...alarms(stage).keys()].join(', ')}`);
+  return found;
+}
+
+/** The metrics an alarm reads: its single metric, or every metric of its math expression. */
+function metricsOf(props: Record<string, any>): { namespace: string; name: string; dimensions: Record<string, unknown>; period: number }[] {
+  const dims = (list: { Name: string; Value: unknown }[] = []) => Object.fromEntries(list.map((d) => [d.Name, d.Value]));
+  if (props.MetricName) return [{ namespace: props.Namespace, name: props.MetricName, dimensions: dims(props.Dimensions), period: props.Period }];
+  return (props.Metrics as any[])
+    .filter((m) => m.MetricStat)
+    .map((m) => ({ namespace: m.MetricStat.Metric.Namespace, name: m.MetricStat.Metric.MetricName, dimensions: dims(m.MetricStat.Metric.Dimensions), period: m.MetricStat.Period }));
+}
+
+function topicArn(name: StageName): string {
+  const { account, region } = config(name);
+  return `arn:aws:sns:${region}:${account}:webapp-${name}-alarms`;
+}
+
+describe.each(STAGE_NAMES)('%s operations', (name) => {
+  test('every alarm, metric or composite, sends ALARM and OK to the stage topic and says what missing data means', () => {
+    const t = stages[name].ops;
+    const all = [...resources(t, 'AWS::CloudWatch::Alarm'), ...resources(t, 'AWS::CloudWatch::CompositeAlarm')];
+    expect(all.length).toBeGreaterThan(20);
+    for (const { Type, Properties: p } of all) {
+      expect(p.ActionsEnabled, p.AlarmName).toBe(true);
+      expect(p.AlarmActions, p.AlarmName).toEqual([topicArn(name)]);
+      expect(p.OKActions, p.AlarmName).toEqual([topicArn(name)]);
+      expect(p.AlarmName).toMatch(new RegExp(`^${name}-[a-z0-9-]+$`));
+      expect(p.AlarmDescription).toMatch(/Runbook: docs\/alarms\.md#[a-z0-9-]+$/);
+      if (Type === 'AWS::CloudWatch::Alarm') expect(p.TreatMissingData, p.AlarmName).toMatch(/^(breaching|notBreaching|ignore|missing)$/);
+    }
+  });
+
+  test('the deployment alarms of the web service notify the topic too', () => {
+    const deploymentAlarms = resources(stages[name].app, 'AWS::CloudWatch::Alarm');
+    expect(deploymentAlarms.map((a) => a.Properties.AlarmName)).toEqual([`${name}-App-web-target-5xx-rate`, `${name}-App-web-unhealthy-hosts`]);
+    for (const { Properties: p } of deploymentAlarms) {
+      expect(p.AlarmActions).toHaveLength(1);
+      expect(p.OKActions).toEqual(p.AlarmActions);
+      expect(JSON.stringify(p.AlarmActions)).toContain('AlarmsTopic');
+    }
+  });
+
+  test('thresholds, periods and evaluation periods follow the stage config', () => {
+    const { operations: o, database, cache } = config(name);
+    const expectAlarm = (shortName: string, threshold: number, evaluationPeriods: number, period = 300) => {
+      const a = alarm(name, shortName);
+      expect(a.Threshold, shortName).toBe(threshold);
+      expect(a.EvaluationPeriods, shortName).toBe(evaluationPeriods);
+      for (const m of metricsOf(a)) expect(m.period, shortName).toBe(period);
+    };
+    expectAlarm('alb-5xx-rate', o.http5xxRatePercent, 1);
+    expectAlarm('web-5xx-rate', o.http5xxRatePercent, 1);
+    expectAlarm('web-p99-latency', o.p99LatencySeconds, 2);
+    expectAlarm('alb-rejected-connections', 0, 1);
+    for (const service of ['web', 'worker']) {
+      expectAlarm(`${service}-cpu`, o.ecsCpuPercent, 1);
+      expectAlarm(`${service}-memory`, o.ecsMemoryPercent, 1);
+      expectAlarm(`${service}-tasks-below-desired`, 0, 3);
+    }
+    expectAlarm('db-cpu', o.rdsCpuPercent, 2);
+    expectAlarm('db-freeable-memory', o.rdsFreeableMemoryMiB * 1024 * 1024, 3);
+    expectAlarm('db-free-storage', Math.round(database.allocatedStorageGiB * 1024 ** 3 * (o.rdsFreeStoragePercent / 100)), 2);
+    expectAlarm('db-connections', Math.floor((rdsMaxConnections(database.instanceClass) * o.rdsConnectionsPercent) / 100), 2);
+    expectAlarm('db-read-latency', o.rdsLatencySeconds, 3);
+    expectAlarm('db-write-latency', o.rdsLatencySeconds, 3);
+    for (let n = 1; n <= 1 + cache.replicas; n++) {
+      const node = String(n).padStart(3, '0');
+      expectAlarm(`cache-cpu-${node}`, o.cacheCpuPercent, 3);
+      expectAlarm(`cache-memory-${node}`, o.cacheMemoryPercent, 1);
+      expectAlarm(`cache-evictions-${node}`, 0, 1);
+      expectAlarm(`cache-connections-${node}`, o.cacheConnections, 2);
+    }
+    if (config(name).app.waf) expectAlarm('waf-blocked-surge', o.wafBlockedPer5Min, 1);
+    if (config(name).domain) {
+      expectAlarm('ses-bounce-rate', o.sesBounceRatePercent / 100, 1, 900);
+      expectAlarm('ses-complaint-rate', o.sesComplaintRatePercent / 100, 1, 900);
+    }
+  });
+
+  test('the alarmed metrics cover every tier', () => {
+    const covered = new Set([...alarms(name).values()].flatMap((a) => metricsOf(a).map((m) => `${m.namespace} ${m.name}`)));
+    const expected = [
+      'AWS/ApplicationELB HTTPCode_ELB_5XX_Count',
+      'AWS/ApplicationELB HTTPCode_Target_5XX_Count',
+      'AWS/ApplicationELB RequestCount',
+      'AWS/ApplicationELB TargetResponseTime',
+      'AWS/ApplicationELB RejectedConnectionCount',
+      'AWS/ECS CPUUtilization',
+      'AWS/ECS MemoryUtilization',
+      'ECS/ContainerInsights RunningTaskCount',
+      'ECS/ContainerInsights DesiredTaskCount',
+      'AWS/RDS CPUUtilization',
+      'AWS/RDS FreeableMemory',
+      'AWS/RDS FreeStorageSpace',
+      'AWS/RDS DatabaseConnections',
+      'AWS/RDS ReadLatency',
+      'AWS/RDS WriteLatency',
+      'AWS/ElastiCache EngineCPUUtilization',
+      'AWS/ElastiCache DatabaseMemoryUsagePercentage',
+      'AWS/ElastiCache Evictions',
+      'AWS/ElastiCache CurrConnections',
+      'AWS/Lambda Errors',
+      'AWS/Lambda Throttles',
+      ...(config(name).app.waf ? ['AWS/WAFV2 BlockedRequests'] : []),
+      ...(config(name).domain ? ['AWS/SES Reputation.BounceRate', 'AWS/SES Reputation.ComplaintRate'] : []),
+    ];
+    expect([...covered].sort()).toEqual([...expected].sort());
+    // Unhealthy hosts is the web service's deployment alarm, in the app stack.
+    const deployment = resources(stages[name].app, 'AWS::CloudWatch::Alarm').flatMap((a) => metricsOf(a.Properties).map((m) => m.name));
+    expect(deployment).toContain('UnHealthyHostCount');
+  });
+
+  test('the alarms watch this stage\'s resources', () => {
+    const ecs = metricsOf(alarm(name, 'worker-cpu'))[0];
+    expect(JSON.stringify(ecs.dimensions.ClusterName)).toContain(`${name}-App`);
+    expect(JSON.stringify(ecs.dimensions.ServiceName)).toMatch(/WorkerService/);
+    const db = metricsOf(alarm(name, 'db-cpu'))[0];
+    expect(JSON.stringify(db.dimensions.DBInstanceIdentifier)).toMatch(new RegExp(`"StackName":"${name}-Data".*DatabaseInstance`));
+    const cache = metricsOf(alarm(name, 'cache-memory-001'))[0];
+    expect(JSON.stringify(cache.dimensions.CacheClusterId)).toMatch(/CacheReplicationGroup.*-001/);
+    const lambdas = [...alarms(name).keys()].filter((n) => n.startsWith(`${name}-lambda-`));
+    expect(lambdas).toEqual([`${name}-lambda-pgvector-errors`, `${name}-lambda-pgvector-throttles`]);
+    if (config(name).app.waf) expect(metricsOf(alarm(name, 'waf-blocked-surge'))[0].dimensions).toEqual({ WebACL: `webapp-${name}`, Region: config(name).region, Rule: 'ALL' });
+  });
+
+  test('a composite "stage unhealthy" alarm pages on the paging alarms', () => {
+    const t = stages[name].ops;
+    const [composite] = resources(t, 'AWS::CloudWatch::CompositeAlarm');
+    expect(composite.Properties.AlarmName).toBe(`${name}-stage-unhealthy`);
+    const rule = JSON.stringify(composite.Properties.AlarmRule);
+    const logicalId = (shortName: string) => Object.entries(t.findResources('AWS::CloudWatch::Alarm')).find(([, r]) => r.Properties.AlarmName === `${name}-${shortName}`)![0];
+    const inRule = (shortName: string) => rule.includes(`{"Fn::GetAtt":["${logicalId(shortName)}","Arn"]}`);
+    for (const paging of ['alb-5xx-rate', 'web-5xx-rate', 'web-tasks-below-desired', 'worker-tasks-below-desired', 'db-free-storage', 'db-connections', 'cache-memory-001', 'cache-evictions-001']) {
+      expect(inRule(paging), paging).toBe(true);
+    }
+    for (const ticket of ['db-cpu', 'web-p99-latency', 'cache-cpu-001', 'lambda-pgvector-errors']) expect(inRule(ticket), ticket).toBe(false);
+    // The web service's unhealthy-hosts alarm lives in the app stack.
+    expect(rule).toMatch(/"StackName":"[a-z]+-App","Region":"[a-z0-9-]+","OutputName":"[A-Za-z0-9]*WebUnhealthyHosts/);
+    expect(rule.match(/ALARM\(/g)?.length).toBe(rule.match(/Fn::GetAtt|Fn::GetStackOutput/g)?.length);
+  });
+
+  test('EventBridge rules send ECS, RDS and AWS Backup failures to the topic as readable text', () => {
+    const t = stages[name].ops;
+    const rules = resources(t, 'AWS::Events::Rule');
+    expect(rules).toHaveLength(5);
+    for (const r of rules) {
+      expect(r.Properties.Targets).toEqual([expect.objectContaining({ Arn: topicArn(name), InputTransformer: expect.objectContaining({ InputTemplate: expect.stringContaining('Runbook: docs/alarms.md#') }) })]);
+    }
+    t.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['aws.ecs'], 'detail-type': ['ECS Deployment State Change'], detail: { eventName: ['SERVICE_DEPLOYMENT_FAILED'] }, resources: [Match.anyValue(), Match.anyValue()] },
+    });
+    t.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { detail: { lastStatus: ['STOPPED'], stopCode: ['EssentialContainerExited', 'TaskFailedToStart'], group: [{ prefix: 'service:' }] } },
+    });
+    t.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['aws.rds'], detail: { EventCategories: Match.arrayWith(['failover', 'low storage', 'maintenance']), SourceIdentifier: [Match.anyValue()] } },
+    });
+    t.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['aws.backup'], detail: { $or: [{ state: ['FAILED', 'ABORTED', 'EXPIRED'] }, { status: ['FAILED', 'ABORTED', 'EXPIRED'] }] } },
+    });
+  });
+
+  test('the dashboard shows the alarms and the golden signals of this stage\'s resources', () => {
+    const [dashboard] = resources(stages[name].ops, 'AWS::CloudWatch::Dashboard');
+    expect(dashboard.Properties.DashboardName).toBe(`webapp-${name}`);
+    const body = JSON.stringify(dashboard.Properties.DashboardBody);
+    for (const text of ['alarm', 'Requests', 'Latency', 'ECS/ContainerInsights', 'AWS/RDS', 'AWS/ElastiCache', 'AWS/Lambda', 'max_connections']) {
+      expect(body, text).toContain(text);
+    }
+    for (const output of [`"StackName":"${name}-App"`, `"StackName":"${name}-Data"`]) expect(body).toContain(output);
+    expect(body).toMatch(/"Fn::GetAtt":\["StageUnhealthy[0-9A-F]+","Arn"\]/);
+  });
+
+  test('the monthly budget notifies at 80% actual and 100% forecast', () => {
+    const { monthlyBudgetUsd, alarms: recipients } = config(name);
+    stages[name].ops.hasResourceProperties('AWS::Budgets::Budget', {
+      Budget: { BudgetName: `webapp-${name}-monthly`, BudgetType: 'COST', TimeUnit: 'MONTHLY', BudgetLimit: { Amount: monthlyBudgetUsd, Unit: 'USD' } },
+      NotificationsWithSubscribers: [
+        { Notification: { NotificationType: 'ACTUAL', ComparisonOperator: 'GREATER_THAN', Threshold: 80, ThresholdType: 'PERCENTAGE' }, Subscribers: recipients.emails.map((Address) => ({ SubscriptionType: 'EMAIL', Address })) },
+        { Notification: { NotificationType: 'FORECASTED', ComparisonOperator: 'GREATER_THAN', Threshold: 100, ThresholdType: 'PERCENTAGE' }, Subscribers: recipients.emails.map((Address) => ({ SubscriptionType: 'EMAIL', Address })) },
+      ],
+    });
+  });
+
+  test('the alarm topic is encrypted with its own key, TLS-only, and admits only this account\'s alarms, rules and budgets', () => {
+    const t = stages[name].network;
+    t.hasResourceProperties('AWS::SNS::Topic', { TopicName: `webapp-${name}-alarms`, KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^AlarmsKey'), 'Arn'] } });
+    const [policy] = resources(t, 'AWS::SNS::TopicPolicy');
+    const statements = policy.Properties.PolicyDocument.Statement as any[];
+    expect(statements).toContainEqual(expect.objectContaining({ Effect: 'Deny', Principal: '*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
+    const publish = statements.find((s) => s.Sid === 'AlarmsRulesBudgetsOfThisAccount');
+    expect(publish).toMatchObject({
+      Effect: 'Allow',
+      Action: 'sns:Publish',
+      Principal: { Service: ['budgets.amazonaws.com', 'cloudwatch.amazonaws.com', 'events.amazonaws.com'] },
+      Condition: { StringEquals: { 'aws:SourceAccount': config(name).account } },
+    });
+    const [key] = Object.entries(t.findResources('AWS::KMS::Key')).filter(([id]) => id.startsWith('AlarmsKey')).map(([, r]) => r);
+    expect(key.Properties.EnableKeyRotation).toBe(true);
+    const keyStatements = key.Properties.KeyPolicy.Statement as any[];
+    expect(keyStatements.find((s) => s.Sid === 'AlarmsOfThisAccountEncrypt')).toMatchObject({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Condition: { StringEquals: { 'aws:SourceAccount': config(name).account } } });
+    const rulesAndBudgets = keyStatements.find((s) => s.Sid === 'RulesAndBudgetsEncrypt');
+    expect([...rulesAndBudgets.Principal.Service].sort()).toEqual(['budgets.amazonaws.com', 'events.amazonaws.com']);
+    expect(rulesAndBudgets.Condition).toBeUndefined();
+    const subscriptions = resources(t, 'AWS::SNS::Subscription').map((s) => `${s.Properties.Protocol} ${s.Properties.Endpoint}`);
+    expect(subscriptions.sort()).toEqual([
+      ...config(name).alarms.emails.map((e) => `email ${e}`),
+      ...config(name).alarms.httpsEndpoints.map((u) => `https ${u}`),
+    ].sort());
+  });
+
+  test('the database\'s max_connections is written out, so the connections alarm knows the limit', () => {
+    stages[name].data.hasResourceProperties('AWS::RDS::DBParameterGroup', {
+      Parameters: Match.objectLike({ max_connections: String(rdsMaxConnections(config(name).database.instanceClass)) }),
+    });
+  });
+});
+
+describe('operations config reaches the template', () => {
+  test('thresholds, recipients and budget are overridable per stage', () => {
+    const { ops, network } = synthStage('dev', {
+      'dev.operations.rdsCpuPercent': 65,
+      'dev.alarms.emails': '[]',
+      'dev.alarms.httpsEndpoints': '["https://events.pagerduty.com/integration/abc/enqueue"]',
+      'dev.monthlyBudgetUsd': 90,
+    });
+    expect(alarmIn(ops, 'dev-db-cpu').Threshold).toBe(65);
+    network.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'https', Endpoint: 'https://events.pagerduty.com/integration/abc/enqueue' });
+    // No emails: the budget notifies the topic, so the HTTPS subscribers hear of it.
+    ops.hasResourceProperties('AWS::Budgets::Budget', {
+      Budget: Match.objectLike({ BudgetLimit: { Amount: 90, Unit: 'USD' } }),
+      NotificationsWithSubscribers: Match.arrayWith([Match.objectLike({ Subscribers: [{ SubscriptionType: 'SNS', Address: 'arn:aws:sns:eu-west-1:111111111111:webapp-dev-alarms' }] })]),
+    });
+  });
+
+  test('a bigger cache gets alarms on every node', () => {
+    const { ops } = synthStage('staging', { 'staging.cache.replicas': 2 });
+    const names = Object.values(ops.findResources('AWS::CloudWatch::Alarm')).map((r) => r.Properties.AlarmName as string);
+    expect(names.filter((n) => n.startsWith('staging-cache-memory-'))).toEqual(['staging-cache-memory-001', 'staging-cache-memory-002', 'staging-cache-memory-003']);
+  });
+});
+
+function alarmIn(t: Template, alarmName: string): Record<string, any> {
+  const found = Object.values(t.findResources('AWS::CloudWatch::Alarm')).find((r) => r.Properties.AlarmName === alarmName);
+  if (!found) throw new Error(`no alarm ${alarmName}`);
+  return found.Properties;
+}
+
+describe('docs/alarms.md', () => {
+  const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'alarms.md'), 'utf8');
+  // GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens.
+  const anchors = new Set([...doc.matchAll(/^#{2,4} (.+)$/gm)].map((m) => m[1].trim().toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-')));
+
+  test.each(STAGE_NAMES)('has a runbook line for every alarm and event rule of %s', (name) => {
+    const texts = [stages[name].ops, stages[name].app].flatMap((t) => [
+      ...resources(t, 'AWS::CloudWatch::Alarm').map((r) => r.Properties.AlarmDescription as string),
+      ...resources(t, 'AWS::CloudWatch::CompositeAlarm').map((r) => r.Properties.AlarmDescription as string),
+      ...resources(t, 'AWS::Events::Rule').map((r) => r.Properties.Targets[0].InputTransformer.InputTemplate as string),
+    ]);
+    for (const text of texts) {
+      const anchor = /docs\/alarms\.md#([a-z0-9-]+)/.exec(text)?.[1];
+      expect(anchor, text).toBeDefined();
+      expect(anchors.has(anchor!), `docs/alarms.md has no heading for #${anchor}`).toBe(true);
+    }
+  });
+});
