@@ -166,28 +166,21 @@ export class AppAlarms extends Construct {
 
     if (props.email) {
       // SES publishes reputation only while the account sends: without new data the last state holds.
+      const reputationAlarm = { evaluationPeriods: 1, comparisonOperator: ABOVE, treatMissingData: IGNORE, severity: 'ticket', tier: 'email' } as const;
       const reputation = (metricName: string) => new cloudwatch.Metric({ namespace: 'AWS/SES', metricName, statistic: 'Maximum', period: Duration.minutes(15) });
       alarms.add(this, 'SesBounceRate', {
         name: 'ses-bounce-rate',
         description: `The account's SES bounce rate is above ${t.sesBounceRatePercent}%; SES reviews accounts above 5% and may pause sending at 10%.`,
         metric: reputation('Reputation.BounceRate'),
         threshold: t.sesBounceRatePercent / 100,
-        evaluationPeriods: 1,
-        comparisonOperator: ABOVE,
-        treatMissingData: IGNORE,
-        severity: 'ticket',
-        tier: 'email',
+        ...reputationAlarm,
       });
       alarms.add(this, 'SesComplaintRate', {
         name: 'ses-complaint-rate',
         description: `The account's SES complaint rate is above ${t.sesComplaintRatePercent}%; SES reviews accounts above 0.1% and may pause sending at 0.5%.`,
         metric: reputation('Reputation.ComplaintRate'),
         threshold: t.sesComplaintRatePercent / 100,
-        evaluationPeriods: 1,
-        comparisonOperator: ABOVE,
-        treatMissingData: IGNORE,
-        severity: 'ticket',
-        tier: 'email',
+        ...reputationAlarm,
       });
     }
   }

@@ -24,6 +24,14 @@ export class FunctionAlarms extends Construct {
   constructor(scope: Construct, id: string, props: FunctionAlarmsProps) {
     super(scope, id);
     const period = Duration.minutes(5);
+    const anyInFiveMinutes = {
+      threshold: 0,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      severity: 'ticket',
+      tier: 'functions',
+    } as const;
     for (const { name, fn } of props.functions) {
       const scope = new Construct(this, name);
       props.alarms.add(scope, 'Errors', {
@@ -31,24 +39,14 @@ export class FunctionAlarms extends Construct {
         runbook: 'lambda-function-errors',
         description: `The ${name} function failed at least once in 5 minutes.`,
         metric: fn.metricErrors({ period, statistic: 'Sum' }),
-        threshold: 0,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        severity: 'ticket',
-        tier: 'functions',
+        ...anyInFiveMinutes,
       });
       props.alarms.add(scope, 'Throttles', {
         name: `lambda-${name}-throttles`,
         runbook: 'lambda-function-throttles',
         description: `Lambda refused to run the ${name} function at least once in 5 minutes (the account's concurrency is used up).`,
         metric: fn.metricThrottles({ period, statistic: 'Sum' }),
-        threshold: 0,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        severity: 'ticket',
-        tier: 'functions',
+        ...anyInFiveMinutes,
       });
     }
   }
