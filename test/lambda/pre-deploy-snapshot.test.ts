@@ -1,0 +1,288 @@
+import { CreateClusterCommand, CreateServiceCommand, ECSClient, RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
+import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import {
+  CopyDBSnapshotCommand,
+  CreateDBInstanceCommand,
+  CreateDBSnapshotCommand,
+  DBSnapshotAlreadyExistsFault,
+  DeleteDBSnapshotCommand,
+  DescribeDBInstancesCommand,
+  DescribeDBSnapshotsCommand,
+  InvalidDBInstanceStateFault,
+  RDSClient,
+  RDSServiceException,
+  SnapshotQuotaExceededFault,
+} from '@aws-sdk/client-rds';
+import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { handleIsComplete, handleOnEvent } from '../../lambda/pre-deploy-snapshot/custom-resource';
+import { begin, type Clients, poll, type SnapshotSettings, snapshotId, TAGS, TOOL_TAG } from '../../lambda/pre-deploy-snapshot/snapshot';
+import { type Moto, startMoto } from '../support/moto';
+
+const PRIMARY = 'eu-west-1';
+const DR = 'eu-central-1';
+const DB = 'webapp-prod';
+
+let moto: Moto;
+let clients: Clients & { rdsDr: RDSClient; rds: RDSClient };
+let drKeyArn: string;
+
+function settings(overrides: Partial<SnapshotSettings> = {}): SnapshotSettings {
+  return {
+    stage: 'prod',
+    dbInstanceIdentifier: DB,
+    release: 'v1.4.2-3f9a1c2e',
+    image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/webapp:v1.4.2',
+    stackName: 'prod-App',
+    cluster: 'prod-cluster',
+    webService: 'web',
+    keep: 3,
+    dbWaitMinutes: 15,
+    dr: { region: DR, kmsKeyArn: drKeyArn },
+    ...overrides,
+  };
+}
+
+/** Runs a release to the end as the Provider framework would: begin, then poll until complete. */
+async function release(s: SnapshotSettings, at: Date) {
+  const { progress, outcome } = await begin(clients, s, at);
+  if (outcome) return outcome;
+  for (let i = 0; i < 5; i++) {
+    const polled = await poll(clients, s, progress, at);
+    if (polled.complete) return polled;
+  }
+  throw new Error('never completed');
+}
+
+async function snapshots(rds: RDSClient, instance = DB) {
+  const out = await rds.send(new DescribeDBSnapshotsCommand({ DBInstanceIdentifier: instance, SnapshotType: 'manual' }));
+  return out.DBSnapshots ?? [];
+}
+const tag = (s: { TagList?: { Key?: string; Value?: string }[] }, key: string) => s.TagList?.find((t) => t.Key === key)?.Value;
+
+beforeAll(async () => {
+  moto = await startMoto();
+  clients = {
+    rds: new RDSClient(moto.clientConfig(PRIMARY)),
+    rdsDr: new RDSClient(moto.clientConfig(DR)),
+    ecs: new ECSClient(moto.clientConfig(PRIMARY)),
+  };
+  drKeyArn = (await new KMSClient(moto.clientConfig(DR)).send(new CreateKeyCommand({ Description: 'DR snapshots' }))).KeyMetadata!.Arn!;
+  await clients.rds.send(
+    new CreateDBInstanceCommand({ DBInstanceIdentifier: DB, DBInstanceClass: 'db.m7g.large', Engine: 'postgres', MasterUsername: 'postgres', MasterUserPassword: 'not-a-real-password', AllocatedStorage: 100 }),
+  );
+  const ecs = clients.ecs as ECSClient;
+  await ecs.send(new CreateClusterCommand({ clusterName: 'prod-cluster' }));
+  const td = await ecs.send(
+    new RegisterTaskDefinitionCommand({ family: 'prod-web', containerDefinitions: [{ name: 'web', image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/webapp:v1.4.1', memory: 512 }] }),
+  );
+  await ecs.send(new CreateServiceCommand({ cluster: 'prod-cluster', serviceName: 'web', taskDefinition: td.taskDefinition!.taskDefinitionArn, desiredCount: 1 }));
+}, 60_000);
+afterAll(async () => moto?.stop());
+
+describe('snapshot ids', () => {
+  test('are readable, unique per minute and valid RDS identifiers', () => {
+    const at = new Date('2026-11-22T14:07:31Z');
+    expect(snapshotId('prod', 'v1.4.2-3f9a1c2e', at)).toBe('predeploy-prod-v1-4-2-3f9a1c2e-202611221407');
+    const digest = snapshotId('staging', `sha256:${'ab'.repeat(32)}-0c1d2e3f`, at);
+    expect(digest).toMatch(/^predeploy-staging-sha256-(ab){32}-0c1d2e3f-202611221407$/);
+    for (const id of [digest, snapshotId('dev', '--Weird__tag..', at), snapshotId('prod', 'x'.repeat(400), at)]) {
+      expect(id).toMatch(/^[a-z][a-z0-9-]{0,254}$/);
+      expect(id).not.toMatch(/--|-$/);
+    }
+  });
+});
+
+describe('pre-deploy snapshot against moto (RDS, ECS, KMS in two regions)', () => {
+  let first: Awaited<ReturnType<typeof release>>;
+  const firstAt = new Date('2026-11-22T10:00:00Z');
+
+  beforeAll(async () => {
+    first = await release(settings(), firstAt);
+  });
+
+  test('takes the snapshot with the release id and tags naming stage, release, both images and the stack', async () => {
+    expect(first).toMatchObject({ complete: true, snapshotId: 'predeploy-prod-v1-4-2-3f9a1c2e-202611221000' });
+    const [snap] = (await snapshots(clients.rds)).filter((s) => s.DBSnapshotIdentifier === first.snapshotId);
+    expect(snap.Status).toBe('available');
+    expect(first.snapshotArn).toBe(snap.DBSnapshotArn);
+    expect(tag(snap, TOOL_TAG)).toBe('true');
+    expect(tag(snap, TAGS.stage)).toBe('prod');
+    expect(tag(snap, TAGS.release)).toBe('v1.4.2-3f9a1c2e');
+    expect(tag(snap, TAGS.image)).toBe('123456789012.dkr.ecr.eu-west-1.amazonaws.com/webapp:v1.4.2');
+    expect(tag(snap, TAGS.previousImage)).toBe('123456789012.dkr.ecr.eu-west-1.amazonaws.com/webapp:v1.4.1');
+    expect(tag(snap, TAGS.stack)).toBe('prod-App');
+  });
+
+  test('copies it to the DR region with the DR key and its tags', async () => {
+    expect(first.drCopy).toBe(`started ${first.snapshotId} in ${DR}`);
+    const [copy] = (await snapshots(clients.rdsDr)).filter((s) => s.DBSnapshotIdentifier === first.snapshotId);
+    expect(copy.KmsKeyId).toBe(drKeyArn);
+    expect(tag(copy, TAGS.release)).toBe('v1.4.2-3f9a1c2e');
+    expect(tag(copy, TOOL_TAG)).toBe('true');
+  });
+
+  test('a re-run of the same release (a retry or a rollback) returns the same snapshot at once', async () => {
+    const before = (await snapshots(clients.rds)).length;
+    const { outcome } = await begin(clients, settings(), new Date('2026-11-22T10:30:00Z'));
+    expect(outcome).toMatchObject({ complete: true, snapshotId: first.snapshotId });
+    expect(await snapshots(clients.rds)).toHaveLength(before);
+  });
+
+  test('pruning keeps the newest N of its own snapshots in both regions and never touches others', async () => {
+    await clients.rds.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: DB, DBSnapshotIdentifier: 'manual-before-migration' }));
+    await clients.rds.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: DB, DBSnapshotIdentifier: 'other-stage-tool-snapshot', Tags: [{ Key: TOOL_TAG, Value: 'true' }, { Key: TAGS.stage, Value: 'staging' }] }));
+    const ids: string[] = [first.snapshotId];
+    for (const [i, version] of ['v1.4.3', 'v1.4.4', 'v1.5.0'].entries()) {
+      await new Promise((r) => setTimeout(r, 20)); // distinct creation times
+      const outcome = await release(settings({ release: `${version}-3f9a1c2e`, image: `webapp:${version}` }), new Date(Date.UTC(2026, 10, 22, 11 + i)));
+      ids.push(outcome.snapshotId);
+      if (version === 'v1.5.0') expect(outcome.pruned).toEqual([`primary:${first.snapshotId}`, `${DR}:${first.snapshotId}`]);
+    }
+    const primary = (await snapshots(clients.rds)).map((s) => s.DBSnapshotIdentifier).sort();
+    expect(primary).toEqual([...ids.slice(1), 'manual-before-migration', 'other-stage-tool-snapshot'].sort());
+    const dr = (await snapshots(clients.rdsDr)).map((s) => s.DBSnapshotIdentifier).sort();
+    expect(dr).toEqual(ids.slice(1).sort());
+  });
+
+  test('the first release records that nothing ran before', async () => {
+    const outcome = await release(settings({ release: 'v0.1.0-00000000', webService: 'not-created-yet', dr: undefined }), new Date('2026-11-22T15:00:00Z'));
+    const [snap] = (await snapshots(clients.rds)).filter((s) => s.DBSnapshotIdentifier === outcome.snapshotId);
+    expect(tag(snap, TAGS.previousImage)).toBe('none (first release)');
+    expect(outcome.drCopy).toBe('not configured');
+  });
+
+  test('the custom resource: Create runs the release, Delete keeps every snapshot, skip does nothing', async () => {
+    const props = {
+      ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:provider',
+      Stage: 'prod',
+      DbInstanceIdentifier: DB,
+      Release: 'v2.0.0-aaaaaaaa',
+      Image: 'webapp:v2.0.0',
+      StackName: 'prod-App',
+      Cluster: 'prod-cluster',
+      WebService: 'web',
+      Keep: '10',
+      DbWaitMinutes: '15',
+      DrRegion: DR,
+      DrKmsKeyArn: drKeyArn,
+    };
+    const base = { ServiceToken: props.ServiceToken, ResponseURL: 'https://example.com', StackId: 'stack', RequestId: 'req', LogicalResourceId: 'PreDeploySnapshot', ResourceType: 'Custom::PreDeploySnapshot' };
+    const now = new Date('2026-11-22T16:00:00Z');
+    const created = await handleOnEvent({ ...base, RequestType: 'Create', ResourceProperties: props }, clients, now);
+    expect(created.PhysicalResourceId).toBe('predeploy-prod-v2-0-0-aaaaaaaa-202611221600');
+    const done = await handleIsComplete({ ...base, RequestType: 'Create', ResourceProperties: props, PhysicalResourceId: created.PhysicalResourceId!, Data: created.Data } as never, clients, now);
+    expect(done).toMatchObject({ IsComplete: true, Data: { SnapshotId: created.PhysicalResourceId, DrCopy: `started ${created.PhysicalResourceId} in ${DR}` } });
+
+    const before = (await snapshots(clients.rds)).length;
+    const deleted = await handleOnEvent({ ...base, RequestType: 'Delete', ResourceProperties: props, PhysicalResourceId: created.PhysicalResourceId! }, clients, now);
+    expect(deleted).toEqual({ PhysicalResourceId: created.PhysicalResourceId });
+    expect(await snapshots(clients.rds)).toHaveLength(before);
+
+    const skipped = await handleOnEvent({ ...base, RequestType: 'Update', ResourceProperties: { ...props, Release: 'v2.0.1-aaaaaaaa', Skip: 'true' }, OldResourceProperties: props, PhysicalResourceId: created.PhysicalResourceId! }, clients, now);
+    expect(skipped.Data).toMatchObject({ SnapshotId: 'skipped' });
+    expect(await snapshots(clients.rds)).toHaveLength(before);
+  });
+});
+
+describe('failures the stand-in cannot produce fail closed, with the database, the reason and what to do', () => {
+  // Mocks on these instances only: the moto clients above stay real.
+  const mocked = { rds: new RDSClient({ region: PRIMARY }), rdsDr: new RDSClient({ region: DR }), ecs: new ECSClient({ region: PRIMARY }) };
+  const rdsMock = mockClient(mocked.rds);
+  const drMock = mockClient(mocked.rdsDr);
+  const ecsMock = mockClient(mocked.ecs);
+  const faulty = (): Clients => mocked;
+  const s = () => settings({ dr: { region: DR, kmsKeyArn: 'arn:aws:kms:eu-central-1:123456789012:key/dr' } });
+  const at = new Date('2026-11-22T12:00:00Z');
+  const fault = <T extends RDSServiceException>(Fault: new (o: { message: string; $metadata: object }) => T, message: string) => new Fault({ message, $metadata: { attempts: 1 } });
+  const healthy = () => {
+    rdsMock.reset();
+    drMock.reset();
+    ecsMock.reset();
+    rdsMock.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [] });
+    drMock.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [] });
+    rdsMock.on(DescribeDBInstancesCommand).resolves({ DBInstances: [{ DBInstanceIdentifier: DB, DBInstanceStatus: 'available' }] });
+    ecsMock.on(DescribeServicesCommand).resolves({ services: [] });
+  };
+  afterAll(() => {
+    for (const m of [rdsMock, drMock, ecsMock]) m.restore();
+  });
+  const common = (message: string) => {
+    expect(message).toContain(`database ${DB} (stage prod, release v1.4.2-3f9a1c2e)`);
+    expect(message).toContain('The release has not reached the services');
+    expect(message).toContain('-c skipPreDeploySnapshot=true');
+  };
+
+  test('snapshot quota exceeded', async () => {
+    healthy();
+    rdsMock.on(CreateDBSnapshotCommand).rejects(fault(SnapshotQuotaExceededFault, 'Cannot create more than 100 manual snapshots'));
+    const error = await begin(faulty(), s(), at).catch((e: Error) => e);
+    expect((error as Error).message).toMatch(/manual DB snapshot quota is used up \(Cannot create more than 100 manual snapshots\)\. Delete manual snapshots that are no longer needed or ask AWS for a higher quota/);
+    common((error as Error).message);
+  });
+
+  test('a snapshot of that name exists and is not this release\'s', async () => {
+    healthy();
+    rdsMock.on(CreateDBSnapshotCommand).rejects(fault(DBSnapshotAlreadyExistsFault, 'exists'));
+    rdsMock.on(DescribeDBSnapshotsCommand, { DBSnapshotIdentifier: 'predeploy-prod-v1-4-2-3f9a1c2e-202611221200' }).resolves({ DBSnapshots: [{ DBSnapshotIdentifier: 'predeploy-prod-v1-4-2-3f9a1c2e-202611221200', TagList: [] }] });
+    const error = (await begin(faulty(), s(), at).catch((e: Error) => e)) as Error;
+    expect(error.message).toMatch(/a snapshot named predeploy-prod-v1-4-2-3f9a1c2e-202611221200 already exists and is not this release's\. Rename or delete that snapshot/);
+    common(error.message);
+  });
+
+  test.each(['modifying', 'backing-up'])('database "%s": waits, then fails after the configured minutes', async (status) => {
+    healthy();
+    rdsMock.on(DescribeDBInstancesCommand).resolves({ DBInstances: [{ DBInstanceIdentifier: DB, DBInstanceStatus: status }] });
+    const clients = faulty();
+    const { progress } = await begin(clients, s(), at);
+    expect(rdsMock.commandCalls(CreateDBSnapshotCommand)).toHaveLength(0);
+    rdsMock.on(DescribeDBSnapshotsCommand, { DBSnapshotIdentifier: progress.snapshotId }).rejects(Object.assign(new Error('not found'), { name: 'DBSnapshotNotFoundFault' }));
+    expect(await poll(clients, s(), progress, new Date(at.getTime() + 5 * 60_000))).toEqual({ complete: false, snapshotId: progress.snapshotId });
+    const error = (await poll(clients, s(), progress, new Date(at.getTime() + 16 * 60_000)).catch((e: Error) => e)) as Error;
+    expect(error.message).toMatch(new RegExp(`the database was still "${status}" after waiting 16 minutes\\. Wait until the instance shows "available"`));
+    common(error.message);
+  });
+
+  test('a stopped database fails at once', async () => {
+    healthy();
+    rdsMock.on(DescribeDBInstancesCommand).resolves({ DBInstances: [{ DBInstanceIdentifier: DB, DBInstanceStatus: 'stopped' }] });
+    const error = (await begin(faulty(), s(), at).catch((e: Error) => e)) as Error;
+    expect(error.message).toMatch(/the database is "stopped", a state that does not pass on its own\. Bring the instance back to "available"/);
+  });
+
+  test('the database changes state between the check and the snapshot', async () => {
+    healthy();
+    rdsMock.on(CreateDBSnapshotCommand).rejects(fault(InvalidDBInstanceStateFault, 'Instance is not in available state'));
+    const error = (await begin(faulty(), s(), at).catch((e: Error) => e)) as Error;
+    expect(error.message).toMatch(/the database is not in a state that allows a snapshot \(Instance is not in available state\)/);
+  });
+
+  test('throttling that outlasts the retries', async () => {
+    healthy();
+    rdsMock.on(DescribeDBSnapshotsCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { attempts: 8 } }));
+    const error = (await begin(faulty(), s(), at).catch((e: Error) => e)) as Error;
+    expect(error.message).toMatch(/the RDS API is throttling requests and kept doing so after 8 attempts\. Deploy again in a few minutes/);
+    common(error.message);
+  });
+
+  test('a snapshot that ends failed', async () => {
+    healthy();
+    rdsMock.on(DescribeDBSnapshotsCommand, { DBSnapshotIdentifier: 'predeploy-x' }).resolves({ DBSnapshots: [{ DBSnapshotIdentifier: 'predeploy-x', Status: 'failed' }] });
+    const error = (await poll(faulty(), s(), { snapshotId: 'predeploy-x', startedAt: at.toISOString() }, at).catch((e: Error) => e)) as Error;
+    expect(error.message).toMatch(/snapshot predeploy-x ended in status "failed"/);
+  });
+
+  test('a failed DR copy is reported, and the snapshot still returned', async () => {
+    healthy();
+    const arn = 'arn:aws:rds:eu-west-1:123456789012:snapshot:predeploy-x';
+    rdsMock.on(DescribeDBSnapshotsCommand, { DBSnapshotIdentifier: 'predeploy-x' }).resolves({ DBSnapshots: [{ DBSnapshotIdentifier: 'predeploy-x', Status: 'available', DBSnapshotArn: arn }] });
+    drMock.on(CopyDBSnapshotCommand).rejects(Object.assign(new Error('Cannot copy more than 20 snapshots at once'), { name: 'SnapshotQuotaExceededFault' }));
+    const outcome = await poll(faulty(), s(), { snapshotId: 'predeploy-x', startedAt: at.toISOString() }, at);
+    expect(outcome).toMatchObject({ complete: true, snapshotId: 'predeploy-x', snapshotArn: arn });
+    expect(outcome.drCopy).toMatch(/^failed: copy of predeploy-x to eu-central-1 failed \(SnapshotQuotaExceededFault: Cannot copy more than 20 snapshots at once\); copy it by hand/);
+    expect(outcome.warnings).toHaveLength(1);
+    expect(rdsMock.commandCalls(DeleteDBSnapshotCommand)).toHaveLength(0);
+    expect(drMock.commandCalls(DeleteDBSnapshotCommand)).toHaveLength(0);
+  });
+});
