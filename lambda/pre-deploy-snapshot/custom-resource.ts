@@ -9,7 +9,7 @@ export interface SnapshotResourceProperties {
   readonly Image: string;
   readonly StackName: string;
   readonly Cluster: string;
-  readonly WebService: string;
+  readonly WebTaskFamily: string;
   readonly Keep: string;
   readonly DbWaitMinutes: string;
   readonly DrRegion?: string;
@@ -26,7 +26,7 @@ export function settingsFrom(props: SnapshotResourceProperties): SnapshotSetting
     image: props.Image,
     stackName: props.StackName,
     cluster: props.Cluster,
-    webService: props.WebService,
+    webTaskFamily: props.WebTaskFamily,
     keep: Number(props.Keep),
     dbWaitMinutes: Number(props.DbWaitMinutes),
     dr: props.DrRegion && props.DrKmsKeyArn ? { region: props.DrRegion, kmsKeyArn: props.DrKmsKeyArn } : undefined,

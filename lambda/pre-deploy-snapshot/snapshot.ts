@@ -1,4 +1,4 @@
-import { DescribeServicesCommand, DescribeTaskDefinitionCommand, type ECSClient } from '@aws-sdk/client-ecs';
+import { DescribeServicesCommand, DescribeTaskDefinitionCommand, type ECSClient, ListServicesCommand } from '@aws-sdk/client-ecs';
 import {
   CopyDBSnapshotCommand,
   CreateDBSnapshotCommand,
@@ -30,8 +30,11 @@ export interface SnapshotSettings {
   readonly image: string;
   readonly stackName: string;
   readonly cluster: string;
-  /** Name of the web service whose running image is recorded as the previous image. */
-  readonly webService: string;
+  /**
+   * Task definition family of the web service, whose running image is recorded as the previous
+   * image. By family, because the service itself waits for this snapshot and cannot be named here.
+   */
+  readonly webTaskFamily: string;
   /** How many of this tool's snapshots to keep per region. */
   readonly keep: number;
   /** Where to copy the snapshot, if anywhere. */
@@ -150,12 +153,24 @@ async function snapshotById(rds: Clients['rds'], id: string): Promise<DBSnapshot
 
 /** The image the web service runs now, or a note when there is none yet (first release). */
 async function runningImage(ecs: Clients['ecs'], settings: SnapshotSettings): Promise<string> {
-  const out = await ecs.send(new DescribeServicesCommand({ cluster: settings.cluster, services: [settings.webService] }));
-  const service = out.services?.find((s) => s.status !== 'INACTIVE');
-  if (!service?.taskDefinition) return 'none (first release)';
-  const primary = service.deployments?.find((d) => d.status === 'PRIMARY')?.taskDefinition ?? service.taskDefinition;
-  const td = await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: primary }));
-  return td.taskDefinition?.containerDefinitions?.[0]?.image ?? 'unknown';
+  const arns: string[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await ecs.send(new ListServicesCommand({ cluster: settings.cluster, nextToken }));
+    arns.push(...(page.serviceArns ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  for (let i = 0; i < arns.length; i += 10) {
+    const out = await ecs.send(new DescribeServicesCommand({ cluster: settings.cluster, services: arns.slice(i, i + 10) }));
+    for (const service of out.services ?? []) {
+      if (service.status === 'INACTIVE') continue;
+      const running = service.deployments?.find((d) => d.status === 'PRIMARY')?.taskDefinition ?? service.taskDefinition;
+      if (!running?.includes(`:task-definition/${settings.webTaskFamily}:`)) continue;
+      const td = await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: running }));
+      return td.taskDefinition?.containerDefinitions?.[0]?.image ?? 'unknown';
+    }
+  }
+  return 'none (first release)';
 }
 
 /**

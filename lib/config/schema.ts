@@ -299,6 +299,27 @@ export const stageConfigSchema = z
         wafBlockedPer5Min: z.number().int().positive(),
       })
       .strict(),
+    backup: z
+      .object({
+        /**
+         * Copy database backups to `drRegion`: deploys the stage's DR stack (backup key and vault)
+         * and copies each AWS Backup recovery point and each pre-deploy snapshot there.
+         */
+        drCopies: z.boolean(),
+        /** Days RDS also keeps its automated backups in `drRegion` (point-in-time restore there); 0 turns it off. */
+        automatedBackupReplicationDays: z.number().int().min(0).max(35, 'RDS keeps replicated backups for at most 35 days. Fix: use 0 to 35'),
+        /** Days the daily AWS Backup recovery points of the database are kept. */
+        planRetentionDays: z.number().int().min(1, 'must keep recovery points at least 1 day. Fix: use 1 or more'),
+        /** Days the DR-region copies of those recovery points are kept. */
+        drCopyRetentionDays: z.number().int().min(1, 'must keep copies at least 1 day. Fix: use 1 or more'),
+        /** Pre-deploy snapshots kept per region (older ones of this tool are deleted). */
+        preDeploySnapshotsKept: z
+          .number()
+          .int()
+          .min(1, 'the release\'s own snapshot must be kept. Fix: use 1 to 50')
+          .max(50, 'manual snapshots count against a quota of 100 per region. Fix: use 1 to 50'),
+      })
+      .strict(),
     uploads: z
       .object({
         /** Days a replaced or deleted object version is kept before it expires. */
@@ -370,7 +391,11 @@ export const stageConfigSchema = z
         fail(['domain', 'recordName'], `is outside the hosted zone ${zoneName}. Fix: use ${zoneName} or a name ending in .${zoneName}`);
       }
     }
+    if (cfg.backup.automatedBackupReplicationDays > 0 && !cfg.backup.drCopies) {
+      fail(['backup', 'automatedBackupReplicationDays'], 'replicated backups need the DR stack\'s key, which only exists with backup.drCopies. Fix: set backup.drCopies: true, or set this to 0');
+    }
     if (cfg.name === 'prod') {
+      if (!cfg.backup.drCopies) fail(['backup', 'drCopies'], 'prod must keep copies of its backups outside its region. Fix: set backup.drCopies: true');
       if (cfg.app.ecsExec) fail(['app', 'ecsExec'], 'prod must not allow shells into running tasks. Fix: set app.ecsExec: false');
       if (!cfg.app.waf) fail(['app', 'waf'], 'prod must sit behind the WAF. Fix: set app.waf: true');
       if (!cfg.retainOnDelete) fail(['retainOnDelete'], 'prod must keep its data when a stack or resource is deleted. Fix: set retainOnDelete: true');

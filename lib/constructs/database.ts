@@ -155,10 +155,6 @@ export class Database extends Construct {
         reason: `Enhanced monitoring and Performance Insights are off by configuration in ${stackName} (cost); prod turns them on. Basic CloudWatch metrics and the exported logs remain.`,
       });
     }
-    Validations.of(resource).acknowledge({
-      id: 'NIST.800.53.R5-RDSInBackupPlan',
-      reason: 'Automated backups with point-in-time recovery (retention from config) and a final snapshot on deletion protect the instance; an AWS Backup plan with cross-region copies belongs to the disaster-recovery stack, which is not built yet.',
-    });
     if (props.insights) {
       const monitoringRole = this.instance.node.findChild('MonitoringRole');
       Validations.of(monitoringRole).acknowledge({

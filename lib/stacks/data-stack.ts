@@ -1,10 +1,13 @@
 import { CfnOutput } from 'aws-cdk-lib';
+import type * as backup from 'aws-cdk-lib/aws-backup';
+import type * as rds from 'aws-cdk-lib/aws-rds';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { Cache } from '../constructs/cache';
 import { DATABASE_NAME, DATABASE_PORT, Database } from '../constructs/database';
+import { DatabaseBackup } from '../constructs/database-backup';
 import { PgvectorExtension } from '../constructs/pgvector-extension';
 import { ServiceKey } from '../constructs/service-key';
 import { UploadsBucket } from '../constructs/uploads-bucket';
@@ -16,6 +19,8 @@ export interface DataStackProps extends StageStackProps {
   readonly logsKey: kms.IKey;
   /** Bucket in the DR region that receives copies of every upload (DR stack), if configured. */
   readonly uploadsReplica?: s3.IBucket;
+  /** The stage's DR-region stack, whose backup key and vault receive copies, if configured. */
+  readonly dr?: { readonly backupKey?: kms.IKey; readonly backupVault?: backup.IBackupVault };
 }
 
 /**
@@ -28,12 +33,13 @@ export class DataStack extends StageStack {
   readonly database: Database;
   readonly cache: Cache;
   readonly uploads: UploadsBucket;
+  readonly backup: DatabaseBackup;
   /** Installed pgvector version (custom resource attribute). */
   readonly pgvectorVersion: string;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, props);
-    const { name, database, cache, uploads, domain } = this.config;
+    const { name, database, cache, uploads, domain, backup: backupConfig } = this.config;
     const removalPolicy = this.statefulRemovalPolicy;
 
     const databaseKey = new ServiceKey(this, 'DatabaseKey', {
@@ -60,6 +66,28 @@ export class DataStack extends StageStack {
       logsKey: props.logsKey,
       logRetention: this.logRetention,
       logRemovalPolicy: removalPolicy,
+    });
+
+    const { backupKey: drKey, backupVault: drVault } = props.dr ?? {};
+    if (backupConfig.automatedBackupReplicationDays > 0 && drKey) {
+      // Point-in-time restore in the DR region: RDS replicates its automated backups there,
+      // encrypted with the DR key. The L2 construct has no properties for it.
+      const cfn = this.database.instance.node.defaultChild as rds.CfnDBInstance;
+      cfn.addPropertyOverride('AutomaticBackupReplicationRegion', this.config.drRegion);
+      cfn.addPropertyOverride('AutomaticBackupReplicationKmsKeyId', drKey.keyArn);
+      cfn.addPropertyOverride('AutomaticBackupReplicationRetentionPeriod', backupConfig.automatedBackupReplicationDays);
+    }
+    const backupKey = new ServiceKey(this, 'BackupKey', {
+      description: `${name}: AWS Backup vault of the stage`,
+      services: ['backup'],
+      removalPolicy,
+    }).key;
+    this.backup = new DatabaseBackup(this, 'Backup', {
+      stage: name,
+      instance: this.database.instance,
+      key: backupKey,
+      retentionDays: backupConfig.planRetentionDays,
+      drCopy: drVault ? { vault: drVault, retentionDays: backupConfig.drCopyRetentionDays } : undefined,
     });
 
     this.pgvectorVersion = new PgvectorExtension(this, 'Pgvector', {

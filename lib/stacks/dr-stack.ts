@@ -1,3 +1,6 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import * as backup from 'aws-cdk-lib/aws-backup';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { ServiceKey } from '../constructs/service-key';
@@ -5,24 +8,42 @@ import { UploadsReplica } from '../constructs/uploads-replica';
 import { StageStack, type StageStackProps } from './stage-stack';
 
 /**
- * The stage's stack in its DR region: what must survive the loss of the primary region. Today the
- * replica of the uploads bucket and its key; backup copies land here too as they are added.
+ * The stage's stack in its DR region: what must survive the loss of the primary region. The
+ * replica of the uploads bucket and its key (`uploads.replicateToDr`); the key and vault that
+ * receive copies of the database's snapshots and backups (`backup.drCopies`).
  */
 export class DrStack extends StageStack {
-  readonly uploadsReplica: s3.IBucket;
+  readonly uploadsReplica?: s3.IBucket;
+  /** Encrypts copied snapshots, replicated automated backups and the DR vault (RDS and AWS Backup use it). */
+  readonly backupKey?: kms.IKey;
+  readonly backupVault?: backup.IBackupVault;
 
   constructor(scope: Construct, id: string, props: StageStackProps) {
     super(scope, id, props);
     const { name, uploads } = this.config;
-    const key = new ServiceKey(this, 'UploadsReplicaKey', {
-      description: `${name}: replicas of the uploads bucket in the DR region`,
-      services: ['s3'],
-      removalPolicy: this.statefulRemovalPolicy,
-    }).key;
-    this.uploadsReplica = new UploadsReplica(this, 'UploadsReplica', {
-      key,
-      noncurrentVersionExpirationDays: uploads.noncurrentVersionExpirationDays,
-      removalPolicy: this.statefulRemovalPolicy,
-    }).bucket;
+    if (uploads.replicateToDr) {
+      const key = new ServiceKey(this, 'UploadsReplicaKey', {
+        description: `${name}: replicas of the uploads bucket in the DR region`,
+        services: ['s3'],
+        removalPolicy: this.statefulRemovalPolicy,
+      }).key;
+      this.uploadsReplica = new UploadsReplica(this, 'UploadsReplica', {
+        key,
+        noncurrentVersionExpirationDays: uploads.noncurrentVersionExpirationDays,
+        removalPolicy: this.statefulRemovalPolicy,
+      }).bucket;
+    }
+    if (this.config.backup.drCopies) {
+      this.backupKey = new ServiceKey(this, 'BackupKey', {
+        description: `${name}: database snapshot copies, replicated automated backups and the DR backup vault`,
+        services: ['rds', 'backup'],
+        removalPolicy: this.statefulRemovalPolicy,
+      }).key;
+      this.backupVault = new backup.BackupVault(this, 'BackupVault', {
+        backupVaultName: `webapp-${name}-dr`,
+        encryptionKey: this.backupKey,
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+    }
   }
 }

@@ -45,11 +45,11 @@ export class AppStage extends Stage {
       description: `Network of the ${config.name} stage: VPC, subnets, NAT, flow logs`,
       terminationProtection: config.retainOnDelete,
     });
-    if (config.uploads.replicateToDr) {
+    if (config.uploads.replicateToDr || config.backup.drCopies) {
       this.dr = new DrStack(this, 'Dr', {
         config,
         env: { account: config.account, region: config.drRegion },
-        description: `DR-region copies of the ${config.name} stage (${config.drRegion}): uploads replica and its key`,
+        description: `DR-region copies of the ${config.name} stage (${config.drRegion}): uploads replica, backup key and vault`,
         terminationProtection: config.retainOnDelete,
       });
     }
@@ -60,6 +60,7 @@ export class AppStage extends Stage {
       vpc: this.network.vpc,
       logsKey: this.network.logsKey,
       uploadsReplica: this.dr?.uploadsReplica,
+      dr: this.dr,
     });
     this.app = new AppStack(this, 'App', {
       config,

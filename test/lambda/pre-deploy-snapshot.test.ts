@@ -13,7 +13,7 @@ import {
   RDSServiceException,
   SnapshotQuotaExceededFault,
 } from '@aws-sdk/client-rds';
-import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
+import { ListServicesCommand } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { handleIsComplete, handleOnEvent } from '../../lambda/pre-deploy-snapshot/custom-resource';
@@ -36,7 +36,7 @@ function settings(overrides: Partial<SnapshotSettings> = {}): SnapshotSettings {
     image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/webapp:v1.4.2',
     stackName: 'prod-App',
     cluster: 'prod-cluster',
-    webService: 'web',
+    webTaskFamily: 'prod-web',
     keep: 3,
     dbWaitMinutes: 15,
     dr: { region: DR, kmsKeyArn: drKeyArn },
@@ -78,6 +78,10 @@ beforeAll(async () => {
     new RegisterTaskDefinitionCommand({ family: 'prod-web', containerDefinitions: [{ name: 'web', image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/webapp:v1.4.1', memory: 512 }] }),
   );
   await ecs.send(new CreateServiceCommand({ cluster: 'prod-cluster', serviceName: 'web', taskDefinition: td.taskDefinition!.taskDefinitionArn, desiredCount: 1 }));
+  const worker = await ecs.send(
+    new RegisterTaskDefinitionCommand({ family: 'prod-worker', containerDefinitions: [{ name: 'worker', image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/webapp:worker-only', memory: 512 }] }),
+  );
+  await ecs.send(new CreateServiceCommand({ cluster: 'prod-cluster', serviceName: 'a-worker', taskDefinition: worker.taskDefinition!.taskDefinitionArn, desiredCount: 1 }));
 }, 60_000);
 afterAll(async () => moto?.stop());
 
@@ -147,7 +151,7 @@ describe('pre-deploy snapshot against moto (RDS, ECS, KMS in two regions)', () =
   });
 
   test('the first release records that nothing ran before', async () => {
-    const outcome = await release(settings({ release: 'v0.1.0-00000000', webService: 'not-created-yet', dr: undefined }), new Date('2026-11-22T15:00:00Z'));
+    const outcome = await release(settings({ release: 'v0.1.0-00000000', webTaskFamily: 'not-deployed-yet', dr: undefined }), new Date('2026-11-22T15:00:00Z'));
     const [snap] = (await snapshots(clients.rds)).filter((s) => s.DBSnapshotIdentifier === outcome.snapshotId);
     expect(tag(snap, TAGS.previousImage)).toBe('none (first release)');
     expect(outcome.drCopy).toBe('not configured');
@@ -162,7 +166,7 @@ describe('pre-deploy snapshot against moto (RDS, ECS, KMS in two regions)', () =
       Image: 'webapp:v2.0.0',
       StackName: 'prod-App',
       Cluster: 'prod-cluster',
-      WebService: 'web',
+      WebTaskFamily: 'prod-web',
       Keep: '10',
       DbWaitMinutes: '15',
       DrRegion: DR,
@@ -203,7 +207,7 @@ describe('failures the stand-in cannot produce fail closed, with the database, t
     rdsMock.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [] });
     drMock.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [] });
     rdsMock.on(DescribeDBInstancesCommand).resolves({ DBInstances: [{ DBInstanceIdentifier: DB, DBInstanceStatus: 'available' }] });
-    ecsMock.on(DescribeServicesCommand).resolves({ services: [] });
+    ecsMock.on(ListServicesCommand).resolves({ serviceArns: [] });
   };
   afterAll(() => {
     for (const m of [rdsMock, drMock, ecsMock]) m.restore();

@@ -353,13 +353,49 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
 });
 
 describe('logical ids of stateful data resources are frozen', () => {
-  // Renaming one of these construct ids would replace the database, the queue store, a bucket or a key.
+  // Renaming one of these construct ids would replace the database, the queue store, a bucket, a key
+  // or the backup vault.
   test.each(STAGE_NAMES)('%s', (name) => {
     const ids = (type: string) => Object.keys(data(name).findResources(type)).sort();
     expect(ids('AWS::RDS::DBInstance')).toEqual(['DatabaseInstanceAA8A5FDE']);
     expect(ids('AWS::ElastiCache::ReplicationGroup')).toEqual(['CacheReplicationGroupBFE59FF3']);
     expect(ids('AWS::S3::Bucket')).toEqual(['UploadsAccessLogsB2D59324', 'UploadsBucketC4B27CC7']);
-    expect(ids('AWS::KMS::Key')).toEqual(['CacheKey55377725', 'DatabaseKey7998E78F', 'UploadsKeyE2534F44']);
+    expect(ids('AWS::KMS::Key')).toEqual(['BackupKey1226E6A1', 'CacheKey55377725', 'DatabaseKey7998E78F', 'UploadsKeyE2534F44']);
+    expect(ids('AWS::Backup::BackupVault')).toEqual(['BackupVaultADF21B19']);
     expect(ids('AWS::SecretsManager::Secret')).toEqual(['CacheAuthToken04672416']);
+  });
+});
+
+describe.each(STAGE_NAMES)('%s database backups', (name) => {
+  const config = parseStageConfig(STAGES[name]);
+  const fromDrStack = { 'Fn::GetStackOutput': Match.objectLike({ StackName: `${name}-Dr`, Region: config.drRegion }) };
+
+  test('a daily AWS Backup plan keeps recovery points as configured and copies them to the DR vault where configured', () => {
+    const { resource: plan } = only(data(name), 'AWS::Backup::BackupPlan');
+    const [rule] = plan.Properties.BackupPlan.BackupPlanRule;
+    expect(plan.Properties.BackupPlan.BackupPlanName).toBe(`webapp-${name}-database`);
+    expect(rule).toMatchObject({ RuleName: 'Daily', ScheduleExpression: 'cron(0 5 * * ? *)', Lifecycle: { DeleteAfterDays: config.backup.planRetentionDays } });
+    if (config.backup.drCopies) {
+      expect(rule.CopyActions).toEqual([{ DestinationBackupVaultArn: expect.objectContaining({ 'Fn::GetStackOutput': expect.objectContaining({ StackName: `${name}-Dr` }) }), Lifecycle: { DeleteAfterDays: config.backup.drCopyRetentionDays } }]);
+    } else {
+      expect(rule.CopyActions).toBeUndefined();
+    }
+    data(name).hasResourceProperties('AWS::Backup::BackupSelection', {
+      BackupSelection: Match.objectLike({ Resources: [Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([Match.stringLikeRegexp(':db:'), { Ref: Match.stringLikeRegexp('^DatabaseInstance') }])]) })] }),
+    });
+    data(name).hasResource('AWS::Backup::BackupVault', { Properties: { BackupVaultName: `webapp-${name}`, EncryptionKeyArn: getAtt('BackupKey', 'Arn') }, DeletionPolicy: 'Retain' });
+  });
+
+  test('RDS replicates its automated backups to the DR region with the DR key where configured', () => {
+    const { resource: db } = only(data(name), 'AWS::RDS::DBInstance');
+    if (config.backup.automatedBackupReplicationDays > 0) {
+      data(name).hasResourceProperties('AWS::RDS::DBInstance', {
+        AutomaticBackupReplicationRegion: config.drRegion,
+        AutomaticBackupReplicationKmsKeyId: fromDrStack,
+        AutomaticBackupReplicationRetentionPeriod: config.backup.automatedBackupReplicationDays,
+      });
+    } else {
+      expect(db.Properties.AutomaticBackupReplicationRegion).toBeUndefined();
+    }
   });
 });

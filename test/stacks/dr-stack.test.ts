@@ -3,19 +3,21 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { STAGE_NAMES, type StageName, STAGES } from '../../lib/config';
 import { type StageTemplates, synthStage } from '../support/synth';
 
-const withDr = STAGE_NAMES.filter((n) => STAGES[n].uploads.replicateToDr);
-const withoutDr = STAGE_NAMES.filter((n) => !STAGES[n].uploads.replicateToDr);
+const withReplica = STAGE_NAMES.filter((n) => STAGES[n].uploads.replicateToDr);
+const withDr = STAGE_NAMES.filter((n) => STAGES[n].uploads.replicateToDr || STAGES[n].backup.drCopies);
+const withoutDr = STAGE_NAMES.filter((n) => !withDr.includes(n));
 
 const synthesized = {} as Record<StageName, StageTemplates>;
 beforeAll(() => {
   for (const name of STAGE_NAMES) synthesized[name] = synthStage(name);
 });
 
-test('the shipped config replicates prod only', () => {
-  expect(withDr).toEqual(['prod']);
+test('the shipped config copies backups in staging and prod and replicates uploads in prod', () => {
+  expect(withDr).toEqual(['staging', 'prod']);
+  expect(withReplica).toEqual(['prod']);
 });
 
-test.each(withoutDr)('%s has no DR stack (nothing replicates)', (name) => {
+test.each(withoutDr)('%s has no DR stack (nothing is copied)', (name) => {
   expect(synthesized[name].stage.dr).toBeUndefined();
 });
 
@@ -29,6 +31,27 @@ describe.each(withDr)('%s DR stack', (name) => {
     expect(stack.account).toBe(config.account);
     expect(stack.terminationProtection).toBe(config.retainOnDelete);
   });
+
+  test('a rotating key that RDS and AWS Backup use in the DR region encrypts the retained DR vault', () => {
+    const t = synthesized[name].dr!;
+    const [[keyId, key]] = Object.entries(t.findResources('AWS::KMS::Key')).filter(([id]) => id.startsWith('BackupKey'));
+    expect(key.Properties.EnableKeyRotation).toBe(true);
+    const use = (key.Properties.KeyPolicy.Statement as { Sid: string; Condition?: Record<string, Record<string, unknown>> }[]).find((st) => st.Sid === 'AccountUsesTheKeyThroughItsServices')!;
+    expect(use.Condition!.StringEquals['kms:ViaService']).toEqual([`rds.${config.drRegion}.amazonaws.com`, `backup.${config.drRegion}.amazonaws.com`]);
+    t.hasResource('AWS::Backup::BackupVault', {
+      Properties: { BackupVaultName: `webapp-${name}-dr`, EncryptionKeyArn: { 'Fn::GetAtt': [keyId, 'Arn'] } },
+      DeletionPolicy: 'Retain',
+    });
+  });
+
+  test('logical ids of its keys and vault are frozen', () => {
+    const t = synthesized[name].dr!;
+    expect(Object.keys(t.findResources('AWS::KMS::Key')).sort()).toEqual(['BackupKey1226E6A1', ...(config.uploads.replicateToDr ? ['UploadsReplicaKey133A8F9C'] : [])]);
+    expect(Object.keys(t.findResources('AWS::Backup::BackupVault'))).toEqual(['BackupVault3A9C5852']);
+  });
+});
+
+describe.each(withReplica)('%s DR uploads replica', (name) => {
 
   test('the replica bucket is versioned, encrypted with its own key, private, TLS-only and retained', () => {
     const t = synthesized[name].dr!;
@@ -46,7 +69,6 @@ describe.each(withDr)('%s DR stack', (name) => {
       },
       DeletionPolicy: 'Retain',
     });
-    t.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
     t.hasResourceProperties('AWS::S3::BucketPolicy', {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
     });
@@ -55,7 +77,6 @@ describe.each(withDr)('%s DR stack', (name) => {
   test('logical ids of the replica and its key are frozen', () => {
     const t = synthesized[name].dr!;
     expect(Object.keys(t.findResources('AWS::S3::Bucket'))).toEqual(['UploadsReplicaBucket0E3E47C4']);
-    expect(Object.keys(t.findResources('AWS::KMS::Key'))).toEqual(['UploadsReplicaKey133A8F9C']);
   });
 });
 

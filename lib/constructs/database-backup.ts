@@ -1,0 +1,63 @@
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as backup from 'aws-cdk-lib/aws-backup';
+import * as events from 'aws-cdk-lib/aws-events';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as rds from 'aws-cdk-lib/aws-rds';
+import { Construct } from 'constructs';
+
+export interface DatabaseBackupProps {
+  readonly stage: string;
+  readonly instance: rds.IDatabaseInstance;
+  /** Encrypts the vault (RDS recovery points stay encrypted with the database's own key). */
+  readonly key: kms.IKey;
+  /** Days each daily recovery point is kept. */
+  readonly retentionDays: number;
+  /** Vault in the DR region that receives a copy of each recovery point, and how long copies are kept. */
+  readonly drCopy?: { readonly vault: backup.IBackupVault; readonly retentionDays: number };
+}
+
+/**
+ * Defines the AWS Backup plan of the stage database: a snapshot every day at 05:00 UTC (after
+ * the RDS backup window 02:00-03:00 and the Sunday maintenance window, when AWS Backup may not
+ * start an RDS job), kept `retentionDays` in the stage's vault, each copied to the DR vault where
+ * configured. Point-in-time recovery stays with RDS's own automated backups (and their DR-region
+ * replica): AWS Backup's continuous backup would take over their retention from the stack.
+ */
+export class DatabaseBackup extends Construct {
+  readonly vault: backup.BackupVault;
+  readonly plan: backup.BackupPlan;
+
+  constructor(scope: Construct, id: string, props: DatabaseBackupProps) {
+    super(scope, id);
+    this.vault = new backup.BackupVault(this, 'Vault', {
+      backupVaultName: `webapp-${props.stage}`,
+      encryptionKey: props.key,
+      // A vault with recovery points cannot be deleted; keep it out of stack deletions altogether.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.plan = new backup.BackupPlan(this, 'Plan', { backupPlanName: `webapp-${props.stage}-database`, backupVault: this.vault });
+    this.plan.addRule(
+      new backup.BackupPlanRule({
+        ruleName: 'Daily',
+        scheduleExpression: events.Schedule.cron({ minute: '0', hour: '5' }),
+        startWindow: Duration.hours(1),
+        completionWindow: Duration.hours(4),
+        deleteAfter: Duration.days(props.retentionDays),
+        copyActions: props.drCopy ? [{ destinationBackupVault: props.drCopy.vault, deleteAfter: Duration.days(props.drCopy.retentionDays) }] : undefined,
+      }),
+    );
+    const selection = this.plan.addSelection('Database', {
+      resources: [backup.BackupResource.fromRdsDatabaseInstance(props.instance)],
+      allowRestores: true,
+    });
+    const role = selection.node.tryFindChild('Role');
+    if (role) {
+      for (const policy of ['AWSBackupServiceRolePolicyForBackup', 'AWSBackupServiceRolePolicyForRestores']) {
+        Validations.of(role).acknowledge({
+          id: `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${policy}]`,
+          reason: `${policy} is the policy AWS maintains for AWS Backup to take, copy and restore recovery points; the selection names only the stage database.`,
+        });
+      }
+    }
+  }
+}
