@@ -50,10 +50,13 @@ export class Database extends Construct {
   readonly connections: ec2.Connections;
   /** The instance's max_connections. */
   readonly maxConnections: number;
+  /** Encrypts the storage, the snapshots and the master secret. */
+  readonly key: kms.IKey;
 
   constructor(scope: Construct, id: string, props: DatabaseProps) {
     super(scope, id);
     this.maxConnections = rdsMaxConnections(props.instanceClass);
+    this.key = props.key;
     const [major] = props.engineVersion.split('.');
     const engine = rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.of(props.engineVersion, major) });
 

@@ -13,6 +13,7 @@ import type { Cache } from '../constructs/cache';
 import { DATABASE_NAME, DATABASE_PORT, type Database } from '../constructs/database';
 import { Email } from '../constructs/email';
 import { LoadBalancer } from '../constructs/load-balancer';
+import { PreDeploySnapshot } from '../constructs/pre-deploy-snapshot';
 import { ServiceKey } from '../constructs/service-key';
 import type { UploadsBucket } from '../constructs/uploads-bucket';
 import { Waf } from '../constructs/waf';
@@ -28,6 +29,8 @@ export interface AppStackProps extends StageStackProps {
   readonly uploads: UploadsBucket;
   /** The stage's alarm topic (network stack): the deployment alarms notify it too. */
   readonly alarmTopic: sns.ITopic;
+  /** The DR-region key pre-deploy snapshots are copied with, where backups are copied. */
+  readonly drBackupKey?: kms.IKey;
 }
 
 /**
@@ -42,6 +45,7 @@ export class AppStack extends StageStack {
   readonly loadBalancer: LoadBalancer;
   readonly email?: Email;
   readonly waf?: Waf;
+  readonly preDeploySnapshot: PreDeploySnapshot;
 
   constructor(scope: Construct, id: string, props: AppStackProps) {
     super(scope, id, props);
@@ -163,6 +167,26 @@ export class AppStack extends StageStack {
       role.addManagedPolicy(props.uploads.objectAccessPolicy);
       if (this.email) role.addManagedPolicy(this.email.sendPolicy);
     }
+    // Every service waits for a snapshot of the database taken for this release.
+    const skip = ['true', true].includes(this.node.tryGetContext('skipPreDeploySnapshot'));
+    this.preDeploySnapshot = new PreDeploySnapshot(this, 'PreDeploySnapshot', {
+      vpc: props.vpc,
+      stage: name,
+      databaseIdentifier: props.database.instance.instanceIdentifier,
+      databaseArn: props.database.instance.instanceArn,
+      databaseKeyArn: props.database.key.keyArn,
+      cluster: this.cluster,
+      webTaskDefinition: webTask.taskDefinition,
+      taskDefinitions: [webTask.taskDefinition, workerTask.taskDefinition],
+      image: image.tag.startsWith('sha256:') ? `${image.repositoryName}@${image.tag}` : `${image.repositoryName}:${image.tag}`,
+      imageTag: image.tag,
+      keep: this.config.backup.preDeploySnapshotsKept,
+      dr: props.drBackupKey ? { region: this.config.drRegion, keyArn: props.drBackupKey.keyArn } : undefined,
+      skip,
+      ...logs,
+    });
+    for (const service of [this.web.service, this.worker.service]) service.node.addDependency(this.preDeploySnapshot.resource);
+
     // allowTo writes the ingress rules on the database and cache groups into this stack, which
     // already depends on the data stack (allowFrom would write them there: a cycle).
     for (const service of [this.web.service, this.worker.service]) {

@@ -71,6 +71,7 @@ export class AppStage extends Stage {
       cache: this.data.cache,
       uploads: this.data.uploads,
       alarmTopic: this.network.alarmTopic,
+      drBackupKey: this.dr?.backupKey,
     });
     this.ops = new OpsStack(this, 'Ops', {
       config,
@@ -84,12 +85,15 @@ export class AppStage extends Stage {
   }
 }
 
-/** The project Lambda functions in the given stacks, named after the construct that owns each. */
+/**
+ * The project Lambda functions in the given stacks, named after the construct that owns each
+ * ("pgvector"), with the function's own id unless it is the owner's Handler ("pre-deploy-snapshot-is-complete").
+ */
 function projectFunctions(...stacks: Construct[]): WatchedFunction[] {
   return stacks
     .flatMap((stack) => stack.node.findAll())
     .filter((c): c is ProjectFunction => c instanceof ProjectFunction)
-    .map((f) => ({ name: kebab(f.node.scope!.node.id), fn: f.fn }));
+    .map((f) => ({ name: kebab(f.node.id === 'Handler' ? f.node.scope!.node.id : `${f.node.scope!.node.id}${f.node.id}`), fn: f.fn }));
 }
 
 function kebab(id: string): string {

@@ -40,7 +40,7 @@ export function assumptionLines(): string[] {
     `each NAT gateway processes ${a.natGbProcessedPerGateway} GB a month`,
     `each log group ingests ${a.logGbIngestedPerGroup} GB a month (the VPC flow-log group ${a.flowLogGbIngested} GB), stored for one month`,
     `each bucket holds ${a.s3GbPerBucket} GB in S3 Standard (requests and transfer not counted)`,
-    'Fargate tasks run at their desired count all month; Lambda, data transfer and request charges are usage-based and not counted',
+    'Fargate tasks run at their desired count all month; Lambda, Step Functions, backup storage, data transfer and request charges are usage-based and not counted',
     'a month is 730 hours; on-demand list prices, no savings plans or reservations',
   ];
 }
@@ -80,8 +80,8 @@ const CATEGORIES: [string, string][] = [
   ['S3', 'S3 storage'],
 ];
 
-/** Lambda and custom resources cost per invocation; the project's run a few times a day. */
-const USAGE_TYPES = new Set(['AWS::Lambda::Function']);
+/** Lambda, custom resources and the custom-resource waiter cost per use; the project's run a few times a day. */
+const USAGE_TYPES = new Set(['AWS::Lambda::Function', 'AWS::StepFunctions::StateMachine']);
 
 export interface CostLine {
   /** What kind of cost, for the summary: "Fargate", "RDS", "NAT gateways", ... */

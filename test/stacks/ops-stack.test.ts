@@ -147,7 +147,9 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
     const cache = metricsOf(alarm(name, 'cache-memory-001'))[0];
     expect(JSON.stringify(cache.dimensions.CacheClusterId)).toMatch(/CacheReplicationGroup.*-001/);
     const lambdas = [...alarms(name).keys()].filter((n) => n.startsWith(`${name}-lambda-`));
-    expect(lambdas).toEqual([`${name}-lambda-pgvector-errors`, `${name}-lambda-pgvector-throttles`]);
+    expect(lambdas).toEqual(
+      ['pgvector', 'pre-deploy-snapshot', 'pre-deploy-snapshot-is-complete'].flatMap((fn) => [`${name}-lambda-${fn}-errors`, `${name}-lambda-${fn}-throttles`]),
+    );
     if (config(name).app.waf) expect(metricsOf(alarm(name, 'waf-blocked-surge'))[0].dimensions).toEqual({ WebACL: `webapp-${name}`, Region: config(name).region, Rule: 'ALL' });
   });
 
