@@ -4,7 +4,7 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { STAGE_NAMES, type StageConfig, type StageName } from '../../lib/config';
 import { rdsMaxConnections } from '../../lib/config/instance-class';
-import { synthStage, type StageTemplates } from '../support/synth';
+import { DEV_OPERATIONS_OVERRIDES, synthStage, type StageTemplates } from '../support/synth';
 
 type Resource = { Type: string; Properties: Record<string, any> };
 
@@ -248,12 +248,7 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
 
 describe('operations config reaches the template', () => {
   test('thresholds, recipients and budget are overridable per stage', () => {
-    const { ops, network } = synthStage('dev', {
-      'dev.operations.rdsCpuPercent': 65,
-      'dev.alarms.emails': '[]',
-      'dev.alarms.httpsEndpoints': '["https://events.pagerduty.com/integration/abc/enqueue"]',
-      'dev.monthlyBudgetUsd': 90,
-    });
+    const { ops, network } = synthStage('dev', DEV_OPERATIONS_OVERRIDES);
     expect(alarmIn(ops, 'dev-db-cpu').Threshold).toBe(65);
     network.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'https', Endpoint: 'https://events.pagerduty.com/integration/abc/enqueue' });
     // No emails: the budget notifies the topic, so the HTTPS subscribers hear of it.

@@ -44,6 +44,17 @@ export interface StageTemplates {
   readonly dr?: Template;
 }
 
+/**
+ * A dev variant with different alarm settings, recipients and budget, shared by the files that
+ * need such a variant so a worker synthesizes it once.
+ */
+export const DEV_OPERATIONS_OVERRIDES: Record<string, unknown> = {
+  'dev.operations.rdsCpuPercent': 65,
+  'dev.alarms.emails': '[]',
+  'dev.alarms.httpsEndpoints': '["https://events.pagerduty.com/integration/abc/enqueue"]',
+  'dev.monthlyBudgetUsd': 90,
+};
+
 const synthesized = new Map<string, StageTemplates>();
 
 /**
