@@ -1,0 +1,38 @@
+import { randomBytes } from 'node:crypto';
+import { BackupClient } from '@aws-sdk/client-backup';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { RDSClient } from '@aws-sdk/client-rds';
+import type { EventBridgeEvent } from 'aws-lambda';
+import { Client } from 'pg';
+import { type Verification, verifyRestoreJob } from './verifier';
+
+const retry = { maxAttempts: 8, retryMode: 'adaptive' as const };
+const deps = {
+  backup: new BackupClient(retry),
+  rds: new RDSClient(retry),
+  cloudwatch: new CloudWatchClient(retry),
+  // NODE_EXTRA_CA_CERTS adds the Amazon RDS CA bundle the Lambda runtime ships: the server certificate is verified.
+  ssl: { rejectUnauthorized: true },
+  connect: async (config: ConstructorParameters<typeof Client>[0]) => {
+    const client = new Client(config);
+    await client.connect();
+    return client;
+  },
+  // Letters and digits only: RDS refuses / @ " and spaces in master passwords.
+  password: () => randomBytes(24).toString('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 30),
+  sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+  now: () => new Date(),
+};
+
+const settings = {
+  stage: process.env.STAGE!,
+  restoreTestingPlanArn: process.env.RESTORE_TESTING_PLAN_ARN!,
+  databaseName: process.env.DATABASE_NAME!,
+  expectations: JSON.parse(process.env.EXPECTATIONS!),
+  passwordWaitMinutes: 10,
+};
+
+/** Invoked by EventBridge for each completed restore job; also by scripts/restore-drill.ts. */
+export async function handler(event: EventBridgeEvent<string, { restoreJobId: string }>): Promise<Verification> {
+  return verifyRestoreJob(event.detail.restoreJobId, deps, settings);
+}

@@ -1,0 +1,132 @@
+import { type BackupClient, DescribeRestoreJobCommand, PutRestoreValidationResultCommand } from '@aws-sdk/client-backup';
+import { type CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { DescribeDBInstancesCommand, ModifyDBInstanceCommand, type RDSClient } from '@aws-sdk/client-rds';
+import type { ClientConfig } from 'pg';
+import type { Queryable } from '../pgvector/ensure-vector';
+import { checkDatabase, type Expectations } from './checks';
+
+/** The metric namespace the verifier publishes to (dimension Stage). */
+export const METRIC_NAMESPACE = 'webapp/RestoreTesting';
+
+export interface VerifierSettings {
+  readonly stage: string;
+  /** ARN of the stage's restore testing plan: restores of other plans are left alone. */
+  readonly restoreTestingPlanArn: string;
+  readonly databaseName: string;
+  readonly expectations: Expectations;
+  /** How long to wait for the new master password to apply. */
+  readonly passwordWaitMinutes: number;
+}
+
+export interface Session extends Queryable {
+  end(): Promise<void>;
+}
+
+export interface VerifierDeps {
+  readonly backup: Pick<BackupClient, 'send'>;
+  readonly rds: Pick<RDSClient, 'send'>;
+  readonly cloudwatch: Pick<CloudWatchClient, 'send'>;
+  readonly connect: (config: ClientConfig) => Promise<Session>;
+  readonly ssl: ClientConfig['ssl'];
+  readonly password: () => string;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly now: () => Date;
+}
+
+export interface Verification {
+  readonly restoreJobId: string;
+  /** SKIPPED: a restore of another plan, nothing reported. */
+  readonly status: 'SUCCESSFUL' | 'FAILED' | 'SKIPPED';
+  readonly message: string;
+  /** Seconds from the restore job's creation to its completion: the measured RTO of the restore. */
+  readonly restoreSeconds?: number;
+  readonly instance?: string;
+}
+
+/**
+ * Verifies one completed restore job of the stage's restore testing plan: sets a fresh master
+ * password on the restored instance, connects over verified TLS, runs the checks, and reports the
+ * result to AWS Backup (PutRestoreValidationResult) and to CloudWatch (VerificationSucceeded 1 or
+ * 0, RestoreDurationSeconds). A restore that cannot be reached or checked is reported FAILED with
+ * the reason; only a failure to report throws.
+ */
+export async function verifyRestoreJob(restoreJobId: string, deps: VerifierDeps, settings: VerifierSettings): Promise<Verification> {
+  const job = await deps.backup.send(new DescribeRestoreJobCommand({ RestoreJobId: restoreJobId }));
+  if (job.CreatedBy?.RestoreTestingPlanArn !== settings.restoreTestingPlanArn) {
+    return { restoreJobId, status: 'SKIPPED', message: `restore job of ${job.CreatedBy?.RestoreTestingPlanArn ?? 'no restore testing plan'}, not ${settings.restoreTestingPlanArn}` };
+  }
+  const restoreSeconds =
+    job.CreationDate && job.CompletionDate ? Math.round((job.CompletionDate.getTime() - job.CreationDate.getTime()) / 1000) : undefined;
+  const instance = job.CreatedResourceArn?.split(':db:')[1];
+
+  let status: 'SUCCESSFUL' | 'FAILED';
+  let message: string;
+  if (job.Status !== 'COMPLETED' || !instance) {
+    status = 'FAILED';
+    message = `restore job ${restoreJobId} is ${job.Status} (${job.StatusMessage ?? 'no message'}) and created ${job.CreatedResourceArn ?? 'no DB instance'}`;
+  } else {
+    try {
+      const result = await checkInstance(instance, deps, settings);
+      status = result.ok ? 'SUCCESSFUL' : 'FAILED';
+      message = result.ok ? `${instance}: ${result.passed.join('; ')}` : `${instance}: ${result.failures.join('; ')}`;
+    } catch (error) {
+      status = 'FAILED';
+      message = `${instance}: ${(error as Error).message}`;
+    }
+  }
+  message = message.slice(0, 1000);
+
+  await deps.backup.send(new PutRestoreValidationResultCommand({ RestoreJobId: restoreJobId, ValidationStatus: status, ValidationStatusMessage: message }));
+  const timestamp = deps.now();
+  const dimensions = [{ Name: 'Stage', Value: settings.stage }];
+  await deps.cloudwatch.send(
+    new PutMetricDataCommand({
+      Namespace: METRIC_NAMESPACE,
+      MetricData: [
+        { MetricName: 'VerificationSucceeded', Dimensions: dimensions, Value: status === 'SUCCESSFUL' ? 1 : 0, Unit: 'Count', Timestamp: timestamp },
+        ...(restoreSeconds !== undefined ? [{ MetricName: 'RestoreDurationSeconds', Dimensions: dimensions, Value: restoreSeconds, Unit: 'Seconds' as const, Timestamp: timestamp }] : []),
+      ],
+    }),
+  );
+  console.log(JSON.stringify({ message: 'restore verified', restoreJobId, status, detail: message, restoreSeconds }));
+  return { restoreJobId, status, message, restoreSeconds, instance };
+}
+
+/** Sets a fresh master password, waits for it, connects and runs the checks. */
+async function checkInstance(instance: string, deps: VerifierDeps, settings: VerifierSettings) {
+  const password = deps.password();
+  await deps.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: instance, MasterUserPassword: password, ApplyImmediately: true }));
+  const deadline = deps.now().getTime() + settings.passwordWaitMinutes * 60_000;
+  let db;
+  for (;;) {
+    db = (await deps.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: instance }))).DBInstances?.[0];
+    const pending = db?.PendingModifiedValues?.MasterUserPassword !== undefined;
+    if (db?.DBInstanceStatus === 'available' && !pending) break;
+    if (deps.now().getTime() >= deadline) {
+      throw new Error(`the new master password did not apply within ${settings.passwordWaitMinutes} minutes (instance is ${db?.DBInstanceStatus})`);
+    }
+    await deps.sleep(15_000);
+  }
+  const host = db?.Endpoint?.Address;
+  const port = db?.Endpoint?.Port ?? 5432;
+  if (!host) throw new Error('the restored instance has no endpoint');
+  let session: Session;
+  try {
+    session = await deps.connect({
+      host,
+      port,
+      user: db?.MasterUsername,
+      password,
+      database: settings.databaseName,
+      ssl: deps.ssl,
+      connectionTimeoutMillis: 10_000,
+    });
+  } catch (error) {
+    throw new Error(`could not connect to ${host}:${port}/${settings.databaseName}: ${(error as Error).message}`);
+  }
+  try {
+    return await checkDatabase(session, settings.expectations);
+  } finally {
+    await session.end();
+  }
+}
