@@ -4,7 +4,7 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { RDSClient } from '@aws-sdk/client-rds';
 import type { EventBridgeEvent } from 'aws-lambda';
 import { Client } from 'pg';
-import { type Verification, verifyRestoreJob } from './verifier';
+import { checkFreshness, verifyRestoreJob } from './verifier';
 
 const retry = { maxAttempts: 8, retryMode: 'adaptive' as const };
 const deps = {
@@ -32,7 +32,14 @@ const settings = {
   passwordWaitMinutes: 10,
 };
 
-/** Invoked by EventBridge for each completed restore job; also by scripts/restore-drill.ts. */
-export async function handler(event: EventBridgeEvent<string, { restoreJobId: string }>): Promise<Verification> {
+/**
+ * Invoked by EventBridge: for each completed restore job (and by scripts/restore-drill.ts with the
+ * same event shape), and once a day on a schedule to check that verifications are not stale.
+ */
+export async function handler(event: EventBridgeEvent<string, { restoreJobId?: string }>) {
+  if (event['detail-type'] === 'Scheduled Event') {
+    return checkFreshness(deps, { ...settings, maxAgeDays: Number(process.env.MAX_AGE_DAYS) });
+  }
+  if (!event.detail?.restoreJobId) throw new Error(`not a restore job event: ${JSON.stringify(event).slice(0, 500)}`);
   return verifyRestoreJob(event.detail.restoreJobId, deps, settings);
 }

@@ -1,4 +1,4 @@
-import { type BackupClient, DescribeRestoreJobCommand, PutRestoreValidationResultCommand } from '@aws-sdk/client-backup';
+import { type BackupClient, DescribeRestoreJobCommand, ListRestoreJobsCommand, PutRestoreValidationResultCommand } from '@aws-sdk/client-backup';
 import { type CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeDBInstancesCommand, ModifyDBInstanceCommand, type RDSClient } from '@aws-sdk/client-rds';
 import type { ClientConfig } from 'pg';
@@ -129,4 +129,35 @@ async function checkInstance(instance: string, deps: VerifierDeps, settings: Ver
   } finally {
     await session.end();
   }
+}
+
+/**
+ * The daily watchdog: was a restore of the stage's plan verified SUCCESSFUL within the expected
+ * interval? Publishes VerifiedWithinInterval (1 or 0); the stale alarm treats a missing value as
+ * breaching, so a watchdog that stops running is noticed too.
+ */
+export async function checkFreshness(deps: Pick<VerifierDeps, 'backup' | 'cloudwatch' | 'now'>, settings: Pick<VerifierSettings, 'stage' | 'restoreTestingPlanArn'> & { readonly maxAgeDays: number }) {
+  const now = deps.now();
+  const since = new Date(now.getTime() - settings.maxAgeDays * 86_400_000);
+  let last: Date | undefined;
+  let nextToken: string | undefined;
+  do {
+    const page = await deps.backup.send(
+      new ListRestoreJobsCommand({ ByRestoreTestingPlanArn: settings.restoreTestingPlanArn, ByCreatedAfter: since, NextToken: nextToken }),
+    );
+    for (const job of page.RestoreJobs ?? []) {
+      if (job.ValidationStatus === 'SUCCESSFUL' && job.CreationDate && (!last || job.CreationDate > last)) last = job.CreationDate;
+    }
+    nextToken = page.NextToken;
+  } while (nextToken);
+  const fresh = last !== undefined;
+  await deps.cloudwatch.send(
+    new PutMetricDataCommand({
+      Namespace: METRIC_NAMESPACE,
+      MetricData: [{ MetricName: 'VerifiedWithinInterval', Dimensions: [{ Name: 'Stage', Value: settings.stage }], Value: fresh ? 1 : 0, Unit: 'Count', Timestamp: now }],
+    }),
+  );
+  const result = { fresh, lastVerified: last?.toISOString(), maxAgeDays: settings.maxAgeDays };
+  console.log(JSON.stringify({ message: 'restore verification freshness', ...result }));
+  return result;
 }

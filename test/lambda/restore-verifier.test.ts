@@ -1,11 +1,11 @@
-import { BackupClient, DescribeRestoreJobCommand, PutRestoreValidationResultCommand } from '@aws-sdk/client-backup';
+import { BackupClient, DescribeRestoreJobCommand, ListRestoreJobsCommand, PutRestoreValidationResultCommand } from '@aws-sdk/client-backup';
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateDBInstanceCommand, DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Client, type ClientConfig } from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { checkDatabase, type Expectations, quoteIdentifier } from '../../lambda/restore-verifier/checks';
-import { METRIC_NAMESPACE, type VerifierDeps, type VerifierSettings, verifyRestoreJob } from '../../lambda/restore-verifier/verifier';
+import { checkFreshness, METRIC_NAMESPACE, type VerifierDeps, type VerifierSettings, verifyRestoreJob } from '../../lambda/restore-verifier/verifier';
 import { type Moto, startMoto } from '../support/moto';
 import { type LocalPostgres, startPostgres } from '../support/pglite';
 
@@ -214,5 +214,25 @@ describe('verifying a restore job (RDS on moto, SQL on PGlite, AWS Backup and Cl
     expect((await verifyRestoreJob('job-1', deps(), settings)).status).toBe('SKIPPED');
     expect(backupMock.commandCalls(PutRestoreValidationResultCommand)).toHaveLength(0);
     expect(cloudwatchMock.commandCalls(PutMetricDataCommand)).toHaveLength(0);
+  });
+
+  test('the watchdog reports fresh only with a SUCCESSFUL verification of this plan within the interval', async () => {
+    const now = new Date('2026-11-22T06:00:00Z');
+    backupMock
+      .on(ListRestoreJobsCommand)
+      .resolvesOnce({ RestoreJobs: [{ RestoreJobId: 'old-failed', ValidationStatus: 'FAILED', CreationDate: new Date('2026-11-20T05:00:00Z') }], NextToken: 'page-2' })
+      .resolves({ RestoreJobs: [{ RestoreJobId: 'good', ValidationStatus: 'SUCCESSFUL', CreationDate: new Date('2026-11-16T05:00:00Z') }] });
+    const fresh = await checkFreshness({ backup, cloudwatch, now: () => now }, { stage: 'prod', restoreTestingPlanArn: PLAN, maxAgeDays: 8 });
+    expect(fresh).toEqual({ fresh: true, lastVerified: '2026-11-16T05:00:00.000Z', maxAgeDays: 8 });
+    const [first, second] = backupMock.commandCalls(ListRestoreJobsCommand).map((c) => c.args[0].input);
+    expect(first).toEqual({ ByRestoreTestingPlanArn: PLAN, ByCreatedAfter: new Date('2026-11-14T06:00:00Z'), NextToken: undefined });
+    expect(second.NextToken).toBe('page-2');
+    expect(cloudwatchMock.commandCalls(PutMetricDataCommand)[0].args[0].input.MetricData![0]).toMatchObject({ MetricName: 'VerifiedWithinInterval', Value: 1 });
+
+    backupMock.reset();
+    cloudwatchMock.reset();
+    backupMock.on(ListRestoreJobsCommand).resolves({ RestoreJobs: [{ RestoreJobId: 'failed', ValidationStatus: 'FAILED', CreationDate: new Date('2026-11-21T05:00:00Z') }] });
+    expect((await checkFreshness({ backup, cloudwatch, now: () => now }, { stage: 'prod', restoreTestingPlanArn: PLAN, maxAgeDays: 8 })).fresh).toBe(false);
+    expect(cloudwatchMock.commandCalls(PutMetricDataCommand)[0].args[0].input.MetricData![0]).toMatchObject({ MetricName: 'VerifiedWithinInterval', Value: 0 });
   });
 });
