@@ -4,6 +4,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // One moto server for the run, shared by the files that need one.
+    globalSetup: ['test/support/global-setup.ts'],
     // Synthesizing a stage takes seconds; a file synthesizes each stage once in beforeAll.
     testTimeout: 60_000,
     hookTimeout: 120_000,

@@ -312,6 +312,30 @@ export const stageConfigSchema = z
         planRetentionDays: z.number().int().min(1, 'must keep recovery points at least 1 day. Fix: use 1 or more'),
         /** Days the DR-region copies of those recovery points are kept. */
         drCopyRetentionDays: z.number().int().min(1, 'must keep copies at least 1 day. Fix: use 1 or more'),
+        /** How often AWS Backup restores the newest recovery point and the verifier checks it ("off" in throw-away stages). */
+        restoreTesting: z.enum(['off', 'weekly', 'monthly']),
+        /** What a restored database must contain for the restore to count as verified. */
+        verify: z
+          .object({
+            /** Tables ("table" or "schema.table") that must exist with at least `minRows` rows. */
+            tables: z.array(
+              z
+                .object({
+                  name: z.string().regex(/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/, 'not a plain lower-case table name. Fix: write it like "documents" or "public.documents"'),
+                  minRows: z.number().int().min(0),
+                })
+                .strict(),
+            ),
+            /** A table and vector column to run one nearest-neighbour query on. */
+            vectorQuery: z
+              .object({
+                table: z.string().regex(/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/, 'not a plain lower-case table name. Fix: write it like "documents"'),
+                column: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'not a plain lower-case column name. Fix: write it like "embedding"'),
+              })
+              .strict()
+              .optional(),
+          })
+          .strict(),
         /** Pre-deploy snapshots kept per region (older ones of this tool are deleted). */
         preDeploySnapshotsKept: z
           .number()
@@ -396,6 +420,7 @@ export const stageConfigSchema = z
     }
     if (cfg.name === 'prod') {
       if (!cfg.backup.drCopies) fail(['backup', 'drCopies'], 'prod must keep copies of its backups outside its region. Fix: set backup.drCopies: true');
+      if (cfg.backup.restoreTesting === 'off') fail(['backup', 'restoreTesting'], 'prod must prove its backups restore. Fix: set backup.restoreTesting: "weekly"');
       if (cfg.app.ecsExec) fail(['app', 'ecsExec'], 'prod must not allow shells into running tasks. Fix: set app.ecsExec: false');
       if (!cfg.app.waf) fail(['app', 'waf'], 'prod must sit behind the WAF. Fix: set app.waf: true');
       if (!cfg.retainOnDelete) fail(['retainOnDelete'], 'prod must keep its data when a stack or resource is deleted. Fix: set retainOnDelete: true');

@@ -40,6 +40,13 @@ const OPERATIONS = {
   wafBlockedPer5Min: 1000,
 };
 
+/**
+ * What a restored database must contain. The app's schema is not known here: list its key tables
+ * and minimum rows (and a vector column) once migrations create them. Until then the verifier
+ * checks the catalog and the vector extension.
+ */
+const VERIFY = { tables: [] as { name: string; minRows: number }[] };
+
 export const STAGES: Record<StageName, StageConfigInput> = {
   dev: {
     name: 'dev',
@@ -64,7 +71,7 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     cache: { nodeType: 'cache.t4g.micro', replicas: 0, snapshotRetentionDays: 0 },
     alarms: { emails: ['dev-alerts@example.com'], httpsEndpoints: [] },
     operations: OPERATIONS,
-    backup: { drCopies: false, automatedBackupReplicationDays: 0, planRetentionDays: 7, drCopyRetentionDays: 7, preDeploySnapshotsKept: 3 },
+    backup: { drCopies: false, automatedBackupReplicationDays: 0, planRetentionDays: 7, drCopyRetentionDays: 7, preDeploySnapshotsKept: 3, restoreTesting: 'off', verify: VERIFY },
     app: { ...APP, ecsExec: true, waf: false },
     uploads: { noncurrentVersionExpirationDays: 7, accessLogExpirationDays: 30, replicateToDr: false },
     logRetentionDays: 30,
@@ -96,7 +103,7 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     cache: { nodeType: 'cache.t4g.small', replicas: 1, snapshotRetentionDays: 1 },
     alarms: { emails: ['staging-alerts@example.com'], httpsEndpoints: [] },
     operations: OPERATIONS,
-    backup: { drCopies: true, automatedBackupReplicationDays: 7, planRetentionDays: 14, drCopyRetentionDays: 14, preDeploySnapshotsKept: 5 },
+    backup: { drCopies: true, automatedBackupReplicationDays: 7, planRetentionDays: 14, drCopyRetentionDays: 14, preDeploySnapshotsKept: 5, restoreTesting: 'monthly', verify: VERIFY },
     app: { ...APP, ecsExec: false, waf: true },
     uploads: { noncurrentVersionExpirationDays: 30, accessLogExpirationDays: 90, replicateToDr: false },
     logRetentionDays: 90,
@@ -128,7 +135,7 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     cache: { nodeType: 'cache.t4g.medium', replicas: 1, snapshotRetentionDays: 7 },
     alarms: { emails: ['oncall@example.com'], httpsEndpoints: [] },
     operations: OPERATIONS,
-    backup: { drCopies: true, automatedBackupReplicationDays: 14, planRetentionDays: 35, drCopyRetentionDays: 90, preDeploySnapshotsKept: 10 },
+    backup: { drCopies: true, automatedBackupReplicationDays: 14, planRetentionDays: 35, drCopyRetentionDays: 90, preDeploySnapshotsKept: 10, restoreTesting: 'weekly', verify: VERIFY },
     app: { ...APP, ecsExec: false, waf: true },
     uploads: { noncurrentVersionExpirationDays: 90, accessLogExpirationDays: 365, replicateToDr: true },
     logRetentionDays: 365,

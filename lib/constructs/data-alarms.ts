@@ -17,6 +17,8 @@ export interface DataAlarmsProps {
   readonly cache: elasticache.CfnReplicationGroup;
   /** Nodes of the replication group: the primary plus its replicas. */
   readonly cacheNodes: number;
+  /** Watch the restore verifier's results (the stage runs restore tests). */
+  readonly restoreTesting?: { readonly stage: string };
 }
 
 const FIVE_MINUTES = Duration.minutes(5);
@@ -95,6 +97,35 @@ export class DataAlarms extends Construct {
         evaluationPeriods: 3,
         comparisonOperator: ABOVE,
         treatMissingData: MISSING,
+        severity: 'ticket',
+        tier: 'database',
+      });
+    }
+
+    if (props.restoreTesting) {
+      const result = (metricName: string) =>
+        new cloudwatch.Metric({ namespace: 'webapp/RestoreTesting', metricName, dimensionsMap: { Stage: props.restoreTesting!.stage }, statistic: 'Minimum', period: Duration.days(1) });
+      // Published only when a restore is verified: no test that day is not a failure.
+      alarms.add(this, 'RestoreVerificationFailed', {
+        name: 'restore-verification-failed',
+        description: 'A test restore of the database was verified FAILED: the backups may not restore, or restore without the expected data.',
+        metric: result('VerificationSucceeded'),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: BELOW,
+        treatMissingData: NOT_BREACHING,
+        severity: 'ticket',
+        tier: 'database',
+      });
+      // Published daily by the verifier's watchdog: no value means the watchdog itself stopped.
+      alarms.add(this, 'RestoreVerificationStale', {
+        name: 'restore-verification-stale',
+        description: 'No test restore of the database was verified SUCCESSFUL within the restore-testing interval (plus a day), or the daily check did not run.',
+        metric: result('VerifiedWithinInterval'),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: BELOW,
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
         severity: 'ticket',
         tier: 'database',
       });

@@ -72,8 +72,6 @@ export class PreDeploySnapshot extends Construct {
       vpc: props.vpc,
       securityGroups: [securityGroup],
       timeout: Duration.minutes(2),
-      // The Lambda runtime's SDK may lag behind the clients the logic is tested with: bundle them.
-      externalModules: [],
       environment: props.dr ? { DR_REGION: props.dr.region } : undefined,
       ...logSettings(props),
     };

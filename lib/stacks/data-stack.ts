@@ -1,6 +1,6 @@
 import { CfnOutput } from 'aws-cdk-lib';
 import type * as backup from 'aws-cdk-lib/aws-backup';
-import type * as rds from 'aws-cdk-lib/aws-rds';
+import * as rds from 'aws-cdk-lib/aws-rds';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -8,6 +8,7 @@ import type { Construct } from 'constructs';
 import { Cache } from '../constructs/cache';
 import { DATABASE_NAME, DATABASE_PORT, Database } from '../constructs/database';
 import { DatabaseBackup } from '../constructs/database-backup';
+import { RestoreTesting } from '../constructs/restore-testing';
 import { PgvectorExtension } from '../constructs/pgvector-extension';
 import { ServiceKey } from '../constructs/service-key';
 import { UploadsBucket } from '../constructs/uploads-bucket';
@@ -34,6 +35,8 @@ export class DataStack extends StageStack {
   readonly cache: Cache;
   readonly uploads: UploadsBucket;
   readonly backup: DatabaseBackup;
+  /** Restore testing and its verifier, where configured. */
+  readonly restoreTesting?: RestoreTesting;
   /** Installed pgvector version (custom resource attribute). */
   readonly pgvectorVersion: string;
 
@@ -89,6 +92,24 @@ export class DataStack extends StageStack {
       retentionDays: backupConfig.planRetentionDays,
       drCopy: drVault ? { vault: drVault, retentionDays: backupConfig.drCopyRetentionDays } : undefined,
     });
+
+    if (backupConfig.restoreTesting !== 'off') {
+      this.restoreTesting = new RestoreTesting(this, 'RestoreTesting', {
+        vpc: props.vpc,
+        stage: name,
+        schedule: backupConfig.restoreTesting,
+        vault: this.backup.vault,
+        databaseArn: this.database.instance.instanceArn,
+        databaseKey,
+        subnetGroupName: (this.database.instance.node.findChild('SubnetGroup') as rds.SubnetGroup).subnetGroupName,
+        databaseName: DATABASE_NAME,
+        minVectorVersion: database.pgvectorMinVersion,
+        verify: backupConfig.verify,
+        logsKey: props.logsKey,
+        logRetention: this.logRetention,
+        logRemovalPolicy: removalPolicy,
+      });
+    }
 
     this.pgvectorVersion = new PgvectorExtension(this, 'Pgvector', {
       vpc: props.vpc,

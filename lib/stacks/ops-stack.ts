@@ -69,6 +69,7 @@ export class OpsStack extends StageStack {
       maxConnections: data.database.maxConnections,
       cache: data.cache.replicationGroup,
       cacheNodes,
+      restoreTesting: this.config.backup.restoreTesting !== 'off' ? { stage: name } : undefined,
     });
     new FunctionAlarms(this, 'FunctionAlarms', { alarms: this.alarms, functions: props.functions });
 

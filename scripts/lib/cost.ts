@@ -40,7 +40,7 @@ export function assumptionLines(): string[] {
     `each NAT gateway processes ${a.natGbProcessedPerGateway} GB a month`,
     `each log group ingests ${a.logGbIngestedPerGroup} GB a month (the VPC flow-log group ${a.flowLogGbIngested} GB), stored for one month`,
     `each bucket holds ${a.s3GbPerBucket} GB in S3 Standard (requests and transfer not counted)`,
-    'Fargate tasks run at their desired count all month; Lambda, Step Functions, backup storage, data transfer and request charges are usage-based and not counted',
+    'Fargate tasks run at their desired count all month; Lambda, Step Functions, backup storage, restore tests, data transfer and request charges are usage-based and not counted',
     'a month is 730 hours; on-demand list prices, no savings plans or reservations',
   ];
 }
@@ -81,7 +81,7 @@ const CATEGORIES: [string, string][] = [
 ];
 
 /** Lambda, custom resources and the custom-resource waiter cost per use; the project's run a few times a day. */
-const USAGE_TYPES = new Set(['AWS::Lambda::Function', 'AWS::StepFunctions::StateMachine']);
+const USAGE_TYPES = new Set(['AWS::Lambda::Function', 'AWS::StepFunctions::StateMachine', 'AWS::Backup::RestoreTestingPlan', 'AWS::Backup::RestoreTestingSelection']);
 
 export interface CostLine {
   /** What kind of cost, for the summary: "Fargate", "RDS", "NAT gateways", ... */

@@ -142,7 +142,9 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
     test('5432 is open only to the pgvector function; the group has no other ingress', () => {
       const t = data(name);
       expect(only(t, 'AWS::RDS::DBInstance').resource.Properties.VPCSecurityGroups).toEqual([att('DatabaseSecurityGroup', 'GroupId')]);
-      const ingress = Object.values(t.findResources('AWS::EC2::SecurityGroupIngress'));
+      const ingress = Object.values(t.findResources('AWS::EC2::SecurityGroupIngress')).filter(
+        (i) => JSON.stringify(i.Properties.GroupId).includes('DatabaseSecurityGroup'),
+      );
       expect(ingress).toHaveLength(1);
       expect(ingress[0].Properties).toMatchObject({
         IpProtocol: 'tcp',
@@ -337,7 +339,10 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
         Resource: att('UploadsKey', 'Arn'),
         Condition: { StringEquals: { 'kms:ViaService': `s3.${config.region}.amazonaws.com` } },
       });
-      data(name).resourceCountIs('AWS::IAM::Policy', 2); // only the pgvector function's and the provider's
+      // The replication role has no policy of its own besides the bucket's: the others are the
+      // functions' (pgvector and its provider; the restore verifier and the restore role where restores are tested).
+      const policies = Object.keys(data(name).findResources('AWS::IAM::Policy'));
+      expect(policies.filter((id) => !/^(Pgvector|RestoreTesting)/.test(id))).toEqual([]);
     });
 
     test('both buckets refuse requests without TLS', () => {
@@ -397,5 +402,66 @@ describe.each(STAGE_NAMES)('%s database backups', (name) => {
     } else {
       expect(db.Properties.AutomaticBackupReplicationRegion).toBeUndefined();
     }
+  });
+});
+
+describe.each(STAGE_NAMES)('%s restore testing', (name) => {
+  const config = parseStageConfig(STAGES[name]);
+  const enabled = config.backup.restoreTesting !== 'off';
+
+  test(enabled ? 'restores the newest recovery point on schedule into the isolated subnets, behind a group open only to the verifier' : 'is off', () => {
+    const t = data(name);
+    if (!enabled) {
+      t.resourceCountIs('AWS::Backup::RestoreTestingPlan', 0);
+      return;
+    }
+    const { resource: plan } = only(t, 'AWS::Backup::RestoreTestingPlan');
+    expect(plan.Properties).toMatchObject({
+      RestoreTestingPlanName: `webapp_${name}_database`,
+      ScheduleExpression: config.backup.restoreTesting === 'weekly' ? 'cron(0 6 ? * MON *)' : 'cron(0 6 1 * ? *)',
+      RecoveryPointSelection: { Algorithm: 'LATEST_WITHIN_WINDOW', IncludeVaults: [att('BackupVault', 'BackupVaultArn')], RecoveryPointTypes: ['SNAPSHOT'] },
+    });
+    const { resource: selection } = only(t, 'AWS::Backup::RestoreTestingSelection');
+    expect(selection.Properties).toMatchObject({
+      ProtectedResourceType: 'RDS',
+      RestoreMetadataOverrides: {
+        dbsubnetgroupname: { Ref: expect.stringMatching(/^DatabaseInstanceSubnetGroup/) },
+        vpcsecuritygroupids: { 'Fn::Join': ['', ['["', att('RestoreTestingRestoredSecurityGroup', 'GroupId'), '"]']] },
+      },
+      ValidationWindowHours: 2,
+    });
+    // The restored instance admits the verifier only, and says nothing outward.
+    const restoredIngress = Object.values(t.findResources('AWS::EC2::SecurityGroupIngress')).filter((i) => JSON.stringify(i.Properties.GroupId).includes('RestoreTestingRestoredSecurityGroup'));
+    expect(restoredIngress.map((i) => i.Properties)).toEqual([
+      expect.objectContaining({ FromPort: 5432, ToPort: 5432, SourceSecurityGroupId: att('RestoreTestingVerifierSecurityGroup', 'GroupId') }),
+    ]);
+  });
+
+});
+
+const withRestoreTesting = STAGE_NAMES.filter((n) => STAGES[n].backup.restoreTesting !== 'off');
+test('the shipped config tests restores in staging and prod', () => {
+  expect(withRestoreTesting).toEqual(['staging', 'prod']);
+});
+
+describe.each(withRestoreTesting)('%s restore verifier', (name) => {
+  const config = parseStageConfig(STAGES[name]);
+
+  test('runs on each completed restore job and daily, and may touch only restored test instances', () => {
+    const t = data(name);
+    t.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['aws.backup'], 'detail-type': ['Restore Job State Change'], detail: { $or: [{ status: ['COMPLETED'] }, { state: ['COMPLETED'] }] } },
+      Targets: [Match.objectLike({ Arn: getAtt('RestoreTestingHandlerFunction', 'Arn'), RetryPolicy: { MaximumRetryAttempts: 2 } })],
+    });
+    t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(0 7 * * ? *)', Targets: [Match.objectLike({ Arn: getAtt('RestoreTestingHandlerFunction', 'Arn') })] });
+    const [verifierPolicy] = Object.entries(t.findResources('AWS::IAM::Policy')).filter(([id]) => id.startsWith('RestoreTestingHandlerFunction'));
+    const statements = verifierPolicy[1].Properties.PolicyDocument.Statement;
+    expect(statements.find((s: { Sid: string }) => s.Sid === 'ResetTestInstancePassword').Resource).toBe(`arn:aws:rds:${config.region}:${config.account}:db:awsbackup-restore-test-*`);
+    expect(statements.find((s: { Sid: string }) => s.Sid === 'PublishResults').Condition).toEqual({ StringEquals: { 'cloudwatch:namespace': 'webapp/RestoreTesting' } });
+    const [fn] = Object.entries(t.findResources('AWS::Lambda::Function')).filter(([id]) => id.startsWith('RestoreTestingHandlerFunction'));
+    const env = fn[1].Properties.Environment.Variables;
+    expect(JSON.parse(env.EXPECTATIONS)).toEqual({ minVectorVersion: config.database.pgvectorMinVersion, ...config.backup.verify });
+    expect(env.MAX_AGE_DAYS).toBe(config.backup.restoreTesting === 'weekly' ? '8' : '32');
+    expect(env.RESTORE_TESTING_PLAN_ARN).toEqual(att('RestoreTestingPlan', 'RestoreTestingPlanArn'));
   });
 });

@@ -131,6 +131,7 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
       'AWS/Lambda Throttles',
       ...(config(name).app.waf ? ['AWS/WAFV2 BlockedRequests'] : []),
       ...(config(name).domain ? ['AWS/SES Reputation.BounceRate', 'AWS/SES Reputation.ComplaintRate'] : []),
+      ...(config(name).backup.restoreTesting !== 'off' ? ['webapp/RestoreTesting VerificationSucceeded', 'webapp/RestoreTesting VerifiedWithinInterval'] : []),
     ];
     expect([...covered].sort()).toEqual([...expected].sort());
     // Unhealthy hosts is the web service's deployment alarm, in the app stack.
@@ -147,8 +148,10 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
     const cache = metricsOf(alarm(name, 'cache-memory-001'))[0];
     expect(JSON.stringify(cache.dimensions.CacheClusterId)).toMatch(/CacheReplicationGroup.*-001/);
     const lambdas = [...alarms(name).keys()].filter((n) => n.startsWith(`${name}-lambda-`));
-    expect(lambdas).toEqual(
-      ['pgvector', 'pre-deploy-snapshot', 'pre-deploy-snapshot-is-complete'].flatMap((fn) => [`${name}-lambda-${fn}-errors`, `${name}-lambda-${fn}-throttles`]),
+    expect(lambdas.sort()).toEqual(
+      ['pgvector', ...(config(name).backup.restoreTesting !== 'off' ? ['restore-testing'] : []), 'pre-deploy-snapshot', 'pre-deploy-snapshot-is-complete']
+        .flatMap((fn) => [`${name}-lambda-${fn}-errors`, `${name}-lambda-${fn}-throttles`])
+        .sort(),
     );
     if (config(name).app.waf) expect(metricsOf(alarm(name, 'waf-blocked-surge'))[0].dimensions).toEqual({ WebACL: `webapp-${name}`, Region: config(name).region, Rule: 'ALL' });
   });

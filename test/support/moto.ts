@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { inject } from 'vitest';
 
 /** A moto server (local AWS API stand-in) on a free loopback port. */
 export interface Moto {
@@ -20,11 +21,29 @@ async function freePort(): Promise<number> {
   });
 }
 
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Endpoint of the moto server test/support/global-setup.ts started for the run. */
+    motoEndpoint: string;
+  }
+}
+
+const clientConfig = (endpoint: string) => (region = 'eu-west-1') => ({ endpoint, region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+
 /**
- * Starts `moto_server` (from the machine's Python) and waits until it answers. Start one per test
- * file in `beforeAll` and stop it in `afterAll`. Fails, saying how to install moto, when it is missing.
+ * The run's moto server (started once by test/support/global-setup.ts and stopped after the last
+ * file). Files share it, so each names what it creates uniquely; stop() is a no-op.
  */
 export async function startMoto(): Promise<Moto> {
+  const endpoint = inject('motoEndpoint');
+  return { endpoint, clientConfig: clientConfig(endpoint), stop: async () => {} };
+}
+
+/**
+ * Starts `moto_server` (from the machine's Python) and waits until it answers. Fails, saying how to
+ * install moto, when it is missing.
+ */
+export async function launchMoto(): Promise<Moto> {
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
   const child: ChildProcess = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -61,7 +80,7 @@ export async function startMoto(): Promise<Moto> {
 
   return {
     endpoint,
-    clientConfig: (region = 'eu-west-1') => ({ endpoint, region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } }),
+    clientConfig: clientConfig(endpoint),
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
