@@ -2,7 +2,7 @@ import { type BackupClient, DescribeRestoreJobCommand, ListRestoreJobsCommand, P
 import { type CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeDBInstancesCommand, ModifyDBInstanceCommand, type RDSClient } from '@aws-sdk/client-rds';
 import type { ClientConfig } from 'pg';
-import type { Queryable } from '../pgvector/ensure-vector';
+import type { Session } from '../pgvector/custom-resource';
 import { checkDatabase, type Expectations } from './checks';
 
 /** The metric namespace the verifier publishes to (dimension Stage). */
@@ -16,10 +16,6 @@ export interface VerifierSettings {
   readonly expectations: Expectations;
   /** How long to wait for the new master password to apply. */
   readonly passwordWaitMinutes: number;
-}
-
-export interface Session extends Queryable {
-  end(): Promise<void>;
 }
 
 export interface VerifierDeps {
