@@ -4,7 +4,7 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { RDSClient } from '@aws-sdk/client-rds';
 import type { EventBridgeEvent } from 'aws-lambda';
 import { Client } from 'pg';
-import { checkFreshness, verifyRestoreJob } from './verifier';
+import { checkFreshness, DRILL_EVENT, verifyRestoreJob } from './verifier';
 
 const retry = { maxAttempts: 8, retryMode: 'adaptive' as const };
 const deps = {
@@ -41,5 +41,5 @@ export async function handler(event: EventBridgeEvent<string, { restoreJobId?: s
     return checkFreshness(deps, { ...settings, maxAgeDays: Number(process.env.MAX_AGE_DAYS) });
   }
   if (!event.detail?.restoreJobId) throw new Error(`not a restore job event: ${JSON.stringify(event).slice(0, 500)}`);
-  return verifyRestoreJob(event.detail.restoreJobId, deps, settings);
+  return verifyRestoreJob(event.detail.restoreJobId, deps, settings, { drill: event['detail-type'] === DRILL_EVENT });
 }

@@ -5,6 +5,9 @@ import type { ClientConfig } from 'pg';
 import type { Session } from '../pgvector/custom-resource';
 import { checkDatabase, type Expectations } from './checks';
 
+/** detail-type of the event scripts/restore-drill.ts invokes the verifier with. */
+export const DRILL_EVENT = 'Restore Drill';
+
 /** The metric namespace the verifier publishes to (dimension Stage). */
 export const METRIC_NAMESPACE = 'webapp/RestoreTesting';
 
@@ -46,8 +49,9 @@ export interface Verification {
  * 0, RestoreDurationSeconds). A restore that cannot be reached or checked is reported FAILED with
  * the reason; only a failure to report throws.
  */
-export async function verifyRestoreJob(restoreJobId: string, deps: VerifierDeps, settings: VerifierSettings): Promise<Verification> {
+export async function verifyRestoreJob(restoreJobId: string, deps: VerifierDeps, settings: VerifierSettings, { drill = false } = {}): Promise<Verification> {
   const job = await deps.backup.send(new DescribeRestoreJobCommand({ RestoreJobId: restoreJobId }));
+  if (drill) return verifyDrill(restoreJobId, job, deps, settings);
   if (job.CreatedBy?.RestoreTestingPlanArn !== settings.restoreTestingPlanArn) {
     return { restoreJobId, status: 'SKIPPED', message: `restore job of ${job.CreatedBy?.RestoreTestingPlanArn ?? 'no restore testing plan'}, not ${settings.restoreTestingPlanArn}` };
   }
@@ -86,6 +90,24 @@ export async function verifyRestoreJob(restoreJobId: string, deps: VerifierDeps,
   );
   console.log(JSON.stringify({ message: 'restore verified', restoreJobId, status, detail: message, restoreSeconds }));
   return { restoreJobId, status, message, restoreSeconds, instance };
+}
+
+/**
+ * A drill restore (scripts/restore-drill.ts): the same checks on an instance named
+ * restore-drill-<stage>-..., reported only to the caller. AWS Backup takes validation results only
+ * for restore-testing jobs, and drills must not move the restore-testing metrics.
+ */
+async function verifyDrill(restoreJobId: string, job: { CreatedResourceArn?: string; Status?: string }, deps: VerifierDeps, settings: VerifierSettings): Promise<Verification> {
+  const instance = job.CreatedResourceArn?.split(':db:')[1];
+  if (!instance?.startsWith(`restore-drill-${settings.stage}-`)) {
+    return { restoreJobId, status: 'SKIPPED', message: `not a drill restore of ${settings.stage}: ${job.CreatedResourceArn ?? 'no DB instance'}` };
+  }
+  try {
+    const result = await checkInstance(instance, deps, settings);
+    return { restoreJobId, instance, status: result.ok ? 'SUCCESSFUL' : 'FAILED', message: `${instance}: ${(result.ok ? result.passed : result.failures).join('; ')}` };
+  } catch (error) {
+    return { restoreJobId, instance, status: 'FAILED', message: `${instance}: ${(error as Error).message}` };
+  }
 }
 
 /** Sets a fresh master password, waits for it, connects and runs the checks. */

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { Duration, Fn, Stack, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Fn, Stack, Validations } from 'aws-cdk-lib';
 import * as backup from 'aws-cdk-lib/aws-backup';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -33,6 +33,8 @@ export const RESTORE_SCHEDULES = { weekly: 'cron(0 6 ? * MON *)', monthly: 'cron
 export const MAX_AGE_DAYS = { weekly: 8, monthly: 32 } as const;
 /** Prefix AWS Backup gives the instances it restores for tests. */
 export const RESTORE_TEST_PREFIX = 'awsbackup-restore-test-';
+/** Prefix of the instances scripts/restore-drill.ts restores: `restore-drill-<stage>-<time>`. */
+export const DRILL_PREFIX = 'restore-drill-';
 
 /**
  * Defines the proof that backups restore. An AWS Backup restore testing plan restores the newest
@@ -128,9 +130,10 @@ export class RestoreTesting extends Construct {
       ...logSettings(props),
     });
     const restoredInstances = `arn:${partition}:rds:${region}:${account}:db:${RESTORE_TEST_PREFIX}*`;
+    const drillInstances = `arn:${partition}:rds:${region}:${account}:db:${DRILL_PREFIX}${props.stage}-*`;
     const statements = [
       new iam.PolicyStatement({ sid: 'ReadAndReportRestoreJobs', actions: ['backup:DescribeRestoreJob', 'backup:ListRestoreJobs', 'backup:PutRestoreValidationResult'], resources: ['*'] }),
-      new iam.PolicyStatement({ sid: 'ResetTestInstancePassword', actions: ['rds:DescribeDBInstances', 'rds:ModifyDBInstance'], resources: [restoredInstances] }),
+      new iam.PolicyStatement({ sid: 'ResetTestInstancePassword', actions: ['rds:DescribeDBInstances', 'rds:ModifyDBInstance'], resources: [restoredInstances, drillInstances] }),
       new iam.PolicyStatement({ sid: 'PublishResults', actions: ['cloudwatch:PutMetricData'], resources: ['*'], conditions: { StringEquals: { 'cloudwatch:namespace': 'webapp/RestoreTesting' } } }),
     ];
     for (const statement of statements) this.verifier.fn.addToRolePolicy(statement);
@@ -143,6 +146,19 @@ export class RestoreTesting extends Construct {
       id: `AwsSolutions-IAM5[Resource::arn:aws:rds:${region}:${account}:db:${RESTORE_TEST_PREFIX}*]`,
       reason: 'AWS Backup names the instances it restores for tests awsbackup-restore-test-<random>; the verifier may read them and reset their master password, nothing else.',
     });
+    Validations.of(policy).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:aws:rds:${region}:${account}:db:${DRILL_PREFIX}${props.stage}-*]`,
+      reason: 'scripts/restore-drill.ts names its restores restore-drill-<stage>-<time>; the verifier may read them and reset their master password, nothing else.',
+    });
+
+    // What scripts/restore-drill.ts reads to restore and verify a drill copy like the tests do.
+    const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
+    output('DatabaseArn', props.databaseArn, 'The database the drills restore');
+    output('VaultName', props.vault.backupVaultName, 'AWS Backup vault whose newest recovery point drills restore');
+    output('RestoreRoleArn', restoreRole.roleArn, 'Role AWS Backup restores test and drill copies with');
+    output('RestoredSecurityGroupId', this.restoredSecurityGroup.securityGroupId, 'Security group of restored test and drill copies');
+    output('SubnetGroupName', props.subnetGroupName, 'DB subnet group restored copies go to');
+    output('VerifierFunctionName', this.verifier.fn.functionName, 'Restore verifier function');
 
     const target = new targets.LambdaFunction(this.verifier.fn, { retryAttempts: 2 });
     new events.Rule(this, 'RestoreCompleted', {

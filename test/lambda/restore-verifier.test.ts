@@ -235,4 +235,18 @@ describe('verifying a restore job (RDS on moto, SQL on PGlite, AWS Backup and Cl
     expect((await checkFreshness({ backup, cloudwatch, now: () => now }, { stage: 'prod', restoreTestingPlanArn: PLAN, maxAgeDays: 8 })).fresh).toBe(false);
     expect(cloudwatchMock.commandCalls(PutMetricDataCommand)[0].args[0].input.MetricData![0]).toMatchObject({ MetricName: 'VerifiedWithinInterval', Value: 0 });
   });
+
+  test('a drill restore gets the same checks, reported only to the drill', async () => {
+    const drill = 'restore-drill-prod-202611220900';
+    await rds.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: drill, DBInstanceClass: 'db.m7g.large', Engine: 'postgres', MasterUsername: 'postgres', MasterUserPassword: 'snapshot-time-pw', AllocatedStorage: 100 }));
+    job({ CreatedResourceArn: `arn:aws:rds:eu-west-1:123456789012:db:${drill}`, CreatedBy: {} });
+    const result = await verifyRestoreJob('job-1', deps(), settings, { drill: true });
+    expect(result).toMatchObject({ status: 'SUCCESSFUL', instance: drill });
+    expect(connected).toHaveLength(1);
+    expect(backupMock.commandCalls(PutRestoreValidationResultCommand)).toHaveLength(0);
+    expect(cloudwatchMock.commandCalls(PutMetricDataCommand)).toHaveLength(0);
+
+    job({ CreatedBy: {} }); // a restore-test instance is no drill
+    expect((await verifyRestoreJob('job-1', deps(), settings, { drill: true })).status).toBe('SKIPPED');
+  });
 });

@@ -456,7 +456,13 @@ describe.each(withRestoreTesting)('%s restore verifier', (name) => {
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(0 7 * * ? *)', Targets: [Match.objectLike({ Arn: getAtt('RestoreTestingHandlerFunction', 'Arn') })] });
     const [verifierPolicy] = Object.entries(t.findResources('AWS::IAM::Policy')).filter(([id]) => id.startsWith('RestoreTestingHandlerFunction'));
     const statements = verifierPolicy[1].Properties.PolicyDocument.Statement;
-    expect(statements.find((s: { Sid: string }) => s.Sid === 'ResetTestInstancePassword').Resource).toBe(`arn:aws:rds:${config.region}:${config.account}:db:awsbackup-restore-test-*`);
+    expect(statements.find((s: { Sid: string }) => s.Sid === 'ResetTestInstancePassword').Resource).toEqual([
+      `arn:aws:rds:${config.region}:${config.account}:db:awsbackup-restore-test-*`,
+      `arn:aws:rds:${config.region}:${config.account}:db:restore-drill-${name}-*`,
+    ]);
+    // What scripts/restore-drill.ts reads (it matches RestoreTesting<name><hash>).
+    const outputs = Object.keys(t.findOutputs('*')).filter((k) => k.startsWith('RestoreTesting'));
+    expect(outputs.map((k) => k.replace(/^RestoreTesting|[0-9A-F]{8}$/g, '')).sort()).toEqual(['DatabaseArn', 'RestoreRoleArn', 'RestoredSecurityGroupId', 'SubnetGroupName', 'VaultName', 'VerifierFunctionName']);
     expect(statements.find((s: { Sid: string }) => s.Sid === 'PublishResults').Condition).toEqual({ StringEquals: { 'cloudwatch:namespace': 'webapp/RestoreTesting' } });
     const [fn] = Object.entries(t.findResources('AWS::Lambda::Function')).filter(([id]) => id.startsWith('RestoreTestingHandlerFunction'));
     const env = fn[1].Properties.Environment.Variables;

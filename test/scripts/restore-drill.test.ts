@@ -1,0 +1,179 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { BackupClient, DescribeRestoreJobCommand, GetRecoveryPointRestoreMetadataCommand, ListRecoveryPointsByBackupVaultCommand, StartRestoreJobCommand } from '@aws-sdk/client-backup';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
+import { CreateDBInstanceCommand, DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { type DrillClients, runDrill } from '../../scripts/lib/drill';
+import { parseArgs } from '../../scripts/restore-drill';
+import { type Moto, startMoto } from '../support/moto';
+
+const ROOT = join(__dirname, '..', '..');
+const DB_ARN = 'arn:aws:rds:eu-west-1:222222222222:db:webapp-staging';
+const POINT = 'arn:aws:rds:eu-west-1:222222222222:snapshot:awsbackup:job-2';
+
+// RDS on moto (the drill deletes a real instance there); AWS Backup, Lambda and CloudFormation mocked.
+const cloudformation = new CloudFormationClient({ region: 'eu-west-1' });
+const backup = new BackupClient({ region: 'eu-west-1' });
+const lambda = new LambdaClient({ region: 'eu-west-1' });
+const cfMock = mockClient(cloudformation);
+const backupMock = mockClient(backup);
+const lambdaMock = mockClient(lambda);
+let moto: Moto;
+let rds: RDSClient;
+let lines: string[];
+let clock: number;
+
+const outputs = (keys = ['DatabaseArn', 'VaultName', 'RestoreRoleArn', 'RestoredSecurityGroupId', 'SubnetGroupName', 'VerifierFunctionName']) =>
+  cfMock.on(DescribeStacksCommand, { StackName: 'staging-Data' }).resolves({
+    Stacks: [
+      {
+        StackName: 'staging-Data',
+        CreationTime: new Date(),
+        StackStatus: 'UPDATE_COMPLETE',
+        Outputs: [
+          { OutputKey: 'DatabaseEndpoint', OutputValue: 'webapp-staging.x.eu-west-1.rds.amazonaws.com' },
+          ...keys.map((k) => ({
+            OutputKey: `RestoreTesting${k}0A1B2C3D`,
+            OutputValue: { DatabaseArn: DB_ARN, VaultName: 'webapp-staging', RestoreRoleArn: 'arn:aws:iam::222222222222:role/restore', RestoredSecurityGroupId: 'sg-0restored', SubnetGroupName: 'webapp-staging-subnets', VerifierFunctionName: 'staging-verifier' }[k],
+          })),
+        ],
+      },
+    ],
+  });
+
+/** A restore job that runs twice, then completes (or ends as `final`), creating `instance` in moto. */
+function restoreJob(final: 'COMPLETED' | 'FAILED' = 'COMPLETED') {
+  let instance = '';
+  backupMock.on(StartRestoreJobCommand).callsFake(async (input) => {
+    instance = input.Metadata.DBInstanceIdentifier;
+    if (final === 'COMPLETED') {
+      await rds.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: instance, DBInstanceClass: 'db.t4g.large', Engine: 'postgres', MasterUsername: 'postgres', MasterUserPassword: 'from-snapshot-1', AllocatedStorage: 50 }));
+    }
+    return { RestoreJobId: 'drill-job-1' };
+  });
+  let polls = 0;
+  backupMock.on(DescribeRestoreJobCommand).callsFake(async () => {
+    polls++;
+    if (polls < 3) return { RestoreJobId: 'drill-job-1', Status: polls === 1 ? 'PENDING' : 'RUNNING', PercentDone: `${polls * 40}.00%` };
+    return final === 'COMPLETED'
+      ? { RestoreJobId: 'drill-job-1', Status: 'COMPLETED', CreatedResourceArn: `arn:aws:rds:eu-west-1:222222222222:db:${instance}` }
+      : { RestoreJobId: 'drill-job-1', Status: 'FAILED', StatusMessage: 'DB subnet group not found' };
+  });
+}
+
+/** A Lambda response payload: bytes (the SDK's blob adapter is a Uint8Array with helpers the drill does not use). */
+const payload = (text: string) => new TextEncoder().encode(text) as unknown as InvokeCommandOutput['Payload'];
+
+const clients = (): DrillClients => ({ cloudformation, backup, lambda, rds });
+const options = () => ({
+  stage: 'staging',
+  now: () => new Date(clock),
+  sleep: async (ms: number) => {
+    clock += ms;
+  },
+  log: (line: string) => lines.push(line),
+});
+const drillInstances = async () => {
+  const all = (await rds.send(new DescribeDBInstancesCommand({}))).DBInstances ?? [];
+  return all.filter((d) => d.DBInstanceIdentifier?.startsWith('restore-drill-staging-') && d.DBInstanceStatus !== 'deleting');
+};
+
+beforeAll(async () => {
+  moto = await startMoto();
+  rds = new RDSClient(moto.clientConfig('eu-west-1'));
+});
+beforeEach(() => {
+  for (const m of [cfMock, backupMock, lambdaMock]) m.reset();
+  lines = [];
+  clock = Date.parse('2026-11-22T09:00:00Z');
+  outputs();
+  backupMock.on(ListRecoveryPointsByBackupVaultCommand, { BackupVaultName: 'webapp-staging', ByResourceArn: DB_ARN }).resolves({
+    RecoveryPoints: [
+      { RecoveryPointArn: 'arn:aws:rds:eu-west-1:222222222222:snapshot:awsbackup:job-1', Status: 'COMPLETED', CreationDate: new Date('2026-11-20T05:10:00Z') },
+      { RecoveryPointArn: POINT, Status: 'COMPLETED', CreationDate: new Date('2026-11-21T05:10:00Z') },
+      { RecoveryPointArn: 'arn:aws:rds:eu-west-1:222222222222:snapshot:awsbackup:job-3', Status: 'PARTIAL', CreationDate: new Date('2026-11-22T05:10:00Z') },
+    ],
+  });
+  backupMock.on(GetRecoveryPointRestoreMetadataCommand).resolves({ RestoreMetadata: { Engine: 'postgres', DBInstanceClass: 'db.t4g.large', MultiAZ: 'true' } });
+});
+afterAll(() => {
+  for (const m of [cfMock, backupMock, lambdaMock]) m.restore();
+});
+
+describe('restore drill', () => {
+  test('restores the newest completed point into the stage network, verifies it, reports the RTO and deletes the copy', async () => {
+    restoreJob();
+    lambdaMock.on(InvokeCommand).callsFake(async () => {
+      clock += 95_000; // the verification takes 95 s
+      return { StatusCode: 200, Payload: payload(JSON.stringify({ status: 'SUCCESSFUL', message: 'restore-drill-staging-202611220900: catalog; vector >= 0.8.0' })) };
+    });
+    const result = await runDrill(clients(), options());
+    expect(result).toMatchObject({
+      ok: true,
+      cleanedUp: true,
+      recoveryPoint: POINT,
+      instance: 'restore-drill-staging-202611220900',
+      restoreSeconds: 60,
+      verifySeconds: 95,
+      rtoSeconds: 155,
+      verification: { status: 'SUCCESSFUL' },
+    });
+    const start = backupMock.commandCalls(StartRestoreJobCommand)[0].args[0].input;
+    expect(start).toMatchObject({
+      RecoveryPointArn: POINT,
+      IamRoleArn: 'arn:aws:iam::222222222222:role/restore',
+      ResourceType: 'RDS',
+      Metadata: { Engine: 'postgres', DBInstanceIdentifier: 'restore-drill-staging-202611220900', DBSubnetGroupName: 'webapp-staging-subnets', VpcSecurityGroupIds: '["sg-0restored"]', MultiAZ: 'false', PubliclyAccessible: 'false' },
+    });
+    const invoke = lambdaMock.commandCalls(InvokeCommand)[0].args[0].input;
+    expect(invoke.FunctionName).toBe('staging-verifier');
+    expect(JSON.parse(new TextDecoder().decode(invoke.Payload as Uint8Array))).toEqual({ 'detail-type': 'Restore Drill', source: 'webapp.restore-drill', detail: { restoreJobId: 'drill-job-1' } });
+    expect(lines.filter((l) => l.startsWith('restore ') && !l.startsWith('restore job'))).toEqual(['restore PENDING 40.00% after 0 s', 'restore RUNNING 80.00% after 30 s', 'restore COMPLETED after 60 s']);
+    expect(await drillInstances()).toEqual([]);
+  });
+
+  test('a failed verification fails the drill, and the copy is still deleted', async () => {
+    clock = Date.parse('2026-11-22T10:00:00Z');
+    restoreJob();
+    lambdaMock.on(InvokeCommand).resolves({ StatusCode: 200, Payload: payload(JSON.stringify({ status: 'FAILED', message: 'table documents is missing' })) });
+    const result = await runDrill(clients(), options());
+    expect(result).toMatchObject({ ok: false, cleanedUp: true, verification: { status: 'FAILED', message: 'table documents is missing' } });
+    expect(await drillInstances()).toEqual([]);
+  });
+
+  test('a verifier that crashes fails the drill, and the copy is still deleted', async () => {
+    clock = Date.parse('2026-11-22T11:00:00Z');
+    restoreJob();
+    lambdaMock.on(InvokeCommand).resolves({ StatusCode: 200, FunctionError: 'Unhandled', Payload: payload('{"errorMessage":"Task timed out after 900 seconds"}') });
+    const result = await runDrill(clients(), options());
+    expect(result).toMatchObject({ ok: false, cleanedUp: true, error: 'the verifier failed: {"errorMessage":"Task timed out after 900 seconds"}' });
+    expect(await drillInstances()).toEqual([]);
+  });
+
+  test('a failed restore job fails the drill with its message', async () => {
+    restoreJob('FAILED');
+    const result = await runDrill(clients(), options());
+    expect(result).toMatchObject({ ok: false, error: 'restore job drill-job-1 ended FAILED: DB subnet group not found' });
+    expect(lambdaMock.commandCalls(InvokeCommand)).toHaveLength(0);
+  });
+
+  test('a stage without restore testing says what to do', async () => {
+    cfMock.reset();
+    outputs(['VaultName']);
+    const result = await runDrill(clients(), options());
+    expect(result.ok).toBe(false);
+    expect(result.error).toMatch(/^staging-Data has no output RestoreRoleArn, RestoredSecurityGroupId, SubnetGroupName, VerifierFunctionName, DatabaseArn: restore testing is off for staging .* Set backup\.restoreTesting and deploy the data stack\.$/);
+    expect(backupMock.commandCalls(StartRestoreJobCommand)).toHaveLength(0);
+  });
+
+  test('arguments: a known stage is required; its region is the default', () => {
+    expect(parseArgs(['--stage', 'prod'])).toEqual({ stage: 'prod', region: 'eu-west-1' });
+    expect(() => parseArgs(['--stage', 'qa'])).toThrow(/--stage must be one of dev, staging, prod/);
+    const run = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'restore-drill.ts'), '--stage'], { encoding: 'utf8' });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('--stage needs a value');
+  });
+});
