@@ -99,6 +99,15 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
       expectAlarm(`cache-connections-${node}`, o.cacheConnections, 2);
     }
     if (config(name).app.waf) expectAlarm('waf-blocked-surge', o.wafBlockedPer5Min, 1);
+    if (config(name).backup.restoreTesting !== 'off') {
+      expectAlarm('restore-verification-failed', 1, 1, 86400);
+      expectAlarm('restore-verification-stale', 1, 1, 86400);
+      expect(alarm(name, 'restore-verification-failed')).toMatchObject({ ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'notBreaching', Statistic: 'Minimum' });
+      // The watchdog publishes daily: silence means it stopped, which must alarm too.
+      expect(alarm(name, 'restore-verification-stale')).toMatchObject({ ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching', Dimensions: [{ Name: 'Stage', Value: name }] });
+    } else {
+      expect(alarms(name).has(`${name}-restore-verification-stale`)).toBe(false);
+    }
     if (config(name).domain) {
       expectAlarm('ses-bounce-rate', o.sesBounceRatePercent / 100, 1, 900);
       expectAlarm('ses-complaint-rate', o.sesComplaintRatePercent / 100, 1, 900);
