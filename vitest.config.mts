@@ -1,5 +1,23 @@
 import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
+
+/**
+ * The files that take longest, slowest first. Vitest orders files by the durations it cached on
+ * the last run; a fresh clone (CI) has no cache and would start the full synth late, making the
+ * whole suite wait on it (measured: 74 s against 58 s).
+ */
+const LONGEST = ['test/synth.test.ts', 'test/scripts/diff-guard.test.ts', 'test/lambda/pgvector.test.ts', 'test/lambda/restore-verifier.test.ts'];
+
+class LongestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const rank = (f: TestSpecification) => {
+      const i = LONGEST.findIndex((path) => f.moduleId.endsWith(path));
+      return i === -1 ? LONGEST.length : i;
+    };
+    return [...(await super.sort(files))].sort((a, b) => rank(a) - rank(b));
+  }
+}
 
 export default defineConfig({
   test: {
@@ -17,5 +35,6 @@ export default defineConfig({
     // reused by the next (test/support/synth.ts). Tests that change constructs build their own.
     isolate: false,
     reporters: ['default'],
+    sequence: { sequencer: LongestFirst },
   },
 });
