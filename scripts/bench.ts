@@ -1,6 +1,6 @@
 /**
  * Prints the figures the project keeps an eye on: CLI synth seconds per stage and for all stages
- * together (cdk-nag and CDK's CloudFormation validation on, as `npm run synth` runs), resources per
+ * together (cdk-nag on, as `npm run synth` runs), resources per
  * stage, the diff guard's and the cost script's run time on that assembly, and the test suite's
  * wall time.
  *
