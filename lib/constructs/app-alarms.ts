@@ -5,6 +5,7 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import { Construct } from 'constructs';
 import type { StageConfig } from '../config';
 import type { AlarmSet, Severity } from './alarm-set';
+import { serviceInsightMetric, sesMetric, wafMetric } from './stage-metrics';
 
 export interface AppAlarmsProps {
   readonly alarms: AlarmSet;
@@ -117,14 +118,7 @@ export class AppAlarms extends Construct {
         severity: 'ticket',
         tier: name,
       });
-      const insight = (metricName: string) =>
-        new cloudwatch.Metric({
-          namespace: 'ECS/ContainerInsights',
-          metricName,
-          dimensionsMap: { ClusterName: service.cluster.clusterName, ServiceName: service.serviceName },
-          statistic: 'Average',
-          period: FIVE_MINUTES,
-        });
+      const insight = (metricName: string) => serviceInsightMetric(service, metricName, { statistic: 'Average', period: FIVE_MINUTES });
       // Container Insights reports every service it sees, even at zero tasks: no data at all
       // means nothing reports the service, which is treated as down.
       alarms.add(scope, 'TasksBelowDesired', {
@@ -149,12 +143,7 @@ export class AppAlarms extends Construct {
       alarms.add(this, 'WafBlockedSurge', {
         name: 'waf-blocked-surge',
         description: `The WAF blocked more than ${t.wafBlockedPer5Min} requests in 5 minutes: an attack, a scraper, or a rule blocking real users.`,
-        metric: new cloudwatch.Metric({
-          namespace: 'AWS/WAFV2',
-          metricName: 'BlockedRequests',
-          dimensionsMap: { WebACL: props.webAclName, Region: Stack.of(this).region, Rule: 'ALL' },
-          ...sum,
-        }),
+        metric: wafMetric(props.webAclName, Stack.of(this).region, 'BlockedRequests', sum),
         threshold: t.wafBlockedPer5Min,
         evaluationPeriods: 1,
         comparisonOperator: ABOVE,
@@ -167,7 +156,7 @@ export class AppAlarms extends Construct {
     if (props.email) {
       // SES publishes reputation only while the account sends: without new data the last state holds.
       const reputationAlarm = { evaluationPeriods: 1, comparisonOperator: ABOVE, treatMissingData: IGNORE, severity: 'ticket', tier: 'email' } as const;
-      const reputation = (metricName: string) => new cloudwatch.Metric({ namespace: 'AWS/SES', metricName, statistic: 'Maximum', period: Duration.minutes(15) });
+      const reputation = (metricName: string) => sesMetric(metricName, { statistic: 'Maximum' });
       alarms.add(this, 'SesBounceRate', {
         name: 'ses-bounce-rate',
         description: `The account's SES bounce rate is above ${t.sesBounceRatePercent}%; SES reviews accounts above 5% and may pause sending at 10%.`,

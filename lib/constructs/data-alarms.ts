@@ -5,6 +5,7 @@ import type * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
 import type { StageConfig } from '../config';
 import type { AlarmSet } from './alarm-set';
+import { cacheNodeMetric, cacheNodes, restoreMetric } from './stage-metrics';
 
 export interface DataAlarmsProps {
   readonly alarms: AlarmSet;
@@ -103,8 +104,8 @@ export class DataAlarms extends Construct {
     }
 
     if (props.restoreTesting) {
-      const result = (metricName: string) =>
-        new cloudwatch.Metric({ namespace: 'webapp/RestoreTesting', metricName, dimensionsMap: { Stage: props.restoreTesting!.stage }, statistic: 'Minimum', period: Duration.days(1) });
+      const { stage } = props.restoreTesting;
+      const result = (metricName: string) => restoreMetric(stage, metricName, { statistic: 'Minimum', period: Duration.days(1) });
       // Published only when a restore is verified: no test that day is not a failure.
       alarms.add(this, 'RestoreVerificationFailed', {
         name: 'restore-verification-failed',
@@ -131,18 +132,10 @@ export class DataAlarms extends Construct {
       });
     }
 
-    for (let n = 1; n <= props.cacheNodes; n++) {
-      const node = String(n).padStart(3, '0');
+    for (const [i, node] of cacheNodes(props.cacheNodes).entries()) {
       const scope = new Construct(this, `CacheNode${node}`);
-      const metric = (metricName: string, statistic: string) =>
-        new cloudwatch.Metric({
-          namespace: 'AWS/ElastiCache',
-          metricName,
-          dimensionsMap: { CacheClusterId: `${props.cache.ref}-${node}` },
-          statistic,
-          period: FIVE_MINUTES,
-        });
-      const role = n === 1 ? 'the first node (primary unless it failed over)' : `node ${node} (a replica unless it took over)`;
+      const metric = (metricName: string, statistic: string) => cacheNodeMetric(props.cache, node, metricName, { statistic, period: FIVE_MINUTES });
+      const role = i === 0 ? 'the first node (primary unless it failed over)' : `node ${node} (a replica unless it took over)`;
       alarms.add(scope, 'EngineCpu', {
         name: `cache-cpu-${node}`,
         runbook: 'cache-cpu',

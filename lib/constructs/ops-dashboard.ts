@@ -6,6 +6,7 @@ import type * as elasticache from 'aws-cdk-lib/aws-elasticache';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
 import type { AlarmSet } from './alarm-set';
+import { cacheNodeMetric, cacheNodes, serviceInsightMetric, sesMetric, wafMetric } from './stage-metrics';
 import type { WatchedFunction } from './function-alarms';
 
 export interface OpsDashboardProps {
@@ -63,14 +64,7 @@ export class OpsDashboard extends Construct {
     );
 
     const ecsMetric = (service: ecs.FargateService, metricName: string) =>
-      new cloudwatch.Metric({
-        namespace: 'ECS/ContainerInsights',
-        metricName,
-        dimensionsMap: { ClusterName: service.cluster.clusterName, ServiceName: service.serviceName },
-        statistic: 'Average',
-        period: PERIOD,
-        label: metricName.replace('TaskCount', ''),
-      });
+      serviceInsightMetric(service, metricName, { statistic: 'Average', period: PERIOD, label: metricName.replace('TaskCount', '') });
     this.dashboard.addWidgets(heading('### Front door: traffic, errors, latency'));
     this.dashboard.addWidgets(
       graph('Requests', [alb.metrics.requestCount({ ...sum, label: 'requests' })]),
@@ -111,10 +105,7 @@ export class OpsDashboard extends Construct {
 
     this.dashboard.addWidgets(heading('### Cache (Valkey, BullMQ queues)'));
     const perNode = (metricName: string, statistic: string) =>
-      Array.from({ length: props.cacheNodes }, (_, i) => {
-        const node = String(i + 1).padStart(3, '0');
-        return new cloudwatch.Metric({ namespace: 'AWS/ElastiCache', metricName, dimensionsMap: { CacheClusterId: `${props.cache.ref}-${node}` }, statistic, period: PERIOD, label: `node ${node}` });
-      });
+      cacheNodes(props.cacheNodes).map((node) => cacheNodeMetric(props.cache, node, metricName, { statistic, period: PERIOD, label: `node ${node}` }));
     this.dashboard.addWidgets(
       graph('Cache engine CPU (%)', perNode('EngineCPUUtilization', 'Average'), percentAxis),
       graph('Cache memory used (%)', perNode('DatabaseMemoryUsagePercentage', 'Maximum'), percentAxis),
@@ -134,12 +125,11 @@ export class OpsDashboard extends Construct {
       ),
     ];
     if (props.webAclName) {
-      const waf = (metricName: string) =>
-        new cloudwatch.Metric({ namespace: 'AWS/WAFV2', metricName, dimensionsMap: { WebACL: props.webAclName!, Region: Stack.of(this).region, Rule: 'ALL' }, ...sum, label: metricName });
+      const waf = (metricName: string) => wafMetric(props.webAclName!, Stack.of(this).region, metricName, { ...sum, label: metricName });
       bottom.push(graph('WAF requests', [waf('AllowedRequests'), waf('BlockedRequests')]));
     }
     if (props.email) {
-      const ses = (metricName: string, statistic: string) => new cloudwatch.Metric({ namespace: 'AWS/SES', metricName, statistic, period: Duration.minutes(15), label: metricName });
+      const ses = (metricName: string, statistic: string) => sesMetric(metricName, { statistic, label: metricName });
       bottom.push(graph('Email (SES, account)', [ses('Send', 'Sum'), ses('Bounce', 'Sum'), ses('Complaint', 'Sum')], { right: [ses('Reputation.BounceRate', 'Maximum'), ses('Reputation.ComplaintRate', 'Maximum')] }));
     }
     this.dashboard.addWidgets(...bottom);

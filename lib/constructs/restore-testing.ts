@@ -10,6 +10,7 @@ import { Construct } from 'constructs';
 import type { StageConfig } from '../config';
 import { type LogSettings, logSettings } from './log-group';
 import { ProjectFunction } from './project-function';
+import { RESTORE_METRICS_NAMESPACE } from './stage-metrics';
 
 export interface RestoreTestingProps extends LogSettings {
   readonly vpc: ec2.IVpc;
@@ -134,7 +135,7 @@ export class RestoreTesting extends Construct {
     const statements = [
       new iam.PolicyStatement({ sid: 'ReadAndReportRestoreJobs', actions: ['backup:DescribeRestoreJob', 'backup:ListRestoreJobs', 'backup:PutRestoreValidationResult'], resources: ['*'] }),
       new iam.PolicyStatement({ sid: 'ResetTestInstancePassword', actions: ['rds:DescribeDBInstances', 'rds:ModifyDBInstance'], resources: [restoredInstances, drillInstances] }),
-      new iam.PolicyStatement({ sid: 'PublishResults', actions: ['cloudwatch:PutMetricData'], resources: ['*'], conditions: { StringEquals: { 'cloudwatch:namespace': 'webapp/RestoreTesting' } } }),
+      new iam.PolicyStatement({ sid: 'PublishResults', actions: ['cloudwatch:PutMetricData'], resources: ['*'], conditions: { StringEquals: { 'cloudwatch:namespace': RESTORE_METRICS_NAMESPACE } } }),
     ];
     for (const statement of statements) this.verifier.fn.addToRolePolicy(statement);
     const policy = this.verifier.fn.role!.node.findChild('DefaultPolicy');

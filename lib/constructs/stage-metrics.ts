@@ -1,0 +1,47 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as ecs from 'aws-cdk-lib/aws-ecs';
+import type * as elasticache from 'aws-cdk-lib/aws-elasticache';
+
+/**
+ * The CloudWatch metrics of the stage that CDK's constructs do not offer, defined once for the
+ * alarms and the dashboard so both always look at the same series.
+ */
+
+/** Namespace the restore verifier publishes to (lambda/restore-verifier/verifier.ts, METRIC_NAMESPACE). */
+export const RESTORE_METRICS_NAMESPACE = 'webapp/RestoreTesting';
+
+/** The nodes of a replication group as ElastiCache names them: `<group>-001`, `-002`, ... */
+export function cacheNodes(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => String(i + 1).padStart(3, '0'));
+}
+
+/** An engine or host metric of one node (`node` from `cacheNodes`). */
+export function cacheNodeMetric(group: elasticache.CfnReplicationGroup, node: string, metricName: string, options: cloudwatch.MetricOptions): cloudwatch.Metric {
+  return new cloudwatch.Metric({ namespace: 'AWS/ElastiCache', metricName, dimensionsMap: { CacheClusterId: `${group.ref}-${node}` }, ...options });
+}
+
+/** A Container Insights metric of an ECS service (task counts: Desired, Running, Pending). */
+export function serviceInsightMetric(service: ecs.FargateService, metricName: string, options: cloudwatch.MetricOptions): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: 'ECS/ContainerInsights',
+    metricName,
+    dimensionsMap: { ClusterName: service.cluster.clusterName, ServiceName: service.serviceName },
+    ...options,
+  });
+}
+
+/** A metric of every rule of a regional web ACL. */
+export function wafMetric(webAclName: string, region: string, metricName: string, options: cloudwatch.MetricOptions): cloudwatch.Metric {
+  return new cloudwatch.Metric({ namespace: 'AWS/WAFV2', metricName, dimensionsMap: { WebACL: webAclName, Region: region, Rule: 'ALL' }, ...options });
+}
+
+/** An account-level SES metric; SES publishes reputation in 15-minute steps at best. */
+export function sesMetric(metricName: string, options: cloudwatch.MetricOptions): cloudwatch.Metric {
+  return new cloudwatch.Metric({ namespace: 'AWS/SES', metricName, period: Duration.minutes(15), ...options });
+}
+
+/** A result the restore verifier publishes for the stage. */
+export function restoreMetric(stage: string, metricName: string, options: cloudwatch.MetricOptions): cloudwatch.Metric {
+  return new cloudwatch.Metric({ namespace: RESTORE_METRICS_NAMESPACE, metricName, dimensionsMap: { Stage: stage }, ...options });
+}
