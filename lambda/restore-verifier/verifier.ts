@@ -57,24 +57,12 @@ export async function verifyRestoreJob(restoreJobId: string, deps: VerifierDeps,
   }
   const restoreSeconds =
     job.CreationDate && job.CompletionDate ? Math.round((job.CompletionDate.getTime() - job.CreationDate.getTime()) / 1000) : undefined;
-  const instance = job.CreatedResourceArn?.split(':db:')[1];
-
-  let status: 'SUCCESSFUL' | 'FAILED';
-  let message: string;
-  if (job.Status !== 'COMPLETED' || !instance) {
-    status = 'FAILED';
-    message = `restore job ${restoreJobId} is ${job.Status} (${job.StatusMessage ?? 'no message'}) and created ${job.CreatedResourceArn ?? 'no DB instance'}`;
-  } else {
-    try {
-      const result = await checkInstance(instance, deps, settings);
-      status = result.ok ? 'SUCCESSFUL' : 'FAILED';
-      message = result.ok ? `${instance}: ${result.passed.join('; ')}` : `${instance}: ${result.failures.join('; ')}`;
-    } catch (error) {
-      status = 'FAILED';
-      message = `${instance}: ${(error as Error).message}`;
-    }
-  }
-  message = message.slice(0, 1000);
+  const instance = restoredInstance(job);
+  const { status, message: full } =
+    job.Status !== 'COMPLETED' || !instance
+      ? { status: 'FAILED' as const, message: `restore job ${restoreJobId} is ${job.Status} (${job.StatusMessage ?? 'no message'}) and created ${job.CreatedResourceArn ?? 'no DB instance'}` }
+      : await checkInstance(instance, deps, settings);
+  const message = full.slice(0, 1000);
 
   await deps.backup.send(new PutRestoreValidationResultCommand({ RestoreJobId: restoreJobId, ValidationStatus: status, ValidationStatusMessage: message }));
   const timestamp = deps.now();
@@ -97,21 +85,34 @@ export async function verifyRestoreJob(restoreJobId: string, deps: VerifierDeps,
  * restore-drill-<stage>-..., reported only to the caller. AWS Backup takes validation results only
  * for restore-testing jobs, and drills must not move the restore-testing metrics.
  */
-async function verifyDrill(restoreJobId: string, job: { CreatedResourceArn?: string; Status?: string }, deps: VerifierDeps, settings: VerifierSettings): Promise<Verification> {
-  const instance = job.CreatedResourceArn?.split(':db:')[1];
+async function verifyDrill(restoreJobId: string, job: { CreatedResourceArn?: string }, deps: VerifierDeps, settings: VerifierSettings): Promise<Verification> {
+  const instance = restoredInstance(job);
   if (!instance?.startsWith(`restore-drill-${settings.stage}-`)) {
     return { restoreJobId, status: 'SKIPPED', message: `not a drill restore of ${settings.stage}: ${job.CreatedResourceArn ?? 'no DB instance'}` };
   }
+  return { restoreJobId, instance, ...(await checkInstance(instance, deps, settings)) };
+}
+
+/** The DB instance identifier a restore job created, if any. */
+function restoredInstance(job: { CreatedResourceArn?: string }): string | undefined {
+  return job.CreatedResourceArn?.split(':db:')[1];
+}
+
+/**
+ * Checks a restored instance: SUCCESSFUL with what passed, or FAILED with every problem, or with
+ * why it could not be checked at all. Never throws.
+ */
+async function checkInstance(instance: string, deps: VerifierDeps, settings: VerifierSettings): Promise<{ status: 'SUCCESSFUL' | 'FAILED'; message: string }> {
   try {
-    const result = await checkInstance(instance, deps, settings);
-    return { restoreJobId, instance, status: result.ok ? 'SUCCESSFUL' : 'FAILED', message: `${instance}: ${(result.ok ? result.passed : result.failures).join('; ')}` };
+    const result = await runChecks(instance, deps, settings);
+    return { status: result.ok ? 'SUCCESSFUL' : 'FAILED', message: `${instance}: ${(result.ok ? result.passed : result.failures).join('; ')}` };
   } catch (error) {
-    return { restoreJobId, instance, status: 'FAILED', message: `${instance}: ${(error as Error).message}` };
+    return { status: 'FAILED', message: `${instance}: ${(error as Error).message}` };
   }
 }
 
 /** Sets a fresh master password, waits for it, connects and runs the checks. */
-async function checkInstance(instance: string, deps: VerifierDeps, settings: VerifierSettings) {
+async function runChecks(instance: string, deps: VerifierDeps, settings: VerifierSettings) {
   const password = deps.password();
   await deps.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: instance, MasterUserPassword: password, ApplyImmediately: true }));
   const deadline = deps.now().getTime() + settings.passwordWaitMinutes * 60_000;
