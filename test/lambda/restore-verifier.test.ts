@@ -6,6 +6,7 @@ import { Client, type ClientConfig } from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { checkDatabase, type Expectations, quoteIdentifier } from '../../lambda/restore-verifier/checks';
 import { checkFreshness, METRIC_NAMESPACE, type VerifierDeps, type VerifierSettings, verifyRestoreJob } from '../../lambda/restore-verifier/verifier';
+import { RESTORE_METRICS_NAMESPACE } from '../../lib/constructs/stage-metrics';
 import { type Moto, startMoto } from '../support/moto';
 import { type LocalPostgres, startPostgres } from '../support/pglite';
 
@@ -165,6 +166,8 @@ describe('verifying a restore job (RDS on moto, SQL on PGlite, AWS Backup and Cl
     });
     const metrics = cloudwatchMock.commandCalls(PutMetricDataCommand)[0].args[0].input;
     expect(metrics.Namespace).toBe(METRIC_NAMESPACE);
+    // The function's bundle cannot import CDK code: the alarms' and the IAM condition's namespace is kept in step here.
+    expect(METRIC_NAMESPACE).toBe(RESTORE_METRICS_NAMESPACE);
     expect(metrics.MetricData!.map((m) => [m.MetricName, m.Value, m.Dimensions])).toEqual([
       ['VerificationSucceeded', 1, [{ Name: 'Stage', Value: 'prod' }]],
       ['RestoreDurationSeconds', 1800, [{ Name: 'Stage', Value: 'prod' }]],
