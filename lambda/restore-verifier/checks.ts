@@ -1,4 +1,4 @@
-import { compareVersions, type Queryable } from '../pgvector/ensure-vector';
+import { compareVersions, type Queryable } from '../database-setup/ensure-vector';
 
 /** What a restored database must contain; from the stage config. */
 export interface Expectations {

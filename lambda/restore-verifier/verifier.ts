@@ -2,7 +2,7 @@ import { type BackupClient, DescribeRestoreJobCommand, ListRestoreJobsCommand, P
 import { type CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeDBInstancesCommand, ModifyDBInstanceCommand, type RDSClient } from '@aws-sdk/client-rds';
 import type { ClientConfig } from 'pg';
-import type { Session } from '../pgvector/custom-resource';
+import type { Session } from '../database-setup/custom-resource';
 import { checkDatabase, type Expectations } from './checks';
 
 /** detail-type of the event scripts/restore-drill.ts invokes the verifier with. */

@@ -7,6 +7,8 @@ import { Construct } from 'constructs';
 
 export interface DatabaseBackupProps {
   readonly stage: string;
+  /** Vault name: kept when the stack goes, so unique to each creation of the stack (`webapp-<stage>-<suffix>`). */
+  readonly vaultName: string;
   readonly instance: rds.IDatabaseInstance;
   /** Encrypts the vault (RDS recovery points stay encrypted with the database's own key). */
   readonly key: kms.IKey;
@@ -30,7 +32,7 @@ export class DatabaseBackup extends Construct {
   constructor(scope: Construct, id: string, props: DatabaseBackupProps) {
     super(scope, id);
     this.vault = new backup.BackupVault(this, 'Vault', {
-      backupVaultName: `webapp-${props.stage}`,
+      backupVaultName: props.vaultName,
       encryptionKey: props.key,
       // A vault with recovery points cannot be deleted; keep it out of stack deletions altogether.
       removalPolicy: RemovalPolicy.RETAIN,

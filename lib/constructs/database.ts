@@ -1,9 +1,9 @@
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { type LogSettings, stageLogGroup } from './log-group';
 import * as rds from 'aws-cdk-lib/aws-rds';
-import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { rdsMaxConnections } from '../config/instance-class';
 
@@ -32,7 +32,11 @@ export interface DatabaseProps extends LogSettings {
 
 /** Name of the database created in the instance; the app connects to it. */
 export const DATABASE_NAME = 'app';
-/** Master user; it owns the database and is the only role that may CREATE EXTENSION on RDS. */
+/**
+ * Master user; it owns the database and is the only role that may CREATE EXTENSION on RDS. Only
+ * the setup custom resource, the restore verifier (on restored copies) and break-glass use it; the
+ * app logs in as its own role with IAM authentication (lambda/database-setup/roles.ts).
+ */
 export const MASTER_USERNAME = 'postgres';
 export const DATABASE_PORT = 5432;
 
@@ -40,14 +44,14 @@ export const DATABASE_PORT = 5432;
  * Defines the stage's PostgreSQL instance (RDS, not Aurora) in the isolated subnets: encrypted
  * gp3 storage with autoscaling, TLS forced, slow statements logged and exported to encrypted log
  * groups, automated backups (point-in-time recovery) for the configured days, a final snapshot on
- * deletion or replacement, and a master password RDS generates into Secrets Manager and rotates.
- * Nothing may connect until a consumer is admitted through `connections`.
+ * deletion or replacement, a master password RDS generates into Secrets Manager and rotates, and
+ * IAM database authentication for the app's roles. Nothing may connect until a consumer is
+ * admitted through `connections` and, for IAM logins, `grantConnect`.
  */
 export class Database extends Construct {
   readonly instance: rds.DatabaseInstance;
-  /** The RDS-managed master secret: JSON with `username` and `password` (host and port are not in it). */
-  readonly secret: secretsmanager.ISecret;
   readonly connections: ec2.Connections;
+  readonly port = DATABASE_PORT;
   /** The instance's max_connections. */
   readonly maxConnections: number;
   /** Encrypts the storage, the snapshots and the master secret. */
@@ -100,9 +104,13 @@ export class Database extends Construct {
       databaseName: DATABASE_NAME,
       port: DATABASE_PORT,
       // RDS generates the master password into Secrets Manager (encrypted with the database key)
-      // and rotates it itself every 7 days: no rotation function to run or to reach the VPC.
+      // and rotates it itself every 7 days: no rotation function to run or to reach the VPC. Its
+      // ARN is not handed around: a restored instance gets a new secret, and consumers look it up.
       credentials: rds.Credentials.fromUsername(MASTER_USERNAME, { encryptionKey: props.key }),
       manageMasterUserPassword: true,
+      // The app's roles log in with short-lived IAM tokens, so no container holds a password
+      // that a rotation could invalidate.
+      iamAuthentication: true,
       parameterGroup,
       storageType: rds.StorageType.GP3,
       allocatedStorage: props.allocatedStorageGiB,
@@ -127,12 +135,35 @@ export class Database extends Construct {
     });
     for (const group of logGroups) this.instance.node.addDependency(group);
 
-    this.secret = this.instance.secret!;
     // The instance's own Connections carry its port as a CloudFormation token, which security
     // checks cannot read; the port is fixed, so say it.
     this.connections = new ec2.Connections({ securityGroups: [securityGroup], defaultPort: ec2.Port.tcp(DATABASE_PORT) });
 
     this.acknowledgeFindings(props);
+  }
+
+  /**
+   * A managed policy that lets the roles it is attached to log in as database user `user` with an
+   * IAM token (one per user). Scoped to the user on any instance of this account and region
+   * (`dbuser:*` / user) rather than to the instance's resource id, which a restore changes: each
+   * stage has its own account, whose only instances are the stage database and its restored
+   * copies, and only the stage database's security group admits the app.
+   */
+  connectPolicy(user: string): iam.ManagedPolicy {
+    const id = `Connect${user.replace(/[^A-Za-z0-9]/g, '')}`;
+    const existing = this.node.tryFindChild(id) as iam.ManagedPolicy | undefined;
+    if (existing) return existing;
+    const { region, account, partition } = Stack.of(this);
+    const resource = `arn:${partition}:rds-db:${region}:${account}:dbuser:*/${user}`;
+    const policy = new iam.ManagedPolicy(this, id, {
+      description: `Log in to the stage database as ${user} with IAM authentication`,
+      statements: [new iam.PolicyStatement({ actions: ['rds-db:connect'], resources: [resource] })],
+    });
+    Validations.of(policy).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:aws:rds-db:${region}:${account}:dbuser:*/${user}]`,
+      reason: `Names the database user ${user}; the instance part is * because a restore gives the instance a new resource id, and the stage's account holds no other database (restored copies admit only the restore verifier on the network).`,
+    });
+    return policy;
   }
 
   private acknowledgeFindings(props: DatabaseProps): void {

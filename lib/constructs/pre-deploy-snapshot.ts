@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
 import { Annotations, type CfnElement, CustomResource, Duration, Lazy, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -7,8 +6,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { type LogSettings, logSettings } from './log-group';
-import { acknowledgeProviderFindings } from './pgvector-extension';
-import { ProjectFunction } from './project-function';
+import { acknowledgeProviderFindings } from './provider-findings';
+import { handlerEntry, ProjectFunction } from './project-function';
 
 export interface PreDeploySnapshotProps extends LogSettings {
   readonly vpc: ec2.IVpc;
@@ -66,7 +65,7 @@ export class PreDeploySnapshot extends Construct {
     });
     securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to the RDS and ECS APIs');
 
-    const entry = join(__dirname, '..', '..', 'lambda', 'pre-deploy-snapshot', 'index.ts');
+    const entry = handlerEntry('pre-deploy-snapshot');
     const common = {
       entry,
       vpc: props.vpc,

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { CfnOutput, Duration, Fn, Stack, Validations } from 'aws-cdk-lib';
 import * as backup from 'aws-cdk-lib/aws-backup';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -9,7 +8,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import type { StageConfig } from '../config';
 import { type LogSettings, logSettings } from './log-group';
-import { ProjectFunction } from './project-function';
+import { handlerEntry, ProjectFunction } from './project-function';
 import { RESTORE_METRICS_NAMESPACE } from './stage-metrics';
 
 export interface RestoreTestingProps extends LogSettings {
@@ -112,7 +111,7 @@ export class RestoreTesting extends Construct {
 
     const maxAgeDays = MAX_AGE_DAYS[props.schedule];
     this.verifier = new ProjectFunction(this, 'Handler', {
-      entry: join(__dirname, '..', '..', 'lambda', 'restore-verifier', 'index.ts'),
+      entry: handlerEntry('restore-verifier'),
       handler: 'handler',
       description: `Verifies test restores of the ${props.stage} database and that they are not stale`,
       vpc: props.vpc,

@@ -19,6 +19,7 @@ import type { UploadsBucket } from '../constructs/uploads-bucket';
 import { Waf } from '../constructs/waf';
 import { WebService } from '../constructs/web-service';
 import { WorkerService } from '../constructs/worker-service';
+import { DATABASE_ROLES } from '../../lambda/database-setup/roles';
 import { StageStack, type StageStackProps } from './stage-stack';
 
 export interface AppStackProps extends StageStackProps {
@@ -87,24 +88,24 @@ export class AppStack extends StageStack {
       DATABASE_HOST: props.database.instance.dbInstanceEndpointAddress,
       DATABASE_PORT: String(DATABASE_PORT),
       DATABASE_NAME,
+      // No password: the app signs an IAM token as this user for each new connection
+      // (docs/architecture.md, "Database access"), so the master secret's rotation never reaches it.
+      DATABASE_USER: DATABASE_ROLES.app,
+      DATABASE_AUTH: 'iam',
+      AWS_REGION: this.region,
       // TLS to Valkey; the AUTH token comes as a secret.
       REDIS_URL: `rediss://${props.cache.endpointAddress}:${props.cache.port}`,
       UPLOADS_BUCKET: props.uploads.bucket.bucketName,
       ...(this.email ? { SES_CONFIGURATION_SET: this.email.configurationSet.configurationSetName, MAIL_FROM_DOMAIN: domain!.zoneName } : {}),
     };
-    // The secrets live in the data stack, encrypted with its keys. Referenced with their keys, CDK
-    // would write this stack's execution roles into those key policies: the data stack would then
-    // depend on this one (a cycle). So they are referenced by ARN alone, and the roles get
-    // kms:Decrypt on their own side below; the key policies already admit the account through
-    // Secrets Manager.
-    const databaseSecret = secretsmanager.Secret.fromSecretCompleteArn(this, 'DatabaseSecret', props.database.secret.secretArn);
+    // The AUTH token lives in the data stack, encrypted with the cache key. Referenced with its
+    // key, CDK would write this stack's execution roles into that key policy: the data stack would
+    // then depend on this one (a cycle). So it is referenced by ARN alone, and the roles get
+    // kms:Decrypt on their own side below; the key policy already admits the account through
+    // Secrets Manager. (Valkey's token does not rotate by itself: docs/runbooks.md.)
     const authToken = secretsmanager.Secret.fromSecretCompleteArn(this, 'CacheAuthToken', props.cache.authToken.secretArn);
-    const secretKeys = [props.database.secret, props.cache.authToken].map((secret) => secret.encryptionKey!.keyArn);
-    const secrets = {
-      DATABASE_USER: ecs.Secret.fromSecretsManager(databaseSecret, 'username'),
-      DATABASE_PASSWORD: ecs.Secret.fromSecretsManager(databaseSecret, 'password'),
-      REDIS_AUTH_TOKEN: ecs.Secret.fromSecretsManager(authToken),
-    };
+    const secretKeys = [props.cache.authToken.encryptionKey!.keyArn];
+    const secrets = { REDIS_AUTH_TOKEN: ecs.Secret.fromSecretsManager(authToken) };
 
     const webTask = new AppTask(this, 'WebTask', {
       cpu: web.cpu,
@@ -164,6 +165,7 @@ export class AppStack extends StageStack {
         }),
       );
       const role = task.taskDefinition.taskRole;
+      role.addManagedPolicy(props.database.connectPolicy(DATABASE_ROLES.app));
       role.addManagedPolicy(props.uploads.objectAccessPolicy);
       if (this.email) role.addManagedPolicy(this.email.sendPolicy);
     }

@@ -1,4 +1,4 @@
-import { CfnOutput } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicy } from 'aws-cdk-lib';
 import type * as backup from 'aws-cdk-lib/aws-backup';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -6,10 +6,10 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { Cache } from '../constructs/cache';
-import { DATABASE_NAME, DATABASE_PORT, Database } from '../constructs/database';
+import { DATABASE_NAME, Database } from '../constructs/database';
 import { DatabaseBackup } from '../constructs/database-backup';
+import { DatabaseSetup } from '../constructs/database-setup';
 import { RestoreTesting } from '../constructs/restore-testing';
-import { PgvectorExtension } from '../constructs/pgvector-extension';
 import { ServiceKey } from '../constructs/service-key';
 import { UploadsBucket } from '../constructs/uploads-bucket';
 import { StageStack, type StageStackProps } from './stage-stack';
@@ -37,6 +37,8 @@ export class DataStack extends StageStack {
   readonly backup: DatabaseBackup;
   /** Restore testing and its verifier, where configured. */
   readonly restoreTesting?: RestoreTesting;
+  /** pgvector and the app's database roles, set up as the master user. */
+  readonly setup: DatabaseSetup;
   /** Installed pgvector version (custom resource attribute). */
   readonly pgvectorVersion: string;
 
@@ -45,10 +47,12 @@ export class DataStack extends StageStack {
     const { name, database, cache, uploads, domain, backup: backupConfig } = this.config;
     const removalPolicy = this.statefulRemovalPolicy;
 
+    // Kept in every stage: the final snapshot taken when the instance is deleted (and every
+    // other snapshot) stays encrypted with it, and is useless once the key is gone.
     const databaseKey = new ServiceKey(this, 'DatabaseKey', {
       description: `${name}: RDS storage, snapshots, Performance Insights and the master secret`,
       services: ['rds', 'secretsmanager'],
-      removalPolicy,
+      removalPolicy: RemovalPolicy.RETAIN,
     }).key;
     const cacheKey = new ServiceKey(this, 'CacheKey', {
       description: `${name}: ElastiCache data at rest and the AUTH token secret`,
@@ -80,13 +84,15 @@ export class DataStack extends StageStack {
       cfn.addPropertyOverride('AutomaticBackupReplicationKmsKeyId', drKey.keyArn);
       cfn.addPropertyOverride('AutomaticBackupReplicationRetentionPeriod', backupConfig.automatedBackupReplicationDays);
     }
+    // Kept in every stage, like the vault it encrypts (a vault with recovery points outlives the stack).
     const backupKey = new ServiceKey(this, 'BackupKey', {
       description: `${name}: AWS Backup vault of the stage`,
       services: ['backup'],
-      removalPolicy,
+      removalPolicy: RemovalPolicy.RETAIN,
     }).key;
     this.backup = new DatabaseBackup(this, 'Backup', {
       stage: name,
+      vaultName: `webapp-${name}-${this.creationSuffix}`,
       instance: this.database.instance,
       key: backupKey,
       retentionDays: backupConfig.planRetentionDays,
@@ -111,18 +117,17 @@ export class DataStack extends StageStack {
       });
     }
 
-    this.pgvectorVersion = new PgvectorExtension(this, 'Pgvector', {
+    this.setup = new DatabaseSetup(this, 'DatabaseSetup', {
       vpc: props.vpc,
       database: this.database,
-      masterSecret: this.database.secret,
-      host: this.database.instance.dbInstanceEndpointAddress,
-      port: DATABASE_PORT,
       databaseName: DATABASE_NAME,
+      engineVersion: database.engineVersion,
       minVersion: database.pgvectorMinVersion,
       logsKey: props.logsKey,
       logRetention: this.logRetention,
       logRemovalPolicy: removalPolicy,
-    }).version;
+    });
+    this.pgvectorVersion = this.setup.version;
 
     this.cache = new Cache(this, 'Cache', {
       vpc: props.vpc,
@@ -140,7 +145,7 @@ export class DataStack extends StageStack {
     });
 
     new CfnOutput(this, 'DatabaseEndpoint', { value: this.database.instance.dbInstanceEndpointAddress });
-    new CfnOutput(this, 'DatabaseSecretArn', { value: this.database.secret.secretArn });
+    new CfnOutput(this, 'PgvectorVersion', { value: this.pgvectorVersion, description: 'pgvector version installed in the stage database' });
     new CfnOutput(this, 'CacheEndpoint', { value: this.cache.endpointAddress });
     new CfnOutput(this, 'UploadsBucketName', { value: this.uploads.bucket.bucketName });
   }

@@ -34,13 +34,14 @@ export class DrStack extends StageStack {
       }).bucket;
     }
     if (this.config.backup.drCopies) {
+      // Kept in every stage, like the vault and the snapshot copies it encrypts.
       this.backupKey = new ServiceKey(this, 'BackupKey', {
         description: `${name}: database snapshot copies, replicated automated backups and the DR backup vault`,
         services: ['rds', 'backup'],
-        removalPolicy: this.statefulRemovalPolicy,
+        removalPolicy: RemovalPolicy.RETAIN,
       }).key;
       this.backupVault = new backup.BackupVault(this, 'BackupVault', {
-        backupVaultName: `webapp-${name}-dr`,
+        backupVaultName: `webapp-${name}-dr-${this.creationSuffix}`,
         encryptionKey: this.backupKey,
         removalPolicy: RemovalPolicy.RETAIN,
       });

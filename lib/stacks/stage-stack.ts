@@ -1,4 +1,4 @@
-import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aws, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { StageConfig } from '../config';
@@ -29,6 +29,15 @@ export abstract class StageStack extends Stack {
   /** Removal policy for stateful resources: kept unless the stage is throw-away. */
   get statefulRemovalPolicy(): RemovalPolicy {
     return this.config.retainOnDelete ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+  }
+
+  /**
+   * A suffix unique to this creation of the stack: the last 12 hex digits of the UUID in its stack
+   * id. Retained resources with a fixed name (backup vaults) carry it, so a stack deleted and
+   * created again makes a new one instead of failing on the name the retained one still holds.
+   */
+  get creationSuffix(): string {
+    return Fn.select(4, Fn.split('-', Fn.select(2, Fn.split('/', Aws.STACK_ID))));
   }
 
   /** Retention of the stage's log groups (the schema admits only values CloudWatch Logs offers). */

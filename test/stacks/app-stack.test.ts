@@ -56,19 +56,23 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
       expect(c.LogConfiguration).toMatchObject({ LogDriver: 'awslogs', Options: { mode: 'non-blocking' } });
     });
 
-    test('credentials come only through secrets; no environment variable carries one', () => {
+    test('no database password reaches the container: it logs in as the app role with IAM tokens', () => {
       const c = container(app(name), task);
-      expect(c.Secrets.map((s: Json) => s.Name).sort()).toEqual(['DATABASE_PASSWORD', 'DATABASE_USER', 'REDIS_AUTH_TOKEN']);
+      // The only secret is the Valkey AUTH token; nothing of the database's master secret.
+      expect(c.Secrets.map((s: Json) => s.Name)).toEqual(['REDIS_AUTH_TOKEN']);
+      expect(JSON.stringify(c)).not.toMatch(/MasterUserSecret|DATABASE_PASSWORD|rds!db/);
       const env = c.Environment as { Name: string; Value: unknown }[];
       expect(env.map((e) => e.Name).filter((n) => /PASSWORD|SECRET|TOKEN|CREDENTIAL|KEY/i.test(n))).toEqual([]);
-      expect(JSON.stringify(env)).not.toMatch(/resolve:secretsmanager|MasterUserSecret|AuthToken/);
+      expect(JSON.stringify(env)).not.toMatch(/resolve:secretsmanager|AuthToken/);
+      const value = (n: string) => env.find((e) => e.Name === n)?.Value;
       expect(env.map((e) => e.Name)).toEqual(
-        expect.arrayContaining(['NODE_ENV', 'STAGE', 'DATABASE_HOST', 'DATABASE_PORT', 'DATABASE_NAME', 'REDIS_URL', 'UPLOADS_BUCKET']),
+        expect.arrayContaining(['NODE_ENV', 'STAGE', 'DATABASE_HOST', 'DATABASE_PORT', 'DATABASE_NAME', 'DATABASE_USER', 'DATABASE_AUTH', 'AWS_REGION', 'REDIS_URL', 'UPLOADS_BUCKET']),
       );
-      expect(JSON.stringify(env.find((e) => e.Name === 'REDIS_URL')!.Value)).toContain('rediss://');
+      expect([value('DATABASE_USER'), value('DATABASE_AUTH'), value('DATABASE_PORT'), value('DATABASE_NAME'), value('AWS_REGION')]).toEqual(['webapp_app', 'iam', '5432', 'app', config.region]);
+      expect(JSON.stringify(value('REDIS_URL'))).toContain('rediss://');
     });
 
-    test('the execution role pulls the image, writes its logs and reads the two secrets, nothing else', () => {
+    test('the execution role pulls the image, writes its logs and reads the AUTH token, nothing else', () => {
       const role = byPrefix(app(name), 'AWS::IAM::Role', `${task}TaskDefinitionExecutionRole`);
       expect(role.Properties.ManagedPolicyArns).toBeUndefined();
       const policy = byPrefix(app(name), 'AWS::IAM::Policy', `${task}TaskDefinitionExecutionRoleDefaultPolicy`);
@@ -77,16 +81,18 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
         [['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'], `arn:aws:ecr:${config.region}:${config.account}:repository/${config.image.repositoryName}`],
         ['ecr:GetAuthorizationToken', '*'],
         [['logs:CreateLogStream', 'logs:PutLogEvents'], 'ref'],
-        [['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], 2],
-        ['kms:Decrypt', 2],
+        [['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], 'ref'],
+        ['kms:Decrypt', 'ref'],
       ]);
       expect(statements[4].Condition).toEqual({ StringEquals: { 'kms:ViaService': `secretsmanager.${config.region}.amazonaws.com` } });
     });
 
-    test('the task role has only the uploads and SES policies (and ECS Exec channels where configured)', () => {
+    test('the task role has only the database login, uploads and SES policies (and ECS Exec channels where configured)', () => {
       const role = byPrefix(app(name), 'AWS::IAM::Role', `${task}TaskDefinitionTaskRole`);
       const managed = JSON.stringify(role.Properties.ManagedPolicyArns);
+      expect(managed).toContain('DatabaseConnectwebappapp');
       expect(managed).toContain('UploadsObjectAccessPolicy');
+      expect(role.Properties.ManagedPolicyArns).toHaveLength(config.domain ? 3 : 2);
       expect(managed.includes('EmailSendPolicy')).toBe(config.domain !== undefined);
       const inline = Object.entries(app(name).findResources('AWS::IAM::Policy')).filter(([id]) => id.startsWith(`${task}TaskDefinitionTaskRoleDefaultPolicy`));
       if (config.app.ecsExec) {

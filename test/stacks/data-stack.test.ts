@@ -1,7 +1,8 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { STAGE_NAMES, type StageConfig, type StageName, parseStageConfig, STAGES } from '../../lib/config';
-import { type StageTemplates, synthStage } from '../support/synth';
+import { setupFingerprint } from '../../lambda/database-setup/fingerprint';
+import { creationSuffixed, type StageTemplates, synthStage } from '../support/synth';
 
 const synthesized = {} as Record<StageName, StageTemplates>;
 beforeAll(() => {
@@ -38,15 +39,18 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
   });
 
   describe('keys', () => {
+    // The database and backup keys are kept in every stage: the final snapshot and the vault's
+    // recovery points stay encrypted with them after the stack is gone.
     test.each([
-      ['DatabaseKey', ['rds', 'secretsmanager']],
-      ['CacheKey', ['elasticache', 'secretsmanager']],
-      ['UploadsKey', ['s3']],
-    ])('%s rotates and is usable only through %j', (prefix, services) => {
+      ['DatabaseKey', ['rds', 'secretsmanager'], 'Retain'],
+      ['CacheKey', ['elasticache', 'secretsmanager'], kept],
+      ['UploadsKey', ['s3'], kept],
+      ['BackupKey', ['backup'], 'Retain'],
+    ])('%s rotates and is usable only through %j', (prefix, services, deletion) => {
       const keys = data(name).findResources('AWS::KMS::Key');
       const [, key] = Object.entries(keys).find(([id]) => id.startsWith(prefix as string))!;
       expect(key.Properties.EnableKeyRotation).toBe(true);
-      expect(key.DeletionPolicy).toBe(kept);
+      expect(key.DeletionPolicy).toBe(deletion);
       const statements = key.Properties.KeyPolicy.Statement as { Sid?: string; Action: string | string[]; Condition?: Record<string, Record<string, unknown>> }[];
       expect(statements.slice(0, 2).map((s) => s.Sid)).toEqual(['AccountAdministersTheKey', 'AccountUsesTheKeyThroughItsServices']);
       // Grants CDK adds for secrets (the account, or one reader role) are also limited to Secrets Manager.
@@ -139,7 +143,18 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
       expect(resource.DependsOn).toEqual([expect.stringMatching(/^DatabasePostgresqlLogs/), expect.stringMatching(/^DatabaseUpgradeLogs/)]);
     });
 
-    test('5432 is open only to the pgvector function; the group has no other ingress', () => {
+    test('IAM database authentication is on: the app logs in with tokens, never a password', () => {
+      expect(only(data(name), 'AWS::RDS::DBInstance').resource.Properties.EnableIAMDatabaseAuthentication).toBe(true);
+    });
+
+    test('the app role may log in as the app database user only, on any instance of the stage account (restores change the resource id)', () => {
+      const policy = Object.entries(data(name).findResources('AWS::IAM::ManagedPolicy')).find(([id]) => id.startsWith('DatabaseConnectwebappapp'))![1];
+      expect(policy.Properties.PolicyDocument.Statement).toEqual([
+        { Effect: 'Allow', Action: 'rds-db:connect', Resource: `arn:aws:rds-db:${config.region}:${config.account}:dbuser:*/webapp_app` },
+      ]);
+    });
+
+    test('5432 is open only to the database setup function; the group has no other ingress', () => {
       const t = data(name);
       expect(only(t, 'AWS::RDS::DBInstance').resource.Properties.VPCSecurityGroups).toEqual([att('DatabaseSecurityGroup', 'GroupId')]);
       const ingress = Object.values(t.findResources('AWS::EC2::SecurityGroupIngress')).filter(
@@ -150,7 +165,7 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
         IpProtocol: 'tcp',
         FromPort: 5432,
         ToPort: 5432,
-        SourceSecurityGroupId: { 'Fn::GetAtt': [expect.stringMatching(/^PgvectorSecurityGroup/), 'GroupId'] },
+        SourceSecurityGroupId: { 'Fn::GetAtt': [expect.stringMatching(/^DatabaseSetupSecurityGroup/), 'GroupId'] },
       });
       const groups = Object.entries(t.findResources('AWS::EC2::SecurityGroup'));
       for (const [id, group] of groups.filter(([gid]) => gid.startsWith('Database') || gid.startsWith('Cache'))) {
@@ -159,15 +174,20 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
     });
   });
 
-  describe('pgvector custom resource', () => {
-    test('passes the endpoint, the master secret and the minimum version', () => {
-      data(name).hasResourceProperties('Custom::Pgvector', {
-        SecretArn: getAtt('DatabaseInstance', 'MasterUserSecret.SecretArn'),
+  describe('database setup custom resource (pgvector and the app roles)', () => {
+    test('passes the instance, endpoint and minimum version, and what makes it run again: the engine version and the SQL', () => {
+      data(name).hasResourceProperties('Custom::DatabaseSetup', {
+        DbInstanceIdentifier: { Ref: Match.stringLikeRegexp('^DatabaseInstance') },
         Host: getAtt('DatabaseInstance', 'Endpoint.Address'),
         Port: '5432',
         DatabaseName: 'app',
         MinVersion: config.database.pgvectorMinVersion,
+        EngineVersion: config.database.engineVersion,
+        SetupHash: setupFingerprint('app'),
       });
+      // No secret ARN: the function reads the instance's current one (a restore makes a new one).
+      const [setup] = Object.values(data(name).findResources('Custom::DatabaseSetup'));
+      expect(JSON.stringify(setup.Properties)).not.toContain('MasterUserSecret');
     });
 
     test('the handler runs Node.js 24 on ARM64 in the private subnets and trusts the RDS CA bundle', () => {
@@ -177,30 +197,30 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
         Architectures: ['arm64'],
         Environment: { Variables: Match.objectLike({ NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem' }) },
         VpcConfig: { SubnetIds: Match.arrayWith([Match.objectLike({ 'Fn::GetStackOutput': Match.objectLike({ OutputName: Match.stringLikeRegexp('PrivateSubnet1') }) })]) },
-        LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: Match.stringLikeRegexp('^PgvectorHandlerLogs') } },
+        LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: Match.stringLikeRegexp('^DatabaseSetupHandlerLogs') } },
       });
     });
 
-    test('the handler may read only the master secret, and decrypt it only through Secrets Manager', () => {
-      const t = data(name);
-      const policies = t.findResources('AWS::IAM::Policy', {
-        Properties: { Roles: [{ Ref: Match.stringLikeRegexp('^PgvectorHandlerFunctionServiceRole') }] },
+    test('the handler may find the instance, read the RDS-managed secrets and decrypt them only through Secrets Manager', () => {
+      const policies = data(name).findResources('AWS::IAM::Policy', {
+        Properties: { Roles: [{ Ref: Match.stringLikeRegexp('^DatabaseSetupHandlerFunctionServiceRole') }] },
       });
       expect(Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement)).toEqual([
-        { Effect: 'Allow', Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], Resource: att('DatabaseInstance', 'MasterUserSecret.SecretArn') },
+        { Sid: 'FindTheMasterSecret', Effect: 'Allow', Action: 'rds:DescribeDBInstances', Resource: { 'Fn::Join': ['', [`arn:aws:rds:${config.region}:${config.account}:db:`, { Ref: expect.stringMatching(/^DatabaseInstance/) }]] } },
+        { Sid: 'ReadTheMasterSecret', Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: `arn:aws:secretsmanager:${config.region}:${config.account}:secret:rds!db-*` },
+        {
+          Sid: 'DecryptTheMasterSecret',
+          Effect: 'Allow',
+          Action: 'kms:Decrypt',
+          Resource: att('DatabaseKey', 'Arn'),
+          Condition: { StringEquals: { 'kms:ViaService': `secretsmanager.${config.region}.amazonaws.com` } },
+        },
       ]);
-      const key = Object.entries(t.findResources('AWS::KMS::Key')).find(([id]) => id.startsWith('DatabaseKey'))![1];
-      expect(key.Properties.KeyPolicy.Statement).toContainEqual({
-        Effect: 'Allow',
-        Principal: { AWS: att('PgvectorHandlerFunctionServiceRole', 'Arn') },
-        Action: 'kms:Decrypt',
-        Resource: '*',
-        Condition: { StringEquals: { 'kms:ViaService': `secretsmanager.${config.region}.amazonaws.com` } },
-      });
     });
 
-    test('the version is a stack output', () => {
-      data(name).hasOutput('*', { Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Pgvector'), 'Version'] } });
+    test('the pgvector version is the stack output PgvectorVersion; the master secret ARN is not an output (it changes on restore)', () => {
+      data(name).hasOutput('PgvectorVersion', { Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DatabaseSetup'), 'Version'] } });
+      expect(Object.keys(data(name).findOutputs('DatabaseSecretArn'))).toEqual([]);
     });
   });
 
@@ -340,9 +360,9 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
         Condition: { StringEquals: { 'kms:ViaService': `s3.${config.region}.amazonaws.com` } },
       });
       // The replication role has no policy of its own besides the bucket's: the others are the
-      // functions' (pgvector and its provider; the restore verifier and the restore role where restores are tested).
+      // functions' (database setup and its provider; the restore verifier and the restore role where restores are tested).
       const policies = Object.keys(data(name).findResources('AWS::IAM::Policy'));
-      expect(policies.filter((id) => !/^(Pgvector|RestoreTesting)/.test(id))).toEqual([]);
+      expect(policies.filter((id) => !/^(DatabaseSetup|RestoreTesting)/.test(id))).toEqual([]);
     });
 
     test('both buckets refuse requests without TLS', () => {
@@ -388,7 +408,9 @@ describe.each(STAGE_NAMES)('%s database backups', (name) => {
     data(name).hasResourceProperties('AWS::Backup::BackupSelection', {
       BackupSelection: Match.objectLike({ Resources: [Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([Match.stringLikeRegexp(':db:'), { Ref: Match.stringLikeRegexp('^DatabaseInstance') }])]) })] }),
     });
-    data(name).hasResource('AWS::Backup::BackupVault', { Properties: { BackupVaultName: `webapp-${name}`, EncryptionKeyArn: getAtt('BackupKey', 'Arn') }, DeletionPolicy: 'Retain' });
+    // A retained vault keeps its name after the stack is gone: the name carries the stack's
+    // creation id, so deleting and creating the stage again (dev) makes a new vault.
+    data(name).hasResource('AWS::Backup::BackupVault', { Properties: { BackupVaultName: creationSuffixed(`webapp-${name}-`), EncryptionKeyArn: getAtt('BackupKey', 'Arn') }, DeletionPolicy: 'Retain' });
   });
 
   test('RDS replicates its automated backups to the DR region with the DR key where configured', () => {

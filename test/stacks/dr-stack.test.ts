@@ -1,7 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { STAGE_NAMES, type StageName, STAGES } from '../../lib/config';
-import { type StageTemplates, synthStage } from '../support/synth';
+import { creationSuffixed, type StageTemplates, synthStage } from '../support/synth';
 
 const withReplica = STAGE_NAMES.filter((n) => STAGES[n].uploads.replicateToDr);
 const withDr = STAGE_NAMES.filter((n) => STAGES[n].uploads.replicateToDr || STAGES[n].backup.drCopies);
@@ -38,8 +38,9 @@ describe.each(withDr)('%s DR stack', (name) => {
     expect(key.Properties.EnableKeyRotation).toBe(true);
     const use = (key.Properties.KeyPolicy.Statement as { Sid: string; Condition?: Record<string, Record<string, unknown>> }[]).find((st) => st.Sid === 'AccountUsesTheKeyThroughItsServices')!;
     expect(use.Condition!.StringEquals['kms:ViaService']).toEqual([`rds.${config.drRegion}.amazonaws.com`, `backup.${config.drRegion}.amazonaws.com`]);
+    expect(key.DeletionPolicy).toBe('Retain');
     t.hasResource('AWS::Backup::BackupVault', {
-      Properties: { BackupVaultName: `webapp-${name}-dr`, EncryptionKeyArn: { 'Fn::GetAtt': [keyId, 'Arn'] } },
+      Properties: { BackupVaultName: creationSuffixed(`webapp-${name}-dr-`), EncryptionKeyArn: { 'Fn::GetAtt': [keyId, 'Arn'] } },
       DeletionPolicy: 'Retain',
     });
   });

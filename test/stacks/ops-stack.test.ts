@@ -158,7 +158,7 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
     expect(JSON.stringify(cache.dimensions.CacheClusterId)).toMatch(/CacheReplicationGroup.*-001/);
     const lambdas = [...alarms(name).keys()].filter((n) => n.startsWith(`${name}-lambda-`));
     expect(lambdas.sort()).toEqual(
-      ['pgvector', ...(config(name).backup.restoreTesting !== 'off' ? ['restore-testing'] : []), 'pre-deploy-snapshot', 'pre-deploy-snapshot-is-complete']
+      ['database-setup', ...(config(name).backup.restoreTesting !== 'off' ? ['restore-testing'] : []), 'pre-deploy-snapshot', 'pre-deploy-snapshot-is-complete']
         .flatMap((fn) => [`${name}-lambda-${fn}-errors`, `${name}-lambda-${fn}-throttles`])
         .sort(),
     );
@@ -175,7 +175,7 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
     for (const paging of ['alb-5xx-rate', 'web-5xx-rate', 'web-tasks-below-desired', 'worker-tasks-below-desired', 'db-free-storage', 'db-connections', 'cache-memory-001', 'cache-evictions-001']) {
       expect(inRule(paging), paging).toBe(true);
     }
-    for (const ticket of ['db-cpu', 'web-p99-latency', 'cache-cpu-001', 'lambda-pgvector-errors']) expect(inRule(ticket), ticket).toBe(false);
+    for (const ticket of ['db-cpu', 'web-p99-latency', 'cache-cpu-001', 'lambda-database-setup-errors']) expect(inRule(ticket), ticket).toBe(false);
     // The web service's unhealthy-hosts alarm lives in the app stack.
     expect(rule).toMatch(/"StackName":"[a-z]+-App","Region":"[a-z0-9-]+","OutputName":"[A-Za-z0-9]*WebUnhealthyHosts/);
     expect(rule.match(/ALARM\(/g)?.length).toBe(rule.match(/Fn::GetAtt|Fn::GetStackOutput/g)?.length);

@@ -99,3 +99,9 @@ export function synthAssembly(outdir: string, { stages = 'dev,staging,prod', cha
   built.app.synth();
   return outdir;
 }
+
+/** A physical name `prefix` + the last 12 hex digits of the stack id's UUID, as StageStack.creationSuffix writes it. */
+export function creationSuffixed(prefix: string): unknown {
+  const uuid = { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] };
+  return { 'Fn::Join': ['', [prefix, { 'Fn::Select': [4, { 'Fn::Split': ['-', uuid] }] }]] };
+}

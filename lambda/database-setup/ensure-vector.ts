@@ -15,6 +15,9 @@ export interface VectorStatus {
   readonly newestAvailable: string;
 }
 
+/** The statements that install and update the extension, in order (their hash re-runs the custom resource when they change). */
+export const VECTOR_STATEMENTS = ['CREATE EXTENSION IF NOT EXISTS vector', 'ALTER EXTENSION vector UPDATE'] as const;
+
 /** Compares dotted versions numerically ("0.10.0" > "0.9.1"); non-numeric parts compare as 0. */
 export function compareVersions(a: string, b: string): number {
   const pa = a.split('.').map((p) => Number.parseInt(p, 10) || 0);
@@ -41,9 +44,8 @@ export async function ensureVector(db: Queryable, minVersion: string, where: str
   }
   const newestAvailable = offered.rows.map((r) => r.version).sort(compareVersions).at(-1)!;
 
-  await db.query('CREATE EXTENSION IF NOT EXISTS vector');
   // Extension versions do not follow engine upgrades; UPDATE moves to the newest the engine offers.
-  await db.query('ALTER EXTENSION vector UPDATE');
+  for (const statement of VECTOR_STATEMENTS) await db.query(statement);
   const installed = await db.query<{ extversion: string }>("SELECT extversion FROM pg_extension WHERE extname = 'vector'");
   const version = installed.rows[0]?.extversion;
   if (!version) throw new Error(`pgvector did not install on ${where}: CREATE EXTENSION succeeded but pg_extension has no "vector" row.`);
