@@ -2,6 +2,7 @@ import { Aws, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { StageConfig } from '../config';
+import { markCrossStackReads } from './cross-stack-reads';
 
 export interface StageStackProps extends StackProps {
   /** The validated configuration of the stage this stack belongs to. */
@@ -19,6 +20,11 @@ export abstract class StageStack extends Stack {
   constructor(scope: Construct, id: string, props: StageStackProps) {
     super(scope, id, props);
     this.config = props.config;
+  }
+
+  /** The template, with every cross-stack read marked by its producer's fingerprint (cross-stack-reads.ts). */
+  protected override _toCloudFormation(): Record<string, unknown> {
+    return markCrossStackReads(this, super._toCloudFormation());
   }
 
   override get availabilityZones(): string[] {

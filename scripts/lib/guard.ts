@@ -1,4 +1,5 @@
 import { fullDiff, ResourceImpact } from '@aws-cdk/cloudformation-diff';
+import { referencedIds } from '../../lib/stacks/cross-stack-reads';
 import type { AssemblyStack, Template } from './assembly';
 
 /**
@@ -59,6 +60,7 @@ function retains(resource: Resource | undefined, policy: 'DeletionPolicy' | 'Upd
  */
 export function guard(base: AssemblyStack[], head: AssemblyStack[], allow: readonly string[] = []): GuardResult {
   const findings: Finding[] = [];
+  const baseByName = new Map(base.map((s) => [s.displayName, s]));
   const headByName = new Map(head.map((s) => [s.displayName, s]));
   const allowed = (stack: AssemblyStack, logicalId: string) => allow.includes(logicalId) || allow.includes(`${stack.displayName}/${logicalId}`);
 
@@ -86,20 +88,39 @@ export function guard(base: AssemblyStack[], head: AssemblyStack[], allow: reado
     const diff = fullDiff(before.template, after.template);
     diff.resources.forEachDifference((logicalId, change) => {
       const old = change.oldValue as Resource | undefined;
-      if (!isStateful(old)) return;
+      if (!old) return;
       const impact = change.changeImpact;
-      if (impact === ResourceImpact.WILL_ORPHAN) {
-        report(before, logicalId, old.Type, 'removed from the template: orphaned (DeletionPolicy Retain keeps it, outside CloudFormation)', true);
-      } else if (impact === ResourceImpact.WILL_DESTROY) {
-        report(before, logicalId, old.Type, `removed from the template: deleted (DeletionPolicy ${old.DeletionPolicy ?? 'Delete'})`, false);
-      } else if (impact === ResourceImpact.WILL_REPLACE || impact === ResourceImpact.MAY_REPLACE) {
-        const causes = Object.entries(change.propertyUpdates)
-          .filter(([, p]) => p.changeImpact === ResourceImpact.WILL_REPLACE || p.changeImpact === ResourceImpact.MAY_REPLACE)
-          .map(([name]) => name);
-        if (change.resourceTypeChanged) causes.push('Type');
-        const verb = impact === ResourceImpact.WILL_REPLACE ? 'replaced' : 'possibly replaced';
-        const keeps = retains(old, 'UpdateReplacePolicy') ? ' (the old one is kept, but the stack moves to a new, empty one)' : '';
-        report(before, logicalId, old.Type, `${verb} because ${causes.join(', ') || 'of its changes'} changed${keeps}`, false);
+      const replaced = impact === ResourceImpact.WILL_REPLACE || impact === ResourceImpact.MAY_REPLACE;
+      if (isStateful(old)) {
+        if (impact === ResourceImpact.WILL_ORPHAN) {
+          report(before, logicalId, old.Type, 'removed from the template: orphaned (DeletionPolicy Retain keeps it, outside CloudFormation)', true);
+        } else if (impact === ResourceImpact.WILL_DESTROY) {
+          report(before, logicalId, old.Type, `removed from the template: deleted (DeletionPolicy ${old.DeletionPolicy ?? 'Delete'})`, false);
+        } else if (replaced) {
+          const causes = Object.entries(change.propertyUpdates)
+            .filter(([, p]) => p.changeImpact === ResourceImpact.WILL_REPLACE || p.changeImpact === ResourceImpact.MAY_REPLACE)
+            .map(([name]) => name);
+          if (change.resourceTypeChanged) causes.push('Type');
+          const verb = impact === ResourceImpact.WILL_REPLACE ? 'replaced' : 'possibly replaced';
+          const keeps = retains(old, 'UpdateReplacePolicy') ? ' (the old one is kept, but the stack moves to a new, empty one)' : '';
+          report(before, logicalId, old.Type, `${verb} because ${causes.join(', ') || 'of its changes'} changed${keeps}`, false);
+        }
+      }
+      // Any replaced resource (stateful or not) that another stack reads gets a new id under it.
+      if (!replaced) return;
+      for (const reader of crossStackReaders(after, logicalId, head, baseByName)) {
+        const outputs = reader.outputs.join(', ');
+        findings.push({
+          severity: reader.stale ? (allowed(before, logicalId) ? 'allowed' : 'blocked') : 'warning',
+          stage: before.stage,
+          stack: before.displayName,
+          stackName: before.stackName,
+          logicalId,
+          type: old.Type,
+          reason: reader.stale
+            ? `replaced, and ${reader.stack} reads it by Fn::GetStackOutput (${outputs}) with an unchanged reference: it would keep the old value`
+            : `replaced; ${reader.stack} reads it by Fn::GetStackOutput (${outputs}) and reads it again on its next deploy (its producer marker changed)`,
+        });
       }
     });
   }
@@ -114,7 +135,7 @@ export function formatFindings(result: GuardResult, format: 'text' | 'markdown')
     blocked > 0
       ? `BLOCKED: ${blocked} stateful resource(s) would be replaced or destroyed. Review them; a maintainer can accept named ones with --allow (label allow-stateful-replacement).`
       : count('warning') > 0
-        ? 'OK with warnings: nothing is replaced or destroyed without being allowed, but resources would leave CloudFormation.'
+        ? 'OK with warnings: nothing stateful is replaced or destroyed without being allowed; read the warnings (resources leaving CloudFormation, replaced resources other stacks read).'
         : count('allowed') > 0
           ? 'OK: only resources a maintainer allowed are replaced or destroyed.'
           : 'OK: no stateful resource is replaced, destroyed or orphaned.';
@@ -129,4 +150,65 @@ export function formatFindings(result: GuardResult, format: 'text' | 'markdown')
   }
   const lines = findings.map((f) => `${f.severity.toUpperCase()} stage ${f.stage || '-'}, stack ${f.stackName}, ${f.logicalId} (${f.type}): ${f.reason}`);
   return [...lines, verdict].join('\n');
+}
+
+/** A stack that reads a replaced resource through outputs of its stack. */
+interface CrossStackReader {
+  readonly stack: string;
+  readonly outputs: string[];
+  /** The reads are textually the same as in the base: CloudFormation would not resolve them again. */
+  readonly stale: boolean;
+}
+
+const regionOf = (stack: AssemblyStack) => stack.environment.split('/').pop() ?? '';
+
+/**
+ * The head stacks that read `logicalId` of `producer` through Fn::GetStackOutput, and whether each
+ * read's text changed since the base (lib/stacks/cross-stack-reads.ts marks each read with its
+ * producer's fingerprint, so a replacement changes it).
+ */
+function crossStackReaders(producer: AssemblyStack, logicalId: string, head: AssemblyStack[], baseByName: Map<string, AssemblyStack>): CrossStackReader[] {
+  const outputs = (producer.template.Outputs ?? {}) as Record<string, { Value?: unknown }>;
+  const producing = new Set(Object.entries(outputs).filter(([, o]) => referencedIds(o.Value).has(logicalId)).map(([name]) => name));
+  if (producing.size === 0) return [];
+  const readers: CrossStackReader[] = [];
+  for (const consumer of head) {
+    if (consumer === producer) continue;
+    const mine = readsIn(consumer.template).filter((r) => r.stackName === producer.stackName && (r.region ?? regionOf(consumer)) === regionOf(producer) && producing.has(r.outputName));
+    if (mine.length === 0) continue;
+    const before = baseByName.get(consumer.displayName);
+    const beforeTexts = new Set(before ? readsIn(before.template).map((r) => r.text) : []);
+    readers.push({
+      stack: consumer.stackName,
+      outputs: [...new Set(mine.map((r) => r.outputName))].sort(),
+      stale: before !== undefined && mine.every((r) => beforeTexts.has(r.text)),
+    });
+  }
+  return readers;
+}
+
+interface StackOutputRead {
+  readonly stackName: string;
+  readonly outputName: string;
+  readonly region?: string;
+  /** The read as written, with the marker next to it: what CloudFormation compares. */
+  readonly text: string;
+}
+
+function readsIn(template: Template): StackOutputRead[] {
+  const found: StackOutputRead[] = [];
+  const walk = (node: unknown, holder: unknown) => {
+    if (Array.isArray(node)) {
+      for (const item of node) walk(item, node);
+    } else if (node !== null && typeof node === 'object') {
+      const read = (node as Record<string, unknown>)['Fn::GetStackOutput'] as { StackName?: unknown; OutputName?: unknown; Region?: unknown } | undefined;
+      if (read && typeof read.StackName === 'string' && typeof read.OutputName === 'string') {
+        found.push({ stackName: read.StackName, outputName: read.OutputName, region: typeof read.Region === 'string' ? read.Region : undefined, text: JSON.stringify(holder ?? node) });
+      }
+      for (const value of Object.values(node)) walk(value, node);
+    }
+  };
+  walk(template.Resources, undefined);
+  walk(template.Outputs, undefined);
+  return found;
 }

@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -37,7 +38,7 @@ describe('diff-guard on the real app', () => {
 
   test('changes to stateless resources (a function, an alarm threshold) pass', () => {
     const headDir = head('memory', (prod) => {
-      const fn = prod.data.node.findAll().find((c) => c.node.path.endsWith('Pgvector/Handler/Function/Resource')) as lambda.CfnFunction;
+      const fn = prod.data.node.findAll().find((c) => c.node.path.endsWith('DatabaseSetup/Handler/Function/Resource')) as lambda.CfnFunction;
       fn.memorySize = 512;
       const cpu = prod.ops.node.findAll().find((c) => c.node.path.endsWith('DataAlarms/DbCpu/Resource')) as cloudwatch.CfnAlarm;
       cpu.threshold = 65;
@@ -50,6 +51,9 @@ describe('diff-guard on the real app', () => {
     expect(exitCode).toBe(1);
     expect(output.split('\n')).toEqual([
       'BLOCKED stage prod, stack prod-Data, DatabaseInstanceAA8A5FDE (AWS::RDS::DBInstance): replaced because Port changed',
+      // The app and ops stacks read the instance; their reads change with it, so they read the new one.
+      expect.stringMatching(/^WARNING stage prod, stack prod-Data, DatabaseInstanceAA8A5FDE \(AWS::RDS::DBInstance\): replaced; prod-App reads it by Fn::GetStackOutput/),
+      expect.stringMatching(/^WARNING stage prod, stack prod-Data, DatabaseInstanceAA8A5FDE \(AWS::RDS::DBInstance\): replaced; prod-Ops reads it by Fn::GetStackOutput/),
       expect.stringMatching(/^BLOCKED: 1 stateful resource\(s\) would be replaced or destroyed/),
     ]);
   });
@@ -96,6 +100,33 @@ describe('diff-guard on the real app', () => {
     expect(output).toContain('BLOCKED stage prod, stack prod-Data, CacheReplicationGroupBFE59FF3 (AWS::ElastiCache::ReplicationGroup): stack removed: the resource would be deleted (DeletionPolicy Snapshot)');
     expect(output).toContain('WARNING stage prod, stack prod-Data, UploadsBucketC4B27CC7 (AWS::S3::Bucket): stack removed: the resource would be orphaned');
     expect(output).toContain('WARNING stage prod, stack prod-Data, DatabaseKey7998E78F (AWS::KMS::Key): stack removed: the resource would be orphaned');
+  });
+
+  test('a replaced security group that another stack reads is reported with its readers, which re-read it', () => {
+    const headDir = head('db-group', (prod) => {
+      const group = prod.data.database.connections.securityGroups[0].node.defaultChild as ec2.CfnSecurityGroup;
+      group.groupDescription = 'PostgreSQL: a new description replaces the group';
+    });
+    const { output, exitCode } = run(['--base', base, '--head', headDir]);
+    expect(exitCode).toBe(0);
+    expect(output).toContain(
+      'WARNING stage prod, stack prod-Data, DatabaseSecurityGroup5C91FDCB (AWS::EC2::SecurityGroup): replaced; prod-App reads it by Fn::GetStackOutput (PublishOutputFnGetAttDatabaseSecurityGroup5C91FDCBGroupIdD2FD7538) and reads it again on its next deploy (its producer marker changed)',
+    );
+  });
+
+  test('a replaced resource whose readers would keep the old value blocks', () => {
+    // The head app stack is given the base's app template: its reads are unchanged, so they would go stale.
+    const headDir = head('stale', (prod) => {
+      const group = prod.data.database.connections.securityGroups[0].node.defaultChild as ec2.CfnSecurityGroup;
+      group.groupDescription = 'PostgreSQL: a new description replaces the group';
+    });
+    const appTemplate = readdirSync(join(headDir, 'assembly-prod')).find((f) => f.startsWith('prodApp') && f.endsWith('.template.json'))!;
+    copyFileSync(join(base, 'assembly-prod', appTemplate), join(headDir, 'assembly-prod', appTemplate));
+    const { output, exitCode } = run(['--base', base, '--head', headDir]);
+    expect(exitCode).toBe(1);
+    expect(output).toContain(
+      'BLOCKED stage prod, stack prod-Data, DatabaseSecurityGroup5C91FDCB (AWS::EC2::SecurityGroup): replaced, and prod-App reads it by Fn::GetStackOutput (PublishOutputFnGetAttDatabaseSecurityGroup5C91FDCBGroupIdD2FD7538) with an unchanged reference: it would keep the old value',
+    );
   });
 
   test('--allow accepts a named resource, by logical id or by stack path', () => {

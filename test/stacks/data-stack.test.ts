@@ -2,7 +2,7 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { STAGE_NAMES, type StageConfig, type StageName, parseStageConfig, STAGES } from '../../lib/config';
 import { setupFingerprint } from '../../lambda/database-setup/fingerprint';
-import { creationSuffixed, type StageTemplates, synthStage } from '../support/synth';
+import { creationSuffixed, type StageTemplates, stackOutput, stackOutputLike, synthStage } from '../support/synth';
 
 const synthesized = {} as Record<StageName, StageTemplates>;
 beforeAll(() => {
@@ -196,7 +196,7 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
         Runtime: 'nodejs24.x',
         Architectures: ['arm64'],
         Environment: { Variables: Match.objectLike({ NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem' }) },
-        VpcConfig: { SubnetIds: Match.arrayWith([Match.objectLike({ 'Fn::GetStackOutput': Match.objectLike({ OutputName: Match.stringLikeRegexp('PrivateSubnet1') }) })]) },
+        VpcConfig: { SubnetIds: Match.arrayWith([stackOutputLike(Match.objectLike({ OutputName: Match.stringLikeRegexp('PrivateSubnet1') }))]) },
         LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: Match.stringLikeRegexp('^DatabaseSetupHandlerLogs') } },
       });
     });
@@ -325,7 +325,7 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
         expect(Object.keys(data(name).findResources('AWS::IAM::ManagedPolicy')).filter((id) => id.startsWith('UploadsReplication'))).toEqual([]);
         return;
       }
-      const drOutput = (output: RegExp) => ({ 'Fn::GetStackOutput': { StackName: `${name}-Dr`, Region: config.drRegion, OutputName: expect.stringMatching(output) } });
+      const drOutput = (output: RegExp) => stackOutput({ StackName: `${name}-Dr`, Region: config.drRegion, OutputName: expect.stringMatching(output) });
       expect(uploads.Properties.ReplicationConfiguration).toEqual({
         Role: att('UploadsReplicationRole', 'Arn'),
         Rules: [
@@ -393,7 +393,7 @@ describe('logical ids of stateful data resources are frozen', () => {
 
 describe.each(STAGE_NAMES)('%s database backups', (name) => {
   const config = parseStageConfig(STAGES[name]);
-  const fromDrStack = { 'Fn::GetStackOutput': Match.objectLike({ StackName: `${name}-Dr`, Region: config.drRegion }) };
+  const fromDrStack = stackOutputLike(Match.objectLike({ StackName: `${name}-Dr`, Region: config.drRegion }));
 
   test('a daily AWS Backup plan keeps recovery points as configured and copies them to the DR vault where configured', () => {
     const { resource: plan } = only(data(name), 'AWS::Backup::BackupPlan');
@@ -401,7 +401,7 @@ describe.each(STAGE_NAMES)('%s database backups', (name) => {
     expect(plan.Properties.BackupPlan.BackupPlanName).toBe(`webapp-${name}-database`);
     expect(rule).toMatchObject({ RuleName: 'Daily', ScheduleExpression: 'cron(0 5 * * ? *)', Lifecycle: { DeleteAfterDays: config.backup.planRetentionDays } });
     if (config.backup.drCopies) {
-      expect(rule.CopyActions).toEqual([{ DestinationBackupVaultArn: expect.objectContaining({ 'Fn::GetStackOutput': expect.objectContaining({ StackName: `${name}-Dr` }) }), Lifecycle: { DeleteAfterDays: config.backup.drCopyRetentionDays } }]);
+      expect(rule.CopyActions).toEqual([{ DestinationBackupVaultArn: stackOutput(expect.objectContaining({ StackName: `${name}-Dr` })), Lifecycle: { DeleteAfterDays: config.backup.drCopyRetentionDays } }]);
     } else {
       expect(rule.CopyActions).toBeUndefined();
     }

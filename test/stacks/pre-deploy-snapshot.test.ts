@@ -1,7 +1,7 @@
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { STAGE_NAMES, type StageName } from '../../lib/config';
-import { DEV_OPERATIONS_OVERRIDES, synthStage, type StageTemplates } from '../support/synth';
+import { DEV_OPERATIONS_OVERRIDES, stackOutput, synthStage, type StageTemplates } from '../support/synth';
 
 const stages = {} as Record<StageName, StageTemplates>;
 beforeAll(() => {
@@ -44,14 +44,14 @@ describe.each(STAGE_NAMES)('%s pre-deploy snapshot', (name) => {
       StackName: `${name}-App`,
       Keep: String(config.backup.preDeploySnapshotsKept),
       DbWaitMinutes: '20',
-      DbInstanceIdentifier: { 'Fn::GetStackOutput': expect.objectContaining({ StackName: `${name}-Data` }) },
+      DbInstanceIdentifier: stackOutput(expect.objectContaining({ StackName: `${name}-Data` })),
       Cluster: { Ref: expect.stringMatching(/^Cluster/) },
     });
     expect(props.WebTaskFamily).toMatch(/WebTask/);
     expect(props.Skip).toBeUndefined();
     if (config.backup.drCopies) {
       expect(props.DrRegion).toBe(config.drRegion);
-      expect(props.DrKmsKeyArn).toEqual({ 'Fn::GetStackOutput': expect.objectContaining({ StackName: `${name}-Dr`, Region: config.drRegion }) });
+      expect(props.DrKmsKeyArn).toEqual(stackOutput(expect.objectContaining({ StackName: `${name}-Dr`, Region: config.drRegion })));
     } else {
       expect(props.DrRegion).toBeUndefined();
     }
@@ -64,7 +64,7 @@ describe.each(STAGE_NAMES)('%s pre-deploy snapshot', (name) => {
     const actions = new Set(all.flatMap((s: Json) => [s.Action].flat()));
     expect([...actions].filter((a) => (a as string).endsWith('*'))).toEqual([]);
     const ownPattern = `arn:aws:rds:${config.region}:${config.account}:snapshot:predeploy-${name}-*`;
-    const databaseArn = { 'Fn::Join': ['', [`arn:aws:rds:${config.region}:${config.account}:db:`, { 'Fn::GetStackOutput': expect.objectContaining({ StackName: `${name}-Data` }) }]] };
+    const databaseArn = { 'Fn::Join': ['', [`arn:aws:rds:${config.region}:${config.account}:db:`, stackOutput(expect.objectContaining({ StackName: `${name}-Data` }))]] };
     for (const s of bySid('SnapshotTheDatabase')) {
       expect(s.Action).toBe('rds:CreateDBSnapshot');
       expect(s.Resource).toHaveLength(2);
@@ -79,7 +79,7 @@ describe.each(STAGE_NAMES)('%s pre-deploy snapshot', (name) => {
     const kms = bySid('UseTheSnapshotKeys');
     if (config.backup.drCopies) {
       expect(kms[0].Action).toEqual(['kms:CreateGrant', 'kms:DescribeKey']);
-      const stacks = (kms[0].Resource as Json[]).map((r) => r['Fn::GetStackOutput'].StackName).sort();
+      const stacks = (kms[0].Resource as Json[]).map((r) => r['Fn::Join'][1][0]['Fn::GetStackOutput'].StackName).sort();
       expect(stacks).toEqual([`${name}-Data`, `${name}-Dr`]);
     } else {
       expect(kms).toEqual([]);

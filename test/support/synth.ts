@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { expect } from 'vitest';
 import { createApp } from '../../lib/app';
 import type { StageName } from '../../lib/config';
 import type { AppStage } from '../../lib/stages/app-stage';
@@ -104,4 +105,17 @@ export function synthAssembly(outdir: string, { stages = 'dev,staging,prod', cha
 export function creationSuffixed(prefix: string): unknown {
   const uuid = { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] };
   return { 'Fn::Join': ['', [prefix, { 'Fn::Select': [4, { 'Fn::Split': ['-', uuid] }] }]] };
+}
+
+/**
+ * A cross-stack read as the templates carry it (lib/stacks/cross-stack-reads.ts): the
+ * Fn::GetStackOutput joined to its producer marker. `read` is matched with vitest's expect.
+ */
+export function stackOutput(read: unknown): unknown {
+  return { 'Fn::Join': ['', [{ 'Fn::GetStackOutput': read }, { 'Fn::Select': [0, ['', expect.stringMatching(/^producer:/)]] }]] };
+}
+
+/** The same for CDK's Template matchers: `read` is a Match pattern. */
+export function stackOutputLike(read: unknown): unknown {
+  return { 'Fn::Join': ['', [{ 'Fn::GetStackOutput': read }, Match.anyValue()]] };
 }
