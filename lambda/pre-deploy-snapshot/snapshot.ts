@@ -69,10 +69,13 @@ export interface Outcome {
   readonly warnings?: string[];
 }
 
-/** RDS instance states in which CreateDBSnapshot succeeds. */
-const SNAPSHOTTABLE = new Set(['available']);
+/**
+ * RDS instance states in which CreateDBSnapshot succeeds. storage-optimization follows every
+ * storage change (autoscaling too) and can last hours; RDS allows snapshots during it.
+ */
+export const SNAPSHOTTABLE: ReadonlySet<string> = new Set(['available', 'storage-optimization']);
 /** States that pass on their own; anything else (stopped, failed, storage-full, ...) needs a person. */
-const TRANSIENT = new Set(['backing-up', 'modifying', 'configuring-enhanced-monitoring', 'configuring-log-exports', 'upgrading', 'rebooting', 'maintenance', 'resetting-master-credentials', 'renaming', 'starting', 'storage-optimization', 'configuring-iam-database-auth', 'creating']);
+const TRANSIENT = new Set(['backing-up', 'modifying', 'configuring-enhanced-monitoring', 'configuring-log-exports', 'upgrading', 'rebooting', 'maintenance', 'resetting-master-credentials', 'renaming', 'starting', 'configuring-iam-database-auth', 'creating']);
 
 /**
  * A snapshot id RDS accepts and a person can read: `predeploy-<stage>-<release>-<yyyymmddhhmm>`.

@@ -38,7 +38,7 @@ const settings = {
  */
 export async function handler(event: EventBridgeEvent<string, { restoreJobId?: string }>) {
   if (event['detail-type'] === 'Scheduled Event') {
-    return checkFreshness(deps, { ...settings, maxAgeDays: Number(process.env.MAX_AGE_DAYS) });
+    return checkFreshness(deps, { ...settings, restoreTestingPlanName: process.env.RESTORE_TESTING_PLAN_NAME!, maxAgeDays: Number(process.env.MAX_AGE_DAYS) });
   }
   if (!event.detail?.restoreJobId) throw new Error(`not a restore job event: ${JSON.stringify(event).slice(0, 500)}`);
   return verifyRestoreJob(event.detail.restoreJobId, deps, settings, { drill: event['detail-type'] === DRILL_EVENT });

@@ -1,4 +1,4 @@
-import { type BackupClient, DescribeRestoreJobCommand, ListRestoreJobsCommand, PutRestoreValidationResultCommand } from '@aws-sdk/client-backup';
+import { type BackupClient, DescribeRestoreJobCommand, GetRestoreTestingPlanCommand, ListRestoreJobsCommand, PutRestoreValidationResultCommand } from '@aws-sdk/client-backup';
 import { type CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeDBInstancesCommand, ModifyDBInstanceCommand, type RDSClient } from '@aws-sdk/client-rds';
 import type { ClientConfig } from 'pg';
@@ -153,9 +153,14 @@ async function runChecks(instance: string, deps: VerifierDeps, settings: Verifie
 /**
  * The daily watchdog: was a restore of the stage's plan verified SUCCESSFUL within the expected
  * interval? Publishes VerifiedWithinInterval (1 or 0); the stale alarm treats a missing value as
- * breaching, so a watchdog that stops running is noticed too.
+ * breaching, so a watchdog that stops running is noticed too. A plan younger than the interval
+ * has not had its first scheduled test yet (up to a month in staging): it counts as fresh until
+ * it is `maxAgeDays` old. A plan whose age cannot be read gets no grace.
  */
-export async function checkFreshness(deps: Pick<VerifierDeps, 'backup' | 'cloudwatch' | 'now'>, settings: Pick<VerifierSettings, 'stage' | 'restoreTestingPlanArn'> & { readonly maxAgeDays: number }) {
+export async function checkFreshness(
+  deps: Pick<VerifierDeps, 'backup' | 'cloudwatch' | 'now'>,
+  settings: Pick<VerifierSettings, 'stage' | 'restoreTestingPlanArn'> & { readonly restoreTestingPlanName: string; readonly maxAgeDays: number },
+) {
   const now = deps.now();
   const since = new Date(now.getTime() - settings.maxAgeDays * 86_400_000);
   let last: Date | undefined;
@@ -170,13 +175,26 @@ export async function checkFreshness(deps: Pick<VerifierDeps, 'backup' | 'cloudw
     nextToken = page.NextToken;
   } while (nextToken);
   const fresh = last !== undefined;
+  const created = fresh ? undefined : await planCreation(deps, settings.restoreTestingPlanName);
+  const graceUntil = created && new Date(created.getTime() + settings.maxAgeDays * 86_400_000);
+  const inGrace = graceUntil !== undefined && now < graceUntil;
   await deps.cloudwatch.send(
     new PutMetricDataCommand({
       Namespace: METRIC_NAMESPACE,
-      MetricData: [{ MetricName: 'VerifiedWithinInterval', Dimensions: [{ Name: 'Stage', Value: settings.stage }], Value: fresh ? 1 : 0, Unit: 'Count', Timestamp: now }],
+      MetricData: [{ MetricName: 'VerifiedWithinInterval', Dimensions: [{ Name: 'Stage', Value: settings.stage }], Value: fresh || inGrace ? 1 : 0, Unit: 'Count', Timestamp: now }],
     }),
   );
-  const result = { fresh, lastVerified: last?.toISOString(), maxAgeDays: settings.maxAgeDays };
+  const result = { fresh, lastVerified: last?.toISOString(), maxAgeDays: settings.maxAgeDays, ...(inGrace ? { graceUntil: graceUntil.toISOString() } : {}) };
   console.log(JSON.stringify({ message: 'restore verification freshness', ...result }));
   return result;
+}
+
+/** When the restore testing plan was created, or undefined when that cannot be read. */
+async function planCreation(deps: Pick<VerifierDeps, 'backup'>, name: string): Promise<Date | undefined> {
+  try {
+    return (await deps.backup.send(new GetRestoreTestingPlanCommand({ RestoreTestingPlanName: name }))).RestoreTestingPlan?.CreationTime;
+  } catch (error) {
+    console.error(JSON.stringify({ message: 'could not read the restore testing plan; no grace period', name, error: (error as Error).name }));
+    return undefined;
+  }
 }

@@ -22,6 +22,9 @@ export const FARGATE_SIZES: Readonly<Record<number, readonly number[]>> = {
   16384: range(32768, 122880, 8192),
 };
 
+/** Manual DB snapshots kept free under the quota: the final snapshot on deletion, one taken by hand, the one being copied. */
+export const SNAPSHOT_HEADROOM = 5;
+
 /** Retention periods CloudWatch Logs accepts, in days. */
 export const LOG_RETENTION_DAYS: readonly number[] = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
@@ -336,6 +339,11 @@ export const stageConfigSchema = z
               .optional(),
           })
           .strict(),
+        /**
+         * The account's quota of manual DB snapshots per region: 100 unless AWS raised it
+         * (Service Quotas, "Manual DB instance snapshots"). Retention settings must fit under it.
+         */
+        manualSnapshotQuota: z.number().int().min(1),
         /** Pre-deploy snapshots kept per region (older ones of this tool are deleted). */
         preDeploySnapshotsKept: z
           .number()
@@ -413,6 +421,21 @@ export const stageConfigSchema = z
       const { zoneName, recordName } = cfg.domain;
       if (recordName !== zoneName && !recordName.endsWith(`.${zoneName}`)) {
         fail(['domain', 'recordName'], `is outside the hosted zone ${zoneName}. Fix: use ${zoneName} or a name ending in .${zoneName}`);
+      }
+    }
+    // Every daily AWS Backup recovery point (and its DR copy) is an RDS snapshot in its region, and so
+    // is every pre-deploy snapshot and its copy: together they must fit under the manual-snapshot
+    // quota, with room for the final snapshot and a hand-made one (SNAPSHOT_HEADROOM).
+    const { planRetentionDays, drCopyRetentionDays, preDeploySnapshotsKept, manualSnapshotQuota, drCopies } = cfg.backup;
+    const regions: [string, number, string][] = [[cfg.region, planRetentionDays, 'planRetentionDays']];
+    if (drCopies) regions.push([cfg.drRegion, drCopyRetentionDays, 'drCopyRetentionDays']);
+    for (const [where, days, field] of regions) {
+      const held = days + preDeploySnapshotsKept + SNAPSHOT_HEADROOM;
+      if (held > manualSnapshotQuota) {
+        fail(
+          ['backup', field],
+          `${where} would hold ${held} manual DB snapshots (${days} daily recovery points, ${preDeploySnapshotsKept} pre-deploy snapshots, ${SNAPSHOT_HEADROOM} spare) but the quota is ${manualSnapshotQuota}. Fix: keep at most ${manualSnapshotQuota - preDeploySnapshotsKept - SNAPSHOT_HEADROOM} days, lower backup.preDeploySnapshotsKept, or raise the quota in Service Quotas and set backup.manualSnapshotQuota`,
+        );
       }
     }
     if (cfg.backup.automatedBackupReplicationDays > 0 && !cfg.backup.drCopies) {

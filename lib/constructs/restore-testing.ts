@@ -121,6 +121,7 @@ export class RestoreTesting extends Construct {
       environment: {
         STAGE: props.stage,
         RESTORE_TESTING_PLAN_ARN: this.plan.attrRestoreTestingPlanArn,
+        RESTORE_TESTING_PLAN_NAME: planName,
         DATABASE_NAME: props.databaseName,
         EXPECTATIONS: JSON.stringify({ minVectorVersion: props.minVectorVersion, ...props.verify }),
         MAX_AGE_DAYS: String(maxAgeDays),
@@ -133,6 +134,8 @@ export class RestoreTesting extends Construct {
     const drillInstances = `arn:${partition}:rds:${region}:${account}:db:${DRILL_PREFIX}${props.stage}-*`;
     const statements = [
       new iam.PolicyStatement({ sid: 'ReadAndReportRestoreJobs', actions: ['backup:DescribeRestoreJob', 'backup:ListRestoreJobs', 'backup:PutRestoreValidationResult'], resources: ['*'] }),
+      // Its creation time starts the grace period before the first scheduled test.
+      new iam.PolicyStatement({ sid: 'ReadThePlan', actions: ['backup:GetRestoreTestingPlan'], resources: [this.plan.attrRestoreTestingPlanArn] }),
       new iam.PolicyStatement({ sid: 'ResetTestInstancePassword', actions: ['rds:DescribeDBInstances', 'rds:ModifyDBInstance'], resources: [restoredInstances, drillInstances] }),
       new iam.PolicyStatement({ sid: 'PublishResults', actions: ['cloudwatch:PutMetricData'], resources: ['*'], conditions: { StringEquals: { 'cloudwatch:namespace': RESTORE_METRICS_NAMESPACE } } }),
     ];

@@ -84,6 +84,8 @@ const badConfigs: [string, StageName, (c: StageConfigInput) => void, string, str
   ['replicated backups without the DR stack', 'dev', (c) => { c.backup.automatedBackupReplicationDays = 7; }, 'backup.automatedBackupReplicationDays', '7', /need the DR stack's key.*Fix: set backup\.drCopies: true, or set this to 0/],
   ['no pre-deploy snapshot kept', 'staging', (c) => { c.backup.preDeploySnapshotsKept = 0; }, 'backup.preDeploySnapshotsKept', '0', /release's own snapshot must be kept\. Fix: use 1 to 50/],
   ['more pre-deploy snapshots than the quota allows', 'prod', (c) => { c.backup.preDeploySnapshotsKept = 80; }, 'backup.preDeploySnapshotsKept', '80', /quota of 100 per region\. Fix: use 1 to 50/],
+  ['DR copies that would fill the manual-snapshot quota', 'prod', (c) => { c.backup.drCopyRetentionDays = 90; }, 'backup.drCopyRetentionDays', '90', /eu-central-1 would hold 105 manual DB snapshots \(90 daily recovery points, 10 pre-deploy snapshots, 5 spare\) but the quota is 100\. Fix: keep at most 85 days.*raise the quota in Service Quotas and set backup\.manualSnapshotQuota/],
+  ['daily backups that would fill the manual-snapshot quota', 'staging', (c) => { c.backup.planRetentionDays = 95; }, 'backup.planRetentionDays', '95', /eu-west-1 would hold 105 manual DB snapshots/],
   ['alarm endpoint over plain HTTP', 'staging', (c) => { c.alarms.httpsEndpoints = ['http://events.example.com/hook']; }, 'alarms.httpsEndpoints.0', '"http://events.example.com/hook"', /not an https:\/\/ URL/],
   ['log retention CloudWatch does not offer', 'dev', (c) => { c.logRetentionDays = 42; }, 'logRetentionDays', '42', /Fix: use one of 1, 3, 5, 7, 14, 30/],
   ['misspelt field', 'dev', (c) => { (c.web as Record<string, unknown>).desiredCout = 2; }, 'web.desiredCout', '2', /unknown field\. Fix: remove it or correct its spelling/],
@@ -103,6 +105,10 @@ describe('bad configuration fails with stage, field, value and fix', () => {
     expect(line).toContain(`value ${value}:`);
     expect(line).toMatch(fix);
     expect(line).toMatch(/Fix: /);
+  });
+
+  test('a raised manual-snapshot quota admits longer retention', () => {
+    expect(parseStageConfig(variant('prod', (c) => { c.backup.drCopyRetentionDays = 90; c.backup.manualSnapshotQuota = 150; })).backup.drCopyRetentionDays).toBe(90);
   });
 
   test('every problem of a stage is reported at once', () => {

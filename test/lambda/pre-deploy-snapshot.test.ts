@@ -248,6 +248,14 @@ describe('failures the stand-in cannot produce fail closed, with the database, t
     common(error.message);
   });
 
+  test('a database in storage-optimization (hours after any storage change) is snapshotted at once, without waiting', async () => {
+    healthy();
+    rdsMock.on(DescribeDBInstancesCommand).resolves({ DBInstances: [{ DBInstanceIdentifier: DB, DBInstanceStatus: 'storage-optimization' }] });
+    rdsMock.on(CreateDBSnapshotCommand).resolves({});
+    const { progress } = await begin(faulty(), s(), at);
+    expect(rdsMock.commandCalls(CreateDBSnapshotCommand).map((c) => c.args[0].input.DBSnapshotIdentifier)).toEqual([progress.snapshotId]);
+  });
+
   test('a stopped database fails at once', async () => {
     healthy();
     rdsMock.on(DescribeDBInstancesCommand).resolves({ DBInstances: [{ DBInstanceIdentifier: DB, DBInstanceStatus: 'stopped' }] });

@@ -1,4 +1,4 @@
-import { BackupClient, DescribeRestoreJobCommand, ListRestoreJobsCommand, PutRestoreValidationResultCommand } from '@aws-sdk/client-backup';
+import { BackupClient, DescribeRestoreJobCommand, GetRestoreTestingPlanCommand, ListRestoreJobsCommand, PutRestoreValidationResultCommand } from '@aws-sdk/client-backup';
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateDBInstanceCommand, DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -225,7 +225,7 @@ describe('verifying a restore job (RDS on moto, SQL on PGlite, AWS Backup and Cl
       .on(ListRestoreJobsCommand)
       .resolvesOnce({ RestoreJobs: [{ RestoreJobId: 'old-failed', ValidationStatus: 'FAILED', CreationDate: new Date('2026-11-20T05:00:00Z') }], NextToken: 'page-2' })
       .resolves({ RestoreJobs: [{ RestoreJobId: 'good', ValidationStatus: 'SUCCESSFUL', CreationDate: new Date('2026-11-16T05:00:00Z') }] });
-    const fresh = await checkFreshness({ backup, cloudwatch, now: () => now }, { stage: 'prod', restoreTestingPlanArn: PLAN, maxAgeDays: 8 });
+    const fresh = await checkFreshness({ backup, cloudwatch, now: () => now }, { stage: 'prod', restoreTestingPlanArn: PLAN, restoreTestingPlanName: 'webapp_prod_database', maxAgeDays: 8 });
     expect(fresh).toEqual({ fresh: true, lastVerified: '2026-11-16T05:00:00.000Z', maxAgeDays: 8 });
     const [first, second] = backupMock.commandCalls(ListRestoreJobsCommand).map((c) => c.args[0].input);
     expect(first).toEqual({ ByRestoreTestingPlanArn: PLAN, ByCreatedAfter: new Date('2026-11-14T06:00:00Z'), NextToken: undefined });
@@ -235,8 +235,32 @@ describe('verifying a restore job (RDS on moto, SQL on PGlite, AWS Backup and Cl
     backupMock.reset();
     cloudwatchMock.reset();
     backupMock.on(ListRestoreJobsCommand).resolves({ RestoreJobs: [{ RestoreJobId: 'failed', ValidationStatus: 'FAILED', CreationDate: new Date('2026-11-21T05:00:00Z') }] });
-    expect((await checkFreshness({ backup, cloudwatch, now: () => now }, { stage: 'prod', restoreTestingPlanArn: PLAN, maxAgeDays: 8 })).fresh).toBe(false);
+    backupMock.on(GetRestoreTestingPlanCommand).resolves({ RestoreTestingPlan: { CreationTime: new Date('2026-01-05T00:00:00Z') } as never });
+    expect((await checkFreshness({ backup, cloudwatch, now: () => now }, { stage: 'prod', restoreTestingPlanArn: PLAN, restoreTestingPlanName: 'webapp_prod_database', maxAgeDays: 8 })).fresh).toBe(false);
     expect(cloudwatchMock.commandCalls(PutMetricDataCommand)[0].args[0].input.MetricData![0]).toMatchObject({ MetricName: 'VerifiedWithinInterval', Value: 0 });
+  });
+
+  test('a plan younger than the interval counts as fresh until its first test was due; then stale', async () => {
+    const created = new Date('2026-11-01T10:00:00Z');
+    const monthly = { stage: 'staging', restoreTestingPlanArn: PLAN, restoreTestingPlanName: 'webapp_staging_database', maxAgeDays: 32 };
+    backupMock.on(ListRestoreJobsCommand).resolves({ RestoreJobs: [] });
+    backupMock.on(GetRestoreTestingPlanCommand).resolves({ RestoreTestingPlan: { CreationTime: created } as never });
+    const published = () => cloudwatchMock.commandCalls(PutMetricDataCommand).map((c) => c.args[0].input.MetricData![0].Value);
+
+    const day1 = await checkFreshness({ backup, cloudwatch, now: () => new Date('2026-11-02T07:00:00Z') }, monthly);
+    expect(day1).toEqual({ fresh: false, lastVerified: undefined, maxAgeDays: 32, graceUntil: '2026-12-03T10:00:00.000Z' });
+    expect(backupMock.commandCalls(GetRestoreTestingPlanCommand)[0].args[0].input).toEqual({ RestoreTestingPlanName: 'webapp_staging_database' });
+    const lastGraceDay = await checkFreshness({ backup, cloudwatch, now: () => new Date('2026-12-03T07:00:00Z') }, monthly);
+    expect(lastGraceDay.graceUntil).toBe('2026-12-03T10:00:00.000Z');
+    const after = await checkFreshness({ backup, cloudwatch, now: () => new Date('2026-12-04T07:00:00Z') }, monthly);
+    expect(after).toEqual({ fresh: false, lastVerified: undefined, maxAgeDays: 32 });
+    expect(published()).toEqual([1, 1, 0]);
+
+    // A plan whose age cannot be read gets no grace.
+    cloudwatchMock.reset();
+    backupMock.on(GetRestoreTestingPlanCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
+    expect((await checkFreshness({ backup, cloudwatch, now: () => new Date('2026-11-02T07:00:00Z') }, monthly)).graceUntil).toBeUndefined();
+    expect(published()).toEqual([0]);
   });
 
   test('a drill restore gets the same checks, reported only to the drill', async () => {

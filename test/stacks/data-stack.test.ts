@@ -491,5 +491,8 @@ describe.each(withRestoreTesting)('%s restore verifier', (name) => {
     expect(JSON.parse(env.EXPECTATIONS)).toEqual({ minVectorVersion: config.database.pgvectorMinVersion, ...config.backup.verify });
     expect(env.MAX_AGE_DAYS).toBe(config.backup.restoreTesting === 'weekly' ? '8' : '32');
     expect(env.RESTORE_TESTING_PLAN_ARN).toEqual(att('RestoreTestingPlan', 'RestoreTestingPlanArn'));
+    // The watchdog reads the plan's creation time for the grace period before its first test.
+    expect(env.RESTORE_TESTING_PLAN_NAME).toBe(`webapp_${name}_database`);
+    expect(statements.find((s: { Sid: string }) => s.Sid === 'ReadThePlan')).toEqual({ Sid: 'ReadThePlan', Effect: 'Allow', Action: 'backup:GetRestoreTestingPlan', Resource: att('RestoreTestingPlan', 'RestoreTestingPlanArn') });
   });
 });
