@@ -49,6 +49,7 @@ async function main(): Promise<number> {
   console.log(`recovery point   ${result.recoveryPointTime ?? '-'} (${result.recoveryPoint ?? '-'})`);
   console.log(`restore          ${result.restoreSeconds ?? '-'} s`);
   console.log(`verification     ${result.verifySeconds ?? '-'} s: ${result.verification ? `${result.verification.status}: ${result.verification.message}` : '-'}`);
+  console.log(`managed secret   ${result.secret ?? '-'}`);
   console.log(`measured RTO     ${result.rtoSeconds !== undefined ? `${Math.round(result.rtoSeconds / 60)} min (${result.rtoSeconds} s)` : '-'}`);
   console.log(`cleanup          ${result.cleanedUp ? 'done' : `FAILED: delete ${result.instance} by hand`}`);
   console.log(result.ok ? 'RESULT: restored and verified' : `RESULT: FAILED: ${result.error ?? result.verification?.message}`);

@@ -157,6 +157,7 @@ export class RestoreTesting extends Construct {
     // What scripts/restore-drill.ts reads to restore and verify a drill copy like the tests do.
     const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
     output('DatabaseArn', props.databaseArn, 'The database the drills restore');
+    output('DatabaseKeyArn', props.databaseKey.keyArn, 'Key a restored copy\'s managed master secret is encrypted with');
     output('VaultName', props.vault.backupVaultName, 'AWS Backup vault whose newest recovery point drills restore');
     output('RestoreRoleArn', restoreRole.roleArn, 'Role AWS Backup restores test and drill copies with');
     output('RestoredSecurityGroupId', this.restoredSecurityGroup.securityGroupId, 'Security group of restored test and drill copies');

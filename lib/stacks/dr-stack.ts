@@ -1,4 +1,4 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicy } from 'aws-cdk-lib';
 import * as backup from 'aws-cdk-lib/aws-backup';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -40,6 +40,8 @@ export class DrStack extends StageStack {
         services: ['rds', 'backup'],
         removalPolicy: RemovalPolicy.RETAIN,
       }).key;
+      // scripts/restore-database.ts restarts the automated-backup replication with it after a restore.
+      new CfnOutput(this, 'BackupKeyArn', { value: this.backupKey.keyArn, description: 'Key of the DR copies and replicated automated backups' });
       this.backupVault = new backup.BackupVault(this, 'BackupVault', {
         backupVaultName: `webapp-${name}-dr-${this.creationSuffix}`,
         encryptionKey: this.backupKey,

@@ -2,6 +2,7 @@ import { type BackupClient, DescribeRestoreJobCommand, GetRecoveryPointRestoreMe
 import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { DeleteDBInstanceCommand, type RDSClient } from '@aws-sdk/client-rds';
+import { attachManagedSecret, waitAvailable } from './restore';
 
 /** What the verifier answers (lambda/restore-verifier/verifier.ts, Verification). */
 interface Verification {
@@ -36,12 +37,14 @@ export interface DrillResult {
   /** Restore plus verification: the measured RTO of a database restore. */
   readonly rtoSeconds?: number;
   readonly verification?: Verification;
+  /** The restore's secret step: the copy got its own RDS-managed master secret (ARN), or why not. */
+  readonly secret?: string;
   /** Why the drill failed, if it did. */
   readonly error?: string;
   readonly cleanedUp: boolean;
 }
 
-const REQUIRED_OUTPUTS = ['VaultName', 'RestoreRoleArn', 'RestoredSecurityGroupId', 'SubnetGroupName', 'VerifierFunctionName', 'DatabaseArn'] as const;
+const REQUIRED_OUTPUTS = ['VaultName', 'RestoreRoleArn', 'RestoredSecurityGroupId', 'SubnetGroupName', 'VerifierFunctionName', 'DatabaseArn', 'DatabaseKeyArn'] as const;
 type Outputs = Record<(typeof REQUIRED_OUTPUTS)[number], string>;
 
 /** The data stack's outputs the drill needs: RestoreTesting<name><hash> (lib/constructs/restore-testing.ts). */
@@ -61,6 +64,21 @@ async function stackOutputs(cf: DrillClients['cloudformation'], stage: string): 
 }
 
 const seconds = (from: Date, to: Date) => Math.round((to.getTime() - from.getTime()) / 1000);
+
+/**
+ * The secret step of a real restore (docs/disaster-recovery.md), tried on the drill copy: it gets
+ * its own RDS-managed master secret encrypted with the stage's database key, and IAM logins.
+ * Deleting the copy deletes that secret with it.
+ */
+async function secretStep(clients: DrillClients, instance: string, keyArn: string, options: DrillOptions): Promise<{ ok: boolean; detail: string }> {
+  try {
+    await attachManagedSecret(clients.rds, instance, keyArn);
+    const db = await waitAvailable(clients.rds, instance, { ...options, log: options.log }, { minutes: 30, secret: true });
+    return { ok: true, detail: `${db.MasterUserSecret?.SecretArn} (IAM logins ${db.IAMDatabaseAuthenticationEnabled ? 'on' : 'off'})` };
+  } catch (error) {
+    return { ok: false, detail: (error as Error).message };
+  }
+}
 
 /**
  * Restores the newest completed recovery point of the stage database into a new instance
@@ -134,7 +152,9 @@ export async function runDrill(clients: DrillClients, options: DrillOptions): Pr
         result = { ...base, ok: false, restoreSeconds, verifySeconds, error: `the verifier failed: ${payload}` };
       } else {
         const verification = JSON.parse(payload) as Verification;
-        result = { ...base, ok: verification.status === 'SUCCESSFUL', restoreSeconds, verifySeconds, rtoSeconds: restoreSeconds + verifySeconds, verification };
+        const secret = await secretStep(clients, instance, outputs.DatabaseKeyArn, options);
+        const ok = verification.status === 'SUCCESSFUL' && secret.ok;
+        result = { ...base, ok, restoreSeconds, verifySeconds, rtoSeconds: restoreSeconds + verifySeconds, verification, secret: secret.detail, ...(secret.ok ? {} : { error: `the secret step failed: ${secret.detail}` }) };
       }
     }
   } catch (error) {

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { BackupClient, DescribeRestoreJobCommand, GetRecoveryPointRestoreMetadataCommand, ListRecoveryPointsByBackupVaultCommand, StartRestoreJobCommand } from '@aws-sdk/client-backup';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
-import { CreateDBInstanceCommand, DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
+import { CreateDBInstanceCommand, DeleteDBInstanceCommand, DescribeDBInstancesCommand, ModifyDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
+import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { type DrillClients, runDrill } from '../../scripts/lib/drill';
@@ -26,7 +27,9 @@ let rds: RDSClient;
 let lines: string[];
 let clock: number;
 
-const outputs = (keys = ['DatabaseArn', 'VaultName', 'RestoreRoleArn', 'RestoredSecurityGroupId', 'SubnetGroupName', 'VerifierFunctionName']) =>
+// The stage's database key: created in moto (its RDS resolves the key a managed secret is encrypted with).
+let DB_KEY: string;
+const outputs = (keys = ['DatabaseArn', 'VaultName', 'RestoreRoleArn', 'RestoredSecurityGroupId', 'SubnetGroupName', 'VerifierFunctionName', 'DatabaseKeyArn']) =>
   cfMock.on(DescribeStacksCommand, { StackName: 'staging-Data' }).resolves({
     Stacks: [
       {
@@ -37,7 +40,7 @@ const outputs = (keys = ['DatabaseArn', 'VaultName', 'RestoreRoleArn', 'Restored
           { OutputKey: 'DatabaseEndpoint', OutputValue: 'webapp-staging.x.eu-west-1.rds.amazonaws.com' },
           ...keys.map((k) => ({
             OutputKey: `RestoreTesting${k}0A1B2C3D`,
-            OutputValue: { DatabaseArn: DB_ARN, VaultName: 'webapp-staging', RestoreRoleArn: 'arn:aws:iam::222222222222:role/restore', RestoredSecurityGroupId: 'sg-0restored', SubnetGroupName: 'webapp-staging-subnets', VerifierFunctionName: 'staging-verifier' }[k],
+            OutputValue: { DatabaseArn: DB_ARN, DatabaseKeyArn: DB_KEY, VaultName: 'webapp-staging', RestoreRoleArn: 'arn:aws:iam::222222222222:role/restore', RestoredSecurityGroupId: 'sg-0restored', SubnetGroupName: 'webapp-staging-subnets', VerifierFunctionName: 'staging-verifier' }[k],
           })),
         ],
       },
@@ -84,6 +87,9 @@ const drillInstances = async () => {
 beforeAll(async () => {
   moto = await startMoto();
   rds = new RDSClient(moto.clientConfig('eu-west-1'));
+  const kms = new KMSClient(moto.clientConfig('eu-west-1'));
+  DB_KEY = (await kms.send(new CreateKeyCommand({ Description: 'staging database key' }))).KeyMetadata!.Arn!;
+  kms.destroy();
 });
 beforeEach(() => {
   for (const m of [cfMock, backupMock, lambdaMock]) m.reset();
@@ -110,7 +116,19 @@ describe('restore drill', () => {
       clock += 95_000; // the verification takes 95 s
       return { StatusCode: 200, Payload: payload(JSON.stringify({ status: 'SUCCESSFUL', message: 'restore-drill-staging-202611220900: catalog; vector >= 0.8.0' })) };
     });
-    const result = await runDrill(clients(), options());
+    // The secret step of a real restore runs on the copy before it is deleted: record what moto shows.
+    let secretOfCopy: string | undefined;
+    const original = rds.send.bind(rds);
+    const spy = Object.assign(Object.create(rds), {
+      send: async (command: Parameters<RDSClient['send']>[0]) => {
+        if (command instanceof DeleteDBInstanceCommand) {
+          const copy = (await original(new DescribeDBInstancesCommand({ DBInstanceIdentifier: command.input.DBInstanceIdentifier }))).DBInstances![0];
+          secretOfCopy = `${copy.MasterUserSecret?.SecretStatus} ${copy.MasterUserSecret?.KmsKeyId} iam=${copy.IAMDatabaseAuthenticationEnabled}`;
+        }
+        return original(command as never);
+      },
+    }) as RDSClient;
+    const result = await runDrill({ ...clients(), rds: spy }, options());
     expect(result).toMatchObject({
       ok: true,
       cleanedUp: true,
@@ -120,7 +138,9 @@ describe('restore drill', () => {
       verifySeconds: 95,
       rtoSeconds: 155,
       verification: { status: 'SUCCESSFUL' },
+      secret: expect.stringMatching(/^arn:aws:secretsmanager:eu-west-1:\d{12}:secret:rds!db-.* \(IAM logins on\)$/),
     });
+    expect(secretOfCopy).toBe(`active ${DB_KEY} iam=true`);
     const start = backupMock.commandCalls(StartRestoreJobCommand)[0].args[0].input;
     expect(start).toMatchObject({
       RecoveryPointArn: POINT,
@@ -153,6 +173,24 @@ describe('restore drill', () => {
     expect(await drillInstances()).toEqual([]);
   });
 
+  test('a copy that cannot get its managed secret fails the drill (the restore runbook would fail there too), and is deleted', async () => {
+    clock = Date.parse('2026-11-22T12:00:00Z');
+    restoreJob();
+    lambdaMock.on(InvokeCommand).resolves({ StatusCode: 200, Payload: payload(JSON.stringify({ status: 'SUCCESSFUL', message: 'ok' })) });
+    const original = rds.send.bind(rds);
+    const refusing = Object.assign(Object.create(rds), {
+      send: async (command: Parameters<RDSClient['send']>[0]) => {
+        if (command instanceof ModifyDBInstanceCommand && command.input.ManageMasterUserPassword) {
+          throw Object.assign(new Error('Access denied to kms:CreateGrant'), { name: 'KMSKeyNotAccessibleFault' });
+        }
+        return original(command as never);
+      },
+    }) as RDSClient;
+    const result = await runDrill({ ...clients(), rds: refusing }, options());
+    expect(result).toMatchObject({ ok: false, cleanedUp: true, verification: { status: 'SUCCESSFUL' }, error: 'the secret step failed: Access denied to kms:CreateGrant' });
+    expect(await drillInstances()).toEqual([]);
+  });
+
   test('a failed restore job fails the drill with its message', async () => {
     restoreJob('FAILED');
     const result = await runDrill(clients(), options());
@@ -165,7 +203,7 @@ describe('restore drill', () => {
     outputs(['VaultName']);
     const result = await runDrill(clients(), options());
     expect(result.ok).toBe(false);
-    expect(result.error).toMatch(/^staging-Data has no output RestoreRoleArn, RestoredSecurityGroupId, SubnetGroupName, VerifierFunctionName, DatabaseArn: restore testing is off for staging .* Set backup\.restoreTesting and deploy the data stack\.$/);
+    expect(result.error).toMatch(/^staging-Data has no output RestoreRoleArn, RestoredSecurityGroupId, SubnetGroupName, VerifierFunctionName, DatabaseArn, DatabaseKeyArn: restore testing is off for staging .* Set backup\.restoreTesting and deploy the data stack\.$/);
     expect(backupMock.commandCalls(StartRestoreJobCommand)).toHaveLength(0);
   });
 
