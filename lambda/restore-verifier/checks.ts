@@ -8,6 +8,11 @@ export interface Expectations {
   readonly tables: readonly { readonly name: string; readonly minRows: number }[];
   /** A table and vector column to run one nearest-neighbour query on. */
   readonly vectorQuery?: { readonly table: string; readonly column: string };
+  /**
+   * Roles that must exist in the restored data and log in through IAM (members of rds_iam): the
+   * app's, so a restored database takes the app's connections without a stack edit.
+   */
+  readonly roles?: readonly string[];
 }
 
 export interface CheckResult {
@@ -65,6 +70,17 @@ export async function checkDatabase(db: Queryable, expect: Expectations): Promis
       const { rows } = await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${quoteIdentifier(table.name)}`);
       const n = Number(rows[0]?.n ?? 0);
       return n < table.minRows ? `table ${table.name} has ${n} rows, expected at least ${table.minRows}` : undefined;
+    });
+  }
+  for (const role of expect.roles ?? []) {
+    await attempt(`role ${role} logs in through IAM`, async () => {
+      const { rows } = await db.query<{ rolcanlogin: boolean; iam: boolean }>(
+        "SELECT rolcanlogin, pg_has_role(rolname, 'rds_iam', 'MEMBER') AS iam FROM pg_catalog.pg_roles WHERE rolname = $1",
+        [role],
+      );
+      if (rows.length === 0) return `role ${role} is missing`;
+      if (!rows[0].rolcanlogin) return `role ${role} cannot log in`;
+      return rows[0].iam ? undefined : `role ${role} is not a member of rds_iam (no IAM login)`;
     });
   }
   if (expect.vectorQuery) {

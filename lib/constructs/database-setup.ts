@@ -17,6 +17,12 @@ export interface DatabaseSetupProps extends LogSettings {
   readonly engineVersion: string;
   /** Lowest acceptable pgvector version. */
   readonly minVersion: string;
+  /**
+   * Any new value runs the setup once more on the next deploy (-c rerunDatabaseSetup=...), for
+   * an operator who repaired the database by hand.
+   * @default - runs only when the engine version, the SQL or the connection settings change
+   */
+  readonly runId?: string;
 }
 
 /**
@@ -97,6 +103,7 @@ export class DatabaseSetup extends Construct {
         MinVersion: props.minVersion,
         EngineVersion: props.engineVersion,
         SetupHash: setupFingerprint(props.databaseName),
+        ...(props.runId ? { RunId: props.runId } : {}),
       },
     });
     this.version = resource.getAttString('Version');

@@ -6,6 +6,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { DATABASE_ROLES } from '../../lambda/database-setup/roles';
 import type { StageConfig } from '../config';
 import { type LogSettings, logSettings } from './log-group';
 import { handlerEntry, ProjectFunction } from './project-function';
@@ -123,7 +124,7 @@ export class RestoreTesting extends Construct {
         RESTORE_TESTING_PLAN_ARN: this.plan.attrRestoreTestingPlanArn,
         RESTORE_TESTING_PLAN_NAME: planName,
         DATABASE_NAME: props.databaseName,
-        EXPECTATIONS: JSON.stringify({ minVectorVersion: props.minVectorVersion, ...props.verify }),
+        EXPECTATIONS: JSON.stringify({ minVectorVersion: props.minVectorVersion, ...props.verify, roles: Object.values(DATABASE_ROLES) }),
         MAX_AGE_DAYS: String(maxAgeDays),
         // The Lambda runtime ships the Amazon RDS CA bundle; Node trusts it only when told to.
         NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',

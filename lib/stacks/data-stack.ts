@@ -123,6 +123,7 @@ export class DataStack extends StageStack {
       databaseName: DATABASE_NAME,
       engineVersion: database.engineVersion,
       minVersion: database.pgvectorMinVersion,
+      runId: this.node.tryGetContext('rerunDatabaseSetup')?.toString(),
       logsKey: props.logsKey,
       logRetention: this.logRetention,
       logRemovalPolicy: removalPolicy,

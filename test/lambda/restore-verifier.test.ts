@@ -28,6 +28,10 @@ beforeAll(async () => {
     CREATE TABLE users (id serial PRIMARY KEY, email text);
     INSERT INTO users (email) VALUES ('a@example.com');
     CREATE TABLE audit_log (id serial PRIMARY KEY);
+    CREATE ROLE rds_iam;
+    CREATE ROLE webapp_app LOGIN IN ROLE rds_iam;
+    CREATE ROLE webapp_nologin NOLOGIN IN ROLE rds_iam;
+    CREATE ROLE webapp_password LOGIN;
   `);
 }, 60_000);
 afterAll(async () => {
@@ -75,6 +79,17 @@ describe('checks on a restored database (PostgreSQL with pgvector, through pg)',
         'table orders is missing',
         'table audit_log has 0 rows, expected at least 1',
       ]);
+    } finally {
+      await db.end();
+    }
+  });
+
+  test('the app role must exist in the restored data and log in through IAM', async () => {
+    const db = await session(pg);
+    try {
+      const result = await checkDatabase(db, { minVectorVersion: '0.5.0', tables: [], roles: ['webapp_app', 'webapp_missing', 'webapp_nologin', 'webapp_password'] });
+      expect(result.passed).toContain('role webapp_app logs in through IAM');
+      expect(result.failures).toEqual(['role webapp_missing is missing', 'role webapp_nologin cannot log in', 'role webapp_password is not a member of rds_iam (no IAM login)']);
     } finally {
       await db.end();
     }

@@ -71,10 +71,14 @@ async function stageDatabase(id: string): Promise<string> {
 const clients = (overrides: Partial<RestoreClients> = {}): RestoreClients => ({ rds, rdsDr, cloudformationDr: cfDr, ...overrides });
 const instance = async (id: string) => (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))).DBInstances![0];
 
+// The script names instances after the stage (webapp-<stage>), as other files' moto fixtures do:
+// this file's RDS lives in its own moto region, so they never meet on the shared server.
+const REGION = 'ap-southeast-2';
+
 beforeAll(async () => {
   moto = await startMoto();
-  rds = new RDSClient(moto.clientConfig('eu-west-1'));
-  const kms = new KMSClient(moto.clientConfig('eu-west-1'));
+  rds = new RDSClient(moto.clientConfig(REGION));
+  const kms = new KMSClient(moto.clientConfig(REGION));
   key = (await kms.send(new CreateKeyCommand({ Description: 'database key' }))).KeyMetadata!.Arn!;
   kms.destroy();
 });

@@ -190,6 +190,14 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
       expect(JSON.stringify(setup.Properties)).not.toContain('MasterUserSecret');
     });
 
+    test('runs once more for an operator who passes -c rerunDatabaseSetup=<new value>, and only then', () => {
+      const [setup] = Object.values(data(name).findResources('Custom::DatabaseSetup'));
+      expect(setup.Properties.RunId).toBeUndefined();
+      if (name !== 'dev') return;
+      const rerun = synthStage('dev', { rerunDatabaseSetup: '1764576000' });
+      rerun.data.hasResourceProperties('Custom::DatabaseSetup', { RunId: '1764576000' });
+    });
+
     test('the handler runs Node.js 24 on ARM64 in the private subnets and trusts the RDS CA bundle', () => {
       data(name).hasResourceProperties('AWS::Lambda::Function', {
         Handler: 'index.onEvent',
@@ -484,11 +492,11 @@ describe.each(withRestoreTesting)('%s restore verifier', (name) => {
     ]);
     // What scripts/restore-drill.ts reads (it matches RestoreTesting<name><hash>).
     const outputs = Object.keys(t.findOutputs('*')).filter((k) => k.startsWith('RestoreTesting'));
-    expect(outputs.map((k) => k.replace(/^RestoreTesting|[0-9A-F]{8}$/g, '')).sort()).toEqual(['DatabaseArn', 'RestoreRoleArn', 'RestoredSecurityGroupId', 'SubnetGroupName', 'VaultName', 'VerifierFunctionName']);
+    expect(outputs.map((k) => k.replace(/^RestoreTesting|[0-9A-F]{8}$/g, '')).sort()).toEqual(['DatabaseArn', 'DatabaseKeyArn', 'RestoreRoleArn', 'RestoredSecurityGroupId', 'SubnetGroupName', 'VaultName', 'VerifierFunctionName']);
     expect(statements.find((s: { Sid: string }) => s.Sid === 'PublishResults').Condition).toEqual({ StringEquals: { 'cloudwatch:namespace': 'webapp/RestoreTesting' } });
     const [fn] = Object.entries(t.findResources('AWS::Lambda::Function')).filter(([id]) => id.startsWith('RestoreTestingHandlerFunction'));
     const env = fn[1].Properties.Environment.Variables;
-    expect(JSON.parse(env.EXPECTATIONS)).toEqual({ minVectorVersion: config.database.pgvectorMinVersion, ...config.backup.verify });
+    expect(JSON.parse(env.EXPECTATIONS)).toEqual({ minVectorVersion: config.database.pgvectorMinVersion, ...config.backup.verify, roles: ['webapp_app', 'webapp_migrator'] });
     expect(env.MAX_AGE_DAYS).toBe(config.backup.restoreTesting === 'weekly' ? '8' : '32');
     expect(env.RESTORE_TESTING_PLAN_ARN).toEqual(att('RestoreTestingPlan', 'RestoreTestingPlanArn'));
     // The watchdog reads the plan's creation time for the grace period before its first test.

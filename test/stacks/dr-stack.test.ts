@@ -45,6 +45,10 @@ describe.each(withDr)('%s DR stack', (name) => {
     });
   });
 
+  test('outputs the DR key ARN (the database restore restarts the backup replication with it)', () => {
+    synthesized[name].dr!.hasOutput('BackupKeyArn', { Value: { 'Fn::GetAtt': ['BackupKey1226E6A1', 'Arn'] } });
+  });
+
   test('logical ids of its keys and vault are frozen', () => {
     const t = synthesized[name].dr!;
     expect(Object.keys(t.findResources('AWS::KMS::Key')).sort()).toEqual(['BackupKey1226E6A1', ...(config.uploads.replicateToDr ? ['UploadsReplicaKey133A8F9C'] : [])]);
