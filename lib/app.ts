@@ -1,7 +1,8 @@
 import { App, type AppProps, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, NIST80053R5Checks } from 'cdk-nag';
-import { loadStageConfigs } from './config';
-import { RegistryStack } from './stacks/registry-stack';
+import { loadStages } from './config';
+import { CiAccessStack } from './stacks/ci-access-stack';
+import { RegistryStack, registryPlans } from './stacks/registry-stack';
 import { AppStage } from './stages/app-stage';
 
 export interface CreateAppOptions extends AppProps {
@@ -20,15 +21,28 @@ export function createApp(options: CreateAppOptions = {}): { app: App; stages: A
   // the same schemas and more, in `npm test` and CI, and the built-in one had grown to 6 of the
   // 17 seconds of a full synth.
   const app = new App({ builtinCloudFormationValidation: false, ...options });
-  const configs = loadStageConfigs(app.node.getAllContext());
+  const { selected: configs, all } = loadStages(app.node.getAllContext());
   const stages = configs.map((config) => new AppStage(app, { config }));
-  // One image repository per account, region and name the synthesized stages use.
-  const registries = new Map(configs.map((c) => [`${c.account}-${c.region}-${c.image.repositoryName}`, c]));
-  for (const [key, c] of registries) {
-    new RegistryStack(app, `Registry-${key.replace(/[^A-Za-z0-9-]/g, '-')}`, {
-      env: { account: c.account, region: c.region },
-      repositoryName: c.image.repositoryName,
-      description: `Image repository ${c.image.repositoryName} for the stages in ${c.account}/${c.region}`,
+  // The image registries: where CI pushes, and every account and region a synthesized stage pulls
+  // from. Their replication is planned over all stages, so a partial synth changes nothing.
+  const pulledFrom = new Set(configs.map((c) => `${c.account}/${c.region}`));
+  for (const plan of registryPlans(all)) {
+    if (!plan.source && !pulledFrom.has(`${plan.account}/${plan.region}`)) continue;
+    new RegistryStack(app, `Registry-${`${plan.account}-${plan.region}-${plan.repositoryName}`.replace(/[^A-Za-z0-9-]/g, '-')}`, {
+      env: { account: plan.account, region: plan.region },
+      plan,
+      description: `Image repository ${plan.repositoryName} in ${plan.account}/${plan.region}${plan.source ? ' (CI pushes here; replicated to the other stage accounts)' : ''}`,
+    });
+  }
+  // GitHub Actions' access to each account of a synthesized stage, with the roles of every stage there.
+  for (const account of new Set(configs.map((c) => c.account))) {
+    const here = all.filter((c) => c.account === account);
+    new CiAccessStack(app, `CiAccess-${account}`, {
+      env: { account, region: here[0].region },
+      account,
+      stages: here,
+      releaseSource: here.find((c) => c.name === 'staging'),
+      description: `GitHub Actions access to ${account}: OIDC provider and the deploy and diff roles of ${here.map((c) => c.name).join(', ')}`,
     });
   }
   if (options.nag ?? true) {

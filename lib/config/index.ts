@@ -1,3 +1,3 @@
 export * from './schema';
 export { STAGES } from './stages';
-export { loadStageConfigs, parseStageConfig, StageConfigError } from './load';
+export { crossStageProblems, loadStageConfigs, loadStages, parseStageConfig, StageConfigError } from './load';

@@ -21,15 +21,27 @@ export function loadStageConfigs(
   context: Record<string, unknown>,
   definitions: Record<StageName, StageConfigInput> = STAGES,
 ): StageConfig[] {
+  return loadStages(context, definitions).selected;
+}
+
+/**
+ * Validates every stage, with its overrides, whether or not it is synthesized (a bad override of
+ * prod fails a `-c stages=dev` synth too), then the rules across stages. `selected` are the stages
+ * to synthesize; `all` is every stage, for what spans them (the image registries).
+ */
+export function loadStages(
+  context: Record<string, unknown>,
+  definitions: Record<StageName, StageConfigInput> = STAGES,
+): { selected: StageConfig[]; all: StageConfig[] } {
   const problems: string[] = [];
   const selected = selectStages(context.stages, problems);
   const overrides = collectOverrides(context, problems);
 
-  const configs: StageConfig[] = [];
-  for (const name of selected) {
+  const all: StageConfig[] = [];
+  for (const name of STAGE_NAMES) {
     const input = structuredClone(definitions[name]) as Record<string, unknown>;
     const overridden = new Set<string>();
-    if (context.imageTag !== undefined) {
+    if (context.imageTag !== undefined && selected.includes(name)) {
       setPath(input, ['image', 'tag'], String(context.imageTag));
       overridden.add('image.tag');
     }
@@ -42,14 +54,50 @@ export function loadStageConfigs(
       if (result.data.name !== name) {
         problems.push(stageProblem(name, 'name', result.data.name, `the definition under "${name}" names itself "${result.data.name}". Fix: set name: "${name}" in ${CONFIG_FILE}`));
       } else {
-        configs.push(result.data);
+        all.push(result.data);
       }
     } else {
       problems.push(...describeIssues(name, input, result.error.issues, overridden));
     }
   }
+  if (problems.length === 0) problems.push(...crossStageProblems(all));
   if (problems.length > 0) throw new StageConfigError(problems);
-  return configs;
+  return { selected: all.filter((c) => selected.includes(c.name)), all };
+}
+
+/**
+ * Rules across stages: one image build reaches every stage (one source registry and repository),
+ * one repository's workflows deploy them, and no two stages share a DNS zone or a site name.
+ */
+export function crossStageProblems(all: readonly StageConfig[]): string[] {
+  const problems: string[] = [];
+  const [first, ...rest] = all;
+  if (!first) return problems;
+  const same = (field: string, value: (c: StageConfig) => unknown, why: string) => {
+    for (const other of rest) {
+      if (JSON.stringify(value(other)) !== JSON.stringify(value(first))) {
+        problems.push(stageProblem(other.name, field, value(other), `differs from stage "${first.name}" (${JSON.stringify(value(first))}): ${why}. Fix: set the same ${field} in every stage in ${CONFIG_FILE}`));
+      }
+    }
+  };
+  same('image.source', (c) => c.image.source, 'CI pushes each build once, to one registry, which replicates it to every stage');
+  same('image.repositoryName', (c) => c.image.repositoryName, 'the registries replicate one repository');
+  same('image.expiringTagPatterns', (c) => c.image.expiringTagPatterns, 'every registry keeps the same images');
+  same('ci.repository', (c) => c.ci.repository, 'one repository\'s workflows deploy every stage');
+  const seen = new Map<string, string>();
+  for (const c of all) {
+    if (!c.domain) continue;
+    for (const [field, value] of [['domain.zoneName', c.domain.zoneName], ['domain.recordName', c.domain.recordName]] as const) {
+      const key = `${field}=${value}`;
+      const owner = seen.get(key);
+      if (owner) {
+        problems.push(stageProblem(c.name, field, value, `stage "${owner}" uses it too: two stages would write the same DNS records. Fix: give each stage its own name, e.g. "${c.name}.${c.domain.parentZoneName}"`));
+      } else {
+        seen.set(key, c.name);
+      }
+    }
+  }
+  return problems;
 }
 
 /** Validates one stage definition, throwing a StageConfigError that names the problems. */

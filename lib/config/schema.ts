@@ -156,17 +156,26 @@ export const stageConfigSchema = z
         natGateways: z.number().int().min(1, 'private subnets need a NAT gateway to reach AWS APIs and the image registry. Fix: use 1 or more'),
       })
       .strict(),
-    /** Public DNS of the stage. Optional when `https` is false. */
+    /**
+     * Public DNS of the stage, in a hosted zone of its own in the stage account (each stage
+     * account writes only to its own zone). Optional when `https` is false.
+     */
     domain: z
       .object({
-        /** Route 53 public hosted zone name, e.g. "example.com". */
+        /**
+         * The stage's own public zone, e.g. "staging.example.com". The network stack creates it
+         * (or uses `hostedZoneId`); its name servers are then delegated from `parentZoneName`.
+         */
         zoneName: domainName,
-        /** Route 53 hosted zone id, e.g. "Z0123456789ABCDEFGHIJ" (referenced, never looked up). */
-        hostedZoneId: z
-          .string()
-          .regex(/^Z[A-Z0-9]{1,31}$/, 'not a Route 53 hosted zone id. Fix: copy the id ("Z..." ) from the hosted zone in Route 53'),
         /** Record the site is served at: the zone apex or a name inside the zone. */
         recordName: domainName,
+        /** The zone the stage's zone is delegated from, e.g. "example.com" (in whatever account holds it). */
+        parentZoneName: domainName,
+        /** An existing public zone of the stage account to use instead of creating one, e.g. "Z0123456789ABCDEFGHIJ". */
+        hostedZoneId: z
+          .string()
+          .regex(/^Z[A-Z0-9]{1,31}$/, 'not a Route 53 hosted zone id. Fix: copy the id ("Z..." ) from the hosted zone in Route 53, or leave it out to have the stack create the zone')
+          .optional(),
       })
       .strict()
       .optional(),
@@ -375,7 +384,7 @@ export const stageConfigSchema = z
     monthlyBudgetUsd: z.number().positive('must be above 0. Fix: set the monthly budget in USD'),
     image: z
       .object({
-        /** ECR repository name in the stage's account and region. */
+        /** ECR repository name, the same in every registry the stages pull from. */
         repositoryName: z
           .string()
           .min(2)
@@ -391,6 +400,43 @@ export const stageConfigSchema = z
             /^(sha256:[a-f0-9]{64}|[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$/,
             'neither an image tag nor a "sha256:" digest. Fix: use a tag such as "v1.4.2" (letters, digits, _ . -, up to 128) or "sha256:" followed by 64 hex digits',
           ),
+        /**
+         * The registry CI pushes each build to, once. Every other account and region a stage runs
+         * in receives the image from it by ECR replication; the stage itself pulls from its own
+         * account's registry.
+         */
+        source: z.object({ account: accountId, region }).strict(),
+        /**
+         * Tag patterns of builds that expire after 30 days (ECR wildcards, e.g. "pr-*"). Every
+         * other tag is a release and is never expired, so an image a stage runs cannot vanish
+         * under a scale-out; untagged images expire after 14 days.
+         */
+        expiringTagPatterns: z.array(
+          z
+            .string()
+            .regex(/^[A-Za-z0-9_.*-]{1,128}$/, 'not an ECR tag pattern. Fix: use letters, digits, _ . - and * wildcards, e.g. "pr-*"')
+            .refine((p) => p.replace(/\*/g, '').length > 0, 'would expire every tag, releases included. Fix: use a prefix, e.g. "pr-*"'),
+        ),
+      })
+      .strict()
+      .superRefine((image, ctx) => {
+        const expiring = image.expiringTagPatterns.find((p) => tagPatternMatches(p, image.tag));
+        if (expiring) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['tag'],
+            message: `matches the expiring tag pattern "${expiring}": the image could expire while the stage runs it. Fix: deploy a release tag or a sha256: digest`,
+          });
+        }
+      }),
+    /** The GitHub repository whose workflows deploy and review this app ("owner/name"): the CI access roles trust only it. */
+    ci: z
+      .object({
+        repository: z
+          .string()
+          .regex(/^[A-Za-z0-9-]{1,39}\/[A-Za-z0-9._-]{1,100}$/, 'not a GitHub repository "owner/name". Fix: write it like "acme/webapp-platform"'),
+        /** Create GitHub's OIDC provider in the stage account (false: the account has one already; an account has at most one per URL). */
+        createOidcProvider: z.boolean(),
       })
       .strict(),
   })
@@ -418,9 +464,12 @@ export const stageConfigSchema = z
       fail(['domain'], 'https is on but no domain is set, so no certificate can be issued. Fix: set domain { zoneName, hostedZoneId, recordName }, or set https: false');
     }
     if (cfg.domain) {
-      const { zoneName, recordName } = cfg.domain;
+      const { zoneName, recordName, parentZoneName } = cfg.domain;
       if (recordName !== zoneName && !recordName.endsWith(`.${zoneName}`)) {
         fail(['domain', 'recordName'], `is outside the hosted zone ${zoneName}. Fix: use ${zoneName} or a name ending in .${zoneName}`);
+      }
+      if (!zoneName.endsWith(`.${parentZoneName}`)) {
+        fail(['domain', 'zoneName'], `is not a subdomain of the parent zone ${parentZoneName}, so it cannot be delegated from it. Fix: use a name ending in .${parentZoneName}, e.g. "${cfg.name}.${parentZoneName}"`);
       }
     }
     // Every daily AWS Backup recovery point (and its DR copy) is an RDS snapshot in its region, and so
@@ -457,6 +506,12 @@ export const stageConfigSchema = z
       }
     }
   });
+
+/** Whether an ECR lifecycle tag pattern (`*` matches anything) matches a tag. */
+export function tagPatternMatches(pattern: string, tag: string): boolean {
+  const regex = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.]/g, '\\.')).join('.*')}$`);
+  return regex.test(tag);
+}
 
 /** A stage's configuration as written in `lib/config/stages.ts`. */
 export type StageConfigInput = z.input<typeof stageConfigSchema>;

@@ -21,6 +21,21 @@ const APP = {
   wafRateLimitPer5Min: 2000,
 };
 
+/**
+ * Where images come from: CI pushes each build once to the staging account's registry, and ECR
+ * replicates it to the dev and prod accounts (README, "Releasing an image"). A dedicated build
+ * account works the same way: set its account id here. Builds tagged like these expire after 30
+ * days; release tags ("v1.4.2") never do.
+ */
+const IMAGE = {
+  repositoryName: 'webapp',
+  source: { account: '222222222222', region: 'eu-west-1' },
+  expiringTagPatterns: ['pr-*', 'sha-*'],
+};
+
+/** The repository whose GitHub Actions workflows deploy and review the stages (the CI access roles trust only it). */
+const CI = { repository: 'example-org/webapp-platform', createOidcProvider: true };
+
 /** Alarm thresholds a platform team starts with; each stage may tighten or loosen one. */
 const OPERATIONS = {
   http5xxRatePercent: 1,
@@ -77,7 +92,8 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     logRetentionDays: 30,
     retainOnDelete: false,
     monthlyBudgetUsd: 150,
-    image: { repositoryName: 'webapp', tag: 'v0.1.0' },
+    image: { ...IMAGE, tag: 'v0.1.0' },
+    ci: CI,
   },
   staging: {
     name: 'staging',
@@ -85,7 +101,7 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     region: 'eu-west-1',
     drRegion: 'eu-central-1',
     network: { cidr: '10.20.0.0/16', azCount: 2, natGateways: 2 },
-    domain: { zoneName: 'example.com', hostedZoneId: 'Z00000000000000000001', recordName: 'staging.example.com' },
+    domain: { zoneName: 'staging.example.com', recordName: 'staging.example.com', parentZoneName: 'example.com' },
     https: true,
     web: { cpu: 1024, memoryMiB: 2048, desiredCount: 2, minCount: 2, maxCount: 8, spot: false },
     worker: { cpu: 512, memoryMiB: 1024, desiredCount: 1, minCount: 1, maxCount: 3, spot: false },
@@ -109,7 +125,8 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     logRetentionDays: 90,
     retainOnDelete: true,
     monthlyBudgetUsd: 600,
-    image: { repositoryName: 'webapp', tag: 'v0.1.0' },
+    image: { ...IMAGE, tag: 'v0.1.0' },
+    ci: CI,
   },
   prod: {
     name: 'prod',
@@ -117,7 +134,7 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     region: 'eu-west-1',
     drRegion: 'eu-central-1',
     network: { cidr: '10.30.0.0/16', azCount: 3, natGateways: 3 },
-    domain: { zoneName: 'example.com', hostedZoneId: 'Z00000000000000000001', recordName: 'app.example.com' },
+    domain: { zoneName: 'app.example.com', recordName: 'app.example.com', parentZoneName: 'example.com' },
     https: true,
     web: { cpu: 1024, memoryMiB: 2048, desiredCount: 2, minCount: 2, maxCount: 10, spot: false },
     worker: { cpu: 512, memoryMiB: 1024, desiredCount: 2, minCount: 1, maxCount: 4, spot: false },
@@ -141,6 +158,7 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     logRetentionDays: 365,
     retainOnDelete: true,
     monthlyBudgetUsd: 1500,
-    image: { repositoryName: 'webapp', tag: 'v0.1.0' },
+    image: { ...IMAGE, tag: 'v0.1.0' },
+    ci: CI,
   },
 };

@@ -7,8 +7,8 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 
 export interface EmailProps {
-  readonly zoneName: string;
-  readonly hostedZoneId: string;
+  /** The stage's own zone: the identity is its name, and the DKIM and MAIL FROM records go into it. */
+  readonly zone: route53.IPublicHostedZone;
   /** Encrypts the event topic. */
   readonly key: kms.IKey;
 }
@@ -30,11 +30,11 @@ export class Email extends Construct {
 
   constructor(scope: Construct, id: string, props: EmailProps) {
     super(scope, id);
-    const zone = route53.PublicHostedZone.fromPublicHostedZoneAttributes(this, 'Zone', { hostedZoneId: props.hostedZoneId, zoneName: props.zoneName });
+    const { zone } = props;
     this.configurationSet = new ses.ConfigurationSet(this, 'ConfigurationSet', { reputationMetrics: true, sendingEnabled: true });
     this.identity = new ses.EmailIdentity(this, 'Identity', {
       identity: ses.Identity.publicHostedZone(zone),
-      mailFromDomain: `mail.${props.zoneName}`,
+      mailFromDomain: `mail.${zone.zoneName}`,
       configurationSet: this.configurationSet,
     });
 

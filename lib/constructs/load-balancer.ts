@@ -11,14 +11,14 @@ export interface LoadBalancerProps {
   readonly vpc: ec2.IVpc;
   /** Where access logs go (an SSE-S3 bucket: ALB cannot write to SSE-KMS). */
   readonly accessLogBucket: s3.IBucket;
-  /** Serve HTTPS for `domain`; without it the stage serves plain HTTP and says so at synth. */
-  readonly domain?: { readonly zoneName: string; readonly hostedZoneId: string; readonly recordName: string };
+  /** Serve HTTPS for `recordName` in the stage's `zone`; without it the stage serves plain HTTP and says so at synth. */
+  readonly domain?: { readonly zone: route53.IHostedZone; readonly recordName: string };
   readonly deletionProtection: boolean;
 }
 
 /**
  * Defines the internet-facing Application Load Balancer in the public subnets: HTTPS with an ACM
- * certificate validated by DNS in the stage's hosted zone (referenced by id, never looked up), a
+ * certificate validated by DNS in the stage's own hosted zone (network stack), a
  * post-quantum TLS 1.2/1.3 policy, HTTP only redirecting to HTTPS, invalid header fields dropped,
  * defensive desync mitigation, access logs, and alias records. `listener` is where the web
  * service attaches.
@@ -59,7 +59,7 @@ export class LoadBalancer extends Construct {
     });
 
     if (props.domain) {
-      const zone = route53.HostedZone.fromHostedZoneAttributes(this, 'Zone', { hostedZoneId: props.domain.hostedZoneId, zoneName: props.domain.zoneName });
+      const { zone } = props.domain;
       const certificate = new acm.Certificate(this, 'Certificate', {
         domainName: props.domain.recordName,
         validation: acm.CertificateValidation.fromDns(zone),

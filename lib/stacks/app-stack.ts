@@ -4,6 +4,7 @@ import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as route53 from 'aws-cdk-lib/aws-route53';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
@@ -24,6 +25,8 @@ import { StageStack, type StageStackProps } from './stage-stack';
 
 export interface AppStackProps extends StageStackProps {
   readonly vpc: ec2.IVpc;
+  /** The stage's own hosted zone (network stack), where it has a domain. */
+  readonly zone?: route53.IPublicHostedZone;
   readonly logsKey: kms.IKey;
   readonly database: Database;
   readonly cache: Cache;
@@ -62,20 +65,20 @@ export class AppStack extends StageStack {
     this.loadBalancer = new LoadBalancer(this, 'LoadBalancer', {
       vpc: props.vpc,
       accessLogBucket: props.uploads.accessLogs,
-      domain: this.config.https ? domain : undefined,
+      domain: this.config.https && domain && props.zone ? { zone: props.zone, recordName: domain.recordName } : undefined,
       deletionProtection: name === 'prod',
     });
     if (app.waf) {
       this.waf = new Waf(this, 'Waf', { name: `webapp-${name}`, loadBalancerArn: this.loadBalancer.alb.loadBalancerArn, rateLimitPer5Min: app.wafRateLimitPer5Min, ...logs });
     }
 
-    if (domain) {
+    if (props.zone) {
       const eventsKey = new ServiceKey(this, 'EventsKey', {
         description: `${name}: SES event notifications`,
         services: ['sns'],
         removalPolicy: this.statefulRemovalPolicy,
       }).key;
-      this.email = new Email(this, 'Email', { zoneName: domain.zoneName, hostedZoneId: domain.hostedZoneId, key: eventsKey });
+      this.email = new Email(this, 'Email', { zone: props.zone, key: eventsKey });
     }
 
     // One image for both services, by tag or digest (-c imageTag=... per deploy).
@@ -96,7 +99,7 @@ export class AppStack extends StageStack {
       // TLS to Valkey; the AUTH token comes as a secret.
       REDIS_URL: `rediss://${props.cache.endpointAddress}:${props.cache.port}`,
       UPLOADS_BUCKET: props.uploads.bucket.bucketName,
-      ...(this.email ? { SES_CONFIGURATION_SET: this.email.configurationSet.configurationSetName, MAIL_FROM_DOMAIN: domain!.zoneName } : {}),
+      ...(this.email ? { SES_CONFIGURATION_SET: this.email.configurationSet.configurationSetName, MAIL_FROM_DOMAIN: props.zone!.zoneName } : {}),
     };
     // The AUTH token lives in the data stack, encrypted with the cache key. Referenced with its
     // key, CDK would write this stack's execution roles into that key policy: the data stack would

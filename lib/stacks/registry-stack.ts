@@ -1,32 +1,116 @@
 import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
+import type { StageConfig } from '../config';
 
-export interface RegistryStackProps extends StackProps {
+/** One registry (account and region) the app's images live in, and its part in getting them there. */
+export interface RegistryPlan {
+  readonly account: string;
+  readonly region: string;
   readonly repositoryName: string;
+  /** Tag patterns of builds that expire after 30 days; every other tag is a release, kept. */
+  readonly expiringTagPatterns: readonly string[];
+  /** CI pushes here; the registry replicates to `replicateTo`. */
+  readonly source: boolean;
+  readonly replicateTo: readonly { readonly account: string; readonly region: string }[];
+  /** The source registry's account, when this registry receives replicas from another account. */
+  readonly receivesFrom?: string;
 }
 
 /**
- * The app's image repository, one per account and region the stages use (deployed once, not per
- * stage): immutable tags so a tag always means the same build, scanning on push, untagged images
- * expire after 14 days and only the newest 100 tagged images are kept. Retained on deletion: the
- * running services pull from it.
+ * The registries of every stage (all of them, synthesized or not, so a partial synth never drops
+ * a replication destination): the source CI pushes to, and one per other account and region a
+ * stage runs in, each receiving every image from the source by ECR replication.
+ */
+export function registryPlans(stages: readonly StageConfig[]): RegistryPlan[] {
+  const key = (account: string, region: string) => `${account}/${region}`;
+  const [first] = stages;
+  const { source, repositoryName, expiringTagPatterns } = first.image;
+  const places = new Map<string, { account: string; region: string }>([[key(source.account, source.region), source]]);
+  for (const stage of stages) places.set(key(stage.account, stage.region), { account: stage.account, region: stage.region });
+  const destinations = [...places.values()].filter((p) => key(p.account, p.region) !== key(source.account, source.region));
+  return [...places.values()].map((p) => {
+    const isSource = key(p.account, p.region) === key(source.account, source.region);
+    return {
+      ...p,
+      repositoryName,
+      expiringTagPatterns,
+      source: isSource,
+      replicateTo: isSource ? destinations : [],
+      receivesFrom: !isSource && p.account !== source.account ? source.account : undefined,
+    };
+  });
+}
+
+export interface RegistryStackProps extends StackProps {
+  readonly plan: RegistryPlan;
+}
+
+/**
+ * The app's image repository in one account and region (deployed once there, not per stage):
+ * immutable tags so a tag always means the same build, scanning on push, KMS encryption. Lifecycle
+ * rules select only untagged images (after 14 days) and builds with an expiring tag (after 30
+ * days): no rule selects a release tag, so an image a stage runs is never expired. ECR lifecycle
+ * policies cannot say "never expire X"; protection is that nothing selects it.
+ *
+ * In the source registry (where CI pushes) a replication rule copies every image of the
+ * repository to the other registries; each of those admits the source account to replicate into
+ * it. Replication copies only images pushed after it is configured, a few minutes after the push:
+ * the deploy workflow runs scripts/preflight.ts, which waits for the image in the stage's registry.
  */
 export class RegistryStack extends Stack {
   readonly repository: ecr.Repository;
 
   constructor(scope: Construct, id: string, props: RegistryStackProps) {
     super(scope, id, props);
+    const { plan } = props;
     this.repository = new ecr.Repository(this, 'Repository', {
-      repositoryName: props.repositoryName,
+      repositoryName: plan.repositoryName,
       imageTagMutability: ecr.TagMutability.IMMUTABLE,
       imageScanOnPush: true,
       encryption: ecr.RepositoryEncryption.KMS,
       removalPolicy: RemovalPolicy.RETAIN,
       lifecycleRules: [
         { description: 'Untagged images (failed or superseded pushes)', tagStatus: ecr.TagStatus.UNTAGGED, maxImageAge: Duration.days(14), rulePriority: 1 },
-        { description: 'Keep the newest 100 images', tagStatus: ecr.TagStatus.ANY, maxImageCount: 100, rulePriority: 2 },
+        // One rule per pattern: the patterns of one rule must all match the same image.
+        ...plan.expiringTagPatterns.map((pattern, i) => ({
+          description: `Builds tagged ${pattern}, not releases`,
+          tagStatus: ecr.TagStatus.TAGGED,
+          tagPatternList: [pattern],
+          maxImageAge: Duration.days(30),
+          rulePriority: 2 + i,
+        })),
       ],
     });
+
+    if (plan.replicateTo.length > 0) {
+      // Registry-wide (one per account and region): this stack owns the registry's replication.
+      new ecr.CfnReplicationConfiguration(this, 'Replication', {
+        replicationConfiguration: {
+          rules: [
+            {
+              destinations: plan.replicateTo.map((d) => ({ region: d.region, registryId: d.account })),
+              repositoryFilters: [{ filter: plan.repositoryName, filterType: 'PREFIX_MATCH' }],
+            },
+          ],
+        },
+      });
+    }
+    if (plan.receivesFrom) {
+      // Registry-wide too: the source registry may replicate this repository into this one.
+      new ecr.CfnRegistryPolicy(this, 'ReplicationFromSource', {
+        policyText: new iam.PolicyDocument({
+          statements: [
+            new iam.PolicyStatement({
+              sid: 'ReplicationFromTheSourceRegistry',
+              principals: [new iam.AccountPrincipal(plan.receivesFrom)],
+              actions: ['ecr:CreateRepository', 'ecr:ReplicateImage'],
+              resources: [Stack.of(this).formatArn({ service: 'ecr', resource: 'repository', resourceName: plan.repositoryName })],
+            }),
+          ],
+        }).toJSON(),
+      });
+    }
   }
 }

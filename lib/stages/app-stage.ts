@@ -66,6 +66,7 @@ export class AppStage extends Stage {
       config,
       description: `Stateless tier of the ${config.name} stage: ECS services, load balancer, WAF, SES`,
       vpc: this.network.vpc,
+      zone: this.network.zone,
       logsKey: this.network.logsKey,
       database: this.data.database,
       cache: this.data.cache,

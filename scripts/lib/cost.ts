@@ -18,6 +18,7 @@ export interface PriceTable {
   secretMonth: number;
   alarmMonth: number;
   dashboardMonth: number;
+  route53HostedZoneMonth: number;
   waf: { webAclMonth: number; ruleMonth: number };
   interfaceEndpointAzHour: number;
   logs: { ingestedGb: number; storedGbMonth: number };
@@ -57,6 +58,7 @@ const FREE_TYPES = new Set([
   'AWS::Route53::RecordSet', 'AWS::CertificateManager::Certificate', 'AWS::SNS::Topic', 'AWS::SNS::Subscription', 'AWS::SNS::TopicPolicy',
   'AWS::Events::Rule', 'AWS::KMS::Alias', 'AWS::WAFv2::WebACLAssociation', 'AWS::WAFv2::LoggingConfiguration',
   'AWS::SES::ConfigurationSet', 'AWS::SES::ConfigurationSetEventDestination', 'AWS::SES::EmailIdentity', 'AWS::ECR::Repository',
+  'AWS::ECR::ReplicationConfiguration', 'AWS::ECR::RegistryPolicy', 'AWS::IAM::OIDCProvider',
   'AWS::Backup::BackupPlan', 'AWS::Backup::BackupSelection', 'AWS::Backup::BackupVault', 'AWS::Budgets::Budget',
 ]);
 
@@ -74,6 +76,7 @@ const CATEGORIES: [string, string][] = [
   ['Secret', 'Secrets'],
   ['Alarm', 'CloudWatch alarms'],
   ['Dashboard', 'CloudWatch dashboards'],
+  ['Hosted zone', 'Route 53'],
   ['WAF', 'WAF'],
   ['Interface endpoint', 'VPC endpoints'],
   ['Logs', 'CloudWatch Logs'],
@@ -190,6 +193,9 @@ export function estimateStack(template: Template, prices: PriceTable): { lines: 
         break;
       case 'AWS::CloudWatch::Dashboard':
         add(`Dashboard ${id}`, '1 dashboard', prices.dashboardMonth);
+        break;
+      case 'AWS::Route53::HostedZone':
+        add(`Hosted zone ${id}`, '1 zone (queries not counted)', prices.route53HostedZoneMonth);
         break;
       case 'AWS::WAFv2::WebACL': {
         const rules = Array.isArray(p.Rules) ? p.Rules.length : 0;

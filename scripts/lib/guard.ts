@@ -21,6 +21,10 @@ export const STATEFUL_TYPES: ReadonlySet<string> = new Set([
   'AWS::DynamoDB::Table',
   'AWS::DynamoDB::GlobalTable',
   'AWS::EFS::FileSystem',
+  // A new zone gets new name servers: the delegation in the parent zone breaks until redone.
+  'AWS::Route53::HostedZone',
+  // A new repository starts empty: every image a stage runs would be gone.
+  'AWS::ECR::Repository',
 ]);
 
 type Resource = NonNullable<Template['Resources']>[string];

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { STAGE_NAMES, StageConfigError, loadStageConfigs } from '../../lib/config';
+import { STAGE_NAMES, StageConfigError, loadStageConfigs, loadStages } from '../../lib/config';
 
 function loadError(context: Record<string, unknown>): string {
   try {
@@ -48,7 +48,7 @@ describe('loadStageConfigs', () => {
     const [dev] = loadStageConfigs({
       stages: 'dev',
       'dev.https': 'true',
-      'dev.domain': '{"zoneName":"example.com","hostedZoneId":"Z123","recordName":"dev.example.com"}',
+      'dev.domain': '{"zoneName":"dev.example.com","recordName":"dev.example.com","parentZoneName":"example.com"}',
     });
     expect(dev.domain?.recordName).toBe('dev.example.com');
   });
@@ -67,6 +67,28 @@ describe('loadStageConfigs', () => {
   test('a bad image tag from -c imageTag is rejected for each stage', () => {
     const message = loadError({ imageTag: 'not a tag' });
     for (const stage of STAGE_NAMES) expect(message).toContain(`stage "${stage}", field "image.tag", value "not a tag"`);
+  });
+
+  test('every stage\'s overrides are checked, also when only some stages are synthesized', () => {
+    expect(loadError({ stages: 'dev', 'prod.database.multiAz': 'false' })).toMatch(/stage "prod", field "database\.multiAz", value false/);
+  });
+
+  test('-c imageTag sets only the synthesized stages', () => {
+    const { selected, all } = loadStages({ stages: 'dev', imageTag: 'v2.0.0' });
+    expect(selected.map((c) => c.image.tag)).toEqual(['v2.0.0']);
+    expect(all.map((c) => [c.name, c.image.tag])).toEqual([['dev', 'v2.0.0'], ['staging', 'v0.1.0'], ['prod', 'v0.1.0']]);
+  });
+
+  test.each([
+    [{ 'prod.image.source': '{"account":"333333333333","region":"eu-west-1"}' }, /stage "prod", field "image\.source", value \{"account":"333333333333","region":"eu-west-1"\}: differs from stage "dev" .*CI pushes each build once, to one registry.*Fix: set the same image\.source in every stage/],
+    [{ 'staging.image.repositoryName': 'other' }, /stage "staging", field "image\.repositoryName", value "other": differs from stage "dev"/],
+    [{ 'prod.ci.repository': 'someone/else' }, /stage "prod", field "ci\.repository", value "someone\/else": differs from stage "dev".*one repository's workflows deploy every stage/],
+    [
+      { 'prod.domain': '{"zoneName":"staging.example.com","recordName":"staging.example.com","parentZoneName":"example.com"}' },
+      /stage "prod", field "domain\.zoneName", value "staging\.example\.com": stage "staging" uses it too: two stages would write the same DNS records\. Fix: give each stage its own name, e\.g\. "prod\.example\.com"/,
+    ],
+  ])('rules across stages: %j', (context, message) => {
+    expect(loadError(context)).toMatch(message);
   });
 
   test('CDK context keys (feature flags, lookups) are not taken for overrides', () => {

@@ -24,6 +24,7 @@ const PRICES: PriceTable = {
   secretMonth: 0.4,
   alarmMonth: 0.1,
   dashboardMonth: 3,
+  route53HostedZoneMonth: 0.5,
   waf: { webAclMonth: 5, ruleMonth: 1 },
   interfaceEndpointAzHour: 0.01,
   logs: { ingestedGb: 0.5, storedGbMonth: 0.1 },

@@ -2,7 +2,7 @@ import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { STAGE_NAMES, type StageConfig, type StageName, STAGES, parseStageConfig } from '../../lib/config';
 import { MANAGED_RULE_GROUPS } from '../../lib/constructs/waf';
-import { type StageTemplates, synthStage } from '../support/synth';
+import { type StageTemplates, stackOutputLike, synthStage } from '../support/synth';
 
 const synthesized = {} as Record<StageName, StageTemplates>;
 beforeAll(() => {
@@ -204,13 +204,23 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
     );
   });
 
+  // The stage's own zone, read from its network stack.
+  const stageZone = stackOutputLike(Match.objectLike({ StackName: `${name}-Network`, OutputName: Match.stringLikeRegexp('RefZone2A4024A4') }));
+
+  test('every DNS record goes into the stage\'s own zone, never another stage\'s', () => {
+    for (const record of Object.values(app(name).findResources('AWS::Route53::RecordSet'))) {
+      expect(JSON.stringify(record.Properties.HostedZoneId)).toMatch(new RegExp(`"StackName":"${name}-Network".*RefZone2A4024A4`));
+    }
+  });
+
   if (parseStageConfig(STAGES[name]).https) {
     test('HTTPS with a DNS-validated certificate and a modern TLS policy; HTTP only redirects', () => {
       const t = app(name);
       t.hasResourceProperties('AWS::CertificateManager::Certificate', {
         DomainName: config.domain!.recordName,
         ValidationMethod: 'DNS',
-        DomainValidationOptions: [{ DomainName: config.domain!.recordName, HostedZoneId: config.domain!.hostedZoneId }],
+        // Validated in the stage's own zone, which the network stack holds.
+        DomainValidationOptions: [{ DomainName: config.domain!.recordName, HostedZoneId: stageZone }],
       });
       t.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 443, Protocol: 'HTTPS', SslPolicy: 'ELBSecurityPolicy-TLS13-1-2-PQ-2025-09' });
       t.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
@@ -218,7 +228,7 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
         Protocol: 'HTTP',
         DefaultActions: [{ Type: 'redirect', RedirectConfig: { Protocol: 'HTTPS', Port: '443', StatusCode: 'HTTP_301' } }],
       });
-      for (const type of ['A', 'AAAA']) t.hasResourceProperties('AWS::Route53::RecordSet', { Name: `${config.domain!.recordName}.`, Type: type, HostedZoneId: config.domain!.hostedZoneId });
+      for (const type of ['A', 'AAAA']) t.hasResourceProperties('AWS::Route53::RecordSet', { Name: `${config.domain!.recordName}.`, Type: type, HostedZoneId: stageZone });
     });
   } else {
     test('no domain: HTTP only, and synth says so', () => {

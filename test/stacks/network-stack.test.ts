@@ -126,6 +126,20 @@ describe.each(STAGE_NAMES)('%s network stack', (name) => {
     });
   });
 
+  test(STAGES[name].domain ? 'the stage has its own hosted zone, kept, with the NS records to delegate as an output' : 'no domain, no zone', () => {
+    const t = network(name);
+    const domain = STAGES[name].domain;
+    if (!domain) {
+      t.resourceCountIs('AWS::Route53::HostedZone', 0);
+      return;
+    }
+    t.hasResource('AWS::Route53::HostedZone', { Properties: { Name: `${domain.zoneName}.` }, DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    const outputs = Object.entries(t.findOutputs('*')).filter(([k]) => k.startsWith('ZoneNameServers'));
+    expect(outputs.map(([, o]) => o)).toEqual([
+      { Value: { 'Fn::Join': [',', { 'Fn::GetAtt': ['Zone2A4024A4', 'NameServers'] }] }, Description: `Create an NS record ${domain.zoneName} with these values in the ${domain.parentZoneName} zone` },
+    ]);
+  });
+
   test('S3 is reached through a gateway endpoint on the private and isolated route tables', () => {
     network(name).hasResourceProperties('AWS::EC2::VPCEndpoint', {
       VpcEndpointType: 'Gateway',
@@ -144,6 +158,7 @@ describe('logical ids of stateful network resources are frozen', () => {
     expect(Object.keys(t.findResources('AWS::KMS::Key'))).toEqual(['LogsKeyFE4C4A83', 'AlarmsKey7F5A268D']);
     expect(Object.keys(t.findResources('AWS::SNS::Topic'))).toEqual(['AlarmsTopic3A2DFEBA']);
     expect(Object.keys(t.findResources('AWS::Logs::LogGroup'))).toEqual(['NetworkFlowLogs2BEC3212']);
+    expect(Object.keys(t.findResources('AWS::Route53::HostedZone'))).toEqual(STAGES[name].domain ? ['Zone2A4024A4'] : []);
   });
 });
 

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { expect } from 'vitest';
 import { createApp } from '../../lib/app';
@@ -43,6 +44,8 @@ export interface StageTemplates {
   readonly ops: Template;
   /** The DR-region stack, when the stage has one. */
   readonly dr?: Template;
+  /** The stacks outside the stage that its synth brings (image registries, CI access), by stack name. */
+  readonly shared: ReadonlyMap<string, Template>;
 }
 
 /**
@@ -81,6 +84,9 @@ function synthesizeStage(name: StageName, context: Record<string, unknown>): Sta
     app: Template.fromStack(stage.app),
     ops: Template.fromStack(stage.ops),
     dr: stage.dr && Template.fromStack(stage.dr),
+    shared: new Map(
+      stage.node.root.node.children.filter((c): c is Stack => Stack.isStack(c)).map((stack) => [stack.stackName, Template.fromStack(stack)] as const),
+    ),
   };
 }
 

@@ -1,0 +1,114 @@
+import { Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { Construct } from 'constructs';
+import type { StageConfig } from '../config';
+
+/** GitHub's OIDC issuer; its tokens' audience for AWS is sts.amazonaws.com. */
+export const GITHUB_OIDC = { url: 'https://token.actions.githubusercontent.com', host: 'token.actions.githubusercontent.com', audience: 'sts.amazonaws.com' } as const;
+
+/**
+ * The GitHub environment of the pull-request review job that runs `cdk diff` (only the default
+ * branch's workflow code runs there): the diff roles trust it, never pull requests at large.
+ */
+export const REVIEW_ENVIRONMENT = 'pr-review';
+
+/** The CDK bootstrap qualifier (the default; `cdk bootstrap` without --qualifier). */
+export const BOOTSTRAP_QUALIFIER = 'hnb659fds';
+
+/** Names of a stage's CI roles: fixed, so the workflows derive them from the account id. */
+export const ciRoleNames = (stage: string) => ({ deploy: `webapp-${stage}-deploy`, diff: `webapp-${stage}-diff`, releaseRead: `webapp-${stage}-release-read` });
+
+export interface CiAccessStackProps extends StackProps {
+  readonly account: string;
+  /** The stages that deploy into this account. */
+  readonly stages: readonly StageConfig[];
+  /** The stage whose running image the prod deploy reads (staging), when it is in this account. */
+  readonly releaseSource?: StageConfig;
+}
+
+/**
+ * What GitHub Actions may do in one account (deployed once per account, like the bootstrap):
+ * the GitHub OIDC provider, and per stage a deploy role and a diff role, each assumable only by
+ * a workflow of the configured repository running in the right GitHub environment, by a short
+ * token (no long-lived keys). The deploy role can only assume the CDK bootstrap roles of this
+ * account (the deploy role CloudFormation deploys with, the asset publishing roles, the lookup
+ * role); the diff role only the lookup role, and read the stage's stacks. The staging account
+ * also has the release-read role the prod deploy uses to read the image staging runs.
+ */
+export class CiAccessStack extends Stack {
+  readonly provider: iam.IOidcProvider;
+  readonly roles: Record<string, iam.Role> = {};
+
+  constructor(scope: Construct, id: string, props: CiAccessStackProps) {
+    super(scope, id, props);
+    const { account, partition } = this;
+    const create = props.stages.every((s) => s.ci.createOidcProvider);
+    this.provider = create
+      ? new iam.OidcProviderNative(this, 'GitHubOidc', { url: GITHUB_OIDC.url, clientIds: [GITHUB_OIDC.audience] })
+      : iam.OidcProviderNative.fromOidcProviderArn(this, 'GitHubOidc', `arn:${partition}:iam::${account}:oidc-provider/${GITHUB_OIDC.host}`);
+
+    const cdkRole = (kind: string, region: string) => `arn:${partition}:iam::${account}:role/cdk-${BOOTSTRAP_QUALIFIER}-${kind}-role-${account}-${region}`;
+    for (const stage of props.stages) {
+      const names = ciRoleNames(stage.name);
+      const regions = [stage.region, ...(stage.backup.drCopies || stage.uploads.replicateToDr ? [stage.drRegion] : [])];
+      const deploy = this.githubRole(names.deploy, stage.ci.repository, stage.name, `Deploys the ${stage.name} stage from GitHub Actions (environment ${stage.name})`);
+      deploy.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'AssumeTheCdkBootstrapRoles',
+          actions: ['sts:AssumeRole', 'sts:TagSession'],
+          resources: regions.flatMap((r) => ['deploy', 'file-publishing', 'image-publishing', 'lookup'].map((kind) => cdkRole(kind, r))),
+        }),
+      );
+
+      const diff = this.githubRole(names.diff, stage.ci.repository, REVIEW_ENVIRONMENT, `Reads the deployed ${stage.name} stacks for cdk diff in pull-request reviews`);
+      diff.addToPolicy(new iam.PolicyStatement({ sid: 'AssumeTheLookupRole', actions: ['sts:AssumeRole', 'sts:TagSession'], resources: regions.map((r) => cdkRole('lookup', r)) }));
+      diff.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'ReadTheStageStacks',
+          actions: ['cloudformation:DescribeStacks', 'cloudformation:GetTemplate', 'cloudformation:GetTemplateSummary', 'cloudformation:ListStackResources'],
+          resources: regions.map((r) => `arn:${partition}:cloudformation:${r}:${account}:stack/${stage.name}-*/*`),
+        }),
+      );
+      this.acknowledge(deploy, `The deploy role assumes the CDK bootstrap roles of this account (deploy, file-publishing, image-publishing, lookup) in the ${stage.name} stage's regions; their names end in the account and region.`);
+      this.acknowledge(diff, `The diff role reads only the ${stage.name} stage's stacks (${stage.name}-*) and assumes only the lookup role.`);
+      Object.assign(this.roles, { [names.deploy]: deploy, [names.diff]: diff });
+    }
+
+    if (props.releaseSource) {
+      const stage = props.releaseSource;
+      const { region } = stage;
+      const read = this.githubRole(ciRoleNames(stage.name).releaseRead, stage.ci.repository, 'prod', `Reads the image the ${stage.name} web tasks run, for the prod deploy to promote`);
+      const cluster = `arn:${partition}:ecs:${region}:${account}:cluster/${stage.name}-App-Cluster*`;
+      read.addToPolicy(new iam.PolicyStatement({ sid: 'ReadTheAppStackOutputs', actions: ['cloudformation:DescribeStacks'], resources: [`arn:${partition}:cloudformation:${region}:${account}:stack/${stage.name}-App/*`] }));
+      read.addToPolicy(new iam.PolicyStatement({ sid: 'ListTheWebTasks', actions: ['ecs:ListTasks'], resources: ['*'], conditions: { ArnLike: { 'ecs:cluster': cluster } } }));
+      read.addToPolicy(new iam.PolicyStatement({ sid: 'ReadTheWebTasks', actions: ['ecs:DescribeTasks'], resources: [`arn:${partition}:ecs:${region}:${account}:task/${stage.name}-App-Cluster*/*`] }));
+      this.acknowledge(read, `Reads (never changes) the tasks of the ${stage.name} cluster, whose CloudFormation name starts ${stage.name}-App-Cluster; ecs:ListTasks has no resource-level permissions and is held to that cluster by the ecs:cluster condition.`);
+      this.roles[ciRoleNames(stage.name).releaseRead] = read;
+    }
+  }
+
+  /** A role only a workflow of `repository` running in GitHub environment `environment` can assume. */
+  private githubRole(roleName: string, repository: string, environment: string, description: string): iam.Role {
+    return new iam.Role(this, roleName, {
+      roleName,
+      description,
+      maxSessionDuration: undefined,
+      assumedBy: new iam.WebIdentityPrincipal(this.provider.oidcProviderArn, {
+        StringEquals: {
+          [`${GITHUB_OIDC.host}:aud`]: GITHUB_OIDC.audience,
+          [`${GITHUB_OIDC.host}:sub`]: `repo:${repository}:environment:${environment}`,
+        },
+      }),
+    });
+  }
+
+  /** The wildcard and inline-policy findings on a CI role, each with its reason. */
+  private acknowledge(role: iam.Role, reason: string): void {
+    const policy = role.node.findChild('DefaultPolicy');
+    const statements = (Stack.of(this).resolve((policy as iam.Policy).document.toJSON()) as { Statement: { Resource: string | string[] }[] }).Statement;
+    for (const resource of new Set(statements.flatMap((s) => [s.Resource].flat()).filter((r) => r.includes('*')))) {
+      Validations.of(policy).acknowledge({ id: `AwsSolutions-IAM5[Resource::${resource}]`, reason });
+    }
+    Validations.of(policy).acknowledge({ id: 'NIST.800.53.R5-IAMNoInlinePolicy', reason: 'CDK writes the role\'s grants as its inline default policy; every statement is scoped to this account and named here.' });
+  }
+}

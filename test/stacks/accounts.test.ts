@@ -1,0 +1,151 @@
+import type { Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { STAGE_NAMES, STAGES, type StageName, tagPatternMatches } from '../../lib/config';
+import { type StageTemplates, synthStage } from '../support/synth';
+
+// biome-ignore lint: template JSON is free-form
+type Json = any;
+
+const synthesized = {} as Record<StageName, StageTemplates>;
+beforeAll(() => {
+  for (const name of STAGE_NAMES) synthesized[name] = synthStage(name);
+});
+const shared = (stage: StageName, stackName: string): Template => {
+  const t = synthesized[stage].shared.get(stackName);
+  expect(t, `${stackName} in the ${stage} synth`).toBeDefined();
+  return t!;
+};
+const resources = (t: Template, type: string): Json[] => Object.values(t.findResources(type));
+const SOURCE = STAGES.staging.image.source;
+const registry = (account: string, region = 'eu-west-1') => `Registry-${account}-${region}-webapp`;
+
+describe('images reach every stage account from the one registry CI pushes to', () => {
+  test('the shipped config pushes to the staging account, which replicates to dev and prod', () => {
+    expect(STAGE_NAMES.map((n) => STAGES[n].image.source)).toEqual([SOURCE, SOURCE, SOURCE]);
+    expect(SOURCE).toEqual({ account: STAGES.staging.account, region: STAGES.staging.region });
+  });
+
+  test('the source registry replicates the repository to every other stage account, whichever stage is synthesized', () => {
+    for (const stage of STAGE_NAMES) {
+      const [replication] = resources(shared(stage, registry(SOURCE.account)), 'AWS::ECR::ReplicationConfiguration');
+      expect(replication.Properties.ReplicationConfiguration, stage).toEqual({
+        Rules: [
+          {
+            Destinations: [
+              { Region: 'eu-west-1', RegistryId: STAGES.dev.account },
+              { Region: 'eu-west-1', RegistryId: STAGES.prod.account },
+            ],
+            RepositoryFilters: [{ Filter: 'webapp', FilterType: 'PREFIX_MATCH' }],
+          },
+        ],
+      });
+    }
+  });
+
+  test.each(['dev', 'prod'] as const)('the %s registry admits the source account to replicate into its repository, and nothing else', (stage) => {
+    const t = shared(stage, registry(STAGES[stage].account));
+    const [policy] = resources(t, 'AWS::ECR::RegistryPolicy');
+    expect(policy.Properties.PolicyText).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'ReplicationFromTheSourceRegistry',
+          Effect: 'Allow',
+          Principal: { AWS: `arn:aws:iam::${SOURCE.account}:root` },
+          Action: ['ecr:CreateRepository', 'ecr:ReplicateImage'],
+          Resource: `arn:aws:ecr:eu-west-1:${STAGES[stage].account}:repository/webapp`,
+        },
+      ],
+    });
+    // A destination does not replicate further.
+    expect(resources(t, 'AWS::ECR::ReplicationConfiguration')).toEqual([]);
+  });
+
+  test('every registry keeps immutable, scanned, KMS-encrypted tags and is kept when its stack goes', () => {
+    for (const account of [STAGES.dev.account, SOURCE.account, STAGES.prod.account]) {
+      const stage = STAGE_NAMES.find((n) => STAGES[n].account === account)!;
+      const [repo] = Object.values(shared(stage, registry(account)).findResources('AWS::ECR::Repository'));
+      expect(repo.Properties).toMatchObject({ RepositoryName: 'webapp', ImageTagMutability: 'IMMUTABLE', ImageScanningConfiguration: { ScanOnPush: true }, EncryptionConfiguration: { EncryptionType: 'KMS' } });
+      expect(repo.DeletionPolicy).toBe('Retain');
+    }
+  });
+
+  test('lifecycle rules select untagged images and expiring builds only: no rule ever selects a release', () => {
+    const [repo] = resources(shared('prod', registry(STAGES.prod.account)), 'AWS::ECR::Repository');
+    const rules = JSON.parse(repo.Properties.LifecyclePolicy.LifecyclePolicyText).rules as Json[];
+    expect(rules.map((r) => r.selection)).toEqual([
+      { tagStatus: 'untagged', countType: 'sinceImagePushed', countNumber: 14, countUnit: 'days' },
+      { tagStatus: 'tagged', tagPatternList: ['pr-*'], countType: 'sinceImagePushed', countNumber: 30, countUnit: 'days' },
+      { tagStatus: 'tagged', tagPatternList: ['sha-*'], countType: 'sinceImagePushed', countNumber: 30, countUnit: 'days' },
+    ]);
+    // As ECR evaluates them: a tagged image is selected only by a tagged rule whose every pattern matches.
+    const selects = (tag: string) => rules.some((r) => r.selection.tagStatus === 'any' || (r.selection.tagStatus === 'tagged' && r.selection.tagPatternList.every((p: string) => tagPatternMatches(p, tag))));
+    for (const release of ['v0.1.0', 'v1.4.2', '2026.11.22', STAGES.prod.image.tag]) expect(selects(release), release).toBe(false);
+    for (const build of ['pr-42', 'sha-3f9a1c2']) expect(selects(build), build).toBe(true);
+    expect(rules.some((r) => r.selection.countType === 'imageCountMoreThan')).toBe(false);
+  });
+});
+
+describe('CI access: GitHub OIDC roles per stage account', () => {
+  const ci = (stage: StageName) => shared(stage, `CiAccess-${STAGES[stage].account}`);
+  const role = (t: Template, name: string): Json => resources(t, 'AWS::IAM::Role').find((r) => r.Properties.RoleName === name);
+  const statements = (t: Template, roleLogicalPrefix: string): Json[] =>
+    Object.entries(t.findResources('AWS::IAM::Policy'))
+      .filter(([id]) => id.startsWith(roleLogicalPrefix))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+  const trust = (r: Json) => r.Properties.AssumeRolePolicyDocument.Statement;
+
+  test.each(STAGE_NAMES)('%s: the account trusts GitHub\'s OIDC issuer for the STS audience', (stage) => {
+    expect(resources(ci(stage), 'AWS::IAM::OIDCProvider').map((p) => p.Properties)).toEqual([{ Url: 'https://token.actions.githubusercontent.com', ClientIdList: ['sts.amazonaws.com'] }]);
+  });
+
+  test.each(STAGE_NAMES)('%s: the deploy role is assumable only from this repository\'s %s environment, never a pull request or another repository', (stage) => {
+    const deploy = role(ci(stage), `webapp-${stage}-deploy`);
+    expect(trust(deploy)).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'sts:AssumeRoleWithWebIdentity',
+        Principal: { Federated: { Ref: expect.stringMatching(/^GitHubOidc/) } },
+        Condition: { StringEquals: { 'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com', 'token.actions.githubusercontent.com:sub': `repo:example-org/webapp-platform:environment:${stage}` } },
+      },
+    ]);
+    // StringEquals on the exact subject: no wildcard could admit "pull_request" or "repo:other/...".
+    expect(JSON.stringify(trust(deploy))).not.toMatch(/StringLike|\*|pull_request/);
+  });
+
+  test.each(STAGE_NAMES)('%s: the deploy role may only assume the CDK bootstrap roles of its own account', (stage) => {
+    const { account, region, drRegion } = STAGES[stage];
+    const regions = stage === 'dev' ? [region] : [drRegion, region];
+    const [statement, ...others] = statements(ci(stage), `webapp${stage}deploy`);
+    expect(others).toEqual([]);
+    expect(statement.Action).toEqual(['sts:AssumeRole', 'sts:TagSession']);
+    expect(statement.Resource).toEqual(['deploy', 'file-publishing', 'image-publishing', 'lookup'].flatMap((kind) => regions.map((r) => `arn:aws:iam::${account}:role/cdk-hnb659fds-${kind}-role-${account}-${r}`)));
+  });
+
+  test.each(STAGE_NAMES)('%s: the diff role trusts only the pull-request review environment and only reads', (stage) => {
+    const { account } = STAGES[stage];
+    const diff = role(ci(stage), `webapp-${stage}-diff`);
+    expect(trust(diff)[0].Condition.StringEquals['token.actions.githubusercontent.com:sub']).toBe('repo:example-org/webapp-platform:environment:pr-review');
+    const actions = statements(ci(stage), `webapp${stage}diff`).flatMap((s) => [s.Action].flat());
+    expect(actions).toEqual(['sts:AssumeRole', 'sts:TagSession', 'cloudformation:DescribeStacks', 'cloudformation:GetTemplate', 'cloudformation:GetTemplateSummary', 'cloudformation:ListStackResources']);
+    const assumable = [statements(ci(stage), `webapp${stage}diff`)[0].Resource].flat() as string[];
+    expect(assumable.every((arn) => arn.startsWith(`arn:aws:iam::${account}:role/cdk-hnb659fds-lookup-role-${account}-`))).toBe(true);
+    const stacks = [statements(ci(stage), `webapp${stage}diff`)[1].Resource].flat() as string[];
+    expect(stacks.every((arn) => arn.endsWith(`:${account}:stack/${stage}-*/*`))).toBe(true);
+  });
+
+  test('only the staging account has the release-read role, for the prod deploy, and it only reads the staging app', () => {
+    expect(role(ci('dev'), 'webapp-dev-release-read')).toBeUndefined();
+    expect(role(ci('prod'), 'webapp-prod-release-read')).toBeUndefined();
+    const t = ci('staging');
+    const read = role(t, 'webapp-staging-release-read');
+    expect(trust(read)[0].Condition.StringEquals['token.actions.githubusercontent.com:sub']).toBe('repo:example-org/webapp-platform:environment:prod');
+    expect(statements(t, 'webappstagingreleaseread').map((s) => s.Action)).toEqual(['cloudformation:DescribeStacks', 'ecs:ListTasks', 'ecs:DescribeTasks']);
+  });
+
+  test('an account that already has the GitHub provider imports it', () => {
+    const imported = synthStage('dev', { 'dev.ci.createOidcProvider': false }).shared.get(`CiAccess-${STAGES.dev.account}`)!;
+    expect(resources(imported, 'AWS::IAM::OIDCProvider')).toEqual([]);
+    expect(trust(role(imported, 'webapp-dev-deploy'))[0].Principal.Federated).toBe(`arn:aws:iam::${STAGES.dev.account}:oidc-provider/token.actions.githubusercontent.com`);
+  });
+});
