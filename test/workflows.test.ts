@@ -15,6 +15,7 @@ interface Step {
   run?: string;
   if?: string;
   with?: Record<string, string>;
+  env?: Record<string, string>;
 }
 interface Job {
   if?: string;
@@ -63,7 +64,10 @@ describe('no long-lived AWS keys anywhere', () => {
     const text = read(file);
     expect(text).not.toMatch(/aws-access-key-id|aws-secret-access-key|AWS_SECRET_ACCESS_KEY/);
     const credentialSteps = Object.values(workflow(file).jobs).flatMap((j) => j.steps.filter((s) => s.uses?.startsWith('aws-actions/configure-aws-credentials')));
-    for (const step of credentialSteps) expect(step.with?.['role-to-assume']).toMatch(/^\$\{\{ vars\.AWS_[A-Z_]+_ARN \}\}$/);
+    // Only the roles the CiAccess stack creates, in the account of a repository variable.
+    for (const step of credentialSteps) {
+      expect(step.with?.['role-to-assume']).toMatch(/^arn:aws:iam::\$\{\{ vars\.AWS_(DEV|STAGING|PROD)_ACCOUNT_ID \}\}:role\/webapp-(dev|staging|prod)-(deploy|diff|release-read)$/);
+    }
   });
 });
 
@@ -81,7 +85,8 @@ describe('pull-request workflow', () => {
     const script = runs(job);
     expect(script).toContain('npm ci');
     expect(script).toContain('npm test');
-    expect(script).toMatch(/cdk synth --quiet '\*\*' -o "\$RUNNER_TEMP\/head\.out"/);
+    expect(script).toMatch(/cdk synth --quiet '\*\*' \$ACCOUNTS -o "\$RUNNER_TEMP\/head\.out"/);
+    expect(script).toMatch(/cdk synth --quiet '\*\*' \$ACCOUNTS -o "\$RUNNER_TEMP\/base\.out"/);
     expect(script).toMatch(/git worktree add "\$RUNNER_TEMP\/base" "\$\{\{ github\.event\.pull_request\.base\.sha \}\}"/);
     expect(script).toMatch(/scripts\/diff-guard\.ts --base "\$RUNNER_TEMP\/base\.out" --head "\$RUNNER_TEMP\/head\.out" "\$\{allow\[@\]\}" --format markdown/);
     expect(script).toMatch(/scripts\/cost\.ts --assembly "\$RUNNER_TEMP\/head\.out" --base "\$RUNNER_TEMP\/base\.out" --format markdown/);
@@ -93,12 +98,20 @@ describe('pull-request workflow', () => {
     expect(guard.run).toContain('allow+=(--allow "$id")');
   });
 
-  test('cdk diff for staging and prod only with a configured role and not from forks', () => {
+  test('synthesizes with the real stage accounts, taken from the same repository variables as deploy.yml', () => {
+    for (const stage of ['dev', 'staging', 'prod']) {
+      const variable = `AWS_${stage.toUpperCase()}_ACCOUNT_ID`;
+      expect((wf as unknown as { env: Record<string, string> }).env[variable]).toBe(`\${{ vars.${variable} }}`);
+      expect(runs(job)).toContain(`-c ${stage}.account=$${variable}`);
+    }
+  });
+
+  test('cdk diff (template method: read-only) for staging and prod only with a configured account and not from forks', () => {
     for (const stage of ['staging', 'prod']) {
       const creds = job.steps.find((s) => s.name === `AWS credentials for ${stage}`)!;
-      expect(creds.if).toBe(`vars.AWS_${stage.toUpperCase()}_DIFF_ROLE_ARN != '' && github.event.pull_request.head.repo.full_name == github.repository`);
+      expect(creds.if).toBe(`vars.AWS_${stage.toUpperCase()}_ACCOUNT_ID != '' && github.event.pull_request.head.repo.full_name == github.repository`);
       const diff = job.steps.find((s) => s.name === `cdk diff ${stage}`)!;
-      expect(diff.run).toContain(`cdk diff --app "$RUNNER_TEMP/head.out" '${stage}/*'`);
+      expect(diff.run).toContain(`cdk diff --method=template --app "$RUNNER_TEMP/head.out" '${stage}/*'`);
     }
   });
 
@@ -121,8 +134,23 @@ describe('deploy workflow', () => {
     expect(wf.jobs.prod.if).toBe("github.event_name == 'workflow_dispatch'");
     expect(wf.jobs.prod.environment).toBe('prod');
     for (const stage of ['dev', 'staging', 'prod']) {
-      expect(runs(wf.jobs[stage])).toContain(`npx cdk deploy '${stage}/*' --require-approval never`);
+      expect(runs(wf.jobs[stage])).toContain(`npx cdk deploy '${stage}/*' --require-approval never -c stages=${stage} -c "${stage}.account=$ACCOUNT"`);
     }
+  });
+
+  test('each deploy runs preflight first, with the same overrides, waiting for the image to be replicated', () => {
+    for (const stage of ['dev', 'staging', 'prod']) {
+      const steps = wf.jobs[stage].steps;
+      const preflightAt = steps.findIndex((s) => s.run?.includes('scripts/preflight.ts'));
+      const deployAt = steps.findIndex((s) => s.run?.includes('npx cdk deploy'));
+      expect(preflightAt, stage).toBeGreaterThan(-1);
+      expect(preflightAt).toBeLessThan(deployAt);
+      expect(steps[preflightAt].run).toContain(`--stage ${stage} -c "${stage}.account=$ACCOUNT"`);
+      expect(steps[preflightAt].run).toContain('--wait-for-image 900 --lookup-role');
+      expect((wf.jobs[stage] as unknown as { env: Record<string, string> }).env.ACCOUNT).toBe(`\${{ vars.AWS_${stage.toUpperCase()}_ACCOUNT_ID }}`);
+    }
+    expect(runs(wf.jobs.prod)).toContain('--lookup-role');
+    expect(wf.jobs.prod.steps.find((s) => s.name === 'Preflight prod')!.run).toContain('-c "prod.image.tag=$DIGEST"');
   });
 
   test('two deploys of a stage never overlap', () => {
@@ -136,7 +164,8 @@ describe('deploy workflow', () => {
     const script = runs(wf.jobs.prod);
     expect(script).toContain("tasks[0].containers[0].imageDigest");
     expect(script).toMatch(/\^sha256:\[a-f0-9\]\{64\}\$/);
-    expect(script).toContain('-c prod.image.tag=${{ steps.image.outputs.digest }}');
+    expect(script).toContain('-c "prod.image.tag=$DIGEST"');
+    expect(wf.jobs.prod.steps.find((s) => s.name === 'Deploy prod')!.env).toEqual({ DIGEST: '${{ steps.image.outputs.digest }}' });
   });
 });
 

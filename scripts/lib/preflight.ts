@@ -1,0 +1,279 @@
+import { DescribeAddressesCommand, DescribeNatGatewaysCommand, DescribeVpcsCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeImagesCommand, type ECRClient } from '@aws-sdk/client-ecr';
+import { DescribeAccountAttributesCommand, type RDSClient } from '@aws-sdk/client-rds';
+import { GetHostedZoneCommand, ListHostedZonesByNameCommand, type Route53Client } from '@aws-sdk/client-route-53';
+import { GetServiceQuotaCommand, type ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
+import { GetAccountCommand, type SESv2Client } from '@aws-sdk/client-sesv2';
+import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
+import { SNAPSHOT_HEADROOM, type StageConfig } from '../../lib/config';
+import { BOOTSTRAP_QUALIFIER } from '../../lib/stacks/ci-access-stack';
+
+/**
+ * Bootstrap version the synthesized stacks need: 6 for the deploy and publishing roles, 8 for the
+ * lookup role that `cdk diff` and preflight read with (aws-cdk-lib's DefaultStackSynthesizer).
+ */
+export const MIN_BOOTSTRAP_VERSION = 8;
+
+/** Service Quotas codes of the limits the design leans on (VPC and EC2 quotas, per region). */
+export const QUOTAS = {
+  vpcs: { serviceCode: 'vpc', quotaCode: 'L-F678F1CE', name: 'VPCs per Region' },
+  natGatewaysPerAz: { serviceCode: 'vpc', quotaCode: 'L-FE5A380F', name: 'NAT gateways per Availability Zone' },
+  elasticIps: { serviceCode: 'ec2', quotaCode: 'L-0263D0A3', name: 'EC2-VPC Elastic IPs' },
+} as const;
+
+type Send<T extends { send: unknown }> = Pick<T, 'send'>;
+
+/** Clients in the stage account; the regional ones per region. */
+export interface PreflightClients {
+  readonly sts: Send<STSClient>;
+  readonly route53: Send<Route53Client>;
+  readonly ssm: (region: string) => Send<SSMClient>;
+  readonly rds: (region: string) => Send<RDSClient>;
+  readonly ecr: Send<ECRClient>;
+  readonly sesv2: Send<SESv2Client>;
+  readonly serviceQuotas: Send<ServiceQuotasClient>;
+  readonly ec2: Send<EC2Client>;
+}
+
+export interface PreflightOptions {
+  /** Image tag or digest the deploy will run. @default the stage's image.tag */
+  readonly image?: string;
+  /** Keep looking for the image this long (replication is asynchronous). @default 0 */
+  readonly waitForImageSeconds?: number;
+  /** Name servers a name resolves to (NS records), from public DNS; tests pass a fake. */
+  readonly resolveNs: (name: string) => Promise<string[]>;
+  readonly now: () => Date;
+  readonly sleep: (ms: number) => Promise<void>;
+}
+
+/** ok: ready; warn: ready, but worth knowing; missing: not ready (the fix says what to do); error: could not check. */
+export type CheckStatus = 'ok' | 'warn' | 'missing' | 'error';
+
+export interface Check {
+  readonly name: string;
+  readonly status: CheckStatus;
+  readonly detail: string;
+  readonly fix?: string;
+}
+
+export interface PreflightResult {
+  readonly checks: Check[];
+  /** 0 ready, 1 not ready (something is missing), 2 could not check (and nothing found missing). */
+  readonly exitCode: 0 | 1 | 2;
+}
+
+/** Not-found style answers that mean "missing", not "could not check". */
+const named = (error: unknown, ...names: string[]) => names.some((n) => (error as { name?: string }).name?.startsWith(n));
+const message = (error: unknown) => `${(error as { name?: string }).name ?? 'Error'}: ${(error as Error).message}`;
+
+/** The regions a stage deploys to: its primary region and, where it has a DR stack, the DR region. */
+export function stageRegions(config: StageConfig): string[] {
+  return [config.region, ...(config.backup.drCopies || config.uploads.replicateToDr ? [config.drRegion] : [])];
+}
+
+/**
+ * Checks that the stage account is ready for a deploy of `config` and says what to do where it is
+ * not: the caller's account, the CDK bootstrap in every region of the stage, the image in the
+ * registry the stage pulls from, the stage zone and its delegation, the SES sandbox, and the
+ * quotas the design leans on. Each check is independent; one that cannot run is reported as such.
+ */
+export async function preflight(config: StageConfig, clients: PreflightClients, options: PreflightOptions): Promise<PreflightResult> {
+  const checks: Check[] = [];
+  const check = async (name: string, run: () => Promise<Omit<Check, 'name'>>) => {
+    try {
+      checks.push({ name, ...(await run()) });
+    } catch (error) {
+      checks.push({ name, status: 'error', detail: `could not check: ${message(error)}` });
+    }
+  };
+
+  await check('account', async () => {
+    const caller = await clients.sts.send(new GetCallerIdentityCommand({}));
+    return caller.Account === config.account
+      ? { status: 'ok', detail: `the caller (${caller.Arn}) is in ${config.account}` }
+      : {
+          status: 'missing',
+          detail: `the caller (${caller.Arn}) is in ${caller.Account}, but ${config.name} deploys to ${config.account}`,
+          fix: `use credentials of ${config.account} (the ${config.name} deploy role), or correct the account: -c ${config.name}.account=...`,
+        };
+  });
+  // In another account every further answer would be about the wrong place.
+  if (checks[0].status !== 'ok') return finish(checks);
+
+  for (const region of stageRegions(config)) {
+    await check(`bootstrap ${region}`, async () => {
+      try {
+        const out = await clients.ssm(region).send(new GetParameterCommand({ Name: `/cdk-bootstrap/${BOOTSTRAP_QUALIFIER}/version` }));
+        const version = Number(out.Parameter?.Value);
+        return version >= MIN_BOOTSTRAP_VERSION
+          ? { status: 'ok', detail: `CDK bootstrap version ${version}` }
+          : { status: 'missing', detail: `CDK bootstrap version ${version} is older than ${MIN_BOOTSTRAP_VERSION}`, fix: `npx cdk bootstrap aws://${config.account}/${region}` };
+      } catch (error) {
+        if (!named(error, 'ParameterNotFound')) throw error;
+        return { status: 'missing', detail: `${config.account}/${region} is not bootstrapped for CDK`, fix: `npx cdk bootstrap aws://${config.account}/${region}` };
+      }
+    });
+  }
+
+  await check('image', () => imageCheck(config, clients, options));
+  if (config.domain) await check('dns', () => dnsCheck(config, clients, options));
+  if (config.domain) await check('ses', () => sesCheck(config, clients));
+  for (const region of stageRegions(config)) await check(`snapshot quota ${region}`, () => snapshotQuotaCheck(config, clients, region));
+  await check('vpc quota', () => vpcQuotaCheck(config, clients));
+  await check('elastic ip quota', () => eipQuotaCheck(config, clients));
+  await check('nat gateway quota', () => natQuotaCheck(config, clients));
+  return finish(checks);
+}
+
+function finish(checks: Check[]): PreflightResult {
+  const exitCode = checks.some((c) => c.status === 'missing') ? 1 : checks.some((c) => c.status === 'error') ? 2 : 0;
+  return { checks, exitCode };
+}
+
+async function imageCheck(config: StageConfig, clients: PreflightClients, options: PreflightOptions): Promise<Omit<Check, 'name'>> {
+  const image = options.image ?? config.image.tag;
+  const id = image.startsWith('sha256:') ? { imageDigest: image } : { imageTag: image };
+  const where = `${config.account}/${config.region} ${config.image.repositoryName}`;
+  const deadline = options.now().getTime() + (options.waitForImageSeconds ?? 0) * 1000;
+  for (;;) {
+    try {
+      const out = await clients.ecr.send(new DescribeImagesCommand({ repositoryName: config.image.repositoryName, imageIds: [id] }));
+      const found = out.imageDetails?.[0];
+      return { status: 'ok', detail: `${image} is in ${where} (${found?.imageDigest})` };
+    } catch (error) {
+      if (named(error, 'RepositoryNotFound')) {
+        return { status: 'missing', detail: `${where}: the repository does not exist`, fix: `deploy the registry stack first: npx cdk deploy Registry-${config.account}-${config.region}-${config.image.repositoryName}` };
+      }
+      if (!named(error, 'ImageNotFound')) throw error;
+    }
+    if (options.now().getTime() >= deadline) break;
+    await options.sleep(10_000);
+  }
+  const { source } = config.image;
+  const fromSource = source.account !== config.account || source.region !== config.region;
+  return {
+    status: 'missing',
+    detail: `${image} is not in ${where}${options.waitForImageSeconds ? ` after waiting ${options.waitForImageSeconds} s` : ''}`,
+    fix: fromSource
+      ? `CI pushes to ${source.account}/${source.region}, which replicates it here within minutes of the push. Check it was pushed and replicated: aws ecr describe-image-replication-status --registry-id ${source.account} --region ${source.region} --repository-name ${config.image.repositoryName} --image-id ${image.startsWith('sha256:') ? `imageDigest=${image}` : `imageTag=${image}`} (images pushed before the replication rule existed are never copied: push them again)`
+      : `push it: docker buildx build --platform linux/arm64 --provenance=false -t ${config.account}.dkr.ecr.${config.region}.amazonaws.com/${config.image.repositoryName}:${image} --push .`,
+  };
+}
+
+const normalize = (ns: string[]) => ns.map((n) => n.toLowerCase().replace(/\.$/, '')).sort();
+
+async function dnsCheck(config: StageConfig, clients: PreflightClients, options: PreflightOptions): Promise<Omit<Check, 'name'>> {
+  const { zoneName, parentZoneName, hostedZoneId } = config.domain!;
+  let zoneId = hostedZoneId;
+  if (!zoneId) {
+    const found = await clients.route53.send(new ListHostedZonesByNameCommand({ DNSName: zoneName, MaxItems: 1 }));
+    zoneId = found.HostedZones?.find((z) => z.Name === `${zoneName}.` && !z.Config?.PrivateZone)?.Id;
+  }
+  if (!zoneId) {
+    return { status: 'missing', detail: `the ${zoneName} zone does not exist in ${config.account}`, fix: `deploy '${config.name}/Network' first (it creates the zone), then delegate it from ${parentZoneName} and run preflight again` };
+  }
+  const zone = await clients.route53.send(new GetHostedZoneCommand({ Id: zoneId }));
+  const expected = normalize(zone.DelegationSet?.NameServers ?? []);
+  let answered: string[];
+  try {
+    answered = normalize(await options.resolveNs(zoneName));
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code !== 'ENOTFOUND' && code !== 'ENODATA') throw error;
+    answered = [];
+  }
+  if (JSON.stringify(answered) === JSON.stringify(expected)) return { status: 'ok', detail: `${zoneName} is delegated to its zone (${expected.join(', ')})` };
+  return {
+    status: 'missing',
+    detail: `${zoneName} is not delegated to its zone ${zoneId.replace('/hostedzone/', '')}: public DNS answers ${answered.length ? answered.join(', ') : 'nothing'}`,
+    fix: `in the ${parentZoneName} zone, create the NS record ${zoneName} with ${expected.join(' ')} (the certificate and SES identity cannot validate before that)`,
+  };
+}
+
+async function sesCheck(config: StageConfig, clients: PreflightClients): Promise<Omit<Check, 'name'>> {
+  const account = await clients.sesv2.send(new GetAccountCommand({}));
+  if (account.ProductionAccessEnabled) return { status: 'ok', detail: `SES in ${config.region} may send to anyone (out of the sandbox)` };
+  const fix = `request production access: SES console, Account dashboard, "Request production access" (README, "Email")`;
+  const detail = `SES in ${config.region} is in the sandbox: mail reaches only verified addresses, 200 a day`;
+  return config.name === 'prod' ? { status: 'missing', detail, fix } : { status: 'warn', detail, fix };
+}
+
+async function snapshotQuotaCheck(config: StageConfig, clients: PreflightClients, region: string): Promise<Omit<Check, 'name'>> {
+  const out = await clients.rds(region).send(new DescribeAccountAttributesCommand({}));
+  const quota = out.AccountQuotas?.find((q) => q.AccountQuotaName === 'ManualSnapshots');
+  if (quota?.Max === undefined) return { status: 'error', detail: 'RDS did not report the ManualSnapshots quota' };
+  const { planRetentionDays, drCopyRetentionDays, preDeploySnapshotsKept, manualSnapshotQuota } = config.backup;
+  const days = region === config.region ? planRetentionDays : drCopyRetentionDays;
+  const needed = days + preDeploySnapshotsKept + SNAPSHOT_HEADROOM;
+  const used = quota.Used ?? 0;
+  const raise = `raise "Manual DB instance snapshots" in Service Quotas (RDS, ${region}) and set backup.manualSnapshotQuota`;
+  if (quota.Max < manualSnapshotQuota) {
+    return { status: 'missing', detail: `the account's quota is ${quota.Max} manual snapshots, but backup.manualSnapshotQuota says ${manualSnapshotQuota}`, fix: `${raise}, or lower backup.manualSnapshotQuota to ${quota.Max} (and the retention with it)` };
+  }
+  if (quota.Max < needed) {
+    return { status: 'missing', detail: `the design holds ${needed} manual snapshots here (${days} daily, ${preDeploySnapshotsKept} pre-deploy, ${SNAPSHOT_HEADROOM} spare) but the quota is ${quota.Max}`, fix: raise };
+  }
+  if (quota.Max - used < SNAPSHOT_HEADROOM) {
+    return { status: 'missing', detail: `${used} of ${quota.Max} manual snapshots are used: the next pre-deploy snapshot or backup may fail`, fix: `delete manual snapshots nobody needs (not predeploy-* or awsbackup:* ones), or ${raise}` };
+  }
+  return { status: 'ok', detail: `${used} of ${quota.Max} manual snapshots used; the design holds up to ${needed}` };
+}
+
+const quotaValue = async (clients: PreflightClients, quota: (typeof QUOTAS)[keyof typeof QUOTAS]) =>
+  (await clients.serviceQuotas.send(new GetServiceQuotaCommand({ ServiceCode: quota.serviceCode, QuotaCode: quota.quotaCode }))).Quota?.Value ?? 0;
+
+/** Resources of this stage carry the tag stage=<name> (lib/stages/app-stage.ts). */
+const ofStage = (config: StageConfig, tags: { Key?: string; Value?: string }[] | undefined) => tags?.some((t) => t.Key === 'stage' && t.Value === config.name) ?? false;
+
+async function vpcQuotaCheck(config: StageConfig, clients: PreflightClients): Promise<Omit<Check, 'name'>> {
+  const limit = await quotaValue(clients, QUOTAS.vpcs);
+  const vpcs = (await clients.ec2.send(new DescribeVpcsCommand({}))).Vpcs ?? [];
+  const needed = vpcs.some((v) => ofStage(config, v.Tags)) ? 0 : 1;
+  return vpcs.length + needed <= limit
+    ? { status: 'ok', detail: `${vpcs.length} of ${limit} VPCs in ${config.region}${needed ? ', one more for the stage' : ', the stage\'s included'}` }
+    : { status: 'missing', detail: `${vpcs.length} of ${limit} VPCs in ${config.region} exist and the stage needs one more`, fix: `raise "${QUOTAS.vpcs.name}" in Service Quotas, or delete an unused VPC` };
+}
+
+async function eipQuotaCheck(config: StageConfig, clients: PreflightClients): Promise<Omit<Check, 'name'>> {
+  const limit = await quotaValue(clients, QUOTAS.elasticIps);
+  const addresses = (await clients.ec2.send(new DescribeAddressesCommand({}))).Addresses ?? [];
+  const have = addresses.filter((a) => ofStage(config, a.Tags)).length;
+  const needed = Math.max(0, config.network.natGateways - have);
+  return addresses.length + needed <= limit
+    ? { status: 'ok', detail: `${addresses.length} of ${limit} Elastic IPs in ${config.region}; the NAT gateways need ${needed} more` }
+    : { status: 'missing', detail: `${addresses.length} of ${limit} Elastic IPs in ${config.region} are taken and the ${config.network.natGateways} NAT gateway(s) need ${needed} more`, fix: `raise "${QUOTAS.elasticIps.name}" in Service Quotas, or release unused addresses` };
+}
+
+async function natQuotaCheck(config: StageConfig, clients: PreflightClients): Promise<Omit<Check, 'name'>> {
+  const limit = await quotaValue(clients, QUOTAS.natGatewaysPerAz);
+  const gateways = ((await clients.ec2.send(new DescribeNatGatewaysCommand({}))).NatGateways ?? []).filter((g) => g.State !== 'deleted' && !ofStage(config, g.Tags));
+  const perSubnet = new Map<string, number>();
+  for (const g of gateways) perSubnet.set(g.SubnetId ?? '', (perSubnet.get(g.SubnetId ?? '') ?? 0) + 1);
+  const busiest = Math.max(0, ...perSubnet.values());
+  // Other gateways are counted per subnet (their AZ is not in the answer): conservative, as a subnet lies in one AZ.
+  return busiest + 1 <= limit
+    ? { status: 'ok', detail: `at most ${busiest} other NAT gateway(s) per subnet, ${limit} allowed per AZ` }
+    : { status: 'missing', detail: `${busiest} NAT gateways already run in one place and ${limit} are allowed per AZ`, fix: `raise "${QUOTAS.natGatewaysPerAz.name}" in Service Quotas` };
+}
+
+/** One line per check and the verdict, for the terminal and the workflow log. */
+export function formatPreflight(config: StageConfig, result: PreflightResult): string {
+  const label: Record<CheckStatus, string> = { ok: 'ok', warn: 'WARN', missing: 'MISSING', error: 'ERROR' };
+  const width = Math.max(...result.checks.map((c) => c.name.length));
+  const lines = [`preflight ${config.name} (${config.account}, ${stageRegions(config).join(' + ')})`];
+  for (const c of result.checks) {
+    lines.push(`  ${label[c.status].padEnd(7)}  ${c.name.padEnd(width)}  ${c.detail}`);
+    if (c.fix && c.status !== 'ok') lines.push(`  ${''.padEnd(7)}  ${''.padEnd(width)}  fix: ${c.fix}`);
+  }
+  const missing = result.checks.filter((c) => c.status === 'missing').length;
+  const errors = result.checks.filter((c) => c.status === 'error').length;
+  lines.push(
+    result.exitCode === 0
+      ? `READY: ${config.name} can be deployed${result.checks.some((c) => c.status === 'warn') ? ' (read the warnings)' : ''}.`
+      : result.exitCode === 1
+        ? `NOT READY: ${missing} thing(s) missing${errors ? `, ${errors} could not be checked` : ''}. Fix them and run preflight again.`
+        : `COULD NOT CHECK: ${errors} check(s) failed to run; nothing was found missing. Check the credentials and permissions, then run again.`,
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,272 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { CreateRepositoryCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
+import { DescribeAccountAttributesCommand, RDSClient } from '@aws-sdk/client-rds';
+import { CreateHostedZoneCommand, GetHostedZoneCommand, Route53Client } from '@aws-sdk/client-route-53';
+import { GetServiceQuotaCommand, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
+import { GetAccountCommand, SESv2Client } from '@aws-sdk/client-sesv2';
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { STSClient } from '@aws-sdk/client-sts';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { loadStages, type StageConfig } from '../../lib/config';
+import { MIN_BOOTSTRAP_VERSION, type PreflightClients, type PreflightOptions, formatPreflight, preflight } from '../../scripts/lib/preflight';
+import { parseArgs } from '../../scripts/preflight';
+import { type Moto, startMoto } from '../support/moto';
+import { synthStage } from '../support/synth';
+
+const ROOT = join(__dirname, '..', '..');
+/** moto answers as this account. */
+const ACCOUNT = '123456789012';
+const DIGEST = `sha256:${'f'.repeat(64)}`;
+
+let moto: Moto;
+let zoneNs: string[];
+let clock: number;
+// Stand-ins moto does not have: RDS account quotas, SES v2 GetAccount, the Elastic IP quota code.
+const rdsMocks = { 'eu-west-1': new RDSClient({ region: 'eu-west-1' }), 'eu-central-1': new RDSClient({ region: 'eu-central-1' }), 'eu-north-1': new RDSClient({ region: 'eu-north-1' }) };
+const rdsMock = Object.fromEntries(Object.entries(rdsMocks).map(([r, c]) => [r, mockClient(c)]));
+const sesv2 = new SESv2Client({ region: 'eu-west-1' });
+const sesMock = mockClient(sesv2);
+const eipQuotas = new ServiceQuotasClient({ region: 'eu-west-1' });
+const eipQuotaMock = mockClient(eipQuotas);
+
+/** A stage config as a deploy gets it: staging, in moto's account, with `context` overrides. */
+const staging = (context: Record<string, string> = {}): StageConfig => loadStages({ stages: 'staging', 'staging.account': ACCOUNT, ...context }).selected[0];
+
+function clients(): PreflightClients {
+  const config = (region = 'eu-west-1') => moto.clientConfig(region);
+  const motoQuotas = new ServiceQuotasClient(config());
+  return {
+    sts: new STSClient(config()),
+    route53: new Route53Client(config('us-east-1')),
+    ssm: (region) => new SSMClient(config(region)),
+    rds: (region) => rdsMocks[region as keyof typeof rdsMocks],
+    ecr: new ECRClient(config()),
+    sesv2,
+    // moto knows the VPC quotas; the Elastic IP quota comes from the mock.
+    serviceQuotas: { send: (command: GetServiceQuotaCommand) => (command.input.QuotaCode === 'L-0263D0A3' ? eipQuotas : motoQuotas).send(command) } as never,
+    ec2: new EC2Client(config()),
+  };
+}
+
+const options = (overrides: Partial<PreflightOptions> = {}): PreflightOptions => ({
+  resolveNs: async () => zoneNs,
+  now: () => new Date(clock),
+  sleep: async (ms) => {
+    clock += ms;
+  },
+  ...overrides,
+});
+const statusOf = (result: Awaited<ReturnType<typeof preflight>>) => Object.fromEntries(result.checks.map((c) => [c.name, c.status]));
+
+beforeAll(async () => {
+  moto = await startMoto();
+  for (const region of ['eu-west-1', 'eu-central-1']) {
+    await new SSMClient(moto.clientConfig(region)).send(new PutParameterCommand({ Name: '/cdk-bootstrap/hnb659fds/version', Value: '27', Type: 'String', Overwrite: true }));
+  }
+  const ecr = new ECRClient(moto.clientConfig());
+  await ecr.send(new CreateRepositoryCommand({ repositoryName: 'webapp' }));
+  const manifest = { schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.v2+json', config: { digest: `sha256:${'c'.repeat(64)}`, size: 1, mediaType: 'application/vnd.docker.container.image.v1+json' }, layers: [] };
+  await ecr.send(new PutImageCommand({ repositoryName: 'webapp', imageTag: 'v0.1.0', imageManifest: JSON.stringify(manifest) }));
+  const route53 = new Route53Client(moto.clientConfig('us-east-1'));
+  const zone = await route53.send(new CreateHostedZoneCommand({ Name: 'staging.example.com', CallerReference: 'preflight-test' }));
+  zoneNs = (await route53.send(new GetHostedZoneCommand({ Id: zone.HostedZone!.Id }))).DelegationSet!.NameServers!;
+});
+beforeEach(() => {
+  clock = Date.parse('2026-12-01T08:00:00Z');
+  for (const m of Object.values(rdsMock)) {
+    m.reset();
+    m.on(DescribeAccountAttributesCommand).resolves({ AccountQuotas: [{ AccountQuotaName: 'ManualSnapshots', Used: 12, Max: 100 }] });
+  }
+  sesMock.reset();
+  sesMock.on(GetAccountCommand).resolves({ ProductionAccessEnabled: true });
+  eipQuotaMock.reset();
+  eipQuotaMock.on(GetServiceQuotaCommand).resolves({ Quota: { QuotaCode: 'L-0263D0A3', Value: 5 } });
+});
+afterAll(() => {
+  for (const m of [...Object.values(rdsMock), sesMock, eipQuotaMock]) m.restore();
+});
+
+describe('preflight against moto (with mocks where moto has no stand-in)', () => {
+  test('a ready account: every check passes and the exit code is 0', async () => {
+    const config = staging();
+    const result = await preflight(config, clients(), options());
+    expect(result.checks.map((c) => [c.name, c.status])).toEqual([
+      ['account', 'ok'],
+      ['bootstrap eu-west-1', 'ok'],
+      ['bootstrap eu-central-1', 'ok'],
+      ['image', 'ok'],
+      ['dns', 'ok'],
+      ['ses', 'ok'],
+      ['snapshot quota eu-west-1', 'ok'],
+      ['snapshot quota eu-central-1', 'ok'],
+      ['vpc quota', 'ok'],
+      ['elastic ip quota', 'ok'],
+      ['nat gateway quota', 'ok'],
+    ]);
+    expect(result.exitCode).toBe(0);
+    const text = formatPreflight(config, result);
+    expect(text.split('\n')[0]).toBe(`preflight staging (${ACCOUNT}, eu-west-1 + eu-central-1)`);
+    expect(text).toMatch(/\n {2}ok {7}image {2,}v0\.1\.0 is in 123456789012\/eu-west-1 webapp \(sha256:[0-9a-f]{64}\)\n/);
+    expect(text.split('\n').at(-1)).toBe('READY: staging can be deployed.');
+  });
+
+  test('an image that is not in the stage registry: not ready, and how to check the replication', async () => {
+    const result = await preflight(staging(), clients(), options({ image: DIGEST }));
+    const image = result.checks.find((c) => c.name === 'image')!;
+    expect(result.exitCode).toBe(1);
+    // The source registry is in the staging account of the shipped config, not moto's.
+    expect(image).toMatchObject({ status: 'missing', detail: `${DIGEST} is not in ${ACCOUNT}/eu-west-1 webapp` });
+    expect(image.fix).toMatch(/^CI pushes to 222222222222\/eu-west-1, which replicates it here within minutes of the push\. Check it was pushed and replicated: aws ecr describe-image-replication-status --registry-id 222222222222/);
+  });
+
+  test('an image that arrives while preflight waits (replication is asynchronous)', async () => {
+    const ecr = new ECRClient(moto.clientConfig());
+    const manifest = { schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.v2+json', config: { digest: `sha256:${'d'.repeat(64)}`, size: 2, mediaType: 'application/vnd.docker.container.image.v1+json' }, layers: [] };
+    let waited = 0;
+    const result = await preflight(staging(), clients(), {
+      ...options({ image: 'v0.2.0', waitForImageSeconds: 120 }),
+      sleep: async (ms) => {
+        clock += ms;
+        waited += ms;
+        if (waited === 30_000) await ecr.send(new PutImageCommand({ repositoryName: 'webapp', imageTag: 'v0.2.0', imageManifest: JSON.stringify(manifest) }));
+      },
+    });
+    expect(statusOf(result).image).toBe('ok');
+    expect(waited).toBe(30_000);
+
+    const gone = await preflight(staging(), clients(), options({ image: 'v9.9.9', waitForImageSeconds: 60 }));
+    expect(gone.checks.find((c) => c.name === 'image')!.detail).toBe(`v9.9.9 is not in ${ACCOUNT}/eu-west-1 webapp after waiting 60 s`);
+  });
+
+  test('a region without the CDK bootstrap: not ready, with the bootstrap command', async () => {
+    const result = await preflight(staging({ 'staging.drRegion': 'eu-north-1' }), clients(), options());
+    expect(result.exitCode).toBe(1);
+    expect(result.checks.find((c) => c.name === 'bootstrap eu-north-1')).toEqual({
+      name: 'bootstrap eu-north-1',
+      status: 'missing',
+      detail: `${ACCOUNT}/eu-north-1 is not bootstrapped for CDK`,
+      fix: `npx cdk bootstrap aws://${ACCOUNT}/eu-north-1`,
+    });
+  });
+
+  test('a zone that public DNS does not delegate to: not ready, with the NS records to add in the parent zone', async () => {
+    const elsewhere = ['ns-1.other-dns.example', 'ns-2.other-dns.example'];
+    for (const answer of [async () => elsewhere, async () => Promise.reject(Object.assign(new Error('queryNs ENOTFOUND'), { code: 'ENOTFOUND' }))]) {
+      const result = await preflight(staging(), clients(), options({ resolveNs: answer }));
+      const dns = result.checks.find((c) => c.name === 'dns')!;
+      expect(result.exitCode).toBe(1);
+      expect(dns.status).toBe('missing');
+      expect(dns.detail).toMatch(/^staging\.example\.com is not delegated to its zone \w+: public DNS answers /);
+      expect(dns.fix).toBe(`in the example.com zone, create the NS record staging.example.com with ${zoneNs.map((n) => n.toLowerCase()).sort().join(' ')} (the certificate and SES identity cannot validate before that)`);
+    }
+  });
+
+  test('a zone that does not exist yet: deploy the network stack first', async () => {
+    const result = await preflight(staging({ 'staging.domain': '{"zoneName":"nowhere.example.com","recordName":"nowhere.example.com","parentZoneName":"example.com"}' }), clients(), options());
+    expect(result.checks.find((c) => c.name === 'dns')).toMatchObject({ status: 'missing', fix: "deploy 'staging/Network' first (it creates the zone), then delegate it from example.com and run preflight again" });
+  });
+
+  test('a nearly full snapshot quota, or one smaller than the design holds: not ready', async () => {
+    rdsMock['eu-central-1'].on(DescribeAccountAttributesCommand).resolves({ AccountQuotas: [{ AccountQuotaName: 'ManualSnapshots', Used: 97, Max: 100 }] });
+    const full = await preflight(staging(), clients(), options());
+    expect(full.exitCode).toBe(1);
+    expect(full.checks.find((c) => c.name === 'snapshot quota eu-central-1')).toMatchObject({ status: 'missing', detail: '97 of 100 manual snapshots are used: the next pre-deploy snapshot or backup may fail' });
+    expect(statusOf(full)['snapshot quota eu-west-1']).toBe('ok');
+
+    rdsMock['eu-west-1'].on(DescribeAccountAttributesCommand).resolves({ AccountQuotas: [{ AccountQuotaName: 'ManualSnapshots', Used: 0, Max: 20 }] });
+    const small = await preflight(staging(), clients(), options());
+    expect(small.checks.find((c) => c.name === 'snapshot quota eu-west-1')!.detail).toBe('the account\'s quota is 20 manual snapshots, but backup.manualSnapshotQuota says 100');
+  });
+
+  test('the caller in another account: not ready, and nothing else is checked there', async () => {
+    const result = await preflight(staging({ 'staging.account': '222222222222' }), clients(), options());
+    expect(result).toEqual({
+      exitCode: 1,
+      checks: [
+        {
+          name: 'account',
+          status: 'missing',
+          detail: `the caller (arn:aws:sts::${ACCOUNT}:user/moto) is in ${ACCOUNT}, but staging deploys to 222222222222`,
+          fix: 'use credentials of 222222222222 (the staging deploy role), or correct the account: -c staging.account=...',
+        },
+      ],
+    });
+  });
+
+  test('the SES sandbox blocks prod and warns elsewhere', async () => {
+    sesMock.on(GetAccountCommand).resolves({ ProductionAccessEnabled: false });
+    const stagingResult = await preflight(staging(), clients(), options());
+    expect(stagingResult.checks.find((c) => c.name === 'ses')!.status).toBe('warn');
+    expect(stagingResult.exitCode).toBe(0);
+    expect(formatPreflight(staging(), stagingResult).split('\n').at(-1)).toBe('READY: staging can be deployed (read the warnings).');
+    // prod as staging's twin in moto's account: the sandbox is a blocker there.
+    const prod = { ...staging(), name: 'prod' as const };
+    const prodResult = await preflight(prod, clients(), options());
+    expect(prodResult.checks.find((c) => c.name === 'ses')).toMatchObject({ status: 'missing', detail: 'SES in eu-west-1 is in the sandbox: mail reaches only verified addresses, 200 a day' });
+    expect(prodResult.exitCode).toBe(1);
+  });
+
+  test('a check that cannot run is reported, and the exit code is 2 when nothing is missing', async () => {
+    sesMock.on(GetAccountCommand).rejects(Object.assign(new Error('not authorized to perform ses:GetAccount'), { name: 'AccessDeniedException' }));
+    const result = await preflight(staging(), clients(), options());
+    expect(result.checks.find((c) => c.name === 'ses')).toEqual({ name: 'ses', status: 'error', detail: 'could not check: AccessDeniedException: not authorized to perform ses:GetAccount' });
+    expect(result.exitCode).toBe(2);
+    expect(formatPreflight(staging(), result).split('\n').at(-1)).toMatch(/^COULD NOT CHECK: 1 check\(s\) failed to run/);
+  });
+
+  test('the bootstrap version it asks for covers every stack the app synthesizes', () => {
+    const assembly = (synthStage('dev').stage.node.root as unknown as { synth(): { stacksRecursively: { requiresBootstrapStackVersion?: number }[] } }).synth();
+    const needed = Math.max(...assembly.stacksRecursively.map((s) => s.requiresBootstrapStackVersion ?? 0));
+    expect(needed).toBeLessThanOrEqual(MIN_BOOTSTRAP_VERSION);
+    expect(needed).toBeGreaterThan(0);
+  });
+});
+
+describe('the preflight command', () => {
+  test('arguments', () => {
+    expect(parseArgs(['--stage', 'prod', '-c', 'prod.account=123456789012', '--image', DIGEST, '--wait-for-image', '300', '--lookup-role'])).toEqual({
+      stage: 'prod',
+      context: { 'prod.account': '123456789012' },
+      image: DIGEST,
+      waitForImageSeconds: 300,
+      lookupRole: true,
+    });
+    expect(() => parseArgs(['--stage', 'qa'])).toThrow(/--stage must be one of dev, staging, prod/);
+    expect(() => parseArgs(['--stage', 'dev', '--wait-for-image', 'soon'])).toThrow(/--wait-for-image takes whole seconds from 0 to 3600, not "soon"/);
+    expect(() => parseArgs(['--stage', 'dev', '-c', 'nokey'])).toThrow(/-c takes KEY=VALUE, not "nokey"/);
+  });
+
+  const cli = (args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'preflight.ts'), ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_ENDPOINT_URL: moto.endpoint, AWS_REGION: 'eu-west-1' },
+    });
+
+  test('exits 1 with the list when the account is not ready, 2 on bad arguments or config', () => {
+    const wrongAccount = cli(['--stage', 'staging']);
+    expect(wrongAccount.status).toBe(1);
+    expect(wrongAccount.stdout).toContain(`MISSING  account  the caller (arn:aws:sts::${ACCOUNT}:user/moto) is in ${ACCOUNT}, but staging deploys to 222222222222`);
+    expect(wrongAccount.stdout.trim().split('\n').at(-1)).toBe('NOT READY: 1 thing(s) missing. Fix them and run preflight again.');
+
+    const badArgs = cli(['--stage', 'qa']);
+    expect(badArgs.status).toBe(2);
+    expect(badArgs.stderr).toContain('preflight: --stage must be one of dev, staging, prod');
+    const badConfig = cli(['--stage', 'dev', '-c', 'dev.account=12']);
+    expect(badConfig.status).toBe(2);
+    expect(badConfig.stderr).toContain('stage "dev", field "account", value "12"');
+  });
+
+  test('reads the deploy\'s -c overrides (the same account and image the deploy will use); exits 2 when a check cannot run', () => {
+    // dev has no domain (no DNS or SES check, which would ask public DNS). RDS account quotas and
+    // the Elastic IP quota have no stand-in in moto: those cannot be checked here, nothing is missing.
+    const run = cli(['--stage', 'dev', '-c', `dev.account=${ACCOUNT}`, '-c', 'dev.image.tag=v0.1.0']);
+    expect(run.stdout).toMatch(/ok +account/);
+    expect(run.stdout).toContain('v0.1.0 is in 123456789012/eu-west-1 webapp');
+    expect(run.stdout).toMatch(/ERROR +snapshot quota eu-west-1 +could not check/);
+    expect(run.stdout.trim().split('\n').at(-1)).toMatch(/^COULD NOT CHECK: 2 check\(s\) failed to run; nothing was found missing/);
+    expect(run.status).toBe(2);
+  });
+});
