@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { APP_KEYS, isCdkKey, isFieldPath, nearestKey } from './context-keys';
 import { CONFIG_FILE, STAGE_NAMES, type StageConfig, type StageConfigInput, type StageName, stageConfigSchema } from './schema';
 import { STAGES } from './stages';
 
@@ -45,17 +46,27 @@ export function loadStages(
       setPath(input, ['image', 'tag'], String(context.imageTag));
       overridden.add('image.tag');
     }
-    for (const { path, value } of overrides.get(name) ?? []) {
-      setPath(input, path, coerce(value, getPath(input, path)));
+    let unreadable = false;
+    for (const { key, path, value } of overrides.get(name) ?? []) {
+      const read = coerce(value, getPath(input, path), key);
+      if ('problem' in read) {
+        problems.push(stageProblem(name, path.join('.'), value, read.problem));
+        unreadable = true;
+        continue;
+      }
+      setPath(input, path, read.value);
       overridden.add(path.join('.'));
+    }
+    // A value that could not be read is reported alone: the schema would only add noise about it.
+    if (unreadable) continue;
+    if (input.name !== name) {
+      // Checked before the schema: a dev definition named "prod" would meet all of prod's rules.
+      problems.push(stageProblem(name, 'name', input.name, `the definition under "${name}" names itself ${JSON.stringify(input.name)}. Fix: set name: "${name}" in ${CONFIG_FILE}`));
+      continue;
     }
     const result = stageConfigSchema.safeParse(input);
     if (result.success) {
-      if (result.data.name !== name) {
-        problems.push(stageProblem(name, 'name', result.data.name, `the definition under "${name}" names itself "${result.data.name}". Fix: set name: "${name}" in ${CONFIG_FILE}`));
-      } else {
-        all.push(result.data);
-      }
+      all.push(result.data);
     } else {
       problems.push(...describeIssues(name, input, result.error.issues, overridden));
     }
@@ -132,40 +143,62 @@ function selectStages(raw: unknown, problems: string[]): StageName[] {
 }
 
 interface Override {
+  readonly key: string;
   readonly path: string[];
   readonly value: unknown;
 }
 
-/** Context keys of the form `<word>.<field path>`; CDK's own keys carry ':' '@' or '/' and never match. */
-const OVERRIDE_KEY = /^([A-Za-z][A-Za-z0-9_-]*)\.([A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z0-9]+)*)$/;
-
+/**
+ * The `<stage>.<field path>` overrides among the context keys. Every other key must be one the app
+ * reads (APP_KEYS) or one CDK owns; anything else fails, naming the nearest known key, because a
+ * misspelt override (`multi_az`, `prod/database/multiAz`, `imagetag`) would otherwise be ignored.
+ */
 function collectOverrides(context: Record<string, unknown>, problems: string[]): Map<StageName, Override[]> {
   const byStage = new Map<StageName, Override[]>();
   for (const [key, value] of Object.entries(context)) {
-    const match = OVERRIDE_KEY.exec(key);
-    if (!match) continue;
-    const [, stage, path] = match;
-    if (!isStageName(stage)) {
-      problems.push(unknownStage(stage, `-c ${key}`));
+    if (isCdkKey(key) || (APP_KEYS as readonly string[]).includes(key)) continue;
+    const dot = key.indexOf('.');
+    const [stage, path] = dot > 0 ? [key.slice(0, dot), key.slice(dot + 1)] : [undefined, undefined];
+    if (stage !== undefined && path !== undefined && isFieldPath(path)) {
+      if (!isStageName(stage)) {
+        problems.push(unknownStage(stage, `-c ${key}`));
+        continue;
+      }
+      const list = byStage.get(stage) ?? [];
+      list.push({ key, path: path.split('.'), value });
+      byStage.set(stage, list);
       continue;
     }
-    const list = byStage.get(stage) ?? [];
-    list.push({ path: path.split('.'), value });
-    byStage.set(stage, list);
+    problems.push(
+      `unknown context key "${key}" (from -c or the context of cdk.json): the app would ignore it. Fix: did you mean "${nearestKey(key)}"? (the keys are listed in README.md, "Configuration")`,
+    );
   }
   return byStage;
 }
 
-/** `-c` values arrive as strings; read them as the type of the value they replace. */
-function coerce(value: unknown, current: unknown): unknown {
-  if (typeof value !== 'string') return value;
-  if (typeof current === 'string') return value;
-  if (typeof current === 'number') return value.trim() === '' ? value : Number(value);
-  if (typeof current === 'boolean') return value === 'true' ? true : value === 'false' ? false : value;
+/** `-c` values arrive as strings; read them as the type of the value they replace, or say why not. */
+function coerce(value: unknown, current: unknown, key: string): { value: unknown } | { problem: string } {
+  if (typeof value !== 'string') return { value };
+  const shown = JSON.stringify(value);
+  if (typeof current === 'string') return { value };
+  if (typeof current === 'number') {
+    const number = value.trim() === '' ? Number.NaN : Number(value);
+    return Number.isFinite(number) ? { value: number } : { problem: `-c ${key}=${value}: ${shown} is not a number. Fix: give a number, e.g. -c ${key}=${current}` };
+  }
+  if (typeof current === 'boolean') {
+    if (value === 'true' || value === 'false') return { value: value === 'true' };
+    return { problem: `-c ${key}=${value}: ${shown} is neither true nor false. Fix: -c ${key}=true or -c ${key}=false` };
+  }
   try {
-    return JSON.parse(value);
+    return { value: JSON.parse(value) };
   } catch {
-    return value;
+    if (Array.isArray(current)) {
+      return { problem: `-c ${key}=${value}: a list is written as JSON. Fix: -c '${key}=${JSON.stringify(value.split(',').map((v) => v.trim()))}'` };
+    }
+    if (current !== null && typeof current === 'object') {
+      return { problem: `-c ${key}=${value}: an object is written as JSON. Fix: -c '${key}=${JSON.stringify(current)}' with your values` };
+    }
+    return { value };
   }
 }
 
@@ -207,7 +240,9 @@ function describeIssues(stage: string, input: Record<string, unknown>, issues: r
     if (!/Fix:/.test(message)) {
       message = `${message.replace(/^Invalid input: /, '')}. Fix: correct ${field} in ${CONFIG_FILE}`;
     }
-    if (overridden.has(field)) message += ` (this value came from -c ${stage}.${field})`;
+    // The -c keys the value came from: the field itself, one of its items, or a field a rule across fields read.
+    const from = [...overridden].filter((o) => o === field || field.startsWith(`${o}.`) || o.startsWith(`${field}.`) || (field === '(stage)' && o.length > 0));
+    if (from.length > 0) message += ` (this value came from ${from.map((o) => `-c ${stage}.${o}`).join(', ')})`;
     out.push(stageProblem(stage, field, getPath(input, issue.path), message));
   }
   return out;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AWS_REGIONS, CACHE_NODE_TYPES, closest, RDS_INSTANCE_CLASSES, RDS_POSTGRES_VERSIONS } from './aws-catalog';
 import { rdsClassMemoryGiB } from './instance-class';
 
 /** The stages this app deploys. Their names are also the `cdk.Stage` ids (`npx cdk deploy 'staging/*'`). */
@@ -40,12 +41,35 @@ const accountId = z
   .string()
   .regex(/^\d{12}$/, 'an AWS account id is exactly 12 digits. Fix: copy it from the console account menu, e.g. "123456789012"');
 
-const region = z
-  .string()
-  .regex(
-    /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d+$/,
-    'not an AWS region name. Fix: use a region code such as "eu-west-1" or "us-east-1"',
-  );
+/**
+ * A value from one of the pinned lists of lib/config/aws-catalog.ts; the message names the closest
+ * ones and says how to refresh the list when AWS added something since.
+ */
+function oneOf(list: readonly string[], what: string, example: string) {
+  return z.string().superRefine((value, ctx) => {
+    if (list.includes(value)) return;
+    ctx.addIssue({
+      code: 'custom',
+      message: `not ${what} (lib/config/aws-catalog.ts). Fix: use e.g. "${example}"; the closest are ${closest(value, list).map((c) => `"${c}"`).join(', ')} (if AWS added it since, refresh the list as that file says)`,
+    });
+  });
+}
+
+const region = oneOf(AWS_REGIONS, 'an AWS region', 'eu-west-1');
+
+/** Fails a list with the same value twice, naming it. */
+function unique<T extends z.ZodTypeAny>(item: T, what: string) {
+  return z.array(item).superRefine((list, ctx) => {
+    const seen = new Set<unknown>();
+    list.forEach((value, index) => {
+      if (seen.has(value)) ctx.addIssue({ code: 'custom', path: [index], message: `${JSON.stringify(value)} is listed twice: each ${what} once. Fix: remove the second one` });
+      seen.add(value);
+    });
+  });
+}
+
+/** A percentage threshold: above 0 and at most 100. */
+const percent = z.number().positive('must be above 0. Fix: use a value above 0 and at most 100').max(100, 'a percentage is at most 100. Fix: use a value above 0 and at most 100');
 
 /** A domain name: labels of letters, digits and hyphens, at least two labels, no trailing dot. */
 const domainName = z
@@ -61,6 +85,13 @@ const vpcCidr = z.string().superRefine((value, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
+/** The private IPv4 ranges (RFC 1918) a VPC block must lie in, as [first address, prefix]. */
+const PRIVATE_RANGES: readonly [number, number, string][] = [
+  [10 << 24, 8, '10.0.0.0/8'],
+  [((172 << 24) | (16 << 16)) >>> 0, 12, '172.16.0.0/12'],
+  [((192 << 24) | (168 << 16)) >>> 0, 16, '192.168.0.0/16'],
+];
+
 export function cidrProblem(value: string): string | undefined {
   const fix = 'Fix: use a private block such as "10.10.0.0/16"';
   const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value);
@@ -75,6 +106,10 @@ export function cidrProblem(value: string): string | undefined {
     const base = (address - (address % 2 ** hostBits)) >>> 0;
     const dotted = [24, 16, 8, 0].map((s) => (base >>> s) & 255).join('.');
     return `host bits are set: the block starts at ${dotted}/${prefix}. Fix: use "${dotted}/${prefix}"`;
+  }
+  const inPrivate = PRIVATE_RANGES.some(([first, bits]) => prefix >= bits && (address >>> (32 - bits)) === (first >>> (32 - bits)));
+  if (!inPrivate) {
+    return `is not a private block: its addresses belong to someone on the internet, whom the VPC could no longer reach. Fix: use a block inside ${PRIVATE_RANGES.map(([, , r]) => r).join(', ')}, e.g. "10.10.0.0/16"`;
   }
   return undefined;
 }
@@ -151,7 +186,7 @@ export const stageConfigSchema = z
          * Availability Zone names, in order. Optional: defaults to the region's "a", "b", "c" zones.
          * Set it when an account lacks one of those (zone letters map per account).
          */
-        availabilityZones: z.array(z.string()).optional(),
+        availabilityZones: unique(z.string(), 'zone').optional(),
         /** NAT gateways (1 saves cost; one per AZ survives an AZ outage). */
         natGateways: z.number().int().min(1, 'private subnets need a NAT gateway to reach AWS APIs and the image registry. Fix: use 1 or more'),
       })
@@ -188,7 +223,8 @@ export const stageConfigSchema = z
         /** RDS instance class without the "db." prefix, e.g. "t4g.micro". */
         instanceClass: z
           .string()
-          .regex(/^(?!db\.)[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'not an RDS instance class without its "db." prefix. Fix: write it like "t4g.micro" or "m7g.large"'),
+          .regex(/^(?!db\.)[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'not an RDS instance class without its "db." prefix. Fix: write it like "t4g.micro" or "m7g.large"')
+          .pipe(oneOf(RDS_INSTANCE_CLASSES, 'an RDS for PostgreSQL instance class', 'm7g.large')),
         /** Initial storage in GiB (gp3 needs at least 20). */
         allocatedStorageGiB: z.number().int().min(20, 'gp3 storage starts at 20 GiB. Fix: use 20 or more').max(65536),
         /** Storage autoscaling ceiling in GiB. */
@@ -204,7 +240,8 @@ export const stageConfigSchema = z
         /** PostgreSQL "major.minor", pinned so upgrades are deliberate, e.g. "17.6". */
         engineVersion: z
           .string()
-          .regex(/^1[67]\.\d+$/, 'must be a PostgreSQL 16 or 17 minor version ("major.minor"), which RDS ships with pgvector 0.8. Fix: use e.g. "17.6"'),
+          .regex(/^1[67]\.\d+$/, 'must be a PostgreSQL 16 or 17 minor version ("major.minor"), which RDS ships with pgvector 0.8. Fix: use e.g. "17.6"')
+          .pipe(oneOf(RDS_POSTGRES_VERSIONS, 'a PostgreSQL minor version RDS accepts new instances on', '17.6')),
 
         /** Lowest pgvector version the deployment accepts; the stack fails when the engine offers less. */
         pgvectorMinVersion: z
@@ -235,7 +272,8 @@ export const stageConfigSchema = z
         /** ElastiCache node type, e.g. "cache.t4g.micro". */
         nodeType: z
           .string()
-          .regex(/^cache\.[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'not an ElastiCache node type. Fix: write it like "cache.t4g.micro"'),
+          .regex(/^cache\.[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'not an ElastiCache node type. Fix: write it like "cache.t4g.micro"')
+          .pipe(oneOf(CACHE_NODE_TYPES, 'an ElastiCache node type that runs Valkey', 'cache.t4g.small')),
         /** Read replicas besides the primary (0 to 5). A replica enables Multi-AZ failover. */
         replicas: z.number().int().min(0).max(5, 'a replication group has at most 5 replicas. Fix: use 0 to 5'),
         /** Days of daily cache snapshots (0 turns them off). */
@@ -245,15 +283,17 @@ export const stageConfigSchema = z
     alarms: z
       .object({
         /** Email addresses subscribed to the stage's alarm topic. */
-        emails: z
-          .array(z.email({ message: 'not an email address. Fix: write it like "oncall@example.com"' }))
-          .max(10, 'AWS Budgets notifies at most 10 email addresses. Fix: list at most 10, or subscribe a mailing list'),
+        emails: unique(z.email({ message: 'not an email address. Fix: write it like "oncall@example.com"' }), 'address').max(
+          10,
+          'AWS Budgets notifies at most 10 email addresses. Fix: list at most 10, or subscribe a mailing list',
+        ),
         /** HTTPS endpoints (PagerDuty, Opsgenie, ...) subscribed to the alarm topic. */
-        httpsEndpoints: z.array(
+        httpsEndpoints: unique(
           z.url({
             protocol: /^https$/,
             message: 'not an https:// URL (notifications must not travel in clear text). Fix: use the endpoint\'s https:// URL',
           }),
+          'endpoint',
         ),
       })
       .strict(),
@@ -280,35 +320,35 @@ export const stageConfigSchema = z
     operations: z
       .object({
         /** Alarm when more than this % of requests end in a 5xx, from the load balancer or from the app (5 min). */
-        http5xxRatePercent: z.number().positive().max(100, 'a percentage is at most 100. Fix: use 0 to 100'),
+        http5xxRatePercent: percent,
         /** Alarm when the p99 target response time exceeds this many seconds (5 min). */
-        p99LatencySeconds: z.number().positive(),
+        p99LatencySeconds: z.number().positive('must be above 0. Fix: use a number of seconds above 0, e.g. 2'),
         /** Web and worker CPU alarm (5 min average). */
-        ecsCpuPercent: z.number().positive().max(100, 'a percentage is at most 100. Fix: use 0 to 100'),
+        ecsCpuPercent: percent,
         /** Web and worker memory alarm (5 min average). */
-        ecsMemoryPercent: z.number().positive().max(100, 'a percentage is at most 100. Fix: use 0 to 100'),
+        ecsMemoryPercent: percent,
         /** Database CPU alarm (10 min). */
-        rdsCpuPercent: z.number().positive().max(100, 'a percentage is at most 100. Fix: use 0 to 100'),
+        rdsCpuPercent: percent,
         /** Database freeable memory alarm, in MiB. */
-        rdsFreeableMemoryMiB: z.number().int().positive(),
+        rdsFreeableMemoryMiB: z.number().int().positive('must be above 0. Fix: use a whole number of MiB, e.g. 128'),
         /** Alarm when free storage falls below this % of the allocated storage. */
-        rdsFreeStoragePercent: z.number().positive().max(100, 'a percentage is at most 100. Fix: use 0 to 100'),
+        rdsFreeStoragePercent: percent,
         /** Alarm when connections exceed this % of the instance class's max_connections. */
-        rdsConnectionsPercent: z.number().positive().max(100, 'a percentage is at most 100. Fix: use 0 to 100'),
+        rdsConnectionsPercent: percent,
         /** Database read and write latency alarm, in seconds. */
-        rdsLatencySeconds: z.number().positive(),
+        rdsLatencySeconds: z.number().positive('must be above 0. Fix: use a number of seconds above 0, e.g. 0.02'),
         /** Valkey engine CPU alarm. */
-        cacheCpuPercent: z.number().positive().max(100, 'a percentage is at most 100. Fix: use 0 to 100'),
+        cacheCpuPercent: percent,
         /** Valkey memory alarm (noeviction: writes fail when full). */
-        cacheMemoryPercent: z.number().positive().max(100, 'a percentage is at most 100. Fix: use 0 to 100'),
+        cacheMemoryPercent: percent,
         /** Valkey client connections alarm. */
-        cacheConnections: z.number().int().positive(),
+        cacheConnections: z.number().int().positive('must be above 0. Fix: use a whole number of connections, e.g. 1000'),
         /** SES reputation bounce-rate alarm (SES reviews accounts above 5%). */
-        sesBounceRatePercent: z.number().positive().max(100, 'a percentage is at most 100. Fix: use 0 to 100'),
+        sesBounceRatePercent: percent,
         /** SES reputation complaint-rate alarm (SES reviews accounts above 0.1%). */
-        sesComplaintRatePercent: z.number().positive().max(100, 'a percentage is at most 100. Fix: use 0 to 100'),
+        sesComplaintRatePercent: percent,
         /** Requests the WAF may block in 5 minutes before the surge alarm fires. */
-        wafBlockedPer5Min: z.number().int().positive(),
+        wafBlockedPer5Min: z.number().int().positive('must be above 0. Fix: use a whole number of requests, e.g. 1000'),
       })
       .strict(),
     backup: z

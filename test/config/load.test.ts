@@ -91,12 +91,50 @@ describe('loadStageConfigs', () => {
     expect(loadError(context)).toMatch(message);
   });
 
+  test.each([
+    ['dev.multi_az', 'false', 'dev.database.multiAz'],
+    ['dev.web.min-count', '1', 'dev.web.minCount'],
+    ['prod/database/multiAz', 'false', 'prod.database.multiAz'],
+    ['stage', 'dev', 'stages'],
+    ['imagetag', 'v1.2.3', 'imageTag'],
+    ['staging.database.instanceclass', 'm7g.large', 'staging.database.instanceClass'],
+    ['prod.databse.multiAz', 'false', 'prod.database.multiAz'],
+  ])('a context key the app does not know (%s) fails, naming the nearest known one', (key, value, nearest) => {
+    expect(loadError({ [key]: value })).toContain(`unknown context key "${key}" (from -c or the context of cdk.json): the app would ignore it. Fix: did you mean "${nearest}"?`);
+  });
+
+  test.each([
+    ['dev.web.desiredCount', 'abc', /field "web\.desiredCount", value "abc": -c dev\.web\.desiredCount=abc: "abc" is not a number\. Fix: give a number, e\.g\. -c dev\.web\.desiredCount=1$/],
+    ['dev.web.desiredCount', 'Infinity', /value "Infinity": .*"Infinity" is not a number/],
+    ['dev.web.desiredCount', '', /value "": .*"" is not a number/],
+    ['dev.database.multiAz', 'yes', /value "yes": .*"yes" is neither true nor false\. Fix: -c dev\.database\.multiAz=true or/],
+    ['dev.alarms.emails', 'a@example.com,b@example.com', /a list is written as JSON\. Fix: -c 'dev\.alarms\.emails=\["a@example\.com","b@example\.com"\]'/],
+  ])('a -c value that cannot be read as its field says what was given (%s=%s), and nothing else about it', (key, value, message) => {
+    const problems = loadError({ [key]: value }).split('\n').slice(1);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(message);
+  });
+
+  test('a stage whose name differs from its key gets that one problem, not the other stage\'s rules', () => {
+    const problems = loadError({ 'dev.name': 'prod' }).split('\n').slice(1);
+    expect(problems).toEqual(['  - stage "dev", field "name", value "prod": the definition under "dev" names itself "prod". Fix: set name: "dev" in lib/config/stages.ts']);
+  });
+
+  test('problems on list items and from rules across fields still name the -c key they came from', () => {
+    expect(loadError({ 'staging.alarms.emails': '["ok@example.com","not-an-email"]' })).toMatch(/field "alarms\.emails\.1", value "not-an-email": not an email address.*\(this value came from -c staging\.alarms\.emails\)/);
+    expect(loadError({ 'prod.alarms.emails': '[]' })).toMatch(/field "alarms", .*would reach nobody.*\(this value came from -c prod\.alarms\.emails\)/);
+  });
+
   test('CDK context keys (feature flags, lookups) are not taken for overrides', () => {
     expect(() =>
       loadStageConfigs({
         '@aws-cdk/core:enablePartitionLiterals': true,
         'availability-zones:account=111111111111:region=eu-west-1': ['eu-west-1a'],
         'aws:cdk:enable-path-metadata': true,
+        'hosted-zone:account=111111111111:domainName=example.com:region=eu-west-1': { Id: '/hostedzone/Z1' },
+        'acknowledged-issue-numbers': [32775],
+        skipPreDeploySnapshot: 'true',
+        rerunDatabaseSetup: '1',
       }),
     ).not.toThrow();
   });

@@ -1,0 +1,79 @@
+import type { z } from 'zod';
+import { editDistance } from './aws-catalog';
+import { STAGE_NAMES, stageConfigSchema } from './schema';
+
+/** Context keys the app itself reads besides the stage overrides (README, "Configuration"). */
+export const APP_KEYS = ['stages', 'imageTag', 'skipPreDeploySnapshot', 'rerunDatabaseSetup'] as const;
+
+/**
+ * Context the CDK toolkit and library own, which the app cannot tell apart from `-c` keys: the
+ * `aws:cdk:` and `@aws-cdk...` settings and feature flags, the lookups cached in cdk.context.json
+ * (`<provider>:account=...:region=...`), and what the CLI writes there.
+ */
+const CDK_PREFIXES = ['aws:cdk:', 'aws-cdk:', '@aws-cdk', 'cdk:'];
+const LOOKUP_PROVIDERS = [
+  'ami',
+  'availability-zones',
+  'hosted-zone',
+  'ssm',
+  'vpc-provider',
+  'endpoint-service-availability-zones',
+  'load-balancer',
+  'load-balancer-listener',
+  'security-group',
+  'key-provider',
+  'plugin',
+  'cc-api-provider',
+];
+const CLI_KEYS = ['acknowledged-issue-numbers', 'cli-telemetry'];
+
+export function isCdkKey(key: string): boolean {
+  return CDK_PREFIXES.some((p) => key.startsWith(p)) || LOOKUP_PROVIDERS.some((p) => key.startsWith(`${p}:`)) || CLI_KEYS.includes(key);
+}
+
+type AnySchema = z.core.$ZodType;
+
+/** Every field path of a stage's configuration ("web.desiredCount", "domain", "domain.zoneName", ...). */
+export function fieldPaths(schema: AnySchema = stageConfigSchema, prefix = ''): string[] {
+  const def = (schema as { _zod: { def: { type: string; shape?: Record<string, AnySchema>; innerType?: AnySchema; in?: AnySchema } } })._zod.def;
+  if (def.type === 'optional' || def.type === 'nullable' || def.type === 'default') return fieldPaths(def.innerType!, prefix);
+  if (def.type === 'pipe') return fieldPaths(def.in!, prefix);
+  if (def.type !== 'object') return [];
+  return Object.entries(def.shape ?? {}).flatMap(([key, child]) => {
+    const path = prefix ? `${prefix}.${key}` : key;
+    return [path, ...fieldPaths(child, path)];
+  });
+}
+
+const FIELD_PATHS = new Set(fieldPaths());
+
+/** What an override key of a stage looks like: `<stage>.<field path>`, a list item by its index. */
+export function isFieldPath(path: string): boolean {
+  if (FIELD_PATHS.has(path)) return true;
+  const item = /^(.*)\.\d+$/.exec(path);
+  return item !== null && FIELD_PATHS.has(item[1]);
+}
+
+/** Every key a user may pass, for "did you mean". */
+export function knownKeys(): string[] {
+  return [...APP_KEYS, ...STAGE_NAMES.flatMap((stage) => [...FIELD_PATHS].map((path) => `${stage}.${path}`))];
+}
+
+const squash = (key: string) => key.toLowerCase().replace(/[^a-z0-9]/g, '');
+const leaf = (key: string) => squash(key.split(/[./:]/).pop() ?? key);
+
+/**
+ * The known key closest to `key`: one that differs only in case and separators
+ * (`prod/database/multiAz`, `imagetag`), else one of the same stage whose last part matches
+ * (`dev.multi_az`), else the one at the smallest edit distance.
+ */
+export function nearestKey(key: string): string {
+  const known = knownKeys();
+  const exact = known.find((k) => squash(k) === squash(key));
+  if (exact) return exact;
+  const stage = STAGE_NAMES.find((s) => key.toLowerCase().startsWith(s));
+  const sameStage = stage ? known.filter((k) => k.startsWith(`${stage}.`)) : known;
+  const sameLeaf = sameStage.filter((k) => leaf(k) === leaf(key));
+  const byDistance = (candidates: readonly string[]) => candidates.map((k) => ({ k, d: editDistance(squash(key), squash(k)) })).sort((a, b) => a.d - b.d)[0].k;
+  return byDistance(sameLeaf.length > 0 ? sameLeaf : [...sameStage, ...APP_KEYS]);
+}
