@@ -4,7 +4,7 @@
  *
  *   npx tsx scripts/cost.ts --assembly cdk.out [--base base.out] [--format text|markdown]
  *
- * Exit codes: 0 estimate printed, 2 bad arguments.
+ * Exit codes: 0 estimate printed, 2 bad arguments or an assembly that is missing, incomplete or corrupt.
  */
 import { readAssembly, UsageError } from './lib/assembly';
 import { assumptionLines, estimateAssembly, type StageCost } from './lib/cost';
@@ -85,7 +85,7 @@ export function run(argv: readonly string[]): { output: string; exitCode: number
     return { output: render(head, base, args.format), exitCode: 0 };
   } catch (error) {
     if (error instanceof UsageError) return { output: `cost: ${error.message}`, exitCode: 2 };
-    throw error;
+    return { output: `cost: could not estimate: ${(error as Error).message}`, exitCode: 2 };
   }
 }
 

@@ -5,7 +5,8 @@
  *   npx tsx scripts/diff-guard.ts --base base.out --head cdk.out [--allow LOGICAL_ID ...] [--format text|markdown]
  *
  * Exit codes: 0 nothing risky (orphaning under Retain is a warning), 1 a stateful resource would be
- * replaced or destroyed and was not allowed, 2 bad arguments.
+ * replaced or destroyed and was not allowed, 2 the guard could not decide: bad arguments, an
+ * assembly that is missing, incomplete or corrupt, or assemblies of different stages.
  */
 import { readAssembly, UsageError } from './lib/assembly';
 import { formatFindings, guard } from './lib/guard';
@@ -49,8 +50,9 @@ export function run(argv: readonly string[]): { output: string; exitCode: number
     const result = guard(readAssembly(args.base), readAssembly(args.head), args.allow);
     return { output: formatFindings(result, args.format), exitCode: result.exitCode };
   } catch (error) {
+    // Never exit 1 ("blocked") for something that is not a verdict.
     if (error instanceof UsageError) return { output: `diff-guard: ${error.message}`, exitCode: 2 };
-    throw error;
+    return { output: `diff-guard: could not compare the assemblies: ${(error as Error).message}`, exitCode: 2 };
   }
 }
 

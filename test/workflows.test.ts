@@ -98,6 +98,15 @@ describe('pull-request workflow', () => {
     expect(guard.run).toContain('allow+=(--allow "$id")');
   });
 
+  test('the allow line of a description typed in a browser (CRLF) yields clean ids', () => {
+    const guard = job.steps.find((s) => s.name === 'Stateful-replacement guard')!;
+    const extract = guard.run!.split('\n').find((l) => l.includes('ids=$('))!.trim().replace(/^ids=\$\((.*)\)$/, '$1');
+    const body = 'Moves the database.\r\nallow-stateful-replacement: prod/Data/DatabaseInstanceAA8A5FDE, prod/Data/CacheReplicationGroupBFE59FF3\r\n\r\nThanks';
+    const out = spawnSync('bash', ['-c', extract], { encoding: 'utf8', env: { ...process.env, PR_BODY: body } });
+    expect(out.stdout).not.toContain('\r');
+    expect(out.stdout.replace(/\n$/, '').split(' ').filter(Boolean)).toEqual(['prod/Data/DatabaseInstanceAA8A5FDE', 'prod/Data/CacheReplicationGroupBFE59FF3']);
+  });
+
   test('synthesizes with the real stage accounts, taken from the same repository variables as deploy.yml', () => {
     for (const stage of ['dev', 'staging', 'prod']) {
       const variable = `AWS_${stage.toUpperCase()}_ACCOUNT_ID`;

@@ -39,8 +39,19 @@ export function readAssembly(dir: string): AssemblyStack[] {
     throw new UsageError(`${dir} is not a cloud assembly: it has no manifest.json. Pass the output folder of \`cdk synth\` (cdk.out).`);
   }
   const stacks: AssemblyStack[] = [];
+  const readJson = <T>(file: string, what: string): T => {
+    if (!existsSync(file)) throw new UsageError(`${dir} is an incomplete cloud assembly: ${what} ${file} is missing. Synthesize it again (cdk synth).`);
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as T;
+    } catch (error) {
+      throw new UsageError(`${dir} is a corrupt cloud assembly: ${what} ${file} is not JSON (${(error as Error).message}). Synthesize it again (cdk synth).`);
+    }
+  };
   const visit = (assemblyDir: string) => {
-    const manifest = JSON.parse(readFileSync(join(assemblyDir, 'manifest.json'), 'utf8')) as Manifest;
+    const manifest = readJson<Manifest>(join(assemblyDir, 'manifest.json'), 'the manifest');
+    if (manifest === null || typeof manifest !== 'object' || (manifest.artifacts !== undefined && typeof manifest.artifacts !== 'object')) {
+      throw new UsageError(`${dir} is a corrupt cloud assembly: ${join(assemblyDir, 'manifest.json')} has no artifacts object. Synthesize it again (cdk synth).`);
+    }
     for (const [id, artifact] of Object.entries(manifest.artifacts ?? {})) {
       if (artifact.type === 'cdk:cloud-assembly' && artifact.properties?.directoryName) {
         visit(join(assemblyDir, artifact.properties.directoryName));
@@ -51,7 +62,7 @@ export function readAssembly(dir: string): AssemblyStack[] {
           stage: displayName.includes('/') ? displayName.split('/')[0] : '',
           stackName: artifact.properties.stackName ?? id,
           environment: artifact.environment ?? 'aws://unknown-account/unknown-region',
-          template: JSON.parse(readFileSync(join(assemblyDir, artifact.properties.templateFile), 'utf8')) as Template,
+          template: readJson<Template>(join(assemblyDir, artifact.properties.templateFile), `the template of ${displayName}`),
         });
       }
     }

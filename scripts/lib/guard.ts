@@ -1,6 +1,6 @@
 import { fullDiff, ResourceImpact } from '@aws-cdk/cloudformation-diff';
 import { referencedIds } from '../../lib/stacks/cross-stack-reads';
-import type { AssemblyStack, Template } from './assembly';
+import { type AssemblyStack, type Template, UsageError } from './assembly';
 
 /**
  * Resource types whose replacement or deletion loses data or breaks what depends on it (a key
@@ -25,12 +25,32 @@ export const STATEFUL_TYPES: ReadonlySet<string> = new Set([
   'AWS::Route53::HostedZone',
   // A new repository starts empty: every image a stage runs would be gone.
   'AWS::ECR::Repository',
+  // What the database and the cache sit in: a new VPC, subnet or subnet group moves them, which
+  // replaces them (a new, empty database; a new cache).
+  'AWS::EC2::VPC',
+  'AWS::EC2::Subnet',
+  'AWS::RDS::DBSubnetGroup',
+  'AWS::ElastiCache::SubnetGroup',
 ]);
+
+/** Types whose security groups are protected too: replacing one changes the group of the database or cache. */
+const SITS_IN_GROUPS: ReadonlySet<string> = new Set(['AWS::RDS::DBInstance', 'AWS::RDS::DBCluster', 'AWS::ElastiCache::ReplicationGroup', 'AWS::ElastiCache::CacheCluster']);
+
+/** The security groups of a template that a database or cache is placed in. */
+function protectedGroups(template: Template): Set<string> {
+  const resources = template.Resources ?? {};
+  const ids = new Set<string>();
+  for (const resource of Object.values(resources)) {
+    if (!SITS_IN_GROUPS.has(resource.Type)) continue;
+    for (const id of referencedIds(resource.Properties)) if (resources[id]?.Type === 'AWS::EC2::SecurityGroup') ids.add(id);
+  }
+  return ids;
+}
 
 type Resource = NonNullable<Template['Resources']>[string];
 
-function isStateful(resource: Resource | undefined): resource is Resource {
-  return resource !== undefined && STATEFUL_TYPES.has(resource.Type);
+function isStateful(resource: Resource | undefined, logicalId?: string, groups?: ReadonlySet<string>): resource is Resource {
+  return resource !== undefined && (STATEFUL_TYPES.has(resource.Type) || (logicalId !== undefined && groups?.has(logicalId) === true));
 }
 
 export type Severity = 'blocked' | 'allowed' | 'warning';
@@ -48,6 +68,8 @@ export interface Finding {
 
 export interface GuardResult {
   readonly findings: Finding[];
+  /** What the maintainer's --allow list did not do: entries that matched nothing, or were ambiguous. */
+  readonly notes: string[];
   /** 1 when a stateful resource would be replaced or destroyed and was not allowed, else 0. */
   readonly exitCode: 0 | 1;
 }
@@ -66,18 +88,24 @@ export function guard(base: AssemblyStack[], head: AssemblyStack[], allow: reado
   const findings: Finding[] = [];
   const baseByName = new Map(base.map((s) => [s.displayName, s]));
   const headByName = new Map(head.map((s) => [s.displayName, s]));
-  const allowed = (stack: AssemblyStack, logicalId: string) => allow.includes(logicalId) || allow.includes(`${stack.displayName}/${logicalId}`);
+  const stagesOf = (stacks: AssemblyStack[]) => [...new Set(stacks.map((s) => s.stage).filter((s) => s !== ''))].sort();
+  if (JSON.stringify(stagesOf(base)) !== JSON.stringify(stagesOf(head))) {
+    // Otherwise every stack of a stage left out of one synth would look removed.
+    throw new UsageError(
+      `the assemblies hold different stages (base: ${stagesOf(base).join(', ') || 'none'}; head: ${stagesOf(head).join(', ') || 'none'}). Synthesize both with the same -c stages (or none).`,
+    );
+  }
 
   const report = (stack: AssemblyStack, logicalId: string, type: string, reason: string, orphanOnly: boolean) => {
-    const severity: Severity = orphanOnly ? 'warning' : allowed(stack, logicalId) ? 'allowed' : 'blocked';
-    findings.push({ severity, stage: stack.stage, stack: stack.displayName, stackName: stack.stackName, logicalId, type, reason });
+    findings.push({ severity: orphanOnly ? 'warning' : 'blocked', stage: stack.stage, stack: stack.displayName, stackName: stack.stackName, logicalId, type, reason });
   };
 
   for (const before of base) {
     const after = headByName.get(before.displayName);
     if (!after) {
+      const groups = protectedGroups(before.template);
       for (const [logicalId, resource] of Object.entries(before.template.Resources ?? {})) {
-        if (!isStateful(resource)) continue;
+        if (!isStateful(resource, logicalId, groups)) continue;
         const kept = retains(resource, 'DeletionPolicy');
         report(
           before,
@@ -90,12 +118,13 @@ export function guard(base: AssemblyStack[], head: AssemblyStack[], allow: reado
       continue;
     }
     const diff = fullDiff(before.template, after.template);
+    const groups = protectedGroups(before.template);
     diff.resources.forEachDifference((logicalId, change) => {
       const old = change.oldValue as Resource | undefined;
       if (!old) return;
       const impact = change.changeImpact;
       const replaced = impact === ResourceImpact.WILL_REPLACE || impact === ResourceImpact.MAY_REPLACE;
-      if (isStateful(old)) {
+      if (isStateful(old, logicalId, groups)) {
         if (impact === ResourceImpact.WILL_ORPHAN) {
           report(before, logicalId, old.Type, 'removed from the template: orphaned (DeletionPolicy Retain keeps it, outside CloudFormation)', true);
         } else if (impact === ResourceImpact.WILL_DESTROY) {
@@ -115,7 +144,7 @@ export function guard(base: AssemblyStack[], head: AssemblyStack[], allow: reado
       for (const reader of crossStackReaders(after, logicalId, head, baseByName)) {
         const outputs = reader.outputs.join(', ');
         findings.push({
-          severity: reader.stale ? (allowed(before, logicalId) ? 'allowed' : 'blocked') : 'warning',
+          severity: reader.stale ? 'blocked' : 'warning',
           stage: before.stage,
           stack: before.displayName,
           stackName: before.stackName,
@@ -128,7 +157,31 @@ export function guard(base: AssemblyStack[], head: AssemblyStack[], allow: reado
       }
     });
   }
-  return { findings, exitCode: findings.some((f) => f.severity === 'blocked') ? 1 : 0 };
+  const notes = applyAllow(findings, allow);
+  return { findings, notes, exitCode: findings.some((f) => f.severity === 'blocked') ? 1 : 0 };
+}
+
+/**
+ * Turns blocked findings a maintainer allowed into allowed ones. An entry is `stage/Stack/logicalId`
+ * or a bare logical id; a bare id that names blocked resources in more than one stage allows none
+ * of them (a reviewer approves one stage's change, not every stage's), and an entry that names
+ * nothing is reported, since it usually means a typo or a change that moved.
+ */
+function applyAllow(findings: Finding[], allow: readonly string[]): string[] {
+  const notes: string[] = [];
+  for (const entry of allow) {
+    const matches = findings.filter((f) => f.severity !== 'warning' && (f.logicalId === entry || `${f.stack}/${f.logicalId}` === entry));
+    const stages = [...new Set(matches.map((f) => f.stage))];
+    if (matches.length === 0) {
+      notes.push(`--allow ${entry} matched nothing: no blocked resource has that logical id or stack path (a typo, or the change moved). Nothing was allowed by it.`);
+    } else if (!entry.includes('/') && stages.length > 1) {
+      const paths = [...new Set(matches.map((f) => `${f.stack}/${f.logicalId}`))].join(', ');
+      notes.push(`--allow ${entry} is ambiguous: it names blocked resources in ${stages.join(', ')}. Allow each by its stack path (${paths}). Nothing was allowed by it.`);
+    } else {
+      for (const f of matches) (f as { severity: Severity }).severity = 'allowed';
+    }
+  }
+  return notes;
 }
 
 export function formatFindings(result: GuardResult, format: 'text' | 'markdown'): string {
@@ -145,7 +198,7 @@ export function formatFindings(result: GuardResult, format: 'text' | 'markdown')
           : 'OK: no stateful resource is replaced, destroyed or orphaned.';
   if (format === 'markdown') {
     const icon = blocked > 0 ? ':no_entry:' : findings.length > 0 ? ':warning:' : ':white_check_mark:';
-    const lines = [`### Stateful-resource guard`, '', `${icon} ${verdict}`];
+    const lines = [`### Stateful-resource guard`, '', `${icon} ${verdict}`, ...result.notes.map((n) => `\n:warning: ${n}`)];
     if (findings.length > 0) {
       lines.push('', '| result | stage | stack | logical id | type | reason |', '| --- | --- | --- | --- | --- | --- |');
       for (const f of findings) lines.push(`| ${f.severity} | ${f.stage || '-'} | ${f.stackName} | \`${f.logicalId}\` | ${f.type} | ${f.reason} |`);
@@ -153,7 +206,7 @@ export function formatFindings(result: GuardResult, format: 'text' | 'markdown')
     return lines.join('\n');
   }
   const lines = findings.map((f) => `${f.severity.toUpperCase()} stage ${f.stage || '-'}, stack ${f.stackName}, ${f.logicalId} (${f.type}): ${f.reason}`);
-  return [...lines, verdict].join('\n');
+  return [...lines, ...result.notes.map((n) => `NOTE ${n}`), verdict].join('\n');
 }
 
 /** A stack that reads a replaced resource through outputs of its stack. */

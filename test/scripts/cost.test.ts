@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as rds from 'aws-cdk-lib/aws-rds';
@@ -148,6 +149,21 @@ describe('cost of the real app', () => {
     expect(output).toMatch(new RegExp(`^prod\\s+\\$[\\d.]+\\s+\\$[\\d.]+\\s+\\+\\$${delta.replace('.', '\\.')}$`, 'm'));
     expect(output).toMatch(/^dev\s+\$[\d.]+\s+\$[\d.]+\s+\+\$0\.00$/m);
     expect(output).toMatch(new RegExp(`^RDS instances\\s+\\$[\\d.]+\\s+\\+\\$${delta.replace('.', '\\.')}$`, 'm'));
+  });
+
+  test('a corrupt assembly exits 2 with a message, from the script too, without a stack trace', () => {
+    const corrupt = join(work, 'corrupt');
+    cpSync(assembly, corrupt, { recursive: true });
+    writeFileSync(join(corrupt, 'assembly-prod', 'manifest.json'), '{ not json');
+    const { output, exitCode } = run(['--assembly', corrupt]);
+    expect(exitCode).toBe(2);
+    expect(output).toMatch(/^cost: .* is a corrupt cloud assembly: the manifest .* is not JSON/);
+    const cli = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'scripts', 'cost.ts'), '--assembly', corrupt], { encoding: 'utf8' });
+    expect(cli.status).toBe(2);
+    expect(cli.stderr).not.toMatch(/\n\s+at /);
+    const ok = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'scripts', 'cost.ts'), '--assembly', assembly], { encoding: 'utf8' });
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toMatch(/^Monthly cost estimate \(USD\)/);
   });
 
   test('markdown output is a table with the assumptions stated', () => {

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -17,8 +17,8 @@ let work: string;
 let base: string;
 
 /** Synthesizes prod with a code-level change applied, as a pull request would. */
-function head(name: string, change: (prod: AppStage) => void): string {
-  return synthAssembly(join(work, name), { stages: 'prod', change: ([prod]) => change(prod) });
+function head(name: string, change: (prod: AppStage) => void, context: Record<string, unknown> = {}): string {
+  return synthAssembly(join(work, name), { stages: 'prod', change: ([prod]) => change(prod), context });
 }
 
 beforeAll(() => {
@@ -103,14 +103,16 @@ describe('diff-guard on the real app', () => {
   });
 
   test('a replaced security group that another stack reads is reported with its readers, which re-read it', () => {
-    const headDir = head('db-group', (prod) => {
-      const group = prod.data.database.connections.securityGroups[0].node.defaultChild as ec2.CfnSecurityGroup;
-      group.groupDescription = 'PostgreSQL: a new description replaces the group';
+    // The cache's group: protected (the cache sits in it), and read by the app stack.
+    const headDir = head('cache-group', (prod) => {
+      const group = prod.data.cache.connections.securityGroups[0].node.defaultChild as ec2.CfnSecurityGroup;
+      group.groupDescription = 'Valkey: a new description replaces the group';
     });
     const { output, exitCode } = run(['--base', base, '--head', headDir]);
-    expect(exitCode).toBe(0);
+    expect(exitCode).toBe(1);
+    expect(output).toContain('BLOCKED stage prod, stack prod-Data, CacheSecurityGroup79A9F160 (AWS::EC2::SecurityGroup): replaced because GroupDescription changed');
     expect(output).toContain(
-      'WARNING stage prod, stack prod-Data, DatabaseSecurityGroup5C91FDCB (AWS::EC2::SecurityGroup): replaced; prod-App reads it by Fn::GetStackOutput (PublishOutputFnGetAttDatabaseSecurityGroup5C91FDCBGroupIdD2FD7538) and reads it again on its next deploy (its producer marker changed)',
+      'WARNING stage prod, stack prod-Data, CacheSecurityGroup79A9F160 (AWS::EC2::SecurityGroup): replaced; prod-App reads it by Fn::GetStackOutput (PublishOutputFnGetAttCacheSecurityGroup79A9F160GroupId7A4F8F2E) and reads it again on its next deploy (its producer marker changed)',
     );
   });
 
@@ -129,6 +131,30 @@ describe('diff-guard on the real app', () => {
     );
   });
 
+  test('a new VPC block blocks: the VPC, its subnets and the security groups of the database and cache would be replaced', () => {
+    const { output, exitCode } = run(['--base', base, '--head', head('vpc-block', () => {}, { 'prod.network.cidr': '10.31.0.0/16' })]);
+    expect(exitCode).toBe(1);
+    const blocked = output.split('\n').filter((l) => l.startsWith('BLOCKED stage'));
+    for (const what of [
+      /prod-Network, NetworkVpc7FB7348F \(AWS::EC2::VPC\): replaced because CidrBlock changed/,
+      /prod-Network, NetworkVpcIsolatedSubnet1Subnet\w+ \(AWS::EC2::Subnet\): replaced/,
+      /prod-Data, DatabaseSecurityGroup5C91FDCB \(AWS::EC2::SecurityGroup\): (possibly )?replaced/,
+      /prod-Data, CacheSecurityGroup79A9F160 \(AWS::EC2::SecurityGroup\): (possibly )?replaced/,
+    ]) {
+      expect(blocked.some((l) => what.test(l)), String(what)).toBe(true);
+    }
+  });
+
+  test('a security group no database or cache sits in is not protected (a function\'s)', () => {
+    const headDir = head('fn-group', (prod) => {
+      const group = prod.data.setup.node.findChild('SecurityGroup').node.defaultChild as ec2.CfnSecurityGroup;
+      group.groupDescription = 'a new description replaces the group';
+    });
+    const { output, exitCode } = run(['--base', base, '--head', headDir]);
+    expect(exitCode).toBe(0);
+    expect(output).not.toContain('BLOCKED');
+  });
+
   test('--allow accepts a named resource, by logical id or by stack path', () => {
     const headDir = head('port-allowed', (prod) => { dbInstance(prod).port = '5433'; });
     for (const allow of ['DatabaseInstanceAA8A5FDE', 'prod/Data/DatabaseInstanceAA8A5FDE']) {
@@ -136,12 +162,72 @@ describe('diff-guard on the real app', () => {
       expect(exitCode).toBe(0);
       expect(output).toContain('ALLOWED stage prod, stack prod-Data, DatabaseInstanceAA8A5FDE (AWS::RDS::DBInstance): replaced because Port changed');
     }
-    expect(run(['--base', base, '--head', headDir, '--allow', 'SomethingElse']).exitCode).toBe(1);
+    const typo = run(['--base', base, '--head', headDir, '--allow', 'DatabaseInstanceAA8A5FDX']);
+    expect(typo.exitCode).toBe(1);
+    expect(typo.output).toContain('NOTE --allow DatabaseInstanceAA8A5FDX matched nothing: no blocked resource has that logical id or stack path (a typo, or the change moved). Nothing was allowed by it.');
+  });
+
+  test('a bare --allow id that names the same resource in two stages allows neither; the stage path does', () => {
+    const both = (name: string) => synthAssembly(join(work, name), { stages: 'staging,prod', change: (stages) => { for (const s of stages) dbInstance(s).port = '5433'; } });
+    const twoBase = synthAssembly(join(work, 'two-base'), { stages: 'staging,prod' });
+    const headDir = both('two-port');
+    const bare = run(['--base', twoBase, '--head', headDir, '--allow', 'DatabaseInstanceAA8A5FDE']);
+    expect(bare.exitCode).toBe(1);
+    expect(bare.output).toContain('NOTE --allow DatabaseInstanceAA8A5FDE is ambiguous: it names blocked resources in staging, prod. Allow each by its stack path (staging/Data/DatabaseInstanceAA8A5FDE, prod/Data/DatabaseInstanceAA8A5FDE). Nothing was allowed by it.');
+    const scoped = run(['--base', twoBase, '--head', headDir, '--allow', 'prod/Data/DatabaseInstanceAA8A5FDE']);
+    expect(scoped.exitCode).toBe(1);
+    expect(scoped.output).toContain('ALLOWED stage prod, stack prod-Data, DatabaseInstanceAA8A5FDE');
+    expect(scoped.output).toContain('BLOCKED stage staging, stack staging-Data, DatabaseInstanceAA8A5FDE');
   });
 
   test('markdown output is a table for the PR comment', () => {
     const { output } = run(['--base', base, '--head', join(work, 'port'), '--format', 'markdown']);
     expect(output).toContain('| blocked | prod | prod-Data | `DatabaseInstanceAA8A5FDE` | AWS::RDS::DBInstance | replaced because Port changed |');
+  });
+});
+
+describe('assemblies the guard cannot compare exit 2 with a clear message, never 1', () => {
+  const broken = (name: string, spoil: (dir: string) => void) => {
+    const dir = join(work, name);
+    cpSync(base, dir, { recursive: true });
+    spoil(dir);
+    return dir;
+  };
+  const template = (dir: string) => join(dir, 'assembly-prod', readdirSync(join(dir, 'assembly-prod')).find((f) => f.startsWith('prodData') && f.endsWith('.template.json'))!);
+
+  test.each([
+    ['a corrupt manifest', (dir: string) => writeFileSync(join(dir, 'manifest.json'), '{"artifacts": '), /is a corrupt cloud assembly: the manifest .*manifest\.json is not JSON/],
+    ['a manifest without artifacts', (dir: string) => writeFileSync(join(dir, 'assembly-prod', 'manifest.json'), '{"artifacts": 3}'), /has no artifacts object/],
+    ['a missing template', (dir: string) => rmSync(template(dir)), /is an incomplete cloud assembly: the template of prod\/Data .* is missing/],
+    ['a template that is not JSON', (dir: string) => writeFileSync(template(dir), '<html>'), /is a corrupt cloud assembly: the template of prod\/Data .* is not JSON/],
+  ])('%s', (name, spoil, message) => {
+    const dir = broken(name.replace(/\W+/g, '-'), spoil);
+    for (const args of [['--base', dir, '--head', base], ['--base', base, '--head', dir]]) {
+      const { output, exitCode } = run(args);
+      expect(exitCode).toBe(2);
+      expect(output).toMatch(message);
+    }
+  });
+
+  test('a head synthesized with fewer stages: the stages differ, not every stack removed', () => {
+    const devOnly = synthAssembly(join(work, 'dev-only'), { stages: 'dev' });
+    const { output, exitCode } = run(['--base', base, '--head', devOnly]);
+    expect(exitCode).toBe(2);
+    expect(output).toBe('diff-guard: the assemblies hold different stages (base: prod; head: dev). Synthesize both with the same -c stages (or none).');
+  });
+
+  test('the script exits 2 on a corrupt assembly, without a stack trace', () => {
+    const dir = broken('cli-corrupt', (d) => writeFileSync(join(d, 'manifest.json'), 'nope'));
+    const cli = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'diff-guard.ts'), '--base', dir, '--head', base], { encoding: 'utf8' });
+    expect(cli.status).toBe(2);
+    expect(cli.stderr).toMatch(/^diff-guard: .* is a corrupt cloud assembly/);
+    expect(cli.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  test('the script exits 1 when blocked and 0 when not, as documented', () => {
+    const exit = (headDir: string) => spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'diff-guard.ts'), '--base', base, '--head', headDir], { encoding: 'utf8' }).status;
+    expect(exit(join(work, 'port'))).toBe(1);
+    expect(exit(join(work, 'same'))).toBe(0);
   });
 });
 

@@ -95,12 +95,15 @@ function synthesizeStage(name: StageName, context: Record<string, unknown>): Sta
  * validation), after `change` has edited the stages: fixtures for the operator scripts, which read
  * assemblies. `stages` narrows what is synthesized, as `-c stages=` does.
  */
-export function synthAssembly(outdir: string, { stages = 'dev,staging,prod', change }: { stages?: string; change?: (stages: AppStage[]) => void } = {}): string {
+export function synthAssembly(
+  outdir: string,
+  { stages = 'dev,staging,prod', change, context = {} }: { stages?: string; change?: (stages: AppStage[]) => void; context?: Record<string, unknown> } = {},
+): string {
   const built = createApp({
     outdir,
     nag: false,
     builtinCloudFormationValidation: false,
-    context: { ...CLI_CONTEXT, 'aws:cdk:bundling-stacks': [], stages },
+    context: { ...CLI_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context, stages },
   });
   change?.(built.stages);
   built.app.synth();
