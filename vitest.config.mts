@@ -22,6 +22,11 @@ class LongestFirst extends BaseSequencer {
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    env: {
+      // The AWS SDK warns once per process that its 2027 releases need Node 22 (README,
+      // "Prerequisites"); said once there, not in every test and spawned script.
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    },
     // One moto server for the run, shared by the files that need one.
     globalSetup: ['test/support/global-setup.ts'],
     // Synthesizing a stage takes seconds; a file synthesizes each stage once in beforeAll.
@@ -35,6 +40,9 @@ export default defineConfig({
     // reused by the next (test/support/synth.ts). Tests that change constructs build their own.
     isolate: false,
     reporters: ['default'],
+    // A passing run is quiet: what tests and the functions under test print (JSON logs, CDK's
+    // bundling lines) is shown only for the tests that fail.
+    silent: 'passed-only',
     sequence: { sequencer: LongestFirst },
   },
 });

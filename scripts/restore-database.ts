@@ -12,12 +12,15 @@
  * the automated-backup replication to the DR region again. The old instance is kept. Stop writes
  * first (runbook step 1); redeploy and scale back afterwards (the script prints the commands).
  *
- * Exit codes: 0 restored (or the dry run printed), 1 the restore failed or was refused, 2 bad arguments.
+ * Exit codes: 0 restored (or the dry run printed), 1 the restore failed or was refused, 2 bad
+ * arguments or no credentials for the stage's account (nothing was changed).
  */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { RDSClient } from '@aws-sdk/client-rds';
+import { STSClient } from '@aws-sdk/client-sts';
 import { STAGE_NAMES, STAGES, type StageName } from '../lib/config';
 import { UsageError } from './lib/assembly';
+import { accountProblem } from './lib/credentials';
 import { applySettings, describe, differences, replicateBackups, restoreFromSnapshot, settingsOf, swapIn, waitAvailable, type Waiting } from './lib/restore';
 
 const USAGE = `usage: restore-database --stage ${STAGE_NAMES.join('|')} --snapshot SNAPSHOT_ID [--yes]`;
@@ -134,6 +137,11 @@ async function main(): Promise<number> {
     return 2;
   }
   const config = STAGES[args.stage];
+  const problem = await accountProblem(new STSClient({ region: config.region }), config.account, args.stage);
+  if (problem) {
+    console.error(`restore-database: ${problem} Nothing was changed.`);
+    return 2;
+  }
   try {
     return await runRestore(
       args,

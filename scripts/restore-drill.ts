@@ -6,13 +6,17 @@
  *
  *   npx tsx scripts/restore-drill.ts --stage staging [--region eu-west-1]
  *
- * Exit codes: 0 restored and verified, 1 the drill failed (or could not clean up), 2 bad arguments.
+ * Exit codes: 0 restored and verified, 1 the drill failed (or could not clean up), 2 bad arguments
+ * or no credentials for the stage's account (nothing was started).
  */
 import { BackupClient } from '@aws-sdk/client-backup';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { RDSClient } from '@aws-sdk/client-rds';
+import { STSClient } from '@aws-sdk/client-sts';
+import { AWS_REGIONS, closest } from '../lib/config/aws-catalog';
 import { STAGE_NAMES, STAGES } from '../lib/config';
+import { accountProblem } from './lib/credentials';
 import { runDrill } from './lib/drill';
 
 const USAGE = `usage: restore-drill --stage ${STAGE_NAMES.join('|')} [--region REGION]`;
@@ -22,12 +26,19 @@ export function parseArgs(argv: readonly string[]): { stage: string; region: str
   let region: string | undefined;
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
+    if (!flag.startsWith('--')) {
+      const hint = (STAGE_NAMES as readonly string[]).includes(flag) ? `pass the stage as --stage ${flag}` : 'every argument is a --flag with a value';
+      throw new Error(`unexpected argument "${flag}": ${hint}. ${USAGE}`);
+    }
+    if (flag !== '--stage' && flag !== '--region') throw new Error(`unknown argument "${flag}". ${USAGE}`);
     if (value === undefined || value.startsWith('--')) throw new Error(`${flag} needs a value. ${USAGE}`);
     if (flag === '--stage') stage = value;
-    else if (flag === '--region') region = value;
-    else throw new Error(`unknown argument "${flag}". ${USAGE}`);
+    else region = value;
   }
   if (!stage || !(STAGE_NAMES as readonly string[]).includes(stage)) throw new Error(`--stage must be one of ${STAGE_NAMES.join(', ')}. ${USAGE}`);
+  if (region !== undefined && !AWS_REGIONS.includes(region)) {
+    throw new Error(`--region ${region} is not an AWS region; the closest are ${closest(region, AWS_REGIONS).join(', ')}. ${USAGE}`);
+  }
   return { stage, region: region ?? STAGES[stage as keyof typeof STAGES].region };
 }
 
@@ -40,6 +51,12 @@ async function main(): Promise<number> {
     return 2;
   }
   const config = { region: args.region };
+  const { account } = STAGES[args.stage as keyof typeof STAGES];
+  const problem = await accountProblem(new STSClient(config), account, args.stage);
+  if (problem) {
+    console.error(`restore-drill: ${problem} Nothing was restored.`);
+    return 2;
+  }
   const result = await runDrill(
     { cloudformation: new CloudFormationClient(config), backup: new BackupClient(config), lambda: new LambdaClient(config), rds: new RDSClient(config) },
     { stage: args.stage, now: () => new Date(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)), log: (line) => console.log(`${new Date().toISOString()} ${line}`) },
@@ -51,7 +68,7 @@ async function main(): Promise<number> {
   console.log(`verification     ${result.verifySeconds ?? '-'} s: ${result.verification ? `${result.verification.status}: ${result.verification.message}` : '-'}`);
   console.log(`managed secret   ${result.secret ?? '-'}`);
   console.log(`measured RTO     ${result.rtoSeconds !== undefined ? `${Math.round(result.rtoSeconds / 60)} min (${result.rtoSeconds} s)` : '-'}`);
-  console.log(`cleanup          ${result.cleanedUp ? 'done' : `FAILED: delete ${result.instance} by hand`}`);
+  console.log(`cleanup          ${!result.instance ? 'nothing was restored' : result.cleanedUp ? 'done' : `FAILED: delete ${result.instance} by hand`}`);
   console.log(result.ok ? 'RESULT: restored and verified' : `RESULT: FAILED: ${result.error ?? result.verification?.message}`);
   return result.ok ? 0 : 1;
 }

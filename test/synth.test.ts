@@ -74,8 +74,19 @@ describe('full synth of all stages', () => {
 
   beforeAll(() => {
     outdir = mkdtempSync(join(tmpdir(), 'synth-'));
-    const { app } = createApp({ outdir, context: CLI_CONTEXT });
-    app.synth();
+    // CDK announces each asset it bundles (while it builds the app) on stderr; shown only if the synth fails.
+    const said: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array) => said.push(String(chunk)) > 0) as typeof process.stderr.write;
+    try {
+      const { app } = createApp({ outdir, context: CLI_CONTEXT });
+      app.synth();
+    } catch (error) {
+      write(said.join(''));
+      throw error;
+    } finally {
+      process.stderr.write = write;
+    }
     templates = templatesByRegion(outdir);
   });
   afterAll(() => rmSync(outdir, { recursive: true, force: true }));

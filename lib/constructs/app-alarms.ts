@@ -15,8 +15,8 @@ export interface AppAlarmsProps {
   readonly targetMetric: (metricName: string, options?: cloudwatch.MetricOptions) => cloudwatch.Metric;
   /** The services to watch, by the short name alarms use ("web", "worker"). */
   readonly services: { readonly name: 'web' | 'worker'; readonly service: ecs.FargateService; readonly severity: Severity }[];
-  /** Name of the web ACL in front of the load balancer, if there is one. */
-  readonly webAclName?: string;
+  /** Metric name of the web ACL in front of the load balancer (its metrics' WebACL dimension), if there is one. */
+  readonly webAclMetricName?: string;
   /** Watch the account's SES reputation (the stage sends email). */
   readonly email: boolean;
 }
@@ -139,11 +139,11 @@ export class AppAlarms extends Construct {
       });
     }
 
-    if (props.webAclName) {
+    if (props.webAclMetricName) {
       alarms.add(this, 'WafBlockedSurge', {
         name: 'waf-blocked-surge',
         description: `The WAF blocked more than ${t.wafBlockedPer5Min} requests in 5 minutes: an attack, a scraper, or a rule blocking real users.`,
-        metric: wafMetric(props.webAclName, Stack.of(this).region, 'BlockedRequests', sum),
+        metric: wafMetric(props.webAclMetricName, Stack.of(this).region, 'BlockedRequests', sum),
         threshold: t.wafBlockedPer5Min,
         evaluationPeriods: 1,
         comparisonOperator: ABOVE,

@@ -21,6 +21,13 @@ export interface AppTaskProps extends LogSettings {
   readonly healthCheck?: ecs.HealthCheck;
   /** Time between SIGTERM and SIGKILL. */
   readonly stopTimeout?: Duration;
+  /**
+   * ECS Exec will be turned on for this task's service. AWS does not support ECS Exec with a
+   * read-only root filesystem (its agent writes to several paths), so the root filesystem is
+   * writable then; the config schema keeps ECS Exec out of prod.
+   * @default false
+   */
+  readonly ecsExec?: boolean;
 }
 
 /** The container's name in every task definition; ECS and the deploy workflow refer to it. */
@@ -32,7 +39,8 @@ export const SCRATCH_PATHS = { tmp: '/tmp', nextCache: '/app/.next/cache' } as c
 
 /**
  * Defines a Fargate task of the app image on ARM64: a non-root user, a read-only root filesystem
- * with task-local scratch volumes for `/tmp` and `.next/cache`, JSON logs (the app writes JSON)
+ * (writable only where ECS Exec is on, which needs it) with task-local scratch volumes for `/tmp`
+ * and `.next/cache`, JSON logs (the app writes JSON)
  * to a KMS-encrypted log group with the stage retention, credentials only from Secrets Manager.
  */
 export class AppTask extends Construct {
@@ -54,7 +62,7 @@ export class AppTask extends Construct {
       image: props.image,
       command: props.command,
       user: APP_USER,
-      readonlyRootFilesystem: true,
+      readonlyRootFilesystem: !props.ecsExec,
       environment: props.environment,
       secrets: props.secrets,
       healthCheck: props.healthCheck,

@@ -23,7 +23,7 @@ export interface OpsDashboardProps {
   readonly cache: elasticache.CfnReplicationGroup;
   readonly cacheNodes: number;
   readonly functions: readonly WatchedFunction[];
-  readonly webAclName?: string;
+  readonly webAclMetricName?: string;
   readonly email: boolean;
 }
 
@@ -124,8 +124,8 @@ export class OpsDashboard extends Construct {
         props.functions.map(({ name, fn }) => fn.metricDuration({ statistic: 'p99', period: PERIOD, label: name })),
       ),
     ];
-    if (props.webAclName) {
-      const waf = (metricName: string) => wafMetric(props.webAclName!, Stack.of(this).region, metricName, { ...sum, label: metricName });
+    if (props.webAclMetricName) {
+      const waf = (metricName: string) => wafMetric(props.webAclMetricName!, Stack.of(this).region, metricName, { ...sum, label: metricName });
       bottom.push(graph('WAF requests', [waf('AllowedRequests'), waf('BlockedRequests')]));
     }
     if (props.email) {

@@ -64,6 +64,8 @@ export class ProjectFunction extends Construct {
       securityGroups: props.securityGroups,
       environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
       bundling: {
+        // esbuild's size report on every synth is noise; its errors and warnings still show.
+        logLevel: nodejs.LogLevel.WARNING,
         minify: true,
         sourceMap: true,
         target: 'node24',

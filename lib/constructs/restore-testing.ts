@@ -108,7 +108,7 @@ export class RestoreTesting extends Construct {
       },
       validationWindowHours: 2,
     });
-    selection.addDependency(this.plan);
+    selection.node.addDependency(this.plan);
 
     const maxAgeDays = MAX_AGE_DAYS[props.schedule];
     this.verifier = new ProjectFunction(this, 'Handler', {

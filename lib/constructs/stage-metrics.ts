@@ -32,8 +32,8 @@ export function serviceInsightMetric(service: ecs.FargateService, metricName: st
 }
 
 /** A metric of every rule of a regional web ACL. */
-export function wafMetric(webAclName: string, region: string, metricName: string, options: cloudwatch.MetricOptions): cloudwatch.Metric {
-  return new cloudwatch.Metric({ namespace: 'AWS/WAFV2', metricName, dimensionsMap: { WebACL: webAclName, Region: region, Rule: 'ALL' }, ...options });
+export function wafMetric(webAclMetricName: string, region: string, metricName: string, options: cloudwatch.MetricOptions): cloudwatch.Metric {
+  return new cloudwatch.Metric({ namespace: 'AWS/WAFV2', metricName, dimensionsMap: { WebACL: webAclMetricName, Region: region, Rule: 'ALL' }, ...options });
 }
 
 /** An account-level SES metric; SES publishes reputation in 15-minute steps at best. */

@@ -27,17 +27,21 @@ export const MANAGED_RULE_GROUPS = [
  */
 export class Waf extends Construct {
   readonly webAcl: wafv2.CfnWebACL;
-  /** The web ACL's name: its metrics' WebACL dimension. */
-  readonly webAclName: string;
+  /**
+   * The web ACL's metric name, which WAF publishes as the WebACL dimension of its metrics (not
+   * its name: an alarm on the name would watch a metric that never exists).
+   */
+  readonly metricName: string;
 
   constructor(scope: Construct, id: string, props: WafProps) {
     super(scope, id);
     const { stackName } = Stack.of(this);
     const metric = (name: string) => ({ cloudWatchMetricsEnabled: true, sampledRequestsEnabled: true, metricName: `${stackName}-${name}` });
 
-    this.webAclName = props.name;
+    this.metricName = metric('web-acl').metricName;
     this.webAcl = new wafv2.CfnWebACL(this, 'WebAcl', {
-      // Named, so alarms and dashboards in other stacks know its metrics' dimension without a reference.
+      // Named and with fixed metric names, so alarms and dashboards in other stacks know its
+      // metrics' dimension without a reference.
       name: props.name,
       scope: 'REGIONAL',
       defaultAction: { allow: {} },

@@ -117,9 +117,11 @@ export class AppStack extends StageStack {
       environment,
       secrets,
       containerPort: app.containerPort,
-      // Node has fetch built in; the image needs no curl.
+      ecsExec: app.ecsExec,
+      // Node has fetch built in, so the image needs no curl; the exec form needs no shell either
+      // (distroless images have none).
       healthCheck: {
-        command: ['CMD-SHELL', `node -e "fetch('http://127.0.0.1:${app.containerPort}${app.livenessPath}').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"`],
+        command: ['CMD', 'node', '-e', `fetch('http://127.0.0.1:${app.containerPort}${app.livenessPath}').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`],
         interval: Duration.seconds(30),
         timeout: Duration.seconds(5),
         retries: 3,
@@ -135,6 +137,7 @@ export class AppStack extends StageStack {
       environment,
       secrets,
       stopTimeout: Duration.seconds(app.workerStopTimeoutSeconds),
+      ecsExec: app.ecsExec,
       ...logs,
     });
 
@@ -190,7 +193,14 @@ export class AppStack extends StageStack {
       skip,
       ...logs,
     });
-    for (const service of [this.web.service, this.worker.service]) service.node.addDependency(this.preDeploySnapshot.resource);
+    // The capacity providers must be associated with the cluster before a service names one;
+    // CloudFormation does not know that on its own (the snapshot hid it, except with -c
+    // skipPreDeploySnapshot). The association is created at synth, so the dependency is on the
+    // whole cluster construct, which CDK expands to every resource in it then.
+    for (const service of [this.web.service, this.worker.service]) {
+      service.node.addDependency(this.preDeploySnapshot.resource);
+      service.node.addDependency(this.cluster);
+    }
 
     // allowTo writes the ingress rules on the database and cache groups into this stack, which
     // already depends on the data stack (allowFrom would write them there: a cycle).

@@ -49,7 +49,7 @@ export class OpsStack extends StageStack {
       { name: 'web' as const, service: app.web.service, severity: 'page' as const },
       { name: 'worker' as const, service: app.worker.service, severity: 'page' as const },
     ];
-    const webAclName = app.waf?.webAclName;
+    const webAclMetricName = app.waf?.metricName;
     const email = app.email !== undefined;
     new AppAlarms(this, 'AppAlarms', {
       alarms: this.alarms,
@@ -57,7 +57,7 @@ export class OpsStack extends StageStack {
       loadBalancer: app.loadBalancer.alb,
       targetMetric: (metricName, options) => app.web.targetMetric(metricName, options),
       services,
-      webAclName,
+      webAclMetricName,
       email,
     });
     const cacheNodes = 1 + cache.replicas;
@@ -100,7 +100,7 @@ export class OpsStack extends StageStack {
       cache: data.cache.replicationGroup,
       cacheNodes,
       functions: props.functions,
-      webAclName,
+      webAclMetricName,
       email,
     });
 

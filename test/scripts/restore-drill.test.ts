@@ -210,8 +210,29 @@ describe('restore drill', () => {
   test('arguments: a known stage is required; its region is the default', () => {
     expect(parseArgs(['--stage', 'prod'])).toEqual({ stage: 'prod', region: 'eu-west-1' });
     expect(() => parseArgs(['--stage', 'qa'])).toThrow(/--stage must be one of dev, staging, prod/);
+    expect(() => parseArgs(['staging'])).toThrow(/^unexpected argument "staging": pass the stage as --stage staging\./);
+    expect(() => parseArgs(['--stage', 'prod', '--region', 'eu-west-9'])).toThrow(/^--region eu-west-9 is not an AWS region; the closest are eu-west-1, eu-west-2, eu-west-3/);
     const run = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'restore-drill.ts'), '--stage'], { encoding: 'utf8' });
     expect(run.status).toBe(2);
     expect(run.stderr).toContain('--stage needs a value');
+  });
+
+  test('without credentials for the stage account it says so first and starts nothing (exit 2)', () => {
+    const script = join(ROOT, 'scripts', 'restore-drill.ts');
+    const clean = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_'))), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+    const none = spawnSync(process.execPath, ['--import', 'tsx', script, '--stage', 'staging'], {
+      encoding: 'utf8',
+      env: { ...clean, AWS_EC2_METADATA_DISABLED: 'true', AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent' },
+    });
+    expect(none.status).toBe(2);
+    expect(none.stderr).toMatch(/^restore-drill: no usable AWS credentials .*Sign in to the staging account 222222222222/);
+    expect(none.stdout).toBe('');
+    const other = spawnSync(process.execPath, ['--import', 'tsx', script, '--stage', 'staging'], {
+      encoding: 'utf8',
+      env: { ...clean, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_ENDPOINT_URL: moto.endpoint },
+    });
+    expect(other.status).toBe(2);
+    expect(other.stderr).toContain('restore-drill: the credentials are for account 123456789012 (arn:aws:sts::123456789012:user/moto), but staging is in 222222222222. Use credentials of 222222222222 and run again. Nothing was restored.');
+    expect(other.stdout).toBe('');
   });
 });

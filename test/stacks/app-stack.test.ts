@@ -48,7 +48,8 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
 
     test('non-root, read-only root filesystem, scratch volumes for /tmp and .next/cache, JSON logs', () => {
       const c = container(app(name), task);
-      expect(c).toMatchObject({ User: '1000:1000', ReadonlyRootFilesystem: true, Essential: true });
+      // ECS Exec (dev) needs a writable root filesystem: AWS does not support it on a read-only one.
+      expect(c).toMatchObject({ User: '1000:1000', ReadonlyRootFilesystem: !config.app.ecsExec, Essential: true });
       expect(c.MountPoints).toEqual([
         { ContainerPath: '/tmp', ReadOnly: false, SourceVolume: 'tmp' },
         { ContainerPath: '/app/.next/cache', ReadOnly: false, SourceVolume: 'nextCache' },
@@ -153,7 +154,18 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
   });
 
   test('container health check on the liveness path', () => {
-    expect(container(app(name), 'WebTask').HealthCheck.Command[1]).toContain(`http://127.0.0.1:${config.app.containerPort}${config.app.livenessPath}`);
+    // The exec form: no shell in the image is needed (distroless has none).
+    const [form, command, flag, script] = container(app(name), 'WebTask').HealthCheck.Command;
+    expect([form, command, flag]).toEqual(['CMD', 'node', '-e']);
+    expect(script).toContain(`http://127.0.0.1:${config.app.containerPort}${config.app.livenessPath}`);
+  });
+
+  test('both services wait for the cluster\'s capacity providers (and the pre-deploy snapshot)', () => {
+    const [association] = Object.keys(app(name).findResources('AWS::ECS::ClusterCapacityProviderAssociations'));
+    for (const prefix of ['WebService', 'WorkerService']) {
+      const service = byPrefix(app(name), 'AWS::ECS::Service', prefix);
+      expect(service.DependsOn).toEqual(expect.arrayContaining([association, expect.stringMatching(/^PreDeploySnapshot/)]));
+    }
   });
 
   test('scaling: web on CPU and requests per target, worker on CPU; out fast, in after 5 minutes', () => {

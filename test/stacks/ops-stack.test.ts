@@ -162,7 +162,7 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
         .flatMap((fn) => [`${name}-lambda-${fn}-errors`, `${name}-lambda-${fn}-throttles`])
         .sort(),
     );
-    if (config(name).app.waf) expect(metricsOf(alarm(name, 'waf-blocked-surge'))[0].dimensions).toEqual({ WebACL: `webapp-${name}`, Region: config(name).region, Rule: 'ALL' });
+    if (config(name).app.waf) expect(metricsOf(alarm(name, 'waf-blocked-surge'))[0].dimensions).toEqual({ WebACL: `${name}-App-web-acl`, Region: config(name).region, Rule: 'ALL' });
   });
 
   test('a composite "stage unhealthy" alarm pages on the paging alarms', () => {
@@ -299,5 +299,100 @@ describe('docs/alarms.md', () => {
       expect(anchor, text).toBeDefined();
       expect(anchors.has(anchor!), `docs/alarms.md has no heading for #${anchor}`).toBe(true);
     }
+  });
+});
+
+/**
+ * Every alarm watches a metric its resource really publishes: the dimensions name that resource
+ * the way the service does (the web ACL's metric name, not its name; the full names of the load
+ * balancer and target group; the cluster and service names; each cache node's id).
+ */
+describe.each(STAGE_NAMES)('%s alarms watch metrics that exist', (name) => {
+  const templates = (): Record<string, Template> => {
+    const t = stages[name];
+    return { [`${name}-Network`]: t.network, [`${name}-Data`]: t.data, [`${name}-App`]: t.app, [`${name}-Ops`]: t.ops };
+  };
+  /** A dimension value as [stack, CloudFormation expression]: cross-stack reads followed to the producer's output. */
+  const resolve = (value: any, inStack: string): [string, any] => {
+    const read = value?.['Fn::Join']?.[1]?.[0]?.['Fn::GetStackOutput'];
+    if (!read) return [inStack, value];
+    const producer = templates()[read.StackName];
+    return [read.StackName, producer.toJSON().Outputs[read.OutputName].Value];
+  };
+  const typeOf = (stack: string, logicalId: string) => templates()[stack].toJSON().Resources[logicalId]?.Type;
+  const attOf = (expr: any, stack: string, type: string, attribute: string) => {
+    expect(expr?.['Fn::GetAtt']?.[1], JSON.stringify(expr)).toBe(attribute);
+    expect(typeOf(stack, expr['Fn::GetAtt'][0])).toBe(type);
+  };
+  const refOf = (expr: any, stack: string, type: string) => {
+    expect(typeof expr?.Ref, JSON.stringify(expr)).toBe('string');
+    expect(typeOf(stack, expr.Ref)).toBe(type);
+  };
+
+  test('each dimension names its resource as the service publishes it', () => {
+    const cfg = config(name);
+    const webAclMetric = Object.values(stages[name].app.findResources('AWS::WAFv2::WebACL')).map((w) => w.Properties.VisibilityConfig.MetricName);
+    const checked = new Set<string>();
+    for (const [stack, template] of [[`${name}-App`, stages[name].app], [`${name}-Ops`, stages[name].ops]] as const) {
+      for (const a of resources(template, 'AWS::CloudWatch::Alarm')) {
+        for (const m of metricsOf(a.Properties)) {
+          const dim = (key: string) => resolve(m.dimensions[key], stack);
+          const where = `${a.Properties.AlarmName} ${m.namespace} ${m.name}`;
+          switch (m.namespace) {
+            case 'AWS/ApplicationELB': {
+              const [lbStack, lb] = dim('LoadBalancer');
+              attOf(lb, lbStack, 'AWS::ElasticLoadBalancingV2::LoadBalancer', 'LoadBalancerFullName');
+              if ('TargetGroup' in m.dimensions) {
+                const [tgStack, tg] = dim('TargetGroup');
+                attOf(tg, tgStack, 'AWS::ElasticLoadBalancingV2::TargetGroup', 'TargetGroupFullName');
+              }
+              break;
+            }
+            case 'AWS/WAFV2':
+              expect(m.dimensions, where).toEqual({ WebACL: webAclMetric[0], Region: cfg.region, Rule: 'ALL' });
+              break;
+            case 'ECS/ContainerInsights':
+            case 'AWS/ECS': {
+              const [clusterStack, cluster] = dim('ClusterName');
+              refOf(cluster, clusterStack, 'AWS::ECS::Cluster');
+              const [serviceStack, service] = dim('ServiceName');
+              attOf(service, serviceStack, 'AWS::ECS::Service', 'Name');
+              break;
+            }
+            case 'AWS/RDS': {
+              const [dbStack, db] = dim('DBInstanceIdentifier');
+              refOf(db, dbStack, 'AWS::RDS::DBInstance');
+              break;
+            }
+            case 'AWS/ElastiCache': {
+              const [, node] = resolve(m.dimensions.CacheClusterId, stack);
+              const [group, suffix] = node['Fn::Join'][1];
+              const [groupStack, groupRef] = resolve(group, stack);
+              refOf(groupRef, groupStack, 'AWS::ElastiCache::ReplicationGroup');
+              const nodes = Array.from({ length: 1 + cfg.cache.replicas }, (_, i) => `-00${i + 1}`);
+              expect(nodes, where).toContain(suffix);
+              break;
+            }
+            case 'AWS/Lambda': {
+              const [fnStack, fn] = dim('FunctionName');
+              refOf(fn, fnStack, 'AWS::Lambda::Function');
+              break;
+            }
+            case 'AWS/SES':
+              expect(m.dimensions, where).toEqual({});
+              break;
+            case 'webapp/RestoreTesting':
+              expect(m.dimensions, where).toEqual({ Stage: name });
+              break;
+            default:
+              throw new Error(`${where}: no check for namespace ${m.namespace}; add one here`);
+          }
+          checked.add(m.namespace);
+        }
+      }
+    }
+    expect([...checked].sort()).toEqual(
+      ['AWS/ApplicationELB', 'AWS/ECS', 'AWS/ElastiCache', 'AWS/Lambda', 'AWS/RDS', 'ECS/ContainerInsights', ...(cfg.domain ? ['AWS/SES'] : []), ...(cfg.app.waf ? ['AWS/WAFV2'] : []), ...(cfg.backup.restoreTesting !== 'off' ? ['webapp/RestoreTesting'] : [])].sort(),
+    );
   });
 });

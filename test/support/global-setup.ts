@@ -1,12 +1,31 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { launchMoto } from './moto';
 
 /**
- * Starts one moto server for the whole run (the Lambda tests share it) and stops it after the
- * last file. Without moto the run fails here, saying how to install it.
+ * Once per run, before any test file: a temporary folder for everything the run writes (CDK puts
+ * a cdk.out folder in the temp dir for each app it synthesizes without an outdir; tests and tools
+ * make their own), removed after the last file; and one moto server the Lambda and script tests
+ * share. Without moto the run stops here, with the install command as the first thing printed.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const moto = await launchMoto();
+  const runDir = mkdtempSync(join(tmpdir(), 'webapp-tests-'));
+  // Test workers start after this and inherit it: os.tmpdir() answers TMPDIR.
+  process.env.TMPDIR = runDir;
+  let moto;
+  try {
+    moto = await launchMoto();
+  } catch (error) {
+    rmSync(runDir, { recursive: true, force: true });
+    // Thrown, vitest would go on to report "No test files found", which misleads: stop here.
+    process.stderr.write(`\n${(error as Error).message}\n\n`);
+    process.exit(1);
+  }
   project.provide('motoEndpoint', moto.endpoint);
-  return () => moto.stop();
+  return async () => {
+    await moto.stop();
+    rmSync(runDir, { recursive: true, force: true });
+  };
 }
