@@ -1,0 +1,166 @@
+import { describe, expect, test } from 'vitest';
+import { type AssemblyStack, type Template, UsageError } from '../../scripts/lib/assembly';
+import { type GuardResult, formatFindings, guard } from '../../scripts/lib/guard';
+
+/**
+ * The guard's rules on small hand-written templates: every outcome (blocked, allowed, warning,
+ * nothing) of every rule, fast enough to run against each mutant. test/scripts/diff-guard.test.ts
+ * runs the same rules on the real app.
+ */
+
+type Resources = NonNullable<Template['Resources']>;
+
+const stack = (displayName: string, resources: Resources, outputs: Record<string, { Value: unknown }> = {}): AssemblyStack => ({
+  displayName,
+  stage: displayName.split('/')[0],
+  stackName: displayName.replace('/', '-'),
+  environment: 'aws://333333333333/eu-west-1',
+  template: { Resources: resources, Outputs: outputs },
+});
+
+const db = (props: Record<string, unknown> = {}, policy: Partial<Resources[string]> = { DeletionPolicy: 'Snapshot', UpdateReplacePolicy: 'Snapshot' }) => ({
+  Type: 'AWS::RDS::DBInstance',
+  Properties: { Engine: 'postgres', Port: '5432', DBInstanceClass: 'db.m7g.large', VPCSecurityGroups: [{ 'Fn::GetAtt': ['DbGroup', 'GroupId'] }], ...props },
+  ...policy,
+});
+const group = (description: string) => ({ Type: 'AWS::EC2::SecurityGroup', Properties: { GroupDescription: description, VpcId: 'vpc-1' } });
+const bucket = (props: Record<string, unknown> = {}, policy: Partial<Resources[string]> = { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' }) => ({ Type: 'AWS::S3::Bucket', Properties: props, ...policy });
+const fn = (memory: number) => ({ Type: 'AWS::Lambda::Function', Properties: { MemorySize: memory, Runtime: 'nodejs24.x' } });
+
+/** A consumer reading `output` of prod-Data, marked as lib/stacks/cross-stack-reads.ts marks reads. */
+const reader = (output: string, marker: string) => ({
+  Type: 'AWS::EC2::SecurityGroupIngress',
+  Properties: { SourceSecurityGroupId: { 'Fn::Join': ['', [{ 'Fn::GetStackOutput': { StackName: 'prod-Data', OutputName: output } }, { 'Fn::Select': [0, ['', `producer:prod-Data/${output}@${marker}`]] }]] } },
+});
+
+const data = (resources: Resources = {}) =>
+  stack('prod/Data', { Db: db(), DbGroup: group('db'), OtherGroup: group('fn'), Uploads: bucket(), Fn: fn(256), ...resources }, { DbGroupId: { Value: { 'Fn::GetAtt': ['DbGroup', 'GroupId'] } } });
+const app = (marker = 'aaaaaaaaaaaa') => stack('prod/App', { Ingress: reader('DbGroupId', marker) });
+const lines = (result: GuardResult) => formatFindings(result, 'text').split('\n');
+
+describe('guard rules', () => {
+  test('no change: nothing found, exit 0', () => {
+    const result = guard([data(), app()], [data(), app()]);
+    expect(result).toEqual({ findings: [], notes: [], exitCode: 0 });
+    expect(lines(result)).toEqual(['OK: no stateful resource is replaced, destroyed or orphaned.']);
+  });
+
+  test('a stateless change passes', () => {
+    expect(guard([data()], [data({ Fn: fn(512) })]).exitCode).toBe(0);
+  });
+
+  test('a property that replaces a stateful resource blocks, naming it', () => {
+    const result = guard([data()], [data({ Db: db({ Port: '5433' }) })]);
+    expect(result.exitCode).toBe(1);
+    expect(result.findings).toEqual([
+      { severity: 'blocked', stage: 'prod', stack: 'prod/Data', stackName: 'prod-Data', logicalId: 'Db', type: 'AWS::RDS::DBInstance', reason: 'replaced because Port changed' },
+    ]);
+    expect(lines(result).at(-1)).toMatch(/^BLOCKED: 1 stateful resource\(s\) would be replaced or destroyed/);
+  });
+
+  test('a property that may replace it blocks as "possibly replaced"', () => {
+    const result = guard([data()], [data({ Db: db({ MultiAZ: true }) })]);
+    expect(result.findings.map((f) => [f.severity, f.reason])).toEqual([['blocked', 'possibly replaced because MultiAZ changed']]);
+  });
+
+  test('an in-place change of a stateful resource passes', () => {
+    expect(guard([data()], [data({ Db: db({ DBInstanceClass: 'db.m7g.xlarge' }) })]).findings).toEqual([]);
+  });
+
+  test('a changed type is a cause of its own', () => {
+    const result = guard([data()], [data({ Uploads: { ...bucket(), Type: 'AWS::S3Express::DirectoryBucket' } })]);
+    expect(result.findings[0]).toMatchObject({ severity: 'blocked', logicalId: 'Uploads', reason: expect.stringMatching(/^replaced because .*Type changed/) });
+  });
+
+  test('a replaced resource whose old copy is retained says the stack moves to a new, empty one', () => {
+    const result = guard([data()], [data({ Uploads: bucket({ BucketName: 'fixed' }) })]);
+    expect(result.findings[0].reason).toBe('replaced because BucketName changed (the old one is kept, but the stack moves to a new, empty one)');
+  });
+
+  test('a removed resource: deleted blocks, orphaned under Retain warns', () => {
+    const { Db: _db, Uploads: _uploads, ...rest } = data().template.Resources!;
+    const result = guard([data()], [stack('prod/Data', rest, data().template.Outputs as never)]);
+    expect(result.findings.map((f) => [f.severity, f.logicalId, f.reason])).toEqual([
+      ['blocked', 'Db', 'removed from the template: deleted (DeletionPolicy Snapshot)'],
+      ['warning', 'Uploads', 'removed from the template: orphaned (DeletionPolicy Retain keeps it, outside CloudFormation)'],
+    ]);
+    expect(result.exitCode).toBe(1);
+  });
+
+  test('a removed stack: its stateful resources are deleted (blocked) or orphaned (warning)', () => {
+    const result = guard([data(), app()], [app()]);
+    expect(result.findings.map((f) => [f.severity, f.logicalId])).toEqual([
+      ['blocked', 'Db'],
+      ['blocked', 'DbGroup'],
+      ['warning', 'Uploads'],
+    ]);
+    expect(result.findings[0].reason).toBe('stack removed: the resource would be deleted (DeletionPolicy Snapshot)');
+    expect(result.findings[2].reason).toBe('stack removed: the resource would be orphaned (DeletionPolicy Retain keeps it, outside CloudFormation)');
+  });
+
+  test('only warnings: exit 0 with the warnings verdict', () => {
+    const { Uploads: _uploads, ...rest } = data().template.Resources!;
+    const result = guard([data()], [stack('prod/Data', rest, data().template.Outputs as never)]);
+    expect(result.exitCode).toBe(0);
+    expect(lines(result).at(-1)).toMatch(/^OK with warnings/);
+  });
+
+  test('the security group a database sits in is protected; another is not', () => {
+    const result = guard([data()], [data({ DbGroup: group('db, new'), OtherGroup: group('fn, new') })]);
+    const blocked = result.findings.filter((f) => f.severity === 'blocked').map((f) => f.logicalId);
+    expect(blocked).toEqual(['DbGroup']);
+  });
+
+  test('a replaced resource another stack reads: a warning when the read changed with it, blocked when it did not', () => {
+    const fresh = guard([data(), app('aaaaaaaaaaaa')], [data({ OtherGroup: group('x'), DbGroup: group('db, new') }), app('bbbbbbbbbbbb')]);
+    expect(fresh.findings.filter((f) => f.reason.includes('reads it'))).toEqual([
+      expect.objectContaining({ severity: 'warning', logicalId: 'DbGroup', reason: 'replaced; prod-App reads it by Fn::GetStackOutput (DbGroupId) and reads it again on its next deploy (its producer marker changed)' }),
+    ]);
+    const stale = guard([data(), app('aaaaaaaaaaaa')], [data({ DbGroup: group('db, new') }), app('aaaaaaaaaaaa')]);
+    expect(stale.findings.filter((f) => f.reason.includes('reads it'))).toEqual([
+      expect.objectContaining({ severity: 'blocked', reason: 'replaced, and prod-App reads it by Fn::GetStackOutput (DbGroupId) with an unchanged reference: it would keep the old value' }),
+    ]);
+    // A stateless resource that nobody reads is replaced without a word.
+    expect(guard([data()], [data({ OtherGroup: group('x') })]).findings).toEqual([]);
+  });
+
+  test('--allow by logical id or stack path turns blocked into allowed; warnings stay warnings', () => {
+    for (const entry of ['Db', 'prod/Data/Db']) {
+      const result = guard([data()], [data({ Db: db({ Port: '5433' }) })], [entry]);
+      expect(result.findings[0].severity).toBe('allowed');
+      expect(result.exitCode).toBe(0);
+      expect(lines(result).at(-1)).toBe('OK: only resources a maintainer allowed are replaced or destroyed.');
+    }
+    const { Uploads: _uploads, ...rest } = data().template.Resources!;
+    const orphaned = guard([data()], [stack('prod/Data', rest, data().template.Outputs as never)], ['Uploads']);
+    expect(orphaned.findings[0].severity).toBe('warning');
+    expect(orphaned.notes).toEqual(['--allow Uploads matched nothing: no blocked resource has that logical id or stack path (a typo, or the change moved). Nothing was allowed by it.']);
+  });
+
+  test('a bare id across two stages allows neither; the path allows one; a typo is reported', () => {
+    const staging = (resources: Resources = {}) => stack('staging/Data', { Db: db(), DbGroup: group('db'), ...resources });
+    const base = [data(), staging()];
+    const head = [data({ Db: db({ Port: '5433' }) }), staging({ Db: db({ Port: '5433' }) })];
+    const bare = guard(base, head, ['Db']);
+    expect(bare.findings.map((f) => f.severity)).toEqual(['blocked', 'blocked']);
+    expect(bare.notes[0]).toMatch(/^--allow Db is ambiguous: it names blocked resources in prod, staging\. Allow each by its stack path \(prod\/Data\/Db, staging\/Data\/Db\)/);
+    const scoped = guard(base, head, ['staging/Data/Db']);
+    expect(scoped.findings.map((f) => [f.stage, f.severity])).toEqual([['prod', 'blocked'], ['staging', 'allowed']]);
+    expect(scoped.exitCode).toBe(1);
+    expect(guard(base, head, ['prod/Data/Dbb']).notes).toHaveLength(1);
+  });
+
+  test('assemblies of different stages cannot be compared', () => {
+    expect(() => guard([data()], [stack('dev/Data', {})])).toThrow(UsageError);
+    expect(() => guard([data()], [stack('dev/Data', {})])).toThrow('the assemblies hold different stages (base: prod; head: dev). Synthesize both with the same -c stages (or none).');
+  });
+
+  test('markdown: a table of findings and the notes', () => {
+    const result = guard([data()], [data({ Db: db({ Port: '5433' }) })], ['Nope']);
+    const md = formatFindings(result, 'markdown');
+    expect(md.split('\n').slice(0, 3)).toEqual(['### Stateful-resource guard', '', expect.stringMatching(/^:no_entry: BLOCKED: 1 stateful/)]);
+    expect(md).toContain('| blocked | prod | prod-Data | `Db` | AWS::RDS::DBInstance | replaced because Port changed |');
+    expect(md).toContain(':warning: --allow Nope matched nothing');
+    expect(formatFindings(guard([data()], [data()]), 'markdown')).toBe('### Stateful-resource guard\n\n:white_check_mark: OK: no stateful resource is replaced, destroyed or orphaned.');
+  });
+});
