@@ -1,5 +1,5 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 
 /** A CloudFormation template as synthesized. */
 export interface Template {
@@ -47,6 +47,18 @@ export function readAssembly(dir: string): AssemblyStack[] {
       throw new UsageError(`${dir} is a corrupt cloud assembly: ${what} ${file} is not JSON (${(error as Error).message}). Synthesize it again (cdk synth).`);
     }
   };
+  // The review reads the assembly of a pull request as untrusted data: a manifest must not make
+  // it read (and print) a file outside the assembly, by a relative path or a link.
+  const realRoot = realpathSync(root);
+  const inside = (base: string, name: string, what: string): string => {
+    const file = resolve(base, name);
+    const real = existsSync(file) ? realpathSync(file) : file;
+    const rel = relative(realRoot, real);
+    if (isAbsolute(name) || rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
+      throw new UsageError(`${dir} is not a well-formed cloud assembly: ${what} "${name}" lies outside it. Synthesize it again (cdk synth).`);
+    }
+    return file;
+  };
   const visit = (assemblyDir: string) => {
     const manifest = readJson<Manifest>(join(assemblyDir, 'manifest.json'), 'the manifest');
     if (manifest === null || typeof manifest !== 'object' || (manifest.artifacts !== undefined && typeof manifest.artifacts !== 'object')) {
@@ -54,7 +66,7 @@ export function readAssembly(dir: string): AssemblyStack[] {
     }
     for (const [id, artifact] of Object.entries(manifest.artifacts ?? {})) {
       if (artifact.type === 'cdk:cloud-assembly' && artifact.properties?.directoryName) {
-        visit(join(assemblyDir, artifact.properties.directoryName));
+        visit(inside(assemblyDir, artifact.properties.directoryName, `the nested assembly of ${id}`));
       } else if (artifact.type === 'aws:cloudformation:stack' && artifact.properties?.templateFile) {
         const displayName = artifact.displayName ?? id;
         stacks.push({
@@ -62,11 +74,11 @@ export function readAssembly(dir: string): AssemblyStack[] {
           stage: displayName.includes('/') ? displayName.split('/')[0] : '',
           stackName: artifact.properties.stackName ?? id,
           environment: artifact.environment ?? 'aws://unknown-account/unknown-region',
-          template: readJson<Template>(join(assemblyDir, artifact.properties.templateFile), `the template of ${displayName}`),
+          template: readJson<Template>(inside(assemblyDir, artifact.properties.templateFile, `the template of ${displayName}`), `the template of ${displayName}`),
         });
       }
     }
   };
-  visit(root);
+  visit(realRoot);
   return stacks;
 }

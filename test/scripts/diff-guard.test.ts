@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -194,12 +194,24 @@ describe('assemblies the guard cannot compare exit 2 with a clear message, never
     return dir;
   };
   const template = (dir: string) => join(dir, 'assembly-prod', readdirSync(join(dir, 'assembly-prod')).find((f) => f.startsWith('prodData') && f.endsWith('.template.json'))!);
+  const retarget = (dir: string, templateFile: string) => {
+    const path = join(dir, 'assembly-prod', 'manifest.json');
+    const manifest = JSON.parse(readFileSync(path, 'utf8'));
+    const id = Object.keys(manifest.artifacts).find((k) => manifest.artifacts[k].displayName === 'prod/Data')!;
+    manifest.artifacts[id].properties.templateFile = templateFile;
+    writeFileSync(path, JSON.stringify(manifest));
+  };
 
   test.each([
     ['a corrupt manifest', (dir: string) => writeFileSync(join(dir, 'manifest.json'), '{"artifacts": '), /is a corrupt cloud assembly: the manifest .*manifest\.json is not JSON/],
     ['a manifest without artifacts', (dir: string) => writeFileSync(join(dir, 'assembly-prod', 'manifest.json'), '{"artifacts": 3}'), /has no artifacts object/],
     ['a missing template', (dir: string) => rmSync(template(dir)), /is an incomplete cloud assembly: the template of prod\/Data .* is missing/],
     ['a template that is not JSON', (dir: string) => writeFileSync(template(dir), '<html>'), /is a corrupt cloud assembly: the template of prod\/Data .* is not JSON/],
+    // The review reads a pull request's assembly as untrusted data: no file outside it is read.
+    ['a manifest naming a template outside the assembly', (dir: string) => retarget(dir, '../../../../etc/passwd'), /the template of prod\/Data "\.\.\/\.\.\/\.\.\/\.\.\/etc\/passwd" lies outside it/],
+    ['a manifest naming an absolute template path', (dir: string) => retarget(dir, '/etc/hostname'), /the template of prod\/Data "\/etc\/hostname" lies outside it/],
+    ['a template that links outside the assembly', (dir: string) => { rmSync(template(dir)); symlinkSync('/etc/hostname', join(dir, 'assembly-prod', 'prodDataLink.template.json')); retarget(dir, 'prodDataLink.template.json'); }, /"prodDataLink\.template\.json" lies outside it/],
+    ['a nested assembly outside the assembly', (dir: string) => { const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')); m.artifacts['assembly-prod'].properties.directoryName = '..'; writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m)); }, /the nested assembly of assembly-prod "\.\." lies outside it/],
   ])('%s', (name, spoil, message) => {
     const dir = broken(name.replace(/\W+/g, '-'), spoil);
     for (const args of [['--base', dir, '--head', base], ['--base', base, '--head', dir]]) {
