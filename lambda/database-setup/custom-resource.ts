@@ -5,11 +5,13 @@ import type { ClientConfig } from 'pg';
 import { ensureVector, type Queryable } from './ensure-vector';
 import { ensureRoles } from './roles';
 
-/** Properties the stack passes to the custom resource (CloudFormation turns every value into a string). */
+/**
+ * Properties the stack passes to the custom resource (CloudFormation turns every value into a
+ * string). The database is named here only so that a new endpoint runs the setup again: the
+ * function connects to the database of its own configuration and refuses any other.
+ */
 export interface SetupResourceProperties {
-  /** The instance whose RDS-managed master secret the setup logs in with (looked up on every run). */
   readonly DbInstanceIdentifier: string;
-  /** Database endpoint address, port and database name. */
   readonly Host: string;
   readonly Port: string;
   readonly DatabaseName: string;
@@ -25,12 +27,34 @@ export interface Session extends Queryable {
   end(): Promise<void>;
 }
 
+/**
+ * The one database this function sets up, from its own configuration (the function's
+ * environment, written by the stack): the master password goes nowhere else.
+ */
+export interface SetupTarget {
+  /** The instance whose RDS-managed master secret the setup logs in with (looked up on every run). */
+  readonly instance: string;
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+}
+
+/** Reads the target from the function's environment; a missing value is an error, never a default. */
+export function targetFromEnvironment(env: Record<string, string | undefined>): SetupTarget {
+  const missing = ['DATABASE_INSTANCE', 'DATABASE_HOST', 'DATABASE_PORT', 'DATABASE_NAME'].filter((k) => !env[k]);
+  if (missing.length > 0) throw new Error(`The function's configuration lacks ${missing.join(', ')}; deploy the stack again.`);
+  const port = Number(env.DATABASE_PORT);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`DATABASE_PORT is not a port: "${env.DATABASE_PORT}"`);
+  return { instance: env.DATABASE_INSTANCE!, host: env.DATABASE_HOST!, port, database: env.DATABASE_NAME! };
+}
+
 export interface Dependencies {
+  readonly target: SetupTarget;
   readonly rds: Pick<RDSClient, 'send'>;
   readonly secrets: Pick<SecretsManagerClient, 'send'>;
   /** Opens a session; the handler opens a `pg.Client`, tests point it at a local server. */
   readonly connect: (config: ClientConfig) => Promise<Session>;
-  /** TLS settings for the connection. The handler verifies the server certificate. */
+  /** TLS settings for the connection: the handler trusts the RDS CA bundle only (lambda/shared/rds-tls.ts). */
   readonly ssl: ClientConfig['ssl'];
 }
 
@@ -49,16 +73,25 @@ export async function handleSetupEvent(event: CdkCustomResourceEvent, deps: Depe
   if (event.RequestType === 'Delete') return { PhysicalResourceId: event.PhysicalResourceId };
 
   const props = event.ResourceProperties as unknown as SetupResourceProperties;
-  const secret = await masterSecret(deps, props.DbInstanceIdentifier);
-  const where = `${props.Host}:${props.Port}/${props.DatabaseName}`;
+  const { target } = deps;
+  const where = `${target.host}:${target.port}/${target.database}`;
+  const asked = { DbInstanceIdentifier: target.instance, Host: target.host, Port: String(target.port), DatabaseName: target.database };
+  const foreign = (Object.keys(asked) as (keyof typeof asked)[]).filter((k) => String(props[k]) !== asked[k]);
+  if (foreign.length > 0) {
+    throw new Error(
+      `Refusing to set up ${foreign.map((k) => `${k} "${props[k]}"`).join(', ')}: this function sets up only ${where} (instance ${target.instance}), from its own configuration, ` +
+        'and sends the master password nowhere else. Deploy the stack again if the database really changed.',
+    );
+  }
+  const secret = await masterSecret(deps, target.instance);
   let session: Session;
   try {
     session = await deps.connect({
-      host: props.Host,
-      port: Number(props.Port),
+      host: target.host,
+      port: target.port,
       user: secret.username,
       password: secret.password,
-      database: props.DatabaseName,
+      database: target.database,
       ssl: deps.ssl,
       connectionTimeoutMillis: 10_000,
     });
@@ -70,10 +103,10 @@ export async function handleSetupEvent(event: CdkCustomResourceEvent, deps: Depe
   }
   try {
     const vector = await ensureVector(session, props.MinVersion, where);
-    const roles = await ensureRoles(session, props.DatabaseName, where);
+    const roles = await ensureRoles(session, target.database, where);
     console.log(JSON.stringify({ message: 'database set up', where, vector, roles, engineVersion: props.EngineVersion }));
     return {
-      PhysicalResourceId: `database-setup:${props.DbInstanceIdentifier}/${props.DatabaseName}`,
+      PhysicalResourceId: `database-setup:${target.instance}/${target.database}`,
       Data: { Version: vector.version, NewestAvailable: vector.newestAvailable, Roles: roles.map((r) => r.role).join(',') },
     };
   } finally {

@@ -4,6 +4,7 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { RDSClient } from '@aws-sdk/client-rds';
 import type { EventBridgeEvent } from 'aws-lambda';
 import { Client } from 'pg';
+import { rdsTls } from '../shared/rds-tls';
 import { checkFreshness, DRILL_EVENT, verifyRestoreJob } from './verifier';
 
 const retry = { maxAttempts: 8, retryMode: 'adaptive' as const };
@@ -11,8 +12,10 @@ const deps = {
   backup: new BackupClient(retry),
   rds: new RDSClient(retry),
   cloudwatch: new CloudWatchClient(retry),
-  // NODE_EXTRA_CA_CERTS adds the Amazon RDS CA bundle the Lambda runtime ships: the server certificate is verified.
-  ssl: { rejectUnauthorized: true },
+  // The server certificate is verified against the Amazon RDS CA bundle the Lambda runtime ships, and no other CA.
+  get ssl() {
+    return rdsTls();
+  },
   connect: async (config: ConstructorParameters<typeof Client>[0]) => {
     const client = new Client(config);
     await client.connect();

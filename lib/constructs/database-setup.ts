@@ -46,11 +46,17 @@ export class DatabaseSetup extends Construct {
     super(scope, id);
     const { region, account, partition } = Stack.of(this);
     const { instance } = props.database;
+    // Out: the database's security group on its port, and HTTPS (the RDS, Secrets Manager,
+    // CloudFormation and Lambda APIs, through the NAT gateways). A security group cannot name the
+    // AWS APIs without interface endpoints, at about $7 a month each per AZ: not worth it for a
+    // function that runs seconds per deploy, now that it connects only to its configured
+    // database and trusts only the RDS CAs.
     const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
       description: 'Database setup custom resource: reaches the database, RDS and Secrets Manager',
-      allowAllOutbound: true,
+      allowAllOutbound: false,
     });
+    securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to the RDS, Secrets Manager, CloudFormation and Lambda APIs');
     props.database.connections.allowDefaultPortFrom(securityGroup, 'Database setup custom resource');
 
     this.handler = new ProjectFunction(this, 'Handler', {
@@ -61,8 +67,13 @@ export class DatabaseSetup extends Construct {
       securityGroups: [securityGroup],
       timeout: Duration.minutes(2),
       ...logSettings(props),
-      // The Lambda runtime ships the Amazon RDS CA bundle; Node trusts it only when told to.
-      environment: { NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem' },
+      // The one database it sets up: the handler refuses an event naming another.
+      environment: {
+        DATABASE_INSTANCE: instance.instanceIdentifier,
+        DATABASE_HOST: instance.dbInstanceEndpointAddress,
+        DATABASE_PORT: String(props.database.port),
+        DATABASE_NAME: props.databaseName,
+      },
     });
     // RDS names the secrets it manages rds!db-<uuid>; which one is the instance's is read from the
     // instance at run time (it changes when the instance is restored).

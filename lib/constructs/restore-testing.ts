@@ -126,8 +126,6 @@ export class RestoreTesting extends Construct {
         DATABASE_NAME: props.databaseName,
         EXPECTATIONS: JSON.stringify({ minVectorVersion: props.minVectorVersion, ...props.verify, roles: Object.values(DATABASE_ROLES) }),
         MAX_AGE_DAYS: String(maxAgeDays),
-        // The Lambda runtime ships the Amazon RDS CA bundle; Node trusts it only when told to.
-        NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
       },
       ...logSettings(props),
     });

@@ -3,7 +3,7 @@ import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secre
 import type { CdkCustomResourceEvent } from 'aws-lambda';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type Dependencies, handleSetupEvent, type Session } from '../../lambda/database-setup/custom-resource';
+import { type Dependencies, handleSetupEvent, type Session, type SetupTarget, targetFromEnvironment } from '../../lambda/database-setup/custom-resource';
 import { compareVersions, ensureVector, type Queryable, VECTOR_STATEMENTS } from '../../lambda/database-setup/ensure-vector';
 import { setupFingerprint } from '../../lambda/database-setup/fingerprint';
 import { APP_SCHEMA, DATABASE_ROLES, ensureRoles, roleStatements } from '../../lambda/database-setup/roles';
@@ -66,8 +66,18 @@ function recording(into: string[]): Dependencies['connect'] {
   };
 }
 
-function deps(connect: Dependencies['connect'] = recording([])): Dependencies {
+function deps(connect: Dependencies['connect'] = recording([])): Omit<Dependencies, 'target'> {
   return { rds, secrets, ssl: false, connect };
+}
+
+/** The database the function is configured for (its environment): here, what the event names. */
+function targetOf(properties: Record<string, unknown>): SetupTarget {
+  return { instance: String(properties.DbInstanceIdentifier), host: String(properties.Host), port: Number(properties.Port), database: String(properties.DatabaseName) };
+}
+
+/** Runs the handler configured for the database its event names, as the stack deploys it. */
+function setup(ev: CdkCustomResourceEvent, d: Omit<Dependencies, 'target'> = deps()) {
+  return handleSetupEvent(ev, { target: targetOf(ev.ResourceProperties), ...d });
 }
 
 function event(type: 'Create' | 'Update' | 'Delete', props: Record<string, string>, old: Record<string, string> = props): CdkCustomResourceEvent {
@@ -317,7 +327,7 @@ describe('custom resource handler (RDS and its managed secret from moto, SQL on 
   test('Create looks up the master secret, ensures the extension and the roles, and returns the version', async () => {
     const instance = await managedInstance('setup-create');
     const issued: string[] = [];
-    const response = await handleSetupEvent(event('Create', props(instance, pgvector)), deps(recording(issued)));
+    const response = await setup(event('Create', props(instance, pgvector)), deps(recording(issued)));
     expect(response.PhysicalResourceId).toBe('database-setup:setup-create/postgres');
     expect(response.Data?.Version).toMatch(/^0\.8\.\d+$/);
     expect(response.Data?.Roles).toBe(`${DATABASE_ROLES.app},${DATABASE_ROLES.migrator}`);
@@ -328,7 +338,7 @@ describe('custom resource handler (RDS and its managed secret from moto, SQL on 
     const instance = await managedInstance('setup-upgrade');
     const issued: string[] = [];
     const upgraded = props(instance, pgvector, { EngineVersion: '17.7' });
-    const response = await handleSetupEvent(event('Update', upgraded, props(instance, pgvector, { EngineVersion: '17.6' })), deps(recording(issued)));
+    const response = await setup(event('Update', upgraded, props(instance, pgvector, { EngineVersion: '17.6' })), deps(recording(issued)));
     expect(response.Data?.Version).toMatch(/^0\.8\.\d+$/);
     expect(issued.indexOf('ALTER EXTENSION vector UPDATE')).toBeGreaterThan(issued.indexOf('CREATE EXTENSION IF NOT EXISTS vector'));
     expect(issued).toEqual(expect.arrayContaining(roleStatements('postgres')));
@@ -336,8 +346,8 @@ describe('custom resource handler (RDS and its managed secret from moto, SQL on 
 
   test('Update is idempotent and keeps the physical id', async () => {
     const instance = await managedInstance('setup-update');
-    const first = await handleSetupEvent(event('Update', props(instance, pgvector)), deps());
-    const second = await handleSetupEvent(event('Update', props(instance, pgvector)), deps());
+    const first = await setup(event('Update', props(instance, pgvector)), deps());
+    const second = await setup(event('Update', props(instance, pgvector)), deps());
     expect(second).toEqual(first);
   });
 
@@ -346,43 +356,78 @@ describe('custom resource handler (RDS and its managed secret from moto, SQL on 
     await rds.send(
       new CreateDBInstanceCommand({ DBInstanceIdentifier: instance, Engine: 'postgres', EngineVersion: '17.6', DBInstanceClass: 'db.t4g.micro', MasterUsername: 'postgres', MasterUserPassword: 'from-the-snapshot', AllocatedStorage: 20 }),
     );
-    await expect(handleSetupEvent(event('Create', props(instance, pgvector)), deps())).rejects.toThrow(
+    await expect(setup(event('Create', props(instance, pgvector)), deps())).rejects.toThrow(
       /The database instance setup-restored has no RDS-managed master secret\. Fix: aws rds modify-db-instance --db-instance-identifier setup-restored --manage-master-user-password/,
     );
     await rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: instance, ManageMasterUserPassword: true, ApplyImmediately: true }));
-    const response = await handleSetupEvent(event('Create', props(instance, pgvector)), deps());
+    const response = await setup(event('Create', props(instance, pgvector)), deps());
     expect(response.Data?.Version).toMatch(/^0\.8\.\d+$/);
   });
 
   test('Delete does nothing and touches no database', async () => {
-    const response = await handleSetupEvent(event('Delete', props('gone', { host: '127.0.0.1', port: 1 })), deps());
+    const response = await setup(event('Delete', props('gone', { host: '127.0.0.1', port: 1 })), deps());
     expect(response).toEqual({ PhysicalResourceId: 'database-setup:x' });
   });
 
   test('a refused connection fails with the address and what to check', async () => {
     const instance = await managedInstance('setup-refused');
-    await expect(handleSetupEvent(event('Create', props(instance, { host: '127.0.0.1', port: 1 })), deps())).rejects.toThrow(
+    await expect(setup(event('Create', props(instance, { host: '127.0.0.1', port: 1 })), deps())).rejects.toThrow(
       /Could not connect to 127\.0\.0\.1:1\/postgres as \w+: .*ECONNREFUSED.*security group admits this function/,
     );
   });
 
   test('a missing instance fails naming it', async () => {
-    await expect(handleSetupEvent(event('Create', props('does-not-exist', pgvector)), deps())).rejects.toThrow(/Could not describe the database instance does-not-exist/);
+    await expect(setup(event('Create', props('does-not-exist', pgvector)), deps())).rejects.toThrow(/Could not describe the database instance does-not-exist/);
   });
 
   test('a secret that is not a master-user secret fails saying what is missing', async () => {
     const out = await secrets.send(new CreateSecretCommand({ Name: 'dev/db/other', SecretString: JSON.stringify({ token: 'x' }) }));
-    const lookalike: Dependencies = {
+    const lookalike: Omit<Dependencies, 'target'> = {
       ...deps(),
       rds: { send: async () => ({ DBInstances: [{ MasterUserSecret: { SecretArn: out.ARN } }] }) } as never,
     };
-    await expect(handleSetupEvent(event('Create', props('lookalike', pgvector)), lookalike)).rejects.toThrow(
+    await expect(setup(event('Create', props('lookalike', pgvector)), lookalike)).rejects.toThrow(
       /The master secret .* of lookalike lacks username, password; it should be the secret RDS manages/,
     );
   });
 
+  test.each([
+    ['a foreign host', { Host: 'db.attacker.example' }, /Refusing to set up Host "db\.attacker\.example": this function sets up only 127\.0\.0\.1:\d+\/postgres \(instance setup-foreign\)/],
+    ['a foreign port', { Port: '6543' }, /Refusing to set up Port "6543"/],
+    ['another instance', { DbInstanceIdentifier: 'prod-other' }, /Refusing to set up DbInstanceIdentifier "prod-other"/],
+    ['another database', { DatabaseName: 'other' }, /Refusing to set up DatabaseName "other"/],
+  ])('an event naming %s is refused before the master secret is read or anything is connected to', async (_name, change, message) => {
+    const configured = targetOf(props('setup-foreign', pgvector));
+    const calls: string[] = [];
+    const watched: Dependencies = {
+      ...deps(async (config) => {
+        calls.push(`connect ${config.host}`);
+        throw new Error('must not connect');
+      }),
+      target: configured,
+      secrets: { send: async () => calls.push('secret') } as never,
+      rds: { send: async () => calls.push('describe') } as never,
+    };
+    const asked = { ...props('setup-foreign', pgvector), ...change };
+    await expect(handleSetupEvent(event('Create', asked), watched)).rejects.toThrow(message);
+    await expect(handleSetupEvent(event('Update', asked, props('setup-foreign', pgvector)), watched)).rejects.toThrow(message);
+    expect(calls).toEqual([]);
+  });
+
+  test('the target comes from the function\'s environment, every value required', () => {
+    expect(targetFromEnvironment({ DATABASE_INSTANCE: 'prod-db', DATABASE_HOST: 'prod-db.abc.eu-west-1.rds.amazonaws.com', DATABASE_PORT: '5432', DATABASE_NAME: 'app' })).toEqual({
+      instance: 'prod-db',
+      host: 'prod-db.abc.eu-west-1.rds.amazonaws.com',
+      port: 5432,
+      database: 'app',
+    });
+    expect(() => targetFromEnvironment({ DATABASE_INSTANCE: 'prod-db', DATABASE_PORT: '5432' })).toThrow("The function's configuration lacks DATABASE_HOST, DATABASE_NAME; deploy the stack again.");
+    expect(() => targetFromEnvironment({ DATABASE_INSTANCE: 'i', DATABASE_HOST: 'h', DATABASE_PORT: '54x', DATABASE_NAME: 'd' })).toThrow('DATABASE_PORT is not a port: "54x"');
+    expect(() => targetFromEnvironment({ DATABASE_INSTANCE: 'i', DATABASE_HOST: 'h', DATABASE_PORT: '70000', DATABASE_NAME: 'd' })).toThrow('DATABASE_PORT is not a port');
+  });
+
   test('a minimum above the engine fails the deployment with the fix', async () => {
     const instance = await managedInstance('setup-min');
-    await expect(handleSetupEvent(event('Create', props(instance, pgvector, { MinVersion: '1.0.0' })), deps())).rejects.toThrow(/at least 1\.0\.0 is required/);
+    await expect(setup(event('Create', props(instance, pgvector, { MinVersion: '1.0.0' })), deps())).rejects.toThrow(/at least 1\.0\.0 is required/);
   });
 });

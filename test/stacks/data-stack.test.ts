@@ -198,15 +198,38 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
       rerun.data.hasResourceProperties('Custom::DatabaseSetup', { RunId: '1764576000' });
     });
 
-    test('the handler runs Node.js 24 on ARM64 in the private subnets and trusts the RDS CA bundle', () => {
+    test('the handler runs Node.js 24 on ARM64 in the private subnets, configured with the one database it sets up', () => {
+      const fn = data(name).findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.onEvent' } });
+      expect(Object.values(fn).map((f) => f.Properties.Environment.Variables)).toEqual([
+        {
+          DATABASE_INSTANCE: { Ref: expect.stringMatching(/^DatabaseInstance/) },
+          DATABASE_HOST: att('DatabaseInstance', 'Endpoint.Address'),
+          DATABASE_PORT: '5432',
+          DATABASE_NAME: 'app',
+          NODE_OPTIONS: '--enable-source-maps',
+        },
+      ]);
       data(name).hasResourceProperties('AWS::Lambda::Function', {
         Handler: 'index.onEvent',
         Runtime: 'nodejs24.x',
         Architectures: ['arm64'],
-        Environment: { Variables: Match.objectLike({ NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem' }) },
         VpcConfig: { SubnetIds: Match.arrayWith([stackOutputLike(Match.objectLike({ OutputName: Match.stringLikeRegexp('PrivateSubnet1') }))]) },
         LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: Match.stringLikeRegexp('^DatabaseSetupHandlerLogs') } },
       });
+    });
+
+    test('no function adds the RDS CAs to the public roots (NODE_EXTRA_CA_CERTS): each trusts the bundle alone', () => {
+      expect(JSON.stringify(data(name).toJSON())).not.toContain('NODE_EXTRA_CA_CERTS');
+    });
+
+    test('the setup\'s security group reaches only the database on its port, and HTTPS for the AWS APIs', () => {
+      const groups = data(name).findResources('AWS::EC2::SecurityGroup', { Properties: { GroupDescription: Match.stringLikeRegexp('^Database setup custom resource') } });
+      const [[id, group]] = Object.entries(groups);
+      expect(group.Properties.SecurityGroupEgress).toEqual([{ CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 443, ToPort: 443, Description: expect.stringContaining('HTTPS') }]);
+      const egress = Object.values(data(name).findResources('AWS::EC2::SecurityGroupEgress', { Properties: { GroupId: { 'Fn::GetAtt': [id, 'GroupId'] } } }));
+      expect(egress.map((e) => e.Properties)).toEqual([
+        expect.objectContaining({ IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, DestinationSecurityGroupId: { 'Fn::GetAtt': [expect.stringMatching(/^DatabaseSecurityGroup/), 'GroupId'] } }),
+      ]);
     });
 
     test('the handler may find the instance, read the RDS-managed secrets and decrypt them only through Secrets Manager', () => {
