@@ -364,6 +364,25 @@ export const stageConfigSchema = z
         planRetentionDays: z.number().int().min(1, 'must keep recovery points at least 1 day. Fix: use 1 or more'),
         /** Days the DR-region copies of those recovery points are kept. */
         drCopyRetentionDays: z.number().int().min(1, 'must keep copies at least 1 day. Fix: use 1 or more'),
+        /**
+         * AWS Backup vault lock on the stage's vaults (minimum retention = the days above).
+         * "governance": removable only by a principal allowed to (the vault policy allows only the
+         * break-glass role). "compliance": after `changeableForDays` nobody, not AWS support, can
+         * remove it or delete a recovery point before its minimum retention; never in dev.
+         */
+        vaultLock: z
+          .object({
+            mode: z.enum(['governance', 'compliance']),
+            /** Compliance only: days (3 or more) during which the lock can still be removed; after them it is permanent. */
+            changeableForDays: z.number().int().min(3, 'AWS Backup needs a grace period of at least 3 days. Fix: use 3 or more').optional(),
+          })
+          .strict(),
+        /**
+         * The IAM role (name, created outside this app by the account owner, with MFA) that alone
+         * may delete recovery points, change the vault policy or lock, and schedule deletion of
+         * the backup keys. No stack creates it, so no deployment can.
+         */
+        breakGlassRoleName: z.string().regex(/^[\w+=,.@-]{1,64}$/, 'not an IAM role name. Fix: write the role\'s name, e.g. "webapp-break-glass"'),
         /** How often AWS Backup restores the newest recovery point and the verifier checks it ("off" in throw-away stages). */
         restoreTesting: z.enum(['off', 'weekly', 'monthly']),
         /** What a restored database must contain for the restore to count as verified. */
@@ -526,6 +545,16 @@ export const stageConfigSchema = z
           `${where} would hold ${held} manual DB snapshots (${days} daily recovery points, ${preDeploySnapshotsKept} pre-deploy snapshots, ${SNAPSHOT_HEADROOM} spare) but the quota is ${manualSnapshotQuota}. Fix: keep at most ${manualSnapshotQuota - preDeploySnapshotsKept - SNAPSHOT_HEADROOM} days, lower backup.preDeploySnapshotsKept, or raise the quota in Service Quotas and set backup.manualSnapshotQuota`,
         );
       }
+    }
+    const { vaultLock } = cfg.backup;
+    if (vaultLock.mode === 'compliance' && vaultLock.changeableForDays === undefined) {
+      fail(['backup', 'vaultLock', 'changeableForDays'], 'compliance mode needs a grace period, after which the lock can never be removed. Fix: set changeableForDays (3 or more), or use mode "governance"');
+    }
+    if (vaultLock.mode === 'governance' && vaultLock.changeableForDays !== undefined) {
+      fail(['backup', 'vaultLock', 'changeableForDays'], `a grace period turns the lock into compliance mode, permanent after ${vaultLock.changeableForDays} days. Fix: drop changeableForDays, or set mode "compliance" if that is meant`);
+    }
+    if (vaultLock.mode === 'compliance' && (cfg.name === 'dev' || !cfg.retainOnDelete)) {
+      fail(['backup', 'vaultLock', 'mode'], `"compliance" cannot be undone after its grace period, and ${cfg.name} is a throw-away stage (${cfg.name === 'dev' ? 'dev' : 'retainOnDelete: false'}). Fix: use mode "governance"`);
     }
     if (cfg.backup.automatedBackupReplicationDays > 0 && !cfg.backup.drCopies) {
       fail(['backup', 'automatedBackupReplicationDays'], 'replicated backups need the DR stack\'s key, which only exists with backup.drCopies. Fix: set backup.drCopies: true, or set this to 0');

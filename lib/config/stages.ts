@@ -62,6 +62,14 @@ const OPERATIONS = {
  */
 const VERIFY = { tables: [] as { name: string; minRows: number }[] };
 
+/**
+ * The role that alone may delete recovery points, unlock the vaults and schedule deletion of the
+ * backup keys (docs/disaster-recovery.md, "Break-glass"). Create it by hand in each account.
+ * The vaults use governance-mode locks: prod may ask for "compliance" (permanent after its grace
+ * period) once the retention settings are final.
+ */
+const BREAK_GLASS_ROLE = 'webapp-break-glass';
+
 export const STAGES: Record<StageName, StageConfigInput> = {
   dev: {
     name: 'dev',
@@ -86,7 +94,7 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     cache: { nodeType: 'cache.t4g.micro', replicas: 0, snapshotRetentionDays: 0 },
     alarms: { emails: ['dev-alerts@example.com'], httpsEndpoints: [] },
     operations: OPERATIONS,
-    backup: { drCopies: false, automatedBackupReplicationDays: 0, planRetentionDays: 7, drCopyRetentionDays: 7, preDeploySnapshotsKept: 3, manualSnapshotQuota: 100, restoreTesting: 'off', verify: VERIFY },
+    backup: { drCopies: false, automatedBackupReplicationDays: 0, planRetentionDays: 7, drCopyRetentionDays: 7, preDeploySnapshotsKept: 3, manualSnapshotQuota: 100, restoreTesting: 'off', verify: VERIFY, vaultLock: { mode: 'governance' }, breakGlassRoleName: BREAK_GLASS_ROLE },
     app: { ...APP, ecsExec: true, waf: false },
     uploads: { noncurrentVersionExpirationDays: 7, accessLogExpirationDays: 30, replicateToDr: false },
     logRetentionDays: 30,
@@ -119,7 +127,7 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     cache: { nodeType: 'cache.t4g.small', replicas: 1, snapshotRetentionDays: 1 },
     alarms: { emails: ['staging-alerts@example.com'], httpsEndpoints: [] },
     operations: OPERATIONS,
-    backup: { drCopies: true, automatedBackupReplicationDays: 7, planRetentionDays: 14, drCopyRetentionDays: 14, preDeploySnapshotsKept: 5, manualSnapshotQuota: 100, restoreTesting: 'monthly', verify: VERIFY },
+    backup: { drCopies: true, automatedBackupReplicationDays: 7, planRetentionDays: 14, drCopyRetentionDays: 14, preDeploySnapshotsKept: 5, manualSnapshotQuota: 100, restoreTesting: 'monthly', verify: VERIFY, vaultLock: { mode: 'governance' }, breakGlassRoleName: BREAK_GLASS_ROLE },
     app: { ...APP, ecsExec: false, waf: true },
     uploads: { noncurrentVersionExpirationDays: 30, accessLogExpirationDays: 90, replicateToDr: false },
     logRetentionDays: 90,
@@ -152,7 +160,7 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     cache: { nodeType: 'cache.t4g.medium', replicas: 1, snapshotRetentionDays: 7 },
     alarms: { emails: ['oncall@example.com'], httpsEndpoints: [] },
     operations: OPERATIONS,
-    backup: { drCopies: true, automatedBackupReplicationDays: 14, planRetentionDays: 35, drCopyRetentionDays: 84, preDeploySnapshotsKept: 10, manualSnapshotQuota: 100, restoreTesting: 'weekly', verify: VERIFY },
+    backup: { drCopies: true, automatedBackupReplicationDays: 14, planRetentionDays: 35, drCopyRetentionDays: 84, preDeploySnapshotsKept: 10, manualSnapshotQuota: 100, restoreTesting: 'weekly', verify: VERIFY, vaultLock: { mode: 'governance' }, breakGlassRoleName: BREAK_GLASS_ROLE },
     app: { ...APP, ecsExec: false, waf: true },
     uploads: { noncurrentVersionExpirationDays: 90, accessLogExpirationDays: 365, replicateToDr: true },
     logRetentionDays: 365,

@@ -1,9 +1,10 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import * as backup from 'aws-cdk-lib/aws-backup';
 import * as events from 'aws-cdk-lib/aws-events';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
+import { protectedVault, type VaultProtection } from './protected-vault';
 
 export interface DatabaseBackupProps {
   readonly stage: string;
@@ -12,8 +13,10 @@ export interface DatabaseBackupProps {
   readonly instance: rds.IDatabaseInstance;
   /** Encrypts the vault (RDS recovery points stay encrypted with the database's own key). */
   readonly key: kms.IKey;
-  /** Days each daily recovery point is kept. */
+  /** Days each daily recovery point is kept (and the vault lock's minimum). */
   readonly retentionDays: number;
+  /** Vault lock mode and the break-glass role (lib/constructs/protected-vault.ts). */
+  readonly protection: VaultProtection;
   /** Vault in the DR region that receives a copy of each recovery point, and how long copies are kept. */
   readonly drCopy?: { readonly vault: backup.IBackupVault; readonly retentionDays: number };
 }
@@ -31,12 +34,7 @@ export class DatabaseBackup extends Construct {
 
   constructor(scope: Construct, id: string, props: DatabaseBackupProps) {
     super(scope, id);
-    this.vault = new backup.BackupVault(this, 'Vault', {
-      backupVaultName: props.vaultName,
-      encryptionKey: props.key,
-      // A vault with recovery points cannot be deleted; keep it out of stack deletions altogether.
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    this.vault = protectedVault(this, 'Vault', { vaultName: props.vaultName, key: props.key, minRetentionDays: props.retentionDays, ...props.protection });
     this.plan = new backup.BackupPlan(this, 'Plan', { backupPlanName: `webapp-${props.stage}-database`, backupVault: this.vault });
     this.plan.addRule(
       new backup.BackupPlanRule({
@@ -50,16 +48,16 @@ export class DatabaseBackup extends Construct {
     );
     const selection = this.plan.addSelection('Database', {
       resources: [backup.BackupResource.fromRdsDatabaseInstance(props.instance)],
-      allowRestores: true,
+      // Restores (tests, drills, the restore script) run with the restore-testing role: this
+      // role only takes and copies backups.
+      allowRestores: false,
     });
     const role = selection.node.tryFindChild('Role');
     if (role) {
-      for (const policy of ['AWSBackupServiceRolePolicyForBackup', 'AWSBackupServiceRolePolicyForRestores']) {
-        Validations.of(role).acknowledge({
-          id: `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${policy}]`,
-          reason: `${policy} is the policy AWS maintains for AWS Backup to take, copy and restore recovery points; the selection names only the stage database.`,
-        });
-      }
+      Validations.of(role).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup]',
+        reason: 'AWSBackupServiceRolePolicyForBackup is the policy AWS maintains for AWS Backup to take and copy recovery points; the selection names only the stage database.',
+      });
     }
   }
 }

@@ -105,6 +105,8 @@ export class RestoreTesting extends Construct {
       restoreMetadataOverrides: {
         dbsubnetgroupname: props.subnetGroupName,
         vpcsecuritygroupids: Fn.join('', ['["', this.restoredSecurityGroup.securityGroupId, '"]']),
+        // Never reachable from the internet, whatever the recovery point recorded.
+        publiclyaccessible: 'false',
       },
       validationWindowHours: 2,
     });

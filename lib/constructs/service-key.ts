@@ -1,4 +1,4 @@
-import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
@@ -16,7 +16,16 @@ export interface ServiceKeyProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * For keys backups depend on: only this role (name) may schedule the key's deletion or disable
+   * it, and a scheduled deletion waits the longest KMS allows (30 days).
+   * @default - the account administers the key without restriction
+   */
+  readonly breakGlassRoleName?: string;
 }
+
+/** What makes a backup key's data unreadable: denied to all but the break-glass role. */
+export const KEY_DESTRUCTION = ['kms:ScheduleKeyDeletion', 'kms:DisableKey'] as const;
 
 /**
  * Defines a customer-managed KMS key, rotated yearly, whose key policy lets the account administer
@@ -28,12 +37,25 @@ export class ServiceKey extends Construct {
 
   constructor(scope: Construct, id: string, props: ServiceKeyProps) {
     super(scope, id);
-    const { account, region } = Stack.of(this);
+    const { account, region, partition } = Stack.of(this);
     const root = new iam.AccountRootPrincipal();
+    const protection = props.breakGlassRoleName
+      ? [
+          new iam.PolicyStatement({
+            sid: 'OnlyBreakGlassDestroysTheKey',
+            effect: iam.Effect.DENY,
+            principals: [new iam.AnyPrincipal()],
+            actions: [...KEY_DESTRUCTION],
+            resources: ['*'],
+            conditions: { ArnNotEquals: { 'aws:PrincipalArn': `arn:${partition}:iam::${account}:role/${props.breakGlassRoleName}` } },
+          }),
+        ]
+      : [];
     this.key = new kms.Key(this, 'Key', {
       description: props.description,
       enableKeyRotation: true,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      ...(props.breakGlassRoleName ? { pendingWindow: Duration.days(30) } : {}),
       policy: new iam.PolicyDocument({
         statements: [
           new iam.PolicyStatement({
@@ -58,6 +80,7 @@ export class ServiceKey extends Construct {
               },
             },
           }),
+          ...protection,
         ],
       }),
     });

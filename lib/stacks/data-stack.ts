@@ -53,6 +53,8 @@ export class DataStack extends StageStack {
       description: `${name}: RDS storage, snapshots, Performance Insights and the master secret`,
       services: ['rds', 'secretsmanager'],
       removalPolicy: RemovalPolicy.RETAIN,
+      // Every snapshot and recovery point of the database is encrypted with it.
+      breakGlassRoleName: backupConfig.breakGlassRoleName,
     }).key;
     const cacheKey = new ServiceKey(this, 'CacheKey', {
       description: `${name}: ElastiCache data at rest and the AUTH token secret`,
@@ -89,6 +91,7 @@ export class DataStack extends StageStack {
       description: `${name}: AWS Backup vault of the stage`,
       services: ['backup'],
       removalPolicy: RemovalPolicy.RETAIN,
+      breakGlassRoleName: backupConfig.breakGlassRoleName,
     }).key;
     this.backup = new DatabaseBackup(this, 'Backup', {
       stage: name,
@@ -96,6 +99,7 @@ export class DataStack extends StageStack {
       instance: this.database.instance,
       key: backupKey,
       retentionDays: backupConfig.planRetentionDays,
+      protection: { ...backupConfig.vaultLock, breakGlassRoleName: backupConfig.breakGlassRoleName },
       drCopy: drVault ? { vault: drVault, retentionDays: backupConfig.drCopyRetentionDays } : undefined,
     });
 

@@ -1,8 +1,9 @@
 import { CfnOutput, RemovalPolicy } from 'aws-cdk-lib';
-import * as backup from 'aws-cdk-lib/aws-backup';
+import type * as backup from 'aws-cdk-lib/aws-backup';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
+import { protectedVault } from '../constructs/protected-vault';
 import { ServiceKey } from '../constructs/service-key';
 import { UploadsReplica } from '../constructs/uploads-replica';
 import { StageStack, type StageStackProps } from './stage-stack';
@@ -39,13 +40,17 @@ export class DrStack extends StageStack {
         description: `${name}: database snapshot copies, replicated automated backups and the DR backup vault`,
         services: ['rds', 'backup'],
         removalPolicy: RemovalPolicy.RETAIN,
+        breakGlassRoleName: this.config.backup.breakGlassRoleName,
       }).key;
       // scripts/restore-database.ts restarts the automated-backup replication with it after a restore.
       new CfnOutput(this, 'BackupKeyArn', { value: this.backupKey.keyArn, description: 'Key of the DR copies and replicated automated backups' });
-      this.backupVault = new backup.BackupVault(this, 'BackupVault', {
-        backupVaultName: `webapp-${name}-dr-${this.creationSuffix}`,
-        encryptionKey: this.backupKey,
-        removalPolicy: RemovalPolicy.RETAIN,
+      const { vaultLock, breakGlassRoleName, drCopyRetentionDays } = this.config.backup;
+      this.backupVault = protectedVault(this, 'BackupVault', {
+        vaultName: `webapp-${name}-dr-${this.creationSuffix}`,
+        key: this.backupKey,
+        minRetentionDays: drCopyRetentionDays,
+        ...vaultLock,
+        breakGlassRoleName,
       });
     }
   }

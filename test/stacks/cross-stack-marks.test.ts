@@ -35,7 +35,7 @@ describe('markCrossStackReads', () => {
     expect(read['Fn::GetStackOutput']).toMatchObject({ StackName: 'Producer' });
     expect(marker).toEqual({ 'Fn::Select': [0, ['', expect.stringMatching(new RegExp(`^${MARKER}Producer/${read['Fn::GetStackOutput'].OutputName}@[0-9a-f]{12}$`))]] });
     // Nothing else is touched.
-    expect(marked.Resources.Rule.Properties.CidrIp).toBe('10.0.0.0/8');
+    expect((marked as { Resources: Record<string, { Properties: Record<string, unknown> }> }).Resources.Rule.Properties.CidrIp).toBe('10.0.0.0/8');
     expect(markCrossStackReads(consumer, { Resources: { A: { Type: 'X', Properties: { B: 1 } } } })).toEqual({ Resources: { A: { Type: 'X', Properties: { B: 1 } } } });
   });
 

@@ -51,7 +51,25 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
       const [, key] = Object.entries(keys).find(([id]) => id.startsWith(prefix as string))!;
       expect(key.Properties.EnableKeyRotation).toBe(true);
       expect(key.DeletionPolicy).toBe(deletion);
-      const statements = key.Properties.KeyPolicy.Statement as { Sid?: string; Action: string | string[]; Condition?: Record<string, Record<string, unknown>> }[];
+      const all = key.Properties.KeyPolicy.Statement as { Sid?: string; Effect: string; Action: string | string[]; Condition?: Record<string, Record<string, unknown>> }[];
+      const statements = all.filter((s) => s.Effect === 'Allow');
+      // The keys backups depend on: nobody but the break-glass role can schedule their deletion or disable them.
+      const protectedKey = prefix === 'DatabaseKey' || prefix === 'BackupKey';
+      expect(all.filter((s) => s.Effect === 'Deny')).toEqual(
+        protectedKey
+          ? [
+              {
+                Sid: 'OnlyBreakGlassDestroysTheKey',
+                Effect: 'Deny',
+                Principal: { AWS: '*' },
+                Action: ['kms:DisableKey', 'kms:ScheduleKeyDeletion'],
+                Resource: '*',
+                Condition: { ArnNotEquals: { 'aws:PrincipalArn': `arn:aws:iam::${config.account}:role/${config.backup.breakGlassRoleName}` } },
+              },
+            ]
+          : [],
+      );
+      expect(key.Properties.PendingWindowInDays).toBe(protectedKey ? 30 : undefined);
       expect(statements.slice(0, 2).map((s) => s.Sid)).toEqual(['AccountAdministersTheKey', 'AccountUsesTheKeyThroughItsServices']);
       // Grants CDK adds for secrets (the account, or one reader role) are also limited to Secrets Manager.
       for (const grant of statements.slice(2)) {
@@ -480,6 +498,7 @@ describe.each(STAGE_NAMES)('%s restore testing', (name) => {
       RestoreMetadataOverrides: {
         dbsubnetgroupname: { Ref: expect.stringMatching(/^DatabaseInstanceSubnetGroup/) },
         vpcsecuritygroupids: { 'Fn::Join': ['', ['["', att('RestoreTestingRestoredSecurityGroup', 'GroupId'), '"]']] },
+        publiclyaccessible: 'false',
       },
       ValidationWindowHours: 2,
     });
