@@ -69,6 +69,9 @@ function unique<T extends z.ZodTypeAny>(item: T, what: string) {
 }
 
 /** A percentage threshold: above 0 and at most 100. */
+/** An absolute URL path or path prefix. */
+const urlPath = z.string().regex(/^\/[\w\-./]*$/, 'not an absolute URL path. Fix: write it like "/api/auth/"');
+
 const percent = z.number().positive('must be above 0. Fix: use a value above 0 and at most 100').max(100, 'a percentage is at most 100. Fix: use a value above 0 and at most 100');
 
 /** A domain name: labels of letters, digits and hyphens, at least two labels, no trailing dot. */
@@ -315,6 +318,21 @@ export const stageConfigSchema = z
         waf: z.boolean(),
         /** Requests one IP may make in 5 minutes before the WAF blocks it. */
         wafRateLimitPer5Min: z.number().int().min(10, 'WAF rate limits start at 10. Fix: use 10 or more').max(2_000_000_000),
+        /** URL path prefixes of sign-in, sign-up and password reset, held to `wafAuthRateLimitPer5Min` per IP. */
+        wafAuthPaths: z.array(urlPath).min(1, 'the authentication rate limit needs at least one path. Fix: list e.g. "/api/auth/"'),
+        /** Requests one IP may make to the authentication paths in 5 minutes. */
+        wafAuthRateLimitPer5Min: z.number().int().min(10, 'WAF rate limits start at 10. Fix: use 10 or more').max(2_000_000_000),
+        /** URL path prefixes that may receive request bodies over 8 KB (uploads); every other path keeps the common rule set's limit. */
+        wafLargeBodyPaths: z.array(urlPath),
+        /** Let Next.js Server Action requests (header Next-Action) carry bodies over 8 KB; Next.js caps them (serverActions.bodySizeLimit, 1 MB by default). */
+        wafServerActions: z.boolean(),
+        /** Request headers carrying secrets (API keys), never written to the WAF logs; cookie and authorization always are redacted. */
+        wafRedactedHeaders: z.array(z.string().regex(/^[a-z0-9-]+$/, 'not a lower-case header name. Fix: write it like "x-api-key"')),
+        /**
+         * Where the stage serves plain HTTP (no domain): the only client address blocks the
+         * load balancer admits (office, VPN). Unused with HTTPS.
+         */
+        httpAllowedCidrs: z.array(z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, 'not an IPv4 CIDR block. Fix: write it like "198.51.100.0/24"')).optional(),
       })
       .strict(),
     operations: z
@@ -521,6 +539,15 @@ export const stageConfigSchema = z
     }
     if (cfg.https && !cfg.domain) {
       fail(['domain'], 'https is on but no domain is set, so no certificate can be issued. Fix: set domain { zoneName, hostedZoneId, recordName }, or set https: false');
+    }
+    if (!cfg.https) {
+      const cidrs = cfg.app.httpAllowedCidrs ?? [];
+      if (cidrs.length === 0) {
+        fail(['app', 'httpAllowedCidrs'], `${cfg.name} serves plain HTTP, which must not be open to the internet. Fix: list the client blocks that may reach it (office, VPN), e.g. ["198.51.100.0/24"], or serve HTTPS with a domain`);
+      }
+      cidrs.forEach((cidr, i) => {
+        if (cidr.endsWith('/0')) fail(['app', 'httpAllowedCidrs', i], 'admits the whole internet to a plain-HTTP stage. Fix: list the office or VPN blocks only');
+      });
     }
     if (cfg.domain) {
       const { zoneName, recordName, parentZoneName } = cfg.domain;

@@ -19,6 +19,12 @@ const APP = {
   workerCommand: ['node', 'dist/worker.js'],
   workerStopTimeoutSeconds: 120,
   wafRateLimitPer5Min: 2000,
+  // Sign-in, sign-up, password reset (NextAuth.js / Auth.js serve them under /api/auth/).
+  wafAuthPaths: ['/api/auth/', '/login', '/signup', '/reset-password'],
+  wafAuthRateLimitPer5Min: 100,
+  wafLargeBodyPaths: ['/api/uploads'],
+  wafServerActions: true,
+  wafRedactedHeaders: ['x-api-key'],
 };
 
 /**
@@ -95,7 +101,9 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     alarms: { emails: ['dev-alerts@example.com'], httpsEndpoints: [] },
     operations: OPERATIONS,
     backup: { drCopies: false, automatedBackupReplicationDays: 0, planRetentionDays: 7, drCopyRetentionDays: 7, preDeploySnapshotsKept: 3, manualSnapshotQuota: 100, restoreTesting: 'off', verify: VERIFY, vaultLock: { mode: 'governance' }, breakGlassRoleName: BREAK_GLASS_ROLE },
-    app: { ...APP, ecsExec: true, waf: false },
+    // Plain HTTP (no domain): only these blocks reach the load balancer. Replace the
+    // documentation range with the office or VPN blocks of the people who use dev.
+    app: { ...APP, ecsExec: true, waf: false, httpAllowedCidrs: ['198.51.100.0/24'] },
     uploads: { noncurrentVersionExpirationDays: 7, accessLogExpirationDays: 30, replicateToDr: false },
     logRetentionDays: 30,
     retainOnDelete: false,

@@ -14,12 +14,17 @@ export interface LoadBalancerProps {
   /** Serve HTTPS for `recordName` in the stage's `zone`; without it the stage serves plain HTTP and says so at synth. */
   readonly domain?: { readonly zone: route53.IHostedZone; readonly recordName: string };
   readonly deletionProtection: boolean;
+  /** Without a domain (plain HTTP): the client blocks admitted on port 80, and no others. */
+  readonly httpAllowedCidrs: readonly string[];
 }
+
+/** Strict-Transport-Security the load balancer adds to every HTTPS response: a year, subdomains included. */
+export const HSTS = 'max-age=31536000; includeSubDomains';
 
 /**
  * Defines the internet-facing Application Load Balancer in the public subnets: HTTPS with an ACM
  * certificate validated by DNS in the stage's own hosted zone (network stack), a
- * post-quantum TLS 1.2/1.3 policy, HTTP only redirecting to HTTPS, invalid header fields dropped,
+ * restricted post-quantum TLS 1.2/1.3 policy, HSTS, HTTP only redirecting to HTTPS, invalid header fields dropped,
  * defensive desync mitigation, access logs, and alias records. `listener` is where the web
  * service attaches.
  */
@@ -68,9 +73,12 @@ export class LoadBalancer extends Construct {
         protocol: elbv2.ApplicationProtocol.HTTPS,
         port: 443,
         certificates: [certificate],
-        sslPolicy: elbv2.SslPolicy.TLS13_12_PQ,
+        // TLS 1.2 and 1.3, the restricted cipher list, post-quantum hybrid key exchange.
+        sslPolicy: elbv2.SslPolicy.TLS13_12_RES_PQ,
         open: true,
       });
+      // HSTS from the load balancer (response header modification), so the app cannot forget it.
+      (this.listener.node.defaultChild as elbv2.CfnListener).listenerAttributes = [{ key: 'routing.http.response.strict_transport_security.header_value', value: HSTS }];
       const redirect = this.alb.addRedirect({ sourceProtocol: elbv2.ApplicationProtocol.HTTP, sourcePort: 80, targetProtocol: elbv2.ApplicationProtocol.HTTPS, targetPort: 443 });
       Validations.of(redirect.node.defaultChild!).acknowledge({
         id: 'NIST.800.53.R5-ELBv2ACMCertificateRequired',
@@ -81,11 +89,12 @@ export class LoadBalancer extends Construct {
       }
       this.url = `https://${props.domain.recordName}`;
     } else {
-      this.listener = this.alb.addListener('Http', { protocol: elbv2.ApplicationProtocol.HTTP, port: 80, open: true });
+      this.listener = this.alb.addListener('Http', { protocol: elbv2.ApplicationProtocol.HTTP, port: 80, open: false });
+      for (const cidr of props.httpAllowedCidrs) this.listener.connections.allowDefaultPortFrom(ec2.Peer.ipv4(cidr), 'Plain HTTP for the configured client block only');
       this.url = `http://${this.alb.loadBalancerDnsName}`;
       Annotations.of(this).addWarningV2(
         'app:httpOnly',
-        'This stage has no domain, so its load balancer serves plain HTTP on port 80. Set domain and https: true in lib/config/stages.ts to serve HTTPS.',
+        `This stage has no domain, so its load balancer serves plain HTTP on port 80, to ${props.httpAllowedCidrs.join(', ')} only (app.httpAllowedCidrs). Set domain and https: true in lib/config/stages.ts to serve HTTPS.`,
       );
       for (const id of ['NIST.800.53.R5-ALBHttpToHttpsRedirection', 'NIST.800.53.R5-ELBv2ACMCertificateRequired']) {
         Validations.of(this.listener.node.defaultChild!).acknowledge({ id, reason: 'A stage without a domain cannot get a certificate; it serves HTTP by configuration (a synth warning says so). The config schema requires HTTPS in prod.' });

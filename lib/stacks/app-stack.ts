@@ -67,9 +67,20 @@ export class AppStack extends StageStack {
       accessLogBucket: props.uploads.accessLogs,
       domain: this.config.https && domain && props.zone ? { zone: props.zone, recordName: domain.recordName } : undefined,
       deletionProtection: name === 'prod',
+      httpAllowedCidrs: app.httpAllowedCidrs ?? [],
     });
     if (app.waf) {
-      this.waf = new Waf(this, 'Waf', { name: `webapp-${name}`, loadBalancerArn: this.loadBalancer.alb.loadBalancerArn, rateLimitPer5Min: app.wafRateLimitPer5Min, ...logs });
+      this.waf = new Waf(this, 'Waf', {
+        name: `webapp-${name}`,
+        loadBalancerArn: this.loadBalancer.alb.loadBalancerArn,
+        rateLimitPer5Min: app.wafRateLimitPer5Min,
+        authPaths: app.wafAuthPaths,
+        authRateLimitPer5Min: app.wafAuthRateLimitPer5Min,
+        largeBodyPaths: app.wafLargeBodyPaths,
+        serverActions: app.wafServerActions,
+        redactedHeaders: app.wafRedactedHeaders,
+        ...logs,
+      });
     }
 
     if (props.zone) {

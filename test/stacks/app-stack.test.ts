@@ -226,7 +226,7 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
   });
 
   if (parseStageConfig(STAGES[name]).https) {
-    test('HTTPS with a DNS-validated certificate and a modern TLS policy; HTTP only redirects', () => {
+    test('HTTPS with a DNS-validated certificate, the restricted post-quantum TLS policy and HSTS; HTTP only redirects', () => {
       const t = app(name);
       t.hasResourceProperties('AWS::CertificateManager::Certificate', {
         DomainName: config.domain!.recordName,
@@ -234,7 +234,12 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
         // Validated in the stage's own zone, which the network stack holds.
         DomainValidationOptions: [{ DomainName: config.domain!.recordName, HostedZoneId: stageZone }],
       });
-      t.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 443, Protocol: 'HTTPS', SslPolicy: 'ELBSecurityPolicy-TLS13-1-2-PQ-2025-09' });
+      t.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+        Port: 443,
+        Protocol: 'HTTPS',
+        SslPolicy: 'ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09',
+        ListenerAttributes: [{ Key: 'routing.http.response.strict_transport_security.header_value', Value: 'max-age=31536000; includeSubDomains' }],
+      });
       t.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
         Port: 80,
         Protocol: 'HTTP',
@@ -243,11 +248,14 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
       for (const type of ['A', 'AAAA']) t.hasResourceProperties('AWS::Route53::RecordSet', { Name: `${config.domain!.recordName}.`, Type: type, HostedZoneId: stageZone });
     });
   } else {
-    test('no domain: HTTP only, and synth says so', () => {
+    test('no domain: HTTP only, to the configured client blocks only, and synth says so', () => {
       const t = app(name);
       t.resourceCountIs('AWS::CertificateManager::Certificate', 0);
       t.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 80, Protocol: 'HTTP', DefaultActions: [Match.objectLike({ Type: 'forward' })] });
-      Annotations.fromStack(synthesized[name].stage.app).hasWarning('*', Match.stringLikeRegexp('serves plain HTTP'));
+      const [group] = Object.values(t.findResources('AWS::EC2::SecurityGroup', { Properties: { GroupDescription: 'Internet-facing load balancer' } }));
+      expect(group.Properties.SecurityGroupIngress).toEqual(config.app.httpAllowedCidrs!.map((cidr) => expect.objectContaining({ CidrIp: cidr, FromPort: 80, ToPort: 80, IpProtocol: 'tcp' })));
+      expect(JSON.stringify(group.Properties.SecurityGroupIngress)).not.toContain('0.0.0.0/0');
+      Annotations.fromStack(synthesized[name].stage.app).hasWarning('*', Match.stringLikeRegexp(`serves plain HTTP on port 80, to ${config.app.httpAllowedCidrs!.join(', ')} only`));
     });
   }
 
@@ -259,10 +267,59 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
     }
     const acl = byPrefix(t, 'AWS::WAFv2::WebACL', 'WafWebAcl').Properties;
     expect(acl.Scope).toBe('REGIONAL');
-    expect(acl.Rules[0]).toMatchObject({ Action: { Block: {} }, Statement: { RateBasedStatement: { Limit: config.app.wafRateLimitPer5Min, AggregateKeyType: 'IP' } } });
-    expect(acl.Rules.slice(1).map((r: Json) => r.Statement.ManagedRuleGroupStatement.Name)).toEqual([...MANAGED_RULE_GROUPS]);
+    const rules = acl.Rules as Json[];
+    expect(rules.map((r) => r.Priority)).toEqual(rules.map((_, i) => i));
+    expect(rules.map((r) => r.Name)).toEqual([
+      'block-middleware-subrequest',
+      'rate-limit-per-ip',
+      'auth-rate-limit-per-ip',
+      'AWSManagedRulesAmazonIpReputationList',
+      'AWSManagedRulesCommonRuleSet',
+      'large-bodies-only-where-allowed',
+      'AWSManagedRulesKnownBadInputsRuleSet',
+      'AWSManagedRulesSQLiRuleSet',
+    ]);
+    expect(rules.filter((r) => r.Statement.ManagedRuleGroupStatement).map((r) => r.Statement.ManagedRuleGroupStatement.Name)).toEqual([...MANAGED_RULE_GROUPS]);
+    const rule = (n: string) => rules.find((r) => r.Name === n)!;
+    const header = (h: string) => ({
+      ByteMatchStatement: {
+        FieldToMatch: { Headers: { MatchPattern: { IncludedHeaders: [h] }, MatchScope: 'KEY', OversizeHandling: 'CONTINUE' } },
+        PositionalConstraint: 'EXACTLY',
+        SearchString: h,
+        TextTransformations: [{ Priority: 0, Type: 'LOWERCASE' }],
+      },
+    });
+    const path = (p: string) => ({ ByteMatchStatement: { FieldToMatch: { UriPath: {} }, PositionalConstraint: 'STARTS_WITH', SearchString: p, TextTransformations: [{ Priority: 0, Type: 'NONE' }] } });
+    // CVE-2025-29927: a request with the header skips Next.js middleware on unpatched versions.
+    expect(rule('block-middleware-subrequest')).toMatchObject({ Action: { Block: {} }, Statement: header('x-middleware-subrequest') });
+    expect(rule('rate-limit-per-ip')).toMatchObject({ Action: { Block: {} }, Statement: { RateBasedStatement: { Limit: config.app.wafRateLimitPer5Min, AggregateKeyType: 'IP' } } });
+    expect(rule('auth-rate-limit-per-ip')).toMatchObject({
+      Action: { Block: {} },
+      Statement: { RateBasedStatement: { Limit: config.app.wafAuthRateLimitPer5Min, AggregateKeyType: 'IP', ScopeDownStatement: { OrStatement: { Statements: config.app.wafAuthPaths.map(path) } } } },
+    });
+    // The body-size rule counts; ours blocks what it labels except on the upload paths and Server Actions.
+    expect(rule('AWSManagedRulesCommonRuleSet').Statement.ManagedRuleGroupStatement.RuleActionOverrides).toEqual([{ Name: 'SizeRestrictions_BODY', ActionToUse: { Count: {} } }]);
+    expect(rule('large-bodies-only-where-allowed')).toMatchObject({
+      Action: { Block: {} },
+      Statement: {
+        AndStatement: {
+          Statements: [
+            { LabelMatchStatement: { Scope: 'LABEL', Key: 'awswaf:managed:aws:core-rule-set:SizeRestrictions_Body' } },
+            { NotStatement: { Statement: { OrStatement: { Statements: [...config.app.wafLargeBodyPaths.map(path), header('next-action')] } } } },
+          ],
+        },
+      },
+    });
     t.resourceCountIs('AWS::WAFv2::WebACLAssociation', 1);
     t.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: `aws-waf-logs-${name}-App`, RetentionInDays: config.logRetentionDays });
+    // Secrets stay out of the logs; only decisions worth reading are kept.
+    t.hasResourceProperties('AWS::WAFv2::LoggingConfiguration', {
+      RedactedFields: ['cookie', 'authorization', ...config.app.wafRedactedHeaders].map((n) => ({ SingleHeader: { Name: n } })),
+      LoggingFilter: {
+        DefaultBehavior: 'DROP',
+        Filters: [{ Behavior: 'KEEP', Requirement: 'MEETS_ANY', Conditions: ['BLOCK', 'COUNT', 'EXCLUDED_AS_COUNT'].map((a) => ({ ActionCondition: { Action: a } })) }],
+      },
+    });
     t.resourceCountIs('AWS::WAFv2::LoggingConfiguration', 1);
   });
 
