@@ -1,4 +1,4 @@
-import { type Duration, Validations } from 'aws-cdk-lib';
+import { type CfnElement, type Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -92,9 +92,17 @@ export class AppTask extends Construct {
   }
 
   /** Acknowledges what ECS Exec adds to the task role; call it when exec is on. */
-  acknowledgeExecGrants(): void {
+  acknowledgeExecGrants(execLogs?: logs.LogGroup): void {
     const taskPolicy = this.taskDefinition.taskRole.node.tryFindChild('DefaultPolicy');
     if (!taskPolicy) return;
+    if (execLogs) {
+      const stack = Stack.of(execLogs);
+      const logicalId = stack.getLogicalId(execLogs.node.defaultChild as CfnElement);
+      Validations.of(taskPolicy).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:aws:logs:${stack.region}:${stack.account}:log-group:<${logicalId}>:*]`,
+        reason: 'ECS Exec writes each session to log streams it creates in the stage\'s Exec log group; their names are not known in advance.',
+      });
+    }
     Validations.of(taskPolicy).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'ECS Exec (on only where app.ecsExec is set; prod may not) needs ssmmessages channel actions, which have no resource-level permissions.',

@@ -34,7 +34,9 @@ export const SUBNETS = {
  * Defines the stage's VPC: public subnets for the load balancer and NAT, private subnets with
  * egress for the services and functions, isolated subnets for the database and cache. All traffic
  * is flow-logged to an encrypted log group, the default security group admits nothing, and S3 is
- * reached through a gateway endpoint (free, and keeps image layers and uploads off the NAT).
+ * reached through a gateway endpoint (free, and keeps image layers and uploads off the NAT) whose
+ * policy admits only the stage account's buckets, ECR's layer bucket and CloudFormation's
+ * custom-resource response buckets.
  */
 export class Network extends Construct {
   readonly vpc: ec2.Vpc;
@@ -60,6 +62,19 @@ export class Network extends Construct {
         S3: { service: ec2.GatewayVpcEndpointAwsService.S3 },
       },
     });
+
+    // What the VPC may reach through the S3 endpoint: the stage account's own buckets, the
+    // bucket ECR serves image layers from, and the buckets CloudFormation hands custom resources
+    // presigned response URLs in (a function in the VPC that cannot answer hangs the deploy for an
+    // hour). Anything else, another account's bucket included, is refused at the endpoint.
+    const { account: acct, region: rgn, partition: part } = Stack.of(this);
+    const s3Endpoint = this.vpc.node.findChild('S3') as ec2.GatewayVpcEndpoint;
+    const anyone = [new iam.AnyPrincipal()];
+    s3Endpoint.addToPolicy(new iam.PolicyStatement({ sid: 'StageAccountBuckets', principals: anyone, actions: ['s3:*'], resources: ['*'], conditions: { StringEquals: { 'aws:ResourceAccount': acct } } }));
+    s3Endpoint.addToPolicy(new iam.PolicyStatement({ sid: 'EcrImageLayers', principals: anyone, actions: ['s3:GetObject'], resources: [`arn:${part}:s3:::prod-${rgn}-starport-layer-bucket/*`] }));
+    s3Endpoint.addToPolicy(
+      new iam.PolicyStatement({ sid: 'CustomResourceResponses', principals: anyone, actions: ['s3:PutObject'], resources: [`arn:${part}:s3:::cloudformation-custom-resource-response-*/*`] }),
+    );
 
     this.flowLogGroup = new logs.LogGroup(this, 'FlowLogs', {
       encryptionKey: props.logsKey,

@@ -13,6 +13,7 @@ import { AppTask } from '../constructs/app-task';
 import type { Cache } from '../constructs/cache';
 import { DATABASE_NAME, DATABASE_PORT, type Database } from '../constructs/database';
 import { Email } from '../constructs/email';
+import { ExecSessions } from '../constructs/exec-sessions';
 import { LoadBalancer } from '../constructs/load-balancer';
 import { PreDeploySnapshot } from '../constructs/pre-deploy-snapshot';
 import { ServiceKey } from '../constructs/service-key';
@@ -56,10 +57,14 @@ export class AppStack extends StageStack {
     const { name, app, web, worker, image, domain } = this.config;
     const logs = { logsKey: props.logsKey, logRetention: this.logRetention, logRemovalPolicy: this.statefulRemovalPolicy };
 
+    const exec = app.ecsExec ? new ExecSessions(this, 'Exec', { stage: name, ...logs }) : undefined;
     this.cluster = new ecs.Cluster(this, 'Cluster', {
       vpc: props.vpc,
       containerInsightsV2: ecs.ContainerInsights.ENHANCED,
       enableFargateCapacityProviders: true,
+      // Where shells into tasks are allowed, every session is encrypted with its own key and
+      // its commands and output are written to an encrypted log group (who ran what, for audits).
+      ...(exec ? { executeCommandConfiguration: exec.configuration } : {}),
     });
 
     this.loadBalancer = new LoadBalancer(this, 'LoadBalancer', {
@@ -165,7 +170,7 @@ export class AppStack extends StageStack {
     const notify = new AlarmSet(name, props.alarmTopic);
     for (const alarm of this.web.deploymentAlarms) notify.notify(alarm);
     this.worker = new WorkerService(this, 'Worker', { cluster: this.cluster, task: workerTask, ...worker, ecsExec: app.ecsExec });
-    if (app.ecsExec) for (const task of [webTask, workerTask]) task.acknowledgeExecGrants();
+    if (exec) for (const task of [webTask, workerTask]) task.acknowledgeExecGrants(exec.logGroup);
     if (!app.waf) {
       Validations.of(this.loadBalancer.alb.node.defaultChild!).acknowledge({
         id: 'NIST.800.53.R5-ALBWAFEnabled',

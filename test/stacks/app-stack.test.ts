@@ -123,6 +123,22 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
     ]);
   });
 
+  test(config.app.ecsExec ? 'ECS Exec sessions are encrypted with their own key and logged to an encrypted log group' : 'no ECS Exec configuration where Exec is off', () => {
+    const cluster = byPrefix(app(name), 'AWS::ECS::Cluster', 'Cluster').Properties;
+    if (!config.app.ecsExec) {
+      expect(cluster.Configuration).toBeUndefined();
+      return;
+    }
+    expect(cluster.Configuration.ExecuteCommandConfiguration).toEqual({
+      KmsKeyId: { 'Fn::GetAtt': [expect.stringMatching(/^ExecKey/), 'Arn'] },
+      Logging: 'OVERRIDE',
+      LogConfiguration: { CloudWatchLogGroupName: { Ref: expect.stringMatching(/^ExecLogs/) }, CloudWatchEncryptionEnabled: true },
+    });
+    const [execLogs] = Object.entries(app(name).findResources('AWS::Logs::LogGroup')).filter(([id]) => id.startsWith('ExecLogs'));
+    expect(execLogs[1].Properties.KmsKeyId).toBeDefined();
+    expect(execLogs[1].Properties.RetentionInDays).toBe(config.logRetentionDays);
+  });
+
   test('web service: zero-downtime rolling deploys rolled back by the circuit breaker and two named alarms', () => {
     const svc = byPrefix(app(name), 'AWS::ECS::Service', 'WebService').Properties;
     expect(svc).toMatchObject({

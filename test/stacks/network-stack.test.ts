@@ -1,6 +1,6 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { STAGE_NAMES, STAGES, type StageName } from '../../lib/config';
+import { parseStageConfig, STAGE_NAMES, STAGES, type StageName } from '../../lib/config';
 import { type StageTemplates, synthStage } from '../support/synth';
 
 const synthesized = {} as Record<StageName, StageTemplates>;
@@ -146,6 +146,16 @@ describe.each(STAGE_NAMES)('%s network stack', (name) => {
       ServiceName: { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, '.s3']] },
       RouteTableIds: Match.arrayWith([{ Ref: Match.stringLikeRegexp('PrivateSubnet1RouteTable') }, { Ref: Match.stringLikeRegexp('IsolatedSubnet1RouteTable') }]),
     });
+  });
+
+  test('the S3 endpoint admits only the stage account\'s buckets, ECR\'s layer bucket and CloudFormation\'s response buckets', () => {
+    const config = parseStageConfig(STAGES[name]);
+    const [endpoint] = Object.values(network(name).findResources('AWS::EC2::VPCEndpoint'));
+    expect(endpoint.Properties.PolicyDocument.Statement).toEqual([
+      { Sid: 'StageAccountBuckets', Effect: 'Allow', Principal: { AWS: '*' }, Action: 's3:*', Resource: '*', Condition: { StringEquals: { 'aws:ResourceAccount': config.account } } },
+      { Sid: 'EcrImageLayers', Effect: 'Allow', Principal: { AWS: '*' }, Action: 's3:GetObject', Resource: `arn:aws:s3:::prod-${config.region}-starport-layer-bucket/*` },
+      { Sid: 'CustomResourceResponses', Effect: 'Allow', Principal: { AWS: '*' }, Action: 's3:PutObject', Resource: 'arn:aws:s3:::cloudformation-custom-resource-response-*/*' },
+    ]);
   });
 });
 
