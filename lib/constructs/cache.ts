@@ -71,6 +71,9 @@ export class Cache extends Construct {
       encryptionKey: props.key,
       // ElastiCache accepts 16-128 printable characters without @ " /; letters and digits are safe in URLs.
       generateSecretString: { passwordLength: 64, excludePunctuation: true },
+      // Kept with the cache's final snapshot where the stage keeps its data: the token is what
+      // clients of a cache restored from it were configured with.
+      removalPolicy: props.removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     });
 
     const multiAz = props.replicas > 0;

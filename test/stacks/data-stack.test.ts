@@ -291,6 +291,9 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
         PreferredMaintenanceWindow: expect.any(String),
       });
       expect(JSON.stringify(resource.Properties.AuthToken)).toMatch(/\{\{resolve:secretsmanager:.*CacheAuthToken/);
+      // The token outlives the stack where the cache's final snapshot does.
+      const [token] = Object.values(data(name).findResources('AWS::SecretsManager::Secret'));
+      expect(token.DeletionPolicy).toBe(config.retainOnDelete ? 'Retain' : 'Delete');
       expect(resource.DeletionPolicy).toBe(config.retainOnDelete ? 'Snapshot' : 'Delete');
       expect(resource.UpdateReplacePolicy).toBe(config.retainOnDelete ? 'Snapshot' : 'Delete');
     });
