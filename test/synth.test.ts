@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -65,6 +66,51 @@ function cfnLint(region: string, files: string[]): Promise<{ region: string; sta
 }
 
 /**
+ * cfn-lint's findings for a template, remembered by what decides them: the cfn-lint version,
+ * .cfnlintrc.yaml, the region and the template's bytes. A template that changed in any byte (an
+ * asset hash included) is linted again; an unchanged one is not linted twice on one machine.
+ * CI starts from a fresh clone, so it lints everything.
+ */
+const LINT_CACHE = join(ROOT, 'node_modules', '.cache', 'cfn-lint');
+
+/** `cfn-lint --version`, started at once: it runs while the app synthesizes. */
+function cfnLintVersion(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('cfn-lint', ['--version']);
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    child.once('error', () => reject(new Error('cfn-lint is not installed or not on PATH. Install it with: pip install "cfn-lint>=1.51" (then check: cfn-lint --version)')));
+    child.once('close', () => resolve(out.trim()));
+  });
+}
+
+function lintKey(version: string, region: string, file: string): string {
+  return createHash('sha256').update(version).update('\0').update(readFileSync(join(ROOT, '.cfnlintrc.yaml'))).update('\0').update(region).update('\0').update(readFileSync(file)).digest('hex');
+}
+
+/** cfn-lint on the templates of one region, from the cache where it has linted the same bytes before. */
+async function cachedCfnLint(version: string, region: string, files: string[]): Promise<{ region: string; status: number | null; stdout: string; stderr: string }> {
+  mkdirSync(LINT_CACHE, { recursive: true });
+  const keys = new Map(files.map((f) => [f, lintKey(version, region, f)]));
+  const known = new Map<string, CfnLintMatch[]>();
+  for (const [file, key] of keys) {
+    const entry = join(LINT_CACHE, `${key}.json`);
+    if (existsSync(entry)) known.set(file, JSON.parse(readFileSync(entry, 'utf8')) as CfnLintMatch[]);
+  }
+  const fresh = files.filter((f) => !known.has(f));
+  if (fresh.length === 0) return { region, status: 0, stdout: JSON.stringify([...known.values()].flat()), stderr: '' };
+  const run = await cfnLint(region, fresh);
+  const matches = JSON.parse(run.stdout || '[]') as CfnLintMatch[];
+  // Only a clean, complete run is remembered; findings are reported and linted again next time.
+  if (run.status === 0 && run.stderr === '' && matches.length === 0) {
+    for (const file of fresh) writeFileSync(join(LINT_CACHE, `${keys.get(file)}.json`), '[]');
+  }
+  return { ...run, stdout: JSON.stringify([...[...known.values()].flat(), ...matches]) };
+}
+
+/**
  * The real synth of every stage, as `npm run synth` does it: cdk-nag packs registered and CDK's
  * no CloudFormation validation of its own (cfn-lint below does that). It throws on any unacknowledged finding.
  */
@@ -72,7 +118,18 @@ describe('full synth of all stages', () => {
   let outdir: string;
   let templates: Map<string, string[]>;
 
+  let version: Promise<string>;
+  let broken: Promise<{ file: string; ids: string[] }>;
+
   beforeAll(() => {
+    // cfn-lint's own start-up runs beside the synth: its version, and a broken template (below).
+    version = cfnLintVersion();
+    broken = version.then(async (v) => {
+      const file = join(mkdtempSync(join(tmpdir(), 'lint-bad-')), 'broken.template.json');
+      writeFileSync(file, JSON.stringify({ Resources: { Bucket: { Type: 'AWS::S3::Bucket', Properties: { BucketNam: 'typo' } } } }));
+      const run = await cachedCfnLint(v, 'eu-west-1', [file]);
+      return { file, ids: (JSON.parse(run.stdout) as CfnLintMatch[]).map((m) => m.Rule.Id) };
+    });
     outdir = mkdtempSync(join(tmpdir(), 'synth-'));
     // CDK announces each asset it bundles (while it builds the app) on stderr; shown only if the synth fails.
     const said: string[] = [];
@@ -102,13 +159,24 @@ describe('full synth of all stages', () => {
   // something; the regions run in parallel.
   test('cfn-lint finds nothing beyond the checks ignored in .cfnlintrc.yaml', async () => {
     expect(templates.size).toBeGreaterThan(0);
-    const runs = await Promise.all([...templates].map(([region, files]) => cfnLint(region, files)));
+    const v = await version;
+    const runs = await Promise.all([...templates].map(([region, files]) => cachedCfnLint(v, region, files)));
     for (const run of runs) {
       const matches = JSON.parse(run.stdout || '[]') as CfnLintMatch[];
       const lines = matches.map((m) => `${m.Rule.Id} ${m.Level} ${m.Filename}: ${m.Location.Path.join('/')}: ${m.Message}`);
       expect(lines, `cfn-lint in ${run.region}`).toEqual([]);
       expect(run.stderr).toBe('');
       expect(run.status).toBe(0);
+    }
+  });
+
+  test('cfn-lint does report a broken template, and one with findings is never remembered as clean', async () => {
+    const { file, ids } = await broken;
+    try {
+      expect(ids).toContain('E3002');
+      expect(existsSync(join(LINT_CACHE, `${lintKey(await version, 'eu-west-1', file)}.json`))).toBe(false);
+    } finally {
+      rmSync(join(file, '..'), { recursive: true, force: true });
     }
   });
 });
