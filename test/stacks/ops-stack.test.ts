@@ -68,6 +68,19 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
     }
   });
 
+  // A flipped comparison turns an alarm into one that fires all the time or never. Only these
+  // watch for a value falling: everything else alarms above its threshold.
+  const FALLING = new Set(['db-freeable-memory', 'db-free-storage', 'restore-verification-failed', 'restore-verification-stale']);
+  test('every alarm compares in the direction of trouble', () => {
+    const all = [...resources(stages[name].ops, 'AWS::CloudWatch::Alarm'), ...resources(stages[name].app, 'AWS::CloudWatch::Alarm')].map((a) => a.Properties);
+    expect(all.length).toBeGreaterThan(25);
+    for (const a of all) {
+      const short = (a.AlarmName as string).replace(new RegExp(`^${name}-(App-)?`), '');
+      expect(a.ComparisonOperator, a.AlarmName).toBe(FALLING.has(short) ? 'LessThanThreshold' : 'GreaterThanThreshold');
+    }
+    expect([...FALLING].filter((short) => !all.some((a) => a.AlarmName === `${name}-${short}`) && !short.startsWith('restore'))).toEqual([]);
+  });
+
   test('thresholds, periods and evaluation periods follow the stage config', () => {
     const { operations: o, database, cache } = config(name);
     const expectAlarm = (shortName: string, threshold: number, evaluationPeriods: number, period = 300) => {
