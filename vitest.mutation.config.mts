@@ -14,5 +14,8 @@ export default defineConfig({
     include: ['test/config/**/*.test.ts', 'test/lambda/**/*.test.ts', 'test/scripts/**/*.test.ts', 'test/stacks/cross-stack-marks.test.ts'],
     exclude: ['test/scripts/diff-guard.test.ts', 'test/scripts/cost.test.ts', 'node_modules/**'],
     sequence: {},
+    // One file at a time, each on an empty moto (test/support/moto.ts): the runs repeat.
+    fileParallelism: false,
+    env: { ...base.test?.env, MOTO_RESET_PER_FILE: '1' },
   },
 });

@@ -201,7 +201,7 @@ export async function begin(clients: Clients, settings: SnapshotSettings, now: D
 }
 
 /** Creates the snapshot when the database is available; fails on states that will not pass. */
-async function startIfReady(clients: Clients, settings: SnapshotSettings, progress: Progress, now: Date): Promise<boolean> {
+async function startIfReady(clients: Clients, settings: SnapshotSettings, progress: Progress, now: Date): Promise<void> {
   const db = (await clients.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: settings.dbInstanceIdentifier }))).DBInstances?.[0];
   const status = db?.DBInstanceStatus ?? 'unknown';
   if (!SNAPSHOTTABLE.has(status)) {
@@ -213,7 +213,7 @@ async function startIfReady(clients: Clients, settings: SnapshotSettings, progre
       fail(settings, `the database was still "${status}" after waiting ${Math.round(waited)} minutes`, 'Wait until the instance shows "available" in the RDS console, then deploy again.');
     }
     console.log(JSON.stringify({ message: 'database busy, waiting', status, waitedMinutes: Math.round(waited) }));
-    return false;
+    return;
   }
   const previousImage = await runningImage(clients.ecs, settings);
   try {
@@ -241,7 +241,6 @@ async function startIfReady(clients: Clients, settings: SnapshotSettings, progre
     }
   }
   console.log(JSON.stringify({ message: 'snapshot started', snapshotId: progress.snapshotId, previousImage }));
-  return true;
 }
 
 /**

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { AWS_REGIONS, CACHE_NODE_TYPES, closest, RDS_INSTANCE_CLASSES, RDS_POSTGRES_VERSIONS } from './aws-catalog';
-import { rdsClassMemoryGiB } from './instance-class';
 
 /** The stages this app deploys. Their names are also the `cdk.Stage` ids (`npx cdk deploy 'staging/*'`). */
 export const STAGE_NAMES = ['dev', 'staging', 'prod'] as const;
@@ -255,13 +254,6 @@ export const stageConfigSchema = z
       })
       .strict()
       .superRefine((db, ctx) => {
-        if (rdsClassMemoryGiB(db.instanceClass) === undefined) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['instanceClass'],
-            message: 'its memory is not known, and max_connections and the connections alarm are derived from it. Fix: use a t3, t4g, m5-m8 or r5-r8 class (e.g. "m7g.large"), or add the class to lib/config/instance-class.ts',
-          });
-        }
         if (db.maxAllocatedStorageGiB < db.allocatedStorageGiB) {
           ctx.addIssue({
             code: 'custom',

@@ -1,5 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { STAGE_NAMES, STAGES, type StageConfigInput, type StageName, parseStageConfig } from '../../lib/config';
+import { RDS_INSTANCE_CLASSES } from '../../lib/config/aws-catalog';
+import { rdsClassMemoryGiB } from '../../lib/config/instance-class';
 
 /** A deep copy of a shipped stage definition, changed by `mutate`. */
 function variant(stage: StageName, mutate: (c: StageConfigInput) => void): StageConfigInput {
@@ -115,6 +117,19 @@ const badConfigs: [string, StageName, (c: StageConfigInput) => void, string, str
   ['no authentication path', 'prod', (c) => { c.app.wafAuthPaths = []; }, 'app.wafAuthPaths', '[]', /needs at least one path/],
   ['an authentication rate limit under WAF\'s minimum', 'staging', (c) => { c.app.wafAuthRateLimitPer5Min = 5; }, 'app.wafAuthRateLimitPer5Min', '5', /WAF rate limits start at 10/],
   ['a redacted header in capitals', 'prod', (c) => { c.app.wafRedactedHeaders = ['X-Api-Key']; }, 'app.wafRedactedHeaders.0', '"X-Api-Key"', /not a lower-case header name/],
+  ['a VPC block with a prefix', 'dev', (c) => { c.network.cidr = 'x10.0.0.0/16'; }, 'network.cidr', '"x10.0.0.0/16"', /not an IPv4 CIDR block/],
+  ['a VPC block with a suffix', 'dev', (c) => { c.network.cidr = '10.0.0.0/16x'; }, 'network.cidr', '"10.0.0.0/16x"', /not an IPv4 CIDR block/],
+  ['an octet of 256', 'dev', (c) => { c.network.cidr = '10.256.0.0/16'; }, 'network.cidr', '"10.256.0.0/16"', /an octet is above 255/],
+  ['a VPC block of /25', 'dev', (c) => { c.network.cidr = '10.0.0.0/25'; }, 'network.cidr', '"10.0.0.0/25"', /must be \/16 to \/24 \(got \/25\)/],
+  ['a VPC block of /15', 'dev', (c) => { c.network.cidr = '10.0.0.0/15'; }, 'network.cidr', '"10.0.0.0/15"', /must be \/16 to \/24 \(got \/15\)/],
+  ['more AZs listed than used', 'prod', (c) => { c.network.availabilityZones = ['eu-west-1a', 'eu-west-1b']; }, 'network.availabilityZones', '["eu-west-1a","eu-west-1b"]', /lists 2 zones but azCount is 3\. Fix: list exactly 3 zones/],
+  ['a zone of another region', 'dev', (c) => { c.network.availabilityZones = ['eu-west-1a', 'us-east-1b']; }, 'network.availabilityZones', '["eu-west-1a","us-east-1b"]', /us-east-1b is not a zone of eu-west-1/],
+  ['a desired count above the maximum', 'prod', (c) => { c.web.desiredCount = c.web.maxCount + 1; }, 'web.desiredCount', '11', /Fix:/],
+  ['a minimum above the maximum', 'staging', (c) => { c.worker.minCount = c.worker.maxCount + 1; }, 'worker.minCount', String(STAGES.staging.worker.maxCount + 1), /Fix:/],
+  ['prod without restore testing', 'prod', (c) => { c.backup.restoreTesting = 'off'; }, 'backup.restoreTesting', '"off"', /prod must prove its backups restore/],
+  ['prod with ECS Exec', 'prod', (c) => { c.app.ecsExec = true; }, 'app.ecsExec', 'true', /prod must not allow shells/],
+  ['prod without the WAF', 'prod', (c) => { c.app.waf = false; }, 'app.waf', 'false', /prod must sit behind the WAF/],
+  ['prod with one web task', 'prod', (c) => { c.web.minCount = 1; }, 'web.minCount', '1', /prod needs at least 2 web tasks/],
   ['alarm endpoint over plain HTTP', 'staging', (c) => { c.alarms.httpsEndpoints = ['http://events.example.com/hook']; }, 'alarms.httpsEndpoints.0', '"http://events.example.com/hook"', /not an https:\/\/ URL/],
   ['log retention CloudWatch does not offer', 'dev', (c) => { c.logRetentionDays = 42; }, 'logRetentionDays', '42', /Fix: use one of 1, 3, 5, 7, 14, 30/],
   ['misspelt field', 'dev', (c) => { (c.web as Record<string, unknown>).desiredCout = 2; }, 'web.desiredCout', '2', /unknown field\. Fix: remove it or correct its spelling/],
@@ -134,6 +149,26 @@ describe('bad configuration fails with stage, field, value and fix', () => {
     expect(line).toContain(`value ${value}:`);
     expect(line).toMatch(fix);
     expect(line).toMatch(/Fix: /);
+  });
+
+  test('values on the edge of each rule are accepted', () => {
+    const ok = (stage: StageName, mutate: (c: StageConfigInput) => void) => expect(() => parseStageConfig(variant(stage, mutate))).not.toThrow();
+    ok('dev', (c) => { c.network.cidr = '10.255.100.0/24'; });
+    ok('dev', (c) => { c.network.cidr = '10.0.0.0/16'; });
+    ok('dev', (c) => { c.network.cidr = '192.168.0.0/16'; });
+    ok('prod', (c) => { c.web.minCount = 2; c.web.desiredCount = c.web.maxCount; });
+    ok('staging', (c) => { c.worker.minCount = c.worker.maxCount; c.worker.desiredCount = c.worker.maxCount; });
+    ok('dev', (c) => { c.database.maxAllocatedStorageGiB = c.database.allocatedStorageGiB; });
+    ok('staging', (c) => { c.domain!.recordName = `www.${c.domain!.zoneName}`; });
+    ok('prod', (c) => { c.alarms.emails = []; c.alarms.httpsEndpoints = ['https://events.example.com/hook']; });
+    // Exactly at the quota: 85 days + 10 pre-deploy + 5 spare = 100.
+    ok('prod', (c) => { c.backup.drCopyRetentionDays = 85; });
+    // Without DR copies, the DR-region retention is not held to the quota.
+    ok('dev', (c) => { c.backup.drCopyRetentionDays = 500; });
+  });
+
+  test('every RDS class in the catalog has its memory known (max_connections and the connections alarm derive from it)', () => {
+    for (const instanceClass of RDS_INSTANCE_CLASSES) expect(rdsClassMemoryGiB(instanceClass), instanceClass).toBeGreaterThan(0);
   });
 
   test('a raised manual-snapshot quota admits longer retention', () => {

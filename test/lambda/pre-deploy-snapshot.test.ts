@@ -13,10 +13,10 @@ import {
   RDSServiceException,
   SnapshotQuotaExceededFault,
 } from '@aws-sdk/client-rds';
-import { ListServicesCommand } from '@aws-sdk/client-ecs';
+import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ListServicesCommand } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { handleIsComplete, handleOnEvent } from '../../lambda/pre-deploy-snapshot/custom-resource';
+import { handleIsComplete, handleOnEvent, settingsFrom } from '../../lambda/pre-deploy-snapshot/custom-resource';
 import { begin, type Clients, poll, type SnapshotSettings, snapshotId, TAGS, TOOL_TAG } from '../../lambda/pre-deploy-snapshot/snapshot';
 import { type Moto, startMoto } from '../support/moto';
 
@@ -190,6 +190,31 @@ describe('pre-deploy snapshot against moto (RDS, ECS, KMS in two regions)', () =
   });
 });
 
+describe('the custom resource\'s isComplete', () => {
+  const props = { Stage: 'prod', DbInstanceIdentifier: DB, Release: 'r', Image: 'i', StackName: 'prod-App', Cluster: 'c', WebTaskFamily: 'w', Keep: '3', DbWaitMinutes: '15' };
+  const event = (RequestType: string, extra: Record<string, unknown> = {}) =>
+    ({ RequestType, ResourceProperties: { ServiceToken: 'x', ...props, ...extra }, PhysicalResourceId: 'predeploy-x', Data: { StartedAt: '2026-11-22T12:00:00.000Z' } }) as never;
+  const untouchable = { rds: { send: async () => { throw new Error('must not call AWS'); } }, ecs: { send: async () => { throw new Error('must not call AWS'); } } } as never;
+
+  test('Delete and a skipped release complete at once, calling nothing', async () => {
+    expect(await handleIsComplete(event('Delete'), untouchable, new Date())).toEqual({ IsComplete: true });
+    expect(await handleIsComplete(event('Update', { Skip: 'true' }), untouchable, new Date())).toEqual({ IsComplete: true, Data: { SnapshotId: 'skipped', DrCopy: 'skipped' } });
+  });
+
+  test('a snapshot still being created is not complete', async () => {
+    const creating = { rds: { send: async () => ({ DBSnapshots: [{ DBSnapshotIdentifier: 'predeploy-x', Status: 'creating' }] }) }, ecs: untouchable } as never;
+    expect(await handleIsComplete(event('Create'), creating, new Date())).toEqual({ IsComplete: false });
+  });
+
+  test('the DR copy is configured only with both its region and its key', () => {
+    const base = { ...props } as never;
+    expect(settingsFrom({ ...(base as object), DrRegion: DR, DrKmsKeyArn: 'k' } as never).dr).toEqual({ region: DR, kmsKeyArn: 'k' });
+    expect(settingsFrom({ ...(base as object), DrRegion: DR } as never).dr).toBeUndefined();
+    expect(settingsFrom({ ...(base as object), DrKmsKeyArn: 'k' } as never).dr).toBeUndefined();
+    expect(settingsFrom(base)).toMatchObject({ keep: 3, dbWaitMinutes: 15 });
+  });
+});
+
 describe('failures the stand-in cannot produce fail closed, with the database, the reason and what to do', () => {
   // Mocks on these instances only: the moto clients above stay real.
   const mocked = { rds: new RDSClient({ region: PRIMARY }), rdsDr: new RDSClient({ region: DR }), ecs: new ECSClient({ region: PRIMARY }) };
@@ -283,6 +308,116 @@ describe('failures the stand-in cannot produce fail closed, with the database, t
     rdsMock.on(DescribeDBSnapshotsCommand, { DBSnapshotIdentifier: 'predeploy-x' }).resolves({ DBSnapshots: [{ DBSnapshotIdentifier: 'predeploy-x', Status: 'failed' }] });
     const error = (await poll(faulty(), s(), { snapshotId: 'predeploy-x', startedAt: at.toISOString() }, at).catch((e: Error) => e)) as Error;
     expect(error.message).toMatch(/snapshot predeploy-x ended in status "failed"/);
+  });
+
+  const own = (id: string, minutesAgo: number, status = 'available', stage = 'prod', release = 'older') => ({
+    DBSnapshotIdentifier: id,
+    Status: status,
+    DBSnapshotArn: `arn:aws:rds:eu-west-1:123456789012:snapshot:${id}`,
+    SnapshotCreateTime: new Date(at.getTime() - minutesAgo * 60_000),
+    TagList: [{ Key: TOOL_TAG, Value: 'true' }, { Key: TAGS.stage, Value: stage }, { Key: TAGS.release, Value: release }],
+  });
+
+  test.each(['creating', 'pending'])('a snapshot still "%s" keeps the deploy waiting, and completes once available', async (status) => {
+    healthy();
+    const id = 'predeploy-wait';
+    rdsMock.on(DescribeDBSnapshotsCommand, { DBSnapshotIdentifier: id }).resolvesOnce({ DBSnapshots: [own(id, 0, status)] }).resolves({ DBSnapshots: [own(id, 0)] });
+    const progress = { snapshotId: id, startedAt: at.toISOString() };
+    expect(await poll(faulty(), s(), progress, at)).toEqual({ complete: false, snapshotId: id });
+    expect(drMock.commandCalls(CopyDBSnapshotCommand)).toHaveLength(0);
+    expect(rdsMock.commandCalls(DeleteDBSnapshotCommand)).toHaveLength(0);
+    expect(await poll(faulty(), s(), progress, at)).toMatchObject({ complete: true, snapshotId: id });
+  });
+
+  test('a busy database is waited for up to the configured minutes, not one minute more', async () => {
+    healthy();
+    rdsMock.on(DescribeDBInstancesCommand).resolves({ DBInstances: [{ DBInstanceIdentifier: DB, DBInstanceStatus: 'modifying' }] });
+    rdsMock.on(DescribeDBSnapshotsCommand, { DBSnapshotIdentifier: 'predeploy-busy' }).rejects(Object.assign(new Error('not found'), { name: 'DBSnapshotNotFoundFault' }));
+    const progress = { snapshotId: 'predeploy-busy', startedAt: at.toISOString() };
+    const after = (minutes: number) => poll(faulty(), s(), progress, new Date(at.getTime() + minutes * 60_000));
+    expect(await after(14.9)).toEqual({ complete: false, snapshotId: 'predeploy-busy' });
+    await expect(after(15)).rejects.toThrow(/still "modifying" after waiting 15 minutes/);
+    expect(rdsMock.commandCalls(CreateDBSnapshotCommand)).toHaveLength(0);
+  });
+
+  test('a database that becomes available while waited for is snapshotted by the next poll', async () => {
+    healthy();
+    rdsMock.on(DescribeDBSnapshotsCommand, { DBSnapshotIdentifier: 'predeploy-late' }).rejects(Object.assign(new Error('not found'), { name: 'DBSnapshotNotFoundFault' }));
+    rdsMock.on(CreateDBSnapshotCommand).resolves({});
+    const outcome = await poll(faulty(), s(), { snapshotId: 'predeploy-late', startedAt: at.toISOString() }, at);
+    expect(outcome).toEqual({ complete: false, snapshotId: 'predeploy-late' });
+    expect(rdsMock.commandCalls(CreateDBSnapshotCommand).map((c) => c.args[0].input.DBSnapshotIdentifier)).toEqual(['predeploy-late']);
+  });
+
+  test('an error looking the snapshot up that is not "not found" fails closed', async () => {
+    healthy();
+    rdsMock.on(DescribeDBSnapshotsCommand, { DBSnapshotIdentifier: 'predeploy-x' }).rejects(Object.assign(new Error('User is not authorized'), { name: 'AccessDenied' }));
+    await expect(poll(faulty(), s(), { snapshotId: 'predeploy-x', startedAt: at.toISOString() }, at)).rejects.toThrow(/waiting for snapshot predeploy-x/);
+    expect(rdsMock.commandCalls(CreateDBSnapshotCommand)).toHaveLength(0);
+  });
+
+  test('this release\'s snapshot still being created is waited for, not taken twice; a failed one is taken again', async () => {
+    healthy();
+    rdsMock.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [own('predeploy-mine', 1, 'creating', 'prod', 'v1.4.2-3f9a1c2e')] });
+    const waiting = await begin(faulty(), s(), at);
+    expect(waiting).toEqual({ progress: { snapshotId: 'predeploy-mine', startedAt: at.toISOString() } });
+    expect(rdsMock.commandCalls(CreateDBSnapshotCommand)).toHaveLength(0);
+
+    healthy();
+    rdsMock.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [own('predeploy-mine', 1, 'failed', 'prod', 'v1.4.2-3f9a1c2e'), own('predeploy-staging', 1, 'available', 'staging', 'v1.4.2-3f9a1c2e')] });
+    rdsMock.on(CreateDBSnapshotCommand).resolves({});
+    const again = await begin(faulty(), s(), at);
+    expect(again.outcome).toBeUndefined();
+    expect(rdsMock.commandCalls(CreateDBSnapshotCommand).map((c) => c.args[0].input.DBSnapshotIdentifier)).toEqual([again.progress.snapshotId]);
+    expect(again.progress.snapshotId).toBe('predeploy-prod-v1-4-2-3f9a1c2e-202611221200');
+  });
+
+  test('a name clash with this release\'s own snapshot (an earlier poll of the same run) is not an error', async () => {
+    healthy();
+    rdsMock.on(CreateDBSnapshotCommand).rejects(fault(DBSnapshotAlreadyExistsFault, 'exists'));
+    const id = 'predeploy-prod-v1-4-2-3f9a1c2e-202611221200';
+    rdsMock.on(DescribeDBSnapshotsCommand, { DBSnapshotIdentifier: id }).resolves({ DBSnapshots: [own(id, 0, 'creating', 'prod', 'v1.4.2-3f9a1c2e')] });
+    await expect(begin(faulty(), s(), at)).resolves.toEqual({ progress: { snapshotId: id, startedAt: at.toISOString() } });
+  });
+
+  test('pruning keeps the newest N by creation time, and never deletes the current snapshot or one not yet available', async () => {
+    healthy();
+    const list = [own('p-3', 30), own('p-current', 50), own('p-1', 10), own('p-creating', 60, 'creating'), own('p-2', 20), own('p-old', 40), { ...own('p-notime', 5), SnapshotCreateTime: undefined }, own('other-stage', 70, 'available', 'staging')];
+    rdsMock.on(DescribeDBSnapshotsCommand, { DBInstanceIdentifier: DB, SnapshotType: 'manual', Marker: undefined }).resolves({ DBSnapshots: list.slice(0, 4), Marker: 'page-2' });
+    rdsMock.on(DescribeDBSnapshotsCommand, { DBInstanceIdentifier: DB, SnapshotType: 'manual', Marker: 'page-2' }).resolves({ DBSnapshots: list.slice(4) });
+    rdsMock.on(DescribeDBSnapshotsCommand, { DBSnapshotIdentifier: 'p-current' }).resolves({ DBSnapshots: [own('p-current', 50)] });
+    drMock.on(CopyDBSnapshotCommand).rejects(Object.assign(new Error('exists'), { name: 'DBSnapshotAlreadyExistsFault' }));
+    const outcome = await poll(faulty(), settings({ keep: 3, dr: { region: DR, kmsKeyArn: 'arn:aws:kms:eu-central-1:123456789012:key/dr' } }), { snapshotId: 'p-current', startedAt: at.toISOString() }, at);
+    // Newest first: p-1 (10), p-2 (20), p-3 (30) are kept; p-old (40) goes; p-current, p-creating,
+    // the one without a time (sorted last) and the other stage's are not touched.
+    expect(outcome.pruned).toEqual(['primary:p-old', 'primary:p-notime']);
+    expect(rdsMock.commandCalls(DeleteDBSnapshotCommand).map((c) => c.args[0].input.DBSnapshotIdentifier)).toEqual(['p-old', 'p-notime']);
+    // A copy that already exists in the DR region is fine.
+    expect(outcome.drCopy).toBe('exists');
+    expect(outcome.warnings).toEqual([]);
+  });
+
+  test('the previous image is that of the web service\'s primary deployment, past inactive services and across pages', async () => {
+    healthy();
+    const arns = Array.from({ length: 12 }, (_, i) => `arn:aws:ecs:eu-west-1:123456789012:service/prod-cluster/svc-${i}`);
+    ecsMock.on(ListServicesCommand, { cluster: 'prod-cluster', nextToken: undefined }).resolves({ serviceArns: arns.slice(0, 7), nextToken: 't' });
+    ecsMock.on(ListServicesCommand, { cluster: 'prod-cluster', nextToken: 't' }).resolves({ serviceArns: arns.slice(7) });
+    const td = (family: string, revision: number) => `arn:aws:ecs:eu-west-1:123456789012:task-definition/${family}:${revision}`;
+    ecsMock.on(DescribeServicesCommand, { cluster: 'prod-cluster', services: arns.slice(0, 10) }).resolves({
+      services: [
+        { serviceName: 'old-web', status: 'INACTIVE', taskDefinition: td('prod-web', 1) },
+        { serviceName: 'worker', status: 'ACTIVE', taskDefinition: td('prod-worker', 4) },
+      ],
+    });
+    ecsMock.on(DescribeServicesCommand, { cluster: 'prod-cluster', services: arns.slice(10) }).resolves({
+      services: [{ serviceName: 'web', status: 'ACTIVE', taskDefinition: td('prod-web', 9), deployments: [{ status: 'ACTIVE', taskDefinition: td('prod-web', 8) }, { status: 'PRIMARY', taskDefinition: td('prod-web', 7) }] }],
+    });
+    ecsMock.on(DescribeTaskDefinitionCommand, { taskDefinition: td('prod-web', 7) }).resolves({ taskDefinition: { containerDefinitions: [{ name: 'web', image: 'webapp:v1.4.0' }] } });
+    rdsMock.on(CreateDBSnapshotCommand).resolves({});
+    await begin(faulty(), s(), at);
+    const tags = rdsMock.commandCalls(CreateDBSnapshotCommand)[0].args[0].input.Tags!;
+    expect(tags.find((t) => t.Key === TAGS.previousImage)?.Value).toBe('webapp:v1.4.0');
+    expect(ecsMock.commandCalls(DescribeTaskDefinitionCommand)).toHaveLength(1);
   });
 
   test('a failed DR copy is reported, and the snapshot still returned', async () => {

@@ -155,6 +155,75 @@ describe('guard rules', () => {
     expect(() => guard([data()], [stack('dev/Data', {})])).toThrow('the assemblies hold different stages (base: prod; head: dev). Synthesize both with the same -c stages (or none).');
   });
 
+  test('RetainExceptOnCreate counts as retained; an unset policy as Delete', () => {
+    const kept = guard([data({ Uploads: bucket({}, { DeletionPolicy: 'RetainExceptOnCreate' }) })], [stack('prod/Data', { Db: db(), DbGroup: group('db') })]);
+    expect(kept.findings.find((f) => f.logicalId === 'Uploads')?.severity).toBe('warning');
+    const unset = guard([data({ Uploads: bucket({}, {}) })], [stack('prod/Data', { Db: db(), DbGroup: group('db') })]);
+    expect(unset.findings.find((f) => f.logicalId === 'Uploads')).toMatchObject({ severity: 'blocked', reason: 'removed from the template: deleted (DeletionPolicy Delete)' });
+    const gone = guard([data({ Uploads: bucket({}, {}) }), app()], [app()]);
+    expect(gone.findings.find((f) => f.logicalId === 'Uploads')?.reason).toBe('stack removed: the resource would be deleted (DeletionPolicy Delete)');
+    // A replaced bucket without a retain policy says nothing of an old copy kept.
+    expect(guard([data({ Uploads: bucket({}, {}) })], [data({ Uploads: bucket({ BucketName: 'x' }, {}) })]).findings[0].reason).toBe('replaced because BucketName changed');
+  });
+
+  test('only groups that a database or cache sits in are protected, found through Ref as well as GetAtt', () => {
+    const cache = { Type: 'AWS::ElastiCache::ReplicationGroup', Properties: { SecurityGroupIds: [{ Ref: 'CacheGroup' }], Description: 'q' } };
+    const notADb = { Type: 'AWS::Lambda::Function', Properties: { VpcConfig: { SecurityGroupIds: [{ 'Fn::GetAtt': ['FnGroup', 'GroupId'] }] } } };
+    const base = [stack('prod/Data', { Cache: cache, CacheGroup: group('cache'), Fn: notADb, FnGroup: group('fn'), Db: db({ VPCSecurityGroups: [{ 'Fn::GetAtt': ['Uploads', 'Arn'] }] }), Uploads: bucket() })];
+    const head = [stack('prod/Data', { Cache: cache, CacheGroup: group('cache, new'), Fn: notADb, FnGroup: group('fn, new'), Db: db({ VPCSecurityGroups: [{ 'Fn::GetAtt': ['Uploads', 'Arn'] }] }), Uploads: bucket() })];
+    expect(guard(base, head).findings.map((f) => [f.severity, f.logicalId])).toEqual([['blocked', 'CacheGroup']]);
+  });
+
+  test('stacks outside any stage (the shared ones) do not count as a stage', () => {
+    const shared = { ...stack('CiAccess-333333333333', {}), stage: '' };
+    expect(guard([data(), shared], [data()]).exitCode).toBe(0);
+    expect(() => guard([data(), shared], [shared])).toThrow('the assemblies hold different stages (base: prod; head: none).');
+  });
+
+  test('a resource new in the head is not a finding', () => {
+    expect(guard([data()], [data({ NewDb: db() })]).findings).toEqual([]);
+  });
+
+  test('readers: only reads of that stack\'s outputs in that region count, a new reader is a warning, and each output is named once', () => {
+    const readerOf = (stackName: string, output: string, region?: string) => ({
+      Type: 'AWS::EC2::SecurityGroupIngress',
+      Properties: { SourceSecurityGroupId: { 'Fn::GetStackOutput': { StackName: stackName, OutputName: output, ...(region ? { Region: region } : {}) } } },
+    });
+    const changed = data({ DbGroup: group('db, new') });
+    const consumers = (resources: Resources) => stack('prod/App', resources);
+    const readersIn = (head: AssemblyStack[], base: AssemblyStack[] = [data(), ...head.slice(1)]) =>
+      guard(base, head).findings.filter((f) => f.reason.includes('reads it')).map((f) => [f.severity, f.reason]);
+    // Another stack's output of the same name, another region, another output: not readers.
+    expect(readersIn([changed, consumers({ A: readerOf('prod-Other', 'DbGroupId'), B: readerOf('prod-Data', 'DbGroupId', 'eu-central-1'), C: readerOf('prod-Data', 'NotIt') })])).toEqual([]);
+    // The same region spelt out is a reader; two reads of one output name it once; the producer itself is not its own reader.
+    const twice = readersIn([stack('prod/Data', { ...changed.template.Resources!, Self: readerOf('prod-Data', 'DbGroupId') }, changed.template.Outputs as never), consumers({ A: readerOf('prod-Data', 'DbGroupId', 'eu-west-1'), B: readerOf('prod-Data', 'DbGroupId') })]);
+    expect(twice).toEqual([['blocked', 'replaced, and prod-App reads it by Fn::GetStackOutput (DbGroupId) with an unchanged reference: it would keep the old value']]);
+    // A reader that did not exist in the base resolves on its first deploy: a warning.
+    expect(readersIn([changed, consumers({ A: readerOf('prod-Data', 'DbGroupId') })], [data()])).toEqual([
+      ['warning', 'replaced; prod-App reads it by Fn::GetStackOutput (DbGroupId) and reads it again on its next deploy (its producer marker changed)'],
+    ]);
+    // One of two reads changed: not all stale, so CloudFormation re-reads the template's changed ones. A warning.
+    const mixedBase = [data(), consumers({ A: readerOf('prod-Data', 'DbGroupId'), B: reader('DbGroupId', 'aaaaaaaaaaaa') })];
+    expect(readersIn([changed, consumers({ A: readerOf('prod-Data', 'DbGroupId'), B: reader('DbGroupId', 'bbbbbbbbbbbb') })], mixedBase)).toEqual([
+      ['warning', expect.stringContaining('reads it again on its next deploy')],
+    ]);
+    // Reads inside lists are found.
+    expect(readersIn([changed, consumers({ A: { Type: 'X', Properties: { Groups: [readerOf('prod-Data', 'DbGroupId').Properties.SourceSecurityGroupId] } } })])).toHaveLength(1);
+  });
+
+  test('text output: one line per finding with its stage (or "-"), then the notes, then the verdict', () => {
+    const result = guard([data()], [data({ Db: db({ Port: '5433' }) })], ['Nope']);
+    expect(lines(result)).toEqual([
+      'BLOCKED stage prod, stack prod-Data, Db (AWS::RDS::DBInstance): replaced because Port changed',
+      'NOTE --allow Nope matched nothing: no blocked resource has that logical id or stack path (a typo, or the change moved). Nothing was allowed by it.',
+      expect.stringMatching(/^BLOCKED: 1 stateful resource/),
+    ]);
+    const shared = { ...stack('CiAccess-333333333333', { Db: db() }), stage: '' };
+    expect(lines(guard([shared], [{ ...shared, template: { Resources: { Db: db({ Port: '1' }) } } }]))[0]).toBe('BLOCKED stage -, stack CiAccess-333333333333, Db (AWS::RDS::DBInstance): replaced because Port changed');
+    const warned = guard([data()], [stack('prod/Data', { Db: db(), DbGroup: group('db') })]);
+    expect(formatFindings(warned, 'markdown').split('\n')[2]).toMatch(/^:warning: OK with warnings/);
+  });
+
   test('markdown: a table of findings and the notes', () => {
     const result = guard([data()], [data({ Db: db({ Port: '5433' }) })], ['Nope']);
     const md = formatFindings(result, 'markdown');

@@ -36,6 +36,14 @@ const clientConfig = (endpoint: string) => (region = 'eu-west-1') => ({ endpoint
  */
 export async function startMoto(): Promise<Moto> {
   const endpoint = inject('motoEndpoint');
+  // Mutation testing (vitest.mutation.config.mts) runs the same files again and again against one
+  // server, one file at a time: each file then starts from an empty moto, or its fixtures would
+  // collide with the previous run's and fail before a single test ran (which Stryker counts as
+  // "survived").
+  if (process.env.MOTO_RESET_PER_FILE === '1') {
+    const reset = await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });
+    if (!reset.ok) throw new Error(`moto did not reset: ${reset.status}`);
+  }
   return { endpoint, clientConfig: clientConfig(endpoint), stop: async () => {} };
 }
 
