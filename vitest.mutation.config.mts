@@ -2,17 +2,24 @@ import { defineConfig } from 'vitest/config';
 import base from './vitest.config.mts';
 
 /**
- * The suite Stryker runs against each mutant (npm run mutation): the fast tests of the modules that
- * decide safety. The tests that synthesize the whole app (templates, cdk-nag, cfn-lint, the
- * guard and cost on real assemblies) stay out: a synth per mutant would take hours, and the
- * decisions they would cover have unit tests of their own.
+ * The suite Stryker runs against each mutant (npm run mutation): the tests of the modules in its
+ * scope (stryker.config.json), which decide safety. Tests that synthesize a stage (templates,
+ * cdk-nag, cfn-lint, preflight, the guard and cost on real assemblies) stay out: every mutant of
+ * the config or the read marking would re-synthesize, hours in all, and the decisions they would
+ * cover have unit tests of their own.
  */
 export default defineConfig({
   ...base,
   test: {
     ...base.test,
-    include: ['test/config/**/*.test.ts', 'test/lambda/**/*.test.ts', 'test/scripts/**/*.test.ts', 'test/stacks/cross-stack-marks.test.ts'],
-    exclude: ['test/scripts/diff-guard.test.ts', 'test/scripts/cost.test.ts', 'node_modules/**'],
+    include: [
+      'test/config/**/*.test.ts',
+      'test/lambda/database-setup.test.ts',
+      'test/lambda/pre-deploy-snapshot.test.ts',
+      'test/scripts/guard-rules.test.ts',
+      'test/scripts/credentials.test.ts',
+      'test/stacks/cross-stack-marks.test.ts',
+    ],
     sequence: {},
     // One file at a time, each on an empty moto (test/support/moto.ts): the runs repeat.
     fileParallelism: false,
