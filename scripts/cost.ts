@@ -6,6 +6,7 @@
  *
  * Exit codes: 0 estimate printed, 2 bad arguments or an assembly that is missing, incomplete or corrupt.
  */
+import { readFlags } from './lib/args';
 import { readAssembly, UsageError } from './lib/assembly';
 import { assumptionLines, estimateAssembly, type StageCost } from './lib/cost';
 
@@ -19,12 +20,7 @@ const USAGE = 'usage: cost --assembly DIR [--base DIR] [--format text|markdown]'
 
 export function parseArgs(argv: readonly string[]): Args {
   const args: Partial<Args> = { format: 'text' };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = argv[i + 1];
-    if (!['--assembly', '--base', '--format'].includes(flag)) throw new UsageError(`unknown argument "${flag}". ${USAGE}`);
-    if (value === undefined || value.startsWith('--')) throw new UsageError(`${flag} needs a value. ${USAGE}`);
-    i++;
+  for (const [flag, value = ''] of readFlags(argv, { values: ['--assembly', '--base', '--format'], usage: USAGE })) {
     if (flag === '--assembly') args.assembly = value;
     else if (flag === '--base') args.base = value;
     else if (value === 'text' || value === 'markdown') args.format = value;

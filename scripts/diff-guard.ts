@@ -8,6 +8,7 @@
  * replaced or destroyed and was not allowed, 2 the guard could not decide: bad arguments, an
  * assembly that is missing, incomplete or corrupt, or assemblies of different stages.
  */
+import { readFlags } from './lib/args';
 import { readAssembly, UsageError } from './lib/assembly';
 import { formatFindings, guard } from './lib/guard';
 
@@ -22,22 +23,12 @@ const USAGE = 'usage: diff-guard --base DIR --head DIR [--allow LOGICAL_ID ...] 
 
 export function parseArgs(argv: readonly string[]): Args {
   const args: Partial<Args> & { allow: string[] } = { allow: [], format: 'text' };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = argv[i + 1];
-    const need = () => {
-      if (value === undefined || value.startsWith('--')) throw new UsageError(`${flag} needs a value. ${USAGE}`);
-      i++;
-      return value;
-    };
-    if (flag === '--base') args.base = need();
-    else if (flag === '--head') args.head = need();
-    else if (flag === '--allow') args.allow.push(...need().split(',').filter(Boolean));
-    else if (flag === '--format') {
-      const format = need();
-      if (format !== 'text' && format !== 'markdown') throw new UsageError(`--format must be text or markdown, not "${format}". ${USAGE}`);
-      args.format = format;
-    } else throw new UsageError(`unknown argument "${flag}". ${USAGE}`);
+  for (const [flag, value = ''] of readFlags(argv, { values: ['--base', '--head', '--allow', '--format'], usage: USAGE })) {
+    if (flag === '--base') args.base = value;
+    else if (flag === '--head') args.head = value;
+    else if (flag === '--allow') args.allow.push(...value.split(',').filter(Boolean));
+    else if (value === 'text' || value === 'markdown') args.format = value;
+    else throw new UsageError(`--format must be text or markdown, not "${value}". ${USAGE}`);
   }
   if (!args.base || !args.head) throw new UsageError(`--base and --head are required. ${USAGE}`);
   return args as Args;

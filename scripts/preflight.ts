@@ -23,6 +23,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { loadStages, STAGE_NAMES, type StageConfig, StageConfigError } from '../lib/config';
 import { BOOTSTRAP_QUALIFIER } from '../lib/stacks/ci-access-stack';
+import { readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
 import { formatPreflight, type PreflightClients, preflight } from './lib/preflight';
 
@@ -42,17 +43,9 @@ export function parseArgs(argv: readonly string[]): PreflightArgs {
   let wait = 0;
   let lookupRole = false;
   const context: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    if (flag === '--lookup-role') {
-      lookupRole = true;
-      continue;
-    }
-    const value = argv[i + 1];
-    if (!['--stage', '--image', '--wait-for-image', '-c', '--context'].includes(flag)) throw new UsageError(`unknown argument "${flag}". ${USAGE}`);
-    if (value === undefined || value.startsWith('--')) throw new UsageError(`${flag} needs a value. ${USAGE}`);
-    i++;
-    if (flag === '--stage') stage = value;
+  for (const [flag, value = ''] of readFlags(argv, { values: ['--stage', '--image', '--wait-for-image', '-c', '--context'], switches: ['--lookup-role'], usage: USAGE })) {
+    if (flag === '--lookup-role') lookupRole = true;
+    else if (flag === '--stage') stage = value;
     else if (flag === '--image') image = value;
     else if (flag === '--wait-for-image') {
       wait = Number(value);
@@ -63,8 +56,7 @@ export function parseArgs(argv: readonly string[]): PreflightArgs {
       context[value.slice(0, eq)] = value.slice(eq + 1);
     }
   }
-  if (!stage || !(STAGE_NAMES as readonly string[]).includes(stage)) throw new UsageError(`--stage must be one of ${STAGE_NAMES.join(', ')}. ${USAGE}`);
-  return { stage, context, image, waitForImageSeconds: wait, lookupRole };
+  return { stage: stageArg(stage, USAGE), context, image, waitForImageSeconds: wait, lookupRole };
 }
 
 /** The stage's config with the same overrides a deploy gets. */

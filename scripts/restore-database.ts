@@ -19,6 +19,7 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { RDSClient } from '@aws-sdk/client-rds';
 import { STSClient } from '@aws-sdk/client-sts';
 import { STAGE_NAMES, STAGES, type StageName } from '../lib/config';
+import { readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
 import { accountProblem } from './lib/credentials';
 import { applySettings, describe, differences, replicateBackups, restoreFromSnapshot, settingsOf, swapIn, waitAvailable, type Waiting } from './lib/restore';
@@ -35,22 +36,14 @@ export function parseArgs(argv: readonly string[]): RestoreArgs {
   let stage: string | undefined;
   let snapshot: string | undefined;
   let yes = false;
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    if (flag === '--yes') {
-      yes = true;
-      continue;
-    }
-    const value = argv[i + 1];
-    if (flag !== '--stage' && flag !== '--snapshot') throw new UsageError(`unknown argument "${flag}". ${USAGE}`);
-    if (value === undefined || value.startsWith('--')) throw new UsageError(`${flag} needs a value. ${USAGE}`);
-    i++;
-    if (flag === '--stage') stage = value;
+  for (const [flag, value] of readFlags(argv, { values: ['--stage', '--snapshot'], switches: ['--yes'], usage: USAGE })) {
+    if (flag === '--yes') yes = true;
+    else if (flag === '--stage') stage = value;
     else snapshot = value;
   }
-  if (!stage || !(STAGE_NAMES as readonly string[]).includes(stage)) throw new UsageError(`--stage must be one of ${STAGE_NAMES.join(', ')}. ${USAGE}`);
+  const name = stageArg(stage, USAGE);
   if (!snapshot) throw new UsageError(`--snapshot is required. ${USAGE}`);
-  return { stage: stage as StageName, snapshot, yes };
+  return { stage: name, snapshot, yes };
 }
 
 export interface RestoreClients {

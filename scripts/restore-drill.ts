@@ -16,6 +16,8 @@ import { RDSClient } from '@aws-sdk/client-rds';
 import { STSClient } from '@aws-sdk/client-sts';
 import { AWS_REGIONS, closest } from '../lib/config/aws-catalog';
 import { STAGE_NAMES, STAGES } from '../lib/config';
+import { readFlags, stageArg } from './lib/args';
+import { UsageError } from './lib/assembly';
 import { accountProblem } from './lib/credentials';
 import { runDrill } from './lib/drill';
 
@@ -24,22 +26,17 @@ const USAGE = `usage: restore-drill --stage ${STAGE_NAMES.join('|')} [--region R
 export function parseArgs(argv: readonly string[]): { stage: string; region: string } {
   let stage: string | undefined;
   let region: string | undefined;
-  for (let i = 0; i < argv.length; i += 2) {
-    const [flag, value] = [argv[i], argv[i + 1]];
-    if (!flag.startsWith('--')) {
-      const hint = (STAGE_NAMES as readonly string[]).includes(flag) ? `pass the stage as --stage ${flag}` : 'every argument is a --flag with a value';
-      throw new Error(`unexpected argument "${flag}": ${hint}. ${USAGE}`);
-    }
-    if (flag !== '--stage' && flag !== '--region') throw new Error(`unknown argument "${flag}". ${USAGE}`);
-    if (value === undefined || value.startsWith('--')) throw new Error(`${flag} needs a value. ${USAGE}`);
+  const positional = (arg: string) =>
+    `unexpected argument "${arg}": ${(STAGE_NAMES as readonly string[]).includes(arg) ? `pass the stage as --stage ${arg}` : 'every argument is a --flag with a value'}.`;
+  for (const [flag, value] of readFlags(argv, { values: ['--stage', '--region'], usage: USAGE, positional })) {
     if (flag === '--stage') stage = value;
     else region = value;
   }
-  if (!stage || !(STAGE_NAMES as readonly string[]).includes(stage)) throw new Error(`--stage must be one of ${STAGE_NAMES.join(', ')}. ${USAGE}`);
+  const name = stageArg(stage, USAGE);
   if (region !== undefined && !AWS_REGIONS.includes(region)) {
-    throw new Error(`--region ${region} is not an AWS region; the closest are ${closest(region, AWS_REGIONS).join(', ')}. ${USAGE}`);
+    throw new UsageError(`--region ${region} is not an AWS region; the closest are ${closest(region, AWS_REGIONS).join(', ')}. ${USAGE}`);
   }
-  return { stage, region: region ?? STAGES[stage as keyof typeof STAGES].region };
+  return { stage: name, region: region ?? STAGES[name].region };
 }
 
 async function main(): Promise<number> {
