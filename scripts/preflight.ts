@@ -22,7 +22,7 @@ import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { loadStages, STAGE_NAMES, type StageConfig, StageConfigError } from '../lib/config';
-import { BOOTSTRAP_QUALIFIER } from '../lib/stacks/ci-access-stack';
+import { cdkBootstrapRoleArn } from '../lib/stacks/ci-access-stack';
 import { readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
 import { formatPreflight, type PreflightClients, preflight } from './lib/preflight';
@@ -101,7 +101,7 @@ async function main(): Promise<number> {
   let clients = clientsFor(config);
   if (args.lookupRole) {
     // The account check runs with the caller's own credentials; the rest as the lookup role.
-    const role = `arn:aws:iam::${config.account}:role/cdk-${BOOTSTRAP_QUALIFIER}-lookup-role-${config.account}-${config.region}`;
+    const role = cdkBootstrapRoleArn('lookup', config.account, config.region);
     try {
       const caller = await clients.sts.send(new GetCallerIdentityCommand({}));
       if (caller.Account === config.account) {

@@ -3,7 +3,8 @@ import * as backup from 'aws-cdk-lib/aws-backup';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
-import { BOOTSTRAP_QUALIFIER } from '../stacks/ci-access-stack';
+import { cdkBootstrapRoleArn } from '../stacks/ci-access-stack';
+import { denyAllBut } from './deny-all-but';
 
 export interface VaultProtection {
   /** "governance" or "compliance" (then `changeableForDays` is the grace period). */
@@ -39,8 +40,7 @@ export const PROTECTION_REMOVAL = ['backup:DeleteBackupVaultAccessPolicy', 'back
 export function protectedVault(scope: Construct, id: string, props: ProtectedVaultProps): backup.BackupVault {
   const { account, partition, region } = Stack.of(scope);
   const breakGlass = `arn:${partition}:iam::${account}:role/${props.breakGlassRoleName}`;
-  const deployer = `arn:${partition}:iam::${account}:role/cdk-${BOOTSTRAP_QUALIFIER}-cfn-exec-role-${account}-${region}`;
-  const everyone = [new iam.AnyPrincipal()];
+  const deployer = cdkBootstrapRoleArn('cfn-exec', account, region, partition);
   return new backup.BackupVault(scope, id, {
     backupVaultName: props.vaultName,
     encryptionKey: props.key,
@@ -52,30 +52,9 @@ export function protectedVault(scope: Construct, id: string, props: ProtectedVau
     },
     accessPolicy: new iam.PolicyDocument({
       statements: [
-        new iam.PolicyStatement({
-          sid: 'OnlyBreakGlassDestroysRecoveryPoints',
-          effect: iam.Effect.DENY,
-          principals: everyone,
-          actions: [...RECOVERY_POINT_DESTRUCTION],
-          resources: ['*'],
-          conditions: { ArnNotEquals: { 'aws:PrincipalArn': breakGlass } },
-        }),
-        new iam.PolicyStatement({
-          sid: 'OnlyBreakGlassLiftsTheProtection',
-          effect: iam.Effect.DENY,
-          principals: everyone,
-          actions: [...PROTECTION_REMOVAL],
-          resources: ['*'],
-          conditions: { ArnNotEquals: { 'aws:PrincipalArn': breakGlass } },
-        }),
-        new iam.PolicyStatement({
-          sid: 'OnlyDeploysAndBreakGlassSetThePolicy',
-          effect: iam.Effect.DENY,
-          principals: everyone,
-          actions: ['backup:PutBackupVaultAccessPolicy'],
-          resources: ['*'],
-          conditions: { ArnNotEquals: { 'aws:PrincipalArn': [breakGlass, deployer] } },
-        }),
+        denyAllBut('OnlyBreakGlassDestroysRecoveryPoints', RECOVERY_POINT_DESTRUCTION, [breakGlass]),
+        denyAllBut('OnlyBreakGlassLiftsTheProtection', PROTECTION_REMOVAL, [breakGlass]),
+        denyAllBut('OnlyDeploysAndBreakGlassSetThePolicy', ['backup:PutBackupVaultAccessPolicy'], [breakGlass, deployer]),
       ],
     }),
   });

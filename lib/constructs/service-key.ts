@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { denyAllBut } from './deny-all-but';
 
 export interface ServiceKeyProps {
   /** What the key protects, for the console and audits. */
@@ -40,16 +41,7 @@ export class ServiceKey extends Construct {
     const { account, region, partition } = Stack.of(this);
     const root = new iam.AccountRootPrincipal();
     const protection = props.breakGlassRoleName
-      ? [
-          new iam.PolicyStatement({
-            sid: 'OnlyBreakGlassDestroysTheKey',
-            effect: iam.Effect.DENY,
-            principals: [new iam.AnyPrincipal()],
-            actions: [...KEY_DESTRUCTION],
-            resources: ['*'],
-            conditions: { ArnNotEquals: { 'aws:PrincipalArn': `arn:${partition}:iam::${account}:role/${props.breakGlassRoleName}` } },
-          }),
-        ]
+      ? [denyAllBut('OnlyBreakGlassDestroysTheKey', KEY_DESTRUCTION, [`arn:${partition}:iam::${account}:role/${props.breakGlassRoleName}`])]
       : [];
     this.key = new kms.Key(this, 'Key', {
       description: props.description,

@@ -15,6 +15,11 @@ export const REVIEW_ENVIRONMENT = 'pr-review';
 /** The CDK bootstrap qualifier (the default; `cdk bootstrap` without --qualifier). */
 export const BOOTSTRAP_QUALIFIER = 'hnb659fds';
 
+/** A role `cdk bootstrap` creates: deploy, cfn-exec (CloudFormation deploys with it), file-publishing, image-publishing, lookup. */
+export function cdkBootstrapRoleArn(kind: string, account: string, region: string, partition = 'aws'): string {
+  return `arn:${partition}:iam::${account}:role/cdk-${BOOTSTRAP_QUALIFIER}-${kind}-role-${account}-${region}`;
+}
+
 /** Names of a stage's CI roles: fixed, so the workflows derive them from the account id. */
 export const ciRoleNames = (stage: string) => ({ deploy: `webapp-${stage}-deploy`, diff: `webapp-${stage}-diff`, releaseRead: `webapp-${stage}-release-read` });
 
@@ -47,7 +52,7 @@ export class CiAccessStack extends Stack {
       ? new iam.OidcProviderNative(this, 'GitHubOidc', { url: GITHUB_OIDC.url, clientIds: [GITHUB_OIDC.audience] })
       : iam.OidcProviderNative.fromOidcProviderArn(this, 'GitHubOidc', `arn:${partition}:iam::${account}:oidc-provider/${GITHUB_OIDC.host}`);
 
-    const cdkRole = (kind: string, region: string) => `arn:${partition}:iam::${account}:role/cdk-${BOOTSTRAP_QUALIFIER}-${kind}-role-${account}-${region}`;
+    const cdkRole = (kind: string, region: string) => cdkBootstrapRoleArn(kind, account, region, partition);
     for (const stage of props.stages) {
       const names = ciRoleNames(stage.name);
       const regions = [stage.region, ...(stage.backup.drCopies || stage.uploads.replicateToDr ? [stage.drRegion] : [])];
