@@ -94,27 +94,48 @@ const PRIVATE_RANGES: readonly [number, number, string][] = [
   [((192 << 24) | (168 << 16)) >>> 0, 16, '192.168.0.0/16'],
 ];
 
-export function cidrProblem(value: string): string | undefined {
-  const fix = 'Fix: use a private block such as "10.10.0.0/16"';
+/** An IPv4 CIDR block as an address and a prefix, or what is wrong with it (no fix: callers know the fix). */
+function parseIpv4Cidr(value: string): { address: number; prefix: number } | { problem: string } {
   const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value);
-  if (!match) return `not an IPv4 CIDR block. ${fix}`;
+  if (!match) return { problem: 'not an IPv4 CIDR block.' };
   const octets = match.slice(1, 5).map(Number);
   const prefix = Number(match[5]);
-  if (octets.some((o) => o > 255)) return `an octet is above 255. ${fix}`;
+  if (octets.some((o) => o > 255)) return { problem: 'an octet is above 255.' };
+  return { address: ((octets[0] << 24) | (octets[1] << 16) | (octets[2] << 8) | octets[3]) >>> 0, prefix };
+}
+
+/** The block `address/prefix` should be written as when host bits are set, else undefined. */
+function hostBitsProblem(address: number, prefix: number): string | undefined {
+  const size = 2 ** (32 - prefix);
+  if (address % size === 0) return undefined;
+  const base = (address - (address % size)) >>> 0;
+  const dotted = [24, 16, 8, 0].map((s) => (base >>> s) & 255).join('.');
+  return `host bits are set: the block starts at ${dotted}/${prefix}. Fix: use "${dotted}/${prefix}"`;
+}
+
+export function cidrProblem(value: string): string | undefined {
+  const fix = 'Fix: use a private block such as "10.10.0.0/16"';
+  const parsed = parseIpv4Cidr(value);
+  if ('problem' in parsed) return `${parsed.problem} ${fix}`;
+  const { address, prefix } = parsed;
   if (prefix < 16 || prefix > 24) return `a VPC block must be /16 to /24 (got /${prefix}). ${fix}`;
-  const address = ((octets[0] << 24) | (octets[1] << 16) | (octets[2] << 8) | octets[3]) >>> 0;
-  const hostBits = 32 - prefix;
-  if (address % 2 ** hostBits !== 0) {
-    const base = (address - (address % 2 ** hostBits)) >>> 0;
-    const dotted = [24, 16, 8, 0].map((s) => (base >>> s) & 255).join('.');
-    return `host bits are set: the block starts at ${dotted}/${prefix}. Fix: use "${dotted}/${prefix}"`;
-  }
+  const hostBits = hostBitsProblem(address, prefix);
+  if (hostBits) return hostBits;
   const inPrivate = PRIVATE_RANGES.some(([first, bits]) => prefix >= bits && (address >>> (32 - bits)) === (first >>> (32 - bits)));
   if (!inPrivate) {
     return `is not a private block: its addresses belong to someone on the internet, whom the VPC could no longer reach. Fix: use a block inside ${PRIVATE_RANGES.map(([, , r]) => r).join(', ')}, e.g. "10.10.0.0/16"`;
   }
   return undefined;
 }
+
+/** A client address block a security group admits, as EC2 accepts it (a valid IPv4 CIDR without host bits). */
+const clientCidr = z.string().superRefine((value, ctx) => {
+  const parsed = parseIpv4Cidr(value);
+  const fix = 'Fix: write it like "198.51.100.0/24"';
+  const problem =
+    'problem' in parsed ? `${parsed.problem} ${fix}` : parsed.prefix > 32 ? `an IPv4 prefix is at most /32 (got /${parsed.prefix}). ${fix}` : hostBitsProblem(parsed.address, parsed.prefix);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 const fargateService = z
   .object({
@@ -324,7 +345,7 @@ export const stageConfigSchema = z
          * Where the stage serves plain HTTP (no domain): the only client address blocks the
          * load balancer admits (office, VPN). Unused with HTTPS.
          */
-        httpAllowedCidrs: z.array(z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, 'not an IPv4 CIDR block. Fix: write it like "198.51.100.0/24"')).optional(),
+        httpAllowedCidrs: z.array(clientCidr).optional(),
       })
       .strict(),
     operations: z

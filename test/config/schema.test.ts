@@ -112,6 +112,9 @@ const badConfigs: [string, StageName, (c: StageConfigInput) => void, string, str
   ['a break-glass role that is not a role name', 'prod', (c) => { c.backup.breakGlassRoleName = 'arn:aws:iam::333333333333:role/x'; }, 'backup.breakGlassRoleName', '"arn:aws:iam::333333333333:role/x"', /not an IAM role name/],
   ['a plain-HTTP stage open to everyone', 'dev', (c) => { delete c.app.httpAllowedCidrs; }, 'app.httpAllowedCidrs', 'undefined', /dev serves plain HTTP, which must not be open to the internet\. Fix: list the client blocks/],
   ['a plain-HTTP stage admitting 0.0.0.0/0', 'dev', (c) => { c.app.httpAllowedCidrs = ['198.51.100.0/24', '0.0.0.0/0']; }, 'app.httpAllowedCidrs.1', '"0.0.0.0/0"', /admits the whole internet to a plain-HTTP stage/],
+  ['a client block with an octet above 255', 'dev', (c) => { c.app.httpAllowedCidrs = ['198.51.300.0/24']; }, 'app.httpAllowedCidrs.0', '"198.51.300.0/24"', /an octet is above 255\. Fix: write it like "198\.51\.100\.0\/24"/],
+  ['a client block with host bits set', 'dev', (c) => { c.app.httpAllowedCidrs = ['198.51.100.7/24']; }, 'app.httpAllowedCidrs.0', '"198.51.100.7/24"', /host bits are set: the block starts at 198\.51\.100\.0\/24\. Fix: use "198\.51\.100\.0\/24"/],
+  ['a client block with a prefix above 32', 'dev', (c) => { c.app.httpAllowedCidrs = ['198.51.100.7/33']; }, 'app.httpAllowedCidrs.0', '"198.51.100.7/33"', /an IPv4 prefix is at most \/32 \(got \/33\)/],
   ['a client block that is no CIDR', 'dev', (c) => { c.app.httpAllowedCidrs = ['my office']; }, 'app.httpAllowedCidrs.0', '"my office"', /not an IPv4 CIDR block/],
   ['an authentication path that is no path', 'prod', (c) => { c.app.wafAuthPaths = ['api/auth']; }, 'app.wafAuthPaths.0', '"api/auth"', /not an absolute URL path\. Fix: write it like "\/api\/auth\/"/],
   ['no authentication path', 'prod', (c) => { c.app.wafAuthPaths = []; }, 'app.wafAuthPaths', '[]', /needs at least one path/],
@@ -156,6 +159,7 @@ describe('bad configuration fails with stage, field, value and fix', () => {
     ok('dev', (c) => { c.network.cidr = '10.255.100.0/24'; });
     ok('dev', (c) => { c.network.cidr = '10.0.0.0/16'; });
     ok('dev', (c) => { c.network.cidr = '192.168.0.0/16'; });
+    ok('dev', (c) => { c.app.httpAllowedCidrs = ['203.0.113.7/32', '10.20.0.0/16']; });
     ok('prod', (c) => { c.web.minCount = 2; c.web.desiredCount = c.web.maxCount; });
     ok('staging', (c) => { c.worker.minCount = c.worker.maxCount; c.worker.desiredCount = c.worker.maxCount; });
     ok('dev', (c) => { c.database.maxAllocatedStorageGiB = c.database.allocatedStorageGiB; });
