@@ -86,8 +86,10 @@ function cfnLintVersion(): Promise<string> {
   });
 }
 
+const LINT_CONFIG = readFileSync(join(ROOT, '.cfnlintrc.yaml'));
+
 function lintKey(version: string, region: string, file: string): string {
-  return createHash('sha256').update(version).update('\0').update(readFileSync(join(ROOT, '.cfnlintrc.yaml'))).update('\0').update(region).update('\0').update(readFileSync(file)).digest('hex');
+  return createHash('sha256').update(version).update('\0').update(LINT_CONFIG).update('\0').update(region).update('\0').update(readFileSync(file)).digest('hex');
 }
 
 /** cfn-lint on the templates of one region, from the cache where it has linted the same bytes before. */
