@@ -27,6 +27,18 @@ describe.each(STAGE_NAMES)('%s backups no admin or CI role can destroy', (name) 
     }
   });
 
+  // AWS Backup fails a backup or copy job whose retention is below the vault lock's minimum: the
+  // plan's lifecycles must never fall under the locks, read from the templates themselves.
+  test('no backup or copy job keeps its recovery point for less than the lock of the vault it goes to', () => {
+    const minOf = (t: Template) => Object.values(t.findResources('AWS::Backup::BackupVault'))[0].Properties.LockConfiguration.MinRetentionDays as number;
+    const [plan] = Object.values(synthesized[name].data.findResources('AWS::Backup::BackupPlan'));
+    for (const rule of plan.Properties.BackupPlan.BackupPlanRule) {
+      expect(rule.Lifecycle.DeleteAfterDays).toBeGreaterThanOrEqual(minOf(synthesized[name].data));
+      for (const copy of rule.CopyActions ?? []) expect(copy.Lifecycle.DeleteAfterDays).toBeGreaterThanOrEqual(minOf(synthesized[name].dr!));
+      expect((rule.CopyActions ?? []).length).toBe(config.backup.drCopies ? 1 : 0);
+    }
+  });
+
   test('every vault policy denies all but the break-glass role deleting or shortening recovery points, and lifting the protection', () => {
     for (const [where, t, region] of vaults(synthesized[name], config)) {
       const [vault] = Object.values(t.findResources('AWS::Backup::BackupVault'));
