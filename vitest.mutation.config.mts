@@ -18,7 +18,7 @@ export default defineConfig({
       'test/lambda/pre-deploy-snapshot.test.ts',
       'test/scripts/guard-rules.test.ts',
       'test/scripts/credentials.test.ts',
-      'test/stacks/cross-stack-marks.test.ts',
+      'test/shared/cross-stack-marks.test.ts',
     ],
     sequence: {},
     // One file at a time, each on an empty moto (test/support/moto.ts): the runs repeat.

@@ -1,9 +1,9 @@
 import { App, type AppProps, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, NIST80053R5Checks } from 'cdk-nag';
 import { loadStages } from './config';
-import { CiAccessStack } from './stacks/ci-access-stack';
-import { RegistryStack, registryPlans } from './stacks/registry-stack';
-import { AppStage } from './stages/app-stage';
+import { CiAccessStack } from './ci/ci-access-stack';
+import { RegistryStack, registryPlans } from './registry/registry-stack';
+import { AppStage } from './stage/app-stage';
 
 export interface CreateAppOptions extends AppProps {
   /**

@@ -22,7 +22,7 @@ import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { loadStages, STAGE_NAMES, type StageConfig, StageConfigError } from '../lib/config';
-import { cdkBootstrapRoleArn } from '../lib/stacks/ci-access-stack';
+import { cdkBootstrapRoleArn } from '../lib/ci/ci-access-stack';
 import { readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
 import { formatPreflight, type PreflightClients, preflight } from './lib/preflight';

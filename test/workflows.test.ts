@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
-import { REVIEW_ENVIRONMENT } from '../lib/stacks/ci-access-stack';
+import { REVIEW_ENVIRONMENT } from '../lib/ci/ci-access-stack';
 
 const ROOT = join(__dirname, '..');
 const DIR = join(ROOT, '.github', 'workflows');

@@ -47,7 +47,7 @@ export interface DrillResult {
 const REQUIRED_OUTPUTS = ['VaultName', 'RestoreRoleArn', 'RestoredSecurityGroupId', 'SubnetGroupName', 'VerifierFunctionName', 'DatabaseArn', 'DatabaseKeyArn'] as const;
 type Outputs = Record<(typeof REQUIRED_OUTPUTS)[number], string>;
 
-/** The data stack's outputs the drill needs: RestoreTesting<name><hash> (lib/constructs/restore-testing.ts). */
+/** The data stack's outputs the drill needs: RestoreTesting<name><hash> (lib/data/restore-testing.ts). */
 async function stackOutputs(cf: DrillClients['cloudformation'], stage: string): Promise<Outputs> {
   const stackName = `${stage}-Data`;
   const stack = (await cf.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];

@@ -1,5 +1,5 @@
 import { fullDiff, ResourceImpact } from '@aws-cdk/cloudformation-diff';
-import { referencedIds } from '../../lib/stacks/cross-stack-reads';
+import { referencedIds } from '../../lib/shared/cross-stack-reads';
 import { type AssemblyStack, type Template, UsageError } from './assembly';
 
 /**
@@ -221,7 +221,7 @@ const regionOf = (stack: AssemblyStack) => stack.environment.split('/').pop() ??
 
 /**
  * The head stacks that read `logicalId` of `producer` through Fn::GetStackOutput, and whether each
- * read's text changed since the base (lib/stacks/cross-stack-reads.ts marks each read with its
+ * read's text changed since the base (lib/shared/cross-stack-reads.ts marks each read with its
  * producer's fingerprint, so a replacement changes it).
  */
 function crossStackReaders(producer: AssemblyStack, logicalId: string, head: AssemblyStack[], baseByName: Map<string, AssemblyStack>): CrossStackReader[] {

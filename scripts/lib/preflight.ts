@@ -7,7 +7,7 @@ import { GetAccountCommand, type SESv2Client } from '@aws-sdk/client-sesv2';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
 import { SNAPSHOT_HEADROOM, type StageConfig } from '../../lib/config';
-import { BOOTSTRAP_QUALIFIER } from '../../lib/stacks/ci-access-stack';
+import { BOOTSTRAP_QUALIFIER } from '../../lib/ci/ci-access-stack';
 
 /**
  * Bootstrap version the synthesized stacks need: 6 for the deploy and publishing roles, 8 for the
@@ -223,7 +223,7 @@ async function snapshotQuotaCheck(config: StageConfig, clients: PreflightClients
 const quotaValue = async (clients: PreflightClients, quota: (typeof QUOTAS)[keyof typeof QUOTAS]) =>
   (await clients.serviceQuotas.send(new GetServiceQuotaCommand({ ServiceCode: quota.serviceCode, QuotaCode: quota.quotaCode }))).Quota?.Value ?? 0;
 
-/** Resources of this stage carry the tag stage=<name> (lib/stages/app-stage.ts). */
+/** Resources of this stage carry the tag stage=<name> (lib/stage/app-stage.ts). */
 const ofStage = (config: StageConfig, tags: { Key?: string; Value?: string }[] | undefined) => tags?.some((t) => t.Key === 'stage' && t.Value === config.name) ?? false;
 
 async function vpcQuotaCheck(config: StageConfig, clients: PreflightClients): Promise<Omit<Check, 'name'>> {

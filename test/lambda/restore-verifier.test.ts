@@ -6,7 +6,7 @@ import { Client, type ClientConfig } from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { checkDatabase, type Expectations, quoteIdentifier } from '../../lambda/restore-verifier/checks';
 import { checkFreshness, METRIC_NAMESPACE, type VerifierDeps, type VerifierSettings, verifyRestoreJob } from '../../lambda/restore-verifier/verifier';
-import { RESTORE_METRICS_NAMESPACE } from '../../lib/constructs/stage-metrics';
+import { RESTORE_METRICS_NAMESPACE } from '../../lib/shared/stage-metrics';
 import { type Moto, startMoto } from '../support/moto';
 import { type LocalPostgres, startPostgres } from '../support/pglite';
 

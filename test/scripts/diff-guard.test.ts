@@ -9,7 +9,7 @@ import type * as rds from 'aws-cdk-lib/aws-rds';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { run } from '../../scripts/diff-guard';
-import type { AppStage } from '../../lib/stages/app-stage';
+import type { AppStage } from '../../lib/stage/app-stage';
 import { synthAssembly } from '../support/synth';
 
 const ROOT = join(__dirname, '..', '..');

@@ -27,7 +27,7 @@ const group = (description: string) => ({ Type: 'AWS::EC2::SecurityGroup', Prope
 const bucket = (props: Record<string, unknown> = {}, policy: Partial<Resources[string]> = { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' }) => ({ Type: 'AWS::S3::Bucket', Properties: props, ...policy });
 const fn = (memory: number) => ({ Type: 'AWS::Lambda::Function', Properties: { MemorySize: memory, Runtime: 'nodejs24.x' } });
 
-/** A consumer reading `output` of prod-Data, marked as lib/stacks/cross-stack-reads.ts marks reads. */
+/** A consumer reading `output` of prod-Data, marked as lib/shared/cross-stack-reads.ts marks reads. */
 const reader = (output: string, marker: string) => ({
   Type: 'AWS::EC2::SecurityGroupIngress',
   Properties: { SourceSecurityGroupId: { 'Fn::Join': ['', [{ 'Fn::GetStackOutput': { StackName: 'prod-Data', OutputName: output } }, { 'Fn::Select': [0, ['', `producer:prod-Data/${output}@${marker}`]] }]] } },

@@ -5,7 +5,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { expect } from 'vitest';
 import { createApp } from '../../lib/app';
 import type { StageName } from '../../lib/config';
-import type { AppStage } from '../../lib/stages/app-stage';
+import type { AppStage } from '../../lib/stage/app-stage';
 
 /**
  * The context the CDK CLI gives `bin/app.ts`: `cdk.json`'s (feature flags above all) plus the
@@ -117,7 +117,7 @@ export function creationSuffixed(prefix: string): unknown {
 }
 
 /**
- * A cross-stack read as the templates carry it (lib/stacks/cross-stack-reads.ts): the
+ * A cross-stack read as the templates carry it (lib/shared/cross-stack-reads.ts): the
  * Fn::GetStackOutput joined to its producer marker. `read` is matched with vitest's expect.
  */
 export function stackOutput(read: unknown): unknown {

@@ -1,0 +1,200 @@
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import { type LogSettings, stageLogGroup } from '../shared/log-group';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import { Construct } from 'constructs';
+import { rdsMaxConnections } from '../config/instance-class';
+
+export interface DatabaseProps extends LogSettings {
+  readonly vpc: ec2.IVpc;
+  /**
+   * DB instance identifier. It is a physical name on purpose: RDS exports logs to log groups
+   * named after it, which this construct creates first so they are encrypted and kept for
+   * `logRetention` (RDS would create them unencrypted and forever).
+   */
+  readonly instanceIdentifier: string;
+  /** PostgreSQL "major.minor", e.g. "17.6". */
+  readonly engineVersion: string;
+  /** Class without the "db." prefix, e.g. "t4g.micro". */
+  readonly instanceClass: string;
+  readonly allocatedStorageGiB: number;
+  readonly maxAllocatedStorageGiB: number;
+  readonly multiAz: boolean;
+  readonly deletionProtection: boolean;
+  readonly backupRetentionDays: number;
+  /** Performance Insights (7 days) and enhanced monitoring every 60 s. */
+  readonly insights: boolean;
+  /** Encrypts storage, snapshots, the master secret and Performance Insights. */
+  readonly key: kms.IKey;
+}
+
+/** Name of the database created in the instance; the app connects to it. */
+export const DATABASE_NAME = 'app';
+/**
+ * Master user; it owns the database and is the only role that may CREATE EXTENSION on RDS. Only
+ * the setup custom resource, the restore verifier (on restored copies) and break-glass use it; the
+ * app logs in as its own role with IAM authentication (lambda/database-setup/roles.ts).
+ */
+export const MASTER_USERNAME = 'postgres';
+export const DATABASE_PORT = 5432;
+
+/**
+ * Defines the stage's PostgreSQL instance (RDS, not Aurora) in the isolated subnets: encrypted
+ * gp3 storage with autoscaling, TLS forced, slow statements logged and exported to encrypted log
+ * groups, automated backups (point-in-time recovery) for the configured days, a final snapshot on
+ * deletion or replacement, a master password RDS generates into Secrets Manager and rotates, and
+ * IAM database authentication for the app's roles. Nothing may connect until a consumer is
+ * admitted through `connections` and, for IAM logins, `grantConnect`.
+ */
+export class Database extends Construct {
+  readonly instance: rds.DatabaseInstance;
+  readonly connections: ec2.Connections;
+  readonly port = DATABASE_PORT;
+  /** The instance's max_connections. */
+  readonly maxConnections: number;
+  /** Encrypts the storage, the snapshots and the master secret. */
+  readonly key: kms.IKey;
+
+  constructor(scope: Construct, id: string, props: DatabaseProps) {
+    super(scope, id);
+    this.maxConnections = rdsMaxConnections(props.instanceClass);
+    this.key = props.key;
+    const [major] = props.engineVersion.split('.');
+    const engine = rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.of(props.engineVersion, major) });
+
+    const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: `PostgreSQL ${props.instanceIdentifier}: admits only the consumers granted on 5432`,
+      allowAllOutbound: false,
+    });
+
+    const parameterGroup = new rds.ParameterGroup(this, 'Parameters', {
+      engine,
+      description: `PostgreSQL ${props.engineVersion} settings for ${props.instanceIdentifier}`,
+      parameters: {
+        // Only TLS connections (the default only from PostgreSQL 15; set it explicitly).
+        'rds.force_ssl': '1',
+        // Statements slower than 1 s, DDL, lock waits and autovacuum runs over 10 s are logged.
+        log_min_duration_statement: '1000',
+        log_statement: 'ddl',
+        log_lock_waits: '1',
+        log_autovacuum_min_duration: '10000',
+        shared_preload_libraries: 'pg_stat_statements',
+        // Written out (AWS's formula on the class's memory) so pool sizes and the connections
+        // alarm know the limit. Static: a change applies at the next reboot.
+        max_connections: String(this.maxConnections),
+      },
+    });
+
+    const exported = ['postgresql', 'upgrade'];
+    const logGroups = exported.map((type) =>
+      stageLogGroup(this, `${type[0].toUpperCase()}${type.slice(1)}Logs`, props, `/aws/rds/instance/${props.instanceIdentifier}/${type}`),
+    );
+
+    this.instance = new rds.DatabaseInstance(this, 'Instance', {
+      engine,
+      instanceIdentifier: props.instanceIdentifier,
+      instanceType: new ec2.InstanceType(props.instanceClass),
+      vpc: props.vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      securityGroups: [securityGroup],
+      publiclyAccessible: false,
+      databaseName: DATABASE_NAME,
+      port: DATABASE_PORT,
+      // RDS generates the master password into Secrets Manager (encrypted with the database key)
+      // and rotates it itself every 7 days: no rotation function to run or to reach the VPC. Its
+      // ARN is not handed around: a restored instance gets a new secret, and consumers look it up.
+      credentials: rds.Credentials.fromUsername(MASTER_USERNAME, { encryptionKey: props.key }),
+      manageMasterUserPassword: true,
+      // The app's roles log in with short-lived IAM tokens, so no container holds a password
+      // that a rotation could invalidate.
+      iamAuthentication: true,
+      parameterGroup,
+      storageType: rds.StorageType.GP3,
+      allocatedStorage: props.allocatedStorageGiB,
+      maxAllocatedStorage: props.maxAllocatedStorageGiB,
+      storageEncrypted: true,
+      storageEncryptionKey: props.key,
+      multiAz: props.multiAz,
+      deletionProtection: props.deletionProtection,
+      backupRetention: Duration.days(props.backupRetentionDays),
+      preferredBackupWindow: '02:00-03:00',
+      preferredMaintenanceWindow: 'sun:03:30-sun:04:30',
+      copyTagsToSnapshot: true,
+      // The engine minor is pinned in config; upgrades are a reviewed change, not a surprise.
+      autoMinorVersionUpgrade: false,
+      caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,
+      cloudwatchLogsExports: exported,
+      enablePerformanceInsights: props.insights,
+      performanceInsightEncryptionKey: props.insights ? props.key : undefined,
+      monitoringInterval: props.insights ? Duration.seconds(60) : undefined,
+      // A final snapshot is taken whenever CloudFormation deletes or replaces the instance.
+      removalPolicy: RemovalPolicy.SNAPSHOT,
+    });
+    for (const group of logGroups) this.instance.node.addDependency(group);
+
+    // The instance's own Connections carry its port as a CloudFormation token, which security
+    // checks cannot read; the port is fixed, so say it.
+    this.connections = new ec2.Connections({ securityGroups: [securityGroup], defaultPort: ec2.Port.tcp(DATABASE_PORT) });
+
+    this.acknowledgeFindings(props);
+  }
+
+  /**
+   * A managed policy that lets the roles it is attached to log in as database user `user` with an
+   * IAM token (one per user). Scoped to the user on any instance of this account and region
+   * (`dbuser:*` / user) rather than to the instance's resource id, which a restore changes: each
+   * stage has its own account, whose only instances are the stage database and its restored
+   * copies, and only the stage database's security group admits the app.
+   */
+  connectPolicy(user: string): iam.ManagedPolicy {
+    const id = `Connect${user.replace(/[^A-Za-z0-9]/g, '')}`;
+    const existing = this.node.tryFindChild(id) as iam.ManagedPolicy | undefined;
+    if (existing) return existing;
+    const { region, account, partition } = Stack.of(this);
+    const resource = `arn:${partition}:rds-db:${region}:${account}:dbuser:*/${user}`;
+    const policy = new iam.ManagedPolicy(this, id, {
+      description: `Log in to the stage database as ${user} with IAM authentication`,
+      statements: [new iam.PolicyStatement({ actions: ['rds-db:connect'], resources: [resource] })],
+    });
+    Validations.of(policy).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:aws:rds-db:${region}:${account}:dbuser:*/${user}]`,
+      reason: `Names the database user ${user}; the instance part is * because a restore gives the instance a new resource id, and the stage's account holds no other database (restored copies admit only the restore verifier on the network).`,
+    });
+    return policy;
+  }
+
+  private acknowledgeFindings(props: DatabaseProps): void {
+    const resource = this.instance.node.defaultChild!;
+    const { stackName } = Stack.of(this);
+    Validations.of(resource).acknowledge({
+      id: 'AwsSolutions-RDS11',
+      reason: 'A non-default port adds nothing here: the instance sits in isolated subnets, its security group admits only named consumers, and connections need TLS and credentials.',
+    });
+    if (!props.multiAz) {
+      for (const id of ['AwsSolutions-RDS3', 'NIST.800.53.R5-RDSMultiAZSupport']) {
+        Validations.of(resource).acknowledge({ id, reason: `Single-AZ is the configured choice for ${stackName} (a throw-away or cost-bound stage); prod is required by the config schema to run Multi-AZ.` });
+      }
+    }
+    if (!props.deletionProtection) {
+      for (const id of ['AwsSolutions-RDS10', 'NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled']) {
+        Validations.of(resource).acknowledge({ id, reason: `Deletion protection is off by configuration in ${stackName} so the stage can be torn down; a final snapshot is still taken, and prod is required by the config schema to protect its database.` });
+      }
+    }
+    if (!props.insights) {
+      Validations.of(resource).acknowledge({
+        id: 'NIST.800.53.R5-RDSEnhancedMonitoringEnabled',
+        reason: `Enhanced monitoring and Performance Insights are off by configuration in ${stackName} (cost); prod turns them on. Basic CloudWatch metrics and the exported logs remain.`,
+      });
+    }
+    if (props.insights) {
+      const monitoringRole = this.instance.node.findChild('MonitoringRole');
+      Validations.of(monitoringRole).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]',
+        reason: 'AmazonRDSEnhancedMonitoringRole is the policy AWS maintains for the enhanced-monitoring agent; it only writes to the RDSOSMetrics log group.',
+      });
+    }
+  }
+}

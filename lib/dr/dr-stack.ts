@@ -1,0 +1,57 @@
+import { CfnOutput, RemovalPolicy } from 'aws-cdk-lib';
+import type * as backup from 'aws-cdk-lib/aws-backup';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type { Construct } from 'constructs';
+import { protectedVault } from '../shared/protected-vault';
+import { ServiceKey } from '../shared/service-key';
+import { UploadsReplica } from './uploads-replica';
+import { StageStack, type StageStackProps } from '../shared/stage-stack';
+
+/**
+ * The stage's stack in its DR region: what must survive the loss of the primary region. The
+ * replica of the uploads bucket and its key (`uploads.replicateToDr`); the key and vault that
+ * receive copies of the database's snapshots and backups (`backup.drCopies`).
+ */
+export class DrStack extends StageStack {
+  readonly uploadsReplica?: s3.IBucket;
+  /** Encrypts copied snapshots, replicated automated backups and the DR vault (RDS and AWS Backup use it). */
+  readonly backupKey?: kms.IKey;
+  readonly backupVault?: backup.IBackupVault;
+
+  constructor(scope: Construct, id: string, props: StageStackProps) {
+    super(scope, id, props);
+    const { name, uploads } = this.config;
+    if (uploads.replicateToDr) {
+      const key = new ServiceKey(this, 'UploadsReplicaKey', {
+        description: `${name}: replicas of the uploads bucket in the DR region`,
+        services: ['s3'],
+        removalPolicy: this.statefulRemovalPolicy,
+      }).key;
+      this.uploadsReplica = new UploadsReplica(this, 'UploadsReplica', {
+        key,
+        noncurrentVersionExpirationDays: uploads.noncurrentVersionExpirationDays,
+        removalPolicy: this.statefulRemovalPolicy,
+      }).bucket;
+    }
+    if (this.config.backup.drCopies) {
+      // Kept in every stage, like the vault and the snapshot copies it encrypts.
+      this.backupKey = new ServiceKey(this, 'BackupKey', {
+        description: `${name}: database snapshot copies, replicated automated backups and the DR backup vault`,
+        services: ['rds', 'backup'],
+        removalPolicy: RemovalPolicy.RETAIN,
+        breakGlassRoleName: this.config.backup.breakGlassRoleName,
+      }).key;
+      // scripts/restore-database.ts restarts the automated-backup replication with it after a restore.
+      new CfnOutput(this, 'BackupKeyArn', { value: this.backupKey.keyArn, description: 'Key of the DR copies and replicated automated backups' });
+      const { vaultLock, breakGlassRoleName, drCopyRetentionDays } = this.config.backup;
+      this.backupVault = protectedVault(this, 'BackupVault', {
+        vaultName: `webapp-${name}-dr-${this.creationSuffix}`,
+        key: this.backupKey,
+        minRetentionDays: drCopyRetentionDays,
+        ...vaultLock,
+        breakGlassRoleName,
+      });
+    }
+  }
+}

@@ -1,0 +1,44 @@
+import { PhysicalName, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { uploadsStorage } from '../data/uploads-bucket';
+
+export interface UploadsReplicaProps {
+  /** Encrypts the replicated objects in the DR region. */
+  readonly key: kms.IKey;
+  /** Days a replaced or deleted replica version is kept (as in the source bucket). */
+  readonly noncurrentVersionExpirationDays: number;
+  /**
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * Defines the DR-region copy of the uploads bucket, stored like the source (`uploadsStorage`) but
+ * encrypted with the DR region's key. Only the source bucket's replication role writes to it.
+ */
+export class UploadsReplica extends Construct {
+  readonly bucket: s3.Bucket;
+
+  constructor(scope: Construct, id: string, props: UploadsReplicaProps) {
+    super(scope, id);
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      // The source bucket's replication rule, in another region, must name it: CDK derives a
+      // stable name from the stack and construct path.
+      bucketName: PhysicalName.GENERATE_IF_NEEDED,
+      ...uploadsStorage(props.key, props.noncurrentVersionExpirationDays),
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+
+    const resource = this.bucket.node.defaultChild!;
+    const replicaOnly = 'This bucket only receives replicas of the uploads bucket, whose requests are logged in the primary region; only the replication role writes here.';
+    Validations.of(resource).acknowledge({ id: 'AwsSolutions-S1', reason: replicaOnly });
+    Validations.of(resource).acknowledge({ id: 'NIST.800.53.R5-S3BucketLoggingEnabled', reason: replicaOnly });
+    Validations.of(resource).acknowledge({
+      id: 'NIST.800.53.R5-S3BucketReplicationEnabled',
+      reason: 'This bucket is itself the cross-region replica of the uploads bucket; replicating it again would add a third copy for no recovery objective.',
+    });
+  }
+}

@@ -1,0 +1,40 @@
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as route53 from 'aws-cdk-lib/aws-route53';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type { Construct } from 'constructs';
+import { AlarmTopic, alarmTopicName } from '../ops/alarm-topic';
+import { LogsKey } from '../shared/logs-key';
+import { Network } from './network';
+import { StageZone } from './stage-zone';
+import { StageStack, type StageStackProps } from '../shared/stage-stack';
+
+/**
+ * The stage's network, the key its logs are encrypted with, its alarm topic and its DNS zone: the
+ * longest-lived layer, which the data, app and operations stacks build on (alarms in any of them
+ * notify here; the app's records go into the zone).
+ */
+export class NetworkStack extends StageStack {
+  readonly vpc: ec2.IVpc;
+  readonly logsKey: kms.IKey;
+  readonly alarmTopic: sns.ITopic;
+  /** The stage's own hosted zone, where it has a domain. */
+  readonly zone?: route53.IPublicHostedZone;
+
+  constructor(scope: Construct, id: string, props: StageStackProps) {
+    super(scope, id, props);
+    const { network } = this.config;
+
+    this.logsKey = new LogsKey(this, 'LogsKey', { removalPolicy: this.statefulRemovalPolicy }).key;
+    this.vpc = new Network(this, 'Network', {
+      cidr: network.cidr,
+      maxAzs: network.azCount,
+      natGateways: network.natGateways,
+      logsKey: this.logsKey,
+      flowLogRetention: this.logRetention,
+      removalPolicy: this.statefulRemovalPolicy,
+    }).vpc;
+    if (this.config.domain) this.zone = new StageZone(this, 'Zone', this.config.domain).zone;
+    this.alarmTopic = new AlarmTopic(this, 'Alarms', { topicName: alarmTopicName(this.config.name), ...this.config.alarms, removalPolicy: this.statefulRemovalPolicy }).topic;
+  }
+}

@@ -1,0 +1,176 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import { Construct } from 'constructs';
+import type { StageConfig } from '../config';
+import type { AlarmSet, Severity } from '../shared/alarm-set';
+import { serviceInsightMetric, sesMetric, wafMetric } from '../shared/stage-metrics';
+
+export interface AppAlarmsProps {
+  readonly alarms: AlarmSet;
+  readonly thresholds: StageConfig['operations'];
+  readonly loadBalancer: elbv2.ApplicationLoadBalancer;
+  /** A metric of the web targets (WebService.targetMetric). */
+  readonly targetMetric: (metricName: string, options?: cloudwatch.MetricOptions) => cloudwatch.Metric;
+  /** The services to watch, by the short name alarms use ("web", "worker"). */
+  readonly services: { readonly name: 'web' | 'worker'; readonly service: ecs.FargateService; readonly severity: Severity }[];
+  /** Metric name of the web ACL in front of the load balancer (its metrics' WebACL dimension), if there is one. */
+  readonly webAclMetricName?: string;
+  /** Watch the account's SES reputation (the stage sends email). */
+  readonly email: boolean;
+}
+
+/** Below this many requests in 5 minutes a 5xx rate says little (1 of 3 is 33%); the rate counts as 0. */
+export const MIN_REQUESTS_FOR_RATE = 20;
+const FIVE_MINUTES = Duration.minutes(5);
+const ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD;
+const { NOT_BREACHING, MISSING, BREACHING, IGNORE } = cloudwatch.TreatMissingData;
+
+/**
+ * Defines the alarms of the stage's front door and app tier: load-balancer and app 5xx rates, p99
+ * latency and rejected connections; CPU, memory and running-below-desired for each ECS service;
+ * the WAF's blocked-request surge; SES bounce and complaint rates. Unhealthy hosts is watched by
+ * the web service's own deployment alarm, which the app stack already connects to the topic.
+ */
+export class AppAlarms extends Construct {
+  constructor(scope: Construct, id: string, props: AppAlarmsProps) {
+    super(scope, id);
+    const { alarms, thresholds: t, loadBalancer, targetMetric } = props;
+
+    const rate = (errors: cloudwatch.IMetric, requests: cloudwatch.IMetric, label: string) =>
+      new cloudwatch.MathExpression({
+        expression: `IF(requests >= ${MIN_REQUESTS_FOR_RATE}, 100 * errors / requests, 0)`,
+        usingMetrics: { errors, requests },
+        period: FIVE_MINUTES,
+        label,
+      });
+    const sum = { statistic: 'Sum', period: FIVE_MINUTES };
+
+    // Traffic-derived alarms: no requests, nothing wrong (missing data is not breaching).
+    alarms.add(this, 'Elb5xxRate', {
+      name: 'alb-5xx-rate',
+      description: `More than ${t.http5xxRatePercent}% of requests in 5 minutes got a 5xx from the load balancer itself (no healthy target, target timeout, TLS or capacity trouble).`,
+      metric: rate(loadBalancer.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, sum), loadBalancer.metrics.requestCount(sum), 'Load balancer 5xx (%)'),
+      threshold: t.http5xxRatePercent,
+      evaluationPeriods: 1,
+      comparisonOperator: ABOVE,
+      treatMissingData: NOT_BREACHING,
+      severity: 'page',
+      tier: 'load balancer',
+    });
+    alarms.add(this, 'Target5xxRate', {
+      name: 'web-5xx-rate',
+      description: `More than ${t.http5xxRatePercent}% of requests in 5 minutes got a 5xx from the web app.`,
+      metric: rate(targetMetric('HTTPCode_Target_5XX_Count', sum), targetMetric('RequestCount', sum), 'Web app 5xx (%)'),
+      threshold: t.http5xxRatePercent,
+      evaluationPeriods: 1,
+      comparisonOperator: ABOVE,
+      treatMissingData: NOT_BREACHING,
+      severity: 'page',
+      tier: 'web',
+    });
+    alarms.add(this, 'P99Latency', {
+      name: 'web-p99-latency',
+      description: `The slowest 1% of web requests took more than ${t.p99LatencySeconds} s for 10 minutes.`,
+      metric: targetMetric('TargetResponseTime', { statistic: 'p99', period: FIVE_MINUTES }),
+      threshold: t.p99LatencySeconds,
+      evaluationPeriods: 2,
+      comparisonOperator: ABOVE,
+      treatMissingData: NOT_BREACHING,
+      severity: 'ticket',
+      tier: 'web',
+    });
+    alarms.add(this, 'RejectedConnections', {
+      name: 'alb-rejected-connections',
+      description: 'The load balancer turned connections away in the last 5 minutes (it reached its connection limit).',
+      metric: loadBalancer.metrics.rejectedConnectionCount(sum),
+      threshold: 0,
+      evaluationPeriods: 1,
+      comparisonOperator: ABOVE,
+      treatMissingData: NOT_BREACHING,
+      severity: 'ticket',
+      tier: 'load balancer',
+    });
+
+    for (const { name, service, severity } of props.services) {
+      const scope = new Construct(this, name === 'web' ? 'Web' : 'Worker');
+      // Gauges of a running service: missing data means the service is gone, shown as insufficient data.
+      alarms.add(scope, 'Cpu', {
+        name: `${name}-cpu`,
+        description: `The ${name} tasks averaged more than ${t.ecsCpuPercent}% CPU for 5 minutes.`,
+        metric: service.metricCpuUtilization({ period: FIVE_MINUTES }),
+        threshold: t.ecsCpuPercent,
+        evaluationPeriods: 1,
+        comparisonOperator: ABOVE,
+        treatMissingData: MISSING,
+        severity: 'ticket',
+        tier: name,
+      });
+      alarms.add(scope, 'Memory', {
+        name: `${name}-memory`,
+        description: `The ${name} tasks averaged more than ${t.ecsMemoryPercent}% of their memory for 5 minutes (a task that reaches 100% is killed).`,
+        metric: service.metricMemoryUtilization({ period: FIVE_MINUTES }),
+        threshold: t.ecsMemoryPercent,
+        evaluationPeriods: 1,
+        comparisonOperator: ABOVE,
+        treatMissingData: MISSING,
+        severity: 'ticket',
+        tier: name,
+      });
+      const insight = (metricName: string) => serviceInsightMetric(service, metricName, { statistic: 'Average', period: FIVE_MINUTES });
+      // Container Insights reports every service it sees, even at zero tasks: no data at all
+      // means nothing reports the service, which is treated as down.
+      alarms.add(scope, 'TasksBelowDesired', {
+        name: `${name}-tasks-below-desired`,
+        description: `Fewer ${name} tasks ran than ECS wants for 15 minutes (tasks crash, fail health checks or cannot be placed).`,
+        metric: new cloudwatch.MathExpression({
+          expression: 'desired - running',
+          usingMetrics: { desired: insight('DesiredTaskCount'), running: insight('RunningTaskCount') },
+          period: FIVE_MINUTES,
+          label: `${name} tasks missing`,
+        }),
+        threshold: 0,
+        evaluationPeriods: 3,
+        comparisonOperator: ABOVE,
+        treatMissingData: BREACHING,
+        severity,
+        tier: name,
+      });
+    }
+
+    if (props.webAclMetricName) {
+      alarms.add(this, 'WafBlockedSurge', {
+        name: 'waf-blocked-surge',
+        description: `The WAF blocked more than ${t.wafBlockedPer5Min} requests in 5 minutes: an attack, a scraper, or a rule blocking real users.`,
+        metric: wafMetric(props.webAclMetricName, Stack.of(this).region, 'BlockedRequests', sum),
+        threshold: t.wafBlockedPer5Min,
+        evaluationPeriods: 1,
+        comparisonOperator: ABOVE,
+        treatMissingData: NOT_BREACHING,
+        severity: 'ticket',
+        tier: 'waf',
+      });
+    }
+
+    if (props.email) {
+      // SES publishes reputation only while the account sends: without new data the last state holds.
+      const reputationAlarm = { evaluationPeriods: 1, comparisonOperator: ABOVE, treatMissingData: IGNORE, severity: 'ticket', tier: 'email' } as const;
+      const reputation = (metricName: string) => sesMetric(metricName, { statistic: 'Maximum' });
+      alarms.add(this, 'SesBounceRate', {
+        name: 'ses-bounce-rate',
+        description: `The account's SES bounce rate is above ${t.sesBounceRatePercent}%; SES reviews accounts above 5% and may pause sending at 10%.`,
+        metric: reputation('Reputation.BounceRate'),
+        threshold: t.sesBounceRatePercent / 100,
+        ...reputationAlarm,
+      });
+      alarms.add(this, 'SesComplaintRate', {
+        name: 'ses-complaint-rate',
+        description: `The account's SES complaint rate is above ${t.sesComplaintRatePercent}%; SES reviews accounts above 0.1% and may pause sending at 0.5%.`,
+        metric: reputation('Reputation.ComplaintRate'),
+        threshold: t.sesComplaintRatePercent / 100,
+        ...reputationAlarm,
+      });
+    }
+  }
+}

@@ -1,0 +1,189 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as elasticache from 'aws-cdk-lib/aws-elasticache';
+import type * as rds from 'aws-cdk-lib/aws-rds';
+import { Construct } from 'constructs';
+import type { StageConfig } from '../config';
+import type { AlarmSet } from '../shared/alarm-set';
+import { cacheNodeMetric, cacheNodes, restoreMetric } from '../shared/stage-metrics';
+
+export interface DataAlarmsProps {
+  readonly alarms: AlarmSet;
+  readonly thresholds: StageConfig['operations'];
+  readonly database: rds.IDatabaseInstance;
+  /** Storage the instance starts with, in GiB (the free-storage threshold is a share of it). */
+  readonly allocatedStorageGiB: number;
+  /** The instance's max_connections. */
+  readonly maxConnections: number;
+  readonly cache: elasticache.CfnReplicationGroup;
+  /** Nodes of the replication group: the primary plus its replicas. */
+  readonly cacheNodes: number;
+  /** Watch the restore verifier's results (the stage runs restore tests). */
+  readonly restoreTesting?: { readonly stage: string };
+}
+
+const FIVE_MINUTES = Duration.minutes(5);
+const ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD;
+const BELOW = cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD;
+const { NOT_BREACHING, MISSING } = cloudwatch.TreatMissingData;
+
+/**
+ * Defines the alarms of the stateful tier. PostgreSQL: CPU, freeable memory, free storage,
+ * connections against max_connections, read and write latency. There is no replica-lag alarm: the
+ * stage runs no read replica, and a Multi-AZ standby replicates synchronously and publishes no lag.
+ * Valkey, per node (ElastiCache names them `<group>-001`, `-002`, ...): engine CPU, memory used,
+ * evictions (BullMQ loses jobs on any eviction) and client connections.
+ *
+ * Missing data: these are gauges of resources that report every minute while they run, so missing
+ * data means the resource is stopped or gone; it shows as insufficient data instead of paging.
+ * Evictions count events and are simply zero (not breaching) when nothing happens.
+ */
+export class DataAlarms extends Construct {
+  constructor(scope: Construct, id: string, props: DataAlarmsProps) {
+    super(scope, id);
+    const { alarms, thresholds: t, database } = props;
+    const gauge = { period: FIVE_MINUTES, statistic: 'Average' };
+
+    alarms.add(this, 'DbCpu', {
+      name: 'db-cpu',
+      description: `The database averaged more than ${t.rdsCpuPercent}% CPU for 10 minutes.`,
+      metric: database.metricCPUUtilization(gauge),
+      threshold: t.rdsCpuPercent,
+      evaluationPeriods: 2,
+      comparisonOperator: ABOVE,
+      treatMissingData: MISSING,
+      severity: 'ticket',
+      tier: 'database',
+    });
+    alarms.add(this, 'DbFreeableMemory', {
+      name: 'db-freeable-memory',
+      description: `The database had less than ${t.rdsFreeableMemoryMiB} MiB of freeable memory for 15 minutes (it will swap and slow down).`,
+      metric: database.metricFreeableMemory(gauge),
+      threshold: t.rdsFreeableMemoryMiB * 1024 ** 2,
+      evaluationPeriods: 3,
+      comparisonOperator: BELOW,
+      treatMissingData: MISSING,
+      severity: 'ticket',
+      tier: 'database',
+    });
+    alarms.add(this, 'DbFreeStorage', {
+      name: 'db-free-storage',
+      description: `The database had less than ${t.rdsFreeStoragePercent}% of its ${props.allocatedStorageGiB} GiB free for 10 minutes, and storage autoscaling has not caught up (it waits 6 hours between steps and stops at its ceiling).`,
+      metric: database.metricFreeStorageSpace({ ...gauge, statistic: 'Minimum' }),
+      threshold: Math.round((props.allocatedStorageGiB * 1024 ** 3 * t.rdsFreeStoragePercent) / 100),
+      evaluationPeriods: 2,
+      comparisonOperator: BELOW,
+      treatMissingData: MISSING,
+      severity: 'page',
+      tier: 'database',
+    });
+    const connections = Math.floor((props.maxConnections * t.rdsConnectionsPercent) / 100);
+    alarms.add(this, 'DbConnections', {
+      name: 'db-connections',
+      description: `More than ${connections} connections (${t.rdsConnectionsPercent}% of max_connections ${props.maxConnections}) were open for 10 minutes; new ones will soon be refused.`,
+      metric: database.metricDatabaseConnections({ ...gauge, statistic: 'Maximum' }),
+      threshold: connections,
+      evaluationPeriods: 2,
+      comparisonOperator: ABOVE,
+      treatMissingData: MISSING,
+      severity: 'page',
+      tier: 'database',
+    });
+    for (const [kind, metricName] of [['read', 'ReadLatency'], ['write', 'WriteLatency']] as const) {
+      alarms.add(this, kind === 'read' ? 'DbReadLatency' : 'DbWriteLatency', {
+        name: `db-${kind}-latency`,
+        description: `Disk ${kind}s of the database averaged more than ${t.rdsLatencySeconds * 1000} ms for 15 minutes (storage throughput or IOPS exhausted).`,
+        metric: database.metric(metricName, gauge),
+        threshold: t.rdsLatencySeconds,
+        evaluationPeriods: 3,
+        comparisonOperator: ABOVE,
+        treatMissingData: MISSING,
+        severity: 'ticket',
+        tier: 'database',
+      });
+    }
+
+    if (props.restoreTesting) {
+      const { stage } = props.restoreTesting;
+      const result = (metricName: string) => restoreMetric(stage, metricName, { statistic: 'Minimum', period: Duration.days(1) });
+      // Published only when a restore is verified: no test that day is not a failure.
+      alarms.add(this, 'RestoreVerificationFailed', {
+        name: 'restore-verification-failed',
+        description: 'A test restore of the database was verified FAILED: the backups may not restore, or restore without the expected data.',
+        metric: result('VerificationSucceeded'),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: BELOW,
+        treatMissingData: NOT_BREACHING,
+        severity: 'ticket',
+        tier: 'database',
+      });
+      // Published daily by the verifier's watchdog: no value means the watchdog itself stopped.
+      alarms.add(this, 'RestoreVerificationStale', {
+        name: 'restore-verification-stale',
+        description: 'No test restore of the database was verified SUCCESSFUL within the restore-testing interval (plus a day), or the daily check did not run.',
+        metric: result('VerifiedWithinInterval'),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: BELOW,
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+        severity: 'ticket',
+        tier: 'database',
+      });
+    }
+
+    for (const [i, node] of cacheNodes(props.cacheNodes).entries()) {
+      const scope = new Construct(this, `CacheNode${node}`);
+      const metric = (metricName: string, statistic: string) => cacheNodeMetric(props.cache, node, metricName, { statistic, period: FIVE_MINUTES });
+      const role = i === 0 ? 'the first node (primary unless it failed over)' : `node ${node} (a replica unless it took over)`;
+      alarms.add(scope, 'EngineCpu', {
+        name: `cache-cpu-${node}`,
+        runbook: 'cache-cpu',
+        description: `The Valkey engine thread of ${role} averaged more than ${t.cacheCpuPercent}% CPU for 15 minutes.`,
+        metric: metric('EngineCPUUtilization', 'Average'),
+        threshold: t.cacheCpuPercent,
+        evaluationPeriods: 3,
+        comparisonOperator: ABOVE,
+        treatMissingData: MISSING,
+        severity: 'ticket',
+        tier: 'cache',
+      });
+      alarms.add(scope, 'Memory', {
+        name: `cache-memory-${node}`,
+        runbook: 'cache-memory',
+        description: `Valkey on ${role} used more than ${t.cacheMemoryPercent}% of its memory; at 100% (noeviction) every write, and so every new BullMQ job, fails.`,
+        metric: metric('DatabaseMemoryUsagePercentage', 'Maximum'),
+        threshold: t.cacheMemoryPercent,
+        evaluationPeriods: 1,
+        comparisonOperator: ABOVE,
+        treatMissingData: MISSING,
+        severity: 'page',
+        tier: 'cache',
+      });
+      alarms.add(scope, 'Evictions', {
+        name: `cache-evictions-${node}`,
+        runbook: 'cache-evictions',
+        description: `Valkey on ${role} evicted keys: the eviction policy is not noeviction any more, and BullMQ jobs may be lost.`,
+        metric: metric('Evictions', 'Sum'),
+        threshold: 0,
+        evaluationPeriods: 1,
+        comparisonOperator: ABOVE,
+        treatMissingData: NOT_BREACHING,
+        severity: 'page',
+        tier: 'cache',
+      });
+      alarms.add(scope, 'Connections', {
+        name: `cache-connections-${node}`,
+        runbook: 'cache-connections',
+        description: `More than ${t.cacheConnections} clients were connected to ${role} for 10 minutes (a connection leak, or more tasks than planned).`,
+        metric: metric('CurrConnections', 'Maximum'),
+        threshold: t.cacheConnections,
+        evaluationPeriods: 2,
+        comparisonOperator: ABOVE,
+        treatMissingData: MISSING,
+        severity: 'ticket',
+        tier: 'cache',
+      });
+    }
+  }
+}

@@ -1,0 +1,53 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { Construct } from 'constructs';
+import type { AlarmSet } from '../shared/alarm-set';
+
+export interface WatchedFunction {
+  /** Short kebab-case name used in alarm names, e.g. "pgvector". */
+  readonly name: string;
+  readonly fn: lambda.IFunction;
+}
+
+export interface FunctionAlarmsProps {
+  readonly alarms: AlarmSet;
+  readonly functions: readonly WatchedFunction[];
+}
+
+/**
+ * Defines an errors and a throttles alarm for each project Lambda. They run on deploys, events
+ * and schedules, so any error or throttle in 5 minutes is worth a look, and no invocations is the
+ * normal state (missing data is not breaching).
+ */
+export class FunctionAlarms extends Construct {
+  constructor(scope: Construct, id: string, props: FunctionAlarmsProps) {
+    super(scope, id);
+    const period = Duration.minutes(5);
+    const anyInFiveMinutes = {
+      threshold: 0,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      severity: 'ticket',
+      tier: 'functions',
+    } as const;
+    for (const { name, fn } of props.functions) {
+      const scope = new Construct(this, name);
+      props.alarms.add(scope, 'Errors', {
+        name: `lambda-${name}-errors`,
+        runbook: 'lambda-function-errors',
+        description: `The ${name} function failed at least once in 5 minutes.`,
+        metric: fn.metricErrors({ period, statistic: 'Sum' }),
+        ...anyInFiveMinutes,
+      });
+      props.alarms.add(scope, 'Throttles', {
+        name: `lambda-${name}-throttles`,
+        runbook: 'lambda-function-throttles',
+        description: `Lambda refused to run the ${name} function at least once in 5 minutes (the account's concurrency is used up).`,
+        metric: fn.metricThrottles({ period, statistic: 'Sum' }),
+        ...anyInFiveMinutes,
+      });
+    }
+  }
+}

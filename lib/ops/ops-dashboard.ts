@@ -1,0 +1,137 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import type * as elasticache from 'aws-cdk-lib/aws-elasticache';
+import type * as rds from 'aws-cdk-lib/aws-rds';
+import { Construct } from 'constructs';
+import type { AlarmSet } from '../shared/alarm-set';
+import { cacheNodeMetric, cacheNodes, serviceInsightMetric, sesMetric, wafMetric } from '../shared/stage-metrics';
+import type { WatchedFunction } from './function-alarms';
+
+export interface OpsDashboardProps {
+  readonly name: string;
+  readonly alarms: AlarmSet;
+  /** The composite alarm, shown first. */
+  readonly stageAlarm: cloudwatch.IAlarm;
+  readonly loadBalancer: elbv2.ApplicationLoadBalancer;
+  /** A metric of the web targets (WebService.targetMetric). */
+  readonly targetMetric: (metricName: string, options?: cloudwatch.MetricOptions) => cloudwatch.Metric;
+  readonly services: { readonly name: string; readonly service: ecs.FargateService }[];
+  readonly database: rds.IDatabaseInstance;
+  readonly maxConnections: number;
+  readonly cache: elasticache.CfnReplicationGroup;
+  readonly cacheNodes: number;
+  readonly functions: readonly WatchedFunction[];
+  readonly webAclMetricName?: string;
+  readonly email: boolean;
+}
+
+const PERIOD = Duration.minutes(1);
+const FULL = 24;
+
+/**
+ * Defines the stage's dashboard, read top to bottom: alarm status first, then the golden signals
+ * of the front door (traffic, errors, latency), the saturation of the web and worker services,
+ * the database, the cache, and the project functions, WAF and email at the bottom.
+ */
+export class OpsDashboard extends Construct {
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: OpsDashboardProps) {
+    super(scope, id);
+    const { loadBalancer: alb, targetMetric: tg, database: db } = props;
+    const sum = { statistic: 'Sum', period: PERIOD };
+    const graph = (title: string, left: cloudwatch.IMetric[], extra: Partial<cloudwatch.GraphWidgetProps> = {}) =>
+      new cloudwatch.GraphWidget({ title, left, width: 6, height: 6, period: PERIOD, ...extra });
+    const percentAxis = { leftYAxis: { min: 0, max: 100, showUnits: false } };
+    const heading = (markdown: string) => new cloudwatch.TextWidget({ markdown, width: FULL, height: 1, background: cloudwatch.TextWidgetBackground.TRANSPARENT });
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: props.name,
+      defaultInterval: Duration.hours(3),
+      periodOverride: cloudwatch.PeriodOverride.AUTO,
+    });
+
+    this.dashboard.addWidgets(
+      new cloudwatch.AlarmStatusWidget({
+        title: `Alarms of ${props.name} (runbooks: docs/alarms.md)`,
+        alarms: [props.stageAlarm, ...props.alarms.watched.map((w) => w.alarm)],
+        width: FULL,
+        height: 5,
+        sortBy: cloudwatch.AlarmStatusWidgetSortBy.STATE_UPDATED_TIMESTAMP,
+      }),
+    );
+
+    const ecsMetric = (service: ecs.FargateService, metricName: string) =>
+      serviceInsightMetric(service, metricName, { statistic: 'Average', period: PERIOD, label: metricName.replace('TaskCount', '') });
+    this.dashboard.addWidgets(heading('### Front door: traffic, errors, latency'));
+    this.dashboard.addWidgets(
+      graph('Requests', [alb.metrics.requestCount({ ...sum, label: 'requests' })]),
+      graph('Errors', [
+        alb.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, { ...sum, label: 'load balancer 5xx' }),
+        tg('HTTPCode_Target_5XX_Count', { ...sum, label: 'app 5xx' }),
+        tg('HTTPCode_Target_4XX_Count', { ...sum, label: 'app 4xx' }),
+        alb.metrics.rejectedConnectionCount({ ...sum, label: 'rejected connections' }),
+      ]),
+      graph(
+        'Latency (s)',
+        ['p50', 'p90', 'p99'].map((p) => tg('TargetResponseTime', { statistic: p, period: PERIOD, label: p })),
+      ),
+      graph('Web targets', [
+        tg('HealthyHostCount', { statistic: 'Minimum', period: PERIOD, label: 'healthy' }),
+        tg('UnHealthyHostCount', { statistic: 'Maximum', period: PERIOD, label: 'unhealthy' }),
+      ]),
+    );
+
+    this.dashboard.addWidgets(heading('### Services: saturation'));
+    this.dashboard.addWidgets(
+      ...props.services.flatMap(({ name, service }) => [
+        graph(`${name}: CPU and memory (%)`, [service.metricCpuUtilization({ period: PERIOD, label: 'CPU' }), service.metricMemoryUtilization({ period: PERIOD, label: 'memory' })], percentAxis),
+        graph(`${name}: tasks`, [ecsMetric(service, 'DesiredTaskCount'), ecsMetric(service, 'RunningTaskCount'), ecsMetric(service, 'PendingTaskCount')]),
+      ]),
+    );
+
+    this.dashboard.addWidgets(heading('### Database (PostgreSQL)'));
+    const dbGauge = (metricName: string, label: string, statistic = 'Average') => db.metric(metricName, { statistic, period: PERIOD, label });
+    this.dashboard.addWidgets(
+      graph('DB CPU (%)', [dbGauge('CPUUtilization', 'CPU')], percentAxis),
+      graph('DB connections', [dbGauge('DatabaseConnections', 'connections', 'Maximum')], {
+        leftAnnotations: [{ value: props.maxConnections, label: 'max_connections', color: cloudwatch.Color.RED }],
+      }),
+      graph('DB memory and storage (bytes)', [dbGauge('FreeableMemory', 'freeable memory'), dbGauge('FreeStorageSpace', 'free storage', 'Minimum')]),
+      graph('DB disk latency (s)', [dbGauge('ReadLatency', 'read'), dbGauge('WriteLatency', 'write')]),
+    );
+
+    this.dashboard.addWidgets(heading('### Cache (Valkey, BullMQ queues)'));
+    const perNode = (metricName: string, statistic: string) =>
+      cacheNodes(props.cacheNodes).map((node) => cacheNodeMetric(props.cache, node, metricName, { statistic, period: PERIOD, label: `node ${node}` }));
+    this.dashboard.addWidgets(
+      graph('Cache engine CPU (%)', perNode('EngineCPUUtilization', 'Average'), percentAxis),
+      graph('Cache memory used (%)', perNode('DatabaseMemoryUsagePercentage', 'Maximum'), percentAxis),
+      graph('Cache connections', perNode('CurrConnections', 'Maximum')),
+      graph('Cache evictions (must stay 0)', perNode('Evictions', 'Sum')),
+    );
+
+    this.dashboard.addWidgets(heading('### Functions, WAF, email'));
+    const bottom: cloudwatch.IWidget[] = [
+      graph(
+        'Functions: invocations and errors',
+        props.functions.flatMap(({ name, fn }) => [fn.metricInvocations({ ...sum, label: `${name} invocations` }), fn.metricErrors({ ...sum, label: `${name} errors` })]),
+      ),
+      graph(
+        'Functions: duration p99 (ms)',
+        props.functions.map(({ name, fn }) => fn.metricDuration({ statistic: 'p99', period: PERIOD, label: name })),
+      ),
+    ];
+    if (props.webAclMetricName) {
+      const waf = (metricName: string) => wafMetric(props.webAclMetricName!, Stack.of(this).region, metricName, { ...sum, label: metricName });
+      bottom.push(graph('WAF requests', [waf('AllowedRequests'), waf('BlockedRequests')]));
+    }
+    if (props.email) {
+      const ses = (metricName: string, statistic: string) => sesMetric(metricName, { statistic, label: metricName });
+      bottom.push(graph('Email (SES, account)', [ses('Send', 'Sum'), ses('Bounce', 'Sum'), ses('Complaint', 'Sum')], { right: [ses('Reputation.BounceRate', 'Maximum'), ses('Reputation.ComplaintRate', 'Maximum')] }));
+    }
+    this.dashboard.addWidgets(...bottom);
+  }
+}

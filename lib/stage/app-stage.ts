@@ -1,0 +1,102 @@
+import { Stage, type StageProps, Tags } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import type { StageConfig } from '../config';
+import { AppStack } from '../app/app-stack';
+import { DataStack } from '../data/data-stack';
+import { DrStack } from '../dr/dr-stack';
+import { NetworkStack } from '../network/network-stack';
+import { OpsStack } from '../ops/ops-stack';
+import type { WatchedFunction } from '../ops/function-alarms';
+import { ProjectFunction } from '../shared/project-function';
+
+export interface AppStageProps extends StageProps {
+  readonly config: StageConfig;
+}
+
+/**
+ * Defines one deployment stage (dev, staging or prod) as a `cdk.Stage` whose id is the stage name,
+ * so `npx cdk deploy 'staging/*'` deploys exactly that stage. Stacks are split by lifecycle:
+ * the network first; the stateful data tier, the stateless app tier, operations and the DR-region
+ * stack are added beside it and receive what they need from the stacks before them.
+ */
+export class AppStage extends Stage {
+  readonly config: StageConfig;
+  readonly network: NetworkStack;
+  readonly data: DataStack;
+  readonly app: AppStack;
+  readonly ops: OpsStack;
+  /** The stack in the DR region; only when the stage replicates to it. */
+  readonly dr?: DrStack;
+
+  constructor(scope: Construct, props: AppStageProps) {
+    const { config } = props;
+    super(scope, config.name, { ...props, env: { account: config.account, region: config.region } });
+    this.config = config;
+
+    // Listeners and scaling targets are left out: the CloudFormation schema cfn-lint checks against
+    // has no Tags on them, and cost allocation does not need them.
+    const untagged = { excludeResourceTypes: ['AWS::ElasticLoadBalancingV2::Listener', 'AWS::ApplicationAutoScaling::ScalableTarget'] };
+    Tags.of(this).add('app', 'webapp', untagged);
+    Tags.of(this).add('stage', config.name, untagged);
+
+    // Deleting the VPC would take every tier with it: outside throw-away stages CloudFormation refuses.
+    this.network = new NetworkStack(this, 'Network', {
+      config,
+      description: `Network of the ${config.name} stage: VPC, subnets, NAT, flow logs`,
+      terminationProtection: config.retainOnDelete,
+    });
+    if (config.uploads.replicateToDr || config.backup.drCopies) {
+      this.dr = new DrStack(this, 'Dr', {
+        config,
+        env: { account: config.account, region: config.drRegion },
+        description: `DR-region copies of the ${config.name} stage (${config.drRegion}): uploads replica, backup key and vault`,
+        terminationProtection: config.retainOnDelete,
+      });
+    }
+    this.data = new DataStack(this, 'Data', {
+      config,
+      description: `Stateful tier of the ${config.name} stage: PostgreSQL with pgvector, Valkey, uploads bucket, keys`,
+      terminationProtection: config.retainOnDelete,
+      vpc: this.network.vpc,
+      logsKey: this.network.logsKey,
+      uploadsReplica: this.dr?.uploadsReplica,
+      dr: this.dr,
+    });
+    this.app = new AppStack(this, 'App', {
+      config,
+      description: `Stateless tier of the ${config.name} stage: ECS services, load balancer, WAF, SES`,
+      vpc: this.network.vpc,
+      zone: this.network.zone,
+      logsKey: this.network.logsKey,
+      database: this.data.database,
+      cache: this.data.cache,
+      uploads: this.data.uploads,
+      alarmTopic: this.network.alarmTopic,
+      drBackupKey: this.dr?.backupKey,
+    });
+    this.ops = new OpsStack(this, 'Ops', {
+      config,
+      description: `Operations of the ${config.name} stage: alarms, notifications, dashboard, budget`,
+      data: this.data,
+      app: this.app,
+      functions: projectFunctions(this.data, this.app),
+    });
+    // The alarm topic is referenced by its fixed ARN; it must exist first all the same.
+    this.ops.addStackDependency(this.network, "alarm topic");
+  }
+}
+
+/**
+ * The project Lambda functions in the given stacks, named after the construct that owns each
+ * ("pgvector"), with the function's own id unless it is the owner's Handler ("pre-deploy-snapshot-is-complete").
+ */
+function projectFunctions(...stacks: Construct[]): WatchedFunction[] {
+  return stacks
+    .flatMap((stack) => stack.node.findAll())
+    .filter((c): c is ProjectFunction => c instanceof ProjectFunction)
+    .map((f) => ({ name: kebab(f.node.id === 'Handler' ? f.node.scope!.node.id : `${f.node.scope!.node.id}${f.node.id}`), fn: f.fn }));
+}
+
+function kebab(id: string): string {
+  return id.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
+}

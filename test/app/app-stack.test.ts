@@ -1,0 +1,372 @@
+import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { STAGE_NAMES, type StageConfig, type StageName, STAGES, parseStageConfig } from '../../lib/config';
+import { MANAGED_RULE_GROUPS } from '../../lib/app/waf';
+import { type StageTemplates, stackOutputLike, synthStage } from '../support/synth';
+
+const synthesized = {} as Record<StageName, StageTemplates>;
+beforeAll(() => {
+  for (const name of STAGE_NAMES) synthesized[name] = synthStage(name);
+});
+const app = (name: StageName): Template => synthesized[name].app;
+
+// biome-ignore lint: template JSON is free-form
+type Json = any;
+const byPrefix = (t: Template, type: string, prefix: string): Json => {
+  const found = Object.entries(t.findResources(type)).filter(([id]) => id.startsWith(prefix));
+  expect(found, `${type} ${prefix}`).toHaveLength(1);
+  return found[0][1];
+};
+const container = (t: Template, task: 'WebTask' | 'WorkerTask'): Json => byPrefix(t, 'AWS::ECS::TaskDefinition', `${task}TaskDefinition`).Properties.ContainerDefinitions[0];
+
+describe.each(STAGE_NAMES)('%s app stack', (name) => {
+  const config: StageConfig = parseStageConfig(STAGES[name]);
+
+  test('is named <stage>-App', () => {
+    expect(synthesized[name].stage.app.stackName).toBe(`${name}-App`);
+  });
+
+  test('cluster with enhanced Container Insights and both Fargate capacity providers', () => {
+    app(name).hasResourceProperties('AWS::ECS::Cluster', { ClusterSettings: [{ Name: 'containerInsights', Value: 'enhanced' }] });
+    app(name).hasResourceProperties('AWS::ECS::ClusterCapacityProviderAssociations', { CapacityProviders: Match.arrayWith(['FARGATE', 'FARGATE_SPOT']) });
+  });
+
+  describe.each([
+    ['WebTask', 'web'],
+    ['WorkerTask', 'worker'],
+  ] as const)('%s', (task, sizing) => {
+    test('ARM64, sized from config, same image', () => {
+      const def = byPrefix(app(name), 'AWS::ECS::TaskDefinition', `${task}TaskDefinition`).Properties;
+      expect(def).toMatchObject({
+        Cpu: String(config[sizing].cpu),
+        Memory: String(config[sizing].memoryMiB),
+        RuntimePlatform: { CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' },
+        RequiresCompatibilities: ['FARGATE'],
+      });
+      expect(JSON.stringify(container(app(name), task).Image)).toContain(`/${config.image.repositoryName}:${config.image.tag}`);
+    });
+
+    test('non-root, read-only root filesystem, scratch volumes for /tmp and .next/cache, JSON logs', () => {
+      const c = container(app(name), task);
+      // ECS Exec (dev) needs a writable root filesystem: AWS does not support it on a read-only one.
+      expect(c).toMatchObject({ User: '1000:1000', ReadonlyRootFilesystem: !config.app.ecsExec, Essential: true });
+      expect(c.MountPoints).toEqual([
+        { ContainerPath: '/tmp', ReadOnly: false, SourceVolume: 'tmp' },
+        { ContainerPath: '/app/.next/cache', ReadOnly: false, SourceVolume: 'nextCache' },
+      ]);
+      expect(c.LogConfiguration).toMatchObject({ LogDriver: 'awslogs', Options: { mode: 'non-blocking' } });
+    });
+
+    test('no database password reaches the container: it logs in as the app role with IAM tokens', () => {
+      const c = container(app(name), task);
+      // The only secret is the Valkey AUTH token; nothing of the database's master secret.
+      expect(c.Secrets.map((s: Json) => s.Name)).toEqual(['REDIS_AUTH_TOKEN']);
+      expect(JSON.stringify(c)).not.toMatch(/MasterUserSecret|DATABASE_PASSWORD|rds!db/);
+      const env = c.Environment as { Name: string; Value: unknown }[];
+      expect(env.map((e) => e.Name).filter((n) => /PASSWORD|SECRET|TOKEN|CREDENTIAL|KEY/i.test(n))).toEqual([]);
+      expect(JSON.stringify(env)).not.toMatch(/resolve:secretsmanager|AuthToken/);
+      const value = (n: string) => env.find((e) => e.Name === n)?.Value;
+      expect(env.map((e) => e.Name)).toEqual(
+        expect.arrayContaining(['NODE_ENV', 'STAGE', 'DATABASE_HOST', 'DATABASE_PORT', 'DATABASE_NAME', 'DATABASE_USER', 'DATABASE_AUTH', 'AWS_REGION', 'REDIS_URL', 'UPLOADS_BUCKET']),
+      );
+      expect([value('DATABASE_USER'), value('DATABASE_AUTH'), value('DATABASE_PORT'), value('DATABASE_NAME'), value('AWS_REGION')]).toEqual(['webapp_app', 'iam', '5432', 'app', config.region]);
+      expect(JSON.stringify(value('REDIS_URL'))).toContain('rediss://');
+    });
+
+    test('the execution role pulls the image, writes its logs and reads the AUTH token, nothing else', () => {
+      const role = byPrefix(app(name), 'AWS::IAM::Role', `${task}TaskDefinitionExecutionRole`);
+      expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+      const policy = byPrefix(app(name), 'AWS::IAM::Policy', `${task}TaskDefinitionExecutionRoleDefaultPolicy`);
+      const statements = policy.Properties.PolicyDocument.Statement as Json[];
+      expect(statements.map((s) => [s.Action, typeof s.Resource === 'string' ? s.Resource : Array.isArray(s.Resource) ? s.Resource.length : 'ref'])).toEqual([
+        [['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'], `arn:aws:ecr:${config.region}:${config.account}:repository/${config.image.repositoryName}`],
+        ['ecr:GetAuthorizationToken', '*'],
+        [['logs:CreateLogStream', 'logs:PutLogEvents'], 'ref'],
+        [['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], 'ref'],
+        ['kms:Decrypt', 'ref'],
+      ]);
+      expect(statements[4].Condition).toEqual({ StringEquals: { 'kms:ViaService': `secretsmanager.${config.region}.amazonaws.com` } });
+    });
+
+    test('the task role has only the database login, uploads and SES policies (and ECS Exec channels where configured)', () => {
+      const role = byPrefix(app(name), 'AWS::IAM::Role', `${task}TaskDefinitionTaskRole`);
+      const managed = JSON.stringify(role.Properties.ManagedPolicyArns);
+      expect(managed).toContain('DatabaseConnectwebappapp');
+      expect(managed).toContain('UploadsObjectAccessPolicy');
+      expect(role.Properties.ManagedPolicyArns).toHaveLength(config.domain ? 3 : 2);
+      expect(managed.includes('EmailSendPolicy')).toBe(config.domain !== undefined);
+      const inline = Object.entries(app(name).findResources('AWS::IAM::Policy')).filter(([id]) => id.startsWith(`${task}TaskDefinitionTaskRoleDefaultPolicy`));
+      if (config.app.ecsExec) {
+        const actions = inline.flatMap(([, p]) => p.Properties.PolicyDocument.Statement.flatMap((s: Json) => [s.Action].flat()));
+        expect(actions.every((a: string) => a.startsWith('ssmmessages:') || a.startsWith('logs:') || a.startsWith('kms:'))).toBe(true);
+      } else {
+        expect(inline).toEqual([]);
+      }
+    });
+  });
+
+  test('uploads policy: objects of the uploads bucket only, KMS only through S3', () => {
+    const policy = byPrefix(synthesized[name].data, 'AWS::IAM::ManagedPolicy', 'UploadsObjectAccessPolicy').Properties.PolicyDocument.Statement;
+    expect(policy).toEqual([
+      { Effect: 'Allow', Action: 's3:ListBucket', Resource: { 'Fn::GetAtt': ['UploadsBucketC4B27CC7', 'Arn'] } },
+      {
+        Effect: 'Allow',
+        Action: ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:PutObject'],
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': ['UploadsBucketC4B27CC7', 'Arn'] }, '/*']] },
+      },
+      {
+        Effect: 'Allow',
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        Resource: { 'Fn::GetAtt': ['UploadsKeyE2534F44', 'Arn'] },
+        Condition: { StringEquals: { 'kms:ViaService': `s3.${config.region}.amazonaws.com` } },
+      },
+    ]);
+  });
+
+  test(config.app.ecsExec ? 'ECS Exec sessions are encrypted with their own key and logged to an encrypted log group' : 'no ECS Exec configuration where Exec is off', () => {
+    const cluster = byPrefix(app(name), 'AWS::ECS::Cluster', 'Cluster').Properties;
+    if (!config.app.ecsExec) {
+      expect(cluster.Configuration).toBeUndefined();
+      return;
+    }
+    expect(cluster.Configuration.ExecuteCommandConfiguration).toEqual({
+      KmsKeyId: { 'Fn::GetAtt': [expect.stringMatching(/^ExecKey/), 'Arn'] },
+      Logging: 'OVERRIDE',
+      LogConfiguration: { CloudWatchLogGroupName: { Ref: expect.stringMatching(/^ExecLogs/) }, CloudWatchEncryptionEnabled: true },
+    });
+    const [execLogs] = Object.entries(app(name).findResources('AWS::Logs::LogGroup')).filter(([id]) => id.startsWith('ExecLogs'));
+    expect(execLogs[1].Properties.KmsKeyId).toBeDefined();
+    expect(execLogs[1].Properties.RetentionInDays).toBe(config.logRetentionDays);
+  });
+
+  test('web service: zero-downtime rolling deploys rolled back by the circuit breaker and two named alarms', () => {
+    const svc = byPrefix(app(name), 'AWS::ECS::Service', 'WebService').Properties;
+    expect(svc).toMatchObject({
+      DesiredCount: config.web.desiredCount,
+      CapacityProviderStrategy: [{ CapacityProvider: config.web.spot ? 'FARGATE_SPOT' : 'FARGATE', Weight: 1 }],
+      EnableExecuteCommand: config.app.ecsExec,
+      DeploymentConfiguration: {
+        MinimumHealthyPercent: 100,
+        MaximumPercent: 200,
+        DeploymentCircuitBreaker: { Enable: true, Rollback: true },
+        Alarms: { Enable: true, Rollback: true, AlarmNames: [{ Ref: expect.stringMatching(/^WebTarget5xxRate/) }, { Ref: expect.stringMatching(/^WebUnhealthyHosts/) }] },
+      },
+      NetworkConfiguration: { AwsvpcConfiguration: { AssignPublicIp: 'DISABLED' } },
+    });
+    for (const alarmName of [`${name}-App-web-target-5xx-rate`, `${name}-App-web-unhealthy-hosts`]) {
+      app(name).hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: alarmName, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 3 });
+    }
+  });
+
+  test('target group checks readiness, slow start and a short deregistration for Node.js', () => {
+    const tg = byPrefix(app(name), 'AWS::ElasticLoadBalancingV2::TargetGroup', 'WebTargets').Properties;
+    expect(tg).toMatchObject({ HealthCheckPath: config.app.readinessPath, Matcher: { HttpCode: '200' }, Port: config.app.containerPort, TargetType: 'ip' });
+    expect(tg.TargetGroupAttributes).toEqual(
+      expect.arrayContaining([
+        { Key: 'deregistration_delay.timeout_seconds', Value: '30' },
+        { Key: 'slow_start.duration_seconds', Value: '60' },
+      ]),
+    );
+  });
+
+  test('container health check on the liveness path', () => {
+    // The exec form: no shell in the image is needed (distroless has none).
+    const [form, command, flag, script] = container(app(name), 'WebTask').HealthCheck.Command;
+    expect([form, command, flag]).toEqual(['CMD', 'node', '-e']);
+    expect(script).toContain(`http://127.0.0.1:${config.app.containerPort}${config.app.livenessPath}`);
+  });
+
+  test('both services wait for the cluster\'s capacity providers (and the pre-deploy snapshot)', () => {
+    const [association] = Object.keys(app(name).findResources('AWS::ECS::ClusterCapacityProviderAssociations'));
+    for (const prefix of ['WebService', 'WorkerService']) {
+      const service = byPrefix(app(name), 'AWS::ECS::Service', prefix);
+      expect(service.DependsOn).toEqual(expect.arrayContaining([association, expect.stringMatching(/^PreDeploySnapshot/)]));
+    }
+  });
+
+  test('scaling: web on CPU and requests per target, worker on CPU; out fast, in after 5 minutes', () => {
+    const targets = Object.entries(app(name).findResources('AWS::ApplicationAutoScaling::ScalableTarget'));
+    const bounds = Object.fromEntries(targets.map(([id, t]) => [id.startsWith('Web') ? 'web' : 'worker', [t.Properties.MinCapacity, t.Properties.MaxCapacity]]));
+    expect(bounds).toEqual({ web: [config.web.minCount, config.web.maxCount], worker: [config.worker.minCount, config.worker.maxCount] });
+    const policies = Object.values(app(name).findResources('AWS::ApplicationAutoScaling::ScalingPolicy')).map((p) => p.Properties.TargetTrackingScalingPolicyConfiguration);
+    expect(policies.map((p) => p.PredefinedMetricSpecification.PredefinedMetricType).sort()).toEqual([
+      'ALBRequestCountPerTarget',
+      'ECSServiceAverageCPUUtilization',
+      'ECSServiceAverageCPUUtilization',
+    ]);
+    for (const p of policies) expect([p.ScaleOutCooldown, p.ScaleInCooldown]).toEqual([60, 300]);
+  });
+
+  test('worker: the worker command, time to finish a job on SIGTERM, no load balancer', () => {
+    const c = container(app(name), 'WorkerTask');
+    expect(c.Command).toEqual(config.app.workerCommand);
+    expect(c.StopTimeout).toBe(config.app.workerStopTimeoutSeconds);
+    const svc = byPrefix(app(name), 'AWS::ECS::Service', 'WorkerService').Properties;
+    expect(svc.LoadBalancers).toEqual([]);
+    expect(svc.DeploymentConfiguration.DeploymentCircuitBreaker).toEqual({ Enable: true, Rollback: true });
+    expect(svc.CapacityProviderStrategy).toEqual([{ CapacityProvider: config.worker.spot ? 'FARGATE_SPOT' : 'FARGATE', Weight: 1 }]);
+  });
+
+  test('task security groups admit nothing from outside and let out HTTPS, PostgreSQL and Valkey only', () => {
+    for (const prefix of ['WebSecurityGroup', 'WorkerSecurityGroup']) {
+      const sg = byPrefix(app(name), 'AWS::EC2::SecurityGroup', prefix).Properties;
+      expect(sg.SecurityGroupIngress).toBeUndefined();
+      expect(sg.SecurityGroupEgress).toEqual([{ CidrIp: '0.0.0.0/0', Description: 'HTTPS to AWS APIs and the image registry', FromPort: 443, IpProtocol: 'tcp', ToPort: 443 }]);
+    }
+    const egressPorts = Object.values(app(name).findResources('AWS::EC2::SecurityGroupEgress')).map((e) => e.Properties.FromPort).sort();
+    expect(egressPorts).toEqual([3000, 5432, 5432, 6379, 6379]);
+    const ingress = Object.values(app(name).findResources('AWS::EC2::SecurityGroupIngress')).map((i) => i.Properties.FromPort).sort();
+    expect(ingress).toEqual([3000, 5432, 5432, 6379, 6379]);
+  });
+
+  test('load balancer: internet-facing, invalid headers dropped, defensive desync, access logs, deletion protection in prod', () => {
+    const alb = byPrefix(app(name), 'AWS::ElasticLoadBalancingV2::LoadBalancer', 'LoadBalancerAlb').Properties;
+    expect(alb.Scheme).toBe('internet-facing');
+    expect(alb.LoadBalancerAttributes).toEqual(
+      expect.arrayContaining([
+        { Key: 'routing.http.drop_invalid_header_fields.enabled', Value: 'true' },
+        { Key: 'routing.http.desync_mitigation_mode', Value: 'defensive' },
+        { Key: 'access_logs.s3.enabled', Value: 'true' },
+        { Key: 'deletion_protection.enabled', Value: String(name === 'prod') },
+      ]),
+    );
+  });
+
+  // The stage's own zone, read from its network stack.
+  const stageZone = stackOutputLike(Match.objectLike({ StackName: `${name}-Network`, OutputName: Match.stringLikeRegexp('RefZone2A4024A4') }));
+
+  test('every DNS record goes into the stage\'s own zone, never another stage\'s', () => {
+    for (const record of Object.values(app(name).findResources('AWS::Route53::RecordSet'))) {
+      expect(JSON.stringify(record.Properties.HostedZoneId)).toMatch(new RegExp(`"StackName":"${name}-Network".*RefZone2A4024A4`));
+    }
+  });
+
+  if (parseStageConfig(STAGES[name]).https) {
+    test('HTTPS with a DNS-validated certificate, the restricted post-quantum TLS policy and HSTS; HTTP only redirects', () => {
+      const t = app(name);
+      t.hasResourceProperties('AWS::CertificateManager::Certificate', {
+        DomainName: config.domain!.recordName,
+        ValidationMethod: 'DNS',
+        // Validated in the stage's own zone, which the network stack holds.
+        DomainValidationOptions: [{ DomainName: config.domain!.recordName, HostedZoneId: stageZone }],
+      });
+      t.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+        Port: 443,
+        Protocol: 'HTTPS',
+        SslPolicy: 'ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09',
+        ListenerAttributes: [{ Key: 'routing.http.response.strict_transport_security.header_value', Value: 'max-age=31536000; includeSubDomains' }],
+      });
+      t.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+        Port: 80,
+        Protocol: 'HTTP',
+        DefaultActions: [{ Type: 'redirect', RedirectConfig: { Protocol: 'HTTPS', Port: '443', StatusCode: 'HTTP_301' } }],
+      });
+      for (const type of ['A', 'AAAA']) t.hasResourceProperties('AWS::Route53::RecordSet', { Name: `${config.domain!.recordName}.`, Type: type, HostedZoneId: stageZone });
+    });
+  } else {
+    test('no domain: HTTP only, to the configured client blocks only, and synth says so', () => {
+      const t = app(name);
+      t.resourceCountIs('AWS::CertificateManager::Certificate', 0);
+      t.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 80, Protocol: 'HTTP', DefaultActions: [Match.objectLike({ Type: 'forward' })] });
+      const [group] = Object.values(t.findResources('AWS::EC2::SecurityGroup', { Properties: { GroupDescription: 'Internet-facing load balancer' } }));
+      expect(group.Properties.SecurityGroupIngress).toEqual(config.app.httpAllowedCidrs!.map((cidr) => expect.objectContaining({ CidrIp: cidr, FromPort: 80, ToPort: 80, IpProtocol: 'tcp' })));
+      expect(JSON.stringify(group.Properties.SecurityGroupIngress)).not.toContain('0.0.0.0/0');
+      Annotations.fromStack(synthesized[name].stage.app).hasWarning('*', Match.stringLikeRegexp(`serves plain HTTP on port 80, to ${config.app.httpAllowedCidrs!.join(', ')} only`));
+    });
+  }
+
+  test(config.app.waf ? 'WAF: rate limit and managed rules, associated and logged' : 'no WAF (configured off)', () => {
+    const t = app(name);
+    if (!config.app.waf) {
+      t.resourceCountIs('AWS::WAFv2::WebACL', 0);
+      return;
+    }
+    const acl = byPrefix(t, 'AWS::WAFv2::WebACL', 'WafWebAcl').Properties;
+    expect(acl.Scope).toBe('REGIONAL');
+    const rules = acl.Rules as Json[];
+    expect(rules.map((r) => r.Priority)).toEqual(rules.map((_, i) => i));
+    expect(rules.map((r) => r.Name)).toEqual([
+      'block-middleware-subrequest',
+      'rate-limit-per-ip',
+      'auth-rate-limit-per-ip',
+      'AWSManagedRulesAmazonIpReputationList',
+      'AWSManagedRulesCommonRuleSet',
+      'large-bodies-only-where-allowed',
+      'AWSManagedRulesKnownBadInputsRuleSet',
+      'AWSManagedRulesSQLiRuleSet',
+    ]);
+    expect(rules.filter((r) => r.Statement.ManagedRuleGroupStatement).map((r) => r.Statement.ManagedRuleGroupStatement.Name)).toEqual([...MANAGED_RULE_GROUPS]);
+    const rule = (n: string) => rules.find((r) => r.Name === n)!;
+    const header = (h: string) => ({
+      ByteMatchStatement: {
+        FieldToMatch: { Headers: { MatchPattern: { IncludedHeaders: [h] }, MatchScope: 'KEY', OversizeHandling: 'CONTINUE' } },
+        PositionalConstraint: 'EXACTLY',
+        SearchString: h,
+        TextTransformations: [{ Priority: 0, Type: 'LOWERCASE' }],
+      },
+    });
+    const path = (p: string) => ({ ByteMatchStatement: { FieldToMatch: { UriPath: {} }, PositionalConstraint: 'STARTS_WITH', SearchString: p, TextTransformations: [{ Priority: 0, Type: 'NONE' }] } });
+    // CVE-2025-29927: a request with the header skips Next.js middleware on unpatched versions.
+    expect(rule('block-middleware-subrequest')).toMatchObject({ Action: { Block: {} }, Statement: header('x-middleware-subrequest') });
+    expect(rule('rate-limit-per-ip')).toMatchObject({ Action: { Block: {} }, Statement: { RateBasedStatement: { Limit: config.app.wafRateLimitPer5Min, AggregateKeyType: 'IP' } } });
+    expect(rule('auth-rate-limit-per-ip')).toMatchObject({
+      Action: { Block: {} },
+      Statement: { RateBasedStatement: { Limit: config.app.wafAuthRateLimitPer5Min, AggregateKeyType: 'IP', ScopeDownStatement: { OrStatement: { Statements: config.app.wafAuthPaths.map(path) } } } },
+    });
+    // The body-size rule counts; ours blocks what it labels except on the upload paths and Server Actions.
+    expect(rule('AWSManagedRulesCommonRuleSet').Statement.ManagedRuleGroupStatement.RuleActionOverrides).toEqual([{ Name: 'SizeRestrictions_BODY', ActionToUse: { Count: {} } }]);
+    expect(rule('large-bodies-only-where-allowed')).toMatchObject({
+      Action: { Block: {} },
+      Statement: {
+        AndStatement: {
+          Statements: [
+            { LabelMatchStatement: { Scope: 'LABEL', Key: 'awswaf:managed:aws:core-rule-set:SizeRestrictions_Body' } },
+            { NotStatement: { Statement: { OrStatement: { Statements: [...config.app.wafLargeBodyPaths.map(path), header('next-action')] } } } },
+          ],
+        },
+      },
+    });
+    t.resourceCountIs('AWS::WAFv2::WebACLAssociation', 1);
+    t.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: `aws-waf-logs-${name}-App`, RetentionInDays: config.logRetentionDays });
+    // Secrets stay out of the logs; only decisions worth reading are kept.
+    t.hasResourceProperties('AWS::WAFv2::LoggingConfiguration', {
+      RedactedFields: ['cookie', 'authorization', ...config.app.wafRedactedHeaders].map((n) => ({ SingleHeader: { Name: n } })),
+      LoggingFilter: {
+        DefaultBehavior: 'DROP',
+        Filters: [{ Behavior: 'KEEP', Requirement: 'MEETS_ANY', Conditions: ['BLOCK', 'COUNT', 'EXCLUDED_AS_COUNT'].map((a) => ({ ActionCondition: { Action: a } })) }],
+      },
+    });
+    t.resourceCountIs('AWS::WAFv2::LoggingConfiguration', 1);
+  });
+
+  test(config.domain ? 'SES: domain identity with DKIM and MAIL FROM, configuration set with reputation metrics and events' : 'no SES without a domain', () => {
+    const t = app(name);
+    if (!config.domain) {
+      t.resourceCountIs('AWS::SES::EmailIdentity', 0);
+      return;
+    }
+    t.hasResourceProperties('AWS::SES::EmailIdentity', {
+      EmailIdentity: config.domain.zoneName,
+      MailFromAttributes: { MailFromDomain: `mail.${config.domain.zoneName}` },
+      ConfigurationSetAttributes: { ConfigurationSetName: { Ref: Match.stringLikeRegexp('^EmailConfigurationSet') } },
+    });
+    t.resourceCountIs('AWS::Route53::RecordSet', 2 + 3 + 2); // aliases, 3 DKIM CNAMEs, MAIL FROM MX + TXT
+    t.hasResourceProperties('AWS::SES::ConfigurationSet', { ReputationOptions: { ReputationMetricsEnabled: true } });
+    const destinations = Object.values(t.findResources('AWS::SES::ConfigurationSetEventDestination')).map((d) => d.Properties.EventDestination);
+    expect(destinations).toHaveLength(2);
+    for (const d of destinations) expect(d.MatchingEventTypes.sort()).toEqual(['bounce', 'complaint', 'delivery', 'reject']);
+    t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+  });
+
+  test('outputs for people and scripts', () => {
+    const outputs = Object.keys(app(name).findOutputs('*'));
+    expect(outputs).toEqual(expect.arrayContaining(['SiteUrl', 'AlbDnsName', 'ClusterName', 'WebServiceName', 'WorkerServiceName']));
+  });
+});
+
+test('-c imageTag with a digest deploys that exact image', () => {
+  const digest = `sha256:${'b'.repeat(64)}`;
+  const { app: t } = synthStage('staging', { imageTag: digest });
+  const image = JSON.stringify(byPrefix(t, 'AWS::ECS::TaskDefinition', 'WebTaskTaskDefinition').Properties.ContainerDefinitions[0].Image);
+  expect(image).toContain(`/webapp@${digest}`);
+});
