@@ -21,8 +21,8 @@ export function createApp(options: CreateAppOptions = {}): { app: App; stages: A
   // the same schemas and more, in `npm test` and CI, and the built-in one had grown to 6 of the
   // 17 seconds of a full synth.
   const app = new App({ builtinCloudFormationValidation: false, ...options });
-  const { selected: configs, all } = loadStages(app.node.getAllContext());
-  const stages = configs.map((config) => new AppStage(app, { config }));
+  const { selected: configs, all, deploy } = loadStages(app.node.getAllContext());
+  const stages = configs.map((config) => new AppStage(app, { config, deploy }));
   // The image registries: where CI pushes, and every account and region a synthesized stage pulls
   // from. Their replication is planned over all stages, so a partial synth changes nothing.
   const pulledFrom = new Set(configs.map((c) => `${c.account}/${c.region}`));
@@ -41,7 +41,10 @@ export function createApp(options: CreateAppOptions = {}): { app: App; stages: A
       env: { account, region: here[0].region },
       account,
       stages: here,
-      releaseSource: here.find((c) => c.name === 'staging'),
+      promotions: all.flatMap((to) => {
+        const source = here.find((c) => c.name === to.image.promotedFrom);
+        return source ? [{ source, promotedTo: to.name }] : [];
+      }),
       description: `GitHub Actions access to ${account}: OIDC provider and the deploy and diff roles of ${here.map((c) => c.name).join(', ')}`,
     });
   }

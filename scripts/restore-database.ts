@@ -23,6 +23,7 @@ import { readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
 import { accountProblem } from './lib/credentials';
 import { applySettings, describe, differences, replicateBackups, restoreFromSnapshot, settingsOf, swapIn, waitAvailable, type Waiting } from './lib/restore';
+import { stageResourceName } from '../lib/shared/naming';
 
 const USAGE = `usage: restore-database --stage ${STAGE_NAMES.join('|')} --snapshot SNAPSHOT_ID [--yes]`;
 
@@ -57,7 +58,7 @@ export interface RestoreClients {
 /** Runs the restore (or prints its plan) and returns the exit code; `wait.log` gets every line. */
 export async function runRestore(args: RestoreArgs, clients: RestoreClients, wait: Waiting): Promise<number> {
   const config = STAGES[args.stage];
-  const names = { current: `webapp-${args.stage}`, restored: `webapp-${args.stage}-restored`, old: `webapp-${args.stage}-old` };
+  const names = { current: stageResourceName(args.stage), restored: stageResourceName(args.stage, 'restored'), old: stageResourceName(args.stage, 'old') };
   const say = wait.log;
   const current = await describe(clients.rds, names.current);
   if (!current) {
@@ -142,7 +143,7 @@ async function main(): Promise<number> {
       { now: () => new Date(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)), log: (line) => console.log(`${new Date().toISOString()} ${line}`) },
     );
   } catch (error) {
-    console.error(`FAILED: ${(error as Error).message}. ${`webapp-${args.stage}`} is left as it was unless the log above says it was renamed.`);
+    console.error(`FAILED: ${(error as Error).message}. ${stageResourceName(args.stage)} is left as it was unless the log above says it was renamed.`);
     return 1;
   }
 }

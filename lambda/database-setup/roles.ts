@@ -3,13 +3,14 @@
  * Takes a connected client (`Queryable`) so tests run the same SQL against a real PostgreSQL.
  */
 import type { Queryable } from './ensure-vector';
+import { PROJECT } from '../../lib/shared/naming';
 
 /** Roles and schema of the stage database. lib/ reads these names too (IAM policy, container environment). */
 export const DATABASE_ROLES = {
   /** The web app and the worker: read and write the app's tables, nothing else. */
-  app: 'webapp_app',
+  app: `${PROJECT}_app`,
   /** Migrations: own the app schema and everything in it. */
-  migrator: 'webapp_migrator',
+  migrator: `${PROJECT}_migrator`,
 } as const;
 
 /** The schema the app's tables live in; the migration role owns it. */

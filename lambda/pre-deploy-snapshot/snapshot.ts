@@ -9,15 +9,16 @@ import {
   type RDSClient,
   type Tag,
 } from '@aws-sdk/client-rds';
+import { projectTag } from '../../lib/shared/naming';
 
 /** Tag keys this tool writes; `TOOL_TAG` marks its snapshots, the only ones it ever prunes. */
-export const TOOL_TAG = 'webapp:pre-deploy-snapshot';
+export const TOOL_TAG = projectTag('pre-deploy-snapshot');
 export const TAGS = {
-  stage: 'webapp:stage',
-  release: 'webapp:release',
-  image: 'webapp:image',
-  previousImage: 'webapp:previous-image',
-  stack: 'webapp:stack',
+  stage: projectTag('stage'),
+  release: projectTag('release'),
+  image: projectTag('image'),
+  previousImage: projectTag('previous-image'),
+  stack: projectTag('stack'),
 } as const;
 
 /** What the custom resource knows about the release and the stage. */

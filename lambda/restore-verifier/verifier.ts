@@ -4,12 +4,13 @@ import { DescribeDBInstancesCommand, ModifyDBInstanceCommand, type RDSClient } f
 import type { ClientConfig } from 'pg';
 import type { Session } from '../database-setup/custom-resource';
 import { checkDatabase, type Expectations } from './checks';
+import { PROJECT } from '../../lib/shared/naming';
 
 /** detail-type of the event scripts/restore-drill.ts invokes the verifier with. */
 export const DRILL_EVENT = 'Restore Drill';
 
 /** The metric namespace the verifier publishes to (dimension Stage). */
-export const METRIC_NAMESPACE = 'webapp/RestoreTesting';
+export const METRIC_NAMESPACE = `${PROJECT}/RestoreTesting`;
 
 export interface VerifierSettings {
   readonly stage: string;

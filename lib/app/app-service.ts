@@ -8,8 +8,10 @@ export interface AppServiceBase {
   readonly cluster: ecs.ICluster;
   readonly task: AppTask;
   readonly desiredCount: number;
-  readonly spot: boolean;
-  readonly ecsExec: boolean;
+  /** Run on Fargate Spot (interruptible, about 70% cheaper). */
+  readonly useSpot: boolean;
+  /** Allow ECS Exec shells into the tasks. */
+  readonly enableExecuteCommand: boolean;
 }
 
 /**
@@ -27,11 +29,11 @@ export function appServiceProps(scope: Construct, props: AppServiceBase, securit
     cluster: props.cluster,
     taskDefinition: props.task.taskDefinition,
     desiredCount: props.desiredCount,
-    capacityProviderStrategies: [{ capacityProvider: props.spot ? 'FARGATE_SPOT' : 'FARGATE', weight: 1 }],
+    capacityProviderStrategies: [{ capacityProvider: props.useSpot ? 'FARGATE_SPOT' : 'FARGATE', weight: 1 }],
     minHealthyPercent: 100,
     maxHealthyPercent: 200,
     circuitBreaker: { enable: true, rollback: true },
-    enableExecuteCommand: props.ecsExec,
+    enableExecuteCommand: props.enableExecuteCommand,
     vpcSubnets: { subnets: vpc.privateSubnets },
     securityGroups: [securityGroup],
     assignPublicIp: false,

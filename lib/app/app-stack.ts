@@ -1,65 +1,93 @@
 import { CfnOutput, Duration, Validations } from 'aws-cdk-lib';
-import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as route53 from 'aws-cdk-lib/aws-route53';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
+import { DATABASE_ROLES } from '../../lambda/database-setup/roles';
+import type { DeployOptions } from '../config';
+import { DATABASE_NAME, DATABASE_PORT } from '../data/database';
+import type { DataTier } from '../data/data-stack';
+import type { NetworkTier } from '../network/network-stack';
 import { AlarmSet } from '../shared/alarm-set';
+import type { LogSettings } from '../shared/log-group';
+import { stageResourceName } from '../shared/naming';
+import { ServiceKey } from '../shared/service-key';
+import { StageStack, type StageStackProps } from '../shared/stage-stack';
 import { AppTask } from './app-task';
-import type { Cache } from '../data/cache';
-import { DATABASE_NAME, DATABASE_PORT, type Database } from '../data/database';
 import { Email } from './email';
 import { ExecSessions } from './exec-sessions';
 import { LoadBalancer } from './load-balancer';
 import { PreDeploySnapshot } from './pre-deploy-snapshot';
-import { ServiceKey } from '../shared/service-key';
-import type { UploadsBucket } from '../data/uploads-bucket';
 import { Waf } from './waf';
-import { WebService } from './web-service';
+import { type WebDeploymentAlarms, WebService } from './web-service';
 import { WorkerService } from './worker-service';
-import { DATABASE_ROLES } from '../../lambda/database-setup/roles';
-import { StageStack, type StageStackProps } from '../shared/stage-stack';
+
+/** A service operations watch, by the short name its alarms use. */
+export interface WatchedService {
+  readonly name: 'web' | 'worker';
+  readonly service: ecs.FargateService;
+}
+
+/** What the operations tier watches of the app tier; the ops stack takes this, not the stack. */
+export interface AppTier {
+  readonly cluster: ecs.ICluster;
+  readonly loadBalancer: elbv2.ApplicationLoadBalancer;
+  /** The web and the worker service. */
+  readonly services: readonly WatchedService[];
+  /** The web service's alarms that roll a deployment back (they notify the topic from here). */
+  readonly deploymentAlarms: WebDeploymentAlarms;
+  /** A load-balancer metric of the web targets (WebService.targetMetric). */
+  targetMetric(metricName: string, options?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Metric name of the web ACL in front of the load balancer (its metrics' WebACL dimension), where there is one. */
+  readonly webAclMetricName?: string;
+  /** The stage sends email through SES (it has a domain). */
+  readonly sendsEmail: boolean;
+}
 
 export interface AppStackProps extends StageStackProps {
-  readonly vpc: ec2.IVpc;
-  /** The stage's own hosted zone (network stack), where it has a domain. */
-  readonly zone?: route53.IPublicHostedZone;
-  readonly logsKey: kms.IKey;
-  readonly database: Database;
-  readonly cache: Cache;
-  readonly uploads: UploadsBucket;
-  /** The stage's alarm topic (network stack): the deployment alarms notify it too. */
-  readonly alarmTopic: sns.ITopic;
+  readonly network: NetworkTier;
+  readonly data: DataTier;
   /** The DR-region key pre-deploy snapshots are copied with, where backups are copied. */
   readonly drBackupKey?: kms.IKey;
+  /** The switches of this deploy (-c skipPreDeploySnapshot). */
+  readonly deploy: DeployOptions;
 }
 
 /**
  * The stage's stateless tier: the ECS cluster, the web service behind the load balancer (with the
  * WAF where configured), the BullMQ worker from the same image, and SES for the stage's domain.
  * Everything here can be replaced without losing data.
+ *
+ * The constructor reads top to bottom as the tier is built: front door, email, the two tasks
+ * (environment, secrets, grants), the services, the pre-deploy snapshot they wait for, and the
+ * network paths to the data tier. Every construct is created in this stack's scope, so splitting
+ * the steps into methods changed no construct path and no logical id.
  */
-export class AppStack extends StageStack {
+export class AppStack extends StageStack implements AppTier {
   readonly cluster: ecs.Cluster;
   readonly web: WebService;
   readonly worker: WorkerService;
-  readonly loadBalancer: LoadBalancer;
+  readonly loadBalancer: LoadBalancer['alb'];
+  readonly frontDoor: LoadBalancer;
   readonly email?: Email;
   readonly waf?: Waf;
   readonly preDeploySnapshot: PreDeploySnapshot;
+  private readonly logs: LogSettings;
 
   constructor(scope: Construct, id: string, props: AppStackProps) {
     super(scope, id, props);
-    const { name, app, web, worker, image, domain } = this.config;
-    const logs = { logsKey: props.logsKey, logRetention: this.logRetention, logRemovalPolicy: this.statefulRemovalPolicy };
+    const { network, data } = props;
+    const { name, app } = this.config;
+    this.logs = { logsKey: network.logsKey, logRetention: this.logRetention, logRemovalPolicy: this.statefulRemovalPolicy };
 
-    const exec = app.ecsExec ? new ExecSessions(this, 'Exec', { stage: name, ...logs }) : undefined;
+    const exec = app.enableExecuteCommand ? new ExecSessions(this, 'Exec', { stage: name, ...this.logs }) : undefined;
     this.cluster = new ecs.Cluster(this, 'Cluster', {
-      vpc: props.vpc,
+      vpc: network.vpc,
       containerInsightsV2: ecs.ContainerInsights.ENHANCED,
       enableFargateCapacityProviders: true,
       // Where shells into tasks are allowed, every session is encrypted with its own key and
@@ -67,36 +95,106 @@ export class AppStack extends StageStack {
       ...(exec ? { executeCommandConfiguration: exec.configuration } : {}),
     });
 
-    this.loadBalancer = new LoadBalancer(this, 'LoadBalancer', {
-      vpc: props.vpc,
-      accessLogBucket: props.uploads.accessLogs,
-      domain: this.config.https && domain && props.zone ? { zone: props.zone, recordName: domain.recordName } : undefined,
-      deletionProtection: name === 'prod',
+    ({ frontDoor: this.frontDoor, waf: this.waf } = this.buildFrontDoor(network, data));
+    this.loadBalancer = this.frontDoor.alb;
+    if (network.zone) this.email = this.buildEmail(network.zone);
+
+    const tasks = this.buildTasks(data, network.zone);
+    this.web = new WebService(this, 'Web', {
+      cluster: this.cluster,
+      task: tasks.web,
+      containerPort: app.containerPort,
+      ...this.config.web,
+      enableExecuteCommand: app.enableExecuteCommand,
+      listener: this.frontDoor.listener,
+      loadBalancer: this.loadBalancer,
+      readinessPath: app.readinessPath,
+    });
+    const notify = new AlarmSet(name, network.alarmTopic);
+    for (const alarm of Object.values(this.web.deploymentAlarms)) notify.notify(alarm);
+    this.worker = new WorkerService(this, 'Worker', { cluster: this.cluster, task: tasks.worker, ...this.config.worker, enableExecuteCommand: app.enableExecuteCommand });
+    if (exec) for (const task of [tasks.web, tasks.worker]) task.acknowledgeExecGrants(exec.logGroup);
+
+    this.preDeploySnapshot = this.buildPreDeploySnapshot(network, data, tasks, props);
+    this.connectToData(data);
+
+    new CfnOutput(this, 'SiteUrl', { value: this.frontDoor.url });
+    new CfnOutput(this, 'AlbDnsName', { value: this.loadBalancer.loadBalancerDnsName });
+    new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
+    new CfnOutput(this, 'WebServiceName', { value: this.web.service.serviceName });
+    new CfnOutput(this, 'WorkerServiceName', { value: this.worker.service.serviceName });
+  }
+
+  get services(): readonly WatchedService[] {
+    return [
+      { name: 'web', service: this.web.service },
+      { name: 'worker', service: this.worker.service },
+    ];
+  }
+
+  get deploymentAlarms(): WebDeploymentAlarms {
+    return this.web.deploymentAlarms;
+  }
+
+  targetMetric(metricName: string, options?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.web.targetMetric(metricName, options);
+  }
+
+  get webAclMetricName(): string | undefined {
+    return this.waf?.metricName;
+  }
+
+  get sendsEmail(): boolean {
+    return this.email !== undefined;
+  }
+
+  /** The load balancer (HTTPS where the stage has a domain) and the WAF in front of it, where configured. */
+  private buildFrontDoor(network: NetworkTier, data: DataTier): { frontDoor: LoadBalancer; waf?: Waf } {
+    const { app, domain, https } = this.config;
+    const frontDoor = new LoadBalancer(this, 'LoadBalancer', {
+      vpc: network.vpc,
+      accessLogBucket: data.uploads.accessLogs,
+      domain: https && domain && network.zone ? { zone: network.zone, recordName: domain.recordName } : undefined,
+      deletionProtection: app.loadBalancerDeletionProtection,
       httpAllowedCidrs: app.httpAllowedCidrs ?? [],
     });
     if (app.waf) {
-      this.waf = new Waf(this, 'Waf', {
-        name: `webapp-${name}`,
-        loadBalancerArn: this.loadBalancer.alb.loadBalancerArn,
+      const waf = new Waf(this, 'Waf', {
+        name: stageResourceName(this.config.name),
+        loadBalancerArn: frontDoor.alb.loadBalancerArn,
         rateLimitPer5Min: app.wafRateLimitPer5Min,
         authPaths: app.wafAuthPaths,
         authRateLimitPer5Min: app.wafAuthRateLimitPer5Min,
         largeBodyPaths: app.wafLargeBodyPaths,
-        serverActions: app.wafServerActions,
+        inspectServerActions: app.wafServerActions,
         redactedHeaders: app.wafRedactedHeaders,
-        ...logs,
+        ...this.logs,
       });
+      return { frontDoor, waf };
     }
+    Validations.of(frontDoor.alb.node.defaultChild!).acknowledge({
+      id: 'NIST.800.53.R5-ALBWAFEnabled',
+      reason: `No WAF by configuration in ${this.config.name} (app.waf: false, cost); the config schema requires it in prod.`,
+    });
+    return { frontDoor };
+  }
 
-    if (props.zone) {
-      const eventsKey = new ServiceKey(this, 'EventsKey', {
-        description: `${name}: SES event notifications`,
-        services: ['sns'],
-        removalPolicy: this.statefulRemovalPolicy,
-      }).key;
-      this.email = new Email(this, 'Email', { zone: props.zone, key: eventsKey });
-    }
+  /** SES for the stage's domain, its event notifications encrypted with a key of their own. */
+  private buildEmail(zone: route53.IPublicHostedZone): Email {
+    const eventsKey = new ServiceKey(this, 'EventsKey', {
+      description: `${this.config.name}: SES event notifications`,
+      services: ['sns'],
+      removalPolicy: this.statefulRemovalPolicy,
+    }).key;
+    return new Email(this, 'Email', { zone, key: eventsKey });
+  }
 
+  /**
+   * The web and worker tasks of the one release image: their environment (no password: the app
+   * signs IAM tokens for the database), the cache AUTH token as a secret, and their grants.
+   */
+  private buildTasks(data: DataTier, zone?: route53.IPublicHostedZone): { web: AppTask; worker: AppTask } {
+    const { name, app, web, worker, image } = this.config;
     // One image for both services, by tag or digest (-c imageTag=... per deploy).
     const repository = ecr.Repository.fromRepositoryName(this, 'Repository', image.repositoryName);
     const containerImage = ecs.ContainerImage.fromEcrRepository(repository, image.tag);
@@ -104,7 +202,7 @@ export class AppStack extends StageStack {
       NODE_ENV: 'production',
       STAGE: name,
       PORT: String(app.containerPort),
-      DATABASE_HOST: props.database.instance.dbInstanceEndpointAddress,
+      DATABASE_HOST: data.database.instance.dbInstanceEndpointAddress,
       DATABASE_PORT: String(DATABASE_PORT),
       DATABASE_NAME,
       // No password: the app signs an IAM token as this user for each new connection
@@ -113,27 +211,23 @@ export class AppStack extends StageStack {
       DATABASE_AUTH: 'iam',
       AWS_REGION: this.region,
       // TLS to Valkey; the AUTH token comes as a secret.
-      REDIS_URL: `rediss://${props.cache.endpointAddress}:${props.cache.port}`,
-      UPLOADS_BUCKET: props.uploads.bucket.bucketName,
-      ...(this.email ? { SES_CONFIGURATION_SET: this.email.configurationSet.configurationSetName, MAIL_FROM_DOMAIN: props.zone!.zoneName } : {}),
+      REDIS_URL: `rediss://${data.cache.endpointAddress}:${data.cache.port}`,
+      UPLOADS_BUCKET: data.uploads.bucket.bucketName,
+      ...(this.email && zone ? { SES_CONFIGURATION_SET: this.email.configurationSet.configurationSetName, MAIL_FROM_DOMAIN: zone.zoneName } : {}),
     };
     // The AUTH token lives in the data stack, encrypted with the cache key. Referenced with its
     // key, CDK would write this stack's execution roles into that key policy: the data stack would
     // then depend on this one (a cycle). So it is referenced by ARN alone, and the roles get
     // kms:Decrypt on their own side below; the key policy already admits the account through
     // Secrets Manager. (Valkey's token does not rotate by itself: docs/runbooks.md.)
-    const authToken = secretsmanager.Secret.fromSecretCompleteArn(this, 'CacheAuthToken', props.cache.authToken.secretArn);
-    const secretKeys = [props.cache.authToken.encryptionKey!.keyArn];
+    const authToken = secretsmanager.Secret.fromSecretCompleteArn(this, 'CacheAuthToken', data.cache.authToken.secretArn);
     const secrets = { REDIS_AUTH_TOKEN: ecs.Secret.fromSecretsManager(authToken) };
+    const shared = { image: containerImage, environment, secrets, enableExecuteCommand: app.enableExecuteCommand, ...this.logs };
 
     const webTask = new AppTask(this, 'WebTask', {
       cpu: web.cpu,
-      memoryMiB: web.memoryMiB,
-      image: containerImage,
-      environment,
-      secrets,
+      memoryLimitMiB: web.memoryLimitMiB,
       containerPort: app.containerPort,
-      ecsExec: app.ecsExec,
       // Node has fetch built in, so the image needs no curl; the exec form needs no shell either
       // (distroless images have none).
       healthCheck: {
@@ -143,92 +237,71 @@ export class AppStack extends StageStack {
         retries: 3,
         startPeriod: Duration.seconds(30),
       },
-      ...logs,
+      ...shared,
     });
     const workerTask = new AppTask(this, 'WorkerTask', {
       cpu: worker.cpu,
-      memoryMiB: worker.memoryMiB,
-      image: containerImage,
+      memoryLimitMiB: worker.memoryLimitMiB,
       command: app.workerCommand,
-      environment,
-      secrets,
       stopTimeout: Duration.seconds(app.workerStopTimeoutSeconds),
-      ecsExec: app.ecsExec,
-      ...logs,
+      ...shared,
     });
-
-    this.web = new WebService(this, 'Web', {
-      cluster: this.cluster,
-      task: webTask,
-      containerPort: app.containerPort,
-      ...web,
-      ecsExec: app.ecsExec,
-      listener: this.loadBalancer.listener,
-      loadBalancer: this.loadBalancer.alb,
-      readinessPath: app.readinessPath,
-    });
-    const notify = new AlarmSet(name, props.alarmTopic);
-    for (const alarm of this.web.deploymentAlarms) notify.notify(alarm);
-    this.worker = new WorkerService(this, 'Worker', { cluster: this.cluster, task: workerTask, ...worker, ecsExec: app.ecsExec });
-    if (exec) for (const task of [webTask, workerTask]) task.acknowledgeExecGrants(exec.logGroup);
-    if (!app.waf) {
-      Validations.of(this.loadBalancer.alb.node.defaultChild!).acknowledge({
-        id: 'NIST.800.53.R5-ALBWAFEnabled',
-        reason: `No WAF by configuration in ${name} (app.waf: false, cost); the config schema requires it in prod.`,
-      });
-    }
 
     for (const task of [webTask, workerTask]) {
       task.taskDefinition.obtainExecutionRole().addToPrincipalPolicy(
         new iam.PolicyStatement({
           actions: ['kms:Decrypt'],
-          resources: secretKeys,
+          resources: [data.cache.authToken.encryptionKey!.keyArn],
           conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${this.region}.amazonaws.com` } },
         }),
       );
       const role = task.taskDefinition.taskRole;
-      role.addManagedPolicy(props.database.connectPolicy(DATABASE_ROLES.app));
-      role.addManagedPolicy(props.uploads.objectAccessPolicy);
+      role.addManagedPolicy(data.database.connectPolicy(DATABASE_ROLES.app));
+      role.addManagedPolicy(data.uploads.objectAccessPolicy);
       if (this.email) role.addManagedPolicy(this.email.sendPolicy);
     }
-    // Every service waits for a snapshot of the database taken for this release.
-    const skip = ['true', true].includes(this.node.tryGetContext('skipPreDeploySnapshot'));
-    this.preDeploySnapshot = new PreDeploySnapshot(this, 'PreDeploySnapshot', {
-      vpc: props.vpc,
+    return { web: webTask, worker: workerTask };
+  }
+
+  /** The snapshot of the database every service waits for before this release reaches it. */
+  private buildPreDeploySnapshot(network: NetworkTier, data: DataTier, tasks: { web: AppTask; worker: AppTask }, props: AppStackProps): PreDeploySnapshot {
+    const { name, image, backup, drRegion } = this.config;
+    const snapshot = new PreDeploySnapshot(this, 'PreDeploySnapshot', {
+      vpc: network.vpc,
       stage: name,
-      databaseIdentifier: props.database.instance.instanceIdentifier,
-      databaseArn: props.database.instance.instanceArn,
-      databaseKeyArn: props.database.key.keyArn,
+      databaseIdentifier: data.database.instance.instanceIdentifier,
+      databaseArn: data.database.instance.instanceArn,
+      databaseKeyArn: data.database.key.keyArn,
       cluster: this.cluster,
-      webTaskDefinition: webTask.taskDefinition,
-      taskDefinitions: [webTask.taskDefinition, workerTask.taskDefinition],
+      webTaskDefinition: tasks.web.taskDefinition,
+      taskDefinitions: [tasks.web.taskDefinition, tasks.worker.taskDefinition],
       image: image.tag.startsWith('sha256:') ? `${image.repositoryName}@${image.tag}` : `${image.repositoryName}:${image.tag}`,
       imageTag: image.tag,
-      keep: this.config.backup.preDeploySnapshotsKept,
-      dr: props.drBackupKey ? { region: this.config.drRegion, keyArn: props.drBackupKey.keyArn } : undefined,
-      skip,
-      ...logs,
+      keep: backup.preDeploySnapshotsKept,
+      dr: props.drBackupKey ? { region: drRegion, keyArn: props.drBackupKey.keyArn } : undefined,
+      isSkipped: props.deploy.skipPreDeploySnapshot,
+      ...this.logs,
     });
     // The capacity providers must be associated with the cluster before a service names one;
     // CloudFormation does not know that on its own (the snapshot hid it, except with -c
     // skipPreDeploySnapshot). The association is created at synth, so the dependency is on the
     // whole cluster construct, which CDK expands to every resource in it then.
     for (const service of [this.web.service, this.worker.service]) {
-      service.node.addDependency(this.preDeploySnapshot.resource);
+      service.node.addDependency(snapshot.resource);
       service.node.addDependency(this.cluster);
     }
+    return snapshot;
+  }
 
-    // allowTo writes the ingress rules on the database and cache groups into this stack, which
-    // already depends on the data stack (allowFrom would write them there: a cycle).
+  /**
+   * The services' paths to the database and the cache. allowTo writes the ingress rules on the
+   * database and cache groups into this stack, which already depends on the data stack (allowFrom
+   * would write them there: a cycle).
+   */
+  private connectToData(data: DataTier): void {
     for (const service of [this.web.service, this.worker.service]) {
-      service.connections.allowToDefaultPort(props.database, `${service.node.scope?.node.id} service`);
-      service.connections.allowToDefaultPort(props.cache, `${service.node.scope?.node.id} service`);
+      service.connections.allowToDefaultPort(data.database, `${service.node.scope?.node.id} service`);
+      service.connections.allowToDefaultPort(data.cache, `${service.node.scope?.node.id} service`);
     }
-
-    new CfnOutput(this, 'SiteUrl', { value: this.loadBalancer.url });
-    new CfnOutput(this, 'AlbDnsName', { value: this.loadBalancer.alb.loadBalancerDnsName });
-    new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
-    new CfnOutput(this, 'WebServiceName', { value: this.web.service.serviceName });
-    new CfnOutput(this, 'WorkerServiceName', { value: this.worker.service.serviceName });
   }
 }

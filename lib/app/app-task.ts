@@ -7,7 +7,7 @@ import { type LogSettings, stageLogGroup } from '../shared/log-group';
 export interface AppTaskProps extends LogSettings {
   /** CPU units and memory (MiB), a pair Fargate offers (the config schema checks it). */
   readonly cpu: number;
-  readonly memoryMiB: number;
+  readonly memoryLimitMiB: number;
   /** The app image; web and worker run the same one. */
   readonly image: ecs.ContainerImage;
   /** Overrides the image's command (the worker). */
@@ -27,7 +27,7 @@ export interface AppTaskProps extends LogSettings {
    * writable then; the config schema keeps ECS Exec out of prod.
    * @default false
    */
-  readonly ecsExec?: boolean;
+  readonly enableExecuteCommand?: boolean;
 }
 
 /** The container's name in every task definition; ECS and the deploy workflow refer to it. */
@@ -53,7 +53,7 @@ export class AppTask extends Construct {
     this.logGroup = stageLogGroup(this, 'Logs', props);
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
       cpu: props.cpu,
-      memoryLimitMiB: props.memoryMiB,
+      memoryLimitMiB: props.memoryLimitMiB,
       runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.ARM64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
     });
     for (const name of Object.keys(SCRATCH_PATHS)) this.taskDefinition.addVolume({ name });
@@ -62,7 +62,7 @@ export class AppTask extends Construct {
       image: props.image,
       command: props.command,
       user: APP_USER,
-      readonlyRootFilesystem: !props.ecsExec,
+      readonlyRootFilesystem: !props.enableExecuteCommand,
       environment: props.environment,
       secrets: props.secrets,
       healthCheck: props.healthCheck,
@@ -105,7 +105,7 @@ export class AppTask extends Construct {
     }
     Validations.of(taskPolicy).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'ECS Exec (on only where app.ecsExec is set; prod may not) needs ssmmessages channel actions, which have no resource-level permissions.',
+      reason: 'ECS Exec (on only where app.enableExecuteCommand is set; prod may not) needs ssmmessages channel actions, which have no resource-level permissions.',
     });
     Validations.of(taskPolicy).acknowledge({
       id: 'NIST.800.53.R5-IAMNoInlinePolicy',

@@ -10,7 +10,7 @@ export interface ExecSessionsProps extends LogSettings {
 }
 
 /**
- * Where ECS Exec is allowed (app.ecsExec; never prod): each session's data channel is encrypted
+ * Where ECS Exec is allowed (app.enableExecuteCommand; never prod): each session's data channel is encrypted
  * with a key of its own, and every command and its output go to an encrypted log group, so a
  * shell into a task leaves a record of who ran what. The services' task roles get the matching
  * grants from CDK (ssmmessages, the key, the log group).

@@ -7,7 +7,9 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { type LogSettings, logSettings } from '../shared/log-group';
 import { acknowledgeProviderFindings } from '../shared/provider-findings';
-import { handlerEntry, ProjectFunction } from '../shared/project-function';
+import { handlerEntry } from '../shared/paths';
+import { ProjectFunction } from '../shared/project-function';
+import { projectTag } from '../shared/naming';
 
 export interface PreDeploySnapshotProps extends LogSettings {
   readonly vpc: ec2.IVpc;
@@ -31,7 +33,7 @@ export interface PreDeploySnapshotProps extends LogSettings {
   /** Copy each snapshot to this region with this key. */
   readonly dr?: { readonly region: string; readonly keyArn: string };
   /** Skip the snapshot for this deploy (-c skipPreDeploySnapshot=true). */
-  readonly skip: boolean;
+  readonly isSkipped: boolean;
 }
 
 /** Minutes the snapshot waits for a busy database (backing up, modifying, ...) before failing. */
@@ -80,7 +82,7 @@ export class PreDeploySnapshot extends Construct {
 
     const rdsArn = (where: string, resource: string) => `arn:${partition}:rds:${where}:${account}:${resource}`;
     const own = (where: string) => rdsArn(where, `snapshot:predeploy-${props.stage}-*`);
-    const ownTagged = { StringEquals: { 'aws:ResourceTag/webapp:pre-deploy-snapshot': 'true', 'aws:ResourceTag/webapp:stage': props.stage } };
+    const ownTagged = { StringEquals: { [`aws:ResourceTag/${projectTag('pre-deploy-snapshot')}`]: 'true', [`aws:ResourceTag/${projectTag('stage')}`]: props.stage } };
     const statements = [
       new iam.PolicyStatement({ sid: 'ReadTheDatabase', actions: ['rds:DescribeDBInstances'], resources: [props.databaseArn] }),
       new iam.PolicyStatement({ sid: 'ListSnapshots', actions: ['rds:DescribeDBSnapshots'], resources: [props.databaseArn, rdsArn(region, 'snapshot:*')] }),
@@ -116,7 +118,7 @@ export class PreDeploySnapshot extends Construct {
     });
 
     this.release = Lazy.string({ produce: () => `${props.imageTag}-${settingsHash(stack, props.taskDefinitions)}` });
-    if (props.skip) {
+    if (props.isSkipped) {
       Annotations.of(this).addWarningV2(
         'app:preDeploySnapshotSkipped',
         `No snapshot of ${props.databaseIdentifier} is taken before this deploy (-c skipPreDeploySnapshot=true). Use it only in an emergency; docs/disaster-recovery.md.`,
@@ -136,7 +138,7 @@ export class PreDeploySnapshot extends Construct {
         Keep: String(props.keep),
         DbWaitMinutes: String(DB_WAIT_MINUTES),
         ...(props.dr ? { DrRegion: props.dr.region, DrKmsKeyArn: props.dr.keyArn } : {}),
-        ...(props.skip ? { Skip: 'true' } : {}),
+        ...(props.isSkipped ? { Skip: 'true' } : {}),
       },
     });
 

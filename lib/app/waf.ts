@@ -16,7 +16,7 @@ export interface WafProps extends LogSettings {
   /** URL path prefixes that may receive bodies over 8 KB (uploads). */
   readonly largeBodyPaths: readonly string[];
   /** Let Next.js Server Action requests (header `Next-Action`) carry bodies over 8 KB. */
-  readonly serverActions: boolean;
+  readonly inspectServerActions: boolean;
   /** Request headers (lower case) never written to the logs, besides cookie and authorization. */
   readonly redactedHeaders: readonly string[];
 }
@@ -92,7 +92,7 @@ export class Waf extends Construct {
       statement: { managedRuleGroupStatement: { vendorName: 'AWS', name, ...extra } },
       visibilityConfig: metric(name),
     });
-    const largeBodiesAllowed = [...props.largeBodyPaths.map(pathStartsWith), ...(props.serverActions ? [hasHeader('next-action')] : [])];
+    const largeBodiesAllowed = [...props.largeBodyPaths.map(pathStartsWith), ...(props.inspectServerActions ? [hasHeader('next-action')] : [])];
 
     this.metricName = metric('web-acl').metricName;
     this.webAcl = new wafv2.CfnWebACL(this, 'WebAcl', {

@@ -5,10 +5,18 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import { Construct } from 'constructs';
 import { type AppServiceBase, appServiceProps } from './app-service';
 
+/** The alarms that roll a web deployment back; ECS refers to them by name. */
+export interface WebDeploymentAlarms {
+  /** More than 5% of requests to the web tasks failed with 5xx for 3 minutes. */
+  readonly target5xxRate: cloudwatch.Alarm;
+  /** A web task failed the load balancer health check for 3 minutes. */
+  readonly unhealthyHosts: cloudwatch.Alarm;
+}
+
 export interface WebServiceProps extends AppServiceBase {
   readonly containerPort: number;
-  readonly minCount: number;
-  readonly maxCount: number;
+  readonly minCapacity: number;
+  readonly maxCapacity: number;
   /** The load balancer listener the service's target group attaches to. */
   readonly listener: elbv2.ApplicationListener;
   readonly loadBalancer: elbv2.ApplicationLoadBalancer;
@@ -28,8 +36,8 @@ export interface WebServiceProps extends AppServiceBase {
 export class WebService extends Construct {
   readonly service: ecs.FargateService;
   readonly targetGroup: elbv2.ApplicationTargetGroup;
-  /** The alarms that roll a deployment back, by name. */
-  readonly deploymentAlarms: cloudwatch.Alarm[];
+  /** The alarms that roll a deployment back. */
+  readonly deploymentAlarms: WebDeploymentAlarms;
   private readonly targetDimensions: cloudwatch.DimensionsMap;
 
   constructor(scope: Construct, id: string, props: WebServiceProps) {
@@ -66,8 +74,8 @@ export class WebService extends Construct {
       label: 'Target 5xx rate (%)',
     });
     // Named explicitly: ECS deployment alarms refer to alarms by name.
-    this.deploymentAlarms = [
-      new cloudwatch.Alarm(this, 'Target5xxRate', {
+    this.deploymentAlarms = {
+      target5xxRate: new cloudwatch.Alarm(this, 'Target5xxRate', {
         alarmName: `${stackName}-web-target-5xx-rate`,
         alarmDescription: 'More than 5% of requests to the web tasks failed with 5xx for 3 minutes: rolls a deployment back. Runbook: docs/alarms.md#deploy-web-5xx-rate',
         metric: errorRate,
@@ -76,7 +84,7 @@ export class WebService extends Construct {
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
-      new cloudwatch.Alarm(this, 'UnhealthyHosts', {
+      unhealthyHosts: new cloudwatch.Alarm(this, 'UnhealthyHosts', {
         alarmName: `${stackName}-web-unhealthy-hosts`,
         alarmDescription: 'A web task failed the load balancer health check for 3 minutes: rolls a deployment back. Runbook: docs/alarms.md#web-unhealthy-hosts',
         metric: elbMetric('UnHealthyHostCount', 'Maximum'),
@@ -85,17 +93,18 @@ export class WebService extends Construct {
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
-    ];
+    };
+    const deploymentAlarms = Object.values(this.deploymentAlarms);
 
     this.service = new ecs.FargateService(this, 'Service', {
       ...appServiceProps(this, props, 'Web tasks: from the load balancer only'),
-      deploymentAlarms: { alarmNames: this.deploymentAlarms.map((a) => a.alarmName), behavior: ecs.AlarmBehavior.ROLLBACK_ON_ALARM },
+      deploymentAlarms: { alarmNames: deploymentAlarms.map((a) => a.alarmName), behavior: ecs.AlarmBehavior.ROLLBACK_ON_ALARM },
       healthCheckGracePeriod: Duration.seconds(60),
     });
     this.service.attachToApplicationTargetGroup(this.targetGroup);
-    for (const alarm of this.deploymentAlarms) this.service.node.addDependency(alarm);
+    for (const alarm of deploymentAlarms) this.service.node.addDependency(alarm);
 
-    const scaling = this.service.autoScaleTaskCount({ minCapacity: props.minCount, maxCapacity: props.maxCount });
+    const scaling = this.service.autoScaleTaskCount({ minCapacity: props.minCapacity, maxCapacity: props.maxCapacity });
     const cooldowns = { scaleOutCooldown: Duration.seconds(60), scaleInCooldown: Duration.minutes(5) };
     scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: 60, ...cooldowns });
     scaling.scaleOnRequestCount('Requests', { requestsPerTarget: props.requestsPerTarget ?? 500, targetGroup: this.targetGroup, ...cooldowns });

@@ -4,8 +4,8 @@ import { Construct } from 'constructs';
 import { type AppServiceBase, appServiceProps } from './app-service';
 
 export interface WorkerServiceProps extends AppServiceBase {
-  readonly minCount: number;
-  readonly maxCount: number;
+  readonly minCapacity: number;
+  readonly maxCapacity: number;
 }
 
 /**
@@ -19,7 +19,7 @@ export class WorkerService extends Construct {
   constructor(scope: Construct, id: string, props: WorkerServiceProps) {
     super(scope, id);
     this.service = new ecs.FargateService(this, 'Service', appServiceProps(this, props, 'Worker tasks: no ingress'));
-    const scaling = this.service.autoScaleTaskCount({ minCapacity: props.minCount, maxCapacity: props.maxCount });
+    const scaling = this.service.autoScaleTaskCount({ minCapacity: props.minCapacity, maxCapacity: props.maxCapacity });
     scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: 60, scaleOutCooldown: Duration.seconds(60), scaleInCooldown: Duration.minutes(5) });
   }
 }

@@ -2,6 +2,7 @@ import { Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import type { StageConfig } from '../config';
+import { stageResourceName } from '../shared/naming';
 
 /** GitHub's OIDC issuer; its tokens' audience for AWS is sts.amazonaws.com. */
 export const GITHUB_OIDC = { url: 'https://token.actions.githubusercontent.com', host: 'token.actions.githubusercontent.com', audience: 'sts.amazonaws.com' } as const;
@@ -21,14 +22,17 @@ export function cdkBootstrapRoleArn(kind: string, account: string, region: strin
 }
 
 /** Names of a stage's CI roles: fixed, so the workflows derive them from the account id. */
-export const ciRoleNames = (stage: string) => ({ deploy: `webapp-${stage}-deploy`, diff: `webapp-${stage}-diff`, releaseRead: `webapp-${stage}-release-read` });
+export const ciRoleNames = (stage: string) => ({ deploy: stageResourceName(stage, 'deploy'), diff: stageResourceName(stage, 'diff'), releaseRead: stageResourceName(stage, 'release-read') });
 
 export interface CiAccessStackProps extends StackProps {
   readonly account: string;
   /** The stages that deploy into this account. */
   readonly stages: readonly StageConfig[];
-  /** The stage whose running image the prod deploy reads (staging), when it is in this account. */
-  readonly releaseSource?: StageConfig;
+  /**
+   * The promotions that read a stage of this account (`image.promotedFrom`): the stage whose
+   * running image is read, and the stage (GitHub environment) whose deploys read it.
+   */
+  readonly promotions?: readonly { readonly source: StageConfig; readonly promotedTo: string }[];
 }
 
 /**
@@ -79,10 +83,9 @@ export class CiAccessStack extends Stack {
       Object.assign(this.roles, { [names.deploy]: deploy, [names.diff]: diff });
     }
 
-    if (props.releaseSource) {
-      const stage = props.releaseSource;
+    for (const { source: stage, promotedTo } of props.promotions ?? []) {
       const { region } = stage;
-      const read = this.githubRole(ciRoleNames(stage.name).releaseRead, stage.ci.repository, 'prod', `Reads the image the ${stage.name} web tasks run, for the prod deploy to promote`);
+      const read = this.githubRole(ciRoleNames(stage.name).releaseRead, stage.ci.repository, promotedTo, `Reads the image the ${stage.name} web tasks run, for the ${promotedTo} deploy to promote`);
       const cluster = `arn:${partition}:ecs:${region}:${account}:cluster/${stage.name}-App-Cluster*`;
       read.addToPolicy(new iam.PolicyStatement({ sid: 'ReadTheAppStackOutputs', actions: ['cloudformation:DescribeStacks'], resources: [`arn:${partition}:cloudformation:${region}:${account}:stack/${stage.name}-App/*`] }));
       read.addToPolicy(new iam.PolicyStatement({ sid: 'ListTheWebTasks', actions: ['ecs:ListTasks'], resources: ['*'], conditions: { ArnLike: { 'ecs:cluster': cluster } } }));

@@ -1,3 +1,3 @@
 export * from './schema';
 export { STAGES } from './stages';
-export { crossStageProblems, loadStageConfigs, loadStages, parseStageConfig, StageConfigError } from './load';
+export { crossStageProblems, type DeployOptions, loadStageConfigs, loadStages, parseStageConfig, StageConfigError } from './load';

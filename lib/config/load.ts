@@ -12,9 +12,21 @@ export class StageConfigError extends Error {
 }
 
 /**
+ * What one deploy asks for beyond the stage configuration: the emergency and repair switches an
+ * operator passes on the command line. The loader is the only place that reads them from context.
+ */
+export interface DeployOptions {
+  /** `-c skipPreDeploySnapshot=true`: deploy without the pre-deploy snapshot (emergencies only; docs/disaster-recovery.md). */
+  readonly skipPreDeploySnapshot: boolean;
+  /** `-c rerunDatabaseSetup=<any new value>`: run the database setup once more (docs/runbooks.md). */
+  readonly rerunDatabaseSetup?: string;
+}
+
+/**
  * Context keys the loader reads (all optional):
  * - `stages`: comma-separated subset of stages to synthesize, e.g. `-c stages=dev`.
  * - `imageTag`: image tag or digest for every synthesized stage, e.g. `-c imageTag=sha256:...`.
+ * - `skipPreDeploySnapshot`, `rerunDatabaseSetup`: the deploy options (DeployOptions).
  * - `<stage>.<field path>`: any field of one stage, e.g. `-c prod.account=123456789012`,
  *   `-c staging.web.desiredCount=3`, `-c dev.domain={"zoneName":...}` (JSON for objects and lists).
  */
@@ -33,9 +45,10 @@ export function loadStageConfigs(
 export function loadStages(
   context: Record<string, unknown>,
   definitions: Record<StageName, StageConfigInput> = STAGES,
-): { selected: StageConfig[]; all: StageConfig[] } {
+): { selected: StageConfig[]; all: StageConfig[]; deploy: DeployOptions } {
   const problems: string[] = [];
   const selected = selectStages(context.stages, problems);
+  const deploy = readDeployOptions(context, problems);
   const overrides = collectOverrides(context, problems);
 
   const all: StageConfig[] = [];
@@ -73,7 +86,19 @@ export function loadStages(
   }
   if (problems.length === 0) problems.push(...crossStageProblems(all));
   if (problems.length > 0) throw new StageConfigError(problems);
-  return { selected: all.filter((c) => selected.includes(c.name)), all };
+  return { selected: all.filter((c) => selected.includes(c.name)), all, deploy };
+}
+
+function readDeployOptions(context: Record<string, unknown>, problems: string[]): DeployOptions {
+  const skip = context.skipPreDeploySnapshot;
+  if (skip !== undefined && !['true', 'false', true, false].includes(skip as string | boolean)) {
+    problems.push(`-c skipPreDeploySnapshot=${String(skip)} is neither true nor false. Fix: pass -c skipPreDeploySnapshot=true to skip the snapshot, or leave it out`);
+  }
+  const rerun = context.rerunDatabaseSetup;
+  if (rerun !== undefined && String(rerun).trim() === '') {
+    problems.push('-c rerunDatabaseSetup is empty. Fix: pass a new value each time, e.g. -c rerunDatabaseSetup=$(date +%s)');
+  }
+  return { skipPreDeploySnapshot: skip === true || skip === 'true', ...(rerun !== undefined ? { rerunDatabaseSetup: String(rerun) } : {}) };
 }
 
 /**
@@ -95,6 +120,15 @@ export function crossStageProblems(all: readonly StageConfig[]): string[] {
   same('image.repositoryName', (c) => c.image.repositoryName, 'the registries replicate one repository');
   same('image.expiringTagPatterns', (c) => c.image.expiringTagPatterns, 'every registry keeps the same images');
   same('ci.repository', (c) => c.ci.repository, 'one repository\'s workflows deploy every stage');
+  // One release-read role per promoted stage, named after it: two stages promoting from one would share it.
+  const promoter = new Map<string, string>();
+  for (const c of all) {
+    const from = c.image.promotedFrom;
+    if (from === undefined) continue;
+    const other = promoter.get(from);
+    if (other) problems.push(stageProblem(c.name, 'image.promotedFrom', from, `stage "${other}" promotes from ${from} too; each stage's running image is read for one promotion. Fix: promote ${c.name} from "${other}" instead`));
+    else promoter.set(from, c.name);
+  }
   const seen = new Map<string, string>();
   for (const c of all) {
     if (!c.domain) continue;

@@ -142,12 +142,12 @@ const fargateService = z
     /** Task CPU units (256 = 0.25 vCPU). */
     cpu: z.number().int(),
     /** Task memory in MiB; must be a size Fargate offers for `cpu`. */
-    memoryMiB: z.number().int(),
+    memoryLimitMiB: z.number().int(),
     desiredCount: z.number().int().min(0, 'cannot be negative. Fix: use 0 or more'),
-    minCount: z.number().int().min(0, 'cannot be negative. Fix: use 0 or more'),
-    maxCount: z.number().int().min(1, 'must be at least 1. Fix: use 1 or more').max(100),
+    minCapacity: z.number().int().min(0, 'cannot be negative. Fix: use 0 or more'),
+    maxCapacity: z.number().int().min(1, 'must be at least 1. Fix: use 1 or more').max(100),
     /** Run the tasks on Fargate Spot (cheaper, can be interrupted with two minutes' notice). */
-    spot: z.boolean(),
+    useSpot: z.boolean(),
   })
   .strict()
   .superRefine((svc, ctx) => {
@@ -158,24 +158,24 @@ const fargateService = z
         path: ['cpu'],
         message: `Fargate does not offer ${svc.cpu} CPU units. Fix: use one of ${Object.keys(FARGATE_SIZES).join(', ')}`,
       });
-    } else if (!memories.includes(svc.memoryMiB)) {
+    } else if (!memories.includes(svc.memoryLimitMiB)) {
       ctx.addIssue({
         code: 'custom',
-        path: ['memoryMiB'],
-        message: `Fargate does not offer ${svc.memoryMiB} MiB with ${svc.cpu} CPU units. Fix: use one of ${describeSizes(memories)}`,
+        path: ['memoryLimitMiB'],
+        message: `Fargate does not offer ${svc.memoryLimitMiB} MiB with ${svc.cpu} CPU units. Fix: use one of ${describeSizes(memories)}`,
       });
     }
-    if (svc.minCount > svc.maxCount) {
+    if (svc.minCapacity > svc.maxCapacity) {
       ctx.addIssue({
         code: 'custom',
-        path: ['minCount'],
-        message: `minCount (${svc.minCount}) is above maxCount (${svc.maxCount}). Fix: lower minCount or raise maxCount`,
+        path: ['minCapacity'],
+        message: `minCapacity (${svc.minCapacity}) is above maxCapacity (${svc.maxCapacity}). Fix: lower minCapacity or raise maxCapacity`,
       });
-    } else if (svc.desiredCount < svc.minCount || svc.desiredCount > svc.maxCount) {
+    } else if (svc.desiredCount < svc.minCapacity || svc.desiredCount > svc.maxCapacity) {
       ctx.addIssue({
         code: 'custom',
         path: ['desiredCount'],
-        message: `desiredCount must lie between minCount (${svc.minCount}) and maxCount (${svc.maxCount}). Fix: set it within that range`,
+        message: `desiredCount must lie between minCapacity (${svc.minCapacity}) and maxCapacity (${svc.maxCapacity}). Fix: set it within that range`,
       });
     }
   });
@@ -189,7 +189,7 @@ function describeSizes(memories: readonly number[]): string {
  * stages lives here; types derive from it, and cross-field rules are checked here so a bad value
  * fails at synth with the stage, field, value and the fix.
  */
-export const stageConfigSchema = z
+const stageShape = z
   .object({
     /** The stage this config belongs to; also the `cdk.Stage` id. */
     name: z.enum(STAGE_NAMES),
@@ -271,7 +271,7 @@ export const stageConfigSchema = z
           .string()
           .regex(/^\d+\.\d+(\.\d+)?$/, 'not a version number. Fix: write it like "0.8.0"'),
         /** Performance Insights (7 days, free tier) and enhanced monitoring every 60 s. */
-        insights: z.boolean(),
+        enablePerformanceInsights: z.boolean(),
       })
       .strict()
       .superRefine((db, ctx) => {
@@ -313,6 +313,16 @@ export const stageConfigSchema = z
         ),
       })
       .strict(),
+    email: z
+      .object({
+        /**
+         * Preflight fails (instead of warning) while SES in the stage's region is still in the
+         * sandbox, where mail reaches only verified addresses. Prod: must be true.
+         */
+        requireProductionAccess: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
     app: z
       .object({
         /** Port the Node.js/Next.js server listens on in the container. */
@@ -326,7 +336,9 @@ export const stageConfigSchema = z
         /** Seconds ECS waits after SIGTERM before killing a worker task, so a running job can finish (max 120 on Fargate). */
         workerStopTimeoutSeconds: z.number().int().min(2).max(120, 'Fargate allows at most 120 s. Fix: use 2 to 120'),
         /** ECS Exec (shell into running tasks) for debugging. */
-        ecsExec: z.boolean(),
+        enableExecuteCommand: z.boolean(),
+        /** Refuse to delete the load balancer (a stack update that would replace or delete it fails instead). */
+        loadBalancerDeletionProtection: z.boolean(),
         /** A WAF web ACL in front of the load balancer. */
         waf: z.boolean(),
         /** Requests one IP may make in 5 minutes before the WAF blocks it. */
@@ -501,6 +513,12 @@ export const stageConfigSchema = z
          * other tag is a release and is never expired, so an image a stage runs cannot vanish
          * under a scale-out; untagged images expire after 14 days.
          */
+        /**
+         * The stage whose running image this stage's deploys promote (prod: "staging"): that
+         * stage's account gets a role that only this stage's GitHub environment may assume, to
+         * read the digest its web tasks run. Unset: the stage deploys the configured tag.
+         */
+        promotedFrom: z.enum(STAGE_NAMES).optional(),
         expiringTagPatterns: z.array(
           z
             .string()
@@ -530,8 +548,32 @@ export const stageConfigSchema = z
       })
       .strict(),
   })
-  .strict()
-  .superRefine((cfg, ctx) => {
+  .strict();
+
+/** The schema's output before the prod rules are applied to it. */
+type ParsedStage = z.output<typeof stageShape>;
+
+/**
+ * What prod must be, one row per rule: the field a failure is reported on, the rule, and the
+ * message with its fix. Any other stage may choose; prod may not.
+ */
+export const PROD_RULES: readonly { readonly path: readonly string[]; readonly holds: (cfg: ParsedStage) => boolean; readonly message: string }[] = [
+  { path: ['backup', 'drCopies'], holds: (c) => c.backup.drCopies, message: 'prod must keep copies of its backups outside its region. Fix: set backup.drCopies: true' },
+  { path: ['backup', 'restoreTesting'], holds: (c) => c.backup.restoreTesting !== 'off', message: 'prod must prove its backups restore. Fix: set backup.restoreTesting: "weekly"' },
+  { path: ['app', 'enableExecuteCommand'], holds: (c) => !c.app.enableExecuteCommand, message: 'prod must not allow shells into running tasks. Fix: set app.enableExecuteCommand: false' },
+  { path: ['app', 'waf'], holds: (c) => c.app.waf, message: 'prod must sit behind the WAF. Fix: set app.waf: true' },
+  { path: ['app', 'loadBalancerDeletionProtection'], holds: (c) => c.app.loadBalancerDeletionProtection, message: 'prod must not lose its load balancer (and DNS name) to a stack change. Fix: set app.loadBalancerDeletionProtection: true' },
+  { path: ['retainOnDelete'], holds: (c) => c.retainOnDelete, message: 'prod must keep its data when a stack or resource is deleted. Fix: set retainOnDelete: true' },
+  { path: ['https'], holds: (c) => c.https, message: 'prod must serve HTTPS. Fix: set https: true and a domain' },
+  { path: ['database', 'multiAz'], holds: (c) => c.database.multiAz, message: 'prod must run the database Multi-AZ so one AZ failure does not stop it. Fix: set database.multiAz: true' },
+  { path: ['database', 'deletionProtection'], holds: (c) => c.database.deletionProtection, message: 'prod must protect its database from deletion. Fix: set database.deletionProtection: true' },
+  { path: ['cache', 'replicas'], holds: (c) => c.cache.replicas >= 1, message: 'prod needs a cache replica for Multi-AZ failover (BullMQ queues live there). Fix: set cache.replicas: 1 or more' },
+  { path: ['web', 'minCapacity'], holds: (c) => c.web.minCapacity >= 2, message: 'prod needs at least 2 web tasks so a deploy or an AZ failure keeps serving. Fix: set web.minCapacity: 2 or more' },
+  { path: ['alarms'], holds: (c) => c.alarms.emails.length + c.alarms.httpsEndpoints.length > 0, message: 'prod alarms would reach nobody. Fix: add at least one alarms.emails or alarms.httpsEndpoints entry' },
+  { path: ['email', 'requireProductionAccess'], holds: (c) => c.email.requireProductionAccess, message: 'prod mails real users, so preflight must fail while SES is in the sandbox. Fix: set email.requireProductionAccess: true' },
+];
+
+export const stageConfigSchema = stageShape.superRefine((cfg, ctx) => {
     const fail = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
 
     if (cfg.drRegion === cfg.region) {
@@ -593,26 +635,17 @@ export const stageConfigSchema = z
     if (vaultLock.mode === 'governance' && vaultLock.changeableForDays !== undefined) {
       fail(['backup', 'vaultLock', 'changeableForDays'], `a grace period turns the lock into compliance mode, permanent after ${vaultLock.changeableForDays} days. Fix: drop changeableForDays, or set mode "compliance" if that is meant`);
     }
-    if (vaultLock.mode === 'compliance' && (cfg.name === 'dev' || !cfg.retainOnDelete)) {
-      fail(['backup', 'vaultLock', 'mode'], `"compliance" cannot be undone after its grace period, and ${cfg.name} is a throw-away stage (${cfg.name === 'dev' ? 'dev' : 'retainOnDelete: false'}). Fix: use mode "governance"`);
+    if (vaultLock.mode === 'compliance' && !cfg.retainOnDelete) {
+      fail(['backup', 'vaultLock', 'mode'], `"compliance" cannot be undone after its grace period, and ${cfg.name} is a throw-away stage (retainOnDelete: false). Fix: use mode "governance"`);
+    }
+    if (cfg.image.promotedFrom === cfg.name) {
+      fail(['image', 'promotedFrom'], `a stage cannot promote its own image. Fix: name the stage before ${cfg.name} (e.g. "staging"), or leave promotedFrom out`);
     }
     if (cfg.backup.automatedBackupReplicationDays > 0 && !cfg.backup.drCopies) {
       fail(['backup', 'automatedBackupReplicationDays'], 'replicated backups need the DR stack\'s key, which only exists with backup.drCopies. Fix: set backup.drCopies: true, or set this to 0');
     }
     if (cfg.name === 'prod') {
-      if (!cfg.backup.drCopies) fail(['backup', 'drCopies'], 'prod must keep copies of its backups outside its region. Fix: set backup.drCopies: true');
-      if (cfg.backup.restoreTesting === 'off') fail(['backup', 'restoreTesting'], 'prod must prove its backups restore. Fix: set backup.restoreTesting: "weekly"');
-      if (cfg.app.ecsExec) fail(['app', 'ecsExec'], 'prod must not allow shells into running tasks. Fix: set app.ecsExec: false');
-      if (!cfg.app.waf) fail(['app', 'waf'], 'prod must sit behind the WAF. Fix: set app.waf: true');
-      if (!cfg.retainOnDelete) fail(['retainOnDelete'], 'prod must keep its data when a stack or resource is deleted. Fix: set retainOnDelete: true');
-      if (!cfg.https) fail(['https'], 'prod must serve HTTPS. Fix: set https: true and a domain');
-      if (!cfg.database.multiAz) fail(['database', 'multiAz'], 'prod must run the database Multi-AZ so one AZ failure does not stop it. Fix: set database.multiAz: true');
-      if (!cfg.database.deletionProtection) fail(['database', 'deletionProtection'], 'prod must protect its database from deletion. Fix: set database.deletionProtection: true');
-      if (cfg.cache.replicas < 1) fail(['cache', 'replicas'], 'prod needs a cache replica for Multi-AZ failover (BullMQ queues live there). Fix: set cache.replicas: 1 or more');
-      if (cfg.web.minCount < 2) fail(['web', 'minCount'], 'prod needs at least 2 web tasks so a deploy or an AZ failure keeps serving. Fix: set web.minCount: 2 or more');
-      if (cfg.alarms.emails.length + cfg.alarms.httpsEndpoints.length === 0) {
-        fail(['alarms'], 'prod alarms would reach nobody. Fix: add at least one alarms.emails or alarms.httpsEndpoints entry');
-      }
+      for (const rule of PROD_RULES) if (!rule.holds(cfg)) fail([...rule.path], rule.message);
     }
   });
 

@@ -1,9 +1,5 @@
 import { CfnOutput, RemovalPolicy } from 'aws-cdk-lib';
-import type * as backup from 'aws-cdk-lib/aws-backup';
 import * as rds from 'aws-cdk-lib/aws-rds';
-import type * as ec2 from 'aws-cdk-lib/aws-ec2';
-import type * as kms from 'aws-cdk-lib/aws-kms';
-import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { Cache } from './cache';
 import { DATABASE_NAME, Database } from './database';
@@ -13,15 +9,24 @@ import { RestoreTesting } from './restore-testing';
 import { ServiceKey } from '../shared/service-key';
 import { UploadsBucket } from './uploads-bucket';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
+import type { DeployOptions } from '../config';
+import type { NetworkTier } from '../network/network-stack';
+import type { DrTier } from '../dr/dr-stack';
+import { stageResourceName } from '../shared/naming';
 
 export interface DataStackProps extends StageStackProps {
-  readonly vpc: ec2.IVpc;
-  /** The stage's CloudWatch Logs key (network stack). */
-  readonly logsKey: kms.IKey;
-  /** Bucket in the DR region that receives copies of every upload (DR stack), if configured. */
-  readonly uploadsReplica?: s3.IBucket;
-  /** The stage's DR-region stack, whose backup key and vault receive copies, if configured. */
-  readonly dr?: { readonly backupKey?: kms.IKey; readonly backupVault?: backup.IBackupVault };
+  readonly network: NetworkTier;
+  /** The stage's DR-region tier: the uploads replica, and the backup key and vault that receive copies, as configured. */
+  readonly dr?: DrTier;
+  /** The switches of this deploy (-c rerunDatabaseSetup). */
+  readonly deploy: DeployOptions;
+}
+
+/** What the app and operations tiers use of the data tier; they take this, not the stack. */
+export interface DataTier {
+  readonly database: Database;
+  readonly cache: Cache;
+  readonly uploads: UploadsBucket;
 }
 
 /**
@@ -30,7 +35,7 @@ export interface DataStackProps extends StageStackProps {
  * that use it (rds and secretsmanager; elasticache and secretsmanager; s3) and lets one be
  * disabled or audited without touching the others.
  */
-export class DataStack extends StageStack {
+export class DataStack extends StageStack implements DataTier {
   readonly database: Database;
   readonly cache: Cache;
   readonly uploads: UploadsBucket;
@@ -44,6 +49,7 @@ export class DataStack extends StageStack {
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, props);
+    const { vpc, logsKey } = props.network;
     const { name, database, cache, uploads, domain, backup: backupConfig } = this.config;
     const removalPolicy = this.statefulRemovalPolicy;
 
@@ -68,11 +74,11 @@ export class DataStack extends StageStack {
     }).key;
 
     this.database = new Database(this, 'Database', {
-      vpc: props.vpc,
-      instanceIdentifier: `webapp-${name}`,
+      vpc,
+      instanceIdentifier: stageResourceName(name),
       ...database,
       key: databaseKey,
-      logsKey: props.logsKey,
+      logsKey,
       logRetention: this.logRetention,
       logRemovalPolicy: removalPolicy,
     });
@@ -95,7 +101,7 @@ export class DataStack extends StageStack {
     }).key;
     this.backup = new DatabaseBackup(this, 'Backup', {
       stage: name,
-      vaultName: `webapp-${name}-${this.creationSuffix}`,
+      vaultName: stageResourceName(name, this.creationSuffix),
       instance: this.database.instance,
       key: backupKey,
       retentionDays: backupConfig.planRetentionDays,
@@ -105,7 +111,7 @@ export class DataStack extends StageStack {
 
     if (backupConfig.restoreTesting !== 'off') {
       this.restoreTesting = new RestoreTesting(this, 'RestoreTesting', {
-        vpc: props.vpc,
+        vpc,
         stage: name,
         schedule: backupConfig.restoreTesting,
         vault: this.backup.vault,
@@ -115,27 +121,27 @@ export class DataStack extends StageStack {
         databaseName: DATABASE_NAME,
         minVectorVersion: database.pgvectorMinVersion,
         verify: backupConfig.verify,
-        logsKey: props.logsKey,
+        logsKey,
         logRetention: this.logRetention,
         logRemovalPolicy: removalPolicy,
       });
     }
 
     this.setup = new DatabaseSetup(this, 'DatabaseSetup', {
-      vpc: props.vpc,
+      vpc,
       database: this.database,
       databaseName: DATABASE_NAME,
       engineVersion: database.engineVersion,
       minVersion: database.pgvectorMinVersion,
-      runId: this.node.tryGetContext('rerunDatabaseSetup')?.toString(),
-      logsKey: props.logsKey,
+      runId: props.deploy.rerunDatabaseSetup,
+      logsKey,
       logRetention: this.logRetention,
       logRemovalPolicy: removalPolicy,
     });
     this.pgvectorVersion = this.setup.version;
 
     this.cache = new Cache(this, 'Cache', {
-      vpc: props.vpc,
+      vpc,
       ...cache,
       key: cacheKey,
       removalPolicy: this.config.retainOnDelete ? undefined : removalPolicy,
@@ -146,7 +152,7 @@ export class DataStack extends StageStack {
       ...uploads,
       corsOrigins: domain ? [`https://${domain.recordName}`] : [],
       removalPolicy,
-      replicateTo: props.uploadsReplica,
+      replicateTo: props.dr?.uploadsReplica,
     });
 
     new CfnOutput(this, 'DatabaseEndpoint', { value: this.database.instance.dbInstanceEndpointAddress });

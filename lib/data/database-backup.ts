@@ -5,6 +5,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
 import { protectedVault, type VaultProtection } from '../shared/protected-vault';
+import { stageResourceName } from '../shared/naming';
 
 export interface DatabaseBackupProps {
   readonly stage: string;
@@ -35,7 +36,7 @@ export class DatabaseBackup extends Construct {
   constructor(scope: Construct, id: string, props: DatabaseBackupProps) {
     super(scope, id);
     this.vault = protectedVault(this, 'Vault', { vaultName: props.vaultName, key: props.key, minRetentionDays: props.retentionDays, ...props.protection });
-    this.plan = new backup.BackupPlan(this, 'Plan', { backupPlanName: `webapp-${props.stage}-database`, backupVault: this.vault });
+    this.plan = new backup.BackupPlan(this, 'Plan', { backupPlanName: stageResourceName(props.stage, 'database'), backupVault: this.vault });
     this.plan.addRule(
       new backup.BackupPlanRule({
         ruleName: 'Daily',

@@ -6,7 +6,8 @@ import { Construct } from 'constructs';
 import { setupFingerprint } from '../../lambda/database-setup/fingerprint';
 import type { Database } from './database';
 import { type LogSettings, logSettings } from '../shared/log-group';
-import { handlerEntry, ProjectFunction } from '../shared/project-function';
+import { handlerEntry } from '../shared/paths';
+import { ProjectFunction } from '../shared/project-function';
 import { acknowledgeProviderFindings } from '../shared/provider-findings';
 
 export interface DatabaseSetupProps extends LogSettings {

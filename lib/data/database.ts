@@ -25,7 +25,7 @@ export interface DatabaseProps extends LogSettings {
   readonly deletionProtection: boolean;
   readonly backupRetentionDays: number;
   /** Performance Insights (7 days) and enhanced monitoring every 60 s. */
-  readonly insights: boolean;
+  readonly enablePerformanceInsights: boolean;
   /** Encrypts storage, snapshots, the master secret and Performance Insights. */
   readonly key: kms.IKey;
 }
@@ -127,9 +127,9 @@ export class Database extends Construct {
       autoMinorVersionUpgrade: false,
       caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,
       cloudwatchLogsExports: exported,
-      enablePerformanceInsights: props.insights,
-      performanceInsightEncryptionKey: props.insights ? props.key : undefined,
-      monitoringInterval: props.insights ? Duration.seconds(60) : undefined,
+      enablePerformanceInsights: props.enablePerformanceInsights,
+      performanceInsightEncryptionKey: props.enablePerformanceInsights ? props.key : undefined,
+      monitoringInterval: props.enablePerformanceInsights ? Duration.seconds(60) : undefined,
       // A final snapshot is taken whenever CloudFormation deletes or replaces the instance.
       removalPolicy: RemovalPolicy.SNAPSHOT,
     });
@@ -183,13 +183,13 @@ export class Database extends Construct {
         Validations.of(resource).acknowledge({ id, reason: `Deletion protection is off by configuration in ${stackName} so the stage can be torn down; a final snapshot is still taken, and prod is required by the config schema to protect its database.` });
       }
     }
-    if (!props.insights) {
+    if (!props.enablePerformanceInsights) {
       Validations.of(resource).acknowledge({
         id: 'NIST.800.53.R5-RDSEnhancedMonitoringEnabled',
         reason: `Enhanced monitoring and Performance Insights are off by configuration in ${stackName} (cost); prod turns them on. Basic CloudWatch metrics and the exported logs remain.`,
       });
     }
-    if (props.insights) {
+    if (props.enablePerformanceInsights) {
       const monitoringRole = this.instance.node.findChild('MonitoringRole');
       Validations.of(monitoringRole).acknowledge({
         id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]',

@@ -9,8 +9,10 @@ import { Construct } from 'constructs';
 import { DATABASE_ROLES } from '../../lambda/database-setup/roles';
 import type { StageConfig } from '../config';
 import { type LogSettings, logSettings } from '../shared/log-group';
-import { handlerEntry, ProjectFunction } from '../shared/project-function';
+import { handlerEntry } from '../shared/paths';
+import { ProjectFunction } from '../shared/project-function';
 import { RESTORE_METRICS_NAMESPACE } from '../shared/stage-metrics';
+import { PROJECT } from '../shared/naming';
 
 export interface RestoreTestingProps extends LogSettings {
   readonly vpc: ec2.IVpc;
@@ -68,7 +70,7 @@ export class RestoreTesting extends Construct {
     });
     this.restoredSecurityGroup.connections.allowFrom(verifierGroup, ec2.Port.tcp(5432), 'Restore verifier');
 
-    const planName = `webapp_${props.stage}_database`;
+    const planName = `${PROJECT}_${props.stage}_database`;
     this.plan = new backup.CfnRestoreTestingPlan(this, 'Plan', {
       restoreTestingPlanName: planName,
       scheduleExpression: RESTORE_SCHEDULES[props.schedule],

@@ -7,13 +7,24 @@ import { protectedVault } from '../shared/protected-vault';
 import { ServiceKey } from '../shared/service-key';
 import { UploadsReplica } from './uploads-replica';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
+import { stageResourceName } from '../shared/naming';
+
+/** What the data tier uses of the DR region: each is there only where the stage config asks for it. */
+export interface DrTier {
+  /** Receives a copy of every upload (`uploads.replicateToDr`). */
+  readonly uploadsReplica?: s3.IBucket;
+  /** Encrypts the copies of the database's snapshots and backups (`backup.drCopies`). */
+  readonly backupKey?: kms.IKey;
+  /** Receives the copies of the backup plan's recovery points (`backup.drCopies`). */
+  readonly backupVault?: backup.IBackupVault;
+}
 
 /**
  * The stage's stack in its DR region: what must survive the loss of the primary region. The
  * replica of the uploads bucket and its key (`uploads.replicateToDr`); the key and vault that
  * receive copies of the database's snapshots and backups (`backup.drCopies`).
  */
-export class DrStack extends StageStack {
+export class DrStack extends StageStack implements DrTier {
   readonly uploadsReplica?: s3.IBucket;
   /** Encrypts copied snapshots, replicated automated backups and the DR vault (RDS and AWS Backup use it). */
   readonly backupKey?: kms.IKey;
@@ -46,7 +57,7 @@ export class DrStack extends StageStack {
       new CfnOutput(this, 'BackupKeyArn', { value: this.backupKey.keyArn, description: 'Key of the DR copies and replicated automated backups' });
       const { vaultLock, breakGlassRoleName, drCopyRetentionDays } = this.config.backup;
       this.backupVault = protectedVault(this, 'BackupVault', {
-        vaultName: `webapp-${name}-dr-${this.creationSuffix}`,
+        vaultName: stageResourceName(name, 'dr', this.creationSuffix),
         key: this.backupKey,
         minRetentionDays: drCopyRetentionDays,
         ...vaultLock,

@@ -9,12 +9,23 @@ import { Network } from './network';
 import { StageZone } from './stage-zone';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
 
+/** What the tiers after the network use of it; the other stacks take this, not the stack. */
+export interface NetworkTier {
+  readonly vpc: ec2.IVpc;
+  /** The stage's CloudWatch Logs key: every log group of the stage is encrypted with it. */
+  readonly logsKey: kms.IKey;
+  /** The stage's alarm topic: alarms in every stack notify it. */
+  readonly alarmTopic: sns.ITopic;
+  /** The stage's own hosted zone, where it has a domain. */
+  readonly zone?: route53.IPublicHostedZone;
+}
+
 /**
  * The stage's network, the key its logs are encrypted with, its alarm topic and its DNS zone: the
  * longest-lived layer, which the data, app and operations stacks build on (alarms in any of them
  * notify here; the app's records go into the zone).
  */
-export class NetworkStack extends StageStack {
+export class NetworkStack extends StageStack implements NetworkTier {
   readonly vpc: ec2.IVpc;
   readonly logsKey: kms.IKey;
   readonly alarmTopic: sns.ITopic;

@@ -4,6 +4,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { ServiceKey } from '../shared/service-key';
+import { stageResourceName } from '../shared/naming';
 
 export interface AlarmTopicProps {
   /**
@@ -19,7 +20,7 @@ export interface AlarmTopicProps {
 
 /** Name of a stage's alarm topic. */
 export function alarmTopicName(stage: string): string {
-  return `webapp-${stage}-alarms`;
+  return stageResourceName(stage, 'alarms');
 }
 
 /** Services that publish to the topic: CloudWatch alarms, EventBridge rules, AWS Budgets. */

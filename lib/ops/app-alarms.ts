@@ -1,8 +1,8 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import { Construct } from 'constructs';
+import type { AppTier } from '../app/app-stack';
 import type { StageConfig } from '../config';
 import type { AlarmSet, Severity } from '../shared/alarm-set';
 import { serviceInsightMetric, sesMetric, wafMetric } from '../shared/stage-metrics';
@@ -10,15 +10,8 @@ import { serviceInsightMetric, sesMetric, wafMetric } from '../shared/stage-metr
 export interface AppAlarmsProps {
   readonly alarms: AlarmSet;
   readonly thresholds: StageConfig['operations'];
-  readonly loadBalancer: elbv2.ApplicationLoadBalancer;
-  /** A metric of the web targets (WebService.targetMetric). */
-  readonly targetMetric: (metricName: string, options?: cloudwatch.MetricOptions) => cloudwatch.Metric;
-  /** The services to watch, by the short name alarms use ("web", "worker"). */
-  readonly services: { readonly name: 'web' | 'worker'; readonly service: ecs.FargateService; readonly severity: Severity }[];
-  /** Metric name of the web ACL in front of the load balancer (its metrics' WebACL dimension), if there is one. */
-  readonly webAclMetricName?: string;
-  /** Watch the account's SES reputation (the stage sends email). */
-  readonly email: boolean;
+  /** The app tier: load balancer, services, WAF and email, as it hands them to operations. */
+  readonly app: AppTier;
 }
 
 /** Below this many requests in 5 minutes a 5xx rate says little (1 of 3 is 33%); the rate counts as 0. */
@@ -36,7 +29,9 @@ const { NOT_BREACHING, MISSING, BREACHING, IGNORE } = cloudwatch.TreatMissingDat
 export class AppAlarms extends Construct {
   constructor(scope: Construct, id: string, props: AppAlarmsProps) {
     super(scope, id);
-    const { alarms, thresholds: t, loadBalancer, targetMetric } = props;
+    const { alarms, thresholds: t, app } = props;
+    const { loadBalancer } = app;
+    const targetMetric = (metricName: string, options?: cloudwatch.MetricOptions) => app.targetMetric(metricName, options);
 
     const rate = (errors: cloudwatch.IMetric, requests: cloudwatch.IMetric, label: string) =>
       new cloudwatch.MathExpression({
@@ -93,7 +88,9 @@ export class AppAlarms extends Construct {
       tier: 'load balancer',
     });
 
-    for (const { name, service, severity } of props.services) {
+    // A service below its desired count or out of CPU or memory is an outage in the making: both page.
+    const severity: Severity = 'page';
+    for (const { name, service } of app.services) {
       const scope = new Construct(this, name === 'web' ? 'Web' : 'Worker');
       // Gauges of a running service: missing data means the service is gone, shown as insufficient data.
       alarms.add(scope, 'Cpu', {
@@ -139,11 +136,11 @@ export class AppAlarms extends Construct {
       });
     }
 
-    if (props.webAclMetricName) {
+    if (app.webAclMetricName) {
       alarms.add(this, 'WafBlockedSurge', {
         name: 'waf-blocked-surge',
         description: `The WAF blocked more than ${t.wafBlockedPer5Min} requests in 5 minutes: an attack, a scraper, or a rule blocking real users.`,
-        metric: wafMetric(props.webAclMetricName, Stack.of(this).region, 'BlockedRequests', sum),
+        metric: wafMetric(app.webAclMetricName, Stack.of(this).region, 'BlockedRequests', sum),
         threshold: t.wafBlockedPer5Min,
         evaluationPeriods: 1,
         comparisonOperator: ABOVE,
@@ -153,7 +150,7 @@ export class AppAlarms extends Construct {
       });
     }
 
-    if (props.email) {
+    if (app.sendsEmail) {
       // SES publishes reputation only while the account sends: without new data the last state holds.
       const reputationAlarm = { evaluationPeriods: 1, comparisonOperator: ABOVE, treatMissingData: IGNORE, severity: 'ticket', tier: 'email' } as const;
       const reputation = (metricName: string) => sesMetric(metricName, { statistic: 'Maximum' });

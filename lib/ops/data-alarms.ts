@@ -1,21 +1,18 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import type * as elasticache from 'aws-cdk-lib/aws-elasticache';
-import type * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
 import type { StageConfig } from '../config';
+import type { DataTier } from '../data/data-stack';
 import type { AlarmSet } from '../shared/alarm-set';
 import { cacheNodeMetric, cacheNodes, restoreMetric } from '../shared/stage-metrics';
 
 export interface DataAlarmsProps {
   readonly alarms: AlarmSet;
   readonly thresholds: StageConfig['operations'];
-  readonly database: rds.IDatabaseInstance;
+  /** The data tier: the database and the cache. */
+  readonly data: DataTier;
   /** Storage the instance starts with, in GiB (the free-storage threshold is a share of it). */
   readonly allocatedStorageGiB: number;
-  /** The instance's max_connections. */
-  readonly maxConnections: number;
-  readonly cache: elasticache.CfnReplicationGroup;
   /** Nodes of the replication group: the primary plus its replicas. */
   readonly cacheNodes: number;
   /** Watch the restore verifier's results (the stage runs restore tests). */
@@ -41,7 +38,9 @@ const { NOT_BREACHING, MISSING } = cloudwatch.TreatMissingData;
 export class DataAlarms extends Construct {
   constructor(scope: Construct, id: string, props: DataAlarmsProps) {
     super(scope, id);
-    const { alarms, thresholds: t, database } = props;
+    const { alarms, thresholds: t } = props;
+    const database = props.data.database.instance;
+    const { maxConnections } = props.data.database;
     const gauge = { period: FIVE_MINUTES, statistic: 'Average' };
 
     alarms.add(this, 'DbCpu', {
@@ -77,10 +76,10 @@ export class DataAlarms extends Construct {
       severity: 'page',
       tier: 'database',
     });
-    const connections = Math.floor((props.maxConnections * t.rdsConnectionsPercent) / 100);
+    const connections = Math.floor((maxConnections * t.rdsConnectionsPercent) / 100);
     alarms.add(this, 'DbConnections', {
       name: 'db-connections',
-      description: `More than ${connections} connections (${t.rdsConnectionsPercent}% of max_connections ${props.maxConnections}) were open for 10 minutes; new ones will soon be refused.`,
+      description: `More than ${connections} connections (${t.rdsConnectionsPercent}% of max_connections ${maxConnections}) were open for 10 minutes; new ones will soon be refused.`,
       metric: database.metricDatabaseConnections({ ...gauge, statistic: 'Maximum' }),
       threshold: connections,
       evaluationPeriods: 2,
@@ -134,7 +133,7 @@ export class DataAlarms extends Construct {
 
     for (const [i, node] of cacheNodes(props.cacheNodes).entries()) {
       const scope = new Construct(this, `CacheNode${node}`);
-      const metric = (metricName: string, statistic: string) => cacheNodeMetric(props.cache, node, metricName, { statistic, period: FIVE_MINUTES });
+      const metric = (metricName: string, statistic: string) => cacheNodeMetric(props.data.cache.replicationGroup, node, metricName, { statistic, period: FIVE_MINUTES });
       const role = i === 0 ? 'the first node (primary unless it failed over)' : `node ${node} (a replica unless it took over)`;
       alarms.add(scope, 'EngineCpu', {
         name: `cache-cpu-${node}`,

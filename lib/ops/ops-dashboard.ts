@@ -2,9 +2,9 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
-import type * as elasticache from 'aws-cdk-lib/aws-elasticache';
-import type * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
+import type { AppTier } from '../app/app-stack';
+import type { DataTier } from '../data/data-stack';
 import type { AlarmSet } from '../shared/alarm-set';
 import { cacheNodeMetric, cacheNodes, serviceInsightMetric, sesMetric, wafMetric } from '../shared/stage-metrics';
 import type { WatchedFunction } from './function-alarms';
@@ -14,17 +14,11 @@ export interface OpsDashboardProps {
   readonly alarms: AlarmSet;
   /** The composite alarm, shown first. */
   readonly stageAlarm: cloudwatch.IAlarm;
-  readonly loadBalancer: elbv2.ApplicationLoadBalancer;
-  /** A metric of the web targets (WebService.targetMetric). */
-  readonly targetMetric: (metricName: string, options?: cloudwatch.MetricOptions) => cloudwatch.Metric;
-  readonly services: { readonly name: string; readonly service: ecs.FargateService }[];
-  readonly database: rds.IDatabaseInstance;
-  readonly maxConnections: number;
-  readonly cache: elasticache.CfnReplicationGroup;
+  readonly app: AppTier;
+  readonly data: DataTier;
+  /** Nodes of the cache's replication group: the primary plus its replicas. */
   readonly cacheNodes: number;
   readonly functions: readonly WatchedFunction[];
-  readonly webAclMetricName?: string;
-  readonly email: boolean;
 }
 
 const PERIOD = Duration.minutes(1);
@@ -40,7 +34,11 @@ export class OpsDashboard extends Construct {
 
   constructor(scope: Construct, id: string, props: OpsDashboardProps) {
     super(scope, id);
-    const { loadBalancer: alb, targetMetric: tg, database: db } = props;
+    const { app, data } = props;
+    const alb = app.loadBalancer;
+    const tg = (metricName: string, options?: cloudwatch.MetricOptions) => app.targetMetric(metricName, options);
+    const db = data.database.instance;
+    const { maxConnections } = data.database;
     const sum = { statistic: 'Sum', period: PERIOD };
     const graph = (title: string, left: cloudwatch.IMetric[], extra: Partial<cloudwatch.GraphWidgetProps> = {}) =>
       new cloudwatch.GraphWidget({ title, left, width: 6, height: 6, period: PERIOD, ...extra });
@@ -86,7 +84,7 @@ export class OpsDashboard extends Construct {
 
     this.dashboard.addWidgets(heading('### Services: saturation'));
     this.dashboard.addWidgets(
-      ...props.services.flatMap(({ name, service }) => [
+      ...app.services.flatMap(({ name, service }) => [
         graph(`${name}: CPU and memory (%)`, [service.metricCpuUtilization({ period: PERIOD, label: 'CPU' }), service.metricMemoryUtilization({ period: PERIOD, label: 'memory' })], percentAxis),
         graph(`${name}: tasks`, [ecsMetric(service, 'DesiredTaskCount'), ecsMetric(service, 'RunningTaskCount'), ecsMetric(service, 'PendingTaskCount')]),
       ]),
@@ -97,7 +95,7 @@ export class OpsDashboard extends Construct {
     this.dashboard.addWidgets(
       graph('DB CPU (%)', [dbGauge('CPUUtilization', 'CPU')], percentAxis),
       graph('DB connections', [dbGauge('DatabaseConnections', 'connections', 'Maximum')], {
-        leftAnnotations: [{ value: props.maxConnections, label: 'max_connections', color: cloudwatch.Color.RED }],
+        leftAnnotations: [{ value: maxConnections, label: 'max_connections', color: cloudwatch.Color.RED }],
       }),
       graph('DB memory and storage (bytes)', [dbGauge('FreeableMemory', 'freeable memory'), dbGauge('FreeStorageSpace', 'free storage', 'Minimum')]),
       graph('DB disk latency (s)', [dbGauge('ReadLatency', 'read'), dbGauge('WriteLatency', 'write')]),
@@ -105,7 +103,7 @@ export class OpsDashboard extends Construct {
 
     this.dashboard.addWidgets(heading('### Cache (Valkey, BullMQ queues)'));
     const perNode = (metricName: string, statistic: string) =>
-      cacheNodes(props.cacheNodes).map((node) => cacheNodeMetric(props.cache, node, metricName, { statistic, period: PERIOD, label: `node ${node}` }));
+      cacheNodes(props.cacheNodes).map((node) => cacheNodeMetric(data.cache.replicationGroup, node, metricName, { statistic, period: PERIOD, label: `node ${node}` }));
     this.dashboard.addWidgets(
       graph('Cache engine CPU (%)', perNode('EngineCPUUtilization', 'Average'), percentAxis),
       graph('Cache memory used (%)', perNode('DatabaseMemoryUsagePercentage', 'Maximum'), percentAxis),
@@ -124,11 +122,11 @@ export class OpsDashboard extends Construct {
         props.functions.map(({ name, fn }) => fn.metricDuration({ statistic: 'p99', period: PERIOD, label: name })),
       ),
     ];
-    if (props.webAclMetricName) {
-      const waf = (metricName: string) => wafMetric(props.webAclMetricName!, Stack.of(this).region, metricName, { ...sum, label: metricName });
+    if (app.webAclMetricName) {
+      const waf = (metricName: string) => wafMetric(app.webAclMetricName!, Stack.of(this).region, metricName, { ...sum, label: metricName });
       bottom.push(graph('WAF requests', [waf('AllowedRequests'), waf('BlockedRequests')]));
     }
-    if (props.email) {
+    if (app.sendsEmail) {
       const ses = (metricName: string, statistic: string) => sesMetric(metricName, { statistic, label: metricName });
       bottom.push(graph('Email (SES, account)', [ses('Send', 'Sum'), ses('Bounce', 'Sum'), ses('Complaint', 'Sum')], { right: [ses('Reputation.BounceRate', 'Maximum'), ses('Reputation.ComplaintRate', 'Maximum')] }));
     }

@@ -3,14 +3,9 @@ import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import { join } from 'node:path';
 import { Construct } from 'constructs';
 import { type LogSettings, stageLogGroup } from './log-group';
 
-/** The handler module of a project function: `lambda/<name>/index.ts`. */
-export function handlerEntry(name: string): string {
-  return join(__dirname, '..', '..', 'lambda', name, 'index.ts');
-}
 
 export interface ProjectFunctionProps extends LogSettings {
   /** Path of the handler module (`handlerEntry('database-setup')`). */

@@ -2,6 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as elasticache from 'aws-cdk-lib/aws-elasticache';
+import { PROJECT } from './naming';
 
 /**
  * The CloudWatch metrics of the stage that CDK's constructs do not offer, defined once for the
@@ -9,7 +10,7 @@ import type * as elasticache from 'aws-cdk-lib/aws-elasticache';
  */
 
 /** Namespace the restore verifier publishes to (lambda/restore-verifier/verifier.ts, METRIC_NAMESPACE). */
-export const RESTORE_METRICS_NAMESPACE = 'webapp/RestoreTesting';
+export const RESTORE_METRICS_NAMESPACE = `${PROJECT}/RestoreTesting`;
 
 /** The nodes of a replication group as ElastiCache names them: `<group>-001`, `-002`, ... */
 export function cacheNodes(count: number): string[] {

@@ -1,6 +1,6 @@
 import { Stage, type StageProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import type { StageConfig } from '../config';
+import type { DeployOptions, StageConfig } from '../config';
 import { AppStack } from '../app/app-stack';
 import { DataStack } from '../data/data-stack';
 import { DrStack } from '../dr/dr-stack';
@@ -8,9 +8,12 @@ import { NetworkStack } from '../network/network-stack';
 import { OpsStack } from '../ops/ops-stack';
 import type { WatchedFunction } from '../ops/function-alarms';
 import { ProjectFunction } from '../shared/project-function';
+import { PROJECT } from '../shared/naming';
 
 export interface AppStageProps extends StageProps {
   readonly config: StageConfig;
+  /** The switches of this deploy, read from context by the config loader. @default none set */
+  readonly deploy?: DeployOptions;
 }
 
 /**
@@ -29,14 +32,14 @@ export class AppStage extends Stage {
   readonly dr?: DrStack;
 
   constructor(scope: Construct, props: AppStageProps) {
-    const { config } = props;
+    const { config, deploy = { skipPreDeploySnapshot: false } } = props;
     super(scope, config.name, { ...props, env: { account: config.account, region: config.region } });
     this.config = config;
 
     // Listeners and scaling targets are left out: the CloudFormation schema cfn-lint checks against
     // has no Tags on them, and cost allocation does not need them.
     const untagged = { excludeResourceTypes: ['AWS::ElasticLoadBalancingV2::Listener', 'AWS::ApplicationAutoScaling::ScalableTarget'] };
-    Tags.of(this).add('app', 'webapp', untagged);
+    Tags.of(this).add('app', PROJECT, untagged);
     Tags.of(this).add('stage', config.name, untagged);
 
     // Deleting the VPC would take every tier with it: outside throw-away stages CloudFormation refuses.
@@ -57,22 +60,17 @@ export class AppStage extends Stage {
       config,
       description: `Stateful tier of the ${config.name} stage: PostgreSQL with pgvector, Valkey, uploads bucket, keys`,
       terminationProtection: config.retainOnDelete,
-      vpc: this.network.vpc,
-      logsKey: this.network.logsKey,
-      uploadsReplica: this.dr?.uploadsReplica,
+      network: this.network,
       dr: this.dr,
+      deploy,
     });
     this.app = new AppStack(this, 'App', {
       config,
       description: `Stateless tier of the ${config.name} stage: ECS services, load balancer, WAF, SES`,
-      vpc: this.network.vpc,
-      zone: this.network.zone,
-      logsKey: this.network.logsKey,
-      database: this.data.database,
-      cache: this.data.cache,
-      uploads: this.data.uploads,
-      alarmTopic: this.network.alarmTopic,
+      network: this.network,
+      data: this.data,
       drBackupKey: this.dr?.backupKey,
+      deploy,
     });
     this.ops = new OpsStack(this, 'Ops', {
       config,

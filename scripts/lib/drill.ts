@@ -3,6 +3,7 @@ import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/clien
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { DeleteDBInstanceCommand, type RDSClient } from '@aws-sdk/client-rds';
 import { attachManagedSecret, waitAvailable } from './restore';
+import { PROJECT } from '../../lib/shared/naming';
 
 /** What the verifier answers (lambda/restore-verifier/verifier.ts, Verification). */
 interface Verification {
@@ -143,7 +144,7 @@ export async function runDrill(clients: DrillClients, options: DrillOptions): Pr
       const invoked = await clients.lambda.send(
         new InvokeCommand({
           FunctionName: outputs.VerifierFunctionName,
-          Payload: new TextEncoder().encode(JSON.stringify({ 'detail-type': 'Restore Drill', source: 'webapp.restore-drill', detail: { restoreJobId: jobId } })),
+          Payload: new TextEncoder().encode(JSON.stringify({ 'detail-type': 'Restore Drill', source: `${PROJECT}.restore-drill`, detail: { restoreJobId: jobId } })),
         }),
       );
       const payload = invoked.Payload ? new TextDecoder().decode(invoked.Payload) : '';

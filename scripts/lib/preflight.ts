@@ -196,7 +196,7 @@ async function sesCheck(config: StageConfig, clients: PreflightClients): Promise
   if (account.ProductionAccessEnabled) return { status: 'ok', detail: `SES in ${config.region} may send to anyone (out of the sandbox)` };
   const fix = `request production access: SES console, Account dashboard, "Request production access" (README, "Email")`;
   const detail = `SES in ${config.region} is in the sandbox: mail reaches only verified addresses, 200 a day`;
-  return config.name === 'prod' ? { status: 'missing', detail, fix } : { status: 'warn', detail, fix };
+  return config.email.requireProductionAccess ? { status: 'missing', detail, fix } : { status: 'warn', detail, fix };
 }
 
 async function snapshotQuotaCheck(config: StageConfig, clients: PreflightClients, region: string): Promise<Omit<Check, 'name'>> {

@@ -39,7 +39,7 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
       const def = byPrefix(app(name), 'AWS::ECS::TaskDefinition', `${task}TaskDefinition`).Properties;
       expect(def).toMatchObject({
         Cpu: String(config[sizing].cpu),
-        Memory: String(config[sizing].memoryMiB),
+        Memory: String(config[sizing].memoryLimitMiB),
         RuntimePlatform: { CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' },
         RequiresCompatibilities: ['FARGATE'],
       });
@@ -49,7 +49,7 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
     test('non-root, read-only root filesystem, scratch volumes for /tmp and .next/cache, JSON logs', () => {
       const c = container(app(name), task);
       // ECS Exec (dev) needs a writable root filesystem: AWS does not support it on a read-only one.
-      expect(c).toMatchObject({ User: '1000:1000', ReadonlyRootFilesystem: !config.app.ecsExec, Essential: true });
+      expect(c).toMatchObject({ User: '1000:1000', ReadonlyRootFilesystem: !config.app.enableExecuteCommand, Essential: true });
       expect(c.MountPoints).toEqual([
         { ContainerPath: '/tmp', ReadOnly: false, SourceVolume: 'tmp' },
         { ContainerPath: '/app/.next/cache', ReadOnly: false, SourceVolume: 'nextCache' },
@@ -96,7 +96,7 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
       expect(role.Properties.ManagedPolicyArns).toHaveLength(config.domain ? 3 : 2);
       expect(managed.includes('EmailSendPolicy')).toBe(config.domain !== undefined);
       const inline = Object.entries(app(name).findResources('AWS::IAM::Policy')).filter(([id]) => id.startsWith(`${task}TaskDefinitionTaskRoleDefaultPolicy`));
-      if (config.app.ecsExec) {
+      if (config.app.enableExecuteCommand) {
         const actions = inline.flatMap(([, p]) => p.Properties.PolicyDocument.Statement.flatMap((s: Json) => [s.Action].flat()));
         expect(actions.every((a: string) => a.startsWith('ssmmessages:') || a.startsWith('logs:') || a.startsWith('kms:'))).toBe(true);
       } else {
@@ -123,9 +123,9 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
     ]);
   });
 
-  test(config.app.ecsExec ? 'ECS Exec sessions are encrypted with their own key and logged to an encrypted log group' : 'no ECS Exec configuration where Exec is off', () => {
+  test(config.app.enableExecuteCommand ? 'ECS Exec sessions are encrypted with their own key and logged to an encrypted log group' : 'no ECS Exec configuration where Exec is off', () => {
     const cluster = byPrefix(app(name), 'AWS::ECS::Cluster', 'Cluster').Properties;
-    if (!config.app.ecsExec) {
+    if (!config.app.enableExecuteCommand) {
       expect(cluster.Configuration).toBeUndefined();
       return;
     }
@@ -143,8 +143,8 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
     const svc = byPrefix(app(name), 'AWS::ECS::Service', 'WebService').Properties;
     expect(svc).toMatchObject({
       DesiredCount: config.web.desiredCount,
-      CapacityProviderStrategy: [{ CapacityProvider: config.web.spot ? 'FARGATE_SPOT' : 'FARGATE', Weight: 1 }],
-      EnableExecuteCommand: config.app.ecsExec,
+      CapacityProviderStrategy: [{ CapacityProvider: config.web.useSpot ? 'FARGATE_SPOT' : 'FARGATE', Weight: 1 }],
+      EnableExecuteCommand: config.app.enableExecuteCommand,
       DeploymentConfiguration: {
         MinimumHealthyPercent: 100,
         MaximumPercent: 200,
@@ -187,7 +187,7 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
   test('scaling: web on CPU and requests per target, worker on CPU; out fast, in after 5 minutes', () => {
     const targets = Object.entries(app(name).findResources('AWS::ApplicationAutoScaling::ScalableTarget'));
     const bounds = Object.fromEntries(targets.map(([id, t]) => [id.startsWith('Web') ? 'web' : 'worker', [t.Properties.MinCapacity, t.Properties.MaxCapacity]]));
-    expect(bounds).toEqual({ web: [config.web.minCount, config.web.maxCount], worker: [config.worker.minCount, config.worker.maxCount] });
+    expect(bounds).toEqual({ web: [config.web.minCapacity, config.web.maxCapacity], worker: [config.worker.minCapacity, config.worker.maxCapacity] });
     const policies = Object.values(app(name).findResources('AWS::ApplicationAutoScaling::ScalingPolicy')).map((p) => p.Properties.TargetTrackingScalingPolicyConfiguration);
     expect(policies.map((p) => p.PredefinedMetricSpecification.PredefinedMetricType).sort()).toEqual([
       'ALBRequestCountPerTarget',
@@ -204,7 +204,7 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
     const svc = byPrefix(app(name), 'AWS::ECS::Service', 'WorkerService').Properties;
     expect(svc.LoadBalancers).toEqual([]);
     expect(svc.DeploymentConfiguration.DeploymentCircuitBreaker).toEqual({ Enable: true, Rollback: true });
-    expect(svc.CapacityProviderStrategy).toEqual([{ CapacityProvider: config.worker.spot ? 'FARGATE_SPOT' : 'FARGATE', Weight: 1 }]);
+    expect(svc.CapacityProviderStrategy).toEqual([{ CapacityProvider: config.worker.useSpot ? 'FARGATE_SPOT' : 'FARGATE', Weight: 1 }]);
   });
 
   test('task security groups admit nothing from outside and let out HTTPS, PostgreSQL and Valkey only', () => {

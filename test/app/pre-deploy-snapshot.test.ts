@@ -115,7 +115,7 @@ describe('release identity', () => {
     const image = release(synthStage('dev', { imageTag: 'v9.9.9' }));
     expect(image).toMatch(/^v9\.9\.9-[0-9a-f]{8}$/);
     expect(image.slice(-8)).not.toBe(base.slice(-8)); // the tag is part of the container definitions too
-    const memory = release(synthStage('dev', { 'dev.web.memoryMiB': 1024 }));
+    const memory = release(synthStage('dev', { 'dev.web.memoryLimitMiB': 1024 }));
     expect(memory).not.toBe(base);
     expect(memory.slice(0, -9)).toBe(base.slice(0, -9));
   });

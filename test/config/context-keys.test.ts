@@ -29,7 +29,7 @@ describe('nearestKey', () => {
   });
 
   test('stays within the stage the key names, matched case-insensitively at its start', () => {
-    expect(nearestKey('Staging.web.min_count')).toBe('staging.web.minCount');
+    expect(nearestKey('Staging.web.min_capacity')).toBe('staging.web.minCapacity');
     expect(nearestKey('dev.web.mincount2')).toMatch(/^dev\./);
   });
 

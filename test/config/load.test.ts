@@ -93,7 +93,7 @@ describe('loadStageConfigs', () => {
 
   test.each([
     ['dev.multi_az', 'false', 'dev.database.multiAz'],
-    ['dev.web.min-count', '1', 'dev.web.minCount'],
+    ['dev.web.min-capacity', '1', 'dev.web.minCapacity'],
     ['prod/database/multiAz', 'false', 'prod.database.multiAz'],
     ['stage', 'dev', 'stages'],
     ['imagetag', 'v1.2.3', 'imageTag'],

@@ -27,15 +27,15 @@ describe('shipped stage definitions', () => {
 
   test('sizing follows the documented defaults', () => {
     const dev = parseStageConfig(STAGES.dev);
-    expect(dev.web).toMatchObject({ cpu: 256, memoryMiB: 512, desiredCount: 1, spot: true });
+    expect(dev.web).toMatchObject({ cpu: 256, memoryLimitMiB: 512, desiredCount: 1, useSpot: true });
     expect(dev.database).toMatchObject({ instanceClass: 't4g.micro', multiAz: false });
     const prod = parseStageConfig(STAGES.prod);
-    expect(prod.web).toMatchObject({ cpu: 1024, memoryMiB: 2048, minCount: 2, maxCount: 10, spot: false });
+    expect(prod.web).toMatchObject({ cpu: 1024, memoryLimitMiB: 2048, minCapacity: 2, maxCapacity: 10, useSpot: false });
     expect(prod.database).toMatchObject({ multiAz: true, deletionProtection: true });
     expect(prod.network.azCount).toBe(3);
     const staging = parseStageConfig(STAGES.staging);
     // staging is prod's shape at about 80% of its capacity
-    expect(staging.web.maxCount / prod.web.maxCount).toBeCloseTo(0.8, 1);
+    expect(staging.web.maxCapacity / prod.web.maxCapacity).toBeCloseTo(0.8, 1);
   });
 });
 
@@ -55,12 +55,12 @@ const badConfigs: [string, StageName, (c: StageConfigInput) => void, string, str
   ['more NAT gateways than AZs', 'dev', (c) => { c.network.natGateways = 3; }, 'network.natGateways', '3', /Fix: use 1 to 2/],
   ['no NAT gateway', 'dev', (c) => { c.network.natGateways = 0; }, 'network.natGateways', '0', /need a NAT gateway.*Fix: use 1 or more/],
   ['AZ of another region', 'dev', (c) => { c.network.availabilityZones = ['eu-west-1a', 'us-east-1b']; }, 'network.availabilityZones', '["eu-west-1a","us-east-1b"]', /us-east-1b is not a zone of eu-west-1/],
-  ['min tasks above max', 'staging', (c) => { c.web.minCount = 9; }, 'web.minCount', '9', /minCount \(9\) is above maxCount \(8\)\. Fix: lower minCount or raise maxCount/],
-  ['desired count outside min..max', 'dev', (c) => { c.worker.desiredCount = 5; }, 'worker.desiredCount', '5', /between minCount \(1\) and maxCount \(2\)/],
+  ['min tasks above max', 'staging', (c) => { c.web.minCapacity = 9; }, 'web.minCapacity', '9', /minCapacity \(9\) is above maxCapacity \(8\)\. Fix: lower minCapacity or raise maxCapacity/],
+  ['desired count outside min..max', 'dev', (c) => { c.worker.desiredCount = 5; }, 'worker.desiredCount', '5', /between minCapacity \(1\) and maxCapacity \(2\)/],
   ['CPU Fargate does not offer', 'dev', (c) => { c.web.cpu = 300; }, 'web.cpu', '300', /Fargate does not offer 300 CPU units\. Fix: use one of 256, 512, 1024/],
-  ['memory Fargate does not offer with that CPU', 'dev', (c) => { c.web.memoryMiB = 4096; }, 'web.memoryMiB', '4096', /4096 MiB with 256 CPU units\. Fix: use one of 512, 1024, 2048/],
-  ['memory off the 1 GB steps', 'prod', (c) => { c.worker.memoryMiB = 1536; }, 'worker.memoryMiB', '1536', /Fix: use one of 1024, 2048, 3072, 4096$/],
-  ['memory outside a wide range', 'prod', (c) => { c.web.cpu = 2048; c.web.memoryMiB = 2048; }, 'web.memoryMiB', '2048', /Fix: use one of 4096 to 16384 in steps of 1024$/],
+  ['memory Fargate does not offer with that CPU', 'dev', (c) => { c.web.memoryLimitMiB = 4096; }, 'web.memoryLimitMiB', '4096', /4096 MiB with 256 CPU units\. Fix: use one of 512, 1024, 2048/],
+  ['memory off the 1 GB steps', 'prod', (c) => { c.worker.memoryLimitMiB = 1536; }, 'worker.memoryLimitMiB', '1536', /Fix: use one of 1024, 2048, 3072, 4096$/],
+  ['memory outside a wide range', 'prod', (c) => { c.web.cpu = 2048; c.web.memoryLimitMiB = 2048; }, 'web.memoryLimitMiB', '2048', /Fix: use one of 4096 to 16384 in steps of 1024$/],
   ['prod without Multi-AZ', 'prod', (c) => { c.database.multiAz = false; }, 'database.multiAz', 'false', /prod must run the database Multi-AZ.*Fix: set database.multiAz: true/],
   ['prod without deletion protection', 'prod', (c) => { c.database.deletionProtection = false; }, 'database.deletionProtection', 'false', /Fix: set database.deletionProtection: true/],
   ['prod that would not keep its data', 'prod', (c) => { c.retainOnDelete = false; }, 'retainOnDelete', 'false', /Fix: set retainOnDelete: true/],
@@ -127,12 +127,12 @@ const badConfigs: [string, StageName, (c: StageConfigInput) => void, string, str
   ['a VPC block of /15', 'dev', (c) => { c.network.cidr = '10.0.0.0/15'; }, 'network.cidr', '"10.0.0.0/15"', /must be \/16 to \/24 \(got \/15\)/],
   ['more AZs listed than used', 'prod', (c) => { c.network.availabilityZones = ['eu-west-1a', 'eu-west-1b']; }, 'network.availabilityZones', '["eu-west-1a","eu-west-1b"]', /lists 2 zones but azCount is 3\. Fix: list exactly 3 zones/],
   ['a zone of another region', 'dev', (c) => { c.network.availabilityZones = ['eu-west-1a', 'us-east-1b']; }, 'network.availabilityZones', '["eu-west-1a","us-east-1b"]', /us-east-1b is not a zone of eu-west-1/],
-  ['a desired count above the maximum', 'prod', (c) => { c.web.desiredCount = c.web.maxCount + 1; }, 'web.desiredCount', '11', /Fix:/],
-  ['a minimum above the maximum', 'staging', (c) => { c.worker.minCount = c.worker.maxCount + 1; }, 'worker.minCount', String(STAGES.staging.worker.maxCount + 1), /Fix:/],
+  ['a desired count above the maximum', 'prod', (c) => { c.web.desiredCount = c.web.maxCapacity + 1; }, 'web.desiredCount', '11', /Fix:/],
+  ['a minimum above the maximum', 'staging', (c) => { c.worker.minCapacity = c.worker.maxCapacity + 1; }, 'worker.minCapacity', String(STAGES.staging.worker.maxCapacity + 1), /Fix:/],
   ['prod without restore testing', 'prod', (c) => { c.backup.restoreTesting = 'off'; }, 'backup.restoreTesting', '"off"', /prod must prove its backups restore/],
-  ['prod with ECS Exec', 'prod', (c) => { c.app.ecsExec = true; }, 'app.ecsExec', 'true', /prod must not allow shells/],
+  ['prod with ECS Exec', 'prod', (c) => { c.app.enableExecuteCommand = true; }, 'app.enableExecuteCommand', 'true', /prod must not allow shells/],
   ['prod without the WAF', 'prod', (c) => { c.app.waf = false; }, 'app.waf', 'false', /prod must sit behind the WAF/],
-  ['prod with one web task', 'prod', (c) => { c.web.minCount = 1; }, 'web.minCount', '1', /prod needs at least 2 web tasks/],
+  ['prod with one web task', 'prod', (c) => { c.web.minCapacity = 1; }, 'web.minCapacity', '1', /prod needs at least 2 web tasks/],
   ['alarm endpoint over plain HTTP', 'staging', (c) => { c.alarms.httpsEndpoints = ['http://events.example.com/hook']; }, 'alarms.httpsEndpoints.0', '"http://events.example.com/hook"', /not an https:\/\/ URL/],
   ['log retention CloudWatch does not offer', 'dev', (c) => { c.logRetentionDays = 42; }, 'logRetentionDays', '42', /Fix: use one of 1, 3, 5, 7, 14, 30/],
   ['misspelt field', 'dev', (c) => { (c.web as Record<string, unknown>).desiredCout = 2; }, 'web.desiredCout', '2', /unknown field\. Fix: remove it or correct its spelling/],
@@ -160,8 +160,8 @@ describe('bad configuration fails with stage, field, value and fix', () => {
     ok('dev', (c) => { c.network.cidr = '10.0.0.0/16'; });
     ok('dev', (c) => { c.network.cidr = '192.168.0.0/16'; });
     ok('dev', (c) => { c.app.httpAllowedCidrs = ['203.0.113.7/32', '10.20.0.0/16']; });
-    ok('prod', (c) => { c.web.minCount = 2; c.web.desiredCount = c.web.maxCount; });
-    ok('staging', (c) => { c.worker.minCount = c.worker.maxCount; c.worker.desiredCount = c.worker.maxCount; });
+    ok('prod', (c) => { c.web.minCapacity = 2; c.web.desiredCount = c.web.maxCapacity; });
+    ok('staging', (c) => { c.worker.minCapacity = c.worker.maxCapacity; c.worker.desiredCount = c.worker.maxCapacity; });
     ok('dev', (c) => { c.database.maxAllocatedStorageGiB = c.database.allocatedStorageGiB; });
     ok('staging', (c) => { c.domain!.recordName = `www.${c.domain!.zoneName}`; });
     ok('prod', (c) => { c.alarms.emails = []; c.alarms.httpsEndpoints = ['https://events.example.com/hook']; });

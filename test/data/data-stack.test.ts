@@ -123,7 +123,7 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
 
     test('Performance Insights and enhanced monitoring only where configured', () => {
       const { resource } = only(data(name), 'AWS::RDS::DBInstance');
-      if (config.database.insights) {
+      if (config.database.enablePerformanceInsights) {
         expect(resource.Properties).toMatchObject({
           EnablePerformanceInsights: true,
           PerformanceInsightsKMSKeyId: att('DatabaseKey', 'Arn'),

@@ -196,14 +196,14 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
     });
   });
 
-  test('the SES sandbox blocks prod and warns elsewhere', async () => {
+  test('the SES sandbox blocks a stage that requires production access (prod) and warns elsewhere', async () => {
     sesMock.on(GetAccountCommand).resolves({ ProductionAccessEnabled: false });
     const stagingResult = await preflight(staging(), clients(), options());
     expect(stagingResult.checks.find((c) => c.name === 'ses')!.status).toBe('warn');
     expect(stagingResult.exitCode).toBe(0);
     expect(formatPreflight(staging(), stagingResult).split('\n').at(-1)).toBe('READY: staging can be deployed (read the warnings).');
-    // prod as staging's twin in moto's account: the sandbox is a blocker there.
-    const prod = { ...staging(), name: 'prod' as const };
+    // A stage that requires production access, as prod does (email.requireProductionAccess), in moto's account.
+    const prod = { ...staging(), email: { requireProductionAccess: true } };
     const prodResult = await preflight(prod, clients(), options());
     expect(prodResult.checks.find((c) => c.name === 'ses')).toMatchObject({ status: 'missing', detail: 'SES in eu-west-1 is in the sandbox: mail reaches only verified addresses, 200 a day' });
     expect(prodResult.exitCode).toBe(1);

@@ -1,0 +1,17 @@
+/**
+ * The project's name: the first part of every name it gives an AWS resource, tag and metric
+ * namespace. Changing it renames (and so replaces) the stateful resources that carry it, the
+ * database instance among them: it is fixed once a stage is deployed. No imports, so the Lambda
+ * handlers bundle it too.
+ */
+export const PROJECT = 'webapp';
+
+/** `webapp-<stage>[-<part>...]`: the name of a stage's resource. */
+export function stageResourceName(stage: string, ...parts: string[]): string {
+  return [PROJECT, stage, ...parts].join('-');
+}
+
+/** A tag key of the project's own (`webapp:<name>`). */
+export function projectTag(name: string): string {
+  return `${PROJECT}:${name}`;
+}
