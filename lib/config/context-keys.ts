@@ -32,11 +32,57 @@ export function isCdkKey(key: string): boolean {
 }
 
 type AnySchema = z.core.$ZodType;
+interface SchemaDef {
+  type: string;
+  shape?: Record<string, AnySchema>;
+  innerType?: AnySchema;
+  in?: AnySchema;
+  defaultValue?: unknown;
+}
+/** Schema types that wrap one inner type without changing the field's path. */
+const WRAPPERS = ['optional', 'nullable', 'default', 'prefault'];
+
+function defOf(schema: AnySchema): SchemaDef {
+  return (schema as unknown as { _zod: { def: SchemaDef } })._zod.def;
+}
+
+/**
+ * The schema's default of a field ("app.containerPort" -> 3000), or undefined where it has none;
+ * the loader reads a `-c` value of a field a stage leaves to its default as the default's type.
+ */
+export function fieldDefault(path: string, schema: AnySchema = stageConfigSchema): unknown {
+  return fieldWrappers(path, schema).default;
+}
+
+/** Whether a stage may leave a field out (it is optional, or the schema has a default for it). */
+export function isOptionalField(path: string, schema: AnySchema = stageConfigSchema): boolean {
+  const { optional, default: value } = fieldWrappers(path, schema);
+  return optional || value !== undefined;
+}
+
+function fieldWrappers(path: string, schema: AnySchema): { optional: boolean; default?: unknown } {
+  const unwrap = (def: SchemaDef) => defOf(def.type === 'pipe' ? def.in! : def.innerType!);
+  let node: AnySchema | undefined = schema;
+  for (const key of path.split('.')) {
+    let def = defOf(node);
+    while (WRAPPERS.includes(def.type) || def.type === 'pipe') def = unwrap(def);
+    node = def.shape?.[key];
+    if (!node) return { optional: false };
+  }
+  let optional = false;
+  let def = defOf(node);
+  while (WRAPPERS.includes(def.type) || def.type === 'pipe') {
+    if (def.type === 'default') return { optional: true, default: typeof def.defaultValue === 'function' ? (def.defaultValue as () => unknown)() : def.defaultValue };
+    if (def.type === 'optional') optional = true;
+    def = unwrap(def);
+  }
+  return { optional };
+}
 
 /** Every field path of a stage's configuration ("web.desiredCount", "domain", "domain.zoneName", ...). */
 export function fieldPaths(schema: AnySchema = stageConfigSchema, prefix = ''): string[] {
-  const def = (schema as { _zod: { def: { type: string; shape?: Record<string, AnySchema>; innerType?: AnySchema; in?: AnySchema } } })._zod.def;
-  if (def.type === 'optional' || def.type === 'nullable' || def.type === 'default') return fieldPaths(def.innerType!, prefix);
+  const def = defOf(schema);
+  if (WRAPPERS.includes(def.type)) return fieldPaths(def.innerType!, prefix);
   if (def.type === 'pipe') return fieldPaths(def.in!, prefix);
   if (def.type !== 'object') return [];
   return Object.entries(def.shape ?? {}).flatMap(([key, child]) => {

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { APP_KEYS, isCdkKey, isFieldPath, nearestKey } from './context-keys';
+import { APP_KEYS, fieldDefault, isCdkKey, isFieldPath, nearestKey } from './context-keys';
 import { CONFIG_FILE, STAGE_NAMES, type StageConfig, type StageConfigInput, type StageName, stageConfigSchema } from './schema';
 import { STAGES } from './stages';
 
@@ -61,7 +61,7 @@ export function loadStages(
     }
     let unreadable = false;
     for (const { key, path, value } of overrides.get(name) ?? []) {
-      const read = coerce(value, getPath(input, path), key);
+      const read = coerce(value, getPath(input, path) ?? fieldDefault(path.join('.')), key);
       if ('problem' in read) {
         problems.push(stageProblem(name, path.join('.'), value, read.problem));
         unreadable = true;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PROJECT } from '../shared/naming';
 import { AWS_REGIONS, CACHE_NODE_TYPES, closest, RDS_INSTANCE_CLASSES, RDS_POSTGRES_VERSIONS } from './aws-catalog';
 
 /** The stages this app deploys. Their names are also the `cdk.Stage` ids (`npx cdk deploy 'staging/*'`). */
@@ -269,9 +270,10 @@ const stageShape = z
         /** Lowest pgvector version the deployment accepts; the stack fails when the engine offers less. */
         pgvectorMinVersion: z
           .string()
-          .regex(/^\d+\.\d+(\.\d+)?$/, 'not a version number. Fix: write it like "0.8.0"'),
+          .regex(/^\d+\.\d+(\.\d+)?$/, 'not a version number. Fix: write it like "0.8.0"')
+          .default('0.8.0'),
         /** Performance Insights (7 days, free tier) and enhanced monitoring every 60 s. */
-        enablePerformanceInsights: z.boolean(),
+        enablePerformanceInsights: z.boolean().default(false),
       })
       .strict()
       .superRefine((db, ctx) => {
@@ -310,7 +312,7 @@ const stageShape = z
             message: 'not an https:// URL (notifications must not travel in clear text). Fix: use the endpoint\'s https:// URL',
           }),
           'endpoint',
-        ),
+        ).default(() => []),
       })
       .strict(),
     email: z
@@ -326,74 +328,76 @@ const stageShape = z
     app: z
       .object({
         /** Port the Node.js/Next.js server listens on in the container. */
-        containerPort: z.number().int().min(1024, 'the container runs as a non-root user, which cannot bind ports below 1024. Fix: use e.g. 3000').max(65535),
+        containerPort: z.number().int().min(1024, 'the container runs as a non-root user, which cannot bind ports below 1024. Fix: use e.g. 3000').max(65535).default(3000),
         /** Load balancer health check: the app answers 200 when it can serve (database and cache reachable). */
-        readinessPath: z.string().regex(/^\/[\w\-./]*$/, 'not an absolute URL path. Fix: write it like "/health/ready"'),
+        readinessPath: z.string().regex(/^\/[\w\-./]*$/, 'not an absolute URL path. Fix: write it like "/health/ready"').default('/health/ready'),
         /** Container health check: the process is alive. */
-        livenessPath: z.string().regex(/^\/[\w\-./]*$/, 'not an absolute URL path. Fix: write it like "/health/live"'),
+        livenessPath: z.string().regex(/^\/[\w\-./]*$/, 'not an absolute URL path. Fix: write it like "/health/live"').default('/health/live'),
         /** Command of the BullMQ worker container (same image as the web app). */
-        workerCommand: z.array(z.string().min(1)).min(1, 'the worker needs a command. Fix: e.g. ["node", "dist/worker.js"]'),
+        workerCommand: z.array(z.string().min(1)).min(1, 'the worker needs a command. Fix: e.g. ["node", "dist/worker.js"]').default(() => ['node', 'dist/worker.js']),
         /** Seconds ECS waits after SIGTERM before killing a worker task, so a running job can finish (max 120 on Fargate). */
-        workerStopTimeoutSeconds: z.number().int().min(2).max(120, 'Fargate allows at most 120 s. Fix: use 2 to 120'),
+        workerStopTimeoutSeconds: z.number().int().min(2).max(120, 'Fargate allows at most 120 s. Fix: use 2 to 120').default(120),
         /** ECS Exec (shell into running tasks) for debugging. */
-        enableExecuteCommand: z.boolean(),
+        enableExecuteCommand: z.boolean().default(false),
         /** Refuse to delete the load balancer (a stack update that would replace or delete it fails instead). */
-        loadBalancerDeletionProtection: z.boolean(),
+        loadBalancerDeletionProtection: z.boolean().default(false),
         /** A WAF web ACL in front of the load balancer. */
-        waf: z.boolean(),
+        waf: z.boolean().default(true),
         /** Requests one IP may make in 5 minutes before the WAF blocks it. */
-        wafRateLimitPer5Min: z.number().int().min(10, 'WAF rate limits start at 10. Fix: use 10 or more').max(2_000_000_000),
+        wafRateLimitPer5Min: z.number().int().min(10, 'WAF rate limits start at 10. Fix: use 10 or more').max(2_000_000_000).default(2000),
         /** URL path prefixes of sign-in, sign-up and password reset, held to `wafAuthRateLimitPer5Min` per IP. */
-        wafAuthPaths: z.array(urlPath).min(1, 'the authentication rate limit needs at least one path. Fix: list e.g. "/api/auth/"'),
+        wafAuthPaths: z.array(urlPath).min(1, 'the authentication rate limit needs at least one path. Fix: list e.g. "/api/auth/"').default(() => ['/api/auth/', '/login', '/signup', '/reset-password']),
         /** Requests one IP may make to the authentication paths in 5 minutes. */
-        wafAuthRateLimitPer5Min: z.number().int().min(10, 'WAF rate limits start at 10. Fix: use 10 or more').max(2_000_000_000),
+        wafAuthRateLimitPer5Min: z.number().int().min(10, 'WAF rate limits start at 10. Fix: use 10 or more').max(2_000_000_000).default(100),
         /** URL path prefixes that may receive request bodies over 8 KB (uploads); every other path keeps the common rule set's limit. */
-        wafLargeBodyPaths: z.array(urlPath),
+        wafLargeBodyPaths: z.array(urlPath).default(() => ['/api/uploads']),
         /** Let Next.js Server Action requests (header Next-Action) carry bodies over 8 KB; Next.js caps them (serverActions.bodySizeLimit, 1 MB by default). */
-        wafServerActions: z.boolean(),
+        wafServerActions: z.boolean().default(true),
         /** Request headers carrying secrets (API keys), never written to the WAF logs; cookie and authorization always are redacted. */
-        wafRedactedHeaders: z.array(z.string().regex(/^[a-z0-9-]+$/, 'not a lower-case header name. Fix: write it like "x-api-key"')),
+        wafRedactedHeaders: z.array(z.string().regex(/^[a-z0-9-]+$/, 'not a lower-case header name. Fix: write it like "x-api-key"')).default(() => ['x-api-key']),
         /**
          * Where the stage serves plain HTTP (no domain): the only client address blocks the
          * load balancer admits (office, VPN). Unused with HTTPS.
          */
         httpAllowedCidrs: z.array(clientCidr).optional(),
       })
-      .strict(),
+      .strict()
+      .prefault({}),
     operations: z
       .object({
         /** Alarm when more than this % of requests end in a 5xx, from the load balancer or from the app (5 min). */
-        http5xxRatePercent: percent,
+        http5xxRatePercent: percent.default(1),
         /** Alarm when the p99 target response time exceeds this many seconds (5 min). */
-        p99LatencySeconds: z.number().positive('must be above 0. Fix: use a number of seconds above 0, e.g. 2'),
+        p99LatencySeconds: z.number().positive('must be above 0. Fix: use a number of seconds above 0, e.g. 2').default(2),
         /** Web and worker CPU alarm (5 min average). */
-        ecsCpuPercent: percent,
+        ecsCpuPercent: percent.default(80),
         /** Web and worker memory alarm (5 min average). */
-        ecsMemoryPercent: percent,
+        ecsMemoryPercent: percent.default(80),
         /** Database CPU alarm (10 min). */
-        rdsCpuPercent: percent,
+        rdsCpuPercent: percent.default(80),
         /** Database freeable memory alarm, in MiB. */
-        rdsFreeableMemoryMiB: z.number().int().positive('must be above 0. Fix: use a whole number of MiB, e.g. 128'),
+        rdsFreeableMemoryMiB: z.number().int().positive('must be above 0. Fix: use a whole number of MiB, e.g. 128').default(128),
         /** Alarm when free storage falls below this % of the allocated storage. */
-        rdsFreeStoragePercent: percent,
+        rdsFreeStoragePercent: percent.default(10),
         /** Alarm when connections exceed this % of the instance class's max_connections. */
-        rdsConnectionsPercent: percent,
+        rdsConnectionsPercent: percent.default(80),
         /** Database read and write latency alarm, in seconds. */
-        rdsLatencySeconds: z.number().positive('must be above 0. Fix: use a number of seconds above 0, e.g. 0.02'),
+        rdsLatencySeconds: z.number().positive('must be above 0. Fix: use a number of seconds above 0, e.g. 0.02').default(0.02),
         /** Valkey engine CPU alarm. */
-        cacheCpuPercent: percent,
+        cacheCpuPercent: percent.default(80),
         /** Valkey memory alarm (noeviction: writes fail when full). */
-        cacheMemoryPercent: percent,
+        cacheMemoryPercent: percent.default(80),
         /** Valkey client connections alarm. */
-        cacheConnections: z.number().int().positive('must be above 0. Fix: use a whole number of connections, e.g. 1000'),
+        cacheConnections: z.number().int().positive('must be above 0. Fix: use a whole number of connections, e.g. 1000').default(1000),
         /** SES reputation bounce-rate alarm (SES reviews accounts above 5%). */
-        sesBounceRatePercent: percent,
+        sesBounceRatePercent: percent.default(5),
         /** SES reputation complaint-rate alarm (SES reviews accounts above 0.1%). */
-        sesComplaintRatePercent: percent,
+        sesComplaintRatePercent: percent.default(0.1),
         /** Requests the WAF may block in 5 minutes before the surge alarm fires. */
-        wafBlockedPer5Min: z.number().int().positive('must be above 0. Fix: use a whole number of requests, e.g. 1000'),
+        wafBlockedPer5Min: z.number().int().positive('must be above 0. Fix: use a whole number of requests, e.g. 1000').default(1000),
       })
-      .strict(),
+      .strict()
+      .prefault({}),
     backup: z
       .object({
         /**
@@ -419,13 +423,14 @@ const stageShape = z
             /** Compliance only: days (3 or more) during which the lock can still be removed; after them it is permanent. */
             changeableForDays: z.number().int().min(3, 'AWS Backup needs a grace period of at least 3 days. Fix: use 3 or more').optional(),
           })
-          .strict(),
+          .strict()
+          .default(() => ({ mode: 'governance' as const })),
         /**
          * The IAM role (name, created outside this app by the account owner, with MFA) that alone
          * may delete recovery points, change the vault policy or lock, and schedule deletion of
          * the backup keys. No stack creates it, so no deployment can.
          */
-        breakGlassRoleName: z.string().regex(/^[\w+=,.@-]{1,64}$/, 'not an IAM role name. Fix: write the role\'s name, e.g. "webapp-break-glass"'),
+        breakGlassRoleName: z.string().regex(/^[\w+=,.@-]{1,64}$/, 'not an IAM role name. Fix: write the role\'s name, e.g. "webapp-break-glass"').default(`${PROJECT}-break-glass`),
         /** How often AWS Backup restores the newest recovery point and the verifier checks it ("off" in throw-away stages). */
         restoreTesting: z.enum(['off', 'weekly', 'monthly']),
         /** What a restored database must contain for the restore to count as verified. */
@@ -439,7 +444,7 @@ const stageShape = z
                   minRows: z.number().int().min(0),
                 })
                 .strict(),
-            ),
+            ).default(() => []),
             /** A table and vector column to run one nearest-neighbour query on. */
             vectorQuery: z
               .object({
@@ -449,12 +454,13 @@ const stageShape = z
               .strict()
               .optional(),
           })
-          .strict(),
+          .strict()
+          .prefault({}),
         /**
          * The account's quota of manual DB snapshots per region: 100 unless AWS raised it
          * (Service Quotas, "Manual DB instance snapshots"). Retention settings must fit under it.
          */
-        manualSnapshotQuota: z.number().int().min(1),
+        manualSnapshotQuota: z.number().int().min(1).default(100),
         /** Pre-deploy snapshots kept per region (older ones of this tool are deleted). */
         preDeploySnapshotsKept: z
           .number()
@@ -524,7 +530,7 @@ const stageShape = z
             .string()
             .regex(/^[A-Za-z0-9_.*-]{1,128}$/, 'not an ECR tag pattern. Fix: use letters, digits, _ . - and * wildcards, e.g. "pr-*"')
             .refine((p) => p.replace(/\*/g, '').length > 0, 'would expire every tag, releases included. Fix: use a prefix, e.g. "pr-*"'),
-        ),
+        ).default(() => ['pr-*', 'sha-*']),
       })
       .strict()
       .superRefine((image, ctx) => {

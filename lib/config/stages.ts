@@ -11,22 +11,6 @@ import type { StageConfigInput, StageName } from './schema';
  * - staging: prod's shape at about 80% of its capacity (same task sizes, lower ceilings, burstable DB).
  * - prod: 2-10 web tasks of 1 vCPU/2 GB, Multi-AZ DB with deletion protection, a cache replica, three AZs.
  */
-/** How the app image runs; the same in every stage but for ECS Exec and the WAF. */
-const APP = {
-  containerPort: 3000,
-  readinessPath: '/health/ready',
-  livenessPath: '/health/live',
-  workerCommand: ['node', 'dist/worker.js'],
-  workerStopTimeoutSeconds: 120,
-  wafRateLimitPer5Min: 2000,
-  // Sign-in, sign-up, password reset (NextAuth.js / Auth.js serve them under /api/auth/).
-  wafAuthPaths: ['/api/auth/', '/login', '/signup', '/reset-password'],
-  wafAuthRateLimitPer5Min: 100,
-  wafLargeBodyPaths: ['/api/uploads'],
-  wafServerActions: true,
-  wafRedactedHeaders: ['x-api-key'],
-};
-
 /**
  * Where images come from: CI pushes each build once to the staging account's registry, and ECR
  * replicates it to the dev and prod accounts (README, "Releasing an image"). A dedicated build
@@ -36,46 +20,18 @@ const APP = {
 const IMAGE = {
   repositoryName: 'webapp',
   source: { account: '222222222222', region: 'eu-west-1' },
-  expiringTagPatterns: ['pr-*', 'sha-*'],
 };
 
 /** The repository whose GitHub Actions workflows deploy and review the stages (the CI access roles trust only it). */
 const CI = { repository: 'example-org/webapp-platform', createOidcProvider: true };
 
-/** Alarm thresholds a platform team starts with; each stage may tighten or loosen one. */
-const OPERATIONS = {
-  http5xxRatePercent: 1,
-  p99LatencySeconds: 2,
-  ecsCpuPercent: 80,
-  ecsMemoryPercent: 80,
-  rdsCpuPercent: 80,
-  rdsFreeableMemoryMiB: 128,
-  rdsFreeStoragePercent: 10,
-  rdsConnectionsPercent: 80,
-  rdsLatencySeconds: 0.02,
-  cacheCpuPercent: 80,
-  cacheMemoryPercent: 80,
-  cacheConnections: 1000,
-  sesBounceRatePercent: 5,
-  sesComplaintRatePercent: 0.1,
-  wafBlockedPer5Min: 1000,
-};
-
 /**
- * What a restored database must contain. The app's schema is not known here: list its key tables
- * and minimum rows (and a vector column) once migrations create them. Until then the verifier
- * checks the catalog and the vector extension.
+ * The settings every stage shares are the schema's defaults (lib/config/schema.ts, and the README's
+ * configuration table): the app's ports, paths and WAF rules, the alarm thresholds, what a restored
+ * database must contain (nothing until the app's migrations create tables: list them in
+ * backup.verify), the break-glass role ("webapp-break-glass", created by hand in each account;
+ * docs/disaster-recovery.md) and governance-mode vault locks. A stage sets only what differs.
  */
-const VERIFY = { tables: [] as { name: string; minRows: number }[] };
-
-/**
- * The role that alone may delete recovery points, unlock the vaults and schedule deletion of the
- * backup keys (docs/disaster-recovery.md, "Break-glass"). Create it by hand in each account.
- * The vaults use governance-mode locks: prod may ask for "compliance" (permanent after its grace
- * period) once the retention settings are final.
- */
-const BREAK_GLASS_ROLE = 'webapp-break-glass';
-
 export const STAGES: Record<StageName, StageConfigInput> = {
   dev: {
     name: 'dev',
@@ -94,16 +50,13 @@ export const STAGES: Record<StageName, StageConfigInput> = {
       backupRetentionDays: 3,
       deletionProtection: false,
       engineVersion: '17.6',
-      pgvectorMinVersion: '0.8.0',
-      enablePerformanceInsights: false,
     },
     cache: { nodeType: 'cache.t4g.micro', replicas: 0, snapshotRetentionDays: 0 },
-    alarms: { emails: ['dev-alerts@example.com'], httpsEndpoints: [] },
-    operations: OPERATIONS,
-    backup: { drCopies: false, automatedBackupReplicationDays: 0, planRetentionDays: 7, drCopyRetentionDays: 7, preDeploySnapshotsKept: 3, manualSnapshotQuota: 100, restoreTesting: 'off', verify: VERIFY, vaultLock: { mode: 'governance' }, breakGlassRoleName: BREAK_GLASS_ROLE },
+    alarms: { emails: ['dev-alerts@example.com'] },
+    backup: { drCopies: false, automatedBackupReplicationDays: 0, planRetentionDays: 7, drCopyRetentionDays: 7, preDeploySnapshotsKept: 3, restoreTesting: 'off' },
     // Plain HTTP (no domain): only these blocks reach the load balancer. Replace the
     // documentation range with the office or VPN blocks of the people who use dev.
-    app: { ...APP, enableExecuteCommand: true, waf: false, loadBalancerDeletionProtection: false, httpAllowedCidrs: ['198.51.100.0/24'] },
+    app: { enableExecuteCommand: true, waf: false, httpAllowedCidrs: ['198.51.100.0/24'] },
     uploads: { noncurrentVersionExpirationDays: 7, accessLogExpirationDays: 30, replicateToDr: false },
     logRetentionDays: 30,
     retainOnDelete: false,
@@ -129,14 +82,10 @@ export const STAGES: Record<StageName, StageConfigInput> = {
       backupRetentionDays: 7,
       deletionProtection: true,
       engineVersion: '17.6',
-      pgvectorMinVersion: '0.8.0',
-      enablePerformanceInsights: false,
     },
     cache: { nodeType: 'cache.t4g.small', replicas: 1, snapshotRetentionDays: 1 },
-    alarms: { emails: ['staging-alerts@example.com'], httpsEndpoints: [] },
-    operations: OPERATIONS,
-    backup: { drCopies: true, automatedBackupReplicationDays: 7, planRetentionDays: 14, drCopyRetentionDays: 14, preDeploySnapshotsKept: 5, manualSnapshotQuota: 100, restoreTesting: 'monthly', verify: VERIFY, vaultLock: { mode: 'governance' }, breakGlassRoleName: BREAK_GLASS_ROLE },
-    app: { ...APP, enableExecuteCommand: false, waf: true, loadBalancerDeletionProtection: false },
+    alarms: { emails: ['staging-alerts@example.com'] },
+    backup: { drCopies: true, automatedBackupReplicationDays: 7, planRetentionDays: 14, drCopyRetentionDays: 14, preDeploySnapshotsKept: 5, restoreTesting: 'monthly' },
     uploads: { noncurrentVersionExpirationDays: 30, accessLogExpirationDays: 90, replicateToDr: false },
     logRetentionDays: 90,
     retainOnDelete: true,
@@ -162,14 +111,12 @@ export const STAGES: Record<StageName, StageConfigInput> = {
       backupRetentionDays: 14,
       deletionProtection: true,
       engineVersion: '17.6',
-      pgvectorMinVersion: '0.8.0',
       enablePerformanceInsights: true,
     },
     cache: { nodeType: 'cache.t4g.medium', replicas: 1, snapshotRetentionDays: 7 },
-    alarms: { emails: ['oncall@example.com'], httpsEndpoints: [] },
-    operations: OPERATIONS,
-    backup: { drCopies: true, automatedBackupReplicationDays: 14, planRetentionDays: 35, drCopyRetentionDays: 84, preDeploySnapshotsKept: 10, manualSnapshotQuota: 100, restoreTesting: 'weekly', verify: VERIFY, vaultLock: { mode: 'governance' }, breakGlassRoleName: BREAK_GLASS_ROLE },
-    app: { ...APP, enableExecuteCommand: false, waf: true, loadBalancerDeletionProtection: true },
+    alarms: { emails: ['oncall@example.com'] },
+    backup: { drCopies: true, automatedBackupReplicationDays: 14, planRetentionDays: 35, drCopyRetentionDays: 84, preDeploySnapshotsKept: 10, restoreTesting: 'weekly' },
+    app: { loadBalancerDeletionProtection: true },
     email: { requireProductionAccess: true },
     uploads: { noncurrentVersionExpirationDays: 90, accessLogExpirationDays: 365, replicateToDr: true },
     logRetentionDays: 365,

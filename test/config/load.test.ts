@@ -109,10 +109,30 @@ describe('loadStageConfigs', () => {
     ['dev.web.desiredCount', '', /value "": .*"" is not a number/],
     ['dev.database.multiAz', 'yes', /value "yes": .*"yes" is neither true nor false\. Fix: -c dev\.database\.multiAz=true or/],
     ['dev.alarms.emails', 'a@example.com,b@example.com', /a list is written as JSON\. Fix: -c 'dev\.alarms\.emails=\["a@example\.com","b@example\.com"\]'/],
+    // Fields a stage leaves to the schema's default are read as the default's type.
+    ['staging.app.containerPort', 'abc', /value "abc": .*"abc" is not a number\. Fix: give a number, e\.g\. -c staging\.app\.containerPort=3000$/],
+    ['staging.app.wafServerActions', 'no', /value "no": .*"no" is neither true nor false/],
   ])('a -c value that cannot be read as its field says what was given (%s=%s), and nothing else about it', (key, value, message) => {
     const problems = loadError({ [key]: value }).split('\n').slice(1);
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(message);
+  });
+
+  test('a field left to its default takes a -c value of its type', () => {
+    const [staging] = loadStageConfigs({ stages: 'staging', 'staging.app.containerPort': '8080', 'staging.operations.ecsCpuPercent': '70' });
+    expect(staging.app.containerPort).toBe(8080);
+    expect(staging.operations).toMatchObject({ ecsCpuPercent: 70, ecsMemoryPercent: 80 });
+  });
+
+  test('the deploy switches are read here and nowhere else; a value that is not a switch fails', () => {
+    expect(loadStages({}).deploy).toEqual({ skipPreDeploySnapshot: false });
+    expect(loadStages({ skipPreDeploySnapshot: 'true', rerunDatabaseSetup: 1764576000 }).deploy).toEqual({ skipPreDeploySnapshot: true, rerunDatabaseSetup: '1764576000' });
+    expect(loadError({ skipPreDeploySnapshot: 'yes' })).toContain('-c skipPreDeploySnapshot=yes is neither true nor false. Fix: pass -c skipPreDeploySnapshot=true to skip the snapshot, or leave it out');
+    expect(loadError({ rerunDatabaseSetup: ' ' })).toContain('-c rerunDatabaseSetup is empty. Fix: pass a new value each time');
+  });
+
+  test('two stages promoting from one stage fail: the release-read role is named after the stage it reads', () => {
+    expect(loadError({ 'staging.image.promotedFrom': 'dev', 'prod.image.promotedFrom': 'dev' })).toMatch(/stage "prod", field "image\.promotedFrom", value "dev": stage "staging" promotes from dev too/);
   });
 
   test('a stage whose name differs from its key gets that one problem, not the other stage\'s rules', () => {

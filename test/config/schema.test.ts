@@ -1,11 +1,11 @@
 import { describe, expect, test } from 'vitest';
-import { STAGE_NAMES, STAGES, type StageConfigInput, type StageName, parseStageConfig } from '../../lib/config';
+import { STAGE_NAMES, STAGES, type StageConfig, type StageConfigInput, type StageName, parseStageConfig } from '../../lib/config';
 import { RDS_INSTANCE_CLASSES } from '../../lib/config/aws-catalog';
 import { rdsClassMemoryGiB } from '../../lib/config/instance-class';
 
-/** A deep copy of a shipped stage definition, changed by `mutate`. */
-function variant(stage: StageName, mutate: (c: StageConfigInput) => void): StageConfigInput {
-  const copy = structuredClone(STAGES[stage]);
+/** A shipped stage definition with the schema's defaults filled in, changed by `mutate`. */
+function variant(stage: StageName, mutate: (c: StageConfig) => void): StageConfigInput {
+  const copy = structuredClone(parseStageConfig(STAGES[stage]));
   mutate(copy);
   return copy;
 }
@@ -42,7 +42,7 @@ describe('shipped stage definitions', () => {
 const ELEVEN_EMAILS = Array.from({ length: 11 }, (_, i) => `oncall${i}@example.com`);
 
 // Each row: what is wrong, the stage, the change, then the field, the value and the fix the message must name.
-const badConfigs: [string, StageName, (c: StageConfigInput) => void, string, string, RegExp][] = [
+const badConfigs: [string, StageName, (c: StageConfig) => void, string, string, RegExp][] = [
   ['malformed account id', 'dev', (c) => { c.account = '12345'; }, 'account', '"12345"', /exactly 12 digits/],
   ['region that is not a region', 'dev', (c) => { c.region = 'europe-west'; }, 'region', '"europe-west"', /not an AWS region \(lib\/config\/aws-catalog\.ts\)\. Fix: use e\.g\. "eu-west-1"; the closest are/],
   ['region that does not exist', 'prod', (c) => { c.drRegion = 'eu-west-9'; }, 'drRegion', '"eu-west-9"', /not an AWS region.*the closest are "eu-west-1", "eu-west-2", "eu-west-3"/],
@@ -133,6 +133,9 @@ const badConfigs: [string, StageName, (c: StageConfigInput) => void, string, str
   ['prod with ECS Exec', 'prod', (c) => { c.app.enableExecuteCommand = true; }, 'app.enableExecuteCommand', 'true', /prod must not allow shells/],
   ['prod without the WAF', 'prod', (c) => { c.app.waf = false; }, 'app.waf', 'false', /prod must sit behind the WAF/],
   ['prod with one web task', 'prod', (c) => { c.web.minCapacity = 1; }, 'web.minCapacity', '1', /prod needs at least 2 web tasks/],
+  ['prod without load balancer deletion protection', 'prod', (c) => { c.app.loadBalancerDeletionProtection = false; }, 'app.loadBalancerDeletionProtection', 'false', /prod must not lose its load balancer/],
+  ['prod sending mail from the SES sandbox unnoticed', 'prod', (c) => { c.email.requireProductionAccess = false; }, 'email.requireProductionAccess', 'false', /preflight must fail while SES is in the sandbox/],
+  ['a stage promoting its own image', 'staging', (c) => { c.image.promotedFrom = 'staging'; }, 'image.promotedFrom', '"staging"', /cannot promote its own image/],
   ['alarm endpoint over plain HTTP', 'staging', (c) => { c.alarms.httpsEndpoints = ['http://events.example.com/hook']; }, 'alarms.httpsEndpoints.0', '"http://events.example.com/hook"', /not an https:\/\/ URL/],
   ['log retention CloudWatch does not offer', 'dev', (c) => { c.logRetentionDays = 42; }, 'logRetentionDays', '42', /Fix: use one of 1, 3, 5, 7, 14, 30/],
   ['misspelt field', 'dev', (c) => { (c.web as Record<string, unknown>).desiredCout = 2; }, 'web.desiredCout', '2', /unknown field\. Fix: remove it or correct its spelling/],
@@ -155,7 +158,7 @@ describe('bad configuration fails with stage, field, value and fix', () => {
   });
 
   test('values on the edge of each rule are accepted', () => {
-    const ok = (stage: StageName, mutate: (c: StageConfigInput) => void) => expect(() => parseStageConfig(variant(stage, mutate))).not.toThrow();
+    const ok = (stage: StageName, mutate: (c: StageConfig) => void) => expect(() => parseStageConfig(variant(stage, mutate))).not.toThrow();
     ok('dev', (c) => { c.network.cidr = '10.255.100.0/24'; });
     ok('dev', (c) => { c.network.cidr = '10.0.0.0/16'; });
     ok('dev', (c) => { c.network.cidr = '192.168.0.0/16'; });
