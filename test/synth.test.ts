@@ -59,7 +59,11 @@ function cfnLint(region: string, files: string[]): Promise<{ region: string; sta
       stderr += chunk.toString();
     });
     child.once('error', (error: NodeJS.ErrnoException) =>
-      reject(error.code === 'ENOENT' ? new Error('cfn-lint is not installed or not on PATH. Install it with: pip install "cfn-lint>=1.51" (then check: cfn-lint --version)') : error),
+      reject(
+        error.code === 'ENOENT'
+          ? new Error('cfn-lint is not installed or not on PATH. Install it with: pip install -r requirements-dev.txt (then check: cfn-lint --version)')
+          : error,
+      ),
     );
     child.once('close', (status) => resolve({ region, status, stdout, stderr }));
   });
@@ -81,7 +85,7 @@ function cfnLintVersion(): Promise<string> {
     child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
     });
-    child.once('error', () => reject(new Error('cfn-lint is not installed or not on PATH. Install it with: pip install "cfn-lint>=1.51" (then check: cfn-lint --version)')));
+    child.once('error', () => reject(new Error('cfn-lint is not installed or not on PATH. Install it with: pip install -r requirements-dev.txt (then check: cfn-lint --version)')));
     child.once('close', () => resolve(out.trim()));
   });
 }

@@ -28,7 +28,9 @@ declare module 'vitest' {
   }
 }
 
-const clientConfig = (endpoint: string) => (region = 'eu-west-1') => ({ endpoint, region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+const clientConfig =
+  (endpoint: string) =>
+  (region = 'eu-west-1') => ({ endpoint, region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
 
 /**
  * The run's moto server (started once by test/support/global-setup.ts and stopped after the last
@@ -63,7 +65,7 @@ export async function launchMoto(): Promise<Moto> {
     child.once('error', (error: NodeJS.ErrnoException) =>
       resolve(
         error.code === 'ENOENT'
-          ? new Error('moto_server is not installed or not on PATH. Install it with: pip install "moto[server]>=5.2" (then check: moto_server --help)')
+          ? new Error('moto_server is not installed or not on PATH. Install it with: pip install -r requirements-dev.txt (then check: moto_server --help)')
           : error,
       ),
     );
