@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { StageConfigError } from '../lib/config';
 import { createApp } from '../lib/app';
+import { StageConfigError } from '../lib/config';
 
 try {
   createApp();

@@ -1,7 +1,7 @@
 import { App, type AppProps, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, NIST80053R5Checks } from 'cdk-nag';
-import { loadStages } from './config';
 import { CiAccessStack } from './ci/ci-access-stack';
+import { loadStages } from './config';
 import { RegistryStack, registryPlans } from './registry/registry-stack';
 import { AppStage } from './stage/app-stage';
 

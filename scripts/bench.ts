@@ -93,7 +93,9 @@ function main(): void {
   const width = Math.max(...rows.map((r) => r[0].length));
   console.log(`${'figure'.padEnd(width)}  seconds  resources`);
   for (const [name, seconds, resources] of rows) console.log(`${name.padEnd(width)}  ${seconds.padStart(7)}  ${resources.padStart(9)}`);
-  console.log('\nTargets on a 2-core machine: all stages synthesized in at most 16 s; diff-guard and cost each under 5 s; test suite under 45 s warm (a second run: clean cfn-lint results are remembered by template bytes).');
+  console.log(
+    '\nTargets on a 2-core machine: all stages synthesized in at most 16 s; diff-guard and cost each under 5 s; test suite under 45 s warm (a second run: clean cfn-lint results are remembered by template bytes).',
+  );
 }
 
 main();

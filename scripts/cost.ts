@@ -45,13 +45,25 @@ export function render(head: StageCost[], base: StageCost[] | undefined, format:
   const baseOf = (stage: string) => base?.find((b) => b.stage === stage);
   const stages = [...new Set([...head.map((h) => h.stage), ...(base ?? []).map((b) => b.stage)])];
   if (base) {
-    out.push(...table(format, ['stage', 'base', 'head', 'change'], stages.map((s) => {
-      const before = baseOf(s)?.totalUsd ?? 0;
-      const after = head.find((h) => h.stage === s)?.totalUsd ?? 0;
-      return [s, usd(before), usd(after), signed(after - before)];
-    })));
+    out.push(
+      ...table(
+        format,
+        ['stage', 'base', 'head', 'change'],
+        stages.map((s) => {
+          const before = baseOf(s)?.totalUsd ?? 0;
+          const after = head.find((h) => h.stage === s)?.totalUsd ?? 0;
+          return [s, usd(before), usd(after), signed(after - before)];
+        }),
+      ),
+    );
   } else {
-    out.push(...table(format, ['stage', 'monthly'], head.map((h) => [h.stage, usd(h.totalUsd)])));
+    out.push(
+      ...table(
+        format,
+        ['stage', 'monthly'],
+        head.map((h) => [h.stage, usd(h.totalUsd)]),
+      ),
+    );
   }
   for (const stage of head) {
     const title = `${stage.stage} (prices: ${stage.priceDates.join(', ')})`;
@@ -61,8 +73,16 @@ export function render(head: StageCost[], base: StageCost[] | undefined, format:
     const value = (cost: StageCost | undefined, category: string) => cost?.byCategory.find(([c]) => c === category)?.[1] ?? 0;
     out.push(
       ...(base
-        ? table(format, ['item', 'head', 'change'], categories.map((c) => [c, usd(value(stage, c)), signed(value(stage, c) - value(before, c))]))
-        : table(format, ['item', 'monthly'], categories.map((c) => [c, usd(value(stage, c))]))),
+        ? table(
+            format,
+            ['item', 'head', 'change'],
+            categories.map((c) => [c, usd(value(stage, c)), signed(value(stage, c) - value(before, c))]),
+          )
+        : table(
+            format,
+            ['item', 'monthly'],
+            categories.map((c) => [c, usd(value(stage, c))]),
+          )),
     );
     if (format === 'markdown') out.push('');
     if (stage.notPriced.length > 0) out.push(`not priced: ${stage.notPriced.join('; ')}`);

@@ -19,10 +19,12 @@ const types = new Set<string>();
 for (const stack of assembly.stacksRecursively) {
   for (const resource of Object.values((stack.template.Resources ?? {}) as Record<string, { Type: string }>)) types.add(resource.Type);
 }
-const table = Object.fromEntries([...types].sort().flatMap((type) => {
-  const props = replacingProperties(type);
-  return props ? [[type, props]] : [];
-}));
+const table = Object.fromEntries(
+  [...types].sort().flatMap((type) => {
+    const props = replacingProperties(type);
+    return props ? [[type, props]] : [];
+  }),
+);
 const specVersion = require('@aws-cdk/aws-service-spec/package.json').version as string;
 const file = join(__dirname, '..', 'lib', 'shared', 'replacement-properties.ts');
 writeFileSync(
@@ -34,7 +36,9 @@ writeFileSync(
  * test/shared/cross-stack-reads.test.ts fails when it is out of date.
  */
 export const REPLACEMENT_PROPERTIES: Readonly<Record<string, readonly string[]>> = {
-${Object.entries(table).map(([type, props]) => `  '${type}': [${props.map((p) => `'${p}'`).join(', ')}],`).join('\n')}
+${Object.entries(table)
+  .map(([type, props]) => `  '${type}': [${props.map((p) => `'${p}'`).join(', ')}],`)
+  .join('\n')}
 };
 `,
 );

@@ -19,11 +19,11 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { RDSClient } from '@aws-sdk/client-rds';
 import { STSClient } from '@aws-sdk/client-sts';
 import { STAGE_NAMES, STAGES, type StageName } from '../lib/config';
+import { stageResourceName } from '../lib/shared/naming';
 import { readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
 import { accountProblem } from './lib/credentials';
-import { applySettings, describe, differences, replicateBackups, restoreFromSnapshot, settingsOf, swapIn, waitAvailable, type Waiting } from './lib/restore';
-import { stageResourceName } from '../lib/shared/naming';
+import { applySettings, describe, differences, replicateBackups, restoreFromSnapshot, settingsOf, swapIn, type Waiting, waitAvailable } from './lib/restore';
 
 const USAGE = `usage: restore-database --stage ${STAGE_NAMES.join('|')} --snapshot SNAPSHOT_ID [--yes]`;
 
@@ -80,7 +80,7 @@ export async function runRestore(args: RestoreArgs, clients: RestoreClients, wai
   ];
   if (!args.yes) {
     say(`Would, for ${names.current} in ${config.region}:`);
-    plan.forEach((step, i) => say(`  ${i + 1}. ${step}`));
+    for (const [i, step] of plan.entries()) say(`  ${i + 1}. ${step}`);
     say('Stop writes first (docs/disaster-recovery.md, step 1), then run again with --yes.');
     return 0;
   }
@@ -108,7 +108,9 @@ export async function runRestore(args: RestoreArgs, clients: RestoreClients, wai
   }
   say(`RESTORED: ${names.current} is the copy of ${args.snapshot}; ${names.old} is kept.`);
   say('Next (docs/disaster-recovery.md, steps 5-7):');
-  say(`  - deploy the stage, data first: the same command as the pipeline, e.g. npx cdk deploy '${args.stage}/*' -c ${args.stage}.account=${config.account} -c ${args.stage}.image.tag=<the image to run>`);
+  say(
+    `  - deploy the stage, data first: the same command as the pipeline, e.g. npx cdk deploy '${args.stage}/*' -c ${args.stage}.account=${config.account} -c ${args.stage}.image.tag=<the image to run>`,
+  );
   say('  - scale the services back up, check the site and the dashboard;');
   say(`  - once the restore is accepted: aws rds modify-db-instance --db-instance-identifier ${names.old} --no-deletion-protection, then delete it (a final snapshot is kept).`);
   return 0;
@@ -118,7 +120,8 @@ export async function runRestore(args: RestoreArgs, clients: RestoreClients, wai
 async function drBackupKey(cf: RestoreClients['cloudformationDr'], stage: string): Promise<string> {
   const stack = (await cf.send(new DescribeStacksCommand({ StackName: `${stage}-Dr` }))).Stacks?.[0];
   const key = stack?.Outputs?.find((o) => o.OutputKey === 'BackupKeyArn')?.OutputValue;
-  if (!key) throw new Error(`${stage}-Dr has no output BackupKeyArn: deploy the DR stack, then run: aws rds start-db-instance-automated-backups-replication (docs/disaster-recovery.md)`);
+  if (!key)
+    throw new Error(`${stage}-Dr has no output BackupKeyArn: deploy the DR stack, then run: aws rds start-db-instance-automated-backups-replication (docs/disaster-recovery.md)`);
   return key;
 }
 

@@ -68,7 +68,9 @@ describe('no long-lived AWS keys anywhere', () => {
     const credentialSteps = Object.values(workflow(file).jobs).flatMap((j) => j.steps.filter((s) => s.uses?.startsWith('aws-actions/configure-aws-credentials')));
     // Only the roles the CiAccess stack creates, in the account of a repository variable.
     for (const step of credentialSteps) {
-      expect(step.with?.['role-to-assume']).toMatch(/^arn:aws:iam::\$\{\{ vars\.AWS_(DEV|STAGING|PROD)_ACCOUNT_ID \}\}:role\/webapp-(dev|staging|prod)-(deploy|diff|release-read)$/);
+      expect(step.with?.['role-to-assume']).toMatch(
+        /^arn:aws:iam::\$\{\{ vars\.AWS_(DEV|STAGING|PROD)_ACCOUNT_ID \}\}:role\/webapp-(dev|staging|prod)-(deploy|diff|release-read)$/,
+      );
     }
   });
 });
@@ -108,26 +110,58 @@ function trustProblems(wf: Workflow): string[] {
   return problems;
 }
 
-describe('no job that can assume an AWS role runs the pull request\'s code', () => {
+describe("no job that can assume an AWS role runs the pull request's code", () => {
   test.each(readdirSync(DIR).filter((f) => f.endsWith('.yml')))('%s', (file) => {
     expect(trustProblems(workflow(file))).toEqual([]);
   });
 
   const job = (steps: Step[], permissions: Record<string, string> = { 'id-token': 'write' }): Job => ({ permissions, steps });
   test.each([
-    ['the old single-job review: OIDC on pull_request', { on: { pull_request: {} }, permissions: { 'id-token': 'write' }, jobs: { review: job([{ uses: 'actions/checkout@v4' }, { run: 'npm ci' }], undefined) } }, /id-token: write in a workflow that runs on pull_request/],
-    ['a workflow_run job checking out the head', { on: { workflow_run: {} }, permissions: {}, jobs: { review: job([{ uses: 'actions/checkout@v4', with: { ref: '${{ github.event.workflow_run.head_sha }}' } }, { run: 'npm ci' }]) } }, /checks out the pull request/],
-    ['a pull_request_target job checking out the event ref', { on: { pull_request_target: {} }, permissions: {}, jobs: { review: job([{ uses: 'actions/checkout@v4' }]) } }, /instead of the default branch/],
-    ['an artifact unpacked into the work tree', { on: { workflow_run: {} }, permissions: {}, jobs: { review: job([{ uses: 'actions/download-artifact@v4', with: { path: '.' } }]) } }, /into the work tree/],
-    ['a script of the artifact run', { on: { workflow_run: {} }, permissions: {}, jobs: { review: job([{ name: 'x', run: 'bash "$RUNNER_TEMP/pr/build.sh"' }]) } }, /executes a file of the pull request's artifact/],
-    ['npm run inside the artifact', { on: { workflow_run: {} }, permissions: {}, jobs: { review: job([{ name: 'x', run: 'cd "$RUNNER_TEMP/pr" && npm ci' }]) } }, /runs npm in the pull request's artifact/],
-    ['a fetch of the head', { on: { workflow_run: {} }, permissions: {}, jobs: { review: job([{ name: 'x', run: 'git fetch origin pull/1/head && git checkout FETCH_HEAD' }]) } }, /fetches other code/],
+    [
+      'the old single-job review: OIDC on pull_request',
+      { on: { pull_request: {} }, permissions: { 'id-token': 'write' }, jobs: { review: job([{ uses: 'actions/checkout@v4' }, { run: 'npm ci' }], undefined) } },
+      /id-token: write in a workflow that runs on pull_request/,
+    ],
+    [
+      'a workflow_run job checking out the head',
+      {
+        on: { workflow_run: {} },
+        permissions: {},
+        jobs: { review: job([{ uses: 'actions/checkout@v4', with: { ref: '${{ github.event.workflow_run.head_sha }}' } }, { run: 'npm ci' }]) },
+      },
+      /checks out the pull request/,
+    ],
+    [
+      'a pull_request_target job checking out the event ref',
+      { on: { pull_request_target: {} }, permissions: {}, jobs: { review: job([{ uses: 'actions/checkout@v4' }]) } },
+      /instead of the default branch/,
+    ],
+    [
+      'an artifact unpacked into the work tree',
+      { on: { workflow_run: {} }, permissions: {}, jobs: { review: job([{ uses: 'actions/download-artifact@v4', with: { path: '.' } }]) } },
+      /into the work tree/,
+    ],
+    [
+      'a script of the artifact run',
+      { on: { workflow_run: {} }, permissions: {}, jobs: { review: job([{ name: 'x', run: 'bash "$RUNNER_TEMP/pr/build.sh"' }]) } },
+      /executes a file of the pull request's artifact/,
+    ],
+    [
+      'npm run inside the artifact',
+      { on: { workflow_run: {} }, permissions: {}, jobs: { review: job([{ name: 'x', run: 'cd "$RUNNER_TEMP/pr" && npm ci' }]) } },
+      /runs npm in the pull request's artifact/,
+    ],
+    [
+      'a fetch of the head',
+      { on: { workflow_run: {} }, permissions: {}, jobs: { review: job([{ name: 'x', run: 'git fetch origin pull/1/head && git checkout FETCH_HEAD' }]) } },
+      /fetches other code/,
+    ],
   ] as [string, Workflow, RegExp][])('the check catches %s', (_name, wf, problem) => {
     expect(trustProblems(wf).join('\n')).toMatch(problem);
   });
 });
 
-describe('pull-request build (pr.yml): the pull request\'s code, no rights', () => {
+describe("pull-request build (pr.yml): the pull request's code, no rights", () => {
   const wf = workflow('pr.yml');
   const job = wf.jobs.build;
 
@@ -162,7 +196,7 @@ describe('pull-request build (pr.yml): the pull request\'s code, no rights', () 
   });
 });
 
-describe('pull-request review (pr-review.yml): the default branch\'s code, the artifact as data', () => {
+describe("pull-request review (pr-review.yml): the default branch's code, the artifact as data", () => {
   const wf = workflow('pr-review.yml');
   const job = wf.jobs.review;
   const step = (name: string) => job.steps.find((s) => s.name === name)!;
@@ -193,7 +227,7 @@ describe('pull-request review (pr-review.yml): the default branch\'s code, the a
   test('labels and description come from the API at review time, never from the event', () => {
     const guard = step('Stateful-replacement guard');
     expect(read('pr-review.yml')).not.toMatch(/github\.event\.(pull_request|workflow_run\.pull_requests)/);
-    expect(guard.run).toContain("jq -r '[.labels[].name] | join(\",\")' \"$RUNNER_TEMP/pull.json\"");
+    expect(guard.run).toContain('jq -r \'[.labels[].name] | join(",")\' "$RUNNER_TEMP/pull.json"');
     expect(guard.run).toContain('*",allow-stateful-replacement,"*');
     expect(guard.run).toContain('allow+=(--allow "$id")');
     expect(guard.run).toMatch(/scripts\/diff-guard\.ts --base "\$RUNNER_TEMP\/base\.out" --head "\$RUNNER_TEMP\/pr\/head\.out" "\$\{allow\[@\]\}" --format markdown/);
@@ -203,13 +237,15 @@ describe('pull-request review (pr-review.yml): the default branch\'s code, the a
 
   test('the allow line of a description typed in a browser (CRLF) yields clean ids, and only with the label', () => {
     const guard = step('Stateful-replacement guard');
-    const script = guard.run!.split('set +e')[0] + '\nprintf "%s\\n" "${allow[@]}"';
+    const script = `${guard.run!.split('set +e')[0]}\nprintf "%s\\n" "\${allow[@]}"`;
     const dir = mkdtempSync(join(tmpdir(), 'guard-'));
     try {
       const body = 'Moves the database.\r\nallow-stateful-replacement: prod/Data/DatabaseInstanceAA8A5FDE, prod/Data/CacheReplicationGroupBFE59FF3\r\n\r\nThanks';
       const allowed = (labels: string[]) => {
         writeFileSync(join(dir, 'pull.json'), JSON.stringify({ body, labels: labels.map((name) => ({ name })) }));
-        return spawnSync('bash', ['-c', script], { encoding: 'utf8', env: { ...process.env, RUNNER_TEMP: dir } }).stdout.split('\n').filter(Boolean);
+        return spawnSync('bash', ['-c', script], { encoding: 'utf8', env: { ...process.env, RUNNER_TEMP: dir } })
+          .stdout.split('\n')
+          .filter(Boolean);
       };
       expect(allowed(['infra', 'allow-stateful-replacement'])).toEqual(['--allow', 'prod/Data/DatabaseInstanceAA8A5FDE', '--allow', 'prod/Data/CacheReplicationGroupBFE59FF3']);
       expect(allowed(['infra', 'allow-stateful-replacement-please'])).toEqual([]);
@@ -252,7 +288,9 @@ describe('the approval is bound to what was reviewed (pr-approval.yml)', () => {
 
   test('a new push or a description edit removes the allow-stateful-replacement label', () => {
     expect(wf.on).toEqual({ pull_request_target: { types: ['synchronize', 'edited'] } });
-    expect(job.if).toBe("contains(github.event.pull_request.labels.*.name, 'allow-stateful-replacement') && (github.event.action == 'synchronize' || github.event.changes.body != null)");
+    expect(job.if).toBe(
+      "contains(github.event.pull_request.labels.*.name, 'allow-stateful-replacement') && (github.event.action == 'synchronize' || github.event.changes.body != null)",
+    );
     expect(runs(job)).toContain('gh api --method DELETE "repos/$REPO/issues/$NUMBER/labels/allow-stateful-replacement"');
   });
 
@@ -312,7 +350,7 @@ describe('deploy workflow', () => {
 
   test('prod deploys the digest staging runs unless one is given', () => {
     const script = runs(wf.jobs.prod);
-    expect(script).toContain("tasks[0].containers[0].imageDigest");
+    expect(script).toContain('tasks[0].containers[0].imageDigest');
     expect(script).toMatch(/\^sha256:\[a-f0-9\]\{64\}\$/);
     expect(script).toContain('-c "prod.image.tag=$DIGEST"');
     expect(wf.jobs.prod.steps.find((s) => s.name === 'Deploy prod')!.env).toEqual({ DIGEST: '${{ steps.image.outputs.digest }}' });

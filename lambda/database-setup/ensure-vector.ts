@@ -42,7 +42,10 @@ export async function ensureVector(db: Queryable, minVersion: string, where: str
         `Fix: set database.engineVersion to a PostgreSQL minor version whose RDS extension list includes pgvector ${minVersion} or newer.`,
     );
   }
-  const newestAvailable = offered.rows.map((r) => r.version).sort(compareVersions).at(-1)!;
+  const newestAvailable = offered.rows
+    .map((r) => r.version)
+    .sort(compareVersions)
+    .at(-1)!;
 
   // Extension versions do not follow engine upgrades; UPDATE moves to the newest the engine offers.
   for (const statement of VECTOR_STATEMENTS) await db.query(statement);

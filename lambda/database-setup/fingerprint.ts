@@ -7,5 +7,8 @@ import { roleStatements } from './roles';
  * resource, so CloudFormation sends an Update (and the setup runs again) whenever the SQL changes.
  */
 export function setupFingerprint(database: string): string {
-  return createHash('sha256').update(JSON.stringify([VECTOR_STATEMENTS, roleStatements(database)])).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(JSON.stringify([VECTOR_STATEMENTS, roleStatements(database)]))
+    .digest('hex')
+    .slice(0, 16);
 }

@@ -2,8 +2,9 @@
  * The database roles the app and its migrations log in as, created by the master user.
  * Takes a connected client (`Queryable`) so tests run the same SQL against a real PostgreSQL.
  */
-import type { Queryable } from './ensure-vector';
+
 import { PROJECT } from '../../lib/shared/naming';
+import type { Queryable } from './ensure-vector';
 
 /** Roles and schema of the stage database. lib/ reads these names too (IAM policy, container environment). */
 export const DATABASE_ROLES = {
@@ -91,7 +92,16 @@ export async function ensureRoles(db: Queryable, database: string, where: string
     throw new Error(`Setting up the database roles on ${where} failed, nothing was changed: ${(error as Error).message}`);
   }
   const names = Object.values(DATABASE_ROLES);
-  const { rows } = await db.query<{ rolname: string; rolsuper: boolean; rolcreatedb: boolean; rolcreaterole: boolean; rolreplication: boolean; rolbypassrls: boolean; rolcanlogin: boolean; iam: boolean }>(
+  const { rows } = await db.query<{
+    rolname: string;
+    rolsuper: boolean;
+    rolcreatedb: boolean;
+    rolcreaterole: boolean;
+    rolreplication: boolean;
+    rolbypassrls: boolean;
+    rolcanlogin: boolean;
+    iam: boolean;
+  }>(
     `SELECT rolname, rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls, rolcanlogin,
             pg_has_role(rolname, '${IAM_AUTH_ROLE}', 'MEMBER') AS iam
        FROM pg_catalog.pg_roles WHERE rolname = ANY($1) ORDER BY rolname`,
@@ -101,7 +111,9 @@ export async function ensureRoles(db: Queryable, database: string, where: string
     (['rolsuper', 'rolcreatedb', 'rolcreaterole', 'rolreplication', 'rolbypassrls'] as const).filter((right) => r[right]).map((right) => `${r.rolname} has ${right.slice(3)}`),
   );
   if (problems.length > 0) {
-    throw new Error(`Database roles on ${where} hold rights they must not: ${problems.join(', ')}. Fix: as the master user, ALTER ROLE ... NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS (a superuser may be needed), then deploy again.`);
+    throw new Error(
+      `Database roles on ${where} hold rights they must not: ${problems.join(', ')}. Fix: as the master user, ALTER ROLE ... NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS (a superuser may be needed), then deploy again.`,
+    );
   }
   return rows.map((r) => ({ role: r.rolname, canLogin: r.rolcanlogin, iamAuth: r.iam }));
 }

@@ -76,7 +76,20 @@ export interface Outcome {
  */
 export const SNAPSHOTTABLE: ReadonlySet<string> = new Set(['available', 'storage-optimization']);
 /** States that pass on their own; anything else (stopped, failed, storage-full, ...) needs a person. */
-const TRANSIENT = new Set(['backing-up', 'modifying', 'configuring-enhanced-monitoring', 'configuring-log-exports', 'upgrading', 'rebooting', 'maintenance', 'resetting-master-credentials', 'renaming', 'starting', 'configuring-iam-database-auth', 'creating']);
+const TRANSIENT = new Set([
+  'backing-up',
+  'modifying',
+  'configuring-enhanced-monitoring',
+  'configuring-log-exports',
+  'upgrading',
+  'rebooting',
+  'maintenance',
+  'resetting-master-credentials',
+  'renaming',
+  'starting',
+  'configuring-iam-database-auth',
+  'creating',
+]);
 
 /**
  * A snapshot id RDS accepts and a person can read: `predeploy-<stage>-<release>-<yyyymmddhhmm>`.
@@ -85,7 +98,11 @@ const TRANSIENT = new Set(['backing-up', 'modifying', 'configuring-enhanced-moni
  */
 export function snapshotId(stage: string, release: string, at: Date): string {
   const time = at.toISOString().replace(/[-:T]/g, '').slice(0, 12);
-  const clean = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+  const clean = (s: string) =>
+    s
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '');
   const releasePart = clean(release).slice(0, 200).replace(/-+$/, '');
   return `predeploy-${clean(stage)}-${releasePart}-${time}`.replace(/-{2,}/g, '-');
 }
@@ -109,23 +126,31 @@ function explain(settings: SnapshotSettings, step: string, error: unknown): neve
   switch (name) {
     case 'SnapshotQuotaExceededFault':
     case 'SnapshotQuotaExceeded':
-      fail(settings, `${step}: the account's manual DB snapshot quota is used up (${message})`, 'Delete manual snapshots that are no longer needed or ask AWS for a higher quota ("Manual DB instance snapshots", 100 by default), then deploy again.');
+      return fail(
+        settings,
+        `${step}: the account's manual DB snapshot quota is used up (${message})`,
+        'Delete manual snapshots that are no longer needed or ask AWS for a higher quota ("Manual DB instance snapshots", 100 by default), then deploy again.',
+      );
     case 'InvalidDBInstanceStateFault':
     case 'InvalidDBInstanceState':
-      fail(settings, `${step}: the database is not in a state that allows a snapshot (${message})`, 'Wait until the instance shows "available" in the RDS console, then deploy again.');
+      return fail(
+        settings,
+        `${step}: the database is not in a state that allows a snapshot (${message})`,
+        'Wait until the instance shows "available" in the RDS console, then deploy again.',
+      );
     case 'DBInstanceNotFoundFault':
     case 'DBInstanceNotFound':
-      fail(settings, `${step}: the database does not exist (${message})`, 'Check that the data stack of this stage is deployed.');
+      return fail(settings, `${step}: the database does not exist (${message})`, 'Check that the data stack of this stage is deployed.');
     case 'ThrottlingException':
     case 'Throttling':
     case 'TooManyRequestsException':
-      fail(settings, `${step}: the RDS API is throttling requests and kept doing so after ${e.$metadata?.attempts ?? 'several'} attempts`, 'Deploy again in a few minutes.');
+      return fail(settings, `${step}: the RDS API is throttling requests and kept doing so after ${e.$metadata?.attempts ?? 'several'} attempts`, 'Deploy again in a few minutes.');
     case 'AccessDenied':
     case 'AccessDeniedException':
     case 'AccessDeniedFault':
-      fail(settings, `${step}: access denied (${message})`, 'The snapshot function\'s role lacks a permission; check the stack\'s IAM policy for this stage.');
+      return fail(settings, `${step}: access denied (${message})`, "The snapshot function's role lacks a permission; check the stack's IAM policy for this stage.");
     default:
-      fail(settings, `${step}: unexpected ${name}: ${message}`, 'Check the function\'s log, fix the cause and deploy again.');
+      return fail(settings, `${step}: unexpected ${name}: ${message}`, "Check the function's log, fix the cause and deploy again.");
   }
 }
 
@@ -208,10 +233,18 @@ async function startIfReady(clients: Clients, settings: SnapshotSettings, progre
   if (!SNAPSHOTTABLE.has(status)) {
     const waited = (now.getTime() - Date.parse(progress.startedAt)) / 60_000;
     if (!TRANSIENT.has(status)) {
-      fail(settings, `the database is "${status}", a state that does not pass on its own`, 'Bring the instance back to "available" (start it, fix storage, ...), then deploy again.');
+      fail(
+        settings,
+        `the database is "${status}", a state that does not pass on its own`,
+        'Bring the instance back to "available" (start it, fix storage, ...), then deploy again.',
+      );
     }
     if (waited >= settings.dbWaitMinutes) {
-      fail(settings, `the database was still "${status}" after waiting ${Math.round(waited)} minutes`, 'Wait until the instance shows "available" in the RDS console, then deploy again.');
+      fail(
+        settings,
+        `the database was still "${status}" after waiting ${Math.round(waited)} minutes`,
+        'Wait until the instance shows "available" in the RDS console, then deploy again.',
+      );
     }
     console.log(JSON.stringify({ message: 'database busy, waiting', status, waitedMinutes: Math.round(waited) }));
     return;
@@ -264,7 +297,7 @@ export async function poll(clients: Clients, settings: SnapshotSettings, progres
     return { complete: false, snapshotId: progress.snapshotId };
   }
   if (snapshot.Status !== 'available') {
-    fail(settings, `snapshot ${progress.snapshotId} ended in status "${snapshot.Status}"`, 'Look at the instance\'s events in the RDS console, then deploy again.');
+    fail(settings, `snapshot ${progress.snapshotId} ended in status "${snapshot.Status}"`, "Look at the instance's events in the RDS console, then deploy again.");
   }
 
   const warnings: string[] = [];

@@ -22,7 +22,11 @@ const deps = {
     return client;
   },
   // Letters and digits only: RDS refuses / @ " and spaces in master passwords.
-  password: () => randomBytes(24).toString('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 30),
+  password: () =>
+    randomBytes(24)
+      .toString('base64')
+      .replace(/[^A-Za-z0-9]/g, '')
+      .slice(0, 30),
   sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
   now: () => new Date(),
 };

@@ -1,10 +1,10 @@
 import { type BackupClient, DescribeRestoreJobCommand, GetRestoreTestingPlanCommand, ListRestoreJobsCommand, PutRestoreValidationResultCommand } from '@aws-sdk/client-backup';
 import { type CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-import { DescribeDBInstancesCommand, ModifyDBInstanceCommand, type RDSClient } from '@aws-sdk/client-rds';
+import { type DBInstance, DescribeDBInstancesCommand, ModifyDBInstanceCommand, type RDSClient } from '@aws-sdk/client-rds';
 import type { ClientConfig } from 'pg';
+import { PROJECT } from '../../lib/shared/naming';
 import type { Session } from '../database-setup/custom-resource';
 import { checkDatabase, type Expectations } from './checks';
-import { PROJECT } from '../../lib/shared/naming';
 
 /** detail-type of the event scripts/restore-drill.ts invokes the verifier with. */
 export const DRILL_EVENT = 'Restore Drill';
@@ -54,14 +54,20 @@ export async function verifyRestoreJob(restoreJobId: string, deps: VerifierDeps,
   const job = await deps.backup.send(new DescribeRestoreJobCommand({ RestoreJobId: restoreJobId }));
   if (drill) return verifyDrill(restoreJobId, job, deps, settings);
   if (job.CreatedBy?.RestoreTestingPlanArn !== settings.restoreTestingPlanArn) {
-    return { restoreJobId, status: 'SKIPPED', message: `restore job of ${job.CreatedBy?.RestoreTestingPlanArn ?? 'no restore testing plan'}, not ${settings.restoreTestingPlanArn}` };
+    return {
+      restoreJobId,
+      status: 'SKIPPED',
+      message: `restore job of ${job.CreatedBy?.RestoreTestingPlanArn ?? 'no restore testing plan'}, not ${settings.restoreTestingPlanArn}`,
+    };
   }
-  const restoreSeconds =
-    job.CreationDate && job.CompletionDate ? Math.round((job.CompletionDate.getTime() - job.CreationDate.getTime()) / 1000) : undefined;
+  const restoreSeconds = job.CreationDate && job.CompletionDate ? Math.round((job.CompletionDate.getTime() - job.CreationDate.getTime()) / 1000) : undefined;
   const instance = restoredInstance(job);
   const { status, message: full } =
     job.Status !== 'COMPLETED' || !instance
-      ? { status: 'FAILED' as const, message: `restore job ${restoreJobId} is ${job.Status} (${job.StatusMessage ?? 'no message'}) and created ${job.CreatedResourceArn ?? 'no DB instance'}` }
+      ? {
+          status: 'FAILED' as const,
+          message: `restore job ${restoreJobId} is ${job.Status} (${job.StatusMessage ?? 'no message'}) and created ${job.CreatedResourceArn ?? 'no DB instance'}`,
+        }
       : await checkInstance(instance, deps, settings);
   const message = full.slice(0, 1000);
 
@@ -73,7 +79,9 @@ export async function verifyRestoreJob(restoreJobId: string, deps: VerifierDeps,
       Namespace: METRIC_NAMESPACE,
       MetricData: [
         { MetricName: 'VerificationSucceeded', Dimensions: dimensions, Value: status === 'SUCCESSFUL' ? 1 : 0, Unit: 'Count', Timestamp: timestamp },
-        ...(restoreSeconds !== undefined ? [{ MetricName: 'RestoreDurationSeconds', Dimensions: dimensions, Value: restoreSeconds, Unit: 'Seconds' as const, Timestamp: timestamp }] : []),
+        ...(restoreSeconds !== undefined
+          ? [{ MetricName: 'RestoreDurationSeconds', Dimensions: dimensions, Value: restoreSeconds, Unit: 'Seconds' as const, Timestamp: timestamp }]
+          : []),
       ],
     }),
   );
@@ -117,7 +125,7 @@ async function runChecks(instance: string, deps: VerifierDeps, settings: Verifie
   const password = deps.password();
   await deps.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: instance, MasterUserPassword: password, ApplyImmediately: true }));
   const deadline = deps.now().getTime() + settings.passwordWaitMinutes * 60_000;
-  let db;
+  let db: DBInstance | undefined;
   for (;;) {
     db = (await deps.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: instance }))).DBInstances?.[0];
     const pending = db?.PendingModifiedValues?.MasterUserPassword !== undefined;
@@ -167,9 +175,7 @@ export async function checkFreshness(
   let last: Date | undefined;
   let nextToken: string | undefined;
   do {
-    const page = await deps.backup.send(
-      new ListRestoreJobsCommand({ ByRestoreTestingPlanArn: settings.restoreTestingPlanArn, ByCreatedAfter: since, NextToken: nextToken }),
-    );
+    const page = await deps.backup.send(new ListRestoreJobsCommand({ ByRestoreTestingPlanArn: settings.restoreTestingPlanArn, ByCreatedAfter: since, NextToken: nextToken }));
     for (const job of page.RestoreJobs ?? []) {
       if (job.ValidationStatus === 'SUCCESSFUL' && job.CreationDate && (!last || job.CreationDate > last)) last = job.CreationDate;
     }
@@ -182,7 +188,9 @@ export async function checkFreshness(
   await deps.cloudwatch.send(
     new PutMetricDataCommand({
       Namespace: METRIC_NAMESPACE,
-      MetricData: [{ MetricName: 'VerifiedWithinInterval', Dimensions: [{ Name: 'Stage', Value: settings.stage }], Value: fresh || inGrace ? 1 : 0, Unit: 'Count', Timestamp: now }],
+      MetricData: [
+        { MetricName: 'VerifiedWithinInterval', Dimensions: [{ Name: 'Stage', Value: settings.stage }], Value: fresh || inGrace ? 1 : 0, Unit: 'Count', Timestamp: now },
+      ],
     }),
   );
   const result = { fresh, lastVerified: last?.toISOString(), maxAgeDays: settings.maxAgeDays, ...(inGrace ? { graceUntil: graceUntil.toISOString() } : {}) };

@@ -70,19 +70,19 @@ export class AppTask extends Construct {
       portMappings: props.containerPort ? [{ containerPort: props.containerPort }] : undefined,
       logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: id.toLowerCase(), mode: ecs.AwsLogDriverMode.NON_BLOCKING }),
     });
-    this.container.addMountPoints(
-      ...Object.entries(SCRATCH_PATHS).map(([sourceVolume, containerPath]) => ({ sourceVolume, containerPath, readOnly: false })),
-    );
+    this.container.addMountPoints(...Object.entries(SCRATCH_PATHS).map(([sourceVolume, containerPath]) => ({ sourceVolume, containerPath, readOnly: false })));
 
     Validations.of(this.taskDefinition.node.defaultChild!).acknowledge({
       id: 'AwsSolutions-ECS2',
-      reason: 'The environment holds plain settings only (hosts, ports, names, stage); every credential comes through `secrets` from Secrets Manager, and a test asserts no credential is in the environment.',
+      reason:
+        'The environment holds plain settings only (hosts, ports, names, stage); every credential comes through `secrets` from Secrets Manager, and a test asserts no credential is in the environment.',
     });
     const executionPolicy = this.taskDefinition.obtainExecutionRole().node.tryFindChild('DefaultPolicy');
     if (executionPolicy) {
       Validations.of(executionPolicy).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::*]',
-        reason: 'ecr:GetAuthorizationToken, which the execution role needs to pull the image, has no resource-level permissions; every other statement names the repository, log group or secrets.',
+        reason:
+          'ecr:GetAuthorizationToken, which the execution role needs to pull the image, has no resource-level permissions; every other statement names the repository, log group or secrets.',
       });
       Validations.of(executionPolicy).acknowledge({
         id: 'NIST.800.53.R5-IAMNoInlinePolicy',
@@ -100,7 +100,7 @@ export class AppTask extends Construct {
       const logicalId = stack.getLogicalId(execLogs.node.defaultChild as CfnElement);
       Validations.of(taskPolicy).acknowledge({
         id: `AwsSolutions-IAM5[Resource::arn:aws:logs:${stack.region}:${stack.account}:log-group:<${logicalId}>:*]`,
-        reason: 'ECS Exec writes each session to log streams it creates in the stage\'s Exec log group; their names are not known in advance.',
+        reason: "ECS Exec writes each session to log streams it creates in the stage's Exec log group; their names are not known in advance.",
       });
     }
     Validations.of(taskPolicy).acknowledge({

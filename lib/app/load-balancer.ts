@@ -84,7 +84,10 @@ export class LoadBalancer extends Construct {
         id: 'NIST.800.53.R5-ELBv2ACMCertificateRequired',
         reason: 'This port-80 listener only answers with a redirect to HTTPS; it serves no content.',
       });
-      for (const [recordId, Record] of [['Alias', route53.ARecord], ['AliasV6', route53.AaaaRecord]] as const) {
+      for (const [recordId, Record] of [
+        ['Alias', route53.ARecord],
+        ['AliasV6', route53.AaaaRecord],
+      ] as const) {
         new Record(this, recordId, { zone, recordName: props.domain.recordName, target: route53.RecordTarget.fromAlias(new targets.LoadBalancerTarget(this.alb)) });
       }
       this.url = `https://${props.domain.recordName}`;
@@ -97,7 +100,10 @@ export class LoadBalancer extends Construct {
         `This stage has no domain, so its load balancer serves plain HTTP on port 80, to ${props.httpAllowedCidrs.join(', ')} only (app.httpAllowedCidrs). Set domain and https: true in lib/config/stages.ts to serve HTTPS.`,
       );
       for (const id of ['NIST.800.53.R5-ALBHttpToHttpsRedirection', 'NIST.800.53.R5-ELBv2ACMCertificateRequired']) {
-        Validations.of(this.listener.node.defaultChild!).acknowledge({ id, reason: 'A stage without a domain cannot get a certificate; it serves HTTP by configuration (a synth warning says so). The config schema requires HTTPS in prod.' });
+        Validations.of(this.listener.node.defaultChild!).acknowledge({
+          id,
+          reason: 'A stage without a domain cannot get a certificate; it serves HTTP by configuration (a synth warning says so). The config schema requires HTTPS in prod.',
+        });
       }
     }
   }

@@ -6,10 +6,10 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { type LogSettings, logSettings } from '../shared/log-group';
-import { acknowledgeProviderFindings } from '../shared/provider-findings';
+import { projectTag } from '../shared/naming';
 import { handlerEntry } from '../shared/paths';
 import { ProjectFunction } from '../shared/project-function';
-import { projectTag } from '../shared/naming';
+import { acknowledgeProviderFindings } from '../shared/provider-findings';
 
 export interface PreDeploySnapshotProps extends LogSettings {
   readonly vpc: ec2.IVpc;
@@ -77,7 +77,11 @@ export class PreDeploySnapshot extends Construct {
       ...logSettings(props),
     };
     const onEvent = new ProjectFunction(this, 'Handler', { ...common, handler: 'onEvent', description: `Starts the pre-deploy snapshot of the ${props.stage} database` });
-    const isComplete = new ProjectFunction(this, 'IsComplete', { ...common, handler: 'isComplete', description: `Waits for the pre-deploy snapshot of the ${props.stage} database, copies and prunes` });
+    const isComplete = new ProjectFunction(this, 'IsComplete', {
+      ...common,
+      handler: 'isComplete',
+      description: `Waits for the pre-deploy snapshot of the ${props.stage} database, copies and prunes`,
+    });
     this.functions = [onEvent, isComplete];
 
     const rdsArn = (where: string, resource: string) => `arn:${partition}:rds:${where}:${account}:${resource}`;
@@ -89,8 +93,17 @@ export class PreDeploySnapshot extends Construct {
       new iam.PolicyStatement({ sid: 'SnapshotTheDatabase', actions: ['rds:CreateDBSnapshot'], resources: [props.databaseArn, own(region)] }),
       new iam.PolicyStatement({ sid: 'TagOwnSnapshots', actions: ['rds:AddTagsToResource'], resources: [own(region)] }),
       new iam.PolicyStatement({ sid: 'PruneOwnSnapshots', actions: ['rds:DeleteDBSnapshot'], resources: [own(region)], conditions: ownTagged }),
-      new iam.PolicyStatement({ sid: 'ReadTheRunningRelease', actions: ['ecs:ListServices'], resources: ['*'], conditions: { ArnEquals: { 'ecs:cluster': props.cluster.clusterArn } } }),
-      new iam.PolicyStatement({ sid: 'ReadTheServices', actions: ['ecs:DescribeServices'], resources: [`arn:${partition}:ecs:${region}:${account}:service/${props.cluster.clusterName}/*`] }),
+      new iam.PolicyStatement({
+        sid: 'ReadTheRunningRelease',
+        actions: ['ecs:ListServices'],
+        resources: ['*'],
+        conditions: { ArnEquals: { 'ecs:cluster': props.cluster.clusterArn } },
+      }),
+      new iam.PolicyStatement({
+        sid: 'ReadTheServices',
+        actions: ['ecs:DescribeServices'],
+        resources: [`arn:${partition}:ecs:${region}:${account}:service/${props.cluster.clusterName}/*`],
+      }),
       new iam.PolicyStatement({ sid: 'ReadTaskDefinitions', actions: ['ecs:DescribeTaskDefinition'], resources: ['*'] }),
     ];
     if (props.dr) {
@@ -146,7 +159,10 @@ export class PreDeploySnapshot extends Construct {
   }
 
   private acknowledgeFindings(provider: cr.Provider, props: PreDeploySnapshotProps): void {
-    acknowledgeProviderFindings(provider, this.functions.map((f) => f.fn));
+    acknowledgeProviderFindings(
+      provider,
+      this.functions.map((f) => f.fn),
+    );
     const stack = Stack.of(this);
     const { region, account } = stack;
     const cluster = `<${stack.getLogicalId(props.cluster.node.defaultChild as CfnElement)}>`;
@@ -155,8 +171,10 @@ export class PreDeploySnapshot extends Construct {
       [`arn:aws:ecs:${region}:${account}:service/${cluster}/*`]: 'The services of the stage cluster are read (never changed) to find the image the web service runs.',
     };
     for (const where of [region, ...(props.dr ? [props.dr.region] : [])]) {
-      wildcards[`arn:aws:rds:${where}:${account}:snapshot:*`] = 'Listing the database\'s snapshots is authorized on snapshot ARNs, whose names are not known in advance; it is read-only.';
-      wildcards[`arn:aws:rds:${where}:${account}:snapshot:predeploy-${props.stage}-*`] = 'The tool names its snapshots predeploy-<stage>-<release>-<time> (DR copies keep the name); deleting one also requires the tool\'s own tags.';
+      wildcards[`arn:aws:rds:${where}:${account}:snapshot:*`] =
+        "Listing the database's snapshots is authorized on snapshot ARNs, whose names are not known in advance; it is read-only.";
+      wildcards[`arn:aws:rds:${where}:${account}:snapshot:predeploy-${props.stage}-*`] =
+        "The tool names its snapshots predeploy-<stage>-<release>-<time> (DR copies keep the name); deleting one also requires the tool's own tags.";
     }
     for (const fn of this.functions) {
       const policy = fn.fn.role!.node.findChild('DefaultPolicy');
@@ -183,5 +201,8 @@ function settingsHash(stack: Stack, taskDefinitions: ecs.TaskDefinition[]): stri
       executionRoleArn: cfn.executionRoleArn,
     };
   });
-  return createHash('sha256').update(JSON.stringify(stack.resolve(settings))).digest('hex').slice(0, 8);
+  return createHash('sha256')
+    .update(JSON.stringify(stack.resolve(settings)))
+    .digest('hex')
+    .slice(0, 8);
 }

@@ -103,7 +103,13 @@ export class Waf extends Construct {
       defaultAction: { allow: {} },
       visibilityConfig: metric('web-acl'),
       rules: [
-        { name: 'block-middleware-subrequest', priority: 0, action: { block: {} }, statement: hasHeader(MIDDLEWARE_SUBREQUEST_HEADER), visibilityConfig: metric('middleware-subrequest') },
+        {
+          name: 'block-middleware-subrequest',
+          priority: 0,
+          action: { block: {} },
+          statement: hasHeader(MIDDLEWARE_SUBREQUEST_HEADER),
+          visibilityConfig: metric('middleware-subrequest'),
+        },
         {
           name: 'rate-limit-per-ip',
           priority: 1,
@@ -116,7 +122,12 @@ export class Waf extends Construct {
           priority: 2,
           action: { block: {} },
           statement: {
-            rateBasedStatement: { limit: props.authRateLimitPer5Min, aggregateKeyType: 'IP', evaluationWindowSec: 300, scopeDownStatement: anyOf(props.authPaths.map(pathStartsWith)) },
+            rateBasedStatement: {
+              limit: props.authRateLimitPer5Min,
+              aggregateKeyType: 'IP',
+              evaluationWindowSec: 300,
+              scopeDownStatement: anyOf(props.authPaths.map(pathStartsWith)),
+            },
           },
           visibilityConfig: metric('auth-rate-limit'),
         },

@@ -22,7 +22,11 @@ export function cdkBootstrapRoleArn(kind: string, account: string, region: strin
 }
 
 /** Names of a stage's CI roles: fixed, so the workflows derive them from the account id. */
-export const ciRoleNames = (stage: string) => ({ deploy: stageResourceName(stage, 'deploy'), diff: stageResourceName(stage, 'diff'), releaseRead: stageResourceName(stage, 'release-read') });
+export const ciRoleNames = (stage: string) => ({
+  deploy: stageResourceName(stage, 'deploy'),
+  diff: stageResourceName(stage, 'diff'),
+  releaseRead: stageResourceName(stage, 'release-read'),
+});
 
 export interface CiAccessStackProps extends StackProps {
   readonly account: string;
@@ -78,19 +82,42 @@ export class CiAccessStack extends Stack {
           resources: regions.map((r) => `arn:${partition}:cloudformation:${r}:${account}:stack/${stage.name}-*/*`),
         }),
       );
-      this.acknowledge(deploy, `The deploy role assumes the CDK bootstrap roles of this account (deploy, file-publishing, image-publishing, lookup) in the ${stage.name} stage's regions; their names end in the account and region.`);
+      this.acknowledge(
+        deploy,
+        `The deploy role assumes the CDK bootstrap roles of this account (deploy, file-publishing, image-publishing, lookup) in the ${stage.name} stage's regions; their names end in the account and region.`,
+      );
       this.acknowledge(diff, `The diff role reads only the ${stage.name} stage's stacks (${stage.name}-*) and assumes only the lookup role.`);
       Object.assign(this.roles, { [names.deploy]: deploy, [names.diff]: diff });
     }
 
     for (const { source: stage, promotedTo } of props.promotions ?? []) {
       const { region } = stage;
-      const read = this.githubRole(ciRoleNames(stage.name).releaseRead, stage.ci.repository, promotedTo, `Reads the image the ${stage.name} web tasks run, for the ${promotedTo} deploy to promote`);
+      const read = this.githubRole(
+        ciRoleNames(stage.name).releaseRead,
+        stage.ci.repository,
+        promotedTo,
+        `Reads the image the ${stage.name} web tasks run, for the ${promotedTo} deploy to promote`,
+      );
       const cluster = `arn:${partition}:ecs:${region}:${account}:cluster/${stage.name}-App-Cluster*`;
-      read.addToPolicy(new iam.PolicyStatement({ sid: 'ReadTheAppStackOutputs', actions: ['cloudformation:DescribeStacks'], resources: [`arn:${partition}:cloudformation:${region}:${account}:stack/${stage.name}-App/*`] }));
+      read.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'ReadTheAppStackOutputs',
+          actions: ['cloudformation:DescribeStacks'],
+          resources: [`arn:${partition}:cloudformation:${region}:${account}:stack/${stage.name}-App/*`],
+        }),
+      );
       read.addToPolicy(new iam.PolicyStatement({ sid: 'ListTheWebTasks', actions: ['ecs:ListTasks'], resources: ['*'], conditions: { ArnLike: { 'ecs:cluster': cluster } } }));
-      read.addToPolicy(new iam.PolicyStatement({ sid: 'ReadTheWebTasks', actions: ['ecs:DescribeTasks'], resources: [`arn:${partition}:ecs:${region}:${account}:task/${stage.name}-App-Cluster*/*`] }));
-      this.acknowledge(read, `Reads (never changes) the tasks of the ${stage.name} cluster, whose CloudFormation name starts ${stage.name}-App-Cluster; ecs:ListTasks has no resource-level permissions and is held to that cluster by the ecs:cluster condition.`);
+      read.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'ReadTheWebTasks',
+          actions: ['ecs:DescribeTasks'],
+          resources: [`arn:${partition}:ecs:${region}:${account}:task/${stage.name}-App-Cluster*/*`],
+        }),
+      );
+      this.acknowledge(
+        read,
+        `Reads (never changes) the tasks of the ${stage.name} cluster, whose CloudFormation name starts ${stage.name}-App-Cluster; ecs:ListTasks has no resource-level permissions and is held to that cluster by the ecs:cluster condition.`,
+      );
       this.roles[ciRoleNames(stage.name).releaseRead] = read;
     }
   }
@@ -117,6 +144,9 @@ export class CiAccessStack extends Stack {
     for (const resource of new Set(statements.flatMap((s) => [s.Resource].flat()).filter((r) => r.includes('*')))) {
       Validations.of(policy).acknowledge({ id: `AwsSolutions-IAM5[Resource::${resource}]`, reason });
     }
-    Validations.of(policy).acknowledge({ id: 'NIST.800.53.R5-IAMNoInlinePolicy', reason: 'CDK writes the role\'s grants as its inline default policy; every statement is scoped to this account and named here.' });
+    Validations.of(policy).acknowledge({
+      id: 'NIST.800.53.R5-IAMNoInlinePolicy',
+      reason: "CDK writes the role's grants as its inline default policy; every statement is scoped to this account and named here.",
+    });
   }
 }

@@ -1,3 +1,3 @@
+export { crossStageProblems, type DeployOptions, loadStageConfigs, loadStages, parseStageConfig, StageConfigError } from './load';
 export * from './schema';
 export { STAGES } from './stages';
-export { crossStageProblems, type DeployOptions, loadStageConfigs, loadStages, parseStageConfig, StageConfigError } from './load';

@@ -30,10 +30,7 @@ export interface DeployOptions {
  * - `<stage>.<field path>`: any field of one stage, e.g. `-c prod.account=123456789012`,
  *   `-c staging.web.desiredCount=3`, `-c dev.domain={"zoneName":...}` (JSON for objects and lists).
  */
-export function loadStageConfigs(
-  context: Record<string, unknown>,
-  definitions: Record<StageName, StageConfigInput> = STAGES,
-): StageConfig[] {
+export function loadStageConfigs(context: Record<string, unknown>, definitions: Record<StageName, StageConfigInput> = STAGES): StageConfig[] {
   return loadStages(context, definitions).selected;
 }
 
@@ -74,7 +71,9 @@ export function loadStages(
     if (unreadable) continue;
     if (input.name !== name) {
       // Checked before the schema: a dev definition named "prod" would meet all of prod's rules.
-      problems.push(stageProblem(name, 'name', input.name, `the definition under "${name}" names itself ${JSON.stringify(input.name)}. Fix: set name: "${name}" in ${CONFIG_FILE}`));
+      problems.push(
+        stageProblem(name, 'name', input.name, `the definition under "${name}" names itself ${JSON.stringify(input.name)}. Fix: set name: "${name}" in ${CONFIG_FILE}`),
+      );
       continue;
     }
     const result = stageConfigSchema.safeParse(input);
@@ -112,31 +111,56 @@ export function crossStageProblems(all: readonly StageConfig[]): string[] {
   const same = (field: string, value: (c: StageConfig) => unknown, why: string) => {
     for (const other of rest) {
       if (JSON.stringify(value(other)) !== JSON.stringify(value(first))) {
-        problems.push(stageProblem(other.name, field, value(other), `differs from stage "${first.name}" (${JSON.stringify(value(first))}): ${why}. Fix: set the same ${field} in every stage in ${CONFIG_FILE}`));
+        problems.push(
+          stageProblem(
+            other.name,
+            field,
+            value(other),
+            `differs from stage "${first.name}" (${JSON.stringify(value(first))}): ${why}. Fix: set the same ${field} in every stage in ${CONFIG_FILE}`,
+          ),
+        );
       }
     }
   };
   same('image.source', (c) => c.image.source, 'CI pushes each build once, to one registry, which replicates it to every stage');
   same('image.repositoryName', (c) => c.image.repositoryName, 'the registries replicate one repository');
   same('image.expiringTagPatterns', (c) => c.image.expiringTagPatterns, 'every registry keeps the same images');
-  same('ci.repository', (c) => c.ci.repository, 'one repository\'s workflows deploy every stage');
+  same('ci.repository', (c) => c.ci.repository, "one repository's workflows deploy every stage");
   // One release-read role per promoted stage, named after it: two stages promoting from one would share it.
   const promoter = new Map<string, string>();
   for (const c of all) {
     const from = c.image.promotedFrom;
     if (from === undefined) continue;
     const other = promoter.get(from);
-    if (other) problems.push(stageProblem(c.name, 'image.promotedFrom', from, `stage "${other}" promotes from ${from} too; each stage's running image is read for one promotion. Fix: promote ${c.name} from "${other}" instead`));
+    if (other)
+      problems.push(
+        stageProblem(
+          c.name,
+          'image.promotedFrom',
+          from,
+          `stage "${other}" promotes from ${from} too; each stage's running image is read for one promotion. Fix: promote ${c.name} from "${other}" instead`,
+        ),
+      );
     else promoter.set(from, c.name);
   }
   const seen = new Map<string, string>();
   for (const c of all) {
     if (!c.domain) continue;
-    for (const [field, value] of [['domain.zoneName', c.domain.zoneName], ['domain.recordName', c.domain.recordName]] as const) {
+    for (const [field, value] of [
+      ['domain.zoneName', c.domain.zoneName],
+      ['domain.recordName', c.domain.recordName],
+    ] as const) {
       const key = `${field}=${value}`;
       const owner = seen.get(key);
       if (owner) {
-        problems.push(stageProblem(c.name, field, value, `stage "${owner}" uses it too: two stages would write the same DNS records. Fix: give each stage its own name, e.g. "${c.name}.${c.domain.parentZoneName}"`));
+        problems.push(
+          stageProblem(
+            c.name,
+            field,
+            value,
+            `stage "${owner}" uses it too: two stages would write the same DNS records. Fix: give each stage its own name, e.g. "${c.name}.${c.domain.parentZoneName}"`,
+          ),
+        );
       } else {
         seen.set(key, c.name);
       }
@@ -164,9 +188,7 @@ function unknownStage(value: string, where: string): string {
 
 function selectStages(raw: unknown, problems: string[]): StageName[] {
   if (raw === undefined) return [...STAGE_NAMES];
-  const names = (Array.isArray(raw) ? raw.map(String) : String(raw).split(','))
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
+  const names = (Array.isArray(raw) ? raw.map(String) : String(raw).split(',')).map((s) => s.trim()).filter((s) => s.length > 0);
   const selected: StageName[] = [];
   for (const name of names) {
     if (isStageName(name)) selected.push(name);
@@ -265,7 +287,14 @@ function describeIssues(stage: string, input: Record<string, unknown>, issues: r
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) {
         const field = [...issue.path, key].join('.');
-        out.push(stageProblem(stage, field, getPath(input, [...issue.path, key]), `unknown field. Fix: remove it or correct its spelling (the fields are listed in README.md, "Configuration")`));
+        out.push(
+          stageProblem(
+            stage,
+            field,
+            getPath(input, [...issue.path, key]),
+            `unknown field. Fix: remove it or correct its spelling (the fields are listed in README.md, "Configuration")`,
+          ),
+        );
       }
       continue;
     }

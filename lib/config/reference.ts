@@ -15,69 +15,168 @@ export interface ReferenceRow {
 }
 
 export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
-  { fields: ["name"], meaning: "stage name, also the `cdk.Stage` id", rules: "`dev`, `staging` or `prod`" },
-  { fields: ["account"], meaning: "AWS account id", rules: "12 digits" },
-  { fields: ["region", "drRegion"], meaning: "primary region; region for backup and snapshot copies", rules: "regions that exist (pinned list); must differ" },
-  { fields: ["network.cidr"], meaning: "VPC IPv4 block; each subnet gets 1/16 of it", rules: "private (10/8, 172.16/12, 192.168/16), `/16` to `/24`, no host bits set" },
-  { fields: ["network.azCount"], meaning: "Availability Zones", rules: "2 or 3" },
-  { fields: ["network.availabilityZones"], meaning: "optional explicit zone names (unset: `<region>a`, `b`, `c`)", rules: "`azCount` different zones of `region`" },
-  { fields: ["network.natGateways"], meaning: "NAT gateways (1 is cheapest; one per AZ survives an AZ outage)", rules: "1 to `azCount`" },
-  { fields: ["domain.zoneName", "domain.recordName", "domain.parentZoneName"], meaning: "the stage's own public zone (the network stack creates it in the stage account), the site's name in it, and the zone it is delegated from", rules: "zone inside the parent, record inside the zone, no two stages alike; required when `https`" },
-  { fields: ["domain.hostedZoneId"], meaning: "optional: an existing zone of the stage account to use instead of creating one", rules: "`Z...`" },
-  { fields: ["https"], meaning: "serve HTTPS with an ACM certificate", rules: "prod: must be true" },
-  { fields: ["web.*", "worker.*"], meaning: "`cpu` units, `memoryLimitMiB`, `desiredCount`, `minCapacity`, `maxCapacity`, `useSpot`", rules: "a Fargate cpu/memory pair; min <= desired <= max; prod web min >= 2" },
-  { fields: ["database.instanceClass"], meaning: "RDS class without `db.` (`t4g.micro`)", rules: "a class RDS offers for PostgreSQL in the t3, t4g, m5-m8g, r5-r8g families (pinned list; their memory sets max_connections)" },
-  { fields: ["database.allocatedStorageGiB", "database.maxAllocatedStorageGiB"], meaning: "gp3 storage and autoscaling ceiling", rules: ">= 20; ceiling >= initial" },
-  { fields: ["database.multiAz", "database.deletionProtection"], meaning: "", rules: "prod: both true" },
-  { fields: ["database.backupRetentionDays"], meaning: "automated backups / point-in-time window", rules: "1 to 35" },
-  { fields: ["database.engineVersion"], meaning: "PostgreSQL `major.minor`", rules: "a 16.x or 17.x minor RDS still accepts new instances on (pinned list)" },
-  { fields: ["database.pgvectorMinVersion"], meaning: "lowest pgvector version a deploy accepts", rules: "`x.y` or `x.y.z`" },
-  { fields: ["database.enablePerformanceInsights"], meaning: "Performance Insights (7 days) and enhanced monitoring every 60 s", rules: "" },
-  { fields: ["cache.nodeType", "cache.replicas"], meaning: "ElastiCache node type (`cache.t4g.micro`), read replicas (one or more turns on Multi-AZ failover)", rules: "a node type that runs Valkey (pinned list); 0 to 5 replicas; prod >= 1" },
-  { fields: ["cache.snapshotRetentionDays"], meaning: "days of daily cache snapshots (0: none)", rules: "0 to 35" },
-  { fields: ["app.containerPort"], meaning: "port the server listens on", rules: ">= 1024 (the container runs as a non-root user)" },
-  { fields: ["app.readinessPath", "app.livenessPath"], meaning: "load balancer health check (can serve) and container health check (process alive)", rules: "absolute paths" },
-  { fields: ["app.workerCommand"], meaning: "command of the worker container", rules: "e.g. `[\"node\", \"dist/worker.js\"]`" },
-  { fields: ["app.workerStopTimeoutSeconds"], meaning: "time a worker gets after SIGTERM to finish its job", rules: "2 to 120" },
-  { fields: ["app.enableExecuteCommand"], meaning: "ECS Exec into running tasks; AWS does not support it with a read-only root filesystem, so the containers' root filesystem is writable where it is on", rules: "prod: must be false" },
-  { fields: ["app.loadBalancerDeletionProtection"], meaning: "refuse to delete the load balancer: a change that would replace or remove it fails instead", rules: "prod: must be true" },
-  { fields: ["app.waf", "app.wafRateLimitPer5Min"], meaning: "WAF web ACL on the load balancer; requests per IP per 5 minutes", rules: "prod: WAF on" },
-  { fields: ["app.wafAuthPaths", "app.wafAuthRateLimitPer5Min"], meaning: "URL path prefixes of sign-in, sign-up and password reset, and the tighter per-IP limit there", rules: "absolute paths, at least one; limit >= 10" },
-  { fields: ["app.wafLargeBodyPaths", "app.wafServerActions"], meaning: "the only places where bodies over 8 KB pass the common rule set: these path prefixes (uploads) and, when on, Next.js Server Action requests (header `Next-Action`; Next.js caps them itself)", rules: "" },
-  { fields: ["app.wafRedactedHeaders"], meaning: "request headers carrying secrets that never reach the WAF logs (cookie and authorization always are redacted; only BLOCK and COUNT decisions are logged)", rules: "lower-case header names" },
-  { fields: ["app.httpAllowedCidrs"], meaning: "a stage without HTTPS admits only these client blocks on port 80", rules: "required without HTTPS, never `/0`; dev ships the documentation range 198.51.100.0/24: replace it with your office or VPN" },
-  { fields: ["uploads.noncurrentVersionExpirationDays"], meaning: "days a replaced or deleted upload version is kept", rules: ">= 1" },
-  { fields: ["uploads.accessLogExpirationDays"], meaning: "days the uploads bucket's server access logs are kept", rules: ">= 1" },
-  { fields: ["uploads.replicateToDr"], meaning: "replicate every upload to a bucket in `drRegion` (adds the `<stage>-Dr` stack)", rules: "prod: on" },
-  { fields: ["backup.drCopies"], meaning: "DR key and vault in `drRegion` (adds the `<stage>-Dr` stack); AWS Backup and pre-deploy snapshots are copied there", rules: "prod: must be true; staging true, dev false" },
-  { fields: ["backup.automatedBackupReplicationDays"], meaning: "days RDS also keeps its automated backups in `drRegion` (point-in-time restore there); 0: off", rules: "0 to 35; needs `drCopies`" },
-  { fields: ["backup.planRetentionDays", "backup.drCopyRetentionDays"], meaning: "days the daily AWS Backup recovery points and their DR copies are kept", rules: ">= 1" },
-  { fields: ["backup.preDeploySnapshotsKept"], meaning: "pre-deploy snapshots kept per region (older ones of the tool are deleted)", rules: "1 to 50" },
-  { fields: ["backup.manualSnapshotQuota"], meaning: "the account's quota of manual DB snapshots per region (100 unless raised)", rules: "daily recovery points (or DR copies) + pre-deploy snapshots + 5 must fit under it, per region" },
-  { fields: ["backup.vaultLock"], meaning: "AWS Backup vault lock on both vaults, minimum retention = the plan's (or the DR copies') days: `{ mode: \"governance\" }`, or `{ mode: \"compliance\", changeableForDays }` (permanent after that many days: nobody can then shorten retention or delete a recovery point early)", rules: "governance everywhere as shipped; compliance needs `changeableForDays` >= 3 and never in dev or a stage with `retainOnDelete: false`" },
-  { fields: ["backup.breakGlassRoleName"], meaning: "the role (created by hand, outside this app) that alone may delete recovery points, lift the vault policy or lock, and schedule deletion of (or disable) the database and backup keys", rules: "an IAM role name; `webapp-break-glass`" },
-  { fields: ["backup.restoreTesting"], meaning: "how often AWS Backup restores the newest recovery point for the verifier to check", rules: "`off`, `weekly`, `monthly`; prod: not off (weekly), staging monthly" },
-  { fields: ["backup.verify.tables", "backup.verify.vectorQuery"], meaning: "tables (`{ name, minRows }`) a restored database must have, and a `{ table, column }` for a nearest-neighbour query", rules: "plain lower-case names" },
-  { fields: ["email.requireProductionAccess"], meaning: "preflight fails (instead of warning) while SES in the stage's region is in the sandbox, where mail reaches only verified addresses", rules: "prod: must be true" },
-  { fields: ["alarms.emails", "alarms.httpsEndpoints"], meaning: "alarm topic subscribers (emails also get the budget notifications); pagers are HTTPS endpoints, Slack goes through AWS Chatbot ([docs/alarms.md](docs/alarms.md))", rules: "valid emails, at most 10; `https://` URLs only; prod needs one" },
-  { fields: ["operations.http5xxRatePercent"], meaning: "alarm when more than this % of requests in 5 minutes get a 5xx, from the load balancer or from the app", rules: "" },
-  { fields: ["operations.p99LatencySeconds"], meaning: "web p99 response time alarm (10 minutes)", rules: "" },
-  { fields: ["operations.ecsCpuPercent", "operations.ecsMemoryPercent"], meaning: "web and worker CPU and memory alarms (5 minutes)", rules: "" },
-  { fields: ["operations.rdsCpuPercent", "operations.rdsFreeableMemoryMiB"], meaning: "database CPU (10 minutes) and freeable memory (15 minutes) alarms", rules: "" },
-  { fields: ["operations.rdsFreeStoragePercent"], meaning: "alarm when free storage is below this % of `allocatedStorageGiB`", rules: "" },
-  { fields: ["operations.rdsConnectionsPercent"], meaning: "alarm above this % of max_connections (written into the parameter group from the class's memory)", rules: "" },
-  { fields: ["operations.rdsLatencySeconds"], meaning: "database read and write latency alarm (15 minutes)", rules: "" },
-  { fields: ["operations.cacheCpuPercent", "operations.cacheMemoryPercent", "operations.cacheConnections"], meaning: "Valkey engine CPU, memory used and client connections, per node (evictions always alarm at > 0)", rules: "" },
-  { fields: ["operations.sesBounceRatePercent", "operations.sesComplaintRatePercent"], meaning: "SES reputation alarms (account)", rules: "" },
-  { fields: ["operations.wafBlockedPer5Min"], meaning: "WAF blocked-request surge alarm", rules: "" },
-  { fields: ["logRetentionDays"], meaning: "CloudWatch Logs retention", rules: "a value CloudWatch offers (1, 3, 5, 7, 14, 30, 60, 90, ...)" },
-  { fields: ["retainOnDelete"], meaning: "keep keys, log groups and data when a stack or resource is deleted", rules: "prod: must be true" },
-  { fields: ["monthlyBudgetUsd"], meaning: "monthly cost budget of the stage's account: mails at 80% actual and 100% forecast", rules: "> 0" },
-  { fields: ["image.repositoryName", "image.tag"], meaning: "ECR repository and image tag or `sha256:` digest", rules: "ECR name rules; tag or 64-hex digest, not an expiring tag" },
-  { fields: ["image.source"], meaning: "`{ account, region }` of the registry CI pushes to; it replicates to every other stage account", rules: "the same in every stage" },
-  { fields: ["image.promotedFrom"], meaning: "the stage whose running image this stage's deploys promote by digest; its account gets a read-only role only this stage's GitHub environment may assume", rules: "another stage; at most one stage promotes from each; prod ships `staging`" },
-  { fields: ["image.expiringTagPatterns"], meaning: "tag patterns of builds that expire after 30 days (`pr-*`, `sha-*`); every other tag is a release and never expires", rules: "no bare `*`; the same in every stage" },
-  { fields: ["ci.repository", "ci.createOidcProvider"], meaning: "the GitHub repository (`owner/name`) the CI roles trust; create GitHub's OIDC provider in the account (false if it has one)", rules: "the same repository in every stage" },
+  { fields: ['name'], meaning: 'stage name, also the `cdk.Stage` id', rules: '`dev`, `staging` or `prod`' },
+  { fields: ['account'], meaning: 'AWS account id', rules: '12 digits' },
+  { fields: ['region', 'drRegion'], meaning: 'primary region; region for backup and snapshot copies', rules: 'regions that exist (pinned list); must differ' },
+  { fields: ['network.cidr'], meaning: 'VPC IPv4 block; each subnet gets 1/16 of it', rules: 'private (10/8, 172.16/12, 192.168/16), `/16` to `/24`, no host bits set' },
+  { fields: ['network.azCount'], meaning: 'Availability Zones', rules: '2 or 3' },
+  { fields: ['network.availabilityZones'], meaning: 'optional explicit zone names (unset: `<region>a`, `b`, `c`)', rules: '`azCount` different zones of `region`' },
+  { fields: ['network.natGateways'], meaning: 'NAT gateways (1 is cheapest; one per AZ survives an AZ outage)', rules: '1 to `azCount`' },
+  {
+    fields: ['domain.zoneName', 'domain.recordName', 'domain.parentZoneName'],
+    meaning: "the stage's own public zone (the network stack creates it in the stage account), the site's name in it, and the zone it is delegated from",
+    rules: 'zone inside the parent, record inside the zone, no two stages alike; required when `https`',
+  },
+  { fields: ['domain.hostedZoneId'], meaning: 'optional: an existing zone of the stage account to use instead of creating one', rules: '`Z...`' },
+  { fields: ['https'], meaning: 'serve HTTPS with an ACM certificate', rules: 'prod: must be true' },
+  {
+    fields: ['web.*', 'worker.*'],
+    meaning: '`cpu` units, `memoryLimitMiB`, `desiredCount`, `minCapacity`, `maxCapacity`, `useSpot`',
+    rules: 'a Fargate cpu/memory pair; min <= desired <= max; prod web min >= 2',
+  },
+  {
+    fields: ['database.instanceClass'],
+    meaning: 'RDS class without `db.` (`t4g.micro`)',
+    rules: 'a class RDS offers for PostgreSQL in the t3, t4g, m5-m8g, r5-r8g families (pinned list; their memory sets max_connections)',
+  },
+  { fields: ['database.allocatedStorageGiB', 'database.maxAllocatedStorageGiB'], meaning: 'gp3 storage and autoscaling ceiling', rules: '>= 20; ceiling >= initial' },
+  { fields: ['database.multiAz', 'database.deletionProtection'], meaning: '', rules: 'prod: both true' },
+  { fields: ['database.backupRetentionDays'], meaning: 'automated backups / point-in-time window', rules: '1 to 35' },
+  { fields: ['database.engineVersion'], meaning: 'PostgreSQL `major.minor`', rules: 'a 16.x or 17.x minor RDS still accepts new instances on (pinned list)' },
+  { fields: ['database.pgvectorMinVersion'], meaning: 'lowest pgvector version a deploy accepts', rules: '`x.y` or `x.y.z`' },
+  { fields: ['database.enablePerformanceInsights'], meaning: 'Performance Insights (7 days) and enhanced monitoring every 60 s', rules: '' },
+  {
+    fields: ['cache.nodeType', 'cache.replicas'],
+    meaning: 'ElastiCache node type (`cache.t4g.micro`), read replicas (one or more turns on Multi-AZ failover)',
+    rules: 'a node type that runs Valkey (pinned list); 0 to 5 replicas; prod >= 1',
+  },
+  { fields: ['cache.snapshotRetentionDays'], meaning: 'days of daily cache snapshots (0: none)', rules: '0 to 35' },
+  { fields: ['app.containerPort'], meaning: 'port the server listens on', rules: '>= 1024 (the container runs as a non-root user)' },
+  { fields: ['app.readinessPath', 'app.livenessPath'], meaning: 'load balancer health check (can serve) and container health check (process alive)', rules: 'absolute paths' },
+  { fields: ['app.workerCommand'], meaning: 'command of the worker container', rules: 'e.g. `["node", "dist/worker.js"]`' },
+  { fields: ['app.workerStopTimeoutSeconds'], meaning: 'time a worker gets after SIGTERM to finish its job', rules: '2 to 120' },
+  {
+    fields: ['app.enableExecuteCommand'],
+    meaning: "ECS Exec into running tasks; AWS does not support it with a read-only root filesystem, so the containers' root filesystem is writable where it is on",
+    rules: 'prod: must be false',
+  },
+  {
+    fields: ['app.loadBalancerDeletionProtection'],
+    meaning: 'refuse to delete the load balancer: a change that would replace or remove it fails instead',
+    rules: 'prod: must be true',
+  },
+  { fields: ['app.waf', 'app.wafRateLimitPer5Min'], meaning: 'WAF web ACL on the load balancer; requests per IP per 5 minutes', rules: 'prod: WAF on' },
+  {
+    fields: ['app.wafAuthPaths', 'app.wafAuthRateLimitPer5Min'],
+    meaning: 'URL path prefixes of sign-in, sign-up and password reset, and the tighter per-IP limit there',
+    rules: 'absolute paths, at least one; limit >= 10',
+  },
+  {
+    fields: ['app.wafLargeBodyPaths', 'app.wafServerActions'],
+    meaning:
+      'the only places where bodies over 8 KB pass the common rule set: these path prefixes (uploads) and, when on, Next.js Server Action requests (header `Next-Action`; Next.js caps them itself)',
+    rules: '',
+  },
+  {
+    fields: ['app.wafRedactedHeaders'],
+    meaning: 'request headers carrying secrets that never reach the WAF logs (cookie and authorization always are redacted; only BLOCK and COUNT decisions are logged)',
+    rules: 'lower-case header names',
+  },
+  {
+    fields: ['app.httpAllowedCidrs'],
+    meaning: 'a stage without HTTPS admits only these client blocks on port 80',
+    rules: 'required without HTTPS, never `/0`; dev ships the documentation range 198.51.100.0/24: replace it with your office or VPN',
+  },
+  { fields: ['uploads.noncurrentVersionExpirationDays'], meaning: 'days a replaced or deleted upload version is kept', rules: '>= 1' },
+  { fields: ['uploads.accessLogExpirationDays'], meaning: "days the uploads bucket's server access logs are kept", rules: '>= 1' },
+  { fields: ['uploads.replicateToDr'], meaning: 'replicate every upload to a bucket in `drRegion` (adds the `<stage>-Dr` stack)', rules: 'prod: on' },
+  {
+    fields: ['backup.drCopies'],
+    meaning: 'DR key and vault in `drRegion` (adds the `<stage>-Dr` stack); AWS Backup and pre-deploy snapshots are copied there',
+    rules: 'prod: must be true; staging true, dev false',
+  },
+  {
+    fields: ['backup.automatedBackupReplicationDays'],
+    meaning: 'days RDS also keeps its automated backups in `drRegion` (point-in-time restore there); 0: off',
+    rules: '0 to 35; needs `drCopies`',
+  },
+  { fields: ['backup.planRetentionDays', 'backup.drCopyRetentionDays'], meaning: 'days the daily AWS Backup recovery points and their DR copies are kept', rules: '>= 1' },
+  { fields: ['backup.preDeploySnapshotsKept'], meaning: 'pre-deploy snapshots kept per region (older ones of the tool are deleted)', rules: '1 to 50' },
+  {
+    fields: ['backup.manualSnapshotQuota'],
+    meaning: "the account's quota of manual DB snapshots per region (100 unless raised)",
+    rules: 'daily recovery points (or DR copies) + pre-deploy snapshots + 5 must fit under it, per region',
+  },
+  {
+    fields: ['backup.vaultLock'],
+    meaning:
+      'AWS Backup vault lock on both vaults, minimum retention = the plan\'s (or the DR copies\') days: `{ mode: "governance" }`, or `{ mode: "compliance", changeableForDays }` (permanent after that many days: nobody can then shorten retention or delete a recovery point early)',
+    rules: 'governance everywhere as shipped; compliance needs `changeableForDays` >= 3 and never in dev or a stage with `retainOnDelete: false`',
+  },
+  {
+    fields: ['backup.breakGlassRoleName'],
+    meaning:
+      'the role (created by hand, outside this app) that alone may delete recovery points, lift the vault policy or lock, and schedule deletion of (or disable) the database and backup keys',
+    rules: 'an IAM role name; `webapp-break-glass`',
+  },
+  {
+    fields: ['backup.restoreTesting'],
+    meaning: 'how often AWS Backup restores the newest recovery point for the verifier to check',
+    rules: '`off`, `weekly`, `monthly`; prod: not off (weekly), staging monthly',
+  },
+  {
+    fields: ['backup.verify.tables', 'backup.verify.vectorQuery'],
+    meaning: 'tables (`{ name, minRows }`) a restored database must have, and a `{ table, column }` for a nearest-neighbour query',
+    rules: 'plain lower-case names',
+  },
+  {
+    fields: ['email.requireProductionAccess'],
+    meaning: "preflight fails (instead of warning) while SES in the stage's region is in the sandbox, where mail reaches only verified addresses",
+    rules: 'prod: must be true',
+  },
+  {
+    fields: ['alarms.emails', 'alarms.httpsEndpoints'],
+    meaning: 'alarm topic subscribers (emails also get the budget notifications); pagers are HTTPS endpoints, Slack goes through AWS Chatbot ([docs/alarms.md](docs/alarms.md))',
+    rules: 'valid emails, at most 10; `https://` URLs only; prod needs one',
+  },
+  { fields: ['operations.http5xxRatePercent'], meaning: 'alarm when more than this % of requests in 5 minutes get a 5xx, from the load balancer or from the app', rules: '' },
+  { fields: ['operations.p99LatencySeconds'], meaning: 'web p99 response time alarm (10 minutes)', rules: '' },
+  { fields: ['operations.ecsCpuPercent', 'operations.ecsMemoryPercent'], meaning: 'web and worker CPU and memory alarms (5 minutes)', rules: '' },
+  { fields: ['operations.rdsCpuPercent', 'operations.rdsFreeableMemoryMiB'], meaning: 'database CPU (10 minutes) and freeable memory (15 minutes) alarms', rules: '' },
+  { fields: ['operations.rdsFreeStoragePercent'], meaning: 'alarm when free storage is below this % of `allocatedStorageGiB`', rules: '' },
+  { fields: ['operations.rdsConnectionsPercent'], meaning: "alarm above this % of max_connections (written into the parameter group from the class's memory)", rules: '' },
+  { fields: ['operations.rdsLatencySeconds'], meaning: 'database read and write latency alarm (15 minutes)', rules: '' },
+  {
+    fields: ['operations.cacheCpuPercent', 'operations.cacheMemoryPercent', 'operations.cacheConnections'],
+    meaning: 'Valkey engine CPU, memory used and client connections, per node (evictions always alarm at > 0)',
+    rules: '',
+  },
+  { fields: ['operations.sesBounceRatePercent', 'operations.sesComplaintRatePercent'], meaning: 'SES reputation alarms (account)', rules: '' },
+  { fields: ['operations.wafBlockedPer5Min'], meaning: 'WAF blocked-request surge alarm', rules: '' },
+  { fields: ['logRetentionDays'], meaning: 'CloudWatch Logs retention', rules: 'a value CloudWatch offers (1, 3, 5, 7, 14, 30, 60, 90, ...)' },
+  { fields: ['retainOnDelete'], meaning: 'keep keys, log groups and data when a stack or resource is deleted', rules: 'prod: must be true' },
+  { fields: ['monthlyBudgetUsd'], meaning: "monthly cost budget of the stage's account: mails at 80% actual and 100% forecast", rules: '> 0' },
+  {
+    fields: ['image.repositoryName', 'image.tag'],
+    meaning: 'ECR repository and image tag or `sha256:` digest',
+    rules: 'ECR name rules; tag or 64-hex digest, not an expiring tag',
+  },
+  { fields: ['image.source'], meaning: '`{ account, region }` of the registry CI pushes to; it replicates to every other stage account', rules: 'the same in every stage' },
+  {
+    fields: ['image.promotedFrom'],
+    meaning: "the stage whose running image this stage's deploys promote by digest; its account gets a read-only role only this stage's GitHub environment may assume",
+    rules: 'another stage; at most one stage promotes from each; prod ships `staging`',
+  },
+  {
+    fields: ['image.expiringTagPatterns'],
+    meaning: 'tag patterns of builds that expire after 30 days (`pr-*`, `sha-*`); every other tag is a release and never expires',
+    rules: 'no bare `*`; the same in every stage',
+  },
+  {
+    fields: ['ci.repository', 'ci.createOidcProvider'],
+    meaning: "the GitHub repository (`owner/name`) the CI roles trust; create GitHub's OIDC provider in the account (false if it has one)",
+    rules: 'the same repository in every stage',
+  },
 ];
 
 /** The schema paths a row's field stands for ("web.*" is every field under web). */
@@ -91,11 +190,13 @@ export function expandField(field: string, paths: readonly string[] = fieldPaths
 
 /** The default column of a row: each field's schema default, "optional", or "required" (every stage sets it). */
 function defaults(row: ReferenceRow): string {
-  const shown = row.fields.flatMap((f) => expandField(f)).map((path) => {
-    const value = fieldDefault(path);
-    if (value !== undefined) return `\`${JSON.stringify(value)}\``;
-    return isOptionalField(path) ? 'optional' : 'required';
-  });
+  const shown = row.fields
+    .flatMap((f) => expandField(f))
+    .map((path) => {
+      const value = fieldDefault(path);
+      if (value !== undefined) return `\`${JSON.stringify(value)}\``;
+      return isOptionalField(path) ? 'optional' : 'required';
+    });
   return [...new Set(shown)].length === 1 && shown.length > 1 ? shown[0] : shown.join(', ');
 }
 

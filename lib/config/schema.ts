@@ -27,9 +27,7 @@ export const FARGATE_SIZES: Readonly<Record<number, readonly number[]>> = {
 export const SNAPSHOT_HEADROOM = 5;
 
 /** Retention periods CloudWatch Logs accepts, in days. */
-export const LOG_RETENTION_DAYS: readonly number[] = [
-  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
-];
+export const LOG_RETENTION_DAYS: readonly number[] = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
 function range(from: number, to: number, step: number): number[] {
   const out: number[] = [];
@@ -37,9 +35,7 @@ function range(from: number, to: number, step: number): number[] {
   return out;
 }
 
-const accountId = z
-  .string()
-  .regex(/^\d{12}$/, 'an AWS account id is exactly 12 digits. Fix: copy it from the console account menu, e.g. "123456789012"');
+const accountId = z.string().regex(/^\d{12}$/, 'an AWS account id is exactly 12 digits. Fix: copy it from the console account menu, e.g. "123456789012"');
 
 /**
  * A value from one of the pinned lists of lib/config/aws-catalog.ts; the message names the closest
@@ -50,7 +46,9 @@ function oneOf(list: readonly string[], what: string, example: string) {
     if (list.includes(value)) return;
     ctx.addIssue({
       code: 'custom',
-      message: `not ${what} (lib/config/aws-catalog.ts). Fix: use e.g. "${example}"; the closest are ${closest(value, list).map((c) => `"${c}"`).join(', ')} (if AWS added it since, refresh the list as that file says)`,
+      message: `not ${what} (lib/config/aws-catalog.ts). Fix: use e.g. "${example}"; the closest are ${closest(value, list)
+        .map((c) => `"${c}"`)
+        .join(', ')} (if AWS added it since, refresh the list as that file says)`,
     });
   });
 }
@@ -77,10 +75,7 @@ const percent = z.number().positive('must be above 0. Fix: use a value above 0 a
 /** A domain name: labels of letters, digits and hyphens, at least two labels, no trailing dot. */
 const domainName = z
   .string()
-  .regex(
-    /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/,
-    'not a lower-case domain name. Fix: write it like "app.example.com" (no scheme, no trailing dot)',
-  );
+  .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'not a lower-case domain name. Fix: write it like "app.example.com" (no scheme, no trailing dot)');
 
 /** IPv4 CIDR block with a prefix length the VPC supports (/16 to /24) and no host bits set. */
 const vpcCidr = z.string().superRefine((value, ctx) => {
@@ -122,7 +117,7 @@ export function cidrProblem(value: string): string | undefined {
   if (prefix < 16 || prefix > 24) return `a VPC block must be /16 to /24 (got /${prefix}). ${fix}`;
   const hostBits = hostBitsProblem(address, prefix);
   if (hostBits) return hostBits;
-  const inPrivate = PRIVATE_RANGES.some(([first, bits]) => prefix >= bits && (address >>> (32 - bits)) === (first >>> (32 - bits)));
+  const inPrivate = PRIVATE_RANGES.some(([first, bits]) => prefix >= bits && address >>> (32 - bits) === first >>> (32 - bits));
   if (!inPrivate) {
     return `is not a private block: its addresses belong to someone on the internet, whom the VPC could no longer reach. Fix: use a block inside ${PRIVATE_RANGES.map(([, , r]) => r).join(', ')}, e.g. "10.10.0.0/16"`;
   }
@@ -134,7 +129,11 @@ const clientCidr = z.string().superRefine((value, ctx) => {
   const parsed = parseIpv4Cidr(value);
   const fix = 'Fix: write it like "198.51.100.0/24"';
   const problem =
-    'problem' in parsed ? `${parsed.problem} ${fix}` : parsed.prefix > 32 ? `an IPv4 prefix is at most /32 (got /${parsed.prefix}). ${fix}` : hostBitsProblem(parsed.address, parsed.prefix);
+    'problem' in parsed
+      ? `${parsed.problem} ${fix}`
+      : parsed.prefix > 32
+        ? `an IPv4 prefix is at most /32 (got /${parsed.prefix}). ${fix}`
+        : hostBitsProblem(parsed.address, parsed.prefix);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
@@ -233,7 +232,10 @@ const stageShape = z
         /** An existing public zone of the stage account to use instead of creating one, e.g. "Z0123456789ABCDEFGHIJ". */
         hostedZoneId: z
           .string()
-          .regex(/^Z[A-Z0-9]{1,31}$/, 'not a Route 53 hosted zone id. Fix: copy the id ("Z..." ) from the hosted zone in Route 53, or leave it out to have the stack create the zone')
+          .regex(
+            /^Z[A-Z0-9]{1,31}$/,
+            'not a Route 53 hosted zone id. Fix: copy the id ("Z..." ) from the hosted zone in Route 53, or leave it out to have the stack create the zone',
+          )
           .optional(),
       })
       .strict()
@@ -309,7 +311,7 @@ const stageShape = z
         httpsEndpoints: unique(
           z.url({
             protocol: /^https$/,
-            message: 'not an https:// URL (notifications must not travel in clear text). Fix: use the endpoint\'s https:// URL',
+            message: "not an https:// URL (notifications must not travel in clear text). Fix: use the endpoint's https:// URL",
           }),
           'endpoint',
         ).default(() => []),
@@ -330,11 +332,20 @@ const stageShape = z
         /** Port the Node.js/Next.js server listens on in the container. */
         containerPort: z.number().int().min(1024, 'the container runs as a non-root user, which cannot bind ports below 1024. Fix: use e.g. 3000').max(65535).default(3000),
         /** Load balancer health check: the app answers 200 when it can serve (database and cache reachable). */
-        readinessPath: z.string().regex(/^\/[\w\-./]*$/, 'not an absolute URL path. Fix: write it like "/health/ready"').default('/health/ready'),
+        readinessPath: z
+          .string()
+          .regex(/^\/[\w\-./]*$/, 'not an absolute URL path. Fix: write it like "/health/ready"')
+          .default('/health/ready'),
         /** Container health check: the process is alive. */
-        livenessPath: z.string().regex(/^\/[\w\-./]*$/, 'not an absolute URL path. Fix: write it like "/health/live"').default('/health/live'),
+        livenessPath: z
+          .string()
+          .regex(/^\/[\w\-./]*$/, 'not an absolute URL path. Fix: write it like "/health/live"')
+          .default('/health/live'),
         /** Command of the BullMQ worker container (same image as the web app). */
-        workerCommand: z.array(z.string().min(1)).min(1, 'the worker needs a command. Fix: e.g. ["node", "dist/worker.js"]').default(() => ['node', 'dist/worker.js']),
+        workerCommand: z
+          .array(z.string().min(1))
+          .min(1, 'the worker needs a command. Fix: e.g. ["node", "dist/worker.js"]')
+          .default(() => ['node', 'dist/worker.js']),
         /** Seconds ECS waits after SIGTERM before killing a worker task, so a running job can finish (max 120 on Fargate). */
         workerStopTimeoutSeconds: z.number().int().min(2).max(120, 'Fargate allows at most 120 s. Fix: use 2 to 120').default(120),
         /** ECS Exec (shell into running tasks) for debugging. */
@@ -346,7 +357,10 @@ const stageShape = z
         /** Requests one IP may make in 5 minutes before the WAF blocks it. */
         wafRateLimitPer5Min: z.number().int().min(10, 'WAF rate limits start at 10. Fix: use 10 or more').max(2_000_000_000).default(2000),
         /** URL path prefixes of sign-in, sign-up and password reset, held to `wafAuthRateLimitPer5Min` per IP. */
-        wafAuthPaths: z.array(urlPath).min(1, 'the authentication rate limit needs at least one path. Fix: list e.g. "/api/auth/"').default(() => ['/api/auth/', '/login', '/signup', '/reset-password']),
+        wafAuthPaths: z
+          .array(urlPath)
+          .min(1, 'the authentication rate limit needs at least one path. Fix: list e.g. "/api/auth/"')
+          .default(() => ['/api/auth/', '/login', '/signup', '/reset-password']),
         /** Requests one IP may make to the authentication paths in 5 minutes. */
         wafAuthRateLimitPer5Min: z.number().int().min(10, 'WAF rate limits start at 10. Fix: use 10 or more').max(2_000_000_000).default(100),
         /** URL path prefixes that may receive request bodies over 8 KB (uploads); every other path keeps the common rule set's limit. */
@@ -430,21 +444,26 @@ const stageShape = z
          * may delete recovery points, change the vault policy or lock, and schedule deletion of
          * the backup keys. No stack creates it, so no deployment can.
          */
-        breakGlassRoleName: z.string().regex(/^[\w+=,.@-]{1,64}$/, 'not an IAM role name. Fix: write the role\'s name, e.g. "webapp-break-glass"').default(`${PROJECT}-break-glass`),
+        breakGlassRoleName: z
+          .string()
+          .regex(/^[\w+=,.@-]{1,64}$/, 'not an IAM role name. Fix: write the role\'s name, e.g. "webapp-break-glass"')
+          .default(`${PROJECT}-break-glass`),
         /** How often AWS Backup restores the newest recovery point and the verifier checks it ("off" in throw-away stages). */
         restoreTesting: z.enum(['off', 'weekly', 'monthly']),
         /** What a restored database must contain for the restore to count as verified. */
         verify: z
           .object({
             /** Tables ("table" or "schema.table") that must exist with at least `minRows` rows. */
-            tables: z.array(
-              z
-                .object({
-                  name: z.string().regex(/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/, 'not a plain lower-case table name. Fix: write it like "documents" or "public.documents"'),
-                  minRows: z.number().int().min(0),
-                })
-                .strict(),
-            ).default(() => []),
+            tables: z
+              .array(
+                z
+                  .object({
+                    name: z.string().regex(/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/, 'not a plain lower-case table name. Fix: write it like "documents" or "public.documents"'),
+                    minRows: z.number().int().min(0),
+                  })
+                  .strict(),
+              )
+              .default(() => []),
             /** A table and vector column to run one nearest-neighbour query on. */
             vectorQuery: z
               .object({
@@ -465,7 +484,7 @@ const stageShape = z
         preDeploySnapshotsKept: z
           .number()
           .int()
-          .min(1, 'the release\'s own snapshot must be kept. Fix: use 1 to 50')
+          .min(1, "the release's own snapshot must be kept. Fix: use 1 to 50")
           .max(50, 'manual snapshots count against a quota of 100 per region. Fix: use 1 to 50'),
       })
       .strict(),
@@ -480,9 +499,12 @@ const stageShape = z
       })
       .strict(),
     /** Days CloudWatch Logs keeps the stage's logs (flow logs, containers, functions). */
-    logRetentionDays: z.number().int().refine((d) => LOG_RETENTION_DAYS.includes(d), {
-      message: `CloudWatch Logs does not offer this retention. Fix: use one of ${LOG_RETENTION_DAYS.join(', ')}`,
-    }),
+    logRetentionDays: z
+      .number()
+      .int()
+      .refine((d) => LOG_RETENTION_DAYS.includes(d), {
+        message: `CloudWatch Logs does not offer this retention. Fix: use one of ${LOG_RETENTION_DAYS.join(', ')}`,
+      }),
     /**
      * Keep stateful resources (keys, log groups, buckets, final database snapshot) when their stack or
      * the resource is deleted. Only a throw-away stage should set false.
@@ -497,10 +519,7 @@ const stageShape = z
           .string()
           .min(2)
           .max(256)
-          .regex(
-            /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/,
-            'not an ECR repository name. Fix: use lower-case letters, digits and . _ - /, e.g. "webapp"',
-          ),
+          .regex(/^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/, 'not an ECR repository name. Fix: use lower-case letters, digits and . _ - /, e.g. "webapp"'),
         /** Image tag ("v1.4.2") or digest ("sha256:<64 hex>"). Override per deploy with -c imageTag=... */
         tag: z
           .string()
@@ -525,12 +544,14 @@ const stageShape = z
          * read the digest its web tasks run. Unset: the stage deploys the configured tag.
          */
         promotedFrom: z.enum(STAGE_NAMES).optional(),
-        expiringTagPatterns: z.array(
-          z
-            .string()
-            .regex(/^[A-Za-z0-9_.*-]{1,128}$/, 'not an ECR tag pattern. Fix: use letters, digits, _ . - and * wildcards, e.g. "pr-*"')
-            .refine((p) => p.replace(/\*/g, '').length > 0, 'would expire every tag, releases included. Fix: use a prefix, e.g. "pr-*"'),
-        ).default(() => ['pr-*', 'sha-*']),
+        expiringTagPatterns: z
+          .array(
+            z
+              .string()
+              .regex(/^[A-Za-z0-9_.*-]{1,128}$/, 'not an ECR tag pattern. Fix: use letters, digits, _ . - and * wildcards, e.g. "pr-*"')
+              .refine((p) => p.replace(/\*/g, '').length > 0, 'would expire every tag, releases included. Fix: use a prefix, e.g. "pr-*"'),
+          )
+          .default(() => ['pr-*', 'sha-*']),
       })
       .strict()
       .superRefine((image, ctx) => {
@@ -546,9 +567,7 @@ const stageShape = z
     /** The GitHub repository whose workflows deploy and review this app ("owner/name"): the CI access roles trust only it. */
     ci: z
       .object({
-        repository: z
-          .string()
-          .regex(/^[A-Za-z0-9-]{1,39}\/[A-Za-z0-9._-]{1,100}$/, 'not a GitHub repository "owner/name". Fix: write it like "acme/webapp-platform"'),
+        repository: z.string().regex(/^[A-Za-z0-9-]{1,39}\/[A-Za-z0-9._-]{1,100}$/, 'not a GitHub repository "owner/name". Fix: write it like "acme/webapp-platform"'),
         /** Create GitHub's OIDC provider in the stage account (false: the account has one already; an account has at most one per URL). */
         createOidcProvider: z.boolean(),
       })
@@ -566,98 +585,153 @@ type ParsedStage = z.output<typeof stageShape>;
 export const PROD_RULES: readonly { readonly path: readonly string[]; readonly holds: (cfg: ParsedStage) => boolean; readonly message: string }[] = [
   { path: ['backup', 'drCopies'], holds: (c) => c.backup.drCopies, message: 'prod must keep copies of its backups outside its region. Fix: set backup.drCopies: true' },
   { path: ['backup', 'restoreTesting'], holds: (c) => c.backup.restoreTesting !== 'off', message: 'prod must prove its backups restore. Fix: set backup.restoreTesting: "weekly"' },
-  { path: ['app', 'enableExecuteCommand'], holds: (c) => !c.app.enableExecuteCommand, message: 'prod must not allow shells into running tasks. Fix: set app.enableExecuteCommand: false' },
+  {
+    path: ['app', 'enableExecuteCommand'],
+    holds: (c) => !c.app.enableExecuteCommand,
+    message: 'prod must not allow shells into running tasks. Fix: set app.enableExecuteCommand: false',
+  },
   { path: ['app', 'waf'], holds: (c) => c.app.waf, message: 'prod must sit behind the WAF. Fix: set app.waf: true' },
-  { path: ['app', 'loadBalancerDeletionProtection'], holds: (c) => c.app.loadBalancerDeletionProtection, message: 'prod must not lose its load balancer (and DNS name) to a stack change. Fix: set app.loadBalancerDeletionProtection: true' },
+  {
+    path: ['app', 'loadBalancerDeletionProtection'],
+    holds: (c) => c.app.loadBalancerDeletionProtection,
+    message: 'prod must not lose its load balancer (and DNS name) to a stack change. Fix: set app.loadBalancerDeletionProtection: true',
+  },
   { path: ['retainOnDelete'], holds: (c) => c.retainOnDelete, message: 'prod must keep its data when a stack or resource is deleted. Fix: set retainOnDelete: true' },
   { path: ['https'], holds: (c) => c.https, message: 'prod must serve HTTPS. Fix: set https: true and a domain' },
-  { path: ['database', 'multiAz'], holds: (c) => c.database.multiAz, message: 'prod must run the database Multi-AZ so one AZ failure does not stop it. Fix: set database.multiAz: true' },
-  { path: ['database', 'deletionProtection'], holds: (c) => c.database.deletionProtection, message: 'prod must protect its database from deletion. Fix: set database.deletionProtection: true' },
-  { path: ['cache', 'replicas'], holds: (c) => c.cache.replicas >= 1, message: 'prod needs a cache replica for Multi-AZ failover (BullMQ queues live there). Fix: set cache.replicas: 1 or more' },
-  { path: ['web', 'minCapacity'], holds: (c) => c.web.minCapacity >= 2, message: 'prod needs at least 2 web tasks so a deploy or an AZ failure keeps serving. Fix: set web.minCapacity: 2 or more' },
-  { path: ['alarms'], holds: (c) => c.alarms.emails.length + c.alarms.httpsEndpoints.length > 0, message: 'prod alarms would reach nobody. Fix: add at least one alarms.emails or alarms.httpsEndpoints entry' },
-  { path: ['email', 'requireProductionAccess'], holds: (c) => c.email.requireProductionAccess, message: 'prod mails real users, so preflight must fail while SES is in the sandbox. Fix: set email.requireProductionAccess: true' },
+  {
+    path: ['database', 'multiAz'],
+    holds: (c) => c.database.multiAz,
+    message: 'prod must run the database Multi-AZ so one AZ failure does not stop it. Fix: set database.multiAz: true',
+  },
+  {
+    path: ['database', 'deletionProtection'],
+    holds: (c) => c.database.deletionProtection,
+    message: 'prod must protect its database from deletion. Fix: set database.deletionProtection: true',
+  },
+  {
+    path: ['cache', 'replicas'],
+    holds: (c) => c.cache.replicas >= 1,
+    message: 'prod needs a cache replica for Multi-AZ failover (BullMQ queues live there). Fix: set cache.replicas: 1 or more',
+  },
+  {
+    path: ['web', 'minCapacity'],
+    holds: (c) => c.web.minCapacity >= 2,
+    message: 'prod needs at least 2 web tasks so a deploy or an AZ failure keeps serving. Fix: set web.minCapacity: 2 or more',
+  },
+  {
+    path: ['alarms'],
+    holds: (c) => c.alarms.emails.length + c.alarms.httpsEndpoints.length > 0,
+    message: 'prod alarms would reach nobody. Fix: add at least one alarms.emails or alarms.httpsEndpoints entry',
+  },
+  {
+    path: ['email', 'requireProductionAccess'],
+    holds: (c) => c.email.requireProductionAccess,
+    message: 'prod mails real users, so preflight must fail while SES is in the sandbox. Fix: set email.requireProductionAccess: true',
+  },
 ];
 
 export const stageConfigSchema = stageShape.superRefine((cfg, ctx) => {
-    const fail = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+  const fail = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
 
-    if (cfg.drRegion === cfg.region) {
-      fail(['drRegion'], `the DR region equals the primary region ${cfg.region}, so a regional outage would take the backups too. Fix: pick another region, e.g. "eu-central-1"`);
+  if (cfg.drRegion === cfg.region) {
+    fail(['drRegion'], `the DR region equals the primary region ${cfg.region}, so a regional outage would take the backups too. Fix: pick another region, e.g. "eu-central-1"`);
+  }
+  const { azCount, natGateways, availabilityZones } = cfg.network;
+  if (natGateways > azCount) {
+    fail(['network', 'natGateways'], `more NAT gateways than AZs (${azCount}). Fix: use 1 to ${azCount}`);
+  }
+  if (availabilityZones) {
+    if (availabilityZones.length !== azCount) {
+      fail(['network', 'availabilityZones'], `lists ${availabilityZones.length} zones but azCount is ${azCount}. Fix: list exactly ${azCount} zones or drop the list`);
     }
-    const { azCount, natGateways, availabilityZones } = cfg.network;
-    if (natGateways > azCount) {
-      fail(['network', 'natGateways'], `more NAT gateways than AZs (${azCount}). Fix: use 1 to ${azCount}`);
+    const foreign = availabilityZones.filter((az) => !new RegExp(`^${cfg.region}[a-z]$`).test(az));
+    if (foreign.length > 0) {
+      fail(['network', 'availabilityZones'], `${foreign.join(', ')} is not a zone of ${cfg.region}. Fix: use names like "${cfg.region}a"`);
     }
-    if (availabilityZones) {
-      if (availabilityZones.length !== azCount) {
-        fail(['network', 'availabilityZones'], `lists ${availabilityZones.length} zones but azCount is ${azCount}. Fix: list exactly ${azCount} zones or drop the list`);
-      }
-      const foreign = availabilityZones.filter((az) => !new RegExp(`^${cfg.region}[a-z]$`).test(az));
-      if (foreign.length > 0) {
-        fail(['network', 'availabilityZones'], `${foreign.join(', ')} is not a zone of ${cfg.region}. Fix: use names like "${cfg.region}a"`);
-      }
+  }
+  if (cfg.https && !cfg.domain) {
+    fail(['domain'], 'https is on but no domain is set, so no certificate can be issued. Fix: set domain { zoneName, hostedZoneId, recordName }, or set https: false');
+  }
+  if (!cfg.https) {
+    const cidrs = cfg.app.httpAllowedCidrs ?? [];
+    if (cidrs.length === 0) {
+      fail(
+        ['app', 'httpAllowedCidrs'],
+        `${cfg.name} serves plain HTTP, which must not be open to the internet. Fix: list the client blocks that may reach it (office, VPN), e.g. ["198.51.100.0/24"], or serve HTTPS with a domain`,
+      );
     }
-    if (cfg.https && !cfg.domain) {
-      fail(['domain'], 'https is on but no domain is set, so no certificate can be issued. Fix: set domain { zoneName, hostedZoneId, recordName }, or set https: false');
+    cidrs.forEach((cidr, i) => {
+      if (cidr.endsWith('/0')) fail(['app', 'httpAllowedCidrs', i], 'admits the whole internet to a plain-HTTP stage. Fix: list the office or VPN blocks only');
+    });
+  }
+  if (cfg.domain) {
+    const { zoneName, recordName, parentZoneName } = cfg.domain;
+    if (recordName !== zoneName && !recordName.endsWith(`.${zoneName}`)) {
+      fail(['domain', 'recordName'], `is outside the hosted zone ${zoneName}. Fix: use ${zoneName} or a name ending in .${zoneName}`);
     }
-    if (!cfg.https) {
-      const cidrs = cfg.app.httpAllowedCidrs ?? [];
-      if (cidrs.length === 0) {
-        fail(['app', 'httpAllowedCidrs'], `${cfg.name} serves plain HTTP, which must not be open to the internet. Fix: list the client blocks that may reach it (office, VPN), e.g. ["198.51.100.0/24"], or serve HTTPS with a domain`);
-      }
-      cidrs.forEach((cidr, i) => {
-        if (cidr.endsWith('/0')) fail(['app', 'httpAllowedCidrs', i], 'admits the whole internet to a plain-HTTP stage. Fix: list the office or VPN blocks only');
-      });
+    if (!zoneName.endsWith(`.${parentZoneName}`)) {
+      fail(
+        ['domain', 'zoneName'],
+        `is not a subdomain of the parent zone ${parentZoneName}, so it cannot be delegated from it. Fix: use a name ending in .${parentZoneName}, e.g. "${cfg.name}.${parentZoneName}"`,
+      );
     }
-    if (cfg.domain) {
-      const { zoneName, recordName, parentZoneName } = cfg.domain;
-      if (recordName !== zoneName && !recordName.endsWith(`.${zoneName}`)) {
-        fail(['domain', 'recordName'], `is outside the hosted zone ${zoneName}. Fix: use ${zoneName} or a name ending in .${zoneName}`);
-      }
-      if (!zoneName.endsWith(`.${parentZoneName}`)) {
-        fail(['domain', 'zoneName'], `is not a subdomain of the parent zone ${parentZoneName}, so it cannot be delegated from it. Fix: use a name ending in .${parentZoneName}, e.g. "${cfg.name}.${parentZoneName}"`);
-      }
+  }
+  // Every daily AWS Backup recovery point (and its DR copy) is an RDS snapshot in its region, and so
+  // is every pre-deploy snapshot and its copy: together they must fit under the manual-snapshot
+  // quota, with room for the final snapshot and a hand-made one (SNAPSHOT_HEADROOM).
+  const { planRetentionDays, drCopyRetentionDays, preDeploySnapshotsKept, manualSnapshotQuota, drCopies } = cfg.backup;
+  const regions: [string, number, string][] = [[cfg.region, planRetentionDays, 'planRetentionDays']];
+  if (drCopies) regions.push([cfg.drRegion, drCopyRetentionDays, 'drCopyRetentionDays']);
+  for (const [where, days, field] of regions) {
+    const held = days + preDeploySnapshotsKept + SNAPSHOT_HEADROOM;
+    if (held > manualSnapshotQuota) {
+      fail(
+        ['backup', field],
+        `${where} would hold ${held} manual DB snapshots (${days} daily recovery points, ${preDeploySnapshotsKept} pre-deploy snapshots, ${SNAPSHOT_HEADROOM} spare) but the quota is ${manualSnapshotQuota}. Fix: keep at most ${manualSnapshotQuota - preDeploySnapshotsKept - SNAPSHOT_HEADROOM} days, lower backup.preDeploySnapshotsKept, or raise the quota in Service Quotas and set backup.manualSnapshotQuota`,
+      );
     }
-    // Every daily AWS Backup recovery point (and its DR copy) is an RDS snapshot in its region, and so
-    // is every pre-deploy snapshot and its copy: together they must fit under the manual-snapshot
-    // quota, with room for the final snapshot and a hand-made one (SNAPSHOT_HEADROOM).
-    const { planRetentionDays, drCopyRetentionDays, preDeploySnapshotsKept, manualSnapshotQuota, drCopies } = cfg.backup;
-    const regions: [string, number, string][] = [[cfg.region, planRetentionDays, 'planRetentionDays']];
-    if (drCopies) regions.push([cfg.drRegion, drCopyRetentionDays, 'drCopyRetentionDays']);
-    for (const [where, days, field] of regions) {
-      const held = days + preDeploySnapshotsKept + SNAPSHOT_HEADROOM;
-      if (held > manualSnapshotQuota) {
-        fail(
-          ['backup', field],
-          `${where} would hold ${held} manual DB snapshots (${days} daily recovery points, ${preDeploySnapshotsKept} pre-deploy snapshots, ${SNAPSHOT_HEADROOM} spare) but the quota is ${manualSnapshotQuota}. Fix: keep at most ${manualSnapshotQuota - preDeploySnapshotsKept - SNAPSHOT_HEADROOM} days, lower backup.preDeploySnapshotsKept, or raise the quota in Service Quotas and set backup.manualSnapshotQuota`,
-        );
-      }
-    }
-    const { vaultLock } = cfg.backup;
-    if (vaultLock.mode === 'compliance' && vaultLock.changeableForDays === undefined) {
-      fail(['backup', 'vaultLock', 'changeableForDays'], 'compliance mode needs a grace period, after which the lock can never be removed. Fix: set changeableForDays (3 or more), or use mode "governance"');
-    }
-    if (vaultLock.mode === 'governance' && vaultLock.changeableForDays !== undefined) {
-      fail(['backup', 'vaultLock', 'changeableForDays'], `a grace period turns the lock into compliance mode, permanent after ${vaultLock.changeableForDays} days. Fix: drop changeableForDays, or set mode "compliance" if that is meant`);
-    }
-    if (vaultLock.mode === 'compliance' && !cfg.retainOnDelete) {
-      fail(['backup', 'vaultLock', 'mode'], `"compliance" cannot be undone after its grace period, and ${cfg.name} is a throw-away stage (retainOnDelete: false). Fix: use mode "governance"`);
-    }
-    if (cfg.image.promotedFrom === cfg.name) {
-      fail(['image', 'promotedFrom'], `a stage cannot promote its own image. Fix: name the stage before ${cfg.name} (e.g. "staging"), or leave promotedFrom out`);
-    }
-    if (cfg.backup.automatedBackupReplicationDays > 0 && !cfg.backup.drCopies) {
-      fail(['backup', 'automatedBackupReplicationDays'], 'replicated backups need the DR stack\'s key, which only exists with backup.drCopies. Fix: set backup.drCopies: true, or set this to 0');
-    }
-    if (cfg.name === 'prod') {
-      for (const rule of PROD_RULES) if (!rule.holds(cfg)) fail([...rule.path], rule.message);
-    }
-  });
+  }
+  const { vaultLock } = cfg.backup;
+  if (vaultLock.mode === 'compliance' && vaultLock.changeableForDays === undefined) {
+    fail(
+      ['backup', 'vaultLock', 'changeableForDays'],
+      'compliance mode needs a grace period, after which the lock can never be removed. Fix: set changeableForDays (3 or more), or use mode "governance"',
+    );
+  }
+  if (vaultLock.mode === 'governance' && vaultLock.changeableForDays !== undefined) {
+    fail(
+      ['backup', 'vaultLock', 'changeableForDays'],
+      `a grace period turns the lock into compliance mode, permanent after ${vaultLock.changeableForDays} days. Fix: drop changeableForDays, or set mode "compliance" if that is meant`,
+    );
+  }
+  if (vaultLock.mode === 'compliance' && !cfg.retainOnDelete) {
+    fail(
+      ['backup', 'vaultLock', 'mode'],
+      `"compliance" cannot be undone after its grace period, and ${cfg.name} is a throw-away stage (retainOnDelete: false). Fix: use mode "governance"`,
+    );
+  }
+  if (cfg.image.promotedFrom === cfg.name) {
+    fail(['image', 'promotedFrom'], `a stage cannot promote its own image. Fix: name the stage before ${cfg.name} (e.g. "staging"), or leave promotedFrom out`);
+  }
+  if (cfg.backup.automatedBackupReplicationDays > 0 && !cfg.backup.drCopies) {
+    fail(
+      ['backup', 'automatedBackupReplicationDays'],
+      "replicated backups need the DR stack's key, which only exists with backup.drCopies. Fix: set backup.drCopies: true, or set this to 0",
+    );
+  }
+  if (cfg.name === 'prod') {
+    for (const rule of PROD_RULES) if (!rule.holds(cfg)) fail([...rule.path], rule.message);
+  }
+});
 
 /** Whether an ECR lifecycle tag pattern (`*` matches anything) matches a tag. */
 export function tagPatternMatches(pattern: string, tag: string): boolean {
-  const regex = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.]/g, '\\.')).join('.*')}$`);
+  const regex = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((part) => part.replace(/[.]/g, '\\.'))
+      .join('.*')}$`,
+  );
   return regex.test(tag);
 }
 

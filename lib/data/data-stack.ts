@@ -1,18 +1,18 @@
 import { CfnOutput, RemovalPolicy } from 'aws-cdk-lib';
-import * as rds from 'aws-cdk-lib/aws-rds';
+import type * as rds from 'aws-cdk-lib/aws-rds';
 import type { Construct } from 'constructs';
+import type { DeployOptions } from '../config';
+import type { DrTier } from '../dr/dr-stack';
+import type { NetworkTier } from '../network/network-stack';
+import { stageResourceName } from '../shared/naming';
+import { ServiceKey } from '../shared/service-key';
+import { StageStack, type StageStackProps } from '../shared/stage-stack';
 import { Cache } from './cache';
 import { DATABASE_NAME, Database } from './database';
 import { DatabaseBackup } from './database-backup';
 import { DatabaseSetup } from './database-setup';
 import { RestoreTesting } from './restore-testing';
-import { ServiceKey } from '../shared/service-key';
 import { UploadsBucket } from './uploads-bucket';
-import { StageStack, type StageStackProps } from '../shared/stage-stack';
-import type { DeployOptions } from '../config';
-import type { NetworkTier } from '../network/network-stack';
-import type { DrTier } from '../dr/dr-stack';
-import { stageResourceName } from '../shared/naming';
 
 export interface DataStackProps extends StageStackProps {
   readonly network: NetworkTier;

@@ -4,8 +4,8 @@ import * as events from 'aws-cdk-lib/aws-events';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
-import { protectedVault, type VaultProtection } from '../shared/protected-vault';
 import { stageResourceName } from '../shared/naming';
+import { protectedVault, type VaultProtection } from '../shared/protected-vault';
 
 export interface DatabaseBackupProps {
   readonly stage: string;

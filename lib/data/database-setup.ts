@@ -4,11 +4,11 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { setupFingerprint } from '../../lambda/database-setup/fingerprint';
-import type { Database } from './database';
 import { type LogSettings, logSettings } from '../shared/log-group';
 import { handlerEntry } from '../shared/paths';
 import { ProjectFunction } from '../shared/project-function';
 import { acknowledgeProviderFindings } from '../shared/provider-findings';
+import type { Database } from './database';
 
 export interface DatabaseSetupProps extends LogSettings {
   readonly vpc: ec2.IVpc;

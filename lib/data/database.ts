@@ -2,10 +2,10 @@ import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import { type LogSettings, stageLogGroup } from '../shared/log-group';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
 import { rdsMaxConnections } from '../config/instance-class';
+import { type LogSettings, stageLogGroup } from '../shared/log-group';
 
 export interface DatabaseProps extends LogSettings {
   readonly vpc: ec2.IVpc;
@@ -89,9 +89,7 @@ export class Database extends Construct {
     });
 
     const exported = ['postgresql', 'upgrade'];
-    const logGroups = exported.map((type) =>
-      stageLogGroup(this, `${type[0].toUpperCase()}${type.slice(1)}Logs`, props, `/aws/rds/instance/${props.instanceIdentifier}/${type}`),
-    );
+    const logGroups = exported.map((type) => stageLogGroup(this, `${type[0].toUpperCase()}${type.slice(1)}Logs`, props, `/aws/rds/instance/${props.instanceIdentifier}/${type}`));
 
     this.instance = new rds.DatabaseInstance(this, 'Instance', {
       engine,
@@ -171,16 +169,23 @@ export class Database extends Construct {
     const { stackName } = Stack.of(this);
     Validations.of(resource).acknowledge({
       id: 'AwsSolutions-RDS11',
-      reason: 'A non-default port adds nothing here: the instance sits in isolated subnets, its security group admits only named consumers, and connections need TLS and credentials.',
+      reason:
+        'A non-default port adds nothing here: the instance sits in isolated subnets, its security group admits only named consumers, and connections need TLS and credentials.',
     });
     if (!props.multiAz) {
       for (const id of ['AwsSolutions-RDS3', 'NIST.800.53.R5-RDSMultiAZSupport']) {
-        Validations.of(resource).acknowledge({ id, reason: `Single-AZ is the configured choice for ${stackName} (a throw-away or cost-bound stage); prod is required by the config schema to run Multi-AZ.` });
+        Validations.of(resource).acknowledge({
+          id,
+          reason: `Single-AZ is the configured choice for ${stackName} (a throw-away or cost-bound stage); prod is required by the config schema to run Multi-AZ.`,
+        });
       }
     }
     if (!props.deletionProtection) {
       for (const id of ['AwsSolutions-RDS10', 'NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled']) {
-        Validations.of(resource).acknowledge({ id, reason: `Deletion protection is off by configuration in ${stackName} so the stage can be torn down; a final snapshot is still taken, and prod is required by the config schema to protect its database.` });
+        Validations.of(resource).acknowledge({
+          id,
+          reason: `Deletion protection is off by configuration in ${stackName} so the stage can be torn down; a final snapshot is still taken, and prod is required by the config schema to protect its database.`,
+        });
       }
     }
     if (!props.enablePerformanceInsights) {

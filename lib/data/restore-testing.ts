@@ -9,10 +9,10 @@ import { Construct } from 'constructs';
 import { DATABASE_ROLES } from '../../lambda/database-setup/roles';
 import type { StageConfig } from '../config';
 import { type LogSettings, logSettings } from '../shared/log-group';
+import { PROJECT } from '../shared/naming';
 import { handlerEntry } from '../shared/paths';
 import { ProjectFunction } from '../shared/project-function';
 import { RESTORE_METRICS_NAMESPACE } from '../shared/stage-metrics';
-import { PROJECT } from '../shared/naming';
 
 export interface RestoreTestingProps extends LogSettings {
   readonly vpc: ec2.IVpc;
@@ -91,7 +91,8 @@ export class RestoreTesting extends Construct {
     restoreRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:CreateGrant', 'kms:DescribeKey'], resources: [props.databaseKey.keyArn] }));
     Validations.of(restoreRole).acknowledge({
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores]',
-      reason: 'AWSBackupServiceRolePolicyForRestores is the policy AWS maintains for AWS Backup to restore recovery points; this role is used only by the stage\'s restore testing selection.',
+      reason:
+        "AWSBackupServiceRolePolicyForRestores is the policy AWS maintains for AWS Backup to restore recovery points; this role is used only by the stage's restore testing selection.",
     });
     Validations.of(restoreRole).acknowledge({
       id: 'NIST.800.53.R5-IAMNoInlinePolicy',
@@ -136,17 +137,27 @@ export class RestoreTesting extends Construct {
     const restoredInstances = `arn:${partition}:rds:${region}:${account}:db:${RESTORE_TEST_PREFIX}*`;
     const drillInstances = `arn:${partition}:rds:${region}:${account}:db:${DRILL_PREFIX}${props.stage}-*`;
     const statements = [
-      new iam.PolicyStatement({ sid: 'ReadAndReportRestoreJobs', actions: ['backup:DescribeRestoreJob', 'backup:ListRestoreJobs', 'backup:PutRestoreValidationResult'], resources: ['*'] }),
+      new iam.PolicyStatement({
+        sid: 'ReadAndReportRestoreJobs',
+        actions: ['backup:DescribeRestoreJob', 'backup:ListRestoreJobs', 'backup:PutRestoreValidationResult'],
+        resources: ['*'],
+      }),
       // Its creation time starts the grace period before the first scheduled test.
       new iam.PolicyStatement({ sid: 'ReadThePlan', actions: ['backup:GetRestoreTestingPlan'], resources: [this.plan.attrRestoreTestingPlanArn] }),
       new iam.PolicyStatement({ sid: 'ResetTestInstancePassword', actions: ['rds:DescribeDBInstances', 'rds:ModifyDBInstance'], resources: [restoredInstances, drillInstances] }),
-      new iam.PolicyStatement({ sid: 'PublishResults', actions: ['cloudwatch:PutMetricData'], resources: ['*'], conditions: { StringEquals: { 'cloudwatch:namespace': RESTORE_METRICS_NAMESPACE } } }),
+      new iam.PolicyStatement({
+        sid: 'PublishResults',
+        actions: ['cloudwatch:PutMetricData'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'cloudwatch:namespace': RESTORE_METRICS_NAMESPACE } },
+      }),
     ];
     for (const statement of statements) this.verifier.fn.addToRolePolicy(statement);
     const policy = this.verifier.fn.role!.node.findChild('DefaultPolicy');
     Validations.of(policy).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'AWS Backup restore-job actions have no resource-level permissions; cloudwatch:PutMetricData has none and is limited to the webapp/RestoreTesting namespace by condition.',
+      reason:
+        'AWS Backup restore-job actions have no resource-level permissions; cloudwatch:PutMetricData has none and is limited to the webapp/RestoreTesting namespace by condition.',
     });
     Validations.of(policy).acknowledge({
       id: `AwsSolutions-IAM5[Resource::arn:aws:rds:${region}:${account}:db:${RESTORE_TEST_PREFIX}*]`,
@@ -160,7 +171,7 @@ export class RestoreTesting extends Construct {
     // What scripts/restore-drill.ts reads to restore and verify a drill copy like the tests do.
     const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
     output('DatabaseArn', props.databaseArn, 'The database the drills restore');
-    output('DatabaseKeyArn', props.databaseKey.keyArn, 'Key a restored copy\'s managed master secret is encrypted with');
+    output('DatabaseKeyArn', props.databaseKey.keyArn, "Key a restored copy's managed master secret is encrypted with");
     output('VaultName', props.vault.backupVaultName, 'AWS Backup vault whose newest recovery point drills restore');
     output('RestoreRoleArn', restoreRole.roleArn, 'Role AWS Backup restores test and drill copies with');
     output('RestoredSecurityGroupId', this.restoredSecurityGroup.securityGroupId, 'Security group of restored test and drill copies');

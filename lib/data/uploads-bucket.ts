@@ -165,7 +165,8 @@ export class UploadsBucket extends Construct {
     for (const bucket of props.replicateTo ? [this.accessLogs] : [this.bucket, this.accessLogs]) {
       Validations.of(bucket.node.defaultChild!).acknowledge({
         id: 'NIST.800.53.R5-S3BucketReplicationEnabled',
-        reason: 'Not replicated to another region (uploads.replicateToDr is off for this stage, and access logs are not replicated in any stage): versioning keeps overwritten and deleted objects for the configured days.',
+        reason:
+          'Not replicated to another region (uploads.replicateToDr is off for this stage, and access logs are not replicated in any stage): versioning keeps overwritten and deleted objects for the configured days.',
       });
     }
     const logBucket = this.accessLogs.node.defaultChild!;

@@ -3,11 +3,11 @@ import type * as backup from 'aws-cdk-lib/aws-backup';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
+import { stageResourceName } from '../shared/naming';
 import { protectedVault } from '../shared/protected-vault';
 import { ServiceKey } from '../shared/service-key';
-import { UploadsReplica } from './uploads-replica';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
-import { stageResourceName } from '../shared/naming';
+import { UploadsReplica } from './uploads-replica';
 
 /** What the data tier uses of the DR region: each is there only where the stage config asks for it. */
 export interface DrTier {

@@ -5,9 +5,9 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { AlarmTopic, alarmTopicName } from '../ops/alarm-topic';
 import { LogsKey } from '../shared/logs-key';
+import { StageStack, type StageStackProps } from '../shared/stage-stack';
 import { Network } from './network';
 import { StageZone } from './stage-zone';
-import { StageStack, type StageStackProps } from '../shared/stage-stack';
 
 /** What the tiers after the network use of it; the other stacks take this, not the stack. */
 export interface NetworkTier {

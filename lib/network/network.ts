@@ -70,10 +70,25 @@ export class Network extends Construct {
     const { account: acct, region: rgn, partition: part } = Stack.of(this);
     const s3Endpoint = this.vpc.node.findChild('S3') as ec2.GatewayVpcEndpoint;
     const anyone = [new iam.AnyPrincipal()];
-    s3Endpoint.addToPolicy(new iam.PolicyStatement({ sid: 'StageAccountBuckets', principals: anyone, actions: ['s3:*'], resources: ['*'], conditions: { StringEquals: { 'aws:ResourceAccount': acct } } }));
-    s3Endpoint.addToPolicy(new iam.PolicyStatement({ sid: 'EcrImageLayers', principals: anyone, actions: ['s3:GetObject'], resources: [`arn:${part}:s3:::prod-${rgn}-starport-layer-bucket/*`] }));
     s3Endpoint.addToPolicy(
-      new iam.PolicyStatement({ sid: 'CustomResourceResponses', principals: anyone, actions: ['s3:PutObject'], resources: [`arn:${part}:s3:::cloudformation-custom-resource-response-*/*`] }),
+      new iam.PolicyStatement({
+        sid: 'StageAccountBuckets',
+        principals: anyone,
+        actions: ['s3:*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:ResourceAccount': acct } },
+      }),
+    );
+    s3Endpoint.addToPolicy(
+      new iam.PolicyStatement({ sid: 'EcrImageLayers', principals: anyone, actions: ['s3:GetObject'], resources: [`arn:${part}:s3:::prod-${rgn}-starport-layer-bucket/*`] }),
+    );
+    s3Endpoint.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'CustomResourceResponses',
+        principals: anyone,
+        actions: ['s3:PutObject'],
+        resources: [`arn:${part}:s3:::cloudformation-custom-resource-response-*/*`],
+      }),
     );
 
     this.flowLogGroup = new logs.LogGroup(this, 'FlowLogs', {
@@ -114,7 +129,8 @@ export class Network extends Construct {
       const defaultRoute = subnet.node.findChild('DefaultRoute');
       Validations.of(defaultRoute).acknowledge({
         id: 'NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW',
-        reason: 'Public subnets route 0.0.0.0/0 to the internet gateway by design: they hold only the internet-facing load balancer and the NAT gateways; tasks, database and cache sit in private and isolated subnets.',
+        reason:
+          'Public subnets route 0.0.0.0/0 to the internet gateway by design: they hold only the internet-facing load balancer and the NAT gateways; tasks, database and cache sit in private and isolated subnets.',
       });
     }
   }

@@ -3,8 +3,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { ServiceKey } from '../shared/service-key';
 import { stageResourceName } from '../shared/naming';
+import { ServiceKey } from '../shared/service-key';
 
 export interface AlarmTopicProps {
   /**

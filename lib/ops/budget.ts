@@ -31,9 +31,7 @@ export class Budget extends Construct {
   constructor(scope: Construct, id: string, props: BudgetProps) {
     super(scope, id);
     const subscribers =
-      props.emails.length > 0
-        ? props.emails.map((address) => ({ subscriptionType: 'EMAIL', address }))
-        : [{ subscriptionType: 'SNS', address: props.topic.topicArn }];
+      props.emails.length > 0 ? props.emails.map((address) => ({ subscriptionType: 'EMAIL', address })) : [{ subscriptionType: 'SNS', address: props.topic.topicArn }];
     if (props.emails.length === 0) {
       Annotations.of(this).addInfo(`Budget ${props.name} notifies the alarm topic: the stage lists no alarms.emails.`);
     }

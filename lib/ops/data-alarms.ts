@@ -88,7 +88,10 @@ export class DataAlarms extends Construct {
       severity: 'page',
       tier: 'database',
     });
-    for (const [kind, metricName] of [['read', 'ReadLatency'], ['write', 'WriteLatency']] as const) {
+    for (const [kind, metricName] of [
+      ['read', 'ReadLatency'],
+      ['write', 'WriteLatency'],
+    ] as const) {
       alarms.add(this, kind === 'read' ? 'DbReadLatency' : 'DbWriteLatency', {
         name: `db-${kind}-latency`,
         description: `Disk ${kind}s of the database averaged more than ${t.rdsLatencySeconds * 1000} ms for 15 minutes (storage throughput or IOPS exhausted).`,

@@ -85,7 +85,11 @@ export class OpsDashboard extends Construct {
     this.dashboard.addWidgets(heading('### Services: saturation'));
     this.dashboard.addWidgets(
       ...app.services.flatMap(({ name, service }) => [
-        graph(`${name}: CPU and memory (%)`, [service.metricCpuUtilization({ period: PERIOD, label: 'CPU' }), service.metricMemoryUtilization({ period: PERIOD, label: 'memory' })], percentAxis),
+        graph(
+          `${name}: CPU and memory (%)`,
+          [service.metricCpuUtilization({ period: PERIOD, label: 'CPU' }), service.metricMemoryUtilization({ period: PERIOD, label: 'memory' })],
+          percentAxis,
+        ),
         graph(`${name}: tasks`, [ecsMetric(service, 'DesiredTaskCount'), ecsMetric(service, 'RunningTaskCount'), ecsMetric(service, 'PendingTaskCount')]),
       ]),
     );
@@ -128,7 +132,11 @@ export class OpsDashboard extends Construct {
     }
     if (app.sendsEmail) {
       const ses = (metricName: string, statistic: string) => sesMetric(metricName, { statistic, label: metricName });
-      bottom.push(graph('Email (SES, account)', [ses('Send', 'Sum'), ses('Bounce', 'Sum'), ses('Complaint', 'Sum')], { right: [ses('Reputation.BounceRate', 'Maximum'), ses('Reputation.ComplaintRate', 'Maximum')] }));
+      bottom.push(
+        graph('Email (SES, account)', [ses('Send', 'Sum'), ses('Bounce', 'Sum'), ses('Complaint', 'Sum')], {
+          right: [ses('Reputation.BounceRate', 'Maximum'), ses('Reputation.ComplaintRate', 'Maximum')],
+        }),
+      );
     }
     this.dashboard.addWidgets(...bottom);
   }

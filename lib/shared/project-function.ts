@@ -6,7 +6,6 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { type LogSettings, stageLogGroup } from './log-group';
 
-
 export interface ProjectFunctionProps extends LogSettings {
   /** Path of the handler module (`handlerEntry('database-setup')`). */
   readonly entry: string;
@@ -78,16 +77,18 @@ export class ProjectFunction extends Construct {
     }
     Validations.of(role).acknowledge({
       id: 'NIST.800.53.R5-IAMNoInlinePolicy',
-      reason: 'CDK grant methods write the function\'s permissions as the role\'s inline default policy; each statement names this stage\'s resources.',
+      reason: "CDK grant methods write the function's permissions as the role's inline default policy; each statement names this stage's resources.",
     });
     const resource = this.fn.node.defaultChild!;
     Validations.of(resource).acknowledge({
       id: 'NIST.800.53.R5-LambdaConcurrency',
-      reason: 'Project functions run on deploys, schedules or events, a few times a day. Reserved concurrency would be taken from the account pool, and accounts with the default limit of 10 cannot reserve any.',
+      reason:
+        'Project functions run on deploys, schedules or events, a few times a day. Reserved concurrency would be taken from the account pool, and accounts with the default limit of 10 cannot reserve any.',
     });
     Validations.of(resource).acknowledge({
       id: 'NIST.800.53.R5-LambdaDLQ',
-      reason: 'Callers invoke project functions synchronously (CloudFormation custom resources) or through EventBridge, which retries and has its own dead-letter queue; a function DLQ would never receive anything.',
+      reason:
+        'Callers invoke project functions synchronously (CloudFormation custom resources) or through EventBridge, which retries and has its own dead-letter queue; a function DLQ would never receive anything.',
     });
   }
 }

@@ -11,14 +11,17 @@ export function acknowledgeProviderFindings(provider: cr.Provider, handlers: lam
   const arnOf = (c: IConstruct) => `<${Stack.of(c).getLogicalId(c.node.defaultChild as CfnElement)}.Arn>:*`;
   const invoke = (targets: IConstruct[]) =>
     Object.fromEntries(
-      targets.map((t) => [`AwsSolutions-IAM5[Resource::${arnOf(t)}]`, 'The framework may invoke any version or alias of the one function it fronts (CDK writes the grant as ARN:*).']),
+      targets.map((t) => [
+        `AwsSolutions-IAM5[Resource::${arnOf(t)}]`,
+        'The framework may invoke any version or alias of the one function it fronts (CDK writes the grant as ARN:*).',
+      ]),
     );
   const frameworkFunction: Record<string, string> = {
     'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]':
       'The Provider framework function CDK builds uses the AWS-maintained basic execution policy to write its logs.',
     'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]':
       'The Provider framework function runs in the VPC; AWS maintains the policy that lets Lambda manage its network interfaces.',
-    'NIST.800.53.R5-IAMNoInlinePolicy': 'CDK writes the Provider framework function\'s grant (invoke the handlers) as an inline policy; it names only those handlers.',
+    'NIST.800.53.R5-IAMNoInlinePolicy': "CDK writes the Provider framework function's grant (invoke the handlers) as an inline policy; it names only those handlers.",
     'NIST.800.53.R5-LambdaConcurrency': 'The Provider framework function runs on deploys only; reserved concurrency would only take from the account pool.',
     'NIST.800.53.R5-LambdaDLQ': 'CloudFormation invokes the Provider framework and records its failure; a DLQ would never be read.',
     ...invoke(handlers),
@@ -34,7 +37,7 @@ export function acknowledgeProviderFindings(provider: cr.Provider, handlers: lam
     const reasons: Record<string, string> = {
       ...invoke(frameworkFns),
       'AwsSolutions-SF1': 'The waiter only sleeps and calls isComplete; every attempt is logged by isComplete and the framework functions in the encrypted log group.',
-      'NIST.800.53.R5-IAMNoInlinePolicy': 'CDK writes the waiter\'s grant (invoke the two framework functions) as an inline policy; it names only those functions.',
+      'NIST.800.53.R5-IAMNoInlinePolicy': "CDK writes the waiter's grant (invoke the two framework functions) as an inline policy; it names only those functions.",
       'AwsSolutions-SF2': 'The waiter runs a few polls per deploy; the functions it calls log each attempt, which X-Ray would not add to.',
     };
     for (const [id, reason] of Object.entries(reasons)) Validations.of(waiter).acknowledge({ id, reason });

@@ -1,14 +1,14 @@
 import { Stage, type StageProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import type { DeployOptions, StageConfig } from '../config';
 import { AppStack } from '../app/app-stack';
+import type { DeployOptions, StageConfig } from '../config';
 import { DataStack } from '../data/data-stack';
 import { DrStack } from '../dr/dr-stack';
 import { NetworkStack } from '../network/network-stack';
-import { OpsStack } from '../ops/ops-stack';
 import type { WatchedFunction } from '../ops/function-alarms';
-import { ProjectFunction } from '../shared/project-function';
+import { OpsStack } from '../ops/ops-stack';
 import { PROJECT } from '../shared/naming';
+import { ProjectFunction } from '../shared/project-function';
 
 export interface AppStageProps extends StageProps {
   readonly config: StageConfig;
@@ -80,7 +80,7 @@ export class AppStage extends Stage {
       functions: projectFunctions(this.data, this.app),
     });
     // The alarm topic is referenced by its fixed ARN; it must exist first all the same.
-    this.ops.addStackDependency(this.network, "alarm topic");
+    this.ops.addStackDependency(this.network, 'alarm topic');
   }
 }
 

@@ -48,18 +48,55 @@ export function assumptionLines(): string[] {
 
 /** Types AWS does not charge for by themselves (their cost, if any, shows up elsewhere). */
 const FREE_TYPES = new Set([
-  'AWS::EC2::VPC', 'AWS::EC2::Subnet', 'AWS::EC2::RouteTable', 'AWS::EC2::Route', 'AWS::EC2::SubnetRouteTableAssociation',
-  'AWS::EC2::InternetGateway', 'AWS::EC2::VPCGatewayAttachment', 'AWS::EC2::SecurityGroup', 'AWS::EC2::SecurityGroupIngress',
-  'AWS::EC2::SecurityGroupEgress', 'AWS::EC2::FlowLog', 'AWS::IAM::Role', 'AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy',
-  'AWS::RDS::DBSubnetGroup', 'AWS::RDS::DBParameterGroup', 'AWS::ElastiCache::SubnetGroup', 'AWS::ElastiCache::ParameterGroup',
-  'AWS::S3::BucketPolicy', 'AWS::CDK::Metadata', 'AWS::Lambda::Permission', 'AWS::ECS::Cluster', 'AWS::ECS::TaskDefinition',
-  'AWS::ECS::ClusterCapacityProviderAssociations', 'AWS::ElasticLoadBalancingV2::Listener', 'AWS::ElasticLoadBalancingV2::TargetGroup',
-  'AWS::ElasticLoadBalancingV2::ListenerRule', 'AWS::ApplicationAutoScaling::ScalableTarget', 'AWS::ApplicationAutoScaling::ScalingPolicy',
-  'AWS::Route53::RecordSet', 'AWS::CertificateManager::Certificate', 'AWS::SNS::Topic', 'AWS::SNS::Subscription', 'AWS::SNS::TopicPolicy',
-  'AWS::Events::Rule', 'AWS::KMS::Alias', 'AWS::WAFv2::WebACLAssociation', 'AWS::WAFv2::LoggingConfiguration',
-  'AWS::SES::ConfigurationSet', 'AWS::SES::ConfigurationSetEventDestination', 'AWS::SES::EmailIdentity', 'AWS::ECR::Repository',
-  'AWS::ECR::ReplicationConfiguration', 'AWS::ECR::RegistryPolicy', 'AWS::IAM::OIDCProvider',
-  'AWS::Backup::BackupPlan', 'AWS::Backup::BackupSelection', 'AWS::Backup::BackupVault', 'AWS::Budgets::Budget',
+  'AWS::EC2::VPC',
+  'AWS::EC2::Subnet',
+  'AWS::EC2::RouteTable',
+  'AWS::EC2::Route',
+  'AWS::EC2::SubnetRouteTableAssociation',
+  'AWS::EC2::InternetGateway',
+  'AWS::EC2::VPCGatewayAttachment',
+  'AWS::EC2::SecurityGroup',
+  'AWS::EC2::SecurityGroupIngress',
+  'AWS::EC2::SecurityGroupEgress',
+  'AWS::EC2::FlowLog',
+  'AWS::IAM::Role',
+  'AWS::IAM::Policy',
+  'AWS::IAM::ManagedPolicy',
+  'AWS::RDS::DBSubnetGroup',
+  'AWS::RDS::DBParameterGroup',
+  'AWS::ElastiCache::SubnetGroup',
+  'AWS::ElastiCache::ParameterGroup',
+  'AWS::S3::BucketPolicy',
+  'AWS::CDK::Metadata',
+  'AWS::Lambda::Permission',
+  'AWS::ECS::Cluster',
+  'AWS::ECS::TaskDefinition',
+  'AWS::ECS::ClusterCapacityProviderAssociations',
+  'AWS::ElasticLoadBalancingV2::Listener',
+  'AWS::ElasticLoadBalancingV2::TargetGroup',
+  'AWS::ElasticLoadBalancingV2::ListenerRule',
+  'AWS::ApplicationAutoScaling::ScalableTarget',
+  'AWS::ApplicationAutoScaling::ScalingPolicy',
+  'AWS::Route53::RecordSet',
+  'AWS::CertificateManager::Certificate',
+  'AWS::SNS::Topic',
+  'AWS::SNS::Subscription',
+  'AWS::SNS::TopicPolicy',
+  'AWS::Events::Rule',
+  'AWS::KMS::Alias',
+  'AWS::WAFv2::WebACLAssociation',
+  'AWS::WAFv2::LoggingConfiguration',
+  'AWS::SES::ConfigurationSet',
+  'AWS::SES::ConfigurationSetEventDestination',
+  'AWS::SES::EmailIdentity',
+  'AWS::ECR::Repository',
+  'AWS::ECR::ReplicationConfiguration',
+  'AWS::ECR::RegistryPolicy',
+  'AWS::IAM::OIDCProvider',
+  'AWS::Backup::BackupPlan',
+  'AWS::Backup::BackupSelection',
+  'AWS::Backup::BackupVault',
+  'AWS::Budgets::Budget',
 ]);
 
 /** Summary category of each line, by the start of its item. */
@@ -151,7 +188,11 @@ export function estimateStack(template: Template, prices: PriceTable): { lines: 
         else add(`Load balancer ${id}`, `1 ALB + ${ASSUMPTIONS.albLcus} LCU`, (prices.alb.hour + prices.alb.lcuHour * ASSUMPTIONS.albLcus) * h);
         break;
       case 'AWS::EC2::NatGateway':
-        add(`NAT gateway ${id}`, `1 + ${ASSUMPTIONS.natGbProcessedPerGateway} GB`, prices.natGateway.hour * h + prices.natGateway.gbProcessed * ASSUMPTIONS.natGbProcessedPerGateway);
+        add(
+          `NAT gateway ${id}`,
+          `1 + ${ASSUMPTIONS.natGbProcessedPerGateway} GB`,
+          prices.natGateway.hour * h + prices.natGateway.gbProcessed * ASSUMPTIONS.natGbProcessedPerGateway,
+        );
         break;
       case 'AWS::EC2::EIP':
         add(`Public IPv4 ${id}`, '1 address', prices.publicIpv4Hour * h);

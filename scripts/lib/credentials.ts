@@ -1,4 +1,4 @@
-import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
+import { GetCallerIdentityCommand, type GetCallerIdentityCommandOutput, type STSClient } from '@aws-sdk/client-sts';
 
 /**
  * Says why the caller cannot act on `account` (no credentials, or another account's), or
@@ -6,7 +6,7 @@ import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
  * is the first (and only) thing they report.
  */
 export async function accountProblem(sts: Pick<STSClient, 'send'>, account: string, stage: string): Promise<string | undefined> {
-  let caller;
+  let caller: GetCallerIdentityCommandOutput;
   try {
     caller = await sts.send(new GetCallerIdentityCommand({}));
   } catch (error) {

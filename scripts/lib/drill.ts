@@ -1,9 +1,16 @@
-import { type BackupClient, DescribeRestoreJobCommand, GetRecoveryPointRestoreMetadataCommand, ListRecoveryPointsByBackupVaultCommand, StartRestoreJobCommand } from '@aws-sdk/client-backup';
+import {
+  type BackupClient,
+  DescribeRestoreJobCommand,
+  type DescribeRestoreJobCommandOutput,
+  GetRecoveryPointRestoreMetadataCommand,
+  ListRecoveryPointsByBackupVaultCommand,
+  StartRestoreJobCommand,
+} from '@aws-sdk/client-backup';
 import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { DeleteDBInstanceCommand, type RDSClient } from '@aws-sdk/client-rds';
-import { attachManagedSecret, waitAvailable } from './restore';
 import { PROJECT } from '../../lib/shared/naming';
+import { attachManagedSecret, waitAvailable } from './restore';
 
 /** What the verifier answers (lambda/restore-verifier/verifier.ts, Verification). */
 interface Verification {
@@ -59,7 +66,9 @@ async function stackOutputs(cf: DrillClients['cloudformation'], stage: string): 
   }
   const missing = REQUIRED_OUTPUTS.filter((k) => !outputs[k]);
   if (missing.length > 0) {
-    throw new Error(`${stackName} has no output ${missing.join(', ')}: restore testing is off for ${stage} or the stack predates it. Set backup.restoreTesting and deploy the data stack.`);
+    throw new Error(
+      `${stackName} has no output ${missing.join(', ')}: restore testing is off for ${stage} or the stack predates it. Set backup.restoreTesting and deploy the data stack.`,
+    );
   }
   return outputs as Outputs;
 }
@@ -97,13 +106,16 @@ export async function runDrill(clients: DrillClients, options: DrillOptions): Pr
     return { ok: false, error: (error as Error).message, cleanedUp: true };
   }
 
-  const points = (await clients.backup.send(new ListRecoveryPointsByBackupVaultCommand({ BackupVaultName: outputs.VaultName, ByResourceArn: outputs.DatabaseArn }))).RecoveryPoints ?? [];
+  const points =
+    (await clients.backup.send(new ListRecoveryPointsByBackupVaultCommand({ BackupVaultName: outputs.VaultName, ByResourceArn: outputs.DatabaseArn }))).RecoveryPoints ?? [];
   const latest = points.filter((p) => p.Status === 'COMPLETED').sort((a, b) => (b.CreationDate?.getTime() ?? 0) - (a.CreationDate?.getTime() ?? 0))[0];
   if (!latest?.RecoveryPointArn) return { ok: false, error: `vault ${outputs.VaultName} has no completed recovery point of ${outputs.DatabaseArn}`, cleanedUp: true };
   log(`recovery point ${latest.RecoveryPointArn} of ${latest.CreationDate?.toISOString()}`);
 
   const instance = `restore-drill-${stage}-${started.toISOString().replace(/[-:T]/g, '').slice(0, 12)}`;
-  const metadata = (await clients.backup.send(new GetRecoveryPointRestoreMetadataCommand({ BackupVaultName: outputs.VaultName, RecoveryPointArn: latest.RecoveryPointArn }))).RestoreMetadata ?? {};
+  const metadata =
+    (await clients.backup.send(new GetRecoveryPointRestoreMetadataCommand({ BackupVaultName: outputs.VaultName, RecoveryPointArn: latest.RecoveryPointArn }))).RestoreMetadata ??
+    {};
   const base = { recoveryPoint: latest.RecoveryPointArn, recoveryPointTime: latest.CreationDate?.toISOString(), instance };
   let created = false;
   let result: Omit<DrillResult, 'cleanedUp'>;
@@ -126,7 +138,7 @@ export async function runDrill(clients: DrillClients, options: DrillOptions): Pr
     );
     log(`restore job ${jobId} started: ${instance}`);
     const deadline = started.getTime() + (options.restoreTimeoutMinutes ?? 180) * 60_000;
-    let job;
+    let job: DescribeRestoreJobCommandOutput;
     for (;;) {
       job = await clients.backup.send(new DescribeRestoreJobCommand({ RestoreJobId: jobId }));
       created ||= job.CreatedResourceArn !== undefined || job.Status === 'RUNNING' || job.Status === 'COMPLETED';
@@ -155,7 +167,16 @@ export async function runDrill(clients: DrillClients, options: DrillOptions): Pr
         const verification = JSON.parse(payload) as Verification;
         const secret = await secretStep(clients, instance, outputs.DatabaseKeyArn, options);
         const ok = verification.status === 'SUCCESSFUL' && secret.ok;
-        result = { ...base, ok, restoreSeconds, verifySeconds, rtoSeconds: restoreSeconds + verifySeconds, verification, secret: secret.detail, ...(secret.ok ? {} : { error: `the secret step failed: ${secret.detail}` }) };
+        result = {
+          ...base,
+          ok,
+          restoreSeconds,
+          verifySeconds,
+          rtoSeconds: restoreSeconds + verifySeconds,
+          verification,
+          secret: secret.detail,
+          ...(secret.ok ? {} : { error: `the secret step failed: ${secret.detail}` }),
+        };
       }
     }
   } catch (error) {

@@ -111,7 +111,9 @@ export function guard(base: AssemblyStack[], head: AssemblyStack[], allow: reado
           before,
           logicalId,
           resource.Type,
-          kept ? 'stack removed: the resource would be orphaned (DeletionPolicy Retain keeps it, outside CloudFormation)' : `stack removed: the resource would be deleted (DeletionPolicy ${resource.DeletionPolicy ?? 'Delete'})`,
+          kept
+            ? 'stack removed: the resource would be orphaned (DeletionPolicy Retain keeps it, outside CloudFormation)'
+            : `stack removed: the resource would be deleted (DeletionPolicy ${resource.DeletionPolicy ?? 'Delete'})`,
           kept,
         );
       }
@@ -226,12 +228,18 @@ const regionOf = (stack: AssemblyStack) => stack.environment.split('/').pop() ??
  */
 function crossStackReaders(producer: AssemblyStack, logicalId: string, head: AssemblyStack[], baseByName: Map<string, AssemblyStack>): CrossStackReader[] {
   const outputs = (producer.template.Outputs ?? {}) as Record<string, { Value?: unknown }>;
-  const producing = new Set(Object.entries(outputs).filter(([, o]) => referencedIds(o.Value).has(logicalId)).map(([name]) => name));
+  const producing = new Set(
+    Object.entries(outputs)
+      .filter(([, o]) => referencedIds(o.Value).has(logicalId))
+      .map(([name]) => name),
+  );
   if (producing.size === 0) return [];
   const readers: CrossStackReader[] = [];
   for (const consumer of head) {
     if (consumer === producer) continue;
-    const mine = readsIn(consumer.template).filter((r) => r.stackName === producer.stackName && (r.region ?? regionOf(consumer)) === regionOf(producer) && producing.has(r.outputName));
+    const mine = readsIn(consumer.template).filter(
+      (r) => r.stackName === producer.stackName && (r.region ?? regionOf(consumer)) === regionOf(producer) && producing.has(r.outputName),
+    );
     if (mine.length === 0) continue;
     const before = baseByName.get(consumer.displayName);
     const beforeTexts = new Set(before ? readsIn(before.template).map((r) => r.text) : []);
@@ -260,7 +268,12 @@ function readsIn(template: Template): StackOutputRead[] {
     } else if (node !== null && typeof node === 'object') {
       const read = (node as Record<string, unknown>)['Fn::GetStackOutput'] as { StackName?: unknown; OutputName?: unknown; Region?: unknown } | undefined;
       if (read && typeof read.StackName === 'string' && typeof read.OutputName === 'string') {
-        found.push({ stackName: read.StackName, outputName: read.OutputName, region: typeof read.Region === 'string' ? read.Region : undefined, text: JSON.stringify(holder ?? node) });
+        found.push({
+          stackName: read.StackName,
+          outputName: read.OutputName,
+          region: typeof read.Region === 'string' ? read.Region : undefined,
+          text: JSON.stringify(holder ?? node),
+        });
       }
       for (const value of Object.values(node)) walk(value, node);
     }

@@ -6,8 +6,8 @@ import { GetServiceQuotaCommand, type ServiceQuotasClient } from '@aws-sdk/clien
 import { GetAccountCommand, type SESv2Client } from '@aws-sdk/client-sesv2';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
-import { SNAPSHOT_HEADROOM, type StageConfig } from '../../lib/config';
 import { BOOTSTRAP_QUALIFIER } from '../../lib/ci/ci-access-stack';
+import { SNAPSHOT_HEADROOM, type StageConfig } from '../../lib/config';
 
 /**
  * Bootstrap version the synthesized stacks need: 6 for the deploy and publishing roles, 8 for the
@@ -143,7 +143,11 @@ async function imageCheck(config: StageConfig, clients: PreflightClients, option
       return { status: 'ok', detail: `${image} is in ${where} (${found?.imageDigest})` };
     } catch (error) {
       if (named(error, 'RepositoryNotFound')) {
-        return { status: 'missing', detail: `${where}: the repository does not exist`, fix: `deploy the registry stack first: npx cdk deploy Registry-${config.account}-${config.region}-${config.image.repositoryName}` };
+        return {
+          status: 'missing',
+          detail: `${where}: the repository does not exist`,
+          fix: `deploy the registry stack first: npx cdk deploy Registry-${config.account}-${config.region}-${config.image.repositoryName}`,
+        };
       }
       if (!named(error, 'ImageNotFound')) throw error;
     }
@@ -171,7 +175,11 @@ async function dnsCheck(config: StageConfig, clients: PreflightClients, options:
     zoneId = found.HostedZones?.find((z) => z.Name === `${zoneName}.` && !z.Config?.PrivateZone)?.Id;
   }
   if (!zoneId) {
-    return { status: 'missing', detail: `the ${zoneName} zone does not exist in ${config.account}`, fix: `deploy '${config.name}/Network' first (it creates the zone), then delegate it from ${parentZoneName} and run preflight again` };
+    return {
+      status: 'missing',
+      detail: `the ${zoneName} zone does not exist in ${config.account}`,
+      fix: `deploy '${config.name}/Network' first (it creates the zone), then delegate it from ${parentZoneName} and run preflight again`,
+    };
   }
   const zone = await clients.route53.send(new GetHostedZoneCommand({ Id: zoneId }));
   const expected = normalize(zone.DelegationSet?.NameServers ?? []);
@@ -209,13 +217,25 @@ async function snapshotQuotaCheck(config: StageConfig, clients: PreflightClients
   const used = quota.Used ?? 0;
   const raise = `raise "Manual DB instance snapshots" in Service Quotas (RDS, ${region}) and set backup.manualSnapshotQuota`;
   if (quota.Max < manualSnapshotQuota) {
-    return { status: 'missing', detail: `the account's quota is ${quota.Max} manual snapshots, but backup.manualSnapshotQuota says ${manualSnapshotQuota}`, fix: `${raise}, or lower backup.manualSnapshotQuota to ${quota.Max} (and the retention with it)` };
+    return {
+      status: 'missing',
+      detail: `the account's quota is ${quota.Max} manual snapshots, but backup.manualSnapshotQuota says ${manualSnapshotQuota}`,
+      fix: `${raise}, or lower backup.manualSnapshotQuota to ${quota.Max} (and the retention with it)`,
+    };
   }
   if (quota.Max < needed) {
-    return { status: 'missing', detail: `the design holds ${needed} manual snapshots here (${days} daily, ${preDeploySnapshotsKept} pre-deploy, ${SNAPSHOT_HEADROOM} spare) but the quota is ${quota.Max}`, fix: raise };
+    return {
+      status: 'missing',
+      detail: `the design holds ${needed} manual snapshots here (${days} daily, ${preDeploySnapshotsKept} pre-deploy, ${SNAPSHOT_HEADROOM} spare) but the quota is ${quota.Max}`,
+      fix: raise,
+    };
   }
   if (quota.Max - used < SNAPSHOT_HEADROOM) {
-    return { status: 'missing', detail: `${used} of ${quota.Max} manual snapshots are used: the next pre-deploy snapshot or backup may fail`, fix: `delete manual snapshots nobody needs (not predeploy-* or awsbackup:* ones), or ${raise}` };
+    return {
+      status: 'missing',
+      detail: `${used} of ${quota.Max} manual snapshots are used: the next pre-deploy snapshot or backup may fail`,
+      fix: `delete manual snapshots nobody needs (not predeploy-* or awsbackup:* ones), or ${raise}`,
+    };
   }
   return { status: 'ok', detail: `${used} of ${quota.Max} manual snapshots used; the design holds up to ${needed}` };
 }
@@ -231,8 +251,12 @@ async function vpcQuotaCheck(config: StageConfig, clients: PreflightClients): Pr
   const vpcs = (await clients.ec2.send(new DescribeVpcsCommand({}))).Vpcs ?? [];
   const needed = vpcs.some((v) => ofStage(config, v.Tags)) ? 0 : 1;
   return vpcs.length + needed <= limit
-    ? { status: 'ok', detail: `${vpcs.length} of ${limit} VPCs in ${config.region}${needed ? ', one more for the stage' : ', the stage\'s included'}` }
-    : { status: 'missing', detail: `${vpcs.length} of ${limit} VPCs in ${config.region} exist and the stage needs one more`, fix: `raise "${QUOTAS.vpcs.name}" in Service Quotas, or delete an unused VPC` };
+    ? { status: 'ok', detail: `${vpcs.length} of ${limit} VPCs in ${config.region}${needed ? ', one more for the stage' : ", the stage's included"}` }
+    : {
+        status: 'missing',
+        detail: `${vpcs.length} of ${limit} VPCs in ${config.region} exist and the stage needs one more`,
+        fix: `raise "${QUOTAS.vpcs.name}" in Service Quotas, or delete an unused VPC`,
+      };
 }
 
 async function eipQuotaCheck(config: StageConfig, clients: PreflightClients): Promise<Omit<Check, 'name'>> {
@@ -242,7 +266,11 @@ async function eipQuotaCheck(config: StageConfig, clients: PreflightClients): Pr
   const needed = Math.max(0, config.network.natGateways - have);
   return addresses.length + needed <= limit
     ? { status: 'ok', detail: `${addresses.length} of ${limit} Elastic IPs in ${config.region}; the NAT gateways need ${needed} more` }
-    : { status: 'missing', detail: `${addresses.length} of ${limit} Elastic IPs in ${config.region} are taken and the ${config.network.natGateways} NAT gateway(s) need ${needed} more`, fix: `raise "${QUOTAS.elasticIps.name}" in Service Quotas, or release unused addresses` };
+    : {
+        status: 'missing',
+        detail: `${addresses.length} of ${limit} Elastic IPs in ${config.region} are taken and the ${config.network.natGateways} NAT gateway(s) need ${needed} more`,
+        fix: `raise "${QUOTAS.elasticIps.name}" in Service Quotas, or release unused addresses`,
+      };
 }
 
 async function natQuotaCheck(config: StageConfig, clients: PreflightClients): Promise<Omit<Check, 'name'>> {
@@ -254,7 +282,11 @@ async function natQuotaCheck(config: StageConfig, clients: PreflightClients): Pr
   // Other gateways are counted per subnet (their AZ is not in the answer): conservative, as a subnet lies in one AZ.
   return busiest + 1 <= limit
     ? { status: 'ok', detail: `at most ${busiest} other NAT gateway(s) per subnet, ${limit} allowed per AZ` }
-    : { status: 'missing', detail: `${busiest} NAT gateways already run in one place and ${limit} are allowed per AZ`, fix: `raise "${QUOTAS.natGatewaysPerAz.name}" in Service Quotas` };
+    : {
+        status: 'missing',
+        detail: `${busiest} NAT gateways already run in one place and ${limit} are allowed per AZ`,
+        fix: `raise "${QUOTAS.natGatewaysPerAz.name}" in Service Quotas`,
+      };
 }
 
 /** One line per check and the verdict, for the terminal and the workflow log. */

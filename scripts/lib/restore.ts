@@ -162,14 +162,24 @@ export async function applySettings(rds: Pick<RDSClient, 'send'>, target: string
 
 /** The restored instance gets an RDS-managed master secret of its own, encrypted with `kmsKeyId`. */
 export async function attachManagedSecret(rds: Pick<RDSClient, 'send'>, target: string, kmsKeyId: string): Promise<void> {
-  await rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: target, ApplyImmediately: true, ManageMasterUserPassword: true, MasterUserSecretKmsKeyId: kmsKeyId, EnableIAMDatabaseAuthentication: true }));
+  await rds.send(
+    new ModifyDBInstanceCommand({
+      DBInstanceIdentifier: target,
+      ApplyImmediately: true,
+      ManageMasterUserPassword: true,
+      MasterUserSecretKmsKeyId: kmsKeyId,
+      EnableIAMDatabaseAuthentication: true,
+    }),
+  );
 }
 
 /** Renames `current` to `old` and `restored` to `current`, waiting for each rename. */
 export async function swapIn(rds: Pick<RDSClient, 'send'>, names: { current: string; restored: string; old: string }, wait: Waiting, deletionProtection: boolean): Promise<void> {
   await rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: names.current, NewDBInstanceIdentifier: names.old, ApplyImmediately: true }));
   await waitAvailable(rds, names.old, wait);
-  await rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: names.restored, NewDBInstanceIdentifier: names.current, ApplyImmediately: true, DeletionProtection: deletionProtection }));
+  await rds.send(
+    new ModifyDBInstanceCommand({ DBInstanceIdentifier: names.restored, NewDBInstanceIdentifier: names.current, ApplyImmediately: true, DeletionProtection: deletionProtection }),
+  );
   await waitAvailable(rds, names.current, wait);
 }
 

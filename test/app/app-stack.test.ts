@@ -1,7 +1,7 @@
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { STAGE_NAMES, type StageConfig, type StageName, STAGES, parseStageConfig } from '../../lib/config';
 import { MANAGED_RULE_GROUPS } from '../../lib/app/waf';
+import { parseStageConfig, STAGE_NAMES, STAGES, type StageConfig, type StageName } from '../../lib/config';
 import { type StageTemplates, stackOutputLike, synthStage } from '../support/synth';
 
 const synthesized = {} as Record<StageName, StageTemplates>;
@@ -67,9 +67,26 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
       expect(JSON.stringify(env)).not.toMatch(/resolve:secretsmanager|AuthToken/);
       const value = (n: string) => env.find((e) => e.Name === n)?.Value;
       expect(env.map((e) => e.Name)).toEqual(
-        expect.arrayContaining(['NODE_ENV', 'STAGE', 'DATABASE_HOST', 'DATABASE_PORT', 'DATABASE_NAME', 'DATABASE_USER', 'DATABASE_AUTH', 'AWS_REGION', 'REDIS_URL', 'UPLOADS_BUCKET']),
+        expect.arrayContaining([
+          'NODE_ENV',
+          'STAGE',
+          'DATABASE_HOST',
+          'DATABASE_PORT',
+          'DATABASE_NAME',
+          'DATABASE_USER',
+          'DATABASE_AUTH',
+          'AWS_REGION',
+          'REDIS_URL',
+          'UPLOADS_BUCKET',
+        ]),
       );
-      expect([value('DATABASE_USER'), value('DATABASE_AUTH'), value('DATABASE_PORT'), value('DATABASE_NAME'), value('AWS_REGION')]).toEqual(['webapp_app', 'iam', '5432', 'app', config.region]);
+      expect([value('DATABASE_USER'), value('DATABASE_AUTH'), value('DATABASE_PORT'), value('DATABASE_NAME'), value('AWS_REGION')]).toEqual([
+        'webapp_app',
+        'iam',
+        '5432',
+        'app',
+        config.region,
+      ]);
       expect(JSON.stringify(value('REDIS_URL'))).toContain('rediss://');
     });
 
@@ -79,7 +96,10 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
       const policy = byPrefix(app(name), 'AWS::IAM::Policy', `${task}TaskDefinitionExecutionRoleDefaultPolicy`);
       const statements = policy.Properties.PolicyDocument.Statement as Json[];
       expect(statements.map((s) => [s.Action, typeof s.Resource === 'string' ? s.Resource : Array.isArray(s.Resource) ? s.Resource.length : 'ref'])).toEqual([
-        [['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'], `arn:aws:ecr:${config.region}:${config.account}:repository/${config.image.repositoryName}`],
+        [
+          ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
+          `arn:aws:ecr:${config.region}:${config.account}:repository/${config.image.repositoryName}`,
+        ],
         ['ecr:GetAuthorizationToken', '*'],
         [['logs:CreateLogStream', 'logs:PutLogEvents'], 'ref'],
         [['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], 'ref'],
@@ -123,21 +143,24 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
     ]);
   });
 
-  test(config.app.enableExecuteCommand ? 'ECS Exec sessions are encrypted with their own key and logged to an encrypted log group' : 'no ECS Exec configuration where Exec is off', () => {
-    const cluster = byPrefix(app(name), 'AWS::ECS::Cluster', 'Cluster').Properties;
-    if (!config.app.enableExecuteCommand) {
-      expect(cluster.Configuration).toBeUndefined();
-      return;
-    }
-    expect(cluster.Configuration.ExecuteCommandConfiguration).toEqual({
-      KmsKeyId: { 'Fn::GetAtt': [expect.stringMatching(/^ExecKey/), 'Arn'] },
-      Logging: 'OVERRIDE',
-      LogConfiguration: { CloudWatchLogGroupName: { Ref: expect.stringMatching(/^ExecLogs/) }, CloudWatchEncryptionEnabled: true },
-    });
-    const [execLogs] = Object.entries(app(name).findResources('AWS::Logs::LogGroup')).filter(([id]) => id.startsWith('ExecLogs'));
-    expect(execLogs[1].Properties.KmsKeyId).toBeDefined();
-    expect(execLogs[1].Properties.RetentionInDays).toBe(config.logRetentionDays);
-  });
+  test(
+    config.app.enableExecuteCommand ? 'ECS Exec sessions are encrypted with their own key and logged to an encrypted log group' : 'no ECS Exec configuration where Exec is off',
+    () => {
+      const cluster = byPrefix(app(name), 'AWS::ECS::Cluster', 'Cluster').Properties;
+      if (!config.app.enableExecuteCommand) {
+        expect(cluster.Configuration).toBeUndefined();
+        return;
+      }
+      expect(cluster.Configuration.ExecuteCommandConfiguration).toEqual({
+        KmsKeyId: { 'Fn::GetAtt': [expect.stringMatching(/^ExecKey/), 'Arn'] },
+        Logging: 'OVERRIDE',
+        LogConfiguration: { CloudWatchLogGroupName: { Ref: expect.stringMatching(/^ExecLogs/) }, CloudWatchEncryptionEnabled: true },
+      });
+      const [execLogs] = Object.entries(app(name).findResources('AWS::Logs::LogGroup')).filter(([id]) => id.startsWith('ExecLogs'));
+      expect(execLogs[1].Properties.KmsKeyId).toBeDefined();
+      expect(execLogs[1].Properties.RetentionInDays).toBe(config.logRetentionDays);
+    },
+  );
 
   test('web service: zero-downtime rolling deploys rolled back by the circuit breaker and two named alarms', () => {
     const svc = byPrefix(app(name), 'AWS::ECS::Service', 'WebService').Properties;
@@ -176,7 +199,7 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
     expect(script).toContain(`http://127.0.0.1:${config.app.containerPort}${config.app.livenessPath}`);
   });
 
-  test('both services wait for the cluster\'s capacity providers (and the pre-deploy snapshot)', () => {
+  test("both services wait for the cluster's capacity providers (and the pre-deploy snapshot)", () => {
     const [association] = Object.keys(app(name).findResources('AWS::ECS::ClusterCapacityProviderAssociations'));
     for (const prefix of ['WebService', 'WorkerService']) {
       const service = byPrefix(app(name), 'AWS::ECS::Service', prefix);
@@ -213,9 +236,13 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
       expect(sg.SecurityGroupIngress).toBeUndefined();
       expect(sg.SecurityGroupEgress).toEqual([{ CidrIp: '0.0.0.0/0', Description: 'HTTPS to AWS APIs and the image registry', FromPort: 443, IpProtocol: 'tcp', ToPort: 443 }]);
     }
-    const egressPorts = Object.values(app(name).findResources('AWS::EC2::SecurityGroupEgress')).map((e) => e.Properties.FromPort).sort();
+    const egressPorts = Object.values(app(name).findResources('AWS::EC2::SecurityGroupEgress'))
+      .map((e) => e.Properties.FromPort)
+      .sort();
     expect(egressPorts).toEqual([3000, 5432, 5432, 6379, 6379]);
-    const ingress = Object.values(app(name).findResources('AWS::EC2::SecurityGroupIngress')).map((i) => i.Properties.FromPort).sort();
+    const ingress = Object.values(app(name).findResources('AWS::EC2::SecurityGroupIngress'))
+      .map((i) => i.Properties.FromPort)
+      .sort();
     expect(ingress).toEqual([3000, 5432, 5432, 6379, 6379]);
   });
 
@@ -235,7 +262,7 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
   // The stage's own zone, read from its network stack.
   const stageZone = stackOutputLike(Match.objectLike({ StackName: `${name}-Network`, OutputName: Match.stringLikeRegexp('RefZone2A4024A4') }));
 
-  test('every DNS record goes into the stage\'s own zone, never another stage\'s', () => {
+  test("every DNS record goes into the stage's own zone, never another stage's", () => {
     for (const record of Object.values(app(name).findResources('AWS::Route53::RecordSet'))) {
       expect(JSON.stringify(record.Properties.HostedZoneId)).toMatch(new RegExp(`"StackName":"${name}-Network".*RefZone2A4024A4`));
     }
@@ -269,9 +296,14 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
       t.resourceCountIs('AWS::CertificateManager::Certificate', 0);
       t.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 80, Protocol: 'HTTP', DefaultActions: [Match.objectLike({ Type: 'forward' })] });
       const [group] = Object.values(t.findResources('AWS::EC2::SecurityGroup', { Properties: { GroupDescription: 'Internet-facing load balancer' } }));
-      expect(group.Properties.SecurityGroupIngress).toEqual(config.app.httpAllowedCidrs!.map((cidr) => expect.objectContaining({ CidrIp: cidr, FromPort: 80, ToPort: 80, IpProtocol: 'tcp' })));
+      expect(group.Properties.SecurityGroupIngress).toEqual(
+        config.app.httpAllowedCidrs!.map((cidr) => expect.objectContaining({ CidrIp: cidr, FromPort: 80, ToPort: 80, IpProtocol: 'tcp' })),
+      );
       expect(JSON.stringify(group.Properties.SecurityGroupIngress)).not.toContain('0.0.0.0/0');
-      Annotations.fromStack(synthesized[name].stage.app).hasWarning('*', Match.stringLikeRegexp(`serves plain HTTP on port 80, to ${config.app.httpAllowedCidrs!.join(', ')} only`));
+      Annotations.fromStack(synthesized[name].stage.app).hasWarning(
+        '*',
+        Match.stringLikeRegexp(`serves plain HTTP on port 80, to ${config.app.httpAllowedCidrs!.join(', ')} only`),
+      );
     });
   }
 
@@ -305,13 +337,24 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
         TextTransformations: [{ Priority: 0, Type: 'LOWERCASE' }],
       },
     });
-    const path = (p: string) => ({ ByteMatchStatement: { FieldToMatch: { UriPath: {} }, PositionalConstraint: 'STARTS_WITH', SearchString: p, TextTransformations: [{ Priority: 0, Type: 'NONE' }] } });
+    const path = (p: string) => ({
+      ByteMatchStatement: { FieldToMatch: { UriPath: {} }, PositionalConstraint: 'STARTS_WITH', SearchString: p, TextTransformations: [{ Priority: 0, Type: 'NONE' }] },
+    });
     // CVE-2025-29927: a request with the header skips Next.js middleware on unpatched versions.
     expect(rule('block-middleware-subrequest')).toMatchObject({ Action: { Block: {} }, Statement: header('x-middleware-subrequest') });
-    expect(rule('rate-limit-per-ip')).toMatchObject({ Action: { Block: {} }, Statement: { RateBasedStatement: { Limit: config.app.wafRateLimitPer5Min, AggregateKeyType: 'IP' } } });
+    expect(rule('rate-limit-per-ip')).toMatchObject({
+      Action: { Block: {} },
+      Statement: { RateBasedStatement: { Limit: config.app.wafRateLimitPer5Min, AggregateKeyType: 'IP' } },
+    });
     expect(rule('auth-rate-limit-per-ip')).toMatchObject({
       Action: { Block: {} },
-      Statement: { RateBasedStatement: { Limit: config.app.wafAuthRateLimitPer5Min, AggregateKeyType: 'IP', ScopeDownStatement: { OrStatement: { Statements: config.app.wafAuthPaths.map(path) } } } },
+      Statement: {
+        RateBasedStatement: {
+          Limit: config.app.wafAuthRateLimitPer5Min,
+          AggregateKeyType: 'IP',
+          ScopeDownStatement: { OrStatement: { Statements: config.app.wafAuthPaths.map(path) } },
+        },
+      },
     });
     // The body-size rule counts; ours blocks what it labels except on the upload paths and Server Actions.
     expect(rule('AWSManagedRulesCommonRuleSet').Statement.ManagedRuleGroupStatement.RuleActionOverrides).toEqual([{ Name: 'SizeRestrictions_BODY', ActionToUse: { Count: {} } }]);

@@ -1,7 +1,7 @@
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { STAGE_NAMES, type StageName } from '../../lib/config';
-import { DEV_OPERATIONS_OVERRIDES, stackOutput, synthStage, type StageTemplates } from '../support/synth';
+import { DEV_OPERATIONS_OVERRIDES, type StageTemplates, stackOutput, synthStage } from '../support/synth';
 
 const stages = {} as Record<StageName, StageTemplates>;
 beforeAll(() => {
@@ -89,14 +89,14 @@ describe.each(STAGE_NAMES)('%s pre-deploy snapshot', (name) => {
     expect(list.Condition).toEqual({ ArnEquals: { 'ecs:cluster': { 'Fn::GetAtt': [expect.stringMatching(/^Cluster/), 'Arn'] } } });
   });
 
-  test('the provider polls every 30 s and gives up after 50 minutes, inside CloudFormation\'s hour', () => {
+  test("the provider polls every 30 s and gives up after 50 minutes, inside CloudFormation's hour", () => {
     const [machine] = Object.values(stages[name].app.findResources('AWS::StepFunctions::StateMachine'));
     const definition = JSON.stringify(machine.Properties.DefinitionString);
     expect(definition).toContain('\\"IntervalSeconds\\":30');
     expect(definition).toContain('\\"MaxAttempts\\":100');
   });
 
-  test('its functions run Node.js 24 on ARM64 and log to the stage\'s encrypted log group', () => {
+  test("its functions run Node.js 24 on ARM64 and log to the stage's encrypted log group", () => {
     const fns = Object.entries(stages[name].app.findResources('AWS::Lambda::Function')).filter(([id]) => /^PreDeploySnapshot(Handler|IsComplete)Function/.test(id));
     expect(fns).toHaveLength(2);
     for (const [, fn] of fns) {

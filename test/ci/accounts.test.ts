@@ -65,7 +65,12 @@ describe('images reach every stage account from the one registry CI pushes to', 
     for (const account of [STAGES.dev.account, SOURCE.account, STAGES.prod.account]) {
       const stage = STAGE_NAMES.find((n) => STAGES[n].account === account)!;
       const [repo] = Object.values(shared(stage, registry(account)).findResources('AWS::ECR::Repository'));
-      expect(repo.Properties).toMatchObject({ RepositoryName: 'webapp', ImageTagMutability: 'IMMUTABLE', ImageScanningConfiguration: { ScanOnPush: true }, EncryptionConfiguration: { EncryptionType: 'KMS' } });
+      expect(repo.Properties).toMatchObject({
+        RepositoryName: 'webapp',
+        ImageTagMutability: 'IMMUTABLE',
+        ImageScanningConfiguration: { ScanOnPush: true },
+        EncryptionConfiguration: { EncryptionType: 'KMS' },
+      });
       expect(repo.DeletionPolicy).toBe('Retain');
     }
   });
@@ -79,7 +84,8 @@ describe('images reach every stage account from the one registry CI pushes to', 
       { tagStatus: 'tagged', tagPatternList: ['sha-*'], countType: 'sinceImagePushed', countNumber: 30, countUnit: 'days' },
     ]);
     // As ECR evaluates them: a tagged image is selected only by a tagged rule whose every pattern matches.
-    const selects = (tag: string) => rules.some((r) => r.selection.tagStatus === 'any' || (r.selection.tagStatus === 'tagged' && r.selection.tagPatternList.every((p: string) => tagPatternMatches(p, tag))));
+    const selects = (tag: string) =>
+      rules.some((r) => r.selection.tagStatus === 'any' || (r.selection.tagStatus === 'tagged' && r.selection.tagPatternList.every((p: string) => tagPatternMatches(p, tag))));
     for (const release of ['v0.1.0', 'v1.4.2', '2026.11.22', STAGES.prod.image.tag]) expect(selects(release), release).toBe(false);
     for (const build of ['pr-42', 'sha-3f9a1c2']) expect(selects(build), build).toBe(true);
     expect(rules.some((r) => r.selection.countType === 'imageCountMoreThan')).toBe(false);
@@ -95,18 +101,25 @@ describe('CI access: GitHub OIDC roles per stage account', () => {
       .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
   const trust = (r: Json) => r.Properties.AssumeRolePolicyDocument.Statement;
 
-  test.each(STAGE_NAMES)('%s: the account trusts GitHub\'s OIDC issuer for the STS audience', (stage) => {
-    expect(resources(ci(stage), 'AWS::IAM::OIDCProvider').map((p) => p.Properties)).toEqual([{ Url: 'https://token.actions.githubusercontent.com', ClientIdList: ['sts.amazonaws.com'] }]);
+  test.each(STAGE_NAMES)("%s: the account trusts GitHub's OIDC issuer for the STS audience", (stage) => {
+    expect(resources(ci(stage), 'AWS::IAM::OIDCProvider').map((p) => p.Properties)).toEqual([
+      { Url: 'https://token.actions.githubusercontent.com', ClientIdList: ['sts.amazonaws.com'] },
+    ]);
   });
 
-  test.each(STAGE_NAMES)('%s: the deploy role is assumable only from this repository\'s %s environment, never a pull request or another repository', (stage) => {
+  test.each(STAGE_NAMES)("%s: the deploy role is assumable only from this repository's %s environment, never a pull request or another repository", (stage) => {
     const deploy = role(ci(stage), `webapp-${stage}-deploy`);
     expect(trust(deploy)).toEqual([
       {
         Effect: 'Allow',
         Action: 'sts:AssumeRoleWithWebIdentity',
         Principal: { Federated: { Ref: expect.stringMatching(/^GitHubOidc/) } },
-        Condition: { StringEquals: { 'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com', 'token.actions.githubusercontent.com:sub': `repo:example-org/webapp-platform:environment:${stage}` } },
+        Condition: {
+          StringEquals: {
+            'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com',
+            'token.actions.githubusercontent.com:sub': `repo:example-org/webapp-platform:environment:${stage}`,
+          },
+        },
       },
     ]);
     // StringEquals on the exact subject: no wildcard could admit "pull_request" or "repo:other/...".
@@ -119,7 +132,9 @@ describe('CI access: GitHub OIDC roles per stage account', () => {
     const [statement, ...others] = statements(ci(stage), `webapp${stage}deploy`);
     expect(others).toEqual([]);
     expect(statement.Action).toEqual(['sts:AssumeRole', 'sts:TagSession']);
-    expect(statement.Resource).toEqual(['deploy', 'file-publishing', 'image-publishing', 'lookup'].flatMap((kind) => regions.map((r) => `arn:aws:iam::${account}:role/cdk-hnb659fds-${kind}-role-${account}-${r}`)));
+    expect(statement.Resource).toEqual(
+      ['deploy', 'file-publishing', 'image-publishing', 'lookup'].flatMap((kind) => regions.map((r) => `arn:aws:iam::${account}:role/cdk-hnb659fds-${kind}-role-${account}-${r}`)),
+    );
   });
 
   test.each(STAGE_NAMES)('%s: the diff role trusts only the pull-request review environment and only reads', (stage) => {
@@ -127,7 +142,14 @@ describe('CI access: GitHub OIDC roles per stage account', () => {
     const diff = role(ci(stage), `webapp-${stage}-diff`);
     expect(trust(diff)[0].Condition.StringEquals['token.actions.githubusercontent.com:sub']).toBe('repo:example-org/webapp-platform:environment:pr-review');
     const actions = statements(ci(stage), `webapp${stage}diff`).flatMap((s) => [s.Action].flat());
-    expect(actions).toEqual(['sts:AssumeRole', 'sts:TagSession', 'cloudformation:DescribeStacks', 'cloudformation:GetTemplate', 'cloudformation:GetTemplateSummary', 'cloudformation:ListStackResources']);
+    expect(actions).toEqual([
+      'sts:AssumeRole',
+      'sts:TagSession',
+      'cloudformation:DescribeStacks',
+      'cloudformation:GetTemplate',
+      'cloudformation:GetTemplateSummary',
+      'cloudformation:ListStackResources',
+    ]);
     const assumable = [statements(ci(stage), `webapp${stage}diff`)[0].Resource].flat() as string[];
     expect(assumable.every((arn) => arn.startsWith(`arn:aws:iam::${account}:role/cdk-hnb659fds-lookup-role-${account}-`))).toBe(true);
     const stacks = [statements(ci(stage), `webapp${stage}diff`)[1].Resource].flat() as string[];

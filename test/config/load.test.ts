@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { STAGE_NAMES, StageConfigError, loadStageConfigs, loadStages } from '../../lib/config';
+import { loadStageConfigs, loadStages, STAGE_NAMES, StageConfigError } from '../../lib/config';
 
 function loadError(context: Record<string, unknown>): string {
   try {
@@ -69,20 +69,30 @@ describe('loadStageConfigs', () => {
     for (const stage of STAGE_NAMES) expect(message).toContain(`stage "${stage}", field "image.tag", value "not a tag"`);
   });
 
-  test('every stage\'s overrides are checked, also when only some stages are synthesized', () => {
+  test("every stage's overrides are checked, also when only some stages are synthesized", () => {
     expect(loadError({ stages: 'dev', 'prod.database.multiAz': 'false' })).toMatch(/stage "prod", field "database\.multiAz", value false/);
   });
 
   test('-c imageTag sets only the synthesized stages', () => {
     const { selected, all } = loadStages({ stages: 'dev', imageTag: 'v2.0.0' });
     expect(selected.map((c) => c.image.tag)).toEqual(['v2.0.0']);
-    expect(all.map((c) => [c.name, c.image.tag])).toEqual([['dev', 'v2.0.0'], ['staging', 'v0.1.0'], ['prod', 'v0.1.0']]);
+    expect(all.map((c) => [c.name, c.image.tag])).toEqual([
+      ['dev', 'v2.0.0'],
+      ['staging', 'v0.1.0'],
+      ['prod', 'v0.1.0'],
+    ]);
   });
 
   test.each([
-    [{ 'prod.image.source': '{"account":"333333333333","region":"eu-west-1"}' }, /stage "prod", field "image\.source", value \{"account":"333333333333","region":"eu-west-1"\}: differs from stage "dev" .*CI pushes each build once, to one registry.*Fix: set the same image\.source in every stage/],
+    [
+      { 'prod.image.source': '{"account":"333333333333","region":"eu-west-1"}' },
+      /stage "prod", field "image\.source", value \{"account":"333333333333","region":"eu-west-1"\}: differs from stage "dev" .*CI pushes each build once, to one registry.*Fix: set the same image\.source in every stage/,
+    ],
     [{ 'staging.image.repositoryName': 'other' }, /stage "staging", field "image\.repositoryName", value "other": differs from stage "dev"/],
-    [{ 'prod.ci.repository': 'someone/else' }, /stage "prod", field "ci\.repository", value "someone\/else": differs from stage "dev".*one repository's workflows deploy every stage/],
+    [
+      { 'prod.ci.repository': 'someone/else' },
+      /stage "prod", field "ci\.repository", value "someone\/else": differs from stage "dev".*one repository's workflows deploy every stage/,
+    ],
     [
       { 'prod.domain': '{"zoneName":"staging.example.com","recordName":"staging.example.com","parentZoneName":"example.com"}' },
       /stage "prod", field "domain\.zoneName", value "staging\.example\.com": stage "staging" uses it too: two stages would write the same DNS records\. Fix: give each stage its own name, e\.g\. "prod\.example\.com"/,
@@ -104,7 +114,11 @@ describe('loadStageConfigs', () => {
   });
 
   test.each([
-    ['dev.web.desiredCount', 'abc', /field "web\.desiredCount", value "abc": -c dev\.web\.desiredCount=abc: "abc" is not a number\. Fix: give a number, e\.g\. -c dev\.web\.desiredCount=1$/],
+    [
+      'dev.web.desiredCount',
+      'abc',
+      /field "web\.desiredCount", value "abc": -c dev\.web\.desiredCount=abc: "abc" is not a number\. Fix: give a number, e\.g\. -c dev\.web\.desiredCount=1$/,
+    ],
     ['dev.web.desiredCount', 'Infinity', /value "Infinity": .*"Infinity" is not a number/],
     ['dev.web.desiredCount', '', /value "": .*"" is not a number/],
     ['dev.database.multiAz', 'yes', /value "yes": .*"yes" is neither true nor false\. Fix: -c dev\.database\.multiAz=true or/],
@@ -113,7 +127,9 @@ describe('loadStageConfigs', () => {
     ['staging.app.containerPort', 'abc', /value "abc": .*"abc" is not a number\. Fix: give a number, e\.g\. -c staging\.app\.containerPort=3000$/],
     ['staging.app.wafServerActions', 'no', /value "no": .*"no" is neither true nor false/],
   ])('a -c value that cannot be read as its field says what was given (%s=%s), and nothing else about it', (key, value, message) => {
-    const problems = loadError({ [key]: value }).split('\n').slice(1);
+    const problems = loadError({ [key]: value })
+      .split('\n')
+      .slice(1);
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(message);
   });
@@ -127,21 +143,27 @@ describe('loadStageConfigs', () => {
   test('the deploy switches are read here and nowhere else; a value that is not a switch fails', () => {
     expect(loadStages({}).deploy).toEqual({ skipPreDeploySnapshot: false });
     expect(loadStages({ skipPreDeploySnapshot: 'true', rerunDatabaseSetup: 1764576000 }).deploy).toEqual({ skipPreDeploySnapshot: true, rerunDatabaseSetup: '1764576000' });
-    expect(loadError({ skipPreDeploySnapshot: 'yes' })).toContain('-c skipPreDeploySnapshot=yes is neither true nor false. Fix: pass -c skipPreDeploySnapshot=true to skip the snapshot, or leave it out');
+    expect(loadError({ skipPreDeploySnapshot: 'yes' })).toContain(
+      '-c skipPreDeploySnapshot=yes is neither true nor false. Fix: pass -c skipPreDeploySnapshot=true to skip the snapshot, or leave it out',
+    );
     expect(loadError({ rerunDatabaseSetup: ' ' })).toContain('-c rerunDatabaseSetup is empty. Fix: pass a new value each time');
   });
 
   test('two stages promoting from one stage fail: the release-read role is named after the stage it reads', () => {
-    expect(loadError({ 'staging.image.promotedFrom': 'dev', 'prod.image.promotedFrom': 'dev' })).toMatch(/stage "prod", field "image\.promotedFrom", value "dev": stage "staging" promotes from dev too/);
+    expect(loadError({ 'staging.image.promotedFrom': 'dev', 'prod.image.promotedFrom': 'dev' })).toMatch(
+      /stage "prod", field "image\.promotedFrom", value "dev": stage "staging" promotes from dev too/,
+    );
   });
 
-  test('a stage whose name differs from its key gets that one problem, not the other stage\'s rules', () => {
+  test("a stage whose name differs from its key gets that one problem, not the other stage's rules", () => {
     const problems = loadError({ 'dev.name': 'prod' }).split('\n').slice(1);
     expect(problems).toEqual(['  - stage "dev", field "name", value "prod": the definition under "dev" names itself "prod". Fix: set name: "dev" in lib/config/stages.ts']);
   });
 
   test('problems on list items and from rules across fields still name the -c key they came from', () => {
-    expect(loadError({ 'staging.alarms.emails': '["ok@example.com","not-an-email"]' })).toMatch(/field "alarms\.emails\.1", value "not-an-email": not an email address.*\(this value came from -c staging\.alarms\.emails\)/);
+    expect(loadError({ 'staging.alarms.emails': '["ok@example.com","not-an-email"]' })).toMatch(
+      /field "alarms\.emails\.1", value "not-an-email": not an email address.*\(this value came from -c staging\.alarms\.emails\)/,
+    );
     expect(loadError({ 'prod.alarms.emails': '[]' })).toMatch(/field "alarms", .*would reach nobody.*\(this value came from -c prod\.alarms\.emails\)/);
   });
 

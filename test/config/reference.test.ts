@@ -21,7 +21,7 @@ describe('the configuration reference', () => {
     expect(CONFIG_REFERENCE.flatMap((row) => row.fields).filter((f) => expandField(f).length === 0)).toEqual([]);
   });
 
-  test("takes its defaults from the schema, and says which fields every stage must set", () => {
+  test('takes its defaults from the schema, and says which fields every stage must set', () => {
     const table = configTable();
     expect(table).toContain('| `app.containerPort` | port the server listens on | >= 1024 (the container runs as a non-root user) | `3000` |');
     expect(table).toMatch(/\| `account` \| AWS account id \| 12 digits \| required \|/);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { STAGE_NAMES, STAGES, type StageConfig, type StageConfigInput, type StageName, parseStageConfig } from '../../lib/config';
+import { parseStageConfig, STAGE_NAMES, STAGES, type StageConfig, type StageConfigInput, type StageName } from '../../lib/config';
 import { RDS_INSTANCE_CLASSES } from '../../lib/config/aws-catalog';
 import { rdsClassMemoryGiB } from '../../lib/config/instance-class';
 
@@ -43,103 +43,979 @@ const ELEVEN_EMAILS = Array.from({ length: 11 }, (_, i) => `oncall${i}@example.c
 
 // Each row: what is wrong, the stage, the change, then the field, the value and the fix the message must name.
 const badConfigs: [string, StageName, (c: StageConfig) => void, string, string, RegExp][] = [
-  ['malformed account id', 'dev', (c) => { c.account = '12345'; }, 'account', '"12345"', /exactly 12 digits/],
-  ['region that is not a region', 'dev', (c) => { c.region = 'europe-west'; }, 'region', '"europe-west"', /not an AWS region \(lib\/config\/aws-catalog\.ts\)\. Fix: use e\.g\. "eu-west-1"; the closest are/],
-  ['region that does not exist', 'prod', (c) => { c.drRegion = 'eu-west-9'; }, 'drRegion', '"eu-west-9"', /not an AWS region.*the closest are "eu-west-1", "eu-west-2", "eu-west-3"/],
-  ['DR region equal to the primary', 'staging', (c) => { c.drRegion = c.region; }, 'drRegion', '"eu-west-1"', /regional outage.*Fix: pick another region/],
-  ['CIDR that is no CIDR', 'dev', (c) => { c.network.cidr = '10.0.0.0'; }, 'network.cidr', '"10.0.0.0"', /not an IPv4 CIDR block\. Fix:/],
-  ['CIDR wider than /16', 'dev', (c) => { c.network.cidr = '10.0.0.0/8'; }, 'network.cidr', '"10.0.0.0/8"', /must be \/16 to \/24 \(got \/8\)/],
-  ['CIDR narrower than /24', 'dev', (c) => { c.network.cidr = '10.0.0.0/28'; }, 'network.cidr', '"10.0.0.0/28"', /must be \/16 to \/24 \(got \/28\)/],
-  ['CIDR with host bits set', 'dev', (c) => { c.network.cidr = '10.0.1.0/16'; }, 'network.cidr', '"10.0.1.0/16"', /host bits are set.*Fix: use "10\.0\.0\.0\/16"/],
-  ['CIDR octet above 255', 'dev', (c) => { c.network.cidr = '10.300.0.0/16'; }, 'network.cidr', '"10.300.0.0/16"', /octet is above 255/],
-  ['more NAT gateways than AZs', 'dev', (c) => { c.network.natGateways = 3; }, 'network.natGateways', '3', /Fix: use 1 to 2/],
-  ['no NAT gateway', 'dev', (c) => { c.network.natGateways = 0; }, 'network.natGateways', '0', /need a NAT gateway.*Fix: use 1 or more/],
-  ['AZ of another region', 'dev', (c) => { c.network.availabilityZones = ['eu-west-1a', 'us-east-1b']; }, 'network.availabilityZones', '["eu-west-1a","us-east-1b"]', /us-east-1b is not a zone of eu-west-1/],
-  ['min tasks above max', 'staging', (c) => { c.web.minCapacity = 9; }, 'web.minCapacity', '9', /minCapacity \(9\) is above maxCapacity \(8\)\. Fix: lower minCapacity or raise maxCapacity/],
-  ['desired count outside min..max', 'dev', (c) => { c.worker.desiredCount = 5; }, 'worker.desiredCount', '5', /between minCapacity \(1\) and maxCapacity \(2\)/],
-  ['CPU Fargate does not offer', 'dev', (c) => { c.web.cpu = 300; }, 'web.cpu', '300', /Fargate does not offer 300 CPU units\. Fix: use one of 256, 512, 1024/],
-  ['memory Fargate does not offer with that CPU', 'dev', (c) => { c.web.memoryLimitMiB = 4096; }, 'web.memoryLimitMiB', '4096', /4096 MiB with 256 CPU units\. Fix: use one of 512, 1024, 2048/],
-  ['memory off the 1 GB steps', 'prod', (c) => { c.worker.memoryLimitMiB = 1536; }, 'worker.memoryLimitMiB', '1536', /Fix: use one of 1024, 2048, 3072, 4096$/],
-  ['memory outside a wide range', 'prod', (c) => { c.web.cpu = 2048; c.web.memoryLimitMiB = 2048; }, 'web.memoryLimitMiB', '2048', /Fix: use one of 4096 to 16384 in steps of 1024$/],
-  ['prod without Multi-AZ', 'prod', (c) => { c.database.multiAz = false; }, 'database.multiAz', 'false', /prod must run the database Multi-AZ.*Fix: set database.multiAz: true/],
-  ['prod without deletion protection', 'prod', (c) => { c.database.deletionProtection = false; }, 'database.deletionProtection', 'false', /Fix: set database.deletionProtection: true/],
-  ['prod that would not keep its data', 'prod', (c) => { c.retainOnDelete = false; }, 'retainOnDelete', 'false', /Fix: set retainOnDelete: true/],
-  ['prod without HTTPS', 'prod', (c) => { c.https = false; }, 'https', 'false', /prod must serve HTTPS/],
-  ['prod without a cache replica', 'prod', (c) => { c.cache.replicas = 0; }, 'cache.replicas', '0', /Fix: set cache.replicas: 1 or more/],
-  ['prod alarms to nobody', 'prod', (c) => { c.alarms.emails = []; }, 'alarms', '{"emails":[],"httpsEndpoints":[]}', /would reach nobody/],
-  ['backup retention 0', 'dev', (c) => { c.database.backupRetentionDays = 0; }, 'database.backupRetentionDays', '0', /at least 1 day\. Fix: use 1 to 35/],
-  ['backup retention 36', 'prod', (c) => { c.database.backupRetentionDays = 36; }, 'database.backupRetentionDays', '36', /at most 35 days\. Fix: use 1 to 35/],
-  ['storage ceiling below initial storage', 'dev', (c) => { c.database.maxAllocatedStorageGiB = 10; }, 'database.maxAllocatedStorageGiB', '10', /Fix: set it to at least allocatedStorageGiB/],
-  ['engine that is not PostgreSQL 16 or 17', 'dev', (c) => { c.database.engineVersion = '15.4'; }, 'database.engineVersion', '"15.4"', /PostgreSQL 16 or 17 minor version/],
-  ['instance class with the db. prefix', 'dev', (c) => { c.database.instanceClass = 'db.t4g.micro'; }, 'database.instanceClass', '"db.t4g.micro"', /without its "db\." prefix/],
-  ['HTTPS stage without a domain', 'staging', (c) => { delete c.domain; }, 'domain', 'undefined', /https is on but no domain is set.*Fix: set domain/],
-  ['record outside the hosted zone', 'staging', (c) => { c.domain!.recordName = 'staging.example.org'; }, 'domain.recordName', '"staging.example.org"', /outside the hosted zone staging\.example\.com/],
-  ['stage zone outside its parent', 'prod', (c) => { c.domain!.zoneName = 'app.example.org'; c.domain!.recordName = 'app.example.org'; }, 'domain.zoneName', '"app.example.org"', /not a subdomain of the parent zone example\.com.*Fix: use a name ending in \.example\.com, e\.g\. "prod\.example\.com"/],
-  ['malformed hosted zone id', 'staging', (c) => { c.domain!.hostedZoneId = 'zone-1'; }, 'domain.hostedZoneId', '"zone-1"', /not a Route 53 hosted zone id/],
-  ['image tag that would expire', 'staging', (c) => { c.image.tag = 'pr-42'; }, 'image.tag', '"pr-42"', /matches the expiring tag pattern "pr-\*": the image could expire while the stage runs it\. Fix: deploy a release tag or a sha256: digest/],
-  ['expiring pattern that matches every tag', 'dev', (c) => { c.image.expiringTagPatterns = ['*']; }, 'image.expiringTagPatterns.0', '"*"', /would expire every tag, releases included/],
-  ['GitHub repository without an owner', 'dev', (c) => { c.ci.repository = 'webapp-platform'; }, 'ci.repository', '"webapp-platform"', /not a GitHub repository "owner\/name"/],
-  ['image source that is not an account', 'dev', (c) => { c.image.source.account = 'staging'; }, 'image.source.account', '"staging"', /exactly 12 digits/],
-  ['image tag with a space', 'dev', (c) => { c.image.tag = 'v1 beta'; }, 'image.tag', '"v1 beta"', /neither an image tag nor a "sha256:" digest/],
-  ['digest that is too short', 'prod', (c) => { c.image.tag = 'sha256:abc123'; }, 'image.tag', '"sha256:abc123"', /neither an image tag nor a "sha256:" digest/],
-  ['invalid alarm email', 'staging', (c) => { c.alarms.emails = ['oncall-at-example.com']; }, 'alarms.emails.0', '"oncall-at-example.com"', /not an email address/],
-  ['more alarm emails than AWS Budgets notifies', 'staging', (c) => { c.alarms.emails = ELEVEN_EMAILS; }, 'alarms.emails', JSON.stringify(ELEVEN_EMAILS), /at most 10 email addresses.*Fix: list at most 10/],
-  ['database class RDS does not have', 'dev', (c) => { c.database.instanceClass = 'x2g.large'; }, 'database.instanceClass', '"x2g.large"', /not an RDS for PostgreSQL instance class.*Fix: use e\.g\. "m7g\.large"/],
-  ['database size that does not exist', 'prod', (c) => { c.database.instanceClass = 'm7g.3xlarge'; }, 'database.instanceClass', '"m7g.3xlarge"', /not an RDS for PostgreSQL instance class.*closest are "m7g\.2xlarge"/],
-  ['database family without its processor letter', 'prod', (c) => { c.database.instanceClass = 'm8.large'; }, 'database.instanceClass', '"m8.large"', /not an RDS for PostgreSQL instance class.*"m8g\.large"/],
-  ['cache node type that does not exist', 'staging', (c) => { c.cache.nodeType = 'cache.x99.gigantic'; }, 'cache.nodeType', '"cache.x99.gigantic"', /not an ElastiCache node type that runs Valkey/],
-  ['engine minor RDS does not have', 'dev', (c) => { c.database.engineVersion = '17.999'; }, 'database.engineVersion', '"17.999"', /not a PostgreSQL minor version RDS accepts new instances on.*Fix: use e\.g\. "17\.6"/],
-  ['engine minor past its standard support', 'dev', (c) => { c.database.engineVersion = '17.2'; }, 'database.engineVersion', '"17.2"', /not a PostgreSQL minor version RDS accepts new instances on/],
-  ['the same AZ twice', 'dev', (c) => { c.network.availabilityZones = ['eu-west-1a', 'eu-west-1a']; }, 'network.availabilityZones.1', '"eu-west-1a"', /"eu-west-1a" is listed twice: each zone once\. Fix: remove the second one/],
-  ['the same alarm email twice', 'staging', (c) => { c.alarms.emails = ['a@example.com', 'a@example.com']; }, 'alarms.emails.1', '"a@example.com"', /listed twice: each address once/],
-  ['the same alarm endpoint twice', 'staging', (c) => { c.alarms.httpsEndpoints = ['https://x.example.com/h', 'https://x.example.com/h']; }, 'alarms.httpsEndpoints.1', '"https://x.example.com/h"', /listed twice: each endpoint once/],
-  ['a public VPC block', 'dev', (c) => { c.network.cidr = '8.8.0.0/16'; }, 'network.cidr', '"8.8.0.0/16"', /is not a private block.*Fix: use a block inside 10\.0\.0\.0\/8, 172\.16\.0\.0\/12, 192\.168\.0\.0\/16/],
-  ['a block just outside 172.16.0.0/12', 'dev', (c) => { c.network.cidr = '172.32.0.0/16'; }, 'network.cidr', '"172.32.0.0/16"', /is not a private block/],
-  ['zero percent', 'dev', (c) => { c.operations.ecsCpuPercent = 0; }, 'operations.ecsCpuPercent', '0', /must be above 0\. Fix: use a value above 0 and at most 100/],
-  ['5xx alarm above 100%', 'prod', (c) => { c.operations.http5xxRatePercent = 150; }, 'operations.http5xxRatePercent', '150', /at most 100\. Fix: use a value above 0 and at most 100/],
-  ['negative alarm threshold', 'dev', (c) => { c.operations.rdsLatencySeconds = -1; }, 'operations.rdsLatencySeconds', '-1', /must be above 0\. Fix: use a number of seconds above 0/],
-  ['unknown operations field', 'dev', (c) => { (c.operations as Record<string, unknown>).cpuPercent = 80; }, 'operations.cpuPercent', '80', /unknown field/],
-  ['prod without DR copies of its backups', 'prod', (c) => { c.backup.drCopies = false; c.backup.automatedBackupReplicationDays = 0; }, 'backup.drCopies', 'false', /prod must keep copies of its backups outside its region\. Fix: set backup\.drCopies: true/],
-  ['replicated backups without the DR stack', 'dev', (c) => { c.backup.automatedBackupReplicationDays = 7; }, 'backup.automatedBackupReplicationDays', '7', /need the DR stack's key.*Fix: set backup\.drCopies: true, or set this to 0/],
-  ['no pre-deploy snapshot kept', 'staging', (c) => { c.backup.preDeploySnapshotsKept = 0; }, 'backup.preDeploySnapshotsKept', '0', /release's own snapshot must be kept\. Fix: use 1 to 50/],
-  ['more pre-deploy snapshots than the quota allows', 'prod', (c) => { c.backup.preDeploySnapshotsKept = 80; }, 'backup.preDeploySnapshotsKept', '80', /quota of 100 per region\. Fix: use 1 to 50/],
-  ['DR copies that would fill the manual-snapshot quota', 'prod', (c) => { c.backup.drCopyRetentionDays = 90; }, 'backup.drCopyRetentionDays', '90', /eu-central-1 would hold 105 manual DB snapshots \(90 daily recovery points, 10 pre-deploy snapshots, 5 spare\) but the quota is 100\. Fix: keep at most 85 days.*raise the quota in Service Quotas and set backup\.manualSnapshotQuota/],
-  ['daily backups that would fill the manual-snapshot quota', 'staging', (c) => { c.backup.planRetentionDays = 95; }, 'backup.planRetentionDays', '95', /eu-west-1 would hold 105 manual DB snapshots/],
-  ['a compliance lock in dev', 'dev', (c) => { c.backup.vaultLock = { mode: 'compliance', changeableForDays: 3 }; }, 'backup.vaultLock.mode', '"compliance"', /cannot be undone after its grace period, and dev is a throw-away stage.*Fix: use mode "governance"/],
-  ['a compliance lock without a grace period', 'prod', (c) => { c.backup.vaultLock = { mode: 'compliance' }; }, 'backup.vaultLock.changeableForDays', 'undefined', /compliance mode needs a grace period.*Fix: set changeableForDays \(3 or more\)/],
-  ['a governance lock with a grace period', 'staging', (c) => { c.backup.vaultLock = { mode: 'governance', changeableForDays: 7 }; }, 'backup.vaultLock.changeableForDays', '7', /turns the lock into compliance mode, permanent after 7 days\. Fix: drop changeableForDays/],
-  ['a grace period under 3 days', 'prod', (c) => { c.backup.vaultLock = { mode: 'compliance', changeableForDays: 1 }; }, 'backup.vaultLock.changeableForDays', '1', /at least 3 days\. Fix: use 3 or more/],
-  ['a break-glass role that is not a role name', 'prod', (c) => { c.backup.breakGlassRoleName = 'arn:aws:iam::333333333333:role/x'; }, 'backup.breakGlassRoleName', '"arn:aws:iam::333333333333:role/x"', /not an IAM role name/],
-  ['a plain-HTTP stage open to everyone', 'dev', (c) => { delete c.app.httpAllowedCidrs; }, 'app.httpAllowedCidrs', 'undefined', /dev serves plain HTTP, which must not be open to the internet\. Fix: list the client blocks/],
-  ['a plain-HTTP stage admitting 0.0.0.0/0', 'dev', (c) => { c.app.httpAllowedCidrs = ['198.51.100.0/24', '0.0.0.0/0']; }, 'app.httpAllowedCidrs.1', '"0.0.0.0/0"', /admits the whole internet to a plain-HTTP stage/],
-  ['a client block with an octet above 255', 'dev', (c) => { c.app.httpAllowedCidrs = ['198.51.300.0/24']; }, 'app.httpAllowedCidrs.0', '"198.51.300.0/24"', /an octet is above 255\. Fix: write it like "198\.51\.100\.0\/24"/],
-  ['a client block with host bits set', 'dev', (c) => { c.app.httpAllowedCidrs = ['198.51.100.7/24']; }, 'app.httpAllowedCidrs.0', '"198.51.100.7/24"', /host bits are set: the block starts at 198\.51\.100\.0\/24\. Fix: use "198\.51\.100\.0\/24"/],
-  ['a client block with a prefix above 32', 'dev', (c) => { c.app.httpAllowedCidrs = ['198.51.100.7/33']; }, 'app.httpAllowedCidrs.0', '"198.51.100.7/33"', /an IPv4 prefix is at most \/32 \(got \/33\)/],
-  ['a client block that is no CIDR', 'dev', (c) => { c.app.httpAllowedCidrs = ['my office']; }, 'app.httpAllowedCidrs.0', '"my office"', /not an IPv4 CIDR block/],
-  ['an authentication path that is no path', 'prod', (c) => { c.app.wafAuthPaths = ['api/auth']; }, 'app.wafAuthPaths.0', '"api/auth"', /not an absolute URL path\. Fix: write it like "\/api\/auth\/"/],
-  ['no authentication path', 'prod', (c) => { c.app.wafAuthPaths = []; }, 'app.wafAuthPaths', '[]', /needs at least one path/],
-  ['an authentication rate limit under WAF\'s minimum', 'staging', (c) => { c.app.wafAuthRateLimitPer5Min = 5; }, 'app.wafAuthRateLimitPer5Min', '5', /WAF rate limits start at 10/],
-  ['a redacted header in capitals', 'prod', (c) => { c.app.wafRedactedHeaders = ['X-Api-Key']; }, 'app.wafRedactedHeaders.0', '"X-Api-Key"', /not a lower-case header name/],
-  ['a VPC block with a prefix', 'dev', (c) => { c.network.cidr = 'x10.0.0.0/16'; }, 'network.cidr', '"x10.0.0.0/16"', /not an IPv4 CIDR block/],
-  ['a VPC block with a suffix', 'dev', (c) => { c.network.cidr = '10.0.0.0/16x'; }, 'network.cidr', '"10.0.0.0/16x"', /not an IPv4 CIDR block/],
-  ['an octet of 256', 'dev', (c) => { c.network.cidr = '10.256.0.0/16'; }, 'network.cidr', '"10.256.0.0/16"', /an octet is above 255/],
-  ['a VPC block of /25', 'dev', (c) => { c.network.cidr = '10.0.0.0/25'; }, 'network.cidr', '"10.0.0.0/25"', /must be \/16 to \/24 \(got \/25\)/],
-  ['a VPC block of /15', 'dev', (c) => { c.network.cidr = '10.0.0.0/15'; }, 'network.cidr', '"10.0.0.0/15"', /must be \/16 to \/24 \(got \/15\)/],
-  ['more AZs listed than used', 'prod', (c) => { c.network.availabilityZones = ['eu-west-1a', 'eu-west-1b']; }, 'network.availabilityZones', '["eu-west-1a","eu-west-1b"]', /lists 2 zones but azCount is 3\. Fix: list exactly 3 zones/],
-  ['a zone of another region', 'dev', (c) => { c.network.availabilityZones = ['eu-west-1a', 'us-east-1b']; }, 'network.availabilityZones', '["eu-west-1a","us-east-1b"]', /us-east-1b is not a zone of eu-west-1/],
-  ['a desired count above the maximum', 'prod', (c) => { c.web.desiredCount = c.web.maxCapacity + 1; }, 'web.desiredCount', '11', /Fix:/],
-  ['a minimum above the maximum', 'staging', (c) => { c.worker.minCapacity = c.worker.maxCapacity + 1; }, 'worker.minCapacity', String(STAGES.staging.worker.maxCapacity + 1), /Fix:/],
-  ['prod without restore testing', 'prod', (c) => { c.backup.restoreTesting = 'off'; }, 'backup.restoreTesting', '"off"', /prod must prove its backups restore/],
-  ['prod with ECS Exec', 'prod', (c) => { c.app.enableExecuteCommand = true; }, 'app.enableExecuteCommand', 'true', /prod must not allow shells/],
-  ['prod without the WAF', 'prod', (c) => { c.app.waf = false; }, 'app.waf', 'false', /prod must sit behind the WAF/],
-  ['prod with one web task', 'prod', (c) => { c.web.minCapacity = 1; }, 'web.minCapacity', '1', /prod needs at least 2 web tasks/],
-  ['prod without load balancer deletion protection', 'prod', (c) => { c.app.loadBalancerDeletionProtection = false; }, 'app.loadBalancerDeletionProtection', 'false', /prod must not lose its load balancer/],
-  ['prod sending mail from the SES sandbox unnoticed', 'prod', (c) => { c.email.requireProductionAccess = false; }, 'email.requireProductionAccess', 'false', /preflight must fail while SES is in the sandbox/],
-  ['a stage promoting its own image', 'staging', (c) => { c.image.promotedFrom = 'staging'; }, 'image.promotedFrom', '"staging"', /cannot promote its own image/],
-  ['alarm endpoint over plain HTTP', 'staging', (c) => { c.alarms.httpsEndpoints = ['http://events.example.com/hook']; }, 'alarms.httpsEndpoints.0', '"http://events.example.com/hook"', /not an https:\/\/ URL/],
-  ['log retention CloudWatch does not offer', 'dev', (c) => { c.logRetentionDays = 42; }, 'logRetentionDays', '42', /Fix: use one of 1, 3, 5, 7, 14, 30/],
-  ['misspelt field', 'dev', (c) => { (c.web as Record<string, unknown>).desiredCout = 2; }, 'web.desiredCout', '2', /unknown field\. Fix: remove it or correct its spelling/],
-  ['wrong type', 'dev', (c) => { (c as Record<string, unknown>).https = 'yes'; }, 'https', '"yes"', /expected boolean.*Fix: correct https in lib\/config\/stages\.ts/],
+  [
+    'malformed account id',
+    'dev',
+    (c) => {
+      c.account = '12345';
+    },
+    'account',
+    '"12345"',
+    /exactly 12 digits/,
+  ],
+  [
+    'region that is not a region',
+    'dev',
+    (c) => {
+      c.region = 'europe-west';
+    },
+    'region',
+    '"europe-west"',
+    /not an AWS region \(lib\/config\/aws-catalog\.ts\)\. Fix: use e\.g\. "eu-west-1"; the closest are/,
+  ],
+  [
+    'region that does not exist',
+    'prod',
+    (c) => {
+      c.drRegion = 'eu-west-9';
+    },
+    'drRegion',
+    '"eu-west-9"',
+    /not an AWS region.*the closest are "eu-west-1", "eu-west-2", "eu-west-3"/,
+  ],
+  [
+    'DR region equal to the primary',
+    'staging',
+    (c) => {
+      c.drRegion = c.region;
+    },
+    'drRegion',
+    '"eu-west-1"',
+    /regional outage.*Fix: pick another region/,
+  ],
+  [
+    'CIDR that is no CIDR',
+    'dev',
+    (c) => {
+      c.network.cidr = '10.0.0.0';
+    },
+    'network.cidr',
+    '"10.0.0.0"',
+    /not an IPv4 CIDR block\. Fix:/,
+  ],
+  [
+    'CIDR wider than /16',
+    'dev',
+    (c) => {
+      c.network.cidr = '10.0.0.0/8';
+    },
+    'network.cidr',
+    '"10.0.0.0/8"',
+    /must be \/16 to \/24 \(got \/8\)/,
+  ],
+  [
+    'CIDR narrower than /24',
+    'dev',
+    (c) => {
+      c.network.cidr = '10.0.0.0/28';
+    },
+    'network.cidr',
+    '"10.0.0.0/28"',
+    /must be \/16 to \/24 \(got \/28\)/,
+  ],
+  [
+    'CIDR with host bits set',
+    'dev',
+    (c) => {
+      c.network.cidr = '10.0.1.0/16';
+    },
+    'network.cidr',
+    '"10.0.1.0/16"',
+    /host bits are set.*Fix: use "10\.0\.0\.0\/16"/,
+  ],
+  [
+    'CIDR octet above 255',
+    'dev',
+    (c) => {
+      c.network.cidr = '10.300.0.0/16';
+    },
+    'network.cidr',
+    '"10.300.0.0/16"',
+    /octet is above 255/,
+  ],
+  [
+    'more NAT gateways than AZs',
+    'dev',
+    (c) => {
+      c.network.natGateways = 3;
+    },
+    'network.natGateways',
+    '3',
+    /Fix: use 1 to 2/,
+  ],
+  [
+    'no NAT gateway',
+    'dev',
+    (c) => {
+      c.network.natGateways = 0;
+    },
+    'network.natGateways',
+    '0',
+    /need a NAT gateway.*Fix: use 1 or more/,
+  ],
+  [
+    'AZ of another region',
+    'dev',
+    (c) => {
+      c.network.availabilityZones = ['eu-west-1a', 'us-east-1b'];
+    },
+    'network.availabilityZones',
+    '["eu-west-1a","us-east-1b"]',
+    /us-east-1b is not a zone of eu-west-1/,
+  ],
+  [
+    'min tasks above max',
+    'staging',
+    (c) => {
+      c.web.minCapacity = 9;
+    },
+    'web.minCapacity',
+    '9',
+    /minCapacity \(9\) is above maxCapacity \(8\)\. Fix: lower minCapacity or raise maxCapacity/,
+  ],
+  [
+    'desired count outside min..max',
+    'dev',
+    (c) => {
+      c.worker.desiredCount = 5;
+    },
+    'worker.desiredCount',
+    '5',
+    /between minCapacity \(1\) and maxCapacity \(2\)/,
+  ],
+  [
+    'CPU Fargate does not offer',
+    'dev',
+    (c) => {
+      c.web.cpu = 300;
+    },
+    'web.cpu',
+    '300',
+    /Fargate does not offer 300 CPU units\. Fix: use one of 256, 512, 1024/,
+  ],
+  [
+    'memory Fargate does not offer with that CPU',
+    'dev',
+    (c) => {
+      c.web.memoryLimitMiB = 4096;
+    },
+    'web.memoryLimitMiB',
+    '4096',
+    /4096 MiB with 256 CPU units\. Fix: use one of 512, 1024, 2048/,
+  ],
+  [
+    'memory off the 1 GB steps',
+    'prod',
+    (c) => {
+      c.worker.memoryLimitMiB = 1536;
+    },
+    'worker.memoryLimitMiB',
+    '1536',
+    /Fix: use one of 1024, 2048, 3072, 4096$/,
+  ],
+  [
+    'memory outside a wide range',
+    'prod',
+    (c) => {
+      c.web.cpu = 2048;
+      c.web.memoryLimitMiB = 2048;
+    },
+    'web.memoryLimitMiB',
+    '2048',
+    /Fix: use one of 4096 to 16384 in steps of 1024$/,
+  ],
+  [
+    'prod without Multi-AZ',
+    'prod',
+    (c) => {
+      c.database.multiAz = false;
+    },
+    'database.multiAz',
+    'false',
+    /prod must run the database Multi-AZ.*Fix: set database.multiAz: true/,
+  ],
+  [
+    'prod without deletion protection',
+    'prod',
+    (c) => {
+      c.database.deletionProtection = false;
+    },
+    'database.deletionProtection',
+    'false',
+    /Fix: set database.deletionProtection: true/,
+  ],
+  [
+    'prod that would not keep its data',
+    'prod',
+    (c) => {
+      c.retainOnDelete = false;
+    },
+    'retainOnDelete',
+    'false',
+    /Fix: set retainOnDelete: true/,
+  ],
+  [
+    'prod without HTTPS',
+    'prod',
+    (c) => {
+      c.https = false;
+    },
+    'https',
+    'false',
+    /prod must serve HTTPS/,
+  ],
+  [
+    'prod without a cache replica',
+    'prod',
+    (c) => {
+      c.cache.replicas = 0;
+    },
+    'cache.replicas',
+    '0',
+    /Fix: set cache.replicas: 1 or more/,
+  ],
+  [
+    'prod alarms to nobody',
+    'prod',
+    (c) => {
+      c.alarms.emails = [];
+    },
+    'alarms',
+    '{"emails":[],"httpsEndpoints":[]}',
+    /would reach nobody/,
+  ],
+  [
+    'backup retention 0',
+    'dev',
+    (c) => {
+      c.database.backupRetentionDays = 0;
+    },
+    'database.backupRetentionDays',
+    '0',
+    /at least 1 day\. Fix: use 1 to 35/,
+  ],
+  [
+    'backup retention 36',
+    'prod',
+    (c) => {
+      c.database.backupRetentionDays = 36;
+    },
+    'database.backupRetentionDays',
+    '36',
+    /at most 35 days\. Fix: use 1 to 35/,
+  ],
+  [
+    'storage ceiling below initial storage',
+    'dev',
+    (c) => {
+      c.database.maxAllocatedStorageGiB = 10;
+    },
+    'database.maxAllocatedStorageGiB',
+    '10',
+    /Fix: set it to at least allocatedStorageGiB/,
+  ],
+  [
+    'engine that is not PostgreSQL 16 or 17',
+    'dev',
+    (c) => {
+      c.database.engineVersion = '15.4';
+    },
+    'database.engineVersion',
+    '"15.4"',
+    /PostgreSQL 16 or 17 minor version/,
+  ],
+  [
+    'instance class with the db. prefix',
+    'dev',
+    (c) => {
+      c.database.instanceClass = 'db.t4g.micro';
+    },
+    'database.instanceClass',
+    '"db.t4g.micro"',
+    /without its "db\." prefix/,
+  ],
+  [
+    'HTTPS stage without a domain',
+    'staging',
+    (c) => {
+      delete c.domain;
+    },
+    'domain',
+    'undefined',
+    /https is on but no domain is set.*Fix: set domain/,
+  ],
+  [
+    'record outside the hosted zone',
+    'staging',
+    (c) => {
+      c.domain!.recordName = 'staging.example.org';
+    },
+    'domain.recordName',
+    '"staging.example.org"',
+    /outside the hosted zone staging\.example\.com/,
+  ],
+  [
+    'stage zone outside its parent',
+    'prod',
+    (c) => {
+      c.domain!.zoneName = 'app.example.org';
+      c.domain!.recordName = 'app.example.org';
+    },
+    'domain.zoneName',
+    '"app.example.org"',
+    /not a subdomain of the parent zone example\.com.*Fix: use a name ending in \.example\.com, e\.g\. "prod\.example\.com"/,
+  ],
+  [
+    'malformed hosted zone id',
+    'staging',
+    (c) => {
+      c.domain!.hostedZoneId = 'zone-1';
+    },
+    'domain.hostedZoneId',
+    '"zone-1"',
+    /not a Route 53 hosted zone id/,
+  ],
+  [
+    'image tag that would expire',
+    'staging',
+    (c) => {
+      c.image.tag = 'pr-42';
+    },
+    'image.tag',
+    '"pr-42"',
+    /matches the expiring tag pattern "pr-\*": the image could expire while the stage runs it\. Fix: deploy a release tag or a sha256: digest/,
+  ],
+  [
+    'expiring pattern that matches every tag',
+    'dev',
+    (c) => {
+      c.image.expiringTagPatterns = ['*'];
+    },
+    'image.expiringTagPatterns.0',
+    '"*"',
+    /would expire every tag, releases included/,
+  ],
+  [
+    'GitHub repository without an owner',
+    'dev',
+    (c) => {
+      c.ci.repository = 'webapp-platform';
+    },
+    'ci.repository',
+    '"webapp-platform"',
+    /not a GitHub repository "owner\/name"/,
+  ],
+  [
+    'image source that is not an account',
+    'dev',
+    (c) => {
+      c.image.source.account = 'staging';
+    },
+    'image.source.account',
+    '"staging"',
+    /exactly 12 digits/,
+  ],
+  [
+    'image tag with a space',
+    'dev',
+    (c) => {
+      c.image.tag = 'v1 beta';
+    },
+    'image.tag',
+    '"v1 beta"',
+    /neither an image tag nor a "sha256:" digest/,
+  ],
+  [
+    'digest that is too short',
+    'prod',
+    (c) => {
+      c.image.tag = 'sha256:abc123';
+    },
+    'image.tag',
+    '"sha256:abc123"',
+    /neither an image tag nor a "sha256:" digest/,
+  ],
+  [
+    'invalid alarm email',
+    'staging',
+    (c) => {
+      c.alarms.emails = ['oncall-at-example.com'];
+    },
+    'alarms.emails.0',
+    '"oncall-at-example.com"',
+    /not an email address/,
+  ],
+  [
+    'more alarm emails than AWS Budgets notifies',
+    'staging',
+    (c) => {
+      c.alarms.emails = ELEVEN_EMAILS;
+    },
+    'alarms.emails',
+    JSON.stringify(ELEVEN_EMAILS),
+    /at most 10 email addresses.*Fix: list at most 10/,
+  ],
+  [
+    'database class RDS does not have',
+    'dev',
+    (c) => {
+      c.database.instanceClass = 'x2g.large';
+    },
+    'database.instanceClass',
+    '"x2g.large"',
+    /not an RDS for PostgreSQL instance class.*Fix: use e\.g\. "m7g\.large"/,
+  ],
+  [
+    'database size that does not exist',
+    'prod',
+    (c) => {
+      c.database.instanceClass = 'm7g.3xlarge';
+    },
+    'database.instanceClass',
+    '"m7g.3xlarge"',
+    /not an RDS for PostgreSQL instance class.*closest are "m7g\.2xlarge"/,
+  ],
+  [
+    'database family without its processor letter',
+    'prod',
+    (c) => {
+      c.database.instanceClass = 'm8.large';
+    },
+    'database.instanceClass',
+    '"m8.large"',
+    /not an RDS for PostgreSQL instance class.*"m8g\.large"/,
+  ],
+  [
+    'cache node type that does not exist',
+    'staging',
+    (c) => {
+      c.cache.nodeType = 'cache.x99.gigantic';
+    },
+    'cache.nodeType',
+    '"cache.x99.gigantic"',
+    /not an ElastiCache node type that runs Valkey/,
+  ],
+  [
+    'engine minor RDS does not have',
+    'dev',
+    (c) => {
+      c.database.engineVersion = '17.999';
+    },
+    'database.engineVersion',
+    '"17.999"',
+    /not a PostgreSQL minor version RDS accepts new instances on.*Fix: use e\.g\. "17\.6"/,
+  ],
+  [
+    'engine minor past its standard support',
+    'dev',
+    (c) => {
+      c.database.engineVersion = '17.2';
+    },
+    'database.engineVersion',
+    '"17.2"',
+    /not a PostgreSQL minor version RDS accepts new instances on/,
+  ],
+  [
+    'the same AZ twice',
+    'dev',
+    (c) => {
+      c.network.availabilityZones = ['eu-west-1a', 'eu-west-1a'];
+    },
+    'network.availabilityZones.1',
+    '"eu-west-1a"',
+    /"eu-west-1a" is listed twice: each zone once\. Fix: remove the second one/,
+  ],
+  [
+    'the same alarm email twice',
+    'staging',
+    (c) => {
+      c.alarms.emails = ['a@example.com', 'a@example.com'];
+    },
+    'alarms.emails.1',
+    '"a@example.com"',
+    /listed twice: each address once/,
+  ],
+  [
+    'the same alarm endpoint twice',
+    'staging',
+    (c) => {
+      c.alarms.httpsEndpoints = ['https://x.example.com/h', 'https://x.example.com/h'];
+    },
+    'alarms.httpsEndpoints.1',
+    '"https://x.example.com/h"',
+    /listed twice: each endpoint once/,
+  ],
+  [
+    'a public VPC block',
+    'dev',
+    (c) => {
+      c.network.cidr = '8.8.0.0/16';
+    },
+    'network.cidr',
+    '"8.8.0.0/16"',
+    /is not a private block.*Fix: use a block inside 10\.0\.0\.0\/8, 172\.16\.0\.0\/12, 192\.168\.0\.0\/16/,
+  ],
+  [
+    'a block just outside 172.16.0.0/12',
+    'dev',
+    (c) => {
+      c.network.cidr = '172.32.0.0/16';
+    },
+    'network.cidr',
+    '"172.32.0.0/16"',
+    /is not a private block/,
+  ],
+  [
+    'zero percent',
+    'dev',
+    (c) => {
+      c.operations.ecsCpuPercent = 0;
+    },
+    'operations.ecsCpuPercent',
+    '0',
+    /must be above 0\. Fix: use a value above 0 and at most 100/,
+  ],
+  [
+    '5xx alarm above 100%',
+    'prod',
+    (c) => {
+      c.operations.http5xxRatePercent = 150;
+    },
+    'operations.http5xxRatePercent',
+    '150',
+    /at most 100\. Fix: use a value above 0 and at most 100/,
+  ],
+  [
+    'negative alarm threshold',
+    'dev',
+    (c) => {
+      c.operations.rdsLatencySeconds = -1;
+    },
+    'operations.rdsLatencySeconds',
+    '-1',
+    /must be above 0\. Fix: use a number of seconds above 0/,
+  ],
+  [
+    'unknown operations field',
+    'dev',
+    (c) => {
+      (c.operations as Record<string, unknown>).cpuPercent = 80;
+    },
+    'operations.cpuPercent',
+    '80',
+    /unknown field/,
+  ],
+  [
+    'prod without DR copies of its backups',
+    'prod',
+    (c) => {
+      c.backup.drCopies = false;
+      c.backup.automatedBackupReplicationDays = 0;
+    },
+    'backup.drCopies',
+    'false',
+    /prod must keep copies of its backups outside its region\. Fix: set backup\.drCopies: true/,
+  ],
+  [
+    'replicated backups without the DR stack',
+    'dev',
+    (c) => {
+      c.backup.automatedBackupReplicationDays = 7;
+    },
+    'backup.automatedBackupReplicationDays',
+    '7',
+    /need the DR stack's key.*Fix: set backup\.drCopies: true, or set this to 0/,
+  ],
+  [
+    'no pre-deploy snapshot kept',
+    'staging',
+    (c) => {
+      c.backup.preDeploySnapshotsKept = 0;
+    },
+    'backup.preDeploySnapshotsKept',
+    '0',
+    /release's own snapshot must be kept\. Fix: use 1 to 50/,
+  ],
+  [
+    'more pre-deploy snapshots than the quota allows',
+    'prod',
+    (c) => {
+      c.backup.preDeploySnapshotsKept = 80;
+    },
+    'backup.preDeploySnapshotsKept',
+    '80',
+    /quota of 100 per region\. Fix: use 1 to 50/,
+  ],
+  [
+    'DR copies that would fill the manual-snapshot quota',
+    'prod',
+    (c) => {
+      c.backup.drCopyRetentionDays = 90;
+    },
+    'backup.drCopyRetentionDays',
+    '90',
+    /eu-central-1 would hold 105 manual DB snapshots \(90 daily recovery points, 10 pre-deploy snapshots, 5 spare\) but the quota is 100\. Fix: keep at most 85 days.*raise the quota in Service Quotas and set backup\.manualSnapshotQuota/,
+  ],
+  [
+    'daily backups that would fill the manual-snapshot quota',
+    'staging',
+    (c) => {
+      c.backup.planRetentionDays = 95;
+    },
+    'backup.planRetentionDays',
+    '95',
+    /eu-west-1 would hold 105 manual DB snapshots/,
+  ],
+  [
+    'a compliance lock in dev',
+    'dev',
+    (c) => {
+      c.backup.vaultLock = { mode: 'compliance', changeableForDays: 3 };
+    },
+    'backup.vaultLock.mode',
+    '"compliance"',
+    /cannot be undone after its grace period, and dev is a throw-away stage.*Fix: use mode "governance"/,
+  ],
+  [
+    'a compliance lock without a grace period',
+    'prod',
+    (c) => {
+      c.backup.vaultLock = { mode: 'compliance' };
+    },
+    'backup.vaultLock.changeableForDays',
+    'undefined',
+    /compliance mode needs a grace period.*Fix: set changeableForDays \(3 or more\)/,
+  ],
+  [
+    'a governance lock with a grace period',
+    'staging',
+    (c) => {
+      c.backup.vaultLock = { mode: 'governance', changeableForDays: 7 };
+    },
+    'backup.vaultLock.changeableForDays',
+    '7',
+    /turns the lock into compliance mode, permanent after 7 days\. Fix: drop changeableForDays/,
+  ],
+  [
+    'a grace period under 3 days',
+    'prod',
+    (c) => {
+      c.backup.vaultLock = { mode: 'compliance', changeableForDays: 1 };
+    },
+    'backup.vaultLock.changeableForDays',
+    '1',
+    /at least 3 days\. Fix: use 3 or more/,
+  ],
+  [
+    'a break-glass role that is not a role name',
+    'prod',
+    (c) => {
+      c.backup.breakGlassRoleName = 'arn:aws:iam::333333333333:role/x';
+    },
+    'backup.breakGlassRoleName',
+    '"arn:aws:iam::333333333333:role/x"',
+    /not an IAM role name/,
+  ],
+  [
+    'a plain-HTTP stage open to everyone',
+    'dev',
+    (c) => {
+      delete c.app.httpAllowedCidrs;
+    },
+    'app.httpAllowedCidrs',
+    'undefined',
+    /dev serves plain HTTP, which must not be open to the internet\. Fix: list the client blocks/,
+  ],
+  [
+    'a plain-HTTP stage admitting 0.0.0.0/0',
+    'dev',
+    (c) => {
+      c.app.httpAllowedCidrs = ['198.51.100.0/24', '0.0.0.0/0'];
+    },
+    'app.httpAllowedCidrs.1',
+    '"0.0.0.0/0"',
+    /admits the whole internet to a plain-HTTP stage/,
+  ],
+  [
+    'a client block with an octet above 255',
+    'dev',
+    (c) => {
+      c.app.httpAllowedCidrs = ['198.51.300.0/24'];
+    },
+    'app.httpAllowedCidrs.0',
+    '"198.51.300.0/24"',
+    /an octet is above 255\. Fix: write it like "198\.51\.100\.0\/24"/,
+  ],
+  [
+    'a client block with host bits set',
+    'dev',
+    (c) => {
+      c.app.httpAllowedCidrs = ['198.51.100.7/24'];
+    },
+    'app.httpAllowedCidrs.0',
+    '"198.51.100.7/24"',
+    /host bits are set: the block starts at 198\.51\.100\.0\/24\. Fix: use "198\.51\.100\.0\/24"/,
+  ],
+  [
+    'a client block with a prefix above 32',
+    'dev',
+    (c) => {
+      c.app.httpAllowedCidrs = ['198.51.100.7/33'];
+    },
+    'app.httpAllowedCidrs.0',
+    '"198.51.100.7/33"',
+    /an IPv4 prefix is at most \/32 \(got \/33\)/,
+  ],
+  [
+    'a client block that is no CIDR',
+    'dev',
+    (c) => {
+      c.app.httpAllowedCidrs = ['my office'];
+    },
+    'app.httpAllowedCidrs.0',
+    '"my office"',
+    /not an IPv4 CIDR block/,
+  ],
+  [
+    'an authentication path that is no path',
+    'prod',
+    (c) => {
+      c.app.wafAuthPaths = ['api/auth'];
+    },
+    'app.wafAuthPaths.0',
+    '"api/auth"',
+    /not an absolute URL path\. Fix: write it like "\/api\/auth\/"/,
+  ],
+  [
+    'no authentication path',
+    'prod',
+    (c) => {
+      c.app.wafAuthPaths = [];
+    },
+    'app.wafAuthPaths',
+    '[]',
+    /needs at least one path/,
+  ],
+  [
+    "an authentication rate limit under WAF's minimum",
+    'staging',
+    (c) => {
+      c.app.wafAuthRateLimitPer5Min = 5;
+    },
+    'app.wafAuthRateLimitPer5Min',
+    '5',
+    /WAF rate limits start at 10/,
+  ],
+  [
+    'a redacted header in capitals',
+    'prod',
+    (c) => {
+      c.app.wafRedactedHeaders = ['X-Api-Key'];
+    },
+    'app.wafRedactedHeaders.0',
+    '"X-Api-Key"',
+    /not a lower-case header name/,
+  ],
+  [
+    'a VPC block with a prefix',
+    'dev',
+    (c) => {
+      c.network.cidr = 'x10.0.0.0/16';
+    },
+    'network.cidr',
+    '"x10.0.0.0/16"',
+    /not an IPv4 CIDR block/,
+  ],
+  [
+    'a VPC block with a suffix',
+    'dev',
+    (c) => {
+      c.network.cidr = '10.0.0.0/16x';
+    },
+    'network.cidr',
+    '"10.0.0.0/16x"',
+    /not an IPv4 CIDR block/,
+  ],
+  [
+    'an octet of 256',
+    'dev',
+    (c) => {
+      c.network.cidr = '10.256.0.0/16';
+    },
+    'network.cidr',
+    '"10.256.0.0/16"',
+    /an octet is above 255/,
+  ],
+  [
+    'a VPC block of /25',
+    'dev',
+    (c) => {
+      c.network.cidr = '10.0.0.0/25';
+    },
+    'network.cidr',
+    '"10.0.0.0/25"',
+    /must be \/16 to \/24 \(got \/25\)/,
+  ],
+  [
+    'a VPC block of /15',
+    'dev',
+    (c) => {
+      c.network.cidr = '10.0.0.0/15';
+    },
+    'network.cidr',
+    '"10.0.0.0/15"',
+    /must be \/16 to \/24 \(got \/15\)/,
+  ],
+  [
+    'more AZs listed than used',
+    'prod',
+    (c) => {
+      c.network.availabilityZones = ['eu-west-1a', 'eu-west-1b'];
+    },
+    'network.availabilityZones',
+    '["eu-west-1a","eu-west-1b"]',
+    /lists 2 zones but azCount is 3\. Fix: list exactly 3 zones/,
+  ],
+  [
+    'a zone of another region',
+    'dev',
+    (c) => {
+      c.network.availabilityZones = ['eu-west-1a', 'us-east-1b'];
+    },
+    'network.availabilityZones',
+    '["eu-west-1a","us-east-1b"]',
+    /us-east-1b is not a zone of eu-west-1/,
+  ],
+  [
+    'a desired count above the maximum',
+    'prod',
+    (c) => {
+      c.web.desiredCount = c.web.maxCapacity + 1;
+    },
+    'web.desiredCount',
+    '11',
+    /Fix:/,
+  ],
+  [
+    'a minimum above the maximum',
+    'staging',
+    (c) => {
+      c.worker.minCapacity = c.worker.maxCapacity + 1;
+    },
+    'worker.minCapacity',
+    String(STAGES.staging.worker.maxCapacity + 1),
+    /Fix:/,
+  ],
+  [
+    'prod without restore testing',
+    'prod',
+    (c) => {
+      c.backup.restoreTesting = 'off';
+    },
+    'backup.restoreTesting',
+    '"off"',
+    /prod must prove its backups restore/,
+  ],
+  [
+    'prod with ECS Exec',
+    'prod',
+    (c) => {
+      c.app.enableExecuteCommand = true;
+    },
+    'app.enableExecuteCommand',
+    'true',
+    /prod must not allow shells/,
+  ],
+  [
+    'prod without the WAF',
+    'prod',
+    (c) => {
+      c.app.waf = false;
+    },
+    'app.waf',
+    'false',
+    /prod must sit behind the WAF/,
+  ],
+  [
+    'prod with one web task',
+    'prod',
+    (c) => {
+      c.web.minCapacity = 1;
+    },
+    'web.minCapacity',
+    '1',
+    /prod needs at least 2 web tasks/,
+  ],
+  [
+    'prod without load balancer deletion protection',
+    'prod',
+    (c) => {
+      c.app.loadBalancerDeletionProtection = false;
+    },
+    'app.loadBalancerDeletionProtection',
+    'false',
+    /prod must not lose its load balancer/,
+  ],
+  [
+    'prod sending mail from the SES sandbox unnoticed',
+    'prod',
+    (c) => {
+      c.email.requireProductionAccess = false;
+    },
+    'email.requireProductionAccess',
+    'false',
+    /preflight must fail while SES is in the sandbox/,
+  ],
+  [
+    'a stage promoting its own image',
+    'staging',
+    (c) => {
+      c.image.promotedFrom = 'staging';
+    },
+    'image.promotedFrom',
+    '"staging"',
+    /cannot promote its own image/,
+  ],
+  [
+    'alarm endpoint over plain HTTP',
+    'staging',
+    (c) => {
+      c.alarms.httpsEndpoints = ['http://events.example.com/hook'];
+    },
+    'alarms.httpsEndpoints.0',
+    '"http://events.example.com/hook"',
+    /not an https:\/\/ URL/,
+  ],
+  [
+    'log retention CloudWatch does not offer',
+    'dev',
+    (c) => {
+      c.logRetentionDays = 42;
+    },
+    'logRetentionDays',
+    '42',
+    /Fix: use one of 1, 3, 5, 7, 14, 30/,
+  ],
+  [
+    'misspelt field',
+    'dev',
+    (c) => {
+      (c.web as Record<string, unknown>).desiredCout = 2;
+    },
+    'web.desiredCout',
+    '2',
+    /unknown field\. Fix: remove it or correct its spelling/,
+  ],
+  [
+    'wrong type',
+    'dev',
+    (c) => {
+      (c as Record<string, unknown>).https = 'yes';
+    },
+    'https',
+    '"yes"',
+    /expected boolean.*Fix: correct https in lib\/config\/stages\.ts/,
+  ],
 ];
 
 describe('bad configuration fails with stage, field, value and fix', () => {
@@ -159,19 +1035,44 @@ describe('bad configuration fails with stage, field, value and fix', () => {
 
   test('values on the edge of each rule are accepted', () => {
     const ok = (stage: StageName, mutate: (c: StageConfig) => void) => expect(() => parseStageConfig(variant(stage, mutate))).not.toThrow();
-    ok('dev', (c) => { c.network.cidr = '10.255.100.0/24'; });
-    ok('dev', (c) => { c.network.cidr = '10.0.0.0/16'; });
-    ok('dev', (c) => { c.network.cidr = '192.168.0.0/16'; });
-    ok('dev', (c) => { c.app.httpAllowedCidrs = ['203.0.113.7/32', '10.20.0.0/16']; });
-    ok('prod', (c) => { c.web.minCapacity = 2; c.web.desiredCount = c.web.maxCapacity; });
-    ok('staging', (c) => { c.worker.minCapacity = c.worker.maxCapacity; c.worker.desiredCount = c.worker.maxCapacity; });
-    ok('dev', (c) => { c.database.maxAllocatedStorageGiB = c.database.allocatedStorageGiB; });
-    ok('staging', (c) => { c.domain!.recordName = `www.${c.domain!.zoneName}`; });
-    ok('prod', (c) => { c.alarms.emails = []; c.alarms.httpsEndpoints = ['https://events.example.com/hook']; });
+    ok('dev', (c) => {
+      c.network.cidr = '10.255.100.0/24';
+    });
+    ok('dev', (c) => {
+      c.network.cidr = '10.0.0.0/16';
+    });
+    ok('dev', (c) => {
+      c.network.cidr = '192.168.0.0/16';
+    });
+    ok('dev', (c) => {
+      c.app.httpAllowedCidrs = ['203.0.113.7/32', '10.20.0.0/16'];
+    });
+    ok('prod', (c) => {
+      c.web.minCapacity = 2;
+      c.web.desiredCount = c.web.maxCapacity;
+    });
+    ok('staging', (c) => {
+      c.worker.minCapacity = c.worker.maxCapacity;
+      c.worker.desiredCount = c.worker.maxCapacity;
+    });
+    ok('dev', (c) => {
+      c.database.maxAllocatedStorageGiB = c.database.allocatedStorageGiB;
+    });
+    ok('staging', (c) => {
+      c.domain!.recordName = `www.${c.domain!.zoneName}`;
+    });
+    ok('prod', (c) => {
+      c.alarms.emails = [];
+      c.alarms.httpsEndpoints = ['https://events.example.com/hook'];
+    });
     // Exactly at the quota: 85 days + 10 pre-deploy + 5 spare = 100.
-    ok('prod', (c) => { c.backup.drCopyRetentionDays = 85; });
+    ok('prod', (c) => {
+      c.backup.drCopyRetentionDays = 85;
+    });
     // Without DR copies, the DR-region retention is not held to the quota.
-    ok('dev', (c) => { c.backup.drCopyRetentionDays = 500; });
+    ok('dev', (c) => {
+      c.backup.drCopyRetentionDays = 500;
+    });
   });
 
   test('every RDS class in the catalog has its memory known (max_connections and the connections alarm derive from it)', () => {
@@ -179,7 +1080,14 @@ describe('bad configuration fails with stage, field, value and fix', () => {
   });
 
   test('a raised manual-snapshot quota admits longer retention', () => {
-    expect(parseStageConfig(variant('prod', (c) => { c.backup.drCopyRetentionDays = 90; c.backup.manualSnapshotQuota = 150; })).backup.drCopyRetentionDays).toBe(90);
+    expect(
+      parseStageConfig(
+        variant('prod', (c) => {
+          c.backup.drCopyRetentionDays = 90;
+          c.backup.manualSnapshotQuota = 150;
+        }),
+      ).backup.drCopyRetentionDays,
+    ).toBe(90);
   });
 
   test('every problem of a stage is reported at once', () => {

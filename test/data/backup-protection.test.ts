@@ -1,7 +1,7 @@
-import { Template } from 'aws-cdk-lib/assertions';
+import type { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { parseStageConfig, STAGE_NAMES, STAGES, type StageConfig, type StageName } from '../../lib/config';
 import { BOOTSTRAP_QUALIFIER } from '../../lib/ci/ci-access-stack';
+import { parseStageConfig, STAGE_NAMES, STAGES, type StageConfig, type StageName } from '../../lib/config';
 import { type StageTemplates, synthStage } from '../support/synth';
 
 const synthesized = {} as Record<StageName, StageTemplates>;
@@ -72,7 +72,7 @@ describe.each(STAGE_NAMES)('%s backups no admin or CI role can destroy', (name) 
     }
   });
 
-  test('the backup plan\'s role takes and copies backups, never restores (restores use the restore-testing role)', () => {
+  test("the backup plan's role takes and copies backups, never restores (restores use the restore-testing role)", () => {
     const managed = Object.values(synthesized[name].data.findResources('AWS::IAM::Role'))
       .map((r) => JSON.stringify(r.Properties.ManagedPolicyArns ?? []))
       .filter((arns) => arns.includes('AWSBackupServiceRolePolicyFor'));
@@ -94,7 +94,10 @@ describe.each(STAGE_NAMES)('%s backups no admin or CI role can destroy', (name) 
 test('a stage that asks for compliance mode gets it, with its grace period, on both vaults', () => {
   const t = synthStage('prod', { 'prod.backup.vaultLock.mode': 'compliance', 'prod.backup.vaultLock.changeableForDays': 7 });
   const config = parseStageConfig(STAGES.prod);
-  for (const [, template] of [['primary', t.data], ['DR', t.dr!]] as const) {
+  for (const [, template] of [
+    ['primary', t.data],
+    ['DR', t.dr!],
+  ] as const) {
     const [vault] = Object.values(template.findResources('AWS::Backup::BackupVault'));
     expect(vault.Properties.LockConfiguration.ChangeableForDays).toBe(7);
   }

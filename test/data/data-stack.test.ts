@@ -1,7 +1,7 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { STAGE_NAMES, type StageConfig, type StageName, parseStageConfig, STAGES } from '../../lib/config';
 import { setupFingerprint } from '../../lambda/database-setup/fingerprint';
+import { parseStageConfig, STAGE_NAMES, STAGES, type StageConfig, type StageName } from '../../lib/config';
 import { creationSuffixed, type StageTemplates, stackOutput, stackOutputLike, synthStage } from '../support/synth';
 
 const synthesized = {} as Record<StageName, StageTemplates>;
@@ -175,9 +175,7 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
     test('5432 is open only to the database setup function; the group has no other ingress', () => {
       const t = data(name);
       expect(only(t, 'AWS::RDS::DBInstance').resource.Properties.VPCSecurityGroups).toEqual([att('DatabaseSecurityGroup', 'GroupId')]);
-      const ingress = Object.values(t.findResources('AWS::EC2::SecurityGroupIngress')).filter(
-        (i) => JSON.stringify(i.Properties.GroupId).includes('DatabaseSecurityGroup'),
-      );
+      const ingress = Object.values(t.findResources('AWS::EC2::SecurityGroupIngress')).filter((i) => JSON.stringify(i.Properties.GroupId).includes('DatabaseSecurityGroup'));
       expect(ingress).toHaveLength(1);
       expect(ingress[0].Properties).toMatchObject({
         IpProtocol: 'tcp',
@@ -240,13 +238,18 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
       expect(JSON.stringify(data(name).toJSON())).not.toContain('NODE_EXTRA_CA_CERTS');
     });
 
-    test('the setup\'s security group reaches only the database on its port, and HTTPS for the AWS APIs', () => {
+    test("the setup's security group reaches only the database on its port, and HTTPS for the AWS APIs", () => {
       const groups = data(name).findResources('AWS::EC2::SecurityGroup', { Properties: { GroupDescription: Match.stringLikeRegexp('^Database setup custom resource') } });
       const [[id, group]] = Object.entries(groups);
       expect(group.Properties.SecurityGroupEgress).toEqual([{ CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 443, ToPort: 443, Description: expect.stringContaining('HTTPS') }]);
       const egress = Object.values(data(name).findResources('AWS::EC2::SecurityGroupEgress', { Properties: { GroupId: { 'Fn::GetAtt': [id, 'GroupId'] } } }));
       expect(egress.map((e) => e.Properties)).toEqual([
-        expect.objectContaining({ IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, DestinationSecurityGroupId: { 'Fn::GetAtt': [expect.stringMatching(/^DatabaseSecurityGroup/), 'GroupId'] } }),
+        expect.objectContaining({
+          IpProtocol: 'tcp',
+          FromPort: 5432,
+          ToPort: 5432,
+          DestinationSecurityGroupId: { 'Fn::GetAtt': [expect.stringMatching(/^DatabaseSecurityGroup/), 'GroupId'] },
+        }),
       ]);
     });
 
@@ -255,8 +258,18 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
         Properties: { Roles: [{ Ref: Match.stringLikeRegexp('^DatabaseSetupHandlerFunctionServiceRole') }] },
       });
       expect(Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement)).toEqual([
-        { Sid: 'FindTheMasterSecret', Effect: 'Allow', Action: 'rds:DescribeDBInstances', Resource: { 'Fn::Join': ['', [`arn:aws:rds:${config.region}:${config.account}:db:`, { Ref: expect.stringMatching(/^DatabaseInstance/) }]] } },
-        { Sid: 'ReadTheMasterSecret', Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: `arn:aws:secretsmanager:${config.region}:${config.account}:secret:rds!db-*` },
+        {
+          Sid: 'FindTheMasterSecret',
+          Effect: 'Allow',
+          Action: 'rds:DescribeDBInstances',
+          Resource: { 'Fn::Join': ['', [`arn:aws:rds:${config.region}:${config.account}:db:`, { Ref: expect.stringMatching(/^DatabaseInstance/) }]] },
+        },
+        {
+          Sid: 'ReadTheMasterSecret',
+          Effect: 'Allow',
+          Action: 'secretsmanager:GetSecretValue',
+          Resource: `arn:aws:secretsmanager:${config.region}:${config.account}:secret:rds!db-*`,
+        },
         {
           Sid: 'DecryptTheMasterSecret',
           Effect: 'Allow',
@@ -326,9 +339,7 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
       expect(uploads.Properties).toMatchObject({
         VersioningConfiguration: { Status: 'Enabled' },
         BucketEncryption: {
-          ServerSideEncryptionConfiguration: [
-            { BucketKeyEnabled: true, ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: att('UploadsKey', 'Arn') } },
-          ],
+          ServerSideEncryptionConfiguration: [{ BucketKeyEnabled: true, ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: att('UploadsKey', 'Arn') } }],
         },
         PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
         LoggingConfiguration: { DestinationBucketName: { Ref: expect.stringMatching(/^UploadsAccessLogs/) }, LogFilePrefix: 'uploads/' },
@@ -453,16 +464,23 @@ describe.each(STAGE_NAMES)('%s database backups', (name) => {
     expect(plan.Properties.BackupPlan.BackupPlanName).toBe(`webapp-${name}-database`);
     expect(rule).toMatchObject({ RuleName: 'Daily', ScheduleExpression: 'cron(0 5 * * ? *)', Lifecycle: { DeleteAfterDays: config.backup.planRetentionDays } });
     if (config.backup.drCopies) {
-      expect(rule.CopyActions).toEqual([{ DestinationBackupVaultArn: stackOutput(expect.objectContaining({ StackName: `${name}-Dr` })), Lifecycle: { DeleteAfterDays: config.backup.drCopyRetentionDays } }]);
+      expect(rule.CopyActions).toEqual([
+        { DestinationBackupVaultArn: stackOutput(expect.objectContaining({ StackName: `${name}-Dr` })), Lifecycle: { DeleteAfterDays: config.backup.drCopyRetentionDays } },
+      ]);
     } else {
       expect(rule.CopyActions).toBeUndefined();
     }
     data(name).hasResourceProperties('AWS::Backup::BackupSelection', {
-      BackupSelection: Match.objectLike({ Resources: [Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([Match.stringLikeRegexp(':db:'), { Ref: Match.stringLikeRegexp('^DatabaseInstance') }])]) })] }),
+      BackupSelection: Match.objectLike({
+        Resources: [Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([Match.stringLikeRegexp(':db:'), { Ref: Match.stringLikeRegexp('^DatabaseInstance') }])]) })],
+      }),
     });
     // A retained vault keeps its name after the stack is gone: the name carries the stack's
     // creation id, so deleting and creating the stage again (dev) makes a new vault.
-    data(name).hasResource('AWS::Backup::BackupVault', { Properties: { BackupVaultName: creationSuffixed(`webapp-${name}-`), EncryptionKeyArn: getAtt('BackupKey', 'Arn') }, DeletionPolicy: 'Retain' });
+    data(name).hasResource('AWS::Backup::BackupVault', {
+      Properties: { BackupVaultName: creationSuffixed(`webapp-${name}-`), EncryptionKeyArn: getAtt('BackupKey', 'Arn') },
+      DeletionPolicy: 'Retain',
+    });
   });
 
   test('RDS replicates its automated backups to the DR region with the DR key where configured', () => {
@@ -506,12 +524,13 @@ describe.each(STAGE_NAMES)('%s restore testing', (name) => {
       ValidationWindowHours: 2,
     });
     // The restored instance admits the verifier only, and says nothing outward.
-    const restoredIngress = Object.values(t.findResources('AWS::EC2::SecurityGroupIngress')).filter((i) => JSON.stringify(i.Properties.GroupId).includes('RestoreTestingRestoredSecurityGroup'));
+    const restoredIngress = Object.values(t.findResources('AWS::EC2::SecurityGroupIngress')).filter((i) =>
+      JSON.stringify(i.Properties.GroupId).includes('RestoreTestingRestoredSecurityGroup'),
+    );
     expect(restoredIngress.map((i) => i.Properties)).toEqual([
       expect.objectContaining({ FromPort: 5432, ToPort: 5432, SourceSecurityGroupId: att('RestoreTestingVerifierSecurityGroup', 'GroupId') }),
     ]);
   });
-
 });
 
 const withRestoreTesting = STAGE_NAMES.filter((n) => STAGES[n].backup.restoreTesting !== 'off');
@@ -537,7 +556,15 @@ describe.each(withRestoreTesting)('%s restore verifier', (name) => {
     ]);
     // What scripts/restore-drill.ts reads (it matches RestoreTesting<name><hash>).
     const outputs = Object.keys(t.findOutputs('*')).filter((k) => k.startsWith('RestoreTesting'));
-    expect(outputs.map((k) => k.replace(/^RestoreTesting|[0-9A-F]{8}$/g, '')).sort()).toEqual(['DatabaseArn', 'DatabaseKeyArn', 'RestoreRoleArn', 'RestoredSecurityGroupId', 'SubnetGroupName', 'VaultName', 'VerifierFunctionName']);
+    expect(outputs.map((k) => k.replace(/^RestoreTesting|[0-9A-F]{8}$/g, '')).sort()).toEqual([
+      'DatabaseArn',
+      'DatabaseKeyArn',
+      'RestoreRoleArn',
+      'RestoredSecurityGroupId',
+      'SubnetGroupName',
+      'VaultName',
+      'VerifierFunctionName',
+    ]);
     expect(statements.find((s: { Sid: string }) => s.Sid === 'PublishResults').Condition).toEqual({ StringEquals: { 'cloudwatch:namespace': 'webapp/RestoreTesting' } });
     const [fn] = Object.entries(t.findResources('AWS::Lambda::Function')).filter(([id]) => id.startsWith('RestoreTestingHandlerFunction'));
     const env = fn[1].Properties.Environment.Variables;
@@ -546,6 +573,11 @@ describe.each(withRestoreTesting)('%s restore verifier', (name) => {
     expect(env.RESTORE_TESTING_PLAN_ARN).toEqual(att('RestoreTestingPlan', 'RestoreTestingPlanArn'));
     // The watchdog reads the plan's creation time for the grace period before its first test.
     expect(env.RESTORE_TESTING_PLAN_NAME).toBe(`webapp_${name}_database`);
-    expect(statements.find((s: { Sid: string }) => s.Sid === 'ReadThePlan')).toEqual({ Sid: 'ReadThePlan', Effect: 'Allow', Action: 'backup:GetRestoreTestingPlan', Resource: att('RestoreTestingPlan', 'RestoreTestingPlanArn') });
+    expect(statements.find((s: { Sid: string }) => s.Sid === 'ReadThePlan')).toEqual({
+      Sid: 'ReadThePlan',
+      Effect: 'Allow',
+      Action: 'backup:GetRestoreTestingPlan',
+      Resource: att('RestoreTestingPlan', 'RestoreTestingPlanArn'),
+    });
   });
 });

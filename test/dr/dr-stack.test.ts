@@ -1,6 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { STAGE_NAMES, type StageName, STAGES } from '../../lib/config';
+import { STAGE_NAMES, STAGES, type StageName } from '../../lib/config';
 import { creationSuffixed, type StageTemplates, synthStage } from '../support/synth';
 
 const withReplica = STAGE_NAMES.filter((n) => STAGES[n].uploads.replicateToDr);
@@ -36,7 +36,9 @@ describe.each(withDr)('%s DR stack', (name) => {
     const t = synthesized[name].dr!;
     const [[keyId, key]] = Object.entries(t.findResources('AWS::KMS::Key')).filter(([id]) => id.startsWith('BackupKey'));
     expect(key.Properties.EnableKeyRotation).toBe(true);
-    const use = (key.Properties.KeyPolicy.Statement as { Sid: string; Condition?: Record<string, Record<string, unknown>> }[]).find((st) => st.Sid === 'AccountUsesTheKeyThroughItsServices')!;
+    const use = (key.Properties.KeyPolicy.Statement as { Sid: string; Condition?: Record<string, Record<string, unknown>> }[]).find(
+      (st) => st.Sid === 'AccountUsesTheKeyThroughItsServices',
+    )!;
     expect(use.Condition!.StringEquals['kms:ViaService']).toEqual([`rds.${config.drRegion}.amazonaws.com`, `backup.${config.drRegion}.amazonaws.com`]);
     expect(key.DeletionPolicy).toBe('Retain');
     t.hasResource('AWS::Backup::BackupVault', {
@@ -57,7 +59,6 @@ describe.each(withDr)('%s DR stack', (name) => {
 });
 
 describe.each(withReplica)('%s DR uploads replica', (name) => {
-
   test('the replica bucket is versioned, encrypted with its own key, private, TLS-only and retained', () => {
     const t = synthesized[name].dr!;
     t.hasResource('AWS::S3::Bucket', {
@@ -67,7 +68,10 @@ describe.each(withReplica)('%s DR uploads replica', (name) => {
         VersioningConfiguration: { Status: 'Enabled' },
         BucketEncryption: {
           ServerSideEncryptionConfiguration: [
-            { BucketKeyEnabled: true, ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: { 'Fn::GetAtt': [Match.stringLikeRegexp('^UploadsReplicaKey'), 'Arn'] } } },
+            {
+              BucketKeyEnabled: true,
+              ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: { 'Fn::GetAtt': [Match.stringLikeRegexp('^UploadsReplicaKey'), 'Arn'] } },
+            },
           ],
         },
         PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },

@@ -193,7 +193,17 @@ describe('ensureRoles on PostgreSQL with pgvector', () => {
          FROM pg_authid WHERE rolname IN ('${app}', '${migrator}') ORDER BY rolname`,
     );
     expect(rows).toEqual(
-      [app, migrator].map((rolname) => ({ rolname, rolcanlogin: true, rolsuper: false, rolcreatedb: false, rolcreaterole: false, rolreplication: false, rolbypassrls: false, nopassword: true, iam: true })),
+      [app, migrator].map((rolname) => ({
+        rolname,
+        rolcanlogin: true,
+        rolsuper: false,
+        rolcreatedb: false,
+        rolcreaterole: false,
+        rolreplication: false,
+        rolbypassrls: false,
+        nopassword: true,
+        iam: true,
+      })),
     );
   });
 
@@ -271,7 +281,9 @@ describe('ensureRoles on PostgreSQL with pgvector', () => {
     await client.query(`ALTER ROLE ${app} CREATEDB CREATEROLE`);
     await client.query(`ALTER ROLE ${migrator} PASSWORD 'set-by-hand'`);
     await ensureRoles(client, 'postgres', 'local');
-    const { rows } = await client.query(`SELECT rolname, rolcreatedb, rolcreaterole, rolpassword IS NULL AS nopassword FROM pg_authid WHERE rolname IN ('${app}', '${migrator}') ORDER BY 1`);
+    const { rows } = await client.query(
+      `SELECT rolname, rolcreatedb, rolcreaterole, rolpassword IS NULL AS nopassword FROM pg_authid WHERE rolname IN ('${app}', '${migrator}') ORDER BY 1`,
+    );
     expect(rows).toEqual([app, migrator].map((rolname) => ({ rolname, rolcreatedb: false, rolcreaterole: false, nopassword: true })));
   });
 
@@ -354,7 +366,15 @@ describe('custom resource handler (RDS and its managed secret from moto, SQL on 
   test('reads the secret the instance has now: after a restore, the new managed secret', async () => {
     const instance = 'setup-restored';
     await rds.send(
-      new CreateDBInstanceCommand({ DBInstanceIdentifier: instance, Engine: 'postgres', EngineVersion: '17.6', DBInstanceClass: 'db.t4g.micro', MasterUsername: 'postgres', MasterUserPassword: 'from-the-snapshot', AllocatedStorage: 20 }),
+      new CreateDBInstanceCommand({
+        DBInstanceIdentifier: instance,
+        Engine: 'postgres',
+        EngineVersion: '17.6',
+        DBInstanceClass: 'db.t4g.micro',
+        MasterUsername: 'postgres',
+        MasterUserPassword: 'from-the-snapshot',
+        AllocatedStorage: 20,
+      }),
     );
     await expect(setup(event('Create', props(instance, pgvector)), deps())).rejects.toThrow(
       /The database instance setup-restored has no RDS-managed master secret\. Fix: aws rds modify-db-instance --db-instance-identifier setup-restored --manage-master-user-password/,
@@ -392,7 +412,11 @@ describe('custom resource handler (RDS and its managed secret from moto, SQL on 
   });
 
   test.each([
-    ['a foreign host', { Host: 'db.attacker.example' }, /Refusing to set up Host "db\.attacker\.example": this function sets up only 127\.0\.0\.1:\d+\/postgres \(instance setup-foreign\)/],
+    [
+      'a foreign host',
+      { Host: 'db.attacker.example' },
+      /Refusing to set up Host "db\.attacker\.example": this function sets up only 127\.0\.0\.1:\d+\/postgres \(instance setup-foreign\)/,
+    ],
     ['a foreign port', { Port: '6543' }, /Refusing to set up Port "6543"/],
     ['another instance', { DbInstanceIdentifier: 'prod-other' }, /Refusing to set up DbInstanceIdentifier "prod-other"/],
     ['another database', { DatabaseName: 'other' }, /Refusing to set up DatabaseName "other"/],
@@ -414,14 +438,16 @@ describe('custom resource handler (RDS and its managed secret from moto, SQL on 
     expect(calls).toEqual([]);
   });
 
-  test('the target comes from the function\'s environment, every value required', () => {
+  test("the target comes from the function's environment, every value required", () => {
     expect(targetFromEnvironment({ DATABASE_INSTANCE: 'prod-db', DATABASE_HOST: 'prod-db.abc.eu-west-1.rds.amazonaws.com', DATABASE_PORT: '5432', DATABASE_NAME: 'app' })).toEqual({
       instance: 'prod-db',
       host: 'prod-db.abc.eu-west-1.rds.amazonaws.com',
       port: 5432,
       database: 'app',
     });
-    expect(() => targetFromEnvironment({ DATABASE_INSTANCE: 'prod-db', DATABASE_PORT: '5432' })).toThrow("The function's configuration lacks DATABASE_HOST, DATABASE_NAME; deploy the stack again.");
+    expect(() => targetFromEnvironment({ DATABASE_INSTANCE: 'prod-db', DATABASE_PORT: '5432' })).toThrow(
+      "The function's configuration lacks DATABASE_HOST, DATABASE_NAME; deploy the stack again.",
+    );
     expect(() => targetFromEnvironment({ DATABASE_INSTANCE: 'i', DATABASE_HOST: 'h', DATABASE_PORT: '54x', DATABASE_NAME: 'd' })).toThrow('DATABASE_PORT is not a port: "54x"');
     expect(() => targetFromEnvironment({ DATABASE_INSTANCE: 'i', DATABASE_HOST: 'h', DATABASE_PORT: '70000', DATABASE_NAME: 'd' })).toThrow('DATABASE_PORT is not a port');
   });

@@ -1,4 +1,12 @@
-import { CreateClusterCommand, CreateServiceCommand, ECSClient, RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
+import {
+  CreateClusterCommand,
+  CreateServiceCommand,
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  ECSClient,
+  ListServicesCommand,
+  RegisterTaskDefinitionCommand,
+} from '@aws-sdk/client-ecs';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import {
   CopyDBSnapshotCommand,
@@ -10,10 +18,9 @@ import {
   DescribeDBSnapshotsCommand,
   InvalidDBInstanceStateFault,
   RDSClient,
-  RDSServiceException,
+  type RDSServiceException,
   SnapshotQuotaExceededFault,
 } from '@aws-sdk/client-rds';
-import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ListServicesCommand } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { handleIsComplete, handleOnEvent, settingsFrom } from '../../lambda/pre-deploy-snapshot/custom-resource';
@@ -70,16 +77,29 @@ beforeAll(async () => {
   };
   drKeyArn = (await new KMSClient(moto.clientConfig(DR)).send(new CreateKeyCommand({ Description: 'DR snapshots' }))).KeyMetadata!.Arn!;
   await clients.rds.send(
-    new CreateDBInstanceCommand({ DBInstanceIdentifier: DB, DBInstanceClass: 'db.m7g.large', Engine: 'postgres', MasterUsername: 'postgres', MasterUserPassword: 'not-a-real-password', AllocatedStorage: 100 }),
+    new CreateDBInstanceCommand({
+      DBInstanceIdentifier: DB,
+      DBInstanceClass: 'db.m7g.large',
+      Engine: 'postgres',
+      MasterUsername: 'postgres',
+      MasterUserPassword: 'not-a-real-password',
+      AllocatedStorage: 100,
+    }),
   );
   const ecs = clients.ecs as ECSClient;
   await ecs.send(new CreateClusterCommand({ clusterName: 'prod-cluster' }));
   const td = await ecs.send(
-    new RegisterTaskDefinitionCommand({ family: 'prod-web', containerDefinitions: [{ name: 'web', image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/webapp:v1.4.1', memory: 512 }] }),
+    new RegisterTaskDefinitionCommand({
+      family: 'prod-web',
+      containerDefinitions: [{ name: 'web', image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/webapp:v1.4.1', memory: 512 }],
+    }),
   );
   await ecs.send(new CreateServiceCommand({ cluster: 'prod-cluster', serviceName: 'web', taskDefinition: td.taskDefinition!.taskDefinitionArn, desiredCount: 1 }));
   const worker = await ecs.send(
-    new RegisterTaskDefinitionCommand({ family: 'prod-worker', containerDefinitions: [{ name: 'worker', image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/webapp:worker-only', memory: 512 }] }),
+    new RegisterTaskDefinitionCommand({
+      family: 'prod-worker',
+      containerDefinitions: [{ name: 'worker', image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/webapp:worker-only', memory: 512 }],
+    }),
   );
   await ecs.send(new CreateServiceCommand({ cluster: 'prod-cluster', serviceName: 'a-worker', taskDefinition: worker.taskDefinition!.taskDefinitionArn, desiredCount: 1 }));
 }, 60_000);
@@ -136,7 +156,16 @@ describe('pre-deploy snapshot against moto (RDS, ECS, KMS in two regions)', () =
 
   test('pruning keeps the newest N of its own snapshots in both regions and never touches others', async () => {
     await clients.rds.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: DB, DBSnapshotIdentifier: 'manual-before-migration' }));
-    await clients.rds.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: DB, DBSnapshotIdentifier: 'other-stage-tool-snapshot', Tags: [{ Key: TOOL_TAG, Value: 'true' }, { Key: TAGS.stage, Value: 'staging' }] }));
+    await clients.rds.send(
+      new CreateDBSnapshotCommand({
+        DBInstanceIdentifier: DB,
+        DBSnapshotIdentifier: 'other-stage-tool-snapshot',
+        Tags: [
+          { Key: TOOL_TAG, Value: 'true' },
+          { Key: TAGS.stage, Value: 'staging' },
+        ],
+      }),
+    );
     const ids: string[] = [first.snapshotId];
     for (const [i, version] of ['v1.4.3', 'v1.4.4', 'v1.5.0'].entries()) {
       await new Promise((r) => setTimeout(r, 20)); // distinct creation times
@@ -172,11 +201,22 @@ describe('pre-deploy snapshot against moto (RDS, ECS, KMS in two regions)', () =
       DrRegion: DR,
       DrKmsKeyArn: drKeyArn,
     };
-    const base = { ServiceToken: props.ServiceToken, ResponseURL: 'https://example.com', StackId: 'stack', RequestId: 'req', LogicalResourceId: 'PreDeploySnapshot', ResourceType: 'Custom::PreDeploySnapshot' };
+    const base = {
+      ServiceToken: props.ServiceToken,
+      ResponseURL: 'https://example.com',
+      StackId: 'stack',
+      RequestId: 'req',
+      LogicalResourceId: 'PreDeploySnapshot',
+      ResourceType: 'Custom::PreDeploySnapshot',
+    };
     const now = new Date('2026-11-22T16:00:00Z');
     const created = await handleOnEvent({ ...base, RequestType: 'Create', ResourceProperties: props }, clients, now);
     expect(created.PhysicalResourceId).toBe('predeploy-prod-v2-0-0-aaaaaaaa-202611221600');
-    const done = await handleIsComplete({ ...base, RequestType: 'Create', ResourceProperties: props, PhysicalResourceId: created.PhysicalResourceId!, Data: created.Data } as never, clients, now);
+    const done = await handleIsComplete(
+      { ...base, RequestType: 'Create', ResourceProperties: props, PhysicalResourceId: created.PhysicalResourceId!, Data: created.Data } as never,
+      clients,
+      now,
+    );
     expect(done).toMatchObject({ IsComplete: true, Data: { SnapshotId: created.PhysicalResourceId, DrCopy: `started ${created.PhysicalResourceId} in ${DR}` } });
 
     const before = (await snapshots(clients.rds)).length;
@@ -184,17 +224,38 @@ describe('pre-deploy snapshot against moto (RDS, ECS, KMS in two regions)', () =
     expect(deleted).toEqual({ PhysicalResourceId: created.PhysicalResourceId });
     expect(await snapshots(clients.rds)).toHaveLength(before);
 
-    const skipped = await handleOnEvent({ ...base, RequestType: 'Update', ResourceProperties: { ...props, Release: 'v2.0.1-aaaaaaaa', Skip: 'true' }, OldResourceProperties: props, PhysicalResourceId: created.PhysicalResourceId! }, clients, now);
+    const skipped = await handleOnEvent(
+      {
+        ...base,
+        RequestType: 'Update',
+        ResourceProperties: { ...props, Release: 'v2.0.1-aaaaaaaa', Skip: 'true' },
+        OldResourceProperties: props,
+        PhysicalResourceId: created.PhysicalResourceId!,
+      },
+      clients,
+      now,
+    );
     expect(skipped.Data).toMatchObject({ SnapshotId: 'skipped' });
     expect(await snapshots(clients.rds)).toHaveLength(before);
   });
 });
 
-describe('the custom resource\'s isComplete', () => {
+describe("the custom resource's isComplete", () => {
   const props = { Stage: 'prod', DbInstanceIdentifier: DB, Release: 'r', Image: 'i', StackName: 'prod-App', Cluster: 'c', WebTaskFamily: 'w', Keep: '3', DbWaitMinutes: '15' };
   const event = (RequestType: string, extra: Record<string, unknown> = {}) =>
     ({ RequestType, ResourceProperties: { ServiceToken: 'x', ...props, ...extra }, PhysicalResourceId: 'predeploy-x', Data: { StartedAt: '2026-11-22T12:00:00.000Z' } }) as never;
-  const untouchable = { rds: { send: async () => { throw new Error('must not call AWS'); } }, ecs: { send: async () => { throw new Error('must not call AWS'); } } } as never;
+  const untouchable = {
+    rds: {
+      send: async () => {
+        throw new Error('must not call AWS');
+      },
+    },
+    ecs: {
+      send: async () => {
+        throw new Error('must not call AWS');
+      },
+    },
+  } as never;
 
   test('Delete and a skipped release complete at once, calling nothing', async () => {
     expect(await handleIsComplete(event('Delete'), untouchable, new Date())).toEqual({ IsComplete: true });
@@ -247,14 +308,18 @@ describe('failures the stand-in cannot produce fail closed, with the database, t
     healthy();
     rdsMock.on(CreateDBSnapshotCommand).rejects(fault(SnapshotQuotaExceededFault, 'Cannot create more than 100 manual snapshots'));
     const error = await begin(faulty(), s(), at).catch((e: Error) => e);
-    expect((error as Error).message).toMatch(/manual DB snapshot quota is used up \(Cannot create more than 100 manual snapshots\)\. Delete manual snapshots that are no longer needed or ask AWS for a higher quota/);
+    expect((error as Error).message).toMatch(
+      /manual DB snapshot quota is used up \(Cannot create more than 100 manual snapshots\)\. Delete manual snapshots that are no longer needed or ask AWS for a higher quota/,
+    );
     common((error as Error).message);
   });
 
-  test('a snapshot of that name exists and is not this release\'s', async () => {
+  test("a snapshot of that name exists and is not this release's", async () => {
     healthy();
     rdsMock.on(CreateDBSnapshotCommand).rejects(fault(DBSnapshotAlreadyExistsFault, 'exists'));
-    rdsMock.on(DescribeDBSnapshotsCommand, { DBSnapshotIdentifier: 'predeploy-prod-v1-4-2-3f9a1c2e-202611221200' }).resolves({ DBSnapshots: [{ DBSnapshotIdentifier: 'predeploy-prod-v1-4-2-3f9a1c2e-202611221200', TagList: [] }] });
+    rdsMock
+      .on(DescribeDBSnapshotsCommand, { DBSnapshotIdentifier: 'predeploy-prod-v1-4-2-3f9a1c2e-202611221200' })
+      .resolves({ DBSnapshots: [{ DBSnapshotIdentifier: 'predeploy-prod-v1-4-2-3f9a1c2e-202611221200', TagList: [] }] });
     const error = (await begin(faulty(), s(), at).catch((e: Error) => e)) as Error;
     expect(error.message).toMatch(/a snapshot named predeploy-prod-v1-4-2-3f9a1c2e-202611221200 already exists and is not this release's\. Rename or delete that snapshot/);
     common(error.message);
@@ -315,13 +380,20 @@ describe('failures the stand-in cannot produce fail closed, with the database, t
     Status: status,
     DBSnapshotArn: `arn:aws:rds:eu-west-1:123456789012:snapshot:${id}`,
     SnapshotCreateTime: new Date(at.getTime() - minutesAgo * 60_000),
-    TagList: [{ Key: TOOL_TAG, Value: 'true' }, { Key: TAGS.stage, Value: stage }, { Key: TAGS.release, Value: release }],
+    TagList: [
+      { Key: TOOL_TAG, Value: 'true' },
+      { Key: TAGS.stage, Value: stage },
+      { Key: TAGS.release, Value: release },
+    ],
   });
 
   test.each(['creating', 'pending'])('a snapshot still "%s" keeps the deploy waiting, and completes once available', async (status) => {
     healthy();
     const id = 'predeploy-wait';
-    rdsMock.on(DescribeDBSnapshotsCommand, { DBSnapshotIdentifier: id }).resolvesOnce({ DBSnapshots: [own(id, 0, status)] }).resolves({ DBSnapshots: [own(id, 0)] });
+    rdsMock
+      .on(DescribeDBSnapshotsCommand, { DBSnapshotIdentifier: id })
+      .resolvesOnce({ DBSnapshots: [own(id, 0, status)] })
+      .resolves({ DBSnapshots: [own(id, 0)] });
     const progress = { snapshotId: id, startedAt: at.toISOString() };
     expect(await poll(faulty(), s(), progress, at)).toEqual({ complete: false, snapshotId: id });
     expect(drMock.commandCalls(CopyDBSnapshotCommand)).toHaveLength(0);
@@ -334,9 +406,9 @@ describe('failures the stand-in cannot produce fail closed, with the database, t
     rdsMock.on(DescribeDBInstancesCommand).resolves({ DBInstances: [{ DBInstanceIdentifier: DB, DBInstanceStatus: 'modifying' }] });
     rdsMock.on(DescribeDBSnapshotsCommand, { DBSnapshotIdentifier: 'predeploy-busy' }).rejects(Object.assign(new Error('not found'), { name: 'DBSnapshotNotFoundFault' }));
     const progress = { snapshotId: 'predeploy-busy', startedAt: at.toISOString() };
-    const after = (minutes: number) => poll(faulty(), s(), progress, new Date(at.getTime() + minutes * 60_000));
-    expect(await after(14.9)).toEqual({ complete: false, snapshotId: 'predeploy-busy' });
-    await expect(after(15)).rejects.toThrow(/still "modifying" after waiting 15 minutes/);
+    const atMinutes = (minutes: number) => poll(faulty(), s(), progress, new Date(at.getTime() + minutes * 60_000));
+    expect(await atMinutes(14.9)).toEqual({ complete: false, snapshotId: 'predeploy-busy' });
+    await expect(atMinutes(15)).rejects.toThrow(/still "modifying" after waiting 15 minutes/);
     expect(rdsMock.commandCalls(CreateDBSnapshotCommand)).toHaveLength(0);
   });
 
@@ -356,7 +428,7 @@ describe('failures the stand-in cannot produce fail closed, with the database, t
     expect(rdsMock.commandCalls(CreateDBSnapshotCommand)).toHaveLength(0);
   });
 
-  test('this release\'s snapshot still being created is waited for, not taken twice; a failed one is taken again', async () => {
+  test("this release's snapshot still being created is waited for, not taken twice; a failed one is taken again", async () => {
     healthy();
     rdsMock.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [own('predeploy-mine', 1, 'creating', 'prod', 'v1.4.2-3f9a1c2e')] });
     const waiting = await begin(faulty(), s(), at);
@@ -364,7 +436,9 @@ describe('failures the stand-in cannot produce fail closed, with the database, t
     expect(rdsMock.commandCalls(CreateDBSnapshotCommand)).toHaveLength(0);
 
     healthy();
-    rdsMock.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [own('predeploy-mine', 1, 'failed', 'prod', 'v1.4.2-3f9a1c2e'), own('predeploy-staging', 1, 'available', 'staging', 'v1.4.2-3f9a1c2e')] });
+    rdsMock
+      .on(DescribeDBSnapshotsCommand)
+      .resolves({ DBSnapshots: [own('predeploy-mine', 1, 'failed', 'prod', 'v1.4.2-3f9a1c2e'), own('predeploy-staging', 1, 'available', 'staging', 'v1.4.2-3f9a1c2e')] });
     rdsMock.on(CreateDBSnapshotCommand).resolves({});
     const again = await begin(faulty(), s(), at);
     expect(again.outcome).toBeUndefined();
@@ -372,7 +446,7 @@ describe('failures the stand-in cannot produce fail closed, with the database, t
     expect(again.progress.snapshotId).toBe('predeploy-prod-v1-4-2-3f9a1c2e-202611221200');
   });
 
-  test('a name clash with this release\'s own snapshot (an earlier poll of the same run) is not an error', async () => {
+  test("a name clash with this release's own snapshot (an earlier poll of the same run) is not an error", async () => {
     healthy();
     rdsMock.on(CreateDBSnapshotCommand).rejects(fault(DBSnapshotAlreadyExistsFault, 'exists'));
     const id = 'predeploy-prod-v1-4-2-3f9a1c2e-202611221200';
@@ -382,12 +456,26 @@ describe('failures the stand-in cannot produce fail closed, with the database, t
 
   test('pruning keeps the newest N by creation time, and never deletes the current snapshot or one not yet available', async () => {
     healthy();
-    const list = [own('p-3', 30), own('p-current', 50), own('p-1', 10), own('p-creating', 60, 'creating'), own('p-2', 20), own('p-old', 40), { ...own('p-notime', 5), SnapshotCreateTime: undefined }, own('other-stage', 70, 'available', 'staging')];
+    const list = [
+      own('p-3', 30),
+      own('p-current', 50),
+      own('p-1', 10),
+      own('p-creating', 60, 'creating'),
+      own('p-2', 20),
+      own('p-old', 40),
+      { ...own('p-notime', 5), SnapshotCreateTime: undefined },
+      own('other-stage', 70, 'available', 'staging'),
+    ];
     rdsMock.on(DescribeDBSnapshotsCommand, { DBInstanceIdentifier: DB, SnapshotType: 'manual', Marker: undefined }).resolves({ DBSnapshots: list.slice(0, 4), Marker: 'page-2' });
     rdsMock.on(DescribeDBSnapshotsCommand, { DBInstanceIdentifier: DB, SnapshotType: 'manual', Marker: 'page-2' }).resolves({ DBSnapshots: list.slice(4) });
     rdsMock.on(DescribeDBSnapshotsCommand, { DBSnapshotIdentifier: 'p-current' }).resolves({ DBSnapshots: [own('p-current', 50)] });
     drMock.on(CopyDBSnapshotCommand).rejects(Object.assign(new Error('exists'), { name: 'DBSnapshotAlreadyExistsFault' }));
-    const outcome = await poll(faulty(), settings({ keep: 3, dr: { region: DR, kmsKeyArn: 'arn:aws:kms:eu-central-1:123456789012:key/dr' } }), { snapshotId: 'p-current', startedAt: at.toISOString() }, at);
+    const outcome = await poll(
+      faulty(),
+      settings({ keep: 3, dr: { region: DR, kmsKeyArn: 'arn:aws:kms:eu-central-1:123456789012:key/dr' } }),
+      { snapshotId: 'p-current', startedAt: at.toISOString() },
+      at,
+    );
     // Newest first: p-1 (10), p-2 (20), p-3 (30) are kept; p-old (40) goes; p-current, p-creating,
     // the one without a time (sorted last) and the other stage's are not touched.
     expect(outcome.pruned).toEqual(['primary:p-old', 'primary:p-notime']);
@@ -397,7 +485,7 @@ describe('failures the stand-in cannot produce fail closed, with the database, t
     expect(outcome.warnings).toEqual([]);
   });
 
-  test('the previous image is that of the web service\'s primary deployment, past inactive services and across pages', async () => {
+  test("the previous image is that of the web service's primary deployment, past inactive services and across pages", async () => {
     healthy();
     const arns = Array.from({ length: 12 }, (_, i) => `arn:aws:ecs:eu-west-1:123456789012:service/prod-cluster/svc-${i}`);
     ecsMock.on(ListServicesCommand, { cluster: 'prod-cluster', nextToken: undefined }).resolves({ serviceArns: arns.slice(0, 7), nextToken: 't' });
@@ -410,9 +498,21 @@ describe('failures the stand-in cannot produce fail closed, with the database, t
       ],
     });
     ecsMock.on(DescribeServicesCommand, { cluster: 'prod-cluster', services: arns.slice(10) }).resolves({
-      services: [{ serviceName: 'web', status: 'ACTIVE', taskDefinition: td('prod-web', 9), deployments: [{ status: 'ACTIVE', taskDefinition: td('prod-web', 8) }, { status: 'PRIMARY', taskDefinition: td('prod-web', 7) }] }],
+      services: [
+        {
+          serviceName: 'web',
+          status: 'ACTIVE',
+          taskDefinition: td('prod-web', 9),
+          deployments: [
+            { status: 'ACTIVE', taskDefinition: td('prod-web', 8) },
+            { status: 'PRIMARY', taskDefinition: td('prod-web', 7) },
+          ],
+        },
+      ],
     });
-    ecsMock.on(DescribeTaskDefinitionCommand, { taskDefinition: td('prod-web', 7) }).resolves({ taskDefinition: { containerDefinitions: [{ name: 'web', image: 'webapp:v1.4.0' }] } });
+    ecsMock
+      .on(DescribeTaskDefinitionCommand, { taskDefinition: td('prod-web', 7) })
+      .resolves({ taskDefinition: { containerDefinitions: [{ name: 'web', image: 'webapp:v1.4.0' }] } });
     rdsMock.on(CreateDBSnapshotCommand).resolves({});
     await begin(faulty(), s(), at);
     const tags = rdsMock.commandCalls(CreateDBSnapshotCommand)[0].args[0].input.Tags!;
@@ -423,11 +523,15 @@ describe('failures the stand-in cannot produce fail closed, with the database, t
   test('a failed DR copy is reported, and the snapshot still returned', async () => {
     healthy();
     const arn = 'arn:aws:rds:eu-west-1:123456789012:snapshot:predeploy-x';
-    rdsMock.on(DescribeDBSnapshotsCommand, { DBSnapshotIdentifier: 'predeploy-x' }).resolves({ DBSnapshots: [{ DBSnapshotIdentifier: 'predeploy-x', Status: 'available', DBSnapshotArn: arn }] });
+    rdsMock
+      .on(DescribeDBSnapshotsCommand, { DBSnapshotIdentifier: 'predeploy-x' })
+      .resolves({ DBSnapshots: [{ DBSnapshotIdentifier: 'predeploy-x', Status: 'available', DBSnapshotArn: arn }] });
     drMock.on(CopyDBSnapshotCommand).rejects(Object.assign(new Error('Cannot copy more than 20 snapshots at once'), { name: 'SnapshotQuotaExceededFault' }));
     const outcome = await poll(faulty(), s(), { snapshotId: 'predeploy-x', startedAt: at.toISOString() }, at);
     expect(outcome).toMatchObject({ complete: true, snapshotId: 'predeploy-x', snapshotArn: arn });
-    expect(outcome.drCopy).toMatch(/^failed: copy of predeploy-x to eu-central-1 failed \(SnapshotQuotaExceededFault: Cannot copy more than 20 snapshots at once\); copy it by hand/);
+    expect(outcome.drCopy).toMatch(
+      /^failed: copy of predeploy-x to eu-central-1 failed \(SnapshotQuotaExceededFault: Cannot copy more than 20 snapshots at once\); copy it by hand/,
+    );
     expect(outcome.warnings).toHaveLength(1);
     expect(rdsMock.commandCalls(DeleteDBSnapshotCommand)).toHaveLength(0);
     expect(drMock.commandCalls(DeleteDBSnapshotCommand)).toHaveLength(0);

@@ -25,13 +25,45 @@ function openssl(args: string[]) {
 }
 
 function ca(name: string) {
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '2', '-subj', `/CN=${name}`]);
+  openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.pem`,
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${name}`,
+  ]);
 }
 
 function leaf(name: string, signer: string, san: string) {
   writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${san}\n`);
   openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`]);
-  openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', `${signer}.pem`, '-CAkey', `${signer}.key`, '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-extfile', `${name}.ext`]);
+  openssl([
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    `${signer}.pem`,
+    '-CAkey',
+    `${signer}.key`,
+    '-CAcreateserial',
+    '-out',
+    `${name}.pem`,
+    '-days',
+    '2',
+    '-extfile',
+    `${name}.ext`,
+  ]);
 }
 
 /** A PostgreSQL server as far as TLS: it accepts SSLRequest, shakes hands, then refuses the login with a known message. */
@@ -97,16 +129,21 @@ describe('rdsTls: the RDS CA bundle and nothing else', () => {
   test('reads the bundle the Lambda runtime ships and verifies', () => {
     expect(RDS_CA_BUNDLE).toBe('/var/runtime/ca-cert.pem');
     const read: string[] = [];
-    expect(rdsTls(undefined, (p) => (read.push(p), certs.rdsCa))).toEqual({ rejectUnauthorized: true, ca: certs.rdsCa });
+    expect(
+      rdsTls(undefined, (p) => {
+        read.push(p);
+        return certs.rdsCa;
+      }),
+    ).toEqual({ rejectUnauthorized: true, ca: certs.rdsCa });
     expect(read).toEqual([RDS_CA_BUNDLE]);
   });
 
   test('a missing or empty bundle refuses to connect rather than connect unverified', () => {
     expect(() => rdsTls('/nope/ca.pem')).toThrow(/^Cannot read the RDS CA bundle \/nope\/ca\.pem \(ENOENT.*refusing to connect without verifying/);
-    expect(() => rdsTls('x', () => '')).toThrow('The RDS CA bundle x holds no certificate; refusing to connect without verifying the database\'s certificate.');
+    expect(() => rdsTls('x', () => '')).toThrow("The RDS CA bundle x holds no certificate; refusing to connect without verifying the database's certificate.");
   });
 
-  test('a server with a certificate from the bundle\'s CA is reached', async () => {
+  test("a server with a certificate from the bundle's CA is reached", async () => {
     serve = { cert: certs.rdsCert, key: certs.rdsKey };
     expect(await connectWith(rdsTls('b', () => certs.rdsCa))).toBe('the TLS handshake succeeded');
   });

@@ -156,7 +156,16 @@ describe('verifying a restore job (RDS on moto, SQL on PGlite, AWS Backup and Cl
 
   beforeAll(async () => {
     rds = new RDSClient(moto.clientConfig('eu-west-1'));
-    await rds.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: INSTANCE, DBInstanceClass: 'db.m7g.large', Engine: 'postgres', MasterUsername: 'postgres', MasterUserPassword: 'snapshot-time-pw', AllocatedStorage: 100 }));
+    await rds.send(
+      new CreateDBInstanceCommand({
+        DBInstanceIdentifier: INSTANCE,
+        DBInstanceClass: 'db.m7g.large',
+        Engine: 'postgres',
+        MasterUsername: 'postgres',
+        MasterUserPassword: 'snapshot-time-pw',
+        AllocatedStorage: 100,
+      }),
+    );
   });
   beforeEach(() => {
     backupMock.reset();
@@ -173,7 +182,9 @@ describe('verifying a restore job (RDS on moto, SQL on PGlite, AWS Backup and Cl
     const result = await verifyRestoreJob('job-1', deps(), settings);
     expect(result).toMatchObject({ status: 'SUCCESSFUL', restoreSeconds: 1800, instance: INSTANCE });
     const endpoint = (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: INSTANCE }))).DBInstances![0].Endpoint!;
-    expect(connected).toEqual([expect.objectContaining({ host: endpoint.Address, port: endpoint.Port, user: 'postgres', password: 'FreshPassword123', database: 'app', ssl: { rejectUnauthorized: true } })]);
+    expect(connected).toEqual([
+      expect.objectContaining({ host: endpoint.Address, port: endpoint.Port, user: 'postgres', password: 'FreshPassword123', database: 'app', ssl: { rejectUnauthorized: true } }),
+    ]);
     expect(backupMock.commandCalls(PutRestoreValidationResultCommand)[0].args[0].input).toEqual({
       RestoreJobId: 'job-1',
       ValidationStatus: 'SUCCESSFUL',
@@ -193,7 +204,10 @@ describe('verifying a restore job (RDS on moto, SQL on PGlite, AWS Backup and Cl
     job();
     const result = await verifyRestoreJob('job-1', deps(), { ...settings, expectations: { ...healthy, tables: [{ name: 'orders', minRows: 10 }] } });
     expect(result.status).toBe('FAILED');
-    expect(backupMock.commandCalls(PutRestoreValidationResultCommand)[0].args[0].input).toMatchObject({ ValidationStatus: 'FAILED', ValidationStatusMessage: `${INSTANCE}: table orders is missing` });
+    expect(backupMock.commandCalls(PutRestoreValidationResultCommand)[0].args[0].input).toMatchObject({
+      ValidationStatus: 'FAILED',
+      ValidationStatusMessage: `${INSTANCE}: table orders is missing`,
+    });
     expect(cloudwatchMock.commandCalls(PutMetricDataCommand)[0].args[0].input.MetricData![0]).toMatchObject({ MetricName: 'VerificationSucceeded', Value: 0 });
   });
 
@@ -213,9 +227,21 @@ describe('verifying a restore job (RDS on moto, SQL on PGlite, AWS Backup and Cl
   test('a password that never applies fails after the wait', async () => {
     job();
     const rdsMock = mockClient(new RDSClient({ region: 'eu-west-1' }));
-    rdsMock.on(DescribeDBInstancesCommand).resolves({ DBInstances: [{ DBInstanceIdentifier: INSTANCE, DBInstanceStatus: 'resetting-master-credentials', PendingModifiedValues: { MasterUserPassword: '****' } }] });
+    rdsMock
+      .on(DescribeDBInstancesCommand)
+      .resolves({ DBInstances: [{ DBInstanceIdentifier: INSTANCE, DBInstanceStatus: 'resetting-master-credentials', PendingModifiedValues: { MasterUserPassword: '****' } }] });
     let clock = Date.parse('2026-11-22T06:00:00Z');
-    const result = await verifyRestoreJob('job-1', deps({ rds: rdsMock as unknown as RDSClient, now: () => new Date(clock), sleep: async (ms) => { clock += ms; } }), settings);
+    const result = await verifyRestoreJob(
+      'job-1',
+      deps({
+        rds: rdsMock as unknown as RDSClient,
+        now: () => new Date(clock),
+        sleep: async (ms) => {
+          clock += ms;
+        },
+      }),
+      settings,
+    );
     expect(result).toMatchObject({ status: 'FAILED', message: `${INSTANCE}: the new master password did not apply within 10 minutes (instance is resetting-master-credentials)` });
     expect(connected).toEqual([]);
   });
@@ -240,7 +266,10 @@ describe('verifying a restore job (RDS on moto, SQL on PGlite, AWS Backup and Cl
       .on(ListRestoreJobsCommand)
       .resolvesOnce({ RestoreJobs: [{ RestoreJobId: 'old-failed', ValidationStatus: 'FAILED', CreationDate: new Date('2026-11-20T05:00:00Z') }], NextToken: 'page-2' })
       .resolves({ RestoreJobs: [{ RestoreJobId: 'good', ValidationStatus: 'SUCCESSFUL', CreationDate: new Date('2026-11-16T05:00:00Z') }] });
-    const fresh = await checkFreshness({ backup, cloudwatch, now: () => now }, { stage: 'prod', restoreTestingPlanArn: PLAN, restoreTestingPlanName: 'webapp_prod_database', maxAgeDays: 8 });
+    const fresh = await checkFreshness(
+      { backup, cloudwatch, now: () => now },
+      { stage: 'prod', restoreTestingPlanArn: PLAN, restoreTestingPlanName: 'webapp_prod_database', maxAgeDays: 8 },
+    );
     expect(fresh).toEqual({ fresh: true, lastVerified: '2026-11-16T05:00:00.000Z', maxAgeDays: 8 });
     const [first, second] = backupMock.commandCalls(ListRestoreJobsCommand).map((c) => c.args[0].input);
     expect(first).toEqual({ ByRestoreTestingPlanArn: PLAN, ByCreatedAfter: new Date('2026-11-14T06:00:00Z'), NextToken: undefined });
@@ -251,7 +280,10 @@ describe('verifying a restore job (RDS on moto, SQL on PGlite, AWS Backup and Cl
     cloudwatchMock.reset();
     backupMock.on(ListRestoreJobsCommand).resolves({ RestoreJobs: [{ RestoreJobId: 'failed', ValidationStatus: 'FAILED', CreationDate: new Date('2026-11-21T05:00:00Z') }] });
     backupMock.on(GetRestoreTestingPlanCommand).resolves({ RestoreTestingPlan: { CreationTime: new Date('2026-01-05T00:00:00Z') } as never });
-    expect((await checkFreshness({ backup, cloudwatch, now: () => now }, { stage: 'prod', restoreTestingPlanArn: PLAN, restoreTestingPlanName: 'webapp_prod_database', maxAgeDays: 8 })).fresh).toBe(false);
+    expect(
+      (await checkFreshness({ backup, cloudwatch, now: () => now }, { stage: 'prod', restoreTestingPlanArn: PLAN, restoreTestingPlanName: 'webapp_prod_database', maxAgeDays: 8 }))
+        .fresh,
+    ).toBe(false);
     expect(cloudwatchMock.commandCalls(PutMetricDataCommand)[0].args[0].input.MetricData![0]).toMatchObject({ MetricName: 'VerifiedWithinInterval', Value: 0 });
   });
 
@@ -280,7 +312,16 @@ describe('verifying a restore job (RDS on moto, SQL on PGlite, AWS Backup and Cl
 
   test('a drill restore gets the same checks, reported only to the drill', async () => {
     const drill = 'restore-drill-prod-202611220900';
-    await rds.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: drill, DBInstanceClass: 'db.m7g.large', Engine: 'postgres', MasterUsername: 'postgres', MasterUserPassword: 'snapshot-time-pw', AllocatedStorage: 100 }));
+    await rds.send(
+      new CreateDBInstanceCommand({
+        DBInstanceIdentifier: drill,
+        DBInstanceClass: 'db.m7g.large',
+        Engine: 'postgres',
+        MasterUsername: 'postgres',
+        MasterUserPassword: 'snapshot-time-pw',
+        AllocatedStorage: 100,
+      }),
+    );
     job({ CreatedResourceArn: `arn:aws:rds:eu-west-1:123456789012:db:${drill}`, CreatedBy: {} });
     const result = await verifyRestoreJob('job-1', deps(), settings, { drill: true });
     expect(result).toMatchObject({ status: 'SUCCESSFUL', instance: drill });

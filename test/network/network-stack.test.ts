@@ -136,7 +136,10 @@ describe.each(STAGE_NAMES)('%s network stack', (name) => {
     t.hasResource('AWS::Route53::HostedZone', { Properties: { Name: `${domain.zoneName}.` }, DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
     const outputs = Object.entries(t.findOutputs('*')).filter(([k]) => k.startsWith('ZoneNameServers'));
     expect(outputs.map(([, o]) => o)).toEqual([
-      { Value: { 'Fn::Join': [',', { 'Fn::GetAtt': ['Zone2A4024A4', 'NameServers'] }] }, Description: `Create an NS record ${domain.zoneName} with these values in the ${domain.parentZoneName} zone` },
+      {
+        Value: { 'Fn::Join': [',', { 'Fn::GetAtt': ['Zone2A4024A4', 'NameServers'] }] },
+        Description: `Create an NS record ${domain.zoneName} with these values in the ${domain.parentZoneName} zone`,
+      },
     ]);
   });
 
@@ -148,11 +151,18 @@ describe.each(STAGE_NAMES)('%s network stack', (name) => {
     });
   });
 
-  test('the S3 endpoint admits only the stage account\'s buckets, ECR\'s layer bucket and CloudFormation\'s response buckets', () => {
+  test("the S3 endpoint admits only the stage account's buckets, ECR's layer bucket and CloudFormation's response buckets", () => {
     const config = parseStageConfig(STAGES[name]);
     const [endpoint] = Object.values(network(name).findResources('AWS::EC2::VPCEndpoint'));
     expect(endpoint.Properties.PolicyDocument.Statement).toEqual([
-      { Sid: 'StageAccountBuckets', Effect: 'Allow', Principal: { AWS: '*' }, Action: 's3:*', Resource: '*', Condition: { StringEquals: { 'aws:ResourceAccount': config.account } } },
+      {
+        Sid: 'StageAccountBuckets',
+        Effect: 'Allow',
+        Principal: { AWS: '*' },
+        Action: 's3:*',
+        Resource: '*',
+        Condition: { StringEquals: { 'aws:ResourceAccount': config.account } },
+      },
       { Sid: 'EcrImageLayers', Effect: 'Allow', Principal: { AWS: '*' }, Action: 's3:GetObject', Resource: `arn:aws:s3:::prod-${config.region}-starport-layer-bucket/*` },
       { Sid: 'CustomResourceResponses', Effect: 'Allow', Principal: { AWS: '*' }, Action: 's3:PutObject', Resource: 'arn:aws:s3:::cloudformation-custom-resource-response-*/*' },
     ]);

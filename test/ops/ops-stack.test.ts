@@ -4,7 +4,7 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { STAGE_NAMES, type StageConfig, type StageName } from '../../lib/config';
 import { rdsMaxConnections } from '../../lib/config/instance-class';
-import { DEV_OPERATIONS_OVERRIDES, synthStage, type StageTemplates } from '../support/synth';
+import { DEV_OPERATIONS_OVERRIDES, type StageTemplates, synthStage } from '../support/synth';
 
 type Resource = { Type: string; Properties: Record<string, any> };
 
@@ -35,7 +35,12 @@ function metricsOf(props: Record<string, any>): { namespace: string; name: strin
   if (props.MetricName) return [{ namespace: props.Namespace, name: props.MetricName, dimensions: dims(props.Dimensions), period: props.Period }];
   return (props.Metrics as any[])
     .filter((m) => m.MetricStat)
-    .map((m) => ({ namespace: m.MetricStat.Metric.Namespace, name: m.MetricStat.Metric.MetricName, dimensions: dims(m.MetricStat.Metric.Dimensions), period: m.MetricStat.Period }));
+    .map((m) => ({
+      namespace: m.MetricStat.Metric.Namespace,
+      name: m.MetricStat.Metric.MetricName,
+      dimensions: dims(m.MetricStat.Metric.Dimensions),
+      period: m.MetricStat.Period,
+    }));
 }
 
 function topicArn(name: StageName): string {
@@ -117,7 +122,11 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
       expectAlarm('restore-verification-stale', 1, 1, 86400);
       expect(alarm(name, 'restore-verification-failed')).toMatchObject({ ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'notBreaching', Statistic: 'Minimum' });
       // The watchdog publishes daily: silence means it stopped, which must alarm too.
-      expect(alarm(name, 'restore-verification-stale')).toMatchObject({ ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching', Dimensions: [{ Name: 'Stage', Value: name }] });
+      expect(alarm(name, 'restore-verification-stale')).toMatchObject({
+        ComparisonOperator: 'LessThanThreshold',
+        TreatMissingData: 'breaching',
+        Dimensions: [{ Name: 'Stage', Value: name }],
+      });
     } else {
       expect(alarms(name).has(`${name}-restore-verification-stale`)).toBe(false);
     }
@@ -161,7 +170,7 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
     expect(deployment).toContain('UnHealthyHostCount');
   });
 
-  test('the alarms watch this stage\'s resources', () => {
+  test("the alarms watch this stage's resources", () => {
     const ecs = metricsOf(alarm(name, 'worker-cpu'))[0];
     expect(JSON.stringify(ecs.dimensions.ClusterName)).toContain(`${name}-App`);
     expect(JSON.stringify(ecs.dimensions.ServiceName)).toMatch(/WorkerService/);
@@ -175,7 +184,8 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
         .flatMap((fn) => [`${name}-lambda-${fn}-errors`, `${name}-lambda-${fn}-throttles`])
         .sort(),
     );
-    if (config(name).app.waf) expect(metricsOf(alarm(name, 'waf-blocked-surge'))[0].dimensions).toEqual({ WebACL: `${name}-App-web-acl`, Region: config(name).region, Rule: 'ALL' });
+    if (config(name).app.waf)
+      expect(metricsOf(alarm(name, 'waf-blocked-surge'))[0].dimensions).toEqual({ WebACL: `${name}-App-web-acl`, Region: config(name).region, Rule: 'ALL' });
   });
 
   test('a composite "stage unhealthy" alarm pages on the paging alarms', () => {
@@ -185,7 +195,16 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
     const rule = JSON.stringify(composite.Properties.AlarmRule);
     const logicalId = (shortName: string) => Object.entries(t.findResources('AWS::CloudWatch::Alarm')).find(([, r]) => r.Properties.AlarmName === `${name}-${shortName}`)![0];
     const inRule = (shortName: string) => rule.includes(`{"Fn::GetAtt":["${logicalId(shortName)}","Arn"]}`);
-    for (const paging of ['alb-5xx-rate', 'web-5xx-rate', 'web-tasks-below-desired', 'worker-tasks-below-desired', 'db-free-storage', 'db-connections', 'cache-memory-001', 'cache-evictions-001']) {
+    for (const paging of [
+      'alb-5xx-rate',
+      'web-5xx-rate',
+      'web-tasks-below-desired',
+      'worker-tasks-below-desired',
+      'db-free-storage',
+      'db-connections',
+      'cache-memory-001',
+      'cache-evictions-001',
+    ]) {
       expect(inRule(paging), paging).toBe(true);
     }
     for (const ticket of ['db-cpu', 'web-p99-latency', 'cache-cpu-001', 'lambda-database-setup-errors']) expect(inRule(ticket), ticket).toBe(false);
@@ -199,10 +218,17 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
     const rules = resources(t, 'AWS::Events::Rule');
     expect(rules).toHaveLength(5);
     for (const r of rules) {
-      expect(r.Properties.Targets).toEqual([expect.objectContaining({ Arn: topicArn(name), InputTransformer: expect.objectContaining({ InputTemplate: expect.stringContaining('Runbook: docs/alarms.md#') }) })]);
+      expect(r.Properties.Targets).toEqual([
+        expect.objectContaining({ Arn: topicArn(name), InputTransformer: expect.objectContaining({ InputTemplate: expect.stringContaining('Runbook: docs/alarms.md#') }) }),
+      ]);
     }
     t.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: { source: ['aws.ecs'], 'detail-type': ['ECS Deployment State Change'], detail: { eventName: ['SERVICE_DEPLOYMENT_FAILED'] }, resources: [Match.anyValue(), Match.anyValue()] },
+      EventPattern: {
+        source: ['aws.ecs'],
+        'detail-type': ['ECS Deployment State Change'],
+        detail: { eventName: ['SERVICE_DEPLOYMENT_FAILED'] },
+        resources: [Match.anyValue(), Match.anyValue()],
+      },
     });
     t.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: { detail: { lastStatus: ['STOPPED'], stopCode: ['EssentialContainerExited', 'TaskFailedToStart'], group: [{ prefix: 'service:' }] } },
@@ -215,7 +241,7 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
     });
   });
 
-  test('the dashboard shows the alarms and the golden signals of this stage\'s resources', () => {
+  test("the dashboard shows the alarms and the golden signals of this stage's resources", () => {
     const [dashboard] = resources(stages[name].ops, 'AWS::CloudWatch::Dashboard');
     expect(dashboard.Properties.DashboardName).toBe(`webapp-${name}`);
     const body = JSON.stringify(dashboard.Properties.DashboardBody);
@@ -231,13 +257,19 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
     stages[name].ops.hasResourceProperties('AWS::Budgets::Budget', {
       Budget: { BudgetName: `webapp-${name}-monthly`, BudgetType: 'COST', TimeUnit: 'MONTHLY', BudgetLimit: { Amount: monthlyBudgetUsd, Unit: 'USD' } },
       NotificationsWithSubscribers: [
-        { Notification: { NotificationType: 'ACTUAL', ComparisonOperator: 'GREATER_THAN', Threshold: 80, ThresholdType: 'PERCENTAGE' }, Subscribers: recipients.emails.map((Address) => ({ SubscriptionType: 'EMAIL', Address })) },
-        { Notification: { NotificationType: 'FORECASTED', ComparisonOperator: 'GREATER_THAN', Threshold: 100, ThresholdType: 'PERCENTAGE' }, Subscribers: recipients.emails.map((Address) => ({ SubscriptionType: 'EMAIL', Address })) },
+        {
+          Notification: { NotificationType: 'ACTUAL', ComparisonOperator: 'GREATER_THAN', Threshold: 80, ThresholdType: 'PERCENTAGE' },
+          Subscribers: recipients.emails.map((Address) => ({ SubscriptionType: 'EMAIL', Address })),
+        },
+        {
+          Notification: { NotificationType: 'FORECASTED', ComparisonOperator: 'GREATER_THAN', Threshold: 100, ThresholdType: 'PERCENTAGE' },
+          Subscribers: recipients.emails.map((Address) => ({ SubscriptionType: 'EMAIL', Address })),
+        },
       ],
     });
   });
 
-  test('the alarm topic is encrypted with its own key, TLS-only, and admits only this account\'s alarms, rules and budgets', () => {
+  test("the alarm topic is encrypted with its own key, TLS-only, and admits only this account's alarms, rules and budgets", () => {
     const t = stages[name].network;
     t.hasResourceProperties('AWS::SNS::Topic', { TopicName: `webapp-${name}-alarms`, KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^AlarmsKey'), 'Arn'] } });
     const [policy] = resources(t, 'AWS::SNS::TopicPolicy');
@@ -250,21 +282,23 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
       Principal: { Service: ['budgets.amazonaws.com', 'cloudwatch.amazonaws.com', 'events.amazonaws.com'] },
       Condition: { StringEquals: { 'aws:SourceAccount': config(name).account } },
     });
-    const [key] = Object.entries(t.findResources('AWS::KMS::Key')).filter(([id]) => id.startsWith('AlarmsKey')).map(([, r]) => r);
+    const [key] = Object.entries(t.findResources('AWS::KMS::Key'))
+      .filter(([id]) => id.startsWith('AlarmsKey'))
+      .map(([, r]) => r);
     expect(key.Properties.EnableKeyRotation).toBe(true);
     const keyStatements = key.Properties.KeyPolicy.Statement as any[];
-    expect(keyStatements.find((s) => s.Sid === 'AlarmsOfThisAccountEncrypt')).toMatchObject({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Condition: { StringEquals: { 'aws:SourceAccount': config(name).account } } });
+    expect(keyStatements.find((s) => s.Sid === 'AlarmsOfThisAccountEncrypt')).toMatchObject({
+      Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Condition: { StringEquals: { 'aws:SourceAccount': config(name).account } },
+    });
     const rulesAndBudgets = keyStatements.find((s) => s.Sid === 'RulesAndBudgetsEncrypt');
     expect([...rulesAndBudgets.Principal.Service].sort()).toEqual(['budgets.amazonaws.com', 'events.amazonaws.com']);
     expect(rulesAndBudgets.Condition).toBeUndefined();
     const subscriptions = resources(t, 'AWS::SNS::Subscription').map((s) => `${s.Properties.Protocol} ${s.Properties.Endpoint}`);
-    expect(subscriptions.sort()).toEqual([
-      ...config(name).alarms.emails.map((e) => `email ${e}`),
-      ...config(name).alarms.httpsEndpoints.map((u) => `https ${u}`),
-    ].sort());
+    expect(subscriptions.sort()).toEqual([...config(name).alarms.emails.map((e) => `email ${e}`), ...config(name).alarms.httpsEndpoints.map((u) => `https ${u}`)].sort());
   });
 
-  test('the database\'s max_connections is written out, so the connections alarm knows the limit', () => {
+  test("the database's max_connections is written out, so the connections alarm knows the limit", () => {
     stages[name].data.hasResourceProperties('AWS::RDS::DBParameterGroup', {
       Parameters: Match.objectLike({ max_connections: String(rdsMaxConnections(config(name).database.instanceClass)) }),
     });
@@ -279,7 +313,9 @@ describe('operations config reaches the template', () => {
     // No emails: the budget notifies the topic, so the HTTPS subscribers hear of it.
     ops.hasResourceProperties('AWS::Budgets::Budget', {
       Budget: Match.objectLike({ BudgetLimit: { Amount: 90, Unit: 'USD' } }),
-      NotificationsWithSubscribers: Match.arrayWith([Match.objectLike({ Subscribers: [{ SubscriptionType: 'SNS', Address: 'arn:aws:sns:eu-west-1:111111111111:webapp-dev-alarms' }] })]),
+      NotificationsWithSubscribers: Match.arrayWith([
+        Match.objectLike({ Subscribers: [{ SubscriptionType: 'SNS', Address: 'arn:aws:sns:eu-west-1:111111111111:webapp-dev-alarms' }] }),
+      ]),
     });
   });
 
@@ -299,7 +335,15 @@ function alarmIn(t: Template, alarmName: string): Record<string, any> {
 describe('docs/alarms.md', () => {
   const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'alarms.md'), 'utf8');
   // GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens.
-  const anchors = new Set([...doc.matchAll(/^#{2,4} (.+)$/gm)].map((m) => m[1].trim().toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-')));
+  const anchors = new Set(
+    [...doc.matchAll(/^#{2,4} (.+)$/gm)].map((m) =>
+      m[1]
+        .trim()
+        .toLowerCase()
+        .replace(/[^a-z0-9 -]/g, '')
+        .replace(/ /g, '-'),
+    ),
+  );
 
   test.each(STAGE_NAMES)('has a runbook line for every alarm and event rule of %s', (name) => {
     const texts = [stages[name].ops, stages[name].app].flatMap((t) => [
@@ -346,7 +390,10 @@ describe.each(STAGE_NAMES)('%s alarms watch metrics that exist', (name) => {
     const cfg = config(name);
     const webAclMetric = Object.values(stages[name].app.findResources('AWS::WAFv2::WebACL')).map((w) => w.Properties.VisibilityConfig.MetricName);
     const checked = new Set<string>();
-    for (const [stack, template] of [[`${name}-App`, stages[name].app], [`${name}-Ops`, stages[name].ops]] as const) {
+    for (const [stack, template] of [
+      [`${name}-App`, stages[name].app],
+      [`${name}-Ops`, stages[name].ops],
+    ] as const) {
       for (const a of resources(template, 'AWS::CloudWatch::Alarm')) {
         for (const m of metricsOf(a.Properties)) {
           const dim = (key: string) => resolve(m.dimensions[key], stack);
@@ -405,7 +452,17 @@ describe.each(STAGE_NAMES)('%s alarms watch metrics that exist', (name) => {
       }
     }
     expect([...checked].sort()).toEqual(
-      ['AWS/ApplicationELB', 'AWS/ECS', 'AWS/ElastiCache', 'AWS/Lambda', 'AWS/RDS', 'ECS/ContainerInsights', ...(cfg.domain ? ['AWS/SES'] : []), ...(cfg.app.waf ? ['AWS/WAFV2'] : []), ...(cfg.backup.restoreTesting !== 'off' ? ['webapp/RestoreTesting'] : [])].sort(),
+      [
+        'AWS/ApplicationELB',
+        'AWS/ECS',
+        'AWS/ElastiCache',
+        'AWS/Lambda',
+        'AWS/RDS',
+        'ECS/ContainerInsights',
+        ...(cfg.domain ? ['AWS/SES'] : []),
+        ...(cfg.app.waf ? ['AWS/WAFV2'] : []),
+        ...(cfg.backup.restoreTesting !== 'off' ? ['webapp/RestoreTesting'] : []),
+      ].sort(),
     );
   });
 });

@@ -36,12 +36,18 @@ const FIXTURE = {
   Resources: {
     Web: { Type: 'AWS::ECS::Service', Properties: { DesiredCount: 2, TaskDefinition: { Ref: 'WebTask' } } },
     WebTask: { Type: 'AWS::ECS::TaskDefinition', Properties: { Cpu: '1024', Memory: '2048', RuntimePlatform: { CpuArchitecture: 'ARM64' } } },
-    Worker: { Type: 'AWS::ECS::Service', Properties: { DesiredCount: 1, TaskDefinition: { Ref: 'WorkerTask' }, CapacityProviderStrategy: [{ CapacityProvider: 'FARGATE_SPOT', Weight: 1 }] } },
+    Worker: {
+      Type: 'AWS::ECS::Service',
+      Properties: { DesiredCount: 1, TaskDefinition: { Ref: 'WorkerTask' }, CapacityProviderStrategy: [{ CapacityProvider: 'FARGATE_SPOT', Weight: 1 }] },
+    },
     WorkerTask: { Type: 'AWS::ECS::TaskDefinition', Properties: { Cpu: '512', Memory: '1024', RuntimePlatform: { CpuArchitecture: 'X86_64' } } },
     Alb: { Type: 'AWS::ElasticLoadBalancingV2::LoadBalancer', Properties: { Type: 'application' } },
     Nat: { Type: 'AWS::EC2::NatGateway', Properties: {} },
     Ip: { Type: 'AWS::EC2::EIP', Properties: {} },
-    Db: { Type: 'AWS::RDS::DBInstance', Properties: { Engine: 'postgres', DBInstanceClass: 'db.t4g.micro', MultiAZ: true, AllocatedStorage: '20', ManageMasterUserPassword: true } },
+    Db: {
+      Type: 'AWS::RDS::DBInstance',
+      Properties: { Engine: 'postgres', DBInstanceClass: 'db.t4g.micro', MultiAZ: true, AllocatedStorage: '20', ManageMasterUserPassword: true },
+    },
     Cache: { Type: 'AWS::ElastiCache::ReplicationGroup', Properties: { Engine: 'valkey', CacheNodeType: 'cache.t4g.micro', NumCacheClusters: 2 } },
     Key: { Type: 'AWS::KMS::Key', Properties: {} },
     Token: { Type: 'AWS::SecretsManager::Secret', Properties: {} },
@@ -127,7 +133,7 @@ describe('cost of the real app', () => {
     for (const c of costs) expect(c.notPriced, c.stage).toEqual([]);
   });
 
-  test('the DR stack is priced at its own region\'s prices', () => {
+  test("the DR stack is priced at its own region's prices", () => {
     const prod = estimateAssembly(readAssembly(assembly)).find((c) => c.stage === 'prod')!;
     expect(prod.priceDates).toEqual(['eu-west-1 2026-11-22', 'eu-central-1 2026-11-22']);
     const replicaKey = prod.lines.find((l) => l.item === 'prod-Dr: KMS key UploadsReplicaKey133A8F9C');

@@ -8,8 +8,8 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { run } from '../../scripts/diff-guard';
 import type { AppStage } from '../../lib/stage/app-stage';
+import { run } from '../../scripts/diff-guard';
 import { synthAssembly } from '../support/synth';
 
 const ROOT = join(__dirname, '..', '..');
@@ -47,7 +47,14 @@ describe('diff-guard on the real app', () => {
   });
 
   test('changing the database port blocks: the instance would be replaced', () => {
-    const { output, exitCode } = run(['--base', base, '--head', head('port', (prod) => { dbInstance(prod).port = '5433'; })]);
+    const { output, exitCode } = run([
+      '--base',
+      base,
+      '--head',
+      head('port', (prod) => {
+        dbInstance(prod).port = '5433';
+      }),
+    ]);
     expect(exitCode).toBe(1);
     expect(output.split('\n')).toEqual([
       'BLOCKED stage prod, stack prod-Data, DatabaseInstanceAA8A5FDE (AWS::RDS::DBInstance): replaced because Port changed',
@@ -59,19 +66,35 @@ describe('diff-guard on the real app', () => {
   });
 
   test('flipping storage encryption blocks', () => {
-    const { output, exitCode } = run(['--base', base, '--head', head('encryption', (prod) => { dbInstance(prod).storageEncrypted = false; })]);
+    const { output, exitCode } = run([
+      '--base',
+      base,
+      '--head',
+      head('encryption', (prod) => {
+        dbInstance(prod).storageEncrypted = false;
+      }),
+    ]);
     expect(exitCode).toBe(1);
     expect(output).toContain('BLOCKED stage prod, stack prod-Data, DatabaseInstanceAA8A5FDE (AWS::RDS::DBInstance): replaced because StorageEncrypted changed');
   });
 
   test('renaming the database construct blocks: the old instance would be deleted', () => {
-    const { output, exitCode } = run(['--base', base, '--head', head('rename', (prod) => { dbInstance(prod).overrideLogicalId('DatabaseInstanceRenamed'); })]);
+    const { output, exitCode } = run([
+      '--base',
+      base,
+      '--head',
+      head('rename', (prod) => {
+        dbInstance(prod).overrideLogicalId('DatabaseInstanceRenamed');
+      }),
+    ]);
     expect(exitCode).toBe(1);
     expect(output).toContain('BLOCKED stage prod, stack prod-Data, DatabaseInstanceAA8A5FDE (AWS::RDS::DBInstance): removed from the template: deleted (DeletionPolicy Snapshot)');
   });
 
   test('a fixed bucket name blocks: the bucket would be replaced (the old one kept, but empty for the app)', () => {
-    const headDir = head('bucket-name', (prod) => { (prod.data.uploads.bucket.node.defaultChild as s3.CfnBucket).bucketName = 'prod-uploads-fixed'; });
+    const headDir = head('bucket-name', (prod) => {
+      (prod.data.uploads.bucket.node.defaultChild as s3.CfnBucket).bucketName = 'prod-uploads-fixed';
+    });
     const { output, exitCode } = run(['--base', base, '--head', headDir]);
     expect(exitCode).toBe(1);
     expect(output).toContain(
@@ -80,7 +103,14 @@ describe('diff-guard on the real app', () => {
   });
 
   test('removing a retained bucket warns (orphaned) and passes', () => {
-    const { output, exitCode } = run(['--base', base, '--head', head('remove-bucket', (prod) => { prod.data.uploads.node.tryRemoveChild('AccessLogs'); })]);
+    const { output, exitCode } = run([
+      '--base',
+      base,
+      '--head',
+      head('remove-bucket', (prod) => {
+        prod.data.uploads.node.tryRemoveChild('AccessLogs');
+      }),
+    ]);
     expect(exitCode).toBe(0);
     expect(output.split('\n')).toEqual([
       'WARNING stage prod, stack prod-Data, UploadsAccessLogsB2D59324 (AWS::S3::Bucket): removed from the template: orphaned (DeletionPolicy Retain keeps it, outside CloudFormation)',
@@ -96,8 +126,12 @@ describe('diff-guard on the real app', () => {
     });
     const { output, exitCode } = run(['--base', base, '--head', headDir]);
     expect(exitCode).toBe(1);
-    expect(output).toContain('BLOCKED stage prod, stack prod-Data, DatabaseInstanceAA8A5FDE (AWS::RDS::DBInstance): stack removed: the resource would be deleted (DeletionPolicy Snapshot)');
-    expect(output).toContain('BLOCKED stage prod, stack prod-Data, CacheReplicationGroupBFE59FF3 (AWS::ElastiCache::ReplicationGroup): stack removed: the resource would be deleted (DeletionPolicy Snapshot)');
+    expect(output).toContain(
+      'BLOCKED stage prod, stack prod-Data, DatabaseInstanceAA8A5FDE (AWS::RDS::DBInstance): stack removed: the resource would be deleted (DeletionPolicy Snapshot)',
+    );
+    expect(output).toContain(
+      'BLOCKED stage prod, stack prod-Data, CacheReplicationGroupBFE59FF3 (AWS::ElastiCache::ReplicationGroup): stack removed: the resource would be deleted (DeletionPolicy Snapshot)',
+    );
     expect(output).toContain('WARNING stage prod, stack prod-Data, UploadsBucketC4B27CC7 (AWS::S3::Bucket): stack removed: the resource would be orphaned');
     expect(output).toContain('WARNING stage prod, stack prod-Data, DatabaseKey7998E78F (AWS::KMS::Key): stack removed: the resource would be orphaned');
   });
@@ -141,11 +175,14 @@ describe('diff-guard on the real app', () => {
       /prod-Data, DatabaseSecurityGroup5C91FDCB \(AWS::EC2::SecurityGroup\): (possibly )?replaced/,
       /prod-Data, CacheSecurityGroup79A9F160 \(AWS::EC2::SecurityGroup\): (possibly )?replaced/,
     ]) {
-      expect(blocked.some((l) => what.test(l)), String(what)).toBe(true);
+      expect(
+        blocked.some((l) => what.test(l)),
+        String(what),
+      ).toBe(true);
     }
   });
 
-  test('a security group no database or cache sits in is not protected (a function\'s)', () => {
+  test("a security group no database or cache sits in is not protected (a function's)", () => {
     const headDir = head('fn-group', (prod) => {
       const group = prod.data.setup.node.findChild('SecurityGroup').node.defaultChild as ec2.CfnSecurityGroup;
       group.groupDescription = 'a new description replaces the group';
@@ -156,7 +193,9 @@ describe('diff-guard on the real app', () => {
   });
 
   test('--allow accepts a named resource, by logical id or by stack path', () => {
-    const headDir = head('port-allowed', (prod) => { dbInstance(prod).port = '5433'; });
+    const headDir = head('port-allowed', (prod) => {
+      dbInstance(prod).port = '5433';
+    });
     for (const allow of ['DatabaseInstanceAA8A5FDE', 'prod/Data/DatabaseInstanceAA8A5FDE']) {
       const { output, exitCode } = run(['--base', base, '--head', headDir, '--allow', allow]);
       expect(exitCode).toBe(0);
@@ -164,16 +203,26 @@ describe('diff-guard on the real app', () => {
     }
     const typo = run(['--base', base, '--head', headDir, '--allow', 'DatabaseInstanceAA8A5FDX']);
     expect(typo.exitCode).toBe(1);
-    expect(typo.output).toContain('NOTE --allow DatabaseInstanceAA8A5FDX matched nothing: no blocked resource has that logical id or stack path (a typo, or the change moved). Nothing was allowed by it.');
+    expect(typo.output).toContain(
+      'NOTE --allow DatabaseInstanceAA8A5FDX matched nothing: no blocked resource has that logical id or stack path (a typo, or the change moved). Nothing was allowed by it.',
+    );
   });
 
   test('a bare --allow id that names the same resource in two stages allows neither; the stage path does', () => {
-    const both = (name: string) => synthAssembly(join(work, name), { stages: 'staging,prod', change: (stages) => { for (const s of stages) dbInstance(s).port = '5433'; } });
+    const both = (name: string) =>
+      synthAssembly(join(work, name), {
+        stages: 'staging,prod',
+        change: (stages) => {
+          for (const s of stages) dbInstance(s).port = '5433';
+        },
+      });
     const twoBase = synthAssembly(join(work, 'two-base'), { stages: 'staging,prod' });
     const headDir = both('two-port');
     const bare = run(['--base', twoBase, '--head', headDir, '--allow', 'DatabaseInstanceAA8A5FDE']);
     expect(bare.exitCode).toBe(1);
-    expect(bare.output).toContain('NOTE --allow DatabaseInstanceAA8A5FDE is ambiguous: it names blocked resources in staging, prod. Allow each by its stack path (staging/Data/DatabaseInstanceAA8A5FDE, prod/Data/DatabaseInstanceAA8A5FDE). Nothing was allowed by it.');
+    expect(bare.output).toContain(
+      'NOTE --allow DatabaseInstanceAA8A5FDE is ambiguous: it names blocked resources in staging, prod. Allow each by its stack path (staging/Data/DatabaseInstanceAA8A5FDE, prod/Data/DatabaseInstanceAA8A5FDE). Nothing was allowed by it.',
+    );
     const scoped = run(['--base', twoBase, '--head', headDir, '--allow', 'prod/Data/DatabaseInstanceAA8A5FDE']);
     expect(scoped.exitCode).toBe(1);
     expect(scoped.output).toContain('ALLOWED stage prod, stack prod-Data, DatabaseInstanceAA8A5FDE');
@@ -208,13 +257,36 @@ describe('assemblies the guard cannot compare exit 2 with a clear message, never
     ['a missing template', (dir: string) => rmSync(template(dir)), /is an incomplete cloud assembly: the template of prod\/Data .* is missing/],
     ['a template that is not JSON', (dir: string) => writeFileSync(template(dir), '<html>'), /is a corrupt cloud assembly: the template of prod\/Data .* is not JSON/],
     // The review reads a pull request's assembly as untrusted data: no file outside it is read.
-    ['a manifest naming a template outside the assembly', (dir: string) => retarget(dir, '../../../../etc/passwd'), /the template of prod\/Data "\.\.\/\.\.\/\.\.\/\.\.\/etc\/passwd" lies outside it/],
+    [
+      'a manifest naming a template outside the assembly',
+      (dir: string) => retarget(dir, '../../../../etc/passwd'),
+      /the template of prod\/Data "\.\.\/\.\.\/\.\.\/\.\.\/etc\/passwd" lies outside it/,
+    ],
     ['a manifest naming an absolute template path', (dir: string) => retarget(dir, '/etc/hostname'), /the template of prod\/Data "\/etc\/hostname" lies outside it/],
-    ['a template that links outside the assembly', (dir: string) => { rmSync(template(dir)); symlinkSync('/etc/hostname', join(dir, 'assembly-prod', 'prodDataLink.template.json')); retarget(dir, 'prodDataLink.template.json'); }, /"prodDataLink\.template\.json" lies outside it/],
-    ['a nested assembly outside the assembly', (dir: string) => { const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')); m.artifacts['assembly-prod'].properties.directoryName = '..'; writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m)); }, /the nested assembly of assembly-prod "\.\." lies outside it/],
+    [
+      'a template that links outside the assembly',
+      (dir: string) => {
+        rmSync(template(dir));
+        symlinkSync('/etc/hostname', join(dir, 'assembly-prod', 'prodDataLink.template.json'));
+        retarget(dir, 'prodDataLink.template.json');
+      },
+      /"prodDataLink\.template\.json" lies outside it/,
+    ],
+    [
+      'a nested assembly outside the assembly',
+      (dir: string) => {
+        const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+        m.artifacts['assembly-prod'].properties.directoryName = '..';
+        writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m));
+      },
+      /the nested assembly of assembly-prod "\.\." lies outside it/,
+    ],
   ])('%s', (name, spoil, message) => {
     const dir = broken(name.replace(/\W+/g, '-'), spoil);
-    for (const args of [['--base', dir, '--head', base], ['--base', base, '--head', dir]]) {
+    for (const args of [
+      ['--base', dir, '--head', base],
+      ['--base', base, '--head', dir],
+    ]) {
       const { output, exitCode } = run(args);
       expect(exitCode).toBe(2);
       expect(output).toMatch(message);
@@ -237,7 +309,8 @@ describe('assemblies the guard cannot compare exit 2 with a clear message, never
   });
 
   test('the script exits 1 when blocked and 0 when not, as documented', () => {
-    const exit = (headDir: string) => spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'diff-guard.ts'), '--base', base, '--head', headDir], { encoding: 'utf8' }).status;
+    const exit = (headDir: string) =>
+      spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'diff-guard.ts'), '--base', base, '--head', headDir], { encoding: 'utf8' }).status;
     expect(exit(join(work, 'port'))).toBe(1);
     expect(exit(join(work, 'same'))).toBe(0);
   });

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { type AssemblyStack, type Template, UsageError } from '../../scripts/lib/assembly';
-import { type GuardResult, formatFindings, guard } from '../../scripts/lib/guard';
+import { formatFindings, type GuardResult, guard } from '../../scripts/lib/guard';
 
 /**
  * The guard's rules on small hand-written templates: every outcome (blocked, allowed, warning,
@@ -24,17 +24,29 @@ const db = (props: Record<string, unknown> = {}, policy: Partial<Resources[strin
   ...policy,
 });
 const group = (description: string) => ({ Type: 'AWS::EC2::SecurityGroup', Properties: { GroupDescription: description, VpcId: 'vpc-1' } });
-const bucket = (props: Record<string, unknown> = {}, policy: Partial<Resources[string]> = { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' }) => ({ Type: 'AWS::S3::Bucket', Properties: props, ...policy });
+const bucket = (props: Record<string, unknown> = {}, policy: Partial<Resources[string]> = { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' }) => ({
+  Type: 'AWS::S3::Bucket',
+  Properties: props,
+  ...policy,
+});
 const fn = (memory: number) => ({ Type: 'AWS::Lambda::Function', Properties: { MemorySize: memory, Runtime: 'nodejs24.x' } });
 
 /** A consumer reading `output` of prod-Data, marked as lib/shared/cross-stack-reads.ts marks reads. */
 const reader = (output: string, marker: string) => ({
   Type: 'AWS::EC2::SecurityGroupIngress',
-  Properties: { SourceSecurityGroupId: { 'Fn::Join': ['', [{ 'Fn::GetStackOutput': { StackName: 'prod-Data', OutputName: output } }, { 'Fn::Select': [0, ['', `producer:prod-Data/${output}@${marker}`]] }]] } },
+  Properties: {
+    SourceSecurityGroupId: {
+      'Fn::Join': ['', [{ 'Fn::GetStackOutput': { StackName: 'prod-Data', OutputName: output } }, { 'Fn::Select': [0, ['', `producer:prod-Data/${output}@${marker}`]] }]],
+    },
+  },
 });
 
 const data = (resources: Resources = {}) =>
-  stack('prod/Data', { Db: db(), DbGroup: group('db'), OtherGroup: group('fn'), Uploads: bucket(), Fn: fn(256), ...resources }, { DbGroupId: { Value: { 'Fn::GetAtt': ['DbGroup', 'GroupId'] } } });
+  stack(
+    'prod/Data',
+    { Db: db(), DbGroup: group('db'), OtherGroup: group('fn'), Uploads: bucket(), Fn: fn(256), ...resources },
+    { DbGroupId: { Value: { 'Fn::GetAtt': ['DbGroup', 'GroupId'] } } },
+  );
 const app = (marker = 'aaaaaaaaaaaa') => stack('prod/App', { Ingress: reader('DbGroupId', marker) });
 const lines = (result: GuardResult) => formatFindings(result, 'text').split('\n');
 
@@ -114,11 +126,18 @@ describe('guard rules', () => {
   test('a replaced resource another stack reads: a warning when the read changed with it, blocked when it did not', () => {
     const fresh = guard([data(), app('aaaaaaaaaaaa')], [data({ OtherGroup: group('x'), DbGroup: group('db, new') }), app('bbbbbbbbbbbb')]);
     expect(fresh.findings.filter((f) => f.reason.includes('reads it'))).toEqual([
-      expect.objectContaining({ severity: 'warning', logicalId: 'DbGroup', reason: 'replaced; prod-App reads it by Fn::GetStackOutput (DbGroupId) and reads it again on its next deploy (its producer marker changed)' }),
+      expect.objectContaining({
+        severity: 'warning',
+        logicalId: 'DbGroup',
+        reason: 'replaced; prod-App reads it by Fn::GetStackOutput (DbGroupId) and reads it again on its next deploy (its producer marker changed)',
+      }),
     ]);
     const stale = guard([data(), app('aaaaaaaaaaaa')], [data({ DbGroup: group('db, new') }), app('aaaaaaaaaaaa')]);
     expect(stale.findings.filter((f) => f.reason.includes('reads it'))).toEqual([
-      expect.objectContaining({ severity: 'blocked', reason: 'replaced, and prod-App reads it by Fn::GetStackOutput (DbGroupId) with an unchanged reference: it would keep the old value' }),
+      expect.objectContaining({
+        severity: 'blocked',
+        reason: 'replaced, and prod-App reads it by Fn::GetStackOutput (DbGroupId) with an unchanged reference: it would keep the old value',
+      }),
     ]);
     // A stateless resource that nobody reads is replaced without a word.
     expect(guard([data()], [data({ OtherGroup: group('x') })]).findings).toEqual([]);
@@ -134,7 +153,9 @@ describe('guard rules', () => {
     const { Uploads: _uploads, ...rest } = data().template.Resources!;
     const orphaned = guard([data()], [stack('prod/Data', rest, data().template.Outputs as never)], ['Uploads']);
     expect(orphaned.findings[0].severity).toBe('warning');
-    expect(orphaned.notes).toEqual(['--allow Uploads matched nothing: no blocked resource has that logical id or stack path (a typo, or the change moved). Nothing was allowed by it.']);
+    expect(orphaned.notes).toEqual([
+      '--allow Uploads matched nothing: no blocked resource has that logical id or stack path (a typo, or the change moved). Nothing was allowed by it.',
+    ]);
   });
 
   test('a bare id across two stages allows neither; the path allows one; a typo is reported', () => {
@@ -145,14 +166,19 @@ describe('guard rules', () => {
     expect(bare.findings.map((f) => f.severity)).toEqual(['blocked', 'blocked']);
     expect(bare.notes[0]).toMatch(/^--allow Db is ambiguous: it names blocked resources in prod, staging\. Allow each by its stack path \(prod\/Data\/Db, staging\/Data\/Db\)/);
     const scoped = guard(base, head, ['staging/Data/Db']);
-    expect(scoped.findings.map((f) => [f.stage, f.severity])).toEqual([['prod', 'blocked'], ['staging', 'allowed']]);
+    expect(scoped.findings.map((f) => [f.stage, f.severity])).toEqual([
+      ['prod', 'blocked'],
+      ['staging', 'allowed'],
+    ]);
     expect(scoped.exitCode).toBe(1);
     expect(guard(base, head, ['prod/Data/Dbb']).notes).toHaveLength(1);
   });
 
   test('assemblies of different stages cannot be compared', () => {
     expect(() => guard([data()], [stack('dev/Data', {})])).toThrow(UsageError);
-    expect(() => guard([data()], [stack('dev/Data', {})])).toThrow('the assemblies hold different stages (base: prod; head: dev). Synthesize both with the same -c stages (or none).');
+    expect(() => guard([data()], [stack('dev/Data', {})])).toThrow(
+      'the assemblies hold different stages (base: prod; head: dev). Synthesize both with the same -c stages (or none).',
+    );
   });
 
   test('RetainExceptOnCreate counts as retained; an unset policy as Delete', () => {
@@ -169,8 +195,26 @@ describe('guard rules', () => {
   test('only groups that a database or cache sits in are protected, found through Ref as well as GetAtt', () => {
     const cache = { Type: 'AWS::ElastiCache::ReplicationGroup', Properties: { SecurityGroupIds: [{ Ref: 'CacheGroup' }], Description: 'q' } };
     const notADb = { Type: 'AWS::Lambda::Function', Properties: { VpcConfig: { SecurityGroupIds: [{ 'Fn::GetAtt': ['FnGroup', 'GroupId'] }] } } };
-    const base = [stack('prod/Data', { Cache: cache, CacheGroup: group('cache'), Fn: notADb, FnGroup: group('fn'), Db: db({ VPCSecurityGroups: [{ 'Fn::GetAtt': ['Uploads', 'Arn'] }] }), Uploads: bucket() })];
-    const head = [stack('prod/Data', { Cache: cache, CacheGroup: group('cache, new'), Fn: notADb, FnGroup: group('fn, new'), Db: db({ VPCSecurityGroups: [{ 'Fn::GetAtt': ['Uploads', 'Arn'] }] }), Uploads: bucket() })];
+    const base = [
+      stack('prod/Data', {
+        Cache: cache,
+        CacheGroup: group('cache'),
+        Fn: notADb,
+        FnGroup: group('fn'),
+        Db: db({ VPCSecurityGroups: [{ 'Fn::GetAtt': ['Uploads', 'Arn'] }] }),
+        Uploads: bucket(),
+      }),
+    ];
+    const head = [
+      stack('prod/Data', {
+        Cache: cache,
+        CacheGroup: group('cache, new'),
+        Fn: notADb,
+        FnGroup: group('fn, new'),
+        Db: db({ VPCSecurityGroups: [{ 'Fn::GetAtt': ['Uploads', 'Arn'] }] }),
+        Uploads: bucket(),
+      }),
+    ];
     expect(guard(base, head).findings.map((f) => [f.severity, f.logicalId])).toEqual([['blocked', 'CacheGroup']]);
   });
 
@@ -184,7 +228,7 @@ describe('guard rules', () => {
     expect(guard([data()], [data({ NewDb: db() })]).findings).toEqual([]);
   });
 
-  test('readers: only reads of that stack\'s outputs in that region count, a new reader is a warning, and each output is named once', () => {
+  test("readers: only reads of that stack's outputs in that region count, a new reader is a warning, and each output is named once", () => {
     const readerOf = (stackName: string, output: string, region?: string) => ({
       Type: 'AWS::EC2::SecurityGroupIngress',
       Properties: { SourceSecurityGroupId: { 'Fn::GetStackOutput': { StackName: stackName, OutputName: output, ...(region ? { Region: region } : {}) } } },
@@ -192,11 +236,18 @@ describe('guard rules', () => {
     const changed = data({ DbGroup: group('db, new') });
     const consumers = (resources: Resources) => stack('prod/App', resources);
     const readersIn = (head: AssemblyStack[], base: AssemblyStack[] = [data(), ...head.slice(1)]) =>
-      guard(base, head).findings.filter((f) => f.reason.includes('reads it')).map((f) => [f.severity, f.reason]);
+      guard(base, head)
+        .findings.filter((f) => f.reason.includes('reads it'))
+        .map((f) => [f.severity, f.reason]);
     // Another stack's output of the same name, another region, another output: not readers.
-    expect(readersIn([changed, consumers({ A: readerOf('prod-Other', 'DbGroupId'), B: readerOf('prod-Data', 'DbGroupId', 'eu-central-1'), C: readerOf('prod-Data', 'NotIt') })])).toEqual([]);
+    expect(
+      readersIn([changed, consumers({ A: readerOf('prod-Other', 'DbGroupId'), B: readerOf('prod-Data', 'DbGroupId', 'eu-central-1'), C: readerOf('prod-Data', 'NotIt') })]),
+    ).toEqual([]);
     // The same region spelt out is a reader; two reads of one output name it once; the producer itself is not its own reader.
-    const twice = readersIn([stack('prod/Data', { ...changed.template.Resources!, Self: readerOf('prod-Data', 'DbGroupId') }, changed.template.Outputs as never), consumers({ A: readerOf('prod-Data', 'DbGroupId', 'eu-west-1'), B: readerOf('prod-Data', 'DbGroupId') })]);
+    const twice = readersIn([
+      stack('prod/Data', { ...changed.template.Resources!, Self: readerOf('prod-Data', 'DbGroupId') }, changed.template.Outputs as never),
+      consumers({ A: readerOf('prod-Data', 'DbGroupId', 'eu-west-1'), B: readerOf('prod-Data', 'DbGroupId') }),
+    ]);
     expect(twice).toEqual([['blocked', 'replaced, and prod-App reads it by Fn::GetStackOutput (DbGroupId) with an unchanged reference: it would keep the old value']]);
     // A reader that did not exist in the base resolves on its first deploy: a warning.
     expect(readersIn([changed, consumers({ A: readerOf('prod-Data', 'DbGroupId') })], [data()])).toEqual([
@@ -219,7 +270,9 @@ describe('guard rules', () => {
       expect.stringMatching(/^BLOCKED: 1 stateful resource/),
     ]);
     const shared = { ...stack('CiAccess-333333333333', { Db: db() }), stage: '' };
-    expect(lines(guard([shared], [{ ...shared, template: { Resources: { Db: db({ Port: '1' }) } } }]))[0]).toBe('BLOCKED stage -, stack CiAccess-333333333333, Db (AWS::RDS::DBInstance): replaced because Port changed');
+    expect(lines(guard([shared], [{ ...shared, template: { Resources: { Db: db({ Port: '1' }) } } }]))[0]).toBe(
+      'BLOCKED stage -, stack CiAccess-333333333333, Db (AWS::RDS::DBInstance): replaced because Port changed',
+    );
     const warned = guard([data()], [stack('prod/Data', { Db: db(), DbGroup: group('db') })]);
     expect(formatFindings(warned, 'markdown').split('\n')[2]).toMatch(/^:warning: OK with warnings/);
   });
@@ -230,6 +283,8 @@ describe('guard rules', () => {
     expect(md.split('\n').slice(0, 3)).toEqual(['### Stateful-resource guard', '', expect.stringMatching(/^:no_entry: BLOCKED: 1 stateful/)]);
     expect(md).toContain('| blocked | prod | prod-Data | `Db` | AWS::RDS::DBInstance | replaced because Port changed |');
     expect(md).toContain(':warning: --allow Nope matched nothing');
-    expect(formatFindings(guard([data()], [data()]), 'markdown')).toBe('### Stateful-resource guard\n\n:white_check_mark: OK: no stateful resource is replaced, destroyed or orphaned.');
+    expect(formatFindings(guard([data()], [data()]), 'markdown')).toBe(
+      '### Stateful-resource guard\n\n:white_check_mark: OK: no stateful resource is replaced, destroyed or orphaned.',
+    );
   });
 });

@@ -11,7 +11,7 @@ import { STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { loadStages, type StageConfig } from '../../lib/config';
-import { MIN_BOOTSTRAP_VERSION, type PreflightClients, type PreflightOptions, formatPreflight, preflight } from '../../scripts/lib/preflight';
+import { formatPreflight, MIN_BOOTSTRAP_VERSION, type PreflightClients, type PreflightOptions, preflight } from '../../scripts/lib/preflight';
 import { parseArgs } from '../../scripts/preflight';
 import { type Moto, startMoto } from '../support/moto';
 import { synthStage } from '../support/synth';
@@ -25,7 +25,11 @@ let moto: Moto;
 let zoneNs: string[];
 let clock: number;
 // Stand-ins moto does not have: RDS account quotas, SES v2 GetAccount, the Elastic IP quota code.
-const rdsMocks = { 'eu-west-1': new RDSClient({ region: 'eu-west-1' }), 'eu-central-1': new RDSClient({ region: 'eu-central-1' }), 'eu-north-1': new RDSClient({ region: 'eu-north-1' }) };
+const rdsMocks = {
+  'eu-west-1': new RDSClient({ region: 'eu-west-1' }),
+  'eu-central-1': new RDSClient({ region: 'eu-central-1' }),
+  'eu-north-1': new RDSClient({ region: 'eu-north-1' }),
+};
 const rdsMock = Object.fromEntries(Object.entries(rdsMocks).map(([r, c]) => [r, mockClient(c)]));
 const sesv2 = new SESv2Client({ region: 'eu-west-1' });
 const sesMock = mockClient(sesv2);
@@ -68,7 +72,12 @@ beforeAll(async () => {
   }
   const ecr = new ECRClient(moto.clientConfig());
   await ecr.send(new CreateRepositoryCommand({ repositoryName: 'webapp' }));
-  const manifest = { schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.v2+json', config: { digest: `sha256:${'c'.repeat(64)}`, size: 1, mediaType: 'application/vnd.docker.container.image.v1+json' }, layers: [] };
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+    config: { digest: `sha256:${'c'.repeat(64)}`, size: 1, mediaType: 'application/vnd.docker.container.image.v1+json' },
+    layers: [],
+  };
   await ecr.send(new PutImageCommand({ repositoryName: 'webapp', imageTag: 'v0.1.0', imageManifest: JSON.stringify(manifest) }));
   const route53 = new Route53Client(moto.clientConfig('us-east-1'));
   const zone = await route53.send(new CreateHostedZoneCommand({ Name: 'staging.example.com', CallerReference: 'preflight-test' }));
@@ -119,12 +128,19 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
     expect(result.exitCode).toBe(1);
     // The source registry is in the staging account of the shipped config, not moto's.
     expect(image).toMatchObject({ status: 'missing', detail: `${DIGEST} is not in ${ACCOUNT}/eu-west-1 webapp` });
-    expect(image.fix).toMatch(/^CI pushes to 222222222222\/eu-west-1, which replicates it here within minutes of the push\. Check it was pushed and replicated: aws ecr describe-image-replication-status --registry-id 222222222222/);
+    expect(image.fix).toMatch(
+      /^CI pushes to 222222222222\/eu-west-1, which replicates it here within minutes of the push\. Check it was pushed and replicated: aws ecr describe-image-replication-status --registry-id 222222222222/,
+    );
   });
 
   test('an image that arrives while preflight waits (replication is asynchronous)', async () => {
     const ecr = new ECRClient(moto.clientConfig());
-    const manifest = { schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.v2+json', config: { digest: `sha256:${'d'.repeat(64)}`, size: 2, mediaType: 'application/vnd.docker.container.image.v1+json' }, layers: [] };
+    const manifest = {
+      schemaVersion: 2,
+      mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+      config: { digest: `sha256:${'d'.repeat(64)}`, size: 2, mediaType: 'application/vnd.docker.container.image.v1+json' },
+      layers: [],
+    };
     let waited = 0;
     const result = await preflight(staging(), clients(), {
       ...options({ image: 'v0.2.0', waitForImageSeconds: 120 }),
@@ -160,25 +176,40 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
       expect(result.exitCode).toBe(1);
       expect(dns.status).toBe('missing');
       expect(dns.detail).toMatch(/^staging\.example\.com is not delegated to its zone \w+: public DNS answers /);
-      expect(dns.fix).toBe(`in the example.com zone, create the NS record staging.example.com with ${zoneNs.map((n) => n.toLowerCase()).sort().join(' ')} (the certificate and SES identity cannot validate before that)`);
+      expect(dns.fix).toBe(
+        `in the example.com zone, create the NS record staging.example.com with ${zoneNs
+          .map((n) => n.toLowerCase())
+          .sort()
+          .join(' ')} (the certificate and SES identity cannot validate before that)`,
+      );
     }
   });
 
   test('a zone that does not exist yet: deploy the network stack first', async () => {
-    const result = await preflight(staging({ 'staging.domain': '{"zoneName":"nowhere.example.com","recordName":"nowhere.example.com","parentZoneName":"example.com"}' }), clients(), options());
-    expect(result.checks.find((c) => c.name === 'dns')).toMatchObject({ status: 'missing', fix: "deploy 'staging/Network' first (it creates the zone), then delegate it from example.com and run preflight again" });
+    const result = await preflight(
+      staging({ 'staging.domain': '{"zoneName":"nowhere.example.com","recordName":"nowhere.example.com","parentZoneName":"example.com"}' }),
+      clients(),
+      options(),
+    );
+    expect(result.checks.find((c) => c.name === 'dns')).toMatchObject({
+      status: 'missing',
+      fix: "deploy 'staging/Network' first (it creates the zone), then delegate it from example.com and run preflight again",
+    });
   });
 
   test('a nearly full snapshot quota, or one smaller than the design holds: not ready', async () => {
     rdsMock['eu-central-1'].on(DescribeAccountAttributesCommand).resolves({ AccountQuotas: [{ AccountQuotaName: 'ManualSnapshots', Used: 97, Max: 100 }] });
     const full = await preflight(staging(), clients(), options());
     expect(full.exitCode).toBe(1);
-    expect(full.checks.find((c) => c.name === 'snapshot quota eu-central-1')).toMatchObject({ status: 'missing', detail: '97 of 100 manual snapshots are used: the next pre-deploy snapshot or backup may fail' });
+    expect(full.checks.find((c) => c.name === 'snapshot quota eu-central-1')).toMatchObject({
+      status: 'missing',
+      detail: '97 of 100 manual snapshots are used: the next pre-deploy snapshot or backup may fail',
+    });
     expect(statusOf(full)['snapshot quota eu-west-1']).toBe('ok');
 
     rdsMock['eu-west-1'].on(DescribeAccountAttributesCommand).resolves({ AccountQuotas: [{ AccountQuotaName: 'ManualSnapshots', Used: 0, Max: 20 }] });
     const small = await preflight(staging(), clients(), options());
-    expect(small.checks.find((c) => c.name === 'snapshot quota eu-west-1')!.detail).toBe('the account\'s quota is 20 manual snapshots, but backup.manualSnapshotQuota says 100');
+    expect(small.checks.find((c) => c.name === 'snapshot quota eu-west-1')!.detail).toBe("the account's quota is 20 manual snapshots, but backup.manualSnapshotQuota says 100");
   });
 
   test('the caller in another account: not ready, and nothing else is checked there', async () => {
@@ -205,14 +236,21 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
     // A stage that requires production access, as prod does (email.requireProductionAccess), in moto's account.
     const prod = { ...staging(), email: { requireProductionAccess: true } };
     const prodResult = await preflight(prod, clients(), options());
-    expect(prodResult.checks.find((c) => c.name === 'ses')).toMatchObject({ status: 'missing', detail: 'SES in eu-west-1 is in the sandbox: mail reaches only verified addresses, 200 a day' });
+    expect(prodResult.checks.find((c) => c.name === 'ses')).toMatchObject({
+      status: 'missing',
+      detail: 'SES in eu-west-1 is in the sandbox: mail reaches only verified addresses, 200 a day',
+    });
     expect(prodResult.exitCode).toBe(1);
   });
 
   test('a check that cannot run is reported, and the exit code is 2 when nothing is missing', async () => {
     sesMock.on(GetAccountCommand).rejects(Object.assign(new Error('not authorized to perform ses:GetAccount'), { name: 'AccessDeniedException' }));
     const result = await preflight(staging(), clients(), options());
-    expect(result.checks.find((c) => c.name === 'ses')).toEqual({ name: 'ses', status: 'error', detail: 'could not check: AccessDeniedException: not authorized to perform ses:GetAccount' });
+    expect(result.checks.find((c) => c.name === 'ses')).toEqual({
+      name: 'ses',
+      status: 'error',
+      detail: 'could not check: AccessDeniedException: not authorized to perform ses:GetAccount',
+    });
     expect(result.exitCode).toBe(2);
     expect(formatPreflight(staging(), result).split('\n').at(-1)).toMatch(/^COULD NOT CHECK: 1 check\(s\) failed to run/);
   });
@@ -259,7 +297,7 @@ describe('the preflight command', () => {
     expect(badConfig.stderr).toContain('stage "dev", field "account", value "12"');
   });
 
-  test('reads the deploy\'s -c overrides (the same account and image the deploy will use); exits 2 when a check cannot run', () => {
+  test("reads the deploy's -c overrides (the same account and image the deploy will use); exits 2 when a check cannot run", () => {
     // dev has no domain (no DNS or SES check, which would ask public DNS). RDS account quotas and
     // the Elastic IP quota have no stand-in in moto: those cannot be checked here, nothing is missing.
     const run = cli(['--stage', 'dev', '-c', `dev.account=${ACCOUNT}`, '-c', 'dev.image.tag=v0.1.0']);

@@ -24,7 +24,13 @@ let rds: RDSClient;
 let key: string;
 let lines: string[];
 let clock: number;
-const wait = () => ({ now: () => new Date(clock), sleep: async (ms: number) => { clock += ms; }, log: (line: string) => lines.push(line) });
+const wait = () => ({
+  now: () => new Date(clock),
+  sleep: async (ms: number) => {
+    clock += ms;
+  },
+  log: (line: string) => lines.push(line),
+});
 
 // RDS and KMS on moto; the DR region's RDS and CloudFormation are mocked (moto has no
 // automated-backup replication, and the DR stack is not deployed there).
@@ -126,14 +132,17 @@ describe('restoring the stage database in place (RDS on moto)', () => {
   test('automated-backup replication to the DR region is started again, with the DR stack key', async () => {
     const snapshot = await stageDatabase('webapp-prod');
     const drKey = 'arn:aws:kms:eu-central-1:333333333333:key/dr';
-    cfDrMock.on(DescribeStacksCommand, { StackName: 'prod-Dr' }).resolves({ Stacks: [{ StackName: 'prod-Dr', CreationTime: new Date(), StackStatus: 'UPDATE_COMPLETE', Outputs: [{ OutputKey: 'BackupKeyArn', OutputValue: drKey }] }] });
+    cfDrMock
+      .on(DescribeStacksCommand, { StackName: 'prod-Dr' })
+      .resolves({ Stacks: [{ StackName: 'prod-Dr', CreationTime: new Date(), StackStatus: 'UPDATE_COMPLETE', Outputs: [{ OutputKey: 'BackupKeyArn', OutputValue: drKey }] }] });
     rdsDrMock.on(StartDBInstanceAutomatedBackupsReplicationCommand).resolves({});
     // moto shows no replication; the current instance is given one, as RDS would show it.
     const replicated = Object.assign(Object.create(rds), {
       send: async (command: Parameters<RDSClient['send']>[0]) => {
         const out = (await rds.send(command as never)) as { DBInstances?: { DBInstanceIdentifier?: string }[] };
         if (command instanceof DescribeDBInstancesCommand && command.input.DBInstanceIdentifier === 'webapp-prod' && !lines.some((l) => l.startsWith('3/4'))) {
-          for (const db of out.DBInstances ?? []) Object.assign(db, { DBInstanceAutomatedBackupsReplications: [{ DBInstanceAutomatedBackupsArn: 'arn:aws:rds:eu-central-1:333333333333:auto-backup:ab-1' }] });
+          for (const db of out.DBInstances ?? [])
+            Object.assign(db, { DBInstanceAutomatedBackupsReplications: [{ DBInstanceAutomatedBackupsArn: 'arn:aws:rds:eu-central-1:333333333333:auto-backup:ab-1' }] });
         }
         return out;
       },

@@ -1,10 +1,16 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { BackupClient, DescribeRestoreJobCommand, GetRecoveryPointRestoreMetadataCommand, ListRecoveryPointsByBackupVaultCommand, StartRestoreJobCommand } from '@aws-sdk/client-backup';
+import {
+  BackupClient,
+  DescribeRestoreJobCommand,
+  GetRecoveryPointRestoreMetadataCommand,
+  ListRecoveryPointsByBackupVaultCommand,
+  StartRestoreJobCommand,
+} from '@aws-sdk/client-backup';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateDBInstanceCommand, DeleteDBInstanceCommand, DescribeDBInstancesCommand, ModifyDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
-import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { type DrillClients, runDrill } from '../../scripts/lib/drill';
@@ -40,7 +46,15 @@ const outputs = (keys = ['DatabaseArn', 'VaultName', 'RestoreRoleArn', 'Restored
           { OutputKey: 'DatabaseEndpoint', OutputValue: 'webapp-staging.x.eu-west-1.rds.amazonaws.com' },
           ...keys.map((k) => ({
             OutputKey: `RestoreTesting${k}0A1B2C3D`,
-            OutputValue: { DatabaseArn: DB_ARN, DatabaseKeyArn: DB_KEY, VaultName: 'webapp-staging', RestoreRoleArn: 'arn:aws:iam::222222222222:role/restore', RestoredSecurityGroupId: 'sg-0restored', SubnetGroupName: 'webapp-staging-subnets', VerifierFunctionName: 'staging-verifier' }[k],
+            OutputValue: {
+              DatabaseArn: DB_ARN,
+              DatabaseKeyArn: DB_KEY,
+              VaultName: 'webapp-staging',
+              RestoreRoleArn: 'arn:aws:iam::222222222222:role/restore',
+              RestoredSecurityGroupId: 'sg-0restored',
+              SubnetGroupName: 'webapp-staging-subnets',
+              VerifierFunctionName: 'staging-verifier',
+            }[k],
           })),
         ],
       },
@@ -53,7 +67,16 @@ function restoreJob(final: 'COMPLETED' | 'FAILED' = 'COMPLETED') {
   backupMock.on(StartRestoreJobCommand).callsFake(async (input) => {
     instance = input.Metadata.DBInstanceIdentifier;
     if (final === 'COMPLETED') {
-      await rds.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: instance, DBInstanceClass: 'db.t4g.large', Engine: 'postgres', MasterUsername: 'postgres', MasterUserPassword: 'from-snapshot-1', AllocatedStorage: 50 }));
+      await rds.send(
+        new CreateDBInstanceCommand({
+          DBInstanceIdentifier: instance,
+          DBInstanceClass: 'db.t4g.large',
+          Engine: 'postgres',
+          MasterUsername: 'postgres',
+          MasterUserPassword: 'from-snapshot-1',
+          AllocatedStorage: 50,
+        }),
+      );
     }
     return { RestoreJobId: 'drill-job-1' };
   });
@@ -146,12 +169,27 @@ describe('restore drill', () => {
       RecoveryPointArn: POINT,
       IamRoleArn: 'arn:aws:iam::222222222222:role/restore',
       ResourceType: 'RDS',
-      Metadata: { Engine: 'postgres', DBInstanceIdentifier: 'restore-drill-staging-202611220900', DBSubnetGroupName: 'webapp-staging-subnets', VpcSecurityGroupIds: '["sg-0restored"]', MultiAZ: 'false', PubliclyAccessible: 'false' },
+      Metadata: {
+        Engine: 'postgres',
+        DBInstanceIdentifier: 'restore-drill-staging-202611220900',
+        DBSubnetGroupName: 'webapp-staging-subnets',
+        VpcSecurityGroupIds: '["sg-0restored"]',
+        MultiAZ: 'false',
+        PubliclyAccessible: 'false',
+      },
     });
     const invoke = lambdaMock.commandCalls(InvokeCommand)[0].args[0].input;
     expect(invoke.FunctionName).toBe('staging-verifier');
-    expect(JSON.parse(new TextDecoder().decode(invoke.Payload as Uint8Array))).toEqual({ 'detail-type': 'Restore Drill', source: 'webapp.restore-drill', detail: { restoreJobId: 'drill-job-1' } });
-    expect(lines.filter((l) => l.startsWith('restore ') && !l.startsWith('restore job'))).toEqual(['restore PENDING 40.00% after 0 s', 'restore RUNNING 80.00% after 30 s', 'restore COMPLETED after 60 s']);
+    expect(JSON.parse(new TextDecoder().decode(invoke.Payload as Uint8Array))).toEqual({
+      'detail-type': 'Restore Drill',
+      source: 'webapp.restore-drill',
+      detail: { restoreJobId: 'drill-job-1' },
+    });
+    expect(lines.filter((l) => l.startsWith('restore ') && !l.startsWith('restore job'))).toEqual([
+      'restore PENDING 40.00% after 0 s',
+      'restore RUNNING 80.00% after 30 s',
+      'restore COMPLETED after 60 s',
+    ]);
     expect(await drillInstances()).toEqual([]);
   });
 
@@ -203,7 +241,9 @@ describe('restore drill', () => {
     outputs(['VaultName']);
     const result = await runDrill(clients(), options());
     expect(result.ok).toBe(false);
-    expect(result.error).toMatch(/^staging-Data has no output RestoreRoleArn, RestoredSecurityGroupId, SubnetGroupName, VerifierFunctionName, DatabaseArn, DatabaseKeyArn: restore testing is off for staging .* Set backup\.restoreTesting and deploy the data stack\.$/);
+    expect(result.error).toMatch(
+      /^staging-Data has no output RestoreRoleArn, RestoredSecurityGroupId, SubnetGroupName, VerifierFunctionName, DatabaseArn, DatabaseKeyArn: restore testing is off for staging .* Set backup\.restoreTesting and deploy the data stack\.$/,
+    );
     expect(backupMock.commandCalls(StartRestoreJobCommand)).toHaveLength(0);
   });
 
@@ -232,7 +272,9 @@ describe('restore drill', () => {
       env: { ...clean, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_ENDPOINT_URL: moto.endpoint },
     });
     expect(other.status).toBe(2);
-    expect(other.stderr).toContain('restore-drill: the credentials are for account 123456789012 (arn:aws:sts::123456789012:user/moto), but staging is in 222222222222. Use credentials of 222222222222 and run again. Nothing was restored.');
+    expect(other.stderr).toContain(
+      'restore-drill: the credentials are for account 123456789012 (arn:aws:sts::123456789012:user/moto), but staging is in 222222222222. Use credentials of 222222222222 and run again. Nothing was restored.',
+    );
     expect(other.stdout).toBe('');
   });
 });

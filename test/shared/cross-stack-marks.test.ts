@@ -55,7 +55,17 @@ describe('markCrossStackReads', () => {
 
   test('reads of stacks outside the app, or of outputs it does not have, are left alone', () => {
     const { consumer } = twoStacks({ GroupDescription: 'a' });
-    const foreign = { Resources: { R: { Type: 'X', Properties: { P: { 'Fn::GetStackOutput': { StackName: 'Elsewhere', OutputName: 'Out' } }, Q: { 'Fn::GetStackOutput': { StackName: 'Producer', OutputName: 'NoSuchOutput' } } } } } };
+    const foreign = {
+      Resources: {
+        R: {
+          Type: 'X',
+          Properties: {
+            P: { 'Fn::GetStackOutput': { StackName: 'Elsewhere', OutputName: 'Out' } },
+            Q: { 'Fn::GetStackOutput': { StackName: 'Producer', OutputName: 'NoSuchOutput' } },
+          },
+        },
+      },
+    };
     expect(markCrossStackReads(consumer, foreign)).toEqual(foreign);
   });
 
@@ -95,7 +105,7 @@ describe('markCrossStackReads', () => {
     }
   });
 
-  test('the producer is looked up in the read\'s region, and in the consumer\'s when the read names none', () => {
+  test("the producer is looked up in the read's region, and in the consumer's when the read names none", () => {
     const app = new App({ context: { '@aws-cdk/core:defaultCrossStackReferences': 'weak' } });
     const make = (region: string, description: string) => {
       const stack = new Stack(app, `Producer-${region}`, { stackName: 'Producer', env: { account: '111111111111', region } });
@@ -112,7 +122,9 @@ describe('markCrossStackReads', () => {
     };
     expect(fingerprint()).toBe(fingerprint('eu-west-1'));
     expect(fingerprint('eu-central-1')).not.toBe(fingerprint('eu-west-1'));
-    const none = markCrossStackReads(consumer, { Resources: { R: { Type: 'X', Properties: { V: { 'Fn::GetStackOutput': { StackName: 'Producer', OutputName: 'GroupIdOut', Region: 'eu-north-1' } } } } } }) as Json;
+    const none = markCrossStackReads(consumer, {
+      Resources: { R: { Type: 'X', Properties: { V: { 'Fn::GetStackOutput': { StackName: 'Producer', OutputName: 'GroupIdOut', Region: 'eu-north-1' } } } } },
+    }) as Json;
     expect(JSON.stringify(none)).not.toContain(MARKER);
   });
 

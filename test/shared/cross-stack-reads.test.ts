@@ -12,7 +12,7 @@ type Json = any;
 function reads(template: Json): { read: Json; holder: Json }[] {
   const found: { read: Json; holder: Json }[] = [];
   const walk = (node: Json, holder: Json) => {
-    if (Array.isArray(node)) node.forEach((n) => walk(n, node));
+    if (Array.isArray(node)) for (const n of node) walk(n, node);
     else if (node && typeof node === 'object') {
       if (node['Fn::GetStackOutput']) found.push({ read: node['Fn::GetStackOutput'], holder });
       for (const value of Object.values(node)) walk(value, node);
@@ -49,7 +49,10 @@ describe('cross-stack reads carry their producer fingerprint', () => {
     expect(all.length).toBeGreaterThan(20);
     for (const { read, holder } of all) {
       // The holder is the Fn::Join list [read, marker]: the value is the read plus "".
-      expect(holder).toEqual([{ 'Fn::GetStackOutput': read }, { 'Fn::Select': [0, ['', expect.stringMatching(new RegExp(`^${MARKER}${read.StackName}/${read.OutputName}@[0-9a-f]{12}$`))]] }]);
+      expect(holder).toEqual([
+        { 'Fn::GetStackOutput': read },
+        { 'Fn::Select': [0, ['', expect.stringMatching(new RegExp(`^${MARKER}${read.StackName}/${read.OutputName}@[0-9a-f]{12}$`))]] },
+      ]);
     }
   });
 
@@ -70,7 +73,13 @@ describe('cross-stack reads carry their producer fingerprint', () => {
       const after = markers(movedVpc.app.toJSON());
       const changed = [...after].filter(([ref, fp]) => before.get(ref) !== fp).map(([ref]) => ref);
       // Subnets (network stack), and the database and cache security groups, which sit in the VPC (data stack).
-      expect(changed).toEqual(expect.arrayContaining([expect.stringMatching(/^dev-Network\/.*PrivateSubnet1/), expect.stringMatching(/^dev-Data\/.*DatabaseSecurityGroup/), expect.stringMatching(/^dev-Data\/.*CacheSecurityGroup/)]));
+      expect(changed).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/^dev-Network\/.*PrivateSubnet1/),
+          expect.stringMatching(/^dev-Data\/.*DatabaseSecurityGroup/),
+          expect.stringMatching(/^dev-Data\/.*CacheSecurityGroup/),
+        ]),
+      );
       // What the VPC does not hold keeps its marker: the uploads bucket, the keys.
       expect(changed.filter((ref) => /Uploads|Key/.test(ref))).toEqual([]);
     });
@@ -85,7 +94,9 @@ describe('cross-stack reads carry their producer fingerprint', () => {
 
 describe('the table of replacing properties matches the resource specification', () => {
   test('every type the stages synthesize, as `cdk diff` sees it', () => {
-    const types = new Set(STAGE_NAMES.flatMap((name) => templates(synthesized[name]).flatMap((t) => Object.values(t.Resources as Record<string, { Type: string }>).map((r) => r.Type))));
+    const types = new Set(
+      STAGE_NAMES.flatMap((name) => templates(synthesized[name]).flatMap((t) => Object.values(t.Resources as Record<string, { Type: string }>).map((r) => r.Type))),
+    );
     const stale = [...types].filter((type) => JSON.stringify(replacingProperties(type)) !== JSON.stringify(REPLACEMENT_PROPERTIES[type]));
     expect(stale, 'run: npx tsx scripts/refresh-replacement-properties.ts').toEqual([]);
   });

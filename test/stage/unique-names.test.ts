@@ -71,7 +71,7 @@ describe('no two stages write the same physical name or DNS record', () => {
   });
 
   test('each stage with a domain has its own zone, and only writes records into it', () => {
-    const zones = STAGE_NAMES.map((n) => Object.values(synthesized[n].network.findResources('AWS::Route53::HostedZone')).map((z) => z.Properties.Name)).flat();
+    const zones = STAGE_NAMES.flatMap((n) => Object.values(synthesized[n].network.findResources('AWS::Route53::HostedZone')).map((z) => z.Properties.Name));
     expect(zones).toEqual(['staging.example.com.', 'app.example.com.']);
     for (const stage of STAGE_NAMES) {
       const t = synthesized[stage];

@@ -14,7 +14,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const runDir = mkdtempSync(join(tmpdir(), 'webapp-tests-'));
   // Test workers start after this and inherit it: os.tmpdir() answers TMPDIR.
   process.env.TMPDIR = runDir;
-  let moto;
+  let moto: Awaited<ReturnType<typeof launchMoto>>;
   try {
     moto = await launchMoto();
   } catch (error) {

@@ -84,9 +84,7 @@ function synthesizeStage(name: StageName, context: Record<string, unknown>): Sta
     app: Template.fromStack(stage.app),
     ops: Template.fromStack(stage.ops),
     dr: stage.dr && Template.fromStack(stage.dr),
-    shared: new Map(
-      stage.node.root.node.children.filter((c): c is Stack => Stack.isStack(c)).map((stack) => [stack.stackName, Template.fromStack(stack)] as const),
-    ),
+    shared: new Map(stage.node.root.node.children.filter((c): c is Stack => Stack.isStack(c)).map((stack) => [stack.stackName, Template.fromStack(stack)] as const)),
   };
 }
 
