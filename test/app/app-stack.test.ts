@@ -1,22 +1,13 @@
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
-import { beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { MANAGED_RULE_GROUPS } from '../../lib/app/waf';
 import { parseStageConfig, STAGE_NAMES, STAGES, type StageConfig, type StageName } from '../../lib/config';
-import { type StageTemplates, stackOutputLike, synthStage } from '../support/synth';
+import { stackOutputLike, synthStage } from '../support/synth';
+import { byPrefix, type Json, stageTemplates } from '../support/template';
 
-const synthesized = {} as Record<StageName, StageTemplates>;
-beforeAll(() => {
-  for (const name of STAGE_NAMES) synthesized[name] = synthStage(name);
-});
+const synthesized = stageTemplates();
 const app = (name: StageName): Template => synthesized[name].app;
 
-// biome-ignore lint: template JSON is free-form
-type Json = any;
-const byPrefix = (t: Template, type: string, prefix: string): Json => {
-  const found = Object.entries(t.findResources(type)).filter(([id]) => id.startsWith(prefix));
-  expect(found, `${type} ${prefix}`).toHaveLength(1);
-  return found[0][1];
-};
 const container = (t: Template, task: 'WebTask' | 'WorkerTask'): Json => byPrefix(t, 'AWS::ECS::TaskDefinition', `${task}TaskDefinition`).Properties.ContainerDefinitions[0];
 
 describe.each(STAGE_NAMES)('%s app stack', (name) => {
@@ -397,7 +388,7 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
     t.hasResourceProperties('AWS::SES::ConfigurationSet', { ReputationOptions: { ReputationMetricsEnabled: true } });
     const destinations = Object.values(t.findResources('AWS::SES::ConfigurationSetEventDestination')).map((d) => d.Properties.EventDestination);
     expect(destinations).toHaveLength(2);
-    for (const d of destinations) expect(d.MatchingEventTypes.sort()).toEqual(['bounce', 'complaint', 'delivery', 'reject']);
+    for (const d of destinations) expect([...d.MatchingEventTypes].sort()).toEqual(['bounce', 'complaint', 'delivery', 'reject']);
     t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
   });
 

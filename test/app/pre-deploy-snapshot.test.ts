@@ -1,15 +1,10 @@
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
-import { beforeAll, describe, expect, test } from 'vitest';
-import { STAGE_NAMES, type StageName } from '../../lib/config';
+import { describe, expect, test } from 'vitest';
+import { STAGE_NAMES } from '../../lib/config';
 import { DEV_OPERATIONS_OVERRIDES, type StageTemplates, stackOutput, synthStage } from '../support/synth';
+import { type Json, stageTemplates } from '../support/template';
 
-const stages = {} as Record<StageName, StageTemplates>;
-beforeAll(() => {
-  for (const name of STAGE_NAMES) stages[name] = synthStage(name);
-});
-
-// biome-ignore lint: template JSON is free-form
-type Json = any;
+const stages = stageTemplates();
 
 function snapshotResource(t: Template): { id: string; props: Record<string, Json> } {
   const found = Object.entries(t.findResources('Custom::PreDeploySnapshot'));

@@ -1,21 +1,15 @@
 import type { Template } from 'aws-cdk-lib/assertions';
-import { beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { STAGE_NAMES, STAGES, type StageName, tagPatternMatches } from '../../lib/config';
-import { type StageTemplates, synthStage } from '../support/synth';
+import { synthStage } from '../support/synth';
+import { type Json, resources, stageTemplates } from '../support/template';
 
-// biome-ignore lint: template JSON is free-form
-type Json = any;
-
-const synthesized = {} as Record<StageName, StageTemplates>;
-beforeAll(() => {
-  for (const name of STAGE_NAMES) synthesized[name] = synthStage(name);
-});
+const synthesized = stageTemplates();
 const shared = (stage: StageName, stackName: string): Template => {
   const t = synthesized[stage].shared.get(stackName);
   expect(t, `${stackName} in the ${stage} synth`).toBeDefined();
   return t!;
 };
-const resources = (t: Template, type: string): Json[] => Object.values(t.findResources(type));
 const SOURCE = STAGES.staging.image.source;
 const registry = (account: string, region = 'eu-west-1') => `Registry-${account}-${region}-webapp`;
 

@@ -1,13 +1,11 @@
 import type { Template } from 'aws-cdk-lib/assertions';
-import { beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { BOOTSTRAP_QUALIFIER } from '../../lib/ci/ci-access-stack';
-import { parseStageConfig, STAGE_NAMES, STAGES, type StageConfig, type StageName } from '../../lib/config';
+import { parseStageConfig, STAGE_NAMES, STAGES, type StageConfig } from '../../lib/config';
 import { type StageTemplates, synthStage } from '../support/synth';
+import { stageTemplates } from '../support/template';
 
-const synthesized = {} as Record<StageName, StageTemplates>;
-beforeAll(() => {
-  for (const name of STAGE_NAMES) synthesized[name] = synthStage(name);
-});
+const synthesized = stageTemplates();
 
 /** The stage's vaults: the primary (Data stack) and, with DR copies, the DR one, with the retention each receives. */
 function vaults(t: StageTemplates, config: StageConfig): [string, Template, string, number][] {

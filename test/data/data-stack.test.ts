@@ -1,28 +1,12 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
-import { beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { setupFingerprint } from '../../lambda/database-setup/fingerprint';
 import { parseStageConfig, STAGE_NAMES, STAGES, type StageConfig, type StageName } from '../../lib/config';
-import { creationSuffixed, type StageTemplates, stackOutput, stackOutputLike, synthStage } from '../support/synth';
+import { creationSuffixed, stackOutput, stackOutputLike, synthStage } from '../support/synth';
+import { only, stageTemplates } from '../support/template';
 
-const synthesized = {} as Record<StageName, StageTemplates>;
-beforeAll(() => {
-  for (const name of STAGE_NAMES) synthesized[name] = synthStage(name);
-});
+const synthesized = stageTemplates();
 const data = (name: StageName): Template => synthesized[name].data;
-
-/** The one resource of a type, with its logical id. */
-interface Resource {
-  // biome-ignore lint: template properties are free-form JSON
-  Properties: Record<string, any>;
-  DeletionPolicy?: string;
-  UpdateReplacePolicy?: string;
-  DependsOn?: string[];
-}
-function only(t: Template, type: string): { id: string; resource: Resource } {
-  const found = Object.entries(t.findResources(type));
-  expect(found, type).toHaveLength(1);
-  return { id: found[0][0], resource: found[0][1] as Resource };
-}
 
 /** Fn::GetAtt of a resource whose logical id starts with `prefix`: for CDK assertions (Match) and for vitest's expect. */
 const getAtt = (prefix: string, attribute: string) => ({ 'Fn::GetAtt': [Match.stringLikeRegexp(`^${prefix}`), attribute] });

@@ -1,16 +1,14 @@
 import { Match } from 'aws-cdk-lib/assertions';
-import { beforeAll, describe, expect, test } from 'vitest';
-import { STAGE_NAMES, STAGES, type StageName } from '../../lib/config';
-import { creationSuffixed, type StageTemplates, synthStage } from '../support/synth';
+import { describe, expect, test } from 'vitest';
+import { STAGE_NAMES, STAGES } from '../../lib/config';
+import { creationSuffixed, synthStage } from '../support/synth';
+import { stageTemplates } from '../support/template';
 
 const withReplica = STAGE_NAMES.filter((n) => STAGES[n].uploads.replicateToDr);
 const withDr = STAGE_NAMES.filter((n) => STAGES[n].uploads.replicateToDr || STAGES[n].backup.drCopies);
 const withoutDr = STAGE_NAMES.filter((n) => !withDr.includes(n));
 
-const synthesized = {} as Record<StageName, StageTemplates>;
-beforeAll(() => {
-  for (const name of STAGE_NAMES) synthesized[name] = synthStage(name);
-});
+const synthesized = stageTemplates();
 
 test('the shipped config copies backups in staging and prod and replicates uploads in prod', () => {
   expect(withDr).toEqual(['staging', 'prod']);

@@ -1,12 +1,10 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
-import { beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { parseStageConfig, STAGE_NAMES, STAGES, type StageName } from '../../lib/config';
-import { type StageTemplates, synthStage } from '../support/synth';
+import { synthStage } from '../support/synth';
+import { stageTemplates } from '../support/template';
 
-const synthesized = {} as Record<StageName, StageTemplates>;
-beforeAll(() => {
-  for (const name of STAGE_NAMES) synthesized[name] = synthStage(name);
-});
+const synthesized = stageTemplates();
 const network = (name: StageName): Template => synthesized[name].network;
 
 describe.each(STAGE_NAMES)('%s network stack', (name) => {

@@ -1,39 +1,31 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
-import { beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { STAGE_NAMES, type StageConfig, type StageName } from '../../lib/config';
 import { rdsMaxConnections } from '../../lib/config/instance-class';
-import { DEV_OPERATIONS_OVERRIDES, type StageTemplates, synthStage } from '../support/synth';
+import { DEV_OPERATIONS_OVERRIDES, synthStage } from '../support/synth';
+import { type Json, resources, stageTemplates } from '../support/template';
 
-type Resource = { Type: string; Properties: Record<string, any> };
-
-const stages = {} as Record<StageName, StageTemplates>;
-beforeAll(() => {
-  for (const name of STAGE_NAMES) stages[name] = synthStage(name);
-});
+const stages = stageTemplates();
 const config = (name: StageName): StageConfig => stages[name].stage.config;
 
-function resources(t: Template, type: string): Resource[] {
-  return Object.values(t.findResources(type)) as Resource[];
-}
-
 /** The ops stack's metric alarms by name. */
-function alarms(name: StageName): Map<string, Record<string, any>> {
+function alarms(name: StageName): Map<string, Json> {
   return new Map(resources(stages[name].ops, 'AWS::CloudWatch::Alarm').map((r) => [r.Properties.AlarmName as string, r.Properties]));
 }
 
-function alarm(stage: StageName, shortName: string): Record<string, any> {
+function alarm(stage: StageName, shortName: string): Json {
   const found = alarms(stage).get(`${stage}-${shortName}`);
   if (!found) throw new Error(`no alarm ${stage}-${shortName}; have ${[...alarms(stage).keys()].join(', ')}`);
   return found;
 }
 
 /** The metrics an alarm reads: its single metric, or every metric of its math expression. */
-function metricsOf(props: Record<string, any>): { namespace: string; name: string; dimensions: Record<string, unknown>; period: number }[] {
+function metricsOf(props: Json): { namespace: string; name: string; dimensions: Record<string, unknown>; period: number }[] {
   const dims = (list: { Name: string; Value: unknown }[] = []) => Object.fromEntries(list.map((d) => [d.Name, d.Value]));
   if (props.MetricName) return [{ namespace: props.Namespace, name: props.MetricName, dimensions: dims(props.Dimensions), period: props.Period }];
-  return (props.Metrics as any[])
+  return (props.Metrics as Json[])
     .filter((m) => m.MetricStat)
     .map((m) => ({
       namespace: m.MetricStat.Metric.Namespace,
@@ -273,7 +265,7 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
     const t = stages[name].network;
     t.hasResourceProperties('AWS::SNS::Topic', { TopicName: `webapp-${name}-alarms`, KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^AlarmsKey'), 'Arn'] } });
     const [policy] = resources(t, 'AWS::SNS::TopicPolicy');
-    const statements = policy.Properties.PolicyDocument.Statement as any[];
+    const statements = policy.Properties.PolicyDocument.Statement as Json[];
     expect(statements).toContainEqual(expect.objectContaining({ Effect: 'Deny', Principal: '*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
     const publish = statements.find((s) => s.Sid === 'AlarmsRulesBudgetsOfThisAccount');
     expect(publish).toMatchObject({
@@ -286,7 +278,7 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
       .filter(([id]) => id.startsWith('AlarmsKey'))
       .map(([, r]) => r);
     expect(key.Properties.EnableKeyRotation).toBe(true);
-    const keyStatements = key.Properties.KeyPolicy.Statement as any[];
+    const keyStatements = key.Properties.KeyPolicy.Statement as Json[];
     expect(keyStatements.find((s) => s.Sid === 'AlarmsOfThisAccountEncrypt')).toMatchObject({
       Principal: { Service: 'cloudwatch.amazonaws.com' },
       Condition: { StringEquals: { 'aws:SourceAccount': config(name).account } },
@@ -326,7 +318,7 @@ describe('operations config reaches the template', () => {
   });
 });
 
-function alarmIn(t: Template, alarmName: string): Record<string, any> {
+function alarmIn(t: Template, alarmName: string): Json {
   const found = Object.values(t.findResources('AWS::CloudWatch::Alarm')).find((r) => r.Properties.AlarmName === alarmName);
   if (!found) throw new Error(`no alarm ${alarmName}`);
   return found.Properties;
@@ -370,18 +362,18 @@ describe.each(STAGE_NAMES)('%s alarms watch metrics that exist', (name) => {
     return { [`${name}-Network`]: t.network, [`${name}-Data`]: t.data, [`${name}-App`]: t.app, [`${name}-Ops`]: t.ops };
   };
   /** A dimension value as [stack, CloudFormation expression]: cross-stack reads followed to the producer's output. */
-  const resolve = (value: any, inStack: string): [string, any] => {
+  const resolve = (value: Json, inStack: string): [string, Json] => {
     const read = value?.['Fn::Join']?.[1]?.[0]?.['Fn::GetStackOutput'];
     if (!read) return [inStack, value];
     const producer = templates()[read.StackName];
     return [read.StackName, producer.toJSON().Outputs[read.OutputName].Value];
   };
   const typeOf = (stack: string, logicalId: string) => templates()[stack].toJSON().Resources[logicalId]?.Type;
-  const attOf = (expr: any, stack: string, type: string, attribute: string) => {
+  const attOf = (expr: Json, stack: string, type: string, attribute: string) => {
     expect(expr?.['Fn::GetAtt']?.[1], JSON.stringify(expr)).toBe(attribute);
     expect(typeOf(stack, expr['Fn::GetAtt'][0])).toBe(type);
   };
-  const refOf = (expr: any, stack: string, type: string) => {
+  const refOf = (expr: Json, stack: string, type: string) => {
     expect(typeof expr?.Ref, JSON.stringify(expr)).toBe('string');
     expect(typeOf(stack, expr.Ref)).toBe(type);
   };

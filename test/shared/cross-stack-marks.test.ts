@@ -1,9 +1,7 @@
 import { App, CfnOutput, CfnResource, Stack } from 'aws-cdk-lib';
 import { describe, expect, test } from 'vitest';
 import { MARKER, markCrossStackReads, referencedIds } from '../../lib/shared/cross-stack-reads';
-
-// biome-ignore lint: template JSON is free-form
-type Json = any;
+import type { Json } from '../support/template';
 
 /**
  * The read marking on a two-stack app small enough to synthesize in milliseconds (the stage-level

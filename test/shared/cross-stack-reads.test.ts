@@ -1,12 +1,10 @@
 import { beforeAll, describe, expect, test } from 'vitest';
-import { STAGE_NAMES, type StageName } from '../../lib/config';
+import { STAGE_NAMES } from '../../lib/config';
 import { MARKER } from '../../lib/shared/cross-stack-reads';
 import { REPLACEMENT_PROPERTIES } from '../../lib/shared/replacement-properties';
 import { replacingProperties } from '../../scripts/lib/replacement-spec';
 import { type StageTemplates, synthStage } from '../support/synth';
-
-// biome-ignore lint: template JSON is free-form
-type Json = any;
+import { type Json, stageTemplates } from '../support/template';
 
 /** Every Fn::GetStackOutput in a template, with the node that holds it. */
 function reads(template: Json): { read: Json; holder: Json }[] {
@@ -38,10 +36,7 @@ function markers(template: Json): Map<string, string> {
 
 const templates = (t: StageTemplates) => [t.network, t.data, t.app, t.ops, ...(t.dr ? [t.dr] : [])].map((x) => x.toJSON());
 
-const synthesized = {} as Record<StageName, StageTemplates>;
-beforeAll(() => {
-  for (const name of STAGE_NAMES) synthesized[name] = synthStage(name);
-});
+const synthesized = stageTemplates();
 
 describe('cross-stack reads carry their producer fingerprint', () => {
   test.each(STAGE_NAMES)('%s: every Fn::GetStackOutput is joined to an empty marker naming its producer', (name) => {

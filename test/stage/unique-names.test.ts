@@ -1,9 +1,6 @@
-import { beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { STAGE_NAMES, type StageName } from '../../lib/config';
-import { type StageTemplates, synthStage } from '../support/synth';
-
-// biome-ignore lint: template JSON is free-form
-type Json = any;
+import { type Json, stageTemplates } from '../support/template';
 
 /**
  * Where each resource type keeps the physical name that must be unique in an account and region
@@ -35,10 +32,7 @@ const NAME_OF: Record<string, (p: Json) => unknown> = {
   'AWS::Route53::RecordSet': (p) => p.Name,
 };
 
-const synthesized = {} as Record<StageName, StageTemplates>;
-beforeAll(() => {
-  for (const name of STAGE_NAMES) synthesized[name] = synthStage(name);
-});
+const synthesized = stageTemplates();
 
 /** Every fixed physical name a stage writes, as "Type name", from its own stacks and its CI roles. */
 function names(stage: StageName): { key: string; where: string }[] {

@@ -71,8 +71,16 @@ export function synthStage(name: StageName, context: Record<string, unknown> = {
   const cached = synthesized.get(key);
   if (cached) return cached;
   const result = synthesizeStage(name, context);
+  // Shared by every file of the worker: frozen, so no test can change what another one reads.
+  for (const template of [result.network, result.data, result.app, result.ops, result.dr, ...result.shared.values()]) if (template) deepFreeze(template.toJSON());
   synthesized.set(key, result);
   return result;
+}
+
+function deepFreeze(value: unknown): void {
+  if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return;
+  Object.freeze(value);
+  for (const child of Object.values(value)) deepFreeze(child);
 }
 
 function synthesizeStage(name: StageName, context: Record<string, unknown>): StageTemplates {
