@@ -14,6 +14,23 @@ import { handlerEntry } from '../shared/paths';
 import { ProjectFunction } from '../shared/project-function';
 import { RESTORE_METRICS_NAMESPACE } from '../shared/stage-metrics';
 
+/** The data stack outputs scripts/restore-drill.ts reads. */
+export const RESTORE_TESTING_OUTPUTS = [
+  'VaultName',
+  'RestoreRoleArn',
+  'RestoredSecurityGroupId',
+  'SubnetGroupName',
+  'VerifierFunctionName',
+  'DatabaseArn',
+  'DatabaseKeyArn',
+] as const;
+export type RestoreTestingOutput = (typeof RESTORE_TESTING_OUTPUTS)[number];
+
+/** An output's name in the data stack: `RestoreTesting<name>`, fixed (no hash), for the drill to find. */
+export function restoreTestingOutputKey(name: RestoreTestingOutput): string {
+  return `RestoreTesting${name}`;
+}
+
 export interface RestoreTestingProps extends LogSettings {
   readonly vpc: ec2.IVpc;
   readonly stage: string;
@@ -168,8 +185,9 @@ export class RestoreTesting extends Construct {
       reason: 'scripts/restore-drill.ts names its restores restore-drill-<stage>-<time>; the verifier may read them and reset their master password, nothing else.',
     });
 
-    // What scripts/restore-drill.ts reads to restore and verify a drill copy like the tests do.
-    const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
+    // What scripts/restore-drill.ts reads to restore and verify a drill copy like the tests do,
+    // under fixed output names (CDK would otherwise append a hash of the construct path).
+    const output = (id: RestoreTestingOutput, value: string, description: string) => new CfnOutput(this, id, { key: restoreTestingOutputKey(id), value, description });
     output('DatabaseArn', props.databaseArn, 'The database the drills restore');
     output('DatabaseKeyArn', props.databaseKey.keyArn, "Key a restored copy's managed master secret is encrypted with");
     output('VaultName', props.vault.backupVaultName, 'AWS Backup vault whose newest recovery point drills restore');

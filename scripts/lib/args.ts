@@ -1,8 +1,9 @@
+import { parseArgs } from 'node:util';
 import { STAGE_NAMES, type StageName } from '../../lib/config';
 import { UsageError } from './assembly';
 
 export interface FlagSpec {
-  /** Flags that take the next argument as their value. */
+  /** Flags that take a value ("--stage"; "-c" is the short form of "--context"). */
   readonly values: readonly string[];
   /** Flags that stand alone. */
   readonly switches?: readonly string[];
@@ -13,27 +14,45 @@ export interface FlagSpec {
 }
 
 /**
- * The scripts' command lines, read one way: each flag of `values` with the argument after it
- * (which may not be missing or another flag), each switch alone, anything else refused with a
- * UsageError naming it (exit 2 in every script). Returns [flag, value] in the order given;
- * a switch's value is undefined.
+ * The scripts' command lines, read by node:util's parseArgs in strict mode: each flag of
+ * `values` with its value (`--stage dev` or `--stage=dev`; a missing value, or another flag in
+ * its place, is refused), each switch alone, anything else refused with a UsageError naming it
+ * (exit 2 in every script). Returns [flag, value] in the order given; a switch's value is undefined.
  */
 export function readFlags(argv: readonly string[], spec: FlagSpec): [string, string | undefined][] {
+  const longName = (flag: string) => (flag === '-c' ? 'context' : flag.replace(/^--/, ''));
+  const options: Record<string, { type: 'string' | 'boolean'; multiple: true; short?: string }> = {};
+  for (const flag of spec.values) options[longName(flag)] = { type: 'string', multiple: true, ...(options[longName(flag)]?.short || flag === '-c' ? { short: 'c' } : {}) };
+  for (const flag of spec.switches ?? []) options[longName(flag)] = { type: 'boolean', multiple: true };
+  let tokens: NonNullable<ReturnType<typeof parseArgs>['tokens']>;
+  try {
+    ({ tokens } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: spec.positional !== undefined, tokens: true }));
+  } catch (error) {
+    throw new UsageError(`${explain(error as Error & { code?: string }, argv)} ${spec.usage}`);
+  }
   const read: [string, string | undefined][] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    if (spec.positional && !flag.startsWith('--')) throw new UsageError(`${spec.positional(flag)} ${spec.usage}`);
-    if (spec.switches?.includes(flag)) {
-      read.push([flag, undefined]);
-      continue;
-    }
-    if (!spec.values.includes(flag)) throw new UsageError(`unknown argument "${flag}". ${spec.usage}`);
-    const value = argv[i + 1];
-    if (value === undefined || value.startsWith('--')) throw new UsageError(`${flag} needs a value. ${spec.usage}`);
-    read.push([flag, value]);
-    i++;
+  for (const token of tokens) {
+    if (token.kind === 'positional') throw new UsageError(`${spec.positional!(token.value)} ${spec.usage}`);
+    if (token.kind !== 'option') continue;
+    const given = token.rawName.startsWith('--') ? `--${token.name}` : token.rawName;
+    read.push([spec.values.includes(given) || spec.switches?.includes(given) ? given : `--${token.name}`, token.value]);
   }
   return read;
+}
+
+/** parseArgs' error, in the scripts' words. */
+function explain(error: Error & { code?: string }, argv: readonly string[]): string {
+  const flag = /'(-{1,2}[^' <,]+)/.exec(error.message)?.[1];
+  switch (error.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `unknown argument "${flag ?? argv.find((a) => a.startsWith('-'))}".`;
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      return /does not take an argument/.test(error.message) ? `${flag} takes no value.` : `${flag} needs a value.`;
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+      return `unexpected argument "${/'([^']+)'/.exec(error.message)?.[1]}": every argument is a --flag.`;
+    default:
+      return error.message;
+  }
 }
 
 /** `--stage` as given, when it names a stage. */

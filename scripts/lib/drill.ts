@@ -9,6 +9,7 @@ import {
 import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { DeleteDBInstanceCommand, type RDSClient } from '@aws-sdk/client-rds';
+import { RESTORE_TESTING_OUTPUTS, type RestoreTestingOutput, restoreTestingOutputKey } from '../../lib/data/restore-testing';
 import { PROJECT } from '../../lib/shared/naming';
 import { attachManagedSecret, waitAvailable } from './restore';
 
@@ -52,16 +53,16 @@ export interface DrillResult {
   readonly cleanedUp: boolean;
 }
 
-const REQUIRED_OUTPUTS = ['VaultName', 'RestoreRoleArn', 'RestoredSecurityGroupId', 'SubnetGroupName', 'VerifierFunctionName', 'DatabaseArn', 'DatabaseKeyArn'] as const;
-type Outputs = Record<(typeof REQUIRED_OUTPUTS)[number], string>;
+const REQUIRED_OUTPUTS = RESTORE_TESTING_OUTPUTS;
+type Outputs = Record<RestoreTestingOutput, string>;
 
-/** The data stack's outputs the drill needs: RestoreTesting<name><hash> (lib/data/restore-testing.ts). */
+/** The data stack's outputs the drill needs, by their fixed names (lib/data/restore-testing.ts). */
 async function stackOutputs(cf: DrillClients['cloudformation'], stage: string): Promise<Outputs> {
   const stackName = `${stage}-Data`;
   const stack = (await cf.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];
   const outputs: Partial<Outputs> = {};
   for (const o of stack?.Outputs ?? []) {
-    const key = REQUIRED_OUTPUTS.find((k) => new RegExp(`^RestoreTesting${k}[0-9A-F]{8}$`).test(o.OutputKey ?? ''));
+    const key = REQUIRED_OUTPUTS.find((k) => restoreTestingOutputKey(k) === o.OutputKey);
     if (key && o.OutputValue) outputs[key] = o.OutputValue;
   }
   const missing = REQUIRED_OUTPUTS.filter((k) => !outputs[k]);

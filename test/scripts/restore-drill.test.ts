@@ -45,7 +45,7 @@ const outputs = (keys = ['DatabaseArn', 'VaultName', 'RestoreRoleArn', 'Restored
         Outputs: [
           { OutputKey: 'DatabaseEndpoint', OutputValue: 'webapp-staging.x.eu-west-1.rds.amazonaws.com' },
           ...keys.map((k) => ({
-            OutputKey: `RestoreTesting${k}0A1B2C3D`,
+            OutputKey: `RestoreTesting${k}`,
             OutputValue: {
               DatabaseArn: DB_ARN,
               DatabaseKeyArn: DB_KEY,
