@@ -9,7 +9,7 @@ import type * as route53 from 'aws-cdk-lib/aws-route53';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { DATABASE_ROLES } from '../../lambda/database-setup/roles';
-import type { DeployOptions } from '../config';
+import { type DeployOptions, imageReference } from '../config';
 import type { DataTier } from '../data/data-stack';
 import { DATABASE_NAME, DATABASE_PORT } from '../data/database';
 import type { NetworkTier } from '../network/network-stack';
@@ -275,7 +275,7 @@ export class AppStack extends StageStack implements AppTier {
       cluster: this.cluster,
       webTaskDefinition: tasks.web.taskDefinition,
       taskDefinitions: [tasks.web.taskDefinition, tasks.worker.taskDefinition],
-      image: image.tag.startsWith('sha256:') ? `${image.repositoryName}@${image.tag}` : `${image.repositoryName}:${image.tag}`,
+      image: imageReference(image),
       imageTag: image.tag,
       keep: backup.preDeploySnapshotsKept,
       dr: props.drBackupKey ? { region: drRegion, keyArn: props.drBackupKey.keyArn } : undefined,

@@ -724,6 +724,11 @@ export const stageConfigSchema = stageShape.superRefine((cfg, ctx) => {
   }
 });
 
+/** The image reference a stage's tasks name after the registry: `webapp:v1.4.2` or `webapp@sha256:...`. */
+export function imageReference(image: { readonly repositoryName: string; readonly tag: string }): string {
+  return image.tag.startsWith('sha256:') ? `${image.repositoryName}@${image.tag}` : `${image.repositoryName}:${image.tag}`;
+}
+
 /** Whether an ECR lifecycle tag pattern (`*` matches anything) matches a tag. */
 export function tagPatternMatches(pattern: string, tag: string): boolean {
   const regex = new RegExp(
