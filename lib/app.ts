@@ -3,7 +3,7 @@ import { AwsSolutionsChecks, NIST80053R5Checks } from 'cdk-nag';
 import { CiAccessStack } from './ci/ci-access-stack';
 import { loadStages } from './config';
 import { RegistryStack, registryPlans } from './registry/registry-stack';
-import { AppStage } from './stage/app-stage';
+import { AppStage } from './stages/app-stage';
 
 export interface CreateAppOptions extends AppProps {
   /**

@@ -2,7 +2,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks, NIST80053R5Checks } from 'cdk-nag';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { STAGE_NAMES, type StageName } from '../lib/config';
-import type { AppStage } from '../lib/stage/app-stage';
+import type { AppStage } from '../lib/stages/app-stage';
 import { buildStage, synthStage } from './support/synth';
 
 /** Findings of both packs the app registers, as "RuleId at construct path" lines. */

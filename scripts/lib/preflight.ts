@@ -243,7 +243,7 @@ async function snapshotQuotaCheck(config: StageConfig, clients: PreflightClients
 const quotaValue = async (clients: PreflightClients, quota: (typeof QUOTAS)[keyof typeof QUOTAS]) =>
   (await clients.serviceQuotas.send(new GetServiceQuotaCommand({ ServiceCode: quota.serviceCode, QuotaCode: quota.quotaCode }))).Quota?.Value ?? 0;
 
-/** Resources of this stage carry the tag stage=<name> (lib/stage/app-stage.ts). */
+/** Resources of this stage carry the tag stage=<name> (lib/stages/app-stage.ts). */
 const ofStage = (config: StageConfig, tags: { Key?: string; Value?: string }[] | undefined) => tags?.some((t) => t.Key === 'stage' && t.Value === config.name) ?? false;
 
 async function vpcQuotaCheck(config: StageConfig, clients: PreflightClients): Promise<Omit<Check, 'name'>> {

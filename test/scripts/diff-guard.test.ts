@@ -8,7 +8,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { AppStage } from '../../lib/stage/app-stage';
+import type { AppStage } from '../../lib/stages/app-stage';
 import { run } from '../../scripts/diff-guard';
 import { synthAssembly } from '../support/synth';
 

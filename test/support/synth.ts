@@ -5,7 +5,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { expect } from 'vitest';
 import { createApp } from '../../lib/app';
 import type { StageName } from '../../lib/config';
-import type { AppStage } from '../../lib/stage/app-stage';
+import type { AppStage } from '../../lib/stages/app-stage';
 
 /**
  * The context the CDK CLI gives `bin/app.ts`: `cdk.json`'s (feature flags above all) plus the
