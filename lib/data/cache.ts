@@ -35,7 +35,7 @@ export const CACHE_PORT = 6379;
  * TTLs), Multi-AZ with automatic failover when there is a replica, in the isolated subnets.
  * Nothing may connect until a consumer is admitted through `connections`.
  */
-export class Cache extends Construct {
+export class Cache extends Construct implements ec2.IConnectable {
   readonly replicationGroup: elasticache.CfnReplicationGroup;
   readonly authToken: secretsmanager.ISecret;
   readonly connections: ec2.Connections;

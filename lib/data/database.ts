@@ -48,7 +48,7 @@ export const DATABASE_PORT = 5432;
  * IAM database authentication for the app's roles. Nothing may connect until a consumer is
  * admitted through `connections` and, for IAM logins, `grantConnect`.
  */
-export class Database extends Construct {
+export class Database extends Construct implements ec2.IConnectable {
   readonly instance: rds.DatabaseInstance;
   readonly connections: ec2.Connections;
   readonly port = DATABASE_PORT;
