@@ -235,13 +235,15 @@ describe('pull-request build (pr.yml): the checked-out code, no rights', () => {
     expect(job.steps[0].with?.['persist-credentials']).toBe(false);
   });
 
-  test("installs the pinned Python tools and runs the README's commands, the lint and the tests (the one CI job)", () => {
+  test("installs the pinned Python tools and runs the README's commands (the one CI job: npm test lints too)", () => {
     const commands = job.steps.map((s) => s.run ?? '');
     expect(commands).toContainEqual(expect.stringContaining('pip install -r requirements-dev.txt'));
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
     const block = /## Set up and check[^\n]*\n+```bash\n([\s\S]*?)```/.exec(readme)![1].trim().split('\n');
     expect(block).toEqual(['npm ci && npm run synth', 'npm test']);
-    for (const line of [...block, 'npm run lint']) expect(commands, line).toContain(line);
+    for (const line of block) expect(commands, line).toContain(line);
+    // npm test type-checks, lints (Biome) and runs the suite.
+    expect(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.test).toBe('tsc --noEmit && biome check . && vitest run');
   });
 
   test('uploads the head assembly and the pull request number for the review, on pull requests only', () => {
