@@ -19,6 +19,7 @@ import { stageResourceName } from '../shared/naming';
 import { ServiceKey } from '../shared/service-key';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
 import { AppTask } from './app-task';
+import { DatabaseMigration } from './database-migration';
 import { Email } from './email';
 import { ExecSessions } from './exec-sessions';
 import { LoadBalancer } from './load-balancer';
@@ -26,6 +27,13 @@ import { PreDeploySnapshot } from './pre-deploy-snapshot';
 import { Waf } from './waf';
 import { type WebDeploymentAlarms, WebService } from './web-service';
 import { WorkerService } from './worker-service';
+
+/** The task definitions of one release: the two services' and the migration's, where there is one. */
+interface ReleaseTasks {
+  readonly web: AppTask;
+  readonly worker: AppTask;
+  readonly migration?: AppTask;
+}
 
 /** A service operations watch, by the short name its alarms use. */
 export interface WatchedService {
@@ -77,6 +85,8 @@ export class AppStack extends StageStack implements AppTier {
   readonly email?: Email;
   readonly waf?: Waf;
   readonly preDeploySnapshot: PreDeploySnapshot;
+  /** The release's schema migration, where app.migrationCommand is set. */
+  readonly migration?: DatabaseMigration;
   private readonly logs: LogSettings;
 
   constructor(scope: Construct, id: string, props: AppStackProps) {
@@ -116,6 +126,7 @@ export class AppStack extends StageStack implements AppTier {
     if (exec) for (const task of [tasks.web, tasks.worker]) task.acknowledgeExecGrants(exec.logGroup);
 
     this.preDeploySnapshot = this.buildPreDeploySnapshot(network, data, tasks, props);
+    if (tasks.migration) this.migration = this.buildMigration(network, data, tasks.migration);
     this.connectToData(data);
 
     new CfnOutput(this, 'SiteUrl', { value: this.frontDoor.url });
@@ -193,7 +204,7 @@ export class AppStack extends StageStack implements AppTier {
    * The web and worker tasks of the one release image: their environment (no password: the app
    * signs IAM tokens for the database), the cache AUTH token as a secret, and their grants.
    */
-  private buildTasks(data: DataTier, zone?: route53.IPublicHostedZone): { web: AppTask; worker: AppTask } {
+  private buildTasks(data: DataTier, zone?: route53.IPublicHostedZone): ReleaseTasks {
     const { name, app, web, worker, image } = this.config;
     // One image for both services, by tag or digest (-c imageTag=... per deploy).
     const repository = ecr.Repository.fromRepositoryName(this, 'Repository', image.repositoryName);
@@ -260,11 +271,25 @@ export class AppStack extends StageStack implements AppTier {
       role.addManagedPolicy(data.uploads.objectAccessPolicy);
       if (this.email) role.addManagedPolicy(this.email.sendPolicy);
     }
-    return { web: webTask, worker: workerTask };
+    // The migration: same image and settings, its own command, logged in as the migration role
+    // (it owns the app schema); it needs neither the cache nor the bucket.
+    const migrationTask = app.migrationCommand
+      ? new AppTask(this, 'MigrationTask', {
+          cpu: worker.cpu,
+          memoryLimitMiB: worker.memoryLimitMiB,
+          image: containerImage,
+          command: app.migrationCommand,
+          environment: { ...environment, DATABASE_USER: DATABASE_ROLES.migrator },
+          secrets: {},
+          ...this.logs,
+        })
+      : undefined;
+    migrationTask?.taskDefinition.taskRole.addManagedPolicy(data.database.connectPolicy(DATABASE_ROLES.migrator));
+    return { web: webTask, worker: workerTask, migration: migrationTask };
   }
 
   /** The snapshot of the database every service waits for before this release reaches it. */
-  private buildPreDeploySnapshot(network: NetworkTier, data: DataTier, tasks: { web: AppTask; worker: AppTask }, props: AppStackProps): PreDeploySnapshot {
+  private buildPreDeploySnapshot(network: NetworkTier, data: DataTier, tasks: ReleaseTasks, props: AppStackProps): PreDeploySnapshot {
     const { name, image, backup, drRegion } = this.config;
     const snapshot = new PreDeploySnapshot(this, 'PreDeploySnapshot', {
       vpc: network.vpc,
@@ -274,7 +299,7 @@ export class AppStack extends StageStack implements AppTier {
       databaseKeyArn: data.database.key.keyArn,
       cluster: this.cluster,
       webTaskDefinition: tasks.web.taskDefinition,
-      taskDefinitions: [tasks.web.taskDefinition, tasks.worker.taskDefinition],
+      taskDefinitions: [tasks.web, tasks.worker, ...(tasks.migration ? [tasks.migration] : [])].map((t) => t.taskDefinition),
       image: imageReference(image),
       imageTag: image.tag,
       keep: backup.preDeploySnapshotsKept,
@@ -291,6 +316,27 @@ export class AppStack extends StageStack implements AppTier {
       service.node.addDependency(this.cluster);
     }
     return snapshot;
+  }
+
+  /**
+   * The release's migration: after the snapshot (a half-applied migration can be undone from it),
+   * before both services (new code serves only a migrated schema).
+   */
+  private buildMigration(network: NetworkTier, data: DataTier, task: AppTask): DatabaseMigration {
+    const migration = new DatabaseMigration(this, 'Migration', {
+      vpc: network.vpc,
+      stage: this.config.name,
+      cluster: this.cluster,
+      task,
+      database: data.database,
+      release: this.preDeploySnapshot.release,
+      timeoutMinutes: this.config.app.migrationTimeoutMinutes,
+      ...this.logs,
+    });
+    migration.resource.node.addDependency(this.preDeploySnapshot.resource);
+    migration.resource.node.addDependency(this.cluster);
+    for (const service of [this.web.service, this.worker.service]) service.node.addDependency(migration.resource);
+    return migration;
   }
 
   /**

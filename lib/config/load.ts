@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { APP_KEYS, fieldDefault, isCdkKey, isFieldPath, nearestKey } from './context-keys';
+import { APP_KEYS, fieldDefault, isCdkKey, isFieldPath, isOptionalField, nearestKey } from './context-keys';
 import { CONFIG_FILE, STAGE_NAMES, type StageConfig, type StageConfigInput, type StageName, stageConfigSchema } from './schema';
 import { STAGES } from './stages';
 
@@ -58,6 +58,12 @@ export function loadStages(
     }
     let unreadable = false;
     for (const { key, path, value } of overrides.get(name) ?? []) {
+      // `-c <stage>.<optional field>=null` leaves the field out (turns an optional step off).
+      if (value === 'null' && isOptionalField(path.join('.'))) {
+        unsetPath(input, path);
+        overridden.add(path.join('.'));
+        continue;
+      }
       const read = coerce(value, getPath(input, path) ?? fieldDefault(path.join('.')), key);
       if ('problem' in read) {
         problems.push(stageProblem(name, path.join('.'), value, read.problem));
@@ -275,6 +281,11 @@ function setPath(obj: Record<string, unknown>, path: readonly string[], value: u
     node = node[key] as Record<string, unknown>;
   }
   node[path[path.length - 1]] = value;
+}
+
+function unsetPath(obj: Record<string, unknown>, path: readonly string[]): void {
+  const parent = getPath(obj, path.slice(0, -1));
+  if (parent !== null && typeof parent === 'object') delete (parent as Record<string, unknown>)[path[path.length - 1]];
 }
 
 function stageProblem(stage: string, field: string, value: unknown, message: string): string {

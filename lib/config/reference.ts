@@ -56,6 +56,12 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
   { fields: ['app.workerCommand'], meaning: 'command of the worker container', rules: 'e.g. `["node", "dist/worker.js"]`' },
   { fields: ['app.workerStopTimeoutSeconds'], meaning: 'time a worker gets after SIGTERM to finish its job', rules: '2 to 120' },
   {
+    fields: ['app.migrationCommand', 'app.migrationTimeoutMinutes'],
+    meaning:
+      "the release's schema migration (same image, as the migration role), run once per release after the pre-deploy snapshot and before the services update; the deploy fails, and the services stay on the old release, when it exits non-zero, cannot start or runs past the timeout (docs/releases.md)",
+    rules: 'a command, or unset for no migration step (`-c <stage>.app.migrationCommand=null`); timeout 1 to 55 minutes; shipped: `["node", "dist/migrate.js"]` in every stage',
+  },
+  {
     fields: ['app.enableExecuteCommand'],
     meaning: "ECS Exec into running tasks; AWS does not support it with a read-only root filesystem, so the containers' root filesystem is writable where it is on",
     rules: 'prod: must be false',

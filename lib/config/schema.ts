@@ -350,6 +350,19 @@ const stageShape = z
         workerStopTimeoutSeconds: z.number().int().min(2).max(120, 'Fargate allows at most 120 s. Fix: use 2 to 120').default(120),
         /** ECS Exec (shell into running tasks) for debugging. */
         enableExecuteCommand: z.boolean().default(false),
+        /**
+         * Command of the release's schema migration (same image), run once per release after the
+         * pre-deploy snapshot and before the services update, e.g. ["node", "dist/migrate.js"].
+         * Unset: no migration step.
+         */
+        migrationCommand: z.array(z.string().min(1)).min(1, 'a migration needs a command. Fix: e.g. ["node", "dist/migrate.js"], or leave migrationCommand out').optional(),
+        /** Minutes a migration may run before it is stopped and the deploy fails (CloudFormation waits at most an hour for it). */
+        migrationTimeoutMinutes: z
+          .number()
+          .int()
+          .min(1, 'must be at least 1 minute. Fix: use 1 to 55')
+          .max(55, 'CloudFormation waits at most an hour for a custom resource, and the release needs the rest. Fix: use 1 to 55')
+          .default(30),
         /** Refuse to delete the load balancer (a stack update that would replace or delete it fails instead). */
         loadBalancerDeletionProtection: z.boolean().default(false),
         /** A WAF web ACL in front of the load balancer. */

@@ -32,6 +32,9 @@ const CI = { repository: 'example-org/webapp-platform', createOidcProvider: true
  * backup.verify), the break-glass role ("webapp-break-glass", created by hand in each account;
  * docs/disaster-recovery.md) and governance-mode vault locks. A stage sets only what differs.
  */
+/** The app's schema migration, run once per release before the services update (docs/releases.md). */
+const MIGRATION = ['node', 'dist/migrate.js'];
+
 export const STAGES: Record<StageName, StageConfigInput> = {
   dev: {
     name: 'dev',
@@ -56,7 +59,7 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     backup: { drCopies: false, automatedBackupReplicationDays: 0, planRetentionDays: 7, drCopyRetentionDays: 7, preDeploySnapshotsKept: 3, restoreTesting: 'off' },
     // Plain HTTP (no domain): only these blocks reach the load balancer. Replace the
     // documentation range with the office or VPN blocks of the people who use dev.
-    app: { enableExecuteCommand: true, waf: false, httpAllowedCidrs: ['198.51.100.0/24'] },
+    app: { enableExecuteCommand: true, waf: false, httpAllowedCidrs: ['198.51.100.0/24'], migrationCommand: MIGRATION },
     uploads: { noncurrentVersionExpirationDays: 7, accessLogExpirationDays: 30, replicateToDr: false },
     logRetentionDays: 30,
     retainOnDelete: false,
@@ -86,6 +89,7 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     cache: { nodeType: 'cache.t4g.small', replicas: 1, snapshotRetentionDays: 1 },
     alarms: { emails: ['staging-alerts@example.com'] },
     backup: { drCopies: true, automatedBackupReplicationDays: 7, planRetentionDays: 14, drCopyRetentionDays: 14, preDeploySnapshotsKept: 5, restoreTesting: 'monthly' },
+    app: { migrationCommand: MIGRATION },
     uploads: { noncurrentVersionExpirationDays: 30, accessLogExpirationDays: 90, replicateToDr: false },
     logRetentionDays: 90,
     retainOnDelete: true,
@@ -116,7 +120,7 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     cache: { nodeType: 'cache.t4g.medium', replicas: 1, snapshotRetentionDays: 7 },
     alarms: { emails: ['oncall@example.com'] },
     backup: { drCopies: true, automatedBackupReplicationDays: 14, planRetentionDays: 35, drCopyRetentionDays: 84, preDeploySnapshotsKept: 10, restoreTesting: 'weekly' },
-    app: { loadBalancerDeletionProtection: true },
+    app: { loadBalancerDeletionProtection: true, migrationCommand: MIGRATION },
     email: { requireProductionAccess: true },
     uploads: { noncurrentVersionExpirationDays: 90, accessLogExpirationDays: 365, replicateToDr: true },
     logRetentionDays: 365,

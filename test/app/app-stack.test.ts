@@ -230,11 +230,12 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
     const egressPorts = Object.values(app(name).findResources('AWS::EC2::SecurityGroupEgress'))
       .map((e) => e.Properties.FromPort)
       .sort();
-    expect(egressPorts).toEqual([3000, 5432, 5432, 6379, 6379]);
+    // The web and worker tasks to the database and the cache, the migration task to the database.
+    expect(egressPorts).toEqual([3000, 5432, 5432, 5432, 6379, 6379]);
     const ingress = Object.values(app(name).findResources('AWS::EC2::SecurityGroupIngress'))
       .map((i) => i.Properties.FromPort)
       .sort();
-    expect(ingress).toEqual([3000, 5432, 5432, 6379, 6379]);
+    expect(ingress).toEqual([3000, 5432, 5432, 5432, 6379, 6379]);
   });
 
   test('load balancer: internet-facing, invalid headers dropped, defensive desync, access logs, deletion protection in prod', () => {

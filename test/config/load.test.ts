@@ -134,6 +134,12 @@ describe('loadStageConfigs', () => {
     expect(problems[0]).toMatch(message);
   });
 
+  test('-c <stage>.<optional field>=null leaves the field out; a required field cannot be left out', () => {
+    const [dev] = loadStageConfigs({ stages: 'dev', 'dev.app.migrationCommand': 'null' });
+    expect(dev.app.migrationCommand).toBeUndefined();
+    expect(loadError({ 'dev.account': 'null' })).toMatch(/field "account", value "null"/);
+  });
+
   test('a field left to its default takes a -c value of its type', () => {
     const [staging] = loadStageConfigs({ stages: 'staging', 'staging.app.containerPort': '8080', 'staging.operations.ecsCpuPercent': '70' });
     expect(staging.app.containerPort).toBe(8080);

@@ -172,7 +172,14 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
     expect(JSON.stringify(cache.dimensions.CacheClusterId)).toMatch(/CacheReplicationGroup.*-001/);
     const lambdas = [...alarms(name).keys()].filter((n) => n.startsWith(`${name}-lambda-`));
     expect(lambdas.sort()).toEqual(
-      ['database-setup', ...(config(name).backup.restoreTesting !== 'off' ? ['restore-testing'] : []), 'pre-deploy-snapshot', 'pre-deploy-snapshot-is-complete']
+      [
+        'database-setup',
+        ...(config(name).backup.restoreTesting !== 'off' ? ['restore-testing'] : []),
+        'pre-deploy-snapshot',
+        'pre-deploy-snapshot-is-complete',
+        'migration',
+        'migration-is-complete',
+      ]
         .flatMap((fn) => [`${name}-lambda-${fn}-errors`, `${name}-lambda-${fn}-throttles`])
         .sort(),
     );
