@@ -14,6 +14,7 @@ export default defineConfig({
     ...base.test,
     include: [
       'test/config/**/*.test.ts',
+      'test/lambda/database-migration.test.ts',
       'test/lambda/database-setup.test.ts',
       'test/lambda/pre-deploy-snapshot.test.ts',
       'test/scripts/guard-rules.test.ts',
