@@ -208,6 +208,32 @@ describe('the release migration custom resource', () => {
     expect(ecs.commandCalls(StopTaskCommand)[0].args[0].input).toEqual({ cluster: 'prod-App-Cluster', task: TASK, reason: 'migration exceeded 10 minutes' });
   });
 
+  test('a record that cannot be read fails the deploy instead of migrating again', async () => {
+    const denied = new SSMClient(moto.clientConfig('eu-west-1'));
+    const ssmMock = mockClient(denied);
+    ssmMock.on(GetParameterCommand).rejects(Object.assign(new Error('not authorized to perform ssm:GetParameter'), { name: 'AccessDeniedException' }));
+    try {
+      await expect(handleOnEvent(event('Create'), { ...clients, ssm: denied }, T0)).rejects.toThrow('not authorized to perform ssm:GetParameter');
+      expect(ecs.commandCalls(RunTaskCommand)).toHaveLength(0);
+    } finally {
+      ssmMock.restore();
+    }
+  });
+
+  test('ECS answering with neither a task nor a reason still fails, saying so', async () => {
+    ecs.on(RunTaskCommand).resolves({});
+    await expect(handleOnEvent(event('Create'), clients, T0)).rejects.toThrow('could not start: ECS returned no task.');
+  });
+
+  test('a failure whose log stream is gone still names the task and the exit code', async () => {
+    const created = event('Create', props({ LogGroup: '/webapp/prod/app/no-such-group' }));
+    const { Data } = await handleOnEvent(created, clients, T0);
+    stopped(2);
+    await expect(handleIsComplete(polled(created, Data as Record<string, string>), clients, minutes(1))).rejects.toThrow(
+      /failed: exit code 2\. Its log stream \/webapp\/prod\/app\/no-such-group migrationtask\/app\/0123456789abcdef could not be read \(ResourceNotFoundException\)\. The services were not updated/,
+    );
+  });
+
   test('delete never migrates', async () => {
     expect(await handleOnEvent(event('Delete'), clients, T0)).toEqual({ PhysicalResourceId: 'migration-prod' });
     expect(await handleIsComplete(polled(event('Delete'), {}), clients, T0)).toEqual({ IsComplete: true });
