@@ -246,7 +246,7 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
         { Key: 'routing.http.drop_invalid_header_fields.enabled', Value: 'true' },
         { Key: 'routing.http.desync_mitigation_mode', Value: 'defensive' },
         { Key: 'access_logs.s3.enabled', Value: 'true' },
-        { Key: 'deletion_protection.enabled', Value: String(name === 'prod') },
+        { Key: 'deletion_protection.enabled', Value: String(config.app.loadBalancerDeletionProtection) },
       ]),
     );
   });

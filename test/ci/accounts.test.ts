@@ -121,8 +121,9 @@ describe('CI access: GitHub OIDC roles per stage account', () => {
   });
 
   test.each(STAGE_NAMES)('%s: the deploy role may only assume the CDK bootstrap roles of its own account', (stage) => {
-    const { account, region, drRegion } = STAGES[stage];
-    const regions = stage === 'dev' ? [region] : [drRegion, region];
+    const { account, region, drRegion, backup, uploads } = STAGES[stage];
+    // The DR region's bootstrap roles too, where the stage has a DR stack.
+    const regions = backup.drCopies || uploads.replicateToDr ? [drRegion, region] : [region];
     const [statement, ...others] = statements(ci(stage), `webapp${stage}deploy`);
     expect(others).toEqual([]);
     expect(statement.Action).toEqual(['sts:AssumeRole', 'sts:TagSession']);

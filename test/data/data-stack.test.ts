@@ -19,7 +19,7 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
   test('is named <stage>-Data and protected outside dev', () => {
     const stack = synthesized[name].stage.data;
     expect(stack.stackName).toBe(`${name}-Data`);
-    expect(stack.terminationProtection).toBe(name !== 'dev');
+    expect(stack.terminationProtection).toBe(config.retainOnDelete);
   });
 
   describe('keys', () => {

@@ -16,7 +16,7 @@ describe.each(STAGE_NAMES)('%s network stack', (name) => {
     expect(stack.stackName).toBe(`${name}-Network`);
     expect(stack.account).toBe(config.account);
     expect(stack.region).toBe(config.region);
-    expect(stack.terminationProtection).toBe(name !== 'dev');
+    expect(stack.terminationProtection).toBe(config.retainOnDelete);
   });
 
   test('VPC with the configured block and three subnet tiers per AZ', () => {
