@@ -28,6 +28,14 @@ beforeAll(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const dbInstance = (prod: AppStage) => prod.data.database.instance.node.defaultChild as rds.CfnDBInstance;
+/** prod with the database port changed (the instance would be replaced), synthesized once for the tests that read it. */
+let portHead: string | undefined;
+const portChanged = () => {
+  portHead ??= head('port', (prod) => {
+    dbInstance(prod).port = '5433';
+  });
+  return portHead;
+};
 
 describe('diff-guard on the real app', () => {
   test('an unchanged app passes', () => {
@@ -47,14 +55,7 @@ describe('diff-guard on the real app', () => {
   });
 
   test('changing the database port blocks: the instance would be replaced', () => {
-    const { output, exitCode } = run([
-      '--base',
-      base,
-      '--head',
-      head('port', (prod) => {
-        dbInstance(prod).port = '5433';
-      }),
-    ]);
+    const { output, exitCode } = run(['--base', base, '--head', portChanged()]);
     expect(exitCode).toBe(1);
     expect(output.split('\n')).toEqual([
       'BLOCKED stage prod, stack prod-Data, DatabaseInstanceAA8A5FDE (AWS::RDS::DBInstance): replaced because Port changed',
@@ -193,9 +194,7 @@ describe('diff-guard on the real app', () => {
   });
 
   test('--allow accepts a named resource, by logical id or by stack path', () => {
-    const headDir = head('port-allowed', (prod) => {
-      dbInstance(prod).port = '5433';
-    });
+    const headDir = portChanged();
     for (const allow of ['DatabaseInstanceAA8A5FDE', 'prod/Data/DatabaseInstanceAA8A5FDE']) {
       const { output, exitCode } = run(['--base', base, '--head', headDir, '--allow', allow]);
       expect(exitCode).toBe(0);
@@ -230,7 +229,7 @@ describe('diff-guard on the real app', () => {
   });
 
   test('markdown output is a table for the PR comment', () => {
-    const { output } = run(['--base', base, '--head', join(work, 'port'), '--format', 'markdown']);
+    const { output } = run(['--base', base, '--head', portChanged(), '--format', 'markdown']);
     expect(output).toContain('| blocked | prod | prod-Data | `DatabaseInstanceAA8A5FDE` | AWS::RDS::DBInstance | replaced because Port changed |');
   });
 });
