@@ -12,7 +12,7 @@ export interface CreateAppOptions extends AppProps {
    * with `validateScope` instead.
    * @default true
    */
-  readonly nag?: boolean;
+  readonly enableNag?: boolean;
 }
 
 /** Builds the app: one `AppStage` per configured stage (all three unless `-c stages=` narrows it). */
@@ -27,11 +27,11 @@ export function createApp(options: CreateAppOptions = {}): { app: App; stages: A
   // from. Their replication is planned over all stages, so a partial synth changes nothing.
   const pulledFrom = new Set(configs.map((c) => `${c.account}/${c.region}`));
   for (const plan of registryPlans(all)) {
-    if (!plan.source && !pulledFrom.has(`${plan.account}/${plan.region}`)) continue;
+    if (!plan.isSource && !pulledFrom.has(`${plan.account}/${plan.region}`)) continue;
     new RegistryStack(app, `Registry-${`${plan.account}-${plan.region}-${plan.repositoryName}`.replace(/[^A-Za-z0-9-]/g, '-')}`, {
       env: { account: plan.account, region: plan.region },
       plan,
-      description: `Image repository ${plan.repositoryName} in ${plan.account}/${plan.region}${plan.source ? ' (CI pushes here; replicated to the other stage accounts)' : ''}`,
+      description: `Image repository ${plan.repositoryName} in ${plan.account}/${plan.region}${plan.isSource ? ' (CI pushes here; replicated to the other stage accounts)' : ''}`,
     });
   }
   // GitHub Actions' access to each account of a synthesized stage, with the roles of every stage there.
@@ -48,7 +48,7 @@ export function createApp(options: CreateAppOptions = {}): { app: App; stages: A
       description: `GitHub Actions access to ${account}: OIDC provider and the deploy and diff roles of ${here.map((c) => c.name).join(', ')}`,
     });
   }
-  if (options.nag ?? true) {
+  if (options.enableNag ?? true) {
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new NIST80053R5Checks(app));
   }
   return { app, stages };

@@ -13,7 +13,7 @@ import { replacingProperties } from './lib/replacement-spec';
 
 // The feature flags in cdk.json change what the constructs render; synthesize as the CLI would.
 const { context } = JSON.parse(readFileSync(join(__dirname, '..', 'cdk.json'), 'utf8'));
-const { app } = createApp({ nag: false, context: { ...context, 'aws:cdk:bundling-stacks': [] } });
+const { app } = createApp({ enableNag: false, context: { ...context, 'aws:cdk:bundling-stacks': [] } });
 const assembly = app.synth();
 const types = new Set<string>();
 for (const stack of assembly.stacksRecursively) {

@@ -12,7 +12,7 @@ export interface RegistryPlan {
   /** Tag patterns of builds that expire after 30 days; every other tag is a release, kept. */
   readonly expiringTagPatterns: readonly string[];
   /** CI pushes here; the registry replicates to `replicateTo`. */
-  readonly source: boolean;
+  readonly isSource: boolean;
   readonly replicateTo: readonly { readonly account: string; readonly region: string }[];
   /** The source registry's account, when this registry receives replicas from another account. */
   readonly receivesFrom?: string;
@@ -36,7 +36,7 @@ export function registryPlans(stages: readonly StageConfig[]): RegistryPlan[] {
       ...p,
       repositoryName,
       expiringTagPatterns,
-      source: isSource,
+      isSource,
       replicateTo: isSource ? destinations : [],
       receivesFrom: !isSource && p.account !== source.account ? source.account : undefined,
     };

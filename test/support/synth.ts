@@ -28,7 +28,7 @@ export const CLI_CONTEXT: Record<string, unknown> = {
  */
 export function buildStage(name: StageName, context: Record<string, unknown> = {}): AppStage {
   const { stages } = createApp({
-    nag: false,
+    enableNag: false,
     builtinCloudFormationValidation: false,
     context: { ...CLI_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context, stages: name },
   });
@@ -107,7 +107,7 @@ export function synthAssembly(
 ): string {
   const built = createApp({
     outdir,
-    nag: false,
+    enableNag: false,
     builtinCloudFormationValidation: false,
     context: { ...CLI_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context, stages },
   });
