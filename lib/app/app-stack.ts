@@ -71,16 +71,17 @@ export interface AppStackProps extends StageStackProps {
  * WAF where configured), the BullMQ worker from the same image, and SES for the stage's domain.
  * Everything here can be replaced without losing data.
  *
- * The constructor reads top to bottom as the tier is built: front door, email, the two tasks
- * (environment, secrets, grants), the services, the pre-deploy snapshot they wait for, and the
- * network paths to the data tier. Every construct is created in this stack's scope, so splitting
- * the steps into methods changed no construct path and no logical id.
+ * The constructor reads top to bottom as the tier is built: front door, email, the tasks
+ * (environment, secrets, grants), the services, the pre-deploy snapshot and the migration they
+ * wait for, and the network paths to the data tier. Every construct is created in this stack's
+ * scope, so splitting the steps into methods changed no construct path and no logical id.
  */
 export class AppStack extends StageStack implements AppTier {
   readonly cluster: ecs.Cluster;
   readonly web: WebService;
   readonly worker: WorkerService;
-  readonly loadBalancer: LoadBalancer['alb'];
+  readonly loadBalancer: elbv2.ApplicationLoadBalancer;
+  /** The load balancer construct: listener, certificate, records. */
   readonly frontDoor: LoadBalancer;
   readonly email?: Email;
   readonly waf?: Waf;
