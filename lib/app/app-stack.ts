@@ -24,6 +24,7 @@ import { Email } from './email';
 import { ExecSessions } from './exec-sessions';
 import { LoadBalancer } from './load-balancer';
 import { PreDeploySnapshot } from './pre-deploy-snapshot';
+import { ReleaseRecord } from './release-record';
 import { Waf } from './waf';
 import { type WebDeploymentAlarms, WebService } from './web-service';
 import { WorkerService } from './worker-service';
@@ -88,6 +89,8 @@ export class AppStack extends StageStack implements AppTier {
   readonly preDeploySnapshot: PreDeploySnapshot;
   /** The release's schema migration, where app.migrationCommand is set. */
   readonly migration?: DatabaseMigration;
+  /** The record of each release that reached both services (metric and event). */
+  readonly releaseRecord: ReleaseRecord;
   private readonly logs: LogSettings;
 
   constructor(scope: Construct, id: string, props: AppStackProps) {
@@ -129,6 +132,7 @@ export class AppStack extends StageStack implements AppTier {
     this.preDeploySnapshot = this.buildPreDeploySnapshot(network, data, tasks, props);
     if (tasks.migration) this.migration = this.buildMigration(network, data, tasks.migration);
     this.connectToData(data);
+    this.releaseRecord = this.buildReleaseRecord(network);
 
     new CfnOutput(this, 'SiteUrl', { value: this.frontDoor.url });
     new CfnOutput(this, 'AlbDnsName', { value: this.loadBalancer.loadBalancerDnsName });
@@ -338,6 +342,21 @@ export class AppStack extends StageStack implements AppTier {
     migration.resource.node.addDependency(this.cluster);
     for (const service of [this.web.service, this.worker.service]) service.node.addDependency(migration.resource);
     return migration;
+  }
+
+  /** The record of the release, written once both services run it (CloudFormation waits for them to be stable). */
+  private buildReleaseRecord(network: NetworkTier): ReleaseRecord {
+    const record = new ReleaseRecord(this, 'ReleaseRecord', {
+      vpc: network.vpc,
+      stage: this.config.name,
+      release: this.preDeploySnapshot.release,
+      image: imageReference(this.config.image),
+      snapshotId: this.preDeploySnapshot.resource.getAttString('SnapshotId'),
+      migration: this.migration ? { seconds: this.migration.resource.getAttString('DurationSeconds'), task: this.migration.resource.getAttString('TaskArn') } : undefined,
+      ...this.logs,
+    });
+    for (const service of [this.web.service, this.worker.service]) record.resource.node.addDependency(service);
+    return record;
   }
 
   /**

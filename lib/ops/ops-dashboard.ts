@@ -6,11 +6,13 @@ import { Construct } from 'constructs';
 import type { AppTier } from '../app/app-stack';
 import type { DataTier } from '../data/data-stack';
 import type { AlarmSet } from '../shared/alarm-set';
-import { cacheNodeMetric, cacheNodes, serviceInsightMetric, sesMetric, wafMetric } from '../shared/stage-metrics';
+import { cacheNodeMetric, cacheNodes, releaseMetric, serviceInsightMetric, sesMetric, wafMetric } from '../shared/stage-metrics';
 import type { WatchedFunction } from './function-alarms';
 
 export interface OpsDashboardProps {
   readonly name: string;
+  /** The stage (the release record's dimension). */
+  readonly stage: string;
   readonly alarms: AlarmSet;
   /** The composite alarm, shown first. */
   readonly stageAlarm: cloudwatch.IAlarm;
@@ -58,6 +60,15 @@ export class OpsDashboard extends Construct {
         width: FULL,
         height: 5,
         sortBy: cloudwatch.AlarmStatusWidgetSortBy.STATE_UPDATED_TIMESTAMP,
+      }),
+    );
+
+    // When each release reached the services, and how long its migration took (the release record).
+    this.dashboard.addWidgets(
+      graph('Releases', [releaseMetric(props.stage, 'Release', { statistic: 'Sum', period: Duration.minutes(5), label: 'releases' })], {
+        right: [releaseMetric(props.stage, 'MigrationSeconds', { statistic: 'Maximum', period: Duration.minutes(5), label: 'migration (s)' })],
+        width: FULL,
+        height: 4,
       }),
     );
 

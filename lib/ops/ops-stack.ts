@@ -74,6 +74,7 @@ export class OpsStack extends StageStack {
 
     new OpsDashboard(this, 'Dashboard', {
       name: stageResourceName(name),
+      stage: name,
       alarms: this.alarms,
       stageAlarm: this.stageAlarm,
       app,

@@ -15,3 +15,7 @@ export function stageResourceName(stage: string, ...parts: string[]): string {
 export function projectTag(name: string): string {
   return `${PROJECT}:${name}`;
 }
+
+/** Where the release record goes (lambda/release-record): its metric namespace, and its event's source and detail type. */
+export const RELEASE_METRICS_NAMESPACE = `${PROJECT}/Releases`;
+export const RELEASE_EVENT = { source: `${PROJECT}.release`, detailType: 'Release Completed' } as const;

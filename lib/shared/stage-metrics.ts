@@ -2,7 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as elasticache from 'aws-cdk-lib/aws-elasticache';
-import { PROJECT } from './naming';
+import { PROJECT, RELEASE_METRICS_NAMESPACE } from './naming';
 
 /**
  * The CloudWatch metrics of the stage that CDK's constructs do not offer, defined once for the
@@ -20,6 +20,11 @@ export function cacheNodes(count: number): string[] {
 /** An engine or host metric of one node (`node` from `cacheNodes`). */
 export function cacheNodeMetric(group: elasticache.CfnReplicationGroup, node: string, metricName: string, options: cloudwatch.MetricOptions): cloudwatch.Metric {
   return new cloudwatch.Metric({ namespace: 'AWS/ElastiCache', metricName, dimensionsMap: { CacheClusterId: `${group.ref}-${node}` }, ...options });
+}
+
+/** The release record of a stage (lambda/release-record): `Release` (one per release) and `MigrationSeconds`. */
+export function releaseMetric(stage: string, metricName: 'Release' | 'MigrationSeconds', options: cloudwatch.MetricOptions): cloudwatch.Metric {
+  return new cloudwatch.Metric({ namespace: RELEASE_METRICS_NAMESPACE, metricName, dimensionsMap: { Stage: stage }, ...options });
 }
 
 /** A Container Insights metric of an ECS service (task counts: Desired, Running, Pending). */

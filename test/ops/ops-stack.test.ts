@@ -179,6 +179,7 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
         'pre-deploy-snapshot-is-complete',
         'migration',
         'migration-is-complete',
+        'release-record',
       ]
         .flatMap((fn) => [`${name}-lambda-${fn}-errors`, `${name}-lambda-${fn}-throttles`])
         .sort(),
