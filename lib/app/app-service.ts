@@ -1,6 +1,6 @@
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import type { Construct } from 'constructs';
+import { httpsOnlySecurityGroup } from '../shared/https-only-group';
 import type { AppTask } from './app-task';
 
 /** What the web and the worker service have in common. */
@@ -23,8 +23,7 @@ export interface AppServiceBase {
  */
 export function appServiceProps(scope: Construct, props: AppServiceBase, securityGroupDescription: string): ecs.FargateServiceProps {
   const vpc = props.cluster.vpc;
-  const securityGroup = new ec2.SecurityGroup(scope, 'SecurityGroup', { vpc, description: securityGroupDescription, allowAllOutbound: false });
-  securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS APIs and the image registry');
+  const securityGroup = httpsOnlySecurityGroup(scope, 'SecurityGroup', { vpc, description: securityGroupDescription, httpsTo: 'HTTPS to AWS APIs and the image registry' });
   return {
     cluster: props.cluster,
     taskDefinition: props.task.taskDefinition,

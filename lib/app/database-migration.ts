@@ -1,10 +1,11 @@
 import { type CfnElement, CustomResource, Duration, Stack, Validations } from 'aws-cdk-lib';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import type { Database } from '../data/database';
+import { httpsOnlySecurityGroup } from '../shared/https-only-group';
 import { type LogSettings, logSettings } from '../shared/log-group';
 import { PROJECT } from '../shared/naming';
 import { handlerEntry } from '../shared/paths';
@@ -49,20 +50,18 @@ export class DatabaseMigration extends Construct {
     const { region, account, partition } = stack;
 
     // The migration task's own group: out to the database and to HTTPS (AWS APIs, the registry).
-    this.securityGroup = new ec2.SecurityGroup(this, 'TaskSecurityGroup', {
+    this.securityGroup = httpsOnlySecurityGroup(this, 'TaskSecurityGroup', {
       vpc: props.vpc,
       description: 'Migration task: to the database and HTTPS only',
-      allowAllOutbound: false,
+      httpsTo: 'HTTPS to AWS APIs and the image registry',
     });
-    this.securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS APIs and the image registry');
     this.securityGroup.connections.allowToDefaultPort(props.database, 'Migration task');
 
-    const handlerGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+    const handlerGroup = httpsOnlySecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
       description: 'Migration custom resource: calls AWS APIs over HTTPS only',
-      allowAllOutbound: false,
+      httpsTo: 'HTTPS to the ECS, CloudWatch Logs, SSM and CloudFormation APIs',
     });
-    handlerGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to the ECS, CloudWatch Logs, SSM and CloudFormation APIs');
 
     const common = { entry: handlerEntry('database-migration'), vpc: props.vpc, securityGroups: [handlerGroup], timeout: Duration.minutes(1), ...logSettings(props) };
     const onEvent = new ProjectFunction(this, 'Handler', { ...common, handler: 'onEvent', description: `Starts the database migration of a ${props.stage} release` });

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { Annotations, type CfnElement, CustomResource, Duration, Lazy, Stack, Validations } from 'aws-cdk-lib';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { httpsOnlySecurityGroup } from '../shared/https-only-group';
 import { type LogSettings, logSettings } from '../shared/log-group';
 import { projectTag } from '../shared/naming';
 import { handlerEntry } from '../shared/paths';
@@ -60,12 +61,11 @@ export class PreDeploySnapshot extends Construct {
     const stack = Stack.of(this);
     const { region, account, partition } = stack;
 
-    const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+    const securityGroup = httpsOnlySecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
       description: 'Pre-deploy snapshot: calls the RDS and ECS APIs over HTTPS only',
-      allowAllOutbound: false,
+      httpsTo: 'HTTPS to the RDS and ECS APIs',
     });
-    securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to the RDS and ECS APIs');
 
     const entry = handlerEntry('pre-deploy-snapshot');
     const common = {

@@ -1,8 +1,9 @@
 import { CustomResource, Duration, Stack, Validations } from 'aws-cdk-lib';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { httpsOnlySecurityGroup } from '../shared/https-only-group';
 import { type LogSettings, logSettings } from '../shared/log-group';
 import { RELEASE_METRICS_NAMESPACE } from '../shared/naming';
 import { handlerEntry } from '../shared/paths';
@@ -36,12 +37,11 @@ export class ReleaseRecord extends Construct {
   constructor(scope: Construct, id: string, props: ReleaseRecordProps) {
     super(scope, id);
     const { region, account, partition } = Stack.of(this);
-    const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+    const securityGroup = httpsOnlySecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
       description: 'Release record: calls the CloudWatch and EventBridge APIs over HTTPS only',
-      allowAllOutbound: false,
+      httpsTo: 'HTTPS to the CloudWatch and EventBridge APIs',
     });
-    securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to the CloudWatch and EventBridge APIs');
 
     this.function = new ProjectFunction(this, 'Handler', {
       entry: handlerEntry('release-record'),

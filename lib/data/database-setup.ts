@@ -1,9 +1,10 @@
 import { CustomResource, Duration, Stack, Validations } from 'aws-cdk-lib';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { setupFingerprint } from '../../lambda/database-setup/fingerprint';
+import { httpsOnlySecurityGroup } from '../shared/https-only-group';
 import { type LogSettings, logSettings } from '../shared/log-group';
 import { handlerEntry } from '../shared/paths';
 import { ProjectFunction } from '../shared/project-function';
@@ -52,12 +53,11 @@ export class DatabaseSetup extends Construct {
     // AWS APIs without interface endpoints, at about $7 a month each per AZ: not worth it for a
     // function that runs seconds per deploy, now that it connects only to its configured
     // database and trusts only the RDS CAs.
-    const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+    const securityGroup = httpsOnlySecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
       description: 'Database setup custom resource: reaches the database, RDS and Secrets Manager',
-      allowAllOutbound: false,
+      httpsTo: 'HTTPS to the RDS, Secrets Manager, CloudFormation and Lambda APIs',
     });
-    securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to the RDS, Secrets Manager, CloudFormation and Lambda APIs');
     props.database.connections.allowDefaultPortFrom(securityGroup, 'Database setup custom resource');
 
     this.handler = new ProjectFunction(this, 'Handler', {

@@ -8,6 +8,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { DATABASE_ROLES } from '../../lambda/database-setup/roles';
 import type { StageConfig } from '../config';
+import { httpsOnlySecurityGroup } from '../shared/https-only-group';
 import { type LogSettings, logSettings } from '../shared/log-group';
 import { PROJECT } from '../shared/naming';
 import { handlerEntry } from '../shared/paths';
@@ -74,12 +75,11 @@ export class RestoreTesting extends Construct {
     super(scope, id);
     const { region, account, partition } = Stack.of(this);
 
-    const verifierGroup = new ec2.SecurityGroup(this, 'VerifierSecurityGroup', {
+    const verifierGroup = httpsOnlySecurityGroup(this, 'VerifierSecurityGroup', {
       vpc: props.vpc,
       description: 'Restore verifier: HTTPS to AWS APIs and PostgreSQL to restored test instances',
-      allowAllOutbound: false,
+      httpsTo: 'HTTPS to the RDS, AWS Backup and CloudWatch APIs',
     });
-    verifierGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to the RDS, AWS Backup and CloudWatch APIs');
     this.restoredSecurityGroup = new ec2.SecurityGroup(this, 'RestoredSecurityGroup', {
       vpc: props.vpc,
       description: 'Restored test databases: admit only the restore verifier',
