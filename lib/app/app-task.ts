@@ -47,10 +47,13 @@ export class AppTask extends Construct {
   readonly taskDefinition: ecs.FargateTaskDefinition;
   readonly container: ecs.ContainerDefinition;
   readonly logGroup: logs.LogGroup;
+  /** The log stream prefix: each task writes `<prefix>/<container>/<task id>`. */
+  readonly streamPrefix: string;
 
   constructor(scope: Construct, id: string, props: AppTaskProps) {
     super(scope, id);
     this.logGroup = stageLogGroup(this, 'Logs', props);
+    this.streamPrefix = id.toLowerCase();
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
       cpu: props.cpu,
       memoryLimitMiB: props.memoryLimitMiB,
@@ -68,7 +71,7 @@ export class AppTask extends Construct {
       healthCheck: props.healthCheck,
       stopTimeout: props.stopTimeout,
       portMappings: props.containerPort ? [{ containerPort: props.containerPort }] : undefined,
-      logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: id.toLowerCase(), mode: ecs.AwsLogDriverMode.NON_BLOCKING }),
+      logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: this.streamPrefix, mode: ecs.AwsLogDriverMode.NON_BLOCKING }),
     });
     this.container.addMountPoints(...Object.entries(SCRATCH_PATHS).map(([sourceVolume, containerPath]) => ({ sourceVolume, containerPath, readOnly: false })));
 

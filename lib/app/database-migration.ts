@@ -1,4 +1,4 @@
-import { type CfnElement, CustomResource, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { type CfnElement, CustomResource, Duration, Stack } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -26,9 +26,6 @@ export interface DatabaseMigrationProps extends LogSettings {
   /** Minutes the migration may run before it is stopped and the deploy fails (app.migrationTimeoutMinutes). */
   readonly timeoutMinutes: number;
 }
-
-/** The stream prefix the migration task logs under (AppTask uses its construct id, lower-cased). */
-const STREAM_PREFIX = 'migrationtask';
 
 /**
  * Defines the release's database migration: a custom resource (Provider framework, onEvent +
@@ -128,7 +125,7 @@ export class DatabaseMigration extends Construct {
         SecurityGroups: this.securityGroup.securityGroupId,
         Container: APP_CONTAINER,
         LogGroup: props.task.logGroup.logGroupName,
-        StreamPrefix: STREAM_PREFIX,
+        StreamPrefix: props.task.streamPrefix,
         TimeoutMinutes: String(props.timeoutMinutes),
         RecordParameter: recordParameter,
       },
@@ -146,9 +143,6 @@ export class DatabaseMigration extends Construct {
       [`arn:aws:logs:${region}:${account}:log-group:<${stack.getLogicalId(props.task.logGroup.node.defaultChild as CfnElement)}>:log-stream:*`]:
         "The failure message reads the last lines of the migration task's own log stream, named after the task id.",
     };
-    for (const fn of this.functions) {
-      const policy = fn.fn.role!.node.findChild('DefaultPolicy');
-      for (const [resource, reason] of Object.entries(wildcards)) Validations.of(policy).acknowledge({ id: `AwsSolutions-IAM5[Resource::${resource}]`, reason });
-    }
+    for (const fn of this.functions) fn.acknowledgeWildcards(wildcards);
   }
 }

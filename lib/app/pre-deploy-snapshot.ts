@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Annotations, type CfnElement, CustomResource, Duration, Lazy, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, type CfnElement, CustomResource, Duration, Lazy, Stack } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -176,12 +176,7 @@ export class PreDeploySnapshot extends Construct {
       wildcards[`arn:aws:rds:${where}:${account}:snapshot:predeploy-${props.stage}-*`] =
         "The tool names its snapshots predeploy-<stage>-<release>-<time> (DR copies keep the name); deleting one also requires the tool's own tags.";
     }
-    for (const fn of this.functions) {
-      const policy = fn.fn.role!.node.findChild('DefaultPolicy');
-      for (const [resource, reason] of Object.entries(wildcards)) {
-        Validations.of(policy).acknowledge({ id: `AwsSolutions-IAM5[Resource::${resource}]`, reason });
-      }
-    }
+    for (const fn of this.functions) fn.acknowledgeWildcards(wildcards);
   }
 }
 

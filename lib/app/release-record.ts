@@ -1,4 +1,4 @@
-import { CustomResource, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { CustomResource, Duration, Stack } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as cr from 'aws-cdk-lib/custom-resources';
@@ -64,9 +64,8 @@ export class ReleaseRecord extends Construct {
     fn.addToRolePolicy(
       new iam.PolicyStatement({ sid: 'PublishTheReleaseEvent', actions: ['events:PutEvents'], resources: [`arn:${partition}:events:${region}:${account}:event-bus/default`] }),
     );
-    Validations.of(fn.role!.node.findChild('DefaultPolicy')).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: `cloudwatch:PutMetricData has no resource-level permissions; the cloudwatch:namespace condition holds it to ${RELEASE_METRICS_NAMESPACE}.`,
+    this.function.acknowledgeWildcards({
+      '*': `cloudwatch:PutMetricData has no resource-level permissions; the cloudwatch:namespace condition holds it to ${RELEASE_METRICS_NAMESPACE}.`,
     });
 
     const provider = new cr.Provider(this, 'Provider', {

@@ -1,4 +1,4 @@
-import { CustomResource, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { CustomResource, Duration, Stack } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as cr from 'aws-cdk-lib/custom-resources';
@@ -90,9 +90,8 @@ export class DatabaseSetup extends Construct {
       }),
     ];
     for (const statement of statements) this.handler.fn.addToRolePolicy(statement);
-    Validations.of(this.handler.fn.role!.node.findChild('DefaultPolicy')).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:aws:secretsmanager:${region}:${account}:secret:rds!db-*]`,
-      reason:
+    this.handler.acknowledgeWildcards({
+      [`arn:aws:secretsmanager:${region}:${account}:secret:rds!db-*`]:
         'The secrets RDS manages are named rds!db-<uuid>, and a restore gives the instance a new one. Each stage has its own account, whose only RDS-managed secrets belong to the stage database and its restored copies; only GetSecretValue is allowed.',
     });
 

@@ -170,19 +170,12 @@ export class RestoreTesting extends Construct {
       }),
     ];
     for (const statement of statements) this.verifier.fn.addToRolePolicy(statement);
-    const policy = this.verifier.fn.role!.node.findChild('DefaultPolicy');
-    Validations.of(policy).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'AWS Backup restore-job actions have no resource-level permissions; cloudwatch:PutMetricData has none and is limited to the webapp/RestoreTesting namespace by condition.',
-    });
-    Validations.of(policy).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:aws:rds:${region}:${account}:db:${RESTORE_TEST_PREFIX}*]`,
-      reason: 'AWS Backup names the instances it restores for tests awsbackup-restore-test-<random>; the verifier may read them and reset their master password, nothing else.',
-    });
-    Validations.of(policy).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:aws:rds:${region}:${account}:db:${DRILL_PREFIX}${props.stage}-*]`,
-      reason: 'scripts/restore-drill.ts names its restores restore-drill-<stage>-<time>; the verifier may read them and reset their master password, nothing else.',
+    this.verifier.acknowledgeWildcards({
+      '*': 'AWS Backup restore-job actions have no resource-level permissions; cloudwatch:PutMetricData has none and is limited to the webapp/RestoreTesting namespace by condition.',
+      [`arn:aws:rds:${region}:${account}:db:${RESTORE_TEST_PREFIX}*`]:
+        'AWS Backup names the instances it restores for tests awsbackup-restore-test-<random>; the verifier may read them and reset their master password, nothing else.',
+      [`arn:aws:rds:${region}:${account}:db:${DRILL_PREFIX}${props.stage}-*`]:
+        'scripts/restore-drill.ts names its restores restore-drill-<stage>-<time>; the verifier may read them and reset their master password, nothing else.',
     });
 
     // What scripts/restore-drill.ts reads to restore and verify a drill copy like the tests do,

@@ -91,4 +91,14 @@ export class ProjectFunction extends Construct {
         'Callers invoke project functions synchronously (CloudFormation custom resources) or through EventBridge, which retries and has its own dead-letter queue; a function DLQ would never receive anything.',
     });
   }
+
+  /**
+   * Acknowledges the wildcard resources of the function's own grants (cdk-nag AwsSolutions-IAM5),
+   * each with the reason it cannot be narrower, on the policy that holds them. Call it after the
+   * grants are added.
+   */
+  acknowledgeWildcards(reasons: Readonly<Record<string, string>>): void {
+    const policy = this.fn.role!.node.findChild('DefaultPolicy');
+    for (const [resource, reason] of Object.entries(reasons)) Validations.of(policy).acknowledge({ id: `AwsSolutions-IAM5[Resource::${resource}]`, reason });
+  }
 }
