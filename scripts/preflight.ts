@@ -23,7 +23,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { cdkBootstrapRoleArn } from '../lib/ci/ci-access-stack';
 import { loadStages, STAGE_NAMES, type StageConfig, StageConfigError } from '../lib/config';
-import { readFlags, stageArg } from './lib/args';
+import { addContext, readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
 import { formatPreflight, type PreflightClients, preflight } from './lib/preflight';
 
@@ -50,11 +50,7 @@ export function parseArgs(argv: readonly string[]): PreflightArgs {
     else if (flag === '--wait-for-image') {
       wait = Number(value);
       if (!Number.isInteger(wait) || wait < 0 || wait > 3600) throw new UsageError(`--wait-for-image takes whole seconds from 0 to 3600, not "${value}". ${USAGE}`);
-    } else {
-      const eq = value.indexOf('=');
-      if (eq < 1) throw new UsageError(`${flag} takes KEY=VALUE, not "${value}". ${USAGE}`);
-      context[value.slice(0, eq)] = value.slice(eq + 1);
-    }
+    } else addContext(context, flag, value, USAGE);
   }
   return { stage: stageArg(stage, USAGE), context, image, waitForImageSeconds: wait, lookupRole };
 }

@@ -8,7 +8,7 @@
  * Exit codes: 0 printed, 2 bad arguments or configuration.
  */
 import { imageReference, loadStages, STAGE_NAMES, StageConfigError } from '../lib/config';
-import { readFlags, stageArg } from './lib/args';
+import { addContext, readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
 
 const USAGE = `usage: release-image --stage ${STAGE_NAMES.join('|')} [-c KEY=VALUE ...]`;
@@ -19,11 +19,7 @@ export function releaseImage(argv: readonly string[]): string {
   const context: Record<string, string> = {};
   for (const [flag, value = ''] of readFlags(argv, { values: ['--stage', '-c', '--context'], usage: USAGE })) {
     if (flag === '--stage') stage = value;
-    else {
-      const eq = value.indexOf('=');
-      if (eq < 1) throw new UsageError(`${flag} takes KEY=VALUE, not "${value}". ${USAGE}`);
-      context[value.slice(0, eq)] = value.slice(eq + 1);
-    }
+    else addContext(context, flag, value, USAGE);
   }
   const name = stageArg(stage, USAGE);
   return imageReference(loadStages({ ...context, stages: name }).selected[0].image);

@@ -55,6 +55,13 @@ function explain(error: Error & { code?: string }, argv: readonly string[]): str
   }
 }
 
+/** Adds one `-c KEY=VALUE` (or `--context`) to `context`, as the CDK CLI reads it; anything else is a UsageError. */
+export function addContext(context: Record<string, string>, flag: string, value: string, usage: string): void {
+  const eq = value.indexOf('=');
+  if (eq < 1) throw new UsageError(`${flag} takes KEY=VALUE, not "${value}". ${usage}`);
+  context[value.slice(0, eq)] = value.slice(eq + 1);
+}
+
 /** `--stage` as given, when it names a stage. */
 export function stageArg(stage: string | undefined, usage: string): StageName {
   if (!stage || !(STAGE_NAMES as readonly string[]).includes(stage)) throw new UsageError(`--stage must be one of ${STAGE_NAMES.join(', ')}. ${usage}`);
