@@ -14,7 +14,9 @@ export interface MigrationResourceProperties {
   readonly LogGroup: string;
   readonly StreamPrefix: string;
   readonly TimeoutMinutes: string;
-  readonly RecordParameter: string;
+  readonly DbInstanceIdentifier: string;
+  /** Prefix of the per-database record parameter (`<prefix>/<DbiResourceId>`). */
+  readonly RecordPrefix: string;
 }
 
 export function settingsFrom(props: MigrationResourceProperties): MigrationSettings {
@@ -29,7 +31,8 @@ export function settingsFrom(props: MigrationResourceProperties): MigrationSetti
     logGroup: props.LogGroup,
     streamPrefix: props.StreamPrefix,
     timeoutMinutes: Number(props.TimeoutMinutes),
-    recordParameter: props.RecordParameter,
+    dbInstanceIdentifier: props.DbInstanceIdentifier,
+    recordPrefix: props.RecordPrefix,
   };
 }
 
@@ -39,14 +42,19 @@ export async function handleOnEvent(event: CdkCustomResourceEvent, clients: Clie
   const props = event.ResourceProperties as unknown as MigrationResourceProperties;
   const state = await startMigration(clients, settingsFrom(props), event.StackId, now);
   console.log(JSON.stringify({ message: state.skipped ? `migration skipped: ${state.skipped}` : 'migration started', release: props.Release, taskArn: state.taskArn }));
-  return { PhysicalResourceId: `migration-${props.Stage}`, Data: { TaskArn: state.taskArn, StartedAt: state.startedAt } };
+  return { PhysicalResourceId: `migration-${props.Stage}`, Data: { TaskArn: state.taskArn, StartedAt: state.startedAt, Record: state.record } };
 }
 
 export async function handleIsComplete(event: CdkCustomResourceIsCompleteEvent, clients: Clients, now: Date): Promise<CdkCustomResourceIsCompleteResponse> {
   if (event.RequestType === 'Delete') return { IsComplete: true };
   const props = event.ResourceProperties as unknown as MigrationResourceProperties;
   const data = (event as { Data?: Record<string, string> }).Data ?? {};
-  const outcome = await pollMigration(clients, settingsFrom(props), { taskArn: data.TaskArn ?? SKIPPED, startedAt: data.StartedAt ?? now.toISOString() }, now);
+  const outcome = await pollMigration(
+    clients,
+    settingsFrom(props),
+    { taskArn: data.TaskArn ?? SKIPPED, startedAt: data.StartedAt ?? now.toISOString(), record: data.Record ?? '' },
+    now,
+  );
   if (!outcome.complete) return { IsComplete: false };
   // One line per release: the release record the dashboard and an operator read (docs/releases.md).
   console.log(JSON.stringify({ message: 'migration complete', release: props.Release, taskArn: outcome.taskArn, durationSeconds: outcome.durationSeconds }));

@@ -6,12 +6,14 @@
 import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { type CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeTasksCommand, type ECSClient, RunTaskCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
+import { DescribeDBInstancesCommand, type RDSClient } from '@aws-sdk/client-rds';
 import { GetParameterCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 
 export interface Clients {
   readonly ecs: Pick<ECSClient, 'send'>;
   readonly logs: Pick<CloudWatchLogsClient, 'send'>;
   readonly ssm: Pick<SSMClient, 'send'>;
+  readonly rds: Pick<RDSClient, 'send'>;
   readonly cloudformation: Pick<CloudFormationClient, 'send'>;
 }
 
@@ -28,8 +30,14 @@ export interface MigrationSettings {
   readonly logGroup: string;
   readonly streamPrefix: string;
   readonly timeoutMinutes: number;
-  /** SSM parameter that records the releases already migrated (newest first). */
-  readonly recordParameter: string;
+  /** The stage database the migration runs against. */
+  readonly dbInstanceIdentifier: string;
+  /**
+   * Where the releases migrated are recorded (newest first): one SSM parameter per database,
+   * `<recordPrefix>/<DbiResourceId>`. A restore makes a new instance with a new resource id, so the
+   * restored database starts with an empty record and the next release migrates it again.
+   */
+  readonly recordPrefix: string;
 }
 
 /** Where a migration is while the custom resource waits for it. */
@@ -37,6 +45,8 @@ export interface MigrationState {
   /** The task ARN, or "skipped" when the release was migrated before. */
   readonly taskArn: string;
   readonly startedAt: string;
+  /** The record of the database the migration runs against (its SSM parameter name). */
+  readonly record: string;
 }
 
 export type Outcome = { readonly complete: false } | { readonly complete: true; readonly taskArn: string; readonly durationSeconds: number; readonly skipped?: string };
@@ -53,9 +63,20 @@ export class MigrationError extends Error {}
 const fix = (stage: string) =>
   `The services were not updated (CloudFormation rolls the release back). If the migration applied part of its changes, restore the pre-deploy snapshot (docs/releases.md, "A migration that failed halfway") before deploying ${stage} again.`;
 
-async function migratedReleases(clients: Clients, settings: MigrationSettings): Promise<string[]> {
+/** The record of the database as it is now: the SSM parameter named after its resource id. */
+async function recordOf(clients: Clients, settings: MigrationSettings): Promise<string> {
+  const db = (await clients.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: settings.dbInstanceIdentifier }))).DBInstances?.[0];
+  if (!db?.DbiResourceId) {
+    throw new MigrationError(
+      `Migration of release ${settings.release} (stage ${settings.stage}) could not identify the database ${settings.dbInstanceIdentifier}. ${fix(settings.stage)}`,
+    );
+  }
+  return `${settings.recordPrefix}/${db.DbiResourceId}`;
+}
+
+async function migratedReleases(clients: Clients, record: string): Promise<string[]> {
   try {
-    const out = await clients.ssm.send(new GetParameterCommand({ Name: settings.recordParameter }));
+    const out = await clients.ssm.send(new GetParameterCommand({ Name: record }));
     return (out.Parameter?.Value ?? '').split(',').filter(Boolean);
   } catch (error) {
     if ((error as { name?: string }).name === 'ParameterNotFound') return [];
@@ -71,11 +92,13 @@ async function migratedReleases(clients: Clients, settings: MigrationSettings): 
 export async function startMigration(clients: Clients, settings: MigrationSettings, stackId: string, now: Date): Promise<MigrationState & { readonly skipped?: string }> {
   const startedAt = now.toISOString();
   const stack = (await clients.cloudformation.send(new DescribeStacksCommand({ StackName: stackId }))).Stacks?.[0];
+  // A rollback depends on nothing else: it neither reads nor writes the record.
   if (stack?.StackStatus?.includes('ROLLBACK')) {
-    return { taskArn: SKIPPED, startedAt, skipped: `the stack is rolling back (${stack.StackStatus}); the database keeps its migrated schema` };
+    return { taskArn: SKIPPED, startedAt, record: '', skipped: `the stack is rolling back (${stack.StackStatus}); the database keeps its migrated schema` };
   }
-  if ((await migratedReleases(clients, settings)).includes(settings.release)) {
-    return { taskArn: SKIPPED, startedAt, skipped: `release ${settings.release} was migrated before` };
+  const record = await recordOf(clients, settings);
+  if ((await migratedReleases(clients, record)).includes(settings.release)) {
+    return { taskArn: SKIPPED, startedAt, record, skipped: `release ${settings.release} was migrated before on this database` };
   }
   const out = await clients.ecs.send(
     new RunTaskCommand({
@@ -94,7 +117,7 @@ export async function startMigration(clients: Clients, settings: MigrationSettin
     const failures = (out.failures ?? []).map((f) => `${f.reason ?? 'unknown'}${f.detail ? ` (${f.detail})` : ''}`).join('; ') || 'ECS returned no task';
     throw new MigrationError(`Migration of release ${settings.release} (stage ${settings.stage}) could not start: ${failures}. ${fix(settings.stage)}`);
   }
-  return { taskArn: task.taskArn, startedAt };
+  return { taskArn: task.taskArn, startedAt, record };
 }
 
 /** Polls the migration task; complete when it stopped with exit code 0, a MigrationError otherwise. */
@@ -112,7 +135,7 @@ export async function pollMigration(clients: Clients, settings: MigrationSetting
   const container = task.containers?.find((c) => c.name === settings.container);
   const exitCode = container?.exitCode;
   if (exitCode === 0) {
-    await remember(clients, settings);
+    await remember(clients, state.record, settings.release);
     return { complete: true, taskArn: state.taskArn, durationSeconds };
   }
   throw new MigrationError(
@@ -139,7 +162,7 @@ async function lastLines(clients: Clients, settings: MigrationSettings, taskArn:
   }
 }
 
-async function remember(clients: Clients, settings: MigrationSettings): Promise<void> {
-  const kept = [settings.release, ...(await migratedReleases(clients, settings)).filter((r) => r !== settings.release)].slice(0, RECORD_KEPT);
-  await clients.ssm.send(new PutParameterCommand({ Name: settings.recordParameter, Value: kept.join(','), Type: 'String', Overwrite: true }));
+async function remember(clients: Clients, record: string, release: string): Promise<void> {
+  const kept = [release, ...(await migratedReleases(clients, record)).filter((r) => r !== release)].slice(0, RECORD_KEPT);
+  await clients.ssm.send(new PutParameterCommand({ Name: record, Value: kept.join(','), Type: 'String', Overwrite: true }));
 }

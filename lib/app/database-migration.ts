@@ -33,8 +33,8 @@ export interface DatabaseMigrationProps extends LogSettings {
  * private subnets, as the migration database role, and waits for it to stop. The deploy fails
  * (and CloudFormation rolls the services back) when the task cannot start, exits non-zero or runs
  * past the timeout; the message names the task, the exit code, the stop reason and the last log
- * lines. A release is migrated once (the releases migrated are recorded in SSM), never on delete
- * and never while the stack rolls back. lambda/database-migration/ has the logic.
+ * lines. A release is migrated once per database (recorded in SSM under the instance's resource
+ * id, which a restore changes), never on delete and never while the stack rolls back. lambda/database-migration/ has the logic.
  */
 export class DatabaseMigration extends Construct {
   readonly resource: CustomResource;
@@ -57,7 +57,7 @@ export class DatabaseMigration extends Construct {
     const handlerGroup = httpsOnlySecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
       description: 'Migration custom resource: calls AWS APIs over HTTPS only',
-      httpsTo: 'HTTPS to the ECS, CloudWatch Logs, SSM and CloudFormation APIs',
+      httpsTo: 'HTTPS to the ECS, RDS, CloudWatch Logs, SSM and CloudFormation APIs',
     });
 
     const common = { entry: handlerEntry('database-migration'), vpc: props.vpc, securityGroups: [handlerGroup], timeout: Duration.minutes(1), ...logSettings(props) };
@@ -66,7 +66,8 @@ export class DatabaseMigration extends Construct {
     this.functions = [onEvent, isComplete];
 
     const taskDefinition = props.task.taskDefinition;
-    const recordParameter = `/${PROJECT}/${props.stage}/migrated-releases`;
+    // One record per database (named after its resource id, which a restore changes).
+    const recordPrefix = `/${PROJECT}/${props.stage}/migrated-releases`;
     const familyArn = `arn:${partition}:ecs:${region}:${account}:task-definition/${taskDefinition.family}:*`;
     const tasks = `arn:${partition}:ecs:${region}:${account}:task/${props.cluster.clusterName}/*`;
     const statements = [
@@ -94,8 +95,9 @@ export class DatabaseMigration extends Construct {
       new iam.PolicyStatement({
         sid: 'RecordMigratedReleases',
         actions: ['ssm:GetParameter', 'ssm:PutParameter'],
-        resources: [`arn:${partition}:ssm:${region}:${account}:parameter${recordParameter}`],
+        resources: [`arn:${partition}:ssm:${region}:${account}:parameter${recordPrefix}/*`],
       }),
+      new iam.PolicyStatement({ sid: 'IdentifyTheDatabase', actions: ['rds:DescribeDBInstances'], resources: [props.database.instance.instanceArn] }),
       new iam.PolicyStatement({ sid: 'SeeARollback', actions: ['cloudformation:DescribeStacks'], resources: [stack.stackId] }),
     ];
     for (const fn of this.functions) for (const statement of statements) fn.fn.addToRolePolicy(statement);
@@ -127,7 +129,8 @@ export class DatabaseMigration extends Construct {
         LogGroup: props.task.logGroup.logGroupName,
         StreamPrefix: props.task.streamPrefix,
         TimeoutMinutes: String(props.timeoutMinutes),
-        RecordParameter: recordParameter,
+        DbInstanceIdentifier: props.database.instance.instanceIdentifier,
+        RecordPrefix: recordPrefix,
       },
     });
 
@@ -136,6 +139,8 @@ export class DatabaseMigration extends Construct {
       this.functions.map((f) => f.fn),
     );
     const wildcards: Record<string, string> = {
+      [`arn:aws:ssm:${region}:${account}:parameter${recordPrefix}/*`]:
+        "One record per database, named after its RDS resource id (a restore makes a new one); the prefix holds only the stage's migration records.",
       [familyArn.replace(`arn:${partition}:`, 'arn:aws:')]:
         'RunTask names the migration task definition by family; every revision of that one family may run (each release registers a new one).',
       [`arn:aws:ecs:${region}:${account}:task/<${stack.getLogicalId(props.cluster.node.defaultChild as CfnElement)}>/*`]:

@@ -28,7 +28,7 @@ describe.each(STAGE_NAMES)('%s release migration', (name) => {
       Container: 'app',
       StreamPrefix: 'migrationtask',
       TimeoutMinutes: '30',
-      RecordParameter: `/webapp/${name}/migrated-releases`,
+      RecordPrefix: `/webapp/${name}/migrated-releases`,
     });
   });
 
@@ -74,6 +74,18 @@ describe.each(STAGE_NAMES)('%s release migration', (name) => {
     expect(sid('TagItAtStart')?.Condition).toEqual({ StringEquals: { 'ecs:CreateAction': 'RunTask' } });
     expect(JSON.stringify(sid('ReadItsLogs')?.Resource)).toMatch(/log-group:",\{"Ref":"MigrationTaskLogs[0-9A-F]{8}"\},":log-stream:\*"/);
     expect(sid('SeeARollback')).toMatchObject({ Action: 'cloudformation:DescribeStacks', Resource: { Ref: 'AWS::StackId' } });
+    // One record per database (its resource id): only under the stage's prefix, and only the stage database is read.
+    expect(sid('RecordMigratedReleases')?.Resource).toBe(`arn:aws:ssm:${config.region}:${config.account}:parameter/webapp/${name}/migrated-releases/*`);
+    expect(sid('IdentifyTheDatabase')?.Action).toBe('rds:DescribeDBInstances');
+    expect(sid('IdentifyTheDatabase')?.Resource).toEqual({
+      'Fn::Join': [
+        '',
+        [
+          `arn:aws:rds:${config.region}:${config.account}:db:`,
+          stackOutput({ StackName: `${name}-Data`, Region: config.region, OutputName: expect.stringMatching(/^PublishOutputRefDatabaseInstance/) }),
+        ],
+      ],
+    });
     const actions = new Set(statements.flatMap((s) => [s.Action].flat()).filter((a: string) => !a.startsWith('ec2:') && !a.startsWith('logs:Create') && !a.startsWith('logs:Put')));
     expect([...actions].sort()).toEqual([
       'cloudformation:DescribeStacks',
@@ -83,6 +95,7 @@ describe.each(STAGE_NAMES)('%s release migration', (name) => {
       'ecs:TagResource',
       'iam:PassRole',
       'logs:GetLogEvents',
+      'rds:DescribeDBInstances',
       'ssm:GetParameter',
       'ssm:PutParameter',
     ]);

@@ -1,6 +1,7 @@
 import { CloudFormationClient, CreateStackCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeTasksCommand, ECSClient, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
+import { CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { CdkCustomResourceEvent, CdkCustomResourceIsCompleteEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -24,7 +25,11 @@ const TASK = 'arn:aws:ecs:eu-west-1:123456789012:task/prod-App-Cluster/012345678
 const T0 = new Date('2026-12-01T10:00:00Z');
 const minutes = (m: number) => new Date(T0.getTime() + m * 60_000);
 
+/** Per test (moto is shared by the run): the record prefix, and the record of the stage database under it. */
+let recordPrefix: string;
 let recordName: string;
+let databaseResourceId: string;
+const DB = `webapp-prod-migration-${Date.now()}`;
 const props = (overrides: Partial<MigrationResourceProperties> = {}): MigrationResourceProperties => ({
   Stage: 'prod',
   Release: 'v1.4.2-3f9a1c2e',
@@ -36,7 +41,8 @@ const props = (overrides: Partial<MigrationResourceProperties> = {}): MigrationR
   LogGroup: LOG_GROUP,
   StreamPrefix: 'migrationtask',
   TimeoutMinutes: '30',
-  RecordParameter: recordName,
+  DbInstanceIdentifier: DB,
+  RecordPrefix: recordPrefix,
   ...overrides,
 });
 
@@ -80,7 +86,20 @@ beforeAll(async () => {
   ssm = new SSMClient(config);
   logs = new CloudWatchLogsClient(config);
   const cloudformation = new CloudFormationClient(config);
-  clients = { ecs: new ECSClient(config), logs, ssm, cloudformation };
+  const rds = new RDSClient(config);
+  clients = { ecs: new ECSClient(config), logs, ssm, rds, cloudformation };
+  databaseResourceId = (
+    await rds.send(
+      new CreateDBInstanceCommand({
+        DBInstanceIdentifier: DB,
+        Engine: 'postgres',
+        DBInstanceClass: 'db.t4g.micro',
+        AllocatedStorage: 20,
+        MasterUsername: 'postgres',
+        MasterUserPassword: 'not-a-secret-1',
+      }),
+    )
+  ).DBInstance!.DbiResourceId!;
   stackId = (
     await cloudformation.send(new CreateStackCommand({ StackName: `prod-App-${Date.now()}`, TemplateBody: JSON.stringify({ Resources: { Topic: { Type: 'AWS::SNS::Topic' } } }) }))
   ).StackId!;
@@ -94,14 +113,15 @@ beforeEach(() => {
   ecs.on(RunTaskCommand).resolves({ tasks: [{ taskArn: TASK, lastStatus: 'PROVISIONING' }], failures: [] });
   ecs.on(StopTaskCommand).resolves({});
   // A record of its own per test: moto is shared by the run.
-  recordName = `/webapp/prod/migrated-releases-${Date.now()}-${run++}`;
+  recordPrefix = `/webapp/prod/migrated-releases-${Date.now()}-${run++}`;
+  recordName = `${recordPrefix}/${databaseResourceId}`;
 });
 
 describe('the release migration custom resource', () => {
   test('starts one task of the migration task definition in the private subnets, without a public IP', async () => {
     const created = event('Create');
     const answer = await handleOnEvent(created, clients, T0);
-    expect(answer).toEqual({ PhysicalResourceId: 'migration-prod', Data: { TaskArn: TASK, StartedAt: T0.toISOString() } });
+    expect(answer).toEqual({ PhysicalResourceId: 'migration-prod', Data: { TaskArn: TASK, StartedAt: T0.toISOString(), Record: recordName } });
     const [call] = ecs.commandCalls(RunTaskCommand);
     expect(call.args[0].input).toMatchObject({
       cluster: 'prod-App-Cluster',
@@ -130,7 +150,7 @@ describe('the release migration custom resource', () => {
     await ssm.send(new PutParameterCommand({ Name: recordName, Value: 'v1.4.3-11111111,v1.4.2-3f9a1c2e', Type: 'String' }));
     const updated = event('Update');
     const { Data } = await handleOnEvent(updated, clients, T0);
-    expect(Data).toEqual({ TaskArn: 'skipped', StartedAt: T0.toISOString() });
+    expect(Data).toEqual({ TaskArn: 'skipped', StartedAt: T0.toISOString(), Record: recordName });
     expect(ecs.commandCalls(RunTaskCommand)).toHaveLength(0);
     expect(await handleIsComplete(polled(updated, Data as Record<string, string>), clients, T0)).toEqual({ IsComplete: true, Data: { TaskArn: 'skipped', DurationSeconds: '0' } });
   });
@@ -141,12 +161,34 @@ describe('the release migration custom resource', () => {
     const cf = mockClient(rollingBack);
     cf.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'prod-App', StackStatus: 'UPDATE_ROLLBACK_IN_PROGRESS', CreationTime: T0 }] });
     try {
-      const { Data } = await handleOnEvent(event('Update', props({ Release: 'v1.4.1-00000000' })), { ...clients, cloudformation: rollingBack }, T0);
-      expect(Data).toEqual({ TaskArn: 'skipped', StartedAt: T0.toISOString() });
+      // Even for a database that cannot be identified: a rollback must not fail on it.
+      const { Data } = await handleOnEvent(
+        event('Update', props({ Release: 'v1.4.1-00000000', DbInstanceIdentifier: 'webapp-prod-missing' })),
+        { ...clients, cloudformation: rollingBack },
+        T0,
+      );
+      expect(Data).toEqual({ TaskArn: 'skipped', StartedAt: T0.toISOString(), Record: '' });
       expect(ecs.commandCalls(RunTaskCommand)).toHaveLength(0);
     } finally {
       cf.restore();
     }
+  });
+
+  test('a restored database (a new instance, a new resource id) is migrated again, whatever the record of the old one says', async () => {
+    // The record of the instance the database was restored over: it had this release.
+    await ssm.send(new PutParameterCommand({ Name: `${recordPrefix}/db-OLDRESOURCEID`, Value: 'v1.4.2-3f9a1c2e', Type: 'String' }));
+    const created = event('Create');
+    const { Data } = await handleOnEvent(created, clients, T0);
+    expect(Data).toMatchObject({ TaskArn: TASK, Record: recordName });
+    expect(ecs.commandCalls(RunTaskCommand)).toHaveLength(1);
+    stopped(0);
+    await handleIsComplete(polled(created, Data as Record<string, string>), clients, minutes(2));
+    expect((await ssm.send(new GetParameterCommand({ Name: recordName }))).Parameter?.Value).toBe('v1.4.2-3f9a1c2e');
+  });
+
+  test('a database that cannot be identified fails the deploy before anything runs', async () => {
+    await expect(handleOnEvent(event('Create', props({ DbInstanceIdentifier: 'webapp-prod-missing' })), clients, T0)).rejects.toThrow();
+    expect(ecs.commandCalls(RunTaskCommand)).toHaveLength(0);
   });
 
   test('the record keeps the newest releases first, each once, and no more than it needs', async () => {
