@@ -1,7 +1,7 @@
 import { CloudFormationClient, CreateStackCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeTasksCommand, ECSClient, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
-import { CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
+import { CreateDBInstanceCommand, DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { CdkCustomResourceEvent, CdkCustomResourceIsCompleteEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -187,7 +187,18 @@ describe('the release migration custom resource', () => {
   });
 
   test('a database that cannot be identified fails the deploy before anything runs', async () => {
-    await expect(handleOnEvent(event('Create', props({ DbInstanceIdentifier: 'webapp-prod-missing' })), clients, T0)).rejects.toThrow();
+    await expect(handleOnEvent(event('Create', props({ DbInstanceIdentifier: 'webapp-prod-missing' })), clients, T0)).rejects.toThrow(/DBInstance webapp-prod-missing not found/);
+    // An answer without the instance (moto cannot give one): the message says what is missing.
+    const rds = new RDSClient(moto.clientConfig('eu-west-1'));
+    const rdsMock = mockClient(rds);
+    rdsMock.on(DescribeDBInstancesCommand).resolves({ DBInstances: [] });
+    try {
+      await expect(handleOnEvent(event('Create'), { ...clients, rds }, T0)).rejects.toThrow(
+        `Migration of release v1.4.2-3f9a1c2e (stage prod) could not identify the database ${DB}. The services were not updated`,
+      );
+    } finally {
+      rdsMock.restore();
+    }
     expect(ecs.commandCalls(RunTaskCommand)).toHaveLength(0);
   });
 
