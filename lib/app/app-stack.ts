@@ -22,11 +22,12 @@ import { AppTask } from './app-task';
 import { DatabaseMigration } from './database-migration';
 import { Email } from './email';
 import { ExecSessions } from './exec-sessions';
-import { LoadBalancer } from './load-balancer';
+import { LoadBalancer, TEST_LISTENER_PORT } from './load-balancer';
 import { PreDeploySnapshot } from './pre-deploy-snapshot';
 import { ReleaseRecord } from './release-record';
+import { SmokeTest } from './smoke-test';
 import { Waf } from './waf';
-import { type WebDeploymentAlarms, WebService } from './web-service';
+import { type TrafficShift, type WebDeploymentAlarms, WebService } from './web-service';
 import { WorkerService } from './worker-service';
 
 /** The task definitions of one release: the two services' and the migration's, where there is one. */
@@ -50,8 +51,8 @@ export interface AppTier {
   readonly services: readonly WatchedService[];
   /** The web service's alarms that roll a deployment back (they notify the topic from here). */
   readonly deploymentAlarms: WebDeploymentAlarms;
-  /** A load-balancer metric of the web targets (WebService.targetMetric). */
-  targetMetric(metricName: string, options?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** A load-balancer metric of the web targets, over both target groups where traffic shifts (WebService.targetMetric). */
+  targetMetric(metricName: string, options?: cloudwatch.MetricOptions): cloudwatch.IMetric;
   /** Metric name of the web ACL in front of the load balancer (its metrics' WebACL dimension), where there is one. */
   readonly webAclMetricName?: string;
   /** The stage sends email through SES (it has a domain). */
@@ -91,6 +92,8 @@ export class AppStack extends StageStack implements AppTier {
   readonly migration?: DatabaseMigration;
   /** The record of each release that reached both services (metric and event). */
   readonly releaseRecord: ReleaseRecord;
+  /** The smoke test of each release, where traffic shifts (app.deployment.strategy other than rolling). */
+  readonly smokeTest?: SmokeTest;
   private readonly logs: LogSettings;
 
   constructor(scope: Construct, id: string, props: AppStackProps) {
@@ -114,6 +117,8 @@ export class AppStack extends StageStack implements AppTier {
     if (network.zone) this.email = this.buildEmail(network.zone);
 
     const tasks = this.buildTasks(data, network.zone);
+    const trafficShift = this.buildTrafficShift(network);
+    this.smokeTest = trafficShift?.smokeTest;
     this.web = new WebService(this, 'Web', {
       cluster: this.cluster,
       task: tasks.web,
@@ -123,6 +128,8 @@ export class AppStack extends StageStack implements AppTier {
       listener: this.frontDoor.listener,
       loadBalancer: this.loadBalancer,
       readinessPath: app.readinessPath,
+      p99LatencySeconds: this.config.operations.p99LatencySeconds,
+      trafficShift,
     });
     const notify = new AlarmSet(name, network.alarmTopic);
     for (const alarm of Object.values(this.web.deploymentAlarms)) notify.notify(alarm);
@@ -152,7 +159,7 @@ export class AppStack extends StageStack implements AppTier {
     return this.web.deploymentAlarms;
   }
 
-  targetMetric(metricName: string, options?: cloudwatch.MetricOptions): cloudwatch.Metric {
+  targetMetric(metricName: string, options?: cloudwatch.MetricOptions): cloudwatch.IMetric {
     return this.web.targetMetric(metricName, options);
   }
 
@@ -193,6 +200,28 @@ export class AppStack extends StageStack implements AppTier {
       reason: `No WAF by configuration in ${this.config.name} (app.waf: false, cost); the config schema requires it in prod.`,
     });
     return { frontDoor };
+  }
+
+  /**
+   * Where the web service shifts traffic to a release instead of rolling: the smoke test ECS
+   * calls before production traffic moves (the readiness path, then the configured paths).
+   */
+  private buildTrafficShift(network: NetworkTier): TrafficShift | undefined {
+    const { deployment, readinessPath } = this.config.app;
+    if (deployment.strategy === 'rolling') return undefined;
+    const hostName = this.frontDoor.hostName;
+    if (!hostName) throw new Error(`${this.config.name}: app.deployment.strategy "${deployment.strategy}" needs HTTPS (the config schema rejects this).`);
+    const smokeTest = new SmokeTest(this, 'SmokeTest', {
+      vpc: network.vpc,
+      stage: this.config.name,
+      loadBalancerFullName: this.loadBalancer.loadBalancerFullName,
+      testListenerPort: TEST_LISTENER_PORT,
+      hostName,
+      paths: [readinessPath, ...deployment.smokePaths.filter((p) => p !== readinessPath)],
+      latencyMs: deployment.smokeLatencyMs,
+      ...this.logs,
+    });
+    return { deployment, frontDoor: this.frontDoor, smokeTest };
   }
 
   /** SES for the stage's domain, its event notifications encrypted with a key of their own. */

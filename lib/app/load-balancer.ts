@@ -18,6 +18,12 @@ export interface LoadBalancerProps {
   readonly httpAllowedCidrs: readonly string[];
 }
 
+/**
+ * Port of the test listener, where a traffic-shifting release sends its smoke test to the new
+ * revision before production traffic moves. Reachable from the smoke-test function only.
+ */
+export const TEST_LISTENER_PORT = 8443;
+
 /** Strict-Transport-Security the load balancer adds to every HTTPS response: a year, subdomains included. */
 export const HSTS = 'max-age=31536000; includeSubDomains';
 
@@ -33,6 +39,9 @@ export class LoadBalancer extends Construct {
   readonly listener: elbv2.ApplicationListener;
   /** The site's URL. */
   readonly url: string;
+  /** The site's name on the certificate, where the stage serves HTTPS. */
+  readonly hostName?: string;
+  private readonly certificate?: acm.ICertificate;
 
   constructor(scope: Construct, id: string, props: LoadBalancerProps) {
     super(scope, id);
@@ -69,14 +78,9 @@ export class LoadBalancer extends Construct {
         domainName: props.domain.recordName,
         validation: acm.CertificateValidation.fromDns(zone),
       });
-      this.listener = this.alb.addListener('Https', {
-        protocol: elbv2.ApplicationProtocol.HTTPS,
-        port: 443,
-        certificates: [certificate],
-        // TLS 1.2 and 1.3, the restricted cipher list, post-quantum hybrid key exchange.
-        sslPolicy: elbv2.SslPolicy.TLS13_12_RES_PQ,
-        open: true,
-      });
+      this.certificate = certificate;
+      this.hostName = props.domain.recordName;
+      this.listener = this.alb.addListener('Https', { ...this.httpsListenerProps(certificate), port: 443, open: true });
       // HSTS from the load balancer (response header modification), so the app cannot forget it.
       (this.listener.node.defaultChild as elbv2.CfnListener).listenerAttributes = [{ key: 'routing.http.response.strict_transport_security.header_value', value: HSTS }];
       const redirect = this.alb.addRedirect({ sourceProtocol: elbv2.ApplicationProtocol.HTTP, sourcePort: 80, targetProtocol: elbv2.ApplicationProtocol.HTTPS, targetPort: 443 });
@@ -106,5 +110,27 @@ export class LoadBalancer extends Construct {
         });
       }
     }
+  }
+
+  /**
+   * The test listener of a traffic-shifting web service: HTTPS on TEST_LISTENER_PORT with the
+   * site's certificate and TLS policy, closed to everyone (the caller admits the smoke test).
+   * Its default action forwards to `targets`, as the production listener's does: ECS moves the
+   * test traffic with a rule, and keeps a listener's actions all forwards.
+   */
+  addTestListener(targets: elbv2.IApplicationTargetGroup): elbv2.ApplicationListener {
+    if (!this.certificate) {
+      throw new Error('A test listener serves the stage certificate, and this stage has no domain (the config schema requires https for traffic-shifting deployments).');
+    }
+    return this.alb.addListener('Test', { ...this.httpsListenerProps(this.certificate), port: TEST_LISTENER_PORT, open: false, defaultTargetGroups: [targets] });
+  }
+
+  private httpsListenerProps(certificate: acm.ICertificate): elbv2.BaseApplicationListenerProps {
+    return {
+      protocol: elbv2.ApplicationProtocol.HTTPS,
+      certificates: [certificate],
+      // TLS 1.2 and 1.3, the restricted cipher list, post-quantum hybrid key exchange.
+      sslPolicy: elbv2.SslPolicy.TLS13_12_RES_PQ,
+    };
   }
 }

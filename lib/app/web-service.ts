@@ -1,17 +1,40 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import type { StageConfig } from '../config';
 import { type AppServiceBase, appServiceProps } from './app-service';
+import type { LoadBalancer } from './load-balancer';
+import type { SmokeTest } from './smoke-test';
 
-/** The alarms that roll a web deployment back; ECS refers to them by name. */
+/** The alarms that roll a web deployment back (during a traffic shift and its bake too); ECS refers to them by name. */
 export interface WebDeploymentAlarms {
   /** More than 5% of requests to the web tasks failed with 5xx for 3 minutes. */
   readonly target5xxRate: cloudwatch.Alarm;
   /** A web task failed the load balancer health check for 3 minutes. */
   readonly unhealthyHosts: cloudwatch.Alarm;
+  /** The slowest 1% of web requests took longer than the stage's p99 bound for 3 minutes. */
+  readonly p99Latency: cloudwatch.Alarm;
 }
+
+/**
+ * A release that moves traffic with ECS's own blue/green machinery instead of rolling: the
+ * strategy and its timings (app.deployment), the load balancer that gets the test listener, and
+ * the smoke test ECS calls before production traffic moves.
+ */
+export interface TrafficShift {
+  readonly deployment: StageConfig['app']['deployment'];
+  readonly frontDoor: LoadBalancer;
+  readonly smokeTest: SmokeTest;
+}
+
+const STRATEGIES = {
+  blueGreen: ecs.DeploymentStrategy.BLUE_GREEN,
+  canary: ecs.DeploymentStrategy.CANARY,
+  linear: ecs.DeploymentStrategy.LINEAR,
+} as const;
 
 export interface WebServiceProps extends AppServiceBase {
   readonly containerPort: number;
@@ -22,49 +45,76 @@ export interface WebServiceProps extends AppServiceBase {
   readonly loadBalancer: elbv2.ApplicationLoadBalancer;
   /** Path the load balancer checks; 200 means the task can serve. */
   readonly readinessPath: string;
-  /** Requests per target that scaling holds. @default 500 */
+  /** Seconds the slowest 1% of requests may take before a deployment rolls back (operations.p99LatencySeconds). */
+  readonly p99LatencySeconds: number;
+  /** Requests per target that scaling holds (rolling deploys only). @default 500 */
   readonly requestsPerTarget?: number;
+  /** Shift traffic to each release (blue/green, canary, linear) instead of rolling. */
+  readonly trafficShift?: TrafficShift;
 }
 
 /**
- * Defines the web service behind the load balancer: zero-downtime rolling deploys (100% healthy,
- * 200% max), the circuit breaker and two named alarms (target 5xx rate, unhealthy hosts) that roll
- * a bad deployment back, a target group checking the readiness path with slow start and a short
- * deregistration delay for a Node.js server, and target-tracking scaling on CPU and on requests
- * per target that scales out fast and in slowly.
+ * Defines the web service behind the load balancer: a target group checking the readiness path
+ * with slow start and a short deregistration delay for a Node.js server, three named alarms (target
+ * 5xx rate, unhealthy hosts, p99 latency) that roll a bad deployment back, the circuit breaker, and
+ * target-tracking scaling on CPU that scales out fast and in slowly.
+ *
+ * Rolling (the default): zero-downtime rolling deploys (100% healthy, 200% max), the listener's
+ * default action forwarding to the one target group, and scaling on requests per target too.
+ *
+ * Traffic shifting (`trafficShift`): ECS's blue/green machinery with the configured strategy. A
+ * second target group takes the new revision; a production rule (every path) and a test listener
+ * rule forward to both groups with weights ECS rewrites as it shifts; the smoke test runs at
+ * POST_TEST_TRAFFIC_SHIFT; the deployment alarms roll back during the shift and the bake. Which
+ * group serves production changes with every release, so every target-group metric here sums
+ * both groups (latency comes from the load balancer as a whole), and scaling follows CPU only:
+ * request-count scaling is bound to one target group and would scale in after a swap.
  */
 export class WebService extends Construct {
   readonly service: ecs.FargateService;
+  /** The target group the service starts in (the only one of a rolling service). */
   readonly targetGroup: elbv2.ApplicationTargetGroup;
+  /** The second target group a traffic-shifting release starts its new revision in. */
+  readonly alternateTargetGroup?: elbv2.ApplicationTargetGroup;
+  /** The test listener a traffic-shifting release is smoke-tested through. */
+  readonly testListener?: elbv2.ApplicationListener;
   /** The alarms that roll a deployment back. */
   readonly deploymentAlarms: WebDeploymentAlarms;
-  private readonly targetDimensions: cloudwatch.DimensionsMap;
+  private readonly loadBalancerFullName: string;
 
   constructor(scope: Construct, id: string, props: WebServiceProps) {
     super(scope, id);
     const { stackName } = Stack.of(this);
 
-    this.targetGroup = new elbv2.ApplicationTargetGroup(this, 'Targets', {
-      vpc: props.cluster.vpc,
-      targetType: elbv2.TargetType.IP,
-      protocol: elbv2.ApplicationProtocol.HTTP,
-      port: props.containerPort,
-      // Node.js answers in-flight requests within seconds; 30 s is plenty and keeps deploys short.
-      deregistrationDelay: Duration.seconds(30),
-      // New tasks warm up (JIT, connection pools) before taking their full share.
-      slowStart: Duration.seconds(60),
-      healthCheck: {
-        path: props.readinessPath,
-        healthyHttpCodes: '200',
-        interval: Duration.seconds(15),
-        timeout: Duration.seconds(5),
-        healthyThresholdCount: 2,
-        unhealthyThresholdCount: 3,
-      },
-    });
+    const targetGroup = (targetGroupId: string) =>
+      new elbv2.ApplicationTargetGroup(this, targetGroupId, {
+        vpc: props.cluster.vpc,
+        targetType: elbv2.TargetType.IP,
+        protocol: elbv2.ApplicationProtocol.HTTP,
+        port: props.containerPort,
+        // Node.js answers in-flight requests within seconds; 30 s is plenty and keeps deploys short.
+        deregistrationDelay: Duration.seconds(30),
+        // New tasks warm up (JIT, connection pools) before taking their full share.
+        slowStart: Duration.seconds(60),
+        healthCheck: {
+          path: props.readinessPath,
+          healthyHttpCodes: '200',
+          interval: Duration.seconds(15),
+          timeout: Duration.seconds(5),
+          healthyThresholdCount: 2,
+          unhealthyThresholdCount: 3,
+        },
+      });
+    this.targetGroup = targetGroup('Targets');
     props.listener.addTargetGroups('Web', { targetGroups: [this.targetGroup] });
+    this.loadBalancerFullName = props.loadBalancer.loadBalancerFullName;
+    const shift = props.trafficShift;
+    if (shift) {
+      this.alternateTargetGroup = targetGroup('AlternateTargets');
+      this.testListener = shift.frontDoor.addTestListener(this.targetGroup);
+      this.testListener.connections.allowDefaultPortFrom(shift.smokeTest.securityGroup, 'The release smoke test');
+    }
 
-    this.targetDimensions = { LoadBalancer: props.loadBalancer.loadBalancerFullName, TargetGroup: this.targetGroup.targetGroupFullName };
     const period = Duration.minutes(1);
     const elbMetric = (metricName: string, statistic: string) => this.targetMetric(metricName, { statistic, period });
     const errorRate = new cloudwatch.MathExpression({
@@ -93,6 +143,15 @@ export class WebService extends Construct {
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
+      p99Latency: new cloudwatch.Alarm(this, 'P99Latency', {
+        alarmName: `${stackName}-web-deploy-p99-latency`,
+        alarmDescription: `The slowest 1% of web requests took more than ${props.p99LatencySeconds} s for 3 minutes: rolls a deployment back. Runbook: docs/alarms.md#deploy-web-p99-latency`,
+        metric: elbMetric('TargetResponseTime', 'p99'),
+        threshold: props.p99LatencySeconds,
+        evaluationPeriods: 3,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
     };
     const deploymentAlarms = Object.values(this.deploymentAlarms);
 
@@ -100,22 +159,107 @@ export class WebService extends Construct {
       ...appServiceProps(this, props, 'Web tasks: from the load balancer only'),
       deploymentAlarms: { alarmNames: deploymentAlarms.map((a) => a.alarmName), behavior: ecs.AlarmBehavior.ROLLBACK_ON_ALARM },
       healthCheckGracePeriod: Duration.seconds(60),
+      ...(shift ? this.shiftProps(shift) : {}),
     });
-    this.service.attachToApplicationTargetGroup(this.targetGroup);
+    if (shift && this.alternateTargetGroup && this.testListener) {
+      this.attachForTrafficShift(props, this.alternateTargetGroup, this.testListener);
+    } else {
+      this.service.attachToApplicationTargetGroup(this.targetGroup);
+    }
     for (const alarm of deploymentAlarms) this.service.node.addDependency(alarm);
 
     const scaling = this.service.autoScaleTaskCount({ minCapacity: props.minCapacity, maxCapacity: props.maxCapacity });
     const cooldowns = { scaleOutCooldown: Duration.seconds(60), scaleInCooldown: Duration.minutes(5) };
     scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: 60, ...cooldowns });
-    scaling.scaleOnRequestCount('Requests', { requestsPerTarget: props.requestsPerTarget ?? 500, targetGroup: this.targetGroup, ...cooldowns });
+    if (!shift) scaling.scaleOnRequestCount('Requests', { requestsPerTarget: props.requestsPerTarget ?? 500, targetGroup: this.targetGroup, ...cooldowns });
+  }
+
+  /** The deployment settings of a traffic-shifting service: strategy, steps, bake and the smoke-test hook. */
+  private shiftProps(shift: TrafficShift): Partial<ecs.FargateServiceProps> {
+    const { deployment } = shift;
+    const step = { stepPercent: deployment.stepPercent, stepBakeTime: Duration.minutes(deployment.stepMinutes) };
+    const fn = shift.smokeTest.function.fn;
+    // ECS assumes this role to call the hook: it may invoke this function and nothing else.
+    const hookRole = new iam.Role(this, 'SmokeTestInvoker', {
+      assumedBy: new iam.ServicePrincipal('ecs.amazonaws.com'),
+      description: 'ECS calls the release smoke test with this role',
+      inlinePolicies: { invoke: new iam.PolicyDocument({ statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] })] }) },
+    });
+    Validations.of(hookRole).acknowledge({
+      id: 'NIST.800.53.R5-IAMNoInlinePolicy',
+      reason: 'The role exists for one grant (invoke the smoke-test function), written as its inline policy so it lives and dies with the role.',
+    });
+    return {
+      deploymentStrategy: STRATEGIES[deployment.strategy as keyof typeof STRATEGIES],
+      bakeTime: Duration.minutes(deployment.bakeMinutes),
+      ...(deployment.strategy === 'canary' ? { canaryConfiguration: step } : {}),
+      ...(deployment.strategy === 'linear' ? { linearConfiguration: step } : {}),
+      lifecycleHooks: [new ecs.DeploymentLifecycleLambdaTarget(fn, 'SmokeTest', { lifecycleStages: [ecs.DeploymentLifecycleStage.POST_TEST_TRAFFIC_SHIFT], role: hookRole })],
+    };
+  }
+
+  /**
+   * Attaches a traffic-shifting service: the production rule (every path, ahead of the default
+   * action) and the test listener's rule forward to both target groups, all weight on the first;
+   * ECS rewrites the weights on every release, so these rules must not change in a later
+   * deploy (CloudFormation would write the template's weights back: docs/releases.md).
+   */
+  private attachForTrafficShift(props: WebServiceProps, alternate: elbv2.ApplicationTargetGroup, testListener: elbv2.ApplicationListener): void {
+    const weighted = () =>
+      elbv2.ListenerAction.weightedForward([
+        { targetGroup: this.targetGroup, weight: 100 },
+        { targetGroup: alternate, weight: 0 },
+      ]);
+    const everyPath = [elbv2.ListenerCondition.pathPatterns(['/*'])];
+    const productionRule = new elbv2.ApplicationListenerRule(this, 'ProductionRule', { listener: props.listener, priority: 1, conditions: everyPath, action: weighted() });
+    const testRule = new elbv2.ApplicationListenerRule(this, 'TestRule', { listener: testListener, priority: 1, conditions: everyPath, action: weighted() });
+    // ECS moves targets and weights with this role; the policy AWS maintains for it follows ECS.
+    const infrastructureRole = new iam.Role(this, 'TrafficShiftRole', {
+      assumedBy: new iam.ServicePrincipal('ecs.amazonaws.com'),
+      description: 'ECS shifts web traffic between the target groups with this role',
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonECSInfrastructureRolePolicyForLoadBalancers')],
+    });
+    Validations.of(infrastructureRole).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers]',
+      reason: 'The policy AWS maintains for ECS blue/green traffic shifting: it changes with the actions ECS needs on listeners, rules and target groups.',
+    });
+    const containerName = props.task.taskDefinition.defaultContainer!.containerName;
+    this.service
+      .loadBalancerTarget({
+        containerName,
+        containerPort: props.containerPort,
+        alternateTarget: new ecs.AlternateTarget('Alternate', {
+          alternateTargetGroup: alternate,
+          productionListener: ecs.ListenerRuleConfiguration.applicationListenerRule(productionRule),
+          testListener: ecs.ListenerRuleConfiguration.applicationListenerRule(testRule),
+          role: infrastructureRole,
+        }),
+      })
+      .attachToApplicationTargetGroup(this.targetGroup);
+    this.service.node.addDependency(productionRule, testRule);
   }
 
   /**
    * A load-balancer metric of the web targets. The dimensions are the load balancer's and target
    * group's full-name attributes, which other stacks can import (the target group's own `metrics`
    * derive the load balancer's name by splitting a listener ARN, which templates cannot check).
+   * With two target groups, counts are the sum of both (one is idle, and which one changes every
+   * release) and TargetResponseTime is the load balancer's own (percentiles cannot be added).
    */
-  targetMetric(metricName: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
-    return new cloudwatch.Metric({ namespace: 'AWS/ApplicationELB', metricName, dimensionsMap: this.targetDimensions, ...options });
+  targetMetric(metricName: string, options: cloudwatch.MetricOptions = {}): cloudwatch.IMetric {
+    const metric = (dimensionsMap: cloudwatch.DimensionsMap, extra: cloudwatch.MetricOptions = {}) =>
+      new cloudwatch.Metric({ namespace: 'AWS/ApplicationELB', metricName, dimensionsMap, ...options, ...extra });
+    const of = (group: elbv2.ApplicationTargetGroup, extra?: cloudwatch.MetricOptions) =>
+      metric({ LoadBalancer: this.loadBalancerFullName, TargetGroup: group.targetGroupFullName }, extra);
+    if (!this.alternateTargetGroup) return of(this.targetGroup);
+    if (metricName === 'TargetResponseTime') return metric({ LoadBalancer: this.loadBalancerFullName });
+    // Ids unique per metric and statistic, so several of these can meet in one expression.
+    const id = `${metricName}${options.statistic ?? ''}`.toLowerCase().replace(/[^a-z0-9]/g, '');
+    return new cloudwatch.MathExpression({
+      expression: `FILL(${id}a, 0) + FILL(${id}b, 0)`,
+      usingMetrics: { [`${id}a`]: of(this.targetGroup, { label: undefined }), [`${id}b`]: of(this.alternateTargetGroup, { label: undefined }) },
+      ...(options.period ? { period: options.period } : {}),
+      ...(options.label ? { label: options.label } : {}),
+    });
   }
 }

@@ -62,6 +62,24 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
     rules: 'a command, or unset for no migration step (`-c <stage>.app.migrationCommand=null`); timeout 1 to 55 minutes; shipped: `["node", "dist/migrate.js"]` in every stage',
   },
   {
+    fields: ['app.deployment.strategy'],
+    meaning:
+      'how a release reaches the web service: `rolling` replaces tasks in place; `blueGreen`, `canary` and `linear` start the new revision beside the old one, smoke-test it through the test listener (port 8443), then move production traffic all at once, a canary share first, or in equal steps, with the deployment alarms rolling back during the shift and the bake (docs/releases.md); the worker always rolls',
+    rules: 'not `rolling` in prod; anything but `rolling` needs `https`; shipped: `blueGreen` in staging, `canary` in prod',
+  },
+  {
+    fields: ['app.deployment.stepPercent', 'app.deployment.stepMinutes'],
+    meaning: 'canary: the share of traffic the new revision gets first, and for how long; linear: the share each step moves, and the minutes between steps',
+    rules: 'percent 1 to 50 (linear: 10 to 50); minutes 5 to 60; a linear shift plus bake at most 120 minutes',
+  },
+  { fields: ['app.deployment.bakeMinutes'], meaning: 'minutes both revisions keep running after all traffic moved, so an alarm still rolls back at once', rules: '5 to 60' },
+  {
+    fields: ['app.deployment.smokePaths', 'app.deployment.smokeLatencyMs'],
+    meaning:
+      'paths the smoke test requests from the new revision before production traffic moves (the readiness path always); each must answer 2xx within the latency bound, or the release rolls back',
+    rules: 'absolute paths, at most 10; 100 to 5000 ms',
+  },
+  {
     fields: ['app.enableExecuteCommand'],
     meaning: "ECS Exec into running tasks; AWS does not support it with a read-only root filesystem, so the containers' root filesystem is writable where it is on",
     rules: 'prod: must be false',

@@ -23,6 +23,9 @@ export const FARGATE_SIZES: Readonly<Record<number, readonly number[]>> = {
   16384: range(32768, 122880, 8192),
 };
 
+/** Minutes a traffic shift and its bake may take: CloudFormation holds the deploy (and the release record) until the web service is done. */
+export const MAX_SHIFT_MINUTES = 120;
+
 /** Manual DB snapshots kept free under the quota: the final snapshot on deletion, one taken by hand, the one being copied. */
 export const SNAPSHOT_HEADROOM = 5;
 
@@ -363,6 +366,47 @@ const stageShape = z
           .min(1, 'must be at least 1 minute. Fix: use 1 to 55')
           .max(55, 'CloudFormation waits at most an hour for a custom resource, and the release needs the rest. Fix: use 1 to 55')
           .default(30),
+        /**
+         * How a release reaches the web service (docs/releases.md). "rolling": tasks are replaced
+         * in place (100% healthy, 200% max). "blueGreen", "canary" and "linear" use ECS's own
+         * traffic shifting: the new revision starts beside the old one in the second target group,
+         * a smoke test runs against it through the test listener, production traffic moves (all
+         * at once, a canary share first, or in equal steps), and the deployment alarms roll it
+         * back during the shift and the bake. The worker has no load balancer and always rolls.
+         */
+        deployment: z
+          .object({
+            strategy: z
+              .enum(['rolling', 'blueGreen', 'canary', 'linear'], {
+                error: 'not a deployment strategy. Fix: use "rolling", "blueGreen", "canary" or "linear"',
+              })
+              .default('rolling'),
+            /** Canary: the share of production traffic the new revision gets first. Linear: the share each step moves. */
+            stepPercent: z.number().min(1, 'must be at least 1%. Fix: use 1 to 50').max(50, 'more than half the traffic is no canary. Fix: use 1 to 50').default(10),
+            /** Canary: minutes the canary share runs before the rest moves. Linear: minutes between steps. */
+            stepMinutes: z
+              .number()
+              .int()
+              .min(5, 'the deployment alarms need 3 one-minute periods of data to fire. Fix: use 5 to 60 minutes')
+              .max(60, 'CloudFormation holds the deploy for the whole shift. Fix: use 5 to 60 minutes')
+              .default(10),
+            /** Minutes both revisions keep running after all production traffic moved, so an alarm can still roll back at once. */
+            bakeMinutes: z
+              .number()
+              .int()
+              .min(5, 'the deployment alarms need 3 one-minute periods of data to fire. Fix: use 5 to 60 minutes')
+              .max(60, 'CloudFormation holds the deploy for the whole bake. Fix: use 5 to 60 minutes')
+              .default(10),
+            /** Paths the smoke test requests from the new revision, besides the readiness path; each must answer 2xx within smokeLatencyMs. */
+            smokePaths: z
+              .array(urlPath)
+              .max(10, 'the smoke test requests each path once within its latency bound; more than 10 would outlast it. Fix: list at most 10 paths')
+              .default(() => ['/']),
+            /** Milliseconds a smoke-test request may take. */
+            smokeLatencyMs: z.number().int().min(100, 'must be at least 100 ms. Fix: use 100 to 5000').max(5000, 'must be at most 5000 ms. Fix: use 100 to 5000').default(2000),
+          })
+          .strict()
+          .prefault({}),
         /** Refuse to delete the load balancer (a stack update that would replace or delete it fails instead). */
         loadBalancerDeletionProtection: z.boolean().default(false),
         /** A WAF web ACL in front of the load balancer. */
@@ -609,6 +653,11 @@ export const PROD_RULES: readonly { readonly path: readonly string[]; readonly h
     holds: (c) => c.app.loadBalancerDeletionProtection,
     message: 'prod must not lose its load balancer (and DNS name) to a stack change. Fix: set app.loadBalancerDeletionProtection: true',
   },
+  {
+    path: ['app', 'deployment', 'strategy'],
+    holds: (c) => c.app.deployment.strategy !== 'rolling',
+    message: 'prod must shift traffic to a release gradually, behind a smoke test, with automatic rollback. Fix: set app.deployment.strategy: "canary" (or "linear", "blueGreen")',
+  },
   { path: ['retainOnDelete'], holds: (c) => c.retainOnDelete, message: 'prod must keep its data when a stack or resource is deleted. Fix: set retainOnDelete: true' },
   { path: ['https'], holds: (c) => c.https, message: 'prod must serve HTTPS. Fix: set https: true and a domain' },
   {
@@ -722,6 +771,28 @@ export const stageConfigSchema = stageShape.superRefine((cfg, ctx) => {
       ['backup', 'vaultLock', 'mode'],
       `"compliance" cannot be undone after its grace period, and ${cfg.name} is a throw-away stage (retainOnDelete: false). Fix: use mode "governance"`,
     );
+  }
+  const { deployment } = cfg.app;
+  if (deployment.strategy !== 'rolling' && !cfg.https) {
+    fail(
+      ['app', 'deployment', 'strategy'],
+      `"${deployment.strategy}" needs the test listener, which serves the stage's certificate, and ${cfg.name} serves plain HTTP. Fix: serve HTTPS (https: true and a domain), or use "rolling"`,
+    );
+  }
+  if (deployment.strategy === 'linear') {
+    if (deployment.stepPercent < 10) {
+      fail(
+        ['app', 'deployment', 'stepPercent'],
+        `${deployment.stepPercent}% steps make more than 10 steps, each ${deployment.stepMinutes} minutes, while CloudFormation holds the deploy. Fix: use 10 to 50`,
+      );
+    }
+    const minutes = Math.ceil(100 / deployment.stepPercent) * deployment.stepMinutes + deployment.bakeMinutes;
+    if (minutes > MAX_SHIFT_MINUTES) {
+      fail(
+        ['app', 'deployment', 'stepMinutes'],
+        `a linear shift of ${deployment.stepPercent}% every ${deployment.stepMinutes} minutes plus ${deployment.bakeMinutes} minutes of bake takes ${minutes} minutes, over the ${MAX_SHIFT_MINUTES} a release may hold CloudFormation. Fix: larger steps or fewer minutes`,
+      );
+    }
   }
   if (cfg.image.promotedFrom === cfg.name) {
     fail(['image', 'promotedFrom'], `a stage cannot promote its own image. Fix: name the stage before ${cfg.name} (e.g. "staging"), or leave promotedFrom out`);

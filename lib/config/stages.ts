@@ -89,7 +89,9 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     cache: { nodeType: 'cache.t4g.small', replicas: 1, snapshotRetentionDays: 1 },
     alarms: { emails: ['staging-alerts@example.com'] },
     backup: { drCopies: true, automatedBackupReplicationDays: 7, planRetentionDays: 14, drCopyRetentionDays: 14, preDeploySnapshotsKept: 5, restoreTesting: 'monthly' },
-    app: { migrationCommand: MIGRATION },
+    // Blue/green: the release swaps in one step after its smoke test, so staging exercises the
+    // second target group, the test listener and the hook before prod relies on them.
+    app: { migrationCommand: MIGRATION, deployment: { strategy: 'blueGreen', bakeMinutes: 5 } },
     uploads: { noncurrentVersionExpirationDays: 30, accessLogExpirationDays: 90, replicateToDr: false },
     logRetentionDays: 90,
     retainOnDelete: true,
@@ -120,7 +122,8 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     cache: { nodeType: 'cache.t4g.medium', replicas: 1, snapshotRetentionDays: 7 },
     alarms: { emails: ['oncall@example.com'] },
     backup: { drCopies: true, automatedBackupReplicationDays: 14, planRetentionDays: 35, drCopyRetentionDays: 84, preDeploySnapshotsKept: 10, restoreTesting: 'weekly' },
-    app: { loadBalancerDeletionProtection: true, migrationCommand: MIGRATION },
+    // Canary: 10% of traffic for 10 minutes after the smoke test, then the rest, then 10 minutes of bake.
+    app: { loadBalancerDeletionProtection: true, migrationCommand: MIGRATION, deployment: { strategy: 'canary', stepPercent: 10, stepMinutes: 10, bakeMinutes: 10 } },
     email: { requireProductionAccess: true },
     uploads: { noncurrentVersionExpirationDays: 90, accessLogExpirationDays: 365, replicateToDr: true },
     logRetentionDays: 365,

@@ -44,6 +44,7 @@ export class OpsStack extends StageStack {
     // The web service's deployment alarms notify the topic from the app stack; counted here.
     this.alarms.adopt(app.deploymentAlarms.unhealthyHosts, 'page', 'web');
     this.alarms.adopt(app.deploymentAlarms.target5xxRate, 'ticket', 'web');
+    this.alarms.adopt(app.deploymentAlarms.p99Latency, 'ticket', 'web');
 
     const cacheNodes = 1 + cache.replicas;
     new AppAlarms(this, 'AppAlarms', { alarms: this.alarms, thresholds: operations, app });

@@ -122,6 +122,7 @@ export const REPLACEMENT_PROPERTIES: Readonly<Record<string, readonly string[]>>
   ],
   'AWS::ElastiCache::SubnetGroup': ['CacheSubnetGroupName'],
   'AWS::ElasticLoadBalancingV2::Listener': ['LoadBalancerArn'],
+  'AWS::ElasticLoadBalancingV2::ListenerRule': ['ListenerArn'],
   'AWS::ElasticLoadBalancingV2::LoadBalancer': ['Name', 'Scheme', 'Type'],
   'AWS::ElasticLoadBalancingV2::TargetGroup': ['IpAddressType', 'Name', 'Port', 'Protocol', 'ProtocolVersion', 'TargetType', 'VpcId'],
   'AWS::Events::Rule': ['EventBusName', 'Name'],

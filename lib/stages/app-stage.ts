@@ -36,9 +36,11 @@ export class AppStage extends Stage {
     super(scope, config.name, { ...props, env: { account: config.account, region: config.region } });
     this.config = config;
 
-    // Listeners and scaling targets are left out: the CloudFormation schema cfn-lint checks against
-    // has no Tags on them, and cost allocation does not need them.
-    const untagged = { excludeResourceTypes: ['AWS::ElasticLoadBalancingV2::Listener', 'AWS::ApplicationAutoScaling::ScalableTarget'] };
+    // Listeners, listener rules and scaling targets are left out: the CloudFormation schema cfn-lint
+    // checks against has no Tags on them, and cost allocation does not need them.
+    const untagged = {
+      excludeResourceTypes: ['AWS::ElasticLoadBalancingV2::Listener', 'AWS::ElasticLoadBalancingV2::ListenerRule', 'AWS::ApplicationAutoScaling::ScalableTarget'],
+    };
     Tags.of(this).add('app', PROJECT, untagged);
     Tags.of(this).add('stage', config.name, untagged);
 

@@ -49,6 +49,24 @@ function protectedGroups(template: Template): Set<string> {
 
 type Resource = NonNullable<Template['Resources']>[string];
 
+/**
+ * The listener rules ECS re-weights on every release of a traffic-shifting service (the
+ * production and test rules of its AdvancedConfiguration). CloudFormation knows only the
+ * template's weights: updating such a rule writes them back, and replacing or removing it drops
+ * what ECS set, which can send all traffic to the target group that has no tasks.
+ */
+function shiftedRules(template: Template): Set<string> {
+  const ids = new Set<string>();
+  for (const resource of Object.values(template.Resources ?? {})) {
+    if (resource.Type !== 'AWS::ECS::Service') continue;
+    const balancers = (resource.Properties?.LoadBalancers ?? []) as { AdvancedConfiguration?: Record<string, unknown> }[];
+    for (const { AdvancedConfiguration: advanced } of Array.isArray(balancers) ? balancers : []) {
+      for (const id of referencedIds([advanced?.ProductionListenerRule, advanced?.TestListenerRule])) ids.add(id);
+    }
+  }
+  return ids;
+}
+
 function isStateful(resource: Resource | undefined, logicalId?: string, groups?: ReadonlySet<string>): resource is Resource {
   return resource !== undefined && (STATEFUL_TYPES.has(resource.Type) || (logicalId !== undefined && groups?.has(logicalId) === true));
 }
@@ -121,11 +139,22 @@ export function guard(base: AssemblyStack[], head: AssemblyStack[], allow: reado
     }
     const diff = fullDiff(before.template, after.template);
     const groups = protectedGroups(before.template);
+    const weighted = shiftedRules(before.template);
     diff.resources.forEachDifference((logicalId, change) => {
       const old = change.oldValue as Resource | undefined;
       if (!old) return;
       const impact = change.changeImpact;
       const replaced = impact === ResourceImpact.WILL_REPLACE || impact === ResourceImpact.MAY_REPLACE;
+      if (weighted.has(logicalId)) {
+        const what = change.newValue === undefined ? 'removed' : replaced ? 'replaced' : 'updated';
+        report(
+          before,
+          logicalId,
+          old.Type,
+          `${what}: ECS sets this listener rule's target-group weights on every release, and CloudFormation would ${what === 'updated' ? 'write the template weights back' : 'drop them'}, which can send all traffic to the idle target group. Change it only while the first target group serves (docs/releases.md, "Changing the listener rules")`,
+          false,
+        );
+      }
       if (isStateful(old, logicalId, groups)) {
         if (impact === ResourceImpact.WILL_ORPHAN) {
           report(before, logicalId, old.Type, 'removed from the template: orphaned (DeletionPolicy Retain keeps it, outside CloudFormation)', true);

@@ -153,7 +153,7 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
     },
   );
 
-  test('web service: zero-downtime rolling deploys rolled back by the circuit breaker and two named alarms', () => {
+  test('web service: zero-downtime deploys rolled back by the circuit breaker and three named alarms', () => {
     const svc = byPrefix(app(name), 'AWS::ECS::Service', 'WebService').Properties;
     expect(svc).toMatchObject({
       DesiredCount: config.web.desiredCount,
@@ -163,13 +163,18 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
         MinimumHealthyPercent: 100,
         MaximumPercent: 200,
         DeploymentCircuitBreaker: { Enable: true, Rollback: true },
-        Alarms: { Enable: true, Rollback: true, AlarmNames: [{ Ref: expect.stringMatching(/^WebTarget5xxRate/) }, { Ref: expect.stringMatching(/^WebUnhealthyHosts/) }] },
+        Alarms: {
+          Enable: true,
+          Rollback: true,
+          AlarmNames: [{ Ref: expect.stringMatching(/^WebTarget5xxRate/) }, { Ref: expect.stringMatching(/^WebUnhealthyHosts/) }, { Ref: expect.stringMatching(/^WebP99Latency/) }],
+        },
       },
       NetworkConfiguration: { AwsvpcConfiguration: { AssignPublicIp: 'DISABLED' } },
     });
-    for (const alarmName of [`${name}-App-web-target-5xx-rate`, `${name}-App-web-unhealthy-hosts`]) {
+    for (const alarmName of [`${name}-App-web-target-5xx-rate`, `${name}-App-web-unhealthy-hosts`, `${name}-App-web-deploy-p99-latency`]) {
       app(name).hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: alarmName, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 3 });
     }
+    app(name).hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: `${name}-App-web-deploy-p99-latency`, Threshold: config.operations.p99LatencySeconds });
   });
 
   test('target group checks readiness, slow start and a short deregistration for Node.js', () => {
@@ -198,13 +203,14 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
     }
   });
 
-  test('scaling: web on CPU and requests per target, worker on CPU; out fast, in after 5 minutes', () => {
+  const shifts = config.app.deployment.strategy !== 'rolling';
+  test(`scaling: web on CPU${shifts ? ' only (requests per target would follow one target group)' : ' and requests per target'}, worker on CPU; out fast, in after 5 minutes`, () => {
     const targets = Object.entries(app(name).findResources('AWS::ApplicationAutoScaling::ScalableTarget'));
     const bounds = Object.fromEntries(targets.map(([id, t]) => [id.startsWith('Web') ? 'web' : 'worker', [t.Properties.MinCapacity, t.Properties.MaxCapacity]]));
     expect(bounds).toEqual({ web: [config.web.minCapacity, config.web.maxCapacity], worker: [config.worker.minCapacity, config.worker.maxCapacity] });
     const policies = Object.values(app(name).findResources('AWS::ApplicationAutoScaling::ScalingPolicy')).map((p) => p.Properties.TargetTrackingScalingPolicyConfiguration);
     expect(policies.map((p) => p.PredefinedMetricSpecification.PredefinedMetricType).sort()).toEqual([
-      'ALBRequestCountPerTarget',
+      ...(shifts ? [] : ['ALBRequestCountPerTarget']),
       'ECSServiceAverageCPUUtilization',
       'ECSServiceAverageCPUUtilization',
     ]);
@@ -230,12 +236,14 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
     const egressPorts = Object.values(app(name).findResources('AWS::EC2::SecurityGroupEgress'))
       .map((e) => e.Properties.FromPort)
       .sort();
-    // The web and worker tasks to the database and the cache, the migration task to the database.
-    expect(egressPorts).toEqual([3000, 5432, 5432, 5432, 6379, 6379]);
+    // The load balancer to the web tasks, the web and worker tasks to the database and the cache,
+    // the migration task to the database; where traffic shifts, the smoke test to the test listener.
+    const smokeTest = shifts ? [8443] : [];
+    expect(egressPorts).toEqual([3000, 5432, 5432, 5432, 6379, 6379, ...smokeTest]);
     const ingress = Object.values(app(name).findResources('AWS::EC2::SecurityGroupIngress'))
       .map((i) => i.Properties.FromPort)
       .sort();
-    expect(ingress).toEqual([3000, 5432, 5432, 5432, 6379, 6379]);
+    expect(ingress).toEqual([3000, 5432, 5432, 5432, 6379, 6379, ...smokeTest]);
   });
 
   test('load balancer: internet-facing, invalid headers dropped, defensive desync, access logs, deletion protection in prod', () => {

@@ -1016,6 +1016,129 @@ const badConfigs: [string, StageName, (c: StageConfig) => void, string, string, 
     '"yes"',
     /expected boolean.*Fix: correct https in lib\/config\/stages\.ts/,
   ],
+  [
+    'prod rolling straight onto all traffic',
+    'prod',
+    (c) => {
+      c.app.deployment.strategy = 'rolling';
+    },
+    'app.deployment.strategy',
+    '"rolling"',
+    /prod must shift traffic to a release gradually.*Fix: set app\.deployment\.strategy: "canary"/,
+  ],
+  [
+    'a deployment strategy that does not exist',
+    'staging',
+    (c) => {
+      (c.app.deployment as { strategy: string }).strategy = 'bluegreen';
+    },
+    'app.deployment.strategy',
+    '"bluegreen"',
+    /not a deployment strategy\. Fix: use "rolling", "blueGreen", "canary" or "linear"/,
+  ],
+  [
+    'a canary of more than half the traffic',
+    'prod',
+    (c) => {
+      c.app.deployment.stepPercent = 60;
+    },
+    'app.deployment.stepPercent',
+    '60',
+    /more than half the traffic is no canary\. Fix: use 1 to 50/,
+  ],
+  [
+    'a canary of nothing',
+    'prod',
+    (c) => {
+      c.app.deployment.stepPercent = 0.5;
+    },
+    'app.deployment.stepPercent',
+    '0.5',
+    /must be at least 1%/,
+  ],
+  [
+    'a bake too short for the rollback alarms',
+    'prod',
+    (c) => {
+      c.app.deployment.bakeMinutes = 2;
+    },
+    'app.deployment.bakeMinutes',
+    '2',
+    /the deployment alarms need 3 one-minute periods of data to fire\. Fix: use 5 to 60 minutes/,
+  ],
+  [
+    'a bake that holds CloudFormation for hours',
+    'staging',
+    (c) => {
+      c.app.deployment.bakeMinutes = 240;
+    },
+    'app.deployment.bakeMinutes',
+    '240',
+    /CloudFormation holds the deploy for the whole bake/,
+  ],
+  [
+    'a canary step too short for the rollback alarms',
+    'prod',
+    (c) => {
+      c.app.deployment.stepMinutes = 1;
+    },
+    'app.deployment.stepMinutes',
+    '1',
+    /need 3 one-minute periods/,
+  ],
+  [
+    'a smoke path that is not absolute',
+    'prod',
+    (c) => {
+      c.app.deployment.smokePaths = ['/', 'api/health'];
+    },
+    'app.deployment.smokePaths.1',
+    '"api/health"',
+    /not an absolute URL path/,
+  ],
+  [
+    'a smoke-test latency bound no request meets',
+    'prod',
+    (c) => {
+      c.app.deployment.smokeLatencyMs = 10;
+    },
+    'app.deployment.smokeLatencyMs',
+    '10',
+    /must be at least 100 ms\. Fix: use 100 to 5000/,
+  ],
+  [
+    'traffic shifting on a plain-HTTP stage',
+    'dev',
+    (c) => {
+      c.app.deployment.strategy = 'blueGreen';
+    },
+    'app.deployment.strategy',
+    '"blueGreen"',
+    /needs the test listener, which serves the stage's certificate, and dev serves plain HTTP\. Fix: serve HTTPS/,
+  ],
+  [
+    'linear steps too small to finish',
+    'staging',
+    (c) => {
+      c.app.deployment.strategy = 'linear';
+      c.app.deployment.stepPercent = 5;
+    },
+    'app.deployment.stepPercent',
+    '5',
+    /more than 10 steps.*Fix: use 10 to 50/,
+  ],
+  [
+    'a linear shift longer than a release may hold CloudFormation',
+    'staging',
+    (c) => {
+      c.app.deployment.strategy = 'linear';
+      c.app.deployment.stepPercent = 10;
+      c.app.deployment.stepMinutes = 20;
+    },
+    'app.deployment.stepMinutes',
+    '20',
+    /takes 205 minutes, over the 120 a release may hold CloudFormation/,
+  ],
 ];
 
 describe('bad configuration fails with stage, field, value and fix', () => {
@@ -1035,6 +1158,15 @@ describe('bad configuration fails with stage, field, value and fix', () => {
 
   test('values on the edge of each rule are accepted', () => {
     const ok = (stage: StageName, mutate: (c: StageConfig) => void) => expect(() => parseStageConfig(variant(stage, mutate))).not.toThrow();
+    ok('prod', (c) => {
+      Object.assign(c.app.deployment, { stepPercent: 50, stepMinutes: 5, bakeMinutes: 60, smokeLatencyMs: 5000 });
+    });
+    ok('prod', (c) => {
+      Object.assign(c.app.deployment, { strategy: 'linear', stepPercent: 10, stepMinutes: 11, bakeMinutes: 10 });
+    });
+    ok('staging', (c) => {
+      c.app.deployment.strategy = 'rolling';
+    });
     ok('dev', (c) => {
       c.network.cidr = '10.255.100.0/24';
     });

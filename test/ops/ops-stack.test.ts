@@ -57,7 +57,11 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
 
   test('the deployment alarms of the web service notify the topic too', () => {
     const deploymentAlarms = resources(stages[name].app, 'AWS::CloudWatch::Alarm');
-    expect(deploymentAlarms.map((a) => a.Properties.AlarmName)).toEqual([`${name}-App-web-target-5xx-rate`, `${name}-App-web-unhealthy-hosts`]);
+    expect(deploymentAlarms.map((a) => a.Properties.AlarmName)).toEqual([
+      `${name}-App-web-target-5xx-rate`,
+      `${name}-App-web-unhealthy-hosts`,
+      `${name}-App-web-deploy-p99-latency`,
+    ]);
     for (const { Properties: p } of deploymentAlarms) {
       expect(p.AlarmActions).toHaveLength(1);
       expect(p.OKActions).toEqual(p.AlarmActions);
@@ -180,6 +184,7 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
         'migration',
         'migration-is-complete',
         'release-record',
+        ...(config(name).app.deployment.strategy !== 'rolling' ? ['smoke-test'] : []),
       ]
         .flatMap((fn) => [`${name}-lambda-${fn}-errors`, `${name}-lambda-${fn}-throttles`])
         .sort(),

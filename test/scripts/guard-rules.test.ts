@@ -224,6 +224,77 @@ describe('guard rules', () => {
     expect(() => guard([data(), shared], [shared])).toThrow('the assemblies hold different stages (base: prod; head: none).');
   });
 
+  describe('listener rules ECS re-weights', () => {
+    const rule = (priority: number, weights = [100, 0]) => ({
+      Type: 'AWS::ElasticLoadBalancingV2::ListenerRule',
+      Properties: {
+        ListenerArn: { Ref: 'Listener' },
+        Priority: priority,
+        Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/*'] } }],
+        Actions: [
+          {
+            Type: 'forward',
+            ForwardConfig: {
+              TargetGroups: [
+                { TargetGroupArn: { Ref: 'Blue' }, Weight: weights[0] },
+                { TargetGroupArn: { Ref: 'Green' }, Weight: weights[1] },
+              ],
+            },
+          },
+        ],
+      },
+    });
+    const service = (advanced: boolean) => ({
+      Type: 'AWS::ECS::Service',
+      Properties: {
+        LoadBalancers: [
+          {
+            TargetGroupArn: { Ref: 'Blue' },
+            ...(advanced
+              ? {
+                  AdvancedConfiguration: {
+                    AlternateTargetGroupArn: { Ref: 'Green' },
+                    ProductionListenerRule: { Ref: 'Production' },
+                    TestListenerRule: { Ref: 'Test' },
+                    RoleArn: 'arn',
+                  },
+                }
+              : {}),
+          },
+        ],
+      },
+    });
+    const web = (resources: Resources) => stack('prod/App', { Service: service(true), Production: rule(1), Test: rule(1), Other: rule(5), ...resources });
+
+    test('updating the production or test rule blocks, saying CloudFormation would write its weights back', () => {
+      const result = guard([web({})], [web({ Production: rule(1, [50, 50]) })]);
+      expect(result.exitCode).toBe(1);
+      expect(result.findings).toEqual([
+        expect.objectContaining({
+          severity: 'blocked',
+          logicalId: 'Production',
+          type: 'AWS::ElasticLoadBalancingV2::ListenerRule',
+          reason: expect.stringMatching(/^updated: ECS sets this listener rule's target-group weights on every release, and CloudFormation would write the template weights back/),
+        }),
+      ]);
+    });
+
+    test('replacing or removing one blocks too; --allow accepts it', () => {
+      const moved = guard([web({})], [web({ Test: { ...rule(1), Properties: { ...rule(1).Properties, ListenerArn: { Ref: 'OtherListener' } } } })]);
+      expect(moved.findings.map((f) => [f.logicalId, f.reason.split(':')[0]])).toEqual([['Test', 'replaced']]);
+      const { Production: _gone, ...rest } = web({}).template.Resources!;
+      const removed = guard([web({})], [stack('prod/App', { ...rest, Service: service(false) })]);
+      expect(removed.findings.map((f) => [f.logicalId, f.reason.split(':')[0]])).toEqual([['Production', 'removed']]);
+      expect(guard([web({})], [web({ Production: rule(1, [50, 50]) })], ['prod/App/Production']).exitCode).toBe(0);
+    });
+
+    test('a rule no service shifts may change, and a stage that starts shifting has nothing to report', () => {
+      expect(guard([web({})], [web({ Other: rule(6) })]).findings).toEqual([]);
+      const rolling = stack('prod/App', { Service: service(false), Other: rule(5) });
+      expect(guard([rolling], [web({})]).findings).toEqual([]);
+    });
+  });
+
   test('a resource new in the head is not a finding', () => {
     expect(guard([data()], [data({ NewDb: db() })]).findings).toEqual([]);
   });
