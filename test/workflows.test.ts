@@ -407,7 +407,7 @@ describe('deploy workflow: one assembly, released stage by stage', () => {
       const download = job.steps.find((s) => s.uses?.startsWith('actions/download-artifact'))!;
       expect(download.with).toEqual({ name: 'assembly', path: '${{ runner.temp }}/assembly' });
       const deploy = job.steps.at(-1)!;
-      expect(deploy.run).toBe(`npx cdk deploy --app "$RUNNER_TEMP/assembly" '${stage}/*' --require-approval never`);
+      expect(deploy.run).toBe(`npm run deploy -- --stage ${stage} --app "$RUNNER_TEMP/assembly" --yes`);
     }
     const upload = wf.jobs.synth.steps.find((s) => s.uses?.startsWith('actions/upload-artifact'))!;
     expect(upload.with).toMatchObject({ name: 'assembly', path: '${{ runner.temp }}/assembly' });

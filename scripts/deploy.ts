@@ -1,0 +1,167 @@
+/**
+ * The one way to deploy a stage, by hand or from the workflows, with what the pipeline would pass:
+ *
+ *   npm run deploy -- --stage prod [--image TAG|sha256:DIGEST] [--only App ...] [--app DIR]
+ *                     [--account ID] [-c KEY=VALUE ...] [--yes]
+ *
+ * The account is `--account`, `-c <stage>.account`, the workflows' variable AWS_<STAGE>_ACCOUNT_ID
+ * or the config's, and the credentials must be that account's. The image is `--image`, else what
+ * the stage's web tasks run now (so a deploy by hand never changes the release by accident), and
+ * it must be in the stage's registry. `--only` deploys exactly the named stacks (`cdk deploy -e`);
+ * `--app` deploys a prebuilt assembly (the release workflow's), whose account and image it fixes.
+ * It prints what it will do; only with --yes does it run `cdk deploy`.
+ *
+ * Exit codes: 0 deployed (or the plan printed), 1 the deploy failed, 2 bad arguments or refused
+ * (wrong account, no such image, no credentials): nothing was changed.
+ */
+import { spawnSync } from 'node:child_process';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { ECRClient } from '@aws-sdk/client-ecr';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { STSClient } from '@aws-sdk/client-sts';
+import { loadStages, STAGE_NAMES, type StageConfig, StageConfigError, type StageName } from '../lib/config';
+import { addContext, readFlags, stageArg } from './lib/args';
+import { readAssembly, UsageError } from './lib/assembly';
+import { accountProblem } from './lib/credentials';
+import { checkImageRef, type DeployPlan, deployArgs, formatPlan, imageExists, imageRef, runningRelease, STAGE_STACKS, type StageStack, stageAccount } from './lib/release';
+
+const USAGE = `usage: deploy --stage ${STAGE_NAMES.join('|')} [--image TAG|sha256:DIGEST] [--only ${STAGE_STACKS.join('|')} ...] [--app DIR] [--account ID] [-c KEY=VALUE ...] [--yes]`;
+
+export interface DeployArgs {
+  readonly stage: StageName;
+  readonly image?: string;
+  readonly only?: readonly StageStack[];
+  readonly app?: string;
+  readonly account?: string;
+  readonly context: Record<string, string>;
+  readonly yes: boolean;
+}
+
+export function parseArgs(argv: readonly string[]): DeployArgs {
+  let stage: string | undefined;
+  let image: string | undefined;
+  let app: string | undefined;
+  let account: string | undefined;
+  let yes = false;
+  const only: StageStack[] = [];
+  const context: Record<string, string> = {};
+  for (const [flag, value = ''] of readFlags(argv, { values: ['--stage', '--image', '--only', '--app', '--account', '-c', '--context'], switches: ['--yes'], usage: USAGE })) {
+    if (flag === '--yes') yes = true;
+    else if (flag === '--stage') stage = value;
+    else if (flag === '--image') image = checkImageRef(value);
+    else if (flag === '--app') app = value;
+    else if (flag === '--account') account = value;
+    else if (flag === '--only') {
+      if (!(STAGE_STACKS as readonly string[]).includes(value)) throw new UsageError(`--only takes a stack of the stage (${STAGE_STACKS.join(', ')}), not "${value}". ${USAGE}`);
+      if (!only.includes(value as StageStack)) only.push(value as StageStack);
+    } else addContext(context, flag, value, USAGE);
+  }
+  const name = stageArg(stage, USAGE);
+  if (app && (image || account || Object.keys(context).length > 0)) {
+    throw new UsageError(`--app deploys an assembly as it was synthesized: its account, image and context are fixed; leave out --image, --account and -c. ${USAGE}`);
+  }
+  if (context.imageTag !== undefined) throw new UsageError(`pass the image as --image, not -c imageTag. ${USAGE}`);
+  return { stage: name, image, only: only.length > 0 ? only : undefined, app, account, context, yes };
+}
+
+export interface DeployClients {
+  readonly sts: STSClient;
+  readonly cfn: CloudFormationClient;
+  readonly ecs: ECSClient;
+  readonly ecr: ECRClient;
+}
+
+/** The stage's config with the deploy's overrides and account. */
+export function deployConfig(args: Pick<DeployArgs, 'stage' | 'context'>, account: string): StageConfig {
+  return loadStages({ ...args.context, [`${args.stage}.account`]: account, stages: args.stage }).selected[0];
+}
+
+/** The account a prebuilt assembly deploys the stage to (every stack of the stage names the same). */
+export function assemblyAccount(dir: string, stage: StageName): { account: string; region: string } {
+  const environments = [
+    ...new Set(
+      readAssembly(dir)
+        .filter((s) => s.stage === stage && s.stackName.startsWith(`${stage}-`) && !s.stackName.endsWith('-Dr'))
+        .map((s) => s.environment),
+    ),
+  ];
+  if (environments.length !== 1)
+    throw new UsageError(`${dir} holds ${environments.length === 0 ? 'no stack' : `stacks in ${environments.join(' and ')}`} of ${stage}: synthesize it with ${stage} in it.`);
+  const [, , account, region] = environments[0].split('/');
+  return { account, region };
+}
+
+/**
+ * Works out the deploy, refusing what would go wrong: credentials of another account, an image the
+ * stage's registry lacks, a stage with nothing running and no image given.
+ */
+export async function planDeploy(args: DeployArgs, env: NodeJS.ProcessEnv, clientsFor: (region: string) => DeployClients): Promise<{ plan: DeployPlan; config: StageConfig }> {
+  const configured = loadStages({ stages: args.stage }).selected[0];
+  // The pipeline's unattended deploys skip CDK's prompt; a person with --yes still sees it for IAM and security-group changes.
+  const noApproval = env.CI === 'true';
+  if (args.app) {
+    const { account, region } = assemblyAccount(args.app, args.stage);
+    const problem = await accountProblem(clientsFor(region).sts, account, args.stage);
+    if (problem) throw new UsageError(problem);
+    return {
+      plan: { stage: args.stage, account, region, imageSource: `the image ${args.app} was synthesized with`, only: args.only, app: args.app, context: {}, noApproval },
+      config: configured,
+    };
+  }
+  const account = stageAccount(args.stage, args, env, configured.account);
+  const config = deployConfig(args, account);
+  const clients = clientsFor(config.region);
+  const problem = await accountProblem(clients.sts, account, args.stage);
+  if (problem) throw new UsageError(problem);
+
+  let image = args.image;
+  let imageSource = 'given with --image';
+  if (!image) {
+    const running = await runningRelease(clients, args.stage);
+    if (!running) throw new UsageError(`${args.stage} runs no web service yet (no ${args.stage}-App stack, or no task definition): name the first image with --image.`);
+    image = imageRef(running.image);
+    imageSource = 'what the web tasks run now';
+  }
+  if (!(await imageExists(clients.ecr, config.image.repositoryName, image))) {
+    throw new UsageError(
+      `the image ${config.image.repositoryName} ${image} is not in the ${args.stage} registry (${account}, ${config.region}): push it, or wait for replication (npm run preflight -- --stage ${args.stage} --image ${image} --wait-for-image 900).`,
+    );
+  }
+  return { plan: { stage: args.stage, account, region: config.region, image, imageSource, only: args.only, context: args.context, noApproval }, config };
+}
+
+/** Runs `npx cdk` with the plan's arguments; its exit code. */
+export function runCdk(args: readonly string[]): number {
+  const run = spawnSync('npx', ['cdk', ...args], { stdio: 'inherit' });
+  return run.status ?? 1;
+}
+
+export function defaultClients(region: string): DeployClients {
+  const options = { region, maxAttempts: 5, retryMode: 'adaptive' as const };
+  return { sts: new STSClient(options), cfn: new CloudFormationClient(options), ecs: new ECSClient(options), ecr: new ECRClient(options) };
+}
+
+export async function main(argv = process.argv.slice(2), env = process.env, run = runCdk, clientsFor = defaultClients): Promise<number> {
+  try {
+    const args = parseArgs(argv);
+    const { plan, config } = await planDeploy(args, env, clientsFor);
+    console.log(formatPlan(plan, config));
+    if (!args.yes) {
+      console.log('dry run: nothing deployed. Run again with --yes to deploy.');
+      return 0;
+    }
+    const code = run(deployArgs(plan));
+    if (code !== 0) console.error(`deploy: cdk deploy failed (exit ${code}); CloudFormation rolled back what it could. Read the stack events.`);
+    return code === 0 ? 0 : 1;
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof StageConfigError) {
+      console.error(`deploy: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+if (require.main === module) {
+  main().then((code) => process.exit(code));
+}

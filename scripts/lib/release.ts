@@ -1,0 +1,210 @@
+/**
+ * What the deploy and rollback commands find out about a stage before they touch it: the account
+ * to deploy to, the image its web tasks run now, whether an image is in the stage's registry,
+ * the release before the running one (from the pre-deploy snapshots' tags), whether
+ * point-in-time restore covers the last minutes, and the `cdk deploy` command a plan comes to.
+ * Every function takes its SDK clients, so the tests run them against moto.
+ */
+import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DescribeImagesCommand, type ECRClient } from '@aws-sdk/client-ecr';
+import { DescribeServicesCommand, DescribeTaskDefinitionCommand, type ECSClient } from '@aws-sdk/client-ecs';
+import { type DBSnapshot, DescribeDBInstancesCommand, DescribeDBSnapshotsCommand, type RDSClient } from '@aws-sdk/client-rds';
+import { TAGS, TOOL_TAG } from '../../lambda/pre-deploy-snapshot/snapshot';
+import type { StageConfig, StageName } from '../../lib/config';
+import { UsageError } from './assembly';
+
+/** The stacks of a stage, as `--only` names them. */
+export const STAGE_STACKS = ['Network', 'Dr', 'Data', 'App', 'Ops'] as const;
+export type StageStack = (typeof STAGE_STACKS)[number];
+
+/** The repository variable the workflows keep a stage's account id in (AWS_PROD_ACCOUNT_ID). */
+export const accountVariable = (stage: StageName) => `AWS_${stage.toUpperCase()}_ACCOUNT_ID`;
+
+/**
+ * The account a stage deploys to, as the pipeline finds it: `--account`, else `-c <stage>.account`,
+ * else the workflows' repository variable in the environment, else the config's value.
+ */
+export function stageAccount(stage: StageName, given: { readonly account?: string; readonly context: Record<string, string> }, env: NodeJS.ProcessEnv, configured: string): string {
+  const account = given.account ?? given.context[`${stage}.account`] ?? env[accountVariable(stage)] ?? configured;
+  if (!/^\d{12}$/.test(account)) throw new UsageError(`the ${stage} account "${account}" is not a 12-digit account id.`);
+  return account;
+}
+
+/** `webapp@sha256:...` or `.../webapp:v1.4.2` -> the digest or tag `-c imageTag` takes. */
+export function imageRef(uri: string): string {
+  const name = uri.slice(uri.lastIndexOf('/') + 1);
+  const at = name.indexOf('@');
+  if (at >= 0) return name.slice(at + 1);
+  const colon = name.indexOf(':');
+  if (colon < 0) throw new UsageError(`the image "${uri}" names no tag or digest.`);
+  return name.slice(colon + 1);
+}
+
+/** Whether a tag or digest is a valid `-c imageTag` value. */
+export function checkImageRef(ref: string): string {
+  if (/^sha256:[a-f0-9]{64}$/.test(ref) || /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(ref)) return ref;
+  throw new UsageError(`--image takes a tag (v1.4.2) or a digest (sha256: and 64 hex digits), not "${ref}".`);
+}
+
+/** The outputs of the stage's App stack, or undefined when the stack does not exist. */
+export async function appOutputs(cfn: Pick<CloudFormationClient, 'send'>, stage: StageName): Promise<Record<string, string> | undefined> {
+  try {
+    const out = await cfn.send(new DescribeStacksCommand({ StackName: `${stage}-App` }));
+    return Object.fromEntries((out.Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
+  } catch (error) {
+    if ((error as Error).name === 'ValidationError' && /does not exist/.test((error as Error).message)) return undefined;
+    throw error;
+  }
+}
+
+export interface RunningRelease {
+  readonly cluster: string;
+  readonly service: string;
+  /** The web service's task definition of its primary deployment. */
+  readonly taskDefinition: string;
+  /** The app container's image URI. */
+  readonly image: string;
+}
+
+/** What the stage's web service runs now (its primary deployment), or undefined before its first deploy. */
+export async function runningRelease(clients: { cfn: Pick<CloudFormationClient, 'send'>; ecs: Pick<ECSClient, 'send'> }, stage: StageName): Promise<RunningRelease | undefined> {
+  const outputs = await appOutputs(clients.cfn, stage);
+  if (!outputs?.ClusterName || !outputs.WebServiceName) return undefined;
+  const { ClusterName: cluster, WebServiceName: service } = outputs;
+  const described = await clients.ecs.send(new DescribeServicesCommand({ cluster, services: [service] }));
+  const web = described.services?.find((s) => s.status !== 'INACTIVE');
+  const taskDefinition = web?.deployments?.find((d) => d.status === 'PRIMARY')?.taskDefinition ?? web?.taskDefinition;
+  if (!taskDefinition) return undefined;
+  const td = await clients.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition }));
+  const app = td.taskDefinition?.containerDefinitions?.find((c) => c.name === 'app') ?? td.taskDefinition?.containerDefinitions?.[0];
+  if (!app?.image) return undefined;
+  return { cluster, service, taskDefinition, image: app.image };
+}
+
+/** Whether the stage's registry holds the image (tag or digest). */
+export async function imageExists(ecr: Pick<ECRClient, 'send'>, repositoryName: string, ref: string): Promise<boolean> {
+  const imageId = ref.startsWith('sha256:') ? { imageDigest: ref } : { imageTag: ref };
+  try {
+    const out = await ecr.send(new DescribeImagesCommand({ repositoryName, imageIds: [imageId] }));
+    return (out.imageDetails ?? []).length > 0;
+  } catch (error) {
+    if (['ImageNotFoundException', 'RepositoryNotFoundException'].includes((error as Error).name)) return false;
+    throw error;
+  }
+}
+
+const tag = (snapshot: DBSnapshot, key: string) => snapshot.TagList?.find((t) => t.Key === key)?.Value;
+
+export interface PreviousRelease {
+  /** The tag or digest of the release before the running one. */
+  readonly ref: string;
+  /** The pre-deploy snapshot that recorded it (taken when the running release was deployed). */
+  readonly snapshot: string;
+  readonly snapshotTime?: Date;
+  readonly dbInstanceIdentifier: string;
+}
+
+/**
+ * The release before `runningRef`: the pre-deploy snapshot of the running release names, in its
+ * previous-image tag, what ran before it. The newest such snapshot wins (a release deployed twice
+ * has two). Undefined when no snapshot of the stage names the running release (it was deployed
+ * with the snapshot skipped, or its snapshots were pruned) or the one before it was the first.
+ */
+export async function previousRelease(rds: Pick<RDSClient, 'send'>, stage: StageName, runningRef: string): Promise<PreviousRelease | undefined> {
+  const snapshots: DBSnapshot[] = [];
+  let Marker: string | undefined;
+  do {
+    const page = await rds.send(new DescribeDBSnapshotsCommand({ SnapshotType: 'manual', Marker }));
+    snapshots.push(...(page.DBSnapshots ?? []));
+    Marker = page.Marker;
+  } while (Marker);
+  const ours = snapshots
+    .filter((s) => tag(s, TOOL_TAG) === 'true' && tag(s, TAGS.stage) === stage)
+    .filter((s) => {
+      const image = tag(s, TAGS.image);
+      return image !== undefined && imageRefOrUndefined(image) === runningRef;
+    })
+    .sort((a, b) => (b.SnapshotCreateTime?.getTime() ?? 0) - (a.SnapshotCreateTime?.getTime() ?? 0));
+  for (const snapshot of ours) {
+    const previous = tag(snapshot, TAGS.previousImage);
+    const ref = previous ? imageRefOrUndefined(previous) : undefined;
+    if (!ref || ref === runningRef) continue;
+    return { ref, snapshot: snapshot.DBSnapshotIdentifier ?? '', snapshotTime: snapshot.SnapshotCreateTime, dbInstanceIdentifier: snapshot.DBInstanceIdentifier ?? '' };
+  }
+  return undefined;
+}
+
+function imageRefOrUndefined(uri: string): string | undefined {
+  try {
+    return imageRef(uri);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Minutes within which point-in-time restore must reach for a rollback to skip its snapshot. */
+export const PITR_FRESH_MINUTES = 10;
+
+/**
+ * Why a rollback may deploy without its pre-deploy snapshot (point-in-time restore reaches to
+ * within PITR_FRESH_MINUTES of now), or undefined when it must take one. The snapshot waits out
+ * the backup window (up to about 20 minutes); a rollback should not, when the same restore
+ * point exists already.
+ */
+export async function pitrCovers(rds: Pick<RDSClient, 'send'>, dbInstanceIdentifier: string, now: Date): Promise<string | undefined> {
+  const out = await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: dbInstanceIdentifier }));
+  const db = out.DBInstances?.[0];
+  const latest = db?.LatestRestorableTime;
+  if (!db || !latest || (db.BackupRetentionPeriod ?? 0) === 0) return undefined;
+  const lagMinutes = (now.getTime() - latest.getTime()) / 60_000;
+  if (lagMinutes > PITR_FRESH_MINUTES) return undefined;
+  return `point-in-time restore of ${dbInstanceIdentifier} reaches ${latest.toISOString()} (${Math.max(0, Math.round(lagMinutes))} minutes ago), so the rollback skips its pre-deploy snapshot`;
+}
+
+export interface DeployPlan {
+  readonly stage: StageName;
+  readonly account: string;
+  readonly region: string;
+  /** The tag or digest deployed, or undefined when a prebuilt assembly fixes it. */
+  readonly image?: string;
+  /** Where the image comes from, in words ("what the web tasks run now"). */
+  readonly imageSource: string;
+  /** Stacks of the stage to deploy, or undefined for all of them. */
+  readonly only?: readonly StageStack[];
+  /** A prebuilt cloud assembly to deploy instead of synthesizing. */
+  readonly app?: string;
+  /** Further -c overrides (the caller's, and the rollback's). */
+  readonly context: Readonly<Record<string, string>>;
+  /** Skip CDK's approval prompt for security-relevant changes (the workflows). */
+  readonly noApproval: boolean;
+}
+
+/** The `cdk deploy` arguments of a plan (after `npx cdk`). */
+export function deployArgs(plan: DeployPlan): string[] {
+  const args = ['deploy'];
+  if (plan.app) args.push('--app', plan.app);
+  if (plan.only) args.push(...plan.only.map((s) => `${plan.stage}/${s}`), '--exclusively');
+  else args.push(`${plan.stage}/*`);
+  if (!plan.app) {
+    const context: Record<string, string> = { stages: plan.stage, [`${plan.stage}.account`]: plan.account, ...(plan.image ? { imageTag: plan.image } : {}), ...plan.context };
+    for (const [key, value] of Object.entries(context)) args.push('-c', `${key}=${value}`);
+  }
+  if (plan.noApproval) args.push('--require-approval', 'never');
+  return args;
+}
+
+/** A command line as a person would paste it. */
+export function shellLine(args: readonly string[]): string {
+  return args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+/** The plan, as printed before anything happens. */
+export function formatPlan(plan: DeployPlan, config: Pick<StageConfig, 'image'>): string {
+  return [
+    `deploy ${plan.stage} (account ${plan.account}, ${plan.region})`,
+    `  image:   ${plan.image ? `${config.image.repositoryName} ${plan.image}` : 'as synthesized in the assembly'} (${plan.imageSource})`,
+    `  stacks:  ${plan.only ? `${plan.only.map((s) => `${plan.stage}/${s}`).join(', ')} only` : `every stack of ${plan.stage}`}`,
+    ...Object.entries(plan.context).map(([key, value]) => `  context: ${key}=${value}`),
+    `  command: ${shellLine(['npx', 'cdk', ...deployArgs(plan)])}`,
+  ].join('\n');
+}

@@ -1,0 +1,315 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
+import { CreateRepositoryCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
+import {
+  CreateClusterCommand,
+  CreateServiceCommand,
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  ECSClient,
+  ListServiceDeploymentsCommand,
+  RegisterTaskDefinitionCommand,
+  StopServiceDeploymentCommand,
+} from '@aws-sdk/client-ecs';
+import { CreateDBInstanceCommand, CreateDBSnapshotCommand, RDSClient } from '@aws-sdk/client-rds';
+import { STSClient } from '@aws-sdk/client-sts';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeAll, describe, expect, test, vi } from 'vitest';
+import { TAGS, TOOL_TAG } from '../../lambda/pre-deploy-snapshot/snapshot';
+import { main as deploy, parseArgs, planDeploy } from '../../scripts/deploy';
+import { UsageError } from '../../scripts/lib/assembly';
+import { deployArgs, imageRef, pitrCovers, previousRelease, runningRelease, shellLine, stageAccount } from '../../scripts/lib/release';
+import { parseArgs as parseRollback, planRollback, type RollbackClients, main as rollback } from '../../scripts/rollback';
+import { type Moto, startMoto } from '../support/moto';
+
+/**
+ * The deploy and rollback commands against moto: a staging stage moved to a region no other test
+ * uses (moto keeps regions apart), with an App stack's outputs, a web service on its second task
+ * definition, the registry's images and the pre-deploy snapshots that recorded the releases.
+ */
+const REGION = 'ap-southeast-2';
+const ACCOUNT = '123456789012'; // moto's
+const REGISTRY = `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/webapp`;
+const AT = ['--account', ACCOUNT, '-c', `staging.region=${REGION}`];
+let moto: Moto;
+let clients: RollbackClients;
+let currentDigest: string;
+let dbInstance: string;
+const ROOT = join(__dirname, '..', '..');
+
+const clientsFor = (): RollbackClients => clients;
+const manifest = (n: number) =>
+  JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+    config: { digest: `sha256:${String(n).repeat(64).slice(0, 64)}`, size: 1, mediaType: 'application/vnd.docker.container.image.v1+json' },
+    layers: [],
+  });
+
+beforeAll(async () => {
+  moto = await startMoto();
+  const config = moto.clientConfig(REGION);
+  clients = { sts: new STSClient(config), cfn: new CloudFormationClient(config), ecs: new ECSClient(config), ecr: new ECRClient(config), rds: new RDSClient(config) };
+
+  await clients.ecr.send(new CreateRepositoryCommand({ repositoryName: 'webapp' }));
+  await clients.ecr.send(new PutImageCommand({ repositoryName: 'webapp', imageManifest: manifest(1), imageTag: 'v1.4.1' }));
+  const current = await clients.ecr.send(new PutImageCommand({ repositoryName: 'webapp', imageManifest: manifest(2), imageTag: 'v1.4.2' }));
+  currentDigest = current.image!.imageId!.imageDigest!;
+
+  const cluster = 'staging-App-Cluster';
+  await clients.ecs.send(new CreateClusterCommand({ clusterName: cluster }));
+  const task = (image: string) =>
+    clients.ecs.send(
+      new RegisterTaskDefinitionCommand({
+        family: 'stagingAppWebTask',
+        networkMode: 'awsvpc',
+        requiresCompatibilities: ['FARGATE'],
+        cpu: '1024',
+        memory: '2048',
+        containerDefinitions: [{ name: 'app', image }],
+      }),
+    );
+  await task(`${REGISTRY}:v1.4.1`);
+  const second = await task(`${REGISTRY}@${currentDigest}`);
+  await clients.ecs.send(
+    new CreateServiceCommand({ cluster, serviceName: 'staging-App-WebService', taskDefinition: second.taskDefinition!.taskDefinitionArn, desiredCount: 2, launchType: 'FARGATE' }),
+  );
+  await clients.cfn.send(
+    new CreateStackCommand({
+      StackName: 'staging-App',
+      TemplateBody: JSON.stringify({
+        Resources: { Topic: { Type: 'AWS::SNS::Topic' } },
+        Outputs: { ClusterName: { Value: cluster }, WebServiceName: { Value: 'staging-App-WebService' } },
+      }),
+    }),
+  );
+
+  dbInstance = `webapp-staging-${Date.now()}`;
+  await clients.rds.send(
+    new CreateDBInstanceCommand({
+      DBInstanceIdentifier: dbInstance,
+      Engine: 'postgres',
+      DBInstanceClass: 'db.t4g.large',
+      MasterUsername: 'webapp',
+      MasterUserPassword: 'not-a-real-password',
+      AllocatedStorage: 50,
+      BackupRetentionPeriod: 7,
+    }),
+  );
+  const snapshot = (id: string, image: string, previous: string) =>
+    clients.rds.send(
+      new CreateDBSnapshotCommand({
+        DBInstanceIdentifier: dbInstance,
+        DBSnapshotIdentifier: id,
+        Tags: [
+          { Key: TOOL_TAG, Value: 'true' },
+          { Key: TAGS.stage, Value: 'staging' },
+          { Key: TAGS.image, Value: image },
+          { Key: TAGS.previousImage, Value: previous },
+        ],
+      }),
+    );
+  await snapshot('predeploy-staging-v1-4-1', 'webapp:v1.4.1', `${REGISTRY}:v1.4.0`);
+  await snapshot('predeploy-staging-v1-4-2', `webapp@${currentDigest}`, `${REGISTRY}:v1.4.1`);
+  // Another stage's snapshot of the same image must not count.
+  await clients.rds.send(
+    new CreateDBSnapshotCommand({
+      DBInstanceIdentifier: dbInstance,
+      DBSnapshotIdentifier: 'predeploy-prod-v1-4-2',
+      Tags: [
+        { Key: TOOL_TAG, Value: 'true' },
+        { Key: TAGS.stage, Value: 'prod' },
+        { Key: TAGS.image, Value: `webapp@${currentDigest}` },
+        { Key: TAGS.previousImage, Value: `${REGISTRY}:v0.9.0` },
+      ],
+    }),
+  );
+});
+
+describe('what the commands find out', () => {
+  test('the account: --account, then -c <stage>.account, then AWS_<STAGE>_ACCOUNT_ID, then the config', () => {
+    const env = { AWS_PROD_ACCOUNT_ID: '444444444444' };
+    expect(stageAccount('prod', { account: '555555555555', context: { 'prod.account': '666666666666' } }, env, '333333333333')).toBe('555555555555');
+    expect(stageAccount('prod', { context: { 'prod.account': '666666666666' } }, env, '333333333333')).toBe('666666666666');
+    expect(stageAccount('prod', { context: {} }, env, '333333333333')).toBe('444444444444');
+    expect(stageAccount('prod', { context: {} }, {}, '333333333333')).toBe('333333333333');
+    expect(() => stageAccount('prod', { account: '12', context: {} }, {}, '333333333333')).toThrow('the prod account "12" is not a 12-digit account id.');
+  });
+
+  test('an image URI comes to the tag or digest -c imageTag takes', () => {
+    expect(imageRef(`${REGISTRY}@sha256:${'c'.repeat(64)}`)).toBe(`sha256:${'c'.repeat(64)}`);
+    expect(imageRef(`${REGISTRY}:v1.4.1`)).toBe('v1.4.1');
+    expect(imageRef('webapp:v1.4.1')).toBe('v1.4.1');
+    expect(() => imageRef(REGISTRY)).toThrow(/names no tag or digest/);
+  });
+
+  test('what the web tasks run now: the primary deployment of the web service in the App stack outputs', async () => {
+    expect(await runningRelease(clients, 'staging')).toEqual({
+      cluster: 'staging-App-Cluster',
+      service: 'staging-App-WebService',
+      taskDefinition: expect.stringMatching(/:task-definition\/stagingAppWebTask:2$/),
+      image: `${REGISTRY}@${currentDigest}`,
+    });
+    expect(await runningRelease(clients, 'dev')).toBeUndefined();
+  });
+
+  test("the previous release: the running release's own pre-deploy snapshot, of this stage", async () => {
+    expect(await previousRelease(clients.rds, 'staging', currentDigest)).toMatchObject({ ref: 'v1.4.1', snapshot: 'predeploy-staging-v1-4-2', dbInstanceIdentifier: dbInstance });
+    expect(await previousRelease(clients.rds, 'staging', 'v1.4.1')).toMatchObject({ ref: 'v1.4.0', snapshot: 'predeploy-staging-v1-4-1' });
+    expect(await previousRelease(clients.rds, 'prod', currentDigest)).toMatchObject({ ref: 'v0.9.0' });
+    expect(await previousRelease(clients.rds, 'staging', 'v2.0.0')).toBeUndefined();
+  });
+
+  test('point-in-time restore covers a rollback when it reaches the last 10 minutes', async () => {
+    expect(await pitrCovers(clients.rds, dbInstance, new Date())).toMatch(
+      new RegExp(`^point-in-time restore of ${dbInstance} reaches .* so the rollback skips its pre-deploy snapshot$`),
+    );
+    expect(await pitrCovers(clients.rds, dbInstance, new Date(Date.now() + 60 * 60_000))).toBeUndefined();
+  });
+});
+
+describe('npm run deploy', () => {
+  test('without --image deploys what the web tasks run now, and prints the plan', async () => {
+    const { plan } = await planDeploy(parseArgs(['--stage', 'staging', ...AT]), {}, clientsFor);
+    expect(plan).toMatchObject({ account: ACCOUNT, region: REGION, image: currentDigest, imageSource: 'what the web tasks run now', noApproval: false });
+    expect(deployArgs(plan)).toEqual([
+      'deploy',
+      'staging/*',
+      '-c',
+      'stages=staging',
+      '-c',
+      `staging.account=${ACCOUNT}`,
+      '-c',
+      `imageTag=${currentDigest}`,
+      '-c',
+      `staging.region=${REGION}`,
+    ]);
+  });
+
+  test('--only deploys exactly those stacks; CI skips the approval prompt', async () => {
+    const { plan } = await planDeploy(parseArgs(['--stage', 'staging', ...AT, '--image', 'v1.4.1', '--only', 'App', '--only', 'Ops']), { CI: 'true' }, clientsFor);
+    expect(shellLine(['npx', 'cdk', ...deployArgs(plan)])).toBe(
+      `npx cdk deploy staging/App staging/Ops --exclusively -c stages=staging -c staging.account=${ACCOUNT} -c imageTag=v1.4.1 -c staging.region=${REGION} --require-approval never`,
+    );
+  });
+
+  test.each([
+    [
+      ['--stage', 'staging', ...AT, '--image', 'v9.9.9'],
+      /the image webapp v9\.9\.9 is not in the staging registry \(123456789012, ap-southeast-2\): push it, or wait for replication/,
+    ],
+    [['--stage', 'staging', '-c', `staging.region=${REGION}`], /the credentials are for account 123456789012 .*, but staging is in 222222222222/],
+    [['--stage', 'dev', '--account', ACCOUNT, '-c', `dev.region=${REGION}`], /dev runs no web service yet .*: name the first image with --image/],
+  ])('refuses %j', async (argv, message) => {
+    await expect(planDeploy(parseArgs(argv), {}, clientsFor)).rejects.toThrow(message);
+  });
+
+  test.each([
+    [['--stage', 'staging', '--only', 'Web'], '--only takes a stack of the stage (Network, Dr, Data, App, Ops), not "Web".'],
+    [['--stage', 'staging', '--app', 'cdk.out', '--image', 'v1'], '--app deploys an assembly as it was synthesized'],
+    [['--stage', 'staging', '-c', 'imageTag=v1'], 'pass the image as --image, not -c imageTag.'],
+    [['--stage', 'staging', '--image', 'sha256:abc'], '--image takes a tag (v1.4.2) or a digest (sha256: and 64 hex digits), not "sha256:abc".'],
+    [['--stage', 'qa'], '--stage must be one of dev, staging, prod.'],
+  ])('bad arguments %j', (argv, message) => {
+    expect(() => parseArgs(argv)).toThrow(UsageError);
+    expect(() => parseArgs(argv)).toThrow(message);
+  });
+
+  test('--yes runs cdk deploy with the plan; a failed deploy is exit 1', async () => {
+    vi.spyOn(console, 'log').mockImplementation(() => {});
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    const runs: string[][] = [];
+    const record = (args: readonly string[]) => {
+      runs.push([...args]);
+      return 0;
+    };
+    expect(await deploy(['--stage', 'staging', ...AT, '--yes'], {}, record, clientsFor)).toBe(0);
+    expect(await deploy(['--stage', 'staging', ...AT, '--yes'], {}, () => 1, clientsFor)).toBe(1);
+    expect(await deploy(['--stage', 'staging', ...AT], {}, record, clientsFor)).toBe(0);
+    expect(runs).toHaveLength(1);
+    expect(runs[0].slice(0, 2)).toEqual(['deploy', 'staging/*']);
+    vi.restoreAllMocks();
+  });
+});
+
+describe('npm run rollback', () => {
+  test('deploys the previous release to the App stack, skipping the snapshot that point-in-time restore makes unnecessary', async () => {
+    const { outcome } = await planRollback(parseRollback(['--stage', 'staging', ...AT]), {}, clientsFor, new Date());
+    expect(outcome.kind).toBe('deploy');
+    if (outcome.kind !== 'deploy') return;
+    expect(outcome.lines).toEqual([
+      expect.stringMatching(new RegExp(`^staging runs webapp ${currentDigest} \\(.*stagingAppWebTask:2\\)$`)),
+      expect.stringMatching(/^before it ran webapp v1\.4\.1 \(pre-deploy snapshot predeploy-staging-v1-4-2, /),
+      expect.stringMatching(/so the rollback skips its pre-deploy snapshot$/),
+    ]);
+    expect(outcome.plan).toMatchObject({ image: 'v1.4.1', only: ['App'], context: { 'staging.region': REGION, skipPreDeploySnapshot: 'true' } });
+  });
+
+  test('a canary stage rolls back by blue/green; a stale restore point keeps the snapshot', async () => {
+    const later = new Date(Date.now() + 60 * 60_000);
+    const { outcome } = await planRollback(parseRollback(['--stage', 'staging', ...AT, '-c', 'staging.app.deployment.strategy=canary']), {}, clientsFor, later);
+    if (outcome.kind !== 'deploy') throw new Error('expected a deploy');
+    expect(outcome.plan.context).toEqual({
+      'staging.region': REGION,
+      'staging.app.deployment.strategy': 'blueGreen',
+      'staging.app.deployment.bakeMinutes': '5',
+    });
+    expect(outcome.lines).toContain('point-in-time restore does not reach the last minutes: the rollback takes its pre-deploy snapshot as every release does');
+  });
+
+  test('refuses without a known previous release, or on the wrong account', async () => {
+    await expect(planRollback(parseRollback(['--stage', 'staging', '-c', `staging.region=${REGION}`]), {}, clientsFor, new Date())).rejects.toThrow(
+      /credentials are for account 123456789012/,
+    );
+    await expect(planRollback(parseRollback(['--stage', 'dev', '--account', ACCOUNT, '-c', `dev.region=${REGION}`]), {}, clientsFor, new Date())).rejects.toThrow(
+      /dev runs no web service/,
+    );
+  });
+
+  test('--fast stops the web deployment in flight with rollback (ECS service deployments, which moto lacks, mocked)', async () => {
+    vi.spyOn(console, 'log').mockImplementation(() => {});
+    const ecs = new ECSClient(moto.clientConfig(REGION));
+    const mock = mockClient(ecs);
+    mock.on(DescribeServicesCommand).resolves({ services: [{ status: 'ACTIVE', deployments: [{ status: 'PRIMARY', taskDefinition: 'arn:aws:ecs:x:1:task-definition/web:7' }] }] });
+    mock.on(DescribeTaskDefinitionCommand).resolves({ taskDefinition: { containerDefinitions: [{ name: 'app', image: `${REGISTRY}:v1.4.2` }] } });
+    const arn = 'arn:aws:ecs:ap-southeast-2:123456789012:service-deployment/staging-App-Cluster/staging-App-WebService/abc';
+    mock.on(ListServiceDeploymentsCommand).resolves({ serviceDeployments: [{ serviceDeploymentArn: arn, status: 'IN_PROGRESS' }] });
+    mock.on(StopServiceDeploymentCommand).resolves({ serviceDeploymentArn: arn });
+    const withMock = () => ({ ...clients, ecs });
+    expect(await rollback(['--stage', 'staging', ...AT, '--fast'], {}, () => 0, withMock)).toBe(0);
+    expect(mock.commandCalls(StopServiceDeploymentCommand)).toHaveLength(0);
+    expect(await rollback(['--stage', 'staging', ...AT, '--fast', '--yes'], {}, () => 0, withMock)).toBe(0);
+    expect(mock.commandCalls(StopServiceDeploymentCommand)[0].args[0].input).toEqual({ serviceDeploymentArn: arn, stopType: 'ROLLBACK' });
+    expect(mock.commandCalls(ListServiceDeploymentsCommand)[0].args[0].input).toMatchObject({ cluster: 'staging-App-Cluster', service: 'staging-App-WebService' });
+    mock.on(ListServiceDeploymentsCommand).resolves({ serviceDeployments: [] });
+    expect(await rollback(['--stage', 'staging', ...AT, '--fast', '--yes'], {}, () => 0, withMock)).toBe(1);
+    mock.restore();
+    vi.restoreAllMocks();
+  });
+});
+
+describe('the commands as people run them (spawned, against moto)', () => {
+  const run = (script: string, argv: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', script), ...argv], {
+      encoding: 'utf8',
+      env: { ...process.env, AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: REGION, CI: '' },
+    });
+
+  test('deploy prints the plan and exits 0; the wrong account exits 2 with the reason', () => {
+    const ok = run('deploy.ts', ['--stage', 'staging', ...AT, '--only', 'App']);
+    expect(ok.stdout).toContain(`deploy staging (account ${ACCOUNT}, ${REGION})\n  image:   webapp ${currentDigest} (what the web tasks run now)\n  stacks:  staging/App only`);
+    expect(ok.stdout).toContain('dry run: nothing deployed. Run again with --yes to deploy.');
+    expect(ok.status).toBe(0);
+    const wrong = run('deploy.ts', ['--stage', 'staging', '-c', `staging.region=${REGION}`]);
+    expect(wrong.stderr).toMatch(/^deploy: the credentials are for account 123456789012 .*, but staging is in 222222222222\. Use credentials of 222222222222 and run again\.\n$/);
+    expect(wrong.status).toBe(2);
+  });
+
+  test('rollback prints what ran before and the deploy that returns to it', () => {
+    const ok = run('rollback.ts', ['--stage', 'staging', ...AT]);
+    expect(ok.stdout).toContain('before it ran webapp v1.4.1 (pre-deploy snapshot predeploy-staging-v1-4-2');
+    expect(ok.stdout).toContain(`npx cdk deploy staging/App --exclusively -c stages=staging -c staging.account=${ACCOUNT} -c imageTag=v1.4.1`);
+    expect(ok.status).toBe(0);
+  });
+});
