@@ -146,6 +146,17 @@ export class AppStack extends StageStack implements AppTier {
     new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
     new CfnOutput(this, 'WebServiceName', { value: this.web.service.serviceName });
     new CfnOutput(this, 'WorkerServiceName', { value: this.worker.service.serviceName });
+    // The log groups the runbooks send people to, by name (CloudFormation generates the names).
+    new CfnOutput(this, 'WebLogGroup', { value: tasks.web.logGroup.logGroupName, description: 'Logs of the web tasks' });
+    new CfnOutput(this, 'WorkerLogGroup', { value: tasks.worker.logGroup.logGroupName, description: 'Logs of the worker tasks' });
+    if (tasks.migration) new CfnOutput(this, 'MigrationLogGroup', { value: tasks.migration.logGroup.logGroupName, description: 'Logs of the release migrations' });
+    const [snapshotStart, snapshotPoll] = this.preDeploySnapshot.functions;
+    new CfnOutput(this, 'PreDeploySnapshotLogGroup', { value: snapshotStart.logGroup.logGroupName, description: 'Logs of the pre-deploy snapshots: starting one' });
+    new CfnOutput(this, 'PreDeploySnapshotPollLogGroup', {
+      value: snapshotPoll.logGroup.logGroupName,
+      description: 'Logs of the pre-deploy snapshots: waiting for one, copying, pruning',
+    });
+    if (this.smokeTest) new CfnOutput(this, 'SmokeTestLogGroup', { value: this.smokeTest.function.logGroup.logGroupName, description: 'Logs of the release smoke tests' });
   }
 
   get services(): readonly WatchedService[] {

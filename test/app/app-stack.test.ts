@@ -403,7 +403,20 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
 
   test('outputs for people and scripts', () => {
     const outputs = Object.keys(app(name).findOutputs('*'));
-    expect(outputs).toEqual(expect.arrayContaining(['SiteUrl', 'AlbDnsName', 'ClusterName', 'WebServiceName', 'WorkerServiceName']));
+    expect(outputs).toEqual(
+      expect.arrayContaining([
+        'SiteUrl',
+        'AlbDnsName',
+        'ClusterName',
+        'WebServiceName',
+        'WorkerServiceName',
+        'WebLogGroup',
+        'WorkerLogGroup',
+        'MigrationLogGroup',
+        'PreDeploySnapshotLogGroup',
+        'PreDeploySnapshotPollLogGroup',
+      ]),
+    );
   });
 });
 

@@ -1,0 +1,111 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { STAGE_NAMES } from '../lib/config';
+import { PROJECT_ROOT } from '../lib/shared/paths';
+import { parseArgs as cost } from '../scripts/cost';
+import { parseArgs as deploy } from '../scripts/deploy';
+import { parseArgs as guard } from '../scripts/diff-guard';
+import { parseArgs as preflight } from '../scripts/preflight';
+import { parseArgs as restoreDatabase } from '../scripts/restore-database';
+import { parseArgs as restoreDrill } from '../scripts/restore-drill';
+import { parseArgs as rollback } from '../scripts/rollback';
+import { stageTemplates } from './support/template';
+
+/**
+ * What the docs tell people to run and where they send them must exist: every `npm run` command
+ * in README.md and docs/ names a script of package.json and, for the operator scripts, parses
+ * with the flags it shows; every stack output a runbook cites is in the synthesized templates.
+ */
+const files = ['README.md', ...readdirSync(join(PROJECT_ROOT, 'docs')).map((f) => join('docs', f))].filter((f) => f.endsWith('.md'));
+const texts = files.map((file) => ({ file, text: readFileSync(join(PROJECT_ROOT, file), 'utf8') }));
+const scripts = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')).scripts as Record<string, string>;
+const PARSERS: Record<string, (argv: readonly string[]) => unknown> = {
+  deploy,
+  rollback,
+  preflight,
+  'restore-database': restoreDatabase,
+  'restore-drill': restoreDrill,
+  cost,
+  guard,
+};
+
+/** Every `npm run NAME -- ARGS` the docs show, up to a comment, a pipe or the end of the code span. */
+function commands(): { file: string; line: string; name: string; args: string }[] {
+  const found: { file: string; line: string; name: string; args: string }[] = [];
+  for (const { file, text } of texts) {
+    for (const match of text.matchAll(/npm run ([a-z][a-z:-]*)((?: -- [^`\n#|]*)?)/g)) {
+      found.push({ file, line: match[0].trim(), name: match[1], args: match[2].replace(/^ -- /, '').trim() });
+    }
+  }
+  return found;
+}
+
+/** The arguments as a shell would pass them, with the docs' placeholders filled in. */
+function argv(args: string): string[] {
+  const filled = args
+    .replace(/sha256:<[^>]+>/g, `sha256:${'a'.repeat(64)}`)
+    .replace(/<stage>/g, 'staging')
+    .replace(/\$\(date \+%s\)/g, '1764583200');
+  const tokens = filled.match(/<[^>]+>|'[^']*'|\S+/g) ?? [];
+  const placeholder: Record<string, string> = { '--account': '123456789012', '--image': 'v1.4.2', '--snapshot': 'predeploy-staging-v1-4-2-3f9a1c2e-202612010200' };
+  return tokens.map((t, i) => (t.startsWith('<') ? (placeholder[tokens[i - 1]] ?? 'x') : t.replace(/^'(.*)'$/, '$1')));
+}
+
+/** A synopsis (`--stage STAGE [--yes]`) documents a command's form; it is not a command to run. */
+const isSynopsis = (args: string) => /\[|\b[A-Z]{2,}\b/.test(args);
+
+describe('the docs', () => {
+  const all = commands();
+
+  test('show npm commands, each of a script package.json has', () => {
+    expect(all.length).toBeGreaterThan(30);
+    expect(all.filter((c) => !(c.name in scripts) && !c.name.endsWith(':')).map((c) => `${c.file}: ${c.line}`)).toEqual([]);
+  });
+
+  test('show each operator command with flags its script accepts', () => {
+    const runnable = all.filter((c) => c.name in PARSERS && c.args !== '' && !isSynopsis(c.args));
+    expect(new Set(runnable.map((c) => c.name))).toEqual(new Set(['deploy', 'rollback', 'preflight', 'restore-database', 'restore-drill']));
+    const broken = runnable.flatMap((c) => {
+      try {
+        PARSERS[c.name](argv(c.args));
+        return [];
+      } catch (error) {
+        return [`${c.file}: ${c.line}: ${(error as Error).message}`];
+      }
+    });
+    expect(broken).toEqual([]);
+  });
+
+  test('the placeholder filling cannot hide a bad flag', () => {
+    expect(() => deploy(argv('--stage <stage> --only Web'))).toThrow(/--only takes a stack/);
+    expect(() => rollback(argv('--stage <stage> --fats'))).toThrow(/unknown argument "--fats"/);
+  });
+});
+
+describe('the stack outputs the docs cite', () => {
+  const stages = stageTemplates(STAGE_NAMES);
+  const cited = texts.flatMap(({ file, text }) =>
+    [...text.matchAll(/`([A-Z][A-Za-z]+)` outputs? of `<stage>-(\w+)`|outputs? `([A-Z][A-Za-z]+)` of `<stage>-(\w+)`/g)].map((m) => ({
+      file,
+      output: m[1] ?? m[3],
+      stack: m[2] ?? m[4],
+    })),
+  );
+  const both = texts.flatMap(({ file, text }) =>
+    [...text.matchAll(/`([A-Z][A-Za-z]+)` and `([A-Z][A-Za-z]+)` outputs of `<stage>-(\w+)`/g)].flatMap((m) => [
+      { file, output: m[1], stack: m[3] },
+      { file, output: m[2], stack: m[3] },
+    ]),
+  );
+
+  test('exist in every stage that has what they name', () => {
+    const citations = [...cited, ...both];
+    expect(citations.length).toBeGreaterThanOrEqual(6);
+    const missing = citations.filter(({ output, stack }) => {
+      const stacks = STAGE_NAMES.map((name) => stages[name][stack.toLowerCase() as 'app'] ?? undefined).filter((t) => t !== undefined);
+      return stacks.length === 0 || !stacks.some((t) => output in (t.toJSON().Outputs ?? {}));
+    });
+    expect(missing).toEqual([]);
+  });
+});
