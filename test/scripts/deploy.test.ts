@@ -28,7 +28,7 @@ import { type Moto, startMoto } from '../support/moto';
  * uses (moto keeps regions apart), with an App stack's outputs, a web service on its second task
  * definition, the registry's images and the pre-deploy snapshots that recorded the releases.
  */
-const REGION = 'ap-southeast-2';
+const REGION = 'ap-northeast-2';
 const ACCOUNT = '123456789012'; // moto's
 const REGISTRY = `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/webapp`;
 const AT = ['--account', ACCOUNT, '-c', `staging.region=${REGION}`];
@@ -197,7 +197,7 @@ describe('npm run deploy', () => {
   test.each([
     [
       ['--stage', 'staging', ...AT, '--image', 'v9.9.9'],
-      /the image webapp v9\.9\.9 is not in the staging registry \(123456789012, ap-southeast-2\): push it, or wait for replication/,
+      /the image webapp v9\.9\.9 is not in the staging registry \(123456789012, ap-northeast-2\): push it, or wait for replication/,
     ],
     [['--stage', 'staging', '-c', `staging.region=${REGION}`], /the credentials are for account 123456789012 .*, but staging is in 222222222222/],
     [['--stage', 'dev', '--account', ACCOUNT, '-c', `dev.region=${REGION}`], /dev runs no web service yet .*: name the first image with --image/],
@@ -273,7 +273,7 @@ describe('npm run rollback', () => {
     const mock = mockClient(ecs);
     mock.on(DescribeServicesCommand).resolves({ services: [{ status: 'ACTIVE', deployments: [{ status: 'PRIMARY', taskDefinition: 'arn:aws:ecs:x:1:task-definition/web:7' }] }] });
     mock.on(DescribeTaskDefinitionCommand).resolves({ taskDefinition: { containerDefinitions: [{ name: 'app', image: `${REGISTRY}:v1.4.2` }] } });
-    const arn = 'arn:aws:ecs:ap-southeast-2:123456789012:service-deployment/staging-App-Cluster/staging-App-WebService/abc';
+    const arn = 'arn:aws:ecs:ap-northeast-2:123456789012:service-deployment/staging-App-Cluster/staging-App-WebService/abc';
     mock.on(ListServiceDeploymentsCommand).resolves({ serviceDeployments: [{ serviceDeploymentArn: arn, status: 'IN_PROGRESS' }] });
     mock.on(StopServiceDeploymentCommand).resolves({ serviceDeploymentArn: arn });
     const withMock = () => ({ ...clients, ecs });
