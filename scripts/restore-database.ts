@@ -1,50 +1,98 @@
 /**
- * Restores a stage's database from a snapshot in place of the current instance, so the app
- * connects to it without a stack edit (docs/disaster-recovery.md, "Restoring the database"):
+ * Restores a stage's database from a snapshot or to a point in time, with every setting the stack
+ * gives the instance (docs/disaster-recovery.md, "Restoring the database"):
  *
- *   npm run restore-database -- --stage prod --snapshot predeploy-prod-v1-4-2-3f9a1c2e-202611221200 [--yes]
+ *   npm run restore -- --stage prod --to-time 2026-12-01T02:10:00Z [--yes]          # alongside (default)
+ *   npm run restore -- --stage prod --snapshot predeploy-prod-v1-4-2-... [--yes]     # alongside
+ *   npm run restore -- --stage prod --to-time latest --replace [--yes]               # in place
  *
- * Without --yes it only prints what it would do. With --yes it restores the snapshot as
- * webapp-<stage>-restored with every setting of webapp-<stage> (network, parameters, class,
- * Multi-AZ, IAM authentication, log exports, backups, Performance Insights, monitoring), gives it
- * its own RDS-managed master secret encrypted with the stage's database key, checks that nothing
- * differs, renames webapp-<stage> to webapp-<stage>-old and the copy to webapp-<stage>, and starts
- * the automated-backup replication to the DR region again. The old instance is kept. Stop writes
- * first (runbook step 1); redeploy and scale back afterwards (the script prints the commands).
+ * Alongside (the default, the least loss): the copy is a new instance, webapp-<stage>-repair
+ * (single-AZ, no deletion protection), next to the stage database, which keeps serving; copy the
+ * lost rows back from it, then delete it. With --replace the copy takes the stage database's place:
+ * restored as webapp-<stage>-restored with the current instance's network, parameters, class,
+ * Multi-AZ, IAM authentication, log exports, backups, Performance Insights and monitoring, its own
+ * RDS-managed master secret (stage database key), checked to differ in nothing, then
+ * webapp-<stage> is renamed to webapp-<stage>-old (kept) and the copy to webapp-<stage>, the
+ * automated-backup replication to the DR region is started again, and CloudFormation drift
+ * detection on the data stack's instance proves the result matches the template. Stop writes
+ * first (runbook step 2).
  *
- * Exit codes: 0 restored (or the dry run printed), 1 the restore failed or was refused, 2 bad
- * arguments or no credentials for the stage's account (nothing was changed).
+ * Without --yes it only prints what it would do. Exit codes: 0 restored (or the dry run printed),
+ * 1 the restore failed or was refused, 2 bad arguments or no credentials for the stage's account
+ * (nothing was changed).
  */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { STSClient } from '@aws-sdk/client-sts';
-import { STAGE_NAMES, STAGES, type StageName } from '../lib/config';
+import { loadStages, STAGE_NAMES, type StageConfig, StageConfigError, type StageName } from '../lib/config';
 import { stageResourceName } from '../lib/shared/naming';
-import { readFlags, stageArg } from './lib/args';
+import { addContext, readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
 import { accountProblem } from './lib/credentials';
-import { applySettings, describe, differences, replicateBackups, restoreFromSnapshot, settingsOf, swapIn, type Waiting, waitAvailable } from './lib/restore';
+import { stageAccount } from './lib/release';
+import {
+  applySettings,
+  databaseDrift,
+  describe,
+  differences,
+  type InstanceSettings,
+  pointInTimeProblem,
+  type RestoreSource,
+  replicateBackups,
+  restoreInstance,
+  settingsOf,
+  swapIn,
+  type Waiting,
+  waitAvailable,
+} from './lib/restore';
 
-const USAGE = `usage: restore-database --stage ${STAGE_NAMES.join('|')} --snapshot SNAPSHOT_ID [--yes]`;
+const USAGE = `usage: restore --stage ${STAGE_NAMES.join('|')} (--snapshot SNAPSHOT_ID | --to-time ISO-TIME|latest) [--replace] [--account ID] [-c KEY=VALUE ...] [--yes]`;
 
 export interface RestoreArgs {
   readonly stage: StageName;
-  readonly snapshot: string;
+  /** A snapshot id, or a time (`latest` for the latest restorable time). */
+  readonly from: { readonly snapshot: string } | { readonly time: Date | 'latest' };
+  /** alongside: a repair copy next to the stage database; replace: the copy takes its place. */
+  readonly mode: 'alongside' | 'replace';
   readonly yes: boolean;
+  readonly account?: string;
+  readonly context: Record<string, string>;
 }
 
 export function parseArgs(argv: readonly string[]): RestoreArgs {
   let stage: string | undefined;
   let snapshot: string | undefined;
+  let time: string | undefined;
+  let account: string | undefined;
   let yes = false;
-  for (const [flag, value] of readFlags(argv, { values: ['--stage', '--snapshot'], switches: ['--yes'], usage: USAGE })) {
+  let replace = false;
+  const context: Record<string, string> = {};
+  for (const [flag, value = ''] of readFlags(argv, {
+    values: ['--stage', '--snapshot', '--to-time', '--account', '-c', '--context'],
+    switches: ['--yes', '--replace'],
+    usage: USAGE,
+  })) {
     if (flag === '--yes') yes = true;
+    else if (flag === '--replace') replace = true;
     else if (flag === '--stage') stage = value;
-    else snapshot = value;
+    else if (flag === '--snapshot') snapshot = value;
+    else if (flag === '--to-time') time = value;
+    else if (flag === '--account') account = value;
+    else addContext(context, flag, value, USAGE);
   }
   const name = stageArg(stage, USAGE);
-  if (!snapshot) throw new UsageError(`--snapshot is required. ${USAGE}`);
-  return { stage: name, snapshot, yes };
+  if ((snapshot === undefined) === (time === undefined)) throw new UsageError(`name exactly one of --snapshot and --to-time. ${USAGE}`);
+  let from: RestoreArgs['from'];
+  if (snapshot !== undefined) from = { snapshot };
+  else if (time === 'latest') from = { time: 'latest' };
+  else {
+    const parsed = new Date(time!);
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(time!) || Number.isNaN(parsed.getTime())) {
+      throw new UsageError(`--to-time takes an ISO time with its zone (2026-12-01T02:10:00Z) or "latest", not "${time}". ${USAGE}`);
+    }
+    from = { time: parsed };
+  }
+  return { stage: name, from, mode: replace ? 'replace' : 'alongside', yes, account, context };
 }
 
 export interface RestoreClients {
@@ -53,42 +101,121 @@ export interface RestoreClients {
   readonly rdsDr: RDSClient | Pick<RDSClient, 'send'>;
   /** CloudFormation in the DR region: the DR stack's key ARN. */
   readonly cloudformationDr: CloudFormationClient | Pick<CloudFormationClient, 'send'>;
+  /** CloudFormation in the stage's region: drift detection on the data stack. */
+  readonly cloudformation: CloudFormationClient | Pick<CloudFormationClient, 'send'>;
 }
 
+/** The stage's config with the restore's overrides (region, account). */
+export function restoreConfig(args: Pick<RestoreArgs, 'stage' | 'account' | 'context'>, env: NodeJS.ProcessEnv = {}): StageConfig {
+  const configured = loadStages({ stages: args.stage }).selected[0];
+  const account = stageAccount(args.stage, { account: args.account, context: args.context }, env, configured.account);
+  return loadStages({ ...args.context, [`${args.stage}.account`]: account, stages: args.stage }).selected[0];
+}
+
+const describeFrom = (from: RestoreArgs['from']) =>
+  'snapshot' in from ? `snapshot ${from.snapshot}` : from.time === 'latest' ? 'the latest restorable time' : `the state of ${from.time.toISOString()}`;
+
 /** Runs the restore (or prints its plan) and returns the exit code; `wait.log` gets every line. */
-export async function runRestore(args: RestoreArgs, clients: RestoreClients, wait: Waiting): Promise<number> {
-  const config = STAGES[args.stage];
-  const names = { current: stageResourceName(args.stage), restored: stageResourceName(args.stage, 'restored'), old: stageResourceName(args.stage, 'old') };
+export async function runRestore(args: RestoreArgs, clients: RestoreClients, wait: Waiting, config: StageConfig = restoreConfig(args)): Promise<number> {
+  const names = {
+    current: stageResourceName(args.stage),
+    restored: stageResourceName(args.stage, 'restored'),
+    old: stageResourceName(args.stage, 'old'),
+    repair: stageResourceName(args.stage, 'repair'),
+  };
   const say = wait.log;
   const current = await describe(clients.rds, names.current);
   if (!current) {
     say(`REFUSED: ${names.current} does not exist in ${config.region}. Restore into the DR region by the runbook instead (docs/disaster-recovery.md).`);
     return 1;
   }
-  for (const taken of [names.restored, names.old]) {
-    if (await describe(clients.rds, taken)) {
-      say(`REFUSED: ${taken} already exists: an earlier restore was not finished. Delete or rename it first (docs/disaster-recovery.md).`);
+  const source: RestoreSource = 'snapshot' in args.from ? { snapshot: args.from.snapshot } : { source: names.current, time: args.from.time };
+  if ('time' in args.from) {
+    const problem = pointInTimeProblem(current, args.from.time, wait.now());
+    if (problem) {
+      say(`REFUSED: ${problem}`);
+      return 1;
+    }
+  }
+  const taken = args.mode === 'replace' ? [names.restored, names.old] : [names.repair];
+  for (const name of taken) {
+    if (await describe(clients.rds, name)) {
+      say(`REFUSED: ${name} already exists: an earlier restore was not finished. Delete or rename it first (docs/disaster-recovery.md).`);
       return 1;
     }
   }
   const settings = settingsOf(current);
+  return args.mode === 'alongside' ? alongside(args, clients, wait, config, settings, source, names.repair) : replace(args, clients, wait, config, settings, source, names);
+}
+
+/** A repair copy next to the stage database: its settings, but single-AZ, one day of backups and deletable. */
+async function alongside(
+  args: RestoreArgs,
+  clients: RestoreClients,
+  wait: Waiting,
+  config: StageConfig,
+  settings: InstanceSettings,
+  source: RestoreSource,
+  repair: string,
+): Promise<number> {
+  const say = wait.log;
+  const copy: InstanceSettings = { ...settings, multiAz: false, deletionProtection: false, backupRetention: 1, backupReplication: [] };
   const plan = [
-    `restore ${args.snapshot} as ${names.restored} (${settings.instanceClass}, Multi-AZ ${settings.multiAz}, subnet group ${settings.subnetGroup}, security groups ${settings.securityGroups.join(' ')})`,
-    `apply what a snapshot restore drops: a managed master secret (key ${settings.masterSecretKmsKeyId ?? 'the RDS default'}), ${settings.backupRetention} days of backups, Performance Insights ${settings.performanceInsights.enabled}, monitoring every ${settings.monitoring.intervalSeconds} s`,
+    `restore ${describeFrom(args.from)} as ${repair} next to ${stageResourceName(args.stage)}, which keeps serving (${copy.instanceClass}, single-AZ, subnet group ${copy.subnetGroup}, security groups ${copy.securityGroups.join(' ')})`,
+    `give it a managed master secret (key ${copy.masterSecretKmsKeyId ?? 'the RDS default'}), IAM logins, Performance Insights ${copy.performanceInsights.enabled}, monitoring every ${copy.monitoring.intervalSeconds} s, 1 day of backups`,
+  ];
+  if (!args.yes) {
+    say(`Would, for ${stageResourceName(args.stage)} in ${config.region}:`);
+    for (const [i, step] of plan.entries()) say(`  ${i + 1}. ${step}`);
+    say('Nothing stops: the stage goes on using its database. Run again with --yes.');
+    return 0;
+  }
+  say(`1/2 ${plan[0]}`);
+  await restoreInstance(clients.rds, source, repair, copy);
+  await waitAvailable(clients.rds, repair, wait);
+  say(`2/2 ${plan[1]}`);
+  await applySettings(clients.rds, repair, copy);
+  const restored = await waitAvailable(clients.rds, repair, wait, { secret: true });
+  say(`REPAIR COPY READY: ${repair} at ${restored.Endpoint?.Address ?? '(no endpoint yet)'}:${restored.Endpoint?.Port ?? 5432}, ${describeFrom(args.from)}.`);
+  say('Next (docs/disaster-recovery.md, "Repairing from a copy"):');
+  say(
+    `  - read or copy back what was lost, as webapp_app or webapp_migrator with an IAM token for ${restored.Endpoint?.Address ?? repair} (same security group as the stage database);`,
+  );
+  say(`  - then delete it: aws rds delete-db-instance --db-instance-identifier ${repair} --skip-final-snapshot --delete-automated-backups`);
+  return 0;
+}
+
+/** The copy takes the stage database's place (the old one is kept), and the stacks are proven unchanged. */
+async function replace(
+  args: RestoreArgs,
+  clients: RestoreClients,
+  wait: Waiting,
+  config: StageConfig,
+  settings: InstanceSettings,
+  source: RestoreSource,
+  names: { current: string; restored: string; old: string },
+): Promise<number> {
+  const say = wait.log;
+  const plan = [
+    `restore ${describeFrom(args.from)} as ${names.restored} (${settings.instanceClass}, Multi-AZ ${settings.multiAz}, subnet group ${settings.subnetGroup}, security groups ${settings.securityGroups.join(' ')})`,
+    `apply what a restore drops: a managed master secret (key ${settings.masterSecretKmsKeyId ?? 'the RDS default'}), ${settings.backupRetention} days of backups, Performance Insights ${settings.performanceInsights.enabled}, monitoring every ${settings.monitoring.intervalSeconds} s`,
     `rename ${names.current} to ${names.old} (kept, with its secret) and ${names.restored} to ${names.current}, deletion protection ${settings.deletionProtection}`,
-    ...settings.backupReplication.map((r) => `replicate the automated backups to ${r.region} again`),
+    settings.backupReplication.length > 0
+      ? settings.backupReplication.map((r) => `replicate the automated backups to ${r.region} again`).join('; ')
+      : 'no automated-backup replication to restart',
+    `check with CloudFormation drift detection that ${args.stage}-Data's database instance matches its template`,
   ];
   if (!args.yes) {
     say(`Would, for ${names.current} in ${config.region}:`);
     for (const [i, step] of plan.entries()) say(`  ${i + 1}. ${step}`);
-    say('Stop writes first (docs/disaster-recovery.md, step 1), then run again with --yes.');
+    say('Stop writes first (docs/disaster-recovery.md, step 2), then run again with --yes.');
     return 0;
   }
 
-  say(`1/4 ${plan[0]}`);
-  await restoreFromSnapshot(clients.rds, args.snapshot, names.restored, settings);
+  say(`1/5 ${plan[0]}`);
+  await restoreInstance(clients.rds, source, names.restored, settings);
   await waitAvailable(clients.rds, names.restored, wait);
-  say(`2/4 ${plan[1]}`);
+  say(`2/5 ${plan[1]}`);
   await applySettings(clients.rds, names.restored, settings);
   const restored = await waitAvailable(clients.rds, names.restored, wait, { secret: true });
   const diff = differences(settings, settingsOf(restored));
@@ -96,24 +223,28 @@ export async function runRestore(args: RestoreArgs, clients: RestoreClients, wai
     say(`STOPPED before the swap: ${names.restored} differs from ${names.current}: ${diff.join('; ')}. Fix it by hand (aws rds modify-db-instance), then swap by the runbook.`);
     return 1;
   }
-  say(`3/4 ${plan[2]}`);
+  say(`3/5 ${plan[2]}`);
   await swapIn(clients.rds, names, wait, settings.deletionProtection);
+  say(`4/5 ${plan[3]}`);
   if (settings.backupReplication.length > 0) {
-    say(`4/4 ${plan[3]}`);
     const key = await drBackupKey(clients.cloudformationDr, args.stage);
     const arn = (await describe(clients.rds, names.current))!.DBInstanceArn!;
     await replicateBackups(clients.rdsDr, arn, key, config.backup.automatedBackupReplicationDays);
-  } else {
-    say('4/4 no automated-backup replication to restart');
   }
-  say(`RESTORED: ${names.current} is the copy of ${args.snapshot}; ${names.old} is kept.`);
-  say('Next (docs/disaster-recovery.md, steps 5-7):');
-  say(
-    `  - deploy the stage, data first: the same command as the pipeline, e.g. npx cdk deploy '${args.stage}/*' -c ${args.stage}.account=${config.account} -c ${args.stage}.image.tag=<the image to run>`,
-  );
-  say('  - scale the services back up, check the site and the dashboard;');
+  say(`5/5 ${plan[4]}`);
+  let drift: string;
+  try {
+    drift = await databaseDrift(clients.cloudformation, `${args.stage}-Data`, names.current, wait);
+  } catch (error) {
+    drift = `drift detection did not run (${(error as Error).name}: ${(error as Error).message}): run it by hand (aws cloudformation detect-stack-drift --stack-name ${args.stage}-Data)`;
+  }
+  say(`    ${drift}`);
+  say(`RESTORED: ${names.current} is the copy of ${describeFrom(args.from)}; ${names.old} is kept.`);
+  say('Next (docs/disaster-recovery.md, steps 4-6):');
+  say(`  - deploy the stage, data first, as the pipeline would: npm run deploy -- --stage ${args.stage} -c rerunDatabaseSetup=${Math.floor(wait.now().getTime() / 1000)} --yes`);
+  say('  - set the services back to their capacity (step 5), check the site and the dashboard;');
   say(`  - once the restore is accepted: aws rds modify-db-instance --db-instance-identifier ${names.old} --no-deletion-protection, then delete it (a final snapshot is kept).`);
-  return 0;
+  return drift.includes('DRIFTED') ? 1 : 0;
 }
 
 /** The DR backup key's ARN, from the DR stack's output. */
@@ -127,23 +258,31 @@ async function drBackupKey(cf: RestoreClients['cloudformationDr'], stage: string
 
 async function main(): Promise<number> {
   let args: RestoreArgs;
+  let config: StageConfig;
   try {
     args = parseArgs(process.argv.slice(2));
+    config = restoreConfig(args, process.env);
   } catch (error) {
-    console.error(`restore-database: ${(error as Error).message}`);
+    if (!(error instanceof UsageError || error instanceof StageConfigError)) throw error;
+    console.error(`restore: ${error.message}`);
     return 2;
   }
-  const config = STAGES[args.stage];
   const problem = await accountProblem(new STSClient({ region: config.region }), config.account, args.stage);
   if (problem) {
-    console.error(`restore-database: ${problem} Nothing was changed.`);
+    console.error(`restore: ${problem} Nothing was changed.`);
     return 2;
   }
   try {
     return await runRestore(
       args,
-      { rds: new RDSClient({ region: config.region }), rdsDr: new RDSClient({ region: config.drRegion }), cloudformationDr: new CloudFormationClient({ region: config.drRegion }) },
+      {
+        rds: new RDSClient({ region: config.region }),
+        rdsDr: new RDSClient({ region: config.drRegion }),
+        cloudformationDr: new CloudFormationClient({ region: config.drRegion }),
+        cloudformation: new CloudFormationClient({ region: config.region }),
+      },
       { now: () => new Date(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)), log: (line) => console.log(`${new Date().toISOString()} ${line}`) },
+      config,
     );
   } catch (error) {
     console.error(`FAILED: ${(error as Error).message}. ${stageResourceName(args.stage)} is left as it was unless the log above says it was renamed.`);

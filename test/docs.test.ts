@@ -24,7 +24,7 @@ const PARSERS: Record<string, (argv: readonly string[]) => unknown> = {
   deploy,
   rollback,
   preflight,
-  'restore-database': restoreDatabase,
+  restore: restoreDatabase,
   'restore-drill': restoreDrill,
   cost,
   guard,
@@ -48,7 +48,12 @@ function argv(args: string): string[] {
     .replace(/<stage>/g, 'staging')
     .replace(/\$\(date \+%s\)/g, '1764583200');
   const tokens = filled.match(/<[^>]+>|'[^']*'|\S+/g) ?? [];
-  const placeholder: Record<string, string> = { '--account': '123456789012', '--image': 'v1.4.2', '--snapshot': 'predeploy-staging-v1-4-2-3f9a1c2e-202612010200' };
+  const placeholder: Record<string, string> = {
+    '--account': '123456789012',
+    '--image': 'v1.4.2',
+    '--snapshot': 'predeploy-staging-v1-4-2-3f9a1c2e-202612010200',
+    '--to-time': '2026-12-01T02:10:00Z',
+  };
   return tokens.map((t, i) => (t.startsWith('<') ? (placeholder[tokens[i - 1]] ?? 'x') : t.replace(/^'(.*)'$/, '$1')));
 }
 
@@ -65,7 +70,7 @@ describe('the docs', () => {
 
   test('show each operator command with flags its script accepts', () => {
     const runnable = all.filter((c) => c.name in PARSERS && c.args !== '' && !isSynopsis(c.args));
-    expect(new Set(runnable.map((c) => c.name))).toEqual(new Set(['deploy', 'rollback', 'preflight', 'restore-database', 'restore-drill']));
+    expect(new Set(runnable.map((c) => c.name))).toEqual(new Set(['deploy', 'rollback', 'preflight', 'restore', 'restore-drill']));
     const broken = runnable.flatMap((c) => {
       try {
         PARSERS[c.name](argv(c.args));

@@ -1,9 +1,11 @@
+import { type CloudFormationClient, DescribeStackResourceDriftsCommand, DescribeStackResourcesCommand, DetectStackResourceDriftCommand } from '@aws-sdk/client-cloudformation';
 import {
   type DBInstance,
   DescribeDBInstancesCommand,
   ModifyDBInstanceCommand,
   type RDSClient,
   RestoreDBInstanceFromDBSnapshotCommand,
+  RestoreDBInstanceToPointInTimeCommand,
   StartDBInstanceAutomatedBackupsReplicationCommand,
 } from '@aws-sdk/client-rds';
 
@@ -75,7 +77,8 @@ export function settingsOf(db: DBInstance): InstanceSettings {
 export function differences(current: InstanceSettings, restored: InstanceSettings): string[] {
   const diff: string[] = [];
   for (const key of Object.keys(current) as (keyof InstanceSettings)[]) {
-    if (key === 'backupReplication') continue; // started separately, in the DR region
+    // Started separately, in the DR region; and deletion protection stays off on the copy until it takes the stage's name.
+    if (key === 'backupReplication' || key === 'deletionProtection') continue;
     if (JSON.stringify(current[key]) !== JSON.stringify(restored[key])) diff.push(`${key}: ${JSON.stringify(restored[key])} instead of ${JSON.stringify(current[key])}`);
   }
   return diff;
@@ -110,28 +113,89 @@ export async function waitAvailable(rds: Pick<RDSClient, 'send'>, id: string, wa
   }
 }
 
-/** Restores `snapshot` as `target` with what a snapshot restore accepts of `settings`. */
-export async function restoreFromSnapshot(rds: Pick<RDSClient, 'send'>, snapshot: string, target: string, settings: InstanceSettings): Promise<void> {
+/** Where a restore starts from: a snapshot, or a time within the instance's point-in-time window. */
+export type RestoreSource = { readonly snapshot: string } | { readonly source: string; readonly time: Date | 'latest' };
+
+/** What both restore calls accept of `settings`. */
+function restoreSettings(settings: InstanceSettings) {
+  return {
+    DBInstanceClass: settings.instanceClass,
+    DBSubnetGroupName: settings.subnetGroup,
+    VpcSecurityGroupIds: settings.securityGroups,
+    DBParameterGroupName: settings.parameterGroup,
+    MultiAZ: settings.multiAz,
+    StorageType: settings.storageType,
+    PubliclyAccessible: false,
+    // Off until the restore is accepted and the copy takes the stage's name (step "swap").
+    DeletionProtection: false,
+    CopyTagsToSnapshot: settings.copyTagsToSnapshot,
+    EnableIAMDatabaseAuthentication: settings.iamAuth,
+    EnableCloudwatchLogsExports: settings.logExports,
+    CACertificateIdentifier: settings.caCertificate,
+    AutoMinorVersionUpgrade: settings.autoMinorVersionUpgrade,
+  };
+}
+
+/** Restores `from` (a snapshot, or a point in time of the source instance) as `target` with what a restore accepts of `settings`. */
+export async function restoreInstance(rds: Pick<RDSClient, 'send'>, from: RestoreSource, target: string, settings: InstanceSettings): Promise<void> {
+  if ('snapshot' in from) {
+    await rds.send(new RestoreDBInstanceFromDBSnapshotCommand({ DBInstanceIdentifier: target, DBSnapshotIdentifier: from.snapshot, ...restoreSettings(settings) }));
+    return;
+  }
   await rds.send(
-    new RestoreDBInstanceFromDBSnapshotCommand({
-      DBInstanceIdentifier: target,
-      DBSnapshotIdentifier: snapshot,
-      DBInstanceClass: settings.instanceClass,
-      DBSubnetGroupName: settings.subnetGroup,
-      VpcSecurityGroupIds: settings.securityGroups,
-      DBParameterGroupName: settings.parameterGroup,
-      MultiAZ: settings.multiAz,
-      StorageType: settings.storageType,
-      PubliclyAccessible: false,
-      // Off until the restore is accepted and the copy takes the stage's name (step "swap").
-      DeletionProtection: false,
-      CopyTagsToSnapshot: settings.copyTagsToSnapshot,
-      EnableIAMDatabaseAuthentication: settings.iamAuth,
-      EnableCloudwatchLogsExports: settings.logExports,
-      CACertificateIdentifier: settings.caCertificate,
-      AutoMinorVersionUpgrade: settings.autoMinorVersionUpgrade,
+    new RestoreDBInstanceToPointInTimeCommand({
+      SourceDBInstanceIdentifier: from.source,
+      TargetDBInstanceIdentifier: target,
+      ...(from.time === 'latest' ? { UseLatestRestorableTime: true } : { RestoreTime: from.time }),
+      ...restoreSettings(settings),
     }),
   );
+}
+
+/** Restores `snapshot` as `target` with what a snapshot restore accepts of `settings`. */
+export async function restoreFromSnapshot(rds: Pick<RDSClient, 'send'>, snapshot: string, target: string, settings: InstanceSettings): Promise<void> {
+  await restoreInstance(rds, { snapshot }, target, settings);
+}
+
+/**
+ * Why `time` cannot be restored to from `db` (outside its point-in-time window: after its latest
+ * restorable time, or before its backup retention), or undefined when it can.
+ */
+export function pointInTimeProblem(db: DBInstance, time: Date | 'latest', now: Date): string | undefined {
+  if ((db.BackupRetentionPeriod ?? 0) === 0)
+    return `${db.DBInstanceIdentifier} keeps no automated backups, so it has no point-in-time window. Restore a snapshot instead (--snapshot).`;
+  if (time === 'latest') return undefined;
+  const latest = db.LatestRestorableTime;
+  if (latest && time.getTime() > latest.getTime())
+    return `${time.toISOString()} is after the latest restorable time of ${db.DBInstanceIdentifier}, ${latest.toISOString()}. Pick an earlier time, or --to-time latest.`;
+  const earliest = new Date(now.getTime() - (db.BackupRetentionPeriod ?? 0) * 86_400_000);
+  if (time.getTime() < earliest.getTime())
+    return `${time.toISOString()} is before the ${db.BackupRetentionPeriod}-day point-in-time window of ${db.DBInstanceIdentifier} (from about ${earliest.toISOString()}). Restore a snapshot or AWS Backup recovery point instead.`;
+  return undefined;
+}
+
+/**
+ * Asks CloudFormation whether the stack's database instance still matches its template (drift
+ * detection on that one resource), and says how: "in sync", the differing properties, or why it
+ * could not tell. `cdk diff` compares templates and cannot see this.
+ */
+export async function databaseDrift(cfn: Pick<CloudFormationClient, 'send'>, stackName: string, physicalId: string, wait: Waiting): Promise<string> {
+  const resources = await cfn.send(new DescribeStackResourcesCommand({ StackName: stackName }));
+  const resource = resources.StackResources?.find((r) => r.ResourceType === 'AWS::RDS::DBInstance' && r.PhysicalResourceId === physicalId);
+  if (!resource?.LogicalResourceId) return `no AWS::RDS::DBInstance ${physicalId} in ${stackName}: check the stack by hand`;
+  const detected = await cfn.send(new DetectStackResourceDriftCommand({ StackName: stackName, LogicalResourceId: resource.LogicalResourceId }));
+  let drift = detected.StackResourceDrift;
+  for (let i = 0; drift?.StackResourceDriftStatus === undefined && i < 10; i++) {
+    await wait.sleep(10_000);
+    drift = (await cfn.send(new DescribeStackResourceDriftsCommand({ StackName: stackName }))).StackResourceDrifts?.find((d) => d.LogicalResourceId === resource.LogicalResourceId);
+  }
+  const status = drift?.StackResourceDriftStatus;
+  if (status === 'IN_SYNC') return `${stackName} ${resource.LogicalResourceId} (${physicalId}): in sync with its template`;
+  if (status === 'MODIFIED') {
+    const props = (drift?.PropertyDifferences ?? []).map((d) => `${d.PropertyPath} is ${d.ActualValue} (template: ${d.ExpectedValue})`);
+    return `${stackName} ${resource.LogicalResourceId} (${physicalId}): DRIFTED: ${props.join('; ') || 'properties differ'}`;
+  }
+  return `${stackName} ${resource.LogicalResourceId} (${physicalId}): drift status ${status ?? 'unknown'}`;
 }
 
 /**
@@ -147,6 +211,9 @@ export async function applySettings(rds: Pick<RDSClient, 'send'>, target: string
       ManageMasterUserPassword: true,
       MasterUserSecretKmsKeyId: settings.masterSecretKmsKeyId,
       EnableIAMDatabaseAuthentication: settings.iamAuth,
+      // A point-in-time restore may start from the source's own: these are the copy's.
+      MultiAZ: settings.multiAz,
+      DeletionProtection: false,
       BackupRetentionPeriod: settings.backupRetention,
       PreferredBackupWindow: settings.backupWindow,
       PreferredMaintenanceWindow: settings.maintenanceWindow,

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient, DescribeStackResourcesCommand, DescribeStacksCommand, DetectStackResourceDriftCommand } from '@aws-sdk/client-cloudformation';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import {
   CreateDBInstanceCommand,
@@ -38,6 +38,33 @@ const rdsDr = new RDSClient({ region: 'eu-central-1' });
 const cfDr = new CloudFormationClient({ region: 'eu-central-1' });
 const rdsDrMock = mockClient(rdsDr);
 const cfDrMock = mockClient(cfDr);
+// Drift detection: moto has none, so the stage region's CloudFormation is mocked too.
+const cf = new CloudFormationClient({ region: 'ap-southeast-2' });
+const cfMock = mockClient(cf);
+const inSync = (stage: string) => {
+  cfMock
+    .on(DescribeStackResourcesCommand, { StackName: `${stage}-Data` })
+    .resolves({
+      StackResources: [
+        {
+          LogicalResourceId: 'DatabaseInstance1234',
+          PhysicalResourceId: `webapp-${stage}`,
+          ResourceType: 'AWS::RDS::DBInstance',
+          ResourceStatus: 'UPDATE_COMPLETE',
+          Timestamp: new Date(),
+        },
+      ],
+    });
+  cfMock.on(DetectStackResourceDriftCommand).resolves({
+    StackResourceDrift: {
+      StackId: 'x',
+      LogicalResourceId: 'DatabaseInstance1234',
+      ResourceType: 'AWS::RDS::DBInstance',
+      StackResourceDriftStatus: 'IN_SYNC',
+      Timestamp: new Date(),
+    },
+  });
+};
 
 /** The stage database as the stack creates it, and a pre-deploy snapshot of it. */
 async function stageDatabase(id: string): Promise<string> {
@@ -74,7 +101,8 @@ async function stageDatabase(id: string): Promise<string> {
   return snapshot;
 }
 
-const clients = (overrides: Partial<RestoreClients> = {}): RestoreClients => ({ rds, rdsDr, cloudformationDr: cfDr, ...overrides });
+const clients = (overrides: Partial<RestoreClients> = {}): RestoreClients => ({ rds, rdsDr, cloudformationDr: cfDr, cloudformation: cf, ...overrides });
+const replaceWith = (stage: 'dev' | 'staging' | 'prod', snapshot: string, yes: boolean) => ({ stage, from: { snapshot }, mode: 'replace' as const, yes, context: {} });
 const instance = async (id: string) => (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))).DBInstances![0];
 
 // The script names instances after the stage (webapp-<stage>), as other files' moto fixtures do:
@@ -93,19 +121,21 @@ beforeEach(() => {
   clock = Date.parse('2026-11-22T09:00:00Z');
   rdsDrMock.reset();
   cfDrMock.reset();
+  cfMock.reset();
 });
 afterAll(() => {
   rdsDrMock.restore();
   cfDrMock.restore();
+  cfMock.restore();
   rds?.destroy();
 });
 
 describe('restoring the stage database in place (RDS on moto)', () => {
   test('without --yes it only says what it would do', async () => {
     const snapshot = await stageDatabase('webapp-dev');
-    expect(await runRestore({ stage: 'dev', snapshot, yes: false }, clients(), wait())).toBe(0);
+    expect(await runRestore(replaceWith('dev', snapshot, false), clients(), wait())).toBe(0);
     expect(lines[0]).toBe('Would, for webapp-dev in eu-west-1:');
-    expect(lines.join('\n')).toContain(`1. restore ${snapshot} as webapp-dev-restored (db.t4g.large, Multi-AZ true`);
+    expect(lines.join('\n')).toContain(`1. restore snapshot ${snapshot} as webapp-dev-restored (db.t4g.large, Multi-AZ true`);
     expect(lines.at(-1)).toMatch(/Stop writes first .* then run again with --yes/);
     expect((await rds.send(new DescribeDBInstancesCommand({}))).DBInstances!.map((d) => d.DBInstanceIdentifier)).not.toContain('webapp-dev-restored');
   });
@@ -113,7 +143,8 @@ describe('restoring the stage database in place (RDS on moto)', () => {
   test('the copy takes the name with every setting of the current instance and a managed secret of its own; the old one is kept', async () => {
     const snapshot = await stageDatabase('webapp-staging');
     const before = await instance('webapp-staging');
-    expect(await runRestore({ stage: 'staging', snapshot, yes: true }, clients(), wait())).toBe(0);
+    inSync('staging');
+    expect(await runRestore(replaceWith('staging', snapshot, true), clients(), wait())).toBe(0);
 
     const now = await instance('webapp-staging');
     const old = await instance('webapp-staging-old');
@@ -125,8 +156,11 @@ describe('restoring the stage database in place (RDS on moto)', () => {
     expect(now.MasterUserSecret).toMatchObject({ SecretStatus: 'active', KmsKeyId: key });
     expect(now.MasterUserSecret!.SecretArn).not.toBe(old.MasterUserSecret!.SecretArn);
     expect(now).toMatchObject({ IAMDatabaseAuthenticationEnabled: true, DeletionProtection: true, MultiAZ: true, BackupRetentionPeriod: 7 });
-    expect(lines.join('\n')).toMatch(/RESTORED: webapp-staging is the copy of predeploy-webapp-staging-v1-202611220900; webapp-staging-old is kept\./);
-    expect(lines.join('\n')).toContain("npx cdk deploy 'staging/*' -c staging.account=222222222222");
+    expect(lines.join('\n')).toMatch(/RESTORED: webapp-staging is the copy of snapshot predeploy-webapp-staging-v1-202611220900; webapp-staging-old is kept\./);
+    expect(lines.join('\n')).toContain('npm run deploy -- --stage staging -c rerunDatabaseSetup=');
+    // Drift detection, not cdk diff, proves the stack still describes the instance.
+    expect(lines).toContain('    staging-Data DatabaseInstance1234 (webapp-staging): in sync with its template');
+    expect(cfMock.commandCalls(DetectStackResourceDriftCommand)[0].args[0].input).toEqual({ StackName: 'staging-Data', LogicalResourceId: 'DatabaseInstance1234' });
   });
 
   test('automated-backup replication to the DR region is started again, with the DR stack key', async () => {
@@ -140,39 +174,117 @@ describe('restoring the stage database in place (RDS on moto)', () => {
     const replicated = Object.assign(Object.create(rds), {
       send: async (command: Parameters<RDSClient['send']>[0]) => {
         const out = (await rds.send(command as never)) as { DBInstances?: { DBInstanceIdentifier?: string }[] };
-        if (command instanceof DescribeDBInstancesCommand && command.input.DBInstanceIdentifier === 'webapp-prod' && !lines.some((l) => l.startsWith('3/4'))) {
+        if (command instanceof DescribeDBInstancesCommand && command.input.DBInstanceIdentifier === 'webapp-prod' && !lines.some((l) => l.startsWith('3/5'))) {
           for (const db of out.DBInstances ?? [])
             Object.assign(db, { DBInstanceAutomatedBackupsReplications: [{ DBInstanceAutomatedBackupsArn: 'arn:aws:rds:eu-central-1:333333333333:auto-backup:ab-1' }] });
         }
         return out;
       },
     }) as RDSClient;
-    expect(await runRestore({ stage: 'prod', snapshot, yes: true }, clients({ rds: replicated }), wait())).toBe(0);
+    inSync('prod');
+    expect(await runRestore(replaceWith('prod', snapshot, true), clients({ rds: replicated }), wait())).toBe(0);
     const [call] = rdsDrMock.commandCalls(StartDBInstanceAutomatedBackupsReplicationCommand).map((c) => c.args[0].input);
     expect(call).toEqual({ SourceDBInstanceArn: (await instance('webapp-prod')).DBInstanceArn, KmsKeyId: drKey, BackupRetentionPeriod: 14 });
   });
 
   test('refuses when an earlier restore left its copy behind, and changes nothing', async () => {
     const snapshot = `predeploy-webapp-staging-v1-202611220900`;
-    expect(await runRestore({ stage: 'staging', snapshot, yes: true }, clients(), wait())).toBe(1);
+    expect(await runRestore(replaceWith('staging', snapshot, true), clients(), wait())).toBe(1);
     expect(lines).toEqual(['REFUSED: webapp-staging-old already exists: an earlier restore was not finished. Delete or rename it first (docs/disaster-recovery.md).']);
   });
 
   test('refuses when there is no current instance to take the place of', async () => {
     await rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: 'webapp-dev', DeletionProtection: false, ApplyImmediately: true }));
     await rds.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: 'webapp-dev', SkipFinalSnapshot: true }));
-    expect(await runRestore({ stage: 'dev', snapshot: 'x', yes: true }, clients(), wait())).toBe(1);
+    expect(await runRestore(replaceWith('dev', 'x', true), clients(), wait())).toBe(1);
     expect(lines[0]).toMatch(/^REFUSED: webapp-dev does not exist in eu-west-1/);
   });
 
   test('arguments, and the exit code of the script itself', () => {
-    expect(parseArgs(['--stage', 'prod', '--snapshot', 's1'])).toEqual({ stage: 'prod', snapshot: 's1', yes: false });
-    expect(parseArgs(['--yes', '--stage', 'dev', '--snapshot', 's1']).yes).toBe(true);
+    expect(parseArgs(['--stage', 'prod', '--snapshot', 's1'])).toEqual({ stage: 'prod', from: { snapshot: 's1' }, mode: 'alongside', yes: false, context: {} });
+    expect(parseArgs(['--yes', '--stage', 'dev', '--snapshot', 's1', '--replace'])).toMatchObject({ yes: true, mode: 'replace' });
+    expect(parseArgs(['--stage', 'dev', '--to-time', '2026-12-01T02:10:00Z']).from).toEqual({ time: new Date('2026-12-01T02:10:00Z') });
+    expect(parseArgs(['--stage', 'dev', '--to-time', 'latest']).from).toEqual({ time: 'latest' });
     expect(() => parseArgs(['--stage', 'qa', '--snapshot', 's1'])).toThrow(/--stage must be one of dev, staging, prod/);
-    expect(() => parseArgs(['--stage', 'dev'])).toThrow(/--snapshot is required/);
+    expect(() => parseArgs(['--stage', 'dev'])).toThrow(/name exactly one of --snapshot and --to-time/);
+    expect(() => parseArgs(['--stage', 'dev', '--snapshot', 's', '--to-time', 'latest'])).toThrow(/name exactly one of --snapshot and --to-time/);
+    expect(() => parseArgs(['--stage', 'dev', '--to-time', '2026-12-01 02:10'])).toThrow(/--to-time takes an ISO time with its zone/);
     expect(() => parseArgs(['--stage', 'dev', '--snapshot', 's', '--force'])).toThrow(/unknown argument "--force"/);
     const run = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'restore-database.ts'), '--stage', 'dev'], { encoding: 'utf8' });
     expect(run.status).toBe(2);
-    expect(run.stderr).toContain('restore-database: --snapshot is required');
+    expect(run.stderr).toContain('restore: name exactly one of --snapshot and --to-time');
+  });
+});
+
+describe('restoring to a point in time, alongside or in place (RDS on moto)', () => {
+  // A moto region of its own: the stage-named instances of the tests above stay out of the way.
+  beforeAll(async () => {
+    rds = new RDSClient(moto.clientConfig('ap-southeast-1'));
+    const kms = new KMSClient(moto.clientConfig('ap-southeast-1'));
+    key = (await kms.send(new CreateKeyCommand({ Description: 'database key' }))).KeyMetadata!.Arn!;
+    kms.destroy();
+  });
+
+  test('alongside: a repair copy of a moment, next to the stage database, which keeps serving', async () => {
+    await stageDatabase('webapp-dev');
+    const time = (await instance('webapp-dev')).LatestRestorableTime!;
+    clock = time.getTime() + 60_000;
+    const args = { stage: 'dev' as const, from: { time }, mode: 'alongside' as const, yes: true, context: {} };
+    expect(await runRestore({ ...args, yes: false }, clients(), wait())).toBe(0);
+    expect(lines.join('\n')).toContain(`1. restore the state of ${time.toISOString()} as webapp-dev-repair next to webapp-dev, which keeps serving`);
+    lines = [];
+    expect(await runRestore(args, clients(), wait())).toBe(0);
+    const repair = await instance('webapp-dev-repair');
+    expect(repair).toMatchObject({ MultiAZ: false, DeletionProtection: false, IAMDatabaseAuthenticationEnabled: true, BackupRetentionPeriod: 1 });
+    expect(repair.MasterUserSecret).toMatchObject({ SecretStatus: 'active', KmsKeyId: key });
+    expect(repair.DBParameterGroups![0].DBParameterGroupName).toBe('webapp-dev-params');
+    expect(repair.EnabledCloudwatchLogsExports?.sort()).toEqual(['postgresql', 'upgrade']);
+    // The stage database is untouched.
+    expect(await instance('webapp-dev')).toMatchObject({ DBInstanceStatus: 'available', DeletionProtection: true });
+    expect(lines.join('\n')).toMatch(/REPAIR COPY READY: webapp-dev-repair at .*:5432/);
+    expect(lines.at(-1)).toBe('  - then delete it: aws rds delete-db-instance --db-instance-identifier webapp-dev-repair --skip-final-snapshot --delete-automated-backups');
+    expect(await runRestore(args, clients(), wait())).toBe(1);
+    expect(lines.at(-1)).toMatch(/^REFUSED: webapp-dev-repair already exists/);
+  });
+
+  test('a time outside the point-in-time window is refused before anything starts', async () => {
+    const db = await instance('webapp-dev');
+    clock = db.LatestRestorableTime!.getTime();
+    const after = new Date(db.LatestRestorableTime!.getTime() + 3_600_000);
+    expect(await runRestore({ stage: 'dev', from: { time: after }, mode: 'alongside', yes: true, context: {} }, clients(), wait())).toBe(1);
+    expect(lines.at(-1)).toMatch(/^REFUSED: .* is after the latest restorable time of webapp-dev/);
+    const before = new Date(clock - 30 * 86_400_000);
+    expect(await runRestore({ stage: 'dev', from: { time: before }, mode: 'alongside', yes: true, context: {} }, clients(), wait())).toBe(1);
+    expect(lines.at(-1)).toMatch(/is before the 7-day point-in-time window of webapp-dev/);
+  });
+
+  test('in place to the latest restorable time; a drifted instance fails the run after the swap', async () => {
+    await stageDatabase('webapp-prod');
+    cfMock
+      .on(DescribeStackResourcesCommand, { StackName: 'prod-Data' })
+      .resolves({
+        StackResources: [
+          {
+            LogicalResourceId: 'DatabaseInstance1234',
+            PhysicalResourceId: 'webapp-prod',
+            ResourceType: 'AWS::RDS::DBInstance',
+            ResourceStatus: 'UPDATE_COMPLETE',
+            Timestamp: new Date(),
+          },
+        ],
+      });
+    cfMock.on(DetectStackResourceDriftCommand).resolves({
+      StackResourceDrift: {
+        StackId: 'x',
+        LogicalResourceId: 'DatabaseInstance1234',
+        ResourceType: 'AWS::RDS::DBInstance',
+        StackResourceDriftStatus: 'MODIFIED',
+        Timestamp: new Date(),
+        PropertyDifferences: [{ PropertyPath: '/DeletionProtection', ExpectedValue: 'true', ActualValue: 'false', DifferenceType: 'NOT_EQUAL' }],
+      },
+    });
+    expect(await runRestore({ stage: 'prod', from: { time: 'latest' }, mode: 'replace', yes: true, context: {} }, clients(), wait())).toBe(1);
+    expect(lines).toContain('    prod-Data DatabaseInstance1234 (webapp-prod): DRIFTED: /DeletionProtection is false (template: true)');
+    expect(lines.some((l) => l.startsWith('RESTORED: webapp-prod is the copy of the latest restorable time'))).toBe(true);
   });
 });
