@@ -42,19 +42,17 @@ const cfDrMock = mockClient(cfDr);
 const cf = new CloudFormationClient({ region: 'ap-southeast-2' });
 const cfMock = mockClient(cf);
 const inSync = (stage: string) => {
-  cfMock
-    .on(DescribeStackResourcesCommand, { StackName: `${stage}-Data` })
-    .resolves({
-      StackResources: [
-        {
-          LogicalResourceId: 'DatabaseInstance1234',
-          PhysicalResourceId: `webapp-${stage}`,
-          ResourceType: 'AWS::RDS::DBInstance',
-          ResourceStatus: 'UPDATE_COMPLETE',
-          Timestamp: new Date(),
-        },
-      ],
-    });
+  cfMock.on(DescribeStackResourcesCommand, { StackName: `${stage}-Data` }).resolves({
+    StackResources: [
+      {
+        LogicalResourceId: 'DatabaseInstance1234',
+        PhysicalResourceId: `webapp-${stage}`,
+        ResourceType: 'AWS::RDS::DBInstance',
+        ResourceStatus: 'UPDATE_COMPLETE',
+        Timestamp: new Date(),
+      },
+    ],
+  });
   cfMock.on(DetectStackResourceDriftCommand).resolves({
     StackResourceDrift: {
       StackId: 'x',
@@ -260,19 +258,17 @@ describe('restoring to a point in time, alongside or in place (RDS on moto)', ()
 
   test('in place to the latest restorable time; a drifted instance fails the run after the swap', async () => {
     await stageDatabase('webapp-prod');
-    cfMock
-      .on(DescribeStackResourcesCommand, { StackName: 'prod-Data' })
-      .resolves({
-        StackResources: [
-          {
-            LogicalResourceId: 'DatabaseInstance1234',
-            PhysicalResourceId: 'webapp-prod',
-            ResourceType: 'AWS::RDS::DBInstance',
-            ResourceStatus: 'UPDATE_COMPLETE',
-            Timestamp: new Date(),
-          },
-        ],
-      });
+    cfMock.on(DescribeStackResourcesCommand, { StackName: 'prod-Data' }).resolves({
+      StackResources: [
+        {
+          LogicalResourceId: 'DatabaseInstance1234',
+          PhysicalResourceId: 'webapp-prod',
+          ResourceType: 'AWS::RDS::DBInstance',
+          ResourceStatus: 'UPDATE_COMPLETE',
+          Timestamp: new Date(),
+        },
+      ],
+    });
     cfMock.on(DetectStackResourceDriftCommand).resolves({
       StackResourceDrift: {
         StackId: 'x',
