@@ -15,6 +15,8 @@ export interface CacheProps {
   readonly snapshotRetentionDays: number;
   /** Encrypts data at rest and the AUTH token secret. */
   readonly key: kms.IKey;
+  /** Where ElastiCache sends the group's failover, node and maintenance events (CacheEvents). */
+  readonly notificationTopicArn?: string;
   /**
    * What happens to the replication group when it leaves the stack: SNAPSHOT keeps a final
    * snapshot, DESTROY does not.
@@ -98,6 +100,7 @@ export class Cache extends Construct implements ec2.IConnectable {
       snapshotWindow: props.snapshotRetentionDays > 0 ? '01:00-02:00' : undefined,
       preferredMaintenanceWindow: 'sun:04:30-sun:05:30',
       autoMinorVersionUpgrade: true,
+      notificationTopicArn: props.notificationTopicArn,
     });
     this.replicationGroup.applyRemovalPolicy(props.removalPolicy ?? RemovalPolicy.SNAPSHOT);
     this.endpointAddress = this.replicationGroup.attrPrimaryEndPointAddress;

@@ -8,6 +8,7 @@ import { stageResourceName } from '../shared/naming';
 import { ServiceKey } from '../shared/service-key';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
 import { Cache } from './cache';
+import { CacheEvents } from './cache-events';
 import { DATABASE_NAME, Database } from './database';
 import { DatabaseBackup } from './database-backup';
 import { DatabaseSetup } from './database-setup';
@@ -38,6 +39,8 @@ export interface DataTier {
 export class DataStack extends StageStack implements DataTier {
   readonly database: Database;
   readonly cache: Cache;
+  /** The cache's notification topic and its forwarder to the alarm topic. */
+  readonly cacheEvents: CacheEvents;
   readonly uploads: UploadsBucket;
   readonly backup: DatabaseBackup;
   /** Restore testing and its verifier, where configured. */
@@ -140,10 +143,19 @@ export class DataStack extends StageStack implements DataTier {
     });
     this.pgvectorVersion = this.setup.version;
 
+    this.cacheEvents = new CacheEvents(this, 'CacheEvents', {
+      vpc,
+      stage: this.config.name,
+      alarmTopic: props.network.alarmTopic,
+      logsKey,
+      logRetention: this.logRetention,
+      logRemovalPolicy: removalPolicy,
+    });
     this.cache = new Cache(this, 'Cache', {
       vpc,
       ...cache,
       key: cacheKey,
+      notificationTopicArn: this.cacheEvents.topic.topicArn,
       removalPolicy: this.config.retainOnDelete ? undefined : removalPolicy,
     });
 

@@ -407,9 +407,9 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
         Condition: { StringEquals: { 'kms:ViaService': `s3.${config.region}.amazonaws.com` } },
       });
       // The replication role has no policy of its own besides the bucket's: the others are the
-      // functions' (database setup and its provider; the restore verifier and the restore role where restores are tested).
+      // functions' (database setup and its provider; the cache event forwarder; the restore verifier and the restore role where restores are tested).
       const policies = Object.keys(data(name).findResources('AWS::IAM::Policy'));
-      expect(policies.filter((id) => !/^(DatabaseSetup|RestoreTesting)/.test(id))).toEqual([]);
+      expect(policies.filter((id) => !/^(DatabaseSetup|CacheEvents|RestoreTesting)/.test(id))).toEqual([]);
     });
 
     test('both buckets refuse requests without TLS', () => {
@@ -563,5 +563,47 @@ describe.each(withRestoreTesting)('%s restore verifier', (name) => {
       Action: 'backup:GetRestoreTestingPlan',
       Resource: att('RestoreTestingPlan', 'RestoreTestingPlanArn'),
     });
+  });
+});
+
+describe.each(STAGE_NAMES)('%s cache events', (name) => {
+  test('the replication group notifies its own unencrypted topic, which ElastiCache of this account may publish to by SourceOwner', () => {
+    const t = data(name);
+    const { id: topicId, resource: topic } = only(t, 'AWS::SNS::Topic');
+    expect(topicId).toMatch(/^CacheEventsTopic/);
+    // ElastiCache drops notifications to an encrypted topic.
+    expect(topic.Properties.KmsMasterKeyId).toBeUndefined();
+    expect(only(t, 'AWS::ElastiCache::ReplicationGroup').resource.Properties.NotificationTopicArn).toEqual({ Ref: topicId });
+    const [policy] = Object.values(t.findResources('AWS::SNS::TopicPolicy'));
+    expect(policy.Properties.PolicyDocument.Statement).toEqual([
+      {
+        Sid: 'ElastiCacheOfThisAccountPublishes',
+        Effect: 'Allow',
+        Principal: { AWS: '*' },
+        Action: 'sns:Publish',
+        Resource: { Ref: topicId },
+        Condition: { StringEquals: { 'AWS:SourceOwner': parseStageConfig(STAGES[name]).account } },
+      },
+    ]);
+    expect(JSON.stringify(policy)).not.toContain('aws:SourceAccount');
+  });
+
+  test('a forwarder subscribed to it may publish to the alarm topic and nothing else', () => {
+    const t = data(name);
+    t.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'lambda',
+      TopicArn: { Ref: Match.stringLikeRegexp('^CacheEventsTopic') },
+      Endpoint: getAtt('CacheEventsForwarderFunction', 'Arn'),
+    });
+    const [policy] = Object.entries(t.findResources('AWS::IAM::Policy'))
+      .filter(([id]) => id.startsWith('CacheEventsForwarderFunctionServiceRoleDefaultPolicy'))
+      .map(([, p]) => p);
+    const statements = policy.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[];
+    // The alarm topic, read from the network stack.
+    expect(JSON.stringify(statements.find((s) => s.Action === 'sns:Publish')?.Resource)).toMatch(new RegExp(`"StackName":"${name}-Network".*AlarmsTopic`));
+    expect(statements.flatMap((s) => [s.Action].flat()).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey*', 'sns:Publish']);
+    const fn = Object.entries(t.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith('CacheEventsForwarderFunction'))![1];
+    expect(fn.Properties.Environment.Variables).toMatchObject({ STAGE: name });
+    expect(JSON.stringify(fn.Properties.Environment.Variables.ALARM_TOPIC_ARN)).toContain(`${name}-Network`);
   });
 });

@@ -178,6 +178,7 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
     expect(lambdas.sort()).toEqual(
       [
         'database-setup',
+        'cache-events-forwarder',
         ...(config(name).backup.restoreTesting !== 'off' ? ['restore-testing'] : []),
         'pre-deploy-snapshot',
         'pre-deploy-snapshot-is-complete',
