@@ -44,6 +44,8 @@ export class DrStack extends StageStack implements DrTier {
         noncurrentVersionExpirationDays: uploads.noncurrentVersionExpirationDays,
         removalPolicy: this.statefulRemovalPolicy,
       }).bucket;
+      // Where the uploads are readable when the primary region is lost (docs/disaster-recovery.md).
+      new CfnOutput(this, 'UploadsReplicaBucketName', { value: this.uploadsReplica.bucketName, description: 'The replica of the uploads bucket in the DR region' });
     }
     if (this.config.backup.drCopies) {
       // Kept in every stage, like the vault and the snapshot copies it encrypts.
