@@ -15,7 +15,7 @@ import { DATABASE_NAME, DATABASE_PORT } from '../data/database';
 import type { NetworkTier } from '../network/network-stack';
 import { AlarmSet } from '../shared/alarm-set';
 import type { LogSettings } from '../shared/log-group';
-import { stageResourceName } from '../shared/naming';
+import { QUEUE_METRICS_NAMESPACE, stageResourceName } from '../shared/naming';
 import { ServiceKey } from '../shared/service-key';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
 import { AppTask } from './app-task';
@@ -315,6 +315,26 @@ export class AppStack extends StageStack implements AppTier {
       role.addManagedPolicy(data.database.connectPolicy(DATABASE_ROLES.app));
       role.addManagedPolicy(data.uploads.objectAccessPolicy);
       if (this.email) role.addManagedPolicy(this.email.sendPolicy);
+    }
+    if (this.config.operations.queueMetrics) {
+      // The worker reports its queues (docs/architecture.md, "What the worker publishes"); only into their namespace.
+      workerTask.taskDefinition.taskRole.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'PublishTheQueueMetrics',
+          actions: ['cloudwatch:PutMetricData'],
+          resources: ['*'],
+          conditions: { StringEquals: { 'cloudwatch:namespace': QUEUE_METRICS_NAMESPACE } },
+        }),
+      );
+      const policy = workerTask.taskDefinition.taskRole.node.findChild('DefaultPolicy');
+      Validations.of(policy).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: `cloudwatch:PutMetricData has no resource-level permissions; the cloudwatch:namespace condition holds it to ${QUEUE_METRICS_NAMESPACE}.`,
+      });
+      Validations.of(policy).acknowledge({
+        id: 'NIST.800.53.R5-IAMNoInlinePolicy',
+        reason: 'One conditioned statement written by CDK as the task role inline default policy; the app permissions are managed policies.',
+      });
     }
     // The migration: same image and settings, its own command, logged in as the migration role
     // (it owns the app schema); it needs neither the cache nor the bucket.

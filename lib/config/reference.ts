@@ -176,6 +176,12 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
     rules: '',
   },
   { fields: ['operations.sesBounceRatePercent', 'operations.sesComplaintRatePercent'], meaning: 'SES reputation alarms (account)', rules: '' },
+  {
+    fields: ['operations.queueMetrics', 'operations.queueOldestJobSeconds'],
+    meaning:
+      'the worker publishes its BullMQ queues (`webapp/Queues`: `Waiting`, `OldestWaitingSeconds`, dimension `Stage`; docs/architecture.md, "What the worker publishes"): its task role may, the dashboard shows them, and `queue-oldest-job-age` pages when the oldest job waits too long or the worker stops reporting',
+    rules: 'turn on once the app publishes them; 60 to 86400 s',
+  },
   { fields: ['operations.wafBlockedPer5Min'], meaning: 'WAF blocked-request surge alarm', rules: '' },
   { fields: ['logRetentionDays'], meaning: 'CloudWatch Logs retention', rules: 'a value CloudWatch offers (1, 3, 5, 7, 14, 30, 60, 90, ...)' },
   { fields: ['retainOnDelete'], meaning: 'keep keys, log groups and data when a stack or resource is deleted', rules: 'prod: must be true' },

@@ -464,6 +464,20 @@ const stageShape = z
         sesBounceRatePercent: percent.default(5),
         /** SES reputation complaint-rate alarm (SES reviews accounts above 0.1%). */
         sesComplaintRatePercent: percent.default(0.1),
+        /**
+         * The worker publishes BullMQ queue metrics (webapp/Queues: Waiting, OldestWaitingSeconds;
+         * docs/architecture.md, "What the worker publishes"): its task role may publish them, the
+         * dashboard shows them and an alarm pages when the oldest waiting job is too old or the
+         * worker stops reporting. Turn on once the app publishes them.
+         */
+        queueMetrics: z.boolean().default(false),
+        /** Seconds the oldest waiting job may wait before the queue alarm pages (with queueMetrics). */
+        queueOldestJobSeconds: z
+          .number()
+          .int()
+          .min(60, 'must be at least 60 s (the metric comes once a minute). Fix: use 60 to 86400')
+          .max(86400, 'must be at most a day. Fix: use 60 to 86400')
+          .default(600),
         /** Requests the WAF may block in 5 minutes before the surge alarm fires. */
         wafBlockedPer5Min: z.number().int().positive('must be above 0. Fix: use a whole number of requests, e.g. 1000').default(1000),
       })

@@ -5,6 +5,7 @@ import { Construct } from 'constructs';
 import type { AppTier } from '../app/app-stack';
 import type { StageConfig } from '../config';
 import type { AlarmSet, Severity } from '../shared/alarm-set';
+import { QUEUE_METRICS_NAMESPACE } from '../shared/naming';
 import { serviceInsightMetric, sesMetric, wafMetric } from '../shared/stage-metrics';
 
 export interface AppAlarmsProps {
@@ -12,6 +13,13 @@ export interface AppAlarmsProps {
   readonly thresholds: StageConfig['operations'];
   /** The app tier: load balancer, services, WAF and email, as it hands them to operations. */
   readonly app: AppTier;
+  /** The stage: the dimension of the queue metrics the worker publishes. */
+  readonly stage: string;
+}
+
+/** The oldest job waiting in any BullMQ queue of the stage, as the worker reports it once a minute. */
+export function oldestWaitingJob(stage: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+  return new cloudwatch.Metric({ namespace: QUEUE_METRICS_NAMESPACE, metricName: 'OldestWaitingSeconds', dimensionsMap: { Stage: stage }, statistic: 'Maximum', ...options });
 }
 
 /** Below this many requests in 5 minutes a 5xx rate says little (1 of 3 is 33%); the rate counts as 0. */
@@ -147,6 +155,21 @@ export class AppAlarms extends Construct {
         treatMissingData: NOT_BREACHING,
         severity: 'ticket',
         tier: 'waf',
+      });
+    }
+
+    if (t.queueMetrics) {
+      // The worker reports once a minute: no report means a worker that cannot reach its queues (or none running).
+      alarms.add(this, 'QueueOldestJob', {
+        name: 'queue-oldest-job-age',
+        description: `The oldest waiting BullMQ job waited more than ${t.queueOldestJobSeconds} s for 10 minutes, or the worker stopped reporting its queues.`,
+        metric: oldestWaitingJob(props.stage, { period: FIVE_MINUTES }),
+        threshold: t.queueOldestJobSeconds,
+        evaluationPeriods: 2,
+        comparisonOperator: ABOVE,
+        treatMissingData: BREACHING,
+        severity: 'page',
+        tier: 'worker',
       });
     }
 

@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import type { AppTier } from '../app/app-stack';
 import type { DataTier } from '../data/data-stack';
 import type { AlarmSet } from '../shared/alarm-set';
+import { QUEUE_METRICS_NAMESPACE } from '../shared/naming';
 import { cacheNodeMetric, cacheNodes, releaseMetric, serviceInsightMetric, sesMetric, wafMetric } from '../shared/stage-metrics';
 import type { WatchedFunction } from './function-alarms';
 
@@ -21,6 +22,8 @@ export interface OpsDashboardProps {
   /** Nodes of the cache's replication group: the primary plus its replicas. */
   readonly cacheNodes: number;
   readonly functions: readonly WatchedFunction[];
+  /** The worker publishes the queue metrics (operations.queueMetrics). */
+  readonly queueMetrics: boolean;
 }
 
 const PERIOD = Duration.minutes(1);
@@ -125,6 +128,14 @@ export class OpsDashboard extends Construct {
       graph('Cache connections', perNode('CurrConnections', 'Maximum')),
       graph('Cache evictions (must stay 0)', perNode('Evictions', 'Sum')),
     );
+    if (props.queueMetrics) {
+      const queue = (metricName: string, label: string) =>
+        new cloudwatch.Metric({ namespace: QUEUE_METRICS_NAMESPACE, metricName, dimensionsMap: { Stage: props.stage }, statistic: 'Maximum', period: PERIOD, label });
+      this.dashboard.addWidgets(
+        graph('Queues: jobs waiting', [queue('Waiting', 'waiting')]),
+        graph('Queues: oldest waiting job (s)', [queue('OldestWaitingSeconds', 'oldest waiting')]),
+      );
+    }
 
     this.dashboard.addWidgets(heading('### Functions, WAF, email'));
     const bottom: cloudwatch.IWidget[] = [

@@ -47,7 +47,7 @@ export class OpsStack extends StageStack {
     this.alarms.adopt(app.deploymentAlarms.p99Latency, 'ticket', 'web');
 
     const cacheNodes = 1 + cache.replicas;
-    new AppAlarms(this, 'AppAlarms', { alarms: this.alarms, thresholds: operations, app });
+    new AppAlarms(this, 'AppAlarms', { alarms: this.alarms, thresholds: operations, app, stage: name });
     new DataAlarms(this, 'DataAlarms', {
       alarms: this.alarms,
       thresholds: operations,
@@ -82,6 +82,7 @@ export class OpsStack extends StageStack {
       data,
       cacheNodes,
       functions,
+      queueMetrics: operations.queueMetrics,
     });
 
     new Budget(this, 'Budget', { name: stageResourceName(name, 'monthly'), monthlyUsd: monthlyBudgetUsd, emails: recipients.emails, topic });

@@ -18,4 +18,10 @@ export function projectTag(name: string): string {
 
 /** Where the release record goes (lambda/release-record): its metric namespace, and its event's source and detail type. */
 export const RELEASE_METRICS_NAMESPACE = `${PROJECT}/Releases`;
+
+/**
+ * Namespace of the BullMQ queue metrics the worker publishes (docs/architecture.md, "What the
+ * worker publishes"): `Waiting` and `OldestWaitingSeconds`, dimension `Stage`.
+ */
+export const QUEUE_METRICS_NAMESPACE = `${PROJECT}/Queues`;
 export const RELEASE_EVENT = { source: `${PROJECT}.release`, detailType: 'Release Completed' } as const;

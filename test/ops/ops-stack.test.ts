@@ -325,6 +325,32 @@ describe('operations config reaches the template', () => {
     });
   });
 
+  test('with queue metrics the worker may publish them, the dashboard shows them and a stalled queue or a silent worker pages', () => {
+    const { ops, app } = synthStage('dev', DEV_OPERATIONS_OVERRIDES);
+    expect(alarmIn(ops, 'dev-queue-oldest-job-age')).toMatchObject({
+      Namespace: 'webapp/Queues',
+      MetricName: 'OldestWaitingSeconds',
+      Dimensions: [{ Name: 'Stage', Value: 'dev' }],
+      Statistic: 'Maximum',
+      Threshold: 900,
+      EvaluationPeriods: 2,
+      TreatMissingData: 'breaching',
+    });
+    const workerPolicy = Object.entries(app.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith('WorkerTaskTaskDefinitionTaskRoleDefaultPolicy'))![1];
+    expect(workerPolicy.Properties.PolicyDocument.Statement).toContainEqual({
+      Sid: 'PublishTheQueueMetrics',
+      Effect: 'Allow',
+      Action: 'cloudwatch:PutMetricData',
+      Resource: '*',
+      Condition: { StringEquals: { 'cloudwatch:namespace': 'webapp/Queues' } },
+    });
+    const [dashboard] = Object.values(ops.findResources('AWS::CloudWatch::Dashboard'));
+    expect(JSON.stringify(dashboard.Properties.DashboardBody)).toContain('Queues: oldest waiting job (s)');
+    // Off (the shipped stages): no alarm on a metric nothing publishes, and no grant.
+    expect(Object.values(stages.dev.ops.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties.AlarmName)).not.toContain('dev-queue-oldest-job-age');
+    expect(JSON.stringify(stages.dev.app.findResources('AWS::IAM::Policy'))).not.toContain('webapp/Queues');
+  });
+
   test('a bigger cache gets alarms on every node', () => {
     const { ops } = synthStage('staging', { 'staging.cache.replicas': 2 });
     const names = Object.values(ops.findResources('AWS::CloudWatch::Alarm')).map((r) => r.Properties.AlarmName as string);
