@@ -19,11 +19,23 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { STSClient } from '@aws-sdk/client-sts';
-import { loadStages, STAGE_NAMES, type StageConfig, StageConfigError, type StageName } from '../lib/config';
+import { loadStages, STAGE_NAMES, type StageConfig, type StageName } from '../lib/config';
 import { addContext, readFlags, stageArg } from './lib/args';
 import { readAssembly, UsageError } from './lib/assembly';
 import { accountProblem } from './lib/credentials';
-import { checkImageRef, type DeployPlan, deployArgs, formatPlan, imageExists, imageRef, runningRelease, STAGE_STACKS, type StageStack, stageAccount } from './lib/release';
+import {
+  checkImageRef,
+  type DeployPlan,
+  deployOrPrint,
+  formatPlan,
+  imageExists,
+  imageRef,
+  refusal,
+  runningRelease,
+  STAGE_STACKS,
+  type StageStack,
+  stageAccount,
+} from './lib/release';
 
 const USAGE = `usage: deploy --stage ${STAGE_NAMES.join('|')} [--image TAG|sha256:DIGEST] [--only ${STAGE_STACKS.join('|')} ...] [--app DIR] [--account ID] [-c KEY=VALUE ...] [--yes]`;
 
@@ -146,19 +158,12 @@ export async function main(argv = process.argv.slice(2), env = process.env, run 
     const args = parseArgs(argv);
     const { plan, config } = await planDeploy(args, env, clientsFor);
     console.log(formatPlan(plan, config));
-    if (!args.yes) {
-      console.log('dry run: nothing deployed. Run again with --yes to deploy.');
-      return 0;
-    }
-    const code = run(deployArgs(plan));
-    if (code !== 0) console.error(`deploy: cdk deploy failed (exit ${code}); CloudFormation rolled back what it could. Read the stack events.`);
-    return code === 0 ? 0 : 1;
+    return deployOrPrint(plan, args.yes, run, {
+      dryRun: 'Run again with --yes to deploy.',
+      failure: 'deploy: cdk deploy failed (exit %s); CloudFormation rolled back what it could. Read the stack events.',
+    });
   } catch (error) {
-    if (error instanceof UsageError || error instanceof StageConfigError) {
-      console.error(`deploy: ${error.message}`);
-      return 2;
-    }
-    throw error;
+    return refusal('deploy', error);
   }
 }
 

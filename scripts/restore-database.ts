@@ -24,12 +24,12 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { STSClient } from '@aws-sdk/client-sts';
-import { loadStages, STAGE_NAMES, type StageConfig, StageConfigError, type StageName } from '../lib/config';
+import { loadStages, STAGE_NAMES, type StageConfig, type StageName } from '../lib/config';
 import { stageResourceName } from '../lib/shared/naming';
 import { addContext, readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
 import { accountProblem } from './lib/credentials';
-import { stageAccount } from './lib/release';
+import { refusal, stageAccount } from './lib/release';
 import {
   applySettings,
   databaseDrift,
@@ -144,20 +144,22 @@ export async function runRestore(args: RestoreArgs, clients: RestoreClients, wai
       return 1;
     }
   }
-  const settings = settingsOf(current);
-  return args.mode === 'alongside' ? alongside(args, clients, wait, config, settings, source, names.repair) : replace(args, clients, wait, config, settings, source, names);
+  const run: RestoreRun = { args, clients, wait, config, settings: settingsOf(current), source };
+  return args.mode === 'alongside' ? alongside(run, names.repair) : replace(run, names);
+}
+
+/** What both restores work from: the arguments, the clients, the current instance's settings and where to restore from. */
+interface RestoreRun {
+  readonly args: RestoreArgs;
+  readonly clients: RestoreClients;
+  readonly wait: Waiting;
+  readonly config: StageConfig;
+  readonly settings: InstanceSettings;
+  readonly source: RestoreSource;
 }
 
 /** A repair copy next to the stage database: its settings, but single-AZ, one day of backups and deletable. */
-async function alongside(
-  args: RestoreArgs,
-  clients: RestoreClients,
-  wait: Waiting,
-  config: StageConfig,
-  settings: InstanceSettings,
-  source: RestoreSource,
-  repair: string,
-): Promise<number> {
+async function alongside({ args, clients, wait, config, settings, source }: RestoreRun, repair: string): Promise<number> {
   const say = wait.log;
   const copy: InstanceSettings = { ...settings, multiAz: false, deletionProtection: false, backupRetention: 1, backupReplication: [] };
   const plan = [
@@ -186,15 +188,7 @@ async function alongside(
 }
 
 /** The copy takes the stage database's place (the old one is kept), and the stacks are proven unchanged. */
-async function replace(
-  args: RestoreArgs,
-  clients: RestoreClients,
-  wait: Waiting,
-  config: StageConfig,
-  settings: InstanceSettings,
-  source: RestoreSource,
-  names: { current: string; restored: string; old: string },
-): Promise<number> {
+async function replace({ args, clients, wait, config, settings, source }: RestoreRun, names: { current: string; restored: string; old: string }): Promise<number> {
   const say = wait.log;
   const plan = [
     `restore ${describeFrom(args.from)} as ${names.restored} (${settings.instanceClass}, Multi-AZ ${settings.multiAz}, subnet group ${settings.subnetGroup}, security groups ${settings.securityGroups.join(' ')})`,
@@ -263,9 +257,7 @@ async function main(): Promise<number> {
     args = parseArgs(process.argv.slice(2));
     config = restoreConfig(args, process.env);
   } catch (error) {
-    if (!(error instanceof UsageError || error instanceof StageConfigError)) throw error;
-    console.error(`restore: ${error.message}`);
-    return 2;
+    return refusal('restore', error);
   }
   const problem = await accountProblem(new STSClient({ region: config.region }), config.account, args.stage);
   if (problem) {

@@ -21,12 +21,12 @@
  */
 import { type ECSClient, ListServiceDeploymentsCommand, StopServiceDeploymentCommand } from '@aws-sdk/client-ecs';
 import { RDSClient } from '@aws-sdk/client-rds';
-import { loadStages, STAGE_NAMES, StageConfigError, type StageName } from '../lib/config';
+import { loadStages, STAGE_NAMES, type StageName } from '../lib/config';
 import { type DeployClients, defaultClients, deployConfig, runCdk } from './deploy';
 import { addContext, readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
 import { accountProblem } from './lib/credentials';
-import { type DeployPlan, deployArgs, formatPlan, imageExists, imageRef, pitrCovers, previousRelease, runningRelease, stageAccount } from './lib/release';
+import { type DeployPlan, deployOrPrint, formatPlan, imageExists, imageRef, pitrCovers, previousRelease, refusal, runningRelease, stageAccount } from './lib/release';
 
 const USAGE = `usage: rollback --stage ${STAGE_NAMES.join('|')} [--fast] [--account ID] [-c KEY=VALUE ...] [--yes]`;
 
@@ -161,19 +161,12 @@ export async function main(argv = process.argv.slice(2), env = process.env, run 
       return 0;
     }
     console.log(formatPlan(outcome.plan, config));
-    if (!args.yes) {
-      console.log('dry run: nothing deployed. Run again with --yes to roll back.');
-      return 0;
-    }
-    const code = run(deployArgs(outcome.plan));
-    if (code !== 0) console.error(`rollback: cdk deploy failed (exit ${code}). Read the App stack events; npm run rollback -- --fast stops a web deployment in flight.`);
-    return code === 0 ? 0 : 1;
+    return deployOrPrint(outcome.plan, args.yes, run, {
+      dryRun: 'Run again with --yes to roll back.',
+      failure: 'rollback: cdk deploy failed (exit %s). Read the App stack events; npm run rollback -- --fast stops a web deployment in flight.',
+    });
   } catch (error) {
-    if (error instanceof UsageError || error instanceof StageConfigError) {
-      console.error(`rollback: ${error.message}`);
-      return 2;
-    }
-    throw error;
+    return refusal('rollback', error);
   }
 }
 

@@ -11,6 +11,7 @@ import { DescribeServicesCommand, DescribeTaskDefinitionCommand, type ECSClient 
 import { type DBSnapshot, DescribeDBInstancesCommand, DescribeDBSnapshotsCommand, type RDSClient } from '@aws-sdk/client-rds';
 import { TAGS, TOOL_TAG } from '../../lambda/pre-deploy-snapshot/snapshot';
 import type { StageConfig, StageName } from '../../lib/config';
+import { StageConfigError } from '../../lib/config';
 import { UsageError } from './assembly';
 
 /** The stacks of a stage, as `--only` names them. */
@@ -207,4 +208,27 @@ export function formatPlan(plan: DeployPlan, config: Pick<StageConfig, 'image'>)
     ...Object.entries(plan.context).map(([key, value]) => `  context: ${key}=${value}`),
     `  command: ${shellLine(['npx', 'cdk', ...deployArgs(plan)])}`,
   ].join('\n');
+}
+
+/**
+ * Prints the plan's outcome and deploys it with `run` (`npx cdk`) when `yes`: 0 deployed or only
+ * printed, 1 the deploy failed (with `failure` said).
+ */
+export function deployOrPrint(plan: DeployPlan, yes: boolean, run: (args: readonly string[]) => number, words: { readonly dryRun: string; readonly failure: string }): number {
+  if (!yes) {
+    console.log(`dry run: nothing deployed. ${words.dryRun}`);
+    return 0;
+  }
+  const code = run(deployArgs(plan));
+  if (code !== 0) console.error(`${words.failure.replace('%s', String(code))}`);
+  return code === 0 ? 0 : 1;
+}
+
+/** A refusal (bad arguments, config or credentials) is said as `script: message` and exits 2; anything else is a bug and is thrown. */
+export function refusal(script: string, error: unknown): number {
+  if (error instanceof UsageError || error instanceof StageConfigError) {
+    console.error(`${script}: ${error.message}`);
+    return 2;
+  }
+  throw error;
 }

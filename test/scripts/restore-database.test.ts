@@ -41,28 +41,27 @@ const cfDrMock = mockClient(cfDr);
 // Drift detection: moto has none, so the stage region's CloudFormation is mocked too.
 const cf = new CloudFormationClient({ region: 'ap-southeast-2' });
 const cfMock = mockClient(cf);
-const inSync = (stage: string) => {
-  cfMock.on(DescribeStackResourcesCommand, { StackName: `${stage}-Data` }).resolves({
-    StackResources: [
-      {
-        LogicalResourceId: 'DatabaseInstance1234',
-        PhysicalResourceId: `webapp-${stage}`,
-        ResourceType: 'AWS::RDS::DBInstance',
-        ResourceStatus: 'UPDATE_COMPLETE',
-        Timestamp: new Date(),
-      },
-    ],
-  });
+/** CloudFormation's answer for the stage's data stack: its database instance, and drift detection's verdict on it. */
+const driftIs = (stage: string, status: 'IN_SYNC' | 'MODIFIED', differences: { PropertyPath: string; ExpectedValue: string; ActualValue: string }[] = []) => {
+  const resource = {
+    LogicalResourceId: 'DatabaseInstance1234',
+    PhysicalResourceId: `webapp-${stage}`,
+    ResourceType: 'AWS::RDS::DBInstance',
+    ResourceStatus: 'UPDATE_COMPLETE' as const,
+  };
+  cfMock.on(DescribeStackResourcesCommand, { StackName: `${stage}-Data` }).resolves({ StackResources: [{ ...resource, Timestamp: new Date() }] });
   cfMock.on(DetectStackResourceDriftCommand).resolves({
     StackResourceDrift: {
       StackId: 'x',
-      LogicalResourceId: 'DatabaseInstance1234',
-      ResourceType: 'AWS::RDS::DBInstance',
-      StackResourceDriftStatus: 'IN_SYNC',
+      LogicalResourceId: resource.LogicalResourceId,
+      ResourceType: resource.ResourceType,
+      StackResourceDriftStatus: status,
       Timestamp: new Date(),
+      PropertyDifferences: differences.map((d) => ({ ...d, DifferenceType: 'NOT_EQUAL' as const })),
     },
   });
 };
+const inSync = (stage: string) => driftIs(stage, 'IN_SYNC');
 
 /** The stage database as the stack creates it, and a pre-deploy snapshot of it. */
 async function stageDatabase(id: string): Promise<string> {
@@ -258,27 +257,7 @@ describe('restoring to a point in time, alongside or in place (RDS on moto)', ()
 
   test('in place to the latest restorable time; a drifted instance fails the run after the swap', async () => {
     await stageDatabase('webapp-prod');
-    cfMock.on(DescribeStackResourcesCommand, { StackName: 'prod-Data' }).resolves({
-      StackResources: [
-        {
-          LogicalResourceId: 'DatabaseInstance1234',
-          PhysicalResourceId: 'webapp-prod',
-          ResourceType: 'AWS::RDS::DBInstance',
-          ResourceStatus: 'UPDATE_COMPLETE',
-          Timestamp: new Date(),
-        },
-      ],
-    });
-    cfMock.on(DetectStackResourceDriftCommand).resolves({
-      StackResourceDrift: {
-        StackId: 'x',
-        LogicalResourceId: 'DatabaseInstance1234',
-        ResourceType: 'AWS::RDS::DBInstance',
-        StackResourceDriftStatus: 'MODIFIED',
-        Timestamp: new Date(),
-        PropertyDifferences: [{ PropertyPath: '/DeletionProtection', ExpectedValue: 'true', ActualValue: 'false', DifferenceType: 'NOT_EQUAL' }],
-      },
-    });
+    driftIs('prod', 'MODIFIED', [{ PropertyPath: '/DeletionProtection', ExpectedValue: 'true', ActualValue: 'false' }]);
     expect(await runRestore({ stage: 'prod', from: { time: 'latest' }, mode: 'replace', yes: true, context: {} }, clients(), wait())).toBe(1);
     expect(lines).toContain('    prod-Data DatabaseInstance1234 (webapp-prod): DRIFTED: /DeletionProtection is false (template: true)');
     expect(lines.some((l) => l.startsWith('RESTORED: webapp-prod is the copy of the latest restorable time'))).toBe(true);
