@@ -56,6 +56,9 @@ describe('ElastiCache notifications', () => {
     expect(parseNotification('{"ElastiCache:CacheNodeReplaceStarted":"webapp-prod-cache-001","ElastiCache:CacheNodeReplaceComplete":"webapp-prod-cache-001"}')).toHaveLength(2);
     expect(parseNotification('not json')).toEqual([{ event: 'Unrecognized', resource: 'not json' }]);
     expect(parseNotification('[]')).toEqual([{ event: 'Unrecognized', resource: '[]' }]);
+    for (const odd of ['null', '"FailoverComplete"', '{}', '42']) expect(parseNotification(odd), odd).toEqual([{ event: 'Unrecognized', resource: odd }]);
+    expect(parseNotification('{"NotElastiCache:X":"y"}')).toEqual([{ event: 'NotElastiCache:X', resource: 'y' }]);
+    expect(parseNotification('x'.repeat(800))[0].resource).toHaveLength(500);
   });
 
   test('a failover reaches the alarm topic as one line with its runbook; the daily snapshot does not', async () => {
@@ -88,6 +91,12 @@ describe('ElastiCache notifications', () => {
     } finally {
       vi.unstubAllEnvs();
     }
+  });
+
+  test('a long event name is cut to the 100 characters an SNS subject may have', async () => {
+    await forwardEvents(sns, alarmTopic, 'prod', [JSON.stringify({ [`ElastiCache:${'Long'.repeat(40)}`]: 'node' })]);
+    await waitForDeliveries(1);
+    expect(delivered[0].Subject).toHaveLength(100);
   });
 
   test('the handler refuses to run without its settings', async () => {

@@ -53,6 +53,9 @@ function startServer(): Promise<Server> {
       case '/moved':
         res.writeHead(308, { location: '/' }).end();
         return;
+      case '/choices':
+        res.writeHead(300).end();
+        return;
       case '/slow':
         setTimeout(() => res.writeHead(200).end('late'), 1000).unref();
         return;
@@ -121,6 +124,7 @@ describe('the smoke test', () => {
     ['/broken', 'answered 500'],
     ['/missing', 'answered 404'],
     ['/moved', 'answered 308'],
+    ['/choices', 'answered 300'],
     ['/slow', 'no answer within 300 ms'],
     ['/stalls', 'no answer within 300 ms'],
   ])('fails when %s does not answer 2xx in time (%s), naming the path, and still tries every path', async (path, problem) => {
@@ -187,6 +191,9 @@ describe('the hook handler', () => {
     [{ SITE_HOST_NAME: '' }, 'SITE_HOST_NAME is not set'],
     [{ SMOKE_PATHS: '["health"]' }, 'SMOKE_PATHS must be a JSON list of absolute paths, got ["health"]'],
     [{ SMOKE_PATHS: '[]' }, 'SMOKE_PATHS must be a JSON list of absolute paths, got []'],
+    [{ SMOKE_PATHS: '[1]' }, 'SMOKE_PATHS must be a JSON list of absolute paths, got [1]'],
+    [{ SMOKE_PATHS: '["/ok","bad"]' }, 'SMOKE_PATHS must be a JSON list of absolute paths, got ["/ok","bad"]'],
+    [{ SMOKE_PATHS: '{"path":"/"}' }, 'SMOKE_PATHS must be a JSON list of absolute paths, got {"path":"/"}'],
     [{ SMOKE_LATENCY_MS: '2.5' }, 'SMOKE_LATENCY_MS must be a positive integer, got 2.5'],
     [{ TEST_LISTENER_PORT: '0' }, 'TEST_LISTENER_PORT must be a positive integer, got 0'],
   ])('rejects a bad environment %j', (change, message) => {

@@ -19,7 +19,7 @@ import { beforeAll, describe, expect, test, vi } from 'vitest';
 import { TAGS, TOOL_TAG } from '../../lambda/pre-deploy-snapshot/snapshot';
 import { main as deploy, parseArgs, planDeploy } from '../../scripts/deploy';
 import { UsageError } from '../../scripts/lib/assembly';
-import { deployArgs, imageRef, pitrCovers, previousRelease, runningRelease, shellLine, stageAccount } from '../../scripts/lib/release';
+import { checkImageRef, deployArgs, imageRef, pitrCovers, previousRelease, runningRelease, shellLine, stageAccount } from '../../scripts/lib/release';
 import { parseArgs as parseRollback, planRollback, type RollbackClients, main as rollback } from '../../scripts/rollback';
 import { type Moto, startMoto } from '../support/moto';
 
@@ -135,6 +135,8 @@ describe('what the commands find out', () => {
     expect(stageAccount('prod', { context: {} }, env, '333333333333')).toBe('444444444444');
     expect(stageAccount('prod', { context: {} }, {}, '333333333333')).toBe('333333333333');
     expect(() => stageAccount('prod', { account: '12', context: {} }, {}, '333333333333')).toThrow('the prod account "12" is not a 12-digit account id.');
+    for (const bad of ['1234567890123', 'a123456789012', '123456789012a'])
+      expect(() => stageAccount('prod', { account: bad, context: {} }, {}, '333333333333')).toThrow(/not a 12-digit account id/);
   });
 
   test('an image URI comes to the tag or digest -c imageTag takes', () => {
@@ -142,6 +144,14 @@ describe('what the commands find out', () => {
     expect(imageRef(`${REGISTRY}:v1.4.1`)).toBe('v1.4.1');
     expect(imageRef('webapp:v1.4.1')).toBe('v1.4.1');
     expect(() => imageRef(REGISTRY)).toThrow(/names no tag or digest/);
+    // A registry with a port: the tag is after the last slash.
+    expect(imageRef('localhost:5000/webapp:v1.4.1')).toBe('v1.4.1');
+    expect(imageRef('localhost:5000/webapp@sha256:' + 'd'.repeat(64))).toBe(`sha256:${'d'.repeat(64)}`);
+    expect(() => imageRef('localhost:5000/webapp')).toThrow(/names no tag or digest/);
+    expect(() => checkImageRef(`xsha256:${'a'.repeat(64)}`)).toThrow(/--image takes a tag/);
+    expect(() => checkImageRef(`sha256:${'a'.repeat(64)}x`)).toThrow(/--image takes a tag/);
+    expect(() => checkImageRef('-v1')).toThrow(/--image takes a tag/);
+    expect(checkImageRef('v1.4.2')).toBe('v1.4.2');
   });
 
   test('what the web tasks run now: the primary deployment of the web service in the App stack outputs', async () => {
@@ -154,11 +164,66 @@ describe('what the commands find out', () => {
     expect(await runningRelease(clients, 'dev')).toBeUndefined();
   });
 
+  test('what runs is the primary deployment of the active service, and its app container (states moto cannot make, given by a mock)', async () => {
+    const ecs = new ECSClient(moto.clientConfig(REGION));
+    const mock = mockClient(ecs);
+    mock.on(DescribeServicesCommand).resolves({
+      services: [
+        { status: 'INACTIVE', taskDefinition: 'arn:aws:ecs:x:1:task-definition/web:1' },
+        {
+          status: 'ACTIVE',
+          taskDefinition: 'arn:aws:ecs:x:1:task-definition/web:4',
+          deployments: [
+            { status: 'ACTIVE', taskDefinition: 'arn:aws:ecs:x:1:task-definition/web:4' },
+            { status: 'PRIMARY', taskDefinition: 'arn:aws:ecs:x:1:task-definition/web:5' },
+          ],
+        },
+      ],
+    });
+    mock.on(DescribeTaskDefinitionCommand, { taskDefinition: 'arn:aws:ecs:x:1:task-definition/web:5' }).resolves({
+      taskDefinition: {
+        containerDefinitions: [
+          { name: 'log-router', image: 'fluent-bit:3' },
+          { name: 'app', image: `${REGISTRY}:v1.5.0` },
+        ],
+      },
+    });
+    expect(await runningRelease({ cfn: clients.cfn, ecs }, 'staging')).toMatchObject({ taskDefinition: 'arn:aws:ecs:x:1:task-definition/web:5', image: `${REGISTRY}:v1.5.0` });
+    mock.on(DescribeTaskDefinitionCommand).resolves({ taskDefinition: { containerDefinitions: [{ name: 'app' }] } });
+    expect(await runningRelease({ cfn: clients.cfn, ecs }, 'staging')).toBeUndefined();
+    mock.on(DescribeServicesCommand).resolves({ services: [{ status: 'ACTIVE', deployments: [] }] });
+    expect(await runningRelease({ cfn: clients.cfn, ecs }, 'staging')).toBeUndefined();
+    mock.restore();
+  });
+
   test("the previous release: the running release's own pre-deploy snapshot, of this stage", async () => {
     expect(await previousRelease(clients.rds, 'staging', currentDigest)).toMatchObject({ ref: 'v1.4.1', snapshot: 'predeploy-staging-v1-4-2', dbInstanceIdentifier: dbInstance });
     expect(await previousRelease(clients.rds, 'staging', 'v1.4.1')).toMatchObject({ ref: 'v1.4.0', snapshot: 'predeploy-staging-v1-4-1' });
     expect(await previousRelease(clients.rds, 'prod', currentDigest)).toMatchObject({ ref: 'v0.9.0' });
     expect(await previousRelease(clients.rds, 'staging', 'v2.0.0')).toBeUndefined();
+  });
+
+  test('a release deployed twice: its newest snapshot names what ran before; one naming the release itself is passed over', async () => {
+    const snap = (id: string, image: string, previous: string) =>
+      clients.rds.send(
+        new CreateDBSnapshotCommand({
+          DBInstanceIdentifier: dbInstance,
+          DBSnapshotIdentifier: id,
+          Tags: [
+            { Key: TOOL_TAG, Value: 'true' },
+            { Key: TAGS.stage, Value: 'dev' },
+            { Key: TAGS.image, Value: image },
+            { Key: TAGS.previousImage, Value: previous },
+          ],
+        }),
+      );
+    await snap('predeploy-dev-v3-first', 'webapp:v3', `${REGISTRY}:v1`);
+    await new Promise((r) => setTimeout(r, 20));
+    await snap('predeploy-dev-v3-second', 'webapp:v3', `${REGISTRY}:v2`);
+    await new Promise((r) => setTimeout(r, 20));
+    // A redeploy of v3 over itself records v3 as its previous image: not a release to go back to.
+    await snap('predeploy-dev-v3-again', 'webapp:v3', `${REGISTRY}:v3`);
+    expect(await previousRelease(clients.rds, 'dev', 'v3')).toMatchObject({ ref: 'v2', snapshot: 'predeploy-dev-v3-second' });
   });
 
   test('point-in-time restore covers a rollback when it reaches the last 10 minutes', async () => {
