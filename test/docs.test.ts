@@ -4,6 +4,7 @@ import { describe, expect, test } from 'vitest';
 import { STAGE_NAMES } from '../lib/config';
 import { PROJECT_ROOT } from '../lib/shared/paths';
 import { parseArgs as cost } from '../scripts/cost';
+import { parseArgs as dbShell } from '../scripts/db-shell';
 import { parseArgs as deploy } from '../scripts/deploy';
 import { parseArgs as guard } from '../scripts/diff-guard';
 import { parseArgs as preflight } from '../scripts/preflight';
@@ -23,6 +24,7 @@ const scripts = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf
 const PARSERS: Record<string, (argv: readonly string[]) => unknown> = {
   deploy,
   rollback,
+  'db-shell': dbShell,
   preflight,
   restore: restoreDatabase,
   'restore-drill': restoreDrill,
@@ -47,14 +49,14 @@ function argv(args: string): string[] {
     .replace(/sha256:<[^>]+>/g, `sha256:${'a'.repeat(64)}`)
     .replace(/<stage>/g, 'staging')
     .replace(/\$\(date \+%s\)/g, '1764583200');
-  const tokens = filled.match(/<[^>]+>|'[^']*'|\S+/g) ?? [];
+  const tokens = filled.match(/<[^>]+>|'[^']*'|"[^"]*"|\S+/g) ?? [];
   const placeholder: Record<string, string> = {
     '--account': '123456789012',
     '--image': 'v1.4.2',
     '--snapshot': 'predeploy-staging-v1-4-2-3f9a1c2e-202612010200',
     '--to-time': '2026-12-01T02:10:00Z',
   };
-  return tokens.map((t, i) => (t.startsWith('<') ? (placeholder[tokens[i - 1]] ?? 'x') : t.replace(/^'(.*)'$/, '$1')));
+  return tokens.map((t, i) => (t.startsWith('<') ? (placeholder[tokens[i - 1]] ?? 'x') : t.replace(/^'(.*)'$/, '$1').replace(/^"(.*)"$/, '$1')));
 }
 
 /** A synopsis (`--stage STAGE [--yes]`) documents a command's form; it is not a command to run. */
@@ -70,7 +72,7 @@ describe('the docs', () => {
 
   test('show each operator command with flags its script accepts', () => {
     const runnable = all.filter((c) => c.name in PARSERS && c.args !== '' && !isSynopsis(c.args));
-    expect(new Set(runnable.map((c) => c.name))).toEqual(new Set(['deploy', 'rollback', 'preflight', 'restore', 'restore-drill', 'cost']));
+    expect(new Set(runnable.map((c) => c.name))).toEqual(new Set(['deploy', 'rollback', 'db-shell', 'preflight', 'restore', 'restore-drill', 'cost']));
     const broken = runnable.flatMap((c) => {
       try {
         PARSERS[c.name](argv(c.args));

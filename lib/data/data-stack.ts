@@ -12,6 +12,7 @@ import { CacheEvents } from './cache-events';
 import { DATABASE_NAME, Database } from './database';
 import { DatabaseBackup } from './database-backup';
 import { DatabaseSetup } from './database-setup';
+import { DatabaseShell } from './database-shell';
 import { RestoreTesting } from './restore-testing';
 import { UploadsBucket } from './uploads-bucket';
 
@@ -167,6 +168,10 @@ export class DataStack extends StageStack implements DataTier {
       replicateTo: props.dr?.uploadsReplica,
     });
 
+    // On-call's way to the database (npm run db-shell); nothing runs until someone starts a host.
+    const shell = new DatabaseShell(this, 'DatabaseShell', { vpc, database: this.database });
+    new CfnOutput(this, 'DatabaseShellLaunchTemplateId', { value: shell.launchTemplate.launchTemplateId!, description: 'Launch template of the on-call database shell host' });
+    new CfnOutput(this, 'DatabaseShellSubnetId', { value: shell.subnetId, description: 'Private subnet the database shell host starts in' });
     new CfnOutput(this, 'DatabaseEndpoint', { value: this.database.instance.dbInstanceEndpointAddress });
     new CfnOutput(this, 'PgvectorVersion', { value: this.pgvectorVersion, description: 'pgvector version installed in the stage database' });
     new CfnOutput(this, 'CacheEndpoint', { value: this.cache.endpointAddress });

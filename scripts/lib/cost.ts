@@ -62,6 +62,9 @@ const FREE_TYPES = new Set([
   'AWS::IAM::Role',
   'AWS::IAM::Policy',
   'AWS::IAM::ManagedPolicy',
+  'AWS::IAM::InstanceProfile',
+  // A template: the database shell host it starts runs minutes at a time, by hand (usage, not counted).
+  'AWS::EC2::LaunchTemplate',
   'AWS::RDS::DBSubnetGroup',
   'AWS::RDS::DBParameterGroup',
   'AWS::ElastiCache::SubnetGroup',

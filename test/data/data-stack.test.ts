@@ -156,17 +156,16 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
       ]);
     });
 
-    test('5432 is open only to the database setup function; the group has no other ingress', () => {
+    test('5432 is open only to the database setup function and the on-call shell host; the group has no other ingress', () => {
       const t = data(name);
       expect(only(t, 'AWS::RDS::DBInstance').resource.Properties.VPCSecurityGroups).toEqual([att('DatabaseSecurityGroup', 'GroupId')]);
       const ingress = Object.values(t.findResources('AWS::EC2::SecurityGroupIngress')).filter((i) => JSON.stringify(i.Properties.GroupId).includes('DatabaseSecurityGroup'));
-      expect(ingress).toHaveLength(1);
-      expect(ingress[0].Properties).toMatchObject({
-        IpProtocol: 'tcp',
-        FromPort: 5432,
-        ToPort: 5432,
-        SourceSecurityGroupId: { 'Fn::GetAtt': [expect.stringMatching(/^DatabaseSetupSecurityGroup/), 'GroupId'] },
-      });
+      expect(ingress).toHaveLength(2);
+      for (const i of ingress) expect(i.Properties).toMatchObject({ IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432 });
+      expect(ingress.map((i) => i.Properties.SourceSecurityGroupId['Fn::GetAtt'][0]).sort()).toEqual([
+        expect.stringMatching(/^DatabaseSetupSecurityGroup/),
+        expect.stringMatching(/^DatabaseShellSecurityGroup/),
+      ]);
       const groups = Object.entries(t.findResources('AWS::EC2::SecurityGroup'));
       for (const [id, group] of groups.filter(([gid]) => gid.startsWith('Database') || gid.startsWith('Cache'))) {
         expect(group.Properties.SecurityGroupIngress, id).toBeUndefined();
@@ -605,5 +604,38 @@ describe.each(STAGE_NAMES)('%s cache events', (name) => {
     const fn = Object.entries(t.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith('CacheEventsForwarderFunction'))![1];
     expect(fn.Properties.Environment.Variables).toMatchObject({ STAGE: name });
     expect(JSON.stringify(fn.Properties.Environment.Variables.ALARM_TOPIC_ARN)).toContain(`${name}-Network`);
+  });
+});
+
+describe.each(STAGE_NAMES)('%s database shell', (name) => {
+  test('a launch template for a minimal host: Graviton nano, IMDSv2 only, encrypted disk, terminated when it shuts down, no key pair', () => {
+    const { resource } = only(data(name), 'AWS::EC2::LaunchTemplate');
+    const lt = resource.Properties.LaunchTemplateData;
+    expect(lt).toMatchObject({
+      InstanceType: 't4g.nano',
+      InstanceInitiatedShutdownBehavior: 'terminate',
+      MetadataOptions: { HttpTokens: 'required', HttpPutResponseHopLimit: 1 },
+      BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { Encrypted: true, VolumeType: 'gp3', VolumeSize: 8, DeleteOnTermination: true } }],
+      SecurityGroupIds: [att('DatabaseShellSecurityGroup', 'GroupId')],
+    });
+    expect(lt.KeyName).toBeUndefined();
+    expect(JSON.stringify(lt.ImageId)).toMatch(/al2023-ami-kernel.*arm64|SsmParameterValue/);
+    expect(Buffer.from(lt.UserData['Fn::Base64'], 'utf8').toString()).toContain('shutdown -h +60');
+  });
+
+  test('its role may register with Session Manager and nothing else; its group lets out HTTPS and PostgreSQL to the database only', () => {
+    const t = data(name);
+    const role = Object.entries(t.findResources('AWS::IAM::Role')).find(([id]) => id.startsWith('DatabaseShellRole'))![1];
+    expect(role.Properties.ManagedPolicyArns).toEqual([{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/AmazonSSMManagedInstanceCore']] }]);
+    expect(role.Properties.Policies).toBeUndefined();
+    expect(Object.keys(t.findResources('AWS::IAM::Policy')).filter((id) => id.startsWith('DatabaseShell'))).toEqual([]);
+    const group = Object.entries(t.findResources('AWS::EC2::SecurityGroup')).find(([id]) => id.startsWith('DatabaseShellSecurityGroup'))![1];
+    expect(group.Properties.SecurityGroupIngress).toBeUndefined();
+    expect(group.Properties.SecurityGroupEgress).toEqual([
+      { CidrIp: '0.0.0.0/0', Description: 'HTTPS to Systems Manager (Session Manager)', FromPort: 443, IpProtocol: 'tcp', ToPort: 443 },
+    ]);
+    const egress = Object.values(t.findResources('AWS::EC2::SecurityGroupEgress')).filter((e) => JSON.stringify(e.Properties.GroupId).includes('DatabaseShellSecurityGroup'));
+    expect(egress.map((e) => [e.Properties.FromPort, JSON.stringify(e.Properties.DestinationSecurityGroupId).includes('DatabaseSecurityGroup')])).toEqual([[5432, true]]);
+    expect(Object.keys(t.findOutputs('*'))).toEqual(expect.arrayContaining(['DatabaseShellLaunchTemplateId', 'DatabaseShellSubnetId']));
   });
 });

@@ -1,0 +1,67 @@
+import { Fn, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+import { httpsOnlySecurityGroup } from '../shared/https-only-group';
+import type { Database } from './database';
+
+export interface DatabaseShellProps {
+  readonly vpc: ec2.IVpc;
+  readonly database: Database;
+}
+
+/** Minutes a database shell host lives at most: it shuts itself down (and is terminated) after them. */
+export const DB_SHELL_MAX_MINUTES = 240;
+
+/**
+ * Defines how on-call reaches the database, which sits in isolated subnets with no Exec in prod:
+ * a launch template for a short-lived, minimal host (Graviton t4g.nano, Amazon Linux 2023, IMDSv2
+ * only, encrypted disk, no public address, no SSH, no key pair) that `npm run db-shell` starts in a
+ * private subnet on demand and that terminates itself when its time is up. People reach the
+ * database through it with Session Manager port forwarding (HTTPS through NAT, every session in
+ * CloudTrail), logging in with an IAM token as they would from the app. Its security group lets
+ * out HTTPS (Systems Manager) and PostgreSQL to the database, and the database admits it.
+ * Nothing runs, and nothing is billed, until someone starts one.
+ */
+export class DatabaseShell extends Construct {
+  readonly launchTemplate: ec2.LaunchTemplate;
+  readonly securityGroup: ec2.SecurityGroup;
+  /** The private subnet the host starts in. */
+  readonly subnetId: string;
+
+  constructor(scope: Construct, id: string, props: DatabaseShellProps) {
+    super(scope, id);
+    this.securityGroup = httpsOnlySecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: 'Database shell host: Session Manager over HTTPS, PostgreSQL to the database',
+      httpsTo: 'HTTPS to Systems Manager (Session Manager)',
+    });
+    props.database.connections.allowDefaultPortFrom(this.securityGroup, 'The on-call database shell (npm run db-shell)');
+
+    const role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      description: 'Database shell host: registers with Session Manager, nothing else',
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
+    });
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
+      reason: 'The policy AWS maintains for an instance to register with Systems Manager and carry Session Manager sessions; the host has no other permission.',
+    });
+
+    // The host stops itself after an hour unless `npm run db-shell` gives it another limit.
+    const userData = ec2.UserData.forLinux();
+    userData.addCommands('shutdown -h +60');
+    this.launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
+      machineImage: ec2.MachineImage.latestAmazonLinux2023({ cpuType: ec2.AmazonLinuxCpuType.ARM_64 }),
+      instanceType: ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.NANO),
+      securityGroup: this.securityGroup,
+      role,
+      userData,
+      requireImdsv2: true,
+      httpPutResponseHopLimit: 1,
+      instanceInitiatedShutdownBehavior: ec2.InstanceInitiatedShutdownBehavior.TERMINATE,
+      blockDevices: [{ deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebs(8, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3, deleteOnTermination: true }) }],
+    });
+    this.subnetId = props.vpc.privateSubnets[0]?.subnetId ?? Fn.select(0, props.vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnetIds);
+  }
+}

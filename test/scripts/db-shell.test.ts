@@ -1,0 +1,152 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
+import {
+  CreateLaunchTemplateCommand,
+  CreateSecurityGroupCommand,
+  CreateSubnetCommand,
+  CreateVpcCommand,
+  DescribeImagesCommand,
+  DescribeInstanceAttributeCommand,
+  DescribeInstancesCommand,
+  EC2Client,
+} from '@aws-sdk/client-ec2';
+import { STSClient } from '@aws-sdk/client-sts';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { loadStages } from '../../lib/config';
+import { main, parseArgs, runShell, SHELL_TAG, type ShellClients } from '../../scripts/db-shell';
+import { UsageError } from '../../scripts/lib/assembly';
+import { type Moto, startMoto } from '../support/moto';
+
+/** The database shell on moto's EC2 and CloudFormation, in a region of its own. */
+const REGION = 'ca-central-1';
+const ACCOUNT = '123456789012';
+const AT = ['--account', ACCOUNT, '-c', `staging.region=${REGION}`];
+const NOW = new Date('2026-12-01T02:00:00Z');
+let moto: Moto;
+let clients: ShellClients;
+let ec2: EC2Client;
+let launchTemplate: string;
+let subnet: string;
+const config = () => loadStages({ stages: 'staging', 'staging.account': ACCOUNT, 'staging.region': REGION }).selected[0];
+
+beforeAll(async () => {
+  moto = await startMoto();
+  const cfg = moto.clientConfig(REGION);
+  ec2 = new EC2Client(cfg);
+  clients = { sts: new STSClient(cfg), cfn: new CloudFormationClient(cfg), ec2 };
+  const vpc = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.20.0.0/16' }))).Vpc!.VpcId!;
+  subnet = (await ec2.send(new CreateSubnetCommand({ VpcId: vpc, CidrBlock: '10.20.16.0/20' }))).Subnet!.SubnetId!;
+  const group = (await ec2.send(new CreateSecurityGroupCommand({ VpcId: vpc, GroupName: 'db-shell', Description: 'db shell' }))).GroupId!;
+  const image = (await ec2.send(new DescribeImagesCommand({}))).Images![0].ImageId!;
+  launchTemplate = (
+    await ec2.send(
+      new CreateLaunchTemplateCommand({ LaunchTemplateName: 'staging-db-shell', LaunchTemplateData: { ImageId: image, InstanceType: 't4g.nano', SecurityGroupIds: [group] } }),
+    )
+  ).LaunchTemplate!.LaunchTemplateId!;
+  await clients.cfn.send(
+    new CreateStackCommand({
+      StackName: 'staging-Data',
+      TemplateBody: JSON.stringify({
+        Resources: { Topic: { Type: 'AWS::SNS::Topic' } },
+        Outputs: {
+          DatabaseShellLaunchTemplateId: { Value: launchTemplate },
+          DatabaseShellSubnetId: { Value: subnet },
+          DatabaseEndpoint: { Value: 'webapp-staging.abc.ca-central-1.rds.amazonaws.com' },
+        },
+      }),
+    }),
+  );
+});
+
+const running = async () =>
+  (
+    await ec2.send(
+      new DescribeInstancesCommand({
+        Filters: [
+          { Name: `tag:${SHELL_TAG}`, Values: ['staging'] },
+          { Name: 'instance-state-name', Values: ['pending', 'running'] },
+        ],
+      }),
+    )
+  ).Reservations?.flatMap((r) => r.Instances ?? []) ?? [];
+
+describe('npm run db-shell', () => {
+  test('starts one host from the launch template in the private subnet, tagged with who, why and until when, and prints the way in', async () => {
+    const lines: string[] = [];
+    const args = parseArgs(['--stage', 'staging', ...AT, '--reason', 'INC-42: check locks', '--minutes', '30', '--yes']);
+    expect(await runShell(args, clients, config(), NOW, (l) => lines.push(l))).toBe(0);
+    const [host] = await running();
+    expect(host.SubnetId).toBe(subnet);
+    const tags = Object.fromEntries((host.Tags ?? []).map((t) => [t.Key, t.Value]));
+    expect(tags).toMatchObject({ 'webapp:db-shell': 'staging', 'webapp:reason': 'INC-42: check locks', 'webapp:access': 'read-only', 'webapp:until': '2026-12-01T02:30:00.000Z' });
+    expect(tags['webapp:opened-by']).toMatch(/^arn:aws:sts::123456789012:/);
+    const userData = await ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: host.InstanceId, Attribute: 'userData' }));
+    expect(Buffer.from(userData.UserData!.Value!, 'base64').toString()).toBe('#!/bin/bash\nshutdown -h +30\n');
+    expect(lines[0]).toMatch(
+      /^open a database shell host for staging \(123456789012, ca-central-1\) until 2026-12-01T02:30:00.000Z, as arn:aws:sts::123456789012:.*: "INC-42: check locks", read-only$/,
+    );
+    expect(lines).toContain(
+      `  1. in one terminal (keeps the tunnel open): aws ssm start-session --region ca-central-1 --target ${host.InstanceId} --document-name AWS-StartPortForwardingSessionToRemoteHost --parameters '{"host":["webapp-staging.abc.ca-central-1.rds.amazonaws.com"],"portNumber":["5432"],"localPortNumber":["15432"]}'`,
+    );
+    expect(lines.find((l) => l.startsWith('  2.'))).toBe(
+      `  2. in another: PGPASSWORD="$(aws rds generate-db-auth-token --region ca-central-1 --hostname webapp-staging.abc.ca-central-1.rds.amazonaws.com --port 5432 --username webapp_app)" PGOPTIONS='-c default_transaction_read_only=on' psql "host=127.0.0.1 port=15432 dbname=app user=webapp_app sslmode=require"`,
+    );
+  });
+
+  test('--write logs in as the migration role, says so on the host and prints no read-only option', async () => {
+    const lines: string[] = [];
+    expect(await runShell(parseArgs(['--stage', 'staging', ...AT, '--reason', 'INC-43: fix a row', '--write', '--yes']), clients, config(), NOW, (l) => lines.push(l))).toBe(0);
+    const hosts = await running();
+    expect(hosts.map((h) => (h.Tags ?? []).find((t) => t.Key === 'webapp:access')?.Value).sort()).toEqual(['read-only', 'write']);
+    const second = lines.find((l) => l.startsWith('  2.'))!;
+    expect(second).toContain('--username webapp_migrator');
+    expect(second).not.toContain('default_transaction_read_only');
+  });
+
+  test('--stop terminates every shell host of the stage; without --yes it only says so', async () => {
+    const lines: string[] = [];
+    expect(await runShell(parseArgs(['--stage', 'staging', ...AT, '--stop']), clients, config(), NOW, (l) => lines.push(l))).toBe(0);
+    expect(await running()).toHaveLength(2);
+    expect(await runShell(parseArgs(['--stage', 'staging', ...AT, '--stop', '--yes']), clients, config(), NOW, (l) => lines.push(l))).toBe(0);
+    expect(await running()).toHaveLength(0);
+    expect(lines[0]).toMatch(/^would terminate the staging database shell host\(s\) i-/);
+    expect(await runShell(parseArgs(['--stage', 'staging', ...AT, '--stop', '--yes']), clients, config(), NOW, (l) => lines.push(l))).toBe(0);
+    expect(lines.at(-1)).toBe('no database shell host of staging is running.');
+  });
+
+  test('without --yes nothing starts', async () => {
+    const lines: string[] = [];
+    expect(await runShell(parseArgs(['--stage', 'staging', ...AT, '--reason', 'look']), clients, config(), NOW, (l) => lines.push(l))).toBe(0);
+    expect(lines.at(-1)).toBe('dry run: nothing started. Run again with --yes.');
+    expect(await running()).toHaveLength(0);
+  });
+
+  test.each([
+    [['--stage', 'prod', '--reason', 'x'], /prod data needs --prod/],
+    [['--stage', 'staging'], /--reason is required/],
+    [['--stage', 'staging', '--reason', 'x', '--minutes', '500'], /--minutes takes whole minutes from 5 to 240/],
+    [['--stage', 'staging', '--reason', 'x'.repeat(201)], /--reason is at most 200 characters/],
+  ])('refuses %j', (argv, message) => {
+    expect(() => parseArgs(argv)).toThrow(UsageError);
+    expect(() => parseArgs(argv)).toThrow(message);
+  });
+
+  test('refuses credentials of another account, and a stage whose data stack has no shell', async () => {
+    const staging = loadStages({ stages: 'staging', 'staging.region': REGION }).selected[0];
+    await expect(runShell(parseArgs(['--stage', 'staging', '--reason', 'x']), clients, staging, NOW, () => {})).rejects.toThrow(/credentials are for account 123456789012/);
+    const dev = loadStages({ stages: 'dev', 'dev.account': ACCOUNT, 'dev.region': REGION }).selected[0];
+    await expect(runShell(parseArgs(['--stage', 'dev', '--reason', 'x', '--yes']), clients, dev, NOW, () => {})).rejects.toThrow(/dev-Data has no DatabaseShellLaunchTemplateId/);
+    expect(await main(['--stage', 'prod', '--reason', 'x'], {}, () => clients)).toBe(2);
+  });
+
+  test('spawned: a dry run prints the plan and exits 0', () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'scripts', 'db-shell.ts'), '--stage', 'staging', ...AT, '--reason', 'INC-44'], {
+      encoding: 'utf8',
+      env: { ...process.env, AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: REGION },
+    });
+    expect(run.stdout).toMatch(/^open a database shell host for staging \(123456789012, ca-central-1\)/);
+    expect(run.stdout).toContain('dry run: nothing started. Run again with --yes.');
+    expect(run.status).toBe(0);
+  });
+});
