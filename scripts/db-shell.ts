@@ -8,8 +8,8 @@
  * Starts one host from the data stack's database-shell launch template in a private subnet,
  * tagged with who opened it, why and until when; it shuts itself down (and is terminated) after
  * --minutes (60, at most 240). It prints the Session Manager port-forwarding command and the psql
- * line: an IAM token for webapp_app, in read-only transactions unless --write (then as
- * webapp_migrator, who owns the schema). CloudTrail records the start, the session and the caller.
+ * line: an IAM token for webapp_oncall, who may only read the app's tables, unless --write (then
+ * as webapp_migrator, who owns the schema). CloudTrail records the start, the session and the caller.
  * Prod needs --prod. --stop terminates every shell host of the stage now.
  *
  * Without --yes it prints what it would do. Exit codes: 0 done (or printed), 1 it failed, 2 bad
@@ -103,7 +103,7 @@ async function dataOutputs(cfn: ShellClients['cfn'], stage: StageName): Promise<
 
 /** The lines that reach the database through a running host. */
 export function connectLines(config: StageConfig, instanceId: string, endpoint: string, write: boolean): string[] {
-  const user = write ? DATABASE_ROLES.migrator : DATABASE_ROLES.app;
+  const user = write ? DATABASE_ROLES.migrator : DATABASE_ROLES.oncall;
   const forward = shellLine([
     'aws',
     'ssm',
@@ -118,13 +118,12 @@ export function connectLines(config: StageConfig, instanceId: string, endpoint: 
     JSON.stringify({ host: [endpoint], portNumber: [String(DATABASE_PORT)], localPortNumber: [String(LOCAL_PORT)] }),
   ]);
   const token = `PGPASSWORD="$(aws rds generate-db-auth-token --region ${config.region} --hostname ${endpoint} --port ${DATABASE_PORT} --username ${user})"`;
-  const readOnly = write ? '' : `PGOPTIONS='-c default_transaction_read_only=on' `;
   return [
     `  1. in one terminal (keeps the tunnel open): ${forward}`,
-    `  2. in another: ${token} ${readOnly}psql "host=127.0.0.1 port=${LOCAL_PORT} dbname=${DATABASE_NAME} user=${user} sslmode=require"`,
+    `  2. in another: ${token} psql "host=127.0.0.1 port=${LOCAL_PORT} dbname=${DATABASE_NAME} user=${user} sslmode=require"`,
     write
       ? `  as ${user}, who owns the app schema: every statement writes; prefer a transaction (BEGIN ... COMMIT).`
-      : `  as ${user} in read-only transactions (SET default_transaction_read_only = off; would allow writes: use --write instead, which says so in the audit).`,
+      : `  as ${user}, who may only read the app's tables, in read-only transactions (--write logs in as ${DATABASE_ROLES.migrator} instead, and says so on the host).`,
   ];
 }
 

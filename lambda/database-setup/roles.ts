@@ -12,6 +12,8 @@ export const DATABASE_ROLES = {
   app: `${PROJECT}_app`,
   /** Migrations: own the app schema and everything in it. */
   migrator: `${PROJECT}_migrator`,
+  /** People on call, through `npm run db-shell`: read the app's tables, nothing else, in read-only transactions. */
+  oncall: `${PROJECT}_oncall`,
 } as const;
 
 /** The schema the app's tables live in; the migration role owns it. */
@@ -35,26 +37,28 @@ export function ident(name: string): string {
  * PostgreSQL 16 it must be a member of a role to create a schema owned by it.
  */
 export function roleStatements(database: string): string[] {
-  const { app, migrator } = DATABASE_ROLES;
-  const [a, m, s, db] = [ident(app), ident(migrator), ident(APP_SCHEMA), ident(database)];
+  const { app, migrator, oncall } = DATABASE_ROLES;
+  const [a, m, o, s, db] = [ident(app), ident(migrator), ident(oncall), ident(APP_SCHEMA), ident(database)];
   const createRole = (role: string) =>
     `DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = '${role}') THEN CREATE ROLE ${ident(role)} LOGIN; END IF; END $$`;
   return [
     createRole(migrator),
     createRole(app),
+    createRole(oncall),
     // IAM authentication only: no password, and rds_iam makes RDS refuse password logins for them.
-    ...[m, a].map((role) => `ALTER ROLE ${role} WITH LOGIN NOCREATEDB NOCREATEROLE INHERIT PASSWORD NULL`),
-    `GRANT ${ident(IAM_AUTH_ROLE)} TO ${m}, ${a}`,
+    ...[m, a, o].map((role) => `ALTER ROLE ${role} WITH LOGIN NOCREATEDB NOCREATEROLE INHERIT PASSWORD NULL`),
+    `GRANT ${ident(IAM_AUTH_ROLE)} TO ${m}, ${a}, ${o}`,
     // The master needs membership to create the schema for the migration role and to set its default privileges.
     `GRANT ${m} TO CURRENT_USER`,
     `CREATE SCHEMA IF NOT EXISTS ${s} AUTHORIZATION ${m}`,
     `ALTER SCHEMA ${s} OWNER TO ${m}`,
     `REVOKE ALL ON SCHEMA ${s} FROM PUBLIC`,
-    `GRANT USAGE ON SCHEMA ${s} TO ${a}`,
-    // Nobody but the owner creates objects in public, and nobody but the two roles connects.
+    `GRANT USAGE ON SCHEMA ${s} TO ${a}, ${o}`,
+    // Nobody but the owner creates objects in public, and nobody but these roles connects.
     'REVOKE CREATE ON SCHEMA public FROM PUBLIC',
     `REVOKE ALL ON DATABASE ${db} FROM PUBLIC`,
     `GRANT CONNECT, TEMPORARY ON DATABASE ${db} TO ${m}, ${a}`,
+    `GRANT CONNECT ON DATABASE ${db} TO ${o}`,
     // What exists now, and what the migration role creates later.
     `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${s} TO ${a}`,
     `GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA ${s} TO ${a}`,
@@ -62,8 +66,12 @@ export function roleStatements(database: string): string[] {
     `ALTER DEFAULT PRIVILEGES FOR ROLE ${m} IN SCHEMA ${s} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${a}`,
     `ALTER DEFAULT PRIVILEGES FOR ROLE ${m} IN SCHEMA ${s} GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO ${a}`,
     `ALTER DEFAULT PRIVILEGES FOR ROLE ${m} IN SCHEMA ${s} GRANT EXECUTE ON FUNCTIONS TO ${a}`,
+    // On call reads what exists and what migrations create, and its transactions are read-only.
+    `GRANT SELECT ON ALL TABLES IN SCHEMA ${s} TO ${o}`,
+    `ALTER DEFAULT PRIVILEGES FOR ROLE ${m} IN SCHEMA ${s} GRANT SELECT ON TABLES TO ${o}`,
+    `ALTER ROLE ${o} SET default_transaction_read_only = on`,
     // Unqualified names resolve in the app schema first; the vector type lives in public.
-    ...[m, a].map((role) => `ALTER ROLE ${role} SET search_path = ${s}, public`),
+    ...[m, a, o].map((role) => `ALTER ROLE ${role} SET search_path = ${s}, public`),
   ];
 }
 
@@ -74,7 +82,7 @@ export interface RoleStatus {
 }
 
 /**
- * Runs `roleStatements` in one transaction (all or nothing), then checks that neither role holds
+ * Runs `roleStatements` in one transaction (all or nothing), then checks that no role holds
  * a right it must not have (superuser, create database or role, replication, bypass row security)
  * and that both log in through IAM. Throws, saying which role and right, when one does.
  */

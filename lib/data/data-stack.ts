@@ -1,6 +1,7 @@
 import { CfnOutput, RemovalPolicy } from 'aws-cdk-lib';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import type { Construct } from 'constructs';
+import { DATABASE_ROLES } from '../../lambda/database-setup/roles';
 import type { DeployOptions } from '../config';
 import type { DrTier } from '../dr/dr-stack';
 import type { NetworkTier } from '../network/network-stack';
@@ -172,6 +173,11 @@ export class DataStack extends StageStack implements DataTier {
     const shell = new DatabaseShell(this, 'DatabaseShell', { vpc, database: this.database });
     new CfnOutput(this, 'DatabaseShellLaunchTemplateId', { value: shell.launchTemplate.launchTemplateId!, description: 'Launch template of the on-call database shell host' });
     new CfnOutput(this, 'DatabaseShellSubnetId', { value: shell.subnetId, description: 'Private subnet the database shell host starts in' });
+    // Attach to the on-call people's role or SSO permission set: read-only logins as webapp_oncall.
+    new CfnOutput(this, 'OnCallDatabasePolicyArn', {
+      value: this.database.connectPolicy(DATABASE_ROLES.oncall).managedPolicyArn,
+      description: `Lets its holder log in to the stage database as ${DATABASE_ROLES.oncall} (read-only) with an IAM token`,
+    });
     new CfnOutput(this, 'DatabaseEndpoint', { value: this.database.instance.dbInstanceEndpointAddress });
     new CfnOutput(this, 'PgvectorVersion', { value: this.pgvectorVersion, description: 'pgvector version installed in the stage database' });
     new CfnOutput(this, 'CacheEndpoint', { value: this.cache.endpointAddress });

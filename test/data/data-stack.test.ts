@@ -637,5 +637,15 @@ describe.each(STAGE_NAMES)('%s database shell', (name) => {
     const egress = Object.values(t.findResources('AWS::EC2::SecurityGroupEgress')).filter((e) => JSON.stringify(e.Properties.GroupId).includes('DatabaseShellSecurityGroup'));
     expect(egress.map((e) => [e.Properties.FromPort, JSON.stringify(e.Properties.DestinationSecurityGroupId).includes('DatabaseSecurityGroup')])).toEqual([[5432, true]]);
     expect(Object.keys(t.findOutputs('*'))).toEqual(expect.arrayContaining(['DatabaseShellLaunchTemplateId', 'DatabaseShellSubnetId']));
+    // The on-call people's login: read-only webapp_oncall, by a managed policy to attach to their role.
+    const policy = Object.entries(t.findResources('AWS::IAM::ManagedPolicy')).find(([id]) => id.includes('Connectwebapponcall'));
+    expect(policy![1].Properties.PolicyDocument.Statement).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'rds-db:connect',
+        Resource: `arn:aws:rds-db:${parseStageConfig(STAGES[name]).region}:${parseStageConfig(STAGES[name]).account}:dbuser:*/webapp_oncall`,
+      },
+    ]);
+    expect(t.findOutputs('OnCallDatabasePolicyArn').OnCallDatabasePolicyArn.Value).toEqual({ Ref: policy![0] });
   });
 });

@@ -240,6 +240,24 @@ describe('ensureRoles on PostgreSQL with pgvector', () => {
     expect(await asRole(client, app, 'DROP EXTENSION vector')).toMatch(/must be owner of extension vector/);
   });
 
+  test('the on-call role reads what migrations create and can change nothing, not even by turning read-only off', async () => {
+    const { oncall } = DATABASE_ROLES;
+    expect(await asRole(client, migrator, 'CREATE TABLE IF NOT EXISTS incidents (id bigserial PRIMARY KEY, note text)')).toBeUndefined();
+    expect(await asRole(client, app, "INSERT INTO incidents (note) VALUES ('seen')")).toBeUndefined();
+    expect(await asRole(client, oncall, 'SELECT note FROM incidents')).toBeUndefined();
+    const { rows } = await client.query('SELECT setconfig FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole WHERE r.rolname = $1', [oncall]);
+    expect(rows[0].setconfig).toEqual(expect.arrayContaining(['default_transaction_read_only=on']));
+    expect(await asRole(client, oncall, "SET transaction_read_only = off; INSERT INTO incidents (note) VALUES ('x')")).toMatch(/permission denied for table incidents/);
+    expect(await asRole(client, oncall, 'SET transaction_read_only = off; DELETE FROM incidents')).toMatch(/permission denied for table incidents/);
+    expect(await asRole(client, oncall, 'CREATE TABLE app.mine (id int)')).toMatch(/permission denied for schema app/);
+    const role = await client.query('SELECT rolcanlogin, rolpassword IS NULL AS nopassword, pg_has_role(rolname, $2, $3) AS iam FROM pg_authid WHERE rolname = $1', [
+      oncall,
+      'rds_iam',
+      'MEMBER',
+    ]);
+    expect(role.rows).toEqual([{ rolcanlogin: true, nopassword: true, iam: true }]);
+  });
+
   test('neither role can create extensions', async () => {
     // vector is installed; to try CREATE EXTENSION it is dropped inside a transaction that is rolled back.
     await client.query('BEGIN');
@@ -272,6 +290,7 @@ describe('ensureRoles on PostgreSQL with pgvector', () => {
     expect(second).toEqual([
       { role: app, canLogin: true, iamAuth: true },
       { role: migrator, canLogin: true, iamAuth: true },
+      { role: DATABASE_ROLES.oncall, canLogin: true, iamAuth: true },
     ]);
     expect((await snapshot()).rows).toEqual(before.rows);
     expect((await client.query('SELECT count(*)::int AS n FROM app.documents')).rows).toEqual(rows.rows);
@@ -342,7 +361,7 @@ describe('custom resource handler (RDS and its managed secret from moto, SQL on 
     const response = await setup(event('Create', props(instance, pgvector)), deps(recording(issued)));
     expect(response.PhysicalResourceId).toBe('database-setup:setup-create/postgres');
     expect(response.Data?.Version).toMatch(/^0\.8\.\d+$/);
-    expect(response.Data?.Roles).toBe(`${DATABASE_ROLES.app},${DATABASE_ROLES.migrator}`);
+    expect(response.Data?.Roles).toBe(`${DATABASE_ROLES.app},${DATABASE_ROLES.migrator},${DATABASE_ROLES.oncall}`);
     expect(issued).toEqual(expect.arrayContaining([...VECTOR_STATEMENTS, ...roleStatements('postgres')]));
   });
 

@@ -90,7 +90,7 @@ describe('npm run db-shell', () => {
       `  1. in one terminal (keeps the tunnel open): aws ssm start-session --region ca-central-1 --target ${host.InstanceId} --document-name AWS-StartPortForwardingSessionToRemoteHost --parameters '{"host":["webapp-staging.abc.ca-central-1.rds.amazonaws.com"],"portNumber":["5432"],"localPortNumber":["15432"]}'`,
     );
     expect(lines.find((l) => l.startsWith('  2.'))).toBe(
-      `  2. in another: PGPASSWORD="$(aws rds generate-db-auth-token --region ca-central-1 --hostname webapp-staging.abc.ca-central-1.rds.amazonaws.com --port 5432 --username webapp_app)" PGOPTIONS='-c default_transaction_read_only=on' psql "host=127.0.0.1 port=15432 dbname=app user=webapp_app sslmode=require"`,
+      `  2. in another: PGPASSWORD="$(aws rds generate-db-auth-token --region ca-central-1 --hostname webapp-staging.abc.ca-central-1.rds.amazonaws.com --port 5432 --username webapp_oncall)" psql "host=127.0.0.1 port=15432 dbname=app user=webapp_oncall sslmode=require"`,
     );
   });
 
@@ -101,7 +101,7 @@ describe('npm run db-shell', () => {
     expect(hosts.map((h) => (h.Tags ?? []).find((t) => t.Key === 'webapp:access')?.Value).sort()).toEqual(['read-only', 'write']);
     const second = lines.find((l) => l.startsWith('  2.'))!;
     expect(second).toContain('--username webapp_migrator');
-    expect(second).not.toContain('default_transaction_read_only');
+    expect(second).toContain('user=webapp_migrator');
   });
 
   test('--stop terminates every shell host of the stage; without --yes it only says so', async () => {
