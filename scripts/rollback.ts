@@ -12,21 +12,34 @@
  * reaches the last minutes, the rollback skips its pre-deploy snapshot, which could otherwise wait
  * out the backup window, and says so.
  *
- * `--fast` is for a release still shifting or baking: it stops the web service's deployment in
- * flight with rollback (ECS StopServiceDeployment), which sends all traffic back to the old
- * revision at once; CloudFormation then fails the stack update and rolls the App stack back.
+ * `--fast` acts in ECS first. While a web deployment is in flight (shifting or baking) it stops it
+ * with rollback (StopServiceDeployment): all traffic back to the old revision at once, and
+ * CloudFormation rolls the App stack back by itself. After a completed release it points the web
+ * and worker services back at their earlier task definitions that run the previous image
+ * (UpdateService; a canary or linear web service by one blue/green swap without bake, the smoke
+ * test and the deployment alarms still on), then deploys that release to the App stack as above,
+ * so CloudFormation describes what runs again (an identical revision, one more quick swap).
  *
  * Without --yes it prints what it would do. Exit codes: 0 done (or printed), 1 the rollback failed
  * or had nothing to do, 2 bad arguments or refused (wrong account, no previous release known).
  */
-import { type ECSClient, ListServiceDeploymentsCommand, StopServiceDeploymentCommand } from '@aws-sdk/client-ecs';
+import {
+  type DeploymentConfiguration,
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  type ECSClient,
+  ListServiceDeploymentsCommand,
+  ListTaskDefinitionsCommand,
+  StopServiceDeploymentCommand,
+  UpdateServiceCommand,
+} from '@aws-sdk/client-ecs';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { loadStages, STAGE_NAMES, type StageName } from '../lib/config';
 import { type DeployClients, defaultClients, deployConfig, runCdk } from './deploy';
 import { addContext, readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
 import { accountProblem } from './lib/credentials';
-import { type DeployPlan, deployOrPrint, formatPlan, imageExists, imageRef, pitrCovers, previousRelease, refusal, runningRelease, stageAccount } from './lib/release';
+import { appOutputs, type DeployPlan, deployOrPrint, formatPlan, imageExists, imageRef, pitrCovers, previousRelease, refusal, runningRelease, stageAccount } from './lib/release';
 
 const USAGE = `usage: rollback --stage ${STAGE_NAMES.join('|')} [--fast] [--account ID] [-c KEY=VALUE ...] [--yes]`;
 
@@ -59,9 +72,18 @@ export interface RollbackClients extends DeployClients {
   readonly rds: RDSClient;
 }
 
+/** A service pointed back at an earlier task definition (and, for a canary or linear web service, swapped at once). */
+export interface Repoint {
+  readonly cluster: string;
+  readonly service: string;
+  readonly taskDefinition: string;
+  readonly deploymentConfiguration?: DeploymentConfiguration;
+}
+
 export type RollbackOutcome =
   | { readonly kind: 'deploy'; readonly plan: DeployPlan; readonly lines: string[] }
-  | { readonly kind: 'stop'; readonly deploymentArn?: string; readonly lines: string[] };
+  | { readonly kind: 'stop'; readonly deploymentArn: string; readonly lines: string[] }
+  | { readonly kind: 'repoint'; readonly services: readonly Repoint[]; readonly reconcile: DeployPlan; readonly lines: string[] };
 
 /** Works out the rollback: what runs, what ran before, and the deploy (or the stop) that returns to it. */
 export async function planRollback(
@@ -84,12 +106,11 @@ export async function planRollback(
   if (args.fast) {
     const inFlight = await clients.ecs.send(new ListServiceDeploymentsCommand({ cluster: running.cluster, service: running.service, status: ['PENDING', 'IN_PROGRESS'] }));
     const deploymentArn = inFlight.serviceDeployments?.[0]?.serviceDeploymentArn;
-    lines.push(
-      deploymentArn
-        ? `the web service's deployment ${deploymentArn} is in flight: stopping it with rollback sends all traffic back to the revision before it`
-        : 'no web deployment is in flight: --fast has nothing to stop. Run the rollback without --fast to deploy the previous release.',
-    );
-    return { outcome: { kind: 'stop', deploymentArn, lines }, config };
+    if (deploymentArn) {
+      lines.push(`the web service's deployment ${deploymentArn} is in flight: stopping it with rollback sends all traffic back to the revision before it`);
+      return { outcome: { kind: 'stop', deploymentArn, lines }, config };
+    }
+    lines.push('no web deployment is in flight: the services are pointed back at the task definitions of the release before, without CloudFormation');
   }
 
   const previous = await previousRelease(clients.rds, args.stage, runningRef);
@@ -132,7 +153,61 @@ export async function planRollback(
     context,
     noApproval: env.CI === 'true',
   };
-  return { outcome: { kind: 'deploy', plan, lines }, config };
+  if (!args.fast) return { outcome: { kind: 'deploy', plan, lines }, config };
+
+  // --fast after a completed release: ECS alone, now; CloudFormation catches up with the same release after.
+  const outputs = (await appOutputs(clients.cfn, args.stage)) ?? {};
+  const services: Repoint[] = [];
+  for (const service of [running.service, outputs.WorkerServiceName].filter((s): s is string => Boolean(s))) {
+    const current = (await clients.ecs.send(new DescribeServicesCommand({ cluster: running.cluster, services: [service] }))).services?.[0];
+    const taskDefinition = current?.taskDefinition ? await earlierRevision(clients.ecs, current.taskDefinition, previous.ref) : undefined;
+    if (!current || !taskDefinition) {
+      throw new UsageError(`no earlier task definition of ${service} runs ${previous.ref} (deregistered?): roll back without --fast, which deploys it again.`);
+    }
+    const dc = current.deploymentConfiguration;
+    const shifting = dc?.strategy === 'CANARY' || dc?.strategy === 'LINEAR';
+    services.push({
+      cluster: running.cluster,
+      service,
+      taskDefinition,
+      ...(shifting ? { deploymentConfiguration: { ...dc, strategy: 'BLUE_GREEN', bakeTimeInMinutes: 0, canaryConfiguration: undefined, linearConfiguration: undefined } } : {}),
+    });
+    lines.push(`${service}: back to ${taskDefinition}${shifting ? ' by one blue/green swap, no bake (the smoke test and the deployment alarms still apply)' : ''}`);
+  }
+  lines.push(
+    'then bring CloudFormation to the same release, or its next update of the services would deploy the bad one again: the deploy below (an identical revision, one more quick swap)',
+  );
+  return { outcome: { kind: 'repoint', services, reconcile: plan, lines }, config };
+}
+
+/** The newest task definition of `current`'s family, older than it, whose app container runs `ref`. */
+export async function earlierRevision(ecs: Pick<ECSClient, 'send'>, current: string, ref: string): Promise<string | undefined> {
+  const match = /task-definition\/([^:]+):(\d+)$/.exec(current);
+  if (!match) return undefined;
+  const [, family, revision] = match;
+  const listed = await ecs.send(new ListTaskDefinitionsCommand({ familyPrefix: family, sort: 'DESC' }));
+  for (const arn of listed.taskDefinitionArns ?? []) {
+    const [, name, rev] = /task-definition\/([^:]+):(\d+)$/.exec(arn) ?? [];
+    if (name !== family || Number(rev) >= Number(revision)) continue;
+    const td = (await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: arn }))).taskDefinition;
+    const app = td?.containerDefinitions?.find((c) => c.name === 'app') ?? td?.containerDefinitions?.[0];
+    if (app?.image && imageRef(app.image) === ref) return arn;
+  }
+  return undefined;
+}
+
+/** Points the services back at their earlier task definitions (ECS UpdateService). */
+export async function repoint(ecs: Pick<ECSClient, 'send'>, services: readonly Repoint[]): Promise<void> {
+  for (const s of services) {
+    await ecs.send(
+      new UpdateServiceCommand({
+        cluster: s.cluster,
+        service: s.service,
+        taskDefinition: s.taskDefinition,
+        ...(s.deploymentConfiguration ? { deploymentConfiguration: s.deploymentConfiguration } : {}),
+      }),
+    );
+  }
 }
 
 export function rollbackClients(region: string): RollbackClients {
@@ -149,8 +224,22 @@ export async function main(argv = process.argv.slice(2), env = process.env, run 
     const args = parseArgs(argv);
     const { outcome, config } = await planRollback(args, env, clientsFor, now);
     for (const line of outcome.lines) console.log(line);
+    if (outcome.kind === 'repoint') {
+      for (const s of outcome.services) console.log(`  command: aws ecs update-service --cluster ${s.cluster} --service ${s.service} --task-definition ${s.taskDefinition}`);
+      console.log(formatPlan(outcome.reconcile, config));
+      if (!args.yes) {
+        console.log('dry run: nothing changed. Run again with --yes to point the services back, then to deploy.');
+        return 0;
+      }
+      await repoint(clientsFor(config.region).ecs, outcome.services);
+      console.log('pointed back: ECS deploys the earlier revisions now (aws ecs describe-services shows the progress); deploying the same release through CloudFormation.');
+      return deployOrPrint(outcome.reconcile, true, run, {
+        dryRun: '',
+        failure:
+          'rollback: the services run the earlier release, but the stack deploy failed (exit %s): run it again before the next release (npm run deploy -- --stage <stage> --only App --image <that release>).',
+      });
+    }
     if (outcome.kind === 'stop') {
-      if (!outcome.deploymentArn) return 1;
       console.log(`  command: aws ecs stop-service-deployment --service-deployment-arn ${outcome.deploymentArn} --stop-type ROLLBACK`);
       if (!args.yes) {
         console.log('dry run: nothing stopped. Run again with --yes to stop it.');

@@ -11,6 +11,7 @@ import {
   ListServiceDeploymentsCommand,
   RegisterTaskDefinitionCommand,
   StopServiceDeploymentCommand,
+  UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import { CreateDBInstanceCommand, CreateDBSnapshotCommand, RDSClient } from '@aws-sdk/client-rds';
 import { STSClient } from '@aws-sdk/client-sts';
@@ -20,7 +21,7 @@ import { TAGS, TOOL_TAG } from '../../lambda/pre-deploy-snapshot/snapshot';
 import { main as deploy, parseArgs, planDeploy } from '../../scripts/deploy';
 import { UsageError } from '../../scripts/lib/assembly';
 import { checkImageRef, deployArgs, imageRef, pitrCovers, previousRelease, runningRelease, shellLine, stageAccount } from '../../scripts/lib/release';
-import { parseArgs as parseRollback, planRollback, type RollbackClients, main as rollback } from '../../scripts/rollback';
+import { earlierRevision, parseArgs as parseRollback, planRollback, type RollbackClients, main as rollback } from '../../scripts/rollback';
 import { type Moto, startMoto } from '../support/moto';
 
 /**
@@ -347,10 +348,75 @@ describe('npm run rollback', () => {
     expect(await rollback(['--stage', 'staging', ...AT, '--fast', '--yes'], {}, () => 0, withMock)).toBe(0);
     expect(mock.commandCalls(StopServiceDeploymentCommand)[0].args[0].input).toEqual({ serviceDeploymentArn: arn, stopType: 'ROLLBACK' });
     expect(mock.commandCalls(ListServiceDeploymentsCommand)[0].args[0].input).toMatchObject({ cluster: 'staging-App-Cluster', service: 'staging-App-WebService' });
-    mock.on(ListServiceDeploymentsCommand).resolves({ serviceDeployments: [] });
-    expect(await rollback(['--stage', 'staging', ...AT, '--fast', '--yes'], {}, () => 0, withMock)).toBe(1);
     mock.restore();
     vi.restoreAllMocks();
+  });
+
+  test('--fast after a completed release points the service back at its earlier revision at once, then deploys that release', async () => {
+    const logged: string[] = [];
+    vi.spyOn(console, 'log').mockImplementation((line: string) => {
+      logged.push(line);
+    });
+    // moto has no service deployments (none in flight here), and shows no deployment strategy:
+    // the answers it cannot give are added to its own; everything else is moto's.
+    const updates: UpdateServiceCommand['input'][] = [];
+    const ecs = {
+      send: async (command: { input: unknown }) => {
+        if (command instanceof ListServiceDeploymentsCommand) return { serviceDeployments: [] };
+        if (command instanceof UpdateServiceCommand) updates.push(command.input);
+        const out = (await clients.ecs.send(command as never)) as { services?: { deploymentConfiguration?: object }[] };
+        if (command instanceof DescribeServicesCommand)
+          for (const s of out.services ?? [])
+            s.deploymentConfiguration = {
+              ...s.deploymentConfiguration,
+              strategy: 'CANARY',
+              canaryConfiguration: { canaryPercent: 10, canaryBakeTimeInMinutes: 10 },
+              bakeTimeInMinutes: 10,
+            };
+        return out;
+      },
+    } as unknown as ECSClient;
+    const runs: string[][] = [];
+    const record = (args: readonly string[]) => {
+      runs.push([...args]);
+      return 0;
+    };
+    expect(await rollback(['--stage', 'staging', ...AT, '--fast'], {}, record, () => ({ ...clients, ecs }))).toBe(0);
+    expect(updates).toEqual([]);
+    expect(logged).toContain(
+      'staging-App-WebService: back to arn:aws:ecs:ap-northeast-2:123456789012:task-definition/stagingAppWebTask:1 by one blue/green swap, no bake (the smoke test and the deployment alarms still apply)',
+    );
+    expect(await rollback(['--stage', 'staging', ...AT, '--fast', '--yes'], {}, record, () => ({ ...clients, ecs }))).toBe(0);
+    expect(updates).toEqual([
+      {
+        cluster: 'staging-App-Cluster',
+        service: 'staging-App-WebService',
+        taskDefinition: 'arn:aws:ecs:ap-northeast-2:123456789012:task-definition/stagingAppWebTask:1',
+        deploymentConfiguration: expect.objectContaining({ strategy: 'BLUE_GREEN', bakeTimeInMinutes: 0, canaryConfiguration: undefined }),
+      },
+    ]);
+    // Then CloudFormation is brought to the same release, App stack only.
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toEqual(expect.arrayContaining(['staging/App', '--exclusively', '-c', 'imageTag=v1.4.1']));
+    // The service runs the earlier revision now (moto applied the update).
+    const after = await clients.ecs.send(new DescribeServicesCommand({ cluster: 'staging-App-Cluster', services: ['staging-App-WebService'] }));
+    expect(after.services![0].taskDefinition).toMatch(/stagingAppWebTask:1$/);
+    await clients.ecs.send(
+      new UpdateServiceCommand({
+        cluster: 'staging-App-Cluster',
+        service: 'staging-App-WebService',
+        taskDefinition: 'arn:aws:ecs:ap-northeast-2:123456789012:task-definition/stagingAppWebTask:2',
+      }),
+    );
+    vi.restoreAllMocks();
+  });
+
+  test('an earlier revision is one of the same family, older, running the image asked for', async () => {
+    const current = (await clients.ecs.send(new DescribeServicesCommand({ cluster: 'staging-App-Cluster', services: ['staging-App-WebService'] }))).services![0].taskDefinition!;
+    expect(await earlierRevision(clients.ecs, current, 'v1.4.1')).toMatch(/stagingAppWebTask:1$/);
+    expect(await earlierRevision(clients.ecs, current, 'v0.0.1')).toBeUndefined();
+    expect(await earlierRevision(clients.ecs, current.replace(/:2$/, ':1'), 'v1.4.1')).toBeUndefined();
+    expect(await earlierRevision(clients.ecs, 'not-an-arn', 'v1.4.1')).toBeUndefined();
   });
 });
 
