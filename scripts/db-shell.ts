@@ -20,14 +20,14 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { DescribeInstancesCommand, EC2Client, RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { DATABASE_ROLES } from '../lambda/database-setup/roles';
-import { loadStages, STAGE_NAMES, type StageConfig, type StageName } from '../lib/config';
+import { STAGE_NAMES, type StageConfig, type StageName } from '../lib/config';
 import { DATABASE_NAME, DATABASE_PORT } from '../lib/data/database';
 import { DB_SHELL_MAX_MINUTES } from '../lib/data/database-shell';
 import { projectTag } from '../lib/shared/naming';
 import { addContext, readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
 import { accountProblem } from './lib/credentials';
-import { refusal, shellLine, stageAccount } from './lib/release';
+import { operatorConfig, refusal, shellLine } from './lib/release';
 
 const USAGE = `usage: db-shell --stage ${STAGE_NAMES.join('|')} (--reason TEXT [--minutes N] [--write] | --stop) [--prod] [--account ID] [-c KEY=VALUE ...] [--yes]`;
 
@@ -194,9 +194,7 @@ export async function runShell(args: ShellArgs, clients: ShellClients, config: S
 export async function main(argv = process.argv.slice(2), env = process.env, clientsFor?: (region: string) => ShellClients, now = new Date()): Promise<number> {
   try {
     const args = parseArgs(argv);
-    const configured = loadStages({ stages: args.stage }).selected[0];
-    const account = stageAccount(args.stage, args, env, configured.account);
-    const config = loadStages({ ...args.context, [`${args.stage}.account`]: account, stages: args.stage }).selected[0];
+    const config = operatorConfig(args.stage, args, env);
     const clients = clientsFor?.(config.region) ?? {
       sts: new STSClient({ region: config.region }),
       cfn: new CloudFormationClient({ region: config.region }),

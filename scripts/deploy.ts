@@ -30,11 +30,11 @@ import {
   formatPlan,
   imageExists,
   imageRef,
+  operatorConfig,
   refusal,
   runningRelease,
   STAGE_STACKS,
   type StageStack,
-  stageAccount,
 } from './lib/release';
 
 const USAGE = `usage: deploy --stage ${STAGE_NAMES.join('|')} [--image TAG|sha256:DIGEST] [--only ${STAGE_STACKS.join('|')} ...] [--app DIR] [--account ID] [-c KEY=VALUE ...] [--yes]`;
@@ -83,11 +83,6 @@ export interface DeployClients {
   readonly ecr: ECRClient;
 }
 
-/** The stage's config with the deploy's overrides and account. */
-export function deployConfig(args: Pick<DeployArgs, 'stage' | 'context'>, account: string): StageConfig {
-  return loadStages({ ...args.context, [`${args.stage}.account`]: account, stages: args.stage }).selected[0];
-}
-
 /** The account a prebuilt assembly deploys the stage to (every stack of the stage names the same). */
 export function assemblyAccount(dir: string, stage: StageName): { account: string; region: string } {
   const environments = [
@@ -108,7 +103,6 @@ export function assemblyAccount(dir: string, stage: StageName): { account: strin
  * stage's registry lacks, a stage with nothing running and no image given.
  */
 export async function planDeploy(args: DeployArgs, env: NodeJS.ProcessEnv, clientsFor: (region: string) => DeployClients): Promise<{ plan: DeployPlan; config: StageConfig }> {
-  const configured = loadStages({ stages: args.stage }).selected[0];
   // The pipeline's unattended deploys skip CDK's prompt; a person with --yes still sees it for IAM and security-group changes.
   const noApproval = env.CI === 'true';
   if (args.app) {
@@ -117,11 +111,11 @@ export async function planDeploy(args: DeployArgs, env: NodeJS.ProcessEnv, clien
     if (problem) throw new UsageError(problem);
     return {
       plan: { stage: args.stage, account, region, imageSource: `the image ${args.app} was synthesized with`, only: args.only, app: args.app, context: {}, noApproval },
-      config: configured,
+      config: loadStages({ stages: args.stage }).selected[0],
     };
   }
-  const account = stageAccount(args.stage, args, env, configured.account);
-  const config = deployConfig(args, account);
+  const config = operatorConfig(args.stage, args, env);
+  const { account } = config;
   const clients = clientsFor(config.region);
   const problem = await accountProblem(clients.sts, account, args.stage);
   if (problem) throw new UsageError(problem);

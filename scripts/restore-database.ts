@@ -24,12 +24,12 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { STSClient } from '@aws-sdk/client-sts';
-import { loadStages, STAGE_NAMES, type StageConfig, type StageName } from '../lib/config';
+import { STAGE_NAMES, type StageConfig, type StageName } from '../lib/config';
 import { stageResourceName } from '../lib/shared/naming';
 import { addContext, readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
 import { accountProblem } from './lib/credentials';
-import { refusal, stageAccount } from './lib/release';
+import { operatorConfig, refusal } from './lib/release';
 import {
   applySettings,
   databaseDrift,
@@ -105,18 +105,11 @@ export interface RestoreClients {
   readonly cloudformation: CloudFormationClient | Pick<CloudFormationClient, 'send'>;
 }
 
-/** The stage's config with the restore's overrides (region, account). */
-export function restoreConfig(args: Pick<RestoreArgs, 'stage' | 'account' | 'context'>, env: NodeJS.ProcessEnv = {}): StageConfig {
-  const configured = loadStages({ stages: args.stage }).selected[0];
-  const account = stageAccount(args.stage, { account: args.account, context: args.context }, env, configured.account);
-  return loadStages({ ...args.context, [`${args.stage}.account`]: account, stages: args.stage }).selected[0];
-}
-
 const describeFrom = (from: RestoreArgs['from']) =>
   'snapshot' in from ? `snapshot ${from.snapshot}` : from.time === 'latest' ? 'the latest restorable time' : `the state of ${from.time.toISOString()}`;
 
 /** Runs the restore (or prints its plan) and returns the exit code; `wait.log` gets every line. */
-export async function runRestore(args: RestoreArgs, clients: RestoreClients, wait: Waiting, config: StageConfig = restoreConfig(args)): Promise<number> {
+export async function runRestore(args: RestoreArgs, clients: RestoreClients, wait: Waiting, config: StageConfig = operatorConfig(args.stage, args, {})): Promise<number> {
   const names = {
     current: stageResourceName(args.stage),
     restored: stageResourceName(args.stage, 'restored'),
@@ -255,7 +248,7 @@ async function main(): Promise<number> {
   let config: StageConfig;
   try {
     args = parseArgs(process.argv.slice(2));
-    config = restoreConfig(args, process.env);
+    config = operatorConfig(args.stage, args, process.env);
   } catch (error) {
     return refusal('restore', error);
   }

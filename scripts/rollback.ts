@@ -34,12 +34,12 @@ import {
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import { RDSClient } from '@aws-sdk/client-rds';
-import { loadStages, STAGE_NAMES, type StageName } from '../lib/config';
-import { type DeployClients, defaultClients, deployConfig, runCdk } from './deploy';
+import { STAGE_NAMES, type StageConfig, type StageName } from '../lib/config';
+import { type DeployClients, defaultClients, runCdk } from './deploy';
 import { addContext, readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
 import { accountProblem } from './lib/credentials';
-import { appOutputs, type DeployPlan, deployOrPrint, formatPlan, imageExists, imageRef, pitrCovers, previousRelease, refusal, runningRelease, stageAccount } from './lib/release';
+import { appOutputs, type DeployPlan, deployOrPrint, formatPlan, imageExists, imageRef, operatorConfig, pitrCovers, previousRelease, refusal, runningRelease } from './lib/release';
 
 const USAGE = `usage: rollback --stage ${STAGE_NAMES.join('|')} [--fast] [--account ID] [-c KEY=VALUE ...] [--yes]`;
 
@@ -91,10 +91,9 @@ export async function planRollback(
   env: NodeJS.ProcessEnv,
   clientsFor: (region: string) => RollbackClients,
   now: Date,
-): Promise<{ outcome: RollbackOutcome; config: ReturnType<typeof deployConfig> }> {
-  const configured = loadStages({ stages: args.stage }).selected[0];
-  const account = stageAccount(args.stage, args, env, configured.account);
-  const config = deployConfig(args, account);
+): Promise<{ outcome: RollbackOutcome; config: StageConfig }> {
+  const config = operatorConfig(args.stage, args, env);
+  const { account } = config;
   const clients = clientsFor(config.region);
   const problem = await accountProblem(clients.sts, account, args.stage);
   if (problem) throw new UsageError(problem);

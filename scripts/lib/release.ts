@@ -10,8 +10,7 @@ import { DescribeImagesCommand, type ECRClient } from '@aws-sdk/client-ecr';
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand, type ECSClient } from '@aws-sdk/client-ecs';
 import { type DBSnapshot, DescribeDBInstancesCommand, DescribeDBSnapshotsCommand, type RDSClient } from '@aws-sdk/client-rds';
 import { TAGS, TOOL_TAG } from '../../lambda/pre-deploy-snapshot/snapshot';
-import type { StageConfig, StageName } from '../../lib/config';
-import { StageConfigError } from '../../lib/config';
+import { loadStages, STAGES, type StageConfig, StageConfigError, type StageName } from '../../lib/config';
 import { UsageError } from './assembly';
 
 /** The stacks of a stage, as `--only` names them. */
@@ -29,6 +28,12 @@ export function stageAccount(stage: StageName, given: { readonly account?: strin
   const account = given.account ?? given.context[`${stage}.account`] ?? env[accountVariable(stage)] ?? configured;
   if (!/^\d{12}$/.test(account)) throw new UsageError(`the ${stage} account "${account}" is not a 12-digit account id.`);
   return account;
+}
+
+/** The stage's config as an operator command works on it: the caller's -c overrides, and the account `stageAccount` finds. */
+export function operatorConfig(stage: StageName, given: { readonly account?: string; readonly context: Record<string, string> }, env: NodeJS.ProcessEnv): StageConfig {
+  const account = stageAccount(stage, given, env, STAGES[stage].account);
+  return loadStages({ ...given.context, [`${stage}.account`]: account, stages: stage }).selected[0];
 }
 
 /** `webapp@sha256:...` or `.../webapp:v1.4.2` -> the digest or tag `-c imageTag` takes. */
