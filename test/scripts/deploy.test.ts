@@ -48,6 +48,21 @@ const manifest = (n: number) =>
     layers: [],
   });
 
+/** A pre-deploy snapshot of the test database, tagged as the pre-deploy snapshot function tags it. */
+const preDeploySnapshot = (id: string, stage: string, image: string, previous: string) =>
+  clients.rds.send(
+    new CreateDBSnapshotCommand({
+      DBInstanceIdentifier: dbInstance,
+      DBSnapshotIdentifier: id,
+      Tags: [
+        { Key: TOOL_TAG, Value: 'true' },
+        { Key: TAGS.stage, Value: stage },
+        { Key: TAGS.image, Value: image },
+        { Key: TAGS.previousImage, Value: previous },
+      ],
+    }),
+  );
+
 beforeAll(async () => {
   moto = await startMoto();
   const config = moto.clientConfig(REGION);
@@ -98,34 +113,10 @@ beforeAll(async () => {
       BackupRetentionPeriod: 7,
     }),
   );
-  const snapshot = (id: string, image: string, previous: string) =>
-    clients.rds.send(
-      new CreateDBSnapshotCommand({
-        DBInstanceIdentifier: dbInstance,
-        DBSnapshotIdentifier: id,
-        Tags: [
-          { Key: TOOL_TAG, Value: 'true' },
-          { Key: TAGS.stage, Value: 'staging' },
-          { Key: TAGS.image, Value: image },
-          { Key: TAGS.previousImage, Value: previous },
-        ],
-      }),
-    );
-  await snapshot('predeploy-staging-v1-4-1', 'webapp:v1.4.1', `${REGISTRY}:v1.4.0`);
-  await snapshot('predeploy-staging-v1-4-2', `webapp@${currentDigest}`, `${REGISTRY}:v1.4.1`);
+  await preDeploySnapshot('predeploy-staging-v1-4-1', 'staging', 'webapp:v1.4.1', `${REGISTRY}:v1.4.0`);
+  await preDeploySnapshot('predeploy-staging-v1-4-2', 'staging', `webapp@${currentDigest}`, `${REGISTRY}:v1.4.1`);
   // Another stage's snapshot of the same image must not count.
-  await clients.rds.send(
-    new CreateDBSnapshotCommand({
-      DBInstanceIdentifier: dbInstance,
-      DBSnapshotIdentifier: 'predeploy-prod-v1-4-2',
-      Tags: [
-        { Key: TOOL_TAG, Value: 'true' },
-        { Key: TAGS.stage, Value: 'prod' },
-        { Key: TAGS.image, Value: `webapp@${currentDigest}` },
-        { Key: TAGS.previousImage, Value: `${REGISTRY}:v0.9.0` },
-      ],
-    }),
-  );
+  await preDeploySnapshot('predeploy-prod-v1-4-2', 'prod', `webapp@${currentDigest}`, `${REGISTRY}:v0.9.0`);
 });
 
 describe('what the commands find out', () => {
@@ -205,25 +196,12 @@ describe('what the commands find out', () => {
   });
 
   test('a release deployed twice: its newest snapshot names what ran before; one naming the release itself is passed over', async () => {
-    const snap = (id: string, image: string, previous: string) =>
-      clients.rds.send(
-        new CreateDBSnapshotCommand({
-          DBInstanceIdentifier: dbInstance,
-          DBSnapshotIdentifier: id,
-          Tags: [
-            { Key: TOOL_TAG, Value: 'true' },
-            { Key: TAGS.stage, Value: 'dev' },
-            { Key: TAGS.image, Value: image },
-            { Key: TAGS.previousImage, Value: previous },
-          ],
-        }),
-      );
-    await snap('predeploy-dev-v3-first', 'webapp:v3', `${REGISTRY}:v1`);
+    await preDeploySnapshot('predeploy-dev-v3-first', 'dev', 'webapp:v3', `${REGISTRY}:v1`);
     await new Promise((r) => setTimeout(r, 20));
-    await snap('predeploy-dev-v3-second', 'webapp:v3', `${REGISTRY}:v2`);
+    await preDeploySnapshot('predeploy-dev-v3-second', 'dev', 'webapp:v3', `${REGISTRY}:v2`);
     await new Promise((r) => setTimeout(r, 20));
     // A redeploy of v3 over itself records v3 as its previous image: not a release to go back to.
-    await snap('predeploy-dev-v3-again', 'webapp:v3', `${REGISTRY}:v3`);
+    await preDeploySnapshot('predeploy-dev-v3-again', 'dev', 'webapp:v3', `${REGISTRY}:v3`);
     expect(await previousRelease(clients.rds, 'dev', 'v3')).toMatchObject({ ref: 'v2', snapshot: 'predeploy-dev-v3-second' });
   });
 
