@@ -5,6 +5,7 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import type { StageConfig } from '../config';
+import { awsManagedRole } from '../shared/aws-managed-policy';
 import { type AppServiceBase, appServiceProps } from './app-service';
 import type { LoadBalancer } from './load-balancer';
 import type { SmokeTest } from './smoke-test';
@@ -214,13 +215,10 @@ export class WebService extends Construct {
     const productionRule = new elbv2.ApplicationListenerRule(this, 'ProductionRule', { listener: props.listener, priority: 1, conditions: everyPath, action: weighted() });
     const testRule = new elbv2.ApplicationListenerRule(this, 'TestRule', { listener: testListener, priority: 1, conditions: everyPath, action: weighted() });
     // ECS moves targets and weights with this role; the policy AWS maintains for it follows ECS.
-    const infrastructureRole = new iam.Role(this, 'TrafficShiftRole', {
-      assumedBy: new iam.ServicePrincipal('ecs.amazonaws.com'),
+    const infrastructureRole = awsManagedRole(this, 'TrafficShiftRole', {
+      service: 'ecs.amazonaws.com',
       description: 'ECS shifts web traffic between the target groups with this role',
-      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonECSInfrastructureRolePolicyForLoadBalancers')],
-    });
-    Validations.of(infrastructureRole).acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers]',
+      policyName: 'AmazonECSInfrastructureRolePolicyForLoadBalancers',
       reason: 'The policy AWS maintains for ECS blue/green traffic shifting: it changes with the actions ECS needs on listeners, rules and target groups.',
     });
     const containerName = props.task.taskDefinition.defaultContainer!.containerName;

@@ -1,9 +1,10 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as backup from 'aws-cdk-lib/aws-backup';
 import * as events from 'aws-cdk-lib/aws-events';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
+import { acknowledgeAwsManagedPolicy } from '../shared/aws-managed-policy';
 import { stageResourceName } from '../shared/naming';
 import { protectedVault, type VaultProtection } from '../shared/protected-vault';
 
@@ -55,10 +56,11 @@ export class DatabaseBackup extends Construct {
     });
     const role = selection.node.tryFindChild('Role');
     if (role) {
-      Validations.of(role).acknowledge({
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup]',
-        reason: 'AWSBackupServiceRolePolicyForBackup is the policy AWS maintains for AWS Backup to take and copy recovery points; the selection names only the stage database.',
-      });
+      acknowledgeAwsManagedPolicy(
+        role,
+        'service-role/AWSBackupServiceRolePolicyForBackup',
+        'AWSBackupServiceRolePolicyForBackup is the policy AWS maintains for AWS Backup to take and copy recovery points; the selection names only the stage database.',
+      );
     }
   }
 }

@@ -1,7 +1,7 @@
-import { Fn, Validations } from 'aws-cdk-lib';
+import { Fn } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { awsManagedRole } from '../shared/aws-managed-policy';
 import { httpsOnlySecurityGroup } from '../shared/https-only-group';
 import type { Database } from './database';
 
@@ -38,13 +38,10 @@ export class DatabaseShell extends Construct {
     });
     props.database.connections.allowDefaultPortFrom(this.securityGroup, 'The on-call database shell (npm run db-shell)');
 
-    const role = new iam.Role(this, 'Role', {
-      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+    const role = awsManagedRole(this, 'Role', {
+      service: 'ec2.amazonaws.com',
       description: 'Database shell host: registers with Session Manager, nothing else',
-      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
-    });
-    Validations.of(role).acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
+      policyName: 'AmazonSSMManagedInstanceCore',
       reason: 'The policy AWS maintains for an instance to register with Systems Manager and carry Session Manager sessions; the host has no other permission.',
     });
 

@@ -5,6 +5,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
 import { rdsMaxConnections } from '../config/instance-class';
+import { acknowledgeAwsManagedPolicy } from '../shared/aws-managed-policy';
 import { type LogSettings, stageLogGroup } from '../shared/log-group';
 
 export interface DatabaseProps extends LogSettings {
@@ -196,10 +197,11 @@ export class Database extends Construct implements ec2.IConnectable {
     }
     if (props.enablePerformanceInsights) {
       const monitoringRole = this.instance.node.findChild('MonitoringRole');
-      Validations.of(monitoringRole).acknowledge({
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]',
-        reason: 'AmazonRDSEnhancedMonitoringRole is the policy AWS maintains for the enhanced-monitoring agent; it only writes to the RDSOSMetrics log group.',
-      });
+      acknowledgeAwsManagedPolicy(
+        monitoringRole,
+        'service-role/AmazonRDSEnhancedMonitoringRole',
+        'AmazonRDSEnhancedMonitoringRole is the policy AWS maintains for the enhanced-monitoring agent; it only writes to the RDSOSMetrics log group.',
+      );
     }
   }
 }

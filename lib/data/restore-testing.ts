@@ -8,6 +8,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { DATABASE_ROLES } from '../../lambda/database-setup/roles';
 import type { StageConfig } from '../config';
+import { awsManagedRole } from '../shared/aws-managed-policy';
 import { httpsOnlySecurityGroup } from '../shared/https-only-group';
 import { type LogSettings, logSettings } from '../shared/log-group';
 import { PROJECT } from '../shared/naming';
@@ -100,17 +101,14 @@ export class RestoreTesting extends Construct {
       },
     });
 
-    const restoreRole = new iam.Role(this, 'RestoreRole', {
-      assumedBy: new iam.ServicePrincipal('backup.amazonaws.com'),
+    const restoreRole = awsManagedRole(this, 'RestoreRole', {
+      service: 'backup.amazonaws.com',
       description: `AWS Backup restores test copies of the ${props.stage} database`,
-      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSBackupServiceRolePolicyForRestores')],
-    });
-    restoreRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:CreateGrant', 'kms:DescribeKey'], resources: [props.databaseKey.keyArn] }));
-    Validations.of(restoreRole).acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores]',
+      policyName: 'service-role/AWSBackupServiceRolePolicyForRestores',
       reason:
         "AWSBackupServiceRolePolicyForRestores is the policy AWS maintains for AWS Backup to restore recovery points; this role is used only by the stage's restore testing selection.",
     });
+    restoreRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:CreateGrant', 'kms:DescribeKey'], resources: [props.databaseKey.keyArn] }));
     Validations.of(restoreRole).acknowledge({
       id: 'NIST.800.53.R5-IAMNoInlinePolicy',
       reason: 'The one inline statement lets AWS Backup use the database key for the restore; it names only that key.',
