@@ -1,5 +1,6 @@
 import { App, type AppProps, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, NIST80053R5Checks } from 'cdk-nag';
+import { BaselineStack, baselinePlans, baselineStackName } from './baseline/baseline-stack';
 import { CiAccessStack } from './ci/ci-access-stack';
 import { loadStages } from './config';
 import { RegistryStack, registryPlans } from './registry/registry-stack';
@@ -22,7 +23,7 @@ export function createApp(options: CreateAppOptions = {}): { app: App; stages: A
   // 17 seconds of a full synth.
   const app = new App({ builtinCloudFormationValidation: false, ...options });
   const { selected: configs, all, deploy } = loadStages(app.node.getAllContext());
-  const stages = configs.map((config) => new AppStage(app, { config, deploy }));
+  const stages = configs.map((config) => new AppStage(app, { config, deploy, accountHomeRegion: all.find((c) => c.account === config.account)?.region ?? config.region }));
   // The image registries: where CI pushes, and every account and region a synthesized stage pulls
   // from. Their replication is planned over all stages, so a partial synth changes nothing.
   const pulledFrom = new Set(configs.map((c) => `${c.account}/${c.region}`));
@@ -46,6 +47,18 @@ export function createApp(options: CreateAppOptions = {}): { app: App; stages: A
         return source ? [{ source, promotedTo: to.name }] : [];
       }),
       description: `GitHub Actions access to ${account}: OIDC provider and the deploy and diff roles of ${here.map((c) => c.name).join(', ')}`,
+    });
+  }
+  // The security baseline of each account of a synthesized stage, in every region the account's stages use.
+  const accounts = new Set(configs.map((c) => c.account));
+  for (const plan of baselinePlans(all)) {
+    if (!accounts.has(plan.account)) continue;
+    new BaselineStack(app, baselineStackName(plan), {
+      env: { account: plan.account, region: plan.region },
+      plan,
+      stageConfigs: all.filter((c) => c.account === plan.account),
+      terminationProtection: plan.retain,
+      description: `Security baseline of ${plan.account} in ${plan.region} (${plan.stages.join(', ')}): ${plan.region === plan.homeRegion ? 'audit trail, ' : ''}threat detection, findings, access analysis`,
     });
   }
   if (options.enableNag ?? true) {

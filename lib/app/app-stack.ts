@@ -278,7 +278,14 @@ export class AppStack extends StageStack implements AppTier {
     // Secrets Manager. (Valkey's token does not rotate by itself: docs/runbooks.md.)
     const authToken = secretsmanager.Secret.fromSecretCompleteArn(this, 'CacheAuthToken', data.cache.authToken.secretArn);
     const secrets = { REDIS_AUTH_TOKEN: ecs.Secret.fromSecretsManager(authToken) };
-    const shared = { image: containerImage, environment, secrets, enableExecuteCommand: app.enableExecuteCommand, ...this.logs };
+    const shared = {
+      image: containerImage,
+      environment,
+      secrets,
+      enableExecuteCommand: app.enableExecuteCommand,
+      runtimeMonitoringAgent: this.config.baseline.guardDuty.runtimeMonitoring,
+      ...this.logs,
+    };
 
     const webTask = new AppTask(this, 'WebTask', {
       cpu: web.cpu,
@@ -346,6 +353,7 @@ export class AppStack extends StageStack implements AppTier {
           command: app.migrationCommand,
           environment: { ...environment, DATABASE_USER: DATABASE_ROLES.migrator },
           secrets: {},
+          runtimeMonitoringAgent: shared.runtimeMonitoringAgent,
           ...this.logs,
         })
       : undefined;

@@ -1,5 +1,6 @@
 import { type CfnElement, type Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { type LogSettings, stageLogGroup } from '../shared/log-group';
@@ -28,7 +29,17 @@ export interface AppTaskProps extends LogSettings {
    * @default false
    */
   readonly enableExecuteCommand?: boolean;
+  /**
+   * GuardDuty Runtime Monitoring runs in the account (config `baseline.guardDuty.runtimeMonitoring`):
+   * ECS adds GuardDuty's agent to the task as a sidecar, pulled with the task execution role
+   * from GuardDuty's repository in the region.
+   * @default false
+   */
+  readonly runtimeMonitoringAgent?: boolean;
 }
+
+/** GuardDuty's repository of its Fargate agent: the same name in every region, in an AWS account that differs by region. */
+export const GUARDDUTY_AGENT_REPOSITORY = 'aws-guardduty-agent-fargate';
 
 /** The container's name in every task definition; ECS and the deploy workflow refer to it. */
 export const APP_CONTAINER = 'app';
@@ -80,6 +91,16 @@ export class AppTask extends Construct {
       reason:
         'The environment holds plain settings only (hosts, ports, names, stage); every credential comes through `secrets` from Secrets Manager, and a test asserts no credential is in the environment.',
     });
+    if (props.runtimeMonitoringAgent) {
+      const { partition, region } = Stack.of(this);
+      this.taskDefinition.obtainExecutionRole().addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'PullTheGuardDutyAgent',
+          actions: ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage'],
+          resources: [`arn:${partition}:ecr:${region}:*:repository/${GUARDDUTY_AGENT_REPOSITORY}`],
+        }),
+      );
+    }
     const executionPolicy = this.taskDefinition.obtainExecutionRole().node.tryFindChild('DefaultPolicy');
     if (executionPolicy) {
       Validations.of(executionPolicy).acknowledge({
@@ -87,6 +108,14 @@ export class AppTask extends Construct {
         reason:
           'ecr:GetAuthorizationToken, which the execution role needs to pull the image, has no resource-level permissions; every other statement names the repository, log group or secrets.',
       });
+      if (props.runtimeMonitoringAgent) {
+        const { partition, region } = Stack.of(this);
+        Validations.of(executionPolicy).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::arn:${partition}:ecr:${region}:*:repository/${GUARDDUTY_AGENT_REPOSITORY}]`,
+          reason:
+            "GuardDuty's agent repository: one fixed name in an AWS-owned account that differs by region (GuardDuty publishes the table); read-only pulls of that one repository.",
+        });
+      }
       Validations.of(executionPolicy).acknowledge({
         id: 'NIST.800.53.R5-IAMNoInlinePolicy',
         reason: 'CDK writes the execution role grants (pull this image, write this log group, read these two secrets) as its inline default policy.',

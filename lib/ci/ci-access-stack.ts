@@ -18,7 +18,12 @@ export const BOOTSTRAP_QUALIFIER = 'hnb659fds';
 
 /** A role `cdk bootstrap` creates: deploy, cfn-exec (CloudFormation deploys with it), file-publishing, image-publishing, lookup. */
 export function cdkBootstrapRoleArn(kind: string, account: string, region: string, partition = 'aws'): string {
-  return `arn:${partition}:iam::${account}:role/cdk-${BOOTSTRAP_QUALIFIER}-${kind}-role-${account}-${region}`;
+  return `arn:${partition}:iam::${account}:role/${cdkBootstrapRoleName(kind, account, region)}`;
+}
+
+/** The name of a role `cdk bootstrap` creates (see cdkBootstrapRoleArn). */
+export function cdkBootstrapRoleName(kind: string, account: string, region: string): string {
+  return `cdk-${BOOTSTRAP_QUALIFIER}-${kind}-role-${account}-${region}`;
 }
 
 /** Names of a stage's CI roles: fixed, so the workflows derive them from the account id. */

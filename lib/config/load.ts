@@ -108,7 +108,8 @@ function readDeployOptions(context: Record<string, unknown>, problems: string[])
 
 /**
  * Rules across stages: one image build reaches every stage (one source registry and repository),
- * one repository's workflows deploy them, and no two stages share a DNS zone or a site name.
+ * one repository's workflows deploy them, stages sharing an account share its baseline, and no two
+ * stages share a DNS zone or a site name.
  */
 export function crossStageProblems(all: readonly StageConfig[]): string[] {
   const problems: string[] = [];
@@ -132,6 +133,23 @@ export function crossStageProblems(all: readonly StageConfig[]): string[] {
   same('image.repositoryName', (c) => c.image.repositoryName, 'the registries replicate one repository');
   same('image.expiringTagPatterns', (c) => c.image.expiringTagPatterns, 'every registry keeps the same images');
   same('ci.repository', (c) => c.ci.repository, "one repository's workflows deploy every stage");
+  // One baseline stack per account and region: stages sharing an account share its settings.
+  const byAccount = new Map<string, StageConfig>();
+  for (const c of all) {
+    const owner = byAccount.get(c.account);
+    if (!owner) {
+      byAccount.set(c.account, c);
+    } else if (JSON.stringify(c.baseline) !== JSON.stringify(owner.baseline)) {
+      problems.push(
+        stageProblem(
+          c.name,
+          'baseline',
+          c.baseline,
+          `differs from stage "${owner.name}" (${JSON.stringify(owner.baseline)}), which runs in the same account ${c.account}: the account has one baseline. Fix: set the same baseline in both stages in ${CONFIG_FILE}`,
+        ),
+      );
+    }
+  }
   // One release-read role per promoted stage, named after it: two stages promoting from one would share it.
   const promoter = new Map<string, string>();
   for (const c of all) {

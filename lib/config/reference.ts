@@ -183,6 +183,30 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
     rules: 'turn on once the app publishes them; 60 to 86400 s',
   },
   { fields: ['operations.wafBlockedPer5Min'], meaning: 'WAF blocked-request surge alarm', rules: '' },
+  {
+    fields: ['baseline.trail.enabled', 'baseline.trail.organizationTrail'],
+    meaning:
+      "the account's multi-region CloudTrail trail (bucket, key, CloudWatch Logs copy, CIS metric filters and alarms); or, when off, the organisation trail that records the account",
+    rules: 'one per account (stages sharing an account set the same `baseline`); prod: on, or `organizationTrail` named; not both',
+  },
+  {
+    fields: ['baseline.trail.retentionDays', 'baseline.trail.archiveAfterDays', 'baseline.trail.objectLock'],
+    meaning: 'days log files are kept, days until Glacier Instant Retrieval, S3 Object Lock (governance) for the retention',
+    rules: '>= 90 (prod >= 365); archive before expiry, >= 30; choose the lock before the first deploy',
+  },
+  { fields: ['baseline.trail.uploadsDataEvents'], meaning: 'record object-level events of the uploads buckets of the stages in the account', rules: 'needs the trail; on in prod' },
+  {
+    fields: ['baseline.guardDuty.enabled', 'baseline.guardDuty.runtimeMonitoring'],
+    meaning: 'GuardDuty detector (S3, RDS login, EBS malware scans) and Fargate Runtime Monitoring (its agent as a sidecar; task execution roles may pull it)',
+    rules: 'off in dev as shipped (cost)',
+  },
+  {
+    fields: ['baseline.securityHub', 'baseline.configRecorder'],
+    meaning:
+      'Security Hub with AWS Foundational Security Best Practices; AWS Config recording of the types this project uses (`stack`), by the landing zone (`organization`), or none',
+    rules: 'Security Hub needs a recorder (`stack` or `organization`)',
+  },
+  { fields: ['baseline.accessAnalyzer'], meaning: 'IAM Access Analyzer for the account (external access)', rules: '' },
   { fields: ['logRetentionDays'], meaning: 'CloudWatch Logs retention', rules: 'a value CloudWatch offers (1, 3, 5, 7, 14, 30, 60, 90, ...)' },
   { fields: ['retainOnDelete'], meaning: 'keep keys, log groups and data when a stack or resource is deleted', rules: 'prod: must be true' },
   { fields: ['monthlyBudgetUsd'], meaning: "monthly cost budget of the stage's account: mails at 80% actual and 100% forecast", rules: '> 0' },

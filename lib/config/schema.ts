@@ -569,6 +569,58 @@ const stageShape = z
         replicateToDr: z.boolean(),
       })
       .strict(),
+    /**
+     * The security baseline of the stage's account (lib/baseline; docs/security.md, "Account
+     * baseline"): one stack per account and region, so stages sharing an account must set the
+     * same values. Turn a piece off where the organisation already provides it (an AWS Control
+     * Tower landing zone has an organisation trail and AWS Config; a delegated administrator may
+     * run GuardDuty and Security Hub for every account): then nothing is created twice.
+     */
+    baseline: z
+      .object({
+        trail: z
+          .object({
+            /** A multi-region CloudTrail trail of the account, with its bucket, key and CloudWatch Logs copy. */
+            enabled: z.boolean().default(true),
+            /** The organisation trail that records this account when `enabled` is false (its name or ARN, for the record and the docs). */
+            organizationTrail: z.string().min(1).optional(),
+            /** Days log files are kept in the trail bucket. */
+            retentionDays: z.number().int().min(90, 'CloudTrail evidence should outlive the 90 days of event history. Fix: use 90 or more').default(365),
+            /** Days after which log files move to S3 Glacier Instant Retrieval. */
+            archiveAfterDays: z.number().int().min(30, 'S3 moves objects to Glacier Instant Retrieval after 30 days at the earliest. Fix: use 30 or more').default(90),
+            /** S3 Object Lock on the trail bucket: "governance" keeps each log file for `retentionDays` against deletion by anyone without the bypass permission. Choose before the first deploy. */
+            objectLock: z.enum(['off', 'governance']).default('off'),
+            /** Record object-level (data) events of the uploads buckets of the stages in this account. */
+            uploadsDataEvents: z.boolean().default(false),
+          })
+          .strict()
+          .prefault({}),
+        guardDuty: z
+          .object({
+            /** A GuardDuty detector with S3 and RDS login protection. */
+            enabled: z.boolean().default(true),
+            /**
+             * Runtime Monitoring of the Fargate tasks (GuardDuty adds its agent as a sidecar and creates
+             * a VPC endpoint in the stage VPC, outside CloudFormation: docs/runbooks.md, "Tearing down a
+             * stage"). The task execution roles may pull the agent image whenever this is on, also when
+             * the organisation runs the detector.
+             */
+            runtimeMonitoring: z.boolean().default(true),
+          })
+          .strict()
+          .prefault({}),
+        /** Security Hub with AWS Foundational Security Best Practices. */
+        securityHub: z.boolean().default(true),
+        /**
+         * AWS Config recording, which Security Hub's controls evaluate: "stack" records the resource
+         * types this project uses, "organization" means the landing zone records them, "off" none.
+         */
+        configRecorder: z.enum(['stack', 'organization', 'off']).default('stack'),
+        /** An IAM Access Analyzer for the account (external access findings; free). */
+        accessAnalyzer: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
     /** Days CloudWatch Logs keeps the stage's logs (flow logs, containers, functions). */
     logRetentionDays: z
       .number()
@@ -671,6 +723,17 @@ export const PROD_RULES: readonly { readonly path: readonly string[]; readonly h
     path: ['app', 'deployment', 'strategy'],
     holds: (c) => c.app.deployment.strategy !== 'rolling',
     message: 'prod must shift traffic to a release gradually, behind a smoke test, with automatic rollback. Fix: set app.deployment.strategy: "canary" (or "linear", "blueGreen")',
+  },
+  {
+    path: ['baseline', 'trail', 'enabled'],
+    holds: (c) => c.baseline.trail.enabled || c.baseline.trail.organizationTrail !== undefined,
+    message:
+      'prod must have an audit trail of its account. Fix: set baseline.trail.enabled: true, or name the organisation trail that records the account in baseline.trail.organizationTrail',
+  },
+  {
+    path: ['baseline', 'trail', 'retentionDays'],
+    holds: (c) => !c.baseline.trail.enabled || c.baseline.trail.retentionDays >= 365,
+    message: 'prod must keep its audit trail at least a year. Fix: set baseline.trail.retentionDays: 365 or more',
   },
   { path: ['retainOnDelete'], holds: (c) => c.retainOnDelete, message: 'prod must keep its data when a stack or resource is deleted. Fix: set retainOnDelete: true' },
   { path: ['https'], holds: (c) => c.https, message: 'prod must serve HTTPS. Fix: set https: true and a domain' },
@@ -815,6 +878,31 @@ export const stageConfigSchema = stageShape.superRefine((cfg, ctx) => {
     fail(
       ['backup', 'automatedBackupReplicationDays'],
       "replicated backups need the DR stack's key, which only exists with backup.drCopies. Fix: set backup.drCopies: true, or set this to 0",
+    );
+  }
+  const { baseline } = cfg;
+  if (baseline.securityHub && baseline.configRecorder === 'off') {
+    fail(
+      ['baseline', 'configRecorder'],
+      'Security Hub evaluates its controls on AWS Config recordings, and none would exist. Fix: set baseline.configRecorder: "stack" (or "organization" where the landing zone records them), or baseline.securityHub: false',
+    );
+  }
+  if (baseline.trail.enabled && baseline.trail.archiveAfterDays >= baseline.trail.retentionDays) {
+    fail(
+      ['baseline', 'trail', 'archiveAfterDays'],
+      `log files would expire (after ${baseline.trail.retentionDays} days) before they are archived. Fix: use fewer days than baseline.trail.retentionDays`,
+    );
+  }
+  if (!baseline.trail.enabled && baseline.trail.uploadsDataEvents) {
+    fail(
+      ['baseline', 'trail', 'uploadsDataEvents'],
+      'data events need the trail, which is off. Fix: set baseline.trail.enabled: true, or record them in the organisation trail and set this to false',
+    );
+  }
+  if (baseline.trail.enabled && baseline.trail.organizationTrail !== undefined) {
+    fail(
+      ['baseline', 'trail', 'organizationTrail'],
+      'names an organisation trail while this stack creates a trail of its own: the account would pay for two copies of its management events. Fix: set baseline.trail.enabled: false, or drop organizationTrail',
     );
   }
   if (cfg.name === 'prod') {

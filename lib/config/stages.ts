@@ -61,6 +61,9 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     // documentation range with the office or VPN blocks of the people who use dev.
     app: { enableExecuteCommand: true, waf: false, httpAllowedCidrs: ['198.51.100.0/24'], migrationCommand: MIGRATION },
     uploads: { noncurrentVersionExpirationDays: 7, accessLogExpirationDays: 30, replicateToDr: false },
+    // The dev account keeps an audit trail and the free access analyzer; threat detection, Security
+    // Hub and Config recording (about $20 a month together here) run in staging and prod.
+    baseline: { guardDuty: { enabled: false, runtimeMonitoring: false }, securityHub: false, configRecorder: 'off' },
     logRetentionDays: 30,
     retainOnDelete: false,
     monthlyBudgetUsd: 150,
@@ -126,6 +129,8 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     app: { loadBalancerDeletionProtection: true, migrationCommand: MIGRATION, deployment: { strategy: 'canary', stepPercent: 10, stepMinutes: 10, bakeMinutes: 10 } },
     email: { requireProductionAccess: true },
     uploads: { noncurrentVersionExpirationDays: 90, accessLogExpirationDays: 365, replicateToDr: true },
+    // Who read or changed which upload is on record (object-level CloudTrail events).
+    baseline: { trail: { uploadsDataEvents: true } },
     logRetentionDays: 365,
     retainOnDelete: true,
     monthlyBudgetUsd: 1500,

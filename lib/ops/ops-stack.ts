@@ -6,6 +6,7 @@ import type { DataTier } from '../data/data-stack';
 import { AlarmSet } from '../shared/alarm-set';
 import { stageResourceName } from '../shared/naming';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
+import { AccountSecurity } from './account-security';
 import { alarmTopicName } from './alarm-topic';
 import { AppAlarms } from './app-alarms';
 import { Budget } from './budget';
@@ -19,6 +20,8 @@ export interface OpsStackProps extends StageStackProps {
   readonly app: AppTier;
   /** The project Lambda functions of the stage. */
   readonly functions: readonly WatchedFunction[];
+  /** The stage runs in its account's home region (the account baseline's trail and its alarms live there). @default true */
+  readonly inAccountHomeRegion?: boolean;
 }
 
 /**
@@ -57,6 +60,9 @@ export class OpsStack extends StageStack {
       restoreTesting: backup.restoreTesting !== 'off' ? { stage: name } : undefined,
     });
     new FunctionAlarms(this, 'FunctionAlarms', { alarms: this.alarms, functions });
+
+    // The account's own alarms and findings (the baseline); root usage and trail or key tampering page.
+    new AccountSecurity(this, 'AccountSecurity', { alarms: this.alarms, topic, baseline: this.config.baseline, inHomeRegion: props.inAccountHomeRegion ?? true });
 
     this.stageAlarm = new cloudwatch.CompositeAlarm(this, 'StageUnhealthy', {
       compositeAlarmName: `${name}-stage-unhealthy`,

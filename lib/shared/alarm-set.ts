@@ -7,7 +7,7 @@ import type { Construct } from 'constructs';
 export type Severity = 'page' | 'ticket';
 
 /** The tiers an alarm belongs to; the dashboard and docs/alarms.md group by them. */
-export type Tier = 'load balancer' | 'web' | 'worker' | 'database' | 'cache' | 'email' | 'functions' | 'waf';
+export type Tier = 'load balancer' | 'web' | 'worker' | 'database' | 'cache' | 'email' | 'functions' | 'waf' | 'account';
 
 export interface WatchProps extends Omit<cloudwatch.AlarmProps, 'alarmName' | 'alarmDescription' | 'treatMissingData' | 'actionsEnabled'> {
   /** Name after the stage prefix, e.g. "db-cpu". docs/alarms.md lists every one. */

@@ -5,6 +5,7 @@
  * test/shared/cross-stack-reads.test.ts fails when it is out of date.
  */
 export const REPLACEMENT_PROPERTIES: Readonly<Record<string, readonly string[]>> = {
+  'AWS::AccessAnalyzer::Analyzer': ['AnalyzerName', 'Type'],
   'AWS::ApplicationAutoScaling::ScalableTarget': ['ResourceId', 'ScalableDimension', 'ServiceNamespace'],
   'AWS::ApplicationAutoScaling::ScalingPolicy': ['PolicyName', 'ResourceId', 'ScalableDimension', 'ScalingTargetId', 'ServiceNamespace'],
   'AWS::Backup::BackupPlan': [],
@@ -22,9 +23,12 @@ export const REPLACEMENT_PROPERTIES: Readonly<Record<string, readonly string[]>>
     'SubjectAlternativeNames',
     'ValidationMethod',
   ],
+  'AWS::CloudTrail::Trail': ['TrailName'],
   'AWS::CloudWatch::Alarm': ['AlarmName'],
   'AWS::CloudWatch::CompositeAlarm': ['AlarmName'],
   'AWS::CloudWatch::Dashboard': ['DashboardName'],
+  'AWS::Config::ConfigurationRecorder': ['Name', 'StartedOnCreate'],
+  'AWS::Config::DeliveryChannel': ['Name'],
   'AWS::EC2::EIP': ['Address', 'Domain', 'IpamPoolId', 'NetworkBorderGroup', 'TransferAddress'],
   'AWS::EC2::FlowLog': [
     'DeliverCrossAccountRole',
@@ -127,6 +131,7 @@ export const REPLACEMENT_PROPERTIES: Readonly<Record<string, readonly string[]>>
   'AWS::ElasticLoadBalancingV2::LoadBalancer': ['Name', 'Scheme', 'Type'],
   'AWS::ElasticLoadBalancingV2::TargetGroup': ['IpAddressType', 'Name', 'Port', 'Protocol', 'ProtocolVersion', 'TargetType', 'VpcId'],
   'AWS::Events::Rule': ['EventBusName', 'Name'],
+  'AWS::GuardDuty::Detector': [],
   'AWS::IAM::InstanceProfile': ['InstanceProfileName', 'Path'],
   'AWS::IAM::ManagedPolicy': ['Description', 'ManagedPolicyName', 'Path'],
   'AWS::IAM::OIDCProvider': ['Url'],
@@ -146,6 +151,7 @@ export const REPLACEMENT_PROPERTIES: Readonly<Record<string, readonly string[]>>
     'SourceArn',
   ],
   'AWS::Logs::LogGroup': ['LogGroupName'],
+  'AWS::Logs::MetricFilter': ['FilterName', 'LogGroupName'],
   'AWS::RDS::DBInstance': [
     'AutoMinorVersionUpgrade',
     'AvailabilityZone',
@@ -193,6 +199,8 @@ export const REPLACEMENT_PROPERTIES: Readonly<Record<string, readonly string[]>>
   'AWS::SNS::Topic': ['FifoTopic', 'TopicName'],
   'AWS::SNS::TopicPolicy': [],
   'AWS::SecretsManager::Secret': ['Name'],
+  'AWS::SecurityHub::Hub': [],
+  'AWS::SecurityHub::Standard': ['StandardsArn'],
   'AWS::StepFunctions::StateMachine': ['StateMachineName', 'StateMachineType'],
   'AWS::WAFv2::LoggingConfiguration': ['ResourceArn'],
   'AWS::WAFv2::WebACL': ['Name', 'Scope'],

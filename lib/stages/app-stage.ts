@@ -14,6 +14,8 @@ export interface AppStageProps extends StageProps {
   readonly config: StageConfig;
   /** The switches of this deploy, read from context by the config loader. @default none set */
   readonly deploy?: DeployOptions;
+  /** The home region of the stage's account baseline (lib/baseline). @default the stage's region */
+  readonly accountHomeRegion?: string;
 }
 
 /**
@@ -80,6 +82,7 @@ export class AppStage extends Stage {
       data: this.data,
       app: this.app,
       functions: projectFunctions(this.data, this.app),
+      inAccountHomeRegion: (props.accountHomeRegion ?? config.region) === config.region,
     });
     // The alarm topic is referenced by its fixed ARN; it must exist first all the same.
     this.ops.addStackDependency(this.network, 'alarm topic');

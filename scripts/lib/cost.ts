@@ -23,6 +23,13 @@ export interface PriceTable {
   interfaceEndpointAzHour: number;
   logs: { ingestedGb: number; storedGbMonth: number };
   s3: { standardGbMonth: number };
+  /** The account baseline's services, billed by use: the estimate applies ASSUMPTIONS.baseline. */
+  baseline: {
+    cloudTrailDataEventsPer100k: number;
+    guardDuty: { managementEventsPerMillion: number; s3DataEventsPerMillion: number; flowAndDnsLogGb: number; fargateVcpuMonth: number };
+    securityHubCheck: number;
+    config: { configurationItem: number; ruleEvaluation: number };
+  };
 }
 
 /** Usage the templates cannot tell; printed with every estimate. */
@@ -32,6 +39,22 @@ export const ASSUMPTIONS = {
   logGbIngestedPerGroup: 1,
   flowLogGbIngested: 5,
   s3GbPerBucket: 10,
+  /** Per account and region a baseline stack covers (its trail: per account). */
+  baseline: {
+    /** Management events (API calls) a month: deploys, the services' own calls, KMS. */
+    managementEvents: 1_000_000,
+    /** Object operations on the uploads buckets a month (data events the trail records where asked; GuardDuty analyses those of every bucket). */
+    s3DataEvents: 1_000_000,
+    /** VPC flow-log and DNS-log volume GuardDuty analyses a month. */
+    flowAndDnsLogGb: 5,
+    /** Fargate vCPUs Runtime Monitoring watches on average. */
+    monitoredVcpus: 4,
+    /** Security Hub control checks a month (about 50 resources, a few controls each, re-checked on change and daily). */
+    securityHubChecks: 5_000,
+    /** AWS Config configuration items recorded a month, and the evaluations of Security Hub's Config rules. */
+    configurationItems: 1_000,
+    configRuleEvaluations: 5_000,
+  },
 } as const;
 
 export function assumptionLines(): string[] {
@@ -43,8 +66,11 @@ export function assumptionLines(): string[] {
     `each bucket holds ${a.s3GbPerBucket} GB in S3 Standard (requests and transfer not counted)`,
     'Fargate tasks run at their desired count all month; Lambda, Step Functions, backup storage, restore tests, data transfer and request charges are usage-based and not counted',
     'a month is 730 hours; on-demand list prices, no savings plans or reservations',
+    `account baseline, per account and region: ${fmt(a.baseline.managementEvents)} management events and ${fmt(a.baseline.s3DataEvents)} S3 object operations a month (the trail's first copy of management events is free; GuardDuty analyses both), ${a.baseline.flowAndDnsLogGb} GB of flow and DNS logs, ${a.baseline.monitoredVcpus} Fargate vCPUs under Runtime Monitoring, ${fmt(a.baseline.securityHubChecks)} Security Hub checks, ${fmt(a.baseline.configurationItems)} AWS Config items and ${fmt(a.baseline.configRuleEvaluations)} rule evaluations`,
   ];
 }
+
+const fmt = (n: number) => n.toLocaleString('en-US');
 
 /** Types AWS does not charge for by themselves (their cost, if any, shows up elsewhere). */
 const FREE_TYPES = new Set([
@@ -100,6 +126,12 @@ const FREE_TYPES = new Set([
   'AWS::Backup::BackupSelection',
   'AWS::Backup::BackupVault',
   'AWS::Budgets::Budget',
+  // The baseline's free parts: the filters' metrics are the alarms' cost; the standard's cost is the
+  // hub's checks; the delivery channel's is the recorder's; external access analysis is free.
+  'AWS::Logs::MetricFilter',
+  'AWS::SecurityHub::Standard',
+  'AWS::Config::DeliveryChannel',
+  'AWS::AccessAnalyzer::Analyzer',
 ]);
 
 /** Summary category of each line, by the start of its item. */
@@ -121,6 +153,10 @@ const CATEGORIES: [string, string][] = [
   ['Interface endpoint', 'VPC endpoints'],
   ['Logs', 'CloudWatch Logs'],
   ['S3', 'S3 storage'],
+  ['CloudTrail', 'Account baseline'],
+  ['GuardDuty', 'Account baseline'],
+  ['Security Hub', 'Account baseline'],
+  ['AWS Config', 'Account baseline'],
 ];
 
 /** Lambda, custom resources and the custom-resource waiter cost per use; the project's run a few times a day. */
@@ -167,6 +203,7 @@ export function estimateStack(template: Template, prices: PriceTable): { lines: 
   const add = (item: string, quantity: string, monthlyUsd: number) =>
     lines.push({ category: CATEGORIES.find(([prefix]) => item.startsWith(prefix))?.[1] ?? item, item, quantity, monthlyUsd: round(monthlyUsd) });
   const countAs = (map: Map<string, number>, type: string) => map.set(type, (map.get(type) ?? 0) + 1);
+  const b = ASSUMPTIONS.baseline;
 
   for (const [id, resource] of Object.entries(resources)) {
     const p = (resource.Properties ?? {}) as Props;
@@ -260,6 +297,37 @@ export function estimateStack(template: Template, prices: PriceTable): { lines: 
       case 'AWS::S3::Bucket':
         add(`S3 ${id}`, `${ASSUMPTIONS.s3GbPerBucket} GB`, ASSUMPTIONS.s3GbPerBucket * prices.s3.standardGbMonth);
         break;
+      case 'AWS::CloudTrail::Trail': {
+        // The first trail's management events are free; object-level (data) events are not.
+        const selectors = JSON.stringify(p.AdvancedEventSelectors ?? p.EventSelectors ?? []);
+        const dataEvents = /"Data"|AWS::S3::Object/.test(selectors) ? b.s3DataEvents : 0;
+        add(`CloudTrail ${id}`, `management events (first copy, free) + ${fmt(dataEvents)} data events`, (dataEvents / 100_000) * prices.baseline.cloudTrailDataEventsPer100k);
+        break;
+      }
+      case 'AWS::GuardDuty::Detector': {
+        const g = prices.baseline.guardDuty;
+        const features = (p.Features ?? []) as { Name?: string; Status?: string }[];
+        const runtime = features.some((f) => f.Name === 'RUNTIME_MONITORING' && f.Status === 'ENABLED') ? b.monitoredVcpus : 0;
+        add(
+          `GuardDuty ${id}`,
+          `${fmt(b.managementEvents)} events, ${fmt(b.s3DataEvents)} S3 events, ${b.flowAndDnsLogGb} GB logs, ${runtime} vCPU runtime`,
+          (b.managementEvents / 1e6) * g.managementEventsPerMillion +
+            (b.s3DataEvents / 1e6) * g.s3DataEventsPerMillion +
+            b.flowAndDnsLogGb * g.flowAndDnsLogGb +
+            runtime * g.fargateVcpuMonth,
+        );
+        break;
+      }
+      case 'AWS::SecurityHub::Hub':
+        add(
+          `Security Hub ${id}`,
+          `${fmt(b.securityHubChecks)} checks + ${fmt(b.configRuleEvaluations)} Config rule evaluations`,
+          b.securityHubChecks * prices.baseline.securityHubCheck + b.configRuleEvaluations * prices.baseline.config.ruleEvaluation,
+        );
+        break;
+      case 'AWS::Config::ConfigurationRecorder':
+        add(`AWS Config ${id}`, `${fmt(b.configurationItems)} configuration items`, b.configurationItems * prices.baseline.config.configurationItem);
+        break;
       default:
         if (USAGE_TYPES.has(resource.Type)) countAs(usageBased, resource.Type);
         else if (!FREE_TYPES.has(resource.Type) && !resource.Type.startsWith('Custom::')) countAs(notPriced, resource.Type);
@@ -282,7 +350,9 @@ function isSpot(service: Props): boolean {
 /** Estimates every stage of an assembly, each stack at its own region's prices. */
 export function estimateAssembly(stacks: AssemblyStack[], pricesDir?: string): StageCost[] {
   const byStage = new Map<string, AssemblyStack[]>();
-  for (const stack of stacks) byStage.set(stack.stage || '(shared)', [...(byStage.get(stack.stage || '(shared)') ?? []), stack]);
+  // Stacks outside a stage (registry, CI access, baseline) are the account's: grouped by account.
+  const groupOf = (stack: AssemblyStack) => stack.stage || `account ${stack.environment.split('/')[2] ?? '?'}`;
+  for (const stack of stacks) byStage.set(groupOf(stack), [...(byStage.get(groupOf(stack)) ?? []), stack]);
   return [...byStage].map(([stage, members]) => {
     const lines: CostLine[] = [];
     const notPriced: string[] = [];

@@ -94,9 +94,13 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
         ['ecr:GetAuthorizationToken', '*'],
         [['logs:CreateLogStream', 'logs:PutLogEvents'], 'ref'],
         [['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], 'ref'],
+        // GuardDuty's Fargate agent, which ECS adds as a sidecar where Runtime Monitoring runs.
+        ...(config.baseline.guardDuty.runtimeMonitoring
+          ? [[['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'], `arn:aws:ecr:${config.region}:*:repository/aws-guardduty-agent-fargate`]]
+          : []),
         ['kms:Decrypt', 'ref'],
       ]);
-      expect(statements[4].Condition).toEqual({ StringEquals: { 'kms:ViaService': `secretsmanager.${config.region}.amazonaws.com` } });
+      expect(statements.at(-1)!.Condition).toEqual({ StringEquals: { 'kms:ViaService': `secretsmanager.${config.region}.amazonaws.com` } });
     });
 
     test('the task role has only the database login, uploads and SES policies (and ECS Exec channels where configured)', () => {

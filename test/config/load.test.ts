@@ -155,6 +155,18 @@ describe('loadStageConfigs', () => {
     expect(loadError({ rerunDatabaseSetup: ' ' })).toContain('-c rerunDatabaseSetup is empty. Fix: pass a new value each time');
   });
 
+  test('stages sharing an account must share its baseline (one baseline stack per account and region)', () => {
+    expect(loadError({ 'staging.account': '111111111111' })).toMatch(
+      /stage "staging", field "baseline", value .*: differs from stage "dev" .*which runs in the same account 111111111111: the account has one baseline\. Fix: set the same baseline in both stages/,
+    );
+    expect(() =>
+      loadStages({
+        'staging.account': '111111111111',
+        'staging.baseline': JSON.stringify({ guardDuty: { enabled: false, runtimeMonitoring: false }, securityHub: false, configRecorder: 'off' }),
+      }),
+    ).not.toThrow();
+  });
+
   test('two stages promoting from one stage fail: the release-read role is named after the stage it reads', () => {
     expect(loadError({ 'staging.image.promotedFrom': 'dev', 'prod.image.promotedFrom': 'dev' })).toMatch(
       /stage "prod", field "image\.promotedFrom", value "dev": stage "staging" promotes from dev too/,

@@ -606,6 +606,78 @@ const badConfigs: [string, StageName, (c: StageConfig) => void, string, string, 
     /unknown field/,
   ],
   [
+    'prod without an audit trail or an organisation trail',
+    'prod',
+    (c) => {
+      c.baseline.trail.enabled = false;
+      c.baseline.trail.uploadsDataEvents = false;
+    },
+    'baseline.trail.enabled',
+    'false',
+    /prod must have an audit trail of its account\. Fix: set baseline\.trail\.enabled: true, or name the organisation trail/,
+  ],
+  [
+    'prod keeping its trail less than a year',
+    'prod',
+    (c) => {
+      c.baseline.trail.retentionDays = 180;
+    },
+    'baseline.trail.retentionDays',
+    '180',
+    /prod must keep its audit trail at least a year\. Fix: set baseline\.trail\.retentionDays: 365 or more/,
+  ],
+  [
+    'a trail of its own and an organisation trail',
+    'staging',
+    (c) => {
+      c.baseline.trail.organizationTrail = 'arn:aws:cloudtrail:eu-west-1:999999999999:trail/org';
+    },
+    'baseline.trail.organizationTrail',
+    '"arn:aws:cloudtrail:eu-west-1:999999999999:trail/org"',
+    /two copies of its management events\. Fix: set baseline\.trail\.enabled: false, or drop organizationTrail/,
+  ],
+  [
+    'Security Hub without a recorder',
+    'staging',
+    (c) => {
+      c.baseline.configRecorder = 'off';
+    },
+    'baseline.configRecorder',
+    '"off"',
+    /Security Hub evaluates its controls on AWS Config recordings, and none would exist\. Fix: set baseline\.configRecorder: "stack"/,
+  ],
+  [
+    'trail log files expiring before they are archived',
+    'staging',
+    (c) => {
+      c.baseline.trail.archiveAfterDays = 365;
+    },
+    'baseline.trail.archiveAfterDays',
+    '365',
+    /would expire \(after 365 days\) before they are archived\. Fix: use fewer days than baseline\.trail\.retentionDays/,
+  ],
+  [
+    'data events without the trail',
+    'dev',
+    (c) => {
+      c.baseline.trail.enabled = false;
+      c.baseline.trail.uploadsDataEvents = true;
+    },
+    'baseline.trail.uploadsDataEvents',
+    'true',
+    /data events need the trail, which is off\. Fix: set baseline\.trail\.enabled: true/,
+  ],
+  [
+    'a trail kept less than CloudTrail keeps its event history',
+    'dev',
+    (c) => {
+      c.baseline.trail.retentionDays = 30;
+    },
+    'baseline.trail.retentionDays',
+    '30',
+    /should outlive the 90 days of event history\. Fix: use 90 or more/,
+  ],
+  [
     'prod without DR copies of its backups',
     'prod',
     (c) => {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
+import { ACCOUNT_ACTIVITIES, ACCOUNT_ACTIVITY_NAMESPACE } from '../../lib/baseline/account-activity';
 import { STAGE_NAMES, type StageConfig, type StageName } from '../../lib/config';
 import { rdsMaxConnections } from '../../lib/config/instance-class';
 import { DEV_OPERATIONS_OVERRIDES, synthStage } from '../support/synth';
@@ -159,6 +160,7 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
       ...(config(name).app.waf ? ['AWS/WAFV2 BlockedRequests'] : []),
       ...(config(name).domain ? ['AWS/SES Reputation.BounceRate', 'AWS/SES Reputation.ComplaintRate'] : []),
       ...(config(name).backup.restoreTesting !== 'off' ? ['webapp/RestoreTesting VerificationSucceeded', 'webapp/RestoreTesting VerifiedWithinInterval'] : []),
+      ...(config(name).baseline.trail.enabled ? ACCOUNT_ACTIVITIES.map((a) => `${ACCOUNT_ACTIVITY_NAMESPACE} ${a.metric}`) : []),
     ];
     expect([...covered].sort()).toEqual([...expected].sort());
     // Unhealthy hosts is the web service's deployment alarm, in the app stack.
@@ -221,8 +223,10 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
 
   test('EventBridge rules send ECS, RDS and AWS Backup failures to the topic as readable text', () => {
     const t = stages[name].ops;
+    const { baseline } = config(name);
     const rules = resources(t, 'AWS::Events::Rule');
-    expect(rules).toHaveLength(5);
+    // Five of the stage's own, and the account's GuardDuty and Security Hub findings where those run.
+    expect(rules).toHaveLength(5 + (baseline.guardDuty.enabled ? 1 : 0) + (baseline.securityHub ? 1 : 0));
     for (const r of rules) {
       expect(r.Properties.Targets).toEqual([
         expect.objectContaining({ Arn: topicArn(name), InputTransformer: expect.objectContaining({ InputTemplate: expect.stringContaining('Runbook: docs/alarms.md#') }) }),
@@ -476,6 +480,16 @@ describe.each(STAGE_NAMES)('%s alarms watch metrics that exist', (name) => {
             case 'webapp/RestoreTesting':
               expect(m.dimensions, where).toEqual({ Stage: name });
               break;
+            case ACCOUNT_ACTIVITY_NAMESPACE: {
+              // The account's metrics: counted by a metric filter on the trail's log group in the
+              // baseline stack of the stage's account and region.
+              expect(m.dimensions, where).toEqual({});
+              const baseline = stages[name].shared.get(`Baseline-${cfg.account}-${cfg.region}`);
+              expect(baseline, where).toBeDefined();
+              const filters = resources(baseline!, 'AWS::Logs::MetricFilter').map((f) => f.Properties.MetricTransformations[0]);
+              expect(filters, where).toContainEqual(expect.objectContaining({ MetricNamespace: m.namespace, MetricName: m.name, MetricValue: '1' }));
+              break;
+            }
             default:
               throw new Error(`${where}: no check for namespace ${m.namespace}; add one here`);
           }
@@ -494,6 +508,7 @@ describe.each(STAGE_NAMES)('%s alarms watch metrics that exist', (name) => {
         ...(cfg.domain ? ['AWS/SES'] : []),
         ...(cfg.app.waf ? ['AWS/WAFV2'] : []),
         ...(cfg.backup.restoreTesting !== 'off' ? ['webapp/RestoreTesting'] : []),
+        ...(cfg.baseline.trail.enabled ? [ACCOUNT_ACTIVITY_NAMESPACE] : []),
       ].sort(),
     );
   });

@@ -30,6 +30,12 @@ const PRICES: PriceTable = {
   interfaceEndpointAzHour: 0.01,
   logs: { ingestedGb: 0.5, storedGbMonth: 0.1 },
   s3: { standardGbMonth: 0.02 },
+  baseline: {
+    cloudTrailDataEventsPer100k: 0.1,
+    guardDuty: { managementEventsPerMillion: 4, s3DataEventsPerMillion: 1, flowAndDnsLogGb: 1, fargateVcpuMonth: 2 },
+    securityHubCheck: 0.001,
+    config: { configurationItem: 0.003, ruleEvaluation: 0.001 },
+  },
 };
 
 const FIXTURE = {
@@ -108,6 +114,49 @@ describe('arithmetic on a small template', () => {
   test('unknown types are listed as not priced, usage-based ones as such', () => {
     expect([...notPriced]).toEqual([['AWS::SQS::Queue', 2]]);
     expect([...usageBased]).toEqual([['AWS::Lambda::Function', 1]]);
+  });
+});
+
+describe('the account baseline on a small template', () => {
+  // The stated usage (ASSUMPTIONS.baseline): 1M management events, 1M S3 object operations, 5 GB
+  // of flow and DNS logs, 4 vCPUs under Runtime Monitoring, 5,000 checks, 1,000 configuration
+  // items, 5,000 Config rule evaluations.
+  const template = {
+    Resources: {
+      Trail: { Type: 'AWS::CloudTrail::Trail', Properties: { AdvancedEventSelectors: [{ FieldSelectors: [{ Field: 'eventCategory', Equals: ['Data'] }] }] } },
+      PlainTrail: { Type: 'AWS::CloudTrail::Trail', Properties: {} },
+      Detector: { Type: 'AWS::GuardDuty::Detector', Properties: { Features: [{ Name: 'RUNTIME_MONITORING', Status: 'ENABLED' }] } },
+      QuietDetector: { Type: 'AWS::GuardDuty::Detector', Properties: { Features: [{ Name: 'RUNTIME_MONITORING', Status: 'DISABLED' }] } },
+      Hub: { Type: 'AWS::SecurityHub::Hub', Properties: {} },
+      Recorder: { Type: 'AWS::Config::ConfigurationRecorder', Properties: {} },
+      Standard: { Type: 'AWS::SecurityHub::Standard', Properties: {} },
+      Channel: { Type: 'AWS::Config::DeliveryChannel', Properties: {} },
+      Filter: { Type: 'AWS::Logs::MetricFilter', Properties: {} },
+      Analyzer: { Type: 'AWS::AccessAnalyzer::Analyzer', Properties: {} },
+    },
+  };
+  const { lines, notPriced } = estimateStack(template, PRICES);
+  const cost = (item: string) => lines.find((l) => l.item === item)?.monthlyUsd;
+
+  test.each([
+    // 1M data events / 100k x 0.1; management events: the first copy is free
+    ['CloudTrail Trail', 1],
+    ['CloudTrail PlainTrail', 0],
+    // 1M x 4/M + 1M x 1/M + 5 GB x 1 + 4 vCPU x 2
+    ['GuardDuty Detector', 18],
+    ['GuardDuty QuietDetector', 10],
+    // 5,000 x 0.001 + 5,000 x 0.001
+    ['Security Hub Hub', 10],
+    // 1,000 x 0.003
+    ['AWS Config Recorder', 3],
+  ])('%s costs $%s', (item, expected) => {
+    expect(cost(item)).toBe(expected);
+  });
+
+  test('the standard, delivery channel, metric filters and analyzer cost nothing by themselves', () => {
+    expect(lines).toHaveLength(6);
+    expect([...notPriced]).toEqual([]);
+    expect(new Set(lines.map((l) => l.category))).toEqual(new Set(['Account baseline']));
   });
 });
 

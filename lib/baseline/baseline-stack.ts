@@ -1,0 +1,137 @@
+import { RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type { Construct } from 'constructs';
+import { cdkBootstrapRoleName } from '../ci/ci-access-stack';
+import type { StageConfig } from '../config';
+import { ServiceKey } from '../shared/service-key';
+import { AccessAnalyzer } from './access-analyzer';
+import { AuditTrail } from './audit-trail';
+import { ConfigRecorder } from './config-recorder';
+import { GUARDDUTY_FINDINGS, SECURITY_HUB_FINDINGS } from './findings';
+import { SecurityFindings } from './security-findings';
+import { ThreatDetection } from './threat-detection';
+
+/** The uploads bucket's logical id in a stage's data stack (pinned by test/data: stateful ids never change). */
+export const UPLOADS_BUCKET_LOGICAL_ID = 'UploadsBucketC4B27CC7';
+
+/**
+ * The ARN prefix of a stage's uploads bucket. CloudFormation names a bucket without a name
+ * `<stack name>-<logical id>-<random>`, lower-cased; the stack is `<stage>-Data`.
+ */
+export function uploadsBucketArnPrefix(stage: string, partition = 'aws'): string {
+  return `arn:${partition}:s3:::${`${stage}-Data-${UPLOADS_BUCKET_LOGICAL_ID}`.toLowerCase()}-`;
+}
+
+/** One account and region of the baseline, and what its stack holds. */
+export interface BaselinePlan {
+  readonly account: string;
+  readonly region: string;
+  /** The account's home region (its first stage's region): the trail, its alarms and IAM recording live there. */
+  readonly homeRegion: string;
+  /** The stages that run in the account. */
+  readonly stages: readonly string[];
+  /** The account's baseline settings (the same in every stage of the account). */
+  readonly settings: StageConfig['baseline'];
+  /** Every region of the account a stage uses. */
+  readonly regions: readonly string[];
+  /** Keep the trail and recorder buckets when the stack goes (any stage of the account keeps its data). */
+  readonly retain: boolean;
+}
+
+/** Whether a baseline creates anything at all (a baseline turned off everywhere has no stack). */
+function createsAnything(s: StageConfig['baseline']): boolean {
+  return s.trail.enabled || s.guardDuty.enabled || s.securityHub || s.configRecorder === 'stack' || s.accessAnalyzer;
+}
+
+/**
+ * The baseline stacks of every stage (all of them, synthesized or not, like the registries): one
+ * per account and region a stage uses, its DR region included, so two stages in one account
+ * never create a second detector, hub or recorder.
+ */
+export function baselinePlans(stages: readonly StageConfig[]): BaselinePlan[] {
+  const plans: BaselinePlan[] = [];
+  for (const account of new Set(stages.map((s) => s.account))) {
+    const here = stages.filter((s) => s.account === account);
+    const settings = here[0].baseline;
+    if (!createsAnything(settings)) continue;
+    const regions = [...new Set(here.flatMap((s) => [s.region, ...(s.backup.drCopies || s.uploads.replicateToDr ? [s.drRegion] : [])]))];
+    for (const region of regions) {
+      plans.push({ account, region, homeRegion: here[0].region, stages: here.map((s) => s.name), settings, regions, retain: here.some((s) => s.retainOnDelete) });
+    }
+  }
+  return plans;
+}
+
+/** The name of a baseline stack. */
+export function baselineStackName(plan: { account: string; region: string }): string {
+  return `Baseline-${plan.account}-${plan.region}`;
+}
+
+export interface BaselineStackProps extends StackProps {
+  readonly plan: BaselinePlan;
+  /** The stage configs of the account (for the uploads buckets whose object events the trail records). */
+  readonly stageConfigs: readonly StageConfig[];
+}
+
+/**
+ * The security baseline of one account and region (deployed once there, not per stage; turned
+ * off piece by piece where an organisation provides it): in the home region the account's
+ * CloudTrail trail with its CIS metric filters; in every region a GuardDuty detector, Security
+ * Hub with AWS Foundational Security Best Practices, the AWS Config recorder its controls need
+ * and an IAM Access Analyzer. Findings reach the stage's alarm topic through rules in the stage's
+ * ops stack; outside the home region a rule here forwards them to the home region's event bus.
+ */
+export class BaselineStack extends Stack {
+  readonly trail?: AuditTrail;
+  readonly threatDetection?: ThreatDetection;
+  readonly securityFindings?: SecurityFindings;
+  readonly recorder?: ConfigRecorder;
+
+  constructor(scope: Construct, id: string, props: BaselineStackProps) {
+    super(scope, id, props);
+    const { plan } = props;
+    const { settings } = plan;
+    const home = plan.region === plan.homeRegion;
+    const removalPolicy = plan.retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+
+    if (home && settings.trail.enabled) {
+      this.trail = new AuditTrail(this, 'Trail', {
+        retentionDays: settings.trail.retentionDays,
+        archiveAfterDays: settings.trail.archiveAfterDays,
+        objectLock: settings.trail.objectLock,
+        dataEventBucketPrefixes: settings.trail.uploadsDataEvents ? props.stageConfigs.map((s) => uploadsBucketArnPrefix(s.name, this.partition)) : [],
+        deployRole: cdkBootstrapRoleName('cfn-exec', plan.account, '*'),
+        removalPolicy,
+      });
+    }
+    if (settings.guardDuty.enabled) this.threatDetection = new ThreatDetection(this, 'ThreatDetection', { runtimeMonitoring: settings.guardDuty.runtimeMonitoring });
+    if (settings.configRecorder === 'stack') {
+      const key = new ServiceKey(this, 'RecorderKey', { description: 'AWS Config configuration history of the account', services: ['s3'] }).key;
+      this.recorder = new ConfigRecorder(this, 'ConfigRecorder', { includeGlobalTypes: home, key, removalPolicy });
+    }
+    if (settings.securityHub) {
+      this.securityFindings = new SecurityFindings(this, 'SecurityHub');
+      // Security Hub's controls read the recorder's configuration items.
+      if (this.recorder) this.securityFindings.node.addDependency(this.recorder);
+    }
+    if (settings.accessAnalyzer) new AccessAnalyzer(this, 'AccessAnalyzer');
+
+    if (!home && (settings.guardDuty.enabled || settings.securityHub)) {
+      const homeBus = events.EventBus.fromEventBusArn(this, 'HomeBus', `arn:${this.partition}:events:${plan.homeRegion}:${plan.account}:event-bus/default`);
+      const forward = (ruleId: string, description: string, pattern: events.EventPattern) => {
+        const rule = new events.Rule(this, ruleId, { description, eventPattern: pattern, targets: [new targets.EventBus(homeBus)] });
+        const policy = rule.node.tryFindChild('EventsRole')?.node.tryFindChild('DefaultPolicy');
+        if (policy) {
+          Validations.of(policy).acknowledge({
+            id: 'NIST.800.53.R5-IAMNoInlinePolicy',
+            reason: "The forwarding rule's role: one grant, PutEvents on the home region's default bus, written by CDK inline.",
+          });
+        }
+      };
+      if (settings.guardDuty.enabled) forward('ForwardGuardDutyFindings', `GuardDuty findings of ${plan.region} to ${plan.homeRegion}, where the stage alarms`, GUARDDUTY_FINDINGS);
+      if (settings.securityHub)
+        forward('ForwardSecurityHubFindings', `Security Hub findings of ${plan.region} to ${plan.homeRegion}, where the stage alarms`, SECURITY_HUB_FINDINGS);
+    }
+  }
+}

@@ -1,0 +1,72 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { ACCOUNT_ACTIVITIES, ACCOUNT_ACTIVITY_NAMESPACE } from '../baseline/account-activity';
+import { GUARDDUTY_FINDINGS, SECURITY_HUB_FINDINGS } from '../baseline/findings';
+import type { StageConfig } from '../config';
+import type { AlarmSet } from '../shared/alarm-set';
+
+export interface AccountSecurityProps {
+  readonly alarms: AlarmSet;
+  /** The stage's alarm topic (its policy and key admit EventBridge of this account). */
+  readonly topic: sns.ITopic;
+  readonly baseline: StageConfig['baseline'];
+  /** The stage runs in its account's home region, where the trail's CloudWatch Logs copy and its metric filters are. */
+  readonly inHomeRegion: boolean;
+}
+
+/**
+ * What the account baseline tells the stage's people: an alarm per CIS check of the trail (any
+ * matching event in 5 minutes; no events is the normal state), and GuardDuty and Security Hub
+ * findings as one-line notifications on the alarm topic (the baseline stacks of other regions
+ * forward theirs to this region's event bus). Nothing here when the baseline piece is off: an
+ * alarm on a metric nothing publishes would only ever say "OK".
+ */
+export class AccountSecurity extends Construct {
+  readonly rules: events.Rule[] = [];
+
+  constructor(scope: Construct, id: string, props: AccountSecurityProps) {
+    super(scope, id);
+    const { baseline } = props;
+    if (baseline.trail.enabled && props.inHomeRegion) {
+      for (const activity of ACCOUNT_ACTIVITIES) {
+        props.alarms.add(this, activity.metric, {
+          name: activity.alarm,
+          description: activity.description,
+          metric: new cloudwatch.Metric({ namespace: ACCOUNT_ACTIVITY_NAMESPACE, metricName: activity.metric, statistic: 'Sum', period: Duration.minutes(5) }),
+          threshold: 0,
+          evaluationPeriods: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+          severity: activity.severity,
+          tier: 'account',
+        });
+      }
+    }
+    const field = (path: string) => events.EventField.fromPath(path);
+    const route = (ruleId: string, description: string, eventPattern: events.EventPattern, message: string) => {
+      const rule = new events.Rule(this, ruleId, { description, eventPattern });
+      rule.addTarget(new targets.SnsTopic(props.topic, { message: events.RuleTargetInput.fromText(message) }));
+      this.rules.push(rule);
+    };
+    if (baseline.guardDuty.enabled) {
+      route(
+        'GuardDutyFindings',
+        'GuardDuty findings of medium severity and above in the account (this region and those forwarded here)',
+        GUARDDUTY_FINDINGS,
+        `GuardDuty finding (severity ${field('$.detail.severity')}) in ${field('$.region')}: ${field('$.detail.title')} [${field('$.detail.type')}, ${field('$.detail.resource.resourceType')}]. Runbook: docs/alarms.md#guardduty-finding`,
+      );
+    }
+    if (baseline.securityHub) {
+      route(
+        'SecurityHubFindings',
+        'New Security Hub findings rated high or critical in the account (this region and those forwarded here)',
+        SECURITY_HUB_FINDINGS,
+        `Security Hub ${field('$.detail.findings[0].Severity.Label')} in ${field('$.region')}: ${field('$.detail.findings[0].Title')} on ${field('$.detail.findings[0].Resources[0].Id')}. Runbook: docs/alarms.md#security-hub-finding`,
+      );
+    }
+  }
+}

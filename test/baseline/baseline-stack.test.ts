@@ -1,0 +1,243 @@
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { describe, expect, test } from 'vitest';
+import { ACCOUNT_ACTIVITIES, ACCOUNT_ACTIVITY_NAMESPACE, MAX_FILTER_PATTERN_LENGTH } from '../../lib/baseline/account-activity';
+import { baselinePlans, UPLOADS_BUCKET_LOGICAL_ID, uploadsBucketArnPrefix } from '../../lib/baseline/baseline-stack';
+import { RECORDED_GLOBAL_TYPES, RECORDED_TYPES } from '../../lib/baseline/config-recorder';
+import { loadStages, type StageConfig, type StageName } from '../../lib/config';
+import { synthStage } from '../support/synth';
+import { stageTemplates } from '../support/template';
+
+type Json = Record<string, any>;
+const synthesized = stageTemplates();
+const { all } = loadStages({});
+const config = (name: StageName): StageConfig => all.find((c) => c.name === name)!;
+const baselineOf = (name: StageName, region = config(name).region): Template | undefined => synthesized[name].shared.get(`Baseline-${config(name).account}-${region}`);
+const only = (t: Template, type: string): Json => {
+  const found = Object.values(t.findResources(type));
+  expect(found, type).toHaveLength(1);
+  return found[0];
+};
+
+test('one baseline stack per account and region the stages use, the DR region included', () => {
+  expect(baselinePlans(all).map((p) => `${p.account}/${p.region}${p.region === p.homeRegion ? ' (home)' : ''}`)).toEqual([
+    '111111111111/eu-west-1 (home)',
+    '222222222222/eu-west-1 (home)',
+    '222222222222/eu-central-1',
+    '333333333333/eu-west-1 (home)',
+    '333333333333/eu-central-1',
+  ]);
+});
+
+test('two stages in one account get one baseline stack per region, not two', () => {
+  const shared = all.map((c) => (c.name === 'staging' ? { ...c, account: config('prod').account } : c));
+  const plans = baselinePlans(shared).filter((p) => p.account === config('prod').account);
+  expect(plans.map((p) => p.region)).toEqual(['eu-west-1', 'eu-central-1']);
+  expect(plans[0].stages).toEqual(['staging', 'prod']);
+});
+
+test("the uploads bucket's ARN prefix follows the data stack's real bucket (its logical id is pinned)", () => {
+  const buckets = Object.keys(synthesized.prod.data.findResources('AWS::S3::Bucket'));
+  expect(buckets).toContain(UPLOADS_BUCKET_LOGICAL_ID);
+  expect(uploadsBucketArnPrefix('prod')).toBe('arn:aws:s3:::prod-data-uploadsbucketc4b27cc7-');
+});
+
+describe.each(['staging', 'prod'] as const)('%s account baseline (home region)', (name) => {
+  const cfg = config(name);
+  const t = () => baselineOf(name)!;
+
+  test('a multi-region trail with log file validation, its own key, its bucket and a CloudWatch Logs copy', () => {
+    const trail = only(t(), 'AWS::CloudTrail::Trail').Properties;
+    expect(trail).toMatchObject({ TrailName: 'webapp-account-trail', IsMultiRegionTrail: true, IncludeGlobalServiceEvents: true, EnableLogFileValidation: true, IsLogging: true });
+    expect(trail.KMSKeyId['Fn::GetAtt'][0]).toMatch(/^TrailKey/);
+    expect(trail.S3BucketName.Ref).toMatch(/^TrailBucket/);
+    expect(trail.CloudWatchLogsLogGroupArn['Fn::GetAtt'][0]).toMatch(/^TrailLogs/);
+    const key = t().toJSON().Resources[trail.KMSKeyId['Fn::GetAtt'][0]].Properties;
+    expect(key.EnableKeyRotation).toBe(true);
+    const encrypt = key.KeyPolicy.Statement.find((s: Json) => s.Sid === 'TheTrailEncryptsLogFiles');
+    expect(encrypt.Condition).toEqual({
+      StringLike: { 'kms:EncryptionContext:aws:cloudtrail:arn': `arn:aws:cloudtrail:*:${cfg.account}:trail/*` },
+      StringEquals: { 'aws:SourceArn': `arn:aws:cloudtrail:${cfg.region}:${cfg.account}:trail/webapp-account-trail` },
+    });
+  });
+
+  test('object-level events of the uploads bucket are recorded in prod only, by its ARN prefix', () => {
+    const trail = only(t(), 'AWS::CloudTrail::Trail').Properties;
+    if (cfg.baseline.trail.uploadsDataEvents) {
+      expect(trail.EventSelectors).toBeUndefined();
+      expect(trail.AdvancedEventSelectors).toEqual([
+        { Name: 'Management events', FieldSelectors: [{ Field: 'eventCategory', Equals: ['Management'] }] },
+        {
+          Name: 'Object events of the uploads buckets',
+          FieldSelectors: [
+            { Field: 'eventCategory', Equals: ['Data'] },
+            { Field: 'resources.type', Equals: ['AWS::S3::Object'] },
+            { Field: 'resources.ARN', StartsWith: [uploadsBucketArnPrefix(name)] },
+          ],
+        },
+      ]);
+    } else {
+      expect(trail.AdvancedEventSelectors).toBeUndefined();
+    }
+    expect(name === 'prod').toBe(cfg.baseline.trail.uploadsDataEvents);
+  });
+
+  test('the trail bucket is versioned, KMS-encrypted, private, logged, TLS-only, archived and expired on schedule', () => {
+    const [[id, bucket]] = Object.entries(t().findResources('AWS::S3::Bucket')).filter(([bucketId]) => bucketId.startsWith('TrailBucket'));
+    const p = bucket.Properties;
+    expect(p.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+    expect(p.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toBe('aws:kms');
+    expect(p.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+    expect(p.LoggingConfiguration.DestinationBucketName.Ref).toMatch(/^TrailAccessLogs/);
+    expect(p.LifecycleConfiguration.Rules).toEqual([
+      expect.objectContaining({
+        Status: 'Enabled',
+        ExpirationInDays: cfg.baseline.trail.retentionDays,
+        Transitions: [{ StorageClass: 'GLACIER_IR', TransitionInDays: cfg.baseline.trail.archiveAfterDays }],
+      }),
+    ]);
+    expect(p.ObjectLockEnabled).toBeUndefined();
+    expect(bucket.DeletionPolicy).toBe('Retain');
+    const policy = Object.values(t().findResources('AWS::S3::BucketPolicy')).find((bp) => bp.Properties.Bucket.Ref === id)!.Properties.PolicyDocument.Statement;
+    expect(policy).toContainEqual(expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
+    expect(policy).toContainEqual(expect.objectContaining({ Effect: 'Allow', Principal: { Service: 'cloudtrail.amazonaws.com' }, Action: 's3:PutObject' }));
+    expect(policy).toContainEqual(expect.objectContaining({ Effect: 'Allow', Principal: { Service: 'cloudtrail.amazonaws.com' }, Action: 's3:GetBucketAcl' }));
+  });
+
+  test('a metric filter per CIS check, each under the pattern size limit, deploys excluded where they change things', () => {
+    const filters = Object.values(t().findResources('AWS::Logs::MetricFilter')).map((f) => f.Properties);
+    expect(filters.map((f) => f.MetricTransformations[0].MetricName).sort()).toEqual(ACCOUNT_ACTIVITIES.map((a) => a.metric).sort());
+    for (const f of filters) {
+      const activity = ACCOUNT_ACTIVITIES.find((a) => a.metric === f.MetricTransformations[0].MetricName)!;
+      expect(f.MetricTransformations).toEqual([{ MetricNamespace: ACCOUNT_ACTIVITY_NAMESPACE, MetricName: activity.metric, MetricValue: '1' }]);
+      expect(f.FilterPattern.length, activity.metric).toBeLessThanOrEqual(MAX_FILTER_PATTERN_LENGTH);
+      expect(f.LogGroupName.Ref).toMatch(/^TrailLogs/);
+      expect(f.FilterPattern.includes(`cdk-hnb659fds-cfn-exec-role-${cfg.account}-*`), activity.metric).toBe(activity.excludeDeploys);
+    }
+    expect(ACCOUNT_ACTIVITIES.filter((a) => a.excludeDeploys).map((a) => a.metric)).toEqual(['IamPolicyChanges', 'SecurityGroupChanges', 'NetworkAclChanges']);
+    const root = filters.find((f) => f.MetricTransformations[0].MetricName === 'RootAccountUsage')!;
+    expect(root.FilterPattern).toBe('{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }');
+  });
+
+  test('GuardDuty with the protections this stack needs, Fargate runtime monitoring by GuardDuty-managed agents', () => {
+    const features = only(t(), 'AWS::GuardDuty::Detector').Properties.Features as Json[];
+    const status = Object.fromEntries(features.map((f) => [f.Name, f.Status]));
+    expect(status).toEqual({
+      S3_DATA_EVENTS: 'ENABLED',
+      RDS_LOGIN_EVENTS: 'ENABLED',
+      LAMBDA_NETWORK_LOGS: 'ENABLED',
+      EBS_MALWARE_PROTECTION: 'ENABLED',
+      EKS_AUDIT_LOGS: 'DISABLED',
+      RUNTIME_MONITORING: 'ENABLED',
+    });
+    expect(features.find((f) => f.Name === 'RUNTIME_MONITORING')!.AdditionalConfiguration).toContainEqual({ Name: 'ECS_FARGATE_AGENT_MANAGEMENT', Status: 'ENABLED' });
+  });
+
+  test('Security Hub with Foundational Security Best Practices only, on a recorder of the types it evaluates', () => {
+    expect(only(t(), 'AWS::SecurityHub::Hub').Properties).toEqual({ EnableDefaultStandards: false, ControlFindingGenerator: 'SECURITY_CONTROL', AutoEnableControls: true });
+    expect(only(t(), 'AWS::SecurityHub::Standard').Properties.StandardsArn).toBe(`arn:aws:securityhub:${cfg.region}::standards/aws-foundational-security-best-practices/v/1.0.0`);
+    const recorder = only(t(), 'AWS::Config::ConfigurationRecorder').Properties;
+    expect(recorder.RecordingGroup).toEqual({
+      AllSupported: false,
+      IncludeGlobalResourceTypes: false,
+      RecordingStrategy: { UseOnly: 'INCLUSION_BY_RESOURCE_TYPES' },
+      ResourceTypes: [...RECORDED_TYPES, ...RECORDED_GLOBAL_TYPES],
+    });
+    const channel = only(t(), 'AWS::Config::DeliveryChannel');
+    const recorderId = Object.keys(t().findResources('AWS::Config::ConfigurationRecorder'))[0];
+    expect(channel.DependsOn).toContain(recorderId);
+    expect(only(t(), 'AWS::AccessAnalyzer::Analyzer').Properties).toEqual({ Type: 'ACCOUNT', AnalyzerName: 'webapp-account' });
+  });
+
+  test('its ops stack alarms on every check and routes findings to the alarm topic as one line', () => {
+    const alarms = Object.values(synthesized[name].ops.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
+    for (const activity of ACCOUNT_ACTIVITIES) {
+      const alarm = alarms.find((a) => a.AlarmName === `${name}-${activity.alarm}`);
+      expect(alarm, activity.alarm).toMatchObject({
+        Namespace: ACCOUNT_ACTIVITY_NAMESPACE,
+        MetricName: activity.metric,
+        Statistic: 'Sum',
+        Period: 300,
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+      });
+      expect(alarm!.AlarmDescription).toContain(`Runbook: docs/alarms.md#${activity.alarm}`);
+    }
+    synthesized[name].ops.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['aws.guardduty'], 'detail-type': ['GuardDuty Finding'], detail: { severity: [{ numeric: ['>=', 4] }] } },
+      Targets: [
+        Match.objectLike({ InputTransformer: Match.objectLike({ InputTemplate: Match.stringLikeRegexp('GuardDuty finding .*Runbook: docs/alarms.md#guardduty-finding') }) }),
+      ],
+    });
+    synthesized[name].ops.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.securityhub'],
+        detail: { findings: { Severity: { Label: ['HIGH', 'CRITICAL'] }, Workflow: { Status: ['NEW'] }, RecordState: ['ACTIVE'], ProductName: [{ 'anything-but': 'GuardDuty' }] } },
+      },
+    });
+  });
+
+  test('the DR region has the regional pieces and forwards its findings to the home region, and no trail', () => {
+    const dr = baselineOf(name, cfg.drRegion)!;
+    expect(Object.keys(dr.findResources('AWS::CloudTrail::Trail'))).toEqual([]);
+    expect(Object.keys(dr.findResources('AWS::Logs::MetricFilter'))).toEqual([]);
+    only(dr, 'AWS::GuardDuty::Detector');
+    only(dr, 'AWS::SecurityHub::Hub');
+    const recorder = only(dr, 'AWS::Config::ConfigurationRecorder').Properties;
+    expect(recorder.RecordingGroup.ResourceTypes).toEqual([...RECORDED_TYPES]);
+    const rules = Object.values(dr.findResources('AWS::Events::Rule')).map((r) => r.Properties);
+    expect(rules.map((r) => r.EventPattern.source)).toEqual([['aws.guardduty'], ['aws.securityhub']]);
+    for (const r of rules) expect(r.Targets[0].Arn).toBe(`arn:aws:events:${cfg.region}:${cfg.account}:event-bus/default`);
+  });
+
+  test('the tasks may pull GuardDuty agent images of their region only', () => {
+    const statements = Object.values(synthesized[name].app.findResources('AWS::IAM::Policy')).flatMap((p) => p.Properties.PolicyDocument.Statement as Json[]);
+    const pulls = statements.filter((s) => s.Sid === 'PullTheGuardDutyAgent');
+    expect(pulls.length).toBe(3);
+    for (const s of pulls) expect(s.Resource).toBe(`arn:aws:ecr:${cfg.region}:*:repository/aws-guardduty-agent-fargate`);
+  });
+});
+
+test("logical ids of the baseline's stateful resources are frozen", () => {
+  // Renaming one of these construct ids would replace the trail bucket (and its log files), a key
+  // that decrypts them, or the recorder's history.
+  const ids = (t: Template, type: string) => Object.keys(t.findResources(type)).sort();
+  const home = baselineOf('prod')!;
+  expect(ids(home, 'AWS::S3::Bucket')).toEqual(['ConfigRecorderBucket7BB5F67E', 'TrailAccessLogsFEE33FE3', 'TrailBucket6C1E344E']);
+  expect(ids(home, 'AWS::KMS::Key')).toEqual(['RecorderKeyBFFAC79B', 'TrailKey31F874A3', 'TrailLogsKey36CD54B2']);
+  expect(ids(home, 'AWS::Logs::LogGroup')).toEqual(['TrailLogs73276642']);
+});
+
+describe('dev account baseline, as shipped', () => {
+  test('trail and access analyzer only: no detector, hub or recorder, and their alarms and rules absent', () => {
+    const t = baselineOf('dev')!;
+    only(t, 'AWS::CloudTrail::Trail');
+    only(t, 'AWS::AccessAnalyzer::Analyzer');
+    for (const type of ['AWS::GuardDuty::Detector', 'AWS::SecurityHub::Hub', 'AWS::Config::ConfigurationRecorder']) expect(Object.keys(t.findResources(type)), type).toEqual([]);
+    const sources = Object.values(synthesized.dev.ops.findResources('AWS::Events::Rule')).map((r) => r.Properties.EventPattern.source[0]);
+    expect(sources).not.toContain('aws.guardduty');
+    expect(sources).not.toContain('aws.securityhub');
+    const statements = JSON.stringify(synthesized.dev.app.findResources('AWS::IAM::Policy'));
+    expect(statements).not.toContain('aws-guardduty-agent-fargate');
+  });
+});
+
+describe('an account with the baseline turned off', () => {
+  const off = JSON.stringify({
+    trail: { enabled: false },
+    guardDuty: { enabled: false, runtimeMonitoring: false },
+    securityHub: false,
+    configRecorder: 'off',
+    accessAnalyzer: false,
+  });
+  const { stage, ops, app, shared } = synthStage('dev', { 'dev.baseline': off });
+
+  test('has no baseline stack, no account alarms, no finding rules, no agent grant', () => {
+    expect([...shared.keys()].filter((k) => k.startsWith('Baseline-'))).toEqual([]);
+    const alarmNames = Object.values(ops.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties.AlarmName as string);
+    expect(alarmNames.filter((n) => n.includes('-account-'))).toEqual([]);
+    expect(JSON.stringify(ops.toJSON())).not.toContain(ACCOUNT_ACTIVITY_NAMESPACE);
+    expect(JSON.stringify(app.toJSON())).not.toContain('aws-guardduty-agent-fargate');
+    expect(stage.config.baseline.trail.enabled).toBe(false);
+  });
+});
