@@ -1,15 +1,17 @@
-import { App, type AppProps, Validations } from 'aws-cdk-lib';
+import { App, type AppProps, Aspects, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, NIST80053R5Checks } from 'cdk-nag';
 import { BaselineStack, baselinePlans, baselineStackName } from './baseline/baseline-stack';
 import { CiAccessStack } from './ci/ci-access-stack';
 import { loadStages } from './config';
 import { RegistryStack, registryPlans } from './registry/registry-stack';
+import { ControlTowerChecks } from './shared/control-tower-checks';
+import { GrantsForAwsResourcesOnly } from './shared/kms-grants';
 import { AppStage } from './stages/app-stage';
 
 export interface CreateAppOptions extends AppProps {
   /**
-   * Register the cdk-nag AwsSolutions and NIST 800-53 R5 packs, so synth fails on any
-   * unacknowledged finding. Tests that only assert on templates leave it off and run the packs
+   * Register the cdk-nag AwsSolutions and NIST 800-53 R5 packs and AWS Control Tower's proactive
+   * controls, so synth fails on any unacknowledged finding. Tests that only assert on templates leave it off and run the packs
    * with `validateScope` instead.
    * @default true
    */
@@ -61,8 +63,10 @@ export function createApp(options: CreateAppOptions = {}): { app: App; stages: A
       description: `Security baseline of ${plan.account} in ${plan.region} (${plan.stages.join(', ')}): ${plan.region === plan.homeRegion ? 'audit trail, ' : ''}threat detection, findings, access analysis`,
     });
   }
+  // On the app for its own stacks, and on each stage: a stage synthesizes apart from the app.
+  for (const scope of [app, ...stages]) Aspects.of(scope).add(new GrantsForAwsResourcesOnly());
   if (options.enableNag ?? true) {
-    Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new NIST80053R5Checks(app));
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new NIST80053R5Checks(app), new ControlTowerChecks());
   }
   return { app, stages };
 }

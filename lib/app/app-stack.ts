@@ -14,6 +14,7 @@ import type { DataTier } from '../data/data-stack';
 import { DATABASE_NAME, DATABASE_PORT } from '../data/database';
 import type { NetworkTier } from '../network/network-stack';
 import { AlarmSet } from '../shared/alarm-set';
+import { acknowledgeControl } from '../shared/control-tower-checks';
 import type { LogSettings } from '../shared/log-group';
 import { QUEUE_METRICS_NAMESPACE, stageResourceName } from '../shared/naming';
 import { ServiceKey } from '../shared/service-key';
@@ -111,6 +112,11 @@ export class AppStack extends StageStack implements AppTier {
       // its commands and output are written to an encrypted log group (who ran what, for audits).
       ...(exec ? { executeCommandConfiguration: exec.configuration } : {}),
     });
+    acknowledgeControl(
+      this.cluster,
+      'ecs_container_insights_enabled_check',
+      'Container Insights is on with enhanced observability ("enhanced"); the rule accepts only the value "enabled", the older level.',
+    );
 
     ({ frontDoor: this.frontDoor, waf: this.waf } = this.buildFrontDoor(network, data));
     this.loadBalancer = this.frontDoor.alb;

@@ -3,6 +3,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { acknowledgeControl } from '../shared/control-tower-checks';
 import { type LogSettings, stageLogGroup } from '../shared/log-group';
 
 export interface AppTaskProps extends LogSettings {
@@ -86,6 +87,18 @@ export class AppTask extends Construct {
     });
     this.container.addMountPoints(...Object.entries(SCRATCH_PATHS).map(([sourceVolume, containerPath]) => ({ sourceVolume, containerPath, readOnly: false })));
 
+    acknowledgeControl(
+      this.taskDefinition,
+      'ecs_task_definition_memory_hard_limit_check',
+      'On Fargate the task size is the hard memory limit of its containers; a container limit would only split it with the sidecars ECS adds (the GuardDuty agent) at launch.',
+    );
+    if (props.enableExecuteCommand) {
+      acknowledgeControl(
+        this.taskDefinition,
+        'ecs_containers_readonly_access_check',
+        'ECS Exec (app.enableExecuteCommand, never in prod) needs a writable root filesystem for its agent.',
+      );
+    }
     Validations.of(this.taskDefinition.node.defaultChild!).acknowledge({
       id: 'AwsSolutions-ECS2',
       reason:

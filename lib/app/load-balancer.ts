@@ -6,6 +6,7 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as targets from 'aws-cdk-lib/aws-route53-targets';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { acknowledgeControl } from '../shared/control-tower-checks';
 
 export interface LoadBalancerProps {
   readonly vpc: ec2.IVpc;
@@ -61,6 +62,18 @@ export class LoadBalancer extends Construct {
       idleTimeout: Duration.seconds(60),
     });
     this.alb.logAccessLogs(props.accessLogBucket, `alb/${Stack.of(this).stackName}`);
+    acknowledgeControl(
+      this.alb,
+      'elbv2_logging_enabled_check',
+      "Access logs go to the data stack's access-log bucket, named here as Fn::GetStackOutput, which the control's rule cannot resolve (it accepts only a bucket name string).",
+    );
+    if (!props.deletionProtection) {
+      acknowledgeControl(
+        this.alb,
+        'elbv2_deletion_protection_enabled_check',
+        'Deletion protection is on in prod only (app.loadBalancerDeletionProtection): the load balancer holds no data, and other stages must be able to tear down.',
+      );
+    }
     if (!props.deletionProtection) {
       Validations.of(this.alb.node.defaultChild!).acknowledge({
         id: 'NIST.800.53.R5-ELBDeletionProtectionEnabled',
@@ -102,6 +115,11 @@ export class LoadBalancer extends Construct {
       Annotations.of(this).addWarningV2(
         'app:httpOnly',
         `This stage has no domain, so its load balancer serves plain HTTP on port 80, to ${props.httpAllowedCidrs.join(', ')} only (app.httpAllowedCidrs). Set domain and https: true in lib/config/stages.ts to serve HTTPS.`,
+      );
+      acknowledgeControl(
+        this.listener,
+        'alb_http_to_https_redirection_check',
+        'A stage without a domain cannot get a certificate; it serves HTTP to app.httpAllowedCidrs by configuration (a synth warning says so). The config schema requires HTTPS in prod.',
       );
       for (const id of ['NIST.800.53.R5-ALBHttpToHttpsRedirection', 'NIST.800.53.R5-ELBv2ACMCertificateRequired']) {
         Validations.of(this.listener.node.defaultChild!).acknowledge({

@@ -5,6 +5,8 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { acknowledgeControl, acknowledgeControls, BUCKET_CONTROLS } from '../shared/control-tower-checks';
+import { acknowledgeLogGroupControls } from '../shared/log-group';
 import { LogsKey } from '../shared/logs-key';
 import { PROJECT } from '../shared/naming';
 import { ACCOUNT_ACTIVITIES, ACCOUNT_ACTIVITY_NAMESPACE, activityPattern } from './account-activity';
@@ -93,6 +95,7 @@ export class AuditTrail extends Construct {
         },
       ],
     });
+    acknowledgeControls(accessLogs, { ...BUCKET_CONTROLS.accessLogs, ...BUCKET_CONTROLS.serviceWritten });
     Validations.of(accessLogs).acknowledge({
       id: 'AwsSolutions-S1',
       reason: "This bucket receives the trail bucket's server access logs; logging it into itself would log every log delivery.",
@@ -132,6 +135,14 @@ export class AuditTrail extends Construct {
         },
       ],
     });
+    acknowledgeControls(this.bucket, BUCKET_CONTROLS.serviceWritten);
+    if (props.objectLock === 'off') {
+      acknowledgeControl(
+        this.bucket,
+        's3_bucket_object_lock_enabled_check',
+        'Object Lock is a choice of the account baseline (baseline.trail.objectLock: "governance"); without it, versioning and log file validation show any change to a log file.',
+      );
+    }
     Validations.of(this.bucket).acknowledge({
       id: 'NIST.800.53.R5-S3BucketReplicationEnabled',
       reason: 'The trail records every region of the account into this one bucket; a copy in another region is not part of the baseline (docs/security.md, "Account baseline").',
@@ -139,6 +150,7 @@ export class AuditTrail extends Construct {
 
     const logsKey = new LogsKey(this, 'LogsKey', { removalPolicy: RemovalPolicy.RETAIN }).key;
     this.logGroup = new logs.LogGroup(this, 'Logs', { encryptionKey: logsKey, retention: TRAIL_LOG_RETENTION, removalPolicy: props.removalPolicy });
+    acknowledgeLogGroupControls(this.logGroup, logsKey, TRAIL_LOG_RETENTION);
 
     this.trail = new cloudtrail.Trail(this, 'Trail', {
       trailName: TRAIL_NAME,

@@ -5,6 +5,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { awsManagedRole } from '../shared/aws-managed-policy';
+import { acknowledgeControls, BUCKET_CONTROLS } from '../shared/control-tower-checks';
 
 /**
  * The resource types AWS Config records: those this project deploys that Security Hub's AWS
@@ -83,6 +84,11 @@ export class ConfigRecorder extends Construct {
       lifecycleRules: [
         { id: 'expire-config-history', expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(7) },
       ],
+    });
+    acknowledgeControls(this.bucket, {
+      ...BUCKET_CONTROLS.serviceWritten,
+      s3_bucket_logging_enabled_check: 'AWS Config is the only writer (as its role) and CloudTrail records its calls; access logs would need a bucket of their own for little.',
+      s3_bucket_object_lock_enabled_check: 'Configuration history the recorder rebuilds; it expires after a year and is evidence of nothing a lock would protect.',
     });
     for (const [rule, reason] of [
       ['AwsSolutions-S1', 'AWS Config is the only writer (as its role); CloudTrail records its API calls. Access logs would add a bucket of their own for little.'],

@@ -1,5 +1,6 @@
 import * as guardduty from 'aws-cdk-lib/aws-guardduty';
 import { Construct } from 'constructs';
+import { acknowledgeControl } from '../shared/control-tower-checks';
 
 export interface ThreatDetectionProps {
   /** Runtime Monitoring of Fargate tasks, with GuardDuty managing its agent (a sidecar it adds to new tasks). */
@@ -43,5 +44,10 @@ export class ThreatDetection extends Construct {
         },
       ],
     });
+    acknowledgeControl(
+      this.detector,
+      'guardduty_s3_protection_enabled_check',
+      'S3 protection is on as the S3_DATA_EVENTS feature; the rule reads the older DataSources property, which CloudFormation refuses next to Features.',
+    );
   }
 }

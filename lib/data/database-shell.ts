@@ -56,6 +56,8 @@ export class DatabaseShell extends Construct {
       userData,
       requireImdsv2: true,
       httpPutResponseHopLimit: 1,
+      // Per-minute metrics while a session runs (billed per hour the host exists).
+      detailedMonitoring: true,
       instanceInitiatedShutdownBehavior: ec2.InstanceInitiatedShutdownBehavior.TERMINATE,
       blockDevices: [{ deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebs(8, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3, deleteOnTermination: true }) }],
     });

@@ -6,6 +6,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
 import { rdsMaxConnections } from '../config/instance-class';
 import { acknowledgeAwsManagedPolicy } from '../shared/aws-managed-policy';
+import { acknowledgeControls } from '../shared/control-tower-checks';
 import { type LogSettings, stageLogGroup } from '../shared/log-group';
 
 export interface DatabaseProps extends LogSettings {
@@ -133,6 +134,29 @@ export class Database extends Construct implements ec2.IConnectable {
       removalPolicy: RemovalPolicy.SNAPSHOT,
     });
     for (const group of logGroups) this.instance.node.addDependency(group);
+    acknowledgeControls(this.instance, {
+      rds_instance_automatic_minor_version_upgrade_enabled_check:
+        'The engine minor is pinned in config and upgraded by a reviewed change: the database setup re-checks pgvector after each upgrade (extension versions do not follow the engine).',
+      rds_instance_default_admin_check:
+        'The master user is "postgres" since the first deploy and only the database setup uses it (the app logs in as its own roles with IAM tokens); renaming it replaces the instance.',
+      rds_instance_no_default_ports_check:
+        'Port 5432 is admitted only from named security groups in isolated subnets; a different port hides nothing there and changing it replaces the instance.',
+      ...(props.backupRetentionDays < 7
+        ? {
+            rds_instance_backup_enabled_check: `Automated backups are on, kept ${props.backupRetentionDays} days by this stage's config (database.backupRetentionDays); staging and prod keep 7 and more.`,
+          }
+        : {}),
+      ...(!props.deletionProtection
+        ? { rds_instance_deletion_protection_enabled_check: 'A throw-away stage by config (database.deletionProtection); the schema requires it in prod.' }
+        : {}),
+      ...(!props.multiAz ? { rds_instance_multi_az_support_check: "Single-AZ by this stage's config (database.multiAz); the schema requires Multi-AZ in prod." } : {}),
+      ...(!props.enablePerformanceInsights
+        ? {
+            rds_instance_enhanced_monitoring_enabled_check:
+              'Enhanced monitoring comes with database.enablePerformanceInsights, on in prod; CloudWatch metrics and alarms watch this stage.',
+          }
+        : {}),
+    });
 
     // The instance's own Connections carry its port as a CloudFormation token, which security
     // checks cannot read; the port is fixed, so say it.

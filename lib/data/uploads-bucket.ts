@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { acknowledgeControls, BUCKET_CONTROLS } from '../shared/control-tower-checks';
 
 export interface UploadsBucketProps {
   /** Encrypts the uploads (SSE-KMS with an S3 bucket key, so KMS is called once per object batch). */
@@ -28,6 +29,13 @@ export interface UploadsBucketProps {
    */
   readonly replicateTo?: s3.IBucket;
 }
+
+/** The Control Tower controls that do not apply to the uploads bucket and its replica. */
+export const UPLOADS_CONTROLS = {
+  s3_bucket_object_lock_enabled_check:
+    'Users delete their uploads and the app must be able to erase them (privacy requests); versioning keeps overwritten and deleted objects for uploads.noncurrentVersionExpirationDays and AWS Backup is not needed for them.',
+  s3_event_notifications_enabled_check: 'The app learns of uploads from its own requests (presigned URLs it issued); no consumer would act on bucket notifications.',
+} as const;
 
 /**
  * How uploads are stored, here and in the DR-region replica: SSE-KMS with an S3 bucket key (one
@@ -169,6 +177,8 @@ export class UploadsBucket extends Construct {
           'Not replicated to another region (uploads.replicateToDr is off for this stage, and access logs are not replicated in any stage): versioning keeps overwritten and deleted objects for the configured days.',
       });
     }
+    acknowledgeControls(this.bucket, UPLOADS_CONTROLS);
+    acknowledgeControls(this.accessLogs, { ...BUCKET_CONTROLS.accessLogs, ...BUCKET_CONTROLS.serviceWritten });
     const logBucket = this.accessLogs.node.defaultChild!;
     const isLogTarget = 'This is the server-access-log bucket; logging it into itself would log its own log writes forever.';
     for (const id of ['AwsSolutions-S1', 'NIST.800.53.R5-S3BucketLoggingEnabled']) {

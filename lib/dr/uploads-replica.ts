@@ -2,7 +2,8 @@ import { PhysicalName, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { uploadsStorage } from '../data/uploads-bucket';
+import { UPLOADS_CONTROLS, uploadsStorage } from '../data/uploads-bucket';
+import { acknowledgeControls } from '../shared/control-tower-checks';
 
 export interface UploadsReplicaProps {
   /** Encrypts the replicated objects in the DR region. */
@@ -35,6 +36,7 @@ export class UploadsReplica extends Construct {
     const resource = this.bucket.node.defaultChild!;
     const replicaOnly = 'This bucket only receives replicas of the uploads bucket, whose requests are logged in the primary region; only the replication role writes here.';
     Validations.of(resource).acknowledge({ id: 'AwsSolutions-S1', reason: replicaOnly });
+    acknowledgeControls(this.bucket, { ...UPLOADS_CONTROLS, s3_bucket_logging_enabled_check: replicaOnly });
     Validations.of(resource).acknowledge({ id: 'NIST.800.53.R5-S3BucketLoggingEnabled', reason: replicaOnly });
     Validations.of(resource).acknowledge({
       id: 'NIST.800.53.R5-S3BucketReplicationEnabled',

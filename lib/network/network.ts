@@ -4,6 +4,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { acknowledgeControl } from '../shared/control-tower-checks';
+import { acknowledgeLogGroupControls } from '../shared/log-group';
 
 export interface NetworkProps {
   /** VPC IPv4 block, /16 to /24. */
@@ -63,6 +65,16 @@ export class Network extends Construct {
       },
     });
 
+    // CDK's own function that strips the default security group's rules (one per stack).
+    const restrictDefaultGroup = Stack.of(this).node.tryFindChild('Custom::VpcRestrictDefaultSGCustomResourceProvider');
+    if (restrictDefaultGroup) {
+      acknowledgeControl(
+        restrictDefaultGroup,
+        'lambda_inside_vpc_check',
+        "CDK's provider that removes the default security group's rules while the VPC is created; it calls only the EC2 API, once per deploy, and cannot run inside the VPC it configures before that VPC has routes.",
+      );
+    }
+
     // What the VPC may reach through the S3 endpoint: the stage account's own buckets, the
     // bucket ECR serves image layers from, and the buckets CloudFormation hands custom resources
     // presigned response URLs in (a function in the VPC that cannot answer hangs the deploy for an
@@ -96,6 +108,7 @@ export class Network extends Construct {
       retention: props.flowLogRetention,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
+    acknowledgeLogGroupControls(this.flowLogGroup, props.logsKey, props.flowLogRetention);
     // The flow-log service writes through a role whose only policy is a managed one scoped to this
     // log group; `withoutPolicyUpdates` stops CDK adding an inline copy of the same grant.
     const { account, region, partition } = Stack.of(this);

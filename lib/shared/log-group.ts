@@ -1,7 +1,8 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { acknowledgeControl } from './control-tower-checks';
 
 /** How a stage keeps its logs; constructs that log take these three together. */
 export interface LogSettings {
@@ -17,12 +18,37 @@ export interface LogSettings {
 
 /** Defines a log group the project way: encrypted with the logs key, kept for the stage retention. */
 export function stageLogGroup(scope: Construct, id: string, settings: LogSettings, logGroupName?: string): logs.LogGroup {
-  return new logs.LogGroup(scope, id, {
+  const group = new logs.LogGroup(scope, id, {
     logGroupName,
     encryptionKey: settings.logsKey,
     retention: settings.logRetention,
     removalPolicy: settings.logRemovalPolicy ?? RemovalPolicy.RETAIN,
   });
+  acknowledgeLogGroupControls(group, settings.logsKey, settings.logRetention);
+  return group;
+}
+
+/**
+ * The Control Tower log-group controls that do not apply: a key from the network stack reaches
+ * other stacks as Fn::GetStackOutput, which the encryption rule cannot resolve (the group is
+ * encrypted all the same; tests assert the key on every group), and a stage that keeps its logs
+ * less than a year does so by its config (prod keeps 365 days).
+ */
+export function acknowledgeLogGroupControls(group: logs.LogGroup, key: kms.IKey, retentionDays: number): void {
+  if (Stack.of(key) !== Stack.of(group)) {
+    acknowledgeControl(
+      group,
+      'cloudwatch_log_group_encrypted_check',
+      "Encrypted with the stage's logs key, which the network stack owns and this stack reads as Fn::GetStackOutput: the control's rule accepts only a key ARN string or a reference inside the template.",
+    );
+  }
+  if (retentionDays < 365) {
+    acknowledgeControl(
+      group,
+      'cloudwatch_log_group_retention_period_check',
+      `Kept ${retentionDays} days by the stage config (logRetentionDays, or a fixed period for a copy whose record is elsewhere); prod keeps its logs 365 days.`,
+    );
+  }
 }
 
 /** Just the log settings of a larger props object, to pass on. */

@@ -4,6 +4,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { acknowledgeControl } from './control-tower-checks';
 import { type LogSettings, stageLogGroup } from './log-group';
 
 export interface ProjectFunctionProps extends LogSettings {
@@ -67,6 +68,11 @@ export class ProjectFunction extends Construct {
       },
     });
 
+    acknowledgeControl(
+      this.fn,
+      'lambda_inside_vpc_check',
+      "Runs in the VPC's private subnets, whose ids come from the network stack as Fn::GetStackOutput, which the control's rule cannot resolve.",
+    );
     // Findings that hold for every project function, acknowledged here, once, on the function.
     const role = this.fn.role!;
     for (const policy of ['AWSLambdaBasicExecutionRole', 'AWSLambdaVPCAccessExecutionRole']) {

@@ -2,6 +2,7 @@ import { type CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as cr from 'aws-cdk-lib/custom-resources';
 import type { IConstruct } from 'constructs';
+import { acknowledgeControl, acknowledgeControls } from './control-tower-checks';
 
 /**
  * Findings on the Provider framework's own functions and waiter state machine, which CDK builds
@@ -30,6 +31,11 @@ export function acknowledgeProviderFindings(provider: cr.Provider, handlers: lam
     const framework = provider.node.tryFindChild(name);
     if (!framework) continue;
     for (const [id, reason] of Object.entries(frameworkFunction)) Validations.of(framework).acknowledge({ id, reason });
+    acknowledgeControl(
+      framework,
+      'lambda_inside_vpc_check',
+      'A CDK Provider framework function: it only invokes the handler and answers CloudFormation, and it runs in the VPC where the handler does (subnet ids from another stack, which the rule cannot resolve).',
+    );
   }
   const waiter = provider.node.tryFindChild('waiter-state-machine');
   if (waiter) {
@@ -41,5 +47,9 @@ export function acknowledgeProviderFindings(provider: cr.Provider, handlers: lam
       'AwsSolutions-SF2': 'The waiter runs a few polls per deploy; the functions it calls log each attempt, which X-Ray would not add to.',
     };
     for (const [id, reason] of Object.entries(reasons)) Validations.of(waiter).acknowledge({ id, reason });
+    acknowledgeControls(waiter, {
+      step_functions_state_machine_logging_enabled_check: 'The Provider waiter only sleeps and calls isComplete, which logs every attempt to its encrypted log group.',
+      step_functions_state_machine_tracing_enabled_check: 'The Provider waiter runs a few polls per deploy; the functions it calls log each attempt, which X-Ray would not add to.',
+    });
   }
 }

@@ -4,10 +4,10 @@ import { ACCOUNT_ACTIVITIES, ACCOUNT_ACTIVITY_NAMESPACE, MAX_FILTER_PATTERN_LENG
 import { baselinePlans, UPLOADS_BUCKET_LOGICAL_ID, uploadsBucketArnPrefix } from '../../lib/baseline/baseline-stack';
 import { RECORDED_GLOBAL_TYPES, RECORDED_TYPES } from '../../lib/baseline/config-recorder';
 import { loadStages, type StageConfig, type StageName } from '../../lib/config';
+import { GRANTS_FOR_AWS_RESOURCES_ONLY } from '../../lib/shared/kms-grants';
 import { synthStage } from '../support/synth';
-import { stageTemplates } from '../support/template';
+import { type Json, stageTemplates } from '../support/template';
 
-type Json = Record<string, any>;
 const synthesized = stageTemplates();
 const { all } = loadStages({});
 const config = (name: StageName): StageConfig => all.find((c) => c.name === name)!;
@@ -206,6 +206,23 @@ test("logical ids of the baseline's stateful resources are frozen", () => {
   expect(ids(home, 'AWS::S3::Bucket')).toEqual(['ConfigRecorderBucket7BB5F67E', 'TrailAccessLogsFEE33FE3', 'TrailBucket6C1E344E']);
   expect(ids(home, 'AWS::KMS::Key')).toEqual(['RecorderKeyBFFAC79B', 'TrailKey31F874A3', 'TrailLogsKey36CD54B2']);
   expect(ids(home, 'AWS::Logs::LogGroup')).toEqual(['TrailLogs73276642']);
+});
+
+test.each(['dev', 'staging', 'prod'] as const)('every KMS key of %s and its account denies grants not made for an AWS resource (CT.KMS.PR.3)', (name) => {
+  const t = synthesized[name];
+  const templates = [t.network, t.data, t.app, t.ops, ...(t.dr ? [t.dr] : []), ...t.shared.values()];
+  const keys = templates.flatMap((template) => Object.values(template.findResources('AWS::KMS::Key')));
+  expect(keys.length).toBeGreaterThan(8);
+  for (const key of keys) {
+    expect(key.Properties.KeyPolicy.Statement).toContainEqual({
+      Sid: GRANTS_FOR_AWS_RESOURCES_ONLY,
+      Effect: 'Deny',
+      Principal: { AWS: '*' },
+      Action: 'kms:CreateGrant',
+      Resource: '*',
+      Condition: { BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' } },
+    });
+  }
 });
 
 describe('dev account baseline, as shipped', () => {

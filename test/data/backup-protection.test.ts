@@ -2,6 +2,7 @@ import type { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
 import { BOOTSTRAP_QUALIFIER } from '../../lib/ci/ci-access-stack';
 import { parseStageConfig, STAGE_NAMES, STAGES, type StageConfig } from '../../lib/config';
+import { GRANTS_FOR_AWS_RESOURCES_ONLY } from '../../lib/shared/kms-grants';
 import { type StageTemplates, synthStage } from '../support/synth';
 import { stageTemplates } from '../support/template';
 
@@ -83,7 +84,7 @@ describe.each(STAGE_NAMES)('%s backups no admin or CI role can destroy', (name) 
     if (!config.backup.drCopies) return;
     const [key] = Object.values(synthesized[name].dr!.findResources('AWS::KMS::Key')).filter((k) => /DR backup vault/.test(k.Properties.Description));
     expect(key.Properties.PendingWindowInDays).toBe(30);
-    expect(key.Properties.KeyPolicy.Statement.filter((s: { Effect: string }) => s.Effect === 'Deny')).toEqual([
+    expect(key.Properties.KeyPolicy.Statement.filter((s: { Effect: string; Sid?: string }) => s.Effect === 'Deny' && s.Sid !== GRANTS_FOR_AWS_RESOURCES_ONLY)).toEqual([
       expect.objectContaining({ Action: ['kms:DisableKey', 'kms:ScheduleKeyDeletion'], Condition: { ArnNotEquals: { 'aws:PrincipalArn': breakGlass } } }),
     ]);
   });

@@ -2,6 +2,7 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
 import { setupFingerprint } from '../../lambda/database-setup/fingerprint';
 import { parseStageConfig, STAGE_NAMES, STAGES, type StageConfig, type StageName } from '../../lib/config';
+import { GRANTS_FOR_AWS_RESOURCES_ONLY } from '../../lib/shared/kms-grants';
 import { creationSuffixed, stackOutput, stackOutputLike, synthStage } from '../support/synth';
 import { only, stageTemplates } from '../support/template';
 
@@ -39,7 +40,8 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
       const statements = all.filter((s) => s.Effect === 'Allow');
       // The keys backups depend on: nobody but the break-glass role can schedule their deletion or disable them.
       const protectedKey = prefix === 'DatabaseKey' || prefix === 'BackupKey';
-      expect(all.filter((s) => s.Effect === 'Deny')).toEqual(
+      // Every key also refuses grants not made for an AWS resource (lib/shared/kms-grants.ts; tested in test/baseline).
+      expect(all.filter((s) => s.Effect === 'Deny' && s.Sid !== GRANTS_FOR_AWS_RESOURCES_ONLY)).toEqual(
         protectedKey
           ? [
               {
