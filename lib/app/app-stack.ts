@@ -24,6 +24,7 @@ import { DatabaseMigration } from './database-migration';
 import { Email } from './email';
 import { ExecSessions } from './exec-sessions';
 import { LoadBalancer, TEST_LISTENER_PORT } from './load-balancer';
+import { LogQueries } from './log-queries';
 import { PreDeploySnapshot } from './pre-deploy-snapshot';
 import { ReleaseRecord } from './release-record';
 import { SmokeTest } from './smoke-test';
@@ -153,6 +154,7 @@ export class AppStack extends StageStack implements AppTier {
     new CfnOutput(this, 'WebServiceName', { value: this.web.service.serviceName });
     new CfnOutput(this, 'WorkerServiceName', { value: this.worker.service.serviceName });
     // The log groups the runbooks send people to, by name (CloudFormation generates the names).
+    new LogQueries(this, 'LogQueries', { folder: stageResourceName(this.config.name), web: tasks.web.logGroup, worker: tasks.worker.logGroup });
     new CfnOutput(this, 'WebLogGroup', { value: tasks.web.logGroup.logGroupName, description: 'Logs of the web tasks' });
     new CfnOutput(this, 'WorkerLogGroup', { value: tasks.worker.logGroup.logGroupName, description: 'Logs of the worker tasks' });
     if (tasks.migration) new CfnOutput(this, 'MigrationLogGroup', { value: tasks.migration.logGroup.logGroupName, description: 'Logs of the release migrations' });

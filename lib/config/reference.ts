@@ -207,6 +207,12 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
     rules: 'Security Hub needs a recorder (`stack` or `organization`)',
   },
   { fields: ['baseline.accessAnalyzer'], meaning: 'IAM Access Analyzer for the account (external access)', rules: '' },
+  {
+    fields: ['operations.slo.availabilityPercent', 'operations.slo.latencyPercent', 'operations.slo.latencyThresholdMs'],
+    meaning: 'service-level objectives: requests without a 5xx; requests answered within the threshold (multi-window burn-rate alarms on their 30-day error budgets)',
+    rules: '90 to 99.99; 50 to 99.9; 10 to 30000 ms',
+  },
+  { fields: ['operations.anomalyAlarms'], meaning: 'anomaly-detection alarms on request count and p99 latency', rules: 'on in prod as shipped' },
   { fields: ['logRetentionDays'], meaning: 'CloudWatch Logs retention', rules: 'a value CloudWatch offers (1, 3, 5, 7, 14, 30, 60, 90, ...)' },
   { fields: ['retainOnDelete'], meaning: 'keep keys, log groups and data when a stack or resource is deleted', rules: 'prod: must be true' },
   { fields: ['monthlyBudgetUsd'], meaning: "monthly cost budget of the stage's account: mails at 80% actual and 100% forecast", rules: '> 0' },

@@ -478,6 +478,35 @@ const stageShape = z
           .min(60, 'must be at least 60 s (the metric comes once a minute). Fix: use 60 to 86400')
           .max(86400, 'must be at most a day. Fix: use 60 to 86400')
           .default(600),
+        /**
+         * The stage's service-level objectives, from the load balancer's metrics (docs/alarms.md,
+         * "Service-level objectives"): the share of requests that must not fail (5xx from the app or
+         * the load balancer) and the share that must be answered within `latencyThresholdMs`. Each
+         * gets multi-window burn-rate alarms on its error budget (30 days).
+         */
+        slo: z
+          .object({
+            availabilityPercent: z
+              .number()
+              .min(90, 'an availability objective under 90% leaves more than 3 days of errors a month. Fix: use 90 to 99.99')
+              .max(99.99, 'a budget under 0.01% is exhausted by a handful of failed requests. Fix: use 90 to 99.99')
+              .default(99.9),
+            latencyPercent: z
+              .number()
+              .min(50, 'a latency objective under 50% says nothing about most requests. Fix: use 50 to 99.9')
+              .max(99.9, 'above 99.9% the budget is a few slow requests. Fix: use 50 to 99.9')
+              .default(95),
+            latencyThresholdMs: z
+              .number()
+              .int()
+              .min(10, 'the load balancer measures no faster than that meaningfully. Fix: use 10 to 30000 ms')
+              .max(30000, 'more than 30 s is not a latency objective. Fix: use 10 to 30000 ms')
+              .default(500),
+          })
+          .strict()
+          .prefault({}),
+        /** Anomaly-detection alarms on request count and p99 latency (they need two weeks of history to be useful; prod). */
+        anomalyAlarms: z.boolean().default(false),
         /** Requests the WAF may block in 5 minutes before the surge alarm fires. */
         wafBlockedPer5Min: z.number().int().positive('must be above 0. Fix: use a whole number of requests, e.g. 1000').default(1000),
       })

@@ -129,6 +129,8 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     app: { loadBalancerDeletionProtection: true, migrationCommand: MIGRATION, deployment: { strategy: 'canary', stepPercent: 10, stepMinutes: 10, bakeMinutes: 10 } },
     email: { requireProductionAccess: true },
     uploads: { noncurrentVersionExpirationDays: 90, accessLogExpirationDays: 365, replicateToDr: true },
+    // Traffic and p99 latency against the band they usually keep (after two weeks of history).
+    operations: { anomalyAlarms: true },
     // Who read or changed which upload is on record (object-level CloudTrail events).
     baseline: { trail: { uploadsDataEvents: true } },
     logRetentionDays: 365,

@@ -84,6 +84,33 @@ export class AppAlarms extends Construct {
       severity: 'ticket',
       tier: 'web',
     });
+    if (t.anomalyAlarms) {
+      // Against what the stage usually does at this hour and weekday (CloudWatch learns the band
+      // from two weeks of history; until then the band is wide and the alarms quiet).
+      alarms.addAnomaly(this, 'RequestsAnomaly', {
+        name: 'alb-requests-anomaly',
+        description: 'Requests to the load balancer left their usual band (3 standard deviations) for 15 minutes: a surge, or traffic that stopped arriving.',
+        metric: loadBalancer.metrics.requestCount(sum),
+        stdDevs: 3,
+        evaluationPeriods: 3,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_LOWER_OR_GREATER_THAN_UPPER_THRESHOLD,
+        // No requests at all is the anomaly this alarm exists for.
+        treatMissingData: BREACHING,
+        severity: 'ticket',
+        tier: 'load balancer',
+      });
+      alarms.addAnomaly(this, 'P99LatencyAnomaly', {
+        name: 'web-p99-latency-anomaly',
+        description: 'The p99 response time rose above its usual band (3 standard deviations) for 15 minutes.',
+        metric: loadBalancer.metrics.targetResponseTime({ statistic: 'p99', period: FIVE_MINUTES }),
+        stdDevs: 3,
+        evaluationPeriods: 3,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_UPPER_THRESHOLD,
+        treatMissingData: NOT_BREACHING,
+        severity: 'ticket',
+        tier: 'web',
+      });
+    }
     alarms.add(this, 'RejectedConnections', {
       name: 'alb-rejected-connections',
       description: 'The load balancer turned connections away in the last 5 minutes (it reached its connection limit).',

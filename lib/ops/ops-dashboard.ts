@@ -24,6 +24,8 @@ export interface OpsDashboardProps {
   readonly functions: readonly WatchedFunction[];
   /** The worker publishes the queue metrics (operations.queueMetrics). */
   readonly queueMetrics: boolean;
+  /** The service-level objectives' burn rates and budgets (SloAlarms.widgets). */
+  readonly sloWidgets?: readonly cloudwatch.IWidget[];
 }
 
 const PERIOD = Duration.minutes(1);
@@ -77,6 +79,10 @@ export class OpsDashboard extends Construct {
 
     const ecsMetric = (service: ecs.FargateService, metricName: string) =>
       serviceInsightMetric(service, metricName, { statistic: 'Average', period: PERIOD, label: metricName.replace('TaskCount', '') });
+    if (props.sloWidgets?.length) {
+      this.dashboard.addWidgets(heading('### Service-level objectives: burn rate (1 = spending the 30-day budget exactly) and budget left'));
+      this.dashboard.addWidgets(...props.sloWidgets);
+    }
     this.dashboard.addWidgets(heading('### Front door: traffic, errors, latency'));
     this.dashboard.addWidgets(
       graph('Requests', [alb.metrics.requestCount({ ...sum, label: 'requests' })]),

@@ -14,6 +14,7 @@ import { DataAlarms } from './data-alarms';
 import { FunctionAlarms, type WatchedFunction } from './function-alarms';
 import { OpsDashboard } from './ops-dashboard';
 import { OpsEvents } from './ops-events';
+import { SloAlarms } from './slo-alarms';
 
 export interface OpsStackProps extends StageStackProps {
   readonly data: DataTier;
@@ -61,6 +62,7 @@ export class OpsStack extends StageStack {
     });
     new FunctionAlarms(this, 'FunctionAlarms', { alarms: this.alarms, functions });
 
+    const slo = new SloAlarms(this, 'Slo', { alarms: this.alarms, slo: operations.slo, app });
     // The account's own alarms and findings (the baseline); root usage and trail or key tampering page.
     new AccountSecurity(this, 'AccountSecurity', { alarms: this.alarms, topic, baseline: this.config.baseline, inHomeRegion: props.inAccountHomeRegion ?? true });
 
@@ -89,6 +91,7 @@ export class OpsStack extends StageStack {
       cacheNodes,
       functions,
       queueMetrics: operations.queueMetrics,
+      sloWidgets: slo.widgets(),
     });
 
     new Budget(this, 'Budget', { name: stageResourceName(name, 'monthly'), monthlyUsd: monthlyBudgetUsd, emails: recipients.emails, topic });

@@ -1,13 +1,15 @@
+import { Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
+import { acknowledgeControls } from './control-tower-checks';
 
 /** page: somebody acts now (the stage's composite alarm includes it); ticket: look today. */
 export type Severity = 'page' | 'ticket';
 
 /** The tiers an alarm belongs to; the dashboard and docs/alarms.md group by them. */
-export type Tier = 'load balancer' | 'web' | 'worker' | 'database' | 'cache' | 'email' | 'functions' | 'waf' | 'account';
+export type Tier = 'load balancer' | 'web' | 'worker' | 'database' | 'cache' | 'email' | 'functions' | 'waf' | 'account' | 'slo';
 
 export interface WatchProps extends Omit<cloudwatch.AlarmProps, 'alarmName' | 'alarmDescription' | 'treatMissingData' | 'actionsEnabled'> {
   /** Name after the stage prefix, e.g. "db-cpu". docs/alarms.md lists every one. */
@@ -39,6 +41,8 @@ export interface WatchedAlarm {
  */
 export class AlarmSet {
   readonly watched: WatchedAlarm[] = [];
+  /** Alarms without actions of their own, each part of a composite that notifies (`signal`). */
+  readonly signals: cloudwatch.Alarm[] = [];
   private readonly action: cloudwatch.IAlarmAction;
 
   constructor(
@@ -60,6 +64,66 @@ export class AlarmSet {
     });
     this.notify(alarm);
     this.watched.push({ alarm, severity, tier });
+    return alarm;
+  }
+
+  /**
+   * Defines an anomaly-detection alarm (the metric against the band CloudWatch learns from its
+   * history, `stdDevs` wide) with the topic as its ALARM and OK action.
+   */
+  addAnomaly(
+    scope: Construct,
+    id: string,
+    props: Omit<WatchProps, 'threshold' | 'comparisonOperator'> & { stdDevs: number; comparisonOperator: cloudwatch.ComparisonOperator },
+  ): cloudwatch.AnomalyDetectionAlarm {
+    const { name, description, severity, tier, runbook, ...alarmProps } = props;
+    const alarm = new cloudwatch.AnomalyDetectionAlarm(scope, id, {
+      ...alarmProps,
+      alarmName: `${this.prefix}-${name}`,
+      alarmDescription: `${description} Runbook: docs/alarms.md#${runbook ?? name}`,
+      actionsEnabled: true,
+    });
+    this.notify(alarm);
+    this.watched.push({ alarm, severity, tier });
+    return alarm;
+  }
+
+  /**
+   * Defines an alarm that only feeds composite alarms (one window of a burn-rate pair): named and
+   * described like the others, with no actions, so only the composite that needs it notifies.
+   */
+  signal(scope: Construct, id: string, props: WatchProps): cloudwatch.Alarm {
+    const { name, description, severity: _severity, tier: _tier, runbook, ...alarmProps } = props;
+    const alarm = new cloudwatch.Alarm(scope, id, {
+      ...alarmProps,
+      alarmName: `${this.prefix}-${name}`,
+      alarmDescription: `${description} Feeds a composite alarm; it notifies nobody itself. Runbook: docs/alarms.md#${runbook ?? name}`,
+      actionsEnabled: false,
+    });
+    Validations.of(alarm).acknowledge({
+      id: 'NIST.800.53.R5-CloudWatchAlarmAction',
+      reason: 'One window of a burn-rate pair: the composite alarm of the pair notifies the topic; the window alone would page on every short spike.',
+    });
+    const why = 'One window of a burn-rate pair: the composite alarm of the pair has the actions; the window alone would page on every short spike.';
+    acknowledgeControls(alarm, { cloudwatch_alarm_action_check: why, cloudwatch_alarm_action_enabled_check: why });
+    this.signals.push(alarm);
+    return alarm;
+  }
+
+  /** Defines a composite alarm that notifies the topic, named `<stage>-<name>`, counted like the others. */
+  composite(
+    scope: Construct,
+    id: string,
+    props: { name: string; description: string; rule: cloudwatch.IAlarmRule; severity: Severity; tier: Tier; runbook?: string },
+  ): cloudwatch.CompositeAlarm {
+    const alarm = new cloudwatch.CompositeAlarm(scope, id, {
+      compositeAlarmName: `${this.prefix}-${props.name}`,
+      alarmDescription: `${props.description} Runbook: docs/alarms.md#${props.runbook ?? props.name}`,
+      alarmRule: props.rule,
+      actionsEnabled: true,
+    });
+    this.notify(alarm);
+    this.watched.push({ alarm, severity: props.severity, tier: props.tier });
     return alarm;
   }
 

@@ -152,6 +152,7 @@ export const REPLACEMENT_PROPERTIES: Readonly<Record<string, readonly string[]>>
   ],
   'AWS::Logs::LogGroup': ['LogGroupName'],
   'AWS::Logs::MetricFilter': ['FilterName', 'LogGroupName'],
+  'AWS::Logs::QueryDefinition': [],
   'AWS::RDS::DBInstance': [
     'AutoMinorVersionUpgrade',
     'AvailabilityZone',

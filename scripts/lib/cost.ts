@@ -17,6 +17,7 @@ export interface PriceTable {
   kmsKeyMonth: number;
   secretMonth: number;
   alarmMonth: number;
+  compositeAlarmMonth: number;
   dashboardMonth: number;
   route53HostedZoneMonth: number;
   waf: { webAclMonth: number; ruleMonth: number };
@@ -129,6 +130,7 @@ const FREE_TYPES = new Set([
   // The baseline's free parts: the filters' metrics are the alarms' cost; the standard's cost is the
   // hub's checks; the delivery channel's is the recorder's; external access analysis is free.
   'AWS::Logs::MetricFilter',
+  'AWS::Logs::QueryDefinition',
   'AWS::SecurityHub::Standard',
   'AWS::Config::DeliveryChannel',
   'AWS::AccessAnalyzer::Analyzer',
@@ -269,8 +271,10 @@ export function estimateStack(template: Template, prices: PriceTable): { lines: 
         add(`Secret ${id}`, '1 secret', prices.secretMonth);
         break;
       case 'AWS::CloudWatch::Alarm':
-      case 'AWS::CloudWatch::CompositeAlarm':
         add(`Alarm ${id}`, '1 alarm', prices.alarmMonth);
+        break;
+      case 'AWS::CloudWatch::CompositeAlarm':
+        add(`Alarm ${id}`, '1 composite alarm', prices.compositeAlarmMonth);
         break;
       case 'AWS::CloudWatch::Dashboard':
         add(`Dashboard ${id}`, '1 dashboard', prices.dashboardMonth);

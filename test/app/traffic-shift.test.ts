@@ -123,8 +123,18 @@ describe.each(['staging', 'prod'] as const satisfies readonly StageName[])('%s s
     const groups = ['WebTargets', 'WebAlternateTargets'].map((prefix) => ({ 'Fn::GetAtt': [idOf(t, 'AWS::ElasticLoadBalancingV2::TargetGroup', prefix), 'TargetGroupFullName'] }));
     const opsAlarms = resources(stages[name].ops, 'AWS::CloudWatch::Alarm');
     const all = [...resources(t, 'AWS::CloudWatch::Alarm'), ...opsAlarms].filter((a) => alarmMetrics(a).some((m) => m.dimensions.TargetGroup || m.name === 'TargetResponseTime'));
+    // The latency objective's windows and the p99 anomaly alarm read TargetResponseTime of the whole load balancer too.
+    const latencyReaders = opsAlarms.map((a) => a.Properties.AlarmName as string).filter((n) => n.startsWith(`${name}-slo-latency-`) || n.endsWith('-web-p99-latency-anomaly'));
+    expect(latencyReaders.length).toBeGreaterThanOrEqual(6);
     expect(all.map((a) => a.Properties.AlarmName).sort()).toEqual(
-      [`${name}-App-web-deploy-p99-latency`, `${name}-App-web-target-5xx-rate`, `${name}-App-web-unhealthy-hosts`, `${name}-web-5xx-rate`, `${name}-web-p99-latency`].sort(),
+      [
+        `${name}-App-web-deploy-p99-latency`,
+        `${name}-App-web-target-5xx-rate`,
+        `${name}-App-web-unhealthy-hosts`,
+        `${name}-web-5xx-rate`,
+        `${name}-web-p99-latency`,
+        ...latencyReaders,
+      ].sort(),
     );
     for (const alarm of all) {
       const metrics = alarmMetrics(alarm);

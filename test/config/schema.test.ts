@@ -606,6 +606,46 @@ const badConfigs: [string, StageName, (c: StageConfig) => void, string, string, 
     /unknown field/,
   ],
   [
+    'an availability objective no budget can meet',
+    'staging',
+    (c) => {
+      c.operations.slo.availabilityPercent = 99.999;
+    },
+    'operations.slo.availabilityPercent',
+    '99.999',
+    /a budget under 0\.01% is exhausted by a handful of failed requests\. Fix: use 90 to 99\.99/,
+  ],
+  [
+    'an availability objective that allows days of errors',
+    'dev',
+    (c) => {
+      c.operations.slo.availabilityPercent = 80;
+    },
+    'operations.slo.availabilityPercent',
+    '80',
+    /leaves more than 3 days of errors a month\. Fix: use 90 to 99\.99/,
+  ],
+  [
+    'a latency objective over most requests',
+    'dev',
+    (c) => {
+      c.operations.slo.latencyPercent = 40;
+    },
+    'operations.slo.latencyPercent',
+    '40',
+    /says nothing about most requests\. Fix: use 50 to 99\.9/,
+  ],
+  [
+    'a latency threshold of a minute',
+    'prod',
+    (c) => {
+      c.operations.slo.latencyThresholdMs = 60000;
+    },
+    'operations.slo.latencyThresholdMs',
+    '60000',
+    /more than 30 s is not a latency objective\. Fix: use 10 to 30000 ms/,
+  ],
+  [
     'prod without an audit trail or an organisation trail',
     'prod',
     (c) => {

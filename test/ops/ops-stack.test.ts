@@ -44,14 +44,24 @@ function topicArn(name: StageName): string {
 describe.each(STAGE_NAMES)('%s operations', (name) => {
   test('every alarm, metric or composite, sends ALARM and OK to the stage topic and says what missing data means', () => {
     const t = stages[name].ops;
-    const all = [...resources(t, 'AWS::CloudWatch::Alarm'), ...resources(t, 'AWS::CloudWatch::CompositeAlarm')];
+    const composites = resources(t, 'AWS::CloudWatch::CompositeAlarm');
+    const all = [...resources(t, 'AWS::CloudWatch::Alarm'), ...composites];
     expect(all.length).toBeGreaterThan(20);
+    const ids = Object.fromEntries(Object.entries(t.findResources('AWS::CloudWatch::Alarm')).map(([id, r]) => [r.Properties.AlarmName, id]));
     for (const { Type, Properties: p } of all) {
+      expect(p.AlarmName).toMatch(new RegExp(`^${name}-[a-z0-9-]+$`));
+      expect(p.AlarmDescription).toMatch(/Runbook: docs\/alarms\.md#[a-z0-9-]+$/);
+      if (p.ActionsEnabled === false) {
+        // A window of a burn-rate pair: no actions, and a composite that notifies reads it.
+        expect(p.AlarmActions ?? [], p.AlarmName).toEqual([]);
+        const readers = composites.filter((c) => JSON.stringify(c.Properties.AlarmRule).includes(`"${ids[p.AlarmName]}"`));
+        expect(readers.length, p.AlarmName).toBeGreaterThan(0);
+        for (const c of readers) expect(c.Properties.AlarmActions, p.AlarmName).toEqual([topicArn(name)]);
+        continue;
+      }
       expect(p.ActionsEnabled, p.AlarmName).toBe(true);
       expect(p.AlarmActions, p.AlarmName).toEqual([topicArn(name)]);
       expect(p.OKActions, p.AlarmName).toEqual([topicArn(name)]);
-      expect(p.AlarmName).toMatch(new RegExp(`^${name}-[a-z0-9-]+$`));
-      expect(p.AlarmDescription).toMatch(/Runbook: docs\/alarms\.md#[a-z0-9-]+$/);
       if (Type === 'AWS::CloudWatch::Alarm') expect(p.TreatMissingData, p.AlarmName).toMatch(/^(breaching|notBreaching|ignore|missing)$/);
     }
   });
@@ -78,7 +88,16 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
     expect(all.length).toBeGreaterThan(25);
     for (const a of all) {
       const short = (a.AlarmName as string).replace(new RegExp(`^${name}-(App-)?`), '');
-      expect(a.ComparisonOperator, a.AlarmName).toBe(FALLING.has(short) ? 'LessThanThreshold' : 'GreaterThanThreshold');
+      // Anomaly bands: traffic is trouble either way (a surge, or requests that stopped), latency only upwards.
+      const expected =
+        short === 'alb-requests-anomaly'
+          ? 'LessThanLowerOrGreaterThanUpperThreshold'
+          : short.endsWith('-anomaly')
+            ? 'GreaterThanUpperThreshold'
+            : FALLING.has(short)
+              ? 'LessThanThreshold'
+              : 'GreaterThanThreshold';
+      expect(a.ComparisonOperator, a.AlarmName).toBe(expected);
     }
     expect([...FALLING].filter((short) => !all.some((a) => a.AlarmName === `${name}-${short}`) && !short.startsWith('restore'))).toEqual([]);
   });
@@ -198,8 +217,8 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
 
   test('a composite "stage unhealthy" alarm pages on the paging alarms', () => {
     const t = stages[name].ops;
-    const [composite] = resources(t, 'AWS::CloudWatch::CompositeAlarm');
-    expect(composite.Properties.AlarmName).toBe(`${name}-stage-unhealthy`);
+    const composite = resources(t, 'AWS::CloudWatch::CompositeAlarm').find((c) => c.Properties.AlarmName === `${name}-stage-unhealthy`)!;
+    expect(composite).toBeDefined();
     const rule = JSON.stringify(composite.Properties.AlarmRule);
     const logicalId = (shortName: string) => Object.entries(t.findResources('AWS::CloudWatch::Alarm')).find(([, r]) => r.Properties.AlarmName === `${name}-${shortName}`)![0];
     const inRule = (shortName: string) => rule.includes(`{"Fn::GetAtt":["${logicalId(shortName)}","Arn"]}`);
@@ -216,6 +235,14 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
       expect(inRule(paging), paging).toBe(true);
     }
     for (const ticket of ['db-cpu', 'web-p99-latency', 'cache-cpu-001', 'lambda-database-setup-errors']) expect(inRule(ticket), ticket).toBe(false);
+    // The burn-rate pairs that page are in it, as composites; the budget burn (a ticket) is not.
+    const compositeId = (shortName: string) =>
+      Object.entries(t.findResources('AWS::CloudWatch::CompositeAlarm')).find(([, r]) => r.Properties.AlarmName === `${name}-${shortName}`)![0];
+    for (const slo of ['availability', 'latency']) {
+      expect(rule, slo).toContain(`"${compositeId(`slo-${slo}-fast-burn`)}"`);
+      expect(rule, slo).toContain(`"${compositeId(`slo-${slo}-slow-burn`)}"`);
+      expect(rule, slo).not.toContain(`"${compositeId(`slo-${slo}-budget-burn`)}"`);
+    }
     // The web service's unhealthy-hosts alarm lives in the app stack.
     expect(rule).toMatch(/"StackName":"[a-z]+-App","Region":"[a-z0-9-]+","OutputName":"[A-Za-z0-9]*WebUnhealthyHosts/);
     expect(rule.match(/ALARM\(/g)?.length).toBe(rule.match(/Fn::GetAtt|Fn::GetStackOutput/g)?.length);

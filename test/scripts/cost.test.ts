@@ -24,6 +24,7 @@ const PRICES: PriceTable = {
   kmsKeyMonth: 1,
   secretMonth: 0.4,
   alarmMonth: 0.1,
+  compositeAlarmMonth: 0.5,
   dashboardMonth: 3,
   route53HostedZoneMonth: 0.5,
   waf: { webAclMonth: 5, ruleMonth: 1 },
@@ -58,6 +59,7 @@ const FIXTURE = {
     Key: { Type: 'AWS::KMS::Key', Properties: {} },
     Token: { Type: 'AWS::SecretsManager::Secret', Properties: {} },
     Alarm: { Type: 'AWS::CloudWatch::Alarm', Properties: {} },
+    Composite: { Type: 'AWS::CloudWatch::CompositeAlarm', Properties: {} },
     Acl: { Type: 'AWS::WAFv2::WebACL', Properties: { Rules: [{}, {}, {}] } },
     Endpoint: { Type: 'AWS::EC2::VPCEndpoint', Properties: { VpcEndpointType: 'Interface', SubnetIds: ['a', 'b'] } },
     Gateway: { Type: 'AWS::EC2::VPCEndpoint', Properties: { VpcEndpointType: 'Gateway' } },
@@ -94,6 +96,7 @@ describe('arithmetic on a small template', () => {
     ['KMS key Key', 1],
     ['Secret Token', 0.4],
     ['Alarm Alarm', 0.1],
+    ['Alarm Composite', 0.5],
     // 5 + 3 rules x 1
     ['WAF Acl', 8],
     // 2 AZ x 0.01 x 100
@@ -108,7 +111,7 @@ describe('arithmetic on a small template', () => {
 
   test('a gateway endpoint and a VPC are free; nothing else is silently 0', () => {
     expect(lines.find((l) => l.item.includes('Gateway'))).toBeUndefined();
-    expect(lines).toHaveLength(16);
+    expect(lines).toHaveLength(17);
   });
 
   test('unknown types are listed as not priced, usage-based ones as such', () => {
