@@ -15,8 +15,8 @@ import { DATABASE_NAME, DATABASE_PORT } from '../data/database';
 import type { NetworkTier } from '../network/network-stack';
 import { AlarmSet } from '../shared/alarm-set';
 import { acknowledgeControl } from '../shared/control-tower-checks';
-import type { LogSettings } from '../shared/log-group';
-import { QUEUE_METRICS_NAMESPACE, stageResourceName } from '../shared/naming';
+import { type LogSettings, stageLogGroup } from '../shared/log-group';
+import { PROJECT, QUEUE_METRICS_NAMESPACE, stageResourceName } from '../shared/naming';
 import { ServiceKey } from '../shared/service-key';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
 import { AppTask } from './app-task';
@@ -295,6 +295,10 @@ export class AppStack extends StageStack implements AppTier {
       ...this.logs,
     };
 
+    // The app's OpenTelemetry metrics, as the collectors' EMF events (app.tracing).
+    const metricsLogGroup = app.tracing.enabled ? stageLogGroup(this, 'AppMetricsLogs', this.logs) : undefined;
+    const tracing = (service: 'web' | 'worker') =>
+      metricsLogGroup ? { tracing: { serviceName: `${PROJECT}-${service}`, stage: name, version: image.tag, sampleRatio: app.tracing.sampleRatio, metricsLogGroup } } : {};
     const webTask = new AppTask(this, 'WebTask', {
       cpu: web.cpu,
       memoryLimitMiB: web.memoryLimitMiB,
@@ -309,6 +313,7 @@ export class AppStack extends StageStack implements AppTier {
         startPeriod: Duration.seconds(30),
       },
       ...shared,
+      ...tracing('web'),
     });
     const workerTask = new AppTask(this, 'WorkerTask', {
       cpu: worker.cpu,
@@ -316,6 +321,7 @@ export class AppStack extends StageStack implements AppTier {
       command: app.workerCommand,
       stopTimeout: Duration.seconds(app.workerStopTimeoutSeconds),
       ...shared,
+      ...tracing('worker'),
     });
 
     for (const task of [webTask, workerTask]) {

@@ -5,6 +5,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { acknowledgeControl } from '../shared/control-tower-checks';
 import { type LogSettings, stageLogGroup } from '../shared/log-group';
+import { TraceCollector, type TraceCollectorProps } from './trace-collector';
 
 export interface AppTaskProps extends LogSettings {
   /** CPU units and memory (MiB), a pair Fargate offers (the config schema checks it). */
@@ -37,6 +38,8 @@ export interface AppTaskProps extends LogSettings {
    * @default false
    */
   readonly runtimeMonitoringAgent?: boolean;
+  /** Traces and OpenTelemetry metrics through an ADOT collector sidecar (app.tracing). @default none */
+  readonly tracing?: Omit<TraceCollectorProps, 'taskDefinition' | 'app' | 'logGroup' | 'streamPrefix'>;
 }
 
 /** GuardDuty's repository of its Fargate agent: the same name in every region, in an AWS account that differs by region. */
@@ -86,6 +89,29 @@ export class AppTask extends Construct {
       logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: this.streamPrefix, mode: ecs.AwsLogDriverMode.NON_BLOCKING }),
     });
     this.container.addMountPoints(...Object.entries(SCRATCH_PATHS).map(([sourceVolume, containerPath]) => ({ sourceVolume, containerPath, readOnly: false })));
+    if (props.tracing) {
+      new TraceCollector(this, 'TraceCollector', {
+        ...props.tracing,
+        taskDefinition: this.taskDefinition,
+        app: this.container,
+        logGroup: this.logGroup,
+        streamPrefix: this.streamPrefix,
+      });
+      const taskPolicy = this.taskDefinition.taskRole.node.findChild('DefaultPolicy');
+      Validations.of(taskPolicy).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'X-Ray trace and sampling calls (PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets) have no resource-level permissions.',
+      });
+      const metricsLogGroupId = Stack.of(this).getLogicalId(props.tracing.metricsLogGroup.node.defaultChild as CfnElement);
+      Validations.of(taskPolicy).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${metricsLogGroupId}.Arn>:*]`,
+        reason: "The collector writes EMF events to log streams it names per task in the stage's app-metrics log group; the statement names only that group.",
+      });
+      Validations.of(taskPolicy).acknowledge({
+        id: 'NIST.800.53.R5-IAMNoInlinePolicy',
+        reason: "The collector's two grants (X-Ray, the app-metrics log group), written by CDK as the task role's inline default policy.",
+      });
+    }
 
     acknowledgeControl(
       this.taskDefinition,

@@ -213,6 +213,11 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
     rules: '90 to 99.99; 50 to 99.9; 10 to 30000 ms',
   },
   { fields: ['operations.anomalyAlarms'], meaning: 'anomaly-detection alarms on request count and p99 latency', rules: 'on in prod as shipped' },
+  {
+    fields: ['app.tracing.enabled', 'app.tracing.sampleRatio'],
+    meaning: 'an ADOT collector sidecar in web and worker (OTLP on localhost, traces to X-Ray, metrics to CloudWatch); the share of new traces the app samples',
+    rules: 'ratio above 0, at most 1; the collector takes 64 CPU units and 128 MiB of each task (the smallest Fargate size leaves the app 384 MiB)',
+  },
   { fields: ['logRetentionDays'], meaning: 'CloudWatch Logs retention', rules: 'a value CloudWatch offers (1, 3, 5, 7, 14, 30, 60, 90, ...)' },
   { fields: ['retainOnDelete'], meaning: 'keep keys, log groups and data when a stack or resource is deleted', rules: 'prod: must be true' },
   { fields: ['monthlyBudgetUsd'], meaning: "monthly cost budget of the stage's account: mails at 80% actual and 100% forecast", rules: '> 0' },

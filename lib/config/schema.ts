@@ -354,6 +354,22 @@ const stageShape = z
         /** ECS Exec (shell into running tasks) for debugging. */
         enableExecuteCommand: z.boolean().default(false),
         /**
+         * Traces and OpenTelemetry metrics of the web and worker tasks (docs/architecture.md,
+         * "Traces"): an ADOT collector sidecar receives OTLP on localhost and exports traces to X-Ray
+         * and metrics to CloudWatch (EMF); the app's SDK samples `sampleRatio` of new traces.
+         */
+        tracing: z
+          .object({
+            enabled: z.boolean().default(true),
+            sampleRatio: z
+              .number()
+              .gt(0, 'a ratio of 0 records no trace while the collector runs for nothing. Fix: use a ratio above 0 (0.05 is 5%), or set tracing.enabled: false')
+              .max(1, 'a ratio is at most 1 (every trace). Fix: use 0.01 to 1')
+              .default(0.1),
+          })
+          .strict()
+          .prefault({}),
+        /**
          * Command of the release's schema migration (same image), run once per release after the
          * pre-deploy snapshot and before the services update, e.g. ["node", "dist/migrate.js"].
          * Unset: no migration step.

@@ -59,7 +59,7 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     backup: { drCopies: false, automatedBackupReplicationDays: 0, planRetentionDays: 7, drCopyRetentionDays: 7, preDeploySnapshotsKept: 3, restoreTesting: 'off' },
     // Plain HTTP (no domain): only these blocks reach the load balancer. Replace the
     // documentation range with the office or VPN blocks of the people who use dev.
-    app: { enableExecuteCommand: true, waf: false, httpAllowedCidrs: ['198.51.100.0/24'], migrationCommand: MIGRATION },
+    app: { enableExecuteCommand: true, waf: false, httpAllowedCidrs: ['198.51.100.0/24'], migrationCommand: MIGRATION, tracing: { sampleRatio: 1 } },
     uploads: { noncurrentVersionExpirationDays: 7, accessLogExpirationDays: 30, replicateToDr: false },
     // The dev account keeps an audit trail and the free access analyzer; threat detection, Security
     // Hub and Config recording (about $20 a month together here) run in staging and prod.
@@ -94,7 +94,7 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     backup: { drCopies: true, automatedBackupReplicationDays: 7, planRetentionDays: 14, drCopyRetentionDays: 14, preDeploySnapshotsKept: 5, restoreTesting: 'monthly' },
     // Blue/green: the release swaps in one step after its smoke test, so staging exercises the
     // second target group, the test listener and the hook before prod relies on them.
-    app: { migrationCommand: MIGRATION, deployment: { strategy: 'blueGreen', bakeMinutes: 5 } },
+    app: { migrationCommand: MIGRATION, deployment: { strategy: 'blueGreen', bakeMinutes: 5 }, tracing: { sampleRatio: 0.5 } },
     uploads: { noncurrentVersionExpirationDays: 30, accessLogExpirationDays: 90, replicateToDr: false },
     logRetentionDays: 90,
     retainOnDelete: true,
@@ -126,7 +126,12 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     alarms: { emails: ['oncall@example.com'] },
     backup: { drCopies: true, automatedBackupReplicationDays: 14, planRetentionDays: 35, drCopyRetentionDays: 84, preDeploySnapshotsKept: 10, restoreTesting: 'weekly' },
     // Canary: 10% of traffic for 10 minutes after the smoke test, then the rest, then 10 minutes of bake.
-    app: { loadBalancerDeletionProtection: true, migrationCommand: MIGRATION, deployment: { strategy: 'canary', stepPercent: 10, stepMinutes: 10, bakeMinutes: 10 } },
+    app: {
+      loadBalancerDeletionProtection: true,
+      migrationCommand: MIGRATION,
+      deployment: { strategy: 'canary', stepPercent: 10, stepMinutes: 10, bakeMinutes: 10 },
+      tracing: { sampleRatio: 0.1 },
+    },
     email: { requireProductionAccess: true },
     uploads: { noncurrentVersionExpirationDays: 90, accessLogExpirationDays: 365, replicateToDr: true },
     // Traffic and p99 latency against the band they usually keep (after two weeks of history).

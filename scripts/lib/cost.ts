@@ -65,7 +65,7 @@ export function assumptionLines(): string[] {
     `each NAT gateway processes ${a.natGbProcessedPerGateway} GB a month`,
     `each log group ingests ${a.logGbIngestedPerGroup} GB a month (the VPC flow-log group ${a.flowLogGbIngested} GB), stored for one month`,
     `each bucket holds ${a.s3GbPerBucket} GB in S3 Standard (requests and transfer not counted)`,
-    'Fargate tasks run at their desired count all month; Lambda, Step Functions, backup storage, restore tests, data transfer and request charges are usage-based and not counted',
+    'Fargate tasks run at their desired count all month; Lambda, Step Functions, backup storage, restore tests, data transfer, request charges and X-Ray traces ($5 per million recorded) are usage-based and not counted',
     'a month is 730 hours; on-demand list prices, no savings plans or reservations',
     `account baseline, per account and region: ${fmt(a.baseline.managementEvents)} management events and ${fmt(a.baseline.s3DataEvents)} S3 object operations a month (the trail's first copy of management events is free; GuardDuty analyses both), ${a.baseline.flowAndDnsLogGb} GB of flow and DNS logs, ${a.baseline.monitoredVcpus} Fargate vCPUs under Runtime Monitoring, ${fmt(a.baseline.securityHubChecks)} Security Hub checks, ${fmt(a.baseline.configurationItems)} AWS Config items and ${fmt(a.baseline.configRuleEvaluations)} rule evaluations`,
   ];

@@ -111,11 +111,20 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
       expect(role.Properties.ManagedPolicyArns).toHaveLength(config.domain ? 3 : 2);
       expect(managed.includes('EmailSendPolicy')).toBe(config.domain !== undefined);
       const inline = Object.entries(app(name).findResources('AWS::IAM::Policy')).filter(([id]) => id.startsWith(`${task}TaskDefinitionTaskRoleDefaultPolicy`));
+      const statements = inline.flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Json[]);
+      // The trace collector: X-Ray, and events into the app-metrics log group only.
+      const collector = statements.filter((s) => s.Sid === 'CollectorWritesTraces' || s.Sid === 'CollectorWritesMetrics');
+      expect(collector.length).toBe(config.app.tracing.enabled ? 2 : 0);
+      for (const s of collector.filter((c) => c.Sid === 'CollectorWritesMetrics')) {
+        expect(JSON.stringify(s.Resource)).toMatch(/AppMetricsLogs/);
+        expect(s.Action).toEqual(['logs:CreateLogStream', 'logs:DescribeLogStreams', 'logs:PutLogEvents']);
+      }
+      const rest = statements.filter((s) => !collector.includes(s));
       if (config.app.enableExecuteCommand) {
-        const actions = inline.flatMap(([, p]) => p.Properties.PolicyDocument.Statement.flatMap((s: Json) => [s.Action].flat()));
+        const actions = rest.flatMap((s) => [s.Action].flat());
         expect(actions.every((a: string) => a.startsWith('ssmmessages:') || a.startsWith('logs:') || a.startsWith('kms:'))).toBe(true);
       } else {
-        expect(inline).toEqual([]);
+        expect(rest).toEqual([]);
       }
     });
   });

@@ -606,6 +606,26 @@ const badConfigs: [string, StageName, (c: StageConfig) => void, string, string, 
     /unknown field/,
   ],
   [
+    'tracing that samples nothing',
+    'staging',
+    (c) => {
+      c.app.tracing.sampleRatio = 0;
+    },
+    'app.tracing.sampleRatio',
+    '0',
+    /a ratio of 0 records no trace while the collector runs for nothing\. Fix: use a ratio above 0/,
+  ],
+  [
+    'a sampling ratio above every trace',
+    'prod',
+    (c) => {
+      c.app.tracing.sampleRatio = 2;
+    },
+    'app.tracing.sampleRatio',
+    '2',
+    /a ratio is at most 1 \(every trace\)\. Fix: use 0\.01 to 1/,
+  ],
+  [
     'an availability objective no budget can meet',
     'staging',
     (c) => {
