@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Stack } from 'aws-cdk-lib';
 import { describe, expect, test } from 'vitest';
 import { STAGE_NAMES } from '../lib/config';
 import { PROJECT_ROOT } from '../lib/shared/paths';
@@ -7,6 +8,7 @@ import { parseArgs as cost } from '../scripts/cost';
 import { parseArgs as dbShell } from '../scripts/db-shell';
 import { parseArgs as deploy } from '../scripts/deploy';
 import { parseArgs as guard } from '../scripts/diff-guard';
+import { DIAGRAM_END, DIAGRAM_START, type DiagramStack, diagram } from '../scripts/lib/diagram';
 import { parseArgs as preflight } from '../scripts/preflight';
 import { parseArgs as restoreDatabase } from '../scripts/restore-database';
 import { parseArgs as restoreDrill } from '../scripts/restore-drill';
@@ -114,5 +116,31 @@ describe('the stack outputs the docs cite', () => {
       return stacks.length === 0 || !stacks.some((t) => output in (t.toJSON().Outputs ?? {}));
     });
     expect(missing).toEqual([]);
+  });
+});
+
+describe('the architecture diagram in README.md', () => {
+  const stages = stageTemplates(['prod']);
+
+  test('is what the app synthesizes for prod and its account (regenerate it with npm run docs:diagram)', () => {
+    const { stage, network, data, app, ops, dr, shared } = stages.prod;
+    const stageStacks: DiagramStack[] = [
+      { name: stage.network.stackName, region: stage.network.region, template: network.toJSON() },
+      ...(stage.dr && dr ? [{ name: stage.dr.stackName, region: stage.dr.region, template: dr.toJSON() }] : []),
+      { name: stage.data.stackName, region: stage.data.region, template: data.toJSON() },
+      { name: stage.app.stackName, region: stage.app.region, template: app.toJSON() },
+      { name: stage.ops.stackName, region: stage.ops.region, template: ops.toJSON() },
+    ];
+    const accountStacks = stage.node.root.node.children
+      .filter((c): c is Stack => Stack.isStack(c) && c.account === stage.config.account)
+      .map((s) => ({ name: s.stackName, region: s.region, template: shared.get(s.stackName)!.toJSON() }));
+    const expected = diagram(stage.config.account, stage.config.region, stageStacks, accountStacks);
+    const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8');
+    const start = readme.indexOf(DIAGRAM_START);
+    const end = readme.indexOf(DIAGRAM_END);
+    expect(start, 'README.md lost its diagram markers').toBeGreaterThanOrEqual(0);
+    expect(readme.slice(start + DIAGRAM_START.length + 1, end).trim()).toBe(expected);
+    expect(expected).toContain('prod_App');
+    expect(expected).toContain('Baseline_333333333333_eu_west_1');
   });
 });

@@ -137,7 +137,7 @@ export class ConfigRecorder extends Construct {
       s3KmsKeyArn: props.key.keyArn,
       configSnapshotDeliveryProperties: { deliveryFrequency: 'TwentyFour_Hours' },
     });
-    channel.addDependency(this.recorder);
+    channel.addResourceDependency(this.recorder);
     channel.node.addDependency(role);
   }
 }

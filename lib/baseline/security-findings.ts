@@ -18,6 +18,6 @@ export class SecurityFindings extends Construct {
     const standard = new securityhub.CfnStandard(this, 'FoundationalBestPractices', {
       standardsArn: `arn:${partition}:securityhub:${region}::standards/aws-foundational-security-best-practices/v/1.0.0`,
     });
-    standard.addDependency(this.hub);
+    standard.addResourceDependency(this.hub);
   }
 }
