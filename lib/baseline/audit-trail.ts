@@ -113,10 +113,11 @@ export class AuditTrail extends Construct {
       reason: 'S3 delivers server access logs only into buckets with SSE-S3 default encryption.',
     });
 
+    // Log files are KMS-encrypted by CloudTrail itself (the trail's key); the bucket's default
+    // stays SSE-S3 for what CloudTrail writes without it (digest files): an SSE-KMS default would
+    // ask the key for an S3 encryption context the key policy does not grant CloudTrail.
     this.bucket = new s3.Bucket(this, 'Bucket', {
-      encryption: s3.BucketEncryption.KMS,
-      encryptionKey: this.key,
-      bucketKeyEnabled: true,
+      encryption: s3.BucketEncryption.S3_MANAGED,
       versioned: true,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
@@ -135,7 +136,10 @@ export class AuditTrail extends Construct {
         },
       ],
     });
-    acknowledgeControls(this.bucket, BUCKET_CONTROLS.serviceWritten);
+    const encryptedByTheTrail =
+      "Log files are encrypted by CloudTrail with the trail's own KMS key; the SSE-S3 default covers the digest files, which CloudTrail writes without it.";
+    acknowledgeControls(this.bucket, { ...BUCKET_CONTROLS.serviceWritten, s3_bucket_default_encryption_kms_check: encryptedByTheTrail });
+    Validations.of(this.bucket).acknowledge({ id: 'NIST.800.53.R5-S3DefaultEncryptionKMS', reason: encryptedByTheTrail });
     if (props.objectLock === 'off') {
       acknowledgeControl(
         this.bucket,
