@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AssemblyStack, Template } from './assembly';
+import { BACKUP_ASSUMPTIONS, type BackupAssumptions, estimateBackups } from './backup-cost';
 
 /** A pinned price table for one region (scripts/pricing/<region>.json). */
 export interface PriceTable {
@@ -24,6 +25,8 @@ export interface PriceTable {
   interfaceEndpointAzHour: number;
   logs: { ingestedGb: number; storedGbMonth: number };
   s3: { standardGbMonth: number };
+  /** Snapshot storage and inter-region transfer (backup-cost.ts). */
+  backup: { rdsSnapshotGbMonth: number; interRegionTransferGb: number };
   /** The account baseline's services, billed by use: the estimate applies ASSUMPTIONS.baseline. */
   baseline: {
     cloudTrailDataEventsPer100k: number;
@@ -65,7 +68,7 @@ export function assumptionLines(): string[] {
     `each NAT gateway processes ${a.natGbProcessedPerGateway} GB a month`,
     `each log group ingests ${a.logGbIngestedPerGroup} GB a month (the VPC flow-log group ${a.flowLogGbIngested} GB), stored for one month`,
     `each bucket holds ${a.s3GbPerBucket} GB in S3 Standard (requests and transfer not counted)`,
-    'Fargate tasks run at their desired count all month; Lambda, Step Functions, backup storage, restore tests, data transfer, request charges and X-Ray traces ($5 per million recorded) are usage-based and not counted',
+    'Fargate tasks run at their desired count all month; Lambda, Step Functions, restore tests, data transfer other than the backup copies, request charges and X-Ray traces ($5 per million recorded) are usage-based and not counted',
     'a month is 730 hours; on-demand list prices, no savings plans or reservations',
     `account baseline, per account and region: ${fmt(a.baseline.managementEvents)} management events and ${fmt(a.baseline.s3DataEvents)} S3 object operations a month (the trail's first copy of management events is free; GuardDuty analyses both), ${a.baseline.flowAndDnsLogGb} GB of flow and DNS logs, ${a.baseline.monitoredVcpus} Fargate vCPUs under Runtime Monitoring, ${fmt(a.baseline.securityHubChecks)} Security Hub checks, ${fmt(a.baseline.configurationItems)} AWS Config items and ${fmt(a.baseline.configRuleEvaluations)} rule evaluations`,
   ];
@@ -352,7 +355,7 @@ function isSpot(service: Props): boolean {
 }
 
 /** Estimates every stage of an assembly, each stack at its own region's prices. */
-export function estimateAssembly(stacks: AssemblyStack[], pricesDir?: string): StageCost[] {
+export function estimateAssembly(stacks: AssemblyStack[], pricesDir?: string, backupAssumptions: BackupAssumptions = BACKUP_ASSUMPTIONS): StageCost[] {
   const byStage = new Map<string, AssemblyStack[]>();
   // Stacks outside a stage (registry, CI access, baseline) are the account's: grouped by account.
   const groupOf = (stack: AssemblyStack) => stack.stage || `account ${stack.environment.split('/')[2] ?? '?'}`;
@@ -375,6 +378,12 @@ export function estimateAssembly(stacks: AssemblyStack[], pricesDir?: string): S
       lines.push(...estimate.lines.map((l) => ({ ...l, item: `${stack.stackName}: ${l.item}` })));
       for (const [type, count] of estimate.notPriced) notPriced.push(`${type} x${count} in ${stack.stackName}`);
       for (const [type, count] of estimate.usageBased) usageBased.push(`${type} x${count} in ${stack.stackName}`);
+    }
+    // What the stage's backups and copies hold, across its stacks and regions.
+    if (members.some((m) => m.stage)) {
+      const backups = estimateBackups(members, (region) => loadPrices(region, pricesDir), backupAssumptions);
+      lines.push(...backups.lines.map((l) => ({ ...l, item: `${stage}: ${l.item}` })));
+      notPriced.push(...backups.notPriced);
     }
     const categories = new Map<string, number>();
     for (const line of lines) categories.set(line.category, (categories.get(line.category) ?? 0) + line.monthlyUsd);
