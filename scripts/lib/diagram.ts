@@ -63,7 +63,10 @@ function contents(stack: DiagramStack): string[] {
 function reads(stack: DiagramStack): Map<string, number> {
   const outputs = new Map<string, Set<string>>();
   const walk = (node: unknown): void => {
-    if (Array.isArray(node)) return node.forEach(walk);
+    if (Array.isArray(node)) {
+      for (const item of node) walk(item);
+      return;
+    }
     if (node === null || typeof node !== 'object') return;
     const read = (node as Record<string, unknown>)['Fn::GetStackOutput'] as { StackName?: string; OutputName?: string } | undefined;
     if (read?.StackName && read.OutputName) {
