@@ -9,6 +9,7 @@ import { acknowledgeControl, acknowledgeControls, BUCKET_CONTROLS } from '../sha
 import { acknowledgeLogGroupControls } from '../shared/log-group';
 import { LogsKey } from '../shared/logs-key';
 import { PROJECT } from '../shared/naming';
+import { PRIVATE_BUCKET } from '../shared/private-bucket';
 import { ACCOUNT_ACTIVITIES, ACCOUNT_ACTIVITY_NAMESPACE, activityPattern } from './account-activity';
 
 /** The trail's name: one per account, so a fixed name (the key policy names it). */
@@ -81,10 +82,7 @@ export class AuditTrail extends Construct {
 
     const accessLogs = new s3.Bucket(this, 'AccessLogs', {
       encryption: s3.BucketEncryption.S3_MANAGED,
-      versioned: true,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      enforceSSL: true,
+      ...PRIVATE_BUCKET,
       removalPolicy: props.removalPolicy,
       lifecycleRules: [
         {
@@ -118,10 +116,7 @@ export class AuditTrail extends Construct {
     // ask the key for an S3 encryption context the key policy does not grant CloudTrail.
     this.bucket = new s3.Bucket(this, 'Bucket', {
       encryption: s3.BucketEncryption.S3_MANAGED,
-      versioned: true,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      enforceSSL: true,
+      ...PRIVATE_BUCKET,
       serverAccessLogsBucket: accessLogs,
       serverAccessLogsPrefix: 'trail/',
       removalPolicy: props.removalPolicy,

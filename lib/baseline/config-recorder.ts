@@ -6,6 +6,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { awsManagedRole } from '../shared/aws-managed-policy';
 import { acknowledgeControls, BUCKET_CONTROLS } from '../shared/control-tower-checks';
+import { PRIVATE_BUCKET } from '../shared/private-bucket';
 
 /**
  * The resource types AWS Config records: those this project deploys that Security Hub's AWS
@@ -76,10 +77,7 @@ export class ConfigRecorder extends Construct {
       encryption: s3.BucketEncryption.KMS,
       encryptionKey: props.key,
       bucketKeyEnabled: true,
-      versioned: true,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      enforceSSL: true,
+      ...PRIVATE_BUCKET,
       removalPolicy: props.removalPolicy,
       lifecycleRules: [
         { id: 'expire-config-history', expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(7) },

@@ -56,15 +56,7 @@ export class AlarmSet {
   /** Defines an alarm with the topic as its ALARM and OK action. */
   add(scope: Construct, id: string, props: WatchProps): cloudwatch.Alarm {
     const { name, description, severity, tier, runbook, ...alarmProps } = props;
-    const alarm = new cloudwatch.Alarm(scope, id, {
-      ...alarmProps,
-      alarmName: `${this.prefix}-${name}`,
-      alarmDescription: `${description} Runbook: docs/alarms.md#${runbook ?? name}`,
-      actionsEnabled: true,
-    });
-    this.notify(alarm);
-    this.watched.push({ alarm, severity, tier });
-    return alarm;
+    return this.watch(new cloudwatch.Alarm(scope, id, { ...alarmProps, ...this.named(name, description, runbook) }), severity, tier);
   }
 
   /**
@@ -77,12 +69,16 @@ export class AlarmSet {
     props: Omit<WatchProps, 'threshold' | 'comparisonOperator'> & { stdDevs: number; comparisonOperator: cloudwatch.ComparisonOperator },
   ): cloudwatch.AnomalyDetectionAlarm {
     const { name, description, severity, tier, runbook, ...alarmProps } = props;
-    const alarm = new cloudwatch.AnomalyDetectionAlarm(scope, id, {
-      ...alarmProps,
-      alarmName: `${this.prefix}-${name}`,
-      alarmDescription: `${description} Runbook: docs/alarms.md#${runbook ?? name}`,
-      actionsEnabled: true,
-    });
+    return this.watch(new cloudwatch.AnomalyDetectionAlarm(scope, id, { ...alarmProps, ...this.named(name, description, runbook) }), severity, tier);
+  }
+
+  /** The name, description (with its runbook link) and enabled actions of an alarm of the set. */
+  private named(name: string, description: string, runbook?: string) {
+    return { alarmName: `${this.prefix}-${name}`, alarmDescription: `${description} Runbook: docs/alarms.md#${runbook ?? name}`, actionsEnabled: true };
+  }
+
+  /** Sends the alarm to the topic and counts it. */
+  private watch<T extends cloudwatch.AlarmBase>(alarm: T, severity: Severity, tier: Tier): T {
     this.notify(alarm);
     this.watched.push({ alarm, severity, tier });
     return alarm;
@@ -116,15 +112,8 @@ export class AlarmSet {
     id: string,
     props: { name: string; description: string; rule: cloudwatch.IAlarmRule; severity: Severity; tier: Tier; runbook?: string },
   ): cloudwatch.CompositeAlarm {
-    const alarm = new cloudwatch.CompositeAlarm(scope, id, {
-      compositeAlarmName: `${this.prefix}-${props.name}`,
-      alarmDescription: `${props.description} Runbook: docs/alarms.md#${props.runbook ?? props.name}`,
-      alarmRule: props.rule,
-      actionsEnabled: true,
-    });
-    this.notify(alarm);
-    this.watched.push({ alarm, severity: props.severity, tier: props.tier });
-    return alarm;
+    const { alarmName, ...named } = this.named(props.name, props.description, props.runbook);
+    return this.watch(new cloudwatch.CompositeAlarm(scope, id, { compositeAlarmName: alarmName, ...named, alarmRule: props.rule }), props.severity, props.tier);
   }
 
   /** Counts an alarm defined elsewhere (that already notifies the topic) in the composite and the dashboard. */
