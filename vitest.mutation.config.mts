@@ -23,6 +23,8 @@ export default defineConfig({
       'test/scripts/guard-rules.test.ts',
       'test/scripts/credentials.test.ts',
       'test/shared/cross-stack-marks.test.ts',
+      'test/scripts/backup-cost.test.ts',
+      'test/shared/control-tower-checks.test.ts',
     ],
     sequence: {},
     // One file at a time, each on an empty moto (test/support/moto.ts): the runs repeat.

@@ -1,8 +1,10 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import type { IConstruct } from 'constructs';
 import { afterAll, describe, expect, test } from 'vitest';
 import { createApp } from '../../lib/app';
@@ -99,10 +101,71 @@ describe('the Control Tower plugin at synth', () => {
     expect(readdirSync(dir).filter((f) => f.endsWith('.template.json'))).toHaveLength(1);
   });
 
+  test('checks a template only with the rules that read its types, against only those resources, without CDK metadata', () => {
+    const calls: { rules: readonly string[]; template: { Resources: Record<string, { Type: string; Metadata?: unknown }> } }[] = [];
+    const spying: ControlTowerChecksProps = {
+      cacheDir: mkdtempSync(join(cacheDir, 'spy-')),
+      runGuard: (rules, templatePath) => {
+        calls.push({ rules, template: JSON.parse(readFileSync(templatePath, 'utf8')) });
+        return [];
+      },
+    };
+    const { app } = twoBuckets(spying);
+    const stack = app.node.findChild('Checked') as Stack;
+    new sns.Topic(stack, 'Topic');
+    expect(synthError(app)).toBe('');
+    expect(calls).toHaveLength(1);
+    const [{ rules, template }] = calls;
+    expect(rules.some((r) => r.includes('/s3/'))).toBe(true);
+    expect(rules.some((r) => r.includes('/rds/'))).toBe(false);
+    // The buckets and their policies; the topic no rule reads stays out; no resource keeps its metadata.
+    expect(
+      Object.values(template.Resources)
+        .map((r) => r.Type)
+        .sort(),
+    ).toEqual(['AWS::S3::Bucket', 'AWS::S3::Bucket', 'AWS::S3::BucketPolicy', 'AWS::S3::BucketPolicy']);
+    for (const r of Object.values(template.Resources)) expect(r.Metadata).toBeUndefined();
+  });
+
+  test('a template no rule reads is not checked at all', () => {
+    let runs = 0;
+    const app = new App({ builtinCloudFormationValidation: false, outdir: mkdtempSync(join(cacheDir, 'out-')) });
+    Validations.of(app).addPlugins(new ControlTowerChecks({ cacheDir: mkdtempSync(join(cacheDir, 'none-')), runGuard: () => (runs++, []) }));
+    new sns.Topic(new Stack(app, 'TopicOnly'), 'Topic');
+    expect(synthError(app)).toBe('');
+    expect(runs).toBe(0);
+  });
+
+  test('what a kept resource references stays in the checked template, as its type alone (rules look such references up)', () => {
+    // A function permission whose source is a topic: the public-access rule accepts a Ref only to a
+    // resource of the template. Without the topic's stub it would report the permission.
+    const app = new App({ builtinCloudFormationValidation: false, outdir: mkdtempSync(join(cacheDir, 'out-')) });
+    Validations.of(app).addPlugins(new ControlTowerChecks({ cacheDir }));
+    const stack = new Stack(app, 'Permission', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const topic = new sns.Topic(stack, 'Topic');
+    new lambda.CfnPermission(stack, 'Invoke', { action: 'lambda:InvokeFunction', functionName: 'some-function', principal: 'sns.amazonaws.com', sourceArn: topic.topicArn });
+    expect(synthError(app)).toBe('');
+  });
+
+  test('the report fails with any finding and passes without', () => {
+    const dir = mkdtempSync(join(cacheDir, 'direct-'));
+    const template = join(dir, 'stack.template.json');
+    writeFileSync(template, JSON.stringify({ Resources: { Bucket: { Type: 'AWS::S3::Bucket', Properties: {} } } }));
+    const finding = { ruleName: 'r', description: 'd', violatingResources: [{ resourceLogicalId: 'Bucket', templatePath: '', locations: [] }] };
+    const context = { templatePaths: [template] } as never;
+    expect(new ControlTowerChecks({ cacheDir: dir, runGuard: () => [finding] }).validate(context)).toMatchObject({
+      success: false,
+      violations: [{ ruleName: 'r', severity: 'error' }],
+    });
+    expect(new ControlTowerChecks({ cacheDir: mkdtempSync(join(cacheDir, 'direct-')), runGuard: () => [] }).validate(context)).toEqual({ success: true, violations: [] });
+  });
+
   test('an acknowledgement without a reason is refused', () => {
     const { first } = twoBuckets();
     expect(() => acknowledgeControl(first, 's3_bucket_logging_enabled_check', '')).toThrow(/give the reason it does not apply/);
     expect(() => acknowledgeControl(first, 's3_bucket_logging_enabled_check', 'n/a')).toThrow(/not "n\/a"/);
+    expect(() => acknowledgeControl(first, 's3_bucket_logging_enabled_check', `  ${'x'.repeat(19)}  `)).toThrow(/give the reason/);
+    expect(() => acknowledgeControl(first, 's3_bucket_logging_enabled_check', 'x'.repeat(20))).not.toThrow();
   });
 
   test('knows the rule ids of the pack', () => {
