@@ -23,6 +23,11 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
   { fields: ['network.availabilityZones'], meaning: 'optional explicit zone names (unset: `<region>a`, `b`, `c`)', rules: '`azCount` different zones of `region`' },
   { fields: ['network.natGateways'], meaning: 'NAT gateways (1 is cheapest; one per AZ survives an AZ outage)', rules: '1 to `azCount`' },
   {
+    fields: ['network.nat', 'network.natInstanceType'],
+    meaning: '`gateway` (managed NAT gateways) or `instance` (one EC2 instance per `natGateways`, about a tenth of the cost, no managed failover); its type',
+    rules: 'prod: `gateway`; `t4g.nano` to `t4g.medium`',
+  },
+  {
     fields: ['domain.zoneName', 'domain.recordName', 'domain.parentZoneName'],
     meaning: "the stage's own public zone (the network stack creates it in the stage account), the site's name in it, and the zone it is delegated from",
     rules: 'zone inside the parent, record inside the zone, no two stages alike; required when `https`',

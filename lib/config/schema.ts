@@ -215,6 +215,18 @@ const stageShape = z
         availabilityZones: unique(z.string(), 'zone').optional(),
         /** NAT gateways (1 saves cost; one per AZ survives an AZ outage). */
         natGateways: z.number().int().min(1, 'private subnets need a NAT gateway to reach AWS APIs and the image registry. Fix: use 1 or more'),
+        /**
+         * What the NAT is: AWS's managed gateways, or EC2 instances (one per `natGateways`, Graviton,
+         * Amazon Linux 2023) at about a tenth of the cost, with no managed failover: a failed
+         * instance stops the private subnets' egress until EC2 recovers it (docs/architecture.md,
+         * "NAT"). Not in prod.
+         */
+        nat: z.enum(['gateway', 'instance']).default('gateway'),
+        /** Instance type of a NAT instance (Graviton: t4g). */
+        natInstanceType: z
+          .string()
+          .regex(/^t4g\.(nano|micro|small|medium)$/, 'a NAT instance here is a burstable Graviton type. Fix: use t4g.nano, t4g.micro, t4g.small or t4g.medium')
+          .default('t4g.nano'),
       })
       .strict(),
     /**
@@ -779,6 +791,11 @@ export const PROD_RULES: readonly { readonly path: readonly string[]; readonly h
     path: ['baseline', 'trail', 'retentionDays'],
     holds: (c) => !c.baseline.trail.enabled || c.baseline.trail.retentionDays >= 365,
     message: 'prod must keep its audit trail at least a year. Fix: set baseline.trail.retentionDays: 365 or more',
+  },
+  {
+    path: ['network', 'nat'],
+    holds: (c) => c.network.nat === 'gateway',
+    message: 'prod must not lose its egress (image pulls, AWS APIs) to one failed instance. Fix: set network.nat: "gateway"',
   },
   { path: ['retainOnDelete'], holds: (c) => c.retainOnDelete, message: 'prod must keep its data when a stack or resource is deleted. Fix: set retainOnDelete: true' },
   { path: ['https'], holds: (c) => c.https, message: 'prod must serve HTTPS. Fix: set https: true and a domain' },

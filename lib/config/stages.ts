@@ -41,7 +41,8 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     account: '111111111111',
     region: 'eu-west-1',
     drRegion: 'eu-central-1',
-    network: { cidr: '10.10.0.0/16', azCount: 2, natGateways: 1 },
+    // One NAT instance instead of a NAT gateway: about $34 a month less, no managed failover.
+    network: { cidr: '10.10.0.0/16', azCount: 2, natGateways: 1, nat: 'instance' },
     https: false,
     web: { cpu: 256, memoryLimitMiB: 512, desiredCount: 1, minCapacity: 1, maxCapacity: 2, useSpot: true },
     worker: { cpu: 256, memoryLimitMiB: 512, desiredCount: 1, minCapacity: 1, maxCapacity: 2, useSpot: true },

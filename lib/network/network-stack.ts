@@ -41,6 +41,7 @@ export class NetworkStack extends StageStack implements NetworkTier {
       cidr: network.cidr,
       maxAzs: network.azCount,
       natGateways: network.natGateways,
+      natInstanceType: network.nat === 'instance' ? network.natInstanceType : undefined,
       logsKey: this.logsKey,
       flowLogRetention: this.logRetention,
       removalPolicy: this.statefulRemovalPolicy,

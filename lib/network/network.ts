@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { acknowledgeControl } from '../shared/control-tower-checks';
+import { acknowledgeControl, acknowledgeControls } from '../shared/control-tower-checks';
 import { acknowledgeLogGroupControls } from '../shared/log-group';
 
 export interface NetworkProps {
@@ -14,6 +14,8 @@ export interface NetworkProps {
   readonly maxAzs: number;
   /** NAT gateways, 1 to `maxAzs`. */
   readonly natGateways: number;
+  /** EC2 NAT instances of this type instead of NAT gateways (one per `natGateways`). @default NAT gateways */
+  readonly natInstanceType?: string;
   /** Key that encrypts the flow-log group. */
   readonly logsKey: kms.IKey;
   /** How long flow logs are kept. */
@@ -50,10 +52,22 @@ export class Network extends Construct {
     // and a /24 VPC still gets /28 subnets, the smallest AWS allows.
     const cidrMask = Number(props.cidr.split('/')[1]) + 4;
 
+    // NAT instances: Amazon Linux 2023 on Graviton (its AMI from the public SSM parameter at
+    // deploy time), source/destination check off and iptables masquerading (CDK's user data), a
+    // public address, and a security group that admits only the VPC and sends anywhere.
+    const natInstances = props.natInstanceType
+      ? ec2.NatProvider.instanceV2({
+          instanceType: new ec2.InstanceType(props.natInstanceType),
+          machineImage: ec2.MachineImage.latestAmazonLinux2023({ cpuType: ec2.AmazonLinuxCpuType.ARM_64 }),
+          associatePublicIpAddress: true,
+          defaultAllowedTraffic: ec2.NatTrafficDirection.OUTBOUND_ONLY,
+        })
+      : undefined;
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       ipAddresses: ec2.IpAddresses.cidr(props.cidr),
       maxAzs: props.maxAzs,
       natGateways: props.natGateways,
+      natGatewayProvider: natInstances,
       restrictDefaultSecurityGroup: true,
       subnetConfiguration: [
         { name: SUBNETS.public, subnetType: ec2.SubnetType.PUBLIC, cidrMask, mapPublicIpOnLaunch: false },
@@ -65,6 +79,14 @@ export class Network extends Construct {
       },
     });
 
+    if (natInstances) {
+      natInstances.connections.allowFrom(ec2.Peer.ipv4(this.vpc.vpcCidrBlock), ec2.Port.allTraffic(), 'Traffic of the private subnets to translate');
+      acknowledgeNatInstances(natInstances);
+      const group = natInstances.securityGroup.node.defaultChild!;
+      const fromTheVpc = "Its only ingress is the VPC's own block (the VPC's CidrBlock attribute, which the rule cannot evaluate): the private subnets' traffic to translate.";
+      for (const id of ['AwsSolutions-EC23', 'NIST.800.53.R5-EC2RestrictedCommonPorts', 'NIST.800.53.R5-EC2RestrictedSSH'])
+        Validations.of(group).acknowledge({ id, reason: fromTheVpc });
+    }
     // CDK's own function that strips the default security group's rules (one per stack).
     const restrictDefaultGroup = Stack.of(this).node.tryFindChild('Custom::VpcRestrictDefaultSGCustomResourceProvider');
     if (restrictDefaultGroup) {
@@ -146,5 +168,37 @@ export class Network extends Construct {
           'Public subnets route 0.0.0.0/0 to the internet gateway by design: they hold only the internet-facing load balancer and the NAT gateways; tasks, database and cache sit in private and isolated subnets.',
       });
     }
+  }
+}
+
+/** What the NAT instances are by design, acknowledged on each (they exist only where config asks, never in prod). */
+function acknowledgeNatInstances(provider: ec2.NatInstanceProviderV2): void {
+  const why = {
+    publicIp: "A NAT instance translates the private subnets' traffic to its own public address: it needs one. Its security group admits only the VPC.",
+    single:
+      'One NAT instance per configured NAT (network.nat: "instance", never in prod): a cost choice with no managed failover, written down in docs/architecture.md, "NAT"; EC2 recovers the instance on hardware failure.',
+  };
+  for (const instance of provider.gatewayInstances) {
+    const cfn = instance.node.defaultChild as ec2.CfnInstance;
+    // What the provider does not expose: an encrypted gp3 root volume, and IMDSv2 only.
+    cfn.blockDeviceMappings = [{ deviceName: '/dev/xvda', ebs: { encrypted: true, volumeType: 'gp3', volumeSize: 8, deleteOnTermination: true } }];
+    cfn.metadataOptions = { httpTokens: 'required', httpEndpoint: 'enabled', httpPutResponseHopLimit: 1 };
+    for (const [id, reason] of Object.entries({
+      'AwsSolutions-EC28':
+        "Basic monitoring of a NAT instance in a non-prod stage: CloudWatch's 5-minute metrics are enough to see it is up; detailed monitoring would add more than the instance costs.",
+      'AwsSolutions-EC29': why.single,
+      'NIST.800.53.R5-EC2InstanceNoPublicIp': why.publicIp,
+      'NIST.800.53.R5-EC2InstanceDetailedMonitoringEnabled': 'Basic monitoring of a NAT instance in a non-prod stage; see AwsSolutions-EC28.',
+      'NIST.800.53.R5-EC2InstanceProfileAttached': 'The NAT instance calls no AWS API; it needs no role.',
+      'NIST.800.53.R5-EC2InstancesInVPC': "It is in the VPC's public subnet, named in its network interface (where the public address is set), which the rule does not read.",
+    })) {
+      Validations.of(cfn).acknowledge({ id, reason });
+    }
+    acknowledgeControls(instance, {
+      ec2_instance_nitro_encryption_in_transit_check:
+        "The NAT instance forwards the tasks' connections to the internet and AWS APIs, which are TLS end to end; instance-to-instance encryption does not apply to it.",
+      ec2_instance_no_public_ip_check: why.publicIp,
+      ec2_instance_detailed_monitoring_enabled_check: 'Basic monitoring of a NAT instance in a non-prod stage; detailed monitoring would add more than the instance costs.',
+    });
   }
 }

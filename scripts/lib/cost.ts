@@ -25,6 +25,8 @@ export interface PriceTable {
   interfaceEndpointAzHour: number;
   logs: { ingestedGb: number; storedGbMonth: number };
   s3: { standardGbMonth: number };
+  /** EC2 instances (the NAT instances) and their gp3 volumes. */
+  ec2: { instanceHour: Record<string, number>; gp3GbMonth: number };
   /** Snapshot storage and inter-region transfer (backup-cost.ts). */
   backup: { rdsSnapshotGbMonth: number; interRegionTransferGb: number };
   /** The account baseline's services, billed by use: the estimate applies ASSUMPTIONS.baseline. */
@@ -144,6 +146,7 @@ const CATEGORIES: [string, string][] = [
   ['Fargate', 'Fargate tasks'],
   ['Load balancer', 'Load balancers'],
   ['NAT gateway', 'NAT gateways'],
+  ['EC2 instance', 'EC2 instances (NAT)'],
   ['Public IPv4', 'Public IPv4 addresses'],
   ['RDS-managed secret', 'Secrets'],
   ['RDS storage', 'RDS storage'],
@@ -239,6 +242,19 @@ export function estimateStack(template: Template, prices: PriceTable): { lines: 
           prices.natGateway.hour * h + prices.natGateway.gbProcessed * ASSUMPTIONS.natGbProcessedPerGateway,
         );
         break;
+      case 'AWS::EC2::Instance': {
+        const type = String(p.InstanceType);
+        const hour = prices.ec2.instanceHour[type];
+        if (hour === undefined) {
+          countAs(notPriced, `${resource.Type} (${type})`);
+          break;
+        }
+        const volumes = (p.BlockDeviceMappings ?? []) as { Ebs?: { VolumeSize?: number } }[];
+        const gb = volumes.reduce((sum, v) => sum + Number(v.Ebs?.VolumeSize ?? 0), 0) || 8;
+        const publicIp = ((p.NetworkInterfaces ?? []) as { AssociatePublicIpAddress?: boolean }[]).some((n) => n.AssociatePublicIpAddress === true);
+        add(`EC2 instance ${id}`, `${type} + ${gb} GB gp3${publicIp ? ' + public IPv4' : ''}`, hour * h + gb * prices.ec2.gp3GbMonth + (publicIp ? prices.publicIpv4Hour * h : 0));
+        break;
+      }
       case 'AWS::EC2::EIP':
         add(`Public IPv4 ${id}`, '1 address', prices.publicIpv4Hour * h);
         break;

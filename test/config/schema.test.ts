@@ -606,6 +606,26 @@ const badConfigs: [string, StageName, (c: StageConfig) => void, string, string, 
     /unknown field/,
   ],
   [
+    'prod behind a NAT instance',
+    'prod',
+    (c) => {
+      c.network.nat = 'instance';
+    },
+    'network.nat',
+    '"instance"',
+    /prod must not lose its egress \(image pulls, AWS APIs\) to one failed instance\. Fix: set network\.nat: "gateway"/,
+  ],
+  [
+    'a NAT instance type that is not a small Graviton',
+    'dev',
+    (c) => {
+      c.network.natInstanceType = 'm5.large';
+    },
+    'network.natInstanceType',
+    '"m5.large"',
+    /a NAT instance here is a burstable Graviton type\. Fix: use t4g\.nano, t4g\.micro, t4g\.small or t4g\.medium/,
+  ],
+  [
     'tracing that samples nothing',
     'staging',
     (c) => {

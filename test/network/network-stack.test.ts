@@ -37,8 +37,41 @@ describe.each(STAGE_NAMES)('%s network stack', (name) => {
     for (const subnet of Object.values(subnets)) expect(subnet.Properties.MapPublicIpOnLaunch).toBe(false);
   });
 
-  test('NAT gateways as configured', () => {
-    network(name).resourceCountIs('AWS::EC2::NatGateway', config.network.natGateways);
+  test('NAT gateways, or NAT instances, as configured', () => {
+    const t = network(name);
+    const instances = config.network.nat === 'instance';
+    t.resourceCountIs('AWS::EC2::NatGateway', instances ? 0 : config.network.natGateways);
+    t.resourceCountIs('AWS::EC2::Instance', instances ? config.network.natGateways : 0);
+    // Every private subnet's default route leaves through one of them.
+    const privateTables = Object.keys(t.findResources('AWS::EC2::RouteTable')).filter((id) => id.includes('PrivateSubnet'));
+    const routes = Object.values(t.findResources('AWS::EC2::Route')).filter((r) => privateTables.includes(r.Properties.RouteTableId.Ref));
+    expect(routes).toHaveLength(privateTables.length);
+    for (const r of routes) {
+      expect(r.Properties.DestinationCidrBlock).toBe('0.0.0.0/0');
+      if (instances) expect(Object.keys(r.Properties)).toContain('InstanceId');
+      else expect(Object.keys(r.Properties)).toContain('NatGatewayId');
+    }
+  });
+
+  test('a NAT instance: Graviton, IMDSv2 only, an encrypted root volume, no forwarding check, admitting only the VPC', () => {
+    const parsed = parseStageConfig(STAGES[name]);
+    if (parsed.network.nat !== 'instance') return;
+    const t = network(name);
+    for (const instance of Object.values(t.findResources('AWS::EC2::Instance'))) {
+      const p = instance.Properties;
+      expect(p.InstanceType).toBe(parsed.network.natInstanceType);
+      expect(p.SourceDestCheck).toBe(false);
+      expect(p.MetadataOptions).toEqual({ HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 });
+      expect(p.BlockDeviceMappings).toEqual([{ DeviceName: '/dev/xvda', Ebs: { Encrypted: true, VolumeType: 'gp3', VolumeSize: 8, DeleteOnTermination: true } }]);
+      // The AMI: AWS's public SSM parameter of the latest Amazon Linux 2023 for ARM, read at deploy time (no lookup at synth).
+      const parameter = t.toJSON().Parameters[p.ImageId.Ref];
+      expect(parameter).toEqual({ Type: 'AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>', Default: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-6.1-arm64' });
+      expect(p.NetworkInterfaces[0].AssociatePublicIpAddress).toBe(true);
+    }
+    const [group] = Object.values(t.findResources('AWS::EC2::SecurityGroup')).filter((g) => /NAT/i.test(g.Properties.GroupDescription));
+    expect(group.Properties.SecurityGroupIngress).toEqual([
+      expect.objectContaining({ IpProtocol: '-1', CidrIp: { 'Fn::GetAtt': [expect.stringMatching(/^NetworkVpc/), 'CidrBlock'] } }),
+    ]);
   });
 
   test('isolated subnets have no route out', () => {

@@ -31,6 +31,7 @@ const PRICES: PriceTable = {
   interfaceEndpointAzHour: 0.01,
   logs: { ingestedGb: 0.5, storedGbMonth: 0.1 },
   s3: { standardGbMonth: 0.02 },
+  ec2: { instanceHour: { 't4g.nano': 0.004 }, gp3GbMonth: 0.08 },
   backup: { rdsSnapshotGbMonth: 0.1, interRegionTransferGb: 0.02 },
   baseline: {
     cloudTrailDataEventsPer100k: 0.1,
@@ -60,6 +61,10 @@ const FIXTURE = {
     Key: { Type: 'AWS::KMS::Key', Properties: {} },
     Token: { Type: 'AWS::SecretsManager::Secret', Properties: {} },
     Alarm: { Type: 'AWS::CloudWatch::Alarm', Properties: {} },
+    NatInstance: {
+      Type: 'AWS::EC2::Instance',
+      Properties: { InstanceType: 't4g.nano', BlockDeviceMappings: [{ Ebs: { VolumeSize: 8 } }], NetworkInterfaces: [{ AssociatePublicIpAddress: true }] },
+    },
     Composite: { Type: 'AWS::CloudWatch::CompositeAlarm', Properties: {} },
     Acl: { Type: 'AWS::WAFv2::WebACL', Properties: { Rules: [{}, {}, {}] } },
     Endpoint: { Type: 'AWS::EC2::VPCEndpoint', Properties: { VpcEndpointType: 'Interface', SubnetIds: ['a', 'b'] } },
@@ -97,6 +102,8 @@ describe('arithmetic on a small template', () => {
     ['KMS key Key', 1],
     ['Secret Token', 0.4],
     ['Alarm Alarm', 0.1],
+    // 0.004 x 100 h + 8 GB x 0.08 + a public address 0.005 x 100 h
+    ['EC2 instance NatInstance', 1.54],
     ['Alarm Composite', 0.5],
     // 5 + 3 rules x 1
     ['WAF Acl', 8],
@@ -112,7 +119,7 @@ describe('arithmetic on a small template', () => {
 
   test('a gateway endpoint and a VPC are free; nothing else is silently 0', () => {
     expect(lines.find((l) => l.item.includes('Gateway'))).toBeUndefined();
-    expect(lines).toHaveLength(17);
+    expect(lines).toHaveLength(18);
   });
 
   test('unknown types are listed as not priced, usage-based ones as such', () => {
