@@ -71,12 +71,20 @@ export function assumptionLines(): string[] {
     `each log group ingests ${a.logGbIngestedPerGroup} GB a month (the VPC flow-log group ${a.flowLogGbIngested} GB), stored for one month`,
     `each bucket holds ${a.s3GbPerBucket} GB in S3 Standard (requests and transfer not counted)`,
     'Fargate tasks run at their desired count all month; Lambda, Step Functions, restore tests, data transfer other than the backup copies, request charges and X-Ray traces ($5 per million recorded) are usage-based and not counted',
-    'a month is 730 hours; on-demand list prices, no savings plans or reservations',
+    "a month is 730 hours; on-demand list prices, no savings plans or reservations; CloudWatch's free tier (10 alarm metrics, 5 GB of logs) once per account and region",
     `account baseline, per account and region: ${fmt(a.baseline.managementEvents)} management events and ${fmt(a.baseline.s3DataEvents)} S3 object operations a month (the trail's first copy of management events is free; GuardDuty analyses both), ${a.baseline.flowAndDnsLogGb} GB of flow and DNS logs, ${a.baseline.monitoredVcpus} Fargate vCPUs under Runtime Monitoring, ${fmt(a.baseline.securityHubChecks)} Security Hub checks, ${fmt(a.baseline.configurationItems)} AWS Config items and ${fmt(a.baseline.configRuleEvaluations)} rule evaluations`,
   ];
 }
 
 const fmt = (n: number) => n.toLocaleString('en-US');
+
+/**
+ * CloudWatch's always-free tier, per account and region: 10 alarm metrics and 5 GB of log data
+ * (ingestion, storage and Logs Insights scans) a month (aws.amazon.com/cloudwatch/pricing, "Free
+ * tier"). Its 3 free dashboards hold at most 50 metrics each, fewer than the stage dashboard
+ * shows: not counted.
+ */
+export const CLOUDWATCH_FREE_TIER = { alarmMetrics: 10, logGb: 5 } as const;
 
 /** Types AWS does not charge for by themselves (their cost, if any, shows up elsewhere). */
 const FREE_TYPES = new Set([
@@ -202,7 +210,10 @@ type Props = Record<string, unknown>;
 const round = (n: number) => Math.round(n * 100) / 100;
 
 /** Estimates one stack; pure, so tests can check the arithmetic on a small template. */
-export function estimateStack(template: Template, prices: PriceTable): { lines: CostLine[]; notPriced: Map<string, number>; usageBased: Map<string, number> } {
+export function estimateStack(
+  template: Template,
+  prices: PriceTable,
+): { lines: CostLine[]; notPriced: Map<string, number>; usageBased: Map<string, number>; alarmMetrics: number; logGb: number } {
   const h = prices.hoursPerMonth;
   const resources: Resources = template.Resources ?? {};
   const lines: CostLine[] = [];
@@ -212,6 +223,8 @@ export function estimateStack(template: Template, prices: PriceTable): { lines: 
     lines.push({ category: CATEGORIES.find(([prefix]) => item.startsWith(prefix))?.[1] ?? item, item, quantity, monthlyUsd: round(monthlyUsd) });
   const countAs = (map: Map<string, number>, type: string) => map.set(type, (map.get(type) ?? 0) + 1);
   const b = ASSUMPTIONS.baseline;
+  let alarmMetrics = 0;
+  let logGb = 0;
 
   for (const [id, resource] of Object.entries(resources)) {
     const p = (resource.Properties ?? {}) as Props;
@@ -289,9 +302,13 @@ export function estimateStack(template: Template, prices: PriceTable): { lines: 
       case 'AWS::SecretsManager::Secret':
         add(`Secret ${id}`, '1 secret', prices.secretMonth);
         break;
-      case 'AWS::CloudWatch::Alarm':
-        add(`Alarm ${id}`, '1 alarm', prices.alarmMonth);
+      case 'AWS::CloudWatch::Alarm': {
+        // CloudWatch bills alarm metrics: each metric a math alarm reads, three for an anomaly band.
+        const metrics = p.ThresholdMetricId ? 3 : Math.max(1, ((p.Metrics ?? []) as { MetricStat?: unknown }[]).filter((m) => m.MetricStat).length);
+        alarmMetrics += metrics;
+        add(`Alarm ${id}`, `${metrics} alarm metric${metrics === 1 ? '' : 's'}`, metrics * prices.alarmMonth);
         break;
+      }
       case 'AWS::CloudWatch::CompositeAlarm':
         add(`Alarm ${id}`, '1 composite alarm', prices.compositeAlarmMonth);
         break;
@@ -314,6 +331,7 @@ export function estimateStack(template: Template, prices: PriceTable): { lines: 
         break;
       case 'AWS::Logs::LogGroup': {
         const gb = /FlowLogs/.test(id) ? ASSUMPTIONS.flowLogGbIngested : ASSUMPTIONS.logGbIngestedPerGroup;
+        logGb += gb;
         add(`Logs ${id}`, `${gb} GB ingested`, gb * (prices.logs.ingestedGb + prices.logs.storedGbMonth));
         break;
       }
@@ -356,7 +374,7 @@ export function estimateStack(template: Template, prices: PriceTable): { lines: 
         else if (!FREE_TYPES.has(resource.Type) && !resource.Type.startsWith('Custom::')) countAs(notPriced, resource.Type);
     }
   }
-  return { lines, notPriced, usageBased };
+  return { lines, notPriced, usageBased, alarmMetrics, logGb };
 }
 
 function taskDefinitionOf(service: Props, resources: Resources): Props | undefined {
@@ -376,7 +394,11 @@ export function estimateAssembly(stacks: AssemblyStack[], pricesDir?: string, ba
   // Stacks outside a stage (registry, CI access, baseline) are the account's: grouped by account.
   const groupOf = (stack: AssemblyStack) => stack.stage || `account ${stack.environment.split('/')[2] ?? '?'}`;
   for (const stack of stacks) byStage.set(groupOf(stack), [...(byStage.get(groupOf(stack)) ?? []), stack]);
+  // CloudWatch's free tier is the account's: given once per account and region, to the stage there
+  // (or the account's own stacks where no stage runs).
+  const freeTierTaken = new Set<string>();
   return [...byStage].map(([stage, members]) => {
+    const usage = new Map<string, { alarmMetrics: number; logGb: number; prices: PriceTable }>();
     const lines: CostLine[] = [];
     const notPriced: string[] = [];
     const usageBased: string[] = [];
@@ -392,8 +414,26 @@ export function estimateAssembly(stacks: AssemblyStack[], pricesDir?: string, ba
       dates.add(`${region} ${prices.date}`);
       const estimate = estimateStack(stack.template, prices);
       lines.push(...estimate.lines.map((l) => ({ ...l, item: `${stack.stackName}: ${l.item}` })));
+      const place = stack.environment.replace('aws://', '');
+      const used = usage.get(place) ?? { alarmMetrics: 0, logGb: 0, prices };
+      usage.set(place, { alarmMetrics: used.alarmMetrics + estimate.alarmMetrics, logGb: used.logGb + estimate.logGb, prices });
       for (const [type, count] of estimate.notPriced) notPriced.push(`${type} x${count} in ${stack.stackName}`);
       for (const [type, count] of estimate.usageBased) usageBased.push(`${type} x${count} in ${stack.stackName}`);
+    }
+    for (const [place, used] of usage) {
+      const stageHere = stacks.some((st) => st.stage && st.environment.endsWith(place));
+      if (freeTierTaken.has(place) || (stageHere && !members.some((m) => m.stage))) continue;
+      freeTierTaken.add(place);
+      const metrics = Math.min(CLOUDWATCH_FREE_TIER.alarmMetrics, used.alarmMetrics);
+      const gb = Math.min(CLOUDWATCH_FREE_TIER.logGb, used.logGb);
+      if (metrics + gb > 0) {
+        lines.push({
+          category: 'CloudWatch free tier',
+          item: `${stage}: CloudWatch free tier in ${place}`,
+          quantity: `${metrics} alarm metrics, ${gb} GB of logs`,
+          monthlyUsd: -round(metrics * used.prices.alarmMonth + gb * used.prices.logs.ingestedGb),
+        });
+      }
     }
     // What the stage's backups and copies hold, across its stacks and regions.
     if (members.some((m) => m.stage)) {

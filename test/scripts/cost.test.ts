@@ -61,6 +61,8 @@ const FIXTURE = {
     Key: { Type: 'AWS::KMS::Key', Properties: {} },
     Token: { Type: 'AWS::SecretsManager::Secret', Properties: {} },
     Alarm: { Type: 'AWS::CloudWatch::Alarm', Properties: {} },
+    MathAlarm: { Type: 'AWS::CloudWatch::Alarm', Properties: { Metrics: [{ Expression: 'a + b + c' }, { MetricStat: {} }, { MetricStat: {} }, { MetricStat: {} }] } },
+    BandAlarm: { Type: 'AWS::CloudWatch::Alarm', Properties: { ThresholdMetricId: 'band', Metrics: [{ Expression: 'ANOMALY_DETECTION_BAND(m0, 3)' }, { MetricStat: {} }] } },
     NatInstance: {
       Type: 'AWS::EC2::Instance',
       Properties: { InstanceType: 't4g.nano', BlockDeviceMappings: [{ Ebs: { VolumeSize: 8 } }], NetworkInterfaces: [{ AssociatePublicIpAddress: true }] },
@@ -102,6 +104,9 @@ describe('arithmetic on a small template', () => {
     ['KMS key Key', 1],
     ['Secret Token', 0.4],
     ['Alarm Alarm', 0.1],
+    // CloudWatch bills alarm metrics: three metrics read by the math, three for an anomaly band
+    ['Alarm MathAlarm', 0.3],
+    ['Alarm BandAlarm', 0.3],
     // 0.004 x 100 h + 8 GB x 0.08 + a public address 0.005 x 100 h
     ['EC2 instance NatInstance', 1.54],
     ['Alarm Composite', 0.5],
@@ -119,12 +124,36 @@ describe('arithmetic on a small template', () => {
 
   test('a gateway endpoint and a VPC are free; nothing else is silently 0', () => {
     expect(lines.find((l) => l.item.includes('Gateway'))).toBeUndefined();
-    expect(lines).toHaveLength(18);
+    expect(lines).toHaveLength(20);
   });
 
   test('unknown types are listed as not priced, usage-based ones as such', () => {
     expect([...notPriced]).toEqual([['AWS::SQS::Queue', 2]]);
     expect([...usageBased]).toEqual([['AWS::Lambda::Function', 1]]);
+  });
+});
+
+describe("CloudWatch's free tier", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'prices-'));
+  writeFileSync(join(dir, 'test-1.json'), JSON.stringify(PRICES));
+  const stack = (stackName: string, stage: string, resources: Record<string, unknown>) =>
+    ({ stage, stackName, environment: 'aws://111111111111/test-1', template: { Resources: resources } }) as never;
+  const alarms = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`Alarm${i}`, { Type: 'AWS::CloudWatch::Alarm', Properties: {} }]));
+
+  test('is taken once per account and region, by the stage there: 10 alarm metrics and 5 GB of logs at most', () => {
+    const costs = estimateAssembly(
+      [
+        stack('test-Ops', 'test', { ...alarms(12), Logs: { Type: 'AWS::Logs::LogGroup', Properties: {} }, MoreLogs: { Type: 'AWS::Logs::LogGroup', Properties: {} } }),
+        stack('Baseline-111111111111-test-1', '', { ...alarms(3) }),
+      ],
+      dir,
+    );
+    const free = (group: string) => costs.find((c) => c.stage === group)!.lines.filter((l) => l.category === 'CloudWatch free tier');
+    // 10 of 15 alarm metrics x 0.1 + 2 GB (1 GB a group) x 0.5, for the stage; nothing again for the account's stacks
+    expect(free('test')).toEqual([
+      { category: 'CloudWatch free tier', item: 'test: CloudWatch free tier in 111111111111/test-1', quantity: '10 alarm metrics, 2 GB of logs', monthlyUsd: -2 },
+    ]);
+    expect(free('account 111111111111')).toEqual([]);
   });
 });
 
