@@ -8,7 +8,7 @@ import { parseArgs as cost } from '../scripts/cost';
 import { parseArgs as dbShell } from '../scripts/db-shell';
 import { parseArgs as deploy } from '../scripts/deploy';
 import { parseArgs as guard } from '../scripts/diff-guard';
-import { DIAGRAM_END, DIAGRAM_START, type DiagramStack, diagram } from '../scripts/lib/diagram';
+import { DIAGRAM_END, DIAGRAM_START, type DiagramStack, diagram, STAGE_STACK_ORDER } from '../scripts/lib/diagram';
 import { parseArgs as preflight } from '../scripts/preflight';
 import { parseArgs as restoreDatabase } from '../scripts/restore-database';
 import { parseArgs as restoreDrill } from '../scripts/restore-drill';
@@ -124,13 +124,11 @@ describe('the architecture diagram in README.md', () => {
 
   test('is what the app synthesizes for prod and its account (regenerate it with npm run docs:diagram)', () => {
     const { stage, network, data, app, ops, dr, shared } = stages.prod;
-    const stageStacks: DiagramStack[] = [
-      { name: stage.network.stackName, region: stage.network.region, template: network.toJSON() },
-      ...(stage.dr && dr ? [{ name: stage.dr.stackName, region: stage.dr.region, template: dr.toJSON() }] : []),
-      { name: stage.data.stackName, region: stage.data.region, template: data.toJSON() },
-      { name: stage.app.stackName, region: stage.app.region, template: app.toJSON() },
-      { name: stage.ops.stackName, region: stage.ops.region, template: ops.toJSON() },
-    ];
+    const synthesized = { Network: [stage.network, network], Dr: [stage.dr, dr], Data: [stage.data, data], App: [stage.app, app], Ops: [stage.ops, ops] } as const;
+    const stageStacks: DiagramStack[] = STAGE_STACK_ORDER.flatMap((part) => {
+      const [stack, template] = synthesized[part];
+      return stack && template ? [{ name: stack.stackName, region: stack.region, template: template.toJSON() }] : [];
+    });
     const accountStacks = stage.node.root.node.children
       .filter((c): c is Stack => Stack.isStack(c) && c.account === stage.config.account)
       .map((s) => ({ name: s.stackName, region: s.region, template: shared.get(s.stackName)!.toJSON() }));

@@ -130,13 +130,14 @@ export class AppTask extends Construct {
       reason:
         'The environment holds plain settings only (hosts, ports, names, stage); every credential comes through `secrets` from Secrets Manager, and a test asserts no credential is in the environment.',
     });
+    const { partition, region } = Stack.of(this);
+    const agentRepository = `arn:${partition}:ecr:${region}:*:repository/${GUARDDUTY_AGENT_REPOSITORY}`;
     if (props.runtimeMonitoringAgent) {
-      const { partition, region } = Stack.of(this);
       this.taskDefinition.obtainExecutionRole().addToPrincipalPolicy(
         new iam.PolicyStatement({
           sid: 'PullTheGuardDutyAgent',
           actions: ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage'],
-          resources: [`arn:${partition}:ecr:${region}:*:repository/${GUARDDUTY_AGENT_REPOSITORY}`],
+          resources: [agentRepository],
         }),
       );
     }
@@ -148,9 +149,8 @@ export class AppTask extends Construct {
           'ecr:GetAuthorizationToken, which the execution role needs to pull the image, has no resource-level permissions; every other statement names the repository, log group or secrets.',
       });
       if (props.runtimeMonitoringAgent) {
-        const { partition, region } = Stack.of(this);
         Validations.of(executionPolicy).acknowledge({
-          id: `AwsSolutions-IAM5[Resource::arn:${partition}:ecr:${region}:*:repository/${GUARDDUTY_AGENT_REPOSITORY}]`,
+          id: `AwsSolutions-IAM5[Resource::${agentRepository}]`,
           reason:
             "GuardDuty's agent repository: one fixed name in an AWS-owned account that differs by region (GuardDuty publishes the table); read-only pulls of that one repository.",
         });

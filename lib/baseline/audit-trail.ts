@@ -5,6 +5,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { accessLogBucket } from '../shared/access-log-bucket';
 import { acknowledgeControl, acknowledgeControls, BUCKET_CONTROLS } from '../shared/control-tower-checks';
 import { acknowledgeLogGroupControls } from '../shared/log-group';
 import { LogsKey } from '../shared/logs-key';
@@ -80,36 +81,7 @@ export class AuditTrail extends Construct {
       }),
     );
 
-    const accessLogs = new s3.Bucket(this, 'AccessLogs', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      ...PRIVATE_BUCKET,
-      removalPolicy: props.removalPolicy,
-      lifecycleRules: [
-        {
-          id: 'expire-access-logs',
-          expiration: Duration.days(props.retentionDays),
-          noncurrentVersionExpiration: Duration.days(1),
-          abortIncompleteMultipartUploadAfter: Duration.days(7),
-        },
-      ],
-    });
-    acknowledgeControls(accessLogs, { ...BUCKET_CONTROLS.accessLogs, ...BUCKET_CONTROLS.serviceWritten });
-    Validations.of(accessLogs).acknowledge({
-      id: 'AwsSolutions-S1',
-      reason: "This bucket receives the trail bucket's server access logs; logging it into itself would log every log delivery.",
-    });
-    Validations.of(accessLogs).acknowledge({
-      id: 'NIST.800.53.R5-S3BucketLoggingEnabled',
-      reason: 'The access-log bucket of the trail bucket; logging it would log its own deliveries.',
-    });
-    Validations.of(accessLogs).acknowledge({
-      id: 'NIST.800.53.R5-S3BucketReplicationEnabled',
-      reason: 'Access logs of the trail bucket are kept in the account and region; the trail itself is the record.',
-    });
-    Validations.of(accessLogs).acknowledge({
-      id: 'NIST.800.53.R5-S3DefaultEncryptionKMS',
-      reason: 'S3 delivers server access logs only into buckets with SSE-S3 default encryption.',
-    });
+    const accessLogs = accessLogBucket(this, 'AccessLogs', { expirationDays: props.retentionDays, removalPolicy: props.removalPolicy, of: 'the trail bucket' });
 
     // Log files are KMS-encrypted by CloudTrail itself (the trail's key); the bucket's default
     // stays SSE-S3 for what CloudTrail writes without it (digest files): an SSE-KMS default would

@@ -3,7 +3,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { acknowledgeControls, BUCKET_CONTROLS } from '../shared/control-tower-checks';
+import { accessLogBucket } from '../shared/access-log-bucket';
+import { acknowledgeControls } from '../shared/control-tower-checks';
 
 export interface UploadsBucketProps {
   /** Encrypts the uploads (SSE-KMS with an S3 bucket key, so KMS is called once per object batch). */
@@ -65,8 +66,7 @@ export function uploadsStorage(key: kms.IKey, noncurrentVersionExpirationDays: n
 /**
  * Defines the uploads bucket and the bucket that receives its server access logs. Uploads are
  * versioned, KMS-encrypted, private, TLS-only, with old versions expiring and abandoned multipart
- * uploads cleaned up after 7 days. The log bucket is versioned, SSE-S3 encrypted (S3 cannot write
- * access logs into an SSE-KMS bucket), private, TLS-only, and expires logs.
+ * uploads cleaned up after 7 days. The log bucket is an `accessLogBucket` (SSE-S3, expiring logs).
  */
 export class UploadsBucket extends Construct {
   readonly bucket: s3.Bucket;
@@ -81,22 +81,7 @@ export class UploadsBucket extends Construct {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
 
-    this.accessLogs = new s3.Bucket(this, 'AccessLogs', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      versioned: true,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      enforceSSL: true,
-      removalPolicy,
-      lifecycleRules: [
-        {
-          id: 'expire-access-logs',
-          expiration: Duration.days(props.accessLogExpirationDays),
-          noncurrentVersionExpiration: Duration.days(1),
-          abortIncompleteMultipartUploadAfter: Duration.days(7),
-        },
-      ],
-    });
+    this.accessLogs = accessLogBucket(this, 'AccessLogs', { expirationDays: props.accessLogExpirationDays, removalPolicy, of: 'the uploads bucket' });
 
     const replication = props.replicateTo ? this.replicationRole(props.key, props.replicateTo) : undefined;
 
@@ -170,24 +155,13 @@ export class UploadsBucket extends Construct {
         Validations.of(replication.policy).acknowledge({ id, reason: everyObject });
       }
     }
-    for (const bucket of props.replicateTo ? [this.accessLogs] : [this.bucket, this.accessLogs]) {
-      Validations.of(bucket.node.defaultChild!).acknowledge({
+    if (!props.replicateTo) {
+      Validations.of(this.bucket.node.defaultChild!).acknowledge({
         id: 'NIST.800.53.R5-S3BucketReplicationEnabled',
-        reason:
-          'Not replicated to another region (uploads.replicateToDr is off for this stage, and access logs are not replicated in any stage): versioning keeps overwritten and deleted objects for the configured days.',
+        reason: 'Not replicated to another region (uploads.replicateToDr is off for this stage): versioning keeps overwritten and deleted objects for the configured days.',
       });
     }
     acknowledgeControls(this.bucket, UPLOADS_CONTROLS);
-    acknowledgeControls(this.accessLogs, { ...BUCKET_CONTROLS.accessLogs, ...BUCKET_CONTROLS.serviceWritten });
-    const logBucket = this.accessLogs.node.defaultChild!;
-    const isLogTarget = 'This is the server-access-log bucket; logging it into itself would log its own log writes forever.';
-    for (const id of ['AwsSolutions-S1', 'NIST.800.53.R5-S3BucketLoggingEnabled']) {
-      Validations.of(logBucket).acknowledge({ id, reason: isLogTarget });
-    }
-    Validations.of(logBucket).acknowledge({
-      id: 'NIST.800.53.R5-S3DefaultEncryptionKMS',
-      reason: 'S3 server access logging only delivers into buckets encrypted with SSE-S3, not SSE-KMS.',
-    });
   }
 
   /**

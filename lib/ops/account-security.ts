@@ -1,13 +1,13 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
-import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { ACCOUNT_ACTIVITIES, ACCOUNT_ACTIVITY_NAMESPACE } from '../baseline/account-activity';
 import { GUARDDUTY_FINDINGS, SECURITY_HUB_FINDINGS } from '../baseline/findings';
 import type { StageConfig } from '../config';
 import type { AlarmSet } from '../shared/alarm-set';
+import { notifyingRule } from './ops-events';
 
 export interface AccountSecurityProps {
   readonly alarms: AlarmSet;
@@ -47,11 +47,8 @@ export class AccountSecurity extends Construct {
       }
     }
     const field = (path: string) => events.EventField.fromPath(path);
-    const route = (ruleId: string, description: string, eventPattern: events.EventPattern, message: string) => {
-      const rule = new events.Rule(this, ruleId, { description, eventPattern });
-      rule.addTarget(new targets.SnsTopic(props.topic, { message: events.RuleTargetInput.fromText(message) }));
-      this.rules.push(rule);
-    };
+    const route = (ruleId: string, description: string, eventPattern: events.EventPattern, message: string) =>
+      this.rules.push(notifyingRule(this, ruleId, props.topic, { description, eventPattern, message }));
     if (baseline.guardDuty.enabled) {
       route(
         'GuardDutyFindings',

@@ -18,6 +18,18 @@ export const RDS_EVENT_CATEGORIES = ['availability', 'failover', 'failure', 'low
 /** AWS Backup job states that mean no recovery point (or copy) was made. */
 export const BACKUP_FAILED_STATES = ['FAILED', 'ABORTED', 'EXPIRED'];
 
+/** An EventBridge rule that sends each matching event to the alarm topic as the one line `message`. */
+export function notifyingRule(
+  scope: Construct,
+  id: string,
+  topic: sns.ITopic,
+  props: { readonly description: string; readonly eventPattern: events.EventPattern; readonly message: string },
+): events.Rule {
+  const rule = new events.Rule(scope, id, { description: props.description, eventPattern: props.eventPattern });
+  rule.addTarget(new targets.SnsTopic(topic, { message: events.RuleTargetInput.fromText(props.message) }));
+  return rule;
+}
+
 /**
  * Defines EventBridge rules that turn AWS events into notifications on the alarm topic, each as a
  * readable one-line message: failed ECS deployments and service errors (tasks that cannot be
@@ -32,11 +44,8 @@ export class OpsEvents extends Construct {
   constructor(scope: Construct, id: string, props: OpsEventsProps) {
     super(scope, id);
     const field = (path: string) => events.EventField.fromPath(path);
-    const rule = (ruleId: string, description: string, eventPattern: events.EventPattern, message: string) => {
-      const r = new events.Rule(this, ruleId, { description, eventPattern });
-      r.addTarget(new targets.SnsTopic(props.topic, { message: events.RuleTargetInput.fromText(message) }));
-      this.rules.push(r);
-    };
+    const rule = (ruleId: string, description: string, eventPattern: events.EventPattern, message: string) =>
+      this.rules.push(notifyingRule(this, ruleId, props.topic, { description, eventPattern, message }));
 
     rule(
       'EcsDeploymentFailed',

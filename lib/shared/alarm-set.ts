@@ -92,8 +92,7 @@ export class AlarmSet {
     const { name, description, severity: _severity, tier: _tier, runbook, ...alarmProps } = props;
     const alarm = new cloudwatch.Alarm(scope, id, {
       ...alarmProps,
-      alarmName: `${this.prefix}-${name}`,
-      alarmDescription: `${description} Feeds a composite alarm; it notifies nobody itself. Runbook: docs/alarms.md#${runbook ?? name}`,
+      ...this.named(name, `${description} Feeds a composite alarm; it notifies nobody itself.`, runbook),
       actionsEnabled: false,
     });
     Validations.of(alarm).acknowledge({

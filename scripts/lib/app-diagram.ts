@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createApp } from '../../lib/app';
 import { PROJECT_ROOT } from '../../lib/shared/paths';
-import { type DiagramStack, diagram } from './diagram';
+import { type DiagramStack, diagram, STAGE_STACK_ORDER } from './diagram';
 
 /** The diagram of the prod stage as `cdk synth` writes it (cdk.json's context; no nag or bundling, which change no resource). */
 export function appDiagram(): string {
@@ -14,7 +14,7 @@ export function appDiagram(): string {
     .stacksRecursively.filter((artifact) => artifact.environment.account === stage.config.account)
     .map((artifact) => ({ name: artifact.stackName, region: artifact.environment.region, template: artifact.template }));
   // The stage's stacks in the order they deploy, then the account's.
-  const deployOrder = ['Network', 'Dr', 'Data', 'App', 'Ops'].map((s) => `${stage.config.name}-${s}`);
+  const deployOrder = STAGE_STACK_ORDER.map((s) => `${stage.config.name}-${s}`);
   const stageStacks = deployOrder.flatMap((name) => stacks.filter((s) => s.name === name));
   return diagram(
     stage.config.account,

@@ -130,7 +130,15 @@ describe('the Control Tower plugin at synth', () => {
   test('a template no rule reads is not checked at all', () => {
     let runs = 0;
     const app = new App({ builtinCloudFormationValidation: false, outdir: mkdtempSync(join(cacheDir, 'out-')) });
-    Validations.of(app).addPlugins(new ControlTowerChecks({ cacheDir: mkdtempSync(join(cacheDir, 'none-')), runGuard: () => (runs++, []) }));
+    Validations.of(app).addPlugins(
+      new ControlTowerChecks({
+        cacheDir: mkdtempSync(join(cacheDir, 'none-')),
+        runGuard: () => {
+          runs += 1;
+          return [];
+        },
+      }),
+    );
     new sns.Topic(new Stack(app, 'TopicOnly'), 'Topic');
     expect(synthError(app)).toBe('');
     expect(runs).toBe(0);
