@@ -188,7 +188,17 @@ describe.each(['staging', 'prod'] as const)('%s account baseline (home region)',
     expect(recorder.RecordingGroup.ResourceTypes).toEqual([...RECORDED_TYPES]);
     const rules = Object.values(dr.findResources('AWS::Events::Rule')).map((r) => r.Properties);
     expect(rules.map((r) => r.EventPattern.source)).toEqual([['aws.guardduty'], ['aws.securityhub']]);
-    for (const r of rules) expect(r.Targets[0].Arn).toBe(`arn:aws:events:${cfg.region}:${cfg.account}:event-bus/default`);
+    const homeBus = `arn:aws:events:${cfg.region}:${cfg.account}:event-bus/default`;
+    for (const r of rules) expect(r.Targets[0].Arn).toBe(homeBus);
+    // Same account, another region: the rule's role may put events on the home bus, nothing else
+    // (no bus policy is needed within one account).
+    for (const r of rules) {
+      const roleId = r.Targets[0].RoleArn['Fn::GetAtt'][0];
+      const policies = Object.values(dr.findResources('AWS::IAM::Policy')).filter((p) => p.Properties.Roles.some((role: Json) => role.Ref === roleId));
+      expect(policies.flatMap((p) => p.Properties.PolicyDocument.Statement)).toEqual([{ Action: 'events:PutEvents', Effect: 'Allow', Resource: homeBus }]);
+      const role = dr.toJSON().Resources[roleId].Properties;
+      expect(role.AssumeRolePolicyDocument.Statement).toEqual([expect.objectContaining({ Principal: { Service: 'events.amazonaws.com' }, Action: 'sts:AssumeRole' })]);
+    }
   });
 
   test('the tasks may pull GuardDuty agent images of their region only', () => {
