@@ -123,8 +123,15 @@ describe('the architecture diagram in README.md', () => {
   const stages = stageTemplates(['prod']);
 
   test('is what the app synthesizes for prod and its account (regenerate it with npm run docs:diagram)', () => {
-    const { stage, network, data, app, ops, dr, shared } = stages.prod;
-    const synthesized = { Network: [stage.network, network], Dr: [stage.dr, dr], Data: [stage.data, data], App: [stage.app, app], Ops: [stage.ops, ops] } as const;
+    const { stage, network, data, app, ops, dr, edge, shared } = stages.prod;
+    const synthesized = {
+      Network: [stage.network, network],
+      Dr: [stage.dr, dr],
+      Data: [stage.data, data],
+      App: [stage.app, app],
+      Edge: [stage.edge, edge],
+      Ops: [stage.ops, ops],
+    } as const;
     const stageStacks: DiagramStack[] = STAGE_STACK_ORDER.flatMap((part) => {
       const [stack, template] = synthesized[part];
       return stack && template ? [{ name: stack.stackName, region: stack.region, template: template.toJSON() }] : [];

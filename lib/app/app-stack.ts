@@ -19,6 +19,7 @@ import { type LogSettings, stageLogGroup } from '../shared/log-group';
 import { PROJECT, QUEUE_METRICS_NAMESPACE, stageResourceName } from '../shared/naming';
 import { ServiceKey } from '../shared/service-key';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
+import { Waf } from '../shared/waf';
 import { AppTask } from './app-task';
 import { DatabaseMigration } from './database-migration';
 import { Email } from './email';
@@ -28,7 +29,6 @@ import { LogQueries } from './log-queries';
 import { PreDeploySnapshot } from './pre-deploy-snapshot';
 import { ReleaseRecord } from './release-record';
 import { SmokeTest } from './smoke-test';
-import { Waf } from './waf';
 import { type TrafficShift, type WebDeploymentAlarms, WebService } from './web-service';
 import { WorkerService } from './worker-service';
 
@@ -190,7 +190,10 @@ export class AppStack extends StageStack implements AppTier {
     return this.email !== undefined;
   }
 
-  /** The load balancer (HTTPS where the stage has a domain) and the WAF in front of it, where configured. */
+  /**
+   * The load balancer (HTTPS where the stage has a domain) and the WAF in front of it, where
+   * configured; behind CloudFront the load balancer is internal and the WAF is the distribution's.
+   */
   private buildFrontDoor(network: NetworkTier, data: DataTier): { frontDoor: LoadBalancer; waf?: Waf } {
     const { app, domain, https } = this.config;
     const frontDoor = new LoadBalancer(this, 'LoadBalancer', {
@@ -199,10 +202,19 @@ export class AppStack extends StageStack implements AppTier {
       domain: https && domain && network.zone ? { zone: network.zone, recordName: domain.recordName } : undefined,
       deletionProtection: app.loadBalancerDeletionProtection,
       httpAllowedCidrs: app.httpAllowedCidrs ?? [],
+      behindCloudFront: this.config.edge.enabled ? { vpcCidr: this.config.network.cidr } : undefined,
     });
+    if (app.waf && this.config.edge.enabled) {
+      Validations.of(frontDoor.alb.node.defaultChild!).acknowledge({
+        id: 'NIST.800.53.R5-ALBWAFEnabled',
+        reason: 'The web ACL sits on the CloudFront distribution (edge stack), the only way to this internal load balancer.',
+      });
+      return { frontDoor };
+    }
     if (app.waf) {
       const waf = new Waf(this, 'Waf', {
         name: stageResourceName(this.config.name),
+        scope: 'REGIONAL',
         loadBalancerArn: frontDoor.alb.loadBalancerArn,
         rateLimitPer5Min: app.wafRateLimitPer5Min,
         authPaths: app.wafAuthPaths,

@@ -17,7 +17,18 @@ export interface LoadBalancerProps {
   readonly deletionProtection: boolean;
   /** Without a domain (plain HTTP): the client blocks admitted on port 80, and no others. */
   readonly httpAllowedCidrs: readonly string[];
+  /**
+   * Behind CloudFront (lib/edge): internal, in the private subnets, admitting HTTPS from the VPC
+   * only (CloudFront's VPC origin connects from network interfaces it places there), with no
+   * port-80 redirect and no alias records (the site's name points at the distribution).
+   * `vpcCidr` is the VPC's block, as the stage config writes it.
+   * @default internet-facing
+   */
+  readonly behindCloudFront?: { readonly vpcCidr: string };
 }
+
+/** Seconds the load balancer keeps an idle connection open; CloudFront waits as long for an answer. */
+export const IDLE_TIMEOUT_SECONDS = 60;
 
 /**
  * Port of the test listener, where a traffic-shifting release sends its smoke test to the new
@@ -25,11 +36,15 @@ export interface LoadBalancerProps {
  */
 export const TEST_LISTENER_PORT = 8443;
 
+/** How long browsers keep to HTTPS for the site: a year. */
+export const HSTS_MAX_AGE_SECONDS = 31_536_000;
+
 /** Strict-Transport-Security the load balancer adds to every HTTPS response: a year, subdomains included. */
-export const HSTS = 'max-age=31536000; includeSubDomains';
+export const HSTS = `max-age=${HSTS_MAX_AGE_SECONDS}; includeSubDomains`;
 
 /**
- * Defines the internet-facing Application Load Balancer in the public subnets: HTTPS with an ACM
+ * Defines the Application Load Balancer, internet-facing in the public subnets or, behind
+ * CloudFront, internal in the private subnets: HTTPS with an ACM
  * certificate validated by DNS in the stage's own hosted zone (network stack), a
  * restricted post-quantum TLS 1.2/1.3 policy, HSTS, HTTP only redirecting to HTTPS, invalid header fields dropped,
  * defensive desync mitigation, access logs, and alias records. `listener` is where the web
@@ -46,20 +61,22 @@ export class LoadBalancer extends Construct {
 
   constructor(scope: Construct, id: string, props: LoadBalancerProps) {
     super(scope, id);
+    const internal = props.behindCloudFront !== undefined;
+    if (internal && !props.domain) throw new Error('A load balancer behind CloudFront serves HTTPS for the site: pass its domain.');
     const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
-      description: 'Internet-facing load balancer',
+      description: internal ? 'Internal load balancer behind CloudFront' : 'Internet-facing load balancer',
       allowAllOutbound: false,
     });
     this.alb = new elbv2.ApplicationLoadBalancer(this, 'Alb', {
       vpc: props.vpc,
-      internetFacing: true,
-      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+      internetFacing: !internal,
+      vpcSubnets: { subnetType: internal ? ec2.SubnetType.PRIVATE_WITH_EGRESS : ec2.SubnetType.PUBLIC },
       securityGroup,
       dropInvalidHeaderFields: true,
       desyncMitigationMode: elbv2.DesyncMitigationMode.DEFENSIVE,
       deletionProtection: props.deletionProtection,
-      idleTimeout: Duration.seconds(60),
+      idleTimeout: Duration.seconds(IDLE_TIMEOUT_SECONDS),
     });
     this.alb.logAccessLogs(props.accessLogBucket, `alb/${Stack.of(this).stackName}`);
     acknowledgeControl(
@@ -80,10 +97,12 @@ export class LoadBalancer extends Construct {
         reason: 'Deletion protection is on in prod only: the load balancer holds no data, and other stages must be able to tear down.',
       });
     }
-    Validations.of(securityGroup.node.defaultChild!).acknowledge({
-      id: 'AwsSolutions-EC23',
-      reason: 'The load balancer serves the public web site: it must accept 80 (redirect only, where HTTPS is on) and 443 from anywhere; the WAF filters in front of it.',
-    });
+    if (!internal) {
+      Validations.of(securityGroup.node.defaultChild!).acknowledge({
+        id: 'AwsSolutions-EC23',
+        reason: 'The load balancer serves the public web site: it must accept 80 (redirect only, where HTTPS is on) and 443 from anywhere; the WAF filters in front of it.',
+      });
+    }
 
     if (props.domain) {
       const { zone } = props.domain;
@@ -93,9 +112,14 @@ export class LoadBalancer extends Construct {
       });
       this.certificate = certificate;
       this.hostName = props.domain.recordName;
-      this.listener = this.alb.addListener('Https', { ...this.httpsListenerProps(certificate), port: 443, open: true });
+      this.listener = this.alb.addListener('Https', { ...this.httpsListenerProps(certificate), port: 443, open: !internal });
       // HSTS from the load balancer (response header modification), so the app cannot forget it.
       (this.listener.node.defaultChild as elbv2.CfnListener).listenerAttributes = [{ key: 'routing.http.response.strict_transport_security.header_value', value: HSTS }];
+      this.url = `https://${props.domain.recordName}`;
+      if (internal) {
+        this.listener.connections.allowDefaultPortFrom(ec2.Peer.ipv4(props.behindCloudFront!.vpcCidr), "CloudFront's VPC origin (its network interfaces in this VPC)");
+        return;
+      }
       const redirect = this.alb.addRedirect({ sourceProtocol: elbv2.ApplicationProtocol.HTTP, sourcePort: 80, targetProtocol: elbv2.ApplicationProtocol.HTTPS, targetPort: 443 });
       Validations.of(redirect.node.defaultChild!).acknowledge({
         id: 'NIST.800.53.R5-ELBv2ACMCertificateRequired',
@@ -107,7 +131,6 @@ export class LoadBalancer extends Construct {
       ] as const) {
         new Record(this, recordId, { zone, recordName: props.domain.recordName, target: route53.RecordTarget.fromAlias(new targets.LoadBalancerTarget(this.alb)) });
       }
-      this.url = `https://${props.domain.recordName}`;
     } else {
       this.listener = this.alb.addListener('Http', { protocol: elbv2.ApplicationProtocol.HTTP, port: 80, open: false });
       for (const cidr of props.httpAllowedCidrs) this.listener.connections.allowDefaultPortFrom(ec2.Peer.ipv4(cidr), 'Plain HTTP for the configured client block only');

@@ -35,6 +35,17 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
   { fields: ['domain.hostedZoneId'], meaning: 'optional: an existing zone of the stage account to use instead of creating one', rules: '`Z...`' },
   { fields: ['https'], meaning: 'serve HTTPS with an ACM certificate', rules: 'prod: must be true' },
   {
+    fields: ['edge.enabled'],
+    meaning:
+      'a CloudFront distribution in front (stack `<stage>-Edge` in us-east-1): the site name points at it, the WAF moves to it, the load balancer becomes internal behind a VPC origin',
+    rules: 'needs `https` and a domain; prod: must be true',
+  },
+  {
+    fields: ['edge.priceClass', 'edge.immutablePaths'],
+    meaning: 'edge locations served (`PriceClass_100` North America and Europe, `_200`, `_All`); path patterns of content-hashed assets cached a year',
+    rules: '`PriceClass_100` and `["/_next/static/*"]` by default; 1 to 20 patterns',
+  },
+  {
     fields: ['web.*', 'worker.*'],
     meaning: '`cpu` units, `memoryLimitMiB`, `desiredCount`, `minCapacity`, `maxCapacity`, `useSpot`',
     rules: 'a Fargate cpu/memory pair; min <= desired <= max; prod web min >= 2',
@@ -94,7 +105,11 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
     meaning: 'refuse to delete the load balancer: a change that would replace or remove it fails instead',
     rules: 'prod: must be true',
   },
-  { fields: ['app.waf', 'app.wafRateLimitPer5Min'], meaning: 'WAF web ACL on the load balancer; requests per IP per 5 minutes', rules: 'prod: WAF on' },
+  {
+    fields: ['app.waf', 'app.wafRateLimitPer5Min'],
+    meaning: 'WAF web ACL on the load balancer (on the distribution where `edge.enabled`); requests per IP per 5 minutes',
+    rules: 'prod: WAF on',
+  },
   {
     fields: ['app.wafAuthPaths', 'app.wafAuthRateLimitPer5Min'],
     meaning: 'URL path prefixes of sign-in, sign-up and password reset, and the tighter per-IP limit there',

@@ -257,6 +257,28 @@ const stageShape = z
       .optional(),
     /** Serve the site over HTTPS with an ACM certificate for `domain.recordName`. */
     https: z.boolean(),
+    /**
+     * A CloudFront distribution in front of the load balancer (lib/edge, a stack in us-east-1):
+     * the site's name points at it, immutable assets are cached at the edge, the WAF moves to it,
+     * and the load balancer becomes internal, reachable only through CloudFront's VPC origin.
+     */
+    edge: z
+      .object({
+        enabled: z.boolean().default(false),
+        /** Edge locations served: 100 is North America and Europe (cheapest), 200 adds most of Asia and Africa, All is every location. */
+        priceClass: z.enum(['PriceClass_100', 'PriceClass_200', 'PriceClass_All']).default('PriceClass_100'),
+        /**
+         * Path patterns of immutable, content-hashed assets, cached for a year at the edge and in
+         * browsers. Everything else passes to the app uncached.
+         */
+        immutablePaths: z
+          .array(z.string().regex(/^\/[\w\-./*]*$/, 'not a CloudFront path pattern. Fix: write it like "/_next/static/*"'))
+          .min(1, 'list at least the build output\'s hashed assets. Fix: use ["/_next/static/*"]')
+          .max(20, 'a distribution holds at most 25 cache behaviours. Fix: list at most 20 patterns')
+          .default(() => ['/_next/static/*']),
+      })
+      .strict()
+      .prefault({}),
     web: fargateService,
     worker: fargateService,
     database: z
@@ -800,6 +822,11 @@ export const PROD_RULES: readonly { readonly path: readonly string[]; readonly h
   { path: ['retainOnDelete'], holds: (c) => c.retainOnDelete, message: 'prod must keep its data when a stack or resource is deleted. Fix: set retainOnDelete: true' },
   { path: ['https'], holds: (c) => c.https, message: 'prod must serve HTTPS. Fix: set https: true and a domain' },
   {
+    path: ['edge', 'enabled'],
+    holds: (c) => c.edge.enabled,
+    message: 'prod must serve through CloudFront, its load balancer unreachable from the internet. Fix: set edge.enabled: true',
+  },
+  {
     path: ['database', 'multiAz'],
     holds: (c) => c.database.multiAz,
     message: 'prod must run the database Multi-AZ so one AZ failure does not stop it. Fix: set database.multiAz: true',
@@ -852,6 +879,12 @@ export const stageConfigSchema = stageShape.superRefine((cfg, ctx) => {
   }
   if (cfg.https && !cfg.domain) {
     fail(['domain'], 'https is on but no domain is set, so no certificate can be issued. Fix: set domain { zoneName, hostedZoneId, recordName }, or set https: false');
+  }
+  if (cfg.edge.enabled && !(cfg.https && cfg.domain)) {
+    fail(
+      ['edge', 'enabled'],
+      "the distribution serves the site's own name with a certificate, and this stage has no domain with https. Fix: set a domain and https: true, or edge.enabled: false",
+    );
   }
   if (!cfg.https) {
     const cidrs = cfg.app.httpAllowedCidrs ?? [];

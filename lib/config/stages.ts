@@ -79,6 +79,8 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     network: { cidr: '10.20.0.0/16', azCount: 2, natGateways: 2 },
     domain: { zoneName: 'staging.example.com', recordName: 'staging.example.com', parentZoneName: 'example.com' },
     https: true,
+    // CloudFront in front (a stack in us-east-1), as in prod.
+    edge: { enabled: true },
     web: { cpu: 1024, memoryLimitMiB: 2048, desiredCount: 2, minCapacity: 2, maxCapacity: 8, useSpot: false },
     worker: { cpu: 512, memoryLimitMiB: 1024, desiredCount: 1, minCapacity: 1, maxCapacity: 3, useSpot: false },
     database: {
@@ -111,6 +113,7 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     network: { cidr: '10.30.0.0/16', azCount: 3, natGateways: 3 },
     domain: { zoneName: 'app.example.com', recordName: 'app.example.com', parentZoneName: 'example.com' },
     https: true,
+    edge: { enabled: true },
     web: { cpu: 1024, memoryLimitMiB: 2048, desiredCount: 2, minCapacity: 2, maxCapacity: 10, useSpot: false },
     worker: { cpu: 512, memoryLimitMiB: 1024, desiredCount: 2, minCapacity: 1, maxCapacity: 4, useSpot: false },
     database: {

@@ -29,6 +29,24 @@ const ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD;
 const { NOT_BREACHING, MISSING, BREACHING, IGNORE } = cloudwatch.TreatMissingData;
 
 /**
+ * The WAF's blocked-request surge, a ticket: `blocked` is the web ACL's BlockedRequests sum over 5
+ * minutes, wherever the web ACL lives (on the load balancer, or on the distribution in us-east-1).
+ */
+export function addWafBlockedSurge(scope: Construct, alarms: AlarmSet, blocked: cloudwatch.IMetric, threshold: number): cloudwatch.Alarm {
+  return alarms.add(scope, 'WafBlockedSurge', {
+    name: 'waf-blocked-surge',
+    description: `The WAF blocked more than ${threshold} requests in 5 minutes: an attack, a scraper, or a rule blocking real users.`,
+    metric: blocked,
+    threshold,
+    evaluationPeriods: 1,
+    comparisonOperator: ABOVE,
+    treatMissingData: NOT_BREACHING,
+    severity: 'ticket',
+    tier: 'waf',
+  });
+}
+
+/**
  * Defines the alarms of the stage's front door and app tier: load-balancer and app 5xx rates, p99
  * latency and rejected connections; CPU, memory and running-below-desired for each ECS service;
  * the WAF's blocked-request surge; SES bounce and complaint rates. Unhealthy hosts is watched by
@@ -171,19 +189,7 @@ export class AppAlarms extends Construct {
       });
     }
 
-    if (app.webAclMetricName) {
-      alarms.add(this, 'WafBlockedSurge', {
-        name: 'waf-blocked-surge',
-        description: `The WAF blocked more than ${t.wafBlockedPer5Min} requests in 5 minutes: an attack, a scraper, or a rule blocking real users.`,
-        metric: wafMetric(app.webAclMetricName, Stack.of(this).region, 'BlockedRequests', sum),
-        threshold: t.wafBlockedPer5Min,
-        evaluationPeriods: 1,
-        comparisonOperator: ABOVE,
-        treatMissingData: NOT_BREACHING,
-        severity: 'ticket',
-        tier: 'waf',
-      });
-    }
+    if (app.webAclMetricName) addWafBlockedSurge(this, alarms, wafMetric(app.webAclMetricName, Stack.of(this).region, 'BlockedRequests', sum), t.wafBlockedPer5Min);
 
     if (t.queueMetrics) {
       // The worker reports once a minute: no report means a worker that cannot reach its queues (or none running).

@@ -5,9 +5,10 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import { Construct } from 'constructs';
 import type { AppTier } from '../app/app-stack';
 import type { DataTier } from '../data/data-stack';
+import type { EdgeTier } from '../edge/edge-stack';
 import type { AlarmSet } from '../shared/alarm-set';
 import { QUEUE_METRICS_NAMESPACE } from '../shared/naming';
-import { cacheNodeMetric, cacheNodes, releaseMetric, serviceInsightMetric, sesMetric, wafMetric } from '../shared/stage-metrics';
+import { cacheNodeMetric, cacheNodes, cloudFrontMetric, releaseMetric, serviceInsightMetric, sesMetric, wafMetric } from '../shared/stage-metrics';
 import type { WatchedFunction } from './function-alarms';
 
 export interface OpsDashboardProps {
@@ -19,6 +20,8 @@ export interface OpsDashboardProps {
   readonly stageAlarm: cloudwatch.IAlarm;
   readonly app: AppTier;
   readonly data: DataTier;
+  /** The CloudFront distribution in front, where the stage has one (its graphs read us-east-1). */
+  readonly edge?: EdgeTier;
   /** Nodes of the cache's replication group: the primary plus its replicas. */
   readonly cacheNodes: number;
   readonly functions: readonly WatchedFunction[];
@@ -143,7 +146,7 @@ export class OpsDashboard extends Construct {
       );
     }
 
-    this.dashboard.addWidgets(heading('### Functions, WAF, email'));
+    this.dashboard.addWidgets(heading(props.edge ? '### Functions, edge, WAF, email' : '### Functions, WAF, email'));
     const bottom: cloudwatch.IWidget[] = [
       graph(
         'Functions: invocations and errors',
@@ -154,8 +157,19 @@ export class OpsDashboard extends Construct {
         props.functions.map(({ name, fn }) => fn.metricDuration({ statistic: 'p99', period: PERIOD, label: name })),
       ),
     ];
-    if (app.webAclMetricName) {
-      const waf = (metricName: string) => wafMetric(app.webAclMetricName!, Stack.of(this).region, metricName, { ...sum, label: metricName });
+    const { edge } = props;
+    if (edge) {
+      const cf = (metricName: string, statistic: string) => cloudFrontMetric(edge.distributionId, metricName, { statistic, period: PERIOD, label: metricName });
+      bottom.push(graph('Edge: requests (CloudFront)', [cf('Requests', 'Sum')], { right: [cf('4xxErrorRate', 'Average'), cf('5xxErrorRate', 'Average')] }));
+    }
+    // The web ACL is the distribution's where there is one (metrics in us-east-1), else the load balancer's.
+    const webAcl = edge?.webAclMetricName
+      ? { name: edge.webAclMetricName, region: 'cloudfront' }
+      : app.webAclMetricName
+        ? { name: app.webAclMetricName, region: Stack.of(this).region }
+        : undefined;
+    if (webAcl) {
+      const waf = (metricName: string) => wafMetric(webAcl.name, webAcl.region, metricName, { ...sum, label: metricName });
       bottom.push(graph('WAF requests', [waf('AllowedRequests'), waf('BlockedRequests')]));
     }
     if (app.sendsEmail) {

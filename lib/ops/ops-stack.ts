@@ -3,6 +3,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import type { AppTier } from '../app/app-stack';
 import type { DataTier } from '../data/data-stack';
+import type { EdgeTier } from '../edge/edge-stack';
 import { AlarmSet } from '../shared/alarm-set';
 import { stageResourceName } from '../shared/naming';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
@@ -19,6 +20,8 @@ import { SloAlarms } from './slo-alarms';
 export interface OpsStackProps extends StageStackProps {
   readonly data: DataTier;
   readonly app: AppTier;
+  /** The CloudFront distribution in front of the app, where the stage has one (its alarms live in the edge stack). */
+  readonly edge?: EdgeTier;
   /** The project Lambda functions of the stage. */
   readonly functions: readonly WatchedFunction[];
   /** The stage runs in its account's home region (the account baseline's trail and its alarms live there). @default true */
@@ -88,6 +91,7 @@ export class OpsStack extends StageStack {
       stageAlarm: this.stageAlarm,
       app,
       data,
+      edge: props.edge,
       cacheNodes,
       functions,
       queueMetrics: operations.queueMetrics,

@@ -37,9 +37,28 @@ export function serviceInsightMetric(service: ecs.FargateService, metricName: st
   });
 }
 
-/** A metric of every rule of a regional web ACL. */
+/**
+ * A metric of every rule of a web ACL. A regional web ACL's metrics carry its Region; a
+ * CloudFront one's (`region: "cloudfront"`) are published in us-east-1 without a Region dimension.
+ */
 export function wafMetric(webAclMetricName: string, region: string, metricName: string, options: cloudwatch.MetricOptions): cloudwatch.Metric {
-  return new cloudwatch.Metric({ namespace: 'AWS/WAFV2', metricName, dimensionsMap: { WebACL: webAclMetricName, Region: region, Rule: 'ALL' }, ...options });
+  const cloudFront = region === 'cloudfront';
+  const dimensionsMap: cloudwatch.DimensionsMap = cloudFront ? { WebACL: webAclMetricName, Rule: 'ALL' } : { WebACL: webAclMetricName, Region: region, Rule: 'ALL' };
+  return new cloudwatch.Metric({ namespace: 'AWS/WAFV2', metricName, dimensionsMap, ...(cloudFront ? { region: CLOUDFRONT_METRICS_REGION } : {}), ...options });
+}
+
+/** Where CloudFront and CLOUDFRONT-scope WAF publish their metrics (and where alarms on them must live). */
+export const CLOUDFRONT_METRICS_REGION = 'us-east-1';
+
+/** A metric of the distribution, as CloudFront publishes it (in us-east-1, Region "Global"). */
+export function cloudFrontMetric(distributionId: string, metricName: string, options: cloudwatch.MetricOptions): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: 'AWS/CloudFront',
+    metricName,
+    dimensionsMap: { DistributionId: distributionId, Region: 'Global' },
+    region: CLOUDFRONT_METRICS_REGION,
+    ...options,
+  });
 }
 
 /** An account-level SES metric; SES publishes reputation in 15-minute steps at best. */

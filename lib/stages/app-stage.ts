@@ -1,9 +1,11 @@
 import { Stage, type StageProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { AppStack } from '../app/app-stack';
+import { IDLE_TIMEOUT_SECONDS } from '../app/load-balancer';
 import type { DeployOptions, StageConfig } from '../config';
 import { DataStack } from '../data/data-stack';
 import { DrStack } from '../dr/dr-stack';
+import { EDGE_REGION, EdgeStack } from '../edge/edge-stack';
 import { NetworkStack } from '../network/network-stack';
 import type { WatchedFunction } from '../ops/function-alarms';
 import { OpsStack } from '../ops/ops-stack';
@@ -32,6 +34,8 @@ export class AppStage extends Stage {
   readonly ops: OpsStack;
   /** The stack in the DR region; only when the stage replicates to it. */
   readonly dr?: DrStack;
+  /** The CloudFront stack in us-east-1; only where the stage serves through CloudFront (edge.enabled). */
+  readonly edge?: EdgeStack;
 
   constructor(scope: Construct, props: AppStageProps) {
     const { config, deploy = { skipPreDeploySnapshot: false } } = props;
@@ -76,8 +80,21 @@ export class AppStage extends Stage {
       drBackupKey: this.dr?.backupKey,
       deploy,
     });
+    if (config.edge.enabled) {
+      if (!config.domain || !this.network.zone) throw new Error(`${config.name}: edge.enabled needs a domain (the config schema rejects this).`);
+      this.edge = new EdgeStack(this, 'Edge', {
+        config,
+        env: { account: config.account, region: EDGE_REGION },
+        description: `Edge of the ${config.name} stage (${EDGE_REGION}): CloudFront distribution, certificate, WAF, access logs, site records`,
+        zone: this.network.zone,
+        recordName: config.domain.recordName,
+        loadBalancer: this.app.loadBalancer,
+        originIdleTimeoutSeconds: IDLE_TIMEOUT_SECONDS,
+      });
+    }
     this.ops = new OpsStack(this, 'Ops', {
       config,
+      edge: this.edge,
       description: `Operations of the ${config.name} stage: alarms, notifications, dashboard, budget`,
       data: this.data,
       app: this.app,

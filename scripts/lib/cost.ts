@@ -27,6 +27,8 @@ export interface PriceTable {
   s3: { standardGbMonth: number };
   /** EC2 instances (the NAT instances) and their gp3 volumes. */
   ec2: { instanceHour: Record<string, number>; gp3GbMonth: number };
+  /** CloudFront (global, priced once in us-east-1's table): data out and HTTPS requests, North America and Europe, with the always-free allowance per account. */
+  cloudFront?: { dataOutGb: number; httpsRequestsPer10k: number; freeGbMonth: number; freeRequestsMonth: number };
   /** Snapshot storage and inter-region transfer (backup-cost.ts). */
   backup: { rdsSnapshotGbMonth: number; interRegionTransferGb: number };
   /** The account baseline's services, billed by use: the estimate applies ASSUMPTIONS.baseline. */
@@ -45,6 +47,9 @@ export const ASSUMPTIONS = {
   logGbIngestedPerGroup: 1,
   flowLogGbIngested: 5,
   s3GbPerBucket: 10,
+  /** What each distribution serves a month: its data out to viewers and its requests. */
+  cloudFrontGbOut: 100,
+  cloudFrontRequests: 5_000_000,
   /** Per account and region a baseline stack covers (its trail: per account). */
   baseline: {
     /** Management events (API calls) a month: deploys, the services' own calls, KMS. */
@@ -70,6 +75,7 @@ export function assumptionLines(): string[] {
     `each NAT gateway processes ${a.natGbProcessedPerGateway} GB a month`,
     `each log group ingests ${a.logGbIngestedPerGroup} GB a month (the VPC flow-log group ${a.flowLogGbIngested} GB), stored for one month`,
     `each bucket holds ${a.s3GbPerBucket} GB in S3 Standard (requests and transfer not counted)`,
+    `each CloudFront distribution serves ${a.cloudFrontGbOut} GB and ${fmt(a.cloudFrontRequests)} HTTPS requests a month, beyond its account's always-free 1 TB and 10 million requests`,
     'Fargate tasks run at their desired count all month; Lambda, Step Functions, restore tests, data transfer other than the backup copies, request charges and X-Ray traces ($5 per million recorded) are usage-based and not counted',
     "a month is 730 hours; on-demand list prices, no savings plans or reservations; CloudWatch's free tier (10 alarm metrics, 5 GB of logs) once per account and region",
     `account baseline, per account and region: ${fmt(a.baseline.managementEvents)} management events and ${fmt(a.baseline.s3DataEvents)} S3 object operations a month (the trail's first copy of management events is free; GuardDuty analyses both), ${a.baseline.flowAndDnsLogGb} GB of flow and DNS logs, ${a.baseline.monitoredVcpus} Fargate vCPUs under Runtime Monitoring, ${fmt(a.baseline.securityHubChecks)} Security Hub checks, ${fmt(a.baseline.configurationItems)} AWS Config items and ${fmt(a.baseline.configRuleEvaluations)} rule evaluations`,
@@ -147,6 +153,15 @@ const FREE_TYPES = new Set([
   'AWS::SecurityHub::Standard',
   'AWS::Config::DeliveryChannel',
   'AWS::AccessAnalyzer::Analyzer',
+  // The edge's free parts: policies and the VPC origin cost nothing; the access logs' cost is their log group's ingestion.
+  'AWS::CloudFront::VpcOrigin',
+  'AWS::CloudFront::CachePolicy',
+  'AWS::CloudFront::OriginRequestPolicy',
+  'AWS::CloudFront::ResponseHeadersPolicy',
+  'AWS::Logs::ResourcePolicy',
+  'AWS::Logs::DeliverySource',
+  'AWS::Logs::DeliveryDestination',
+  'AWS::Logs::Delivery',
 ]);
 
 /** Summary category of each line, by the start of its item. */
@@ -166,6 +181,7 @@ const CATEGORIES: [string, string][] = [
   ['Dashboard', 'CloudWatch dashboards'],
   ['Hosted zone', 'Route 53'],
   ['WAF', 'WAF'],
+  ['CloudFront', 'CloudFront'],
   ['Interface endpoint', 'VPC endpoints'],
   ['Logs', 'CloudWatch Logs'],
   ['S3', 'S3 storage'],
@@ -246,7 +262,12 @@ export function estimateStack(
       }
       case 'AWS::ElasticLoadBalancingV2::LoadBalancer':
         if (p.Type === 'network' || p.Type === 'gateway') countAs(notPriced, `${resource.Type} (${p.Type})`);
-        else add(`Load balancer ${id}`, `1 ALB + ${ASSUMPTIONS.albLcus} LCU`, (prices.alb.hour + prices.alb.lcuHour * ASSUMPTIONS.albLcus) * h);
+        else {
+          add(`Load balancer ${id}`, `1 ALB + ${ASSUMPTIONS.albLcus} LCU`, (prices.alb.hour + prices.alb.lcuHour * ASSUMPTIONS.albLcus) * h);
+          // An internet-facing load balancer holds a public IPv4 address in each of its subnets (AZs).
+          const azs = Array.isArray(p.Subnets) ? p.Subnets.length : 0;
+          if (p.Scheme !== 'internal' && azs > 0) add(`Public IPv4 ${id}`, `${azs} addresses (one per AZ)`, azs * prices.publicIpv4Hour * h);
+        }
         break;
       case 'AWS::EC2::NatGateway':
         add(
@@ -266,6 +287,21 @@ export function estimateStack(
         const gb = volumes.reduce((sum, v) => sum + Number(v.Ebs?.VolumeSize ?? 0), 0) || 8;
         const publicIp = ((p.NetworkInterfaces ?? []) as { AssociatePublicIpAddress?: boolean }[]).some((n) => n.AssociatePublicIpAddress === true);
         add(`EC2 instance ${id}`, `${type} + ${gb} GB gp3${publicIp ? ' + public IPv4' : ''}`, hour * h + gb * prices.ec2.gp3GbMonth + (publicIp ? prices.publicIpv4Hour * h : 0));
+        break;
+      }
+      case 'AWS::CloudFront::Distribution': {
+        const cf = prices.cloudFront;
+        if (!cf) {
+          countAs(notPriced, `${resource.Type} (no CloudFront prices in this table)`);
+          break;
+        }
+        const gb = Math.max(0, ASSUMPTIONS.cloudFrontGbOut - cf.freeGbMonth);
+        const requests = Math.max(0, ASSUMPTIONS.cloudFrontRequests - cf.freeRequestsMonth);
+        add(
+          `CloudFront ${id}`,
+          `${ASSUMPTIONS.cloudFrontGbOut} GB out, ${fmt(ASSUMPTIONS.cloudFrontRequests)} requests (free up to ${cf.freeGbMonth} GB, ${fmt(cf.freeRequestsMonth)})`,
+          gb * cf.dataOutGb + (requests / 10_000) * cf.httpsRequestsPer10k,
+        );
         break;
       }
       case 'AWS::EC2::EIP':

@@ -8,6 +8,7 @@ import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
 import { BOOTSTRAP_QUALIFIER } from '../../lib/ci/ci-access-stack';
 import { SNAPSHOT_HEADROOM, type StageConfig } from '../../lib/config';
+import { EDGE_REGION } from '../../lib/edge/edge-stack';
 
 /**
  * Bootstrap version the synthesized stacks need: 6 for the deploy and publishing roles, 8 for the
@@ -72,6 +73,11 @@ export function stageRegions(config: StageConfig): string[] {
   return [config.region, ...(config.backup.drCopies || config.uploads.replicateToDr ? [config.drRegion] : [])];
 }
 
+/** The regions a stage's stacks deploy to, each needing the CDK bootstrap: its own, and us-east-1 where it has an edge stack. */
+export function deployRegions(config: StageConfig): string[] {
+  return [...new Set([...stageRegions(config), ...(config.edge.enabled ? [EDGE_REGION] : [])])];
+}
+
 /**
  * Checks that the stage account is ready for a deploy of `config` and says what to do where it is
  * not: the caller's account, the CDK bootstrap in every region of the stage, the image in the
@@ -101,7 +107,7 @@ export async function preflight(config: StageConfig, clients: PreflightClients, 
   // In another account every further answer would be about the wrong place.
   if (checks[0].status !== 'ok') return finish(checks);
 
-  for (const region of stageRegions(config)) {
+  for (const region of deployRegions(config)) {
     await check(`bootstrap ${region}`, async () => {
       try {
         const out = await clients.ssm(region).send(new GetParameterCommand({ Name: `/cdk-bootstrap/${BOOTSTRAP_QUALIFIER}/version` }));
@@ -293,7 +299,7 @@ async function natQuotaCheck(config: StageConfig, clients: PreflightClients): Pr
 export function formatPreflight(config: StageConfig, result: PreflightResult): string {
   const label: Record<CheckStatus, string> = { ok: 'ok', warn: 'WARN', missing: 'MISSING', error: 'ERROR' };
   const width = Math.max(...result.checks.map((c) => c.name.length));
-  const lines = [`preflight ${config.name} (${config.account}, ${stageRegions(config).join(' + ')})`];
+  const lines = [`preflight ${config.name} (${config.account}, ${deployRegions(config).join(' + ')})`];
   for (const c of result.checks) {
     lines.push(`  ${label[c.status].padEnd(7)}  ${c.name.padEnd(width)}  ${c.detail}`);
     if (c.fix && c.status !== 'ok') lines.push(`  ${''.padEnd(7)}  ${''.padEnd(width)}  fix: ${c.fix}`);

@@ -1,7 +1,7 @@
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
-import { MANAGED_RULE_GROUPS } from '../../lib/app/waf';
 import { parseStageConfig, STAGE_NAMES, STAGES, type StageConfig, type StageName } from '../../lib/config';
+import { MANAGED_RULE_GROUPS } from '../../lib/shared/waf';
 import { stackOutputLike, synthStage } from '../support/synth';
 import { byPrefix, type Json, stageTemplates } from '../support/template';
 
@@ -259,9 +259,9 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
     expect(ingress).toEqual([3000, 5432, 5432, 5432, 6379, 6379, ...smokeTest]);
   });
 
-  test('load balancer: internet-facing, invalid headers dropped, defensive desync, access logs, deletion protection in prod', () => {
+  test('load balancer: internet-facing (internal behind CloudFront), invalid headers dropped, defensive desync, access logs, deletion protection in prod', () => {
     const alb = byPrefix(app(name), 'AWS::ElasticLoadBalancingV2::LoadBalancer', 'LoadBalancerAlb').Properties;
-    expect(alb.Scheme).toBe('internet-facing');
+    expect(alb.Scheme).toBe(config.edge.enabled ? 'internal' : 'internet-facing');
     expect(alb.LoadBalancerAttributes).toEqual(
       expect.arrayContaining([
         { Key: 'routing.http.drop_invalid_header_fields.enabled', Value: 'true' },
@@ -282,7 +282,7 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
   });
 
   if (parseStageConfig(STAGES[name]).https) {
-    test('HTTPS with a DNS-validated certificate, the restricted post-quantum TLS policy and HSTS; HTTP only redirects', () => {
+    test(`HTTPS with a DNS-validated certificate, the restricted post-quantum TLS policy and HSTS; ${config.edge.enabled ? 'no port 80 and no records behind CloudFront' : 'HTTP only redirects'}`, () => {
       const t = app(name);
       t.hasResourceProperties('AWS::CertificateManager::Certificate', {
         DomainName: config.domain!.recordName,
@@ -296,6 +296,12 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
         SslPolicy: 'ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09',
         ListenerAttributes: [{ Key: 'routing.http.response.strict_transport_security.header_value', Value: 'max-age=31536000; includeSubDomains' }],
       });
+      if (config.edge.enabled) {
+        // Viewers reach CloudFront, which redirects to HTTPS itself; the site's records are the edge stack's.
+        expect(Object.values(t.findResources('AWS::ElasticLoadBalancingV2::Listener')).map((l) => l.Properties.Port)).not.toContain(80);
+        expect(Object.values(t.findResources('AWS::Route53::RecordSet')).map((r) => r.Properties.Name)).not.toContain(`${config.domain!.recordName}.`);
+        return;
+      }
       t.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
         Port: 80,
         Protocol: 'HTTP',
@@ -320,80 +326,85 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
     });
   }
 
-  test(config.app.waf ? 'WAF: rate limit and managed rules, associated and logged' : 'no WAF (configured off)', () => {
-    const t = app(name);
-    if (!config.app.waf) {
-      t.resourceCountIs('AWS::WAFv2::WebACL', 0);
-      return;
-    }
-    const acl = byPrefix(t, 'AWS::WAFv2::WebACL', 'WafWebAcl').Properties;
-    expect(acl.Scope).toBe('REGIONAL');
-    const rules = acl.Rules as Json[];
-    expect(rules.map((r) => r.Priority)).toEqual(rules.map((_, i) => i));
-    expect(rules.map((r) => r.Name)).toEqual([
-      'block-middleware-subrequest',
-      'rate-limit-per-ip',
-      'auth-rate-limit-per-ip',
-      'AWSManagedRulesAmazonIpReputationList',
-      'AWSManagedRulesCommonRuleSet',
-      'large-bodies-only-where-allowed',
-      'AWSManagedRulesKnownBadInputsRuleSet',
-      'AWSManagedRulesSQLiRuleSet',
-    ]);
-    expect(rules.filter((r) => r.Statement.ManagedRuleGroupStatement).map((r) => r.Statement.ManagedRuleGroupStatement.Name)).toEqual([...MANAGED_RULE_GROUPS]);
-    const rule = (n: string) => rules.find((r) => r.Name === n)!;
-    const header = (h: string) => ({
-      ByteMatchStatement: {
-        FieldToMatch: { Headers: { MatchPattern: { IncludedHeaders: [h] }, MatchScope: 'KEY', OversizeHandling: 'CONTINUE' } },
-        PositionalConstraint: 'EXACTLY',
-        SearchString: h,
-        TextTransformations: [{ Priority: 0, Type: 'LOWERCASE' }],
-      },
-    });
-    const path = (p: string) => ({
-      ByteMatchStatement: { FieldToMatch: { UriPath: {} }, PositionalConstraint: 'STARTS_WITH', SearchString: p, TextTransformations: [{ Priority: 0, Type: 'NONE' }] },
-    });
-    // CVE-2025-29927: a request with the header skips Next.js middleware on unpatched versions.
-    expect(rule('block-middleware-subrequest')).toMatchObject({ Action: { Block: {} }, Statement: header('x-middleware-subrequest') });
-    expect(rule('rate-limit-per-ip')).toMatchObject({
-      Action: { Block: {} },
-      Statement: { RateBasedStatement: { Limit: config.app.wafRateLimitPer5Min, AggregateKeyType: 'IP' } },
-    });
-    expect(rule('auth-rate-limit-per-ip')).toMatchObject({
-      Action: { Block: {} },
-      Statement: {
-        RateBasedStatement: {
-          Limit: config.app.wafAuthRateLimitPer5Min,
-          AggregateKeyType: 'IP',
-          ScopeDownStatement: { OrStatement: { Statements: config.app.wafAuthPaths.map(path) } },
+  test(
+    config.app.waf ? `WAF: rate limit and managed rules, ${config.edge.enabled ? 'on the distribution (edge stack)' : 'associated'} and logged` : 'no WAF (configured off)',
+    () => {
+      // Behind CloudFront the web ACL is the distribution's, in the edge stack (test/edge).
+      const t = config.edge.enabled ? synthesized[name].edge! : app(name);
+      if (!config.app.waf) {
+        t.resourceCountIs('AWS::WAFv2::WebACL', 0);
+        return;
+      }
+      const acl = byPrefix(t, 'AWS::WAFv2::WebACL', 'WafWebAcl').Properties;
+      expect(acl.Scope).toBe(config.edge.enabled ? 'CLOUDFRONT' : 'REGIONAL');
+      const rules = acl.Rules as Json[];
+      expect(rules.map((r) => r.Priority)).toEqual(rules.map((_, i) => i));
+      expect(rules.map((r) => r.Name)).toEqual([
+        'block-middleware-subrequest',
+        'rate-limit-per-ip',
+        'auth-rate-limit-per-ip',
+        'AWSManagedRulesAmazonIpReputationList',
+        'AWSManagedRulesCommonRuleSet',
+        'large-bodies-only-where-allowed',
+        'AWSManagedRulesKnownBadInputsRuleSet',
+        'AWSManagedRulesSQLiRuleSet',
+      ]);
+      expect(rules.filter((r) => r.Statement.ManagedRuleGroupStatement).map((r) => r.Statement.ManagedRuleGroupStatement.Name)).toEqual([...MANAGED_RULE_GROUPS]);
+      const rule = (n: string) => rules.find((r) => r.Name === n)!;
+      const header = (h: string) => ({
+        ByteMatchStatement: {
+          FieldToMatch: { Headers: { MatchPattern: { IncludedHeaders: [h] }, MatchScope: 'KEY', OversizeHandling: 'CONTINUE' } },
+          PositionalConstraint: 'EXACTLY',
+          SearchString: h,
+          TextTransformations: [{ Priority: 0, Type: 'LOWERCASE' }],
         },
-      },
-    });
-    // The body-size rule counts; ours blocks what it labels except on the upload paths and Server Actions.
-    expect(rule('AWSManagedRulesCommonRuleSet').Statement.ManagedRuleGroupStatement.RuleActionOverrides).toEqual([{ Name: 'SizeRestrictions_BODY', ActionToUse: { Count: {} } }]);
-    expect(rule('large-bodies-only-where-allowed')).toMatchObject({
-      Action: { Block: {} },
-      Statement: {
-        AndStatement: {
-          Statements: [
-            { LabelMatchStatement: { Scope: 'LABEL', Key: 'awswaf:managed:aws:core-rule-set:SizeRestrictions_Body' } },
-            { NotStatement: { Statement: { OrStatement: { Statements: [...config.app.wafLargeBodyPaths.map(path), header('next-action')] } } } },
-          ],
+      });
+      const path = (p: string) => ({
+        ByteMatchStatement: { FieldToMatch: { UriPath: {} }, PositionalConstraint: 'STARTS_WITH', SearchString: p, TextTransformations: [{ Priority: 0, Type: 'NONE' }] },
+      });
+      // CVE-2025-29927: a request with the header skips Next.js middleware on unpatched versions.
+      expect(rule('block-middleware-subrequest')).toMatchObject({ Action: { Block: {} }, Statement: header('x-middleware-subrequest') });
+      expect(rule('rate-limit-per-ip')).toMatchObject({
+        Action: { Block: {} },
+        Statement: { RateBasedStatement: { Limit: config.app.wafRateLimitPer5Min, AggregateKeyType: 'IP' } },
+      });
+      expect(rule('auth-rate-limit-per-ip')).toMatchObject({
+        Action: { Block: {} },
+        Statement: {
+          RateBasedStatement: {
+            Limit: config.app.wafAuthRateLimitPer5Min,
+            AggregateKeyType: 'IP',
+            ScopeDownStatement: { OrStatement: { Statements: config.app.wafAuthPaths.map(path) } },
+          },
         },
-      },
-    });
-    t.resourceCountIs('AWS::WAFv2::WebACLAssociation', 1);
-    t.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: `aws-waf-logs-${name}-App`, RetentionInDays: config.logRetentionDays });
-    // Secrets stay out of the logs; only decisions worth reading are kept.
-    t.hasResourceProperties('AWS::WAFv2::LoggingConfiguration', {
-      RedactedFields: ['cookie', 'authorization', ...config.app.wafRedactedHeaders].map((n) => ({ SingleHeader: { Name: n } })),
-      LoggingFilter: {
-        DefaultBehavior: 'DROP',
-        Filters: [{ Behavior: 'KEEP', Requirement: 'MEETS_ANY', Conditions: ['BLOCK', 'COUNT', 'EXCLUDED_AS_COUNT'].map((a) => ({ ActionCondition: { Action: a } })) }],
-      },
-    });
-    t.resourceCountIs('AWS::WAFv2::LoggingConfiguration', 1);
-  });
+      });
+      // The body-size rule counts; ours blocks what it labels except on the upload paths and Server Actions.
+      expect(rule('AWSManagedRulesCommonRuleSet').Statement.ManagedRuleGroupStatement.RuleActionOverrides).toEqual([{ Name: 'SizeRestrictions_BODY', ActionToUse: { Count: {} } }]);
+      expect(rule('large-bodies-only-where-allowed')).toMatchObject({
+        Action: { Block: {} },
+        Statement: {
+          AndStatement: {
+            Statements: [
+              { LabelMatchStatement: { Scope: 'LABEL', Key: 'awswaf:managed:aws:core-rule-set:SizeRestrictions_Body' } },
+              { NotStatement: { Statement: { OrStatement: { Statements: [...config.app.wafLargeBodyPaths.map(path), header('next-action')] } } } },
+            ],
+          },
+        },
+      });
+      // A distribution names its web ACL itself; only a load balancer's needs an association.
+      t.resourceCountIs('AWS::WAFv2::WebACLAssociation', config.edge.enabled ? 0 : 1);
+      t.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: `aws-waf-logs-${name}-${config.edge.enabled ? 'Edge' : 'App'}`, RetentionInDays: config.logRetentionDays });
+      // Secrets stay out of the logs; only decisions worth reading are kept.
+      t.hasResourceProperties('AWS::WAFv2::LoggingConfiguration', {
+        RedactedFields: ['cookie', 'authorization', ...config.app.wafRedactedHeaders].map((n) => ({ SingleHeader: { Name: n } })),
+        LoggingFilter: {
+          DefaultBehavior: 'DROP',
+          Filters: [{ Behavior: 'KEEP', Requirement: 'MEETS_ANY', Conditions: ['BLOCK', 'COUNT', 'EXCLUDED_AS_COUNT'].map((a) => ({ ActionCondition: { Action: a } })) }],
+        },
+      });
+      t.resourceCountIs('AWS::WAFv2::LoggingConfiguration', 1);
+    },
+  );
 
   test(config.domain ? 'SES: domain identity with DKIM and MAIL FROM, configuration set with reputation metrics and events' : 'no SES without a domain', () => {
     const t = app(name);
@@ -406,7 +417,8 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
       MailFromAttributes: { MailFromDomain: `mail.${config.domain.zoneName}` },
       ConfigurationSetAttributes: { ConfigurationSetName: { Ref: Match.stringLikeRegexp('^EmailConfigurationSet') } },
     });
-    t.resourceCountIs('AWS::Route53::RecordSet', 2 + 3 + 2); // aliases, 3 DKIM CNAMEs, MAIL FROM MX + TXT
+    // Aliases (the edge stack's, behind CloudFront), 3 DKIM CNAMEs, MAIL FROM MX + TXT.
+    t.resourceCountIs('AWS::Route53::RecordSet', (config.edge.enabled ? 0 : 2) + 3 + 2);
     t.hasResourceProperties('AWS::SES::ConfigurationSet', { ReputationOptions: { ReputationMetricsEnabled: true } });
     const destinations = Object.values(t.findResources('AWS::SES::ConfigurationSetEventDestination')).map((d) => d.Properties.EventDestination);
     expect(destinations).toHaveLength(2);

@@ -5,7 +5,7 @@ import { baselinePlans, UPLOADS_BUCKET_LOGICAL_ID, uploadsBucketArnPrefix } from
 import { RECORDED_GLOBAL_TYPES, RECORDED_TYPES } from '../../lib/baseline/config-recorder';
 import { loadStages, type StageConfig, type StageName } from '../../lib/config';
 import { GRANTS_FOR_AWS_RESOURCES_ONLY } from '../../lib/shared/kms-grants';
-import { synthStage } from '../support/synth';
+import { ownTemplates, synthStage } from '../support/synth';
 import { type Json, stageTemplates } from '../support/template';
 
 const synthesized = stageTemplates();
@@ -221,7 +221,7 @@ test("logical ids of the baseline's stateful resources are frozen", () => {
 
 test.each(['dev', 'staging', 'prod'] as const)('every KMS key of %s and its account denies grants not made for an AWS resource (CT.KMS.PR.3)', (name) => {
   const t = synthesized[name];
-  const templates = [t.network, t.data, t.app, t.ops, ...(t.dr ? [t.dr] : []), ...t.shared.values()];
+  const templates = [...ownTemplates(t), ...t.shared.values()];
   const keys = templates.flatMap((template) => Object.values(template.findResources('AWS::KMS::Key')));
   expect(keys.length).toBeGreaterThan(8);
   for (const key of keys) {

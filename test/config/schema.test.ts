@@ -616,6 +616,36 @@ const badConfigs: [string, StageName, (c: StageConfig) => void, string, string, 
     /prod must not lose its egress \(image pulls, AWS APIs\) to one failed instance\. Fix: set network\.nat: "gateway"/,
   ],
   [
+    'prod without CloudFront in front',
+    'prod',
+    (c) => {
+      c.edge = { ...c.edge, enabled: false };
+    },
+    'edge.enabled',
+    'false',
+    /prod must serve through CloudFront, its load balancer unreachable from the internet\. Fix: set edge\.enabled: true/,
+  ],
+  [
+    'CloudFront for a stage without HTTPS',
+    'dev',
+    (c) => {
+      c.edge = { ...c.edge, enabled: true };
+    },
+    'edge.enabled',
+    'true',
+    /the distribution serves the site's own name with a certificate, and this stage has no domain with https\. Fix: set a domain and https: true, or edge\.enabled: false/,
+  ],
+  [
+    'a cache behaviour path that is not a path pattern',
+    'staging',
+    (c) => {
+      c.edge = { ...c.edge, immutablePaths: ['_next/static/*'] };
+    },
+    'edge.immutablePaths.0',
+    '"_next/static/*"',
+    /not a CloudFront path pattern\. Fix: write it like "\/_next\/static\/\*"/,
+  ],
+  [
     'a NAT instance type that is not a small Graviton',
     'dev',
     (c) => {

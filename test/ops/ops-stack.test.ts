@@ -132,7 +132,8 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
       expectAlarm(`cache-evictions-${node}`, 0, 1);
       expectAlarm(`cache-connections-${node}`, o.cacheConnections, 2);
     }
-    if (config(name).app.waf) expectAlarm('waf-blocked-surge', o.wafBlockedPer5Min, 1);
+    // Behind CloudFront the web ACL's alarm is the edge stack's (test/edge).
+    if (config(name).app.waf && !config(name).edge.enabled) expectAlarm('waf-blocked-surge', o.wafBlockedPer5Min, 1);
     if (config(name).backup.restoreTesting !== 'off') {
       expectAlarm('restore-verification-failed', 1, 1, 86400);
       expectAlarm('restore-verification-stale', 1, 1, 86400);
@@ -176,7 +177,7 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
       'AWS/ElastiCache CurrConnections',
       'AWS/Lambda Errors',
       'AWS/Lambda Throttles',
-      ...(config(name).app.waf ? ['AWS/WAFV2 BlockedRequests'] : []),
+      ...(config(name).app.waf && !config(name).edge.enabled ? ['AWS/WAFV2 BlockedRequests'] : []),
       ...(config(name).domain ? ['AWS/SES Reputation.BounceRate', 'AWS/SES Reputation.ComplaintRate'] : []),
       ...(config(name).backup.restoreTesting !== 'off' ? ['webapp/RestoreTesting VerificationSucceeded', 'webapp/RestoreTesting VerifiedWithinInterval'] : []),
       ...(config(name).baseline.trail.enabled ? ACCOUNT_ACTIVITIES.map((a) => `${ACCOUNT_ACTIVITY_NAMESPACE} ${a.metric}`) : []),
@@ -211,7 +212,7 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
         .flatMap((fn) => [`${name}-lambda-${fn}-errors`, `${name}-lambda-${fn}-throttles`])
         .sort(),
     );
-    if (config(name).app.waf)
+    if (config(name).app.waf && !config(name).edge.enabled)
       expect(metricsOf(alarm(name, 'waf-blocked-surge'))[0].dimensions).toEqual({ WebACL: `${name}-App-web-acl`, Region: config(name).region, Rule: 'ALL' });
   });
 
@@ -409,7 +410,7 @@ describe('docs/alarms.md', () => {
   );
 
   test.each(STAGE_NAMES)('has a runbook line for every alarm and event rule of %s', (name) => {
-    const texts = [stages[name].ops, stages[name].app].flatMap((t) => [
+    const texts = [stages[name].ops, stages[name].app, ...(stages[name].edge ? [stages[name].edge] : [])].flatMap((t) => [
       ...resources(t, 'AWS::CloudWatch::Alarm').map((r) => r.Properties.AlarmDescription as string),
       ...resources(t, 'AWS::CloudWatch::CompositeAlarm').map((r) => r.Properties.AlarmDescription as string),
       ...resources(t, 'AWS::Events::Rule').map((r) => r.Properties.Targets[0].InputTransformer.InputTemplate as string),
@@ -430,7 +431,7 @@ describe('docs/alarms.md', () => {
 describe.each(STAGE_NAMES)('%s alarms watch metrics that exist', (name) => {
   const templates = (): Record<string, Template> => {
     const t = stages[name];
-    return { [`${name}-Network`]: t.network, [`${name}-Data`]: t.data, [`${name}-App`]: t.app, [`${name}-Ops`]: t.ops };
+    return { [`${name}-Network`]: t.network, [`${name}-Data`]: t.data, [`${name}-App`]: t.app, [`${name}-Ops`]: t.ops, ...(t.edge ? { [`${name}-Edge`]: t.edge } : {}) };
   };
   /** A dimension value as [stack, CloudFormation expression]: cross-stack reads followed to the producer's output. */
   const resolve = (value: Json, inStack: string): [string, Json] => {
@@ -451,11 +452,14 @@ describe.each(STAGE_NAMES)('%s alarms watch metrics that exist', (name) => {
 
   test('each dimension names its resource as the service publishes it', () => {
     const cfg = config(name);
-    const webAclMetric = Object.values(stages[name].app.findResources('AWS::WAFv2::WebACL')).map((w) => w.Properties.VisibilityConfig.MetricName);
+    // The web ACL is the load balancer's, or the distribution's in the edge stack (metrics in us-east-1, no Region).
+    const aclStack = stages[name].edge ?? stages[name].app;
+    const webAclMetric = Object.values(aclStack.findResources('AWS::WAFv2::WebACL')).map((w) => w.Properties.VisibilityConfig.MetricName);
     const checked = new Set<string>();
     for (const [stack, template] of [
       [`${name}-App`, stages[name].app],
       [`${name}-Ops`, stages[name].ops],
+      ...(stages[name].edge ? [[`${name}-Edge`, stages[name].edge] as const] : []),
     ] as const) {
       for (const a of resources(template, 'AWS::CloudWatch::Alarm')) {
         for (const m of metricsOf(a.Properties)) {
@@ -472,7 +476,12 @@ describe.each(STAGE_NAMES)('%s alarms watch metrics that exist', (name) => {
               break;
             }
             case 'AWS/WAFV2':
-              expect(m.dimensions, where).toEqual({ WebACL: webAclMetric[0], Region: cfg.region, Rule: 'ALL' });
+              expect(m.dimensions, where).toEqual(cfg.edge.enabled ? { WebACL: webAclMetric[0], Rule: 'ALL' } : { WebACL: webAclMetric[0], Region: cfg.region, Rule: 'ALL' });
+              break;
+            case 'AWS/CloudFront':
+              expect(stack, where).toBe(`${name}-Edge`);
+              expect(m.dimensions.Region, where).toBe('Global');
+              refOf(m.dimensions.DistributionId, stack, 'AWS::CloudFront::Distribution');
               break;
             case 'ECS/ContainerInsights':
             case 'AWS/ECS': {
@@ -534,6 +543,7 @@ describe.each(STAGE_NAMES)('%s alarms watch metrics that exist', (name) => {
         'ECS/ContainerInsights',
         ...(cfg.domain ? ['AWS/SES'] : []),
         ...(cfg.app.waf ? ['AWS/WAFV2'] : []),
+        ...(cfg.edge.enabled ? ['AWS/CloudFront'] : []),
         ...(cfg.backup.restoreTesting !== 'off' ? ['webapp/RestoreTesting'] : []),
         ...(cfg.baseline.trail.enabled ? [ACCOUNT_ACTIVITY_NAMESPACE] : []),
       ].sort(),

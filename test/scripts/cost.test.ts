@@ -224,7 +224,7 @@ describe('cost of the real app', () => {
 
   test("the DR stack is priced at its own region's prices", () => {
     const prod = estimateAssembly(readAssembly(assembly)).find((c) => c.stage === 'prod')!;
-    expect(prod.priceDates).toEqual(['eu-west-1 2026-11-22', 'eu-central-1 2026-11-22']);
+    expect(prod.priceDates).toEqual(['eu-west-1 2026-11-22', 'eu-central-1 2026-11-22', 'us-east-1 2026-12-01']);
     const replicaKey = prod.lines.find((l) => l.item === 'prod-Dr: KMS key UploadsReplicaKey133A8F9C');
     expect(replicaKey?.monthlyUsd).toBe(loadPrices('eu-central-1')!.kmsKeyMonth);
   });

@@ -119,9 +119,10 @@ describe('diff-guard on the real app', () => {
     ]);
   });
 
-  test('removing the data stack (and the app and ops stacks that use it) blocks on the database and warns on retained resources', () => {
+  test('removing the data stack (and the app, edge and ops stacks that use it) blocks on the database and warns on retained resources', () => {
     const headDir = head('remove-stack', (prod) => {
       prod.node.tryRemoveChild('Ops');
+      prod.node.tryRemoveChild('Edge');
       prod.node.tryRemoveChild('App');
       prod.node.tryRemoveChild('Data');
     });

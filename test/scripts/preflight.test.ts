@@ -6,7 +6,7 @@ import { DescribeAccountAttributesCommand, RDSClient } from '@aws-sdk/client-rds
 import { CreateHostedZoneCommand, GetHostedZoneCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { GetServiceQuotaCommand, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { GetAccountCommand, SESv2Client } from '@aws-sdk/client-sesv2';
-import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { DeleteParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
@@ -67,7 +67,7 @@ const statusOf = (result: Awaited<ReturnType<typeof preflight>>) => Object.fromE
 
 beforeAll(async () => {
   moto = await startMoto();
-  for (const region of ['eu-west-1', 'eu-central-1']) {
+  for (const region of ['eu-west-1', 'eu-central-1', 'us-east-1']) {
     await new SSMClient(moto.clientConfig(region)).send(new PutParameterCommand({ Name: '/cdk-bootstrap/hnb659fds/version', Value: '27', Type: 'String', Overwrite: true }));
   }
   const ecr = new ECRClient(moto.clientConfig());
@@ -106,6 +106,8 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
       ['account', 'ok'],
       ['bootstrap eu-west-1', 'ok'],
       ['bootstrap eu-central-1', 'ok'],
+      // The edge stack (CloudFront) deploys to us-east-1.
+      ['bootstrap us-east-1', 'ok'],
       ['image', 'ok'],
       ['dns', 'ok'],
       ['ses', 'ok'],
@@ -117,7 +119,7 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
     ]);
     expect(result.exitCode).toBe(0);
     const text = formatPreflight(config, result);
-    expect(text.split('\n')[0]).toBe(`preflight staging (${ACCOUNT}, eu-west-1 + eu-central-1)`);
+    expect(text.split('\n')[0]).toBe(`preflight staging (${ACCOUNT}, eu-west-1 + eu-central-1 + us-east-1)`);
     expect(text).toMatch(/\n {2}ok {7}image {2,}v0\.1\.0 is in 123456789012\/eu-west-1 webapp \(sha256:[0-9a-f]{64}\)\n/);
     expect(text.split('\n').at(-1)).toBe('READY: staging can be deployed.');
   });
@@ -166,6 +168,24 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
       detail: `${ACCOUNT}/eu-north-1 is not bootstrapped for CDK`,
       fix: `npx cdk bootstrap aws://${ACCOUNT}/eu-north-1`,
     });
+  });
+
+  test("a stage behind CloudFront needs us-east-1 bootstrapped (the edge stack's region); one without does not ask", async () => {
+    await new SSMClient(moto.clientConfig('us-east-1')).send(new DeleteParameterCommand({ Name: '/cdk-bootstrap/hnb659fds/version' }));
+    try {
+      const result = await preflight(staging(), clients(), options());
+      expect(result.exitCode).toBe(1);
+      expect(result.checks.find((c) => c.name === 'bootstrap us-east-1')).toEqual({
+        name: 'bootstrap us-east-1',
+        status: 'missing',
+        detail: `${ACCOUNT}/us-east-1 is not bootstrapped for CDK`,
+        fix: `npx cdk bootstrap aws://${ACCOUNT}/us-east-1`,
+      });
+      const without = await preflight(staging({ 'staging.edge.enabled': 'false' }), clients(), options());
+      expect(without.checks.map((c) => c.name)).not.toContain('bootstrap us-east-1');
+    } finally {
+      await new SSMClient(moto.clientConfig('us-east-1')).send(new PutParameterCommand({ Name: '/cdk-bootstrap/hnb659fds/version', Value: '27', Type: 'String', Overwrite: true }));
+    }
   });
 
   test('a zone that public DNS does not delegate to: not ready, with the NS records to add in the parent zone', async () => {

@@ -3,7 +3,7 @@ import { STAGE_NAMES } from '../../lib/config';
 import { MARKER } from '../../lib/shared/cross-stack-reads';
 import { REPLACEMENT_PROPERTIES } from '../../lib/shared/replacement-properties';
 import { replacingProperties } from '../../scripts/lib/replacement-spec';
-import { type StageTemplates, synthStage } from '../support/synth';
+import { ownTemplates, type StageTemplates, synthStage } from '../support/synth';
 import { type Json, stageTemplates } from '../support/template';
 
 /** Every Fn::GetStackOutput in a template, with the node that holds it. */
@@ -34,7 +34,7 @@ function markers(template: Json): Map<string, string> {
   return out;
 }
 
-const templates = (t: StageTemplates) => [t.network, t.data, t.app, t.ops, ...(t.dr ? [t.dr] : [])].map((x) => x.toJSON());
+const templates = (t: StageTemplates) => ownTemplates(t).map((x) => x.toJSON());
 
 const synthesized = stageTemplates();
 

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { STAGE_NAMES, type StageName } from '../../lib/config';
+import { ownTemplates } from '../support/synth';
 import { type Json, stageTemplates } from '../support/template';
 
 /**
@@ -37,7 +38,7 @@ const synthesized = stageTemplates();
 /** Every fixed physical name a stage writes, as "Type name", from its own stacks and its CI roles. */
 function names(stage: StageName): { key: string; where: string }[] {
   const t = synthesized[stage];
-  const own = [t.network, t.data, t.app, t.ops, ...(t.dr ? [t.dr] : [])].map((x, i) => [`stack ${i}`, x] as const);
+  const own = ownTemplates(t).map((x, i) => [`stack ${i}`, x] as const);
   const ci = [...t.shared].filter(([name]) => name.startsWith('CiAccess-')).map(([n, x]) => [n, x] as const);
   return [...own, ...ci].flatMap(([where, template]) =>
     Object.values(template.toJSON().Resources as Record<string, { Type: string; Properties?: Json }>)
@@ -69,7 +70,7 @@ describe('no two stages write the same physical name or DNS record', () => {
     expect(zones).toEqual(['staging.example.com.', 'app.example.com.']);
     for (const stage of STAGE_NAMES) {
       const t = synthesized[stage];
-      for (const template of [t.network, t.data, t.app, t.ops]) {
+      for (const template of ownTemplates(t)) {
         for (const record of Object.values(template.findResources('AWS::Route53::RecordSet'))) {
           expect(JSON.stringify(record.Properties.HostedZoneId), `${stage} record ${JSON.stringify(record.Properties.Name)}`).toContain(`"StackName":"${stage}-Network"`);
         }

@@ -44,8 +44,15 @@ export interface StageTemplates {
   readonly ops: Template;
   /** The DR-region stack, when the stage has one. */
   readonly dr?: Template;
+  /** The us-east-1 edge stack, when the stage serves through CloudFront. */
+  readonly edge?: Template;
   /** The stacks outside the stage that its synth brings (image registries, CI access), by stack name. */
   readonly shared: ReadonlyMap<string, Template>;
+}
+
+/** The templates of the stage's own stacks, in deploy order (the DR and edge stacks where the stage has them). */
+export function ownTemplates(t: StageTemplates): Template[] {
+  return [t.network, ...(t.dr ? [t.dr] : []), t.data, t.app, ...(t.edge ? [t.edge] : []), t.ops];
 }
 
 /**
@@ -74,7 +81,7 @@ export function synthStage(name: StageName, context: Record<string, unknown> = {
   if (cached) return cached;
   const result = synthesizeStage(name, context);
   // Shared by every file of the worker: frozen, so no test can change what another one reads.
-  for (const template of [result.network, result.data, result.app, result.ops, result.dr, ...result.shared.values()]) if (template) deepFreeze(template.toJSON());
+  for (const template of [result.network, result.data, result.app, result.ops, result.dr, result.edge, ...result.shared.values()]) if (template) deepFreeze(template.toJSON());
   synthesized.set(key, result);
   return result;
 }
@@ -94,6 +101,7 @@ function synthesizeStage(name: StageName, context: Record<string, unknown>): Sta
     app: Template.fromStack(stage.app),
     ops: Template.fromStack(stage.ops),
     dr: stage.dr && Template.fromStack(stage.dr),
+    edge: stage.edge && Template.fromStack(stage.edge),
     shared: new Map(stage.node.root.node.children.filter((c): c is Stack => Stack.isStack(c)).map((stack) => [stack.stackName, Template.fromStack(stack)] as const)),
   };
 }

@@ -1,13 +1,18 @@
 import { ArnFormat, Stack } from 'aws-cdk-lib';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
-import { type LogSettings, stageLogGroup } from '../shared/log-group';
+import { type LogSettings, stageLogGroup } from './log-group';
 
 export interface WafProps extends LogSettings {
   /** Web ACL name, unique in the account and region. */
   readonly name: string;
-  /** ARN of the load balancer to protect. */
-  readonly loadBalancerArn: string;
+  /**
+   * REGIONAL: on the load balancer `loadBalancerArn`, in its region. CLOUDFRONT: for a
+   * distribution, which names the web ACL itself (the stack must be in us-east-1).
+   */
+  readonly scope: 'REGIONAL' | 'CLOUDFRONT';
+  /** ARN of the load balancer to protect (REGIONAL only). */
+  readonly loadBalancerArn?: string;
   /** Requests one client IP may make in 5 minutes before it is blocked. */
   readonly rateLimitPer5Min: number;
   /** URL path prefixes of sign-in, sign-up and password reset: a tighter per-IP limit there. */
@@ -62,7 +67,8 @@ function anyOf(statements: Statement[]): Statement {
 }
 
 /**
- * Defines a regional WAF web ACL on the load balancer, fitted to a Next.js app:
+ * Defines a WAF web ACL on the load balancer (regional) or for the CloudFront distribution in
+ * front of it (CLOUDFRONT scope, in us-east-1), fitted to a Next.js app:
  * 1. block requests carrying `x-middleware-subrequest` (CVE-2025-29927: the header skips
  *    Next.js middleware, authentication included, on unpatched versions);
  * 2. a per-IP rate limit, and a tighter one on the authentication paths;
@@ -99,7 +105,7 @@ export class Waf extends Construct {
       // Named and with fixed metric names, so alarms and dashboards in other stacks know its
       // metrics' dimension without a reference.
       name: props.name,
-      scope: 'REGIONAL',
+      scope: props.scope,
       defaultAction: { allow: {} },
       visibilityConfig: metric('web-acl'),
       rules: [
@@ -147,7 +153,10 @@ export class Waf extends Construct {
         managed('AWSManagedRulesSQLiRuleSet', 7),
       ],
     });
-    new wafv2.CfnWebACLAssociation(this, 'Association', { resourceArn: props.loadBalancerArn, webAclArn: this.webAcl.attrArn });
+    if (props.scope === 'REGIONAL') {
+      if (!props.loadBalancerArn) throw new Error('A regional web ACL protects a load balancer: pass loadBalancerArn.');
+      new wafv2.CfnWebACLAssociation(this, 'Association', { resourceArn: props.loadBalancerArn, webAclArn: this.webAcl.attrArn });
+    }
 
     const logGroup = stageLogGroup(this, 'Logs', props, `aws-waf-logs-${stackName}`);
     new wafv2.CfnLoggingConfiguration(this, 'Logging', {

@@ -1,0 +1,85 @@
+import { ArnFormat, Stack } from 'aws-cdk-lib';
+import type * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { type LogSettings, stageLogGroup } from '../shared/log-group';
+
+export interface DistributionLogsProps extends LogSettings {
+  readonly distribution: cloudfront.IDistribution;
+}
+
+/** The access-log fields kept: who asked for what, how it was answered, from the cache or not, and how long it took. */
+export const ACCESS_LOG_FIELDS = [
+  'timestamp',
+  'c-ip',
+  'cs-method',
+  'cs-uri-stem',
+  'sc-status',
+  'sc-bytes',
+  'time-taken',
+  'time-to-first-byte',
+  'x-edge-result-type',
+  'x-edge-detailed-result-type',
+  'x-edge-location',
+  'x-edge-request-id',
+  'x-host-header',
+  'cs-protocol',
+  'cs-protocol-version',
+  'ssl-protocol',
+  'cs-user-agent',
+  'cs-referer',
+  'origin-fbl',
+  'origin-lbl',
+] as const;
+
+/**
+ * Defines the distribution's standard access logs (logging v2, CloudWatch Logs vended delivery):
+ * a delivery source on the distribution (CloudFront's sources live in us-east-1, as this stack
+ * does), a JSON delivery into an encrypted log group kept for the stage's retention, and the log
+ * group policy that lets the delivery service write there for this account's sources only. Query
+ * strings and cookies are left out of the fields: they can carry tokens.
+ */
+export class DistributionLogs extends Construct {
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: DistributionLogsProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    this.logGroup = stageLogGroup(this, 'Logs', props);
+    // The group's own ARN, without the ":*" its Arn attribute ends in (which names its streams).
+    const groupArn = stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: this.logGroup.logGroupName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const policy = new logs.ResourcePolicy(this, 'DeliveryMayWrite', {
+      resourcePolicyName: `${stack.stackName}-access-log-delivery`,
+      policyStatements: [
+        new iam.PolicyStatement({
+          sid: 'VendedAccessLogsOfThisAccount',
+          principals: [new iam.ServicePrincipal('delivery.logs.amazonaws.com')],
+          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          resources: [`${groupArn}:log-stream:*`],
+          conditions: {
+            StringEquals: { 'aws:SourceAccount': stack.account },
+            ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'logs', resource: '*', arnFormat: ArnFormat.NO_RESOURCE_NAME }) },
+          },
+        }),
+      ],
+    });
+    const source = new logs.CfnDeliverySource(this, 'Source', {
+      name: `${stack.stackName}-access-logs`,
+      logType: 'ACCESS_LOGS',
+      resourceArn: props.distribution.distributionArn,
+    });
+    const destination = new logs.CfnDeliveryDestination(this, 'Destination', {
+      name: `${stack.stackName}-access-logs`,
+      destinationResourceArn: groupArn,
+      outputFormat: 'json',
+    });
+    destination.node.addDependency(policy);
+    const delivery = new logs.CfnDelivery(this, 'Delivery', {
+      deliverySourceName: source.name,
+      deliveryDestinationArn: destination.attrArn,
+      recordFields: [...ACCESS_LOG_FIELDS],
+    });
+    delivery.node.addDependency(source);
+  }
+}

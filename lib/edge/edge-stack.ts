@@ -1,0 +1,107 @@
+import { CfnOutput } from 'aws-cdk-lib';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import type * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as targets from 'aws-cdk-lib/aws-route53-targets';
+import type { Construct } from 'constructs';
+import { AlarmTopic, alarmTopicName } from '../ops/alarm-topic';
+import { AlarmSet } from '../shared/alarm-set';
+import type { LogSettings } from '../shared/log-group';
+import { LogsKey } from '../shared/logs-key';
+import { stageResourceName } from '../shared/naming';
+import { StageStack, type StageStackProps } from '../shared/stage-stack';
+import { Waf } from '../shared/waf';
+import { DistributionLogs } from './distribution-logs';
+import { EdgeAlarms } from './edge-alarms';
+import { SiteDistribution } from './site-distribution';
+
+/** The region of every edge stack: CloudFront takes certificates, CLOUDFRONT-scope web ACLs and log delivery sources only from there. */
+export const EDGE_REGION = 'us-east-1';
+
+/** What operations read of the edge: the distribution (its metrics) and its web ACL's metric name. */
+export interface EdgeTier {
+  readonly distributionId: string;
+  readonly webAclMetricName?: string;
+}
+
+export interface EdgeStackProps extends StageStackProps {
+  /** The stage's hosted zone: the certificate's validation records and the site's alias go there. */
+  readonly zone: route53.IPublicHostedZone;
+  /** The site's name (domain.recordName). */
+  readonly recordName: string;
+  /** The stage's internal load balancer, the distribution's origin. */
+  readonly loadBalancer: elbv2.IApplicationLoadBalancer;
+  /** Seconds the load balancer keeps an idle connection (the origin read timeout). */
+  readonly originIdleTimeoutSeconds: number;
+}
+
+/**
+ * The stage's edge, in us-east-1: the certificate CloudFront serves, the CLOUDFRONT-scope web ACL
+ * (the WAF moves here from the load balancer: behind CloudFront a regional one would see
+ * CloudFront's addresses, not the viewers', so its rate limits and IP reputation would act on the
+ * wrong addresses), the distribution with its VPC origin, its access logs, the site's alias
+ * records, and alarms on CloudFront's and the web ACL's metrics with a topic of their own here
+ * (same name and recipients as the stage's topic; alarms notify only topics they can reach in
+ * their region).
+ */
+export class EdgeStack extends StageStack implements EdgeTier {
+  readonly distribution: cloudfront.Distribution;
+  readonly waf?: Waf;
+
+  constructor(scope: Construct, id: string, props: EdgeStackProps) {
+    super(scope, id, props);
+    const { name, app, operations } = this.config;
+    const logsKey = new LogsKey(this, 'LogsKey', { removalPolicy: this.statefulRemovalPolicy }).key;
+    const logs: LogSettings = { logsKey, logRetention: this.logRetention, logRemovalPolicy: this.statefulRemovalPolicy };
+    const topic = new AlarmTopic(this, 'Alarms', { topicName: alarmTopicName(name), ...this.config.alarms, removalPolicy: this.statefulRemovalPolicy }).topic;
+
+    if (app.waf) {
+      this.waf = new Waf(this, 'Waf', {
+        name: stageResourceName(name),
+        scope: 'CLOUDFRONT',
+        rateLimitPer5Min: app.wafRateLimitPer5Min,
+        authPaths: app.wafAuthPaths,
+        authRateLimitPer5Min: app.wafAuthRateLimitPer5Min,
+        largeBodyPaths: app.wafLargeBodyPaths,
+        inspectServerActions: app.wafServerActions,
+        redactedHeaders: app.wafRedactedHeaders,
+        ...logs,
+      });
+    }
+    const certificate = new acm.Certificate(this, 'Certificate', { domainName: props.recordName, validation: acm.CertificateValidation.fromDns(props.zone) });
+    this.distribution = new SiteDistribution(this, 'Site', {
+      domainName: props.recordName,
+      certificate,
+      loadBalancer: props.loadBalancer,
+      originReadTimeoutSeconds: props.originIdleTimeoutSeconds,
+      webAclArn: this.waf?.webAcl.attrArn,
+      priceClass: this.config.edge.priceClass as cloudfront.PriceClass,
+      immutablePaths: this.config.edge.immutablePaths,
+    }).distribution;
+    new DistributionLogs(this, 'AccessLogs', { distribution: this.distribution, ...logs });
+    for (const [recordId, Record] of [
+      ['Alias', route53.ARecord],
+      ['AliasV6', route53.AaaaRecord],
+    ] as const) {
+      new Record(this, recordId, { zone: props.zone, recordName: props.recordName, target: route53.RecordTarget.fromAlias(new targets.CloudFrontTarget(this.distribution)) });
+    }
+    new EdgeAlarms(this, 'EdgeAlarms', {
+      alarms: new AlarmSet(name, topic),
+      distributionId: this.distribution.distributionId,
+      webAclMetricName: this.waf?.metricName,
+      http5xxRatePercent: operations.http5xxRatePercent,
+      wafBlockedPer5Min: operations.wafBlockedPer5Min,
+    });
+    new CfnOutput(this, 'DistributionId', { value: this.distribution.distributionId, description: 'The site distribution (invalidations, metrics)' });
+    new CfnOutput(this, 'DistributionDomainName', { value: this.distribution.distributionDomainName, description: "CloudFront's name for the site" });
+  }
+
+  get distributionId(): string {
+    return this.distribution.distributionId;
+  }
+
+  get webAclMetricName(): string | undefined {
+    return this.waf?.metricName;
+  }
+}
