@@ -45,7 +45,11 @@ export const ASSUMPTIONS = {
   albLcus: 1,
   natGbProcessedPerGateway: 50,
   logGbIngestedPerGroup: 1,
+  /** A project function's log group: the functions run a few times a day (deploys, schedules) and log a few JSON lines each time. */
+  functionLogGbIngested: 0.05,
   flowLogGbIngested: 5,
+  /** The share of flow-log records a REJECT-only flow log keeps (refused connections are a small part of the traffic). */
+  rejectedFlowShare: 0.1,
   s3GbPerBucket: 10,
   /** What each distribution serves a month: its data out to viewers and its requests. */
   cloudFrontGbOut: 100,
@@ -68,16 +72,40 @@ export const ASSUMPTIONS = {
   },
 } as const;
 
+/** The usage the estimate assumes: the defaults, or what a stage's profile changes. */
+export type Usage = { -readonly [K in Exclude<keyof typeof ASSUMPTIONS, 'baseline'>]: number } & { readonly baseline: (typeof ASSUMPTIONS)['baseline'] };
+
+/**
+ * Where a stage's usage differs from the defaults. dev has no users: its load balancer sees a
+ * developer's requests (a quarter of an LCU is still about 6 new connections a second all month),
+ * its services log a quarter as much, and its flow log sees a fraction of the traffic.
+ */
+export const USAGE_BY_STAGE: Readonly<Record<string, Partial<Usage>>> = {
+  dev: { albLcus: 0.25, logGbIngestedPerGroup: 0.25, flowLogGbIngested: 2, natGbProcessedPerGateway: 10, cloudFrontGbOut: 5, cloudFrontRequests: 200_000 },
+};
+
+/** The usage profile of a stage (the defaults for stages and accounts without one). */
+export function usageFor(stage: string): Usage {
+  return { ...ASSUMPTIONS, ...USAGE_BY_STAGE[stage] };
+}
+
 export function assumptionLines(): string[] {
   const a = ASSUMPTIONS;
+  const profiles = Object.entries(USAGE_BY_STAGE).map(
+    ([stage, u]) =>
+      `${stage} differs: ${Object.entries(u)
+        .map(([k, v]) => `${k} ${typeof v === 'number' ? fmt(v) : JSON.stringify(v)}`)
+        .join(', ')} (USAGE_BY_STAGE in scripts/lib/cost.ts)`,
+  );
   return [
     `load balancers average ${a.albLcus} LCU`,
     `each NAT gateway processes ${a.natGbProcessedPerGateway} GB a month`,
-    `each log group ingests ${a.logGbIngestedPerGroup} GB a month (the VPC flow-log group ${a.flowLogGbIngested} GB), stored for one month`,
+    `each log group ingests ${a.logGbIngestedPerGroup} GB a month, a project function's ${a.functionLogGbIngested} GB, the VPC flow-log group ${a.flowLogGbIngested} GB (${a.rejectedFlowShare * 100}% of that where it records rejected traffic only); stored for one month`,
     `each bucket holds ${a.s3GbPerBucket} GB in S3 Standard (requests and transfer not counted)`,
     `each CloudFront distribution serves ${a.cloudFrontGbOut} GB and ${fmt(a.cloudFrontRequests)} HTTPS requests a month, beyond its account's always-free 1 TB and 10 million requests`,
     'Fargate tasks run at their desired count all month; Lambda, Step Functions, restore tests, data transfer other than the backup copies, request charges and X-Ray traces ($5 per million recorded) are usage-based and not counted',
     "a month is 730 hours; on-demand list prices, no savings plans or reservations; CloudWatch's free tier (10 alarm metrics, 5 GB of logs) once per account and region",
+    ...profiles,
     `account baseline, per account and region: ${fmt(a.baseline.managementEvents)} management events and ${fmt(a.baseline.s3DataEvents)} S3 object operations a month (the trail's first copy of management events is free; GuardDuty analyses both), ${a.baseline.flowAndDnsLogGb} GB of flow and DNS logs, ${a.baseline.monitoredVcpus} Fargate vCPUs under Runtime Monitoring, ${fmt(a.baseline.securityHubChecks)} Security Hub checks, ${fmt(a.baseline.configurationItems)} AWS Config items and ${fmt(a.baseline.configRuleEvaluations)} rule evaluations`,
   ];
 }
@@ -229,6 +257,7 @@ const round = (n: number) => Math.round(n * 100) / 100;
 export function estimateStack(
   template: Template,
   prices: PriceTable,
+  usage: Usage = usageFor(''),
 ): { lines: CostLine[]; notPriced: Map<string, number>; usageBased: Map<string, number>; alarmMetrics: number; logGb: number } {
   const h = prices.hoursPerMonth;
   const resources: Resources = template.Resources ?? {};
@@ -238,9 +267,11 @@ export function estimateStack(
   const add = (item: string, quantity: string, monthlyUsd: number) =>
     lines.push({ category: CATEGORIES.find(([prefix]) => item.startsWith(prefix))?.[1] ?? item, item, quantity, monthlyUsd: round(monthlyUsd) });
   const countAs = (map: Map<string, number>, type: string) => map.set(type, (map.get(type) ?? 0) + 1);
-  const b = ASSUMPTIONS.baseline;
+  const b = usage.baseline;
   let alarmMetrics = 0;
   let logGb = 0;
+  const functionLogGroups = referencedIds(resources, 'AWS::Lambda::Function', (p) => (p.LoggingConfig as Props | undefined)?.LogGroup);
+  const flowLogs = Object.values(resources).filter((r) => r.Type === 'AWS::EC2::FlowLog');
 
   for (const [id, resource] of Object.entries(resources)) {
     const p = (resource.Properties ?? {}) as Props;
@@ -256,25 +287,23 @@ export function estimateStack(
         const gb = Number(task.Memory) / 1024;
         const arm = (task.RuntimePlatform as Props | undefined)?.CpuArchitecture === 'ARM64';
         const rate = arm ? prices.fargate.arm64VcpuHour * vcpu + prices.fargate.arm64GbHour * gb : prices.fargate.x86VcpuHour * vcpu + prices.fargate.x86GbHour * gb;
-        const spot = isSpot(p);
-        add(`Fargate ${id}${spot ? ' (Spot)' : ''}`, `${count} x ${vcpu} vCPU / ${gb} GB ${arm ? 'ARM' : 'x86'}`, count * rate * h * (spot ? 1 - prices.fargate.spotDiscount : 1));
+        const spot = spotTasks(p, count);
+        const size = `${vcpu} vCPU / ${gb} GB ${arm ? 'ARM' : 'x86'}`;
+        if (spot < count) add(`Fargate ${id}`, `${count - spot} x ${size}`, (count - spot) * rate * h);
+        if (spot > 0) add(`Fargate ${id} (Spot)`, `${spot} x ${size}`, spot * rate * h * (1 - prices.fargate.spotDiscount));
         break;
       }
       case 'AWS::ElasticLoadBalancingV2::LoadBalancer':
         if (p.Type === 'network' || p.Type === 'gateway') countAs(notPriced, `${resource.Type} (${p.Type})`);
         else {
-          add(`Load balancer ${id}`, `1 ALB + ${ASSUMPTIONS.albLcus} LCU`, (prices.alb.hour + prices.alb.lcuHour * ASSUMPTIONS.albLcus) * h);
+          add(`Load balancer ${id}`, `1 ALB + ${usage.albLcus} LCU`, (prices.alb.hour + prices.alb.lcuHour * usage.albLcus) * h);
           // An internet-facing load balancer holds a public IPv4 address in each of its subnets (AZs).
           const azs = Array.isArray(p.Subnets) ? p.Subnets.length : 0;
           if (p.Scheme !== 'internal' && azs > 0) add(`Public IPv4 ${id}`, `${azs} addresses (one per AZ)`, azs * prices.publicIpv4Hour * h);
         }
         break;
       case 'AWS::EC2::NatGateway':
-        add(
-          `NAT gateway ${id}`,
-          `1 + ${ASSUMPTIONS.natGbProcessedPerGateway} GB`,
-          prices.natGateway.hour * h + prices.natGateway.gbProcessed * ASSUMPTIONS.natGbProcessedPerGateway,
-        );
+        add(`NAT gateway ${id}`, `1 + ${usage.natGbProcessedPerGateway} GB`, prices.natGateway.hour * h + prices.natGateway.gbProcessed * usage.natGbProcessedPerGateway);
         break;
       case 'AWS::EC2::Instance': {
         const type = String(p.InstanceType);
@@ -295,11 +324,11 @@ export function estimateStack(
           countAs(notPriced, `${resource.Type} (no CloudFront prices in this table)`);
           break;
         }
-        const gb = Math.max(0, ASSUMPTIONS.cloudFrontGbOut - cf.freeGbMonth);
-        const requests = Math.max(0, ASSUMPTIONS.cloudFrontRequests - cf.freeRequestsMonth);
+        const gb = Math.max(0, usage.cloudFrontGbOut - cf.freeGbMonth);
+        const requests = Math.max(0, usage.cloudFrontRequests - cf.freeRequestsMonth);
         add(
           `CloudFront ${id}`,
-          `${ASSUMPTIONS.cloudFrontGbOut} GB out, ${fmt(ASSUMPTIONS.cloudFrontRequests)} requests (free up to ${cf.freeGbMonth} GB, ${fmt(cf.freeRequestsMonth)})`,
+          `${usage.cloudFrontGbOut} GB out, ${fmt(usage.cloudFrontRequests)} requests (free up to ${cf.freeGbMonth} GB, ${fmt(cf.freeRequestsMonth)})`,
           gb * cf.dataOutGb + (requests / 10_000) * cf.httpsRequestsPer10k,
         );
         break;
@@ -366,13 +395,19 @@ export function estimateStack(
         }
         break;
       case 'AWS::Logs::LogGroup': {
-        const gb = /FlowLogs/.test(id) ? ASSUMPTIONS.flowLogGbIngested : ASSUMPTIONS.logGbIngestedPerGroup;
+        // A flow log's group: all traffic, or rejected traffic only (TrafficType REJECT).
+        const flowLog = flowLogs.find((f) => JSON.stringify(f.Properties?.LogGroupName ?? f.Properties?.LogDestination ?? '').includes(`"${id}"`));
+        const gb = flowLog
+          ? usage.flowLogGbIngested * ((flowLog.Properties as Props).TrafficType === 'REJECT' ? usage.rejectedFlowShare : 1)
+          : functionLogGroups.has(id)
+            ? usage.functionLogGbIngested
+            : usage.logGbIngestedPerGroup;
         logGb += gb;
         add(`Logs ${id}`, `${gb} GB ingested`, gb * (prices.logs.ingestedGb + prices.logs.storedGbMonth));
         break;
       }
       case 'AWS::S3::Bucket':
-        add(`S3 ${id}`, `${ASSUMPTIONS.s3GbPerBucket} GB`, ASSUMPTIONS.s3GbPerBucket * prices.s3.standardGbMonth);
+        add(`S3 ${id}`, `${usage.s3GbPerBucket} GB`, usage.s3GbPerBucket * prices.s3.standardGbMonth);
         break;
       case 'AWS::CloudTrail::Trail': {
         // The first trail's management events are free; object-level (data) events are not.
@@ -419,9 +454,34 @@ function taskDefinitionOf(service: Props, resources: Resources): Props | undefin
   return def?.Type === 'AWS::ECS::TaskDefinition' ? (def.Properties as Props) : undefined;
 }
 
-function isSpot(service: Props): boolean {
-  const strategy = service.CapacityProviderStrategy as { CapacityProvider?: string; Weight?: number }[] | undefined;
-  return Array.isArray(strategy) && strategy.length > 0 && strategy.every((s) => s.CapacityProvider === 'FARGATE_SPOT' || !s.Weight);
+/**
+ * How many of a service's `count` tasks run on Fargate Spot, as ECS places them: each provider's
+ * base first, in order, then the rest split by weight.
+ */
+export function spotTasks(service: Props, count: number): number {
+  const strategy = (service.CapacityProviderStrategy ?? []) as { CapacityProvider?: string; Weight?: number; Base?: number }[];
+  if (!Array.isArray(strategy) || strategy.length === 0) return 0;
+  let left = count;
+  let spot = 0;
+  for (const s of strategy) {
+    const base = Math.min(left, Number(s.Base ?? 0));
+    if (s.CapacityProvider === 'FARGATE_SPOT') spot += base;
+    left -= base;
+  }
+  const weights = strategy.reduce((sum, s) => sum + Number(s.Weight ?? 0), 0);
+  const spotWeight = strategy.filter((s) => s.CapacityProvider === 'FARGATE_SPOT').reduce((sum, s) => sum + Number(s.Weight ?? 0), 0);
+  return spot + (weights > 0 ? Math.round((left * spotWeight) / weights) : 0);
+}
+
+/** Logical ids that resources of `type` name with `Ref` at `pick` (a function's log group, for one). */
+function referencedIds(resources: Resources, type: string, pick: (p: Props) => unknown): Set<string> {
+  const ids = new Set<string>();
+  for (const r of Object.values(resources)) {
+    if (r.Type !== type) continue;
+    const ref = pick((r.Properties ?? {}) as Props) as { Ref?: string } | undefined;
+    if (ref?.Ref) ids.add(ref.Ref);
+  }
+  return ids;
 }
 
 /** Estimates every stage of an assembly, each stack at its own region's prices. */
@@ -448,7 +508,7 @@ export function estimateAssembly(stacks: AssemblyStack[], pricesDir?: string, ba
         continue;
       }
       dates.add(`${region} ${prices.date}`);
-      const estimate = estimateStack(stack.template, prices);
+      const estimate = estimateStack(stack.template, prices, usageFor(stack.stage));
       lines.push(...estimate.lines.map((l) => ({ ...l, item: `${stack.stackName}: ${l.item}` })));
       const place = stack.environment.replace('aws://', '');
       const used = usage.get(place) ?? { alarmMetrics: 0, logGb: 0, prices };
@@ -466,7 +526,7 @@ export function estimateAssembly(stacks: AssemblyStack[], pricesDir?: string, ba
         lines.push({
           category: 'CloudWatch free tier',
           item: `${stage}: CloudWatch free tier in ${place}`,
-          quantity: `${metrics} alarm metrics, ${gb} GB of logs`,
+          quantity: `${metrics} alarm metrics, ${round(gb)} GB of logs`,
           monthlyUsd: -round(metrics * used.prices.alarmMonth + gb * used.prices.logs.ingestedGb),
         });
       }

@@ -6,7 +6,7 @@ import type * as rds from 'aws-cdk-lib/aws-rds';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { run } from '../../scripts/cost';
 import { readAssembly } from '../../scripts/lib/assembly';
-import { estimateAssembly, estimateStack, loadPrices, type PriceTable } from '../../scripts/lib/cost';
+import { estimateAssembly, estimateStack, loadPrices, type PriceTable, spotTasks, USAGE_BY_STAGE, usageFor } from '../../scripts/lib/cost';
 import { synthAssembly } from '../support/synth';
 
 /** Round numbers so the expectations below can be computed by hand. */
@@ -130,6 +130,99 @@ describe('arithmetic on a small template', () => {
   test('unknown types are listed as not priced, usage-based ones as such', () => {
     expect([...notPriced]).toEqual([['AWS::SQS::Queue', 2]]);
     expect([...usageBased]).toEqual([['AWS::Lambda::Function', 1]]);
+  });
+});
+
+describe('the line items the edge and the cost levers added, on a small template', () => {
+  const prices: PriceTable = { ...PRICES, cloudFront: { dataOutGb: 0.1, httpsRequestsPer10k: 0.01, freeGbMonth: 1000, freeRequestsMonth: 10_000_000 } };
+  const template = {
+    Resources: {
+      // 4 tasks: the first on Fargate (base), the other 3 on Spot.
+      Worker: {
+        Type: 'AWS::ECS::Service',
+        Properties: {
+          DesiredCount: 4,
+          TaskDefinition: { Ref: 'WorkerTask' },
+          CapacityProviderStrategy: [
+            { CapacityProvider: 'FARGATE', Base: 1, Weight: 0 },
+            { CapacityProvider: 'FARGATE_SPOT', Weight: 1 },
+          ],
+        },
+      },
+      WorkerTask: { Type: 'AWS::ECS::TaskDefinition', Properties: { Cpu: '1024', Memory: '1024', RuntimePlatform: { CpuArchitecture: 'ARM64' } } },
+      PublicAlb: { Type: 'AWS::ElasticLoadBalancingV2::LoadBalancer', Properties: { Type: 'application', Scheme: 'internet-facing', Subnets: ['a', 'b', 'c'] } },
+      InternalAlb: { Type: 'AWS::ElasticLoadBalancingV2::LoadBalancer', Properties: { Type: 'application', Scheme: 'internal', Subnets: ['a', 'b', 'c'] } },
+      Site: { Type: 'AWS::CloudFront::Distribution', Properties: {} },
+      Flow: { Type: 'AWS::EC2::FlowLog', Properties: { TrafficType: 'REJECT', LogGroupName: { Ref: 'FlowGroup' } } },
+      FlowGroup: { Type: 'AWS::Logs::LogGroup', Properties: {} },
+      Fn: { Type: 'AWS::Lambda::Function', Properties: { LoggingConfig: { LogGroup: { Ref: 'FnLogs' } } } },
+      FnLogs: { Type: 'AWS::Logs::LogGroup', Properties: {} },
+      Origin: { Type: 'AWS::CloudFront::VpcOrigin', Properties: {} },
+      Delivery: { Type: 'AWS::Logs::Delivery', Properties: {} },
+    },
+  };
+  const cost = (usage: Parameters<typeof estimateStack>[2]) => {
+    const { lines, notPriced } = estimateStack(template, prices, usage);
+    expect([...notPriced]).toEqual([]);
+    return (item: string) => lines.find((l) => l.item === item)?.monthlyUsd;
+  };
+
+  test.each([
+    // 1 task x (1 vCPU x 0.04 + 1 GB x 0.01) x 100 h on Fargate; 3 of them on Spot at a quarter of that
+    ['Fargate Worker', 5],
+    ['Fargate Worker (Spot)', 3.75],
+    // an internet-facing load balancer holds an address per AZ: 3 x 0.005 x 100 h; an internal one none
+    ['Public IPv4 PublicAlb', 1.5],
+    ['Public IPv4 InternalAlb', undefined],
+    // the default 100 GB and 5 million requests are inside the free 1,000 GB and 10 million
+    ['CloudFront Site', 0],
+    // 5 GB of flow logs x 10% for rejected traffic only, x (0.5 + 0.1)
+    ['Logs FlowGroup', 0.3],
+    // a function's group: 0.05 GB x 0.6
+    ['Logs FnLogs', 0.03],
+  ])('%s costs $%s with the default usage', (item, expected) => {
+    expect(cost(undefined)(item)).toBe(expected);
+  });
+
+  test("a stage's usage profile changes only what it names: traffic beyond CloudFront's free tier, fewer LCUs", () => {
+    const priced = cost({ ...usageFor(''), cloudFrontGbOut: 1500, cloudFrontRequests: 30_000_000, albLcus: 0.5 });
+    // (1,500 - 1,000) GB x 0.1 + (30M - 10M) / 10,000 x 0.01
+    expect(priced('CloudFront Site')).toBe(70);
+    // (0.02 + 0.5 LCU x 0.01) x 100
+    expect(priced('Load balancer PublicAlb')).toBe(2.5);
+    expect(priced('Fargate Worker')).toBe(5);
+    expect(usageFor('dev')).toMatchObject(USAGE_BY_STAGE.dev);
+    expect(usageFor('prod')).toEqual(usageFor(''));
+  });
+
+  test('Spot placement follows ECS: bases first, then weights', () => {
+    const strategy = (s: unknown[]) => ({ CapacityProviderStrategy: s });
+    expect(spotTasks(strategy([{ CapacityProvider: 'FARGATE_SPOT', Weight: 1 }]), 3)).toBe(3);
+    expect(spotTasks(strategy([{ CapacityProvider: 'FARGATE', Weight: 1 }]), 3)).toBe(0);
+    expect(spotTasks({}, 3)).toBe(0);
+    expect(
+      spotTasks(
+        strategy([
+          { CapacityProvider: 'FARGATE', Base: 2, Weight: 0 },
+          { CapacityProvider: 'FARGATE_SPOT', Weight: 1 },
+        ]),
+        1,
+      ),
+    ).toBe(0);
+    expect(
+      spotTasks(
+        strategy([
+          { CapacityProvider: 'FARGATE', Base: 1, Weight: 1 },
+          { CapacityProvider: 'FARGATE_SPOT', Weight: 3 },
+        ]),
+        5,
+      ),
+    ).toBe(3);
+  });
+
+  test('a table without CloudFront prices leaves the distribution not priced, never $0', () => {
+    const { notPriced } = estimateStack({ Resources: { Site: { Type: 'AWS::CloudFront::Distribution', Properties: {} } } }, PRICES);
+    expect([...notPriced]).toEqual([['AWS::CloudFront::Distribution (no CloudFront prices in this table)', 1]]);
   });
 });
 
