@@ -28,6 +28,11 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
     rules: 'prod: `gateway`; `t4g.nano` to `t4g.medium`',
   },
   {
+    fields: ['network.flowLogs'],
+    meaning: 'what the VPC flow log records: `all` connections, or only `rejected` ones (a tenth of the volume or less)',
+    rules: 'prod: `all`',
+  },
+  {
     fields: ['domain.zoneName', 'domain.recordName', 'domain.parentZoneName'],
     meaning: "the stage's own public zone (the network stack creates it in the stage account), the site's name in it, and the zone it is delegated from",
     rules: 'zone inside the parent, record inside the zone, no two stages alike; required when `https`',
@@ -47,8 +52,8 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
   },
   {
     fields: ['web.*', 'worker.*'],
-    meaning: '`cpu` units, `memoryLimitMiB`, `desiredCount`, `minCapacity`, `maxCapacity`, `useSpot`',
-    rules: 'a Fargate cpu/memory pair; min <= desired <= max; prod web min >= 2',
+    meaning: '`cpu` units, `memoryLimitMiB`, `desiredCount`, `minCapacity`, `maxCapacity`, `useSpot`, `onDemandBase` (with Spot: tasks kept on regular Fargate first)',
+    rules: 'a Fargate cpu/memory pair; min <= desired <= max; prod: web min >= 2, web not on Spot, a Spot worker keeps `onDemandBase` >= 1',
   },
   {
     fields: ['database.instanceClass'],
@@ -227,6 +232,7 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
     rules: 'Security Hub needs a recorder (`stack` or `organization`)',
   },
   { fields: ['baseline.accessAnalyzer'], meaning: 'IAM Access Analyzer for the account (external access)', rules: '' },
+  { fields: ['operations.slo.enabled'], meaning: 'build the SLO burn-rate alarms and budget widgets', rules: 'off in dev as shipped; prod: must be on' },
   {
     fields: ['operations.slo.availabilityPercent', 'operations.slo.latencyPercent', 'operations.slo.latencyThresholdMs'],
     meaning: 'service-level objectives: requests without a 5xx; requests answered within the threshold (multi-window burn-rate alarms on their 30-day error budgets)',

@@ -151,6 +151,8 @@ const fargateService = z
     maxCapacity: z.number().int().min(1, 'must be at least 1. Fix: use 1 or more').max(100),
     /** Run the tasks on Fargate Spot (cheaper, can be interrupted with two minutes' notice). */
     useSpot: z.boolean(),
+    /** With `useSpot`: this many tasks stay on regular Fargate (ECS places them first), the rest run on Spot. */
+    onDemandBase: z.number().int().min(0, 'cannot be negative. Fix: use 0 or more').default(0),
   })
   .strict()
   .superRefine((svc, ctx) => {
@@ -222,6 +224,12 @@ const stageShape = z
          * "NAT"). Not in prod.
          */
         nat: z.enum(['gateway', 'instance']).default('gateway'),
+        /**
+         * What the VPC flow log records: every connection (`all`), or only those security groups
+         * and network ACLs refused (`rejected`: a tenth of the volume or less, enough to debug a
+         * blocked path, not to investigate what got through). prod records all.
+         */
+        flowLogs: z.enum(['all', 'rejected']).default('all'),
         /** Instance type of a NAT instance (Graviton: t4g). */
         natInstanceType: z
           .string()
@@ -536,6 +544,8 @@ const stageShape = z
          */
         slo: z
           .object({
+            /** Build the burn-rate alarms and the budget widgets (a stage without users has no budget to burn: dev). */
+            enabled: z.boolean().default(true),
             availabilityPercent: z
               .number()
               .min(90, 'an availability objective under 90% leaves more than 3 days of errors a month. Fix: use 90 to 99.99')
@@ -818,6 +828,26 @@ export const PROD_RULES: readonly { readonly path: readonly string[]; readonly h
     path: ['network', 'nat'],
     holds: (c) => c.network.nat === 'gateway',
     message: 'prod must not lose its egress (image pulls, AWS APIs) to one failed instance. Fix: set network.nat: "gateway"',
+  },
+  {
+    path: ['operations', 'slo', 'enabled'],
+    holds: (c) => c.operations.slo.enabled,
+    message: 'prod must page when its error budget burns. Fix: set operations.slo.enabled: true',
+  },
+  {
+    path: ['network', 'flowLogs'],
+    holds: (c) => c.network.flowLogs === 'all',
+    message: 'prod must keep a record of every connection for investigations. Fix: set network.flowLogs: "all"',
+  },
+  {
+    path: ['web', 'useSpot'],
+    holds: (c) => !c.web.useSpot,
+    message: 'prod must not lose web capacity to Spot reclaims mid-request. Fix: set web.useSpot: false',
+  },
+  {
+    path: ['worker', 'onDemandBase'],
+    holds: (c) => !c.worker.useSpot || c.worker.onDemandBase >= 1,
+    message: 'a Spot reclaim must never stop every prod worker at once. Fix: set worker.onDemandBase: 1 or more (or worker.useSpot: false)',
   },
   { path: ['retainOnDelete'], holds: (c) => c.retainOnDelete, message: 'prod must keep its data when a stack or resource is deleted. Fix: set retainOnDelete: true' },
   { path: ['https'], holds: (c) => c.https, message: 'prod must serve HTTPS. Fix: set https: true and a domain' },

@@ -44,6 +44,7 @@ export class NetworkStack extends StageStack implements NetworkTier {
       natInstanceType: network.nat === 'instance' ? network.natInstanceType : undefined,
       logsKey: this.logsKey,
       flowLogRetention: this.logRetention,
+      flowLogs: network.flowLogs,
       removalPolicy: this.statefulRemovalPolicy,
     }).vpc;
     if (this.config.domain) this.zone = new StageZone(this, 'Zone', this.config.domain).zone;

@@ -20,6 +20,8 @@ export interface NetworkProps {
   readonly logsKey: kms.IKey;
   /** How long flow logs are kept. */
   readonly flowLogRetention: logs.RetentionDays;
+  /** Record every connection, or only refused ones. @default 'all' */
+  readonly flowLogs?: 'all' | 'rejected';
   /**
    * What happens to the flow-log group when it leaves the stack.
    * @default RemovalPolicy.RETAIN
@@ -157,7 +159,7 @@ export class Network extends Construct {
     );
     this.vpc.addFlowLog('FlowLog', {
       destination: ec2.FlowLogDestination.toCloudWatchLogs(this.flowLogGroup, flowLogRole.withoutPolicyUpdates()),
-      trafficType: ec2.FlowLogTrafficType.ALL,
+      trafficType: props.flowLogs === 'rejected' ? ec2.FlowLogTrafficType.REJECT : ec2.FlowLogTrafficType.ALL,
     });
 
     for (const subnet of this.vpc.publicSubnets) {

@@ -65,7 +65,7 @@ export class OpsStack extends StageStack {
     });
     new FunctionAlarms(this, 'FunctionAlarms', { alarms: this.alarms, functions });
 
-    const slo = new SloAlarms(this, 'Slo', { alarms: this.alarms, slo: operations.slo, app });
+    const slo = operations.slo.enabled ? new SloAlarms(this, 'Slo', { alarms: this.alarms, slo: operations.slo, app }) : undefined;
     // The account's own alarms and findings (the baseline); root usage and trail or key tampering page.
     new AccountSecurity(this, 'AccountSecurity', { alarms: this.alarms, topic, baseline: this.config.baseline, inHomeRegion: props.inAccountHomeRegion ?? true });
 
@@ -95,7 +95,7 @@ export class OpsStack extends StageStack {
       cacheNodes,
       functions,
       queueMetrics: operations.queueMetrics,
-      sloWidgets: slo.widgets(),
+      sloWidgets: slo?.widgets(),
     });
 
     new Budget(this, 'Budget', { name: stageResourceName(name, 'monthly'), monthlyUsd: monthlyBudgetUsd, emails: recipients.emails, topic });

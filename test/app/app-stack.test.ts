@@ -237,7 +237,18 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
     const svc = byPrefix(app(name), 'AWS::ECS::Service', 'WorkerService').Properties;
     expect(svc.LoadBalancers).toEqual([]);
     expect(svc.DeploymentConfiguration.DeploymentCircuitBreaker).toEqual({ Enable: true, Rollback: true });
-    expect(svc.CapacityProviderStrategy).toEqual([{ CapacityProvider: config.worker.useSpot ? 'FARGATE_SPOT' : 'FARGATE', Weight: 1 }]);
+    // All on Fargate, all on Spot, or the on-demand base first and every further worker on Spot.
+    const { useSpot, onDemandBase } = config.worker;
+    expect(svc.CapacityProviderStrategy).toEqual(
+      !useSpot
+        ? [{ CapacityProvider: 'FARGATE', Weight: 1 }]
+        : onDemandBase > 0
+          ? [
+              { CapacityProvider: 'FARGATE', Base: onDemandBase, Weight: 0 },
+              { CapacityProvider: 'FARGATE_SPOT', Weight: 1 },
+            ]
+          : [{ CapacityProvider: 'FARGATE_SPOT', Weight: 1 }],
+    );
   });
 
   test('task security groups admit nothing from outside and let out HTTPS, PostgreSQL and Valkey only', () => {

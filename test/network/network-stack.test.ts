@@ -84,11 +84,11 @@ describe.each(STAGE_NAMES)('%s network stack', (name) => {
     }
   });
 
-  test('flow logs of all traffic go to a KMS-encrypted group with the stage retention', () => {
+  test('flow logs of all traffic (rejected only where configured) go to a KMS-encrypted group with the stage retention', () => {
     const t = network(name);
     t.hasResourceProperties('AWS::EC2::FlowLog', {
       ResourceType: 'VPC',
-      TrafficType: 'ALL',
+      TrafficType: parseStageConfig(STAGES[name]).network.flowLogs === 'rejected' ? 'REJECT' : 'ALL',
       LogDestinationType: 'cloud-watch-logs',
       LogGroupName: { Ref: Match.stringLikeRegexp('^NetworkFlowLogs') },
     });

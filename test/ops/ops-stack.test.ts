@@ -239,7 +239,7 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
     // The burn-rate pairs that page are in it, as composites; the budget burn (a ticket) is not.
     const compositeId = (shortName: string) =>
       Object.entries(t.findResources('AWS::CloudWatch::CompositeAlarm')).find(([, r]) => r.Properties.AlarmName === `${name}-${shortName}`)![0];
-    for (const slo of ['availability', 'latency']) {
+    for (const slo of config(name).operations.slo.enabled ? ['availability', 'latency'] : []) {
       expect(rule, slo).toContain(`"${compositeId(`slo-${slo}-fast-burn`)}"`);
       expect(rule, slo).toContain(`"${compositeId(`slo-${slo}-slow-burn`)}"`);
       expect(rule, slo).not.toContain(`"${compositeId(`slo-${slo}-budget-burn`)}"`);

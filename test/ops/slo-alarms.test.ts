@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { LOG_QUERIES } from '../../lib/app/log-queries';
-import { STAGE_NAMES, type StageName } from '../../lib/config';
+import { parseStageConfig, STAGE_NAMES, STAGES, type StageName } from '../../lib/config';
 import { BURN_RATE_ALERTS, burnThresholdPercent, windowShape } from '../../lib/ops/slo-alarms';
 import { type Json, resources, stageTemplates } from '../support/template';
 
@@ -36,7 +36,18 @@ describe('burn-rate arithmetic, by hand', () => {
   });
 });
 
-describe.each(STAGE_NAMES)('%s service-level objectives', (name) => {
+const withObjectives = STAGE_NAMES.filter((name) => parseStageConfig(STAGES[name]).operations.slo.enabled);
+
+test('the stages without objectives (dev as shipped) have no burn-rate alarms and no budget widgets; prod has them', () => {
+  expect(withObjectives).toContain('prod');
+  for (const name of STAGE_NAMES.filter((n) => !withObjectives.includes(n))) {
+    expect(Object.keys(alarmsOf(name)).filter((n) => n.includes('-slo-'))).toEqual([]);
+    expect(resources(stages[name].ops, 'AWS::CloudWatch::CompositeAlarm').map((c) => c.Properties.AlarmName)).toEqual([`${name}-stage-unhealthy`]);
+    expect(JSON.stringify(resources(stages[name].ops, 'AWS::CloudWatch::Dashboard')[0].Properties.DashboardBody)).not.toContain('budget left');
+  }
+});
+
+describe.each(withObjectives)('%s service-level objectives', (name) => {
   test('each objective has three composites of two windows each, with the thresholds of its config', () => {
     const { slo } = stages[name].stage.config.operations;
     const alarms = alarmsOf(name);
