@@ -148,7 +148,8 @@ export class AppStack extends StageStack implements AppTier {
     this.connectToData(data);
     this.releaseRecord = this.buildReleaseRecord(network);
 
-    new CfnOutput(this, 'SiteUrl', { value: this.frontDoor.url });
+    // Behind CloudFront without a domain the site's URL is the distribution's: the edge stack's output.
+    if (!(this.config.edge.enabled && !this.frontDoor.hostName)) new CfnOutput(this, 'SiteUrl', { value: this.frontDoor.url });
     new CfnOutput(this, 'AlbDnsName', { value: this.loadBalancer.loadBalancerDnsName });
     new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
     new CfnOutput(this, 'WebServiceName', { value: this.web.service.serviceName });

@@ -62,7 +62,6 @@ export class LoadBalancer extends Construct {
   constructor(scope: Construct, id: string, props: LoadBalancerProps) {
     super(scope, id);
     const internal = props.behindCloudFront !== undefined;
-    if (internal && !props.domain) throw new Error('A load balancer behind CloudFront serves HTTPS for the site: pass its domain.');
     const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
       description: internal ? 'Internal load balancer behind CloudFront' : 'Internet-facing load balancer',
@@ -133,12 +132,22 @@ export class LoadBalancer extends Construct {
       }
     } else {
       this.listener = this.alb.addListener('Http', { protocol: elbv2.ApplicationProtocol.HTTP, port: 80, open: false });
-      for (const cidr of props.httpAllowedCidrs) this.listener.connections.allowDefaultPortFrom(ec2.Peer.ipv4(cidr), 'Plain HTTP for the configured client block only');
-      this.url = `http://${this.alb.loadBalancerDnsName}`;
-      Annotations.of(this).addWarningV2(
-        'app:httpOnly',
-        `This stage has no domain, so its load balancer serves plain HTTP on port 80, to ${props.httpAllowedCidrs.join(', ')} only (app.httpAllowedCidrs). Set domain and https: true in lib/config/stages.ts to serve HTTPS.`,
-      );
+      if (internal) {
+        // CloudFront serves HTTPS on its own name and holds viewers to the blocks at the edge.
+        this.listener.connections.allowDefaultPortFrom(ec2.Peer.ipv4(props.behindCloudFront!.vpcCidr), "CloudFront's VPC origin (its network interfaces in this VPC)");
+        this.url = 'the edge stack output SiteUrl';
+        Annotations.of(this).addWarningV2(
+          'app:httpOnly',
+          `This stage has no domain: CloudFront serves it on its own *.cloudfront.net name (edge stack output SiteUrl), to ${props.httpAllowedCidrs.join(', ')} only (app.httpAllowedCidrs), and reaches this internal load balancer over HTTP inside the VPC. Set domain and https: true in lib/config/stages.ts to serve the site's own name.`,
+        );
+      } else {
+        for (const cidr of props.httpAllowedCidrs) this.listener.connections.allowDefaultPortFrom(ec2.Peer.ipv4(cidr), 'Plain HTTP for the configured client block only');
+        this.url = `http://${this.alb.loadBalancerDnsName}`;
+        Annotations.of(this).addWarningV2(
+          'app:httpOnly',
+          `This stage has no domain, so its load balancer serves plain HTTP on port 80, to ${props.httpAllowedCidrs.join(', ')} only (app.httpAllowedCidrs). Set domain and https: true in lib/config/stages.ts to serve HTTPS.`,
+        );
+      }
       acknowledgeControl(
         this.listener,
         'alb_http_to_https_redirection_check',

@@ -43,7 +43,7 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
     fields: ['edge.enabled'],
     meaning:
       'a CloudFront distribution in front (stack `<stage>-Edge` in us-east-1): the site name points at it, the WAF moves to it, the load balancer becomes internal behind a VPC origin',
-    rules: 'needs `https` and a domain; prod: must be true',
+    rules: "without a domain: CloudFront's own `*.cloudfront.net` name, to `app.httpAllowedCidrs` only; prod: must be true",
   },
   {
     fields: ['edge.priceClass', 'edge.immutablePaths'],

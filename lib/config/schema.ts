@@ -268,7 +268,9 @@ const stageShape = z
     /**
      * A CloudFront distribution in front of the load balancer (lib/edge, a stack in us-east-1):
      * the site's name points at it, immutable assets are cached at the edge, the WAF moves to it,
-     * and the load balancer becomes internal, reachable only through CloudFront's VPC origin.
+     * and the load balancer becomes internal, reachable only through CloudFront's VPC origin. A
+     * stage without a domain (dev) gets CloudFront's own `https://<id>.cloudfront.net` name, held
+     * to `app.httpAllowedCidrs` by a function at the edge.
      */
     edge: z
       .object({
@@ -909,12 +911,6 @@ export const stageConfigSchema = stageShape.superRefine((cfg, ctx) => {
   }
   if (cfg.https && !cfg.domain) {
     fail(['domain'], 'https is on but no domain is set, so no certificate can be issued. Fix: set domain { zoneName, hostedZoneId, recordName }, or set https: false');
-  }
-  if (cfg.edge.enabled && !(cfg.https && cfg.domain)) {
-    fail(
-      ['edge', 'enabled'],
-      "the distribution serves the site's own name with a certificate, and this stage has no domain with https. Fix: set a domain and https: true, or edge.enabled: false",
-    );
   }
   if (!cfg.https) {
     const cidrs = cfg.app.httpAllowedCidrs ?? [];

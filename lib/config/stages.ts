@@ -44,6 +44,9 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     // One NAT instance instead of a NAT gateway: about $34 a month less, no managed failover.
     network: { cidr: '10.10.0.0/16', azCount: 2, natGateways: 1, nat: 'instance', flowLogs: 'rejected' },
     https: false,
+    // CloudFront in front as in staging and prod, on its own *.cloudfront.net name (HTTPS without a
+    // domain), held to app.httpAllowedCidrs at the edge; the internal load balancer saves its public addresses.
+    edge: { enabled: true },
     web: { cpu: 256, memoryLimitMiB: 512, desiredCount: 1, minCapacity: 1, maxCapacity: 2, useSpot: true },
     worker: { cpu: 256, memoryLimitMiB: 512, desiredCount: 1, minCapacity: 1, maxCapacity: 2, useSpot: true },
     database: {

@@ -15,6 +15,7 @@ import { Waf } from '../shared/waf';
 import { DistributionLogs } from './distribution-logs';
 import { EdgeAlarms } from './edge-alarms';
 import { SiteDistribution } from './site-distribution';
+import { ViewerAllowList } from './viewer-allow-list';
 
 /** The region of every edge stack: CloudFront takes certificates, CLOUDFRONT-scope web ACLs and log delivery sources only from there. */
 export const EDGE_REGION = 'us-east-1';
@@ -26,10 +27,12 @@ export interface EdgeTier {
 }
 
 export interface EdgeStackProps extends StageStackProps {
-  /** The stage's hosted zone: the certificate's validation records and the site's alias go there. */
-  readonly zone: route53.IPublicHostedZone;
-  /** The site's name (domain.recordName). */
-  readonly recordName: string;
+  /**
+   * The site's name (domain.recordName) and the stage's hosted zone, where the certificate's
+   * validation records and the site's alias go. Without (a stage without a domain) the
+   * distribution serves its own name, to `app.httpAllowedCidrs` only.
+   */
+  readonly domain?: { readonly zone: route53.IPublicHostedZone; readonly recordName: string };
   /** The stage's internal load balancer, the distribution's origin. */
   readonly loadBalancer: elbv2.IApplicationLoadBalancer;
   /** Seconds the load balancer keeps an idle connection (the origin read timeout). */
@@ -69,10 +72,12 @@ export class EdgeStack extends StageStack implements EdgeTier {
         ...logs,
       });
     }
-    const certificate = new acm.Certificate(this, 'Certificate', { domainName: props.recordName, validation: acm.CertificateValidation.fromDns(props.zone) });
+    const { domain } = props;
+    const certificate = domain && new acm.Certificate(this, 'Certificate', { domainName: domain.recordName, validation: acm.CertificateValidation.fromDns(domain.zone) });
+    const allowList = domain ? undefined : new ViewerAllowList(this, 'AllowList', { cidrs: app.httpAllowedCidrs ?? [] });
     this.distribution = new SiteDistribution(this, 'Site', {
-      domainName: props.recordName,
-      certificate,
+      domain: domain && certificate ? { name: domain.recordName, certificate } : undefined,
+      viewerRequest: allowList?.function,
       loadBalancer: props.loadBalancer,
       originReadTimeoutSeconds: props.originIdleTimeoutSeconds,
       webAclArn: this.waf?.webAcl.attrArn,
@@ -80,11 +85,13 @@ export class EdgeStack extends StageStack implements EdgeTier {
       immutablePaths: this.config.edge.immutablePaths,
     }).distribution;
     new DistributionLogs(this, 'AccessLogs', { distribution: this.distribution, ...logs });
-    for (const [recordId, Record] of [
-      ['Alias', route53.ARecord],
-      ['AliasV6', route53.AaaaRecord],
-    ] as const) {
-      new Record(this, recordId, { zone: props.zone, recordName: props.recordName, target: route53.RecordTarget.fromAlias(new targets.CloudFrontTarget(this.distribution)) });
+    for (const [recordId, Record] of domain
+      ? ([
+          ['Alias', route53.ARecord],
+          ['AliasV6', route53.AaaaRecord],
+        ] as const)
+      : []) {
+      new Record(this, recordId, { zone: domain!.zone, recordName: domain!.recordName, target: route53.RecordTarget.fromAlias(new targets.CloudFrontTarget(this.distribution)) });
     }
     new EdgeAlarms(this, 'EdgeAlarms', {
       alarms: new AlarmSet(name, topic),
@@ -95,6 +102,7 @@ export class EdgeStack extends StageStack implements EdgeTier {
     });
     new CfnOutput(this, 'DistributionId', { value: this.distribution.distributionId, description: 'The site distribution (invalidations, metrics)' });
     new CfnOutput(this, 'DistributionDomainName', { value: this.distribution.distributionDomainName, description: "CloudFront's name for the site" });
+    new CfnOutput(this, 'SiteUrl', { value: `https://${domain?.recordName ?? this.distribution.distributionDomainName}` });
   }
 
   get distributionId(): string {

@@ -3,15 +3,20 @@ import type * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import { HSTS_MAX_AGE_SECONDS } from '../app/load-balancer';
 import { acknowledgeControl } from '../shared/control-tower-checks';
 
 export interface SiteDistributionProps {
-  /** The site's name, on the certificate and the distribution. */
-  readonly domainName: string;
-  /** A certificate for `domainName` in us-east-1 (CloudFront takes no other region's). */
-  readonly certificate: acm.ICertificate;
+  /**
+   * The site's name and a certificate for it in us-east-1 (CloudFront takes no other region's);
+   * the origin is then reached over HTTPS for that name. Without one (a stage without a domain)
+   * the distribution serves its own `*.cloudfront.net` name with CloudFront's certificate, and
+   * reaches the load balancer's HTTP listener through the VPC origin (inside AWS's network).
+   */
+  readonly domain?: { readonly name: string; readonly certificate: acm.ICertificate };
+  /** A viewer-request function every behaviour runs (the allow-list of a stage without a domain). */
+  readonly viewerRequest?: cloudfront.IFunction;
   /** The internal load balancer CloudFront reaches through a VPC origin. */
   readonly loadBalancer: elbv2.IApplicationLoadBalancer;
   /** Seconds the load balancer keeps an idle connection: CloudFront waits as long for a response. */
@@ -22,6 +27,9 @@ export interface SiteDistributionProps {
   /** Path patterns of content-hashed assets, cached for a year. */
   readonly immutablePaths: readonly string[];
 }
+
+/** The Control Tower controls a distribution without a domain of its own cannot meet. */
+const NO_DOMAIN_CONTROLS: readonly string[] = ['cloudfront_custom_ssl_certificate_check', 'cloudfront_sni_enabled_check', 'cloudfront_security_policy_check'];
 
 /** A year, the longest TTL CloudFront's cache policies take by default (and what Next.js asks of browsers). */
 export const IMMUTABLE_TTL = Duration.days(365);
@@ -47,11 +55,12 @@ export class SiteDistribution extends Construct {
   constructor(scope: Construct, id: string, props: SiteDistributionProps) {
     super(scope, id);
     const { stackName } = Stack.of(this);
+    const { domain } = props;
     const origin = origins.VpcOrigin.withApplicationLoadBalancer(props.loadBalancer, {
       vpcOriginName: `${stackName}-load-balancer`,
-      protocolPolicy: cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
-      httpsPort: 443,
-      originSslProtocols: [cloudfront.OriginSslPolicy.TLS_V1_2],
+      ...(domain
+        ? { protocolPolicy: cloudfront.OriginProtocolPolicy.HTTPS_ONLY, httpsPort: 443, originSslProtocols: [cloudfront.OriginSslPolicy.TLS_V1_2] }
+        : { protocolPolicy: cloudfront.OriginProtocolPolicy.HTTP_ONLY, httpPort: 80 }),
       readTimeout: Duration.seconds(props.originReadTimeoutSeconds),
     });
 
@@ -92,6 +101,7 @@ export class SiteDistribution extends Construct {
       viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
       responseHeadersPolicy: headers,
       compress: true,
+      ...(props.viewerRequest ? { functionAssociations: [{ function: props.viewerRequest, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }] } : {}),
     };
     const immutableBehavior: cloudfront.BehaviorOptions = {
       ...common,
@@ -102,12 +112,17 @@ export class SiteDistribution extends Construct {
     };
     this.distribution = new cloudfront.Distribution(this, 'Distribution', {
       comment: `${stackName}: the site`,
-      domainNames: [props.domainName],
-      certificate: props.certificate,
-      minimumProtocolVersion: cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
-      sslSupportMethod: cloudfront.SSLMethod.SNI,
+      ...(domain
+        ? {
+            domainNames: [domain.name],
+            certificate: domain.certificate,
+            minimumProtocolVersion: cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
+            sslSupportMethod: cloudfront.SSLMethod.SNI,
+          }
+        : {}),
       httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
-      enableIpv6: true,
+      // An allow-list knows IPv4 blocks only: its viewers come over IPv4.
+      enableIpv6: props.viewerRequest === undefined,
       priceClass: props.priceClass,
       webAclId: props.webAclArn,
       defaultBehavior: {
@@ -137,5 +152,20 @@ export class SiteDistribution extends Construct {
       'cloudfront_origin_failover_enabled_check',
       "One origin: the stage's load balancer, already spread over the stage's AZs; a second origin would be a second region's app, which the DR design restores rather than runs.",
     );
+    if (!domain) this.acknowledgeNoDomain(resource);
+    if (!props.webAclArn) {
+      Validations.of(resource).acknowledge({
+        id: 'AwsSolutions-CFR2',
+        reason: 'No web ACL by configuration (app.waf: false, cost); the schema requires the WAF in prod, where it sits on this distribution.',
+      });
+    }
+  }
+
+  /** What a stage without a domain cannot have: its own certificate, and with it TLS to the origin. */
+  private acknowledgeNoDomain(resource: IConstruct): void {
+    const reason =
+      "A stage without a domain (dev) serves CloudFront's own *.cloudfront.net name with CloudFront's certificate; there is no name to issue a certificate for, so the origin listener is HTTP, reached through the VPC origin inside AWS's network. The schema requires a domain and HTTPS in prod.";
+    Validations.of(resource).acknowledge({ id: 'AwsSolutions-CFR4', reason });
+    for (const control of NO_DOMAIN_CONTROLS) acknowledgeControl(resource, control, reason);
   }
 }

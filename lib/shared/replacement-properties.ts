@@ -25,6 +25,7 @@ export const REPLACEMENT_PROPERTIES: Readonly<Record<string, readonly string[]>>
   ],
   'AWS::CloudFront::CachePolicy': [],
   'AWS::CloudFront::Distribution': [],
+  'AWS::CloudFront::Function': ['Name'],
   'AWS::CloudFront::OriginRequestPolicy': [],
   'AWS::CloudFront::ResponseHeadersPolicy': [],
   'AWS::CloudFront::VpcOrigin': [],

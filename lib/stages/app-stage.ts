@@ -81,13 +81,12 @@ export class AppStage extends Stage {
       deploy,
     });
     if (config.edge.enabled) {
-      if (!config.domain || !this.network.zone) throw new Error(`${config.name}: edge.enabled needs a domain (the config schema rejects this).`);
+      if (config.https && !this.network.zone) throw new Error(`${config.name}: https needs a domain (the config schema rejects this).`);
       this.edge = new EdgeStack(this, 'Edge', {
         config,
         env: { account: config.account, region: EDGE_REGION },
         description: `Edge of the ${config.name} stage (${EDGE_REGION}): CloudFront distribution, certificate, WAF, access logs, site records`,
-        zone: this.network.zone,
-        recordName: config.domain.recordName,
+        domain: config.https && config.domain && this.network.zone ? { zone: this.network.zone, recordName: config.domain.recordName } : undefined,
         loadBalancer: this.app.loadBalancer,
         originIdleTimeoutSeconds: IDLE_TIMEOUT_SECONDS,
       });

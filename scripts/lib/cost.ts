@@ -28,7 +28,14 @@ export interface PriceTable {
   /** EC2 instances (the NAT instances) and their gp3 volumes. */
   ec2: { instanceHour: Record<string, number>; gp3GbMonth: number };
   /** CloudFront (global, priced once in us-east-1's table): data out and HTTPS requests, North America and Europe, with the always-free allowance per account. */
-  cloudFront?: { dataOutGb: number; httpsRequestsPer10k: number; freeGbMonth: number; freeRequestsMonth: number };
+  cloudFront?: {
+    dataOutGb: number;
+    httpsRequestsPer10k: number;
+    freeGbMonth: number;
+    freeRequestsMonth: number;
+    functionInvocationsPerMillion: number;
+    freeFunctionInvocations: number;
+  };
   /** Snapshot storage and inter-region transfer (backup-cost.ts). */
   backup: { rdsSnapshotGbMonth: number; interRegionTransferGb: number };
   /** The account baseline's services, billed by use: the estimate applies ASSUMPTIONS.baseline. */
@@ -330,6 +337,21 @@ export function estimateStack(
           `CloudFront ${id}`,
           `${usage.cloudFrontGbOut} GB out, ${fmt(usage.cloudFrontRequests)} requests (free up to ${cf.freeGbMonth} GB, ${fmt(cf.freeRequestsMonth)})`,
           gb * cf.dataOutGb + (requests / 10_000) * cf.httpsRequestsPer10k,
+        );
+        break;
+      }
+      case 'AWS::CloudFront::Function': {
+        // A viewer-request function runs on every request the distribution serves.
+        const cf = prices.cloudFront;
+        if (!cf) {
+          countAs(notPriced, `${resource.Type} (no CloudFront prices in this table)`);
+          break;
+        }
+        const invocations = Math.max(0, usage.cloudFrontRequests - cf.freeFunctionInvocations);
+        add(
+          `CloudFront function ${id}`,
+          `${fmt(usage.cloudFrontRequests)} invocations (free up to ${fmt(cf.freeFunctionInvocations)})`,
+          (invocations / 1e6) * cf.functionInvocationsPerMillion,
         );
         break;
       }

@@ -321,20 +321,30 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
       for (const type of ['A', 'AAAA']) t.hasResourceProperties('AWS::Route53::RecordSet', { Name: `${config.domain!.recordName}.`, Type: type, HostedZoneId: stageZone });
     });
   } else {
-    test('no domain: HTTP only, to the configured client blocks only, and synth says so', () => {
-      const t = app(name);
-      t.resourceCountIs('AWS::CertificateManager::Certificate', 0);
-      t.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 80, Protocol: 'HTTP', DefaultActions: [Match.objectLike({ Type: 'forward' })] });
-      const [group] = Object.values(t.findResources('AWS::EC2::SecurityGroup', { Properties: { GroupDescription: 'Internet-facing load balancer' } }));
-      expect(group.Properties.SecurityGroupIngress).toEqual(
-        config.app.httpAllowedCidrs!.map((cidr) => expect.objectContaining({ CidrIp: cidr, FromPort: 80, ToPort: 80, IpProtocol: 'tcp' })),
-      );
-      expect(JSON.stringify(group.Properties.SecurityGroupIngress)).not.toContain('0.0.0.0/0');
-      Annotations.fromStack(synthesized[name].stage.app).hasWarning(
-        '*',
-        Match.stringLikeRegexp(`serves plain HTTP on port 80, to ${config.app.httpAllowedCidrs!.join(', ')} only`),
-      );
-    });
+    test(
+      config.edge.enabled
+        ? 'no domain, behind CloudFront: an internal HTTP listener the VPC origin reaches, the client blocks held at the edge, and synth says so'
+        : 'no domain: HTTP only, to the configured client blocks only, and synth says so',
+      () => {
+        const t = app(name);
+        t.resourceCountIs('AWS::CertificateManager::Certificate', 0);
+        t.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 80, Protocol: 'HTTP', DefaultActions: [Match.objectLike({ Type: 'forward' })] });
+        const description = config.edge.enabled ? 'Internal load balancer behind CloudFront' : 'Internet-facing load balancer';
+        const [group] = Object.values(t.findResources('AWS::EC2::SecurityGroup', { Properties: { GroupDescription: description } }));
+        // Behind CloudFront the VPC's block (the VPC origin's interfaces); otherwise the client blocks themselves.
+        const admitted = config.edge.enabled ? [config.network.cidr] : config.app.httpAllowedCidrs!;
+        expect(group.Properties.SecurityGroupIngress).toEqual(admitted.map((cidr) => expect.objectContaining({ CidrIp: cidr, FromPort: 80, ToPort: 80, IpProtocol: 'tcp' })));
+        expect(JSON.stringify(group.Properties.SecurityGroupIngress)).not.toContain('0.0.0.0/0');
+        Annotations.fromStack(synthesized[name].stage.app).hasWarning(
+          '*',
+          Match.stringLikeRegexp(
+            config.edge.enabled
+              ? `CloudFront serves it on its own \\*\\.cloudfront\\.net name .*to ${config.app.httpAllowedCidrs!.join(', ')} only`
+              : `serves plain HTTP on port 80, to ${config.app.httpAllowedCidrs!.join(', ')} only`,
+          ),
+        );
+      },
+    );
   }
 
   test(
@@ -439,9 +449,12 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
 
   test('outputs for people and scripts', () => {
     const outputs = Object.keys(app(name).findOutputs('*'));
+    // The site's URL is the edge stack's where CloudFront serves its own name (no domain).
+    const siteUrlHere = !(config.edge.enabled && !config.domain);
+    expect(outputs.includes('SiteUrl')).toBe(siteUrlHere);
+    if (config.edge.enabled) expect(Object.keys(synthesized[name].edge!.findOutputs('*'))).toContain('SiteUrl');
     expect(outputs).toEqual(
       expect.arrayContaining([
-        'SiteUrl',
         'AlbDnsName',
         'ClusterName',
         'WebServiceName',

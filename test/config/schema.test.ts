@@ -616,6 +616,46 @@ const badConfigs: [string, StageName, (c: StageConfig) => void, string, string, 
     /prod must not lose its egress \(image pulls, AWS APIs\) to one failed instance\. Fix: set network\.nat: "gateway"/,
   ],
   [
+    'prod recording rejected connections only',
+    'prod',
+    (c) => {
+      c.network.flowLogs = 'rejected';
+    },
+    'network.flowLogs',
+    '"rejected"',
+    /prod must keep a record of every connection for investigations\. Fix: set network\.flowLogs: "all"/,
+  ],
+  [
+    'prod without its SLO alarms',
+    'prod',
+    (c) => {
+      c.operations.slo = { ...c.operations.slo, enabled: false };
+    },
+    'operations.slo.enabled',
+    'false',
+    /prod must page when its error budget burns\. Fix: set operations\.slo\.enabled: true/,
+  ],
+  [
+    'prod web tasks on Spot',
+    'prod',
+    (c) => {
+      c.web.useSpot = true;
+    },
+    'web.useSpot',
+    'true',
+    /prod must not lose web capacity to Spot reclaims mid-request\. Fix: set web\.useSpot: false/,
+  ],
+  [
+    'prod workers all on Spot',
+    'prod',
+    (c) => {
+      c.worker.onDemandBase = 0;
+    },
+    'worker.onDemandBase',
+    '0',
+    /a Spot reclaim must never stop every prod worker at once\. Fix: set worker\.onDemandBase: 1 or more/,
+  ],
+  [
     'prod without CloudFront in front',
     'prod',
     (c) => {
@@ -624,16 +664,6 @@ const badConfigs: [string, StageName, (c: StageConfig) => void, string, string, 
     'edge.enabled',
     'false',
     /prod must serve through CloudFront, its load balancer unreachable from the internet\. Fix: set edge\.enabled: true/,
-  ],
-  [
-    'CloudFront for a stage without HTTPS',
-    'dev',
-    (c) => {
-      c.edge = { ...c.edge, enabled: true };
-    },
-    'edge.enabled',
-    'true',
-    /the distribution serves the site's own name with a certificate, and this stage has no domain with https\. Fix: set a domain and https: true, or edge\.enabled: false/,
   ],
   [
     'a cache behaviour path that is not a path pattern',

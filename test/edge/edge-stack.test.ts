@@ -1,9 +1,11 @@
+import * as vm from 'node:vm';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
 import { HSTS_MAX_AGE_SECONDS } from '../../lib/app/load-balancer';
 import { parseStageConfig, STAGES, type StageName } from '../../lib/config';
 import { ACCESS_LOG_FIELDS } from '../../lib/edge/distribution-logs';
 import { EDGE_REGION } from '../../lib/edge/edge-stack';
+import { allowListCode } from '../../lib/edge/viewer-allow-list';
 import { type Json, only, resources, stageTemplates } from '../support/template';
 
 const synthesized = stageTemplates();
@@ -17,9 +19,64 @@ const ALL_VIEWER = '216adef6-5c7f-47e4-b989-5492eafa07d3';
 const distributionConfig = (name: StageName): Json => only(edge(name), 'AWS::CloudFront::Distribution').resource.Properties.DistributionConfig;
 const logicalId = (t: Template, type: string) => only(t, type).id;
 
-test('dev serves without CloudFront: no edge stack, an internet-facing load balancer with its own web ACL where configured', () => {
-  expect(synthesized.dev.stage.edge).toBeUndefined();
-  synthesized.dev.app.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { Scheme: 'internet-facing' });
+describe('dev: CloudFront on its own name (no domain), held to the client blocks at the edge', () => {
+  const config = parseStageConfig(STAGES.dev);
+
+  test('an internal load balancer behind the VPC origin, over HTTP inside the VPC; no certificate, no records, no IPv6', () => {
+    expect(config.domain).toBeUndefined();
+    expect(only(synthesized.dev.app, 'AWS::ElasticLoadBalancingV2::LoadBalancer').resource.Properties.Scheme).toBe('internal');
+    const dc = distributionConfig('dev');
+    expect(dc.Aliases).toBeUndefined();
+    // No certificate named: CloudFront's own, for *.cloudfront.net.
+    expect(dc.ViewerCertificate).toBeUndefined();
+    // The allow-list holds IPv4 blocks: viewers come over IPv4.
+    expect(dc.IPV6Enabled).toBe(false);
+    expect(only(edge('dev'), 'AWS::CloudFront::VpcOrigin').resource.Properties.VpcOriginEndpointConfig).toMatchObject({ OriginProtocolPolicy: 'http-only', HTTPPort: 80 });
+    for (const type of ['AWS::CertificateManager::Certificate', 'AWS::Route53::RecordSet', 'AWS::WAFv2::WebACL']) edge('dev').resourceCountIs(type, 0);
+    expect(edge('dev').findOutputs('SiteUrl').SiteUrl.Value).toEqual({
+      'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [logicalId(edge('dev'), 'AWS::CloudFront::Distribution'), 'DomainName'] }]],
+    });
+  });
+
+  test('every behaviour runs the allow-list at viewer request', () => {
+    const fn = only(edge('dev'), 'AWS::CloudFront::Function');
+    expect(fn.resource.Properties.FunctionConfig.Runtime).toBe('cloudfront-js-2.0');
+    expect(fn.resource.Properties.FunctionCode).toBe(allowListCode(config.app.httpAllowedCidrs!));
+    const dc = distributionConfig('dev');
+    for (const behavior of [dc.DefaultCacheBehavior, ...dc.CacheBehaviors]) {
+      expect(behavior.FunctionAssociations).toEqual([{ EventType: 'viewer-request', FunctionARN: { 'Fn::GetAtt': [fn.id, 'FunctionARN'] } }]);
+    }
+    // Staging and prod serve everyone (their WAF decides).
+    for (const name of EDGE_STAGES) edge(name).resourceCountIs('AWS::CloudFront::Function', 0);
+  });
+});
+
+describe('the allow-list function, run as CloudFront runs it', () => {
+  const run = (cidrs: string[], ip: string) => {
+    const context: { handler?: (event: unknown) => unknown } = {};
+    vm.runInNewContext(`${allowListCode(cidrs)}\nthis.handler = handler;`, context);
+    const request = { uri: '/' };
+    const answer = context.handler!({ viewer: { ip }, request });
+    return answer === request ? 'pass' : (answer as { statusCode: number }).statusCode;
+  };
+
+  test.each([
+    [['198.51.100.0/24'], '198.51.100.7', 'pass'],
+    [['198.51.100.0/24'], '198.51.100.255', 'pass'],
+    [['198.51.100.0/24'], '198.51.101.1', 403],
+    [['198.51.100.0/24'], '198.51.99.255', 403],
+    [['203.0.113.8/29', '198.51.100.0/24'], '203.0.113.15', 'pass'],
+    [['203.0.113.8/29'], '203.0.113.16', 403],
+    [['203.0.113.9/32'], '203.0.113.9', 'pass'],
+    [['203.0.113.9/32'], '203.0.113.8', 403],
+    [['0.0.0.0/0'], '255.255.255.255', 'pass'],
+    [['10.0.0.0/8'], '10.255.255.255', 'pass'],
+    [['10.0.0.0/8'], '11.0.0.0', 403],
+    // An IPv6 viewer matches no IPv4 block.
+    [['198.51.100.0/24'], '2001:db8::1', 403],
+  ])('%j and a viewer at %s: %s', (cidrs, ip, expected) => {
+    expect(run(cidrs, ip)).toBe(expected);
+  });
 });
 
 describe.each(EDGE_STAGES)('%s edge', (name) => {

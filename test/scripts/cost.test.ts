@@ -134,7 +134,17 @@ describe('arithmetic on a small template', () => {
 });
 
 describe('the line items the edge and the cost levers added, on a small template', () => {
-  const prices: PriceTable = { ...PRICES, cloudFront: { dataOutGb: 0.1, httpsRequestsPer10k: 0.01, freeGbMonth: 1000, freeRequestsMonth: 10_000_000 } };
+  const prices: PriceTable = {
+    ...PRICES,
+    cloudFront: {
+      dataOutGb: 0.1,
+      httpsRequestsPer10k: 0.01,
+      freeGbMonth: 1000,
+      freeRequestsMonth: 10_000_000,
+      functionInvocationsPerMillion: 0.1,
+      freeFunctionInvocations: 2_000_000,
+    },
+  };
   const template = {
     Resources: {
       // 4 tasks: the first on Fargate (base), the other 3 on Spot.
@@ -153,6 +163,7 @@ describe('the line items the edge and the cost levers added, on a small template
       PublicAlb: { Type: 'AWS::ElasticLoadBalancingV2::LoadBalancer', Properties: { Type: 'application', Scheme: 'internet-facing', Subnets: ['a', 'b', 'c'] } },
       InternalAlb: { Type: 'AWS::ElasticLoadBalancingV2::LoadBalancer', Properties: { Type: 'application', Scheme: 'internal', Subnets: ['a', 'b', 'c'] } },
       Site: { Type: 'AWS::CloudFront::Distribution', Properties: {} },
+      AllowList: { Type: 'AWS::CloudFront::Function', Properties: {} },
       Flow: { Type: 'AWS::EC2::FlowLog', Properties: { TrafficType: 'REJECT', LogGroupName: { Ref: 'FlowGroup' } } },
       FlowGroup: { Type: 'AWS::Logs::LogGroup', Properties: {} },
       Fn: { Type: 'AWS::Lambda::Function', Properties: { LoggingConfig: { LogGroup: { Ref: 'FnLogs' } } } },
@@ -176,6 +187,8 @@ describe('the line items the edge and the cost levers added, on a small template
     ['Public IPv4 InternalAlb', undefined],
     // the default 100 GB and 5 million requests are inside the free 1,000 GB and 10 million
     ['CloudFront Site', 0],
+    // 5 million invocations, 2 million free: 3 x 0.1
+    ['CloudFront function AllowList', 0.3],
     // 5 GB of flow logs x 10% for rejected traffic only, x (0.5 + 0.1)
     ['Logs FlowGroup', 0.3],
     // a function's group: 0.05 GB x 0.6
@@ -188,6 +201,8 @@ describe('the line items the edge and the cost levers added, on a small template
     const priced = cost({ ...usageFor(''), cloudFrontGbOut: 1500, cloudFrontRequests: 30_000_000, albLcus: 0.5 });
     // (1,500 - 1,000) GB x 0.1 + (30M - 10M) / 10,000 x 0.01
     expect(priced('CloudFront Site')).toBe(70);
+    // (30M - 2M free) invocations x 0.1 per million
+    expect(priced('CloudFront function AllowList')).toBe(2.8);
     // (0.02 + 0.5 LCU x 0.01) x 100
     expect(priced('Load balancer PublicAlb')).toBe(2.5);
     expect(priced('Fargate Worker')).toBe(5);
