@@ -9,11 +9,14 @@
  *
  * Timings belong here, not in tests: they depend on the machine.
  */
+
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { STAGE_NAMES } from '../lib/config';
+import { readAssembly } from './lib/assembly';
+import { estimateAssembly } from './lib/cost';
 
 const ROOT = join(__dirname, '..');
 const BIN = join(ROOT, 'node_modules', '.bin');
@@ -63,6 +66,9 @@ function synth(stages?: string): { result: Timed; counts: Map<string, number>; o
   return { result, counts: resourceCounts(outdir), outdir };
 }
 
+/** Monthly targets per stage: dev for a team starting out, staging and prod no higher than before the edge and baseline work. */
+const COST_TARGETS_USD: Readonly<Record<string, number>> = { dev: 80, staging: 478, prod: 648 };
+
 function main(): void {
   const withTests = !process.argv.includes('--no-tests');
   const rows: [string, string, string][] = [];
@@ -81,6 +87,7 @@ function main(): void {
   rows.push([`diff-guard, full assembly${guard.ok ? '' : ' FAILED'}`, guard.seconds.toFixed(1), String(total)]);
   const cost = timed(join(BIN, 'tsx'), ['scripts/cost.ts', '--assembly', all.outdir, '--base', all.outdir]);
   rows.push([`cost --base, full assembly${cost.ok ? '' : ' FAILED'}`, cost.seconds.toFixed(1), String(total)]);
+  const costs = estimateAssembly(readAssembly(all.outdir));
   rmSync(all.outdir, { recursive: true, force: true });
 
   if (withTests) {
@@ -93,6 +100,13 @@ function main(): void {
   const width = Math.max(...rows.map((r) => r[0].length));
   console.log(`${'figure'.padEnd(width)}  seconds  resources`);
   for (const [name, seconds, resources] of rows) console.log(`${name.padEnd(width)}  ${seconds.padStart(7)}  ${resources.padStart(9)}`);
+  // The monthly estimate per stage against the targets the cost work set (the account baselines apart).
+  console.log('\nstage      estimate  target');
+  for (const c of costs) {
+    const target = COST_TARGETS_USD[c.stage];
+    const mark = target === undefined ? '' : c.totalUsd <= target ? '  within' : '  OVER';
+    console.log(`${c.stage.padEnd(9)} ${`$${c.totalUsd.toFixed(2)}`.padStart(9)}  ${target === undefined ? '(account baseline)' : `$${target}${mark}`}`);
+  }
   console.log(
     '\nTargets on a 2-core machine: all stages synthesized in at most 16 s; diff-guard and cost each under 5 s; test suite under 45 s warm (a second run: clean cfn-lint results are remembered by template bytes).',
   );
