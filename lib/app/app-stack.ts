@@ -19,7 +19,7 @@ import { type LogSettings, stageLogGroup } from '../shared/log-group';
 import { PROJECT, QUEUE_METRICS_NAMESPACE, stageResourceName } from '../shared/naming';
 import { ServiceKey } from '../shared/service-key';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
-import { Waf } from '../shared/waf';
+import { Waf, wafSettings } from '../shared/waf';
 import { AppTask } from './app-task';
 import { DatabaseMigration } from './database-migration';
 import { Email } from './email';
@@ -217,12 +217,7 @@ export class AppStack extends StageStack implements AppTier {
         name: stageResourceName(this.config.name),
         scope: 'REGIONAL',
         loadBalancerArn: frontDoor.alb.loadBalancerArn,
-        rateLimitPer5Min: app.wafRateLimitPer5Min,
-        authPaths: app.wafAuthPaths,
-        authRateLimitPer5Min: app.wafAuthRateLimitPer5Min,
-        largeBodyPaths: app.wafLargeBodyPaths,
-        inspectServerActions: app.wafServerActions,
-        redactedHeaders: app.wafRedactedHeaders,
+        ...wafSettings(app),
         ...this.logs,
       });
       return { frontDoor, waf };

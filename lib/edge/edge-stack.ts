@@ -11,7 +11,7 @@ import type { LogSettings } from '../shared/log-group';
 import { LogsKey } from '../shared/logs-key';
 import { stageResourceName } from '../shared/naming';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
-import { Waf } from '../shared/waf';
+import { Waf, wafSettings } from '../shared/waf';
 import { DistributionLogs } from './distribution-logs';
 import { EdgeAlarms } from './edge-alarms';
 import { SiteDistribution } from './site-distribution';
@@ -63,12 +63,7 @@ export class EdgeStack extends StageStack implements EdgeTier {
       this.waf = new Waf(this, 'Waf', {
         name: stageResourceName(name),
         scope: 'CLOUDFRONT',
-        rateLimitPer5Min: app.wafRateLimitPer5Min,
-        authPaths: app.wafAuthPaths,
-        authRateLimitPer5Min: app.wafAuthRateLimitPer5Min,
-        largeBodyPaths: app.wafLargeBodyPaths,
-        inspectServerActions: app.wafServerActions,
-        redactedHeaders: app.wafRedactedHeaders,
+        ...wafSettings(app),
         ...logs,
       });
     }

@@ -1,6 +1,7 @@
 import { ArnFormat, Stack } from 'aws-cdk-lib';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
+import type { StageConfig } from '../config';
 import { type LogSettings, stageLogGroup } from './log-group';
 
 export interface WafProps extends LogSettings {
@@ -24,6 +25,20 @@ export interface WafProps extends LogSettings {
   readonly inspectServerActions: boolean;
   /** Request headers (lower case) never written to the logs, besides cookie and authorization. */
   readonly redactedHeaders: readonly string[];
+}
+
+/** The stage's WAF settings (`app.waf*`) as the web ACL takes them, wherever it sits. */
+export function wafSettings(
+  app: StageConfig['app'],
+): Pick<WafProps, 'rateLimitPer5Min' | 'authPaths' | 'authRateLimitPer5Min' | 'largeBodyPaths' | 'inspectServerActions' | 'redactedHeaders'> {
+  return {
+    rateLimitPer5Min: app.wafRateLimitPer5Min,
+    authPaths: app.wafAuthPaths,
+    authRateLimitPer5Min: app.wafAuthRateLimitPer5Min,
+    largeBodyPaths: app.wafLargeBodyPaths,
+    inspectServerActions: app.wafServerActions,
+    redactedHeaders: app.wafRedactedHeaders,
+  };
 }
 
 /** AWS managed rule groups, in evaluation order. */

@@ -325,33 +325,26 @@ export function estimateStack(
         add(`EC2 instance ${id}`, `${type} + ${gb} GB gp3${publicIp ? ' + public IPv4' : ''}`, hour * h + gb * prices.ec2.gp3GbMonth + (publicIp ? prices.publicIpv4Hour * h : 0));
         break;
       }
-      case 'AWS::CloudFront::Distribution': {
+      case 'AWS::CloudFront::Distribution':
+      case 'AWS::CloudFront::Function': {
         const cf = prices.cloudFront;
         if (!cf) {
           countAs(notPriced, `${resource.Type} (no CloudFront prices in this table)`);
+          break;
+        }
+        const requests = usage.cloudFrontRequests;
+        if (resource.Type === 'AWS::CloudFront::Function') {
+          // A viewer-request function runs on every request the distribution serves.
+          const invocations = Math.max(0, requests - cf.freeFunctionInvocations);
+          add(`CloudFront function ${id}`, `${fmt(requests)} invocations (free up to ${fmt(cf.freeFunctionInvocations)})`, (invocations / 1e6) * cf.functionInvocationsPerMillion);
           break;
         }
         const gb = Math.max(0, usage.cloudFrontGbOut - cf.freeGbMonth);
-        const requests = Math.max(0, usage.cloudFrontRequests - cf.freeRequestsMonth);
+        const billed = Math.max(0, requests - cf.freeRequestsMonth);
         add(
           `CloudFront ${id}`,
-          `${usage.cloudFrontGbOut} GB out, ${fmt(usage.cloudFrontRequests)} requests (free up to ${cf.freeGbMonth} GB, ${fmt(cf.freeRequestsMonth)})`,
-          gb * cf.dataOutGb + (requests / 10_000) * cf.httpsRequestsPer10k,
-        );
-        break;
-      }
-      case 'AWS::CloudFront::Function': {
-        // A viewer-request function runs on every request the distribution serves.
-        const cf = prices.cloudFront;
-        if (!cf) {
-          countAs(notPriced, `${resource.Type} (no CloudFront prices in this table)`);
-          break;
-        }
-        const invocations = Math.max(0, usage.cloudFrontRequests - cf.freeFunctionInvocations);
-        add(
-          `CloudFront function ${id}`,
-          `${fmt(usage.cloudFrontRequests)} invocations (free up to ${fmt(cf.freeFunctionInvocations)})`,
-          (invocations / 1e6) * cf.functionInvocationsPerMillion,
+          `${usage.cloudFrontGbOut} GB out, ${fmt(requests)} requests (free up to ${cf.freeGbMonth} GB, ${fmt(cf.freeRequestsMonth)})`,
+          gb * cf.dataOutGb + (billed / 10_000) * cf.httpsRequestsPer10k,
         );
         break;
       }
