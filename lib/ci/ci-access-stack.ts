@@ -1,7 +1,7 @@
 import { Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import type { StageConfig } from '../config';
+import { deployRegions, type StageConfig } from '../config';
 import { stageResourceName } from '../shared/naming';
 
 /** GitHub's OIDC issuer; its tokens' audience for AWS is sts.amazonaws.com. */
@@ -68,7 +68,8 @@ export class CiAccessStack extends Stack {
     const cdkRole = (kind: string, region: string) => cdkBootstrapRoleArn(kind, account, region, partition);
     for (const stage of props.stages) {
       const names = ciRoleNames(stage.name);
-      const regions = [stage.region, ...(stage.backup.drCopies || stage.uploads.replicateToDr ? [stage.drRegion] : [])];
+      // Every region the stage's stacks deploy to: the edge stack's us-east-1 too.
+      const regions = deployRegions(stage);
       const deploy = this.githubRole(names.deploy, stage.ci.repository, stage.name, `Deploys the ${stage.name} stage from GitHub Actions (environment ${stage.name})`);
       deploy.addToPolicy(
         new iam.PolicyStatement({

@@ -17,8 +17,7 @@ import { EdgeAlarms } from './edge-alarms';
 import { SiteDistribution } from './site-distribution';
 import { ViewerAllowList } from './viewer-allow-list';
 
-/** The region of every edge stack: CloudFront takes certificates, CLOUDFRONT-scope web ACLs and log delivery sources only from there. */
-export const EDGE_REGION = 'us-east-1';
+export { EDGE_REGION } from '../config/regions';
 
 /** What operations read of the edge: the distribution (its metrics) and its web ACL's metric name. */
 export interface EdgeTier {

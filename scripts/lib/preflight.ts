@@ -7,8 +7,7 @@ import { GetAccountCommand, type SESv2Client } from '@aws-sdk/client-sesv2';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
 import { BOOTSTRAP_QUALIFIER } from '../../lib/ci/ci-access-stack';
-import { SNAPSHOT_HEADROOM, type StageConfig } from '../../lib/config';
-import { EDGE_REGION } from '../../lib/edge/edge-stack';
+import { deployRegions, SNAPSHOT_HEADROOM, type StageConfig, stageRegions } from '../../lib/config';
 
 /**
  * Bootstrap version the synthesized stacks need: 6 for the deploy and publishing roles, 8 for the
@@ -67,16 +66,6 @@ export interface PreflightResult {
 /** Not-found style answers that mean "missing", not "could not check". */
 const named = (error: unknown, ...names: string[]) => names.some((n) => (error as { name?: string }).name?.startsWith(n));
 const message = (error: unknown) => `${(error as { name?: string }).name ?? 'Error'}: ${(error as Error).message}`;
-
-/** The regions a stage deploys to: its primary region and, where it has a DR stack, the DR region. */
-export function stageRegions(config: StageConfig): string[] {
-  return [config.region, ...(config.backup.drCopies || config.uploads.replicateToDr ? [config.drRegion] : [])];
-}
-
-/** The regions a stage's stacks deploy to, each needing the CDK bootstrap: its own, and us-east-1 where it has an edge stack. */
-export function deployRegions(config: StageConfig): string[] {
-  return [...new Set([...stageRegions(config), ...(config.edge.enabled ? [EDGE_REGION] : [])])];
-}
 
 /**
  * Checks that the stage account is ready for a deploy of `config` and says what to do where it is

@@ -13,8 +13,8 @@ import { TAGS, TOOL_TAG } from '../../lambda/pre-deploy-snapshot/snapshot';
 import { loadStages, STAGES, type StageConfig, StageConfigError, type StageName } from '../../lib/config';
 import { UsageError } from './assembly';
 
-/** The stacks of a stage, as `--only` names them. */
-export const STAGE_STACKS = ['Network', 'Dr', 'Data', 'App', 'Ops'] as const;
+/** The stacks of a stage, as `--only` names them, in the order they deploy. */
+export const STAGE_STACKS = ['Network', 'Dr', 'Data', 'App', 'Edge', 'Ops'] as const;
 export type StageStack = (typeof STAGE_STACKS)[number];
 
 /** The repository variable the workflows keep a stage's account id in (AWS_PROD_ACCOUNT_ID). */

@@ -121,9 +121,11 @@ describe('CI access: GitHub OIDC roles per stage account', () => {
   });
 
   test.each(STAGE_NAMES)('%s: the deploy role may only assume the CDK bootstrap roles of its own account', (stage) => {
-    const { account, region, drRegion, backup, uploads } = STAGES[stage];
-    // The DR region's bootstrap roles too, where the stage has a DR stack.
-    const regions = backup.drCopies || uploads.replicateToDr ? [drRegion, region] : [region];
+    const { account, region, drRegion, backup, uploads, edge } = STAGES[stage];
+    // The DR region's bootstrap roles too, where the stage has a DR stack, and us-east-1's where it
+    // has an edge stack (without them the pipeline could not deploy it). CDK sorts the ARNs.
+    const regions = [region, ...(backup.drCopies || uploads.replicateToDr ? [drRegion] : []), ...(edge?.enabled ? ['us-east-1'] : [])].sort();
+    expect(regions.includes('us-east-1')).toBe(edge?.enabled === true);
     const [statement, ...others] = statements(ci(stage), `webapp${stage}deploy`);
     expect(others).toEqual([]);
     expect(statement.Action).toEqual(['sts:AssumeRole', 'sts:TagSession']);
