@@ -1,15 +1,24 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Duration, Stack } from 'aws-cdk-lib';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { ECR_PUBLIC_CACHE_PREFIX } from '../registry/registry-stack';
 import { PROJECT } from '../shared/naming';
 import { PROJECT_ROOT } from '../shared/paths';
 
 /** The ADOT collector image, pinned (AWS publishes it in the ECR Public gallery). */
 export const COLLECTOR_IMAGE = 'public.ecr.aws/aws-observability/aws-otel-collector:v0.45.0';
+
+/**
+ * Where the tasks pull it from: the stage registry's pull-through cache of ECR Public
+ * (lib/registry), so a task start never depends on ECR Public answering (the cache serves what it
+ * holds) nor on its anonymous pull limits.
+ */
+export const COLLECTOR_CACHE = { repositoryName: `${ECR_PUBLIC_CACHE_PREFIX}/aws-observability/aws-otel-collector`, tag: COLLECTOR_IMAGE.split(':')[1] } as const;
 /** Memory the collector takes from each web and worker task (its hard limit). */
 export const COLLECTOR_MEMORY_MIB = 128;
 /** CPU units the collector is given within the task size. */
@@ -67,8 +76,10 @@ export class TraceCollector extends Construct {
 
   constructor(scope: Construct, id: string, props: TraceCollectorProps) {
     super(scope, id);
+    const cache = ecr.Repository.fromRepositoryName(this, 'CollectorCache', COLLECTOR_CACHE.repositoryName);
     this.container = props.taskDefinition.addContainer('otel-collector', {
-      image: ecs.ContainerImage.fromRegistry(COLLECTOR_IMAGE),
+      // ECS grants the execution role the pull of this repository.
+      image: ecs.ContainerImage.fromEcrRepository(cache, COLLECTOR_CACHE.tag),
       essential: false,
       cpu: COLLECTOR_CPU,
       memoryLimitMiB: COLLECTOR_MEMORY_MIB,
@@ -86,6 +97,14 @@ export class TraceCollector extends Construct {
     props.app.addContainerDependencies({ container: this.container, condition: ecs.ContainerDependencyCondition.START });
     for (const [name, value] of Object.entries(otelEnvironment(props))) props.app.addEnvironment(name, value);
 
+    // The first pull of a tag imports it from ECR Public, into a repository the cache creates then.
+    props.taskDefinition.obtainExecutionRole().addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'CollectorImageThroughTheCache',
+        actions: ['ecr:BatchImportUpstreamImage', 'ecr:CreateRepository'],
+        resources: [cache.repositoryArn],
+      }),
+    );
     const role = props.taskDefinition.taskRole;
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({

@@ -43,6 +43,9 @@ export function registryPlans(stages: readonly StageConfig[]): RegistryPlan[] {
   });
 }
 
+/** Repositories under this prefix are the registry's pull-through cache of ECR Public (public.ecr.aws). */
+export const ECR_PUBLIC_CACHE_PREFIX = 'ecr-public';
+
 export interface RegistryStackProps extends StackProps {
   readonly plan: RegistryPlan;
 }
@@ -82,6 +85,34 @@ export class RegistryStack extends Stack {
           rulePriority: 2 + i,
         })),
       ],
+    });
+
+    // A pull-through cache of ECR Public (the tasks' ADOT collector comes from there): the first
+    // pull of a tag imports it, later pulls are served from this registry even when ECR Public is
+    // slow, down or rate-limiting. Its repositories are created on that first pull, from the
+    // template below: encrypted, untagged images expired. Tags stay mutable there: the cache
+    // follows the upstream tag (AWS's images are pinned by version here).
+    new ecr.CfnPullThroughCacheRule(this, 'EcrPublicCache', {
+      ecrRepositoryPrefix: ECR_PUBLIC_CACHE_PREFIX,
+      upstreamRegistry: 'ecr-public',
+      upstreamRegistryUrl: 'public.ecr.aws',
+    });
+    new ecr.CfnRepositoryCreationTemplate(this, 'EcrPublicCacheRepositories', {
+      prefix: ECR_PUBLIC_CACHE_PREFIX,
+      appliedFor: ['PULL_THROUGH_CACHE'],
+      description: 'Repositories of the ECR Public pull-through cache',
+      imageTagMutability: 'MUTABLE',
+      encryptionConfiguration: { encryptionType: 'AES256' },
+      lifecyclePolicy: JSON.stringify({
+        rules: [
+          {
+            rulePriority: 1,
+            description: 'Untagged images',
+            selection: { tagStatus: 'untagged', countType: 'sinceImagePushed', countUnit: 'days', countNumber: 14 },
+            action: { type: 'expire' },
+          },
+        ],
+      }),
     });
 
     if (plan.replicateTo.length > 0) {

@@ -176,6 +176,9 @@ const FREE_TYPES = new Set([
   'AWS::ECR::Repository',
   'AWS::ECR::ReplicationConfiguration',
   'AWS::ECR::RegistryPolicy',
+  // The cache's images are billed as ECR storage of their repositories (a collector image, well under a GB), not by the rule.
+  'AWS::ECR::PullThroughCacheRule',
+  'AWS::ECR::RepositoryCreationTemplate',
   'AWS::IAM::OIDCProvider',
   'AWS::Backup::BackupPlan',
   'AWS::Backup::BackupSelection',

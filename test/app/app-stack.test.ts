@@ -1,5 +1,6 @@
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
+import { COLLECTOR_CACHE } from '../../lib/app/trace-collector';
 import { parseStageConfig, STAGE_NAMES, STAGES, type StageConfig, type StageName } from '../../lib/config';
 import { MANAGED_RULE_GROUPS } from '../../lib/shared/waf';
 import { stackOutputLike, synthStage } from '../support/synth';
@@ -86,14 +87,19 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
       expect(role.Properties.ManagedPolicyArns).toBeUndefined();
       const policy = byPrefix(app(name), 'AWS::IAM::Policy', `${task}TaskDefinitionExecutionRoleDefaultPolicy`);
       const statements = policy.Properties.PolicyDocument.Statement as Json[];
-      expect(statements.map((s) => [s.Action, typeof s.Resource === 'string' ? s.Resource : Array.isArray(s.Resource) ? s.Resource.length : 'ref'])).toEqual([
+      const repository = (name: string) => `arn:aws:ecr:${config.region}:${config.account}:repository/${name}`;
+      // The trace collector's image comes through the registry's pull-through cache of ECR Public (CDK sorts the ARNs).
+      const collector = config.app.tracing.enabled ? [repository(COLLECTOR_CACHE.repositoryName)] : [];
+      const resource = (r: Json) => (typeof r === 'string' ? r : Array.isArray(r) && r.every((x) => typeof x === 'string') ? r : 'ref');
+      expect(statements.map((s) => [s.Action, resource(s.Resource)])).toEqual([
         [
           ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
-          `arn:aws:ecr:${config.region}:${config.account}:repository/${config.image.repositoryName}`,
+          collector.length > 0 ? [...collector, repository(config.image.repositoryName)] : repository(config.image.repositoryName),
         ],
         ['ecr:GetAuthorizationToken', '*'],
         [['logs:CreateLogStream', 'logs:PutLogEvents'], 'ref'],
         [['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], 'ref'],
+        ...(config.app.tracing.enabled ? [[['ecr:BatchImportUpstreamImage', 'ecr:CreateRepository'], collector[0]]] : []),
         // GuardDuty's Fargate agent, which ECS adds as a sidecar where Runtime Monitoring runs.
         ...(config.baseline.guardDuty.runtimeMonitoring
           ? [[['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'], `arn:aws:ecr:${config.region}:*:repository/aws-guardduty-agent-fargate`]]

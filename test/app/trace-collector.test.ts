@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { COLLECTOR_CONFIG_FILE, COLLECTOR_IMAGE, COLLECTOR_MEMORY_MIB, OTLP_ENDPOINT } from '../../lib/app/trace-collector';
+import { COLLECTOR_CACHE, COLLECTOR_CONFIG_FILE, COLLECTOR_IMAGE, COLLECTOR_MEMORY_MIB, OTLP_ENDPOINT } from '../../lib/app/trace-collector';
 import { STAGE_NAMES } from '../../lib/config';
-import { type Json, stageTemplates } from '../support/template';
+import { ECR_PUBLIC_CACHE_PREFIX } from '../../lib/registry/registry-stack';
+import { type Json, policyStatements, stageTemplates } from '../support/template';
 
 const stages = stageTemplates();
 const taskDefinition = (name: (typeof STAGE_NAMES)[number], prefix: string): Json =>
@@ -15,6 +16,8 @@ test('the collector listens on the loopback only and exports traces to X-Ray and
   expect(yaml).toMatch(/traces:\n\s+receivers: \[otlp\]\n\s+processors: \[memory_limiter, resourcedetection, batch\]\n\s+exporters: \[awsxray\]/);
   expect(yaml).toMatch(/metrics:\n\s+receivers: \[otlp\]\n\s+processors: \[memory_limiter, resourcedetection, batch\]\n\s+exporters: \[awsemf\]/);
   expect(COLLECTOR_IMAGE).toMatch(/^public\.ecr\.aws\/aws-observability\/aws-otel-collector:v\d+\.\d+\.\d+$/);
+  // Pulled through the stage registry's cache of ECR Public: the same repository path and tag under its prefix.
+  expect(`${COLLECTOR_CACHE.repositoryName}:${COLLECTOR_CACHE.tag}`).toBe(COLLECTOR_IMAGE.replace(/^public\.ecr\.aws\//, `${ECR_PUBLIC_CACHE_PREFIX}/`));
 });
 
 describe.each(STAGE_NAMES)('%s trace collector', (name) => {
@@ -23,8 +26,9 @@ describe.each(STAGE_NAMES)('%s trace collector', (name) => {
   test.each(['WebTask', 'WorkerTask'])('%s: a non-essential, non-root, read-only sidecar with its share of the task', (task) => {
     const def = taskDefinition(name, `${task}TaskDefinition`);
     const [app, collector] = ['app', 'otel-collector'].map((n) => (def.ContainerDefinitions as Json[]).find((c) => c.Name === n));
+    expect(JSON.stringify(collector.Image)).toContain(`.dkr.ecr.${stages[name].stage.config.region}.`);
+    expect(JSON.stringify(collector.Image)).toContain(`/${COLLECTOR_CACHE.repositoryName}:${COLLECTOR_CACHE.tag}`);
     expect(collector).toMatchObject({
-      Image: COLLECTOR_IMAGE,
       Essential: false,
       User: '10001',
       ReadonlyRootFilesystem: true,
@@ -56,6 +60,21 @@ describe.each(STAGE_NAMES)('%s trace collector', (name) => {
   test('the migration task runs without a collector', () => {
     const def = taskDefinition(name, 'MigrationTaskTaskDefinition');
     expect((def.ContainerDefinitions as Json[]).map((c) => c.Name)).toEqual(['app']);
+  });
+
+  test("the execution roles pull the collector through the cache, and may import only that repository's images from upstream", () => {
+    const statements = policyStatements(stages[name].app, /^(Web|Worker)TaskTaskDefinitionExecutionRoleDefaultPolicy/);
+    const cacheArn = (s: Json) => JSON.stringify(s.Resource).includes(`:repository/${COLLECTOR_CACHE.repositoryName}`);
+    const imports = statements.filter((s) => s.Sid === 'CollectorImageThroughTheCache');
+    expect(imports).toHaveLength(2);
+    for (const s of imports) {
+      expect(s.Action).toEqual(['ecr:BatchImportUpstreamImage', 'ecr:CreateRepository']);
+      expect(cacheArn(s)).toBe(true);
+      expect(JSON.stringify(s.Resource)).not.toContain('*');
+    }
+    const pulls = statements.filter((s) => cacheArn(s) && s.Sid !== 'CollectorImageThroughTheCache');
+    const pull = ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'];
+    expect(pulls.map((s) => [s.Action].flat().sort())).toEqual([pull, pull]);
   });
 
   test('the app-metrics log group is encrypted and kept for the stage retention', () => {

@@ -14,6 +14,17 @@ const SOURCE = STAGES.staging.image.source;
 const registry = (account: string, region = 'eu-west-1') => `Registry-${account}-${region}-webapp`;
 
 describe('images reach every stage account from the one registry CI pushes to', () => {
+  test.each(STAGE_NAMES)("the %s registry caches ECR Public (the collector's image) into encrypted repositories that expire untagged images", (stage) => {
+    const t = shared(stage, registry(STAGES[stage].account));
+    const [rule] = resources(t, 'AWS::ECR::PullThroughCacheRule');
+    expect(rule.Properties).toEqual({ EcrRepositoryPrefix: 'ecr-public', UpstreamRegistry: 'ecr-public', UpstreamRegistryUrl: 'public.ecr.aws' });
+    const [template] = resources(t, 'AWS::ECR::RepositoryCreationTemplate');
+    expect(template.Properties).toMatchObject({ Prefix: 'ecr-public', AppliedFor: ['PULL_THROUGH_CACHE'], EncryptionConfiguration: { EncryptionType: 'AES256' } });
+    expect(JSON.parse(template.Properties.LifecyclePolicy).rules).toEqual([
+      expect.objectContaining({ selection: expect.objectContaining({ tagStatus: 'untagged' }), action: { type: 'expire' } }),
+    ]);
+  });
+
   test('the shipped config pushes to the staging account, which replicates to dev and prod', () => {
     expect(STAGE_NAMES.map((n) => STAGES[n].image.source)).toEqual([SOURCE, SOURCE, SOURCE]);
     expect(SOURCE).toEqual({ account: STAGES.staging.account, region: STAGES.staging.region });
