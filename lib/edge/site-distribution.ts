@@ -44,7 +44,7 @@ export const IMMUTABLE_TTL = Duration.days(365);
  *   DNS name is on no certificate), so a behaviour that dropped it would answer 502;
  * - content-hashed assets (`immutablePaths`) cached a year, keyed on the path alone, compressed;
  *   everything else passes to the app uncached with every viewer header, cookie and query string
- *   (the app decides what may be cached, as it does without CloudFront);
+ *   and CloudFront's viewer headers (the app decides what may be cached, as without CloudFront);
  * - HTTP/2 and HTTP/3, TLS 1.2 or later, viewers redirected to HTTPS, IPv6;
  * - a response headers policy: HSTS (a year, subdomains), nosniff, frame options, referrer
  *   policy, overriding what the app sends so no page can go out without them.
@@ -87,15 +87,6 @@ export class SiteDistribution extends Construct {
       enableAcceptEncodingGzip: true,
       enableAcceptEncodingBrotli: true,
     });
-    // Only the Host header reaches the origin for a cached asset: the origin's certificate is checked against it.
-    const hostOnly = new cloudfront.OriginRequestPolicy(this, 'HostOnly', {
-      originRequestPolicyName: `${stackName}-host-only`,
-      comment: "The viewer's Host header, so the origin's certificate matches; nothing else",
-      headerBehavior: cloudfront.OriginRequestHeaderBehavior.allowList('Host'),
-      cookieBehavior: cloudfront.OriginRequestCookieBehavior.none(),
-      queryStringBehavior: cloudfront.OriginRequestQueryStringBehavior.none(),
-    });
-
     const common = {
       origin,
       viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
@@ -108,7 +99,8 @@ export class SiteDistribution extends Construct {
       allowedMethods: cloudfront.AllowedMethods.ALLOW_GET_HEAD,
       cachedMethods: cloudfront.CachedMethods.CACHE_GET_HEAD,
       cachePolicy: immutable,
-      originRequestPolicy: hostOnly,
+      // Only the Host header reaches the origin for a cached asset: the origin's certificate is checked against it.
+      originRequestPolicy: cloudfront.OriginRequestPolicy.HOST_HEADER_ONLY,
     };
     this.distribution = new cloudfront.Distribution(this, 'Distribution', {
       comment: `${stackName}: the site`,
@@ -129,7 +121,10 @@ export class SiteDistribution extends Construct {
         ...common,
         allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
         cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
-        originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER,
+        // Every viewer header (Host too), cookie and query string, and CloudFront's viewer headers:
+        // CloudFront-Viewer-Address is the client's address the app can trust (X-Forwarded-For's
+        // first entry is whatever the client sent).
+        originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_AND_CLOUDFRONT_2022,
       },
       additionalBehaviors: Object.fromEntries(props.immutablePaths.map((path) => [path, immutableBehavior])),
     });

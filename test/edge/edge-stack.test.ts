@@ -14,7 +14,8 @@ const edge = (name: StageName): Template => synthesized[name].edge!;
 
 /** CloudFront's managed policies, by the ids AWS publishes. */
 const CACHING_DISABLED = '4135ea2d-6df8-44a3-9df3-4b5a84be39ad';
-const ALL_VIEWER = '216adef6-5c7f-47e4-b989-5492eafa07d3';
+const ALL_VIEWER_AND_CLOUDFRONT = '33f36d7e-f396-46d9-90e0-52428a34d9dc';
+const HOST_HEADER_ONLY = 'bf0718e1-ba1e-49d1-88b1-f726733018ae';
 
 const distributionConfig = (name: StageName): Json => only(edge(name), 'AWS::CloudFront::Distribution').resource.Properties.DistributionConfig;
 const logicalId = (t: Template, type: string) => only(t, type).id;
@@ -114,7 +115,7 @@ describe.each(EDGE_STAGES)('%s edge', (name) => {
     const dc = distributionConfig(name);
     expect(dc.DefaultCacheBehavior).toMatchObject({
       CachePolicyId: CACHING_DISABLED,
-      OriginRequestPolicyId: ALL_VIEWER,
+      OriginRequestPolicyId: ALL_VIEWER_AND_CLOUDFRONT,
       ViewerProtocolPolicy: 'redirect-to-https',
       Compress: true,
       AllowedMethods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'PATCH', 'POST', 'DELETE'],
@@ -141,15 +142,11 @@ describe.each(EDGE_STAGES)('%s edge', (name) => {
 
   test("every behaviour forwards the viewer's Host header: the origin's certificate is checked against it (else 502)", () => {
     const dc = distributionConfig(name);
-    const hostOnly = only(edge(name), 'AWS::CloudFront::OriginRequestPolicy');
-    expect(hostOnly.resource.Properties.OriginRequestPolicyConfig).toMatchObject({
-      HeadersConfig: { HeaderBehavior: 'whitelist', Headers: ['Host'] },
-      CookiesConfig: { CookieBehavior: 'none' },
-      QueryStringsConfig: { QueryStringBehavior: 'none' },
-    });
-    // ALL_VIEWER forwards every viewer header, Host included.
-    expect(dc.DefaultCacheBehavior.OriginRequestPolicyId).toBe(ALL_VIEWER);
-    for (const behavior of dc.CacheBehaviors) expect(behavior.OriginRequestPolicyId).toEqual({ Ref: hostOnly.id });
+    // AWS's managed policies: every viewer header (Host among them) and CloudFront's viewer
+    // headers for the app; the Host header alone for cached assets.
+    expect(dc.DefaultCacheBehavior.OriginRequestPolicyId).toBe(ALL_VIEWER_AND_CLOUDFRONT);
+    for (const behavior of dc.CacheBehaviors) expect(behavior.OriginRequestPolicyId).toBe(HOST_HEADER_ONLY);
+    edge(name).resourceCountIs('AWS::CloudFront::OriginRequestPolicy', 0);
   });
 
   test('the origin is the internal load balancer through a VPC origin, over HTTPS only: nothing reaches it around CloudFront', () => {
