@@ -273,6 +273,7 @@ export class AppStack extends StageStack implements AppTier {
     const environment: Record<string, string> = {
       NODE_ENV: 'production',
       STAGE: name,
+      LOG_LEVEL: app.logLevel,
       PORT: String(app.containerPort),
       DATABASE_HOST: data.database.instance.dbInstanceEndpointAddress,
       DATABASE_PORT: String(DATABASE_PORT),

@@ -77,6 +77,11 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
   { fields: ['app.workerCommand'], meaning: 'command of the worker container', rules: 'e.g. `["node", "dist/worker.js"]`' },
   { fields: ['app.workerStopTimeoutSeconds'], meaning: 'time a worker gets after SIGTERM to finish its job', rules: '2 to 120' },
   {
+    fields: ['app.logLevel'],
+    meaning: "the app's log level, as `LOG_LEVEL` in its containers (pino's names)",
+    rules: '`debug`, `info`, `warn`, `error`; `debug` in dev, `info` elsewhere as shipped',
+  },
+  {
     fields: ['app.migrationCommand', 'app.migrationTimeoutMinutes'],
     meaning:
       "the release's schema migration (same image, as the migration role), run once per release after the pre-deploy snapshot and before the services update; the deploy fails, and the services stay on the old release, when it exits non-zero, cannot start or runs past the timeout (docs/releases.md)",

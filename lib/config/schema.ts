@@ -395,6 +395,11 @@ const stageShape = z
           .default(() => ['node', 'dist/worker.js']),
         /** Seconds ECS waits after SIGTERM before killing a worker task, so a running job can finish (max 120 on Fargate). */
         workerStopTimeoutSeconds: z.number().int().min(2).max(120, 'Fargate allows at most 120 s. Fix: use 2 to 120').default(120),
+        /**
+         * The app's log level (LOG_LEVEL in the web, worker and migration containers; pino's names).
+         * Log ingestion is paid per GB: `debug` where people debug, `info` where it is paid for.
+         */
+        logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
         /** ECS Exec (shell into running tasks) for debugging. */
         enableExecuteCommand: z.boolean().default(false),
         /**

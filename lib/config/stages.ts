@@ -63,7 +63,7 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     backup: { drCopies: false, automatedBackupReplicationDays: 0, planRetentionDays: 7, drCopyRetentionDays: 7, preDeploySnapshotsKept: 3, restoreTesting: 'off' },
     // Plain HTTP (no domain): only these blocks reach the load balancer. Replace the
     // documentation range with the office or VPN blocks of the people who use dev.
-    app: { enableExecuteCommand: true, waf: false, httpAllowedCidrs: ['198.51.100.0/24'], migrationCommand: MIGRATION, tracing: { sampleRatio: 1 } },
+    app: { enableExecuteCommand: true, waf: false, httpAllowedCidrs: ['198.51.100.0/24'], migrationCommand: MIGRATION, tracing: { sampleRatio: 1 }, logLevel: 'debug' },
     uploads: { noncurrentVersionExpirationDays: 7, accessLogExpirationDays: 30, replicateToDr: false },
     // The dev account keeps an audit trail and the free access analyzer; threat detection, Security
     // Hub and Config recording (about $20 a month together here) run in staging and prod.

@@ -80,6 +80,9 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
         config.region,
       ]);
       expect(JSON.stringify(value('REDIS_URL'))).toContain('rediss://');
+      // The app's log level per stage: debug where people debug, info where ingestion is paid for.
+      expect(value('LOG_LEVEL')).toBe(config.app.logLevel);
+      expect(config.app.logLevel).toBe(name === 'dev' ? 'debug' : 'info');
     });
 
     test('the execution role pulls the image, writes its logs and reads the AUTH token, nothing else', () => {
