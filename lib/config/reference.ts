@@ -138,7 +138,7 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
   },
   {
     fields: ['app.httpAllowedCidrs'],
-    meaning: 'a stage without HTTPS admits only these client blocks on port 80',
+    meaning: 'a stage without HTTPS admits only these client blocks (on port 80; behind CloudFront at the edge, over its HTTPS name)',
     rules: 'required without HTTPS, never `/0`; dev ships the documentation range 198.51.100.0/24: replace it with your office or VPN',
   },
   { fields: ['uploads.noncurrentVersionExpirationDays'], meaning: 'days a replaced or deleted upload version is kept', rules: '>= 1' },

@@ -492,8 +492,9 @@ const stageShape = z
         /** Request headers carrying secrets (API keys), never written to the WAF logs; cookie and authorization always are redacted. */
         wafRedactedHeaders: z.array(z.string().regex(/^[a-z0-9-]+$/, 'not a lower-case header name. Fix: write it like "x-api-key"')).default(() => ['x-api-key']),
         /**
-         * Where the stage serves plain HTTP (no domain): the only client address blocks the
-         * load balancer admits (office, VPN). Unused with HTTPS.
+         * Where the stage has no domain (no HTTPS of its own): the only client address blocks
+         * admitted (office, VPN), by the load balancer's security group, or behind CloudFront by a
+         * function at the edge. Unused with HTTPS.
          */
         httpAllowedCidrs: z.array(clientCidr).optional(),
       })
