@@ -149,7 +149,7 @@ export class AppStack extends StageStack implements AppTier {
     this.releaseRecord = this.buildReleaseRecord(network);
 
     // Behind CloudFront without a domain the site's URL is the distribution's: the edge stack's output.
-    if (!(this.config.edge.enabled && !this.frontDoor.hostName)) new CfnOutput(this, 'SiteUrl', { value: this.frontDoor.url });
+    if (this.frontDoor.url) new CfnOutput(this, 'SiteUrl', { value: this.frontDoor.url });
     new CfnOutput(this, 'AlbDnsName', { value: this.loadBalancer.loadBalancerDnsName });
     new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
     new CfnOutput(this, 'WebServiceName', { value: this.web.service.serviceName });
@@ -196,11 +196,11 @@ export class AppStack extends StageStack implements AppTier {
    * configured; behind CloudFront the load balancer is internal and the WAF is the distribution's.
    */
   private buildFrontDoor(network: NetworkTier, data: DataTier): { frontDoor: LoadBalancer; waf?: Waf } {
-    const { app, domain, https } = this.config;
+    const { app } = this.config;
     const frontDoor = new LoadBalancer(this, 'LoadBalancer', {
       vpc: network.vpc,
       accessLogBucket: data.uploads.accessLogs,
-      domain: https && domain && network.zone ? { zone: network.zone, recordName: domain.recordName } : undefined,
+      domain: network.site,
       deletionProtection: app.loadBalancerDeletionProtection,
       httpAllowedCidrs: app.httpAllowedCidrs ?? [],
       behindCloudFront: this.config.edge.enabled ? { vpcCidr: this.config.network.cidr } : undefined,

@@ -2,18 +2,18 @@ import { Annotations, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
-import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as targets from 'aws-cdk-lib/aws-route53-targets';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { acknowledgeControl } from '../shared/control-tower-checks';
+import { type SiteName, siteAliasRecords } from '../shared/site-records';
 
 export interface LoadBalancerProps {
   readonly vpc: ec2.IVpc;
   /** Where access logs go (an SSE-S3 bucket: ALB cannot write to SSE-KMS). */
   readonly accessLogBucket: s3.IBucket;
   /** Serve HTTPS for `recordName` in the stage's `zone`; without it the stage serves plain HTTP and says so at synth. */
-  readonly domain?: { readonly zone: route53.IHostedZone; readonly recordName: string };
+  readonly domain?: SiteName;
   readonly deletionProtection: boolean;
   /** Without a domain (plain HTTP): the client blocks admitted on port 80, and no others. */
   readonly httpAllowedCidrs: readonly string[];
@@ -53,8 +53,8 @@ export const HSTS = `max-age=${HSTS_MAX_AGE_SECONDS}; includeSubDomains`;
 export class LoadBalancer extends Construct {
   readonly alb: elbv2.ApplicationLoadBalancer;
   readonly listener: elbv2.ApplicationListener;
-  /** The site's URL. */
-  readonly url: string;
+  /** The site's URL, where the load balancer knows it (behind CloudFront without a domain it is the distribution's). */
+  readonly url?: string;
   /** The site's name on the certificate, where the stage serves HTTPS. */
   readonly hostName?: string;
   private readonly certificate?: acm.ICertificate;
@@ -89,8 +89,6 @@ export class LoadBalancer extends Construct {
         'elbv2_deletion_protection_enabled_check',
         'Deletion protection is on in prod only (app.loadBalancerDeletionProtection): the load balancer holds no data, and other stages must be able to tear down.',
       );
-    }
-    if (!props.deletionProtection) {
       Validations.of(this.alb.node.defaultChild!).acknowledge({
         id: 'NIST.800.53.R5-ELBDeletionProtectionEnabled',
         reason: 'Deletion protection is on in prod only: the load balancer holds no data, and other stages must be able to tear down.',
@@ -116,7 +114,7 @@ export class LoadBalancer extends Construct {
       (this.listener.node.defaultChild as elbv2.CfnListener).listenerAttributes = [{ key: 'routing.http.response.strict_transport_security.header_value', value: HSTS }];
       this.url = `https://${props.domain.recordName}`;
       if (internal) {
-        this.listener.connections.allowDefaultPortFrom(ec2.Peer.ipv4(props.behindCloudFront!.vpcCidr), "CloudFront's VPC origin (its network interfaces in this VPC)");
+        this.admitVpcOrigin(props.behindCloudFront!.vpcCidr);
         return;
       }
       const redirect = this.alb.addRedirect({ sourceProtocol: elbv2.ApplicationProtocol.HTTP, sourcePort: 80, targetProtocol: elbv2.ApplicationProtocol.HTTPS, targetPort: 443 });
@@ -124,18 +122,12 @@ export class LoadBalancer extends Construct {
         id: 'NIST.800.53.R5-ELBv2ACMCertificateRequired',
         reason: 'This port-80 listener only answers with a redirect to HTTPS; it serves no content.',
       });
-      for (const [recordId, Record] of [
-        ['Alias', route53.ARecord],
-        ['AliasV6', route53.AaaaRecord],
-      ] as const) {
-        new Record(this, recordId, { zone, recordName: props.domain.recordName, target: route53.RecordTarget.fromAlias(new targets.LoadBalancerTarget(this.alb)) });
-      }
+      siteAliasRecords(this, props.domain, new targets.LoadBalancerTarget(this.alb));
     } else {
       this.listener = this.alb.addListener('Http', { protocol: elbv2.ApplicationProtocol.HTTP, port: 80, open: false });
       if (internal) {
-        // CloudFront serves HTTPS on its own name and holds viewers to the blocks at the edge.
-        this.listener.connections.allowDefaultPortFrom(ec2.Peer.ipv4(props.behindCloudFront!.vpcCidr), "CloudFront's VPC origin (its network interfaces in this VPC)");
-        this.url = 'the edge stack output SiteUrl';
+        // CloudFront serves HTTPS on its own name (the edge stack's SiteUrl) and holds viewers to the blocks at the edge.
+        this.admitVpcOrigin(props.behindCloudFront!.vpcCidr);
         Annotations.of(this).addWarningV2(
           'app:httpOnly',
           `This stage has no domain: CloudFront serves it on its own *.cloudfront.net name (edge stack output SiteUrl), to ${props.httpAllowedCidrs.join(', ')} only (app.httpAllowedCidrs), and reaches this internal load balancer over HTTP inside the VPC. Set domain and https: true in lib/config/stages.ts to serve the site's own name.`,
@@ -160,6 +152,11 @@ export class LoadBalancer extends Construct {
         });
       }
     }
+  }
+
+  /** Behind CloudFront: the listener admits the VPC's block, where the VPC origin's network interfaces are. */
+  private admitVpcOrigin(vpcCidr: string): void {
+    this.listener.connections.allowDefaultPortFrom(ec2.Peer.ipv4(vpcCidr), "CloudFront's VPC origin (its network interfaces in this VPC)");
   }
 
   /**

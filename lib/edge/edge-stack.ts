@@ -2,7 +2,6 @@ import { CfnOutput } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import type * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
-import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as targets from 'aws-cdk-lib/aws-route53-targets';
 import type { Construct } from 'constructs';
 import { AlarmTopic, alarmTopicName } from '../ops/alarm-topic';
@@ -10,6 +9,7 @@ import { AlarmSet } from '../shared/alarm-set';
 import type { LogSettings } from '../shared/log-group';
 import { LogsKey } from '../shared/logs-key';
 import { stageResourceName } from '../shared/naming';
+import { type SiteName, siteAliasRecords } from '../shared/site-records';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
 import { Waf, wafSettings } from '../shared/waf';
 import { DistributionLogs } from './distribution-logs';
@@ -31,7 +31,7 @@ export interface EdgeStackProps extends StageStackProps {
    * validation records and the site's alias go. Without (a stage without a domain) the
    * distribution serves its own name, to `app.httpAllowedCidrs` only.
    */
-  readonly domain?: { readonly zone: route53.IPublicHostedZone; readonly recordName: string };
+  readonly domain?: SiteName;
   /** The stage's internal load balancer, the distribution's origin. */
   readonly loadBalancer: elbv2.IApplicationLoadBalancer;
   /** Seconds the load balancer keeps an idle connection (the origin read timeout). */
@@ -79,14 +79,7 @@ export class EdgeStack extends StageStack implements EdgeTier {
       immutablePaths: this.config.edge.immutablePaths,
     }).distribution;
     new DistributionLogs(this, 'AccessLogs', { distribution: this.distribution, ...logs });
-    for (const [recordId, Record] of domain
-      ? ([
-          ['Alias', route53.ARecord],
-          ['AliasV6', route53.AaaaRecord],
-        ] as const)
-      : []) {
-      new Record(this, recordId, { zone: domain!.zone, recordName: domain!.recordName, target: route53.RecordTarget.fromAlias(new targets.CloudFrontTarget(this.distribution)) });
-    }
+    if (domain) siteAliasRecords(this, domain, new targets.CloudFrontTarget(this.distribution));
     new EdgeAlarms(this, 'EdgeAlarms', {
       alarms: new AlarmSet(name, topic),
       distributionId: this.distribution.distributionId,

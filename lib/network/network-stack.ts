@@ -5,6 +5,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { AlarmTopic, alarmTopicName } from '../ops/alarm-topic';
 import { LogsKey } from '../shared/logs-key';
+import type { SiteName } from '../shared/site-records';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
 import { Network } from './network';
 import { StageZone } from './stage-zone';
@@ -18,6 +19,8 @@ export interface NetworkTier {
   readonly alarmTopic: sns.ITopic;
   /** The stage's own hosted zone, where it has a domain. */
   readonly zone?: route53.IPublicHostedZone;
+  /** Where the stage serves HTTPS for its own name (`https` with a domain): the site's records and certificates. */
+  readonly site?: SiteName;
 }
 
 /**
@@ -31,6 +34,7 @@ export class NetworkStack extends StageStack implements NetworkTier {
   readonly alarmTopic: sns.ITopic;
   /** The stage's own hosted zone, where it has a domain. */
   readonly zone?: route53.IPublicHostedZone;
+  readonly site?: SiteName;
 
   constructor(scope: Construct, id: string, props: StageStackProps) {
     super(scope, id, props);
@@ -47,7 +51,9 @@ export class NetworkStack extends StageStack implements NetworkTier {
       flowLogs: network.flowLogs,
       removalPolicy: this.statefulRemovalPolicy,
     }).vpc;
-    if (this.config.domain) this.zone = new StageZone(this, 'Zone', this.config.domain).zone;
+    const { domain, https } = this.config;
+    if (domain) this.zone = new StageZone(this, 'Zone', domain).zone;
+    if (https && domain && this.zone) this.site = { zone: this.zone, recordName: domain.recordName };
     this.alarmTopic = new AlarmTopic(this, 'Alarms', { topicName: alarmTopicName(this.config.name), ...this.config.alarms, removalPolicy: this.statefulRemovalPolicy }).topic;
   }
 }

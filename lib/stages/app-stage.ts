@@ -81,12 +81,11 @@ export class AppStage extends Stage {
       deploy,
     });
     if (config.edge.enabled) {
-      if (config.https && !this.network.zone) throw new Error(`${config.name}: https needs a domain (the config schema rejects this).`);
       this.edge = new EdgeStack(this, 'Edge', {
         config,
         env: { account: config.account, region: EDGE_REGION },
         description: `Edge of the ${config.name} stage (${EDGE_REGION}): CloudFront distribution, certificate, WAF, access logs, site records`,
-        domain: config.https && config.domain && this.network.zone ? { zone: this.network.zone, recordName: config.domain.recordName } : undefined,
+        domain: this.network.site,
         loadBalancer: this.app.loadBalancer,
         originIdleTimeoutSeconds: IDLE_TIMEOUT_SECONDS,
       });

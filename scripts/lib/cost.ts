@@ -280,8 +280,8 @@ export function estimateStack(
   const b = usage.baseline;
   let alarmMetrics = 0;
   let logGb = 0;
-  const functionLogGroups = referencedIds(resources, 'AWS::Lambda::Function', (p) => (p.LoggingConfig as Props | undefined)?.LogGroup);
-  const flowLogs = Object.values(resources).filter((r) => r.Type === 'AWS::EC2::FlowLog');
+  const functionLogGroups = referencedBy(resources, 'AWS::Lambda::Function', (p) => (p.LoggingConfig as Props | undefined)?.LogGroup);
+  const flowLogGroups = referencedBy(resources, 'AWS::EC2::FlowLog', (p) => p.LogGroupName);
 
   for (const [id, resource] of Object.entries(resources)) {
     const p = (resource.Properties ?? {}) as Props;
@@ -414,9 +414,9 @@ export function estimateStack(
         break;
       case 'AWS::Logs::LogGroup': {
         // A flow log's group: all traffic, or rejected traffic only (TrafficType REJECT).
-        const flowLog = flowLogs.find((f) => JSON.stringify(f.Properties?.LogGroupName ?? f.Properties?.LogDestination ?? '').includes(`"${id}"`));
+        const flowLog = flowLogGroups.get(id);
         const gb = flowLog
-          ? usage.flowLogGbIngested * ((flowLog.Properties as Props).TrafficType === 'REJECT' ? usage.rejectedFlowShare : 1)
+          ? usage.flowLogGbIngested * (flowLog.TrafficType === 'REJECT' ? usage.rejectedFlowShare : 1)
           : functionLogGroups.has(id)
             ? usage.functionLogGbIngested
             : usage.logGbIngestedPerGroup;
@@ -491,13 +491,17 @@ export function spotTasks(service: Props, count: number): number {
   return spot + (weights > 0 ? Math.round((left * spotWeight) / weights) : 0);
 }
 
-/** Logical ids that resources of `type` name with `Ref` at `pick` (a function's log group, for one). */
-function referencedIds(resources: Resources, type: string, pick: (p: Props) => unknown): Set<string> {
-  const ids = new Set<string>();
+/**
+ * The logical ids that resources of `type` name with `Ref` at `pick` (a function's log group, a
+ * flow log's), each with the properties of the resource naming it.
+ */
+function referencedBy(resources: Resources, type: string, pick: (p: Props) => unknown): Map<string, Props> {
+  const ids = new Map<string, Props>();
   for (const r of Object.values(resources)) {
     if (r.Type !== type) continue;
-    const ref = pick((r.Properties ?? {}) as Props) as { Ref?: string } | undefined;
-    if (ref?.Ref) ids.add(ref.Ref);
+    const props = (r.Properties ?? {}) as Props;
+    const ref = pick(props) as { Ref?: string } | undefined;
+    if (ref?.Ref) ids.set(ref.Ref, props);
   }
   return ids;
 }
