@@ -20,6 +20,10 @@ describe('images reach every stage account from the one registry CI pushes to', 
     expect(rule.Properties).toEqual({ EcrRepositoryPrefix: 'ecr-public', UpstreamRegistry: 'ecr-public', UpstreamRegistryUrl: 'public.ecr.aws' });
     const [template] = resources(t, 'AWS::ECR::RepositoryCreationTemplate');
     expect(template.Properties).toMatchObject({ Prefix: 'ecr-public', AppliedFor: ['PULL_THROUGH_CACHE'], EncryptionConfiguration: { EncryptionType: 'AES256' } });
+    // ECR needs a custom role to apply a template only for KMS keys or resource tags: with neither,
+    // the cache creates its repositories itself, and no role can be missing at first pull.
+    expect(template.Properties.ResourceTags).toBeUndefined();
+    expect(template.Properties.CustomRoleArn).toBeUndefined();
     expect(JSON.parse(template.Properties.LifecyclePolicy).rules).toEqual([
       expect.objectContaining({ selection: expect.objectContaining({ tagStatus: 'untagged' }), action: { type: 'expire' } }),
     ]);
