@@ -9,7 +9,12 @@ export interface DistributionLogsProps extends LogSettings {
   readonly distribution: cloudfront.IDistribution;
 }
 
-/** The access-log fields kept: who asked for what, how it was answered, from the cache or not, and how long it took. */
+/**
+ * The access-log fields kept: who asked for what, how it was answered, from the cache or not, and
+ * how long it took. Named as CloudFront names them (developer guide, "Log file fields"; header
+ * fields in parentheses); test/stages/vended-logs.test.ts checks each against the fields CloudFront
+ * offers, since a delivery asking for any other fails to create.
+ */
 export const ACCESS_LOG_FIELDS = [
   'timestamp',
   'c-ip',
@@ -27,8 +32,8 @@ export const ACCESS_LOG_FIELDS = [
   'cs-protocol',
   'cs-protocol-version',
   'ssl-protocol',
-  'cs-user-agent',
-  'cs-referer',
+  'cs(User-Agent)',
+  'cs(Referer)',
   'origin-fbl',
   'origin-lbl',
 ] as const;
