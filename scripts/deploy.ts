@@ -21,7 +21,7 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { STSClient } from '@aws-sdk/client-sts';
 import { loadStages, STAGE_NAMES, type StageConfig, type StageName } from '../lib/config';
 import { addContext, readFlags, stageArg } from './lib/args';
-import { readAssembly, UsageError } from './lib/assembly';
+import { readAssembly, stageTarget, UsageError } from './lib/assembly';
 import { accountProblem } from './lib/credentials';
 import {
   checkImageRef,
@@ -34,7 +34,9 @@ import {
   refusal,
   runningRelease,
   STAGE_STACKS,
+  type StackPlace,
   type StageStack,
+  stackPlaces,
 } from './lib/release';
 
 const USAGE = `usage: deploy --stage ${STAGE_NAMES.join('|')} [--image TAG|sha256:DIGEST] [--only ${STAGE_STACKS.join('|')} ...] [--app DIR] [--account ID] [-c KEY=VALUE ...] [--yes]`;
@@ -83,19 +85,14 @@ export interface DeployClients {
   readonly ecr: ECRClient;
 }
 
-/** The account a prebuilt assembly deploys the stage to (every stack of the stage names the same). */
-export function assemblyAccount(dir: string, stage: StageName): { account: string; region: string } {
-  const environments = [
-    ...new Set(
-      readAssembly(dir)
-        .filter((s) => s.stage === stage && s.stackName.startsWith(`${stage}-`) && !s.stackName.endsWith('-Dr'))
-        .map((s) => s.environment),
-    ),
-  ];
-  if (environments.length !== 1)
-    throw new UsageError(`${dir} holds ${environments.length === 0 ? 'no stack' : `stacks in ${environments.join(' and ')}`} of ${stage}: synthesize it with ${stage} in it.`);
-  const [, , account, region] = environments[0].split('/');
-  return { account, region };
+/** Refuses `--only` stacks the stage does not have (dev has no DR stack), which `cdk deploy` would report as "no stacks match". */
+function checkOnly(args: DeployArgs, stacks: readonly StackPlace[]): void {
+  const missing = (args.only ?? []).filter((o) => !stacks.some((s) => s.stackName === `${args.stage}-${o}`));
+  if (missing.length > 0) {
+    throw new UsageError(
+      `${args.stage} has no ${missing.join(' or ')} stack (it has ${stacks.map((s) => s.stackName.slice(args.stage.length + 1)).join(', ')}): leave --only ${missing.join(' --only ')} out.`,
+    );
+  }
 }
 
 /**
@@ -106,16 +103,18 @@ export async function planDeploy(args: DeployArgs, env: NodeJS.ProcessEnv, clien
   // The pipeline's unattended deploys skip CDK's prompt; a person with --yes still sees it for IAM and security-group changes.
   const noApproval = env.CI === 'true';
   if (args.app) {
-    const { account, region } = assemblyAccount(args.app, args.stage);
+    const { account, region, stacks } = stageTarget(readAssembly(args.app), args.stage, args.app);
+    checkOnly(args, stacks);
     const problem = await accountProblem(clientsFor(region).sts, account, args.stage);
     if (problem) throw new UsageError(problem);
     return {
-      plan: { stage: args.stage, account, region, imageSource: `the image ${args.app} was synthesized with`, only: args.only, app: args.app, context: {}, noApproval },
+      plan: { stage: args.stage, account, region, stacks, imageSource: `the image ${args.app} was synthesized with`, only: args.only, app: args.app, context: {}, noApproval },
       config: loadStages({ stages: args.stage }).selected[0],
     };
   }
   const config = operatorConfig(args.stage, args, env);
   const { account } = config;
+  checkOnly(args, stackPlaces(config));
   const clients = clientsFor(config.region);
   const problem = await accountProblem(clients.sts, account, args.stage);
   if (problem) throw new UsageError(problem);
@@ -133,7 +132,10 @@ export async function planDeploy(args: DeployArgs, env: NodeJS.ProcessEnv, clien
       `the image ${config.image.repositoryName} ${image} is not in the ${args.stage} registry (${account}, ${config.region}): push it, or wait for replication (npm run preflight -- --stage ${args.stage} --image ${image} --wait-for-image 900).`,
     );
   }
-  return { plan: { stage: args.stage, account, region: config.region, image, imageSource, only: args.only, context: args.context, noApproval }, config };
+  return {
+    plan: { stage: args.stage, account, region: config.region, stacks: stackPlaces(config), image, imageSource, only: args.only, context: args.context, noApproval },
+    config,
+  };
 }
 
 /** Runs `npx cdk` with the plan's arguments; its exit code. */

@@ -39,7 +39,20 @@ import { type DeployClients, defaultClients, runCdk } from './deploy';
 import { addContext, readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
 import { accountProblem } from './lib/credentials';
-import { appOutputs, type DeployPlan, deployOrPrint, formatPlan, imageExists, imageRef, operatorConfig, pitrCovers, previousRelease, refusal, runningRelease } from './lib/release';
+import {
+  appOutputs,
+  type DeployPlan,
+  deployOrPrint,
+  formatPlan,
+  imageExists,
+  imageRef,
+  operatorConfig,
+  pitrCovers,
+  previousRelease,
+  refusal,
+  runningRelease,
+  stackPlaces,
+} from './lib/release';
 
 const USAGE = `usage: rollback --stage ${STAGE_NAMES.join('|')} [--fast] [--account ID] [-c KEY=VALUE ...] [--yes]`;
 
@@ -146,6 +159,7 @@ export async function planRollback(
     stage: args.stage,
     account,
     region: config.region,
+    stacks: stackPlaces(config),
     image: previous.ref,
     imageSource: 'the release before the running one',
     only: ['App'],

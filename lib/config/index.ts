@@ -1,4 +1,4 @@
 export { crossStageProblems, type DeployOptions, loadStageConfigs, loadStages, parseStageConfig, StageConfigError } from './load';
-export { deployRegions, EDGE_REGION, stageRegions } from './regions';
+export { deployRegions, EDGE_REGION, hasDrStack, STAGE_STACKS, type StageStack, stageRegions, stageStacks } from './regions';
 export * from './schema';
 export { STAGES } from './stages';

@@ -2,7 +2,7 @@ import { Stage, type StageProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { AppStack } from '../app/app-stack';
 import { IDLE_TIMEOUT_SECONDS } from '../app/load-balancer';
-import type { DeployOptions, StageConfig } from '../config';
+import { type DeployOptions, hasDrStack, type StageConfig } from '../config';
 import { DataStack } from '../data/data-stack';
 import { DrStack } from '../dr/dr-stack';
 import { EDGE_REGION, EdgeStack } from '../edge/edge-stack';
@@ -56,7 +56,7 @@ export class AppStage extends Stage {
       description: `Network of the ${config.name} stage: VPC, subnets, NAT, flow logs`,
       terminationProtection: config.retainOnDelete,
     });
-    if (config.uploads.replicateToDr || config.backup.drCopies) {
+    if (hasDrStack(config)) {
       this.dr = new DrStack(this, 'Dr', {
         config,
         env: { account: config.account, region: config.drRegion },

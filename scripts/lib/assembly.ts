@@ -82,3 +82,37 @@ export function readAssembly(dir: string): AssemblyStack[] {
   visit(realRoot);
   return stacks;
 }
+
+/** Where a stage's stacks in an assembly deploy: one account, a home region, and each stack's region. */
+export interface StageTarget {
+  readonly account: string;
+  /** The region of the stage's App stack, where its services run and the operator commands look. */
+  readonly region: string;
+  /** Every stack of the stage, with the region it deploys to (the DR and edge stacks elsewhere). */
+  readonly stacks: readonly { readonly stackName: string; readonly region: string }[];
+}
+
+/**
+ * Reads where a stage of a synthesized assembly deploys. A stage spans regions (its DR stack in the
+ * DR region, its edge stack in us-east-1) but never accounts: every stack must name the same one.
+ * The home region is the App stack's. Throws a UsageError when the stage is missing, has no App
+ * stack, or spans accounts.
+ */
+export function stageTarget(stacks: readonly AssemblyStack[], stage: string, dir: string): StageTarget {
+  const own = stacks.filter((s) => s.stage === stage && s.stackName.startsWith(`${stage}-`));
+  if (own.length === 0) throw new UsageError(`${dir} holds no stack of ${stage}: synthesize it with ${stage} in it (cdk synth, or -c stages=${stage}).`);
+  const place = (s: AssemblyStack) => {
+    const [, , account, region] = s.environment.split('/');
+    return { stackName: s.stackName, account, region };
+  };
+  const placed = own.map(place);
+  const accounts = [...new Set(placed.map((p) => p.account))];
+  if (accounts.length !== 1 || !/^\d{12}$/.test(accounts[0])) {
+    throw new UsageError(
+      `${dir} puts the stacks of ${stage} in ${accounts.length === 1 ? `"${accounts[0]}", which is no account id` : `several accounts (${placed.map((p) => `${p.stackName}: ${p.account}`).join(', ')})`}: a stage deploys to one account. Synthesize it again with ${stage}'s account (-c ${stage}.account=...).`,
+    );
+  }
+  const app = placed.find((p) => p.stackName === `${stage}-App`);
+  if (!app) throw new UsageError(`${dir} holds no ${stage}-App stack (it has ${placed.map((p) => p.stackName).join(', ')}): synthesize the whole stage.`);
+  return { account: accounts[0], region: app.region, stacks: placed.map(({ stackName, region }) => ({ stackName, region })) };
+}

@@ -10,12 +10,10 @@ import { DescribeImagesCommand, type ECRClient } from '@aws-sdk/client-ecr';
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand, type ECSClient } from '@aws-sdk/client-ecs';
 import { type DBSnapshot, DescribeDBInstancesCommand, DescribeDBSnapshotsCommand, type RDSClient } from '@aws-sdk/client-rds';
 import { TAGS, TOOL_TAG } from '../../lambda/pre-deploy-snapshot/snapshot';
-import { loadStages, STAGES, type StageConfig, StageConfigError, type StageName } from '../../lib/config';
+import { loadStages, STAGES, type StageConfig, StageConfigError, type StageName, type StageStack, stageStacks } from '../../lib/config';
 import { UsageError } from './assembly';
 
-/** The stacks of a stage, as `--only` names them, in the order they deploy. */
-export const STAGE_STACKS = ['Network', 'Dr', 'Data', 'App', 'Edge', 'Ops'] as const;
-export type StageStack = (typeof STAGE_STACKS)[number];
+export { STAGE_STACKS, type StageStack } from '../../lib/config';
 
 /** The repository variable the workflows keep a stage's account id in (AWS_PROD_ACCOUNT_ID). */
 export const accountVariable = (stage: StageName) => `AWS_${stage.toUpperCase()}_ACCOUNT_ID`;
@@ -167,6 +165,34 @@ export async function pitrCovers(rds: Pick<RDSClient, 'send'>, dbInstanceIdentif
   return `point-in-time restore of ${dbInstanceIdentifier} reaches ${latest.toISOString()} (${Math.max(0, Math.round(lagMinutes))} minutes ago), so the rollback skips its pre-deploy snapshot`;
 }
 
+/** A stack of the stage and the region it deploys to. */
+export interface StackPlace {
+  readonly stackName: string;
+  readonly region: string;
+}
+
+/** Where the stage's stacks deploy, by its config. */
+export function stackPlaces(config: StageConfig): StackPlace[] {
+  return stageStacks(config).map(({ stack, region }) => ({ stackName: `${config.name}-${stack}`, region }));
+}
+
+/** The stacks a plan deploys, by region: "eu-west-1 (staging-Network, staging-App), us-east-1 (staging-Edge)". */
+function byRegion(plan: DeployPlan): string {
+  const chosen = plan.only ? plan.stacks.filter((s) => plan.only!.some((o) => s.stackName === `${plan.stage}-${o}`)) : plan.stacks;
+  const regions = [...new Set(chosen.map((s) => s.region))];
+  return (
+    regions
+      .map(
+        (r) =>
+          `${r} (${chosen
+            .filter((s) => s.region === r)
+            .map((s) => s.stackName)
+            .join(', ')})`,
+      )
+      .join(', ') || 'none of the stage'
+  );
+}
+
 export interface DeployPlan {
   readonly stage: StageName;
   readonly account: string;
@@ -177,6 +203,8 @@ export interface DeployPlan {
   readonly imageSource: string;
   /** Stacks of the stage to deploy, or undefined for all of them. */
   readonly only?: readonly StageStack[];
+  /** Every stack of the stage and the region it deploys to (a stage spans its home, DR and edge regions). */
+  readonly stacks: readonly StackPlace[];
   /** A prebuilt cloud assembly to deploy instead of synthesizing. */
   readonly app?: string;
   /** Further -c overrides (the caller's, and the rollback's). */
@@ -210,6 +238,7 @@ export function formatPlan(plan: DeployPlan, config: Pick<StageConfig, 'image'>)
     `deploy ${plan.stage} (account ${plan.account}, ${plan.region})`,
     `  image:   ${plan.image ? `${config.image.repositoryName} ${plan.image}` : 'as synthesized in the assembly'} (${plan.imageSource})`,
     `  stacks:  ${plan.only ? `${plan.only.map((s) => `${plan.stage}/${s}`).join(', ')} only` : `every stack of ${plan.stage}`}`,
+    `  regions: ${byRegion(plan)}`,
     ...Object.entries(plan.context).map(([key, value]) => `  context: ${key}=${value}`),
     `  command: ${shellLine(['npx', 'cdk', ...deployArgs(plan)])}`,
   ].join('\n');

@@ -1,0 +1,120 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { ECRClient } from '@aws-sdk/client-ecr';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { STSClient } from '@aws-sdk/client-sts';
+import { beforeAll, describe, expect, test, vi } from 'vitest';
+import { type DeployClients, main as deploy, parseArgs, planDeploy } from '../../scripts/deploy';
+import { type AssemblyStack, readAssembly, stageTarget } from '../../scripts/lib/assembly';
+import { deployArgs, formatPlan } from '../../scripts/lib/release';
+import { type Moto, startMoto } from '../support/moto';
+import { synthAssembly } from '../support/synth';
+
+/**
+ * `npm run deploy -- --stage S --app DIR`, the path the release workflow takes for every stage, on
+ * an assembly synthesized the way the workflow does (every stack of the stage, each in its own
+ * region: the DR stack in the DR region, the edge stack in us-east-1), with moto's account as the
+ * stages' account so the credential check passes.
+ */
+const ACCOUNT = '123456789012'; // moto's
+const ROOT = join(__dirname, '..', '..');
+let moto: Moto;
+let assembly: string;
+let clients: DeployClients;
+const clientsFor = () => clients;
+
+beforeAll(async () => {
+  moto = await startMoto();
+  const config = moto.clientConfig('eu-west-1');
+  clients = { sts: new STSClient(config), cfn: new CloudFormationClient(config), ecs: new ECSClient(config), ecr: new ECRClient(config) };
+  assembly = synthAssembly(mkdtempSync(join(tmpdir(), 'release-assembly-')), {
+    stages: 'dev,staging',
+    // Two stages in one account share its baseline: dev takes staging's (the defaults) here.
+    context: { 'dev.account': ACCOUNT, 'staging.account': ACCOUNT, 'dev.baseline': '{}' },
+  });
+});
+
+describe('a stage read from a synthesized assembly', () => {
+  test('staging spans three regions of one account: home eu-west-1, its DR stack in eu-central-1, its edge in us-east-1', () => {
+    const target = stageTarget(readAssembly(assembly), 'staging', assembly);
+    expect(target.account).toBe(ACCOUNT);
+    expect(target.region).toBe('eu-west-1');
+    expect(Object.fromEntries(target.stacks.map((s) => [s.stackName, s.region]))).toEqual({
+      'staging-Network': 'eu-west-1',
+      'staging-Dr': 'eu-central-1',
+      'staging-Data': 'eu-west-1',
+      'staging-App': 'eu-west-1',
+      'staging-Edge': 'us-east-1',
+      'staging-Ops': 'eu-west-1',
+    });
+  });
+
+  const stack = (displayName: string, environment: string): AssemblyStack => ({
+    displayName,
+    stage: displayName.split('/')[0],
+    stackName: displayName.replace('/', '-'),
+    environment,
+    template: {},
+  });
+
+  test.each([
+    [[stack('dev/App', 'aws://111111111111/eu-west-1')], 'prod', /holds no stack of prod: synthesize it with prod in it/],
+    [[stack('dev/Network', 'aws://111111111111/eu-west-1')], 'dev', /holds no dev-App stack \(it has dev-Network\)/],
+    [
+      [stack('dev/App', 'aws://111111111111/eu-west-1'), stack('dev/Edge', 'aws://222222222222/us-east-1')],
+      'dev',
+      /puts the stacks of dev in several accounts \(dev-App: 111111111111, dev-Edge: 222222222222\): a stage deploys to one account/,
+    ],
+    [[stack('dev/App', 'aws://unknown-account/eu-west-1')], 'dev', /"unknown-account", which is no account id/],
+  ])('refuses %#: %s', (stacks, stage, message) => {
+    expect(() => stageTarget(stacks, stage, 'cdk.out')).toThrow(message);
+  });
+});
+
+describe('deploy --app, as the release workflow runs it', () => {
+  test.each(['dev', 'staging'] as const)('%s: deploys the whole stage from the assembly, in every region it spans', async (stage) => {
+    const { plan } = await planDeploy(parseArgs(['--stage', stage, '--app', assembly, '--yes']), { CI: 'true' }, clientsFor);
+    expect(plan).toMatchObject({ stage, account: ACCOUNT, region: 'eu-west-1', app: assembly });
+    expect(deployArgs(plan)).toEqual(['deploy', '--app', assembly, `${stage}/*`, '--require-approval', 'never']);
+    expect(plan.stacks.map((s) => s.region)).toContain('us-east-1');
+  });
+
+  test('the plan names every region and stack it deploys; --only narrows both', async () => {
+    const { plan, config } = await planDeploy(parseArgs(['--stage', 'staging', '--app', assembly]), {}, clientsFor);
+    expect(formatPlan(plan, config)).toContain(
+      '  regions: eu-west-1 (staging-Network, staging-Data, staging-App, staging-Ops), eu-central-1 (staging-Dr), us-east-1 (staging-Edge)',
+    );
+    const edge = await planDeploy(parseArgs(['--stage', 'staging', '--app', assembly, '--only', 'Edge']), {}, clientsFor);
+    expect(formatPlan(edge.plan, edge.config)).toContain('  regions: us-east-1 (staging-Edge)');
+    expect(deployArgs(edge.plan)).toEqual(['deploy', '--app', assembly, 'staging/Edge', '--exclusively']);
+  });
+
+  test('--only a stack the stage does not have is refused before cdk runs', async () => {
+    await expect(planDeploy(parseArgs(['--stage', 'dev', '--app', assembly, '--only', 'Dr']), {}, clientsFor)).rejects.toThrow(
+      'dev has no Dr stack (it has Network, Data, App, Edge, Ops): leave --only Dr out.',
+    );
+  });
+
+  test('--yes runs cdk deploy on the assembly', async () => {
+    vi.spyOn(console, 'log').mockImplementation(() => {});
+    const runs: string[][] = [];
+    const code = await deploy(['--stage', 'dev', '--app', assembly, '--yes'], { CI: 'true' }, (args) => (runs.push([...args]), 0), clientsFor);
+    vi.restoreAllMocks();
+    expect(code).toBe(0);
+    expect(runs).toEqual([['deploy', '--app', assembly, 'dev/*', '--require-approval', 'never']]);
+  });
+
+  test('spawned as the workflow runs it (dry run): the plan and exit 0', () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'deploy.ts'), '--stage', 'staging', '--app', assembly], {
+      encoding: 'utf8',
+      env: { ...process.env, AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'eu-west-1', CI: '' },
+    });
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toContain(`deploy staging (account ${ACCOUNT}, eu-west-1)`);
+    expect(run.stdout).toContain(`command: npx cdk deploy --app ${assembly} 'staging/*'`);
+    expect(run.status).toBe(0);
+  });
+});
