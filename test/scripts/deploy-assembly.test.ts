@@ -101,7 +101,11 @@ describe('deploy --app, as the release workflow runs it', () => {
   test('--yes runs cdk deploy on the assembly', async () => {
     vi.spyOn(console, 'log').mockImplementation(() => {});
     const runs: string[][] = [];
-    const code = await deploy(['--stage', 'dev', '--app', assembly, '--yes'], { CI: 'true' }, (args) => (runs.push([...args]), 0), clientsFor);
+    const record = (args: readonly string[]) => {
+      runs.push([...args]);
+      return 0;
+    };
+    const code = await deploy(['--stage', 'dev', '--app', assembly, '--yes'], { CI: 'true' }, record, clientsFor);
     vi.restoreAllMocks();
     expect(code).toBe(0);
     expect(runs).toEqual([['deploy', '--app', assembly, 'dev/*', '--require-approval', 'never']]);
