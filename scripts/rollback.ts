@@ -193,35 +193,64 @@ export async function planRollback(
   return { outcome: { kind: 'repoint', services, reconcile: plan, lines }, config };
 }
 
-/** The newest task definition of `current`'s family, older than it, whose app container runs `ref`. */
+/**
+ * The newest ACTIVE task definition of `current`'s family, older than it, whose app container runs
+ * `ref`. Only ACTIVE revisions count: ECS refuses to point a service at an INACTIVE one (revisions
+ * CloudFormation deregistered before the task definitions were retained on replacement).
+ */
 export async function earlierRevision(ecs: Pick<ECSClient, 'send'>, current: string, ref: string): Promise<string | undefined> {
   const match = /task-definition\/([^:]+):(\d+)$/.exec(current);
   if (!match) return undefined;
   const [, family, revision] = match;
-  const listed = await ecs.send(new ListTaskDefinitionsCommand({ familyPrefix: family, sort: 'DESC' }));
-  for (const arn of listed.taskDefinitionArns ?? []) {
-    const [, name, rev] = /task-definition\/([^:]+):(\d+)$/.exec(arn) ?? [];
-    if (name !== family || Number(rev) >= Number(revision)) continue;
+  const older: { arn: string; revision: number }[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await ecs.send(new ListTaskDefinitionsCommand({ familyPrefix: family, status: 'ACTIVE', sort: 'DESC', nextToken }));
+    for (const arn of page.taskDefinitionArns ?? []) {
+      const [, name, rev] = /task-definition\/([^:]+):(\d+)$/.exec(arn) ?? [];
+      if (name === family && Number(rev) < Number(revision)) older.push({ arn, revision: Number(rev) });
+    }
+    nextToken = page.nextToken;
+  } while (nextToken);
+  // Newest first, whatever order the pages came in.
+  for (const { arn } of older.sort((a, b) => b.revision - a.revision)) {
     const td = (await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: arn }))).taskDefinition;
+    if (td?.status !== undefined && td.status !== 'ACTIVE') continue;
     const app = td?.containerDefinitions?.find((c) => c.name === 'app') ?? td?.containerDefinitions?.[0];
     if (app?.image && imageRef(app.image) === ref) return arn;
   }
   return undefined;
 }
 
-/** Points the services back at their earlier task definitions (ECS UpdateService). */
+/**
+ * Points the services back at their earlier task definitions (ECS UpdateService). A refusal by ECS
+ * (a revision deregistered since the plan, say) becomes a RepointRefused naming the services
+ * already pointed back, so the operator knows where the stage stands.
+ */
 export async function repoint(ecs: Pick<ECSClient, 'send'>, services: readonly Repoint[]): Promise<void> {
+  const done: string[] = [];
   for (const s of services) {
-    await ecs.send(
-      new UpdateServiceCommand({
-        cluster: s.cluster,
-        service: s.service,
-        taskDefinition: s.taskDefinition,
-        ...(s.deploymentConfiguration ? { deploymentConfiguration: s.deploymentConfiguration } : {}),
-      }),
-    );
+    try {
+      await ecs.send(
+        new UpdateServiceCommand({
+          cluster: s.cluster,
+          service: s.service,
+          taskDefinition: s.taskDefinition,
+          ...(s.deploymentConfiguration ? { deploymentConfiguration: s.deploymentConfiguration } : {}),
+        }),
+      );
+    } catch (error) {
+      if ((error as Error).name !== 'ClientException' && (error as Error).name !== 'InvalidParameterException') throw error;
+      throw new RepointRefused(
+        `ECS refused to point ${s.service} at ${s.taskDefinition} (${(error as Error).message}). ${done.length > 0 ? `${done.join(' and ')} already went back; ` : 'Nothing was changed; '}roll back without --fast, which deploys the earlier release again.`,
+      );
+    }
+    done.push(s.service);
   }
 }
+
+/** ECS refused a repoint: said, exit 1. */
+export class RepointRefused extends Error {}
 
 export function rollbackClients(region: string): RollbackClients {
   return { ...defaultClients(region), rds: new RDSClient({ region, maxAttempts: 5, retryMode: 'adaptive' }) };
@@ -244,7 +273,13 @@ export async function main(argv = process.argv.slice(2), env = process.env, run 
         console.log('dry run: nothing changed. Run again with --yes to point the services back, then to deploy.');
         return 0;
       }
-      await repoint(clientsFor(config.region).ecs, outcome.services);
+      try {
+        await repoint(clientsFor(config.region).ecs, outcome.services);
+      } catch (error) {
+        if (!(error instanceof RepointRefused)) throw error;
+        console.error(`rollback: ${error.message}`);
+        return 1;
+      }
       console.log('pointed back: ECS deploys the earlier revisions now (aws ecs describe-services shows the progress); deploying the same release through CloudFormation.');
       return deployOrPrint(outcome.reconcile, true, run, {
         dryRun: '',

@@ -1,4 +1,4 @@
-import { type CfnElement, type Duration, Stack, Validations } from 'aws-cdk-lib';
+import { CfnDeletionPolicy, type CfnElement, type Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -74,6 +74,14 @@ export class AppTask extends Construct {
       memoryLimitMiB: props.memoryLimitMiB,
       runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.ARM64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
     });
+    // Every property of a task definition replaces it, so each release registers a new revision,
+    // and CloudFormation deregisters the replaced one (aws/aws-cdk#24372): ECS refuses to point a
+    // service at an INACTIVE revision, which would leave `rollback --fast` nothing to go back to.
+    // Retained on replacement, the revisions of earlier releases stay ACTIVE (they cost nothing);
+    // deleting the stack still deregisters the last one.
+    const { cfnOptions } = this.taskDefinition.node.defaultChild as ecs.CfnTaskDefinition;
+    cfnOptions.updateReplacePolicy = CfnDeletionPolicy.RETAIN;
+    cfnOptions.deletionPolicy = CfnDeletionPolicy.DELETE;
     for (const name of Object.keys(SCRATCH_PATHS)) this.taskDefinition.addVolume({ name });
 
     this.container = this.taskDefinition.addContainer(APP_CONTAINER, {

@@ -18,6 +18,13 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
     expect(synthesized[name].stage.app.stackName).toBe(`${name}-App`);
   });
 
+  test('every task definition stays ACTIVE when a release replaces it, so rollback --fast can point a service back at it', () => {
+    // ECS refuses an INACTIVE revision, and CloudFormation deregisters what it replaces unless retained.
+    const definitions = Object.entries(app(name).findResources('AWS::ECS::TaskDefinition'));
+    expect(definitions.length).toBeGreaterThanOrEqual(2);
+    for (const [id, definition] of definitions) expect(definition.UpdateReplacePolicy, id).toBe('Retain');
+  });
+
   test('cluster with enhanced Container Insights and both Fargate capacity providers', () => {
     app(name).hasResourceProperties('AWS::ECS::Cluster', { ClusterSettings: [{ Name: 'containerInsights', Value: 'enhanced' }] });
     app(name).hasResourceProperties('AWS::ECS::ClusterCapacityProviderAssociations', { CapacityProviders: Match.arrayWith(['FARGATE', 'FARGATE_SPOT']) });

@@ -5,6 +5,7 @@ import { CreateRepositoryCommand, ECRClient, PutImageCommand } from '@aws-sdk/cl
 import {
   CreateClusterCommand,
   CreateServiceCommand,
+  DeregisterTaskDefinitionCommand,
   DescribeServicesCommand,
   DescribeTaskDefinitionCommand,
   ECSClient,
@@ -395,6 +396,57 @@ describe('npm run rollback', () => {
     expect(await earlierRevision(clients.ecs, current, 'v0.0.1')).toBeUndefined();
     expect(await earlierRevision(clients.ecs, current.replace(/:2$/, ':1'), 'v1.4.1')).toBeUndefined();
     expect(await earlierRevision(clients.ecs, 'not-an-arn', 'v1.4.1')).toBeUndefined();
+  });
+});
+
+describe('rollback --fast and revisions CloudFormation no longer holds', () => {
+  /** A family of task definitions in moto, one revision per image given, oldest first; their ARNs. */
+  const family = async (name: string, images: string[]) => {
+    const arns: string[] = [];
+    for (const image of images) {
+      const out = await clients.ecs.send(
+        new RegisterTaskDefinitionCommand({ family: name, networkMode: 'awsvpc', requiresCompatibilities: ['FARGATE'], cpu: '256', memory: '512', containerDefinitions: [{ name: 'app', image }] }),
+      );
+      arns.push(out.taskDefinition!.taskDefinitionArn!);
+    }
+    return arns;
+  };
+
+  test('the earlier revision is the newest ACTIVE one of the image, never a deregistered one', async () => {
+    const [first, second, current] = await family('rollbackNewest', [`${REGISTRY}:v1`, `${REGISTRY}:v1`, `${REGISTRY}:v2`]);
+    expect(await earlierRevision(clients.ecs, current, 'v1')).toBe(second);
+    // CloudFormation deregistered the replaced revision (before task definitions were retained): ECS would refuse it.
+    await clients.ecs.send(new DeregisterTaskDefinitionCommand({ taskDefinition: second }));
+    expect(await earlierRevision(clients.ecs, current, 'v1')).toBe(first);
+    await clients.ecs.send(new DeregisterTaskDefinitionCommand({ taskDefinition: first }));
+    expect(await earlierRevision(clients.ecs, current, 'v1')).toBeUndefined();
+  });
+
+  test('a revision ECS refuses (moto accepts INACTIVE ones: the refusal is stubbed) stops the rollback with what to do, exit 1', async () => {
+    const errors: string[] = [];
+    vi.spyOn(console, 'log').mockImplementation(() => {});
+    vi.spyOn(console, 'error').mockImplementation((line: string) => {
+      errors.push(line);
+    });
+    const ecs = {
+      send: async (command: { input: unknown }) => {
+        if (command instanceof ListServiceDeploymentsCommand) return { serviceDeployments: [] };
+        if (command instanceof UpdateServiceCommand) {
+          throw Object.assign(new Error('TaskDefinition is inactive'), { name: 'ClientException' });
+        }
+        return clients.ecs.send(command as never);
+      },
+    } as unknown as ECSClient;
+    const runs: string[][] = [];
+    const code = await rollback(['--stage', 'staging', ...AT, '--fast', '--yes'], {}, (args) => runs.push([...args]) && 0, () => ({ ...clients, ecs }));
+    vi.restoreAllMocks();
+    expect(code).toBe(1);
+    expect(runs).toEqual([]);
+    expect(errors).toEqual([
+      expect.stringMatching(
+        /^rollback: ECS refused to point staging-App-WebService at .*stagingAppWebTask:1 \(TaskDefinition is inactive\)\. Nothing was changed; roll back without --fast, which deploys the earlier release again\.$/,
+      ),
+    ]);
   });
 });
 
