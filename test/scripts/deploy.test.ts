@@ -405,7 +405,14 @@ describe('rollback --fast and revisions CloudFormation no longer holds', () => {
     const arns: string[] = [];
     for (const image of images) {
       const out = await clients.ecs.send(
-        new RegisterTaskDefinitionCommand({ family: name, networkMode: 'awsvpc', requiresCompatibilities: ['FARGATE'], cpu: '256', memory: '512', containerDefinitions: [{ name: 'app', image }] }),
+        new RegisterTaskDefinitionCommand({
+          family: name,
+          networkMode: 'awsvpc',
+          requiresCompatibilities: ['FARGATE'],
+          cpu: '256',
+          memory: '512',
+          containerDefinitions: [{ name: 'app', image }],
+        }),
       );
       arns.push(out.taskDefinition!.taskDefinitionArn!);
     }
@@ -438,7 +445,11 @@ describe('rollback --fast and revisions CloudFormation no longer holds', () => {
       },
     } as unknown as ECSClient;
     const runs: string[][] = [];
-    const code = await rollback(['--stage', 'staging', ...AT, '--fast', '--yes'], {}, (args) => runs.push([...args]) && 0, () => ({ ...clients, ecs }));
+    const record = (args: readonly string[]) => {
+      runs.push([...args]);
+      return 0;
+    };
+    const code = await rollback(['--stage', 'staging', ...AT, '--fast', '--yes'], {}, record, () => ({ ...clients, ecs }));
     vi.restoreAllMocks();
     expect(code).toBe(1);
     expect(runs).toEqual([]);
