@@ -1,12 +1,18 @@
 /**
  * Stateful-replacement guard for pull requests. Compares two synthesized assemblies and fails when
- * a database, cache, bucket, key, secret, backup vault or log group would be replaced or destroyed.
+ * a database, cache, bucket, key, secret, backup vault, hosted zone, image repository or log group
+ * would be replaced or destroyed, or one of them but a log group would leave CloudFormation under
+ * DeletionPolicy Retain (removed, its stack removed, or its logical id changed): its data stays in
+ * the account, orphaned, but the stage loses it.
  *
  *   npx tsx scripts/diff-guard.ts --base base.out --head cdk.out [--allow LOGICAL_ID ...] [--format text|markdown]
  *
- * Exit codes: 0 nothing risky (orphaning under Retain is a warning), 1 a stateful resource would be
- * replaced or destroyed and was not allowed, 2 the guard could not decide: bad arguments, an
- * assembly that is missing, incomplete or corrupt, or assemblies of different stages.
+ * Exit codes: 0 nothing blocked (a retained log group or network resource leaving CloudFormation,
+ * or a replaced resource whose readers re-read it, is a warning); 1 something blocked and not
+ * allowed: a stateful resource replaced or destroyed, a data store or key orphaned as above, a
+ * listener rule ECS re-weights changed, or a replaced resource another stack would read stale;
+ * 2 the guard could not decide: bad arguments, an assembly that is missing, incomplete or corrupt,
+ * or assemblies of different stages.
  */
 import { readFlags } from './lib/args';
 import { readAssembly, UsageError } from './lib/assembly';

@@ -3,11 +3,14 @@ import { referencedIds } from '../../lib/shared/cross-stack-reads';
 import { type AssemblyStack, type Template, UsageError } from './assembly';
 
 /**
- * Resource types whose replacement or deletion loses data or breaks what depends on it (a key
- * that encrypted data, a secret clients hold). Every log group counts: with a retention it keeps
- * logs for that long, without one forever.
+ * The stateful types that hold a user's data, or that such data needs to stay readable or
+ * reachable: the key that encrypts it, the secret that opens it, the zone that names it. One that
+ * leaves CloudFormation under DeletionPolicy Retain (removed from its template, its stack removed,
+ * or its logical id changed, which is a removal and an addition) blocks like a replacement: the
+ * data stays in the account, orphaned, but the stage loses it (what used it gets a new, empty one,
+ * or none), and adding it back creates an empty one.
  */
-export const STATEFUL_TYPES: ReadonlySet<string> = new Set([
+export const DATA_TYPES: ReadonlySet<string> = new Set([
   'AWS::RDS::DBInstance',
   'AWS::RDS::DBCluster',
   'AWS::ElastiCache::ReplicationGroup',
@@ -17,7 +20,6 @@ export const STATEFUL_TYPES: ReadonlySet<string> = new Set([
   'AWS::KMS::Key',
   'AWS::SecretsManager::Secret',
   'AWS::Backup::BackupVault',
-  'AWS::Logs::LogGroup',
   'AWS::DynamoDB::Table',
   'AWS::DynamoDB::GlobalTable',
   'AWS::EFS::FileSystem',
@@ -25,6 +27,20 @@ export const STATEFUL_TYPES: ReadonlySet<string> = new Set([
   'AWS::Route53::HostedZone',
   // A new repository starts empty: every image a stage runs would be gone.
   'AWS::ECR::Repository',
+]);
+
+/**
+ * Resource types whose replacement or deletion loses data or breaks what depends on it: the data
+ * types, log groups and the network under the data. Every log group counts: with a retention it
+ * keeps logs for that long, without one forever. One of these that is not a data type only warns
+ * when it leaves CloudFormation under Retain: an orphaned log group keeps its records for its
+ * retention and nothing of the stage reads them, and a new one only starts collecting again (a
+ * function or feature that goes takes its log group along, so blocking would make --allow
+ * routine); an orphaned VPC or subnet group holds nothing.
+ */
+export const STATEFUL_TYPES: ReadonlySet<string> = new Set([
+  ...DATA_TYPES,
+  'AWS::Logs::LogGroup',
   // What the database and the cache sit in: a new VPC, subnet or subnet group moves them, which
   // replaces them (a new, empty database; a new cache).
   'AWS::EC2::VPC',
@@ -88,7 +104,10 @@ export interface GuardResult {
   readonly findings: Finding[];
   /** What the maintainer's --allow list did not do: entries that matched nothing, or were ambiguous. */
   readonly notes: string[];
-  /** 1 when a stateful resource would be replaced or destroyed and was not allowed, else 0. */
+  /**
+   * 1 when a finding blocks and was not allowed (a stateful resource replaced or destroyed, a data
+   * store or key orphaned, a re-weighted listener rule changed, a stale cross-stack read), else 0.
+   */
   readonly exitCode: 0 | 1;
 }
 
@@ -100,7 +119,8 @@ function retains(resource: Resource | undefined, policy: 'DeletionPolicy' | 'Upd
 /**
  * Compares two synthesized assemblies stack by stack with the engine `cdk diff` uses, and reports
  * every stateful resource that would be replaced, destroyed or orphaned, or whose stack would go.
- * `allow` lists logical ids (or "stage/Stack/logicalId") a maintainer accepted.
+ * All of it blocks, except a retained resource outside DATA_TYPES leaving CloudFormation (a
+ * warning). `allow` lists logical ids (or "stage/Stack/logicalId") a maintainer accepted.
  */
 export function guard(base: AssemblyStack[], head: AssemblyStack[], allow: readonly string[] = []): GuardResult {
   const findings: Finding[] = [];
@@ -114,8 +134,25 @@ export function guard(base: AssemblyStack[], head: AssemblyStack[], allow: reado
     );
   }
 
-  const report = (stack: AssemblyStack, logicalId: string, type: string, reason: string, orphanOnly: boolean) => {
-    findings.push({ severity: orphanOnly ? 'warning' : 'blocked', stage: stack.stage, stack: stack.displayName, stackName: stack.stackName, logicalId, type, reason });
+  const report = (stack: AssemblyStack, logicalId: string, type: string, reason: string, severity: Severity = 'blocked') => {
+    findings.push({ severity, stage: stack.stage, stack: stack.displayName, stackName: stack.stackName, logicalId, type, reason });
+  };
+  const added = addedResources(head, baseByName);
+  /** A retained resource that leaves CloudFormation: `leaves` says how, as the start of the reason. */
+  const orphaned = (stack: AssemblyStack, logicalId: string, resource: Resource, leaves: string) => {
+    const policy = `DeletionPolicy ${resource.DeletionPolicy}`;
+    if (!DATA_TYPES.has(resource.Type)) {
+      report(stack, logicalId, resource.Type, `${leaves} orphaned (${policy} keeps it, outside CloudFormation)`, 'warning');
+      return;
+    }
+    // A move to another logical id or stack shows as a removal and an addition: name the additions.
+    const candidates = added.get(`${stack.stage}|${resource.Type}`);
+    report(
+      stack,
+      logicalId,
+      resource.Type,
+      `${leaves} orphaned (${policy}). Its data stays in the account, outside CloudFormation, but the stage loses it: what used it gets a new, empty one or none${candidates ? ` (new in the head with this type: ${candidates.join(', ')})` : ''}. Allow it only when cdk refactor or cdk import moves it (the same resource, its data kept), or when the stage gives it up`,
+    );
   };
 
   for (const before of base) {
@@ -124,16 +161,8 @@ export function guard(base: AssemblyStack[], head: AssemblyStack[], allow: reado
       const groups = protectedGroups(before.template);
       for (const [logicalId, resource] of Object.entries(before.template.Resources ?? {})) {
         if (!isStateful(resource, logicalId, groups)) continue;
-        const kept = retains(resource, 'DeletionPolicy');
-        report(
-          before,
-          logicalId,
-          resource.Type,
-          kept
-            ? 'stack removed: the resource would be orphaned (DeletionPolicy Retain keeps it, outside CloudFormation)'
-            : `stack removed: the resource would be deleted (DeletionPolicy ${resource.DeletionPolicy ?? 'Delete'})`,
-          kept,
-        );
+        if (retains(resource, 'DeletionPolicy')) orphaned(before, logicalId, resource, 'stack removed: the resource would be');
+        else report(before, logicalId, resource.Type, `stack removed: the resource would be deleted (DeletionPolicy ${resource.DeletionPolicy ?? 'Delete'})`);
       }
       continue;
     }
@@ -152,14 +181,13 @@ export function guard(base: AssemblyStack[], head: AssemblyStack[], allow: reado
           logicalId,
           old.Type,
           `${what}: ECS sets this listener rule's target-group weights on every release, and CloudFormation would ${what === 'updated' ? 'write the template weights back' : 'drop them'}, which can send all traffic to the idle target group. Change it only while the first target group serves (docs/releases.md, "Changing the listener rules")`,
-          false,
         );
       }
       if (isStateful(old, logicalId, groups)) {
         if (impact === ResourceImpact.WILL_ORPHAN) {
-          report(before, logicalId, old.Type, 'removed from the template: orphaned (DeletionPolicy Retain keeps it, outside CloudFormation)', true);
+          orphaned(before, logicalId, old, 'removed from the template:');
         } else if (impact === ResourceImpact.WILL_DESTROY) {
-          report(before, logicalId, old.Type, `removed from the template: deleted (DeletionPolicy ${old.DeletionPolicy ?? 'Delete'})`, false);
+          report(before, logicalId, old.Type, `removed from the template: deleted (DeletionPolicy ${old.DeletionPolicy ?? 'Delete'})`);
         } else if (replaced) {
           const causes = Object.entries(change.propertyUpdates)
             .filter(([, p]) => p.changeImpact === ResourceImpact.WILL_REPLACE || p.changeImpact === ResourceImpact.MAY_REPLACE)
@@ -167,7 +195,7 @@ export function guard(base: AssemblyStack[], head: AssemblyStack[], allow: reado
           if (change.resourceTypeChanged) causes.push('Type');
           const verb = impact === ResourceImpact.WILL_REPLACE ? 'replaced' : 'possibly replaced';
           const keeps = retains(old, 'UpdateReplacePolicy') ? ' (the old one is kept, but the stack moves to a new, empty one)' : '';
-          report(before, logicalId, old.Type, `${verb} because ${causes.join(', ') || 'of its changes'} changed${keeps}`, false);
+          report(before, logicalId, old.Type, `${verb} because ${causes.join(', ') || 'of its changes'} changed${keeps}`);
         }
       }
       // Any replaced resource (stateful or not) that another stack reads gets a new id under it.
@@ -190,6 +218,20 @@ export function guard(base: AssemblyStack[], head: AssemblyStack[], allow: reado
   }
   const notes = applyAllow(findings, allow);
   return { findings, notes, exitCode: findings.some((f) => f.severity === 'blocked') ? 1 : 0 };
+}
+
+/** The head's resources that the base does not have, as "stage/Stack/logicalId", by "stage|type". */
+function addedResources(head: AssemblyStack[], baseByName: Map<string, AssemblyStack>): Map<string, string[]> {
+  const added = new Map<string, string[]>();
+  for (const stack of head) {
+    const before = baseByName.get(stack.displayName)?.template.Resources ?? {};
+    for (const [logicalId, resource] of Object.entries(stack.template.Resources ?? {})) {
+      if (logicalId in before) continue;
+      const key = `${stack.stage}|${resource.Type}`;
+      added.set(key, [...(added.get(key) ?? []), `${stack.displayName}/${logicalId}`]);
+    }
+  }
+  return added;
 }
 
 /**
@@ -221,11 +263,11 @@ export function formatFindings(result: GuardResult, format: 'text' | 'markdown')
   const blocked = count('blocked');
   const verdict =
     blocked > 0
-      ? `BLOCKED: ${blocked} stateful resource(s) would be replaced or destroyed. Review them; a maintainer can accept named ones with --allow (label allow-stateful-replacement).`
+      ? `BLOCKED: ${blocked} stateful resource(s) would be replaced, destroyed or orphaned. Review them; a maintainer can accept named ones with --allow (label allow-stateful-replacement).`
       : count('warning') > 0
-        ? 'OK with warnings: nothing stateful is replaced or destroyed without being allowed; read the warnings (resources leaving CloudFormation, replaced resources other stacks read).'
+        ? 'OK with warnings: nothing stateful is replaced or destroyed, and no data store or key orphaned, without being allowed; read the warnings (retained log groups or network leaving CloudFormation, replaced resources other stacks read).'
         : count('allowed') > 0
-          ? 'OK: only resources a maintainer allowed are replaced or destroyed.'
+          ? 'OK: only resources a maintainer allowed are replaced, destroyed or orphaned.'
           : 'OK: no stateful resource is replaced, destroyed or orphaned.';
   if (format === 'markdown') {
     const icon = blocked > 0 ? ':no_entry:' : findings.length > 0 ? ':warning:' : ':white_check_mark:';

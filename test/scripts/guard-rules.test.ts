@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { type AssemblyStack, type Template, UsageError } from '../../scripts/lib/assembly';
-import { formatFindings, type GuardResult, guard } from '../../scripts/lib/guard';
+import { DATA_TYPES, formatFindings, type GuardResult, guard, STATEFUL_TYPES } from '../../scripts/lib/guard';
 
 /**
  * The guard's rules on small hand-written templates: every outcome (blocked, allowed, warning,
@@ -29,6 +29,11 @@ const bucket = (props: Record<string, unknown> = {}, policy: Partial<Resources[s
   Properties: props,
   ...policy,
 });
+const logs = (policy: Partial<Resources[string]> = { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' }) => ({
+  Type: 'AWS::Logs::LogGroup',
+  Properties: { RetentionInDays: 30 },
+  ...policy,
+});
 const fn = (memory: number) => ({ Type: 'AWS::Lambda::Function', Properties: { MemorySize: memory, Runtime: 'nodejs24.x' } });
 
 /** A consumer reading `output` of prod-Data, marked as lib/shared/cross-stack-reads.ts marks reads. */
@@ -44,11 +49,17 @@ const reader = (output: string, marker: string) => ({
 const data = (resources: Resources = {}) =>
   stack(
     'prod/Data',
-    { Db: db(), DbGroup: group('db'), OtherGroup: group('fn'), Uploads: bucket(), Fn: fn(256), ...resources },
+    { Db: db(), DbGroup: group('db'), OtherGroup: group('fn'), Uploads: bucket(), Logs: logs(), Fn: fn(256), ...resources },
     { DbGroupId: { Value: { 'Fn::GetAtt': ['DbGroup', 'GroupId'] } } },
   );
 const app = (marker = 'aaaaaaaaaaaa') => stack('prod/App', { Ingress: reader('DbGroupId', marker) });
 const lines = (result: GuardResult) => formatFindings(result, 'text').split('\n');
+/** The data stack of `data()` without the named resources. */
+const without = (...ids: string[]) =>
+  stack('prod/Data', Object.fromEntries(Object.entries(data().template.Resources!).filter(([id]) => !ids.includes(id))), data().template.Outputs as never);
+/** What the guard says of a retained data store that leaves CloudFormation, after `leaves`. */
+const lost = (leaves: string, policy = 'Retain', added = '') =>
+  `${leaves} orphaned (DeletionPolicy ${policy}). Its data stays in the account, outside CloudFormation, but the stage loses it: what used it gets a new, empty one or none${added}. Allow it only when cdk refactor or cdk import moves it (the same resource, its data kept), or when the stage gives it up`;
 
 describe('guard rules', () => {
   test('no change: nothing found, exit 0', () => {
@@ -67,7 +78,7 @@ describe('guard rules', () => {
     expect(result.findings).toEqual([
       { severity: 'blocked', stage: 'prod', stack: 'prod/Data', stackName: 'prod-Data', logicalId: 'Db', type: 'AWS::RDS::DBInstance', reason: 'replaced because Port changed' },
     ]);
-    expect(lines(result).at(-1)).toMatch(/^BLOCKED: 1 stateful resource\(s\) would be replaced or destroyed/);
+    expect(lines(result).at(-1)).toMatch(/^BLOCKED: 1 stateful resource\(s\) would be replaced, destroyed or orphaned/);
   });
 
   test('a property that may replace it blocks as "possibly replaced"', () => {
@@ -89,32 +100,111 @@ describe('guard rules', () => {
     expect(result.findings[0].reason).toBe('replaced because BucketName changed (the old one is kept, but the stack moves to a new, empty one)');
   });
 
-  test('a removed resource: deleted blocks, orphaned under Retain warns', () => {
-    const { Db: _db, Uploads: _uploads, ...rest } = data().template.Resources!;
-    const result = guard([data()], [stack('prod/Data', rest, data().template.Outputs as never)]);
+  test('a removed resource: deleted blocks; orphaned under Retain blocks for a data store, warns for a log group', () => {
+    const result = guard([data()], [without('Db', 'Uploads', 'Logs')]);
     expect(result.findings.map((f) => [f.severity, f.logicalId, f.reason])).toEqual([
       ['blocked', 'Db', 'removed from the template: deleted (DeletionPolicy Snapshot)'],
-      ['warning', 'Uploads', 'removed from the template: orphaned (DeletionPolicy Retain keeps it, outside CloudFormation)'],
+      ['blocked', 'Uploads', lost('removed from the template:')],
+      ['warning', 'Logs', 'removed from the template: orphaned (DeletionPolicy Retain keeps it, outside CloudFormation)'],
     ]);
     expect(result.exitCode).toBe(1);
+    expect(guard([data()], [without('Uploads')]).exitCode).toBe(1);
   });
 
-  test('a removed stack: its stateful resources are deleted (blocked) or orphaned (warning)', () => {
+  test('a removed stack: its stateful resources are deleted or orphaned (blocked), its retained log groups orphaned (warning)', () => {
     const result = guard([data(), app()], [app()]);
     expect(result.findings.map((f) => [f.severity, f.logicalId])).toEqual([
       ['blocked', 'Db'],
       ['blocked', 'DbGroup'],
-      ['warning', 'Uploads'],
+      ['blocked', 'Uploads'],
+      ['warning', 'Logs'],
     ]);
     expect(result.findings[0].reason).toBe('stack removed: the resource would be deleted (DeletionPolicy Snapshot)');
-    expect(result.findings[2].reason).toBe('stack removed: the resource would be orphaned (DeletionPolicy Retain keeps it, outside CloudFormation)');
+    expect(result.findings[2].reason).toBe(lost('stack removed: the resource would be'));
+    expect(result.findings[3].reason).toBe('stack removed: the resource would be orphaned (DeletionPolicy Retain keeps it, outside CloudFormation)');
   });
 
   test('only warnings: exit 0 with the warnings verdict', () => {
-    const { Uploads: _uploads, ...rest } = data().template.Resources!;
-    const result = guard([data()], [stack('prod/Data', rest, data().template.Outputs as never)]);
+    const result = guard([data()], [without('Logs')]);
     expect(result.exitCode).toBe(0);
     expect(lines(result).at(-1)).toMatch(/^OK with warnings/);
+  });
+
+  describe('a retained data store or key leaving CloudFormation', () => {
+    /** Every kind of resource that holds a user's data or that such data needs; a type taken out of DATA_TYPES fails here. */
+    const kinds = [
+      'AWS::RDS::DBInstance',
+      'AWS::RDS::DBCluster',
+      'AWS::ElastiCache::ReplicationGroup',
+      'AWS::ElastiCache::CacheCluster',
+      'AWS::ElastiCache::ServerlessCache',
+      'AWS::S3::Bucket',
+      'AWS::Backup::BackupVault',
+      'AWS::Route53::HostedZone',
+      'AWS::ECR::Repository',
+      'AWS::SecretsManager::Secret',
+      'AWS::EFS::FileSystem',
+      'AWS::DynamoDB::Table',
+      'AWS::DynamoDB::GlobalTable',
+      'AWS::KMS::Key',
+    ];
+    const kept = (Type: string, DeletionPolicy = 'Retain') => ({ Type, Properties: {}, DeletionPolicy, UpdateReplacePolicy: DeletionPolicy });
+
+    test.each(kinds)('%s: removed from its template, with its stack, or under another logical id, it blocks', (type) => {
+      const before = [stack('prod/Data', { Store: kept(type), Fn: fn(256) }), app()];
+      const removed = guard(before, [stack('prod/Data', { Fn: fn(256) }), app()]);
+      expect(removed.findings).toEqual([
+        { severity: 'blocked', stage: 'prod', stack: 'prod/Data', stackName: 'prod-Data', logicalId: 'Store', type, reason: lost('removed from the template:') },
+      ]);
+      expect(removed.exitCode).toBe(1);
+      const gone = guard(before, [app()]);
+      expect(gone.findings.map((f) => [f.severity, f.logicalId, f.reason])).toEqual([['blocked', 'Store', lost('stack removed: the resource would be')]]);
+      const renamed = guard(before, [stack('prod/Data', { StoreRenamed: kept(type), Fn: fn(256) }), app()]);
+      expect(renamed.findings.map((f) => [f.severity, f.logicalId, f.reason])).toEqual([
+        ['blocked', 'Store', lost('removed from the template:', 'Retain', ' (new in the head with this type: prod/Data/StoreRenamed)')],
+      ]);
+    });
+
+    test('RetainExceptOnCreate leaves the same way, and says so', () => {
+      const result = guard([stack('prod/Data', { Key: kept('AWS::KMS::Key', 'RetainExceptOnCreate') })], [stack('prod/Data', {})]);
+      expect(result.findings.map((f) => [f.severity, f.reason])).toEqual([['blocked', lost('removed from the template:', 'RetainExceptOnCreate')]]);
+    });
+
+    test('only the data types block: a log group and the network under the data warn when they leave', () => {
+      const others = [...STATEFUL_TYPES].filter((t) => !DATA_TYPES.has(t));
+      expect(others.sort()).toEqual(['AWS::EC2::Subnet', 'AWS::EC2::VPC', 'AWS::ElastiCache::SubnetGroup', 'AWS::Logs::LogGroup', 'AWS::RDS::DBSubnetGroup']);
+      for (const type of others) {
+        const result = guard([stack('prod/Data', { Thing: kept(type) }), app()], [app()]);
+        expect(
+          result.findings.map((f) => [f.severity, f.reason]),
+          type,
+        ).toEqual([['warning', 'stack removed: the resource would be orphaned (DeletionPolicy Retain keeps it, outside CloudFormation)']]);
+        expect(result.exitCode).toBe(0);
+      }
+    });
+
+    test('a move to another stack of the stage names the new one; one already there, in another stage or of another type is not named', () => {
+      const withArchive = (s: AssemblyStack) => stack(s.displayName, { ...s.template.Resources!, Archive: bucket() }, s.template.Outputs as never);
+      const moved = guard([withArchive(data()), app()], [withArchive(without('Uploads')), stack('prod/App', { ...app().template.Resources!, Uploads: bucket() })]);
+      expect(moved.findings.map((f) => [f.logicalId, f.reason])).toEqual([
+        ['Uploads', lost('removed from the template:', 'Retain', ' (new in the head with this type: prod/App/Uploads)')],
+      ]);
+      const staging = (resources: Resources) => stack('staging/Data', resources);
+      const elsewhere = guard([data(), staging({})], [stack('prod/Data', { ...without('Uploads').template.Resources!, NewLogs: logs() }), staging({ Uploads: bucket() })]);
+      expect(elsewhere.findings.map((f) => [f.logicalId, f.reason])).toEqual([['Uploads', lost('removed from the template:')]]);
+    });
+
+    test('--allow accepts it by logical id or by stage/Stack/logicalId', () => {
+      for (const entry of ['Uploads', 'prod/Data/Uploads']) {
+        const result = guard([data()], [without('Uploads')], [entry]);
+        expect(result.findings.map((f) => [f.severity, f.logicalId])).toEqual([['allowed', 'Uploads']]);
+        expect(result.notes).toEqual([]);
+        expect(result.exitCode).toBe(0);
+      }
+      const gone = guard([data(), app()], [app()], ['prod/Data/Uploads', 'Db', 'DbGroup']);
+      expect(gone.findings.map((f) => f.severity)).toEqual(['allowed', 'allowed', 'allowed', 'warning']);
+      expect(gone.exitCode).toBe(0);
+    });
   });
 
   test('the security group a database sits in is protected; another is not', () => {
@@ -148,13 +238,12 @@ describe('guard rules', () => {
       const result = guard([data()], [data({ Db: db({ Port: '5433' }) })], [entry]);
       expect(result.findings[0].severity).toBe('allowed');
       expect(result.exitCode).toBe(0);
-      expect(lines(result).at(-1)).toBe('OK: only resources a maintainer allowed are replaced or destroyed.');
+      expect(lines(result).at(-1)).toBe('OK: only resources a maintainer allowed are replaced, destroyed or orphaned.');
     }
-    const { Uploads: _uploads, ...rest } = data().template.Resources!;
-    const orphaned = guard([data()], [stack('prod/Data', rest, data().template.Outputs as never)], ['Uploads']);
+    const orphaned = guard([data()], [without('Logs')], ['Logs']);
     expect(orphaned.findings[0].severity).toBe('warning');
     expect(orphaned.notes).toEqual([
-      '--allow Uploads matched nothing: no blocked resource has that logical id or stack path (a typo, or the change moved). Nothing was allowed by it.',
+      '--allow Logs matched nothing: no blocked resource has that logical id or stack path (a typo, or the change moved). Nothing was allowed by it.',
     ]);
   });
 
@@ -182,8 +271,14 @@ describe('guard rules', () => {
   });
 
   test('RetainExceptOnCreate counts as retained; an unset policy as Delete', () => {
-    const kept = guard([data({ Uploads: bucket({}, { DeletionPolicy: 'RetainExceptOnCreate' }) })], [stack('prod/Data', { Db: db(), DbGroup: group('db') })]);
-    expect(kept.findings.find((f) => f.logicalId === 'Uploads')?.severity).toBe('warning');
+    const kept = guard([data({ Logs: logs({ DeletionPolicy: 'RetainExceptOnCreate' }) })], [without('Logs')]);
+    expect(kept.findings).toEqual([
+      expect.objectContaining({
+        severity: 'warning',
+        logicalId: 'Logs',
+        reason: 'removed from the template: orphaned (DeletionPolicy RetainExceptOnCreate keeps it, outside CloudFormation)',
+      }),
+    ]);
     const unset = guard([data({ Uploads: bucket({}, {}) })], [stack('prod/Data', { Db: db(), DbGroup: group('db') })]);
     expect(unset.findings.find((f) => f.logicalId === 'Uploads')).toMatchObject({ severity: 'blocked', reason: 'removed from the template: deleted (DeletionPolicy Delete)' });
     const gone = guard([data({ Uploads: bucket({}, {}) }), app()], [app()]);
@@ -344,7 +439,7 @@ describe('guard rules', () => {
     expect(lines(guard([shared], [{ ...shared, template: { Resources: { Db: db({ Port: '1' }) } } }]))[0]).toBe(
       'BLOCKED stage -, stack CiAccess-333333333333, Db (AWS::RDS::DBInstance): replaced because Port changed',
     );
-    const warned = guard([data()], [stack('prod/Data', { Db: db(), DbGroup: group('db') })]);
+    const warned = guard([data()], [without('Logs')]);
     expect(formatFindings(warned, 'markdown').split('\n')[2]).toMatch(/^:warning: OK with warnings/);
   });
 
