@@ -4,8 +4,9 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { acknowledgeControl, acknowledgeControls } from '../shared/control-tower-checks';
+import { acknowledgeControl } from '../shared/control-tower-checks';
 import { acknowledgeLogGroupControls } from '../shared/log-group';
+import { acknowledgeNatInstances, al2023RepositoryBucket, natInstanceProvider } from './nat-instances';
 
 export interface NetworkProps {
   /** VPC IPv4 block, /16 to /24. */
@@ -41,8 +42,8 @@ export const SUBNETS = {
  * egress for the services and functions, isolated subnets for the database and cache. All traffic
  * is flow-logged to an encrypted log group, the default security group admits nothing, and S3 is
  * reached through a gateway endpoint (free, and keeps image layers and uploads off the NAT) whose
- * policy admits only the stage account's buckets, ECR's layer bucket and CloudFormation's
- * custom-resource response buckets.
+ * policy admits only the stage account's buckets, ECR's layer bucket, CloudFormation's
+ * custom-resource response buckets and, where NAT instances boot, Amazon Linux's repositories.
  */
 export class Network extends Construct {
   readonly vpc: ec2.Vpc;
@@ -54,17 +55,10 @@ export class Network extends Construct {
     // and a /24 VPC still gets /28 subnets, the smallest AWS allows.
     const cidrMask = Number(props.cidr.split('/')[1]) + 4;
 
-    // NAT instances: Amazon Linux 2023 on Graviton (its AMI from the public SSM parameter at
-    // deploy time), source/destination check off and iptables masquerading (CDK's user data), a
-    // public address, and a security group that admits only the VPC and sends anywhere.
-    const natInstances = props.natInstanceType
-      ? ec2.NatProvider.instanceV2({
-          instanceType: new ec2.InstanceType(props.natInstanceType),
-          machineImage: ec2.MachineImage.latestAmazonLinux2023({ cpuType: ec2.AmazonLinuxCpuType.ARM_64 }),
-          associatePublicIpAddress: true,
-          defaultAllowedTraffic: ec2.NatTrafficDirection.OUTBOUND_ONLY,
-        })
-      : undefined;
+    // NAT instances: Amazon Linux 2023 on Graviton (lib/network/nat-instances.ts), source/destination
+    // check off and iptables masquerading, a public address, and a security group that admits
+    // only the VPC and sends anywhere.
+    const natInstances = props.natInstanceType ? natInstanceProvider({ instanceType: props.natInstanceType, region: Stack.of(this).region }) : undefined;
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       ipAddresses: ec2.IpAddresses.cidr(props.cidr),
       maxAzs: props.maxAzs,
@@ -99,10 +93,12 @@ export class Network extends Construct {
       );
     }
 
-    // What the VPC may reach through the S3 endpoint: the stage account's own buckets, the
-    // bucket ECR serves image layers from, and the buckets CloudFormation hands custom resources
-    // presigned response URLs in (a function in the VPC that cannot answer hangs the deploy for an
-    // hour). Anything else, another account's bucket included, is refused at the endpoint.
+    // What the VPC may reach through the S3 endpoint (CDK routes every subnet's S3 traffic through
+    // it, the public ones included): the stage account's own buckets, the bucket ECR serves image
+    // layers from, the buckets CloudFormation hands custom resources presigned response URLs in (a
+    // function in the VPC that cannot answer hangs the deploy for an hour), and where NAT
+    // instances run, Amazon Linux's package repositories (their boot script installs from there).
+    // Anything else, another account's bucket included, is refused at the endpoint.
     const { account: acct, region: rgn, partition: part } = Stack.of(this);
     const s3Endpoint = this.vpc.node.findChild('S3') as ec2.GatewayVpcEndpoint;
     const anyone = [new iam.AnyPrincipal()];
@@ -126,6 +122,16 @@ export class Network extends Construct {
         resources: [`arn:${part}:s3:::cloudformation-custom-resource-response-*/*`],
       }),
     );
+    if (natInstances) {
+      s3Endpoint.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'AmazonLinuxRepositories',
+          principals: anyone,
+          actions: ['s3:GetObject'],
+          resources: [`arn:${part}:s3:::${al2023RepositoryBucket(rgn)}/*`],
+        }),
+      );
+    }
 
     this.flowLogGroup = new logs.LogGroup(this, 'FlowLogs', {
       encryptionKey: props.logsKey,
@@ -170,37 +176,5 @@ export class Network extends Construct {
           'Public subnets route 0.0.0.0/0 to the internet gateway by design: they hold only the internet-facing load balancer and the NAT gateways; tasks, database and cache sit in private and isolated subnets.',
       });
     }
-  }
-}
-
-/** What the NAT instances are by design, acknowledged on each (they exist only where config asks, never in prod). */
-function acknowledgeNatInstances(provider: ec2.NatInstanceProviderV2): void {
-  const why = {
-    publicIp: "A NAT instance translates the private subnets' traffic to its own public address: it needs one. Its security group admits only the VPC.",
-    single:
-      'One NAT instance per configured NAT (network.nat: "instance", never in prod): a cost choice with no managed failover, written down in docs/architecture.md, "NAT"; EC2 recovers the instance on hardware failure.',
-  };
-  for (const instance of provider.gatewayInstances) {
-    const cfn = instance.node.defaultChild as ec2.CfnInstance;
-    // What the provider does not expose: an encrypted gp3 root volume, and IMDSv2 only.
-    cfn.blockDeviceMappings = [{ deviceName: '/dev/xvda', ebs: { encrypted: true, volumeType: 'gp3', volumeSize: 8, deleteOnTermination: true } }];
-    cfn.metadataOptions = { httpTokens: 'required', httpEndpoint: 'enabled', httpPutResponseHopLimit: 1 };
-    for (const [id, reason] of Object.entries({
-      'AwsSolutions-EC28':
-        "Basic monitoring of a NAT instance in a non-prod stage: CloudWatch's 5-minute metrics are enough to see it is up; detailed monitoring would add more than the instance costs.",
-      'AwsSolutions-EC29': why.single,
-      'NIST.800.53.R5-EC2InstanceNoPublicIp': why.publicIp,
-      'NIST.800.53.R5-EC2InstanceDetailedMonitoringEnabled': 'Basic monitoring of a NAT instance in a non-prod stage; see AwsSolutions-EC28.',
-      'NIST.800.53.R5-EC2InstanceProfileAttached': 'The NAT instance calls no AWS API; it needs no role.',
-      'NIST.800.53.R5-EC2InstancesInVPC': "It is in the VPC's public subnet, named in its network interface (where the public address is set), which the rule does not read.",
-    })) {
-      Validations.of(cfn).acknowledge({ id, reason });
-    }
-    acknowledgeControls(instance, {
-      ec2_instance_nitro_encryption_in_transit_check:
-        "The NAT instance forwards the tasks' connections to the internet and AWS APIs, which are TLS end to end; instance-to-instance encryption does not apply to it.",
-      ec2_instance_no_public_ip_check: why.publicIp,
-      ec2_instance_detailed_monitoring_enabled_check: 'Basic monitoring of a NAT instance in a non-prod stage; detailed monitoring would add more than the instance costs.',
-    });
   }
 }

@@ -1,4 +1,10 @@
-import { DescribeAddressesCommand, DescribeNatGatewaysCommand, DescribeVpcsCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import {
+  DescribeAddressesCommand,
+  DescribeImagesCommand as DescribeMachineImagesCommand,
+  DescribeNatGatewaysCommand,
+  DescribeVpcsCommand,
+  type EC2Client,
+} from '@aws-sdk/client-ec2';
 import { DescribeImagesCommand, type ECRClient } from '@aws-sdk/client-ecr';
 import { DescribeAccountAttributesCommand, type RDSClient } from '@aws-sdk/client-rds';
 import { GetHostedZoneCommand, ListHostedZonesByNameCommand, type Route53Client } from '@aws-sdk/client-route-53';
@@ -8,6 +14,7 @@ import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
 import { BOOTSTRAP_QUALIFIER } from '../../lib/ci/ci-access-stack';
 import { deployRegions, SNAPSHOT_HEADROOM, type StageConfig, stageRegions } from '../../lib/config';
+import { natImage } from '../../lib/network/nat-instances';
 
 /**
  * Bootstrap version the synthesized stacks need: 6 for the deploy and publishing roles, 8 for the
@@ -118,6 +125,7 @@ export async function preflight(config: StageConfig, clients: PreflightClients, 
   await check('vpc quota', () => vpcQuotaCheck(config, clients));
   await check('elastic ip quota', () => eipQuotaCheck(config, clients));
   await check('nat gateway quota', () => natQuotaCheck(config, clients));
+  if (config.network.nat === 'instance') await check('nat instance image', () => natImageCheck(config, clients, options));
   return finish(checks);
 }
 
@@ -282,6 +290,31 @@ async function natQuotaCheck(config: StageConfig, clients: PreflightClients): Pr
         detail: `${busiest} NAT gateways already run in one place and ${limit} are allowed per AZ`,
         fix: `raise "${QUOTAS.natGatewaysPerAz.name}" in Service Quotas`,
       };
+}
+
+/**
+ * The NAT instances' pinned image: it must exist in the region as an arm64 Amazon Linux 2023 image
+ * (the boot script is written for it); a deprecated one still launches, but it is time to refresh.
+ */
+async function natImageCheck(config: StageConfig, clients: PreflightClients, options: PreflightOptions): Promise<Omit<Check, 'name'>> {
+  const pinned = natImage(config.region);
+  const refresh = `npm run nat-image -- --region ${config.region} --write, then deploy ${config.name}/Network (it replaces the NAT instances)`;
+  if ('problem' in pinned) return { status: 'missing', detail: pinned.problem, fix: refresh };
+  const [image] = (await clients.ec2.send(new DescribeMachineImagesCommand({ ImageIds: [pinned.imageId] }))).Images ?? [];
+  if (image?.State !== 'available') {
+    return { status: 'missing', detail: `the pinned image ${pinned.imageId} is not available in ${config.region}${image ? ` (${image.State})` : ''}`, fix: refresh };
+  }
+  if (image.Architecture !== 'arm64' || !image.Name?.startsWith('al2023-ami-')) {
+    return { status: 'missing', detail: `the pinned image ${pinned.imageId} is ${image.Name} (${image.Architecture}), not Amazon Linux 2023 for arm64`, fix: refresh };
+  }
+  if (image.DeprecationTime && new Date(image.DeprecationTime) <= options.now()) {
+    return {
+      status: 'warn',
+      detail: `the pinned image ${image.Name} is deprecated since ${image.DeprecationTime}: it still launches, without newer security updates`,
+      fix: refresh,
+    };
+  }
+  return { status: 'ok', detail: `${image.Name} (${pinned.imageId})` };
 }
 
 /** One line per check and the verdict, for the terminal and the workflow log. */

@@ -1,8 +1,11 @@
+import { spawnSync } from 'node:child_process';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
-import { parseStageConfig, STAGE_NAMES, STAGES, type StageName } from '../../lib/config';
+import { parseStageConfig, STAGE_NAMES, STAGES, type StageConfig, type StageName } from '../../lib/config';
+import { NAT_IMAGES, NAT_USER_DATA, natImage } from '../../lib/network/nat-instances';
+import { referencedIds } from '../../lib/shared/cross-stack-reads';
 import { synthStage } from '../support/synth';
-import { stageTemplates } from '../support/template';
+import { type Json, type Resource, stageTemplates } from '../support/template';
 
 const synthesized = stageTemplates();
 const network = (name: StageName): Template => synthesized[name].network;
@@ -63,9 +66,10 @@ describe.each(STAGE_NAMES)('%s network stack', (name) => {
       expect(p.SourceDestCheck).toBe(false);
       expect(p.MetadataOptions).toEqual({ HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 });
       expect(p.BlockDeviceMappings).toEqual([{ DeviceName: '/dev/xvda', Ebs: { Encrypted: true, VolumeType: 'gp3', VolumeSize: 8, DeleteOnTermination: true } }]);
-      // The AMI: AWS's public SSM parameter of the latest Amazon Linux 2023 for ARM, read at deploy time (no lookup at synth).
-      const parameter = t.toJSON().Parameters[p.ImageId.Ref];
-      expect(parameter).toEqual({ Type: 'AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>', Default: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-6.1-arm64' });
+      // The AMI: pinned per region, so a new Amazon Linux release does not replace the instance on an ordinary deploy.
+      expect(p.ImageId).toBe(NAT_IMAGES.images[parsed.region].imageId);
+      expect(p.ImageId).toMatch(/^ami-[0-9a-f]{17}$/);
+      expect(p.UserData).toEqual({ 'Fn::Base64': NAT_USER_DATA.join('\n').replace(/^/, '#!/bin/bash\n') });
       expect(p.NetworkInterfaces[0].AssociatePublicIpAddress).toBe(true);
     }
     const [group] = Object.values(t.findResources('AWS::EC2::SecurityGroup')).filter((g) => /NAT/i.test(g.Properties.GroupDescription));
@@ -182,21 +186,66 @@ describe.each(STAGE_NAMES)('%s network stack', (name) => {
     });
   });
 
-  test("the S3 endpoint admits only the stage account's buckets, ECR's layer bucket and CloudFormation's response buckets", () => {
+  test('the S3 endpoint admits exactly the buckets something in the VPC must reach, each as narrowly as it is used', () => {
     const config = parseStageConfig(STAGES[name]);
     const [endpoint] = Object.values(network(name).findResources('AWS::EC2::VPCEndpoint'));
-    expect(endpoint.Properties.PolicyDocument.Statement).toEqual([
-      {
-        Sid: 'StageAccountBuckets',
-        Effect: 'Allow',
-        Principal: { AWS: '*' },
-        Action: 's3:*',
-        Resource: '*',
-        Condition: { StringEquals: { 'aws:ResourceAccount': config.account } },
-      },
-      { Sid: 'EcrImageLayers', Effect: 'Allow', Principal: { AWS: '*' }, Action: 's3:GetObject', Resource: `arn:aws:s3:::prod-${config.region}-starport-layer-bucket/*` },
-      { Sid: 'CustomResourceResponses', Effect: 'Allow', Principal: { AWS: '*' }, Action: 's3:PutObject', Resource: 'arn:aws:s3:::cloudformation-custom-resource-response-*/*' },
-    ]);
+    expect(endpoint.Properties.PolicyDocument.Statement.map(({ Sid: _, ...rest }: Json) => rest)).toEqual(neededThroughS3(name, config));
+  });
+});
+
+/**
+ * What the VPC of a stage must reach in S3, read from its templates rather than from the endpoint
+ * policy: its own account's buckets (the uploads bucket, the database setup's and the functions'
+ * reads); ECR's layer bucket where tasks pull images from ECR; CloudFormation's response buckets
+ * where a custom resource is answered by a function in the VPC; Amazon Linux's package
+ * repositories where an instance boots from a pinned AL2023 image (the NAT instances' script
+ * installs from them). A new need, or a statement nothing needs, fails the test above.
+ */
+function neededThroughS3(name: StageName, config: StageConfig): Json[] {
+  const templates = [synthesized[name].network, synthesized[name].data, synthesized[name].app].map((t) => t.toJSON().Resources as Record<string, Resource>);
+  const all = templates.flatMap((r) => Object.values(r));
+  const anyone = { AWS: '*' };
+  const needed: Json[] = [{ Effect: 'Allow', Principal: anyone, Action: 's3:*', Resource: '*', Condition: { StringEquals: { 'aws:ResourceAccount': config.account } } }];
+  const pullsFromEcr = all.some((r) => r.Type === 'AWS::ECS::TaskDefinition' && JSON.stringify(r.Properties.ContainerDefinitions.map((c: Json) => c.Image)).includes('.dkr.ecr.'));
+  if (pullsFromEcr) needed.push({ Effect: 'Allow', Principal: anyone, Action: 's3:GetObject', Resource: `arn:aws:s3:::prod-${config.region}-starport-layer-bucket/*` });
+  const answeredInVpc = templates.some((resources) =>
+    Object.values(resources).some((r) => {
+      if (!r.Type.startsWith('Custom::') && r.Type !== 'AWS::CloudFormation::CustomResource') return false;
+      const [provider] = referencedIds(r.Properties.ServiceToken);
+      return resources[provider]?.Properties?.VpcConfig !== undefined;
+    }),
+  );
+  if (answeredInVpc) needed.push({ Effect: 'Allow', Principal: anyone, Action: 's3:PutObject', Resource: 'arn:aws:s3:::cloudformation-custom-resource-response-*/*' });
+  const pinnedAl2023 = new Set(Object.values(NAT_IMAGES.images).map((i) => i.imageId));
+  if (all.some((r) => r.Type === 'AWS::EC2::Instance' && pinnedAl2023.has(r.Properties.ImageId))) {
+    needed.push({ Effect: 'Allow', Principal: anyone, Action: 's3:GetObject', Resource: `arn:aws:s3:::al2023-repos-${config.region}-de612dc2/*` });
+  }
+  return needed;
+}
+
+describe('the NAT instance boot script', () => {
+  test('passes shellcheck as the instance runs it (bash)', () => {
+    const script = `#!/bin/bash\n${NAT_USER_DATA.join('\n')}\n`;
+    const result = spawnSync('shellcheck', ['--severity=style', '-'], { input: script, encoding: 'utf8' });
+    if (result.error) throw new Error('shellcheck is not installed or not on PATH. Install it with: sudo apt-get install -y shellcheck (Debian/Ubuntu) or brew install shellcheck');
+    expect(result.stdout).toBe('');
+    expect(result.status).toBe(0);
+  });
+
+  test('retries the install that races the boot-time update, stops when it never succeeds, and persists forwarding and rules', () => {
+    const script = NAT_USER_DATA.join('\n');
+    expect(script).toMatch(/^set -euo pipefail/);
+    expect(script).toMatch(/for attempt in \$\(seq 1 30\); do\n {2}if dnf install -y iptables-services; then break; fi/);
+    // Without the package no rule would survive a reboot: the script stops there.
+    expect(script).toContain('\nrpm -q iptables-services\n');
+    expect(script).toContain('> /etc/sysctl.d/90-nat-instance.conf');
+    expect(script).toContain('systemctl enable --now iptables');
+    expect(script.trimEnd().endsWith('service iptables save')).toBe(true);
+  });
+
+  test('a region without a pinned image is refused with the command that pins one', () => {
+    expect(natImage('eu-west-1')).toEqual({ imageId: NAT_IMAGES.images['eu-west-1'].imageId });
+    expect(natImage('xx-nowhere-1')).toEqual({ problem: expect.stringContaining('Fix: run npm run nat-image -- --region xx-nowhere-1 --write') });
   });
 });
 

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { CreateRepositoryCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
 import { DescribeAccountAttributesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { CreateHostedZoneCommand, GetHostedZoneCommand, Route53Client } from '@aws-sdk/client-route-53';
@@ -11,6 +11,7 @@ import { STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { loadStages, type StageConfig } from '../../lib/config';
+import { NAT_IMAGES } from '../../lib/network/nat-instances';
 import { formatPreflight, MIN_BOOTSTRAP_VERSION, type PreflightClients, type PreflightOptions, preflight } from '../../scripts/lib/preflight';
 import { parseArgs } from '../../scripts/preflight';
 import { type Moto, startMoto } from '../support/moto';
@@ -116,12 +117,35 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
       ['vpc quota', 'ok'],
       ['elastic ip quota', 'ok'],
       ['nat gateway quota', 'ok'],
+      // staging egresses through NAT instances: moto knows the pinned Amazon Linux image.
+      ['nat instance image', 'ok'],
     ]);
     expect(result.exitCode).toBe(0);
     const text = formatPreflight(config, result);
     expect(text.split('\n')[0]).toBe(`preflight staging (${ACCOUNT}, eu-west-1 + eu-central-1 + us-east-1)`);
     expect(text).toMatch(/\n {2}ok {7}image {2,}v0\.1\.0 is in 123456789012\/eu-west-1 webapp \(sha256:[0-9a-f]{64}\)\n/);
     expect(text.split('\n').at(-1)).toBe('READY: staging can be deployed.');
+  });
+
+  test("the NAT instances' pinned image: missing or deprecated (states moto cannot give: a stub answers) says how to refresh it", async () => {
+    const answering = (Images: object[]) => ({
+      ...clients(),
+      ec2: { send: async (command: object) => (command instanceof DescribeImagesCommand ? { Images } : clients().ec2.send(command as never)) } as never,
+    });
+    const gone = await preflight(staging(), answering([]), options());
+    expect(gone.checks.find((c) => c.name === 'nat instance image')).toEqual({
+      name: 'nat instance image',
+      status: 'missing',
+      detail: `the pinned image ${NAT_IMAGES.images['eu-west-1'].imageId} is not available in eu-west-1`,
+      fix: 'npm run nat-image -- --region eu-west-1 --write, then deploy staging/Network (it replaces the NAT instances)',
+    });
+    expect(gone.exitCode).toBe(1);
+    const old = { State: 'available', Architecture: 'arm64', Name: 'al2023-ami-2023.1.20230101.0-kernel-6.1-arm64', DeprecationTime: '2025-01-01T00:00:00.000Z' };
+    const deprecated = await preflight(staging(), answering([old]), options());
+    expect(deprecated.checks.find((c) => c.name === 'nat instance image')).toMatchObject({ status: 'warn', detail: expect.stringContaining('is deprecated since 2025-01-01') });
+    expect(deprecated.exitCode).toBe(0);
+    const other = await preflight(staging(), answering([{ ...old, Name: 'ubuntu-noble-24.04-arm64', DeprecationTime: undefined }]), options());
+    expect(other.checks.find((c) => c.name === 'nat instance image')).toMatchObject({ status: 'missing', detail: expect.stringContaining('not Amazon Linux 2023 for arm64') });
   });
 
   test('an image that is not in the stage registry: not ready, and how to check the replication', async () => {
