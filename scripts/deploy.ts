@@ -21,14 +21,13 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { STSClient } from '@aws-sdk/client-sts';
 import { loadStages, STAGE_NAMES, type StageConfig, type StageName } from '../lib/config';
 import { addContext, readFlags, stageArg } from './lib/args';
-import { readAssembly, stageTarget, UsageError } from './lib/assembly';
+import { assemblyImage, readAssembly, stageTarget, UsageError } from './lib/assembly';
 import { accountProblem } from './lib/credentials';
 import {
   checkImageRef,
   type DeployPlan,
   deployOrPrint,
   formatPlan,
-  imageExists,
   imageRef,
   operatorConfig,
   refusal,
@@ -38,6 +37,7 @@ import {
   type StageStack,
   stackPlaces,
 } from './lib/release';
+import { findImage, unreleased } from './lib/release-tags';
 
 const USAGE = `usage: deploy --stage ${STAGE_NAMES.join('|')} [--image TAG|sha256:DIGEST] [--only ${STAGE_STACKS.join('|')} ...] [--app DIR] [--account ID] [-c KEY=VALUE ...] [--yes]`;
 
@@ -103,10 +103,15 @@ export async function planDeploy(args: DeployArgs, env: NodeJS.ProcessEnv, clien
   // The pipeline's unattended deploys skip CDK's prompt; a person with --yes still sees it for IAM and security-group changes.
   const noApproval = env.CI === 'true';
   if (args.app) {
-    const { account, region, stacks } = stageTarget(readAssembly(args.app), args.stage, args.app);
+    const assembly = readAssembly(args.app);
+    const { account, region, stacks } = stageTarget(assembly, args.stage, args.app);
     checkOnly(args, stacks);
-    const problem = await accountProblem(clientsFor(region).sts, account, args.stage);
+    const clients = clientsFor(region);
+    const problem = await accountProblem(clients.sts, account, args.stage);
     if (problem) throw new UsageError(problem);
+    const { repositoryName, ref } = assemblyImage(assembly, args.stage, args.app);
+    const refused = unreleased(args.stage, `${account}, ${region}`, await findImage(clients.ecr, repositoryName, ref), `${repositoryName} ${ref}`);
+    if (refused) throw new UsageError(`${refused}${refused.includes('Tag it first') ? '' : ': push it, or wait for replication.'}`);
     return {
       plan: { stage: args.stage, account, region, stacks, imageSource: `the image ${args.app} was synthesized with`, only: args.only, app: args.app, context: {}, noApproval },
       config: loadStages({ stages: args.stage }).selected[0],
@@ -127,11 +132,14 @@ export async function planDeploy(args: DeployArgs, env: NodeJS.ProcessEnv, clien
     image = imageRef(running.image);
     imageSource = 'what the web tasks run now';
   }
-  if (!(await imageExists(clients.ecr, config.image.repositoryName, image))) {
+  const found = await findImage(clients.ecr, config.image.repositoryName, image);
+  if (!found) {
     throw new UsageError(
       `the image ${config.image.repositoryName} ${image} is not in the ${args.stage} registry (${account}, ${config.region}): push it, or wait for replication (npm run preflight -- --stage ${args.stage} --image ${image} --wait-for-image 900).`,
     );
   }
+  const refused = unreleased(args.stage, `${account}, ${config.region}`, found, `${config.image.repositoryName} ${image}`);
+  if (refused) throw new UsageError(refused);
   return {
     plan: { stage: args.stage, account, region: config.region, stacks: stackPlaces(config), image, imageSource, only: args.only, context: args.context, noApproval },
     config,

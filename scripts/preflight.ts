@@ -13,8 +13,10 @@
  * Exit codes: 0 ready, 1 not ready (the list says what is missing), 2 could not check, or bad arguments.
  */
 import { Resolver } from 'node:dns/promises';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ECRClient } from '@aws-sdk/client-ecr';
+import { ECSClient } from '@aws-sdk/client-ecs';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
@@ -78,6 +80,8 @@ function clientsFor(config: StageConfig, credentials?: Credentials): PreflightCl
     sesv2: new SESv2Client(base),
     serviceQuotas: new ServiceQuotasClient(base),
     ec2: new EC2Client(base),
+    cfn: new CloudFormationClient(base),
+    ecs: new ECSClient(base),
   };
 }
 

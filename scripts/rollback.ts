@@ -39,20 +39,8 @@ import { type DeployClients, defaultClients, runCdk } from './deploy';
 import { addContext, readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
 import { accountProblem } from './lib/credentials';
-import {
-  appOutputs,
-  type DeployPlan,
-  deployOrPrint,
-  formatPlan,
-  imageExists,
-  imageRef,
-  operatorConfig,
-  pitrCovers,
-  previousRelease,
-  refusal,
-  runningRelease,
-  stackPlaces,
-} from './lib/release';
+import { appOutputs, type DeployPlan, deployOrPrint, formatPlan, imageRef, operatorConfig, pitrCovers, previousRelease, refusal, runningRelease, stackPlaces } from './lib/release';
+import { findImage, unreleased } from './lib/release-tags';
 
 const USAGE = `usage: rollback --stage ${STAGE_NAMES.join('|')} [--fast] [--account ID] [-c KEY=VALUE ...] [--yes]`;
 
@@ -134,11 +122,14 @@ export async function planRollback(
   lines.push(
     `before it ran ${config.image.repositoryName} ${previous.ref} (pre-deploy snapshot ${previous.snapshot}${previous.snapshotTime ? `, ${previous.snapshotTime.toISOString()}` : ''})`,
   );
-  if (!(await imageExists(clients.ecr, config.image.repositoryName, previous.ref))) {
+  const previousImage = await findImage(clients.ecr, config.image.repositoryName, previous.ref);
+  if (!previousImage) {
     throw new UsageError(
-      `the previous image ${config.image.repositoryName} ${previous.ref} is no longer in the ${args.stage} registry (expired by its lifecycle rule?): deploy another with npm run deploy -- --image.`,
+      `the previous image ${config.image.repositoryName} ${previous.ref} is no longer in the ${args.stage} registry (expired by its lifecycle rule before it was tagged as a release?): deploy another with npm run deploy -- --image.`,
     );
   }
+  const refused = unreleased(args.stage, `${account}, ${config.region}`, previousImage, `${config.image.repositoryName} ${previous.ref}`);
+  if (refused) throw new UsageError(refused);
   const context: Record<string, string> = { ...args.context };
   const skip = await pitrCovers(clients.rds, previous.dbInstanceIdentifier, now);
   if (skip) {

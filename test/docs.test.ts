@@ -9,7 +9,9 @@ import { parseArgs as dbShell } from '../scripts/db-shell';
 import { parseArgs as deploy } from '../scripts/deploy';
 import { parseArgs as guard } from '../scripts/diff-guard';
 import { DIAGRAM_END, DIAGRAM_START, type DiagramStack, diagram, STAGE_STACK_ORDER } from '../scripts/lib/diagram';
+import { parseArgs as natImage } from '../scripts/nat-image';
 import { parseArgs as preflight } from '../scripts/preflight';
+import { parseArgs as releaseTag } from '../scripts/release-tag';
 import { parseArgs as restoreDatabase } from '../scripts/restore-database';
 import { parseArgs as restoreDrill } from '../scripts/restore-drill';
 import { parseArgs as rollback } from '../scripts/rollback';
@@ -32,6 +34,8 @@ const PARSERS: Record<string, (argv: readonly string[]) => unknown> = {
   'restore-drill': restoreDrill,
   cost,
   guard,
+  'release-tag': releaseTag,
+  'nat-image': natImage,
 };
 
 /** Every `npm run NAME -- ARGS` the docs show, up to a comment, a pipe or the end of the code span. */
@@ -74,7 +78,7 @@ describe('the docs', () => {
 
   test('show each operator command with flags its script accepts', () => {
     const runnable = all.filter((c) => c.name in PARSERS && c.args !== '' && !isSynopsis(c.args));
-    expect(new Set(runnable.map((c) => c.name))).toEqual(new Set(['deploy', 'rollback', 'db-shell', 'preflight', 'restore', 'restore-drill', 'cost']));
+    expect(new Set(runnable.map((c) => c.name))).toEqual(new Set(['deploy', 'rollback', 'db-shell', 'preflight', 'restore', 'restore-drill', 'cost', 'release-tag', 'nat-image']));
     const broken = runnable.flatMap((c) => {
       try {
         PARSERS[c.name](argv(c.args));

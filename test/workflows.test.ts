@@ -413,10 +413,17 @@ describe('deploy workflow: one assembly, released stage by stage', () => {
     expect(upload.with).toMatchObject({ name: 'assembly', path: '${{ runner.temp }}/assembly' });
   });
 
-  test('each deploy runs preflight first with the release overrides, waiting for the image to be replicated', () => {
+  test('each deploy tags the release in the stage registry, then runs preflight, with the release overrides, waiting for the image to be replicated', () => {
     for (const stage of STAGES_IN_ORDER) {
       const steps = wf.jobs[stage].steps;
+      const tagAt = steps.findIndex((s) => s.run?.includes('npm run release-tag'));
       const preflightAt = steps.findIndex((s) => s.run?.includes('scripts/preflight.ts'));
+      const credentialsAt = steps.length - 1 - [...steps].reverse().findIndex((s) => s.uses?.startsWith('aws-actions/configure-aws-credentials'));
+      expect(steps[tagAt].run).toContain(`npm run release-tag -- --stage ${stage} "\${overrides[@]}" --wait-for-image 900 --yes`);
+      // With the stage's own deploy role, after the image arrived and before anything checks or deploys it.
+      expect(steps[credentialsAt].with?.['role-to-assume']).toContain(`role/webapp-${stage}-deploy`);
+      expect(credentialsAt).toBeLessThan(tagAt);
+      expect(tagAt, stage).toBeLessThan(preflightAt);
       expect(preflightAt, stage).toBeGreaterThan(-1);
       expect(preflightAt).toBeLessThan(steps.length - 1);
       expect(steps[preflightAt].run).toContain(`--stage ${stage} "\${overrides[@]}" --wait-for-image 900 --lookup-role`);

@@ -79,6 +79,18 @@ export class CiAccessStack extends Stack {
         }),
       );
 
+      // The release step marks the image it deploys as a release in the stage's own registry
+      // (scripts/release-tag.ts): read the image, put its manifest again under the release tag. The
+      // repository's tags are immutable, so no existing tag can be moved; with no layer upload
+      // permission, no new image can be pushed.
+      deploy.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'TagReleasesInTheStageRegistry',
+          actions: ['ecr:DescribeImages', 'ecr:BatchGetImage', 'ecr:PutImage'],
+          resources: [`arn:${partition}:ecr:${stage.region}:${account}:repository/${stage.image.repositoryName}`],
+        }),
+      );
+
       const diff = this.githubRole(names.diff, stage.ci.repository, REVIEW_ENVIRONMENT, `Reads the deployed ${stage.name} stacks for cdk diff in pull-request reviews`);
       diff.addToPolicy(new iam.PolicyStatement({ sid: 'AssumeTheLookupRole', actions: ['sts:AssumeRole', 'sts:TagSession'], resources: regions.map((r) => cdkRole('lookup', r)) }));
       diff.addToPolicy(

@@ -3,13 +3,14 @@ import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import type { StageConfig } from '../config';
+import { RELEASE_TAG_PATTERN } from './release-tag';
 
 /** One registry (account and region) the app's images live in, and its part in getting them there. */
 export interface RegistryPlan {
   readonly account: string;
   readonly region: string;
   readonly repositoryName: string;
-  /** Tag patterns of builds that expire after 30 days; every other tag is a release, kept. */
+  /** Tag patterns of builds that expire after 30 days, unless the image is also tagged as a release. */
   readonly expiringTagPatterns: readonly string[];
   /** CI pushes here; the registry replicates to `replicateTo`. */
   readonly isSource: boolean;
@@ -43,6 +44,12 @@ export function registryPlans(stages: readonly StageConfig[]): RegistryPlan[] {
   });
 }
 
+/**
+ * Releases the first lifecycle rule keeps: its count only bounds them (the CDK's own example of a
+ * rule that protects images keeps 9,999), far beyond what any stage rolls back to.
+ */
+export const KEPT_RELEASES = 9999;
+
 /** Repositories under this prefix are the registry's pull-through cache of ECR Public (public.ecr.aws). */
 export const ECR_PUBLIC_CACHE_PREFIX = 'ecr-public';
 
@@ -52,15 +59,20 @@ export interface RegistryStackProps extends StackProps {
 
 /**
  * The app's image repository in one account and region (deployed once there, not per stage):
- * immutable tags so a tag always means the same build, scanning on push, KMS encryption. Lifecycle
- * rules select only untagged images (after 14 days) and builds with an expiring tag (after 30
- * days): no rule selects a release tag, so an image a stage runs is never expired. ECR lifecycle
- * policies cannot say "never expire X"; protection is that nothing selects it.
+ * immutable tags so a tag always means the same build, scanning on push, KMS encryption.
+ *
+ * Lifecycle: ECR expires an image when any one of its tags matches a rule, and an image a rule
+ * selects cannot be expired by a rule of lower priority. So the first rule selects release tags
+ * (`release-<digest>`, added to every image a stage deploys: lib/registry/release-tag.ts) and
+ * keeps up to 9,999 of them, which makes every release immune to the rules after it; then
+ * untagged images go after 14 days and builds with an expiring tag (`sha-*`, `pr-*`) after 30. A
+ * build that was never released expires; one that was, whatever else it is tagged, stays.
  *
  * In the source registry (where CI pushes) a replication rule copies every image of the
  * repository to the other registries; each of those admits the source account to replicate into
  * it. Replication copies only images pushed after it is configured, a few minutes after the push:
- * the deploy workflow runs scripts/preflight.ts, which waits for the image in the stage's registry.
+ * the deploy workflow waits for the image in the stage's registry before it tags the release
+ * there (docs/architecture.md, "Image registry").
  */
 export class RegistryStack extends Stack {
   readonly repository: ecr.Repository;
@@ -75,14 +87,21 @@ export class RegistryStack extends Stack {
       encryption: ecr.RepositoryEncryption.KMS,
       removalPolicy: RemovalPolicy.RETAIN,
       lifecycleRules: [
-        { description: 'Untagged images (failed or superseded pushes)', tagStatus: ecr.TagStatus.UNTAGGED, maxImageAge: Duration.days(14), rulePriority: 1 },
+        {
+          description: 'Releases: kept, and so never expired by the rules below',
+          tagStatus: ecr.TagStatus.TAGGED,
+          tagPatternList: [RELEASE_TAG_PATTERN],
+          maxImageCount: KEPT_RELEASES,
+          rulePriority: 1,
+        },
+        { description: 'Untagged images (failed or superseded pushes)', tagStatus: ecr.TagStatus.UNTAGGED, maxImageAge: Duration.days(14), rulePriority: 2 },
         // One rule per pattern: the patterns of one rule must all match the same image.
         ...plan.expiringTagPatterns.map((pattern, i) => ({
           description: `Builds tagged ${pattern}, not releases`,
           tagStatus: ecr.TagStatus.TAGGED,
           tagPatternList: [pattern],
           maxImageAge: Duration.days(30),
-          rulePriority: 2 + i,
+          rulePriority: 3 + i,
         })),
       ],
     });

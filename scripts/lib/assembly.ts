@@ -116,3 +116,28 @@ export function stageTarget(stacks: readonly AssemblyStack[], stage: string, dir
   if (!app) throw new UsageError(`${dir} holds no ${stage}-App stack (it has ${placed.map((p) => p.stackName).join(', ')}): synthesize the whole stage.`);
   return { account: accounts[0], region: app.region, stacks: placed.map(({ stackName, region }) => ({ stackName, region })) };
 }
+
+/**
+ * The app image a stage's assembly deploys: the repository and the tag or digest its task
+ * definitions name after the registry (`.../webapp:v1.4.2`, `.../webapp@sha256:...`). Every task
+ * definition of the App stack runs the same one; anything else is refused.
+ */
+export function assemblyImage(stacks: readonly AssemblyStack[], stage: string, dir: string): { repositoryName: string; ref: string } {
+  const app = stacks.find((s) => s.stage === stage && s.stackName === `${stage}-App`);
+  const images = new Set<string>();
+  for (const resource of Object.values(app?.template.Resources ?? {})) {
+    if (resource.Type !== 'AWS::ECS::TaskDefinition') continue;
+    for (const container of (resource.Properties?.ContainerDefinitions ?? []) as { Name?: string; Image?: unknown }[]) {
+      if (container.Name !== 'app') continue;
+      const parts = typeof container.Image === 'string' ? [container.Image] : (((container.Image as { 'Fn::Join'?: [string, unknown[]] })?.['Fn::Join']?.[1] ?? []) as unknown[]);
+      const tail = parts.at(-1);
+      if (typeof tail === 'string') images.add(tail.slice(tail.lastIndexOf('/', tail.search(/[:@][^/]*$/)) + 1));
+    }
+  }
+  if (images.size !== 1) {
+    throw new UsageError(`${dir}: the ${stage}-App stack names ${images.size === 0 ? 'no app image' : `several app images (${[...images].join(', ')})`}: synthesize it again.`);
+  }
+  const [image] = images;
+  const at = image.search(/[:@]/);
+  return { repositoryName: image.slice(0, at), ref: image.slice(at + 1) };
+}

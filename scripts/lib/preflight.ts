@@ -1,3 +1,4 @@
+import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import {
   DescribeAddressesCommand,
   DescribeImagesCommand as DescribeMachineImagesCommand,
@@ -5,7 +6,8 @@ import {
   DescribeVpcsCommand,
   type EC2Client,
 } from '@aws-sdk/client-ec2';
-import { DescribeImagesCommand, type ECRClient } from '@aws-sdk/client-ecr';
+import { DescribeRepositoriesCommand, type ECRClient } from '@aws-sdk/client-ecr';
+import type { ECSClient } from '@aws-sdk/client-ecs';
 import { DescribeAccountAttributesCommand, type RDSClient } from '@aws-sdk/client-rds';
 import { GetHostedZoneCommand, ListHostedZonesByNameCommand, type Route53Client } from '@aws-sdk/client-route-53';
 import { GetServiceQuotaCommand, type ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
@@ -15,6 +17,8 @@ import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
 import { BOOTSTRAP_QUALIFIER } from '../../lib/ci/ci-access-stack';
 import { deployRegions, SNAPSHOT_HEADROOM, type StageConfig, stageRegions } from '../../lib/config';
 import { natImage } from '../../lib/network/nat-instances';
+import { imageRef, runningRelease } from './release';
+import { findImage, releaseTagCommand } from './release-tags';
 
 /**
  * Bootstrap version the synthesized stacks need: 6 for the deploy and publishing roles, 8 for the
@@ -41,6 +45,9 @@ export interface PreflightClients {
   readonly sesv2: Send<SESv2Client>;
   readonly serviceQuotas: Send<ServiceQuotasClient>;
   readonly ec2: Send<EC2Client>;
+  /** The stage's App stack outputs and web service, in its region: what it runs now. */
+  readonly cfn: Send<CloudFormationClient>;
+  readonly ecs: Send<ECSClient>;
 }
 
 export interface PreflightOptions {
@@ -119,6 +126,7 @@ export async function preflight(config: StageConfig, clients: PreflightClients, 
   }
 
   await check('image', () => imageCheck(config, clients, options));
+  await check('running release', () => runningReleaseCheck(config, clients));
   if (config.domain) await check('dns', () => dnsCheck(config, clients, options));
   if (config.domain) await check('ses', () => sesCheck(config, clients));
   for (const region of stageRegions(config)) await check(`snapshot quota ${region}`, () => snapshotQuotaCheck(config, clients, region));
@@ -136,23 +144,27 @@ function finish(checks: Check[]): PreflightResult {
 
 async function imageCheck(config: StageConfig, clients: PreflightClients, options: PreflightOptions): Promise<Omit<Check, 'name'>> {
   const image = options.image ?? config.image.tag;
-  const id = image.startsWith('sha256:') ? { imageDigest: image } : { imageTag: image };
   const where = `${config.account}/${config.region} ${config.image.repositoryName}`;
   const deadline = options.now().getTime() + (options.waitForImageSeconds ?? 0) * 1000;
   for (;;) {
     try {
-      const out = await clients.ecr.send(new DescribeImagesCommand({ repositoryName: config.image.repositoryName, imageIds: [id] }));
-      const found = out.imageDetails?.[0];
-      return { status: 'ok', detail: `${image} is in ${where} (${found?.imageDigest})` };
-    } catch (error) {
-      if (named(error, 'RepositoryNotFound')) {
+      const found = await findImage(clients.ecr, config.image.repositoryName, image);
+      if (found?.released) return { status: 'ok', detail: `${image} is in ${where} (${found.digest}), tagged as a release` };
+      if (found)
         return {
           status: 'missing',
-          detail: `${where}: the repository does not exist`,
-          fix: `deploy the registry stack first: npx cdk deploy Registry-${config.account}-${config.region}-${config.image.repositoryName}`,
+          detail: `${image} is in ${where} (${found.digest}) but not tagged as a release: its build tags expire after 30 days`,
+          fix: releaseTagCommand(config.name, found.digest),
         };
-      }
-      if (!named(error, 'ImageNotFound')) throw error;
+    } catch (error) {
+      if (!named(error, 'RepositoryNotFound')) throw error;
+    }
+    if (!(await repositoryExists(clients, config))) {
+      return {
+        status: 'missing',
+        detail: `${where}: the repository does not exist`,
+        fix: `deploy the registry stack first: npx cdk deploy Registry-${config.account}-${config.region}-${config.image.repositoryName}`,
+      };
     }
     if (options.now().getTime() >= deadline) break;
     await options.sleep(10_000);
@@ -165,6 +177,38 @@ async function imageCheck(config: StageConfig, clients: PreflightClients, option
     fix: fromSource
       ? `CI pushes to ${source.account}/${source.region}, which replicates it here within minutes of the push. Check it was pushed and replicated: aws ecr describe-image-replication-status --registry-id ${source.account} --region ${source.region} --repository-name ${config.image.repositoryName} --image-id ${image.startsWith('sha256:') ? `imageDigest=${image}` : `imageTag=${image}`} (images pushed before the replication rule existed are never copied: push them again)`
       : `push it: docker buildx build --platform linux/arm64 --provenance=false -t ${config.account}.dkr.ecr.${config.region}.amazonaws.com/${config.image.repositoryName}:${image} --push .`,
+  };
+}
+
+async function repositoryExists(clients: PreflightClients, config: StageConfig): Promise<boolean> {
+  try {
+    await clients.ecr.send(new DescribeRepositoriesCommand({ repositoryNames: [config.image.repositoryName] }));
+    return true;
+  } catch (error) {
+    if (named(error, 'RepositoryNotFound')) return false;
+    throw error;
+  }
+}
+
+/**
+ * The image the stage runs now must be a release too: its build tags would expire under it, and
+ * scale-out, task replacement and rollback to it would then fail to pull. Stages deployed before
+ * releases were tagged pass once `release-tag --running` tagged it.
+ */
+async function runningReleaseCheck(config: StageConfig, clients: PreflightClients): Promise<Omit<Check, 'name'>> {
+  const running = await runningRelease(clients, config.name);
+  if (!running) return { status: 'ok', detail: `${config.name} runs no web service yet` };
+  const ref = imageRef(running.image);
+  const found = await findImage(clients.ecr, config.image.repositoryName, ref);
+  if (found?.released) return { status: 'ok', detail: `${config.name} runs ${ref}, a release` };
+  return {
+    status: 'missing',
+    detail: found
+      ? `${config.name} runs ${ref} (${found.digest}), which is not tagged as a release: its build tags expire after 30 days`
+      : `${config.name} runs ${ref}, which is no longer in its registry: new tasks cannot start`,
+    fix: found
+      ? `npm run release-tag -- --stage ${config.name} --running --yes`
+      : `deploy a release that is in the registry: npm run deploy -- --stage ${config.name} --image <release>`,
   };
 }
 
@@ -266,9 +310,13 @@ async function eipQuotaCheck(config: StageConfig, clients: PreflightClients): Pr
   const limit = await quotaValue(clients, QUOTAS.elasticIps);
   const addresses = (await clients.ec2.send(new DescribeAddressesCommand({}))).Addresses ?? [];
   const have = addresses.filter((a) => ofStage(config, a.Tags)).length;
-  const needed = Math.max(0, config.network.natGateways - have);
+  // NAT instances take an automatic public address, not an Elastic IP.
+  const needed = config.network.nat === 'gateway' ? Math.max(0, config.network.natGateways - have) : 0;
   return addresses.length + needed <= limit
-    ? { status: 'ok', detail: `${addresses.length} of ${limit} Elastic IPs in ${config.region}; the NAT gateways need ${needed} more` }
+    ? {
+        status: 'ok',
+        detail: `${addresses.length} of ${limit} Elastic IPs in ${config.region}; ${config.network.nat === 'gateway' ? `the NAT gateways need ${needed} more` : 'NAT instances need none'}`,
+      }
     : {
         status: 'missing',
         detail: `${addresses.length} of ${limit} Elastic IPs in ${config.region} are taken and the ${config.network.natGateways} NAT gateway(s) need ${needed} more`,

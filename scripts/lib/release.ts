@@ -6,7 +6,6 @@
  * Every function takes its SDK clients, so the tests run them against moto.
  */
 import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { DescribeImagesCommand, type ECRClient } from '@aws-sdk/client-ecr';
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand, type ECSClient } from '@aws-sdk/client-ecs';
 import { type DBSnapshot, DescribeDBInstancesCommand, DescribeDBSnapshotsCommand, type RDSClient } from '@aws-sdk/client-rds';
 import { TAGS, TOOL_TAG } from '../../lambda/pre-deploy-snapshot/snapshot';
@@ -83,18 +82,6 @@ export async function runningRelease(clients: { cfn: Pick<CloudFormationClient, 
   const app = td.taskDefinition?.containerDefinitions?.find((c) => c.name === 'app') ?? td.taskDefinition?.containerDefinitions?.[0];
   if (!app?.image) return undefined;
   return { cluster, service, taskDefinition, image: app.image };
-}
-
-/** Whether the stage's registry holds the image (tag or digest). */
-export async function imageExists(ecr: Pick<ECRClient, 'send'>, repositoryName: string, ref: string): Promise<boolean> {
-  const imageId = ref.startsWith('sha256:') ? { imageDigest: ref } : { imageTag: ref };
-  try {
-    const out = await ecr.send(new DescribeImagesCommand({ repositoryName, imageIds: [imageId] }));
-    return (out.imageDetails ?? []).length > 0;
-  } catch (error) {
-    if (['ImageNotFoundException', 'RepositoryNotFoundException'].includes((error as Error).name)) return false;
-    throw error;
-  }
 }
 
 const tag = (snapshot: DBSnapshot, key: string) => snapshot.TagList?.find((t) => t.Key === key)?.Value;

@@ -1,6 +1,7 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
 import { STAGE_NAMES, STAGES, type StageName, tagPatternMatches } from '../../lib/config';
+import { releaseTag } from '../../lib/registry/release-tag';
 import { synthStage } from '../support/synth';
 import { type Json, resources, stageTemplates } from '../support/template';
 
@@ -84,20 +85,36 @@ describe('images reach every stage account from the one registry CI pushes to', 
     }
   });
 
-  test('lifecycle rules select untagged images and expiring builds only: no rule ever selects a release', () => {
+  test('lifecycle: a released image is kept whatever else it is tagged; unreleased builds and untagged images expire', () => {
     const [repo] = resources(shared('prod', registry(STAGES.prod.account)), 'AWS::ECR::Repository');
-    const rules = JSON.parse(repo.Properties.LifecyclePolicy.LifecyclePolicyText).rules as Json[];
+    const rules = (JSON.parse(repo.Properties.LifecyclePolicy.LifecyclePolicyText).rules as Json[]).sort((a, b) => a.rulePriority - b.rulePriority);
     expect(rules.map((r) => r.selection)).toEqual([
+      { tagStatus: 'tagged', tagPatternList: ['release-*'], countType: 'imageCountMoreThan', countNumber: 9999 },
       { tagStatus: 'untagged', countType: 'sinceImagePushed', countNumber: 14, countUnit: 'days' },
       { tagStatus: 'tagged', tagPatternList: ['pr-*'], countType: 'sinceImagePushed', countNumber: 30, countUnit: 'days' },
       { tagStatus: 'tagged', tagPatternList: ['sha-*'], countType: 'sinceImagePushed', countNumber: 30, countUnit: 'days' },
     ]);
-    // As ECR evaluates them: a tagged image is selected only by a tagged rule whose every pattern matches.
-    const selects = (tag: string) =>
-      rules.some((r) => r.selection.tagStatus === 'any' || (r.selection.tagStatus === 'tagged' && r.selection.tagPatternList.every((p: string) => tagPatternMatches(p, tag))));
-    for (const release of ['v0.1.0', 'v1.4.2', '2026.11.22', STAGES.prod.image.tag]) expect(selects(release), release).toBe(false);
-    for (const build of ['pr-42', 'sha-3f9a1c2']) expect(selects(build), build).toBe(true);
-    expect(rules.some((r) => r.selection.countType === 'imageCountMoreThan')).toBe(false);
+    // As ECR evaluates them (user guide, "Lifecycle policy evaluation rules"): an image is selected
+    // by a tagged rule when every pattern of its list matches one of the image's tags, and the first
+    // rule that selects it is the only one that can expire it.
+    const decides = (tags: string[]) =>
+      rules.find(
+        (r) =>
+          r.selection.tagStatus === 'any' ||
+          (r.selection.tagStatus === 'untagged' && tags.length === 0) ||
+          (r.selection.tagStatus === 'tagged' && tags.length > 0 && r.selection.tagPatternList.every((p: string) => tags.some((t) => tagPatternMatches(p, t)))),
+      );
+    const kept = (tags: string[]) => {
+      const rule = decides(tags);
+      return rule === undefined || (rule.selection.countType === 'imageCountMoreThan' && rule.selection.countNumber >= 9999);
+    };
+    const release = releaseTag(`sha256:${'a'.repeat(64)}`);
+    // Releases, also when the build's expiring tag is still on them.
+    for (const tags of [[release], [release, 'sha-3f9a1c2'], [release, 'pr-42'], [release, 'v1.4.2', 'sha-3f9a1c2']]) expect(kept(tags), tags.join(' ')).toBe(true);
+    // A tag no rule names (a hand-made release name) is never selected either.
+    for (const tags of [['v1.4.2'], [STAGES.prod.image.tag]]) expect(kept(tags), tags.join(' ')).toBe(true);
+    // Builds that were never released, and untagged images.
+    for (const tags of [['sha-3f9a1c2'], ['pr-42'], ['v1.4.2', 'sha-3f9a1c2'], []]) expect(kept(tags), tags.join(' ') || 'untagged').toBe(false);
   });
 });
 
@@ -135,14 +152,21 @@ describe('CI access: GitHub OIDC roles per stage account', () => {
     expect(JSON.stringify(trust(deploy))).not.toMatch(/StringLike|\*|pull_request/);
   });
 
-  test.each(STAGE_NAMES)('%s: the deploy role may only assume the CDK bootstrap roles of its own account', (stage) => {
+  test.each(STAGE_NAMES)('%s: the deploy role may only assume the CDK bootstrap roles of its own account, and tag releases in its own registry', (stage) => {
     const { account, region, drRegion, backup, uploads, edge } = STAGES[stage];
     // The DR region's bootstrap roles too, where the stage has a DR stack, and us-east-1's where it
     // has an edge stack (without them the pipeline could not deploy it). CDK sorts the ARNs.
     const regions = [region, ...(backup.drCopies || uploads.replicateToDr ? [drRegion] : []), ...(edge?.enabled ? ['us-east-1'] : [])].sort();
     expect(regions.includes('us-east-1')).toBe(edge?.enabled === true);
-    const [statement, ...others] = statements(ci(stage), `webapp${stage}deploy`);
+    const [statement, tagging, ...others] = statements(ci(stage), `webapp${stage}deploy`);
     expect(others).toEqual([]);
+    // Read an image and put its manifest again under a new tag: no layer upload, so no new image.
+    expect(tagging).toEqual({
+      Sid: 'TagReleasesInTheStageRegistry',
+      Effect: 'Allow',
+      Action: ['ecr:BatchGetImage', 'ecr:DescribeImages', 'ecr:PutImage'],
+      Resource: `arn:aws:ecr:${region}:${account}:repository/webapp`,
+    });
     expect(statement.Action).toEqual(['sts:AssumeRole', 'sts:TagSession']);
     expect(statement.Resource).toEqual(
       ['deploy', 'file-publishing', 'image-publishing', 'lookup'].flatMap((kind) => regions.map((r) => `arn:aws:iam::${account}:role/cdk-hnb659fds-${kind}-role-${account}-${r}`)),

@@ -3,13 +3,16 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { ECRClient } from '@aws-sdk/client-ecr';
+import { CreateRepositoryCommand, DescribeImagesCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { STSClient } from '@aws-sdk/client-sts';
 import { beforeAll, describe, expect, test, vi } from 'vitest';
+import { releaseTag } from '../../lib/registry/release-tag';
 import { type DeployClients, main as deploy, parseArgs, planDeploy } from '../../scripts/deploy';
 import { type AssemblyStack, readAssembly, stageTarget } from '../../scripts/lib/assembly';
 import { deployArgs, formatPlan } from '../../scripts/lib/release';
+import { main as releaseTagMain } from '../../scripts/release-tag';
+import { imageManifest } from '../support/ecr';
 import { type Moto, startMoto } from '../support/moto';
 import { synthAssembly } from '../support/synth';
 
@@ -20,6 +23,8 @@ import { synthAssembly } from '../support/synth';
  * stages' account so the credential check passes.
  */
 const ACCOUNT = '123456789012'; // moto's
+const REPOSITORY = { 'dev.image.repositoryName': 'assembly-webapp', 'staging.image.repositoryName': 'assembly-webapp', 'prod.image.repositoryName': 'assembly-webapp' };
+let digest: string;
 const ROOT = join(__dirname, '..', '..');
 let moto: Moto;
 let assembly: string;
@@ -32,8 +37,42 @@ beforeAll(async () => {
   clients = { sts: new STSClient(config), cfn: new CloudFormationClient(config), ecs: new ECSClient(config), ecr: new ECRClient(config) };
   assembly = synthAssembly(mkdtempSync(join(tmpdir(), 'release-assembly-')), {
     stages: 'dev,staging',
-    // Two stages in one account share its baseline: dev takes staging's (the defaults) here.
-    context: { 'dev.account': ACCOUNT, 'staging.account': ACCOUNT, 'dev.baseline': '{}' },
+    // Two stages in one account share its baseline: dev takes staging's (the defaults) here. A
+    // repository of this file's own, in moto's account (the stages' config names v0.1.0).
+    context: { 'dev.account': ACCOUNT, 'staging.account': ACCOUNT, 'dev.baseline': '{}', ...REPOSITORY },
+  });
+  await clients.ecr.send(new CreateRepositoryCommand({ repositoryName: 'assembly-webapp', imageTagMutability: 'IMMUTABLE' }));
+  const pushed = await clients.ecr.send(new PutImageCommand({ repositoryName: 'assembly-webapp', imageTag: 'v0.1.0', imageManifest: imageManifest('assembly v0.1.0') }));
+  digest = pushed.image!.imageId!.imageDigest!;
+});
+
+describe('the workflow tags the release before it deploys it', () => {
+  test('deploy --app refuses an image that is not a release yet, and names the command that makes it one', async () => {
+    await expect(planDeploy(parseArgs(['--stage', 'staging', '--app', assembly]), {}, clientsFor)).rejects.toThrow(
+      `the image assembly-webapp v0.1.0 (${digest}) is not tagged as a release in the staging registry (${ACCOUNT}, eu-west-1): its build tags expire after 30 days, even while staging runs it. Tag it first: npm run release-tag -- --stage staging --image ${digest} --yes`,
+    );
+  });
+
+  test('release-tag: a dry run says what it would tag; --yes tags it; again, it has nothing to do', async () => {
+    const logged: string[] = [];
+    vi.spyOn(console, 'log').mockImplementation((line: string) => {
+      logged.push(line);
+    });
+    const argv = ['--stage', 'staging', '--account', ACCOUNT, ...Object.entries(REPOSITORY).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
+    const tagClients = () => ({ ...clients, cfn: clients.cfn, ecs: clients.ecs });
+    expect(await releaseTagMain(argv, {}, tagClients)).toBe(0);
+    expect(logged).toEqual([
+      `release tags in the staging registry (${ACCOUNT}/eu-west-1 assembly-webapp)`,
+      `  v0.1.0 (the staging config's image, ${digest}): tag ${releaseTag(digest)}`,
+      'dry run: nothing tagged. Run again with --yes to tag 1 image(s).',
+    ]);
+    expect(await releaseTagMain([...argv, '--yes'], {}, tagClients)).toBe(0);
+    expect(logged.at(-1)).toBe(`v0.1.0: tagged ${releaseTag(digest)}`);
+    expect(await releaseTagMain([...argv, '--yes'], {}, tagClients)).toBe(0);
+    expect(logged.at(-1)).toBe('nothing to do: every image is a release.');
+    vi.restoreAllMocks();
+    const [image] = (await clients.ecr.send(new DescribeImagesCommand({ repositoryName: 'assembly-webapp', imageIds: [{ imageDigest: digest }] }))).imageDetails!;
+    expect(image.imageTags?.sort()).toEqual([releaseTag(digest), 'v0.1.0']);
   });
 });
 

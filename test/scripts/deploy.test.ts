@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
-import { CreateRepositoryCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
+import { CreateRepositoryCommand, DescribeImagesCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
 import {
   CreateClusterCommand,
   CreateServiceCommand,
@@ -22,7 +22,9 @@ import { TAGS, TOOL_TAG } from '../../lambda/pre-deploy-snapshot/snapshot';
 import { main as deploy, parseArgs, planDeploy } from '../../scripts/deploy';
 import { UsageError } from '../../scripts/lib/assembly';
 import { checkImageRef, deployArgs, imageRef, pitrCovers, previousRelease, runningRelease, shellLine, stageAccount } from '../../scripts/lib/release';
+import { tagRelease } from '../../scripts/lib/release-tags';
 import { earlierRevision, parseArgs as parseRollback, planRollback, type RollbackClients, main as rollback } from '../../scripts/rollback';
+import { imageManifest } from '../support/ecr';
 import { type Moto, startMoto } from '../support/moto';
 
 /**
@@ -41,13 +43,7 @@ let dbInstance: string;
 const ROOT = join(__dirname, '..', '..');
 
 const clientsFor = (): RollbackClients => clients;
-const manifest = (n: number) =>
-  JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
-    config: { digest: `sha256:${String(n).repeat(64).slice(0, 64)}`, size: 1, mediaType: 'application/vnd.docker.container.image.v1+json' },
-    layers: [],
-  });
+const manifest = (n: number) => imageManifest(`deploy ${n}`);
 
 /** A pre-deploy snapshot of the test database, tagged as the pre-deploy snapshot function tags it. */
 const preDeploySnapshot = (id: string, stage: string, image: string, previous: string) =>
@@ -73,6 +69,11 @@ beforeAll(async () => {
   await clients.ecr.send(new PutImageCommand({ repositoryName: 'webapp', imageManifest: manifest(1), imageTag: 'v1.4.1' }));
   const current = await clients.ecr.send(new PutImageCommand({ repositoryName: 'webapp', imageManifest: manifest(2), imageTag: 'v1.4.2' }));
   currentDigest = current.image!.imageId!.imageDigest!;
+  // Both were released (tagged as releases in this registry); v1.5.0 was built, never released.
+  const earlier = await clients.ecr.send(new DescribeImagesCommand({ repositoryName: 'webapp', imageIds: [{ imageTag: 'v1.4.1' }] }));
+  await tagRelease(clients.ecr, 'webapp', earlier.imageDetails![0].imageDigest!);
+  await tagRelease(clients.ecr, 'webapp', currentDigest);
+  await clients.ecr.send(new PutImageCommand({ repositoryName: 'webapp', imageManifest: manifest(3), imageTag: 'v1.5.0' }));
 
   const cluster = 'staging-App-Cluster';
   await clients.ecs.send(new CreateClusterCommand({ clusterName: cluster }));
@@ -246,6 +247,10 @@ describe('npm run deploy', () => {
     ],
     [['--stage', 'staging', '-c', `staging.region=${REGION}`], /the credentials are for account 123456789012 .*, but staging is in 222222222222/],
     [['--stage', 'dev', '--account', ACCOUNT, '-c', `dev.region=${REGION}`], /dev runs no web service yet .*: name the first image with --image/],
+    [
+      ['--stage', 'staging', ...AT, '--image', 'v1.5.0'],
+      /the image webapp v1\.5\.0 \(sha256:[0-9a-f]{64}\) is not tagged as a release in the staging registry \(123456789012, ap-northeast-2\): its build tags expire after 30 days, even while staging runs it\. Tag it first: npm run release-tag -- --stage staging --image sha256:[0-9a-f]{64} --yes$/,
+    ],
   ])('refuses %j', async (argv, message) => {
     await expect(planDeploy(parseArgs(argv), {}, clientsFor)).rejects.toThrow(message);
   });

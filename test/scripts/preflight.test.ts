@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { CreateRepositoryCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
+import { CreateClusterCommand, CreateServiceCommand, ECSClient, RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import { DescribeAccountAttributesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { CreateHostedZoneCommand, GetHostedZoneCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { GetServiceQuotaCommand, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
@@ -13,7 +15,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest'
 import { loadStages, type StageConfig } from '../../lib/config';
 import { NAT_IMAGES } from '../../lib/network/nat-instances';
 import { formatPreflight, MIN_BOOTSTRAP_VERSION, type PreflightClients, type PreflightOptions, preflight } from '../../scripts/lib/preflight';
+import { tagRelease } from '../../scripts/lib/release-tags';
 import { parseArgs } from '../../scripts/preflight';
+import { imageManifest } from '../support/ecr';
 import { type Moto, startMoto } from '../support/moto';
 import { synthStage } from '../support/synth';
 
@@ -40,8 +44,8 @@ const eipQuotaMock = mockClient(eipQuotas);
 /** A stage config as a deploy gets it: staging, in moto's account, with `context` overrides. */
 const staging = (context: Record<string, string> = {}): StageConfig => loadStages({ stages: 'staging', 'staging.account': ACCOUNT, ...context }).selected[0];
 
-function clients(): PreflightClients {
-  const config = (region = 'eu-west-1') => moto.clientConfig(region);
+function clients(home = 'eu-west-1'): PreflightClients {
+  const config = (region = home) => moto.clientConfig(region);
   const motoQuotas = new ServiceQuotasClient(config());
   return {
     sts: new STSClient(config()),
@@ -53,6 +57,8 @@ function clients(): PreflightClients {
     // moto knows the VPC quotas; the Elastic IP quota comes from the mock.
     serviceQuotas: { send: (command: GetServiceQuotaCommand) => (command.input.QuotaCode === 'L-0263D0A3' ? eipQuotas : motoQuotas).send(command) } as never,
     ec2: new EC2Client(config()),
+    cfn: new CloudFormationClient(config()),
+    ecs: new ECSClient(config()),
   };
 }
 
@@ -73,13 +79,8 @@ beforeAll(async () => {
   }
   const ecr = new ECRClient(moto.clientConfig());
   await ecr.send(new CreateRepositoryCommand({ repositoryName: 'webapp' }));
-  const manifest = {
-    schemaVersion: 2,
-    mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
-    config: { digest: `sha256:${'c'.repeat(64)}`, size: 1, mediaType: 'application/vnd.docker.container.image.v1+json' },
-    layers: [],
-  };
-  await ecr.send(new PutImageCommand({ repositoryName: 'webapp', imageTag: 'v0.1.0', imageManifest: JSON.stringify(manifest) }));
+  const pushed = await ecr.send(new PutImageCommand({ repositoryName: 'webapp', imageTag: 'v0.1.0', imageManifest: imageManifest('preflight v0.1.0') }));
+  await tagRelease(ecr, 'webapp', pushed.image!.imageId!.imageDigest!);
   const route53 = new Route53Client(moto.clientConfig('us-east-1'));
   const zone = await route53.send(new CreateHostedZoneCommand({ Name: 'staging.example.com', CallerReference: 'preflight-test' }));
   zoneNs = (await route53.send(new GetHostedZoneCommand({ Id: zone.HostedZone!.Id }))).DelegationSet!.NameServers!;
@@ -110,6 +111,8 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
       // The edge stack (CloudFront) deploys to us-east-1.
       ['bootstrap us-east-1', 'ok'],
       ['image', 'ok'],
+      // No staging-App stack in this account yet: nothing runs, nothing to protect.
+      ['running release', 'ok'],
       ['dns', 'ok'],
       ['ses', 'ok'],
       ['snapshot quota eu-west-1', 'ok'],
@@ -123,7 +126,7 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
     expect(result.exitCode).toBe(0);
     const text = formatPreflight(config, result);
     expect(text.split('\n')[0]).toBe(`preflight staging (${ACCOUNT}, eu-west-1 + eu-central-1 + us-east-1)`);
-    expect(text).toMatch(/\n {2}ok {7}image {2,}v0\.1\.0 is in 123456789012\/eu-west-1 webapp \(sha256:[0-9a-f]{64}\)\n/);
+    expect(text).toMatch(/\n {2}ok {7}image {2,}v0\.1\.0 is in 123456789012\/eu-west-1 webapp \(sha256:[0-9a-f]{64}\), tagged as a release\n/);
     expect(text.split('\n').at(-1)).toBe('READY: staging can be deployed.');
   });
 
@@ -148,6 +151,60 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
     expect(other.checks.find((c) => c.name === 'nat instance image')).toMatchObject({ status: 'missing', detail: expect.stringContaining('not Amazon Linux 2023 for arm64') });
   });
 
+  test('an image or a running image that is not tagged as a release: not ready, and the command that tags it', async () => {
+    // A stage in a region of its own: its registry holds a build never released, which its web tasks run.
+    const region = 'ca-central-1';
+    const ecr = new ECRClient(moto.clientConfig(region));
+    await ecr.send(new CreateRepositoryCommand({ repositoryName: 'webapp' }));
+    const build = await ecr.send(
+      new PutImageCommand({
+        repositoryName: 'webapp',
+        imageTag: 'v2.0.0',
+        imageManifest: imageManifest('preflight unreleased'),
+      }),
+    );
+    const digest = build.image!.imageId!.imageDigest!;
+    // The same build carries its CI tag too, which expires unless the image is a release.
+    await ecr.send(new PutImageCommand({ repositoryName: 'webapp', imageTag: 'sha-3f9a1c2', imageManifest: imageManifest('preflight unreleased') }));
+    const ecs = new ECSClient(moto.clientConfig(region));
+    await ecs.send(new CreateClusterCommand({ clusterName: 'staging-App-Cluster' }));
+    const td = await ecs.send(
+      new RegisterTaskDefinitionCommand({
+        family: 'stagingAppWebTask',
+        containerDefinitions: [{ name: 'app', memory: 512, image: `${ACCOUNT}.dkr.ecr.${region}.amazonaws.com/webapp:v2.0.0` }],
+      }),
+    );
+    await ecs.send(
+      new CreateServiceCommand({ cluster: 'staging-App-Cluster', serviceName: 'staging-App-WebService', taskDefinition: td.taskDefinition!.taskDefinitionArn, desiredCount: 1 }),
+    );
+    await new CloudFormationClient(moto.clientConfig(region)).send(
+      new CreateStackCommand({
+        StackName: 'staging-App',
+        TemplateBody: JSON.stringify({
+          Resources: { Topic: { Type: 'AWS::SNS::Topic' } },
+          Outputs: { ClusterName: { Value: 'staging-App-Cluster' }, WebServiceName: { Value: 'staging-App-WebService' } },
+        }),
+      }),
+    );
+    const result = await preflight(staging({ 'staging.region': region, 'staging.image.tag': 'v2.0.0' }), clients(region), options());
+    expect(result.checks.find((c) => c.name === 'image')).toEqual({
+      name: 'image',
+      status: 'missing',
+      detail: `v2.0.0 is in ${ACCOUNT}/${region} webapp (${digest}) but not tagged as a release: its build tags expire after 30 days`,
+      fix: `npm run release-tag -- --stage staging --image ${digest} --yes`,
+    });
+    expect(result.checks.find((c) => c.name === 'running release')).toEqual({
+      name: 'running release',
+      status: 'missing',
+      detail: `staging runs v2.0.0 (${digest}), which is not tagged as a release: its build tags expire after 30 days`,
+      fix: 'npm run release-tag -- --stage staging --running --yes',
+    });
+    expect(result.exitCode).toBe(1);
+    await tagRelease(ecr, 'webapp', digest);
+    const tagged = await preflight(staging({ 'staging.region': region, 'staging.image.tag': 'v2.0.0' }), clients(region), options());
+    expect(tagged.checks.filter((c) => ['image', 'running release'].includes(c.name)).map((c) => c.status)).toEqual(['ok', 'ok']);
+  });
+
   test('an image that is not in the stage registry: not ready, and how to check the replication', async () => {
     const result = await preflight(staging(), clients(), options({ image: DIGEST }));
     const image = result.checks.find((c) => c.name === 'image')!;
@@ -161,22 +218,19 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
 
   test('an image that arrives while preflight waits (replication is asynchronous)', async () => {
     const ecr = new ECRClient(moto.clientConfig());
-    const manifest = {
-      schemaVersion: 2,
-      mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
-      config: { digest: `sha256:${'d'.repeat(64)}`, size: 2, mediaType: 'application/vnd.docker.container.image.v1+json' },
-      layers: [],
-    };
     let waited = 0;
     const result = await preflight(staging(), clients(), {
       ...options({ image: 'v0.2.0', waitForImageSeconds: 120 }),
       sleep: async (ms) => {
         clock += ms;
         waited += ms;
-        if (waited === 30_000) await ecr.send(new PutImageCommand({ repositoryName: 'webapp', imageTag: 'v0.2.0', imageManifest: JSON.stringify(manifest) }));
+        if (waited !== 30_000) return;
+        // Replicated, then tagged as a release there (the release-tag step before preflight in the workflow).
+        const arrived = await ecr.send(new PutImageCommand({ repositoryName: 'webapp', imageTag: 'v0.2.0', imageManifest: imageManifest('preflight v0.2.0') }));
+        await tagRelease(ecr, 'webapp', arrived.image!.imageId!.imageDigest!);
       },
     });
-    expect(statusOf(result).image).toBe('ok');
+    expect(result.checks.find((c) => c.name === 'image')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/^v0\.2\.0 is in .*, tagged as a release$/) });
     expect(waited).toBe(30_000);
 
     const gone = await preflight(staging(), clients(), options({ image: 'v9.9.9', waitForImageSeconds: 60 }));
