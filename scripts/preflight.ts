@@ -14,11 +14,15 @@
  */
 import { Resolver } from 'node:dns/promises';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { ECSClient } from '@aws-sdk/client-ecs';
+import { GuardDutyClient } from '@aws-sdk/client-guardduty';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { Route53Client } from '@aws-sdk/client-route-53';
+import { SecurityHubClient } from '@aws-sdk/client-securityhub';
 import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -82,6 +86,13 @@ function clientsFor(config: StageConfig, credentials?: Credentials): PreflightCl
     ec2: new EC2Client(base),
     cfn: new CloudFormationClient(base),
     ecs: new ECSClient(base),
+    baseline: {
+      cfn: (region) => new CloudFormationClient({ ...base, region }),
+      guardDuty: (region) => new GuardDutyClient({ ...base, region }),
+      securityHub: (region) => new SecurityHubClient({ ...base, region }),
+      config: (region) => new ConfigServiceClient({ ...base, region }),
+      iam: new IAMClient({ ...base, region: 'us-east-1' }),
+    },
   };
 }
 

@@ -17,6 +17,7 @@ import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
 import { BOOTSTRAP_QUALIFIER } from '../../lib/ci/ci-access-stack';
 import { deployRegions, SNAPSHOT_HEADROOM, type StageConfig, stageRegions } from '../../lib/config';
 import { natImage } from '../../lib/network/nat-instances';
+import { type BaselineClients, baselineChecks } from './preflight-baseline';
 import { imageRef, runningRelease } from './release';
 import { findImage, releaseTagCommand } from './release-tags';
 
@@ -48,6 +49,8 @@ export interface PreflightClients {
   /** The stage's App stack outputs and web service, in its region: what it runs now. */
   readonly cfn: Send<CloudFormationClient>;
   readonly ecs: Send<ECSClient>;
+  /** What the organisation may already run in the account (GuardDuty, Security Hub, Config, GitHub's OIDC provider). */
+  readonly baseline: BaselineClients;
 }
 
 export interface PreflightOptions {
@@ -134,6 +137,11 @@ export async function preflight(config: StageConfig, clients: PreflightClients, 
   await check('elastic ip quota', () => eipQuotaCheck(config, clients));
   await check('nat gateway quota', () => natQuotaCheck(config, clients));
   if (config.network.nat === 'instance') await check('nat instance image', () => natImageCheck(config, clients, options));
+  try {
+    checks.push(...(await baselineChecks(config, clients.baseline)));
+  } catch (error) {
+    checks.push({ name: 'account baseline', status: 'error', detail: `could not check: ${message(error)}` });
+  }
   return finish(checks);
 }
 

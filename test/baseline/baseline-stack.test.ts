@@ -1,11 +1,12 @@
-import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
 import { ACCOUNT_ACTIVITIES, ACCOUNT_ACTIVITY_NAMESPACE, MAX_FILTER_PATTERN_LENGTH } from '../../lib/baseline/account-activity';
-import { baselinePlans, UPLOADS_BUCKET_LOGICAL_ID, uploadsBucketArnPrefix } from '../../lib/baseline/baseline-stack';
+import { BaselineStack, baselinePlans, UPLOADS_BUCKET_LOGICAL_ID, uploadsBucketArnPrefix } from '../../lib/baseline/baseline-stack';
 import { RECORDED_GLOBAL_TYPES, RECORDED_TYPES } from '../../lib/baseline/config-recorder';
 import { loadStages, type StageConfig, type StageName } from '../../lib/config';
 import { GRANTS_FOR_AWS_RESOURCES_ONLY } from '../../lib/shared/kms-grants';
-import { ownTemplates, synthStage } from '../support/synth';
+import { CLI_CONTEXT, ownTemplates, synthStage } from '../support/synth';
 import { type Json, stageTemplates } from '../support/template';
 
 const synthesized = stageTemplates();
@@ -267,5 +268,20 @@ describe('an account with the baseline turned off', () => {
     expect(JSON.stringify(ops.toJSON())).not.toContain(ACCOUNT_ACTIVITY_NAMESPACE);
     expect(JSON.stringify(app.toJSON())).not.toContain('aws-guardduty-agent-fargate');
     expect(stage.config.baseline.trail.enabled).toBe(false);
+  });
+});
+
+describe('an account whose landing zone records AWS Config (configRecorder: "organization")', () => {
+  test('keeps its Security Hub and creates no recorder of its own, which would be a second one in the region', () => {
+    const prod = config('prod');
+    const settings = { ...prod.baseline, configRecorder: 'organization' as const };
+    const [plan] = baselinePlans([{ ...prod, baseline: settings }]);
+    const app = new App({ context: CLI_CONTEXT });
+    const stack = new BaselineStack(app, 'Baseline', { env: { account: plan.account, region: plan.region }, plan, stageConfigs: [{ ...prod, baseline: settings }] });
+    const t = Template.fromStack(stack);
+    only(t, 'AWS::SecurityHub::Hub');
+    only(t, 'AWS::GuardDuty::Detector');
+    expect(Object.keys(t.findResources('AWS::Config::ConfigurationRecorder'))).toEqual([]);
+    expect(Object.keys(t.findResources('AWS::Config::DeliveryChannel'))).toEqual([]);
   });
 });

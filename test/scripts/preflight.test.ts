@@ -1,11 +1,15 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
+import { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { CreateRepositoryCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
 import { CreateClusterCommand, CreateServiceCommand, ECSClient, RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
+import { GuardDutyClient } from '@aws-sdk/client-guardduty';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { DescribeAccountAttributesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { CreateHostedZoneCommand, GetHostedZoneCommand, Route53Client } from '@aws-sdk/client-route-53';
+import { SecurityHubClient } from '@aws-sdk/client-securityhub';
 import { GetServiceQuotaCommand, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { GetAccountCommand, SESv2Client } from '@aws-sdk/client-sesv2';
 import { DeleteParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
@@ -59,6 +63,13 @@ function clients(home = 'eu-west-1'): PreflightClients {
     ec2: new EC2Client(config()),
     cfn: new CloudFormationClient(config()),
     ecs: new ECSClient(config()),
+    baseline: {
+      cfn: (region) => new CloudFormationClient(config(region)),
+      guardDuty: (region) => new GuardDutyClient(config(region)),
+      securityHub: (region) => new SecurityHubClient(config(region)),
+      config: (region) => new ConfigServiceClient(config(region)),
+      iam: new IAMClient(config('us-east-1')),
+    },
   };
 }
 
@@ -122,6 +133,14 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
       ['nat gateway quota', 'ok'],
       // staging egresses through NAT instances: moto knows the pinned Amazon Linux image.
       ['nat instance image', 'ok'],
+      // Nothing of an organisation's in this account: the baseline and CI stacks create their own.
+      ['guardduty eu-west-1', 'ok'],
+      ['security hub eu-west-1', 'ok'],
+      ['config recorder eu-west-1', 'ok'],
+      ['guardduty eu-central-1', 'ok'],
+      ['security hub eu-central-1', 'ok'],
+      ['config recorder eu-central-1', 'ok'],
+      ['github oidc provider', 'ok'],
     ]);
     expect(result.exitCode).toBe(0);
     const text = formatPreflight(config, result);

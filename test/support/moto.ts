@@ -99,3 +99,19 @@ export async function launchMoto(): Promise<Moto> {
       }),
   };
 }
+
+/**
+ * Makes an SDK client act in another moto account (moto reads the x-moto-account-id header): a
+ * file that changes account-wide state (an OIDC provider, a GuardDuty detector) keeps it out of the
+ * account every other file shares.
+ */
+export function inAccount<T extends { middlewareStack: { add: (...args: never[]) => unknown } }>(client: T, account: string): T {
+  (client.middlewareStack as unknown as { add: (mw: unknown, options: unknown) => void }).add(
+    (next: (args: { request: { headers: Record<string, string> } }) => unknown) => (args: { request: { headers: Record<string, string> } }) => {
+      args.request.headers['x-moto-account-id'] = account;
+      return next(args);
+    },
+    { step: 'build', name: 'motoAccount' },
+  );
+  return client;
+}

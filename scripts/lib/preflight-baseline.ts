@@ -1,0 +1,133 @@
+/**
+ * What an organisation may already run in a stage account, which the baseline and CI stacks would
+ * otherwise try to create a second time and fail: a GuardDuty detector and a Security Hub hub (one
+ * per account and region), an AWS Config recorder (one per region), GitHub's OIDC provider (one
+ * per account and URL). For each, whether the stack's own setting fits what is there, and the
+ * setting to change where it does not (docs/security.md, "Account baseline").
+ */
+import { type CloudFormationClient, ListStackResourcesCommand } from '@aws-sdk/client-cloudformation';
+import { type ConfigServiceClient, DescribeConfigurationRecordersCommand } from '@aws-sdk/client-config-service';
+import { type GuardDutyClient, ListDetectorsCommand } from '@aws-sdk/client-guardduty';
+import { type IAMClient, ListOpenIDConnectProvidersCommand } from '@aws-sdk/client-iam';
+import { DescribeHubCommand, type SecurityHubClient } from '@aws-sdk/client-securityhub';
+import { baselineStackName } from '../../lib/baseline/baseline-stack';
+import { GITHUB_OIDC } from '../../lib/ci/ci-access-stack';
+import { CONFIG_FILE, type StageConfig, stageRegions } from '../../lib/config';
+
+type Send<T extends { send: unknown }> = Pick<T, 'send'>;
+
+/** Clients in the stage account, per region (IAM is global). */
+export interface BaselineClients {
+  readonly cfn: (region: string) => Send<CloudFormationClient>;
+  readonly guardDuty: (region: string) => Send<GuardDutyClient>;
+  readonly securityHub: (region: string) => Send<SecurityHubClient>;
+  readonly config: (region: string) => Send<ConfigServiceClient>;
+  readonly iam: Send<IAMClient>;
+}
+
+export interface BaselineCheck {
+  readonly name: string;
+  readonly status: 'ok' | 'warn' | 'missing';
+  readonly detail: string;
+  readonly fix?: string;
+}
+
+/** The physical ids of a stack's resources of one type; empty when the stack does not exist. */
+async function owned(cfn: Send<CloudFormationClient>, stackName: string, type: string): Promise<string[]> {
+  const ids: string[] = [];
+  let NextToken: string | undefined;
+  try {
+    do {
+      const page = await cfn.send(new ListStackResourcesCommand({ StackName: stackName, NextToken }));
+      ids.push(...(page.StackResourceSummaries ?? []).filter((r) => r.ResourceType === type && r.PhysicalResourceId).map((r) => r.PhysicalResourceId!));
+      NextToken = page.NextToken;
+    } while (NextToken);
+  } catch (error) {
+    if ((error as Error).name === 'ValidationError' && /does not exist/.test((error as Error).message)) return [];
+    throw error;
+  }
+  return ids;
+}
+
+/** "for every stage in <account>": the baseline and CI settings are the account's, set alike in each of its stages. */
+const everyStage = (config: StageConfig) => `for every stage in ${config.account} in ${CONFIG_FILE}`;
+
+/**
+ * One check of a resource the account has at most one of: `found` are what exists, `ours` what the
+ * stack created; `creates` says whether the stack would create one.
+ */
+function judge(what: string, where: string, creates: boolean, found: readonly string[], ours: readonly string[], fixes: { off: string; on: string }): Omit<BaselineCheck, 'name'> {
+  const foreign = found.filter((f) => !ours.includes(f));
+  if (creates) {
+    if (foreign.length === 0)
+      return { status: 'ok', detail: found.length > 0 ? `the baseline's ${what} (${found.join(', ')})` : `no ${what} yet in ${where}: the baseline creates it` };
+    return {
+      status: 'missing',
+      detail: `a ${what} already exists in ${where} that the baseline stack did not create (${foreign.join(', ')}): a second cannot be created, and the deploy would fail`,
+      fix: fixes.off,
+    };
+  }
+  if (found.length > 0) return { status: 'ok', detail: `the account's own ${what} (${found.join(', ')}), as configured` };
+  return { status: 'warn', detail: `no ${what} in ${where}, and the baseline is set not to create one`, fix: fixes.on };
+}
+
+export async function baselineChecks(config: StageConfig, clients: BaselineClients): Promise<BaselineCheck[]> {
+  const checks: BaselineCheck[] = [];
+  const { baseline } = config;
+  for (const region of stageRegions(config)) {
+    const stack = baselineStackName({ account: config.account, region });
+    const cfn = clients.cfn(region);
+
+    const detectors = (await clients.guardDuty(region).send(new ListDetectorsCommand({}))).DetectorIds ?? [];
+    checks.push({
+      name: `guardduty ${region}`,
+      ...judge('GuardDuty detector', region, baseline.guardDuty.enabled, detectors, await owned(cfn, stack, 'AWS::GuardDuty::Detector'), {
+        off: `set baseline.guardDuty.enabled: false ${everyStage(config)} (the existing detector covers the account; keep guardDuty.runtimeMonitoring on if it runs Runtime Monitoring for Fargate)`,
+        on: `enable GuardDuty through the organisation's delegated administrator, or set baseline.guardDuty.enabled: true ${everyStage(config)}`,
+      }),
+    });
+
+    let hubs: string[] = [];
+    try {
+      const hub = await clients.securityHub(region).send(new DescribeHubCommand({}));
+      hubs = hub.HubArn ? [hub.HubArn] : [];
+    } catch (error) {
+      if ((error as Error).name !== 'InvalidAccessException') throw error;
+    }
+    checks.push({
+      name: `security hub ${region}`,
+      ...judge('Security Hub hub', region, baseline.securityHub, hubs, await owned(cfn, stack, 'AWS::SecurityHub::Hub'), {
+        off: `set baseline.securityHub: false ${everyStage(config)} (the organisation's Security Hub covers the account)`,
+        on: `enable Security Hub through the organisation, or set baseline.securityHub: true ${everyStage(config)}`,
+      }),
+    });
+
+    if (baseline.configRecorder !== 'off') {
+      const recorders = ((await clients.config(region).send(new DescribeConfigurationRecordersCommand({}))).ConfigurationRecorders ?? []).map((r) => r.name ?? '');
+      const check = judge('AWS Config recorder', region, baseline.configRecorder === 'stack', recorders, await owned(cfn, stack, 'AWS::Config::ConfigurationRecorder'), {
+        off: `set baseline.configRecorder: "organization" ${everyStage(config)} (the landing zone's recorder records the account)`,
+        on: `set baseline.configRecorder: "stack" ${everyStage(config)}, or have the landing zone record ${region}`,
+      });
+      // Security Hub's controls evaluate Config recordings: a hub without a recorder checks nothing.
+      const blocking = check.status === 'warn' && baseline.securityHub ? { ...check, status: 'missing' as const } : check;
+      checks.push({ name: `config recorder ${region}`, ...blocking });
+    }
+  }
+
+  const providers = ((await clients.iam.send(new ListOpenIDConnectProvidersCommand({}))).OpenIDConnectProviderList ?? [])
+    .map((p) => p.Arn ?? '')
+    .filter((arn) => arn.endsWith(`:oidc-provider/${GITHUB_OIDC.host}`));
+  const oidc = judge(
+    'GitHub OIDC provider',
+    config.account,
+    config.ci.createOidcProvider,
+    providers,
+    await owned(clients.cfn(config.region), `CiAccess-${config.account}`, 'AWS::IAM::OIDCProvider'),
+    {
+      off: `set ci.createOidcProvider: false ${everyStage(config)}: the CI roles then trust the existing one`,
+      on: `set ci.createOidcProvider: true ${everyStage(config)}: the CI roles trust a provider the account does not have, and every workflow's sign-in would fail`,
+    },
+  );
+  checks.push({ name: 'github oidc provider', ...(oidc.status === 'warn' ? { ...oidc, status: 'missing' } : oidc) });
+  return checks;
+}
