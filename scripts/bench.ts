@@ -15,8 +15,16 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { STAGE_NAMES } from '../lib/config';
-import { readAssembly } from './lib/assembly';
+import { readFlags } from './lib/args';
+import { readAssembly, UsageError } from './lib/assembly';
 import { estimateAssembly } from './lib/cost';
+
+const USAGE = 'usage: bench [--no-tests]';
+
+/** The command line: only --no-tests, so a typo (or --help) cannot start the several minutes of a full run. */
+export function parseArgs(argv: readonly string[]): { withTests: boolean } {
+  return { withTests: readFlags(argv, { values: [], switches: ['--no-tests'], usage: USAGE }).length === 0 };
+}
 
 const ROOT = join(__dirname, '..');
 const BIN = join(ROOT, 'node_modules', '.bin');
@@ -69,8 +77,7 @@ function synth(stages?: string): { result: Timed; counts: Map<string, number>; o
 /** Monthly targets per stage: dev for a team starting out, staging and prod no higher than before the edge and baseline work. */
 const COST_TARGETS_USD: Readonly<Record<string, number>> = { dev: 80, staging: 478, prod: 648 };
 
-function main(): void {
-  const withTests = !process.argv.includes('--no-tests');
+function main(withTests: boolean): void {
   const rows: [string, string, string][] = [];
 
   for (const stage of STAGE_NAMES) {
@@ -112,4 +119,14 @@ function main(): void {
   );
 }
 
-main();
+if (require.main === module) {
+  let withTests: boolean;
+  try {
+    ({ withTests } = parseArgs(process.argv.slice(2)));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`bench: ${error.message}`);
+    process.exit(2);
+  }
+  main(withTests);
+}

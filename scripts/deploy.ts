@@ -59,7 +59,12 @@ export function parseArgs(argv: readonly string[]): DeployArgs {
   let yes = false;
   const only: StageStack[] = [];
   const context: Record<string, string> = {};
-  for (const [flag, value = ''] of readFlags(argv, { values: ['--stage', '--image', '--only', '--app', '--account', '-c', '--context'], switches: ['--yes'], usage: USAGE })) {
+  for (const [flag, value = ''] of readFlags(argv, {
+    values: ['--stage', '--image', '--only', '--app', '--account', '-c', '--context'],
+    switches: ['--yes'],
+    repeatable: ['--only'],
+    usage: USAGE,
+  })) {
     if (flag === '--yes') yes = true;
     else if (flag === '--stage') stage = value;
     else if (flag === '--image') image = checkImageRef(value);

@@ -29,7 +29,7 @@ const USAGE = 'usage: diff-guard --base DIR --head DIR [--allow LOGICAL_ID ...] 
 
 export function parseArgs(argv: readonly string[]): Args {
   const args: Partial<Args> & { allow: string[] } = { allow: [], format: 'text' };
-  for (const [flag, value = ''] of readFlags(argv, { values: ['--base', '--head', '--allow', '--format'], usage: USAGE })) {
+  for (const [flag, value = ''] of readFlags(argv, { values: ['--base', '--head', '--allow', '--format'], repeatable: ['--allow'], usage: USAGE })) {
     if (flag === '--base') args.base = value;
     else if (flag === '--head') args.head = value;
     else if (flag === '--allow') args.allow.push(...value.split(',').filter(Boolean));

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -8,7 +7,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ECR_PUBLIC_CACHE_PREFIX } from '../registry/registry-stack';
 import { PROJECT } from '../shared/naming';
-import { PROJECT_ROOT } from '../shared/paths';
+import { COLLECTOR_CONFIG_FILE } from './otel/collector-config';
 
 /** The ADOT collector image, pinned (AWS publishes it in the ECR Public gallery). */
 export const COLLECTOR_IMAGE = 'public.ecr.aws/aws-observability/aws-otel-collector:v0.45.0';
@@ -28,7 +27,7 @@ export const COLLECTOR_USER = '10001';
 /** Namespace of the app's OpenTelemetry metrics in CloudWatch. */
 export const APP_METRICS_NAMESPACE = `${PROJECT}/App`;
 /** The collector's configuration, as committed. */
-export const COLLECTOR_CONFIG_FILE = join(PROJECT_ROOT, 'lib', 'app', 'otel', 'collector.yaml');
+export { COLLECTOR_CONFIG_FILE };
 /** OTLP over HTTP on the task's loopback, where the collector listens. */
 export const OTLP_ENDPOINT = 'http://127.0.0.1:4318';
 

@@ -16,6 +16,51 @@ export const AWS_REGIONS: readonly string[] = RegionInfo.regions
   .sort();
 
 /**
+ * The partition the stacks are written for. The edge stack puts CloudFront, its certificate and
+ * its web ACL in us-east-1 (lib/config/regions.ts), and the CI roles trust GitHub's OIDC tokens for
+ * the audience sts.amazonaws.com (lib/ci/ci-access-stack.ts): neither exists in aws-cn or
+ * aws-us-gov, so a region there is refused with this reason rather than failing mid-deploy.
+ */
+export const APP_PARTITION = 'aws';
+
+/** The partition of a region aws-cdk-lib knows ("aws", "aws-cn", "aws-us-gov"). */
+export function regionPartition(region: string): string | undefined {
+  return RegionInfo.get(region).partition;
+}
+
+/** The regions of APP_PARTITION: where a stage, its DR copies and its image source may be. */
+export const APP_REGIONS: readonly string[] = AWS_REGIONS.filter((name) => regionPartition(name) === APP_PARTITION);
+
+/**
+ * The Availability Zone letters of each region of the aws partition (a zone's name is the region
+ * and a letter), as of moto 5.2.1 (requirements-dev.txt), whose zones mirror one account's
+ * describe-availability-zones, checked against the AZ IDs per region of the AWS "Regions and
+ * Availability Zones" guide. Regions opened before November 2012 (us-east-1, us-west-1,
+ * ap-northeast-1, ...) map letters to zones per account, and an account may lack one (a constrained
+ * zone is hidden from newer accounts): the list holds every letter some account sees, so a letter
+ * here can still be missing from one account (the deploy then fails, and network.availabilityZones
+ * names the zones that account has). Every region not listed has a, b and c (me-west-1, which
+ * moto does not know yet, assumed so). Refresh, per region:
+ * aws ec2 describe-availability-zones --region REGION --all-availability-zones --filters Name=zone-type,Values=availability-zone --query "AvailabilityZones[].ZoneName"
+ */
+const ZONE_LETTERS: Readonly<Record<string, string>> = {
+  'us-east-1': 'abcdef',
+  // usw1-az1, -az2 (older accounts only) and -az3: every account sees two of them.
+  'us-west-1': 'abc',
+  'us-west-2': 'abcd',
+  // apne1-az3 (ap-northeast-1b in older accounts) is closed to newer ones, which see a, c and d.
+  'ap-northeast-1': 'abcd',
+  'ap-northeast-2': 'abcd',
+  // cac1-az1, -az2 and -az4: there is no ca-central-1c.
+  'ca-central-1': 'abd',
+};
+
+/** The Availability Zone names of a region of APP_REGIONS ("eu-west-1a", "eu-west-1b", "eu-west-1c"). */
+export function zonesOf(region: string): string[] {
+  return [...(ZONE_LETTERS[region] ?? 'abc')].map((letter) => `${region}${letter}`);
+}
+
+/**
  * RDS for PostgreSQL minor versions of 16 and 17 that accept new instances, as of 2026-12-01:
  * aws-cdk-lib 2.276.0's PostgresEngineVersion constants, less the minors whose standard support
  * ended (no new instances since 2026-05-01: 16.1-16.8, 17.1-17.4; RDS notice of 2026-05).

@@ -37,6 +37,7 @@ interface SchemaDef {
   shape?: Record<string, AnySchema>;
   innerType?: AnySchema;
   in?: AnySchema;
+  element?: AnySchema;
   defaultValue?: unknown;
 }
 /** Schema types that wrap one inner type without changing the field's path. */
@@ -91,13 +92,41 @@ export function fieldPaths(schema: AnySchema = stageConfigSchema, prefix = ''): 
   });
 }
 
-const FIELD_PATHS = new Set(fieldPaths());
+/** The schema of a field, without the wrappers that keep its path (optional, default, pipe). */
+function fieldSchema(path: string, schema: AnySchema = stageConfigSchema): SchemaDef | undefined {
+  const unwrapped = (node: AnySchema) => {
+    let def = defOf(node);
+    while (WRAPPERS.includes(def.type) || def.type === 'pipe') def = defOf(def.type === 'pipe' ? def.in! : def.innerType!);
+    return def;
+  };
+  let def = unwrapped(schema);
+  for (const key of path === '' ? [] : path.split('.')) {
+    const child = def.shape?.[key];
+    if (!child) return undefined;
+    def = unwrapped(child);
+  }
+  return def;
+}
 
-/** What an override key of a stage looks like: `<stage>.<field path>`, a list item by its index. */
+/** Every field that is a list ("alarms.emails", "backup.verify.tables", ...). */
+export function listPaths(schema: AnySchema = stageConfigSchema): string[] {
+  return fieldPaths(schema).filter((path) => fieldSchema(path, schema)?.type === 'array');
+}
+
+/** The schema type of a list field's items ("string", "object"), or undefined where the field is no list. */
+export function listItemType(path: string, schema: AnySchema = stageConfigSchema): string | undefined {
+  const list = fieldSchema(path, schema);
+  return list?.type === 'array' ? fieldSchema('', list.element!)?.type : undefined;
+}
+
+const FIELD_PATHS = new Set(fieldPaths());
+const LIST_PATHS = new Set(listPaths());
+
+/** What an override key of a stage looks like: `<stage>.<field path>`, or an item of a list field by its index. */
 export function isFieldPath(path: string): boolean {
   if (FIELD_PATHS.has(path)) return true;
   const item = /^(.*)\.\d+$/.exec(path);
-  return item !== null && FIELD_PATHS.has(item[1]);
+  return item !== null && LIST_PATHS.has(item[1]);
 }
 
 /** Every key a user may pass, for "did you mean". */

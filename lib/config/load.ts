@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { APP_KEYS, fieldDefault, isCdkKey, isFieldPath, isOptionalField, nearestKey } from './context-keys';
+import { APP_KEYS, fieldDefault, isCdkKey, isFieldPath, isOptionalField, listItemType, nearestKey } from './context-keys';
 import { CONFIG_FILE, STAGE_NAMES, type StageConfig, type StageConfigInput, type StageName, stageConfigSchema } from './schema';
 import { STAGES } from './stages';
 
@@ -28,7 +28,9 @@ export interface DeployOptions {
  * - `imageTag`: image tag or digest for every synthesized stage, e.g. `-c imageTag=sha256:...`.
  * - `skipPreDeploySnapshot`, `rerunDatabaseSetup`: the deploy options (DeployOptions).
  * - `<stage>.<field path>`: any field of one stage, e.g. `-c prod.account=123456789012`,
- *   `-c staging.web.desiredCount=3`, `-c dev.domain={"zoneName":...}` (JSON for objects and lists).
+ *   `-c staging.web.desiredCount=3`, `-c dev.domain={"zoneName":...}` (JSON for objects and lists);
+ *   one item of a list by its index, e.g. `-c dev.alarms.emails.0=oncall@example.com` (the index
+ *   after the last item adds one).
  */
 export function loadStageConfigs(context: Record<string, unknown>, definitions: Record<StageName, StageConfigInput> = STAGES): StageConfig[] {
   return loadStages(context, definitions).selected;
@@ -57,7 +59,17 @@ export function loadStages(
       overridden.add('image.tag');
     }
     let unreadable = false;
-    for (const { key, path, value } of overrides.get(name) ?? []) {
+    // Whole fields first, then list items by ascending index, so `.1` lands after `.0` whatever the order given.
+    const ordered = [...(overrides.get(name) ?? [])].sort((a, b) => itemIndex(a.path) - itemIndex(b.path));
+    for (const { key, path, value } of ordered) {
+      if (itemIndex(path) >= 0) {
+        const problem = setListItem(input, path, value, key, name);
+        if (problem) {
+          problems.push(stageProblem(name, path.join('.'), value, problem));
+          unreadable = true;
+        } else overridden.add(path.join('.'));
+        continue;
+      }
       // `-c <stage>.<optional field>=null` leaves the field out (turns an optional step off).
       if (value === 'null' && isOptionalField(path.join('.'))) {
         unsetPath(input, path);
@@ -215,8 +227,9 @@ function selectStages(raw: unknown, problems: string[]): StageName[] {
   const names = (Array.isArray(raw) ? raw.map(String) : String(raw).split(',')).map((s) => s.trim()).filter((s) => s.length > 0);
   const selected: StageName[] = [];
   for (const name of names) {
-    if (isStageName(name)) selected.push(name);
-    else problems.push(unknownStage(name, '-c stages'));
+    if (!isStageName(name)) problems.push(unknownStage(name, '-c stages'));
+    else if (selected.includes(name)) problems.push(`-c stages names "${name}" twice. Fix: list each stage once, e.g. -c stages=${[...new Set(names)].join(',')}`);
+    else selected.push(name);
   }
   if (names.length === 0) problems.push(`-c stages is empty. Fix: list stages, e.g. -c stages=dev,staging`);
   return selected;
@@ -280,6 +293,34 @@ function coerce(value: unknown, current: unknown, key: string): { value: unknown
     }
     return { value };
   }
+}
+
+/** The index of a list-item override (`alarms.emails.0` -> 0), or -1 for a whole field. */
+function itemIndex(path: readonly string[]): number {
+  const last = path[path.length - 1];
+  return /^\d+$/.test(last) && listItemType(path.slice(0, -1).join('.')) !== undefined ? Number(last) : -1;
+}
+
+/**
+ * Applies `-c <stage>.<list>.<index>=value`: replaces that item, or adds one at the index after
+ * the last; the field stays a list. Returns what is wrong instead, where the index leaves a gap.
+ */
+function setListItem(input: Record<string, unknown>, path: readonly string[], value: unknown, key: string, stage: string): string | undefined {
+  const listPath = path.slice(0, -1);
+  const field = listPath.join('.');
+  const current = getPath(input, listPath) ?? fieldDefault(field);
+  const list = Array.isArray(current) ? [...current] : [];
+  const index = itemIndex(path);
+  if (index > list.length) {
+    return `-c ${key}=${String(value)}: ${field} has ${list.length} item${list.length === 1 ? '' : 's'}, so index ${index} would leave a gap. Fix: -c ${stage}.${field}.${list.length}=... adds an item, or give the whole list as JSON: -c '${stage}.${field}=${JSON.stringify([...list, value])}'`;
+  }
+  if (typeof value === 'string' && listItemType(field) !== 'string') {
+    const read = coerce(value, list[index] ?? {}, key);
+    if ('problem' in read) return read.problem;
+    list[index] = read.value;
+  } else list[index] = value;
+  setPath(input, listPath, list);
+  return undefined;
 }
 
 function getPath(obj: unknown, path: readonly PropertyKey[]): unknown {

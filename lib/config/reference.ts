@@ -1,3 +1,4 @@
+import { COLLECTOR_PORTS } from '../app/otel/collector-config';
 import { fieldDefault, fieldPaths, isOptionalField } from './context-keys';
 
 /**
@@ -17,10 +18,18 @@ export interface ReferenceRow {
 export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
   { fields: ['name'], meaning: 'stage name, also the `cdk.Stage` id', rules: '`dev`, `staging` or `prod`' },
   { fields: ['account'], meaning: 'AWS account id', rules: '12 digits' },
-  { fields: ['region', 'drRegion'], meaning: 'primary region; region for backup and snapshot copies', rules: 'regions that exist (pinned list); must differ' },
+  {
+    fields: ['region', 'drRegion'],
+    meaning: 'primary region; region for backup and snapshot copies',
+    rules: 'regions of the `aws` partition (pinned list; not China or GovCloud, where the edge stack and the CI roles cannot run); must differ',
+  },
   { fields: ['network.cidr'], meaning: 'VPC IPv4 block; each subnet gets 1/16 of it', rules: 'private (10/8, 172.16/12, 192.168/16), `/16` to `/24`, no host bits set' },
   { fields: ['network.azCount'], meaning: 'Availability Zones', rules: '2 or 3' },
-  { fields: ['network.availabilityZones'], meaning: 'optional explicit zone names (unset: `<region>a`, `b`, `c`)', rules: '`azCount` different zones of `region`' },
+  {
+    fields: ['network.availabilityZones'],
+    meaning: 'optional explicit zone names (unset: `<region>a`, `b`, `c`)',
+    rules: '`azCount` different zones `region` has (pinned list); unset, `a` to `c` must exist there (not in ca-central-1)',
+  },
   { fields: ['network.natGateways'], meaning: 'NAT gateways (1 is cheapest; one per AZ survives an AZ outage)', rules: '1 to `azCount`' },
   {
     fields: ['network.nat', 'network.natInstanceType'],
@@ -48,7 +57,7 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
   {
     fields: ['edge.priceClass', 'edge.immutablePaths'],
     meaning: 'edge locations served (`PriceClass_100` North America and Europe, `_200`, `_All`); path patterns of content-hashed assets cached a year',
-    rules: '`PriceClass_100` and `["/_next/static/*"]` by default; 1 to 20 patterns',
+    rules: '`PriceClass_100` and `["/_next/static/*"]` by default; 1 to 20 different patterns',
   },
   {
     fields: ['web.*', 'worker.*'],
@@ -60,7 +69,11 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
     meaning: 'RDS class without `db.` (`t4g.micro`)',
     rules: 'a class RDS offers for PostgreSQL in the t3, t4g, m5-m8g, r5-r8g families (pinned list; their memory sets max_connections)',
   },
-  { fields: ['database.allocatedStorageGiB', 'database.maxAllocatedStorageGiB'], meaning: 'gp3 storage and autoscaling ceiling', rules: '>= 20; ceiling >= initial' },
+  {
+    fields: ['database.allocatedStorageGiB', 'database.maxAllocatedStorageGiB'],
+    meaning: 'gp3 storage and autoscaling ceiling',
+    rules: '>= 20; ceiling at least 10% above it (RDS refuses less)',
+  },
   { fields: ['database.multiAz', 'database.deletionProtection'], meaning: '', rules: 'prod: both true' },
   { fields: ['database.backupRetentionDays'], meaning: 'automated backups / point-in-time window', rules: '1 to 35' },
   { fields: ['database.engineVersion'], meaning: 'PostgreSQL `major.minor`', rules: 'a 16.x or 17.x minor RDS still accepts new instances on (pinned list)' },
@@ -72,7 +85,11 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
     rules: 'a node type that runs Valkey (pinned list); 0 to 5 replicas; prod >= 1',
   },
   { fields: ['cache.snapshotRetentionDays'], meaning: 'days of daily cache snapshots (0: none)', rules: '0 to 35' },
-  { fields: ['app.containerPort'], meaning: 'port the server listens on', rules: '>= 1024 (the container runs as a non-root user)' },
+  {
+    fields: ['app.containerPort'],
+    meaning: 'port the server listens on',
+    rules: `>= 1024 (the container runs as a non-root user); not ${COLLECTOR_PORTS.join(', ')} (the tracing collector's)`,
+  },
   { fields: ['app.readinessPath', 'app.livenessPath'], meaning: 'load balancer health check (can serve) and container health check (process alive)', rules: 'absolute paths' },
   { fields: ['app.workerCommand'], meaning: 'command of the worker container', rules: 'e.g. `["node", "dist/worker.js"]`' },
   { fields: ['app.workerStopTimeoutSeconds'], meaning: 'time a worker gets after SIGTERM to finish its job', rules: '2 to 120' },
@@ -96,14 +113,14 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
   {
     fields: ['app.deployment.stepPercent', 'app.deployment.stepMinutes'],
     meaning: 'canary: the share of traffic the new revision gets first, and for how long; linear: the share each step moves, and the minutes between steps',
-    rules: 'percent 1 to 50 (linear: 10 to 50); minutes 5 to 60; a linear shift plus bake at most 120 minutes',
+    rules: 'percent 1 to 50 in steps of 0.1 (linear: 10 to 50); minutes 5 to 60; a linear shift plus bake at most 120 minutes',
   },
   { fields: ['app.deployment.bakeMinutes'], meaning: 'minutes both revisions keep running after all traffic moved, so an alarm still rolls back at once', rules: '5 to 60' },
   {
     fields: ['app.deployment.smokePaths', 'app.deployment.smokeLatencyMs'],
     meaning:
       'paths the smoke test requests from the new revision before production traffic moves (the readiness path always); each must answer 2xx within the latency bound, or the release rolls back',
-    rules: 'absolute paths, at most 10; 100 to 5000 ms',
+    rules: 'different absolute paths, at most 10; 100 to 5000 ms',
   },
   {
     fields: ['app.enableExecuteCommand'],
@@ -123,23 +140,24 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
   {
     fields: ['app.wafAuthPaths', 'app.wafAuthRateLimitPer5Min'],
     meaning: 'URL path prefixes of sign-in, sign-up and password reset, and the tighter per-IP limit there',
-    rules: 'absolute paths, at least one; limit >= 10',
+    rules: 'different absolute paths, at least one; limit >= 10 and below `app.wafRateLimitPer5Min` (else that rule blocks first)',
   },
   {
     fields: ['app.wafLargeBodyPaths', 'app.wafServerActions'],
     meaning:
       'the only places where bodies over 8 KB pass the common rule set: these path prefixes (uploads) and, when on, Next.js Server Action requests (header `Next-Action`; Next.js caps them itself)',
-    rules: '',
+    rules: 'different absolute paths',
   },
   {
     fields: ['app.wafRedactedHeaders'],
     meaning: 'request headers carrying secrets that never reach the WAF logs (cookie and authorization always are redacted; only BLOCK and COUNT decisions are logged)',
-    rules: 'lower-case header names',
+    rules: 'different lower-case header names',
   },
   {
     fields: ['app.httpAllowedCidrs'],
     meaning: 'a stage without HTTPS admits only these client blocks (on port 80; behind CloudFront at the edge, over its HTTPS name)',
-    rules: 'required without HTTPS, never `/0`; dev ships the documentation range 198.51.100.0/24: replace it with your office or VPN',
+    rules:
+      'required without HTTPS; different public blocks (no private, carrier-grade NAT, loopback, link-local, multicast or reserved addresses), none inside another, at most a `/8` in all; dev ships the documentation range 198.51.100.0/24: replace it with your office or VPN',
   },
   { fields: ['uploads.noncurrentVersionExpirationDays'], meaning: 'days a replaced or deleted upload version is kept', rules: '>= 1' },
   { fields: ['uploads.accessLogExpirationDays'], meaning: "days the uploads bucket's server access logs are kept", rules: '>= 1' },
@@ -181,7 +199,7 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
   {
     fields: ['backup.verify.tables', 'backup.verify.vectorQuery'],
     meaning: 'tables (`{ name, minRows }`) a restored database must have, and a `{ table, column }` for a nearest-neighbour query',
-    rules: 'plain lower-case names',
+    rules: 'plain lower-case names, each table once',
   },
   {
     fields: ['email.requireProductionAccess'],
@@ -191,7 +209,7 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
   {
     fields: ['alarms.emails', 'alarms.httpsEndpoints'],
     meaning: 'alarm topic subscribers (emails also get the budget notifications); pagers are HTTPS endpoints, Slack goes through AWS Chatbot ([docs/alarms.md](docs/alarms.md))',
-    rules: 'valid emails, at most 10; `https://` URLs only; prod needs one',
+    rules: 'different valid emails, at most 10; different `https://` URLs; prod needs one',
   },
   { fields: ['operations.http5xxRatePercent'], meaning: 'alarm when more than this % of requests in 5 minutes get a 5xx, from the load balancer or from the app', rules: '' },
   { fields: ['operations.p99LatencySeconds'], meaning: 'web p99 response time alarm (10 minutes)', rules: '' },
@@ -222,7 +240,7 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
   {
     fields: ['baseline.trail.retentionDays', 'baseline.trail.archiveAfterDays', 'baseline.trail.objectLock'],
     meaning: 'days log files are kept, days until Glacier Instant Retrieval, S3 Object Lock (governance) for the retention',
-    rules: '>= 90 (prod >= 365); archive before expiry, >= 30; choose the lock before the first deploy',
+    rules: '90 to 36500 (Object Lock keeps 100 years at most; prod >= 365); archive before expiry, >= 30; choose the lock before the first deploy',
   },
   { fields: ['baseline.trail.uploadsDataEvents'], meaning: 'record object-level events of the uploads buckets of the stages in the account', rules: 'needs the trail; on in prod' },
   {
@@ -266,7 +284,7 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
   {
     fields: ['image.expiringTagPatterns'],
     meaning: 'tag patterns of builds that expire after 30 days (`pr-*`, `sha-*`); every other tag is a release and never expires',
-    rules: 'no bare `*`; the same in every stage',
+    rules: 'different patterns, no bare `*`; the same in every stage',
   },
   {
     fields: ['ci.repository', 'ci.createOidcProvider'],

@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import { COLLECTOR_PORTS } from '../app/otel/collector-config';
 import { PROJECT } from '../shared/naming';
-import { AWS_REGIONS, CACHE_NODE_TYPES, closest, RDS_INSTANCE_CLASSES, RDS_POSTGRES_VERSIONS } from './aws-catalog';
+import { APP_PARTITION, APP_REGIONS, AWS_REGIONS, CACHE_NODE_TYPES, closest, RDS_INSTANCE_CLASSES, RDS_POSTGRES_VERSIONS, regionPartition, zonesOf } from './aws-catalog';
 
 /** The stages this app deploys. Their names are also the `cdk.Stage` ids (`npx cdk deploy 'staging/*'`). */
 export const STAGE_NAMES = ['dev', 'staging', 'prod'] as const;
@@ -56,23 +57,43 @@ function oneOf(list: readonly string[], what: string, example: string) {
   });
 }
 
-const region = oneOf(AWS_REGIONS, 'an AWS region', 'eu-west-1');
+/** A region of the partition the stacks are written for (APP_PARTITION says why only that one). */
+const region = oneOf(AWS_REGIONS, 'an AWS region', 'eu-west-1').superRefine((value, ctx) => {
+  const partition = AWS_REGIONS.includes(value) ? regionPartition(value) : APP_PARTITION;
+  if (partition === APP_PARTITION) return;
+  ctx.addIssue({
+    code: 'custom',
+    message: `is in the ${partition} partition, and the stacks are written for the ${APP_PARTITION} partition: the edge stack's CloudFront distribution and certificate live in us-east-1, and the CI roles trust GitHub's tokens for sts.amazonaws.com, neither of which exists in ${partition}. Fix: use a region of the ${APP_PARTITION} partition, e.g. "eu-west-1" (${APP_REGIONS.length} are listed in lib/config/aws-catalog.ts)`,
+  });
+});
 
-/** Fails a list with the same value twice, naming it. */
-function unique<T extends z.ZodTypeAny>(item: T, what: string) {
+/**
+ * A list that names each entry once (by `key`, the entry itself unless given): a repeated entry is
+ * a slip, and several AWS APIs refuse it (a second cache behaviour with the same path pattern, a
+ * duplicate subscription, a security group rule twice). Every list of the schema is one, except
+ * LISTS_WITH_REPEATS.
+ */
+function unique<T extends z.ZodTypeAny>(item: T, what: string, key: (value: z.output<T>) => unknown = (value) => value) {
   return z.array(item).superRefine((list, ctx) => {
     const seen = new Set<unknown>();
     list.forEach((value, index) => {
-      if (seen.has(value)) ctx.addIssue({ code: 'custom', path: [index], message: `${JSON.stringify(value)} is listed twice: each ${what} once. Fix: remove the second one` });
-      seen.add(value);
+      const id = key(value);
+      if (seen.has(id)) ctx.addIssue({ code: 'custom', path: [index], message: `${JSON.stringify(id)} is listed twice: each ${what} once. Fix: remove the second one` });
+      seen.add(id);
     });
   });
 }
 
-/** A percentage threshold: above 0 and at most 100. */
+/** A command's argument list (argv): the one kind of list where the same entry may come twice (`-r a -r b`). */
+const command = z.array(z.string().min(1));
+
+/** The lists whose entries may repeat (commands); every other list of the schema refuses a repeated entry. */
+export const LISTS_WITH_REPEATS: readonly string[] = ['app.workerCommand', 'app.migrationCommand'];
+
 /** An absolute URL path or path prefix. */
 const urlPath = z.string().regex(/^\/[\w\-./]*$/, 'not an absolute URL path. Fix: write it like "/api/auth/"');
 
+/** A percentage threshold: above 0 and at most 100. */
 const percent = z.number().positive('must be above 0. Fix: use a value above 0 and at most 100').max(100, 'a percentage is at most 100. Fix: use a value above 0 and at most 100');
 
 /** A domain name: labels of letters, digits and hyphens, at least two labels, no trailing dot. */
@@ -127,17 +148,95 @@ export function cidrProblem(value: string): string | undefined {
   return undefined;
 }
 
-/** A client address block a security group admits, as EC2 accepts it (a valid IPv4 CIDR without host bits). */
-const clientCidr = z.string().superRefine((value, ctx) => {
+/**
+ * Blocks no client on the internet comes from, so no viewer of CloudFront or of an internet-facing
+ * load balancer has an address there (IANA's special-purpose registry, RFC 6890). The documentation
+ * blocks (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24) are left out on purpose: dev ships one as
+ * the placeholder that admits nobody until an office block replaces it.
+ */
+const NON_PUBLIC_BLOCKS: readonly [string, string][] = [
+  ['0.0.0.0/8', '"this network"'],
+  ['10.0.0.0/8', 'private, RFC 1918'],
+  ['100.64.0.0/10', 'carrier-grade NAT, RFC 6598'],
+  ['127.0.0.0/8', 'loopback'],
+  ['169.254.0.0/16', 'link-local'],
+  ['172.16.0.0/12', 'private, RFC 1918'],
+  ['192.0.0.0/24', 'IETF protocol assignments'],
+  ['192.168.0.0/16', 'private, RFC 1918'],
+  ['198.18.0.0/15', 'benchmarking, RFC 2544'],
+  ['224.0.0.0/4', 'multicast'],
+  ['240.0.0.0/4', 'reserved, with the broadcast address'],
+];
+
+/** The most addresses a client allow list admits: a /8. Offices and VPNs are far smaller; more is the internet in pieces. */
+const MAX_ALLOWED_ADDRESSES = 2 ** 24;
+
+/** A block's first address and the address after its last. */
+function blockRange({ address, prefix }: { address: number; prefix: number }): [number, number] {
+  return [address, address + 2 ** (32 - prefix)];
+}
+
+/** The blocks of NON_PUBLIC_BLOCKS a block overlaps, with what they are. */
+function nonPublicOverlaps(block: { address: number; prefix: number }): string[] {
+  const [start, end] = blockRange(block);
+  return NON_PUBLIC_BLOCKS.filter(([cidr]) => {
+    const [first, last] = blockRange(parseIpv4Cidr(cidr) as { address: number; prefix: number });
+    return start < last && first < end;
+  }).map(([cidr, what]) => `${cidr} (${what})`);
+}
+
+/** What is wrong with a client address block of app.httpAllowedCidrs, or undefined. */
+function clientCidrProblem(value: string): string | undefined {
   const parsed = parseIpv4Cidr(value);
   const fix = 'Fix: write it like "198.51.100.0/24"';
-  const problem =
-    'problem' in parsed
-      ? `${parsed.problem} ${fix}`
-      : parsed.prefix > 32
-        ? `an IPv4 prefix is at most /32 (got /${parsed.prefix}). ${fix}`
-        : hostBitsProblem(parsed.address, parsed.prefix);
+  if ('problem' in parsed) return `${parsed.problem} ${fix}`;
+  if (parsed.prefix > 32) return `an IPv4 prefix is at most /32 (got /${parsed.prefix}). ${fix}`;
+  const hostBits = hostBitsProblem(parsed.address, parsed.prefix);
+  if (hostBits) return hostBits;
+  const only = 'Fix: list the public blocks of your office or VPN only, e.g. "198.51.100.0/24"';
+  const size = 2 ** (32 - parsed.prefix);
+  if (parsed.prefix === 0) return `admits the whole internet. ${only}`;
+  if (size > MAX_ALLOWED_ADDRESSES) {
+    return `admits ${size.toLocaleString('en-US')} addresses, more than a /8: no office or VPN is that large, and blocks this wide add up to the internet. ${only}`;
+  }
+  const overlaps = nonPublicOverlaps(parsed);
+  if (overlaps.length > 0) {
+    return `overlaps ${overlaps.join(', ')}: no client reaches CloudFront or an internet-facing load balancer from there (a VPN or NAT shows its public address). ${only}`;
+  }
+  return undefined;
+}
+
+/** A client block as EC2 and the edge function read it (an IPv4 CIDR without host bits), of public addresses, at most a /8. */
+const clientCidr = z.string().superRefine((value, ctx) => {
+  const problem = clientCidrProblem(value);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/** The client blocks together: each once, none inside another, and no more than MAX_ALLOWED_ADDRESSES in all. */
+const clientCidrs = unique(clientCidr, 'block').superRefine((list, ctx) => {
+  const blocks = list.flatMap((cidr, index) => {
+    const parsed = parseIpv4Cidr(cidr);
+    return 'problem' in parsed || parsed.prefix > 32 ? [] : [{ cidr, index, range: blockRange(parsed) }];
+  });
+  for (const { index, range } of blocks) {
+    const outer = blocks.find((other) => other.range[0] <= range[0] && range[1] <= other.range[1] && other.range[1] - other.range[0] > range[1] - range[0]);
+    if (outer) {
+      ctx.addIssue({ code: 'custom', path: [index], message: `lies inside ${outer.cidr}, listed too. Fix: remove it, or list the smaller block instead of ${outer.cidr}` });
+    }
+  }
+  // Addresses admitted, overlaps counted once.
+  let admitted = 0;
+  let reached = 0;
+  for (const [start, end] of blocks.map((b) => b.range).sort((a, b) => a[0] - b[0])) {
+    admitted += Math.max(0, end - Math.max(start, reached));
+    reached = Math.max(reached, end);
+  }
+  if (admitted > MAX_ALLOWED_ADDRESSES) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `the blocks admit ${admitted.toLocaleString('en-US')} addresses together, more than a /8 (${MAX_ALLOWED_ADDRESSES.toLocaleString('en-US')}): an allow list names offices and VPNs, and this is a share of the internet. Fix: list the public blocks of your office or VPN only`,
+    });
+  }
 });
 
 const fargateService = z
@@ -281,8 +380,7 @@ const stageShape = z
          * Path patterns of immutable, content-hashed assets, cached for a year at the edge and in
          * browsers. Everything else passes to the app uncached.
          */
-        immutablePaths: z
-          .array(z.string().regex(/^\/[\w\-./*]*$/, 'not a CloudFront path pattern. Fix: write it like "/_next/static/*"'))
+        immutablePaths: unique(z.string().regex(/^\/[\w\-./*]*$/, 'not a CloudFront path pattern. Fix: write it like "/_next/static/*"'), 'pattern')
           .min(1, 'list at least the build output\'s hashed assets. Fix: use ["/_next/static/*"]')
           .max(20, 'a distribution holds at most 25 cache behaviours. Fix: list at most 20 patterns')
           .default(() => ['/_next/static/*']),
@@ -326,11 +424,13 @@ const stageShape = z
       })
       .strict()
       .superRefine((db, ctx) => {
-        if (db.maxAllocatedStorageGiB < db.allocatedStorageGiB) {
+        // RDS refuses a storage-autoscaling ceiling less than 10% above the allocated storage ("Invalid max storage size"; RDS user guide, "Managing capacity automatically with Amazon RDS storage autoscaling").
+        const least = Math.ceil((db.allocatedStorageGiB * 11) / 10);
+        if (db.maxAllocatedStorageGiB < least) {
           ctx.addIssue({
             code: 'custom',
             path: ['maxAllocatedStorageGiB'],
-            message: `the autoscaling ceiling is below the initial ${db.allocatedStorageGiB} GiB. Fix: set it to at least allocatedStorageGiB`,
+            message: `RDS refuses an autoscaling ceiling less than 10% above the allocated ${db.allocatedStorageGiB} GiB (26% or more also spares its "storage threshold reached" event). Fix: ${least <= 65536 ? `set it to ${least} or more` : `lower allocatedStorageGiB to ${Math.floor(655360 / 11)} or less (the ceiling is at most 65536)`}`,
           });
         }
       }),
@@ -377,7 +477,15 @@ const stageShape = z
     app: z
       .object({
         /** Port the Node.js/Next.js server listens on in the container. */
-        containerPort: z.number().int().min(1024, 'the container runs as a non-root user, which cannot bind ports below 1024. Fix: use e.g. 3000').max(65535).default(3000),
+        containerPort: z
+          .number()
+          .int()
+          .min(1024, 'the container runs as a non-root user, which cannot bind ports below 1024. Fix: use e.g. 3000')
+          .max(65535)
+          .refine((port) => !COLLECTOR_PORTS.includes(port), {
+            message: `the tracing collector beside the app listens there (lib/app/otel/collector.yaml uses ${COLLECTOR_PORTS.join(', ')}), and the containers of a task share their ports. Fix: use another port, e.g. 3000`,
+          })
+          .default(3000),
         /** Load balancer health check: the app answers 200 when it can serve (database and cache reachable). */
         readinessPath: z
           .string()
@@ -389,10 +497,7 @@ const stageShape = z
           .regex(/^\/[\w\-./]*$/, 'not an absolute URL path. Fix: write it like "/health/live"')
           .default('/health/live'),
         /** Command of the BullMQ worker container (same image as the web app). */
-        workerCommand: z
-          .array(z.string().min(1))
-          .min(1, 'the worker needs a command. Fix: e.g. ["node", "dist/worker.js"]')
-          .default(() => ['node', 'dist/worker.js']),
+        workerCommand: command.min(1, 'the worker needs a command. Fix: e.g. ["node", "dist/worker.js"]').default(() => ['node', 'dist/worker.js']),
         /** Seconds ECS waits after SIGTERM before killing a worker task, so a running job can finish (max 120 on Fargate). */
         workerStopTimeoutSeconds: z.number().int().min(2).max(120, 'Fargate allows at most 120 s. Fix: use 2 to 120').default(120),
         /**
@@ -423,7 +528,7 @@ const stageShape = z
          * pre-deploy snapshot and before the services update, e.g. ["node", "dist/migrate.js"].
          * Unset: no migration step.
          */
-        migrationCommand: z.array(z.string().min(1)).min(1, 'a migration needs a command. Fix: e.g. ["node", "dist/migrate.js"], or leave migrationCommand out').optional(),
+        migrationCommand: command.min(1, 'a migration needs a command. Fix: e.g. ["node", "dist/migrate.js"], or leave migrationCommand out').optional(),
         /** Minutes a migration may run before it is stopped and the deploy fails (CloudFormation waits at most an hour for it). */
         migrationTimeoutMinutes: z
           .number()
@@ -447,7 +552,13 @@ const stageShape = z
               })
               .default('rolling'),
             /** Canary: the share of production traffic the new revision gets first. Linear: the share each step moves. */
-            stepPercent: z.number().min(1, 'must be at least 1%. Fix: use 1 to 50').max(50, 'more than half the traffic is no canary. Fix: use 1 to 50').default(10),
+            stepPercent: z
+              .number()
+              .min(1, 'must be at least 1%. Fix: use 1 to 50')
+              .max(50, 'more than half the traffic is no canary. Fix: use 1 to 50')
+              // ECS moves traffic in tenths of a percent, and aws-cdk-lib refuses anything else at synth (MustBeCanaryDeploymentStepPercent, MustBeLinearDeploymentStepPercent).
+              .refine((p) => Number.isInteger(p * 10), 'ECS shifts traffic in steps of 0.1%. Fix: use at most one decimal, e.g. 10 or 12.5')
+              .default(10),
             /** Canary: minutes the canary share runs before the rest moves. Linear: minutes between steps. */
             stepMinutes: z
               .number()
@@ -463,8 +574,7 @@ const stageShape = z
               .max(60, 'CloudFormation holds the deploy for the whole bake. Fix: use 5 to 60 minutes')
               .default(10),
             /** Paths the smoke test requests from the new revision, besides the readiness path; each must answer 2xx within smokeLatencyMs. */
-            smokePaths: z
-              .array(urlPath)
+            smokePaths: unique(urlPath, 'path')
               .max(10, 'the smoke test requests each path once within its latency bound; more than 10 would outlast it. Fix: list at most 10 paths')
               .default(() => ['/']),
             /** Milliseconds a smoke-test request may take. */
@@ -479,24 +589,23 @@ const stageShape = z
         /** Requests one IP may make in 5 minutes before the WAF blocks it. */
         wafRateLimitPer5Min: z.number().int().min(10, 'WAF rate limits start at 10. Fix: use 10 or more').max(2_000_000_000).default(2000),
         /** URL path prefixes of sign-in, sign-up and password reset, held to `wafAuthRateLimitPer5Min` per IP. */
-        wafAuthPaths: z
-          .array(urlPath)
+        wafAuthPaths: unique(urlPath, 'path prefix')
           .min(1, 'the authentication rate limit needs at least one path. Fix: list e.g. "/api/auth/"')
           .default(() => ['/api/auth/', '/login', '/signup', '/reset-password']),
         /** Requests one IP may make to the authentication paths in 5 minutes. */
         wafAuthRateLimitPer5Min: z.number().int().min(10, 'WAF rate limits start at 10. Fix: use 10 or more').max(2_000_000_000).default(100),
         /** URL path prefixes that may receive request bodies over 8 KB (uploads); every other path keeps the common rule set's limit. */
-        wafLargeBodyPaths: z.array(urlPath).default(() => ['/api/uploads']),
+        wafLargeBodyPaths: unique(urlPath, 'path prefix').default(() => ['/api/uploads']),
         /** Let Next.js Server Action requests (header Next-Action) carry bodies over 8 KB; Next.js caps them (serverActions.bodySizeLimit, 1 MB by default). */
         wafServerActions: z.boolean().default(true),
         /** Request headers carrying secrets (API keys), never written to the WAF logs; cookie and authorization always are redacted. */
-        wafRedactedHeaders: z.array(z.string().regex(/^[a-z0-9-]+$/, 'not a lower-case header name. Fix: write it like "x-api-key"')).default(() => ['x-api-key']),
+        wafRedactedHeaders: unique(z.string().regex(/^[a-z0-9-]+$/, 'not a lower-case header name. Fix: write it like "x-api-key"'), 'header').default(() => ['x-api-key']),
         /**
          * Where the stage has no domain (no HTTPS of its own): the only client address blocks
          * admitted (office, VPN), by the load balancer's security group, or behind CloudFront by a
          * function at the edge. Unused with HTTPS.
          */
-        httpAllowedCidrs: z.array(clientCidr).optional(),
+        httpAllowedCidrs: clientCidrs.optional(),
       })
       .strict()
       .prefault({}),
@@ -622,16 +731,16 @@ const stageShape = z
         verify: z
           .object({
             /** Tables ("table" or "schema.table") that must exist with at least `minRows` rows. */
-            tables: z
-              .array(
-                z
-                  .object({
-                    name: z.string().regex(/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/, 'not a plain lower-case table name. Fix: write it like "documents" or "public.documents"'),
-                    minRows: z.number().int().min(0),
-                  })
-                  .strict(),
-              )
-              .default(() => []),
+            tables: unique(
+              z
+                .object({
+                  name: z.string().regex(/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/, 'not a plain lower-case table name. Fix: write it like "documents" or "public.documents"'),
+                  minRows: z.number().int().min(0),
+                })
+                .strict(),
+              'table',
+              (table) => table.name,
+            ).default(() => []),
             /** A table and vector column to run one nearest-neighbour query on. */
             vectorQuery: z
               .object({
@@ -682,7 +791,12 @@ const stageShape = z
             /** The organisation trail that records this account when `enabled` is false (its name or ARN, for the record and the docs). */
             organizationTrail: z.string().min(1).optional(),
             /** Days log files are kept in the trail bucket. */
-            retentionDays: z.number().int().min(90, 'CloudTrail evidence should outlive the 90 days of event history. Fix: use 90 or more').default(365),
+            retentionDays: z
+              .number()
+              .int()
+              .min(90, 'CloudTrail evidence should outlive the 90 days of event history. Fix: use 90 or more')
+              .max(36500, 'S3 Object Lock keeps an object at most 100 years, and aws-cdk-lib refuses more at synth. Fix: use 90 to 36500 days')
+              .default(365),
             /** Days after which log files move to S3 Glacier Instant Retrieval. */
             archiveAfterDays: z.number().int().min(30, 'S3 moves objects to Glacier Instant Retrieval after 30 days at the earliest. Fix: use 30 or more').default(90),
             /** S3 Object Lock on the trail bucket: "governance" keeps each log file for `retentionDays` against deletion by anyone without the bypass permission. Choose before the first deploy. */
@@ -764,14 +878,13 @@ const stageShape = z
          * read the digest its web tasks run. Unset: the stage deploys the configured tag.
          */
         promotedFrom: z.enum(STAGE_NAMES).optional(),
-        expiringTagPatterns: z
-          .array(
-            z
-              .string()
-              .regex(/^[A-Za-z0-9_.*-]{1,128}$/, 'not an ECR tag pattern. Fix: use letters, digits, _ . - and * wildcards, e.g. "pr-*"')
-              .refine((p) => p.replace(/\*/g, '').length > 0, 'would expire every tag, releases included. Fix: use a prefix, e.g. "pr-*"'),
-          )
-          .default(() => ['pr-*', 'sha-*']),
+        expiringTagPatterns: unique(
+          z
+            .string()
+            .regex(/^[A-Za-z0-9_.*-]{1,128}$/, 'not an ECR tag pattern. Fix: use letters, digits, _ . - and * wildcards, e.g. "pr-*"')
+            .refine((p) => p.replace(/\*/g, '').length > 0, 'would expire every tag, releases included. Fix: use a prefix, e.g. "pr-*"'),
+          'pattern',
+        ).default(() => ['pr-*', 'sha-*']),
       })
       .strict()
       .superRefine((image, ctx) => {
@@ -906,6 +1019,7 @@ export const stageConfigSchema = stageShape.superRefine((cfg, ctx) => {
   if (natGateways > azCount) {
     fail(['network', 'natGateways'], `more NAT gateways than AZs (${azCount}). Fix: use 1 to ${azCount}`);
   }
+  const zones = zonesOf(cfg.region);
   if (availabilityZones) {
     if (availabilityZones.length !== azCount) {
       fail(['network', 'availabilityZones'], `lists ${availabilityZones.length} zones but azCount is ${azCount}. Fix: list exactly ${azCount} zones or drop the list`);
@@ -913,6 +1027,20 @@ export const stageConfigSchema = stageShape.superRefine((cfg, ctx) => {
     const foreign = availabilityZones.filter((az) => !new RegExp(`^${cfg.region}[a-z]$`).test(az));
     if (foreign.length > 0) {
       fail(['network', 'availabilityZones'], `${foreign.join(', ')} is not a zone of ${cfg.region}. Fix: use names like "${cfg.region}a"`);
+    }
+    availabilityZones.forEach((az, i) => {
+      if (!foreign.includes(az) && !zones.includes(az)) {
+        fail(['network', 'availabilityZones', i], `${cfg.region} has no zone ${az} (lib/config/aws-catalog.ts). Fix: use ${azCount} of ${zones.join(', ')}`);
+      }
+    });
+  } else {
+    // Unset, the stacks take the region's zones a, b, c (lib/shared/stage-stack.ts): each must exist.
+    const missing = ['a', 'b', 'c'].slice(0, azCount).filter((letter) => !zones.includes(`${cfg.region}${letter}`));
+    if (missing.length > 0) {
+      fail(
+        ['network', 'availabilityZones'],
+        `unset, so the zones default to ${cfg.region}a, b, c, and ${cfg.region} has no zone ${missing.map((l) => `${cfg.region}${l}`).join(', ')}. Fix: list ${azCount} of ${zones.join(', ')} in network.availabilityZones`,
+      );
     }
   }
   if (cfg.https && !cfg.domain) {
@@ -926,9 +1054,6 @@ export const stageConfigSchema = stageShape.superRefine((cfg, ctx) => {
         `${cfg.name} serves plain HTTP, which must not be open to the internet. Fix: list the client blocks that may reach it (office, VPN), e.g. ["198.51.100.0/24"], or serve HTTPS with a domain`,
       );
     }
-    cidrs.forEach((cidr, i) => {
-      if (cidr.endsWith('/0')) fail(['app', 'httpAllowedCidrs', i], 'admits the whole internet to a plain-HTTP stage. Fix: list the office or VPN blocks only');
-    });
   }
   if (cfg.domain) {
     const { zoneName, recordName, parentZoneName } = cfg.domain;
@@ -974,6 +1099,13 @@ export const stageConfigSchema = stageShape.superRefine((cfg, ctx) => {
     fail(
       ['backup', 'vaultLock', 'mode'],
       `"compliance" cannot be undone after its grace period, and ${cfg.name} is a throw-away stage (retainOnDelete: false). Fix: use mode "governance"`,
+    );
+  }
+  const { wafRateLimitPer5Min, wafAuthRateLimitPer5Min } = cfg.app;
+  if (wafAuthRateLimitPer5Min >= wafRateLimitPer5Min) {
+    fail(
+      ['app', 'wafAuthRateLimitPer5Min'],
+      `is not below the per-IP limit of every path (wafRateLimitPer5Min, ${wafRateLimitPer5Min}): requests to the authentication paths count towards both, so that rule blocks first and this one never acts. Fix: use less than ${wafRateLimitPer5Min} (the default is 100), or raise app.wafRateLimitPer5Min`,
     );
   }
   const { deployment } = cfg.app;

@@ -11,31 +11,54 @@ export interface FlagSpec {
   readonly usage: string;
   /** Says what to do with an argument that is not a flag; without it, such an argument is unknown. */
   readonly positional?: (arg: string) => string;
+  /** Flags of `values` that may be given more than once (each value counts); `-c`/`--context` always may, as with the CDK CLI. */
+  readonly repeatable?: readonly string[];
 }
+
+/** A negative number (`-5`, `-0.5`): the value of the flag before it, not a flag of its own. */
+const NEGATIVE_NUMBER = /^-(\d|\.\d)/;
 
 /**
  * The scripts' command lines, read by node:util's parseArgs in strict mode: each flag of
  * `values` with its value (`--stage dev` or `--stage=dev`; a missing value, or another flag in
- * its place, is refused), each switch alone, anything else refused with a UsageError naming it
- * (exit 2 in every script). Returns [flag, value] in the order given; a switch's value is undefined.
+ * its place, is refused; a negative number is a value, so the script's own range check answers
+ * it), each switch alone, and each flag once unless it is repeatable. Anything else, `--help`
+ * included, is refused with a UsageError naming it and the usage line (exit 2 in every script).
+ * Returns [flag, value] in the order given; a switch's value is undefined.
  */
 export function readFlags(argv: readonly string[], spec: FlagSpec): [string, string | undefined][] {
   const longName = (flag: string) => (flag === '-c' ? 'context' : flag.replace(/^--/, ''));
   const options: Record<string, { type: 'string' | 'boolean'; multiple: true; short?: string }> = {};
   for (const flag of spec.values) options[longName(flag)] = { type: 'string', multiple: true, ...(options[longName(flag)]?.short || flag === '-c' ? { short: 'c' } : {}) };
   for (const flag of spec.switches ?? []) options[longName(flag)] = { type: 'boolean', multiple: true };
+  // parseArgs reads "--minutes -5" as a flag without its value; "--minutes=-5" is what was meant.
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (spec.values.includes(arg) && NEGATIVE_NUMBER.test(argv[i + 1] ?? '')) args.push(arg === '-c' ? `-c${argv[++i]}` : `${arg}=${argv[++i]}`);
+    else args.push(arg);
+  }
   let tokens: NonNullable<ReturnType<typeof parseArgs>['tokens']>;
   try {
-    ({ tokens } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: spec.positional !== undefined, tokens: true }));
+    ({ tokens } = parseArgs({ args, options, strict: true, allowPositionals: spec.positional !== undefined, tokens: true }));
   } catch (error) {
     throw new UsageError(`${explain(error as Error & { code?: string }, argv)} ${spec.usage}`);
   }
   const read: [string, string | undefined][] = [];
+  const repeatable = new Set(['context', ...(spec.repeatable ?? []).map(longName)]);
+  const seen = new Map<string, string | undefined>();
   for (const token of tokens) {
     if (token.kind === 'positional') throw new UsageError(`${spec.positional!(token.value)} ${spec.usage}`);
     if (token.kind !== 'option') continue;
     const given = token.rawName.startsWith('--') ? `--${token.name}` : token.rawName;
-    read.push([spec.values.includes(given) || spec.switches?.includes(given) ? given : `--${token.name}`, token.value]);
+    const flag = spec.values.includes(given) || spec.switches?.includes(given) ? given : `--${token.name}`;
+    if (seen.has(token.name) && !repeatable.has(token.name)) {
+      // Two values of one setting: taking either would be a guess.
+      const values = token.value === undefined ? '' : ` (${JSON.stringify(seen.get(token.name))}, then ${JSON.stringify(token.value)})`;
+      throw new UsageError(`${flag} is given twice${values}. Fix: give it once. ${spec.usage}`);
+    }
+    seen.set(token.name, token.value);
+    read.push([flag, token.value]);
   }
   return read;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { isFieldPath, knownKeys, nearestKey } from '../../lib/config/context-keys';
+import { isFieldPath, knownKeys, listItemType, listPaths, nearestKey } from '../../lib/config/context-keys';
 
 describe('isFieldPath: what a stage override may name', () => {
   test.each([
@@ -9,7 +9,9 @@ describe('isFieldPath: what a stage override may name', () => {
     ['alarms.emails.0', true],
     ['alarms.emails.12', true],
     ['network.availabilityZones.2', true],
-    // Not an index, not at the end, not of a field.
+    // Not an index, not at the end, not of a field, not of a list.
+    ['database.multiAz.0', false],
+    ['network.0', false],
     ['alarms.emails.x', false],
     ['alarms.emails.0.name', false],
     ['alarms.emails.', false],
@@ -20,6 +22,17 @@ describe('isFieldPath: what a stage override may name', () => {
   ])('%s: %s', (path, known) => {
     expect(isFieldPath(path)).toBe(known);
   });
+});
+
+test('the list fields, and what their items are', () => {
+  expect(listPaths()).toEqual(expect.arrayContaining(['alarms.emails', 'network.availabilityZones', 'app.httpAllowedCidrs', 'backup.verify.tables']));
+  expect(listPaths()).not.toContain('alarms');
+  expect([listItemType('alarms.emails'), listItemType('backup.verify.tables'), listItemType('database.multiAz'), listItemType('nothing.here')]).toEqual([
+    'string',
+    'object',
+    undefined,
+    undefined,
+  ]);
 });
 
 describe('nearestKey', () => {

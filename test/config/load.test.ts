@@ -25,6 +25,10 @@ describe('loadStageConfigs', () => {
     expect(loadError({ stages: 'dev,qa' })).toMatch(/unknown stage "qa" in -c stages\. Fix: use one of dev, staging, prod/);
   });
 
+  test('a stage named twice in -c stages fails', () => {
+    expect(loadError({ stages: 'dev,prod,dev' })).toContain('-c stages names "dev" twice. Fix: list each stage once, e.g. -c stages=dev,prod');
+  });
+
   test('an override for an unknown stage fails', () => {
     expect(loadError({ 'qa.account': '123456789012' })).toMatch(/unknown stage "qa" in -c qa\.account/);
   });
@@ -132,6 +136,38 @@ describe('loadStageConfigs', () => {
       .slice(1);
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(message);
+  });
+
+  test('-c <stage>.<list>.<index> sets that item, or adds one after the last, and the field stays a list', () => {
+    const [dev] = loadStageConfigs({ stages: 'dev', 'dev.alarms.emails.0': 'a@example.com', 'dev.app.wafAuthPaths.4': '/magic-link' });
+    expect(dev.alarms.emails).toEqual(['a@example.com']);
+    expect(dev.app.wafAuthPaths).toEqual(['/api/auth/', '/login', '/signup', '/reset-password', '/magic-link']);
+    // Items in any order, on a list the stage leaves out, and items that are objects (JSON).
+    const [staging] = loadStageConfigs({
+      stages: 'staging',
+      'staging.network.availabilityZones.1': 'eu-west-1c',
+      'staging.network.availabilityZones.0': 'eu-west-1b',
+      'staging.network.azCount': '2',
+      'staging.network.natGateways': '2',
+      'staging.backup.verify.tables.0': '{"name":"documents","minRows":1}',
+    });
+    expect(staging.network.availabilityZones).toEqual(['eu-west-1b', 'eu-west-1c']);
+    expect(staging.backup.verify.tables).toEqual([{ name: 'documents', minRows: 1 }]);
+  });
+
+  test('a list item past the end, or one the schema refuses, names the -c key and the fix', () => {
+    const gap = loadError({ 'dev.alarms.emails.3': 'b@example.com' }).split('\n').slice(1);
+    expect(gap).toEqual([
+      `  - stage "dev", field "alarms.emails.3", value "b@example.com": -c dev.alarms.emails.3=b@example.com: alarms.emails has 1 item, so index 3 would leave a gap. Fix: -c dev.alarms.emails.1=... adds an item, or give the whole list as JSON: -c 'dev.alarms.emails=["dev-alerts@example.com","b@example.com"]'`,
+    ]);
+    expect(loadError({ 'dev.alarms.emails.1': 'dev-alerts@example.com' })).toMatch(
+      /field "alarms\.emails\.1", value "dev-alerts@example\.com": "dev-alerts@example\.com" is listed twice.*\(this value came from -c dev\.alarms\.emails\.1\)/,
+    );
+    expect(loadError({ 'dev.backup.verify.tables.0': 'documents' })).toMatch(/field "backup\.verify\.tables\.0", value "documents": .*an object is written as JSON/);
+  });
+
+  test('an index on a field that is no list is an unknown key, not a field turned into an object', () => {
+    expect(loadError({ 'dev.database.multiAz.0': 'true' })).toContain('unknown context key "dev.database.multiAz.0"');
   });
 
   test('-c <stage>.<optional field>=null leaves the field out; a required field cannot be left out', () => {

@@ -23,7 +23,9 @@ describe('the configuration reference', () => {
 
   test('takes its defaults from the schema, and says which fields every stage must set', () => {
     const table = configTable();
-    expect(table).toContain('| `app.containerPort` | port the server listens on | >= 1024 (the container runs as a non-root user) | `3000` |');
+    expect(table).toContain(
+      "| `app.containerPort` | port the server listens on | >= 1024 (the container runs as a non-root user); not 13133, 4317, 4318 (the tracing collector's) | `3000` |",
+    );
     expect(table).toMatch(/\| `account` \| AWS account id \| 12 digits \| required \|/);
     expect(table).toMatch(/\| `domain.hostedZoneId` \| .* \| optional \|/);
   });

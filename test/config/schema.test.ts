@@ -1,6 +1,8 @@
 import { describe, expect, test } from 'vitest';
-import { parseStageConfig, STAGE_NAMES, STAGES, type StageConfig, type StageConfigInput, type StageName } from '../../lib/config';
-import { RDS_INSTANCE_CLASSES } from '../../lib/config/aws-catalog';
+import { COLLECTOR_PORTS } from '../../lib/app/otel/collector-config';
+import { LISTS_WITH_REPEATS, parseStageConfig, STAGE_NAMES, STAGES, type StageConfig, type StageConfigInput, type StageName } from '../../lib/config';
+import { APP_REGIONS, AWS_REGIONS, RDS_INSTANCE_CLASSES, regionPartition, zonesOf } from '../../lib/config/aws-catalog';
+import { fieldPaths, listPaths } from '../../lib/config/context-keys';
 import { rdsClassMemoryGiB } from '../../lib/config/instance-class';
 
 /** A shipped stage definition with the schema's defaults filled in, changed by `mutate`. */
@@ -312,7 +314,28 @@ const badConfigs: [string, StageName, (c: StageConfig) => void, string, string, 
     },
     'database.maxAllocatedStorageGiB',
     '10',
-    /Fix: set it to at least allocatedStorageGiB/,
+    /RDS refuses an autoscaling ceiling less than 10% above the allocated 20 GiB.*Fix: set it to 22 or more/,
+  ],
+  [
+    'storage ceiling less than 10% above the initial storage (RDS refuses it)',
+    'staging',
+    (c) => {
+      c.database.maxAllocatedStorageGiB = 54;
+    },
+    'database.maxAllocatedStorageGiB',
+    '54',
+    /less than 10% above the allocated 50 GiB.*Fix: set it to 55 or more/,
+  ],
+  [
+    'storage so large that no ceiling is 10% above it',
+    'prod',
+    (c) => {
+      c.database.allocatedStorageGiB = 60000;
+      c.database.maxAllocatedStorageGiB = 65536;
+    },
+    'database.maxAllocatedStorageGiB',
+    '65536',
+    /Fix: lower allocatedStorageGiB to 59578 or less \(the ceiling is at most 65536\)/,
   ],
   [
     'engine that is not PostgreSQL 16 or 17',
@@ -946,7 +969,7 @@ const badConfigs: [string, StageName, (c: StageConfig) => void, string, string, 
     },
     'app.httpAllowedCidrs.1',
     '"0.0.0.0/0"',
-    /admits the whole internet to a plain-HTTP stage/,
+    /admits the whole internet\. Fix: list the public blocks of your office or VPN only/,
   ],
   [
     'a client block with an octet above 255',
@@ -1351,6 +1374,96 @@ const badConfigs: [string, StageName, (c: StageConfig) => void, string, string, 
     '20',
     /takes 205 minutes, over the 120 a release may hold CloudFormation/,
   ],
+  [
+    'a canary share finer than ECS shifts traffic (aws-cdk-lib stops synth with a stack trace)',
+    'prod',
+    (c) => {
+      c.app.deployment.stepPercent = 10.55;
+    },
+    'app.deployment.stepPercent',
+    '10.55',
+    /ECS shifts traffic in steps of 0\.1%\. Fix: use at most one decimal, e\.g\. 10 or 12\.5/,
+  ],
+  [
+    'a linear step finer than ECS shifts traffic',
+    'staging',
+    (c) => {
+      Object.assign(c.app.deployment, { strategy: 'linear', stepPercent: 12.25 });
+    },
+    'app.deployment.stepPercent',
+    '12.25',
+    /steps of 0\.1%/,
+  ],
+  [
+    'the whole internet in two halves',
+    'dev',
+    (c) => {
+      c.app.httpAllowedCidrs = ['0.0.0.0/1', '128.0.0.0/1'];
+    },
+    'app.httpAllowedCidrs.0',
+    '"0.0.0.0/1"',
+    /admits 2,147,483,648 addresses, more than a \/8: no office or VPN is that large.*Fix: list the public blocks of your office or VPN only/,
+  ],
+  [
+    'a share of the internet in /8 pieces',
+    'dev',
+    (c) => {
+      c.app.httpAllowedCidrs = ['11.0.0.0/8', '12.0.0.0/8'];
+    },
+    'app.httpAllowedCidrs',
+    '["11.0.0.0/8","12.0.0.0/8"]',
+    /the blocks admit 33,554,432 addresses together, more than a \/8 \(16,777,216\).*Fix: list the public blocks/,
+  ],
+  [
+    'a client block inside another listed block',
+    'dev',
+    (c) => {
+      c.app.httpAllowedCidrs = ['198.51.100.0/24', '198.51.100.128/25'];
+    },
+    'app.httpAllowedCidrs.1',
+    '"198.51.100.128/25"',
+    /lies inside 198\.51\.100\.0\/24, listed too\. Fix: remove it/,
+  ],
+  [
+    'an Availability Zone the region lacks',
+    'dev',
+    (c) => {
+      c.network.availabilityZones = ['eu-west-1a', 'eu-west-1d'];
+    },
+    'network.availabilityZones.1',
+    '"eu-west-1d"',
+    /eu-west-1 has no zone eu-west-1d \(lib\/config\/aws-catalog\.ts\)\. Fix: use 2 of eu-west-1a, eu-west-1b, eu-west-1c/,
+  ],
+  [
+    'default zones in a region without a "c" zone',
+    'prod',
+    (c) => {
+      Object.assign(c, { region: 'ca-central-1', drRegion: 'ca-west-1' });
+    },
+    'network.availabilityZones',
+    'undefined',
+    /unset, so the zones default to ca-central-1a, b, c, and ca-central-1 has no zone ca-central-1c\. Fix: list 3 of ca-central-1a, ca-central-1b, ca-central-1d/,
+  ],
+  [
+    'an authentication rate limit the global one always reaches first',
+    'staging',
+    (c) => {
+      c.app.wafAuthRateLimitPer5Min = 3000;
+    },
+    'app.wafAuthRateLimitPer5Min',
+    '3000',
+    /is not below the per-IP limit of every path \(wafRateLimitPer5Min, 2000\).*Fix: use less than 2000/,
+  ],
+  [
+    'trail retention longer than S3 Object Lock keeps anything',
+    'prod',
+    (c) => {
+      c.baseline.trail.retentionDays = 40000;
+    },
+    'baseline.trail.retentionDays',
+    '40000',
+    /S3 Object Lock keeps an object at most 100 years.*Fix: use 90 to 36500 days/,
+  ],
 ];
 
 describe('bad configuration fails with stage, field, value and fix', () => {
@@ -1389,7 +1502,15 @@ describe('bad configuration fails with stage, field, value and fix', () => {
       c.network.cidr = '192.168.0.0/16';
     });
     ok('dev', (c) => {
-      c.app.httpAllowedCidrs = ['203.0.113.7/32', '10.20.0.0/16'];
+      c.app.httpAllowedCidrs = ['203.0.113.7/32', '198.51.100.0/24'];
+    });
+    // A /8 alone is as much as an allow list admits.
+    ok('dev', (c) => {
+      c.app.httpAllowedCidrs = ['11.0.0.0/8'];
+    });
+    // The collector's ports are reserved, their neighbours are not.
+    ok('dev', (c) => {
+      c.app.containerPort = 4319;
     });
     ok('prod', (c) => {
       c.web.minCapacity = 2;
@@ -1399,8 +1520,14 @@ describe('bad configuration fails with stage, field, value and fix', () => {
       c.worker.minCapacity = c.worker.maxCapacity;
       c.worker.desiredCount = c.worker.maxCapacity;
     });
+    // RDS's floor: 10% above the allocated storage.
     ok('dev', (c) => {
-      c.database.maxAllocatedStorageGiB = c.database.allocatedStorageGiB;
+      c.database.allocatedStorageGiB = 20;
+      c.database.maxAllocatedStorageGiB = 22;
+    });
+    ok('prod', (c) => {
+      c.database.allocatedStorageGiB = 59578;
+      c.database.maxAllocatedStorageGiB = 65536;
     });
     ok('staging', (c) => {
       c.domain!.recordName = `www.${c.domain!.zoneName}`;
@@ -1442,5 +1569,176 @@ describe('bad configuration fails with stage, field, value and fix', () => {
       }),
     );
     expect(message).toMatch(/^Invalid stage configuration \(2 problems\):/);
+  });
+});
+
+/** A field of a configuration by its path ("app.deployment.smokePaths"). */
+function fieldOf(config: unknown, path: string): unknown {
+  return path.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], config);
+}
+
+function setField(config: StageConfig, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let node = config as unknown as Record<string, unknown>;
+  for (const key of keys.slice(0, -1)) {
+    node[key] ??= {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[keys[keys.length - 1]] = value;
+}
+
+const escaped = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+describe('every list names each entry once', () => {
+  /** An entry for the lists no shipped stage fills. */
+  const SAMPLES: Record<string, unknown> = {
+    'network.availabilityZones': 'eu-west-1a',
+    'alarms.httpsEndpoints': 'https://events.example.com/hook',
+    'backup.verify.tables': { name: 'documents', minRows: 1 },
+  };
+  const shipped = Object.fromEntries(STAGE_NAMES.map((name) => [name, parseStageConfig(STAGES[name])]));
+
+  test('the schema has lists, and the ones whose entries may repeat are commands', () => {
+    expect(listPaths().length).toBeGreaterThan(10);
+    for (const path of LISTS_WITH_REPEATS) {
+      expect(listPaths()).toContain(path);
+      expect(path).toMatch(/Command$/);
+    }
+  });
+
+  // Found by walking the schema: a list added without unique() fails here.
+  test.each(listPaths().filter((path) => !LISTS_WITH_REPEATS.includes(path)))('%s refuses an entry listed twice', (path) => {
+    const stage = STAGE_NAMES.find((name) => ((fieldOf(shipped[name], path) as unknown[] | undefined) ?? []).length > 0) ?? 'dev';
+    const entry = (fieldOf(shipped[stage], path) as unknown[] | undefined)?.[0] ?? SAMPLES[path];
+    expect(entry, `no stage lists ${path}: add an entry for it to SAMPLES`).toBeDefined();
+    const message = errorOf(variant(stage, (c) => setField(c, path, [entry, structuredClone(entry)])));
+    expect(message).toMatch(new RegExp(`stage "${stage}", field "${escaped(path)}\\.1", value .*: .* is listed twice: each .+ once\\. Fix: remove the second one`));
+  });
+});
+
+describe('catalogued values are checked against their catalog', () => {
+  const regionFields = fieldPaths().filter((path) => /(^|\.)(region|drRegion)$/.test(path));
+
+  test('the region fields are the primary, the DR and the image source region', () => {
+    expect(regionFields).toEqual(['region', 'drRegion', 'image.source.region']);
+  });
+
+  test.each(regionFields.flatMap((field) => AWS_REGIONS.filter((r) => regionPartition(r) !== 'aws').map((region) => [field, region])))(
+    '%s refuses %s: the stacks are written for the aws partition',
+    (field, region) => {
+      const message = errorOf(
+        variant('staging', (c) => {
+          setField(c, field, region);
+          if (field === 'region') c.drRegion = region === 'cn-north-1' ? 'cn-northwest-1' : region.replace(/west/, 'east');
+        }),
+      );
+      expect(message).toMatch(
+        new RegExp(
+          `field "${escaped(field)}", value "${region}": is in the aws-(cn|us-gov) partition, and the stacks are written for the aws partition.*Fix: use a region of the aws partition`,
+        ),
+      );
+    },
+  );
+
+  test('China and GovCloud are the regions left out; every region kept has its zones catalogued and deploys with the default zones', () => {
+    expect(AWS_REGIONS.filter((r) => !APP_REGIONS.includes(r))).toEqual(['cn-north-1', 'cn-northwest-1', 'us-gov-east-1', 'us-gov-west-1']);
+    for (const region of APP_REGIONS) {
+      expect(zonesOf(region).length, region).toBeGreaterThanOrEqual(3);
+      const drRegion = region === 'eu-west-1' ? 'eu-central-1' : 'eu-west-1';
+      expect(() => parseStageConfig(variant('dev', (c) => Object.assign(c, { region, drRegion }))), region).not.toThrow();
+    }
+    // Zones listed by hand may be any the region has, also where a letter is skipped.
+    expect(() =>
+      parseStageConfig(
+        variant('prod', (c) => {
+          Object.assign(c, { region: 'ca-central-1', drRegion: 'ca-west-1' });
+          c.network.availabilityZones = ['ca-central-1a', 'ca-central-1b', 'ca-central-1d'];
+        }),
+      ),
+    ).not.toThrow();
+  });
+
+  test("the collector's ports are read from its configuration", () => {
+    expect(COLLECTOR_PORTS).toEqual([13133, 4317, 4318]);
+  });
+
+  test.each(COLLECTOR_PORTS)("containerPort %i is the tracing collector's", (port) => {
+    const message = errorOf(
+      variant('dev', (c) => {
+        c.app.containerPort = port;
+      }),
+    );
+    expect(message).toContain(
+      `field "app.containerPort", value ${port}: the tracing collector beside the app listens there (lib/app/otel/collector.yaml uses ${COLLECTOR_PORTS.join(', ')}), and the containers of a task share their ports. Fix: use another port, e.g. 3000`,
+    );
+  });
+
+  test.each([
+    ['10.20.0.0/16', '10.0.0.0/8 (private, RFC 1918)'],
+    ['172.31.0.0/16', '172.16.0.0/12 (private, RFC 1918)'],
+    ['192.168.1.0/24', '192.168.0.0/16 (private, RFC 1918)'],
+    ['100.64.0.0/10', '100.64.0.0/10 (carrier-grade NAT, RFC 6598)'],
+    ['127.0.0.1/32', '127.0.0.0/8 (loopback)'],
+    ['169.254.169.254/32', '169.254.0.0/16 (link-local)'],
+    ['224.0.0.0/8', '224.0.0.0/4 (multicast)'],
+    ['100.0.0.0/8', '100.64.0.0/10 (carrier-grade NAT, RFC 6598)'],
+  ])('no viewer comes from %s, which overlaps %s', (cidr, overlap) => {
+    const message = errorOf(
+      variant('dev', (c) => {
+        c.app.httpAllowedCidrs = ['198.51.100.0/24', cidr];
+      }),
+    );
+    expect(message).toContain(
+      `field "app.httpAllowedCidrs.1", value "${cidr}": overlaps ${overlap}: no client reaches CloudFront or an internet-facing load balancer from there (a VPN or NAT shows its public address). Fix: list the public blocks of your office or VPN only`,
+    );
+  });
+});
+
+describe('every validation aws-cdk-lib runs on a value from the configuration is met by the schema first', () => {
+  // Each row: aws-cdk-lib's rule (its error id), the stage, how the value is set, a value it refuses, the nearest it takes.
+  const rules: [string, StageName, (c: StageConfig, v: number) => void, string, number, number][] = [
+    [
+      'aws-ecs MustBeCanaryDeploymentStepPercent: a multiple of 0.1',
+      'prod',
+      (c, v) => Object.assign(c.app.deployment, { stepPercent: v }),
+      'app.deployment.stepPercent',
+      10.55,
+      10.5,
+    ],
+    [
+      'aws-ecs MustBeLinearDeploymentStepPercent: a multiple of 0.1, at least 3',
+      'staging',
+      (c, v) => Object.assign(c.app.deployment, { strategy: 'linear', stepPercent: v }),
+      'app.deployment.stepPercent',
+      33.33,
+      33.3,
+    ],
+    ['aws-ecs MustBeCanaryDeploymentStepBakeTime: whole minutes', 'prod', (c, v) => Object.assign(c.app.deployment, { stepMinutes: v }), 'app.deployment.stepMinutes', 5.5, 5],
+    ['aws-applicationautoscaling MinCapacity: min <= max', 'staging', (c, v) => Object.assign(c.web, { minCapacity: v, desiredCount: v }), 'web.minCapacity', 9, 8],
+    ['aws-applicationautoscaling MinCapacityCannotNegative', 'dev', (c, v) => Object.assign(c.worker, { minCapacity: v }), 'worker.minCapacity', -1, 0],
+    [
+      'aws-backup BackupEnforcesHourCoolingPeriod: changeableFor >= 72 hours',
+      'prod',
+      (c, v) => Object.assign(c.backup, { vaultLock: { mode: 'compliance', changeableForDays: v } }),
+      'backup.vaultLock.changeableForDays',
+      2,
+      3,
+    ],
+    [
+      'aws-backup ShortestMinimumRetentionPeriodSpecify: minRetention >= 1 day',
+      'dev',
+      (c, v) => Object.assign(c.backup, { planRetentionDays: v }),
+      'backup.planRetentionDays',
+      0,
+      1,
+    ],
+    ['aws-s3 MustBeObjectLockRetention: at most 100 years', 'prod', (c, v) => Object.assign(c.baseline.trail, { retentionDays: v }), 'baseline.trail.retentionDays', 36501, 36500],
+    ['aws-logs RetentionDaysPositive', 'dev', (c, v) => Object.assign(c, { logRetentionDays: v }), 'logRetentionDays', 0, 1],
+  ];
+
+  test.each(rules)('%s', (_rule, stage, set, field, refused, taken) => {
+    const message = errorOf(variant(stage, (c) => set(c, refused)));
+    expect(message).toMatch(new RegExp(`stage "${stage}", field "${escaped(field)}", value ${escaped(String(refused))}: .*Fix: `));
+    expect(() => parseStageConfig(variant(stage, (c) => set(c, taken)))).not.toThrow();
   });
 });

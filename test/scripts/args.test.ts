@@ -1,7 +1,13 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { PROJECT_ROOT } from '../../lib/shared/paths';
+import { parseArgs as cost } from '../../scripts/cost';
+import { parseArgs as dbShell } from '../../scripts/db-shell';
 import { readFlags } from '../../scripts/lib/args';
+import { UsageError } from '../../scripts/lib/assembly';
 
-const spec = { values: ['--stage', '-c', '--context'], switches: ['--yes'], usage: 'usage: x' };
+const spec = { values: ['--stage', '--minutes', '-c', '--context'], switches: ['--yes'], usage: 'usage: x' };
 
 describe('the scripts read their command lines with node:util parseArgs', () => {
   test('flags with values in both spellings, -c as the short --context, switches, in the order given', () => {
@@ -16,11 +22,74 @@ describe('the scripts read their command lines with node:util parseArgs', () => 
   test.each([
     [['--stage'], '--stage needs a value. usage: x'],
     [['--stage', '--yes'], '--stage needs a value. usage: x'],
+    [['--minutes', '-x'], '--minutes needs a value. usage: x'],
     [['-c'], '-c needs a value. usage: x'],
     [['--yes=no'], '--yes takes no value. usage: x'],
     [['--force'], 'unknown argument "--force". usage: x'],
+    [['--help'], 'unknown argument "--help". usage: x'],
     [['dev'], 'unexpected argument "dev": every argument is a --flag. usage: x'],
+    [['--stage', 'dev', '--stage', 'prod'], '--stage is given twice ("dev", then "prod"). Fix: give it once. usage: x'],
+    [['--stage=dev', '--stage', 'dev'], '--stage is given twice ("dev", then "dev"). Fix: give it once. usage: x'],
+    [['--yes', '--yes'], '--yes is given twice. Fix: give it once. usage: x'],
   ])('refuses %j: %s', (argv, message) => {
     expect(() => readFlags(argv, spec)).toThrow(message);
+  });
+
+  test('a negative number is the value of the flag before it, in both spellings, for the script to judge', () => {
+    expect(readFlags(['--minutes', '-5', '-c', '-0.5', '--stage', '-.5'], spec)).toEqual([
+      ['--minutes', '-5'],
+      ['-c', '-0.5'],
+      ['--stage', '-.5'],
+    ]);
+    expect(readFlags(['--minutes=-5'], spec)).toEqual([['--minutes', '-5']]);
+  });
+
+  test('-c and --context, and the flags a script names repeatable, may come more than once', () => {
+    expect(readFlags(['-c', 'a=1', '--context', 'b=2', '-c', 'c=3'], spec)).toHaveLength(3);
+    expect(readFlags(['--stage', 'dev', '--stage', 'prod'], { ...spec, repeatable: ['--stage'] })).toEqual([
+      ['--stage', 'dev'],
+      ['--stage', 'prod'],
+    ]);
+  });
+
+  test("a negative number reaches the script's own range check, and a flag given twice is refused, in the scripts", () => {
+    expect(() => dbShell(['--stage', 'dev', '--reason', 'INC-1', '--minutes', '-5'])).toThrow('--minutes takes whole minutes from 5 to');
+    expect(() => cost(['--assembly', 'cdk.out', '--db-used-percent', '-3'])).toThrow('--db-used-percent takes a number from 0 to 100, not "-3"');
+    expect(() => cost(['--assembly', 'a.out', '--assembly', 'b.out'])).toThrow('--assembly is given twice ("a.out", then "b.out"). Fix: give it once.');
+  });
+});
+
+/** Every command of package.json that runs a script of scripts/, by npm name and file. */
+const COMMANDS = Object.entries(JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')).scripts as Record<string, string>).flatMap(([name, line]) => {
+  const file = /^tsx (scripts\/[\w-]+\.ts)$/.exec(line)?.[1];
+  return file ? [[name, file] as const] : [];
+});
+
+describe('every command parses its arguments with readFlags', () => {
+  test('there are the commands of the README', () => {
+    expect(COMMANDS.map(([name]) => name)).toEqual(expect.arrayContaining(['deploy', 'bench', 'cost', 'docs:config', 'docs:diagram']));
+  });
+
+  // Read before it is imported: a script that runs on import (as bench once did) must fail here, not start.
+  test.each(COMMANDS)('%s (%s) exports parseArgs and runs only as a command', (_name, file) => {
+    const source = readFileSync(join(PROJECT_ROOT, file), 'utf8');
+    expect(source).toMatch(/export function parseArgs\(argv: readonly string\[\]\)/);
+    expect(source).toContain('readFlags(argv, {');
+    expect(source).toContain('if (require.main === module)');
+  });
+
+  test.each(COMMANDS)('%s refuses an unknown argument and --help alike, with its usage line (exit 2)', async (_name, file) => {
+    if (!/export function parseArgs/.test(readFileSync(join(PROJECT_ROOT, file), 'utf8'))) throw new Error(`${file} has no parseArgs`);
+    const { parseArgs } = (await import(join(PROJECT_ROOT, file))) as { parseArgs: (argv: readonly string[]) => unknown };
+    for (const arg of ['--help', '--bogus']) {
+      let error: unknown;
+      try {
+        parseArgs([arg]);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(UsageError);
+      expect((error as Error).message).toMatch(new RegExp(`^unknown argument "${arg}"\\. usage: `));
+    }
   });
 });
