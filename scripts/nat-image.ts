@@ -36,7 +36,7 @@ export interface NatImageArgs {
 export function parseArgs(argv: readonly string[]): NatImageArgs {
   const regions: string[] = [];
   let write = false;
-  for (const [flag, value = ''] of readFlags(argv, { values: ['--region'], switches: ['--write'], usage: USAGE })) {
+  for (const [flag, value = ''] of readFlags(argv, { values: ['--region'], repeatable: ['--region'], switches: ['--write'], usage: USAGE })) {
     if (flag === '--write') write = true;
     else if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(value)) throw new UsageError(`--region takes a region name like eu-west-1, not "${value}". ${USAGE}`);
     else if (!regions.includes(value)) regions.push(value);
