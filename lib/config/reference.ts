@@ -283,8 +283,8 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
   },
   {
     fields: ['image.expiringTagPatterns'],
-    meaning: 'tag patterns of builds that expire after 30 days (`pr-*`, `sha-*`); every other tag is a release and never expires',
-    rules: 'different patterns, no bare `*`; the same in every stage',
+    meaning: 'tag patterns of builds that expire after 30 days (`pr-*`, `sha-*`) unless released: every image a stage deploys is tagged `release-<digest>` in its registry, and those are kept',
+    rules: 'different patterns, no bare `*`, none that selects `release-` tags; the same in every stage',
   },
   {
     fields: ['ci.repository', 'ci.createOidcProvider'],

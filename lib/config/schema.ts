@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { COLLECTOR_PORTS } from '../app/otel/collector-config';
+import { RELEASE_TAG_PATTERN, releaseTag } from '../registry/release-tag';
 import { PROJECT } from '../shared/naming';
 import { APP_PARTITION, APP_REGIONS, AWS_REGIONS, CACHE_NODE_TYPES, closest, RDS_INSTANCE_CLASSES, RDS_POSTGRES_VERSIONS, regionPartition, zonesOf } from './aws-catalog';
 
@@ -868,21 +869,26 @@ const stageShape = z
          */
         source: z.object({ account: accountId, region }).strict(),
         /**
-         * Tag patterns of builds that expire after 30 days (ECR wildcards, e.g. "pr-*"). Every
-         * other tag is a release and is never expired, so an image a stage runs cannot vanish
-         * under a scale-out; untagged images expire after 14 days.
-         */
-        /**
          * The stage whose running image this stage's deploys promote (prod: "staging"): that
          * stage's account gets a role that only this stage's GitHub environment may assume, to
          * read the digest its web tasks run. Unset: the stage deploys the configured tag.
          */
         promotedFrom: z.enum(STAGE_NAMES).optional(),
+        /**
+         * Tag patterns of builds that expire after 30 days (ECR wildcards, e.g. "pr-*") unless the
+         * image was released: every image a stage deploys is tagged `release-<digest>` in its
+         * registry, and the first lifecycle rule keeps those whatever else they are tagged.
+         * Untagged images expire after 14 days.
+         */
         expiringTagPatterns: unique(
           z
             .string()
             .regex(/^[A-Za-z0-9_.*-]{1,128}$/, 'not an ECR tag pattern. Fix: use letters, digits, _ . - and * wildcards, e.g. "pr-*"')
-            .refine((p) => p.replace(/\*/g, '').length > 0, 'would expire every tag, releases included. Fix: use a prefix, e.g. "pr-*"'),
+            .refine((p) => p.replace(/\*/g, '').length > 0, 'would expire every tag, releases included. Fix: use a prefix, e.g. "pr-*"')
+            .refine(
+              (p) => !tagPatternMatches(p, releaseTag(`sha256:${'0'.repeat(64)}`)),
+              `selects the release tags (${RELEASE_TAG_PATTERN}), which the first lifecycle rule keeps: it could never expire them, and says otherwise. Fix: name the builds' own prefix, e.g. "pr-*"`,
+            ),
           'pattern',
         ).default(() => ['pr-*', 'sha-*']),
       })

@@ -419,6 +419,16 @@ const badConfigs: [string, StageName, (c: StageConfig) => void, string, string, 
     /would expire every tag, releases included/,
   ],
   [
+    'expiring pattern that selects the release tags',
+    'dev',
+    (c) => {
+      c.image.expiringTagPatterns = ['pr-*', 'rel*'];
+    },
+    'image.expiringTagPatterns.1',
+    '"rel*"',
+    /selects the release tags \(release-\*\), which the first lifecycle rule keeps: it could never expire them, and says otherwise\. Fix: name the builds' own prefix/,
+  ],
+  [
     'GitHub repository without an owner',
     'dev',
     (c) => {
