@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Stack } from 'aws-cdk-lib';
 import { describe, expect, test } from 'vitest';
 import { STAGE_NAMES } from '../lib/config';
+import { MAJOR_UPGRADE_RUNBOOK } from '../lib/data/engine-version';
 import { PROJECT_ROOT } from '../lib/shared/paths';
 import { parseArgs as cost } from '../scripts/cost';
 import { parseArgs as dbShell } from '../scripts/db-shell';
@@ -67,6 +68,11 @@ function argv(args: string): string[] {
 
 /** A synopsis (`--stage STAGE [--yes]`) documents a command's form; it is not a command to run. */
 const isSynopsis = (args: string) => /\[|\b[A-Z]{2,}\b/.test(args);
+
+test('the runbook the engine-version refusals name exists', () => {
+  const heading = /"([^"]+)"$/.exec(MAJOR_UPGRADE_RUNBOOK)![1];
+  expect(readFileSync(join(PROJECT_ROOT, 'docs', 'runbooks.md'), 'utf8')).toMatch(new RegExp(`^## ${heading.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`, 'm'));
+});
 
 describe('the docs', () => {
   const all = commands();

@@ -77,6 +77,11 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
   { fields: ['database.multiAz', 'database.deletionProtection'], meaning: '', rules: 'prod: both true' },
   { fields: ['database.backupRetentionDays'], meaning: 'automated backups / point-in-time window', rules: '1 to 35' },
   { fields: ['database.engineVersion'], meaning: 'PostgreSQL `major.minor`', rules: 'a 16.x or 17.x minor RDS still accepts new instances on (pinned list)' },
+  {
+    fields: ['database.allowMajorVersionUpgrade'],
+    meaning: 'let the next deploy upgrade the instance to a new major version in place (docs/runbooks.md, "Upgrade PostgreSQL to a new major version")',
+    rules: 'off by default; the review and preflight refuse a major change without it; turn it off after',
+  },
   { fields: ['database.pgvectorMinVersion'], meaning: 'lowest pgvector version a deploy accepts', rules: '`x.y` or `x.y.z`' },
   { fields: ['database.enablePerformanceInsights'], meaning: 'Performance Insights (7 days) and enhanced monitoring every 60 s', rules: '' },
   {
@@ -283,7 +288,8 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
   },
   {
     fields: ['image.expiringTagPatterns'],
-    meaning: 'tag patterns of builds that expire after 30 days (`pr-*`, `sha-*`) unless released: every image a stage deploys is tagged `release-<digest>` in its registry, and those are kept',
+    meaning:
+      'tag patterns of builds that expire after 30 days (`pr-*`, `sha-*`) unless released: every image a stage deploys is tagged `release-<digest>` in its registry, and those are kept',
     rules: 'different patterns, no bare `*`, none that selects `release-` tags; the same in every stage',
   },
   {

@@ -415,6 +415,13 @@ const stageShape = z
           .regex(/^1[67]\.\d+$/, 'must be a PostgreSQL 16 or 17 minor version ("major.minor"), which RDS ships with pgvector 0.8. Fix: use e.g. "17.6"')
           .pipe(oneOf(RDS_POSTGRES_VERSIONS, 'a PostgreSQL minor version RDS accepts new instances on', '17.6')),
 
+        /**
+         * Let the next deploy move the instance to a new major version (RDS's in-place upgrade: the
+         * parameter group of the new family, minutes of downtime, the database setup run again).
+         * A deliberate step (docs/runbooks.md, "Upgrade PostgreSQL to a new major version"): the
+         * review and preflight refuse a major change without it; set it back to false after.
+         */
+        allowMajorVersionUpgrade: z.boolean().default(false),
         /** Lowest pgvector version the deployment accepts; the stack fails when the engine offers less. */
         pgvectorMinVersion: z
           .string()

@@ -19,6 +19,12 @@ export interface DatabaseProps extends LogSettings {
   readonly instanceIdentifier: string;
   /** PostgreSQL "major.minor", e.g. "17.6". */
   readonly engineVersion: string;
+  /**
+   * Let CloudFormation move the instance to a new major version of `engineVersion` (RDS refuses
+   * the update otherwise).
+   * @default false
+   */
+  readonly allowMajorVersionUpgrade?: boolean;
   /** Class without the "db." prefix, e.g. "t4g.micro". */
   readonly instanceClass: string;
   readonly allocatedStorageGiB: number;
@@ -72,9 +78,12 @@ export class Database extends Construct implements ec2.IConnectable {
       allowAllOutbound: false,
     });
 
+    // One group per major version (its family): a changed description replaces the group and
+    // leaves the instance pending a reboot, so it names the major only and a minor upgrade keeps
+    // the group. A major upgrade replaces it with the new family's, in the same instance update.
     const parameterGroup = new rds.ParameterGroup(this, 'Parameters', {
       engine,
-      description: `PostgreSQL ${props.engineVersion} settings for ${props.instanceIdentifier}`,
+      description: `PostgreSQL ${major} settings for ${props.instanceIdentifier}`,
       parameters: {
         // Only TLS connections (the default only from PostgreSQL 15; set it explicitly).
         'rds.force_ssl': '1',
@@ -125,6 +134,8 @@ export class Database extends Construct implements ec2.IConnectable {
       copyTagsToSnapshot: true,
       // The engine minor is pinned in config; upgrades are a reviewed change, not a surprise.
       autoMinorVersionUpgrade: false,
+      // Written only while a major upgrade is under way, so the templates of every other deploy stay as they were.
+      allowMajorVersionUpgrade: props.allowMajorVersionUpgrade || undefined,
       caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,
       cloudwatchLogsExports: exported,
       enablePerformanceInsights: props.enablePerformanceInsights,

@@ -1,4 +1,5 @@
 import { fullDiff, ResourceImpact } from '@aws-cdk/cloudformation-diff';
+import { engineChangeProblem } from '../../lib/data/engine-version';
 import { referencedIds } from '../../lib/shared/cross-stack-reads';
 import { type AssemblyStack, type Template, UsageError } from './assembly';
 
@@ -182,6 +183,12 @@ export function guard(base: AssemblyStack[], head: AssemblyStack[], allow: reado
           old.Type,
           `${what}: ECS sets this listener rule's target-group weights on every release, and CloudFormation would ${what === 'updated' ? 'write the template weights back' : 'drop them'}, which can send all traffic to the idle target group. Change it only while the first target group serves (docs/releases.md, "Changing the listener rules")`,
         );
+      }
+      const now = change.newValue as Resource | undefined;
+      if (old.Type === 'AWS::RDS::DBInstance' && now) {
+        const [from, to] = [old.Properties?.EngineVersion, now.Properties?.EngineVersion];
+        const problem = typeof from === 'string' && typeof to === 'string' ? engineChangeProblem(from, to, now.Properties?.AllowMajorVersionUpgrade === true) : undefined;
+        if (problem) report(before, logicalId, old.Type, problem);
       }
       if (isStateful(old, logicalId, groups)) {
         if (impact === ResourceImpact.WILL_ORPHAN) {

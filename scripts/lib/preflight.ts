@@ -1,12 +1,6 @@
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import {
-  DescribeAddressesCommand,
-  DescribeImagesCommand as DescribeMachineImagesCommand,
-  DescribeNatGatewaysCommand,
-  DescribeVpcsCommand,
-  type EC2Client,
-} from '@aws-sdk/client-ec2';
-import { DescribeRepositoriesCommand, type ECRClient } from '@aws-sdk/client-ecr';
+import { DescribeAddressesCommand, DescribeNatGatewaysCommand, DescribeVpcsCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import type { ECRClient } from '@aws-sdk/client-ecr';
 import type { ECSClient } from '@aws-sdk/client-ecs';
 import { DescribeAccountAttributesCommand, type RDSClient } from '@aws-sdk/client-rds';
 import { GetHostedZoneCommand, ListHostedZonesByNameCommand, type Route53Client } from '@aws-sdk/client-route-53';
@@ -16,10 +10,8 @@ import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
 import { BOOTSTRAP_QUALIFIER } from '../../lib/ci/ci-access-stack';
 import { deployRegions, SNAPSHOT_HEADROOM, type StageConfig, stageRegions } from '../../lib/config';
-import { natImage } from '../../lib/network/nat-instances';
 import { type BaselineClients, baselineChecks } from './preflight-baseline';
-import { imageRef, runningRelease } from './release';
-import { findImage, releaseTagCommand } from './release-tags';
+import { engineCheck, imageCheck, natImageCheck, runningReleaseCheck } from './preflight-release';
 
 /**
  * Bootstrap version the synthesized stacks need: 6 for the deploy and publishing roles, 8 for the
@@ -132,6 +124,7 @@ export async function preflight(config: StageConfig, clients: PreflightClients, 
   await check('running release', () => runningReleaseCheck(config, clients));
   if (config.domain) await check('dns', () => dnsCheck(config, clients, options));
   if (config.domain) await check('ses', () => sesCheck(config, clients));
+  await check('database engine', () => engineCheck(config, clients));
   for (const region of stageRegions(config)) await check(`snapshot quota ${region}`, () => snapshotQuotaCheck(config, clients, region));
   await check('vpc quota', () => vpcQuotaCheck(config, clients));
   await check('elastic ip quota', () => eipQuotaCheck(config, clients));
@@ -148,76 +141,6 @@ export async function preflight(config: StageConfig, clients: PreflightClients, 
 function finish(checks: Check[]): PreflightResult {
   const exitCode = checks.some((c) => c.status === 'missing') ? 1 : checks.some((c) => c.status === 'error') ? 2 : 0;
   return { checks, exitCode };
-}
-
-async function imageCheck(config: StageConfig, clients: PreflightClients, options: PreflightOptions): Promise<Omit<Check, 'name'>> {
-  const image = options.image ?? config.image.tag;
-  const where = `${config.account}/${config.region} ${config.image.repositoryName}`;
-  const deadline = options.now().getTime() + (options.waitForImageSeconds ?? 0) * 1000;
-  for (;;) {
-    try {
-      const found = await findImage(clients.ecr, config.image.repositoryName, image);
-      if (found?.released) return { status: 'ok', detail: `${image} is in ${where} (${found.digest}), tagged as a release` };
-      if (found)
-        return {
-          status: 'missing',
-          detail: `${image} is in ${where} (${found.digest}) but not tagged as a release: its build tags expire after 30 days`,
-          fix: releaseTagCommand(config.name, found.digest),
-        };
-    } catch (error) {
-      if (!named(error, 'RepositoryNotFound')) throw error;
-    }
-    if (!(await repositoryExists(clients, config))) {
-      return {
-        status: 'missing',
-        detail: `${where}: the repository does not exist`,
-        fix: `deploy the registry stack first: npx cdk deploy Registry-${config.account}-${config.region}-${config.image.repositoryName}`,
-      };
-    }
-    if (options.now().getTime() >= deadline) break;
-    await options.sleep(10_000);
-  }
-  const { source } = config.image;
-  const fromSource = source.account !== config.account || source.region !== config.region;
-  return {
-    status: 'missing',
-    detail: `${image} is not in ${where}${options.waitForImageSeconds ? ` after waiting ${options.waitForImageSeconds} s` : ''}`,
-    fix: fromSource
-      ? `CI pushes to ${source.account}/${source.region}, which replicates it here within minutes of the push. Check it was pushed and replicated: aws ecr describe-image-replication-status --registry-id ${source.account} --region ${source.region} --repository-name ${config.image.repositoryName} --image-id ${image.startsWith('sha256:') ? `imageDigest=${image}` : `imageTag=${image}`} (images pushed before the replication rule existed are never copied: push them again)`
-      : `push it: docker buildx build --platform linux/arm64 --provenance=false -t ${config.account}.dkr.ecr.${config.region}.amazonaws.com/${config.image.repositoryName}:${image} --push .`,
-  };
-}
-
-async function repositoryExists(clients: PreflightClients, config: StageConfig): Promise<boolean> {
-  try {
-    await clients.ecr.send(new DescribeRepositoriesCommand({ repositoryNames: [config.image.repositoryName] }));
-    return true;
-  } catch (error) {
-    if (named(error, 'RepositoryNotFound')) return false;
-    throw error;
-  }
-}
-
-/**
- * The image the stage runs now must be a release too: its build tags would expire under it, and
- * scale-out, task replacement and rollback to it would then fail to pull. Stages deployed before
- * releases were tagged pass once `release-tag --running` tagged it.
- */
-async function runningReleaseCheck(config: StageConfig, clients: PreflightClients): Promise<Omit<Check, 'name'>> {
-  const running = await runningRelease(clients, config.name);
-  if (!running) return { status: 'ok', detail: `${config.name} runs no web service yet` };
-  const ref = imageRef(running.image);
-  const found = await findImage(clients.ecr, config.image.repositoryName, ref);
-  if (found?.released) return { status: 'ok', detail: `${config.name} runs ${ref}, a release` };
-  return {
-    status: 'missing',
-    detail: found
-      ? `${config.name} runs ${ref} (${found.digest}), which is not tagged as a release: its build tags expire after 30 days`
-      : `${config.name} runs ${ref}, which is no longer in its registry: new tasks cannot start`,
-    fix: found
-      ? `npm run release-tag -- --stage ${config.name} --running --yes`
-      : `deploy a release that is in the registry: npm run deploy -- --stage ${config.name} --image <release>`,
-  };
 }
 
 const normalize = (ns: string[]) => ns.map((n) => n.toLowerCase().replace(/\.$/, '')).sort();
@@ -346,31 +269,6 @@ async function natQuotaCheck(config: StageConfig, clients: PreflightClients): Pr
         detail: `${busiest} NAT gateways already run in one place and ${limit} are allowed per AZ`,
         fix: `raise "${QUOTAS.natGatewaysPerAz.name}" in Service Quotas`,
       };
-}
-
-/**
- * The NAT instances' pinned image: it must exist in the region as an arm64 Amazon Linux 2023 image
- * (the boot script is written for it); a deprecated one still launches, but it is time to refresh.
- */
-async function natImageCheck(config: StageConfig, clients: PreflightClients, options: PreflightOptions): Promise<Omit<Check, 'name'>> {
-  const pinned = natImage(config.region);
-  const refresh = `npm run nat-image -- --region ${config.region} --write, then deploy ${config.name}/Network (it replaces the NAT instances)`;
-  if ('problem' in pinned) return { status: 'missing', detail: pinned.problem, fix: refresh };
-  const [image] = (await clients.ec2.send(new DescribeMachineImagesCommand({ ImageIds: [pinned.imageId] }))).Images ?? [];
-  if (image?.State !== 'available') {
-    return { status: 'missing', detail: `the pinned image ${pinned.imageId} is not available in ${config.region}${image ? ` (${image.State})` : ''}`, fix: refresh };
-  }
-  if (image.Architecture !== 'arm64' || !image.Name?.startsWith('al2023-ami-')) {
-    return { status: 'missing', detail: `the pinned image ${pinned.imageId} is ${image.Name} (${image.Architecture}), not Amazon Linux 2023 for arm64`, fix: refresh };
-  }
-  if (image.DeprecationTime && new Date(image.DeprecationTime) <= options.now()) {
-    return {
-      status: 'warn',
-      detail: `the pinned image ${image.Name} is deprecated since ${image.DeprecationTime}: it still launches, without newer security updates`,
-      fix: refresh,
-    };
-  }
-  return { status: 'ok', detail: `${image.Name} (${pinned.imageId})` };
 }
 
 /** One line per check and the verdict, for the terminal and the workflow log. */

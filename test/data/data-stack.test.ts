@@ -1,9 +1,14 @@
-import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import { describe, expect, test } from 'vitest';
 import { setupFingerprint } from '../../lambda/database-setup/fingerprint';
 import { parseStageConfig, STAGE_NAMES, STAGES, type StageConfig, type StageName } from '../../lib/config';
+import { Database } from '../../lib/data/database';
 import { GRANTS_FOR_AWS_RESOURCES_ONLY } from '../../lib/shared/kms-grants';
-import { creationSuffixed, stackOutput, stackOutputLike, synthStage } from '../support/synth';
+import { CLI_CONTEXT, creationSuffixed, stackOutput, stackOutputLike, synthStage } from '../support/synth';
 import { only, stageTemplates } from '../support/template';
 
 const synthesized = stageTemplates();
@@ -649,5 +654,49 @@ describe.each(STAGE_NAMES)('%s database shell', (name) => {
       },
     ]);
     expect(t.findOutputs('OnCallDatabasePolicyArn').OnCallDatabasePolicyArn.Value).toEqual({ Ref: policy![0] });
+  });
+});
+
+describe('engine versions: minor upgrades keep the parameter group, a major one takes the new family', () => {
+  /** The database construct alone, in a stack of its own, on the given engine version. */
+  const databaseOn = (engineVersion: string, allowMajorVersionUpgrade?: boolean) => {
+    const stack = new Stack(new App({ context: CLI_CONTEXT }), 'Db', { env: { account: '111111111111', region: 'eu-west-1' } });
+    const vpc = new ec2.Vpc(stack, 'Vpc', {
+      subnetConfiguration: [{ name: 'Isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }],
+      availabilityZones: ['eu-west-1a', 'eu-west-1b'],
+    });
+    const key = new kms.Key(stack, 'Key');
+    new Database(stack, 'Database', {
+      vpc,
+      instanceIdentifier: 'webapp-dev',
+      engineVersion,
+      allowMajorVersionUpgrade,
+      instanceClass: 't4g.micro',
+      allocatedStorageGiB: 20,
+      maxAllocatedStorageGiB: 40,
+      multiAz: false,
+      deletionProtection: false,
+      backupRetentionDays: 1,
+      enablePerformanceInsights: false,
+      key,
+      logsKey: key,
+      logRetention: logs.RetentionDays.ONE_MONTH,
+    });
+    return Template.fromStack(stack);
+  };
+  const parameterGroup = (t: Template) => Object.entries(t.findResources('AWS::RDS::DBParameterGroup'));
+
+  test('17.5 and 17.6 have the same parameter group, id and properties: a minor upgrade neither replaces it nor leaves a reboot pending', () => {
+    const [minor, next] = [databaseOn('17.5'), databaseOn('17.6')];
+    expect(parameterGroup(next)).toEqual(parameterGroup(minor));
+    expect(parameterGroup(next)[0][1].Properties).toMatchObject({ Family: 'postgres17', Description: 'PostgreSQL 17 settings for webapp-dev' });
+    expect(next.findResources('AWS::RDS::DBInstance')).not.toEqual(minor.findResources('AWS::RDS::DBInstance'));
+  });
+
+  test('16 to 17 moves to the postgres17 family, and only a change that allows it says AllowMajorVersionUpgrade', () => {
+    expect(parameterGroup(databaseOn('16.9'))[0][1].Properties.Family).toBe('postgres16');
+    const instance = (t: Template) => Object.values(t.findResources('AWS::RDS::DBInstance'))[0].Properties;
+    expect(instance(databaseOn('17.6'))).not.toHaveProperty('AllowMajorVersionUpgrade');
+    expect(instance(databaseOn('17.6', true))).toMatchObject({ EngineVersion: '17.6', AllowMajorVersionUpgrade: true });
   });
 });

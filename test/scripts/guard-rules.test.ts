@@ -454,3 +454,28 @@ describe('guard rules', () => {
     );
   });
 });
+
+describe('the database engine version moves forward only, to a new major only when the change allows it', () => {
+  const at = (version: string, allow?: boolean) => data({ Db: db({ EngineVersion: version, ...(allow ? { AllowMajorVersionUpgrade: true } : {}) }) });
+  const engine = (from: string, to: string, allow?: boolean) => guard([at(from)], [at(to, allow)]).findings.filter((f) => f.logicalId === 'Db');
+
+  test('a minor upgrade, and a major one that allows it, pass', () => {
+    expect(engine('17.5', '17.6')).toEqual([]);
+    expect(engine('16.9', '17.6', true)).toEqual([]);
+  });
+
+  test('a major upgrade without AllowMajorVersionUpgrade blocks, naming the runbook (CloudFormation would fail the update)', () => {
+    expect(engine('16.9', '17.6')).toEqual([
+      expect.objectContaining({
+        severity: 'blocked',
+        reason:
+          'PostgreSQL 16.9 to 17.6 is a major version upgrade, which the instance update refuses without database.allowMajorVersionUpgrade (and the stack would roll back). Fix: follow docs/runbooks.md, "Upgrade PostgreSQL to a new major version"',
+      }),
+    ]);
+  });
+
+  test('a lower version blocks, minor or major, allowed or not: RDS never downgrades', () => {
+    expect(engine('17.6', '17.5').map((f) => f.reason)).toEqual([expect.stringMatching(/^PostgreSQL 17\.6 cannot go back to 17\.5: RDS upgrades in place, never down\./)]);
+    expect(engine('17.6', '16.13', true).map((f) => f.severity)).toEqual(['blocked']);
+  });
+});

@@ -7,7 +7,7 @@ import { CreateRepositoryCommand, ECRClient, PutImageCommand } from '@aws-sdk/cl
 import { CreateClusterCommand, CreateServiceCommand, ECSClient, RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import { GuardDutyClient } from '@aws-sdk/client-guardduty';
 import { IAMClient } from '@aws-sdk/client-iam';
-import { DescribeAccountAttributesCommand, RDSClient } from '@aws-sdk/client-rds';
+import { CreateDBInstanceCommand, DescribeAccountAttributesCommand, ModifyDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import { CreateHostedZoneCommand, GetHostedZoneCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { SecurityHubClient } from '@aws-sdk/client-securityhub';
 import { GetServiceQuotaCommand, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
@@ -19,6 +19,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest'
 import { loadStages, type StageConfig } from '../../lib/config';
 import { NAT_IMAGES } from '../../lib/network/nat-instances';
 import { formatPreflight, MIN_BOOTSTRAP_VERSION, type PreflightClients, type PreflightOptions, preflight } from '../../scripts/lib/preflight';
+import { engineCheck } from '../../scripts/lib/preflight-release';
 import { tagRelease } from '../../scripts/lib/release-tags';
 import { parseArgs } from '../../scripts/preflight';
 import { imageManifest } from '../support/ecr';
@@ -126,6 +127,7 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
       ['running release', 'ok'],
       ['dns', 'ok'],
       ['ses', 'ok'],
+      ['database engine', 'ok'],
       ['snapshot quota eu-west-1', 'ok'],
       ['snapshot quota eu-central-1', 'ok'],
       ['vpc quota', 'ok'],
@@ -222,6 +224,48 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
     await tagRelease(ecr, 'webapp', digest);
     const tagged = await preflight(staging({ 'staging.region': region, 'staging.image.tag': 'v2.0.0' }), clients(region), options());
     expect(tagged.checks.filter((c) => ['image', 'running release'].includes(c.name)).map((c) => c.status)).toEqual(['ok', 'ok']);
+  });
+
+  test('the database engine moves only forward, and to a new major only when allowed', async () => {
+    // A staging instance of its own, in a region no other test uses.
+    const region = 'ap-southeast-2';
+    const rds = new RDSClient(moto.clientConfig(region));
+    await rds.send(
+      new CreateDBInstanceCommand({
+        DBInstanceIdentifier: 'webapp-staging',
+        Engine: 'postgres',
+        EngineVersion: '16.9',
+        DBInstanceClass: 'db.t4g.medium',
+        MasterUsername: 'postgres',
+        MasterUserPassword: 'not-a-real-password',
+        AllocatedStorage: 20,
+      }),
+    );
+    const at = (context: Record<string, string>) => engineCheck(staging({ 'staging.region': region, ...context }), { ...clients(region), rds: () => rds });
+    expect(await at({ 'staging.database.engineVersion': '17.6' })).toEqual({
+      status: 'missing',
+      detail: 'PostgreSQL 16.9 to 17.6 is a major version upgrade, which the instance update refuses without database.allowMajorVersionUpgrade (and the stack would roll back).',
+      fix: 'follow docs/runbooks.md, "Upgrade PostgreSQL to a new major version"',
+    });
+    expect(await at({ 'staging.database.engineVersion': '17.6', 'staging.database.allowMajorVersionUpgrade': 'true' })).toMatchObject({
+      status: 'warn',
+      detail: expect.stringMatching(/^the deploy upgrades webapp-staging from PostgreSQL 16\.9 to 17\.6 in place/),
+    });
+    expect(await at({ 'staging.database.engineVersion': '16.10' })).toEqual({
+      status: 'ok',
+      detail: 'the deploy upgrades webapp-staging from PostgreSQL 16.9 to 16.10 (a minor upgrade: a restart)',
+    });
+    expect(await at({ 'staging.database.engineVersion': '16.9', 'staging.database.allowMajorVersionUpgrade': 'true' })).toMatchObject({
+      status: 'warn',
+      fix: 'set database.allowMajorVersionUpgrade: false',
+    });
+    await rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: 'webapp-staging', EngineVersion: '17.6', ApplyImmediately: true, AllowMajorVersionUpgrade: true }));
+    expect(await at({ 'staging.database.engineVersion': '17.5' })).toMatchObject({
+      status: 'missing',
+      detail: 'PostgreSQL 17.6 cannot go back to 17.5: RDS upgrades in place, never down.',
+    });
+    expect(await at({ 'staging.database.engineVersion': '16.13', 'staging.database.allowMajorVersionUpgrade': 'true' })).toMatchObject({ status: 'missing' });
+    expect(await at({ 'staging.database.engineVersion': '17.6' })).toEqual({ status: 'ok', detail: 'webapp-staging runs PostgreSQL 17.6, as configured' });
   });
 
   test('an image that is not in the stage registry: not ready, and how to check the replication', async () => {
