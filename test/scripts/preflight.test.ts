@@ -174,7 +174,7 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
 
   test('an image or a running image that is not tagged as a release: not ready, and the command that tags it', async () => {
     // A stage in a region of its own: its registry holds a build never released, which its web tasks run.
-    const region = 'ca-central-1';
+    const region = 'eu-west-3';
     const ecr = new ECRClient(moto.clientConfig(region));
     await ecr.send(new CreateRepositoryCommand({ repositoryName: 'webapp' }));
     const build = await ecr.send(
@@ -228,7 +228,7 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
 
   test('the database engine moves only forward, and to a new major only when allowed', async () => {
     // A staging instance of its own, in a region no other test uses.
-    const region = 'ap-southeast-2';
+    const region = 'sa-east-1';
     const rds = new RDSClient(moto.clientConfig(region));
     await rds.send(
       new CreateDBInstanceCommand({
