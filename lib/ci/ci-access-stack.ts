@@ -13,6 +13,12 @@ export const GITHUB_OIDC = { url: 'https://token.actions.githubusercontent.com',
  */
 export const REVIEW_ENVIRONMENT = 'pr-review';
 
+/** The branch releases come from; the workflows name it too (test/workflows.test.ts checks they agree). */
+export const DEFAULT_BRANCH = 'main';
+
+/** The workflow files whose jobs may assume the CI roles: releases, and the privileged half of the review. */
+export const CI_WORKFLOWS = { deploy: '.github/workflows/deploy.yml', review: '.github/workflows/pr-review.yml' } as const;
+
 /** The CDK bootstrap qualifier (the default; `cdk bootstrap` without --qualifier). */
 export const BOOTSTRAP_QUALIFIER = 'hnb659fds';
 
@@ -50,7 +56,7 @@ export interface CiAccessStackProps extends StackProps {
  * a workflow of the configured repository running in the right GitHub environment, by a short
  * token (no long-lived keys). The deploy role can only assume the CDK bootstrap roles of this
  * account (the deploy role CloudFormation deploys with, the asset publishing roles, the lookup
- * role); the diff role only the lookup role, and read the stage's stacks. The staging account
+ * role); the diff role only reads the stage's stacks. The staging account
  * also has the release-read role the prod deploy uses to read the image staging runs.
  */
 export class CiAccessStack extends Stack {
@@ -70,7 +76,7 @@ export class CiAccessStack extends Stack {
       const names = ciRoleNames(stage.name);
       // Every region the stage's stacks deploy to: the edge stack's us-east-1 too.
       const regions = deployRegions(stage);
-      const deploy = this.githubRole(names.deploy, stage.ci.repository, stage.name, `Deploys the ${stage.name} stage from GitHub Actions (environment ${stage.name})`);
+      const deploy = this.githubRole(names.deploy, stage.ci, stage.name, CI_WORKFLOWS.deploy, `Deploys the ${stage.name} stage from GitHub Actions (environment ${stage.name})`);
       deploy.addToPolicy(
         new iam.PolicyStatement({
           sid: 'AssumeTheCdkBootstrapRoles',
@@ -91,8 +97,9 @@ export class CiAccessStack extends Stack {
         }),
       );
 
-      const diff = this.githubRole(names.diff, stage.ci.repository, REVIEW_ENVIRONMENT, `Reads the deployed ${stage.name} stacks for cdk diff in pull-request reviews`);
-      diff.addToPolicy(new iam.PolicyStatement({ sid: 'AssumeTheLookupRole', actions: ['sts:AssumeRole', 'sts:TagSession'], resources: regions.map((r) => cdkRole('lookup', r)) }));
+      const diff = this.githubRole(names.diff, stage.ci, REVIEW_ENVIRONMENT, CI_WORKFLOWS.review, `Reads the deployed ${stage.name} stacks for cdk diff in pull-request reviews`);
+      // No lookup role: the review reads the deployed templates itself (scripts/deployed-diff.ts),
+      // never with a role or an SSM parameter the pull request's manifest names.
       diff.addToPolicy(
         new iam.PolicyStatement({
           sid: 'ReadTheStageStacks',
@@ -104,7 +111,7 @@ export class CiAccessStack extends Stack {
         deploy,
         `The deploy role assumes the CDK bootstrap roles of this account (deploy, file-publishing, image-publishing, lookup) in the ${stage.name} stage's regions; their names end in the account and region.`,
       );
-      this.acknowledge(diff, `The diff role reads only the ${stage.name} stage's stacks (${stage.name}-*) and assumes only the lookup role.`);
+      this.acknowledge(diff, `The diff role reads only the ${stage.name} stage's stacks (${stage.name}-*); it assumes no role.`);
       Object.assign(this.roles, { [names.deploy]: deploy, [names.diff]: diff });
     }
 
@@ -112,8 +119,9 @@ export class CiAccessStack extends Stack {
       const { region } = stage;
       const read = this.githubRole(
         ciRoleNames(stage.name).releaseRead,
-        stage.ci.repository,
+        stage.ci,
         promotedTo,
+        CI_WORKFLOWS.deploy,
         `Reads the image the ${stage.name} web tasks run, for the ${promotedTo} deploy to promote`,
       );
       const cluster = `arn:${partition}:ecs:${region}:${account}:cluster/${stage.name}-App-Cluster*`;
@@ -140,16 +148,27 @@ export class CiAccessStack extends Stack {
     }
   }
 
-  /** A role only a workflow of `repository` running in GitHub environment `environment` can assume. */
-  private githubRole(roleName: string, repository: string, environment: string, description: string): iam.Role {
+  /**
+   * A role only one workflow file of the repository, run from the default branch in one GitHub
+   * environment, can assume. Beyond `sub` (repository-wide, and a pull request can add a workflow
+   * that names any environment), STS checks GitHub's own claims (AWS STS, "provider-specific
+   * claims", January 2026): the workflow file and the ref it ran from (`job_workflow_ref`, `ref`),
+   * the environment, and the repository's immutable id, which a rename or transfer keeps.
+   */
+  private githubRole(roleName: string, ci: StageConfig['ci'], environment: string, workflow: string, description: string): iam.Role {
+    const claim = (name: string) => `${GITHUB_OIDC.host}:${name}`;
     return new iam.Role(this, roleName, {
       roleName,
       description,
       maxSessionDuration: undefined,
       assumedBy: new iam.WebIdentityPrincipal(this.provider.oidcProviderArn, {
         StringEquals: {
-          [`${GITHUB_OIDC.host}:aud`]: GITHUB_OIDC.audience,
-          [`${GITHUB_OIDC.host}:sub`]: `repo:${repository}:environment:${environment}`,
+          [claim('aud')]: GITHUB_OIDC.audience,
+          [claim('sub')]: `repo:${ci.repository}:environment:${environment}`,
+          [claim('repository_id')]: ci.repositoryId,
+          [claim('environment')]: environment,
+          [claim('ref')]: `refs/heads/${DEFAULT_BRANCH}`,
+          [claim('job_workflow_ref')]: `${ci.repository}/${workflow}@refs/heads/${DEFAULT_BRANCH}`,
         },
       }),
     });

@@ -145,6 +145,7 @@ export function crossStageProblems(all: readonly StageConfig[]): string[] {
   same('image.repositoryName', (c) => c.image.repositoryName, 'the registries replicate one repository');
   same('image.expiringTagPatterns', (c) => c.image.expiringTagPatterns, 'every registry keeps the same images');
   same('ci.repository', (c) => c.ci.repository, "one repository's workflows deploy every stage");
+  same('ci.repositoryId', (c) => c.ci.repositoryId, "one repository's workflows deploy every stage");
   // One baseline stack per account and region: stages sharing an account share its settings.
   const byAccount = new Map<string, StageConfig>();
   for (const c of all) {

@@ -293,9 +293,10 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
     rules: 'different patterns, no bare `*`, none that selects `release-` tags; the same in every stage',
   },
   {
-    fields: ['ci.repository', 'ci.createOidcProvider'],
-    meaning: "the GitHub repository (`owner/name`) the CI roles trust; create GitHub's OIDC provider in the account (false if it has one)",
-    rules: 'the same repository in every stage',
+    fields: ['ci.repository', 'ci.repositoryId', 'ci.createOidcProvider'],
+    meaning:
+      "the GitHub repository (`owner/name`) and its numeric id (`gh api repos/<owner>/<name> --jq .id`) the CI roles trust; create GitHub's OIDC provider in the account (false if it has one)",
+    rules: 'the same repository and id in every stage',
   },
 ];
 

@@ -914,6 +914,11 @@ const stageShape = z
     ci: z
       .object({
         repository: z.string().regex(/^[A-Za-z0-9-]{1,39}\/[A-Za-z0-9._-]{1,100}$/, 'not a GitHub repository "owner/name". Fix: write it like "acme/webapp-platform"'),
+        /**
+         * The repository's numeric id, which a rename or transfer does not change: the CI roles trust
+         * tokens of this id only (`gh api repos/<owner>/<name> --jq .id`).
+         */
+        repositoryId: z.string().regex(/^[1-9]\d{0,19}$/, 'not a GitHub repository id (a number). Fix: copy it from gh api repos/<owner>/<name> --jq .id'),
         /** Create GitHub's OIDC provider in the stage account (false: the account has one already; an account has at most one per URL). */
         createOidcProvider: z.boolean(),
       })

@@ -23,7 +23,8 @@ const IMAGE = {
 };
 
 /** The repository whose GitHub Actions workflows deploy and review the stages (the CI access roles trust only it). */
-const CI = { repository: 'example-org/webapp-platform', createOidcProvider: true };
+// The repository id is the example repository's placeholder: set yours (README, "First deployment").
+const CI = { repository: 'example-org/webapp-platform', repositoryId: '100000001', createOidcProvider: true };
 
 /**
  * The settings every stage shares are the schema's defaults (lib/config/schema.ts, and the README's

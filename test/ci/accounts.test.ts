@@ -133,23 +133,46 @@ describe('CI access: GitHub OIDC roles per stage account', () => {
     ]);
   });
 
-  test.each(STAGE_NAMES)("%s: the deploy role is assumable only from this repository's %s environment, never a pull request or another repository", (stage) => {
-    const deploy = role(ci(stage), `webapp-${stage}-deploy`);
-    expect(trust(deploy)).toEqual([
-      {
-        Effect: 'Allow',
-        Action: 'sts:AssumeRoleWithWebIdentity',
-        Principal: { Federated: { Ref: expect.stringMatching(/^GitHubOidc/) } },
-        Condition: {
-          StringEquals: {
-            'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com',
-            'token.actions.githubusercontent.com:sub': `repo:example-org/webapp-platform:environment:${stage}`,
-          },
+  /** What STS must check of a GitHub token before a CI role may be assumed. */
+  const githubTrust = (environment: string, workflow: string) => [
+    {
+      Effect: 'Allow',
+      Action: 'sts:AssumeRoleWithWebIdentity',
+      Principal: { Federated: { Ref: expect.stringMatching(/^GitHubOidc/) } },
+      Condition: {
+        StringEquals: {
+          'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com',
+          'token.actions.githubusercontent.com:sub': `repo:example-org/webapp-platform:environment:${environment}`,
+          'token.actions.githubusercontent.com:repository_id': STAGES.prod.ci.repositoryId,
+          'token.actions.githubusercontent.com:environment': environment,
+          'token.actions.githubusercontent.com:ref': 'refs/heads/main',
+          'token.actions.githubusercontent.com:job_workflow_ref': `example-org/webapp-platform/${workflow}@refs/heads/main`,
         },
       },
-    ]);
-    // StringEquals on the exact subject: no wildcard could admit "pull_request" or "repo:other/...".
-    expect(JSON.stringify(trust(deploy))).not.toMatch(/StringLike|\*|pull_request/);
+    },
+  ];
+
+  test.each(STAGE_NAMES)('%s: the deploy role is assumable only by the deploy workflow of this repository, run from main in the %s environment', (stage) => {
+    // A workflow a pull request adds on its own branch, naming environment: staging, fails the
+    // ref and job_workflow_ref checks; a renamed or transferred repository, the id check.
+    expect(trust(role(ci(stage), `webapp-${stage}-deploy`))).toEqual(githubTrust(stage, '.github/workflows/deploy.yml'));
+  });
+
+  test.each(STAGE_NAMES)('%s: every role that trusts GitHub checks the workflow file, the ref, the environment and the repository id, exactly', (stage) => {
+    const federated = resources(ci(stage), 'AWS::IAM::Role').filter((r) => JSON.stringify(trust(r)).includes('Federated'));
+    expect(federated.length).toBeGreaterThanOrEqual(2);
+    for (const r of federated) {
+      const conditions = trust(r)[0].Condition;
+      expect(Object.keys(conditions), r.Properties.RoleName).toEqual(['StringEquals']);
+      expect(
+        Object.keys(conditions.StringEquals)
+          .map((k) => k.split(':').pop())
+          .sort(),
+        r.Properties.RoleName,
+      ).toEqual(['aud', 'environment', 'job_workflow_ref', 'ref', 'repository_id', 'sub']);
+      // Exact values: no wildcard could admit another branch, workflow or repository.
+      expect(JSON.stringify(conditions), r.Properties.RoleName).not.toMatch(/\*|pull_request/);
+    }
   });
 
   test.each(STAGE_NAMES)('%s: the deploy role may only assume the CDK bootstrap roles of its own account, and tag releases in its own registry', (stage) => {
@@ -173,23 +196,15 @@ describe('CI access: GitHub OIDC roles per stage account', () => {
     );
   });
 
-  test.each(STAGE_NAMES)('%s: the diff role trusts only the pull-request review environment and only reads', (stage) => {
+  test.each(STAGE_NAMES)('%s: the diff role trusts only the review workflow in the pull-request review environment, reads the stage stacks, and assumes no role', (stage) => {
     const { account } = STAGES[stage];
     const diff = role(ci(stage), `webapp-${stage}-diff`);
-    expect(trust(diff)[0].Condition.StringEquals['token.actions.githubusercontent.com:sub']).toBe('repo:example-org/webapp-platform:environment:pr-review');
+    expect(trust(diff)).toEqual(githubTrust('pr-review', '.github/workflows/pr-review.yml'));
+    // No lookup role (ReadOnlyAccess): nothing the pull request's manifest names is read with it.
     const actions = statements(ci(stage), `webapp${stage}diff`).flatMap((s) => [s.Action].flat());
-    expect(actions).toEqual([
-      'sts:AssumeRole',
-      'sts:TagSession',
-      'cloudformation:DescribeStacks',
-      'cloudformation:GetTemplate',
-      'cloudformation:GetTemplateSummary',
-      'cloudformation:ListStackResources',
-    ]);
-    const assumable = [statements(ci(stage), `webapp${stage}diff`)[0].Resource].flat() as string[];
-    expect(assumable.every((arn) => arn.startsWith(`arn:aws:iam::${account}:role/cdk-hnb659fds-lookup-role-${account}-`))).toBe(true);
-    const stacks = [statements(ci(stage), `webapp${stage}diff`)[1].Resource].flat() as string[];
-    expect(stacks.every((arn) => arn.endsWith(`:${account}:stack/${stage}-*/*`))).toBe(true);
+    expect(actions).toEqual(['cloudformation:DescribeStacks', 'cloudformation:GetTemplate', 'cloudformation:GetTemplateSummary', 'cloudformation:ListStackResources']);
+    const resourcesRead = statements(ci(stage), `webapp${stage}diff`).flatMap((s) => [s.Resource].flat());
+    expect(resourcesRead.every((arn: string) => arn.startsWith('arn:aws:cloudformation:') && arn.includes(`:${account}:stack/${stage}-*/*`))).toBe(true);
   });
 
   test('only the staging account has the release-read role, for the prod deploy, and it only reads the staging app', () => {
@@ -197,7 +212,7 @@ describe('CI access: GitHub OIDC roles per stage account', () => {
     expect(role(ci('prod'), 'webapp-prod-release-read')).toBeUndefined();
     const t = ci('staging');
     const read = role(t, 'webapp-staging-release-read');
-    expect(trust(read)[0].Condition.StringEquals['token.actions.githubusercontent.com:sub']).toBe('repo:example-org/webapp-platform:environment:prod');
+    expect(trust(read)).toEqual(githubTrust('prod', '.github/workflows/deploy.yml'));
     expect(statements(t, 'webappstagingreleaseread').map((s) => s.Action)).toEqual(['cloudformation:DescribeStacks', 'ecs:ListTasks', 'ecs:DescribeTasks']);
   });
 
