@@ -488,7 +488,8 @@ describe('deploy workflow: one assembly, released stage by stage', () => {
       const tagAt = steps.findIndex((s) => s.run?.includes('npm run release-tag'));
       const preflightAt = steps.findIndex((s) => s.run?.includes('scripts/preflight.ts'));
       const credentialsAt = steps.length - 1 - [...steps].reverse().findIndex((s) => s.uses?.startsWith('aws-actions/configure-aws-credentials'));
-      expect(steps[tagAt].run).toContain(`npm run release-tag -- --stage ${stage} "\${overrides[@]}" --wait-for-image 900 --yes`);
+      // Prod's copy arrives in the job itself; the others wait for replication.
+      expect(steps[tagAt].run).toContain(`npm run release-tag -- --stage ${stage} "\${overrides[@]}"${stage === 'prod' ? '' : ' --wait-for-image 900'} --yes`);
       // With the stage's own deploy role, after the image arrived and before anything checks or deploys it.
       expect(steps[credentialsAt].with?.['role-to-assume']).toContain(`role/webapp-${stage}-deploy`);
       expect(credentialsAt).toBeLessThan(tagAt);
@@ -534,13 +535,81 @@ describe('deploy workflow: one assembly, released stage by stage', () => {
     }
   });
 
-  test('prod first checks, with the read-only staging role, that staging runs the release image', () => {
+  test('prod checks, with the read-only staging role, that staging runs the release digest, copies that digest out of staging, then into prod with its own role', () => {
     const steps = wf.jobs.prod.steps;
     const at = (name: string) => steps.findIndex((s) => s.name === name);
+    const prodCredentials = steps.findIndex((s) => s.with?.['role-to-assume']?.includes('role/webapp-prod-deploy'));
     expect(steps[at('Read access to staging')].with?.['role-to-assume']).toContain('role/webapp-staging-release-read');
-    expect(at('Read access to staging')).toBeLessThan(at('Staging runs the release image'));
-    expect(at('Staging runs the release image')).toBeLessThan(at('Preflight prod'));
-    expect(steps[at('Staging runs the release image')].run).toContain('scripts/release-image.ts --stage prod');
+    const order = [
+      at('Read access to staging'),
+      at('Staging runs the release digest'),
+      at('Copy the release out of the staging registry'),
+      prodCredentials,
+      at('Copy the release into the prod registry'),
+      at('Tag the release in the prod registry'),
+      at('Preflight prod'),
+      steps.length - 1,
+    ];
+    expect(order.every((i) => i >= 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    expect(steps[at('Copy the release out of the staging registry')].run).toBe('.github/scripts/promote-release.sh pull "$DIGEST" "$REPOSITORY" "$RUNNER_TEMP/release"');
+    expect(steps[at('Copy the release out of the staging registry')].env).toEqual({
+      DIGEST: '${{ steps.release.outputs.digest }}',
+      REPOSITORY: '${{ vars.AWS_STAGING_ACCOUNT_ID }}.dkr.ecr.eu-west-1.amazonaws.com/${{ steps.release.outputs.repository }}',
+    });
+    expect(steps[at('Copy the release into the prod registry')].env?.REPOSITORY).toBe(
+      '${{ vars.AWS_PROD_ACCOUNT_ID }}.dkr.ecr.eu-west-1.amazonaws.com/${{ steps.release.outputs.repository }}',
+    );
+  });
+
+  describe('the digest gate, run as the job runs it (a stub aws answers for staging)', () => {
+    const gate = wf.jobs.prod.steps.find((s) => s.name === 'Staging runs the release digest')!.run!;
+    const [released, other] = [`sha256:${'a'.repeat(64)}`, `sha256:${'b'.repeat(64)}`];
+    /** Runs the gate with staging's web tasks on `running` digests; the config's tag resolves to `released`. */
+    const run = (running: string[], context = '') => {
+      const dir = mkdtempSync(join(tmpdir(), 'gate-'));
+      writeFileSync(
+        join(dir, 'aws'),
+        [
+          '#!/bin/bash',
+          'case "$1 $2" in',
+          `  "ecr describe-images") echo ${released} ;;`,
+          `  "cloudformation describe-stacks") echo '[{"OutputKey":"ClusterName","OutputValue":"c"},{"OutputKey":"WebServiceName","OutputValue":"s"}]' ;;`,
+          '  "ecs list-tasks") echo "arn:task/1 arn:task/2" ;;',
+          `  "ecs describe-tasks") printf '${running.join('\t')}\n' ;;`,
+          'esac',
+        ].join('\n'),
+        { mode: 0o755 },
+      );
+      for (const f of ['out', 'summary']) writeFileSync(join(dir, f), '');
+      const result = spawnSync('bash', ['-eo', 'pipefail', '-c', gate], {
+        encoding: 'utf8',
+        cwd: ROOT,
+        env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, CONTEXT: context, GITHUB_OUTPUT: join(dir, 'out'), GITHUB_STEP_SUMMARY: join(dir, 'summary') },
+      });
+      return { ...result, out: readFileSync(join(dir, 'out'), 'utf8') };
+    };
+
+    test("staging runs the tag's digest on every task: the digest and the tag go to the copy", () => {
+      const ok = run([released, released]);
+      expect(ok.stderr).toBe('');
+      expect(ok.status).toBe(0);
+      expect(ok.out).toBe(`repository=webapp\ntag=v0.1.0\ndigest=${released}\n`);
+    });
+
+    test('a release named by digest needs no lookup', () => {
+      expect(run([other], `-c imageTag=${other}`).out).toBe(`repository=webapp\ntag=\ndigest=${other}\n`);
+    });
+
+    test.each([
+      ['another digest (the tag moved, or another build runs)', [other]],
+      ['two digests (a deployment in flight)', [released, other]],
+    ])('refuses %s', (_what, running) => {
+      const refused = run(running);
+      expect(refused.status).toBe(1);
+      expect(refused.stdout).toContain('not the release webapp:v0.1.0');
+      expect(refused.out).toBe('');
+    });
   });
 });
 

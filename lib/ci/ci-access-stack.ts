@@ -13,6 +13,10 @@ export const GITHUB_OIDC = { url: 'https://token.actions.githubusercontent.com',
  */
 export const REVIEW_ENVIRONMENT = 'pr-review';
 
+/** Why a CI role holds ecr:GetAuthorizationToken on every resource: the action has no other. */
+const REGISTRY_LOGIN =
+  "ecr:GetAuthorizationToken has no resource-level permissions: it signs the registry login (skopeo's, for the promotion copy); what the login may pull or push is held to one repository by the role's other statements.";
+
 /** The branch releases come from; the workflows name it too (test/workflows.test.ts checks they agree). */
 export const DEFAULT_BRANCH = 'main';
 
@@ -85,6 +89,19 @@ export class CiAccessStack extends Stack {
         }),
       );
 
+      if (stage.image.promotedFrom) {
+        // A promoted stage's registry receives releases only by the deploy job's copy
+        // (.github/scripts/promote-release.sh): push the layers and the manifest into this one
+        // repository. GetAuthorizationToken has no resource (it signs the registry login).
+        deploy.addToPolicy(
+          new iam.PolicyStatement({
+            sid: 'PushPromotedReleases',
+            actions: ['ecr:BatchCheckLayerAvailability', 'ecr:InitiateLayerUpload', 'ecr:UploadLayerPart', 'ecr:CompleteLayerUpload'],
+            resources: [`arn:${partition}:ecr:${stage.region}:${account}:repository/${stage.image.repositoryName}`],
+          }),
+        );
+        deploy.addToPolicy(new iam.PolicyStatement({ sid: 'RegistryLogin', actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
+      }
       // The release step marks the image it deploys as a release in the stage's own registry
       // (scripts/release-tag.ts): read the image, put its manifest again under the release tag. The
       // repository's tags are immutable, so no existing tag can be moved; with no layer upload
@@ -132,6 +149,15 @@ export class CiAccessStack extends Stack {
           resources: [`arn:${partition}:cloudformation:${region}:${account}:stack/${stage.name}-App/*`],
         }),
       );
+      // The promotion copies the release by digest out of this stage's registry.
+      read.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'PullTheRelease',
+          actions: ['ecr:DescribeImages', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
+          resources: [`arn:${partition}:ecr:${region}:${account}:repository/${stage.image.repositoryName}`],
+        }),
+      );
+      read.addToPolicy(new iam.PolicyStatement({ sid: 'RegistryLogin', actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
       read.addToPolicy(new iam.PolicyStatement({ sid: 'ListTheWebTasks', actions: ['ecs:ListTasks'], resources: ['*'], conditions: { ArnLike: { 'ecs:cluster': cluster } } }));
       read.addToPolicy(
         new iam.PolicyStatement({
@@ -177,9 +203,14 @@ export class CiAccessStack extends Stack {
   /** The wildcard and inline-policy findings on a CI role, each with its reason. */
   private acknowledge(role: iam.Role, reason: string): void {
     const policy = role.node.findChild('DefaultPolicy');
-    const statements = (Stack.of(this).resolve((policy as iam.Policy).document.toJSON()) as { Statement: { Resource: string | string[] }[] }).Statement;
+    const statements = (Stack.of(this).resolve((policy as iam.Policy).document.toJSON()) as { Statement: { Action: string | string[]; Resource: string | string[] }[] }).Statement;
     for (const resource of new Set(statements.flatMap((s) => [s.Resource].flat()).filter((r) => r.includes('*')))) {
-      Validations.of(policy).acknowledge({ id: `AwsSolutions-IAM5[Resource::${resource}]`, reason });
+      const actions = statements.filter((s) => [s.Resource].flat().includes(resource)).flatMap((s) => [s.Action].flat());
+      const login = actions.includes('ecr:GetAuthorizationToken');
+      Validations.of(policy).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${resource}]`,
+        reason: login && actions.length === 1 ? REGISTRY_LOGIN : login ? `${REGISTRY_LOGIN} ${reason}` : reason,
+      });
     }
     Validations.of(policy).acknowledge({
       id: 'NIST.800.53.R5-IAMNoInlinePolicy',

@@ -17,29 +17,39 @@ export interface RegistryPlan {
   readonly replicateTo: readonly { readonly account: string; readonly region: string }[];
   /** The source registry's account, when this registry receives replicas from another account. */
   readonly receivesFrom?: string;
+  /** How images reach it, when it is not the source: every build by replication, or releases alone by promotion. */
+  readonly receivesBy?: 'replication' | 'promotion';
 }
 
 /**
  * The registries of every stage (all of them, synthesized or not, so a partial synth never drops
  * a replication destination): the source CI pushes to, and one per other account and region a
- * stage runs in, each receiving every image from the source by ECR replication.
+ * stage runs in. Each receives every image from the source by ECR replication, except the
+ * registry of a stage that promotes from another (prod, `image.promotedFrom`): replication
+ * filters by repository name only, so it would bring every build; that registry holds releases
+ * alone, copied by digest when the stage deploys them (.github/scripts/promote-release.sh).
  */
 export function registryPlans(stages: readonly StageConfig[]): RegistryPlan[] {
   const key = (account: string, region: string) => `${account}/${region}`;
   const [first] = stages;
   const { source, repositoryName, expiringTagPatterns } = first.image;
-  const places = new Map<string, { account: string; region: string }>([[key(source.account, source.region), source]]);
+  const sourceKey = key(source.account, source.region);
+  const places = new Map<string, { account: string; region: string }>([[sourceKey, source]]);
   for (const stage of stages) places.set(key(stage.account, stage.region), { account: stage.account, region: stage.region });
-  const destinations = [...places.values()].filter((p) => key(p.account, p.region) !== key(source.account, source.region));
-  return [...places.values()].map((p) => {
-    const isSource = key(p.account, p.region) === key(source.account, source.region);
+  // A registry some stage pulls builds from (any stage that does not promote) gets replication.
+  const pullsBuilds = new Set(stages.filter((s) => s.image.promotedFrom === undefined).map((s) => key(s.account, s.region)));
+  const promotedOnly = (k: string) => k !== sourceKey && !pullsBuilds.has(k);
+  const destinations = [...places.entries()].filter(([k]) => k !== sourceKey && !promotedOnly(k)).map(([, p]) => p);
+  return [...places.entries()].map(([k, p]) => {
+    const isSource = k === sourceKey;
     return {
       ...p,
       repositoryName,
       expiringTagPatterns,
       isSource,
       replicateTo: isSource ? destinations : [],
-      receivesFrom: !isSource && p.account !== source.account ? source.account : undefined,
+      receivesFrom: !isSource && !promotedOnly(k) && p.account !== source.account ? source.account : undefined,
+      receivesBy: isSource ? undefined : promotedOnly(k) ? ('promotion' as const) : ('replication' as const),
     };
   });
 }
@@ -69,8 +79,9 @@ export interface RegistryStackProps extends StackProps {
  * build that was never released expires; one that was, whatever else it is tagged, stays.
  *
  * In the source registry (where CI pushes) a replication rule copies every image of the
- * repository to the other registries; each of those admits the source account to replicate into
- * it. Replication copies only images pushed after it is configured, a few minutes after the push:
+ * repository to the registries that pull builds; each of those admits the source account to
+ * replicate into it. A promoted stage's registry (prod) admits nobody: releases reach it by the
+ * deploy job's copy. Replication copies only images pushed after it is configured, a few minutes after the push:
  * the deploy workflow waits for the image in the stage's registry before it tags the release
  * there (docs/architecture.md, "Image registry").
  */

@@ -1,6 +1,7 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
-import { STAGE_NAMES, STAGES, type StageName, tagPatternMatches } from '../../lib/config';
+import { loadStages, STAGE_NAMES, STAGES, type StageName, tagPatternMatches } from '../../lib/config';
+import { registryPlans } from '../../lib/registry/registry-stack';
 import { releaseTag } from '../../lib/registry/release-tag';
 import { synthStage } from '../support/synth';
 import { type Json, resources, stageTemplates } from '../support/template';
@@ -35,24 +36,25 @@ describe('images reach every stage account from the one registry CI pushes to', 
     expect(SOURCE).toEqual({ account: STAGES.staging.account, region: STAGES.staging.region });
   });
 
-  test('the source registry replicates the repository to every other stage account, whichever stage is synthesized', () => {
+  test('the source registry replicates the repository to the stage accounts that pull builds, never to prod, whichever stage is synthesized', () => {
     for (const stage of STAGE_NAMES) {
       const [replication] = resources(shared(stage, registry(SOURCE.account)), 'AWS::ECR::ReplicationConfiguration');
+      // Replication filters by repository name only: to prod it would bring every build. Prod's
+      // registry gets releases alone, copied by digest (.github/scripts/promote-release.sh).
       expect(replication.Properties.ReplicationConfiguration, stage).toEqual({
-        Rules: [
-          {
-            Destinations: [
-              { Region: 'eu-west-1', RegistryId: STAGES.dev.account },
-              { Region: 'eu-west-1', RegistryId: STAGES.prod.account },
-            ],
-            RepositoryFilters: [{ Filter: 'webapp', FilterType: 'PREFIX_MATCH' }],
-          },
-        ],
+        Rules: [{ Destinations: [{ Region: 'eu-west-1', RegistryId: STAGES.dev.account }], RepositoryFilters: [{ Filter: 'webapp', FilterType: 'PREFIX_MATCH' }] }],
       });
     }
   });
 
-  test.each(['dev', 'prod'] as const)('the %s registry admits the source account to replicate into its repository, and nothing else', (stage) => {
+  test('the prod registry admits no other account: no registry policy, no replication', () => {
+    const t = shared('prod', registry(STAGES.prod.account));
+    expect(resources(t, 'AWS::ECR::RegistryPolicy')).toEqual([]);
+    expect(resources(t, 'AWS::ECR::ReplicationConfiguration')).toEqual([]);
+    expect(registryPlans(loadStages({}).all).find((p) => p.account === STAGES.prod.account)).toMatchObject({ receivesBy: 'promotion', receivesFrom: undefined });
+  });
+
+  test.each(['dev'] as const)('the %s registry admits the source account to replicate into its repository, and nothing else', (stage) => {
     const t = shared(stage, registry(STAGES[stage].account));
     const [policy] = resources(t, 'AWS::ECR::RegistryPolicy');
     expect(policy.Properties.PolicyText).toEqual({
@@ -181,7 +183,21 @@ describe('CI access: GitHub OIDC roles per stage account', () => {
     // has an edge stack (without them the pipeline could not deploy it). CDK sorts the ARNs.
     const regions = [region, ...(backup.drCopies || uploads.replicateToDr ? [drRegion] : []), ...(edge?.enabled ? ['us-east-1'] : [])].sort();
     expect(regions.includes('us-east-1')).toBe(edge?.enabled === true);
-    const [statement, tagging, ...others] = statements(ci(stage), `webapp${stage}deploy`);
+    const [statement, ...rest] = statements(ci(stage), `webapp${stage}deploy`);
+    // Prod's releases arrive by the deploy job's copy: it pushes into its own repository.
+    const pushes = STAGES[stage].image.promotedFrom
+      ? [
+          {
+            Sid: 'PushPromotedReleases',
+            Effect: 'Allow',
+            Action: ['ecr:BatchCheckLayerAvailability', 'ecr:CompleteLayerUpload', 'ecr:InitiateLayerUpload', 'ecr:UploadLayerPart'],
+            Resource: `arn:aws:ecr:${region}:${account}:repository/webapp`,
+          },
+          { Sid: 'RegistryLogin', Effect: 'Allow', Action: 'ecr:GetAuthorizationToken', Resource: '*' },
+        ]
+      : [];
+    expect(rest.slice(0, pushes.length)).toEqual(pushes);
+    const [tagging, ...others] = rest.slice(pushes.length);
     expect(others).toEqual([]);
     // Read an image and put its manifest again under a new tag: no layer upload, so no new image.
     expect(tagging).toEqual({
@@ -213,7 +229,15 @@ describe('CI access: GitHub OIDC roles per stage account', () => {
     const t = ci('staging');
     const read = role(t, 'webapp-staging-release-read');
     expect(trust(read)).toEqual(githubTrust('prod', '.github/workflows/deploy.yml'));
-    expect(statements(t, 'webappstagingreleaseread').map((s) => s.Action)).toEqual(['cloudformation:DescribeStacks', 'ecs:ListTasks', 'ecs:DescribeTasks']);
+    expect(statements(t, 'webappstagingreleaseread').map((s) => s.Action)).toEqual([
+      'cloudformation:DescribeStacks',
+      // What the promotion copies: the release by digest, out of the staging repository alone.
+      ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:DescribeImages', 'ecr:GetDownloadUrlForLayer'],
+      'ecr:GetAuthorizationToken',
+      'ecs:ListTasks',
+      'ecs:DescribeTasks',
+    ]);
+    expect(statements(t, 'webappstagingreleaseread')[1].Resource).toBe(`arn:aws:ecr:eu-west-1:${STAGES.staging.account}:repository/webapp`);
   });
 
   test('an account that already has the GitHub provider imports it', () => {

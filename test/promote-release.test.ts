@@ -1,0 +1,147 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+
+/**
+ * .github/scripts/promote-release.sh against two real registries (Debian's docker-registry, the
+ * CNCF distribution server ECR speaks the same API as) with skopeo, as the prod deploy job runs it:
+ * a release copied by digest from staging's registry into prod's, byte for byte, tagged there.
+ * What it cannot show: ECR's login (a stub `aws` answers get-login-password; the local registries
+ * ask for no credentials) and ECR's refusal of an existing immutable tag (the script checks first).
+ */
+const ROOT = join(__dirname, '..');
+const SCRIPT = join(ROOT, '.github', 'scripts', 'promote-release.sh');
+const work = mkdtempSync(join(tmpdir(), 'promote-'));
+const registries: ChildProcess[] = [];
+let staging: string;
+let prod: string;
+let digest: string;
+
+const sha = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A registry on a free loopback port, storing under `work`; its host:port. */
+async function registry(name: string): Promise<string> {
+  const port = await freePort();
+  const config = join(work, `${name}.yml`);
+  writeFileSync(config, `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${join(work, name)}\nhttp:\n  addr: 127.0.0.1:${port}\n`);
+  const child = spawn('docker-registry', ['serve', config], { stdio: 'ignore' });
+  const failed = new Promise<Error>((resolve) => child.once('error', resolve));
+  registries.push(child);
+  for (let i = 0; i < 100; i++) {
+    const up = await Promise.race([
+      fetch(`http://127.0.0.1:${port}/v2/`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+      failed,
+    ]);
+    if (up instanceof Error) throw new Error(`docker-registry is not installed or not on PATH (${up.message}). Install it with: sudo apt-get install -y docker-registry skopeo`);
+    if (up) return `127.0.0.1:${port}`;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`docker-registry did not answer on ${port}`);
+}
+
+/** An image in skopeo's dir: layout: one gzipped layer holding one file, a config, a manifest. */
+function imageDir(): string {
+  const dir = join(work, 'build');
+  mkdirSync(dir);
+  const file = Buffer.from('release\n');
+  const header = Buffer.alloc(512);
+  header.write('app.txt');
+  header.write('0000644\0', 100);
+  header.write('0000000\0', 108);
+  header.write('0000000\0', 116);
+  header.write(`${file.length.toString(8).padStart(11, '0')}\0`, 124);
+  header.write('00000000000\0', 136);
+  header.write('        ', 148);
+  header.write('0', 156);
+  header.write('ustar\0', 257);
+  header.write('00', 263);
+  const checksum = [...header].reduce((a, b) => a + b, 0);
+  header.write(`${checksum.toString(8).padStart(6, '0')}\0 `, 148);
+  const tar = Buffer.concat([header, file, Buffer.alloc(512 - file.length), Buffer.alloc(1024)]);
+  const layer = gzipSync(tar);
+  const config = Buffer.from(JSON.stringify({ architecture: 'arm64', os: 'linux', rootfs: { type: 'layers', diff_ids: [`sha256:${sha(tar)}`] }, config: {} }));
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+    config: { mediaType: 'application/vnd.docker.container.image.v1+json', size: config.length, digest: `sha256:${sha(config)}` },
+    layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: layer.length, digest: `sha256:${sha(layer)}` }],
+  });
+  writeFileSync(join(dir, sha(layer)), layer);
+  writeFileSync(join(dir, sha(config)), config);
+  writeFileSync(join(dir, 'manifest.json'), manifest);
+  writeFileSync(join(dir, 'version'), 'Directory Transport Version: 1.1\n');
+  return dir;
+}
+
+/** Runs the script as the workflow does, with a stub `aws` that answers get-login-password. */
+function promote(args: string[]) {
+  const bin = join(work, 'bin');
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(join(bin, 'aws'), '#!/bin/sh\n[ "$1 $2" = "ecr get-login-password" ] && echo not-a-real-password\n');
+  chmodSync(join(bin, 'aws'), 0o755);
+  return spawnSync(SCRIPT, args, { encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, REGISTRY_TLS_VERIFY: 'false' } });
+}
+
+const skopeo = (...args: string[]) => spawnSync('skopeo', args, { encoding: 'utf8' });
+const digestOf = (reference: string) => {
+  const raw = skopeo('inspect', '--raw', '--tls-verify=false', `docker://${reference}`);
+  return raw.status === 0 ? `sha256:${sha(raw.stdout)}` : undefined;
+};
+
+beforeAll(async () => {
+  if (skopeo('--version').error) throw new Error('skopeo is not installed or not on PATH. Install it with: sudo apt-get install -y skopeo docker-registry');
+  [staging, prod] = [await registry('staging'), await registry('prod')];
+  // CI pushed the build to staging's registry, where staging runs it.
+  const pushed = skopeo('copy', '--quiet', '--dest-tls-verify=false', `dir:${imageDir()}`, `docker://${staging}/webapp:sha-3f9a1c2`);
+  expect(pushed.stderr).toBe('');
+  digest = digestOf(`${staging}/webapp:sha-3f9a1c2`)!;
+});
+
+afterAll(() => {
+  for (const r of registries) r.kill();
+});
+
+describe('promote-release.sh: a release reaches prod only by this copy, same digest', () => {
+  test('pull by digest, push to prod: the digest is the one staging runs, tagged release-<digest> and with the release tag', () => {
+    const dir = join(work, 'release');
+    const pull = promote(['pull', digest, `${staging}/webapp`, dir]);
+    expect(pull.stderr).toBe('');
+    expect(pull.status).toBe(0);
+    const push = promote(['push', dir, `${prod}/webapp`, 'v1.4.2']);
+    expect(push.status).toBe(0);
+    expect(push.stdout.trim().split('\n').at(-1)).toBe(digest);
+    expect(digestOf(`${prod}/webapp:release-${digest.slice('sha256:'.length)}`)).toBe(digest);
+    expect(digestOf(`${prod}/webapp:v1.4.2`)).toBe(digest);
+    // Nothing else was brought over: the CI tag stays in staging's registry.
+    expect(digestOf(`${prod}/webapp:sha-3f9a1c2`)).toBeUndefined();
+    // The job run again finds both tags on the digest and pushes nothing.
+    expect(promote(['push', dir, `${prod}/webapp`, 'v1.4.2']).status).toBe(0);
+  });
+
+  test('refuses what is not a digest, and a digest the source does not hold', () => {
+    const notDigest = promote(['pull', 'v1.4.2', `${staging}/webapp`, join(work, 'x')]);
+    expect(notDigest.status).toBe(1);
+    expect(notDigest.stderr).toContain("::error::not an image digest: 'v1.4.2'");
+    expect(promote(['pull', `sha256:${'0'.repeat(64)}`, `${staging}/webapp`, join(work, 'y')]).status).not.toBe(0);
+    expect(promote(['promote']).status).toBe(2);
+  });
+});
