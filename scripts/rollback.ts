@@ -186,8 +186,10 @@ export async function planRollback(
 
 /**
  * The newest ACTIVE task definition of `current`'s family, older than it, whose app container runs
- * `ref`. Only ACTIVE revisions count: ECS refuses to point a service at an INACTIVE one (revisions
- * CloudFormation deregistered before the task definitions were retained on replacement).
+ * `ref` with the task and execution roles `current` has. Only ACTIVE revisions count: ECS refuses to
+ * point a service at an INACTIVE one (revisions CloudFormation deregistered before the task
+ * definitions were retained on replacement). A revision from before a release that replaced a role
+ * names a role that is gone, and its tasks would not start: it does not count either.
  */
 export async function earlierRevision(ecs: Pick<ECSClient, 'send'>, current: string, ref: string): Promise<string | undefined> {
   const match = /task-definition\/([^:]+):(\d+)$/.exec(current);
@@ -203,10 +205,12 @@ export async function earlierRevision(ecs: Pick<ECSClient, 'send'>, current: str
     }
     nextToken = page.nextToken;
   } while (nextToken);
+  const now = (await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: current }))).taskDefinition;
   // Newest first, whatever order the pages came in.
   for (const { arn } of older.sort((a, b) => b.revision - a.revision)) {
     const td = (await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: arn }))).taskDefinition;
     if (td?.status !== undefined && td.status !== 'ACTIVE') continue;
+    if (td?.taskRoleArn !== now?.taskRoleArn || td?.executionRoleArn !== now?.executionRoleArn) continue;
     const app = td?.containerDefinitions?.find((c) => c.name === 'app') ?? td?.containerDefinitions?.[0];
     if (app?.image && imageRef(app.image) === ref) return arn;
   }

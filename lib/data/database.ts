@@ -78,9 +78,10 @@ export class Database extends Construct implements ec2.IConnectable {
       allowAllOutbound: false,
     });
 
-    // One group per major version (its family): a changed description replaces the group and
-    // leaves the instance pending a reboot, so it names the major only and a minor upgrade keeps
-    // the group. A major upgrade replaces it with the new family's, in the same instance update.
+    // One group per major version (its family): a changed description replaces the group, and a
+    // new group with static parameters (max_connections, shared_preload_libraries) makes
+    // CloudFormation reboot the instance. So it names the major only and a minor upgrade keeps the
+    // group; a major upgrade replaces it with the new family's, in the same instance update.
     const parameterGroup = new rds.ParameterGroup(this, 'Parameters', {
       engine,
       description: `PostgreSQL ${major} settings for ${props.instanceIdentifier}`,

@@ -1,4 +1,5 @@
-import { Validations } from 'aws-cdk-lib';
+import { createHash } from 'node:crypto';
+import { Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { acknowledgeControls } from '../shared/control-tower-checks';
 import PINNED from './nat-instance-images.json';
@@ -42,9 +43,10 @@ export const NAT_USER_DATA: readonly string[] = [
   'set -euo pipefail',
   'echo "net.ipv4.ip_forward=1" > /etc/sysctl.d/90-nat-instance.conf',
   'sysctl -p /etc/sysctl.d/90-nat-instance.conf',
-  // dnf holds a lock while the boot-time update runs: wait it out, 30 tries 10 s apart.
+  // dnf holds a lock while the boot-time update runs: wait it out, 30 tries 10 s apart. Only the
+  // main repository, which the S3 endpoint admits (the others, kernel live patches, are not needed).
   'for attempt in $(seq 1 30); do',
-  '  if dnf install -y iptables-services; then break; fi',
+  "  if dnf install -y --disablerepo='*' --enablerepo=amazonlinux iptables-services; then break; fi",
   '  echo "dnf install failed (attempt $attempt of 30); retrying in 10 s" >&2',
   '  sleep 10',
   'done',
@@ -81,6 +83,26 @@ export function natInstanceProvider(options: NatInstancesOptions): ec2.NatInstan
     associatePublicIpAddress: true,
     defaultAllowedTraffic: ec2.NatTrafficDirection.OUTBOUND_ONLY,
   });
+}
+
+/**
+ * Makes each NAT instance a new resource whenever its boot script or image changes. A changed
+ * UserData alone only stops and starts an instance, and cloud-init runs the script once per
+ * instance, so the new script would never run; a new logical id (the way CDK's
+ * `userDataCausesReplacement` does it) replaces the instance, which boots with it. The instances
+ * also wait for the S3 endpoint their script installs through.
+ */
+export function replaceOnBootChange(provider: ec2.NatInstanceProviderV2, endpoint: ec2.GatewayVpcEndpoint): void {
+  for (const instance of provider.gatewayInstances) {
+    const cfn = instance.node.defaultChild as ec2.CfnInstance;
+    const stack = Stack.of(instance);
+    const fingerprint = createHash('sha256')
+      .update(JSON.stringify(stack.resolve([cfn.userData, cfn.imageId])))
+      .digest('hex')
+      .slice(0, 16);
+    cfn.overrideLogicalId(`${stack.getLogicalId(cfn)}${fingerprint}`);
+    instance.node.addDependency(endpoint);
+  }
 }
 
 /** What the NAT instances are by design, acknowledged on each (they exist only where config asks, never in prod). */

@@ -6,7 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { acknowledgeControl } from '../shared/control-tower-checks';
 import { acknowledgeLogGroupControls } from '../shared/log-group';
-import { acknowledgeNatInstances, al2023RepositoryBucket, natInstanceProvider } from './nat-instances';
+import { acknowledgeNatInstances, al2023RepositoryBucket, natInstanceProvider, replaceOnBootChange } from './nat-instances';
 
 export interface NetworkProps {
   /** VPC IPv4 block, /16 to /24. */
@@ -123,6 +123,7 @@ export class Network extends Construct {
       }),
     );
     if (natInstances) {
+      replaceOnBootChange(natInstances, s3Endpoint);
       s3Endpoint.addToPolicy(
         new iam.PolicyStatement({
           sid: 'AmazonLinuxRepositories',

@@ -34,7 +34,15 @@ export async function findImage(ecr: Ecr, repositoryName: string, ref: string): 
 /** Adds the release tag to the image with `digest`: 'tagged', or 'already' when it carried it. */
 export async function tagRelease(ecr: Ecr, repositoryName: string, digest: string): Promise<'tagged' | 'already'> {
   const tag = releaseTag(digest);
-  const [image] = (await ecr.send(new BatchGetImageCommand({ repositoryName, imageIds: [{ imageDigest: digest }] }))).images ?? [];
+  // Every manifest type ECR stores: without the list, an image index (multi-platform, or with
+  // attestations) is not returned.
+  const acceptedMediaTypes = [
+    'application/vnd.docker.distribution.manifest.v2+json',
+    'application/vnd.docker.distribution.manifest.list.v2+json',
+    'application/vnd.oci.image.manifest.v1+json',
+    'application/vnd.oci.image.index.v1+json',
+  ];
+  const [image] = (await ecr.send(new BatchGetImageCommand({ repositoryName, imageIds: [{ imageDigest: digest }], acceptedMediaTypes }))).images ?? [];
   if (!image?.imageManifest) throw new Error(`${repositoryName}@${digest} has no manifest to tag: is it still in the registry?`);
   try {
     await ecr.send(

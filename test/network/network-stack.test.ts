@@ -1,10 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { describe, expect, test } from 'vitest';
 import { parseStageConfig, STAGE_NAMES, STAGES, type StageConfig, type StageName } from '../../lib/config';
-import { NAT_IMAGES, NAT_USER_DATA, natImage } from '../../lib/network/nat-instances';
+import { NAT_IMAGES, NAT_USER_DATA, natImage, replaceOnBootChange } from '../../lib/network/nat-instances';
 import { referencedIds } from '../../lib/shared/cross-stack-reads';
-import { synthStage } from '../support/synth';
+import { CLI_CONTEXT, synthStage } from '../support/synth';
 import { type Json, type Resource, stageTemplates } from '../support/template';
 
 const synthesized = stageTemplates();
@@ -235,12 +237,40 @@ describe('the NAT instance boot script', () => {
   test('retries the install that races the boot-time update, stops when it never succeeds, and persists forwarding and rules', () => {
     const script = NAT_USER_DATA.join('\n');
     expect(script).toMatch(/^set -euo pipefail/);
-    expect(script).toMatch(/for attempt in \$\(seq 1 30\); do\n {2}if dnf install -y iptables-services; then break; fi/);
+    expect(script).toMatch(/for attempt in \$\(seq 1 30\); do\n {2}if dnf install -y --disablerepo='\*' --enablerepo=amazonlinux iptables-services; then break; fi/);
     // Without the package no rule would survive a reboot: the script stops there.
     expect(script).toContain('\nrpm -q iptables-services\n');
     expect(script).toContain('> /etc/sysctl.d/90-nat-instance.conf');
     expect(script).toContain('systemctl enable --now iptables');
     expect(script.trimEnd().endsWith('service iptables save')).toBe(true);
+  });
+
+  test('a changed script or image replaces the instance (a new logical id), which waits for the S3 endpoint it installs through', () => {
+    const natIds = (script: string[], image: string) => {
+      const stack = new Stack(new App({ context: CLI_CONTEXT }), 'Nat', { env: { account: '111111111111', region: 'eu-west-1' } });
+      const userData = ec2.UserData.forLinux();
+      userData.addCommands(...script);
+      const provider = ec2.NatProvider.instanceV2({
+        instanceType: new ec2.InstanceType('t4g.nano'),
+        machineImage: ec2.MachineImage.genericLinux({ 'eu-west-1': image }),
+        userData,
+      });
+      const vpc = new ec2.Vpc(stack, 'Vpc', {
+        natGatewayProvider: provider,
+        natGateways: 1,
+        availabilityZones: ['eu-west-1a'],
+        gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
+      });
+      replaceOnBootChange(provider, vpc.node.findChild('S3') as ec2.GatewayVpcEndpoint);
+      const instances = Template.fromStack(stack).findResources('AWS::EC2::Instance');
+      for (const instance of Object.values(instances)) expect(instance.DependsOn).toEqual(expect.arrayContaining([expect.stringMatching(/^VpcS3/)]));
+      return Object.keys(instances);
+    };
+    const first = natIds([...NAT_USER_DATA], 'ami-00000000000000001');
+    expect(first).toEqual([expect.stringMatching(/^VpcPublicSubnet1NatInstance[0-9A-F]{8}[0-9a-f]{16}$/)]);
+    expect(natIds([...NAT_USER_DATA], 'ami-00000000000000001')).toEqual(first);
+    expect(natIds([...NAT_USER_DATA, 'echo changed'], 'ami-00000000000000001')).not.toEqual(first);
+    expect(natIds([...NAT_USER_DATA], 'ami-00000000000000002')).not.toEqual(first);
   });
 
   test('a region without a pinned image is refused with the command that pins one', () => {

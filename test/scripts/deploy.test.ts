@@ -434,6 +434,27 @@ describe('rollback --fast and revisions CloudFormation no longer holds', () => {
     expect(await earlierRevision(clients.ecs, current, 'v1')).toBeUndefined();
   });
 
+  test('an earlier revision whose roles a later release replaced does not count: its tasks would not start', async () => {
+    const register = (image: string, taskRoleArn: string) =>
+      clients.ecs.send(
+        new RegisterTaskDefinitionCommand({
+          family: 'rollbackRoles',
+          taskRoleArn,
+          executionRoleArn: 'arn:aws:iam::123456789012:role/exec',
+          networkMode: 'awsvpc',
+          requiresCompatibilities: ['FARGATE'],
+          cpu: '256',
+          memory: '512',
+          containerDefinitions: [{ name: 'app', image }],
+        }),
+      );
+    const sameRoles = (await register(`${REGISTRY}:v1`, 'arn:aws:iam::123456789012:role/task-new')).taskDefinition!.taskDefinitionArn!;
+    await register(`${REGISTRY}:v1`, 'arn:aws:iam::123456789012:role/task-old');
+    const current = (await register(`${REGISTRY}:v2`, 'arn:aws:iam::123456789012:role/task-new')).taskDefinition!.taskDefinitionArn!;
+    // Revision 2 runs v1 too, but with a task role the stack has replaced since: revision 1 is the one.
+    expect(await earlierRevision(clients.ecs, current, 'v1')).toBe(sameRoles);
+  });
+
   test('a revision ECS refuses (moto accepts INACTIVE ones: the refusal is stubbed) stops the rollback with what to do, exit 1', async () => {
     const errors: string[] = [];
     vi.spyOn(console, 'log').mockImplementation(() => {});
