@@ -258,7 +258,8 @@ export class AppStack extends StageStack implements AppTier {
       services: ['sns'],
       removalPolicy: this.statefulRemovalPolicy,
     }).key;
-    return new Email(this, 'Email', { zone, key: eventsKey });
+    const { dmarcPolicy, dmarcReportsTo } = this.config.email;
+    return new Email(this, 'Email', { zone, key: eventsKey, dmarcPolicy, dmarcReportsTo });
   }
 
   /**

@@ -1,16 +1,28 @@
 import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import type * as route53 from 'aws-cdk-lib/aws-route53';
+import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as ses from 'aws-cdk-lib/aws-ses';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 
 export interface EmailProps {
-  /** The stage's own zone: the identity is its name, and the DKIM and MAIL FROM records go into it. */
+  /** The stage's own zone: the identity is its name, and the DKIM, MAIL FROM and DMARC records go into it. */
   readonly zone: route53.IPublicHostedZone;
   /** Encrypts the event topic. */
   readonly key: kms.IKey;
+  /**
+   * What receivers do with mail that claims the domain but fails alignment (DMARC `p=`).
+   * @default 'quarantine'
+   */
+  readonly dmarcPolicy?: 'none' | 'quarantine' | 'reject';
+  /** Where receivers send aggregate DMARC reports (`rua=mailto:`). @default none asked for */
+  readonly dmarcReportsTo?: string;
+}
+
+/** The domain's DMARC record: the policy, relaxed alignment (mail goes out from mail.<zone>), reports where asked. */
+export function dmarcRecord(policy: NonNullable<EmailProps['dmarcPolicy']>, reportsTo?: string): string {
+  return ['v=DMARC1', `p=${policy}`, 'adkim=r', 'aspf=r', ...(reportsTo ? [`rua=mailto:${reportsTo}`] : [])].join('; ');
 }
 
 /** Sending events published to the topic and counted in CloudWatch. */
@@ -18,7 +30,8 @@ export const EMAIL_EVENTS = [ses.EmailSendingEvent.BOUNCE, ses.EmailSendingEvent
 
 /**
  * Defines SES for the stage's domain: the domain identity with Easy DKIM records written into the
- * hosted zone, a custom MAIL FROM subdomain (`mail.<zone>`, so SPF and DMARC align), and a
+ * hosted zone, a custom MAIL FROM subdomain (`mail.<zone>`, so SPF and DMARC align), the domain's
+ * DMARC record, and a
  * configuration set with reputation metrics whose bounce, complaint, reject and delivery events go
  * to an encrypted SNS topic and to CloudWatch. Leaving the SES sandbox is a manual account step
  * (README, "Email").
@@ -37,6 +50,10 @@ export class Email extends Construct {
       mailFromDomain: `mail.${zone.zoneName}`,
       configurationSet: this.configurationSet,
     });
+
+    // SPF (the MAIL FROM domain) and DKIM are SES's; DMARC tells receivers what to do with mail
+    // that claims the domain and passes neither, so nobody can send as it undetected.
+    new route53.TxtRecord(this, 'Dmarc', { zone, recordName: `_dmarc.${zone.zoneName}`, values: [dmarcRecord(props.dmarcPolicy ?? 'quarantine', props.dmarcReportsTo)] });
 
     this.events = new sns.Topic(this, 'Events', { masterKey: props.key, enforceSSL: true, displayName: `SES events of ${Stack.of(this).stackName}` });
     // SES publishes with the topic's key: let it use it, for this account only.

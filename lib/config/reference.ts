@@ -212,6 +212,11 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
     rules: 'prod: must be true',
   },
   {
+    fields: ['email.dmarcPolicy', 'email.dmarcReportsTo'],
+    meaning: "the DMARC policy of the stage's domain (`_dmarc.<zone>`: what receivers do with mail that fakes it) and where aggregate reports go",
+    rules: '`none`, `quarantine` (default) or `reject`, not `none` in prod; reports: an email address, or unset',
+  },
+  {
     fields: ['alarms.emails', 'alarms.httpsEndpoints'],
     meaning: 'alarm topic subscribers (emails also get the budget notifications); pagers are HTTPS endpoints, Slack goes through AWS Chatbot ([docs/alarms.md](docs/alarms.md))',
     rules: 'different valid emails, at most 10; different `https://` URLs; prod needs one',

@@ -479,6 +479,13 @@ const stageShape = z
          * sandbox, where mail reaches only verified addresses. Prod: must be true.
          */
         requireProductionAccess: z.boolean().default(false),
+        /**
+         * The DMARC policy the stage's domain publishes (`_dmarc.<zone>`): what receivers do with
+         * mail that claims the domain but fails SPF and DKIM alignment. "none" only reports.
+         */
+        dmarcPolicy: z.enum(['none', 'quarantine', 'reject']).default('quarantine'),
+        /** Where receivers send aggregate DMARC reports (rua). Unset: none are asked for. */
+        dmarcReportsTo: z.email({ message: 'not an email address. Fix: write it like "dmarc@example.com"' }).optional(),
       })
       .strict()
       .prefault({}),
@@ -1019,6 +1026,11 @@ export const PROD_RULES: readonly { readonly path: readonly string[]; readonly h
     path: ['alarms'],
     holds: (c) => c.alarms.emails.length + c.alarms.httpsEndpoints.length > 0,
     message: 'prod alarms would reach nobody. Fix: add at least one alarms.emails or alarms.httpsEndpoints entry',
+  },
+  {
+    path: ['email', 'dmarcPolicy'],
+    holds: (c) => c.email.dmarcPolicy !== 'none',
+    message: 'prod must tell receivers to refuse mail that fakes its domain. Fix: set email.dmarcPolicy: "quarantine" (or "reject")',
   },
   {
     path: ['email', 'requireProductionAccess'],

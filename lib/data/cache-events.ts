@@ -32,7 +32,9 @@ export class CacheEvents extends Construct {
   constructor(scope: Construct, id: string, props: CacheEventsProps) {
     super(scope, id);
     const { account } = Stack.of(this);
-    this.topic = new sns.Topic(this, 'Topic', { displayName: `Cache events of ${Stack.of(this).stackName}` });
+    // TLS only: the deny matches a request whose aws:SecureTransport is false, never one without
+    // the key, so ElastiCache's own publishing (a service call over TLS) is not affected.
+    this.topic = new sns.Topic(this, 'Topic', { displayName: `Cache events of ${Stack.of(this).stackName}`, enforceSSL: true });
     // The statement ElastiCache documents for its notification topics: publishing by resources this account owns.
     this.topic.addToResourcePolicy(
       new iam.PolicyStatement({
@@ -46,11 +48,6 @@ export class CacheEvents extends Construct {
     const unencrypted =
       'ElastiCache cannot publish to an encrypted topic (its console shows such a topic inactive and drops the notifications). The topic carries event names and node ids, no data; the forwarder sends them on to the encrypted alarm topic.';
     for (const finding of ['AwsSolutions-SNS2', 'NIST.800.53.R5-SNSEncryptedKMS']) Validations.of(this.topic.node.defaultChild!).acknowledge({ id: finding, reason: unencrypted });
-    Validations.of(this.topic.node.defaultChild!).acknowledge({
-      id: 'AwsSolutions-SNS3',
-      reason:
-        'The only publisher is ElastiCache on behalf of this account, and the only subscriber the forwarder function; a deny of non-TLS requests is not part of the policy ElastiCache documents, and a topic it cannot publish to fails silently.',
-    });
 
     const securityGroup = httpsOnlySecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,

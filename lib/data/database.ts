@@ -93,6 +93,10 @@ export class Database extends Construct implements ec2.IConnectable {
         log_statement: 'ddl',
         log_lock_waits: '1',
         log_autovacuum_min_duration: '10000',
+        // Logged statements without their bind values: those are users' data (emails, names,
+        // tokens), and the statement logs are kept for the stage's log retention.
+        log_parameter_max_length: '0',
+        log_parameter_max_length_on_error: '0',
         shared_preload_libraries: 'pg_stat_statements',
         // Written out (AWS's formula on the class's memory) so pool sizes and the connections
         // alarm know the limit. Static: a change applies at the next reboot.

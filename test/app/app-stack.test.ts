@@ -454,8 +454,13 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
       MailFromAttributes: { MailFromDomain: `mail.${config.domain.zoneName}` },
       ConfigurationSetAttributes: { ConfigurationSetName: { Ref: Match.stringLikeRegexp('^EmailConfigurationSet') } },
     });
-    // Aliases (the edge stack's, behind CloudFront), 3 DKIM CNAMEs, MAIL FROM MX + TXT.
-    t.resourceCountIs('AWS::Route53::RecordSet', (config.edge.enabled ? 0 : 2) + 3 + 2);
+    // Aliases (the edge stack's, behind CloudFront), 3 DKIM CNAMEs, MAIL FROM MX + TXT, DMARC TXT.
+    t.resourceCountIs('AWS::Route53::RecordSet', (config.edge.enabled ? 0 : 2) + 3 + 2 + 1);
+    t.hasResourceProperties('AWS::Route53::RecordSet', {
+      Name: `_dmarc.${config.domain.zoneName}.`,
+      Type: 'TXT',
+      ResourceRecords: [`"v=DMARC1; p=${config.email.dmarcPolicy}; adkim=r; aspf=r"`],
+    });
     t.hasResourceProperties('AWS::SES::ConfigurationSet', { ReputationOptions: { ReputationMetricsEnabled: true } });
     const destinations = Object.values(t.findResources('AWS::SES::ConfigurationSetEventDestination')).map((d) => d.Properties.EventDestination);
     expect(destinations).toHaveLength(2);

@@ -126,10 +126,16 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
       }
     });
 
-    test('TLS is forced and slow statements are logged', () => {
+    test("TLS is forced and slow statements are logged, without their bind values (users' data)", () => {
       data(name).hasResourceProperties('AWS::RDS::DBParameterGroup', {
         Family: `postgres${config.database.engineVersion.split('.')[0]}`,
-        Parameters: Match.objectLike({ 'rds.force_ssl': '1', log_min_duration_statement: '1000', log_statement: 'ddl' }),
+        Parameters: Match.objectLike({
+          'rds.force_ssl': '1',
+          log_min_duration_statement: '1000',
+          log_statement: 'ddl',
+          log_parameter_max_length: '0',
+          log_parameter_max_length_on_error: '0',
+        }),
       });
     });
 
@@ -573,7 +579,7 @@ describe.each(withRestoreTesting)('%s restore verifier', (name) => {
 });
 
 describe.each(STAGE_NAMES)('%s cache events', (name) => {
-  test('the replication group notifies its own unencrypted topic, which ElastiCache of this account may publish to by SourceOwner', () => {
+  test('the replication group notifies its own unencrypted topic, which ElastiCache of this account may publish to by SourceOwner, over TLS only', () => {
     const t = data(name);
     const { id: topicId, resource: topic } = only(t, 'AWS::SNS::Topic');
     expect(topicId).toMatch(/^CacheEventsTopic/);
@@ -582,6 +588,15 @@ describe.each(STAGE_NAMES)('%s cache events', (name) => {
     expect(only(t, 'AWS::ElastiCache::ReplicationGroup').resource.Properties.NotificationTopicArn).toEqual({ Ref: topicId });
     const [policy] = Object.values(t.findResources('AWS::SNS::TopicPolicy'));
     expect(policy.Properties.PolicyDocument.Statement).toEqual([
+      // A request whose aws:SecureTransport is false; one without the key (a service's) is not matched.
+      {
+        Sid: 'AllowPublishThroughSSLOnly',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 'sns:Publish',
+        Resource: { Ref: topicId },
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      },
       {
         Sid: 'ElastiCacheOfThisAccountPublishes',
         Effect: 'Allow',

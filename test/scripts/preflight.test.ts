@@ -395,7 +395,7 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
     expect(stagingResult.exitCode).toBe(0);
     expect(formatPreflight(staging(), stagingResult).split('\n').at(-1)).toBe('READY: staging can be deployed (read the warnings).');
     // A stage that requires production access, as prod does (email.requireProductionAccess), in moto's account.
-    const prod = { ...staging(), email: { requireProductionAccess: true } };
+    const prod = staging({ 'staging.email.requireProductionAccess': 'true' });
     const prodResult = await preflight(prod, clients(), options());
     expect(prodResult.checks.find((c) => c.name === 'ses')).toMatchObject({
       status: 'missing',
