@@ -203,7 +203,7 @@ export class AppStack extends StageStack implements AppTier {
       domain: network.site,
       deletionProtection: app.loadBalancerDeletionProtection,
       httpAllowedCidrs: app.httpAllowedCidrs ?? [],
-      behindCloudFront: this.config.edge.enabled ? { vpcCidr: this.config.network.cidr } : undefined,
+      behindCloudFront: this.config.edge.enabled,
     });
     if (app.waf && this.config.edge.enabled) {
       Validations.of(frontDoor.alb.node.defaultChild!).acknowledge({

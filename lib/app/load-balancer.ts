@@ -18,13 +18,13 @@ export interface LoadBalancerProps {
   /** Without a domain (plain HTTP): the client blocks admitted on port 80, and no others. */
   readonly httpAllowedCidrs: readonly string[];
   /**
-   * Behind CloudFront (lib/edge): internal, in the private subnets, admitting HTTPS from the VPC
-   * only (CloudFront's VPC origin connects from network interfaces it places there), with no
-   * port-80 redirect and no alias records (the site's name points at the distribution).
-   * `vpcCidr` is the VPC's block, as the stage config writes it.
-   * @default internet-facing
+   * Behind CloudFront (lib/edge): internal, in the private subnets, admitting HTTPS only from those
+   * subnets' blocks (CloudFront's VPC origin connects from network interfaces it places in the load
+   * balancer's subnets), with no port-80 redirect and no alias records (the site's name points at
+   * the distribution).
+   * @default false (internet-facing)
    */
-  readonly behindCloudFront?: { readonly vpcCidr: string };
+  readonly behindCloudFront?: boolean;
 }
 
 /** Seconds the load balancer keeps an idle connection open; CloudFront waits as long for an answer. */
@@ -61,7 +61,7 @@ export class LoadBalancer extends Construct {
 
   constructor(scope: Construct, id: string, props: LoadBalancerProps) {
     super(scope, id);
-    const internal = props.behindCloudFront !== undefined;
+    const internal = props.behindCloudFront === true;
     const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
       description: internal ? 'Internal load balancer behind CloudFront' : 'Internet-facing load balancer',
@@ -114,7 +114,7 @@ export class LoadBalancer extends Construct {
       (this.listener.node.defaultChild as elbv2.CfnListener).listenerAttributes = [{ key: 'routing.http.response.strict_transport_security.header_value', value: HSTS }];
       this.url = `https://${props.domain.recordName}`;
       if (internal) {
-        this.admitVpcOrigin(props.behindCloudFront!.vpcCidr);
+        this.admitVpcOrigin(props.vpc);
         return;
       }
       const redirect = this.alb.addRedirect({ sourceProtocol: elbv2.ApplicationProtocol.HTTP, sourcePort: 80, targetProtocol: elbv2.ApplicationProtocol.HTTPS, targetPort: 443 });
@@ -127,7 +127,7 @@ export class LoadBalancer extends Construct {
       this.listener = this.alb.addListener('Http', { protocol: elbv2.ApplicationProtocol.HTTP, port: 80, open: false });
       if (internal) {
         // CloudFront serves HTTPS on its own name (the edge stack's SiteUrl) and holds viewers to the blocks at the edge.
-        this.admitVpcOrigin(props.behindCloudFront!.vpcCidr);
+        this.admitVpcOrigin(props.vpc);
         Annotations.of(this).addWarningV2(
           'app:httpOnly',
           `This stage has no domain: CloudFront serves it on its own *.cloudfront.net name (edge stack output SiteUrl), to ${props.httpAllowedCidrs.join(', ')} only (app.httpAllowedCidrs), and reaches this internal load balancer over HTTP inside the VPC. Set domain and https: true in lib/config/stages.ts to serve the site's own name.`,
@@ -154,9 +154,17 @@ export class LoadBalancer extends Construct {
     }
   }
 
-  /** Behind CloudFront: the listener admits the VPC's block, where the VPC origin's network interfaces are. */
-  private admitVpcOrigin(vpcCidr: string): void {
-    this.listener.connections.allowDefaultPortFrom(ec2.Peer.ipv4(vpcCidr), "CloudFront's VPC origin (its network interfaces in this VPC)");
+  /**
+   * Behind CloudFront: the listener admits the blocks of the load balancer's own subnets, where the
+   * VPC origin places its network interfaces; not the rest of the VPC (the database's isolated
+   * subnets, the public ones). The security group CloudFront creates for the VPC origin
+   * (CloudFront-VPCOrigins-Service-SG) would be narrower still, but it is made when the edge stack
+   * creates the VPC origin, after this stack, and no attribute returns its id.
+   */
+  private admitVpcOrigin(vpc: ec2.IVpc): void {
+    for (const subnet of vpc.privateSubnets) {
+      this.listener.connections.allowDefaultPortFrom(ec2.Peer.ipv4(subnet.ipv4CidrBlock), `CloudFront's VPC origin (its network interfaces in ${subnet.availabilityZone})`);
+    }
   }
 
   /**

@@ -347,8 +347,12 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
         t.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 80, Protocol: 'HTTP', DefaultActions: [Match.objectLike({ Type: 'forward' })] });
         const description = config.edge.enabled ? 'Internal load balancer behind CloudFront' : 'Internet-facing load balancer';
         const [group] = Object.values(t.findResources('AWS::EC2::SecurityGroup', { Properties: { GroupDescription: description } }));
-        // Behind CloudFront the VPC's block (the VPC origin's interfaces); otherwise the client blocks themselves.
-        const admitted = config.edge.enabled ? [config.network.cidr] : config.app.httpAllowedCidrs!;
+        // Behind CloudFront its private subnets' blocks (the VPC origin's interfaces); otherwise the client blocks themselves.
+        const privateBlocks = Object.values(
+          synthesized[name].network.findResources('AWS::EC2::Subnet', { Properties: { Tags: Match.arrayWith([{ Key: 'aws-cdk:subnet-name', Value: 'Private' }]) } }),
+        ).map((subnet) => subnet.Properties.CidrBlock);
+        const admitted = config.edge.enabled ? privateBlocks : config.app.httpAllowedCidrs!;
+        expect(admitted.length).toBeGreaterThan(0);
         expect(group.Properties.SecurityGroupIngress).toEqual(admitted.map((cidr) => expect.objectContaining({ CidrIp: cidr, FromPort: 80, ToPort: 80, IpProtocol: 'tcp' })));
         expect(JSON.stringify(group.Properties.SecurityGroupIngress)).not.toContain('0.0.0.0/0');
         Annotations.fromStack(synthesized[name].stage.app).hasWarning(

@@ -9,6 +9,11 @@ import { allowListCode } from '../../lib/edge/viewer-allow-list';
 import { type Json, only, resources, stageTemplates } from '../support/template';
 
 const synthesized = stageTemplates();
+/** The blocks of a stage's private subnets, as its network stack writes them. */
+const privateBlocks = (name: StageName): string[] =>
+  Object.values(synthesized[name].network.findResources('AWS::EC2::Subnet', { Properties: { Tags: Match.arrayWith([{ Key: 'aws-cdk:subnet-name', Value: 'Private' }]) } })).map(
+    (subnet) => subnet.Properties.CidrBlock,
+  );
 const EDGE_STAGES = ['staging', 'prod'] as const satisfies readonly StageName[];
 const edge = (name: StageName): Template => synthesized[name].edge!;
 
@@ -162,7 +167,8 @@ describe.each(EDGE_STAGES)('%s edge', (name) => {
     expect(JSON.stringify(vpcOrigin.Arn)).toContain(`${name}-App/PublishOutputRef${alb.id}`);
     const origin = distributionConfig(name).Origins[0];
     expect(origin.VpcOriginConfig.VpcOriginId).toMatchObject({ 'Fn::GetAtt': [logicalId(edge(name), 'AWS::CloudFront::VpcOrigin'), 'Id'] });
-    // The load balancer admits the VPC's block on 443 and nobody on the internet, on no other port.
+    // The load balancer admits its own (private) subnets' blocks on 443, where the VPC origin's
+    // interfaces are: not the rest of the VPC, nobody on the internet, no other port.
     const group = alb.resource.Properties.SecurityGroups[0]['Fn::GetAtt'][0];
     const ingress = [
       ...(app.toJSON().Resources[group].Properties.SecurityGroupIngress ?? []),
@@ -171,7 +177,8 @@ describe.each(EDGE_STAGES)('%s edge', (name) => {
         .filter((p) => JSON.stringify(p.GroupId).includes(group)),
     ];
     const fromOutside = ingress.filter((r: Json) => r.CidrIp !== undefined || r.CidrIpv6 !== undefined);
-    expect(fromOutside).toEqual([expect.objectContaining({ CidrIp: config.network.cidr, FromPort: 443, ToPort: 443, IpProtocol: 'tcp' })]);
+    expect(fromOutside).toEqual(privateBlocks(name).map((cidr) => expect.objectContaining({ CidrIp: cidr, FromPort: 443, ToPort: 443, IpProtocol: 'tcp' })));
+    expect(fromOutside.map((r: Json) => r.CidrIp)).not.toContain(config.network.cidr);
     // No port-80 redirect listener: CloudFront redirects viewers to HTTPS.
     expect(resources(app, 'AWS::ElasticLoadBalancingV2::Listener').map((l) => l.Properties.Port)).not.toContain(80);
   });
