@@ -148,10 +148,10 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
     rules: 'different absolute paths, at least one; limit >= 10 and below `app.wafRateLimitPer5Min` (else that rule blocks first)',
   },
   {
-    fields: ['app.wafLargeBodyPaths', 'app.wafServerActions'],
+    fields: ['app.wafLargeBodyPaths', 'app.wafServerActions', 'app.wafBodyInspectionKb'],
     meaning:
-      'the only places where bodies over 8 KB pass the common rule set: these path prefixes (uploads) and, when on, Next.js Server Action requests (header `Next-Action`; Next.js caps them itself)',
-    rules: 'different absolute paths',
+      'the only places where bodies over 8 KB pass the common rule set: these exact paths (uploads; compared byte for byte, so `/api/uploads-evil` or `/api/uploads/../admin` is no upload) and, when on and behind CloudFront, Next.js Server Action POSTs (header `Next-Action` holding an action id) up to the KB of a body CloudFront hands the web ACL, so the managed rules read all of it (beyond 16 KB AWS charges $0.30 per million requests that large per further 16 KB; a load balancer inspects 8 KB, fixed, and its Server Actions keep the 8 KB limit)',
+    rules: 'different normalised absolute paths (no empty, `.` or `..` segment, no trailing slash); 16, 32, 48 or 64',
   },
   {
     fields: ['app.wafRedactedHeaders'],

@@ -94,6 +94,24 @@ export const LISTS_WITH_REPEATS: readonly string[] = ['app.workerCommand', 'app.
 /** An absolute URL path or path prefix. */
 const urlPath = z.string().regex(/^\/[\w\-./]*$/, 'not an absolute URL path. Fix: write it like "/api/auth/"');
 
+/**
+ * A path as a client spells it when nothing is hidden in it: no empty, "." or ".." segment, no
+ * trailing slash. WAF compares the upload paths byte for byte, so another spelling would never match.
+ */
+const exactPath = urlPath.refine(
+  (path) =>
+    path.length > 1 &&
+    !path.endsWith('/') &&
+    path
+      .slice(1)
+      .split('/')
+      .every((segment) => segment !== '' && segment !== '.' && segment !== '..'),
+  'is not a normalised path (an empty, "." or ".." segment, or a trailing slash): the WAF compares the request\'s path with it byte for byte, and a client spells a path without them. Fix: write the path the upload requests use, like "/api/uploads"',
+);
+
+/** KB of a request body CloudFront can hand its web ACL (AssociationConfig, DefaultSizeInspectionLimit KB_16 to KB_64). */
+export const WAF_BODY_INSPECTION_KB = [16, 32, 48, 64] as const;
+
 /** A percentage threshold: above 0 and at most 100. */
 const percent = z.number().positive('must be above 0. Fix: use a value above 0 and at most 100').max(100, 'a percentage is at most 100. Fix: use a value above 0 and at most 100');
 
@@ -609,10 +627,18 @@ const stageShape = z
           .default(() => ['/api/auth/', '/login', '/signup', '/reset-password']),
         /** Requests one IP may make to the authentication paths in 5 minutes. */
         wafAuthRateLimitPer5Min: z.number().int().min(10, 'WAF rate limits start at 10. Fix: use 10 or more').max(2_000_000_000).default(100),
-        /** URL path prefixes that may receive request bodies over 8 KB (uploads); every other path keeps the common rule set's limit. */
-        wafLargeBodyPaths: unique(urlPath, 'path prefix').default(() => ['/api/uploads']),
-        /** Let Next.js Server Action requests (header Next-Action) carry bodies over 8 KB; Next.js caps them (serverActions.bodySizeLimit, 1 MB by default). */
+        /** The exact URL paths that may receive request bodies over 8 KB (uploads); every other path keeps the common rule set's limit. */
+        wafLargeBodyPaths: unique(exactPath, 'path').default(() => ['/api/uploads']),
+        /** Let Next.js Server Action POSTs (header Next-Action with an action id) carry bodies over 8 KB, up to wafBodyInspectionKb. */
         wafServerActions: z.boolean().default(true),
+        /** KB of a request body CloudFront hands the web ACL; Server Action bodies must fit in it. Beyond 16 KB AWS charges per request that large. */
+        wafBodyInspectionKb: z
+          .number()
+          .refine(
+            (kb): kb is (typeof WAF_BODY_INSPECTION_KB)[number] => (WAF_BODY_INSPECTION_KB as readonly number[]).includes(kb),
+            `is not a size WAF inspects behind CloudFront. Fix: use one of ${WAF_BODY_INSPECTION_KB.join(', ')}`,
+          )
+          .default(64),
         /** Request headers carrying secrets (API keys), never written to the WAF logs; cookie and authorization always are redacted. */
         wafRedactedHeaders: unique(z.string().regex(/^[a-z0-9-]+$/, 'not a lower-case header name. Fix: write it like "x-api-key"'), 'header').default(() => ['x-api-key']),
         /**

@@ -15,7 +15,7 @@ import { Waf, wafSettings } from '../shared/waf';
 import { DistributionLogs } from './distribution-logs';
 import { EdgeAlarms } from './edge-alarms';
 import { SiteDistribution } from './site-distribution';
-import { ViewerAllowList } from './viewer-allow-list';
+import { ViewerRequestFunction } from './viewer-request';
 
 export { EDGE_REGION } from '../config/regions';
 
@@ -42,7 +42,9 @@ export interface EdgeStackProps extends StageStackProps {
  * The stage's edge, in us-east-1: the certificate CloudFront serves, the CLOUDFRONT-scope web ACL
  * (the WAF moves here from the load balancer: behind CloudFront a regional one would see
  * CloudFront's addresses, not the viewers', so its rate limits and IP reputation would act on the
- * wrong addresses), the distribution with its VPC origin, its access logs, the site's alias
+ * wrong addresses), the distribution with its VPC origin and the viewer-request function every
+ * behaviour runs (it removes headers no viewer may send; dev: and holds viewers to
+ * `app.httpAllowedCidrs`), its access logs, the site's alias
  * records, and alarms on CloudFront's and the web ACL's metrics with a topic of their own here
  * (same name and recipients as the stage's topic; alarms notify only topics they can reach in
  * their region).
@@ -68,10 +70,13 @@ export class EdgeStack extends StageStack implements EdgeTier {
     }
     const { domain } = props;
     const certificate = domain && new acm.Certificate(this, 'Certificate', { domainName: domain.recordName, validation: acm.CertificateValidation.fromDns(domain.zone) });
-    const allowList = domain ? undefined : new ViewerAllowList(this, 'AllowList', { cidrs: app.httpAllowedCidrs ?? [] });
+    const allowedCidrs = domain ? undefined : (app.httpAllowedCidrs ?? []);
+    const viewerRequest = new ViewerRequestFunction(this, 'ViewerRequest', { allowedCidrs });
     this.distribution = new SiteDistribution(this, 'Site', {
       domain: domain && certificate ? { name: domain.recordName, certificate } : undefined,
-      viewerRequest: allowList?.function,
+      viewerRequest: viewerRequest.function,
+      // An allow-list knows IPv4 blocks only: its viewers come over IPv4.
+      enableIpv6: allowedCidrs === undefined,
       loadBalancer: props.loadBalancer,
       originReadTimeoutSeconds: props.originIdleTimeoutSeconds,
       webAclArn: this.waf?.webAcl.attrArn,

@@ -15,8 +15,13 @@ export interface SiteDistributionProps {
    * reaches the load balancer's HTTP listener through the VPC origin (inside AWS's network).
    */
   readonly domain?: { readonly name: string; readonly certificate: acm.ICertificate };
-  /** A viewer-request function every behaviour runs (the allow-list of a stage without a domain). */
+  /** A viewer-request function every behaviour runs (it removes headers; a stage without a domain's allow-list). */
   readonly viewerRequest?: cloudfront.IFunction;
+  /**
+   * Serve IPv6 viewers too.
+   * @default true
+   */
+  readonly enableIpv6?: boolean;
   /** The internal load balancer CloudFront reaches through a VPC origin. */
   readonly loadBalancer: elbv2.IApplicationLoadBalancer;
   /** Seconds the load balancer keeps an idle connection: CloudFront waits as long for a response. */
@@ -113,8 +118,7 @@ export class SiteDistribution extends Construct {
           }
         : {}),
       httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
-      // An allow-list knows IPv4 blocks only: its viewers come over IPv4.
-      enableIpv6: props.viewerRequest === undefined,
+      enableIpv6: props.enableIpv6 ?? true,
       priceClass: props.priceClass,
       webAclId: props.webAclArn,
       defaultBehavior: {

@@ -21,7 +21,11 @@ export interface PriceTable {
   compositeAlarmMonth: number;
   dashboardMonth: number;
   route53HostedZoneMonth: number;
-  waf: { webAclMonth: number; ruleMonth: number };
+  /**
+   * Per web ACL and rule a month; and, behind CloudFront, per million requests whose body is over
+   * the free 16 KB, for each further 16 KB the web ACL inspects (AssociationConfig).
+   */
+  waf: { webAclMonth: number; ruleMonth: number; bodyInspectionPer16KbPerMillion: number };
   interfaceEndpointAzHour: number;
   logs: { ingestedGb: number; storedGbMonth: number };
   s3: { standardGbMonth: number };
@@ -61,6 +65,12 @@ export const ASSUMPTIONS = {
   /** What each distribution serves a month: its data out to viewers and its requests. */
   cloudFrontGbOut: 100,
   cloudFrontRequests: 5_000_000,
+  /**
+   * The share of a distribution's requests whose body is over 16 KB (uploads, large forms and
+   * Server Actions); each pays every further 16 KB step its web ACL inspects (an upper bound:
+   * a body under the limit pays fewer).
+   */
+  wafLargeBodyShare: 0.01,
   /** Per account and region a baseline stack covers (its trail: per account). */
   baseline: {
     /** Management events (API calls) a month: deploys, the services' own calls, KMS. */
@@ -109,7 +119,7 @@ export function assumptionLines(): string[] {
     `each NAT gateway processes ${a.natGbProcessedPerGateway} GB a month`,
     `each log group ingests ${a.logGbIngestedPerGroup} GB a month, a project function's ${a.functionLogGbIngested} GB, the VPC flow-log group ${a.flowLogGbIngested} GB (${a.rejectedFlowShare * 100}% of that where it records rejected traffic only); stored for one month`,
     `each bucket holds ${a.s3GbPerBucket} GB in S3 Standard (requests and transfer not counted)`,
-    `each CloudFront distribution serves ${a.cloudFrontGbOut} GB and ${fmt(a.cloudFrontRequests)} HTTPS requests a month, beyond its account's always-free 1 TB and 10 million requests`,
+    `each CloudFront distribution serves ${a.cloudFrontGbOut} GB and ${fmt(a.cloudFrontRequests)} HTTPS requests a month, beyond its account's always-free 1 TB and 10 million requests; ${a.wafLargeBodyShare * 100}% of them carry a body over 16 KB, which its web ACL inspects beyond the free 16 KB`,
     'Fargate tasks run at their desired count all month; Lambda, Step Functions, restore tests, data transfer other than the backup copies, request charges and X-Ray traces ($5 per million recorded) are usage-based and not counted',
     "a month is 730 hours; on-demand list prices, no savings plans or reservations; CloudWatch's free tier (10 alarm metrics, 5 GB of logs) once per account and region",
     ...profiles,
@@ -404,6 +414,21 @@ export function estimateStack(
       case 'AWS::WAFv2::WebACL': {
         const rules = Array.isArray(p.Rules) ? p.Rules.length : 0;
         add(`WAF ${id}`, `1 web ACL + ${rules} rules`, prices.waf.webAclMonth + rules * prices.waf.ruleMonth);
+        // Behind CloudFront: the KB of a body the web ACL inspects; beyond the free 16 KB AWS charges
+        // per request with a body that large, per further 16 KB (a load balancer's 8 KB is fixed).
+        const limit = String(
+          (p.AssociationConfig as { RequestBody?: Record<string, { DefaultSizeInspectionLimit?: string }> } | undefined)?.RequestBody?.CLOUDFRONT?.DefaultSizeInspectionLimit ??
+            'KB_16',
+        );
+        const steps = Number(limit.replace('KB_', '')) / 16 - 1;
+        if (steps > 0) {
+          const large = usage.cloudFrontRequests * usage.wafLargeBodyShare;
+          add(
+            `WAF body inspection ${id}`,
+            `${limit.replace('KB_', '')} KB: ${fmt(large)} requests over 16 KB x ${steps} further 16 KB`,
+            (large / 1e6) * steps * prices.waf.bodyInspectionPer16KbPerMillion,
+          );
+        }
         break;
       }
       case 'AWS::EC2::VPCEndpoint':

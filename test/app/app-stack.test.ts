@@ -419,19 +419,44 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
           },
         },
       });
-      // The body-size rule counts; ours blocks what it labels except on the upload paths and Server Actions.
+      // The body-size rule counts; ours blocks what it labels except on the exact upload paths and,
+      // behind CloudFront, Server Action POSTs whose body the web ACL inspects whole
+      // (test/edge/edge-stack.test.ts sends the bypasses through these statements).
       expect(rule('AWSManagedRulesCommonRuleSet').Statement.ManagedRuleGroupStatement.RuleActionOverrides).toEqual([{ Name: 'SizeRestrictions_BODY', ActionToUse: { Count: {} } }]);
-      expect(rule('large-bodies-only-where-allowed')).toMatchObject({
+      const none = [{ Priority: 0, Type: 'NONE' }];
+      const exactPath = (p: string) => ({ ByteMatchStatement: { FieldToMatch: { UriPath: {} }, PositionalConstraint: 'EXACTLY', SearchString: p, TextTransformations: none } });
+      const inspectedKb = config.edge.enabled ? config.app.wafBodyInspectionKb : 8;
+      const serverAction = {
+        AndStatement: {
+          Statements: [
+            { ByteMatchStatement: { FieldToMatch: { Method: {} }, PositionalConstraint: 'EXACTLY', SearchString: 'POST', TextTransformations: none } },
+            { RegexMatchStatement: { FieldToMatch: { SingleHeader: { Name: 'next-action' } }, RegexString: '^([0-9a-f]{40}|[0-9a-f]{42})$', TextTransformations: none } },
+            {
+              NotStatement: {
+                Statement: {
+                  SizeConstraintStatement: { FieldToMatch: { Body: { OversizeHandling: 'MATCH' } }, ComparisonOperator: 'GT', Size: inspectedKb * 1024, TextTransformations: none },
+                },
+              },
+            },
+          ],
+        },
+      };
+      const allowed = [...config.app.wafLargeBodyPaths.map(exactPath), ...(config.app.wafServerActions && inspectedKb > 8 ? [serverAction] : [])];
+      expect(rule('large-bodies-only-where-allowed')).toEqual({
+        Name: 'large-bodies-only-where-allowed',
+        Priority: 5,
         Action: { Block: {} },
         Statement: {
           AndStatement: {
             Statements: [
               { LabelMatchStatement: { Scope: 'LABEL', Key: 'awswaf:managed:aws:core-rule-set:SizeRestrictions_Body' } },
-              { NotStatement: { Statement: { OrStatement: { Statements: [...config.app.wafLargeBodyPaths.map(path), header('next-action')] } } } },
+              { NotStatement: { Statement: allowed.length === 1 ? allowed[0] : { OrStatement: { Statements: allowed } } } },
             ],
           },
         },
+        VisibilityConfig: expect.objectContaining({ MetricName: expect.stringMatching(/-large-body$/) }),
       });
+      expect(acl.AssociationConfig).toEqual(config.edge.enabled ? { RequestBody: { CLOUDFRONT: { DefaultSizeInspectionLimit: `KB_${inspectedKb}` } } } : undefined);
       // A distribution names its web ACL itself; only a load balancer's needs an association.
       t.resourceCountIs('AWS::WAFv2::WebACLAssociation', config.edge.enabled ? 0 : 1);
       t.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: `aws-waf-logs-${name}-${config.edge.enabled ? 'Edge' : 'App'}`, RetentionInDays: config.logRetentionDays });

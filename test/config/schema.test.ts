@@ -1042,6 +1042,46 @@ const badConfigs: [string, StageName, (c: StageConfig) => void, string, string, 
     /needs at least one path/,
   ],
   [
+    'an upload path with a ".." segment (WAF compares paths byte for byte)',
+    'prod',
+    (c) => {
+      c.app.wafLargeBodyPaths = ['/api/uploads/../files'];
+    },
+    'app.wafLargeBodyPaths.0',
+    '"/api/uploads/../files"',
+    /is not a normalised path .*byte for byte.* Fix: write the path the upload requests use, like "\/api\/uploads"/,
+  ],
+  [
+    'an upload path with a trailing slash',
+    'staging',
+    (c) => {
+      c.app.wafLargeBodyPaths = ['/api/uploads/'];
+    },
+    'app.wafLargeBodyPaths.0',
+    '"/api/uploads/"',
+    /is not a normalised path/,
+  ],
+  [
+    'an upload path with an empty segment',
+    'staging',
+    (c) => {
+      c.app.wafLargeBodyPaths = ['/api//uploads'];
+    },
+    'app.wafLargeBodyPaths.0',
+    '"/api//uploads"',
+    /is not a normalised path/,
+  ],
+  [
+    'a body inspection size CloudFront does not offer',
+    'prod',
+    (c) => {
+      c.app.wafBodyInspectionKb = 128 as never;
+    },
+    'app.wafBodyInspectionKb',
+    '128',
+    /is not a size WAF inspects behind CloudFront\. Fix: use one of 16, 32, 48, 64/,
+  ],
+  [
     "an authentication rate limit under WAF's minimum",
     'staging',
     (c) => {

@@ -2,11 +2,13 @@ import * as vm from 'node:vm';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
 import { HSTS_MAX_AGE_SECONDS } from '../../lib/app/load-balancer';
-import { parseStageConfig, STAGES, type StageName } from '../../lib/config';
+import { parseStageConfig, STAGE_NAMES, STAGES, type StageName } from '../../lib/config';
 import { ACCESS_LOG_FIELDS } from '../../lib/edge/distribution-logs';
 import { EDGE_REGION } from '../../lib/edge/edge-stack';
-import { allowListCode } from '../../lib/edge/viewer-allow-list';
+import { viewerRequestCode } from '../../lib/edge/viewer-request';
+import { BODY_SIZE_LABEL, MIDDLEWARE_SUBREQUEST_HEADER } from '../../lib/shared/waf';
 import { type Json, only, resources, stageTemplates } from '../support/template';
+import { evaluateWebAcl, WAF_HEADER_BYTES, type WafRequest } from '../support/waf';
 
 const synthesized = stageTemplates();
 /** The blocks of a stage's private subnets, as its network stack writes them. */
@@ -44,26 +46,30 @@ describe('dev: CloudFront on its own name (no domain), held to the client blocks
     });
   });
 
-  test('every behaviour runs the allow-list at viewer request', () => {
+  test('every behaviour runs the viewer-request function, which holds viewers to the client blocks', () => {
     const fn = only(edge('dev'), 'AWS::CloudFront::Function');
     expect(fn.resource.Properties.FunctionConfig.Runtime).toBe('cloudfront-js-2.0');
-    expect(fn.resource.Properties.FunctionCode).toBe(allowListCode(config.app.httpAllowedCidrs!));
+    expect(fn.resource.Properties.FunctionCode).toBe(viewerRequestCode({ allowedCidrs: config.app.httpAllowedCidrs! }));
     const dc = distributionConfig('dev');
     for (const behavior of [dc.DefaultCacheBehavior, ...dc.CacheBehaviors]) {
       expect(behavior.FunctionAssociations).toEqual([{ EventType: 'viewer-request', FunctionARN: { 'Fn::GetAtt': [fn.id, 'FunctionARN'] } }]);
     }
-    // Staging and prod serve everyone (their WAF decides).
-    for (const name of EDGE_STAGES) edge(name).resourceCountIs('AWS::CloudFront::Function', 0);
   });
 });
 
-describe('the allow-list function, run as CloudFront runs it', () => {
+/** Runs viewer-request code as CloudFront does: the request it passes on, or the response it answers with. */
+function runViewerRequest(code: string, ip: string, headers: Record<string, { value: string; multiValue?: { value: string }[] }> = {}) {
+  const context: { handler?: (event: unknown) => unknown } = {};
+  vm.runInNewContext(`${code}\nthis.handler = handler;`, context);
+  const request = { method: 'GET', uri: '/', querystring: {}, headers, cookies: {} };
+  const answer = context.handler!({ version: '1.0', context: { eventType: 'viewer-request' }, viewer: { ip }, request }) as { statusCode?: number; headers?: object };
+  return answer === request ? { passed: true as const, headers: request.headers } : { passed: false as const, statusCode: answer.statusCode };
+}
+
+describe('the allow-list, run as CloudFront runs it', () => {
   const run = (cidrs: string[], ip: string) => {
-    const context: { handler?: (event: unknown) => unknown } = {};
-    vm.runInNewContext(`${allowListCode(cidrs)}\nthis.handler = handler;`, context);
-    const request = { uri: '/' };
-    const answer = context.handler!({ viewer: { ip }, request });
-    return answer === request ? 'pass' : (answer as { statusCode: number }).statusCode;
+    const answer = runViewerRequest(viewerRequestCode({ allowedCidrs: cidrs }), ip);
+    return answer.passed ? 'pass' : answer.statusCode;
   };
 
   test.each([
@@ -82,6 +88,10 @@ describe('the allow-list function, run as CloudFront runs it', () => {
     [['198.51.100.0/24'], '2001:db8::1', 403],
   ])('%j and a viewer at %s: %s', (cidrs, ip, expected) => {
     expect(run(cidrs, ip)).toBe(expected);
+  });
+
+  test('an allow-list without blocks is refused rather than shutting every viewer out', () => {
+    expect(() => viewerRequestCode({ allowedCidrs: [] })).toThrow(/refuse every viewer: list app\.httpAllowedCidrs/);
   });
 });
 
@@ -209,6 +219,17 @@ describe.each(EDGE_STAGES)('%s edge', (name) => {
     for (const behavior of [dc.DefaultCacheBehavior, ...dc.CacheBehaviors]) expect(behavior.ResponseHeadersPolicyId).toEqual({ Ref: policy.id });
   });
 
+  test('every behaviour runs the viewer-request function, for every viewer (no allow-list), over IPv4 and IPv6', () => {
+    const fn = only(edge(name), 'AWS::CloudFront::Function');
+    expect(fn.resource.Properties.FunctionConfig.Runtime).toBe('cloudfront-js-2.0');
+    expect(fn.resource.Properties.FunctionCode).toBe(viewerRequestCode());
+    const dc = distributionConfig(name);
+    for (const behavior of [dc.DefaultCacheBehavior, ...dc.CacheBehaviors]) {
+      expect(behavior.FunctionAssociations).toEqual([{ EventType: 'viewer-request', FunctionARN: { 'Fn::GetAtt': [fn.id, 'FunctionARN'] } }]);
+    }
+    expect(dc.IPV6Enabled).toBe(true);
+  });
+
   test('the WAF moved to the distribution: CLOUDFRONT scope here, no web ACL or association on the load balancer', () => {
     const acl = only(edge(name), 'AWS::WAFv2::WebACL');
     expect(acl.resource.Properties).toMatchObject({ Scope: 'CLOUDFRONT', Name: `webapp-${name}` });
@@ -283,5 +304,111 @@ describe.each(EDGE_STAGES)('%s edge', (name) => {
     expect(body).toContain(
       `\\"AWS/WAFV2\\",\\"AllowedRequests\\",\\"Rule\\",\\"ALL\\",\\"WebACL\\",\\"${name}-Edge-web-acl\\",{\\"label\\":\\"AllowedRequests\\",\\"region\\":\\"us-east-1\\"`,
     );
+  });
+});
+
+describe.each(STAGE_NAMES)('%s: x-middleware-subrequest never reaches the app, however it is sent', (name) => {
+  // The code as deployed: the template's text, run as CloudFront runs it.
+  const deployed = () => only(edge(name), 'AWS::CloudFront::Function').resource.Properties.FunctionCode as string;
+  const viewer = name === 'dev' ? parseStageConfig(STAGES.dev).app.httpAllowedCidrs![0].replace(/0\/\d+$/, '7') : '192.0.2.10';
+
+  test.each([
+    ['lower case, as CloudFront hands it', { 'x-middleware-subrequest': { value: 'middleware' } }],
+    ['any other case', { 'X-Middleware-Subrequest': { value: 'src/middleware:src/middleware:src/middleware:src/middleware:src/middleware' } }],
+    ['several values', { 'x-middleware-subrequest': { value: 'middleware', multiValue: [{ value: 'middleware' }, { value: 'pages/_middleware' }] } }],
+    ['empty', { 'x-middleware-subrequest': { value: '' } }],
+  ])('%s: removed, the rest of the request kept', (_, header) => {
+    const cookie = { value: `session=${'a'.repeat(9000)}` };
+    const action = { value: 'a'.repeat(42) };
+    const answer = runViewerRequest(deployed(), viewer, { ...header, cookie, 'next-action': action, host: { value: 'example.com' } });
+    expect(answer.passed).toBe(true);
+    expect(answer.passed && answer.headers).toEqual({ cookie, 'next-action': action, host: { value: 'example.com' } });
+  });
+});
+
+describe.each(EDGE_STAGES)('%s: padding bypasses, through the web ACL as synthesized', (name) => {
+  const acl = () => only(edge(name), 'AWS::WAFv2::WebACL').resource.Properties;
+  const config = parseStageConfig(STAGES[name]);
+  const KB = 1024;
+  const limit = config.app.wafBodyInspectionKb * KB;
+  // An id as Next.js 15 generates it (a flag byte, then the SHA-1).
+  const ACTION_ID = '7fc18c215a6b7cdc64bf709f3a714ffdef1bf9651d';
+  const request = (r: Partial<WafRequest>): WafRequest => ({ method: 'POST', path: '/dashboard', headers: [['host', 'example.com']], bodyBytes: 0, ...r });
+  const decide = (r: Partial<WafRequest>) => {
+    const decision = evaluateWebAcl(acl(), request(r));
+    return decision.action === 'ALLOW' ? 'ALLOW' : `BLOCK by ${decision.rule}`;
+  };
+  const LARGE_BODY = 'BLOCK by large-bodies-only-where-allowed';
+
+  test(`CloudFront hands the web ACL ${config.app.wafBodyInspectionKb} KB of a body (priced in the cost estimate)`, () => {
+    expect(acl().AssociationConfig).toEqual({ RequestBody: { CLOUDFRONT: { DefaultSizeInspectionLimit: `KB_${config.app.wafBodyInspectionKb}` } } });
+  });
+
+  test('the body-size label comes from the common rule set, which only counts it', () => {
+    expect(decide({ bodyBytes: 8 * KB + 1, path: '/api/uploads' })).toBe('ALLOW');
+    expect(decide({ bodyBytes: 8 * KB, path: '/anything' })).toBe('ALLOW');
+    expect(decide({ bodyBytes: 8 * KB + 1, path: '/anything' })).toBe(LARGE_BODY);
+    expect(acl().Rules.find((r: Json) => r.Name === 'large-bodies-only-where-allowed').Statement.AndStatement.Statements[0]).toEqual({
+      LabelMatchStatement: { Scope: 'LABEL', Key: BODY_SIZE_LABEL },
+    });
+  });
+
+  test.each([
+    ['/api/uploads', 'ALLOW'],
+    // Paths that merely start with the upload path, or spell another path through it.
+    ['/api/uploads-evil', LARGE_BODY],
+    ['/api/uploads/', LARGE_BODY],
+    ['/api/uploads/x', LARGE_BODY],
+    ['/api/uploads/../admin', LARGE_BODY],
+    ['/api/uploads/%2e%2e/admin', LARGE_BODY],
+    ['/api/uploads%2f..%2fadmin', LARGE_BODY],
+    ['/api/uploads/%252e%252e/admin', LARGE_BODY],
+    ['/api/%75ploads', LARGE_BODY],
+    ['/api//uploads', LARGE_BODY],
+    ['/api/./uploads', LARGE_BODY],
+    ['/API/UPLOADS', LARGE_BODY],
+    ['/api/uploads;.js', LARGE_BODY],
+  ])('a padded 1 MB body to %s: %s', (path, expected) => {
+    expect(decide({ path, bodyBytes: 1024 * KB })).toBe(expected);
+  });
+
+  test.each([
+    ['a Server Action id (Next.js 15 and later, 42 hex)', 'POST', ACTION_ID, 'ALLOW'],
+    ['a Server Action id (Next.js 14, 40 hex)', 'POST', ACTION_ID.slice(2), 'ALLOW'],
+    ['junk', 'POST', 'x', LARGE_BODY],
+    ['an empty value', 'POST', '', LARGE_BODY],
+    ['an id in capitals', 'POST', ACTION_ID.toUpperCase(), LARGE_BODY],
+    ['41 hex', 'POST', ACTION_ID.slice(1), LARGE_BODY],
+    ['43 hex', 'POST', `${ACTION_ID}0`, LARGE_BODY],
+    ['an id with more after it', 'POST', `${ACTION_ID},${ACTION_ID}`, LARGE_BODY],
+    ['an id on a GET', 'GET', ACTION_ID, LARGE_BODY],
+    ['an id on a PUT', 'PUT', ACTION_ID, LARGE_BODY],
+  ])('next-action with %s, on a %s with a 20 KB body: %s', (_, method, value, expected) => {
+    expect(decide({ method, headers: [['next-action', value]], bodyBytes: 20 * KB })).toBe(expected);
+  });
+
+  test(`a Server Action body is held to the ${config.app.wafBodyInspectionKb} KB the web ACL inspects whole: padding past it is blocked`, () => {
+    const action = (bodyBytes: number) => decide({ headers: [['next-action', ACTION_ID]], bodyBytes });
+    expect(action(limit)).toBe('ALLOW');
+    expect(action(limit + 1)).toBe(LARGE_BODY);
+    expect(action(1024 * KB)).toBe(LARGE_BODY);
+  });
+
+  test('a header past 8 KB of filler passes the web ACL (WAF does not see it), and the function removes it', () => {
+    const header: [string, string] = [MIDDLEWARE_SUBREQUEST_HEADER, 'middleware:middleware:middleware:middleware:middleware'];
+    expect(decide({ method: 'GET', headers: [header] })).toBe('BLOCK by block-middleware-subrequest');
+    expect(decide({ method: 'GET', headers: [['X-Middleware-Subrequest', 'middleware']] })).toBe('BLOCK by block-middleware-subrequest');
+    const filler = Array.from({ length: 9 }, (_, i): [string, string] => [`x-filler-${i}`, 'f'.repeat(1000)]);
+    expect(filler.reduce((n, [k, v]) => n + k.length + v.length, 0)).toBeGreaterThan(WAF_HEADER_BYTES);
+    expect(decide({ method: 'GET', headers: [...filler, header] })).toBe('ALLOW');
+    // The second layer is the function, which sees every header CloudFront takes.
+    const code = only(edge(name), 'AWS::CloudFront::Function').resource.Properties.FunctionCode as string;
+    const answer = runViewerRequest(code, '192.0.2.10', Object.fromEntries([...filler, header].map(([k, v]) => [k, { value: v }])));
+    expect(answer.passed && Object.keys(answer.headers)).toEqual(filler.map(([k]) => k));
+  });
+
+  test('large cookies alone are no reason to block (the rule would with MATCH)', () => {
+    expect(decide({ method: 'GET', bodyBytes: 0, headers: [['cookie', `session=${'c'.repeat(12 * KB)}`]] })).toBe('ALLOW');
+    expect(acl().Rules.find((r: Json) => r.Name === 'block-middleware-subrequest').Statement.ByteMatchStatement.FieldToMatch.Headers.OversizeHandling).toBe('CONTINUE');
   });
 });

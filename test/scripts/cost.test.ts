@@ -27,7 +27,7 @@ const PRICES: PriceTable = {
   compositeAlarmMonth: 0.5,
   dashboardMonth: 3,
   route53HostedZoneMonth: 0.5,
-  waf: { webAclMonth: 5, ruleMonth: 1 },
+  waf: { webAclMonth: 5, ruleMonth: 1, bodyInspectionPer16KbPerMillion: 0.3 },
   interfaceEndpointAzHour: 0.01,
   logs: { ingestedGb: 0.5, storedGbMonth: 0.1 },
   s3: { standardGbMonth: 0.02 },
@@ -170,6 +170,9 @@ describe('the line items the edge and the cost levers added, on a small template
       FnLogs: { Type: 'AWS::Logs::LogGroup', Properties: {} },
       Origin: { Type: 'AWS::CloudFront::VpcOrigin', Properties: {} },
       Delivery: { Type: 'AWS::Logs::Delivery', Properties: {} },
+      EdgeAcl: { Type: 'AWS::WAFv2::WebACL', Properties: { Rules: [], AssociationConfig: { RequestBody: { CLOUDFRONT: { DefaultSizeInspectionLimit: 'KB_64' } } } } },
+      FreeEdgeAcl: { Type: 'AWS::WAFv2::WebACL', Properties: { Rules: [], AssociationConfig: { RequestBody: { CLOUDFRONT: { DefaultSizeInspectionLimit: 'KB_16' } } } } },
+      RegionalAcl: { Type: 'AWS::WAFv2::WebACL', Properties: { Rules: [] } },
     },
   };
   const cost = (usage: Parameters<typeof estimateStack>[2]) => {
@@ -193,6 +196,11 @@ describe('the line items the edge and the cost levers added, on a small template
     ['Logs FlowGroup', 0.3],
     // a function's group: 0.05 GB x 0.6
     ['Logs FnLogs', 0.03],
+    // 64 KB inspected: 1% of 5 million requests x 3 further 16 KB x 0.3 per million
+    ['WAF body inspection EdgeAcl', 0.05],
+    // 16 KB (free), and a load balancer's fixed 8 KB: no line
+    ['WAF body inspection FreeEdgeAcl', undefined],
+    ['WAF body inspection RegionalAcl', undefined],
   ])('%s costs $%s with the default usage', (item, expected) => {
     expect(cost(undefined)(item)).toBe(expected);
   });
@@ -203,6 +211,8 @@ describe('the line items the edge and the cost levers added, on a small template
     expect(priced('CloudFront Site')).toBe(70);
     // (30M - 2M free) invocations x 0.1 per million
     expect(priced('CloudFront function AllowList')).toBe(2.8);
+    // 1% of 30M requests x 3 further 16 KB x 0.3 per million
+    expect(priced('WAF body inspection EdgeAcl')).toBe(0.27);
     // (0.02 + 0.5 LCU x 0.01) x 100
     expect(priced('Load balancer PublicAlb')).toBe(2.5);
     expect(priced('Fargate Worker')).toBe(5);
@@ -328,6 +338,14 @@ describe('cost of the real app', () => {
     expect(total.prod).toBeGreaterThan(400);
     expect(total.prod).toBeLessThan(1200);
     for (const c of costs) expect(c.notPriced, c.stage).toEqual([]);
+    // The viewer-request function runs on every request of every stage; the web ACL inspects 64 KB of a body.
+    const line = (stage: string, item: string) => costs.find((c) => c.stage === stage)!.lines.filter((l) => l.item.startsWith(`${stage}-Edge: ${item}`));
+    expect(line('dev', 'CloudFront function').map((l) => l.monthlyUsd)).toEqual([0]);
+    expect(line('dev', 'WAF body inspection')).toEqual([]);
+    for (const stage of ['staging', 'prod']) {
+      expect(line(stage, 'CloudFront function').map((l) => l.monthlyUsd)).toEqual([0.3]);
+      expect(line(stage, 'WAF body inspection').map((l) => [l.quantity, l.monthlyUsd])).toEqual([['64 KB: 50,000 requests over 16 KB x 3 further 16 KB', 0.05]]);
+    }
   });
 
   test("the DR stack is priced at its own region's prices", () => {
