@@ -101,6 +101,11 @@ async function dataOutputs(cfn: ShellClients['cfn'], stage: StageName): Promise<
   return { launchTemplate, subnet, endpoint };
 }
 
+/** The certificate authorities RDS signs its certificates with in a region (RDS user guide, "Certificate bundles by AWS Region"). */
+export function rdsCaBundle(region: string): { file: string; url: string } {
+  return { file: `rds-ca-${region}.pem`, url: `https://truststore.pki.rds.amazonaws.com/${region}/${region}-bundle.pem` };
+}
+
 /** The lines that reach the database through a running host. */
 export function connectLines(config: StageConfig, instanceId: string, endpoint: string, write: boolean): string[] {
   const user = write ? DATABASE_ROLES.migrator : DATABASE_ROLES.oncall;
@@ -118,9 +123,14 @@ export function connectLines(config: StageConfig, instanceId: string, endpoint: 
     JSON.stringify({ host: [endpoint], portNumber: [String(DATABASE_PORT)], localPortNumber: [String(LOCAL_PORT)] }),
   ]);
   const token = `PGPASSWORD="$(aws rds generate-db-auth-token --region ${config.region} --hostname ${endpoint} --port ${DATABASE_PORT} --username ${user})"`;
+  // The tunnel ends on 127.0.0.1, but the certificate names the endpoint: libpq connects to
+  // hostaddr and checks the certificate against host (libpq, "Parameter Key Words"), so
+  // verify-full holds through the tunnel, against the region's RDS certificate authorities.
+  const bundle = rdsCaBundle(config.region);
   return [
+    `  0. once: curl -fsSo ${bundle.file} ${bundle.url}`,
     `  1. in one terminal (keeps the tunnel open): ${forward}`,
-    `  2. in another: ${token} psql "host=127.0.0.1 port=${LOCAL_PORT} dbname=${DATABASE_NAME} user=${user} sslmode=require"`,
+    `  2. in another: ${token} psql "host=${endpoint} hostaddr=127.0.0.1 port=${LOCAL_PORT} dbname=${DATABASE_NAME} user=${user} sslmode=verify-full sslrootcert=${bundle.file}"`,
     write
       ? `  as ${user}, who owns the app schema: every statement writes; prefer a transaction (BEGIN ... COMMIT).`
       : `  as ${user}, who may only read the app's tables, in read-only transactions (--write logs in as ${DATABASE_ROLES.migrator} instead, and says so on the host).`,

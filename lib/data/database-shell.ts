@@ -1,7 +1,7 @@
-import { Fn } from 'aws-cdk-lib';
+import { Fn, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { awsManagedRole } from '../shared/aws-managed-policy';
 import { httpsOnlySecurityGroup } from '../shared/https-only-group';
 import type { Database } from './database';
 
@@ -38,12 +38,33 @@ export class DatabaseShell extends Construct {
     });
     props.database.connections.allowDefaultPortFrom(this.securityGroup, 'The on-call database shell (npm run db-shell)');
 
-    const role = awsManagedRole(this, 'Role', {
-      service: 'ec2.amazonaws.com',
-      description: 'Database shell host: registers with Session Manager, nothing else',
-      policyName: 'AmazonSSMManagedInstanceCore',
-      reason: 'The policy AWS maintains for an instance to register with Systems Manager and carry Session Manager sessions; the host has no other permission.',
+    // What Session Manager needs of an instance and nothing more (its user guide's policy for a
+    // custom instance role): AmazonSSMManagedInstanceCore would also let the host read every SSM
+    // parameter of the account (ssm:GetParameter* on *), which a port-forwarding host never does.
+    const role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } } }),
+      description: 'Database shell host: registers with Session Manager and carries its sessions, nothing else',
+      inlinePolicies: {
+        SessionManager: new iam.PolicyDocument({
+          statements: [
+            new iam.PolicyStatement({
+              sid: 'SessionManagerChannels',
+              actions: [
+                'ssm:UpdateInstanceInformation',
+                'ssmmessages:CreateControlChannel',
+                'ssmmessages:CreateDataChannel',
+                'ssmmessages:OpenControlChannel',
+                'ssmmessages:OpenDataChannel',
+              ],
+              resources: ['*'],
+            }),
+          ],
+        }),
+      },
     });
+    const oneHost = 'Session Manager names no resource for these actions: the host registers itself and opens its own channels; it has no other permission.';
+    Validations.of(role).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: oneHost });
+    Validations.of(role).acknowledge({ id: 'NIST.800.53.R5-IAMNoInlinePolicy', reason: 'The one statement Session Manager needs, kept with the role it belongs to.' });
 
     // The host stops itself after an hour unless `npm run db-shell` gives it another limit.
     const userData = ec2.UserData.forLinux();

@@ -648,8 +648,31 @@ describe.each(STAGE_NAMES)('%s database shell', (name) => {
   test('its role may register with Session Manager and nothing else; its group lets out HTTPS and PostgreSQL to the database only', () => {
     const t = data(name);
     const role = Object.entries(t.findResources('AWS::IAM::Role')).find(([id]) => id.startsWith('DatabaseShellRole'))![1];
-    expect(role.Properties.ManagedPolicyArns).toEqual([{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/AmazonSSMManagedInstanceCore']] }]);
-    expect(role.Properties.Policies).toBeUndefined();
+    // Session Manager's own channels, not AmazonSSMManagedInstanceCore (which reads every SSM parameter).
+    expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    expect(role.Properties.Policies).toEqual([
+      {
+        PolicyName: 'SessionManager',
+        PolicyDocument: {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Sid: 'SessionManagerChannels',
+              Effect: 'Allow',
+              Action: [
+                'ssm:UpdateInstanceInformation',
+                'ssmmessages:CreateControlChannel',
+                'ssmmessages:CreateDataChannel',
+                'ssmmessages:OpenControlChannel',
+                'ssmmessages:OpenDataChannel',
+              ],
+              Resource: '*',
+            },
+          ],
+        },
+      },
+    ]);
+    expect(role.Properties.AssumeRolePolicyDocument.Statement[0].Condition).toEqual({ StringEquals: { 'aws:SourceAccount': parseStageConfig(STAGES[name]).account } });
     expect(Object.keys(t.findResources('AWS::IAM::Policy')).filter((id) => id.startsWith('DatabaseShell'))).toEqual([]);
     const group = Object.entries(t.findResources('AWS::EC2::SecurityGroup')).find(([id]) => id.startsWith('DatabaseShellSecurityGroup'))![1];
     expect(group.Properties.SecurityGroupIngress).toBeUndefined();

@@ -86,11 +86,13 @@ describe('npm run db-shell', () => {
     expect(lines[0]).toMatch(
       /^open a database shell host for staging \(123456789012, ca-central-1\) until 2026-12-01T02:30:00.000Z, as arn:aws:sts::123456789012:.*: "INC-42: check locks", read-only$/,
     );
+    expect(lines).toContain('  0. once: curl -fsSo rds-ca-ca-central-1.pem https://truststore.pki.rds.amazonaws.com/ca-central-1/ca-central-1-bundle.pem');
     expect(lines).toContain(
       `  1. in one terminal (keeps the tunnel open): aws ssm start-session --region ca-central-1 --target ${host.InstanceId} --document-name AWS-StartPortForwardingSessionToRemoteHost --parameters '{"host":["webapp-staging.abc.ca-central-1.rds.amazonaws.com"],"portNumber":["5432"],"localPortNumber":["15432"]}'`,
     );
     expect(lines.find((l) => l.startsWith('  2.'))).toBe(
-      `  2. in another: PGPASSWORD="$(aws rds generate-db-auth-token --region ca-central-1 --hostname webapp-staging.abc.ca-central-1.rds.amazonaws.com --port 5432 --username webapp_oncall)" psql "host=127.0.0.1 port=15432 dbname=app user=webapp_oncall sslmode=require"`,
+      // Through the tunnel, the certificate still checked against the endpoint's name (hostaddr is where libpq connects).
+      `  2. in another: PGPASSWORD="$(aws rds generate-db-auth-token --region ca-central-1 --hostname webapp-staging.abc.ca-central-1.rds.amazonaws.com --port 5432 --username webapp_oncall)" psql "host=webapp-staging.abc.ca-central-1.rds.amazonaws.com hostaddr=127.0.0.1 port=15432 dbname=app user=webapp_oncall sslmode=verify-full sslrootcert=rds-ca-ca-central-1.pem"`,
     );
   });
 
