@@ -1,8 +1,12 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
 import { BOOTSTRAP_QUALIFIER, ciRoleNames } from '../../lib/ci/ci-access-stack';
 import { parseStageConfig, STAGE_NAMES, STAGES, type StageConfig } from '../../lib/config';
 import { GRANTS_FOR_AWS_RESOURCES_ONLY } from '../../lib/shared/kms-grants';
+import { PROJECT_ROOT } from '../../lib/shared/paths';
+import { KEY_POLICY_CHANGE } from '../../lib/shared/service-key';
 import { type StageTemplates, synthStage } from '../support/synth';
 import { stageTemplates } from '../support/template';
 
@@ -210,3 +214,31 @@ test('a stage that asks for compliance mode gets it, with its grace period, on b
   expect(Object.values(t.data.findResources('AWS::Backup::BackupVault'))[0].Properties.LockConfiguration.MinRetentionDays).toBe(config.backup.planRetentionDays);
 });
 
+/**
+ * The service control policy docs/disaster-recovery.md asks organisations to add: valid JSON
+ * whose key-policy statement exempts exactly the roles the key policies exempt (any account and
+ * region, an SCP being the organisation's), and keeps the deploy role's trust policy out of reach.
+ */
+test('the documented SCP denies changing key policies to all but the break-glass and deploy roles, and taking over the deploy role', () => {
+  const doc = readFileSync(join(PROJECT_ROOT, 'docs', 'disaster-recovery.md'), 'utf8');
+  const block = /service control policy[^`]*```json\n([\s\S]*?)\n```/.exec(doc)?.[1];
+  expect(block, 'the SCP block in docs/disaster-recovery.md').toBeDefined();
+  const statements = (JSON.parse(block!) as { Statement: { Sid: string; Effect: string; Action: string[]; Resource: string; Condition: unknown }[] }).Statement;
+  const breakGlassNames = new Set(STAGE_NAMES.map((n) => parseStageConfig(STAGES[n]).backup.breakGlassRoleName));
+  expect([...breakGlassNames]).toHaveLength(1);
+  const deployRole = `arn:aws:iam::*:role/cdk-${BOOTSTRAP_QUALIFIER}-cfn-exec-role-*`;
+  expect(statements.find((st) => st.Sid === 'OnlyDeploysAndBreakGlassChangeKeyPolicies')).toEqual({
+    Sid: 'OnlyDeploysAndBreakGlassChangeKeyPolicies',
+    Effect: 'Deny',
+    Action: [...KEY_POLICY_CHANGE],
+    Resource: '*',
+    Condition: { ArnNotLike: { 'aws:PrincipalArn': [`arn:aws:iam::*:role/${[...breakGlassNames][0]}`, deployRole] } },
+  });
+  expect(statements.find((st) => st.Sid === 'NobodyElseAssumesTheDeployRole')).toEqual({
+    Sid: 'NobodyElseAssumesTheDeployRole',
+    Effect: 'Deny',
+    Action: ['iam:UpdateAssumeRolePolicy'],
+    Resource: deployRole,
+    Condition: { ArnNotLike: { 'aws:PrincipalArn': 'arn:aws:iam::*:role/OrganizationAccountAccessRole' } },
+  });
+});
