@@ -1,9 +1,9 @@
-import { RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
-import * as events from 'aws-cdk-lib/aws-events';
-import * as targets from 'aws-cdk-lib/aws-events-targets';
+import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as events from 'aws-cdk-lib/aws-events';
 import type { Construct } from 'constructs';
 import { cdkBootstrapRoleName } from '../ci/ci-access-stack';
 import type { StageConfig } from '../config';
+import { forwardingRule } from '../shared/forward-events';
 import { ServiceKey } from '../shared/service-key';
 import { AccessAnalyzer } from './access-analyzer';
 import { AuditTrail } from './audit-trail';
@@ -118,17 +118,8 @@ export class BaselineStack extends Stack {
     if (settings.accessAnalyzer) new AccessAnalyzer(this, 'AccessAnalyzer');
 
     if (!home && (settings.guardDuty.enabled || settings.securityHub)) {
-      const homeBus = events.EventBus.fromEventBusArn(this, 'HomeBus', `arn:${this.partition}:events:${plan.homeRegion}:${plan.account}:event-bus/default`);
-      const forward = (ruleId: string, description: string, pattern: events.EventPattern) => {
-        const rule = new events.Rule(this, ruleId, { description, eventPattern: pattern, targets: [new targets.EventBus(homeBus)] });
-        const policy = rule.node.tryFindChild('EventsRole')?.node.tryFindChild('DefaultPolicy');
-        if (policy) {
-          Validations.of(policy).acknowledge({
-            id: 'NIST.800.53.R5-IAMNoInlinePolicy',
-            reason: "The forwarding rule's role: one grant, PutEvents on the home region's default bus, written by CDK inline.",
-          });
-        }
-      };
+      const forward = (ruleId: string, description: string, eventPattern: events.EventPattern) =>
+        forwardingRule(this, ruleId, { description, eventPattern, toRegion: plan.homeRegion });
       if (settings.guardDuty.enabled) forward('ForwardGuardDutyFindings', `GuardDuty findings of ${plan.region} to ${plan.homeRegion}, where the stage alarms`, GUARDDUTY_FINDINGS);
       if (settings.securityHub)
         forward('ForwardSecurityHubFindings', `Security Hub findings of ${plan.region} to ${plan.homeRegion}, where the stage alarms`, SECURITY_HUB_FINDINGS);

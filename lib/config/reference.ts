@@ -193,7 +193,7 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
   {
     fields: ['backup.breakGlassRoleName'],
     meaning:
-      'the role (created by hand, outside this app) that alone may delete recovery points, lift the vault policy or lock, and schedule deletion of (or disable) the database and backup keys',
+      "the role (created by hand, outside this app) that alone may delete recovery points, lift the vault policy or lock, and schedule deletion of (or disable) the database, backup and DR keys; it and CloudFormation's deploy role alone may change those keys' policies",
     rules: 'an IAM role name; `webapp-break-glass`',
   },
   {

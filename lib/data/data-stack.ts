@@ -1,4 +1,5 @@
 import { CfnOutput, RemovalPolicy } from 'aws-cdk-lib';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import type { Construct } from 'constructs';
 import { DATABASE_ROLES } from '../../lambda/database-setup/roles';
@@ -30,6 +31,8 @@ export interface DataTier {
   readonly database: Database;
   readonly cache: Cache;
   readonly uploads: UploadsBucket;
+  /** The keys every snapshot and recovery point is encrypted with (the database and backup keys), protected by the break-glass role. */
+  readonly protectedKeys: readonly kms.IKey[];
 }
 
 /**
@@ -44,6 +47,7 @@ export class DataStack extends StageStack implements DataTier {
   /** The cache's notification topic and its forwarder to the alarm topic. */
   readonly cacheEvents: CacheEvents;
   readonly uploads: UploadsBucket;
+  readonly protectedKeys: readonly kms.IKey[];
   readonly backup: DatabaseBackup;
   /** Restore testing and its verifier, where configured. */
   readonly restoreTesting?: RestoreTesting;
@@ -104,6 +108,7 @@ export class DataStack extends StageStack implements DataTier {
       removalPolicy: RemovalPolicy.RETAIN,
       breakGlassRoleName: backupConfig.breakGlassRoleName,
     }).key;
+    this.protectedKeys = [databaseKey, backupKey];
     this.backup = new DatabaseBackup(this, 'Backup', {
       stage: name,
       vaultName: stageResourceName(name, this.creationSuffix),

@@ -3,7 +3,9 @@ import type * as backup from 'aws-cdk-lib/aws-backup';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
+import { forwardingRule } from '../shared/forward-events';
 import { stageResourceName } from '../shared/naming';
+import { protectedKeyEvents } from '../shared/protected-key-events';
 import { protectedVault } from '../shared/protected-vault';
 import { ServiceKey } from '../shared/service-key';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
@@ -22,7 +24,8 @@ export interface DrTier {
 /**
  * The stage's stack in its DR region: what must survive the loss of the primary region. The
  * replica of the uploads bucket and its key (`uploads.replicateToDr`); the key and vault that
- * receive copies of the database's snapshots and backups (`backup.drCopies`).
+ * receive copies of the database's snapshots and backups (`backup.drCopies`), with a rule that
+ * forwards the calls that would change or destroy that key to the stage's region.
  */
 export class DrStack extends StageStack implements DrTier {
   readonly uploadsReplica?: s3.IBucket;
@@ -55,6 +58,12 @@ export class DrStack extends StageStack implements DrTier {
         removalPolicy: RemovalPolicy.RETAIN,
         breakGlassRoleName: this.config.backup.breakGlassRoleName,
       }).key;
+      // KMS reports calls on the key to this region's event bus; the stage's ops stack watches them.
+      forwardingRule(this, 'ForwardBackupKeyChanges', {
+        description: `Changes (or attempts) to the policy, rotation or life of the DR backup key, to ${this.config.region}, where the stage alarms`,
+        eventPattern: protectedKeyEvents([this.backupKey.keyId]),
+        toRegion: this.config.region,
+      });
       // scripts/restore-database.ts restarts the automated-backup replication with it after a restore.
       new CfnOutput(this, 'BackupKeyArn', { value: this.backupKey.keyArn, description: 'Key of the DR copies and replicated automated backups' });
       const { vaultLock, breakGlassRoleName, drCopyRetentionDays } = this.config.backup;

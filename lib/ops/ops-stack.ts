@@ -3,6 +3,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import type { AppTier } from '../app/app-stack';
 import type { DataTier } from '../data/data-stack';
+import type { DrTier } from '../dr/dr-stack';
 import type { EdgeTier } from '../edge/edge-stack';
 import { AlarmSet } from '../shared/alarm-set';
 import { stageResourceName } from '../shared/naming';
@@ -15,11 +16,14 @@ import { DataAlarms } from './data-alarms';
 import { FunctionAlarms, type WatchedFunction } from './function-alarms';
 import { OpsDashboard } from './ops-dashboard';
 import { OpsEvents } from './ops-events';
+import { ProtectedKeyChanges } from './protected-key-changes';
 import { SloAlarms } from './slo-alarms';
 
 export interface OpsStackProps extends StageStackProps {
   readonly data: DataTier;
   readonly app: AppTier;
+  /** The stage's DR-region tier, where it has one (its backup key is watched here). */
+  readonly dr?: DrTier;
   /** The CloudFront distribution in front of the app, where the stage has one (its alarms live in the edge stack). */
   readonly edge?: EdgeTier;
   /** The project Lambda functions of the stage. */
@@ -31,9 +35,10 @@ export interface OpsStackProps extends StageStackProps {
 /**
  * The stage's operations: alarms on every tier with thresholds from `operations` in the stage
  * config, each notifying the alarm topic on ALARM and OK; a composite "stage unhealthy" alarm of
- * the paging ones; EventBridge rules for ECS, RDS and AWS Backup events; the dashboard; and the
- * monthly budget. It only watches: nothing in the other stacks depends on it, so it deploys last
- * and can be changed at any time without touching them.
+ * the paging ones; EventBridge rules for ECS, RDS and AWS Backup events and for changes to the
+ * keys the backups depend on; the dashboard; and the monthly budget. It only watches: nothing in
+ * the other stacks depends on it, so it deploys last and can be changed at any time without
+ * touching them.
  */
 export class OpsStack extends StageStack {
   readonly alarms: AlarmSet;
@@ -68,6 +73,14 @@ export class OpsStack extends StageStack {
     const slo = operations.slo.enabled ? new SloAlarms(this, 'Slo', { alarms: this.alarms, slo: operations.slo, app }) : undefined;
     // The account's own alarms and findings (the baseline); root usage and trail or key tampering page.
     new AccountSecurity(this, 'AccountSecurity', { alarms: this.alarms, topic, baseline: this.config.baseline, inHomeRegion: props.inAccountHomeRegion ?? true });
+
+    // The keys of every snapshot, recovery point and DR copy: every change to their protection is
+    // reported, and pages unless CloudFormation made it.
+    new ProtectedKeyChanges(this, 'ProtectedKeyChanges', {
+      alarms: this.alarms,
+      topic,
+      keys: [...data.protectedKeys, ...(props.dr?.backupKey ? [props.dr.backupKey] : [])],
+    });
 
     this.stageAlarm = new cloudwatch.CompositeAlarm(this, 'StageUnhealthy', {
       compositeAlarmName: `${name}-stage-unhealthy`,

@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { cdkBootstrapRoleArn } from '../ci/ci-access-stack';
 import { denyAllBut } from './deny-all-but';
 
 export interface ServiceKeyProps {
@@ -19,7 +20,8 @@ export interface ServiceKeyProps {
   readonly removalPolicy?: RemovalPolicy;
   /**
    * For keys backups depend on: only this role (name) may schedule the key's deletion or disable
-   * it, and a scheduled deletion waits the longest KMS allows (30 days).
+   * it; only this role and CloudFormation's deploy role of the key's account and region may change
+   * its policy or turn its rotation off; a scheduled deletion waits the longest KMS allows (30 days).
    * @default - the account administers the key without restriction
    */
   readonly breakGlassRoleName?: string;
@@ -27,6 +29,20 @@ export interface ServiceKeyProps {
 
 /** What makes a backup key's data unreadable: denied to all but the break-glass role. */
 export const KEY_DESTRUCTION = ['kms:ScheduleKeyDeletion', 'kms:DisableKey'] as const;
+
+/**
+ * What would lift that protection, or weaken the key, without destroying it: rewriting the key
+ * policy (then anyone the new policy admits may disable the key) and turning rotation off. Denied
+ * to all but the break-glass role and CloudFormation's deploy role (the CDK bootstrap's cfn-exec
+ * role of the key's account and region), which writes the policy on every deploy that changes it
+ * and must keep the right: KMS refuses a policy that would lock out the principal setting it.
+ * The keys are single-Region, so the multi-Region actions (ReplicateKey, UpdatePrimaryRegion)
+ * cannot apply to them; grants are limited by kms-grants.ts.
+ */
+export const KEY_POLICY_CHANGE = ['kms:PutKeyPolicy', 'kms:DisableKeyRotation'] as const;
+
+/** The statement ids of the two protections, in every protected key's policy. */
+const KEY_PROTECTION_SIDS = { destruction: 'OnlyBreakGlassDestroysTheKey', policyChange: 'OnlyDeploysAndBreakGlassChangeThePolicy' } as const;
 
 /**
  * Defines a customer-managed KMS key, rotated yearly, whose key policy lets the account administer
@@ -40,8 +56,10 @@ export class ServiceKey extends Construct {
     super(scope, id);
     const { account, region, partition } = Stack.of(this);
     const root = new iam.AccountRootPrincipal();
+    const breakGlass = `arn:${partition}:iam::${account}:role/${props.breakGlassRoleName}`;
+    const deployer = cdkBootstrapRoleArn('cfn-exec', account, region, partition);
     const protection = props.breakGlassRoleName
-      ? [denyAllBut('OnlyBreakGlassDestroysTheKey', KEY_DESTRUCTION, [`arn:${partition}:iam::${account}:role/${props.breakGlassRoleName}`])]
+      ? [denyAllBut(KEY_PROTECTION_SIDS.destruction, KEY_DESTRUCTION, [breakGlass]), denyAllBut(KEY_PROTECTION_SIDS.policyChange, KEY_POLICY_CHANGE, [breakGlass, deployer])]
       : [];
     this.key = new kms.Key(this, 'Key', {
       description: props.description,

@@ -96,6 +96,7 @@ export class AppStage extends Stage {
       description: `Operations of the ${config.name} stage: alarms, notifications, dashboard, budget`,
       data: this.data,
       app: this.app,
+      dr: this.dr,
       functions: projectFunctions(this.data, this.app),
       inAccountHomeRegion: (props.accountHomeRegion ?? config.region) === config.region,
     });

@@ -2,7 +2,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
 import { STAGE_NAMES, STAGES } from '../../lib/config';
 import { creationSuffixed, synthStage } from '../support/synth';
-import { stageTemplates } from '../support/template';
+import { resources, stageTemplates } from '../support/template';
 
 const withReplica = STAGE_NAMES.filter((n) => STAGES[n].uploads.replicateToDr);
 const withDr = STAGE_NAMES.filter((n) => STAGES[n].uploads.replicateToDr || STAGES[n].backup.drCopies);
@@ -43,6 +43,29 @@ describe.each(withDr)('%s DR stack', (name) => {
       Properties: { BackupVaultName: creationSuffixed(`webapp-${name}-dr-`), EncryptionKeyArn: { 'Fn::GetAtt': [keyId, 'Arn'] } },
       DeletionPolicy: 'Retain',
     });
+  });
+
+  test("forwards the calls that would change or destroy the DR key to the stage region's default bus, where the ops stack watches them", () => {
+    const t = synthesized[name].dr!;
+    const rules = resources(t, 'AWS::Events::Rule');
+    expect(rules).toHaveLength(1);
+    // Its semantics, with the ops stack's rules, are tested on events in test/ops/protected-key-changes.test.ts.
+    expect(rules[0].Properties.EventPattern).toEqual({
+      source: ['aws.kms'],
+      'detail-type': ['AWS API Call via CloudTrail'],
+      detail: {
+        eventSource: ['kms.amazonaws.com'],
+        eventName: ['ScheduleKeyDeletion', 'DisableKey', 'PutKeyPolicy', 'DisableKeyRotation'],
+        requestParameters: { keyId: [{ suffix: { 'equals-ignore-case': { Ref: 'BackupKey1226E6A1' } } }] },
+      },
+    });
+    expect(rules[0].Properties.Targets).toEqual([
+      {
+        Id: 'Target0',
+        Arn: `arn:aws:events:${config.region}:${config.account}:event-bus/default`,
+        RoleArn: { 'Fn::GetAtt': [expect.stringMatching(/^ForwardBackupKeyChangesEventsRole/), 'Arn'] },
+      },
+    ]);
   });
 
   test('outputs the DR key ARN (the database restore restarts the backup replication with it)', () => {

@@ -181,6 +181,7 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
       ...(config(name).domain ? ['AWS/SES Reputation.BounceRate', 'AWS/SES Reputation.ComplaintRate'] : []),
       ...(config(name).backup.restoreTesting !== 'off' ? ['webapp/RestoreTesting VerificationSucceeded', 'webapp/RestoreTesting VerifiedWithinInterval'] : []),
       ...(config(name).baseline.trail.enabled ? ACCOUNT_ACTIVITIES.map((a) => `${ACCOUNT_ACTIVITY_NAMESPACE} ${a.metric}`) : []),
+      'AWS/Events TriggeredRules',
     ];
     expect([...covered].sort()).toEqual([...expected].sort());
     // Unhealthy hosts is the web service's deployment alarm, in the app stack.
@@ -253,8 +254,9 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
     const t = stages[name].ops;
     const { baseline } = config(name);
     const rules = resources(t, 'AWS::Events::Rule');
-    // Five of the stage's own, and the account's GuardDuty and Security Hub findings where those run.
-    expect(rules).toHaveLength(5 + (baseline.guardDuty.enabled ? 1 : 0) + (baseline.securityHub ? 1 : 0));
+    // Five of the stage's own, two on its protected keys (test/ops/protected-key-changes.test.ts), and
+    // the account's GuardDuty and Security Hub findings where those run.
+    expect(rules).toHaveLength(7 + (baseline.guardDuty.enabled ? 1 : 0) + (baseline.securityHub ? 1 : 0));
     for (const r of rules) {
       expect(r.Properties.Targets).toEqual([
         expect.objectContaining({ Arn: topicArn(name), InputTransformer: expect.objectContaining({ InputTemplate: expect.stringContaining('Runbook: docs/alarms.md#') }) }),
@@ -513,6 +515,11 @@ describe.each(STAGE_NAMES)('%s alarms watch metrics that exist', (name) => {
             case 'AWS/SES':
               expect(m.dimensions, where).toEqual({});
               break;
+            case 'AWS/Events':
+              // A rule of this stack on the default bus (no EventBusName dimension).
+              expect(Object.keys(m.dimensions), where).toEqual(['RuleName']);
+              refOf(m.dimensions.RuleName, stack, 'AWS::Events::Rule');
+              break;
             case 'webapp/RestoreTesting':
               expect(m.dimensions, where).toEqual({ Stage: name });
               break;
@@ -540,6 +547,7 @@ describe.each(STAGE_NAMES)('%s alarms watch metrics that exist', (name) => {
         'AWS/ElastiCache',
         'AWS/Lambda',
         'AWS/RDS',
+        'AWS/Events',
         'ECS/ContainerInsights',
         ...(cfg.domain ? ['AWS/SES'] : []),
         ...(cfg.app.waf ? ['AWS/WAFV2'] : []),
