@@ -220,8 +220,8 @@ interface Rig {
   secrets: SecretsManagerClient;
   /** Plays Secrets Manager's RotateSecret: the four steps, then LastRotatedDate. */
   rotation(): Promise<string>;
-  /** Secrets Manager records the rotation complete (LastRotatedDate). */
-  completed(): void;
+  /** Secrets Manager records the rotation complete (LastRotatedDate, now unless told). */
+  completed(at?: Date): void;
   labels(): Promise<Record<string, string[]>>;
   value(stage: string): Promise<string>;
 }
@@ -298,8 +298,8 @@ async function rig(options: { tasksStartedAt?: Date } = {}): Promise<Rig> {
     secrets,
     labels,
     value: async (stage) => (await secrets.send(new GetSecretValueCommand({ SecretId: secretArn, VersionStage: stage }))).SecretString!,
-    completed: () => {
-      rotatedAt = new Date();
+    completed: (at = new Date()) => {
+      rotatedAt = at;
     },
     rotation: async () => {
       const token = crypto.randomUUID();
@@ -377,7 +377,10 @@ describe('rotation, played as Secrets Manager plays it', () => {
     expect(await settle(r.clients, r.settings, new Date())).toMatchObject({ state: 'settled', detail: 'one token: nothing to settle' });
     await rotate(r.clients, r.settings, event('testSecret'));
     await rotate(r.clients, r.settings, event('finishSecret'));
-    // Secrets Manager has not recorded the rotation complete yet: there is no moment to compare tasks with.
+    // Secrets Manager has not recorded this rotation complete yet: there is no moment to compare
+    // tasks with, neither none nor an earlier rotation's.
+    expect(await settle(r.clients, r.settings, new Date())).toMatchObject({ state: 'rotating' });
+    r.completed(new Date(Date.now() - 60_000));
     expect(await settle(r.clients, r.settings, new Date())).toMatchObject({ state: 'rotating' });
     expect(r.services.restarts).toEqual([]);
     r.completed();
