@@ -4,7 +4,6 @@ import {
   type DescribeSecretResponse,
   GetRandomPasswordCommand,
   GetSecretValueCommand,
-  ListSecretVersionIdsCommand,
   PutSecretValueCommand,
   type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
@@ -292,8 +291,8 @@ export async function settle(clients: Clients, settings: RotationSettings, now: 
   const pending = versionWith(secret, PENDING);
   if (pending && pending !== current) return { state: 'rotating', detail: `version ${pending} is being rotated in` };
 
-  const versions = await clients.secrets.send(new ListSecretVersionIdsCommand({ SecretId: settings.secretArn }));
-  const currentSince = versions.Versions?.find((v) => v.VersionId === current)?.CreatedDate;
+  const currentVersion = await clients.secrets.send(new GetSecretValueCommand({ SecretId: settings.secretArn, VersionStage: CURRENT }));
+  const currentSince = currentVersion.CreatedDate;
   const rotated = secret.LastRotatedDate;
   const overdue = (since: Date | undefined, what: string) => {
     if (since && now.getTime() - since.getTime() > settings.settleDeadlineHours * 3_600_000) {
@@ -333,7 +332,7 @@ export async function settle(clients: Clients, settings: RotationSettings, now: 
 
   const status = await clients.cache.status(settings.replicationGroupId);
   if (status !== 'available') return { state: 'restarting', detail: `replication group is ${status}; SET waits for the next run`, services };
-  const token = await secretValue(clients, settings, { stage: CURRENT });
+  const token = currentVersion.SecretString ?? '';
   if (!(await clients.accepts(token))) {
     refuse(
       settings,

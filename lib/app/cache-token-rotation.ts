@@ -81,13 +81,7 @@ export class CacheTokenRotation extends Construct {
     const statements = [
       new iam.PolicyStatement({
         sid: 'RotateTheToken',
-        actions: [
-          'secretsmanager:DescribeSecret',
-          'secretsmanager:GetSecretValue',
-          'secretsmanager:PutSecretValue',
-          'secretsmanager:UpdateSecretVersionStage',
-          'secretsmanager:ListSecretVersionIds',
-        ],
+        actions: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'],
         resources: [secretArn],
       }),
       new iam.PolicyStatement({ sid: 'GenerateTokens', actions: ['secretsmanager:GetRandomPassword'], resources: ['*'] }),

@@ -503,13 +503,7 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
         {
           Sid: 'RotateTheToken',
           Effect: 'Allow',
-          Action: [
-            'secretsmanager:DescribeSecret',
-            'secretsmanager:GetSecretValue',
-            'secretsmanager:ListSecretVersionIds',
-            'secretsmanager:PutSecretValue',
-            'secretsmanager:UpdateSecretVersionStage',
-          ],
+          Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'],
           Resource: secret(),
         },
         { Sid: 'GenerateTokens', Effect: 'Allow', Action: 'secretsmanager:GetRandomPassword', Resource: '*' },
