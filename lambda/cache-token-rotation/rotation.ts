@@ -152,7 +152,7 @@ export async function rotate(clients: Clients, settings: RotationSettings, event
   const secret = await describe(clients, settings);
   const stages = secret.VersionIdsToStages?.[event.ClientRequestToken] ?? [];
   if (stages.includes(CURRENT)) {
-    // Secrets Manager also calls testSecret alone (with the current value) when rotation is set up.
+    // Secrets Manager also calls testSecret alone when rotation is set up.
     if (event.Step === 'testSecret') return testSecret(clients, settings, await secretValue(clients, settings, { stage: CURRENT }));
     return `${event.Step}: version ${event.ClientRequestToken} is already AWSCURRENT`;
   }
@@ -166,9 +166,10 @@ export async function rotate(clients: Clients, settings: RotationSettings, event
     case 'setSecret':
       return setSecret(clients, settings, event.ClientRequestToken);
     case 'testSecret': {
+      // Without a value there is no new token: Secrets Manager checking the set-up (setSecret
+      // cannot have run, it needs the value). The current token must still work.
       const pending = await pendingValue(clients, settings, event.ClientRequestToken);
-      if (!pending) refuse(settings, `version ${event.ClientRequestToken} has no value to test`, 'start the rotation again with rotate-secret');
-      return testSecret(clients, settings, pending);
+      return testSecret(clients, settings, pending ?? (await secretValue(clients, settings, { stage: CURRENT })));
     }
     case 'finishSecret':
       return finishSecret(clients, settings, secret, event.ClientRequestToken);

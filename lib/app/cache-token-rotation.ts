@@ -120,8 +120,9 @@ export class CacheTokenRotation extends Construct {
       // A rotation restarts the services: never as a side effect of a deploy.
       rotateImmediatelyOnUpdate: false,
     });
-    // Secrets Manager checks that it may invoke the function when the schedule is created.
-    this.schedule.node.addDependency(fn.node.findChild('SecretsManagerRotates'));
+    // Creating the schedule, Secrets Manager checks that it may invoke the function and runs its
+    // testSecret step, which AUTHs against the cache: the permission and the path there come first.
+    this.schedule.node.addDependency(fn.node.findChild('SecretsManagerRotates'), securityGroup);
 
     new events.Rule(this, 'Settle', {
       description: `Restarts ${props.stage} services still on the previous cache AUTH token, then drops that token`,

@@ -485,8 +485,14 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
         ]),
       );
       expect(permissions).toHaveLength(2);
+      // Creating the schedule runs testSecret, which AUTHs against the cache: the permission and
+      // the network path (the group and both its rules) must exist first.
       const [secretsManagerPermission] = permissions.find(([, p]) => p.Properties.Principal === 'secretsmanager.amazonaws.com')!;
-      expect(schedule.DependsOn).toEqual([secretsManagerPermission]);
+      const path = ['AWS::EC2::SecurityGroup', 'AWS::EC2::SecurityGroupEgress', 'AWS::EC2::SecurityGroupIngress'].flatMap((type) =>
+        Object.keys(app(name).findResources(type)).filter((id) => id.startsWith('CacheTokenRotationSecurityGroup')),
+      );
+      expect(path).toHaveLength(3);
+      expect([...schedule.DependsOn].sort()).toEqual([secretsManagerPermission, ...path].sort());
     });
 
     test('the settle step runs every 15 minutes', () => {

@@ -436,15 +436,20 @@ describe('rotation, played as Secrets Manager plays it', () => {
     expect(await rotate(r.clients, r.settings, event('testSecret'))).toMatch(/accepts the new and the current token/);
   });
 
-  test('testSecret fails unless the group takes both tokens; alone on the current version (rotation set-up) it checks that one', async () => {
+  test('testSecret fails unless the group takes both tokens; alone (rotation set-up) it checks the current one', async () => {
     const r = await rig();
     const token = crypto.randomUUID();
     await rotate(r.clients, r.settings, { SecretId: r.settings.secretArn, ClientRequestToken: token, Step: 'createSecret' });
     await expect(rotate(r.clients, r.settings, { SecretId: r.settings.secretArn, ClientRequestToken: token, Step: 'testSecret' })).rejects.toThrow(/refuses the new token/);
     const current = versionWith({ VersionIdsToStages: await r.labels() }, CURRENT)!;
     expect(await rotate(r.clients, r.settings, { SecretId: r.settings.secretArn, ClientRequestToken: current, Step: 'testSecret' })).toMatch(/accepts/);
+    // A version without a value: Secrets Manager checking the set-up before any rotation.
+    const setUp = crypto.randomUUID();
+    expect(await rotate(r.clients, r.settings, { SecretId: r.settings.secretArn, ClientRequestToken: setUp, Step: 'testSecret' })).toMatch(/accepts/);
     await r.group.apply(['someone-elses-token-0000']);
-    await expect(rotate(r.clients, r.settings, { SecretId: r.settings.secretArn, ClientRequestToken: current, Step: 'testSecret' })).rejects.toThrow(/refuses the new token/);
+    for (const version of [current, setUp])
+      await expect(rotate(r.clients, r.settings, { SecretId: r.settings.secretArn, ClientRequestToken: version, Step: 'testSecret' })).rejects.toThrow(/refuses the new token/);
+    expect(r.group.calls).toEqual([]);
   });
 
   test('events for another secret, or for a version that is not pending, are refused before anything changes', async () => {
