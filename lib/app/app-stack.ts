@@ -21,6 +21,7 @@ import { ServiceKey } from '../shared/service-key';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
 import { Waf, wafSettings } from '../shared/waf';
 import { AppTask } from './app-task';
+import { CacheTokenRotation } from './cache-token-rotation';
 import { DatabaseMigration } from './database-migration';
 import { Email } from './email';
 import { ExecSessions } from './exec-sessions';
@@ -96,6 +97,8 @@ export class AppStack extends StageStack implements AppTier {
   readonly releaseRecord: ReleaseRecord;
   /** The smoke test of each release, where traffic shifts (app.deployment.strategy other than rolling). */
   readonly smokeTest?: SmokeTest;
+  /** The cache AUTH token's rotation, which restarts both services onto each new token. */
+  readonly cacheTokenRotation: CacheTokenRotation;
   private readonly logs: LogSettings;
 
   constructor(scope: Construct, id: string, props: AppStackProps) {
@@ -147,6 +150,14 @@ export class AppStack extends StageStack implements AppTier {
     if (tasks.migration) this.migration = this.buildMigration(network, data, tasks.migration);
     this.connectToData(data);
     this.releaseRecord = this.buildReleaseRecord(network);
+    this.cacheTokenRotation = new CacheTokenRotation(this, 'CacheTokenRotation', {
+      vpc: network.vpc,
+      stage: name,
+      cache: data.cache,
+      cluster: this.cluster,
+      services: [this.web.service, this.worker.service],
+      ...this.logs,
+    });
 
     // Behind CloudFront without a domain the site's URL is the distribution's: the edge stack's output.
     if (this.frontDoor.url) new CfnOutput(this, 'SiteUrl', { value: this.frontDoor.url });
@@ -164,6 +175,10 @@ export class AppStack extends StageStack implements AppTier {
     new CfnOutput(this, 'PreDeploySnapshotPollLogGroup', {
       value: snapshotPoll.logGroup.logGroupName,
       description: 'Logs of the pre-deploy snapshots: waiting for one, copying, pruning',
+    });
+    new CfnOutput(this, 'CacheTokenRotationFunctionName', {
+      value: this.cacheTokenRotation.function.fn.functionName,
+      description: 'Rotates the cache AUTH token; invoke with {"action":"settle"} to finish a rotation now',
     });
     if (this.smokeTest) new CfnOutput(this, 'SmokeTestLogGroup', { value: this.smokeTest.function.logGroup.logGroupName, description: 'Logs of the release smoke tests' });
   }
@@ -293,7 +308,8 @@ export class AppStack extends StageStack implements AppTier {
     // key, CDK would write this stack's execution roles into that key policy: the data stack would
     // then depend on this one (a cycle). So it is referenced by ARN alone, and the roles get
     // kms:Decrypt on their own side below; the key policy already admits the account through
-    // Secrets Manager. (Valkey's token does not rotate by itself: docs/runbooks.md.)
+    // Secrets Manager. ECS reads it when a task starts: each rotation restarts both services
+    // (CacheTokenRotation below).
     const authToken = secretsmanager.Secret.fromSecretCompleteArn(this, 'CacheAuthToken', data.cache.authToken.secretArn);
     const secrets = { REDIS_AUTH_TOKEN: ecs.Secret.fromSecretsManager(authToken) };
     const shared = {

@@ -163,6 +163,8 @@ const FREE_TYPES = new Set([
   'AWS::S3::BucketPolicy',
   'AWS::CDK::Metadata',
   'AWS::Lambda::Permission',
+  // Rotation costs its function's runs and API calls, within the free tiers; the secret is priced.
+  'AWS::SecretsManager::RotationSchedule',
   'AWS::ECS::Cluster',
   'AWS::ECS::TaskDefinition',
   'AWS::ECS::ClusterCapacityProviderAssociations',

@@ -3,8 +3,8 @@ import { describe, expect, test } from 'vitest';
 import { COLLECTOR_CACHE } from '../../lib/app/trace-collector';
 import { parseStageConfig, STAGE_NAMES, STAGES, type StageConfig, type StageName } from '../../lib/config';
 import { MANAGED_RULE_GROUPS } from '../../lib/shared/waf';
-import { stackOutputLike, synthStage } from '../support/synth';
-import { byPrefix, type Json, stageTemplates } from '../support/template';
+import { stackOutput, stackOutputLike, synthStage } from '../support/synth';
+import { byPrefix, type Json, only, policyStatements, stageTemplates } from '../support/template';
 
 const synthesized = stageTemplates();
 const app = (name: StageName): Template => synthesized[name].app;
@@ -277,13 +277,14 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
       .map((e) => e.Properties.FromPort)
       .sort();
     // The load balancer to the web tasks, the web and worker tasks to the database and the cache,
-    // the migration task to the database; where traffic shifts, the smoke test to the test listener.
+    // the migration task to the database, the token rotation to the cache; where traffic shifts,
+    // the smoke test to the test listener.
     const smokeTest = shifts ? [8443] : [];
-    expect(egressPorts).toEqual([3000, 5432, 5432, 5432, 6379, 6379, ...smokeTest]);
+    expect(egressPorts).toEqual([3000, 5432, 5432, 5432, 6379, 6379, 6379, ...smokeTest]);
     const ingress = Object.values(app(name).findResources('AWS::EC2::SecurityGroupIngress'))
       .map((i) => i.Properties.FromPort)
       .sort();
-    expect(ingress).toEqual([3000, 5432, 5432, 5432, 6379, 6379, ...smokeTest]);
+    expect(ingress).toEqual([3000, 5432, 5432, 5432, 6379, 6379, 6379, ...smokeTest]);
   });
 
   test('load balancer: internet-facing (internal behind CloudFront), invalid headers dropped, defensive desync, access logs, deletion protection in prod', () => {
@@ -497,6 +498,119 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
     t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
   });
 
+  describe('cache AUTH token rotation', () => {
+    const fromData = (output: RegExp) => stackOutput(expect.objectContaining({ StackName: `${name}-Data`, OutputName: expect.stringMatching(output) }));
+    const secret = () => fromData(/^PublishOutputRefCacheAuthToken/);
+    const fnId = () => Object.keys(app(name).findResources('AWS::Lambda::Function')).find((id) => id.startsWith('CacheTokenRotationHandlerFunction'))!;
+
+    test('Secrets Manager rotates the token every 30 days with the rotation function, never as part of a deploy', () => {
+      const { resource: schedule } = only(app(name), 'AWS::SecretsManager::RotationSchedule');
+      expect(schedule.Properties).toEqual({
+        SecretId: secret(),
+        RotationLambdaARN: { 'Fn::GetAtt': [fnId(), 'Arn'] },
+        RotationRules: { ScheduleExpression: 'rate(30 days)' },
+        // A rotation restarts both services; a deploy must not start one.
+        RotateImmediatelyOnUpdate: false,
+      });
+      const permissions = Object.entries(app(name).findResources('AWS::Lambda::Permission')).filter(([, p]) => JSON.stringify(p.Properties.FunctionName).includes(fnId()));
+      expect(permissions.map(([, p]) => p.Properties)).toEqual(
+        expect.arrayContaining([
+          { Action: 'lambda:InvokeFunction', FunctionName: { 'Fn::GetAtt': [fnId(), 'Arn'] }, Principal: 'secretsmanager.amazonaws.com', SourceAccount: config.account },
+        ]),
+      );
+      expect(permissions).toHaveLength(2);
+      // Creating the schedule runs testSecret, which AUTHs against the cache: the permission and
+      // the network path (the group and both its rules) must exist first.
+      const [secretsManagerPermission] = permissions.find(([, p]) => p.Properties.Principal === 'secretsmanager.amazonaws.com')!;
+      const path = ['AWS::EC2::SecurityGroup', 'AWS::EC2::SecurityGroupEgress', 'AWS::EC2::SecurityGroupIngress'].flatMap((type) =>
+        Object.keys(app(name).findResources(type)).filter((id) => id.startsWith('CacheTokenRotationSecurityGroup')),
+      );
+      expect(path).toHaveLength(3);
+      expect([...schedule.DependsOn].sort()).toEqual([secretsManagerPermission, ...path].sort());
+    });
+
+    test('the settle step runs every 15 minutes', () => {
+      const rule = Object.values(app(name).findResources('AWS::Events::Rule')).find((r) => JSON.stringify(r.Properties.Targets).includes(fnId()))!;
+      expect(rule.Properties).toMatchObject({
+        ScheduleExpression: 'rate(15 minutes)',
+        Targets: [{ Arn: { 'Fn::GetAtt': [fnId(), 'Arn'] }, Input: '{"action":"settle"}', RetryPolicy: { MaximumRetryAttempts: 0 } }],
+      });
+    });
+
+    test('its role: this secret, the cache key through Secrets Manager, this replication group, the two services and their tasks; nothing else', () => {
+      const cluster = { Ref: expect.stringMatching(/^Cluster/) };
+      expect(policyStatements(app(name), /^CacheTokenRotationHandlerFunctionServiceRoleDefaultPolicy/)).toEqual([
+        {
+          Sid: 'RotateTheToken',
+          Effect: 'Allow',
+          Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'],
+          Resource: secret(),
+        },
+        { Sid: 'GenerateTokens', Effect: 'Allow', Action: 'secretsmanager:GetRandomPassword', Resource: '*' },
+        {
+          Sid: 'ThroughTheCacheKey',
+          Effect: 'Allow',
+          Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          Resource: fromData(/^PublishOutputFnGetAttCacheKey.*Arn/),
+          Condition: { StringEquals: { 'kms:ViaService': `secretsmanager.${config.region}.amazonaws.com` } },
+        },
+        {
+          Sid: 'ChangeTheGroupsToken',
+          Effect: 'Allow',
+          Action: ['elasticache:DescribeReplicationGroups', 'elasticache:ModifyReplicationGroup'],
+          Resource: { 'Fn::Join': ['', [`arn:aws:elasticache:${config.region}:${config.account}:replicationgroup:`, fromData(/^PublishOutputRefCacheReplicationGroup/)]] },
+        },
+        {
+          Sid: 'RestartTheServices',
+          Effect: 'Allow',
+          Action: ['ecs:DescribeServices', 'ecs:UpdateService'],
+          Resource: [{ Ref: expect.stringMatching(/^WebService/) }, { Ref: expect.stringMatching(/^WorkerService/) }],
+        },
+        { Sid: 'ListTheirTasks', Effect: 'Allow', Action: 'ecs:ListTasks', Resource: '*', Condition: { ArnEquals: { 'ecs:cluster': { 'Fn::GetAtt': [cluster.Ref, 'Arn'] } } } },
+        {
+          Sid: 'ReadTheirTasks',
+          Effect: 'Allow',
+          Action: 'ecs:DescribeTasks',
+          Resource: { 'Fn::Join': ['', [`arn:aws:ecs:${config.region}:${config.account}:task/`, cluster, '/*']] },
+        },
+      ]);
+    });
+
+    test('it reaches the cache: the cache group admits it on 6379, its own group lets out HTTPS and 6379 only', () => {
+      const group = byPrefix(app(name), 'AWS::EC2::SecurityGroup', 'CacheTokenRotationSecurityGroup').Properties;
+      expect(group.SecurityGroupIngress).toBeUndefined();
+      expect(group.SecurityGroupEgress).toEqual([
+        { CidrIp: '0.0.0.0/0', Description: 'HTTPS to the Secrets Manager, ElastiCache and ECS APIs', FromPort: 443, IpProtocol: 'tcp', ToPort: 443 },
+      ]);
+      const own = { 'Fn::GetAtt': [expect.stringMatching(/^CacheTokenRotationSecurityGroup/), 'GroupId'] };
+      const cacheGroup = fromData(/^PublishOutputFnGetAttCacheSecurityGroup/);
+      const mine = (type: string) => Object.values(app(name).findResources(type)).filter((r) => JSON.stringify(r.Properties).includes('CacheTokenRotationSecurityGroup'));
+      expect(mine('AWS::EC2::SecurityGroupEgress').map((r) => r.Properties)).toEqual([
+        { Description: 'AUTH token rotation tests tokens', GroupId: own, DestinationSecurityGroupId: cacheGroup, IpProtocol: 'tcp', FromPort: 6379, ToPort: 6379 },
+      ]);
+      expect(mine('AWS::EC2::SecurityGroupIngress').map((r) => r.Properties)).toEqual([
+        { Description: 'AUTH token rotation tests tokens', GroupId: cacheGroup, SourceSecurityGroupId: own, IpProtocol: 'tcp', FromPort: 6379, ToPort: 6379 },
+      ]);
+    });
+
+    test('its settings: the stage, the secret, the group and its endpoint, the cluster and both services', () => {
+      const fn = app(name).findResources('AWS::Lambda::Function')[fnId()].Properties;
+      expect(fn.Timeout).toBe(900);
+      expect(fn.Environment.Variables).toEqual({
+        NODE_OPTIONS: '--enable-source-maps',
+        STAGE: name,
+        SECRET_ARN: secret(),
+        REPLICATION_GROUP_ID: fromData(/^PublishOutputRefCacheReplicationGroup/),
+        CACHE_HOST: fromData(/^PublishOutputFnGetAttCacheReplicationGroup.*PrimaryEndPointAddress/),
+        CACHE_PORT: '6379',
+        CLUSTER: { Ref: expect.stringMatching(/^Cluster/) },
+        SERVICES: {
+          'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.stringMatching(/^WebService/), 'Name'] }, ',', { 'Fn::GetAtt': [expect.stringMatching(/^WorkerService/), 'Name'] }]],
+        },
+      });
+    });
+  });
+
   test('outputs for people and scripts', () => {
     const outputs = Object.keys(app(name).findOutputs('*'));
     // The site's URL is the edge stack's where CloudFront serves its own name (no domain).
@@ -514,6 +628,7 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
         'MigrationLogGroup',
         'PreDeploySnapshotLogGroup',
         'PreDeploySnapshotPollLogGroup',
+        'CacheTokenRotationFunctionName',
       ]),
     );
   });
