@@ -1,7 +1,8 @@
 import { ECSClient } from '@aws-sdk/client-ecs';
-import { DescribeReplicationGroupsCommand, ElastiCacheClient, ModifyReplicationGroupCommand } from '@aws-sdk/client-elasticache';
+import { ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { type Clients, type ReplicationGroupApi, type RotationEvent, type RotationSettings, rotate, type SettleOutcome, settle } from './rotation';
+import { replicationGroupApi } from './elasticache';
+import { type Clients, type RotationEvent, type RotationSettings, rotate, type SettleOutcome, settle } from './rotation';
 import { acceptsToken } from './valkey';
 
 // Throttling is retried with backoff by the SDK before a step fails (Secrets Manager then retries the rotation).
@@ -11,16 +12,6 @@ function required(name: string): string {
   const value = process.env[name];
   if (!value) throw new Error(`${name} must be set in the function's environment`);
   return value;
-}
-
-/** The ElastiCache calls rotation makes, over the SDK client the Lambda runtime ships. */
-export function replicationGroupApi(client: Pick<ElastiCacheClient, 'send'>): ReplicationGroupApi {
-  return {
-    status: async (id) => (await client.send(new DescribeReplicationGroupsCommand({ ReplicationGroupId: id }))).ReplicationGroups?.[0]?.Status ?? 'missing',
-    modifyAuthToken: async (id, token, strategy) => {
-      await client.send(new ModifyReplicationGroupCommand({ ReplicationGroupId: id, AuthToken: token, AuthTokenUpdateStrategy: strategy, ApplyImmediately: true }));
-    },
-  };
 }
 
 const settings: RotationSettings = {

@@ -12,8 +12,17 @@ import {
   type Task,
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
+import {
+  CreateCacheSubnetGroupCommand,
+  CreateReplicationGroupCommand,
+  ElastiCacheClient,
+  ModifyReplicationGroupCommand,
+  ReplicationGroupNotFoundFault,
+} from '@aws-sdk/client-elasticache';
 import { CreateSecretCommand, DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
+import { replicationGroupApi } from '../../lambda/cache-token-rotation/elasticache';
 import {
   type Clients,
   CURRENT,
@@ -470,5 +479,39 @@ describe('rotation, played as Secrets Manager plays it', () => {
     const later = new Date(Date.now() + 25 * 3_600_000);
     await expect(settle(r.clients, r.settings, later)).rejects.toThrow(/stage staging.*24 hours after.*old token is still valid/);
     expect(r.group.calls.map((c) => c.strategy)).toEqual(['ROTATE']);
+  });
+});
+
+describe('the ElastiCache calls, over the real SDK client', () => {
+  test("status is DescribeReplicationGroups' Status (moto); a group that is gone is an error, not a status", async () => {
+    const client = new ElastiCacheClient(moto.clientConfig(REGION));
+    await client.send(new CreateCacheSubnetGroupCommand({ CacheSubnetGroupName: 'rotation-sg', CacheSubnetGroupDescription: 'rotation test', SubnetIds: ['subnet-12345678'] }));
+    await client.send(
+      new CreateReplicationGroupCommand({
+        ReplicationGroupId: 'rotation-group',
+        ReplicationGroupDescription: 'rotation test',
+        Engine: 'valkey',
+        CacheNodeType: 'cache.t4g.micro',
+        CacheSubnetGroupName: 'rotation-sg',
+        TransitEncryptionEnabled: true,
+        AuthToken: FIRST_TOKEN,
+      }),
+    );
+    const api = replicationGroupApi(client);
+    expect(await api.status('rotation-group')).toMatch(/^(available|creating)$/);
+    await expect(api.status('no-such-group')).rejects.toThrow(ReplicationGroupNotFoundFault);
+  });
+
+  // moto has no ModifyReplicationGroup: the request the SDK would sign is checked at the client boundary.
+  test('modifyAuthToken sends the token, the strategy and ApplyImmediately for that group only', async () => {
+    const client = new ElastiCacheClient({ region: REGION, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    const stub = mockClient(client);
+    stub.on(ModifyReplicationGroupCommand).resolves({});
+    for (const strategy of ['ROTATE', 'SET'] as const) await replicationGroupApi(client).modifyAuthToken('rotation-group', `token-${strategy}`, strategy);
+    expect(stub.commandCalls(ModifyReplicationGroupCommand).map((c) => c.args[0].input)).toEqual([
+      { ReplicationGroupId: 'rotation-group', AuthToken: 'token-ROTATE', AuthTokenUpdateStrategy: 'ROTATE', ApplyImmediately: true },
+      { ReplicationGroupId: 'rotation-group', AuthToken: 'token-SET', AuthTokenUpdateStrategy: 'SET', ApplyImmediately: true },
+    ]);
+    stub.restore();
   });
 });
