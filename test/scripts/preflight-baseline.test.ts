@@ -84,7 +84,7 @@ describe('preflight: what the organisation already runs in the account', () => {
 
     const settled = config({
       'staging.baseline': JSON.stringify({ guardDuty: { enabled: false }, securityHub: false, configRecorder: 'organization' }),
-      'staging.ci': JSON.stringify({ repository: 'example-org/webapp-platform', createOidcProvider: false }),
+      'staging.ci.createOidcProvider': 'false',
     });
     const ready = await baselineChecks(settled, clients);
     expect(statusOf(ready)).toEqual({
@@ -108,7 +108,7 @@ describe('preflight: what the organisation already runs in the account', () => {
         'staging.region': HOME,
         'staging.drRegion': DR,
         'staging.baseline': JSON.stringify({ configRecorder: 'organization' }),
-        'staging.ci': JSON.stringify({ repository: 'example-org/webapp-platform', createOidcProvider: false }),
+        'staging.ci.createOidcProvider': 'false',
       }).selected[0],
       {
         ...clients,
