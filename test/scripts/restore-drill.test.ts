@@ -13,7 +13,7 @@ import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/
 import { CreateDBInstanceCommand, DeleteDBInstanceCommand, DescribeDBInstancesCommand, ModifyDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import { type DrillClients, runDrill } from '../../scripts/lib/drill';
+import { type DrillClients, type DrillResult, drillSummary, runDrill } from '../../scripts/lib/drill';
 import { parseArgs } from '../../scripts/restore-drill';
 import { type Moto, startMoto } from '../support/moto';
 
@@ -21,7 +21,10 @@ const ROOT = join(__dirname, '..', '..');
 const DB_ARN = 'arn:aws:rds:eu-west-1:222222222222:db:webapp-staging';
 const POINT = 'arn:aws:rds:eu-west-1:222222222222:snapshot:awsbackup:job-2';
 
-// RDS on moto (the drill deletes a real instance there); AWS Backup, Lambda and CloudFormation mocked.
+// RDS on moto (the drill deletes a real instance there); AWS Backup, Lambda and CloudFormation mocked:
+// moto has no restore jobs, and the verifier's answer cannot come from it (its Lambda would need
+// Docker to run the function, and its RDS has no PostgreSQL behind an instance to check), so each
+// test injects that answer at the Lambda client.
 const cloudformation = new CloudFormationClient({ region: 'eu-west-1' });
 const backup = new BackupClient({ region: 'eu-west-1' });
 const lambda = new LambdaClient({ region: 'eu-west-1' });
@@ -191,15 +194,88 @@ describe('restore drill', () => {
       'restore COMPLETED after 60 s',
     ]);
     expect(await drillInstances()).toEqual([]);
+    expect(drillSummary('staging', result)).toEqual({
+      exitCode: 0,
+      lines: [
+        '',
+        'stage            staging',
+        `recovery point   2026-11-21T05:10:00.000Z (${POINT})`,
+        'restore          60 s',
+        'verification     95 s: SUCCESSFUL: restore-drill-staging-202611220900: catalog; vector >= 0.8.0',
+        `managed secret   ${result.secret}`,
+        'measured RTO     3 min (155 s)',
+        'cleanup          done',
+        'RESULT: restored and verified',
+      ],
+    });
   });
 
-  test('a failed verification fails the drill, and the copy is still deleted', async () => {
+  /** The summary's verdict: its exit code and its last line. */
+  const verdict = (result: DrillResult) => {
+    const { lines, exitCode } = drillSummary('staging', result);
+    return { exitCode, result: lines.at(-1) };
+  };
+
+  test('a failed verification fails the drill (exit 1), and the copy is still deleted', async () => {
     clock = Date.parse('2026-11-22T10:00:00Z');
     restoreJob();
     lambdaMock.on(InvokeCommand).resolves({ StatusCode: 200, Payload: payload(JSON.stringify({ status: 'FAILED', message: 'table documents is missing' })) });
     const result = await runDrill(clients(), options());
     expect(result).toMatchObject({ ok: false, cleanedUp: true, verification: { status: 'FAILED', message: 'table documents is missing' } });
     expect(await drillInstances()).toEqual([]);
+    expect(verdict(result)).toEqual({ exitCode: 1, result: 'RESULT: FAILED: the verification was FAILED: table documents is missing' });
+  });
+
+  test('a skipped verification is no verification: the drill fails (exit 1), and the copy is deleted', async () => {
+    clock = Date.parse('2026-11-22T10:10:00Z');
+    restoreJob();
+    // What the verifier answers when the job did not create a drill instance of this stage.
+    const skipped = { status: 'SKIPPED', message: 'not a drill restore of staging: arn:aws:rds:eu-west-1:222222222222:db:webapp-staging' };
+    lambdaMock.on(InvokeCommand).resolves({ StatusCode: 200, Payload: payload(JSON.stringify(skipped)) });
+    const result = await runDrill(clients(), options());
+    expect(result).toMatchObject({ ok: false, cleanedUp: true, verification: skipped });
+    expect(await drillInstances()).toEqual([]);
+    expect(verdict(result)).toEqual({ exitCode: 1, result: `RESULT: FAILED: the verification was SKIPPED: ${skipped.message}` });
+  });
+
+  test.each([
+    ['not JSON', 'Internal Server Error', '10:21'],
+    ['null', 'null', '10:22'],
+    ['a status in other words', JSON.stringify({ status: 'successful', message: 'ok' }), '10:23'],
+    ['no message', JSON.stringify({ status: 'SUCCESSFUL' }), '10:24'],
+    ['another shape', JSON.stringify({ statusCode: 200, body: 'SUCCESSFUL' }), '10:25'],
+  ])('an answer that is not a verification (%s) fails the drill (exit 1), and the copy is deleted', async (_, answer, time) => {
+    clock = Date.parse(`2026-11-22T${time}:00Z`);
+    restoreJob();
+    lambdaMock.on(InvokeCommand).resolves({ StatusCode: 200, Payload: payload(answer) });
+    const result = await runDrill(clients(), options());
+    expect(result).toMatchObject({ ok: false, cleanedUp: true, error: `the verifier answered no verification (a status and a message): ${answer}` });
+    expect(result.verification).toBeUndefined();
+    expect(await drillInstances()).toEqual([]);
+    expect(verdict(result)).toEqual({ exitCode: 1, result: `RESULT: FAILED: ${result.error}` });
+  });
+
+  test('a copy that could not be deleted fails a verified drill (exit 1) and says how to delete it', async () => {
+    clock = Date.parse('2026-11-22T10:40:00Z');
+    restoreJob();
+    lambdaMock.on(InvokeCommand).resolves({ StatusCode: 200, Payload: payload(JSON.stringify({ status: 'SUCCESSFUL', message: 'ok' })) });
+    const original = rds.send.bind(rds);
+    const undeletable = Object.assign(Object.create(rds), {
+      send: async (command: Parameters<RDSClient['send']>[0]) => {
+        if (command instanceof DeleteDBInstanceCommand) throw Object.assign(new Error('not authorized to rds:DeleteDBInstance'), { name: 'AccessDenied' });
+        return original(command as never);
+      },
+    }) as RDSClient;
+    const result = await runDrill({ ...clients(), rds: undeletable }, options());
+    const copy = 'restore-drill-staging-202611221040';
+    expect(result).toMatchObject({ ok: false, cleanedUp: false, instance: copy, verification: { status: 'SUCCESSFUL' } });
+    expect(lines.at(-1)).toBe(
+      `COULD NOT DELETE ${copy}: not authorized to rds:DeleteDBInstance. Delete it by hand: aws rds delete-db-instance --db-instance-identifier ${copy} --skip-final-snapshot`,
+    );
+    const { lines: summary, exitCode } = drillSummary('staging', result);
+    expect(exitCode).toBe(1);
+    expect(summary.slice(-2)).toEqual([`cleanup          FAILED: delete ${copy} by hand`, `RESULT: FAILED: ${copy} could not be deleted`]);
+    await rds.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: copy, SkipFinalSnapshot: true }));
   });
 
   test('a verifier that crashes fails the drill, and the copy is still deleted', async () => {
@@ -209,6 +285,7 @@ describe('restore drill', () => {
     const result = await runDrill(clients(), options());
     expect(result).toMatchObject({ ok: false, cleanedUp: true, error: 'the verifier failed: {"errorMessage":"Task timed out after 900 seconds"}' });
     expect(await drillInstances()).toEqual([]);
+    expect(verdict(result)).toEqual({ exitCode: 1, result: `RESULT: FAILED: ${result.error}` });
   });
 
   test('a copy that cannot get its managed secret fails the drill (the restore runbook would fail there too), and is deleted', async () => {
@@ -234,6 +311,7 @@ describe('restore drill', () => {
     const result = await runDrill(clients(), options());
     expect(result).toMatchObject({ ok: false, error: 'restore job drill-job-1 ended FAILED: DB subnet group not found' });
     expect(lambdaMock.commandCalls(InvokeCommand)).toHaveLength(0);
+    expect(verdict(result)).toEqual({ exitCode: 1, result: 'RESULT: FAILED: restore job drill-job-1 ended FAILED: DB subnet group not found' });
   });
 
   test('a stage without restore testing says what to do', async () => {
