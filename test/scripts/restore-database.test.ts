@@ -10,6 +10,7 @@ import {
   DescribeDBInstancesCommand,
   ModifyDBInstanceCommand,
   RDSClient,
+  RestoreDBInstanceFromDBSnapshotCommand,
   StartDBInstanceAutomatedBackupsReplicationCommand,
 } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -261,5 +262,59 @@ describe('restoring to a point in time, alongside or in place (RDS on moto)', ()
     expect(await runRestore({ stage: 'prod', from: { time: 'latest' }, mode: 'replace', yes: true, context: {} }, clients(), wait())).toBe(1);
     expect(lines).toContain('    prod-Data DatabaseInstance1234 (webapp-prod): DRIFTED: /DeletionProtection is false (template: true)');
     expect(lines.some((l) => l.startsWith('RESTORED: webapp-prod is the copy of the latest restorable time'))).toBe(true);
+  });
+});
+
+describe('a copy that differs from the stage database is never swapped in (RDS on moto)', () => {
+  // A moto region of its own, with a stage database of its own.
+  beforeAll(async () => {
+    rds = new RDSClient(moto.clientConfig('ap-northeast-1'));
+    const kms = new KMSClient(moto.clientConfig('ap-northeast-1'));
+    key = (await kms.send(new CreateKeyCommand({ Description: 'database key' }))).KeyMetadata!.Arn!;
+    kms.destroy();
+  });
+
+  test('--replace --yes stops before the swap, naming each difference, and changes nothing live (exit 1); an equal copy is swapped in', async () => {
+    const snapshot = await stageDatabase('webapp-staging');
+    await rds.send(
+      new CreateDBParameterGroupCommand({ DBParameterGroupName: 'webapp-staging-other', DBParameterGroupFamily: 'postgres17', Description: 'not the stage parameters' }),
+    );
+    const before = await instance('webapp-staging');
+    // The copy comes up with another class and parameter group than the restore asked for (as RDS
+    // may make it; the stand-in restores it so): a real instance in moto that differs.
+    const original = rds.send.bind(rds);
+    const differing = Object.assign(Object.create(rds), {
+      send: async (command: Parameters<RDSClient['send']>[0]) =>
+        command instanceof RestoreDBInstanceFromDBSnapshotCommand
+          ? original(new RestoreDBInstanceFromDBSnapshotCommand({ ...command.input, DBInstanceClass: 'db.t4g.medium', DBParameterGroupName: 'webapp-staging-other' }))
+          : original(command as never),
+    }) as RDSClient;
+    inSync('staging');
+
+    expect(await runRestore(replaceWith('staging', snapshot, true), clients({ rds: differing }), wait())).toBe(1);
+    expect(lines.at(-1)).toBe(
+      'STOPPED before the swap: webapp-staging-restored differs from webapp-staging: instanceClass: "db.t4g.medium" instead of "db.t4g.large"; ' +
+        'parameterGroup: "webapp-staging-other" instead of "webapp-staging-params". Fix it by hand (aws rds modify-db-instance), then swap by the runbook.',
+    );
+    expect(lines.some((l) => l.startsWith('3/5'))).toBe(false);
+    // The stage database is the one that ran before, as it was; the copy is left for inspection.
+    const after = await instance('webapp-staging');
+    expect(after.MasterUserSecret!.SecretArn).toBe(before.MasterUserSecret!.SecretArn);
+    expect(after.DbiResourceId).toBe(before.DbiResourceId);
+    expect(differences(settingsOf(before), settingsOf(after))).toEqual([]);
+    expect(after).toMatchObject({ DBInstanceStatus: 'available', DeletionProtection: true });
+    const ids = (await rds.send(new DescribeDBInstancesCommand({}))).DBInstances!.map((d) => d.DBInstanceIdentifier).sort();
+    expect(ids).toEqual(['webapp-staging', 'webapp-staging-restored']);
+    expect(cfMock.commandCalls(DetectStackResourceDriftCommand)).toHaveLength(0);
+    expect(rdsDrMock.commandCalls(StartDBInstanceAutomatedBackupsReplicationCommand)).toHaveLength(0);
+
+    // Once that copy is gone, a copy with equal settings is swapped in.
+    await rds.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: 'webapp-staging-restored', SkipFinalSnapshot: true }));
+    lines = [];
+    inSync('staging');
+    expect(await runRestore(replaceWith('staging', snapshot, true), clients(), wait())).toBe(0);
+    expect(lines.some((l) => l.startsWith('STOPPED'))).toBe(false);
+    expect(lines).toContain(`RESTORED: webapp-staging is the copy of snapshot ${snapshot}; webapp-staging-old is kept.`);
+    expect((await rds.send(new DescribeDBInstancesCommand({}))).DBInstances!.map((d) => d.DBInstanceIdentifier).sort()).toEqual(['webapp-staging', 'webapp-staging-old']);
   });
 });
