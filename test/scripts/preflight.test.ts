@@ -11,10 +11,9 @@ import { STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { loadStages, type StageConfig } from '../../lib/config';
-import { formatPreflight, MIN_BOOTSTRAP_VERSION, type PreflightClients, type PreflightOptions, preflight } from '../../scripts/lib/preflight';
+import { formatPreflight, type PreflightClients, type PreflightOptions, preflight } from '../../scripts/lib/preflight';
 import { parseArgs } from '../../scripts/preflight';
 import { type Moto, startMoto } from '../support/moto';
-import { synthStage } from '../support/synth';
 
 const ROOT = join(__dirname, '..', '..');
 /** moto answers as this account. */
@@ -273,13 +272,6 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
     });
     expect(result.exitCode).toBe(2);
     expect(formatPreflight(staging(), result).split('\n').at(-1)).toMatch(/^COULD NOT CHECK: 1 check\(s\) failed to run/);
-  });
-
-  test('the bootstrap version it asks for covers every stack the app synthesizes', () => {
-    const assembly = (synthStage('dev').stage.node.root as unknown as { synth(): { stacksRecursively: { requiresBootstrapStackVersion?: number }[] } }).synth();
-    const needed = Math.max(...assembly.stacksRecursively.map((s) => s.requiresBootstrapStackVersion ?? 0));
-    expect(needed).toBeLessThanOrEqual(MIN_BOOTSTRAP_VERSION);
-    expect(needed).toBeGreaterThan(0);
   });
 });
 
