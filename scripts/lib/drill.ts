@@ -238,10 +238,12 @@ export function drillSummary(stage: string, result: DrillResult): { lines: strin
   return { lines, exitCode: result.ok ? 0 : 1 };
 }
 
-/** Why a drill that is not ok failed, in one line. */
+/**
+ * Why a drill that is not ok failed, in one line: its error, else a verification that was not
+ * SUCCESSFUL, else the one failure left, the copy that could not be deleted.
+ */
 function failure(result: DrillResult): string {
   if (result.error) return result.error;
   if (result.verification && result.verification.status !== 'SUCCESSFUL') return `the verification was ${result.verification.status}: ${result.verification.message}`;
-  if (!result.cleanedUp) return `${result.instance} could not be deleted`;
-  return 'see the lines above';
+  return `${result.instance} could not be deleted`;
 }
