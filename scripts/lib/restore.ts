@@ -153,11 +153,6 @@ export async function restoreInstance(rds: Pick<RDSClient, 'send'>, from: Restor
   );
 }
 
-/** Restores `snapshot` as `target` with what a snapshot restore accepts of `settings`. */
-export async function restoreFromSnapshot(rds: Pick<RDSClient, 'send'>, snapshot: string, target: string, settings: InstanceSettings): Promise<void> {
-  await restoreInstance(rds, { snapshot }, target, settings);
-}
-
 /**
  * Why `time` cannot be restored to from `db` (outside its point-in-time window: after its latest
  * restorable time, or before its backup retention), or undefined when it can.

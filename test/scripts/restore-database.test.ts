@@ -1,6 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { CloudFormationClient, DescribeStackResourcesCommand, DescribeStacksCommand, DetectStackResourceDriftCommand } from '@aws-sdk/client-cloudformation';
+import {
+  CloudFormationClient,
+  DescribeStackResourceDriftsCommand,
+  DescribeStackResourcesCommand,
+  DescribeStacksCommand,
+  DetectStackResourceDriftCommand,
+} from '@aws-sdk/client-cloudformation';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import {
   CreateDBInstanceCommand,
@@ -11,11 +17,21 @@ import {
   ModifyDBInstanceCommand,
   RDSClient,
   RestoreDBInstanceFromDBSnapshotCommand,
+  RestoreDBInstanceToPointInTimeCommand,
   StartDBInstanceAutomatedBackupsReplicationCommand,
 } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import { differences, settingsOf } from '../../scripts/lib/restore';
+import {
+  databaseDrift,
+  describe as describeInstance,
+  differences,
+  type InstanceSettings,
+  pointInTimeProblem,
+  restoreInstance,
+  settingsOf,
+  waitAvailable,
+} from '../../scripts/lib/restore';
 import { parseArgs, type RestoreClients, runRestore } from '../../scripts/restore-database';
 import { type Moto, startMoto } from '../support/moto';
 
@@ -142,7 +158,36 @@ describe('restoring the stage database in place (RDS on moto)', () => {
     const snapshot = await stageDatabase('webapp-staging');
     const before = await instance('webapp-staging');
     inSync('staging');
-    expect(await runRestore(replaceWith('staging', snapshot, true), clients(), wait())).toBe(0);
+    // moto applies every change at once; RDS waits for the maintenance window unless told otherwise.
+    const modified: ModifyDBInstanceCommand['input'][] = [];
+    const original = rds.send.bind(rds);
+    const recording = Object.assign(Object.create(rds), {
+      send: async (command: Parameters<RDSClient['send']>[0]) => {
+        if (command instanceof ModifyDBInstanceCommand) modified.push(command.input);
+        return original(command as never);
+      },
+    }) as RDSClient;
+    expect(await runRestore(replaceWith('staging', snapshot, true), clients({ rds: recording }), wait())).toBe(0);
+    // Settings first, then the two renames; each at once, deletion protection back on the new name.
+    expect(modified).toEqual([
+      {
+        DBInstanceIdentifier: 'webapp-staging-restored',
+        ApplyImmediately: true,
+        ManageMasterUserPassword: true,
+        MasterUserSecretKmsKeyId: key,
+        EnableIAMDatabaseAuthentication: true,
+        MultiAZ: true,
+        DeletionProtection: false,
+        BackupRetentionPeriod: 7,
+        PreferredBackupWindow: '02:00-03:00',
+        PreferredMaintenanceWindow: 'sun:03:30-sun:04:30',
+        MaxAllocatedStorage: 200,
+        EnablePerformanceInsights: false,
+        MonitoringInterval: 0,
+      },
+      { DBInstanceIdentifier: 'webapp-staging', NewDBInstanceIdentifier: 'webapp-staging-old', ApplyImmediately: true },
+      { DBInstanceIdentifier: 'webapp-staging-restored', NewDBInstanceIdentifier: 'webapp-staging', ApplyImmediately: true, DeletionProtection: true },
+    ]);
 
     const now = await instance('webapp-staging');
     const old = await instance('webapp-staging-old');
@@ -316,5 +361,253 @@ describe('a copy that differs from the stage database is never swapped in (RDS o
     expect(lines.some((l) => l.startsWith('STOPPED'))).toBe(false);
     expect(lines).toContain(`RESTORED: webapp-staging is the copy of snapshot ${snapshot}; webapp-staging-old is kept.`);
     expect((await rds.send(new DescribeDBInstancesCommand({}))).DBInstances!.map((d) => d.DBInstanceIdentifier).sort()).toEqual(['webapp-staging', 'webapp-staging-old']);
+  });
+});
+
+describe('the restore steps, on answers moto does not give', () => {
+  // moto makes an instance available at once, with nothing pending and its secret active, and has
+  // no drift detection: these states come from mocks of a client of their own.
+  const stub = new RDSClient({ region: 'eu-west-1' });
+  const stubMock = mockClient(stub);
+  const cfn = new CloudFormationClient({ region: 'eu-west-1' });
+  const cfnMock = mockClient(cfn);
+  beforeEach(() => {
+    stubMock.reset();
+    cfnMock.reset();
+  });
+  afterAll(() => {
+    stubMock.restore();
+    cfnMock.restore();
+  });
+  const notFound = Object.assign(new Error('DBInstance x not found'), { name: 'DBInstanceNotFoundFault' });
+
+  const FULL: InstanceSettings = {
+    instanceClass: 'db.m7g.large',
+    subnetGroup: 'webapp-prod-subnets',
+    securityGroups: ['sg-a', 'sg-b'],
+    parameterGroup: 'webapp-prod-params',
+    multiAz: true,
+    storageType: 'io2',
+    maxAllocatedStorage: 500,
+    deletionProtection: true,
+    copyTagsToSnapshot: true,
+    iamAuth: true,
+    logExports: ['postgresql', 'upgrade'],
+    caCertificate: 'rds-ca-rsa2048-g1',
+    autoMinorVersionUpgrade: true,
+    backupRetention: 14,
+    backupWindow: '02:00-03:00',
+    maintenanceWindow: 'sun:03:30-sun:04:30',
+    performanceInsights: { enabled: true, kmsKeyId: 'pi-key', retentionDays: 7 },
+    monitoring: { intervalSeconds: 60, roleArn: 'arn:aws:iam::1:role/monitoring' },
+    masterSecretKmsKeyId: 'db-key',
+    backupReplication: [{ region: 'eu-central-1' }],
+  };
+
+  test('the settings read from an instance: every one the stack sets, in a stable order, and defaults where RDS shows none', () => {
+    const db = {
+      DBInstanceClass: 'db.m7g.large',
+      DBSubnetGroup: { DBSubnetGroupName: 'webapp-prod-subnets' },
+      VpcSecurityGroups: [{ VpcSecurityGroupId: 'sg-b' }, { VpcSecurityGroupId: 'sg-a' }],
+      DBParameterGroups: [{ DBParameterGroupName: 'webapp-prod-params' }],
+      MultiAZ: true,
+      StorageType: 'io2',
+      MaxAllocatedStorage: 500,
+      DeletionProtection: true,
+      CopyTagsToSnapshot: true,
+      IAMDatabaseAuthenticationEnabled: true,
+      EnabledCloudwatchLogsExports: ['upgrade', 'postgresql'],
+      CACertificateIdentifier: 'rds-ca-rsa2048-g1',
+      AutoMinorVersionUpgrade: true,
+      BackupRetentionPeriod: 14,
+      PreferredBackupWindow: '02:00-03:00',
+      PreferredMaintenanceWindow: 'sun:03:30-sun:04:30',
+      PerformanceInsightsEnabled: true,
+      PerformanceInsightsKMSKeyId: 'pi-key',
+      PerformanceInsightsRetentionPeriod: 7,
+      MonitoringInterval: 60,
+      MonitoringRoleArn: 'arn:aws:iam::1:role/monitoring',
+      MasterUserSecret: { KmsKeyId: 'db-key' },
+      DBInstanceAutomatedBackupsReplications: [{ DBInstanceAutomatedBackupsArn: 'arn:aws:rds:eu-central-1:1:auto-backup:ab-1' }],
+    };
+    expect(settingsOf(db)).toEqual(FULL);
+    // Performance Insights and monitoring off: their key, retention and role are not settings then.
+    expect(settingsOf({ ...db, PerformanceInsightsEnabled: false, MonitoringInterval: 0 })).toMatchObject({
+      performanceInsights: { enabled: false, kmsKeyId: undefined, retentionDays: undefined },
+      monitoring: { intervalSeconds: 0, roleArn: undefined },
+    });
+    expect(settingsOf({ DBInstanceClass: 'db.t4g.micro', DBInstanceAutomatedBackupsReplications: [{}] })).toEqual({
+      instanceClass: 'db.t4g.micro',
+      subnetGroup: '',
+      securityGroups: [],
+      parameterGroup: '',
+      multiAz: false,
+      storageType: 'gp3',
+      maxAllocatedStorage: undefined,
+      deletionProtection: false,
+      copyTagsToSnapshot: false,
+      iamAuth: false,
+      logExports: [],
+      caCertificate: undefined,
+      autoMinorVersionUpgrade: false,
+      backupRetention: 0,
+      backupWindow: undefined,
+      maintenanceWindow: undefined,
+      performanceInsights: { enabled: false, kmsKeyId: undefined, retentionDays: undefined },
+      monitoring: { intervalSeconds: 0, roleArn: undefined },
+      masterSecretKmsKeyId: undefined,
+      backupReplication: [{ region: '' }],
+    });
+  });
+
+  test('differences name every setting but deletion protection and backup replication (set after the swap)', () => {
+    expect(differences(FULL, { ...FULL, deletionProtection: false, backupReplication: [] })).toEqual([]);
+    expect(differences(FULL, { ...FULL, iamAuth: false, logExports: ['postgresql'], monitoring: { intervalSeconds: 0 } })).toEqual([
+      'iamAuth: false instead of true',
+      'logExports: ["postgresql"] instead of ["postgresql","upgrade"]',
+      'monitoring: {"intervalSeconds":0} instead of {"intervalSeconds":60,"roleArn":"arn:aws:iam::1:role/monitoring"}',
+    ]);
+  });
+
+  test('looking an instance up: "not found" is no instance; any other error is raised, never taken for "not there"', async () => {
+    stubMock.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'gone' }).rejects(notFound);
+    stubMock
+      .on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'webapp-prod-old' })
+      .rejects(Object.assign(new Error('not authorized to perform rds:DescribeDBInstances'), { name: 'AccessDenied' }));
+    expect(await describeInstance(stub, 'gone')).toBeUndefined();
+    await expect(describeInstance(stub, 'webapp-prod-old')).rejects.toThrow('not authorized to perform rds:DescribeDBInstances');
+  });
+
+  test('waiting: until the instance exists, is available, has nothing pending and (if asked) its secret is active', async () => {
+    stubMock
+      .on(DescribeDBInstancesCommand)
+      .rejectsOnce(notFound)
+      .resolvesOnce({ DBInstances: [{ DBInstanceStatus: 'creating' }] })
+      .resolvesOnce({ DBInstances: [{ DBInstanceStatus: 'available', PendingModifiedValues: { DBInstanceClass: 'db.m7g.large' } }] })
+      .resolvesOnce({ DBInstances: [{ DBInstanceStatus: 'available', PendingModifiedValues: {}, MasterUserSecret: { SecretStatus: 'creating' } }] })
+      .resolves({ DBInstances: [{ DBInstanceStatus: 'available', PendingModifiedValues: { DBInstanceClass: undefined }, MasterUserSecret: { SecretStatus: 'active' } }] });
+    clock = 0;
+    const db = await waitAvailable(stub, 'x', wait(), { secret: true });
+    expect(db.MasterUserSecret?.SecretStatus).toBe('active');
+    expect(lines).toEqual([
+      'x: not there yet (secret not active yet)',
+      'x: creating (secret not active yet)',
+      'x: available (changes pending) (secret not active yet)',
+      'x: available (secret not active yet)',
+    ]);
+    expect(clock).toBe(4 * 30_000);
+    // Without `secret`, an available instance without one is ready at once.
+    stubMock.reset();
+    stubMock.on(DescribeDBInstancesCommand).resolves({ DBInstances: [{ DBInstanceStatus: 'available' }] });
+    lines = [];
+    expect(await waitAvailable(stub, 'x', wait())).toEqual({ DBInstanceStatus: 'available' });
+    expect(lines).toEqual([]);
+  });
+
+  test('waiting gives up at its limit, polling every 30 s until then', async () => {
+    stubMock.on(DescribeDBInstancesCommand).resolves({ DBInstances: [{ DBInstanceStatus: 'modifying' }] });
+    clock = 0;
+    await expect(waitAvailable(stub, 'x', wait(), { minutes: 2 })).rejects.toThrow(/^x is still "modifying" after 2 minutes$/);
+    expect(lines).toEqual(['x: modifying', 'x: modifying', 'x: modifying', 'x: modifying']);
+    expect(clock).toBe(2 * 60_000);
+  });
+
+  test('the restore call carries the settings a restore accepts: never public, no deletion protection yet, the source named', async () => {
+    stubMock.on(RestoreDBInstanceFromDBSnapshotCommand).resolves({});
+    stubMock.on(RestoreDBInstanceToPointInTimeCommand).resolves({});
+    const accepted = {
+      DBInstanceClass: 'db.m7g.large',
+      DBSubnetGroupName: 'webapp-prod-subnets',
+      VpcSecurityGroupIds: ['sg-a', 'sg-b'],
+      DBParameterGroupName: 'webapp-prod-params',
+      MultiAZ: true,
+      StorageType: 'io2',
+      PubliclyAccessible: false,
+      DeletionProtection: false,
+      CopyTagsToSnapshot: true,
+      EnableIAMDatabaseAuthentication: true,
+      EnableCloudwatchLogsExports: ['postgresql', 'upgrade'],
+      CACertificateIdentifier: 'rds-ca-rsa2048-g1',
+      AutoMinorVersionUpgrade: true,
+    };
+    await restoreInstance(stub, { snapshot: 'predeploy-prod-x' }, 'webapp-prod-restored', FULL);
+    expect(stubMock.commandCalls(RestoreDBInstanceFromDBSnapshotCommand)[0].args[0].input).toEqual({
+      DBInstanceIdentifier: 'webapp-prod-restored',
+      DBSnapshotIdentifier: 'predeploy-prod-x',
+      ...accepted,
+    });
+    const at = new Date('2026-12-01T02:10:00Z');
+    await restoreInstance(stub, { source: 'webapp-prod', time: 'latest' }, 'webapp-prod-restored', FULL);
+    await restoreInstance(stub, { source: 'webapp-prod', time: at }, 'webapp-prod-repair', FULL);
+    expect(stubMock.commandCalls(RestoreDBInstanceToPointInTimeCommand).map((c) => c.args[0].input)).toEqual([
+      { SourceDBInstanceIdentifier: 'webapp-prod', TargetDBInstanceIdentifier: 'webapp-prod-restored', UseLatestRestorableTime: true, ...accepted },
+      { SourceDBInstanceIdentifier: 'webapp-prod', TargetDBInstanceIdentifier: 'webapp-prod-repair', RestoreTime: at, ...accepted },
+    ]);
+  });
+
+  test('the point-in-time window: from the backup retention to the latest restorable time, both ends included', () => {
+    const now = new Date('2026-12-08T12:00:00Z');
+    const latest = new Date('2026-12-08T11:55:00Z');
+    const db = { DBInstanceIdentifier: 'webapp-prod', BackupRetentionPeriod: 7, LatestRestorableTime: latest };
+    const earliest = new Date('2026-12-01T12:00:00Z');
+    expect(pointInTimeProblem(db, latest, now)).toBeUndefined();
+    expect(pointInTimeProblem(db, earliest, now)).toBeUndefined();
+    expect(pointInTimeProblem(db, 'latest', now)).toBeUndefined();
+    expect(pointInTimeProblem(db, new Date(latest.getTime() + 1), now)).toMatch(/^2026-12-08T11:55:00.001Z is after the latest restorable time of webapp-prod/);
+    expect(pointInTimeProblem(db, new Date(earliest.getTime() - 1), now)).toMatch(/^2026-12-01T11:59:59.999Z is before the 7-day point-in-time window of webapp-prod/);
+    expect(pointInTimeProblem({ ...db, BackupRetentionPeriod: 0 }, 'latest', now)).toBe(
+      'webapp-prod keeps no automated backups, so it has no point-in-time window. Restore a snapshot instead (--snapshot).',
+    );
+    expect(pointInTimeProblem({ DBInstanceIdentifier: 'webapp-prod' }, latest, now)).toMatch(/keeps no automated backups/);
+  });
+
+  const resource = (LogicalResourceId: string, ResourceType: string, PhysicalResourceId: string) => ({
+    LogicalResourceId,
+    ResourceType,
+    PhysicalResourceId,
+    ResourceStatus: 'UPDATE_COMPLETE' as const,
+    Timestamp: new Date(),
+  });
+  const drift = (LogicalResourceId: string, StackResourceDriftStatus?: 'IN_SYNC' | 'MODIFIED' | 'NOT_CHECKED') => ({
+    StackId: 'x',
+    LogicalResourceId,
+    ResourceType: 'AWS::RDS::DBInstance',
+    Timestamp: new Date(),
+    StackResourceDriftStatus,
+  });
+
+  test('drift detection: the stack resource of that instance, waited for until it has a verdict', async () => {
+    cfnMock.on(DescribeStackResourcesCommand, { StackName: 'prod-Data' }).resolves({
+      StackResources: [
+        resource('Alarm', 'AWS::CloudWatch::Alarm', 'webapp-prod'),
+        resource('Replica', 'AWS::RDS::DBInstance', 'webapp-prod-replica'),
+        resource('Database', 'AWS::RDS::DBInstance', 'webapp-prod'),
+      ],
+    });
+    cfnMock.on(DetectStackResourceDriftCommand, { StackName: 'prod-Data', LogicalResourceId: 'Database' }).resolves({ StackResourceDrift: drift('Database') });
+    cfnMock
+      .on(DescribeStackResourceDriftsCommand, { StackName: 'prod-Data' })
+      .resolvesOnce({ StackResourceDrifts: [drift('Replica', 'IN_SYNC')] })
+      .resolves({ StackResourceDrifts: [drift('Replica', 'NOT_CHECKED'), drift('Database', 'IN_SYNC')] });
+    clock = 0;
+    expect(await databaseDrift(cfn, 'prod-Data', 'webapp-prod', wait())).toBe('prod-Data Database (webapp-prod): in sync with its template');
+    expect(clock).toBe(2 * 10_000);
+  });
+
+  test('drift detection says when it cannot tell: no such resource, no verdict after 10 polls, or another status', async () => {
+    cfnMock.on(DescribeStackResourcesCommand).resolves({ StackResources: [resource('Replica', 'AWS::RDS::DBInstance', 'webapp-prod-replica')] });
+    expect(await databaseDrift(cfn, 'prod-Data', 'webapp-prod', wait())).toBe('no AWS::RDS::DBInstance webapp-prod in prod-Data: check the stack by hand');
+    expect(cfnMock.commandCalls(DetectStackResourceDriftCommand)).toHaveLength(0);
+
+    cfnMock.on(DescribeStackResourcesCommand).resolves({ StackResources: [resource('Database', 'AWS::RDS::DBInstance', 'webapp-prod')] });
+    cfnMock.on(DetectStackResourceDriftCommand).resolves({ StackResourceDrift: drift('Database') });
+    cfnMock.on(DescribeStackResourceDriftsCommand).resolves({});
+    expect(await databaseDrift(cfn, 'prod-Data', 'webapp-prod', wait())).toBe('prod-Data Database (webapp-prod): drift status unknown');
+    expect(cfnMock.commandCalls(DescribeStackResourceDriftsCommand)).toHaveLength(10);
+
+    cfnMock.on(DetectStackResourceDriftCommand).resolves({ StackResourceDrift: drift('Database', 'NOT_CHECKED') });
+    expect(await databaseDrift(cfn, 'prod-Data', 'webapp-prod', wait())).toBe('prod-Data Database (webapp-prod): drift status NOT_CHECKED');
+    cfnMock.on(DetectStackResourceDriftCommand).resolves({ StackResourceDrift: drift('Database', 'MODIFIED') });
+    expect(await databaseDrift(cfn, 'prod-Data', 'webapp-prod', wait())).toBe('prod-Data Database (webapp-prod): DRIFTED: properties differ');
   });
 });

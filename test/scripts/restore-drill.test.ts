@@ -164,9 +164,11 @@ describe('restore drill', () => {
     // The secret step of a real restore runs on the copy before it is deleted: record what moto shows.
     let secretOfCopy: string | undefined;
     let deleted: DeleteDBInstanceCommand['input'] | undefined;
+    const modified: ModifyDBInstanceCommand['input'][] = [];
     const original = rds.send.bind(rds);
     const spy = Object.assign(Object.create(rds), {
       send: async (command: Parameters<RDSClient['send']>[0]) => {
+        if (command instanceof ModifyDBInstanceCommand) modified.push(command.input);
         if (command instanceof DeleteDBInstanceCommand) {
           deleted = command.input;
           const copy = (await original(new DescribeDBInstancesCommand({ DBInstanceIdentifier: command.input.DBInstanceIdentifier }))).DBInstances![0];
@@ -188,6 +190,16 @@ describe('restore drill', () => {
       secret: expect.stringMatching(/^arn:aws:secretsmanager:eu-west-1:\d{12}:secret:rds!db-.* \(IAM logins on\)$/),
     });
     expect(secretOfCopy).toBe(`active ${DB_KEY} iam=true`);
+    // At once (moto applies any change at once; RDS would wait for the maintenance window).
+    expect(modified).toEqual([
+      {
+        DBInstanceIdentifier: 'restore-drill-staging-202611220900',
+        ApplyImmediately: true,
+        ManageMasterUserPassword: true,
+        MasterUserSecretKmsKeyId: DB_KEY,
+        EnableIAMDatabaseAuthentication: true,
+      },
+    ]);
     // Deleted for good: no final snapshot to count against the quota, no automated backups left.
     expect(deleted).toEqual({ DBInstanceIdentifier: 'restore-drill-staging-202611220900', SkipFinalSnapshot: true, DeleteAutomatedBackups: true });
     const start = backupMock.commandCalls(StartRestoreJobCommand)[0].args[0].input;
