@@ -20,8 +20,9 @@ import {
   RestoreDBInstanceToPointInTimeCommand,
   StartDBInstanceAutomatedBackupsReplicationCommand,
 } from '@aws-sdk/client-rds';
+import { STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
 import {
   databaseDrift,
   describe as describeInstance,
@@ -32,10 +33,12 @@ import {
   settingsOf,
   waitAvailable,
 } from '../../scripts/lib/restore';
-import { parseArgs, type RestoreClients, runRestore } from '../../scripts/restore-database';
+import { main, parseArgs, type RestoreClients, runRestore } from '../../scripts/restore-database';
 import { type Moto, startMoto } from '../support/moto';
 
 const ROOT = join(__dirname, '..', '..');
+/** The account moto answers as. */
+const MOTO_ACCOUNT = '123456789012';
 let moto: Moto;
 let rds: RDSClient;
 let key: string;
@@ -116,6 +119,43 @@ async function stageDatabase(id: string): Promise<string> {
 }
 
 const clients = (overrides: Partial<RestoreClients> = {}): RestoreClients => ({ rds, rdsDr, cloudformationDr: cfDr, cloudformation: cf, ...overrides });
+
+/**
+ * `client` as the script sees it, recording the restore and modify calls. moto makes a managed
+ * secret active at once; RDS takes minutes: after the call that asks for one, the instance shows
+ * its secret as still being created once, so a restore that does not wait for it is seen.
+ */
+function recording(client: RDSClient) {
+  const restores: unknown[] = [];
+  const modified: ModifyDBInstanceCommand['input'][] = [];
+  const creating = new Set<string>();
+  const send = async (command: Parameters<RDSClient['send']>[0]) => {
+    if (command instanceof RestoreDBInstanceFromDBSnapshotCommand || command instanceof RestoreDBInstanceToPointInTimeCommand) restores.push(command.input);
+    if (command instanceof ModifyDBInstanceCommand) {
+      modified.push(command.input);
+      if (command.input.ManageMasterUserPassword) creating.add(command.input.DBInstanceIdentifier!);
+    }
+    const out = (await client.send(command as never)) as { DBInstances?: { MasterUserSecret?: { SecretStatus?: string } }[] };
+    if (command instanceof DescribeDBInstancesCommand && creating.delete(command.input.DBInstanceIdentifier!)) {
+      for (const db of out.DBInstances ?? []) if (db.MasterUserSecret) db.MasterUserSecret.SecretStatus = 'creating';
+    }
+    return out;
+  };
+  return { client: Object.assign(Object.create(client), { send }) as RDSClient, restores, modified };
+}
+
+/** `client` showing `id` with its automated backups replicated to eu-central-1 until the swap (moto shows no replication). */
+function withReplication(client: RDSClient, id: string): RDSClient {
+  const send = async (command: Parameters<RDSClient['send']>[0]) => {
+    const out = (await client.send(command as never)) as { DBInstances?: object[] };
+    if (command instanceof DescribeDBInstancesCommand && command.input.DBInstanceIdentifier === id && !lines.some((l) => l.startsWith('3/5'))) {
+      for (const db of out.DBInstances ?? [])
+        Object.assign(db, { DBInstanceAutomatedBackupsReplications: [{ DBInstanceAutomatedBackupsArn: 'arn:aws:rds:eu-central-1:333333333333:auto-backup:ab-1' }] });
+    }
+    return out;
+  };
+  return Object.assign(Object.create(client), { send }) as RDSClient;
+}
 const replaceWith = (stage: 'dev' | 'staging' | 'prod', snapshot: string, yes: boolean) => ({ stage, from: { snapshot }, mode: 'replace' as const, yes, context: {} });
 const instance = async (id: string) => (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))).DBInstances![0];
 
@@ -148,9 +188,16 @@ describe('restoring the stage database in place (RDS on moto)', () => {
   test('without --yes it only says what it would do', async () => {
     const snapshot = await stageDatabase('webapp-dev');
     expect(await runRestore(replaceWith('dev', snapshot, false), clients(), wait())).toBe(0);
-    expect(lines[0]).toBe('Would, for webapp-dev in eu-west-1:');
-    expect(lines.join('\n')).toContain(`1. restore snapshot ${snapshot} as webapp-dev-restored (db.t4g.large, Multi-AZ true`);
-    expect(lines.at(-1)).toMatch(/Stop writes first .* then run again with --yes/);
+    const group = (await instance('webapp-dev')).VpcSecurityGroups![0].VpcSecurityGroupId;
+    expect(lines).toEqual([
+      'Would, for webapp-dev in eu-west-1:',
+      `  1. restore snapshot ${snapshot} as webapp-dev-restored (db.t4g.large, Multi-AZ true, subnet group , security groups ${group})`,
+      `  2. apply what a restore drops: a managed master secret (key ${key}), 7 days of backups, Performance Insights false, monitoring every 0 s`,
+      '  3. rename webapp-dev to webapp-dev-old (kept, with its secret) and webapp-dev-restored to webapp-dev, deletion protection true',
+      '  4. no automated-backup replication to restart',
+      "  5. check with CloudFormation drift detection that dev-Data's database instance matches its template",
+      'Stop writes first (docs/disaster-recovery.md, step 2), then run again with --yes.',
+    ]);
     expect((await rds.send(new DescribeDBInstancesCommand({}))).DBInstances!.map((d) => d.DBInstanceIdentifier)).not.toContain('webapp-dev-restored');
   });
 
@@ -158,16 +205,14 @@ describe('restoring the stage database in place (RDS on moto)', () => {
     const snapshot = await stageDatabase('webapp-staging');
     const before = await instance('webapp-staging');
     inSync('staging');
+    const recorded = recording(rds);
+    expect(await runRestore(replaceWith('staging', snapshot, true), clients({ rds: recorded.client }), wait())).toBe(0);
+    // The swap waits for the copy's own secret.
+    expect(lines).toContain('webapp-staging-restored: available (secret not active yet)');
+    expect(lines.indexOf('webapp-staging-restored: available (secret not active yet)')).toBeLessThan(lines.findIndex((l) => l.startsWith('3/5')));
+    expect(lines).toContain('4/5 no automated-backup replication to restart');
     // moto applies every change at once; RDS waits for the maintenance window unless told otherwise.
-    const modified: ModifyDBInstanceCommand['input'][] = [];
-    const original = rds.send.bind(rds);
-    const recording = Object.assign(Object.create(rds), {
-      send: async (command: Parameters<RDSClient['send']>[0]) => {
-        if (command instanceof ModifyDBInstanceCommand) modified.push(command.input);
-        return original(command as never);
-      },
-    }) as RDSClient;
-    expect(await runRestore(replaceWith('staging', snapshot, true), clients({ rds: recording }), wait())).toBe(0);
+    const modified = recorded.modified;
     // Settings first, then the two renames; each at once, deletion protection back on the new name.
     expect(modified).toEqual([
       {
@@ -200,7 +245,10 @@ describe('restoring the stage database in place (RDS on moto)', () => {
     expect(now.MasterUserSecret!.SecretArn).not.toBe(old.MasterUserSecret!.SecretArn);
     expect(now).toMatchObject({ IAMDatabaseAuthenticationEnabled: true, DeletionProtection: true, MultiAZ: true, BackupRetentionPeriod: 7 });
     expect(lines.join('\n')).toMatch(/RESTORED: webapp-staging is the copy of snapshot predeploy-webapp-staging-v1-202611220900; webapp-staging-old is kept\./);
-    expect(lines.join('\n')).toContain('npm run deploy -- --stage staging -c rerunDatabaseSetup=');
+    // The clock stood still but for the one 30 s wait for the secret.
+    expect(lines).toContain(
+      `  - deploy the stage, data first, as the pipeline would: npm run deploy -- --stage staging -c rerunDatabaseSetup=${Date.parse('2026-11-22T09:00:30Z') / 1000} --yes`,
+    );
     // Drift detection, not cdk diff, proves the stack still describes the instance.
     expect(lines).toContain('    staging-Data DatabaseInstance1234 (webapp-staging): in sync with its template');
     expect(cfMock.commandCalls(DetectStackResourceDriftCommand)[0].args[0].input).toEqual({ StackName: 'staging-Data', LogicalResourceId: 'DatabaseInstance1234' });
@@ -214,20 +262,12 @@ describe('restoring the stage database in place (RDS on moto)', () => {
       .resolves({ Stacks: [{ StackName: 'prod-Dr', CreationTime: new Date(), StackStatus: 'UPDATE_COMPLETE', Outputs: [{ OutputKey: 'BackupKeyArn', OutputValue: drKey }] }] });
     rdsDrMock.on(StartDBInstanceAutomatedBackupsReplicationCommand).resolves({});
     // moto shows no replication; the current instance is given one, as RDS would show it.
-    const replicated = Object.assign(Object.create(rds), {
-      send: async (command: Parameters<RDSClient['send']>[0]) => {
-        const out = (await rds.send(command as never)) as { DBInstances?: { DBInstanceIdentifier?: string }[] };
-        if (command instanceof DescribeDBInstancesCommand && command.input.DBInstanceIdentifier === 'webapp-prod' && !lines.some((l) => l.startsWith('3/5'))) {
-          for (const db of out.DBInstances ?? [])
-            Object.assign(db, { DBInstanceAutomatedBackupsReplications: [{ DBInstanceAutomatedBackupsArn: 'arn:aws:rds:eu-central-1:333333333333:auto-backup:ab-1' }] });
-        }
-        return out;
-      },
-    }) as RDSClient;
+    const replicated = withReplication(rds, 'webapp-prod');
     inSync('prod');
     expect(await runRestore(replaceWith('prod', snapshot, true), clients({ rds: replicated }), wait())).toBe(0);
     const [call] = rdsDrMock.commandCalls(StartDBInstanceAutomatedBackupsReplicationCommand).map((c) => c.args[0].input);
     expect(call).toEqual({ SourceDBInstanceArn: (await instance('webapp-prod')).DBInstanceArn, KmsKeyId: drKey, BackupRetentionPeriod: 14 });
+    expect(lines).toContain('4/5 replicate the automated backups to eu-central-1 again');
   });
 
   test('refuses when an earlier restore left its copy behind, and changes nothing', async () => {
@@ -251,7 +291,33 @@ describe('restoring the stage database in place (RDS on moto)', () => {
     expect(() => parseArgs(['--stage', 'qa', '--snapshot', 's1'])).toThrow(/--stage must be one of dev, staging, prod/);
     expect(() => parseArgs(['--stage', 'dev'])).toThrow(/name exactly one of --snapshot and --to-time/);
     expect(() => parseArgs(['--stage', 'dev', '--snapshot', 's', '--to-time', 'latest'])).toThrow(/name exactly one of --snapshot and --to-time/);
-    expect(() => parseArgs(['--stage', 'dev', '--to-time', '2026-12-01 02:10'])).toThrow(/--to-time takes an ISO time with its zone/);
+    expect(parseArgs(['--stage', 'dev', '--to-time', 'latest', '--account', '123456789012', '-c', 'dev.drRegion=eu-north-1'])).toEqual({
+      stage: 'dev',
+      from: { time: 'latest' },
+      mode: 'alongside',
+      yes: false,
+      account: '123456789012',
+      context: { 'dev.drRegion': 'eu-north-1' },
+    });
+    for (const [time, iso] of [
+      ['2026-12-01T02:10Z', '2026-12-01T02:10:00.000Z'],
+      ['2026-12-01T02:10:00.123Z', '2026-12-01T02:10:00.123Z'],
+      ['2026-12-01T04:10:00+02:00', '2026-12-01T02:10:00.000Z'],
+      ['2026-12-01T00:10:00-02:00', '2026-12-01T02:10:00.000Z'],
+    ]) {
+      expect(parseArgs(['--stage', 'dev', '--to-time', time]).from).toEqual({ time: new Date(iso) });
+    }
+    for (const time of [
+      '2026-12-01 02:10',
+      'x2026-12-01T02:10:00Z',
+      '2026-12-01T02:10:00Zx',
+      '2026-12-01T02:10:00',
+      '2026-12-01T02:10:00+2:00',
+      '2026-12-01T02:10:00.Z',
+      '2026-13-45T02:10:00Z',
+    ]) {
+      expect(() => parseArgs(['--stage', 'dev', '--to-time', time]), time).toThrow(`--to-time takes an ISO time with its zone (2026-12-01T02:10:00Z) or "latest", not "${time}".`);
+    }
     expect(() => parseArgs(['--stage', 'dev', '--snapshot', 's', '--force'])).toThrow(/unknown argument "--force"/);
     const run = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'restore-database.ts'), '--stage', 'dev'], { encoding: 'utf8' });
     expect(run.status).toBe(2);
@@ -274,9 +340,18 @@ describe('restoring to a point in time, alongside or in place (RDS on moto)', ()
     clock = time.getTime() + 60_000;
     const args = { stage: 'dev' as const, from: { time }, mode: 'alongside' as const, yes: true, context: {} };
     expect(await runRestore({ ...args, yes: false }, clients(), wait())).toBe(0);
-    expect(lines.join('\n')).toContain(`1. restore the state of ${time.toISOString()} as webapp-dev-repair next to webapp-dev, which keeps serving`);
+    const group = (await instance('webapp-dev')).VpcSecurityGroups![0].VpcSecurityGroupId;
+    expect(lines).toEqual([
+      'Would, for webapp-dev in eu-west-1:',
+      `  1. restore the state of ${time.toISOString()} as webapp-dev-repair next to webapp-dev, which keeps serving (db.t4g.large, single-AZ, subnet group , security groups ${group})`,
+      `  2. give it a managed master secret (key ${key}), IAM logins, Performance Insights false, monitoring every 0 s, 1 day of backups`,
+      'Nothing stops: the stage goes on using its database. Run again with --yes.',
+    ]);
     lines = [];
-    expect(await runRestore(args, clients(), wait())).toBe(0);
+    const recorded = recording(rds);
+    expect(await runRestore(args, clients({ rds: recorded.client }), wait())).toBe(0);
+    expect(recorded.restores).toMatchObject([{ SourceDBInstanceIdentifier: 'webapp-dev', TargetDBInstanceIdentifier: 'webapp-dev-repair', RestoreTime: time, MultiAZ: false }]);
+    expect(lines).toContain('webapp-dev-repair: available (secret not active yet)');
     const repair = await instance('webapp-dev-repair');
     expect(repair).toMatchObject({ MultiAZ: false, DeletionProtection: false, IAMDatabaseAuthenticationEnabled: true, BackupRetentionPeriod: 1 });
     expect(repair.MasterUserSecret).toMatchObject({ SecretStatus: 'active', KmsKeyId: key });
@@ -310,14 +385,19 @@ describe('restoring to a point in time, alongside or in place (RDS on moto)', ()
   });
 });
 
-describe('a copy that differs from the stage database is never swapped in (RDS on moto)', () => {
-  // A moto region of its own, with a stage database of its own.
+describe('the restore command: a copy that differs is never swapped in, and its exit codes (RDS and STS on moto)', () => {
+  // A moto region of its own, with stage databases of its own.
+  let sts: STSClient;
   beforeAll(async () => {
     rds = new RDSClient(moto.clientConfig('ap-northeast-1'));
+    sts = new STSClient(moto.clientConfig('ap-northeast-1'));
     const kms = new KMSClient(moto.clientConfig('ap-northeast-1'));
     key = (await kms.send(new CreateKeyCommand({ Description: 'database key' }))).KeyMetadata!.Arn!;
     kms.destroy();
   });
+  afterAll(() => sts.destroy());
+  /** The command as an operator runs it, in moto's account, with these clients. */
+  const restore = (argv: string[], overrides: Partial<RestoreClients> = {}) => main([...argv, '--account', MOTO_ACCOUNT], {}, () => ({ sts, ...clients(overrides) }), wait());
 
   test('--replace --yes stops before the swap, naming each difference, and changes nothing live (exit 1); an equal copy is swapped in', async () => {
     const snapshot = await stageDatabase('webapp-staging');
@@ -336,7 +416,7 @@ describe('a copy that differs from the stage database is never swapped in (RDS o
     }) as RDSClient;
     inSync('staging');
 
-    expect(await runRestore(replaceWith('staging', snapshot, true), clients({ rds: differing }), wait())).toBe(1);
+    expect(await restore(['--stage', 'staging', '--snapshot', snapshot, '--replace', '--yes'], { rds: differing })).toBe(1);
     expect(lines.at(-1)).toBe(
       'STOPPED before the swap: webapp-staging-restored differs from webapp-staging: instanceClass: "db.t4g.medium" instead of "db.t4g.large"; ' +
         'parameterGroup: "webapp-staging-other" instead of "webapp-staging-params". Fix it by hand (aws rds modify-db-instance), then swap by the runbook.',
@@ -357,10 +437,35 @@ describe('a copy that differs from the stage database is never swapped in (RDS o
     await rds.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: 'webapp-staging-restored', SkipFinalSnapshot: true }));
     lines = [];
     inSync('staging');
-    expect(await runRestore(replaceWith('staging', snapshot, true), clients(), wait())).toBe(0);
+    expect(await restore(['--stage', 'staging', '--snapshot', snapshot, '--replace', '--yes'])).toBe(0);
     expect(lines.some((l) => l.startsWith('STOPPED'))).toBe(false);
     expect(lines).toContain(`RESTORED: webapp-staging is the copy of snapshot ${snapshot}; webapp-staging-old is kept.`);
     expect((await rds.send(new DescribeDBInstancesCommand({}))).DBInstances!.map((d) => d.DBInstanceIdentifier).sort()).toEqual(['webapp-staging', 'webapp-staging-old']);
+  });
+
+  test('exit 2 for credentials of another account or bad arguments, 1 with what was renamed when a step fails', async () => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      // The stage's own account, not moto's: refused before anything is looked at.
+      expect(await main(['--stage', 'prod', '--to-time', 'latest', '--replace', '--yes'], {}, () => ({ sts, ...clients() }), wait())).toBe(2);
+      expect(errors.mock.calls.at(-1)?.[0]).toMatch(/^restore: the credentials are for account 123456789012 .*, but prod is in \d{12}\. .* Nothing was changed\.$/);
+      expect(await restore(['--stage', 'prod', '--to-time', 'yesterday'])).toBe(2);
+      expect(errors.mock.calls.at(-1)?.[0]).toMatch(/^restore: --to-time takes an ISO time with its zone/);
+      expect(lines).toEqual([]);
+
+      // The DR stack lacks its key: the swap is done, the replication is not, and the message says so.
+      const snapshot = await stageDatabase('webapp-prod');
+      cfDrMock.on(DescribeStacksCommand, { StackName: 'prod-Dr' }).resolves({ Stacks: [{ StackName: 'prod-Dr', CreationTime: new Date(), StackStatus: 'UPDATE_COMPLETE' }] });
+      expect(await restore(['--stage', 'prod', '--snapshot', snapshot, '--replace', '--yes'], { rds: withReplication(rds, 'webapp-prod') })).toBe(1);
+      expect(lines.at(-1)).toBe('4/5 replicate the automated backups to eu-central-1 again');
+      expect(errors.mock.calls.at(-1)?.[0]).toBe(
+        'FAILED: prod-Dr has no output BackupKeyArn: deploy the DR stack, then run: aws rds start-db-instance-automated-backups-replication (docs/disaster-recovery.md). ' +
+          'webapp-prod is left as it was unless the log above says it was renamed.',
+      );
+      expect(rdsDrMock.commandCalls(StartDBInstanceAutomatedBackupsReplicationCommand)).toHaveLength(0);
+    } finally {
+      errors.mockRestore();
+    }
   });
 });
 
