@@ -302,16 +302,20 @@ describe('restore drill', () => {
         return original(command as never);
       },
     }) as RDSClient;
-    const result = await runDrill({ ...clients(), rds: undeletable }, options());
     const copy = 'restore-drill-staging-202611221040';
-    expect(result).toMatchObject({ ok: false, cleanedUp: false, instance: copy, verification: { status: 'SUCCESSFUL' } });
-    expect(lines.at(-1)).toBe(
-      `COULD NOT DELETE ${copy}: not authorized to rds:DeleteDBInstance. Delete it by hand: aws rds delete-db-instance --db-instance-identifier ${copy} --skip-final-snapshot`,
-    );
-    const { lines: summary, exitCode } = drillSummary('staging', result);
-    expect(exitCode).toBe(1);
-    expect(summary.slice(-2)).toEqual([`cleanup          FAILED: delete ${copy} by hand`, `RESULT: FAILED: ${copy} could not be deleted`]);
-    await rds.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: copy, SkipFinalSnapshot: true }));
+    try {
+      const result = await runDrill({ ...clients(), rds: undeletable }, options());
+      expect(result).toMatchObject({ ok: false, cleanedUp: false, instance: copy, verification: { status: 'SUCCESSFUL' } });
+      expect(lines.at(-1)).toBe(
+        `COULD NOT DELETE ${copy}: not authorized to rds:DeleteDBInstance. Delete it by hand: aws rds delete-db-instance --db-instance-identifier ${copy} --skip-final-snapshot`,
+      );
+      const { lines: summary, exitCode } = drillSummary('staging', result);
+      expect(exitCode).toBe(1);
+      expect(summary.slice(-2)).toEqual([`cleanup          FAILED: delete ${copy} by hand`, `RESULT: FAILED: ${copy} could not be deleted`]);
+    } finally {
+      // The drill could not delete it; the tests after this one count the drill copies.
+      await rds.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: copy, SkipFinalSnapshot: true }));
+    }
   });
 
   test('a verifier that crashes fails the drill, and the copy is still deleted', async () => {
