@@ -4,7 +4,7 @@ import base from './vitest.config.mts';
 /**
  * The suite Stryker runs against each mutant (npm run mutation): the tests of the modules in its
  * scope (stryker.config.json), which decide safety. Tests that synthesize a stage (templates,
- * cdk-nag, cfn-lint, preflight, the guard and cost on real assemblies) stay out: every mutant of
+ * cdk-nag, cfn-lint, the guard and cost on real assemblies) stay out: every mutant of
  * the config or the read marking would re-synthesize, hours in all, and the decisions they would
  * cover have unit tests of their own.
  */
@@ -25,6 +25,10 @@ export default defineConfig({
       'test/shared/cross-stack-marks.test.ts',
       'test/scripts/backup-cost.test.ts',
       'test/shared/control-tower-checks.test.ts',
+      'test/scripts/restore-drill.test.ts',
+      'test/scripts/restore-database.test.ts',
+      'test/scripts/preflight.test.ts',
+      'test/scripts/args.test.ts',
     ],
     sequence: {},
     // One file at a time, each on an empty moto (test/support/moto.ts): the runs repeat.

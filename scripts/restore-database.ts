@@ -154,7 +154,8 @@ interface RestoreRun {
 /** A repair copy next to the stage database: its settings, but single-AZ, one day of backups and deletable. */
 async function alongside({ args, clients, wait, config, settings, source }: RestoreRun, repair: string): Promise<number> {
   const say = wait.log;
-  const copy: InstanceSettings = { ...settings, multiAz: false, deletionProtection: false, backupRetention: 1, backupReplication: [] };
+  // Deletion protection stays off (the restore and applySettings never set it) and nothing replicates a repair copy.
+  const copy: InstanceSettings = { ...settings, multiAz: false, backupRetention: 1 };
   const plan = [
     `restore ${describeFrom(args.from)} as ${repair} next to ${stageResourceName(args.stage)}, which keeps serving (${copy.instanceClass}, single-AZ, subnet group ${copy.subnetGroup}, security groups ${copy.securityGroups.join(' ')})`,
     `give it a managed master secret (key ${copy.masterSecretKmsKeyId ?? 'the RDS default'}), IAM logins, Performance Insights ${copy.performanceInsights.enabled}, monitoring every ${copy.monitoring.intervalSeconds} s, 1 day of backups`,
@@ -243,32 +244,40 @@ async function drBackupKey(cf: RestoreClients['cloudformationDr'], stage: string
   return key;
 }
 
-async function main(): Promise<number> {
+/** The stage's clients: RDS and CloudFormation in its region and its DR region, STS to check the account. */
+export function restoreClients(config: StageConfig): RestoreClients & { readonly sts: Pick<STSClient, 'send'> } {
+  return {
+    sts: new STSClient({ region: config.region }),
+    rds: new RDSClient({ region: config.region }),
+    rdsDr: new RDSClient({ region: config.drRegion }),
+    cloudformationDr: new CloudFormationClient({ region: config.drRegion }),
+    cloudformation: new CloudFormationClient({ region: config.region }),
+  };
+}
+
+const realTime: Waiting = {
+  now: () => new Date(),
+  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+  log: (line) => console.log(`${new Date().toISOString()} ${line}`),
+};
+
+export async function main(argv = process.argv.slice(2), env = process.env, clientsFor = restoreClients, wait = realTime): Promise<number> {
   let args: RestoreArgs;
   let config: StageConfig;
   try {
-    args = parseArgs(process.argv.slice(2));
-    config = operatorConfig(args.stage, args, process.env);
+    args = parseArgs(argv);
+    config = operatorConfig(args.stage, args, env);
   } catch (error) {
     return refusal('restore', error);
   }
-  const problem = await accountProblem(new STSClient({ region: config.region }), config.account, args.stage);
+  const { sts, ...clients } = clientsFor(config);
+  const problem = await accountProblem(sts, config.account, args.stage);
   if (problem) {
     console.error(`restore: ${problem} Nothing was changed.`);
     return 2;
   }
   try {
-    return await runRestore(
-      args,
-      {
-        rds: new RDSClient({ region: config.region }),
-        rdsDr: new RDSClient({ region: config.drRegion }),
-        cloudformationDr: new CloudFormationClient({ region: config.drRegion }),
-        cloudformation: new CloudFormationClient({ region: config.region }),
-      },
-      { now: () => new Date(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)), log: (line) => console.log(`${new Date().toISOString()} ${line}`) },
-      config,
-    );
+    return await runRestore(args, clients, wait, config);
   } catch (error) {
     console.error(`FAILED: ${(error as Error).message}. ${stageResourceName(args.stage)} is left as it was unless the log above says it was renamed.`);
     return 1;

@@ -19,7 +19,7 @@ import { AWS_REGIONS, closest } from '../lib/config/aws-catalog';
 import { readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
 import { accountProblem } from './lib/credentials';
-import { runDrill } from './lib/drill';
+import { drillSummary, runDrill } from './lib/drill';
 
 const USAGE = `usage: restore-drill --stage ${STAGE_NAMES.join('|')} [--region REGION]`;
 
@@ -58,16 +58,9 @@ async function main(): Promise<number> {
     { cloudformation: new CloudFormationClient(config), backup: new BackupClient(config), lambda: new LambdaClient(config), rds: new RDSClient(config) },
     { stage: args.stage, now: () => new Date(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)), log: (line) => console.log(`${new Date().toISOString()} ${line}`) },
   );
-  console.log('');
-  console.log(`stage            ${args.stage}`);
-  console.log(`recovery point   ${result.recoveryPointTime ?? '-'} (${result.recoveryPoint ?? '-'})`);
-  console.log(`restore          ${result.restoreSeconds ?? '-'} s`);
-  console.log(`verification     ${result.verifySeconds ?? '-'} s: ${result.verification ? `${result.verification.status}: ${result.verification.message}` : '-'}`);
-  console.log(`managed secret   ${result.secret ?? '-'}`);
-  console.log(`measured RTO     ${result.rtoSeconds !== undefined ? `${Math.round(result.rtoSeconds / 60)} min (${result.rtoSeconds} s)` : '-'}`);
-  console.log(`cleanup          ${!result.instance ? 'nothing was restored' : result.cleanedUp ? 'done' : `FAILED: delete ${result.instance} by hand`}`);
-  console.log(result.ok ? 'RESULT: restored and verified' : `RESULT: FAILED: ${result.error ?? result.verification?.message}`);
-  return result.ok ? 0 : 1;
+  const summary = drillSummary(args.stage, result);
+  for (const line of summary.lines) console.log(line);
+  return summary.exitCode;
 }
 
 if (require.main === module) {

@@ -7,6 +7,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createApp } from '../lib/app';
 import { STAGE_NAMES, STAGES } from '../lib/config';
+import { MIN_BOOTSTRAP_VERSION } from '../scripts/lib/preflight';
 import { CLI_CONTEXT } from './support/synth';
 
 const ROOT = join(__dirname, '..');
@@ -14,7 +15,7 @@ const ROOT = join(__dirname, '..');
 interface Artifact {
   type: string;
   environment?: string;
-  properties?: { stackName?: string; templateFile?: string };
+  properties?: { stackName?: string; templateFile?: string; requiresBootstrapStackVersion?: number; lookupRole?: { requiresBootstrapStackVersion?: number } };
 }
 
 /** The stack artifacts of every manifest under an assembly folder (nested stage assemblies included). */
@@ -159,6 +160,13 @@ describe('full synth of all stages', () => {
       const stacks = stacksUnder(join(outdir, `assembly-${name}`)).map(({ artifact }) => [artifact.properties?.stackName, artifact.environment]);
       expect(stacks).toContainEqual([`${name}-Network`, `aws://${STAGES[name].account}/${STAGES[name].region}`]);
     }
+  });
+
+  test('the CDK bootstrap version preflight asks for covers every stack of every stage, its lookup role included', () => {
+    const stacks = stacksUnder(outdir).map(({ artifact }) => artifact.properties ?? {});
+    const needed = stacks.flatMap((p) => [p.requiresBootstrapStackVersion ?? 0, p.lookupRole?.requiresBootstrapStackVersion ?? 0]);
+    expect(stacks.every((p) => (p.requiresBootstrapStackVersion ?? 0) > 0 && (p.lookupRole?.requiresBootstrapStackVersion ?? 0) > 0)).toBe(true);
+    expect(Math.max(...needed)).toBeLessThanOrEqual(MIN_BOOTSTRAP_VERSION);
   });
 
   // Each template is linted against the region it deploys to, so region-specific checks mean

@@ -74,6 +74,19 @@ async function stackOutputs(cf: DrillClients['cloudformation'], stage: string): 
   return outputs as Outputs;
 }
 
+/** The verifier's answer, when it is one; anything else (not JSON, another shape, another status) is undefined. */
+function asVerification(payload: string): Verification | undefined {
+  let answer: unknown;
+  try {
+    answer = JSON.parse(payload);
+  } catch {
+    return undefined;
+  }
+  const { status, message } = (answer ?? {}) as Partial<Verification>;
+  if ((status === 'SUCCESSFUL' || status === 'FAILED' || status === 'SKIPPED') && typeof message === 'string') return { status, message };
+  return undefined;
+}
+
 const seconds = (from: Date, to: Date) => Math.round((to.getTime() - from.getTime()) / 1000);
 
 /**
@@ -162,10 +175,12 @@ export async function runDrill(clients: DrillClients, options: DrillOptions): Pr
       );
       const payload = invoked.Payload ? new TextDecoder().decode(invoked.Payload) : '';
       const verifySeconds = seconds(restored, options.now());
+      const verification = invoked.FunctionError ? undefined : asVerification(payload);
       if (invoked.FunctionError) {
         result = { ...base, ok: false, restoreSeconds, verifySeconds, error: `the verifier failed: ${payload}` };
+      } else if (!verification) {
+        result = { ...base, ok: false, restoreSeconds, verifySeconds, error: `the verifier answered no verification (a status and a message): ${payload.slice(0, 500)}` };
       } else {
-        const verification = JSON.parse(payload) as Verification;
         const secret = await secretStep(clients, instance, outputs.DatabaseKeyArn, options);
         const ok = verification.status === 'SUCCESSFUL' && secret.ok;
         result = {
@@ -199,4 +214,36 @@ export async function runDrill(clients: DrillClients, options: DrillOptions): Pr
     }
   }
   return { ...result, ok: result.ok && cleanedUp, cleanedUp };
+}
+
+/**
+ * What the drill tells the operator at the end, and its exit code: 0 only when the copy was
+ * restored, verified SUCCESSFUL, got its secret and was deleted (`result.ok`); a verification
+ * that FAILED or was SKIPPED, a crashed verifier or a copy left behind is 1.
+ */
+export function drillSummary(stage: string, result: DrillResult): { lines: string[]; exitCode: 0 | 1 } {
+  const rto = result.rtoSeconds !== undefined ? `${Math.round(result.rtoSeconds / 60)} min (${result.rtoSeconds} s)` : '-';
+  const cleanup = !result.instance ? 'nothing was restored' : result.cleanedUp ? 'done' : `FAILED: delete ${result.instance} by hand`;
+  const lines = [
+    '',
+    `stage            ${stage}`,
+    `recovery point   ${result.recoveryPointTime ?? '-'} (${result.recoveryPoint ?? '-'})`,
+    `restore          ${result.restoreSeconds ?? '-'} s`,
+    `verification     ${result.verifySeconds ?? '-'} s: ${result.verification ? `${result.verification.status}: ${result.verification.message}` : '-'}`,
+    `managed secret   ${result.secret ?? '-'}`,
+    `measured RTO     ${rto}`,
+    `cleanup          ${cleanup}`,
+    result.ok ? 'RESULT: restored and verified' : `RESULT: FAILED: ${failure(result)}`,
+  ];
+  return { lines, exitCode: result.ok ? 0 : 1 };
+}
+
+/**
+ * Why a drill that is not ok failed, in one line: its error, else a verification that was not
+ * SUCCESSFUL, else the one failure left, the copy that could not be deleted.
+ */
+function failure(result: DrillResult): string {
+  if (result.error) return result.error;
+  if (result.verification && result.verification.status !== 'SUCCESSFUL') return `the verification was ${result.verification.status}: ${result.verification.message}`;
+  return `${result.instance} could not be deleted`;
 }

@@ -107,8 +107,9 @@ export async function waitAvailable(rds: Pick<RDSClient, 'send'>, id: string, wa
     const pending = db?.PendingModifiedValues && Object.values(db.PendingModifiedValues).some((v) => v !== undefined);
     const secretReady = !secret || db?.MasterUserSecret?.SecretStatus === 'active';
     if (db?.DBInstanceStatus === 'available' && !pending && secretReady) return db;
-    if (wait.now().getTime() >= deadline) throw new Error(`${id} is still "${db?.DBInstanceStatus ?? 'missing'}" after ${minutes} minutes`);
-    wait.log(`${id}: ${db?.DBInstanceStatus ?? 'not there yet'}${pending ? ' (changes pending)' : ''}${secretReady ? '' : ' (secret not active yet)'}`);
+    const waitingFor = `${pending ? ' (changes pending)' : ''}${secretReady ? '' : ' (secret not active yet)'}`;
+    if (wait.now().getTime() >= deadline) throw new Error(`${id} is still "${db?.DBInstanceStatus ?? 'missing'}"${waitingFor} after ${minutes} minutes`);
+    wait.log(`${id}: ${db?.DBInstanceStatus ?? 'not there yet'}${waitingFor}`);
     await wait.sleep(30_000);
   }
 }
@@ -150,11 +151,6 @@ export async function restoreInstance(rds: Pick<RDSClient, 'send'>, from: Restor
       ...restoreSettings(settings),
     }),
   );
-}
-
-/** Restores `snapshot` as `target` with what a snapshot restore accepts of `settings`. */
-export async function restoreFromSnapshot(rds: Pick<RDSClient, 'send'>, snapshot: string, target: string, settings: InstanceSettings): Promise<void> {
-  await restoreInstance(rds, { snapshot }, target, settings);
 }
 
 /**

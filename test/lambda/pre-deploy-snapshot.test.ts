@@ -154,8 +154,11 @@ describe('pre-deploy snapshot against moto (RDS, ECS, KMS in two regions)', () =
     expect(await snapshots(clients.rds)).toHaveLength(before);
   });
 
-  test('pruning keeps the newest N of its own snapshots in both regions and never touches others', async () => {
+  test('pruning keeps the newest N of its own snapshots in both regions and never touches others, not even one tagged for the stage by hand', async () => {
     await clients.rds.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: DB, DBSnapshotIdentifier: 'manual-before-migration' }));
+    // Taken by a person and tagged for the stage, older than the newest N: the stage tag alone does
+    // not make a snapshot the tool's (only the tool tag does), so it is kept.
+    await clients.rds.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: DB, DBSnapshotIdentifier: 'manual-stage-tagged', Tags: [{ Key: TAGS.stage, Value: 'prod' }] }));
     await clients.rds.send(
       new CreateDBSnapshotCommand({
         DBInstanceIdentifier: DB,
@@ -174,7 +177,7 @@ describe('pre-deploy snapshot against moto (RDS, ECS, KMS in two regions)', () =
       if (version === 'v1.5.0') expect(outcome.pruned).toEqual([`primary:${first.snapshotId}`, `${DR}:${first.snapshotId}`]);
     }
     const primary = (await snapshots(clients.rds)).map((s) => s.DBSnapshotIdentifier).sort();
-    expect(primary).toEqual([...ids.slice(1), 'manual-before-migration', 'other-stage-tool-snapshot'].sort());
+    expect(primary).toEqual([...ids.slice(1), 'manual-before-migration', 'manual-stage-tagged', 'other-stage-tool-snapshot'].sort());
     const dr = (await snapshots(clients.rdsDr)).map((s) => s.DBSnapshotIdentifier).sort();
     expect(dr).toEqual(ids.slice(1).sort());
   });
@@ -465,6 +468,15 @@ describe('failures the stand-in cannot produce fail closed, with the database, t
       own('p-old', 40),
       { ...own('p-notime', 5), SnapshotCreateTime: undefined },
       own('other-stage', 70, 'available', 'staging'),
+      // The stage's tag without the tool's: a snapshot a person made (or tagged), never pruned.
+      { ...own('manual-prod', 80), TagList: [{ Key: TAGS.stage, Value: 'prod' }] },
+      {
+        ...own('manual-tool-false', 90),
+        TagList: [
+          { Key: TOOL_TAG, Value: 'false' },
+          { Key: TAGS.stage, Value: 'prod' },
+        ],
+      },
     ];
     rdsMock.on(DescribeDBSnapshotsCommand, { DBInstanceIdentifier: DB, SnapshotType: 'manual', Marker: undefined }).resolves({ DBSnapshots: list.slice(0, 4), Marker: 'page-2' });
     rdsMock.on(DescribeDBSnapshotsCommand, { DBInstanceIdentifier: DB, SnapshotType: 'manual', Marker: 'page-2' }).resolves({ DBSnapshots: list.slice(4) });
@@ -476,8 +488,8 @@ describe('failures the stand-in cannot produce fail closed, with the database, t
       { snapshotId: 'p-current', startedAt: at.toISOString() },
       at,
     );
-    // Newest first: p-1 (10), p-2 (20), p-3 (30) are kept; p-old (40) goes; p-current, p-creating,
-    // the one without a time (sorted last) and the other stage's are not touched.
+    // Newest first: p-1 (10), p-2 (20), p-3 (30) are kept; p-old (40) and the one without a time
+    // (sorted last) go; p-current, p-creating, the other stage's and the hand-made ones are not touched.
     expect(outcome.pruned).toEqual(['primary:p-old', 'primary:p-notime']);
     expect(rdsMock.commandCalls(DeleteDBSnapshotCommand).map((c) => c.args[0].input.DBSnapshotIdentifier)).toEqual(['p-old', 'p-notime']);
     // A copy that already exists in the DR region is fine.

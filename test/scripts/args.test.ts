@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest';
 import { PROJECT_ROOT } from '../../lib/shared/paths';
 import { parseArgs as cost } from '../../scripts/cost';
 import { parseArgs as dbShell } from '../../scripts/db-shell';
-import { readFlags } from '../../scripts/lib/args';
+import { addContext, readFlags, stageArg } from '../../scripts/lib/args';
 import { UsageError } from '../../scripts/lib/assembly';
 
 const spec = { values: ['--stage', '--minutes', '-c', '--context'], switches: ['--yes'], usage: 'usage: x' };
@@ -57,6 +57,14 @@ describe('the scripts read their command lines with node:util parseArgs', () => 
     expect(() => cost(['--assembly', 'cdk.out', '--db-used-percent', '-3'])).toThrow('--db-used-percent takes a number from 0 to 100, not "-3"');
     expect(() => cost(['--assembly', 'a.out', '--assembly', 'b.out'])).toThrow('--assembly is given twice ("a.out", then "b.out"). Fix: give it once.');
   });
+
+  test('--context is the long form of -c even where a script lists only -c; a lone -- ends the flags', () => {
+    expect(readFlags(['--context', 'a=b', '-c', 'c=d'], { values: ['-c'], usage: 'usage: x' })).toEqual([
+      ['--context', 'a=b'],
+      ['-c', 'c=d'],
+    ]);
+    expect(readFlags(['--yes', '--'], spec)).toEqual([['--yes', undefined]]);
+  });
 });
 
 /** Every command of package.json that runs a script of scripts/, by npm name and file. */
@@ -91,5 +99,24 @@ describe('every command parses its arguments with readFlags', () => {
       expect(error).toBeInstanceOf(UsageError);
       expect((error as Error).message).toMatch(new RegExp(`^unknown argument "${arg}"\\. usage: `));
     }
+  });
+});
+
+describe('-c KEY=VALUE and --stage', () => {
+  test('a key of any length, the value after the first =, which may be empty', () => {
+    const context: Record<string, string> = {};
+    addContext(context, '-c', 'a=b', 'usage: x');
+    addContext(context, '-c', 'prod.domain={"zoneName":"x=y"}', 'usage: x');
+    addContext(context, '--context', 'imageTag=', 'usage: x');
+    expect(context).toEqual({ a: 'b', 'prod.domain': '{"zoneName":"x=y"}', imageTag: '' });
+  });
+
+  test.each(['=value', 'novalue'])('refuses "%s", naming the flag and the usage', (value) => {
+    expect(() => addContext({}, '--context', value, 'usage: x')).toThrow(`--context takes KEY=VALUE, not "${value}". usage: x`);
+  });
+
+  test('--stage names one of the stages', () => {
+    expect(stageArg('prod', 'usage: x')).toBe('prod');
+    for (const stage of [undefined, '', 'qa', 'Prod']) expect(() => stageArg(stage, 'usage: x')).toThrow('--stage must be one of dev, staging, prod. usage: x');
   });
 });

@@ -2,8 +2,18 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { ConfigServiceClient } from '@aws-sdk/client-config-service';
-import { DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { CreateRepositoryCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
+import {
+  AllocateAddressCommand,
+  CreateNatGatewayCommand,
+  CreateSubnetCommand,
+  CreateTagsCommand,
+  CreateVpcCommand,
+  DeleteNatGatewayCommand,
+  DescribeImagesCommand as DescribeMachineImagesCommand,
+  EC2Client,
+  type Tag,
+} from '@aws-sdk/client-ec2';
+import { CreateRepositoryCommand, DescribeImagesCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
 import { CreateClusterCommand, CreateServiceCommand, ECSClient, RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import { GuardDutyClient } from '@aws-sdk/client-guardduty';
 import { IAMClient } from '@aws-sdk/client-iam';
@@ -18,13 +28,12 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { loadStages, type StageConfig } from '../../lib/config';
 import { NAT_IMAGES } from '../../lib/network/nat-instances';
-import { formatPreflight, MIN_BOOTSTRAP_VERSION, type PreflightClients, type PreflightOptions, preflight } from '../../scripts/lib/preflight';
+import { formatPreflight, type PreflightClients, type PreflightOptions, preflight } from '../../scripts/lib/preflight';
 import { engineCheck } from '../../scripts/lib/preflight-release';
 import { tagRelease } from '../../scripts/lib/release-tags';
 import { parseArgs } from '../../scripts/preflight';
 import { imageManifest } from '../support/ecr';
 import { type Moto, startMoto } from '../support/moto';
-import { synthStage } from '../support/synth';
 
 const ROOT = join(__dirname, '..', '..');
 /** moto answers as this account. */
@@ -154,7 +163,7 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
   test("the NAT instances' pinned image: missing or deprecated (states moto cannot give: a stub answers) says how to refresh it", async () => {
     const answering = (Images: object[]) => ({
       ...clients(),
-      ec2: { send: async (command: object) => (command instanceof DescribeImagesCommand ? { Images } : clients().ec2.send(command as never)) } as never,
+      ec2: { send: async (command: object) => (command instanceof DescribeMachineImagesCommand ? { Images } : clients().ec2.send(command as never)) } as never,
     });
     const gone = await preflight(staging(), answering([]), options());
     expect(gone.checks.find((c) => c.name === 'nat instance image')).toEqual({
@@ -277,6 +286,7 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
     expect(image.fix).toMatch(
       /^CI pushes to 222222222222\/eu-west-1, which replicates it here within minutes of the push\. Check it was pushed and replicated: aws ecr describe-image-replication-status --registry-id 222222222222/,
     );
+    expect(image.fix).toContain(`--repository-name webapp --image-id imageDigest=${DIGEST} (images pushed`);
   });
 
   test('an image that arrives while preflight waits (replication is asynchronous)', async () => {
@@ -404,6 +414,210 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
     expect(prodResult.exitCode).toBe(1);
   });
 
+  test('the bootstrap needs version 8 or newer', async () => {
+    const ssm = new SSMClient(moto.clientConfig('eu-north-1'));
+    const config = staging({ 'staging.drRegion': 'eu-north-1' });
+    try {
+      await ssm.send(new PutParameterCommand({ Name: '/cdk-bootstrap/hnb659fds/version', Value: '8', Type: 'String', Overwrite: true }));
+      expect((await preflight(config, clients(), options())).checks.find((c) => c.name === 'bootstrap eu-north-1')).toMatchObject({
+        status: 'ok',
+        detail: 'CDK bootstrap version 8',
+      });
+      // Only "no such parameter" means not bootstrapped; any other error cannot tell.
+      const denied = { send: async () => Promise.reject(Object.assign(new Error('not authorized to perform ssm:GetParameter'), { name: 'AccessDeniedException' })) };
+      const base = clients();
+      const deniedThere = { ...base, ssm: (region: string) => (region === 'eu-north-1' ? (denied as never) : base.ssm(region)) };
+      expect((await preflight(config, deniedThere, options())).checks.find((c) => c.name === 'bootstrap eu-north-1')).toEqual({
+        name: 'bootstrap eu-north-1',
+        status: 'error',
+        detail: 'could not check: AccessDeniedException: not authorized to perform ssm:GetParameter',
+      });
+      await ssm.send(new PutParameterCommand({ Name: '/cdk-bootstrap/hnb659fds/version', Value: '7', Type: 'String', Overwrite: true }));
+      expect((await preflight(config, clients(), options())).checks.find((c) => c.name === 'bootstrap eu-north-1')).toEqual({
+        name: 'bootstrap eu-north-1',
+        status: 'missing',
+        detail: 'CDK bootstrap version 7 is older than 8',
+        fix: `npx cdk bootstrap aws://${ACCOUNT}/eu-north-1`,
+      });
+    } finally {
+      await ssm.send(new DeleteParameterCommand({ Name: '/cdk-bootstrap/hnb659fds/version' }));
+    }
+  });
+
+  test('the image: by digest too; a missing repository says to deploy the registry; a registry that is its own source says to push', async () => {
+    const ecr = new ECRClient(moto.clientConfig());
+    const digest = (await ecr.send(new DescribeImagesCommand({ repositoryName: 'webapp', imageIds: [{ imageTag: 'v0.1.0' }] }))).imageDetails![0].imageDigest!;
+    expect((await preflight(staging(), clients(), options({ image: digest }))).checks.find((c) => c.name === 'image')).toMatchObject({ status: 'ok' });
+
+    const own = staging();
+    const noRepository = await preflight({ ...own, image: { ...own.image, repositoryName: 'webapp-nowhere' } }, clients(), options());
+    expect(noRepository.checks.find((c) => c.name === 'image')).toEqual({
+      name: 'image',
+      status: 'missing',
+      detail: `${ACCOUNT}/eu-west-1 webapp-nowhere: the repository does not exist`,
+      fix: `deploy the registry stack first: npx cdk deploy Registry-${ACCOUNT}-eu-west-1-webapp-nowhere`,
+    });
+
+    const ownSource = { ...own, image: { ...own.image, source: { account: ACCOUNT, region: 'eu-west-1' } } };
+    expect((await preflight(ownSource, clients(), options({ image: 'v9.9.9' }))).checks.find((c) => c.name === 'image')?.fix).toBe(
+      `push it: docker buildx build --platform linux/arm64 --provenance=false -t ${ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/webapp:v9.9.9 --push .`,
+    );
+
+    const otherRegion = { ...own, image: { ...own.image, source: { account: ACCOUNT, region: 'eu-central-1' } } };
+    expect((await preflight(otherRegion, clients(), options({ image: 'v9.9.9' }))).checks.find((c) => c.name === 'image')?.fix).toMatch(
+      new RegExp(`^CI pushes to ${ACCOUNT}/eu-central-1, which replicates it here .* --image-id imageTag=v9\\.9\\.9 `),
+    );
+
+    // Waiting polls every 10 s up to the limit, not past it.
+    const start = clock;
+    await preflight(staging(), clients(), options({ image: 'v9.9.9', waitForImageSeconds: 60 }));
+    expect(clock - start).toBe(60_000);
+
+    // An error that is not "not found" cannot tell: could not check.
+    const denied = { send: async () => Promise.reject(Object.assign(new Error('not authorized to perform ecr:DescribeImages'), { name: 'AccessDeniedException' })) };
+    expect((await preflight(staging(), { ...clients(), ecr: denied as never }, options())).checks.find((c) => c.name === 'image')).toEqual({
+      name: 'image',
+      status: 'error',
+      detail: 'could not check: AccessDeniedException: not authorized to perform ecr:DescribeImages',
+    });
+  });
+
+  test('a stage without a domain has no DNS or SES check; a resolver failure other than "no answer" cannot tell', async () => {
+    const names = (await preflight({ ...staging(), domain: undefined }, clients(), options())).checks.map((c) => c.name);
+    expect(names).not.toContain('dns');
+    expect(names).not.toContain('ses');
+    // Public DNS may list the name servers in any order and case, with or without the final dot.
+    const shuffled = async () => [...zoneNs].reverse().map((n) => `${n.toUpperCase()}.`);
+    expect((await preflight(staging(), clients(), options({ resolveNs: shuffled }))).checks.find((c) => c.name === 'dns')?.status).toBe('ok');
+    const noAnswer = async () => Promise.reject(Object.assign(new Error('queryNs ENODATA'), { code: 'ENODATA' }));
+    expect((await preflight(staging(), clients(), options({ resolveNs: noAnswer }))).checks.find((c) => c.name === 'dns')?.detail).toMatch(/public DNS answers nothing$/);
+    const servfail = async () => Promise.reject(Object.assign(new Error('queryNs ESERVFAIL staging.example.com'), { code: 'ESERVFAIL' }));
+    expect((await preflight(staging(), clients(), options({ resolveNs: servfail }))).checks.find((c) => c.name === 'dns')).toEqual({
+      name: 'dns',
+      status: 'error',
+      detail: 'could not check: Error: queryNs ESERVFAIL staging.example.com',
+    });
+  });
+
+  test('the snapshot quota: ManualSnapshots among the others, each region with its own retention, full only below the headroom', async () => {
+    const quotas = (used: number) => ({
+      AccountQuotas: [
+        { AccountQuotaName: 'DBInstances', Used: 3, Max: 40 },
+        { AccountQuotaName: 'ManualSnapshots', Used: used, Max: 100 },
+      ],
+    });
+    rdsMock['eu-west-1'].on(DescribeAccountAttributesCommand).resolves(quotas(12));
+    rdsMock['eu-central-1'].on(DescribeAccountAttributesCommand).resolves(quotas(95));
+    const result = await preflight(staging({ 'staging.backup.drCopyRetentionDays': '7' }), clients(), options());
+    // 14 daily points in the stage region, 7 DR copies, 5 pre-deploy snapshots, 5 spare.
+    expect(result.checks.filter((c) => c.name.startsWith('snapshot quota'))).toEqual([
+      { name: 'snapshot quota eu-west-1', status: 'ok', detail: '12 of 100 manual snapshots used; the design holds up to 24' },
+      { name: 'snapshot quota eu-central-1', status: 'ok', detail: '95 of 100 manual snapshots used; the design holds up to 17' },
+    ]);
+    rdsMock['eu-west-1'].on(DescribeAccountAttributesCommand).resolves({ AccountQuotas: [{ AccountQuotaName: 'DBInstances', Used: 3, Max: 40 }] });
+    expect((await preflight(staging(), clients(), options())).checks.find((c) => c.name === 'snapshot quota eu-west-1')).toEqual({
+      name: 'snapshot quota eu-west-1',
+      status: 'error',
+      detail: 'RDS did not report the ManualSnapshots quota',
+    });
+  });
+
+  test('VPC, Elastic IP and NAT gateway quotas: what exists counts, the stage own resources are not counted twice', async () => {
+    // EC2 in a moto region of its own (one default VPC), and every quota from a stand-in.
+    const ec2 = new EC2Client(moto.clientConfig('eu-west-3'));
+    const quotaClient = new ServiceQuotasClient({ region: 'eu-west-1' });
+    const quotaMock = mockClient(quotaClient);
+    const limits = (vpcs: number, eips: number, nats: number) => {
+      quotaMock.reset();
+      quotaMock.on(GetServiceQuotaCommand, { QuotaCode: 'L-F678F1CE' }).resolves({ Quota: { Value: vpcs } });
+      quotaMock.on(GetServiceQuotaCommand, { QuotaCode: 'L-0263D0A3' }).resolves({ Quota: { Value: eips } });
+      quotaMock.on(GetServiceQuotaCommand, { QuotaCode: 'L-FE5A380F' }).resolves({ Quota: { Value: nats } });
+    };
+    // A stage with NAT gateways, two of them.
+    const config = staging({ 'staging.network.nat': 'gateway' });
+    const quotaChecks = async () =>
+      (await preflight(config, { ...clients(), ec2, serviceQuotas: quotaClient }, options())).checks.filter((c) => /quota$/.test(c.name) && !c.name.startsWith('snapshot'));
+    const stage = (value: string): Tag[] => [{ Key: 'stage', Value: value }];
+    try {
+      // Another stage's VPC, and one whose tag names staging under another key: neither is the stage's.
+      await ec2.send(new CreateVpcCommand({ CidrBlock: '10.1.0.0/16', TagSpecifications: [{ ResourceType: 'vpc', Tags: stage('prod') }] }));
+      const other = await ec2.send(new CreateVpcCommand({ CidrBlock: '10.2.0.0/16', TagSpecifications: [{ ResourceType: 'vpc', Tags: [{ Key: 'Name', Value: 'staging' }] }] }));
+      // Elastic IPs: the stage's one, another stage's, an untagged one.
+      for (const tags of [stage('staging'), stage('prod'), []]) {
+        const { AllocationId } = await ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
+        if (tags.length) await ec2.send(new CreateTagsCommand({ Resources: [AllocationId!], Tags: tags }));
+      }
+      // NAT gateways (private ones, which need no address): in subnet a two others, the stage's
+      // own and a deleted one; in subnet b another.
+      const subnet = async (cidr: string) => (await ec2.send(new CreateSubnetCommand({ VpcId: other.Vpc!.VpcId, CidrBlock: cidr }))).Subnet!.SubnetId!;
+      const [a, b] = [await subnet('10.2.1.0/24'), await subnet('10.2.2.0/24')];
+      const nat = async (SubnetId: string, tags: Tag[] = []) =>
+        (await ec2.send(new CreateNatGatewayCommand({ SubnetId, ConnectivityType: 'private', TagSpecifications: [{ ResourceType: 'natgateway', Tags: tags }] }))).NatGateway!
+          .NatGatewayId!;
+      await nat(a);
+      await nat(a);
+      await nat(a, stage('staging'));
+      await ec2.send(new DeleteNatGatewayCommand({ NatGatewayId: await nat(a) }));
+      await nat(b);
+
+      limits(4, 4, 3);
+      expect(await quotaChecks()).toEqual([
+        { name: 'vpc quota', status: 'ok', detail: '3 of 4 VPCs in eu-west-1, one more for the stage' },
+        { name: 'elastic ip quota', status: 'ok', detail: '3 of 4 Elastic IPs in eu-west-1; the NAT gateways need 1 more' },
+        { name: 'nat gateway quota', status: 'ok', detail: 'at most 2 other NAT gateway(s) per subnet, 3 allowed per AZ' },
+      ]);
+      limits(3, 3, 2);
+      expect(await quotaChecks()).toEqual([
+        {
+          name: 'vpc quota',
+          status: 'missing',
+          detail: '3 of 3 VPCs in eu-west-1 exist and the stage needs one more',
+          fix: 'raise "VPCs per Region" in Service Quotas, or delete an unused VPC',
+        },
+        {
+          name: 'elastic ip quota',
+          status: 'missing',
+          detail: '3 of 3 Elastic IPs in eu-west-1 are taken and the 2 NAT gateway(s) need 1 more',
+          fix: 'raise "EC2-VPC Elastic IPs" in Service Quotas, or release unused addresses',
+        },
+        {
+          name: 'nat gateway quota',
+          status: 'missing',
+          detail: '2 NAT gateways already run in one place and 2 are allowed per AZ',
+          fix: 'raise "NAT gateways per Availability Zone" in Service Quotas',
+        },
+      ]);
+      // Once the stage has its VPC and both addresses, it needs no more of either.
+      await ec2.send(new CreateVpcCommand({ CidrBlock: '10.3.0.0/16', TagSpecifications: [{ ResourceType: 'vpc', Tags: stage('staging') }] }));
+      const { AllocationId } = await ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
+      await ec2.send(new CreateTagsCommand({ Resources: [AllocationId!], Tags: stage('staging') }));
+      limits(4, 4, 3);
+      expect((await quotaChecks()).slice(0, 2)).toEqual([
+        { name: 'vpc quota', status: 'ok', detail: "4 of 4 VPCs in eu-west-1, the stage's included" },
+        { name: 'elastic ip quota', status: 'ok', detail: '4 of 4 Elastic IPs in eu-west-1; the NAT gateways need 0 more' },
+      ]);
+    } finally {
+      quotaMock.restore();
+      ec2.destroy();
+    }
+  });
+
+  test('the report: one line per check, its fix under it, and the verdict with what is missing and what could not be checked', async () => {
+    sesMock.on(GetAccountCommand).rejects(Object.assign(new Error('not authorized to perform ses:GetAccount'), { name: 'AccessDeniedException' }));
+    const config = staging();
+    const result = await preflight(config, clients(), options({ image: 'v9.9.9' }));
+    expect(result.exitCode).toBe(1);
+    const text = formatPreflight(config, result).split('\n');
+    // Names padded to the longest, "config recorder eu-central-1".
+    expect(text).toContain(`  MISSING  image                         v9.9.9 is not in ${ACCOUNT}/eu-west-1 webapp`);
+    expect(text[text.indexOf(`  MISSING  image                         v9.9.9 is not in ${ACCOUNT}/eu-west-1 webapp`) + 1]).toMatch(
+      /^ {9} {2} {28} {2}fix: CI pushes to 222222222222\/eu-west-1/,
+    );
+    expect(text).toContain('  ERROR    ses                           could not check: AccessDeniedException: not authorized to perform ses:GetAccount');
+    expect(text.filter((l) => l.includes('fix:'))).toHaveLength(1);
+    expect(text.at(-1)).toBe('NOT READY: 1 thing(s) missing, 1 could not be checked. Fix them and run preflight again.');
+  });
+
   test('a check that cannot run is reported, and the exit code is 2 when nothing is missing', async () => {
     sesMock.on(GetAccountCommand).rejects(Object.assign(new Error('not authorized to perform ses:GetAccount'), { name: 'AccessDeniedException' }));
     const result = await preflight(staging(), clients(), options());
@@ -414,13 +628,6 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
     });
     expect(result.exitCode).toBe(2);
     expect(formatPreflight(staging(), result).split('\n').at(-1)).toMatch(/^COULD NOT CHECK: 1 check\(s\) failed to run/);
-  });
-
-  test('the bootstrap version it asks for covers every stack the app synthesizes', () => {
-    const assembly = (synthStage('dev').stage.node.root as unknown as { synth(): { stacksRecursively: { requiresBootstrapStackVersion?: number }[] } }).synth();
-    const needed = Math.max(...assembly.stacksRecursively.map((s) => s.requiresBootstrapStackVersion ?? 0));
-    expect(needed).toBeLessThanOrEqual(MIN_BOOTSTRAP_VERSION);
-    expect(needed).toBeGreaterThan(0);
   });
 });
 
