@@ -15,6 +15,7 @@
  * a stack that could not be read (no credentials, access denied).
  */
 import { Writable } from 'node:stream';
+import { stripVTControlCharacters } from 'node:util';
 import { formatDifferences, fullDiff } from '@aws-cdk/cloudformation-diff';
 import { CloudFormationClient, GetTemplateCommand } from '@aws-sdk/client-cloudformation';
 import { STAGE_NAMES } from '../lib/config';
@@ -86,10 +87,8 @@ export function formatDiff(before: Template, after: Template): string {
   const diff = fullDiff(before as never, after as never);
   if (diff.isEmpty) return 'There were no differences';
   formatDifferences(stream as never, diff);
-  return chunks
-    .join('')
-    .replace(/\u001b\[[0-9;]*m/g, '')
-    .trimEnd();
+  // The formatter colours its output for a terminal; a PR comment shows plain text.
+  return stripVTControlCharacters(chunks.join('')).trimEnd();
 }
 
 export async function deployedDiff(args: DeployedDiffArgs, cfnFor: (region: string) => Pick<CloudFormationClient, 'send'>): Promise<{ text: string; failed: number }> {

@@ -267,7 +267,7 @@ describe('jobs that can assume AWS roles: which files, and what they install', (
   test('only the workflow files the CI roles trust (job_workflow_ref) have such jobs, and releases come from the branch the roles name', () => {
     const privileged = readdirSync(DIR)
       .filter((f) => f.endsWith('.yml'))
-      .filter((f) => Object.values(workflow(f).jobs).some((j) => (j.permissions ?? workflow(f).permissions ?? {})['id-token'] === 'write'));
+      .filter((f) => Object.values(workflow(f).jobs).some((j) => (j.permissions ?? workflow(f).permissions)?.['id-token'] === 'write'));
     expect(privileged.map((f) => `.github/workflows/${f}`).sort()).toEqual(Object.values(CI_WORKFLOWS).sort());
     const deployWf = workflow('deploy.yml');
     expect(deployWf.on.push).toEqual({ branches: [DEFAULT_BRANCH] });

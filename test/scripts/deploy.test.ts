@@ -140,7 +140,7 @@ describe('what the commands find out', () => {
     expect(() => imageRef(REGISTRY)).toThrow(/names no tag or digest/);
     // A registry with a port: the tag is after the last slash.
     expect(imageRef('localhost:5000/webapp:v1.4.1')).toBe('v1.4.1');
-    expect(imageRef('localhost:5000/webapp@sha256:' + 'd'.repeat(64))).toBe(`sha256:${'d'.repeat(64)}`);
+    expect(imageRef(`localhost:5000/webapp@sha256:${'d'.repeat(64)}`)).toBe(`sha256:${'d'.repeat(64)}`);
     expect(() => imageRef('localhost:5000/webapp')).toThrow(/names no tag or digest/);
     expect(() => checkImageRef(`xsha256:${'a'.repeat(64)}`)).toThrow(/--image takes a tag/);
     expect(() => checkImageRef(`sha256:${'a'.repeat(64)}x`)).toThrow(/--image takes a tag/);
