@@ -149,7 +149,8 @@ async function dnsCheck(config: StageConfig, clients: PreflightClients, options:
   const { zoneName, parentZoneName, hostedZoneId } = config.domain!;
   let zoneId = hostedZoneId;
   if (!zoneId) {
-    const found = await clients.route53.send(new ListHostedZonesByNameCommand({ DNSName: zoneName, MaxItems: 1 }));
+    // Zones are listed by name from zoneName on; a private zone of the same name may come first.
+    const found = await clients.route53.send(new ListHostedZonesByNameCommand({ DNSName: zoneName, MaxItems: 100 }));
     zoneId = found.HostedZones?.find((z) => z.Name === `${zoneName}.` && !z.Config?.PrivateZone)?.Id;
   }
   if (!zoneId) {

@@ -18,7 +18,7 @@ import { CreateClusterCommand, CreateServiceCommand, ECSClient, RegisterTaskDefi
 import { GuardDutyClient } from '@aws-sdk/client-guardduty';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { CreateDBInstanceCommand, DescribeAccountAttributesCommand, ModifyDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
-import { CreateHostedZoneCommand, GetHostedZoneCommand, Route53Client } from '@aws-sdk/client-route-53';
+import { CreateHostedZoneCommand, GetHostedZoneCommand, ListHostedZonesByNameCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { SecurityHubClient } from '@aws-sdk/client-securityhub';
 import { GetServiceQuotaCommand, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { GetAccountCommand, SESv2Client } from '@aws-sdk/client-sesv2';
@@ -103,6 +103,15 @@ beforeAll(async () => {
   const pushed = await ecr.send(new PutImageCommand({ repositoryName: 'webapp', imageTag: 'v0.1.0', imageManifest: imageManifest('preflight v0.1.0') }));
   await tagRelease(ecr, 'webapp', pushed.image!.imageId!.imageDigest!);
   const route53 = new Route53Client(moto.clientConfig('us-east-1'));
+  // A private zone of the same name, listed before the public one: preflight must look past it.
+  await route53.send(
+    new CreateHostedZoneCommand({
+      Name: 'staging.example.com',
+      CallerReference: 'preflight-test-private',
+      VPC: { VPCRegion: 'eu-west-1', VPCId: 'vpc-12345678' },
+      HostedZoneConfig: { PrivateZone: true },
+    }),
+  );
   const zone = await route53.send(new CreateHostedZoneCommand({ Name: 'staging.example.com', CallerReference: 'preflight-test' }));
   zoneNs = (await route53.send(new GetHostedZoneCommand({ Id: zone.HostedZone!.Id }))).DelegationSet!.NameServers!;
 });
@@ -354,6 +363,23 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
           .join(' ')} (the certificate and SES identity cannot validate before that)`,
       );
     }
+  });
+
+  // moto lists every zone of the name and ignores MaxItems; Route 53 returns at most MaxItems,
+  // so the stand-in cuts the list where Route 53 would.
+  test("a private zone of the same name, listed first, is not taken for the stage's public zone", async () => {
+    const route53 = new Route53Client(moto.clientConfig('us-east-1'));
+    const paged = {
+      send: async (command: ListHostedZonesByNameCommand | GetHostedZoneCommand) => {
+        const answer = await route53.send(command as never);
+        if (!(command instanceof ListHostedZonesByNameCommand)) return answer;
+        const listed = answer as { HostedZones?: { Config?: { PrivateZone?: boolean } }[] };
+        expect(listed.HostedZones?.[0]?.Config?.PrivateZone).toBe(true);
+        return { ...listed, HostedZones: listed.HostedZones?.slice(0, command.input.MaxItems ?? 100) };
+      },
+    };
+    const result = await preflight(staging(), { ...clients(), route53: paged as never }, options());
+    expect(result.checks.find((c) => c.name === 'dns')).toMatchObject({ status: 'ok' });
   });
 
   test('a zone that does not exist yet: deploy the network stack first', async () => {
