@@ -1,6 +1,6 @@
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { ACCOUNT_ACTIVITIES, ACCOUNT_ACTIVITY_NAMESPACE, DEPLOY_ACTIVITIES, MAX_FILTER_PATTERN_LENGTH, TRAIL_ACTIVITIES } from '../../lib/baseline/account-activity';
 import { LOG_FILE_DELETION, TRAIL_BUCKET_CHANGES } from '../../lib/baseline/audit-trail';
 import { BaselineStack, baselinePlans, UPLOADS_BUCKET_LOGICAL_ID, uploadsBucketArnPrefix } from '../../lib/baseline/baseline-stack';
@@ -375,14 +375,22 @@ describe('an account whose landing zone records AWS Config (configRecorder: "org
   });
 });
 
-describe('an account whose first trail bucket was created with Object Lock (objectLock: "governance")', () => {
-  test('keeps that bucket locked and the trail in it: dropping the lock would replace the bucket and its log files', () => {
-    const prod = config('prod');
-    const settings = { ...prod.baseline, trail: { ...prod.baseline.trail, objectLock: 'governance' as const } };
-    const [plan] = baselinePlans([{ ...prod, baseline: settings }]);
+describe('an account whose first trail bucket was created with Object Lock (objectLock: "governance"), shared by two stages', () => {
+  // prod's account, with a second stage whose break-glass role has another name.
+  const prod = config('prod');
+  const settings = { ...prod.baseline, trail: { ...prod.baseline.trail, objectLock: 'governance' as const } };
+  const stageConfigs = [
+    { ...config('staging'), account: prod.account, baseline: settings, backup: { ...config('staging').backup, breakGlassRoleName: 'staging-break-glass' } },
+    { ...prod, baseline: settings },
+  ];
+  let t: Template;
+  beforeAll(() => {
+    const [plan] = baselinePlans(stageConfigs);
     const app = new App({ context: CLI_CONTEXT });
-    const stack = new BaselineStack(app, 'Baseline', { env: { account: plan.account, region: plan.region }, plan, stageConfigs: [{ ...prod, baseline: settings }] });
-    const t = Template.fromStack(stack);
+    t = Template.fromStack(new BaselineStack(app, 'Baseline', { env: { account: plan.account, region: plan.region }, plan, stageConfigs }));
+  });
+
+  test('keeps that bucket locked and the trail in it: dropping the lock would replace the bucket and its log files', () => {
     const buckets = Object.keys(t.findResources('AWS::S3::Bucket')).filter((id) => id.startsWith('Trail'));
     expect(buckets.sort()).toEqual(['TrailAccessLogsFEE33FE3', 'TrailBucket6C1E344E']);
     expect(t.toJSON().Resources.TrailBucket6C1E344E.Properties).toMatchObject({
@@ -390,5 +398,14 @@ describe('an account whose first trail bucket was created with Object Lock (obje
       ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: prod.baseline.trail.retentionDays } } },
     });
     expect(only(t, 'AWS::CloudTrail::Trail').Properties.S3BucketName).toEqual({ Ref: 'TrailBucket6C1E344E' });
+  });
+
+  test("each stage's break-glass role may delete log files: the stages share the account's trail", () => {
+    const statements = Object.values(t.findResources('AWS::S3::BucketPolicy')).find((bp) => bp.Properties.Bucket.Ref === 'TrailBucket6C1E344E')!.Properties.PolicyDocument
+      .Statement as Json[];
+    const deletion = statements.find((st) => st.Sid === 'OnlyBreakGlassDeletesLogFiles')!;
+    expect(deletion.Condition).toEqual({
+      ArnNotEquals: { 'aws:PrincipalArn': [`arn:aws:iam::${prod.account}:role/staging-break-glass`, `arn:aws:iam::${prod.account}:role/${prod.backup.breakGlassRoleName}`] },
+    });
   });
 });
