@@ -2,10 +2,13 @@ import { Annotations, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as targets from 'aws-cdk-lib/aws-route53-targets';
-import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { Construct } from 'constructs';
 import { acknowledgeControl } from '../shared/control-tower-checks';
+import { ofThisAccount } from '../shared/service-trust';
 import { type SiteName, siteAliasRecords } from '../shared/site-records';
 
 export interface LoadBalancerProps {
@@ -77,7 +80,7 @@ export class LoadBalancer extends Construct {
       deletionProtection: props.deletionProtection,
       idleTimeout: Duration.seconds(IDLE_TIMEOUT_SECONDS),
     });
-    this.alb.logAccessLogs(props.accessLogBucket, `alb/${Stack.of(this).stackName}`);
+    this.logAccessLogs(props.accessLogBucket, `alb/${Stack.of(this).stackName}`);
     acknowledgeControl(
       this.alb,
       'elbv2_logging_enabled_check',
@@ -187,5 +190,38 @@ export class LoadBalancer extends Construct {
       // TLS 1.2 and 1.3, the restricted cipher list, post-quantum hybrid key exchange.
       sslPolicy: elbv2.SslPolicy.TLS13_12_RES_PQ,
     };
+  }
+
+  /**
+   * Access logs to `bucket`, with the bucket policy CDK's logAccessLogs writes, except that its
+   * statements for delivery.logs.amazonaws.com carry aws:SourceAccount (the log delivery service
+   * documents it; CDK writes them without). CDK is handed a reference it cannot add statements to.
+   */
+  private logAccessLogs(bucket: s3.IBucket, prefix: string): void {
+    const { account, region } = Stack.of(this);
+    this.alb.logAccessLogs(s3.Bucket.fromBucketAttributes(this, 'AccessLogTarget', { bucketArn: bucket.bucketArn, bucketName: bucket.bucketName }), prefix);
+    const logFiles = bucket.arnForObjects(`${prefix}/AWSLogs/${account}/*`);
+    // The load balancer writes as Elastic Load Balancing's account of the region (a service
+    // principal in the regions that have none).
+    const elbAccount = RegionInfo.get(region).elbv2Account;
+    bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [elbAccount ? new iam.AccountPrincipal(elbAccount) : new iam.ServicePrincipal('logdelivery.elasticloadbalancing.amazonaws.com')],
+        actions: ['s3:PutObject'],
+        resources: [logFiles],
+      }),
+    );
+    const logDelivery = new iam.ServicePrincipal('delivery.logs.amazonaws.com');
+    bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [logDelivery],
+        actions: ['s3:PutObject'],
+        resources: [logFiles],
+        conditions: { StringEquals: { 's3:x-amz-acl': 'bucket-owner-full-control', ...ofThisAccount(this).StringEquals } },
+      }),
+    );
+    bucket.addToResourcePolicy(
+      new iam.PolicyStatement({ principals: [logDelivery], actions: ['s3:GetBucketAcl'], resources: [bucket.bucketArn], conditions: ofThisAccount(this) }),
+    );
   }
 }

@@ -14,14 +14,15 @@ export interface AccountActivity {
   readonly alarm: string;
   readonly description: string;
   readonly severity: 'page' | 'ticket';
-  /** The CloudWatch Logs filter pattern (CIS 4.x / Security Hub CloudWatch.x), before `excludeDeploys`. */
+  /** The CloudWatch Logs filter pattern (CIS 4.x / Security Hub CloudWatch.x), before `deploys` narrows it. */
   readonly pattern: string;
   /**
-   * Changes CloudFormation makes while deploying a stack (as the CDK deploy role of the account)
-   * are expected: they are left out, so the alarm means a change made by hand or by something
-   * else. The deploys themselves are in the trail.
+   * Which changes count. "excluded": those CloudFormation makes while deploying a stack (as the
+   * CDK deploy role of the account) are left out, so the alarm means a change made by hand or by
+   * something else; its twin in DEPLOY_ACTIVITIES counts them ("only") on an alarm of its own.
+   * "all": every matching event.
    */
-  readonly excludeDeploys: boolean;
+  readonly deploys: 'all' | 'excluded' | 'only';
 }
 
 const any = (field: string, names: readonly string[]) => names.map((n) => `($.${field} = "${n}")`).join(' || ');
@@ -33,7 +34,7 @@ export const ACCOUNT_ACTIVITIES: readonly AccountActivity[] = [
     description: 'Someone used the root user of the account (CIS 1.7).',
     severity: 'page',
     pattern: '$.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent"',
-    excludeDeploys: false,
+    deploys: 'all',
   },
   {
     metric: 'ConsoleSignInWithoutMfa',
@@ -41,7 +42,7 @@ export const ACCOUNT_ACTIVITIES: readonly AccountActivity[] = [
     description: 'An IAM user signed in to the console without MFA (CIS 4.2).',
     severity: 'ticket',
     pattern: '($.eventName = "ConsoleLogin") && ($.additionalEventData.MFAUsed != "Yes") && ($.userIdentity.type = "IAMUser") && ($.responseElements.ConsoleLogin = "Success")',
-    excludeDeploys: false,
+    deploys: 'all',
   },
   {
     metric: 'IamPolicyChanges',
@@ -66,7 +67,7 @@ export const ACCOUNT_ACTIVITIES: readonly AccountActivity[] = [
       'AttachGroupPolicy',
       'DetachGroupPolicy',
     ])})`,
-    excludeDeploys: true,
+    deploys: 'excluded',
   },
   {
     metric: 'CloudTrailChanges',
@@ -74,7 +75,7 @@ export const ACCOUNT_ACTIVITIES: readonly AccountActivity[] = [
     description: 'A CloudTrail trail was created, changed, deleted, started or stopped (CIS 4.5).',
     severity: 'page',
     pattern: `(${any('eventName', ['CreateTrail', 'UpdateTrail', 'DeleteTrail', 'StartLogging', 'StopLogging'])})`,
-    excludeDeploys: false,
+    deploys: 'all',
   },
   {
     metric: 'KmsKeyDisabledOrScheduledForDeletion',
@@ -82,7 +83,7 @@ export const ACCOUNT_ACTIVITIES: readonly AccountActivity[] = [
     description: 'A KMS key was disabled or scheduled for deletion: data or backups it encrypts become unreadable (CIS 4.7).',
     severity: 'page',
     pattern: `($.eventSource = "kms.amazonaws.com") && (${any('eventName', ['DisableKey', 'ScheduleKeyDeletion'])})`,
-    excludeDeploys: false,
+    deploys: 'all',
   },
   {
     metric: 'SecurityGroupChanges',
@@ -97,7 +98,7 @@ export const ACCOUNT_ACTIVITIES: readonly AccountActivity[] = [
       'CreateSecurityGroup',
       'DeleteSecurityGroup',
     ])})`,
-    excludeDeploys: true,
+    deploys: 'excluded',
   },
   {
     metric: 'NetworkAclChanges',
@@ -105,9 +106,37 @@ export const ACCOUNT_ACTIVITIES: readonly AccountActivity[] = [
     description: 'A network ACL or its entries changed outside a CloudFormation deploy (CIS 4.11).',
     severity: 'ticket',
     pattern: `(${any('eventName', ['CreateNetworkAcl', 'CreateNetworkAclEntry', 'DeleteNetworkAcl', 'DeleteNetworkAclEntry', 'ReplaceNetworkAclEntry', 'ReplaceNetworkAclAssociation'])})`,
-    excludeDeploys: true,
+    deploys: 'excluded',
   },
 ];
+
+/**
+ * What the deploy role changes, counted apart from the checks that leave it out: the deploy role
+ * can do anything CloudFormation can, so a grant, an open port or a network ACL it writes outside
+ * a reviewed deploy (someone passing the role to CloudFormation by hand) would otherwise go
+ * unseen. A ticket each, to match to a deploy of the stacks.
+ */
+export const DEPLOY_ACTIVITIES: readonly AccountActivity[] = (
+  [
+    ['IamPolicyChanges', 'An IAM policy was created, changed, attached or detached'],
+    ['SecurityGroupChanges', 'A security group or its rules changed'],
+    ['NetworkAclChanges', 'A network ACL or its entries changed'],
+  ] as const
+).map(([metric, what]) => {
+  const check = ACCOUNT_ACTIVITIES.find((a) => a.metric === metric && a.deploys === 'excluded');
+  if (!check) throw new Error(`${metric} is not a check that leaves the deploys out`);
+  return {
+    metric: `${metric}ByDeploys`,
+    alarm: `${check.alarm}-by-deploys`,
+    description: `${what} by CloudFormation's deploy role: match it to a reviewed deploy.`,
+    severity: 'ticket',
+    pattern: check.pattern,
+    deploys: 'only',
+  };
+});
+
+/** Every count on the trail's CloudWatch Logs copy: one metric filter in the baseline, one alarm in each stage of the account. */
+export const TRAIL_ACTIVITIES: readonly AccountActivity[] = [...ACCOUNT_ACTIVITIES, ...DEPLOY_ACTIVITIES];
 
 /** CloudWatch Logs rejects longer filter patterns. */
 export const MAX_FILTER_PATTERN_LENGTH = 1024;
@@ -118,8 +147,15 @@ export const MAX_FILTER_PATTERN_LENGTH = 1024;
  * <account>-*"; filter patterns take `*` as a wildcard in string values).
  */
 export function activityPattern(activity: AccountActivity, deployRole: string): string {
-  if (!activity.excludeDeploys) return `{ ${activity.pattern} }`;
-  // Only assumed-role sessions have a session issuer; a comparison on a field an event lacks does
-  // not match, so users and root are kept by the first alternative.
-  return `{ ${activity.pattern} && (($.userIdentity.type != "AssumedRole") || ($.userIdentity.sessionContext.sessionIssuer.userName != "${deployRole}")) }`;
+  switch (activity.deploys) {
+    case 'all':
+      return `{ ${activity.pattern} }`;
+    case 'excluded':
+      // Only assumed-role sessions have a session issuer; a comparison on a field an event lacks
+      // does not match, so users and root are kept by the first alternative.
+      return `{ ${activity.pattern} && (($.userIdentity.type != "AssumedRole") || ($.userIdentity.sessionContext.sessionIssuer.userName != "${deployRole}")) }`;
+    case 'only':
+      // The complement of "excluded": together the two count every matching event once.
+      return `{ ${activity.pattern} && ($.userIdentity.type = "AssumedRole") && ($.userIdentity.sessionContext.sessionIssuer.userName = "${deployRole}") }`;
+  }
 }

@@ -7,11 +7,12 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { accessLogBucket } from '../shared/access-log-bucket';
 import { acknowledgeControl, acknowledgeControls, BUCKET_CONTROLS } from '../shared/control-tower-checks';
+import { denyAllBut } from '../shared/deny-all-but';
 import { acknowledgeLogGroupControls } from '../shared/log-group';
 import { LogsKey } from '../shared/logs-key';
 import { PROJECT } from '../shared/naming';
 import { PRIVATE_BUCKET } from '../shared/private-bucket';
-import { ACCOUNT_ACTIVITIES, ACCOUNT_ACTIVITY_NAMESPACE, activityPattern } from './account-activity';
+import { ACCOUNT_ACTIVITY_NAMESPACE, activityPattern, TRAIL_ACTIVITIES } from './account-activity';
 
 /** The trail's name: one per account, so a fixed name (the key policy names it). */
 export const TRAIL_NAME = `${PROJECT}-account-trail`;
@@ -19,14 +20,45 @@ export const TRAIL_NAME = `${PROJECT}-account-trail`;
 /** Days the trail's CloudWatch Logs copy is kept: long enough to investigate an alarm; the bucket keeps the record. */
 export const TRAIL_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS;
 
+/**
+ * What would destroy a log file before its time: deleting it (a delete marker hides it; deleting
+ * the version destroys it), and, under Object Lock, shortening its retention or bypassing
+ * governance mode. Nobody needs them: S3 Lifecycle expires log files inside S3, not through a
+ * principal's request. Denied to all but the break-glass role.
+ */
+export const LOG_FILE_DELETION = ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:PutObjectRetention', 's3:BypassGovernanceRetention'] as const;
+
+/**
+ * What would destroy log files through the bucket, or lift the protection above: a lifecycle rule
+ * that expires them tomorrow, a policy without these statements, versioning suspended (a delete
+ * or overwrite then destroys), a shorter default retention. Denied to all but the break-glass
+ * role and CloudFormation's deploy role of the stack's region, which writes all of them from the
+ * template on the deploys that change them.
+ */
+export const TRAIL_BUCKET_CHANGES = [
+  's3:PutLifecycleConfiguration',
+  's3:PutBucketPolicy',
+  's3:DeleteBucketPolicy',
+  's3:PutBucketVersioning',
+  's3:PutBucketObjectLockConfiguration',
+] as const;
+
+/** The statement ids of the two protections, in the policy of every bucket holding log files. */
+export const TRAIL_BUCKET_PROTECTION_SIDS = { deletion: 'OnlyBreakGlassDeletesLogFiles', changes: 'OnlyDeploysAndBreakGlassChangeTheBucket' } as const;
+
 export interface AuditTrailProps {
   readonly retentionDays: number;
   readonly archiveAfterDays: number;
-  readonly objectLock: 'off' | 'governance';
+  /** S3 Object Lock on the log files: where the trail writes and which bucket is locked (lib/config/schema.ts, `baseline.trail.objectLock`). */
+  readonly objectLock: 'off' | 'governance' | 'locked-bucket';
   /** S3 ARN prefixes of the buckets whose object-level events are recorded ("arn:aws:s3:::prod-data-uploadsbucket"). */
   readonly dataEventBucketPrefixes: readonly string[];
-  /** The name (with `*` wildcards) of the roles CloudFormation deploys with in this account: their changes are not alarmed. */
+  /** The name (with `*` wildcards) of the roles CloudFormation deploys with in this account: their changes are counted apart. */
   readonly deployRole: string;
+  /** The ARN of CloudFormation's deploy role of this stack's region: it may still change the trail buckets. */
+  readonly deployRoleArn: string;
+  /** The break-glass roles (names) of the stages in the account: they alone may delete log files. */
+  readonly breakGlassRoleNames: readonly string[];
   readonly removalPolicy: RemovalPolicy;
 }
 
@@ -34,12 +66,18 @@ export interface AuditTrailProps {
  * The account's CloudTrail trail: every region, management events (and the object-level events
  * of the named buckets), log file validation, log files encrypted with a key of their own, in a
  * versioned, TLS-only bucket with server access logs, moved to Glacier Instant Retrieval and
- * expired on schedule, under S3 Object Lock where asked; and a copy in CloudWatch Logs whose
- * metric filters count the CIS checks (account-activity.ts) the stage alarms watch.
+ * expired on schedule, under S3 Object Lock where asked, whose policy leaves deleting log files
+ * to the break-glass role; and a copy in CloudWatch Logs whose metric filters count the CIS
+ * checks (account-activity.ts) the stage alarms watch.
  */
 export class AuditTrail extends Construct {
   readonly trail: cloudtrail.Trail;
+  /** The first trail bucket (construct id `Bucket`): the trail's, unless it moved to `lockedBucket`. */
   readonly bucket: s3.Bucket;
+  /** The bucket created with Object Lock, where the trail writes under `objectLock: "locked-bucket"`. */
+  readonly lockedBucket?: s3.Bucket;
+  /** The bucket the trail writes to. */
+  readonly logBucket: s3.Bucket;
   readonly logGroup: logs.LogGroup;
   readonly key: kms.Key;
 
@@ -82,42 +120,79 @@ export class AuditTrail extends Construct {
     );
 
     const accessLogs = accessLogBucket(this, 'AccessLogs', { expirationDays: props.retentionDays, removalPolicy: props.removalPolicy, of: 'the trail bucket' });
-
-    // Log files are KMS-encrypted by CloudTrail itself (the trail's key); the bucket's default
+    const breakGlass = props.breakGlassRoleNames.map((name) => `arn:${partition}:iam::${account}:role/${name}`);
+    // Log files are KMS-encrypted by CloudTrail itself (the trail's key); a bucket's default
     // stays SSE-S3 for what CloudTrail writes without it (digest files): an SSE-KMS default would
     // ask the key for an S3 encryption context the key policy does not grant CloudTrail.
-    this.bucket = new s3.Bucket(this, 'Bucket', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      ...PRIVATE_BUCKET,
-      serverAccessLogsBucket: accessLogs,
-      serverAccessLogsPrefix: 'trail/',
-      removalPolicy: props.removalPolicy,
-      ...(props.objectLock === 'governance' ? { objectLockEnabled: true, objectLockDefaultRetention: s3.ObjectLockRetention.governance(Duration.days(props.retentionDays)) } : {}),
-      lifecycleRules: [
-        {
-          id: 'archive-then-expire-log-files',
-          transitions: [{ storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: Duration.days(props.archiveAfterDays) }],
-          expiration: Duration.days(props.retentionDays),
-          noncurrentVersionExpiration: Duration.days(30),
-          abortIncompleteMultipartUploadAfter: Duration.days(7),
-        },
-      ],
-    });
-    const encryptedByTheTrail =
-      "Log files are encrypted by CloudTrail with the trail's own KMS key; the SSE-S3 default covers the digest files, which CloudTrail writes without it.";
-    acknowledgeControls(this.bucket, { ...BUCKET_CONTROLS.serviceWritten, s3_bucket_default_encryption_kms_check: encryptedByTheTrail });
-    Validations.of(this.bucket).acknowledge({ id: 'NIST.800.53.R5-S3DefaultEncryptionKMS', reason: encryptedByTheTrail });
-    if (props.objectLock === 'off') {
+    const logFileBucket = (bucketId: string, locked: boolean, accessLogPrefix: string): s3.Bucket => {
+      const bucket = new s3.Bucket(this, bucketId, {
+        encryption: s3.BucketEncryption.S3_MANAGED,
+        ...PRIVATE_BUCKET,
+        serverAccessLogsBucket: accessLogs,
+        serverAccessLogsPrefix: accessLogPrefix,
+        removalPolicy: props.removalPolicy,
+        ...(locked ? { objectLockEnabled: true, objectLockDefaultRetention: s3.ObjectLockRetention.governance(Duration.days(props.retentionDays)) } : {}),
+        lifecycleRules: [
+          {
+            id: 'archive-then-expire-log-files',
+            transitions: [{ storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: Duration.days(props.archiveAfterDays) }],
+            expiration: Duration.days(props.retentionDays),
+            noncurrentVersionExpiration: Duration.days(30),
+            abortIncompleteMultipartUploadAfter: Duration.days(7),
+          },
+        ],
+      });
+      bucket.addToResourcePolicy(denyAllBut(TRAIL_BUCKET_PROTECTION_SIDS.deletion, LOG_FILE_DELETION, breakGlass, [bucket.arnForObjects('*')]));
+      bucket.addToResourcePolicy(denyAllBut(TRAIL_BUCKET_PROTECTION_SIDS.changes, TRAIL_BUCKET_CHANGES, [...breakGlass, props.deployRoleArn], [bucket.bucketArn]));
+      const encryptedByTheTrail =
+        "Log files are encrypted by CloudTrail with the trail's own KMS key; the SSE-S3 default covers the digest files, which CloudTrail writes without it.";
+      acknowledgeControls(bucket, { ...BUCKET_CONTROLS.serviceWritten, s3_bucket_default_encryption_kms_check: encryptedByTheTrail });
+      Validations.of(bucket).acknowledge({ id: 'NIST.800.53.R5-S3DefaultEncryptionKMS', reason: encryptedByTheTrail });
+      Validations.of(bucket).acknowledge({
+        id: 'NIST.800.53.R5-S3BucketReplicationEnabled',
+        reason: 'The trail records every region of the account into this one bucket; a copy in another region is not part of the baseline (docs/security.md, "Account baseline").',
+      });
+      return bucket;
+    };
+
+    // S3 locks a bucket only at its creation: an account whose trail already writes to `Bucket`
+    // gets the lock in a new bucket, and `Bucket` stays (retained where the account keeps data)
+    // with the log files written before the move, until they expire.
+    this.bucket = logFileBucket('Bucket', props.objectLock === 'governance', 'trail/');
+    if (props.objectLock === 'locked-bucket') this.lockedBucket = logFileBucket('LockedBucket', true, 'trail-locked/');
+    this.logBucket = this.lockedBucket ?? this.bucket;
+    if (props.objectLock !== 'governance') {
       acknowledgeControl(
         this.bucket,
         's3_bucket_object_lock_enabled_check',
-        'Object Lock is a choice of the account baseline (baseline.trail.objectLock: "governance"); without it, versioning and log file validation show any change to a log file.',
+        this.lockedBucket
+          ? 'The log files written before the trail moved to its locked bucket: S3 cannot lock an existing bucket. They expire on schedule; the bucket policy leaves deleting them to the break-glass role.'
+          : 'Object Lock is a choice of the account baseline (baseline.trail.objectLock: "locked-bucket"); without it, versioning, log file validation and the bucket policy (deletion left to the break-glass role) protect the log files.',
       );
     }
-    Validations.of(this.bucket).acknowledge({
-      id: 'NIST.800.53.R5-S3BucketReplicationEnabled',
-      reason: 'The trail records every region of the account into this one bucket; a copy in another region is not part of the baseline (docs/security.md, "Account baseline").',
-    });
+
+    // The statements CloudTrail documents for its bucket, held to this trail (aws:SourceArn: a
+    // multi-region trail writes as its home region's ARN). CDK's Trail would add the same without
+    // the condition to a bucket it is handed, so it gets a reference it cannot add to.
+    this.logBucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'TheTrailReadsTheBucketAcl',
+        principals: [cloudTrailPrincipal],
+        actions: ['s3:GetBucketAcl'],
+        resources: [this.logBucket.bucketArn],
+        conditions: { StringEquals: { 'aws:SourceArn': trailArn } },
+      }),
+    );
+    this.logBucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'TheTrailWritesLogFiles',
+        principals: [cloudTrailPrincipal],
+        actions: ['s3:PutObject'],
+        resources: [this.logBucket.arnForObjects(`AWSLogs/${account}/*`)],
+        conditions: { StringEquals: { 's3:x-amz-acl': 'bucket-owner-full-control', 'aws:SourceArn': trailArn } },
+      }),
+    );
+    const trailTarget = s3.Bucket.fromBucketAttributes(this, 'TrailTarget', { bucketArn: this.logBucket.bucketArn, bucketName: this.logBucket.bucketName });
 
     const logsKey = new LogsKey(this, 'LogsKey', { removalPolicy: RemovalPolicy.RETAIN }).key;
     this.logGroup = new logs.LogGroup(this, 'Logs', { encryptionKey: logsKey, retention: TRAIL_LOG_RETENTION, removalPolicy: props.removalPolicy });
@@ -125,7 +200,7 @@ export class AuditTrail extends Construct {
 
     this.trail = new cloudtrail.Trail(this, 'Trail', {
       trailName: TRAIL_NAME,
-      bucket: this.bucket,
+      bucket: trailTarget,
       encryptionKey: this.key,
       isMultiRegionTrail: true,
       includeGlobalServiceEvents: true,
@@ -134,6 +209,13 @@ export class AuditTrail extends Construct {
       cloudWatchLogGroup: this.logGroup,
       cloudWatchLogsRetention: TRAIL_LOG_RETENTION,
     });
+    // CloudTrail checks the bucket policy when the trail is created or moved; and the first
+    // bucket's policy loses CloudTrail's statements only once the trail has moved off it.
+    this.trail.node.addDependency(this.logBucket.policy!);
+    if (this.lockedBucket) this.bucket.policy!.node.addDependency(this.trail);
+    // The role CloudTrail writes the CloudWatch Logs copy with trusts CloudTrail without
+    // aws:SourceArn or aws:SourceAccount: CloudTrail documents that this role does not support
+    // them, and a condition it does not meet would stop the copy and every alarm on it.
     const logsRolePolicy = this.trail.node.tryFindChild('LogsRole')?.node.tryFindChild('DefaultPolicy');
     if (logsRolePolicy) {
       Validations.of(logsRolePolicy).acknowledge({
@@ -160,7 +242,7 @@ export class AuditTrail extends Construct {
       ]);
     }
 
-    for (const activity of ACCOUNT_ACTIVITIES) {
+    for (const activity of TRAIL_ACTIVITIES) {
       new logs.MetricFilter(this, activity.metric, {
         logGroup: this.logGroup,
         filterPattern: logs.FilterPattern.literal(activityPattern(activity, props.deployRole)),

@@ -101,6 +101,8 @@ export class ConfigRecorder extends Construct {
       description: "AWS Config records the configuration of the account's resources",
       policyName: 'service-role/AWS_ConfigRole',
       reason: 'AWS_ConfigRole is the read-only policy AWS keeps current for AWS Config to describe every type it records.',
+      // AWS Config documents aws:SourceAccount in the trust of the role it records with.
+      thisAccountOnly: true,
     });
     role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetBucketAcl'], resources: [this.bucket.bucketArn] }));
     role.addToPolicy(

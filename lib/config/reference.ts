@@ -249,8 +249,10 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
   },
   {
     fields: ['baseline.trail.retentionDays', 'baseline.trail.archiveAfterDays', 'baseline.trail.objectLock'],
-    meaning: 'days log files are kept, days until Glacier Instant Retrieval, S3 Object Lock (governance) for the retention',
-    rules: '90 to 36500 (Object Lock keeps 100 years at most; prod >= 365); archive before expiry, >= 30; choose the lock before the first deploy',
+    meaning:
+      'days log files are kept, days until Glacier Instant Retrieval, S3 Object Lock (governance) for the retention: `"locked-bucket"` moves the trail to a bucket created locked (the first bucket keeps the earlier files), `"governance"` is a first bucket created locked',
+    rules:
+      '90 to 36500 (Object Lock keeps 100 years at most; prod >= 365); archive before expiry, >= 30; prod: a lock; `"governance"` only where the first bucket was created with it',
   },
   { fields: ['baseline.trail.uploadsDataEvents'], meaning: 'record object-level events of the uploads buckets of the stages in the account', rules: 'needs the trail; on in prod' },
   {

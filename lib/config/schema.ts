@@ -840,8 +840,17 @@ const stageShape = z
               .default(365),
             /** Days after which log files move to S3 Glacier Instant Retrieval. */
             archiveAfterDays: z.number().int().min(30, 'S3 moves objects to Glacier Instant Retrieval after 30 days at the earliest. Fix: use 30 or more').default(90),
-            /** S3 Object Lock on the trail bucket: "governance" keeps each log file for `retentionDays` against deletion by anyone without the bypass permission. Choose before the first deploy. */
-            objectLock: z.enum(['off', 'governance']).default('off'),
+            /**
+             * S3 Object Lock on the log files, in governance mode for `retentionDays` (deletion
+             * needs the bypass permission, which the bucket policy leaves to the break-glass role).
+             * "locked-bucket": the trail writes to a bucket created with the lock (`LockedBucket`);
+             * the first trail bucket stays, retained, with the files written before, until they
+             * expire. S3 locks a bucket only at its creation, so this is the way to the lock for
+             * an account whose trail already runs. "governance": the first trail bucket itself was
+             * created locked (the way to the lock before "locked-bucket" existed); keep it where
+             * it was set, since dropping it would replace that bucket. "off": no lock.
+             */
+            objectLock: z.enum(['off', 'governance', 'locked-bucket']).default('off'),
             /** Record object-level (data) events of the uploads buckets of the stages in this account. */
             uploadsDataEvents: z.boolean().default(false),
           })
@@ -995,6 +1004,12 @@ export const PROD_RULES: readonly { readonly path: readonly string[]; readonly h
     path: ['baseline', 'trail', 'retentionDays'],
     holds: (c) => !c.baseline.trail.enabled || c.baseline.trail.retentionDays >= 365,
     message: 'prod must keep its audit trail at least a year. Fix: set baseline.trail.retentionDays: 365 or more',
+  },
+  {
+    path: ['baseline', 'trail', 'objectLock'],
+    holds: (c) => !c.baseline.trail.enabled || c.baseline.trail.objectLock !== 'off',
+    message:
+      'prod must keep its log files under S3 Object Lock, out of reach of an administrator who would hide their tracks. Fix: set baseline.trail.objectLock: "locked-bucket" (the trail moves to a bucket created with the lock; the first bucket keeps what it holds)',
   },
   {
     path: ['network', 'nat'],

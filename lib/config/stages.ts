@@ -153,8 +153,9 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     uploads: { noncurrentVersionExpirationDays: 90, accessLogExpirationDays: 365, replicateToDr: true },
     // Traffic and p99 latency against the band they usually keep (after two weeks of history).
     operations: { anomalyAlarms: true },
-    // Who read or changed which upload is on record (object-level CloudTrail events).
-    baseline: { trail: { uploadsDataEvents: true } },
+    // Who read or changed which upload is on record (object-level CloudTrail events), in log
+    // files nobody but the break-glass role can delete before they expire.
+    baseline: { trail: { uploadsDataEvents: true, objectLock: 'locked-bucket' } },
     logRetentionDays: 365,
     retainOnDelete: true,
     monthlyBudgetUsd: 1500,

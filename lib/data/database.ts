@@ -8,6 +8,7 @@ import { rdsMaxConnections } from '../config/instance-class';
 import { acknowledgeAwsManagedPolicy } from '../shared/aws-managed-policy';
 import { acknowledgeControls } from '../shared/control-tower-checks';
 import { type LogSettings, stageLogGroup } from '../shared/log-group';
+import { trustThisAccountOnly } from '../shared/service-trust';
 
 export interface DatabaseProps extends LogSettings {
   readonly vpc: ec2.IVpc;
@@ -236,7 +237,10 @@ export class Database extends Construct implements ec2.IConnectable {
       });
     }
     if (props.enablePerformanceInsights) {
-      const monitoringRole = this.instance.node.findChild('MonitoringRole');
+      const monitoringRole = this.instance.node.findChild('MonitoringRole') as iam.Role;
+      // RDS documents aws:SourceAccount (and the instance's ARN) in the enhanced-monitoring role's
+      // trust; the account alone, since a restored copy (npm run restore-database) uses the role too.
+      trustThisAccountOnly(monitoringRole);
       acknowledgeAwsManagedPolicy(
         monitoringRole,
         'service-role/AmazonRDSEnhancedMonitoringRole',

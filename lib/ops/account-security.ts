@@ -3,7 +3,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { ACCOUNT_ACTIVITIES, ACCOUNT_ACTIVITY_NAMESPACE } from '../baseline/account-activity';
+import { ACCOUNT_ACTIVITY_NAMESPACE, TRAIL_ACTIVITIES } from '../baseline/account-activity';
 import { GUARDDUTY_FINDINGS, SECURITY_HUB_FINDINGS } from '../baseline/findings';
 import type { StageConfig } from '../config';
 import type { AlarmSet } from '../shared/alarm-set';
@@ -19,8 +19,9 @@ export interface AccountSecurityProps {
 }
 
 /**
- * What the account baseline tells the stage's people: an alarm per CIS check of the trail (any
- * matching event in 5 minutes; no events is the normal state), and GuardDuty and Security Hub
+ * What the account baseline tells the stage's people: an alarm per CIS check of the trail, and
+ * one per check's share made by CloudFormation's deploy role (a ticket each; any matching event
+ * in 5 minutes; no events is the normal state), and GuardDuty and Security Hub
  * findings as one-line notifications on the alarm topic (the baseline stacks of other regions
  * forward theirs to this region's event bus). Nothing here when the baseline piece is off: an
  * alarm on a metric nothing publishes would only ever say "OK".
@@ -32,7 +33,7 @@ export class AccountSecurity extends Construct {
     super(scope, id);
     const { baseline } = props;
     if (baseline.trail.enabled && props.inHomeRegion) {
-      for (const activity of ACCOUNT_ACTIVITIES) {
+      for (const activity of TRAIL_ACTIVITIES) {
         props.alarms.add(this, activity.metric, {
           name: activity.alarm,
           description: activity.description,

@@ -1,6 +1,7 @@
 import { Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { IConstruct } from 'constructs';
+import { servicePrincipalOfThisAccount } from './service-trust';
 
 /**
  * Acknowledges cdk-nag's AwsSolutions-IAM4 on `role` for one AWS-managed policy
@@ -18,6 +19,12 @@ export interface AwsManagedRoleProps {
   readonly policyName: string;
   /** Why AWS's policy is the right one here (cdk-nag flags every AWS-managed policy). */
   readonly reason: string;
+  /**
+   * The service documents `aws:SourceAccount` in its request to assume the role: the trust admits
+   * it for this account's resources only (service-trust.ts).
+   * @default false - the trust names the service alone
+   */
+  readonly thisAccountOnly?: boolean;
 }
 
 /**
@@ -26,7 +33,7 @@ export interface AwsManagedRoleProps {
  */
 export function awsManagedRole(scope: IConstruct, id: string, props: AwsManagedRoleProps): iam.Role {
   const role = new iam.Role(scope, id, {
-    assumedBy: new iam.ServicePrincipal(props.service),
+    assumedBy: props.thisAccountOnly ? servicePrincipalOfThisAccount(scope, props.service) : new iam.ServicePrincipal(props.service),
     description: props.description,
     managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName(props.policyName)],
   });

@@ -1,12 +1,15 @@
 import { type CfnElement, Stack, Validations } from 'aws-cdk-lib';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as cr from 'aws-cdk-lib/custom-resources';
 import type { IConstruct } from 'constructs';
 import { acknowledgeControl, acknowledgeControls } from './control-tower-checks';
+import { trustThisAccountOnly } from './service-trust';
 
 /**
  * Findings on the Provider framework's own functions and waiter state machine, which CDK builds
- * and the project cannot shape; acknowledged on each of them, one finding at a time.
+ * and the project cannot shape; acknowledged on each of them, one finding at a time. The waiter's
+ * role, which the framework offers no way to pass, is held to this account's state machines.
  */
 export function acknowledgeProviderFindings(provider: cr.Provider, handlers: lambda.IFunction[]): void {
   const arnOf = (c: IConstruct) => `<${Stack.of(c).getLogicalId(c.node.defaultChild as CfnElement)}.Arn>:*`;
@@ -39,6 +42,8 @@ export function acknowledgeProviderFindings(provider: cr.Provider, handlers: lam
   }
   const waiter = provider.node.tryFindChild('waiter-state-machine');
   if (waiter) {
+    // Step Functions documents aws:SourceAccount in the request to assume a state machine's role.
+    trustThisAccountOnly(waiter.node.findChild('Role') as iam.Role);
     const frameworkFns = ['framework-isComplete', 'framework-onTimeout'].map((n) => provider.node.findChild(n));
     const reasons: Record<string, string> = {
       ...invoke(frameworkFns),

@@ -1,7 +1,8 @@
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { describe, expect, test } from 'vitest';
-import { ACCOUNT_ACTIVITIES, ACCOUNT_ACTIVITY_NAMESPACE, MAX_FILTER_PATTERN_LENGTH } from '../../lib/baseline/account-activity';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { ACCOUNT_ACTIVITIES, ACCOUNT_ACTIVITY_NAMESPACE, DEPLOY_ACTIVITIES, MAX_FILTER_PATTERN_LENGTH, TRAIL_ACTIVITIES } from '../../lib/baseline/account-activity';
+import { LOG_FILE_DELETION, TRAIL_BUCKET_CHANGES } from '../../lib/baseline/audit-trail';
 import { BaselineStack, baselinePlans, UPLOADS_BUCKET_LOGICAL_ID, uploadsBucketArnPrefix } from '../../lib/baseline/baseline-stack';
 import { RECORDED_GLOBAL_TYPES, RECORDED_TYPES } from '../../lib/baseline/config-recorder';
 import { loadStages, type StageConfig, type StageName } from '../../lib/config';
@@ -50,7 +51,9 @@ describe.each(['staging', 'prod'] as const)('%s account baseline (home region)',
     const trail = only(t(), 'AWS::CloudTrail::Trail').Properties;
     expect(trail).toMatchObject({ TrailName: 'webapp-account-trail', IsMultiRegionTrail: true, IncludeGlobalServiceEvents: true, EnableLogFileValidation: true, IsLogging: true });
     expect(trail.KMSKeyId['Fn::GetAtt'][0]).toMatch(/^TrailKey/);
-    expect(trail.S3BucketName.Ref).toMatch(/^TrailBucket/);
+    // prod's trail writes to the bucket created with Object Lock; staging's to the first one.
+    expect(trail.S3BucketName.Ref).toMatch(name === 'prod' ? /^TrailLockedBucket/ : /^TrailBucket/);
+    expect(cfg.baseline.trail.objectLock).toBe(name === 'prod' ? 'locked-bucket' : 'off');
     expect(trail.CloudWatchLogsLogGroupArn['Fn::GetAtt'][0]).toMatch(/^TrailLogs/);
     const key = t().toJSON().Resources[trail.KMSKeyId['Fn::GetAtt'][0]].Properties;
     expect(key.EnableKeyRotation).toBe(true);
@@ -82,42 +85,128 @@ describe.each(['staging', 'prod'] as const)('%s account baseline (home region)',
     expect(name === 'prod').toBe(cfg.baseline.trail.uploadsDataEvents);
   });
 
-  test('the trail bucket is versioned, private, logged, TLS-only, archived and expired on schedule', () => {
-    const [[id, bucket]] = Object.entries(t().findResources('AWS::S3::Bucket')).filter(([bucketId]) => bucketId.startsWith('TrailBucket'));
-    const p = bucket.Properties;
-    expect(p.VersioningConfiguration).toEqual({ Status: 'Enabled' });
-    // Log files: KMS, by the trail (its KMSKeyId); the bucket default SSE-S3 covers the digest files.
-    expect(p.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toBe('AES256');
-    expect(p.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
-    expect(p.LoggingConfiguration.DestinationBucketName.Ref).toMatch(/^TrailAccessLogs/);
-    expect(p.LifecycleConfiguration.Rules).toEqual([
-      expect.objectContaining({
-        Status: 'Enabled',
-        ExpirationInDays: cfg.baseline.trail.retentionDays,
-        Transitions: [{ StorageClass: 'GLACIER_IR', TransitionInDays: cfg.baseline.trail.archiveAfterDays }],
-      }),
-    ]);
-    expect(p.ObjectLockEnabled).toBeUndefined();
-    expect(bucket.DeletionPolicy).toBe('Retain');
-    const policy = Object.values(t().findResources('AWS::S3::BucketPolicy')).find((bp) => bp.Properties.Bucket.Ref === id)!.Properties.PolicyDocument.Statement;
-    expect(policy).toContainEqual(expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
-    expect(policy).toContainEqual(expect.objectContaining({ Effect: 'Allow', Principal: { Service: 'cloudtrail.amazonaws.com' }, Action: 's3:PutObject' }));
-    expect(policy).toContainEqual(expect.objectContaining({ Effect: 'Allow', Principal: { Service: 'cloudtrail.amazonaws.com' }, Action: 's3:GetBucketAcl' }));
+  /** The buckets of log files: [logical id, resource], the one the trail writes to last. */
+  const logBuckets = () => {
+    const trailBucket = only(t(), 'AWS::CloudTrail::Trail').Properties.S3BucketName.Ref as string;
+    const ids = Object.keys(t().findResources('AWS::S3::Bucket')).filter((id) => /^Trail(Locked)?Bucket/.test(id));
+    return ids.sort((a, b) => Number(a === trailBucket) - Number(b === trailBucket)).map((id) => [id, t().toJSON().Resources[id]] as const);
+  };
+  const policyOf = (bucketId: string): Json[] =>
+    Object.values(t().findResources('AWS::S3::BucketPolicy')).find((bp) => bp.Properties.Bucket.Ref === bucketId)!.Properties.PolicyDocument.Statement;
+
+  test('the trail buckets are versioned, private, logged, TLS-only, archived and expired on schedule', () => {
+    const buckets = logBuckets();
+    expect(buckets.map(([id]) => id)).toEqual(name === 'prod' ? ['TrailBucket6C1E344E', 'TrailLockedBucketB3C59BC1'] : ['TrailBucket6C1E344E']);
+    for (const [id, bucket] of buckets) {
+      const p = bucket.Properties;
+      expect(p.VersioningConfiguration, id).toEqual({ Status: 'Enabled' });
+      // Log files: KMS, by the trail (its KMSKeyId); the bucket default SSE-S3 covers the digest files.
+      expect(p.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toBe('AES256');
+      expect(p.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+      expect(p.LoggingConfiguration.DestinationBucketName.Ref).toMatch(/^TrailAccessLogs/);
+      expect(p.LifecycleConfiguration.Rules).toEqual([
+        expect.objectContaining({
+          Status: 'Enabled',
+          ExpirationInDays: cfg.baseline.trail.retentionDays,
+          Transitions: [{ StorageClass: 'GLACIER_IR', TransitionInDays: cfg.baseline.trail.archiveAfterDays }],
+        }),
+      ]);
+      expect(bucket.DeletionPolicy).toBe('Retain');
+      expect(policyOf(id)).toContainEqual(expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
+    }
+    // The first bucket is never locked after its creation (that would replace it, log files and all).
+    expect(buckets[0][1].Properties.ObjectLockEnabled).toBeUndefined();
+    if (name === 'prod') {
+      const locked = buckets[1][1].Properties;
+      expect(locked.ObjectLockEnabled).toBe(true);
+      expect(locked.ObjectLockConfiguration).toEqual({ ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: cfg.baseline.trail.retentionDays } } });
+      expect(locked.LoggingConfiguration.LogFilePrefix).toBe('trail-locked/');
+      // The first bucket's policy drops CloudTrail's statements only after the trail has moved.
+      const firstPolicyId = Object.entries(t().findResources('AWS::S3::BucketPolicy')).find(([, bp]) => bp.Properties.Bucket.Ref === buckets[0][0])![0];
+      const trailId = Object.keys(t().findResources('AWS::CloudTrail::Trail'))[0];
+      expect(t().toJSON().Resources[firstPolicyId].DependsOn).toContain(trailId);
+    }
   });
 
-  test('a metric filter per CIS check, each under the pattern size limit, deploys excluded where they change things', () => {
+  test('only the break-glass role deletes log files; only it and the deploy role change a trail bucket; CloudTrail writes as this trail only', () => {
+    const breakGlass = `arn:aws:iam::${cfg.account}:role/${cfg.backup.breakGlassRoleName}`;
+    const deployer = `arn:aws:iam::${cfg.account}:role/cdk-hnb659fds-cfn-exec-role-${cfg.account}-${cfg.region}`;
+    const trailArn = `arn:aws:cloudtrail:${cfg.region}:${cfg.account}:trail/webapp-account-trail`;
+    const buckets = logBuckets();
+    for (const [index, [id]] of buckets.entries()) {
+      const arn = { 'Fn::GetAtt': [id, 'Arn'] };
+      const objects = { 'Fn::Join': ['', [arn, '/*']] };
+      const protection = [
+        {
+          Sid: 'OnlyBreakGlassDeletesLogFiles',
+          Effect: 'Deny',
+          Principal: { AWS: '*' },
+          Action: [...LOG_FILE_DELETION].sort(),
+          Resource: objects,
+          Condition: { ArnNotEquals: { 'aws:PrincipalArn': breakGlass } },
+        },
+        {
+          Sid: 'OnlyDeploysAndBreakGlassChangeTheBucket',
+          Effect: 'Deny',
+          Principal: { AWS: '*' },
+          Action: [...TRAIL_BUCKET_CHANGES].sort(),
+          Resource: arn,
+          Condition: { ArnNotEquals: { 'aws:PrincipalArn': [breakGlass, deployer] } },
+        },
+      ];
+      const writtenByTheTrail = [
+        {
+          Sid: 'TheTrailReadsTheBucketAcl',
+          Effect: 'Allow',
+          Principal: { Service: 'cloudtrail.amazonaws.com' },
+          Action: 's3:GetBucketAcl',
+          Resource: arn,
+          Condition: { StringEquals: { 'aws:SourceArn': trailArn } },
+        },
+        {
+          Sid: 'TheTrailWritesLogFiles',
+          Effect: 'Allow',
+          Principal: { Service: 'cloudtrail.amazonaws.com' },
+          Action: 's3:PutObject',
+          Resource: { 'Fn::Join': ['', [arn, `/AWSLogs/${cfg.account}/*`]] },
+          Condition: { StringEquals: { 's3:x-amz-acl': 'bucket-owner-full-control', 'aws:SourceArn': trailArn } },
+        },
+      ];
+      const trails = index === buckets.length - 1;
+      // Every statement of the policy: a wider one (or CDK's own, without the condition) fails here.
+      expect(policyOf(id), id).toEqual([
+        { Effect: 'Deny', Principal: { AWS: '*' }, Action: 's3:*', Resource: [arn, objects], Condition: { Bool: { 'aws:SecureTransport': 'false' } } },
+        ...protection,
+        ...(trails ? writtenByTheTrail : []),
+      ]);
+    }
+  });
+
+  test('a metric filter per CIS check, each under the pattern size limit; what deploys change counted apart, not dropped', () => {
     const filters = Object.values(t().findResources('AWS::Logs::MetricFilter')).map((f) => f.Properties);
-    expect(filters.map((f) => f.MetricTransformations[0].MetricName).sort()).toEqual(ACCOUNT_ACTIVITIES.map((a) => a.metric).sort());
+    expect(filters.map((f) => f.MetricTransformations[0].MetricName).sort()).toEqual(TRAIL_ACTIVITIES.map((a) => a.metric).sort());
+    const deployRole = `cdk-hnb659fds-cfn-exec-role-${cfg.account}-*`;
     for (const f of filters) {
-      const activity = ACCOUNT_ACTIVITIES.find((a) => a.metric === f.MetricTransformations[0].MetricName)!;
+      const activity = TRAIL_ACTIVITIES.find((a) => a.metric === f.MetricTransformations[0].MetricName)!;
       expect(f.MetricTransformations).toEqual([{ MetricNamespace: ACCOUNT_ACTIVITY_NAMESPACE, MetricName: activity.metric, MetricValue: '1' }]);
       expect(f.FilterPattern.length, activity.metric).toBeLessThanOrEqual(MAX_FILTER_PATTERN_LENGTH);
       expect(f.LogGroupName.Ref).toMatch(/^TrailLogs/);
-      expect(f.FilterPattern.includes(`cdk-hnb659fds-cfn-exec-role-${cfg.account}-*`), activity.metric).toBe(activity.excludeDeploys);
+      expect(f.FilterPattern.includes(deployRole), activity.metric).toBe(activity.deploys !== 'all');
     }
-    expect(ACCOUNT_ACTIVITIES.filter((a) => a.excludeDeploys).map((a) => a.metric)).toEqual(['IamPolicyChanges', 'SecurityGroupChanges', 'NetworkAclChanges']);
-    const root = filters.find((f) => f.MetricTransformations[0].MetricName === 'RootAccountUsage')!;
-    expect(root.FilterPattern).toBe('{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }');
+    expect(ACCOUNT_ACTIVITIES.filter((a) => a.deploys === 'excluded').map((a) => a.metric)).toEqual(['IamPolicyChanges', 'SecurityGroupChanges', 'NetworkAclChanges']);
+    // Each check that leaves the deploy role's changes out has a twin counting exactly those: the
+    // same events, with the issuer test turned around, so the two add up to every event.
+    expect(DEPLOY_ACTIVITIES.map((a) => a.metric)).toEqual(['IamPolicyChangesByDeploys', 'SecurityGroupChangesByDeploys', 'NetworkAclChangesByDeploys']);
+    const pattern = (metric: string) => filters.find((f) => f.MetricTransformations[0].MetricName === metric)!.FilterPattern as string;
+    for (const check of ACCOUNT_ACTIVITIES.filter((a) => a.deploys === 'excluded')) {
+      expect(pattern(check.metric)).toBe(
+        `{ ${check.pattern} && (($.userIdentity.type != "AssumedRole") || ($.userIdentity.sessionContext.sessionIssuer.userName != "${deployRole}")) }`,
+      );
+      expect(pattern(`${check.metric}ByDeploys`)).toBe(
+        `{ ${check.pattern} && ($.userIdentity.type = "AssumedRole") && ($.userIdentity.sessionContext.sessionIssuer.userName = "${deployRole}") }`,
+      );
+    }
+    expect(pattern('RootAccountUsage')).toBe('{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }');
   });
 
   test('GuardDuty with the protections this stack needs, Fargate runtime monitoring by GuardDuty-managed agents', () => {
@@ -152,7 +241,7 @@ describe.each(['staging', 'prod'] as const)('%s account baseline (home region)',
 
   test('its ops stack alarms on every check and routes findings to the alarm topic as one line', () => {
     const alarms = Object.values(synthesized[name].ops.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
-    for (const activity of ACCOUNT_ACTIVITIES) {
+    for (const activity of TRAIL_ACTIVITIES) {
       const alarm = alarms.find((a) => a.AlarmName === `${name}-${activity.alarm}`);
       expect(alarm, activity.alarm).toMatchObject({
         Namespace: ACCOUNT_ACTIVITY_NAMESPACE,
@@ -215,7 +304,7 @@ test("logical ids of the baseline's stateful resources are frozen", () => {
   // that decrypts them, or the recorder's history.
   const ids = (t: Template, type: string) => Object.keys(t.findResources(type)).sort();
   const home = baselineOf('prod')!;
-  expect(ids(home, 'AWS::S3::Bucket')).toEqual(['ConfigRecorderBucket7BB5F67E', 'TrailAccessLogsFEE33FE3', 'TrailBucket6C1E344E']);
+  expect(ids(home, 'AWS::S3::Bucket')).toEqual(['ConfigRecorderBucket7BB5F67E', 'TrailAccessLogsFEE33FE3', 'TrailBucket6C1E344E', 'TrailLockedBucketB3C59BC1']);
   expect(ids(home, 'AWS::KMS::Key')).toEqual(['RecorderKeyBFFAC79B', 'TrailKey31F874A3', 'TrailLogsKey36CD54B2']);
   expect(ids(home, 'AWS::Logs::LogGroup')).toEqual(['TrailLogs73276642']);
 });
@@ -283,5 +372,40 @@ describe('an account whose landing zone records AWS Config (configRecorder: "org
     only(t, 'AWS::GuardDuty::Detector');
     expect(Object.keys(t.findResources('AWS::Config::ConfigurationRecorder'))).toEqual([]);
     expect(Object.keys(t.findResources('AWS::Config::DeliveryChannel'))).toEqual([]);
+  });
+});
+
+describe('an account whose first trail bucket was created with Object Lock (objectLock: "governance"), shared by two stages', () => {
+  // prod's account, with a second stage whose break-glass role has another name.
+  const prod = config('prod');
+  const settings = { ...prod.baseline, trail: { ...prod.baseline.trail, objectLock: 'governance' as const } };
+  const stageConfigs = [
+    { ...config('staging'), account: prod.account, baseline: settings, backup: { ...config('staging').backup, breakGlassRoleName: 'staging-break-glass' } },
+    { ...prod, baseline: settings },
+  ];
+  let t: Template;
+  beforeAll(() => {
+    const [plan] = baselinePlans(stageConfigs);
+    const app = new App({ context: CLI_CONTEXT });
+    t = Template.fromStack(new BaselineStack(app, 'Baseline', { env: { account: plan.account, region: plan.region }, plan, stageConfigs }));
+  });
+
+  test('keeps that bucket locked and the trail in it: dropping the lock would replace the bucket and its log files', () => {
+    const buckets = Object.keys(t.findResources('AWS::S3::Bucket')).filter((id) => id.startsWith('Trail'));
+    expect(buckets.sort()).toEqual(['TrailAccessLogsFEE33FE3', 'TrailBucket6C1E344E']);
+    expect(t.toJSON().Resources.TrailBucket6C1E344E.Properties).toMatchObject({
+      ObjectLockEnabled: true,
+      ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: prod.baseline.trail.retentionDays } } },
+    });
+    expect(only(t, 'AWS::CloudTrail::Trail').Properties.S3BucketName).toEqual({ Ref: 'TrailBucket6C1E344E' });
+  });
+
+  test("each stage's break-glass role may delete log files: the stages share the account's trail", () => {
+    const statements = Object.values(t.findResources('AWS::S3::BucketPolicy')).find((bp) => bp.Properties.Bucket.Ref === 'TrailBucket6C1E344E')!.Properties.PolicyDocument
+      .Statement as Json[];
+    const deletion = statements.find((st) => st.Sid === 'OnlyBreakGlassDeletesLogFiles')!;
+    expect(deletion.Condition).toEqual({
+      ArnNotEquals: { 'aws:PrincipalArn': [`arn:aws:iam::${prod.account}:role/staging-break-glass`, `arn:aws:iam::${prod.account}:role/${prod.backup.breakGlassRoleName}`] },
+    });
   });
 });

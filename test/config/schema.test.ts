@@ -800,6 +800,16 @@ const badConfigs: [string, StageName, (c: StageConfig) => void, string, string, 
     /prod must keep its audit trail at least a year\. Fix: set baseline\.trail\.retentionDays: 365 or more/,
   ],
   [
+    'prod log files without Object Lock',
+    'prod',
+    (c) => {
+      c.baseline.trail.objectLock = 'off';
+    },
+    'baseline.trail.objectLock',
+    '"off"',
+    /prod must keep its log files under S3 Object Lock, .*\. Fix: set baseline\.trail\.objectLock: "locked-bucket" \(the trail moves to a bucket created with the lock; the first bucket keeps what it holds\)/,
+  ],
+  [
     'a trail of its own and an organisation trail',
     'staging',
     (c) => {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
-import { ACCOUNT_ACTIVITIES, ACCOUNT_ACTIVITY_NAMESPACE } from '../../lib/baseline/account-activity';
+import { ACCOUNT_ACTIVITY_NAMESPACE, TRAIL_ACTIVITIES } from '../../lib/baseline/account-activity';
 import { STAGE_NAMES, type StageConfig, type StageName } from '../../lib/config';
 import { rdsMaxConnections } from '../../lib/config/instance-class';
 import { DEV_OPERATIONS_OVERRIDES, synthStage } from '../support/synth';
@@ -180,7 +180,7 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
       ...(config(name).app.waf && !config(name).edge.enabled ? ['AWS/WAFV2 BlockedRequests'] : []),
       ...(config(name).domain ? ['AWS/SES Reputation.BounceRate', 'AWS/SES Reputation.ComplaintRate'] : []),
       ...(config(name).backup.restoreTesting !== 'off' ? ['webapp/RestoreTesting VerificationSucceeded', 'webapp/RestoreTesting VerifiedWithinInterval'] : []),
-      ...(config(name).baseline.trail.enabled ? ACCOUNT_ACTIVITIES.map((a) => `${ACCOUNT_ACTIVITY_NAMESPACE} ${a.metric}`) : []),
+      ...(config(name).baseline.trail.enabled ? TRAIL_ACTIVITIES.map((a) => `${ACCOUNT_ACTIVITY_NAMESPACE} ${a.metric}`) : []),
       'AWS/Events TriggeredRules',
     ];
     expect([...covered].sort()).toEqual([...expected].sort());
@@ -238,6 +238,9 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
       expect(inRule(paging), paging).toBe(true);
     }
     for (const ticket of ['db-cpu', 'web-p99-latency', 'cache-cpu-001', 'lambda-database-setup-errors']) expect(inRule(ticket), ticket).toBe(false);
+    // The account's checks page or not by their severity; what deploys change is a ticket.
+    for (const activity of config(name).baseline.trail.enabled ? TRAIL_ACTIVITIES : []) expect(inRule(activity.alarm), activity.alarm).toBe(activity.severity === 'page');
+    expect(TRAIL_ACTIVITIES.filter((a) => a.deploys === 'only').map((a) => a.severity)).toEqual(['ticket', 'ticket', 'ticket']);
     // The burn-rate pairs that page are in it, as composites; the budget burn (a ticket) is not.
     const compositeId = (shortName: string) =>
       Object.entries(t.findResources('AWS::CloudWatch::CompositeAlarm')).find(([, r]) => r.Properties.AlarmName === `${name}-${shortName}`)![0];
