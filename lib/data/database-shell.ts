@@ -1,4 +1,4 @@
-import { Fn, Stack, Validations } from 'aws-cdk-lib';
+import { Fn, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
@@ -41,8 +41,10 @@ export class DatabaseShell extends Construct {
     // What Session Manager needs of an instance and nothing more (its user guide's policy for a
     // custom instance role): AmazonSSMManagedInstanceCore would also let the host read every SSM
     // parameter of the account (ssm:GetParameter* on *), which a port-forwarding host never does.
+    // No aws:SourceAccount: EC2 does not document sending it when it gives an instance its
+    // profile's role, and a condition it does not send would leave the host without credentials.
     const role = new iam.Role(this, 'Role', {
-      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } } }),
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
       description: 'Database shell host: registers with Session Manager and carries its sessions, nothing else',
       inlinePolicies: {
         SessionManager: new iam.PolicyDocument({

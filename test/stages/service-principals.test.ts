@@ -19,7 +19,7 @@ const WITHOUT_THE_CONDITION: Readonly<Record<string, string>> = {
     'ECS gives the task and task-execution role trusts without the keys; that it sends them could not be confirmed, and a key it does not send stops every task.',
   'trust ecs.amazonaws.com':
     "ECS documents the blue/green infrastructure role's trust without the keys, and none for the lifecycle hook role; a key it does not send stops a release mid-deploy.",
-  'trust ec2.amazonaws.com': "EC2 does not document the keys in the request that gives an instance its profile's role (the NAT instances).",
+  'trust ec2.amazonaws.com': "EC2 does not document the keys in the request that gives an instance its profile's role (the NAT instances, the database shell host).",
   'trust backup.amazonaws.com': 'AWS Backup documents the keys for vault topics and the backup-storage key policy, not for the roles it assumes.',
   'trust cloudtrail.amazonaws.com': "CloudTrail documents that the role for the trail's CloudWatch Logs copy does not support aws:SourceArn or aws:SourceAccount.",
   'AWS::KMS::Key events.amazonaws.com': 'EventBridge does not send aws:SourceAccount to KMS (lib/ops/alarm-topic.ts); the topic policy holds it to the account.',
@@ -125,6 +125,13 @@ describe('service principals act for this account only', () => {
         .map(exceptionKey),
     );
     expect(Object.keys(WITHOUT_THE_CONDITION).filter((key) => !used.has(key))).toEqual([]);
+  });
+
+  // The list says the service does not send the keys there: a statement that names them anyway
+  // would stop the service at run time (the shell host's role once carried one for EC2).
+  test('a listed service carries the condition nowhere: the keys it does not send would lock it out', () => {
+    const conditioned = allStatements().filter((row) => row.conditioned && exceptionKey(row) in WITHOUT_THE_CONDITION);
+    expect(conditioned.map((row) => `${row.where}: ${row.kind} ${row.service}`)).toEqual([]);
   });
 
   test('the walk finds a statement without the condition, and accepts the key in any case, under any operator', () => {
