@@ -162,6 +162,53 @@ describe('full synth of all stages', () => {
     }
   });
 
+  // Each project function's bundle (ProjectFunction: `index.<export>`; CDK's own framework
+  // functions are CDK's to test), as Lambda would load it: its handler module required with the
+  // function's environment (values CloudFormation fills in at deploy stand in as placeholders),
+  // the named export a function. A bundle that misses a module, or a handler name that names
+  // nothing, fails here rather than on the first invoke after a deploy.
+  test("every project function's bundle loads and exports the handler its function names", () => {
+    const functions = stacksUnder(outdir).flatMap(({ dir, artifact }) => {
+      const template = JSON.parse(readFileSync(join(dir, artifact.properties!.templateFile!), 'utf8')) as {
+        Resources: Record<string, { Type: string; Metadata?: Record<string, string>; Properties: Record<string, unknown> }>;
+      };
+      return Object.entries(template.Resources)
+        .filter(([, r]) => r.Type === 'AWS::Lambda::Function' && r.Metadata?.['aws:asset:path'] && /^index\./.test(r.Properties.Handler as string))
+        .map(([id, r]) => {
+          const handler = r.Properties.Handler as string;
+          const variables = ((r.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {}) as Record<string, unknown>;
+          return {
+            id: `${artifact.properties!.stackName} ${id}`,
+            file: join(dir, r.Metadata!['aws:asset:path'], `${handler.slice(0, handler.lastIndexOf('.'))}.js`),
+            exported: handler.slice(handler.lastIndexOf('.') + 1),
+            env: Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, typeof v === 'string' ? v : `deploy-time-${k}`])),
+          };
+        });
+    });
+    expect(new Set(functions.map((f) => f.exported))).toEqual(new Set(['onEvent', 'isComplete', 'onNotification', 'handler', 'onHook']));
+    const unique = [...new Map(functions.map((f) => [`${f.file} ${f.exported}`, f])).values()];
+    const check = `
+      const results = [];
+      for (const f of JSON.parse(require('fs').readFileSync(0, 'utf8'))) {
+        const saved = { ...process.env };
+        Object.assign(process.env, f.env);
+        try { results.push([f.id, typeof require(f.file)[f.exported]]); } catch (e) { results.push([f.id, 'fails to load: ' + e.message.split(String.fromCharCode(10))[0]]); }
+        process.env = saved;
+      }
+      process.stdout.write(JSON.stringify(results));`;
+    // Lambda's Node.js runtime provides the AWS SDK v3 the bundles leave out; here, the project's copy.
+    const run = spawnSync(process.execPath, ['-e', check], {
+      input: JSON.stringify(unique),
+      encoding: 'utf8',
+      cwd: tmpdir(),
+      env: { ...process.env, NODE_PATH: join(ROOT, 'node_modules') },
+    });
+    expect(run.stderr).toBe('');
+    const loaded = JSON.parse(run.stdout) as [string, string][];
+    expect(loaded.filter(([, type]) => type !== 'function')).toEqual([]);
+    expect(loaded).toHaveLength(unique.length);
+  });
+
   test('the CDK bootstrap version preflight asks for covers every stack of every stage, its lookup role included', () => {
     const stacks = stacksUnder(outdir).map(({ artifact }) => artifact.properties ?? {});
     const needed = stacks.flatMap((p) => [p.requiresBootstrapStackVersion ?? 0, p.lookupRole?.requiresBootstrapStackVersion ?? 0]);

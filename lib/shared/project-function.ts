@@ -1,10 +1,11 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { dirname } from 'node:path';
+import { AssetHashType, DockerImage, Duration, Validations } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { acknowledgeControl } from './control-tower-checks';
+import { type BundleSettings, PROJECT_BUNDLER } from './lambda-bundle';
 import { type LogSettings, stageLogGroup } from './log-group';
 
 export interface ProjectFunctionProps extends LogSettings {
@@ -33,20 +34,41 @@ export interface ProjectFunctionProps extends LogSettings {
 export const PROJECT_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
 /**
+ * A handler's code: bundled by esbuild in this process (lambda-bundle.ts) when the stack is
+ * bundled, and, like CDK's own bundling, not at all for a stack the synth skips
+ * (`cdk deploy <other stack>`, the tests' templates). Never Docker: a bundle that cannot be
+ * built fails the synth with esbuild's errors.
+ */
+function handlerCode(settings: BundleSettings): lambda.Code {
+  return lambda.Code.fromAsset(dirname(settings.entry), {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      image: DockerImage.fromRegistry('local-bundling-only'),
+      local: {
+        tryBundle(outputDir: string): boolean {
+          PROJECT_BUNDLER.bundle(settings, outputDir);
+          return true;
+        },
+      },
+    },
+  });
+}
+
+/**
  * Defines a project Lambda function the same way everywhere: bundled from TypeScript with the
  * local esbuild (no Docker), Node.js 24 on ARM64, in the VPC's private subnets, logging as JSON to
  * its own KMS-encrypted log group with the stage's retention.
  */
 export class ProjectFunction extends Construct {
-  readonly fn: nodejs.NodejsFunction;
+  readonly fn: lambda.Function;
   readonly logGroup: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: ProjectFunctionProps) {
     super(scope, id);
     this.logGroup = stageLogGroup(this, 'Logs', props);
-    this.fn = new nodejs.NodejsFunction(this, 'Function', {
-      entry: props.entry,
-      handler: props.handler,
+    this.fn = new lambda.Function(this, 'Function', {
+      code: handlerCode({ entry: props.entry, target: 'node24', external: props.externalModules ?? ['@aws-sdk/*'] }),
+      handler: `index.${props.handler}`,
       description: props.description,
       runtime: PROJECT_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
@@ -58,14 +80,6 @@ export class ProjectFunction extends Construct {
       vpcSubnets: { subnets: props.vpc.privateSubnets },
       securityGroups: props.securityGroups,
       environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
-      bundling: {
-        // esbuild's size report on every synth is noise; its errors and warnings still show.
-        logLevel: nodejs.LogLevel.WARNING,
-        minify: true,
-        sourceMap: true,
-        target: 'node24',
-        externalModules: props.externalModules ?? ['@aws-sdk/*'],
-      },
     });
 
     acknowledgeControl(
