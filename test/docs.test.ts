@@ -1,6 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Stack } from 'aws-cdk-lib';
 import { describe, expect, test } from 'vitest';
 import { STAGE_NAMES } from '../lib/config';
 import { MAJOR_UPGRADE_RUNBOOK } from '../lib/data/engine-version';
@@ -146,8 +145,8 @@ describe('the architecture diagram in README.md', () => {
       const [stack, template] = synthesized[part];
       return stack && template ? [{ name: stack.stackName, region: stack.region, template: template.toJSON() }] : [];
     });
-    const accountStacks = stage.node.root.node.children
-      .filter((c): c is Stack => Stack.isStack(c) && c.account === stage.config.account)
+    const accountStacks = stage.shared
+      .filter((s) => s.account === stage.config.account)
       .map((s) => ({ name: s.stackName, region: s.region, template: shared.get(s.stackName)!.toJSON() }));
     const expected = diagram(stage.config.account, stage.config.region, stageStacks, accountStacks);
     const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8');

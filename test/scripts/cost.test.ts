@@ -357,6 +357,7 @@ describe('cost of the real app', () => {
 
   test('--base prints the change per stage: a bigger prod database', () => {
     const head = synthAssembly(join(work, 'head'), {
+      variant: 'bigger-prod-database',
       change: (stages) => {
         const prod = stages.find((s) => s.stageName === 'prod')!;
         (prod.data.database.instance.node.defaultChild as rds.CfnDBInstance).dbInstanceClass = 'db.m7g.xlarge';

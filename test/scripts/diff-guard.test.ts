@@ -20,7 +20,7 @@ let base: string;
 
 /** Synthesizes prod with a code-level change applied, as a pull request would. */
 function head(name: string, change: (prod: AppStage) => void, context: Record<string, unknown> = {}): string {
-  return synthAssembly(join(work, name), { stages: 'prod', change: ([prod]) => change(prod), context });
+  return synthAssembly(join(work, name), { stages: 'prod', change: ([prod]) => change(prod), variant: name, context });
 }
 
 beforeAll(() => {
@@ -226,6 +226,7 @@ describe('diff-guard on the real app', () => {
     const both = (name: string) =>
       synthAssembly(join(work, name), {
         stages: 'staging,prod',
+        variant: name,
         change: (stages) => {
           for (const s of stages) dbInstance(s).port = '5433';
         },

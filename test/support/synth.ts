@@ -1,11 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { expect } from 'vitest';
 import { createApp } from '../../lib/app';
-import type { StageName } from '../../lib/config';
+import type { StageConfig, StageName } from '../../lib/config';
 import type { AppStage } from '../../lib/stages/app-stage';
+import { cachedFixture, fixtureDir, keyOf } from './fixture-cache';
 
 /**
  * The context the CDK CLI gives `bin/app.ts`: `cdk.json`'s (feature flags above all) plus the
@@ -35,9 +36,34 @@ export function buildStage(name: StageName, context: Record<string, unknown> = {
   return stages[0];
 }
 
+/** What the tests read of a synthesized stack besides its template. */
+export interface StackInfo {
+  readonly stackName: string;
+  readonly account: string;
+  readonly region: string;
+  readonly terminationProtection: boolean;
+  /** The stacks it deploys after. */
+  readonly dependencies: readonly { readonly stackName: string }[];
+  /** The warnings its constructs gave at synth (Annotations). */
+  readonly warnings: readonly string[];
+}
+
+/** A synthesized stage: its configuration and its stacks, by role. */
+export interface StageInfo {
+  readonly config: StageConfig;
+  readonly network: StackInfo;
+  readonly data: StackInfo;
+  readonly app: StackInfo;
+  readonly ops: StackInfo;
+  readonly dr?: StackInfo;
+  readonly edge?: StackInfo;
+  /** The stacks outside the stage that its synth brings (image registries, CI access, the account baselines). */
+  readonly shared: readonly StackInfo[];
+}
+
 /** The templates of one stage's stacks, synthesized once. */
 export interface StageTemplates {
-  readonly stage: AppStage;
+  readonly stage: StageInfo;
   readonly network: Template;
   readonly data: Template;
   readonly app: Template;
@@ -50,7 +76,7 @@ export interface StageTemplates {
   readonly shared: ReadonlyMap<string, Template>;
 }
 
-/** The templates of the stage's own stacks, in deploy order (the DR and edge stacks where the stage has them). */
+/** The stage's own templates, in deploy order (the DR and edge stacks where the stage has them). */
 export function ownTemplates(t: StageTemplates): Template[] {
   return [t.network, ...(t.dr ? [t.dr] : []), t.data, t.app, ...(t.edge ? [t.edge] : []), t.ops];
 }
@@ -68,20 +94,53 @@ export const DEV_OPERATIONS_OVERRIDES: Record<string, unknown> = {
   'dev.operations.queueOldestJobSeconds': 900,
 };
 
+const ROLES = ['network', 'data', 'app', 'ops', 'dr', 'edge'] as const;
+type Role = (typeof ROLES)[number];
+
+/** A synthesized stage as it is kept on disk: plain JSON. */
+interface StageFixture {
+  readonly config: StageConfig;
+  readonly stacks: Partial<Record<Role, { readonly info: StackInfo; readonly template: TemplateJson }>>;
+  readonly shared: readonly { readonly info: StackInfo; readonly template: TemplateJson }[];
+}
+type TemplateJson = ReturnType<Template['toJSON']>;
+
 const synthesized = new Map<string, StageTemplates>();
 
 /**
- * Synthesizes one stage's stacks, once per test worker: files running in the same worker (vitest
- * runs them without isolation, see vitest.config.mts) share the result. Treat it as read-only;
- * a test that changes constructs builds its own stage with `buildStage`.
+ * One stage's stacks, synthesized as `buildStage` builds them: once for the whole run, by the
+ * first worker that asks, and kept between runs until the source changes (fixture-cache.ts).
+ * Files share the result; treat it as read-only (it is frozen). A test that changes constructs
+ * builds its own stage with `buildStage`.
  */
 export function synthStage(name: StageName, context: Record<string, unknown> = {}): StageTemplates {
-  const key = JSON.stringify([name, context]);
-  const cached = synthesized.get(key);
-  if (cached) return cached;
-  const result = synthesizeStage(name, context);
-  // Shared by every file of the worker: frozen, so no test can change what another one reads.
-  for (const template of [result.network, result.data, result.app, result.ops, result.dr, result.edge, ...result.shared.values()]) if (template) deepFreeze(template.toJSON());
+  const key = keyOf(['stage', name, context]);
+  const known = synthesized.get(key);
+  if (known) return known;
+  const file = cachedFixture(join(fixtureDir(), `stage-${name}-${key}.json`), (into) => writeFileSync(into, JSON.stringify(synthesizeStage(name, context))));
+  const fixture = JSON.parse(readFileSync(file, 'utf8')) as StageFixture;
+  deepFreeze(fixture);
+  const template = (role: Role) => fixture.stacks[role] && Template.fromJSON(fixture.stacks[role].template, { skipCyclicalDependenciesCheck: true });
+  const info = (role: Role) => fixture.stacks[role]?.info;
+  const result: StageTemplates = {
+    stage: {
+      config: fixture.config,
+      network: info('network')!,
+      data: info('data')!,
+      app: info('app')!,
+      ops: info('ops')!,
+      dr: info('dr'),
+      edge: info('edge'),
+      shared: fixture.shared.map((s) => s.info),
+    },
+    network: template('network')!,
+    data: template('data')!,
+    app: template('app')!,
+    ops: template('ops')!,
+    dr: template('dr'),
+    edge: template('edge'),
+    shared: new Map(fixture.shared.map(({ info, template }) => [info.stackName, Template.fromJSON(template, { skipCyclicalDependenciesCheck: true })] as const)),
+  };
   synthesized.set(key, result);
   return result;
 }
@@ -92,37 +151,73 @@ function deepFreeze(value: unknown): void {
   for (const child of Object.values(value)) deepFreeze(child);
 }
 
-function synthesizeStage(name: StageName, context: Record<string, unknown>): StageTemplates {
-  const stage = buildStage(name, context);
+/** The warnings on a stack's constructs after synthesis (what Annotations.fromStack reads). */
+function warningsOf(stack: Stack): string[] {
+  return stack.node
+    .findAll()
+    .filter((c) => c === stack || Stack.of(c) === stack)
+    .flatMap((c) => c.node.metadata.filter((m) => m.type === 'aws:cdk:warning').map((m) => String(m.data)));
+}
+
+function stackInfo(stack: Stack): StackInfo {
   return {
-    stage,
-    network: Template.fromStack(stage.network),
-    data: Template.fromStack(stage.data),
-    app: Template.fromStack(stage.app),
-    ops: Template.fromStack(stage.ops),
-    dr: stage.dr && Template.fromStack(stage.dr),
-    edge: stage.edge && Template.fromStack(stage.edge),
-    shared: new Map(stage.node.root.node.children.filter((c): c is Stack => Stack.isStack(c)).map((stack) => [stack.stackName, Template.fromStack(stack)] as const)),
+    stackName: stack.stackName,
+    account: stack.account,
+    region: stack.region,
+    terminationProtection: stack.terminationProtection,
+    dependencies: stack.dependencies.map((d) => ({ stackName: d.stackName })),
+    warnings: warningsOf(stack),
   };
+}
+
+function synthesizeStage(name: StageName, context: Record<string, unknown>): StageFixture {
+  const stage = buildStage(name, context);
+  const stacks: StageFixture['stacks'] = {};
+  for (const role of ROLES) {
+    const stack = stage[role];
+    if (!stack) continue;
+    // Synthesizes the stage (the first time); the warnings are on the constructs after that.
+    stacks[role] = { template: Template.fromStack(stack).toJSON(), info: stackInfo(stack) };
+  }
+  const shared = stage.node.root.node.children
+    .filter((c): c is Stack => Stack.isStack(c))
+    .map((stack) => ({ template: Template.fromStack(stack).toJSON(), info: stackInfo(stack) }));
+  return { config: stage.config, stacks, shared };
 }
 
 /**
  * Synthesizes the app into `outdir` like `cdk synth` would (without bundling or CloudFormation
  * validation), after `change` has edited the stages: fixtures for the operator scripts, which read
  * assemblies. `stages` narrows what is synthesized, as `-c stages=` does.
+ *
+ * The assembly is kept with the run's fixtures and copied into `outdir`. A `change` is known by
+ * the test file that makes it (any edit to that file synthesizes again) and its `variant` name,
+ * unique within the file.
  */
 export function synthAssembly(
   outdir: string,
-  { stages = 'dev,staging,prod', change, context = {} }: { stages?: string; change?: (stages: AppStage[]) => void; context?: Record<string, unknown> } = {},
+  {
+    stages = 'dev,staging,prod',
+    change,
+    variant,
+    context = {},
+  }: { stages?: string; change?: (stages: AppStage[]) => void; variant?: string; context?: Record<string, unknown> } = {},
 ): string {
-  const built = createApp({
-    outdir,
-    enableNag: false,
-    builtinCloudFormationValidation: false,
-    context: { ...CLI_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context, stages },
+  if (change && !variant) throw new Error('synthAssembly: a change needs a variant name, unique within its test file, to be kept by');
+  const caller = expect.getState().testPath;
+  const changeKey = change && [variant, caller ? keyOf(readFileSync(caller, 'utf8')) : 'no-caller'];
+  const key = keyOf(['assembly', stages, context, changeKey ?? null]);
+  const cached = cachedFixture(join(fixtureDir(), `assembly-${key}`), (into) => {
+    const built = createApp({
+      outdir: into,
+      enableNag: false,
+      builtinCloudFormationValidation: false,
+      context: { ...CLI_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context, stages },
+    });
+    change?.(built.stages);
+    built.app.synth();
   });
-  change?.(built.stages);
-  built.app.synth();
+  cpSync(cached, outdir, { recursive: true });
   return outdir;
 }
 
