@@ -58,10 +58,8 @@ async function registry(name: string): Promise<string> {
   throw new Error(`docker-registry did not answer on ${port}`);
 }
 
-/** An image in skopeo's dir: layout: one gzipped layer holding one file, a config, a manifest. */
-function imageDir(): string {
-  const dir = join(work, 'build');
-  mkdirSync(dir);
+/** One gzipped layer holding one file: the tar (whose digest the config names) and the blob. */
+function layer(): { tar: Buffer; blob: Buffer } {
   const file = Buffer.from('release\n');
   const header = Buffer.alloc(512);
   header.write('app.txt');
@@ -77,19 +75,70 @@ function imageDir(): string {
   const checksum = [...header].reduce((a, b) => a + b, 0);
   header.write(`${checksum.toString(8).padStart(6, '0')}\0 `, 148);
   const tar = Buffer.concat([header, file, Buffer.alloc(512 - file.length), Buffer.alloc(1024)]);
-  const layer = gzipSync(tar);
+  return { tar, blob: gzipSync(tar) };
+}
+
+/** An image in skopeo's dir: layout: one gzipped layer holding one file, a config, a manifest. */
+function imageDir(): string {
+  const dir = join(work, 'build');
+  mkdirSync(dir);
+  const { tar, blob } = layer();
   const config = Buffer.from(JSON.stringify({ architecture: 'arm64', os: 'linux', rootfs: { type: 'layers', diff_ids: [`sha256:${sha(tar)}`] }, config: {} }));
   const manifest = JSON.stringify({
     schemaVersion: 2,
     mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
     config: { mediaType: 'application/vnd.docker.container.image.v1+json', size: config.length, digest: `sha256:${sha(config)}` },
-    layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: layer.length, digest: `sha256:${sha(layer)}` }],
+    layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: blob.length, digest: `sha256:${sha(blob)}` }],
   });
-  writeFileSync(join(dir, sha(layer)), layer);
+  writeFileSync(join(dir, sha(blob)), blob);
   writeFileSync(join(dir, sha(config)), config);
   writeFileSync(join(dir, 'manifest.json'), manifest);
   writeFileSync(join(dir, 'version'), 'Directory Transport Version: 1.1\n');
   return dir;
+}
+
+const OCI = { index: 'application/vnd.oci.image.index.v1+json', manifest: 'application/vnd.oci.image.manifest.v1+json' } as const;
+
+/**
+ * A multi-platform release as a build with buildx pushes it, through the registry's HTTP API: an
+ * OCI image index referencing one image per platform (amd64, arm64). Returns the index's digest
+ * and its images' digests.
+ */
+async function pushIndex(host: string, repository: string, tag: string): Promise<{ index: string; images: string[] }> {
+  const api = `http://${host}/v2/${repository}`;
+  const putBlob = async (data: Buffer) => {
+    const started = await fetch(`${api}/blobs/uploads/`, { method: 'POST' });
+    expect(started.status).toBe(202);
+    const location = new URL(started.headers.get('location')!, `http://${host}`);
+    location.searchParams.set('digest', `sha256:${sha(data)}`);
+    const done = await fetch(location, { method: 'PUT', body: data, headers: { 'content-type': 'application/octet-stream' } });
+    expect(done.status).toBe(201);
+  };
+  const putManifest = async (reference: string, mediaType: string, body: string) => {
+    const put = await fetch(`${api}/manifests/${reference}`, { method: 'PUT', body, headers: { 'content-type': mediaType } });
+    expect(put.status, await put.text()).toBe(201);
+    return `sha256:${sha(body)}`;
+  };
+  const { tar, blob } = layer();
+  await putBlob(blob);
+  const images: { digest: string; size: number; architecture: string }[] = [];
+  for (const architecture of ['amd64', 'arm64']) {
+    const config = Buffer.from(JSON.stringify({ architecture, os: 'linux', rootfs: { type: 'layers', diff_ids: [`sha256:${sha(tar)}`] }, config: {} }));
+    await putBlob(config);
+    const manifest = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI.manifest,
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', size: config.length, digest: `sha256:${sha(config)}` },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', size: blob.length, digest: `sha256:${sha(blob)}` }],
+    });
+    images.push({ digest: await putManifest(`sha256:${sha(manifest)}`, OCI.manifest, manifest), size: Buffer.byteLength(manifest), architecture });
+  }
+  const index = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: OCI.index,
+    manifests: images.map((m) => ({ mediaType: OCI.manifest, digest: m.digest, size: m.size, platform: { architecture: m.architecture, os: 'linux' } })),
+  });
+  return { index: await putManifest(tag, OCI.index, index), images: images.map((m) => m.digest) };
 }
 
 /** Runs the script as the workflow does, with a stub `aws` that answers get-login-password. */
@@ -135,6 +184,22 @@ describe('promote-release.sh: a release reaches prod only by this copy, same dig
     expect(digestOf(`${prod}/webapp:sha-3f9a1c2`)).toBeUndefined();
     // The job run again finds both tags on the digest and pushes nothing.
     expect(promote(['push', dir, `${prod}/webapp`, 'v1.4.2']).status).toBe(0);
+  });
+
+  test('a multi-platform release (an image index) arrives whole: the index under the same digest, every platform image with it', async () => {
+    const release = await pushIndex(staging, 'webapp', 'sha-index');
+    expect(digestOf(`${staging}/webapp:sha-index`)).toBe(release.index);
+    const dir = join(work, 'release-index');
+    const pull = promote(['pull', release.index, `${staging}/webapp`, dir]);
+    expect(pull.stderr).toBe('');
+    expect(pull.status).toBe(0);
+    const push = promote(['push', dir, `${prod}/webapp`, 'v2.0.0']);
+    expect(push.stderr).toBe('');
+    expect(push.stdout.trim().split('\n').at(-1)).toBe(release.index);
+    expect(digestOf(`${prod}/webapp:release-${release.index.slice('sha256:'.length)}`)).toBe(release.index);
+    expect(digestOf(`${prod}/webapp:v2.0.0`)).toBe(release.index);
+    // Each platform's image, by digest: a task on either architecture can pull it.
+    for (const image of release.images) expect(digestOf(`${prod}/webapp@${image}`), image).toBe(image);
   });
 
   test('refuses what is not a digest, and a digest the source does not hold', () => {

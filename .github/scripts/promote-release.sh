@@ -2,7 +2,9 @@
 # Copies a release, by digest, from the registry of the stage it is promoted from into the
 # registry of the stage it is promoted to, so that registry holds releases only (no replication
 # brings builds into it). `dir:` keeps the manifest byte for byte and --preserve-digests refuses
-# any conversion, so the digest the second stage runs is the one the first ran.
+# any conversion, so the digest the second stage runs is the one the first ran. --multi-arch all
+# copies an image index (several platforms, or a build with attestations) whole: without it
+# skopeo copies the runner's platform alone, whose digest is not the release's.
 #
 #   promote-release.sh pull DIGEST SOURCE_REPOSITORY DIR         (with the source stage's read role)
 #   promote-release.sh push DIR DESTINATION_REPOSITORY [TAG]      (with the destination's deploy role)
@@ -23,7 +25,7 @@ case "${1:-}" in
       echo "::error::not an image digest: '$digest'" >&2
       exit 1
     fi
-    skopeo copy --quiet --preserve-digests --src-tls-verify="$tls" --src-creds "$creds" "docker://$source@$digest" "dir:$dir"
+    skopeo copy --quiet --multi-arch all --preserve-digests --src-tls-verify="$tls" --src-creds "$creds" "docker://$source@$digest" "dir:$dir"
     copied=$(skopeo manifest-digest "$dir/manifest.json")
     if [ "$copied" != "$digest" ]; then
       echo "::error::the copy's digest is $copied, not $digest" >&2
@@ -42,7 +44,7 @@ case "${1:-}" in
         continue
       fi
       rm -f "$held"
-      skopeo copy --quiet --preserve-digests --dest-tls-verify="$tls" --dest-creds "$creds" "dir:$dir" "docker://$destination:$name"
+      skopeo copy --quiet --multi-arch all --preserve-digests --dest-tls-verify="$tls" --dest-creds "$creds" "dir:$dir" "docker://$destination:$name"
     done
     echo "$digest"
     ;;

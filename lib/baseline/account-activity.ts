@@ -141,21 +141,26 @@ export const TRAIL_ACTIVITIES: readonly AccountActivity[] = [...ACCOUNT_ACTIVITI
 /** CloudWatch Logs rejects longer filter patterns. */
 export const MAX_FILTER_PATTERN_LENGTH = 1024;
 
+/** The issuer of an assumed-role session: the role's name (its account is the trail's). */
+const ISSUER = '$.userIdentity.sessionContext.sessionIssuer.userName';
+
 /**
- * The filter pattern of one check. `deployRole` matches the roles CloudFormation deploys with in
- * the account: the CDK bootstrap's cfn-exec role of every region ("cdk-hnb659fds-cfn-exec-role-
- * <account>-*"; filter patterns take `*` as a wildcard in string values).
+ * The filter pattern of one check. `deployRoles` are the exact names of the roles CloudFormation
+ * deploys with in the account: the CDK bootstrap's cfn-exec role of each region the account's
+ * stacks deploy to. Exact, not a prefix: a role anyone with iam:CreateRole names
+ * "cdk-hnb659fds-cfn-exec-role-<account>-x" must stay in the paging count.
  */
-export function activityPattern(activity: AccountActivity, deployRole: string): string {
+export function activityPattern(activity: AccountActivity, deployRoles: readonly string[]): string {
+  if (activity.deploys !== 'all' && deployRoles.length === 0) throw new Error(`${activity.metric}: no deploy role to tell apart`);
   switch (activity.deploys) {
     case 'all':
       return `{ ${activity.pattern} }`;
     case 'excluded':
       // Only assumed-role sessions have a session issuer; a comparison on a field an event lacks
       // does not match, so users and root are kept by the first alternative.
-      return `{ ${activity.pattern} && (($.userIdentity.type != "AssumedRole") || ($.userIdentity.sessionContext.sessionIssuer.userName != "${deployRole}")) }`;
+      return `{ ${activity.pattern} && (($.userIdentity.type != "AssumedRole") || (${deployRoles.map((r) => `(${ISSUER} != "${r}")`).join(' && ')})) }`;
     case 'only':
       // The complement of "excluded": together the two count every matching event once.
-      return `{ ${activity.pattern} && ($.userIdentity.type = "AssumedRole") && ($.userIdentity.sessionContext.sessionIssuer.userName = "${deployRole}") }`;
+      return `{ ${activity.pattern} && ($.userIdentity.type = "AssumedRole") && (${deployRoles.map((r) => `(${ISSUER} = "${r}")`).join(' || ')}) }`;
   }
 }

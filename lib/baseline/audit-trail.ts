@@ -12,7 +12,7 @@ import { acknowledgeLogGroupControls } from '../shared/log-group';
 import { LogsKey } from '../shared/logs-key';
 import { PROJECT } from '../shared/naming';
 import { PRIVATE_BUCKET } from '../shared/private-bucket';
-import { ACCOUNT_ACTIVITY_NAMESPACE, activityPattern, TRAIL_ACTIVITIES } from './account-activity';
+import { ACCOUNT_ACTIVITY_NAMESPACE, activityPattern, MAX_FILTER_PATTERN_LENGTH, TRAIL_ACTIVITIES } from './account-activity';
 
 /** The trail's name: one per account, so a fixed name (the key policy names it). */
 export const TRAIL_NAME = `${PROJECT}-account-trail`;
@@ -29,11 +29,30 @@ export const TRAIL_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS;
 export const LOG_FILE_DELETION = ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:PutObjectRetention', 's3:BypassGovernanceRetention'] as const;
 
 /**
- * What would destroy log files through the bucket, or lift the protection above: a lifecycle rule
- * that expires them tomorrow, a policy without these statements, versioning suspended (a delete
- * or overwrite then destroys), a shorter default retention. Denied to all but the break-glass
- * role and CloudFormation's deploy role of the stack's region, which writes all of them from the
- * template on the deploys that change them.
+ * What would destroy a log file without deleting it: writing over its key. In a versioned bucket
+ * the original becomes a noncurrent version, which the lifecycle rule's noncurrent expiry then
+ * removes for good (outside Object Lock, nothing keeps it); same-account replication into the
+ * bucket writes over a key the same way. Denied to all but the services that deliver log files
+ * (TRAIL_BUCKET_WRITERS) and the break-glass role.
+ */
+export const LOG_FILE_OVERWRITE = ['s3:PutObject', 's3:ReplicateObject'] as const;
+
+/**
+ * The services that write into a trail bucket: CloudTrail alone (log and digest files). AWS
+ * Config delivers to the recorder's own bucket (config-recorder.ts), and the trail buckets'
+ * server access logs go to `AccessLogs`; nothing else in the baseline names a trail bucket.
+ * Excepted from LOG_FILE_OVERWRITE by `aws:PrincipalServiceName`; what they may write is held by
+ * their own Allow statements (CloudTrail: as this trail, under AWSLogs/<account>/).
+ */
+export const TRAIL_BUCKET_WRITERS = ['cloudtrail.amazonaws.com'] as const;
+
+/**
+ * What would destroy log files through the bucket, or lift the protection above, or hide the
+ * tampering: a lifecycle rule that expires them tomorrow, a policy without these statements,
+ * versioning suspended (a delete or overwrite then destroys), a shorter default retention, the
+ * server access logs turned off first. Denied to all but the break-glass role and
+ * CloudFormation's deploy role of the stack's region, which writes all of them from the template
+ * on the deploys that change them.
  */
 export const TRAIL_BUCKET_CHANGES = [
   's3:PutLifecycleConfiguration',
@@ -41,10 +60,15 @@ export const TRAIL_BUCKET_CHANGES = [
   's3:DeleteBucketPolicy',
   's3:PutBucketVersioning',
   's3:PutBucketObjectLockConfiguration',
+  's3:PutBucketLogging',
 ] as const;
 
-/** The statement ids of the two protections, in the policy of every bucket holding log files. */
-export const TRAIL_BUCKET_PROTECTION_SIDS = { deletion: 'OnlyBreakGlassDeletesLogFiles', changes: 'OnlyDeploysAndBreakGlassChangeTheBucket' } as const;
+/** The statement ids of the protections, in the policy of every bucket holding log files. */
+export const TRAIL_BUCKET_PROTECTION_SIDS = {
+  deletion: 'OnlyBreakGlassDeletesLogFiles',
+  overwrite: 'OnlyTheTrailWritesLogFiles',
+  changes: 'OnlyDeploysAndBreakGlassChangeTheBucket',
+} as const;
 
 export interface AuditTrailProps {
   readonly retentionDays: number;
@@ -53,8 +77,8 @@ export interface AuditTrailProps {
   readonly objectLock: 'off' | 'governance' | 'locked-bucket';
   /** S3 ARN prefixes of the buckets whose object-level events are recorded ("arn:aws:s3:::prod-data-uploadsbucket"). */
   readonly dataEventBucketPrefixes: readonly string[];
-  /** The name (with `*` wildcards) of the roles CloudFormation deploys with in this account: their changes are counted apart. */
-  readonly deployRole: string;
+  /** The names of the roles CloudFormation deploys with in this account (one per region its stacks use): their changes are counted apart. */
+  readonly deployRoles: readonly string[];
   /** The ARN of CloudFormation's deploy role of this stack's region: it may still change the trail buckets. */
   readonly deployRoleArn: string;
   /** The break-glass roles (names) of the stages in the account: they alone may delete log files. */
@@ -143,6 +167,7 @@ export class AuditTrail extends Construct {
         ],
       });
       bucket.addToResourcePolicy(denyAllBut(TRAIL_BUCKET_PROTECTION_SIDS.deletion, LOG_FILE_DELETION, breakGlass, [bucket.arnForObjects('*')]));
+      bucket.addToResourcePolicy(denyAllBut(TRAIL_BUCKET_PROTECTION_SIDS.overwrite, LOG_FILE_OVERWRITE, breakGlass, [bucket.arnForObjects('*')], TRAIL_BUCKET_WRITERS));
       bucket.addToResourcePolicy(denyAllBut(TRAIL_BUCKET_PROTECTION_SIDS.changes, TRAIL_BUCKET_CHANGES, [...breakGlass, props.deployRoleArn], [bucket.bucketArn]));
       const encryptedByTheTrail =
         "Log files are encrypted by CloudTrail with the trail's own KMS key; the SSE-S3 default covers the digest files, which CloudTrail writes without it.";
@@ -155,9 +180,11 @@ export class AuditTrail extends Construct {
       return bucket;
     };
 
-    // S3 locks a bucket only at its creation: an account whose trail already writes to `Bucket`
-    // gets the lock in a new bucket, and `Bucket` stays (retained where the account keeps data)
-    // with the log files written before the move, until they expire.
+    // CloudFormation locks a bucket only when it creates it (a change of ObjectLockEnabled replaces
+    // the bucket): "governance" creates `Bucket` locked; an account whose trail already writes to
+    // an unlocked `Bucket` gets the lock in a new bucket ("locked-bucket"), and `Bucket` stays
+    // (retained where the account keeps data) with the log files written before the move, until
+    // they expire.
     this.bucket = logFileBucket('Bucket', props.objectLock === 'governance', 'trail/');
     if (props.objectLock === 'locked-bucket') this.lockedBucket = logFileBucket('LockedBucket', true, 'trail-locked/');
     this.logBucket = this.lockedBucket ?? this.bucket;
@@ -166,8 +193,8 @@ export class AuditTrail extends Construct {
         this.bucket,
         's3_bucket_object_lock_enabled_check',
         this.lockedBucket
-          ? 'The log files written before the trail moved to its locked bucket: S3 cannot lock an existing bucket. They expire on schedule; the bucket policy leaves deleting them to the break-glass role.'
-          : 'Object Lock is a choice of the account baseline (baseline.trail.objectLock: "locked-bucket"); without it, versioning, log file validation and the bucket policy (deletion left to the break-glass role) protect the log files.',
+          ? 'The log files written before the trail moved to its locked bucket: locking this bucket through CloudFormation would replace it. They expire on schedule; the bucket policy leaves deleting or overwriting them to the break-glass role.'
+          : 'Object Lock is a choice of the account baseline (baseline.trail.objectLock); without it, versioning, log file validation and the bucket policy (deleting and overwriting left to the break-glass role) protect the log files.',
       );
     }
 
@@ -243,9 +270,15 @@ export class AuditTrail extends Construct {
     }
 
     for (const activity of TRAIL_ACTIVITIES) {
+      const pattern = activityPattern(activity, props.deployRoles);
+      if (pattern.length > MAX_FILTER_PATTERN_LENGTH) {
+        throw new Error(
+          `The ${activity.metric} metric filter of ${account} is ${pattern.length} characters with the deploy roles of ${props.deployRoles.length} regions, over CloudWatch Logs' limit of ${MAX_FILTER_PATTERN_LENGTH}. Fix: deploy the account's stacks to fewer regions, or split the check's event names in lib/baseline/account-activity.ts over two filters`,
+        );
+      }
       new logs.MetricFilter(this, activity.metric, {
         logGroup: this.logGroup,
-        filterPattern: logs.FilterPattern.literal(activityPattern(activity, props.deployRole)),
+        filterPattern: logs.FilterPattern.literal(pattern),
         metricNamespace: ACCOUNT_ACTIVITY_NAMESPACE,
         metricName: activity.metric,
         metricValue: '1',

@@ -2,7 +2,7 @@ import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as events from 'aws-cdk-lib/aws-events';
 import type { Construct } from 'constructs';
 import { cdkBootstrapRoleArn, cdkBootstrapRoleName } from '../ci/ci-access-stack';
-import type { StageConfig } from '../config';
+import { deployRegions, type StageConfig } from '../config';
 import { forwardingRule } from '../shared/forward-events';
 import { ServiceKey } from '../shared/service-key';
 import { AccessAnalyzer } from './access-analyzer';
@@ -21,6 +21,17 @@ export const UPLOADS_BUCKET_LOGICAL_ID = 'UploadsBucketC4B27CC7';
  */
 export function uploadsBucketArnPrefix(stage: string, partition = 'aws'): string {
   return `arn:${partition}:s3:::${`${stage}-Data-${UPLOADS_BUCKET_LOGICAL_ID}`.toLowerCase()}-`;
+}
+
+/**
+ * Every region CloudFormation deploys to in the account of `stages` (the stages of one account):
+ * each stage's stacks (its edge stack's us-east-1 too), and the registry's source region where the
+ * account holds the registry CI pushes to. Sorted.
+ */
+export function accountDeployRegions(stages: readonly StageConfig[]): string[] {
+  const account = stages[0]?.account;
+  const regions = stages.flatMap((s) => [...deployRegions(s), ...(s.image.source.account === account ? [s.image.source.region] : [])]);
+  return [...new Set(regions)].sort();
 }
 
 /** One account and region of the baseline, and what its stack holds. */
@@ -101,7 +112,7 @@ export class BaselineStack extends Stack {
         archiveAfterDays: settings.trail.archiveAfterDays,
         objectLock: settings.trail.objectLock,
         dataEventBucketPrefixes: settings.trail.uploadsDataEvents ? props.stageConfigs.map((s) => uploadsBucketArnPrefix(s.name, this.partition)) : [],
-        deployRole: cdkBootstrapRoleName('cfn-exec', plan.account, '*'),
+        deployRoles: accountDeployRegions(props.stageConfigs).map((region) => cdkBootstrapRoleName('cfn-exec', plan.account, region)),
         deployRoleArn: cdkBootstrapRoleArn('cfn-exec', plan.account, plan.region, this.partition),
         // The stages of an account share its trail, so each stage's break-glass role may reach it.
         breakGlassRoleNames: [...new Set(props.stageConfigs.map((s) => s.backup.breakGlassRoleName))],

@@ -1,4 +1,4 @@
-import { Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { deployRegions, type StageConfig } from '../config';
@@ -43,6 +43,24 @@ export const ciRoleNames = (stage: string) => ({
   releaseRead: stageResourceName(stage, 'release-read'),
 });
 
+/**
+ * The `sub` values a GitHub token of the repository's jobs in `environment` may carry: the
+ * names format, and the immutable format with the owner's id left a wildcard (githubRole says why).
+ */
+export function githubSubjects(ci: { readonly repository: string; readonly repositoryId: string }, environment: string): [string, string] {
+  const [owner, repo] = ci.repository.split('/');
+  return [`repo:${owner}/${repo}:environment:${environment}`, `repo:${owner}@*/${repo}@${ci.repositoryId}:environment:${environment}`];
+}
+
+/**
+ * How long a deploy role's session may last (GitHub's `role-duration-seconds` in deploy.yml asks
+ * for as much): a first deploy of staging or prod (RDS, ElastiCache, CloudFront, preflight's
+ * waits) can outlast IAM's one-hour default, and the CDK CLI refreshes the bootstrap roles'
+ * sessions it chains from this one only while this one is valid. The diff and release-read roles
+ * read for minutes and keep the default.
+ */
+export const DEPLOY_SESSION = Duration.hours(3);
+
 export interface CiAccessStackProps extends StackProps {
   readonly account: string;
   /** The stages that deploy into this account. */
@@ -80,7 +98,14 @@ export class CiAccessStack extends Stack {
       const names = ciRoleNames(stage.name);
       // Every region the stage's stacks deploy to: the edge stack's us-east-1 too.
       const regions = deployRegions(stage);
-      const deploy = this.githubRole(names.deploy, stage.ci, stage.name, CI_WORKFLOWS.deploy, `Deploys the ${stage.name} stage from GitHub Actions (environment ${stage.name})`);
+      const deploy = this.githubRole(
+        names.deploy,
+        stage.ci,
+        stage.name,
+        CI_WORKFLOWS.deploy,
+        `Deploys the ${stage.name} stage from GitHub Actions (environment ${stage.name})`,
+        DEPLOY_SESSION,
+      );
       deploy.addToPolicy(
         new iam.PolicyStatement({
           sid: 'AssumeTheCdkBootstrapRoles',
@@ -179,23 +204,33 @@ export class CiAccessStack extends Stack {
    * environment, can assume. Beyond `sub` (repository-wide, and a pull request can add a workflow
    * that names any environment), STS checks GitHub's own claims (AWS STS, "provider-specific
    * claims", January 2026): the workflow file and the ref it ran from (`job_workflow_ref`, `ref`),
-   * the environment, and the repository's immutable id, which a rename or transfer keeps.
+   * the environment, and the repository's numeric id, which a name freed by a rename or deletion
+   * and taken by another account does not carry. A rename or transfer changes the names in
+   * `job_workflow_ref` and `sub`, so `ci.repository` follows it (README, "First deployment").
+   *
+   * `sub` comes in two formats (GitHub, OpenID Connect reference, "Immutable subject claims"):
+   * `repo:<owner>/<repo>:environment:<env>`, and `repo:<owner>@<owner id>/<repo>@<repository
+   * id>:environment:<env>`, which GitHub issues to repositories created, renamed or transferred
+   * since it introduced that format, and to those that opt in. Either is accepted (StringLike), so
+   * the switch never locks CI out. The owner id is a wildcard: the repository id fixes the
+   * repository, and StringEquals pins that id (`repository_id`) and the owner's name
+   * (`job_workflow_ref`) exactly, so the wildcard admits no token the other conditions would not.
    */
-  private githubRole(roleName: string, ci: StageConfig['ci'], environment: string, workflow: string, description: string): iam.Role {
+  private githubRole(roleName: string, ci: StageConfig['ci'], environment: string, workflow: string, description: string, maxSessionDuration?: Duration): iam.Role {
     const claim = (name: string) => `${GITHUB_OIDC.host}:${name}`;
     return new iam.Role(this, roleName, {
       roleName,
       description,
-      maxSessionDuration: undefined,
+      maxSessionDuration,
       assumedBy: new iam.WebIdentityPrincipal(this.provider.oidcProviderArn, {
         StringEquals: {
           [claim('aud')]: GITHUB_OIDC.audience,
-          [claim('sub')]: `repo:${ci.repository}:environment:${environment}`,
           [claim('repository_id')]: ci.repositoryId,
           [claim('environment')]: environment,
           [claim('ref')]: `refs/heads/${DEFAULT_BRANCH}`,
           [claim('job_workflow_ref')]: `${ci.repository}/${workflow}@refs/heads/${DEFAULT_BRANCH}`,
         },
+        StringLike: { [claim('sub')]: githubSubjects(ci, environment) },
       }),
     });
   }

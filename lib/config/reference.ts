@@ -193,7 +193,7 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
   {
     fields: ['backup.breakGlassRoleName'],
     meaning:
-      "the role (created by hand, outside this app) that alone may delete recovery points, lift the vault policy or lock, and schedule deletion of (or disable) the database, backup and DR keys; it and CloudFormation's deploy role alone may change those keys' policies",
+      "the role (created by hand at path `/`, outside this app) that alone may delete recovery points, lift the vault policy or lock, schedule deletion of (or disable) the database, backup and DR keys, and delete or overwrite trail log files; it and CloudFormation's deploy role alone may change those keys' policies. The policies name its exact ARN `arn:aws:iam::<account>:role/<name>`: a role under another path matches none of them (`npm run preflight` checks it)",
     rules: 'an IAM role name; `webapp-break-glass`',
   },
   {
@@ -250,9 +250,9 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
   {
     fields: ['baseline.trail.retentionDays', 'baseline.trail.archiveAfterDays', 'baseline.trail.objectLock'],
     meaning:
-      'days log files are kept, days until Glacier Instant Retrieval, S3 Object Lock (governance) for the retention: `"locked-bucket"` moves the trail to a bucket created locked (the first bucket keeps the earlier files), `"governance"` is a first bucket created locked',
+      'days log files are kept, days until Glacier Instant Retrieval, S3 Object Lock (governance) for the retention: `"governance"` creates the trail bucket locked, for an account whose trail bucket does not exist yet (one bucket, locked from the start); `"locked-bucket"` moves an already-deployed trail to a second bucket created locked (the first, unlocked bucket keeps the earlier files until they expire)',
     rules:
-      '90 to 36500 (Object Lock keeps 100 years at most; prod >= 365); archive before expiry, >= 30; prod: a lock; `"governance"` only where the first bucket was created with it',
+      '90 to 36500 (Object Lock keeps 100 years at most; prod >= 365); archive before expiry, >= 30; prod: a lock (`"governance"` as shipped); `"governance"` only on a trail bucket created with it (set on a deployed unlocked bucket, it would replace the bucket)',
   },
   { fields: ['baseline.trail.uploadsDataEvents'], meaning: 'record object-level events of the uploads buckets of the stages in the account', rules: 'needs the trail; on in prod' },
   {

@@ -843,12 +843,14 @@ const stageShape = z
             /**
              * S3 Object Lock on the log files, in governance mode for `retentionDays` (deletion
              * needs the bypass permission, which the bucket policy leaves to the break-glass role).
-             * "locked-bucket": the trail writes to a bucket created with the lock (`LockedBucket`);
-             * the first trail bucket stays, retained, with the files written before, until they
-             * expire. S3 locks a bucket only at its creation, so this is the way to the lock for
-             * an account whose trail already runs. "governance": the first trail bucket itself was
-             * created locked (the way to the lock before "locked-bucket" existed); keep it where
-             * it was set, since dropping it would replace that bucket. "off": no lock.
+             * "governance": the trail bucket is created locked; for an account whose trail bucket
+             * does not exist yet (a first deploy), one bucket, locked from the start. Keep it
+             * once set: dropping it would replace that bucket. "locked-bucket": the trail moves to
+             * a second bucket created with the lock (`LockedBucket`); the first, unlocked bucket
+             * stays, retained, with the files written before, until they expire. For an account
+             * whose trail already runs unlocked: CloudFormation sets Object Lock only on a bucket
+             * it creates (a change of ObjectLockEnabled replaces the bucket, log files and all).
+             * "off": no lock.
              */
             objectLock: z.enum(['off', 'governance', 'locked-bucket']).default('off'),
             /** Record object-level (data) events of the uploads buckets of the stages in this account. */
@@ -1009,7 +1011,7 @@ export const PROD_RULES: readonly { readonly path: readonly string[]; readonly h
     path: ['baseline', 'trail', 'objectLock'],
     holds: (c) => !c.baseline.trail.enabled || c.baseline.trail.objectLock !== 'off',
     message:
-      'prod must keep its log files under S3 Object Lock, out of reach of an administrator who would hide their tracks. Fix: set baseline.trail.objectLock: "locked-bucket" (the trail moves to a bucket created with the lock; the first bucket keeps what it holds)',
+      'prod must keep its log files under S3 Object Lock, out of reach of an administrator who would hide their tracks. Fix: set baseline.trail.objectLock: "governance" where the trail bucket does not exist yet (it is created locked), or "locked-bucket" where the trail already runs (it moves to a bucket created with the lock; the first bucket keeps what it holds)',
   },
   {
     path: ['network', 'nat'],

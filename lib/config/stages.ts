@@ -154,8 +154,10 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     // Traffic and p99 latency against the band they usually keep (after two weeks of history).
     operations: { anomalyAlarms: true },
     // Who read or changed which upload is on record (object-level CloudTrail events), in log
-    // files nobody but the break-glass role can delete before they expire.
-    baseline: { trail: { uploadsDataEvents: true, objectLock: 'locked-bucket' } },
+    // files nobody but the break-glass role can delete before they expire. The trail bucket is
+    // created with the lock ("governance"): prod's account has no trail bucket yet. An account
+    // whose trail already ran unlocked would move it to a locked bucket ("locked-bucket").
+    baseline: { trail: { uploadsDataEvents: true, objectLock: 'governance' } },
     logRetentionDays: 365,
     retainOnDelete: true,
     monthlyBudgetUsd: 1500,

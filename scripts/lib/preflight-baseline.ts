@@ -3,12 +3,14 @@
  * otherwise try to create a second time and fail: a GuardDuty detector and a Security Hub hub (one
  * per account and region), an AWS Config recorder (one per region), GitHub's OIDC provider (one
  * per account and URL). For each, whether the stack's own setting fits what is there, and the
- * setting to change where it does not (docs/security.md, "Account baseline").
+ * setting to change where it does not (docs/security.md, "Account baseline"). And the one thing
+ * the account must have that no stack creates: the break-glass role, at the exact ARN the
+ * protections except.
  */
 import { type CloudFormationClient, ListStackResourcesCommand } from '@aws-sdk/client-cloudformation';
 import { type ConfigServiceClient, DescribeConfigurationRecordersCommand } from '@aws-sdk/client-config-service';
 import { type GuardDutyClient, ListDetectorsCommand } from '@aws-sdk/client-guardduty';
-import { type IAMClient, ListOpenIDConnectProvidersCommand } from '@aws-sdk/client-iam';
+import { GetRoleCommand, type IAMClient, ListOpenIDConnectProvidersCommand } from '@aws-sdk/client-iam';
 import { DescribeHubCommand, type SecurityHubClient } from '@aws-sdk/client-securityhub';
 import { baselineStackName } from '../../lib/baseline/baseline-stack';
 import { GITHUB_OIDC } from '../../lib/ci/ci-access-stack';
@@ -71,6 +73,43 @@ function judge(what: string, where: string, creates: boolean, found: readonly st
   return { status: 'warn', detail: `no ${what} in ${where}, and the baseline is set not to create one`, fix: fixes.on };
 }
 
+/** The docs section that says how to create the break-glass role. */
+export const BREAK_GLASS_DOCS = 'docs/disaster-recovery.md, "Break-glass"';
+
+/**
+ * The break-glass role (`backup.breakGlassRoleName`), created by hand: the key, vault and trail
+ * bucket policies except `arn:aws:iam::<account>:role/<name>` exactly (aws:PrincipalArn). A role
+ * created under a path has another ARN and matches none of them, as does no role at all: then
+ * nobody may disable or delete the protected keys, delete recovery points or log files. IAM cannot
+ * move a role to another path, so the fix is a new role.
+ */
+async function breakGlassCheck(config: StageConfig, iam: Send<IAMClient>): Promise<Omit<BaselineCheck, 'name'>> {
+  const name = config.backup.breakGlassRoleName;
+  const expected = `arn:aws:iam::${config.account}:role/${name}`;
+  const create = `aws iam create-role --role-name ${name} --path / --assume-role-policy-document file://break-glass-trust.json (trusting named people, with MFA; ${BREAK_GLASS_DOCS})`;
+  let arn: string | undefined;
+  try {
+    arn = (await iam.send(new GetRoleCommand({ RoleName: name }))).Role?.Arn;
+  } catch (error) {
+    if (!['NoSuchEntityException', 'NoSuchEntity'].includes((error as Error).name)) throw error;
+  }
+  if (arn === undefined) {
+    return {
+      status: 'missing',
+      detail: `no role ${name} in ${config.account}: the protected keys, the backup vaults and the trail buckets leave their destruction to ${expected} alone, so nobody could disable or delete those keys`,
+      fix: `create it at path /: ${create}`,
+    };
+  }
+  if (arn !== expected) {
+    return {
+      status: 'missing',
+      detail: `the role ${name} is ${arn}, not ${expected}: the protections except ${expected} exactly, which a role under a path does not match`,
+      fix: `IAM cannot move a role to another path: delete ${arn} and create it again at path /: ${create}`,
+    };
+  }
+  return { status: 'ok', detail: `${arn}, the ARN the protections except` };
+}
+
 export async function baselineChecks(config: StageConfig, clients: BaselineClients): Promise<BaselineCheck[]> {
   const checks: BaselineCheck[] = [];
   const { baseline } = config;
@@ -129,5 +168,6 @@ export async function baselineChecks(config: StageConfig, clients: BaselineClien
     },
   );
   checks.push({ name: 'github oidc provider', ...(oidc.status === 'warn' ? { ...oidc, status: 'missing' } : oidc) });
+  checks.push({ name: 'break-glass role', ...(await breakGlassCheck(config, clients.iam)) });
   return checks;
 }

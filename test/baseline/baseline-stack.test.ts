@@ -1,9 +1,9 @@
-import { App } from 'aws-cdk-lib';
+import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { ACCOUNT_ACTIVITIES, ACCOUNT_ACTIVITY_NAMESPACE, DEPLOY_ACTIVITIES, MAX_FILTER_PATTERN_LENGTH, TRAIL_ACTIVITIES } from '../../lib/baseline/account-activity';
-import { LOG_FILE_DELETION, TRAIL_BUCKET_CHANGES } from '../../lib/baseline/audit-trail';
-import { BaselineStack, baselinePlans, UPLOADS_BUCKET_LOGICAL_ID, uploadsBucketArnPrefix } from '../../lib/baseline/baseline-stack';
+import { AuditTrail, LOG_FILE_DELETION, LOG_FILE_OVERWRITE, TRAIL_BUCKET_CHANGES, TRAIL_BUCKET_WRITERS } from '../../lib/baseline/audit-trail';
+import { accountDeployRegions, BaselineStack, baselinePlans, UPLOADS_BUCKET_LOGICAL_ID, uploadsBucketArnPrefix } from '../../lib/baseline/baseline-stack';
 import { RECORDED_GLOBAL_TYPES, RECORDED_TYPES } from '../../lib/baseline/config-recorder';
 import { loadStages, type StageConfig, type StageName } from '../../lib/config';
 import { GRANTS_FOR_AWS_RESOURCES_ONLY } from '../../lib/shared/kms-grants';
@@ -19,6 +19,162 @@ const only = (t: Template, type: string): Json => {
   expect(found, type).toHaveLength(1);
   return found[0];
 };
+
+/**
+ * The statements of a trail bucket's policy, every one: TLS only, the protections, and where the
+ * trail writes (`trails`) CloudTrail's own, held to this trail.
+ */
+function trailBucketPolicy(id: string, cfg: StageConfig, breakGlass: string | string[], trails: boolean): Json[] {
+  const deployer = `arn:aws:iam::${cfg.account}:role/cdk-hnb659fds-cfn-exec-role-${cfg.account}-${cfg.region}`;
+  const trailArn = `arn:aws:cloudtrail:${cfg.region}:${cfg.account}:trail/webapp-account-trail`;
+  const arn = { 'Fn::GetAtt': [id, 'Arn'] };
+  const objects = { 'Fn::Join': ['', [arn, '/*']] };
+  return [
+    { Effect: 'Deny', Principal: { AWS: '*' }, Action: 's3:*', Resource: [arn, objects], Condition: { Bool: { 'aws:SecureTransport': 'false' } } },
+    {
+      Sid: 'OnlyBreakGlassDeletesLogFiles',
+      Effect: 'Deny',
+      Principal: { AWS: '*' },
+      Action: [...LOG_FILE_DELETION].sort(),
+      Resource: objects,
+      Condition: { ArnNotEquals: { 'aws:PrincipalArn': breakGlass } },
+    },
+    {
+      Sid: 'OnlyTheTrailWritesLogFiles',
+      Effect: 'Deny',
+      Principal: { AWS: '*' },
+      Action: [...LOG_FILE_OVERWRITE].sort(),
+      Resource: objects,
+      Condition: { ArnNotEquals: { 'aws:PrincipalArn': breakGlass }, StringNotEquals: { 'aws:PrincipalServiceName': 'cloudtrail.amazonaws.com' } },
+    },
+    {
+      Sid: 'OnlyDeploysAndBreakGlassChangeTheBucket',
+      Effect: 'Deny',
+      Principal: { AWS: '*' },
+      Action: [...TRAIL_BUCKET_CHANGES].sort(),
+      Resource: arn,
+      Condition: { ArnNotEquals: { 'aws:PrincipalArn': [breakGlass, deployer].flat() } },
+    },
+    ...(trails
+      ? [
+          {
+            Sid: 'TheTrailReadsTheBucketAcl',
+            Effect: 'Allow',
+            Principal: { Service: 'cloudtrail.amazonaws.com' },
+            Action: 's3:GetBucketAcl',
+            Resource: arn,
+            Condition: { StringEquals: { 'aws:SourceArn': trailArn } },
+          },
+          {
+            Sid: 'TheTrailWritesLogFiles',
+            Effect: 'Allow',
+            Principal: { Service: 'cloudtrail.amazonaws.com' },
+            Action: 's3:PutObject',
+            Resource: { 'Fn::Join': ['', [arn, `/AWSLogs/${cfg.account}/*`]] },
+            Condition: { StringEquals: { 's3:x-amz-acl': 'bucket-owner-full-control', 'aws:SourceArn': trailArn } },
+          },
+        ]
+      : []),
+  ];
+}
+
+/** A request as a bucket policy sees it: a role's session carries its role's ARN; a service principal, its service name and no principal ARN. */
+interface S3Request {
+  readonly action: string;
+  readonly principalArn?: string;
+  readonly serviceName?: string;
+}
+
+/**
+ * Whether a bucket policy's Deny statements refuse a request. A negated operator (ArnNotEquals,
+ * StringNotEquals) holds where its key is missing from the request, any other does not (IAM,
+ * "Condition operators"); several values of a negated operator must all differ. Only the keys
+ * these policies use are understood; any other fails the test.
+ */
+function deniedBy(statements: readonly Json[], request: S3Request): boolean {
+  const context: Record<string, string | undefined> = {
+    'aws:PrincipalArn': request.principalArn,
+    'aws:PrincipalServiceName': request.serviceName,
+    'aws:SecureTransport': 'true',
+  };
+  const holds = (operator: string, key: string, values: string[]): boolean => {
+    if (!(key in context)) throw new Error(`no evaluation for ${key}: add it to deniedBy()`);
+    const value = context[key];
+    if (operator === 'ArnNotEquals' || operator === 'StringNotEquals') return value === undefined || values.every((v) => v !== value);
+    if (operator === 'Bool') return value !== undefined && values.includes(value);
+    throw new Error(`no evaluation for ${operator}: add it to deniedBy()`);
+  };
+  const applies = (st: Json) =>
+    [st.Action].flat().some((a: string) => new RegExp(`^${a.replaceAll('*', '.*')}$`).test(request.action)) &&
+    Object.entries((st.Condition ?? {}) as Record<string, Record<string, string | string[]>>).every(([operator, tests]) =>
+      Object.entries(tests).every(([key, values]) => holds(operator, key, [values].flat())),
+    );
+  return statements.some((st) => st.Effect === 'Deny' && JSON.stringify(st.Principal) === '{"AWS":"*"}' && applies(st));
+}
+
+/**
+ * A CloudWatch Logs JSON filter pattern (the subset the CIS checks use: `{ }`, `&&`, `||`,
+ * parentheses, `=` and `!=` on quoted strings with `*` wildcards, `EXISTS` and `NOT EXISTS`)
+ * applied to one event. A comparison on a field the event lacks does not match, `!=` included.
+ */
+function filterMatches(pattern: string, event: Json): boolean {
+  const tokens = pattern.match(/\(|\)|\{|\}|&&|\|\||!=|=|NOT EXISTS|EXISTS|"[^"]*"|\$\.[A-Za-z0-9_.]+/g) ?? [];
+  expect(tokens.join('').replace(/\s/g, ''), 'every token understood').toBe(pattern.replace(/\s/g, ''));
+  let at = 0;
+  const take = (expected?: string) => {
+    const token = tokens[at++];
+    if (expected !== undefined && token !== expected) throw new Error(`expected ${expected} at token ${at}, found ${token}`);
+    return token;
+  };
+  const field = (path: string) =>
+    path
+      .slice(2)
+      .split('.')
+      .reduce<Json>((value, key) => (value === undefined || value === null ? undefined : value[key]), event);
+  const glob = (value: string, quoted: string) =>
+    new RegExp(
+      `^${quoted
+        .slice(1, -1)
+        .replace(/[.+?^$()[\]{}|\\]/g, '\\$&')
+        .replaceAll('*', '.*')}$`,
+    ).test(value);
+  const atom = (): boolean => {
+    if (tokens[at] === '(') {
+      take('(');
+      const value = or();
+      take(')');
+      return value;
+    }
+    const value = field(take());
+    const op = take();
+    if (op === 'EXISTS') return value !== undefined;
+    if (op === 'NOT EXISTS') return value === undefined;
+    const operand = take();
+    if (typeof value !== 'string') return false;
+    return op === '=' ? glob(value, operand) : !glob(value, operand);
+  };
+  const and = (): boolean => {
+    let value = atom();
+    while (tokens[at] === '&&') {
+      take('&&');
+      value = atom() && value;
+    }
+    return value;
+  };
+  const or = (): boolean => {
+    let value = and();
+    while (tokens[at] === '||') {
+      take('||');
+      value = and() || value;
+    }
+    return value;
+  };
+  take('{');
+  const matched = or();
+  take('}');
+  expect(at, 'the whole pattern read').toBe(tokens.length);
+  return matched;
+}
 
 test('one baseline stack per account and region the stages use, the DR region included', () => {
   expect(baselinePlans(all).map((p) => `${p.account}/${p.region}${p.region === p.homeRegion ? ' (home)' : ''}`)).toEqual([
@@ -51,9 +207,9 @@ describe.each(['staging', 'prod'] as const)('%s account baseline (home region)',
     const trail = only(t(), 'AWS::CloudTrail::Trail').Properties;
     expect(trail).toMatchObject({ TrailName: 'webapp-account-trail', IsMultiRegionTrail: true, IncludeGlobalServiceEvents: true, EnableLogFileValidation: true, IsLogging: true });
     expect(trail.KMSKeyId['Fn::GetAtt'][0]).toMatch(/^TrailKey/);
-    // prod's trail writes to the bucket created with Object Lock; staging's to the first one.
-    expect(trail.S3BucketName.Ref).toMatch(name === 'prod' ? /^TrailLockedBucket/ : /^TrailBucket/);
-    expect(cfg.baseline.trail.objectLock).toBe(name === 'prod' ? 'locked-bucket' : 'off');
+    // One trail bucket: prod's is created with Object Lock (its account has no trail bucket yet).
+    expect(trail.S3BucketName.Ref).toMatch(/^TrailBucket/);
+    expect(cfg.baseline.trail.objectLock).toBe(name === 'prod' ? 'governance' : 'off');
     expect(trail.CloudWatchLogsLogGroupArn['Fn::GetAtt'][0]).toMatch(/^TrailLogs/);
     const key = t().toJSON().Resources[trail.KMSKeyId['Fn::GetAtt'][0]].Properties;
     expect(key.EnableKeyRotation).toBe(true);
@@ -94,104 +250,106 @@ describe.each(['staging', 'prod'] as const)('%s account baseline (home region)',
   const policyOf = (bucketId: string): Json[] =>
     Object.values(t().findResources('AWS::S3::BucketPolicy')).find((bp) => bp.Properties.Bucket.Ref === bucketId)!.Properties.PolicyDocument.Statement;
 
-  test('the trail buckets are versioned, private, logged, TLS-only, archived and expired on schedule', () => {
+  test('the trail bucket is versioned, private, logged, TLS-only, archived and expired on schedule; in prod, locked from its creation', () => {
     const buckets = logBuckets();
-    expect(buckets.map(([id]) => id)).toEqual(name === 'prod' ? ['TrailBucket6C1E344E', 'TrailLockedBucketB3C59BC1'] : ['TrailBucket6C1E344E']);
-    for (const [id, bucket] of buckets) {
-      const p = bucket.Properties;
-      expect(p.VersioningConfiguration, id).toEqual({ Status: 'Enabled' });
-      // Log files: KMS, by the trail (its KMSKeyId); the bucket default SSE-S3 covers the digest files.
-      expect(p.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toBe('AES256');
-      expect(p.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
-      expect(p.LoggingConfiguration.DestinationBucketName.Ref).toMatch(/^TrailAccessLogs/);
-      expect(p.LifecycleConfiguration.Rules).toEqual([
-        expect.objectContaining({
-          Status: 'Enabled',
-          ExpirationInDays: cfg.baseline.trail.retentionDays,
-          Transitions: [{ StorageClass: 'GLACIER_IR', TransitionInDays: cfg.baseline.trail.archiveAfterDays }],
-        }),
-      ]);
-      expect(bucket.DeletionPolicy).toBe('Retain');
-      expect(policyOf(id)).toContainEqual(expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
-    }
-    // The first bucket is never locked after its creation (that would replace it, log files and all).
-    expect(buckets[0][1].Properties.ObjectLockEnabled).toBeUndefined();
+    expect(buckets.map(([id]) => id)).toEqual(['TrailBucket6C1E344E']);
+    const [[id, bucket]] = buckets;
+    const p = bucket.Properties;
+    expect(p.VersioningConfiguration, id).toEqual({ Status: 'Enabled' });
+    // Log files: KMS, by the trail (its KMSKeyId); the bucket default SSE-S3 covers the digest files.
+    expect(p.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toBe('AES256');
+    expect(p.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+    expect(p.LoggingConfiguration.DestinationBucketName.Ref).toMatch(/^TrailAccessLogs/);
+    expect(p.LifecycleConfiguration.Rules).toEqual([
+      expect.objectContaining({
+        Status: 'Enabled',
+        ExpirationInDays: cfg.baseline.trail.retentionDays,
+        Transitions: [{ StorageClass: 'GLACIER_IR', TransitionInDays: cfg.baseline.trail.archiveAfterDays }],
+      }),
+    ]);
+    expect(bucket.DeletionPolicy).toBe('Retain');
+    expect(policyOf(id)).toContainEqual(expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
+    // A greenfield prod: its one trail bucket is created locked, no second bucket beside it.
     if (name === 'prod') {
-      const locked = buckets[1][1].Properties;
-      expect(locked.ObjectLockEnabled).toBe(true);
-      expect(locked.ObjectLockConfiguration).toEqual({ ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: cfg.baseline.trail.retentionDays } } });
-      expect(locked.LoggingConfiguration.LogFilePrefix).toBe('trail-locked/');
-      // The first bucket's policy drops CloudTrail's statements only after the trail has moved.
-      const firstPolicyId = Object.entries(t().findResources('AWS::S3::BucketPolicy')).find(([, bp]) => bp.Properties.Bucket.Ref === buckets[0][0])![0];
-      const trailId = Object.keys(t().findResources('AWS::CloudTrail::Trail'))[0];
-      expect(t().toJSON().Resources[firstPolicyId].DependsOn).toContain(trailId);
+      expect(p.ObjectLockEnabled).toBe(true);
+      expect(p.ObjectLockConfiguration).toEqual({ ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: cfg.baseline.trail.retentionDays } } });
+    } else {
+      expect(p.ObjectLockEnabled).toBeUndefined();
     }
   });
 
-  test('only the break-glass role deletes log files; only it and the deploy role change a trail bucket; CloudTrail writes as this trail only', () => {
+  test('only the break-glass role deletes or overwrites log files; only it and the deploy role change a trail bucket; CloudTrail writes as this trail only', () => {
     const breakGlass = `arn:aws:iam::${cfg.account}:role/${cfg.backup.breakGlassRoleName}`;
-    const deployer = `arn:aws:iam::${cfg.account}:role/cdk-hnb659fds-cfn-exec-role-${cfg.account}-${cfg.region}`;
-    const trailArn = `arn:aws:cloudtrail:${cfg.region}:${cfg.account}:trail/webapp-account-trail`;
     const buckets = logBuckets();
     for (const [index, [id]] of buckets.entries()) {
-      const arn = { 'Fn::GetAtt': [id, 'Arn'] };
-      const objects = { 'Fn::Join': ['', [arn, '/*']] };
-      const protection = [
-        {
-          Sid: 'OnlyBreakGlassDeletesLogFiles',
-          Effect: 'Deny',
-          Principal: { AWS: '*' },
-          Action: [...LOG_FILE_DELETION].sort(),
-          Resource: objects,
-          Condition: { ArnNotEquals: { 'aws:PrincipalArn': breakGlass } },
-        },
-        {
-          Sid: 'OnlyDeploysAndBreakGlassChangeTheBucket',
-          Effect: 'Deny',
-          Principal: { AWS: '*' },
-          Action: [...TRAIL_BUCKET_CHANGES].sort(),
-          Resource: arn,
-          Condition: { ArnNotEquals: { 'aws:PrincipalArn': [breakGlass, deployer] } },
-        },
-      ];
-      const writtenByTheTrail = [
-        {
-          Sid: 'TheTrailReadsTheBucketAcl',
-          Effect: 'Allow',
-          Principal: { Service: 'cloudtrail.amazonaws.com' },
-          Action: 's3:GetBucketAcl',
-          Resource: arn,
-          Condition: { StringEquals: { 'aws:SourceArn': trailArn } },
-        },
-        {
-          Sid: 'TheTrailWritesLogFiles',
-          Effect: 'Allow',
-          Principal: { Service: 'cloudtrail.amazonaws.com' },
-          Action: 's3:PutObject',
-          Resource: { 'Fn::Join': ['', [arn, `/AWSLogs/${cfg.account}/*`]] },
-          Condition: { StringEquals: { 's3:x-amz-acl': 'bucket-owner-full-control', 'aws:SourceArn': trailArn } },
-        },
-      ];
-      const trails = index === buckets.length - 1;
       // Every statement of the policy: a wider one (or CDK's own, without the condition) fails here.
-      expect(policyOf(id), id).toEqual([
-        { Effect: 'Deny', Principal: { AWS: '*' }, Action: 's3:*', Resource: [arn, objects], Condition: { Bool: { 'aws:SecureTransport': 'false' } } },
-        ...protection,
-        ...(trails ? writtenByTheTrail : []),
-      ]);
+      expect(policyOf(id), id).toEqual(trailBucketPolicy(id, cfg, breakGlass, index === buckets.length - 1));
+    }
+  });
+
+  test('a log file is written only by CloudTrail (and the break-glass role): an overwrite, which the noncurrent expiry would make final, is refused to every other principal', () => {
+    const [[id]] = logBuckets();
+    const statements = policyOf(id);
+    const role = (name: string) => ({ principalArn: `arn:aws:iam::${cfg.account}:role/${name}` });
+    const deployRole = role(`cdk-hnb659fds-cfn-exec-role-${cfg.account}-${cfg.region}`);
+    // CloudTrail delivers as its service principal: a service name, no principal ARN.
+    expect(deniedBy(statements, { action: 's3:PutObject', serviceName: 'cloudtrail.amazonaws.com' })).toBe(false);
+    expect(deniedBy(statements, { action: 's3:PutObject', ...role(cfg.backup.breakGlassRoleName) })).toBe(false);
+    for (const [who, request] of Object.entries({
+      'an administrator': role('Admin'),
+      'the deploy role': deployRole,
+      "the stage's CI deploy role": role(`webapp-${name}-deploy`),
+      'the root user': { principalArn: `arn:aws:iam::${cfg.account}:root` },
+      'another service (AWS Config delivery)': { serviceName: 'config.amazonaws.com' },
+      'S3 server access logging': { serviceName: 'logging.s3.amazonaws.com' },
+      'an anonymous request': {},
+    })) {
+      for (const action of LOG_FILE_OVERWRITE) expect(deniedBy(statements, { action, ...request }), `${action} by ${who}`).toBe(true);
+    }
+    // The server access logs of the tampering cannot be turned off first, except by a deploy.
+    expect(deniedBy(statements, { action: 's3:PutBucketLogging', ...role('Admin') })).toBe(true);
+    expect(deniedBy(statements, { action: 's3:PutBucketLogging', ...deployRole })).toBe(false);
+  });
+
+  test('CloudTrail is the only service writing into a trail bucket, and the only one the overwrite protection excepts', () => {
+    expect([...TRAIL_BUCKET_WRITERS]).toEqual(['cloudtrail.amazonaws.com']);
+    const trailBuckets = new Set(logBuckets().map(([id]) => id));
+    for (const [id] of logBuckets()) {
+      const writers = policyOf(id)
+        .filter((st) => st.Effect === 'Allow' && [st.Action].flat().some((a: string) => a === 's3:PutObject' || a === 's3:*'))
+        .map((st) => st.Principal.Service);
+      expect(
+        writers.every((w: string) => (TRAIL_BUCKET_WRITERS as readonly string[]).includes(w)),
+        id,
+      ).toBe(true);
+    }
+    // AWS Config delivers to its own bucket; server access logs go to the access-log bucket.
+    const ref = (v: Json) => v?.Ref as string | undefined;
+    for (const channel of Object.values(t().findResources('AWS::Config::DeliveryChannel'))) expect(trailBuckets.has(ref(channel.Properties.S3BucketName)!)).toBe(false);
+    for (const bucket of Object.values(t().findResources('AWS::S3::Bucket'))) {
+      const target = ref(bucket.Properties.LoggingConfiguration?.DestinationBucketName);
+      if (target) expect(trailBuckets.has(target)).toBe(false);
     }
   });
 
   test('a metric filter per CIS check, each under the pattern size limit; what deploys change counted apart, not dropped', () => {
     const filters = Object.values(t().findResources('AWS::Logs::MetricFilter')).map((f) => f.Properties);
     expect(filters.map((f) => f.MetricTransformations[0].MetricName).sort()).toEqual(TRAIL_ACTIVITIES.map((a) => a.metric).sort());
-    const deployRole = `cdk-hnb659fds-cfn-exec-role-${cfg.account}-*`;
+    // The cfn-exec role of every region the account's stacks deploy to, by its exact name.
+    expect(accountDeployRegions(all.filter((c) => c.account === cfg.account))).toEqual(['eu-central-1', 'eu-west-1', 'us-east-1']);
+    const deployRoles = ['eu-central-1', 'eu-west-1', 'us-east-1'].map((region) => `cdk-hnb659fds-cfn-exec-role-${cfg.account}-${region}`);
+    const issuer = '$.userIdentity.sessionContext.sessionIssuer.userName';
     for (const f of filters) {
       const activity = TRAIL_ACTIVITIES.find((a) => a.metric === f.MetricTransformations[0].MetricName)!;
       expect(f.MetricTransformations).toEqual([{ MetricNamespace: ACCOUNT_ACTIVITY_NAMESPACE, MetricName: activity.metric, MetricValue: '1' }]);
       expect(f.FilterPattern.length, activity.metric).toBeLessThanOrEqual(MAX_FILTER_PATTERN_LENGTH);
       expect(f.LogGroupName.Ref).toMatch(/^TrailLogs/);
-      expect(f.FilterPattern.includes(deployRole), activity.metric).toBe(activity.deploys !== 'all');
+      expect(
+        deployRoles.every((r) => f.FilterPattern.includes(`"${r}"`)),
+        activity.metric,
+      ).toBe(activity.deploys !== 'all');
+      // No wildcard: a role named like the deploy roles is not one of them.
+      expect(f.FilterPattern, activity.metric).not.toContain('*');
     }
     expect(ACCOUNT_ACTIVITIES.filter((a) => a.deploys === 'excluded').map((a) => a.metric)).toEqual(['IamPolicyChanges', 'SecurityGroupChanges', 'NetworkAclChanges']);
     // Each check that leaves the deploy role's changes out has a twin counting exactly those: the
@@ -199,14 +357,54 @@ describe.each(['staging', 'prod'] as const)('%s account baseline (home region)',
     expect(DEPLOY_ACTIVITIES.map((a) => a.metric)).toEqual(['IamPolicyChangesByDeploys', 'SecurityGroupChangesByDeploys', 'NetworkAclChangesByDeploys']);
     const pattern = (metric: string) => filters.find((f) => f.MetricTransformations[0].MetricName === metric)!.FilterPattern as string;
     for (const check of ACCOUNT_ACTIVITIES.filter((a) => a.deploys === 'excluded')) {
-      expect(pattern(check.metric)).toBe(
-        `{ ${check.pattern} && (($.userIdentity.type != "AssumedRole") || ($.userIdentity.sessionContext.sessionIssuer.userName != "${deployRole}")) }`,
-      );
+      expect(pattern(check.metric)).toBe(`{ ${check.pattern} && (($.userIdentity.type != "AssumedRole") || (${deployRoles.map((r) => `(${issuer} != "${r}")`).join(' && ')})) }`);
       expect(pattern(`${check.metric}ByDeploys`)).toBe(
-        `{ ${check.pattern} && ($.userIdentity.type = "AssumedRole") && ($.userIdentity.sessionContext.sessionIssuer.userName = "${deployRole}") }`,
+        `{ ${check.pattern} && ($.userIdentity.type = "AssumedRole") && (${deployRoles.map((r) => `(${issuer} = "${r}")`).join(' || ')}) }`,
       );
     }
     expect(pattern('RootAccountUsage')).toBe('{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }');
+  });
+
+  test("each change counts once: the deploy roles' on the ticket, anyone else's (a role named like them too) on the check's own alarm", () => {
+    const filters = Object.values(t().findResources('AWS::Logs::MetricFilter')).map((f) => f.Properties);
+    const pattern = (metric: string) => filters.find((f) => f.MetricTransformations[0].MetricName === metric)!.FilterPattern as string;
+    const session = (userName: string) => ({ type: 'AssumedRole', sessionContext: { sessionIssuer: { type: 'Role', userName } } });
+    const deployers = ['eu-central-1', 'eu-west-1', 'us-east-1'].map((region) => session(`cdk-hnb659fds-cfn-exec-role-${cfg.account}-${region}`));
+    const others = [
+      session(`cdk-hnb659fds-cfn-exec-role-${cfg.account}-x`),
+      session(`cdk-hnb659fds-cfn-exec-role-${cfg.account}-eu-west-1-copy`),
+      session('Admin'),
+      { type: 'IAMUser', userName: 'alice' },
+      { type: 'Root' },
+    ];
+    for (const [check, eventName] of [
+      ['IamPolicyChanges', 'PutRolePolicy'],
+      ['SecurityGroupChanges', 'AuthorizeSecurityGroupIngress'],
+      ['NetworkAclChanges', 'CreateNetworkAclEntry'],
+    ]) {
+      const counts = (userIdentity: Json) => [filterMatches(pattern(check), { eventName, userIdentity }), filterMatches(pattern(`${check}ByDeploys`), { eventName, userIdentity })];
+      for (const identity of deployers) expect(counts(identity), `${check} by ${identity.sessionContext.sessionIssuer.userName}`).toEqual([false, true]);
+      for (const identity of others) expect(counts(identity), `${check} by ${JSON.stringify(identity)}`).toEqual([true, false]);
+      expect(filterMatches(pattern(check), { eventName: 'GetRole', userIdentity: others[2] })).toBe(false);
+    }
+  });
+
+  test('an account whose stacks span more regions than a filter pattern can name is refused at synth, with the limit and the fix', () => {
+    const stack = new Stack(new App({ context: CLI_CONTEXT }), 'TooManyRegions', { env: { account: cfg.account, region: cfg.region } });
+    const regions = ['ap-southeast-1', 'ap-southeast-2', 'eu-central-1', 'eu-west-1', 'us-east-1'];
+    expect(
+      () =>
+        new AuditTrail(stack, 'Trail', {
+          retentionDays: 365,
+          archiveAfterDays: 90,
+          objectLock: 'off',
+          dataEventBucketPrefixes: [],
+          deployRoles: regions.map((r) => `cdk-hnb659fds-cfn-exec-role-${cfg.account}-${r}`),
+          deployRoleArn: `arn:aws:iam::${cfg.account}:role/cdk-hnb659fds-cfn-exec-role-${cfg.account}-${cfg.region}`,
+          breakGlassRoleNames: ['webapp-break-glass'],
+          removalPolicy: RemovalPolicy.RETAIN,
+        }),
+    ).toThrow(/^The IamPolicyChanges metric filter of \d{12} is \d+ characters with the deploy roles of 5 regions, over CloudWatch Logs' limit of 1024\. Fix: /);
   });
 
   test('GuardDuty with the protections this stack needs, Fargate runtime monitoring by GuardDuty-managed agents', () => {
@@ -304,7 +502,7 @@ test("logical ids of the baseline's stateful resources are frozen", () => {
   // that decrypts them, or the recorder's history.
   const ids = (t: Template, type: string) => Object.keys(t.findResources(type)).sort();
   const home = baselineOf('prod')!;
-  expect(ids(home, 'AWS::S3::Bucket')).toEqual(['ConfigRecorderBucket7BB5F67E', 'TrailAccessLogsFEE33FE3', 'TrailBucket6C1E344E', 'TrailLockedBucketB3C59BC1']);
+  expect(ids(home, 'AWS::S3::Bucket')).toEqual(['ConfigRecorderBucket7BB5F67E', 'TrailAccessLogsFEE33FE3', 'TrailBucket6C1E344E']);
   expect(ids(home, 'AWS::KMS::Key')).toEqual(['RecorderKeyBFFAC79B', 'TrailKey31F874A3', 'TrailLogsKey36CD54B2']);
   expect(ids(home, 'AWS::Logs::LogGroup')).toEqual(['TrailLogs73276642']);
 });
@@ -375,37 +573,46 @@ describe('an account whose landing zone records AWS Config (configRecorder: "org
   });
 });
 
-describe('an account whose first trail bucket was created with Object Lock (objectLock: "governance"), shared by two stages', () => {
+describe('an account whose trail already ran unlocked moves it to a bucket created locked (objectLock: "locked-bucket"), shared by two stages', () => {
   // prod's account, with a second stage whose break-glass role has another name.
   const prod = config('prod');
-  const settings = { ...prod.baseline, trail: { ...prod.baseline.trail, objectLock: 'governance' as const } };
+  const settings = { ...prod.baseline, trail: { ...prod.baseline.trail, objectLock: 'locked-bucket' as const } };
   const stageConfigs = [
     { ...config('staging'), account: prod.account, baseline: settings, backup: { ...config('staging').backup, breakGlassRoleName: 'staging-break-glass' } },
     { ...prod, baseline: settings },
   ];
+  const breakGlass = [`arn:aws:iam::${prod.account}:role/staging-break-glass`, `arn:aws:iam::${prod.account}:role/${prod.backup.breakGlassRoleName}`];
   let t: Template;
   beforeAll(() => {
     const [plan] = baselinePlans(stageConfigs);
     const app = new App({ context: CLI_CONTEXT });
     t = Template.fromStack(new BaselineStack(app, 'Baseline', { env: { account: plan.account, region: plan.region }, plan, stageConfigs }));
   });
+  const policyOf = (bucketId: string): Json[] =>
+    Object.values(t.findResources('AWS::S3::BucketPolicy')).find((bp) => bp.Properties.Bucket.Ref === bucketId)!.Properties.PolicyDocument.Statement;
 
-  test('keeps that bucket locked and the trail in it: dropping the lock would replace the bucket and its log files', () => {
+  test('the trail writes to a second bucket, created locked; the first keeps its logical id, unlocked, with the files written before', () => {
+    // Frozen: renaming either construct would replace a bucket and its log files.
     const buckets = Object.keys(t.findResources('AWS::S3::Bucket')).filter((id) => id.startsWith('Trail'));
-    expect(buckets.sort()).toEqual(['TrailAccessLogsFEE33FE3', 'TrailBucket6C1E344E']);
-    expect(t.toJSON().Resources.TrailBucket6C1E344E.Properties).toMatchObject({
-      ObjectLockEnabled: true,
-      ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: prod.baseline.trail.retentionDays } } },
-    });
-    expect(only(t, 'AWS::CloudTrail::Trail').Properties.S3BucketName).toEqual({ Ref: 'TrailBucket6C1E344E' });
+    expect(buckets.sort()).toEqual(['TrailAccessLogsFEE33FE3', 'TrailBucket6C1E344E', 'TrailLockedBucketB3C59BC1']);
+    expect(only(t, 'AWS::CloudTrail::Trail').Properties.S3BucketName).toEqual({ Ref: 'TrailLockedBucketB3C59BC1' });
+    const resources = t.toJSON().Resources;
+    expect(resources.TrailBucket6C1E344E.Properties.ObjectLockEnabled).toBeUndefined();
+    expect(resources.TrailBucket6C1E344E.DeletionPolicy).toBe('Retain');
+    const locked = resources.TrailLockedBucketB3C59BC1.Properties;
+    expect(locked.ObjectLockEnabled).toBe(true);
+    expect(locked.ObjectLockConfiguration).toEqual({ ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: prod.baseline.trail.retentionDays } } });
+    expect(locked.LoggingConfiguration.LogFilePrefix).toBe('trail-locked/');
+    // The first bucket's policy drops CloudTrail's statements only after the trail has moved.
+    const firstPolicyId = Object.entries(t.findResources('AWS::S3::BucketPolicy')).find(([, bp]) => bp.Properties.Bucket.Ref === 'TrailBucket6C1E344E')![0];
+    expect(resources[firstPolicyId].DependsOn).toContain(Object.keys(t.findResources('AWS::CloudTrail::Trail'))[0]);
   });
 
-  test("each stage's break-glass role may delete log files: the stages share the account's trail", () => {
-    const statements = Object.values(t.findResources('AWS::S3::BucketPolicy')).find((bp) => bp.Properties.Bucket.Ref === 'TrailBucket6C1E344E')!.Properties.PolicyDocument
-      .Statement as Json[];
-    const deletion = statements.find((st) => st.Sid === 'OnlyBreakGlassDeletesLogFiles')!;
-    expect(deletion.Condition).toEqual({
-      ArnNotEquals: { 'aws:PrincipalArn': [`arn:aws:iam::${prod.account}:role/staging-break-glass`, `arn:aws:iam::${prod.account}:role/${prod.backup.breakGlassRoleName}`] },
-    });
+  test("both buckets keep every protection, each stage's break-glass role excepted; only the locked one admits the trail", () => {
+    expect(policyOf('TrailBucket6C1E344E')).toEqual(trailBucketPolicy('TrailBucket6C1E344E', prod, breakGlass, false));
+    expect(policyOf('TrailLockedBucketB3C59BC1')).toEqual(trailBucketPolicy('TrailLockedBucketB3C59BC1', prod, breakGlass, true));
+    // The first bucket's old files, outside any lock: nobody but the break-glass roles overwrites them.
+    expect(deniedBy(policyOf('TrailBucket6C1E344E'), { action: 's3:PutObject', principalArn: `arn:aws:iam::${prod.account}:role/Admin` })).toBe(true);
+    expect(deniedBy(policyOf('TrailBucket6C1E344E'), { action: 's3:PutObject', principalArn: breakGlass[0] })).toBe(false);
   });
 });

@@ -144,17 +144,48 @@ describe('CI access: GitHub OIDC roles per stage account', () => {
       Condition: {
         StringEquals: {
           'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com',
-          'token.actions.githubusercontent.com:sub': `repo:example-org/webapp-platform:environment:${environment}`,
           'token.actions.githubusercontent.com:repository_id': STAGES.prod.ci.repositoryId,
           'token.actions.githubusercontent.com:environment': environment,
           'token.actions.githubusercontent.com:ref': 'refs/heads/main',
           'token.actions.githubusercontent.com:job_workflow_ref': `example-org/webapp-platform/${workflow}@refs/heads/main`,
         },
+        // GitHub's two subject formats: names, and names with their immutable ids (the owner's a
+        // wildcard; the repository's pinned here and by repository_id).
+        StringLike: {
+          'token.actions.githubusercontent.com:sub': [
+            `repo:example-org/webapp-platform:environment:${environment}`,
+            `repo:example-org@*/webapp-platform@${STAGES.prod.ci.repositoryId}:environment:${environment}`,
+          ],
+        },
       },
     },
   ];
 
-  test.each(STAGE_NAMES)('%s: the deploy role is assumable only by the deploy workflow of this repository, run from main in the %s environment', (stage) => {
+  /**
+   * Whether STS lets a GitHub token with these claims assume the role: every key of every operator
+   * must match one of its values (IAM, "Conditions with multiple context keys or values"); a
+   * claim the token lacks matches nothing. StringLike's `*` matches any run of characters.
+   */
+  const admits = (statement: Json, claims: Record<string, string>): boolean =>
+    Object.entries(statement.Condition as Record<string, Record<string, string | string[]>>).every(([operator, tests]) =>
+      Object.entries(tests).every(([key, values]) => {
+        const value = claims[key.replace('token.actions.githubusercontent.com:', '')];
+        if (value === undefined) return false;
+        if (operator === 'StringEquals') return [values].flat().includes(value);
+        // `*` any run of characters, `?` any one; everything else literal.
+        const like = (pattern: string) =>
+          new RegExp(
+            `^${pattern
+              .replace(/[.+^$()[\]{}|\\]/g, '\\$&')
+              .replaceAll('*', '.*')
+              .replaceAll('?', '.')}$`,
+          );
+        if (operator === 'StringLike') return [values].flat().some((v) => like(v).test(value));
+        throw new Error(`no evaluation for ${operator}: add it to admits()`);
+      }),
+    );
+
+  test.each(STAGE_NAMES)('%s: the deploy role is assumable only by the deploy workflow of this repository, run from main in its environment', (stage) => {
     // A workflow a pull request adds on its own branch, naming environment: staging, fails the
     // ref and job_workflow_ref checks; a renamed or transferred repository, the id check.
     expect(trust(role(ci(stage), `webapp-${stage}-deploy`))).toEqual(githubTrust(stage, '.github/workflows/deploy.yml'));
@@ -165,16 +196,57 @@ describe('CI access: GitHub OIDC roles per stage account', () => {
     expect(federated.length).toBeGreaterThanOrEqual(2);
     for (const r of federated) {
       const conditions = trust(r)[0].Condition;
-      expect(Object.keys(conditions), r.Properties.RoleName).toEqual(['StringEquals']);
-      expect(
-        Object.keys(conditions.StringEquals)
+      const keys = (operator: string) =>
+        Object.keys(conditions[operator])
           .map((k) => k.split(':').pop())
-          .sort(),
-        r.Properties.RoleName,
-      ).toEqual(['aud', 'environment', 'job_workflow_ref', 'ref', 'repository_id', 'sub']);
-      // Exact values: no wildcard could admit another branch, workflow or repository.
-      expect(JSON.stringify(conditions), r.Properties.RoleName).not.toMatch(/\*|pull_request/);
+          .sort();
+      expect(Object.keys(conditions), r.Properties.RoleName).toEqual(['StringEquals', 'StringLike']);
+      expect(keys('StringEquals'), r.Properties.RoleName).toEqual(['aud', 'environment', 'job_workflow_ref', 'ref', 'repository_id']);
+      expect(keys('StringLike'), r.Properties.RoleName).toEqual(['sub']);
+      // Exact values: no wildcard could admit another branch, workflow or repository. The one
+      // wildcard is the owner's id in the immutable subject, beside the pinned repository id.
+      const [names, immutable] = Object.values(conditions.StringLike)[0] as string[];
+      expect(JSON.stringify(conditions.StringEquals), r.Properties.RoleName).not.toMatch(/[*?]|pull_request/);
+      expect(names, r.Properties.RoleName).not.toMatch(/[*?]/);
+      expect(immutable.split('*'), r.Properties.RoleName).toEqual([
+        'repo:example-org@',
+        `/webapp-platform@${conditions.StringEquals['token.actions.githubusercontent.com:repository_id']}:environment:${conditions.StringEquals['token.actions.githubusercontent.com:environment']}`,
+      ]);
     }
+  });
+
+  test("the deploy role admits a deploy job's token in either of GitHub's subject formats, and no other subject", () => {
+    const [statement] = trust(role(ci('prod'), 'webapp-prod-deploy'));
+    const { repository, repositoryId } = STAGES.prod.ci;
+    const token = (sub: string) => ({
+      aud: 'sts.amazonaws.com',
+      sub,
+      repository_id: repositoryId,
+      environment: 'prod',
+      ref: 'refs/heads/main',
+      job_workflow_ref: `${repository}/.github/workflows/deploy.yml@refs/heads/main`,
+    });
+    // The names format, and the immutable one GitHub issues to new, renamed or transferred
+    // repositories and on opt-in (GitHub, OpenID Connect reference, "Immutable subject claims").
+    expect(admits(statement, token('repo:example-org/webapp-platform:environment:prod'))).toBe(true);
+    expect(admits(statement, token(`repo:example-org@123456/webapp-platform@${repositoryId}:environment:prod`))).toBe(true);
+    // Another repository's id, another environment, a branch subject, another owner's name.
+    expect(admits(statement, token('repo:example-org@123456/webapp-platform@987654321:environment:prod'))).toBe(false);
+    expect(admits(statement, token(`repo:example-org@123456/webapp-platform@${repositoryId}:environment:staging`))).toBe(false);
+    expect(admits(statement, token(`repo:example-org@123456/webapp-platform@${repositoryId}:ref:refs/heads/main`))).toBe(false);
+    expect(admits(statement, token(`repo:someone-else@7/webapp-platform@${repositoryId}:environment:prod`))).toBe(false);
+    // The wildcard admits nothing the pinned claims do not: another repository id fails repository_id.
+    expect(admits(statement, { ...token(`repo:example-org@123456/webapp-platform@${repositoryId}:environment:prod`), repository_id: '987654321' })).toBe(false);
+  });
+
+  test.each(STAGE_NAMES)('%s: a deploy session may last three hours (a first deploy outlasts one); the read-only roles keep the default hour', (stage) => {
+    const roles = resources(ci(stage), 'AWS::IAM::Role').filter((r) => JSON.stringify(trust(r)).includes('Federated'));
+    const sessions = Object.fromEntries(roles.map((r) => [r.Properties.RoleName, r.Properties.MaxSessionDuration]));
+    expect(sessions).toEqual({
+      [`webapp-${stage}-deploy`]: 10800,
+      [`webapp-${stage}-diff`]: undefined,
+      ...(stage === 'staging' ? { 'webapp-staging-release-read': undefined } : {}),
+    });
   });
 
   test.each(STAGE_NAMES)('%s: the deploy role may only assume the CDK bootstrap roles of its own account, and tag releases in its own registry', (stage) => {

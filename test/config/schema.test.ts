@@ -807,7 +807,7 @@ const badConfigs: [string, StageName, (c: StageConfig) => void, string, string, 
     },
     'baseline.trail.objectLock',
     '"off"',
-    /prod must keep its log files under S3 Object Lock, .*\. Fix: set baseline\.trail\.objectLock: "locked-bucket" \(the trail moves to a bucket created with the lock; the first bucket keeps what it holds\)/,
+    /prod must keep its log files under S3 Object Lock, .*\. Fix: set baseline\.trail\.objectLock: "governance" where the trail bucket does not exist yet \(it is created locked\), or "locked-bucket" where the trail already runs \(it moves to a bucket created with the lock; the first bucket keeps what it holds\)/,
   ],
   [
     'a trail of its own and an organisation trail',

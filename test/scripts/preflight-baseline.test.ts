@@ -1,7 +1,7 @@
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { ConfigServiceClient, PutConfigurationRecorderCommand } from '@aws-sdk/client-config-service';
 import { CreateDetectorCommand, GuardDutyClient } from '@aws-sdk/client-guardduty';
-import { CreateOpenIDConnectProviderCommand, IAMClient } from '@aws-sdk/client-iam';
+import { CreateOpenIDConnectProviderCommand, CreateRoleCommand, DeleteRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { EnableSecurityHubCommand, SecurityHubClient } from '@aws-sdk/client-securityhub';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { loadStages, type StageConfig } from '../../lib/config';
@@ -46,8 +46,37 @@ describe('preflight: what the organisation already runs in the account', () => {
       [`security hub ${DR}`]: 'ok',
       [`config recorder ${DR}`]: 'ok',
       'github oidc provider': 'ok',
+      // No stack creates it: an empty account lacks it.
+      'break-glass role': 'missing',
     });
     expect(checks[0].detail).toBe(`no GuardDuty detector yet in ${HOME}: the baseline creates it`);
+  });
+
+  test('the break-glass role: missing, or under a path (another ARN than the policies except), is refused with the command that creates it at path /', async () => {
+    const expected = `arn:aws:iam::${ACCOUNT}:role/webapp-break-glass`;
+    const breakGlass = async () => (await baselineChecks(config(), clients)).find((c) => c.name === 'break-glass role');
+    const create = 'aws iam create-role --role-name webapp-break-glass --path / --assume-role-policy-document file://break-glass-trust.json';
+    expect(await breakGlass()).toEqual({
+      name: 'break-glass role',
+      status: 'missing',
+      detail: `no role webapp-break-glass in ${ACCOUNT}: the protected keys, the backup vaults and the trail buckets leave their destruction to ${expected} alone, so nobody could disable or delete those keys`,
+      fix: `create it at path /: ${create} (trusting named people, with MFA; docs/disaster-recovery.md, "Break-glass")`,
+    });
+
+    const trust = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'sts:AssumeRole' }] });
+    await clients.iam.send(new CreateRoleCommand({ RoleName: 'webapp-break-glass', Path: '/admin/', AssumeRolePolicyDocument: trust }));
+    const underPath = `arn:aws:iam::${ACCOUNT}:role/admin/webapp-break-glass`;
+    expect(await breakGlass()).toEqual({
+      name: 'break-glass role',
+      status: 'missing',
+      detail: `the role webapp-break-glass is ${underPath}, not ${expected}: the protections except ${expected} exactly, which a role under a path does not match`,
+      fix: `IAM cannot move a role to another path: delete ${underPath} and create it again at path /: ${create} (trusting named people, with MFA; docs/disaster-recovery.md, "Break-glass")`,
+    });
+
+    // The fix, done: the role again, at path /.
+    await clients.iam.send(new DeleteRoleCommand({ RoleName: 'webapp-break-glass' }));
+    await clients.iam.send(new CreateRoleCommand({ RoleName: 'webapp-break-glass', AssumeRolePolicyDocument: trust }));
+    expect(await breakGlass()).toEqual({ name: 'break-glass role', status: 'ok', detail: `${expected}, the ARN the protections except` });
   });
 
   test('once the organisation runs them, each is refused with the setting that makes the stack use the existing one; with those settings, ready', async () => {
@@ -97,6 +126,7 @@ describe('preflight: what the organisation already runs in the account', () => {
       // Security Hub is off here too, so a missing recorder blocks nothing.
       [`config recorder ${DR}`]: 'warn',
       'github oidc provider': 'ok',
+      'break-glass role': 'ok',
     });
   });
 

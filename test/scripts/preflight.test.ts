@@ -16,7 +16,7 @@ import {
 import { CreateRepositoryCommand, DescribeImagesCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
 import { CreateClusterCommand, CreateServiceCommand, ECSClient, RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import { GuardDutyClient } from '@aws-sdk/client-guardduty';
-import { IAMClient } from '@aws-sdk/client-iam';
+import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { CreateDBInstanceCommand, DescribeAccountAttributesCommand, ModifyDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import { CreateHostedZoneCommand, GetHostedZoneCommand, ListHostedZonesByNameCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { SecurityHubClient } from '@aws-sdk/client-securityhub';
@@ -114,6 +114,9 @@ beforeAll(async () => {
   );
   const zone = await route53.send(new CreateHostedZoneCommand({ Name: 'staging.example.com', CallerReference: 'preflight-test' }));
   zoneNs = (await route53.send(new GetHostedZoneCommand({ Id: zone.HostedZone!.Id }))).DelegationSet!.NameServers!;
+  // The break-glass role, created by hand at path / (docs/disaster-recovery.md).
+  const trust = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'sts:AssumeRole' }] });
+  await new IAMClient(moto.clientConfig('us-east-1')).send(new CreateRoleCommand({ RoleName: 'webapp-break-glass', AssumeRolePolicyDocument: trust }));
 });
 beforeEach(() => {
   clock = Date.parse('2026-12-01T08:00:00Z');
@@ -161,6 +164,7 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
       ['security hub eu-central-1', 'ok'],
       ['config recorder eu-central-1', 'ok'],
       ['github oidc provider', 'ok'],
+      ['break-glass role', 'ok'],
     ]);
     expect(result.exitCode).toBe(0);
     const text = formatPreflight(config, result);
