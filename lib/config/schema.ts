@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { originFacingPrefixList } from '../app/origin-facing';
 import { COLLECTOR_PORTS } from '../app/otel/collector-config';
 import { RELEASE_TAG_PATTERN, releaseTag } from '../registry/release-tag';
 import { PROJECT } from '../shared/naming';
@@ -1085,6 +1086,12 @@ export const stageConfigSchema = stageShape.superRefine((cfg, ctx) => {
 
   if (cfg.drRegion === cfg.region) {
     fail(['drRegion'], `the DR region equals the primary region ${cfg.region}, so a regional outage would take the backups too. Fix: pick another region, e.g. "eu-central-1"`);
+  }
+  // Behind CloudFront the load balancer admits the VPC origin from CloudFront's prefix list,
+  // whose id is pinned per region (lib/app/origin-facing.ts).
+  if (cfg.edge.enabled && APP_REGIONS.includes(cfg.region)) {
+    const pinned = originFacingPrefixList(cfg.region);
+    if ('problem' in pinned) fail(['region'], pinned.problem);
   }
   const { azCount, natGateways, availabilityZones } = cfg.network;
   if (natGateways > azCount) {

@@ -1,5 +1,6 @@
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
+import { ORIGIN_FACING } from '../../lib/app/origin-facing';
 import { COLLECTOR_CACHE } from '../../lib/app/trace-collector';
 import { parseStageConfig, STAGE_NAMES, STAGES, type StageConfig, type StageName } from '../../lib/config';
 import { MANAGED_RULE_GROUPS } from '../../lib/shared/waf';
@@ -284,7 +285,9 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
     const ingress = Object.values(app(name).findResources('AWS::EC2::SecurityGroupIngress'))
       .map((i) => i.Properties.FromPort)
       .sort();
-    expect(ingress).toEqual([3000, 5432, 5432, 5432, 6379, 6379, 6379, ...smokeTest]);
+    // Behind CloudFront, also the listener from CloudFront's prefix list (the edge stack's tests pin it).
+    const listener = config.edge.enabled ? [config.https ? 443 : 80] : [];
+    expect(ingress).toEqual([3000, 5432, 5432, 5432, 6379, 6379, 6379, ...smokeTest, ...listener].sort());
   });
 
   test('load balancer: internet-facing (internal behind CloudFront), invalid headers dropped, defensive desync, access logs, deletion protection in prod', () => {
@@ -347,15 +350,16 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
         t.resourceCountIs('AWS::CertificateManager::Certificate', 0);
         t.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 80, Protocol: 'HTTP', DefaultActions: [Match.objectLike({ Type: 'forward' })] });
         const description = config.edge.enabled ? 'Internal load balancer behind CloudFront' : 'Internet-facing load balancer';
-        const [group] = Object.values(t.findResources('AWS::EC2::SecurityGroup', { Properties: { GroupDescription: description } }));
-        // Behind CloudFront its private subnets' blocks (the VPC origin's interfaces); otherwise the client blocks themselves.
-        const privateBlocks = Object.values(
-          synthesized[name].network.findResources('AWS::EC2::Subnet', { Properties: { Tags: Match.arrayWith([{ Key: 'aws-cdk:subnet-name', Value: 'Private' }]) } }),
-        ).map((subnet) => subnet.Properties.CidrBlock);
-        const admitted = config.edge.enabled ? privateBlocks : config.app.httpAllowedCidrs!;
+        const [[groupId, group]] = Object.entries(t.findResources('AWS::EC2::SecurityGroup', { Properties: { GroupDescription: description } }));
+        const ingress = [
+          ...(group.Properties.SecurityGroupIngress ?? []),
+          ...Object.values(t.findResources('AWS::EC2::SecurityGroupIngress', { Properties: { GroupId: { 'Fn::GetAtt': [groupId, 'GroupId'] } } })).map((r) => r.Properties),
+        ];
+        // Behind CloudFront its VPC origin, by CloudFront's origin-facing prefix list of the region; otherwise the client blocks themselves.
+        const admitted = config.edge.enabled ? [{ SourcePrefixListId: ORIGIN_FACING.prefixLists[config.region] }] : config.app.httpAllowedCidrs!.map((cidr) => ({ CidrIp: cidr }));
         expect(admitted.length).toBeGreaterThan(0);
-        expect(group.Properties.SecurityGroupIngress).toEqual(admitted.map((cidr) => expect.objectContaining({ CidrIp: cidr, FromPort: 80, ToPort: 80, IpProtocol: 'tcp' })));
-        expect(JSON.stringify(group.Properties.SecurityGroupIngress)).not.toContain('0.0.0.0/0');
+        expect(ingress).toEqual(admitted.map((source) => expect.objectContaining({ ...source, FromPort: 80, ToPort: 80, IpProtocol: 'tcp' })));
+        expect(JSON.stringify(ingress)).not.toContain('0.0.0.0/0');
         Annotations.fromStack(synthesized[name].stage.app).hasWarning(
           '*',
           Match.stringLikeRegexp(

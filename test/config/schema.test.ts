@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { ORIGIN_FACING } from '../../lib/app/origin-facing';
 import { COLLECTOR_PORTS } from '../../lib/app/otel/collector-config';
 import { LISTS_WITH_REPEATS, parseStageConfig, STAGE_NAMES, STAGES, type StageConfig, type StageConfigInput, type StageName } from '../../lib/config';
 import { APP_REGIONS, AWS_REGIONS, RDS_INSTANCE_CLASSES, regionPartition, zonesOf } from '../../lib/config/aws-catalog';
@@ -74,6 +75,16 @@ const badConfigs: [string, StageName, (c: StageConfig) => void, string, string, 
     'drRegion',
     '"eu-west-9"',
     /not an AWS region.*the closest are "eu-west-1", "eu-west-2", "eu-west-3"/,
+  ],
+  [
+    "a region behind CloudFront without a pinned id of CloudFront's origin-facing prefix list",
+    'staging',
+    (c) => {
+      c.region = 'ap-east-1';
+    },
+    'region',
+    '"ap-east-1"',
+    /no id of CloudFront's origin-facing prefix list \(com\.amazonaws\.global\.cloudfront\.origin-facing\) is pinned for ap-east-1 in lib\/app\/origin-facing-prefix-lists\.json.*Fix: add "ap-east-1" with the id aws ec2 describe-managed-prefix-lists --region ap-east-1 --filters Name=prefix-list-name,Values=com\.amazonaws\.global\.cloudfront\.origin-facing/,
   ],
   [
     'DR region equal to the primary',
@@ -1705,7 +1716,8 @@ describe('catalogued values are checked against their catalog', () => {
     for (const region of APP_REGIONS) {
       expect(zonesOf(region).length, region).toBeGreaterThanOrEqual(3);
       const drRegion = region === 'eu-west-1' ? 'eu-central-1' : 'eu-west-1';
-      expect(() => parseStageConfig(variant('dev', (c) => Object.assign(c, { region, drRegion }))), region).not.toThrow();
+      // Without CloudFront: a region behind it also needs its pinned prefix list (the next test).
+      expect(() => parseStageConfig(variant('dev', (c) => Object.assign(c, { region, drRegion, edge: { ...c.edge, enabled: false } }))), region).not.toThrow();
     }
     // Zones listed by hand may be any the region has, also where a letter is skipped.
     expect(() =>
@@ -1716,6 +1728,25 @@ describe('catalogued values are checked against their catalog', () => {
         }),
       ),
     ).not.toThrow();
+  });
+
+  test("behind CloudFront, a region needs its pinned id of CloudFront's origin-facing prefix list; without it, it does not", () => {
+    const pinned = Object.keys(ORIGIN_FACING.prefixLists);
+    expect(pinned.length).toBeGreaterThanOrEqual(16);
+    for (const [region, id] of Object.entries(ORIGIN_FACING.prefixLists)) {
+      expect(APP_REGIONS, region).toContain(region);
+      expect(id, region).toMatch(/^pl-[0-9a-f]{8}$/);
+      const drRegion = region === 'eu-west-1' ? 'eu-central-1' : 'eu-west-1';
+      expect(() => parseStageConfig(variant('dev', (c) => Object.assign(c, { region, drRegion }))), region).not.toThrow();
+    }
+    const unpinned = APP_REGIONS.filter((r) => !pinned.includes(r));
+    expect(unpinned.length).toBeGreaterThan(0);
+    for (const region of unpinned) {
+      expect(errorOf(variant('dev', (c) => Object.assign(c, { region, drRegion: 'eu-west-1' }))), region).toContain(
+        `stage "dev", field "region", value "${region}": no id of CloudFront's origin-facing prefix list`,
+      );
+      expect(() => parseStageConfig(variant('dev', (c) => Object.assign(c, { region, drRegion: 'eu-west-1', edge: { ...c.edge, enabled: false } }))), region).not.toThrow();
+    }
   });
 
   test("the collector's ports are read from its configuration", () => {
