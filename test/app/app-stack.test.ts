@@ -507,15 +507,24 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
     const secret = () => fromData(/^PublishOutputRefCacheAuthToken/);
     const fnId = () => Object.keys(app(name).findResources('AWS::Lambda::Function')).find((id) => id.startsWith('CacheTokenRotationHandlerFunction'))!;
 
-    test('Secrets Manager rotates the token every 30 days with the rotation function, never as part of a deploy', () => {
+    test("Secrets Manager rotates the token monthly, in a window after the cache's maintenance window, with the rotation function, never as part of a deploy", () => {
       const { resource: schedule } = only(app(name), 'AWS::SecretsManager::RotationSchedule');
       expect(schedule.Properties).toEqual({
         SecretId: secret(),
         RotationLambdaARN: { 'Fn::GetAtt': [fnId(), 'Arn'] },
-        RotationRules: { ScheduleExpression: 'rate(30 days)' },
+        // The first Sunday of each month, 06:00 to 08:00 UTC: a rotation restarts both services.
+        RotationRules: { ScheduleExpression: 'cron(0 6 ? * SUN#1 *)', Duration: '2h' },
         // A rotation restarts both services; a deploy must not start one.
         RotateImmediatelyOnUpdate: false,
       });
+      // The window opens on the day of the cache's maintenance window, once that has closed, and
+      // closes the same UTC day (Secrets Manager refuses a window into the next one).
+      const maintenance = only(synthesized[name].data, 'AWS::ElastiCache::ReplicationGroup').resource.Properties.PreferredMaintenanceWindow;
+      const [, day, endHour, endMinute] = /^(\w{3}):\d\d:\d\d-\w{3}:(\d\d):(\d\d)$/.exec(maintenance)!;
+      const [, startHour, weekday] = /^cron\(0 (\d+) \? \* (\w{3})#1 \*\)$/.exec(schedule.Properties.RotationRules.ScheduleExpression)!;
+      expect(weekday).toBe(day.toUpperCase());
+      expect(Number(startHour) * 60).toBeGreaterThanOrEqual(Number(endHour) * 60 + Number(endMinute));
+      expect(Number(startHour) + Number.parseInt(schedule.Properties.RotationRules.Duration, 10)).toBeLessThanOrEqual(24);
       const permissions = Object.entries(app(name).findResources('AWS::Lambda::Permission')).filter(([, p]) => JSON.stringify(p.Properties.FunctionName).includes(fnId()));
       expect(permissions.map(([, p]) => p.Properties)).toEqual(
         expect.arrayContaining([
