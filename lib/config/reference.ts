@@ -215,7 +215,7 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
   {
     fields: ['email.dmarcPolicy', 'email.dmarcReportsTo'],
     meaning: "the DMARC policy of the stage's domain (`_dmarc.<zone>`: what receivers do with mail that fakes it) and where aggregate reports go",
-    rules: '`none`, `quarantine` (default) or `reject`, not `none` in prod; reports: an email address, or unset',
+    rules: '`none`, `quarantine` (default) or `reject`, not `none` in prod; reports: an email address, required with a domain and `quarantine` or `reject`',
   },
   {
     fields: ['alarms.emails', 'alarms.httpsEndpoints'],

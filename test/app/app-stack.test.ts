@@ -493,7 +493,7 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
     t.hasResourceProperties('AWS::Route53::RecordSet', {
       Name: `_dmarc.${config.domain.zoneName}.`,
       Type: 'TXT',
-      ResourceRecords: [`"v=DMARC1; p=${config.email.dmarcPolicy}; adkim=r; aspf=r"`],
+      ResourceRecords: [`"v=DMARC1; p=${config.email.dmarcPolicy}; adkim=r; aspf=r; rua=mailto:${config.email.dmarcReportsTo}"`],
     });
     t.hasResourceProperties('AWS::SES::ConfigurationSet', { ReputationOptions: { ReputationMetricsEnabled: true } });
     const destinations = Object.values(t.findResources('AWS::SES::ConfigurationSetEventDestination')).map((d) => d.Properties.EventDestination);

@@ -87,6 +87,27 @@ const badConfigs: [string, StageName, (c: StageConfig) => void, string, string, 
     /no id of CloudFront's origin-facing prefix list \(com\.amazonaws\.global\.cloudfront\.origin-facing\) is pinned for ap-east-1 in lib\/app\/origin-facing-prefix-lists\.json.*Fix: add "ap-east-1" with the id aws ec2 describe-managed-prefix-lists --region ap-east-1 --filters Name=prefix-list-name,Values=com\.amazonaws\.global\.cloudfront\.origin-facing/,
   ],
   [
+    'a DMARC policy that quarantines mail, with nobody reading the reports',
+    'staging',
+    (c) => {
+      c.email.dmarcReportsTo = undefined;
+    },
+    'email.dmarcReportsTo',
+    'undefined',
+    /unset, while email\.dmarcPolicy "quarantine" has receivers quarantine mail that claims staging\.example\.com and fails DMARC.*Fix: set email\.dmarcReportsTo to a mailbox that reads aggregate reports, e\.g\. "dmarc@example\.com" \(an address under another domain needs the record staging\.example\.com\._report\._dmarc\.<that domain> published there\), or set email\.dmarcPolicy: "none"$/,
+  ],
+  [
+    "prod's DMARC policy that rejects mail, with nobody reading the reports",
+    'prod',
+    (c) => {
+      c.email.dmarcPolicy = 'reject';
+      c.email.dmarcReportsTo = undefined;
+    },
+    'email.dmarcReportsTo',
+    'undefined',
+    /has receivers refuse mail that claims app\.example\.com .*Fix: set email\.dmarcReportsTo .*published there\)$/,
+  ],
+  [
     'DR region equal to the primary',
     'staging',
     (c) => {
@@ -1614,6 +1635,15 @@ describe('bad configuration fails with stage, field, value and fix', () => {
     // Without DR copies, the DR-region retention is not held to the quota.
     ok('dev', (c) => {
       c.backup.drCopyRetentionDays = 500;
+    });
+    // DMARC reports: not asked for where nothing is held back, or where no domain publishes a policy.
+    ok('staging', (c) => {
+      c.email.dmarcPolicy = 'none';
+      c.email.dmarcReportsTo = undefined;
+    });
+    ok('dev', (c) => {
+      c.email.dmarcPolicy = 'reject';
+      c.email.dmarcReportsTo = undefined;
     });
   });
 
