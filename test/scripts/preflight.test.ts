@@ -228,6 +228,15 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
     const whole = await preflight(config, clients(region), options({ originFacingPrefixLists: undefined }));
     expect(whole.checks.find((c) => c.name === 'cloudfront prefix list')?.status).toBe('missing');
     expect(whole.exitCode).toBe(1);
+    // Nothing pinned for the region, or (a state moto cannot give: a stub answers) no such list there.
+    expect((await edgeChecks(config, clients(region), { originFacingPrefixLists: {} }))[0]).toMatchObject({ status: 'missing', detail: `no id is pinned for ${region}` });
+    const none = { send: async () => ({ PrefixLists: [] }) };
+    expect((await edgeChecks(config, { ...clients(region), ec2: none as never }))[0]).toEqual({
+      name: 'cloudfront prefix list',
+      status: 'missing',
+      detail: `${region} has no prefix list named com.amazonaws.global.cloudfront.origin-facing, which the load balancer behind CloudFront admits its VPC origin from`,
+      fix: 'deploy the stage to a region that has it (lib/app/origin-facing-prefix-lists.json lists those known)',
+    });
     // Without CloudFront nothing admits the list: no check.
     expect((await edgeChecks(staging({ 'staging.region': region, 'staging.edge.enabled': 'false' }), clients(region))).map((c) => c.name)).toEqual(['session manager preferences']);
   });
