@@ -12,8 +12,18 @@ import { type LogSettings, logSettings } from '../shared/log-group';
 import { handlerEntry } from '../shared/paths';
 import { ProjectFunction } from '../shared/project-function';
 
-/** How often Secrets Manager rotates the cache's AUTH token. */
-export const TOKEN_ROTATION_DAYS = 30;
+/**
+ * When Secrets Manager rotates the cache's AUTH token: the first Sunday of each month, in a window
+ * from 06:00 to 08:00 UTC, the hour after the cache's maintenance window (CACHE_MAINTENANCE_WINDOW,
+ * Sunday 04:30-05:30), when traffic is low. A rotation restarts web and worker (blue/green with
+ * its smoke test, jobs drained); `rate(30 days)` would leave the hour to Secrets Manager.
+ * Secrets Manager's cron (user guide, "Rotation schedules",
+ * https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotate-secrets_schedule.html): the
+ * minutes must be 0 (windows open on the hour), the year `*`, day-of-week takes `#` (SUN#1, the
+ * first Sunday) with `?` for day-of-month, rotations are at least four hours apart, and the window
+ * (`Duration`, in hours) must not run into the next UTC day.
+ */
+export const TOKEN_ROTATION = { scheduleExpression: 'cron(0 6 ? * SUN#1 *)', duration: '2h' } as const;
 /** How often the settle step looks for tasks that still hold the old token. */
 export const SETTLE_EVERY = Duration.minutes(15);
 
@@ -116,7 +126,7 @@ export class CacheTokenRotation extends Construct {
     this.schedule = new secretsmanager.CfnRotationSchedule(this, 'Schedule', {
       secretId: secretArn,
       rotationLambdaArn: fn.functionArn,
-      rotationRules: { scheduleExpression: `rate(${TOKEN_ROTATION_DAYS} days)` },
+      rotationRules: { scheduleExpression: TOKEN_ROTATION.scheduleExpression, duration: TOKEN_ROTATION.duration },
       // A rotation restarts the services: never as a side effect of a deploy.
       rotateImmediatelyOnUpdate: false,
     });

@@ -10,6 +10,7 @@ import { Construct } from 'constructs';
 import { acknowledgeControl } from '../shared/control-tower-checks';
 import { ofThisAccount } from '../shared/service-trust';
 import { type SiteName, siteAliasRecords } from '../shared/site-records';
+import { originFacingPrefixList } from './origin-facing';
 
 export interface LoadBalancerProps {
   readonly vpc: ec2.IVpc;
@@ -21,10 +22,9 @@ export interface LoadBalancerProps {
   /** Without a domain (plain HTTP): the client blocks admitted on port 80, and no others. */
   readonly httpAllowedCidrs: readonly string[];
   /**
-   * Behind CloudFront (lib/edge): internal, in the private subnets, admitting HTTPS only from those
-   * subnets' blocks (CloudFront's VPC origin connects from network interfaces it places in the load
-   * balancer's subnets), with no port-80 redirect and no alias records (the site's name points at
-   * the distribution).
+   * Behind CloudFront (lib/edge): internal, in the private subnets, admitting the listener port
+   * only from CloudFront's origin-facing prefix list (how AWS documents admitting a VPC origin),
+   * with no port-80 redirect and no alias records (the site's name points at the distribution).
    * @default false (internet-facing)
    */
   readonly behindCloudFront?: boolean;
@@ -117,7 +117,7 @@ export class LoadBalancer extends Construct {
       (this.listener.node.defaultChild as elbv2.CfnListener).listenerAttributes = [{ key: 'routing.http.response.strict_transport_security.header_value', value: HSTS }];
       this.url = `https://${props.domain.recordName}`;
       if (internal) {
-        this.admitVpcOrigin(props.vpc);
+        this.admitVpcOrigin();
         return;
       }
       const redirect = this.alb.addRedirect({ sourceProtocol: elbv2.ApplicationProtocol.HTTP, sourcePort: 80, targetProtocol: elbv2.ApplicationProtocol.HTTPS, targetPort: 443 });
@@ -130,7 +130,7 @@ export class LoadBalancer extends Construct {
       this.listener = this.alb.addListener('Http', { protocol: elbv2.ApplicationProtocol.HTTP, port: 80, open: false });
       if (internal) {
         // CloudFront serves HTTPS on its own name (the edge stack's SiteUrl) and holds viewers to the blocks at the edge.
-        this.admitVpcOrigin(props.vpc);
+        this.admitVpcOrigin();
         Annotations.of(this).addWarningV2(
           'app:httpOnly',
           `This stage has no domain: CloudFront serves it on its own *.cloudfront.net name (edge stack output SiteUrl), to ${props.httpAllowedCidrs.join(', ')} only (app.httpAllowedCidrs), and reaches this internal load balancer over HTTP inside the VPC. Set domain and https: true in lib/config/stages.ts to serve the site's own name.`,
@@ -158,16 +158,23 @@ export class LoadBalancer extends Construct {
   }
 
   /**
-   * Behind CloudFront: the listener admits the blocks of the load balancer's own subnets, where the
-   * VPC origin places its network interfaces; not the rest of the VPC (the database's isolated
-   * subnets, the public ones). The security group CloudFront creates for the VPC origin
-   * (CloudFront-VPCOrigins-Service-SG) would be narrower still, but it is made when the edge stack
-   * creates the VPC origin, after this stack, and no attribute returns its id.
+   * Behind CloudFront: the listener port admits CloudFront's origin-facing managed prefix list of
+   * the stack's region, and nothing else; the only other rule of the group is the smoke test's on
+   * the test listener. The VPC origin does not connect from the VPC's own addresses as far as AWS
+   * documents (lib/app/origin-facing.ts), and a rule on the private subnets' blocks would also
+   * admit every task, function and host there. CloudFront's service group
+   * (CloudFront-VPCOrigins-Service-SG) would be narrower still, but it only exists once the edge
+   * stack has created the VPC origin, after this stack.
+   *
+   * Quota: a managed prefix list counts as its maximum entries (55 for this one) against the group's
+   * inbound rules, 60 by default (Amazon VPC user guide, "Prefix list weight"). With the smoke
+   * test's rule that is 56: this group has room for no list like it, and few more rules.
    */
-  private admitVpcOrigin(vpc: ec2.IVpc): void {
-    for (const subnet of vpc.privateSubnets) {
-      this.listener.connections.allowDefaultPortFrom(ec2.Peer.ipv4(subnet.ipv4CidrBlock), `CloudFront's VPC origin (its network interfaces in ${subnet.availabilityZone})`);
-    }
+  private admitVpcOrigin(): void {
+    const { region } = Stack.of(this);
+    const pinned = originFacingPrefixList(region);
+    if ('problem' in pinned) throw new Error(pinned.problem);
+    this.listener.connections.allowDefaultPortFrom(ec2.Peer.prefixList(pinned.prefixListId), "CloudFront's VPC origin (the origin-facing prefix list)");
   }
 
   /**

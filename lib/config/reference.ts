@@ -21,7 +21,8 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
   {
     fields: ['region', 'drRegion'],
     meaning: 'primary region; region for backup and snapshot copies',
-    rules: 'regions of the `aws` partition (pinned list; not China or GovCloud, where the edge stack and the CI roles cannot run); must differ',
+    rules:
+      'regions of the `aws` partition (pinned list; not China or GovCloud, where the edge stack and the CI roles cannot run); must differ; with `edge.enabled`, `region` must have its CloudFront prefix list id in `lib/app/origin-facing-prefix-lists.json`',
   },
   { fields: ['network.cidr'], meaning: 'VPC IPv4 block; each subnet gets 1/16 of it', rules: 'private (10/8, 172.16/12, 192.168/16), `/16` to `/24`, no host bits set' },
   { fields: ['network.azCount'], meaning: 'Availability Zones', rules: '2 or 3' },
@@ -214,7 +215,7 @@ export const CONFIG_REFERENCE: readonly ReferenceRow[] = [
   {
     fields: ['email.dmarcPolicy', 'email.dmarcReportsTo'],
     meaning: "the DMARC policy of the stage's domain (`_dmarc.<zone>`: what receivers do with mail that fakes it) and where aggregate reports go",
-    rules: '`none`, `quarantine` (default) or `reject`, not `none` in prod; reports: an email address, or unset',
+    rules: '`none`, `quarantine` (default) or `reject`, not `none` in prod; reports: an email address, required with a domain and `quarantine` or `reject`',
   },
   {
     fields: ['alarms.emails', 'alarms.httpsEndpoints'],

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { originFacingPrefixList } from '../app/origin-facing';
 import { COLLECTOR_PORTS } from '../app/otel/collector-config';
 import { RELEASE_TAG_PATTERN, releaseTag } from '../registry/release-tag';
 import { PROJECT } from '../shared/naming';
@@ -502,7 +503,10 @@ const stageShape = z
          * mail that claims the domain but fails SPF and DKIM alignment. "none" only reports.
          */
         dmarcPolicy: z.enum(['none', 'quarantine', 'reject']).default('quarantine'),
-        /** Where receivers send aggregate DMARC reports (rua). Unset: none are asked for. */
+        /**
+         * Where receivers send aggregate DMARC reports (rua). Required where the stage has a domain
+         * and the policy is "quarantine" or "reject": otherwise nobody sees what is held back.
+         */
         dmarcReportsTo: z.email({ message: 'not an email address. Fix: write it like "dmarc@example.com"' }).optional(),
       })
       .strict()
@@ -1088,6 +1092,12 @@ export const stageConfigSchema = stageShape.superRefine((cfg, ctx) => {
   if (cfg.drRegion === cfg.region) {
     fail(['drRegion'], `the DR region equals the primary region ${cfg.region}, so a regional outage would take the backups too. Fix: pick another region, e.g. "eu-central-1"`);
   }
+  // Behind CloudFront the load balancer admits the VPC origin from CloudFront's prefix list,
+  // whose id is pinned per region (lib/app/origin-facing.ts).
+  if (cfg.edge.enabled && APP_REGIONS.includes(cfg.region)) {
+    const pinned = originFacingPrefixList(cfg.region);
+    if ('problem' in pinned) fail(['region'], pinned.problem);
+  }
   const { azCount, natGateways, availabilityZones } = cfg.network;
   if (natGateways > azCount) {
     fail(['network', 'natGateways'], `more NAT gateways than AZs (${azCount}). Fix: use 1 to ${azCount}`);
@@ -1139,6 +1149,13 @@ export const stageConfigSchema = stageShape.superRefine((cfg, ctx) => {
         `is not a subdomain of the parent zone ${parentZoneName}, so it cannot be delegated from it. Fix: use a name ending in .${parentZoneName}, e.g. "${cfg.name}.${parentZoneName}"`,
       );
     }
+  }
+  const { dmarcPolicy, dmarcReportsTo } = cfg.email;
+  if (cfg.domain && dmarcPolicy !== 'none' && dmarcReportsTo === undefined) {
+    fail(
+      ['email', 'dmarcReportsTo'],
+      `unset, while email.dmarcPolicy "${dmarcPolicy}" has receivers ${dmarcPolicy === 'reject' ? 'refuse' : 'quarantine'} mail that claims ${cfg.domain.zoneName} and fails DMARC: nobody would learn what, or whose (another service sending as the domain, or spoofing). Fix: set email.dmarcReportsTo to a mailbox that reads aggregate reports, e.g. "dmarc@${cfg.domain.parentZoneName}" (an address under another domain needs the record ${cfg.domain.zoneName}._report._dmarc.<that domain> published there)${cfg.name === 'prod' ? '' : ', or set email.dmarcPolicy: "none"'}`,
+    );
   }
   // Every daily AWS Backup recovery point (and its DR copy) is an RDS snapshot in its region, and so
   // is every pre-deploy snapshot and its copy: together they must fit under the manual-snapshot

@@ -61,6 +61,8 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     },
     cache: { nodeType: 'cache.t4g.micro', replicas: 0, snapshotRetentionDays: 0 },
     alarms: { emails: ['dev-alerts@example.com'] },
+    // Aggregate DMARC reports, once dev has a domain (-c dev.domain=...): none is published without one.
+    email: { dmarcReportsTo: 'dev-dmarc@example.com' },
     backup: { drCopies: false, automatedBackupReplicationDays: 0, planRetentionDays: 7, drCopyRetentionDays: 7, preDeploySnapshotsKept: 3, restoreTesting: 'off' },
     // Plain HTTP (no domain): only these blocks reach the load balancer. Replace the
     // documentation range with the office or VPN blocks of the people who use dev.
@@ -103,6 +105,8 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     },
     cache: { nodeType: 'cache.t4g.small', replicas: 1, snapshotRetentionDays: 1 },
     alarms: { emails: ['staging-alerts@example.com'] },
+    // Aggregate DMARC reports: who sends as the domain, and what receivers quarantine.
+    email: { dmarcReportsTo: 'staging-dmarc@example.com' },
     backup: { drCopies: true, automatedBackupReplicationDays: 7, planRetentionDays: 14, drCopyRetentionDays: 14, preDeploySnapshotsKept: 5, restoreTesting: 'monthly' },
     // Blue/green: the release swaps in one step after its smoke test, so staging exercises the
     // second target group, the test listener and the hook before prod relies on them.
@@ -149,7 +153,7 @@ export const STAGES: Record<StageName, StageConfigInput> = {
       deployment: { strategy: 'canary', stepPercent: 10, stepMinutes: 10, bakeMinutes: 10 },
       tracing: { sampleRatio: 0.1 },
     },
-    email: { requireProductionAccess: true },
+    email: { requireProductionAccess: true, dmarcReportsTo: 'dmarc@example.com' },
     uploads: { noncurrentVersionExpirationDays: 90, accessLogExpirationDays: 365, replicateToDr: true },
     // Traffic and p99 latency against the band they usually keep (after two weeks of history).
     operations: { anomalyAlarms: true },

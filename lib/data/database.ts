@@ -95,7 +95,9 @@ export class Database extends Construct implements ec2.IConnectable {
         log_lock_waits: '1',
         log_autovacuum_min_duration: '10000',
         // Logged statements without their bind values: those are users' data (emails, names,
-        // tokens), and the statement logs are kept for the stage's log retention.
+        // tokens), and the statement logs are kept for the stage's log retention. No AWS page
+        // found lists these two as modifiable on RDS for PostgreSQL 17; docs/security.md ("Known
+        // gaps") has the check to run before a first deploy.
         log_parameter_max_length: '0',
         log_parameter_max_length_on_error: '0',
         shared_preload_libraries: 'pg_stat_statements',

@@ -42,8 +42,8 @@ export const IMMUTABLE_TTL = Duration.days(365);
 /**
  * Defines the site's CloudFront distribution in front of the load balancer:
  * - the origin is the load balancer through a **VPC origin**: CloudFront reaches it over the AWS
- *   network in its private subnets, and the load balancer is internal, so nothing reaches it
- *   around CloudFront (no secret header to rotate, no prefix list to look up);
+ *   network in its private subnets, and the load balancer is internal and admits CloudFront's
+ *   origin-facing prefix list alone, so nothing reaches it around CloudFront (no secret header to rotate);
  * - HTTPS to the origin with the viewer's Host header forwarded on every behaviour: CloudFront
  *   checks the origin's certificate against the Host header it forwards (the load balancer's own
  *   DNS name is on no certificate), so a behaviour that dropped it would answer 502;

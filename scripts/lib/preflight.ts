@@ -11,6 +11,7 @@ import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
 import { BOOTSTRAP_QUALIFIER } from '../../lib/ci/ci-access-stack';
 import { deployRegions, SNAPSHOT_HEADROOM, type StageConfig, stageRegions } from '../../lib/config';
 import { type BaselineClients, baselineChecks } from './preflight-baseline';
+import { type EdgeOptions, edgeChecks } from './preflight-edge';
 import { engineCheck, imageCheck, natImageCheck, runningReleaseCheck } from './preflight-release';
 
 /**
@@ -45,7 +46,7 @@ export interface PreflightClients {
   readonly baseline: BaselineClients;
 }
 
-export interface PreflightOptions {
+export interface PreflightOptions extends EdgeOptions {
   /** Image tag or digest the deploy will run. @default the stage's image.tag */
   readonly image?: string;
   /** Keep looking for the image this long (replication is asynchronous). @default 0 */
@@ -130,6 +131,7 @@ export async function preflight(config: StageConfig, clients: PreflightClients, 
   await check('elastic ip quota', () => eipQuotaCheck(config, clients));
   await check('nat gateway quota', () => natQuotaCheck(config, clients));
   if (config.network.nat === 'instance') await check('nat instance image', () => natImageCheck(config, clients, options));
+  checks.push(...(await edgeChecks(config, clients, options)));
   try {
     checks.push(...(await baselineChecks(config, clients.baseline)));
   } catch (error) {

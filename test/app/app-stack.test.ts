@@ -1,5 +1,6 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
+import { ORIGIN_FACING } from '../../lib/app/origin-facing';
 import { COLLECTOR_CACHE } from '../../lib/app/trace-collector';
 import { parseStageConfig, STAGE_NAMES, STAGES, type StageConfig, type StageName } from '../../lib/config';
 import { MANAGED_RULE_GROUPS } from '../../lib/shared/waf';
@@ -284,7 +285,9 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
     const ingress = Object.values(app(name).findResources('AWS::EC2::SecurityGroupIngress'))
       .map((i) => i.Properties.FromPort)
       .sort();
-    expect(ingress).toEqual([3000, 5432, 5432, 5432, 6379, 6379, 6379, ...smokeTest]);
+    // Behind CloudFront, also the listener from CloudFront's prefix list (the edge stack's tests pin it).
+    const listener = config.edge.enabled ? [config.https ? 443 : 80] : [];
+    expect(ingress).toEqual([3000, 5432, 5432, 5432, 6379, 6379, 6379, ...smokeTest, ...listener].sort());
   });
 
   test('load balancer: internet-facing (internal behind CloudFront), invalid headers dropped, defensive desync, access logs, deletion protection in prod', () => {
@@ -347,15 +350,16 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
         t.resourceCountIs('AWS::CertificateManager::Certificate', 0);
         t.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 80, Protocol: 'HTTP', DefaultActions: [Match.objectLike({ Type: 'forward' })] });
         const description = config.edge.enabled ? 'Internal load balancer behind CloudFront' : 'Internet-facing load balancer';
-        const [group] = Object.values(t.findResources('AWS::EC2::SecurityGroup', { Properties: { GroupDescription: description } }));
-        // Behind CloudFront its private subnets' blocks (the VPC origin's interfaces); otherwise the client blocks themselves.
-        const privateBlocks = Object.values(
-          synthesized[name].network.findResources('AWS::EC2::Subnet', { Properties: { Tags: Match.arrayWith([{ Key: 'aws-cdk:subnet-name', Value: 'Private' }]) } }),
-        ).map((subnet) => subnet.Properties.CidrBlock);
-        const admitted = config.edge.enabled ? privateBlocks : config.app.httpAllowedCidrs!;
+        const [[groupId, group]] = Object.entries(t.findResources('AWS::EC2::SecurityGroup', { Properties: { GroupDescription: description } }));
+        const ingress = [
+          ...(group.Properties.SecurityGroupIngress ?? []),
+          ...Object.values(t.findResources('AWS::EC2::SecurityGroupIngress', { Properties: { GroupId: { 'Fn::GetAtt': [groupId, 'GroupId'] } } })).map((r) => r.Properties),
+        ];
+        // Behind CloudFront its VPC origin, by CloudFront's origin-facing prefix list of the region; otherwise the client blocks themselves.
+        const admitted = config.edge.enabled ? [{ SourcePrefixListId: ORIGIN_FACING.prefixLists[config.region] }] : config.app.httpAllowedCidrs!.map((cidr) => ({ CidrIp: cidr }));
         expect(admitted.length).toBeGreaterThan(0);
-        expect(group.Properties.SecurityGroupIngress).toEqual(admitted.map((cidr) => expect.objectContaining({ CidrIp: cidr, FromPort: 80, ToPort: 80, IpProtocol: 'tcp' })));
-        expect(JSON.stringify(group.Properties.SecurityGroupIngress)).not.toContain('0.0.0.0/0');
+        expect(ingress).toEqual(admitted.map((source) => expect.objectContaining({ ...source, FromPort: 80, ToPort: 80, IpProtocol: 'tcp' })));
+        expect(JSON.stringify(ingress)).not.toContain('0.0.0.0/0');
         expect(synthesized[name].stage.app.warnings).toContainEqual(
           expect.stringMatching(
             config.edge.enabled
@@ -488,7 +492,7 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
     t.hasResourceProperties('AWS::Route53::RecordSet', {
       Name: `_dmarc.${config.domain.zoneName}.`,
       Type: 'TXT',
-      ResourceRecords: [`"v=DMARC1; p=${config.email.dmarcPolicy}; adkim=r; aspf=r"`],
+      ResourceRecords: [`"v=DMARC1; p=${config.email.dmarcPolicy}; adkim=r; aspf=r; rua=mailto:${config.email.dmarcReportsTo}"`],
     });
     t.hasResourceProperties('AWS::SES::ConfigurationSet', { ReputationOptions: { ReputationMetricsEnabled: true } });
     const destinations = Object.values(t.findResources('AWS::SES::ConfigurationSetEventDestination')).map((d) => d.Properties.EventDestination);
@@ -502,15 +506,24 @@ describe.each(STAGE_NAMES)('%s app stack', (name) => {
     const secret = () => fromData(/^PublishOutputRefCacheAuthToken/);
     const fnId = () => Object.keys(app(name).findResources('AWS::Lambda::Function')).find((id) => id.startsWith('CacheTokenRotationHandlerFunction'))!;
 
-    test('Secrets Manager rotates the token every 30 days with the rotation function, never as part of a deploy', () => {
+    test("Secrets Manager rotates the token monthly, in a window after the cache's maintenance window, with the rotation function, never as part of a deploy", () => {
       const { resource: schedule } = only(app(name), 'AWS::SecretsManager::RotationSchedule');
       expect(schedule.Properties).toEqual({
         SecretId: secret(),
         RotationLambdaARN: { 'Fn::GetAtt': [fnId(), 'Arn'] },
-        RotationRules: { ScheduleExpression: 'rate(30 days)' },
+        // The first Sunday of each month, 06:00 to 08:00 UTC: a rotation restarts both services.
+        RotationRules: { ScheduleExpression: 'cron(0 6 ? * SUN#1 *)', Duration: '2h' },
         // A rotation restarts both services; a deploy must not start one.
         RotateImmediatelyOnUpdate: false,
       });
+      // The window opens on the day of the cache's maintenance window, once that has closed, and
+      // closes the same UTC day (Secrets Manager refuses a window into the next one).
+      const maintenance = only(synthesized[name].data, 'AWS::ElastiCache::ReplicationGroup').resource.Properties.PreferredMaintenanceWindow;
+      const [, day, endHour, endMinute] = /^(\w{3}):\d\d:\d\d-\w{3}:(\d\d):(\d\d)$/.exec(maintenance)!;
+      const [, startHour, weekday] = /^cron\(0 (\d+) \? \* (\w{3})#1 \*\)$/.exec(schedule.Properties.RotationRules.ScheduleExpression)!;
+      expect(weekday).toBe(day.toUpperCase());
+      expect(Number(startHour) * 60).toBeGreaterThanOrEqual(Number(endHour) * 60 + Number(endMinute));
+      expect(Number(startHour) + Number.parseInt(schedule.Properties.RotationRules.Duration, 10)).toBeLessThanOrEqual(24);
       const permissions = Object.entries(app(name).findResources('AWS::Lambda::Permission')).filter(([, p]) => JSON.stringify(p.Properties.FunctionName).includes(fnId()));
       expect(permissions.map(([, p]) => p.Properties)).toEqual(
         expect.arrayContaining([

@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { ORIGIN_FACING } from '../../lib/app/origin-facing';
 import { COLLECTOR_PORTS } from '../../lib/app/otel/collector-config';
 import { LISTS_WITH_REPEATS, parseStageConfig, STAGE_NAMES, STAGES, type StageConfig, type StageConfigInput, type StageName } from '../../lib/config';
 import { APP_REGIONS, AWS_REGIONS, RDS_INSTANCE_CLASSES, regionPartition, zonesOf } from '../../lib/config/aws-catalog';
@@ -74,6 +75,37 @@ const badConfigs: [string, StageName, (c: StageConfig) => void, string, string, 
     'drRegion',
     '"eu-west-9"',
     /not an AWS region.*the closest are "eu-west-1", "eu-west-2", "eu-west-3"/,
+  ],
+  [
+    "a region behind CloudFront without a pinned id of CloudFront's origin-facing prefix list",
+    'staging',
+    (c) => {
+      c.region = 'ap-east-1';
+    },
+    'region',
+    '"ap-east-1"',
+    /no id of CloudFront's origin-facing prefix list \(com\.amazonaws\.global\.cloudfront\.origin-facing\) is pinned for ap-east-1 in lib\/app\/origin-facing-prefix-lists\.json.*Fix: add "ap-east-1" with the id aws ec2 describe-managed-prefix-lists --region ap-east-1 --filters Name=prefix-list-name,Values=com\.amazonaws\.global\.cloudfront\.origin-facing/,
+  ],
+  [
+    'a DMARC policy that quarantines mail, with nobody reading the reports',
+    'staging',
+    (c) => {
+      c.email.dmarcReportsTo = undefined;
+    },
+    'email.dmarcReportsTo',
+    'undefined',
+    /unset, while email\.dmarcPolicy "quarantine" has receivers quarantine mail that claims staging\.example\.com and fails DMARC.*Fix: set email\.dmarcReportsTo to a mailbox that reads aggregate reports, e\.g\. "dmarc@example\.com" \(an address under another domain needs the record staging\.example\.com\._report\._dmarc\.<that domain> published there\), or set email\.dmarcPolicy: "none"$/,
+  ],
+  [
+    "prod's DMARC policy that rejects mail, with nobody reading the reports",
+    'prod',
+    (c) => {
+      c.email.dmarcPolicy = 'reject';
+      c.email.dmarcReportsTo = undefined;
+    },
+    'email.dmarcReportsTo',
+    'undefined',
+    /has receivers refuse mail that claims app\.example\.com .*Fix: set email\.dmarcReportsTo .*published there\)$/,
   ],
   [
     'DR region equal to the primary',
@@ -1604,6 +1636,15 @@ describe('bad configuration fails with stage, field, value and fix', () => {
     ok('dev', (c) => {
       c.backup.drCopyRetentionDays = 500;
     });
+    // DMARC reports: not asked for where nothing is held back, or where no domain publishes a policy.
+    ok('staging', (c) => {
+      c.email.dmarcPolicy = 'none';
+      c.email.dmarcReportsTo = undefined;
+    });
+    ok('dev', (c) => {
+      c.email.dmarcPolicy = 'reject';
+      c.email.dmarcReportsTo = undefined;
+    });
   });
 
   test('every RDS class in the catalog has its memory known (max_connections and the connections alarm derive from it)', () => {
@@ -1705,7 +1746,8 @@ describe('catalogued values are checked against their catalog', () => {
     for (const region of APP_REGIONS) {
       expect(zonesOf(region).length, region).toBeGreaterThanOrEqual(3);
       const drRegion = region === 'eu-west-1' ? 'eu-central-1' : 'eu-west-1';
-      expect(() => parseStageConfig(variant('dev', (c) => Object.assign(c, { region, drRegion }))), region).not.toThrow();
+      // Without CloudFront: a region behind it also needs its pinned prefix list (the next test).
+      expect(() => parseStageConfig(variant('dev', (c) => Object.assign(c, { region, drRegion, edge: { ...c.edge, enabled: false } }))), region).not.toThrow();
     }
     // Zones listed by hand may be any the region has, also where a letter is skipped.
     expect(() =>
@@ -1716,6 +1758,25 @@ describe('catalogued values are checked against their catalog', () => {
         }),
       ),
     ).not.toThrow();
+  });
+
+  test("behind CloudFront, a region needs its pinned id of CloudFront's origin-facing prefix list; without it, it does not", () => {
+    const pinned = Object.keys(ORIGIN_FACING.prefixLists);
+    expect(pinned.length).toBeGreaterThanOrEqual(16);
+    for (const [region, id] of Object.entries(ORIGIN_FACING.prefixLists)) {
+      expect(APP_REGIONS, region).toContain(region);
+      expect(id, region).toMatch(/^pl-[0-9a-f]{8}$/);
+      const drRegion = region === 'eu-west-1' ? 'eu-central-1' : 'eu-west-1';
+      expect(() => parseStageConfig(variant('dev', (c) => Object.assign(c, { region, drRegion }))), region).not.toThrow();
+    }
+    const unpinned = APP_REGIONS.filter((r) => !pinned.includes(r));
+    expect(unpinned.length).toBeGreaterThan(0);
+    for (const region of unpinned) {
+      expect(errorOf(variant('dev', (c) => Object.assign(c, { region, drRegion: 'eu-west-1' }))), region).toContain(
+        `stage "dev", field "region", value "${region}": no id of CloudFront's origin-facing prefix list`,
+      );
+      expect(() => parseStageConfig(variant('dev', (c) => Object.assign(c, { region, drRegion: 'eu-west-1', edge: { ...c.edge, enabled: false } }))), region).not.toThrow();
+    }
   });
 
   test("the collector's ports are read from its configuration", () => {

@@ -1,7 +1,8 @@
 import * as vm from 'node:vm';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
-import { HSTS_MAX_AGE_SECONDS } from '../../lib/app/load-balancer';
+import { HSTS_MAX_AGE_SECONDS, TEST_LISTENER_PORT } from '../../lib/app/load-balancer';
+import { ORIGIN_FACING } from '../../lib/app/origin-facing';
 import { parseStageConfig, STAGE_NAMES, STAGES, type StageName } from '../../lib/config';
 import { ACCESS_LOG_FIELDS } from '../../lib/edge/distribution-logs';
 import { EDGE_REGION } from '../../lib/edge/edge-stack';
@@ -11,11 +12,24 @@ import { type Json, only, resources, stageTemplates } from '../support/template'
 import { evaluateWebAcl, WAF_HEADER_BYTES, type WafRequest } from '../support/waf';
 
 const synthesized = stageTemplates();
-/** The blocks of a stage's private subnets, as its network stack writes them. */
-const privateBlocks = (name: StageName): string[] =>
-  Object.values(synthesized[name].network.findResources('AWS::EC2::Subnet', { Properties: { Tags: Match.arrayWith([{ Key: 'aws-cdk:subnet-name', Value: 'Private' }]) } })).map(
-    (subnet) => subnet.Properties.CidrBlock,
-  );
+/** Every ingress rule of the internal load balancer's security group: inline, and the separate ones. */
+function loadBalancerIngress(name: StageName): Json[] {
+  const app = synthesized[name].app;
+  const group = only(app, 'AWS::ElasticLoadBalancingV2::LoadBalancer').resource.Properties.SecurityGroups[0]['Fn::GetAtt'][0];
+  return [
+    ...(app.toJSON().Resources[group].Properties.SecurityGroupIngress ?? []),
+    ...resources(app, 'AWS::EC2::SecurityGroupIngress')
+      .map((r) => r.Properties)
+      .filter((p) => JSON.stringify(p.GroupId).includes(group)),
+  ];
+}
+/**
+ * What the load balancer's group may hold: 60 inbound rules by default, a managed prefix list
+ * counting as its maximum entries, 55 for CloudFront's origin-facing list (Amazon VPC user guide,
+ * "Prefix list weight"), any other rule as one.
+ */
+const INBOUND_RULES_QUOTA = 60;
+const ORIGIN_FACING_WEIGHT = 55;
 const EDGE_STAGES = ['staging', 'prod'] as const satisfies readonly StageName[];
 const edge = (name: StageName): Template => synthesized[name].edge!;
 
@@ -55,6 +69,15 @@ describe('dev: CloudFront on its own name (no domain), held to the client blocks
       expect(behavior.FunctionAssociations).toEqual([{ EventType: 'viewer-request', FunctionARN: { 'Fn::GetAtt': [fn.id, 'FunctionARN'] } }]);
     }
   });
+});
+
+test.each(STAGE_NAMES)("%s: the internal load balancer's group holds the prefix list and at most the smoke test's rule, under the inbound-rule quota", (name) => {
+  expect(parseStageConfig(STAGES[name]).edge.enabled).toBe(true);
+  const ingress = loadBalancerIngress(name);
+  expect(ingress.filter((r: Json) => r.SourcePrefixListId !== undefined)).toHaveLength(1);
+  expect(ingress.length).toBeLessThanOrEqual(2);
+  const weight = ingress.reduce((sum: number, r: Json) => sum + (r.SourcePrefixListId !== undefined ? ORIGIN_FACING_WEIGHT : 1), 0);
+  expect(weight).toBeLessThanOrEqual(INBOUND_RULES_QUOTA);
 });
 
 /** Runs viewer-request code as CloudFront does: the request it passes on, or the response it answers with. */
@@ -177,18 +200,14 @@ describe.each(EDGE_STAGES)('%s edge', (name) => {
     expect(JSON.stringify(vpcOrigin.Arn)).toContain(`${name}-App/PublishOutputRef${alb.id}`);
     const origin = distributionConfig(name).Origins[0];
     expect(origin.VpcOriginConfig.VpcOriginId).toMatchObject({ 'Fn::GetAtt': [logicalId(edge(name), 'AWS::CloudFront::VpcOrigin'), 'Id'] });
-    // The load balancer admits its own (private) subnets' blocks on 443, where the VPC origin's
-    // interfaces are: not the rest of the VPC, nobody on the internet, no other port.
-    const group = alb.resource.Properties.SecurityGroups[0]['Fn::GetAtt'][0];
-    const ingress = [
-      ...(app.toJSON().Resources[group].Properties.SecurityGroupIngress ?? []),
-      ...resources(app, 'AWS::EC2::SecurityGroupIngress')
-        .map((r) => r.Properties)
-        .filter((p) => JSON.stringify(p.GroupId).includes(group)),
-    ];
-    const fromOutside = ingress.filter((r: Json) => r.CidrIp !== undefined || r.CidrIpv6 !== undefined);
-    expect(fromOutside).toEqual(privateBlocks(name).map((cidr) => expect.objectContaining({ CidrIp: cidr, FromPort: 443, ToPort: 443, IpProtocol: 'tcp' })));
-    expect(fromOutside.map((r: Json) => r.CidrIp)).not.toContain(config.network.cidr);
+    // The load balancer admits 443 from CloudFront's origin-facing prefix list of its region, the
+    // test listener from the smoke test, and nothing else: no block of the VPC, nobody on the internet.
+    const ingress = loadBalancerIngress(name);
+    expect(ingress).toEqual([
+      expect.objectContaining({ SourcePrefixListId: ORIGIN_FACING.prefixLists[config.region], FromPort: 443, ToPort: 443, IpProtocol: 'tcp' }),
+      expect.objectContaining({ SourceSecurityGroupId: expect.anything(), FromPort: TEST_LISTENER_PORT, ToPort: TEST_LISTENER_PORT, IpProtocol: 'tcp' }),
+    ]);
+    expect(ingress.filter((r: Json) => r.CidrIp !== undefined || r.CidrIpv6 !== undefined)).toEqual([]);
     // No port-80 redirect listener: CloudFront redirects viewers to HTTPS.
     expect(resources(app, 'AWS::ElasticLoadBalancingV2::Listener').map((l) => l.Properties.Port)).not.toContain(80);
   });

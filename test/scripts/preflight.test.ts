@@ -10,6 +10,7 @@ import {
   CreateVpcCommand,
   DeleteNatGatewayCommand,
   DescribeImagesCommand as DescribeMachineImagesCommand,
+  DescribeManagedPrefixListsCommand,
   EC2Client,
   type Tag,
 } from '@aws-sdk/client-ec2';
@@ -22,13 +23,15 @@ import { CreateHostedZoneCommand, GetHostedZoneCommand, ListHostedZonesByNameCom
 import { SecurityHubClient } from '@aws-sdk/client-securityhub';
 import { GetServiceQuotaCommand, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { GetAccountCommand, SESv2Client } from '@aws-sdk/client-sesv2';
-import { DeleteParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { CreateDocumentCommand, DeleteDocumentCommand, DeleteParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { ORIGIN_FACING } from '../../lib/app/origin-facing';
 import { loadStages, type StageConfig } from '../../lib/config';
 import { NAT_IMAGES } from '../../lib/network/nat-instances';
 import { formatPreflight, type PreflightClients, type PreflightOptions, preflight } from '../../scripts/lib/preflight';
+import { edgeChecks, SESSION_PREFERENCES } from '../../scripts/lib/preflight-edge';
 import { engineCheck } from '../../scripts/lib/preflight-release';
 import { tagRelease } from '../../scripts/lib/release-tags';
 import { parseArgs } from '../../scripts/preflight';
@@ -42,6 +45,11 @@ const DIGEST = `sha256:${'f'.repeat(64)}`;
 
 let moto: Moto;
 let zoneNs: string[];
+/**
+ * moto's CloudFront origin-facing prefix list of the home region: moto gives it an id of its own,
+ * not AWS's, so the checks that run preflight as a whole compare with this one.
+ */
+const motoOriginFacing: Record<string, string> = {};
 let clock: number;
 // Stand-ins moto does not have: RDS account quotas, SES v2 GetAccount, the Elastic IP quota code.
 const rdsMocks = {
@@ -89,12 +97,18 @@ const options = (overrides: Partial<PreflightOptions> = {}): PreflightOptions =>
   sleep: async (ms) => {
     clock += ms;
   },
+  originFacingPrefixLists: motoOriginFacing,
   ...overrides,
 });
+/** The id moto gives CloudFront's origin-facing prefix list in a region. */
+const originFacingIn = async (region: string) =>
+  (await new EC2Client(moto.clientConfig(region)).send(new DescribeManagedPrefixListsCommand({ Filters: [{ Name: 'prefix-list-name', Values: [ORIGIN_FACING.prefixListName] }] })))
+    .PrefixLists![0].PrefixListId!;
 const statusOf = (result: Awaited<ReturnType<typeof preflight>>) => Object.fromEntries(result.checks.map((c) => [c.name, c.status]));
 
 beforeAll(async () => {
   moto = await startMoto();
+  motoOriginFacing['eu-west-1'] = await originFacingIn('eu-west-1');
   for (const region of ['eu-west-1', 'eu-central-1', 'us-east-1']) {
     await new SSMClient(moto.clientConfig(region)).send(new PutParameterCommand({ Name: '/cdk-bootstrap/hnb659fds/version', Value: '27', Type: 'String', Overwrite: true }));
   }
@@ -156,6 +170,10 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
       ['nat gateway quota', 'ok'],
       // staging egresses through NAT instances: moto knows the pinned Amazon Linux image.
       ['nat instance image', 'ok'],
+      // The load balancer's pinned prefix list is the region's (here moto's), and no Session
+      // Manager preferences ask for a KMS key the database shell's role cannot use.
+      ['cloudfront prefix list', 'ok'],
+      ['session manager preferences', 'ok'],
       // Nothing of an organisation's in this account: the baseline and CI stacks create their own.
       ['guardduty eu-west-1', 'ok'],
       ['security hub eu-west-1', 'ok'],
@@ -192,6 +210,91 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
     expect(deprecated.exitCode).toBe(0);
     const other = await preflight(staging(), answering([{ ...old, Name: 'ubuntu-noble-24.04-arm64', DeprecationTime: undefined }]), options());
     expect(other.checks.find((c) => c.name === 'nat instance image')).toMatchObject({ status: 'missing', detail: expect.stringContaining('not Amazon Linux 2023 for arm64') });
+  });
+
+  test("CloudFront's origin-facing prefix list: the region's id as pinned is ready; another id is not, and the fix names the region's", async () => {
+    // A region of this file's own; moto's id stands in for AWS's.
+    const region = 'sa-east-1';
+    const config = staging({ 'staging.region': region });
+    const id = await originFacingIn(region);
+    expect(id).toMatch(/^pl-[0-9a-f]+$/);
+    const [matching] = await edgeChecks(config, clients(region), { originFacingPrefixLists: { [region]: id } });
+    expect(matching).toEqual({ name: 'cloudfront prefix list', status: 'ok', detail: `com.amazonaws.global.cloudfront.origin-facing in ${region} is ${id}, as pinned` });
+    // The id pinned in the repository is AWS's, which moto's is not: the mismatch as it would show.
+    expect(ORIGIN_FACING.prefixLists[region]).not.toBe(id);
+    const [mismatching] = await edgeChecks(config, clients(region));
+    expect(mismatching).toEqual({
+      name: 'cloudfront prefix list',
+      status: 'missing',
+      detail: `CloudFront's origin-facing prefix list in ${region} is ${id}, but lib/app/origin-facing-prefix-lists.json pins ${ORIGIN_FACING.prefixLists[region]}: the load balancer's rule would name the wrong list`,
+      fix: `set "${region}": "${id}" in lib/app/origin-facing-prefix-lists.json, then deploy staging/App`,
+    });
+    const whole = await preflight(config, clients(region), options({ originFacingPrefixLists: undefined }));
+    expect(whole.checks.find((c) => c.name === 'cloudfront prefix list')?.status).toBe('missing');
+    expect(whole.exitCode).toBe(1);
+    // Nothing pinned for the region, or (a state moto cannot give: a stub answers) no such list there.
+    expect((await edgeChecks(config, clients(region), { originFacingPrefixLists: {} }))[0]).toMatchObject({ status: 'missing', detail: `no id is pinned for ${region}` });
+    const none = { send: async () => ({ PrefixLists: [] }) };
+    expect((await edgeChecks(config, { ...clients(region), ec2: none as never }))[0]).toEqual({
+      name: 'cloudfront prefix list',
+      status: 'missing',
+      detail: `${region} has no prefix list named com.amazonaws.global.cloudfront.origin-facing, which the load balancer behind CloudFront admits its VPC origin from`,
+      fix: 'deploy the stage to a region that has it (lib/app/origin-facing-prefix-lists.json lists those known)',
+    });
+    // Without CloudFront nothing admits the list: no check.
+    expect((await edgeChecks(staging({ 'staging.region': region, 'staging.edge.enabled': 'false' }), clients(region))).map((c) => c.name)).toEqual(['session manager preferences']);
+  });
+
+  test("Session Manager preferences that encrypt sessions with a KMS key: a warning, since the database shell's role cannot use the key", async () => {
+    // A region of this file's own, whose preferences document is created here and removed after.
+    const region = 'eu-west-3';
+    const config = staging({ 'staging.region': region });
+    const ssm = new SSMClient(moto.clientConfig(region));
+    const preferences = (kmsKeyId: string) =>
+      ssm.send(
+        new CreateDocumentCommand({
+          Name: SESSION_PREFERENCES,
+          DocumentType: 'Session',
+          DocumentFormat: 'JSON',
+          Content: JSON.stringify({
+            schemaVersion: '1.0',
+            description: 'Document to hold regional settings for Session Manager',
+            sessionType: 'Standard_Stream',
+            inputs: { s3BucketName: '', s3KeyPrefix: '', s3EncryptionEnabled: true, cloudWatchLogGroupName: '', kmsKeyId, runAsEnabled: false, idleSessionTimeout: '20' },
+          }),
+        }),
+      );
+    const sessionCheck = async () => (await edgeChecks(config, clients(region))).find((c) => c.name === 'session manager preferences');
+    expect(await sessionCheck()).toEqual({
+      name: 'session manager preferences',
+      status: 'ok',
+      detail: `no Session Manager preferences in ${region} (SSM-SessionManagerRunShell): sessions are not encrypted with a KMS key of the account`,
+    });
+    try {
+      await preferences('');
+      expect(await sessionCheck()).toEqual({ name: 'session manager preferences', status: 'ok', detail: `the Session Manager preferences in ${region} set no KMS key` });
+      await ssm.send(new DeleteDocumentCommand({ Name: SESSION_PREFERENCES }));
+      await preferences('alias/session-manager');
+      expect(await sessionCheck()).toEqual({
+        name: 'session manager preferences',
+        status: 'warn',
+        detail: `the Session Manager preferences in ${region} (SSM-SessionManagerRunShell) encrypt sessions with the KMS key alias/session-manager: the database shell's host needs kms:Decrypt on it, which its role does not hold, so npm run db-shell's sessions would fail`,
+        fix: "allow kms:Decrypt on alias/session-manager to the database shell's instance role (DatabaseShell/Role of staging-Data) in that key's policy, or clear the KMS key in the Session Manager preferences",
+      });
+      // A warning: the stage is still ready to deploy.
+      const whole = await preflight(config, clients(region), options({ originFacingPrefixLists: { [region]: await originFacingIn(region) } }));
+      expect(whole.checks.find((c) => c.name === 'session manager preferences')?.status).toBe('warn');
+      expect(whole.checks.find((c) => c.name === 'cloudfront prefix list')?.status).toBe('ok');
+    } finally {
+      await ssm.send(new DeleteDocumentCommand({ Name: SESSION_PREFERENCES })).catch(() => undefined);
+    }
+    // An answer other than "no such document" cannot tell.
+    const denied = { send: async () => Promise.reject(Object.assign(new Error('not authorized to perform ssm:GetDocument'), { name: 'AccessDeniedException' })) };
+    expect((await edgeChecks(config, { ...clients(region), ssm: () => denied as never })).find((c) => c.name === 'session manager preferences')).toEqual({
+      name: 'session manager preferences',
+      status: 'error',
+      detail: 'could not check: AccessDeniedException: not authorized to perform ssm:GetDocument',
+    });
   });
 
   test('an image or a running image that is not tagged as a release: not ready, and the command that tags it', async () => {
@@ -698,7 +801,9 @@ describe('the preflight command', () => {
   test("reads the deploy's -c overrides (the same account and image the deploy will use); exits 2 when a check cannot run", () => {
     // dev has no domain (no DNS or SES check, which would ask public DNS). RDS account quotas and
     // the Elastic IP quota have no stand-in in moto: those cannot be checked here, nothing is missing.
-    const run = cli(['--stage', 'dev', '-c', `dev.account=${ACCOUNT}`, '-c', 'dev.image.tag=v0.1.0']);
+    // Without CloudFront: moto's origin-facing prefix list has an id of its own, not the one pinned
+    // for AWS (the check against moto's is above).
+    const run = cli(['--stage', 'dev', '-c', `dev.account=${ACCOUNT}`, '-c', 'dev.image.tag=v0.1.0', '-c', 'dev.edge.enabled=false']);
     expect(run.stdout).toMatch(/ok +account/);
     expect(run.stdout).toContain('v0.1.0 is in 123456789012/eu-west-1 webapp');
     expect(run.stdout).toMatch(/ERROR +snapshot quota eu-west-1 +could not check/);
