@@ -111,21 +111,32 @@ async function breakGlassCheck(config: StageConfig, iam: Send<IAMClient>): Promi
 }
 
 export async function baselineChecks(config: StageConfig, clients: BaselineClients): Promise<BaselineCheck[]> {
-  const checks: BaselineCheck[] = [];
-  const { baseline } = config;
-  for (const region of stageRegions(config)) {
-    const stack = baselineStackName({ account: config.account, region });
-    const cfn = clients.cfn(region);
+  // Each region's checks, and the account's, ask apart: they run together and report in order.
+  const [regional, oidc, breakGlass] = await Promise.all([
+    Promise.all(stageRegions(config).map((region) => regionChecks(config, clients, region))),
+    oidcCheck(config, clients),
+    breakGlassCheck(config, clients.iam),
+  ]);
+  return [...regional.flat(), oidc, { name: 'break-glass role', ...breakGlass }];
+}
 
+async function regionChecks(config: StageConfig, clients: BaselineClients, region: string): Promise<BaselineCheck[]> {
+  const { baseline } = config;
+  const stack = baselineStackName({ account: config.account, region });
+  const cfn = clients.cfn(region);
+
+  const guardDuty = async (): Promise<BaselineCheck> => {
     const detectors = (await clients.guardDuty(region).send(new ListDetectorsCommand({}))).DetectorIds ?? [];
-    checks.push({
+    return {
       name: `guardduty ${region}`,
       ...judge('GuardDuty detector', region, baseline.guardDuty.enabled, detectors, await owned(cfn, stack, 'AWS::GuardDuty::Detector'), {
         off: `set baseline.guardDuty.enabled: false ${everyStage(config)} (the existing detector covers the account; keep guardDuty.runtimeMonitoring on if it runs Runtime Monitoring for Fargate)`,
         on: `enable GuardDuty through the organisation's delegated administrator, or set baseline.guardDuty.enabled: true ${everyStage(config)}`,
       }),
-    });
+    };
+  };
 
+  const securityHub = async (): Promise<BaselineCheck> => {
     let hubs: string[] = [];
     try {
       const hub = await clients.securityHub(region).send(new DescribeHubCommand({}));
@@ -133,26 +144,32 @@ export async function baselineChecks(config: StageConfig, clients: BaselineClien
     } catch (error) {
       if ((error as Error).name !== 'InvalidAccessException') throw error;
     }
-    checks.push({
+    return {
       name: `security hub ${region}`,
       ...judge('Security Hub hub', region, baseline.securityHub, hubs, await owned(cfn, stack, 'AWS::SecurityHub::Hub'), {
         off: `set baseline.securityHub: false ${everyStage(config)} (the organisation's Security Hub covers the account)`,
         on: `enable Security Hub through the organisation, or set baseline.securityHub: true ${everyStage(config)}`,
       }),
+    };
+  };
+
+  const configRecorder = async (): Promise<BaselineCheck[]> => {
+    if (baseline.configRecorder === 'off') return [];
+    const recorders = ((await clients.config(region).send(new DescribeConfigurationRecordersCommand({}))).ConfigurationRecorders ?? []).map((r) => r.name ?? '');
+    const check = judge('AWS Config recorder', region, baseline.configRecorder === 'stack', recorders, await owned(cfn, stack, 'AWS::Config::ConfigurationRecorder'), {
+      off: `set baseline.configRecorder: "organization" ${everyStage(config)} (the landing zone's recorder records the account)`,
+      on: `set baseline.configRecorder: "stack" ${everyStage(config)}, or have the landing zone record ${region}`,
     });
+    // Security Hub's controls evaluate Config recordings: a hub without a recorder checks nothing.
+    const blocking = check.status === 'warn' && baseline.securityHub ? { ...check, status: 'missing' as const } : check;
+    return [{ name: `config recorder ${region}`, ...blocking }];
+  };
 
-    if (baseline.configRecorder !== 'off') {
-      const recorders = ((await clients.config(region).send(new DescribeConfigurationRecordersCommand({}))).ConfigurationRecorders ?? []).map((r) => r.name ?? '');
-      const check = judge('AWS Config recorder', region, baseline.configRecorder === 'stack', recorders, await owned(cfn, stack, 'AWS::Config::ConfigurationRecorder'), {
-        off: `set baseline.configRecorder: "organization" ${everyStage(config)} (the landing zone's recorder records the account)`,
-        on: `set baseline.configRecorder: "stack" ${everyStage(config)}, or have the landing zone record ${region}`,
-      });
-      // Security Hub's controls evaluate Config recordings: a hub without a recorder checks nothing.
-      const blocking = check.status === 'warn' && baseline.securityHub ? { ...check, status: 'missing' as const } : check;
-      checks.push({ name: `config recorder ${region}`, ...blocking });
-    }
-  }
+  const [detector, hub, recorder] = await Promise.all([guardDuty(), securityHub(), configRecorder()]);
+  return [detector, hub, ...recorder];
+}
 
+async function oidcCheck(config: StageConfig, clients: BaselineClients): Promise<BaselineCheck> {
   const providers = ((await clients.iam.send(new ListOpenIDConnectProvidersCommand({}))).OpenIDConnectProviderList ?? [])
     .map((p) => p.Arn ?? '')
     .filter((arn) => arn.endsWith(`:oidc-provider/${GITHUB_OIDC.host}`));
@@ -167,7 +184,5 @@ export async function baselineChecks(config: StageConfig, clients: BaselineClien
       on: `set ci.createOidcProvider: true ${everyStage(config)}: the CI roles trust a provider the account does not have, and every workflow's sign-in would fail`,
     },
   );
-  checks.push({ name: 'github oidc provider', ...(oidc.status === 'warn' ? { ...oidc, status: 'missing' } : oidc) });
-  checks.push({ name: 'break-glass role', ...(await breakGlassCheck(config, clients.iam)) });
-  return checks;
+  return { name: 'github oidc provider', ...(oidc.status === 'warn' ? { ...oidc, status: 'missing' } : oidc) };
 }

@@ -84,16 +84,15 @@ const message = (error: unknown) => `${(error as { name?: string }).name ?? 'Err
  * quotas the design leans on. Each check is independent; one that cannot run is reported as such.
  */
 export async function preflight(config: StageConfig, clients: PreflightClients, options: PreflightOptions): Promise<PreflightResult> {
-  const checks: Check[] = [];
-  const check = async (name: string, run: () => Promise<Omit<Check, 'name'>>) => {
+  const check = async (name: string, run: () => Promise<Omit<Check, 'name'>>): Promise<Check> => {
     try {
-      checks.push({ name, ...(await run()) });
+      return { name, ...(await run()) };
     } catch (error) {
-      checks.push({ name, status: 'error', detail: `could not check: ${message(error)}` });
+      return { name, status: 'error', detail: `could not check: ${message(error)}` };
     }
   };
 
-  await check('account', async () => {
+  const account = await check('account', async () => {
     const caller = await clients.sts.send(new GetCallerIdentityCommand({}));
     return caller.Account === config.account
       ? { status: 'ok', detail: `the caller (${caller.Arn}) is in ${config.account}` }
@@ -104,10 +103,12 @@ export async function preflight(config: StageConfig, clients: PreflightClients, 
         };
   });
   // In another account every further answer would be about the wrong place.
-  if (checks[0].status !== 'ok') return finish(checks);
+  if (account.status !== 'ok') return finish([account]);
 
-  for (const region of deployRegions(config)) {
-    await check(`bootstrap ${region}`, async () => {
+  // The checks ask different APIs and regions and depend on none of each other's answers: they
+  // run together (a preflight waits on its slowest check, not on their sum) and report in order.
+  const bootstrap = (region: string) =>
+    check(`bootstrap ${region}`, async () => {
       try {
         const out = await clients.ssm(region).send(new GetParameterCommand({ Name: `/cdk-bootstrap/${BOOTSTRAP_QUALIFIER}/version` }));
         const version = Number(out.Parameter?.Value);
@@ -119,25 +120,28 @@ export async function preflight(config: StageConfig, clients: PreflightClients, 
         return { status: 'missing', detail: `${config.account}/${region} is not bootstrapped for CDK`, fix: `npx cdk bootstrap aws://${config.account}/${region}` };
       }
     });
-  }
-
-  await check('image', () => imageCheck(config, clients, options));
-  await check('running release', () => runningReleaseCheck(config, clients));
-  if (config.domain) await check('dns', () => dnsCheck(config, clients, options));
-  if (config.domain) await check('ses', () => sesCheck(config, clients));
-  await check('database engine', () => engineCheck(config, clients));
-  for (const region of stageRegions(config)) await check(`snapshot quota ${region}`, () => snapshotQuotaCheck(config, clients, region));
-  await check('vpc quota', () => vpcQuotaCheck(config, clients));
-  await check('elastic ip quota', () => eipQuotaCheck(config, clients));
-  await check('nat gateway quota', () => natQuotaCheck(config, clients));
-  if (config.network.nat === 'instance') await check('nat instance image', () => natImageCheck(config, clients, options));
-  checks.push(...(await edgeChecks(config, clients, options)));
-  try {
-    checks.push(...(await baselineChecks(config, clients.baseline)));
-  } catch (error) {
-    checks.push({ name: 'account baseline', status: 'error', detail: `could not check: ${message(error)}` });
-  }
-  return finish(checks);
+  const baseline = async (): Promise<Check[]> => {
+    try {
+      return await baselineChecks(config, clients.baseline);
+    } catch (error) {
+      return [{ name: 'account baseline', status: 'error', detail: `could not check: ${message(error)}` }];
+    }
+  };
+  const groups: Promise<Check | Check[]>[] = [
+    ...deployRegions(config).map(bootstrap),
+    check('image', () => imageCheck(config, clients, options)),
+    check('running release', () => runningReleaseCheck(config, clients)),
+    ...(config.domain ? [check('dns', () => dnsCheck(config, clients, options)), check('ses', () => sesCheck(config, clients))] : []),
+    check('database engine', () => engineCheck(config, clients)),
+    ...stageRegions(config).map((region) => check(`snapshot quota ${region}`, () => snapshotQuotaCheck(config, clients, region))),
+    check('vpc quota', () => vpcQuotaCheck(config, clients)),
+    check('elastic ip quota', () => eipQuotaCheck(config, clients)),
+    check('nat gateway quota', () => natQuotaCheck(config, clients)),
+    ...(config.network.nat === 'instance' ? [check('nat instance image', () => natImageCheck(config, clients, options))] : []),
+    edgeChecks(config, clients, options),
+    baseline(),
+  ];
+  return finish([account, ...(await Promise.all(groups)).flat()]);
 }
 
 function finish(checks: Check[]): PreflightResult {
