@@ -14,8 +14,9 @@ export type Json = TemplateJson[string];
 export type Resource = ReturnType<Template['findResources']>[string];
 
 /**
- * The given stages' templates, synthesized in `beforeAll` of the calling file (synthStage does
- * each stage once per worker). Read them inside tests, not at collection time.
+ * The given stages' templates, read in `beforeAll` of the calling file (synthStage synthesizes
+ * each stage once for the run, and keeps it until the source changes). Read them inside tests,
+ * not at collection time.
  */
 export function stageTemplates(names: readonly StageName[] = STAGE_NAMES): Record<StageName, StageTemplates> {
   const templates = {} as Record<StageName, StageTemplates>;
