@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { parseArgs } from '../../scripts/bench';
-import { formatFigures, slowestFiles, TARGETS, verdict } from '../../scripts/lib/bench';
 import { UsageError } from '../../scripts/lib/assembly';
+import { formatFigures, slowestFiles, TARGETS, verdict } from '../../scripts/lib/bench';
 
 describe('npm run bench: the figures against their targets', () => {
   test('the targets are the ones the project holds itself to', () => {
@@ -38,7 +38,12 @@ describe('npm run bench: the figures against their targets', () => {
     expect(text[1]).toMatch(/^cdk synth -c stages=dev, warm {2,}4\.3 s {2}≤ 5\.0 s {2,}met {2,}412$/);
     // Columns line up: every row's target starts where the header's does.
     const at = text[0].indexOf('target');
-    expect(text.slice(1).filter((l) => l.includes('≤')).every((l) => l.indexOf('≤') === at)).toBe(true);
+    expect(
+      text
+        .slice(1)
+        .filter((l) => l.includes('≤'))
+        .every((l) => l.indexOf('≤') === at),
+    ).toBe(true);
   });
 
   test('the slowest files of the run, by their own wall time, relative to the repository', () => {
