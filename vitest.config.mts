@@ -7,7 +7,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * the last run; a fresh clone (CI) has no cache and would start the full synth late, making the
  * whole suite wait on it (measured: 74 s against 58 s).
  */
-const LONGEST = ['test/synth.test.ts', 'test/scripts/diff-guard.test.ts', 'test/lambda/database-setup.test.ts', 'test/lambda/restore-verifier.test.ts'];
+const LONGEST = ['test/synth.test.ts', 'test/scripts/preflight.test.ts', 'test/workflows.test.ts', 'test/scripts/diff-guard.test.ts'];
 
 class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
@@ -44,5 +44,8 @@ export default defineConfig({
     // bundling lines) is shown only for the tests that fail.
     silent: 'passed-only',
     sequence: { sequencer: LongestFirst },
+    // Transformed modules kept on disk between runs (node_modules/.experimental-vitest-cache),
+    // keyed by each file's content: a warm run transforms nothing it transformed before.
+    experimental: { fsModuleCache: true },
   },
 });
