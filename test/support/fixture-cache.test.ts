@@ -89,13 +89,20 @@ describe('synthesized fixtures, kept by the source that decides them', () => {
     await new Promise((resolve) => holder.once('exit', resolve));
   });
 
-  test('pruning keeps the newest source hashes and removes the rest', () => {
-    for (const [i, name] of ['a', 'b', 'c', 'd'].entries()) {
+  test('pruning keeps the newest source hashes and any used within the hour, and removes the rest', () => {
+    const now = 1_700_000_000_000;
+    const ages = { a: 5 * 3_600_000, b: 4 * 3_600_000, recent: 30 * 60_000, c: 2 * 3_600_000, d: 60_000 };
+    for (const [name, age] of Object.entries(ages)) {
       mkdirSync(join(dir, name));
-      utimesSync(join(dir, name), new Date(1_700_000_000_000 + i * 1000), new Date(1_700_000_000_000 + i * 1000));
+      utimesSync(join(dir, name), new Date(now - age), new Date(now - age));
     }
-    pruneFixtures(2, dir);
-    expect(readdirSync(dir).sort()).toEqual(['c', 'd']);
+    pruneFixtures(2, dir, now);
+    // The newest two (d, recent), and none older than the hour but those.
+    expect(readdirSync(dir).sort()).toEqual(['d', 'recent']);
+    mkdirSync(join(dir, 'e'));
+    utimesSync(join(dir, 'e'), new Date(now - 10 * 60_000), new Date(now - 10 * 60_000));
+    pruneFixtures(1, dir, now);
+    expect(readdirSync(dir).sort()).toEqual(['d', 'e', 'recent']);
     expect(existsSync(join(dir, 'a'))).toBe(false);
   });
 });

@@ -109,12 +109,16 @@ export function cachedFixture(path: string, produce: (into: string) => void): st
   }
 }
 
-/** Removes the fixtures of earlier source hashes, keeping the newest few (a branch switch back finds its own). */
-export function pruneFixtures(keep = 3, root = FIXTURE_ROOT): void {
+/**
+ * Removes the fixtures of earlier source hashes, keeping the newest few (a branch switch back
+ * finds its own) and any used within the hour (another checkout sharing node_modules may be
+ * running on one).
+ */
+export function pruneFixtures(keep = 3, root = FIXTURE_ROOT, now = Date.now()): void {
   if (!existsSync(root)) return;
   const dirs = readdirSync(root, { withFileTypes: true })
     .filter((e) => e.isDirectory())
     .map((e) => ({ path: join(root, e.name), mtime: statSync(join(root, e.name)).mtimeMs }))
     .sort((a, b) => b.mtime - a.mtime);
-  for (const { path } of dirs.slice(keep)) rmSync(path, { recursive: true, force: true });
+  for (const { path, mtime } of dirs.slice(keep)) if (now - mtime > 3_600_000) rmSync(path, { recursive: true, force: true });
 }
