@@ -2,17 +2,15 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as rds from 'aws-cdk-lib/aws-rds';
-import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { AppStage } from '../../lib/stages/app-stage';
 import { run } from '../../scripts/diff-guard';
 import { readAssembly } from '../../scripts/lib/assembly';
 import { guard } from '../../scripts/lib/guard';
 import { synthAssembly } from '../support/synth';
+import type { Json } from '../support/template';
 
 const ROOT = join(__dirname, '..', '..');
 let work: string;
@@ -29,6 +27,40 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
+/** A stack's template in an assembly folder: its manifest entry and file, by display name ("prod/Data"). */
+function stackTemplate(dir: string, displayName: string): { file: string; template: Json } {
+  const stage = join(dir, `assembly-${displayName.split('/')[0]}`);
+  const manifest = JSON.parse(readFileSync(join(stage, 'manifest.json'), 'utf8'));
+  const artifact = Object.values(manifest.artifacts as Record<string, { displayName?: string; properties?: { templateFile?: string } }>).find(
+    (a) => a.displayName === displayName,
+  )!;
+  const file = join(stage, artifact.properties!.templateFile!);
+  return { file, template: JSON.parse(readFileSync(file, 'utf8')) };
+}
+
+/**
+ * A head made from the base by editing its templates, as a synthesized change would write them:
+ * for what the guard reads of one resource, an edit is the same head without a synthesis. Changes
+ * whose effect on other stacks is the point (a replaced resource's readers) are synthesized.
+ */
+function derived(name: string, edits: Record<string, (template: Json) => void>, from = base): string {
+  const dir = join(work, name);
+  cpSync(from, dir, { recursive: true });
+  for (const [displayName, edit] of Object.entries(edits)) {
+    const { file, template } = stackTemplate(dir, displayName);
+    edit(template);
+    writeFileSync(file, JSON.stringify(template));
+  }
+  return dir;
+}
+
+/** The one resource of a type whose logical id starts with `prefix`. */
+function resource(template: Json, type: string, prefix: string): Json {
+  const found = Object.entries(template.Resources as Record<string, Json>).filter(([id, r]) => r.Type === type && id.startsWith(prefix));
+  expect(found, `${type} ${prefix}`).toHaveLength(1);
+  return found[0][1];
+}
+
 const dbInstance = (prod: AppStage) => prod.data.database.instance.node.defaultChild as rds.CfnDBInstance;
 /** prod with the database port changed (the instance would be replaced), synthesized once for the tests that read it. */
 let portHead: string | undefined;
@@ -41,17 +73,19 @@ const portChanged = () => {
 
 describe('diff-guard on the real app', () => {
   test('an unchanged app passes', () => {
-    const { output, exitCode } = run(['--base', base, '--head', head('same', () => {})]);
+    const { output, exitCode } = run(['--base', base, '--head', derived('same', {})]);
     expect(exitCode).toBe(0);
     expect(output).toBe('OK: no stateful resource is replaced, destroyed or orphaned.');
   });
 
   test('changes to stateless resources (a function, an alarm threshold) pass', () => {
-    const headDir = head('memory', (prod) => {
-      const fn = prod.data.node.findAll().find((c) => c.node.path.endsWith('DatabaseSetup/Handler/Function/Resource')) as lambda.CfnFunction;
-      fn.memorySize = 512;
-      const cpu = prod.ops.node.findAll().find((c) => c.node.path.endsWith('DataAlarms/DbCpu/Resource')) as cloudwatch.CfnAlarm;
-      cpu.threshold = 65;
+    const headDir = derived('memory', {
+      'prod/Data': (t) => {
+        resource(t, 'AWS::Lambda::Function', 'DatabaseSetupHandlerFunction').Properties.MemorySize = 512;
+      },
+      'prod/Ops': (t) => {
+        resource(t, 'AWS::CloudWatch::Alarm', 'DataAlarmsDbCpu').Properties.Threshold = 65;
+      },
     });
     expect(run(['--base', base, '--head', headDir])).toEqual({ output: 'OK: no stateful resource is replaced, destroyed or orphaned.', exitCode: 0 });
   });
@@ -73,8 +107,10 @@ describe('diff-guard on the real app', () => {
       '--base',
       base,
       '--head',
-      head('encryption', (prod) => {
-        dbInstance(prod).storageEncrypted = false;
+      derived('encryption', {
+        'prod/Data': (t) => {
+          t.Resources.DatabaseInstanceAA8A5FDE.Properties.StorageEncrypted = false;
+        },
       }),
     ]);
     expect(exitCode).toBe(1);
@@ -86,8 +122,11 @@ describe('diff-guard on the real app', () => {
       '--base',
       base,
       '--head',
-      head('rename', (prod) => {
-        dbInstance(prod).overrideLogicalId('DatabaseInstanceRenamed');
+      derived('rename', {
+        'prod/Data': (t) => {
+          t.Resources.DatabaseInstanceRenamed = t.Resources.DatabaseInstanceAA8A5FDE;
+          delete t.Resources.DatabaseInstanceAA8A5FDE;
+        },
       }),
     ]);
     expect(exitCode).toBe(1);
@@ -95,8 +134,10 @@ describe('diff-guard on the real app', () => {
   });
 
   test('a fixed bucket name blocks: the bucket would be replaced (the old one kept, but empty for the app)', () => {
-    const headDir = head('bucket-name', (prod) => {
-      (prod.data.uploads.bucket.node.defaultChild as s3.CfnBucket).bucketName = 'prod-uploads-fixed';
+    const headDir = derived('bucket-name', {
+      'prod/Data': (t) => {
+        t.Resources.UploadsBucketC4B27CC7.Properties.BucketName = 'prod-uploads-fixed';
+      },
     });
     const { output, exitCode } = run(['--base', base, '--head', headDir]);
     expect(exitCode).toBe(1);
@@ -132,12 +173,14 @@ describe('diff-guard on the real app', () => {
   });
 
   test('removing the data stack (and the app, edge and ops stacks that use it) blocks on the database and on the retained bucket and keys', () => {
-    const headDir = head('remove-stack', (prod) => {
-      prod.node.tryRemoveChild('Ops');
-      prod.node.tryRemoveChild('Edge');
-      prod.node.tryRemoveChild('App');
-      prod.node.tryRemoveChild('Data');
-    });
+    // The stacks leave the stage's manifest, as they would leave a synthesized assembly.
+    const headDir = derived('remove-stack', {});
+    const manifestFile = join(headDir, 'assembly-prod', 'manifest.json');
+    const manifest = JSON.parse(readFileSync(manifestFile, 'utf8'));
+    for (const [id, artifact] of Object.entries(manifest.artifacts as Record<string, { displayName?: string }>)) {
+      if (['prod/Ops', 'prod/Edge', 'prod/App', 'prod/Data'].includes(artifact.displayName ?? '')) delete manifest.artifacts[id];
+    }
+    writeFileSync(manifestFile, JSON.stringify(manifest));
     const { output, exitCode } = run(['--base', base, '--head', headDir]);
     expect(exitCode).toBe(1);
     expect(output).toContain(
@@ -199,9 +242,10 @@ describe('diff-guard on the real app', () => {
   });
 
   test("a security group no database or cache sits in is not protected (a function's)", () => {
-    const headDir = head('fn-group', (prod) => {
-      const group = prod.data.setup.node.findChild('SecurityGroup').node.defaultChild as ec2.CfnSecurityGroup;
-      group.groupDescription = 'a new description replaces the group';
+    const headDir = derived('fn-group', {
+      'prod/Data': (t) => {
+        resource(t, 'AWS::EC2::SecurityGroup', 'DatabaseSetupSecurityGroup').Properties.GroupDescription = 'a new description replaces the group';
+      },
     });
     const { output, exitCode } = run(['--base', base, '--head', headDir]);
     expect(exitCode).toBe(0);
@@ -223,16 +267,11 @@ describe('diff-guard on the real app', () => {
   });
 
   test('a bare --allow id that names the same resource in two stages allows neither; the stage path does', () => {
-    const both = (name: string) =>
-      synthAssembly(join(work, name), {
-        stages: 'staging,prod',
-        variant: name,
-        change: (stages) => {
-          for (const s of stages) dbInstance(s).port = '5433';
-        },
-      });
     const twoBase = synthAssembly(join(work, 'two-base'), { stages: 'staging,prod' });
-    const headDir = both('two-port');
+    const portIn = (t: Json) => {
+      t.Resources.DatabaseInstanceAA8A5FDE.Properties.Port = '5433';
+    };
+    const headDir = derived('two-port', { 'staging/Data': portIn, 'prod/Data': portIn }, twoBase);
     const bare = run(['--base', twoBase, '--head', headDir, '--allow', 'DatabaseInstanceAA8A5FDE']);
     expect(bare.exitCode).toBe(1);
     expect(bare.output).toContain(
