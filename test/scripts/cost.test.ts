@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { run } from '../../scripts/cost';
+import { main, run } from '../../scripts/cost';
 import { readAssembly } from '../../scripts/lib/assembly';
 import { estimateAssembly, estimateStack, loadPrices, type PriceTable, spotTasks, USAGE_BY_STAGE, usageFor } from '../../scripts/lib/cost';
+import { printed } from '../support/console';
 import { synthAssembly } from '../support/synth';
 
 /** Round numbers so the expectations below can be computed by hand. */
@@ -373,19 +374,25 @@ describe('cost of the real app', () => {
     expect(output).toMatch(new RegExp(`^RDS instances\\s+\\$[\\d.]+\\s+\\+\\$${delta.replace('.', '\\.')}$`, 'm'));
   });
 
-  test('a corrupt assembly exits 2 with a message, from the script too, without a stack trace', () => {
+  test('a corrupt assembly exits 2 with a message on stderr, from the script too, without a stack trace; an estimate goes to stdout', async () => {
     const corrupt = join(work, 'corrupt');
     cpSync(assembly, corrupt, { recursive: true });
     writeFileSync(join(corrupt, 'assembly-prod', 'manifest.json'), '{ not json');
     const { output, exitCode } = run(['--assembly', corrupt]);
     expect(exitCode).toBe(2);
     expect(output).toMatch(/^cost: .* is a corrupt cloud assembly: the manifest .* is not JSON/);
+    const refused = await printed(() => main(['--assembly', corrupt]));
+    expect(refused).toMatchObject({ result: 2, stdout: '' });
+    expect(refused.stderr).toMatch(/^cost: .* is a corrupt cloud assembly/);
+    const ok = await printed(() => main(['--assembly', assembly]));
+    expect(ok).toMatchObject({ result: 0, stderr: '' });
+    expect(ok.stdout).toMatch(/^Monthly cost estimate \(USD\)/);
+    // The command as people run it: main's exit code becomes the process's.
     const cli = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'scripts', 'cost.ts'), '--assembly', corrupt], { encoding: 'utf8' });
     expect(cli.status).toBe(2);
+    expect(cli.stdout).toBe('');
+    expect(cli.stderr).toMatch(/^cost: .* is a corrupt cloud assembly/);
     expect(cli.stderr).not.toMatch(/\n\s+at /);
-    const ok = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'scripts', 'cost.ts'), '--assembly', assembly], { encoding: 'utf8' });
-    expect(ok.status).toBe(0);
-    expect(ok.stdout).toMatch(/^Monthly cost estimate \(USD\)/);
   });
 
   test('markdown output is a table with the assumptions stated', () => {
