@@ -53,8 +53,13 @@ export function run(argv: readonly string[]): { output: string; exitCode: number
   }
 }
 
-if (require.main === module) {
-  const { output, exitCode } = run(process.argv.slice(2));
+/** The command: the verdict on stdout, a guard that could not decide on stderr; its exit code. */
+export function main(argv = process.argv.slice(2)): number {
+  const { output, exitCode } = run(argv);
   (exitCode === 2 ? console.error : console.log)(output);
-  process.exitCode = exitCode;
+  return exitCode;
+}
+
+if (require.main === module) {
+  process.exitCode = main();
 }

@@ -6,9 +6,10 @@ import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { AppStage } from '../../lib/stages/app-stage';
-import { run } from '../../scripts/diff-guard';
+import { main, run } from '../../scripts/diff-guard';
 import { readAssembly } from '../../scripts/lib/assembly';
 import { guard } from '../../scripts/lib/guard';
+import { printed } from '../support/console';
 import { synthAssembly } from '../support/synth';
 import type { Json } from '../support/template';
 
@@ -354,19 +355,31 @@ describe('assemblies the guard cannot compare exit 2 with a clear message, never
     expect(output).toBe('diff-guard: the assemblies hold different stages (base: prod; head: dev). Synthesize both with the same -c stages (or none).');
   });
 
-  test('the script exits 2 on a corrupt assembly, without a stack trace', () => {
+  test('the command exits 2 on a corrupt assembly, on stderr, without a stack trace', async () => {
     const dir = broken('cli-corrupt', (d) => writeFileSync(join(d, 'manifest.json'), 'nope'));
-    const cli = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'diff-guard.ts'), '--base', dir, '--head', base], { encoding: 'utf8' });
-    expect(cli.status).toBe(2);
+    const cli = await printed(() => main(['--base', dir, '--head', base]));
+    expect(cli.result).toBe(2);
+    expect(cli.stdout).toBe('');
     expect(cli.stderr).toMatch(/^diff-guard: .* is a corrupt cloud assembly/);
     expect(cli.stderr).not.toMatch(/\n\s+at /);
   });
 
-  test('the script exits 1 when blocked and 0 when not, as documented', () => {
-    const exit = (headDir: string) =>
-      spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'diff-guard.ts'), '--base', base, '--head', headDir], { encoding: 'utf8' }).status;
-    expect(exit(join(work, 'port'))).toBe(1);
-    expect(exit(join(work, 'same'))).toBe(0);
+  test('the command exits 1 when blocked and 0 when not, as documented, the verdict on stdout', async () => {
+    const exit = async (headDir: string) => {
+      const cli = await printed(() => main(['--base', base, '--head', headDir]));
+      expect(cli.stderr).toBe('');
+      expect(cli.stdout).toMatch(/^(BLOCKED|WARNING|OK)/);
+      return cli.result;
+    };
+    expect(await exit(portChanged())).toBe(1);
+    expect(await exit(head('same', () => {}))).toBe(0);
+  });
+
+  test('the script, run as CI runs it, turns a block into exit 1', () => {
+    const cli = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'diff-guard.ts'), '--base', base, '--head', portChanged()], { encoding: 'utf8' });
+    expect(cli.status).toBe(1);
+    expect(cli.stderr).toBe('');
+    expect(cli.stdout).toMatch(/^BLOCKED stage prod, stack prod-Data, DatabaseInstanceAA8A5FDE/);
   });
 });
 
@@ -387,9 +400,10 @@ describe('bad arguments exit 2 with a clear message', () => {
     expect(output.replace(empty, 'EMPTY')).toMatch(message);
   });
 
-  test('the script itself exits with the code and prints to stderr', () => {
-    const cli = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'diff-guard.ts'), '--base', base], { encoding: 'utf8' });
-    expect(cli.status).toBe(2);
+  test('the command itself exits with the code and prints to stderr', async () => {
+    const cli = await printed(() => main(['--base', base]));
+    expect(cli.result).toBe(2);
+    expect(cli.stdout).toBe('');
     expect(cli.stderr).toMatch(/diff-guard: --base needs a value|--base and --head are required/);
   });
 });
