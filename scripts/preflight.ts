@@ -74,8 +74,14 @@ interface Credentials {
   readonly sessionToken?: string;
 }
 
-function clientsFor(config: StageConfig, credentials?: Credentials): PreflightClients {
-  const base = { region: config.region, credentials };
+/** What every client gets besides its region: the lookup role's credentials, another endpoint. */
+export interface ClientSettings {
+  readonly credentials?: Credentials;
+  readonly endpoint?: string;
+}
+
+export function defaultClients(config: StageConfig, settings: ClientSettings = {}): PreflightClients {
+  const base = { ...settings, region: config.region };
   return {
     sts: new STSClient(base),
     route53: new Route53Client({ ...base, region: 'us-east-1' }),
@@ -97,11 +103,11 @@ function clientsFor(config: StageConfig, credentials?: Credentials): PreflightCl
   };
 }
 
-async function main(): Promise<number> {
+export async function main(argv = process.argv.slice(2), clientsFor = defaultClients): Promise<number> {
   let args: PreflightArgs;
   let config: StageConfig;
   try {
-    args = parseArgs(process.argv.slice(2));
+    args = parseArgs(argv);
     config = stageConfig(args);
   } catch (error) {
     if (error instanceof UsageError || error instanceof StageConfigError) {
@@ -118,7 +124,7 @@ async function main(): Promise<number> {
       const caller = await clients.sts.send(new GetCallerIdentityCommand({}));
       if (caller.Account === config.account) {
         const { Credentials: c } = await clients.sts.send(new AssumeRoleCommand({ RoleArn: role, RoleSessionName: `preflight-${config.name}` }));
-        const lookup = clientsFor(config, { accessKeyId: c!.AccessKeyId!, secretAccessKey: c!.SecretAccessKey!, sessionToken: c!.SessionToken });
+        const lookup = clientsFor(config, { credentials: { accessKeyId: c!.AccessKeyId!, secretAccessKey: c!.SecretAccessKey!, sessionToken: c!.SessionToken } });
         clients = { ...lookup, sts: clients.sts };
       }
     } catch (error) {

@@ -34,7 +34,8 @@ import { formatPreflight, type PreflightClients, type PreflightOptions, prefligh
 import { edgeChecks, SESSION_PREFERENCES } from '../../scripts/lib/preflight-edge';
 import { engineCheck } from '../../scripts/lib/preflight-release';
 import { tagRelease } from '../../scripts/lib/release-tags';
-import { parseArgs } from '../../scripts/preflight';
+import { defaultClients, main, parseArgs } from '../../scripts/preflight';
+import { printed } from '../support/console';
 import { imageManifest } from '../support/ecr';
 import { type Moto, startMoto } from '../support/moto';
 
@@ -778,32 +779,46 @@ describe('the preflight command', () => {
     expect(() => parseArgs(['--stage', 'dev', '-c', 'nokey'])).toThrow(/-c takes KEY=VALUE, not "nokey"/);
   });
 
-  const cli = (args: string[]) =>
-    spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'preflight.ts'), ...args], {
-      encoding: 'utf8',
-      env: { ...process.env, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_ENDPOINT_URL: moto.endpoint, AWS_REGION: 'eu-west-1' },
-    });
+  /** The command in-process, every client against moto as the spawned one below reaches it. */
+  const cli = async (args: string[]) => {
+    const run = await printed(() =>
+      main(args, (config, settings) => defaultClients(config, { credentials: moto.clientConfig().credentials, ...settings, endpoint: moto.endpoint })),
+    );
+    return { status: run.result, stdout: run.stdout, stderr: run.stderr };
+  };
 
-  test('exits 1 with the list when the account is not ready, 2 on bad arguments or config', () => {
-    const wrongAccount = cli(['--stage', 'staging']);
+  test('exits 1 with the list when the account is not ready, 2 on bad arguments or config', async () => {
+    const wrongAccount = await cli(['--stage', 'staging']);
     expect(wrongAccount.status).toBe(1);
     expect(wrongAccount.stdout).toContain(`MISSING  account  the caller (arn:aws:sts::${ACCOUNT}:user/moto) is in ${ACCOUNT}, but staging deploys to 222222222222`);
     expect(wrongAccount.stdout.trim().split('\n').at(-1)).toBe('NOT READY: 1 thing(s) missing. Fix them and run preflight again.');
 
-    const badArgs = cli(['--stage', 'qa']);
+    const badArgs = await cli(['--stage', 'qa']);
     expect(badArgs.status).toBe(2);
+    expect(badArgs.stdout).toBe('');
     expect(badArgs.stderr).toContain('preflight: --stage must be one of dev, staging, prod');
-    const badConfig = cli(['--stage', 'dev', '-c', 'dev.account=12']);
+    const badConfig = await cli(['--stage', 'dev', '-c', 'dev.account=12']);
     expect(badConfig.status).toBe(2);
     expect(badConfig.stderr).toContain('stage "dev", field "account", value "12"');
   });
 
-  test("reads the deploy's -c overrides (the same account and image the deploy will use); exits 2 when a check cannot run", () => {
+  test('the script, run as people run it (credentials and endpoint from the environment), exits 1 with the list on stdout', () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'preflight.ts'), '--stage', 'staging'], {
+      encoding: 'utf8',
+      env: { ...process.env, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_ENDPOINT_URL: moto.endpoint, AWS_REGION: 'eu-west-1' },
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toContain(`MISSING  account  the caller (arn:aws:sts::${ACCOUNT}:user/moto) is in ${ACCOUNT}, but staging deploys to 222222222222`);
+    expect(run.stdout.trim().split('\n').at(-1)).toBe('NOT READY: 1 thing(s) missing. Fix them and run preflight again.');
+  });
+
+  test("reads the deploy's -c overrides (the same account and image the deploy will use); exits 2 when a check cannot run", async () => {
     // dev has no domain (no DNS or SES check, which would ask public DNS). RDS account quotas and
     // the Elastic IP quota have no stand-in in moto: those cannot be checked here, nothing is missing.
     // Without CloudFront: moto's origin-facing prefix list has an id of its own, not the one pinned
     // for AWS (the check against moto's is above).
-    const run = cli(['--stage', 'dev', '-c', `dev.account=${ACCOUNT}`, '-c', 'dev.image.tag=v0.1.0', '-c', 'dev.edge.enabled=false']);
+    const run = await cli(['--stage', 'dev', '-c', `dev.account=${ACCOUNT}`, '-c', 'dev.image.tag=v0.1.0', '-c', 'dev.edge.enabled=false']);
     expect(run.stdout).toMatch(/ok +account/);
     expect(run.stdout).toContain('v0.1.0 is in 123456789012/eu-west-1 webapp');
     expect(run.stdout).toMatch(/ERROR +snapshot quota eu-west-1 +could not check/);
