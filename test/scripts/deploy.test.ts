@@ -24,6 +24,7 @@ import { UsageError } from '../../scripts/lib/assembly';
 import { checkImageRef, deployArgs, imageRef, pitrCovers, previousRelease, runningRelease, shellLine, stageAccount } from '../../scripts/lib/release';
 import { tagRelease } from '../../scripts/lib/release-tags';
 import { earlierRevision, parseArgs as parseRollback, planRollback, type RollbackClients, main as rollback } from '../../scripts/rollback';
+import { printed } from '../support/console';
 import { imageManifest } from '../support/ecr';
 import { type Moto, startMoto } from '../support/moto';
 
@@ -43,6 +44,10 @@ let dbInstance: string;
 const ROOT = join(__dirname, '..', '..');
 
 const clientsFor = (): RollbackClients => clients;
+/** A dry run never runs cdk. */
+const refuseCdk = (args: readonly string[]): number => {
+  throw new Error(`a dry run ran cdk ${args.join(' ')}`);
+};
 const manifest = (n: number) => imageManifest(`deploy ${n}`);
 
 /** A pre-deploy snapshot of the test database, tagged as the pre-deploy snapshot function tags it. */
@@ -487,27 +492,42 @@ describe('rollback --fast and revisions CloudFormation no longer holds', () => {
   });
 });
 
-describe('the commands as people run them (spawned, against moto)', () => {
-  const run = (script: string, argv: string[]) =>
+describe('the commands as people run them, against moto', () => {
+  test('deploy prints the plan and exits 0', async () => {
+    const ok = await printed(() => deploy(['--stage', 'staging', ...AT, '--only', 'App'], {}, refuseCdk, clientsFor));
+    expect(ok.stdout).toContain(`deploy staging (account ${ACCOUNT}, ${REGION})\n  image:   webapp ${currentDigest} (what the web tasks run now)\n  stacks:  staging/App only`);
+    expect(ok.stdout).toContain('dry run: nothing deployed. Run again with --yes to deploy.');
+    expect(ok.stderr).toBe('');
+    expect(ok.result).toBe(0);
+  });
+
+  test('rollback prints what ran before and the deploy that returns to it', async () => {
+    const ok = await printed(() => rollback(['--stage', 'staging', ...AT], {}, refuseCdk, clientsFor));
+    expect(ok.stdout).toContain('before it ran webapp v1.4.1 (pre-deploy snapshot predeploy-staging-v1-4-2');
+    expect(ok.stdout).toContain(`npx cdk deploy staging/App --exclusively -c stages=staging -c staging.account=${ACCOUNT} -c imageTag=v1.4.1`);
+    expect(ok.stderr).toBe('');
+    expect(ok.result).toBe(0);
+  });
+
+  // Spawned: the scripts' own clients (credentials and endpoint from the environment) and their
+  // exit codes reaching the shell; the output of a dry run is checked above, through the same main.
+  const spawned = (script: string, argv: string[]) =>
     spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', script), ...argv], {
       encoding: 'utf8',
       env: { ...process.env, AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: REGION, CI: '' },
     });
 
-  test('deploy prints the plan and exits 0; the wrong account exits 2 with the reason', () => {
-    const ok = run('deploy.ts', ['--stage', 'staging', ...AT, '--only', 'App']);
-    expect(ok.stdout).toContain(`deploy staging (account ${ACCOUNT}, ${REGION})\n  image:   webapp ${currentDigest} (what the web tasks run now)\n  stacks:  staging/App only`);
-    expect(ok.stdout).toContain('dry run: nothing deployed. Run again with --yes to deploy.');
-    expect(ok.status).toBe(0);
-    const wrong = run('deploy.ts', ['--stage', 'staging', '-c', `staging.region=${REGION}`]);
+  test('spawned: deploy with credentials of the wrong account exits 2 with the reason on stderr', () => {
+    const wrong = spawned('deploy.ts', ['--stage', 'staging', '-c', `staging.region=${REGION}`]);
     expect(wrong.stderr).toMatch(/^deploy: the credentials are for account 123456789012 .*, but staging is in 222222222222\. Use credentials of 222222222222 and run again\.\n$/);
+    expect(wrong.stdout).toBe('');
     expect(wrong.status).toBe(2);
   });
 
-  test('rollback prints what ran before and the deploy that returns to it', () => {
-    const ok = run('rollback.ts', ['--stage', 'staging', ...AT]);
-    expect(ok.stdout).toContain('before it ran webapp v1.4.1 (pre-deploy snapshot predeploy-staging-v1-4-2');
-    expect(ok.stdout).toContain(`npx cdk deploy staging/App --exclusively -c stages=staging -c staging.account=${ACCOUNT} -c imageTag=v1.4.1`);
-    expect(ok.status).toBe(0);
+  test('spawned: rollback with credentials of the wrong account exits 2 with the reason on stderr', () => {
+    const wrong = spawned('rollback.ts', ['--stage', 'staging', '-c', `staging.region=${REGION}`]);
+    expect(wrong.stderr).toMatch(/^rollback: the credentials are for account 123456789012 .*, but staging is in 222222222222\. Use credentials of 222222222222 and run again\.\n$/);
+    expect(wrong.stdout).toBe('');
+    expect(wrong.status).toBe(2);
   });
 });
