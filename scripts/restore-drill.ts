@@ -19,7 +19,7 @@ import { AWS_REGIONS, closest } from '../lib/config/aws-catalog';
 import { readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
 import { accountProblem } from './lib/credentials';
-import { drillSummary, runDrill } from './lib/drill';
+import { type DrillClients, drillSummary, runDrill } from './lib/drill';
 
 const USAGE = `usage: restore-drill --stage ${STAGE_NAMES.join('|')} [--region REGION]`;
 
@@ -39,36 +39,54 @@ export function parseArgs(argv: readonly string[]): { stage: string; region: str
   return { stage: name, region: region ?? STAGES[name].region };
 }
 
-async function main(): Promise<number> {
+/** The drill's clients, in the region it restores in. */
+export function drillClients(region: string): DrillClients & { readonly sts: Pick<STSClient, 'send'> } {
+  const config = { region };
+  return {
+    sts: new STSClient(config),
+    cloudformation: new CloudFormationClient(config),
+    backup: new BackupClient(config),
+    lambda: new LambdaClient(config),
+    rds: new RDSClient(config),
+  };
+}
+
+async function drill(argv: readonly string[], clientsFor: typeof drillClients): Promise<number> {
   let args: { stage: string; region: string };
   try {
-    args = parseArgs(process.argv.slice(2));
+    args = parseArgs(argv);
   } catch (error) {
     console.error((error as Error).message);
     return 2;
   }
-  const config = { region: args.region };
   const { account } = STAGES[args.stage as keyof typeof STAGES];
-  const problem = await accountProblem(new STSClient(config), account, args.stage);
+  const { sts, ...clients } = clientsFor(args.region);
+  const problem = await accountProblem(sts, account, args.stage);
   if (problem) {
     console.error(`restore-drill: ${problem} Nothing was restored.`);
     return 2;
   }
-  const result = await runDrill(
-    { cloudformation: new CloudFormationClient(config), backup: new BackupClient(config), lambda: new LambdaClient(config), rds: new RDSClient(config) },
-    { stage: args.stage, now: () => new Date(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)), log: (line) => console.log(`${new Date().toISOString()} ${line}`) },
-  );
+  const result = await runDrill(clients, {
+    stage: args.stage,
+    now: () => new Date(),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    log: (line) => console.log(`${new Date().toISOString()} ${line}`),
+  });
   const summary = drillSummary(args.stage, result);
   for (const line of summary.lines) console.log(line);
   return summary.exitCode;
 }
 
+/** The command; what it did not expect is printed whole (with its stack) and exits 1. */
+export async function main(argv = process.argv.slice(2), clientsFor = drillClients): Promise<number> {
+  try {
+    return await drill(argv, clientsFor);
+  } catch (error) {
+    console.error(error);
+    return 1;
+  }
+}
+
 if (require.main === module) {
-  main().then(
-    (code) => process.exit(code),
-    (error) => {
-      console.error(error);
-      process.exit(1);
-    },
-  );
+  main().then((code) => process.exit(code));
 }

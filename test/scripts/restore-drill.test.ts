@@ -11,10 +11,12 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateDBInstanceCommand, DeleteDBInstanceCommand, DescribeDBInstancesCommand, ModifyDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
+import { STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { type DrillClients, type DrillResult, drillSummary, runDrill } from '../../scripts/lib/drill';
-import { parseArgs } from '../../scripts/restore-drill';
+import { main, parseArgs } from '../../scripts/restore-drill';
+import { printed } from '../support/console';
 import { type Moto, startMoto } from '../support/moto';
 
 const ROOT = join(__dirname, '..', '..');
@@ -436,34 +438,50 @@ describe('restore drill', () => {
     expect((await runDrill(clients(), options())).error).toMatch(/^staging-Data has no output VaultName, RestoreRoleArn, /);
   });
 
-  test('arguments: a known stage is required; its region is the default', () => {
+  test('arguments: a known stage is required; its region is the default', async () => {
     expect(parseArgs(['--stage', 'prod'])).toEqual({ stage: 'prod', region: 'eu-west-1' });
     expect(() => parseArgs(['--stage', 'qa'])).toThrow(/--stage must be one of dev, staging, prod/);
     expect(() => parseArgs(['staging'])).toThrow(/^unexpected argument "staging": pass the stage as --stage staging\./);
     expect(() => parseArgs(['--stage', 'prod', '--region', 'eu-west-9'])).toThrow(/^--region eu-west-9 is not an AWS region; the closest are eu-west-1, eu-west-2, eu-west-3/);
-    const run = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'restore-drill.ts'), '--stage'], { encoding: 'utf8' });
-    expect(run.status).toBe(2);
+    const run = await printed(() =>
+      main(['--stage'], () => {
+        throw new Error('clients made before the arguments were read');
+      }),
+    );
+    expect(run.result).toBe(2);
     expect(run.stderr).toContain('--stage needs a value');
+    expect(run.stdout).toBe('');
   });
 
-  test('without credentials for the stage account it says so first and starts nothing (exit 2)', () => {
-    const script = join(ROOT, 'scripts', 'restore-drill.ts');
+  test('credentials of another account: it says so first and starts nothing (exit 2)', async () => {
+    const other = await printed(() => main(['--stage', 'staging'], (region) => ({ ...clients(), sts: new STSClient(moto.clientConfig(region)) })));
+    expect(other.result).toBe(2);
+    expect(other.stderr).toContain(
+      'restore-drill: the credentials are for account 123456789012 (arn:aws:sts::123456789012:user/moto), but staging is in 222222222222. Use credentials of 222222222222 and run again. Nothing was restored.',
+    );
+    expect(other.stdout).toBe('');
+  });
+
+  test('what it did not expect is printed with its stack, exit 1', async () => {
+    const run = await printed(() =>
+      main(['--stage', 'staging'], () => {
+        throw new TypeError('no clients');
+      }),
+    );
+    expect(run.result).toBe(1);
+    expect(run.stderr).toMatch(/^TypeError: no clients\n\s+at /);
+    expect(run.stdout).toBe('');
+  });
+
+  test('spawned without credentials: says so first on stderr, starts nothing, exit 2', () => {
+    // The script's own clients, on the SDK's default credential chain with nothing to find.
     const clean = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_'))), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
-    const none = spawnSync(process.execPath, ['--import', 'tsx', script, '--stage', 'staging'], {
+    const none = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'restore-drill.ts'), '--stage', 'staging'], {
       encoding: 'utf8',
       env: { ...clean, AWS_EC2_METADATA_DISABLED: 'true', AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent' },
     });
     expect(none.status).toBe(2);
     expect(none.stderr).toMatch(/^restore-drill: no usable AWS credentials .*Sign in to the staging account 222222222222/);
     expect(none.stdout).toBe('');
-    const other = spawnSync(process.execPath, ['--import', 'tsx', script, '--stage', 'staging'], {
-      encoding: 'utf8',
-      env: { ...clean, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_ENDPOINT_URL: moto.endpoint },
-    });
-    expect(other.status).toBe(2);
-    expect(other.stderr).toContain(
-      'restore-drill: the credentials are for account 123456789012 (arn:aws:sts::123456789012:user/moto), but staging is in 222222222222. Use credentials of 222222222222 and run again. Nothing was restored.',
-    );
-    expect(other.stdout).toBe('');
   });
 });
