@@ -201,16 +201,15 @@ export async function runShell(args: ShellArgs, clients: ShellClients, config: S
   return 0;
 }
 
-export async function main(argv = process.argv.slice(2), env = process.env, clientsFor?: (region: string) => ShellClients, now = new Date()): Promise<number> {
+export function shellClients(region: string): ShellClients {
+  return { sts: new STSClient({ region }), cfn: new CloudFormationClient({ region }), ec2: new EC2Client({ region }) };
+}
+
+export async function main(argv = process.argv.slice(2), env = process.env, clientsFor = shellClients, now = new Date()): Promise<number> {
   try {
     const args = parseArgs(argv);
     const config = operatorConfig(args.stage, args, env);
-    const clients = clientsFor?.(config.region) ?? {
-      sts: new STSClient({ region: config.region }),
-      cfn: new CloudFormationClient({ region: config.region }),
-      ec2: new EC2Client({ region: config.region }),
-    };
-    return await runShell(args, clients, config, now, (line) => console.log(line));
+    return await runShell(args, clientsFor(config.region), config, now, (line) => console.log(line));
   } catch (error) {
     return refusal('db-shell', error);
   }

@@ -16,6 +16,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { loadStages } from '../../lib/config';
 import { main, parseArgs, runShell, SHELL_TAG, type ShellClients } from '../../scripts/db-shell';
 import { UsageError } from '../../scripts/lib/assembly';
+import { printed } from '../support/console';
 import { type Moto, startMoto } from '../support/moto';
 
 /** The database shell on moto's EC2 and CloudFormation, in a region of its own. */
@@ -142,13 +143,25 @@ describe('npm run db-shell', () => {
     expect(await main(['--stage', 'prod', '--reason', 'x'], {}, () => clients)).toBe(2);
   });
 
-  test('spawned: a dry run prints the plan and exits 0', () => {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'scripts', 'db-shell.ts'), '--stage', 'staging', ...AT, '--reason', 'INC-44'], {
-      encoding: 'utf8',
-      env: { ...process.env, AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: REGION },
-    });
+  test('a dry run prints the plan on stdout and exits 0', async () => {
+    const run = await printed(() => main(['--stage', 'staging', ...AT, '--reason', 'INC-44'], {}, () => clients));
     expect(run.stdout).toMatch(/^open a database shell host for staging \(123456789012, ca-central-1\)/);
     expect(run.stdout).toContain('dry run: nothing started. Run again with --yes.');
-    expect(run.status).toBe(0);
+    expect(run.stderr).toBe('');
+    expect(run.result).toBe(0);
+  });
+
+  test('spawned with credentials of another account: exit 2, the reason on stderr', () => {
+    const run = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', join(__dirname, '..', '..', 'scripts', 'db-shell.ts'), '--stage', 'staging', '-c', `staging.region=${REGION}`, '--reason', 'INC-44'],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: REGION },
+      },
+    );
+    expect(run.stderr).toMatch(/^db-shell: the credentials are for account 123456789012 .*, but staging is in 222222222222\./);
+    expect(run.stdout).toBe('');
+    expect(run.status).toBe(2);
   });
 });
