@@ -25,12 +25,18 @@ export function releaseImage(argv: readonly string[]): string {
   return imageReference(loadStages({ ...context, stages: name }).selected[0].image);
 }
 
-if (require.main === module) {
+/** The command: the reference on stdout, alone (the workflow reads it); a refusal on stderr. */
+export function main(argv = process.argv.slice(2)): number {
   try {
-    console.log(releaseImage(process.argv.slice(2)));
+    console.log(releaseImage(argv));
+    return 0;
   } catch (error) {
     if (!(error instanceof UsageError || error instanceof StageConfigError)) throw error;
     console.error(`release-image: ${error.message}`);
-    process.exitCode = 2;
+    return 2;
   }
+}
+
+if (require.main === module) {
+  process.exitCode = main();
 }

@@ -1,7 +1,10 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { STAGES } from '../../lib/config';
 import { UsageError } from '../../scripts/lib/assembly';
-import { releaseImage } from '../../scripts/release-image';
+import { main, releaseImage } from '../../scripts/release-image';
+import { printed } from '../support/console';
 
 describe("release-image: the image reference a stage deploys, with the deploy's overrides", () => {
   test('the configured tag, or the digest every stage gets from -c imageTag', () => {
@@ -16,5 +19,29 @@ describe("release-image: the image reference a stage deploys, with the deploy's 
       new UsageError('-c takes KEY=VALUE, not "imageTag". usage: release-image --stage dev|staging|prod [-c KEY=VALUE ...]'),
     );
     expect(() => releaseImage(['--stage', 'qa'])).toThrow(/--stage must be one of dev, staging, prod/);
+  });
+
+  test('the command prints the reference alone on stdout (the deploy workflow reads it), exit 0', async () => {
+    expect(await printed(() => main(['--stage', 'prod']))).toEqual({ result: 0, stdout: `webapp:${STAGES.prod.image.tag}\n`, stderr: '' });
+  });
+
+  test('the command refuses bad arguments and configuration on stderr, exit 2', async () => {
+    expect(await printed(() => main(['--stage', 'prod', '-c', 'imageTag']))).toEqual({
+      result: 2,
+      stdout: '',
+      stderr: 'release-image: -c takes KEY=VALUE, not "imageTag". usage: release-image --stage dev|staging|prod [-c KEY=VALUE ...]\n',
+    });
+    const config = await printed(() => main(['--stage', 'prod', '-c', 'imageTag=sha256:abc']));
+    expect(config).toMatchObject({ result: 2, stdout: '' });
+    expect(config.stderr).toMatch(/^release-image: Invalid stage configuration .*\n {2}- stage "prod", field "image.tag", value "sha256:abc": /);
+  });
+
+  test('spawned as the deploy workflow runs it: a bad override exits 2, said on stderr, nothing on stdout', () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'scripts', 'release-image.ts'), '--stage', 'prod', '-c', 'imageTag=sha256:abc'], {
+      encoding: 'utf8',
+    });
+    expect(run.stderr).toMatch(/^release-image: Invalid stage configuration .*\n {2}- stage "prod", field "image.tag", value "sha256:abc": /);
+    expect(run.stdout).toBe('');
+    expect(run.status).toBe(2);
   });
 });
