@@ -34,22 +34,25 @@ export interface BaselineCheck {
   readonly fix?: string;
 }
 
-/** The physical ids of a stack's resources of one type; empty when the stack does not exist. */
-async function owned(cfn: Send<CloudFormationClient>, stackName: string, type: string): Promise<string[]> {
-  const ids: string[] = [];
+/** A stack's resources (type and physical id); none when the stack does not exist. */
+async function stackResources(cfn: Send<CloudFormationClient>, stackName: string): Promise<{ type: string; id: string }[]> {
+  const found: { type: string; id: string }[] = [];
   let NextToken: string | undefined;
   try {
     do {
       const page = await cfn.send(new ListStackResourcesCommand({ StackName: stackName, NextToken }));
-      ids.push(...(page.StackResourceSummaries ?? []).filter((r) => r.ResourceType === type && r.PhysicalResourceId).map((r) => r.PhysicalResourceId!));
+      for (const r of page.StackResourceSummaries ?? []) if (r.ResourceType && r.PhysicalResourceId) found.push({ type: r.ResourceType, id: r.PhysicalResourceId });
       NextToken = page.NextToken;
     } while (NextToken);
   } catch (error) {
     if ((error as Error).name === 'ValidationError' && /does not exist/.test((error as Error).message)) return [];
     throw error;
   }
-  return ids;
+  return found;
 }
+
+/** The physical ids of the resources of one type among a stack's. */
+const ofType = (resources: readonly { type: string; id: string }[], type: string): string[] => resources.filter((r) => r.type === type).map((r) => r.id);
 
 /** "for every stage in <account>": the baseline and CI settings are the account's, set alike in each of its stages. */
 const everyStage = (config: StageConfig) => `for every stage in ${config.account} in ${CONFIG_FILE}`;
@@ -123,13 +126,16 @@ export async function baselineChecks(config: StageConfig, clients: BaselineClien
 async function regionChecks(config: StageConfig, clients: BaselineClients, region: string): Promise<BaselineCheck[]> {
   const { baseline } = config;
   const stack = baselineStackName({ account: config.account, region });
-  const cfn = clients.cfn(region);
+  // One listing of the baseline stack serves the region's three checks.
+  const ours = stackResources(clients.cfn(region), stack);
+  // Awaited by each check after its own call: a refusal must not count as unhandled meanwhile.
+  ours.catch(() => {});
 
   const guardDuty = async (): Promise<BaselineCheck> => {
     const detectors = (await clients.guardDuty(region).send(new ListDetectorsCommand({}))).DetectorIds ?? [];
     return {
       name: `guardduty ${region}`,
-      ...judge('GuardDuty detector', region, baseline.guardDuty.enabled, detectors, await owned(cfn, stack, 'AWS::GuardDuty::Detector'), {
+      ...judge('GuardDuty detector', region, baseline.guardDuty.enabled, detectors, ofType(await ours, 'AWS::GuardDuty::Detector'), {
         off: `set baseline.guardDuty.enabled: false ${everyStage(config)} (the existing detector covers the account; keep guardDuty.runtimeMonitoring on if it runs Runtime Monitoring for Fargate)`,
         on: `enable GuardDuty through the organisation's delegated administrator, or set baseline.guardDuty.enabled: true ${everyStage(config)}`,
       }),
@@ -146,7 +152,7 @@ async function regionChecks(config: StageConfig, clients: BaselineClients, regio
     }
     return {
       name: `security hub ${region}`,
-      ...judge('Security Hub hub', region, baseline.securityHub, hubs, await owned(cfn, stack, 'AWS::SecurityHub::Hub'), {
+      ...judge('Security Hub hub', region, baseline.securityHub, hubs, ofType(await ours, 'AWS::SecurityHub::Hub'), {
         off: `set baseline.securityHub: false ${everyStage(config)} (the organisation's Security Hub covers the account)`,
         on: `enable Security Hub through the organisation, or set baseline.securityHub: true ${everyStage(config)}`,
       }),
@@ -156,7 +162,7 @@ async function regionChecks(config: StageConfig, clients: BaselineClients, regio
   const configRecorder = async (): Promise<BaselineCheck[]> => {
     if (baseline.configRecorder === 'off') return [];
     const recorders = ((await clients.config(region).send(new DescribeConfigurationRecordersCommand({}))).ConfigurationRecorders ?? []).map((r) => r.name ?? '');
-    const check = judge('AWS Config recorder', region, baseline.configRecorder === 'stack', recorders, await owned(cfn, stack, 'AWS::Config::ConfigurationRecorder'), {
+    const check = judge('AWS Config recorder', region, baseline.configRecorder === 'stack', recorders, ofType(await ours, 'AWS::Config::ConfigurationRecorder'), {
       off: `set baseline.configRecorder: "organization" ${everyStage(config)} (the landing zone's recorder records the account)`,
       on: `set baseline.configRecorder: "stack" ${everyStage(config)}, or have the landing zone record ${region}`,
     });
@@ -178,7 +184,7 @@ async function oidcCheck(config: StageConfig, clients: BaselineClients): Promise
     config.account,
     config.ci.createOidcProvider,
     providers,
-    await owned(clients.cfn(config.region), `CiAccess-${config.account}`, 'AWS::IAM::OIDCProvider'),
+    ofType(await stackResources(clients.cfn(config.region), `CiAccess-${config.account}`), 'AWS::IAM::OIDCProvider'),
     {
       off: `set ci.createOidcProvider: false ${everyStage(config)}: the CI roles then trust the existing one`,
       on: `set ci.createOidcProvider: true ${everyStage(config)}: the CI roles trust a provider the account does not have, and every workflow's sign-in would fail`,

@@ -8,7 +8,7 @@ import { PROJECT_ROOT } from '../../lib/shared/paths';
 const paths = fieldPaths();
 /** Fields with no fields under them: what a stage actually sets. */
 const leaves = paths.filter((p) => !paths.some((q) => q.startsWith(`${p}.`)));
-const covers = (path: string) => CONFIG_REFERENCE.filter((row) => row.fields.some((f) => expandField(f).some((e) => path === e || path.startsWith(`${e}.`))));
+const covers = (path: string) => CONFIG_REFERENCE.filter((row) => row.fields.some((f) => expandField(f, paths).some((e) => path === e || path.startsWith(`${e}.`))));
 
 describe('the configuration reference', () => {
   test('documents every field of the schema in exactly one row', () => {
@@ -18,7 +18,7 @@ describe('the configuration reference', () => {
   });
 
   test('names no field the schema lacks', () => {
-    expect(CONFIG_REFERENCE.flatMap((row) => row.fields).filter((f) => expandField(f).length === 0)).toEqual([]);
+    expect(CONFIG_REFERENCE.flatMap((row) => row.fields).filter((f) => expandField(f, paths).length === 0)).toEqual([]);
   });
 
   test('takes its defaults from the schema, and says which fields every stage must set', () => {

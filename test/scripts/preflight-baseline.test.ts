@@ -1,4 +1,4 @@
-import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient, type ListStackResourcesCommand } from '@aws-sdk/client-cloudformation';
 import { ConfigServiceClient, PutConfigurationRecorderCommand } from '@aws-sdk/client-config-service';
 import { CreateDetectorCommand, GuardDutyClient } from '@aws-sdk/client-guardduty';
 import { CreateOpenIDConnectProviderCommand, CreateRoleCommand, DeleteRoleCommand, IAMClient } from '@aws-sdk/client-iam';
@@ -152,5 +152,20 @@ describe('preflight: what the organisation already runs in the account', () => {
     const byName = Object.fromEntries(checks.map((c) => [c.name, c]));
     expect(byName[`config recorder ${HOME}`]).toMatchObject({ status: 'missing', fix: expect.stringMatching(/^set baseline\.configRecorder: "stack"/) });
     expect(byName['github oidc provider']).toMatchObject({ status: 'missing', fix: expect.stringMatching(/^set ci\.createOidcProvider: true/) });
+  });
+
+  test("the baseline stack is listed once per region for its three checks; a refused listing fails the checks with AWS's error", async () => {
+    const listed: string[] = [];
+    const counting = (region: string) => {
+      const cfn = clients.cfn(region);
+      return { send: (command: ListStackResourcesCommand) => (listed.push(`${region} ${command.input.StackName}`), cfn.send(command)) } as never;
+    };
+    await baselineChecks(config(), { ...clients, cfn: counting });
+    expect(listed.sort()).toEqual([`${HOME} Baseline-${ACCOUNT}-${HOME}`, `${HOME} CiAccess-${ACCOUNT}`, `${DR} Baseline-${ACCOUNT}-${DR}`]);
+
+    // Moto answers every caller: a refusal is what only a stand-in that refuses can show.
+    const denied = Object.assign(new Error('not authorized to perform: cloudformation:ListStackResources'), { name: 'AccessDenied' });
+    const refusing = () => ({ send: async () => Promise.reject(denied) }) as never;
+    await expect(baselineChecks(config(), { ...clients, cfn: refusing })).rejects.toBe(denied);
   });
 });
