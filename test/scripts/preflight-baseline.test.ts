@@ -158,7 +158,11 @@ describe('preflight: what the organisation already runs in the account', () => {
     const listed: string[] = [];
     const counting = (region: string) => {
       const cfn = clients.cfn(region);
-      return { send: (command: ListStackResourcesCommand) => (listed.push(`${region} ${command.input.StackName}`), cfn.send(command)) } as never;
+      const send = (command: ListStackResourcesCommand) => {
+        listed.push(`${region} ${command.input.StackName}`);
+        return cfn.send(command);
+      };
+      return { send } as never;
     };
     await baselineChecks(config(), { ...clients, cfn: counting });
     expect(listed.sort()).toEqual([`${HOME} Baseline-${ACCOUNT}-${HOME}`, `${HOME} CiAccess-${ACCOUNT}`, `${DR} Baseline-${ACCOUNT}-${DR}`]);
