@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { delimiter, join } from 'node:path';
 import { inject } from 'vitest';
 
 /** A moto server (local AWS API stand-in) on a free loopback port. */
@@ -56,7 +57,12 @@ export async function startMoto(): Promise<Moto> {
 export async function launchMoto(): Promise<Moto> {
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // moto-python/sitecustomize.py remembers two pure functions moto recomputes on every request.
+  const pythonPath = [join(__dirname, 'moto-python'), process.env.PYTHONPATH].filter(Boolean).join(delimiter);
+  const child: ChildProcess = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, PYTHONPATH: pythonPath },
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
