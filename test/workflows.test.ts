@@ -334,8 +334,8 @@ describe('pull-request build (pr.yml): the checked-out code, no rights', () => {
     const block = /## Set up and check[^\n]*\n+```bash\n([\s\S]*?)```/.exec(readme)![1].trim().split('\n');
     expect(block).toEqual(['npm ci && npm run synth', 'npm test']);
     for (const line of block) expect(commands, line).toContain(line);
-    // npm test type-checks, lints (Biome) and runs the suite.
-    expect(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.test).toBe('tsc --noEmit && biome check . && vitest run');
+    // npm test type-checks, lints (Biome) and runs the suite (test/scripts/test-runner.test.ts).
+    expect(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.test).toBe('tsx scripts/test.ts');
   });
 
   test('uploads the head assembly and the pull request number for the review, on pull requests only', () => {
