@@ -243,6 +243,20 @@ describe('full synth of all stages', () => {
   });
 });
 
+test('every App a test builds leaves the template checks to cfn-lint here, as lib/app.ts does (testApp, createApp)', () => {
+  // CDK's built-in validation costs a WASM engine's start and a second pass per template.
+  const testDir = __dirname;
+  const offenders = readdirSync(testDir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts'))
+    .flatMap((f) =>
+      readFileSync(join(testDir, f), 'utf8')
+        .split('\n')
+        .map((line, i) => ({ where: `test/${f}:${i + 1}`, line }))
+        .filter(({ line }) => /new (cdk\.)?App\(/.test(line) && !line.includes('builtinCloudFormationValidation: false')),
+    );
+  expect(offenders.map((o) => o.where)).toEqual([]);
+});
+
 describe('synth fails closed', () => {
   test('an unacknowledged cdk-nag finding fails the synth', () => {
     const outdir = mkdtempSync(join(tmpdir(), 'synth-bad-'));

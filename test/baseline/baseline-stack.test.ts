@@ -1,4 +1,4 @@
-import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { ACCOUNT_ACTIVITIES, ACCOUNT_ACTIVITY_NAMESPACE, DEPLOY_ACTIVITIES, MAX_FILTER_PATTERN_LENGTH, TRAIL_ACTIVITIES } from '../../lib/baseline/account-activity';
@@ -7,7 +7,7 @@ import { accountDeployRegions, BaselineStack, baselinePlans, UPLOADS_BUCKET_LOGI
 import { RECORDED_GLOBAL_TYPES, RECORDED_TYPES } from '../../lib/baseline/config-recorder';
 import { loadStages, type StageConfig, type StageName } from '../../lib/config';
 import { GRANTS_FOR_AWS_RESOURCES_ONLY } from '../../lib/shared/kms-grants';
-import { CLI_CONTEXT, ownTemplates, synthStage } from '../support/synth';
+import { ownTemplates, synthStage, TEST_CONTEXT, testApp } from '../support/synth';
 import { type Json, stageTemplates } from '../support/template';
 
 const synthesized = stageTemplates();
@@ -390,7 +390,7 @@ describe.each(['staging', 'prod'] as const)('%s account baseline (home region)',
   });
 
   test('an account whose stacks span more regions than a filter pattern can name is refused at synth, with the limit and the fix', () => {
-    const stack = new Stack(new App({ context: CLI_CONTEXT }), 'TooManyRegions', { env: { account: cfg.account, region: cfg.region } });
+    const stack = new Stack(testApp({ context: TEST_CONTEXT }), 'TooManyRegions', { env: { account: cfg.account, region: cfg.region } });
     const regions = ['ap-southeast-1', 'ap-southeast-2', 'eu-central-1', 'eu-west-1', 'us-east-1'];
     expect(
       () =>
@@ -563,7 +563,7 @@ describe('an account whose landing zone records AWS Config (configRecorder: "org
     const prod = config('prod');
     const settings = { ...prod.baseline, configRecorder: 'organization' as const };
     const [plan] = baselinePlans([{ ...prod, baseline: settings }]);
-    const app = new App({ context: CLI_CONTEXT });
+    const app = testApp({ context: TEST_CONTEXT });
     const stack = new BaselineStack(app, 'Baseline', { env: { account: plan.account, region: plan.region }, plan, stageConfigs: [{ ...prod, baseline: settings }] });
     const t = Template.fromStack(stack);
     only(t, 'AWS::SecurityHub::Hub');
@@ -585,7 +585,7 @@ describe('an account whose trail already ran unlocked moves it to a bucket creat
   let t: Template;
   beforeAll(() => {
     const [plan] = baselinePlans(stageConfigs);
-    const app = new App({ context: CLI_CONTEXT });
+    const app = testApp({ context: TEST_CONTEXT });
     t = Template.fromStack(new BaselineStack(app, 'Baseline', { env: { account: plan.account, region: plan.region }, plan, stageConfigs }));
   });
   const policyOf = (bucketId: string): Json[] =>

@@ -1,4 +1,4 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -8,7 +8,7 @@ import { setupFingerprint } from '../../lambda/database-setup/fingerprint';
 import { parseStageConfig, STAGE_NAMES, STAGES, type StageConfig, type StageName } from '../../lib/config';
 import { Database } from '../../lib/data/database';
 import { GRANTS_FOR_AWS_RESOURCES_ONLY } from '../../lib/shared/kms-grants';
-import { CLI_CONTEXT, creationSuffixed, stackOutput, stackOutputLike, synthStage } from '../support/synth';
+import { creationSuffixed, stackOutput, stackOutputLike, synthStage, TEST_CONTEXT, testApp } from '../support/synth';
 import { only, stageTemplates } from '../support/template';
 
 const synthesized = stageTemplates();
@@ -689,7 +689,7 @@ describe.each(STAGE_NAMES)('%s database shell', (name) => {
 describe('engine versions: minor upgrades keep the parameter group, a major one takes the new family', () => {
   /** The database construct alone, in a stack of its own, on the given engine version. */
   const databaseOn = (engineVersion: string, allowMajorVersionUpgrade?: boolean) => {
-    const stack = new Stack(new App({ context: CLI_CONTEXT }), 'Db', { env: { account: '111111111111', region: 'eu-west-1' } });
+    const stack = new Stack(testApp({ context: TEST_CONTEXT }), 'Db', { env: { account: '111111111111', region: 'eu-west-1' } });
     const vpc = new ec2.Vpc(stack, 'Vpc', {
       subnetConfiguration: [{ name: 'Isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }],
       availabilityZones: ['eu-west-1a', 'eu-west-1b'],

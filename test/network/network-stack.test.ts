@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { describe, expect, test } from 'vitest';
 import { parseStageConfig, STAGE_NAMES, STAGES, type StageConfig, type StageName } from '../../lib/config';
 import { NAT_IMAGES, NAT_USER_DATA, natImage, replaceOnBootChange } from '../../lib/network/nat-instances';
 import { referencedIds } from '../../lib/shared/cross-stack-reads';
-import { CLI_CONTEXT, synthStage } from '../support/synth';
+import { synthStage, TEST_CONTEXT, testApp } from '../support/synth';
 import { type Json, type Resource, stageTemplates } from '../support/template';
 
 const synthesized = stageTemplates();
@@ -247,7 +247,7 @@ describe('the NAT instance boot script', () => {
 
   test('a changed script or image replaces the instance (a new logical id), which waits for the S3 endpoint it installs through', () => {
     const natIds = (script: string[], image: string) => {
-      const stack = new Stack(new App({ context: CLI_CONTEXT }), 'Nat', { env: { account: '111111111111', region: 'eu-west-1' } });
+      const stack = new Stack(testApp({ context: TEST_CONTEXT }), 'Nat', { env: { account: '111111111111', region: 'eu-west-1' } });
       const userData = ec2.UserData.forLinux();
       userData.addCommands(...script);
       const provider = ec2.NatProvider.instanceV2({

@@ -9,7 +9,7 @@ import type { IConstruct } from 'constructs';
 import { afterAll, describe, expect, test } from 'vitest';
 import { createApp } from '../../lib/app';
 import { acknowledgeControl, CONTROL_TOWER_PLUGIN, ControlTowerChecks, type ControlTowerChecksProps } from '../../lib/shared/control-tower-checks';
-import { CLI_CONTEXT } from '../support/synth';
+import { TEST_CONTEXT } from '../support/synth';
 
 const cacheDir = mkdtempSync(join(tmpdir(), 'control-tower-'));
 afterAll(() => rmSync(cacheDir, { recursive: true, force: true }));
@@ -184,7 +184,7 @@ describe('the Control Tower plugin at synth', () => {
 });
 
 test('every Control Tower acknowledgement in the app gives its reason', () => {
-  const { app } = createApp({ enableNag: false, context: { ...CLI_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
+  const { app } = createApp({ enableNag: false, context: TEST_CONTEXT });
   const acknowledged: { path: string; rule: string; reason: string }[] = [];
   for (const c of app.node.findAll()) {
     for (const entry of c.node.metadata) {

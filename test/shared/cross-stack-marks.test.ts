@@ -1,6 +1,7 @@
-import { App, CfnOutput, CfnResource, Stack } from 'aws-cdk-lib';
+import { CfnOutput, CfnResource, Stack } from 'aws-cdk-lib';
 import { describe, expect, test } from 'vitest';
 import { MARKER, markCrossStackReads, referencedIds } from '../../lib/shared/cross-stack-reads';
+import { testApp } from '../support/synth';
 import type { Json } from '../support/template';
 
 /**
@@ -8,7 +9,7 @@ import type { Json } from '../support/template';
  * behaviour is in cross-stack-reads.test.ts): a producer with a group, a consumer reading its id.
  */
 function twoStacks(groupProps: Record<string, unknown>, otherProps: Record<string, unknown> = { Description: 'x' }) {
-  const app = new App({ context: { '@aws-cdk/core:defaultCrossStackReferences': 'weak' } });
+  const app = testApp({ context: { '@aws-cdk/core:defaultCrossStackReferences': 'weak' } });
   const producer = new Stack(app, 'Producer', { env: { account: '111111111111', region: 'eu-west-1' } });
   const group = new CfnResource(producer, 'Group', { type: 'AWS::EC2::SecurityGroup', properties: groupProps });
   new CfnResource(producer, 'Other', { type: 'Custom::Thing', properties: otherProps });
@@ -104,7 +105,7 @@ describe('markCrossStackReads', () => {
   });
 
   test("the producer is looked up in the read's region, and in the consumer's when the read names none", () => {
-    const app = new App({ context: { '@aws-cdk/core:defaultCrossStackReferences': 'weak' } });
+    const app = testApp({ context: { '@aws-cdk/core:defaultCrossStackReferences': 'weak' } });
     const make = (region: string, description: string) => {
       const stack = new Stack(app, `Producer-${region}`, { stackName: 'Producer', env: { account: '111111111111', region } });
       const group = new CfnResource(stack, 'Group', { type: 'AWS::EC2::SecurityGroup', properties: { GroupDescription: description } });
@@ -128,7 +129,7 @@ describe('markCrossStackReads', () => {
 
   test('the fingerprint covers every resource the output refers to, in a fixed order, and only those', () => {
     const fingerprint = (order: string[], descriptions: Record<string, string>) => {
-      const app = new App({ context: { '@aws-cdk/core:defaultCrossStackReferences': 'weak' } });
+      const app = testApp({ context: { '@aws-cdk/core:defaultCrossStackReferences': 'weak' } });
       const producer = new Stack(app, 'Producer', { env: { account: '111111111111', region: 'eu-west-1' } });
       const made: Record<string, CfnResource> = {};
       for (const id of order) made[id] = new CfnResource(producer, id, { type: 'AWS::EC2::SecurityGroup', properties: { GroupDescription: descriptions[id] } });

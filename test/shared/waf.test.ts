@@ -1,15 +1,16 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { describe, expect, test } from 'vitest';
 import { Waf, type WafProps } from '../../lib/shared/waf';
+import { testApp } from '../support/synth';
 import type { Json } from '../support/template';
 import { evaluateWebAcl, type WafRequest } from '../support/waf';
 
 /** One small stack per web ACL: the construct alone, no stage synth. */
 function webAcl(props: Partial<WafProps> & Pick<WafProps, 'scope'>): Json {
-  const stack = new Stack(new App(), 'Waf', { env: { account: '111111111111', region: 'us-east-1' } });
+  const stack = new Stack(testApp(), 'Waf', { env: { account: '111111111111', region: 'us-east-1' } });
   new Waf(stack, 'Waf', {
     name: 'test',
     loadBalancerArn: props.scope === 'REGIONAL' ? 'arn:aws:elasticloadbalancing:us-east-1:111111111111:loadbalancer/app/test/1' : undefined,

@@ -1,6 +1,6 @@
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Stack } from 'aws-cdk-lib';
+import { App, type AppProps, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { expect } from 'vitest';
 import { createApp } from '../../lib/app';
@@ -28,6 +28,18 @@ export const CLI_CONTEXT: Record<string, unknown> = {
  * the CLI does.
  */
 const TEST_SYNTH_CONTEXT: Record<string, unknown> = { 'aws:cdk:bundling-stacks': [], 'aws:cdk:disable-stack-trace': true, 'aws:cdk:disable-creation-stack-traces': true };
+
+/**
+ * An App as a test builds one: CDK's built-in CloudFormation validation off, as lib/app.ts has it
+ * (cfn-lint checks every template of the full synth, test/synth.test.ts); on, it loads a WASM
+ * engine for about a second and validates each template again.
+ */
+export function testApp(props: AppProps = {}): App {
+  return new App({ builtinCloudFormationValidation: false, ...props });
+}
+
+/** The CLI's context with the tests' (above): for an App a test builds itself. */
+export const TEST_CONTEXT: Record<string, unknown> = { ...CLI_CONTEXT, ...TEST_SYNTH_CONTEXT };
 
 /**
  * Builds the app for one stage, as `bin/app.ts` would, without the cdk-nag plugins, CDK's
