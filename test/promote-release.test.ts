@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { freePort } from './support/ports';
 
 /**
  * .github/scripts/promote-release.sh against two real registries (Debian's docker-registry, the
@@ -23,17 +23,6 @@ let prod: string;
 let digest: string;
 
 const sha = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** A registry on a free loopback port, storing under `work`; its host:port. */
 async function registry(name: string): Promise<string> {

@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import {
   CreateClusterCommand,
   CreateServiceCommand,
@@ -41,6 +40,7 @@ import {
 } from '../../lambda/cache-token-rotation/rotation';
 import { acceptsToken, CacheUnreachable, encodeCommand, parseReply, sendCommands } from '../../lambda/cache-token-rotation/valkey';
 import { type Moto, startMoto } from '../support/moto';
+import { freePort } from '../support/ports';
 
 /**
  * The rotation function against what it talks to:
@@ -63,17 +63,6 @@ let moto: Moto;
 let redis: ChildProcess;
 let port: number;
 const local = () => ({ host: '127.0.0.1', port, tls: false });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port: p } = server.address() as { port: number };
-      server.close(() => resolve(p));
-    });
-  });
-}
 
 const FIRST_TOKEN = `first${'A1'.repeat(20)}`;
 

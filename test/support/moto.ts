@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { inject } from 'vitest';
+import { freePort } from './ports';
 
 /** A moto server (local AWS API stand-in) on a free loopback port. */
 export interface Moto {
@@ -9,17 +9,6 @@ export interface Moto {
   /** SDK v3 client settings pointing at this server with dummy credentials. */
   clientConfig(region?: string): { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } };
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 declare module 'vitest' {
