@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config';
-import base from './vitest.config.mts';
+import base from './vitest.config.mjs';
 
 /**
  * The suite Stryker runs against each mutant (npm run mutation): the tests of the modules in its
@@ -33,6 +33,10 @@ export default defineConfig({
     sequence: {},
     // One file at a time, each on an empty moto (test/support/moto.ts): the runs repeat.
     fileParallelism: false,
+    // No transformed modules from disk (vitest.config.mts keeps them between runs): with them,
+    // Stryker's instrumented sources ran as cached before, and every mutant survived (measured:
+    // 0.01 tests per mutant, a 0.5% score).
+    experimental: {},
     env: { ...base.test?.env, MOTO_RESET_PER_FILE: '1' },
   },
 });
