@@ -38,6 +38,9 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
 }
 
 const ROOT = join(__dirname, '..');
+
+/** `npm test` as the bench runs it: the suite's JSON report written to `report` (scripts/test.ts reads --report). */
+export const npmTestArgs = (report: string): string[] => ['test', '--', '--report', report];
 const BIN = join(ROOT, 'node_modules', '.bin');
 
 interface Timed {
@@ -150,7 +153,7 @@ async function main({ withTests, fresh, format }: BenchOptions): Promise<void> {
     await timedWithMemory('npm', ['test']);
     const reportDir = mkdtempSync(join(tmpdir(), 'bench-report-'));
     const report = join(reportDir, 'vitest.json');
-    const tests = await timedWithMemory('npm', ['test', '--', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`]);
+    const tests = await timedWithMemory('npm', npmTestArgs(report));
     figures.push({ name: 'npm test, warm (second run)', value: tests.seconds, target: TARGETS.testWarm, failed: !tests.ok });
     figures.push({ name: 'npm test, peak memory of its processes', value: tests.peakMb, unit: 'MB', skipped: 'no /proc here' });
     if (existsSync(report)) {

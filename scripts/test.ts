@@ -6,6 +6,7 @@
  *
  *   npm test                          # tsc --noEmit, biome check . and vitest run
  *   npm test -- test/config           # the same checks, and vitest on the files named
+ *   npm test -- --report out.json     # vitest's JSON report written there too (npm run bench)
  *
  * Other vitest options: `npx vitest run ...` (the checks alone: `npm run typecheck`, `npm run lint`).
  * Exit codes: the suite's, 1 when a check failed, 2 an unknown argument.
@@ -15,15 +16,20 @@ import { join } from 'node:path';
 import { readFlags } from './lib/args';
 import { UsageError } from './lib/assembly';
 
-const USAGE = 'usage: npm test [-- FILE-FILTER ...]';
+const USAGE = 'usage: npm test [-- [--report FILE] FILE-FILTER ...]';
 
-/** The file filters vitest gets; flags are refused, vitest's own included (run `npx vitest` for those). */
+/**
+ * What vitest gets: the file filters, and with --report FILE its JSON report beside the usual
+ * output. Other flags are refused, vitest's own included (run `npx vitest` for those).
+ */
 export function parseArgs(argv: readonly string[]): string[] {
-  readFlags(
-    argv.filter((arg) => arg.startsWith('-')),
-    { values: [], usage: USAGE },
-  );
-  return argv.filter((arg) => !arg.startsWith('-'));
+  // A file filter is an argument that is neither a flag nor the value of --report.
+  const isFile = (arg: string, i: number) => !arg.startsWith('-') && argv[i - 1] !== '--report';
+  const report = readFlags(
+    argv.filter((arg, i) => !isFile(arg, i)),
+    { values: ['--report'], usage: USAGE },
+  ).find(([flag]) => flag === '--report')?.[1];
+  return [...(report ? ['--reporter=default', '--reporter=json', `--outputFile.json=${report}`] : []), ...argv.filter(isFile)];
 }
 
 const BIN = join(__dirname, '..', 'node_modules', '.bin');

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, test } from 'vitest';
+import { npmTestArgs } from '../../scripts/bench';
 import { CHECKS, parseArgs, runTests, type Step, suite } from '../../scripts/test';
 
 /** A step that runs `code` in a fresh Node. */
@@ -35,7 +36,11 @@ describe('npm test (scripts/test.ts)', () => {
       ['biome', 'check', '.'],
     ]);
     expect(suite(parseArgs(['test/config', 'test/scripts/cost.test.ts']))).toMatchObject({ args: ['run', 'test/config', 'test/scripts/cost.test.ts'] });
-    expect(() => parseArgs(['test/config', '--reporter=json'])).toThrow(/^unknown argument "--reporter"\. usage: npm test \[-- FILE-FILTER \.\.\.\]$/);
+    // The bench's run: the JSON report beside the usual output.
+    expect(parseArgs(npmTestArgs('/tmp/r.json').slice(2))).toEqual(['--reporter=default', '--reporter=json', '--outputFile.json=/tmp/r.json']);
+    expect(parseArgs(['--report=r.json', 'test/config'])).toEqual(['--reporter=default', '--reporter=json', '--outputFile.json=r.json', 'test/config']);
+    expect(() => parseArgs(['--report'])).toThrow(/--report/);
+    expect(() => parseArgs(['test/config', '--reporter=json'])).toThrow(/^unknown argument "--reporter"\. usage: npm test \[-- \[--report FILE\] FILE-FILTER \.\.\.\]$/);
     expect(JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')).scripts.test).toBe('tsx scripts/test.ts');
   });
 
