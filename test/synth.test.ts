@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createApp } from '../lib/app';
@@ -274,12 +274,17 @@ describe('synth fails closed', () => {
     }
   });
 
-  test('bin/app.ts prints the config problem and exits 1, without a stack trace', () => {
+  test("cdk.json's app command, as the CDK CLI runs it, prints the config problem and exits 1, without a stack trace", () => {
     const outdir = mkdtempSync(join(tmpdir(), 'synth-cfg-'));
     try {
-      const run = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bin', 'app.ts')], {
+      // The CLI runs the command in a shell, with node_modules/.bin first on PATH under npx.
+      const { app } = JSON.parse(readFileSync(join(ROOT, 'cdk.json'), 'utf8')) as { app: string };
+      const path = [join(ROOT, 'node_modules', '.bin'), dirname(process.execPath), process.env.PATH].join(delimiter);
+      const run = spawnSync(app, {
+        shell: true,
+        cwd: ROOT,
         encoding: 'utf8',
-        env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ 'prod.database.multiAz': false }) },
+        env: { ...process.env, PATH: path, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ 'prod.database.multiAz': false }) },
       });
       expect(run.status).toBe(1);
       expect(run.stderr).toContain('stage "prod", field "database.multiAz", value false');
