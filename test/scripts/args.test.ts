@@ -102,6 +102,25 @@ describe('every command parses its arguments with readFlags', () => {
   });
 });
 
+describe("every command's main decides its exit code", () => {
+  /** How a command hands main's result to the shell: the two forms, each spawned once (cost, preflight). */
+  const FORMS = {
+    sync: 'if (require.main === module) {\n  process.exitCode = main();\n}',
+    async: 'if (require.main === module) {\n  main().then((code) => process.exit(code));\n}',
+  };
+  const withMain = COMMANDS.filter(([, file]) => /export (async )?function main\(/.test(readFileSync(join(PROJECT_ROOT, file), 'utf8')));
+
+  test('the commands with a main', () => {
+    expect(withMain.map(([name]) => name)).toEqual(expect.arrayContaining(['deploy', 'rollback', 'preflight', 'guard', 'cost', 'restore', 'restore-drill', 'db-shell']));
+  });
+
+  test.each(withMain)('%s (%s) passes what main returns to the shell, in one of the two forms', (_name, file) => {
+    const source = readFileSync(join(PROJECT_ROOT, file), 'utf8');
+    const form = /export async function main\(/.test(source) ? FORMS.async : FORMS.sync;
+    expect(source.trimEnd().endsWith(form), `${file} ends with:\n${form}`).toBe(true);
+  });
+});
+
 describe('-c KEY=VALUE and --stage', () => {
   test('a key of any length, the value after the first =, which may be empty', () => {
     const context: Record<string, string> = {};

@@ -1,5 +1,3 @@
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import {
   CreateLaunchTemplateCommand,
@@ -12,7 +10,7 @@ import {
   EC2Client,
 } from '@aws-sdk/client-ec2';
 import { STSClient } from '@aws-sdk/client-sts';
-import { beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test, vi } from 'vitest';
 import { loadStages } from '../../lib/config';
 import { main, parseArgs, runShell, SHELL_TAG, type ShellClients } from '../../scripts/db-shell';
 import { UsageError } from '../../scripts/lib/assembly';
@@ -151,17 +149,16 @@ describe('npm run db-shell', () => {
     expect(run.result).toBe(0);
   });
 
-  test('spawned with credentials of another account: exit 2, the reason on stderr', () => {
-    const run = spawnSync(
-      process.execPath,
-      ['--import', 'tsx', join(__dirname, '..', '..', 'scripts', 'db-shell.ts'), '--stage', 'staging', '-c', `staging.region=${REGION}`, '--reason', 'INC-44'],
-      {
-        encoding: 'utf8',
-        env: { ...process.env, AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: REGION },
-      },
-    );
-    expect(run.stderr).toMatch(/^db-shell: the credentials are for account 123456789012 .*, but staging is in 222222222222\./);
-    expect(run.stdout).toBe('');
-    expect(run.status).toBe(2);
+  test('with credentials of another account from the environment, as a shell gives them: exit 2, the reason on stderr', async () => {
+    for (const [key, value] of Object.entries({ AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: REGION }))
+      vi.stubEnv(key, value);
+    try {
+      const run = await printed(() => main(['--stage', 'staging', '-c', `staging.region=${REGION}`, '--reason', 'INC-44'], {}));
+      expect(run.stderr).toMatch(/^db-shell: the credentials are for account 123456789012 .*, but staging is in 222222222222\./);
+      expect(run.stdout).toBe('');
+      expect(run.result).toBe(2);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });

@@ -1,5 +1,3 @@
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { CreateRepositoryCommand, DescribeImagesCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
 import {
@@ -41,7 +39,6 @@ let moto: Moto;
 let clients: RollbackClients;
 let currentDigest: string;
 let dbInstance: string;
-const ROOT = join(__dirname, '..', '..');
 
 const clientsFor = (): RollbackClients => clients;
 /** A dry run never runs cdk. */
@@ -509,25 +506,28 @@ describe('the commands as people run them, against moto', () => {
     expect(ok.result).toBe(0);
   });
 
-  // Spawned: the scripts' own clients (credentials and endpoint from the environment) and their
-  // exit codes reaching the shell; the output of a dry run is checked above, through the same main.
-  const spawned = (script: string, argv: string[]) =>
-    spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', script), ...argv], {
-      encoding: 'utf8',
-      env: { ...process.env, AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: REGION, CI: '' },
-    });
+  // The scripts' own clients, as a shell gives them their credentials and endpoint (the
+  // environment); that main's exit code reaches the shell is the form test/scripts/args.test.ts
+  // holds every command to, spawned once there.
+  const fromEnvironment = () => {
+    for (const [key, value] of Object.entries({ AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: REGION }))
+      vi.stubEnv(key, value);
+  };
 
-  test('spawned: deploy with credentials of the wrong account exits 2 with the reason on stderr', () => {
-    const wrong = spawned('deploy.ts', ['--stage', 'staging', '-c', `staging.region=${REGION}`]);
-    expect(wrong.stderr).toMatch(/^deploy: the credentials are for account 123456789012 .*, but staging is in 222222222222\. Use credentials of 222222222222 and run again\.\n$/);
-    expect(wrong.stdout).toBe('');
-    expect(wrong.status).toBe(2);
-  });
-
-  test('spawned: rollback with credentials of the wrong account exits 2 with the reason on stderr', () => {
-    const wrong = spawned('rollback.ts', ['--stage', 'staging', '-c', `staging.region=${REGION}`]);
-    expect(wrong.stderr).toMatch(/^rollback: the credentials are for account 123456789012 .*, but staging is in 222222222222\. Use credentials of 222222222222 and run again\.\n$/);
-    expect(wrong.stdout).toBe('');
-    expect(wrong.status).toBe(2);
+  test.each([
+    ['deploy', deploy],
+    ['rollback', rollback],
+  ] as const)('%s with credentials of the wrong account exits 2 with the reason on stderr', async (name, command) => {
+    fromEnvironment();
+    try {
+      const wrong = await printed(() => command(['--stage', 'staging', '-c', `staging.region=${REGION}`], { CI: '' }));
+      expect(wrong.stderr).toMatch(
+        new RegExp(`^${name}: the credentials are for account 123456789012 .*, but staging is in 222222222222\\. Use credentials of 222222222222 and run again\\.\\n$`),
+      );
+      expect(wrong.stdout).toBe('');
+      expect(wrong.result).toBe(2);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });

@@ -1,5 +1,3 @@
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { STAGES } from '../../lib/config';
 import { UsageError } from '../../scripts/lib/assembly';
@@ -34,14 +32,5 @@ describe("release-image: the image reference a stage deploys, with the deploy's 
     const config = await printed(() => main(['--stage', 'prod', '-c', 'imageTag=sha256:abc']));
     expect(config).toMatchObject({ result: 2, stdout: '' });
     expect(config.stderr).toMatch(/^release-image: Invalid stage configuration .*\n {2}- stage "prod", field "image.tag", value "sha256:abc": /);
-  });
-
-  test('spawned as the deploy workflow runs it: a bad override exits 2, said on stderr, nothing on stdout', () => {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'scripts', 'release-image.ts'), '--stage', 'prod', '-c', 'imageTag=sha256:abc'], {
-      encoding: 'utf8',
-    });
-    expect(run.stderr).toMatch(/^release-image: Invalid stage configuration .*\n {2}- stage "prod", field "image.tag", value "sha256:abc": /);
-    expect(run.stdout).toBe('');
-    expect(run.status).toBe(2);
   });
 });

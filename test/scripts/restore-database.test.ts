@@ -1,5 +1,3 @@
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import {
   CloudFormationClient,
   DescribeStackResourceDriftsCommand,
@@ -34,9 +32,9 @@ import {
   waitAvailable,
 } from '../../scripts/lib/restore';
 import { main, parseArgs, type RestoreClients, runRestore } from '../../scripts/restore-database';
+import { printed } from '../support/console';
 import { type Moto, startMoto } from '../support/moto';
 
-const ROOT = join(__dirname, '..', '..');
 /** The account moto answers as. */
 const MOTO_ACCOUNT = '123456789012';
 let moto: Moto;
@@ -283,7 +281,7 @@ describe('restoring the stage database in place (RDS on moto)', () => {
     expect(lines[0]).toMatch(/^REFUSED: webapp-dev does not exist in eu-west-1/);
   });
 
-  test('arguments, and the exit code of the script itself', () => {
+  test('arguments, and the exit code of the command itself', async () => {
     expect(parseArgs(['--stage', 'prod', '--snapshot', 's1'])).toEqual({ stage: 'prod', from: { snapshot: 's1' }, mode: 'alongside', yes: false, context: {} });
     expect(parseArgs(['--yes', '--stage', 'dev', '--snapshot', 's1', '--replace'])).toMatchObject({ yes: true, mode: 'replace' });
     expect(parseArgs(['--stage', 'dev', '--to-time', '2026-12-01T02:10:00Z']).from).toEqual({ time: new Date('2026-12-01T02:10:00Z') });
@@ -319,8 +317,9 @@ describe('restoring the stage database in place (RDS on moto)', () => {
       expect(() => parseArgs(['--stage', 'dev', '--to-time', time]), time).toThrow(`--to-time takes an ISO time with its zone (2026-12-01T02:10:00Z) or "latest", not "${time}".`);
     }
     expect(() => parseArgs(['--stage', 'dev', '--snapshot', 's', '--force'])).toThrow(/unknown argument "--force"/);
-    const run = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'restore-database.ts'), '--stage', 'dev'], { encoding: 'utf8' });
-    expect(run.status).toBe(2);
+    // main as the command runs it (its exit code reaches the shell: test/scripts/args.test.ts).
+    const run = await printed(() => main(['--stage', 'dev']));
+    expect(run).toMatchObject({ result: 2, stdout: '' });
     expect(run.stderr).toContain('restore: name exactly one of --snapshot and --to-time');
   });
 });

@@ -1,5 +1,3 @@
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import {
   BackupClient,
   DescribeRestoreJobCommand,
@@ -13,13 +11,12 @@ import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/
 import { CreateDBInstanceCommand, DeleteDBInstanceCommand, DescribeDBInstancesCommand, ModifyDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import { STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
 import { type DrillClients, type DrillResult, drillSummary, runDrill } from '../../scripts/lib/drill';
 import { main, parseArgs } from '../../scripts/restore-drill';
 import { printed } from '../support/console';
 import { type Moto, startMoto } from '../support/moto';
 
-const ROOT = join(__dirname, '..', '..');
 const DB_ARN = 'arn:aws:rds:eu-west-1:222222222222:db:webapp-staging';
 const POINT = 'arn:aws:rds:eu-west-1:222222222222:snapshot:awsbackup:job-2';
 
@@ -473,15 +470,18 @@ describe('restore drill', () => {
     expect(run.stdout).toBe('');
   });
 
-  test('spawned without credentials: says so first on stderr, starts nothing, exit 2', () => {
-    // The script's own clients, on the SDK's default credential chain with nothing to find.
-    const clean = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_'))), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
-    const none = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'restore-drill.ts'), '--stage', 'staging'], {
-      encoding: 'utf8',
-      env: { ...clean, AWS_EC2_METADATA_DISABLED: 'true', AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent' },
-    });
-    expect(none.status).toBe(2);
-    expect(none.stderr).toMatch(/^restore-drill: no usable AWS credentials .*Sign in to the staging account 222222222222/);
-    expect(none.stdout).toBe('');
+  test('without credentials: says so first on stderr, starts nothing, exit 2', async () => {
+    // The command's own clients, on the SDK's default credential chain with nothing to find.
+    for (const key of Object.keys(process.env).filter((k) => k.startsWith('AWS_') && k !== 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED')) vi.stubEnv(key, undefined);
+    for (const [key, value] of Object.entries({ AWS_EC2_METADATA_DISABLED: 'true', AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent' }))
+      vi.stubEnv(key, value);
+    try {
+      const none = await printed(() => main(['--stage', 'staging']));
+      expect(none.result).toBe(2);
+      expect(none.stderr).toMatch(/^restore-drill: no usable AWS credentials .*Sign in to the staging account 222222222222/);
+      expect(none.stdout).toBe('');
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });
