@@ -11,7 +11,7 @@ import { PROJECT_ROOT } from '../../lib/shared/paths';
  * initdb is most of a start (about 1.3 s against 0.3 s from the copy), and every start from the
  * copy is the same empty cluster initdb would have made.
  */
-async function initialDataDir(): Promise<Blob> {
+async function readOrMakeDataDir(): Promise<Blob> {
   const { version } = JSON.parse(readFileSync(join(PROJECT_ROOT, 'node_modules', '@electric-sql', 'pglite', 'package.json'), 'utf8')) as { version: string };
   const path = join(PROJECT_ROOT, 'node_modules', '.cache', 'pglite', `initdb-${version}.tar`);
   if (!existsSync(path)) {
@@ -25,6 +25,14 @@ async function initialDataDir(): Promise<Blob> {
     renameSync(partial, path);
   }
   return new Blob([readFileSync(path)]);
+}
+
+let initial: Promise<Blob> | undefined;
+
+/** One copy per process: two databases a file starts together wait on the same initdb. */
+function initialDataDir(): Promise<Blob> {
+  initial ??= readOrMakeDataDir();
+  return initial;
 }
 
 /** A real PostgreSQL (PGlite, WASM) reachable over TCP by the `pg` driver. */
