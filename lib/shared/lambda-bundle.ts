@@ -35,7 +35,8 @@ const sha256 = (data: string | Buffer) => createHash('sha256').update(data).dige
  * source map's paths (relative to it) and so the asset hash are the same from any cdk.out.
  */
 export class LambdaBundler {
-  private readonly built = new Map<string, string>();
+  /** The bundles this process has checked or built, by key: their folder and files. */
+  private readonly built = new Map<string, { readonly dir: string; readonly files: readonly string[] }>();
 
   /** How many bundles this bundler built rather than took from its cache. */
   builds = 0;
@@ -53,21 +54,21 @@ export class LambdaBundler {
 
   /** Writes the bundle of `settings` into `outputDir` (index.js and its source map). */
   bundle(settings: BundleSettings, outputDir: string): void {
-    const dir = this.cached(settings);
+    const { dir, files } = this.cached(settings);
     mkdirSync(outputDir, { recursive: true });
-    for (const file of this.entry(dir)!.files) copyFileSync(join(dir, file), join(outputDir, file));
+    for (const file of files) copyFileSync(join(dir, file), join(outputDir, file));
   }
 
-  /** The folder holding the current bundle of `settings`, built first if no cached one is current. */
-  cached(settings: BundleSettings): string {
+  /** The current bundle of `settings` (its folder and files), built first if no cached one is current. */
+  private cached(settings: BundleSettings): { dir: string; files: readonly string[] } {
     const key = sha256(JSON.stringify([esbuildVersion, relative(this.root, settings.entry), settings.target, [...settings.external].sort()]));
     const known = this.built.get(key);
     if (known) return known;
     const dir = join(this.cacheDir, key);
-    const entry = this.entry(dir);
-    if (!entry || !this.current(entry)) this.build(settings, dir);
-    this.built.set(key, dir);
-    return dir;
+    const kept = this.entry(dir);
+    const files = kept && this.current(kept) ? kept.files : this.build(settings, dir);
+    this.built.set(key, { dir, files });
+    return { dir, files };
   }
 
   private entry(dir: string): CacheEntry | undefined {
@@ -88,7 +89,8 @@ export class LambdaBundler {
     });
   }
 
-  private build(settings: BundleSettings, dir: string): void {
+  /** Builds the bundle into `dir` and returns its files. */
+  private build(settings: BundleSettings, dir: string): readonly string[] {
     const options: BuildOptions = {
       entryPoints: [settings.entry],
       bundle: true,
@@ -121,6 +123,7 @@ export class LambdaBundler {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dirname(dir), { recursive: true });
     renameSync(building, dir);
+    return files;
   }
 }
 
