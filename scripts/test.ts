@@ -9,7 +9,7 @@
  *   npm test -- --report out.json     # vitest's JSON report written there too (npm run bench)
  *
  * Other vitest options: `npx vitest run ...` (the checks alone: `npm run typecheck`, `npm run lint`).
- * Exit codes: the suite's, 1 when a check failed, 2 an unknown argument.
+ * Exit codes: the suite's, 1 when a check failed, 2 an unknown argument, 130 interrupted.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -57,11 +57,19 @@ const exited = (child: ChildProcess) =>
 /**
  * Runs `checks` and `tests` together and returns the exit code. The suite runs in a process group
  * of its own (its workers, moto and the tools it starts), which is what a failed check or an
- * interrupt stops as a whole: none of them is left running.
+ * interrupt stops as a whole: none of them is left running. An interrupt (Ctrl-C reaches the
+ * checks from the terminal, the suite from here) exits 130 and is not reported as a failed check.
  */
-export async function runTests(checks: readonly Step[], tests: Step, stderr: NodeJS.WritableStream = process.stderr): Promise<number> {
+export async function runTests(
+  checks: readonly Step[],
+  tests: Step,
+  stderr: NodeJS.WritableStream = process.stderr,
+  signals: Pick<NodeJS.Process, 'on' | 'off'> = process,
+): Promise<number> {
   const run = spawn(tests.command, [...tests.args], { stdio: 'inherit', detached: true });
   let running = true;
+  let interrupted = false;
+  let failed = false;
   const stop = (signal: NodeJS.Signals) => {
     if (running && run.pid !== undefined) {
       try {
@@ -71,14 +79,16 @@ export async function runTests(checks: readonly Step[], tests: Step, stderr: Nod
       }
     }
   };
-  const interrupted = () => stop('SIGINT');
-  process.on('SIGINT', interrupted);
+  const interrupt = () => {
+    interrupted = true;
+    stop('SIGINT');
+  };
+  signals.on('SIGINT', interrupt);
   const suiteDone = exited(run).then((code) => {
     running = false;
     return code;
   });
 
-  const failures: string[] = [];
   const checked = checks.map(async (check) => {
     const child = spawn(check.command, [...check.args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -89,15 +99,16 @@ export async function runTests(checks: readonly Step[], tests: Step, stderr: Nod
       output += chunk.toString();
     });
     const code = await exited(child);
-    if (code === 0) return;
-    failures.push(check.name);
+    if (code === 0 || interrupted) return;
+    failed = true;
     stop('SIGTERM');
     stderr.write(`\n${check.name} failed (${[check.command.replace(`${BIN}/`, ''), ...check.args].join(' ')}, exit ${code}); the tests were stopped:\n\n${output.trimEnd()}\n`);
   });
 
   const [code] = await Promise.all([suiteDone, ...checked]);
-  process.off('SIGINT', interrupted);
-  return failures.length > 0 ? 1 : code;
+  signals.off('SIGINT', interrupt);
+  if (interrupted) return 130;
+  return failed ? 1 : code;
 }
 
 if (require.main === module) {

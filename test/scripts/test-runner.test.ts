@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,6 +66,33 @@ describe('npm test (scripts/test.ts)', () => {
     expect(result.stderr).toContain("exit 2); the tests were stopped:\n\nlib/app.ts(3,1): error TS2304: Cannot find name 'x'.\n");
     expect(result.stderr).not.toContain('lint');
     expect(existsSync(pids)).toBe(true);
+    const [suitePid, serverPid] = readFileSync(pids, 'utf8').split(' ').map(Number);
+    await new Promise((r) => setTimeout(r, 200));
+    expect({ suite: alive(suitePid), server: alive(serverPid) }).toEqual({ suite: false, server: false });
+  });
+
+  test('an interrupt stops the suite and its server, exits 130, and reports no check as failed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'test-runner-'));
+    const pids = join(dir, 'pids');
+    const tests = node(
+      'tests',
+      `const { spawn } = require('node:child_process'); const s = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+       require('node:fs').writeFileSync(${JSON.stringify(pids)}, process.pid + ' ' + s.pid); setInterval(() => {}, 1000);`,
+    );
+    // The terminal's Ctrl-C reaches the check itself, which exits 130; the runner hears it as SIGINT.
+    const check = node('type check', 'setTimeout(() => process.exit(130), 400);');
+    const signals = new EventEmitter();
+    const stream = new PassThrough();
+    let stderr = '';
+    stream.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const running = runTests([check], tests, stream, signals as never);
+    while (!existsSync(pids)) await new Promise((r) => setTimeout(r, 20));
+    signals.emit('SIGINT');
+    expect(await running).toBe(130);
+    expect(stderr).toBe('');
+    expect(signals.listenerCount('SIGINT')).toBe(0);
     const [suitePid, serverPid] = readFileSync(pids, 'utf8').split(' ').map(Number);
     await new Promise((r) => setTimeout(r, 200));
     expect({ suite: alive(suitePid), server: alive(serverPid) }).toEqual({ suite: false, server: false });
