@@ -9,6 +9,7 @@ import { GetDocumentCommand } from '@aws-sdk/client-ssm';
 import { ORIGIN_FACING, ORIGIN_FACING_FILE, originFacingPrefixList } from '../../lib/app/origin-facing';
 import type { StageConfig } from '../../lib/config';
 import type { Check, PreflightClients } from './preflight';
+import { runCheck } from './preflight-check';
 
 export interface EdgeOptions {
   /**
@@ -21,20 +22,12 @@ export interface EdgeOptions {
 /** The account's Session Manager preferences (one document per account and region). */
 export const SESSION_PREFERENCES = 'SSM-SessionManagerRunShell';
 
-const message = (error: unknown) => `${(error as { name?: string }).name ?? 'Error'}: ${(error as Error).message}`;
-
-export async function edgeChecks(config: StageConfig, clients: Pick<PreflightClients, 'ec2' | 'ssm'>, options: EdgeOptions = {}): Promise<Check[]> {
-  const checks: Check[] = [];
-  const check = async (name: string, run: () => Promise<Omit<Check, 'name'>>) => {
-    try {
-      checks.push({ name, ...(await run()) });
-    } catch (error) {
-      checks.push({ name, status: 'error', detail: `could not check: ${message(error)}` });
-    }
-  };
-  if (config.edge.enabled) await check('cloudfront prefix list', () => prefixListCheck(config, clients, options));
-  await check('session manager preferences', () => sessionPreferencesCheck(config, clients));
-  return checks;
+/** The two checks, together (they ask different APIs), reported in order. */
+export function edgeChecks(config: StageConfig, clients: Pick<PreflightClients, 'ec2' | 'ssm'>, options: EdgeOptions = {}): Promise<Check[]> {
+  return Promise.all([
+    ...(config.edge.enabled ? [runCheck('cloudfront prefix list', () => prefixListCheck(config, clients, options))] : []),
+    runCheck('session manager preferences', () => sessionPreferencesCheck(config, clients)),
+  ]);
 }
 
 /**

@@ -11,6 +11,7 @@ import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
 import { BOOTSTRAP_QUALIFIER } from '../../lib/ci/ci-access-stack';
 import { deployRegions, SNAPSHOT_HEADROOM, type StageConfig, stageRegions } from '../../lib/config';
 import { type BaselineClients, baselineChecks } from './preflight-baseline';
+import { couldNotCheck, runCheck } from './preflight-check';
 import { type EdgeOptions, edgeChecks } from './preflight-edge';
 import { engineCheck, imageCheck, natImageCheck, runningReleaseCheck } from './preflight-release';
 
@@ -75,7 +76,6 @@ export interface PreflightResult {
 
 /** Not-found style answers that mean "missing", not "could not check". */
 const named = (error: unknown, ...names: string[]) => names.some((n) => (error as { name?: string }).name?.startsWith(n));
-const message = (error: unknown) => `${(error as { name?: string }).name ?? 'Error'}: ${(error as Error).message}`;
 
 /**
  * Checks that the stage account is ready for a deploy of `config` and says what to do where it is
@@ -84,15 +84,7 @@ const message = (error: unknown) => `${(error as { name?: string }).name ?? 'Err
  * quotas the design leans on. Each check is independent; one that cannot run is reported as such.
  */
 export async function preflight(config: StageConfig, clients: PreflightClients, options: PreflightOptions): Promise<PreflightResult> {
-  const check = async (name: string, run: () => Promise<Omit<Check, 'name'>>): Promise<Check> => {
-    try {
-      return { name, ...(await run()) };
-    } catch (error) {
-      return { name, status: 'error', detail: `could not check: ${message(error)}` };
-    }
-  };
-
-  const account = await check('account', async () => {
+  const account = await runCheck('account', async () => {
     const caller = await clients.sts.send(new GetCallerIdentityCommand({}));
     return caller.Account === config.account
       ? { status: 'ok', detail: `the caller (${caller.Arn}) is in ${config.account}` }
@@ -108,7 +100,7 @@ export async function preflight(config: StageConfig, clients: PreflightClients, 
   // The checks ask different APIs and regions and depend on none of each other's answers: they
   // run together (a preflight waits on its slowest check, not on their sum) and report in order.
   const bootstrap = (region: string) =>
-    check(`bootstrap ${region}`, async () => {
+    runCheck(`bootstrap ${region}`, async () => {
       try {
         const out = await clients.ssm(region).send(new GetParameterCommand({ Name: `/cdk-bootstrap/${BOOTSTRAP_QUALIFIER}/version` }));
         const version = Number(out.Parameter?.Value);
@@ -124,20 +116,20 @@ export async function preflight(config: StageConfig, clients: PreflightClients, 
     try {
       return await baselineChecks(config, clients.baseline);
     } catch (error) {
-      return [{ name: 'account baseline', status: 'error', detail: `could not check: ${message(error)}` }];
+      return [couldNotCheck('account baseline', error)];
     }
   };
   const groups: Promise<Check | Check[]>[] = [
     ...deployRegions(config).map(bootstrap),
-    check('image', () => imageCheck(config, clients, options)),
-    check('running release', () => runningReleaseCheck(config, clients)),
-    ...(config.domain ? [check('dns', () => dnsCheck(config, clients, options)), check('ses', () => sesCheck(config, clients))] : []),
-    check('database engine', () => engineCheck(config, clients)),
-    ...stageRegions(config).map((region) => check(`snapshot quota ${region}`, () => snapshotQuotaCheck(config, clients, region))),
-    check('vpc quota', () => vpcQuotaCheck(config, clients)),
-    check('elastic ip quota', () => eipQuotaCheck(config, clients)),
-    check('nat gateway quota', () => natQuotaCheck(config, clients)),
-    ...(config.network.nat === 'instance' ? [check('nat instance image', () => natImageCheck(config, clients, options))] : []),
+    runCheck('image', () => imageCheck(config, clients, options)),
+    runCheck('running release', () => runningReleaseCheck(config, clients)),
+    ...(config.domain ? [runCheck('dns', () => dnsCheck(config, clients, options)), runCheck('ses', () => sesCheck(config, clients))] : []),
+    runCheck('database engine', () => engineCheck(config, clients)),
+    ...stageRegions(config).map((region) => runCheck(`snapshot quota ${region}`, () => snapshotQuotaCheck(config, clients, region))),
+    runCheck('vpc quota', () => vpcQuotaCheck(config, clients)),
+    runCheck('elastic ip quota', () => eipQuotaCheck(config, clients)),
+    runCheck('nat gateway quota', () => natQuotaCheck(config, clients)),
+    ...(config.network.nat === 'instance' ? [runCheck('nat instance image', () => natImageCheck(config, clients, options))] : []),
     edgeChecks(config, clients, options),
     baseline(),
   ];
