@@ -7,7 +7,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { accessLogBucket } from '../shared/access-log-bucket';
 import { acknowledgeControl, acknowledgeControls, BUCKET_CONTROLS } from '../shared/control-tower-checks';
-import { denyAllBut } from '../shared/deny-all-but';
+import { denyAllBut, protectionRoles } from '../shared/deny-all-but';
 import { acknowledgeLogGroupControls } from '../shared/log-group';
 import { LogsKey } from '../shared/logs-key';
 import { PROJECT } from '../shared/naming';
@@ -79,8 +79,6 @@ export interface AuditTrailProps {
   readonly dataEventBucketPrefixes: readonly string[];
   /** The names of the roles CloudFormation deploys with in this account (one per region its stacks use): their changes are counted apart. */
   readonly deployRoles: readonly string[];
-  /** The ARN of CloudFormation's deploy role of this stack's region: it may still change the trail buckets. */
-  readonly deployRoleArn: string;
   /** The break-glass roles (names) of the stages in the account: they alone may delete log files. */
   readonly breakGlassRoleNames: readonly string[];
   readonly removalPolicy: RemovalPolicy;
@@ -144,7 +142,9 @@ export class AuditTrail extends Construct {
     );
 
     const accessLogs = accessLogBucket(this, 'AccessLogs', { expirationDays: props.retentionDays, removalPolicy: props.removalPolicy, of: 'the trail bucket' });
-    const breakGlass = props.breakGlassRoleNames.map((name) => `arn:${partition}:iam::${account}:role/${name}`);
+    // The break-glass roles alone may delete log files; they and this region's deploy role may still change the buckets.
+    const roles = protectionRoles(this);
+    const breakGlass = props.breakGlassRoleNames.map(roles.breakGlass);
     // Log files are KMS-encrypted by CloudTrail itself (the trail's key); a bucket's default
     // stays SSE-S3 for what CloudTrail writes without it (digest files): an SSE-KMS default would
     // ask the key for an S3 encryption context the key policy does not grant CloudTrail.
@@ -168,7 +168,7 @@ export class AuditTrail extends Construct {
       });
       bucket.addToResourcePolicy(denyAllBut(TRAIL_BUCKET_PROTECTION_SIDS.deletion, LOG_FILE_DELETION, breakGlass, [bucket.arnForObjects('*')]));
       bucket.addToResourcePolicy(denyAllBut(TRAIL_BUCKET_PROTECTION_SIDS.overwrite, LOG_FILE_OVERWRITE, breakGlass, [bucket.arnForObjects('*')], TRAIL_BUCKET_WRITERS));
-      bucket.addToResourcePolicy(denyAllBut(TRAIL_BUCKET_PROTECTION_SIDS.changes, TRAIL_BUCKET_CHANGES, [...breakGlass, props.deployRoleArn], [bucket.bucketArn]));
+      bucket.addToResourcePolicy(denyAllBut(TRAIL_BUCKET_PROTECTION_SIDS.changes, TRAIL_BUCKET_CHANGES, [...breakGlass, roles.deployer], [bucket.bucketArn]));
       const encryptedByTheTrail =
         "Log files are encrypted by CloudTrail with the trail's own KMS key; the SSE-S3 default covers the digest files, which CloudTrail writes without it.";
       acknowledgeControls(bucket, { ...BUCKET_CONTROLS.serviceWritten, s3_bucket_default_encryption_kms_check: encryptedByTheTrail });

@@ -1,7 +1,7 @@
 import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as events from 'aws-cdk-lib/aws-events';
 import type { Construct } from 'constructs';
-import { cdkBootstrapRoleArn, cdkBootstrapRoleName } from '../ci/ci-access-stack';
+import { cdkBootstrapRoleName } from '../ci/ci-access-stack';
 import { deployRegions, type StageConfig } from '../config';
 import { forwardingRule } from '../shared/forward-events';
 import { ServiceKey } from '../shared/service-key';
@@ -113,7 +113,6 @@ export class BaselineStack extends Stack {
         objectLock: settings.trail.objectLock,
         dataEventBucketPrefixes: settings.trail.uploadsDataEvents ? props.stageConfigs.map((s) => uploadsBucketArnPrefix(s.name, this.partition)) : [],
         deployRoles: accountDeployRegions(props.stageConfigs).map((region) => cdkBootstrapRoleName('cfn-exec', plan.account, region)),
-        deployRoleArn: cdkBootstrapRoleArn('cfn-exec', plan.account, plan.region, this.partition),
         // The stages of an account share its trail, so each stage's break-glass role may reach it.
         breakGlassRoleNames: [...new Set(props.stageConfigs.map((s) => s.backup.breakGlassRoleName))],
         removalPolicy,

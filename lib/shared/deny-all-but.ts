@@ -1,4 +1,17 @@
+import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type { IConstruct } from 'constructs';
+import { cdkBootstrapRoleArn } from '../ci/ci-access-stack';
+
+/**
+ * The roles the protections except, in the account and region of `scope`'s stack: a break-glass
+ * role by its name (at path /, which the ARN assumes), and CloudFormation's deploy role there
+ * (the CDK bootstrap's cfn-exec role), which must keep the right to write what it deploys.
+ */
+export function protectionRoles(scope: IConstruct): { breakGlass: (name: string) => string; deployer: string } {
+  const { account, region, partition } = Stack.of(scope);
+  return { breakGlass: (name) => `arn:${partition}:iam::${account}:role/${name}`, deployer: cdkBootstrapRoleArn('cfn-exec', account, region, partition) };
+}
 
 /**
  * A resource-policy statement denying `actions` to every principal but the roles named (by ARN):

@@ -1,10 +1,9 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as backup from 'aws-cdk-lib/aws-backup';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
-import { cdkBootstrapRoleArn } from '../ci/ci-access-stack';
-import { denyAllBut } from './deny-all-but';
+import { denyAllBut, protectionRoles } from './deny-all-but';
 
 export interface VaultProtection {
   /** "governance" or "compliance" (then `changeableForDays` is the grace period). */
@@ -38,9 +37,9 @@ export const PROTECTION_REMOVAL = ['backup:DeleteBackupVaultAccessPolicy', 'back
  * docs/disaster-recovery.md.
  */
 export function protectedVault(scope: Construct, id: string, props: ProtectedVaultProps): backup.BackupVault {
-  const { account, partition, region } = Stack.of(scope);
-  const breakGlass = `arn:${partition}:iam::${account}:role/${props.breakGlassRoleName}`;
-  const deployer = cdkBootstrapRoleArn('cfn-exec', account, region, partition);
+  const roles = protectionRoles(scope);
+  const breakGlass = roles.breakGlass(props.breakGlassRoleName);
+  const { deployer } = roles;
   return new backup.BackupVault(scope, id, {
     backupVaultName: props.vaultName,
     encryptionKey: props.key,

@@ -2,8 +2,7 @@ import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
-import { cdkBootstrapRoleArn } from '../ci/ci-access-stack';
-import { denyAllBut } from './deny-all-but';
+import { denyAllBut, protectionRoles } from './deny-all-but';
 
 export interface ServiceKeyProps {
   /** What the key protects, for the console and audits. */
@@ -54,12 +53,14 @@ export class ServiceKey extends Construct {
 
   constructor(scope: Construct, id: string, props: ServiceKeyProps) {
     super(scope, id);
-    const { account, region, partition } = Stack.of(this);
+    const { account, region } = Stack.of(this);
     const root = new iam.AccountRootPrincipal();
-    const breakGlass = `arn:${partition}:iam::${account}:role/${props.breakGlassRoleName}`;
-    const deployer = cdkBootstrapRoleArn('cfn-exec', account, region, partition);
+    const { breakGlass, deployer } = protectionRoles(this);
     const protection = props.breakGlassRoleName
-      ? [denyAllBut(KEY_PROTECTION_SIDS.destruction, KEY_DESTRUCTION, [breakGlass]), denyAllBut(KEY_PROTECTION_SIDS.policyChange, KEY_POLICY_CHANGE, [breakGlass, deployer])]
+      ? [
+          denyAllBut(KEY_PROTECTION_SIDS.destruction, KEY_DESTRUCTION, [breakGlass(props.breakGlassRoleName)]),
+          denyAllBut(KEY_PROTECTION_SIDS.policyChange, KEY_POLICY_CHANGE, [breakGlass(props.breakGlassRoleName), deployer]),
+        ]
       : [];
     this.key = new kms.Key(this, 'Key', {
       description: props.description,
