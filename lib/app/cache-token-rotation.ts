@@ -85,7 +85,7 @@ export class CacheTokenRotation extends Construct {
     });
     const fn = this.function.fn;
     // Written into this stack, which depends on the data stack (allowFrom would write it there: a cycle).
-    securityGroup.connections.allowTo(cache, cache.connections.defaultPort!, 'AUTH token rotation tests tokens');
+    securityGroup.connections.allowToDefaultPort(cache, 'AUTH token rotation tests tokens');
 
     const replicationGroupArn = `arn:${partition}:elasticache:${region}:${account}:replicationgroup:${cache.replicationGroup.ref}`;
     const statements = [
