@@ -100,9 +100,8 @@ const urlPath = z.string().regex(/^\/[\w\-./]*$/, 'not an absolute URL path. Fix
  * trailing slash. WAF compares the upload paths byte for byte, so another spelling would never match.
  */
 const exactPath = urlPath.refine(
+  // "/" and a trailing slash each leave an empty segment.
   (path) =>
-    path.length > 1 &&
-    !path.endsWith('/') &&
     path
       .slice(1)
       .split('/')
