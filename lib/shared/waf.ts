@@ -108,8 +108,13 @@ function hasHeader(name: string): Statement {
   };
 }
 
+/** A byte match on `field` as the request carries it, without any text transformation. */
+function untransformedMatch(field: Record<string, unknown>, positionalConstraint: 'EXACTLY' | 'STARTS_WITH', searchString: string): Statement {
+  return { byteMatchStatement: { fieldToMatch: field, positionalConstraint, searchString, textTransformations: [{ priority: 0, type: 'NONE' }] } };
+}
+
 function pathStartsWith(prefix: string): Statement {
-  return { byteMatchStatement: { fieldToMatch: { uriPath: {} }, positionalConstraint: 'STARTS_WITH', searchString: prefix, textTransformations: [{ priority: 0, type: 'NONE' }] } };
+  return untransformedMatch({ uriPath: {} }, 'STARTS_WITH', prefix);
 }
 
 /**
@@ -118,7 +123,7 @@ function pathStartsWith(prefix: string): Statement {
  * elsewhere; the configured paths are normalised, so the spelling a client sends is the only one.
  */
 function pathIs(path: string): Statement {
-  return { byteMatchStatement: { fieldToMatch: { uriPath: {} }, positionalConstraint: 'EXACTLY', searchString: path, textTransformations: [{ priority: 0, type: 'NONE' }] } };
+  return untransformedMatch({ uriPath: {} }, 'EXACTLY', path);
 }
 
 /**
@@ -130,7 +135,7 @@ function serverActionWithin(maxBodyBytes: number): Statement {
   return {
     andStatement: {
       statements: [
-        { byteMatchStatement: { fieldToMatch: { method: {} }, positionalConstraint: 'EXACTLY', searchString: 'POST', textTransformations: [{ priority: 0, type: 'NONE' }] } },
+        untransformedMatch({ method: {} }, 'EXACTLY', 'POST'),
         {
           regexMatchStatement: {
             fieldToMatch: { singleHeader: { Name: 'next-action' } },
