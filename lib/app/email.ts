@@ -5,6 +5,7 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as ses from 'aws-cdk-lib/aws-ses';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { ofThisAccount } from '../shared/service-trust';
 
 export interface EmailProps {
   /** The stage's own zone: the identity is its name, and the DKIM, MAIL FROM and DMARC records go into it. */
@@ -62,7 +63,7 @@ export class Email extends Construct {
         principals: [new iam.ServicePrincipal('ses.amazonaws.com')],
         actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
         resources: ['*'],
-        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+        conditions: ofThisAccount(this),
       }),
     );
     this.configurationSet.addEventDestination('ToTopic', { destination: ses.EventDestination.snsTopic(this.events), events: EMAIL_EVENTS });

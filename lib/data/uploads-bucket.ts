@@ -5,6 +5,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { accessLogBucket } from '../shared/access-log-bucket';
 import { acknowledgeControls } from '../shared/control-tower-checks';
+import { servicePrincipalOfThisAccount } from '../shared/service-trust';
 
 export interface UploadsBucketProps {
   /** Encrypts the uploads (SSE-KMS with an S3 bucket key, so KMS is called once per object batch). */
@@ -171,11 +172,11 @@ export class UploadsBucket extends Construct {
    * would give it KMS on every key ("*") when the replica key lives in another region.
    */
   private replicationRole(sourceKey: kms.IKey, destination: s3.IBucket): { role: iam.IRole; policy: iam.ManagedPolicy } {
-    const { account, region } = Stack.of(this);
+    const { region } = Stack.of(this);
     const destinationRegion = Stack.of(destination).region;
     const role = new iam.Role(this, 'ReplicationRole', {
       description: 'S3 replication of the uploads bucket to the DR region',
-      assumedBy: new iam.ServicePrincipal('s3.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': account } } }),
+      assumedBy: servicePrincipalOfThisAccount(this, 's3.amazonaws.com'),
     });
     const policy = new iam.ManagedPolicy(this, 'ReplicationPolicy', {
       description: 'Replicate the uploads bucket to its DR-region copy',

@@ -5,6 +5,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { stageResourceName } from '../shared/naming';
 import { ServiceKey } from '../shared/service-key';
+import { ofThisAccount } from '../shared/service-trust';
 
 export interface AlarmTopicProps {
   /**
@@ -36,7 +37,6 @@ export class AlarmTopic extends Construct {
 
   constructor(scope: Construct, id: string, props: AlarmTopicProps) {
     super(scope, id);
-    const { account } = Stack.of(this);
     const key = new ServiceKey(this, 'Key', { description: 'Stage alarm notifications', services: ['sns'], removalPolicy: props.removalPolicy }).key;
     // Alarms, rules and budgets publish as their service and need the key to do it. CloudWatch
     // carries aws:SourceAccount into the key request; EventBridge does not (AWS documents the
@@ -48,7 +48,7 @@ export class AlarmTopic extends Construct {
         principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
         resources: ['*'],
-        conditions: { StringEquals: { 'aws:SourceAccount': account } },
+        conditions: ofThisAccount(this),
       }),
     );
     key.addToResourcePolicy(
@@ -66,7 +66,7 @@ export class AlarmTopic extends Construct {
         principals: PUBLISHERS.map((service) => new iam.ServicePrincipal(service)),
         actions: ['sns:Publish'],
         resources: [this.topic.topicArn],
-        conditions: { StringEquals: { 'aws:SourceAccount': account } },
+        conditions: ofThisAccount(this),
       }),
     );
     for (const email of props.emails) this.topic.addSubscription(new subscriptions.EmailSubscription(email));
