@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { STAGE_NAMES } from '../lib/config';
@@ -156,5 +156,60 @@ describe('the architecture diagram in README.md', () => {
     expect(readme.slice(start + DIAGRAM_START.length + 1, end).trim()).toBe(expected);
     expect(expected).toContain('prod_App');
     expect(expected).toContain('Baseline_333333333333_eu_west_1');
+  });
+});
+
+/** Markdown and code that cite a section as `<file>, "<heading>"`, e.g. docs/runbooks.md, "Reach the database". */
+const CITING = ['README.md', 'CONTRIBUTING.md', 'docs', 'lib', 'scripts', 'lambda', 'bin', '.github'];
+const CITATION = /\b(README|CONTRIBUTING\.md|docs\/[a-z-]+\.md),? "([^"\n]+)"/g;
+
+function textFiles(path: string): string[] {
+  const full = join(PROJECT_ROOT, path);
+  if (!statSync(full).isDirectory()) return [path];
+  return readdirSync(full).flatMap((entry) => (entry === 'node_modules' ? [] : textFiles(join(path, entry))));
+}
+
+describe('the docs point where the text is', () => {
+  const sources = CITING.flatMap(textFiles).filter((f) => /\.(md|ts|ya?ml|sh|json)$/.test(f));
+
+  test('every section a file cites is a heading of the file it names', () => {
+    const broken: string[] = [];
+    let count = 0;
+    for (const source of sources) {
+      for (const [, cited, heading] of readFileSync(join(PROJECT_ROOT, source), 'utf8').matchAll(CITATION)) {
+        count++;
+        const target = cited === 'README' ? 'README.md' : cited;
+        const headings = existsSync(join(PROJECT_ROOT, target))
+          ? [...readFileSync(join(PROJECT_ROOT, target), 'utf8').matchAll(/^#+ (.+)$/gm)].map((m) => m[1].toLowerCase())
+          : [];
+        if (!headings.some((h) => h.startsWith(heading.toLowerCase()))) broken.push(`${source}: ${cited}, "${heading}"`);
+      }
+    }
+    expect(count).toBeGreaterThan(50);
+    expect(broken).toEqual([]);
+  });
+
+  test('every relative link of the README and docs/ names a file that exists', () => {
+    const broken = texts.flatMap(({ file, text }) =>
+      [...text.matchAll(/\]\(((?!https?:|#)[^)#\s]+)/g)].map((m) => join(file.includes('/') ? 'docs' : '.', m[1])).filter((target) => !existsSync(join(PROJECT_ROOT, target))),
+    );
+    expect(broken).toEqual([]);
+  });
+});
+
+describe("the README's layout", () => {
+  const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8');
+  const section = /<!-- layout:start[^\n]*\n```\n([\s\S]*?)```\n<!-- layout:end -->/.exec(readme)?.[1] ?? '';
+  const paths = section.split('\n').flatMap((line) => (line.trim() ? [line.split(/\s+/)[0]] : []));
+
+  test('names only paths that exist', () => {
+    expect(paths.length).toBeGreaterThan(10);
+    expect(paths.filter((path) => !existsSync(join(PROJECT_ROOT, path)))).toEqual([]);
+  });
+
+  test('names every folder of lib/ and every top-level folder the layout rule fixes', () => {
+    const folders = readdirSync(join(PROJECT_ROOT, 'lib'), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? [`lib/${e.name}/`] : []));
+    expect(folders.filter((folder) => !paths.includes(folder))).toEqual([]);
+    for (const top of ['bin/app.ts', 'lambda/', 'scripts/', 'test/', 'docs/']) expect(paths).toContain(top);
   });
 });

@@ -327,9 +327,9 @@ describe('pull-request build (pr.yml): the checked-out code, no rights', () => {
     expect(job.steps[0].with?.['persist-credentials']).toBe(false);
   });
 
-  test("installs the pinned Python tools and runs the README's commands (the one CI job: npm test lints too)", () => {
+  test("installs the prerequisites and runs the README's commands (the one CI job: npm test lints too)", () => {
     const commands = job.steps.map((s) => s.run ?? '');
-    expect(commands).toContainEqual(expect.stringContaining('pip install -r requirements-dev.txt'));
+    expect(commands).toContain('bash scripts/prerequisites.sh');
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
     const block = /## Set up and check[^\n]*\n+```bash\n([\s\S]*?)```/.exec(readme)![1].trim().split('\n');
     expect(block).toEqual(['npm ci', 'npm test']);

@@ -35,7 +35,7 @@ export const EMAIL_EVENTS = [ses.EmailSendingEvent.BOUNCE, ses.EmailSendingEvent
  * DMARC record, and a
  * configuration set with reputation metrics whose bounce, complaint, reject and delivery events go
  * to an encrypted SNS topic and to CloudWatch. Leaving the SES sandbox is a manual account step
- * (README, "Email").
+ * (docs/app-contract.md, "Email (SES)").
  */
 export class Email extends Construct {
   readonly identity: ses.EmailIdentity;

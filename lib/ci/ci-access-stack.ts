@@ -206,7 +206,7 @@ export class CiAccessStack extends Stack {
    * claims", January 2026): the workflow file and the ref it ran from (`job_workflow_ref`, `ref`),
    * the environment, and the repository's numeric id, which a name freed by a rename or deletion
    * and taken by another account does not carry. A rename or transfer changes the names in
-   * `job_workflow_ref` and `sub`, so `ci.repository` follows it (README, "First deployment").
+   * `job_workflow_ref` and `sub`, so `ci.repository` follows it (docs/first-deployment.md, "First deployment").
    *
    * `sub` comes in two formats (GitHub, OpenID Connect reference, "Immutable subject claims"):
    * `repo:<owner>/<repo>:environment:<env>`, and `repo:<owner>@<owner id>/<repo>@<repository
