@@ -179,9 +179,7 @@ describe('the docs point where the text is', () => {
       for (const [, cited, heading] of readFileSync(join(PROJECT_ROOT, source), 'utf8').matchAll(CITATION)) {
         count++;
         const target = cited === 'README' ? 'README.md' : cited;
-        const headings = existsSync(join(PROJECT_ROOT, target))
-          ? [...readFileSync(join(PROJECT_ROOT, target), 'utf8').matchAll(/^#+ (.+)$/gm)].map((m) => m[1].toLowerCase())
-          : [];
+        const headings = existsSync(join(PROJECT_ROOT, target)) ? [...readFileSync(join(PROJECT_ROOT, target), 'utf8').matchAll(/^#+ (.+)$/gm)].map((m) => m[1].toLowerCase()) : [];
         if (!headings.some((h) => h.startsWith(heading.toLowerCase()))) broken.push(`${source}: ${cited}, "${heading}"`);
       }
     }

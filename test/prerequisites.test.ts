@@ -23,7 +23,9 @@ describe('the prerequisites command (scripts/prerequisites.sh)', () => {
   test('with --check names every missing tool with how to install it, installs nothing, and exits 1', () => {
     const run = spawnSync('bash', [SCRIPT, '--check'], { encoding: 'utf8', env: { PATH: barePath() } });
     expect(run.status).toBe(1);
-    expect(run.stdout).toContain('missing: shellcheck skopeo docker-registry redis-server openssl (Debian/Ubuntu: sudo apt-get install shellcheck skopeo docker-registry redis-server openssl)');
+    expect(run.stdout).toContain(
+      'missing: shellcheck skopeo docker-registry redis-server openssl (Debian/Ubuntu: sudo apt-get install shellcheck skopeo docker-registry redis-server openssl)',
+    );
     expect(run.stdout).toContain('missing: cfn-lint 1.51.0 and moto 5.2.1 (python3 -m pip install -r requirements-dev.txt)');
     expect(run.stdout).not.toMatch(/installing/);
     expect(run.stderr).toBe('Install the above, then run this again.\n');
