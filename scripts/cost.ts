@@ -9,8 +9,8 @@
  */
 import { readFlags } from './lib/args';
 import { readAssembly, UsageError } from './lib/assembly';
-import { BACKUP_ASSUMPTIONS, type BackupAssumptions, backupAssumptionLines } from './lib/backup-cost';
 import { assumptionLines, estimateAssembly, type StageCost } from './lib/cost';
+import { BACKUP_ASSUMPTIONS, type BackupAssumptions, backupAssumptionLines } from './lib/pricing/backups';
 
 interface Args {
   assembly: string;

@@ -13,20 +13,15 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { readFlags } from './lib/args';
 import { UsageError } from './lib/assembly';
+import { compare, formatComparison, type Pinned, ssmClient } from './lib/nat-image';
 import { refusal } from './lib/release';
 
 const USAGE = 'usage: nat-image [--region REGION ...] [--write]';
 
 /** Where the pinned images live. */
 export const IMAGES_FILE = join(__dirname, '..', 'lib', 'network', 'nat-instance-images.json');
-
-interface Pinned {
-  readonly parameter: string;
-  readonly images: Record<string, { imageId: string; published: string }>;
-}
 
 export interface NatImageArgs {
   readonly regions: readonly string[];
@@ -44,45 +39,7 @@ export function parseArgs(argv: readonly string[]): NatImageArgs {
   return { regions, write };
 }
 
-/** One region's pinned and published image. */
-export interface Comparison {
-  readonly region: string;
-  readonly pinned?: string;
-  readonly current?: string;
-  readonly published?: string;
-  /** Why the region could not be read. */
-  readonly problem?: string;
-}
-
-/** Reads the published image of each region. */
-export async function compare(pinned: Pinned, regions: readonly string[], ssmFor: (region: string) => Pick<SSMClient, 'send'>): Promise<Comparison[]> {
-  const out: Comparison[] = [];
-  for (const region of regions) {
-    const before = pinned.images[region]?.imageId;
-    try {
-      const { Parameter } = await ssmFor(region).send(new GetParameterCommand({ Name: pinned.parameter }));
-      out.push({ region, pinned: before, current: Parameter?.Value, published: Parameter?.LastModifiedDate?.toISOString().slice(0, 10) });
-    } catch (error) {
-      // No credentials at all stops the run (exit 2); a region that cannot be read is reported with the rest.
-      if ((error as Error).name === 'CredentialsProviderError') throw new UsageError(`no usable AWS credentials (${(error as Error).message}): any account's will do.`);
-      out.push({ region, pinned: before, problem: `${(error as Error).name}: ${(error as Error).message}` });
-    }
-  }
-  return out;
-}
-
-export function formatComparison(rows: readonly Comparison[]): string[] {
-  return rows.map((r) => {
-    if (r.problem) return `${r.region}: could not read (${r.problem})`;
-    if (r.pinned === r.current) return `${r.region}: ${r.current} pinned, the newest (published ${r.published})`;
-    return `${r.region}: ${r.pinned ?? 'nothing'} pinned, ${r.current} published ${r.published}`;
-  });
-}
-
-export async function main(
-  argv = process.argv.slice(2),
-  { file = IMAGES_FILE, ssmFor = (region: string) => new SSMClient({ region, maxAttempts: 5 }) }: { file?: string; ssmFor?: (region: string) => Pick<SSMClient, 'send'> } = {},
-): Promise<number> {
+export async function main(argv = process.argv.slice(2), { file = IMAGES_FILE, ssmFor = ssmClient }: { file?: string; ssmFor?: typeof ssmClient } = {}): Promise<number> {
   try {
     const args = parseArgs(argv);
     const pinned = JSON.parse(readFileSync(file, 'utf8')) as Pinned;

@@ -14,25 +14,11 @@
  * Exit codes: 0 ready, 1 not ready (the list says what is missing), 2 could not check, or bad arguments.
  */
 import { Resolver } from 'node:dns/promises';
-import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { ConfigServiceClient } from '@aws-sdk/client-config-service';
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { ECRClient } from '@aws-sdk/client-ecr';
-import { ECSClient } from '@aws-sdk/client-ecs';
-import { GuardDutyClient } from '@aws-sdk/client-guardduty';
-import { IAMClient } from '@aws-sdk/client-iam';
-import { RDSClient } from '@aws-sdk/client-rds';
-import { Route53Client } from '@aws-sdk/client-route-53';
-import { SecurityHubClient } from '@aws-sdk/client-securityhub';
-import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
-import { SESv2Client } from '@aws-sdk/client-sesv2';
-import { SSMClient } from '@aws-sdk/client-ssm';
-import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { cdkBootstrapRoleArn } from '../lib/ci/ci-access-stack';
 import { loadStages, STAGE_NAMES, type StageConfig, StageConfigError } from '../lib/config';
 import { addContext, readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
-import { formatPreflight, type PreflightClients, preflight } from './lib/preflight';
+import { formatPreflight, preflight } from './lib/preflight';
+import { asLookupRole, defaultClients } from './lib/preflight-clients';
 
 const USAGE = `usage: preflight --stage ${STAGE_NAMES.join('|')} [-c KEY=VALUE ...] [--image TAG|DIGEST] [--wait-for-image SECONDS] [--lookup-role]`;
 
@@ -67,42 +53,6 @@ export function stageConfig(args: PreflightArgs): StageConfig {
   return loadStages({ ...args.context, stages: args.stage }).selected[0];
 }
 
-/** Temporary credentials (the lookup role's). */
-interface Credentials {
-  readonly accessKeyId: string;
-  readonly secretAccessKey: string;
-  readonly sessionToken?: string;
-}
-
-/** What every client gets besides its region: the lookup role's credentials, another endpoint. */
-export interface ClientSettings {
-  readonly credentials?: Credentials;
-  readonly endpoint?: string;
-}
-
-export function defaultClients(config: StageConfig, settings: ClientSettings = {}): PreflightClients {
-  const base = { ...settings, region: config.region };
-  return {
-    sts: new STSClient(base),
-    route53: new Route53Client({ ...base, region: 'us-east-1' }),
-    ssm: (region) => new SSMClient({ ...base, region }),
-    rds: (region) => new RDSClient({ ...base, region }),
-    ecr: new ECRClient(base),
-    sesv2: new SESv2Client(base),
-    serviceQuotas: new ServiceQuotasClient(base),
-    ec2: new EC2Client(base),
-    cfn: new CloudFormationClient(base),
-    ecs: new ECSClient(base),
-    baseline: {
-      cfn: (region) => new CloudFormationClient({ ...base, region }),
-      guardDuty: (region) => new GuardDutyClient({ ...base, region }),
-      securityHub: (region) => new SecurityHubClient({ ...base, region }),
-      config: (region) => new ConfigServiceClient({ ...base, region }),
-      iam: new IAMClient({ ...base, region: 'us-east-1' }),
-    },
-  };
-}
-
 export async function main(argv = process.argv.slice(2), clientsFor = defaultClients): Promise<number> {
   let args: PreflightArgs;
   let config: StageConfig;
@@ -118,17 +68,11 @@ export async function main(argv = process.argv.slice(2), clientsFor = defaultCli
   }
   let clients = clientsFor(config);
   if (args.lookupRole) {
-    // The account check runs with the caller's own credentials; the rest as the lookup role.
-    const role = cdkBootstrapRoleArn('lookup', config.account, config.region);
     try {
-      const caller = await clients.sts.send(new GetCallerIdentityCommand({}));
-      if (caller.Account === config.account) {
-        const { Credentials: c } = await clients.sts.send(new AssumeRoleCommand({ RoleArn: role, RoleSessionName: `preflight-${config.name}` }));
-        const lookup = clientsFor(config, { credentials: { accessKeyId: c!.AccessKeyId!, secretAccessKey: c!.SecretAccessKey!, sessionToken: c!.SessionToken } });
-        clients = { ...lookup, sts: clients.sts };
-      }
+      clients = await asLookupRole(config, clients, clientsFor);
     } catch (error) {
-      console.error(`preflight: could not assume ${role}: ${(error as Error).message}. Is ${config.account}/${config.region} bootstrapped, and may the caller assume it?`);
+      if (!(error instanceof UsageError)) throw error;
+      console.error(`preflight: ${error.message}`);
       return 2;
     }
   }

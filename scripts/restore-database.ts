@@ -21,43 +21,16 @@
  * 1 the restore failed or was refused, 2 bad arguments or no credentials for the stage's account
  * (nothing was changed).
  */
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { RDSClient } from '@aws-sdk/client-rds';
-import { STSClient } from '@aws-sdk/client-sts';
-import { STAGE_NAMES, type StageConfig, type StageName } from '../lib/config';
+import { STAGE_NAMES, type StageConfig } from '../lib/config';
 import { stageResourceName } from '../lib/shared/naming';
 import { addContext, readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
 import { accountProblem } from './lib/credentials';
 import { operatorConfig, refusal } from './lib/release';
-import {
-  applySettings,
-  databaseDrift,
-  describe,
-  differences,
-  type InstanceSettings,
-  pointInTimeProblem,
-  type RestoreSource,
-  replicateBackups,
-  restoreInstance,
-  settingsOf,
-  swapIn,
-  type Waiting,
-  waitAvailable,
-} from './lib/restore';
+import type { Waiting } from './lib/restore';
+import { type RestoreArgs, restoreClients, runRestore } from './lib/restore-database';
 
 const USAGE = `usage: restore --stage ${STAGE_NAMES.join('|')} (--snapshot SNAPSHOT_ID | --to-time ISO-TIME|latest) [--replace] [--account ID] [-c KEY=VALUE ...] [--yes]`;
-
-export interface RestoreArgs {
-  readonly stage: StageName;
-  /** A snapshot id, or a time (`latest` for the latest restorable time). */
-  readonly from: { readonly snapshot: string } | { readonly time: Date | 'latest' };
-  /** alongside: a repair copy next to the stage database; replace: the copy takes its place. */
-  readonly mode: 'alongside' | 'replace';
-  readonly yes: boolean;
-  readonly account?: string;
-  readonly context: Record<string, string>;
-}
 
 export function parseArgs(argv: readonly string[]): RestoreArgs {
   let stage: string | undefined;
@@ -93,166 +66,6 @@ export function parseArgs(argv: readonly string[]): RestoreArgs {
     from = { time: parsed };
   }
   return { stage: name, from, mode: replace ? 'replace' : 'alongside', yes, account, context };
-}
-
-export interface RestoreClients {
-  readonly rds: RDSClient | Pick<RDSClient, 'send'>;
-  /** RDS in the stage's DR region, to replicate automated backups there again. */
-  readonly rdsDr: RDSClient | Pick<RDSClient, 'send'>;
-  /** CloudFormation in the DR region: the DR stack's key ARN. */
-  readonly cloudformationDr: CloudFormationClient | Pick<CloudFormationClient, 'send'>;
-  /** CloudFormation in the stage's region: drift detection on the data stack. */
-  readonly cloudformation: CloudFormationClient | Pick<CloudFormationClient, 'send'>;
-}
-
-const describeFrom = (from: RestoreArgs['from']) =>
-  'snapshot' in from ? `snapshot ${from.snapshot}` : from.time === 'latest' ? 'the latest restorable time' : `the state of ${from.time.toISOString()}`;
-
-/** Runs the restore (or prints its plan) and returns the exit code; `wait.log` gets every line. */
-export async function runRestore(args: RestoreArgs, clients: RestoreClients, wait: Waiting, config: StageConfig = operatorConfig(args.stage, args, {})): Promise<number> {
-  const names = {
-    current: stageResourceName(args.stage),
-    restored: stageResourceName(args.stage, 'restored'),
-    old: stageResourceName(args.stage, 'old'),
-    repair: stageResourceName(args.stage, 'repair'),
-  };
-  const say = wait.log;
-  const current = await describe(clients.rds, names.current);
-  if (!current) {
-    say(`REFUSED: ${names.current} does not exist in ${config.region}. Restore into the DR region by the runbook instead (docs/disaster-recovery.md).`);
-    return 1;
-  }
-  const source: RestoreSource = 'snapshot' in args.from ? { snapshot: args.from.snapshot } : { source: names.current, time: args.from.time };
-  if ('time' in args.from) {
-    const problem = pointInTimeProblem(current, args.from.time, wait.now());
-    if (problem) {
-      say(`REFUSED: ${problem}`);
-      return 1;
-    }
-  }
-  const taken = args.mode === 'replace' ? [names.restored, names.old] : [names.repair];
-  for (const name of taken) {
-    if (await describe(clients.rds, name)) {
-      say(`REFUSED: ${name} already exists: an earlier restore was not finished. Delete or rename it first (docs/disaster-recovery.md).`);
-      return 1;
-    }
-  }
-  const run: RestoreRun = { args, clients, wait, config, settings: settingsOf(current), source };
-  return args.mode === 'alongside' ? alongside(run, names.repair) : replace(run, names);
-}
-
-/** What both restores work from: the arguments, the clients, the current instance's settings and where to restore from. */
-interface RestoreRun {
-  readonly args: RestoreArgs;
-  readonly clients: RestoreClients;
-  readonly wait: Waiting;
-  readonly config: StageConfig;
-  readonly settings: InstanceSettings;
-  readonly source: RestoreSource;
-}
-
-/** A repair copy next to the stage database: its settings, but single-AZ, one day of backups and deletable. */
-async function alongside({ args, clients, wait, config, settings, source }: RestoreRun, repair: string): Promise<number> {
-  const say = wait.log;
-  // Deletion protection stays off (the restore and applySettings never set it) and nothing replicates a repair copy.
-  const copy: InstanceSettings = { ...settings, multiAz: false, backupRetention: 1 };
-  const plan = [
-    `restore ${describeFrom(args.from)} as ${repair} next to ${stageResourceName(args.stage)}, which keeps serving (${copy.instanceClass}, single-AZ, subnet group ${copy.subnetGroup}, security groups ${copy.securityGroups.join(' ')})`,
-    `give it a managed master secret (key ${copy.masterSecretKmsKeyId ?? 'the RDS default'}), IAM logins, Performance Insights ${copy.performanceInsights.enabled}, monitoring every ${copy.monitoring.intervalSeconds} s, 1 day of backups`,
-  ];
-  if (!args.yes) {
-    say(`Would, for ${stageResourceName(args.stage)} in ${config.region}:`);
-    for (const [i, step] of plan.entries()) say(`  ${i + 1}. ${step}`);
-    say('Nothing stops: the stage goes on using its database. Run again with --yes.');
-    return 0;
-  }
-  say(`1/2 ${plan[0]}`);
-  await restoreInstance(clients.rds, source, repair, copy);
-  await waitAvailable(clients.rds, repair, wait);
-  say(`2/2 ${plan[1]}`);
-  await applySettings(clients.rds, repair, copy);
-  const restored = await waitAvailable(clients.rds, repair, wait, { secret: true });
-  say(`REPAIR COPY READY: ${repair} at ${restored.Endpoint?.Address ?? '(no endpoint yet)'}:${restored.Endpoint?.Port ?? 5432}, ${describeFrom(args.from)}.`);
-  say('Next (docs/disaster-recovery.md, "Repairing from a copy"):');
-  say(
-    `  - read or copy back what was lost, as webapp_app or webapp_migrator with an IAM token for ${restored.Endpoint?.Address ?? repair} (same security group as the stage database);`,
-  );
-  say(`  - then delete it: aws rds delete-db-instance --db-instance-identifier ${repair} --skip-final-snapshot --delete-automated-backups`);
-  return 0;
-}
-
-/** The copy takes the stage database's place (the old one is kept), and the stacks are proven unchanged. */
-async function replace({ args, clients, wait, config, settings, source }: RestoreRun, names: { current: string; restored: string; old: string }): Promise<number> {
-  const say = wait.log;
-  const plan = [
-    `restore ${describeFrom(args.from)} as ${names.restored} (${settings.instanceClass}, Multi-AZ ${settings.multiAz}, subnet group ${settings.subnetGroup}, security groups ${settings.securityGroups.join(' ')})`,
-    `apply what a restore drops: a managed master secret (key ${settings.masterSecretKmsKeyId ?? 'the RDS default'}), ${settings.backupRetention} days of backups, Performance Insights ${settings.performanceInsights.enabled}, monitoring every ${settings.monitoring.intervalSeconds} s`,
-    `rename ${names.current} to ${names.old} (kept, with its secret) and ${names.restored} to ${names.current}, deletion protection ${settings.deletionProtection}`,
-    settings.backupReplication.length > 0
-      ? settings.backupReplication.map((r) => `replicate the automated backups to ${r.region} again`).join('; ')
-      : 'no automated-backup replication to restart',
-    `check with CloudFormation drift detection that ${args.stage}-Data's database instance matches its template`,
-  ];
-  if (!args.yes) {
-    say(`Would, for ${names.current} in ${config.region}:`);
-    for (const [i, step] of plan.entries()) say(`  ${i + 1}. ${step}`);
-    say('Stop writes first (docs/disaster-recovery.md, step 2), then run again with --yes.');
-    return 0;
-  }
-
-  say(`1/5 ${plan[0]}`);
-  await restoreInstance(clients.rds, source, names.restored, settings);
-  await waitAvailable(clients.rds, names.restored, wait);
-  say(`2/5 ${plan[1]}`);
-  await applySettings(clients.rds, names.restored, settings);
-  const restored = await waitAvailable(clients.rds, names.restored, wait, { secret: true });
-  const diff = differences(settings, settingsOf(restored));
-  if (diff.length > 0) {
-    say(`STOPPED before the swap: ${names.restored} differs from ${names.current}: ${diff.join('; ')}. Fix it by hand (aws rds modify-db-instance), then swap by the runbook.`);
-    return 1;
-  }
-  say(`3/5 ${plan[2]}`);
-  await swapIn(clients.rds, names, wait, settings.deletionProtection);
-  say(`4/5 ${plan[3]}`);
-  if (settings.backupReplication.length > 0) {
-    const key = await drBackupKey(clients.cloudformationDr, args.stage);
-    const arn = (await describe(clients.rds, names.current))!.DBInstanceArn!;
-    await replicateBackups(clients.rdsDr, arn, key, config.backup.automatedBackupReplicationDays);
-  }
-  say(`5/5 ${plan[4]}`);
-  let drift: string;
-  try {
-    drift = await databaseDrift(clients.cloudformation, `${args.stage}-Data`, names.current, wait);
-  } catch (error) {
-    drift = `drift detection did not run (${(error as Error).name}: ${(error as Error).message}): run it by hand (aws cloudformation detect-stack-drift --stack-name ${args.stage}-Data)`;
-  }
-  say(`    ${drift}`);
-  say(`RESTORED: ${names.current} is the copy of ${describeFrom(args.from)}; ${names.old} is kept.`);
-  say('Next (docs/disaster-recovery.md, steps 4-6):');
-  say(`  - deploy the stage, data first, as the pipeline would: npm run deploy -- --stage ${args.stage} -c rerunDatabaseSetup=${Math.floor(wait.now().getTime() / 1000)} --yes`);
-  say('  - set the services back to their capacity (step 5), check the site and the dashboard;');
-  say(`  - once the restore is accepted: aws rds modify-db-instance --db-instance-identifier ${names.old} --no-deletion-protection, then delete it (a final snapshot is kept).`);
-  return drift.includes('DRIFTED') ? 1 : 0;
-}
-
-/** The DR backup key's ARN, from the DR stack's output. */
-async function drBackupKey(cf: RestoreClients['cloudformationDr'], stage: string): Promise<string> {
-  const stack = (await cf.send(new DescribeStacksCommand({ StackName: `${stage}-Dr` }))).Stacks?.[0];
-  const key = stack?.Outputs?.find((o) => o.OutputKey === 'BackupKeyArn')?.OutputValue;
-  if (!key)
-    throw new Error(`${stage}-Dr has no output BackupKeyArn: deploy the DR stack, then run: aws rds start-db-instance-automated-backups-replication (docs/disaster-recovery.md)`);
-  return key;
-}
-
-/** The stage's clients: RDS and CloudFormation in its region and its DR region, STS to check the account. */
-export function restoreClients(config: StageConfig): RestoreClients & { readonly sts: Pick<STSClient, 'send'> } {
-  return {
-    sts: new STSClient({ region: config.region }),
-    rds: new RDSClient({ region: config.region }),
-    rdsDr: new RDSClient({ region: config.drRegion }),
-    cloudformationDr: new CloudFormationClient({ region: config.drRegion }),
-    cloudformation: new CloudFormationClient({ region: config.region }),
-  };
 }
 
 const realTime: Waiting = {

@@ -9,17 +9,12 @@
  * Exit codes: 0 restored and verified, 1 the drill failed (or could not clean up), 2 bad arguments
  * or no credentials for the stage's account (nothing was started).
  */
-import { BackupClient } from '@aws-sdk/client-backup';
-import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { LambdaClient } from '@aws-sdk/client-lambda';
-import { RDSClient } from '@aws-sdk/client-rds';
-import { STSClient } from '@aws-sdk/client-sts';
 import { STAGE_NAMES, STAGES } from '../lib/config';
 import { AWS_REGIONS, closest } from '../lib/config/aws-catalog';
 import { readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
 import { accountProblem } from './lib/credentials';
-import { type DrillClients, drillSummary, runDrill } from './lib/drill';
+import { drillClients, drillSummary, runDrill } from './lib/drill';
 
 const USAGE = `usage: restore-drill --stage ${STAGE_NAMES.join('|')} [--region REGION]`;
 
@@ -37,18 +32,6 @@ export function parseArgs(argv: readonly string[]): { stage: string; region: str
     throw new UsageError(`--region ${region} is not an AWS region; the closest are ${closest(region, AWS_REGIONS).join(', ')}. ${USAGE}`);
   }
   return { stage: name, region: region ?? STAGES[name].region };
-}
-
-/** The drill's clients, in the region it restores in. */
-export function drillClients(region: string): DrillClients & { readonly sts: Pick<STSClient, 'send'> } {
-  const config = { region };
-  return {
-    sts: new STSClient(config),
-    cloudformation: new CloudFormationClient(config),
-    backup: new BackupClient(config),
-    lambda: new LambdaClient(config),
-    rds: new RDSClient(config),
-  };
 }
 
 async function drill(argv: readonly string[], clientsFor: typeof drillClients): Promise<number> {

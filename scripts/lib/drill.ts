@@ -1,14 +1,15 @@
 import {
-  type BackupClient,
+  BackupClient,
   DescribeRestoreJobCommand,
   type DescribeRestoreJobCommandOutput,
   GetRecoveryPointRestoreMetadataCommand,
   ListRecoveryPointsByBackupVaultCommand,
   StartRestoreJobCommand,
 } from '@aws-sdk/client-backup';
-import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
-import { DeleteDBInstanceCommand, type RDSClient } from '@aws-sdk/client-rds';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { DeleteDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
+import { STSClient } from '@aws-sdk/client-sts';
 import { RESTORE_TESTING_OUTPUTS, type RestoreTestingOutput, restoreTestingOutputKey } from '../../lib/data/restore-testing';
 import { PROJECT } from '../../lib/shared/naming';
 import { attachManagedSecret, waitAvailable } from './restore';
@@ -24,6 +25,18 @@ export interface DrillClients {
   readonly backup: Pick<BackupClient, 'send'>;
   readonly lambda: Pick<LambdaClient, 'send'>;
   readonly rds: Pick<RDSClient, 'send'>;
+}
+
+/** The drill's clients, in the region it restores in. */
+export function drillClients(region: string): DrillClients & { readonly sts: Pick<STSClient, 'send'> } {
+  const config = { region };
+  return {
+    sts: new STSClient(config),
+    cloudformation: new CloudFormationClient(config),
+    backup: new BackupClient(config),
+    lambda: new LambdaClient(config),
+    rds: new RDSClient(config),
+  };
 }
 
 export interface DrillOptions {

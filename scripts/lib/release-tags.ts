@@ -1,10 +1,19 @@
 /**
  * Release tags in a stage's registry (lib/registry/release-tag.ts): whether an image carries its
  * own, and adding it. ECR retags without moving layers: BatchGetImage the manifest, PutImage it
- * again under the new tag, which immutable repositories allow for a tag not yet used.
+ * again under the new tag, which immutable repositories allow for a tag not yet used. And what
+ * `npm run release-tag` works out: the images to tag, refusing another account's credentials and
+ * an image the registry does not hold.
  */
-import { BatchGetImageCommand, DescribeImagesCommand, type ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { BatchGetImageCommand, DescribeImagesCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { STSClient } from '@aws-sdk/client-sts';
+import { loadStages, STAGES, type StageName } from '../../lib/config';
 import { isRelease, releaseTag } from '../../lib/registry/release-tag';
+import { UsageError } from './assembly';
+import { accountProblem } from './credentials';
+import { imageRef, runningRelease, stageAccount } from './release';
 
 type Ecr = Pick<ECRClient, 'send'>;
 
@@ -64,4 +73,86 @@ export function unreleased(stage: string, where: string, image: RegistryImage | 
   if (!image) return `the image ${ref} is not in the ${stage} registry (${where})`;
   if (image.released) return undefined;
   return `the image ${ref} (${image.digest}) is not tagged as a release in the ${stage} registry (${where}): its build tags expire after 30 days, even while ${stage} runs it. Tag it first: ${releaseTagCommand(stage, image.digest)}`;
+}
+
+export interface ReleaseTagArgs {
+  readonly stage: StageName;
+  readonly image?: string;
+  readonly running: boolean;
+  readonly account?: string;
+  readonly context: Record<string, string>;
+  readonly waitForImageSeconds: number;
+  readonly yes: boolean;
+}
+
+export interface ReleaseTagClients {
+  readonly sts: STSClient;
+  readonly ecr: ECRClient;
+  readonly cfn: CloudFormationClient;
+  readonly ecs: ECSClient;
+}
+
+/** What the command found: each image with whether it needs the tag. */
+export interface ReleaseTagPlan {
+  readonly stage: StageName;
+  readonly region: string;
+  readonly repositoryName: string;
+  readonly where: string;
+  readonly images: readonly (RegistryImage & { readonly why: string })[];
+}
+
+/**
+ * Finds the images to tag (the configured or given one, and with --running what runs now),
+ * refusing credentials of another account and an image the registry does not hold.
+ */
+export async function planReleaseTag(
+  args: ReleaseTagArgs,
+  env: NodeJS.ProcessEnv,
+  clientsFor: (region: string) => ReleaseTagClients,
+  wait: { now: () => number; sleep: (ms: number) => Promise<void> } = { now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) },
+): Promise<ReleaseTagPlan> {
+  const account = stageAccount(args.stage, args, env, STAGES[args.stage].account);
+  const config = loadStages({ ...args.context, [`${args.stage}.account`]: account, stages: args.stage }).selected[0];
+  const clients = clientsFor(config.region);
+  const problem = await accountProblem(clients.sts, account, args.stage);
+  if (problem) throw new UsageError(problem);
+  const { repositoryName } = config.image;
+  const where = `${account}/${config.region} ${repositoryName}`;
+
+  const wanted: { ref: string; why: string }[] = [];
+  if (args.image || !args.running) wanted.push({ ref: args.image ?? config.image.tag, why: args.image ? 'given with --image' : `the ${args.stage} config's image` });
+  if (args.running) {
+    const running = await runningRelease(clients, args.stage);
+    if (!running) throw new UsageError(`${args.stage} runs no web service yet (no ${args.stage}-App stack): there is no running image to tag.`);
+    wanted.push({ ref: imageRef(running.image), why: 'what the web tasks run now' });
+  }
+
+  const images: ReleaseTagPlan['images'][number][] = [];
+  for (const { ref, why } of wanted) {
+    const deadline = wait.now() + args.waitForImageSeconds * 1000;
+    let found = await findImage(clients.ecr, repositoryName, ref);
+    while (!found && wait.now() < deadline) {
+      await wait.sleep(10_000);
+      found = await findImage(clients.ecr, repositoryName, ref);
+    }
+    if (!found) {
+      throw new UsageError(
+        `the image ${ref} (${why}) is not in the ${args.stage} registry (${where})${args.waitForImageSeconds ? ` after ${args.waitForImageSeconds} s` : ''}: push it, or wait for replication (--wait-for-image 900).`,
+      );
+    }
+    if (!images.some((i) => i.digest === found.digest)) images.push({ ...found, why });
+  }
+  return { stage: args.stage, region: config.region, repositoryName, where, images };
+}
+
+export function formatReleaseTagPlan(plan: ReleaseTagPlan): string[] {
+  return [
+    `release tags in the ${plan.stage} registry (${plan.where})`,
+    ...plan.images.map((i) => `  ${i.ref} (${i.why}, ${i.digest}): ${i.released ? 'a release already' : `tag ${releaseTag(i.digest)}`}`),
+  ];
+}
+
+export function releaseTagClients(region: string): ReleaseTagClients {
+  const options = { region, maxAttempts: 5, retryMode: 'adaptive' as const };
+  return { sts: new STSClient(options), ecr: new ECRClient(options), cfn: new CloudFormationClient(options), ecs: new ECSClient(options) };
 }

@@ -15,7 +15,7 @@ import {
  * drops most of them), gets its own RDS-managed master secret, and takes over the current
  * instance's name, so its endpoint, the stacks' references and the app's IAM login (any
  * instance's webapp_app user in the stage account) all stay valid. docs/disaster-recovery.md walks through them;
- * scripts/restore-database.ts runs them; the restore drill uses the secret step.
+ * restore-database.ts runs them (npm run restore); the restore drill uses the secret step.
  */
 
 /** What the stack set on the instance, read from the running one. */

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { PROJECT_ROOT } from '../../lib/shared/paths';
 import { parseArgs as cost } from '../../scripts/cost';
@@ -99,6 +99,41 @@ describe('every command parses its arguments with readFlags', () => {
       expect(error).toBeInstanceOf(UsageError);
       expect((error as Error).message).toMatch(new RegExp(`^unknown argument "${arg}"\\. usage: `));
     }
+  });
+});
+
+describe('the commands are thin: each parses its arguments, calls scripts/lib and prints', () => {
+  const SCRIPTS = join(PROJECT_ROOT, 'scripts');
+  /** Every file of scripts/ (the commands, and scripts run by path), with what it imports, requires or imports dynamically. */
+  const imports = readdirSync(SCRIPTS)
+    .filter((f) => f.endsWith('.ts'))
+    .map((file) => {
+      const source = readFileSync(join(SCRIPTS, file), 'utf8');
+      const specifiers = [...source.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|\brequire\s*\(\s*)['"]([^'"]+)['"]/g)].map((m) => m[1]);
+      return { file: `scripts/${file}`, specifiers };
+    });
+
+  test('the scan reads the imports of every command', () => {
+    expect(imports.map((i) => i.file)).toEqual(expect.arrayContaining(COMMANDS.map(([, file]) => file)));
+    expect(imports.find((i) => i.file === 'scripts/deploy.ts')?.specifiers).toContain('./lib/args');
+  });
+
+  // A command that imports another runs the other's module code and shares its flags' meaning by accident; what two commands share belongs in scripts/lib.
+  test('no file of scripts/ imports another file of scripts/', () => {
+    const another = imports.flatMap(({ file, specifiers }) =>
+      specifiers
+        .filter((s) => s.startsWith('.'))
+        .map((s) => resolve(SCRIPTS, s))
+        .filter((target) => dirname(target) === SCRIPTS)
+        .map((target) => `${file} imports ${relative(PROJECT_ROOT, target)}`),
+    );
+    expect(another).toEqual([]);
+  });
+
+  // The SDK's clients and calls sit in scripts/lib, where the tests run them against moto without the command around them.
+  test('no file of scripts/ calls AWS itself', () => {
+    const sdk = imports.flatMap(({ file, specifiers }) => specifiers.filter((s) => s.startsWith('@aws-sdk/')).map((s) => `${file} imports ${s}`));
+    expect(sdk).toEqual([]);
   });
 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { parseArgs } from '../../scripts/cost';
-import { BACKUP_ASSUMPTIONS, backupAssumptionLines, estimateBackups } from '../../scripts/lib/backup-cost';
-import type { PriceTable } from '../../scripts/lib/cost';
+import { BACKUP_ASSUMPTIONS, backupAssumptionLines, estimateBackups } from '../../scripts/lib/pricing/backups';
+import type { PriceTable } from '../../scripts/lib/pricing/table';
 
 /** Round prices, so the expectations below can be computed by hand. */
 const PRICES = { backup: { rdsSnapshotGbMonth: 0.1, interRegionTransferGb: 0.02 } } as PriceTable;

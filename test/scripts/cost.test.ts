@@ -6,7 +6,9 @@ import type * as rds from 'aws-cdk-lib/aws-rds';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { main, run } from '../../scripts/cost';
 import { readAssembly } from '../../scripts/lib/assembly';
-import { estimateAssembly, estimateStack, loadPrices, type PriceTable, spotTasks, USAGE_BY_STAGE, usageFor } from '../../scripts/lib/cost';
+import { estimateAssembly, estimateStack, USAGE_BY_STAGE, usageFor } from '../../scripts/lib/cost';
+import { spotTasks } from '../../scripts/lib/pricing/fargate';
+import { loadPrices, type PriceTable } from '../../scripts/lib/pricing/table';
 import { printed } from '../support/console';
 import { synthAssembly } from '../support/synth';
 

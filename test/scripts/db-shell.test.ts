@@ -12,8 +12,9 @@ import {
 import { STSClient } from '@aws-sdk/client-sts';
 import { beforeAll, describe, expect, test, vi } from 'vitest';
 import { loadStages } from '../../lib/config';
-import { main, parseArgs, runShell, SHELL_TAG, type ShellClients } from '../../scripts/db-shell';
+import { main, parseArgs } from '../../scripts/db-shell';
 import { UsageError } from '../../scripts/lib/assembly';
+import { runShell, SHELL_TAG, type ShellClients } from '../../scripts/lib/db-shell';
 import { printed } from '../support/console';
 import { type Moto, startMoto } from '../support/moto';
 

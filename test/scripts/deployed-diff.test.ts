@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { beforeAll, describe, expect, test, vi } from 'vitest';
-import { deployedDiff, main, parseArgs } from '../../scripts/deployed-diff';
+import { main, parseArgs } from '../../scripts/deployed-diff';
 import type { Template } from '../../scripts/lib/assembly';
+import { deployedDiff } from '../../scripts/lib/deployed-diff';
 import { inAccount, type Moto, startMoto } from '../support/moto';
 
 /**

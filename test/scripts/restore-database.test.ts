@@ -31,7 +31,8 @@ import {
   settingsOf,
   waitAvailable,
 } from '../../scripts/lib/restore';
-import { main, parseArgs, type RestoreClients, runRestore } from '../../scripts/restore-database';
+import { type RestoreClients, runRestore } from '../../scripts/lib/restore-database';
+import { main, parseArgs } from '../../scripts/restore-database';
 import { printed } from '../support/console';
 import { type Moto, startMoto } from '../support/moto';
 

@@ -1,5 +1,10 @@
-import type { AssemblyStack } from './assembly';
-import type { CostLine, PriceTable } from './cost';
+/**
+ * The stage's backups and copies, priced across its stacks and regions: not a resource type's
+ * price (the backup plan, vault and selection are free by themselves) but what they come to hold.
+ */
+import type { AssemblyStack } from '../assembly';
+import type { CostLine, Props, Resources } from './module';
+import type { PriceTable } from './table';
 
 /** What the templates cannot say about the data behind the backups; printed with every estimate, set with flags. */
 export interface BackupAssumptions {
@@ -13,8 +18,6 @@ export interface BackupAssumptions {
 
 export const BACKUP_ASSUMPTIONS: BackupAssumptions = { dbUsedPercent: 60, dailyChangePercent: 2, uploadsGbPerMonth: 5 };
 
-type Resources = NonNullable<AssemblyStack['template']['Resources']>;
-type Props = Record<string, unknown>;
 const DAYS_PER_MONTH = 30;
 
 /** The stage's database, its backup plan, pre-deploy snapshots and uploads replication, wherever they are. */
