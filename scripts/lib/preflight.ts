@@ -179,7 +179,7 @@ async function dnsCheck(config: StageConfig, clients: PreflightClients, options:
 async function sesCheck(config: StageConfig, clients: PreflightClients): Promise<Omit<Check, 'name'>> {
   const account = await clients.sesv2.send(new GetAccountCommand({}));
   if (account.ProductionAccessEnabled) return { status: 'ok', detail: `SES in ${config.region} may send to anyone (out of the sandbox)` };
-  const fix = `request production access: SES console, Account dashboard, "Request production access" (README, "Email")`;
+  const fix = `request production access: SES console, Account dashboard, "Request production access" (docs/app-contract.md, "Email (SES)")`;
   const detail = `SES in ${config.region} is in the sandbox: mail reaches only verified addresses, 200 a day`;
   return config.email.requireProductionAccess ? { status: 'missing', detail, fix } : { status: 'warn', detail, fix };
 }
