@@ -1,8 +1,8 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { editDistance } from './aws-catalog';
 import { STAGE_NAMES, stageConfigSchema } from './schema';
 
-/** Context keys the app itself reads besides the stage overrides (README, "Configuration"). */
+/** Context keys the app itself reads besides the stage overrides (docs/configuration.md, "Overrides"). */
 export const APP_KEYS = ['stages', 'imageTag', 'skipPreDeploySnapshot', 'rerunDatabaseSetup'] as const;
 
 /**
@@ -31,92 +31,100 @@ export function isCdkKey(key: string): boolean {
   return CDK_PREFIXES.some((p) => key.startsWith(p)) || LOOKUP_PROVIDERS.some((p) => key.startsWith(`${p}:`)) || CLI_KEYS.includes(key);
 }
 
-type AnySchema = z.core.$ZodType;
-interface SchemaDef {
-  type: string;
-  shape?: Record<string, AnySchema>;
-  innerType?: AnySchema;
-  in?: AnySchema;
-  element?: AnySchema;
-  defaultValue?: unknown;
+/** A node of the schema's JSON Schema (its input side), as far as the fields are concerned. */
+interface JsonNode {
+  readonly type?: string;
+  readonly properties?: Readonly<Record<string, JsonNode>>;
+  readonly required?: readonly string[];
+  readonly items?: JsonNode;
+  readonly anyOf?: readonly JsonNode[];
+  readonly default?: unknown;
+  readonly description?: string;
+  readonly rules?: string;
 }
-/** Schema types that wrap one inner type without changing the field's path. */
-const WRAPPERS = ['optional', 'nullable', 'default', 'prefault'];
 
-function defOf(schema: AnySchema): SchemaDef {
-  return (schema as unknown as { _zod: { def: SchemaDef } })._zod.def;
+/** One field of a stage's configuration, as its schema states it (description and rules: the field's metadata). */
+export interface SchemaField {
+  /** "web.desiredCount" */
+  readonly path: string;
+  /** A stage may leave it out: it is optional, or the schema has a default for it. */
+  readonly optional: boolean;
+  readonly default?: unknown;
+  readonly description?: string;
+  readonly rules?: string;
+  /** "array", "object", "string", ...; for a list, what its items are. */
+  readonly type?: string;
+  readonly itemType?: string;
+}
+
+const FIELDS = new WeakMap<z.ZodType, ReadonlyMap<string, SchemaField>>();
+
+/**
+ * Every field of a schema by its path, in the schema's order, read from zod's JSON Schema of what a
+ * stage may write (`io: 'input'`: a field with a default is optional, and its default is stated).
+ */
+export function schemaFields(schema: z.ZodType = stageConfigSchema): ReadonlyMap<string, SchemaField> {
+  let fields = FIELDS.get(schema);
+  if (!fields) {
+    const found = new Map<string, SchemaField>();
+    collect(z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonNode, '', found);
+    fields = found;
+    FIELDS.set(schema, fields);
+  }
+  return fields;
+}
+
+/** A nullable field is `anyOf` its type and null: the field is its type. */
+function unwrap(node: JsonNode): JsonNode {
+  return node.anyOf?.find((branch) => branch.type !== 'null') ?? node;
+}
+
+function collect(parent: JsonNode, prefix: string, out: Map<string, SchemaField>): void {
+  const node = unwrap(parent);
+  for (const [key, child] of Object.entries(node.properties ?? {})) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    const { type, items } = unwrap(child);
+    out.set(path, {
+      path,
+      optional: !(node.required ?? []).includes(key),
+      default: child.default,
+      description: child.description,
+      rules: child.rules,
+      type,
+      itemType: items ? unwrap(items).type : undefined,
+    });
+    collect(child, path, out);
+  }
 }
 
 /**
  * The schema's default of a field ("app.containerPort" -> 3000), or undefined where it has none;
  * the loader reads a `-c` value of a field a stage leaves to its default as the default's type.
  */
-export function fieldDefault(path: string, schema: AnySchema = stageConfigSchema): unknown {
-  return fieldWrappers(path, schema).default;
+export function fieldDefault(path: string, schema: z.ZodType = stageConfigSchema): unknown {
+  const value = schemaFields(schema).get(path)?.default;
+  // A copy: the fields are read once per schema and shared.
+  return value === undefined ? undefined : structuredClone(value);
 }
 
 /** Whether a stage may leave a field out (it is optional, or the schema has a default for it). */
-export function isOptionalField(path: string, schema: AnySchema = stageConfigSchema): boolean {
-  const { optional, default: value } = fieldWrappers(path, schema);
-  return optional || value !== undefined;
-}
-
-function fieldWrappers(path: string, schema: AnySchema): { optional: boolean; default?: unknown } {
-  const unwrap = (def: SchemaDef) => defOf(def.type === 'pipe' ? def.in! : def.innerType!);
-  let node: AnySchema | undefined = schema;
-  for (const key of path.split('.')) {
-    let def = defOf(node);
-    while (WRAPPERS.includes(def.type) || def.type === 'pipe') def = unwrap(def);
-    node = def.shape?.[key];
-    if (!node) return { optional: false };
-  }
-  let optional = false;
-  let def = defOf(node);
-  while (WRAPPERS.includes(def.type) || def.type === 'pipe') {
-    if (def.type === 'default') return { optional: true, default: typeof def.defaultValue === 'function' ? (def.defaultValue as () => unknown)() : def.defaultValue };
-    if (def.type === 'optional') optional = true;
-    def = unwrap(def);
-  }
-  return { optional };
+export function isOptionalField(path: string, schema: z.ZodType = stageConfigSchema): boolean {
+  return schemaFields(schema).get(path)?.optional ?? false;
 }
 
 /** Every field path of a stage's configuration ("web.desiredCount", "domain", "domain.zoneName", ...). */
-export function fieldPaths(schema: AnySchema = stageConfigSchema, prefix = ''): string[] {
-  const def = defOf(schema);
-  if (WRAPPERS.includes(def.type)) return fieldPaths(def.innerType!, prefix);
-  if (def.type === 'pipe') return fieldPaths(def.in!, prefix);
-  if (def.type !== 'object') return [];
-  return Object.entries(def.shape ?? {}).flatMap(([key, child]) => {
-    const path = prefix ? `${prefix}.${key}` : key;
-    return [path, ...fieldPaths(child, path)];
-  });
-}
-
-/** The schema of a field, without the wrappers that keep its path (optional, default, pipe). */
-function fieldSchema(path: string, schema: AnySchema = stageConfigSchema): SchemaDef | undefined {
-  const unwrapped = (node: AnySchema) => {
-    let def = defOf(node);
-    while (WRAPPERS.includes(def.type) || def.type === 'pipe') def = defOf(def.type === 'pipe' ? def.in! : def.innerType!);
-    return def;
-  };
-  let def = unwrapped(schema);
-  for (const key of path === '' ? [] : path.split('.')) {
-    const child = def.shape?.[key];
-    if (!child) return undefined;
-    def = unwrapped(child);
-  }
-  return def;
+export function fieldPaths(schema: z.ZodType = stageConfigSchema): string[] {
+  return [...schemaFields(schema).keys()];
 }
 
 /** Every field that is a list ("alarms.emails", "backup.verify.tables", ...). */
-export function listPaths(schema: AnySchema = stageConfigSchema): string[] {
-  return fieldPaths(schema).filter((path) => fieldSchema(path, schema)?.type === 'array');
+export function listPaths(schema: z.ZodType = stageConfigSchema): string[] {
+  return [...schemaFields(schema).values()].filter((field) => field.type === 'array').map((field) => field.path);
 }
 
-/** The schema type of a list field's items ("string", "object"), or undefined where the field is no list. */
-export function listItemType(path: string, schema: AnySchema = stageConfigSchema): string | undefined {
-  const list = fieldSchema(path, schema);
-  return list?.type === 'array' ? fieldSchema('', list.element!)?.type : undefined;
+/** The type of a list field's items ("string", "object"), or undefined where the field is no list. */
+export function listItemType(path: string, schema: z.ZodType = stageConfigSchema): string | undefined {
+  return schemaFields(schema).get(path)?.itemType;
 }
 
 const FIELD_PATHS = new Set(fieldPaths());

@@ -4,7 +4,7 @@ import type { StageConfigInput, StageName } from './schema';
  * The three stages. This is the one place to set real values: account ids, domain, recipients.
  * The placeholders (account ids 1111..., 2222..., 3333..., example.com) let the app synthesize with
  * no AWS account. Any field can also be overridden per command with `-c <stage>.<field>=<value>`
- * (see README, "Configuration").
+ * (docs/configuration.md).
  *
  * Sizing follows what a platform team would start an MVP with:
  * - dev: smallest Fargate size on Spot, one of each task, single-AZ burstable DB, one NAT gateway, no domain.
@@ -27,8 +27,8 @@ const IMAGE = {
 const CI = { repository: 'example-org/webapp-platform', repositoryId: '100000001', createOidcProvider: true };
 
 /**
- * The settings every stage shares are the schema's defaults (lib/config/schema.ts, and the README's
- * configuration table): the app's ports, paths and WAF rules, the alarm thresholds, what a restored
+ * The settings every stage shares are the schema's defaults (lib/config/schema/, and the table of
+ * docs/configuration.md): the app's ports, paths and WAF rules, the alarm thresholds, what a restored
  * database must contain (nothing until the app's migrations create tables: list them in
  * backup.verify), the break-glass role ("webapp-break-glass", created by hand in each account;
  * docs/disaster-recovery.md) and governance-mode vault locks. A stage sets only what differs.

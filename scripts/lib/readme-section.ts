@@ -1,9 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { PROJECT_ROOT } from '../../lib/shared/paths';
 import { UsageError } from './assembly';
 
-/** A generated section of README.md, between two markers that stay in place. */
+/** A generated section of a Markdown file (README.md unless given), between two markers that stay in place. */
 export interface ReadmeSection {
   /** The command's name in its messages ("config-table"). */
   readonly command: string;
@@ -16,8 +16,8 @@ export interface ReadmeSection {
 }
 
 /**
- * Rewrites the section in README.md once `parse` accepts the command line; the exit code (2: a bad
- * argument, or README.md lost its markers; nothing is written then).
+ * Rewrites the section in `file` once `parse` accepts the command line; the exit code (2: a bad
+ * argument, or the file lost its markers; nothing is written then).
  */
 export function writeReadmeSection(parse: () => void, section: ReadmeSection, file = join(PROJECT_ROOT, 'README.md')): number {
   try {
@@ -31,10 +31,10 @@ export function writeReadmeSection(parse: () => void, section: ReadmeSection, fi
   const start = text.indexOf(section.start);
   const end = text.indexOf(section.end);
   if (start < 0 || end < start) {
-    console.error(`${section.command}: README.md has no ${section.start} ... ${section.end} section. Nothing was changed.`);
+    console.error(`${section.command}: ${basename(file)} has no ${section.start} ... ${section.end} section. Nothing was changed.`);
     return 2;
   }
   writeFileSync(file, `${text.slice(0, start)}${section.start}\n${section.body()}\n${text.slice(end)}`);
-  console.log(`README.md: ${section.what} written`);
+  console.log(`${basename(file)}: ${section.what} written`);
   return 0;
 }

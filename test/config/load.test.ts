@@ -176,6 +176,14 @@ describe('loadStageConfigs', () => {
     expect(loadError({ 'dev.account': 'null' })).toMatch(/field "account", value "null"/);
   });
 
+  test('an object the schema fills in is a field a stage may leave out: null gives it its defaults, and a value must be JSON', () => {
+    const [dev] = loadStageConfigs({ stages: 'dev', 'dev.operations.slo': 'null' });
+    expect(dev.operations.slo).toEqual({ enabled: true, availabilityPercent: 99.9, latencyPercent: 95, latencyThresholdMs: 500 });
+    expect(loadError({ 'dev.baseline.trail': 'on' })).toContain(
+      `stage "dev", field "baseline.trail", value "on": -c dev.baseline.trail=on: an object is written as JSON. Fix: -c 'dev.baseline.trail={}' with your values`,
+    );
+  });
+
   test('a field left to its default takes a -c value of its type', () => {
     const [staging] = loadStageConfigs({ stages: 'staging', 'staging.app.containerPort': '8080', 'staging.operations.ecsCpuPercent': '70' });
     expect(staging.app.containerPort).toBe(8080);

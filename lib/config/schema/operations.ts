@@ -1,0 +1,143 @@
+import { z } from 'zod';
+import { type ProdRule, percent, unique } from '../fields';
+
+/** Who the stage's alarms reach. */
+export const alarms = z
+  .object({
+    emails: unique(z.email({ message: 'not an email address. Fix: write it like "oncall@example.com"' }), 'address')
+      .max(10, 'AWS Budgets notifies at most 10 email addresses. Fix: list at most 10, or subscribe a mailing list')
+      .meta({
+        description: "email addresses subscribed to the stage's alarm topic (they also get the budget notifications)",
+        rules: 'different valid addresses, at most 10; prod: one, or an `httpsEndpoints` entry',
+      }),
+    httpsEndpoints: unique(
+      z.url({
+        protocol: /^https$/,
+        message: "not an https:// URL (notifications must not travel in clear text). Fix: use the endpoint's https:// URL",
+      }),
+      'endpoint',
+    )
+      .default(() => [])
+      .meta({
+        description: 'HTTPS endpoints (PagerDuty, Opsgenie, ...) subscribed to the alarm topic; Slack goes through AWS Chatbot ([docs/alarms.md](alarms.md))',
+        rules: 'different `https://` URLs',
+      }),
+  })
+  .strict();
+
+const positive = (unit: string) => `must be above 0. Fix: use ${unit}`;
+
+/** The alarms' thresholds, the SLOs and the queue metrics (docs/alarms.md). */
+export const operations = z
+  .object({
+    http5xxRatePercent: percent
+      .default(1)
+      .meta({ description: 'alarm when more than this % of requests in 5 minutes get a 5xx, from the load balancer or from the app', rules: 'above 0, at most 100' }),
+    p99LatencySeconds: z
+      .number()
+      .positive(positive('a number of seconds above 0, e.g. 2'))
+      .default(2)
+      .meta({ description: 'web p99 response time alarm, in seconds (10 minutes)', rules: 'above 0' }),
+    ecsCpuPercent: percent.default(80).meta({ description: 'web and worker CPU alarm (5 minutes)', rules: 'above 0, at most 100' }),
+    ecsMemoryPercent: percent.default(80).meta({ description: 'web and worker memory alarm (5 minutes)', rules: 'above 0, at most 100' }),
+    rdsCpuPercent: percent.default(80).meta({ description: 'database CPU alarm (10 minutes)', rules: 'above 0, at most 100' }),
+    rdsFreeableMemoryMiB: z
+      .number()
+      .int()
+      .positive(positive('a whole number of MiB, e.g. 128'))
+      .default(128)
+      .meta({ description: 'database freeable memory alarm, in MiB (15 minutes)', rules: 'above 0' }),
+    rdsFreeStoragePercent: percent.default(10).meta({ description: 'alarm when free storage is below this % of `database.allocatedStorageGiB`', rules: 'above 0, at most 100' }),
+    rdsConnectionsPercent: percent
+      .default(80)
+      .meta({ description: "alarm above this % of max_connections (written into the parameter group from the class's memory)", rules: 'above 0, at most 100' }),
+    rdsLatencySeconds: z
+      .number()
+      .positive(positive('a number of seconds above 0, e.g. 0.02'))
+      .default(0.02)
+      .meta({ description: 'database read and write latency alarm, in seconds (15 minutes)', rules: 'above 0' }),
+    cacheCpuPercent: percent.default(80).meta({ description: 'Valkey engine CPU alarm, per node (evictions always alarm at > 0)', rules: 'above 0, at most 100' }),
+    cacheMemoryPercent: percent.default(80).meta({ description: 'Valkey memory used alarm, per node (noeviction: writes fail when full)', rules: 'above 0, at most 100' }),
+    cacheConnections: z
+      .number()
+      .int()
+      .positive(positive('a whole number of connections, e.g. 1000'))
+      .default(1000)
+      .meta({ description: 'Valkey client connections alarm, per node', rules: 'above 0' }),
+    sesBounceRatePercent: percent.default(5).meta({ description: 'SES reputation bounce-rate alarm (account; SES reviews accounts above 5%)', rules: 'above 0, at most 100' }),
+    sesComplaintRatePercent: percent
+      .default(0.1)
+      .meta({ description: 'SES reputation complaint-rate alarm (account; SES reviews accounts above 0.1%)', rules: 'above 0, at most 100' }),
+    queueMetrics: z.boolean().default(false).meta({
+      description:
+        'the worker publishes its BullMQ queues (`webapp/Queues`: `Waiting`, `OldestWaitingSeconds`, dimension `Stage`; docs/architecture.md, "What the worker publishes"): its task role may, the dashboard shows them, and `queue-oldest-job-age` pages when the oldest job waits too long or the worker stops reporting',
+      rules: 'turn on once the app publishes them',
+    }),
+    queueOldestJobSeconds: z
+      .number()
+      .int()
+      .min(60, 'must be at least 60 s (the metric comes once a minute). Fix: use 60 to 86400')
+      .max(86400, 'must be at most a day. Fix: use 60 to 86400')
+      .default(600)
+      .meta({ description: 'seconds the oldest waiting job may wait before the queue alarm pages (with `queueMetrics`)', rules: '60 to 86400' }),
+    slo: z
+      .object({
+        enabled: z.boolean().default(true).meta({
+          description: 'build the SLO burn-rate alarms and budget widgets (a stage without users has no budget to burn)',
+          rules: 'off in dev as shipped; prod: must be on',
+        }),
+        availabilityPercent: z
+          .number()
+          .min(90, 'an availability objective under 90% leaves more than 3 days of errors a month. Fix: use 90 to 99.99')
+          .max(99.99, 'a budget under 0.01% is exhausted by a handful of failed requests. Fix: use 90 to 99.99')
+          .default(99.9)
+          .meta({
+            description:
+              'availability objective: the % of requests answered without a 5xx from the app or the load balancer (multi-window burn-rate alarms on its 30-day error budget; docs/alarms.md, "Service-level objectives")',
+            rules: '90 to 99.99',
+          }),
+        latencyPercent: z
+          .number()
+          .min(50, 'a latency objective under 50% says nothing about most requests. Fix: use 50 to 99.9')
+          .max(99.9, 'above 99.9% the budget is a few slow requests. Fix: use 50 to 99.9')
+          .default(95)
+          .meta({ description: 'latency objective: the % of requests answered within `latencyThresholdMs` (burn-rate alarms as for availability)', rules: '50 to 99.9' }),
+        latencyThresholdMs: z
+          .number()
+          .int()
+          .min(10, 'the load balancer measures no faster than that meaningfully. Fix: use 10 to 30000 ms')
+          .max(30000, 'more than 30 s is not a latency objective. Fix: use 10 to 30000 ms')
+          .default(500)
+          .meta({ description: 'the response time the latency objective counts a request fast within, in ms', rules: '10 to 30000' }),
+      })
+      .strict()
+      .prefault({}),
+    anomalyAlarms: z
+      .boolean()
+      .default(false)
+      .meta({ description: 'anomaly-detection alarms on request count and p99 latency (useful after two weeks of history)', rules: 'on in prod as shipped' }),
+    wafBlockedPer5Min: z
+      .number()
+      .int()
+      .positive(positive('a whole number of requests, e.g. 1000'))
+      .default(1000)
+      .meta({ description: 'WAF blocked-request surge alarm: requests blocked in 5 minutes', rules: 'above 0' }),
+  })
+  .strict()
+  .prefault({});
+
+type Alarms = z.output<typeof alarms>;
+type Operations = z.output<typeof operations>;
+
+export const prodRules: readonly ProdRule<{ readonly alarms: Alarms; readonly operations: Operations }>[] = [
+  {
+    path: ['operations', 'slo', 'enabled'],
+    holds: (c) => c.operations.slo.enabled,
+    message: 'prod must page when its error budget burns. Fix: set operations.slo.enabled: true',
+  },
+  {
+    path: ['alarms'],
+    holds: (c) => c.alarms.emails.length + c.alarms.httpsEndpoints.length > 0,
+    message: 'prod alarms would reach nobody. Fix: add at least one alarms.emails or alarms.httpsEndpoints entry',
+  },
+];

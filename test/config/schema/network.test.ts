@@ -1,0 +1,166 @@
+import { describe } from 'vitest';
+import { accepts, rejects } from './stage-variant';
+
+describe('network', () => {
+  describe('refuses a bad definition, naming stage, field, value and fix', () => {
+    rejects([
+      { what: 'CIDR that is no CIDR', stage: 'dev', patch: { network: { cidr: '10.0.0.0' } }, field: 'network.cidr', value: '"10.0.0.0"', fix: /not an IPv4 CIDR block\. Fix:/ },
+      {
+        what: 'CIDR wider than /16',
+        stage: 'dev',
+        patch: { network: { cidr: '10.0.0.0/8' } },
+        field: 'network.cidr',
+        value: '"10.0.0.0/8"',
+        fix: /must be \/16 to \/24 \(got \/8\)/,
+      },
+      {
+        what: 'CIDR narrower than /24',
+        stage: 'dev',
+        patch: { network: { cidr: '10.0.0.0/28' } },
+        field: 'network.cidr',
+        value: '"10.0.0.0/28"',
+        fix: /must be \/16 to \/24 \(got \/28\)/,
+      },
+      {
+        what: 'CIDR with host bits set',
+        stage: 'dev',
+        patch: { network: { cidr: '10.0.1.0/16' } },
+        field: 'network.cidr',
+        value: '"10.0.1.0/16"',
+        fix: /host bits are set.*Fix: use "10\.0\.0\.0\/16"/,
+      },
+      { what: 'CIDR octet above 255', stage: 'dev', patch: { network: { cidr: '10.300.0.0/16' } }, field: 'network.cidr', value: '"10.300.0.0/16"', fix: /octet is above 255/ },
+      { what: 'more NAT gateways than AZs', stage: 'dev', patch: { network: { natGateways: 3 } }, field: 'network.natGateways', value: '3', fix: /Fix: use 1 to 2/ },
+      { what: 'no NAT gateway', stage: 'dev', patch: { network: { natGateways: 0 } }, field: 'network.natGateways', value: '0', fix: /need a NAT gateway.*Fix: use 1 or more/ },
+      {
+        what: 'AZ of another region',
+        stage: 'dev',
+        patch: { network: { availabilityZones: ['eu-west-1a', 'us-east-1b'] } },
+        field: 'network.availabilityZones',
+        value: '["eu-west-1a","us-east-1b"]',
+        fix: /us-east-1b is not a zone of eu-west-1/,
+      },
+      {
+        what: 'the same AZ twice',
+        stage: 'dev',
+        patch: { network: { availabilityZones: ['eu-west-1a', 'eu-west-1a'] } },
+        field: 'network.availabilityZones.1',
+        value: '"eu-west-1a"',
+        fix: /"eu-west-1a" is listed twice: each zone once\. Fix: remove the second one/,
+      },
+      {
+        what: 'a public VPC block',
+        stage: 'dev',
+        patch: { network: { cidr: '8.8.0.0/16' } },
+        field: 'network.cidr',
+        value: '"8.8.0.0/16"',
+        fix: /is not a private block.*Fix: use a block inside 10\.0\.0\.0\/8, 172\.16\.0\.0\/12, 192\.168\.0\.0\/16/,
+      },
+      {
+        what: 'a block just outside 172.16.0.0/12',
+        stage: 'dev',
+        patch: { network: { cidr: '172.32.0.0/16' } },
+        field: 'network.cidr',
+        value: '"172.32.0.0/16"',
+        fix: /is not a private block/,
+      },
+      {
+        what: 'prod behind a NAT instance',
+        stage: 'prod',
+        patch: { network: { nat: 'instance' } },
+        field: 'network.nat',
+        value: '"instance"',
+        fix: /prod must not lose its egress \(image pulls, AWS APIs\) to one failed instance\. Fix: set network\.nat: "gateway"/,
+      },
+      {
+        what: 'prod recording rejected connections only',
+        stage: 'prod',
+        patch: { network: { flowLogs: 'rejected' } },
+        field: 'network.flowLogs',
+        value: '"rejected"',
+        fix: /prod must keep a record of every connection for investigations\. Fix: set network\.flowLogs: "all"/,
+      },
+      {
+        what: 'a NAT instance type that is not a small Graviton',
+        stage: 'dev',
+        patch: { network: { natInstanceType: 'm5.large' } },
+        field: 'network.natInstanceType',
+        value: '"m5.large"',
+        fix: /a NAT instance here is a burstable Graviton type\. Fix: use t4g\.nano, t4g\.micro, t4g\.small or t4g\.medium/,
+      },
+      {
+        what: 'a VPC block with a prefix',
+        stage: 'dev',
+        patch: { network: { cidr: 'x10.0.0.0/16' } },
+        field: 'network.cidr',
+        value: '"x10.0.0.0/16"',
+        fix: /not an IPv4 CIDR block/,
+      },
+      {
+        what: 'a VPC block with a suffix',
+        stage: 'dev',
+        patch: { network: { cidr: '10.0.0.0/16x' } },
+        field: 'network.cidr',
+        value: '"10.0.0.0/16x"',
+        fix: /not an IPv4 CIDR block/,
+      },
+      { what: 'an octet of 256', stage: 'dev', patch: { network: { cidr: '10.256.0.0/16' } }, field: 'network.cidr', value: '"10.256.0.0/16"', fix: /an octet is above 255/ },
+      {
+        what: 'a VPC block of /25',
+        stage: 'dev',
+        patch: { network: { cidr: '10.0.0.0/25' } },
+        field: 'network.cidr',
+        value: '"10.0.0.0/25"',
+        fix: /must be \/16 to \/24 \(got \/25\)/,
+      },
+      {
+        what: 'a VPC block of /15',
+        stage: 'dev',
+        patch: { network: { cidr: '10.0.0.0/15' } },
+        field: 'network.cidr',
+        value: '"10.0.0.0/15"',
+        fix: /must be \/16 to \/24 \(got \/15\)/,
+      },
+      {
+        what: 'more AZs listed than used',
+        stage: 'prod',
+        patch: { network: { availabilityZones: ['eu-west-1a', 'eu-west-1b'] } },
+        field: 'network.availabilityZones',
+        value: '["eu-west-1a","eu-west-1b"]',
+        fix: /lists 2 zones but azCount is 3\. Fix: list exactly 3 zones/,
+      },
+      {
+        what: 'a zone of another region',
+        stage: 'dev',
+        patch: { network: { availabilityZones: ['eu-west-1a', 'us-east-1b'] } },
+        field: 'network.availabilityZones',
+        value: '["eu-west-1a","us-east-1b"]',
+        fix: /us-east-1b is not a zone of eu-west-1/,
+      },
+      {
+        what: 'an Availability Zone the region lacks',
+        stage: 'dev',
+        patch: { network: { availabilityZones: ['eu-west-1a', 'eu-west-1d'] } },
+        field: 'network.availabilityZones.1',
+        value: '"eu-west-1d"',
+        fix: /eu-west-1 has no zone eu-west-1d \(lib\/config\/aws-catalog\.ts\)\. Fix: use 2 of eu-west-1a, eu-west-1b, eu-west-1c/,
+      },
+      {
+        what: 'default zones in a region without a "c" zone',
+        stage: 'prod',
+        patch: { region: 'ca-central-1', drRegion: 'ca-west-1' },
+        field: 'network.availabilityZones',
+        value: 'undefined',
+        fix: /unset, so the zones default to ca-central-1a, b, c, and ca-central-1 has no zone ca-central-1c\. Fix: list 3 of ca-central-1a, ca-central-1b, ca-central-1d/,
+      },
+    ]);
+  });
+
+  describe('takes values on the edge of each rule', () => {
+    accepts([
+      { what: 'a /24', stage: 'dev', patch: { network: { cidr: '10.255.100.0/24' } } },
+      { what: 'a /16 at the start of 10/8', stage: 'dev', patch: { network: { cidr: '10.0.0.0/16' } } },
+      { what: 'a /16 of 192.168/16', stage: 'dev', patch: { network: { cidr: '192.168.0.0/16' } } },
+    ]);
+  });
+});
