@@ -16,7 +16,7 @@ export interface ThreatDetectionProps {
  * Runtime Monitoring on Fargate: GuardDuty creates a `guardduty-data` VPC endpoint and a security
  * group (both tagged `GuardDutyManaged: true`) in every VPC that runs a cluster, outside
  * CloudFormation. They stay when the stage's network stack is deleted and block the VPC's
- * deletion: docs/disaster-recovery.md, "Tear down a stage", removes them first.
+ * deletion: docs/runbooks.md, "Tear down a stage", removes them first.
  */
 export class ThreatDetection extends Construct {
   readonly detector: guardduty.CfnDetector;

@@ -264,7 +264,7 @@ function collectOverrides(context: Record<string, unknown>, problems: string[]):
       continue;
     }
     problems.push(
-      `unknown context key "${key}" (from -c or the context of cdk.json): the app would ignore it. Fix: did you mean "${nearestKey(key)}"? (the keys are listed in README.md, "Configuration")`,
+      `unknown context key "${key}" (from -c or the context of cdk.json): the app would ignore it. Fix: did you mean "${nearestKey(key)}"? (the keys are listed in docs/configuration.md, "Fields")`,
     );
   }
   return byStage;
@@ -363,7 +363,7 @@ function describeIssues(stage: string, input: Record<string, unknown>, issues: r
             stage,
             field,
             getPath(input, [...issue.path, key]),
-            `unknown field. Fix: remove it or correct its spelling (the fields are listed in README.md, "Configuration")`,
+            `unknown field. Fix: remove it or correct its spelling (the fields are listed in docs/configuration.md, "Fields")`,
           ),
         );
       }

@@ -65,46 +65,9 @@ const stageShape = z
 type ParsedStage = z.output<typeof stageShape>;
 
 /**
- * The order a report lists prod's problems in, by the field each rule names: fixed here, so moving a
- * rule between tiers does not reorder what users read (test/config/schema/stages.test.ts keeps it
- * naming every rule once).
- */
-export const PROD_REPORT_ORDER: readonly string[] = [
-  'backup.drCopies',
-  'backup.restoreTesting',
-  'app.enableExecuteCommand',
-  'app.waf',
-  'app.loadBalancerDeletionProtection',
-  'app.deployment.strategy',
-  'baseline.trail.enabled',
-  'baseline.trail.retentionDays',
-  'baseline.trail.objectLock',
-  'network.nat',
-  'operations.slo.enabled',
-  'network.flowLogs',
-  'web.useSpot',
-  'worker.onDemandBase',
-  'retainOnDelete',
-  'https',
-  'edge.enabled',
-  'database.multiAz',
-  'database.deletionProtection',
-  'cache.replicas',
-  'web.minCapacity',
-  'alarms',
-  'email.dmarcPolicy',
-  'email.requireProductionAccess',
-];
-
-function reportRank(rule: ProdRule<ParsedStage>): number {
-  const rank = PROD_REPORT_ORDER.indexOf(rule.path.join('.'));
-  return rank < 0 ? PROD_REPORT_ORDER.length : rank;
-}
-
-/**
  * What prod must be, one row per rule: the field a failure is reported on, the rule, and the
  * message with its fix. Any other stage may choose; prod may not. Each tier keeps its rows beside
- * its fields (`prodRules`); the list is in report order (a row PROD_REPORT_ORDER lacks comes last).
+ * its fields (`prodRules`); a report lists prod's problems tier by tier, in this order.
  */
 export const PROD_RULES: readonly ProdRule<ParsedStage>[] = [
   ...stage.prodRules,
@@ -119,7 +82,7 @@ export const PROD_RULES: readonly ProdRule<ParsedStage>[] = [
   ...operations.prodRules,
   ...backup.prodRules,
   ...baseline.prodRules,
-].sort((a, b) => reportRank(a) - reportRank(b));
+];
 
 export const stageConfigSchema = stageShape.superRefine((cfg, ctx) => {
   const fail = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });

@@ -13,7 +13,7 @@ import type { StageConfigInput, StageName } from './schema';
  */
 /**
  * Where images come from: CI pushes each build once to the staging account's registry, and ECR
- * replicates it to the dev and prod accounts (README, "Releasing an image"). A dedicated build
+ * replicates it to the dev and prod accounts (docs/releases.md, "Releasing an image"). A dedicated build
  * account works the same way: set its account id here. Builds tagged like these expire after 30
  * days; release tags ("v1.4.2") never do.
  */
@@ -23,7 +23,7 @@ const IMAGE = {
 };
 
 /** The repository whose GitHub Actions workflows deploy and review the stages (the CI access roles trust only it). */
-// The repository id is the example repository's placeholder: set yours (README, "First deployment").
+// The repository id is the example repository's placeholder: set yours (docs/first-deployment.md, "First deployment").
 const CI = { repository: 'example-org/webapp-platform', repositoryId: '100000001', createOidcProvider: true };
 
 /**

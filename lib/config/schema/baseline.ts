@@ -45,7 +45,7 @@ export const baseline = z
         enabled: z.boolean().default(true).meta({ description: 'a GuardDuty detector (S3, RDS login, EBS malware scans)', rules: offInDev }),
         runtimeMonitoring: z.boolean().default(true).meta({
           description:
-            'GuardDuty Runtime Monitoring of the Fargate tasks: its agent runs as a sidecar, and GuardDuty creates a VPC endpoint in the stage VPC, outside CloudFormation (docs/runbooks.md, "Tearing down a stage"); the task execution roles may pull the agent image whenever this is on, also when the organisation runs the detector',
+            'GuardDuty Runtime Monitoring of the Fargate tasks: its agent runs as a sidecar, and GuardDuty creates a VPC endpoint in the stage VPC, outside CloudFormation (docs/runbooks.md, "Tear down a stage"); the task execution roles may pull the agent image whenever this is on, also when the organisation runs the detector',
           rules: offInDev,
         }),
       })
