@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { STAGE_NAMES, type StageName } from '../../lib/config';
+import { STAGE_NAMES } from '../../lib/config';
 import { ownTemplates } from '../support/synth';
 import { type Json, stageTemplates } from '../support/template';
 
@@ -30,39 +30,114 @@ const NAME_OF: Record<string, (p: Json) => unknown> = {
   'AWS::ECS::Cluster': (p) => p.ClusterName,
   'AWS::Events::Rule': (p) => p.Name,
   'AWS::Route53::HostedZone': (p) => p.Name,
-  'AWS::Route53::RecordSet': (p) => p.Name,
+  // A and AAAA (or MX and TXT) records share a name: the name and type together are one record.
+  'AWS::Route53::RecordSet': (p) => (p.Name === undefined ? undefined : `${JSON.stringify(p.Name)} ${p.Type}`),
+  'AWS::AccessAnalyzer::Analyzer': (p) => p.AnalyzerName,
+  'AWS::CloudFront::Function': (p) => p.Name,
+  'AWS::CloudTrail::Trail': (p) => p.TrailName,
+  'AWS::ECR::Repository': (p) => p.RepositoryName,
+  'AWS::ElastiCache::SubnetGroup': (p) => p.CacheSubnetGroupName,
+  'AWS::Logs::DeliveryDestination': (p) => p.Name,
+  'AWS::Logs::DeliverySource': (p) => p.Name,
+  'AWS::Logs::ResourcePolicy': (p) => p.PolicyName,
+};
+
+/**
+ * Types whose names are one namespace per account whatever the region (IAM, dashboards, budgets),
+ * per partition (bucket names), or DNS: a stack in the DR region must not reuse the primary's.
+ * Every other type's names are per account and region.
+ */
+const GLOBAL_NAMES = new Set([
+  'AWS::IAM::Role',
+  'AWS::IAM::ManagedPolicy',
+  'AWS::S3::Bucket',
+  'AWS::CloudWatch::Dashboard',
+  'AWS::Budgets::Budget',
+  'AWS::Route53::HostedZone',
+  'AWS::Route53::RecordSet',
+  'AWS::CloudFront::Function',
+]);
+
+/**
+ * Properties ending in "Name" that name something else than the resource itself (what it reads,
+ * points at or is keyed by), so they may repeat; every other such property of a type the
+ * templates hold must be a name NAME_OF knows.
+ */
+const NOT_THE_RESOURCE_NAME: Record<string, string> = {
+  'AWS::Logs::SubscriptionFilter LogGroupName': 'the log group it reads',
+  'AWS::Logs::MetricFilter LogGroupName': 'the log group it reads',
+  'AWS::Logs::Delivery DeliverySourceName': 'the source it delivers',
+  'AWS::CloudTrail::Trail S3BucketName': 'the bucket it writes to',
+  'AWS::CloudWatch::Alarm MetricName': 'the metric it watches',
+  'AWS::SNS::Topic DisplayName': 'a label in messages, not a key',
+  'AWS::CertificateManager::Certificate DomainName': 'the name it certifies',
+  'AWS::RDS::DBInstance CACertificateIdentifier': 'the CA it uses',
+  'AWS::RDS::DBInstance DBName': 'a database inside the instance',
+  'AWS::IAM::Policy PolicyName': 'an inline policy: unique within the roles it is attached to only',
+  'AWS::ApplicationAutoScaling::ScalingPolicy PolicyName': 'unique per scalable target (one service), not per account',
+  'AWS::Backup::RestoreTestingSelection RestoreTestingPlanName': 'the plan it belongs to',
+  'AWS::Backup::RestoreTestingSelection RestoreTestingSelectionName': 'unique within its plan, which is named per stage',
+  'Custom::DatabaseSetup DatabaseName': 'the database it sets up',
+  'Custom::PreDeploySnapshot StackName': 'the stack it tags snapshots with',
+  'AWS::Logs::QueryDefinition Name': "a saved query's label, which CloudWatch does not hold unique",
 };
 
 const synthesized = stageTemplates();
 
-/** Every fixed physical name a stage writes, as "Type name", from its own stacks and its CI roles. */
-function names(stage: StageName): { key: string; where: string }[] {
-  const t = synthesized[stage];
-  const own = ownTemplates(t).map((x, i) => [`stack ${i}`, x] as const);
-  const ci = [...t.shared].filter(([name]) => name.startsWith('CiAccess-')).map(([n, x]) => [n, x] as const);
-  return [...own, ...ci].flatMap(([where, template]) =>
+interface Written {
+  readonly key: string;
+  readonly stack: string;
+}
+
+/** Every stack the stages synthesize (their own and the account stacks), each once. */
+function allStacks(): { name: string; account: string; region: string; template: ReturnType<typeof ownTemplates>[number] }[] {
+  const stacks = new Map<string, { name: string; account: string; region: string; template: ReturnType<typeof ownTemplates>[number] }>();
+  for (const stage of STAGE_NAMES) {
+    const t = synthesized[stage];
+    const infos = [t.stage.network, ...(t.stage.dr ? [t.stage.dr] : []), t.stage.data, t.stage.app, ...(t.stage.edge ? [t.stage.edge] : []), t.stage.ops];
+    ownTemplates(t).forEach((template, i) => stacks.set(infos[i].stackName, { name: infos[i].stackName, account: infos[i].account, region: infos[i].region, template }));
+    for (const info of t.stage.shared) stacks.set(info.stackName, { name: info.stackName, account: info.account, region: info.region, template: t.shared.get(info.stackName)! });
+  }
+  return [...stacks.values()];
+}
+
+/** Every fixed physical name the stacks write, keyed by its namespace: account (and region where regional), type and name. */
+function written(): Written[] {
+  return allStacks().flatMap(({ name, account, region, template }) =>
     Object.values(template.toJSON().Resources as Record<string, { Type: string; Properties?: Json }>)
       .filter((r) => NAME_OF[r.Type])
-      .map((r) => ({ type: r.Type, name: NAME_OF[r.Type](r.Properties ?? {}) }))
+      .map((r) => ({ type: r.Type, value: NAME_OF[r.Type](r.Properties ?? {}) }))
       // A name taken from another resource's attribute (the DKIM records SES names) is that
       // resource's, unique with it; only names the templates spell out can collide.
-      .filter((r) => r.name !== undefined && !isAttribute(r.name))
-      // The CI stack of an account holds the roles of every stage in it: count each role for the stage it names.
-      .filter((r) => !where.startsWith('CiAccess-') || JSON.stringify(r.name).includes(`webapp-${stage}-`))
-      .map((r) => ({ key: `${r.type} ${JSON.stringify(r.name)}`, where: `${stage} ${where}` })),
+      .filter((r) => r.value !== undefined && !isAttribute(r.value))
+      .map((r) => ({ key: `${GLOBAL_NAMES.has(r.type) ? account : `${account}/${region}`} ${r.type} ${JSON.stringify(r.value)}`, stack: name })),
   );
 }
 
 const isAttribute = (name: unknown) => typeof name === 'object' && name !== null && ('Fn::GetAtt' in name || 'Ref' in name);
 
-describe('no two stages write the same physical name or DNS record', () => {
-  test('every fixed name of every stage is its own', () => {
-    const all = STAGE_NAMES.flatMap(names);
-    expect(all.length).toBeGreaterThan(100);
-    const owners = new Map<string, Set<string>>();
-    for (const { key, where } of all) owners.set(key, (owners.get(key) ?? new Set()).add(where.split(' ')[0]));
-    const shared = [...owners].filter(([, stages]) => stages.size > 1).map(([key, stages]) => `${key} written by ${[...stages].join(', ')}`);
-    expect(shared).toEqual([]);
+describe('no two resources write the same physical name or DNS record', () => {
+  test('every fixed name is written once in its namespace: per account for global types, per account and region for the rest', () => {
+    const all = written();
+    expect(all.length).toBeGreaterThan(150);
+    const writers = new Map<string, string[]>();
+    for (const { key, stack } of all) writers.set(key, [...(writers.get(key) ?? []), stack]);
+    expect([...writers].filter(([, stacks]) => stacks.length > 1).map(([key, stacks]) => `${key} written by ${stacks.join(', ')}`)).toEqual([]);
+  });
+
+  test('every property that names a resource is one the check reads', () => {
+    const unread = new Set<string>();
+    for (const { template } of allStacks()) {
+      for (const r of Object.values(template.toJSON().Resources as Record<string, { Type: string; Properties?: Json }>)) {
+        for (const [key, value] of Object.entries(r.Properties ?? {})) {
+          if (!/Name$|Identifier$|^ReplicationGroupId$/.test(key) || typeof value !== 'string') continue;
+          const entry = `${r.Type} ${key}`;
+          if (NOT_THE_RESOURCE_NAME[entry] || String(NAME_OF[r.Type]?.(r.Properties ?? {})).includes(value)) continue;
+          unread.add(entry);
+        }
+      }
+    }
+    expect([...unread].sort()).toEqual([]);
   });
 
   test('each stage with a domain has its own zone, and only writes records into it', () => {
