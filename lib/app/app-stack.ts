@@ -12,6 +12,7 @@ import { DATABASE_ROLES } from '../../lambda/database-setup/roles';
 import { type DeployOptions, imageReference } from '../config';
 import type { DataTier } from '../data/data-stack';
 import { DATABASE_NAME, DATABASE_PORT } from '../data/database';
+import { Waf, type WafRules } from '../edge/waf';
 import type { NetworkTier } from '../network/network-stack';
 import { AlarmSet } from '../shared/alarm-set';
 import { acknowledgeControl } from '../shared/control-tower-checks';
@@ -19,7 +20,6 @@ import { type LogSettings, stageLogGroup } from '../shared/log-group';
 import { PROJECT, QUEUE_METRICS_NAMESPACE, stageResourceName } from '../shared/naming';
 import { ServiceKey } from '../shared/service-key';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
-import { Waf, wafSettings } from '../shared/waf';
 import { AppTask } from './app-task';
 import { CacheTokenRotation } from './cache-token-rotation';
 import { DatabaseMigration } from './database-migration';
@@ -69,6 +69,8 @@ export interface AppStackProps extends StageStackProps {
   readonly drBackupKey?: kms.IKey;
   /** The switches of this deploy (-c skipPreDeploySnapshot). */
   readonly deploy: DeployOptions;
+  /** The rules of a web ACL on the load balancer, where the stage has a WAF and no CloudFront in front. @default no web ACL here */
+  readonly waf?: WafRules;
 }
 
 /**
@@ -122,7 +124,7 @@ export class AppStack extends StageStack implements AppTier {
       'Container Insights is on with enhanced observability ("enhanced"); the rule accepts only the value "enabled", the older level.',
     );
 
-    ({ frontDoor: this.frontDoor, waf: this.waf } = this.buildFrontDoor(network, data));
+    ({ frontDoor: this.frontDoor, waf: this.waf } = this.buildFrontDoor(network, data, props.waf));
     this.loadBalancer = this.frontDoor.alb;
     if (network.zone) this.email = this.buildEmail(network.zone);
 
@@ -210,7 +212,7 @@ export class AppStack extends StageStack implements AppTier {
    * The load balancer (HTTPS where the stage has a domain) and the WAF in front of it, where
    * configured; behind CloudFront the load balancer is internal and the WAF is the distribution's.
    */
-  private buildFrontDoor(network: NetworkTier, data: DataTier): { frontDoor: LoadBalancer; waf?: Waf } {
+  private buildFrontDoor(network: NetworkTier, data: DataTier, wafRules?: WafRules): { frontDoor: LoadBalancer; waf?: Waf } {
     const { app } = this.config;
     const frontDoor = new LoadBalancer(this, 'LoadBalancer', {
       vpc: network.vpc,
@@ -227,12 +229,12 @@ export class AppStack extends StageStack implements AppTier {
       });
       return { frontDoor };
     }
-    if (app.waf) {
+    if (wafRules) {
       const waf = new Waf(this, 'Waf', {
         name: stageResourceName(this.config.name),
         scope: 'REGIONAL',
         loadBalancerArn: frontDoor.alb.loadBalancerArn,
-        ...wafSettings(app),
+        ...wafRules,
         ...this.logs,
       });
       return { frontDoor, waf };

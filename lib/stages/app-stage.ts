@@ -6,6 +6,7 @@ import { type DeployOptions, hasDrStack, type StageConfig } from '../config';
 import { DataStack } from '../data/data-stack';
 import { DrStack } from '../dr/dr-stack';
 import { EDGE_REGION, EdgeStack } from '../edge/edge-stack';
+import type { WafRules } from '../edge/waf';
 import { NetworkStack } from '../network/network-stack';
 import type { WatchedFunction } from '../ops/function-alarms';
 import { OpsStack } from '../ops/ops-stack';
@@ -72,6 +73,9 @@ export class AppStage extends Stage {
       dr: this.dr,
       deploy,
     });
+    // One web ACL in front of the site: on the distribution where the stage serves through
+    // CloudFront (a regional one would see CloudFront's addresses), else on the load balancer.
+    const waf = config.app.waf ? wafRules(config.app) : undefined;
     this.app = new AppStack(this, 'App', {
       config,
       description: `Stateless tier of the ${config.name} stage: ECS services, load balancer, WAF, SES`,
@@ -79,6 +83,7 @@ export class AppStage extends Stage {
       data: this.data,
       drBackupKey: this.dr?.backupKey,
       deploy,
+      waf: config.edge.enabled ? undefined : waf,
     });
     if (config.edge.enabled) {
       this.edge = new EdgeStack(this, 'Edge', {
@@ -88,6 +93,7 @@ export class AppStage extends Stage {
         domain: this.network.site,
         loadBalancer: this.app.loadBalancer,
         originIdleTimeoutSeconds: IDLE_TIMEOUT_SECONDS,
+        waf,
       });
     }
     this.ops = new OpsStack(this, 'Ops', {
@@ -103,6 +109,19 @@ export class AppStage extends Stage {
     // The alarm topic is referenced by its fixed ARN; it must exist first all the same.
     this.ops.addStackDependency(this.network, 'alarm topic');
   }
+}
+
+/** The stage's WAF settings (`app.waf*`) as the web ACL takes them, wherever it sits. */
+function wafRules(app: StageConfig['app']): WafRules {
+  return {
+    rateLimitPer5Min: app.wafRateLimitPer5Min,
+    authPaths: app.wafAuthPaths,
+    authRateLimitPer5Min: app.wafAuthRateLimitPer5Min,
+    largeBodyPaths: app.wafLargeBodyPaths,
+    inspectServerActions: app.wafServerActions,
+    bodyInspectionLimitKb: app.wafBodyInspectionKb,
+    redactedHeaders: app.wafRedactedHeaders,
+  };
 }
 
 /**

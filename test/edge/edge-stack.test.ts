@@ -7,7 +7,7 @@ import { parseStageConfig, STAGE_NAMES, STAGES, type StageName } from '../../lib
 import { ACCESS_LOG_FIELDS } from '../../lib/edge/distribution-logs';
 import { EDGE_REGION } from '../../lib/edge/edge-stack';
 import { viewerRequestCode } from '../../lib/edge/viewer-request';
-import { BODY_SIZE_LABEL, MIDDLEWARE_SUBREQUEST_HEADER } from '../../lib/shared/waf';
+import { BODY_SIZE_LABEL, MIDDLEWARE_SUBREQUEST_HEADER } from '../../lib/edge/waf';
 import { type Json, only, resources, stageTemplates } from '../support/template';
 import { evaluateWebAcl, WAF_HEADER_BYTES, type WafRequest } from '../support/waf';
 
