@@ -6,6 +6,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import type { StageConfig } from '../config';
 import { awsManagedRole } from '../shared/aws-managed-policy';
+import { requestErrorRate } from '../shared/stage-metrics';
 import { type AppServiceBase, appServiceProps } from './app-service';
 import type { LoadBalancer } from './load-balancer';
 import type { SmokeTest } from './smoke-test';
@@ -118,9 +119,10 @@ export class WebService extends Construct {
 
     const period = Duration.minutes(1);
     const elbMetric = (metricName: string, statistic: string) => this.targetMetric(metricName, { statistic, period });
-    const errorRate = new cloudwatch.MathExpression({
-      expression: 'IF(requests > 0, 100 * errors / requests, 0)',
-      usingMetrics: { errors: elbMetric('HTTPCode_Target_5XX_Count', 'Sum'), requests: elbMetric('RequestCount', 'Sum') },
+    const errorRate = requestErrorRate({
+      failed: { count: elbMetric('HTTPCode_Target_5XX_Count', 'Sum') },
+      requests: elbMetric('RequestCount', 'Sum'),
+      minRequests: 1,
       period,
       label: 'Target 5xx rate (%)',
     });

@@ -6,7 +6,7 @@ import type { AppTier } from '../app/app-stack';
 import type { StageConfig } from '../config';
 import type { AlarmSet, Severity } from '../shared/alarm-set';
 import { QUEUE_METRICS_NAMESPACE } from '../shared/naming';
-import { serviceInsightMetric, sesMetric, wafMetric } from '../shared/stage-metrics';
+import { MIN_REQUESTS_FOR_RATE, requestErrorRate, serviceInsightMetric, sesMetric, wafMetric } from '../shared/stage-metrics';
 
 export interface AppAlarmsProps {
   readonly alarms: AlarmSet;
@@ -22,8 +22,6 @@ export function oldestWaitingJob(stage: string, options: cloudwatch.MetricOption
   return new cloudwatch.Metric({ namespace: QUEUE_METRICS_NAMESPACE, metricName: 'OldestWaitingSeconds', dimensionsMap: { Stage: stage }, statistic: 'Maximum', ...options });
 }
 
-/** Below this many requests in 5 minutes a 5xx rate says little (1 of 3 is 33%); the rate counts as 0. */
-export const MIN_REQUESTS_FOR_RATE = 20;
 const FIVE_MINUTES = Duration.minutes(5);
 const ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD;
 const { NOT_BREACHING, MISSING, BREACHING, IGNORE } = cloudwatch.TreatMissingData;
@@ -60,12 +58,7 @@ export class AppAlarms extends Construct {
     const targetMetric = (metricName: string, options?: cloudwatch.MetricOptions) => app.targetMetric(metricName, options);
 
     const rate = (errors: cloudwatch.IMetric, requests: cloudwatch.IMetric, label: string) =>
-      new cloudwatch.MathExpression({
-        expression: `IF(requests >= ${MIN_REQUESTS_FOR_RATE}, 100 * errors / requests, 0)`,
-        usingMetrics: { errors, requests },
-        period: FIVE_MINUTES,
-        label,
-      });
+      requestErrorRate({ failed: { count: errors }, requests, minRequests: MIN_REQUESTS_FOR_RATE, period: FIVE_MINUTES, label });
     const sum = { statistic: 'Sum', period: FIVE_MINUTES };
 
     // Traffic-derived alarms: no requests, nothing wrong (missing data is not breaching).

@@ -5,7 +5,7 @@ import { Construct } from 'constructs';
 import type { AppTier } from '../app/app-stack';
 import type { StageConfig } from '../config';
 import type { AlarmSet, Severity } from '../shared/alarm-set';
-import { MIN_REQUESTS_FOR_RATE } from './app-alarms';
+import { MIN_REQUESTS_FOR_RATE, requestErrorRate } from '../shared/stage-metrics';
 
 /**
  * The multi-window, multi-burn-rate alerts of the SRE workbook (chapter 5, "Alerting on SLOs"),
@@ -81,13 +81,15 @@ export class SloAlarms extends Construct {
         what: `${slo.availabilityPercent}% of requests without a 5xx`,
         badPercent: (period) => {
           const sum = { statistic: 'Sum', period };
-          return new cloudwatch.MathExpression({
-            expression: `IF(requests >= ${MIN_REQUESTS_FOR_RATE}, 100 * (FILL(app5xx, 0) + FILL(lb5xx, 0)) / requests, 0)`,
-            usingMetrics: {
-              requests: alb.metrics.requestCount(sum),
-              app5xx: alb.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, sum),
-              lb5xx: alb.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, sum),
+          return requestErrorRate({
+            requests: alb.metrics.requestCount(sum),
+            failed: {
+              counts: {
+                app5xx: alb.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, sum),
+                lb5xx: alb.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, sum),
+              },
             },
+            minRequests: MIN_REQUESTS_FOR_RATE,
             period,
             label: 'Requests failed (%)',
           });
