@@ -3,7 +3,6 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import { Construct } from 'constructs';
 import type { AppTier } from '../app/app-stack';
-import type { StageConfig } from '../config';
 import type { AlarmSet, Severity } from '../shared/alarm-set';
 import { MIN_REQUESTS_FOR_RATE, requestErrorRate } from '../shared/stage-metrics';
 
@@ -44,8 +43,12 @@ const label = (seconds: number) => (seconds % 86400 === 0 ? `${seconds / 86400}d
 
 export interface SloAlarmsProps {
   readonly alarms: AlarmSet;
-  readonly slo: StageConfig['operations']['slo'];
   readonly app: AppTier;
+  /** The availability objective: this % of requests answered without a 5xx. */
+  readonly availabilityPercent: number;
+  /** The latency objective: this % of requests answered within `latencyThresholdMs`. */
+  readonly latencyPercent: number;
+  readonly latencyThresholdMs: number;
 }
 
 /** One objective: what a bad request is, as a percentage of requests over a period. */
@@ -70,15 +73,15 @@ export class SloAlarms extends Construct {
 
   constructor(scope: Construct, id: string, props: SloAlarmsProps) {
     super(scope, id);
-    const { alarms, slo, app } = props;
+    const { alarms, app, availabilityPercent, latencyPercent, latencyThresholdMs } = props;
     const alb = app.loadBalancer;
-    const thresholdSeconds = slo.latencyThresholdMs / 1000;
+    const thresholdSeconds = latencyThresholdMs / 1000;
     this.objectives = [
       {
         id: 'Availability',
         name: 'availability',
-        objectivePercent: slo.availabilityPercent,
-        what: `${slo.availabilityPercent}% of requests without a 5xx`,
+        objectivePercent: availabilityPercent,
+        what: `${availabilityPercent}% of requests without a 5xx`,
         badPercent: (period) => {
           const sum = { statistic: 'Sum', period };
           return requestErrorRate({
@@ -98,14 +101,14 @@ export class SloAlarms extends Construct {
       {
         id: 'Latency',
         name: 'latency',
-        objectivePercent: slo.latencyPercent,
-        what: `${slo.latencyPercent}% of requests within ${slo.latencyThresholdMs} ms`,
+        objectivePercent: latencyPercent,
+        what: `${latencyPercent}% of requests within ${latencyThresholdMs} ms`,
         badPercent: (period) =>
           new cloudwatch.MathExpression({
             expression: '100 - within',
             usingMetrics: { within: alb.metrics.targetResponseTime({ statistic: `PR(0:${thresholdSeconds})`, period }) },
             period,
-            label: `Requests slower than ${slo.latencyThresholdMs} ms (%)`,
+            label: `Requests slower than ${latencyThresholdMs} ms (%)`,
           }),
       },
     ];
