@@ -7,6 +7,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as route53 from 'aws-cdk-lib/aws-route53';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { DATABASE_ROLES } from '../../lambda/database-setup/roles';
 import { type DeployOptions, imageReference } from '../config';
@@ -65,6 +66,8 @@ export interface AppTier {
 export interface AppStackProps extends StageStackProps {
   readonly network: NetworkTier;
   readonly data: DataTier;
+  /** The stage's alarm topic: the web service's deployment alarms notify it from here. */
+  readonly alarmTopic: sns.ITopic;
   /** The DR-region key pre-deploy snapshots are copied with, where backups are copied. */
   readonly drBackupKey?: kms.IKey;
   /** The switches of this deploy (-c skipPreDeploySnapshot). */
@@ -143,7 +146,7 @@ export class AppStack extends StageStack implements AppTier {
       p99LatencySeconds: this.config.operations.p99LatencySeconds,
       trafficShift,
     });
-    const notify = new AlarmSet(name, network.alarmTopic);
+    const notify = new AlarmSet(name, props.alarmTopic);
     for (const alarm of Object.values(this.web.deploymentAlarms)) notify.notify(alarm);
     this.worker = new WorkerService(this, 'Worker', { cluster: this.cluster, task: tasks.worker, ...this.config.worker, enableExecuteCommand: app.enableExecuteCommand });
     if (exec) for (const task of [tasks.web, tasks.worker]) task.acknowledgeExecGrants(exec.logGroup);

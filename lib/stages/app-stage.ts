@@ -1,4 +1,5 @@
 import { Stage, type StageProps, Tags } from 'aws-cdk-lib';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { AppStack } from '../app/app-stack';
 import { IDLE_TIMEOUT_SECONDS } from '../app/load-balancer';
@@ -8,6 +9,7 @@ import { DrStack } from '../dr/dr-stack';
 import { EDGE_REGION, EdgeStack } from '../edge/edge-stack';
 import type { WafRules } from '../edge/waf';
 import { NetworkStack } from '../network/network-stack';
+import { AlarmTopic, alarmTopicName } from '../ops/alarm-topic';
 import type { WatchedFunction } from '../ops/function-alarms';
 import { OpsStack } from '../ops/ops-stack';
 import { PROJECT } from '../shared/naming';
@@ -30,6 +32,8 @@ export interface AppStageProps extends StageProps {
 export class AppStage extends Stage {
   readonly config: StageConfig;
   readonly network: NetworkStack;
+  /** The stage's alarm topic, in the network stack: alarms in every stack notify it. */
+  readonly alarmTopic: sns.ITopic;
   readonly data: DataStack;
   readonly app: AppStack;
   readonly ops: OpsStack;
@@ -57,6 +61,13 @@ export class AppStage extends Stage {
       description: `Network of the ${config.name} stage: VPC, subnets, NAT, flow logs`,
       terminationProtection: config.retainOnDelete,
     });
+    // Operations' topic in the longest-lived stack, the last of its constructs: the path its
+    // subscriptions were confirmed at. The ops stack reads it by its fixed ARN.
+    this.alarmTopic = new AlarmTopic(this.network, 'Alarms', {
+      topicName: alarmTopicName(config.name),
+      ...config.alarms,
+      removalPolicy: this.network.statefulRemovalPolicy,
+    }).topic;
     if (hasDrStack(config)) {
       this.dr = new DrStack(this, 'Dr', {
         config,
@@ -70,6 +81,7 @@ export class AppStage extends Stage {
       description: `Stateful tier of the ${config.name} stage: PostgreSQL with pgvector, Valkey, uploads bucket, keys`,
       terminationProtection: config.retainOnDelete,
       network: this.network,
+      alarmTopic: this.alarmTopic,
       dr: this.dr,
       deploy,
     });
@@ -81,6 +93,7 @@ export class AppStage extends Stage {
       description: `Stateless tier of the ${config.name} stage: ECS services, load balancer, WAF, SES`,
       network: this.network,
       data: this.data,
+      alarmTopic: this.alarmTopic,
       drBackupKey: this.dr?.backupKey,
       deploy,
       waf: config.edge.enabled ? undefined : waf,
