@@ -26,12 +26,13 @@ import { CacheTokenRotation } from './cache-token-rotation';
 import { DatabaseMigration } from './database-migration';
 import { Email } from './email';
 import { ExecSessions } from './exec-sessions';
-import { LoadBalancer, TEST_LISTENER_PORT } from './load-balancer';
+import { LoadBalancer } from './load-balancer';
 import { LogQueries } from './log-queries';
 import { PreDeploySnapshot } from './pre-deploy-snapshot';
 import { ReleaseRecord } from './release-record';
-import { SmokeTest } from './smoke-test';
-import { type TrafficShift, type WebDeploymentAlarms, WebService } from './web-service';
+import type { SmokeTest } from './smoke-test';
+import { TrafficShift } from './web-deployment';
+import { type WebDeploymentAlarms, WebService } from './web-service';
 import { WorkerService } from './worker-service';
 
 /** The task definitions of one release: the two services' and the migration's, where there is one. */
@@ -132,7 +133,20 @@ export class AppStack extends StageStack implements AppTier {
     if (network.zone) this.email = this.buildEmail(network.zone);
 
     const tasks = this.buildTasks(data, network.zone);
-    const trafficShift = this.buildTrafficShift(network);
+    // Rolling replaces the web tasks in place; the other strategies shift traffic behind a smoke test.
+    const { deployment } = app;
+    const trafficShift =
+      deployment.strategy === 'rolling'
+        ? undefined
+        : new TrafficShift(this, {
+            vpc: network.vpc,
+            stage: name,
+            frontDoor: this.frontDoor,
+            ...deployment,
+            strategy: deployment.strategy,
+            readinessPath: app.readinessPath,
+            ...this.logs,
+          });
     this.smokeTest = trafficShift?.smokeTest;
     this.web = new WebService(this, 'Web', {
       cluster: this.cluster,
@@ -247,28 +261,6 @@ export class AppStack extends StageStack implements AppTier {
       reason: `No WAF by configuration in ${this.config.name} (app.waf: false, cost); the config schema requires it in prod.`,
     });
     return { frontDoor };
-  }
-
-  /**
-   * Where the web service shifts traffic to a release instead of rolling: the smoke test ECS
-   * calls before production traffic moves (the readiness path, then the configured paths).
-   */
-  private buildTrafficShift(network: NetworkTier): TrafficShift | undefined {
-    const { deployment, readinessPath } = this.config.app;
-    if (deployment.strategy === 'rolling') return undefined;
-    const hostName = this.frontDoor.hostName;
-    if (!hostName) throw new Error(`${this.config.name}: app.deployment.strategy "${deployment.strategy}" needs HTTPS (the config schema rejects this).`);
-    const smokeTest = new SmokeTest(this, 'SmokeTest', {
-      vpc: network.vpc,
-      stage: this.config.name,
-      loadBalancerFullName: this.loadBalancer.loadBalancerFullName,
-      testListenerPort: TEST_LISTENER_PORT,
-      hostName,
-      paths: [readinessPath, ...deployment.smokePaths.filter((p) => p !== readinessPath)],
-      latencyMs: deployment.smokeLatencyMs,
-      ...this.logs,
-    });
-    return { deployment, frontDoor: this.frontDoor, smokeTest };
   }
 
   /** SES for the stage's domain, its event notifications encrypted with a key of their own. */

@@ -1,8 +1,9 @@
 import * as vm from 'node:vm';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
-import { HSTS_MAX_AGE_SECONDS, TEST_LISTENER_PORT } from '../../lib/app/load-balancer';
+import { HSTS_MAX_AGE_SECONDS } from '../../lib/app/load-balancer';
 import { ORIGIN_FACING } from '../../lib/app/origin-facing';
+import { TEST_LISTENER_PORT } from '../../lib/app/web-deployment';
 import { parseStageConfig, STAGE_NAMES, STAGES, type StageName } from '../../lib/config';
 import { ACCESS_LOG_FIELDS } from '../../lib/edge/distribution-logs';
 import { EDGE_REGION } from '../../lib/edge/edge-stack';
