@@ -41,10 +41,13 @@ export class Email extends Construct {
   readonly identity: ses.EmailIdentity;
   readonly configurationSet: ses.ConfigurationSet;
   readonly events: sns.Topic;
+  /** The domain mail is sent as: the zone's name (MAIL FROM is `mail.` before it). */
+  readonly domainName: string;
 
   constructor(scope: Construct, id: string, props: EmailProps) {
     super(scope, id);
     const { zone } = props;
+    this.domainName = zone.zoneName;
     this.configurationSet = new ses.ConfigurationSet(this, 'ConfigurationSet', { reputationMetrics: true, sendingEnabled: true });
     this.identity = new ses.EmailIdentity(this, 'Identity', {
       identity: ses.Identity.publicHostedZone(zone),
