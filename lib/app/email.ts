@@ -1,10 +1,11 @@
-import { Stack } from 'aws-cdk-lib';
+import { type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as ses from 'aws-cdk-lib/aws-ses';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { ServiceKey } from '../shared/service-key';
 import { ofThisAccount } from '../shared/service-trust';
 
 export interface EmailProps {
@@ -24,6 +25,23 @@ export interface EmailProps {
 /** The domain's DMARC record: the policy, relaxed alignment (mail goes out from mail.<zone>), reports where asked. */
 export function dmarcRecord(policy: NonNullable<EmailProps['dmarcPolicy']>, reportsTo?: string): string {
   return ['v=DMARC1', `p=${policy}`, 'adkim=r', 'aspf=r', ...(reportsTo ? [`rua=mailto:${reportsTo}`] : [])].join('; ');
+}
+
+export interface StageEmailProps extends Omit<EmailProps, 'key'> {
+  readonly stage: string;
+  /** What becomes of the events key when the stack goes. */
+  readonly removalPolicy: RemovalPolicy;
+}
+
+/**
+ * SES for the stage's domain (Email), its event notifications encrypted with a key of their own.
+ * A function, not a construct: it builds the key and the Email construct into the given scope
+ * (the app stack), where they have their logical ids.
+ */
+export function stageEmail(scope: Construct, props: StageEmailProps): Email {
+  const { stage, removalPolicy, ...email } = props;
+  const key = new ServiceKey(scope, 'EventsKey', { description: `${stage}: SES event notifications`, services: ['sns'], removalPolicy }).key;
+  return new Email(scope, 'Email', { ...email, key });
 }
 
 /** Sending events published to the topic and counted in CloudWatch. */

@@ -1,3 +1,4 @@
+import { CfnOutput } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import type { Construct } from 'constructs';
@@ -49,7 +50,10 @@ export class ReleaseSteps {
   /** The record of each release that reached both services (metric and event). */
   readonly releaseRecord: ReleaseRecord;
 
-  constructor(scope: Construct, props: ReleaseStepsProps) {
+  constructor(
+    private readonly scope: Construct,
+    props: ReleaseStepsProps,
+  ) {
     const { vpc, stage, cluster, tasks, services, database } = props;
     const logs = logSettings(props);
     const snapshot = new PreDeploySnapshot(scope, 'PreDeploySnapshot', {
@@ -106,5 +110,15 @@ export class ReleaseSteps {
       ...logs,
     });
     for (const service of services) this.releaseRecord.resource.node.addDependency(service);
+  }
+
+  /** The snapshot functions' log groups, by name (CloudFormation generates them); called where the stack lists its outputs. */
+  addOutputs(): void {
+    const [start, poll] = this.preDeploySnapshot.functions;
+    new CfnOutput(this.scope, 'PreDeploySnapshotLogGroup', { value: start.logGroup.logGroupName, description: 'Logs of the pre-deploy snapshots: starting one' });
+    new CfnOutput(this.scope, 'PreDeploySnapshotPollLogGroup', {
+      value: poll.logGroup.logGroupName,
+      description: 'Logs of the pre-deploy snapshots: waiting for one, copying, pruning',
+    });
   }
 }

@@ -1,4 +1,4 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -8,9 +8,10 @@ import { DATABASE_ROLES } from '../../lambda/database-setup/roles';
 import type { DataTier } from '../data/data-stack';
 import { DATABASE_NAME, DATABASE_PORT } from '../data/database';
 import { type LogSettings, logSettings, stageLogGroup } from '../shared/log-group';
-import { PROJECT, QUEUE_METRICS_NAMESPACE } from '../shared/naming';
+import { PROJECT, QUEUE_METRICS_NAMESPACE, stageResourceName } from '../shared/naming';
 import { AppTask } from './app-task';
 import type { Email } from './email';
+import { LogQueries } from './log-queries';
 
 /** CPU units and memory (MiB) of a task: a pair Fargate offers. */
 export interface TaskSize {
@@ -20,23 +21,17 @@ export interface TaskSize {
 
 export interface ReleaseTasksProps extends LogSettings {
   readonly stage: string;
-  /** The release image's repository in the stage's registry. */
-  readonly repositoryName: string;
-  /** The release image's tag or digest (-c imageTag per deploy); also the traces' service version. */
-  readonly imageTag: string;
+  /** The release image: its repository in the stage's registry, and its tag or digest (-c imageTag per deploy; the traces' service version too). */
+  readonly image: { readonly repositoryName: string; readonly tag: string };
   /** The app's LOG_LEVEL. */
   readonly logLevel: string;
-  /** Port the web server listens on (PORT). */
-  readonly containerPort: number;
-  /** Path the web container's health check requests; a 2xx answer means the server is alive. */
-  readonly livenessPath: string;
-  readonly web: TaskSize;
-  /** The worker's size; a migration runs at the same size. */
-  readonly worker: TaskSize;
-  /** The worker's command (the image's own runs the web server). */
-  readonly workerCommand: string[];
-  /** Seconds a worker has between SIGTERM and SIGKILL to finish its job. */
-  readonly workerStopTimeoutSeconds: number;
+  /** The web task: its size, the port its server listens on (PORT), and the path its health check requests (a 2xx answer: the server is alive). */
+  readonly web: TaskSize & { readonly containerPort: number; readonly livenessPath: string };
+  /**
+   * The worker task: its size (a migration runs at the same), its command (the image's own runs the
+   * web server), and the seconds it has between SIGTERM and SIGKILL to finish its job.
+   */
+  readonly worker: TaskSize & { readonly command: string[]; readonly stopTimeoutSeconds: number };
   /** The schema migration's command, where releases migrate. @default no migration task */
   readonly migrationCommand?: string[];
   /** ECS Exec will be on for the services (their root filesystems stay writable). */
@@ -69,17 +64,20 @@ export class ReleaseTasks {
   /** The migration task, where releases migrate. */
   readonly migration?: AppTask;
 
-  constructor(scope: Construct, props: ReleaseTasksProps) {
-    const { data, email } = props;
+  constructor(
+    private readonly scope: Construct,
+    private readonly props: ReleaseTasksProps,
+  ) {
+    const { data, email, web, worker } = props;
     const { region } = Stack.of(scope);
     const logs = logSettings(props);
-    const repository = ecr.Repository.fromRepositoryName(scope, 'Repository', props.repositoryName);
-    const image = ecs.ContainerImage.fromEcrRepository(repository, props.imageTag);
+    const repository = ecr.Repository.fromRepositoryName(scope, 'Repository', props.image.repositoryName);
+    const image = ecs.ContainerImage.fromEcrRepository(repository, props.image.tag);
     const environment: Record<string, string> = {
       NODE_ENV: 'production',
       STAGE: props.stage,
       LOG_LEVEL: props.logLevel,
-      PORT: String(props.containerPort),
+      PORT: String(web.containerPort),
       DATABASE_HOST: data.database.instance.dbInstanceEndpointAddress,
       DATABASE_PORT: String(DATABASE_PORT),
       DATABASE_NAME,
@@ -108,16 +106,16 @@ export class ReleaseTasks {
     const metricsLogGroup = sampleRatio !== undefined ? stageLogGroup(scope, 'AppMetricsLogs', logs) : undefined;
     const tracing = (service: 'web' | 'worker') =>
       metricsLogGroup && sampleRatio !== undefined
-        ? { tracing: { serviceName: `${PROJECT}-${service}`, stage: props.stage, version: props.imageTag, sampleRatio, metricsLogGroup } }
+        ? { tracing: { serviceName: `${PROJECT}-${service}`, stage: props.stage, version: props.image.tag, sampleRatio, metricsLogGroup } }
         : {};
     this.web = new AppTask(scope, 'WebTask', {
-      cpu: props.web.cpu,
-      memoryLimitMiB: props.web.memoryLimitMiB,
-      containerPort: props.containerPort,
+      cpu: web.cpu,
+      memoryLimitMiB: web.memoryLimitMiB,
+      containerPort: web.containerPort,
       // Node has fetch built in, so the image needs no curl; the exec form needs no shell either
       // (distroless images have none).
       healthCheck: {
-        command: ['CMD', 'node', '-e', `fetch('http://127.0.0.1:${props.containerPort}${props.livenessPath}').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`],
+        command: ['CMD', 'node', '-e', `fetch('http://127.0.0.1:${web.containerPort}${web.livenessPath}').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`],
         interval: Duration.seconds(30),
         timeout: Duration.seconds(5),
         retries: 3,
@@ -127,10 +125,10 @@ export class ReleaseTasks {
       ...tracing('web'),
     });
     this.worker = new AppTask(scope, 'WorkerTask', {
-      cpu: props.worker.cpu,
-      memoryLimitMiB: props.worker.memoryLimitMiB,
-      command: props.workerCommand,
-      stopTimeout: Duration.seconds(props.workerStopTimeoutSeconds),
+      cpu: worker.cpu,
+      memoryLimitMiB: worker.memoryLimitMiB,
+      command: worker.command,
+      stopTimeout: Duration.seconds(worker.stopTimeoutSeconds),
       ...shared,
       ...tracing('worker'),
     });
@@ -154,8 +152,8 @@ export class ReleaseTasks {
     // (it owns the app schema); it needs neither the cache nor the bucket.
     if (props.migrationCommand) {
       this.migration = new AppTask(scope, 'MigrationTask', {
-        cpu: props.worker.cpu,
-        memoryLimitMiB: props.worker.memoryLimitMiB,
+        cpu: worker.cpu,
+        memoryLimitMiB: worker.memoryLimitMiB,
         image,
         command: props.migrationCommand,
         environment: { ...environment, DATABASE_USER: DATABASE_ROLES.migrator },
@@ -170,6 +168,18 @@ export class ReleaseTasks {
   /** Every task definition of the release. */
   get all(): AppTask[] {
     return [this.web, this.worker, ...(this.migration ? [this.migration] : [])];
+  }
+
+  /**
+   * The log groups the runbooks send people to, by name (CloudFormation generates them), and the
+   * saved Logs Insights queries over them; called where the stack lists its outputs.
+   */
+  addOutputs(): void {
+    const { scope, web, worker, migration } = this;
+    new LogQueries(scope, 'LogQueries', { folder: stageResourceName(this.props.stage), web: web.logGroup, worker: worker.logGroup });
+    new CfnOutput(scope, 'WebLogGroup', { value: web.logGroup.logGroupName, description: 'Logs of the web tasks' });
+    new CfnOutput(scope, 'WorkerLogGroup', { value: worker.logGroup.logGroupName, description: 'Logs of the worker tasks' });
+    if (migration) new CfnOutput(scope, 'MigrationLogGroup', { value: migration.logGroup.logGroupName, description: 'Logs of the release migrations' });
   }
 
   /** The worker reports its queues (docs/architecture.md, "What the worker publishes"); only into their namespace. */

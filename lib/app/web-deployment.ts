@@ -1,4 +1,4 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Validations } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
@@ -31,7 +31,7 @@ export interface TrafficShiftProps extends LogSettings {
   readonly vpc: ec2.IVpc;
   readonly stage: string;
   /** The load balancer: it gets the test listener, which serves the site's certificate. */
-  readonly frontDoor: LoadBalancer;
+  readonly loadBalancer: LoadBalancer;
   readonly strategy: TrafficShiftStrategy;
   /** canary: the share the new revision gets first; linear: the share each step adds. Unused by blueGreen. */
   readonly stepPercent: number;
@@ -44,6 +44,16 @@ export interface TrafficShiftProps extends LogSettings {
   /** Further paths the smoke test requests; each must answer 2xx within `smokeLatencyMs`. */
   readonly smokePaths: readonly string[];
   readonly smokeLatencyMs: number;
+}
+
+/**
+ * How a release reaches the web tasks (app.deployment.strategy): rolling needs nothing here (ECS
+ * replaces the tasks in place, and the web service attaches its one target group); the other
+ * strategies shift traffic behind a smoke test (TrafficShift, built in `scope`).
+ */
+export function trafficShiftFor(scope: Construct, props: Omit<TrafficShiftProps, 'strategy'> & { readonly strategy: WebDeploymentStrategy }): TrafficShift | undefined {
+  const { strategy } = props;
+  return strategy === 'rolling' ? undefined : new TrafficShift(scope, { ...props, strategy });
 }
 
 /** The web service's second target group and the test listener, which a shifting service attaches with. */
@@ -68,22 +78,27 @@ export class TrafficShift {
 
   /** Builds the smoke test in `scope` (the stack). */
   constructor(
-    scope: Construct,
+    private readonly scope: Construct,
     private readonly props: TrafficShiftProps,
   ) {
-    const hostName = props.frontDoor.hostName;
+    const hostName = props.loadBalancer.hostName;
     if (!hostName) throw new Error(`${props.stage}: app.deployment.strategy "${props.strategy}" needs HTTPS (the config schema rejects this).`);
     const { readinessPath } = props;
     this.smokeTest = new SmokeTest(scope, 'SmokeTest', {
       vpc: props.vpc,
       stage: props.stage,
-      loadBalancerFullName: props.frontDoor.alb.loadBalancerFullName,
+      loadBalancerFullName: props.loadBalancer.alb.loadBalancerFullName,
       testListenerPort: TEST_LISTENER_PORT,
       hostName,
       paths: [readinessPath, ...props.smokePaths.filter((p) => p !== readinessPath)],
       latencyMs: props.smokeLatencyMs,
       ...logSettings(props),
     });
+  }
+
+  /** The smoke test's log group, by name (CloudFormation generates it); called where the stack lists its outputs. */
+  addOutputs(): void {
+    new CfnOutput(this.scope, 'SmokeTestLogGroup', { value: this.smokeTest.function.logGroup.logGroupName, description: 'Logs of the release smoke tests' });
   }
 
   /**
@@ -94,7 +109,7 @@ export class TrafficShift {
    */
   addTargets(targets: elbv2.ApplicationTargetGroup, newTargetGroup: (id: string) => elbv2.ApplicationTargetGroup): ShiftTargets {
     const alternate = newTargetGroup('AlternateTargets');
-    const { certificate, alb } = this.props.frontDoor;
+    const { certificate, alb } = this.props.loadBalancer;
     if (!certificate) {
       throw new Error('A test listener serves the stage certificate, and this stage has no domain (the config schema requires https for traffic-shifting deployments).');
     }
