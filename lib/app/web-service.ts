@@ -47,10 +47,10 @@ export interface WebServiceProps extends AppServiceBase {
  * configured strategy. A second target group takes the new revision; a production rule (every
  * path) and a test listener rule forward to both groups with weights ECS rewrites as it shifts;
  * the smoke test runs at POST_TEST_TRAFFIC_SHIFT; the deployment alarms roll back during the shift
- * and the bake. Which
- * group serves production changes with every release, so every target-group metric here sums
- * both groups (latency comes from the load balancer as a whole), and scaling follows CPU only:
- * request-count scaling is bound to one target group and would scale in after a swap.
+ * and the bake. Which group serves production changes with every release, so every target-group
+ * metric here sums both groups (latency comes from the load balancer as a whole), and scaling
+ * follows CPU only: request-count scaling is bound to one target group and would scale in after a
+ * swap.
  */
 export class WebService extends Construct {
   readonly service: ecs.FargateService;
