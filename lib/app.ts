@@ -58,7 +58,6 @@ export function createApp(options: CreateAppOptions = {}): { app: App; stages: A
     new BaselineStack(app, baselineStackName(plan), {
       env: { account: plan.account, region: plan.region },
       plan,
-      stageConfigs: all.filter((c) => c.account === plan.account),
       terminationProtection: plan.retain,
       description: `Security baseline of ${plan.account} in ${plan.region} (${plan.stages.join(', ')}): ${plan.region === plan.homeRegion ? 'audit trail, ' : ''}threat detection, findings, access analysis`,
     });

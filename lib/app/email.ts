@@ -1,10 +1,11 @@
-import { Stack } from 'aws-cdk-lib';
+import { type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as ses from 'aws-cdk-lib/aws-ses';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { ServiceKey } from '../shared/service-key';
 import { ofThisAccount } from '../shared/service-trust';
 
 export interface EmailProps {
@@ -26,6 +27,23 @@ export function dmarcRecord(policy: NonNullable<EmailProps['dmarcPolicy']>, repo
   return ['v=DMARC1', `p=${policy}`, 'adkim=r', 'aspf=r', ...(reportsTo ? [`rua=mailto:${reportsTo}`] : [])].join('; ');
 }
 
+export interface StageEmailProps extends Omit<EmailProps, 'key'> {
+  readonly stage: string;
+  /** What becomes of the events key when the stack goes. */
+  readonly removalPolicy: RemovalPolicy;
+}
+
+/**
+ * SES for the stage's domain (Email), its event notifications encrypted with a key of their own.
+ * A function, not a construct: it builds the key and the Email construct into the given scope
+ * (the app stack), where they have their logical ids.
+ */
+export function stageEmail(scope: Construct, props: StageEmailProps): Email {
+  const { stage, removalPolicy, ...email } = props;
+  const key = new ServiceKey(scope, 'EventsKey', { description: `${stage}: SES event notifications`, services: ['sns'], removalPolicy }).key;
+  return new Email(scope, 'Email', { ...email, key });
+}
+
 /** Sending events published to the topic and counted in CloudWatch. */
 export const EMAIL_EVENTS = [ses.EmailSendingEvent.BOUNCE, ses.EmailSendingEvent.COMPLAINT, ses.EmailSendingEvent.REJECT, ses.EmailSendingEvent.DELIVERY];
 
@@ -41,10 +59,13 @@ export class Email extends Construct {
   readonly identity: ses.EmailIdentity;
   readonly configurationSet: ses.ConfigurationSet;
   readonly events: sns.Topic;
+  /** The domain mail is sent as: the zone's name (MAIL FROM is `mail.` before it). */
+  readonly domainName: string;
 
   constructor(scope: Construct, id: string, props: EmailProps) {
     super(scope, id);
     const { zone } = props;
+    this.domainName = zone.zoneName;
     this.configurationSet = new ses.ConfigurationSet(this, 'ConfigurationSet', { reputationMetrics: true, sendingEnabled: true });
     this.identity = new ses.EmailIdentity(this, 'Identity', {
       identity: ses.Identity.publicHostedZone(zone),

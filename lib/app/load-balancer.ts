@@ -33,17 +33,16 @@ export interface LoadBalancerProps {
 /** Seconds the load balancer keeps an idle connection open; CloudFront waits as long for an answer. */
 export const IDLE_TIMEOUT_SECONDS = 60;
 
-/**
- * Port of the test listener, where a traffic-shifting release sends its smoke test to the new
- * revision before production traffic moves. Reachable from the smoke-test function only.
- */
-export const TEST_LISTENER_PORT = 8443;
-
 /** How long browsers keep to HTTPS for the site: a year. */
 export const HSTS_MAX_AGE_SECONDS = 31_536_000;
 
 /** Strict-Transport-Security the load balancer adds to every HTTPS response: a year, subdomains included. */
 export const HSTS = `max-age=${HSTS_MAX_AGE_SECONDS}; includeSubDomains`;
+
+/** An HTTPS listener of the site: its certificate, TLS 1.2 and 1.3 with the restricted cipher list and post-quantum hybrid key exchange. */
+export function httpsListenerProps(certificate: acm.ICertificate): elbv2.BaseApplicationListenerProps {
+  return { protocol: elbv2.ApplicationProtocol.HTTPS, certificates: [certificate], sslPolicy: elbv2.SslPolicy.TLS13_12_RES_PQ };
+}
 
 /**
  * Defines the Application Load Balancer, internet-facing in the public subnets or, behind
@@ -60,7 +59,8 @@ export class LoadBalancer extends Construct {
   readonly url?: string;
   /** The site's name on the certificate, where the stage serves HTTPS. */
   readonly hostName?: string;
-  private readonly certificate?: acm.ICertificate;
+  /** The site's certificate, where the stage serves HTTPS (a traffic shift's test listener serves it too). */
+  readonly certificate?: acm.ICertificate;
 
   constructor(scope: Construct, id: string, props: LoadBalancerProps) {
     super(scope, id);
@@ -112,7 +112,7 @@ export class LoadBalancer extends Construct {
       });
       this.certificate = certificate;
       this.hostName = props.domain.recordName;
-      this.listener = this.alb.addListener('Https', { ...this.httpsListenerProps(certificate), port: 443, open: !internal });
+      this.listener = this.alb.addListener('Https', { ...httpsListenerProps(certificate), port: 443, open: !internal });
       // HSTS from the load balancer (response header modification), so the app cannot forget it.
       (this.listener.node.defaultChild as elbv2.CfnListener).listenerAttributes = [{ key: 'routing.http.response.strict_transport_security.header_value', value: HSTS }];
       this.url = `https://${props.domain.recordName}`;
@@ -175,28 +175,6 @@ export class LoadBalancer extends Construct {
     const pinned = originFacingPrefixList(region);
     if ('problem' in pinned) throw new Error(pinned.problem);
     this.listener.connections.allowDefaultPortFrom(ec2.Peer.prefixList(pinned.prefixListId), "CloudFront's VPC origin (the origin-facing prefix list)");
-  }
-
-  /**
-   * The test listener of a traffic-shifting web service: HTTPS on TEST_LISTENER_PORT with the
-   * site's certificate and TLS policy, closed to everyone (the caller admits the smoke test).
-   * Its default action forwards to `targets`, as the production listener's does: ECS moves the
-   * test traffic with a rule, and keeps a listener's actions all forwards.
-   */
-  addTestListener(targets: elbv2.IApplicationTargetGroup): elbv2.ApplicationListener {
-    if (!this.certificate) {
-      throw new Error('A test listener serves the stage certificate, and this stage has no domain (the config schema requires https for traffic-shifting deployments).');
-    }
-    return this.alb.addListener('Test', { ...this.httpsListenerProps(this.certificate), port: TEST_LISTENER_PORT, open: false, defaultTargetGroups: [targets] });
-  }
-
-  private httpsListenerProps(certificate: acm.ICertificate): elbv2.BaseApplicationListenerProps {
-    return {
-      protocol: elbv2.ApplicationProtocol.HTTPS,
-      certificates: [certificate],
-      // TLS 1.2 and 1.3, the restricted cipher list, post-quantum hybrid key exchange.
-      sslPolicy: elbv2.SslPolicy.TLS13_12_RES_PQ,
-    };
   }
 
   /**

@@ -1,14 +1,11 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import type { StageConfig } from '../config';
-import { awsManagedRole } from '../shared/aws-managed-policy';
+import { requestErrorRate } from '../shared/stage-metrics';
 import { type AppServiceBase, appServiceProps } from './app-service';
-import type { LoadBalancer } from './load-balancer';
-import type { SmokeTest } from './smoke-test';
+import type { TrafficShift } from './web-deployment';
 
 /** The alarms that roll a web deployment back (during a traffic shift and its bake too); ECS refers to them by name. */
 export interface WebDeploymentAlarms {
@@ -19,23 +16,6 @@ export interface WebDeploymentAlarms {
   /** The slowest 1% of web requests took longer than the stage's p99 bound for 3 minutes. */
   readonly p99Latency: cloudwatch.Alarm;
 }
-
-/**
- * A release that moves traffic with ECS's own blue/green machinery instead of rolling: the
- * strategy and its timings (app.deployment), the load balancer that gets the test listener, and
- * the smoke test ECS calls before production traffic moves.
- */
-export interface TrafficShift {
-  readonly deployment: StageConfig['app']['deployment'];
-  readonly frontDoor: LoadBalancer;
-  readonly smokeTest: SmokeTest;
-}
-
-const STRATEGIES = {
-  blueGreen: ecs.DeploymentStrategy.BLUE_GREEN,
-  canary: ecs.DeploymentStrategy.CANARY,
-  linear: ecs.DeploymentStrategy.LINEAR,
-} as const;
 
 export interface WebServiceProps extends AppServiceBase {
   readonly containerPort: number;
@@ -50,7 +30,7 @@ export interface WebServiceProps extends AppServiceBase {
   readonly p99LatencySeconds: number;
   /** Requests per target that scaling holds (rolling deploys only). @default 500 */
   readonly requestsPerTarget?: number;
-  /** Shift traffic to each release (blue/green, canary, linear) instead of rolling. */
+  /** Shift traffic to each release (blue/green, canary, linear) instead of rolling. @default rolling deploys */
   readonly trafficShift?: TrafficShift;
 }
 
@@ -63,13 +43,14 @@ export interface WebServiceProps extends AppServiceBase {
  * Rolling (the default): zero-downtime rolling deploys (100% healthy, 200% max), the listener's
  * default action forwarding to the one target group, and scaling on requests per target too.
  *
- * Traffic shifting (`trafficShift`): ECS's blue/green machinery with the configured strategy. A
- * second target group takes the new revision; a production rule (every path) and a test listener
- * rule forward to both groups with weights ECS rewrites as it shifts; the smoke test runs at
- * POST_TEST_TRAFFIC_SHIFT; the deployment alarms roll back during the shift and the bake. Which
- * group serves production changes with every release, so every target-group metric here sums
- * both groups (latency comes from the load balancer as a whole), and scaling follows CPU only:
- * request-count scaling is bound to one target group and would scale in after a swap.
+ * Traffic shifting (`trafficShift`, lib/app/web-deployment.ts): ECS's blue/green machinery with the
+ * configured strategy. A second target group takes the new revision; a production rule (every
+ * path) and a test listener rule forward to both groups with weights ECS rewrites as it shifts;
+ * the smoke test runs at POST_TEST_TRAFFIC_SHIFT; the deployment alarms roll back during the shift
+ * and the bake. Which group serves production changes with every release, so every target-group
+ * metric here sums both groups (latency comes from the load balancer as a whole), and scaling
+ * follows CPU only: request-count scaling is bound to one target group and would scale in after a
+ * swap.
  */
 export class WebService extends Construct {
   readonly service: ecs.FargateService;
@@ -110,17 +91,16 @@ export class WebService extends Construct {
     props.listener.addTargetGroups('Web', { targetGroups: [this.targetGroup] });
     this.loadBalancerFullName = props.loadBalancer.loadBalancerFullName;
     const shift = props.trafficShift;
-    if (shift) {
-      this.alternateTargetGroup = targetGroup('AlternateTargets');
-      this.testListener = shift.frontDoor.addTestListener(this.targetGroup);
-      this.testListener.connections.allowDefaultPortFrom(shift.smokeTest.securityGroup, 'The release smoke test');
-    }
+    const shiftTargets = shift?.addTargets(this.targetGroup, targetGroup);
+    this.alternateTargetGroup = shiftTargets?.alternate;
+    this.testListener = shiftTargets?.testListener;
 
     const period = Duration.minutes(1);
     const elbMetric = (metricName: string, statistic: string) => this.targetMetric(metricName, { statistic, period });
-    const errorRate = new cloudwatch.MathExpression({
-      expression: 'IF(requests > 0, 100 * errors / requests, 0)',
-      usingMetrics: { errors: elbMetric('HTTPCode_Target_5XX_Count', 'Sum'), requests: elbMetric('RequestCount', 'Sum') },
+    const errorRate = requestErrorRate({
+      failed: { count: elbMetric('HTTPCode_Target_5XX_Count', 'Sum') },
+      requests: elbMetric('RequestCount', 'Sum'),
+      minRequests: 1,
       period,
       label: 'Target 5xx rate (%)',
     });
@@ -160,10 +140,10 @@ export class WebService extends Construct {
       ...appServiceProps(this, props, 'Web tasks: from the load balancer only'),
       deploymentAlarms: { alarmNames: deploymentAlarms.map((a) => a.alarmName), behavior: ecs.AlarmBehavior.ROLLBACK_ON_ALARM },
       healthCheckGracePeriod: Duration.seconds(60),
-      ...(shift ? this.shiftProps(shift) : {}),
+      ...(shift ? shift.serviceProps(this) : {}),
     });
-    if (shift && this.alternateTargetGroup && this.testListener) {
-      this.attachForTrafficShift(props, this.alternateTargetGroup, this.testListener);
+    if (shift && shiftTargets) {
+      shift.attach(this, this.service, { listener: props.listener, targets: this.targetGroup, shift: shiftTargets, containerPort: props.containerPort });
     } else {
       this.service.attachToApplicationTargetGroup(this.targetGroup);
     }
@@ -173,68 +153,6 @@ export class WebService extends Construct {
     const cooldowns = { scaleOutCooldown: Duration.seconds(60), scaleInCooldown: Duration.minutes(5) };
     scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: 60, ...cooldowns });
     if (!shift) scaling.scaleOnRequestCount('Requests', { requestsPerTarget: props.requestsPerTarget ?? 500, targetGroup: this.targetGroup, ...cooldowns });
-  }
-
-  /** The deployment settings of a traffic-shifting service: strategy, steps, bake and the smoke-test hook. */
-  private shiftProps(shift: TrafficShift): Partial<ecs.FargateServiceProps> {
-    const { deployment } = shift;
-    const step = { stepPercent: deployment.stepPercent, stepBakeTime: Duration.minutes(deployment.stepMinutes) };
-    const fn = shift.smokeTest.function.fn;
-    // ECS assumes this role to call the hook: it may invoke this function and nothing else.
-    const hookRole = new iam.Role(this, 'SmokeTestInvoker', {
-      assumedBy: new iam.ServicePrincipal('ecs.amazonaws.com'),
-      description: 'ECS calls the release smoke test with this role',
-      inlinePolicies: { invoke: new iam.PolicyDocument({ statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] })] }) },
-    });
-    Validations.of(hookRole).acknowledge({
-      id: 'NIST.800.53.R5-IAMNoInlinePolicy',
-      reason: 'The role exists for one grant (invoke the smoke-test function), written as its inline policy so it lives and dies with the role.',
-    });
-    return {
-      deploymentStrategy: STRATEGIES[deployment.strategy as keyof typeof STRATEGIES],
-      bakeTime: Duration.minutes(deployment.bakeMinutes),
-      ...(deployment.strategy === 'canary' ? { canaryConfiguration: step } : {}),
-      ...(deployment.strategy === 'linear' ? { linearConfiguration: step } : {}),
-      lifecycleHooks: [new ecs.DeploymentLifecycleLambdaTarget(fn, 'SmokeTest', { lifecycleStages: [ecs.DeploymentLifecycleStage.POST_TEST_TRAFFIC_SHIFT], role: hookRole })],
-    };
-  }
-
-  /**
-   * Attaches a traffic-shifting service: the production rule (every path, ahead of the default
-   * action) and the test listener's rule forward to both target groups, all weight on the first;
-   * ECS rewrites the weights on every release, so these rules must not change in a later
-   * deploy (CloudFormation would write the template's weights back: docs/releases.md).
-   */
-  private attachForTrafficShift(props: WebServiceProps, alternate: elbv2.ApplicationTargetGroup, testListener: elbv2.ApplicationListener): void {
-    const weighted = () =>
-      elbv2.ListenerAction.weightedForward([
-        { targetGroup: this.targetGroup, weight: 100 },
-        { targetGroup: alternate, weight: 0 },
-      ]);
-    const everyPath = [elbv2.ListenerCondition.pathPatterns(['/*'])];
-    const productionRule = new elbv2.ApplicationListenerRule(this, 'ProductionRule', { listener: props.listener, priority: 1, conditions: everyPath, action: weighted() });
-    const testRule = new elbv2.ApplicationListenerRule(this, 'TestRule', { listener: testListener, priority: 1, conditions: everyPath, action: weighted() });
-    // ECS moves targets and weights with this role; the policy AWS maintains for it follows ECS.
-    const infrastructureRole = awsManagedRole(this, 'TrafficShiftRole', {
-      service: 'ecs.amazonaws.com',
-      description: 'ECS shifts web traffic between the target groups with this role',
-      policyName: 'AmazonECSInfrastructureRolePolicyForLoadBalancers',
-      reason: 'The policy AWS maintains for ECS blue/green traffic shifting: it changes with the actions ECS needs on listeners, rules and target groups.',
-    });
-    const containerName = props.task.taskDefinition.defaultContainer!.containerName;
-    this.service
-      .loadBalancerTarget({
-        containerName,
-        containerPort: props.containerPort,
-        alternateTarget: new ecs.AlternateTarget('Alternate', {
-          alternateTargetGroup: alternate,
-          productionListener: ecs.ListenerRuleConfiguration.applicationListenerRule(productionRule),
-          testListener: ecs.ListenerRuleConfiguration.applicationListenerRule(testRule),
-          role: infrastructureRole,
-        }),
-      })
-      .attachToApplicationTargetGroup(this.targetGroup);
-    this.service.node.addDependency(productionRule, testRule);
   }
 
   /**

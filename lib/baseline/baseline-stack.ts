@@ -6,7 +6,7 @@ import { deployRegions, type StageConfig } from '../config';
 import { forwardingRule } from '../shared/forward-events';
 import { ServiceKey } from '../shared/service-key';
 import { AccessAnalyzer } from './access-analyzer';
-import { AuditTrail } from './audit-trail';
+import { AuditTrail, type AuditTrailProps } from './audit-trail';
 import { ConfigRecorder } from './config-recorder';
 import { GUARDDUTY_FINDINGS, SECURITY_HUB_FINDINGS } from './findings';
 import { SecurityFindings } from './security-findings';
@@ -34,7 +34,20 @@ export function accountDeployRegions(stages: readonly StageConfig[]): string[] {
   return [...new Set(regions)].sort();
 }
 
-/** One account and region of the baseline, and what its stack holds. */
+/** The account's trail, as its home-region baseline stack builds it (baseline.trail). */
+export interface TrailPlan {
+  readonly retentionDays: number;
+  readonly archiveAfterDays: number;
+  readonly objectLock: AuditTrailProps['objectLock'];
+  /** The stages whose uploads buckets' object-level events the trail records (baseline.trail.uploadsDataEvents). */
+  readonly uploadsDataEventStages: readonly string[];
+  /** The names of the roles CloudFormation deploys with in the account, one per region its stacks use. */
+  readonly deployRoles: readonly string[];
+  /** The break-glass roles (names) of the account's stages: the stages share the trail, so each may reach it. */
+  readonly breakGlassRoleNames: readonly string[];
+}
+
+/** One account and region of the baseline, and what its stack holds (the account's settings: the same in each of its stages). */
 export interface BaselinePlan {
   readonly account: string;
   readonly region: string;
@@ -42,12 +55,19 @@ export interface BaselinePlan {
   readonly homeRegion: string;
   /** The stages that run in the account. */
   readonly stages: readonly string[];
-  /** The account's baseline settings (the same in every stage of the account). */
-  readonly settings: StageConfig['baseline'];
   /** Every region of the account a stage uses. */
   readonly regions: readonly string[];
   /** Keep the trail and recorder buckets when the stack goes (any stage of the account keeps its data). */
   readonly retain: boolean;
+  /** The account's trail, in the home region's plan only. @default no trail here */
+  readonly trail?: TrailPlan;
+  /** A GuardDuty detector, and whether it monitors the runtime of ECS tasks. @default no detector */
+  readonly guardDuty?: { readonly runtimeMonitoring: boolean };
+  /** Security Hub with AWS Foundational Security Best Practices. */
+  readonly securityHub: boolean;
+  /** The stack records AWS Config itself (baseline.configRecorder "stack"; not where an organization does). */
+  readonly configRecorder: boolean;
+  readonly accessAnalyzer: boolean;
 }
 
 /** Whether a baseline creates anything at all (a baseline turned off everywhere has no stack). */
@@ -66,9 +86,33 @@ export function baselinePlans(stages: readonly StageConfig[]): BaselinePlan[] {
     const here = stages.filter((s) => s.account === account);
     const settings = here[0].baseline;
     if (!createsAnything(settings)) continue;
+    const homeRegion = here[0].region;
     const regions = [...new Set(here.flatMap((s) => [s.region, ...(s.backup.drCopies || s.uploads.replicateToDr ? [s.drRegion] : [])]))];
+    const { trail } = settings;
     for (const region of regions) {
-      plans.push({ account, region, homeRegion: here[0].region, stages: here.map((s) => s.name), settings, regions, retain: here.some((s) => s.retainOnDelete) });
+      plans.push({
+        account,
+        region,
+        homeRegion,
+        stages: here.map((s) => s.name),
+        regions,
+        retain: here.some((s) => s.retainOnDelete),
+        trail:
+          trail.enabled && region === homeRegion
+            ? {
+                retentionDays: trail.retentionDays,
+                archiveAfterDays: trail.archiveAfterDays,
+                objectLock: trail.objectLock,
+                uploadsDataEventStages: trail.uploadsDataEvents ? here.map((s) => s.name) : [],
+                deployRoles: accountDeployRegions(here).map((r) => cdkBootstrapRoleName('cfn-exec', account, r)),
+                breakGlassRoleNames: [...new Set(here.map((s) => s.backup.breakGlassRoleName))],
+              }
+            : undefined,
+        guardDuty: settings.guardDuty.enabled ? { runtimeMonitoring: settings.guardDuty.runtimeMonitoring } : undefined,
+        securityHub: settings.securityHub,
+        configRecorder: settings.configRecorder === 'stack',
+        accessAnalyzer: settings.accessAnalyzer,
+      });
     }
   }
   return plans;
@@ -81,8 +125,6 @@ export function baselineStackName(plan: { account: string; region: string }): st
 
 export interface BaselineStackProps extends StackProps {
   readonly plan: BaselinePlan;
-  /** The stage configs of the account (for the uploads buckets whose object events the trail records). */
-  readonly stageConfigs: readonly StageConfig[];
 }
 
 /**
@@ -102,40 +144,34 @@ export class BaselineStack extends Stack {
   constructor(scope: Construct, id: string, props: BaselineStackProps) {
     super(scope, id, props);
     const { plan } = props;
-    const { settings } = plan;
     const home = plan.region === plan.homeRegion;
     const removalPolicy = plan.retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
-    if (home && settings.trail.enabled) {
+    if (plan.trail) {
+      const { uploadsDataEventStages, ...trail } = plan.trail;
       this.trail = new AuditTrail(this, 'Trail', {
-        retentionDays: settings.trail.retentionDays,
-        archiveAfterDays: settings.trail.archiveAfterDays,
-        objectLock: settings.trail.objectLock,
-        dataEventBucketPrefixes: settings.trail.uploadsDataEvents ? props.stageConfigs.map((s) => uploadsBucketArnPrefix(s.name, this.partition)) : [],
-        deployRoles: accountDeployRegions(props.stageConfigs).map((region) => cdkBootstrapRoleName('cfn-exec', plan.account, region)),
-        // The stages of an account share its trail, so each stage's break-glass role may reach it.
-        breakGlassRoleNames: [...new Set(props.stageConfigs.map((s) => s.backup.breakGlassRoleName))],
+        ...trail,
+        dataEventBucketPrefixes: uploadsDataEventStages.map((stage) => uploadsBucketArnPrefix(stage, this.partition)),
         removalPolicy,
       });
     }
-    if (settings.guardDuty.enabled) this.threatDetection = new ThreatDetection(this, 'ThreatDetection', { runtimeMonitoring: settings.guardDuty.runtimeMonitoring });
-    if (settings.configRecorder === 'stack') {
+    if (plan.guardDuty) this.threatDetection = new ThreatDetection(this, 'ThreatDetection', { runtimeMonitoring: plan.guardDuty.runtimeMonitoring });
+    if (plan.configRecorder) {
       const key = new ServiceKey(this, 'RecorderKey', { description: 'AWS Config configuration history of the account', services: ['s3'] }).key;
       this.recorder = new ConfigRecorder(this, 'ConfigRecorder', { includeGlobalTypes: home, key, removalPolicy });
     }
-    if (settings.securityHub) {
+    if (plan.securityHub) {
       this.securityFindings = new SecurityFindings(this, 'SecurityHub');
       // Security Hub's controls read the recorder's configuration items.
       if (this.recorder) this.securityFindings.node.addDependency(this.recorder);
     }
-    if (settings.accessAnalyzer) new AccessAnalyzer(this, 'AccessAnalyzer');
+    if (plan.accessAnalyzer) new AccessAnalyzer(this, 'AccessAnalyzer');
 
-    if (!home && (settings.guardDuty.enabled || settings.securityHub)) {
+    if (!home && (plan.guardDuty || plan.securityHub)) {
       const forward = (ruleId: string, description: string, eventPattern: events.EventPattern) =>
         forwardingRule(this, ruleId, { description, eventPattern, toRegion: plan.homeRegion });
-      if (settings.guardDuty.enabled) forward('ForwardGuardDutyFindings', `GuardDuty findings of ${plan.region} to ${plan.homeRegion}, where the stage alarms`, GUARDDUTY_FINDINGS);
-      if (settings.securityHub)
-        forward('ForwardSecurityHubFindings', `Security Hub findings of ${plan.region} to ${plan.homeRegion}, where the stage alarms`, SECURITY_HUB_FINDINGS);
+      if (plan.guardDuty) forward('ForwardGuardDutyFindings', `GuardDuty findings of ${plan.region} to ${plan.homeRegion}, where the stage alarms`, GUARDDUTY_FINDINGS);
+      if (plan.securityHub) forward('ForwardSecurityHubFindings', `Security Hub findings of ${plan.region} to ${plan.homeRegion}, where the stage alarms`, SECURITY_HUB_FINDINGS);
     }
   }
 }

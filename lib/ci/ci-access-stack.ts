@@ -43,11 +43,19 @@ export const ciRoleNames = (stage: string) => ({
   releaseRead: stageResourceName(stage, 'release-read'),
 });
 
+/** The GitHub repository whose workflows assume the CI roles (a stage's `ci`). */
+export interface GitHubRepository {
+  /** "owner/name". */
+  readonly repository: string;
+  /** GitHub's numeric id of the repository, which a rename or transfer keeps. */
+  readonly repositoryId: string;
+}
+
 /**
  * The `sub` values a GitHub token of the repository's jobs in `environment` may carry: the
  * names format, and the immutable format with the owner's id left a wildcard (githubRole says why).
  */
-export function githubSubjects(ci: { readonly repository: string; readonly repositoryId: string }, environment: string): [string, string] {
+export function githubSubjects(ci: GitHubRepository, environment: string): [string, string] {
   const [owner, repo] = ci.repository.split('/');
   return [`repo:${owner}/${repo}:environment:${environment}`, `repo:${owner}@*/${repo}@${ci.repositoryId}:environment:${environment}`];
 }
@@ -216,7 +224,7 @@ export class CiAccessStack extends Stack {
    * repository, and StringEquals pins that id (`repository_id`) and the owner's name
    * (`job_workflow_ref`) exactly, so the wildcard admits no token the other conditions would not.
    */
-  private githubRole(roleName: string, ci: StageConfig['ci'], environment: string, workflow: string, description: string, maxSessionDuration?: Duration): iam.Role {
+  private githubRole(roleName: string, ci: GitHubRepository, environment: string, workflow: string, description: string, maxSessionDuration?: Duration): iam.Role {
     const claim = (name: string) => `${GITHUB_OIDC.host}:${name}`;
     return new iam.Role(this, roleName, {
       roleName,

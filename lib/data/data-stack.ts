@@ -1,6 +1,7 @@
 import { CfnOutput, RemovalPolicy } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as rds from 'aws-cdk-lib/aws-rds';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { DATABASE_ROLES } from '../../lambda/database-setup/roles';
 import type { DeployOptions } from '../config';
@@ -20,6 +21,8 @@ import { UploadsBucket } from './uploads-bucket';
 
 export interface DataStackProps extends StageStackProps {
   readonly network: NetworkTier;
+  /** The stage's alarm topic, where the cache's events are forwarded. */
+  readonly alarmTopic: sns.ITopic;
   /** The stage's DR-region tier: the uploads replica, and the backup key and vault that receive copies, as configured. */
   readonly dr?: DrTier;
   /** The switches of this deploy (-c rerunDatabaseSetup). */
@@ -153,7 +156,7 @@ export class DataStack extends StageStack implements DataTier {
     this.cacheEvents = new CacheEvents(this, 'CacheEvents', {
       vpc,
       stage: this.config.name,
-      alarmTopic: props.network.alarmTopic,
+      alarmTopic: props.alarmTopic,
       logsKey,
       logRetention: this.logRetention,
       logRemovalPolicy: removalPolicy,

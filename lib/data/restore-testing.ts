@@ -7,7 +7,6 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { DATABASE_ROLES } from '../../lambda/database-setup/roles';
-import type { StageConfig } from '../config';
 import { awsManagedRole } from '../shared/aws-managed-policy';
 import { httpsOnlySecurityGroup } from '../shared/https-only-group';
 import { type LogSettings, logSettings } from '../shared/log-group';
@@ -36,7 +35,8 @@ export function restoreTestingOutputKey(name: RestoreTestingOutput): string {
 export interface RestoreTestingProps extends LogSettings {
   readonly vpc: ec2.IVpc;
   readonly stage: string;
-  readonly schedule: Exclude<StageConfig['backup']['restoreTesting'], 'off'>;
+  /** When the newest recovery point is restored and verified (RESTORE_SCHEDULES). */
+  readonly schedule: keyof typeof RESTORE_SCHEDULES;
   /** The vault whose newest recovery point is restored. */
   readonly vault: backup.IBackupVault;
   readonly databaseArn: string;
@@ -46,7 +46,16 @@ export interface RestoreTestingProps extends LogSettings {
   readonly subnetGroupName: string;
   readonly databaseName: string;
   readonly minVectorVersion: string;
-  readonly verify: StageConfig['backup']['verify'];
+  /** What the restored database must contain, besides pgvector and the app's roles. */
+  readonly verify: RestoreExpectations;
+}
+
+/** What a restored database must contain for the restore to count as verified (lambda/restore-verifier reads it). */
+export interface RestoreExpectations {
+  /** Tables ("table" or "schema.table") that must exist with at least `minRows` rows. */
+  readonly tables: readonly { readonly name: string; readonly minRows: number }[];
+  /** A table and vector column to run one nearest-neighbour query on. @default no query */
+  readonly vectorQuery?: { readonly table: string; readonly column: string };
 }
 
 /** Restore tests start at 06:00 UTC: Mondays (weekly) or on the 1st (monthly). */

@@ -1,9 +1,9 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
-import { addWafBlockedSurge, MIN_REQUESTS_FOR_RATE } from '../ops/app-alarms';
+import { addWafBlockedSurge } from '../ops/app-alarms';
 import type { AlarmSet } from '../shared/alarm-set';
-import { cloudFrontMetric, wafMetric } from '../shared/stage-metrics';
+import { cloudFrontMetric, MIN_REQUESTS_FOR_RATE, requestErrorRate, wafMetric } from '../shared/stage-metrics';
 
 export interface EdgeAlarmsProps {
   /** The stage's alarms in us-east-1, where CloudFront's and the web ACL's metrics are. */
@@ -31,9 +31,10 @@ export class EdgeAlarms extends Construct {
     props.alarms.add(this, 'Edge5xxRate', {
       name: 'edge-5xx-rate',
       description: `More than ${props.http5xxRatePercent}% of viewer requests in 5 minutes got a 5xx from CloudFront (from the app, or CloudFront could not reach it).`,
-      metric: new cloudwatch.MathExpression({
-        expression: `IF(requests >= ${MIN_REQUESTS_FOR_RATE}, rate, 0)`,
-        usingMetrics: { rate: metric('5xxErrorRate', 'Average'), requests: metric('Requests', 'Sum') },
+      metric: requestErrorRate({
+        failed: { percent: metric('5xxErrorRate', 'Average') },
+        requests: metric('Requests', 'Sum'),
+        minRequests: MIN_REQUESTS_FOR_RATE,
         period: FIVE_MINUTES,
         label: 'CloudFront 5xx (%)',
       }),

@@ -11,11 +11,11 @@ import { LogsKey } from '../shared/logs-key';
 import { stageResourceName } from '../shared/naming';
 import { type SiteName, siteAliasRecords } from '../shared/site-records';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
-import { Waf, wafSettings } from '../shared/waf';
 import { DistributionLogs } from './distribution-logs';
 import { EdgeAlarms } from './edge-alarms';
 import { SiteDistribution } from './site-distribution';
 import { ViewerRequestFunction } from './viewer-request';
+import { Waf, type WafRules } from './waf';
 
 export { EDGE_REGION } from '../config/regions';
 
@@ -36,6 +36,8 @@ export interface EdgeStackProps extends StageStackProps {
   readonly loadBalancer: elbv2.IApplicationLoadBalancer;
   /** Seconds the load balancer keeps an idle connection (the origin read timeout). */
   readonly originIdleTimeoutSeconds: number;
+  /** The rules of the distribution's web ACL, where the stage has a WAF. @default no web ACL */
+  readonly waf?: WafRules;
 }
 
 /**
@@ -60,14 +62,7 @@ export class EdgeStack extends StageStack implements EdgeTier {
     const logs: LogSettings = { logsKey, logRetention: this.logRetention, logRemovalPolicy: this.statefulRemovalPolicy };
     const topic = new AlarmTopic(this, 'Alarms', { topicName: alarmTopicName(name), ...this.config.alarms, removalPolicy: this.statefulRemovalPolicy }).topic;
 
-    if (app.waf) {
-      this.waf = new Waf(this, 'Waf', {
-        name: stageResourceName(name),
-        scope: 'CLOUDFRONT',
-        ...wafSettings(app),
-        ...logs,
-      });
-    }
+    if (props.waf) this.waf = new Waf(this, 'Waf', { name: stageResourceName(name), scope: 'CLOUDFRONT', ...props.waf, ...logs });
     const { domain } = props;
     const certificate = domain && new acm.Certificate(this, 'Certificate', { domainName: domain.recordName, validation: acm.CertificateValidation.fromDns(domain.zone) });
     const allowedCidrs = domain ? undefined : (app.httpAllowedCidrs ?? []);

@@ -1,7 +1,7 @@
 import { Stack } from 'aws-cdk-lib';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import { Construct } from 'constructs';
-import { MIDDLEWARE_SUBREQUEST_HEADER } from '../shared/waf';
+import { MIDDLEWARE_SUBREQUEST_HEADER } from './waf';
 
 /**
  * Request headers no viewer may send the app, removed from every request at the edge. The web

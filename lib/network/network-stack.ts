@@ -1,9 +1,7 @@
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as route53 from 'aws-cdk-lib/aws-route53';
-import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { AlarmTopic, alarmTopicName } from '../ops/alarm-topic';
 import { LogsKey } from '../shared/logs-key';
 import type { SiteName } from '../shared/site-records';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
@@ -15,8 +13,6 @@ export interface NetworkTier {
   readonly vpc: ec2.IVpc;
   /** The stage's CloudWatch Logs key: every log group of the stage is encrypted with it. */
   readonly logsKey: kms.IKey;
-  /** The stage's alarm topic: alarms in every stack notify it. */
-  readonly alarmTopic: sns.ITopic;
   /** The stage's own hosted zone, where it has a domain. */
   readonly zone?: route53.IPublicHostedZone;
   /** Where the stage serves HTTPS for its own name (`https` with a domain): the site's records and certificates. */
@@ -24,14 +20,13 @@ export interface NetworkTier {
 }
 
 /**
- * The stage's network, the key its logs are encrypted with, its alarm topic and its DNS zone: the
- * longest-lived layer, which the data, app and operations stacks build on (alarms in any of them
- * notify here; the app's records go into the zone).
+ * The stage's network, the key its logs are encrypted with and its DNS zone: the longest-lived
+ * layer, which the data, app and operations stacks build on (the app's records go into the zone).
+ * The stage's alarm topic lives here too, built by the stage from lib/ops (AppStage).
  */
 export class NetworkStack extends StageStack implements NetworkTier {
   readonly vpc: ec2.IVpc;
   readonly logsKey: kms.IKey;
-  readonly alarmTopic: sns.ITopic;
   /** The stage's own hosted zone, where it has a domain. */
   readonly zone?: route53.IPublicHostedZone;
   readonly site?: SiteName;
@@ -54,6 +49,5 @@ export class NetworkStack extends StageStack implements NetworkTier {
     const { domain, https } = this.config;
     if (domain) this.zone = new StageZone(this, 'Zone', domain).zone;
     if (https && domain && this.zone) this.site = { zone: this.zone, recordName: domain.recordName };
-    this.alarmTopic = new AlarmTopic(this, 'Alarms', { topicName: alarmTopicName(this.config.name), ...this.config.alarms, removalPolicy: this.statefulRemovalPolicy }).topic;
   }
 }

@@ -5,7 +5,6 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { ACCOUNT_ACTIVITY_NAMESPACE, TRAIL_ACTIVITIES } from '../baseline/account-activity';
 import { GUARDDUTY_FINDINGS, SECURITY_HUB_FINDINGS } from '../baseline/findings';
-import type { StageConfig } from '../config';
 import type { AlarmSet } from '../shared/alarm-set';
 import { notifyingRule } from './ops-events';
 
@@ -13,9 +12,15 @@ export interface AccountSecurityProps {
   readonly alarms: AlarmSet;
   /** The stage's alarm topic (its policy and key admit EventBridge of this account). */
   readonly topic: sns.ITopic;
-  readonly baseline: StageConfig['baseline'];
-  /** The stage runs in its account's home region, where the trail's CloudWatch Logs copy and its metric filters are. */
-  readonly inHomeRegion: boolean;
+  /**
+   * Alarm on the CIS checks of the account trail: the trail is on, and this is the account's home
+   * region, where its CloudWatch Logs copy and metric filters are.
+   */
+  readonly enableTrailAlarms: boolean;
+  /** Notify GuardDuty's findings (GuardDuty runs in the account). */
+  readonly enableGuardDutyFindings: boolean;
+  /** Notify Security Hub's findings (Security Hub runs in the account). */
+  readonly enableSecurityHubFindings: boolean;
 }
 
 /**
@@ -31,8 +36,7 @@ export class AccountSecurity extends Construct {
 
   constructor(scope: Construct, id: string, props: AccountSecurityProps) {
     super(scope, id);
-    const { baseline } = props;
-    if (baseline.trail.enabled && props.inHomeRegion) {
+    if (props.enableTrailAlarms) {
       for (const activity of TRAIL_ACTIVITIES) {
         props.alarms.add(this, activity.metric, {
           name: activity.alarm,
@@ -50,7 +54,7 @@ export class AccountSecurity extends Construct {
     const field = (path: string) => events.EventField.fromPath(path);
     const route = (ruleId: string, description: string, eventPattern: events.EventPattern, message: string) =>
       this.rules.push(notifyingRule(this, ruleId, props.topic, { description, eventPattern, message }));
-    if (baseline.guardDuty.enabled) {
+    if (props.enableGuardDutyFindings) {
       route(
         'GuardDutyFindings',
         'GuardDuty findings of medium severity and above in the account (this region and those forwarded here)',
@@ -58,7 +62,7 @@ export class AccountSecurity extends Construct {
         `GuardDuty finding (severity ${field('$.detail.severity')}) in ${field('$.region')}: ${field('$.detail.title')} [${field('$.detail.type')}, ${field('$.detail.resource.resourceType')}]. Runbook: docs/alarms.md#guardduty-finding`,
       );
     }
-    if (baseline.securityHub) {
+    if (props.enableSecurityHubFindings) {
       route(
         'SecurityHubFindings',
         'New Security Hub findings rated high or critical in the account (this region and those forwarded here)',

@@ -3,18 +3,41 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import { Construct } from 'constructs';
 import type { AppTier } from '../app/app-stack';
-import type { StageConfig } from '../config';
 import type { AlarmSet, Severity } from '../shared/alarm-set';
 import { QUEUE_METRICS_NAMESPACE } from '../shared/naming';
-import { serviceInsightMetric, sesMetric, wafMetric } from '../shared/stage-metrics';
+import { MIN_REQUESTS_FOR_RATE, requestErrorRate, serviceInsightMetric, sesMetric, wafMetric } from '../shared/stage-metrics';
 
 export interface AppAlarmsProps {
   readonly alarms: AlarmSet;
-  readonly thresholds: StageConfig['operations'];
   /** The app tier: load balancer, services, WAF and email, as it hands them to operations. */
   readonly app: AppTier;
   /** The stage: the dimension of the queue metrics the worker publishes. */
   readonly stage: string;
+  /** Alarm (page) when more than this % of requests in 5 minutes got a 5xx from the load balancer, or from the web app. */
+  readonly http5xxRatePercent: number;
+  /** Alarm (ticket) when the slowest 1% of web requests take longer than this for 10 minutes. */
+  readonly p99LatencySeconds: number;
+  /**
+   * Also alarm when requests or the p99 latency leave the band CloudWatch learns from their history.
+   * @default false
+   */
+  readonly enableAnomalyAlarms?: boolean;
+  /** Alarm when a service's tasks average more than this % of their CPU for 5 minutes. */
+  readonly ecsCpuPercent: number;
+  /** Alarm when a service's tasks average more than this % of their memory for 5 minutes. */
+  readonly ecsMemoryPercent: number;
+  /** Alarm when the load balancer's web ACL blocks more requests than this in 5 minutes. */
+  readonly wafBlockedPer5Min: number;
+  /**
+   * Watch the queue metrics the worker publishes: page when the oldest waiting job has waited
+   * longer than this many seconds for 10 minutes, or the worker stops reporting.
+   * @default the queues are not watched
+   */
+  readonly queueOldestJobSeconds?: number;
+  /** Alarm when the account's SES bounce rate is above this %. */
+  readonly sesBounceRatePercent: number;
+  /** Alarm when the account's SES complaint rate is above this %. */
+  readonly sesComplaintRatePercent: number;
 }
 
 /** The oldest job waiting in any BullMQ queue of the stage, as the worker reports it once a minute. */
@@ -22,8 +45,6 @@ export function oldestWaitingJob(stage: string, options: cloudwatch.MetricOption
   return new cloudwatch.Metric({ namespace: QUEUE_METRICS_NAMESPACE, metricName: 'OldestWaitingSeconds', dimensionsMap: { Stage: stage }, statistic: 'Maximum', ...options });
 }
 
-/** Below this many requests in 5 minutes a 5xx rate says little (1 of 3 is 33%); the rate counts as 0. */
-export const MIN_REQUESTS_FOR_RATE = 20;
 const FIVE_MINUTES = Duration.minutes(5);
 const ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD;
 const { NOT_BREACHING, MISSING, BREACHING, IGNORE } = cloudwatch.TreatMissingData;
@@ -55,25 +76,20 @@ export function addWafBlockedSurge(scope: Construct, alarms: AlarmSet, blocked: 
 export class AppAlarms extends Construct {
   constructor(scope: Construct, id: string, props: AppAlarmsProps) {
     super(scope, id);
-    const { alarms, thresholds: t, app } = props;
+    const { alarms, app } = props;
     const { loadBalancer } = app;
     const targetMetric = (metricName: string, options?: cloudwatch.MetricOptions) => app.targetMetric(metricName, options);
 
     const rate = (errors: cloudwatch.IMetric, requests: cloudwatch.IMetric, label: string) =>
-      new cloudwatch.MathExpression({
-        expression: `IF(requests >= ${MIN_REQUESTS_FOR_RATE}, 100 * errors / requests, 0)`,
-        usingMetrics: { errors, requests },
-        period: FIVE_MINUTES,
-        label,
-      });
+      requestErrorRate({ failed: { count: errors }, requests, minRequests: MIN_REQUESTS_FOR_RATE, period: FIVE_MINUTES, label });
     const sum = { statistic: 'Sum', period: FIVE_MINUTES };
 
     // Traffic-derived alarms: no requests, nothing wrong (missing data is not breaching).
     alarms.add(this, 'Elb5xxRate', {
       name: 'alb-5xx-rate',
-      description: `More than ${t.http5xxRatePercent}% of requests in 5 minutes got a 5xx from the load balancer itself (no healthy target, target timeout, TLS or capacity trouble).`,
+      description: `More than ${props.http5xxRatePercent}% of requests in 5 minutes got a 5xx from the load balancer itself (no healthy target, target timeout, TLS or capacity trouble).`,
       metric: rate(loadBalancer.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, sum), loadBalancer.metrics.requestCount(sum), 'Load balancer 5xx (%)'),
-      threshold: t.http5xxRatePercent,
+      threshold: props.http5xxRatePercent,
       evaluationPeriods: 1,
       comparisonOperator: ABOVE,
       treatMissingData: NOT_BREACHING,
@@ -82,9 +98,9 @@ export class AppAlarms extends Construct {
     });
     alarms.add(this, 'Target5xxRate', {
       name: 'web-5xx-rate',
-      description: `More than ${t.http5xxRatePercent}% of requests in 5 minutes got a 5xx from the web app.`,
+      description: `More than ${props.http5xxRatePercent}% of requests in 5 minutes got a 5xx from the web app.`,
       metric: rate(targetMetric('HTTPCode_Target_5XX_Count', sum), targetMetric('RequestCount', sum), 'Web app 5xx (%)'),
-      threshold: t.http5xxRatePercent,
+      threshold: props.http5xxRatePercent,
       evaluationPeriods: 1,
       comparisonOperator: ABOVE,
       treatMissingData: NOT_BREACHING,
@@ -93,16 +109,16 @@ export class AppAlarms extends Construct {
     });
     alarms.add(this, 'P99Latency', {
       name: 'web-p99-latency',
-      description: `The slowest 1% of web requests took more than ${t.p99LatencySeconds} s for 10 minutes.`,
+      description: `The slowest 1% of web requests took more than ${props.p99LatencySeconds} s for 10 minutes.`,
       metric: targetMetric('TargetResponseTime', { statistic: 'p99', period: FIVE_MINUTES }),
-      threshold: t.p99LatencySeconds,
+      threshold: props.p99LatencySeconds,
       evaluationPeriods: 2,
       comparisonOperator: ABOVE,
       treatMissingData: NOT_BREACHING,
       severity: 'ticket',
       tier: 'web',
     });
-    if (t.anomalyAlarms) {
+    if (props.enableAnomalyAlarms) {
       // Against what the stage usually does at this hour and weekday (CloudWatch learns the band
       // from two weeks of history; until then the band is wide and the alarms quiet).
       alarms.addAnomaly(this, 'RequestsAnomaly', {
@@ -148,9 +164,9 @@ export class AppAlarms extends Construct {
       // Gauges of a running service: missing data means the service is gone, shown as insufficient data.
       alarms.add(scope, 'Cpu', {
         name: `${name}-cpu`,
-        description: `The ${name} tasks averaged more than ${t.ecsCpuPercent}% CPU for 5 minutes.`,
+        description: `The ${name} tasks averaged more than ${props.ecsCpuPercent}% CPU for 5 minutes.`,
         metric: service.metricCpuUtilization({ period: FIVE_MINUTES }),
-        threshold: t.ecsCpuPercent,
+        threshold: props.ecsCpuPercent,
         evaluationPeriods: 1,
         comparisonOperator: ABOVE,
         treatMissingData: MISSING,
@@ -159,9 +175,9 @@ export class AppAlarms extends Construct {
       });
       alarms.add(scope, 'Memory', {
         name: `${name}-memory`,
-        description: `The ${name} tasks averaged more than ${t.ecsMemoryPercent}% of their memory for 5 minutes (a task that reaches 100% is killed).`,
+        description: `The ${name} tasks averaged more than ${props.ecsMemoryPercent}% of their memory for 5 minutes (a task that reaches 100% is killed).`,
         metric: service.metricMemoryUtilization({ period: FIVE_MINUTES }),
-        threshold: t.ecsMemoryPercent,
+        threshold: props.ecsMemoryPercent,
         evaluationPeriods: 1,
         comparisonOperator: ABOVE,
         treatMissingData: MISSING,
@@ -189,15 +205,15 @@ export class AppAlarms extends Construct {
       });
     }
 
-    if (app.webAclMetricName) addWafBlockedSurge(this, alarms, wafMetric(app.webAclMetricName, Stack.of(this).region, 'BlockedRequests', sum), t.wafBlockedPer5Min);
+    if (app.webAclMetricName) addWafBlockedSurge(this, alarms, wafMetric(app.webAclMetricName, Stack.of(this).region, 'BlockedRequests', sum), props.wafBlockedPer5Min);
 
-    if (t.queueMetrics) {
+    if (props.queueOldestJobSeconds !== undefined) {
       // The worker reports once a minute: no report means a worker that cannot reach its queues (or none running).
       alarms.add(this, 'QueueOldestJob', {
         name: 'queue-oldest-job-age',
-        description: `The oldest waiting BullMQ job waited more than ${t.queueOldestJobSeconds} s for 10 minutes, or the worker stopped reporting its queues.`,
+        description: `The oldest waiting BullMQ job waited more than ${props.queueOldestJobSeconds} s for 10 minutes, or the worker stopped reporting its queues.`,
         metric: oldestWaitingJob(props.stage, { period: FIVE_MINUTES }),
-        threshold: t.queueOldestJobSeconds,
+        threshold: props.queueOldestJobSeconds,
         evaluationPeriods: 2,
         comparisonOperator: ABOVE,
         treatMissingData: BREACHING,
@@ -212,16 +228,16 @@ export class AppAlarms extends Construct {
       const reputation = (metricName: string) => sesMetric(metricName, { statistic: 'Maximum' });
       alarms.add(this, 'SesBounceRate', {
         name: 'ses-bounce-rate',
-        description: `The account's SES bounce rate is above ${t.sesBounceRatePercent}%; SES reviews accounts above 5% and may pause sending at 10%.`,
+        description: `The account's SES bounce rate is above ${props.sesBounceRatePercent}%; SES reviews accounts above 5% and may pause sending at 10%.`,
         metric: reputation('Reputation.BounceRate'),
-        threshold: t.sesBounceRatePercent / 100,
+        threshold: props.sesBounceRatePercent / 100,
         ...reputationAlarm,
       });
       alarms.add(this, 'SesComplaintRate', {
         name: 'ses-complaint-rate',
-        description: `The account's SES complaint rate is above ${t.sesComplaintRatePercent}%; SES reviews accounts above 0.1% and may pause sending at 0.5%.`,
+        description: `The account's SES complaint rate is above ${props.sesComplaintRatePercent}%; SES reviews accounts above 0.1% and may pause sending at 0.5%.`,
         metric: reputation('Reputation.ComplaintRate'),
-        threshold: t.sesComplaintRatePercent / 100,
+        threshold: props.sesComplaintRatePercent / 100,
         ...reputationAlarm,
       });
     }

@@ -1,16 +1,30 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
-import type { StageConfig } from '../config';
 import type { DataTier } from '../data/data-stack';
 import type { AlarmSet } from '../shared/alarm-set';
 import { cacheNodeMetric, cacheNodes, restoreMetric } from '../shared/stage-metrics';
 
 export interface DataAlarmsProps {
   readonly alarms: AlarmSet;
-  readonly thresholds: StageConfig['operations'];
   /** The data tier: the database and the cache. */
   readonly data: DataTier;
+  /** Alarm when the database averages more than this % of CPU for 10 minutes. */
+  readonly rdsCpuPercent: number;
+  /** Alarm when the database has less than this many MiB of freeable memory for 15 minutes. */
+  readonly rdsFreeableMemoryMiB: number;
+  /** Page when less than this % of `allocatedStorageGiB` is free for 10 minutes. */
+  readonly rdsFreeStoragePercent: number;
+  /** Page when more than this % of max_connections are open for 10 minutes. */
+  readonly rdsConnectionsPercent: number;
+  /** Alarm when disk reads or writes average more than this many seconds for 15 minutes. */
+  readonly rdsLatencySeconds: number;
+  /** Alarm when a cache node's engine thread averages more than this % of CPU for 15 minutes. */
+  readonly cacheCpuPercent: number;
+  /** Page when a cache node uses more than this % of its memory. */
+  readonly cacheMemoryPercent: number;
+  /** Alarm when more clients than this are connected to a cache node for 10 minutes. */
+  readonly cacheConnections: number;
   /** Storage the instance starts with, in GiB (the free-storage threshold is a share of it). */
   readonly allocatedStorageGiB: number;
   /** Nodes of the replication group: the primary plus its replicas. */
@@ -38,16 +52,16 @@ const { NOT_BREACHING, MISSING } = cloudwatch.TreatMissingData;
 export class DataAlarms extends Construct {
   constructor(scope: Construct, id: string, props: DataAlarmsProps) {
     super(scope, id);
-    const { alarms, thresholds: t } = props;
+    const { alarms } = props;
     const database = props.data.database.instance;
     const { maxConnections } = props.data.database;
     const gauge = { period: FIVE_MINUTES, statistic: 'Average' };
 
     alarms.add(this, 'DbCpu', {
       name: 'db-cpu',
-      description: `The database averaged more than ${t.rdsCpuPercent}% CPU for 10 minutes.`,
+      description: `The database averaged more than ${props.rdsCpuPercent}% CPU for 10 minutes.`,
       metric: database.metricCPUUtilization(gauge),
-      threshold: t.rdsCpuPercent,
+      threshold: props.rdsCpuPercent,
       evaluationPeriods: 2,
       comparisonOperator: ABOVE,
       treatMissingData: MISSING,
@@ -56,9 +70,9 @@ export class DataAlarms extends Construct {
     });
     alarms.add(this, 'DbFreeableMemory', {
       name: 'db-freeable-memory',
-      description: `The database had less than ${t.rdsFreeableMemoryMiB} MiB of freeable memory for 15 minutes (it will swap and slow down).`,
+      description: `The database had less than ${props.rdsFreeableMemoryMiB} MiB of freeable memory for 15 minutes (it will swap and slow down).`,
       metric: database.metricFreeableMemory(gauge),
-      threshold: t.rdsFreeableMemoryMiB * 1024 ** 2,
+      threshold: props.rdsFreeableMemoryMiB * 1024 ** 2,
       evaluationPeriods: 3,
       comparisonOperator: BELOW,
       treatMissingData: MISSING,
@@ -67,19 +81,19 @@ export class DataAlarms extends Construct {
     });
     alarms.add(this, 'DbFreeStorage', {
       name: 'db-free-storage',
-      description: `The database had less than ${t.rdsFreeStoragePercent}% of its ${props.allocatedStorageGiB} GiB free for 10 minutes, and storage autoscaling has not caught up (it waits 6 hours between steps and stops at its ceiling).`,
+      description: `The database had less than ${props.rdsFreeStoragePercent}% of its ${props.allocatedStorageGiB} GiB free for 10 minutes, and storage autoscaling has not caught up (it waits 6 hours between steps and stops at its ceiling).`,
       metric: database.metricFreeStorageSpace({ ...gauge, statistic: 'Minimum' }),
-      threshold: Math.round((props.allocatedStorageGiB * 1024 ** 3 * t.rdsFreeStoragePercent) / 100),
+      threshold: Math.round((props.allocatedStorageGiB * 1024 ** 3 * props.rdsFreeStoragePercent) / 100),
       evaluationPeriods: 2,
       comparisonOperator: BELOW,
       treatMissingData: MISSING,
       severity: 'page',
       tier: 'database',
     });
-    const connections = Math.floor((maxConnections * t.rdsConnectionsPercent) / 100);
+    const connections = Math.floor((maxConnections * props.rdsConnectionsPercent) / 100);
     alarms.add(this, 'DbConnections', {
       name: 'db-connections',
-      description: `More than ${connections} connections (${t.rdsConnectionsPercent}% of max_connections ${maxConnections}) were open for 10 minutes; new ones will soon be refused.`,
+      description: `More than ${connections} connections (${props.rdsConnectionsPercent}% of max_connections ${maxConnections}) were open for 10 minutes; new ones will soon be refused.`,
       metric: database.metricDatabaseConnections({ ...gauge, statistic: 'Maximum' }),
       threshold: connections,
       evaluationPeriods: 2,
@@ -94,9 +108,9 @@ export class DataAlarms extends Construct {
     ] as const) {
       alarms.add(this, kind === 'read' ? 'DbReadLatency' : 'DbWriteLatency', {
         name: `db-${kind}-latency`,
-        description: `Disk ${kind}s of the database averaged more than ${t.rdsLatencySeconds * 1000} ms for 15 minutes (storage throughput or IOPS exhausted).`,
+        description: `Disk ${kind}s of the database averaged more than ${props.rdsLatencySeconds * 1000} ms for 15 minutes (storage throughput or IOPS exhausted).`,
         metric: database.metric(metricName, gauge),
-        threshold: t.rdsLatencySeconds,
+        threshold: props.rdsLatencySeconds,
         evaluationPeriods: 3,
         comparisonOperator: ABOVE,
         treatMissingData: MISSING,
@@ -141,9 +155,9 @@ export class DataAlarms extends Construct {
       alarms.add(scope, 'EngineCpu', {
         name: `cache-cpu-${node}`,
         runbook: 'cache-cpu',
-        description: `The Valkey engine thread of ${role} averaged more than ${t.cacheCpuPercent}% CPU for 15 minutes.`,
+        description: `The Valkey engine thread of ${role} averaged more than ${props.cacheCpuPercent}% CPU for 15 minutes.`,
         metric: metric('EngineCPUUtilization', 'Average'),
-        threshold: t.cacheCpuPercent,
+        threshold: props.cacheCpuPercent,
         evaluationPeriods: 3,
         comparisonOperator: ABOVE,
         treatMissingData: MISSING,
@@ -153,9 +167,9 @@ export class DataAlarms extends Construct {
       alarms.add(scope, 'Memory', {
         name: `cache-memory-${node}`,
         runbook: 'cache-memory',
-        description: `Valkey on ${role} used more than ${t.cacheMemoryPercent}% of its memory; at 100% (noeviction) every write, and so every new BullMQ job, fails.`,
+        description: `Valkey on ${role} used more than ${props.cacheMemoryPercent}% of its memory; at 100% (noeviction) every write, and so every new BullMQ job, fails.`,
         metric: metric('DatabaseMemoryUsagePercentage', 'Maximum'),
-        threshold: t.cacheMemoryPercent,
+        threshold: props.cacheMemoryPercent,
         evaluationPeriods: 1,
         comparisonOperator: ABOVE,
         treatMissingData: MISSING,
@@ -177,9 +191,9 @@ export class DataAlarms extends Construct {
       alarms.add(scope, 'Connections', {
         name: `cache-connections-${node}`,
         runbook: 'cache-connections',
-        description: `More than ${t.cacheConnections} clients were connected to ${role} for 10 minutes (a connection leak, or more tasks than planned).`,
+        description: `More than ${props.cacheConnections} clients were connected to ${role} for 10 minutes (a connection leak, or more tasks than planned).`,
         metric: metric('CurrConnections', 'Maximum'),
-        threshold: t.cacheConnections,
+        threshold: props.cacheConnections,
         evaluationPeriods: 2,
         comparisonOperator: ABOVE,
         treatMissingData: MISSING,

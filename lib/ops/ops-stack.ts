@@ -46,7 +46,7 @@ export class OpsStack extends StageStack {
 
   constructor(scope: Construct, id: string, props: OpsStackProps) {
     super(scope, id, props);
-    const { name, operations, database, cache, alarms: recipients, monthlyBudgetUsd, backup } = this.config;
+    const { name, operations, database, cache, alarms: recipients, monthlyBudgetUsd, backup, baseline } = this.config;
     const { app, data, functions } = props;
     // By its known ARN: adding rule targets to the topic object itself would write statements
     // into the network stack's topic policy, which already admits this account's rules.
@@ -59,20 +59,55 @@ export class OpsStack extends StageStack {
     this.alarms.adopt(app.deploymentAlarms.p99Latency, 'ticket', 'web');
 
     const cacheNodes = 1 + cache.replicas;
-    new AppAlarms(this, 'AppAlarms', { alarms: this.alarms, thresholds: operations, app, stage: name });
+    new AppAlarms(this, 'AppAlarms', {
+      alarms: this.alarms,
+      app,
+      stage: name,
+      http5xxRatePercent: operations.http5xxRatePercent,
+      p99LatencySeconds: operations.p99LatencySeconds,
+      enableAnomalyAlarms: operations.anomalyAlarms,
+      ecsCpuPercent: operations.ecsCpuPercent,
+      ecsMemoryPercent: operations.ecsMemoryPercent,
+      wafBlockedPer5Min: operations.wafBlockedPer5Min,
+      queueOldestJobSeconds: operations.queueMetrics ? operations.queueOldestJobSeconds : undefined,
+      sesBounceRatePercent: operations.sesBounceRatePercent,
+      sesComplaintRatePercent: operations.sesComplaintRatePercent,
+    });
     new DataAlarms(this, 'DataAlarms', {
       alarms: this.alarms,
-      thresholds: operations,
       data,
+      rdsCpuPercent: operations.rdsCpuPercent,
+      rdsFreeableMemoryMiB: operations.rdsFreeableMemoryMiB,
+      rdsFreeStoragePercent: operations.rdsFreeStoragePercent,
+      rdsConnectionsPercent: operations.rdsConnectionsPercent,
+      rdsLatencySeconds: operations.rdsLatencySeconds,
+      cacheCpuPercent: operations.cacheCpuPercent,
+      cacheMemoryPercent: operations.cacheMemoryPercent,
+      cacheConnections: operations.cacheConnections,
       allocatedStorageGiB: database.allocatedStorageGiB,
       cacheNodes,
       restoreTesting: backup.restoreTesting !== 'off' ? { stage: name } : undefined,
     });
     new FunctionAlarms(this, 'FunctionAlarms', { alarms: this.alarms, functions });
 
-    const slo = operations.slo.enabled ? new SloAlarms(this, 'Slo', { alarms: this.alarms, slo: operations.slo, app }) : undefined;
+    const { slo } = operations;
+    const sloAlarms = slo.enabled
+      ? new SloAlarms(this, 'Slo', {
+          alarms: this.alarms,
+          app,
+          availabilityPercent: slo.availabilityPercent,
+          latencyPercent: slo.latencyPercent,
+          latencyThresholdMs: slo.latencyThresholdMs,
+        })
+      : undefined;
     // The account's own alarms and findings (the baseline); root usage and trail or key tampering page.
-    new AccountSecurity(this, 'AccountSecurity', { alarms: this.alarms, topic, baseline: this.config.baseline, inHomeRegion: props.inAccountHomeRegion ?? true });
+    new AccountSecurity(this, 'AccountSecurity', {
+      alarms: this.alarms,
+      topic,
+      enableTrailAlarms: baseline.trail.enabled && (props.inAccountHomeRegion ?? true),
+      enableGuardDutyFindings: baseline.guardDuty.enabled,
+      enableSecurityHubFindings: baseline.securityHub,
+    });
 
     // The keys of every snapshot, recovery point and DR copy: every change to their protection is
     // reported, and pages unless CloudFormation made it.
@@ -108,7 +143,7 @@ export class OpsStack extends StageStack {
       cacheNodes,
       functions,
       queueMetrics: operations.queueMetrics,
-      sloWidgets: slo?.widgets(),
+      sloWidgets: sloAlarms?.widgets(),
     });
 
     new Budget(this, 'Budget', { name: stageResourceName(name, 'monthly'), monthlyUsd: monthlyBudgetUsd, emails: recipients.emails, topic });

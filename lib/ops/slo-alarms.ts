@@ -3,9 +3,8 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import { Construct } from 'constructs';
 import type { AppTier } from '../app/app-stack';
-import type { StageConfig } from '../config';
 import type { AlarmSet, Severity } from '../shared/alarm-set';
-import { MIN_REQUESTS_FOR_RATE } from './app-alarms';
+import { MIN_REQUESTS_FOR_RATE, requestErrorRate } from '../shared/stage-metrics';
 
 /**
  * The multi-window, multi-burn-rate alerts of the SRE workbook (chapter 5, "Alerting on SLOs"),
@@ -44,8 +43,12 @@ const label = (seconds: number) => (seconds % 86400 === 0 ? `${seconds / 86400}d
 
 export interface SloAlarmsProps {
   readonly alarms: AlarmSet;
-  readonly slo: StageConfig['operations']['slo'];
   readonly app: AppTier;
+  /** The availability objective: this % of requests answered without a 5xx. */
+  readonly availabilityPercent: number;
+  /** The latency objective: this % of requests answered within `latencyThresholdMs`. */
+  readonly latencyPercent: number;
+  readonly latencyThresholdMs: number;
 }
 
 /** One objective: what a bad request is, as a percentage of requests over a period. */
@@ -70,24 +73,26 @@ export class SloAlarms extends Construct {
 
   constructor(scope: Construct, id: string, props: SloAlarmsProps) {
     super(scope, id);
-    const { alarms, slo, app } = props;
+    const { alarms, app, availabilityPercent, latencyPercent, latencyThresholdMs } = props;
     const alb = app.loadBalancer;
-    const thresholdSeconds = slo.latencyThresholdMs / 1000;
+    const thresholdSeconds = latencyThresholdMs / 1000;
     this.objectives = [
       {
         id: 'Availability',
         name: 'availability',
-        objectivePercent: slo.availabilityPercent,
-        what: `${slo.availabilityPercent}% of requests without a 5xx`,
+        objectivePercent: availabilityPercent,
+        what: `${availabilityPercent}% of requests without a 5xx`,
         badPercent: (period) => {
           const sum = { statistic: 'Sum', period };
-          return new cloudwatch.MathExpression({
-            expression: `IF(requests >= ${MIN_REQUESTS_FOR_RATE}, 100 * (FILL(app5xx, 0) + FILL(lb5xx, 0)) / requests, 0)`,
-            usingMetrics: {
-              requests: alb.metrics.requestCount(sum),
-              app5xx: alb.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, sum),
-              lb5xx: alb.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, sum),
+          return requestErrorRate({
+            requests: alb.metrics.requestCount(sum),
+            failed: {
+              counts: {
+                app5xx: alb.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, sum),
+                lb5xx: alb.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, sum),
+              },
             },
+            minRequests: MIN_REQUESTS_FOR_RATE,
             period,
             label: 'Requests failed (%)',
           });
@@ -96,14 +101,14 @@ export class SloAlarms extends Construct {
       {
         id: 'Latency',
         name: 'latency',
-        objectivePercent: slo.latencyPercent,
-        what: `${slo.latencyPercent}% of requests within ${slo.latencyThresholdMs} ms`,
+        objectivePercent: latencyPercent,
+        what: `${latencyPercent}% of requests within ${latencyThresholdMs} ms`,
         badPercent: (period) =>
           new cloudwatch.MathExpression({
             expression: '100 - within',
             usingMetrics: { within: alb.metrics.targetResponseTime({ statistic: `PR(0:${thresholdSeconds})`, period }) },
             period,
-            label: `Requests slower than ${slo.latencyThresholdMs} ms (%)`,
+            label: `Requests slower than ${latencyThresholdMs} ms (%)`,
           }),
       },
     ];

@@ -70,3 +70,61 @@ export function sesMetric(metricName: string, options: cloudwatch.MetricOptions)
 export function restoreMetric(stage: string, metricName: string, options: cloudwatch.MetricOptions): cloudwatch.Metric {
   return new cloudwatch.Metric({ namespace: RESTORE_METRICS_NAMESPACE, metricName, dimensionsMap: { Stage: stage }, ...options });
 }
+
+/**
+ * Requests a 5-minute period needs before its 5xx rate counts (requestErrorRate says why).
+ */
+export const MIN_REQUESTS_FOR_RATE = 20;
+
+/** What failed, in the shape the metrics come in. */
+export type FailedRequests =
+  /** One count of failed requests (`errors` in the expression). */
+  | { readonly count: cloudwatch.IMetric }
+  /**
+   * Counts added up (the app's 5xx and the load balancer's own), by their ids in the expression;
+   * each is FILLed with 0, as a count has no data point in a period where nothing failed.
+   */
+  | { readonly counts: Readonly<Record<string, cloudwatch.IMetric>> }
+  /** The share in % the service publishes itself (CloudFront's 5xxErrorRate, `rate` in the expression). */
+  | { readonly percent: cloudwatch.IMetric };
+
+export interface RequestErrorRateProps {
+  /** The requests of the period (`requests` in the expression). */
+  readonly requests: cloudwatch.IMetric;
+  readonly failed: FailedRequests;
+  /** Requests a period needs before its rate counts: MIN_REQUESTS_FOR_RATE, or 1 (see requestErrorRate). */
+  readonly minRequests: number;
+  readonly period: Duration;
+  readonly label: string;
+}
+
+/**
+ * The share of requests (%) that failed in each period, as the 5xx-rate alarms read it. A period
+ * with fewer than `minRequests` requests reads 0: no traffic is no failure (and no division by
+ * zero), and a rate of a handful of requests is noise. The floor follows what the alarm decides:
+ * - MIN_REQUESTS_FOR_RATE (20) for the alarms over 5-minute periods that page or spend an error
+ *   budget (load balancer, web app, edge, SLO availability): one failure of 3 requests would read
+ *   33% and wake someone for a single error.
+ * - 1 (written `requests > 0`) for the web service's deployment alarm, which rolls a release back:
+ *   it reads 1-minute periods while a release takes traffic, when a canary share or a quiet stage
+ *   brings a few requests a minute, and a floor would hide a failing revision until the bake had
+ *   passed; it fires only after 3 such minutes in a row.
+ * The ids are listed in the order each shape has always had: the order of an alarm's metrics in
+ * the template, which a change would rewrite on every alarm.
+ */
+export function requestErrorRate(props: RequestErrorRateProps): cloudwatch.MathExpression {
+  const { failed, requests } = props;
+  const floor = props.minRequests <= 1 ? 'requests > 0' : `requests >= ${props.minRequests}`;
+  const [share, usingMetrics]: [string, Record<string, cloudwatch.IMetric>] =
+    'count' in failed
+      ? ['100 * errors / requests', { errors: failed.count, requests }]
+      : 'counts' in failed
+        ? [
+            `100 * (${Object.keys(failed.counts)
+              .map((id) => `FILL(${id}, 0)`)
+              .join(' + ')}) / requests`,
+            { requests, ...failed.counts },
+          ]
+        : ['rate', { rate: failed.percent, requests }];
+  return new cloudwatch.MathExpression({ expression: `IF(${floor}, ${share}, 0)`, usingMetrics, period: props.period, label: props.label });
+}

@@ -1,4 +1,5 @@
 import { Stage, type StageProps, Tags } from 'aws-cdk-lib';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { AppStack } from '../app/app-stack';
 import { IDLE_TIMEOUT_SECONDS } from '../app/load-balancer';
@@ -6,7 +7,9 @@ import { type DeployOptions, hasDrStack, type StageConfig } from '../config';
 import { DataStack } from '../data/data-stack';
 import { DrStack } from '../dr/dr-stack';
 import { EDGE_REGION, EdgeStack } from '../edge/edge-stack';
+import type { WafRules } from '../edge/waf';
 import { NetworkStack } from '../network/network-stack';
+import { AlarmTopic, alarmTopicName } from '../ops/alarm-topic';
 import type { WatchedFunction } from '../ops/function-alarms';
 import { OpsStack } from '../ops/ops-stack';
 import { PROJECT } from '../shared/naming';
@@ -29,6 +32,8 @@ export interface AppStageProps extends StageProps {
 export class AppStage extends Stage {
   readonly config: StageConfig;
   readonly network: NetworkStack;
+  /** The stage's alarm topic, in the network stack: alarms in every stack notify it. */
+  readonly alarmTopic: sns.ITopic;
   readonly data: DataStack;
   readonly app: AppStack;
   readonly ops: OpsStack;
@@ -56,6 +61,13 @@ export class AppStage extends Stage {
       description: `Network of the ${config.name} stage: VPC, subnets, NAT, flow logs`,
       terminationProtection: config.retainOnDelete,
     });
+    // Operations' topic in the longest-lived stack, the last of its constructs: the path its
+    // subscriptions were confirmed at. The ops stack reads it by its fixed ARN.
+    this.alarmTopic = new AlarmTopic(this.network, 'Alarms', {
+      topicName: alarmTopicName(config.name),
+      ...config.alarms,
+      removalPolicy: this.network.statefulRemovalPolicy,
+    }).topic;
     if (hasDrStack(config)) {
       this.dr = new DrStack(this, 'Dr', {
         config,
@@ -69,16 +81,22 @@ export class AppStage extends Stage {
       description: `Stateful tier of the ${config.name} stage: PostgreSQL with pgvector, Valkey, uploads bucket, keys`,
       terminationProtection: config.retainOnDelete,
       network: this.network,
+      alarmTopic: this.alarmTopic,
       dr: this.dr,
       deploy,
     });
+    // One web ACL in front of the site: on the distribution where the stage serves through
+    // CloudFront (a regional one would see CloudFront's addresses), else on the load balancer.
+    const waf = config.app.waf ? wafRules(config.app) : undefined;
     this.app = new AppStack(this, 'App', {
       config,
       description: `Stateless tier of the ${config.name} stage: ECS services, load balancer, WAF, SES`,
       network: this.network,
       data: this.data,
+      alarmTopic: this.alarmTopic,
       drBackupKey: this.dr?.backupKey,
       deploy,
+      waf: config.edge.enabled ? undefined : waf,
     });
     if (config.edge.enabled) {
       this.edge = new EdgeStack(this, 'Edge', {
@@ -88,6 +106,7 @@ export class AppStage extends Stage {
         domain: this.network.site,
         loadBalancer: this.app.loadBalancer,
         originIdleTimeoutSeconds: IDLE_TIMEOUT_SECONDS,
+        waf,
       });
     }
     this.ops = new OpsStack(this, 'Ops', {
@@ -103,6 +122,19 @@ export class AppStage extends Stage {
     // The alarm topic is referenced by its fixed ARN; it must exist first all the same.
     this.ops.addStackDependency(this.network, 'alarm topic');
   }
+}
+
+/** The stage's WAF settings (`app.waf*`) as the web ACL takes them, wherever it sits. */
+function wafRules(app: StageConfig['app']): WafRules {
+  return {
+    rateLimitPer5Min: app.wafRateLimitPer5Min,
+    authPaths: app.wafAuthPaths,
+    authRateLimitPer5Min: app.wafAuthRateLimitPer5Min,
+    largeBodyPaths: app.wafLargeBodyPaths,
+    inspectServerActions: app.wafServerActions,
+    bodyInspectionLimitKb: app.wafBodyInspectionKb,
+    redactedHeaders: app.wafRedactedHeaders,
+  };
 }
 
 /**

@@ -3,7 +3,7 @@ import { describe, expect, test } from 'vitest';
 import { ORIGIN_FACING } from '../../lib/app/origin-facing';
 import { COLLECTOR_CACHE } from '../../lib/app/trace-collector';
 import { parseStageConfig, STAGE_NAMES, STAGES, type StageConfig, type StageName } from '../../lib/config';
-import { MANAGED_RULE_GROUPS } from '../../lib/shared/waf';
+import { MANAGED_RULE_GROUPS } from '../../lib/edge/waf';
 import { stackOutput, stackOutputLike, synthStage } from '../support/synth';
 import { byPrefix, type Json, only, policyStatements, stageTemplates } from '../support/template';
 

@@ -1,6 +1,6 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { TEST_LISTENER_PORT } from '../../lib/app/load-balancer';
+import { TEST_LISTENER_PORT } from '../../lib/app/web-deployment';
 import { parseStageConfig, STAGES, type StageName } from '../../lib/config';
 import { synthStage } from '../support/synth';
 import { byPrefix, type Json, policyStatements, resources, stageTemplates } from '../support/template';

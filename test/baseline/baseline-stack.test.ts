@@ -563,7 +563,7 @@ describe('an account whose landing zone records AWS Config (configRecorder: "org
     const settings = { ...prod.baseline, configRecorder: 'organization' as const };
     const [plan] = baselinePlans([{ ...prod, baseline: settings }]);
     const app = testApp({ context: TEST_CONTEXT });
-    const stack = new BaselineStack(app, 'Baseline', { env: { account: plan.account, region: plan.region }, plan, stageConfigs: [{ ...prod, baseline: settings }] });
+    const stack = new BaselineStack(app, 'Baseline', { env: { account: plan.account, region: plan.region }, plan });
     const t = Template.fromStack(stack);
     only(t, 'AWS::SecurityHub::Hub');
     only(t, 'AWS::GuardDuty::Detector');
@@ -585,7 +585,7 @@ describe('an account whose trail already ran unlocked moves it to a bucket creat
   beforeAll(() => {
     const [plan] = baselinePlans(stageConfigs);
     const app = testApp({ context: TEST_CONTEXT });
-    t = Template.fromStack(new BaselineStack(app, 'Baseline', { env: { account: plan.account, region: plan.region }, plan, stageConfigs }));
+    t = Template.fromStack(new BaselineStack(app, 'Baseline', { env: { account: plan.account, region: plan.region }, plan }));
   });
   const policyOf = (bucketId: string): Json[] =>
     Object.values(t.findResources('AWS::S3::BucketPolicy')).find((bp) => bp.Properties.Bucket.Ref === bucketId)!.Properties.PolicyDocument.Statement;

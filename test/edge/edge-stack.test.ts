@@ -1,13 +1,14 @@
 import * as vm from 'node:vm';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
-import { HSTS_MAX_AGE_SECONDS, TEST_LISTENER_PORT } from '../../lib/app/load-balancer';
+import { HSTS_MAX_AGE_SECONDS } from '../../lib/app/load-balancer';
 import { ORIGIN_FACING } from '../../lib/app/origin-facing';
+import { TEST_LISTENER_PORT } from '../../lib/app/web-deployment';
 import { parseStageConfig, STAGE_NAMES, STAGES, type StageName } from '../../lib/config';
 import { ACCESS_LOG_FIELDS } from '../../lib/edge/distribution-logs';
 import { EDGE_REGION } from '../../lib/edge/edge-stack';
 import { viewerRequestCode } from '../../lib/edge/viewer-request';
-import { BODY_SIZE_LABEL, MIDDLEWARE_SUBREQUEST_HEADER } from '../../lib/shared/waf';
+import { BODY_SIZE_LABEL, MIDDLEWARE_SUBREQUEST_HEADER } from '../../lib/edge/waf';
 import { type Json, only, resources, stageTemplates } from '../support/template';
 import { evaluateWebAcl, WAF_HEADER_BYTES, type WafRequest } from '../support/waf';
 

@@ -1,4 +1,4 @@
-import { BODY_SIZE_LABEL } from '../../lib/shared/waf';
+import { BODY_SIZE_LABEL } from '../../lib/edge/waf';
 import type { Json } from './template';
 
 /** A request as the web ACL receives it: the path as sent (not decoded), headers in the order sent. */

@@ -3,7 +3,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { describe, expect, test } from 'vitest';
-import { Waf, type WafProps } from '../../lib/shared/waf';
+import { Waf, type WafProps } from '../../lib/edge/waf';
 import { testApp } from '../support/synth';
 import type { Json } from '../support/template';
 import { evaluateWebAcl, type WafRequest } from '../support/waf';

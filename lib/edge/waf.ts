@@ -1,19 +1,11 @@
 import { ArnFormat, Stack } from 'aws-cdk-lib';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
-import type { StageConfig, WAF_BODY_INSPECTION_KB } from '../config';
-import { type LogSettings, stageLogGroup } from './log-group';
+import type { WAF_BODY_INSPECTION_KB } from '../config';
+import { type LogSettings, stageLogGroup } from '../shared/log-group';
 
-export interface WafProps extends LogSettings {
-  /** Web ACL name, unique in the account and region. */
-  readonly name: string;
-  /**
-   * REGIONAL: on the load balancer `loadBalancerArn`, in its region. CLOUDFRONT: for a
-   * distribution, which names the web ACL itself (the stack must be in us-east-1).
-   */
-  readonly scope: 'REGIONAL' | 'CLOUDFRONT';
-  /** ARN of the load balancer to protect (REGIONAL only). */
-  readonly loadBalancerArn?: string;
+/** The rules of the web ACL that are the stage's to set (`app.waf*`), the same wherever it sits. */
+export interface WafRules {
   /** Requests one client IP may make in 5 minutes before it is blocked. */
   readonly rateLimitPer5Min: number;
   /** URL path prefixes of sign-in, sign-up and password reset: a tighter per-IP limit there. */
@@ -41,19 +33,16 @@ export interface WafProps extends LogSettings {
   readonly redactedHeaders: readonly string[];
 }
 
-/** The stage's WAF settings (`app.waf*`) as the web ACL takes them, wherever it sits. */
-export function wafSettings(
-  app: StageConfig['app'],
-): Pick<WafProps, 'rateLimitPer5Min' | 'authPaths' | 'authRateLimitPer5Min' | 'largeBodyPaths' | 'inspectServerActions' | 'bodyInspectionLimitKb' | 'redactedHeaders'> {
-  return {
-    rateLimitPer5Min: app.wafRateLimitPer5Min,
-    authPaths: app.wafAuthPaths,
-    authRateLimitPer5Min: app.wafAuthRateLimitPer5Min,
-    largeBodyPaths: app.wafLargeBodyPaths,
-    inspectServerActions: app.wafServerActions,
-    bodyInspectionLimitKb: app.wafBodyInspectionKb,
-    redactedHeaders: app.wafRedactedHeaders,
-  };
+export interface WafProps extends WafRules, LogSettings {
+  /** Web ACL name, unique in the account and region. */
+  readonly name: string;
+  /**
+   * REGIONAL: on the load balancer `loadBalancerArn`, in its region. CLOUDFRONT: for a
+   * distribution, which names the web ACL itself (the stack must be in us-east-1).
+   */
+  readonly scope: 'REGIONAL' | 'CLOUDFRONT';
+  /** ARN of the load balancer to protect (REGIONAL only). */
+  readonly loadBalancerArn?: string;
 }
 
 /** AWS managed rule groups, in evaluation order. */
@@ -180,6 +169,11 @@ function anyOf(statements: Statement[]): Statement {
  *    attack past what the managed rules read.
  * Logs go to a CloudWatch log group (its name must start with `aws-waf-logs-`): only BLOCK and
  * COUNT decisions, with cookie, authorization and the configured API-key headers redacted.
+ *
+ * It lives with the edge, where a stage serving through CloudFront has its web ACL (and where the
+ * viewer-request function takes the middleware header out of what WAF cannot see). A stage without
+ * CloudFront puts the same rules on its load balancer: the app stack builds this construct with
+ * REGIONAL scope, so the rules are written once for both places.
  */
 export class Waf extends Construct {
   readonly webAcl: wafv2.CfnWebACL;
