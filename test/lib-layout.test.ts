@@ -27,8 +27,14 @@ describe('lib/', () => {
     expect(readers.filter((file) => !READS_THE_CONFIG(file))).toEqual([]);
   });
 
-  test('no file is over 400 lines', () => {
-    const long = sources.map((s) => ({ file: s.file, lines: s.text.split('\n').length - 1 })).filter((s) => s.lines > 400);
+  test('no file of lib/ or scripts/ is over 400 lines: a longer one holds more than one concern', () => {
+    const code = ['lib', 'scripts'].flatMap((dir) =>
+      readdirSync(join(PROJECT_ROOT, dir), { recursive: true, encoding: 'utf8' })
+        .filter((file) => file.endsWith('.ts'))
+        .map((file) => `${dir}/${file.split('\\').join('/')}`),
+    );
+    expect(code).toEqual(expect.arrayContaining(['lib/config/schema.ts', 'scripts/lib/cost.ts']));
+    const long = code.map((file) => ({ file, lines: readFileSync(join(PROJECT_ROOT, file), 'utf8').split('\n').length - 1 })).filter((s) => s.lines > 400);
     expect(long).toEqual([]);
   });
 });
