@@ -95,7 +95,8 @@ function allStacks(): { name: string; account: string; region: string; template:
   for (const stage of STAGE_NAMES) {
     const t = synthesized[stage];
     const infos = [t.stage.network, ...(t.stage.dr ? [t.stage.dr] : []), t.stage.data, t.stage.app, ...(t.stage.edge ? [t.stage.edge] : []), t.stage.ops];
-    for (const [i, template] of ownTemplates(t).entries()) stacks.set(infos[i].stackName, { name: infos[i].stackName, account: infos[i].account, region: infos[i].region, template });
+    for (const [i, template] of ownTemplates(t).entries())
+      stacks.set(infos[i].stackName, { name: infos[i].stackName, account: infos[i].account, region: infos[i].region, template });
     for (const info of t.stage.shared) stacks.set(info.stackName, { name: info.stackName, account: info.account, region: info.region, template: t.shared.get(info.stackName)! });
   }
   return [...stacks.values()];
