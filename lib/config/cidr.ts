@@ -36,6 +36,15 @@ function hostBitsProblem(address: number, prefix: number): string | undefined {
   return `host bits are set: the block starts at ${dotted}/${prefix}. Fix: use "${dotted}/${prefix}"`;
 }
 
+/** Whether two valid blocks share an address (false when either does not parse: its own check reports it). */
+export function cidrsOverlap(a: string, b: string): boolean {
+  const [x, y] = [parseIpv4Cidr(a), parseIpv4Cidr(b)];
+  if ('problem' in x || 'problem' in y) return false;
+  const [xFirst, xEnd] = blockRange(x);
+  const [yFirst, yEnd] = blockRange(y);
+  return xFirst < yEnd && yFirst < xEnd;
+}
+
 /** What is wrong with a VPC block: it must be private, /16 to /24, without host bits. */
 export function cidrProblem(value: string): string | undefined {
   const fix = 'Fix: use a private block such as "10.10.0.0/16"';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { originFacingPrefixList } from '../app/origin-facing';
 import { APP_REGIONS, zonesOf } from './aws-catalog';
+import { cidrsOverlap } from './cidr';
 import type { ProdRule } from './fields';
 import * as app from './schema/app';
 import * as backup from './schema/backup';
@@ -9,6 +10,7 @@ import * as cache from './schema/cache';
 import { ci } from './schema/ci';
 import * as database from './schema/database';
 import * as deployment from './schema/deployment';
+import * as dr from './schema/dr';
 import * as edge from './schema/edge';
 import * as email from './schema/email';
 import { image } from './schema/image';
@@ -52,6 +54,7 @@ const stageShape = z
     operations: operations.operations,
     backup: backup.backup,
     uploads: backup.uploads,
+    dr: dr.dr,
     baseline: baseline.baseline,
     logRetentionDays: stage.logRetentionDays,
     retainOnDelete: stage.retainOnDelete,
@@ -81,6 +84,7 @@ export const PROD_RULES: readonly ProdRule<ParsedStage>[] = [
   ...deployment.prodRules,
   ...operations.prodRules,
   ...backup.prodRules,
+  ...dr.prodRules,
   ...baseline.prodRules,
 ];
 
@@ -177,6 +181,22 @@ export const stageConfigSchema = stageShape.superRefine((cfg, ctx) => {
       ['app', 'deployment', 'strategy'],
       `"${strategy}" needs the test listener, which serves the stage's certificate, and ${cfg.name} serves plain HTTP. Fix: serve HTTPS (https: true and a domain), or use "rolling"`,
     );
+  }
+  if (cfg.dr.pilotLight) {
+    const needs: [boolean, string, string][] = [
+      [cfg.backup.drCopies, 'backup.drCopies', 'the database comes back in the DR region from its copies there'],
+      [cfg.edge.enabled, 'edge.enabled', 'viewers are moved to the DR region at the edge'],
+      [cfg.https, 'https', "the DR load balancer serves the site's certificate"],
+    ];
+    for (const [holds, field, why] of needs) {
+      if (!holds) fail(['dr', 'pilotLight'], `needs ${field}: ${why}. Fix: set ${field}: true, or dr.pilotLight: false`);
+    }
+    if (cfg.dr.cidr !== undefined && cidrsOverlap(cfg.dr.cidr, cfg.network.cidr)) {
+      fail(
+        ['dr', 'cidr'],
+        `overlaps network.cidr ${cfg.network.cidr}: the two networks could never be joined (peering, a VPN) and their addresses would be ambiguous in logs. Fix: use a private block that shares no address with it`,
+      );
+    }
   }
   if (cfg.image.promotedFrom === cfg.name) {
     fail(['image', 'promotedFrom'], `a stage cannot promote its own image. Fix: name the stage before ${cfg.name} (e.g. "staging"), or leave promotedFrom out`);

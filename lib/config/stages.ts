@@ -87,6 +87,8 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     // One NAT instance per AZ: about $15 a month instead of $75 for two gateways; a failed instance
     // stops that AZ's egress until EC2 recovers it, which staging can afford (prod cannot: the schema refuses).
     network: { cidr: '10.20.0.0/16', azCount: 2, natGateways: 2, nat: 'instance' },
+    // Staging rehearses what prod relies on: the failover drill runs here.
+    dr: { pilotLight: true, cidr: '10.120.0.0/16' },
     domain: { zoneName: 'staging.example.com', recordName: 'staging.example.com', parentZoneName: 'example.com' },
     https: true,
     // CloudFront in front (a stack in us-east-1), as in prod.
@@ -124,6 +126,7 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     region: 'eu-west-1',
     drRegion: 'eu-central-1',
     network: { cidr: '10.30.0.0/16', azCount: 3, natGateways: 3 },
+    dr: { pilotLight: true, cidr: '10.130.0.0/16' },
     domain: { zoneName: 'app.example.com', recordName: 'app.example.com', parentZoneName: 'example.com' },
     https: true,
     edge: { enabled: true },
