@@ -30,13 +30,17 @@ const NAME_OF: Record<string, (p: Json) => unknown> = {
   'AWS::ECS::Cluster': (p) => p.ClusterName,
   'AWS::Events::Rule': (p) => p.Name,
   'AWS::Route53::HostedZone': (p) => p.Name,
-  // A and AAAA (or MX and TXT) records share a name: the name and type together are one record.
-  'AWS::Route53::RecordSet': (p) => (p.Name === undefined ? undefined : `${JSON.stringify(p.Name)} ${p.Type}`),
+  // A and AAAA (or MX and TXT) records share a name: the name and type together are one record. A
+  // name read from another resource (SES's DKIM tokens) stays as it is, for the attribute filter below.
+  'AWS::Route53::RecordSet': (p) => (p.Name === undefined || isAttribute(p.Name) ? p.Name : `${JSON.stringify(p.Name)} ${p.Type}`),
   'AWS::AccessAnalyzer::Analyzer': (p) => p.AnalyzerName,
   'AWS::CloudFront::Function': (p) => p.Name,
   'AWS::CloudTrail::Trail': (p) => p.TrailName,
   'AWS::ECR::Repository': (p) => p.RepositoryName,
   'AWS::ElastiCache::SubnetGroup': (p) => p.CacheSubnetGroupName,
+  'AWS::RDS::DBSubnetGroup': (p) => p.DBSubnetGroupName,
+  // A domain has one identity per account and region: the primary's and the DR region's are two.
+  'AWS::SES::EmailIdentity': (p) => p.EmailIdentity,
   'AWS::Logs::DeliveryDestination': (p) => p.Name,
   'AWS::Logs::DeliverySource': (p) => p.Name,
   'AWS::Logs::ResourcePolicy': (p) => p.PolicyName,
