@@ -121,7 +121,9 @@ describe('the stack outputs the docs cite', () => {
     const citations = [...cited, ...both];
     expect(citations.length).toBeGreaterThanOrEqual(6);
     const missing = citations.filter(({ output, stack }) => {
-      const stacks = STAGE_NAMES.map((name) => stages[name][stack.toLowerCase() as 'app'] ?? undefined).filter((t) => t !== undefined);
+      // The stack's role in StageTemplates: `Network` is `network`, `PilotLight` is `pilotLight`.
+      const role = `${stack[0].toLowerCase()}${stack.slice(1)}` as 'app';
+      const stacks = STAGE_NAMES.map((name) => stages[name][role] ?? undefined).filter((t) => t !== undefined);
       return stacks.length === 0 || !stacks.some((t) => output in (t.toJSON().Outputs ?? {}));
     });
     expect(missing).toEqual([]);
@@ -132,10 +134,11 @@ describe('the architecture diagram in README.md', () => {
   const stages = stageTemplates(['prod']);
 
   test('is what the app synthesizes for prod and its account (regenerate it with npm run docs:diagram)', () => {
-    const { stage, network, data, app, ops, dr, edge, shared } = stages.prod;
+    const { stage, network, data, app, ops, dr, pilotLight, edge, shared } = stages.prod;
     const synthesized = {
       Network: [stage.network, network],
       Dr: [stage.dr, dr],
+      PilotLight: [stage.pilotLight, pilotLight],
       Data: [stage.data, data],
       App: [stage.app, app],
       Edge: [stage.edge, edge],

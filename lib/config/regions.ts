@@ -7,7 +7,7 @@ import type { StageConfig } from './schema';
 export const EDGE_REGION = 'us-east-1';
 
 /** The stacks of a stage, as `cdk deploy <stage>/<stack>` and `--only` name them, in the order they deploy. */
-export const STAGE_STACKS = ['Network', 'Dr', 'Data', 'App', 'Edge', 'Ops'] as const;
+export const STAGE_STACKS = ['Network', 'Dr', 'PilotLight', 'Data', 'App', 'Edge', 'Ops'] as const;
 export type StageStack = (typeof STAGE_STACKS)[number];
 
 /** Whether the stage has a stack in its DR region (an uploads replica or backup copies to receive). */
@@ -15,9 +15,9 @@ export function hasDrStack(config: StageConfig): boolean {
   return config.uploads.replicateToDr || config.backup.drCopies;
 }
 
-/** The stage's own regions: its primary region and, where it has a DR stack, the DR region. */
+/** The stage's own regions: its primary region and, where it has a DR stack or a pilot light, the DR region. */
 export function stageRegions(config: StageConfig): string[] {
-  return [config.region, ...(hasDrStack(config) ? [config.drRegion] : [])];
+  return [config.region, ...(hasDrStack(config) || config.dr.pilotLight ? [config.drRegion] : [])];
 }
 
 /**
@@ -33,6 +33,7 @@ export function stageStacks(config: StageConfig): { readonly stack: StageStack; 
   const region: Record<StageStack, string | undefined> = {
     Network: config.region,
     Dr: hasDrStack(config) ? config.drRegion : undefined,
+    PilotLight: config.dr.pilotLight ? config.drRegion : undefined,
     Data: config.region,
     App: config.region,
     Edge: config.edge.enabled ? EDGE_REGION : undefined,

@@ -13,7 +13,7 @@ export interface NetworkProps {
   readonly cidr: string;
   /** Number of Availability Zones; the stack supplies their names. */
   readonly maxAzs: number;
-  /** NAT gateways, 1 to `maxAzs`. */
+  /** NAT gateways, 0 to `maxAzs`; with 0 the private subnets have no route out (only the S3 endpoint). */
   readonly natGateways: number;
   /** EC2 NAT instances of this type instead of NAT gateways (one per `natGateways`). @default NAT gateways */
   readonly natInstanceType?: string;

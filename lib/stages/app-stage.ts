@@ -6,6 +6,8 @@ import { IDLE_TIMEOUT_SECONDS } from '../app/load-balancer';
 import { type DeployOptions, hasDrStack, type StageConfig } from '../config';
 import { DataStack } from '../data/data-stack';
 import { DrStack } from '../dr/dr-stack';
+import { pilotLightNames } from '../dr/pilot-light-names';
+import { PilotLightStack } from '../dr/pilot-light-stack';
 import { EDGE_REGION, EdgeStack } from '../edge/edge-stack';
 import type { WafRules } from '../edge/waf';
 import { NetworkStack } from '../network/network-stack';
@@ -39,6 +41,8 @@ export class AppStage extends Stage {
   readonly ops: OpsStack;
   /** The stack in the DR region; only when the stage replicates to it. */
   readonly dr?: DrStack;
+  /** What the DR region holds ready for a failover (network, load balancer, SES); only where `dr.pilotLight`. */
+  readonly pilotLight?: PilotLightStack;
   /** The CloudFront stack in us-east-1; only where the stage serves through CloudFront (edge.enabled). */
   readonly edge?: EdgeStack;
 
@@ -73,6 +77,19 @@ export class AppStage extends Stage {
         config,
         env: { account: config.account, region: config.drRegion },
         description: `DR-region copies of the ${config.name} stage (${config.drRegion}): uploads replica, backup key and vault`,
+        terminationProtection: config.retainOnDelete,
+      });
+    }
+    if (config.dr.pilotLight) {
+      // The schema makes a pilot light need https, and so a domain: the network stack has the site.
+      const { site } = this.network;
+      if (!site) throw new Error(`${config.name}: dr.pilotLight needs the stage's domain and https: true (the DR load balancer serves the site's certificate)`);
+      this.pilotLight = new PilotLightStack(this, 'PilotLight', {
+        config,
+        site,
+        env: { account: config.account, region: config.drRegion },
+        stackName: pilotLightNames(config.name).stackName,
+        description: `Pilot light of the ${config.name} stage in ${config.drRegion}: VPC without NAT, data-tier subnet and security groups, idle internal load balancer and certificate, SES identity`,
         terminationProtection: config.retainOnDelete,
       });
     }

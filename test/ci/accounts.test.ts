@@ -250,10 +250,10 @@ describe('CI access: GitHub OIDC roles per stage account', () => {
   });
 
   test.each(STAGE_NAMES)('%s: the deploy role may only assume the CDK bootstrap roles of its own account, and tag releases in its own registry', (stage) => {
-    const { account, region, drRegion, backup, uploads, edge } = STAGES[stage];
-    // The DR region's bootstrap roles too, where the stage has a DR stack, and us-east-1's where it
-    // has an edge stack (without them the pipeline could not deploy it). CDK sorts the ARNs.
-    const regions = [region, ...(backup.drCopies || uploads.replicateToDr ? [drRegion] : []), ...(edge?.enabled ? ['us-east-1'] : [])].sort();
+    const { account, region, drRegion, backup, uploads, edge, dr } = STAGES[stage];
+    // The DR region's bootstrap roles too, where the stage has a DR stack or a pilot light, and
+    // us-east-1's where it has an edge stack (without them the pipeline could not deploy it). CDK sorts the ARNs.
+    const regions = [region, ...(backup.drCopies || uploads.replicateToDr || dr?.pilotLight ? [drRegion] : []), ...(edge?.enabled ? ['us-east-1'] : [])].sort();
     expect(regions.includes('us-east-1')).toBe(edge?.enabled === true);
     const [statement, ...rest] = statements(ci(stage), `webapp${stage}deploy`);
     // Prod's releases arrive by the deploy job's copy: it pushes into its own repository.

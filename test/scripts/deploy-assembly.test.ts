@@ -77,13 +77,14 @@ describe('the workflow tags the release before it deploys it', () => {
 });
 
 describe('a stage read from a synthesized assembly', () => {
-  test('staging spans three regions of one account: home eu-west-1, its DR stack in eu-central-1, its edge in us-east-1', () => {
+  test('staging spans three regions of one account: home eu-west-1, its DR stack and pilot light in eu-central-1, its edge in us-east-1', () => {
     const target = stageTarget(readAssembly(assembly), 'staging', assembly);
     expect(target.account).toBe(ACCOUNT);
     expect(target.region).toBe('eu-west-1');
     expect(Object.fromEntries(target.stacks.map((s) => [s.stackName, s.region]))).toEqual({
       'staging-Network': 'eu-west-1',
       'staging-Dr': 'eu-central-1',
+      'staging-PilotLight': 'eu-central-1',
       'staging-Data': 'eu-west-1',
       'staging-App': 'eu-west-1',
       'staging-Edge': 'us-east-1',
@@ -124,7 +125,7 @@ describe('deploy --app, as the release workflow runs it', () => {
   test('the plan names every region and stack it deploys; --only narrows both', async () => {
     const { plan, config } = await planDeploy(parseArgs(['--stage', 'staging', '--app', assembly]), {}, clientsFor);
     expect(formatPlan(plan, config)).toContain(
-      '  regions: eu-west-1 (staging-Network, staging-Data, staging-App, staging-Ops), eu-central-1 (staging-Dr), us-east-1 (staging-Edge)',
+      '  regions: eu-west-1 (staging-Network, staging-Data, staging-App, staging-Ops), eu-central-1 (staging-Dr, staging-PilotLight), us-east-1 (staging-Edge)',
     );
     const edge = await planDeploy(parseArgs(['--stage', 'staging', '--app', assembly, '--only', 'Edge']), {}, clientsFor);
     expect(formatPlan(edge.plan, edge.config)).toContain('  regions: us-east-1 (staging-Edge)');

@@ -260,7 +260,7 @@ describe('npm run deploy', () => {
   });
 
   test.each([
-    [['--stage', 'staging', '--only', 'Web'], '--only takes a stack of the stage (Network, Dr, Data, App, Edge, Ops), not "Web".'],
+    [['--stage', 'staging', '--only', 'Web'], '--only takes a stack of the stage (Network, Dr, PilotLight, Data, App, Edge, Ops), not "Web".'],
     [['--stage', 'staging', '--app', 'cdk.out', '--image', 'v1'], '--app deploys an assembly as it was synthesized'],
     [['--stage', 'staging', '-c', 'imageTag=v1'], 'pass the image as --image, not -c imageTag.'],
     [['--stage', 'staging', '--image', 'sha256:abc'], '--image takes a tag (v1.4.2) or a digest (sha256: and 64 hex digits), not "sha256:abc".'],

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { STAGE_NAMES, type StageName } from '../../lib/config';
-import { ownTemplates } from '../support/synth';
+import { ownStacks, ownTemplates } from '../support/synth';
 import { type Json, stageTemplates, type TemplateJson } from '../support/template';
 
 /**
@@ -93,9 +93,7 @@ const synthesized = stageTemplates();
 const allStatements = (names: readonly StageName[] = STAGE_NAMES): ServiceStatement[] =>
   names.flatMap((name) => {
     const t = synthesized[name];
-    // In ownTemplates' order.
-    const { network, data, app, ops, dr, edge } = t.stage;
-    const own = [network, dr, data, app, edge, ops].flatMap((stack) => (stack ? [stack.stackName] : []));
+    const own = ownStacks(t).map((stack) => stack.stackName);
     const templates = ownTemplates(t);
     expect(templates).toHaveLength(own.length);
     return [...templates.map((template, i) => [own[i], template] as const), ...t.shared].flatMap(([stack, template]) => serviceStatements(template.toJSON(), stack));

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { STAGE_NAMES } from '../../lib/config';
-import { ownTemplates } from '../support/synth';
+import { ownStacks, ownTemplates } from '../support/synth';
 import { type Json, stageTemplates } from '../support/template';
 
 /**
@@ -98,7 +98,7 @@ function allStacks(): { name: string; account: string; region: string; template:
   const stacks = new Map<string, { name: string; account: string; region: string; template: ReturnType<typeof ownTemplates>[number] }>();
   for (const stage of STAGE_NAMES) {
     const t = synthesized[stage];
-    const infos = [t.stage.network, ...(t.stage.dr ? [t.stage.dr] : []), t.stage.data, t.stage.app, ...(t.stage.edge ? [t.stage.edge] : []), t.stage.ops];
+    const infos = ownStacks(t);
     for (const [i, template] of ownTemplates(t).entries())
       stacks.set(infos[i].stackName, { name: infos[i].stackName, account: infos[i].account, region: infos[i].region, template });
     for (const info of t.stage.shared) stacks.set(info.stackName, { name: info.stackName, account: info.account, region: info.region, template: t.shared.get(info.stackName)! });

@@ -76,6 +76,7 @@ export interface StageInfo {
   readonly app: StackInfo;
   readonly ops: StackInfo;
   readonly dr?: StackInfo;
+  readonly pilotLight?: StackInfo;
   readonly edge?: StackInfo;
   /** The stacks outside the stage that its synth brings (image registries, CI access, the account baselines). */
   readonly shared: readonly StackInfo[];
@@ -90,15 +91,23 @@ export interface StageTemplates {
   readonly ops: Template;
   /** The DR-region stack, when the stage has one. */
   readonly dr?: Template;
+  /** The pilot light in the DR region, where the stage has one (dr.pilotLight). */
+  readonly pilotLight?: Template;
   /** The us-east-1 edge stack, when the stage serves through CloudFront. */
   readonly edge?: Template;
   /** The stacks outside the stage that its synth brings (image registries, CI access), by stack name. */
   readonly shared: ReadonlyMap<string, Template>;
 }
 
-/** The stage's own templates, in deploy order (the DR and edge stacks where the stage has them). */
+/** The stage's own templates, in deploy order (the DR, pilot-light and edge stacks where the stage has them). */
 export function ownTemplates(t: StageTemplates): Template[] {
-  return [t.network, ...(t.dr ? [t.dr] : []), t.data, t.app, ...(t.edge ? [t.edge] : []), t.ops];
+  return [t.network, ...(t.dr ? [t.dr] : []), ...(t.pilotLight ? [t.pilotLight] : []), t.data, t.app, ...(t.edge ? [t.edge] : []), t.ops];
+}
+
+/** The stage's own stacks, in ownTemplates' order. */
+export function ownStacks(t: StageTemplates): StackInfo[] {
+  const { network, dr, pilotLight, data, app, edge, ops } = t.stage;
+  return [network, dr, pilotLight, data, app, edge, ops].filter((s): s is StackInfo => s !== undefined);
 }
 
 /**
@@ -114,7 +123,7 @@ export const DEV_OPERATIONS_OVERRIDES: Record<string, unknown> = {
   'dev.operations.queueOldestJobSeconds': 900,
 };
 
-const ROLES = ['network', 'data', 'app', 'ops', 'dr', 'edge'] as const;
+const ROLES = ['network', 'data', 'app', 'ops', 'dr', 'pilotLight', 'edge'] as const;
 type Role = (typeof ROLES)[number];
 
 /** A synthesized stage as it is kept on disk: plain JSON. */
@@ -150,6 +159,7 @@ export function synthStage(name: StageName, context: Record<string, unknown> = {
       app: info('app')!,
       ops: info('ops')!,
       dr: info('dr'),
+      pilotLight: info('pilotLight'),
       edge: info('edge'),
       shared: fixture.shared.map((s) => s.info),
     },
@@ -158,6 +168,7 @@ export function synthStage(name: StageName, context: Record<string, unknown> = {
     app: template('app')!,
     ops: template('ops')!,
     dr: template('dr'),
+    pilotLight: template('pilotLight'),
     edge: template('edge'),
     shared: new Map(fixture.shared.map(({ info, template }) => [info.stackName, Template.fromJSON(template, { skipCyclicalDependenciesCheck: true })] as const)),
   };

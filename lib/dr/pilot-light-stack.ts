@@ -1,0 +1,124 @@
+import { CfnOutput, Validations } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import type { Construct } from 'constructs';
+import { LoadBalancer } from '../app/load-balancer';
+import type { StageConfig } from '../config';
+import { Network } from '../network/network';
+import { accessLogBucket } from '../shared/access-log-bucket';
+import { LogsKey } from '../shared/logs-key';
+import type { SiteName } from '../shared/site-records';
+import { StageStack, type StageStackProps } from '../shared/stage-stack';
+import { DataPlaceholders } from './data-placeholders';
+import { DrEmailIdentity } from './dr-email';
+import { pilotLightNames } from './pilot-light-names';
+
+export interface PilotLightStackProps extends StageStackProps {
+  /**
+   * The site's name in the stage's zone (network stack; Route 53 zones are global): the load
+   * balancer's certificate is for it and validated there, and the SES identity's records go there.
+   */
+  readonly site: SiteName;
+}
+
+/**
+ * NAT gateways of the DR VPC: none while the primary region serves (each costs about $35 a month
+ * doing nothing), the primary's count once the stage serves from the DR region (`dr.serveFrom:
+ * "dr"`), so the failover's deploy of this stack creates them, in a few minutes of the hour it has.
+ * Gateways even where the primary runs NAT instances: their images are pinned per region, and a
+ * stage that has lost its region should not depend on an instance's boot script.
+ */
+export function drNatGateways(config: StageConfig): number {
+  return config.dr.serveFrom === 'dr' ? config.network.natGateways : 0;
+}
+
+/** The status the idle load balancer answers with: CloudFront shows its maintenance page for it. */
+export const IDLE_STATUS_CODE = 503;
+
+/**
+ * The stage's pilot light in its DR region (`dr.pilotLight`): what takes long to create, or needs
+ * the lost region to create, made before a disaster, so a region loss is a database restore and a
+ * deploy (docs/disaster-recovery.md, "When the primary region is lost"). It holds a VPC like the
+ * primary's (its own block, `dr.cidr`, the same AZ count and subnet tiers, flow logs) without NAT,
+ * which the failover turns on; the subnet groups and security groups the database, cache and app
+ * land in; an internal load balancer behind CloudFront with the site's certificate, answering 503
+ * until the DR app tier attaches to its listener; and the domain's SES identity in this region.
+ * Idle, it costs the load balancer, the key and the logs (no NAT, no tasks, no database).
+ */
+export class PilotLightStack extends StageStack {
+  readonly vpc: ec2.IVpc;
+  /** The idle internal load balancer, which CloudFront's DR origin points at. */
+  readonly loadBalancer: elbv2.IApplicationLoadBalancer;
+  /** Its HTTPS listener: the DR app tier attaches its target groups here. */
+  readonly listener: elbv2.IApplicationListener;
+  readonly data: DataPlaceholders;
+  readonly email: DrEmailIdentity;
+
+  constructor(scope: Construct, id: string, props: PilotLightStackProps) {
+    super(scope, id, props);
+    const { name, network, dr, app, uploads } = this.config;
+    const names = pilotLightNames(name);
+    const removalPolicy = this.statefulRemovalPolicy;
+
+    // This region's own key for its log groups: a KMS key serves only its region.
+    const logsKey = new LogsKey(this, 'LogsKey', { removalPolicy }).key;
+    this.vpc = new Network(this, 'Network', {
+      cidr: dr.cidr!,
+      maxAzs: network.azCount,
+      natGateways: drNatGateways(this.config),
+      logsKey,
+      flowLogRetention: this.logRetention,
+      flowLogs: network.flowLogs,
+      removalPolicy,
+    }).vpc;
+
+    this.data = new DataPlaceholders(this, 'Data', { vpc: this.vpc, databaseSubnetGroupName: names.databaseSubnetGroup, cacheSubnetGroupName: names.cacheSubnetGroup });
+
+    // The load balancer writes its access logs into a bucket of its own region, as the primary's do.
+    const accessLogs = accessLogBucket(this, 'AccessLogs', { expirationDays: uploads.accessLogExpirationDays, removalPolicy, of: 'the DR load balancer' });
+    const front = new LoadBalancer(this, 'LoadBalancer', {
+      vpc: this.vpc,
+      accessLogBucket: accessLogs,
+      domain: props.site,
+      deletionProtection: app.loadBalancerDeletionProtection,
+      httpAllowedCidrs: [],
+      behindCloudFront: true,
+    });
+    // Nothing behind it yet: every request gets 503, which CloudFront turns into its maintenance
+    // page. The DR app tier adds a listener rule that forwards every path to its targets, so this
+    // default stays and the stack's template does not change at failover.
+    front.listener.addAction('Idle', {
+      action: elbv2.ListenerAction.fixedResponse(IDLE_STATUS_CODE, { contentType: 'text/plain', messageBody: 'This region is not serving the site.' }),
+    });
+    Validations.of(front.alb.node.defaultChild!).acknowledge({
+      id: 'NIST.800.53.R5-ALBWAFEnabled',
+      reason: 'The web ACL sits on the CloudFront distribution (edge stack), the only way to this internal load balancer.',
+    });
+    this.loadBalancer = front.alb;
+    this.listener = front.listener;
+
+    this.email = new DrEmailIdentity(this, 'Email', { zone: props.site.zone });
+
+    // What the failover reads (scripts find the stack by pilotLightNames().stackName).
+    const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
+    output('VpcId', this.vpc.vpcId, 'The DR VPC');
+    output('DatabaseSubnetGroupName', this.data.databaseSubnetGroup.ref, 'RDS subnet group the database is restored into');
+    output('DatabaseSecurityGroupId', this.data.databaseSecurityGroup.securityGroupId, 'Security group of the restored database');
+    output('CacheSubnetGroupName', this.data.cacheSubnetGroup.ref, 'ElastiCache subnet group of the DR cache');
+    output('CacheSecurityGroupId', this.data.cacheSecurityGroup.securityGroupId, 'Security group of the DR cache');
+    output('AppSecurityGroupId', this.data.appSecurityGroup.securityGroupId, "Security group of the DR app's tasks");
+    output('LoadBalancerArn', this.loadBalancer.loadBalancerArn, 'The idle internal load balancer');
+    output('LoadBalancerDnsName', this.loadBalancer.loadBalancerDnsName, "The load balancer's name (CloudFront's DR origin)");
+    output('LoadBalancerSecurityGroupId', front.alb.connections.securityGroups[0].securityGroupId, "The load balancer's security group (admits CloudFront's origin-facing list)");
+    output('HttpsListenerArn', this.listener.listenerArn, 'The HTTPS listener the DR app tier attaches to');
+    // The zone's id is read from the network stack in the primary region at each deploy of this
+    // stack; kept here, it is readable when that region is not, and a deploy then pins it with
+    // -c <stage>.domain.hostedZoneId (docs/disaster-recovery.md, "When the primary region is lost").
+    output('ZoneId', props.site.zone.hostedZoneId, "The stage's hosted zone, as read at the last deploy");
+  }
+
+  /** This region's zones (`a`, `b`, ... for `network.azCount`): the config's own zone names are the primary region's. */
+  override get availabilityZones(): string[] {
+    return ['a', 'b', 'c'].slice(0, this.config.network.azCount).map((letter) => `${this.region}${letter}`);
+  }
+}

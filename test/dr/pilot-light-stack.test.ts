@@ -1,0 +1,236 @@
+import type { Template } from 'aws-cdk-lib/assertions';
+import { describe, expect, test } from 'vitest';
+import { originFacingPrefixList } from '../../lib/app/origin-facing';
+import { parseStageConfig, STAGE_NAMES, STAGES, type StageName } from '../../lib/config';
+import { DR_MAIL_FROM_SUBDOMAIN } from '../../lib/dr/dr-email';
+import { pilotLightNames } from '../../lib/dr/pilot-light-names';
+import { drNatGateways } from '../../lib/dr/pilot-light-stack';
+import { stackOutput } from '../support/synth';
+import { type Json, only, resources, stageTemplates } from '../support/template';
+
+const withPilotLight = STAGE_NAMES.filter((n) => parseStageConfig(STAGES[n]).dr.pilotLight);
+const withoutPilotLight = STAGE_NAMES.filter((n) => !withPilotLight.includes(n));
+
+const synthesized = stageTemplates();
+const pilotLight = (name: StageName): Template => synthesized[name].pilotLight!;
+
+/** Logical ids of a type's resources, sorted. */
+const ids = (t: Template, type: string) => Object.keys(t.findResources(type)).sort();
+/** The logical id of the one resource of a type whose id starts with `prefix`. */
+const idOf = (t: Template, type: string, prefix: string) => {
+  const found = ids(t, type).filter((id) => id.startsWith(prefix));
+  expect(found, `${type} ${prefix}`).toHaveLength(1);
+  return found[0];
+};
+/** The logical ids of the VPC's subnets of one tier (CDK tags each with its tier's name). */
+const subnetsOf = (t: Template, tier: string) =>
+  Object.entries(t.findResources('AWS::EC2::Subnet'))
+    .filter(([, s]) => s.Properties.Tags.some((tag: { Key: string; Value: string }) => tag.Key === 'aws-cdk:subnet-name' && tag.Value === tier))
+    .map(([id]) => id)
+    .sort();
+/** CloudFront's origin-facing prefix list pinned for a region. */
+const prefixList = (region: string) => (originFacingPrefixList(region) as { prefixListId: string }).prefixListId;
+/** The stage zone's id, as the pilot light reads it from the network stack in the primary region. */
+const stageZone = (name: StageName) => stackOutput({ StackName: `${name}-Network`, Region: STAGES[name].region, OutputName: expect.stringMatching(/^PublishOutputRefZone/) });
+
+test('the shipped config keeps a pilot light in staging and prod only', () => {
+  expect(withPilotLight).toEqual(['staging', 'prod']);
+});
+
+test.each(withoutPilotLight)('%s has no pilot-light stack', (name) => {
+  expect(synthesized[name].stage.pilotLight).toBeUndefined();
+  expect(synthesized[name].pilotLight).toBeUndefined();
+});
+
+test('NAT in the DR region: none while the primary serves, the primary count once the stage serves from there', () => {
+  for (const name of withPilotLight) {
+    const config = parseStageConfig(STAGES[name]);
+    expect(drNatGateways(config)).toBe(0);
+    const failedOver = parseStageConfig({ ...STAGES[name], dr: { ...STAGES[name].dr, serveFrom: 'dr' } });
+    expect(drNatGateways(failedOver)).toBe(config.network.natGateways);
+    expect(drNatGateways(failedOver)).toBeGreaterThan(0);
+  }
+});
+
+describe.each(withPilotLight)('%s pilot light', (name) => {
+  const config = parseStageConfig(STAGES[name]);
+  const { domain, drRegion } = config;
+
+  test('is <stage>-PilotLight in the DR region of the stage account, protected as the DR stack, after the network stack only', () => {
+    const stack = synthesized[name].stage.pilotLight!;
+    expect(stack.stackName).toBe(pilotLightNames(name).stackName);
+    expect(stack.stackName).toBe(`${name}-PilotLight`);
+    expect(stack.region).toBe(drRegion);
+    expect(stack.account).toBe(config.account);
+    expect(stack.terminationProtection).toBe(config.retainOnDelete);
+    expect(stack.terminationProtection).toBe(synthesized[name].stage.dr!.terminationProtection);
+    expect(stack.dependencies).toEqual([{ stackName: `${name}-Network` }]);
+  });
+
+  test("a VPC on dr.cidr in the DR region's zones, the primary's AZ count and tiers, and no NAT of any kind", () => {
+    const t = pilotLight(name);
+    expect(only(t, 'AWS::EC2::VPC').resource.Properties.CidrBlock).toBe(config.dr.cidr);
+    for (const tier of ['Public', 'Private', 'Isolated']) {
+      const zones = subnetsOf(t, tier).map((id) => t.toJSON().Resources[id].Properties.AvailabilityZone);
+      expect(zones, tier).toEqual(['a', 'b', 'c'].slice(0, config.network.azCount).map((l) => `${drRegion}${l}`));
+    }
+    t.resourceCountIs('AWS::EC2::NatGateway', 0);
+    t.resourceCountIs('AWS::EC2::Instance', 0);
+    t.resourceCountIs('AWS::EC2::EIP', 0);
+    // The only default routes are the public subnets' to the internet gateway: the private ones have none yet.
+    const routes = resources(t, 'AWS::EC2::Route');
+    expect(routes).toHaveLength(config.network.azCount);
+    for (const route of routes)
+      expect(route.Properties).toEqual({
+        RouteTableId: { Ref: expect.stringMatching(/PublicSubnet/) },
+        DestinationCidrBlock: '0.0.0.0/0',
+        GatewayId: { Ref: expect.stringMatching(/IGW/) },
+      });
+  });
+
+  test("flow logs as the stage's, into a log group encrypted with the stack's own key, the only key here", () => {
+    const t = pilotLight(name);
+    const key = only(t, 'AWS::KMS::Key');
+    expect(key.resource.Properties.EnableKeyRotation).toBe(true);
+    expect(only(t, 'AWS::Logs::LogGroup').resource.Properties.KmsKeyId).toEqual({ 'Fn::GetAtt': [key.id, 'Arn'] });
+    expect(only(t, 'AWS::EC2::FlowLog').resource.Properties.TrafficType).toBe(config.network.flowLogs === 'rejected' ? 'REJECT' : 'ALL');
+  });
+
+  test('the database and cache subnet groups have the fixed names, over the isolated subnets', () => {
+    const t = pilotLight(name);
+    const isolated = subnetsOf(t, 'Isolated').map((id) => ({ Ref: id }));
+    expect(isolated).toHaveLength(config.network.azCount);
+    const database = only(t, 'AWS::RDS::DBSubnetGroup').resource.Properties;
+    expect(database.DBSubnetGroupName).toBe(pilotLightNames(name).databaseSubnetGroup);
+    expect(database.SubnetIds).toEqual(isolated);
+    const cache = only(t, 'AWS::ElastiCache::SubnetGroup').resource.Properties;
+    expect(cache.CacheSubnetGroupName).toBe(pilotLightNames(name).cacheSubnetGroup);
+    expect(cache.SubnetIds).toEqual(isolated);
+  });
+
+  test('security groups: the database and the cache admit only the app, the app lets out only HTTPS and those, the load balancer admits only CloudFront', () => {
+    const t = pilotLight(name);
+    const group = (prefix: string) => idOf(t, 'AWS::EC2::SecurityGroup', prefix);
+    const [database, cache, app, alb] = [group('DataDatabaseSecurityGroup'), group('DataCacheSecurityGroup'), group('DataAppSecurityGroup'), group('LoadBalancerSecurityGroup')];
+    expect(ids(t, 'AWS::EC2::SecurityGroup')).toEqual([app, cache, database, alb].sort());
+    const gid = (id: string) => ({ 'Fn::GetAtt': [id, 'GroupId'] });
+    const rule = (r: Json) => ({ ...r.Properties, Description: undefined });
+    const ingress = resources(t, 'AWS::EC2::SecurityGroupIngress').map(rule);
+    expect(ingress).toEqual(
+      expect.arrayContaining([
+        { IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, GroupId: gid(database), SourceSecurityGroupId: gid(app), Description: undefined },
+        { IpProtocol: 'tcp', FromPort: 6379, ToPort: 6379, GroupId: gid(cache), SourceSecurityGroupId: gid(app), Description: undefined },
+        // CloudFront's origin-facing list of the DR region, not the primary's, on HTTPS only.
+        { IpProtocol: 'tcp', FromPort: 443, ToPort: 443, GroupId: gid(alb), SourcePrefixListId: prefixList(drRegion), Description: undefined },
+      ]),
+    );
+    expect(ingress).toHaveLength(3);
+    expect(prefixList(drRegion)).not.toBe(prefixList(config.region));
+    const egress = resources(t, 'AWS::EC2::SecurityGroupEgress').map(rule);
+    expect(egress).toEqual(
+      expect.arrayContaining([
+        { IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, GroupId: gid(app), DestinationSecurityGroupId: gid(database), Description: undefined },
+        { IpProtocol: 'tcp', FromPort: 6379, ToPort: 6379, GroupId: gid(app), DestinationSecurityGroupId: gid(cache), Description: undefined },
+      ]),
+    );
+    expect(egress).toHaveLength(2);
+    const inline = (id: string) => t.toJSON().Resources[id].Properties;
+    const nothing = [{ CidrIp: '255.255.255.255/32', Description: 'Disallow all traffic', FromPort: 252, IpProtocol: 'icmp', ToPort: 86 }];
+    expect(inline(app).SecurityGroupEgress).toEqual([
+      { CidrIp: '0.0.0.0/0', Description: 'HTTPS to AWS APIs and the image registry', FromPort: 443, IpProtocol: 'tcp', ToPort: 443 },
+    ]);
+    for (const id of [database, cache, alb]) expect(inline(id).SecurityGroupEgress, id).toEqual(nothing);
+    for (const id of [database, cache, app, alb]) expect(inline(id).SecurityGroupIngress, id).toBeUndefined();
+  });
+
+  test('an internal load balancer in the private subnets, deletion protection as the primary, access logs in its own region', () => {
+    const t = pilotLight(name);
+    const { resource: alb } = only(t, 'AWS::ElasticLoadBalancingV2::LoadBalancer');
+    expect(alb.Properties.Scheme).toBe('internal');
+    expect(alb.Properties.Subnets).toEqual(subnetsOf(t, 'Private').map((id) => ({ Ref: id })));
+    const attributes = Object.fromEntries(alb.Properties.LoadBalancerAttributes.map((a: { Key: string; Value: unknown }) => [a.Key, a.Value]));
+    expect(attributes['deletion_protection.enabled']).toBe(String(config.app.loadBalancerDeletionProtection));
+    const bucket = only(t, 'AWS::S3::Bucket');
+    expect(attributes['access_logs.s3.bucket']).toEqual({ Ref: bucket.id });
+    expect(bucket.resource.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault).toEqual({ SSEAlgorithm: 'AES256' });
+    expect(bucket.resource.DeletionPolicy).toBe(config.retainOnDelete ? 'Retain' : 'Delete');
+  });
+
+  test('its only listener serves HTTPS with the DR certificate and answers every request with a fixed 503', () => {
+    const t = pilotLight(name);
+    const listener = only(t, 'AWS::ElasticLoadBalancingV2::Listener').resource.Properties;
+    expect(listener.Port).toBe(443);
+    expect(listener.Protocol).toBe('HTTPS');
+    expect(listener.Certificates).toEqual([{ CertificateArn: { Ref: only(t, 'AWS::CertificateManager::Certificate').id } }]);
+    expect(listener.DefaultActions).toEqual([{ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '503', ContentType: 'text/plain', MessageBody: expect.any(String) } }]);
+    t.resourceCountIs('AWS::ElasticLoadBalancingV2::ListenerRule', 0);
+    t.resourceCountIs('AWS::ElasticLoadBalancingV2::TargetGroup', 0);
+  });
+
+  test("the certificate is the site's, validated by DNS in the stage zone", () => {
+    const cert = only(pilotLight(name), 'AWS::CertificateManager::Certificate').resource.Properties;
+    expect(cert.DomainName).toBe(domain!.recordName);
+    expect(cert.ValidationMethod).toBe('DNS');
+    expect(cert.DomainValidationOptions).toEqual([{ DomainName: domain!.recordName, HostedZoneId: stageZone(name) }]);
+  });
+
+  test("SES: the zone's identity in the DR region, its DKIM and own MAIL FROM records in the stage zone, no DMARC and no configuration set", () => {
+    const t = pilotLight(name);
+    const identity = only(t, 'AWS::SES::EmailIdentity');
+    const mailFrom = `${DR_MAIL_FROM_SUBDOMAIN}.${domain!.zoneName}`;
+    expect(identity.resource.Properties).toEqual({ EmailIdentity: domain!.zoneName, MailFromAttributes: { MailFromDomain: mailFrom }, Tags: expect.any(Array) });
+    const records = resources(t, 'AWS::Route53::RecordSet').map((r) => r.Properties);
+    const dkim = [1, 2, 3].map((n) => ({
+      HostedZoneId: stageZone(name),
+      Name: { 'Fn::GetAtt': [identity.id, `DkimDNSTokenName${n}`] },
+      ResourceRecords: [{ 'Fn::GetAtt': [identity.id, `DkimDNSTokenValue${n}`] }],
+      TTL: '1800',
+      Type: 'CNAME',
+    }));
+    expect(records).toEqual([
+      ...dkim,
+      { HostedZoneId: stageZone(name), Name: `${mailFrom}.`, ResourceRecords: [`10 feedback-smtp.${drRegion}.amazonses.com`], TTL: '1800', Type: 'MX' },
+      { HostedZoneId: stageZone(name), Name: `${mailFrom}.`, ResourceRecords: ['"v=spf1 include:amazonses.com ~all"'], TTL: '1800', Type: 'TXT' },
+    ]);
+    t.resourceCountIs('AWS::SES::ConfigurationSet', 0);
+  });
+
+  test('outputs what the failover and the edge read', () => {
+    const t = pilotLight(name);
+    const outputs = t.toJSON().Outputs as Record<string, { Value: unknown }>;
+    const ref = (type: string, prefix = '') => ({ Ref: idOf(t, type, prefix) });
+    const groupId = (prefix: string) => ({ 'Fn::GetAtt': [idOf(t, 'AWS::EC2::SecurityGroup', prefix), 'GroupId'] });
+    const alb = only(t, 'AWS::ElasticLoadBalancingV2::LoadBalancer').id;
+    expect(Object.fromEntries(Object.entries(outputs).map(([key, output]) => [key, output.Value]))).toEqual({
+      VpcId: ref('AWS::EC2::VPC'),
+      DatabaseSubnetGroupName: ref('AWS::RDS::DBSubnetGroup'),
+      DatabaseSecurityGroupId: groupId('DataDatabaseSecurityGroup'),
+      CacheSubnetGroupName: ref('AWS::ElastiCache::SubnetGroup'),
+      CacheSecurityGroupId: groupId('DataCacheSecurityGroup'),
+      AppSecurityGroupId: groupId('DataAppSecurityGroup'),
+      LoadBalancerArn: { Ref: alb },
+      LoadBalancerDnsName: { 'Fn::GetAtt': [alb, 'DNSName'] },
+      LoadBalancerSecurityGroupId: groupId('LoadBalancerSecurityGroup'),
+      HttpsListenerArn: ref('AWS::ElasticLoadBalancingV2::Listener'),
+      ZoneId: stageZone(name),
+    });
+  });
+
+  test('logical ids of its stateful resources are frozen', () => {
+    // Renaming these would replace the key or the logs it encrypts, the access logs, the VPC, or a
+    // subnet or security group that a database restored in the DR region holds on to.
+    const t = pilotLight(name);
+    expect(ids(t, 'AWS::KMS::Key')).toEqual(['LogsKeyFE4C4A83']);
+    expect(ids(t, 'AWS::S3::Bucket')).toEqual(['AccessLogs8B620ECA']);
+    expect(ids(t, 'AWS::Logs::LogGroup')).toEqual(['NetworkFlowLogs2BEC3212']);
+    expect(ids(t, 'AWS::EC2::VPC')).toEqual(['NetworkVpc7FB7348F']);
+    expect(ids(t, 'AWS::RDS::DBSubnetGroup')).toEqual(['DataDatabaseSubnets85D08B2C']);
+    expect(ids(t, 'AWS::ElastiCache::SubnetGroup')).toEqual(['DataCacheSubnetsC91E7773']);
+    expect(ids(t, 'AWS::EC2::SecurityGroup')).toEqual([
+      'DataAppSecurityGroupD827C121',
+      'DataCacheSecurityGroup3936E122',
+      'DataDatabaseSecurityGroup9442FA77',
+      'LoadBalancerSecurityGroupA28D6DD7',
+    ]);
+  });
+});
