@@ -1,11 +1,11 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
 import { originFacingPrefixList } from '../../lib/app/origin-facing';
-import { parseStageConfig, STAGE_NAMES, STAGES, type StageName } from '../../lib/config';
+import { deployRegions, EDGE_REGION, parseStageConfig, STAGE_NAMES, STAGES, type StageName, stageRegions, stageStacks } from '../../lib/config';
 import { DR_MAIL_FROM_SUBDOMAIN } from '../../lib/dr/dr-email';
 import { pilotLightNames } from '../../lib/dr/pilot-light-names';
 import { drNatGateways } from '../../lib/dr/pilot-light-stack';
-import { stackOutput } from '../support/synth';
+import { ownStacks, stackOutput } from '../support/synth';
 import { type Json, only, resources, stageTemplates } from '../support/template';
 
 const withPilotLight = STAGE_NAMES.filter((n) => parseStageConfig(STAGES[n]).dr.pilotLight);
@@ -40,6 +40,15 @@ test('the shipped config keeps a pilot light in staging and prod only', () => {
 test.each(withoutPilotLight)('%s has no pilot-light stack', (name) => {
   expect(synthesized[name].stage.pilotLight).toBeUndefined();
   expect(synthesized[name].pilotLight).toBeUndefined();
+});
+
+test.each(STAGE_NAMES)("%s: the stacks the scripts deploy (--only, preflight's bootstraps, the CI roles' regions) are the stacks the app synthesizes", (name) => {
+  const config = parseStageConfig(STAGES[name]);
+  const synthesizedStacks = ownStacks(synthesized[name]).map((s) => [s.stackName, s.region]);
+  expect(stageStacks(config).map(({ stack, region }) => [`${name}-${stack}`, region])).toEqual(synthesizedStacks);
+  const regions = new Set(synthesizedStacks.map(([, region]) => region));
+  expect(new Set(deployRegions(config))).toEqual(regions);
+  expect(new Set(stageRegions(config))).toEqual(new Set([...regions].filter((r) => r !== EDGE_REGION)));
 });
 
 test('NAT in the DR region: none while the primary serves, the primary count once the stage serves from there', () => {
@@ -178,6 +187,9 @@ describe.each(withPilotLight)('%s pilot light', (name) => {
     const t = pilotLight(name);
     const identity = only(t, 'AWS::SES::EmailIdentity');
     const mailFrom = `${DR_MAIL_FROM_SUBDOMAIN}.${domain!.zoneName}`;
+    expect(mailFrom).toBe(`mail-dr.${domain!.zoneName}`);
+    // Not the primary region's: its MX names that region's feedback endpoint.
+    expect(mailFrom).not.toBe(only(synthesized[name].app, 'AWS::SES::EmailIdentity').resource.Properties.MailFromAttributes.MailFromDomain);
     expect(identity.resource.Properties).toEqual({ EmailIdentity: domain!.zoneName, MailFromAttributes: { MailFromDomain: mailFrom }, Tags: expect.any(Array) });
     const records = resources(t, 'AWS::Route53::RecordSet').map((r) => r.Properties);
     const dkim = [1, 2, 3].map((n) => ({
