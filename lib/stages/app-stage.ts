@@ -80,19 +80,6 @@ export class AppStage extends Stage {
         terminationProtection: config.retainOnDelete,
       });
     }
-    if (config.dr.pilotLight) {
-      // The schema makes a pilot light need https, and so a domain: the network stack has the site.
-      const { site } = this.network;
-      if (!site) throw new Error(`${config.name}: dr.pilotLight needs the stage's domain and https: true (the DR load balancer serves the site's certificate)`);
-      this.pilotLight = new PilotLightStack(this, 'PilotLight', {
-        config,
-        site,
-        env: { account: config.account, region: config.drRegion },
-        stackName: pilotLightNames(config.name).stackName,
-        description: `Pilot light of the ${config.name} stage in ${config.drRegion}: VPC without NAT, data-tier subnet and security groups, idle internal load balancer and certificate, SES identity`,
-        terminationProtection: config.retainOnDelete,
-      });
-    }
     this.data = new DataStack(this, 'Data', {
       config,
       description: `Stateful tier of the ${config.name} stage: PostgreSQL with pgvector, Valkey, uploads bucket, keys`,
@@ -138,6 +125,22 @@ export class AppStage extends Stage {
     });
     // The alarm topic is referenced by its fixed ARN; it must exist first all the same.
     this.ops.addStackDependency(this.network, 'alarm topic');
+    // Built last, though it deploys after the DR stack (STAGE_STACKS): the network stack writes
+    // the outputs its cross-stack reads need in the order the readers were built, and a reordered
+    // template would be a new one to CloudFormation.
+    if (config.dr.pilotLight) {
+      // The schema makes a pilot light need https, and so a domain: the network stack has the site.
+      const { site } = this.network;
+      if (!site) throw new Error(`${config.name}: dr.pilotLight needs the stage's domain and https: true (the DR load balancer serves the site's certificate)`);
+      this.pilotLight = new PilotLightStack(this, 'PilotLight', {
+        config,
+        site,
+        env: { account: config.account, region: config.drRegion },
+        stackName: pilotLightNames(config.name).stackName,
+        description: `Pilot light of the ${config.name} stage in ${config.drRegion}: VPC without NAT, data-tier subnet and security groups, idle internal load balancer and certificate, SES identity`,
+        terminationProtection: config.retainOnDelete,
+      });
+    }
   }
 }
 
