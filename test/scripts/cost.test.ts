@@ -54,6 +54,7 @@ const FIXTURE = {
     },
     WorkerTask: { Type: 'AWS::ECS::TaskDefinition', Properties: { Cpu: '512', Memory: '1024', RuntimePlatform: { CpuArchitecture: 'X86_64' } } },
     Alb: { Type: 'AWS::ElasticLoadBalancingV2::LoadBalancer', Properties: { Type: 'application' } },
+    AlbHttps: { Type: 'AWS::ElasticLoadBalancingV2::Listener', Properties: { LoadBalancerArn: { Ref: 'Alb' }, DefaultActions: [{ Type: 'forward', TargetGroupArn: 'web' }] } },
     Nat: { Type: 'AWS::EC2::NatGateway', Properties: {} },
     Ip: { Type: 'AWS::EC2::EIP', Properties: {} },
     Db: {
@@ -165,6 +166,7 @@ describe('the line items the edge and the cost levers added, on a small template
       WorkerTask: { Type: 'AWS::ECS::TaskDefinition', Properties: { Cpu: '1024', Memory: '1024', RuntimePlatform: { CpuArchitecture: 'ARM64' } } },
       PublicAlb: { Type: 'AWS::ElasticLoadBalancingV2::LoadBalancer', Properties: { Type: 'application', Scheme: 'internet-facing', Subnets: ['a', 'b', 'c'] } },
       InternalAlb: { Type: 'AWS::ElasticLoadBalancingV2::LoadBalancer', Properties: { Type: 'application', Scheme: 'internal', Subnets: ['a', 'b', 'c'] } },
+      PublicHttps: { Type: 'AWS::ElasticLoadBalancingV2::Listener', Properties: { LoadBalancerArn: { Ref: 'PublicAlb' }, DefaultActions: [{ Type: 'forward', TargetGroupArn: 'web' }] } },
       Site: { Type: 'AWS::CloudFront::Distribution', Properties: {} },
       AllowList: { Type: 'AWS::CloudFront::Function', Properties: {} },
       Flow: { Type: 'AWS::EC2::FlowLog', Properties: { TrafficType: 'REJECT', LogGroupName: { Ref: 'FlowGroup' } } },
@@ -246,6 +248,19 @@ describe('the line items the edge and the cost levers added, on a small template
         5,
       ),
     ).toBe(3);
+  });
+
+  test('a load balancer that forwards nothing (the idle DR one) is priced without LCUs; one that forwards, with them', () => {
+    const listener = (actions: unknown[]) => ({ Type: 'AWS::ElasticLoadBalancingV2::Listener', Properties: { LoadBalancerArn: { Ref: 'Alb' }, DefaultActions: actions } });
+    const template = (resources: Record<string, unknown>) => ({
+      Resources: { Alb: { Type: 'AWS::ElasticLoadBalancingV2::LoadBalancer', Properties: { Scheme: 'internal' } }, ...resources },
+    });
+    const monthly = (resources: Record<string, unknown>) => estimateStack(template(resources), PRICES, { ...usageFor('staging'), albLcus: 2 }).lines.find((l) => l.item === 'Load balancer Alb');
+    const fixed = [{ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '503' } }];
+    expect(monthly({ Https: listener(fixed) })).toMatchObject({ quantity: '1 ALB, idle (forwards nothing)', monthlyUsd: 2 });
+    expect(monthly({ Https: listener([{ Type: 'forward', TargetGroupArn: 'x' }]) })).toMatchObject({ quantity: '1 ALB + 2 LCU', monthlyUsd: 4 });
+    const rule = { Type: 'AWS::ElasticLoadBalancingV2::ListenerRule', Properties: { ListenerArn: { Ref: 'Https' }, Actions: [{ Type: 'forward', TargetGroupArn: 'x' }] } };
+    expect(monthly({ Https: listener(fixed), Web: rule })).toMatchObject({ quantity: '1 ALB + 2 LCU', monthlyUsd: 4 });
   });
 
   test('a table without CloudFront prices leaves the distribution not priced, never $0', () => {
