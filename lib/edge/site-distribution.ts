@@ -212,11 +212,14 @@ export class SiteDistribution extends Construct {
 
   /**
    * Lists the DR load balancer's origin beside the primary's and, serving from the DR region,
-   * points every behaviour of the app at it. Done on the distribution's resource because the L2
-   * lists only origins that a behaviour uses, numbered by first use: the primary is therefore
-   * always the behaviours' origin there (Origin1, its VPC origin and id as they have always
-   * been), and the DR origin is bound under a construct of its own. Either way both VPC origins and
-   * both origins stay as they are, and a switch changes only the behaviours' target.
+   * points every behaviour of the app at it. Done on the distribution's resource: the L2 lists
+   * only origins that a behaviour uses, and names them (Origin1, Origin2) and their VPC origins
+   * by first use, so handing it the DR origin for the behaviours would give the DR load
+   * balancer's VPC origin the primary's logical id: CloudFormation would repoint that VPC origin
+   * (minutes) and create the other anew, instead of switching. The L2 is therefore always given the
+   * primary (its VPC origin and origin id as they have always been), and the DR origin is bound
+   * under a construct of its own: in either region's service, both VPC origins and both origins
+   * are the same, and a switch changes only the behaviours' target.
    */
   private addDrOrigin(drOrigin: cloudfront.IOrigin, serveFrom: ServeFrom): void {
     const scope = new Construct(this, 'DrOrigin');
