@@ -1,4 +1,4 @@
-import { CfnOutput } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicy } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import type * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
@@ -13,6 +13,7 @@ import { type SiteName, siteAliasRecords } from '../shared/site-records';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
 import { DistributionLogs } from './distribution-logs';
 import { EdgeAlarms } from './edge-alarms';
+import { MAINTENANCE_PATH_PATTERN, MaintenancePage } from './maintenance-page';
 import { SiteDistribution } from './site-distribution';
 import { ViewerRequestFunction } from './viewer-request';
 import { Waf, type WafRules } from './waf';
@@ -34,6 +35,13 @@ export interface EdgeStackProps extends StageStackProps {
   readonly domain?: SiteName;
   /** The stage's internal load balancer, the distribution's origin. */
   readonly loadBalancer: elbv2.IApplicationLoadBalancer;
+  /**
+   * The stage's internal load balancer in its DR region (the pilot light's). The distribution
+   * gets a second VPC origin for it up front, and `dr.serveFrom` picks which of the two serves
+   * the app: a deploy of this stack alone moves viewers between regions.
+   * @default none: the primary region's load balancer is the app's only origin, and dr.serveFrom must be "primary"
+   */
+  readonly drLoadBalancer?: elbv2.IApplicationLoadBalancer;
   /** Seconds the load balancer keeps an idle connection (the origin read timeout). */
   readonly originIdleTimeoutSeconds: number;
   /** The rules of the distribution's web ACL, where the stage has a WAF. @default no web ACL */
@@ -44,9 +52,10 @@ export interface EdgeStackProps extends StageStackProps {
  * The stage's edge, in us-east-1: the certificate CloudFront serves, the CLOUDFRONT-scope web ACL
  * (the WAF moves here from the load balancer: behind CloudFront a regional one would see
  * CloudFront's addresses, not the viewers', so its rate limits and IP reputation would act on the
- * wrong addresses), the distribution with its VPC origin and the viewer-request function every
- * behaviour runs (it removes headers no viewer may send; dev: and holds viewers to
- * `app.httpAllowedCidrs`), its access logs, the site's alias
+ * wrong addresses), the distribution with its VPC origin (and the DR region's, serving when
+ * `dr.serveFrom` is `dr`), the maintenance page it answers gateway errors with, and the
+ * viewer-request function every behaviour runs (it removes headers no viewer may send; dev: and
+ * holds viewers to `app.httpAllowedCidrs`), its access logs, the site's alias
  * records, and alarms on CloudFront's and the web ACL's metrics with a topic of their own here
  * (same name and recipients as the stage's topic; alarms notify only topics they can reach in
  * their region).
@@ -57,7 +66,17 @@ export class EdgeStack extends StageStack implements EdgeTier {
 
   constructor(scope: Construct, id: string, props: EdgeStackProps) {
     super(scope, id, props);
-    const { name, app, operations } = this.config;
+    const { name, app, operations, dr } = this.config;
+    if (dr.serveFrom === 'dr' && !props.drLoadBalancer) {
+      throw new Error(
+        `stage "${name}", field "dr.serveFrom", value "dr": the edge stack has no load balancer in the DR region to send viewers to. Fix: deploy the pilot light (dr.pilotLight) and give its load balancer to the edge stack (drLoadBalancer), or set dr.serveFrom: "primary"`,
+      );
+    }
+    if (this.config.edge.immutablePaths.includes(MAINTENANCE_PATH_PATTERN)) {
+      throw new Error(
+        `stage "${name}", field "edge.immutablePaths", value ${JSON.stringify(this.config.edge.immutablePaths)}: ${MAINTENANCE_PATH_PATTERN} is where the distribution serves its maintenance page. Fix: remove it from edge.immutablePaths`,
+      );
+    }
     const logsKey = new LogsKey(this, 'LogsKey', { removalPolicy: this.statefulRemovalPolicy }).key;
     const logs: LogSettings = { logsKey, logRetention: this.logRetention, logRemovalPolicy: this.statefulRemovalPolicy };
     const topic = new AlarmTopic(this, 'Alarms', { topicName: alarmTopicName(name), ...this.config.alarms, removalPolicy: this.statefulRemovalPolicy }).topic;
@@ -67,13 +86,19 @@ export class EdgeStack extends StageStack implements EdgeTier {
     const certificate = domain && new acm.Certificate(this, 'Certificate', { domainName: domain.recordName, validation: acm.CertificateValidation.fromDns(domain.zone) });
     const allowedCidrs = domain ? undefined : (app.httpAllowedCidrs ?? []);
     const viewerRequest = new ViewerRequestFunction(this, 'ViewerRequest', { allowedCidrs });
+    // Left behind when the stack goes, in every stage: CloudFormation cannot delete a versioned
+    // bucket that holds objects, and one page costs nothing; a new stack gets a new bucket (CDK names it).
+    const maintenance = new MaintenancePage(this, 'Maintenance', { ...logs, removalPolicy: RemovalPolicy.RETAIN });
     this.distribution = new SiteDistribution(this, 'Site', {
       domain: domain && certificate ? { name: domain.recordName, certificate } : undefined,
       viewerRequest: viewerRequest.function,
       // An allow-list knows IPv4 blocks only: its viewers come over IPv4.
       enableIpv6: allowedCidrs === undefined,
       loadBalancer: props.loadBalancer,
+      drLoadBalancer: props.drLoadBalancer,
+      serveFrom: dr.serveFrom,
       originReadTimeoutSeconds: props.originIdleTimeoutSeconds,
+      maintenanceBucket: maintenance.bucket,
       webAclArn: this.waf?.webAcl.attrArn,
       priceClass: this.config.edge.priceClass as cloudfront.PriceClass,
       immutablePaths: this.config.edge.immutablePaths,

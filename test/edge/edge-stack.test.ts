@@ -41,6 +41,14 @@ const HOST_HEADER_ONLY = 'bf0718e1-ba1e-49d1-88b1-f726733018ae';
 
 const distributionConfig = (name: StageName): Json => only(edge(name), 'AWS::CloudFront::Distribution').resource.Properties.DistributionConfig;
 const logicalId = (t: Template, type: string) => only(t, type).id;
+/** The behaviours of the immutable assets (the others: the app's default, and the maintenance page's). */
+const immutableBehaviors = (name: StageName): Json[] =>
+  distributionConfig(name).CacheBehaviors.filter((b: Json) => parseStageConfig(STAGES[name]).edge.immutablePaths.includes(b.PathPattern));
+/** The primary region's VPC origin: the first origin's (a DR load balancer's would be another). */
+function primaryVpcOrigin(name: StageName): { id: string; config: Json } {
+  const id = distributionConfig(name).Origins[0].VpcOriginConfig.VpcOriginId['Fn::GetAtt'][0];
+  return { id, config: edge(name).toJSON().Resources[id].Properties.VpcOriginEndpointConfig };
+}
 
 describe('dev: CloudFront on its own name (no domain), held to the client blocks at the edge', () => {
   const config = parseStageConfig(STAGES.dev);
@@ -54,7 +62,7 @@ describe('dev: CloudFront on its own name (no domain), held to the client blocks
     expect(dc.ViewerCertificate).toBeUndefined();
     // The allow-list holds IPv4 blocks: viewers come over IPv4.
     expect(dc.IPV6Enabled).toBe(false);
-    expect(only(edge('dev'), 'AWS::CloudFront::VpcOrigin').resource.Properties.VpcOriginEndpointConfig).toMatchObject({ OriginProtocolPolicy: 'http-only', HTTPPort: 80 });
+    expect(primaryVpcOrigin('dev').config).toMatchObject({ OriginProtocolPolicy: 'http-only', HTTPPort: 80 });
     for (const type of ['AWS::CertificateManager::Certificate', 'AWS::Route53::RecordSet', 'AWS::WAFv2::WebACL']) edge('dev').resourceCountIs(type, 0);
     expect(edge('dev').findOutputs('SiteUrl').SiteUrl.Value).toEqual({
       'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [logicalId(edge('dev'), 'AWS::CloudFront::Distribution'), 'DomainName'] }]],
@@ -160,8 +168,8 @@ describe.each(EDGE_STAGES)('%s edge', (name) => {
       AllowedMethods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'PATCH', 'POST', 'DELETE'],
     });
     const immutable = logicalId(edge(name), 'AWS::CloudFront::CachePolicy');
-    expect(dc.CacheBehaviors.map((b: Json) => b.PathPattern)).toEqual(config.edge.immutablePaths);
-    for (const behavior of dc.CacheBehaviors) {
+    expect(immutableBehaviors(name).map((b: Json) => b.PathPattern)).toEqual(config.edge.immutablePaths);
+    for (const behavior of immutableBehaviors(name)) {
       expect(behavior).toMatchObject({ CachePolicyId: { Ref: immutable }, ViewerProtocolPolicy: 'redirect-to-https', Compress: true, AllowedMethods: ['GET', 'HEAD'] });
     }
     const year = 365 * 24 * 3600;
@@ -182,9 +190,11 @@ describe.each(EDGE_STAGES)('%s edge', (name) => {
   test("every behaviour forwards the viewer's Host header: the origin's certificate is checked against it (else 502)", () => {
     const dc = distributionConfig(name);
     // AWS's managed policies: every viewer header (Host among them) and CloudFront's viewer
-    // headers for the app; the Host header alone for cached assets.
+    // headers for the app; the Host header alone for cached assets. (The maintenance page's
+    // behaviour goes to S3, under the bucket's own name: maintenance-page.test.ts.)
     expect(dc.DefaultCacheBehavior.OriginRequestPolicyId).toBe(ALL_VIEWER_AND_CLOUDFRONT);
-    for (const behavior of dc.CacheBehaviors) expect(behavior.OriginRequestPolicyId).toBe(HOST_HEADER_ONLY);
+    expect(immutableBehaviors(name)).not.toEqual([]);
+    for (const behavior of immutableBehaviors(name)) expect(behavior.OriginRequestPolicyId).toBe(HOST_HEADER_ONLY);
     edge(name).resourceCountIs('AWS::CloudFront::OriginRequestPolicy', 0);
   });
 
@@ -195,12 +205,13 @@ describe.each(EDGE_STAGES)('%s edge', (name) => {
     // In the private subnets (the network stack's private subnet outputs), none of the public ones.
     expect(JSON.stringify(alb.resource.Properties.Subnets)).toMatch(/PrivateSubnet/);
     expect(JSON.stringify(alb.resource.Properties.Subnets)).not.toMatch(/PublicSubnet/);
-    const vpcOrigin = only(edge(name), 'AWS::CloudFront::VpcOrigin').resource.Properties.VpcOriginEndpointConfig;
+    const vpcOrigin = primaryVpcOrigin(name).config;
     expect(vpcOrigin).toMatchObject({ OriginProtocolPolicy: 'https-only', OriginSSLProtocols: ['TLSv1.2'], HTTPSPort: 443 });
     expect(JSON.stringify(vpcOrigin.Arn)).toContain(`"StackName":"${name}-App"`);
     expect(JSON.stringify(vpcOrigin.Arn)).toContain(`${name}-App/PublishOutputRef${alb.id}`);
     const origin = distributionConfig(name).Origins[0];
-    expect(origin.VpcOriginConfig.VpcOriginId).toMatchObject({ 'Fn::GetAtt': [logicalId(edge(name), 'AWS::CloudFront::VpcOrigin'), 'Id'] });
+    expect(origin.VpcOriginConfig.VpcOriginId).toMatchObject({ 'Fn::GetAtt': [expect.stringMatching(/^SiteDistributionOrigin1VpcOrigin/), 'Id'] });
+    for (const behavior of [distributionConfig(name).DefaultCacheBehavior, ...immutableBehaviors(name)]) expect(behavior.TargetOriginId).toBe(origin.Id);
     // The load balancer admits 443 from CloudFront's origin-facing prefix list of its region, the
     // test listener from the smoke test, and nothing else: no block of the VPC, nobody on the internet.
     const ingress = loadBalancerIngress(name);

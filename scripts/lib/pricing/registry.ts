@@ -105,8 +105,9 @@ export const FREE_TYPES: ReadonlySet<string> = new Set([
   'AWS::SecurityHub::Standard',
   'AWS::Config::DeliveryChannel',
   'AWS::AccessAnalyzer::Analyzer',
-  // The edge's free parts: policies and the VPC origin cost nothing; the access logs' cost is their log group's ingestion.
+  // The edge's free parts: policies, the VPC origins and origin access control cost nothing; the access logs' cost is their log group's ingestion.
   'AWS::CloudFront::VpcOrigin',
+  'AWS::CloudFront::OriginAccessControl',
   'AWS::CloudFront::CachePolicy',
   'AWS::CloudFront::OriginRequestPolicy',
   'AWS::CloudFront::ResponseHeadersPolicy',
