@@ -9,6 +9,8 @@
  * the stage's web tasks run now (so a deploy by hand never changes the release by accident), and
  * it must be in the stage's registry. `--only` deploys exactly the named stacks (`cdk deploy -e`);
  * `--app` deploys a prebuilt assembly (the release workflow's), whose account and image it fixes.
+ * `--primary-lost` deploys `--only` stacks outside the stage's primary region while that region is
+ * lost, their reads of it pinned to the values they kept (docs/disaster-recovery.md).
  * It prints what it will do; only with --yes does it run `cdk deploy`.
  *
  * Exit codes: 0 deployed (or the plan printed), 1 the deploy failed, 2 bad arguments or refused
@@ -20,7 +22,7 @@ import { UsageError } from './lib/assembly';
 import { type DeployArgs, defaultClients, planDeploy, runCdk } from './lib/deploy';
 import { checkImageRef, deployOrPrint, formatPlan, refusal, STAGE_STACKS, type StageStack } from './lib/release';
 
-const USAGE = `usage: deploy --stage ${STAGE_NAMES.join('|')} [--image TAG|sha256:DIGEST] [--only ${STAGE_STACKS.join('|')} ...] [--app DIR] [--account ID] [-c KEY=VALUE ...] [--yes]`;
+const USAGE = `usage: deploy --stage ${STAGE_NAMES.join('|')} [--image TAG|sha256:DIGEST] [--only ${STAGE_STACKS.join('|')} ...] [--app DIR] [--account ID] [--primary-lost] [-c KEY=VALUE ...] [--yes]`;
 
 export function parseArgs(argv: readonly string[]): DeployArgs {
   let stage: string | undefined;
@@ -28,15 +30,17 @@ export function parseArgs(argv: readonly string[]): DeployArgs {
   let app: string | undefined;
   let account: string | undefined;
   let yes = false;
+  let primaryLost = false;
   const only: StageStack[] = [];
   const context: Record<string, string> = {};
   for (const [flag, value = ''] of readFlags(argv, {
     values: ['--stage', '--image', '--only', '--app', '--account', '-c', '--context'],
-    switches: ['--yes'],
+    switches: ['--yes', '--primary-lost'],
     repeatable: ['--only'],
     usage: USAGE,
   })) {
     if (flag === '--yes') yes = true;
+    else if (flag === '--primary-lost') primaryLost = true;
     else if (flag === '--stage') stage = value;
     else if (flag === '--image') image = checkImageRef(value);
     else if (flag === '--app') app = value;
@@ -51,7 +55,10 @@ export function parseArgs(argv: readonly string[]): DeployArgs {
     throw new UsageError(`--app deploys an assembly as it was synthesized: its account, image and context are fixed; leave out --image, --account and -c. ${USAGE}`);
   }
   if (context.imageTag !== undefined) throw new UsageError(`pass the image as --image, not -c imageTag. ${USAGE}`);
-  return { stage: name, image, only: only.length > 0 ? only : undefined, app, account, context, yes };
+  if (primaryLost && (app || only.length === 0)) {
+    throw new UsageError(`--primary-lost deploys named stacks outside the lost region, synthesized here: name them with --only, and leave --app out. ${USAGE}`);
+  }
+  return { stage: name, image, only: only.length > 0 ? only : undefined, app, account, context, yes, ...(primaryLost ? { primaryLost } : {}) };
 }
 
 export async function main(argv = process.argv.slice(2), env = process.env, run = runCdk, clientsFor = defaultClients): Promise<number> {

@@ -111,10 +111,6 @@ export class PilotLightStack extends StageStack {
     output('LoadBalancerDnsName', this.loadBalancer.loadBalancerDnsName, "The load balancer's name (CloudFront's DR origin)");
     output('LoadBalancerSecurityGroupId', front.alb.connections.securityGroups[0].securityGroupId, "The load balancer's security group (admits CloudFront's origin-facing list)");
     output('HttpsListenerArn', this.listener.listenerArn, 'The HTTPS listener the DR app tier attaches to');
-    // The zone's id is read from the network stack in the primary region at each deploy of this
-    // stack; kept here, it is readable when that region is not, and a deploy then pins it with
-    // -c <stage>.domain.hostedZoneId (docs/disaster-recovery.md, "When the primary region is lost").
-    output('ZoneId', props.site.zone.hostedZoneId, "The stage's hosted zone, as read at the last deploy");
   }
 
   /** This region's zones (`a`, `b`, ... for `network.azCount`): the config's own zone names are the primary region's. */

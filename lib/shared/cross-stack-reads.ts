@@ -18,12 +18,13 @@ import { REPLACEMENT_PROPERTIES } from './replacement-properties';
  * is unchanged: the marker is an empty string joined to it. Output names are left alone, so a
  * consumer's rollback still finds the output it read before.
  */
-export function markCrossStackReads(stack: Stack, template: Record<string, unknown>): Record<string, unknown> {
+export function markCrossStackReads(stack: Stack, template: Record<string, unknown>, pinned: ReadonlyMap<string, string> = new Map()): Record<string, unknown> {
   const fingerprints = new Map<string, string | undefined>();
   const mark = (node: unknown): unknown => {
     if (Array.isArray(node)) return node.map(mark);
     if (node === null || typeof node !== 'object') return node;
     const read = readOf(node);
+    if (read && pinned.has(readKey(read))) return pinned.get(readKey(read));
     if (read) {
       const key = `${read.StackName}|${read.Region ?? ''}|${read.OutputName}`;
       if (!fingerprints.has(key)) fingerprints.set(key, producerFingerprint(stack, read));
@@ -39,10 +40,29 @@ export function markCrossStackReads(stack: Stack, template: Record<string, unkno
   return marked;
 }
 
+/**
+ * How a read names the output it stands for: `<producer stack>/<output>`. A read listed in
+ * `pinned` (`-c pinnedReads`) is written as that value instead: a stack outside the primary region
+ * must deploy while that region is lost, and CloudFormation resolves every `Fn::GetStackOutput` of
+ * a template at each update, from the producer's region.
+ */
+export function readKey(read: StackOutputRead): string {
+  return `${read.StackName}/${read.OutputName}`;
+}
+
+/** Every distinct cross-stack read of a template section, in the order they first appear. */
+export function crossStackReads(node: unknown, into = new Map<string, StackOutputRead>()): StackOutputRead[] {
+  const read = node !== null && typeof node === 'object' && !Array.isArray(node) ? readOf(node) : undefined;
+  if (read) into.set(readKey(read), read);
+  else if (Array.isArray(node)) for (const item of node) crossStackReads(item, into);
+  else if (node !== null && typeof node === 'object') for (const value of Object.values(node)) crossStackReads(value, into);
+  return [...into.values()];
+}
+
 /** Starts the marker the consuming template carries next to each read; the diff guard looks for it. */
 export const MARKER = 'producer:';
 
-interface StackOutputRead {
+export interface StackOutputRead {
   readonly StackName: string;
   readonly OutputName: string;
   readonly Region?: string;

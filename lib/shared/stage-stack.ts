@@ -1,13 +1,23 @@
+import { createHash } from 'node:crypto';
 import { Aws, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { StageConfig } from '../config';
-import { markCrossStackReads } from './cross-stack-reads';
+import { crossStackReads, markCrossStackReads, readKey } from './cross-stack-reads';
 
 export interface StageStackProps extends StackProps {
   /** The validated configuration of the stage this stack belongs to. */
   readonly config: StageConfig;
+  /**
+   * Values to write instead of reading them from another stack (`-c pinnedReads`), by
+   * `<stack>/<output>`: what the failover passes while the primary region is lost.
+   * @default every read resolved by CloudFormation
+   */
+  readonly pinnedReads?: ReadonlyMap<string, string>;
 }
+
+/** Starts the description of an output that keeps a value read from the primary region (PRIMARY_READ_PREFIX + `<stack>/<output>`). */
+export const PRIMARY_READ_PREFIX = 'Read from the primary region at the last deploy, for -c pinnedReads: ';
 
 /**
  * Base of every stack of a stage. It answers `availabilityZones` from the stage config, so a VPC
@@ -16,15 +26,36 @@ export interface StageStackProps extends StackProps {
  */
 export abstract class StageStack extends Stack {
   readonly config: StageConfig;
+  private readonly pinnedReads: ReadonlyMap<string, string>;
 
   constructor(scope: Construct, id: string, props: StageStackProps) {
     super(scope, id, props);
     this.config = props.config;
+    this.pinnedReads = props.pinnedReads ?? new Map();
   }
 
-  /** The template, with every cross-stack read marked by its producer's fingerprint (cross-stack-reads.ts). */
+  /**
+   * The template, with every cross-stack read marked by its producer's fingerprint, or written as
+   * its pinned value (cross-stack-reads.ts). A stack outside the primary region (the edge, the
+   * pilot light) must deploy when that region is lost, when CloudFormation could not resolve its
+   * reads from there: it keeps each value it reads from the primary region as an output, which the
+   * failover reads (from a region that answers) and passes back as `-c pinnedReads`.
+   */
   protected override _toCloudFormation(): Record<string, unknown> {
-    return markCrossStackReads(this, super._toCloudFormation());
+    const template = super._toCloudFormation();
+    if (this.region !== this.config.region) {
+      const outputs = { ...(template.Outputs as Record<string, unknown> | undefined) };
+      for (const read of crossStackReads(template.Resources)) {
+        if ((read.Region ?? this.region) !== this.config.region) continue;
+        const key = readKey(read);
+        outputs[`PrimaryRead${createHash('sha256').update(key).digest('hex').slice(0, 12)}`] = {
+          Description: `${PRIMARY_READ_PREFIX}${key}`,
+          Value: { 'Fn::GetStackOutput': read },
+        };
+      }
+      if (Object.keys(outputs).length > 0) template.Outputs = outputs;
+    }
+    return markCrossStackReads(this, template, this.pinnedReads);
   }
 
   override get availabilityZones(): string[] {

@@ -62,6 +62,7 @@ export class AppStage extends Stage {
     // Deleting the VPC would take every tier with it: outside throw-away stages CloudFormation refuses.
     this.network = new NetworkStack(this, 'Network', {
       config,
+      pinnedReads: deploy.pinnedReads,
       description: `Network of the ${config.name} stage: VPC, subnets, NAT, flow logs`,
       terminationProtection: config.retainOnDelete,
     });
@@ -75,6 +76,7 @@ export class AppStage extends Stage {
     if (hasDrStack(config)) {
       this.dr = new DrStack(this, 'Dr', {
         config,
+        pinnedReads: deploy.pinnedReads,
         env: { account: config.account, region: config.drRegion },
         description: `DR-region copies of the ${config.name} stage (${config.drRegion}): uploads replica, backup key and vault`,
         terminationProtection: config.retainOnDelete,
@@ -82,6 +84,7 @@ export class AppStage extends Stage {
     }
     this.data = new DataStack(this, 'Data', {
       config,
+      pinnedReads: deploy.pinnedReads,
       description: `Stateful tier of the ${config.name} stage: PostgreSQL with pgvector, Valkey, uploads bucket, keys`,
       terminationProtection: config.retainOnDelete,
       network: this.network,
@@ -94,6 +97,7 @@ export class AppStage extends Stage {
     const waf = config.app.waf ? wafRules(config.app) : undefined;
     this.app = new AppStack(this, 'App', {
       config,
+      pinnedReads: deploy.pinnedReads,
       description: `Stateless tier of the ${config.name} stage: ECS services, load balancer, WAF, SES`,
       network: this.network,
       data: this.data,
@@ -102,19 +106,37 @@ export class AppStage extends Stage {
       deploy,
       waf: config.edge.enabled ? undefined : waf,
     });
+    // Before the edge, which points its DR origin at the pilot light's load balancer.
+    if (config.dr.pilotLight) {
+      // The schema makes a pilot light need https, and so a domain: the network stack has the site.
+      const { site } = this.network;
+      if (!site) throw new Error(`${config.name}: dr.pilotLight needs the stage's domain and https: true (the DR load balancer serves the site's certificate)`);
+      this.pilotLight = new PilotLightStack(this, 'PilotLight', {
+        config,
+        pinnedReads: deploy.pinnedReads,
+        site,
+        env: { account: config.account, region: config.drRegion },
+        stackName: pilotLightNames(config.name).stackName,
+        description: `Pilot light of the ${config.name} stage in ${config.drRegion}: VPC without NAT, data-tier subnet and security groups, idle internal load balancer and certificate, SES identity`,
+        terminationProtection: config.retainOnDelete,
+      });
+    }
     if (config.edge.enabled) {
       this.edge = new EdgeStack(this, 'Edge', {
         config,
+        pinnedReads: deploy.pinnedReads,
         env: { account: config.account, region: EDGE_REGION },
         description: `Edge of the ${config.name} stage (${EDGE_REGION}): CloudFront distribution, certificate, WAF, access logs, site records`,
         domain: this.network.site,
         loadBalancer: this.app.loadBalancer,
+        drLoadBalancer: this.pilotLight?.loadBalancer,
         originIdleTimeoutSeconds: IDLE_TIMEOUT_SECONDS,
         waf,
       });
     }
     this.ops = new OpsStack(this, 'Ops', {
       config,
+      pinnedReads: deploy.pinnedReads,
       edge: this.edge,
       description: `Operations of the ${config.name} stage: alarms, notifications, dashboard, budget`,
       data: this.data,
@@ -125,22 +147,6 @@ export class AppStage extends Stage {
     });
     // The alarm topic is referenced by its fixed ARN; it must exist first all the same.
     this.ops.addStackDependency(this.network, 'alarm topic');
-    // Built last, though it deploys after the DR stack (STAGE_STACKS): the network stack writes
-    // the outputs its cross-stack reads need in the order the readers were built, and a reordered
-    // template would be a new one to CloudFormation.
-    if (config.dr.pilotLight) {
-      // The schema makes a pilot light need https, and so a domain: the network stack has the site.
-      const { site } = this.network;
-      if (!site) throw new Error(`${config.name}: dr.pilotLight needs the stage's domain and https: true (the DR load balancer serves the site's certificate)`);
-      this.pilotLight = new PilotLightStack(this, 'PilotLight', {
-        config,
-        site,
-        env: { account: config.account, region: config.drRegion },
-        stackName: pilotLightNames(config.name).stackName,
-        description: `Pilot light of the ${config.name} stage in ${config.drRegion}: VPC without NAT, data-tier subnet and security groups, idle internal load balancer and certificate, SES identity`,
-        terminationProtection: config.retainOnDelete,
-      });
-    }
   }
 }
 

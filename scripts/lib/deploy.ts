@@ -5,11 +5,12 @@
  * the same clients and runner. Every function takes its SDK clients, so the tests run them against moto.
  */
 import { spawnSync } from 'node:child_process';
-import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { STSClient } from '@aws-sdk/client-sts';
 import { loadStages, type StageConfig, type StageName } from '../../lib/config';
+import { PRIMARY_READ_PREFIX } from '../../lib/shared/stage-stack';
 import { assemblyImage, readAssembly, stageTarget, UsageError } from './assembly';
 import { accountProblem } from './credentials';
 import { type DeployPlan, imageRef, operatorConfig, runningRelease, type StackPlace, type StageStack, stackPlaces } from './release';
@@ -23,6 +24,11 @@ export interface DeployArgs {
   readonly account?: string;
   readonly context: Record<string, string>;
   readonly yes: boolean;
+  /**
+   * The stage's primary region is lost: deploy the `only` stacks outside it (the edge, the pilot
+   * light) without asking that region anything, their reads of it pinned to the values they kept.
+   */
+  readonly primaryLost?: boolean;
 }
 
 export interface DeployClients {
@@ -67,6 +73,7 @@ export async function planDeploy(args: DeployArgs, env: NodeJS.ProcessEnv, clien
   const config = operatorConfig(args.stage, args, env);
   const { account } = config;
   checkOnly(args, stackPlaces(config));
+  if (args.primaryLost) return { plan: await primaryLostPlan(args, config, clientsFor, noApproval), config };
   const clients = clientsFor(config.region);
   const problem = await accountProblem(clients.sts, account, args.stage);
   if (problem) throw new UsageError(problem);
@@ -90,6 +97,56 @@ export async function planDeploy(args: DeployArgs, env: NodeJS.ProcessEnv, clien
   return {
     plan: { stage: args.stage, account, region: config.region, stacks: stackPlaces(config), image, imageSource, only: args.only, context: args.context, noApproval },
     config,
+  };
+}
+
+/**
+ * A deploy while the primary region is lost: only stacks outside it, the account checked from the
+ * DR region, the image the config names (none of these stacks runs it), and every value those
+ * stacks read from the primary region pinned to what they kept as outputs at their last deploy
+ * (lib/shared/stage-stack.ts), read from their own regions.
+ */
+async function primaryLostPlan(args: DeployArgs, config: StageConfig, clientsFor: (region: string) => DeployClients, noApproval: boolean): Promise<DeployPlan> {
+  const places = stackPlaces(config);
+  const chosen = places.filter((p) => args.only?.some((o) => p.stackName === `${args.stage}-${o}`));
+  const inPrimary = chosen.filter((p) => p.region === config.region);
+  const outside = places.filter((p) => p.region !== config.region).map((p) => p.stackName.slice(args.stage.length + 1));
+  if (chosen.length === 0 || inPrimary.length > 0) {
+    throw new UsageError(
+      `with the primary region (${config.region}) lost, only stacks outside it can deploy${inPrimary.length > 0 ? `, not ${inPrimary.map((p) => p.stackName).join(', ')}` : ''}: name them with --only (${outside.join(', ')}).`,
+    );
+  }
+  const problem = await accountProblem(clientsFor(config.drRegion).sts, config.account, args.stage);
+  if (problem) throw new UsageError(problem);
+  const pins: Record<string, string> = {};
+  for (const place of places.filter((p) => p.region !== config.region)) {
+    let outputs: { Description?: string; OutputValue?: string }[] = [];
+    try {
+      const found = await clientsFor(place.region).cfn.send(new DescribeStacksCommand({ StackName: place.stackName }));
+      outputs = found.Stacks?.[0]?.Outputs ?? [];
+    } catch (error) {
+      // A stack never deployed has nothing to pin; anything else (no access, throttling) stops the plan.
+      if (!/does not exist/.test(String((error as Error).message))) throw error;
+    }
+    for (const output of outputs) {
+      if (output.Description?.startsWith(PRIMARY_READ_PREFIX) && output.OutputValue) pins[output.Description.slice(PRIMARY_READ_PREFIX.length)] = output.OutputValue;
+    }
+  }
+  if (Object.keys(pins).length === 0) {
+    throw new UsageError(
+      `no stack of ${args.stage} outside ${config.region} kept what it reads from there (outputs "${PRIMARY_READ_PREFIX}..."): deploy them once while the primary region answers, or pass -c pinnedReads yourself.`,
+    );
+  }
+  return {
+    stage: args.stage,
+    account: config.account,
+    region: config.region,
+    stacks: places,
+    image: args.image ?? config.image.tag,
+    imageSource: args.image ? 'given with --image' : "the config's (no stack deployed here runs it)",
+    only: args.only,
+    context: { ...args.context, pinnedReads: JSON.stringify(pins) },
+    noApproval,
   };
 }
 

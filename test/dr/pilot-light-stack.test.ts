@@ -5,6 +5,8 @@ import { deployRegions, EDGE_REGION, parseStageConfig, STAGE_NAMES, STAGES, type
 import { DR_MAIL_FROM_SUBDOMAIN } from '../../lib/dr/dr-email';
 import { pilotLightNames } from '../../lib/dr/pilot-light-names';
 import { drNatGateways } from '../../lib/dr/pilot-light-stack';
+import { crossStackReads, readKey } from '../../lib/shared/cross-stack-reads';
+import { PRIMARY_READ_PREFIX } from '../../lib/shared/stage-stack';
 import { ownStacks, stackOutput } from '../support/synth';
 import { type Json, only, resources, stageTemplates } from '../support/template';
 
@@ -213,7 +215,11 @@ describe.each(withPilotLight)('%s pilot light', (name) => {
     const ref = (type: string, prefix = '') => ({ Ref: idOf(t, type, prefix) });
     const groupId = (prefix: string) => ({ 'Fn::GetAtt': [idOf(t, 'AWS::EC2::SecurityGroup', prefix), 'GroupId'] });
     const alb = only(t, 'AWS::ElasticLoadBalancingV2::LoadBalancer').id;
-    expect(Object.fromEntries(Object.entries(outputs).map(([key, output]) => [key, output.Value]))).toEqual({
+    // The edge's DR origin reads the load balancer through CDK's weak-reference outputs.
+    const published = Object.entries(outputs).filter(([key]) => key.startsWith('PublishOutput'));
+    expect(published.map(([, output]) => output.Value)).toEqual([{ 'Fn::GetAtt': [alb, 'DNSName'] }, { Ref: alb }]);
+    const own = Object.entries(outputs).filter(([key]) => !key.startsWith('PrimaryRead') && !key.startsWith('PublishOutput'));
+    expect(Object.fromEntries(own.map(([key, output]) => [key, output.Value]))).toEqual({
       VpcId: ref('AWS::EC2::VPC'),
       DatabaseSubnetGroupName: ref('AWS::RDS::DBSubnetGroup'),
       DatabaseSecurityGroupId: groupId('DataDatabaseSecurityGroup'),
@@ -224,7 +230,6 @@ describe.each(withPilotLight)('%s pilot light', (name) => {
       LoadBalancerDnsName: { 'Fn::GetAtt': [alb, 'DNSName'] },
       LoadBalancerSecurityGroupId: groupId('LoadBalancerSecurityGroup'),
       HttpsListenerArn: ref('AWS::ElasticLoadBalancingV2::Listener'),
-      ZoneId: stageZone(name),
     });
   });
 
@@ -244,5 +249,31 @@ describe.each(withPilotLight)('%s pilot light', (name) => {
       'DataDatabaseSecurityGroup9442FA77',
       'LoadBalancerSecurityGroupA28D6DD7',
     ]);
+  });
+});
+
+describe.each(withPilotLight)('%s deploys outside its primary region while that region is lost', (name) => {
+  const primary = STAGES[name].region;
+  /** The primary-region reads of a template, as `<stack>/<output>`. */
+  const primaryReads = (t: Template) =>
+    crossStackReads(t.toJSON().Resources)
+      .filter((r) => (r.Region ?? primary) === primary)
+      .map(readKey)
+      .sort();
+  /** What the template keeps of those reads: its outputs described with PRIMARY_READ_PREFIX, and the read each holds. */
+  const kept = (t: Template) =>
+    Object.values((t.toJSON().Outputs ?? {}) as Record<string, { Description?: string; Value: Json }>)
+      .filter((o) => o.Description?.startsWith(PRIMARY_READ_PREFIX))
+      .map((o) => [o.Description!.slice(PRIMARY_READ_PREFIX.length), readKey(crossStackReads(o.Value)[0])])
+      .sort();
+
+  test('the edge and the pilot light keep every value they read from the primary region as an output (the failover pins them)', () => {
+    for (const t of [pilotLight(name), synthesized[name].edge!]) {
+      const reads = primaryReads(t);
+      expect(reads.length).toBeGreaterThan(0);
+      expect(kept(t)).toEqual(reads.map((key) => [key, key]));
+    }
+    // The stacks in the primary region deploy only while it answers: they keep nothing.
+    for (const t of [synthesized[name].app, synthesized[name].data, synthesized[name].ops]) expect(kept(t)).toEqual([]);
   });
 });

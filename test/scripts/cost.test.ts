@@ -166,7 +166,10 @@ describe('the line items the edge and the cost levers added, on a small template
       WorkerTask: { Type: 'AWS::ECS::TaskDefinition', Properties: { Cpu: '1024', Memory: '1024', RuntimePlatform: { CpuArchitecture: 'ARM64' } } },
       PublicAlb: { Type: 'AWS::ElasticLoadBalancingV2::LoadBalancer', Properties: { Type: 'application', Scheme: 'internet-facing', Subnets: ['a', 'b', 'c'] } },
       InternalAlb: { Type: 'AWS::ElasticLoadBalancingV2::LoadBalancer', Properties: { Type: 'application', Scheme: 'internal', Subnets: ['a', 'b', 'c'] } },
-      PublicHttps: { Type: 'AWS::ElasticLoadBalancingV2::Listener', Properties: { LoadBalancerArn: { Ref: 'PublicAlb' }, DefaultActions: [{ Type: 'forward', TargetGroupArn: 'web' }] } },
+      PublicHttps: {
+        Type: 'AWS::ElasticLoadBalancingV2::Listener',
+        Properties: { LoadBalancerArn: { Ref: 'PublicAlb' }, DefaultActions: [{ Type: 'forward', TargetGroupArn: 'web' }] },
+      },
       Site: { Type: 'AWS::CloudFront::Distribution', Properties: {} },
       AllowList: { Type: 'AWS::CloudFront::Function', Properties: {} },
       Flow: { Type: 'AWS::EC2::FlowLog', Properties: { TrafficType: 'REJECT', LogGroupName: { Ref: 'FlowGroup' } } },
@@ -255,7 +258,8 @@ describe('the line items the edge and the cost levers added, on a small template
     const template = (resources: Record<string, unknown>) => ({
       Resources: { Alb: { Type: 'AWS::ElasticLoadBalancingV2::LoadBalancer', Properties: { Scheme: 'internal' } }, ...resources },
     });
-    const monthly = (resources: Record<string, unknown>) => estimateStack(template(resources), PRICES, { ...usageFor('staging'), albLcus: 2 }).lines.find((l) => l.item === 'Load balancer Alb');
+    const monthly = (resources: Record<string, unknown>) =>
+      estimateStack(template(resources), PRICES, { ...usageFor('staging'), albLcus: 2 }).lines.find((l) => l.item === 'Load balancer Alb');
     const fixed = [{ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '503' } }];
     expect(monthly({ Https: listener(fixed) })).toMatchObject({ quantity: '1 ALB, idle (forwards nothing)', monthlyUsd: 2 });
     expect(monthly({ Https: listener([{ Type: 'forward', TargetGroupArn: 'x' }]) })).toMatchObject({ quantity: '1 ALB + 2 LCU', monthlyUsd: 4 });

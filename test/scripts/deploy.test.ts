@@ -17,9 +17,10 @@ import { STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, describe, expect, test, vi } from 'vitest';
 import { TAGS, TOOL_TAG } from '../../lambda/pre-deploy-snapshot/snapshot';
+import { PRIMARY_READ_PREFIX } from '../../lib/shared/stage-stack';
 import { main as deploy, parseArgs } from '../../scripts/deploy';
 import { UsageError } from '../../scripts/lib/assembly';
-import { planDeploy } from '../../scripts/lib/deploy';
+import { type DeployClients, planDeploy } from '../../scripts/lib/deploy';
 import { checkImageRef, deployArgs, imageRef, pitrCovers, previousRelease, runningRelease, shellLine, stageAccount } from '../../scripts/lib/release';
 import { tagRelease } from '../../scripts/lib/release-tags';
 import { earlierRevision, planRollback, type RollbackClients } from '../../scripts/lib/rollback';
@@ -284,6 +285,68 @@ describe('npm run deploy', () => {
     expect(runs).toHaveLength(1);
     expect(runs[0].slice(0, 2)).toEqual(['deploy', 'staging/*']);
     vi.restoreAllMocks();
+  });
+});
+
+describe('npm run deploy -- --primary-lost', () => {
+  // prod as shipped: primary eu-west-1 (lost: a client there fails the test), DR eu-central-1, edge us-east-1.
+  const asked: string[] = [];
+  const lostClientsFor = (region: string): DeployClients => {
+    asked.push(region);
+    if (region === 'eu-west-1') throw new Error('asked the lost primary region');
+    const config = moto.clientConfig(region);
+    return { sts: new STSClient(config), cfn: new CloudFormationClient(config), ecs: new ECSClient(config), ecr: new ECRClient(config) };
+  };
+  const kept = (stackName: string, region: string, reads: Record<string, string>) =>
+    lostClientsFor(region).cfn.send(
+      new CreateStackCommand({
+        StackName: stackName,
+        TemplateBody: JSON.stringify({
+          Resources: { Topic: { Type: 'AWS::SNS::Topic' } },
+          Outputs: {
+            SiteUrl: { Value: 'https://app.example.com', Description: 'not a read' },
+            ...Object.fromEntries(Object.entries(reads).map(([key, value], i) => [`PrimaryRead${i}`, { Value: value, Description: `${PRIMARY_READ_PREFIX}${key}` }])),
+          },
+        }),
+      }),
+    );
+
+  beforeAll(async () => {
+    await kept('prod-Edge', 'us-east-1', { 'prod-App/OutAlbArn': 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/x/1', 'prod-Network/OutZone': 'Z0123' });
+    await kept('prod-PilotLight', 'eu-central-1', { 'prod-Network/OutZone': 'Z0123' });
+  });
+
+  test('deploys the named stacks outside the lost region, every read of it pinned to the value kept, without asking that region', async () => {
+    asked.length = 0;
+    const argv = ['--stage', 'prod', '--account', ACCOUNT, '--primary-lost', '--only', 'PilotLight', '--only', 'Edge', '-c', 'prod.dr.serveFrom=dr'];
+    const { plan } = await planDeploy(parseArgs(argv), {}, lostClientsFor);
+    expect(asked).not.toContain('eu-west-1');
+    expect(JSON.parse(plan.context.pinnedReads)).toEqual({
+      'prod-App/OutAlbArn': 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/x/1',
+      'prod-Network/OutZone': 'Z0123',
+    });
+    expect(plan).toMatchObject({ image: 'v0.1.0', imageSource: "the config's (no stack deployed here runs it)" });
+    const args = deployArgs(plan);
+    expect(args.slice(0, 4)).toEqual(['deploy', 'prod/PilotLight', 'prod/Edge', '--exclusively']);
+    expect(args).toContain(`pinnedReads=${plan.context.pinnedReads}`);
+  });
+
+  test.each([
+    [['--only', 'App'], /with the primary region \(eu-west-1\) lost, only stacks outside it can deploy, not prod-App: name them with --only \(Dr, PilotLight, Edge\)/],
+    [['--only', 'Edge', '--only', 'Data'], /not prod-Data/],
+  ])('refuses stacks in the lost region %j', async (only, message) => {
+    await expect(planDeploy(parseArgs(['--stage', 'prod', '--account', ACCOUNT, '--primary-lost', ...only]), {}, lostClientsFor)).rejects.toThrow(message);
+  });
+
+  test('refuses a stage whose stacks outside the region kept nothing to pin (never deployed)', async () => {
+    await expect(planDeploy(parseArgs(['--stage', 'dev', '--account', ACCOUNT, '--primary-lost', '--only', 'Edge']), {}, lostClientsFor)).rejects.toThrow(
+      /no stack of dev outside eu-west-1 kept what it reads from there .*deploy them once while the primary region answers/,
+    );
+  });
+
+  test('needs --only, and synthesizes here (no --app)', () => {
+    expect(() => parseArgs(['--stage', 'prod', '--primary-lost'])).toThrow(/--primary-lost deploys named stacks outside the lost region, synthesized here: name them with --only/);
+    expect(() => parseArgs(['--stage', 'prod', '--primary-lost', '--app', 'cdk.out', '--only', 'Edge'])).toThrow(/leave --app out|--app deploys an assembly/);
   });
 });
 

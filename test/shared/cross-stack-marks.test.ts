@@ -1,6 +1,6 @@
 import { CfnOutput, CfnResource, Stack } from 'aws-cdk-lib';
 import { describe, expect, test } from 'vitest';
-import { MARKER, markCrossStackReads, referencedIds } from '../../lib/shared/cross-stack-reads';
+import { crossStackReads, MARKER, markCrossStackReads, readKey, referencedIds } from '../../lib/shared/cross-stack-reads';
 import { testApp } from '../support/synth';
 import type { Json } from '../support/template';
 
@@ -36,6 +36,15 @@ describe('markCrossStackReads', () => {
     // Nothing else is touched.
     expect((marked as { Resources: Record<string, { Properties: Record<string, unknown> }> }).Resources.Rule.Properties.CidrIp).toBe('10.0.0.0/8');
     expect(markCrossStackReads(consumer, { Resources: { A: { Type: 'X', Properties: { B: 1 } } } })).toEqual({ Resources: { A: { Type: 'X', Properties: { B: 1 } } } });
+  });
+
+  test('a pinned read is written as its value, unmarked; the others stay reads', () => {
+    const { consumer, template } = twoStacks({ GroupDescription: 'a', VpcId: 'vpc-1' });
+    const raw = template(consumer);
+    const [read] = crossStackReads(raw.Resources);
+    expect(readKey(read)).toBe(`Producer/${read.OutputName}`);
+    expect(readOf(markCrossStackReads(consumer, raw, new Map([[readKey(read), 'sg-0123']])))).toBe('sg-0123');
+    expect(readOf(markCrossStackReads(consumer, raw, new Map([['Producer/Other', 'sg-9']])))['Fn::Join']).toBeDefined();
   });
 
   test('the fingerprint changes with a replacing property of the producer, not with an in-place one or another resource', () => {

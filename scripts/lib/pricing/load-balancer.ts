@@ -13,7 +13,9 @@ function forwards(id: string, resources: Resources): boolean {
   return listeners.some(
     ([listenerId, listener]) =>
       forwarding(listener.Properties?.DefaultActions) ||
-      Object.values(resources).some((r) => r.Type === 'AWS::ElasticLoadBalancingV2::ListenerRule' && refersTo(r.Properties?.ListenerArn, listenerId) && forwarding(r.Properties?.Actions)),
+      Object.values(resources).some(
+        (r) => r.Type === 'AWS::ElasticLoadBalancingV2::ListenerRule' && refersTo(r.Properties?.ListenerArn, listenerId) && forwarding(r.Properties?.Actions),
+      ),
   );
 }
 
