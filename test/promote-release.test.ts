@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -130,13 +130,19 @@ async function pushIndex(host: string, repository: string, tag: string): Promise
   return { index: await putManifest(tag, OCI.index, index), images: images.map((m) => m.digest) };
 }
 
-/** Runs the script as the workflow does, with a stub `aws` that answers get-login-password. */
-function promote(args: string[]) {
+/**
+ * Runs the script as the workflow does, with a stub `aws` that answers get-login-password (and
+ * writes how it was called to AWS_CALLS, when set; fails when AWS_FAILS is).
+ */
+function promote(args: string[], env: Record<string, string> = {}) {
   const bin = join(work, 'bin');
   mkdirSync(bin, { recursive: true });
-  writeFileSync(join(bin, 'aws'), '#!/bin/sh\n[ "$1 $2" = "ecr get-login-password" ] && echo not-a-real-password\n');
+  writeFileSync(
+    join(bin, 'aws'),
+    '#!/bin/sh\n[ -n "$AWS_CALLS" ] && echo "$*" >> "$AWS_CALLS"\n[ -n "$AWS_FAILS" ] && exit 1\n[ "$1 $2" = "ecr get-login-password" ] && echo not-a-real-password\n',
+  );
   chmodSync(join(bin, 'aws'), 0o755);
-  return spawnSync(SCRIPT, args, { encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, REGISTRY_TLS_VERIFY: 'false' } });
+  return spawnSync(SCRIPT, args, { encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, REGISTRY_TLS_VERIFY: 'false', ...env } });
 }
 
 const skopeo = (...args: string[]) => spawnSync('skopeo', args, { encoding: 'utf8' });
@@ -189,6 +195,22 @@ describe('promote-release.sh: a release reaches prod only by this copy, same dig
     expect(digestOf(`${prod}/webapp:v2.0.0`)).toBe(release.index);
     // Each platform's image, by digest: a task on either architecture can pull it.
     for (const image of release.images) expect(digestOf(`${prod}/webapp@${image}`), image).toBe(image);
+  });
+
+  test("logs in to each registry with its own region's password (an ECR login holds in one region): prod's DR registry with the DR region's", () => {
+    let run = 0;
+    const calls = (args: string[]) => {
+      const file = join(work, `aws-calls-${run++}`);
+      // The stub refuses the login: the script stops there, having asked once.
+      expect(promote(args, { AWS_CALLS: file, AWS_FAILS: '1' }).status).not.toBe(0);
+      return readFileSync(file, 'utf8');
+    };
+    const ecr = (account: string, region: string) => `${account}.dkr.ecr.${region}.amazonaws.com/webapp`;
+    expect(calls(['pull', digest, ecr('222222222222', 'eu-west-1'), join(work, 'z')])).toBe('ecr get-login-password --region eu-west-1\n');
+    expect(calls(['push', join(work, 'release'), ecr('333333333333', 'eu-west-1')])).toBe('ecr get-login-password --region eu-west-1\n');
+    expect(calls(['push', join(work, 'release'), ecr('333333333333', 'eu-central-1'), 'v1.4.2'])).toBe('ecr get-login-password --region eu-central-1\n');
+    // A host that is no ECR registry (these tests' local ones) takes the step's region.
+    expect(calls(['push', join(work, 'release'), `${prod}/webapp`, 'v1.4.2'])).toBe('ecr get-login-password\n');
   });
 
   test('refuses what is not a digest, and a digest the source does not hold', () => {
