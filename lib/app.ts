@@ -4,6 +4,7 @@ import { BaselineStack, baselinePlans, baselineStackName } from './baseline/base
 import { CiAccessStack } from './ci/ci-access-stack';
 import { loadStages } from './config';
 import { RegistryStack, registryPlans } from './registry/registry-stack';
+import { releaseRegions } from './registry/release-tag';
 import { ControlTowerChecks } from './shared/control-tower-checks';
 import { GrantsForAwsResourcesOnly } from './shared/kms-grants';
 import { AppStage } from './stages/app-stage';
@@ -27,14 +28,15 @@ export function createApp(options: CreateAppOptions = {}): { app: App; stages: A
   const { selected: configs, all, deploy } = loadStages(app.node.getAllContext());
   const stages = configs.map((config) => new AppStage(app, { config, deploy, accountHomeRegion: all.find((c) => c.account === config.account)?.region ?? config.region }));
   // The image registries: where CI pushes, and every account and region a synthesized stage pulls
-  // from. Their replication is planned over all stages, so a partial synth changes nothing.
-  const pulledFrom = new Set(configs.map((c) => `${c.account}/${c.region}`));
+  // from or keeps its releases in (its DR region, with a pilot light). Their replication is
+  // planned over all stages, so a partial synth changes nothing.
+  const pulledFrom = new Set(configs.flatMap((c) => releaseRegions(c).map((region) => `${c.account}/${region}`)));
   for (const plan of registryPlans(all)) {
     if (!plan.isSource && !pulledFrom.has(`${plan.account}/${plan.region}`)) continue;
     new RegistryStack(app, `Registry-${`${plan.account}-${plan.region}-${plan.repositoryName}`.replace(/[^A-Za-z0-9-]/g, '-')}`, {
       env: { account: plan.account, region: plan.region },
       plan,
-      description: `Image repository ${plan.repositoryName} in ${plan.account}/${plan.region}${plan.isSource ? ' (CI pushes here; replicated to the other stage accounts)' : ''}`,
+      description: `Image repository ${plan.repositoryName} in ${plan.account}/${plan.region}${plan.isSource ? ' (CI pushes here; replicated to the registries that pull builds)' : ''}`,
     });
   }
   // GitHub Actions' access to each account of a synthesized stage, with the roles of every stage there.

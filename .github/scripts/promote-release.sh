@@ -10,14 +10,26 @@
 #   promote-release.sh push DIR DESTINATION_REPOSITORY [TAG]      (with the destination's deploy role)
 #
 # A repository is <registry host>/<name>; the registry's password comes from
-# `aws ecr get-login-password` with the credentials of the step. The push tags the image
-# release-<digest> and, where the release is named by a tag (image.tag), that tag too.
+# `aws ecr get-login-password` with the credentials of the step, in the region the host names
+# (<account>.dkr.ecr.<region>.amazonaws.com: an ECR login is valid in its own region only, and
+# prod's releases go to its DR region's registry too). The push tags the image release-<digest>
+# and, where the release is named by a tag (image.tag), that tag too.
 # REGISTRY_TLS_VERIFY=false is for the tests' local registries only.
 set -euo pipefail
 tls="${REGISTRY_TLS_VERIFY:-true}"
-password=$(aws ecr get-login-password)
-echo "::add-mask::$password"
-creds="AWS:$password"
+
+# Sets creds for the registry of repository $1.
+login() {
+  local password
+  if [[ "$1" =~ ^[0-9]{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/ ]]; then
+    password=$(aws ecr get-login-password --region "${BASH_REMATCH[1]}")
+  else
+    password=$(aws ecr get-login-password)
+  fi
+  echo "::add-mask::$password"
+  creds="AWS:$password"
+}
+
 case "${1:-}" in
   pull)
     digest="$2" source="$3" dir="$4"
@@ -25,6 +37,7 @@ case "${1:-}" in
       echo "::error::not an image digest: '$digest'" >&2
       exit 1
     fi
+    login "$source"
     skopeo copy --quiet --multi-arch all --preserve-digests --src-tls-verify="$tls" --src-creds "$creds" "docker://$source@$digest" "dir:$dir"
     copied=$(skopeo manifest-digest "$dir/manifest.json")
     if [ "$copied" != "$digest" ]; then
@@ -34,6 +47,7 @@ case "${1:-}" in
     ;;
   push)
     dir="$2" destination="$3" tag="${4:-}"
+    login "$destination"
     digest=$(skopeo manifest-digest "$dir/manifest.json")
     for name in "release-${digest#sha256:}" ${tag:+"$tag"}; do
       # Tags are immutable there: a tag already on this digest (a job run again) is done; on another

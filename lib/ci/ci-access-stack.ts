@@ -2,6 +2,7 @@ import { Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { deployRegions, type StageConfig } from '../config';
+import { releaseRegions } from '../registry/release-tag';
 import { stageResourceName } from '../shared/naming';
 
 /** GitHub's OIDC issuer; its tokens' audience for AWS is sts.amazonaws.com. */
@@ -122,28 +123,32 @@ export class CiAccessStack extends Stack {
         }),
       );
 
+      // The stage's repository in each region that holds its releases: its own, and its DR
+      // region's where it keeps a pilot light there.
+      const repositories = releaseRegions(stage).map((r) => `arn:${partition}:ecr:${r}:${account}:repository/${stage.image.repositoryName}`);
       if (stage.image.promotedFrom) {
-        // A promoted stage's registry receives releases only by the deploy job's copy
+        // A promoted stage's registries receive releases only by the deploy job's copy
         // (.github/scripts/promote-release.sh): push the layers and the manifest into this one
-        // repository. GetAuthorizationToken has no resource (it signs the registry login).
+        // repository, in each of them. GetAuthorizationToken has no resource (it signs the registry login).
         deploy.addToPolicy(
           new iam.PolicyStatement({
             sid: 'PushPromotedReleases',
             actions: ['ecr:BatchCheckLayerAvailability', 'ecr:InitiateLayerUpload', 'ecr:UploadLayerPart', 'ecr:CompleteLayerUpload'],
-            resources: [`arn:${partition}:ecr:${stage.region}:${account}:repository/${stage.image.repositoryName}`],
+            resources: repositories,
           }),
         );
         deploy.addToPolicy(new iam.PolicyStatement({ sid: 'RegistryLogin', actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
       }
-      // The release step marks the image it deploys as a release in the stage's own registry
-      // (scripts/release-tag.ts): read the image, put its manifest again under the release tag. The
-      // repository's tags are immutable, so no existing tag can be moved; with no layer upload
-      // permission, no new image can be pushed.
+      // The release step marks the image it deploys as a release in the stage's own registries
+      // (scripts/release-tag.ts; the DR region's too, where replication brought the image but
+      // perhaps not its release tag): read the image, put its manifest again under the release
+      // tag. The repository's tags are immutable, so no existing tag can be moved; with no layer
+      // upload permission (a promoted stage's aside), no new image can be pushed.
       deploy.addToPolicy(
         new iam.PolicyStatement({
           sid: 'TagReleasesInTheStageRegistry',
           actions: ['ecr:DescribeImages', 'ecr:BatchGetImage', 'ecr:PutImage'],
-          resources: [`arn:${partition}:ecr:${stage.region}:${account}:repository/${stage.image.repositoryName}`],
+          resources: repositories,
         }),
       );
 

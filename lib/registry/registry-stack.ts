@@ -3,7 +3,7 @@ import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import type { StageConfig } from '../config';
-import { RELEASE_TAG_PATTERN } from './release-tag';
+import { RELEASE_TAG_PATTERN, releaseRegions } from './release-tag';
 
 /** One registry (account and region) the app's images live in, and its part in getting them there. */
 export interface RegistryPlan {
@@ -24,10 +24,14 @@ export interface RegistryPlan {
 /**
  * The registries of every stage (all of them, synthesized or not, so a partial synth never drops
  * a replication destination): the source CI pushes to, and one per other account and region a
- * stage runs in. Each receives every image from the source by ECR replication, except the
- * registry of a stage that promotes from another (prod, `image.promotedFrom`): replication
- * filters by repository name only, so it would bring every build; that registry holds releases
- * alone, copied by digest when the stage deploys them (.github/scripts/promote-release.sh).
+ * stage runs in or keeps its releases in (its DR region, with `dr.pilotLight`: lib/registry/
+ * release-tag.ts, `releaseRegions`). Each receives every image from the source by ECR
+ * replication, except the registries of a stage that promotes from another (prod,
+ * `image.promotedFrom`), its DR region's included: replication filters by repository name only,
+ * so it would bring every build; those registries hold releases alone, copied by digest when the
+ * stage deploys them (.github/scripts/promote-release.sh). Replication copies only what is pushed
+ * after it is configured: a registry added later gets the releases pushed before by a copy
+ * (`npm run dr-images`).
  */
 export function registryPlans(stages: readonly StageConfig[]): RegistryPlan[] {
   const key = (account: string, region: string) => `${account}/${region}`;
@@ -35,9 +39,9 @@ export function registryPlans(stages: readonly StageConfig[]): RegistryPlan[] {
   const { source, repositoryName, expiringTagPatterns } = first.image;
   const sourceKey = key(source.account, source.region);
   const places = new Map<string, { account: string; region: string }>([[sourceKey, source]]);
-  for (const stage of stages) places.set(key(stage.account, stage.region), { account: stage.account, region: stage.region });
+  for (const stage of stages) for (const region of releaseRegions(stage)) places.set(key(stage.account, region), { account: stage.account, region });
   // A registry some stage pulls builds from (any stage that does not promote) gets replication.
-  const pullsBuilds = new Set(stages.filter((s) => s.image.promotedFrom === undefined).map((s) => key(s.account, s.region)));
+  const pullsBuilds = new Set(stages.filter((s) => s.image.promotedFrom === undefined).flatMap((s) => releaseRegions(s).map((region) => key(s.account, region))));
   const promotedOnly = (k: string) => k !== sourceKey && !pullsBuilds.has(k);
   const destinations = [...places.entries()].filter(([k]) => k !== sourceKey && !promotedOnly(k)).map(([, p]) => p);
   return [...places.entries()].map(([k, p]) => {
@@ -79,9 +83,10 @@ export interface RegistryStackProps extends StackProps {
  * build that was never released expires; one that was, whatever else it is tagged, stays.
  *
  * In the source registry (where CI pushes) a replication rule copies every image of the
- * repository to the registries that pull builds; each of those admits the source account to
- * replicate into it. A promoted stage's registry (prod) admits nobody: releases reach it by the
- * deploy job's copy. Replication copies only images pushed after it is configured, a few minutes after the push:
+ * repository to the registries that pull builds (another region of the same account among them);
+ * each of those in another account admits the source account to replicate into it. A promoted
+ * stage's registries (prod's, in its region and its DR region) admit nobody: releases reach them
+ * by the deploy job's copy. Replication copies only images pushed after it is configured, a few minutes after the push:
  * the deploy workflow waits for the image in the stage's registry before it tags the release
  * there (docs/architecture.md, "Image registry").
  */

@@ -22,3 +22,12 @@ export function releaseTag(digest: string): string {
 export function isRelease(digest: string, tags: readonly string[] | undefined): boolean {
   return (tags ?? []).includes(releaseTag(digest));
 }
+
+/**
+ * The regions whose registries hold a stage's releases: its own, and its DR region where it keeps
+ * a pilot light there (`dr.pilotLight`), so a failover finds the images without the lost region.
+ * Typed by the fields it reads, so commands load it without the CDK.
+ */
+export function releaseRegions(stage: { readonly region: string; readonly drRegion: string; readonly dr: { readonly pilotLight: boolean } }): string[] {
+  return [stage.region, ...(stage.dr.pilotLight && stage.drRegion !== stage.region ? [stage.drRegion] : [])];
+}

@@ -7,6 +7,7 @@ import { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { ECSClient } from '@aws-sdk/client-ecs';
+import { ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { GuardDutyClient } from '@aws-sdk/client-guardduty';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { RDSClient } from '@aws-sdk/client-rds';
@@ -42,7 +43,9 @@ export function defaultClients(config: StageConfig, settings: ClientSettings = {
     ssm: (region) => new SSMClient({ ...base, region }),
     rds: (region) => new RDSClient({ ...base, region }),
     ecr: new ECRClient(base),
-    sesv2: new SESv2Client(base),
+    drEcr: new ECRClient({ ...base, region: config.drRegion }),
+    sesv2: (region) => new SESv2Client({ ...base, region }),
+    elasticache: (region) => new ElastiCacheClient({ ...base, region }),
     serviceQuotas: new ServiceQuotasClient(base),
     ec2: new EC2Client(base),
     cfn: new CloudFormationClient(base),

@@ -2,6 +2,7 @@ import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DescribeAddressesCommand, DescribeNatGatewaysCommand, DescribeVpcsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import type { ECRClient } from '@aws-sdk/client-ecr';
 import type { ECSClient } from '@aws-sdk/client-ecs';
+import type { ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { DescribeAccountAttributesCommand, type RDSClient } from '@aws-sdk/client-rds';
 import { GetHostedZoneCommand, ListHostedZonesByNameCommand, type Route53Client } from '@aws-sdk/client-route-53';
 import { GetServiceQuotaCommand, type ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
@@ -13,6 +14,7 @@ import { deployRegions, SNAPSHOT_HEADROOM, type StageConfig, stageRegions } from
 import { type BaselineClients, baselineChecks } from './preflight-baseline';
 import { couldNotCheck, runCheck } from './preflight-check';
 import { type EdgeOptions, edgeChecks } from './preflight-edge';
+import { pilotLightChecks } from './preflight-pilot-light';
 import { engineCheck, imageCheck, natImageCheck, runningReleaseCheck } from './preflight-release';
 
 /**
@@ -37,7 +39,12 @@ export interface PreflightClients {
   readonly ssm: (region: string) => Send<SSMClient>;
   readonly rds: (region: string) => Send<RDSClient>;
   readonly ecr: Send<ECRClient>;
-  readonly sesv2: Send<SESv2Client>;
+  /** The registry of the stage's DR region, where a pilot light keeps the releases too. */
+  readonly drEcr: Send<ECRClient>;
+  /** SES per region: identities and production access are a region's (the DR region's too, with a pilot light). */
+  readonly sesv2: (region: string) => Send<SESv2Client>;
+  /** The pilot light's cache subnet group, in the DR region. */
+  readonly elasticache: (region: string) => Send<ElastiCacheClient>;
   readonly serviceQuotas: Send<ServiceQuotasClient>;
   readonly ec2: Send<EC2Client>;
   /** The stage's App stack outputs and web service, in its region: what it runs now. */
@@ -80,8 +87,9 @@ const named = (error: unknown, ...names: string[]) => names.some((n) => (error a
 /**
  * Checks that the stage account is ready for a deploy of `config` and says what to do where it is
  * not: the caller's account, the CDK bootstrap in every region of the stage, the image in the
- * registry the stage pulls from, the stage zone and its delegation, the SES sandbox, and the
- * quotas the design leans on. Each check is independent; one that cannot run is reported as such.
+ * registry the stage pulls from, the stage zone and its delegation, the SES sandbox, the quotas
+ * the design leans on, and with a pilot light what its DR region must hold for a failover
+ * (preflight-pilot-light.ts). Each check is independent; one that cannot run is reported as such.
  */
 export async function preflight(config: StageConfig, clients: PreflightClients, options: PreflightOptions): Promise<PreflightResult> {
   const account = await runCheck('account', async () => {
@@ -123,7 +131,11 @@ export async function preflight(config: StageConfig, clients: PreflightClients, 
     ...deployRegions(config).map(bootstrap),
     runCheck('image', () => imageCheck(config, clients, options)),
     runCheck('running release', () => runningReleaseCheck(config, clients)),
-    ...(config.domain ? [runCheck('dns', () => dnsCheck(config, clients, options)), runCheck('ses', () => sesCheck(config, clients))] : []),
+    ...(config.domain ? [runCheck('dns', () => dnsCheck(config, clients, options)), runCheck('ses', () => sesCheck(config, clients, config.region))] : []),
+    // The pilot light: what a failover needs in the DR region, SES's production access there among it.
+    ...(config.dr.pilotLight
+      ? [...(config.domain ? [runCheck(`ses ${config.drRegion}`, () => sesCheck(config, clients, config.drRegion))] : []), pilotLightChecks(config, clients, options)]
+      : []),
     runCheck('database engine', () => engineCheck(config, clients)),
     ...stageRegions(config).map((region) => runCheck(`snapshot quota ${region}`, () => snapshotQuotaCheck(config, clients, region))),
     runCheck('vpc quota', () => vpcQuotaCheck(config, clients)),
@@ -176,11 +188,12 @@ async function dnsCheck(config: StageConfig, clients: PreflightClients, options:
   };
 }
 
-async function sesCheck(config: StageConfig, clients: PreflightClients): Promise<Omit<Check, 'name'>> {
-  const account = await clients.sesv2.send(new GetAccountCommand({}));
-  if (account.ProductionAccessEnabled) return { status: 'ok', detail: `SES in ${config.region} may send to anyone (out of the sandbox)` };
-  const fix = `request production access: SES console, Account dashboard, "Request production access" (docs/app-contract.md, "Email (SES)")`;
-  const detail = `SES in ${config.region} is in the sandbox: mail reaches only verified addresses, 200 a day`;
+/** The account's SES production access in a region (granted per region: the DR region's is asked for apart). */
+async function sesCheck(config: StageConfig, clients: PreflightClients, region: string): Promise<Omit<Check, 'name'>> {
+  const account = await clients.sesv2(region).send(new GetAccountCommand({}));
+  if (account.ProductionAccessEnabled) return { status: 'ok', detail: `SES in ${region} may send to anyone (out of the sandbox)` };
+  const fix = `request production access${region === config.region ? '' : ` in ${region} too (it is granted per region)`}: SES console, Account dashboard, "Request production access" (docs/app-contract.md, "Email (SES)")`;
+  const detail = `SES in ${region} is in the sandbox: mail reaches only verified addresses, 200 a day`;
   return config.email.requireProductionAccess ? { status: 'missing', detail, fix } : { status: 'warn', detail, fix };
 }
 

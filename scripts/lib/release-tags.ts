@@ -10,7 +10,7 @@ import { BatchGetImageCommand, DescribeImagesCommand, ECRClient, PutImageCommand
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { STSClient } from '@aws-sdk/client-sts';
 import { loadStages, STAGES, type StageName } from '../../lib/config';
-import { isRelease, releaseTag } from '../../lib/registry/release-tag';
+import { isRelease, releaseRegions, releaseTag } from '../../lib/registry/release-tag';
 import { UsageError } from './assembly';
 import { accountProblem } from './credentials';
 import { imageRef, runningRelease, stageAccount } from './release';
@@ -68,6 +68,9 @@ export async function tagRelease(ecr: Ecr, repositoryName: string, digest: strin
 /** The command that tags an image as a release in a stage's registry (dry run without --yes). */
 export const releaseTagCommand = (stage: string, ref: string) => `npm run release-tag -- --stage ${stage} --image ${ref} --yes`;
 
+/** The command that copies a stage's releases into its DR region's registry and tags them there (dry run without --yes). */
+export const drImagesCommand = (stage: string) => `npm run dr-images -- --stage ${stage} --yes`;
+
 /** Why a deploy must not run `ref`, or undefined when it may: the stage's registry lacks it, or it is not tagged as a release there. */
 export function unreleased(stage: string, where: string, image: RegistryImage | undefined, ref: string): string | undefined {
   if (!image) return `the image ${ref} is not in the ${stage} registry (${where})`;
@@ -99,6 +102,15 @@ export interface ReleaseTagPlan {
   readonly repositoryName: string;
   readonly where: string;
   readonly images: readonly (RegistryImage & { readonly why: string })[];
+  /**
+   * The same images in the stage's DR region's registry, where it keeps a pilot light: each as
+   * found there (by its digest), or `missing` when the registry lacks it.
+   */
+  readonly dr?: {
+    readonly region: string;
+    readonly where: string;
+    readonly images: readonly ((RegistryImage & { readonly missing?: false }) | { readonly ref: string; readonly digest: string; readonly missing: true })[];
+  };
 }
 
 /**
@@ -127,14 +139,19 @@ export async function planReleaseTag(
     wanted.push({ ref: imageRef(running.image), why: 'what the web tasks run now' });
   }
 
-  const images: ReleaseTagPlan['images'][number][] = [];
-  for (const { ref, why } of wanted) {
+  // Replication is asynchronous: look again every 10 s, up to --wait-for-image.
+  const waitingFor = async (ecr: Ecr, ref: string) => {
     const deadline = wait.now() + args.waitForImageSeconds * 1000;
-    let found = await findImage(clients.ecr, repositoryName, ref);
+    let found = await findImage(ecr, repositoryName, ref);
     while (!found && wait.now() < deadline) {
       await wait.sleep(10_000);
-      found = await findImage(clients.ecr, repositoryName, ref);
+      found = await findImage(ecr, repositoryName, ref);
     }
+    return found;
+  };
+  const images: ReleaseTagPlan['images'][number][] = [];
+  for (const { ref, why } of wanted) {
+    const found = await waitingFor(clients.ecr, ref);
     if (!found) {
       throw new UsageError(
         `the image ${ref} (${why}) is not in the ${args.stage} registry (${where})${args.waitForImageSeconds ? ` after ${args.waitForImageSeconds} s` : ''}: push it, or wait for replication (--wait-for-image 900).`,
@@ -142,13 +159,33 @@ export async function planReleaseTag(
     }
     if (!images.some((i) => i.digest === found.digest)) images.push({ ...found, why });
   }
-  return { stage: args.stage, region: config.region, repositoryName, where, images };
+  // The pilot light's registry holds the same releases, found by digest (a copy made by
+  // dr-images carries the release tag alone). Replication may have brought a build there
+  // without the release tag, which only a tag in that registry itself is sure to add.
+  const drRegion = releaseRegions(config).find((r) => r !== config.region);
+  if (!drRegion) return { stage: args.stage, region: config.region, repositoryName, where, images };
+  const drEcr = clientsFor(drRegion).ecr;
+  const drImages: NonNullable<ReleaseTagPlan['dr']>['images'][number][] = [];
+  for (const { ref, digest } of images) {
+    const found = await waitingFor(drEcr, digest);
+    drImages.push(found ? { ...found, ref } : { ref, digest, missing: true });
+  }
+  return { stage: args.stage, region: config.region, repositoryName, where, images, dr: { region: drRegion, where: `${account}/${drRegion} ${repositoryName}`, images: drImages } };
 }
 
 export function formatReleaseTagPlan(plan: ReleaseTagPlan): string[] {
   return [
     `release tags in the ${plan.stage} registry (${plan.where})`,
     ...plan.images.map((i) => `  ${i.ref} (${i.why}, ${i.digest}): ${i.released ? 'a release already' : `tag ${releaseTag(i.digest)}`}`),
+    ...(plan.dr
+      ? [
+          `release tags in the ${plan.stage} DR registry (${plan.dr.where})`,
+          ...plan.dr.images.map(
+            (i) =>
+              `  ${i.ref} (${i.digest}): ${i.missing ? `not there: a failover could not run it. Copy it: ${drImagesCommand(plan.stage)}` : i.released ? 'a release already' : `tag ${releaseTag(i.digest)}`}`,
+          ),
+        ]
+      : []),
   ];
 }
 

@@ -16,8 +16,56 @@ const SOURCE = STAGES.staging.image.source;
 const registry = (account: string, region = 'eu-west-1') => `Registry-${account}-${region}-webapp`;
 
 describe('images reach every stage account from the one registry CI pushes to', () => {
-  test.each(STAGE_NAMES)("the %s registry caches ECR Public (the collector's image) into encrypted repositories that expire untagged images", (stage) => {
-    const t = shared(stage, registry(STAGES[stage].account));
+  /** Every registry a stage's synth brings: its own, and its DR region's where it keeps a pilot light there. */
+  const REGISTRIES = STAGE_NAMES.flatMap((stage) => [
+    [stage, STAGES[stage].account, STAGES[stage].region] as const,
+    ...(STAGES[stage].dr?.pilotLight ? [[stage, STAGES[stage].account, STAGES[stage].drRegion] as const] : []),
+  ]);
+
+  test('the registries: the source, every stage account, and the DR region of each stage with a pilot light, each with its part', () => {
+    // The source replicates to the registries that pull builds: dev's, and staging's DR region
+    // (the same account: no registry policy needed). Prod's two receive releases by promotion only.
+    expect(
+      registryPlans(loadStages({}).all).map(({ account, region, isSource, replicateTo, receivesFrom, receivesBy }) => ({
+        account,
+        region,
+        isSource,
+        replicateTo,
+        receivesFrom,
+        receivesBy,
+      })),
+    ).toEqual([
+      {
+        ...SOURCE,
+        isSource: true,
+        replicateTo: [
+          { account: STAGES.dev.account, region: 'eu-west-1' },
+          { account: SOURCE.account, region: 'eu-central-1' },
+        ],
+        receivesFrom: undefined,
+        receivesBy: undefined,
+      },
+      { account: STAGES.dev.account, region: 'eu-west-1', isSource: false, replicateTo: [], receivesFrom: SOURCE.account, receivesBy: 'replication' },
+      { account: SOURCE.account, region: 'eu-central-1', isSource: false, replicateTo: [], receivesFrom: undefined, receivesBy: 'replication' },
+      { account: STAGES.prod.account, region: 'eu-west-1', isSource: false, replicateTo: [], receivesFrom: undefined, receivesBy: 'promotion' },
+      { account: STAGES.prod.account, region: 'eu-central-1', isSource: false, replicateTo: [], receivesFrom: undefined, receivesBy: 'promotion' },
+    ]);
+    expect([STAGES.staging.drRegion, STAGES.prod.drRegion]).toEqual(['eu-central-1', 'eu-central-1']);
+    expect(STAGES.dev.dr?.pilotLight).toBeFalsy();
+  });
+
+  test('a stage without a pilot light keeps no registry in its DR region', () => {
+    const registries = registryPlans(loadStages({ 'staging.dr.pilotLight': 'false' }).all).map((p) => `${p.account}/${p.region} ${p.receivesBy ?? 'source'}`);
+    expect(registries).toEqual([
+      `${SOURCE.account}/eu-west-1 source`,
+      `${STAGES.dev.account}/eu-west-1 replication`,
+      `${STAGES.prod.account}/eu-west-1 promotion`,
+      `${STAGES.prod.account}/eu-central-1 promotion`,
+    ]);
+  });
+
+  test.each(REGISTRIES)("the %s registry in %s/%s caches ECR Public (the collector's image) into encrypted repositories that expire untagged images", (stage, account, region) => {
+    const t = shared(stage, registry(account, region));
     const [rule] = resources(t, 'AWS::ECR::PullThroughCacheRule');
     expect(rule.Properties).toEqual({ EcrRepositoryPrefix: 'ecr-public', UpstreamRegistry: 'ecr-public', UpstreamRegistryUrl: 'public.ecr.aws' });
     const [template] = resources(t, 'AWS::ECR::RepositoryCreationTemplate');
@@ -36,22 +84,40 @@ describe('images reach every stage account from the one registry CI pushes to', 
     expect(SOURCE).toEqual({ account: STAGES.staging.account, region: STAGES.staging.region });
   });
 
-  test('the source registry replicates the repository to the stage accounts that pull builds, never to prod, whichever stage is synthesized', () => {
+  test('the source registry replicates the repository to the registries that pull builds, never to prod in either region, whichever stage is synthesized', () => {
     for (const stage of STAGE_NAMES) {
       const [replication] = resources(shared(stage, registry(SOURCE.account)), 'AWS::ECR::ReplicationConfiguration');
       // Replication filters by repository name only: to prod it would bring every build. Prod's
-      // registry gets releases alone, copied by digest (.github/scripts/promote-release.sh).
+      // registries get releases alone, copied by digest (.github/scripts/promote-release.sh).
+      // Staging's DR registry gets every build, as staging's own does: a failover runs what staging ran.
       expect(replication.Properties.ReplicationConfiguration, stage).toEqual({
-        Rules: [{ Destinations: [{ Region: 'eu-west-1', RegistryId: STAGES.dev.account }], RepositoryFilters: [{ Filter: 'webapp', FilterType: 'PREFIX_MATCH' }] }],
+        Rules: [
+          {
+            Destinations: [
+              { Region: 'eu-west-1', RegistryId: STAGES.dev.account },
+              { Region: STAGES.staging.drRegion, RegistryId: SOURCE.account },
+            ],
+            RepositoryFilters: [{ Filter: 'webapp', FilterType: 'PREFIX_MATCH' }],
+          },
+        ],
       });
     }
   });
 
-  test('the prod registry admits no other account: no registry policy, no replication', () => {
-    const t = shared('prod', registry(STAGES.prod.account));
+  test.each([STAGES.prod.region, STAGES.prod.drRegion])('the prod registry in %s admits no other account: no registry policy, no replication', (region) => {
+    const t = shared('prod', registry(STAGES.prod.account, region));
     expect(resources(t, 'AWS::ECR::RegistryPolicy')).toEqual([]);
     expect(resources(t, 'AWS::ECR::ReplicationConfiguration')).toEqual([]);
-    expect(registryPlans(loadStages({}).all).find((p) => p.account === STAGES.prod.account)).toMatchObject({ receivesBy: 'promotion', receivesFrom: undefined });
+    expect(registryPlans(loadStages({}).all).find((p) => p.account === STAGES.prod.account && p.region === region)).toMatchObject({
+      receivesBy: 'promotion',
+      receivesFrom: undefined,
+    });
+  });
+
+  test("staging's DR registry receives replicas from its own account: no registry policy (ECR needs none within an account), no replication onwards", () => {
+    const t = shared('staging', registry(SOURCE.account, STAGES.staging.drRegion));
+    expect(resources(t, 'AWS::ECR::RegistryPolicy')).toEqual([]);
+    expect(resources(t, 'AWS::ECR::ReplicationConfiguration')).toEqual([]);
   });
 
   test.each(['dev'] as const)('the %s registry admits the source account to replicate into its repository, and nothing else', (stage) => {
@@ -74,9 +140,9 @@ describe('images reach every stage account from the one registry CI pushes to', 
   });
 
   test('every registry keeps immutable, scanned, KMS-encrypted tags and is kept when its stack goes', () => {
-    for (const account of [STAGES.dev.account, SOURCE.account, STAGES.prod.account]) {
-      const stage = STAGE_NAMES.find((n) => STAGES[n].account === account)!;
-      const [repo] = Object.values(shared(stage, registry(account)).findResources('AWS::ECR::Repository'));
+    expect(REGISTRIES).toHaveLength(5);
+    for (const [stage, account, region] of REGISTRIES) {
+      const [repo] = Object.values(shared(stage, registry(account, region)).findResources('AWS::ECR::Repository'));
       expect(repo.Properties).toMatchObject({
         RepositoryName: 'webapp',
         ImageTagMutability: 'IMMUTABLE',
@@ -117,6 +183,12 @@ describe('images reach every stage account from the one registry CI pushes to', 
     for (const tags of [['v1.4.2'], [STAGES.prod.image.tag]]) expect(kept(tags), tags.join(' ')).toBe(true);
     // Builds that were never released, and untagged images.
     for (const tags of [['sha-3f9a1c2'], ['pr-42'], ['v1.4.2', 'sha-3f9a1c2'], []]) expect(kept(tags), tags.join(' ') || 'untagged').toBe(false);
+  });
+
+  test.each(['staging', 'prod'] as const)("%s's DR registry keeps releases by the same lifecycle rules as the stage's own: a failover can run any of them", (stage) => {
+    const lifecycle = (region: string) => resources(shared(stage, registry(STAGES[stage].account, region)), 'AWS::ECR::Repository')[0].Properties.LifecyclePolicy;
+    expect(lifecycle(STAGES[stage].drRegion)).toEqual(lifecycle(STAGES[stage].region));
+    expect(lifecycle(STAGES[stage].drRegion).LifecyclePolicyText).toContain('release-*');
   });
 });
 
@@ -249,21 +321,27 @@ describe('CI access: GitHub OIDC roles per stage account', () => {
     });
   });
 
-  test.each(STAGE_NAMES)('%s: the deploy role may only assume the CDK bootstrap roles of its own account, and tag releases in its own registry', (stage) => {
+  test.each(STAGE_NAMES)('%s: the deploy role may only assume the CDK bootstrap roles of its own account, and tag releases in its own registries', (stage) => {
     const { account, region, drRegion, backup, uploads, edge, dr } = STAGES[stage];
     // The DR region's bootstrap roles too, where the stage has a DR stack or a pilot light, and
     // us-east-1's where it has an edge stack (without them the pipeline could not deploy it). CDK sorts the ARNs.
     const regions = [region, ...(backup.drCopies || uploads.replicateToDr || dr?.pilotLight ? [drRegion] : []), ...(edge?.enabled ? ['us-east-1'] : [])].sort();
     expect(regions.includes('us-east-1')).toBe(edge?.enabled === true);
     const [statement, ...rest] = statements(ci(stage), `webapp${stage}deploy`);
-    // Prod's releases arrive by the deploy job's copy: it pushes into its own repository.
+    // The stage's repository in its region, and in its DR region where it keeps a pilot light:
+    // the releases are in both (staging's and prod's), dev's in its region alone.
+    const primary = `arn:aws:ecr:${region}:${account}:repository/webapp`;
+    // CDK sorts the ARNs.
+    const repositories = dr?.pilotLight ? [primary, `arn:aws:ecr:${drRegion}:${account}:repository/webapp`].sort() : primary;
+    expect(dr?.pilotLight ?? false).toBe(stage !== 'dev');
+    // Prod's releases arrive by the deploy job's copy: it pushes into its own repositories.
     const pushes = STAGES[stage].image.promotedFrom
       ? [
           {
             Sid: 'PushPromotedReleases',
             Effect: 'Allow',
             Action: ['ecr:BatchCheckLayerAvailability', 'ecr:CompleteLayerUpload', 'ecr:InitiateLayerUpload', 'ecr:UploadLayerPart'],
-            Resource: `arn:aws:ecr:${region}:${account}:repository/webapp`,
+            Resource: repositories,
           },
           { Sid: 'RegistryLogin', Effect: 'Allow', Action: 'ecr:GetAuthorizationToken', Resource: '*' },
         ]
@@ -276,7 +354,7 @@ describe('CI access: GitHub OIDC roles per stage account', () => {
       Sid: 'TagReleasesInTheStageRegistry',
       Effect: 'Allow',
       Action: ['ecr:BatchGetImage', 'ecr:DescribeImages', 'ecr:PutImage'],
-      Resource: `arn:aws:ecr:${region}:${account}:repository/webapp`,
+      Resource: repositories,
     });
     expect(statement.Action).toEqual(['sts:AssumeRole', 'sts:TagSession']);
     expect(statement.Resource).toEqual(

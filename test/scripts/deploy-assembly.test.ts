@@ -29,6 +29,7 @@ let digest: string;
 let moto: Moto;
 let assembly: string;
 let clients: DeployClients;
+let drEcr: ECRClient;
 const clientsFor = () => clients;
 
 beforeAll(async () => {
@@ -44,9 +45,17 @@ beforeAll(async () => {
   await clients.ecr.send(new CreateRepositoryCommand({ repositoryName: 'assembly-webapp', imageTagMutability: 'IMMUTABLE' }));
   const pushed = await clients.ecr.send(new PutImageCommand({ repositoryName: 'assembly-webapp', imageTag: 'v0.1.0', imageManifest: imageManifest('assembly v0.1.0') }));
   digest = pushed.image!.imageId!.imageDigest!;
+  // Staging keeps a pilot light: replication brought the build into its DR region's registry too,
+  // with the tag it was pushed with.
+  drEcr = new ECRClient(moto.clientConfig('eu-central-1'));
+  await drEcr.send(new CreateRepositoryCommand({ repositoryName: 'assembly-webapp', imageTagMutability: 'IMMUTABLE' }));
+  await drEcr.send(new PutImageCommand({ repositoryName: 'assembly-webapp', imageTag: 'v0.1.0', imageManifest: imageManifest('assembly v0.1.0') }));
 });
 
 describe('the workflow tags the release before it deploys it', () => {
+  /** release-tag's clients: the stage's region, and its DR region's registry. */
+  const tagClients = (region: string) => (region === 'eu-central-1' ? { ...clients, ecr: drEcr } : clients);
+
   test('deploy --app refuses an image that is not a release yet, and names the command that makes it one', async () => {
     await expect(planDeploy(parseArgs(['--stage', 'staging', '--app', assembly]), {}, clientsFor)).rejects.toThrow(
       `the image assembly-webapp v0.1.0 (${digest}) is not tagged as a release in the staging registry (${ACCOUNT}, eu-west-1): its build tags expire after 30 days, even while staging runs it. Tag it first: npm run release-tag -- --stage staging --image ${digest} --yes`,
@@ -59,20 +68,45 @@ describe('the workflow tags the release before it deploys it', () => {
       logged.push(line);
     });
     const argv = ['--stage', 'staging', '--account', ACCOUNT, ...Object.entries(REPOSITORY).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
-    const tagClients = () => ({ ...clients, cfn: clients.cfn, ecs: clients.ecs });
     expect(await releaseTagMain(argv, {}, tagClients)).toBe(0);
     expect(logged).toEqual([
       `release tags in the staging registry (${ACCOUNT}/eu-west-1 assembly-webapp)`,
       `  v0.1.0 (the staging config's image, ${digest}): tag ${releaseTag(digest)}`,
-      'dry run: nothing tagged. Run again with --yes to tag 1 image(s).',
+      // Its pilot light's registry, where the build arrived by replication without the release tag.
+      `release tags in the staging DR registry (${ACCOUNT}/eu-central-1 assembly-webapp)`,
+      `  v0.1.0 (${digest}): tag ${releaseTag(digest)}`,
+      'dry run: nothing tagged. Run again with --yes to tag 2 image(s).',
     ]);
     expect(await releaseTagMain([...argv, '--yes'], {}, tagClients)).toBe(0);
-    expect(logged.at(-1)).toBe(`v0.1.0: tagged ${releaseTag(digest)}`);
+    expect(logged.slice(-2)).toEqual([`v0.1.0: tagged ${releaseTag(digest)}`, `v0.1.0: tagged ${releaseTag(digest)} in the DR registry`]);
     expect(await releaseTagMain([...argv, '--yes'], {}, tagClients)).toBe(0);
     expect(logged.at(-1)).toBe('nothing to do: every image is a release.');
     vi.restoreAllMocks();
-    const [image] = (await clients.ecr.send(new DescribeImagesCommand({ repositoryName: 'assembly-webapp', imageIds: [{ imageDigest: digest }] }))).imageDetails!;
-    expect(image.imageTags?.sort()).toEqual([releaseTag(digest), 'v0.1.0']);
+    for (const ecr of [clients.ecr, drEcr]) {
+      const [image] = (await ecr.send(new DescribeImagesCommand({ repositoryName: 'assembly-webapp', imageIds: [{ imageDigest: digest }] }))).imageDetails!;
+      expect(image.imageTags?.sort()).toEqual([releaseTag(digest), 'v0.1.0']);
+    }
+  });
+
+  test('release-tag: a release the DR registry lacks is tagged where it is, and the command fails naming the copy that brings it', async () => {
+    // A build pushed before the replication rule existed: it never reached the DR region.
+    const early = await clients.ecr.send(new PutImageCommand({ repositoryName: 'assembly-webapp', imageTag: 'v0.0.9', imageManifest: imageManifest('assembly v0.0.9') }));
+    const earlyDigest = early.image!.imageId!.imageDigest!;
+    const argv = ['--stage', 'staging', '--account', ACCOUNT, '--image', 'v0.0.9', ...Object.entries(REPOSITORY).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
+    const dry = await printed(() => releaseTagMain(argv, {}, tagClients));
+    expect(dry.result).toBe(0);
+    expect(dry.stdout.split('\n').slice(2, 4)).toEqual([
+      `release tags in the staging DR registry (${ACCOUNT}/eu-central-1 assembly-webapp)`,
+      `  v0.0.9 (${earlyDigest}): not there: a failover could not run it. Copy it: npm run dr-images -- --stage staging --yes`,
+    ]);
+    const done = await printed(() => releaseTagMain([...argv, '--yes'], {}, tagClients));
+    expect(done.result).toBe(1);
+    expect(done.stdout).toContain(`v0.0.9: tagged ${releaseTag(earlyDigest)}\n`);
+    expect(done.stderr).toBe(
+      `release-tag: v0.0.9 (${earlyDigest}) is not in the staging DR registry, so it could not be tagged there. Copy it: npm run dr-images -- --stage staging --yes\n`,
+    );
+    // Run again: tagged where it is, still missing there.
+    expect((await printed(() => releaseTagMain([...argv, '--yes'], {}, tagClients))).result).toBe(1);
   });
 });
 

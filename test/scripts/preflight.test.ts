@@ -16,23 +16,27 @@ import {
 } from '@aws-sdk/client-ec2';
 import { CreateRepositoryCommand, DescribeImagesCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
 import { CreateClusterCommand, CreateServiceCommand, ECSClient, RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
+import { CreateCacheSubnetGroupCommand, ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { GuardDutyClient } from '@aws-sdk/client-guardduty';
 import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
-import { CreateDBInstanceCommand, DescribeAccountAttributesCommand, ModifyDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
+import { CreateDBInstanceCommand, CreateDBSubnetGroupCommand, DescribeAccountAttributesCommand, ModifyDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import { CreateHostedZoneCommand, GetHostedZoneCommand, ListHostedZonesByNameCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { SecurityHubClient } from '@aws-sdk/client-securityhub';
 import { GetServiceQuotaCommand, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
-import { GetAccountCommand, SESv2Client } from '@aws-sdk/client-sesv2';
+import { CreateEmailIdentityCommand, GetAccountCommand, GetEmailIdentityCommand, SESv2Client } from '@aws-sdk/client-sesv2';
 import { CreateDocumentCommand, DeleteDocumentCommand, DeleteParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { ORIGIN_FACING } from '../../lib/app/origin-facing';
 import { loadStages, type StageConfig } from '../../lib/config';
+import { pilotLightNames } from '../../lib/dr/pilot-light-names';
 import { NAT_IMAGES } from '../../lib/network/nat-instances';
+import { releaseTag } from '../../lib/registry/release-tag';
 import { formatPreflight, type PreflightClients, type PreflightOptions, preflight } from '../../scripts/lib/preflight';
 import { defaultClients } from '../../scripts/lib/preflight-clients';
 import { edgeChecks, SESSION_PREFERENCES } from '../../scripts/lib/preflight-edge';
+import { drImageCheck, pilotLightChecks, sesIdentityCheck } from '../../scripts/lib/preflight-pilot-light';
 import { engineCheck } from '../../scripts/lib/preflight-release';
 import { tagRelease } from '../../scripts/lib/release-tags';
 import { main, parseArgs } from '../../scripts/preflight';
@@ -53,31 +57,47 @@ let zoneNs: string[];
  */
 const motoOriginFacing: Record<string, string> = {};
 let clock: number;
-// Stand-ins moto does not have: RDS account quotas, SES v2 GetAccount, the Elastic IP quota code.
+// Stand-ins moto does not have: RDS account quotas, SES v2 GetAccount (production access), the
+// Elastic IP quota code. Everything else of RDS and SES v2 (subnet groups, email identities) is moto's.
 const rdsMocks = {
   'eu-west-1': new RDSClient({ region: 'eu-west-1' }),
   'eu-central-1': new RDSClient({ region: 'eu-central-1' }),
   'eu-north-1': new RDSClient({ region: 'eu-north-1' }),
 };
 const rdsMock = Object.fromEntries(Object.entries(rdsMocks).map(([r, c]) => [r, mockClient(c)]));
+/** Production access in the stage's region (eu-west-1 here), and in any other (the DR region's). */
 const sesv2 = new SESv2Client({ region: 'eu-west-1' });
 const sesMock = mockClient(sesv2);
+const sesv2Elsewhere = new SESv2Client({ region: 'eu-central-1' });
+const sesElsewhereMock = mockClient(sesv2Elsewhere);
 const eipQuotas = new ServiceQuotasClient({ region: 'eu-west-1' });
 const eipQuotaMock = mockClient(eipQuotas);
 
 /** A stage config as a deploy gets it: staging, in moto's account, with `context` overrides. */
 const staging = (context: Record<string, string> = {}): StageConfig => loadStages({ stages: 'staging', 'staging.account': ACCOUNT, ...context }).selected[0];
 
-function clients(home = 'eu-west-1'): PreflightClients {
+function clients(home = 'eu-west-1', dr = 'eu-central-1'): PreflightClients {
   const config = (region = home) => moto.clientConfig(region);
   const motoQuotas = new ServiceQuotasClient(config());
   return {
     sts: new STSClient(config()),
     route53: new Route53Client(config('us-east-1')),
     ssm: (region) => new SSMClient(config(region)),
-    rds: (region) => rdsMocks[region as keyof typeof rdsMocks],
+    // moto knows RDS but its account quotas: those come from the mocks.
+    rds: (region) =>
+      ({
+        send: (command: object) =>
+          (command instanceof DescribeAccountAttributesCommand ? rdsMocks[region as keyof typeof rdsMocks] : new RDSClient(config(region))).send(command as never),
+      }) as never,
     ecr: new ECRClient(config()),
-    sesv2,
+    drEcr: new ECRClient(config(dr)),
+    // moto knows SES v2's identities, not GetAccount: production access comes from the mocks.
+    sesv2: (region) =>
+      ({
+        send: (command: object) =>
+          (command instanceof GetAccountCommand ? (region === 'eu-west-1' ? sesv2 : sesv2Elsewhere) : new SESv2Client(config(region))).send(command as never),
+      }) as never,
+    elasticache: (region) => new ElastiCacheClient(config(region)),
     // moto knows the VPC quotas; the Elastic IP quota comes from the mock.
     serviceQuotas: { send: (command: GetServiceQuotaCommand) => (command.input.QuotaCode === 'L-0263D0A3' ? eipQuotas : motoQuotas).send(command) } as never,
     ec2: new EC2Client(config()),
@@ -108,6 +128,35 @@ const originFacingIn = async (region: string) =>
     .PrefixLists![0].PrefixListId!;
 const statusOf = (result: Awaited<ReturnType<typeof preflight>>) => Object.fromEntries(result.checks.map((c) => [c.name, c.status]));
 
+/**
+ * What staging's pilot light holds in a DR region once deployed, and the release copied there:
+ * the registry with the release, the SES identity of the zone (verified: moto verifies at once),
+ * the VPC's subnet groups for the database and the cache.
+ */
+async function pilotLight(region: string): Promise<void> {
+  const ecr = new ECRClient(moto.clientConfig(region));
+  await ecr.send(new CreateRepositoryCommand({ repositoryName: 'webapp' }));
+  const copied = await ecr.send(new PutImageCommand({ repositoryName: 'webapp', imageTag: releaseTag(await releaseDigest()), imageManifest: imageManifest('preflight v0.1.0') }));
+  expect(copied.image!.imageId!.imageDigest).toBe(await releaseDigest());
+  await new SESv2Client(moto.clientConfig(region)).send(new CreateEmailIdentityCommand({ EmailIdentity: 'staging.example.com' }));
+  const ec2 = new EC2Client(moto.clientConfig(region));
+  const vpc = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.120.0.0/16' }))).Vpc!.VpcId!;
+  const subnets: string[] = [];
+  for (const [i, az] of ['a', 'b'].entries()) {
+    subnets.push((await ec2.send(new CreateSubnetCommand({ VpcId: vpc, CidrBlock: `10.120.${i}.0/24`, AvailabilityZone: `${region}${az}` }))).Subnet!.SubnetId!);
+  }
+  const names = pilotLightNames('staging');
+  await new RDSClient(moto.clientConfig(region)).send(
+    new CreateDBSubnetGroupCommand({ DBSubnetGroupName: names.databaseSubnetGroup, DBSubnetGroupDescription: 'pilot light', SubnetIds: subnets }),
+  );
+  await new ElastiCacheClient(moto.clientConfig(region)).send(
+    new CreateCacheSubnetGroupCommand({ CacheSubnetGroupName: names.cacheSubnetGroup, CacheSubnetGroupDescription: 'pilot light', SubnetIds: subnets }),
+  );
+}
+/** The digest of staging's release (v0.1.0) in its own registry. */
+const releaseDigest = async () =>
+  (await new ECRClient(moto.clientConfig()).send(new DescribeImagesCommand({ repositoryName: 'webapp', imageIds: [{ imageTag: 'v0.1.0' }] }))).imageDetails![0].imageDigest!;
+
 beforeAll(async () => {
   moto = await startMoto();
   motoOriginFacing['eu-west-1'] = await originFacingIn('eu-west-1');
@@ -118,6 +167,7 @@ beforeAll(async () => {
   await ecr.send(new CreateRepositoryCommand({ repositoryName: 'webapp' }));
   const pushed = await ecr.send(new PutImageCommand({ repositoryName: 'webapp', imageTag: 'v0.1.0', imageManifest: imageManifest('preflight v0.1.0') }));
   await tagRelease(ecr, 'webapp', pushed.image!.imageId!.imageDigest!);
+  await pilotLight('eu-central-1');
   const route53 = new Route53Client(moto.clientConfig('us-east-1'));
   // A private zone of the same name, listed before the public one: preflight must look past it.
   await route53.send(
@@ -140,13 +190,15 @@ beforeEach(() => {
     m.reset();
     m.on(DescribeAccountAttributesCommand).resolves({ AccountQuotas: [{ AccountQuotaName: 'ManualSnapshots', Used: 12, Max: 100 }] });
   }
-  sesMock.reset();
-  sesMock.on(GetAccountCommand).resolves({ ProductionAccessEnabled: true });
+  for (const m of [sesMock, sesElsewhereMock]) {
+    m.reset();
+    m.on(GetAccountCommand).resolves({ ProductionAccessEnabled: true });
+  }
   eipQuotaMock.reset();
   eipQuotaMock.on(GetServiceQuotaCommand).resolves({ Quota: { QuotaCode: 'L-0263D0A3', Value: 5 } });
 });
 afterAll(() => {
-  for (const m of [...Object.values(rdsMock), sesMock, eipQuotaMock]) m.restore();
+  for (const m of [...Object.values(rdsMock), sesMock, sesElsewhereMock, eipQuotaMock]) m.restore();
 });
 
 describe('preflight against moto (with mocks where moto has no stand-in)', () => {
@@ -164,6 +216,12 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
       ['running release', 'ok'],
       ['dns', 'ok'],
       ['ses', 'ok'],
+      // staging keeps a pilot light in eu-central-1: SES may send from there too, the release is
+      // in that region's registry, the zone's identity is verified there, the subnet groups exist.
+      ['ses eu-central-1', 'ok'],
+      ['image eu-central-1', 'ok'],
+      ['ses identity eu-central-1', 'ok'],
+      ['subnet groups eu-central-1', 'ok'],
       ['database engine', 'ok'],
       ['snapshot quota eu-west-1', 'ok'],
       ['snapshot quota eu-central-1', 'ok'],
@@ -244,7 +302,9 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
       fix: 'deploy the stage to a region that has it (lib/app/origin-facing-prefix-lists.json lists those known)',
     });
     // Without CloudFront nothing admits the list: no check.
-    expect((await edgeChecks(staging({ 'staging.region': region, 'staging.edge.enabled': 'false' }), clients(region))).map((c) => c.name)).toEqual(['session manager preferences']);
+    // (A pilot light needs CloudFront: off with it.)
+    const noEdge = staging({ 'staging.region': region, 'staging.edge.enabled': 'false', 'staging.dr.pilotLight': 'false' });
+    expect((await edgeChecks(noEdge, clients(region))).map((c) => c.name)).toEqual(['session manager preferences']);
   });
 
   test("Session Manager preferences that encrypt sessions with a KMS key: a warning, since the database shell's role cannot use the key", async () => {
@@ -410,7 +470,8 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
   test('an image that arrives while preflight waits (replication is asynchronous)', async () => {
     const ecr = new ECRClient(moto.clientConfig());
     let waited = 0;
-    const result = await preflight(staging(), clients(), {
+    // Without a pilot light, whose DR image check would wait beside this one (its own test is below).
+    const result = await preflight(staging({ 'staging.dr.pilotLight': 'false' }), clients(), {
       ...options({ image: 'v0.2.0', waitForImageSeconds: 120 }),
       sleep: async (ms) => {
         clock += ms;
@@ -450,7 +511,8 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
         detail: `${ACCOUNT}/us-east-1 is not bootstrapped for CDK`,
         fix: `npx cdk bootstrap aws://${ACCOUNT}/us-east-1`,
       });
-      const without = await preflight(staging({ 'staging.edge.enabled': 'false' }), clients(), options());
+      // (A pilot light needs CloudFront: off with it.)
+      const without = await preflight(staging({ 'staging.edge.enabled': 'false', 'staging.dr.pilotLight': 'false' }), clients(), options());
       expect(without.checks.map((c) => c.name)).not.toContain('bootstrap us-east-1');
     } finally {
       await new SSMClient(moto.clientConfig('us-east-1')).send(new PutParameterCommand({ Name: '/cdk-bootstrap/hnb659fds/version', Value: '27', Type: 'String', Overwrite: true }));
@@ -749,8 +811,12 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
       /^ {9} {2} {28} {2}fix: CI pushes to 222222222222\/eu-west-1/,
     );
     expect(text).toContain('  ERROR    ses                           could not check: AccessDeniedException: not authorized to perform ses:GetAccount');
-    expect(text.filter((l) => l.includes('fix:'))).toHaveLength(1);
-    expect(text.at(-1)).toBe('NOT READY: 1 thing(s) missing, 1 could not be checked. Fix them and run preflight again.');
+    // The image is missing from the pilot light's registry too (staging keeps one), with its own fix.
+    expect(text).toContain(
+      `  MISSING  image eu-central-1            v9.9.9 is not in the staging registry (see the image check), so its digest cannot be looked up in ${ACCOUNT}/eu-central-1 webapp`,
+    );
+    expect(text.filter((l) => l.includes('fix:'))).toHaveLength(2);
+    expect(text.at(-1)).toBe('NOT READY: 2 thing(s) missing, 1 could not be checked. Fix them and run preflight again.');
   });
 
   test('a check that cannot run is reported, and the exit code is 2 when nothing is missing', async () => {
@@ -763,6 +829,153 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
     });
     expect(result.exitCode).toBe(2);
     expect(formatPreflight(staging(), result).split('\n').at(-1)).toMatch(/^COULD NOT CHECK: 1 check\(s\) failed to run/);
+  });
+});
+
+describe('the pilot light: what the DR region must hold before a disaster (staging and prod keep one)', () => {
+  const pilotChecks = (result: Awaited<ReturnType<typeof preflight>>, region: string) =>
+    result.checks.filter((c) => [`bootstrap ${region}`, `ses ${region}`, `image ${region}`, `ses identity ${region}`, `subnet groups ${region}`].includes(c.name));
+
+  test('a DR region where nothing is deployed yet: each check says what to deploy or run there, the CDK bootstrap first', async () => {
+    // A region of this test's own, with nothing in it (the bootstrap test above removes its parameter after it).
+    const region = 'eu-north-1';
+    const config = staging({ 'staging.drRegion': region });
+    await new SSMClient(moto.clientConfig(region)).send(new DeleteParameterCommand({ Name: '/cdk-bootstrap/hnb659fds/version' })).catch(() => undefined);
+    sesElsewhereMock.on(GetAccountCommand).resolves({ ProductionAccessEnabled: false });
+    const result = await preflight(config, clients('eu-west-1', region), options());
+    expect(result.exitCode).toBe(1);
+    const names = pilotLightNames('staging');
+    expect(pilotChecks(result, region)).toEqual([
+      // The pilot light needs backup.drCopies, so the DR region is among the stage's deploy regions.
+      { name: `bootstrap ${region}`, status: 'missing', detail: `${ACCOUNT}/${region} is not bootstrapped for CDK`, fix: `npx cdk bootstrap aws://${ACCOUNT}/${region}` },
+      {
+        name: `ses ${region}`,
+        status: 'warn',
+        detail: `SES in ${region} is in the sandbox: mail reaches only verified addresses, 200 a day`,
+        fix: `request production access in ${region} too (it is granted per region): SES console, Account dashboard, "Request production access" (docs/app-contract.md, "Email (SES)")`,
+      },
+      {
+        name: `image ${region}`,
+        status: 'missing',
+        detail: `${ACCOUNT}/${region} webapp: the repository does not exist`,
+        fix: `deploy the DR registry stack first: npx cdk deploy Registry-${ACCOUNT}-${region}-webapp, then npm run dr-images -- --stage staging --yes`,
+      },
+      {
+        name: `ses identity ${region}`,
+        status: 'missing',
+        detail: `SES in ${region} has no identity staging.example.com: the stage could not send mail from there`,
+        fix: `deploy 'staging/PilotLight' (the staging-PilotLight stack, in ${region})`,
+      },
+      {
+        name: `subnet groups ${region}`,
+        status: 'missing',
+        detail: `${region} lacks the database subnet group ${names.databaseSubnetGroup} and the cache subnet group ${names.cacheSubnetGroup}: a restored database or a new cache would have nowhere to go`,
+        fix: `deploy 'staging/PilotLight' (the staging-PilotLight stack, in ${region})`,
+      },
+    ]);
+    // SES's sandbox in the DR region blocks a stage that requires production access (prod), as in its own region.
+    const strict = await preflight(staging({ 'staging.drRegion': region, 'staging.email.requireProductionAccess': 'true' }), clients('eu-west-1', region), options());
+    expect(strict.checks.find((c) => c.name === `ses ${region}`)?.status).toBe('missing');
+    expect(strict.checks.find((c) => c.name === 'ses')?.status).toBe('ok');
+  });
+
+  test('the release in the DR registry: a copy missing, a release tag missing, or an image that is no release yet, each with its command', async () => {
+    const primary = new ECRClient(moto.clientConfig());
+    const dr = new ECRClient(moto.clientConfig('eu-central-1'));
+    const push = async (ecr: ECRClient, tag: string, seed: string) =>
+      (await ecr.send(new PutImageCommand({ repositoryName: 'webapp', imageTag: tag, imageManifest: imageManifest(seed) }))).image!.imageId!.imageDigest!;
+    const drImage = async (image: string) => ({ name: 'image eu-central-1', ...(await drImageCheck(staging(), clients(), options({ image }))) });
+    // Released before the DR registry existed: not there.
+    const early = await push(primary, 'v0.3.0', 'preflight v0.3.0');
+    await tagRelease(primary, 'webapp', early);
+    expect(await drImage('v0.3.0')).toEqual({
+      name: 'image eu-central-1',
+      status: 'missing',
+      detail: `v0.3.0 (${early}) is not in ${ACCOUNT}/eu-central-1 webapp: a failover could not run it`,
+      fix: 'npm run dr-images -- --stage staging --yes',
+    });
+    // Replicated with its build tag, released in the stage's registry only: its build tag would expire there.
+    const replicated = await push(primary, 'v0.4.0', 'preflight v0.4.0');
+    await tagRelease(primary, 'webapp', replicated);
+    await push(dr, 'v0.4.0', 'preflight v0.4.0');
+    expect(await drImage(replicated)).toEqual({
+      name: 'image eu-central-1',
+      status: 'missing',
+      detail: `${replicated} is in ${ACCOUNT}/eu-central-1 webapp (${replicated}) but not tagged as a release: its build tags expire after 30 days, and a failover would find no image`,
+      fix: `npm run release-tag -- --stage staging --image ${replicated} --yes`,
+    });
+    // A build not released yet: dr-images copies releases alone, so it is tagged first.
+    const build = await push(primary, 'v0.5.0', 'preflight v0.5.0');
+    expect((await drImage('v0.5.0'))?.fix).toBe(`npm run release-tag -- --stage staging --image ${build} --yes, then npm run dr-images -- --stage staging --yes`);
+    // Tagged in the DR registry (release-tag does it there too): ready.
+    await tagRelease(dr, 'webapp', replicated);
+    expect(await drImage('v0.4.0')).toEqual({
+      name: 'image eu-central-1',
+      status: 'ok',
+      detail: `v0.4.0 is in ${ACCOUNT}/eu-central-1 webapp (${replicated}), tagged as a release`,
+    });
+  });
+
+  test('the DR image may arrive while preflight waits (replication is asynchronous)', async () => {
+    const primary = new ECRClient(moto.clientConfig());
+    const dr = new ECRClient(moto.clientConfig('eu-central-1'));
+    const digest = (await primary.send(new PutImageCommand({ repositoryName: 'webapp', imageTag: 'v0.6.0', imageManifest: imageManifest('preflight v0.6.0') }))).image!.imageId!
+      .imageDigest!;
+    await tagRelease(primary, 'webapp', digest);
+    let waited = 0;
+    const result = await drImageCheck(staging(), clients(), {
+      ...options({ image: 'v0.6.0', waitForImageSeconds: 120 }),
+      sleep: async (ms) => {
+        clock += ms;
+        waited += ms;
+        if (waited !== 30_000) return;
+        // Replicated, then tagged as a release there (the release-tag step before preflight in the workflow).
+        await dr.send(new PutImageCommand({ repositoryName: 'webapp', imageTag: 'v0.6.0', imageManifest: imageManifest('preflight v0.6.0') }));
+        await tagRelease(dr, 'webapp', digest);
+      },
+    });
+    expect(result).toMatchObject({ status: 'ok' });
+    expect(waited).toBe(30_000);
+    // Waiting for one that never comes polls every 10 s up to the limit, and says how long it waited.
+    const start = clock;
+    const never = await drImageCheck(staging(), clients(), options({ image: 'v0.3.0', waitForImageSeconds: 60 }));
+    expect(never.detail).toMatch(/ is not in .* after waiting 60 s: a failover could not run it$/);
+    expect(clock - start).toBe(60_000);
+  });
+
+  test("an SES identity SES has not verified yet (a state moto cannot give: it verifies at once, so a stub answers) says to check the zone's DKIM records", async () => {
+    const base = clients();
+    const pending = {
+      ...base,
+      sesv2: (region: string) =>
+        ({
+          send: async (command: object) =>
+            command instanceof GetEmailIdentityCommand ? { IdentityType: 'DOMAIN', VerificationStatus: 'PENDING' } : base.sesv2(region).send(command as never),
+        }) as never,
+    };
+    expect(await sesIdentityCheck(staging(), pending)).toEqual({
+      status: 'missing',
+      detail:
+        'the SES identity staging.example.com in eu-central-1 is not verified (PENDING): SES checks its DKIM records in the staging.example.com zone for up to 72 hours after the deploy',
+      fix: "check that the staging.example.com zone holds the identity's three DKIM CNAME records (SES console, eu-central-1, Identities, staging.example.com), or deploy 'staging/PilotLight' (the staging-PilotLight stack, in eu-central-1) again",
+    });
+  });
+
+  test('a stage without a pilot light has none of these checks; a refusal other than "not found" cannot tell', async () => {
+    const names = (await preflight(staging({ 'staging.dr.pilotLight': 'false' }), clients(), options())).checks.map((c) => c.name);
+    expect(names.filter((n) => n.endsWith('eu-central-1'))).toEqual([
+      'bootstrap eu-central-1',
+      'snapshot quota eu-central-1',
+      'guardduty eu-central-1',
+      'security hub eu-central-1',
+      'config recorder eu-central-1',
+    ]);
+    const denied = { send: async () => Promise.reject(Object.assign(new Error('not authorized to perform rds:DescribeDBSubnetGroups'), { name: 'AccessDenied' })) };
+    expect((await pilotLightChecks(staging(), { ...clients(), rds: () => denied as never }, options())).find((c) => c.name === 'subnet groups eu-central-1')).toEqual({
+      name: 'subnet groups eu-central-1',
+      status: 'error',
+      detail: 'could not check: AccessDenied: not authorized to perform rds:DescribeDBSubnetGroups',
+    });
   });
 });
 
