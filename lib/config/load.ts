@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { APP_KEYS, fieldDefault, isCdkKey, isFieldPath, isOptionalField, listItemType, nearestKey } from './context-keys';
+import { type DeployOptions, readDeployOptions } from './deploy-options';
 import { CONFIG_FILE, STAGE_NAMES, type StageConfig, type StageConfigInput, type StageName, stageConfigSchema } from './schema';
 import { STAGES } from './stages';
 
@@ -12,26 +13,10 @@ export class StageConfigError extends Error {
 }
 
 /**
- * What one deploy asks for beyond the stage configuration: the emergency and repair switches an
- * operator passes on the command line. The loader is the only place that reads them from context.
- */
-export interface DeployOptions {
-  /** `-c skipPreDeploySnapshot=true`: deploy without the pre-deploy snapshot (emergencies only; docs/disaster-recovery.md). */
-  readonly skipPreDeploySnapshot: boolean;
-  /** `-c rerunDatabaseSetup=<any new value>`: run the database setup once more (docs/runbooks.md). */
-  readonly rerunDatabaseSetup?: string;
-  /**
-   * `-c pinnedReads='{"<stack>/<output>": "<value>"}'`: values the stacks write instead of reading
-   * them from another stack, for deploys while the primary region is lost (docs/disaster-recovery.md).
-   */
-  readonly pinnedReads?: ReadonlyMap<string, string>;
-}
-
-/**
  * Context keys the loader reads (all optional):
  * - `stages`: comma-separated subset of stages to synthesize, e.g. `-c stages=dev`.
  * - `imageTag`: image tag or digest for every synthesized stage, e.g. `-c imageTag=sha256:...`.
- * - `skipPreDeploySnapshot`, `rerunDatabaseSetup`: the deploy options (DeployOptions).
+ * - `skipPreDeploySnapshot`, `rerunDatabaseSetup`, `pinnedReads`: the deploy options (deploy-options.ts).
  * - `<stage>.<field path>`: any field of one stage, e.g. `-c prod.account=123456789012`,
  *   `-c staging.web.desiredCount=3`, `-c dev.domain={"zoneName":...}` (JSON for objects and lists);
  *   one item of a list by its index, e.g. `-c dev.alarms.emails.0=oncall@example.com` (the index
@@ -109,46 +94,6 @@ export function loadStages(
   if (problems.length === 0) problems.push(...crossStageProblems(all));
   if (problems.length > 0) throw new StageConfigError(problems);
   return { selected: all.filter((c) => selected.includes(c.name)), all, deploy };
-}
-
-function readDeployOptions(context: Record<string, unknown>, problems: string[]): DeployOptions {
-  const skip = context.skipPreDeploySnapshot;
-  if (skip !== undefined && !['true', 'false', true, false].includes(skip as string | boolean)) {
-    problems.push(`-c skipPreDeploySnapshot=${String(skip)} is neither true nor false. Fix: pass -c skipPreDeploySnapshot=true to skip the snapshot, or leave it out`);
-  }
-  const rerun = context.rerunDatabaseSetup;
-  if (rerun !== undefined && String(rerun).trim() === '') {
-    problems.push('-c rerunDatabaseSetup is empty. Fix: pass a new value each time, e.g. -c rerunDatabaseSetup=$(date +%s)');
-  }
-  const pinnedReads = readPinnedReads(context.pinnedReads, problems);
-  return {
-    skipPreDeploySnapshot: skip === true || skip === 'true',
-    ...(rerun !== undefined ? { rerunDatabaseSetup: String(rerun) } : {}),
-    ...(pinnedReads ? { pinnedReads } : {}),
-  };
-}
-
-/** `-c pinnedReads`: a JSON object of `<stack>/<output>` to a string value (the CLI passes it as text; cdk.json as an object). */
-function readPinnedReads(raw: unknown, problems: string[]): ReadonlyMap<string, string> | undefined {
-  if (raw === undefined) return undefined;
-  let value: unknown = raw;
-  if (typeof raw === 'string') {
-    try {
-      value = JSON.parse(raw);
-    } catch {
-      value = undefined;
-    }
-  }
-  const entries = value !== null && typeof value === 'object' && !Array.isArray(value) ? Object.entries(value) : undefined;
-  const bad = entries?.filter(([key, v]) => !/^[\w-]+\/[A-Za-z0-9]+$/.test(key) || typeof v !== 'string' || v === '');
-  if (!entries || bad === undefined || bad.length > 0) {
-    const what = bad && bad.length > 0 ? `${bad.map(([key]) => JSON.stringify(key)).join(', ')} is not "<stack>/<output>" with a text value` : 'is not a JSON object';
-    problems.push(
-      `-c pinnedReads ${what}. Fix: pass what the failover prints, e.g. -c pinnedReads='{"prod-Network/PublishOutputRefZone2A4024A48017E932":"Z0123456789ABCDEFGHIJ"}', or leave it out`,
-    );
-    return undefined;
-  }
-  return new Map(entries as [string, string][]);
 }
 
 /**

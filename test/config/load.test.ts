@@ -199,6 +199,16 @@ describe('loadStageConfigs', () => {
     expect(loadError({ rerunDatabaseSetup: ' ' })).toContain('-c rerunDatabaseSetup is empty. Fix: pass a new value each time');
   });
 
+  test('pinned reads are a JSON object of "<stack>/<output>" to text, from the CLI or cdk.json; anything else fails, naming the fix', () => {
+    const pins = { 'prod-Network/PublishOutputRefZone2A4024A48017E932': 'Z0123' };
+    expect(loadStages({ pinnedReads: JSON.stringify(pins) }).deploy.pinnedReads).toEqual(new Map(Object.entries(pins)));
+    expect(loadStages({ pinnedReads: pins }).deploy.pinnedReads).toEqual(new Map(Object.entries(pins)));
+    expect(loadError({ pinnedReads: '{not json' })).toContain('-c pinnedReads is not a JSON object. Fix: let npm run deploy -- --primary-lost pass it');
+    expect(loadError({ pinnedReads: '["a"]' })).toContain('-c pinnedReads is not a JSON object.');
+    expect(loadError({ pinnedReads: '{"prod-Network":"Z1"}' })).toContain('-c pinnedReads "prod-Network" is not "<stack>/<output>" with a text value.');
+    expect(loadError({ pinnedReads: '{"prod-Network/Out":""}' })).toContain('"prod-Network/Out" is not "<stack>/<output>" with a text value');
+  });
+
   test('stages sharing an account must share its baseline (one baseline stack per account and region)', () => {
     expect(loadError({ 'staging.account': '111111111111' })).toMatch(
       /stage "staging", field "baseline", value .*: differs from stage "dev" .*which runs in the same account 111111111111: the account has one baseline\. Fix: set the same baseline in both stages/,
