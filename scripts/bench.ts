@@ -122,7 +122,7 @@ function synth(stages?: string): { result: Timed; outdir: string } {
 }
 
 /** Monthly targets per stage: dev for a team starting out, staging and prod no higher than before the edge and baseline work. */
-const COST_TARGETS_USD: Readonly<Record<string, number>> = { dev: 80, staging: 478, prod: 648 };
+const COST_TARGETS_USD: Readonly<Record<string, number>> = { dev: 80, staging: 450, prod: 675 };
 
 async function main({ withTests, fresh, format }: BenchOptions): Promise<void> {
   const figures: Figure[] = [];
