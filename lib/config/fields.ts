@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { APP_PARTITION, APP_REGIONS, AWS_REGIONS, closest, regionPartition } from './aws-catalog';
+import { cidrProblem } from './cidr';
 
 /*
  * Field builders the tiers of the schema share (lib/config/schema/). A field documents itself once,
@@ -101,3 +102,9 @@ export const percent = z
 export const domainName = z
   .string()
   .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'not a lower-case domain name. Fix: write it like "app.example.com" (no scheme, no trailing dot)');
+
+/** A VPC's IPv4 block: private, /16 to /24, no host bits set (cidr.ts says what is wrong). */
+export const vpcCidr = z.string().superRefine((value, ctx) => {
+  const problem = cidrProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { cidrProblem } from '../cidr';
-import type { ProdRule } from '../fields';
+import { type ProdRule, vpcCidr } from '../fields';
 
 // The DR region made ready before a disaster (docs/disaster-recovery.md, "When the primary region
 // is lost"): what takes long to create, or needs the lost region, exists there already.
@@ -12,17 +11,10 @@ export const dr = z
         "keep a pilot light in `drRegion` (stack `<stage>-PilotLight`): a VPC without NAT, the subnet groups and security groups of the data tier, an idle internal load balancer with its certificate behind a second CloudFront VPC origin, the SES identity, and the release images in that region's registry, so a region loss is a restore and a deploy, not a build",
       rules: 'needs `backup.drCopies`, `edge.enabled` and `https`; prod: must be true',
     }),
-    cidr: z
-      .string()
-      .superRefine((value, ctx) => {
-        const problem = cidrProblem(value);
-        if (problem) ctx.addIssue({ code: 'custom', message: problem });
-      })
-      .optional()
-      .meta({
-        description: "the DR VPC's IPv4 block; each subnet gets 1/16 of it",
-        rules: 'required with `pilotLight`; as `network.cidr`, and apart from it (the two networks may be joined one day)',
-      }),
+    cidr: vpcCidr.optional().meta({
+      description: "the DR VPC's IPv4 block; each subnet gets 1/16 of it",
+      rules: 'required with `pilotLight`; as `network.cidr`, and apart from it (the two networks may be joined one day)',
+    }),
     serveFrom: z.enum(['primary', 'dr']).default('primary').meta({
       description:
         'the region whose load balancer CloudFront sends viewers to: `dr` while the stage runs in its DR region after a failover (a deploy of the edge stack alone switches it; while it moves, viewers see the maintenance page)',

@@ -1,17 +1,10 @@
 import { z } from 'zod';
-import { cidrProblem } from '../cidr';
-import { type ProdRule, unique } from '../fields';
+import { type ProdRule, unique, vpcCidr } from '../fields';
 
 /** The stage's VPC: its block, zones and egress. The zones' names are checked against `region` in lib/config/schema.ts. */
 export const network = z
   .object({
-    cidr: z
-      .string()
-      .superRefine((value, ctx) => {
-        const problem = cidrProblem(value);
-        if (problem) ctx.addIssue({ code: 'custom', message: problem });
-      })
-      .meta({ description: 'VPC IPv4 block; each subnet gets 1/16 of it', rules: 'private (10/8, 172.16/12, 192.168/16), `/16` to `/24`, no host bits set' }),
+    cidr: vpcCidr.meta({ description: 'VPC IPv4 block; each subnet gets 1/16 of it', rules: 'private (10/8, 172.16/12, 192.168/16), `/16` to `/24`, no host bits set' }),
     azCount: z
       .number()
       .int()
