@@ -31,13 +31,31 @@ export function createApp(options: CreateAppOptions = {}): { app: App; stages: A
   // from or keeps its releases in (its DR region, with a pilot light). Their replication is
   // planned over all stages, so a partial synth changes nothing.
   const pulledFrom = new Set(configs.flatMap((c) => releaseRegions(c).map((region) => `${c.account}/${region}`)));
+  const registries: RegistryStack[] = [];
   for (const plan of registryPlans(all)) {
     if (!plan.isSource && !pulledFrom.has(`${plan.account}/${plan.region}`)) continue;
-    new RegistryStack(app, `Registry-${`${plan.account}-${plan.region}-${plan.repositoryName}`.replace(/[^A-Za-z0-9-]/g, '-')}`, {
-      env: { account: plan.account, region: plan.region },
-      plan,
-      description: `Image repository ${plan.repositoryName} in ${plan.account}/${plan.region}${plan.isSource ? ' (CI pushes here; replicated to the registries that pull builds)' : ''}`,
-    });
+    registries.push(
+      new RegistryStack(app, `Registry-${`${plan.account}-${plan.region}-${plan.repositoryName}`.replace(/[^A-Za-z0-9-]/g, '-')}`, {
+        env: { account: plan.account, region: plan.region },
+        plan,
+        description: `Image repository ${plan.repositoryName} in ${plan.account}/${plan.region}${plan.isSource ? ' (CI pushes here; replicated to the registries that pull builds)' : ''}`,
+      }),
+    );
+  }
+  // A replication rule that lands before its destination's repository makes ECR create that
+  // repository itself (default settings), and the destination's stack then fails on the name:
+  // where one account deploys both, the source waits for its destinations (other accounts' come
+  // first by docs/first-deployment.md, each with its own credentials).
+  const source = registries.find((r) => r.plan.isSource);
+  for (const destination of registries) {
+    if (
+      source &&
+      destination !== source &&
+      destination.plan.account === source.plan.account &&
+      source.plan.replicateTo.some((d) => d.account === destination.plan.account && d.region === destination.plan.region)
+    ) {
+      source.addDependency(destination, 'its replication rule names this registry');
+    }
   }
   // GitHub Actions' access to each account of a synthesized stage, with the roles of every stage there.
   for (const account of new Set(configs.map((c) => c.account))) {

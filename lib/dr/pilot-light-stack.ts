@@ -87,6 +87,9 @@ export class PilotLightStack extends StageStack {
     // Nothing behind it yet: every request gets 503, which CloudFront turns into its maintenance
     // page. The DR app tier adds a listener rule that forwards every path to its targets, so this
     // default stays and the stack's template does not change at failover.
+    // ELB checks it may write to the bucket when logging is turned on: in one stack, the bucket's
+    // policy must exist first (the primary's bucket is in the data stack, deployed before).
+    front.alb.node.addDependency(accessLogs);
     front.listener.addAction('Idle', {
       action: elbv2.ListenerAction.fixedResponse(IDLE_STATUS_CODE, { contentType: 'text/plain', messageBody: 'This region is not serving the site.' }),
     });

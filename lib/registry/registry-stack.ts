@@ -92,10 +92,13 @@ export interface RegistryStackProps extends StackProps {
  */
 export class RegistryStack extends Stack {
   readonly repository: ecr.Repository;
+  /** Where the registry is and its part in getting images there. */
+  readonly plan: RegistryPlan;
 
   constructor(scope: Construct, id: string, props: RegistryStackProps) {
     super(scope, id, props);
     const { plan } = props;
+    this.plan = plan;
     this.repository = new ecr.Repository(this, 'Repository', {
       repositoryName: plan.repositoryName,
       imageTagMutability: ecr.TagMutability.IMMUTABLE,

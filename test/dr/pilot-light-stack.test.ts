@@ -165,6 +165,8 @@ describe.each(withPilotLight)('%s pilot light', (name) => {
     expect(attributes['access_logs.s3.bucket']).toEqual({ Ref: bucket.id });
     expect(bucket.resource.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault).toEqual({ SSEAlgorithm: 'AES256' });
     expect(bucket.resource.DeletionPolicy).toBe(config.retainOnDelete ? 'Retain' : 'Delete');
+    // ELB checks its write access when logging is turned on: the bucket's policy comes first.
+    expect(alb.DependsOn).toEqual(expect.arrayContaining([only(t, 'AWS::S3::BucketPolicy').id]));
   });
 
   test('its only listener serves HTTPS with the DR certificate and answers every request with a fixed 503', () => {
@@ -276,4 +278,11 @@ describe.each(withPilotLight)('%s deploys outside its primary region while that 
     // The stacks in the primary region deploy only while it answers: they keep nothing.
     for (const t of [synthesized[name].app, synthesized[name].data, synthesized[name].ops]) expect(kept(t)).toEqual([]);
   });
+});
+
+test("a source registry's deploy waits for the registries of its own account it replicates to", () => {
+  const shared = synthesized.staging.stage.shared;
+  const source = shared.find((s) => s.stackName === 'Registry-222222222222-eu-west-1-webapp')!;
+  expect(shared.some((s) => s.stackName === 'Registry-222222222222-eu-central-1-webapp')).toBe(true);
+  expect(source.dependencies.map((d) => d.stackName)).toContain('Registry-222222222222-eu-central-1-webapp');
 });
