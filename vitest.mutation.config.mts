@@ -20,6 +20,7 @@ export default defineConfig({
       'test/lambda/smoke-test.test.ts',
       'test/lambda/cache-events.test.ts',
       'test/scripts/deploy.test.ts',
+      'test/scripts/dr-images.test.ts',
       'test/scripts/guard-rules.test.ts',
       'test/scripts/credentials.test.ts',
       'test/shared/cross-stack-marks.test.ts',

@@ -192,6 +192,9 @@ describe('loadStageConfigs', () => {
 
   test('the deploy switches are read here and nowhere else; a value that is not a switch fails', () => {
     expect(loadStages({}).deploy).toEqual({ skipPreDeploySnapshot: false });
+    // cdk.json's context holds booleans as booleans.
+    expect(loadStages({ skipPreDeploySnapshot: true }).deploy.skipPreDeploySnapshot).toBe(true);
+    expect(loadStages({ skipPreDeploySnapshot: false }).deploy.skipPreDeploySnapshot).toBe(false);
     expect(loadStages({ skipPreDeploySnapshot: 'true', rerunDatabaseSetup: 1764576000 }).deploy).toEqual({ skipPreDeploySnapshot: true, rerunDatabaseSetup: '1764576000' });
     expect(loadError({ skipPreDeploySnapshot: 'yes' })).toContain(
       '-c skipPreDeploySnapshot=yes is neither true nor false. Fix: pass -c skipPreDeploySnapshot=true to skip the snapshot, or leave it out',
@@ -207,6 +210,10 @@ describe('loadStageConfigs', () => {
     expect(loadError({ pinnedReads: '["a"]' })).toContain('-c pinnedReads is not a JSON object.');
     expect(loadError({ pinnedReads: '{"prod-Network":"Z1"}' })).toContain('-c pinnedReads "prod-Network" is not "<stack>/<output>" with a text value.');
     expect(loadError({ pinnedReads: '{"prod-Network/Out":""}' })).toContain('"prod-Network/Out" is not "<stack>/<output>" with a text value');
+    expect(loadError({ pinnedReads: 'null' })).toContain('-c pinnedReads is not a JSON object.');
+    expect(loadError({ pinnedReads: '{"x y/prod-Network/Out":"Z1"}' })).toContain('"x y/prod-Network/Out" is not "<stack>/<output>"');
+    expect(loadError({ pinnedReads: '{"prod-Network/Out.Value":"Z1"}' })).toContain('"prod-Network/Out.Value" is not "<stack>/<output>"');
+    expect(loadError({ pinnedReads: '{"prod-Network/Out":1}' })).toContain('"prod-Network/Out" is not "<stack>/<output>" with a text value');
   });
 
   test('stages sharing an account must share its baseline (one baseline stack per account and region)', () => {

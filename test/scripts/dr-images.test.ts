@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateRepositoryCommand, DescribeImagesCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
@@ -7,7 +7,17 @@ import { STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { releaseTag } from '../../lib/registry/release-tag';
 import { main, parseArgs } from '../../scripts/dr-images';
-import { applyDrImages, copyRelease, type DrImagesClients, formatDrImagesPlan, planDrImages, registryImages, registryLogin, runSkopeo } from '../../scripts/lib/dr-images';
+import {
+  applyDrImages,
+  copyRelease,
+  type DrImagesClients,
+  formatDrImagesPlan,
+  openRoute,
+  planDrImages,
+  registryImages,
+  registryLogin,
+  runSkopeo,
+} from '../../scripts/lib/dr-images';
 import { tagRelease } from '../../scripts/lib/release-tags';
 import { printed } from '../support/console';
 import { imageManifest } from '../support/ecr';
@@ -286,4 +296,22 @@ describe('--yes, end to end: the plan from moto, the copies between the local re
     expect(await tagsIn(DR_REGION, REPO, replicated)).toEqual([releaseTag(replicated), 'sha-99cc003']);
     expect(out).toContain('1 of 4 failed (3 done): run again, what is done stays done.');
   });
+});
+
+test('the route verifies TLS unless a test says otherwise, and keeps the logins in a file only the caller reads', async () => {
+  const plan = { repositoryName: 'webapp', from: { region: 'eu-west-1' }, to: { region: 'eu-central-1' }, releases: [] } as unknown as Parameters<typeof openRoute>[0];
+  // skopeo's presence is all openRoute asks of it; the copies themselves run the real one above.
+  const deps = {
+    clientsFor: () => ({}) as DrImagesClients,
+    login: async (region: string) => ({ host: `123456789012.dkr.ecr.${region}.amazonaws.com`, auth: 'QVdTOnRva2Vu' }),
+    skopeo: async () => ({ status: 0, stdout: Buffer.from('skopeo version 1.13.3'), stderr: '' }),
+  };
+  const route = await openRoute(plan, deps as never);
+  try {
+    expect(route.tlsVerify).toBe(true);
+    expect(route.to).toBe('123456789012.dkr.ecr.eu-central-1.amazonaws.com/webapp');
+    expect(statSync(route.authfile).mode & 0o777).toBe(0o600);
+  } finally {
+    route.close();
+  }
 });
