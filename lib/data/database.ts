@@ -50,6 +50,32 @@ export const MASTER_USERNAME = 'postgres';
 export const DATABASE_PORT = 5432;
 
 /**
+ * The stage database's settings, the primary's and the DR region's alike (the pilot light keeps a
+ * group with them, so a database restored there runs as the lost one did).
+ */
+export function databaseParameters(maxConnections: number): Record<string, string> {
+  return {
+    // Only TLS connections (the default only from PostgreSQL 15; set it explicitly).
+    'rds.force_ssl': '1',
+    // Statements slower than 1 s, DDL, lock waits and autovacuum runs over 10 s are logged.
+    log_min_duration_statement: '1000',
+    log_statement: 'ddl',
+    log_lock_waits: '1',
+    log_autovacuum_min_duration: '10000',
+    // Logged statements without their bind values: those are users' data (emails, names,
+    // tokens), and the statement logs are kept for the stage's log retention. No AWS page
+    // found lists these two as modifiable on RDS for PostgreSQL 17; docs/security.md ("Known
+    // gaps") has the check to run before a first deploy.
+    log_parameter_max_length: '0',
+    log_parameter_max_length_on_error: '0',
+    shared_preload_libraries: 'pg_stat_statements',
+    // Written out (AWS's formula on the class's memory) so pool sizes and the connections
+    // alarm know the limit. Static: a change applies at the next reboot.
+    max_connections: String(maxConnections),
+  };
+}
+
+/**
  * Defines the stage's PostgreSQL instance (RDS, not Aurora) in the isolated subnets: encrypted
  * gp3 storage with autoscaling, TLS forced, slow statements logged and exported to encrypted log
  * groups, automated backups (point-in-time recovery) for the configured days, a final snapshot on
@@ -86,25 +112,7 @@ export class Database extends Construct implements ec2.IConnectable {
     const parameterGroup = new rds.ParameterGroup(this, 'Parameters', {
       engine,
       description: `PostgreSQL ${major} settings for ${props.instanceIdentifier}`,
-      parameters: {
-        // Only TLS connections (the default only from PostgreSQL 15; set it explicitly).
-        'rds.force_ssl': '1',
-        // Statements slower than 1 s, DDL, lock waits and autovacuum runs over 10 s are logged.
-        log_min_duration_statement: '1000',
-        log_statement: 'ddl',
-        log_lock_waits: '1',
-        log_autovacuum_min_duration: '10000',
-        // Logged statements without their bind values: those are users' data (emails, names,
-        // tokens), and the statement logs are kept for the stage's log retention. No AWS page
-        // found lists these two as modifiable on RDS for PostgreSQL 17; docs/security.md ("Known
-        // gaps") has the check to run before a first deploy.
-        log_parameter_max_length: '0',
-        log_parameter_max_length_on_error: '0',
-        shared_preload_libraries: 'pg_stat_statements',
-        // Written out (AWS's formula on the class's memory) so pool sizes and the connections
-        // alarm know the limit. Static: a change applies at the next reboot.
-        max_connections: String(this.maxConnections),
-      },
+      parameters: databaseParameters(this.maxConnections),
     });
 
     const exported = ['postgresql', 'upgrade'];

@@ -3,7 +3,7 @@ import * as elasticache from 'aws-cdk-lib/aws-elasticache';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
 import { CACHE_PORT } from '../data/cache';
-import { DATABASE_PORT } from '../data/database';
+import { DATABASE_PORT, databaseParameters } from '../data/database';
 import { httpsOnlySecurityGroup } from '../shared/https-only-group';
 
 export interface DataPlaceholdersProps {
@@ -12,11 +12,16 @@ export interface DataPlaceholdersProps {
   readonly databaseSubnetGroupName: string;
   /** The ElastiCache subnet group's fixed name (pilotLightNames). */
   readonly cacheSubnetGroupName: string;
+  /** The stage database's PostgreSQL `major.minor` (its parameter group's family). */
+  readonly engineVersion: string;
+  /** Its max_connections, as the primary's parameter group sets it. */
+  readonly maxConnections: number;
 }
 
 /**
  * Where the data tier lands in the DR region when the primary is lost, made before it is needed:
- * the RDS and ElastiCache subnet groups over the isolated subnets, and the security groups of the
+ * the RDS and ElastiCache subnet groups over the isolated subnets, the database's parameter group
+ * (the primary's settings), and the security groups of the
  * database, the cache and the app's tasks. The database admits the app on 5432 and the cache on
  * 6379, nothing else; the app's group lets out only HTTPS and those two paths. The failover
  * restores the database by API into these (it has no template to put them in) and deploys the
@@ -30,6 +35,8 @@ export interface DataPlaceholdersProps {
 export class DataPlaceholders extends Construct {
   readonly databaseSubnetGroup: rds.CfnDBSubnetGroup;
   readonly cacheSubnetGroup: elasticache.CfnSubnetGroup;
+  /** The primary's database settings, for the instance the failover restores (a restore takes a group that exists). */
+  readonly databaseParameterGroup: rds.ParameterGroup;
   readonly databaseSecurityGroup: ec2.SecurityGroup;
   readonly cacheSecurityGroup: ec2.SecurityGroup;
   /** The app's tasks (web, worker, release tasks) in the DR region. */
@@ -44,6 +51,12 @@ export class DataPlaceholders extends Construct {
       dbSubnetGroupName: props.databaseSubnetGroupName,
       dbSubnetGroupDescription: 'Isolated subnets the database is restored into in the DR region',
       subnetIds: isolated,
+    });
+    const [major] = props.engineVersion.split('.');
+    this.databaseParameterGroup = new rds.ParameterGroup(this, 'DatabaseParameters', {
+      engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.of(props.engineVersion, major) }),
+      description: `PostgreSQL ${major} settings of the database restored in the DR region`,
+      parameters: databaseParameters(props.maxConnections),
     });
     this.cacheSubnetGroup = new elasticache.CfnSubnetGroup(this, 'CacheSubnets', {
       cacheSubnetGroupName: props.cacheSubnetGroupName,

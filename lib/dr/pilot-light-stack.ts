@@ -4,6 +4,7 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import type { Construct } from 'constructs';
 import { LoadBalancer } from '../app/load-balancer';
 import type { StageConfig } from '../config';
+import { rdsMaxConnections } from '../config/instance-class';
 import { Network } from '../network/network';
 import { accessLogBucket } from '../shared/access-log-bucket';
 import { LogsKey } from '../shared/logs-key';
@@ -72,7 +73,13 @@ export class PilotLightStack extends StageStack {
       removalPolicy,
     }).vpc;
 
-    this.data = new DataPlaceholders(this, 'Data', { vpc: this.vpc, databaseSubnetGroupName: names.databaseSubnetGroup, cacheSubnetGroupName: names.cacheSubnetGroup });
+    this.data = new DataPlaceholders(this, 'Data', {
+      vpc: this.vpc,
+      databaseSubnetGroupName: names.databaseSubnetGroup,
+      cacheSubnetGroupName: names.cacheSubnetGroup,
+      engineVersion: this.config.database.engineVersion,
+      maxConnections: rdsMaxConnections(this.config.database.instanceClass),
+    });
 
     // The load balancer writes its access logs into a bucket of its own region, as the primary's do.
     const accessLogs = accessLogBucket(this, 'AccessLogs', { expirationDays: uploads.accessLogExpirationDays, removalPolicy, of: 'the DR load balancer' });
@@ -106,6 +113,7 @@ export class PilotLightStack extends StageStack {
     const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
     output('VpcId', this.vpc.vpcId, 'The DR VPC');
     output('DatabaseSubnetGroupName', this.data.databaseSubnetGroup.ref, 'RDS subnet group the database is restored into');
+    output('DatabaseParameterGroupName', this.data.databaseParameterGroup.bindToInstance({}).parameterGroupName, "The primary's database settings, for the restored instance");
     output('DatabaseSecurityGroupId', this.data.databaseSecurityGroup.securityGroupId, 'Security group of the restored database');
     output('CacheSubnetGroupName', this.data.cacheSubnetGroup.ref, 'ElastiCache subnet group of the DR cache');
     output('CacheSecurityGroupId', this.data.cacheSecurityGroup.securityGroupId, 'Security group of the DR cache');

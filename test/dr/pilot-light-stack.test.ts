@@ -224,6 +224,7 @@ describe.each(withPilotLight)('%s pilot light', (name) => {
     expect(Object.fromEntries(own.map(([key, output]) => [key, output.Value]))).toEqual({
       VpcId: ref('AWS::EC2::VPC'),
       DatabaseSubnetGroupName: ref('AWS::RDS::DBSubnetGroup'),
+      DatabaseParameterGroupName: ref('AWS::RDS::DBParameterGroup'),
       DatabaseSecurityGroupId: groupId('DataDatabaseSecurityGroup'),
       CacheSubnetGroupName: ref('AWS::ElastiCache::SubnetGroup'),
       CacheSecurityGroupId: groupId('DataCacheSecurityGroup'),
@@ -233,6 +234,14 @@ describe.each(withPilotLight)('%s pilot light', (name) => {
       LoadBalancerSecurityGroupId: groupId('LoadBalancerSecurityGroup'),
       HttpsListenerArn: ref('AWS::ElasticLoadBalancingV2::Listener'),
     });
+  });
+
+  test("the database restored there gets the primary's settings: the same parameter group family and parameters", () => {
+    const dr = only(pilotLight(name), 'AWS::RDS::DBParameterGroup').resource.Properties;
+    const primary = only(synthesized[name].data, 'AWS::RDS::DBParameterGroup').resource.Properties;
+    expect(dr.Family).toBe(primary.Family);
+    expect(dr.Parameters).toEqual(primary.Parameters);
+    expect(dr.Parameters['rds.force_ssl']).toBe('1');
   });
 
   test('logical ids of its stateful resources are frozen', () => {
