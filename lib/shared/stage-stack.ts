@@ -10,7 +10,8 @@ export interface StageStackProps extends StackProps {
   readonly config: StageConfig;
   /**
    * Values to write instead of reading them from another stack (`-c pinnedReads`), by
-   * `<stack>/<output>`: what the failover passes while the primary region is lost.
+   * `<stack>/<output>`: what a deploy passes while the primary region is lost. Only stacks outside
+   * the primary region take them.
    * @default every read resolved by CloudFormation
    */
   readonly pinnedReads?: ReadonlyMap<string, string>;
@@ -55,7 +56,9 @@ export abstract class StageStack extends Stack {
       }
       if (Object.keys(outputs).length > 0) template.Outputs = outputs;
     }
-    return markCrossStackReads(this, template, this.pinnedReads);
+    // Only these stacks take pins: one in the primary region deploys while that region answers,
+    // and a pinned value there would stop following its producer.
+    return markCrossStackReads(this, template, this.region !== this.config.region ? this.pinnedReads : undefined);
   }
 
   override get availabilityZones(): string[] {

@@ -7,7 +7,7 @@ import { pilotLightNames } from '../../lib/dr/pilot-light-names';
 import { drNatGateways } from '../../lib/dr/pilot-light-stack';
 import { crossStackReads, readKey } from '../../lib/shared/cross-stack-reads';
 import { PRIMARY_READ_PREFIX } from '../../lib/shared/stage-stack';
-import { ownStacks, stackOutput } from '../support/synth';
+import { ownStacks, stackOutput, synthStage } from '../support/synth';
 import { type Json, only, resources, stageTemplates } from '../support/template';
 
 const withPilotLight = STAGE_NAMES.filter((n) => parseStageConfig(STAGES[n]).dr.pilotLight);
@@ -286,6 +286,23 @@ describe.each(withPilotLight)('%s deploys outside its primary region while that 
     }
     // The stacks in the primary region deploy only while it answers: they keep nothing.
     for (const t of [synthesized[name].app, synthesized[name].data, synthesized[name].ops]) expect(kept(t)).toEqual([]);
+  });
+
+  test('pinned with what they kept, neither reads the primary region any more, and nothing else changes', () => {
+    const pins = Object.fromEntries([pilotLight(name), synthesized[name].edge!].flatMap((t) => kept(t).map(([key]) => [key, `pinned:${key}`])));
+    const pinned = synthStage(name, { pinnedReads: JSON.stringify(pins) });
+    for (const [before, after] of [
+      [pilotLight(name), pinned.pilotLight!],
+      [synthesized[name].edge!, pinned.edge!],
+    ]) {
+      expect(primaryReads(after)).toEqual([]);
+      // Each read became its pinned value, in place: the template is the same with the values written in.
+      const written = JSON.stringify(after.toJSON().Resources);
+      for (const key of primaryReads(before)) expect(written).toContain(`"pinned:${key}"`);
+      expect(Object.keys(after.toJSON().Resources)).toEqual(Object.keys(before.toJSON().Resources));
+    }
+    // The stacks in the primary region are not touched: they deploy only while it answers.
+    expect(pinned.app.toJSON()).toEqual(synthesized[name].app.toJSON());
   });
 });
 
