@@ -4,15 +4,17 @@
  * registry, tagged as a release there; the SES identity of the stage's zone verified there (SES
  * identities, and production access, are per region: preflight.ts runs the account's SES check
  * for the DR region too); and the subnet groups a restored database and cache go into
- * (lib/dr/pilot-light-names.ts). The CDK bootstrap of the DR region is the bootstrap check's: a
+ * (lib/dr/pilot-light-names.ts); and the RPO: the database's automated backups replicated there,
+ * restorable to within DR_RPO_MINUTES of now. The CDK bootstrap of the DR region is the bootstrap check's: a
  * pilot light needs `backup.drCopies`, so the DR region is among the stage's deploy regions.
  */
 import { DescribeRepositoriesCommand } from '@aws-sdk/client-ecr';
 import { DescribeCacheSubnetGroupsCommand } from '@aws-sdk/client-elasticache';
-import { DescribeDBSubnetGroupsCommand } from '@aws-sdk/client-rds';
+import { DescribeDBInstanceAutomatedBackupsCommand, DescribeDBInstancesCommand, DescribeDBSubnetGroupsCommand } from '@aws-sdk/client-rds';
 import { GetEmailIdentityCommand } from '@aws-sdk/client-sesv2';
 import type { StageConfig } from '../../lib/config';
 import { pilotLightNames } from '../../lib/dr/pilot-light-names';
+import { stageResourceName } from '../../lib/shared/naming';
 import type { Check, PreflightClients, PreflightOptions } from './preflight';
 import { runCheck } from './preflight-check';
 import { drImagesCommand, findImage, releaseTagCommand } from './release-tags';
@@ -29,6 +31,7 @@ export function pilotLightChecks(config: StageConfig, clients: PreflightClients,
     runCheck(`image ${region}`, () => drImageCheck(config, clients, options)),
     ...(config.domain ? [runCheck(`ses identity ${region}`, () => sesIdentityCheck(config, clients))] : []),
     runCheck(`subnet groups ${region}`, () => subnetGroupsCheck(config, clients)),
+    runCheck(`database backups ${region}`, () => drBackupsCheck(config, clients, options)),
   ]);
 }
 
@@ -130,4 +133,53 @@ export async function subnetGroupsCheck(config: StageConfig, clients: PreflightC
   const missing = [...(database ? [] : [`the database subnet group ${names.databaseSubnetGroup}`]), ...(cache ? [] : [`the cache subnet group ${names.cacheSubnetGroup}`])];
   if (missing.length === 0) return { status: 'ok', detail: `${names.databaseSubnetGroup} (RDS) and ${names.cacheSubnetGroup} (ElastiCache) are in ${region}` };
   return { status: 'missing', detail: `${region} lacks ${missing.join(' and ')}: a restored database or a new cache would have nowhere to go`, fix: deployPilotLight(config) };
+}
+
+/** The most data a region loss may cost: how far behind now the DR region's restorable time may be. */
+export const DR_RPO_MINUTES = 15;
+
+/**
+ * The stage database's automated backups replicated to the DR region (the data stack turns the
+ * replication on, `backup.automatedBackupReplicationDays`), restorable there to within
+ * DR_RPO_MINUTES of now: what a failover restores from. A stage whose database does not exist yet
+ * has nothing to replicate.
+ */
+export async function drBackupsCheck(config: StageConfig, clients: PreflightClients, options: PreflightOptions): Promise<Omit<Check, 'name'>> {
+  const id = stageResourceName(config.name);
+  const region = config.drRegion;
+  const primary = await clients
+    .rds(config.region)
+    .send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))
+    .then(
+      (found) => found.DBInstances?.[0],
+      (error: unknown) => {
+        if (named(error, 'DBInstanceNotFound')) return undefined;
+        throw error;
+      },
+    );
+  if (!primary) return { status: 'ok', detail: `no ${id} database in ${config.region} yet: nothing to replicate to ${region}` };
+  const turnOn = `deploy '${config.name}/Data' with backup.automatedBackupReplicationDays above 0 (it turns the replication on), or: aws rds start-db-instance-automated-backups-replication --region ${region} --source-db-instance-arn ${primary.DBInstanceArn} --kms-key-id <BackupKeyArn output of ${config.name}-Dr> --backup-retention-period ${Math.max(config.backup.automatedBackupReplicationDays, 1)}`;
+  // In the destination region a replica is found by the source's resource id, not its name.
+  const replicas = (await clients.rds(region).send(new DescribeDBInstanceAutomatedBackupsCommand({ DbiResourceId: primary.DbiResourceId }))).DBInstanceAutomatedBackups ?? [];
+  const latest = replicas
+    .map((b) => b.RestoreWindow?.LatestTime?.getTime())
+    .filter((t): t is number => t !== undefined)
+    .sort((a, b) => b - a)[0];
+  if (latest === undefined) {
+    return {
+      status: 'missing',
+      detail: `${id}'s automated backups are not replicated to ${region}: after a region loss the newest copy there is the daily backup vault's (up to a day of data lost, not ${DR_RPO_MINUTES} minutes)`,
+      fix: turnOn,
+    };
+  }
+  const behind = Math.floor((options.now().getTime() - latest) / 60_000);
+  const when = new Date(latest).toISOString();
+  if (behind > DR_RPO_MINUTES) {
+    return {
+      status: 'missing',
+      detail: `${id} is restorable in ${region} to ${when} only, ${behind} minutes ago: beyond the ${DR_RPO_MINUTES}-minute RPO`,
+      fix: `look at the replication (RDS console, ${region}, Automated backups, Replicated backups: its status and the source's), and if it stopped: ${turnOn}`,
+    };
+  }
+  return { status: 'ok', detail: `${id} is restorable in ${region} to ${when} (${behind} minutes ago, within the ${DR_RPO_MINUTES}-minute RPO)` };
 }

@@ -19,7 +19,15 @@ import { CreateClusterCommand, CreateServiceCommand, ECSClient, RegisterTaskDefi
 import { CreateCacheSubnetGroupCommand, ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { GuardDutyClient } from '@aws-sdk/client-guardduty';
 import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
-import { CreateDBInstanceCommand, CreateDBSubnetGroupCommand, DescribeAccountAttributesCommand, ModifyDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
+import {
+  CreateDBInstanceCommand,
+  CreateDBSubnetGroupCommand,
+  DescribeAccountAttributesCommand,
+  type DescribeDBInstanceAutomatedBackupsCommand,
+  DescribeDBInstancesCommand,
+  ModifyDBInstanceCommand,
+  RDSClient,
+} from '@aws-sdk/client-rds';
 import { CreateHostedZoneCommand, GetHostedZoneCommand, ListHostedZonesByNameCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { SecurityHubClient } from '@aws-sdk/client-securityhub';
 import { GetServiceQuotaCommand, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
@@ -36,7 +44,7 @@ import { releaseTag } from '../../lib/registry/release-tag';
 import { formatPreflight, type PreflightClients, type PreflightOptions, preflight } from '../../scripts/lib/preflight';
 import { defaultClients } from '../../scripts/lib/preflight-clients';
 import { edgeChecks, SESSION_PREFERENCES } from '../../scripts/lib/preflight-edge';
-import { drImageCheck, pilotLightChecks, sesIdentityCheck } from '../../scripts/lib/preflight-pilot-light';
+import { drBackupsCheck, drImageCheck, pilotLightChecks, sesIdentityCheck } from '../../scripts/lib/preflight-pilot-light';
 import { engineCheck } from '../../scripts/lib/preflight-release';
 import { tagRelease } from '../../scripts/lib/release-tags';
 import { main, parseArgs } from '../../scripts/preflight';
@@ -222,6 +230,8 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
       ['image eu-central-1', 'ok'],
       ['ses identity eu-central-1', 'ok'],
       ['subnet groups eu-central-1', 'ok'],
+      // No staging database in this account yet: nothing to replicate.
+      ['database backups eu-central-1', 'ok'],
       ['database engine', 'ok'],
       ['snapshot quota eu-west-1', 'ok'],
       ['snapshot quota eu-central-1', 'ok'],
@@ -453,6 +463,50 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
     });
     expect(await at({ 'staging.database.engineVersion': '16.13', 'staging.database.allowMajorVersionUpgrade': 'true' })).toMatchObject({ status: 'missing' });
     expect(await at({ 'staging.database.engineVersion': '17.6' })).toEqual({ status: 'ok', detail: 'webapp-staging runs PostgreSQL 17.6, as configured' });
+  });
+
+  test("the RPO: the database's automated backups replicated to the DR region, restorable to within 15 minutes of now", async () => {
+    // The engine test above left webapp-staging in sa-east-1 (moto). moto neither replicates
+    // automated backups across regions nor gives a restore window: the DR region's answer is a stub.
+    const config = staging({ 'staging.region': 'sa-east-1' });
+    const primary = (await new RDSClient(moto.clientConfig('sa-east-1')).send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'webapp-staging' }))).DBInstances![0];
+    const asked: unknown[] = [];
+    const withReplicas = (latest?: Date) => ({
+      ...clients('sa-east-1'),
+      rds: (region: string) =>
+        (region === 'sa-east-1'
+          ? new RDSClient(moto.clientConfig(region))
+          : {
+              send: async (command: DescribeDBInstanceAutomatedBackupsCommand) => {
+                asked.push(command.input);
+                return {
+                  DBInstanceAutomatedBackups: latest
+                    ? [{ Status: 'replicating', RestoreWindow: { EarliestTime: new Date(Date.parse('2026-11-24T08:00:00Z')), LatestTime: latest } }]
+                    : [],
+                };
+              },
+            }) as never,
+    });
+    const check = async (latest?: Date) => ({ name: 'database backups eu-central-1', ...(await drBackupsCheck(config, withReplicas(latest), options())) });
+    // clock: 2026-12-01T08:00:00Z
+    expect(await check(new Date('2026-12-01T07:55:00Z'))).toEqual({
+      name: 'database backups eu-central-1',
+      status: 'ok',
+      detail: 'webapp-staging is restorable in eu-central-1 to 2026-12-01T07:55:00.000Z (5 minutes ago, within the 15-minute RPO)',
+    });
+    expect(asked).toEqual([{ DbiResourceId: primary.DbiResourceId }]);
+    expect(await check(new Date('2026-12-01T07:44:00Z'))).toMatchObject({
+      status: 'missing',
+      detail: 'webapp-staging is restorable in eu-central-1 to 2026-12-01T07:44:00.000Z only, 16 minutes ago: beyond the 15-minute RPO',
+      fix: expect.stringMatching(/^look at the replication \(RDS console, eu-central-1, Automated backups, Replicated backups/),
+    });
+    expect(await check(undefined)).toEqual({
+      name: 'database backups eu-central-1',
+      status: 'missing',
+      detail:
+        "webapp-staging's automated backups are not replicated to eu-central-1: after a region loss the newest copy there is the daily backup vault's (up to a day of data lost, not 15 minutes)",
+      fix: `deploy 'staging/Data' with backup.automatedBackupReplicationDays above 0 (it turns the replication on), or: aws rds start-db-instance-automated-backups-replication --region eu-central-1 --source-db-instance-arn ${primary.DBInstanceArn} --kms-key-id <BackupKeyArn output of staging-Dr> --backup-retention-period 7`,
+    });
   });
 
   test('an image that is not in the stage registry: not ready, and how to check the replication', async () => {
@@ -805,15 +859,15 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
     const result = await preflight(config, clients(), options({ image: 'v9.9.9' }));
     expect(result.exitCode).toBe(1);
     const text = formatPreflight(config, result).split('\n');
-    // Names padded to the longest, "config recorder eu-central-1".
-    expect(text).toContain(`  MISSING  image                         v9.9.9 is not in ${ACCOUNT}/eu-west-1 webapp`);
-    expect(text[text.indexOf(`  MISSING  image                         v9.9.9 is not in ${ACCOUNT}/eu-west-1 webapp`) + 1]).toMatch(
-      /^ {9} {2} {28} {2}fix: CI pushes to 222222222222\/eu-west-1/,
+    // Names padded to the longest, "database backups eu-central-1".
+    expect(text).toContain(`  MISSING  image                          v9.9.9 is not in ${ACCOUNT}/eu-west-1 webapp`);
+    expect(text[text.indexOf(`  MISSING  image                          v9.9.9 is not in ${ACCOUNT}/eu-west-1 webapp`) + 1]).toMatch(
+      /^ {9} {2} {29} {2}fix: CI pushes to 222222222222\/eu-west-1/,
     );
-    expect(text).toContain('  ERROR    ses                           could not check: AccessDeniedException: not authorized to perform ses:GetAccount');
+    expect(text).toContain('  ERROR    ses                            could not check: AccessDeniedException: not authorized to perform ses:GetAccount');
     // The image is missing from the pilot light's registry too (staging keeps one), with its own fix.
     expect(text).toContain(
-      `  MISSING  image eu-central-1            v9.9.9 is not in the staging registry (see the image check), so its digest cannot be looked up in ${ACCOUNT}/eu-central-1 webapp`,
+      `  MISSING  image eu-central-1             v9.9.9 is not in the staging registry (see the image check), so its digest cannot be looked up in ${ACCOUNT}/eu-central-1 webapp`,
     );
     expect(text.filter((l) => l.includes('fix:'))).toHaveLength(2);
     expect(text.at(-1)).toBe('NOT READY: 2 thing(s) missing, 1 could not be checked. Fix them and run preflight again.');
@@ -834,7 +888,9 @@ describe('preflight against moto (with mocks where moto has no stand-in)', () =>
 
 describe('the pilot light: what the DR region must hold before a disaster (staging and prod keep one)', () => {
   const pilotChecks = (result: Awaited<ReturnType<typeof preflight>>, region: string) =>
-    result.checks.filter((c) => [`bootstrap ${region}`, `ses ${region}`, `image ${region}`, `ses identity ${region}`, `subnet groups ${region}`].includes(c.name));
+    result.checks.filter((c) =>
+      [`bootstrap ${region}`, `ses ${region}`, `image ${region}`, `ses identity ${region}`, `subnet groups ${region}`, `database backups ${region}`].includes(c.name),
+    );
 
   test('a DR region where nothing is deployed yet: each check says what to deploy or run there, the CDK bootstrap first', async () => {
     // A region of this test's own, with nothing in it (the bootstrap test above removes its parameter after it).
@@ -872,6 +928,7 @@ describe('the pilot light: what the DR region must hold before a disaster (stagi
         detail: `${region} lacks the database subnet group ${names.databaseSubnetGroup} and the cache subnet group ${names.cacheSubnetGroup}: a restored database or a new cache would have nowhere to go`,
         fix: `deploy 'staging/PilotLight' (the staging-PilotLight stack, in ${region})`,
       },
+      { name: `database backups ${region}`, status: 'ok', detail: `no webapp-staging database in eu-west-1 yet: nothing to replicate to ${region}` },
     ]);
     // SES's sandbox in the DR region blocks a stage that requires production access (prod), as in its own region.
     const strict = await preflight(staging({ 'staging.drRegion': region, 'staging.email.requireProductionAccess': 'true' }), clients('eu-west-1', region), options());
