@@ -5,10 +5,10 @@
  * identities, and production access, are per region: preflight.ts runs the account's SES check
  * for the DR region too); and the subnet groups a restored database and cache go into
  * (lib/dr/pilot-light-names.ts); and the RPO: the database's automated backups replicated there,
- * restorable to within DR_RPO_MINUTES of now. The CDK bootstrap of the DR region is the bootstrap check's: a
- * pilot light needs `backup.drCopies`, so the DR region is among the stage's deploy regions.
+ * restorable to within DR_RPO_MINUTES of now. The CDK bootstrap of the DR region is the bootstrap
+ * check's: a pilot light needs `backup.drCopies`, so the DR region is among the stage's deploy
+ * regions.
  */
-import { DescribeRepositoriesCommand } from '@aws-sdk/client-ecr';
 import { DescribeCacheSubnetGroupsCommand } from '@aws-sdk/client-elasticache';
 import { DescribeDBInstanceAutomatedBackupsCommand, DescribeDBInstancesCommand, DescribeDBSubnetGroupsCommand } from '@aws-sdk/client-rds';
 import { GetEmailIdentityCommand } from '@aws-sdk/client-sesv2';
@@ -16,10 +16,9 @@ import type { StageConfig } from '../../lib/config';
 import { pilotLightNames } from '../../lib/dr/pilot-light-names';
 import { stageResourceName } from '../../lib/shared/naming';
 import type { Check, PreflightClients, PreflightOptions } from './preflight';
-import { runCheck } from './preflight-check';
+import { named, runCheck, unlessNotFound } from './preflight-check';
+import { repositoryExists } from './preflight-release';
 import { drImagesCommand, findImage, releaseTagCommand } from './release-tags';
-
-const named = (error: unknown, ...names: string[]) => names.some((n) => (error as { name?: string }).name?.startsWith(n));
 
 /** The deploy of the pilot light, as `cdk deploy` names its stack. */
 const deployPilotLight = (config: StageConfig) => `deploy '${config.name}/PilotLight' (the ${pilotLightNames(config.name).stackName} stack, in ${config.drRegion})`;
@@ -68,13 +67,7 @@ export async function drImageCheck(config: StageConfig, clients: PreflightClient
     };
   }
   // A registry stack not deployed yet: no copy can go there.
-  const exists = await clients.drEcr.send(new DescribeRepositoriesCommand({ repositoryNames: [repositoryName] })).then(
-    () => true,
-    (error: unknown) => {
-      if (named(error, 'RepositoryNotFound')) return false;
-      throw error;
-    },
-  );
+  const exists = await repositoryExists(clients.drEcr, repositoryName);
   if (!exists) {
     return {
       status: 'missing',
@@ -118,18 +111,12 @@ export async function sesIdentityCheck(config: StageConfig, clients: PreflightCl
 export async function subnetGroupsCheck(config: StageConfig, clients: PreflightClients): Promise<Omit<Check, 'name'>> {
   const region = config.drRegion;
   const names = pilotLightNames(config.name);
-  const exists = (send: () => Promise<unknown>, notFound: string) =>
-    send().then(
-      () => true,
-      (error: unknown) => {
-        if (named(error, notFound)) return false;
-        throw error;
-      },
-    );
-  const [database, cache] = await Promise.all([
-    exists(() => clients.rds(region).send(new DescribeDBSubnetGroupsCommand({ DBSubnetGroupName: names.databaseSubnetGroup })), 'DBSubnetGroupNotFound'),
-    exists(() => clients.elasticache(region).send(new DescribeCacheSubnetGroupsCommand({ CacheSubnetGroupName: names.cacheSubnetGroup })), 'CacheSubnetGroupNotFound'),
-  ]);
+  const [database, cache] = (
+    await Promise.all([
+      unlessNotFound(clients.rds(region).send(new DescribeDBSubnetGroupsCommand({ DBSubnetGroupName: names.databaseSubnetGroup })), 'DBSubnetGroupNotFound'),
+      unlessNotFound(clients.elasticache(region).send(new DescribeCacheSubnetGroupsCommand({ CacheSubnetGroupName: names.cacheSubnetGroup })), 'CacheSubnetGroupNotFound'),
+    ])
+  ).map((found) => found !== undefined);
   const missing = [...(database ? [] : [`the database subnet group ${names.databaseSubnetGroup}`]), ...(cache ? [] : [`the cache subnet group ${names.cacheSubnetGroup}`])];
   if (missing.length === 0) return { status: 'ok', detail: `${names.databaseSubnetGroup} (RDS) and ${names.cacheSubnetGroup} (ElastiCache) are in ${region}` };
   return { status: 'missing', detail: `${region} lacks ${missing.join(' and ')}: a restored database or a new cache would have nowhere to go`, fix: deployPilotLight(config) };
@@ -147,16 +134,7 @@ export const DR_RPO_MINUTES = 15;
 export async function drBackupsCheck(config: StageConfig, clients: PreflightClients, options: PreflightOptions): Promise<Omit<Check, 'name'>> {
   const id = stageResourceName(config.name);
   const region = config.drRegion;
-  const primary = await clients
-    .rds(config.region)
-    .send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))
-    .then(
-      (found) => found.DBInstances?.[0],
-      (error: unknown) => {
-        if (named(error, 'DBInstanceNotFound')) return undefined;
-        throw error;
-      },
-    );
+  const primary = (await unlessNotFound(clients.rds(config.region).send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id })), 'DBInstanceNotFound'))?.DBInstances?.[0];
   if (!primary) return { status: 'ok', detail: `no ${id} database in ${config.region} yet: nothing to replicate to ${region}` };
   const turnOn = `deploy '${config.name}/Data' with backup.automatedBackupReplicationDays above 0 (it turns the replication on), or: aws rds start-db-instance-automated-backups-replication --region ${region} --source-db-instance-arn ${primary.DBInstanceArn} --kms-key-id <BackupKeyArn output of ${config.name}-Dr> --backup-retention-period ${Math.max(config.backup.automatedBackupReplicationDays, 1)}`;
   // In the destination region a replica is found by the source's resource id, not its name.

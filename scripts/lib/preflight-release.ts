@@ -11,10 +11,9 @@ import { engineChange, engineChangeProblem, MAJOR_UPGRADE_RUNBOOK } from '../../
 import { natImage } from '../../lib/network/nat-instances';
 import { stageResourceName } from '../../lib/shared/naming';
 import type { Check, PreflightClients, PreflightOptions } from './preflight';
+import { named, unlessNotFound } from './preflight-check';
 import { imageRef, runningRelease } from './release';
 import { findImage, releaseTagCommand } from './release-tags';
-
-const named = (error: unknown, ...names: string[]) => names.some((n) => (error as { name?: string }).name?.startsWith(n));
 
 export async function imageCheck(config: StageConfig, clients: PreflightClients, options: PreflightOptions): Promise<Omit<Check, 'name'>> {
   const image = options.image ?? config.image.tag;
@@ -33,7 +32,7 @@ export async function imageCheck(config: StageConfig, clients: PreflightClients,
     } catch (error) {
       if (!named(error, 'RepositoryNotFound')) throw error;
     }
-    if (!(await repositoryExists(clients, config))) {
+    if (!(await repositoryExists(clients.ecr, config.image.repositoryName))) {
       return {
         status: 'missing',
         detail: `${where}: the repository does not exist`,
@@ -54,14 +53,9 @@ export async function imageCheck(config: StageConfig, clients: PreflightClients,
   };
 }
 
-async function repositoryExists(clients: PreflightClients, config: StageConfig): Promise<boolean> {
-  try {
-    await clients.ecr.send(new DescribeRepositoriesCommand({ repositoryNames: [config.image.repositoryName] }));
-    return true;
-  } catch (error) {
-    if (named(error, 'RepositoryNotFound')) return false;
-    throw error;
-  }
+/** Whether the registry `ecr` reaches holds the repository (a registry stack not deployed yet does not). */
+export async function repositoryExists(ecr: PreflightClients['ecr'], repositoryName: string): Promise<boolean> {
+  return (await unlessNotFound(ecr.send(new DescribeRepositoriesCommand({ repositoryNames: [repositoryName] })), 'RepositoryNotFound')) !== undefined;
 }
 
 /**

@@ -12,7 +12,7 @@ import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
 import { BOOTSTRAP_QUALIFIER } from '../../lib/ci/ci-access-stack';
 import { deployRegions, SNAPSHOT_HEADROOM, type StageConfig, stageRegions } from '../../lib/config';
 import { type BaselineClients, baselineChecks } from './preflight-baseline';
-import { couldNotCheck, runCheck } from './preflight-check';
+import { couldNotCheck, named, runCheck } from './preflight-check';
 import { type EdgeOptions, edgeChecks } from './preflight-edge';
 import { pilotLightChecks } from './preflight-pilot-light';
 import { engineCheck, imageCheck, natImageCheck, runningReleaseCheck } from './preflight-release';
@@ -80,9 +80,6 @@ export interface PreflightResult {
   /** 0 ready, 1 not ready (something is missing), 2 could not check (and nothing found missing). */
   readonly exitCode: 0 | 1 | 2;
 }
-
-/** Not-found style answers that mean "missing", not "could not check". */
-const named = (error: unknown, ...names: string[]) => names.some((n) => (error as { name?: string }).name?.startsWith(n));
 
 /**
  * Checks that the stage account is ready for a deploy of `config` and says what to do where it is
