@@ -5,7 +5,7 @@
  * the same clients and runner. Every function takes its SDK clients, so the tests run them against moto.
  */
 import { spawnSync } from 'node:child_process';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { STSClient } from '@aws-sdk/client-sts';
@@ -13,7 +13,7 @@ import { loadStages, type StageConfig, type StageName } from '../../lib/config';
 import { PRIMARY_READ_PREFIX } from '../../lib/shared/stage-stack';
 import { assemblyImage, readAssembly, stageTarget, UsageError } from './assembly';
 import { accountProblem } from './credentials';
-import { type DeployPlan, imageRef, operatorConfig, runningRelease, type StackPlace, type StageStack, stackPlaces } from './release';
+import { type DeployPlan, imageRef, operatorConfig, runningRelease, type StackPlace, type StageStack, stackOutputs, stackPlaces } from './release';
 import { findImage, unreleased } from './release-tags';
 
 export interface DeployArgs {
@@ -110,25 +110,18 @@ async function primaryLostPlan(args: DeployArgs, config: StageConfig, clientsFor
   const places = stackPlaces(config);
   const chosen = places.filter((p) => args.only?.some((o) => p.stackName === `${args.stage}-${o}`));
   const inPrimary = chosen.filter((p) => p.region === config.region);
-  const outside = places.filter((p) => p.region !== config.region).map((p) => p.stackName.slice(args.stage.length + 1));
+  const outside = places.filter((p) => p.region !== config.region);
   if (chosen.length === 0 || inPrimary.length > 0) {
     throw new UsageError(
-      `with the primary region (${config.region}) lost, only stacks outside it can deploy${inPrimary.length > 0 ? `, not ${inPrimary.map((p) => p.stackName).join(', ')}` : ''}: name them with --only (${outside.join(', ')}).`,
+      `with the primary region (${config.region}) lost, only stacks outside it can deploy${inPrimary.length > 0 ? `, not ${inPrimary.map((p) => p.stackName).join(', ')}` : ''}: name them with --only (${outside.map((p) => p.stackName.slice(args.stage.length + 1)).join(', ')}).`,
     );
   }
   const problem = await accountProblem(clientsFor(config.drRegion).sts, config.account, args.stage);
   if (problem) throw new UsageError(problem);
   const pins: Record<string, string> = {};
-  for (const place of places.filter((p) => p.region !== config.region)) {
-    let outputs: { Description?: string; OutputValue?: string }[] = [];
-    try {
-      const found = await clientsFor(place.region).cfn.send(new DescribeStacksCommand({ StackName: place.stackName }));
-      outputs = found.Stacks?.[0]?.Outputs ?? [];
-    } catch (error) {
-      // A stack never deployed has nothing to pin; anything else (no access, throttling) stops the plan.
-      if (!/does not exist/.test(String((error as Error).message))) throw error;
-    }
-    for (const output of outputs) {
+  for (const place of outside) {
+    // A stack never deployed has nothing to pin; anything else (no access, throttling) stops the plan.
+    for (const output of (await stackOutputs(clientsFor(place.region).cfn, place.stackName)) ?? []) {
       if (output.Description?.startsWith(PRIMARY_READ_PREFIX) && output.OutputValue) pins[output.Description.slice(PRIMARY_READ_PREFIX.length)] = output.OutputValue;
     }
   }

@@ -5,7 +5,7 @@
  * point-in-time restore covers the last minutes, and the `cdk deploy` command a plan comes to.
  * Every function takes its SDK clients, so the tests run them against moto.
  */
-import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { type CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand, type ECSClient } from '@aws-sdk/client-ecs';
 import { type DBSnapshot, DescribeDBInstancesCommand, DescribeDBSnapshotsCommand, type RDSClient } from '@aws-sdk/client-rds';
 import { TAGS, TOOL_TAG } from '../../lambda/pre-deploy-snapshot/snapshot';
@@ -49,15 +49,21 @@ export function checkImageRef(ref: string): string {
   throw new UsageError(`--image takes a tag (v1.4.2) or a digest (sha256: and 64 hex digits), not "${ref}".`);
 }
 
-/** The outputs of the stage's App stack, or undefined when the stack does not exist. */
-export async function appOutputs(cfn: Pick<CloudFormationClient, 'send'>, stage: StageName): Promise<Record<string, string> | undefined> {
+/** A stack's outputs as CloudFormation describes them, or undefined when the stack does not exist. */
+export async function stackOutputs(cfn: Pick<CloudFormationClient, 'send'>, stackName: string): Promise<Output[] | undefined> {
   try {
-    const out = await cfn.send(new DescribeStacksCommand({ StackName: `${stage}-App` }));
-    return Object.fromEntries((out.Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
+    const out = await cfn.send(new DescribeStacksCommand({ StackName: stackName }));
+    return out.Stacks?.[0]?.Outputs ?? [];
   } catch (error) {
     if ((error as Error).name === 'ValidationError' && /does not exist/.test((error as Error).message)) return undefined;
     throw error;
   }
+}
+
+/** The outputs of the stage's App stack by key, or undefined when the stack does not exist. */
+export async function appOutputs(cfn: Pick<CloudFormationClient, 'send'>, stage: StageName): Promise<Record<string, string> | undefined> {
+  const outputs = await stackOutputs(cfn, `${stage}-App`);
+  return outputs && Object.fromEntries(outputs.map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
 }
 
 export interface RunningRelease {
