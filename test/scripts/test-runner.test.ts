@@ -30,6 +30,20 @@ async function collect(checks: readonly Step[], tests: Step): Promise<{ code: nu
   return { code, stderr };
 }
 
+/**
+ * A suite standing in for vitest: it starts a server of its own (as vitest starts moto), writes
+ * its pid and the server's into `pids`, and runs on until stopped.
+ */
+function suiteWithServer() {
+  const pids = join(mkdtempSync(join(tmpdir(), 'test-runner-')), 'pids');
+  const tests = node(
+    'tests',
+    `const { spawn } = require('node:child_process'); const s = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+     require('node:fs').writeFileSync(${JSON.stringify(pids)}, process.pid + ' ' + s.pid); setInterval(() => {}, 1000);`,
+  );
+  return { tests, pids };
+}
+
 describe('npm test (scripts/test.ts)', () => {
   test('runs the type check and the lint beside vitest, with the arguments given passed to vitest', () => {
     expect(CHECKS.map((c) => [c.command.split('/').pop(), ...c.args])).toEqual([
@@ -51,14 +65,7 @@ describe('npm test (scripts/test.ts)', () => {
   });
 
   test('a failed check stops the suite and everything it started, prints what the check found, and exits 1', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'test-runner-'));
-    const pids = join(dir, 'pids');
-    // The suite stands in for vitest: it starts a server of its own (as vitest starts moto) and runs on.
-    const tests = node(
-      'tests',
-      `const { spawn } = require('node:child_process'); const s = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-       require('node:fs').writeFileSync(${JSON.stringify(pids)}, process.pid + ' ' + s.pid); setInterval(() => {}, 1000);`,
-    );
+    const { tests, pids } = suiteWithServer();
     const failing = node('type check', `setTimeout(() => { console.log("lib/app.ts(3,1): error TS2304: Cannot find name 'x'."); process.exit(2); }, 300);`);
     const result = await collect([failing, node('lint', '')], tests);
     expect(result.code).toBe(1);
@@ -72,13 +79,7 @@ describe('npm test (scripts/test.ts)', () => {
   });
 
   test('an interrupt stops the suite and its server, exits 130, and reports no check as failed', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'test-runner-'));
-    const pids = join(dir, 'pids');
-    const tests = node(
-      'tests',
-      `const { spawn } = require('node:child_process'); const s = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-       require('node:fs').writeFileSync(${JSON.stringify(pids)}, process.pid + ' ' + s.pid); setInterval(() => {}, 1000);`,
-    );
+    const { tests, pids } = suiteWithServer();
     // The terminal's Ctrl-C reaches the check itself, which exits 130; the runner hears it as SIGINT.
     const check = node('type check', 'setTimeout(() => process.exit(130), 400);');
     const signals = new EventEmitter();
