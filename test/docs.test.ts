@@ -143,6 +143,7 @@ describe('the architecture diagram in README.md', () => {
       Network: [stage.network, network],
       Dr: [stage.dr, dr],
       PilotLight: [stage.pilotLight, pilotLight],
+      DrApp: [undefined, undefined],
       Data: [stage.data, data],
       App: [stage.app, app],
       Edge: [stage.edge, edge],

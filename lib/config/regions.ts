@@ -7,7 +7,7 @@ import type { StageConfig } from './schema';
 export const EDGE_REGION = 'us-east-1';
 
 /** The stacks of a stage, as `cdk deploy <stage>/<stack>` and `--only` name them, in the order they deploy. */
-export const STAGE_STACKS = ['Network', 'Dr', 'PilotLight', 'Data', 'App', 'Edge', 'Ops'] as const;
+export const STAGE_STACKS = ['Network', 'Dr', 'PilotLight', 'DrApp', 'Data', 'App', 'Edge', 'Ops'] as const;
 export type StageStack = (typeof STAGE_STACKS)[number];
 
 /** Whether the stage has a stack in its DR region (an uploads replica or backup copies to receive). */
@@ -34,6 +34,7 @@ export function stageStacks(config: StageConfig): { readonly stack: StageStack; 
     Network: config.region,
     Dr: hasDrStack(config) ? config.drRegion : undefined,
     PilotLight: config.dr.pilotLight ? config.drRegion : undefined,
+    DrApp: config.dr.appTier ? config.drRegion : undefined,
     Data: config.region,
     App: config.region,
     Edge: config.edge.enabled ? EDGE_REGION : undefined,

@@ -1,9 +1,10 @@
-import { stageResourceName } from '../shared/naming';
+import { PROJECT, stageResourceName } from '../shared/naming';
 
 /**
- * The fixed names of a stage's pilot light in its DR region, which the failover and preflight
- * find it by (scripts/lib): written once here so the stack and the commands cannot drift apart.
- * No imports beyond naming, so commands load it without the CDK.
+ * The fixed names of a stage's pilot light and of the tiers a failover runs in its DR region,
+ * which the failover, failback, drill and preflight commands find them by (scripts/lib): written
+ * once here so the stacks and the commands cannot drift apart. No imports beyond naming, so
+ * commands load it without the CDK.
  */
 export function pilotLightNames(stage: string) {
   return {
@@ -13,5 +14,23 @@ export function pilotLightNames(stage: string) {
     databaseSubnetGroup: stageResourceName(stage, 'dr', 'database'),
     /** The ElastiCache subnet group the DR cache goes into. */
     cacheSubnetGroup: stageResourceName(stage, 'dr', 'cache'),
+    /**
+     * The stage's data, app and operations tiers in the DR region (`<stage>-DrApp`), deployed by the
+     * failover and the drill against the database they restore there.
+     */
+    drAppStackName: `${stage}-DrApp`,
+    /** The database restored in the DR region: the stage database's own name, so IAM logins and runbooks carry over. */
+    databaseIdentifier: stageResourceName(stage),
+    /**
+     * SSM parameter in the DR region holding the restored database's endpoint address: the failover
+     * writes it after the restore, the DR app tier reads it at deploy time (an endpoint is known only
+     * once the instance exists).
+     */
+    databaseEndpointParameter: `/${PROJECT}/${stage}/dr/database-endpoint`,
+    /**
+     * SSM parameter in the primary region holding the time (ISO 8601) of the last failover drill that
+     * completed; the operations stack alarms when it is older than the drill interval.
+     */
+    lastDrillParameter: `/${PROJECT}/${stage}/dr/last-drill`,
   } as const;
 }

@@ -45,6 +45,16 @@ describe('dr', () => {
         value: 'true',
         fix: /needs backup.drCopies: the database comes back/,
       },
+      {
+        what: 'serving from the DR region with no app tier there',
+        stage: 'staging',
+        patch: { dr: { serveFrom: 'dr' } },
+        field: 'dr.serveFrom',
+        value: '"dr"',
+        fix: /maintenance page.*Fix: set dr.appTier: true/,
+      },
+      { what: 'a DR app tier with no pilot light', stage: 'dev', patch: { dr: { appTier: true } }, field: 'dr.appTier', value: 'true', fix: /Fix: set dr.pilotLight: true/ },
+      { what: 'a drill interval beyond a year', stage: 'staging', patch: { dr: { drillIntervalDays: 400 } }, field: 'dr.drillIntervalDays', value: '400', fix: /365/ },
       { what: 'a pilot light without CloudFront', stage: 'staging', patch: { edge: { enabled: false } }, field: 'dr.pilotLight', value: 'true', fix: /needs edge.enabled/ },
     ]);
   });
@@ -52,7 +62,7 @@ describe('dr', () => {
   describe('accepts', () => {
     accepts([
       { what: 'dev without a pilot light (the default)', stage: 'dev', patch: {} },
-      { what: 'staging serving from its DR region', stage: 'staging', patch: { dr: { serveFrom: 'dr' } } },
+      { what: 'staging serving from its DR region', stage: 'staging', patch: { dr: { serveFrom: 'dr', appTier: true } } },
       { what: 'a DR block right after the primary', stage: 'staging', patch: { dr: { cidr: '10.21.0.0/16' } } },
     ]);
   });
