@@ -9,6 +9,7 @@ import { acknowledgeAwsManagedPolicy } from '../shared/aws-managed-policy';
 import { acknowledgeControls } from '../shared/control-tower-checks';
 import { type LogSettings, stageLogGroup } from '../shared/log-group';
 import { trustThisAccountOnly } from '../shared/service-trust';
+import { DATABASE_SETTINGS } from './database-settings';
 
 export interface DatabaseProps extends LogSettings {
   readonly vpc: ec2.IVpc;
@@ -47,7 +48,7 @@ export const DATABASE_NAME = 'app';
  * app logs in as its own role with IAM authentication (lambda/database-setup/roles.ts).
  */
 export const MASTER_USERNAME = 'postgres';
-export const DATABASE_PORT = 5432;
+export const DATABASE_PORT = DATABASE_SETTINGS.port;
 
 /**
  * The stage database's settings, the primary's and the DR region's alike (the pilot light keeps a
@@ -115,7 +116,7 @@ export class Database extends Construct implements ec2.IConnectable {
       parameters: databaseParameters(this.maxConnections),
     });
 
-    const exported = ['postgresql', 'upgrade'];
+    const exported = [...DATABASE_SETTINGS.logExports];
     const logGroups = exported.map((type) => stageLogGroup(this, `${type[0].toUpperCase()}${type.slice(1)}Logs`, props, `/aws/rds/instance/${props.instanceIdentifier}/${type}`));
 
     this.instance = new rds.DatabaseInstance(this, 'Instance', {
@@ -145,18 +146,18 @@ export class Database extends Construct implements ec2.IConnectable {
       multiAz: props.multiAz,
       deletionProtection: props.deletionProtection,
       backupRetention: Duration.days(props.backupRetentionDays),
-      preferredBackupWindow: '02:00-03:00',
-      preferredMaintenanceWindow: 'sun:03:30-sun:04:30',
+      preferredBackupWindow: DATABASE_SETTINGS.backupWindow,
+      preferredMaintenanceWindow: DATABASE_SETTINGS.maintenanceWindow,
       copyTagsToSnapshot: true,
       // The engine minor is pinned in config; upgrades are a reviewed change, not a surprise.
       autoMinorVersionUpgrade: false,
       // Written only while a major upgrade is under way, so the templates of every other deploy stay as they were.
       allowMajorVersionUpgrade: props.allowMajorVersionUpgrade || undefined,
-      caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,
+      caCertificate: rds.CaCertificate.of(DATABASE_SETTINGS.caCertificate),
       cloudwatchLogsExports: exported,
       enablePerformanceInsights: props.enablePerformanceInsights,
       performanceInsightEncryptionKey: props.enablePerformanceInsights ? props.key : undefined,
-      monitoringInterval: props.enablePerformanceInsights ? Duration.seconds(60) : undefined,
+      monitoringInterval: props.enablePerformanceInsights ? Duration.seconds(DATABASE_SETTINGS.monitoringIntervalSeconds) : undefined,
       // A final snapshot is taken whenever CloudFormation deletes or replaces the instance.
       removalPolicy: RemovalPolicy.SNAPSHOT,
     });

@@ -32,5 +32,13 @@ export function pilotLightNames(stage: string) {
      * completed; the operations stack alarms when it is older than the drill interval.
      */
     lastDrillParameter: `/${PROJECT}/${stage}/dr/last-drill`,
+    /**
+     * SSM parameter in the DR region holding the last drill's measured minutes per step (JSON), which
+     * the failover's plan quotes as its expected times: it must be readable when the primary is lost.
+     */
+    drillMinutesParameter: `/${PROJECT}/${stage}/dr/drill-minutes`,
   } as const;
 }
+
+/** The edge stack's output naming the region whose load balancer CloudFront sends viewers to. */
+export const SERVING_FROM_OUTPUT = 'ServingFrom';

@@ -4,6 +4,7 @@ import type * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as targets from 'aws-cdk-lib/aws-route53-targets';
 import type { Construct } from 'constructs';
+import { SERVING_FROM_OUTPUT } from '../dr/pilot-light-names';
 import { AlarmTopic, alarmTopicName } from '../ops/alarm-topic';
 import { AlarmSet } from '../shared/alarm-set';
 import type { LogSettings } from '../shared/log-group';
@@ -115,6 +116,11 @@ export class EdgeStack extends StageStack implements EdgeTier {
     new CfnOutput(this, 'DistributionId', { value: this.distribution.distributionId, description: 'The site distribution (invalidations, metrics)' });
     new CfnOutput(this, 'DistributionDomainName', { value: this.distribution.distributionDomainName, description: "CloudFront's name for the site" });
     new CfnOutput(this, 'SiteUrl', { value: `https://${domain?.recordName ?? this.distribution.distributionDomainName}` });
+    // The failover and failback read which region the distribution sends viewers to (one deploy moves it).
+    new CfnOutput(this, SERVING_FROM_OUTPUT, {
+      value: dr.serveFrom === 'dr' ? this.config.drRegion : this.config.region,
+      description: 'The region whose load balancer the distribution sends viewers to (dr.serveFrom)',
+    });
   }
 
   get distributionId(): string {

@@ -4,6 +4,7 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { parseStageConfig, STAGES } from '../../lib/config';
+import { SERVING_FROM_OUTPUT } from '../../lib/dr/pilot-light-names';
 import { EDGE_REGION, EdgeStack } from '../../lib/edge/edge-stack';
 import type { ServeFrom } from '../../lib/edge/site-distribution';
 import { TEST_CONTEXT, testApp } from '../support/synth';
@@ -15,7 +16,7 @@ import { type Json, only, stageTemplates, type TemplateJson } from '../support/t
 const DR_ARN = 'arn:aws:elasticloadbalancing:eu-central-1:222222222222:loadbalancer/app/pilot-light/0123456789abcdef';
 
 function edgeTemplate(serveFrom: ServeFrom, withDr: boolean): TemplateJson {
-  const config = parseStageConfig({ ...STAGES.staging, dr: { ...STAGES.staging.dr, serveFrom } });
+  const config = parseStageConfig({ ...STAGES.staging, dr: { ...STAGES.staging.dr, serveFrom, appTier: serveFrom === 'dr' } });
   const app = testApp({ context: TEST_CONTEXT });
   const imports = new Stack(app, 'Imports', { env: { account: config.account, region: config.region } });
   const loadBalancer = (id: string, arn: string) =>
@@ -62,6 +63,11 @@ describe('a stage with a DR load balancer: both VPC origins up front, the app se
     const isDr = ([, r]: [string, Json]) => r.Properties.VpcOriginEndpointConfig.Arn === DR_ARN;
     return { dr: all.filter(isDr), primary: all.filter((o) => !isDr(o)) };
   };
+
+  test('the stack says which region serves, for the failover and failback to read', () => {
+    const servingFrom = (t: TemplateJson) => (t.Outputs as Record<string, { Value: unknown }>)[SERVING_FROM_OUTPUT].Value;
+    expect([servingFrom(primary), servingFrom(dr)]).toEqual([STAGES.staging.region, STAGES.staging.drRegion]);
+  });
 
   test('two VPC origins, one per region, built alike: protocol, ports, TLS; their origins alike: timeouts, headers, shield', () => {
     for (const t of [primary, dr]) {
@@ -112,6 +118,8 @@ describe('a stage with a DR load balancer: both VPC origins up front, the app se
     const { dr: [[drId]] = [], primary: [[primaryId]] = [] } = split(dr);
     const [drOrigin, primaryOrigin] = [originOf(dr, drId).Id, originOf(dr, primaryId).Id];
     const switchedBack = JSON.parse(JSON.stringify(dr).replaceAll(`"TargetOriginId":"${drOrigin}"`, `"TargetOriginId":"${primaryOrigin}"`));
+    // And the output that says which region serves.
+    switchedBack.Outputs[SERVING_FROM_OUTPUT] = primary.Outputs[SERVING_FROM_OUTPUT];
     expect(switchedBack).toEqual(primary);
     expect(JSON.stringify(dr)).not.toEqual(JSON.stringify(primary));
   });
