@@ -28,7 +28,7 @@ import { UsageError } from './lib/assembly';
 import { accountProblem } from './lib/credentials';
 import { operatorConfig, refusal } from './lib/release';
 import type { Waiting } from './lib/restore';
-import { type RestoreArgs, restoreClients, runRestore } from './lib/restore-database';
+import { parseIsoTime, type RestoreArgs, restoreClients, runRestore } from './lib/restore-database';
 
 const USAGE = `usage: restore --stage ${STAGE_NAMES.join('|')} (--snapshot SNAPSHOT_ID | --to-time ISO-TIME|latest) [--replace] [--account ID] [-c KEY=VALUE ...] [--yes]`;
 
@@ -59,11 +59,7 @@ export function parseArgs(argv: readonly string[]): RestoreArgs {
   if (snapshot !== undefined) from = { snapshot };
   else if (time === 'latest') from = { time: 'latest' };
   else {
-    const parsed = new Date(time!);
-    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(time!) || Number.isNaN(parsed.getTime())) {
-      throw new UsageError(`--to-time takes an ISO time with its zone (2026-12-01T02:10:00Z) or "latest", not "${time}". ${USAGE}`);
-    }
-    from = { time: parsed };
+    from = { time: parseIsoTime(time!, USAGE, ' or "latest"') };
   }
   return { stage: name, from, mode: replace ? 'replace' : 'alongside', yes, account, context };
 }

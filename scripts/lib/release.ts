@@ -60,9 +60,9 @@ export async function stackOutputs(cfn: Pick<CloudFormationClient, 'send'>, stac
   }
 }
 
-/** The outputs of the stage's App stack by key, or undefined when the stack does not exist. */
-export async function appOutputs(cfn: Pick<CloudFormationClient, 'send'>, stage: StageName): Promise<Record<string, string> | undefined> {
-  const outputs = await stackOutputs(cfn, `${stage}-App`);
+/** The outputs of the stage's App stack (or another app tier's, `stackName`) by key, or undefined when the stack does not exist. */
+export async function appOutputs(cfn: Pick<CloudFormationClient, 'send'>, stage: StageName, stackName = `${stage}-App`): Promise<Record<string, string> | undefined> {
+  const outputs = await stackOutputs(cfn, stackName);
   return outputs && Object.fromEntries(outputs.map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
 }
 
@@ -75,9 +75,13 @@ export interface RunningRelease {
   readonly image: string;
 }
 
-/** What the stage's web service runs now (its primary deployment), or undefined before its first deploy. */
-export async function runningRelease(clients: { cfn: Pick<CloudFormationClient, 'send'>; ecs: Pick<ECSClient, 'send'> }, stage: StageName): Promise<RunningRelease | undefined> {
-  const outputs = await appOutputs(clients.cfn, stage);
+/** What the stage's web service runs now (its primary deployment; of the app tier `stackName`), or undefined before its first deploy. */
+export async function runningRelease(
+  clients: { cfn: Pick<CloudFormationClient, 'send'>; ecs: Pick<ECSClient, 'send'> },
+  stage: StageName,
+  stackName = `${stage}-App`,
+): Promise<RunningRelease | undefined> {
+  const outputs = await appOutputs(clients.cfn, stage, stackName);
   if (!outputs?.ClusterName || !outputs.WebServiceName) return undefined;
   const { ClusterName: cluster, WebServiceName: service } = outputs;
   const described = await clients.ecs.send(new DescribeServicesCommand({ cluster, services: [service] }));

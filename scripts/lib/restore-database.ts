@@ -10,6 +10,7 @@ import { RDSClient } from '@aws-sdk/client-rds';
 import { STSClient } from '@aws-sdk/client-sts';
 import type { StageConfig, StageName } from '../../lib/config';
 import { stageResourceName } from '../../lib/shared/naming';
+import { UsageError } from './assembly';
 import { operatorConfig } from './release';
 import {
   applySettings,
@@ -46,6 +47,15 @@ export interface RestoreClients {
   readonly cloudformationDr: CloudFormationClient | Pick<CloudFormationClient, 'send'>;
   /** CloudFormation in the stage's region: drift detection on the data stack. */
   readonly cloudformation: CloudFormationClient | Pick<CloudFormationClient, 'send'>;
+}
+
+/** `--to-time`'s value: an ISO 8601 time with its zone, or a UsageError naming the other values it takes (`or "latest"`) and ending in `usage`. */
+export function parseIsoTime(text: string, usage: string, orElse = ''): Date {
+  const parsed = new Date(text);
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text) || Number.isNaN(parsed.getTime())) {
+    throw new UsageError(`--to-time takes an ISO time with its zone (2026-12-01T02:10:00Z)${orElse}, not "${text}". ${usage}`);
+  }
+  return parsed;
 }
 
 const describeFrom = (from: RestoreArgs['from']) =>

@@ -261,7 +261,7 @@ describe('npm run deploy', () => {
   });
 
   test.each([
-    [['--stage', 'staging', '--only', 'Web'], '--only takes a stack of the stage (Network, Dr, PilotLight, Data, App, Edge, Ops), not "Web".'],
+    [['--stage', 'staging', '--only', 'Web'], '--only takes a stack of the stage (Network, Dr, PilotLight, DrApp, Data, App, Edge, Ops), not "Web".'],
     [['--stage', 'staging', '--app', 'cdk.out', '--image', 'v1'], '--app deploys an assembly as it was synthesized'],
     [['--stage', 'staging', '-c', 'imageTag=v1'], 'pass the image as --image, not -c imageTag.'],
     [['--stage', 'staging', '--image', 'sha256:abc'], '--image takes a tag (v1.4.2) or a digest (sha256: and 64 hex digits), not "sha256:abc".'],
@@ -318,7 +318,7 @@ describe('npm run deploy -- --primary-lost', () => {
 
   test('deploys the named stacks outside the lost region, every read of it pinned to the value kept, without asking that region', async () => {
     asked.length = 0;
-    const argv = ['--stage', 'prod', '--account', ACCOUNT, '--primary-lost', '--only', 'PilotLight', '--only', 'Edge', '-c', 'prod.dr.serveFrom=dr'];
+    const argv = ['--stage', 'prod', '--account', ACCOUNT, '--primary-lost', '--only', 'PilotLight', '--only', 'Edge', '-c', 'prod.dr.serveFrom=dr', '-c', 'prod.dr.appTier=true'];
     const { plan } = await planDeploy(parseArgs(argv), {}, lostClientsFor);
     expect(asked).not.toContain('eu-west-1');
     expect(JSON.parse(plan.context.pinnedReads)).toEqual({

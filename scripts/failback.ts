@@ -1,0 +1,57 @@
+/**
+ * Brings a failed-over stage back to its primary region once that region answers again, with the
+ * data written in the DR region (docs/disaster-recovery.md, "Failing back"):
+ *
+ *   npm run failback -- --stage prod [--account ID] [-c KEY=VALUE ...] [--yes]
+ *
+ * Without --yes it prints the plan with each step's expected minutes. With --yes it stops writes
+ * in the DR region (the maintenance page), copies the DR database back and restores it in place
+ * of the stale primary one, deploys the stage (the edge moves back), checks the site and takes
+ * the DR tiers down. Run again after a failure, it continues where it stopped.
+ *
+ * Exit codes: 0 failed back (or the plan printed, or nothing to do), 1 a step failed (rerun
+ * continues), 2 bad arguments, refused, or no credentials for the stage's account (nothing changed).
+ */
+import { STAGE_NAMES, type StageConfig } from '../lib/config';
+import { addContext, readFlags, stageArg } from './lib/args';
+import { type FailbackArgs, runFailback } from './lib/failback';
+import { defaultRecoveryDeps, type RecoveryDeps } from './lib/failover';
+import { operatorConfig, refusal } from './lib/release';
+
+const USAGE = `usage: failback --stage ${STAGE_NAMES.join('|')} [--account ID] [-c KEY=VALUE ...] [--yes]`;
+
+export function parseArgs(argv: readonly string[]): FailbackArgs {
+  let stage: string | undefined;
+  let account: string | undefined;
+  let yes = false;
+  const context: Record<string, string> = {};
+  for (const [flag, value = ''] of readFlags(argv, { values: ['--stage', '--account', '-c', '--context'], switches: ['--yes'], usage: USAGE })) {
+    if (flag === '--yes') yes = true;
+    else if (flag === '--stage') stage = value;
+    else if (flag === '--account') account = value;
+    else addContext(context, flag, value, USAGE);
+  }
+  return { stage: stageArg(stage, USAGE), yes, account, context };
+}
+
+export async function main(argv = process.argv.slice(2), env = process.env, deps: RecoveryDeps = defaultRecoveryDeps()): Promise<number> {
+  let args: FailbackArgs;
+  let config: StageConfig;
+  try {
+    args = parseArgs(argv);
+    config = operatorConfig(args.stage, args, env);
+  } catch (error) {
+    return refusal('failback', error);
+  }
+  try {
+    return await runFailback(args, config, deps);
+  } catch (error) {
+    // A step's own failure is reported by the steps; this is one before or between them (a throttled read, a refused plan).
+    console.error(`failback FAILED: ${(error as Error).message}. Run the same command again once the cause is fixed.`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main().then((code) => process.exit(code));
+}

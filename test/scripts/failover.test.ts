@@ -1,0 +1,457 @@
+import { ListRecoveryPointsByBackupVaultCommand } from '@aws-sdk/client-backup';
+import { DescribeStackResourcesCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CreateSubnetCommand, CreateVpcCommand } from '@aws-sdk/client-ec2';
+import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
+import { CreateKeyCommand } from '@aws-sdk/client-kms';
+import { InvokeCommand } from '@aws-sdk/client-lambda';
+import {
+  CreateDBInstanceCommand,
+  CreateDBParameterGroupCommand,
+  CreateDBSubnetGroupCommand,
+  DescribeDBInstanceAutomatedBackupsCommand,
+  DescribeDBSnapshotsCommand,
+  RDSClient,
+  RestoreDBInstanceToPointInTimeCommand,
+  type RestoreDBInstanceToPointInTimeCommandInput,
+} from '@aws-sdk/client-rds';
+import { GetParameterCommand } from '@aws-sdk/client-ssm';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { pilotLightNames, SERVING_FROM_OUTPUT } from '../../lib/dr/pilot-light-names';
+import { parseArgs as parseFailback } from '../../scripts/failback';
+import { parseArgs as parseFailover } from '../../scripts/failover';
+import { parseArgs as parseDrill } from '../../scripts/failover-drill';
+import { PURPOSE_TAG } from '../../scripts/lib/dr-steps';
+import type { RegionClients } from '../../scripts/lib/dr-survey';
+import { RESTORED_FROM_TAG, runFailback } from '../../scripts/lib/failback';
+import { type FailoverArgs, primaryAnswers, type RecoveryDeps, runFailover } from '../../scripts/lib/failover';
+import { runDrill } from '../../scripts/lib/failover-drill';
+import { operatorConfig } from '../../scripts/lib/release';
+import { describe as describeInstance } from '../../scripts/lib/restore';
+import { type AccountClients, deleteStack, drServices, type StageAccount, stageAccount, updateStack } from '../support/dr-region';
+import { type Moto, startMoto } from '../support/moto';
+
+// moto in three regions of an account of each scenario's own (the primary, the DR region, us-east-1
+// for the edge). Stubbed at the client boundary, because moto cannot: the DR region's replicated
+// automated backups (moto does not replicate; the stub lists them and restores from a stand-in
+// instance, as moto ignores SourceDBInstanceAutomatedBackupsArn), AWS Backup's recovery points
+// (moto keeps none), the smoke test's invocation (moto runs functions only in Docker) and the
+// requests through CloudFront (no distribution). The CDK CLI is a fake that changes the stacks in
+// moto as the deploy would.
+
+let moto: Moto;
+beforeAll(async () => {
+  moto = await startMoto();
+});
+
+const T0 = Date.parse('2026-12-07T03:00:00Z');
+const config = (account: string) => operatorConfig('staging', { account, context: {} }, {});
+type Config = ReturnType<typeof config>;
+
+interface Harness {
+  readonly deps: RecoveryDeps;
+  readonly lines: string[];
+  readonly cdkCalls: string[][];
+  readonly restores: RestoreDBInstanceToPointInTimeCommandInput[];
+  /** Command names (or cdk "deploy DrApp", "deploy Edge") that fail once, in order of use. */
+  readonly failOnce: Set<string>;
+  site: 'up' | 'down';
+  primary: 'answers' | 'lost';
+  clock: number;
+}
+
+/** `client` with some commands answered by `stubs` (by the command's class name), and `failOnce` names that throw once. */
+function stubbed<C extends { send: (command: never) => Promise<unknown> }>(client: C, stubs: Record<string, (input: never) => unknown>, failOnce: Set<string>): C {
+  const send = async (command: { constructor: { name: string }; input: never }) => {
+    const name = command.constructor.name;
+    if (failOnce.delete(name)) throw Object.assign(new Error(`${name} failed (injected)`), { name: 'ThrottlingException' });
+    return name in stubs ? stubs[name](command.input) : client.send(command as never);
+  };
+  return { ...client, send } as unknown as C;
+}
+
+function harness(acct: StageAccount, cfg: Config): Harness {
+  const h = { lines: [] as string[], cdkCalls: [] as string[][], restores: [] as RestoreDBInstanceToPointInTimeCommandInput[], failOnce: new Set<string>() } as unknown as Harness;
+  Object.assign(h, { site: 'up', primary: 'lost', clock: T0 });
+  const replicated = () => ({
+    DBInstanceIdentifier: 'webapp-staging',
+    DBInstanceAutomatedBackupsArn: `arn:aws:rds:${cfg.drRegion}:${acct.account}:auto-backup:ab-primarysource`,
+    DbiResourceId: 'db-PRIMARYSOURCE',
+    Status: 'replicating',
+    RestoreWindow: { EarliestTime: new Date(T0 - 7 * 86_400_000), LatestTime: new Date(T0 - 4 * 60_000) },
+  });
+  const clientsFor = (region: string): RegionClients => {
+    const c = acct.clientsFor(region);
+    if (region !== cfg.drRegion) return c;
+    return {
+      ...c,
+      rds: stubbed(
+        c.rds,
+        {
+          DescribeDBInstanceAutomatedBackupsCommand: () => ({ DBInstanceAutomatedBackups: [replicated()] }),
+          RestoreDBInstanceToPointInTimeCommand: (input: RestoreDBInstanceToPointInTimeCommandInput) => {
+            h.restores.push(input);
+            const { SourceDBInstanceAutomatedBackupsArn: _, ...rest } = input;
+            return c.rds.send(new RestoreDBInstanceToPointInTimeCommand({ ...rest, SourceDBInstanceIdentifier: 'replicated-backups' }));
+          },
+        },
+        h.failOnce,
+      ),
+      backup: stubbed(
+        c.backup,
+        { ListRecoveryPointsByBackupVaultCommand: () => ({ RecoveryPoints: [{ Status: 'COMPLETED', CreationDate: new Date(T0 - 5 * 3_600_000) }] }) },
+        h.failOnce,
+      ),
+      lambda: stubbed(
+        c.lambda,
+        { InvokeCommand: () => ({ Payload: new TextEncoder().encode(JSON.stringify({ hookStatus: h.site === 'up' ? 'SUCCEEDED' : 'FAILED' })) }) },
+        h.failOnce,
+      ),
+      ssm: stubbed(c.ssm, {}, h.failOnce),
+    };
+  };
+  const cdk = async (args: readonly string[]) => {
+    h.cdkCalls.push([...args]);
+    const stacks = args.filter((a) => a.startsWith('staging/')).map((a) => a.slice('staging/'.length));
+    const key = `${args[0]} ${stacks.join(' ')}`;
+    if (h.failOnce.delete(key)) return 1;
+    const context = Object.fromEntries(args.flatMap((a, i) => (args[i - 1] === '-c' ? [a.split(/=(.*)/s).slice(0, 2)] : [])));
+    await deployed(acct, cfg, args[0], stacks, context);
+    return 0;
+  };
+  const fetcher = (async () => new Response(h.site === 'up' ? 'ok' : 'maintenance', { status: h.site === 'up' ? 200 : 503 })) as unknown as typeof fetch;
+  Object.assign(h, {
+    deps: {
+      clientsFor,
+      deployClients: acct.deployClients,
+      cdk,
+      fetch: fetcher,
+      wait: {
+        now: () => new Date(h.clock),
+        sleep: async (ms: number) => {
+          h.clock += ms;
+        },
+        log: (line: string) => h.lines.push(line),
+      },
+      primaryAnswers: async () => (h.primary === 'answers' ? 'RDS in eu-west-1 describes webapp-staging as available' : undefined),
+      dailyCost: async () => ['What the DR tiers cost while they run: priced from the synthesized templates (test/scripts/failover-cost.test.ts)'],
+    } satisfies RecoveryDeps,
+  });
+  return h;
+}
+
+/** What a deploy or destroy of these stacks leaves in moto, as CloudFormation would. */
+async function deployed(acct: StageAccount, cfg: Config, verb: string, stacks: string[], context: Record<string, string>): Promise<void> {
+  const dr = acct.clientsFor(cfg.drRegion);
+  const names = pilotLightNames(cfg.name);
+  const every = stacks.includes('*');
+  const serveFrom = context[`${cfg.name}.dr.serveFrom`] ?? cfg.dr.serveFrom;
+  const appTier = (context[`${cfg.name}.dr.appTier`] ?? String(cfg.dr.appTier)) === 'true';
+  if (verb === 'destroy') {
+    for (const stack of stacks) await deleteStack(dr.cfn, `${cfg.name}-${stack}`);
+    return;
+  }
+  if (stacks.includes('DrApp')) {
+    const exists = await outputs(dr, names.drAppStackName);
+    await updateStack(dr.cfn, names.drAppStackName, exists ?? (await drServices(dr.ecs, cfg, `${acct.account}.dkr.ecr.${cfg.drRegion}.amazonaws.com/webapp@${acct.digest}`)));
+  }
+  if (stacks.includes('PilotLight') || every) {
+    const nat = {
+      Eip: { Type: 'AWS::EC2::EIP', Properties: { Domain: 'vpc' } },
+      Nat: { Type: 'AWS::EC2::NatGateway', Properties: { SubnetId: acct.drSubnets[0], AllocationId: { 'Fn::GetAtt': ['Eip', 'AllocationId'] } } },
+    };
+    await updateStack(dr.cfn, names.stackName, (await outputs(dr, names.stackName))!, appTier ? nat : {});
+  }
+  if (stacks.includes('Edge') || every) {
+    await updateStack(acct.clientsFor('us-east-1').cfn, `${cfg.name}-Edge`, { [SERVING_FROM_OUTPUT]: serveFrom === 'dr' ? cfg.drRegion : cfg.region });
+  }
+}
+
+async function outputs(c: AccountClients, stackName: string): Promise<Record<string, string | { value: string; description: string }> | undefined> {
+  const stack = await c.cfn.send(new DescribeStacksCommand({ StackName: stackName })).then(
+    (out) => out.Stacks?.[0],
+    () => undefined,
+  );
+  return stack && Object.fromEntries((stack.Outputs ?? []).map((o) => [o.OutputKey!, o.Description ? { value: o.OutputValue!, description: o.Description } : o.OutputValue!]));
+}
+
+const parameter = (c: AccountClients, name: string) =>
+  c.ssm.send(new GetParameterCommand({ Name: name })).then(
+    (out) => out.Parameter?.Value,
+    () => undefined,
+  );
+const natGateways = async (c: AccountClients, stack: string) =>
+  ((await c.cfn.send(new DescribeStackResourcesCommand({ StackName: stack }))).StackResources ?? []).filter((r) => r.ResourceType === 'AWS::EC2::NatGateway').length;
+const servingFrom = async (acct: StageAccount) => (await outputs(acct.clientsFor('us-east-1'), 'staging-Edge'))?.[SERVING_FROM_OUTPUT];
+
+/** The account the full failover leaves serving from its DR region, which the failback brings back. */
+let served: { acct: StageAccount; cfg: Config; h: Harness };
+
+const failover = (overrides: Partial<FailoverArgs> = {}): FailoverArgs => ({ stage: 'staging', toTime: 'latest', primaryLost: false, yes: true, context: {}, ...overrides });
+
+let accounts = 0;
+/** A fresh stage account: every scenario starts from the pilot light alone. */
+async function fresh(): Promise<{ acct: StageAccount; cfg: Config; h: Harness }> {
+  const account = `43210900${String(++accounts).padStart(4, '0')}`;
+  const cfg = config(account);
+  const acct = await stageAccount(moto, account, cfg);
+  return { acct, cfg, h: harness(acct, cfg) };
+}
+
+describe('npm run failover', () => {
+  test('the dry run reads the DR region alone and prints the plan: what survives, the RPO, each step with its expected minutes and basis, the RTO budget, the cost and the losses', async () => {
+    const { acct, cfg, h } = await fresh();
+    expect(await runFailover(failover({ yes: false }), cfg, h.deps)).toBe(0);
+    const text = h.lines.join('\n');
+    expect(text).toContain(`What survives in ${cfg.drRegion}`);
+    expect(text).toContain('replicated automated backups restorable to 2026-12-07T02:56:00.000Z');
+    expect(text).toMatch(/RPO: the writes of the last 4 minutes before that are lost \(within the 15-minute RPO\)/);
+    expect(text).toMatch(/vault copy: newest 2026-12-06T22:00:00.000Z in webapp-staging-dr-0123456789ab/);
+    expect(text).toContain(`image: webapp ${acct.digest}`);
+    for (const step of ['1. restore webapp-staging in eu-central-1', '2. deploy staging-PilotLight', '3. move viewers', '4. verify through CloudFront'])
+      expect(text).toContain(step);
+    expect(text).toMatch(/expected 30 min \(AWS documents no duration/);
+    expect(text).toContain('RTO budget: 58 min (the survey 1, then the steps) of the 60-minute objective.');
+    expect(text).toContain('What the DR tiers cost while they run');
+    expect(text).toMatch(/every BullMQ job in the lost region's cache/);
+    expect(text).toContain('Dry run: nothing changed. To fail over: npm run failover -- --stage staging --latest --yes');
+    // Nothing changed: no database, no deploy.
+    expect(await describeInstance(acct.clientsFor(cfg.drRegion).rds, 'webapp-staging')).toBeUndefined();
+    expect(h.cdkCalls).toEqual([]);
+  });
+
+  test('refuses while the primary region answers, unless --primary-lost says the loss is meant', async () => {
+    const { cfg, h } = await fresh();
+    h.primary = 'answers';
+    expect(await runFailover(failover(), cfg, h.deps)).toBe(2);
+    expect(h.lines.join('\n')).toMatch(/^REFUSED: the primary region eu-west-1 still answers \(RDS in eu-west-1 describes webapp-staging as available\)/m);
+    expect(h.restores).toEqual([]);
+    h.lines.length = 0;
+    expect(await runFailover(failover({ yes: false, primaryLost: true }), cfg, h.deps)).toBe(0);
+    expect(h.lines.join('\n')).toContain('--primary-lost says to go on');
+  });
+
+  test('refuses what it cannot restore: a time outside the replicated window, and no release image in the DR registry', async () => {
+    const { cfg, h } = await fresh();
+    expect(await runFailover(failover({ toTime: new Date(T0) }), cfg, h.deps)).toBe(2);
+    expect(h.lines.join('\n')).toContain('REFUSED: --to-time 2026-12-07T03:00:00.000Z is outside the restorable window');
+    expect(await runFailover(failover({ image: 'v9.9.9' }), cfg, h.deps)).toBe(2);
+    expect(h.lines.join('\n')).toContain('REFUSED: no release image in the eu-central-1 registry webapp');
+    expect(h.restores).toEqual([]);
+  });
+
+  test('fails over: the database restored from the replicated backups into the pilot light, the DR tiers deployed with the reads of the lost region pinned, the edge moved, the site checked', async () => {
+    served = await fresh();
+    const { acct, cfg, h } = served;
+    expect(await runFailover(failover(), cfg, h.deps)).toBe(0);
+    const dr = acct.clientsFor(cfg.drRegion);
+    expect(h.restores).toEqual([
+      expect.objectContaining({
+        SourceDBInstanceAutomatedBackupsArn: `arn:aws:rds:eu-central-1:${acct.account}:auto-backup:ab-primarysource`,
+        TargetDBInstanceIdentifier: 'webapp-staging',
+        UseLatestRestorableTime: true,
+        DBSubnetGroupName: 'webapp-staging-dr-database',
+        DBParameterGroupName: 'pilot-light-parameters',
+        DBInstanceClass: cfg.database.instanceClass,
+        MultiAZ: cfg.database.multiAz,
+        EnableIAMDatabaseAuthentication: true,
+        PubliclyAccessible: false,
+      }),
+    ]);
+    const db = (await describeInstance(dr.rds, 'webapp-staging'))!;
+    expect(db.TagList).toContainEqual({ Key: PURPOSE_TAG, Value: 'failover' });
+    expect(db.MasterUserSecret).toMatchObject({ SecretStatus: 'active', KmsKeyId: acct.drKey });
+    expect(await parameter(dr, pilotLightNames('staging').databaseEndpointParameter)).toBe(db.Endpoint!.Address);
+    const [tiers, edge] = h.cdkCalls;
+    expect(tiers.slice(0, 4)).toEqual(['deploy', 'staging/PilotLight', 'staging/DrApp', '--exclusively']);
+    expect(tiers).toEqual(expect.arrayContaining(['staging.dr.appTier=true', 'staging.dr.serveFrom=dr', `imageTag=${acct.digest}`]));
+    expect(tiers.find((a) => a.startsWith('pinnedReads='))).toContain('Z0123456789ABCDEFGHIJ');
+    expect(edge.slice(0, 3)).toEqual(['deploy', 'staging/Edge', '--exclusively']);
+    expect(await servingFrom(acct)).toBe('eu-central-1');
+    expect(await natGateways(dr, 'staging-PilotLight')).toBe(1);
+    const text = h.lines.join('\n');
+    expect(text).toContain('ok https://staging.example.com/health/ready: 200');
+    expect(text).toMatch(/^Minutes: survey 0, restore [\d.]+, deploy [\d.]+, edge [\d.]+, verify [\d.]+ \(total [\d.]+ min\)$/m);
+    expect(text).toContain('SERVING FROM eu-central-1');
+
+    // Run again: everything is done but the check.
+    h.lines.length = 0;
+    expect(await runFailover(failover(), cfg, h.deps)).toBe(0);
+    expect(h.lines.filter((l) => l.includes('done already'))).toHaveLength(3);
+    expect(h.restores).toHaveLength(1);
+    expect(h.cdkCalls).toHaveLength(2);
+  });
+
+  test.each([
+    ['restore', 1, 'PutParameterCommand'],
+    ['deploy', 2, 'deploy PilotLight DrApp'],
+    ['edge', 3, 'deploy Edge'],
+    ['verify', 4, 'site'],
+  ])('stopped at the %s step, it says so, and a rerun continues from there to the end', async (step, index, failure) => {
+    const { acct, cfg, h } = await fresh();
+    if (failure === 'site') h.site = 'down';
+    else h.failOnce.add(failure);
+    expect(await runFailover(failover(), cfg, h.deps)).toBe(1);
+    const text = h.lines.join('\n');
+    expect(text).toMatch(new RegExp(`^STOPPED at step ${index} \\(${step}\\)`, 'm'));
+    expect(text).toContain(`run the same command again: npm run failover -- --stage staging --latest --yes (it continues from step ${index})`);
+    expect(h.lines.filter((l) => /^\d\/4 /.test(l)).map((l) => l.slice(0, 3))).toEqual([1, 2, 3, 4].slice(0, index).map((n) => `${n}/4`));
+
+    h.site = 'up';
+    h.lines.length = 0;
+    expect(await runFailover(failover(), cfg, h.deps)).toBe(0);
+    expect(h.lines.filter((l) => l.includes('done already'))).toHaveLength(index - 1);
+    // One restore in all, one successful deploy of each stack.
+    expect(h.restores).toHaveLength(1);
+    expect(h.cdkCalls.filter((c) => c.includes('staging/DrApp'))).toHaveLength(step === 'deploy' ? 2 : 1);
+    expect(await servingFrom(acct)).toBe('eu-central-1');
+  });
+});
+
+describe('npm run failback', () => {
+  test('brings the writes of the DR region back: writes stopped, a snapshot copied home and restored in place of the stale database, the stage deployed, the DR tiers taken down', async () => {
+    const { acct, cfg, h } = served;
+    const primary = acct.clientsFor(cfg.region);
+    // The stale primary database, as the data stack made it, the region back.
+    const key = (await primary.kms.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
+    await primary.rds.send(new CreateDBParameterGroupCommand({ DBParameterGroupName: 'stage-parameters', DBParameterGroupFamily: 'postgres17', Description: 'stage' }));
+    const vpc = (await primary.ec2.send(new CreateVpcCommand({ CidrBlock: cfg.network.cidr }))).Vpc!.VpcId!;
+    const subnets = [];
+    for (const [i, zone] of ['a', 'b'].entries()) {
+      subnets.push((await primary.ec2.send(new CreateSubnetCommand({ VpcId: vpc, CidrBlock: `10.20.${i}.0/24`, AvailabilityZone: `${cfg.region}${zone}` }))).Subnet!.SubnetId!);
+    }
+    await primary.rds.send(new CreateDBSubnetGroupCommand({ DBSubnetGroupName: 'stage-database', DBSubnetGroupDescription: 'stage', SubnetIds: subnets }));
+    await primary.rds.send(
+      new CreateDBInstanceCommand({
+        DBInstanceIdentifier: 'webapp-staging',
+        Engine: 'postgres',
+        DBInstanceClass: 'db.t4g.small',
+        AllocatedStorage: 20,
+        StorageType: 'gp3',
+        MasterUsername: 'postgres',
+        ManageMasterUserPassword: true,
+        MasterUserSecretKmsKeyId: key,
+        StorageEncrypted: true,
+        KmsKeyId: key,
+        EnableIAMDatabaseAuthentication: true,
+        DBParameterGroupName: 'stage-parameters',
+        DBSubnetGroupName: 'stage-database',
+        BackupRetentionPeriod: 7,
+        CopyTagsToSnapshot: true,
+      }),
+    );
+    h.primary = 'answers';
+    h.lines.length = 0;
+    expect(await runFailback({ stage: 'staging', yes: false, context: {} }, cfg, h.deps)).toBe(0);
+    expect(h.lines.join('\n')).toMatch(/1\. stop writes: scale the web and worker services of staging-DrApp to 0/);
+    expect(h.lines.join('\n')).toContain('Dry run: nothing changed. To fail back: npm run failback -- --stage staging --yes');
+
+    h.lines.length = 0;
+    const code = await runFailback({ stage: 'staging', yes: true, context: {} }, cfg, h.deps);
+    const text = h.lines.join('\n');
+    expect(code, text).toBe(0);
+    expect(text).toContain('BACK IN eu-west-1');
+    const current = (await describeInstance(primary.rds, 'webapp-staging'))!;
+    const snapshot = current.TagList?.find((t) => t.Key === RESTORED_FROM_TAG)?.Value;
+    expect(snapshot).toMatch(/^failback-staging-db-/);
+    expect((await primary.rds.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: snapshot }))).DBSnapshots?.[0]?.KmsKeyId).toBe(key);
+    expect(await describeInstance(primary.rds, 'webapp-staging-old')).toBeDefined();
+    expect(await servingFrom(acct)).toBe('eu-west-1');
+    const dr = acct.clientsFor(cfg.drRegion);
+    expect(await outputs(dr, 'staging-DrApp')).toBeUndefined();
+    expect(['deleting', undefined]).toContain((await describeInstance(dr.rds, 'webapp-staging'))?.DBInstanceStatus);
+    expect(await natGateways(dr, 'staging-PilotLight')).toBe(0);
+    const deploy = h.cdkCalls.find((c: string[]) => c[1] === 'staging/*')!;
+    expect(deploy).toEqual(expect.arrayContaining(['staging.dr.serveFrom=primary', 'staging.dr.appTier=false']));
+    expect(deploy.some((a: string) => a.startsWith('rerunDatabaseSetup='))).toBe(true);
+  });
+
+  test('refuses while the primary region does not answer, and finds nothing to do once back', async () => {
+    const { cfg, h } = await fresh();
+    expect(await runFailback({ stage: 'staging', yes: true, context: {} }, cfg, h.deps)).toBe(2);
+    expect(h.lines.join('\n')).toContain('REFUSED: the primary region eu-west-1 does not answer yet');
+    h.primary = 'answers';
+    expect(await runFailback({ stage: 'staging', yes: true, context: {} }, cfg, h.deps)).toBe(0);
+    expect(h.lines.join('\n')).toContain('nothing to fail back');
+  });
+});
+
+describe('npm run failover-drill', () => {
+  test('restores, deploys and smoke-tests a copy beside the running stage, takes it down, and records its minutes for the alarm and the failover plan', async () => {
+    const { acct, cfg, h } = await fresh();
+    h.primary = 'answers';
+    expect(await runDrill({ stage: 'staging', teardown: false, yes: false, context: {} }, cfg, h.deps)).toBe(0);
+    expect(h.lines.join('\n')).toContain("Plan: drill staging's failover into eu-central-1 beside the primary");
+    expect(h.cdkCalls).toEqual([]);
+
+    h.clock = T0 + 60_000;
+    expect(await runDrill({ stage: 'staging', teardown: false, yes: true, context: {} }, cfg, h.deps)).toBe(0);
+    const dr = acct.clientsFor(cfg.drRegion);
+    expect(h.restores).toEqual([expect.objectContaining({ MultiAZ: false, DeletionProtection: false, TargetDBInstanceIdentifier: 'webapp-staging' })]);
+    // Viewers never moved; the tiers came and went.
+    expect(await servingFrom(acct)).toBe('eu-west-1');
+    expect(h.cdkCalls.some((c) => c.includes('staging/Edge'))).toBe(false);
+    expect(h.cdkCalls.find((c) => c[0] === 'deploy')).not.toContain('staging.dr.serveFrom=dr');
+    expect(h.cdkCalls.map((c) => c[0])).toEqual(['deploy', 'destroy', 'deploy']);
+    expect(await outputs(dr, 'staging-DrApp')).toBeUndefined();
+    expect(['deleting', undefined]).toContain((await describeInstance(dr.rds, 'webapp-staging'))?.DBInstanceStatus);
+    expect(await natGateways(dr, 'staging-PilotLight')).toBe(0);
+    expect(h.lines.join('\n')).toContain('smoke test: SUCCEEDED');
+
+    const names = pilotLightNames('staging');
+    const at = await parameter(acct.clientsFor(cfg.region), names.lastDrillParameter);
+    expect(Date.parse(at!)).toBeGreaterThan(T0);
+    const recorded = JSON.parse((await parameter(dr, names.drillMinutesParameter))!);
+    expect(Object.keys(recorded.minutes)).toEqual(['survey', 'restore', 'deploy', 'verify', 'retire']);
+
+    // The failover's plan now quotes the drill's measurements.
+    h.lines.length = 0;
+    h.primary = 'lost';
+    await runFailover(failover({ yes: false }), cfg, h.deps);
+    expect(h.lines.join('\n')).toContain(`measured by the drill of ${at}`);
+  });
+
+  test('refuses when the primary region does not answer (that is a failover), and a failover refuses while a drill copy is up', async () => {
+    const { cfg, h } = await fresh();
+    expect(await runDrill({ stage: 'staging', teardown: false, yes: true, context: {} }, cfg, h.deps)).toBe(2);
+    expect(h.lines.join('\n')).toContain('this is no time for a drill. Fail over: npm run failover -- --stage staging');
+
+    h.primary = 'answers';
+    h.failOnce.add('deploy PilotLight DrApp');
+    expect(await runDrill({ stage: 'staging', teardown: false, yes: true, context: {} }, cfg, h.deps)).toBe(1);
+    expect(h.lines.join('\n')).toContain('npm run failover-drill -- --stage staging --teardown --yes');
+    h.primary = 'lost';
+    h.lines.length = 0;
+    expect(await runFailover(failover(), cfg, h.deps)).toBe(1);
+    expect(h.lines.join('\n')).toContain('tear the drill down first: npm run failover-drill -- --stage staging --teardown --yes');
+    h.primary = 'answers';
+    expect(await runDrill({ stage: 'staging', teardown: true, yes: true, context: {} }, cfg, h.deps)).toBe(0);
+    expect(h.lines.join('\n')).toContain('TORN DOWN');
+  });
+});
+
+describe('whether the primary region answers', () => {
+  test('an RDS answer of any kind is the region answering; no connection is the region lost', async () => {
+    const cfg = config('123456789012');
+    expect(await primaryAnswers(cfg, new RDSClient(moto.clientConfig('eu-west-1')))).toBe('RDS in eu-west-1 describes webapp-staging as not found');
+    const closed = new RDSClient({ ...moto.clientConfig('eu-west-1'), endpoint: 'http://127.0.0.1:9', maxAttempts: 1 });
+    expect(await primaryAnswers(cfg, closed)).toBeUndefined();
+  });
+});
+
+describe('the command lines', () => {
+  test('failover takes --latest or --to-time, not both; failback its stage; the drill --teardown without an image', () => {
+    expect(parseFailover(['--stage', 'prod'])).toMatchObject({ stage: 'prod', toTime: 'latest', yes: false, primaryLost: false });
+    expect(parseFailover(['--stage', 'prod', '--to-time', '2026-12-07T03:10:00Z', '--primary-lost', '--yes'])).toMatchObject({
+      toTime: new Date('2026-12-07T03:10:00Z'),
+      primaryLost: true,
+      yes: true,
+    });
+    expect(() => parseFailover(['--stage', 'prod', '--latest', '--to-time', '2026-12-07T03:10:00Z'])).toThrow(/give --latest or --to-time, not both/);
+    expect(() => parseFailover(['--stage', 'prod', '--to-time', 'yesterday'])).toThrow(/--to-time takes an ISO time with its zone/);
+    expect(parseFailback(['--stage', 'staging', '--yes'])).toMatchObject({ stage: 'staging', yes: true });
+    expect(() => parseDrill(['--stage', 'staging', '--teardown', '--image', 'v1.0.0'])).toThrow(/--teardown takes the drill down and deploys no image/);
+  });
+});
+
+// Keep the imports of commands the stubs name in use: a rename breaks the stub's key silently otherwise.
+void [DescribeDBInstanceAutomatedBackupsCommand, ListRecoveryPointsByBackupVaultCommand, InvokeCommand, DescribeServicesCommand];
