@@ -3,11 +3,28 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import type { AlarmSet } from '../shared/alarm-set';
+import { ProjectFunction } from '../shared/project-function';
 
 export interface WatchedFunction {
   /** Short kebab-case name used in alarm names, e.g. "pgvector". */
   readonly name: string;
   readonly fn: lambda.IFunction;
+}
+
+/**
+ * The project Lambda functions under the given scopes, named after the construct that owns each
+ * ("database-setup"), with the function's own id unless it is the owner's Handler
+ * ("pre-deploy-snapshot-is-complete").
+ */
+export function projectFunctions(...scopes: Construct[]): WatchedFunction[] {
+  return scopes
+    .flatMap((scope) => scope.node.findAll())
+    .filter((c): c is ProjectFunction => c instanceof ProjectFunction)
+    .map((f) => ({ name: kebab(f.node.id === 'Handler' ? f.node.scope!.node.id : `${f.node.scope!.node.id}${f.node.id}`), fn: f.fn }));
+}
+
+function kebab(id: string): string {
+  return id.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
 }
 
 export interface FunctionAlarmsProps {

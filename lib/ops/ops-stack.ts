@@ -5,6 +5,7 @@ import type { AppTier } from '../app/app-stack';
 import type { DataTier } from '../data/data-stack';
 import type { DrTier } from '../dr/dr-stack';
 import type { EdgeTier } from '../edge/edge-stack';
+import type { NetworkTier } from '../network/network-stack';
 import { AlarmSet } from '../shared/alarm-set';
 import { stageResourceName } from '../shared/naming';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
@@ -13,20 +14,23 @@ import { alarmTopicName } from './alarm-topic';
 import { AppAlarms } from './app-alarms';
 import { Budget } from './budget';
 import { DataAlarms } from './data-alarms';
-import { FunctionAlarms, type WatchedFunction } from './function-alarms';
+import { FailoverDrillAge } from './failover-drill-age';
+import { FunctionAlarms, projectFunctions, type WatchedFunction } from './function-alarms';
 import { OpsDashboard } from './ops-dashboard';
 import { OpsEvents } from './ops-events';
 import { ProtectedKeyChanges } from './protected-key-changes';
 import { SloAlarms } from './slo-alarms';
 
 export interface OpsStackProps extends StageStackProps {
+  /** The stage's network: the VPC this stack's own function runs in, and the logs key. */
+  readonly network: NetworkTier;
   readonly data: DataTier;
   readonly app: AppTier;
   /** The stage's DR-region tier, where it has one (its backup key is watched here). */
   readonly dr?: DrTier;
   /** The CloudFront distribution in front of the app, where the stage has one (its alarms live in the edge stack). */
   readonly edge?: EdgeTier;
-  /** The project Lambda functions of the stage. */
+  /** The project Lambda functions of the other stacks of the stage (this stack's own are added to them). */
   readonly functions: readonly WatchedFunction[];
   /** The stage runs in its account's home region (the account baseline's trail and its alarms live there). @default true */
   readonly inAccountHomeRegion?: boolean;
@@ -36,9 +40,9 @@ export interface OpsStackProps extends StageStackProps {
  * The stage's operations: alarms on every tier with thresholds from `operations` in the stage
  * config, each notifying the alarm topic on ALARM and OK; a composite "stage unhealthy" alarm of
  * the paging ones; EventBridge rules for ECS, RDS and AWS Backup events and for changes to the
- * keys the backups depend on; the dashboard; and the monthly budget. It only watches: nothing in
- * the other stacks depends on it, so it deploys last and can be changed at any time without
- * touching them.
+ * keys the backups depend on; where the stage has a pilot light, the age of its last failover
+ * drill; the dashboard; and the monthly budget. It only watches: nothing in the other stacks
+ * depends on it, so it deploys last and can be changed at any time without touching them.
  */
 export class OpsStack extends StageStack {
   readonly alarms: AlarmSet;
@@ -46,8 +50,8 @@ export class OpsStack extends StageStack {
 
   constructor(scope: Construct, id: string, props: OpsStackProps) {
     super(scope, id, props);
-    const { name, operations, database, cache, alarms: recipients, monthlyBudgetUsd, backup, baseline } = this.config;
-    const { app, data, functions } = props;
+    const { name, operations, database, cache, alarms: recipients, monthlyBudgetUsd, backup, baseline, dr } = this.config;
+    const { app, data, network } = props;
     // By its known ARN: adding rule targets to the topic object itself would write statements
     // into the network stack's topic policy, which already admits this account's rules.
     const topic = sns.Topic.fromTopicArn(this, 'AlarmTopic', this.formatArn({ service: 'sns', resource: alarmTopicName(name) }));
@@ -88,6 +92,20 @@ export class OpsStack extends StageStack {
       cacheNodes,
       restoreTesting: backup.restoreTesting !== 'off' ? { stage: name } : undefined,
     });
+    // A stage that can fail over proves it can: the drill must not go stale.
+    if (dr.pilotLight) {
+      new FailoverDrillAge(this, 'FailoverDrillAge', {
+        alarms: this.alarms,
+        stage: name,
+        vpc: network.vpc,
+        drillIntervalDays: dr.drillIntervalDays,
+        logsKey: network.logsKey,
+        logRetention: this.logRetention,
+        logRemovalPolicy: this.statefulRemovalPolicy,
+      });
+    }
+    // This stack's own functions are watched like the other stacks' (the stage collects those).
+    const functions = [...props.functions, ...projectFunctions(this)];
     new FunctionAlarms(this, 'FunctionAlarms', { alarms: this.alarms, functions });
 
     const { slo } = operations;

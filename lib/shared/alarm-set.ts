@@ -9,7 +9,7 @@ import { acknowledgeControls } from './control-tower-checks';
 export type Severity = 'page' | 'ticket';
 
 /** The tiers an alarm belongs to; the dashboard and docs/alarms.md group by them. */
-export type Tier = 'load balancer' | 'web' | 'worker' | 'database' | 'cache' | 'email' | 'functions' | 'waf' | 'account' | 'slo' | 'edge';
+export type Tier = 'load balancer' | 'web' | 'worker' | 'database' | 'cache' | 'email' | 'functions' | 'waf' | 'account' | 'slo' | 'edge' | 'dr';
 
 export interface WatchProps extends Omit<cloudwatch.AlarmProps, 'alarmName' | 'alarmDescription' | 'treatMissingData' | 'actionsEnabled'> {
   /** Name after the stage prefix, e.g. "db-cpu". docs/alarms.md lists every one. */

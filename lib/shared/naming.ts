@@ -24,4 +24,10 @@ export const RELEASE_METRICS_NAMESPACE = `${PROJECT}/Releases`;
  * worker publishes"): `Waiting` and `OldestWaitingSeconds`, dimension `Stage`.
  */
 export const QUEUE_METRICS_NAMESPACE = `${PROJECT}/Queues`;
+
+/**
+ * Namespace of the failover drill's age (lambda/failover-drill-age): `DaysSinceDrill`, dimension
+ * `Stage`, published daily for each stage with a pilot light.
+ */
+export const FAILOVER_METRICS_NAMESPACE = `${PROJECT}/Failover`;
 export const RELEASE_EVENT = { source: `${PROJECT}.release`, detailType: 'Release Completed' } as const;

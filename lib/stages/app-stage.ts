@@ -12,10 +12,9 @@ import { EDGE_REGION, EdgeStack } from '../edge/edge-stack';
 import type { WafRules } from '../edge/waf';
 import { NetworkStack } from '../network/network-stack';
 import { AlarmTopic, alarmTopicName } from '../ops/alarm-topic';
-import type { WatchedFunction } from '../ops/function-alarms';
+import { projectFunctions } from '../ops/function-alarms';
 import { OpsStack } from '../ops/ops-stack';
 import { PROJECT } from '../shared/naming';
-import { ProjectFunction } from '../shared/project-function';
 
 export interface AppStageProps extends StageProps {
   readonly config: StageConfig;
@@ -139,6 +138,7 @@ export class AppStage extends Stage {
       pinnedReads: deploy.pinnedReads,
       edge: this.edge,
       description: `Operations of the ${config.name} stage: alarms, notifications, dashboard, budget`,
+      network: this.network,
       data: this.data,
       app: this.app,
       dr: this.dr,
@@ -161,19 +161,4 @@ function wafRules(app: StageConfig['app']): WafRules {
     bodyInspectionLimitKb: app.wafBodyInspectionKb,
     redactedHeaders: app.wafRedactedHeaders,
   };
-}
-
-/**
- * The project Lambda functions in the given stacks, named after the construct that owns each
- * ("pgvector"), with the function's own id unless it is the owner's Handler ("pre-deploy-snapshot-is-complete").
- */
-function projectFunctions(...stacks: Construct[]): WatchedFunction[] {
-  return stacks
-    .flatMap((stack) => stack.node.findAll())
-    .filter((c): c is ProjectFunction => c instanceof ProjectFunction)
-    .map((f) => ({ name: kebab(f.node.id === 'Handler' ? f.node.scope!.node.id : `${f.node.scope!.node.id}${f.node.id}`), fn: f.fn }));
-}
-
-function kebab(id: string): string {
-  return id.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
 }

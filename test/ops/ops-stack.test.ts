@@ -147,6 +147,22 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
     } else {
       expect(alarms(name).has(`${name}-restore-verification-stale`)).toBe(false);
     }
+    if (config(name).dr.pilotLight) {
+      expectAlarm('failover-drill-stale', config(name).dr.drillIntervalDays, 2, 86400);
+      // Two daily readings above the interval, or two days without one (the check stopped): a ticket.
+      expect(alarm(name, 'failover-drill-stale')).toMatchObject({
+        Namespace: 'webapp/Failover',
+        MetricName: 'DaysSinceDrill',
+        Dimensions: [{ Name: 'Stage', Value: name }],
+        Statistic: 'Maximum',
+        ComparisonOperator: 'GreaterThanThreshold',
+        DatapointsToAlarm: 2,
+        TreatMissingData: 'breaching',
+      });
+    } else {
+      // Nothing to fail over to, so nothing to drill.
+      expect([...alarms(name).keys()].filter((n) => n.includes('failover'))).toEqual([]);
+    }
     if (config(name).domain) {
       expectAlarm('ses-bounce-rate', o.sesBounceRatePercent / 100, 1, 900);
       expectAlarm('ses-complaint-rate', o.sesComplaintRatePercent / 100, 1, 900);
@@ -180,6 +196,7 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
       ...(config(name).app.waf && !config(name).edge.enabled ? ['AWS/WAFV2 BlockedRequests'] : []),
       ...(config(name).domain ? ['AWS/SES Reputation.BounceRate', 'AWS/SES Reputation.ComplaintRate'] : []),
       ...(config(name).backup.restoreTesting !== 'off' ? ['webapp/RestoreTesting VerificationSucceeded', 'webapp/RestoreTesting VerifiedWithinInterval'] : []),
+      ...(config(name).dr.pilotLight ? ['webapp/Failover DaysSinceDrill'] : []),
       ...(config(name).baseline.trail.enabled ? TRAIL_ACTIVITIES.map((a) => `${ACCOUNT_ACTIVITY_NAMESPACE} ${a.metric}`) : []),
       'AWS/Events TriggeredRules',
     ];
@@ -210,6 +227,8 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
         'release-record',
         'cache-token-rotation',
         ...(config(name).app.deployment.strategy !== 'rolling' ? ['smoke-test'] : []),
+        // The ops stack's own function, watched like the other stacks'.
+        ...(config(name).dr.pilotLight ? ['failover-drill-age'] : []),
       ]
         .flatMap((fn) => [`${name}-lambda-${fn}-errors`, `${name}-lambda-${fn}-throttles`])
         .sort(),
@@ -237,7 +256,8 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
     ]) {
       expect(inRule(paging), paging).toBe(true);
     }
-    for (const ticket of ['db-cpu', 'web-p99-latency', 'cache-cpu-001', 'lambda-database-setup-errors']) expect(inRule(ticket), ticket).toBe(false);
+    const tickets = ['db-cpu', 'web-p99-latency', 'cache-cpu-001', 'lambda-database-setup-errors', ...(config(name).dr.pilotLight ? ['failover-drill-stale'] : [])];
+    for (const ticket of tickets) expect(inRule(ticket), ticket).toBe(false);
     // The account's checks page or not by their severity; what deploys change is a ticket.
     for (const activity of config(name).baseline.trail.enabled ? TRAIL_ACTIVITIES : []) expect(inRule(activity.alarm), activity.alarm).toBe(activity.severity === 'page');
     expect(TRAIL_ACTIVITIES.filter((a) => a.deploys === 'only').map((a) => a.severity)).toEqual(['ticket', 'ticket', 'ticket']);
@@ -257,7 +277,8 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
   test('EventBridge rules send ECS, RDS and AWS Backup failures to the topic as readable text', () => {
     const t = stages[name].ops;
     const { baseline } = config(name);
-    const rules = resources(t, 'AWS::Events::Rule');
+    // Rules on a schedule run a function (test/ops/failover-drill-age.test.ts); these tell people.
+    const rules = resources(t, 'AWS::Events::Rule').filter((r) => !r.Properties.ScheduleExpression);
     // Five of the stage's own, two on its protected keys (test/ops/protected-key-changes.test.ts), and
     // the account's GuardDuty and Security Hub findings where those run.
     expect(rules).toHaveLength(7 + (baseline.guardDuty.enabled ? 1 : 0) + (baseline.securityHub ? 1 : 0));
@@ -349,6 +370,9 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
   });
 });
 
+/** One staging variant for the tests below, synthesized once. */
+const STAGING_VARIANT = { 'staging.cache.replicas': 2, 'staging.dr.drillIntervalDays': 30 };
+
 describe('operations config reaches the template', () => {
   test('thresholds, recipients and budget are overridable per stage', () => {
     const { ops, network } = synthStage('dev', DEV_OPERATIONS_OVERRIDES);
@@ -390,9 +414,15 @@ describe('operations config reaches the template', () => {
   });
 
   test('a bigger cache gets alarms on every node', () => {
-    const { ops } = synthStage('staging', { 'staging.cache.replicas': 2 });
+    const { ops } = synthStage('staging', STAGING_VARIANT);
     const names = Object.values(ops.findResources('AWS::CloudWatch::Alarm')).map((r) => r.Properties.AlarmName as string);
     expect(names.filter((n) => n.startsWith('staging-cache-memory-'))).toEqual(['staging-cache-memory-001', 'staging-cache-memory-002', 'staging-cache-memory-003']);
+  });
+
+  test('the failover drill may age dr.drillIntervalDays before its alarm', () => {
+    const { ops } = synthStage('staging', STAGING_VARIANT);
+    expect(alarmIn(ops, 'staging-failover-drill-stale').Threshold).toBe(30);
+    expect(alarmIn(stages.staging.ops, 'staging-failover-drill-stale').Threshold).toBe(90);
   });
 });
 
@@ -530,6 +560,11 @@ describe.each(STAGE_NAMES)('%s alarms watch metrics that exist', (name) => {
             case 'webapp/RestoreTesting':
               expect(m.dimensions, where).toEqual({ Stage: name });
               break;
+            case 'webapp/Failover':
+              // lambda/failover-drill-age publishes it under the stage's name, in the ops stack's region.
+              expect(stack, where).toBe(`${name}-Ops`);
+              expect(m.dimensions, where).toEqual({ Stage: name });
+              break;
             case ACCOUNT_ACTIVITY_NAMESPACE: {
               // The account's metrics: counted by a metric filter on the trail's log group in the
               // baseline stack of the stage's account and region.
@@ -560,6 +595,7 @@ describe.each(STAGE_NAMES)('%s alarms watch metrics that exist', (name) => {
         ...(cfg.app.waf ? ['AWS/WAFV2'] : []),
         ...(cfg.edge.enabled ? ['AWS/CloudFront'] : []),
         ...(cfg.backup.restoreTesting !== 'off' ? ['webapp/RestoreTesting'] : []),
+        ...(cfg.dr.pilotLight ? ['webapp/Failover'] : []),
         ...(cfg.baseline.trail.enabled ? [ACCOUNT_ACTIVITY_NAMESPACE] : []),
       ].sort(),
     );
