@@ -9,6 +9,9 @@ import { parseArgs as dbShell } from '../scripts/db-shell';
 import { parseArgs as deploy } from '../scripts/deploy';
 import { parseArgs as guard } from '../scripts/diff-guard';
 import { parseArgs as drImages } from '../scripts/dr-images';
+import { parseArgs as failback } from '../scripts/failback';
+import { parseArgs as failover } from '../scripts/failover';
+import { parseArgs as failoverDrill } from '../scripts/failover-drill';
 import { DIAGRAM_END, DIAGRAM_START, type DiagramStack, diagram, STAGE_STACK_ORDER } from '../scripts/lib/diagram';
 import { parseArgs as natImage } from '../scripts/nat-image';
 import { parseArgs as preflight } from '../scripts/preflight';
@@ -38,6 +41,9 @@ const PARSERS: Record<string, (argv: readonly string[]) => unknown> = {
   'release-tag': releaseTag,
   'dr-images': drImages,
   'nat-image': natImage,
+  failover,
+  failback,
+  'failover-drill': failoverDrill,
 };
 
 /** Every `npm run NAME -- ARGS` the docs show, up to a comment, a pipe or the end of the code span. */
@@ -86,7 +92,7 @@ describe('the docs', () => {
   test('show each operator command with flags its script accepts', () => {
     const runnable = all.filter((c) => c.name in PARSERS && c.args !== '' && !isSynopsis(c.args));
     expect(new Set(runnable.map((c) => c.name))).toEqual(
-      new Set(['deploy', 'rollback', 'db-shell', 'preflight', 'restore', 'restore-drill', 'cost', 'release-tag', 'nat-image', 'dr-images']),
+      new Set(['deploy', 'rollback', 'db-shell', 'preflight', 'restore', 'restore-drill', 'cost', 'release-tag', 'nat-image', 'dr-images', 'failover', 'failback', 'failover-drill']),
     );
     const broken = runnable.flatMap((c) => {
       try {
