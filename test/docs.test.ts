@@ -92,7 +92,21 @@ describe('the docs', () => {
   test('show each operator command with flags its script accepts', () => {
     const runnable = all.filter((c) => c.name in PARSERS && c.args !== '' && !isSynopsis(c.args));
     expect(new Set(runnable.map((c) => c.name))).toEqual(
-      new Set(['deploy', 'rollback', 'db-shell', 'preflight', 'restore', 'restore-drill', 'cost', 'release-tag', 'nat-image', 'dr-images', 'failover', 'failback', 'failover-drill']),
+      new Set([
+        'deploy',
+        'rollback',
+        'db-shell',
+        'preflight',
+        'restore',
+        'restore-drill',
+        'cost',
+        'release-tag',
+        'nat-image',
+        'dr-images',
+        'failover',
+        'failback',
+        'failover-drill',
+      ]),
     );
     const broken = runnable.flatMap((c) => {
       try {
