@@ -50,7 +50,7 @@ export function markCrossStackReads(stack: Stack, template: Record<string, unkno
 export function readOutput(consumer: Stack, producer: Stack, outputId: string): string {
   const output = producer.node.tryFindChild(outputId);
   if (!(output instanceof CfnOutput)) throw new Error(`${producer.stackName} has no output ${outputId} for ${consumer.stackName} to read`);
-  consumer.addDependency(producer, `reads its outputs`);
+  consumer.addStackDependency(producer, 'reads its outputs');
   return Fn.getStackOutput(producer.stackName, producer.getLogicalId(output), producer.region);
 }
 
