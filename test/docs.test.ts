@@ -158,12 +158,12 @@ describe('the architecture diagram in README.md', () => {
   const stages = stageTemplates(['prod']);
 
   test('is what the app synthesizes for prod and its account (regenerate it with npm run docs:diagram)', () => {
-    const { stage, network, data, app, ops, dr, pilotLight, edge, shared } = stages.prod;
+    const { stage, network, data, app, ops, dr, pilotLight, drApp, edge, shared } = stages.prod;
     const synthesized = {
       Network: [stage.network, network],
       Dr: [stage.dr, dr],
       PilotLight: [stage.pilotLight, pilotLight],
-      DrApp: [undefined, undefined],
+      DrApp: [stage.drApp, drApp],
       Data: [stage.data, data],
       App: [stage.app, app],
       Edge: [stage.edge, edge],

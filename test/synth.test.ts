@@ -8,9 +8,11 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createApp } from '../lib/app';
 import { STAGE_NAMES, STAGES } from '../lib/config';
 import { MIN_BOOTSTRAP_VERSION } from '../scripts/lib/preflight';
-import { CLI_CONTEXT } from './support/synth';
+import { CLI_CONTEXT, drAppTier } from './support/synth';
 
 const ROOT = join(__dirname, '..');
+/** The stages with a pilot light, where a failover can turn the DR app tier on. */
+const DR_APP_STAGES = STAGE_NAMES.filter((name) => STAGES[name].dr?.pilotLight);
 
 interface Artifact {
   type: string;
@@ -118,6 +120,13 @@ async function cachedCfnLint(version: string, region: string, files: string[]): 
 }
 
 /**
+ * The CLI's context, with the DR app tier of every stage that has a pilot light turned on as the
+ * failover and its drill turn it on (`-c <stage>.dr.appTier=true`): the checks below then cover
+ * that stack too, which no shipped config synthesizes (it changes no other stack: test/dr/dr-app-stack.test.ts).
+ */
+const FULL_SYNTH_CONTEXT = { ...CLI_CONTEXT, ...Object.assign({}, ...DR_APP_STAGES.map((name) => drAppTier(name))) };
+
+/**
  * The real synth of every stage, as `npm run synth` does it: cdk-nag packs registered and CDK's
  * no CloudFormation validation of its own (cfn-lint below does that). It throws on any unacknowledged finding.
  */
@@ -143,7 +152,7 @@ describe('full synth of all stages', () => {
     const write = process.stderr.write.bind(process.stderr);
     process.stderr.write = ((chunk: string | Uint8Array) => said.push(String(chunk)) > 0) as typeof process.stderr.write;
     try {
-      const { app } = createApp({ outdir, context: CLI_CONTEXT });
+      const { app } = createApp({ outdir, context: FULL_SYNTH_CONTEXT });
       app.synth();
     } catch (error) {
       write(said.join(''));
@@ -155,11 +164,13 @@ describe('full synth of all stages', () => {
   });
   afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
-  test('writes one assembly per stage with the stage stacks', () => {
+  test('writes one assembly per stage with the stage stacks, the DR app tier of each stage with a pilot light among them', () => {
     for (const name of STAGE_NAMES) {
       const stacks = stacksUnder(join(outdir, `assembly-${name}`)).map(({ artifact }) => [artifact.properties?.stackName, artifact.environment]);
       expect(stacks).toContainEqual([`${name}-Network`, `aws://${STAGES[name].account}/${STAGES[name].region}`]);
+      if (DR_APP_STAGES.includes(name)) expect(stacks).toContainEqual([`${name}-DrApp`, `aws://${STAGES[name].account}/${STAGES[name].drRegion}`]);
     }
+    expect(DR_APP_STAGES).toEqual(['staging', 'prod']);
   });
 
   // Each project function's bundle (ProjectFunction: `index.<export>`; CDK's own framework

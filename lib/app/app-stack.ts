@@ -135,7 +135,7 @@ export class AppStack extends StageStack implements AppTier {
       ...web,
       enableExecuteCommand: app.enableExecuteCommand,
       listener: loadBalancer.listener,
-      loadBalancer: this.loadBalancer,
+      loadBalancerFullName: this.loadBalancer.loadBalancerFullName,
       readinessPath,
       p99LatencySeconds: operations.p99LatencySeconds,
       trafficShift: this.trafficShift,

@@ -4,7 +4,7 @@ import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import type { Database } from '../data/database';
+import type { StageDatabase } from '../data/database';
 import { httpsOnlySecurityGroup } from '../shared/https-only-group';
 import { type LogSettings, logSettings } from '../shared/log-group';
 import { PROJECT } from '../shared/naming';
@@ -20,7 +20,7 @@ export interface DatabaseMigrationProps extends LogSettings {
   /** The migration task: the release image with the migration command, logged in as the migration role. */
   readonly task: AppTask;
   /** The database the migration connects to (its security group admits the task). */
-  readonly database: Database;
+  readonly database: StageDatabase;
   /** The release id the pre-deploy snapshot was taken for. */
   readonly release: string;
   /** Minutes the migration may run before it is stopped and the deploy fails (app.migrationTimeoutMinutes). */

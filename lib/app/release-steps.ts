@@ -2,7 +2,7 @@ import { CfnOutput } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import type { Construct } from 'constructs';
-import type { Database } from '../data/database';
+import type { StageDatabase } from '../data/database';
 import { type LogSettings, logSettings } from '../shared/log-group';
 import { DatabaseMigration } from './database-migration';
 import { PreDeploySnapshot } from './pre-deploy-snapshot';
@@ -17,7 +17,7 @@ export interface ReleaseStepsProps extends LogSettings {
   readonly tasks: ReleaseTasks;
   /** The services the release reaches (web first: the snapshot records the image it runs). */
   readonly services: readonly ecs.FargateService[];
-  readonly database: Database;
+  readonly database: StageDatabase;
   /** The image reference the release deploys (repository:tag or repository@sha256:...). */
   readonly image: string;
   /** The image tag or digest, the readable part of the release id. */

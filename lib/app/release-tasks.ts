@@ -5,7 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { DATABASE_ROLES } from '../../lambda/database-setup/roles';
-import type { DataTier } from '../data/data-stack';
+import type { TaskData } from '../data/data-stack';
 import { DATABASE_NAME, DATABASE_PORT } from '../data/database';
 import { type LogSettings, logSettings, stageLogGroup } from '../shared/log-group';
 import { PROJECT, QUEUE_METRICS_NAMESPACE, stageResourceName } from '../shared/naming';
@@ -43,7 +43,7 @@ export interface ReleaseTasksProps extends LogSettings {
   /** The worker publishes its queue metrics (docs/architecture.md, "What the worker publishes"). */
   readonly publishQueueMetrics: boolean;
   /** The database, the cache and the uploads bucket the app uses. */
-  readonly data: DataTier;
+  readonly data: TaskData;
   /** SES for the stage's domain, where it sends email. @default no email */
   readonly email?: Email;
 }

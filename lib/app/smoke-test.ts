@@ -18,6 +18,13 @@ export interface SmokeTestProps extends LogSettings {
   /** Paths to request, the readiness path first. */
   readonly paths: readonly string[];
   readonly latencyMs: number;
+  /** What the function is for, in its description. @default the release smoke test's */
+  readonly description?: string;
+}
+
+/** What a smoke test requests: the readiness path, then the further paths configured (app.deployment.smokePaths). */
+export function smokeTestPaths(readinessPath: string, smokePaths: readonly string[]): string[] {
+  return [readinessPath, ...smokePaths.filter((p) => p !== readinessPath)];
 }
 
 /**
@@ -44,7 +51,7 @@ export class SmokeTest extends Construct {
     this.function = new ProjectFunction(this, 'Handler', {
       entry: handlerEntry('smoke-test'),
       handler: 'onHook',
-      description: `Smoke-tests each new ${props.stage} web revision through the test listener before production traffic moves`,
+      description: props.description ?? `Smoke-tests each new ${props.stage} web revision through the test listener before production traffic moves`,
       vpc: props.vpc,
       securityGroups: [this.securityGroup],
       timeout,

@@ -7,7 +7,7 @@ import type { Construct } from 'constructs';
 import { awsManagedRole } from '../shared/aws-managed-policy';
 import { type LogSettings, logSettings } from '../shared/log-group';
 import { httpsListenerProps, type LoadBalancer } from './load-balancer';
-import { SmokeTest } from './smoke-test';
+import { SmokeTest, smokeTestPaths } from './smoke-test';
 
 /**
  * Port of the test listener, where a traffic-shifting release sends its smoke test to the new
@@ -90,7 +90,7 @@ export class TrafficShift {
       loadBalancerFullName: props.loadBalancer.alb.loadBalancerFullName,
       testListenerPort: TEST_LISTENER_PORT,
       hostName,
-      paths: [readinessPath, ...props.smokePaths.filter((p) => p !== readinessPath)],
+      paths: smokeTestPaths(readinessPath, props.smokePaths),
       latencyMs: props.smokeLatencyMs,
       ...logSettings(props),
     });
@@ -151,7 +151,7 @@ export class TrafficShift {
   attach(
     web: Construct,
     service: ecs.FargateService,
-    props: { readonly listener: elbv2.ApplicationListener; readonly targets: elbv2.ApplicationTargetGroup; readonly shift: ShiftTargets; readonly containerPort: number },
+    props: { readonly listener: elbv2.IApplicationListener; readonly targets: elbv2.ApplicationTargetGroup; readonly shift: ShiftTargets; readonly containerPort: number },
   ): void {
     const { alternate, testListener } = props.shift;
     const weighted = () =>

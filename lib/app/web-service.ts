@@ -22,8 +22,9 @@ export interface WebServiceProps extends AppServiceBase {
   readonly minCapacity: number;
   readonly maxCapacity: number;
   /** The load balancer listener the service's target group attaches to. */
-  readonly listener: elbv2.ApplicationListener;
-  readonly loadBalancer: elbv2.ApplicationLoadBalancer;
+  readonly listener: elbv2.IApplicationListener;
+  /** The load balancer's full name (`app/<name>/<id>`), the dimension of the target metrics. */
+  readonly loadBalancerFullName: string;
   /** Path the load balancer checks; 200 means the task can serve. */
   readonly readinessPath: string;
   /** Seconds the slowest 1% of requests may take before a deployment rolls back (operations.p99LatencySeconds). */
@@ -32,6 +33,14 @@ export interface WebServiceProps extends AppServiceBase {
   readonly requestsPerTarget?: number;
   /** Shift traffic to each release (blue/green, canary, linear) instead of rolling. @default rolling deploys */
   readonly trafficShift?: TrafficShift;
+  /**
+   * Attach with a listener rule of this priority that forwards every path, made in this
+   * construct's scope, instead of making the target group the listener's default action: the
+   * listener keeps its own default. For a listener another stack owns (the pilot light's), whose
+   * default action a deploy here must not rewrite. Rolling deploys only.
+   * @default the target group is the listener's default action
+   */
+  readonly listenerRulePriority?: number;
 }
 
 /**
@@ -88,9 +97,19 @@ export class WebService extends Construct {
         },
       });
     this.targetGroup = targetGroup('Targets');
-    props.listener.addTargetGroups('Web', { targetGroups: [this.targetGroup] });
-    this.loadBalancerFullName = props.loadBalancer.loadBalancerFullName;
     const shift = props.trafficShift;
+    if (props.listenerRulePriority === undefined) {
+      props.listener.addTargetGroups('Web', { targetGroups: [this.targetGroup] });
+    } else {
+      if (shift) throw new Error(`${stackName}: a web service that attaches by a listener rule deploys rolling; it takes no traffic shift`);
+      new elbv2.ApplicationListenerRule(this, 'ListenerRule', {
+        listener: props.listener,
+        priority: props.listenerRulePriority,
+        conditions: [elbv2.ListenerCondition.pathPatterns(['/*'])],
+        action: elbv2.ListenerAction.forward([this.targetGroup]),
+      });
+    }
+    this.loadBalancerFullName = props.loadBalancerFullName;
     const shiftTargets = shift?.addTargets(this.targetGroup, targetGroup);
     this.alternateTargetGroup = shiftTargets?.alternate;
     this.testListener = shiftTargets?.testListener;

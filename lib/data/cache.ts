@@ -29,6 +29,23 @@ export interface CacheProps {
    * @default RemovalPolicy.SNAPSHOT
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * An ElastiCache subnet group that exists already, by name (the pilot light's in the DR region).
+   * @default a subnet group of its own over the VPC's isolated subnets
+   */
+  readonly subnetGroupName?: string;
+  /**
+   * A security group that exists already (the pilot light's in the DR region); consumers are
+   * admitted to it through `connections` all the same.
+   * @default a group of its own that admits nobody and lets nothing out
+   */
+  readonly securityGroup?: ec2.ISecurityGroup;
+  /**
+   * The app stack's CacheTokenRotation rotates the AUTH token. The DR app tier's cache, which
+   * lives only while the stage is failed over or drilled, keeps the token it was created with.
+   * @default true
+   */
+  readonly isAuthTokenRotated?: boolean;
 }
 
 /** Valkey, the Redis-compatible engine ElastiCache prices about 20% below Redis OSS; BullMQ supports it. */
@@ -56,17 +73,21 @@ export class Cache extends Construct implements ec2.IConnectable {
     super(scope, id);
     const { stackName } = Stack.of(this);
 
-    const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
-      vpc: props.vpc,
-      description: `Valkey for ${stackName}: admits only the consumers granted on ${CACHE_PORT}`,
-      allowAllOutbound: false,
-    });
+    const securityGroup =
+      props.securityGroup ??
+      new ec2.SecurityGroup(this, 'SecurityGroup', {
+        vpc: props.vpc,
+        description: `Valkey for ${stackName}: admits only the consumers granted on ${CACHE_PORT}`,
+        allowAllOutbound: false,
+      });
     this.connections = new ec2.Connections({ securityGroups: [securityGroup], defaultPort: ec2.Port.tcp(CACHE_PORT) });
 
-    const subnetGroup = new elasticache.CfnSubnetGroup(this, 'Subnets', {
-      description: `Isolated subnets of ${stackName}`,
-      subnetIds: props.vpc.isolatedSubnets.map((s) => s.subnetId),
-    });
+    const subnetGroupName =
+      props.subnetGroupName ??
+      new elasticache.CfnSubnetGroup(this, 'Subnets', {
+        description: `Isolated subnets of ${stackName}`,
+        subnetIds: props.vpc.isolatedSubnets.map((s) => s.subnetId),
+      }).ref;
 
     const parameters = new elasticache.CfnParameterGroup(this, 'Parameters', {
       cacheParameterGroupFamily: CACHE_ENGINE.family,
@@ -95,7 +116,7 @@ export class Cache extends Construct implements ec2.IConnectable {
       automaticFailoverEnabled: multiAz,
       multiAzEnabled: multiAz,
       cacheParameterGroupName: parameters.ref,
-      cacheSubnetGroupName: subnetGroup.ref,
+      cacheSubnetGroupName: subnetGroupName,
       securityGroupIds: [securityGroup.securityGroupId],
       port: CACHE_PORT,
       transitEncryptionEnabled: true,
@@ -133,10 +154,12 @@ export class Cache extends Construct implements ec2.IConnectable {
         reason: `Snapshots are kept ${props.snapshotRetentionDays} day(s) by configuration: the cache holds BullMQ jobs that are minutes to hours old, so a 15-day-old snapshot would only replay obsolete work. The database is the system of record.`,
       });
     }
-    const rotatedFromTheAppStack =
-      "Rotated monthly by the app stack's CacheTokenRotation (its rotation schedule names this secret): rotating restarts the app's services, which live there. cdk-nag looks for a schedule in this stack only.";
+    const unrotated =
+      (props.isAuthTokenRotated ?? true)
+        ? "Rotated monthly by the app stack's CacheTokenRotation (its rotation schedule names this secret): rotating restarts the app's services, which live there. cdk-nag looks for a schedule in this stack only."
+        : "The DR app tier's cache lives only while the stage runs in its DR region (a failover or its drill) and is deleted with the tier; its token is generated at creation, read by ECS from here, and never leaves AWS.";
     for (const id of ['AwsSolutions-SMG4', 'NIST.800.53.R5-SecretsManagerRotationEnabled']) {
-      Validations.of(this.authToken.node.defaultChild!).acknowledge({ id, reason: rotatedFromTheAppStack });
+      Validations.of(this.authToken.node.defaultChild!).acknowledge({ id, reason: unrotated });
     }
   }
 }

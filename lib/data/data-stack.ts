@@ -12,12 +12,12 @@ import { ServiceKey } from '../shared/service-key';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
 import { Cache } from './cache';
 import { CacheEvents } from './cache-events';
-import { DATABASE_NAME, Database } from './database';
+import { DATABASE_NAME, Database, type StageDatabase } from './database';
 import { DatabaseBackup } from './database-backup';
 import { DatabaseSetup } from './database-setup';
 import { DatabaseShell } from './database-shell';
 import { RestoreTesting } from './restore-testing';
-import { UploadsBucket } from './uploads-bucket';
+import { type UploadsAccess, UploadsBucket } from './uploads-bucket';
 
 export interface DataStackProps extends StageStackProps {
   readonly network: NetworkTier;
@@ -29,10 +29,20 @@ export interface DataStackProps extends StageStackProps {
   readonly deploy: DeployOptions;
 }
 
-/** What the app and operations tiers use of the data tier; they take this, not the stack. */
-export interface DataTier {
-  readonly database: Database;
+/**
+ * What the app's tasks use of a data tier (ReleaseTasks): the database, the cache and the uploads.
+ * The primary's data stack provides it, and so does the DR app tier with the database restored
+ * there, its own cache and the uploads replica.
+ */
+export interface TaskData {
+  readonly database: StageDatabase;
   readonly cache: Cache;
+  readonly uploads: UploadsAccess;
+}
+
+/** What the app and operations tiers use of the data tier; they take this, not the stack. */
+export interface DataTier extends TaskData {
+  /** The uploads bucket, and the bucket the load balancer writes its access logs to. */
   readonly uploads: UploadsBucket;
   /** The keys every snapshot and recovery point is encrypted with (the database and backup keys), protected by the break-glass role. */
   readonly protectedKeys: readonly kms.IKey[];

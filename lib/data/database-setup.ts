@@ -9,11 +9,11 @@ import { type LogSettings, logSettings } from '../shared/log-group';
 import { handlerEntry } from '../shared/paths';
 import { ProjectFunction } from '../shared/project-function';
 import { acknowledgeProviderFindings } from '../shared/provider-findings';
-import type { Database } from './database';
+import type { StageDatabase } from './database';
 
 export interface DatabaseSetupProps extends LogSettings {
   readonly vpc: ec2.IVpc;
-  readonly database: Database;
+  readonly database: StageDatabase;
   readonly databaseName: string;
   /** PostgreSQL "major.minor": an upgrade re-runs the setup (ALTER EXTENSION vector UPDATE). */
   readonly engineVersion: string;

@@ -3,11 +3,11 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { httpsOnlySecurityGroup } from '../shared/https-only-group';
-import type { Database } from './database';
+import type { StageDatabase } from './database';
 
 export interface DatabaseShellProps {
   readonly vpc: ec2.IVpc;
-  readonly database: Database;
+  readonly database: StageDatabase;
 }
 
 /** Minutes a database shell host lives at most: it shuts itself down (and is terminated) after them. */

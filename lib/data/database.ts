@@ -77,6 +77,50 @@ export function databaseParameters(maxConnections: number): Record<string, strin
 }
 
 /**
+ * What the app, its releases and operations use of the stage database: the instance, the path to
+ * it and the key its storage and master secret are encrypted with. The primary region's `Database`
+ * and the database restored in the DR region (lib/dr/restored-database.ts) both provide it, so the
+ * tiers built on it are the same in both regions.
+ */
+export interface StageDatabase extends ec2.IConnectable {
+  readonly instance: rds.IDatabaseInstance;
+  /** Admits consumers on `port`. */
+  readonly connections: ec2.Connections;
+  readonly port: number;
+  /** The instance's max_connections. */
+  readonly maxConnections: number;
+  /** Encrypts the storage, the snapshots and the master secret. */
+  readonly key: kms.IKey;
+  /** A managed policy that lets the roles it is attached to log in as database user `user` with an IAM token. */
+  connectPolicy(user: string): iam.ManagedPolicy;
+}
+
+/**
+ * The managed policy `StageDatabase.connectPolicy` returns, made once per user in `scope` (the
+ * database's construct): log in as database user `user` with an IAM token. Scoped to the user on
+ * any instance of this account and region (`dbuser:*` / user) rather than to the instance's
+ * resource id, which a restore changes: each stage has its own account, whose only instances are
+ * the stage database and its restored copies, and only the stage database's security group admits
+ * the app.
+ */
+export function databaseConnectPolicy(scope: Construct, user: string): iam.ManagedPolicy {
+  const id = `Connect${user.replace(/[^A-Za-z0-9]/g, '')}`;
+  const existing = scope.node.tryFindChild(id) as iam.ManagedPolicy | undefined;
+  if (existing) return existing;
+  const { region, account, partition } = Stack.of(scope);
+  const resource = `arn:${partition}:rds-db:${region}:${account}:dbuser:*/${user}`;
+  const policy = new iam.ManagedPolicy(scope, id, {
+    description: `Log in to the stage database as ${user} with IAM authentication`,
+    statements: [new iam.PolicyStatement({ actions: ['rds-db:connect'], resources: [resource] })],
+  });
+  Validations.of(policy).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::arn:aws:rds-db:${region}:${account}:dbuser:*/${user}]`,
+    reason: `Names the database user ${user}; the instance part is * because a restore gives the instance a new resource id, and the stage's account holds no other database (restored copies admit only the restore verifier on the network).`,
+  });
+  return policy;
+}
+
+/**
  * Defines the stage's PostgreSQL instance (RDS, not Aurora) in the isolated subnets: encrypted
  * gp3 storage with autoscaling, TLS forced, slow statements logged and exported to encrypted log
  * groups, automated backups (point-in-time recovery) for the configured days, a final snapshot on
@@ -84,7 +128,7 @@ export function databaseParameters(maxConnections: number): Record<string, strin
  * IAM database authentication for the app's roles. Nothing may connect until a consumer is
  * admitted through `connections` and, for IAM logins, `grantConnect`.
  */
-export class Database extends Construct implements ec2.IConnectable {
+export class Database extends Construct implements StageDatabase {
   readonly instance: rds.DatabaseInstance;
   readonly connections: ec2.Connections;
   readonly port = DATABASE_PORT;
@@ -193,28 +237,9 @@ export class Database extends Construct implements ec2.IConnectable {
     this.acknowledgeFindings(props);
   }
 
-  /**
-   * A managed policy that lets the roles it is attached to log in as database user `user` with an
-   * IAM token (one per user). Scoped to the user on any instance of this account and region
-   * (`dbuser:*` / user) rather than to the instance's resource id, which a restore changes: each
-   * stage has its own account, whose only instances are the stage database and its restored
-   * copies, and only the stage database's security group admits the app.
-   */
+  /** A managed policy that lets the roles it is attached to log in as database user `user` (databaseConnectPolicy). */
   connectPolicy(user: string): iam.ManagedPolicy {
-    const id = `Connect${user.replace(/[^A-Za-z0-9]/g, '')}`;
-    const existing = this.node.tryFindChild(id) as iam.ManagedPolicy | undefined;
-    if (existing) return existing;
-    const { region, account, partition } = Stack.of(this);
-    const resource = `arn:${partition}:rds-db:${region}:${account}:dbuser:*/${user}`;
-    const policy = new iam.ManagedPolicy(this, id, {
-      description: `Log in to the stage database as ${user} with IAM authentication`,
-      statements: [new iam.PolicyStatement({ actions: ['rds-db:connect'], resources: [resource] })],
-    });
-    Validations.of(policy).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:aws:rds-db:${region}:${account}:dbuser:*/${user}]`,
-      reason: `Names the database user ${user}; the instance part is * because a restore gives the instance a new resource id, and the stage's account holds no other database (restored copies admit only the restore verifier on the network).`,
-    });
-    return policy;
+    return databaseConnectPolicy(this, user);
   }
 
   private acknowledgeFindings(props: DatabaseProps): void {

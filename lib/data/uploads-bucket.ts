@@ -64,12 +64,43 @@ export function uploadsStorage(key: kms.IKey, noncurrentVersionExpirationDays: n
   };
 }
 
+/** What the app's tasks use of an uploads bucket: the bucket, and the policy their roles get for it. */
+export interface UploadsAccess {
+  readonly bucket: s3.IBucket;
+  /** Read, write and delete its objects; attach it to app roles. */
+  readonly objectAccessPolicy: iam.IManagedPolicy;
+}
+
+/**
+ * What the app may do with the uploads in `bucket` (encrypted with `key`): read, write and delete
+ * objects (and abort their multipart uploads), list the bucket, and use the key only through S3
+ * of the bucket's region. One definition for the stage's bucket and the DR region's replica, so the
+ * app has the same rights in both.
+ */
+export function uploadsAccessPolicy(scope: Construct, id: string, bucket: s3.IBucket, key: kms.IKey): iam.ManagedPolicy {
+  return new iam.ManagedPolicy(scope, id, {
+    description: 'Read, write and delete objects of the uploads bucket',
+    statements: [
+      new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+        resources: [bucket.arnForObjects('*')],
+      }),
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: [key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${Stack.of(scope).region}.amazonaws.com` } },
+      }),
+    ],
+  });
+}
+
 /**
  * Defines the uploads bucket and the bucket that receives its server access logs. Uploads are
  * versioned, KMS-encrypted, private, TLS-only, with old versions expiring and abandoned multipart
  * uploads cleaned up after 7 days. The log bucket is an `accessLogBucket` (SSE-S3, expiring logs).
  */
-export class UploadsBucket extends Construct {
+export class UploadsBucket extends Construct implements UploadsAccess {
   readonly bucket: s3.Bucket;
   readonly accessLogs: s3.Bucket;
   /**
@@ -119,21 +150,7 @@ export class UploadsBucket extends Construct {
           : undefined,
     });
 
-    this.objectAccessPolicy = new iam.ManagedPolicy(this, 'ObjectAccessPolicy', {
-      description: 'Read, write and delete objects of the uploads bucket',
-      statements: [
-        new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }),
-        new iam.PolicyStatement({
-          actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
-          resources: [this.bucket.arnForObjects('*')],
-        }),
-        new iam.PolicyStatement({
-          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
-          resources: [props.key.keyArn],
-          conditions: { StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` } },
-        }),
-      ],
-    });
+    this.objectAccessPolicy = uploadsAccessPolicy(this, 'ObjectAccessPolicy', this.bucket, props.key);
     Validations.of(this.objectAccessPolicy).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::<UploadsBucketC4B27CC7.Arn>/*]',
       reason: 'The app reads and writes any object of its own uploads bucket (keys are chosen at run time); no other bucket.',

@@ -20,7 +20,8 @@ export interface DrEmailIdentityProps {
  * record names the feedback endpoint of one region, and `mail.<zone>`'s names the primary's.
  *
  * Only the identity: the DMARC record is the zone's, written once by the primary region (lib/app/email.ts),
- * and the configuration set with its event topic and key comes with the DR app tier at failover.
+ * and a configuration set with its event topic and key belongs with the DR app tier, which has none
+ * yet (lib/dr/dr-app-stack.ts).
  */
 export class DrEmailIdentity extends Construct {
   readonly identity: ses.EmailIdentity;

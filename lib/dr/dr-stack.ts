@@ -47,14 +47,18 @@ export class DrStack extends StageStack implements DrTier {
         noncurrentVersionExpirationDays: uploads.noncurrentVersionExpirationDays,
         removalPolicy: this.statefulRemovalPolicy,
       }).bucket;
-      // Where the uploads are readable when the primary region is lost (docs/disaster-recovery.md).
+      // Where the uploads are readable when the primary region is lost (docs/disaster-recovery.md);
+      // the DR app tier reads both by these outputs.
       new CfnOutput(this, 'UploadsReplicaBucketName', { value: this.uploadsReplica.bucketName, description: 'The replica of the uploads bucket in the DR region' });
+      new CfnOutput(this, 'UploadsReplicaKeyArn', { value: key.keyArn, description: 'Key of the uploads replica' });
     }
     if (this.config.backup.drCopies) {
-      // Kept in every stage, like the vault and the snapshot copies it encrypts.
+      // Kept in every stage, like the vault and the snapshot copies it encrypts. Secrets Manager:
+      // a database restored here from the replicated backups (the failover, its drill) gets an
+      // RDS-managed master secret encrypted with this key, as its storage is.
       this.backupKey = new ServiceKey(this, 'BackupKey', {
         description: `${name}: database snapshot copies, replicated automated backups and the DR backup vault`,
-        services: ['rds', 'backup'],
+        services: ['rds', 'backup', 'secretsmanager'],
         removalPolicy: RemovalPolicy.RETAIN,
         breakGlassRoleName: this.config.backup.breakGlassRoleName,
       }).key;

@@ -1,6 +1,7 @@
-import { CfnOutput, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Fn, Validations } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
 import { LoadBalancer } from '../app/load-balancer';
 import type { StageConfig } from '../config';
@@ -33,6 +34,11 @@ export function drNatGateways(config: StageConfig): number {
   return config.dr.serveFrom === 'dr' ? config.network.natGateways : 0;
 }
 
+/** The DR region's zones (`a`, `b`, ... for `network.azCount`): the config's own zone names are the primary region's. */
+export function drAvailabilityZones(config: StageConfig): string[] {
+  return ['a', 'b', 'c'].slice(0, config.network.azCount).map((letter) => `${config.drRegion}${letter}`);
+}
+
 /** The status the idle load balancer answers with: CloudFront shows its maintenance page for it. */
 export const IDLE_STATUS_CODE = 503;
 
@@ -54,6 +60,8 @@ export class PilotLightStack extends StageStack {
   readonly listener: elbv2.IApplicationListener;
   readonly data: DataPlaceholders;
   readonly email: DrEmailIdentity;
+  /** This region's key for log groups (a KMS key serves only its region); the DR app tier's log groups use it too. */
+  readonly logsKey: kms.IKey;
 
   constructor(scope: Construct, id: string, props: PilotLightStackProps) {
     super(scope, id, props);
@@ -63,6 +71,7 @@ export class PilotLightStack extends StageStack {
 
     // This region's own key for its log groups: a KMS key serves only its region.
     const logsKey = new LogsKey(this, 'LogsKey', { removalPolicy }).key;
+    this.logsKey = logsKey;
     this.vpc = new Network(this, 'Network', {
       cidr: dr.cidr!,
       maxAzs: network.azCount,
@@ -122,10 +131,21 @@ export class PilotLightStack extends StageStack {
     output('LoadBalancerDnsName', this.loadBalancer.loadBalancerDnsName, "The load balancer's name (CloudFront's DR origin)");
     output('LoadBalancerSecurityGroupId', front.alb.connections.securityGroups[0].securityGroupId, "The load balancer's security group (admits CloudFront's origin-facing list)");
     output('HttpsListenerArn', this.listener.listenerArn, 'The HTTPS listener the DR app tier attaches to');
+    // What the DR app tier reads besides (lib/dr/dr-app-stack.ts): by these outputs, not by
+    // references, which would add outputs here whenever the tier is deployed.
+    output(
+      'PrivateSubnetIds',
+      Fn.join(
+        ',',
+        this.vpc.privateSubnets.map((s) => s.subnetId),
+      ),
+      "The DR VPC's private subnets, comma-separated (the DR app's tasks and functions)",
+    );
+    output('LogsKeyArn', logsKey.keyArn, "This region's CloudWatch Logs key (the DR app tier's log groups)");
+    output('LoadBalancerFullName', front.alb.loadBalancerFullName, "The load balancer's full name (app/<name>/<id>), the dimension of its metrics");
   }
 
-  /** This region's zones (`a`, `b`, ... for `network.azCount`): the config's own zone names are the primary region's. */
   override get availabilityZones(): string[] {
-    return ['a', 'b', 'c'].slice(0, this.config.network.azCount).map((letter) => `${this.region}${letter}`);
+    return drAvailabilityZones(this.config);
   }
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { CfnOutput, CfnResource, Stack } from 'aws-cdk-lib';
+import { CfnOutput, CfnResource, Fn, Stack } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import { REPLACEMENT_PROPERTIES } from './replacement-properties';
 
@@ -38,6 +38,20 @@ export function markCrossStackReads(stack: Stack, template: Record<string, unkno
     if (template[section]) marked[section] = mark(template[section]);
   }
   return marked;
+}
+
+/**
+ * `producer`'s output `outputId` as `consumer` reads it: Fn::GetStackOutput by the output's name
+ * (marked like every read when the consumer synthesizes), the consumer deploying after the
+ * producer. A reference to one of the producer's resources would make CDK add an output to the
+ * producer's template for it; this reads one the producer has anyway, so a consumer that comes
+ * and goes (the DR app tier) leaves the producer's template as it is.
+ */
+export function readOutput(consumer: Stack, producer: Stack, outputId: string): string {
+  const output = producer.node.tryFindChild(outputId);
+  if (!(output instanceof CfnOutput)) throw new Error(`${producer.stackName} has no output ${outputId} for ${consumer.stackName} to read`);
+  consumer.addStackDependency(producer, 'reads its outputs');
+  return Fn.getStackOutput(producer.stackName, producer.getLogicalId(output), producer.region);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CfnResource, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
@@ -29,17 +29,19 @@ export function stageLogGroup(scope: Construct, id: string, settings: LogSetting
 }
 
 /**
- * The Control Tower log-group controls that do not apply: a key from the network stack reaches
- * other stacks as Fn::GetStackOutput, which the encryption rule cannot resolve (the group is
- * encrypted all the same; tests assert the key on every group), and a stage that keeps its logs
- * less than a year does so by its config (prod keeps 365 days).
+ * The Control Tower log-group controls that do not apply: a key from another stack (the network
+ * stack's, or the pilot light's in the DR region, imported by its ARN) reaches the group as
+ * Fn::GetStackOutput, which the encryption rule cannot resolve (the group is encrypted all the
+ * same; tests assert the key on every group), and a stage that keeps its logs less than a year
+ * does so by its config (prod keeps 365 days).
  */
 export function acknowledgeLogGroupControls(group: logs.LogGroup, key: kms.IKey, retentionDays: number): void {
-  if (Stack.of(key) !== Stack.of(group)) {
+  const keyInTemplate = Stack.of(key) === Stack.of(group) && CfnResource.isCfnResource(key.node.defaultChild);
+  if (!keyInTemplate) {
     acknowledgeControl(
       group,
       'cloudwatch_log_group_encrypted_check',
-      "Encrypted with the stage's logs key, which the network stack owns and this stack reads as Fn::GetStackOutput: the control's rule accepts only a key ARN string or a reference inside the template.",
+      "Encrypted with the stage's logs key, which another stack owns and this stack reads as Fn::GetStackOutput: the control's rule accepts only a key ARN string or a reference inside the template.",
     );
   }
   if (retentionDays < 365) {

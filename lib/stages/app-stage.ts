@@ -5,6 +5,7 @@ import { AppStack } from '../app/app-stack';
 import { IDLE_TIMEOUT_SECONDS } from '../app/load-balancer';
 import { type DeployOptions, hasDrStack, type StageConfig } from '../config';
 import { DataStack } from '../data/data-stack';
+import { DrAppStack } from '../dr/dr-app-stack';
 import { DrStack } from '../dr/dr-stack';
 import { pilotLightNames } from '../dr/pilot-light-names';
 import { PilotLightStack } from '../dr/pilot-light-stack';
@@ -42,6 +43,8 @@ export class AppStage extends Stage {
   readonly dr?: DrStack;
   /** What the DR region holds ready for a failover (network, load balancer, SES); only where `dr.pilotLight`. */
   readonly pilotLight?: PilotLightStack;
+  /** The data, app and operations tiers in the DR region; only while `dr.appTier` (a failover, or its drill). */
+  readonly drApp?: DrAppStack;
   /** The CloudFront stack in us-east-1; only where the stage serves through CloudFront (edge.enabled). */
   readonly edge?: EdgeStack;
 
@@ -119,6 +122,20 @@ export class AppStage extends Stage {
         description: `Pilot light of the ${config.name} stage in ${config.drRegion}: VPC without NAT, data-tier subnet and security groups, idle internal load balancer and certificate, SES identity`,
         terminationProtection: config.retainOnDelete,
       });
+      if (config.dr.appTier) {
+        // The schema makes a pilot light need backup.drCopies, and so the DR stack.
+        if (!this.dr) throw new Error(`${config.name}: dr.appTier needs the DR stack (backup.drCopies), whose backup key the restored database is encrypted with`);
+        this.drApp = new DrAppStack(this, 'DrApp', {
+          config,
+          pinnedReads: deploy.pinnedReads,
+          pilotLight: this.pilotLight,
+          dr: this.dr,
+          deploy,
+          env: { account: config.account, region: config.drRegion },
+          stackName: pilotLightNames(config.name).drAppStackName,
+          description: `The ${config.name} stage's data, app and operations tiers in ${config.drRegion}, against the database restored there: cache, ECS services behind the pilot light's load balancer, smoke test, alarms`,
+        });
+      }
     }
     if (config.edge.enabled) {
       this.edge = new EdgeStack(this, 'Edge', {

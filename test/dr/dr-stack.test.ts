@@ -30,14 +30,18 @@ describe.each(withDr)('%s DR stack', (name) => {
     expect(stack.terminationProtection).toBe(config.retainOnDelete);
   });
 
-  test('a rotating key that RDS and AWS Backup use in the DR region encrypts the retained DR vault', () => {
+  test("a rotating key that RDS, AWS Backup and Secrets Manager (a restored database's master secret) use in the DR region encrypts the retained DR vault", () => {
     const t = synthesized[name].dr!;
     const [[keyId, key]] = Object.entries(t.findResources('AWS::KMS::Key')).filter(([id]) => id.startsWith('BackupKey'));
     expect(key.Properties.EnableKeyRotation).toBe(true);
     const use = (key.Properties.KeyPolicy.Statement as { Sid: string; Condition?: Record<string, Record<string, unknown>> }[]).find(
       (st) => st.Sid === 'AccountUsesTheKeyThroughItsServices',
     )!;
-    expect(use.Condition!.StringEquals['kms:ViaService']).toEqual([`rds.${config.drRegion}.amazonaws.com`, `backup.${config.drRegion}.amazonaws.com`]);
+    expect(use.Condition!.StringEquals['kms:ViaService']).toEqual([
+      `rds.${config.drRegion}.amazonaws.com`,
+      `backup.${config.drRegion}.amazonaws.com`,
+      `secretsmanager.${config.drRegion}.amazonaws.com`,
+    ]);
     expect(key.DeletionPolicy).toBe('Retain');
     t.hasResource('AWS::Backup::BackupVault', {
       Properties: { BackupVaultName: creationSuffixed(`webapp-${name}-dr-`), EncryptionKeyArn: { 'Fn::GetAtt': [keyId, 'Arn'] } },
@@ -102,6 +106,12 @@ describe.each(withReplica)('%s DR uploads replica', (name) => {
     t.hasResourceProperties('AWS::S3::BucketPolicy', {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
     });
+  });
+
+  test('outputs the replica and its key, which the DR app tier reads', () => {
+    const t = synthesized[name].dr!;
+    t.hasOutput('UploadsReplicaBucketName', { Value: { Ref: 'UploadsReplicaBucket0E3E47C4' } });
+    t.hasOutput('UploadsReplicaKeyArn', { Value: { 'Fn::GetAtt': ['UploadsReplicaKey133A8F9C', 'Arn'] } });
   });
 
   test('logical ids of the replica and its key are frozen', () => {

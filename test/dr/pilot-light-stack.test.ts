@@ -57,7 +57,7 @@ test('NAT in the DR region: none while the primary serves, the primary count onc
   for (const name of withPilotLight) {
     const config = parseStageConfig(STAGES[name]);
     expect(drNatGateways(config)).toBe(0);
-    const failedOver = parseStageConfig({ ...STAGES[name], dr: { ...STAGES[name].dr, serveFrom: 'dr' } });
+    const failedOver = parseStageConfig({ ...STAGES[name], dr: { ...STAGES[name].dr, appTier: true, serveFrom: 'dr' } });
     expect(drNatGateways(failedOver)).toBe(config.network.natGateways);
     expect(drNatGateways(failedOver)).toBeGreaterThan(0);
   }
@@ -233,6 +233,10 @@ describe.each(withPilotLight)('%s pilot light', (name) => {
       LoadBalancerDnsName: { 'Fn::GetAtt': [alb, 'DNSName'] },
       LoadBalancerSecurityGroupId: groupId('LoadBalancerSecurityGroup'),
       HttpsListenerArn: ref('AWS::ElasticLoadBalancingV2::Listener'),
+      // What the DR app tier reads besides (it reads outputs, so its deploys add none here).
+      PrivateSubnetIds: { 'Fn::Join': [',', subnetsOf(t, 'Private').map((id) => ({ Ref: id }))] },
+      LogsKeyArn: { 'Fn::GetAtt': [only(t, 'AWS::KMS::Key').id, 'Arn'] },
+      LoadBalancerFullName: { 'Fn::GetAtt': [alb, 'LoadBalancerFullName'] },
     });
   });
 

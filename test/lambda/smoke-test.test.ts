@@ -141,6 +141,15 @@ describe('the smoke test', () => {
     if (path === '/slow') expect(line.results[1].ms).toBeLessThan(1000);
   });
 
+  // The DR app tier's smoke test is invoked directly by the failover and its drill, with no hook's fields.
+  test('answers a direct invocation with {} as it answers ECS: SUCCEEDED when every path answers, FAILED when one does not', async () => {
+    vi.spyOn(console, 'log').mockImplementation(() => {});
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    expect(await smokeTest({}, settings(), ec2)).toEqual({ hookStatus: 'SUCCEEDED' });
+    expect(await smokeTest({}, settings({ paths: ['/health/ready', '/broken'] }), ec2)).toEqual({ hookStatus: 'FAILED' });
+    expect(seen.map((s) => s.path)).toEqual(['/health/ready', '/', '/health/ready', '/broken']);
+  });
+
   test('fails when the test listener refuses the connection', async () => {
     const error = vi.spyOn(console, 'error').mockImplementation(() => {});
     expect(await smokeTest(EVENT, settings({ port: closedPort }), ec2)).toEqual({ hookStatus: 'FAILED' });

@@ -1,6 +1,6 @@
-import { describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { STAGE_NAMES } from '../../lib/config';
-import { ownStacks, ownTemplates } from '../support/synth';
+import { drAppTier, ownStacks, ownTemplates, type StageTemplates, synthStage } from '../support/synth';
 import { type Json, stageTemplates } from '../support/template';
 
 /**
@@ -82,11 +82,21 @@ const NOT_THE_RESOURCE_NAME: Record<string, string> = {
   'AWS::Backup::RestoreTestingSelection RestoreTestingPlanName': 'the plan it belongs to',
   'AWS::Backup::RestoreTestingSelection RestoreTestingSelectionName': 'unique within its plan, which is named per stage',
   'Custom::DatabaseSetup DatabaseName': 'the database it sets up',
+  'Custom::DatabaseSetup DbInstanceIdentifier': 'the instance it sets up (the DR app tier names the restored one)',
   'Custom::PreDeploySnapshot StackName': 'the stack it tags snapshots with',
   'AWS::Logs::QueryDefinition Name': "a saved query's label, which CloudWatch does not hold unique",
 };
 
 const synthesized = stageTemplates();
+/**
+ * The DR app tier of each stage with a pilot light, as the failover and its drill deploy it: its
+ * names must not collide with the stage's other stacks either (the other stacks are the same with
+ * it; test/dr/dr-app-stack.test.ts).
+ */
+const drApps = new Map<string, StageTemplates>();
+beforeAll(() => {
+  for (const stage of STAGE_NAMES) if (synthesized[stage].pilotLight) drApps.set(stage, synthStage(stage, drAppTier(stage)));
+});
 
 interface Written {
   readonly key: string;
@@ -102,6 +112,11 @@ function allStacks(): { name: string; account: string; region: string; template:
     for (const [i, template] of ownTemplates(t).entries())
       stacks.set(infos[i].stackName, { name: infos[i].stackName, account: infos[i].account, region: infos[i].region, template });
     for (const info of t.stage.shared) stacks.set(info.stackName, { name: info.stackName, account: info.account, region: info.region, template: t.shared.get(info.stackName)! });
+    const failedOver = drApps.get(stage);
+    if (failedOver) {
+      const info = failedOver.stage.drApp!;
+      stacks.set(info.stackName, { name: info.stackName, account: info.account, region: info.region, template: failedOver.drApp! });
+    }
   }
   return [...stacks.values()];
 }
@@ -125,6 +140,7 @@ describe('no two resources write the same physical name or DNS record', () => {
   test('every fixed name is written once in its namespace: per account for global types, per account and region for the rest', () => {
     const all = written();
     expect(all.length).toBeGreaterThan(150);
+    expect(all.filter((w) => w.stack.endsWith('-DrApp')).length).toBeGreaterThan(0);
     const writers = new Map<string, string[]>();
     for (const { key, stack } of all) writers.set(key, [...(writers.get(key) ?? []), stack]);
     expect([...writers].filter(([, stacks]) => stacks.length > 1).map(([key, stacks]) => `${key} written by ${stacks.join(', ')}`)).toEqual([]);

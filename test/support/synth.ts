@@ -77,6 +77,7 @@ export interface StageInfo {
   readonly ops: StackInfo;
   readonly dr?: StackInfo;
   readonly pilotLight?: StackInfo;
+  readonly drApp?: StackInfo;
   readonly edge?: StackInfo;
   /** The stacks outside the stage that its synth brings (image registries, CI access, the account baselines). */
   readonly shared: readonly StackInfo[];
@@ -93,6 +94,8 @@ export interface StageTemplates {
   readonly dr?: Template;
   /** The pilot light in the DR region, where the stage has one (dr.pilotLight). */
   readonly pilotLight?: Template;
+  /** The data, app and operations tiers in the DR region, where the stage has them (dr.appTier: a failover, or its drill). */
+  readonly drApp?: Template;
   /** The us-east-1 edge stack, when the stage serves through CloudFront. */
   readonly edge?: Template;
   /** The stacks outside the stage that its synth brings (image registries, CI access), by stack name. */
@@ -101,13 +104,13 @@ export interface StageTemplates {
 
 /** The stage's own templates, in deploy order (the DR, pilot-light and edge stacks where the stage has them). */
 export function ownTemplates(t: StageTemplates): Template[] {
-  return [t.network, ...(t.dr ? [t.dr] : []), ...(t.pilotLight ? [t.pilotLight] : []), t.data, t.app, ...(t.edge ? [t.edge] : []), t.ops];
+  return [t.network, ...(t.dr ? [t.dr] : []), ...(t.pilotLight ? [t.pilotLight] : []), ...(t.drApp ? [t.drApp] : []), t.data, t.app, ...(t.edge ? [t.edge] : []), t.ops];
 }
 
 /** The stage's own stacks, in ownTemplates' order. */
 export function ownStacks(t: StageTemplates): StackInfo[] {
-  const { network, dr, pilotLight, data, app, edge, ops } = t.stage;
-  return [network, dr, pilotLight, data, app, edge, ops].filter((s): s is StackInfo => s !== undefined);
+  const { network, dr, pilotLight, drApp, data, app, edge, ops } = t.stage;
+  return [network, dr, pilotLight, drApp, data, app, edge, ops].filter((s): s is StackInfo => s !== undefined);
 }
 
 /**
@@ -123,7 +126,16 @@ export const DEV_OPERATIONS_OVERRIDES: Record<string, unknown> = {
   'dev.operations.queueOldestJobSeconds': 900,
 };
 
-const ROLES = ['network', 'data', 'app', 'ops', 'dr', 'pilotLight', 'edge'] as const;
+/**
+ * The context of a stage as the failover and its drill deploy it, with its DR app tier
+ * (`-c <stage>.dr.appTier=true`): one variant, shared by the files that read that stack, so a
+ * worker synthesizes it once.
+ */
+export function drAppTier(name: StageName): Record<string, unknown> {
+  return { [`${name}.dr.appTier`]: 'true' };
+}
+
+const ROLES = ['network', 'data', 'app', 'ops', 'dr', 'pilotLight', 'drApp', 'edge'] as const;
 type Role = (typeof ROLES)[number];
 
 /** A synthesized stage as it is kept on disk: plain JSON. */
@@ -160,6 +172,7 @@ export function synthStage(name: StageName, context: Record<string, unknown> = {
       ops: info('ops')!,
       dr: info('dr'),
       pilotLight: info('pilotLight'),
+      drApp: info('drApp'),
       edge: info('edge'),
       shared: fixture.shared.map((s) => s.info),
     },
@@ -169,6 +182,7 @@ export function synthStage(name: StageName, context: Record<string, unknown> = {
     ops: template('ops')!,
     dr: template('dr'),
     pilotLight: template('pilotLight'),
+    drApp: template('drApp'),
     edge: template('edge'),
     shared: new Map(fixture.shared.map(({ info, template }) => [info.stackName, Template.fromJSON(template, { skipCyclicalDependenciesCheck: true })] as const)),
   };
