@@ -25,6 +25,7 @@ import { readOutput } from '../shared/cross-stack-reads';
 import { ServiceKey } from '../shared/service-key';
 import { MIN_REQUESTS_FOR_RATE, requestErrorRate, serviceInsightMetric } from '../shared/stage-metrics';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
+import { DrNat } from './dr-nat';
 import type { DrStack } from './dr-stack';
 import { pilotLightNames } from './pilot-light-names';
 import { drAvailabilityZones, type PilotLightStack } from './pilot-light-stack';
@@ -57,6 +58,9 @@ export const DR_WEB_RULE_PRIORITY = 1;
  * DR region with the essentials: the web service's deployment alarms, its 5xx rate, tasks below
  * desired, database CPU and free storage.
  *
+ * NAT gateways and the private subnets' default routes to them are made here too (dr-nat.ts):
+ * the pilot light idles without NAT, and the tier's way out comes and goes with it.
+ *
  * Everything of the pilot light and the DR stack is read by their outputs and imported here, and
  * every rule it needs (load balancer to tasks, tasks and functions to the database and cache, the
  * smoke test to the listener) is made in this stack: deploying or deleting the tier changes
@@ -83,6 +87,8 @@ export class DrAppStack extends StageStack {
   readonly setup: DatabaseSetup;
   /** Requests the readiness and smoke paths through the pilot light's listener; invoked with `{}`. */
   readonly smokeTest: SmokeTest;
+  /** The NAT gateways and routes of the pilot light's private subnets, for as long as the tier runs. */
+  readonly nat: DrNat;
   /** The DR region's alarm topic: alarms notify a topic of their own region. */
   readonly alarmTopic: sns.ITopic;
 
@@ -108,6 +114,12 @@ export class DrAppStack extends StageStack {
         'Nothing here reads the route tables of the pilot light subnets (no gateway endpoints are added from this stack).',
       );
     }
+    const azs = this.availabilityZones.length;
+    this.nat = new DrNat(this, 'Nat', {
+      publicSubnetIds: Fn.split(',', fromPilotLight('PublicSubnetIds'), azs),
+      privateRouteTableIds: Fn.split(',', fromPilotLight('PrivateRouteTableIds'), azs),
+      count: this.config.network.natGateways,
+    });
     const logsKey = kms.Key.fromKeyArn(this, 'LogsKey', fromPilotLight('LogsKeyArn'));
     const logs = { logsKey, logRetention: this.logRetention, logRemovalPolicy: this.statefulRemovalPolicy };
     const loadBalancerGroup = importedGroup('LoadBalancerSecurityGroup', 'LoadBalancerSecurityGroupId', false);
@@ -148,6 +160,7 @@ export class DrAppStack extends StageStack {
     });
     this.uploads = this.uploadsAccess(dr, fromDr);
 
+    // The setup's function reaches RDS and Secrets Manager through NAT.
     this.setup = new DatabaseSetup(this, 'DatabaseSetup', {
       vpc,
       database: this.database,
@@ -157,6 +170,7 @@ export class DrAppStack extends StageStack {
       runId: props.deploy.rerunDatabaseSetup,
       ...logs,
     });
+    this.setup.node.addDependency(...this.nat.routes);
 
     // App: the primary's cluster, tasks and services; rolling, attached by a listener rule.
     const { cluster, exec } = appCluster(this, { vpc, stage: name, enableExecuteCommand: app.enableExecuteCommand, ...logs });
@@ -192,8 +206,8 @@ export class DrAppStack extends StageStack {
     for (const service of services) {
       // allowTo writes the rules on the imported database and cache groups into this stack.
       for (const store of [this.database, this.cache]) service.connections.allowToDefaultPort(store, `${service.node.scope?.node.id} service`);
-      // The app logs in as the roles the setup checks.
-      service.node.addDependency(this.setup);
+      // The app logs in as the roles the setup checks; its tasks pull their image through NAT.
+      service.node.addDependency(this.setup, ...this.nat.routes);
     }
 
     this.smokeTest = new SmokeTest(this, 'SmokeTest', {

@@ -42,3 +42,26 @@ export function pilotLightNames(stage: string) {
 
 /** The edge stack's output naming the region whose load balancer CloudFront sends viewers to. */
 export const SERVING_FROM_OUTPUT = 'ServingFrom';
+
+/**
+ * The outputs the DR app tier reads of the pilot light and of the DR stack (by name, at deploy
+ * time): a pilot light deployed before one of them existed would fail the failover's deploy, so
+ * the failover checks for them first. test/dr/dr-app-stack.test.ts holds them to the template.
+ */
+export const DR_APP_READS = {
+  pilotLight: [
+    'VpcId',
+    'PrivateSubnetIds',
+    'PublicSubnetIds',
+    'PrivateRouteTableIds',
+    'LogsKeyArn',
+    'LoadBalancerSecurityGroupId',
+    'HttpsListenerArn',
+    'LoadBalancerFullName',
+    'DatabaseSecurityGroupId',
+    'CacheSubnetGroupName',
+    'CacheSecurityGroupId',
+  ],
+  /** The second pair only where the stage replicates its uploads. */
+  dr: ['BackupKeyArn', 'UploadsReplicaBucketName', 'UploadsReplicaKeyArn'],
+} as const;

@@ -23,17 +23,6 @@ export interface PilotLightStackProps extends StageStackProps {
   readonly site: SiteName;
 }
 
-/**
- * NAT gateways of the DR VPC: none while the primary region serves (each costs about $35 a month
- * doing nothing), the primary's count once the stage serves from the DR region (`dr.serveFrom:
- * "dr"`), so the failover's deploy of this stack creates them, in a few minutes of the hour it has.
- * Gateways even where the primary runs NAT instances: their images are pinned per region, and a
- * stage that has lost its region should not depend on an instance's boot script.
- */
-export function drNatGateways(config: StageConfig): number {
-  return config.dr.serveFrom === 'dr' ? config.network.natGateways : 0;
-}
-
 /** The DR region's zones (`a`, `b`, ... for `network.azCount`): the config's own zone names are the primary region's. */
 export function drAvailabilityZones(config: StageConfig): string[] {
   return ['a', 'b', 'c'].slice(0, config.network.azCount).map((letter) => `${config.drRegion}${letter}`);
@@ -75,7 +64,8 @@ export class PilotLightStack extends StageStack {
     this.vpc = new Network(this, 'Network', {
       cidr: dr.cidr!,
       maxAzs: network.azCount,
-      natGateways: drNatGateways(this.config),
+      // No NAT while idle: the DR app tier brings its own gateways and routes (lib/dr/dr-nat.ts).
+      natGateways: 0,
       logsKey,
       flowLogRetention: this.logRetention,
       flowLogs: network.flowLogs,
@@ -140,6 +130,13 @@ export class PilotLightStack extends StageStack {
         this.vpc.privateSubnets.map((s) => s.subnetId),
       ),
       "The DR VPC's private subnets, comma-separated (the DR app's tasks and functions)",
+    );
+    const joined = (values: string[]) => Fn.join(',', values);
+    output('PublicSubnetIds', joined(this.vpc.publicSubnets.map((s) => s.subnetId)), "The DR VPC's public subnets, comma-separated (the DR app tier's NAT gateways)");
+    output(
+      'PrivateRouteTableIds',
+      joined(this.vpc.privateSubnets.map((s) => s.routeTable.routeTableId)),
+      "The private subnets' route tables, comma-separated (the DR app tier's default routes to its NAT gateways)",
     );
     output('LogsKeyArn', logsKey.keyArn, "This region's CloudWatch Logs key (the DR app tier's log groups)");
     output('LoadBalancerFullName', front.alb.loadBalancerFullName, "The load balancer's full name (app/<name>/<id>), the dimension of its metrics");

@@ -6,7 +6,7 @@
  * failed run stopped; none asks the primary region anything.
  */
 
-import { DescribeStackResourcesCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { AddTagsToResourceCommand, type DBInstance, DeleteDBInstanceCommand, ModifyDBInstanceCommand, RestoreDBInstanceToPointInTimeCommand } from '@aws-sdk/client-rds';
 import { DeleteParameterCommand, GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
@@ -178,14 +178,14 @@ async function endpointParameter(ctx: RecoveryContext): Promise<string | undefin
 }
 
 /** Runs a deploy of the named stacks with the DR tiers' context, as `npm run deploy -- --primary-lost` would; throws when it fails. */
-export async function deployDr(ctx: RecoveryContext, only: readonly ('PilotLight' | 'DrApp' | 'Edge')[], primaryLost: boolean, extra: Record<string, string> = {}): Promise<void> {
+export async function deployDr(ctx: RecoveryContext, only: readonly ('DrApp' | 'Edge')[], primaryLost: boolean): Promise<void> {
   const { plan } = await planDeploy(
     {
       stage: ctx.config.name as StageName,
       image: ctx.image,
       only,
       account: ctx.config.account,
-      context: { ...drContext(ctx.config, ctx.purpose), ...extra },
+      context: drContext(ctx.config, ctx.purpose),
       yes: true,
       ...(primaryLost ? { primaryLost } : {}),
     },
@@ -214,7 +214,7 @@ export function deployStep(survey: Survey, config: StageConfig, purpose: Purpose
   const names = pilotLightNames(config.name);
   return {
     key: 'deploy',
-    title: `deploy ${names.stackName} (NAT gateways for the tasks' way out) and ${names.drAppStackName} (a new, empty cache; the web and worker services of ${config.image.repositoryName} ${image}; the database setup, which re-checks pgvector and the app's roles; alarms) in ${config.drRegion}`,
+    title: `deploy ${names.drAppStackName} in ${config.drRegion}: NAT gateways for the tasks' way out, a new, empty cache, the web and worker services of ${config.image.repositoryName} ${image} behind the pilot light's load balancer, the database setup (it checks pgvector and the app's roles again), alarms`,
     ...expected(survey, 'deploy', 20, 'AWS documents no duration for creating a cache replication group or for ECS reaching a steady state; a budget until a drill measures it'),
     async done(ctx) {
       if (!(await stackComplete(dr(ctx), names.drAppStackName))) return undefined;
@@ -222,8 +222,8 @@ export function deployStep(survey: Survey, config: StageConfig, purpose: Purpose
       return outputs?.WebServiceName ? `${names.drAppStackName} is deployed (${outputs.WebServiceName})` : undefined;
     },
     async run(ctx) {
-      // Never a question to the primary region: its reads are pinned to what the stacks kept.
-      await deployDr(ctx, ['PilotLight', 'DrApp'], purpose === 'failover');
+      // A failover asks the primary region nothing: the reads of it are pinned to what the stacks kept.
+      await deployDr(ctx, ['DrApp'], purpose === 'failover');
     },
   };
 }
@@ -312,22 +312,22 @@ export function smokeStep(survey: Survey, config: StageConfig): Step<RecoveryCon
 
 /**
  * Takes the DR tiers down again (a drill's end, or a failback's last step): destroys the DR app
- * tier's stack, deletes the database restored in the DR region (a failback keeps a final
- * snapshot: its writes were copied back, but a copy costs little), its endpoint parameter, and
- * the pilot light's NAT gateways with a deploy of the pilot light idle.
+ * tier's stack (its NAT gateways with it), and deletes the database restored in the DR region (a
+ * failback keeps a final snapshot: its writes were copied back, but a copy costs little) and its
+ * endpoint parameter. The pilot light stays as it idles.
  */
 export function retireStep(survey: Survey, config: StageConfig, keepFinalSnapshot: boolean): Step<RecoveryContext> {
   const names = pilotLightNames(config.name);
   const id = names.databaseIdentifier;
   return {
     key: 'retire',
-    title: `take the DR tiers down: destroy ${names.drAppStackName}, delete ${id} in ${config.drRegion} (${keepFinalSnapshot ? 'with a final snapshot' : 'no final snapshot, its automated backups too'}) and ${names.databaseEndpointParameter}, deploy ${names.stackName} idle (no NAT gateways)`,
+    title: `take the DR tiers down: destroy ${names.drAppStackName} (its NAT gateways with it), delete ${id} in ${config.drRegion} (${keepFinalSnapshot ? 'with a final snapshot' : 'no final snapshot, its automated backups too'}) and ${names.databaseEndpointParameter}`,
     ...expected(survey, 'retire', 15, 'stack deletion and instance deletion run side by side; a budget'),
     async done(ctx) {
       const clients = dr(ctx);
-      const [stackThere, db, nat] = await Promise.all([stackExists(clients, names.drAppStackName), describe(clients.rds, id), hasNatGateways(clients, names.stackName)]);
-      if (stackThere || db || nat) return undefined;
-      return `no ${names.drAppStackName}, no ${id} and no NAT gateways in ${config.drRegion}`;
+      const [stackThere, db] = await Promise.all([stackExists(clients, names.drAppStackName), describe(clients.rds, id)]);
+      if (stackThere || (db && db.DBInstanceStatus !== 'deleting')) return undefined;
+      return `no ${names.drAppStackName}, and no ${id} in ${config.drRegion}${db ? ' but one being deleted' : ''}`;
     },
     async run(ctx) {
       const clients = dr(ctx);
@@ -350,24 +350,10 @@ export function retireStep(survey: Survey, config: StageConfig, keepFinalSnapsho
       await clients.ssm.send(new DeleteParameterCommand({ Name: names.databaseEndpointParameter })).catch((error: Error) => {
         if (error.name !== 'ParameterNotFound') throw error;
       });
-      if (await hasNatGateways(clients, names.stackName)) {
-        await deployDr(ctx, ['PilotLight'], false, { [`${config.name}.dr.appTier`]: 'false', [`${config.name}.dr.serveFrom`]: 'primary' });
-      }
     },
   };
 }
 
 async function stackExists(clients: RegionClients, stackName: string): Promise<boolean> {
   return (await outputsOf(clients.cfn, stackName)) !== undefined;
-}
-
-/** Whether the pilot light holds NAT gateways (it does while the DR tiers run). */
-async function hasNatGateways(clients: RegionClients, stackName: string): Promise<boolean> {
-  try {
-    const resources = (await clients.cfn.send(new DescribeStackResourcesCommand({ StackName: stackName }))).StackResources ?? [];
-    return resources.some((r) => r.ResourceType === 'AWS::EC2::NatGateway' && r.ResourceStatus !== 'DELETE_COMPLETE');
-  } catch (error) {
-    if ((error as Error).name === 'ValidationError' && /does not exist/.test((error as Error).message)) return false;
-    throw error;
-  }
 }

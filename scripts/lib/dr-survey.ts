@@ -14,7 +14,7 @@ import { type DBInstanceAutomatedBackup, DescribeDBInstanceAutomatedBackupsComma
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
 import type { StageConfig } from '../../lib/config';
-import { pilotLightNames } from '../../lib/dr/pilot-light-names';
+import { DR_APP_READS, pilotLightNames } from '../../lib/dr/pilot-light-names';
 import { isRelease } from '../../lib/registry/release-tag';
 import { stageResourceName } from '../../lib/shared/naming';
 import { DR_RPO_MINUTES } from './preflight-pilot-light';
@@ -75,6 +75,8 @@ export interface Survey {
   /** The pilot light's outputs, or undefined when the stack is not there. */
   readonly pilotLight?: Readonly<Record<string, string>>;
   readonly drBackupKeyArn?: string;
+  /** The DR stack's outputs, or undefined when it is not there. */
+  readonly drOutputs?: Readonly<Record<string, string>>;
   /** The last drill's measured minutes per step, where one completed. */
   readonly drill?: { readonly at: string; readonly minutes: Readonly<Record<string, number>> };
 }
@@ -232,7 +234,17 @@ export function surveyLines(config: StageConfig, survey: Survey): string[] {
 /** What stops a failover before it starts: what it cannot do without. */
 export function surveyProblems(config: StageConfig, survey: Survey, toTime: Date | 'latest'): string[] {
   const problems: string[] = [];
-  if (!survey.pilotLight) problems.push(`no ${pilotLightNames(config.name).stackName} stack in ${config.drRegion}: the failover restores into it and deploys beside it`);
+  const names = pilotLightNames(config.name);
+  if (!survey.pilotLight) problems.push(`no ${names.stackName} stack in ${config.drRegion}: the failover restores into it and deploys beside it`);
+  const lacking = [
+    ...(survey.pilotLight ? DR_APP_READS.pilotLight.filter((o) => !(o in survey.pilotLight!)).map((o) => `${names.stackName} ${o}`) : []),
+    ...(survey.drOutputs?.UploadsReplicaBucketName && !survey.drOutputs.UploadsReplicaKeyArn ? [`${config.name}-Dr UploadsReplicaKeyArn`] : []),
+  ];
+  if (lacking.length > 0) {
+    problems.push(
+      `the DR app tier reads outputs the deployed stacks lack (${lacking.join(', ')}): deploy them again with this version first: npm run deploy -- --stage ${config.name} --primary-lost --only PilotLight --only Dr --yes`,
+    );
+  }
   if (!survey.drBackupKeyArn) problems.push(`no BackupKeyArn output of ${config.name}-Dr in ${config.drRegion}: the restored database's secret is encrypted with that key`);
   if (!survey.image) problems.push(`no release image in the ${config.drRegion} registry ${config.image.repositoryName} (npm run dr-images copies releases there)`);
   if (!survey.backups) {

@@ -1,7 +1,7 @@
 /**
  * What a stage's DR tiers cost per day while they run (after a failover, or during a drill), from
  * the templates a deploy with `dr.appTier` synthesizes, at the DR region's pinned prices: the DR
- * app tier's stack, the pilot light's NAT gateways (none while it idles) and the restored database
+ * app tier's stack (its NAT gateways among it) and the restored database
  * (the data stack's instance, restored by API: priced from its template). On top of the pilot
  * light's idle cost, which `npm run cost` shows.
  */
@@ -26,17 +26,11 @@ export function drTierDailyCost(stacks: readonly AssemblyStack[], config: StageC
   const names = pilotLightNames(config.name);
   const template = (name: string) => stacks.find((s) => s.stackName === name)?.template;
   const drApp = template(names.drAppStackName);
-  const pilotLight = template(names.stackName);
   const data = template(`${config.name}-Data`);
-  if (!drApp || !pilotLight || !data)
-    return [`What the DR tiers cost per day: not known (the synthesized stage lacks ${names.drAppStackName}, ${names.stackName} or ${config.name}-Data)`];
+  if (!drApp || !data) return [`What the DR tiers cost per day: not known (the synthesized stage lacks ${names.drAppStackName} or ${config.name}-Data)`];
   const usage = usageFor(config.name);
   const database: Template = { Resources: Object.fromEntries(Object.entries(data.Resources ?? {}).filter(([, r]) => r.Type === 'AWS::RDS::DBInstance')) };
-  const lines: CostLine[] = [
-    ...estimateStack(database, prices, usage).lines,
-    ...estimateStack(drApp, prices, usage).lines,
-    ...estimateStack(pilotLight, prices, usage).lines.filter((l) => l.category === 'NAT gateways' || l.category === 'Public IPv4 addresses'),
-  ];
+  const lines: CostLine[] = [...estimateStack(database, prices, usage).lines, ...estimateStack(drApp, prices, usage).lines];
   const byCategory = new Map<string, number>();
   for (const line of lines) byCategory.set(line.category, (byCategory.get(line.category) ?? 0) + line.monthlyUsd / DAYS_PER_MONTH);
   const total = [...byCategory.values()].reduce((a, b) => a + b, 0);

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { DATABASE_ROLES } from '../../lambda/database-setup/roles';
 import { parseStageConfig, STAGE_NAMES, STAGES, type StageName, stageStacks } from '../../lib/config';
 import { DR_WEB_RULE_PRIORITY } from '../../lib/dr/dr-app-stack';
-import { pilotLightNames } from '../../lib/dr/pilot-light-names';
+import { DR_APP_READS, pilotLightNames } from '../../lib/dr/pilot-light-names';
 import { crossStackReads } from '../../lib/shared/cross-stack-reads';
 import { PRIMARY_READ_PREFIX } from '../../lib/shared/stage-stack';
 import { drAppTier, ownStacks, type StageTemplates, stackOutput, synthStage } from '../support/synth';
@@ -59,6 +59,40 @@ describe.each(withPilotLight)('%s with dr.appTier', (name) => {
     for (const role of ['network', 'dr', 'pilotLight', 'data', 'app', 'edge', 'ops'] as const) {
       expect(failedOver[name][role]!.toJSON(), role).toEqual(shipped[name][role]!.toJSON());
     }
+  });
+
+  test("brings the private subnets' way out: the primary's count of NAT gateways in the pilot light's public subnets, a default route in each private route table, which the services and the setup wait for", () => {
+    const t = drApp(name);
+    const gateways = t.findResources('AWS::EC2::NatGateway');
+    expect(Object.keys(gateways)).toHaveLength(Math.min(config.network.natGateways, config.network.azCount));
+    for (const [i, gateway] of Object.values(gateways).entries()) {
+      expect(gateway.Properties.SubnetId).toEqual({ 'Fn::Select': [i, { 'Fn::Split': [',', pilotLight('PublicSubnetIds')] }] });
+    }
+    const routes = t.findResources('AWS::EC2::Route');
+    expect(Object.keys(routes)).toHaveLength(config.network.azCount);
+    for (const [i, route] of Object.values(routes).entries()) {
+      expect(route.Properties).toMatchObject({
+        DestinationCidrBlock: '0.0.0.0/0',
+        RouteTableId: { 'Fn::Select': [i, { 'Fn::Split': [',', pilotLight('PrivateRouteTableIds')] }] },
+      });
+    }
+    const routeIds = Object.keys(routes);
+    const waiting = [idOf(t, 'AWS::ECS::Service', 'WebService'), idOf(t, 'AWS::ECS::Service', 'WorkerService'), only(t, 'Custom::DatabaseSetup').id];
+    for (const id of waiting) expect(t.toJSON().Resources[id].DependsOn, id).toEqual(expect.arrayContaining(routeIds));
+    // The pilot light idles without NAT, whatever the tier or the edge does.
+    for (const stage of [shipped[name], failedOver[name]]) expect(Object.keys(stage.pilotLight!.findResources('AWS::EC2::NatGateway'))).toEqual([]);
+  });
+
+  test('reads of the pilot light and the DR stack exactly the outputs the failover checks for before it deploys', () => {
+    const reads = crossStackReads(drApp(name).toJSON().Resources);
+    const of = (stack: string) =>
+      reads
+        .filter((r) => r.StackName === stack)
+        .map((r) => r.OutputName)
+        .sort();
+    expect(of(`${name}-PilotLight`)).toEqual([...DR_APP_READS.pilotLight].sort());
+    const replicates = config.uploads.replicateToDr;
+    expect(of(`${name}-Dr`)).toEqual(DR_APP_READS.dr.filter((o) => replicates || o === 'BackupKeyArn').sort());
   });
 
   test('reads nothing from the primary region, so it deploys while that region is lost, and keeps no primary read', () => {

@@ -4,7 +4,6 @@ import { originFacingPrefixList } from '../../lib/app/origin-facing';
 import { deployRegions, EDGE_REGION, parseStageConfig, STAGE_NAMES, STAGES, type StageName, stageRegions, stageStacks } from '../../lib/config';
 import { DR_MAIL_FROM_SUBDOMAIN } from '../../lib/dr/dr-email';
 import { pilotLightNames } from '../../lib/dr/pilot-light-names';
-import { drNatGateways } from '../../lib/dr/pilot-light-stack';
 import { crossStackReads, readKey } from '../../lib/shared/cross-stack-reads';
 import { PRIMARY_READ_PREFIX } from '../../lib/shared/stage-stack';
 import { ownStacks, stackOutput, synthStage } from '../support/synth';
@@ -30,6 +29,12 @@ const subnetsOf = (t: Template, tier: string) =>
     .filter(([, s]) => s.Properties.Tags.some((tag: { Key: string; Value: string }) => tag.Key === 'aws-cdk:subnet-name' && tag.Value === tier))
     .map(([id]) => id)
     .sort();
+/** The route tables of a tier's subnets, in their subnets' order (each subnet has its own). */
+const routeTablesOf = (t: Template, tier: string) =>
+  subnetsOf(t, tier).map((subnet) => {
+    const [id] = Object.entries(t.findResources('AWS::EC2::SubnetRouteTableAssociation')).find(([, a]) => a.Properties.SubnetId.Ref === subnet)!;
+    return t.toJSON().Resources[id].Properties.RouteTableId.Ref as string;
+  });
 /** CloudFront's origin-facing prefix list pinned for a region. */
 const prefixList = (region: string) => (originFacingPrefixList(region) as { prefixListId: string }).prefixListId;
 /** The stage zone's id, as the pilot light reads it from the network stack in the primary region. */
@@ -51,16 +56,6 @@ test.each(STAGE_NAMES)("%s: the stacks the scripts deploy (--only, preflight's b
   const regions = new Set(synthesizedStacks.map(([, region]) => region));
   expect(new Set(deployRegions(config))).toEqual(regions);
   expect(new Set(stageRegions(config))).toEqual(new Set([...regions].filter((r) => r !== EDGE_REGION)));
-});
-
-test('NAT in the DR region: none while the primary serves, the primary count once the stage serves from there', () => {
-  for (const name of withPilotLight) {
-    const config = parseStageConfig(STAGES[name]);
-    expect(drNatGateways(config)).toBe(0);
-    const failedOver = parseStageConfig({ ...STAGES[name], dr: { ...STAGES[name].dr, appTier: true, serveFrom: 'dr' } });
-    expect(drNatGateways(failedOver)).toBe(config.network.natGateways);
-    expect(drNatGateways(failedOver)).toBeGreaterThan(0);
-  }
 });
 
 describe.each(withPilotLight)('%s pilot light', (name) => {
@@ -235,6 +230,8 @@ describe.each(withPilotLight)('%s pilot light', (name) => {
       HttpsListenerArn: ref('AWS::ElasticLoadBalancingV2::Listener'),
       // What the DR app tier reads besides (it reads outputs, so its deploys add none here).
       PrivateSubnetIds: { 'Fn::Join': [',', subnetsOf(t, 'Private').map((id) => ({ Ref: id }))] },
+      PublicSubnetIds: { 'Fn::Join': [',', subnetsOf(t, 'Public').map((id) => ({ Ref: id }))] },
+      PrivateRouteTableIds: { 'Fn::Join': [',', routeTablesOf(t, 'Private').map((id) => ({ Ref: id }))] },
       LogsKeyArn: { 'Fn::GetAtt': [only(t, 'AWS::KMS::Key').id, 'Arn'] },
       LoadBalancerFullName: { 'Fn::GetAtt': [alb, 'LoadBalancerFullName'] },
     });

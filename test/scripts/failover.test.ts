@@ -16,12 +16,12 @@ import {
 } from '@aws-sdk/client-rds';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { pilotLightNames, SERVING_FROM_OUTPUT } from '../../lib/dr/pilot-light-names';
+import { DR_APP_READS, pilotLightNames, SERVING_FROM_OUTPUT } from '../../lib/dr/pilot-light-names';
 import { parseArgs as parseFailback } from '../../scripts/failback';
 import { parseArgs as parseFailover } from '../../scripts/failover';
 import { parseArgs as parseDrill } from '../../scripts/failover-drill';
 import { PURPOSE_TAG } from '../../scripts/lib/dr-steps';
-import type { RegionClients } from '../../scripts/lib/dr-survey';
+import { type RegionClients, type Survey, surveyProblems } from '../../scripts/lib/dr-survey';
 import { RESTORED_FROM_TAG, runFailback } from '../../scripts/lib/failback';
 import { type FailoverArgs, primaryAnswers, type RecoveryDeps, runFailover } from '../../scripts/lib/failover';
 import { runDrill } from '../../scripts/lib/failover-drill';
@@ -145,21 +145,18 @@ async function deployed(acct: StageAccount, cfg: Config, verb: string, stacks: s
   const names = pilotLightNames(cfg.name);
   const every = stacks.includes('*');
   const serveFrom = context[`${cfg.name}.dr.serveFrom`] ?? cfg.dr.serveFrom;
-  const appTier = (context[`${cfg.name}.dr.appTier`] ?? String(cfg.dr.appTier)) === 'true';
   if (verb === 'destroy') {
     for (const stack of stacks) await deleteStack(dr.cfn, `${cfg.name}-${stack}`);
     return;
   }
   if (stacks.includes('DrApp')) {
-    const exists = await outputs(dr, names.drAppStackName);
-    await updateStack(dr.cfn, names.drAppStackName, exists ?? (await drServices(dr.ecs, cfg, `${acct.account}.dkr.ecr.${cfg.drRegion}.amazonaws.com/webapp@${acct.digest}`)));
-  }
-  if (stacks.includes('PilotLight') || every) {
+    // The tier's own NAT gateway comes and goes with its stack.
     const nat = {
       Eip: { Type: 'AWS::EC2::EIP', Properties: { Domain: 'vpc' } },
       Nat: { Type: 'AWS::EC2::NatGateway', Properties: { SubnetId: acct.drSubnets[0], AllocationId: { 'Fn::GetAtt': ['Eip', 'AllocationId'] } } },
     };
-    await updateStack(dr.cfn, names.stackName, (await outputs(dr, names.stackName))!, appTier ? nat : {});
+    const exists = await outputs(dr, names.drAppStackName);
+    await updateStack(dr.cfn, names.drAppStackName, exists ?? (await drServices(dr.ecs, cfg, `${acct.account}.dkr.ecr.${cfg.drRegion}.amazonaws.com/webapp@${acct.digest}`)), nat);
   }
   if (stacks.includes('Edge') || every) {
     await updateStack(acct.clientsFor('us-east-1').cfn, `${cfg.name}-Edge`, { [SERVING_FROM_OUTPUT]: serveFrom === 'dr' ? cfg.drRegion : cfg.region });
@@ -180,7 +177,9 @@ const parameter = (c: AccountClients, name: string) =>
     () => undefined,
   );
 const natGateways = async (c: AccountClients, stack: string) =>
-  ((await c.cfn.send(new DescribeStackResourcesCommand({ StackName: stack }))).StackResources ?? []).filter((r) => r.ResourceType === 'AWS::EC2::NatGateway').length;
+  ((await c.cfn.send(new DescribeStackResourcesCommand({ StackName: stack })).catch(() => ({ StackResources: [] }))).StackResources ?? []).filter(
+    (r) => r.ResourceType === 'AWS::EC2::NatGateway',
+  ).length;
 const servingFrom = async (acct: StageAccount) => (await outputs(acct.clientsFor('us-east-1'), 'staging-Edge'))?.[SERVING_FROM_OUTPUT];
 
 /** The account the full failover leaves serving from its DR region, which the failback brings back. */
@@ -207,7 +206,7 @@ describe('npm run failover', () => {
     expect(text).toMatch(/RPO: the writes of the last 4 minutes before that are lost \(within the 15-minute RPO\)/);
     expect(text).toMatch(/vault copy: newest 2026-12-06T22:00:00.000Z in webapp-staging-dr-0123456789ab/);
     expect(text).toContain(`image: webapp ${acct.digest}`);
-    for (const step of ['1. restore webapp-staging in eu-central-1', '2. deploy staging-PilotLight', '3. move viewers', '4. verify through CloudFront'])
+    for (const step of ['1. restore webapp-staging in eu-central-1', '2. deploy staging-DrApp in eu-central-1: NAT gateways', '3. move viewers', '4. verify through CloudFront'])
       expect(text).toContain(step);
     expect(text).toMatch(/expected 30 min \(AWS documents no duration/);
     expect(text).toContain('RTO budget: 58 min (the survey 1, then the steps) of the 60-minute objective.');
@@ -262,12 +261,12 @@ describe('npm run failover', () => {
     expect(db.MasterUserSecret).toMatchObject({ SecretStatus: 'active', KmsKeyId: acct.drKey });
     expect(await parameter(dr, pilotLightNames('staging').databaseEndpointParameter)).toBe(db.Endpoint!.Address);
     const [tiers, edge] = h.cdkCalls;
-    expect(tiers.slice(0, 4)).toEqual(['deploy', 'staging/PilotLight', 'staging/DrApp', '--exclusively']);
+    expect(tiers.slice(0, 3)).toEqual(['deploy', 'staging/DrApp', '--exclusively']);
     expect(tiers).toEqual(expect.arrayContaining(['staging.dr.appTier=true', 'staging.dr.serveFrom=dr', `imageTag=${acct.digest}`]));
     expect(tiers.find((a) => a.startsWith('pinnedReads='))).toContain('Z0123456789ABCDEFGHIJ');
     expect(edge.slice(0, 3)).toEqual(['deploy', 'staging/Edge', '--exclusively']);
     expect(await servingFrom(acct)).toBe('eu-central-1');
-    expect(await natGateways(dr, 'staging-PilotLight')).toBe(1);
+    expect(await natGateways(dr, 'staging-DrApp')).toBe(1);
     const text = h.lines.join('\n');
     expect(text).toContain('ok https://staging.example.com/health/ready: 200');
     expect(text).toMatch(/^Minutes: survey 0, restore [\d.]+, deploy [\d.]+, edge [\d.]+, verify [\d.]+ \(total [\d.]+ min\)$/m);
@@ -283,7 +282,7 @@ describe('npm run failover', () => {
 
   test.each([
     ['restore', 1, 'PutParameterCommand'],
-    ['deploy', 2, 'deploy PilotLight DrApp'],
+    ['deploy', 2, 'deploy DrApp'],
     ['edge', 3, 'deploy Edge'],
     ['verify', 4, 'site'],
   ])('stopped at the %s step, it says so, and a rerun continues from there to the end', async (step, index, failure) => {
@@ -359,7 +358,7 @@ describe('npm run failback', () => {
     const dr = acct.clientsFor(cfg.drRegion);
     expect(await outputs(dr, 'staging-DrApp')).toBeUndefined();
     expect(['deleting', undefined]).toContain((await describeInstance(dr.rds, 'webapp-staging'))?.DBInstanceStatus);
-    expect(await natGateways(dr, 'staging-PilotLight')).toBe(0);
+    expect(await natGateways(dr, 'staging-DrApp')).toBe(0);
     const deploy = h.cdkCalls.find((c: string[]) => c[1] === 'staging/*')!;
     expect(deploy).toEqual(expect.arrayContaining(['staging.dr.serveFrom=primary', 'staging.dr.appTier=false']));
     expect(deploy.some((a: string) => a.startsWith('rerunDatabaseSetup='))).toBe(true);
@@ -391,10 +390,10 @@ describe('npm run failover-drill', () => {
     expect(await servingFrom(acct)).toBe('eu-west-1');
     expect(h.cdkCalls.some((c) => c.includes('staging/Edge'))).toBe(false);
     expect(h.cdkCalls.find((c) => c[0] === 'deploy')).not.toContain('staging.dr.serveFrom=dr');
-    expect(h.cdkCalls.map((c) => c[0])).toEqual(['deploy', 'destroy', 'deploy']);
+    expect(h.cdkCalls.map((c) => c[0])).toEqual(['deploy', 'destroy']);
     expect(await outputs(dr, 'staging-DrApp')).toBeUndefined();
     expect(['deleting', undefined]).toContain((await describeInstance(dr.rds, 'webapp-staging'))?.DBInstanceStatus);
-    expect(await natGateways(dr, 'staging-PilotLight')).toBe(0);
+    expect(await natGateways(dr, 'staging-DrApp')).toBe(0);
     expect(h.lines.join('\n')).toContain('smoke test: SUCCEEDED');
 
     const names = pilotLightNames('staging');
@@ -416,7 +415,7 @@ describe('npm run failover-drill', () => {
     expect(h.lines.join('\n')).toContain('this is no time for a drill. Fail over: npm run failover -- --stage staging');
 
     h.primary = 'answers';
-    h.failOnce.add('deploy PilotLight DrApp');
+    h.failOnce.add('deploy DrApp');
     expect(await runDrill({ stage: 'staging', teardown: false, yes: true, context: {} }, cfg, h.deps)).toBe(1);
     expect(h.lines.join('\n')).toContain('npm run failover-drill -- --stage staging --teardown --yes');
     h.primary = 'lost';
@@ -426,6 +425,19 @@ describe('npm run failover-drill', () => {
     h.primary = 'answers';
     expect(await runDrill({ stage: 'staging', teardown: true, yes: true, context: {} }, cfg, h.deps)).toBe(0);
     expect(h.lines.join('\n')).toContain('TORN DOWN');
+  });
+});
+
+describe('what stops a failover before it starts', () => {
+  test('a pilot light or DR stack deployed before the outputs the DR app tier reads existed: redeploy them first', () => {
+    const cfg = config('123456789012');
+    const pilotLight = Object.fromEntries(DR_APP_READS.pilotLight.map((o) => [o, 'x']));
+    const survey: Survey = { at: new Date(T0), pilotLight, drBackupKeyArn: 'arn:key', image: { ref: 'v1', digest: 'sha256:1' }, backups: { arn: 'arn:ab', latest: new Date(T0) } };
+    expect(surveyProblems(cfg, survey, 'latest')).toEqual([]);
+    const { PrivateRouteTableIds: _, ...older } = pilotLight;
+    expect(surveyProblems(cfg, { ...survey, pilotLight: older, drOutputs: { UploadsReplicaBucketName: 'b' } }, 'latest')).toEqual([
+      'the DR app tier reads outputs the deployed stacks lack (staging-PilotLight PrivateRouteTableIds, staging-Dr UploadsReplicaKeyArn): deploy them again with this version first: npm run deploy -- --stage staging --primary-lost --only PilotLight --only Dr --yes',
+    ]);
   });
 });
 

@@ -9,7 +9,7 @@ import { CreateDBInstanceCommand, CreateDBParameterGroupCommand, CreateDBSubnetG
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import type { StageConfig } from '../../lib/config';
-import { pilotLightNames, SERVING_FROM_OUTPUT } from '../../lib/dr/pilot-light-names';
+import { DR_APP_READS, pilotLightNames, SERVING_FROM_OUTPUT } from '../../lib/dr/pilot-light-names';
 import { PRIMARY_READ_PREFIX } from '../../lib/shared/stage-stack';
 import type { DeployClients } from '../../scripts/lib/deploy';
 import { tagRelease } from '../../scripts/lib/release-tags';
@@ -107,9 +107,11 @@ export async function stageAccount(moto: Moto, account: string, config: StageCon
     DatabaseSubnetGroupName: names.databaseSubnetGroup,
     DatabaseParameterGroupName: 'pilot-light-parameters',
     DatabaseSecurityGroupId: group,
+    // What the DR app tier reads besides (the fake deploy does not look at them).
+    ...Object.fromEntries(DR_APP_READS.pilotLight.filter((o) => o !== 'VpcId' && o !== 'DatabaseSecurityGroupId').map((o) => [o, `${o.toLowerCase()}-value`])),
     ZoneRead: { value: 'Z0123456789ABCDEFGHIJ', description: `${PRIMARY_READ_PREFIX}${config.name}-Network/PublishOutputRefZone2A4024A48017E932` },
   });
-  await createStack(dr.cfn, `${config.name}-Dr`, { BackupKeyArn: drKey, UploadsReplicaBucketName: `${config.name}-uploads-replica` });
+  await createStack(dr.cfn, `${config.name}-Dr`, { BackupKeyArn: drKey, UploadsReplicaBucketName: `${config.name}-uploads-replica`, UploadsReplicaKeyArn: drKey });
   await dr.backup.send(new CreateBackupVaultCommand({ BackupVaultName: `webapp-${config.name}-dr-0123456789ab` }));
   await createStack(clientsFor('us-east-1').cfn, `${config.name}-Edge`, { [SERVING_FROM_OUTPUT]: config.region });
 
