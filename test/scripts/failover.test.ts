@@ -197,8 +197,14 @@ async function fresh(): Promise<{ acct: StageAccount; cfg: Config; h: Harness }>
 }
 
 describe('npm run failover', () => {
+  /** One account for the tests that change nothing. */
+  let untouched: Awaited<ReturnType<typeof fresh>>;
+  beforeAll(async () => {
+    untouched = await fresh();
+  });
+
   test('the dry run reads the DR region alone and prints the plan: what survives, the RPO, each step with its expected minutes and basis, the RTO budget, the cost and the losses', async () => {
-    const { acct, cfg, h } = await fresh();
+    const { acct, cfg, h } = untouched;
     expect(await runFailover(failover({ yes: false }), cfg, h.deps)).toBe(0);
     const text = h.lines.join('\n');
     expect(text).toContain(`What survives in ${cfg.drRegion}`);
@@ -219,7 +225,8 @@ describe('npm run failover', () => {
   });
 
   test('refuses while the primary region answers, unless --primary-lost says the loss is meant', async () => {
-    const { cfg, h } = await fresh();
+    const { cfg, h } = untouched;
+    h.lines.length = 0;
     h.primary = 'answers';
     expect(await runFailover(failover(), cfg, h.deps)).toBe(2);
     expect(h.lines.join('\n')).toMatch(/^REFUSED: the primary region eu-west-1 still answers \(RDS in eu-west-1 describes webapp-staging as available\)/m);
@@ -227,10 +234,11 @@ describe('npm run failover', () => {
     h.lines.length = 0;
     expect(await runFailover(failover({ yes: false, primaryLost: true }), cfg, h.deps)).toBe(0);
     expect(h.lines.join('\n')).toContain('--primary-lost says to go on');
+    h.primary = 'lost';
   });
 
   test('refuses what it cannot restore: a time outside the replicated window, and no release image in the DR registry', async () => {
-    const { cfg, h } = await fresh();
+    const { cfg, h } = untouched;
     expect(await runFailover(failover({ toTime: new Date(T0) }), cfg, h.deps)).toBe(2);
     expect(h.lines.join('\n')).toContain('REFUSED: --to-time 2026-12-07T03:00:00.000Z is outside the restorable window');
     expect(await runFailover(failover({ image: 'v9.9.9' }), cfg, h.deps)).toBe(2);
@@ -280,28 +288,40 @@ describe('npm run failover', () => {
     expect(h.cdkCalls).toHaveLength(2);
   });
 
-  test.each([
-    ['restore', 1, 'PutParameterCommand'],
-    ['deploy', 2, 'deploy DrApp'],
-    ['edge', 3, 'deploy Edge'],
-    ['verify', 4, 'site'],
-  ])('stopped at the %s step, it says so, and a rerun continues from there to the end', async (step, index, failure) => {
+  test('stopped at any step, it says so, and a rerun continues from there: interrupted after each step in turn, then it completes', async () => {
     const { acct, cfg, h } = await fresh();
-    if (failure === 'site') h.site = 'down';
-    else h.failOnce.add(failure);
-    expect(await runFailover(failover(), cfg, h.deps)).toBe(1);
-    const text = h.lines.join('\n');
-    expect(text).toMatch(new RegExp(`^STOPPED at step ${index} \\(${step}\\)`, 'm'));
-    expect(text).toContain(`run the same command again: npm run failover -- --stage staging --latest --yes (it continues from step ${index})`);
-    expect(h.lines.filter((l) => /^\d\/4 /.test(l)).map((l) => l.slice(0, 3))).toEqual([1, 2, 3, 4].slice(0, index).map((n) => `${n}/4`));
-
+    const failures = [
+      ['restore', 'PutParameterCommand'],
+      ['deploy', 'deploy DrApp'],
+      ['edge', 'deploy Edge'],
+      ['verify', 'site'],
+    ] as const;
+    for (const [i, [step, failure]] of failures.entries()) {
+      const index = i + 1;
+      h.site = failure === 'site' ? 'down' : 'up';
+      if (failure !== 'site') h.failOnce.add(failure);
+      h.lines.length = 0;
+      expect(await runFailover(failover(), cfg, h.deps), step).toBe(1);
+      const text = h.lines.join('\n');
+      expect(text).toMatch(new RegExp(`^STOPPED at step ${index} \\(${step}\\)`, 'm'));
+      expect(text).toContain(`run the same command again: npm run failover -- --stage staging --latest --yes (it continues from step ${index})`);
+      // Nothing after it started; the restore was asked for once, whatever step stopped (a
+      // rerun after the restore step stopped waits for that restore and publishes its endpoint).
+      expect(h.restores, step).toHaveLength(1);
+      expect(
+        h.lines.filter((l) => l.includes('done already')),
+        step,
+      ).toHaveLength(Math.max(0, i - 1));
+      expect(h.lines.filter((l) => /^\d\/4 /.test(l)).map((l) => l.slice(0, 3))).toEqual([1, 2, 3, 4].slice(0, index).map((n) => `${n}/4`));
+    }
     h.site = 'up';
     h.lines.length = 0;
     expect(await runFailover(failover(), cfg, h.deps)).toBe(0);
-    expect(h.lines.filter((l) => l.includes('done already'))).toHaveLength(index - 1);
-    // One restore in all, one successful deploy of each stack.
+    expect(h.lines.filter((l) => l.includes('done already'))).toHaveLength(3);
+    // One restore in all; the tier deployed once more than it failed, the edge likewise.
     expect(h.restores).toHaveLength(1);
-    expect(h.cdkCalls.filter((c) => c.includes('staging/DrApp'))).toHaveLength(step === 'deploy' ? 2 : 1);
+    expect(h.cdkCalls.filter((c) => c.includes('staging/DrApp'))).toHaveLength(2);
+    expect(h.cdkCalls.filter((c) => c.includes('staging/Edge'))).toHaveLength(2);
     expect(await servingFrom(acct)).toBe('eu-central-1');
   });
 });
