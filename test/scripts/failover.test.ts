@@ -196,13 +196,13 @@ async function fresh(): Promise<{ acct: StageAccount; cfg: Config; h: Harness }>
   return { acct, cfg, h: harness(acct, cfg) };
 }
 
-describe('npm run failover', () => {
-  /** One account for the tests that change nothing. */
-  let untouched: Awaited<ReturnType<typeof fresh>>;
-  beforeAll(async () => {
-    untouched = await fresh();
-  });
+/** One account for the tests that change nothing. */
+let untouched: Awaited<ReturnType<typeof fresh>>;
+beforeAll(async () => {
+  untouched = await fresh();
+});
 
+describe('npm run failover', () => {
   test('the dry run reads the DR region alone and prints the plan: what survives, the RPO, each step with its expected minutes and basis, the RTO budget, the cost and the losses', async () => {
     const { acct, cfg, h } = untouched;
     expect(await runFailover(failover({ yes: false }), cfg, h.deps)).toBe(0);
@@ -385,18 +385,23 @@ describe('npm run failback', () => {
   });
 
   test('refuses while the primary region does not answer, and finds nothing to do once back', async () => {
-    const { cfg, h } = await fresh();
+    const { cfg, h } = untouched;
+    h.primary = 'lost';
     expect(await runFailback({ stage: 'staging', yes: true, context: {} }, cfg, h.deps)).toBe(2);
     expect(h.lines.join('\n')).toContain('REFUSED: the primary region eu-west-1 does not answer yet');
     h.primary = 'answers';
     expect(await runFailback({ stage: 'staging', yes: true, context: {} }, cfg, h.deps)).toBe(0);
     expect(h.lines.join('\n')).toContain('nothing to fail back');
+    h.primary = 'lost';
   });
 });
 
 describe('npm run failover-drill', () => {
+  /** The drill's account: the second test starts where the first left it, torn down. */
+  let drilled: Awaited<ReturnType<typeof fresh>>;
   test('restores, deploys and smoke-tests a copy beside the running stage, takes it down, and records its minutes for the alarm and the failover plan', async () => {
-    const { acct, cfg, h } = await fresh();
+    drilled = await fresh();
+    const { acct, cfg, h } = drilled;
     h.primary = 'answers';
     expect(await runDrill({ stage: 'staging', teardown: false, yes: false, context: {} }, cfg, h.deps)).toBe(0);
     expect(h.lines.join('\n')).toContain("Plan: drill staging's failover into eu-central-1 beside the primary");
@@ -430,7 +435,9 @@ describe('npm run failover-drill', () => {
   });
 
   test('refuses when the primary region does not answer (that is a failover), and a failover refuses while a drill copy is up', async () => {
-    const { cfg, h } = await fresh();
+    const { cfg, h } = drilled;
+    h.primary = 'lost';
+    h.lines.length = 0;
     expect(await runDrill({ stage: 'staging', teardown: false, yes: true, context: {} }, cfg, h.deps)).toBe(2);
     expect(h.lines.join('\n')).toContain('this is no time for a drill. Fail over: npm run failover -- --stage staging');
 
