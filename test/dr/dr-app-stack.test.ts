@@ -6,6 +6,8 @@ import { DR_WEB_RULE_PRIORITY } from '../../lib/dr/dr-app-stack';
 import { DR_APP_READS, pilotLightNames } from '../../lib/dr/pilot-light-names';
 import { crossStackReads } from '../../lib/shared/cross-stack-reads';
 import { PRIMARY_READ_PREFIX } from '../../lib/shared/stage-stack';
+import type { AssemblyStack } from '../../scripts/lib/assembly';
+import { guard } from '../../scripts/lib/guard';
 import { drAppTier, ownStacks, type StageTemplates, stackOutput, synthStage } from '../support/synth';
 import { type Json, only, resources, stageTemplates } from '../support/template';
 
@@ -254,5 +256,28 @@ describe.each(withPilotLight)('%s with dr.appTier', (name) => {
   test('outputs what the failover and the drill read', () => {
     const outputs = Object.keys(drApp(name).toJSON().Outputs);
     expect(outputs).toEqual(['ClusterName', 'WebServiceName', 'WorkerServiceName', 'SmokeTestFunctionName', 'CacheEndpoint', 'AlarmTopicArn', 'PgvectorVersion']);
+  });
+});
+
+describe('the diff guard on a failover deploy', () => {
+  /** A stage's stacks as the guard reads an assembly. */
+  const assembly = (name: StageName, stage: StageTemplates): AssemblyStack[] =>
+    (['network', 'dr', 'pilotLight', 'drApp', 'data', 'app', 'edge', 'ops'] as const).flatMap((role) => {
+      const info = stage.stage[role];
+      return info
+        ? [{ displayName: `${name}/${role}`, stage: name, stackName: info.stackName, environment: `aws://${info.account}/${info.region}`, template: stage[role]!.toJSON() }]
+        : [];
+    });
+
+  test('staging failed over (the DR app tier up, the edge serving from it) replaces, destroys and orphans nothing stateful', () => {
+    const serving = synthStage('staging', { ...drAppTier('staging'), 'staging.dr.serveFrom': 'dr' });
+    const result = guard(assembly('staging', shipped.staging), assembly('staging', serving));
+    expect(result.findings.filter((f) => f.severity !== 'warning')).toEqual([]);
+    expect(result.exitCode).toBe(0);
+    // What changes: the edge's target and its ServingFrom output, and the new tier.
+    const changed = (['network', 'dr', 'pilotLight', 'data', 'app', 'edge', 'ops'] as const).filter(
+      (role) => JSON.stringify(serving[role]!.toJSON()) !== JSON.stringify(shipped.staging[role]!.toJSON()),
+    );
+    expect(changed).toEqual(['edge']);
   });
 });
