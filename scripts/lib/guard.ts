@@ -1,5 +1,6 @@
 import { fullDiff, ResourceImpact } from '@aws-cdk/cloudformation-diff';
 import { engineChangeProblem } from '../../lib/data/engine-version';
+import { pilotLightNames } from '../../lib/dr/pilot-light-names';
 import { referencedIds } from '../../lib/shared/cross-stack-reads';
 import { type AssemblyStack, type Template, UsageError } from './assembly';
 
@@ -158,6 +159,19 @@ export function guard(base: AssemblyStack[], head: AssemblyStack[], allow: reado
 
   for (const before of base) {
     const after = headByName.get(before.displayName);
+    if (!after && before.stage && before.stackName === pilotLightNames(before.stage).drAppStackName) {
+      // The DR app tier lives for a failover or a drill (dr.appTier): `cdk deploy` leaves a stack
+      // that leaves the assembly alone, and the failback or the drill destroys it with its cache and
+      // keys by design (its retained uploads and logs stay).
+      report(
+        before,
+        '*',
+        'AWS::CloudFormation::Stack',
+        'the DR app tier leaves the assembly (dr.appTier off): deploys leave the stack as it is; npm run failback or npm run failover-drill destroys it (docs/disaster-recovery.md)',
+        'warning',
+      );
+      continue;
+    }
     if (!after) {
       const groups = protectedGroups(before.template);
       for (const [logicalId, resource] of Object.entries(before.template.Resources ?? {})) {

@@ -279,5 +279,11 @@ describe('the diff guard on a failover deploy', () => {
       (role) => JSON.stringify(serving[role]!.toJSON()) !== JSON.stringify(shipped.staging[role]!.toJSON()),
     );
     expect(changed).toEqual(['edge']);
+
+    // And back (the pull request that turns the tier off after a failback): the tier's stack is the
+    // failback's to destroy, a warning; the edge moving back blocks nothing.
+    const back = guard(assembly('staging', serving), assembly('staging', shipped.staging));
+    expect(back.findings.map((f) => [f.severity, f.stackName, f.logicalId])).toEqual([['warning', 'staging-DrApp', '*']]);
+    expect(back.exitCode).toBe(0);
   });
 });
