@@ -234,6 +234,7 @@ export class DrAppStack extends StageStack {
       description: 'Invoke with {} once the services are stable: it answers {"hookStatus":"SUCCEEDED"} or "FAILED"',
     });
     new CfnOutput(this, 'CacheEndpoint', { value: this.cache.endpointAddress });
+    new CfnOutput(this, 'UploadsBucketName', { value: this.uploads.bucket.bucketName, description: 'Where the app stores uploads while failed over (the failback copies what is new back)' });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn, description: "The DR region's alarm topic (confirm its email subscriptions)" });
     new CfnOutput(this, 'PgvectorVersion', { value: this.setup.version, description: 'pgvector version installed in the restored database' });
   }

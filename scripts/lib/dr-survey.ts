@@ -11,6 +11,7 @@ import { DescribeImagesCommand, ECRClient, type ImageDetail } from '@aws-sdk/cli
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { type DBInstanceAutomatedBackup, DescribeDBInstanceAutomatedBackupsCommand, RDSClient } from '@aws-sdk/client-rds';
+import { S3Client } from '@aws-sdk/client-s3';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
 import type { StageConfig } from '../../lib/config';
@@ -32,6 +33,7 @@ export interface RegionClients {
   readonly backup: Send<BackupClient>;
   readonly ecs: Send<ECSClient>;
   readonly lambda: Send<LambdaClient>;
+  readonly s3: Send<S3Client>;
   readonly sts: Send<STSClient>;
 }
 
@@ -50,6 +52,7 @@ export function regionClients(): RegionClientsFor {
       backup: new BackupClient(options),
       ecs: new ECSClient(options),
       lambda: new LambdaClient(options),
+      s3: new S3Client(options),
       sts: new STSClient(options),
     };
     made.set(region, clients);

@@ -2,14 +2,16 @@
  * `npm run failback`: a stage that failed over goes back to its primary region once that region
  * answers again, with the data written in the DR region meanwhile (docs/disaster-recovery.md,
  * "Failing back"). Writes stop first (the DR services scaled to nothing: CloudFront shows the
- * maintenance page), then a snapshot of the DR database is copied to the primary region under the
- * stage's database key and takes the stale primary database's place (`npm run restore`'s
+ * maintenance page), the uploads written meanwhile are copied home, then a snapshot of the DR
+ * database is copied to the primary region under the stage's database key and takes the stale
+ * primary database's place (`npm run restore`'s
  * replace, which keeps the old one), the stage deploys as the pipeline would (the edge moves back),
  * the site is checked through CloudFront, and the DR tiers are taken down. Same rules as the
  * failover: dry run by default, each step read from AWS, a rerun continues.
  */
 import { DescribeServicesCommand, type ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { AddTagsToResourceCommand, CopyDBSnapshotCommand, CreateDBSnapshotCommand, type DBSnapshot, DescribeDBSnapshotsCommand, type RDSClient } from '@aws-sdk/client-rds';
+import { CopyObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { StageConfig, StageName } from '../../lib/config';
 import { pilotLightNames, SERVING_FROM_OUTPUT } from '../../lib/dr/pilot-light-names';
 import { projectTag, stageResourceName } from '../../lib/shared/naming';
@@ -70,6 +72,42 @@ async function stopped(ecs: Pick<ECSClient, 'send'>, cluster: string, services: 
   return described.every((s) => s.desiredCount === 0 && s.runningCount === 0);
 }
 
+/** S3 copies an object of up to 5 GB in one CopyObject; larger ones take a multipart copy. */
+const MAX_SINGLE_COPY_BYTES = 5 * 1024 ** 3;
+
+type S3 = Pick<S3Client, 'send'>;
+
+/** Every current object of a bucket by key, with its last-modified time and size. */
+async function listed(s3: S3, bucket: string): Promise<Map<string, { modified: number; size: number }>> {
+  const objects = new Map<string, { modified: number; size: number }>();
+  let ContinuationToken: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken }));
+    for (const o of page.Contents ?? []) if (o.Key) objects.set(o.Key, { modified: o.LastModified?.getTime() ?? 0, size: o.Size ?? 0 });
+    ContinuationToken = page.NextContinuationToken;
+  } while (ContinuationToken);
+  return objects;
+}
+
+/** Where the uploads were written while failed over, and where they belong. */
+async function uploadBuckets(ctx: RecoveryContext): Promise<{ dr: string; primary: string } | undefined> {
+  const { config } = ctx;
+  const [drApp, data] = await Promise.all([
+    outputsOf(ctx.clientsFor(config.drRegion).cfn, pilotLightNames(config.name).drAppStackName),
+    outputsOf(ctx.clientsFor(config.region).cfn, `${config.name}-Data`),
+  ]);
+  return drApp?.UploadsBucketName && data?.UploadsBucketName ? { dr: drApp.UploadsBucketName, primary: data.UploadsBucketName } : undefined;
+}
+
+/**
+ * The uploads the DR bucket holds and the primary's lacks, or holds older: written while failed
+ * over (a replica keeps its source's last-modified time, so what replication brought is not new).
+ */
+async function newUploads(ctx: RecoveryContext, buckets: { dr: string; primary: string }): Promise<[string, { modified: number; size: number }][]> {
+  const [dr, primary] = await Promise.all([listed(ctx.clientsFor(ctx.config.drRegion).s3, buckets.dr), listed(ctx.clientsFor(ctx.config.region).s3, buckets.primary)]);
+  return [...dr].filter(([key, o]) => o.modified > (primary.get(key)?.modified ?? Number.NEGATIVE_INFINITY));
+}
+
 export function failbackSteps(survey: Survey, config: StageConfig, dbiResourceId: string): Step<RecoveryContext>[] {
   const names = pilotLightNames(config.name);
   const id = names.databaseIdentifier;
@@ -94,6 +132,34 @@ export function failbackSteps(survey: Survey, config: StageConfig, dbiResourceId
           if (ctx.wait.now().getTime() >= deadline) throw new Error(`${found.services.join(' and ')} still run tasks after 15 minutes`);
           await ctx.wait.sleep(15_000);
         }
+      },
+    },
+    {
+      key: 'uploads',
+      title: `copy the uploads written in ${config.drRegion} while failed over (new, or newer than the primary's) into the stage's bucket in ${config.region}; deletions made there are not repeated`,
+      ...budget('uploads', 10, 'one CopyObject per new upload; grows with their number; a budget'),
+      async done(ctx) {
+        const buckets = await uploadBuckets(ctx);
+        if (!buckets) return undefined;
+        const left = await newUploads(ctx, buckets);
+        return left.length === 0 ? `${buckets.primary} has every upload of ${buckets.dr}` : undefined;
+      },
+      async run(ctx) {
+        const buckets = await uploadBuckets(ctx);
+        if (!buckets) throw new Error(`the uploads buckets are not known: ${names.drAppStackName} or ${config.name}-Data has no UploadsBucketName output`);
+        const left = await newUploads(ctx, buckets);
+        const large = left.filter(([, o]) => o.size > MAX_SINGLE_COPY_BYTES).map(([key]) => key);
+        if (large.length > 0)
+          throw new Error(
+            `uploads over 5 GB need a multipart copy, which this step does not do: copy ${large.join(', ')} by hand (aws s3 cp s3://${buckets.dr}/<key> s3://${buckets.primary}/<key>), then run again`,
+          );
+        const s3 = ctx.clientsFor(config.region).s3;
+        for (const [i, [key]] of left.entries()) {
+          // Called in the destination's region; the copy is encrypted with the stage bucket's own default key.
+          await s3.send(new CopyObjectCommand({ Bucket: buckets.primary, Key: key, CopySource: `${buckets.dr}/${encodeURIComponent(key)}` }));
+          if ((i + 1) % 500 === 0) ctx.wait.log(`    ${i + 1} of ${left.length} uploads copied`);
+        }
+        ctx.wait.log(`    ${left.length} uploads copied from ${buckets.dr} to ${buckets.primary}`);
       },
     },
     {

@@ -255,7 +255,7 @@ describe.each(withPilotLight)('%s with dr.appTier', (name) => {
 
   test('outputs what the failover and the drill read', () => {
     const outputs = Object.keys(drApp(name).toJSON().Outputs);
-    expect(outputs).toEqual(['ClusterName', 'WebServiceName', 'WorkerServiceName', 'SmokeTestFunctionName', 'CacheEndpoint', 'AlarmTopicArn', 'PgvectorVersion']);
+    expect(outputs).toEqual(['ClusterName', 'WebServiceName', 'WorkerServiceName', 'SmokeTestFunctionName', 'CacheEndpoint', 'UploadsBucketName', 'AlarmTopicArn', 'PgvectorVersion']);
   });
 });
 

@@ -14,6 +14,7 @@ import {
   RestoreDBInstanceToPointInTimeCommand,
   type RestoreDBInstanceToPointInTimeCommandInput,
 } from '@aws-sdk/client-rds';
+import { type BucketLocationConstraint, CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { DR_APP_READS, pilotLightNames, SERVING_FROM_OUTPUT } from '../../lib/dr/pilot-light-names';
@@ -27,7 +28,7 @@ import { type FailoverArgs, primaryAnswers, type RecoveryDeps, runFailover } fro
 import { runDrill } from '../../scripts/lib/failover-drill';
 import { operatorConfig } from '../../scripts/lib/release';
 import { describe as describeInstance } from '../../scripts/lib/restore';
-import { type AccountClients, deleteStack, drServices, type StageAccount, stageAccount, updateStack } from '../support/dr-region';
+import { type AccountClients, createStack, deleteStack, drServices, type StageAccount, stageAccount, updateStack } from '../support/dr-region';
 import { type Moto, startMoto } from '../support/moto';
 
 // moto in three regions of an account of each scenario's own (the primary, the DR region, us-east-1
@@ -155,8 +156,13 @@ async function deployed(acct: StageAccount, cfg: Config, verb: string, stacks: s
       Eip: { Type: 'AWS::EC2::EIP', Properties: { Domain: 'vpc' } },
       Nat: { Type: 'AWS::EC2::NatGateway', Properties: { SubnetId: acct.drSubnets[0], AllocationId: { 'Fn::GetAtt': ['Eip', 'AllocationId'] } } },
     };
-    const exists = await outputs(dr, names.drAppStackName);
-    await updateStack(dr.cfn, names.drAppStackName, exists ?? (await drServices(dr.ecs, cfg, `${acct.account}.dkr.ecr.${cfg.drRegion}.amazonaws.com/webapp@${acct.digest}`)), nat);
+    let exists = await outputs(dr, names.drAppStackName);
+    if (!exists) {
+      const uploads = `${cfg.name}-dr-uploads-${acct.account}`;
+      await dr.s3.send(new CreateBucketCommand({ Bucket: uploads, CreateBucketConfiguration: { LocationConstraint: cfg.drRegion as BucketLocationConstraint } }));
+      exists = { ...(await drServices(dr.ecs, cfg, `${acct.account}.dkr.ecr.${cfg.drRegion}.amazonaws.com/webapp@${acct.digest}`)), UploadsBucketName: uploads };
+    }
+    await updateStack(dr.cfn, names.drAppStackName, exists, nat);
   }
   if (stacks.includes('Edge') || every) {
     await updateStack(acct.clientsFor('us-east-1').cfn, `${cfg.name}-Edge`, { [SERVING_FROM_OUTPUT]: serveFrom === 'dr' ? cfg.drRegion : cfg.region });
@@ -358,6 +364,15 @@ describe('npm run failback', () => {
         CopyTagsToSnapshot: true,
       }),
     );
+    // The uploads: one the primary had (replicated before the loss, so not newer in the DR bucket), one written while failed over.
+    const primaryUploads = `staging-uploads-${acct.account}`;
+    await primary.s3.send(new CreateBucketCommand({ Bucket: primaryUploads, CreateBucketConfiguration: { LocationConstraint: cfg.region as BucketLocationConstraint } }));
+    await createStack(primary.cfn, 'staging-Data', { UploadsBucketName: primaryUploads });
+    const drUploads = (await outputs(acct.clientsFor(cfg.drRegion), 'staging-DrApp'))!.UploadsBucketName as string;
+    const put = (c: AccountClients, Bucket: string, Key: string, Body: string) => c.s3.send(new PutObjectCommand({ Bucket, Key, Body }));
+    await put(acct.clientsFor(cfg.drRegion), drUploads, 'avatars/before-the-loss.png', 'replicated');
+    await put(primary, primaryUploads, 'avatars/before-the-loss.png', 'the original');
+    await put(acct.clientsFor(cfg.drRegion), drUploads, 'avatars/while-failed-over.png', 'new');
     h.primary = 'answers';
     h.lines.length = 0;
     expect(await runFailback({ stage: 'staging', yes: false, context: {} }, cfg, h.deps)).toBe(0);
@@ -369,6 +384,10 @@ describe('npm run failback', () => {
     const text = h.lines.join('\n');
     expect(code, text).toBe(0);
     expect(text).toContain('BACK IN eu-west-1');
+    const body = async (Key: string) => (await primary.s3.send(new GetObjectCommand({ Bucket: primaryUploads, Key }))).Body!.transformToString();
+    expect(await body('avatars/while-failed-over.png')).toBe('new');
+    expect(await body('avatars/before-the-loss.png')).toBe('the original');
+    expect(text).toContain('1 uploads copied');
     const current = (await describeInstance(primary.rds, 'webapp-staging'))!;
     const snapshot = current.TagList?.find((t) => t.Key === RESTORED_FROM_TAG)?.Value;
     expect(snapshot).toMatch(/^failback-staging-db-/);

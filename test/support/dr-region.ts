@@ -6,6 +6,7 @@ import { CreateClusterCommand, CreateServiceCommand, ECSClient, RegisterTaskDefi
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateDBInstanceCommand, CreateDBParameterGroupCommand, CreateDBSubnetGroupCommand, RDSClient } from '@aws-sdk/client-rds';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import type { StageConfig } from '../../lib/config';
@@ -31,6 +32,7 @@ export interface AccountClients {
   readonly backup: BackupClient;
   readonly ecs: ECSClient;
   readonly lambda: LambdaClient;
+  readonly s3: S3Client;
   readonly sts: STSClient;
   readonly ec2: EC2Client;
   readonly kms: KMSClient;
@@ -64,6 +66,7 @@ export async function stageAccount(moto: Moto, account: string, config: StageCon
       backup: new BackupClient(options),
       ecs: new ECSClient(options),
       lambda: new LambdaClient(options),
+      s3: new S3Client({ ...options, forcePathStyle: true }),
       sts: new STSClient(options),
       ec2: new EC2Client(options),
       kms: new KMSClient(options),
