@@ -55,7 +55,8 @@ export function drDatabaseSettings(config: StageConfig, pilotLight: Readonly<Rec
   const { database } = config;
   const drill = purpose === 'drill';
   return {
-    instanceClass: database.instanceClass,
+    // The config names the class without the "db." RDS's API takes (the construct adds it).
+    instanceClass: `db.${database.instanceClass}`,
     subnetGroup: pilotLight.DatabaseSubnetGroupName,
     securityGroups: [pilotLight.DatabaseSecurityGroupId],
     parameterGroup: pilotLight.DatabaseParameterGroupName,
@@ -102,7 +103,7 @@ export function restoreStep(survey: Survey, config: StageConfig, purpose: Purpos
   const when = toTime === 'latest' ? `its latest restorable time (${survey.backups?.latest.toISOString() ?? 'unknown'})` : toTime.toISOString();
   return {
     key: 'restore',
-    title: `restore ${id} in ${config.drRegion} from the replicated automated backups to ${when}: ${config.database.instanceClass}${purpose === 'drill' ? ', single-AZ' : `, Multi-AZ ${config.database.multiAz}`}, the pilot light's subnet, security and parameter groups, IAM logins, an RDS-managed master secret under the DR key; its endpoint into ${names.databaseEndpointParameter}`,
+    title: `restore ${id} in ${config.drRegion} from the replicated automated backups to ${when}: db.${config.database.instanceClass}${purpose === 'drill' ? ', single-AZ' : `, Multi-AZ ${config.database.multiAz}`}, the pilot light's subnet, security and parameter groups, IAM logins, an RDS-managed master secret under the DR key; its endpoint into ${names.databaseEndpointParameter}`,
     ...expected(
       survey,
       'restore',

@@ -223,7 +223,7 @@ export function surveyLines(config: StageConfig, survey: Survey): string[] {
       ? `  vault copy: newest ${survey.vaultCopy.created.toISOString()} in ${survey.vaultCopy.vault} (${minutesBefore(at, survey.vaultCopy.created)} minutes old; the fallback if the replicated backups cannot be restored)`
       : `  vault copy: none in ${stageResourceName(config.name, 'dr')}-*`,
     survey.uploadsReplica
-      ? `  uploads: replica ${survey.uploadsReplica}; objects written in the last minutes before the loss may be missing (S3 replicates most within 15 minutes)`
+      ? `  uploads: replica ${survey.uploadsReplica}; objects written shortly before the loss may be missing (replication is asynchronous, and without S3 Replication Time Control, which promises 99.99% within 15 minutes, it has no bound)`
       : '  uploads: no replica (uploads.replicateToDr is off): the DR app starts with the uploads it has none of',
     survey.image
       ? `  image: ${config.image.repositoryName} ${survey.image.digest}${survey.image.pushedAt ? ` (pushed ${survey.image.pushedAt.toISOString()})` : ''}`

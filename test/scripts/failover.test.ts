@@ -264,7 +264,7 @@ describe('npm run failover', () => {
         UseLatestRestorableTime: true,
         DBSubnetGroupName: 'webapp-staging-dr-database',
         DBParameterGroupName: 'pilot-light-parameters',
-        DBInstanceClass: cfg.database.instanceClass,
+        DBInstanceClass: `db.${cfg.database.instanceClass}`,
         MultiAZ: cfg.database.multiAz,
         EnableIAMDatabaseAuthentication: true,
         PubliclyAccessible: false,

@@ -1,6 +1,7 @@
 import { expect, test } from 'vitest';
 import { parseStageConfig, STAGES } from '../../lib/config';
 import type { AssemblyStack } from '../../scripts/lib/assembly';
+import { drDatabaseSettings } from '../../scripts/lib/dr-steps';
 import { drTierDailyCost } from '../../scripts/lib/failover-cost';
 import { loadPrices } from '../../scripts/lib/pricing/table';
 import { drAppTier, synthStage } from '../support/synth';
@@ -42,4 +43,42 @@ test('a stage synthesized without its DR tiers has no figure, and says why', () 
   expect(drTierDailyCost(stacks, parseStageConfig(STAGES.staging))).toEqual([
     'What the DR tiers cost per day: not known (the synthesized stage lacks staging-DrApp or staging-Data)',
   ]);
+});
+
+test.each(['staging', 'prod'] as const)('%s: the database the failover restores by API has the settings the data stack gives the instance', (name) => {
+  const config = parseStageConfig(STAGES[name]);
+  const [data] = failedOver(name);
+  const p = Object.values(data.template.Resources ?? {}).find((r) => r.Type === 'AWS::RDS::DBInstance')!.Properties as Record<string, unknown>;
+  const settings = drDatabaseSettings(config, { DatabaseSubnetGroupName: 'g', DatabaseSecurityGroupId: 'sg', DatabaseParameterGroupName: 'pg' }, 'arn:key', 'failover');
+  expect({
+    instanceClass: settings.instanceClass,
+    multiAz: settings.multiAz,
+    storageType: settings.storageType,
+    maxAllocatedStorage: settings.maxAllocatedStorage,
+    deletionProtection: settings.deletionProtection,
+    copyTagsToSnapshot: settings.copyTagsToSnapshot,
+    iamAuth: settings.iamAuth,
+    logExports: settings.logExports,
+    caCertificate: settings.caCertificate,
+    autoMinorVersionUpgrade: settings.autoMinorVersionUpgrade,
+    backupRetention: settings.backupRetention,
+    backupWindow: settings.backupWindow,
+    maintenanceWindow: settings.maintenanceWindow,
+    performanceInsights: settings.performanceInsights.enabled,
+  }).toEqual({
+    instanceClass: p.DBInstanceClass,
+    multiAz: p.MultiAZ,
+    storageType: p.StorageType,
+    maxAllocatedStorage: p.MaxAllocatedStorage,
+    deletionProtection: p.DeletionProtection,
+    copyTagsToSnapshot: p.CopyTagsToSnapshot,
+    iamAuth: p.EnableIAMDatabaseAuthentication,
+    logExports: p.EnableCloudwatchLogsExports,
+    caCertificate: p.CACertificateIdentifier,
+    autoMinorVersionUpgrade: p.AutoMinorVersionUpgrade,
+    backupRetention: p.BackupRetentionPeriod,
+    backupWindow: p.PreferredBackupWindow,
+    maintenanceWindow: p.PreferredMaintenanceWindow,
+    performanceInsights: p.EnablePerformanceInsights ?? false,
+  });
 });
