@@ -136,18 +136,7 @@ export class UploadsBucket extends Construct implements UploadsAccess {
             },
           ]
         : undefined,
-      cors:
-        props.corsOrigins.length > 0
-          ? [
-              {
-                allowedOrigins: [...props.corsOrigins],
-                allowedMethods: [s3.HttpMethods.GET, s3.HttpMethods.PUT, s3.HttpMethods.POST, s3.HttpMethods.HEAD],
-                allowedHeaders: ['*'],
-                exposedHeaders: ['ETag'],
-                maxAge: 3000,
-              },
-            ]
-          : undefined,
+      cors: uploadsCors(props.corsOrigins),
     });
 
     this.objectAccessPolicy = uploadsAccessPolicy(this, 'ObjectAccessPolicy', this.bucket, props.key);
@@ -217,4 +206,21 @@ export class UploadsBucket extends Construct implements UploadsAccess {
     );
     return { role: role.withoutPolicyUpdates(), policy };
   }
+}
+
+/**
+ * The uploads' CORS rule: browsers upload and read with presigned URLs from the site's own origin
+ * only. The DR replica carries the same, for the app that serves from it after a failover.
+ */
+export function uploadsCors(origins: readonly string[]): s3.CorsRule[] | undefined {
+  if (origins.length === 0) return undefined;
+  return [
+    {
+      allowedOrigins: [...origins],
+      allowedMethods: [s3.HttpMethods.GET, s3.HttpMethods.PUT, s3.HttpMethods.POST, s3.HttpMethods.HEAD],
+      allowedHeaders: ['*'],
+      exposedHeaders: ['ETag'],
+      maxAge: 3000,
+    },
+  ];
 }

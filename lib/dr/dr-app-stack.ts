@@ -208,6 +208,9 @@ export class DrAppStack extends StageStack {
       for (const store of [this.database, this.cache]) service.connections.allowToDefaultPort(store, `${service.node.scope?.node.id} service`);
       // The app logs in as the roles the setup checks; its tasks pull their image through NAT.
       service.node.addDependency(this.setup, ...this.nat.routes);
+      // The capacity providers' association with the cluster must exist while a service names one,
+      // and go after it: CloudFormation does not know that (as in the app stack, release-steps.ts).
+      service.node.addDependency(cluster);
     }
 
     this.smokeTest = new SmokeTest(this, 'SmokeTest', {
@@ -234,7 +237,10 @@ export class DrAppStack extends StageStack {
       description: 'Invoke with {} once the services are stable: it answers {"hookStatus":"SUCCEEDED"} or "FAILED"',
     });
     new CfnOutput(this, 'CacheEndpoint', { value: this.cache.endpointAddress });
-    new CfnOutput(this, 'UploadsBucketName', { value: this.uploads.bucket.bucketName, description: 'Where the app stores uploads while failed over (the failback copies what is new back)' });
+    new CfnOutput(this, 'UploadsBucketName', {
+      value: this.uploads.bucket.bucketName,
+      description: 'Where the app stores uploads while failed over (the failback copies what is new back)',
+    });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn, description: "The DR region's alarm topic (confirm its email subscriptions)" });
     new CfnOutput(this, 'PgvectorVersion', { value: this.setup.version, description: 'pgvector version installed in the restored database' });
   }

@@ -9,6 +9,7 @@ import { protectedKeyEvents } from '../shared/protected-key-events';
 import { protectedVault } from '../shared/protected-vault';
 import { ServiceKey } from '../shared/service-key';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
+import { BACKUP_KEY_SERVICES } from './pilot-light-names';
 import { UploadsReplica } from './uploads-replica';
 
 /** What the data tier uses of the DR region: each is there only where the stage config asks for it. */
@@ -46,6 +47,7 @@ export class DrStack extends StageStack implements DrTier {
         key,
         noncurrentVersionExpirationDays: uploads.noncurrentVersionExpirationDays,
         removalPolicy: this.statefulRemovalPolicy,
+        corsOrigins: this.config.domain ? [`https://${this.config.domain.recordName}`] : [],
       }).bucket;
       // Where the uploads are readable when the primary region is lost (docs/disaster-recovery.md);
       // the DR app tier reads both by these outputs.
@@ -58,7 +60,7 @@ export class DrStack extends StageStack implements DrTier {
       // RDS-managed master secret encrypted with this key, as its storage is.
       this.backupKey = new ServiceKey(this, 'BackupKey', {
         description: `${name}: database snapshot copies, replicated automated backups and the DR backup vault`,
-        services: ['rds', 'backup', 'secretsmanager'],
+        services: [...BACKUP_KEY_SERVICES],
         removalPolicy: RemovalPolicy.RETAIN,
         breakGlassRoleName: this.config.backup.breakGlassRoleName,
       }).key;
@@ -70,6 +72,8 @@ export class DrStack extends StageStack implements DrTier {
       });
       // scripts/restore-database.ts restarts the automated-backup replication with it after a restore.
       new CfnOutput(this, 'BackupKeyArn', { value: this.backupKey.keyArn, description: 'Key of the DR copies and replicated automated backups' });
+      // The failover checks that the deployed key serves Secrets Manager before it restores.
+      new CfnOutput(this, 'BackupKeyServices', { value: BACKUP_KEY_SERVICES.join(' '), description: 'The services the DR backup key policy admits' });
       const { vaultLock, breakGlassRoleName, drCopyRetentionDays } = this.config.backup;
       this.backupVault = protectedVault(this, 'BackupVault', {
         vaultName: stageResourceName(name, 'dr', this.creationSuffix),

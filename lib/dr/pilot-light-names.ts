@@ -65,3 +65,6 @@ export const DR_APP_READS = {
   /** The second pair only where the stage replicates its uploads. */
   dr: ['BackupKeyArn', 'UploadsReplicaBucketName', 'UploadsReplicaKeyArn'],
 } as const;
+
+/** What the DR stack's backup key serves: RDS and AWS Backup for the copies, Secrets Manager for the master secret of a database restored there. */
+export const BACKUP_KEY_SERVICES = ['rds', 'backup', 'secretsmanager'] as const;

@@ -5,6 +5,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { UNKNOWN_AGE_DAYS } from '../../lambda/failover-drill-age/age';
 import { pilotLightNames } from '../dr/pilot-light-names';
 import type { AlarmSet } from '../shared/alarm-set';
 import { httpsOnlySecurityGroup } from '../shared/https-only-group';
@@ -83,17 +84,26 @@ export class FailoverDrillAge extends Construct {
     });
 
     // Two daily readings in a row: the age only grows until the next drill, so a stale drill
-    // breaches every day; a check that failed once (its errors alarm says so) or a reading CloudWatch
-    // has not evaluated yet does not open a ticket on its own.
+    // breaches every day; a check that failed once (its errors alarm says so) does not open a
+    // ticket on its own. A day without a reading counts as "unknown" (FILL with the function's own
+    // value for it): CloudWatch judges missing data of a daily metric over a wider range than the
+    // two periods, so treatMissingData alone would fire days late or after one missing point.
     this.alarm = props.alarms.add(this, 'Stale', {
       name: 'failover-drill-stale',
       description: `No failover drill of the ${stage} stage completed within ${drillIntervalDays} days (dr.drillIntervalDays), or none is on record, or the daily check did not report for 2 days.`,
-      metric: new cloudwatch.Metric({
-        namespace: FAILOVER_METRICS_NAMESPACE,
-        metricName: 'DaysSinceDrill',
-        dimensionsMap: { Stage: stage },
-        statistic: 'Maximum',
+      metric: new cloudwatch.MathExpression({
+        expression: `FILL(age, ${UNKNOWN_AGE_DAYS})`,
+        usingMetrics: {
+          age: new cloudwatch.Metric({
+            namespace: FAILOVER_METRICS_NAMESPACE,
+            metricName: 'DaysSinceDrill',
+            dimensionsMap: { Stage: stage },
+            statistic: 'Maximum',
+            period: Duration.days(1),
+          }),
+        },
         period: Duration.days(1),
+        label: 'Days since the last failover drill',
       }),
       threshold: drillIntervalDays,
       evaluationPeriods: 2,

@@ -159,8 +159,10 @@ export function restoreStep(survey: Survey, config: StageConfig, purpose: Purpos
       // A restore started by an earlier run that stopped before tagging would be refused by done(): tag it again.
       if (!purposeOf(db)) await rds.send(new AddTagsToResourceCommand({ ResourceName: db.DBInstanceArn, Tags: [{ Key: PURPOSE_TAG, Value: ctx.purpose }] }));
       if (db.MasterUserSecret?.SecretStatus !== 'active') {
-        await applySettings(rds, id, settings);
-        db = await waitAvailable(rds, id, ctx.wait, { secret: true });
+        // The failover's database serves at once: it keeps the stage's deletion protection.
+        await applySettings(rds, id, settings, { keepDeletionProtection: true });
+        // RDS makes a secret in minutes; much longer means it cannot (the DR key's policy, say).
+        db = await waitAvailable(rds, id, ctx.wait, { secret: true, minutes: 30 });
       }
       const address = db.Endpoint?.Address;
       if (!address) throw new Error(`${id} is available but has no endpoint address`);
@@ -323,7 +325,12 @@ export function retireStep(survey: Survey, config: StageConfig, keepFinalSnapsho
   return {
     key: 'retire',
     title: `take the DR tiers down: destroy ${names.drAppStackName} (its NAT gateways with it), delete ${id} in ${config.drRegion} (${keepFinalSnapshot ? 'with a final snapshot' : 'no final snapshot, its automated backups too'}) and ${names.databaseEndpointParameter}`,
-    ...expected(survey, 'retire', 15, 'stack deletion and instance deletion run side by side; a budget'),
+    ...expected(
+      survey,
+      'retire',
+      30,
+      "CloudFormation waits for the VPC functions' network interfaces to be released before it deletes their security groups, reported at 20 to 40 minutes; a budget",
+    ),
     async done(ctx) {
       const clients = dr(ctx);
       const [stackThere, db] = await Promise.all([stackExists(clients, names.drAppStackName), describe(clients.rds, id)]);

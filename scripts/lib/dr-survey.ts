@@ -187,6 +187,7 @@ export async function surveyDr(config: StageConfig, clients: RegionClients, now:
     image,
     pilotLight,
     drBackupKeyArn: drOutputs?.BackupKeyArn,
+    drOutputs,
     drill: drill ? parseDrill(drill) : undefined,
   };
 }
@@ -241,7 +242,11 @@ export function surveyProblems(config: StageConfig, survey: Survey, toTime: Date
   if (!survey.pilotLight) problems.push(`no ${names.stackName} stack in ${config.drRegion}: the failover restores into it and deploys beside it`);
   const lacking = [
     ...(survey.pilotLight ? DR_APP_READS.pilotLight.filter((o) => !(o in survey.pilotLight!)).map((o) => `${names.stackName} ${o}`) : []),
-    ...(survey.drOutputs?.UploadsReplicaBucketName && !survey.drOutputs.UploadsReplicaKeyArn ? [`${config.name}-Dr UploadsReplicaKeyArn`] : []),
+    ...(config.uploads.replicateToDr
+      ? (['UploadsReplicaBucketName', 'UploadsReplicaKeyArn'] as const).filter((o) => !survey.drOutputs?.[o]).map((o) => `${config.name}-Dr ${o}`)
+      : []),
+    // A key deployed before it served Secrets Manager: the restored database's secret could never be created.
+    ...(survey.drOutputs && !survey.drOutputs.BackupKeyServices?.split(' ').includes('secretsmanager') ? [`${config.name}-Dr BackupKeyServices (with secretsmanager)`] : []),
   ];
   if (lacking.length > 0) {
     problems.push(

@@ -151,6 +151,7 @@ export async function runFailover(args: FailoverArgs, config: StageConfig, deps:
   if (!result.completed) return 1;
   say(`SERVING FROM ${config.drRegion}: ${config.name} runs in ${names.drAppStackName} against ${names.databaseIdentifier} restored there.`);
   say('Next (docs/disaster-recovery.md, "When the primary region is lost"):');
+  say(`  - confirm the email subscriptions of ${names.drAppStackName}'s alarm topic (AlarmTopicArn output): until then the DR alarms reach nobody;`);
   say(`  - commit dr: { ..., appTier: true, serveFrom: 'dr' } for ${config.name} in lib/config/stages.ts, or the next pipeline deploy moves viewers back to the lost region;`);
   say("  - re-drive the queue jobs the lost cache held (the app's re-drive command);");
   say(`  - when ${config.region} is back: npm run failback -- --stage ${config.name}`);

@@ -23,6 +23,7 @@ import {
   replicateBackups,
   restoreInstance,
   settingsOf,
+  stopReplicatingBackups,
   swapIn,
   type Waiting,
   waitAvailable,
@@ -142,7 +143,7 @@ async function replace({ args, clients, wait, config, settings, source }: Restor
     `apply what a restore drops: a managed master secret (key ${settings.masterSecretKmsKeyId ?? 'the RDS default'}), ${settings.backupRetention} days of backups, Performance Insights ${settings.performanceInsights.enabled}, monitoring every ${settings.monitoring.intervalSeconds} s`,
     `rename ${names.current} to ${names.old} (kept, with its secret) and ${names.restored} to ${names.current}, deletion protection ${settings.deletionProtection}`,
     settings.backupReplication.length > 0
-      ? settings.backupReplication.map((r) => `replicate the automated backups to ${r.region} again`).join('; ')
+      ? settings.backupReplication.map((r) => `stop replicating ${names.old}'s automated backups to ${r.region} and replicate the copy's`).join('; ')
       : 'no automated-backup replication to restart',
     `check with CloudFormation drift detection that ${args.stage}-Data's database instance matches its template`,
   ];
@@ -170,6 +171,8 @@ async function replace({ args, clients, wait, config, settings, source }: Restor
   if (settings.backupReplication.length > 0) {
     const key = await drBackupKey(clients.cloudformationDr, args.stage);
     const arn = (await describe(clients.rds, names.current))!.DBInstanceArn!;
+    // The replaced instance's replication would go on beside the new one's, under the same name there.
+    await stopReplicatingBackups(clients.rdsDr, (await describe(clients.rds, names.old))!.DBInstanceArn!);
     await replicateBackups(clients.rdsDr, arn, key, config.backup.automatedBackupReplicationDays);
   }
   say(`5/5 ${plan[4]}`);

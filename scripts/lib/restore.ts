@@ -7,6 +7,7 @@ import {
   RestoreDBInstanceFromDBSnapshotCommand,
   RestoreDBInstanceToPointInTimeCommand,
   StartDBInstanceAutomatedBackupsReplicationCommand,
+  StopDBInstanceAutomatedBackupsReplicationCommand,
 } from '@aws-sdk/client-rds';
 
 /**
@@ -199,7 +200,7 @@ export async function databaseDrift(cfn: Pick<CloudFormationClient, 'send'>, sta
  * secret (for PostgreSQL the restore call does not accept it), encrypted with the stage's
  * database key; backups, windows, storage ceiling, Performance Insights and monitoring.
  */
-export async function applySettings(rds: Pick<RDSClient, 'send'>, target: string, settings: InstanceSettings): Promise<void> {
+export async function applySettings(rds: Pick<RDSClient, 'send'>, target: string, settings: InstanceSettings, { keepDeletionProtection = false } = {}): Promise<void> {
   await rds.send(
     new ModifyDBInstanceCommand({
       DBInstanceIdentifier: target,
@@ -209,7 +210,8 @@ export async function applySettings(rds: Pick<RDSClient, 'send'>, target: string
       EnableIAMDatabaseAuthentication: settings.iamAuth,
       // A point-in-time restore may start from the source's own: these are the copy's.
       MultiAZ: settings.multiAz,
-      DeletionProtection: false,
+      // Off on a copy until it is accepted (swapIn turns it on); a failover's database serves at once.
+      DeletionProtection: keepDeletionProtection ? settings.deletionProtection : false,
       BackupRetentionPeriod: settings.backupRetention,
       PreferredBackupWindow: settings.backupWindow,
       PreferredMaintenanceWindow: settings.maintenanceWindow,
@@ -244,6 +246,25 @@ export async function swapIn(rds: Pick<RDSClient, 'send'>, names: { current: str
     new ModifyDBInstanceCommand({ DBInstanceIdentifier: names.restored, NewDBInstanceIdentifier: names.current, ApplyImmediately: true, DeletionProtection: deletionProtection }),
   );
   await waitAvailable(rds, names.current, wait);
+}
+
+/**
+ * Stops replicating the automated backups of `instanceArn` (a database the restore replaced): its
+ * replicated backups in the DR region would keep advancing beside the new instance's, and cost.
+ * The ones already there are kept to their retention.
+ */
+export async function stopReplicatingBackups(rdsDr: Pick<RDSClient, 'send'>, instanceArn: string): Promise<void> {
+  try {
+    await rdsDr.send(new StopDBInstanceAutomatedBackupsReplicationCommand({ SourceDBInstanceArn: instanceArn }));
+  } catch (error) {
+    // Not replicated (any more): nothing to stop.
+    if (
+      !['InvalidDBInstanceAutomatedBackupStateFault', 'DBInstanceAutomatedBackupNotFoundFault', 'DBInstanceAutomatedBackupNotFound', 'InvalidDBInstanceState'].includes(
+        (error as Error).name,
+      )
+    )
+      throw error;
+  }
 }
 
 /** Starts replicating the automated backups of `instanceArn` again, with a client in the DR region. */

@@ -85,6 +85,14 @@ describe.each(withPilotLight)('%s with dr.appTier', (name) => {
     for (const stage of [shipped[name], failedOver[name]]) expect(Object.keys(stage.pilotLight!.findResources('AWS::EC2::NatGateway'))).toEqual([]);
   });
 
+  test("the services wait for the cluster's capacity providers, so a delete removes them first (the drill's and the failback's cdk destroy)", () => {
+    const t = drApp(name);
+    const association = only(t, 'AWS::ECS::ClusterCapacityProviderAssociations').id;
+    for (const service of ['WebService', 'WorkerService']) {
+      expect(t.toJSON().Resources[idOf(t, 'AWS::ECS::Service', service)].DependsOn, service).toContain(association);
+    }
+  });
+
   test('reads of the pilot light and the DR stack exactly the outputs the failover checks for before it deploys', () => {
     const reads = crossStackReads(drApp(name).toJSON().Resources);
     const of = (stack: string) =>
@@ -255,7 +263,16 @@ describe.each(withPilotLight)('%s with dr.appTier', (name) => {
 
   test('outputs what the failover and the drill read', () => {
     const outputs = Object.keys(drApp(name).toJSON().Outputs);
-    expect(outputs).toEqual(['ClusterName', 'WebServiceName', 'WorkerServiceName', 'SmokeTestFunctionName', 'CacheEndpoint', 'UploadsBucketName', 'AlarmTopicArn', 'PgvectorVersion']);
+    expect(outputs).toEqual([
+      'ClusterName',
+      'WebServiceName',
+      'WorkerServiceName',
+      'SmokeTestFunctionName',
+      'CacheEndpoint',
+      'UploadsBucketName',
+      'AlarmTopicArn',
+      'PgvectorVersion',
+    ]);
   });
 });
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
+import { UNKNOWN_AGE_DAYS } from '../../lambda/failover-drill-age/age';
 import { ACCOUNT_ACTIVITY_NAMESPACE, TRAIL_ACTIVITIES } from '../../lib/baseline/account-activity';
 import { STAGE_NAMES, type StageConfig, type StageName } from '../../lib/config';
 import { rdsMaxConnections } from '../../lib/config/instance-class';
@@ -149,15 +150,17 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
     }
     if (config(name).dr.pilotLight) {
       expectAlarm('failover-drill-stale', config(name).dr.drillIntervalDays, 2, 86400);
-      // Two daily readings above the interval, or two days without one (the check stopped): a ticket.
-      expect(alarm(name, 'failover-drill-stale')).toMatchObject({
-        Namespace: 'webapp/Failover',
-        MetricName: 'DaysSinceDrill',
-        Dimensions: [{ Name: 'Stage', Value: name }],
-        Statistic: 'Maximum',
-        ComparisonOperator: 'GreaterThanThreshold',
-        DatapointsToAlarm: 2,
-        TreatMissingData: 'breaching',
+      // Two daily readings above the interval, or two days without one (the check stopped, filled
+      // as the unknown age): a ticket. FILL, not treatMissingData: CloudWatch judges a daily
+      // metric's missing data over a wider range than the two periods.
+      const stale = alarm(name, 'failover-drill-stale');
+      expect(stale).toMatchObject({ ComparisonOperator: 'GreaterThanThreshold', DatapointsToAlarm: 2 });
+      const [filled, age] = stale.Metrics as { Id: string; Expression?: string; ReturnData?: boolean; MetricStat?: Record<string, unknown> }[];
+      expect(filled).toMatchObject({ Expression: `FILL(age, ${UNKNOWN_AGE_DAYS})` });
+      expect(age).toMatchObject({
+        Id: 'age',
+        ReturnData: false,
+        MetricStat: { Metric: { Namespace: 'webapp/Failover', MetricName: 'DaysSinceDrill', Dimensions: [{ Name: 'Stage', Value: name }] }, Period: 86400, Stat: 'Maximum' },
       });
     } else {
       // Nothing to fail over to, so nothing to drill.

@@ -273,6 +273,8 @@ describe('npm run failover', () => {
     const db = (await describeInstance(dr.rds, 'webapp-staging'))!;
     expect(db.TagList).toContainEqual({ Key: PURPOSE_TAG, Value: 'failover' });
     expect(db.MasterUserSecret).toMatchObject({ SecretStatus: 'active', KmsKeyId: acct.drKey });
+    // The stage's database now: protected as the data stack protects it.
+    expect(db.DeletionProtection).toBe(cfg.database.deletionProtection);
     expect(await parameter(dr, pilotLightNames('staging').databaseEndpointParameter)).toBe(db.Endpoint!.Address);
     const [tiers, edge] = h.cdkCalls;
     expect(tiers.slice(0, 3)).toEqual(['deploy', 'staging/DrApp', '--exclusively']);
@@ -475,15 +477,27 @@ describe('npm run failover-drill', () => {
 });
 
 describe('what stops a failover before it starts', () => {
-  test('a pilot light or DR stack deployed before the outputs the DR app tier reads existed: redeploy them first', () => {
-    const cfg = config('123456789012');
+  test('a pilot light or DR stack deployed before the outputs the DR app tier reads, or before the DR key served Secrets Manager: redeploy them first', () => {
     const pilotLight = Object.fromEntries(DR_APP_READS.pilotLight.map((o) => [o, 'x']));
-    const survey: Survey = { at: new Date(T0), pilotLight, drBackupKeyArn: 'arn:key', image: { ref: 'v1', digest: 'sha256:1' }, backups: { arn: 'arn:ab', latest: new Date(T0) } };
-    expect(surveyProblems(cfg, survey, 'latest')).toEqual([]);
+    const drOutputs = { BackupKeyArn: 'arn:key', BackupKeyServices: 'rds backup secretsmanager', UploadsReplicaBucketName: 'b', UploadsReplicaKeyArn: 'arn:key' };
+    const survey: Survey = {
+      at: new Date(T0),
+      pilotLight,
+      drOutputs,
+      drBackupKeyArn: 'arn:key',
+      image: { ref: 'v1', digest: 'sha256:1' },
+      backups: { arn: 'arn:ab', latest: new Date(T0) },
+    };
+    const prod = operatorConfig('prod', { account: '123456789012', context: {} }, {});
+    expect(surveyProblems(prod, survey, 'latest')).toEqual([]);
     const { PrivateRouteTableIds: _, ...older } = pilotLight;
-    expect(surveyProblems(cfg, { ...survey, pilotLight: older, drOutputs: { UploadsReplicaBucketName: 'b' } }, 'latest')).toEqual([
-      'the DR app tier reads outputs the deployed stacks lack (staging-PilotLight PrivateRouteTableIds, staging-Dr UploadsReplicaKeyArn): deploy them again with this version first: npm run deploy -- --stage staging --primary-lost --only PilotLight --only Dr --yes',
+    const { UploadsReplicaKeyArn: __, ...olderDr } = drOutputs;
+    expect(surveyProblems(prod, { ...survey, pilotLight: older, drOutputs: { ...olderDr, BackupKeyServices: 'rds backup' } }, 'latest')).toEqual([
+      'the DR app tier reads outputs the deployed stacks lack (prod-PilotLight PrivateRouteTableIds, prod-Dr UploadsReplicaKeyArn, prod-Dr BackupKeyServices (with secretsmanager)): deploy them again with this version first: npm run deploy -- --stage prod --primary-lost --only PilotLight --only Dr --yes',
     ]);
+    // Staging keeps no uploads replica: it needs neither of its outputs.
+    const { UploadsReplicaBucketName: ___, ...noReplica } = olderDr;
+    expect(surveyProblems(config('123456789012'), { ...survey, drOutputs: { ...noReplica, BackupKeyServices: 'rds backup secretsmanager' } }, 'latest')).toEqual([]);
   });
 });
 

@@ -17,6 +17,7 @@ import {
   RestoreDBInstanceFromDBSnapshotCommand,
   RestoreDBInstanceToPointInTimeCommand,
   StartDBInstanceAutomatedBackupsReplicationCommand,
+  StopDBInstanceAutomatedBackupsReplicationCommand,
 } from '@aws-sdk/client-rds';
 import { STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -253,7 +254,7 @@ describe('restoring the stage database in place (RDS on moto)', () => {
     expect(cfMock.commandCalls(DetectStackResourceDriftCommand)[0].args[0].input).toEqual({ StackName: 'staging-Data', LogicalResourceId: 'DatabaseInstance1234' });
   });
 
-  test('automated-backup replication to the DR region is started again, with the DR stack key', async () => {
+  test("automated-backup replication to the DR region: the replaced instance's stopped, the copy's started with the DR stack key", async () => {
     const snapshot = await stageDatabase('webapp-prod');
     const drKey = 'arn:aws:kms:eu-central-1:333333333333:key/dr';
     cfDrMock
@@ -266,7 +267,9 @@ describe('restoring the stage database in place (RDS on moto)', () => {
     expect(await runRestore(replaceWith('prod', snapshot, true), clients({ rds: replicated }), wait())).toBe(0);
     const [call] = rdsDrMock.commandCalls(StartDBInstanceAutomatedBackupsReplicationCommand).map((c) => c.args[0].input);
     expect(call).toEqual({ SourceDBInstanceArn: (await instance('webapp-prod')).DBInstanceArn, KmsKeyId: drKey, BackupRetentionPeriod: 14 });
-    expect(lines).toContain('4/5 replicate the automated backups to eu-central-1 again');
+    const [stopped] = rdsDrMock.commandCalls(StopDBInstanceAutomatedBackupsReplicationCommand).map((c) => c.args[0].input);
+    expect(stopped).toEqual({ SourceDBInstanceArn: (await instance('webapp-prod-old')).DBInstanceArn });
+    expect(lines).toContain("4/5 stop replicating webapp-prod-old's automated backups to eu-central-1 and replicate the copy's");
   });
 
   test('refuses when an earlier restore left its copy behind, and changes nothing', async () => {
@@ -457,7 +460,7 @@ describe('the restore command: a copy that differs is never swapped in, and its 
       const snapshot = await stageDatabase('webapp-prod');
       cfDrMock.on(DescribeStacksCommand, { StackName: 'prod-Dr' }).resolves({ Stacks: [{ StackName: 'prod-Dr', CreationTime: new Date(), StackStatus: 'UPDATE_COMPLETE' }] });
       expect(await restore(['--stage', 'prod', '--snapshot', snapshot, '--replace', '--yes'], { rds: withReplication(rds, 'webapp-prod') })).toBe(1);
-      expect(lines.at(-1)).toBe('4/5 replicate the automated backups to eu-central-1 again');
+      expect(lines.at(-1)).toBe("4/5 stop replicating webapp-prod-old's automated backups to eu-central-1 and replicate the copy's");
       expect(errors.mock.calls.at(-1)?.[0]).toBe(
         'FAILED: prod-Dr has no output BackupKeyArn: deploy the DR stack, then run: aws rds start-db-instance-automated-backups-replication (docs/disaster-recovery.md). ' +
           'webapp-prod is left as it was unless the log above says it was renamed.',

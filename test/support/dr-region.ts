@@ -10,7 +10,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import type { StageConfig } from '../../lib/config';
-import { DR_APP_READS, pilotLightNames, SERVING_FROM_OUTPUT } from '../../lib/dr/pilot-light-names';
+import { BACKUP_KEY_SERVICES, DR_APP_READS, pilotLightNames, SERVING_FROM_OUTPUT } from '../../lib/dr/pilot-light-names';
 import { PRIMARY_READ_PREFIX } from '../../lib/shared/stage-stack';
 import type { DeployClients } from '../../scripts/lib/deploy';
 import { tagRelease } from '../../scripts/lib/release-tags';
@@ -114,7 +114,12 @@ export async function stageAccount(moto: Moto, account: string, config: StageCon
     ...Object.fromEntries(DR_APP_READS.pilotLight.filter((o) => o !== 'VpcId' && o !== 'DatabaseSecurityGroupId').map((o) => [o, `${o.toLowerCase()}-value`])),
     ZoneRead: { value: 'Z0123456789ABCDEFGHIJ', description: `${PRIMARY_READ_PREFIX}${config.name}-Network/PublishOutputRefZone2A4024A48017E932` },
   });
-  await createStack(dr.cfn, `${config.name}-Dr`, { BackupKeyArn: drKey, UploadsReplicaBucketName: `${config.name}-uploads-replica`, UploadsReplicaKeyArn: drKey });
+  await createStack(dr.cfn, `${config.name}-Dr`, {
+    BackupKeyArn: drKey,
+    BackupKeyServices: BACKUP_KEY_SERVICES.join(' '),
+    UploadsReplicaBucketName: `${config.name}-uploads-replica`,
+    UploadsReplicaKeyArn: drKey,
+  });
   await dr.backup.send(new CreateBackupVaultCommand({ BackupVaultName: `webapp-${config.name}-dr-0123456789ab` }));
   await createStack(clientsFor('us-east-1').cfn, `${config.name}-Edge`, { [SERVING_FROM_OUTPUT]: config.region });
 
