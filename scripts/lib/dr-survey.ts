@@ -5,6 +5,7 @@
  * drill's measured minutes. The failover and the drill plan from it; the clients are per region so
  * the tests run it against moto in two regions.
  */
+import { ApplicationAutoScalingClient } from '@aws-sdk/client-application-auto-scaling';
 import { BackupClient, ListBackupVaultsCommand, ListRecoveryPointsByBackupVaultCommand } from '@aws-sdk/client-backup';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DescribeImagesCommand, ECRClient, type ImageDetail } from '@aws-sdk/client-ecr';
@@ -34,6 +35,7 @@ export interface RegionClients {
   readonly ecs: Send<ECSClient>;
   readonly lambda: Send<LambdaClient>;
   readonly s3: Send<S3Client>;
+  readonly autoScaling: Send<ApplicationAutoScalingClient>;
   readonly sts: Send<STSClient>;
 }
 
@@ -53,6 +55,7 @@ export function regionClients(): RegionClientsFor {
       ecs: new ECSClient(options),
       lambda: new LambdaClient(options),
       s3: new S3Client(options),
+      autoScaling: new ApplicationAutoScalingClient(options),
       sts: new STSClient(options),
     };
     made.set(region, clients);

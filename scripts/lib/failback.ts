@@ -9,6 +9,7 @@
  * the site is checked through CloudFront, and the DR tiers are taken down. Same rules as the
  * failover: dry run by default, each step read from AWS, a rerun continues.
  */
+import { RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
 import { DescribeServicesCommand, type ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { AddTagsToResourceCommand, CopyDBSnapshotCommand, CreateDBSnapshotCommand, type DBSnapshot, DescribeDBSnapshotsCommand, type RDSClient } from '@aws-sdk/client-rds';
 import { CopyObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
@@ -116,7 +117,7 @@ export function failbackSteps(survey: Survey, config: StageConfig, dbiResourceId
   return [
     {
       key: 'stop-writes',
-      title: `stop writes: scale the web and worker services of ${names.drAppStackName} to 0 (viewers get the maintenance page; the worker finishes its running job within its stop timeout)`,
+      title: `stop writes: suspend the scaling of the web and worker services of ${names.drAppStackName} and scale them to 0 (viewers get the maintenance page; the worker finishes its running job within its stop timeout)`,
       ...budget('stop-writes', 3, 'ECS stops the tasks after their stop timeout (app.workerStopTimeoutSeconds); a budget'),
       async done(ctx) {
         const found = await drServices(ctx);
@@ -125,8 +126,19 @@ export function failbackSteps(survey: Survey, config: StageConfig, dbiResourceId
       },
       async run(ctx) {
         const found = (await drServices(ctx))!;
-        const { ecs } = ctx.clientsFor(config.drRegion);
-        for (const service of found.services) await ecs.send(new UpdateServiceCommand({ cluster: found.cluster, service, desiredCount: 0 }));
+        const { ecs, autoScaling } = ctx.clientsFor(config.drRegion);
+        for (const service of found.services) {
+          // Scaling suspended first: a scale-out (to the minimum, or on a metric) would bring tasks and their writes back after the snapshot.
+          await autoScaling.send(
+            new RegisterScalableTargetCommand({
+              ServiceNamespace: 'ecs',
+              ResourceId: `service/${found.cluster}/${service}`,
+              ScalableDimension: 'ecs:service:DesiredCount',
+              SuspendedState: { DynamicScalingInSuspended: true, DynamicScalingOutSuspended: true, ScheduledScalingSuspended: true },
+            }),
+          );
+          await ecs.send(new UpdateServiceCommand({ cluster: found.cluster, service, desiredCount: 0 }));
+        }
         const deadline = ctx.wait.now().getTime() + 15 * 60_000;
         while (!(await stopped(ecs, found.cluster, found.services))) {
           if (ctx.wait.now().getTime() >= deadline) throw new Error(`${found.services.join(' and ')} still run tasks after 15 minutes`);

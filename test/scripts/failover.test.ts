@@ -1,3 +1,4 @@
+import { DescribeScalableTargetsCommand } from '@aws-sdk/client-application-auto-scaling';
 import { ListRecoveryPointsByBackupVaultCommand } from '@aws-sdk/client-backup';
 import { DescribeStackResourcesCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CreateSubnetCommand, CreateVpcCommand } from '@aws-sdk/client-ec2';
@@ -160,7 +161,7 @@ async function deployed(acct: StageAccount, cfg: Config, verb: string, stacks: s
     if (!exists) {
       const uploads = `${cfg.name}-dr-uploads-${acct.account}`;
       await dr.s3.send(new CreateBucketCommand({ Bucket: uploads, CreateBucketConfiguration: { LocationConstraint: cfg.drRegion as BucketLocationConstraint } }));
-      exists = { ...(await drServices(dr.ecs, cfg, `${acct.account}.dkr.ecr.${cfg.drRegion}.amazonaws.com/webapp@${acct.digest}`)), UploadsBucketName: uploads };
+      exists = { ...(await drServices(dr.ecs, dr.autoScaling, cfg, `${acct.account}.dkr.ecr.${cfg.drRegion}.amazonaws.com/webapp@${acct.digest}`)), UploadsBucketName: uploads };
     }
     await updateStack(dr.cfn, names.drAppStackName, exists, nat);
   }
@@ -378,7 +379,7 @@ describe('npm run failback', () => {
     h.primary = 'answers';
     h.lines.length = 0;
     expect(await runFailback({ stage: 'staging', yes: false, context: {} }, cfg, h.deps)).toBe(0);
-    expect(h.lines.join('\n')).toMatch(/1\. stop writes: scale the web and worker services of staging-DrApp to 0/);
+    expect(h.lines.join('\n')).toMatch(/1\. stop writes: suspend the scaling of the web and worker services of staging-DrApp and scale them to 0/);
     expect(h.lines.join('\n')).toContain('Dry run: nothing changed. To fail back: npm run failback -- --stage staging --yes');
 
     h.lines.length = 0;
@@ -397,6 +398,14 @@ describe('npm run failback', () => {
     expect(await describeInstance(primary.rds, 'webapp-staging-old')).toBeDefined();
     expect(await servingFrom(acct)).toBe('eu-west-1');
     const dr = acct.clientsFor(cfg.drRegion);
+    // Scaling could not bring the writers back while the snapshot was taken.
+    const targets = (await dr.autoScaling.send(new DescribeScalableTargetsCommand({ ServiceNamespace: 'ecs' }))).ScalableTargets ?? [];
+    expect(targets.map((t) => [t.ResourceId, t.SuspendedState])).toEqual(
+      ['web', 'worker'].map((service) => [
+        `service/staging-dr/staging-dr-${service}`,
+        { DynamicScalingInSuspended: true, DynamicScalingOutSuspended: true, ScheduledScalingSuspended: true },
+      ]),
+    );
     expect(await outputs(dr, 'staging-DrApp')).toBeUndefined();
     expect(['deleting', undefined]).toContain((await describeInstance(dr.rds, 'webapp-staging'))?.DBInstanceStatus);
     expect(await natGateways(dr, 'staging-DrApp')).toBe(0);

@@ -1,3 +1,4 @@
+import { ApplicationAutoScalingClient, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
 import { BackupClient, CreateBackupVaultCommand } from '@aws-sdk/client-backup';
 import { CloudFormationClient, CreateStackCommand, DeleteStackCommand, DescribeStacksCommand, UpdateStackCommand } from '@aws-sdk/client-cloudformation';
 import { CreateSecurityGroupCommand, CreateSubnetCommand, CreateVpcCommand, EC2Client } from '@aws-sdk/client-ec2';
@@ -33,6 +34,7 @@ export interface AccountClients {
   readonly ecs: ECSClient;
   readonly lambda: LambdaClient;
   readonly s3: S3Client;
+  readonly autoScaling: ApplicationAutoScalingClient;
   readonly sts: STSClient;
   readonly ec2: EC2Client;
   readonly kms: KMSClient;
@@ -67,6 +69,7 @@ export async function stageAccount(moto: Moto, account: string, config: StageCon
       ecs: new ECSClient(options),
       lambda: new LambdaClient(options),
       s3: new S3Client({ ...options, forcePathStyle: true }),
+      autoScaling: new ApplicationAutoScalingClient(options),
       sts: new STSClient(options),
       ec2: new EC2Client(options),
       kms: new KMSClient(options),
@@ -162,11 +165,22 @@ function body(outputs: Record<string, OutputValue>, resources: Record<string, un
 }
 
 /** The DR app tier's services as its deploy leaves them: a cluster, the web and worker services running the release. */
-export async function drServices(ecs: ECSClient, config: StageConfig, image: string): Promise<Record<string, string>> {
+export async function drServices(ecs: ECSClient, autoScaling: ApplicationAutoScalingClient, config: StageConfig, image: string): Promise<Record<string, string>> {
   const cluster = `${config.name}-dr`;
   await ecs.send(new CreateClusterCommand({ clusterName: cluster }));
   const taskDefinition = (await ecs.send(new RegisterTaskDefinitionCommand({ family: `${config.name}-dr-web`, containerDefinitions: [{ name: 'app', image, memory: 512 }] })))
     .taskDefinition!.taskDefinitionArn!;
   for (const service of ['web', 'worker']) await ecs.send(new CreateServiceCommand({ cluster, serviceName: `${config.name}-dr-${service}`, taskDefinition, desiredCount: 1 }));
+  for (const service of ['web', 'worker']) {
+    await autoScaling.send(
+      new RegisterScalableTargetCommand({
+        ServiceNamespace: 'ecs',
+        ResourceId: `service/${cluster}/${config.name}-dr-${service}`,
+        ScalableDimension: 'ecs:service:DesiredCount',
+        MinCapacity: 1,
+        MaxCapacity: 4,
+      }),
+    );
+  }
   return { ClusterName: cluster, WebServiceName: `${config.name}-dr-web`, WorkerServiceName: `${config.name}-dr-worker`, SmokeTestFunctionName: `${config.name}-dr-smoke-test` };
 }
