@@ -8,16 +8,16 @@
 
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
-import { AddTagsToResourceCommand, type DBInstance, DeleteDBInstanceCommand, ModifyDBInstanceCommand, RestoreDBInstanceToPointInTimeCommand } from '@aws-sdk/client-rds';
+import { AddTagsToResourceCommand, type DBInstance, DeleteDBInstanceCommand, ModifyDBInstanceCommand } from '@aws-sdk/client-rds';
 import { DeleteParameterCommand, GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import type { StageConfig, StageName } from '../../lib/config';
 import { DATABASE_SETTINGS } from '../../lib/data/database-settings';
 import { pilotLightNames, SERVING_FROM_OUTPUT } from '../../lib/dr/pilot-light-names';
-import { projectTag } from '../../lib/shared/naming';
+import { PROJECT, projectTag } from '../../lib/shared/naming';
 import { type DeployClients, planDeploy } from './deploy';
 import { outputsOf, type RegionClients, type RegionClientsFor, type Survey } from './dr-survey';
 import { deployArgs } from './release';
-import { applySettings, describe, type InstanceSettings, type Waiting, waitAvailable } from './restore';
+import { applySettings, describe, type InstanceSettings, restoreInstance, type Waiting, waitAvailable } from './restore';
 import type { Step } from './runbook';
 
 /** The tag that says why a database in the DR region exists: a failover's (it serves) or a drill's (it goes). */
@@ -129,31 +129,15 @@ export function restoreStep(survey: Survey, config: StageConfig, purpose: Purpos
       if (!pilotLight || !drBackupKeyArn || !backups) throw new Error('the survey found no pilot light, DR key or replicated backups (see the plan)');
       const settings = drDatabaseSettings(config, pilotLight, drBackupKeyArn, ctx.purpose);
       if (!(await describe(rds, id))) {
-        await rds.send(
-          new RestoreDBInstanceToPointInTimeCommand({
-            SourceDBInstanceAutomatedBackupsArn: backups.arn,
-            TargetDBInstanceIdentifier: id,
-            ...(ctx.toTime === 'latest' ? { UseLatestRestorableTime: true } : { RestoreTime: ctx.toTime }),
-            DBInstanceClass: settings.instanceClass,
-            DBSubnetGroupName: settings.subnetGroup,
-            VpcSecurityGroupIds: settings.securityGroups,
-            DBParameterGroupName: settings.parameterGroup,
-            MultiAZ: settings.multiAz,
-            StorageType: settings.storageType,
-            PubliclyAccessible: false,
-            DeletionProtection: settings.deletionProtection,
-            CopyTagsToSnapshot: true,
-            EnableIAMDatabaseAuthentication: true,
-            EnableCloudwatchLogsExports: settings.logExports,
-            CACertificateIdentifier: settings.caCertificate,
-            AutoMinorVersionUpgrade: false,
-            Tags: [
-              { Key: PURPOSE_TAG, Value: ctx.purpose },
-              { Key: 'stage', Value: config.name },
-              { Key: 'app', Value: 'webapp' },
-            ],
-          }),
-        );
+        await restoreInstance(rds, { replicatedBackups: backups.arn, time: ctx.toTime }, id, settings, {
+          // The failover's database serves at once: it keeps the stage's deletion protection.
+          keepDeletionProtection: true,
+          tags: [
+            { Key: PURPOSE_TAG, Value: ctx.purpose },
+            { Key: 'stage', Value: config.name },
+            { Key: 'app', Value: PROJECT },
+          ],
+        });
       }
       let db = await waitAvailable(rds, id, ctx.wait);
       // A restore started by an earlier run that stopped before tagging would be refused by done(): tag it again.

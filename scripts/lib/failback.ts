@@ -24,7 +24,7 @@ import type { RecoveryDeps } from './failover';
 import { deployArgs, imageRef, runningRelease, shellLine } from './release';
 import { describe, waitAvailable } from './restore';
 import { runRestore } from './restore-database';
-import { minutesLine, printPlan, runSteps, type Step } from './runbook';
+import { dryRunEnd, minutesLine, printPlan, runSteps, type Step } from './runbook';
 
 /** The tag the failback puts on the primary database it restored: the snapshot it came from. */
 export const RESTORED_FROM_TAG = projectTag('restored-from');
@@ -305,13 +305,7 @@ export async function runFailback(args: FailbackArgs, config: StageConfig, deps:
     say(`Plan: fail ${config.name} back from ${config.drRegion} to ${config.region} (${answers}), image ${config.image.repositoryName} ${image}:`);
     const plan = await printPlan(steps, ctx, deps.wait);
     say(`Expected: ${plan.minutes} min, the site on its maintenance page from step 1 until the deploy moves viewers back.`);
-    if (plan.blocked.length > 0) {
-      say('CANNOT START:');
-      for (const p of plan.blocked) say(`  - ${p}`);
-      return 1;
-    }
-    say(`Dry run: nothing changed. To fail back: ${rerun}`);
-    return 0;
+    return dryRunEnd(deps.wait, plan.blocked, `To fail back: ${rerun}`);
   }
   const result = await runSteps(rerun, steps, ctx, deps.wait);
   say(`Minutes: ${minutesLine(result.minutes)}`);

@@ -13,7 +13,7 @@ import { deployStep, type RecoveryContext, restoreStep, retireStep, smokeStep } 
 import { type Survey, surveyDr, surveyLines, surveyProblems } from './dr-survey';
 import type { RecoveryDeps } from './failover';
 import { shellLine } from './release';
-import { minutes, minutesLine, printPlan, runSteps } from './runbook';
+import { dryRunEnd, minutes, minutesLine, printPlan, refuseProblems, runSteps } from './runbook';
 
 export interface DrillArgs {
   readonly stage: StageName;
@@ -88,19 +88,10 @@ export async function runDrill(args: DrillArgs, config: StageConfig, deps: Recov
     problems.push(...plan.blocked);
     say(`Expected: ${plan.minutes} min.`);
     if (!args.teardown) for (const line of await deps.dailyCost(config)) say(line.replace('while they run', 'while the drill runs (per day; a drill takes about an hour)'));
-    if (problems.length > 0) {
-      say('CANNOT START:');
-      for (const p of problems) say(`  - ${p}`);
-      return 1;
-    }
-    say(`Dry run: nothing changed. To run it: ${rerun}`);
-    return 0;
+    return dryRunEnd(deps.wait, problems, `To run it: ${rerun}`);
   }
-  if (problems.length > 0) {
-    for (const p of problems) say(`REFUSED: ${p}`);
-    say('Nothing was changed.');
-    return 2;
-  }
+  const refused = refuseProblems(deps.wait, problems);
+  if (refused) return refused;
   const result = await runSteps(rerun, steps, ctx, deps.wait);
   const took = { survey: minutes(surveyed.getTime() - start.getTime()), ...result.minutes };
   say(`Minutes: ${minutesLine(took)}`);

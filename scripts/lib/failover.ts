@@ -16,7 +16,7 @@ import { type RegionClientsFor, regionClients, surveyDr, surveyLines, surveyProb
 import { synthesizedDailyCost } from './failover-cost';
 import { shellLine } from './release';
 import { describe, type Waiting } from './restore';
-import { minutes, minutesLine, printPlan, realTime, runSteps } from './runbook';
+import { dryRunEnd, minutes, minutesLine, printPlan, realTime, refuseProblems, runSteps } from './runbook';
 
 /** The real clients, `npx cdk`, the network and the clock. */
 export function defaultRecoveryDeps(): RecoveryDeps {
@@ -133,19 +133,10 @@ export async function runFailover(args: FailoverArgs, config: StageConfig, deps:
     say(`RTO budget: ${total} min (the survey ${SURVEY_MINUTES}, then the steps) of the ${RTO_MINUTES}-minute objective${total > RTO_MINUTES ? ': OVER IT' : ''}.`);
     for (const line of await deps.dailyCost(config)) say(line);
     for (const line of lossLines(config)) say(line);
-    if (problems.length > 0) {
-      say('CANNOT START:');
-      for (const p of problems) say(`  - ${p}`);
-      return 1;
-    }
-    say(`Dry run: nothing changed. To fail over: ${rerun}`);
-    return 0;
+    return dryRunEnd(deps.wait, problems, `To fail over: ${rerun}`);
   }
-  if (problems.length > 0) {
-    for (const p of problems) say(`REFUSED: ${p}`);
-    say('Nothing was changed.');
-    return 2;
-  }
+  const refused = refuseProblems(deps.wait, problems);
+  if (refused) return refused;
   const result = await runSteps(rerun, steps, ctx, deps.wait);
   say(`Minutes: ${minutesLine({ survey: minutes(surveyed.getTime() - start.getTime()), ...result.minutes })}`);
   if (!result.completed) return 1;

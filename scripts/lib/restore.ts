@@ -115,11 +115,23 @@ export async function waitAvailable(rds: Pick<RDSClient, 'send'>, id: string, wa
   }
 }
 
-/** Where a restore starts from: a snapshot, or a time within the instance's point-in-time window. */
-export type RestoreSource = { readonly snapshot: string } | { readonly source: string; readonly time: Date | 'latest' };
+/**
+ * Where a restore starts from: a snapshot, a time within an instance's point-in-time window, or a
+ * time within the window of automated backups replicated to this region (the instance is elsewhere).
+ */
+export type RestoreSource =
+  | { readonly snapshot: string }
+  | { readonly source: string; readonly time: Date | 'latest' }
+  | { readonly replicatedBackups: string; readonly time: Date | 'latest' };
+
+/** What a restore does beside the settings: keep the settings' deletion protection (a failover's database serves at once), and tag the instance. */
+export interface RestoreOptions {
+  readonly keepDeletionProtection?: boolean;
+  readonly tags?: readonly { readonly Key: string; readonly Value: string }[];
+}
 
 /** What both restore calls accept of `settings`. */
-function restoreSettings(settings: InstanceSettings) {
+function restoreSettings(settings: InstanceSettings, options: RestoreOptions) {
   return {
     DBInstanceClass: settings.instanceClass,
     DBSubnetGroupName: settings.subnetGroup,
@@ -129,27 +141,28 @@ function restoreSettings(settings: InstanceSettings) {
     StorageType: settings.storageType,
     PubliclyAccessible: false,
     // Off until the restore is accepted and the copy takes the stage's name (step "swap").
-    DeletionProtection: false,
+    DeletionProtection: options.keepDeletionProtection ? settings.deletionProtection : false,
     CopyTagsToSnapshot: settings.copyTagsToSnapshot,
     EnableIAMDatabaseAuthentication: settings.iamAuth,
     EnableCloudwatchLogsExports: settings.logExports,
     CACertificateIdentifier: settings.caCertificate,
     AutoMinorVersionUpgrade: settings.autoMinorVersionUpgrade,
+    ...(options.tags ? { Tags: [...options.tags] } : {}),
   };
 }
 
-/** Restores `from` (a snapshot, or a point in time of the source instance) as `target` with what a restore accepts of `settings`. */
-export async function restoreInstance(rds: Pick<RDSClient, 'send'>, from: RestoreSource, target: string, settings: InstanceSettings): Promise<void> {
+/** Restores `from` (a snapshot, or a point in time of the source instance or of replicated backups) as `target` with what a restore accepts of `settings`. */
+export async function restoreInstance(rds: Pick<RDSClient, 'send'>, from: RestoreSource, target: string, settings: InstanceSettings, options: RestoreOptions = {}): Promise<void> {
   if ('snapshot' in from) {
-    await rds.send(new RestoreDBInstanceFromDBSnapshotCommand({ DBInstanceIdentifier: target, DBSnapshotIdentifier: from.snapshot, ...restoreSettings(settings) }));
+    await rds.send(new RestoreDBInstanceFromDBSnapshotCommand({ DBInstanceIdentifier: target, DBSnapshotIdentifier: from.snapshot, ...restoreSettings(settings, options) }));
     return;
   }
   await rds.send(
     new RestoreDBInstanceToPointInTimeCommand({
-      SourceDBInstanceIdentifier: from.source,
+      ...('source' in from ? { SourceDBInstanceIdentifier: from.source } : { SourceDBInstanceAutomatedBackupsArn: from.replicatedBackups }),
       TargetDBInstanceIdentifier: target,
       ...(from.time === 'latest' ? { UseLatestRestorableTime: true } : { RestoreTime: from.time }),
-      ...restoreSettings(settings),
+      ...restoreSettings(settings, options),
     }),
   );
 }

@@ -98,3 +98,22 @@ export function minutesLine(took: Readonly<Record<string, number>>): string {
     .map(([key, m]) => `${key} ${m}`)
     .join(', ')} (total ${Math.round(total * 10) / 10} min)`;
 }
+
+/** The end of a dry run: what stops the command from starting (exit 1), or the command that runs it (exit 0). */
+export function dryRunEnd(wait: Waiting, problems: readonly string[], run: string): 0 | 1 {
+  if (problems.length > 0) {
+    wait.log('CANNOT START:');
+    for (const p of problems) wait.log(`  - ${p}`);
+    return 1;
+  }
+  wait.log(`Dry run: nothing changed. ${run}`);
+  return 0;
+}
+
+/** Refuses a run with --yes that cannot start, before it changes anything: exit 2, or undefined to go on. */
+export function refuseProblems(wait: Waiting, problems: readonly string[]): 2 | undefined {
+  if (problems.length === 0) return undefined;
+  for (const p of problems) wait.log(`REFUSED: ${p}`);
+  wait.log('Nothing was changed.');
+  return 2;
+}
