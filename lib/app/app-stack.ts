@@ -5,18 +5,19 @@ import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { type DeployOptions, imageReference } from '../config';
+import { type DeployOptions, imageReference, type StageConfig } from '../config';
 import type { DataTier } from '../data/data-stack';
 import type { WafRules } from '../edge/waf';
 import type { NetworkTier } from '../network/network-stack';
 import { AlarmSet } from '../shared/alarm-set';
+import type { LogSettings } from '../shared/log-group';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
 import { CacheTokenRotation } from './cache-token-rotation';
 import { appCluster } from './cluster';
 import { type Email, stageEmail } from './email';
 import { FrontDoor } from './front-door';
 import { ReleaseSteps } from './release-steps';
-import { ReleaseTasks } from './release-tasks';
+import { ReleaseTasks, type ReleaseTasksProps } from './release-tasks';
 import { type TrafficShift, trafficShiftFor } from './web-deployment';
 import { type WebDeploymentAlarms, WebService } from './web-service';
 import { WorkerService } from './worker-service';
@@ -54,6 +55,25 @@ export interface AppStackProps extends StageStackProps {
   readonly deploy: DeployOptions;
   /** The rules of a web ACL on the load balancer, where the stage has a WAF and no CloudFront in front. @default no web ACL here */
   readonly waf?: WafRules;
+}
+
+/**
+ * The release's task settings from the stage config (the image, sizes, commands, agents): one
+ * reading for the app tier and the DR app tier, so a failover runs the tasks the primary runs.
+ */
+export function releaseTaskSettings(config: StageConfig): Omit<ReleaseTasksProps, 'data' | 'email' | 'migrationCommand' | keyof LogSettings> {
+  const { name, app, image, web, worker, operations } = config;
+  return {
+    stage: name,
+    image,
+    logLevel: app.logLevel,
+    web: { ...web, containerPort: app.containerPort, livenessPath: app.livenessPath },
+    worker: { ...worker, command: app.workerCommand, stopTimeoutSeconds: app.workerStopTimeoutSeconds },
+    enableExecuteCommand: app.enableExecuteCommand,
+    runtimeMonitoringAgent: config.baseline.guardDuty.runtimeMonitoring,
+    tracingSampleRatio: app.tracing.enabled ? app.tracing.sampleRatio : undefined,
+    publishQueueMetrics: operations.queueMetrics,
+  };
 }
 
 /**
@@ -111,16 +131,8 @@ export class AppStack extends StageStack implements AppTier {
     if (network.zone) this.email = stageEmail(this, { zone: network.zone, stage: name, removalPolicy: this.statefulRemovalPolicy, dmarcPolicy, dmarcReportsTo });
 
     this.tasks = new ReleaseTasks(this, {
-      stage: name,
-      image,
-      logLevel: app.logLevel,
-      web: { ...web, containerPort: app.containerPort, livenessPath: app.livenessPath },
-      worker: { ...worker, command: app.workerCommand, stopTimeoutSeconds: app.workerStopTimeoutSeconds },
+      ...releaseTaskSettings(this.config),
       migrationCommand: app.migrationCommand,
-      enableExecuteCommand: app.enableExecuteCommand,
-      runtimeMonitoringAgent: this.config.baseline.guardDuty.runtimeMonitoring,
-      tracingSampleRatio: app.tracing.enabled ? app.tracing.sampleRatio : undefined,
-      publishQueueMetrics: operations.queueMetrics,
       data,
       email: this.email,
       ...logs,

@@ -7,6 +7,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
+import { releaseTaskSettings } from '../app/app-stack';
 import { appCluster } from '../app/cluster';
 import { ReleaseTasks } from '../app/release-tasks';
 import { SmokeTest, smokeTestPaths } from '../app/smoke-test';
@@ -94,7 +95,7 @@ export class DrAppStack extends StageStack {
 
   constructor(scope: Construct, id: string, props: DrAppStackProps) {
     super(scope, id, props);
-    const { name, app, image, web, worker, operations, database, cache, domain } = this.config;
+    const { name, app, web, worker, operations, database, cache, domain } = this.config;
     if (!domain) throw new Error(`${name}: dr.appTier needs the stage's domain (the pilot light serves the site's certificate)`);
     const { pilotLight, dr } = props;
     const fromPilotLight = (output: string) => readOutput(this, pilotLight, output);
@@ -175,16 +176,9 @@ export class DrAppStack extends StageStack {
     // App: the primary's cluster, tasks and services; rolling, attached by a listener rule.
     const { cluster, exec } = appCluster(this, { vpc, stage: name, enableExecuteCommand: app.enableExecuteCommand, ...logs });
     this.cluster = cluster;
+    // The primary's task settings, read from the config the same way (no migration here).
     this.tasks = new ReleaseTasks(this, {
-      stage: name,
-      image,
-      logLevel: app.logLevel,
-      web: { ...web, containerPort: app.containerPort, livenessPath: app.livenessPath },
-      worker: { ...worker, command: app.workerCommand, stopTimeoutSeconds: app.workerStopTimeoutSeconds },
-      enableExecuteCommand: app.enableExecuteCommand,
-      runtimeMonitoringAgent: this.config.baseline.guardDuty.runtimeMonitoring,
-      tracingSampleRatio: app.tracing.enabled ? app.tracing.sampleRatio : undefined,
-      publishQueueMetrics: operations.queueMetrics,
+      ...releaseTaskSettings(this.config),
       data: { database: this.database, cache: this.cache, uploads: this.uploads },
       ...logs,
     });
