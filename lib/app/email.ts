@@ -44,6 +44,62 @@ export function stageEmail(scope: Construct, props: StageEmailProps): Email {
   return new Email(scope, 'Email', { ...email, key });
 }
 
+/** What the app's tasks send email with: the configuration set, the domain, and the policy that allows it. */
+export interface SendingEmail {
+  readonly configurationSet: ses.IConfigurationSet;
+  /** The domain mail is sent as. */
+  readonly domainName: string;
+  readonly sendPolicy: iam.ManagedPolicy;
+}
+
+/** A configuration set with reputation metrics, sending enabled (`ConfigurationSet` in `scope`). */
+export function sendingConfigurationSet(scope: Construct): ses.ConfigurationSet {
+  return new ses.ConfigurationSet(scope, 'ConfigurationSet', { reputationMetrics: true, sendingEnabled: true });
+}
+
+/**
+ * The configuration set's bounce, complaint, reject and delivery events, to an SNS topic encrypted
+ * with `key` (`Events` in `scope`) and to CloudWatch. One definition for the primary's Email and the
+ * DR app tier's sending.
+ */
+export function sendingEvents(scope: Construct, configurationSet: ses.ConfigurationSet, key: kms.IKey): sns.Topic {
+  const events = new sns.Topic(scope, 'Events', { masterKey: key, enforceSSL: true, displayName: `SES events of ${Stack.of(scope).stackName}` });
+  // SES publishes with the topic's key: let it use it, for this account only.
+  key.addToResourcePolicy(
+    new iam.PolicyStatement({
+      principals: [new iam.ServicePrincipal('ses.amazonaws.com')],
+      actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+      resources: ['*'],
+      conditions: ofThisAccount(scope),
+    }),
+  );
+  configurationSet.addEventDestination('ToTopic', { destination: ses.EventDestination.snsTopic(events), events: EMAIL_EVENTS });
+  configurationSet.addEventDestination('ToCloudWatch', {
+    destination: ses.EventDestination.cloudWatchDimensions([{ name: 'ses:configuration-set', source: ses.CloudWatchDimensionSource.MESSAGE_TAG, defaultValue: 'none' }]),
+    events: EMAIL_EVENTS,
+  });
+  return events;
+}
+
+/** Sending only as `identityName` and only through `configurationSetName` (`SendPolicy` in `scope`, made once). */
+export function sendPolicy(scope: Construct, identityName: string, configurationSetName: string): iam.ManagedPolicy {
+  const existing = scope.node.tryFindChild('SendPolicy') as iam.ManagedPolicy | undefined;
+  if (existing) return existing;
+  const stack = Stack.of(scope);
+  return new iam.ManagedPolicy(scope, 'SendPolicy', {
+    description: 'Send email as the stage domain through its configuration set',
+    statements: [
+      new iam.PolicyStatement({
+        actions: ['ses:SendEmail', 'ses:SendRawEmail'],
+        resources: [
+          stack.formatArn({ service: 'ses', resource: 'identity', resourceName: identityName }),
+          stack.formatArn({ service: 'ses', resource: 'configuration-set', resourceName: configurationSetName }),
+        ],
+      }),
+    ],
+  });
+}
+
 /** Sending events published to the topic and counted in CloudWatch. */
 export const EMAIL_EVENTS = [ses.EmailSendingEvent.BOUNCE, ses.EmailSendingEvent.COMPLAINT, ses.EmailSendingEvent.REJECT, ses.EmailSendingEvent.DELIVERY];
 
@@ -55,7 +111,7 @@ export const EMAIL_EVENTS = [ses.EmailSendingEvent.BOUNCE, ses.EmailSendingEvent
  * to an encrypted SNS topic and to CloudWatch. Leaving the SES sandbox is a manual account step
  * (docs/app-contract.md, "Email (SES)").
  */
-export class Email extends Construct {
+export class Email extends Construct implements SendingEmail {
   readonly identity: ses.EmailIdentity;
   readonly configurationSet: ses.ConfigurationSet;
   readonly events: sns.Topic;
@@ -66,7 +122,7 @@ export class Email extends Construct {
     super(scope, id);
     const { zone } = props;
     this.domainName = zone.zoneName;
-    this.configurationSet = new ses.ConfigurationSet(this, 'ConfigurationSet', { reputationMetrics: true, sendingEnabled: true });
+    this.configurationSet = sendingConfigurationSet(this);
     this.identity = new ses.EmailIdentity(this, 'Identity', {
       identity: ses.Identity.publicHostedZone(zone),
       mailFromDomain: `mail.${zone.zoneName}`,
@@ -77,39 +133,11 @@ export class Email extends Construct {
     // that claims the domain and passes neither, so nobody can send as it undetected.
     new route53.TxtRecord(this, 'Dmarc', { zone, recordName: `_dmarc.${zone.zoneName}`, values: [dmarcRecord(props.dmarcPolicy ?? 'quarantine', props.dmarcReportsTo)] });
 
-    this.events = new sns.Topic(this, 'Events', { masterKey: props.key, enforceSSL: true, displayName: `SES events of ${Stack.of(this).stackName}` });
-    // SES publishes with the topic's key: let it use it, for this account only.
-    props.key.addToResourcePolicy(
-      new iam.PolicyStatement({
-        principals: [new iam.ServicePrincipal('ses.amazonaws.com')],
-        actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
-        resources: ['*'],
-        conditions: ofThisAccount(this),
-      }),
-    );
-    this.configurationSet.addEventDestination('ToTopic', { destination: ses.EventDestination.snsTopic(this.events), events: EMAIL_EVENTS });
-    this.configurationSet.addEventDestination('ToCloudWatch', {
-      destination: ses.EventDestination.cloudWatchDimensions([{ name: 'ses:configuration-set', source: ses.CloudWatchDimensionSource.MESSAGE_TAG, defaultValue: 'none' }]),
-      events: EMAIL_EVENTS,
-    });
+    this.events = sendingEvents(this, this.configurationSet, props.key);
   }
 
   /** Sending only as this domain and only through this configuration set; attach it to app roles. */
   get sendPolicy(): iam.ManagedPolicy {
-    const existing = this.node.tryFindChild('SendPolicy') as iam.ManagedPolicy | undefined;
-    if (existing) return existing;
-    const stack = Stack.of(this);
-    return new iam.ManagedPolicy(this, 'SendPolicy', {
-      description: 'Send email as the stage domain through its configuration set',
-      statements: [
-        new iam.PolicyStatement({
-          actions: ['ses:SendEmail', 'ses:SendRawEmail'],
-          resources: [
-            stack.formatArn({ service: 'ses', resource: 'identity', resourceName: this.identity.emailIdentityName }),
-            stack.formatArn({ service: 'ses', resource: 'configuration-set', resourceName: this.configurationSet.configurationSetName }),
-          ],
-        }),
-      ],
-    });
+    return sendPolicy(this, this.identity.emailIdentityName, this.configurationSet.configurationSetName);
   }
 }

@@ -10,7 +10,7 @@ import { DATABASE_NAME, DATABASE_PORT } from '../data/database';
 import { type LogSettings, logSettings, stageLogGroup } from '../shared/log-group';
 import { PROJECT, QUEUE_METRICS_NAMESPACE, stageResourceName } from '../shared/naming';
 import { AppTask } from './app-task';
-import type { Email } from './email';
+import type { SendingEmail } from './email';
 import { LogQueries } from './log-queries';
 
 /** CPU units and memory (MiB) of a task: a pair Fargate offers. */
@@ -45,7 +45,7 @@ export interface ReleaseTasksProps extends LogSettings {
   /** The database, the cache and the uploads bucket the app uses. */
   readonly data: TaskData;
   /** SES for the stage's domain, where it sends email. @default no email */
-  readonly email?: Email;
+  readonly email?: SendingEmail;
 }
 
 /**

@@ -26,6 +26,7 @@ import { readOutput } from '../shared/cross-stack-reads';
 import { ServiceKey } from '../shared/service-key';
 import { MIN_REQUESTS_FOR_RATE, requestErrorRate, serviceInsightMetric } from '../shared/stage-metrics';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
+import { DrEmailSending } from './dr-email';
 import { DrNat } from './dr-nat';
 import type { DrStack } from './dr-stack';
 import { pilotLightNames } from './pilot-light-names';
@@ -71,8 +72,8 @@ export const DR_WEB_RULE_PRIORITY = 1;
  * listener), the schema migration and the pre-deploy snapshot (fail back before a release that
  * migrates), the release record, the cache AUTH token's rotation (the cache lives only as long as
  * the failover), the dashboard, the budget and the SLO alarms (their names are fixed per account,
- * where the primary's exist), and SES sending (the pilot light verifies the identity, but no
- * configuration set is made here yet: the tasks get no SES settings). The cache, its key and token
+ * where the primary's exist). Email goes out through the pilot light's identity with a
+ * configuration set of this tier's (dr-email.ts). The cache, its key and token
  * go with the tier (fail back once the worker has drained the queues); the log groups are kept as
  * the stage keeps its logs, in the pilot light's logs key.
  */
@@ -90,6 +91,8 @@ export class DrAppStack extends StageStack {
   readonly smokeTest: SmokeTest;
   /** The NAT gateways and routes of the pilot light's private subnets, for as long as the tier runs. */
   readonly nat: DrNat;
+  /** The tasks' SES configuration set and send policy in the DR region. */
+  readonly email: DrEmailSending;
   /** The DR region's alarm topic: alarms notify a topic of their own region. */
   readonly alarmTopic: sns.ITopic;
 
@@ -177,8 +180,16 @@ export class DrAppStack extends StageStack {
     const { cluster, exec } = appCluster(this, { vpc, stage: name, enableExecuteCommand: app.enableExecuteCommand, ...logs });
     this.cluster = cluster;
     // The primary's task settings, read from the config the same way (no migration here).
+    // Email as the primary's tasks send it, through this region's identity (the pilot light's).
+    const eventsKey = new ServiceKey(this, 'EmailEventsKey', {
+      description: `${name}: SES event notifications in the DR region`,
+      services: ['sns'],
+      removalPolicy: RemovalPolicy.DESTROY,
+    }).key;
+    this.email = new DrEmailSending(this, 'Email', { domainName: domain.zoneName, key: eventsKey });
     this.tasks = new ReleaseTasks(this, {
       ...releaseTaskSettings(this.config),
+      email: this.email,
       data: { database: this.database, cache: this.cache, uploads: this.uploads },
       ...logs,
     });

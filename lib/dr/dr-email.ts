@@ -1,6 +1,10 @@
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as route53 from 'aws-cdk-lib/aws-route53';
 import * as ses from 'aws-cdk-lib/aws-ses';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { type SendingEmail, sendingConfigurationSet, sendingEvents, sendPolicy } from '../app/email';
 
 /** The DR region's MAIL FROM subdomain: `mail.` is the primary region's, and its MX names that region's feedback endpoint. */
 export const DR_MAIL_FROM_SUBDOMAIN = 'mail-dr';
@@ -20,8 +24,7 @@ export interface DrEmailIdentityProps {
  * record names the feedback endpoint of one region, and `mail.<zone>`'s names the primary's.
  *
  * Only the identity: the DMARC record is the zone's, written once by the primary region (lib/app/email.ts),
- * and a configuration set with its event topic and key belongs with the DR app tier, which has none
- * yet (lib/dr/dr-app-stack.ts).
+ * and the configuration set with its event topic comes with the DR app tier (DrEmailSending).
  */
 export class DrEmailIdentity extends Construct {
   readonly identity: ses.EmailIdentity;
@@ -34,5 +37,35 @@ export class DrEmailIdentity extends Construct {
     this.mailFromDomain = `${DR_MAIL_FROM_SUBDOMAIN}.${zone.zoneName}`;
     // CDK writes the three DKIM CNAMEs and the MAIL FROM MX (this region's feedback endpoint) and SPF records into the zone.
     this.identity = new ses.EmailIdentity(this, 'Identity', { identity: ses.Identity.publicHostedZone(zone), mailFromDomain: this.mailFromDomain });
+  }
+}
+
+export interface DrEmailSendingProps {
+  /** The domain the pilot light's identity verifies in this region (the stage's zone). */
+  readonly domainName: string;
+  /** Encrypts the event topic. */
+  readonly key: kms.IKey;
+}
+
+/**
+ * How the DR app tier's tasks send email in the DR region, as the primary's do: a configuration
+ * set with the same events to an encrypted topic and CloudWatch, and a policy to send only as the
+ * domain (the pilot light's identity, verified there ahead of time) through that set. It comes and
+ * goes with the tier.
+ */
+export class DrEmailSending extends Construct implements SendingEmail {
+  readonly configurationSet: ses.ConfigurationSet;
+  readonly events: sns.Topic;
+  readonly domainName: string;
+
+  constructor(scope: Construct, id: string, props: DrEmailSendingProps) {
+    super(scope, id);
+    this.domainName = props.domainName;
+    this.configurationSet = sendingConfigurationSet(this);
+    this.events = sendingEvents(this, this.configurationSet, props.key);
+  }
+
+  get sendPolicy(): iam.ManagedPolicy {
+    return sendPolicy(this, this.domainName, this.configurationSet.configurationSetName);
   }
 }

@@ -203,6 +203,21 @@ describe.each(withPilotLight)('%s with dr.appTier', (name) => {
     }
   });
 
+  test("the tasks are the primary's: the same environment names, command, sizes and sidecars", () => {
+    const t = drApp(name);
+    const taskOf = (template: Template, task: 'Web' | 'Worker') => template.toJSON().Resources[idOf(template, 'AWS::ECS::TaskDefinition', `${task}Task`)].Properties;
+    for (const task of ['Web', 'Worker'] as const) {
+      const [dr, primary] = [taskOf(t, task), taskOf(shipped[name].app, task)];
+      expect([dr.Cpu, dr.Memory, dr.RuntimePlatform], task).toEqual([primary.Cpu, primary.Memory, primary.RuntimePlatform]);
+      expect(
+        dr.ContainerDefinitions.map((c: { Name: string }) => c.Name),
+        task,
+      ).toEqual(primary.ContainerDefinitions.map((c: { Name: string }) => c.Name));
+      expect(Object.keys(environment(t, task)).sort(), task).toEqual(Object.keys(environment(shipped[name].app, task)).sort());
+      expect(container(t, task).Command, task).toEqual(container(shipped[name].app, task).Command);
+    }
+  });
+
   test('the uploads: the replica and its key where the stage replicates, read from the DR stack; else a bucket of its own, kept', () => {
     const t = drApp(name);
     const uploads = environment(t, 'Web').UPLOADS_BUCKET;
