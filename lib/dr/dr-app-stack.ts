@@ -19,7 +19,7 @@ import { Cache } from '../data/cache';
 import { CacheEvents } from '../data/cache-events';
 import { DATABASE_NAME } from '../data/database';
 import { DatabaseSetup } from '../data/database-setup';
-import { type UploadsAccess, UploadsBucket, uploadsAccessPolicy } from '../data/uploads-bucket';
+import { type UploadsAccess, uploadsAccessPolicy } from '../data/uploads-bucket';
 import { AlarmTopic, alarmTopicName } from '../ops/alarm-topic';
 import { AlarmSet } from '../shared/alarm-set';
 import { readOutput } from '../shared/cross-stack-reads';
@@ -52,7 +52,7 @@ export const DR_WEB_RULE_PRIORITY = 1;
  * identifier, its endpoint read from SSM at each deploy) with the same IAM logins and the same
  * database setup (pgvector and the roles checked again); a `Cache` with a key of its own in the
  * pilot light's cache subnet group and security group, its events forwarded; the uploads replica
- * (where the stage replicates; otherwise a bucket of the tier's own, kept like the stage's); the
+ * (where the stage replicates; otherwise the pilot light's bucket for them); the
  * cluster, the release's web and worker tasks of the same image (the DR region's registry holds
  * the same repository), the two services with their paths to the database and the cache, the web
  * service behind the pilot light's HTTPS listener by a listener rule for every path; the smoke
@@ -162,7 +162,7 @@ export class DrAppStack extends StageStack {
       securityGroup: importedGroup('CacheSecurityGroup', 'CacheSecurityGroupId'),
       isAuthTokenRotated: false,
     });
-    this.uploads = this.uploadsAccess(dr, fromDr);
+    this.uploads = this.uploadsAccess(dr, pilotLight);
 
     // The setup's function reaches RDS and Secrets Manager through NAT.
     this.setup = new DatabaseSetup(this, 'DatabaseSetup', {
@@ -256,33 +256,23 @@ export class DrAppStack extends StageStack {
   }
 
   /**
-   * The uploads as the app's tasks use them here: the replica and its key (DR stack), with the
-   * primary's object-access policy; where the stage does not replicate, a bucket of the tier's
-   * own, stored like the stage's and kept like it, so nothing uploaded while failed over is lost.
+   * The uploads as the app's tasks use them here, with the primary's object-access policy: the
+   * replica and its key (DR stack) where the stage replicates, else the pilot light's bucket for
+   * them (kept there between failovers, so a drill leaves no bucket behind and nothing uploaded
+   * while failed over goes with this stack).
    */
-  private uploadsAccess(dr: DrStack, fromDr: (output: string) => string): UploadsAccess {
-    const { name, uploads, domain } = this.config;
-    if (!dr.uploadsReplica) {
-      const key = new ServiceKey(this, 'UploadsKey', {
-        description: `${name}: uploads bucket objects in the DR region`,
-        services: ['s3'],
-        removalPolicy: this.statefulRemovalPolicy,
-      }).key;
-      return new UploadsBucket(this, 'Uploads', {
-        key,
-        ...uploads,
-        corsOrigins: domain ? [`https://${domain.recordName}`] : [],
-        removalPolicy: this.statefulRemovalPolicy,
-      });
-    }
+  private uploadsAccess(dr: DrStack, pilotLight: PilotLightStack): UploadsAccess {
+    const [producer, bucketOutput, keyOutput] = dr.uploadsReplica
+      ? [dr, 'UploadsReplicaBucketName', 'UploadsReplicaKeyArn']
+      : [pilotLight as StageStack, 'UploadsBucketName', 'UploadsKeyArn'];
     const bucket = s3.Bucket.fromBucketAttributes(this, 'UploadsReplica', {
-      bucketName: fromDr('UploadsReplicaBucketName'),
-      encryptionKey: kms.Key.fromKeyArn(this, 'UploadsReplicaKey', fromDr('UploadsReplicaKeyArn')),
+      bucketName: readOutput(this, producer, bucketOutput),
+      encryptionKey: kms.Key.fromKeyArn(this, 'UploadsReplicaKey', readOutput(this, producer, keyOutput)),
     });
     const objectAccessPolicy = uploadsAccessPolicy(this, 'UploadsAccessPolicy', bucket, bucket.encryptionKey!);
     Validations.of(objectAccessPolicy).acknowledge({
       id: `AwsSolutions-IAM5[Resource::${nagResource(this, bucket.arnForObjects('*'))}]`,
-      reason: 'The app reads and writes any object of the uploads replica it serves from while failed over (keys are chosen at run time); no other bucket.',
+      reason: 'The app reads and writes any object of the uploads bucket it serves from while failed over (keys are chosen at run time); no other bucket.',
     });
     return { bucket, objectAccessPolicy };
   }

@@ -64,6 +64,8 @@ export const DR_APP_READS = {
   ],
   /** The second pair only where the stage replicates its uploads. */
   dr: ['BackupKeyArn', 'UploadsReplicaBucketName', 'UploadsReplicaKeyArn'],
+  /** Of the pilot light besides, where the stage does not replicate its uploads: the bucket the tier stores them in. */
+  pilotLightUploads: ['UploadsBucketName', 'UploadsKeyArn'],
 } as const;
 
 /** What the DR stack's backup key serves: RDS and AWS Backup for the copies, Secrets Manager for the master secret of a database restored there. */

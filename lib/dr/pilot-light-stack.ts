@@ -6,9 +6,11 @@ import type { Construct } from 'constructs';
 import { LoadBalancer } from '../app/load-balancer';
 import type { StageConfig } from '../config';
 import { rdsMaxConnections } from '../config/instance-class';
+import { UploadsBucket } from '../data/uploads-bucket';
 import { Network } from '../network/network';
 import { accessLogBucket } from '../shared/access-log-bucket';
 import { LogsKey } from '../shared/logs-key';
+import { ServiceKey } from '../shared/service-key';
 import type { SiteName } from '../shared/site-records';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
 import { DataPlaceholders } from './data-placeholders';
@@ -49,6 +51,8 @@ export class PilotLightStack extends StageStack {
   readonly listener: elbv2.IApplicationListener;
   readonly data: DataPlaceholders;
   readonly email: DrEmailIdentity;
+  /** Where the DR app tier stores uploads, for a stage without an uploads replica (`uploads.replicateToDr` off). */
+  readonly uploads?: UploadsBucket;
   /** This region's key for log groups (a KMS key serves only its region); the DR app tier's log groups use it too. */
   readonly logsKey: kms.IKey;
 
@@ -108,6 +112,19 @@ export class PilotLightStack extends StageStack {
 
     this.email = new DrEmailIdentity(this, 'Email', { zone: props.site.zone });
 
+    // Where a stage without an uploads replica stores uploads while failed over: here, not in the
+    // DR app tier, so it outlives the tier (a drill leaves nothing behind) and what was uploaded
+    // stays until the failback copies it home. Empty while idle: a key and two empty buckets.
+    if (!uploads.replicateToDr) {
+      const key = new ServiceKey(this, 'UploadsKey', { description: `${name}: uploads stored in the DR region while failed over`, services: ['s3'], removalPolicy }).key;
+      this.uploads = new UploadsBucket(this, 'Uploads', {
+        key,
+        ...uploads,
+        corsOrigins: this.config.domain ? [`https://${this.config.domain.recordName}`] : [],
+        removalPolicy,
+      });
+    }
+
     // What the failover reads (scripts find the stack by pilotLightNames().stackName).
     const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
     output('VpcId', this.vpc.vpcId, 'The DR VPC');
@@ -138,6 +155,10 @@ export class PilotLightStack extends StageStack {
       joined(this.vpc.privateSubnets.map((s) => s.routeTable.routeTableId)),
       "The private subnets' route tables, comma-separated (the DR app tier's default routes to its NAT gateways)",
     );
+    if (this.uploads) {
+      output('UploadsBucketName', this.uploads.bucket.bucketName, 'The uploads bucket of the DR app tier (a stage without an uploads replica)');
+      output('UploadsKeyArn', this.uploads.bucket.encryptionKey!.keyArn, "That bucket's key");
+    }
     output('LogsKeyArn', logsKey.keyArn, "This region's CloudWatch Logs key (the DR app tier's log groups)");
     output('LoadBalancerFullName', front.alb.loadBalancerFullName, "The load balancer's full name (app/<name>/<id>), the dimension of its metrics");
   }

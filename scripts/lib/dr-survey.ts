@@ -244,7 +244,11 @@ export function surveyProblems(config: StageConfig, survey: Survey, toTime: Date
   const names = pilotLightNames(config.name);
   if (!survey.pilotLight) problems.push(`no ${names.stackName} stack in ${config.drRegion}: the failover restores into it and deploys beside it`);
   const lacking = [
-    ...(survey.pilotLight ? DR_APP_READS.pilotLight.filter((o) => !(o in survey.pilotLight!)).map((o) => `${names.stackName} ${o}`) : []),
+    ...(survey.pilotLight
+      ? [...DR_APP_READS.pilotLight, ...(config.uploads.replicateToDr ? [] : DR_APP_READS.pilotLightUploads)]
+          .filter((o) => !(o in survey.pilotLight!))
+          .map((o) => `${names.stackName} ${o}`)
+      : []),
     ...(config.uploads.replicateToDr
       ? (['UploadsReplicaBucketName', 'UploadsReplicaKeyArn'] as const).filter((o) => !survey.drOutputs?.[o]).map((o) => `${config.name}-Dr ${o}`)
       : []),

@@ -100,7 +100,7 @@ describe.each(withPilotLight)('%s with dr.appTier', (name) => {
         .filter((r) => r.StackName === stack)
         .map((r) => r.OutputName)
         .sort();
-    expect(of(`${name}-PilotLight`)).toEqual([...DR_APP_READS.pilotLight].sort());
+    expect(of(`${name}-PilotLight`)).toEqual([...DR_APP_READS.pilotLight, ...(config.uploads.replicateToDr ? [] : DR_APP_READS.pilotLightUploads)].sort());
     const replicates = config.uploads.replicateToDr;
     expect(of(`${name}-Dr`)).toEqual(DR_APP_READS.dr.filter((o) => replicates || o === 'BackupKeyArn').sort());
   });
@@ -218,25 +218,30 @@ describe.each(withPilotLight)('%s with dr.appTier', (name) => {
     }
   });
 
-  test('the uploads: the replica and its key where the stage replicates, read from the DR stack; else a bucket of its own, kept', () => {
+  test("the uploads: the replica and its key where the stage replicates, read from the DR stack; else the pilot light's bucket, which outlives the tier", () => {
     const t = drApp(name);
     const uploads = environment(t, 'Web').UPLOADS_BUCKET;
-    if (config.uploads.replicateToDr) {
-      const dr = (output: string) => stackOutput({ StackName: `${name}-Dr`, Region: drRegion, OutputName: output });
-      expect(uploads).toEqual(dr('UploadsReplicaBucketName'));
-      t.resourceCountIs('AWS::S3::Bucket', 0);
-      const statements = t.toJSON().Resources[idOf(t, 'AWS::IAM::ManagedPolicy', 'UploadsAccessPolicy')].Properties.PolicyDocument.Statement;
-      expect(statements.map((s: Json) => s.Action)).toEqual([
-        's3:ListBucket',
-        ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:PutObject'],
-        ['kms:Decrypt', 'kms:GenerateDataKey'],
-      ]);
-      expect(statements[2]).toMatchObject({ Resource: dr('UploadsReplicaKeyArn'), Condition: { StringEquals: { 'kms:ViaService': `s3.${drRegion}.amazonaws.com` } } });
-    } else {
-      const bucket = idOf(t, 'AWS::S3::Bucket', 'UploadsBucket');
-      expect(uploads).toEqual({ Ref: bucket });
-      expect(t.toJSON().Resources[bucket].DeletionPolicy).toBe('Retain');
-    }
+    const [stack, bucketOutput, keyOutput] = config.uploads.replicateToDr
+      ? [`${name}-Dr`, 'UploadsReplicaBucketName', 'UploadsReplicaKeyArn']
+      : [`${name}-PilotLight`, 'UploadsBucketName', 'UploadsKeyArn'];
+    const read = (output: string) => stackOutput({ StackName: stack, Region: drRegion, OutputName: output });
+    expect(uploads).toEqual(read(bucketOutput));
+    // Nothing kept in the tier: a drill leaves no bucket or key behind.
+    t.resourceCountIs('AWS::S3::Bucket', 0);
+    const statements = t.toJSON().Resources[idOf(t, 'AWS::IAM::ManagedPolicy', 'UploadsAccessPolicy')].Properties.PolicyDocument.Statement;
+    expect(statements.map((s: Json) => s.Action)).toEqual([
+      's3:ListBucket',
+      ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:PutObject'],
+      ['kms:Decrypt', 'kms:GenerateDataKey'],
+    ]);
+    expect(statements[2]).toMatchObject({ Resource: read(keyOutput), Condition: { StringEquals: { 'kms:ViaService': `s3.${drRegion}.amazonaws.com` } } });
+    const kept = Object.values(t.toJSON().Resources as Record<string, { DeletionPolicy?: string; Type: string }>).filter(
+      (r) => r.DeletionPolicy === 'Retain' && r.Type !== 'AWS::Logs::LogGroup',
+    );
+    expect(kept.map((r) => r.Type)).toEqual([]);
+    // The pilot light holds the bucket exactly where the stage has no replica.
+    const buckets = Object.keys(shipped[name].pilotLight!.findResources('AWS::S3::Bucket')).filter((id) => id.startsWith('UploadsBucket'));
+    expect(buckets).toHaveLength(config.uploads.replicateToDr ? 0 : 1);
   });
 
   test("the smoke test requests the readiness and smoke paths through the pilot light's load balancer on 443, as the site", () => {

@@ -94,11 +94,13 @@ describe.each(withPilotLight)('%s pilot light', (name) => {
       });
   });
 
-  test("flow logs as the stage's, into a log group encrypted with the stack's own key, the only key here", () => {
+  test("flow logs as the stage's, into a log group encrypted with the stack's own logs key", () => {
     const t = pilotLight(name);
-    const key = only(t, 'AWS::KMS::Key');
-    expect(key.resource.Properties.EnableKeyRotation).toBe(true);
-    expect(only(t, 'AWS::Logs::LogGroup').resource.Properties.KmsKeyId).toEqual({ 'Fn::GetAtt': [key.id, 'Arn'] });
+    const key = idOf(t, 'AWS::KMS::Key', 'LogsKey');
+    expect(t.toJSON().Resources[key].Properties.EnableKeyRotation).toBe(true);
+    expect(only(t, 'AWS::Logs::LogGroup').resource.Properties.KmsKeyId).toEqual({ 'Fn::GetAtt': [key, 'Arn'] });
+    // Its only other key encrypts the DR app tier's uploads, where the stage has no replica.
+    expect(ids(t, 'AWS::KMS::Key')).toHaveLength(config.uploads.replicateToDr ? 1 : 2);
     expect(only(t, 'AWS::EC2::FlowLog').resource.Properties.TrafficType).toBe(config.network.flowLogs === 'rejected' ? 'REJECT' : 'ALL');
   });
 
@@ -156,12 +158,12 @@ describe.each(withPilotLight)('%s pilot light', (name) => {
     expect(alb.Properties.Subnets).toEqual(subnetsOf(t, 'Private').map((id) => ({ Ref: id })));
     const attributes = Object.fromEntries(alb.Properties.LoadBalancerAttributes.map((a: { Key: string; Value: unknown }) => [a.Key, a.Value]));
     expect(attributes['deletion_protection.enabled']).toBe(String(config.app.loadBalancerDeletionProtection));
-    const bucket = only(t, 'AWS::S3::Bucket');
+    const bucket = { id: idOf(t, 'AWS::S3::Bucket', 'AccessLogs'), resource: t.toJSON().Resources[idOf(t, 'AWS::S3::Bucket', 'AccessLogs')] };
     expect(attributes['access_logs.s3.bucket']).toEqual({ Ref: bucket.id });
     expect(bucket.resource.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault).toEqual({ SSEAlgorithm: 'AES256' });
     expect(bucket.resource.DeletionPolicy).toBe(config.retainOnDelete ? 'Retain' : 'Delete');
     // ELB checks its write access when logging is turned on: the bucket's policy comes first.
-    expect(alb.DependsOn).toEqual(expect.arrayContaining([only(t, 'AWS::S3::BucketPolicy').id]));
+    expect(alb.DependsOn).toEqual(expect.arrayContaining([idOf(t, 'AWS::S3::BucketPolicy', 'AccessLogsPolicy')]));
   });
 
   test('its only listener serves HTTPS with the DR certificate and answers every request with a fixed 503', () => {
@@ -232,7 +234,10 @@ describe.each(withPilotLight)('%s pilot light', (name) => {
       PrivateSubnetIds: { 'Fn::Join': [',', subnetsOf(t, 'Private').map((id) => ({ Ref: id }))] },
       PublicSubnetIds: { 'Fn::Join': [',', subnetsOf(t, 'Public').map((id) => ({ Ref: id }))] },
       PrivateRouteTableIds: { 'Fn::Join': [',', routeTablesOf(t, 'Private').map((id) => ({ Ref: id }))] },
-      LogsKeyArn: { 'Fn::GetAtt': [only(t, 'AWS::KMS::Key').id, 'Arn'] },
+      ...(config.uploads.replicateToDr
+        ? {}
+        : { UploadsBucketName: { Ref: idOf(t, 'AWS::S3::Bucket', 'UploadsBucket') }, UploadsKeyArn: { 'Fn::GetAtt': [idOf(t, 'AWS::KMS::Key', 'UploadsKey'), 'Arn'] } }),
+      LogsKeyArn: { 'Fn::GetAtt': [idOf(t, 'AWS::KMS::Key', 'LogsKey'), 'Arn'] },
       LoadBalancerFullName: { 'Fn::GetAtt': [alb, 'LoadBalancerFullName'] },
     });
   });
@@ -249,8 +254,10 @@ describe.each(withPilotLight)('%s pilot light', (name) => {
     // Renaming these would replace the key or the logs it encrypts, the access logs, the VPC, or a
     // subnet or security group that a database restored in the DR region holds on to.
     const t = pilotLight(name);
-    expect(ids(t, 'AWS::KMS::Key')).toEqual(['LogsKeyFE4C4A83']);
-    expect(ids(t, 'AWS::S3::Bucket')).toEqual(['AccessLogs8B620ECA']);
+    // And the uploads stored there while failed over, where the stage has no replica.
+    const uploads = !config.uploads.replicateToDr;
+    expect(ids(t, 'AWS::KMS::Key')).toEqual(['LogsKeyFE4C4A83', ...(uploads ? ['UploadsKeyE2534F44'] : [])]);
+    expect(ids(t, 'AWS::S3::Bucket')).toEqual(['AccessLogs8B620ECA', ...(uploads ? ['UploadsAccessLogsB2D59324', 'UploadsBucketC4B27CC7'] : [])]);
     expect(ids(t, 'AWS::Logs::LogGroup')).toEqual(['NetworkFlowLogs2BEC3212']);
     expect(ids(t, 'AWS::EC2::VPC')).toEqual(['NetworkVpc7FB7348F']);
     expect(ids(t, 'AWS::RDS::DBSubnetGroup')).toEqual(['DataDatabaseSubnets85D08B2C']);

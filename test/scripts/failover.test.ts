@@ -487,7 +487,7 @@ describe('npm run failover-drill', () => {
 
 describe('what stops a failover before it starts', () => {
   test('a pilot light or DR stack deployed before the outputs the DR app tier reads, or before the DR key served Secrets Manager: redeploy them first', () => {
-    const pilotLight = Object.fromEntries(DR_APP_READS.pilotLight.map((o) => [o, 'x']));
+    const pilotLight = Object.fromEntries([...DR_APP_READS.pilotLight, ...DR_APP_READS.pilotLightUploads].map((o) => [o, 'x']));
     const drOutputs = { BackupKeyArn: 'arn:key', BackupKeyServices: 'rds backup secretsmanager', UploadsReplicaBucketName: 'b', UploadsReplicaKeyArn: 'arn:key' };
     const survey: Survey = {
       at: new Date(T0),

@@ -114,7 +114,11 @@ export async function stageAccount(moto: Moto, account: string, config: StageCon
     DatabaseParameterGroupName: 'pilot-light-parameters',
     DatabaseSecurityGroupId: group,
     // What the DR app tier reads besides (the fake deploy does not look at them).
-    ...Object.fromEntries(DR_APP_READS.pilotLight.filter((o) => o !== 'VpcId' && o !== 'DatabaseSecurityGroupId').map((o) => [o, `${o.toLowerCase()}-value`])),
+    ...Object.fromEntries(
+      [...DR_APP_READS.pilotLight, ...(config.uploads.replicateToDr ? [] : DR_APP_READS.pilotLightUploads)]
+        .filter((o) => o !== 'VpcId' && o !== 'DatabaseSecurityGroupId')
+        .map((o) => [o, `${o.toLowerCase()}-value`]),
+    ),
     ZoneRead: { value: 'Z0123456789ABCDEFGHIJ', description: `${PRIMARY_READ_PREFIX}${config.name}-Network/PublishOutputRefZone2A4024A48017E932` },
   });
   await createStack(dr.cfn, `${config.name}-Dr`, {
