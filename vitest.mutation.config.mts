@@ -30,6 +30,9 @@ export default defineConfig({
       'test/scripts/restore-database.test.ts',
       'test/scripts/preflight.test.ts',
       'test/scripts/args.test.ts',
+      'test/scripts/failover.test.ts',
+      'test/scripts/dr-survey.test.ts',
+      'test/lambda/failover-drill-age.test.ts',
     ],
     sequence: {},
     // One file at a time, each on an empty moto (test/support/moto.ts): the runs repeat.
