@@ -32,6 +32,7 @@ export default defineConfig({
       'test/scripts/args.test.ts',
       'test/scripts/failover.test.ts',
       'test/scripts/dr-survey.test.ts',
+      'test/scripts/runbook.test.ts',
       'test/lambda/failover-drill-age.test.ts',
     ],
     sequence: {},

@@ -27,24 +27,26 @@ function clients(overrides: Partial<Record<keyof RegionClients, Answers>> = {}):
     rds: {
       // The DR region's own instance of that name (a failover's restore) is there too: its backups are not what a restore starts from.
       DescribeDBInstancesCommand: () => ({ DBInstances: [{ DBInstanceIdentifier: 'webapp-prod', DbiResourceId: 'db-LOCAL' }] }),
+      // The newest is on the second page, after the DR instance's own and an older one.
       DescribeDBInstanceAutomatedBackupsCommand: (input) =>
         input.Marker
           ? {
               DBInstanceAutomatedBackups: [
-                { DBInstanceIdentifier: 'webapp-prod', DbiResourceId: 'db-OLD', DBInstanceAutomatedBackupsArn: 'arn:old', RestoreWindow: { LatestTime: T(600) } },
-              ],
-            }
-          : {
-              Marker: 'page-2',
-              DBInstanceAutomatedBackups: [
-                { DBInstanceIdentifier: 'webapp-prod', DbiResourceId: 'db-LOCAL', DBInstanceAutomatedBackupsArn: 'arn:local', RestoreWindow: { LatestTime: T(1) } },
                 {
                   DBInstanceIdentifier: 'webapp-prod',
                   DbiResourceId: 'db-NEW',
                   DBInstanceAutomatedBackupsArn: 'arn:new',
                   RestoreWindow: { EarliestTime: T(20_000), LatestTime: T(7) },
                 },
+              ],
+            }
+          : {
+              Marker: 'page-2',
+              DBInstanceAutomatedBackups: [
+                { DBInstanceIdentifier: 'webapp-prod', DbiResourceId: 'db-OLD', DBInstanceAutomatedBackupsArn: 'arn:old', RestoreWindow: { LatestTime: T(600) } },
+                { DBInstanceIdentifier: 'webapp-prod', DbiResourceId: 'db-LOCAL', DBInstanceAutomatedBackupsArn: 'arn:local', RestoreWindow: { LatestTime: T(1) } },
                 { DBInstanceIdentifier: 'webapp-other', DbiResourceId: 'db-X', DBInstanceAutomatedBackupsArn: 'arn:other', RestoreWindow: { LatestTime: T(0) } },
+                { DBInstanceIdentifier: 'webapp-prod', DbiResourceId: 'db-NOWINDOW', DBInstanceAutomatedBackupsArn: 'arn:nowindow' },
               ],
             },
     },
@@ -52,13 +54,14 @@ function clients(overrides: Partial<Record<keyof RegionClients, Answers>> = {}):
       ListBackupVaultsCommand: () => ({ BackupVaultList: [{ BackupVaultName: 'webapp-prod-0123456789ab' }, { BackupVaultName: 'webapp-prod-dr-0123456789ab' }] }),
       ListRecoveryPointsByBackupVaultCommand: (input) => {
         expect(input.BackupVaultName).toBe('webapp-prod-dr-0123456789ab');
+        // The newest completed one is on the second page, after an older one and a failed newer one.
         return input.NextToken
-          ? { RecoveryPoints: [{ Status: 'COMPLETED', CreationDate: T(1500) }] }
+          ? { RecoveryPoints: [{ Status: 'COMPLETED', CreationDate: T(300) }] }
           : {
               NextToken: 'more',
               RecoveryPoints: [
+                { Status: 'COMPLETED', CreationDate: T(1500) },
                 { Status: 'FAILED', CreationDate: T(10) },
-                { Status: 'COMPLETED', CreationDate: T(300) },
               ],
             };
       },
@@ -86,13 +89,14 @@ function clients(overrides: Partial<Record<keyof RegionClients, Answers>> = {}):
           const [id] = input.imageIds as { imageTag?: string }[];
           return { imageDetails: id.imageTag === 'v2.0.0' ? [{ imageDigest: digest(2), imageTags: ['v2.0.0', releaseTag(digest(2))] }] : [] };
         }
+        // The newest release is on the second page, after an older release and a newer build that is none.
         return input.nextToken
-          ? { imageDetails: [{ imageDigest: digest(1), imageTags: [releaseTag(digest(1))], imagePushedAt: T(5000) }] }
+          ? { imageDetails: [{ imageDigest: digest(2), imageTags: ['v2.0.0', releaseTag(digest(2))], imagePushedAt: T(100) }] }
           : {
               nextToken: 'page-2',
               imageDetails: [
+                { imageDigest: digest(1), imageTags: [releaseTag(digest(1))], imagePushedAt: T(5000) },
                 { imageDigest: digest(3), imageTags: ['sha-unreleased'], imagePushedAt: T(1) },
-                { imageDigest: digest(2), imageTags: ['v2.0.0', releaseTag(digest(2))], imagePushedAt: T(100) },
               ],
             };
       },
@@ -126,8 +130,14 @@ describe('what the survey picks', () => {
     expect((await surveyDr(config, noRepository, T(0))).image).toBeUndefined();
     const broken = clients({ ssm: { GetParameterCommand: () => ({ Parameter: { Value: '{not json' } }) } });
     expect((await surveyDr(config, broken, T(0))).drill).toBeUndefined();
+    // Anything but "not there" stops the survey rather than passing for an absence.
     const throttled = clients({ ecr: { DescribeImagesCommand: () => notFound('ThrottlingException') } });
     await expect(surveyDr(config, throttled, T(0))).rejects.toThrow();
+    const cfnThrottled = clients({ cfn: { DescribeStacksCommand: () => notFound('ValidationError', 'Rate exceeded') } });
+    await expect(surveyDr(config, cfnThrottled, T(0))).rejects.toThrow('Rate exceeded');
+    const noStacks = clients({ cfn: { DescribeStacksCommand: (input) => notFound('ValidationError', `Stack with id ${input.StackName} does not exist`) } });
+    const bare = await surveyDr(config, noStacks, T(0));
+    expect([bare.pilotLight, bare.drOutputs, bare.drBackupKeyArn]).toEqual([undefined, undefined, undefined]);
   });
 
   test('replication behind the RPO is said; a time outside the restorable window is refused at either end', async () => {
