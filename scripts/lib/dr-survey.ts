@@ -41,23 +41,30 @@ export interface RegionClients {
 
 export type RegionClientsFor = (region: string) => RegionClients;
 
+/** The SDK settings every client of one region takes (its region; the tests' endpoint and credentials). */
+type ClientOptions = { readonly region: string } & Record<string, unknown>;
+
+/** One region's clients as the recovery commands use them, each the SDK's own. */
+export function regionClientSet(options: ClientOptions, s3Options: Record<string, unknown> = {}) {
+  return {
+    rds: new RDSClient(options),
+    cfn: new CloudFormationClient(options),
+    ssm: new SSMClient(options),
+    ecr: new ECRClient(options),
+    backup: new BackupClient(options),
+    ecs: new ECSClient(options),
+    lambda: new LambdaClient(options),
+    s3: new S3Client({ ...options, ...s3Options }),
+    autoScaling: new ApplicationAutoScalingClient(options),
+    sts: new STSClient(options),
+  };
+}
+
 /** The recovery commands' clients, one set per region, made when first asked for. */
 export function regionClients(): RegionClientsFor {
   const made = new Map<string, RegionClients>();
   return (region) => {
-    const options = { region, maxAttempts: 5, retryMode: 'adaptive' as const };
-    const clients = made.get(region) ?? {
-      rds: new RDSClient(options),
-      cfn: new CloudFormationClient(options),
-      ssm: new SSMClient(options),
-      ecr: new ECRClient(options),
-      backup: new BackupClient(options),
-      ecs: new ECSClient(options),
-      lambda: new LambdaClient(options),
-      s3: new S3Client(options),
-      autoScaling: new ApplicationAutoScalingClient(options),
-      sts: new STSClient(options),
-    };
+    const clients = made.get(region) ?? regionClientSet({ region, maxAttempts: 5, retryMode: 'adaptive' });
     made.set(region, clients);
     return clients;
   };

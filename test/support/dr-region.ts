@@ -1,19 +1,17 @@
-import { ApplicationAutoScalingClient, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
-import { BackupClient, CreateBackupVaultCommand } from '@aws-sdk/client-backup';
-import { CloudFormationClient, CreateStackCommand, DeleteStackCommand, DescribeStacksCommand, UpdateStackCommand } from '@aws-sdk/client-cloudformation';
+import { type ApplicationAutoScalingClient, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
+import { CreateBackupVaultCommand } from '@aws-sdk/client-backup';
+import { type CloudFormationClient, CreateStackCommand, DeleteStackCommand, DescribeStacksCommand, UpdateStackCommand } from '@aws-sdk/client-cloudformation';
 import { CreateSecurityGroupCommand, CreateSubnetCommand, CreateVpcCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { CreateRepositoryCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
-import { CreateClusterCommand, CreateServiceCommand, ECSClient, RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
+import { CreateRepositoryCommand, PutImageCommand } from '@aws-sdk/client-ecr';
+import { CreateClusterCommand, CreateServiceCommand, type ECSClient, RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { LambdaClient } from '@aws-sdk/client-lambda';
-import { CreateDBInstanceCommand, CreateDBParameterGroupCommand, CreateDBSubnetGroupCommand, RDSClient } from '@aws-sdk/client-rds';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SSMClient } from '@aws-sdk/client-ssm';
+import { CreateDBInstanceCommand, CreateDBParameterGroupCommand, CreateDBSubnetGroupCommand } from '@aws-sdk/client-rds';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import type { StageConfig } from '../../lib/config';
 import { BACKUP_KEY_SERVICES, DR_APP_READS, pilotLightNames, SERVING_FROM_OUTPUT } from '../../lib/dr/pilot-light-names';
 import { PRIMARY_READ_PREFIX } from '../../lib/shared/stage-stack';
 import type { DeployClients } from '../../scripts/lib/deploy';
+import { regionClientSet } from '../../scripts/lib/dr-survey';
 import { tagRelease } from '../../scripts/lib/release-tags';
 import { imageManifest } from './ecr';
 import type { Moto } from './moto';
@@ -24,21 +22,8 @@ import type { Moto } from './moto';
  * release image), the edge serving from the primary region, and the stage database there. Each
  * account is moto's own (an assumed role's credentials), so scenarios and other files never meet.
  */
-/** An account's clients in one region, moto's, as the commands take them (RegionClients) and more. */
-export interface AccountClients {
-  readonly rds: RDSClient;
-  readonly cfn: CloudFormationClient;
-  readonly ssm: SSMClient;
-  readonly ecr: ECRClient;
-  readonly backup: BackupClient;
-  readonly ecs: ECSClient;
-  readonly lambda: LambdaClient;
-  readonly s3: S3Client;
-  readonly autoScaling: ApplicationAutoScalingClient;
-  readonly sts: STSClient;
-  readonly ec2: EC2Client;
-  readonly kms: KMSClient;
-}
+/** An account's clients in one region, moto's, as the commands take them (RegionClients) and EC2 and KMS besides. */
+export type AccountClients = ReturnType<typeof regionClientSet> & { readonly ec2: EC2Client; readonly kms: KMSClient };
 
 export interface StageAccount {
   readonly account: string;
@@ -60,20 +45,7 @@ export async function stageAccount(moto: Moto, account: string, config: StageCon
   const made = new Map<string, AccountClients>();
   const clientsFor = (region: string) => {
     const options = { ...moto.clientConfig(region), credentials };
-    const clients: AccountClients = made.get(region) ?? {
-      rds: new RDSClient(options),
-      cfn: new CloudFormationClient(options),
-      ssm: new SSMClient(options),
-      ecr: new ECRClient(options),
-      backup: new BackupClient(options),
-      ecs: new ECSClient(options),
-      lambda: new LambdaClient(options),
-      s3: new S3Client({ ...options, forcePathStyle: true }),
-      autoScaling: new ApplicationAutoScalingClient(options),
-      sts: new STSClient(options),
-      ec2: new EC2Client(options),
-      kms: new KMSClient(options),
-    };
+    const clients: AccountClients = made.get(region) ?? { ...regionClientSet(options, { forcePathStyle: true }), ec2: new EC2Client(options), kms: new KMSClient(options) };
     made.set(region, clients);
     return clients;
   };
