@@ -19,9 +19,9 @@ import { type BucketLocationConstraint, CreateBucketCommand, GetObjectCommand, P
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { DR_APP_READS, pilotLightNames, SERVING_FROM_OUTPUT } from '../../lib/dr/pilot-light-names';
-import { parseArgs as parseFailback } from '../../scripts/failback';
-import { parseArgs as parseFailover } from '../../scripts/failover';
-import { parseArgs as parseDrill } from '../../scripts/failover-drill';
+import { main as failbackMain, parseArgs as parseFailback } from '../../scripts/failback';
+import { main as failoverMain, parseArgs as parseFailover } from '../../scripts/failover';
+import { main as drillMain, parseArgs as parseDrill } from '../../scripts/failover-drill';
 import { PURPOSE_TAG } from '../../scripts/lib/dr-steps';
 import { type RegionClients, type Survey, surveyProblems } from '../../scripts/lib/dr-survey';
 import { RESTORED_FROM_TAG, runFailback } from '../../scripts/lib/failback';
@@ -29,6 +29,7 @@ import { type FailoverArgs, primaryAnswers, type RecoveryDeps, runFailover } fro
 import { runDrill } from '../../scripts/lib/failover-drill';
 import { operatorConfig } from '../../scripts/lib/release';
 import { describe as describeInstance } from '../../scripts/lib/restore';
+import { printed } from '../support/console';
 import { type AccountClients, createStack, deleteStack, drServices, type StageAccount, stageAccount, updateStack } from '../support/dr-region';
 import { type Moto, startMoto } from '../support/moto';
 
@@ -531,6 +532,34 @@ describe('the command lines', () => {
     expect(() => parseFailover(['--stage', 'prod', '--to-time', 'yesterday'])).toThrow(/--to-time takes an ISO time with its zone/);
     expect(parseFailback(['--stage', 'staging', '--yes'])).toMatchObject({ stage: 'staging', yes: true });
     expect(() => parseDrill(['--stage', 'staging', '--teardown', '--image', 'v1.0.0'])).toThrow(/--teardown takes the drill down and deploys no image/);
+  });
+
+  test("the three commands' dry runs as the runbook writes them, end to end: exit 0 and the plan; bad arguments exit 2 and change nothing", async () => {
+    const { acct, h } = untouched;
+    const run = async (entry: typeof failoverMain, argv: string[], primary: Harness['primary']) => {
+      h.primary = primary;
+      h.lines.length = 0;
+      const code = await entry(argv, {}, h.deps);
+      return { code, text: h.lines.join('\n') };
+    };
+    const account = ['--account', acct.account];
+    const failover = await run(failoverMain, ['--stage', 'staging', ...account], 'lost');
+    expect(failover.code, failover.text).toBe(0);
+    expect(failover.text).toContain('Dry run: nothing changed. To fail over: npm run failover -- --stage staging --latest --yes');
+    const failback = await run(failbackMain, ['--stage', 'staging', ...account], 'answers');
+    expect(failback.code, failback.text).toBe(0);
+    expect(failback.text).toContain('nothing to fail back');
+    const drill = await run(drillMain, ['--stage', 'staging', ...account], 'answers');
+    expect(drill.code, drill.text).toBe(0);
+    expect(drill.text).toContain('Dry run: nothing changed. To run it: npm run failover-drill -- --stage staging --yes');
+    const teardown = await run(drillMain, ['--stage', 'staging', '--teardown', ...account], 'answers');
+    expect(teardown.code, teardown.text).toBe(0);
+    expect(teardown.text).toContain('done already');
+    const refusal = await printed(() => failoverMain(['--stage', 'staging', '--to-time', 'soon'], {}, h.deps));
+    expect(refusal.result).toBe(2);
+    expect(refusal.stderr).toMatch(/^failover: --to-time takes an ISO time/);
+    expect(h.cdkCalls).toEqual([]);
+    h.primary = 'lost';
   });
 });
 
