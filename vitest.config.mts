@@ -7,7 +7,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * the last run; a fresh clone (CI) has no cache and would start the full synth late, making the
  * whole suite wait on it (measured: 74 s against 58 s).
  */
-const LONGEST = ['test/synth.test.ts', 'test/scripts/preflight.test.ts', 'test/scripts/failover.test.ts', 'test/workflows.test.ts', 'test/scripts/diff-guard.test.ts'];
+const LONGEST = ['test/synth.test.ts', 'test/scripts/preflight.test.ts', 'test/workflows.test.ts', 'test/scripts/diff-guard.test.ts'];
 
 class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
