@@ -170,7 +170,8 @@ async function ownSnapshots(rds: Clients['rds'], settings: SnapshotSettings): Pr
     .sort((a, b) => (b.SnapshotCreateTime?.getTime() ?? 0) - (a.SnapshotCreateTime?.getTime() ?? 0));
 }
 
-async function snapshotById(rds: Clients['rds'], id: string): Promise<DBSnapshot | undefined> {
+/** A snapshot by its identifier in the client's region, or undefined when there is none. */
+export async function snapshotById(rds: Clients['rds'], id: string): Promise<DBSnapshot | undefined> {
   try {
     const out = await rds.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: id }));
     return out.DBSnapshots?.[0];

@@ -6,17 +6,16 @@
  * failed run stopped; none asks the primary region anything.
  */
 
-import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { AddTagsToResourceCommand, type DBInstance, DeleteDBInstanceCommand, ModifyDBInstanceCommand } from '@aws-sdk/client-rds';
-import { DeleteParameterCommand, GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
+import { DeleteParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import type { StageConfig, StageName } from '../../lib/config';
 import { DATABASE_SETTINGS } from '../../lib/data/database-settings';
 import { pilotLightNames, SERVING_FROM_OUTPUT } from '../../lib/dr/pilot-light-names';
 import { PROJECT, projectTag } from '../../lib/shared/naming';
 import { type DeployClients, planDeploy } from './deploy';
-import { outputsOf, type RegionClients, type RegionClientsFor, type Survey } from './dr-survey';
-import { deployArgs } from './release';
+import { parameterValue, type RegionClients, type RegionClientsFor, type Survey } from './dr-survey';
+import { deployArgs, describeStack, outputsOf } from './release';
 import { applySettings, describe, type InstanceSettings, restoreInstance, type Waiting, waitAvailable } from './restore';
 import type { Step } from './runbook';
 
@@ -82,7 +81,8 @@ export function drDatabaseSettings(config: StageConfig, pilotLight: Readonly<Rec
   };
 }
 
-const purposeOf = (db: DBInstance) => db.TagList?.find((t) => t.Key === PURPOSE_TAG)?.Value;
+/** Why a database in the DR region exists, by its tag: a failover's or a drill's. */
+export const purposeOf = (db: DBInstance) => db.TagList?.find((t) => t.Key === PURPOSE_TAG)?.Value;
 
 /** The context's `-c` keys that put the DR tiers up: the app tier, and (for a failover) the edge serving from there. */
 export function drContext(config: StageConfig, purpose: Purpose): Record<string, string> {
@@ -120,7 +120,7 @@ export function restoreStep(survey: Survey, config: StageConfig, purpose: Purpos
         );
       }
       const ready = db.DBInstanceStatus === 'available' && db.MasterUserSecret?.SecretStatus === 'active';
-      const published = ready && (await endpointParameter(ctx)) === db.Endpoint?.Address;
+      const published = ready && (await parameterValue(dr(ctx).ssm, names.databaseEndpointParameter)) === db.Endpoint?.Address;
       return published ? `${id} is available at ${db.Endpoint?.Address}, its secret active and its endpoint published` : undefined;
     },
     async run(ctx) {
@@ -155,15 +155,6 @@ export function restoreStep(survey: Survey, config: StageConfig, purpose: Purpos
   };
 }
 
-async function endpointParameter(ctx: RecoveryContext): Promise<string | undefined> {
-  try {
-    return (await dr(ctx).ssm.send(new GetParameterCommand({ Name: pilotLightNames(ctx.config.name).databaseEndpointParameter }))).Parameter?.Value;
-  } catch (error) {
-    if ((error as Error).name === 'ParameterNotFound') return undefined;
-    throw error;
-  }
-}
-
 /** Runs a deploy of the named stacks with the DR tiers' context, as `npm run deploy -- --primary-lost` would; throws when it fails. */
 export async function deployDr(ctx: RecoveryContext, only: readonly ('DrApp' | 'Edge')[], primaryLost: boolean): Promise<void> {
   const { plan } = await planDeploy(
@@ -187,13 +178,8 @@ const COMPLETE = new Set(['CREATE_COMPLETE', 'UPDATE_COMPLETE']);
 
 /** Whether a stack exists in a COMPLETE state (not rolled back, not in progress). */
 export async function stackComplete(clients: RegionClients, stackName: string): Promise<boolean> {
-  try {
-    const status = (await clients.cfn.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0]?.StackStatus;
-    return status !== undefined && COMPLETE.has(status);
-  } catch (error) {
-    if ((error as Error).name === 'ValidationError' && /does not exist/.test((error as Error).message)) return false;
-    throw error;
-  }
+  const status = (await describeStack(clients.cfn, stackName))?.StackStatus;
+  return status !== undefined && COMPLETE.has(status);
 }
 
 /** Deploys the pilot light with its NAT gateways and the DR app tier against the restored database. */
@@ -347,5 +333,5 @@ export function retireStep(survey: Survey, config: StageConfig, keepFinalSnapsho
 }
 
 async function stackExists(clients: RegionClients, stackName: string): Promise<boolean> {
-  return (await outputsOf(clients.cfn, stackName)) !== undefined;
+  return (await describeStack(clients.cfn, stackName)) !== undefined;
 }

@@ -7,7 +7,7 @@
  */
 import { ApplicationAutoScalingClient } from '@aws-sdk/client-application-auto-scaling';
 import { BackupClient, ListBackupVaultsCommand, ListRecoveryPointsByBackupVaultCommand } from '@aws-sdk/client-backup';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DescribeImagesCommand, ECRClient, type ImageDetail } from '@aws-sdk/client-ecr';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { LambdaClient } from '@aws-sdk/client-lambda';
@@ -20,6 +20,7 @@ import { DR_APP_READS, pilotLightNames } from '../../lib/dr/pilot-light-names';
 import { isRelease } from '../../lib/registry/release-tag';
 import { stageResourceName } from '../../lib/shared/naming';
 import { DR_RPO_MINUTES } from './preflight-pilot-light';
+import { outputsOf } from './release';
 import { findImage } from './release-tags';
 import { describe } from './restore';
 
@@ -94,17 +95,6 @@ export interface Survey {
   readonly drill?: { readonly at: string; readonly minutes: Readonly<Record<string, number>> };
 }
 
-/** A stack's outputs by key, or undefined when it does not exist. */
-export async function outputsOf(cfn: Send<CloudFormationClient>, stackName: string): Promise<Record<string, string> | undefined> {
-  try {
-    const stack = (await cfn.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];
-    return Object.fromEntries((stack?.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
-  } catch (error) {
-    if ((error as Error).name === 'ValidationError' && /does not exist/.test((error as Error).message)) return undefined;
-    throw error;
-  }
-}
-
 /**
  * The stage database's automated backups replicated to the DR region, restorable furthest: in
  * that region they carry the source's identifier; the DR region's own instance of that name (a
@@ -169,7 +159,8 @@ async function drImage(ecr: Send<ECRClient>, repositoryName: string, ref: string
   return newest && { ref: newest.imageDigest!, digest: newest.imageDigest!, pushedAt: newest.imagePushedAt };
 }
 
-async function parameter(ssm: Send<SSMClient>, name: string): Promise<string | undefined> {
+/** An SSM parameter's value, or undefined when it does not exist. */
+export async function parameterValue(ssm: Send<SSMClient>, name: string): Promise<string | undefined> {
   try {
     return (await ssm.send(new GetParameterCommand({ Name: name }))).Parameter?.Value;
   } catch (error) {
@@ -187,7 +178,7 @@ export async function surveyDr(config: StageConfig, clients: RegionClients, now:
     outputsOf(clients.cfn, `${config.name}-Dr`),
     outputsOf(clients.cfn, names.stackName),
     drImage(clients.ecr, config.image.repositoryName, imageRef),
-    parameter(clients.ssm, names.drillMinutesParameter),
+    parameterValue(clients.ssm, names.drillMinutesParameter),
   ]);
   return {
     at: now,

@@ -11,17 +11,18 @@
  */
 import { RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
 import { DescribeServicesCommand, type ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
-import { AddTagsToResourceCommand, CopyDBSnapshotCommand, CreateDBSnapshotCommand, type DBSnapshot, DescribeDBSnapshotsCommand, type RDSClient } from '@aws-sdk/client-rds';
+import { AddTagsToResourceCommand, CopyDBSnapshotCommand, CreateDBSnapshotCommand, type DBSnapshot, type RDSClient } from '@aws-sdk/client-rds';
 import { CopyObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { snapshotById } from '../../lambda/pre-deploy-snapshot/snapshot';
 import type { StageConfig, StageName } from '../../lib/config';
 import { pilotLightNames, SERVING_FROM_OUTPUT } from '../../lib/dr/pilot-light-names';
 import { projectTag, stageResourceName } from '../../lib/shared/naming';
 import { accountProblem } from './credentials';
 import { planDeploy } from './deploy';
-import { expected, PURPOSE_TAG, type RecoveryContext, retireStep, verifyStep } from './dr-steps';
-import { outputsOf, type Survey } from './dr-survey';
+import { expected, purposeOf, type RecoveryContext, retireStep, verifyStep } from './dr-steps';
+import type { Survey } from './dr-survey';
 import type { RecoveryDeps } from './failover';
-import { deployArgs, imageRef, runningRelease, shellLine } from './release';
+import { deployArgs, imageRef, outputsOf, runningRelease, shellLine } from './release';
 import { describe, waitAvailable } from './restore';
 import { runRestore } from './restore-database';
 import { dryRunEnd, minutesLine, printPlan, runSteps, type Step } from './runbook';
@@ -41,19 +42,10 @@ type Rds = Pick<RDSClient, 'send'>;
 /** The snapshot the failback takes of the DR database: named after that instance's resource id, so a rerun finds it and another failover's never collides. */
 export const failbackSnapshotName = (stage: string, dbiResourceId: string) => `failback-${stage}-${dbiResourceId.toLowerCase().replace(/[^a-z0-9-]/g, '')}`;
 
-async function snapshot(rds: Rds, id: string): Promise<DBSnapshot | undefined> {
-  try {
-    return (await rds.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: id }))).DBSnapshots?.[0];
-  } catch (error) {
-    if ((error as Error).name.startsWith('DBSnapshotNotFound')) return undefined;
-    throw error;
-  }
-}
-
 async function waitSnapshot(ctx: RecoveryContext, rds: Rds, id: string): Promise<DBSnapshot> {
   const deadline = ctx.wait.now().getTime() + 180 * 60_000;
   for (;;) {
-    const found = await snapshot(rds, id);
+    const found = await snapshotById(rds, id);
     if (found?.Status === 'available') return found;
     if (found?.Status === 'failed' || ctx.wait.now().getTime() >= deadline) throw new Error(`the snapshot ${id} is ${found?.Status ?? 'missing'}`);
     ctx.wait.log(`${id}: ${found?.Status ?? 'not there yet'} ${found?.PercentProgress !== undefined ? `(${found.PercentProgress}%)` : ''}`);
@@ -179,12 +171,12 @@ export function failbackSteps(survey: Survey, config: StageConfig, dbiResourceId
       title: `snapshot ${id} in ${config.drRegion} as ${snap}, with every write it took`,
       ...budget('snapshot', 15, 'RDS documents no duration: the first snapshot of a restored instance copies all its storage; a budget'),
       async done(ctx) {
-        const [here, there] = await Promise.all([snapshot(ctx.clientsFor(config.drRegion).rds, snap), snapshot(ctx.clientsFor(config.region).rds, snap)]);
+        const [here, there] = await Promise.all([snapshotById(ctx.clientsFor(config.drRegion).rds, snap), snapshotById(ctx.clientsFor(config.region).rds, snap)]);
         return here?.Status === 'available' || there ? `${snap} is taken` : undefined;
       },
       async run(ctx) {
         const { rds } = ctx.clientsFor(config.drRegion);
-        if (!(await snapshot(rds, snap))) await rds.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: id, DBSnapshotIdentifier: snap }));
+        if (!(await snapshotById(rds, snap))) await rds.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: id, DBSnapshotIdentifier: snap }));
         await waitSnapshot(ctx, rds, snap);
       },
     },
@@ -193,18 +185,18 @@ export function failbackSteps(survey: Survey, config: StageConfig, dbiResourceId
       title: `copy ${snap} to ${config.region}, encrypted with the stage database's key there (the stale ${stageResourceName(config.name)}'s)`,
       ...budget('copy', 30, 'AWS documents no duration for a cross-region snapshot copy: it grows with the storage; a budget'),
       async done(ctx) {
-        const there = await snapshot(ctx.clientsFor(config.region).rds, snap);
+        const there = await snapshotById(ctx.clientsFor(config.region).rds, snap);
         return there?.Status === 'available' ? `${snap} is in ${config.region}` : undefined;
       },
       async run(ctx) {
         const rds = ctx.clientsFor(config.region).rds;
-        if (!(await snapshot(rds, snap))) {
+        if (!(await snapshotById(rds, snap))) {
           const stale = await describe(rds, stageResourceName(config.name));
           if (!stale?.KmsKeyId)
             throw new Error(
               `${stageResourceName(config.name)} is not in ${config.region} to take its key from: restore it by the runbook (docs/disaster-recovery.md, "Failing back")`,
             );
-          const source = (await snapshot(ctx.clientsFor(config.drRegion).rds, snap))!;
+          const source = (await snapshotById(ctx.clientsFor(config.drRegion).rds, snap))!;
           // Called in the destination region; the SDK presigns the source-region request itself when the source is an ARN of another region.
           await rds.send(
             new CopyDBSnapshotCommand({
@@ -285,7 +277,7 @@ export async function runFailback(args: FailbackArgs, config: StageConfig, deps:
     return 2;
   }
   const drDb = await describe(deps.clientsFor(config.drRegion).rds, names.databaseIdentifier);
-  const purpose = drDb?.TagList?.find((t) => t.Key === PURPOSE_TAG)?.Value;
+  const purpose = drDb && purposeOf(drDb);
   const edge = await outputsOf(deps.clientsFor('us-east-1').cfn, `${config.name}-Edge`);
   if (!drDb || purpose !== 'failover') {
     const back = edge?.[SERVING_FROM_OUTPUT] === config.region;

@@ -5,7 +5,7 @@
  * point-in-time restore covers the last minutes, and the `cdk deploy` command a plan comes to.
  * Every function takes its SDK clients, so the tests run them against moto.
  */
-import { type CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
+import { type CloudFormationClient, DescribeStacksCommand, type Output, type Stack } from '@aws-sdk/client-cloudformation';
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand, type ECSClient } from '@aws-sdk/client-ecs';
 import { type DBSnapshot, DescribeDBInstancesCommand, DescribeDBSnapshotsCommand, type RDSClient } from '@aws-sdk/client-rds';
 import { TAGS, TOOL_TAG } from '../../lambda/pre-deploy-snapshot/snapshot';
@@ -49,21 +49,31 @@ export function checkImageRef(ref: string): string {
   throw new UsageError(`--image takes a tag (v1.4.2) or a digest (sha256: and 64 hex digits), not "${ref}".`);
 }
 
-/** A stack's outputs as CloudFormation describes them, or undefined when the stack does not exist. */
-export async function stackOutputs(cfn: Pick<CloudFormationClient, 'send'>, stackName: string): Promise<Output[] | undefined> {
+/** A stack as CloudFormation describes it, or undefined when it does not exist (any other error is thrown). */
+export async function describeStack(cfn: Pick<CloudFormationClient, 'send'>, stackName: string): Promise<Stack | undefined> {
   try {
-    const out = await cfn.send(new DescribeStacksCommand({ StackName: stackName }));
-    return out.Stacks?.[0]?.Outputs ?? [];
+    return (await cfn.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];
   } catch (error) {
     if ((error as Error).name === 'ValidationError' && /does not exist/.test((error as Error).message)) return undefined;
     throw error;
   }
 }
 
-/** The outputs of the stage's App stack (or another app tier's, `stackName`) by key, or undefined when the stack does not exist. */
-export async function appOutputs(cfn: Pick<CloudFormationClient, 'send'>, stage: StageName, stackName = `${stage}-App`): Promise<Record<string, string> | undefined> {
+/** A stack's outputs as CloudFormation describes them, or undefined when the stack does not exist. */
+export async function stackOutputs(cfn: Pick<CloudFormationClient, 'send'>, stackName: string): Promise<Output[] | undefined> {
+  const stack = await describeStack(cfn, stackName);
+  return stack && (stack.Outputs ?? []);
+}
+
+/** A stack's outputs by key, or undefined when the stack does not exist. */
+export async function outputsOf(cfn: Pick<CloudFormationClient, 'send'>, stackName: string): Promise<Record<string, string> | undefined> {
   const outputs = await stackOutputs(cfn, stackName);
   return outputs && Object.fromEntries(outputs.map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
+}
+
+/** The outputs of the stage's App stack (or another app tier's, `stackName`) by key, or undefined when the stack does not exist. */
+export async function appOutputs(cfn: Pick<CloudFormationClient, 'send'>, stage: StageName, stackName = `${stage}-App`): Promise<Record<string, string> | undefined> {
+  return outputsOf(cfn, stackName);
 }
 
 export interface RunningRelease {
