@@ -12,11 +12,10 @@
  * Exit codes: 0 failed back (or the plan printed, or nothing to do), 1 a step failed (rerun
  * continues), 2 bad arguments, refused, or no credentials for the stage's account (nothing changed).
  */
-import { STAGE_NAMES, type StageConfig } from '../lib/config';
+import { STAGE_NAMES } from '../lib/config';
 import { addContext, readFlags, stageArg } from './lib/args';
 import { type FailbackArgs, runFailback } from './lib/failback';
-import { defaultRecoveryDeps, type RecoveryDeps } from './lib/failover';
-import { operatorConfig, refusal } from './lib/release';
+import { defaultRecoveryDeps, type RecoveryDeps, recoveryMain } from './lib/failover';
 
 const USAGE = `usage: failback --stage ${STAGE_NAMES.join('|')} [--account ID] [-c KEY=VALUE ...] [--yes]`;
 
@@ -35,21 +34,7 @@ export function parseArgs(argv: readonly string[]): FailbackArgs {
 }
 
 export async function main(argv = process.argv.slice(2), env = process.env, deps: RecoveryDeps = defaultRecoveryDeps()): Promise<number> {
-  let args: FailbackArgs;
-  let config: StageConfig;
-  try {
-    args = parseArgs(argv);
-    config = operatorConfig(args.stage, args, env);
-  } catch (error) {
-    return refusal('failback', error);
-  }
-  try {
-    return await runFailback(args, config, deps);
-  } catch (error) {
-    // A step's own failure is reported by the steps; this is one before or between them (a throttled read, a refused plan).
-    console.error(`failback FAILED: ${(error as Error).message}. Run the same command again once the cause is fixed.`);
-    return 1;
-  }
+  return recoveryMain('failback', parseArgs, runFailback, argv, env, deps);
 }
 
 if (require.main === module) {

@@ -12,12 +12,12 @@
  * Exit codes: 0 drilled (or the plan printed), 1 a step failed (rerun continues; --teardown cleans
  * up) or the plan cannot start, 2 bad arguments, refused, or no credentials (nothing changed).
  */
-import { STAGE_NAMES, type StageConfig } from '../lib/config';
+import { STAGE_NAMES } from '../lib/config';
 import { addContext, readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
-import { defaultRecoveryDeps, type RecoveryDeps } from './lib/failover';
+import { defaultRecoveryDeps, type RecoveryDeps, recoveryMain } from './lib/failover';
 import { type DrillArgs, runDrill } from './lib/failover-drill';
-import { checkImageRef, operatorConfig, refusal } from './lib/release';
+import { checkImageRef } from './lib/release';
 
 const USAGE = `usage: failover-drill --stage ${STAGE_NAMES.join('|')} [--image TAG|sha256:DIGEST] [--teardown] [--account ID] [-c KEY=VALUE ...] [--yes]`;
 
@@ -46,21 +46,7 @@ export function parseArgs(argv: readonly string[]): DrillArgs {
 }
 
 export async function main(argv = process.argv.slice(2), env = process.env, deps: RecoveryDeps = defaultRecoveryDeps()): Promise<number> {
-  let args: DrillArgs;
-  let config: StageConfig;
-  try {
-    args = parseArgs(argv);
-    config = operatorConfig(args.stage, args, env);
-  } catch (error) {
-    return refusal('failover-drill', error);
-  }
-  try {
-    return await runDrill(args, config, deps);
-  } catch (error) {
-    // A step's own failure is reported by the steps; this is one before or between them (a throttled read, a refused plan).
-    console.error(`failover-drill FAILED: ${(error as Error).message}. Run the same command again once the cause is fixed.`);
-    return 1;
-  }
+  return recoveryMain('failover-drill', parseArgs, runDrill, argv, env, deps);
 }
 
 if (require.main === module) {

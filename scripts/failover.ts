@@ -14,11 +14,11 @@
  * Exit codes: 0 failed over (or the plan printed), 1 a step failed (rerun continues) or the plan
  * cannot start, 2 bad arguments, refused, or no credentials for the stage's account (nothing changed).
  */
-import { STAGE_NAMES, type StageConfig } from '../lib/config';
+import { STAGE_NAMES } from '../lib/config';
 import { addContext, readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
-import { defaultRecoveryDeps, type FailoverArgs, type RecoveryDeps, runFailover } from './lib/failover';
-import { checkImageRef, operatorConfig, refusal } from './lib/release';
+import { defaultRecoveryDeps, type FailoverArgs, type RecoveryDeps, recoveryMain, runFailover } from './lib/failover';
+import { checkImageRef } from './lib/release';
 import { parseIsoTime } from './lib/restore-database';
 
 const USAGE = `usage: failover --stage ${STAGE_NAMES.join('|')} [--latest | --to-time ISO-TIME] [--image TAG|sha256:DIGEST] [--primary-lost] [--account ID] [-c KEY=VALUE ...] [--yes]`;
@@ -53,21 +53,7 @@ export function parseArgs(argv: readonly string[]): FailoverArgs {
 }
 
 export async function main(argv = process.argv.slice(2), env = process.env, deps: RecoveryDeps = defaultRecoveryDeps()): Promise<number> {
-  let args: FailoverArgs;
-  let config: StageConfig;
-  try {
-    args = parseArgs(argv);
-    config = operatorConfig(args.stage, args, env);
-  } catch (error) {
-    return refusal('failover', error);
-  }
-  try {
-    return await runFailover(args, config, deps);
-  } catch (error) {
-    // A step's own failure is reported by the steps; this is one before or between them (a throttled read, a refused plan).
-    console.error(`failover FAILED: ${(error as Error).message}. Run the same command again once the cause is fixed.`);
-    return 1;
-  }
+  return recoveryMain('failover', parseArgs, runFailover, argv, env, deps);
 }
 
 if (require.main === module) {

@@ -14,13 +14,42 @@ import { type DeployClients, defaultClients, runCdk } from './deploy';
 import { deployStep, edgeStep, type RecoveryContext, restoreStep, verifyStep } from './dr-steps';
 import { type RegionClientsFor, regionClients, surveyDr, surveyLines, surveyProblems } from './dr-survey';
 import { synthesizedDailyCost } from './failover-cost';
-import { shellLine } from './release';
+import { operatorConfig, refusal, shellLine } from './release';
 import { describe, type Waiting } from './restore';
 import { dryRunEnd, minutes, minutesLine, printPlan, realTime, refuseProblems, runSteps } from './runbook';
 
 /** The real clients, `npx cdk`, the network and the clock. */
 export function defaultRecoveryDeps(): RecoveryDeps {
   return { clientsFor: regionClients(), deployClients: defaultClients, cdk: runCdk, fetch, wait: realTime, primaryAnswers, dailyCost: synthesizedDailyCost };
+}
+
+/**
+ * A recovery command's `main`: its arguments and the stage's config (a refusal exits 2, nothing
+ * changed), then the run; an error before or between the steps (a throttled read, say) exits 1
+ * with the advice every rerun takes. A step's own failure the steps report themselves.
+ */
+export async function recoveryMain<A extends { readonly stage: StageName; readonly account?: string; readonly context: Record<string, string> }>(
+  command: string,
+  parse: (argv: readonly string[]) => A,
+  run: (args: A, config: StageConfig, deps: RecoveryDeps) => Promise<number>,
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  deps: RecoveryDeps,
+): Promise<number> {
+  let args: A;
+  let config: StageConfig;
+  try {
+    args = parse(argv);
+    config = operatorConfig(args.stage, args, env);
+  } catch (error) {
+    return refusal(command, error);
+  }
+  try {
+    return await run(args, config, deps);
+  } catch (error) {
+    console.error(`${command} FAILED: ${(error as Error).message}. Run the same command again once the cause is fixed.`);
+    return 1;
+  }
 }
 
 /** The objective a region loss is planned against (docs/disaster-recovery.md, "RPO and RTO"). */

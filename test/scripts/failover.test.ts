@@ -555,6 +555,12 @@ describe('the command lines', () => {
     const teardown = await run(drillMain, ['--stage', 'staging', '--teardown', ...account], 'answers');
     expect(teardown.code, teardown.text).toBe(0);
     expect(teardown.text).toContain('done already');
+    // Credentials of another account: each command says whose they are and changes nothing.
+    for (const entry of [failoverMain, failbackMain, drillMain]) {
+      const other = await run(entry, ['--stage', 'staging', '--account', '999999999999', '--yes'], 'answers');
+      expect(other.code, other.text).toBe(2);
+      expect(other.text).toMatch(new RegExp(`the credentials are for account ${acct.account} .*but staging is in 999999999999.*Nothing was changed\\.$`));
+    }
     const refusal = await printed(() => failoverMain(['--stage', 'staging', '--to-time', 'soon'], {}, h.deps));
     expect(refusal.result).toBe(2);
     expect(refusal.stderr).toMatch(/^failover: --to-time takes an ISO time/);
