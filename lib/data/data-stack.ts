@@ -4,7 +4,7 @@ import type * as rds from 'aws-cdk-lib/aws-rds';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { DATABASE_ROLES } from '../../lambda/database-setup/roles';
-import type { DeployOptions } from '../config';
+import type { DeployOptions, StageConfig } from '../config';
 import type { DrTier } from '../dr/dr-stack';
 import type { NetworkTier } from '../network/network-stack';
 import { stageResourceName } from '../shared/naming';
@@ -14,7 +14,7 @@ import { Cache } from './cache';
 import { CacheEvents } from './cache-events';
 import { DATABASE_NAME, Database, type StageDatabase } from './database';
 import { DatabaseBackup } from './database-backup';
-import { DatabaseSetup } from './database-setup';
+import { DatabaseSetup, type DatabaseSetupProps } from './database-setup';
 import { DatabaseShell } from './database-shell';
 import { RestoreTesting } from './restore-testing';
 import { type UploadsAccess, UploadsBucket } from './uploads-bucket';
@@ -46,6 +46,15 @@ export interface DataTier extends TaskData {
   readonly uploads: UploadsBucket;
   /** The keys every snapshot and recovery point is encrypted with (the database and backup keys), protected by the break-glass role. */
   readonly protectedKeys: readonly kms.IKey[];
+}
+
+/**
+ * What the database setup checks, from the stage config and this deploy's switches: one reading
+ * for the data stack and the DR app tier, so a restored database is held to the same pgvector
+ * minimum and roles as the stage's.
+ */
+export function databaseSetupSettings(config: StageConfig, deploy: DeployOptions): Pick<DatabaseSetupProps, 'databaseName' | 'engineVersion' | 'minVersion' | 'runId'> {
+  return { databaseName: DATABASE_NAME, engineVersion: config.database.engineVersion, minVersion: config.database.pgvectorMinVersion, runId: deploy.rerunDatabaseSetup };
 }
 
 /**
@@ -153,10 +162,7 @@ export class DataStack extends StageStack implements DataTier {
     this.setup = new DatabaseSetup(this, 'DatabaseSetup', {
       vpc,
       database: this.database,
-      databaseName: DATABASE_NAME,
-      engineVersion: database.engineVersion,
-      minVersion: database.pgvectorMinVersion,
-      runId: props.deploy.rerunDatabaseSetup,
+      ...databaseSetupSettings(this.config, props.deploy),
       logsKey,
       logRetention: this.logRetention,
       logRemovalPolicy: removalPolicy,

@@ -17,7 +17,7 @@ import type { DeployOptions } from '../config';
 import { rdsMaxConnections } from '../config/instance-class';
 import { Cache } from '../data/cache';
 import { CacheEvents } from '../data/cache-events';
-import { DATABASE_NAME } from '../data/database';
+import { databaseSetupSettings } from '../data/data-stack';
 import { DatabaseSetup } from '../data/database-setup';
 import { type UploadsAccess, uploadsAccessPolicy } from '../data/uploads-bucket';
 import { AlarmTopic, alarmTopicName } from '../ops/alarm-topic';
@@ -168,10 +168,7 @@ export class DrAppStack extends StageStack {
     this.setup = new DatabaseSetup(this, 'DatabaseSetup', {
       vpc,
       database: this.database,
-      databaseName: DATABASE_NAME,
-      engineVersion: database.engineVersion,
-      minVersion: database.pgvectorMinVersion,
-      runId: props.deploy.rerunDatabaseSetup,
+      ...databaseSetupSettings(this.config, props.deploy),
       ...logs,
     });
     this.setup.node.addDependency(...this.nat.routes);
