@@ -105,12 +105,11 @@ export function failbackSteps(survey: Survey, config: StageConfig, dbiResourceId
   const names = pilotLightNames(config.name);
   const id = names.databaseIdentifier;
   const snap = failbackSnapshotName(config.name, dbiResourceId);
-  const budget = (key: string, minutes: number, why: string) => expected(survey, key, minutes, why);
   return [
     {
       key: 'stop-writes',
       title: `stop writes: suspend the scaling of the web and worker services of ${names.drAppStackName} and scale them to 0 (viewers get the maintenance page; the worker finishes its running job within its stop timeout)`,
-      ...budget('stop-writes', 3, 'ECS stops the tasks after their stop timeout (app.workerStopTimeoutSeconds); a budget'),
+      ...expected(survey, 'stop-writes', 3, 'ECS stops the tasks after their stop timeout (app.workerStopTimeoutSeconds); a budget'),
       async done(ctx) {
         const found = await drServices(ctx);
         if (!found) return `no ${names.drAppStackName}: nothing writes in ${config.drRegion}`;
@@ -141,7 +140,7 @@ export function failbackSteps(survey: Survey, config: StageConfig, dbiResourceId
     {
       key: 'uploads',
       title: `copy the uploads written in ${config.drRegion} while failed over (new, or newer than the primary's) into the stage's bucket in ${config.region}; deletions made there are not repeated`,
-      ...budget('uploads', 10, 'one CopyObject per new upload; grows with their number; a budget'),
+      ...expected(survey, 'uploads', 10, 'one CopyObject per new upload; grows with their number; a budget'),
       async done(ctx) {
         const buckets = await uploadBuckets(ctx);
         if (!buckets) return undefined;
@@ -169,7 +168,7 @@ export function failbackSteps(survey: Survey, config: StageConfig, dbiResourceId
     {
       key: 'snapshot',
       title: `snapshot ${id} in ${config.drRegion} as ${snap}, with every write it took`,
-      ...budget('snapshot', 15, 'RDS documents no duration: the first snapshot of a restored instance copies all its storage; a budget'),
+      ...expected(survey, 'snapshot', 15, 'RDS documents no duration: the first snapshot of a restored instance copies all its storage; a budget'),
       async done(ctx) {
         const [here, there] = await Promise.all([snapshotById(ctx.clientsFor(config.drRegion).rds, snap), snapshotById(ctx.clientsFor(config.region).rds, snap)]);
         return here?.Status === 'available' || there ? `${snap} is taken` : undefined;
@@ -183,7 +182,7 @@ export function failbackSteps(survey: Survey, config: StageConfig, dbiResourceId
     {
       key: 'copy',
       title: `copy ${snap} to ${config.region}, encrypted with the stage database's key there (the stale ${stageResourceName(config.name)}'s)`,
-      ...budget('copy', 30, 'AWS documents no duration for a cross-region snapshot copy: it grows with the storage; a budget'),
+      ...expected(survey, 'copy', 30, 'AWS documents no duration for a cross-region snapshot copy: it grows with the storage; a budget'),
       async done(ctx) {
         const there = await snapshotById(ctx.clientsFor(config.region).rds, snap);
         return there?.Status === 'available' ? `${snap} is in ${config.region}` : undefined;
@@ -213,7 +212,7 @@ export function failbackSteps(survey: Survey, config: StageConfig, dbiResourceId
     {
       key: 'restore',
       title: `restore ${snap} in ${config.region} in place of the stale ${stageResourceName(config.name)}, with its settings (npm run restore's --replace: the stale one is kept as ${stageResourceName(config.name, 'old')})`,
-      ...budget('restore', 30, '15-30 min for tens of GiB (docs/disaster-recovery.md, "RPO and RTO"); a budget'),
+      ...expected(survey, 'restore', 30, '15-30 min for tens of GiB (docs/disaster-recovery.md, "RPO and RTO"); a budget'),
       async done(ctx) {
         const current = await describe(ctx.clientsFor(config.region).rds, stageResourceName(config.name));
         return current?.TagList?.some((t) => t.Key === RESTORED_FROM_TAG && t.Value === snap) ? `${stageResourceName(config.name)} was restored from ${snap}` : undefined;
@@ -235,7 +234,7 @@ export function failbackSteps(survey: Survey, config: StageConfig, dbiResourceId
     {
       key: 'deploy',
       title: `deploy ${config.name} as the pipeline would, with dr.serveFrom "primary" (the edge moves viewers back to ${config.region}) and the database setup run again`,
-      ...budget('deploy', 20, 'a deploy of every stack of the stage; a budget'),
+      ...expected(survey, 'deploy', 20, 'a deploy of every stack of the stage; a budget'),
       async done(ctx) {
         const edge = await outputsOf(ctx.clientsFor('us-east-1').cfn, `${config.name}-Edge`);
         return edge?.[SERVING_FROM_OUTPUT] === config.region ? `${config.name}-Edge serves from ${config.region}` : undefined;
