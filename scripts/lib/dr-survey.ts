@@ -74,6 +74,8 @@ export function regionClients(): RegionClientsFor {
 /** The replicated automated backups a restore in the DR region starts from. */
 export interface ReplicatedBackups {
   readonly arn: string;
+  /** The PostgreSQL version they restore as (the source's at its last backup). */
+  readonly engineVersion?: string;
   readonly earliest?: Date;
   readonly latest: Date;
 }
@@ -113,7 +115,14 @@ export async function replicatedBackups(rds: Send<RDSClient>, identifier: string
     .filter((b) => b.DBInstanceIdentifier === identifier && b.DBInstanceAutomatedBackupsArn && b.RestoreWindow?.LatestTime)
     .filter((b) => !local || b.DbiResourceId !== local.DbiResourceId)
     .sort((a, b) => b.RestoreWindow!.LatestTime!.getTime() - a.RestoreWindow!.LatestTime!.getTime());
-  return newest && { arn: newest.DBInstanceAutomatedBackupsArn!, earliest: newest.RestoreWindow?.EarliestTime, latest: newest.RestoreWindow!.LatestTime! };
+  return (
+    newest && {
+      arn: newest.DBInstanceAutomatedBackupsArn!,
+      engineVersion: newest.EngineVersion,
+      earliest: newest.RestoreWindow?.EarliestTime,
+      latest: newest.RestoreWindow!.LatestTime!,
+    }
+  );
 }
 
 /** The newest completed recovery point in the stage's DR vault (`webapp-<stage>-dr-<suffix>`). */
@@ -264,7 +273,13 @@ export function surveyProblems(config: StageConfig, survey: Survey, toTime: Date
     problems.push(
       `no replicated automated backups of ${stageResourceName(config.name)} in ${config.drRegion}: restore the newest vault copy by hand (docs/disaster-recovery.md, "When the primary region is lost")`,
     );
-  } else if (toTime !== 'latest') {
+  } else if (survey.backups.engineVersion && survey.backups.engineVersion.split('.')[0] !== config.database.engineVersion.split('.')[0]) {
+    // The pilot light's parameter group is of the config's major version: a restore of another is refused by RDS.
+    problems.push(
+      `the replicated backups are PostgreSQL ${survey.backups.engineVersion}, the config (and so the pilot light's parameter group) ${config.database.engineVersion}: set database.engineVersion to what the stage ran and deploy the pilot light (npm run deploy -- --stage ${config.name} --primary-lost --only PilotLight --yes), then fail over`,
+    );
+  }
+  if (survey.backups && toTime !== 'latest') {
     const { earliest, latest } = survey.backups;
     if (toTime > latest || (earliest && toTime < earliest)) {
       problems.push(

@@ -140,6 +140,17 @@ describe('what the survey picks', () => {
     expect([bare.pilotLight, bare.drOutputs, bare.drBackupKeyArn]).toEqual([undefined, undefined, undefined]);
   });
 
+  test("replicated backups of another PostgreSQL major than the config's (and the pilot light's parameter group) are refused before the restore", async () => {
+    const survey = await surveyDr(config, clients(), T(0));
+    const major = config.database.engineVersion.split('.')[0];
+    const same = { ...survey, backups: { ...survey.backups!, engineVersion: `${major}.1` } };
+    expect(surveyProblems(config, same, 'latest').filter((p) => p.includes('PostgreSQL'))).toEqual([]);
+    const older = { ...survey, backups: { ...survey.backups!, engineVersion: `${Number(major) - 1}.9` } };
+    expect(surveyProblems(config, older, 'latest').filter((p) => p.includes('PostgreSQL'))).toEqual([
+      expect.stringMatching(new RegExp(`^the replicated backups are PostgreSQL ${Number(major) - 1}\\.9, the config .* ${config.database.engineVersion}: .*--only PilotLight`)),
+    ]);
+  });
+
   test('replication behind the RPO is said; a time outside the restorable window is refused at either end', async () => {
     const survey: Survey = { ...(await surveyDr(config, clients(), T(0))), backups: { arn: 'arn:new', earliest: T(600), latest: T(30) } };
     expect(surveyLines(config, survey).join('\n')).toContain('the last 30 minutes before that are lost (beyond the 15-minute RPO: replication had fallen behind)');
