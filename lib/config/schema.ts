@@ -11,6 +11,7 @@ import { ci } from './schema/ci';
 import * as database from './schema/database';
 import * as deployment from './schema/deployment';
 import * as dr from './schema/dr';
+import * as dumps from './schema/dumps';
 import * as edge from './schema/edge';
 import * as email from './schema/email';
 import { image } from './schema/image';
@@ -55,6 +56,7 @@ const stageShape = z
     backup: backup.backup,
     uploads: backup.uploads,
     dr: dr.dr,
+    dumps: dumps.dumps,
     baseline: baseline.baseline,
     logRetentionDays: stage.logRetentionDays,
     retainOnDelete: stage.retainOnDelete,
@@ -85,6 +87,7 @@ export const PROD_RULES: readonly ProdRule<ParsedStage>[] = [
   ...operations.prodRules,
   ...backup.prodRules,
   ...dr.prodRules,
+  ...dumps.prodRules,
   ...baseline.prodRules,
 ];
 

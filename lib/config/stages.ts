@@ -33,6 +33,13 @@ const CI = { repository: 'example-org/webapp-platform', repositoryId: '100000001
  * backup.verify), the break-glass role ("webapp-break-glass", created by hand in each account;
  * docs/disaster-recovery.md) and governance-mode vault locks. A stage sets only what differs.
  */
+/**
+ * How each personal column of the app's tables is anonymised before prod's data reaches staging
+ * (dumps.anonymised.rules): the job refuses to run while a column that looks personal has no rule.
+ * Empty until the app's migrations create such columns; the job's refusal names them.
+ */
+const ANONYMISATION = {};
+
 /** The app's schema migration, run once per release before the services update (docs/releases.md). */
 const MIGRATION = ['node', 'dist/migrate.js'];
 
@@ -68,6 +75,8 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     // documentation range with the office or VPN blocks of the people who use dev.
     app: { enableExecuteCommand: true, waf: false, httpAllowedCidrs: ['198.51.100.0/24'], migrationCommand: MIGRATION, tracing: { sampleRatio: 1 }, logLevel: 'debug' },
     uploads: { noncurrentVersionExpirationDays: 7, accessLogExpirationDays: 30, replicateToDr: false },
+    // The nightly pg_dump, kept a week; no restore check (dev's data is rebuilt, not restored).
+    dumps: { retentionDays: 7, restoreCheck: 'off' },
     // The dev account keeps an audit trail and the free access analyzer; threat detection, Security
     // Hub and Config recording (about $20 a month together here) run in staging and prod.
     baseline: { guardDuty: { enabled: false, runtimeMonitoring: false }, securityHub: false, configRecorder: 'off' },
@@ -114,6 +123,8 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     // second target group, the test listener and the hook before prod relies on them.
     app: { migrationCommand: MIGRATION, deployment: { strategy: 'blueGreen', bakeMinutes: 5 }, tracing: { sampleRatio: 0.5 } },
     uploads: { noncurrentVersionExpirationDays: 30, accessLogExpirationDays: 90, replicateToDr: false },
+    // Its data is prod's, anonymised in prod's account (docs/disaster-recovery.md, "Staging data").
+    dumps: { retentionDays: 14, replicateToDr: true, refreshFrom: { sourceStage: 'prod', sourceAccount: '333333333333' } },
     logRetentionDays: 90,
     retainOnDelete: true,
     monthlyBudgetUsd: 600,
@@ -158,6 +169,14 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     },
     email: { requireProductionAccess: true, dmarcReportsTo: 'dmarc@example.com' },
     uploads: { noncurrentVersionExpirationDays: 90, accessLogExpirationDays: 365, replicateToDr: true },
+    // Dumps nobody may delete early, copied to the DR region; staging's data is anonymised from
+    // them here, and only the anonymised copy is readable by staging's account.
+    dumps: {
+      retentionDays: 35,
+      objectLock: 'governance',
+      replicateToDr: true,
+      anonymised: { readerStage: 'staging', readerAccount: '222222222222', rules: ANONYMISATION },
+    },
     // Traffic and p99 latency against the band they usually keep (after two weeks of history).
     operations: { anomalyAlarms: true },
     // Who read or changed which upload is on record (object-level CloudTrail events), in log

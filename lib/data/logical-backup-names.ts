@@ -1,0 +1,98 @@
+/**
+ * The names the logical backup's parts agree on: the dump job (lambda/logical-backup, an ECS
+ * task), the stacks that run it (lib/data/logical-backup.ts, lib/dr) and the operator commands
+ * (`npm run restore -- --from-dump`, `npm run refresh-staging`, `npm run local`). No CDK import:
+ * the job and the scripts read it too.
+ */
+import { PROJECT, stageResourceName } from '../shared/naming';
+
+/** How a column is anonymised; lambda/logical-backup/anonymise.ts says what each writes. */
+export const ANONYMISATION_RULES = ['email', 'name', 'null', 'hash', 'redact', 'keep'] as const;
+export type AnonymisationRule = (typeof ANONYMISATION_RULES)[number];
+
+/**
+ * The dump bucket of a stage in one region: the stage's own in its primary region, the replica in
+ * its DR region. Named from account and region so another stage's account (the anonymised copy's
+ * reader) knows it without a lookup.
+ */
+export function dumpBucketName(stage: string, account: string, region: string): string {
+  return stageResourceName(stage, 'dumps', account, region);
+}
+
+/** Object key prefixes of the dump bucket: raw dumps (this account only) and anonymised copies (also the reader stage's account). */
+export const DUMP_PREFIX = { raw: 'raw/', anonymised: 'anonymised/' } as const;
+
+/**
+ * The key of a dump taken at `at`: `raw/2026-12-07T02-00-04Z.dump`. Keys sort by time, so the
+ * newest is the greatest.
+ */
+export function dumpKey(prefix: string, at: Date): string {
+  return `${prefix}${at.toISOString().slice(0, 19).replace(/:/g, '-')}Z.dump`;
+}
+
+/** User metadata on every dump object (S3 `x-amz-meta-*`): what a restore checks before it starts. */
+export const DUMP_METADATA = {
+  /** The server's `server_version_num` major ("17"): a restore goes onto this major or a newer one. */
+  serverMajor: 'server-major',
+  /** The server's full version ("17.6"). */
+  serverVersion: 'server-version',
+  /** When the raw dump the object holds (or was anonymised from) started, ISO 8601. */
+  sourceTime: 'source-time',
+  /** The database dumped. */
+  database: 'database',
+} as const;
+
+/** The dump job's one container, and the commands its entrypoint takes (its first argument). */
+export const DUMP_CONTAINER = 'dump';
+export const DUMP_COMMANDS = ['dump', 'check', 'anonymise', 'restore', 'refresh'] as const;
+export type DumpCommand = (typeof DUMP_COMMANDS)[number];
+
+/** Task definition families: the nightly dump and its check, the anonymisation (the source stage only), and the restore of a dump into another database. */
+export function dumpTaskFamily(stage: string, command: 'dump' | 'anonymise' | 'restore'): string {
+  return stageResourceName(stage, `${command}-task`);
+}
+
+/**
+ * The environment the job reads (set by the task definition, or by the operator command as a
+ * container override for `restore` and `refresh`).
+ */
+export const DUMP_ENV = {
+  stage: 'STAGE',
+  bucket: 'DUMP_BUCKET',
+  /** The object a restore or refresh reads; the check and the anonymisation read the newest raw dump. */
+  key: 'DUMP_KEY',
+  /** The bucket the refresh reads from (the source stage's, in its account). */
+  sourceBucket: 'SOURCE_BUCKET',
+  databaseHost: 'DATABASE_HOST',
+  databasePort: 'DATABASE_PORT',
+  databaseName: 'DATABASE_NAME',
+  /** The role the dump logs in as (IAM authentication). */
+  databaseUser: 'DATABASE_USER',
+  /** The master secret (JSON with username and password) a restore and a refresh log in with. */
+  masterSecret: 'MASTER_SECRET',
+  /** The rules of `dumps.anonymised.rules` as JSON, and the reserved domain. */
+  rules: 'ANONYMISE_RULES',
+  reservedDomain: 'RESERVED_DOMAIN',
+  /** The secret salt of the keyed hashes (Secrets Manager, injected by ECS). */
+  salt: 'ANONYMISE_SALT',
+  /** What a restored database must contain (`backup.verify` and the pgvector minimum), as JSON. */
+  expectations: 'VERIFY_EXPECTATIONS',
+} as const;
+
+/** Metric namespace of the job (dimension Stage). */
+export const DUMP_METRICS_NAMESPACE = `${PROJECT}/Dumps`;
+export const DUMP_METRICS = {
+  /** Seconds the nightly dump took, published when it succeeded. */
+  seconds: 'DumpSeconds',
+  /** Bytes of the dump object, published when it succeeded: its sample count is the "newest dump" alarm's input. */
+  bytes: 'DumpBytes',
+  /** 1 when the weekly restore check passed, 0 when it failed. */
+  checkSucceeded: 'RestoreCheckSucceeded',
+  /** 1 when an anonymised copy passed its verifier and was written, 0 when it was refused or failed. */
+  anonymisedSucceeded: 'AnonymisedSucceeded',
+} as const;
+
+/** SSM parameter where a refresh records which source stage's dump (and its time) the stage's data came from. */
+export function refreshedFromParameter(stage: string): string {
+  return `/${PROJECT}/${stage}/data/refreshed-from`;
+}
