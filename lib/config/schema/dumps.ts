@@ -24,15 +24,10 @@ export const anonymisationRule = z.enum(ANONYMISATION_RULES);
 export const dumps = z
   .object({
     schedule: cron('cron(0 2 * * ? *)', 'the nightly dump'),
-    retentionDays: z
-      .number()
-      .int()
-      .min(1, 'must keep a dump at least 1 day. Fix: use 1 or more')
-      .max(3650)
-      .meta({
-        description: 'days a dump (and an anonymised copy) is kept in the dump bucket and its DR replica',
-        rules: '1 to 3650; the Object Lock period where `objectLock` is on',
-      }),
+    retentionDays: z.number().int().min(1, 'must keep a dump at least 1 day. Fix: use 1 or more').max(3650).meta({
+      description: 'days a dump (and an anonymised copy) is kept in the dump bucket and its DR replica',
+      rules: '1 to 3650; the Object Lock period where `objectLock` is on',
+    }),
     objectLock: z.enum(['off', 'governance', 'compliance']).default('off').meta({
       description:
         'S3 Object Lock on the dump bucket, for `retentionDays`: `governance` (only the break-glass role may shorten it or delete a dump early) or `compliance` (nobody can, AWS included, until each dump is `retentionDays` old)',
