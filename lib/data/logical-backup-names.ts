@@ -96,3 +96,20 @@ export const DUMP_METRICS = {
 export function refreshedFromParameter(stage: string): string {
   return `/${PROJECT}/${stage}/data/refreshed-from`;
 }
+
+/**
+ * Stack outputs the operator commands read to run the restore task (`npm run restore --
+ * --from-dump`, `npm run refresh-staging`): on the data stack in the primary region, and on the
+ * pilot light in the DR region (whose restore task runs in its public subnets: it has no NAT).
+ */
+export const DUMP_OUTPUTS = {
+  bucket: 'DumpBucketName',
+  cluster: 'DumpClusterName',
+  /** The restore task definition's ARN (family `dumpTaskFamily(stage, 'restore')`). */
+  restoreTask: 'DumpRestoreTaskDefinitionArn',
+  /** Comma-separated subnet ids the restore task runs in. */
+  subnets: 'DumpSubnetIds',
+  securityGroup: 'DumpSecurityGroupId',
+  /** "ENABLED" where the task needs a public address to reach AWS's endpoints (the pilot light), else "DISABLED". */
+  publicIp: 'DumpAssignPublicIp',
+} as const;
