@@ -5,6 +5,7 @@
  *   npm run restore -- --stage prod --to-time 2026-12-01T02:10:00Z [--yes]          # alongside (default)
  *   npm run restore -- --stage prod --snapshot predeploy-prod-v1-4-2-... [--yes]     # alongside
  *   npm run restore -- --stage prod --to-time latest --replace [--yes]               # in place
+ *   npm run restore -- --stage prod --from-dump latest|KEY [--region DR_REGION] [--engine-version V] [--yes]
  *
  * Alongside (the default, the least loss): the copy is a new instance, webapp-<stage>-repair
  * (single-AZ, no deletion protection), next to the stage database, which keeps serving; copy the
@@ -17,6 +18,12 @@
  * detection on the data stack's instance proves the result matches the template. Stop writes
  * first (runbook step 2).
  *
+ * From a dump (a logical backup, docs/disaster-recovery.md, "Restoring from a logical backup"): a
+ * new instance webapp-<stage>-dump-<yyyymmddhhmm> (the dump's time) alongside, with the stage
+ * database's class, storage, network and key (in the DR region: the pilot light's, the DR key),
+ * the stage's engine version or a newer one, into which the restore task loads the dump. A rerun
+ * continues where the last one stopped.
+ *
  * Without --yes it only prints what it would do. Exit codes: 0 restored (or the dry run printed),
  * 1 the restore failed or was refused, 2 bad arguments or no credentials for the stage's account
  * (nothing was changed).
@@ -26,22 +33,30 @@ import { stageResourceName } from '../lib/shared/naming';
 import { addContext, readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
 import { accountProblem } from './lib/credentials';
+import { regionClients } from './lib/dr-survey';
+import { type DumpRestoreArgs, type DumpRestoreDeps, runDumpRestore } from './lib/dump-restore';
 import { operatorConfig, refusal } from './lib/release';
 import type { Waiting } from './lib/restore';
 import { parseIsoTime, type RestoreArgs, restoreClients, runRestore } from './lib/restore-database';
 
-const USAGE = `usage: restore --stage ${STAGE_NAMES.join('|')} (--snapshot SNAPSHOT_ID | --to-time ISO-TIME|latest) [--replace] [--account ID] [-c KEY=VALUE ...] [--yes]`;
+const USAGE = `usage: restore --stage ${STAGE_NAMES.join('|')} (--snapshot SNAPSHOT_ID | --to-time ISO-TIME|latest [--replace] | --from-dump latest|KEY [--region REGION] [--engine-version MAJOR.MINOR]) [--account ID] [-c KEY=VALUE ...] [--yes]`;
 
-export function parseArgs(argv: readonly string[]): RestoreArgs {
+/** A dump's object key as the job writes it (`raw/2026-12-07T02-00-04Z.dump`), or any key of the bucket ending in `.dump`. */
+const DUMP_KEY = /^(?!\/)[\w./-]+\.dump$/;
+
+export function parseArgs(argv: readonly string[]): RestoreArgs | DumpRestoreArgs {
   let stage: string | undefined;
   let snapshot: string | undefined;
   let time: string | undefined;
+  let dump: string | undefined;
+  let region: string | undefined;
+  let engineVersion: string | undefined;
   let account: string | undefined;
   let yes = false;
   let replace = false;
   const context: Record<string, string> = {};
   for (const [flag, value = ''] of readFlags(argv, {
-    values: ['--stage', '--snapshot', '--to-time', '--account', '-c', '--context'],
+    values: ['--stage', '--snapshot', '--to-time', '--from-dump', '--region', '--engine-version', '--account', '-c', '--context'],
     switches: ['--yes', '--replace'],
     usage: USAGE,
   })) {
@@ -50,11 +65,26 @@ export function parseArgs(argv: readonly string[]): RestoreArgs {
     else if (flag === '--stage') stage = value;
     else if (flag === '--snapshot') snapshot = value;
     else if (flag === '--to-time') time = value;
+    else if (flag === '--from-dump') dump = value;
+    else if (flag === '--region') region = value;
+    else if (flag === '--engine-version') engineVersion = value;
     else if (flag === '--account') account = value;
     else addContext(context, flag, value, USAGE);
   }
   const name = stageArg(stage, USAGE);
-  if ((snapshot === undefined) === (time === undefined)) throw new UsageError(`name exactly one of --snapshot and --to-time. ${USAGE}`);
+  const sources = [snapshot, time, dump].filter((s) => s !== undefined).length;
+  if (sources !== 1) throw new UsageError(`name exactly one of --snapshot, --to-time and --from-dump. ${USAGE}`);
+  if (dump === undefined && (region !== undefined || engineVersion !== undefined))
+    throw new UsageError(`--region and --engine-version go with --from-dump only (a snapshot or point-in-time restore keeps the stage's region and version). ${USAGE}`);
+  if (dump !== undefined) {
+    if (replace) throw new UsageError(`--replace does not go with --from-dump: a dump restores into a new instance alongside. ${USAGE}`);
+    if (dump !== 'latest' && !DUMP_KEY.test(dump))
+      throw new UsageError(`--from-dump takes "latest" or a key of the dump bucket (raw/2026-12-07T02-00-04Z.dump), not "${dump}". ${USAGE}`);
+    if (region !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new UsageError(`--region takes an AWS region (eu-central-1), not "${region}". ${USAGE}`);
+    if (engineVersion !== undefined && !/^\d{2}\.\d{1,2}$/.test(engineVersion))
+      throw new UsageError(`--engine-version takes a PostgreSQL major.minor (17.6), not "${engineVersion}". ${USAGE}`);
+    return { stage: name, from: { dump }, region, engineVersion, yes, account, context };
+  }
   let from: RestoreArgs['from'];
   if (snapshot !== undefined) from = { snapshot };
   else if (time === 'latest') from = { time: 'latest' };
@@ -70,14 +100,28 @@ const realTime: Waiting = {
   log: (line) => console.log(`${new Date().toISOString()} ${line}`),
 };
 
-export async function main(argv = process.argv.slice(2), env = process.env, clientsFor = restoreClients, wait = realTime): Promise<number> {
-  let args: RestoreArgs;
+export async function main(
+  argv = process.argv.slice(2),
+  env = process.env,
+  clientsFor = restoreClients,
+  wait = realTime,
+  dumpDeps: Omit<DumpRestoreDeps, 'wait'> = { clientsFor: regionClients() },
+): Promise<number> {
+  let args: RestoreArgs | DumpRestoreArgs;
   let config: StageConfig;
   try {
     args = parseArgs(argv);
     config = operatorConfig(args.stage, args, env);
   } catch (error) {
     return refusal('restore', error);
+  }
+  if ('dump' in args.from) {
+    try {
+      return await runDumpRestore(args as DumpRestoreArgs, config, { ...dumpDeps, wait });
+    } catch (error) {
+      console.error(`restore FAILED: ${(error as Error).message}. Nothing of ${stageResourceName(args.stage)} was touched; run the same command again once the cause is fixed.`);
+      return 1;
+    }
   }
   const { sts, ...clients } = clientsFor(config);
   const problem = await accountProblem(sts, config.account, args.stage);
@@ -86,7 +130,7 @@ export async function main(argv = process.argv.slice(2), env = process.env, clie
     return 2;
   }
   try {
-    return await runRestore(args, clients, wait, config);
+    return await runRestore(args as RestoreArgs, clients, wait, config);
   } catch (error) {
     console.error(`FAILED: ${(error as Error).message}. ${stageResourceName(args.stage)} is left as it was unless the log above says it was renamed.`);
     return 1;

@@ -291,8 +291,8 @@ describe('restoring the stage database in place (RDS on moto)', () => {
     expect(parseArgs(['--stage', 'dev', '--to-time', '2026-12-01T02:10:00Z']).from).toEqual({ time: new Date('2026-12-01T02:10:00Z') });
     expect(parseArgs(['--stage', 'dev', '--to-time', 'latest']).from).toEqual({ time: 'latest' });
     expect(() => parseArgs(['--stage', 'qa', '--snapshot', 's1'])).toThrow(/--stage must be one of dev, staging, prod/);
-    expect(() => parseArgs(['--stage', 'dev'])).toThrow(/name exactly one of --snapshot and --to-time/);
-    expect(() => parseArgs(['--stage', 'dev', '--snapshot', 's', '--to-time', 'latest'])).toThrow(/name exactly one of --snapshot and --to-time/);
+    expect(() => parseArgs(['--stage', 'dev'])).toThrow(/name exactly one of --snapshot, --to-time and --from-dump/);
+    expect(() => parseArgs(['--stage', 'dev', '--snapshot', 's', '--to-time', 'latest'])).toThrow(/name exactly one of --snapshot, --to-time and --from-dump/);
     expect(parseArgs(['--stage', 'dev', '--to-time', 'latest', '--account', '123456789012', '-c', 'dev.drRegion=eu-north-1'])).toEqual({
       stage: 'dev',
       from: { time: 'latest' },
@@ -324,7 +324,7 @@ describe('restoring the stage database in place (RDS on moto)', () => {
     // main as the command runs it (its exit code reaches the shell: test/scripts/args.test.ts).
     const run = await printed(() => main(['--stage', 'dev']));
     expect(run).toMatchObject({ result: 2, stdout: '' });
-    expect(run.stderr).toContain('restore: name exactly one of --snapshot and --to-time');
+    expect(run.stderr).toContain('restore: name exactly one of --snapshot, --to-time and --from-dump');
   });
 });
 
