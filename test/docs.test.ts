@@ -13,8 +13,10 @@ import { parseArgs as failback } from '../scripts/failback';
 import { parseArgs as failover } from '../scripts/failover';
 import { parseArgs as failoverDrill } from '../scripts/failover-drill';
 import { DIAGRAM_END, DIAGRAM_START, type DiagramStack, diagram, STAGE_STACK_ORDER } from '../scripts/lib/diagram';
+import { parseArgs as local } from '../scripts/local';
 import { parseArgs as natImage } from '../scripts/nat-image';
 import { parseArgs as preflight } from '../scripts/preflight';
+import { parseArgs as refreshStaging } from '../scripts/refresh-staging';
 import { parseArgs as releaseTag } from '../scripts/release-tag';
 import { parseArgs as restoreDatabase } from '../scripts/restore-database';
 import { parseArgs as restoreDrill } from '../scripts/restore-drill';
@@ -44,6 +46,8 @@ const PARSERS: Record<string, (argv: readonly string[]) => unknown> = {
   failover,
   failback,
   'failover-drill': failoverDrill,
+  'refresh-staging': refreshStaging,
+  local,
 };
 
 /** Every `npm run NAME -- ARGS` the docs show, up to a comment, a pipe or the end of the code span. */
@@ -73,8 +77,8 @@ function argv(args: string): string[] {
   return tokens.map((t, i) => (t.startsWith('<') ? (placeholder[tokens[i - 1]] ?? 'x') : t.replace(/^'(.*)'$/, '$1').replace(/^"(.*)"$/, '$1')));
 }
 
-/** A synopsis (`--stage STAGE [--yes]`) documents a command's form; it is not a command to run. */
-const isSynopsis = (args: string) => /\[|\b[A-Z]{2,}\b/.test(args);
+/** A synopsis (`--stage STAGE [--yes]`, or `--from-dump ...` with its values left out) documents a command's form; it is not a command to run. */
+const isSynopsis = (args: string) => /\[|\b[A-Z]{2,}\b|\.\.\./.test(args);
 
 test('the runbook the engine-version refusals name exists', () => {
   const heading = /"([^"]+)"$/.exec(MAJOR_UPGRADE_RUNBOOK)![1];
@@ -106,6 +110,8 @@ describe('the docs', () => {
         'failover',
         'failback',
         'failover-drill',
+        'refresh-staging',
+        'local',
       ]),
     );
     const broken = runnable.flatMap((c) => {
