@@ -74,7 +74,11 @@ export const DUMP_ENV = {
   databaseName: 'DATABASE_NAME',
   /** The role the dump logs in as (IAM authentication). */
   databaseUser: 'DATABASE_USER',
-  /** The master secret (JSON with username and password) a restore and a refresh log in with. */
+  /**
+   * The master secret a restore and a refresh log in with: the ARN of the instance's RDS-managed
+   * secret (the operator commands' override: the instance is new, so no task definition can name
+   * it), whose JSON holds username and password.
+   */
   masterSecret: 'MASTER_SECRET',
   /** The rules of `dumps.anonymised.rules` as JSON, and the reserved domain. */
   rules: 'ANONYMISE_RULES',
