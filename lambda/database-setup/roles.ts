@@ -3,6 +3,7 @@
  * Takes a connected client (`Queryable`) so tests run the same SQL against a real PostgreSQL.
  */
 
+import { DUMP_ROLE } from '../../lib/data/logical-backup-names';
 import { PROJECT } from '../../lib/shared/naming';
 import type { Queryable } from './ensure-vector';
 
@@ -20,7 +21,7 @@ export const DATABASE_ROLES = {
    * master may grant it) and no BYPASSRLS (the master cannot set it): a table with row-level
    * security makes the dump fail, which the "newest dump" alarm reports.
    */
-  dump: `${PROJECT}_dump`,
+  dump: DUMP_ROLE,
 } as const;
 
 /** The schema the app's tables live in; the migration role owns it. */

@@ -9,6 +9,7 @@ import { createReadStream, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ClientConfig } from 'pg';
 import { ANONYMISATION_RULES, DUMP_ENV, DUMP_METADATA, DUMP_METRICS, DUMP_PREFIX, type DumpCommand, dumpKey } from '../../lib/data/logical-backup-names';
 import type { Session } from '../database-setup/custom-resource';
@@ -28,6 +29,8 @@ export class Refusal extends Error {
 export interface JobDeps {
   readonly s3: Pick<S3Client, 'send'>;
   readonly cloudwatch: Pick<CloudWatchClient, 'send'>;
+  /** Reads the master secret a restore and a refresh log in with. */
+  readonly secrets: Pick<SecretsManagerClient, 'send'>;
   readonly now: () => Date;
   readonly log: (entry: Record<string, unknown>) => void;
   /** Ephemeral storage: downloaded dumps and the local server's data. */
@@ -225,7 +228,7 @@ export async function runCheck(env: Env, deps: JobDeps): Promise<{ key: string; 
  * AnonymisedSucceeded 1, or 0 on a refusal or failure.
  */
 export async function runAnonymise(env: Env, deps: JobDeps): Promise<{ key: string; warnings: readonly string[] }> {
-  const s = required(env, ['stage', 'bucket', 'rules', 'reservedDomain', 'salt'], 'anonymise');
+  const s = required(env, ['stage', 'bucket', 'rules', 'reservedDomain', 'salt', 'anonymisedKey'], 'anonymise');
   let succeeded = false;
   try {
     const ruled = rules(env);
@@ -278,6 +281,7 @@ export async function runAnonymise(env: Env, deps: JobDeps): Promise<{ key: stri
           [DUMP_METADATA.sourceTime]: raw[DUMP_METADATA.sourceTime] ?? '',
           [DUMP_METADATA.database]: raw[DUMP_METADATA.database] ?? '',
         },
+        kmsKeyId: s.anonymisedKey,
       },
       createReadStream(anonFile),
     );
@@ -295,6 +299,28 @@ interface MasterSecret {
   readonly password: string;
 }
 
+/** The RDS-managed master secret `MASTER_SECRET` names (its ARN), read at run time. */
+async function masterSecret(deps: JobDeps, arn: string): Promise<MasterSecret> {
+  let raw: string | undefined;
+  try {
+    raw = (await deps.secrets.send(new GetSecretValueCommand({ SecretId: arn }))).SecretString;
+  } catch (error) {
+    throw new Error(
+      `Could not read the master secret ${arn} (${DUMP_ENV.masterSecret}): ${(error as Error).name} ${(error as Error).message}. Fix: pass the ARN of the instance's RDS-managed secret.`,
+    );
+  }
+  let secret: Partial<MasterSecret> | undefined;
+  try {
+    secret = JSON.parse(raw ?? '') as Partial<MasterSecret>;
+  } catch {
+    secret = undefined;
+  }
+  if (typeof secret?.username !== 'string' || typeof secret.password !== 'string') {
+    throw new Error(`The master secret ${arn} is not JSON with username and password; it should be the secret RDS manages for the instance.`);
+  }
+  return secret as MasterSecret;
+}
+
 /**
  * `restore` (a dump into the new, empty database of an instance alongside the stage's) and
  * `refresh` (the source stage's anonymised copy over the stage's own database): logs in as the
@@ -307,10 +333,7 @@ export async function runRestore(command: 'restore' | 'refresh', env: Env, deps:
   const s = required(env, [command === 'refresh' ? 'sourceBucket' : 'bucket', 'key', 'databaseHost', 'databaseName', 'masterSecret', 'expectations'], command);
   const bucket = command === 'refresh' ? s.sourceBucket! : s.bucket!;
   const expect = expectations(env);
-  const master = json<MasterSecret>(env, DUMP_ENV.masterSecret, (v) => {
-    const m = v as Partial<MasterSecret> | null;
-    return typeof m?.username === 'string' && typeof m.password === 'string' ? undefined : 'lacks username or password (the RDS-managed master secret)';
-  });
+  const master = await masterSecret(deps, s.masterSecret);
   const target = { host: s.databaseHost, port: port(env), database: s.databaseName };
   const where = `${target.host}:${target.port}/${target.database}`;
   const metadata = await dumpMetadata(deps.s3, bucket, s.key);

@@ -61,12 +61,17 @@ export const PART_BYTES = 16 * 1024 * 1024;
  */
 export async function uploadStream(
   s3: S3,
-  target: { bucket: string; key: string; metadata: Record<string, string> },
+  target: { bucket: string; key: string; metadata: Record<string, string>; kmsKeyId?: string },
   body: Readable,
   beforeComplete: () => Promise<void> = async () => {},
 ): Promise<number> {
   const { bucket, key } = target;
-  const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, Metadata: target.metadata, ContentType: 'application/octet-stream' }));
+  // A named key replaces the bucket's default, without an S3 bucket key: the encryption context
+  // then names the object, which the key policy's grants can be held to.
+  const encryption = target.kmsKeyId ? { ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: target.kmsKeyId, BucketKeyEnabled: false } : {};
+  const { UploadId } = await s3.send(
+    new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, Metadata: target.metadata, ContentType: 'application/octet-stream', ...encryption }),
+  );
   const parts: { ETag: string; PartNumber: number }[] = [];
   let bytes = 0;
   const sendPart = async (data: Buffer) => {

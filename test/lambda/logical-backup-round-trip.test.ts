@@ -18,7 +18,9 @@
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { CloudWatchClient, GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
+import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DATABASE_ROLES, ensureRoles } from '../../lambda/database-setup/roles';
 import { type JobDeps, Refusal, runAnonymise, runCheck, runDump, runRestore } from '../../lambda/logical-backup/jobs';
@@ -41,6 +43,9 @@ chmodSync(workDir, 0o711);
 let moto: Moto;
 let s3: S3Client;
 let cloudwatch: CloudWatchClient;
+let secrets: SecretsManagerClient;
+let masterSecretArn: string;
+let anonymisedKeyId: string;
 let db: LocalServer;
 let deps: JobDeps;
 const logged: Record<string, unknown>[] = [];
@@ -100,6 +105,14 @@ beforeAll(async () => {
   moto = await startMoto();
   s3 = new S3Client({ ...moto.clientConfig(), forcePathStyle: true });
   cloudwatch = new CloudWatchClient(moto.clientConfig());
+  secrets = new SecretsManagerClient(moto.clientConfig());
+  const kms = new KMSClient(moto.clientConfig());
+  // The local server trusts its socket: the password is not checked, the secret's shape is.
+  [masterSecretArn, anonymisedKeyId] = await Promise.all([
+    secrets.send(new CreateSecretCommand({ Name: `rds!db-${stage}`, SecretString: JSON.stringify({ username: 'postgres', password: 'unused' }) })).then((r) => r.ARN!),
+    kms.send(new CreateKeyCommand({ Description: `${stage} anonymised copies` })).then((r) => r.KeyMetadata!.Arn!),
+  ]);
+  kms.destroy();
   db = await startLocalServer({ binDir, root: workDir });
   await Promise.all([
     stageDatabase(db),
@@ -109,6 +122,7 @@ beforeAll(async () => {
   deps = {
     s3,
     cloudwatch,
+    secrets,
     now: () => new Date(),
     log: (entry) => logged.push(entry),
     workDir,
@@ -129,6 +143,7 @@ beforeAll(async () => {
 afterAll(async () => {
   s3?.destroy();
   cloudwatch?.destroy();
+  secrets?.destroy();
   await db?.stop();
   rmSync(workDir, { recursive: true, force: true });
 });
@@ -177,7 +192,7 @@ describe('the dump job on PostgreSQL 15 with moto', () => {
   });
 
   test('anonymise: without rules it refuses (exit 2), naming each personal column; nothing is written and 0 is published', async () => {
-    const anonEnv = env({ ANONYMISE_RULES: '{}', RESERVED_DOMAIN: 'example.invalid', ANONYMISE_SALT: SALT });
+    const anonEnv = env({ ANONYMISE_RULES: '{}', RESERVED_DOMAIN: 'example.invalid', ANONYMISE_SALT: SALT, ANONYMISED_KEY_ID: anonymisedKeyId });
     const error = await runAnonymise(anonEnv, deps).catch((e: Error) => e);
     expect(error).toBeInstanceOf(Refusal);
     expect((error as Refusal).exitCode).toBe(2);
@@ -191,10 +206,12 @@ describe('the dump job on PostgreSQL 15 with moto', () => {
   let anonymisedKey: string;
   test('anonymise: with rules, the verified copy goes to anonymised/ with the raw dump’s source time, and 1 is published', async () => {
     const rules = JSON.stringify({ 'app.users': { email: 'email', full_name: 'name' } });
-    const { key } = await runAnonymise(env({ ANONYMISE_RULES: rules, RESERVED_DOMAIN: 'example.invalid', ANONYMISE_SALT: SALT }), deps);
+    const { key } = await runAnonymise(env({ ANONYMISE_RULES: rules, RESERVED_DOMAIN: 'example.invalid', ANONYMISE_SALT: SALT, ANONYMISED_KEY_ID: anonymisedKeyId }), deps);
     anonymisedKey = key;
     expect(await keys(bucket, 'anonymised/')).toEqual([key]);
     const [raw, copy] = await Promise.all([rawKey, key].map((Key) => s3.send(new HeadObjectCommand({ Bucket: bucket, Key }))));
+    // Written with the anonymised copies' own key, not the bucket's default (the raw dumps' key).
+    expect(copy).toMatchObject({ ServerSideEncryption: 'aws:kms', SSEKMSKeyId: anonymisedKeyId });
     expect(copy.Metadata).toMatchObject({ 'server-major': '15', 'source-time': raw.Metadata!['source-time'], database: 'webapp' });
     expect(await published(DUMP_METRICS.anonymisedSucceeded)).toEqual(expect.arrayContaining([0, 1]));
   });
@@ -219,7 +236,7 @@ describe('the dump job on PostgreSQL 15 with moto', () => {
         DATABASE_HOST: db.socketDir,
         DATABASE_PORT: String(db.port),
         DATABASE_NAME: 'staging',
-        MASTER_SECRET: JSON.stringify({ username: 'postgres', password: '' }),
+        MASTER_SECRET: masterSecretArn,
         VERIFY_EXPECTATIONS: expectations,
       };
       await expect(runRestore('refresh', refreshEnv, deps)).rejects.toThrow(
@@ -247,7 +264,7 @@ describe('the dump job on PostgreSQL 15 with moto', () => {
       DATABASE_HOST: db.socketDir,
       DATABASE_PORT: String(db.port),
       DATABASE_NAME: 'webapp',
-      MASTER_SECRET: JSON.stringify({ username: 'postgres', password: '' }),
+      MASTER_SECRET: masterSecretArn,
       VERIFY_EXPECTATIONS: expectations,
     });
     const error = await runRestore('restore', restoreEnv, deps).catch((e: Error) => e);
