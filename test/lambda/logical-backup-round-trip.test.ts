@@ -12,7 +12,7 @@
  * What it cannot prove: the version match against RDS (client and server are both 15 here; the
  * image's tools are the engine's exact version); pgvector in a custom-format dump (Debian's
  * PostgreSQL has no pgvector, so the check's and the refresh's pgvector steps fail here, and the
- * tests say so; tests/lambda/logical-backup-anonymise.test.ts covers vector columns on PGlite); what
+ * tests say so; test/lambda/logical-backup-anonymise.test.ts covers vector columns on PGlite); what
  * the RDS master may grant (the local superuser may do anything; roles.ts is written for RDS);
  * IAM tokens and TLS (the local server trusts its socket).
  */
