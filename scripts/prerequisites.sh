@@ -4,7 +4,10 @@
 #     your package manager or nodejs.org);
 #   - from Debian/Ubuntu (apt-get, with sudo when not root): shellcheck (the workflow lint),
 #     skopeo and docker-registry (the release promotion's copy against a local registry),
-#     redis-server (stands in for Valkey in the cache tests) and openssl (the TLS tests);
+#     redis-server (stands in for Valkey in the cache tests), openssl (the TLS tests) and
+#     postgresql (initdb, pg_ctl, pg_dump, pg_restore: the dump job's round trip; Debian keeps
+#     them in /usr/lib/postgresql/<major>/bin, off the PATH, and creates the unprivileged postgres
+#     user the tests, run as root, start the server as);
 #   - from PyPI: cfn-lint and moto's server at the versions in requirements-dev.txt.
 # Elsewhere than Debian it names what to install and exits 1. `--check` installs nothing: it
 # lists what is missing (exit 1) or says all is there (exit 0).
@@ -41,6 +44,10 @@ packages=()
 for tool in shellcheck:shellcheck skopeo:skopeo docker-registry:docker-registry redis-server:redis-server openssl:openssl; do
   command -v "${tool%%:*}" > /dev/null || packages+=("${tool#*:}")
 done
+postgres_dir=${POSTGRES_LIB_DIR:-/usr/lib/postgresql}
+if ! command -v initdb > /dev/null && ! compgen -G "${postgres_dir}/*/bin/initdb" > /dev/null; then
+  packages+=(postgresql)
+fi
 if [ "${#packages[@]}" -gt 0 ]; then
   if $check_only; then
     echo "missing: ${packages[*]} (Debian/Ubuntu: sudo apt-get install ${packages[*]})"

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -21,14 +21,24 @@ function barePath(): string {
 
 describe('the prerequisites command (scripts/prerequisites.sh)', () => {
   test('with --check names every missing tool with how to install it, installs nothing, and exits 1', () => {
-    const run = spawnSync('bash', [SCRIPT, '--check'], { encoding: 'utf8', env: { PATH: barePath() } });
+    // Debian keeps initdb off the PATH, in /usr/lib/postgresql/<major>/bin: an empty folder stands in for it.
+    const env = { PATH: barePath(), POSTGRES_LIB_DIR: mkdtempSync(join(tmpdir(), 'prereq-postgresql-')) };
+    const run = spawnSync('bash', [SCRIPT, '--check'], { encoding: 'utf8', env });
     expect(run.status).toBe(1);
     expect(run.stdout).toContain(
-      'missing: shellcheck skopeo docker-registry redis-server openssl (Debian/Ubuntu: sudo apt-get install shellcheck skopeo docker-registry redis-server openssl)',
+      'missing: shellcheck skopeo docker-registry redis-server openssl postgresql (Debian/Ubuntu: sudo apt-get install shellcheck skopeo docker-registry redis-server openssl postgresql)',
     );
     expect(run.stdout).toContain('missing: cfn-lint 1.51.0 and moto 5.2.1 (python3 -m pip install -r requirements-dev.txt)');
     expect(run.stdout).not.toMatch(/installing/);
     expect(run.stderr).toBe('Install the above, then run this again.\n');
+  });
+
+  test('finds PostgreSQL where Debian installs it, off the PATH', () => {
+    const lib = mkdtempSync(join(tmpdir(), 'prereq-postgresql-'));
+    mkdirSync(join(lib, '15', 'bin'), { recursive: true });
+    writeFileSync(join(lib, '15', 'bin', 'initdb'), '');
+    const run = spawnSync('bash', [SCRIPT, '--check'], { encoding: 'utf8', env: { PATH: barePath(), POSTGRES_LIB_DIR: lib } });
+    expect(run.stdout).toMatch(/^missing: shellcheck skopeo docker-registry redis-server openssl \(/m);
   });
 
   test('refuses an unknown argument with its usage (exit 2)', () => {

@@ -3,6 +3,7 @@
  * Takes a connected client (`Queryable`) so tests run the same SQL against a real PostgreSQL.
  */
 
+import { DUMP_ROLE } from '../../lib/data/logical-backup-names';
 import { PROJECT } from '../../lib/shared/naming';
 import type { Queryable } from './ensure-vector';
 
@@ -14,6 +15,13 @@ export const DATABASE_ROLES = {
   migrator: `${PROJECT}_migrator`,
   /** People on call, through `npm run db-shell`: read the app's tables, nothing else, in read-only transactions. */
   oncall: `${PROJECT}_oncall`,
+  /**
+   * The nightly logical backup (lambda/logical-backup): reads every table and sequence of the app
+   * schema, in read-only transactions. Not pg_read_all_data (AWS does not document that the RDS
+   * master may grant it) and no BYPASSRLS (the master cannot set it): a table with row-level
+   * security makes the dump fail, which the "newest dump" alarm reports.
+   */
+  dump: DUMP_ROLE,
 } as const;
 
 /** The schema the app's tables live in; the migration role owns it. */
@@ -37,28 +45,29 @@ export function ident(name: string): string {
  * PostgreSQL 16 it must be a member of a role to create a schema owned by it.
  */
 export function roleStatements(database: string): string[] {
-  const { app, migrator, oncall } = DATABASE_ROLES;
-  const [a, m, o, s, db] = [ident(app), ident(migrator), ident(oncall), ident(APP_SCHEMA), ident(database)];
+  const { app, migrator, oncall, dump } = DATABASE_ROLES;
+  const [a, m, o, d, s, db] = [ident(app), ident(migrator), ident(oncall), ident(dump), ident(APP_SCHEMA), ident(database)];
   const createRole = (role: string) =>
     `DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = '${role}') THEN CREATE ROLE ${ident(role)} LOGIN; END IF; END $$`;
   return [
     createRole(migrator),
     createRole(app),
     createRole(oncall),
+    createRole(dump),
     // IAM authentication only: no password, and rds_iam makes RDS refuse password logins for them.
-    ...[m, a, o].map((role) => `ALTER ROLE ${role} WITH LOGIN NOCREATEDB NOCREATEROLE INHERIT PASSWORD NULL`),
-    `GRANT ${ident(IAM_AUTH_ROLE)} TO ${m}, ${a}, ${o}`,
+    ...[m, a, o, d].map((role) => `ALTER ROLE ${role} WITH LOGIN NOCREATEDB NOCREATEROLE INHERIT PASSWORD NULL`),
+    `GRANT ${ident(IAM_AUTH_ROLE)} TO ${m}, ${a}, ${o}, ${d}`,
     // The master needs membership to create the schema for the migration role and to set its default privileges.
     `GRANT ${m} TO CURRENT_USER`,
     `CREATE SCHEMA IF NOT EXISTS ${s} AUTHORIZATION ${m}`,
     `ALTER SCHEMA ${s} OWNER TO ${m}`,
     `REVOKE ALL ON SCHEMA ${s} FROM PUBLIC`,
-    `GRANT USAGE ON SCHEMA ${s} TO ${a}, ${o}`,
+    `GRANT USAGE ON SCHEMA ${s} TO ${a}, ${o}, ${d}`,
     // Nobody but the owner creates objects in public, and nobody but these roles connects.
     'REVOKE CREATE ON SCHEMA public FROM PUBLIC',
     `REVOKE ALL ON DATABASE ${db} FROM PUBLIC`,
     `GRANT CONNECT, TEMPORARY ON DATABASE ${db} TO ${m}, ${a}`,
-    `GRANT CONNECT ON DATABASE ${db} TO ${o}`,
+    `GRANT CONNECT ON DATABASE ${db} TO ${o}, ${d}`,
     // What exists now, and what the migration role creates later.
     `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${s} TO ${a}`,
     `GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA ${s} TO ${a}`,
@@ -70,8 +79,14 @@ export function roleStatements(database: string): string[] {
     `GRANT SELECT ON ALL TABLES IN SCHEMA ${s} TO ${o}`,
     `ALTER DEFAULT PRIVILEGES FOR ROLE ${m} IN SCHEMA ${s} GRANT SELECT ON TABLES TO ${o}`,
     `ALTER ROLE ${o} SET default_transaction_read_only = on`,
+    // The dump reads every table and sequence, now and after each migration, and changes nothing.
+    `GRANT SELECT ON ALL TABLES IN SCHEMA ${s} TO ${d}`,
+    `GRANT SELECT ON ALL SEQUENCES IN SCHEMA ${s} TO ${d}`,
+    `ALTER DEFAULT PRIVILEGES FOR ROLE ${m} IN SCHEMA ${s} GRANT SELECT ON TABLES TO ${d}`,
+    `ALTER DEFAULT PRIVILEGES FOR ROLE ${m} IN SCHEMA ${s} GRANT SELECT ON SEQUENCES TO ${d}`,
+    `ALTER ROLE ${d} SET default_transaction_read_only = on`,
     // Unqualified names resolve in the app schema first; the vector type lives in public.
-    ...[m, a, o].map((role) => `ALTER ROLE ${role} SET search_path = ${s}, public`),
+    ...[m, a, o, d].map((role) => `ALTER ROLE ${role} SET search_path = ${s}, public`),
   ];
 }
 

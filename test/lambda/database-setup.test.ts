@@ -258,6 +258,27 @@ describe('ensureRoles on PostgreSQL with pgvector', () => {
     expect(role.rows).toEqual([{ rolcanlogin: true, nopassword: true, iam: true }]);
   });
 
+  test('the dump role reads every table and sequence migrations create, through IAM only, and can change nothing', async () => {
+    const { dump } = DATABASE_ROLES;
+    expect(await asRole(client, migrator, 'CREATE TABLE IF NOT EXISTS ledger (id bigserial PRIMARY KEY, note text)')).toBeUndefined();
+    expect(await asRole(client, app, "INSERT INTO ledger (note) VALUES ('kept')")).toBeUndefined();
+    // What pg_dump reads: the rows, and each sequence's state.
+    expect(await asRole(client, dump, 'SELECT note FROM ledger')).toBeUndefined();
+    expect(await asRole(client, dump, 'SELECT last_value FROM ledger_id_seq')).toBeUndefined();
+    const { rows } = await client.query('SELECT setconfig FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole WHERE r.rolname = $1', [dump]);
+    expect(rows[0].setconfig).toEqual(expect.arrayContaining(['default_transaction_read_only=on']));
+    expect(await asRole(client, dump, "SET transaction_read_only = off; INSERT INTO ledger (note) VALUES ('x')")).toMatch(/permission denied for table ledger/);
+    expect(await asRole(client, dump, "SET transaction_read_only = off; SELECT nextval('ledger_id_seq')")).toMatch(/permission denied for sequence ledger_id_seq/);
+    expect(await asRole(client, dump, 'CREATE TABLE app.mine (id int)')).toMatch(/permission denied for schema app/);
+    const role = await client.query(
+      `SELECT rolcanlogin, rolbypassrls, rolpassword IS NULL AS nopassword, pg_has_role(rolname, 'rds_iam', 'MEMBER') AS iam,
+              pg_has_role(rolname, 'pg_read_all_data', 'MEMBER') AS readall, has_database_privilege(rolname, 'postgres', 'CONNECT') AS connect
+         FROM pg_authid WHERE rolname = $1`,
+      [dump],
+    );
+    expect(role.rows).toEqual([{ rolcanlogin: true, rolbypassrls: false, nopassword: true, iam: true, readall: false, connect: true }]);
+  });
+
   test('neither role can create extensions', async () => {
     // vector is installed; to try CREATE EXTENSION it is dropped inside a transaction that is rolled back.
     await client.query('BEGIN');
@@ -289,6 +310,7 @@ describe('ensureRoles on PostgreSQL with pgvector', () => {
     const second = await ensureRoles(client, 'postgres', 'local');
     expect(second).toEqual([
       { role: app, canLogin: true, iamAuth: true },
+      { role: DATABASE_ROLES.dump, canLogin: true, iamAuth: true },
       { role: migrator, canLogin: true, iamAuth: true },
       { role: DATABASE_ROLES.oncall, canLogin: true, iamAuth: true },
     ]);
@@ -361,7 +383,7 @@ describe('custom resource handler (RDS and its managed secret from moto, SQL on 
     const response = await setup(event('Create', props(instance, pgvector)), deps(recording(issued)));
     expect(response.PhysicalResourceId).toBe('database-setup:setup-create/postgres');
     expect(response.Data?.Version).toMatch(/^0\.8\.\d+$/);
-    expect(response.Data?.Roles).toBe(`${DATABASE_ROLES.app},${DATABASE_ROLES.migrator},${DATABASE_ROLES.oncall}`);
+    expect(response.Data?.Roles).toBe(`${DATABASE_ROLES.app},${DATABASE_ROLES.dump},${DATABASE_ROLES.migrator},${DATABASE_ROLES.oncall}`);
     expect(issued).toEqual(expect.arrayContaining([...VECTOR_STATEMENTS, ...roleStatements('postgres')]));
   });
 

@@ -1,0 +1,119 @@
+import { createWriteStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { type CloudWatchClient, PutMetricDataCommand, type StandardUnit } from '@aws-sdk/client-cloudwatch';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  type S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { DUMP_METRICS_NAMESPACE } from '../../lib/data/logical-backup-names';
+
+type S3 = Pick<S3Client, 'send'>;
+
+/** The newest dump under a prefix: keys sort by time (`dumpKey`), so the greatest. */
+export async function newestKey(s3: S3, bucket: string, prefix: string): Promise<string> {
+  let newest: string | undefined;
+  let token: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    for (const o of page.Contents ?? []) if (o.Key?.endsWith('.dump') && (!newest || o.Key > newest)) newest = o.Key;
+    token = page.NextContinuationToken;
+  } while (token);
+  if (!newest) throw new Error(`There is no dump under s3://${bucket}/${prefix}: the nightly dump has not run or has failed (its alarm says which).`);
+  return newest;
+}
+
+/** An object's user metadata (`DUMP_METADATA`); fails naming the object when it is missing. */
+export async function dumpMetadata(s3: S3, bucket: string, key: string): Promise<Record<string, string>> {
+  try {
+    return (await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).Metadata ?? {};
+  } catch (error) {
+    throw new Error(`Cannot read s3://${bucket}/${key}: ${(error as Error).name} ${(error as Error).message}`);
+  }
+}
+
+/** Downloads an object to a file; returns its user metadata. */
+export async function download(s3: S3, bucket: string, key: string, file: string): Promise<Record<string, string>> {
+  let object: GetObjectCommandOutput;
+  try {
+    object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  } catch (error) {
+    throw new Error(`Cannot download s3://${bucket}/${key}: ${(error as Error).name} ${(error as Error).message}`);
+  }
+  await pipeline(object.Body as Readable, createWriteStream(file));
+  return object.Metadata ?? {};
+}
+
+/** Part size of the multipart upload: S3 takes up to 10,000 parts, so 16 MiB parts hold dumps up to 156 GiB. */
+export const PART_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Uploads a stream as one object, in parts (its length is unknown until it ends). `beforeComplete`
+ * runs once the stream has ended: when it throws (the program writing the stream failed), the
+ * upload is aborted and no object appears. Returns the object's size.
+ */
+export async function uploadStream(
+  s3: S3,
+  target: { bucket: string; key: string; metadata: Record<string, string>; kmsKeyId?: string },
+  body: Readable,
+  beforeComplete: () => Promise<void> = async () => {},
+): Promise<number> {
+  const { bucket, key } = target;
+  // A named key replaces the bucket's default, without an S3 bucket key: the encryption context
+  // then names the object, which the key policy's grants can be held to.
+  const encryption = target.kmsKeyId ? { ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: target.kmsKeyId, BucketKeyEnabled: false } : {};
+  const { UploadId } = await s3.send(
+    new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, Metadata: target.metadata, ContentType: 'application/octet-stream', ...encryption }),
+  );
+  const parts: { ETag: string; PartNumber: number }[] = [];
+  let bytes = 0;
+  const sendPart = async (data: Buffer) => {
+    const PartNumber = parts.length + 1;
+    const { ETag } = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber, Body: data }));
+    parts.push({ ETag: ETag!, PartNumber });
+  };
+  try {
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    for await (const chunk of body) {
+      const buffer = chunk as Buffer;
+      pending.push(buffer);
+      pendingBytes += buffer.length;
+      bytes += buffer.length;
+      if (pendingBytes >= PART_BYTES) {
+        await sendPart(Buffer.concat(pending));
+        pending = [];
+        pendingBytes = 0;
+      }
+    }
+    if (pendingBytes > 0 || parts.length === 0) await sendPart(Buffer.concat(pending));
+    await beforeComplete();
+    await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: parts } }));
+  } catch (error) {
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId })).catch(() => undefined);
+    throw error;
+  }
+  return bytes;
+}
+
+/** Publishes the job's metrics (dimension Stage). */
+export async function publish(
+  cloudwatch: Pick<CloudWatchClient, 'send'>,
+  stage: string,
+  at: Date,
+  metrics: readonly { name: string; value: number; unit: StandardUnit }[],
+): Promise<void> {
+  await cloudwatch.send(
+    new PutMetricDataCommand({
+      Namespace: DUMP_METRICS_NAMESPACE,
+      MetricData: metrics.map((m) => ({ MetricName: m.name, Dimensions: [{ Name: 'Stage', Value: stage }], Value: m.value, Unit: m.unit, Timestamp: at })),
+    }),
+  );
+}
