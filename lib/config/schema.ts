@@ -222,10 +222,16 @@ export const stageConfigSchema = stageShape.superRefine((cfg, ctx) => {
     );
   }
   if (anonymised?.readerStage === cfg.name) {
-    fail(['dumps', 'anonymised', 'readerStage'], `a stage reads its own raw dumps; the anonymised copy is for another stage's account. Fix: name another stage (e.g. "staging"), or leave dumps.anonymised out`);
+    fail(
+      ['dumps', 'anonymised', 'readerStage'],
+      `a stage reads its own raw dumps; the anonymised copy is for another stage's account. Fix: name another stage (e.g. "staging"), or leave dumps.anonymised out`,
+    );
   }
   if (refreshFrom?.sourceStage === cfg.name) {
-    fail(['dumps', 'refreshFrom', 'sourceStage'], `a stage cannot refresh its data from itself. Fix: name the stage that anonymises for ${cfg.name} (e.g. "prod"), or leave dumps.refreshFrom out`);
+    fail(
+      ['dumps', 'refreshFrom', 'sourceStage'],
+      `a stage cannot refresh its data from itself. Fix: name the stage that anonymises for ${cfg.name} (e.g. "prod"), or leave dumps.refreshFrom out`,
+    );
   }
   if (cfg.image.promotedFrom === cfg.name) {
     fail(['image', 'promotedFrom'], `a stage cannot promote its own image. Fix: name the stage before ${cfg.name} (e.g. "staging"), or leave promotedFrom out`);

@@ -241,7 +241,9 @@ describe('loadStageConfigs', () => {
     );
     // Where the stage holding the account is not synthesized, an operator command's -c account is its own business.
     expect(() => loadStages({ stages: 'staging', 'staging.account': '444444444444' })).not.toThrow();
-    expect(loadError({ stages: 'prod', 'staging.account': '444444444444' })).toMatch(/field "dumps\.anonymised\.readerAccount", value "222222222222": stage "staging" runs in account 444444444444/);
+    expect(loadError({ stages: 'prod', 'staging.account': '444444444444' })).toMatch(
+      /field "dumps\.anonymised\.readerAccount", value "222222222222": stage "staging" runs in account 444444444444/,
+    );
     const noCopy = loadError({ 'prod.dumps.anonymised': 'null' });
     expect(noCopy).toMatch(
       /stage "staging", field "dumps\.refreshFrom\.sourceStage", value "prod": stage "prod" makes no anonymised copy for staging.*Fix: set dumps\.anonymised: \{ readerStage: "staging", readerAccount: "222222222222" \} in prod/,
