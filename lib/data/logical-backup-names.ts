@@ -19,6 +19,12 @@ export function dumpBucketName(stage: string, account: string, region: string): 
   return stageResourceName(stage, 'dumps', account, region);
 }
 
+/**
+ * The database role the nightly dump logs in as (IAM authentication, read-only): the database
+ * setup creates it (`DATABASE_ROLES.dump`), the dump task's role may connect as it.
+ */
+export const DUMP_ROLE = `${PROJECT}_dump`;
+
 /** Object key prefixes of the dump bucket: raw dumps (this account only) and anonymised copies (also the reader stage's account). */
 export const DUMP_PREFIX = { raw: 'raw/', anonymised: 'anonymised/' } as const;
 
@@ -73,6 +79,12 @@ export const DUMP_ENV = {
   /** The rules of `dumps.anonymised.rules` as JSON, and the reserved domain. */
   rules: 'ANONYMISE_RULES',
   reservedDomain: 'RESERVED_DOMAIN',
+  /**
+   * The key an anonymised copy is written with (SSE-KMS, named on the upload): not the bucket's
+   * default, which is the raw dumps' key and stays this account's. The reader stage's account may
+   * decrypt with it, through S3, for objects under `anonymised/` only.
+   */
+  anonymisedKey: 'ANONYMISED_KEY_ID',
   /** The secret salt of the keyed hashes (Secrets Manager, injected by ECS). */
   salt: 'ANONYMISE_SALT',
   /** What a restored database must contain (`backup.verify` and the pgvector minimum), as JSON. */
