@@ -16,6 +16,9 @@ import { DATABASE_NAME, Database, type StageDatabase } from './database';
 import { DatabaseBackup } from './database-backup';
 import { DatabaseSetup, type DatabaseSetupProps } from './database-setup';
 import { DatabaseShell } from './database-shell';
+import { DumpBucket } from './dump-bucket';
+import { DumpJob, dumpExpectations } from './dump-job';
+import { dumpBucketName } from './logical-backup-names';
 import { RestoreTesting } from './restore-testing';
 import { type UploadsAccess, UploadsBucket } from './uploads-bucket';
 
@@ -71,6 +74,10 @@ export class DataStack extends StageStack implements DataTier {
   readonly uploads: UploadsBucket;
   readonly protectedKeys: readonly kms.IKey[];
   readonly backup: DatabaseBackup;
+  /** The nightly dumps (and the anonymised copies where this stage makes them). */
+  readonly dumps: DumpBucket;
+  /** The tasks that write, check, anonymise and restore them. */
+  readonly dumpJob: DumpJob;
   /** Restore testing and its verifier, where configured. */
   readonly restoreTesting?: RestoreTesting;
   /** pgvector and the app's database roles, set up as the master user. */
@@ -130,7 +137,21 @@ export class DataStack extends StageStack implements DataTier {
       removalPolicy: RemovalPolicy.RETAIN,
       breakGlassRoleName: backupConfig.breakGlassRoleName,
     }).key;
-    this.protectedKeys = [databaseKey, backupKey];
+    const { dumps: dumpsConfig } = this.config;
+    this.dumps = new DumpBucket(this, 'Dumps', {
+      stage: name,
+      bucketName: dumpBucketName(name, this.config.account, this.config.region),
+      retentionDays: dumpsConfig.retentionDays,
+      objectLock: dumpsConfig.objectLock,
+      breakGlassRoleName: backupConfig.breakGlassRoleName,
+      accessLogExpirationDays: uploads.accessLogExpirationDays,
+      readerAccount: dumpsConfig.anonymised?.readerAccount,
+      replicateTo: props.dr?.dumpsReplica,
+      removalPolicy,
+    });
+    // Locked dumps are backups like the recovery points: their keys are watched the same way.
+    const dumpKeys = dumpsConfig.objectLock === 'off' ? [] : [this.dumps.key, ...(this.dumps.anonymisedKey ? [this.dumps.anonymisedKey] : [])];
+    this.protectedKeys = [databaseKey, backupKey, ...dumpKeys];
     this.backup = new DatabaseBackup(this, 'Backup', {
       stage: name,
       vaultName: stageResourceName(name, this.creationSuffix),
@@ -168,6 +189,27 @@ export class DataStack extends StageStack implements DataTier {
       logRemovalPolicy: removalPolicy,
     });
     this.pgvectorVersion = this.setup.version;
+
+    const { refreshFrom } = dumpsConfig;
+    this.dumpJob = new DumpJob(this, 'DumpJob', {
+      vpc,
+      stage: name,
+      dumps: dumpsConfig,
+      engineVersion: database.engineVersion,
+      store: { bucketName: dumpBucketName(name, this.config.account, this.config.region), key: this.dumps.key, anonymisedKey: this.dumps.anonymisedKey },
+      databaseName: DATABASE_NAME,
+      expectations: dumpExpectations(this.config),
+      database: this.database,
+      // The source stage's bucket is in this region (the config refuses another).
+      refreshFrom: refreshFrom && {
+        bucketName: dumpBucketName(refreshFrom.sourceStage, refreshFrom.sourceAccount, this.config.region),
+        account: refreshFrom.sourceAccount,
+        region: this.config.region,
+      },
+      logsKey,
+      logRetention: this.logRetention,
+      logRemovalPolicy: removalPolicy,
+    });
 
     this.cacheEvents = new CacheEvents(this, 'CacheEvents', {
       vpc,
