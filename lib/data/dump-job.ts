@@ -36,13 +36,13 @@ export function dumpExpectations(config: StageConfig): string {
   return JSON.stringify({ minVectorVersion: config.database.pgvectorMinVersion, ...config.backup.verify, roles: [DATABASE_ROLES.app, DATABASE_ROLES.migrator] });
 }
 
-/** A bucket of dumps a task reads or writes: its name and the keys of its objects. */
+/** A bucket of dumps a task reads or writes: its name and the keys of its objects (ARNs; a pattern where the key lives in another stack). */
 export interface DumpStore {
   readonly bucketName: string;
   /** The bucket's default key (raw dumps). */
-  readonly key: kms.IKey;
+  readonly keyArn: string;
   /** The key of the anonymised copies, where the stage makes them. */
-  readonly anonymisedKey?: kms.IKey;
+  readonly anonymisedKeyArn?: string;
 }
 
 /** Where a stage restores another stage's anonymised copy from (`dumps.refreshFrom`). */
@@ -89,6 +89,8 @@ export class DumpTasks extends Construct {
   readonly logGroup: logs.LogGroup;
   readonly image: ecs.ContainerImage;
   readonly restoreTask: ecs.FargateTaskDefinition;
+  /** The restore task role's policy. */
+  readonly restorePolicy: iam.ManagedPolicy;
 
   constructor(
     scope: Construct,
@@ -144,6 +146,7 @@ export class DumpTasks extends Construct {
       );
     }
     const policy = rolePolicy(this, 'RestorePolicy', this.restoreTask.taskRole, `Restore a ${stage} dump into a database of the stage`, statements);
+    this.restorePolicy = policy;
     this.acknowledgeWildcards(policy, [
       [
         `Resource::arn:${partition}:secretsmanager:${region}:${account}:secret:rds!db-*`,
@@ -232,22 +235,24 @@ export class DumpTasks extends Construct {
     const { store } = this.props;
     const { partition, region } = Stack.of(this);
     const bucketArn = `arn:${partition}:s3:::${store.bucketName}`;
+    const every = prefixes.includes('*');
     return [
       new iam.PolicyStatement({
         sid: 'ListDumps',
         actions: ['s3:ListBucket'],
         resources: [bucketArn],
-        ...(prefixes.includes('*') ? {} : { conditions: { StringLike: { 's3:prefix': prefixes.map((p) => `${p}*`) } } }),
+        ...(every ? {} : { conditions: { StringLike: { 's3:prefix': prefixes.map((p) => `${p}*`) } } }),
       }),
       new iam.PolicyStatement({ sid: 'ReadDumps', actions: ['s3:GetObject'], resources: prefixes.map((p) => `${bucketArn}/${p === '*' ? '' : p}*`) }),
+      // S3 asks KMS with the object's ARN as encryption context (the buckets have no S3 bucket key).
       new iam.PolicyStatement({
         sid: 'DecryptDumps',
         actions: ['kms:Decrypt'],
         resources: [
-          ...(prefixes.includes('*') || prefixes.includes(DUMP_PREFIX.raw) ? [store.key.keyArn] : []),
-          ...(store.anonymisedKey && (prefixes.includes('*') || prefixes.includes(DUMP_PREFIX.anonymised)) ? [store.anonymisedKey.keyArn] : []),
+          ...(every || prefixes.includes(DUMP_PREFIX.raw) ? [store.keyArn] : []),
+          ...(store.anonymisedKeyArn && (every || prefixes.includes(DUMP_PREFIX.anonymised)) ? [store.anonymisedKeyArn] : []),
         ],
-        conditions: via('s3', region),
+        conditions: { ...via('s3', region), StringLike: { 'kms:EncryptionContext:aws:s3:arn': prefixes.map((p) => `${bucketArn}/${p === '*' ? '' : p}*`) } },
       }),
     ];
   }
@@ -280,6 +285,8 @@ export class DumpTasks extends Construct {
 export interface DumpJobProps extends Omit<DumpTasksProps, 'subnets' | 'assignPublicIp' | 'masterSecretKeyArn'> {
   /** The stage database: the tasks' security group is admitted to it, and the dump logs in as `webapp_dump`; its key encrypts the master secret. */
   readonly database: StageDatabase;
+  /** Encrypts the anonymisation's salt (the raw dumps' key: the salt is as secret as they are). */
+  readonly saltKey?: kms.IKey;
   readonly refreshFrom?: RefreshSource;
 }
 
@@ -332,7 +339,7 @@ export class DumpJob extends Construct {
         actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
         resources: [`arn:${Stack.of(this).partition}:s3:::${store.bucketName}/${DUMP_PREFIX.raw}*`],
       }),
-      new iam.PolicyStatement({ sid: 'EncryptDumps', actions: ['kms:GenerateDataKey'], resources: [store.key.keyArn], conditions: via('s3', region) }),
+      new iam.PolicyStatement({ sid: 'EncryptDumps', actions: ['kms:GenerateDataKey'], resources: [store.keyArn], conditions: via('s3', region) }),
       publishMetrics,
     ]);
     tasks.acknowledgeWildcards(dumpPolicy, [metricsReason]);
@@ -343,10 +350,10 @@ export class DumpJob extends Construct {
     if (dumps.restoreCheck === 'weekly') schedule('CheckSchedule', 'check', this.dumpTask, DUMP_CHECK_SCHEDULE, `Weekly restore check of the newest ${stage} dump`);
 
     const { anonymised } = dumps;
-    if (anonymised && store.anonymisedKey) {
+    if (anonymised && store.anonymisedKeyArn && props.saltKey) {
       this.salt = new secretsmanager.Secret(this, 'Salt', {
         description: `${stage}: the salt of the anonymised copies' keyed hashes (fake emails, names, hashes)`,
-        encryptionKey: store.key,
+        encryptionKey: props.saltKey,
         generateSecretString: { passwordLength: 64, excludePunctuation: true },
       });
       const stable =
@@ -358,7 +365,7 @@ export class DumpJob extends Construct {
         'AnonymiseTask',
         'anonymise',
         'anonymise',
-        { [DUMP_ENV.rules]: JSON.stringify(anonymised.rules), [DUMP_ENV.reservedDomain]: anonymised.reservedDomain, [DUMP_ENV.anonymisedKey]: store.anonymisedKey.keyArn },
+        { [DUMP_ENV.rules]: JSON.stringify(anonymised.rules), [DUMP_ENV.reservedDomain]: anonymised.reservedDomain, [DUMP_ENV.anonymisedKey]: store.anonymisedKeyArn },
         { [DUMP_ENV.salt]: ecs.Secret.fromSecretsManager(this.salt) },
       );
       const anonymisePolicy = rolePolicy(this, 'AnonymisePolicy', this.anonymiseTask.taskRole, `Anonymise the newest ${stage} dump for ${anonymised.readerStage}`, [
@@ -368,7 +375,7 @@ export class DumpJob extends Construct {
           actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
           resources: [`arn:${Stack.of(this).partition}:s3:::${store.bucketName}/${DUMP_PREFIX.anonymised}*`],
         }),
-        new iam.PolicyStatement({ sid: 'EncryptAnonymisedCopies', actions: ['kms:GenerateDataKey'], resources: [store.anonymisedKey.keyArn], conditions: via('s3', region) }),
+        new iam.PolicyStatement({ sid: 'EncryptAnonymisedCopies', actions: ['kms:GenerateDataKey'], resources: [store.anonymisedKeyArn], conditions: via('s3', region) }),
         publishMetrics,
       ]);
       tasks.acknowledgeWildcards(anonymisePolicy, [metricsReason]);
