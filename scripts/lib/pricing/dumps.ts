@@ -3,7 +3,7 @@ import type { CostLine, PricingModule, Props, Resources } from './module';
 /** How many times a month an EventBridge Scheduler cron expression fires: daily unless it names one day of the week (weekly). */
 export function runsPerMonth(expression: string): number {
   const fields = /^cron\((.*)\)$/.exec(expression)?.[1].split(' ');
-  if (!fields || fields.length !== 6) return 0;
+  if (fields?.length !== 6) return 0;
   const [, , dayOfMonth, , dayOfWeek] = fields;
   if (/^[A-Z]{3}$|^[1-7]$/.test(dayOfWeek)) return 52 / 12;
   if (dayOfMonth !== '*' && dayOfMonth !== '?' && /^\d+$/.test(dayOfMonth)) return 1;
