@@ -13,6 +13,7 @@ import type { StageConfig } from '../config';
 import { acknowledgeControl, acknowledgeControls } from '../shared/control-tower-checks';
 import { type LogSettings, stageLogGroup } from '../shared/log-group';
 import { stageResourceName } from '../shared/naming';
+import { servicePrincipalOfThisAccount } from '../shared/service-trust';
 import { DATABASE_PORT, type StageDatabase } from './database';
 import { dumpJobImage } from './dump-job-image';
 import { DUMP_CONTAINER, DUMP_ENV, DUMP_METRICS_NAMESPACE, DUMP_OUTPUTS, DUMP_PREFIX, DUMP_ROLE, type DumpCommand, dumpTaskFamily } from './logical-backup-names';
@@ -103,8 +104,10 @@ export class DumpTasks extends Construct {
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc,
       description: `${stage} dump tasks: reach the database, S3 and the AWS APIs`,
-      allowAllOutbound: true,
+      allowAllOutbound: false,
     });
+    // HTTPS to S3, ECR, CloudWatch, KMS and Secrets Manager; PostgreSQL only to the database that admits the group.
+    this.securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to the AWS APIs and the image registry');
     this.logGroup = stageLogGroup(this, 'Logs', props);
     this.image = dumpJobImage(this, props.engineVersion);
 
@@ -304,6 +307,8 @@ export class DumpJob extends Construct {
   readonly anonymiseTask?: ecs.FargateTaskDefinition;
   /** The salt of the anonymisation's keyed hashes. */
   readonly salt?: secretsmanager.Secret;
+  /** The role EventBridge Scheduler starts the tasks with (each schedule adds its RunTask and PassRole). */
+  private readonly scheduleRole: iam.Role;
 
   constructor(scope: Construct, id: string, props: DumpJobProps) {
     super(scope, id);
@@ -311,6 +316,10 @@ export class DumpJob extends Construct {
     const subnets = { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
     this.tasks = new DumpTasks(this, 'Tasks', { ...props, subnets, assignPublicIp: false, masterSecretKeyArn: database.key.keyArn });
     const { tasks } = this;
+    this.scheduleRole = new iam.Role(this, 'ScheduleRole', {
+      description: `EventBridge Scheduler starts the ${stage} dump tasks`,
+      assumedBy: servicePrincipalOfThisAccount(this, 'scheduler.amazonaws.com'),
+    });
     database.connections.allowDefaultPortFrom(tasks.securityGroup, `${stage} dump tasks`);
     const databaseEnv = {
       [DUMP_ENV.databaseHost]: database.instance.dbInstanceEndpointAddress,
@@ -381,6 +390,10 @@ export class DumpJob extends Construct {
       tasks.acknowledgeWildcards(anonymisePolicy, [metricsReason]);
       schedule('AnonymiseSchedule', 'anonymise', this.anonymiseTask, anonymised.schedule, `Weekly anonymised copy of the newest ${stage} dump for ${anonymised.readerStage}`);
     }
+    Validations.of(this.scheduleRole).acknowledge({
+      id: 'NIST.800.53.R5-IAMNoInlinePolicy',
+      reason: "The schedules' targets write their grants (RunTask of their task family in the jobs cluster, PassRole of its two roles to ECS) as the role's inline default policy.",
+    });
     tasks.outputs(scope, store.bucketName);
   }
 
@@ -405,6 +418,7 @@ export class DumpJob extends Construct {
         Overrides: { ContainerOverrides: [{ Name: DUMP_CONTAINER, Command: [command] }] },
         StartedBy: `schedule/${command}`,
       }),
+      role: this.scheduleRole,
       retryAttempts: 5,
       maxEventAge: Duration.hours(1),
       policyStatements: [

@@ -154,7 +154,7 @@ export class PilotLightStack extends StageStack {
         logRetention: this.logRetention,
         logRemovalPolicy: removalPolicy,
       });
-      this.data.databaseSecurityGroup.addIngressRule(this.dumpTasks.securityGroup, ec2.Port.tcp(DATABASE_PORT), 'Restore task to PostgreSQL');
+      this.dumpTasks.securityGroup.connections.allowTo(this.data.databaseSecurityGroup, ec2.Port.tcp(DATABASE_PORT), 'Restore task to PostgreSQL');
       const replicaKey =
         "The dump replica's key lives in the Dr stack, whose key id this stack does not know; the conditions hold the grant to S3 decrypting objects of the replica bucket.";
       this.dumpTasks.acknowledgeWildcards(this.dumpTasks.restorePolicy, [
