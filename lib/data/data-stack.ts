@@ -17,7 +17,7 @@ import { DatabaseBackup } from './database-backup';
 import { DatabaseSetup, type DatabaseSetupProps } from './database-setup';
 import { DatabaseShell } from './database-shell';
 import { DumpBucket } from './dump-bucket';
-import { DumpJob, dumpExpectations } from './dump-job';
+import { DumpJob } from './dump-job';
 import { dumpBucketName } from './logical-backup-names';
 import { RestoreTesting } from './restore-testing';
 import { type UploadsAccess, UploadsBucket } from './uploads-bucket';
@@ -58,6 +58,15 @@ export interface DataTier extends TaskData {
  */
 export function databaseSetupSettings(config: StageConfig, deploy: DeployOptions): Pick<DatabaseSetupProps, 'databaseName' | 'engineVersion' | 'minVersion' | 'runId'> {
   return { databaseName: DATABASE_NAME, engineVersion: config.database.engineVersion, minVersion: config.database.pgvectorMinVersion, runId: deploy.rerunDatabaseSetup };
+}
+
+/**
+ * What a database restored from a dump must contain (VERIFY_EXPECTATIONS): what the restore
+ * verifier holds a test restore of the snapshots to (`backup.verify`, the pgvector minimum, the
+ * app's roles), so a dump and a snapshot are held to the same.
+ */
+export function dumpExpectations(config: StageConfig): string {
+  return JSON.stringify({ minVectorVersion: config.database.pgvectorMinVersion, ...config.backup.verify, roles: [DATABASE_ROLES.app, DATABASE_ROLES.migrator] });
 }
 
 /**

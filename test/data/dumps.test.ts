@@ -1,7 +1,8 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
 import { parseStageConfig, STAGE_NAMES, STAGES, type StageName } from '../../lib/config';
-import { DUMP_CHECK_SCHEDULE, jobsClusterName } from '../../lib/data/dump-job';
+import { DUMP_CHECK_SCHEDULE } from '../../lib/data/dump-job';
+import { jobsClusterName } from '../../lib/data/dump-tasks';
 import { DUMP_OUTPUTS, DUMP_ROLE, dumpBucketName, dumpTaskFamily } from '../../lib/data/logical-backup-names';
 import { type Json, type Resource, resources, stageTemplates } from '../support/template';
 
