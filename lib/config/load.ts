@@ -1,6 +1,8 @@
 import type { z } from 'zod';
 import { APP_KEYS, fieldDefault, isCdkKey, isFieldPath, isOptionalField, listItemType, nearestKey } from './context-keys';
 import { type DeployOptions, readDeployOptions } from './deploy-options';
+import { dumpReaderProblems } from './dump-readers';
+import { stageProblem } from './problems';
 import { CONFIG_FILE, STAGE_NAMES, type StageConfig, type StageConfigInput, type StageName, stageConfigSchema } from './schema';
 import { STAGES } from './stages';
 
@@ -91,17 +93,18 @@ export function loadStages(
       problems.push(...describeIssues(name, input, result.error.issues, overridden));
     }
   }
-  if (problems.length === 0) problems.push(...crossStageProblems(all));
+  if (problems.length === 0) problems.push(...crossStageProblems(all, selected));
   if (problems.length > 0) throw new StageConfigError(problems);
   return { selected: all.filter((c) => selected.includes(c.name)), all, deploy };
 }
 
 /**
  * Rules across stages: one image build reaches every stage (one source registry and repository),
- * one repository's workflows deploy them, stages sharing an account share its baseline, and no two
- * stages share a DNS zone or a site name.
+ * one repository's workflows deploy them, stages sharing an account share its baseline, the stage
+ * making an anonymised copy and the stage reading it name each other, and no two stages share a
+ * DNS zone or a site name.
  */
-export function crossStageProblems(all: readonly StageConfig[]): string[] {
+export function crossStageProblems(all: readonly StageConfig[], selected: readonly StageName[] = STAGE_NAMES): string[] {
   const problems: string[] = [];
   const [first, ...rest] = all;
   if (!first) return problems;
@@ -158,6 +161,7 @@ export function crossStageProblems(all: readonly StageConfig[]): string[] {
       );
     else promoter.set(from, c.name);
   }
+  problems.push(...dumpReaderProblems(all, selected));
   const seen = new Map<string, string>();
   for (const c of all) {
     if (!c.domain) continue;
@@ -324,10 +328,6 @@ function setPath(obj: Record<string, unknown>, path: readonly string[], value: u
 function unsetPath(obj: Record<string, unknown>, path: readonly string[]): void {
   const parent = getPath(obj, path.slice(0, -1));
   if (parent !== null && typeof parent === 'object') delete (parent as Record<string, unknown>)[path[path.length - 1]];
-}
-
-function stageProblem(stage: string, field: string, value: unknown, message: string): string {
-  return `stage "${stage}", field "${field}", value ${JSON.stringify(value) ?? 'undefined'}: ${message}`;
 }
 
 function describeIssues(stage: string, input: Record<string, unknown>, issues: readonly z.core.$ZodIssue[], overridden: ReadonlySet<string>): string[] {

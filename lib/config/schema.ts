@@ -2,7 +2,9 @@ import { z } from 'zod';
 import { originFacingPrefixList } from '../app/origin-facing';
 import { APP_REGIONS, zonesOf } from './aws-catalog';
 import { cidrsOverlap } from './cidr';
+import { fargateSizeProblem } from './fargate';
 import type { ProdRule } from './fields';
+import { hasDrStack } from './regions';
 import * as app from './schema/app';
 import * as backup from './schema/backup';
 import * as baseline from './schema/baseline';
@@ -200,6 +202,36 @@ export const stageConfigSchema = stageShape.superRefine((cfg, ctx) => {
         `overlaps network.cidr ${cfg.network.cidr}: the two networks could never be joined (peering, a VPN) and their addresses would be ambiguous in logs. Fix: use a private block that shares no address with it`,
       );
     }
+  }
+  const { objectLock, replicateToDr, cpu, memoryMiB, anonymised, refreshFrom } = cfg.dumps;
+  if (replicateToDr && !hasDrStack(cfg)) {
+    fail(
+      ['dumps', 'replicateToDr'],
+      `the replica bucket lives in the ${cfg.name}-Dr stack, which ${cfg.name} has only with backup.drCopies or uploads.replicateToDr. Fix: set backup.drCopies: true, or dumps.replicateToDr: false`,
+    );
+  }
+  const size = fargateSizeProblem(cpu, memoryMiB);
+  if (size) {
+    const field = size.field === 'cpu' ? 'cpu' : 'memoryMiB';
+    fail(['dumps', field], size.message.replace('Fix: use', `Fix: set dumps.${field} to`));
+  }
+  if (objectLock === 'compliance' && !cfg.retainOnDelete) {
+    fail(
+      ['dumps', 'objectLock'],
+      `"compliance" keeps every dump, and so the bucket, for retentionDays whatever anyone does, and ${cfg.name} is a throw-away stage (retainOnDelete: false) whose bucket is deleted with it. Fix: use "governance" or "off"`,
+    );
+  }
+  if (anonymised?.readerStage === cfg.name) {
+    fail(
+      ['dumps', 'anonymised', 'readerStage'],
+      `a stage reads its own raw dumps; the anonymised copy is for another stage's account. Fix: name another stage (e.g. "staging"), or leave dumps.anonymised out`,
+    );
+  }
+  if (refreshFrom?.sourceStage === cfg.name) {
+    fail(
+      ['dumps', 'refreshFrom', 'sourceStage'],
+      `a stage cannot refresh its data from itself. Fix: name the stage that anonymises for ${cfg.name} (e.g. "prod"), or leave dumps.refreshFrom out`,
+    );
   }
   if (cfg.image.promotedFrom === cfg.name) {
     fail(['image', 'promotedFrom'], `a stage cannot promote its own image. Fix: name the stage before ${cfg.name} (e.g. "staging"), or leave promotedFrom out`);

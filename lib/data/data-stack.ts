@@ -16,6 +16,9 @@ import { DATABASE_NAME, Database, type StageDatabase } from './database';
 import { DatabaseBackup } from './database-backup';
 import { DatabaseSetup, type DatabaseSetupProps } from './database-setup';
 import { DatabaseShell } from './database-shell';
+import { DumpBucket } from './dump-bucket';
+import { DumpJob } from './dump-job';
+import { dumpBucketName } from './logical-backup-names';
 import { RestoreTesting } from './restore-testing';
 import { type UploadsAccess, UploadsBucket } from './uploads-bucket';
 
@@ -58,6 +61,15 @@ export function databaseSetupSettings(config: StageConfig, deploy: DeployOptions
 }
 
 /**
+ * What a database restored from a dump must contain (VERIFY_EXPECTATIONS): what the restore
+ * verifier holds a test restore of the snapshots to (`backup.verify`, the pgvector minimum, the
+ * app's roles), so a dump and a snapshot are held to the same.
+ */
+export function dumpExpectations(config: StageConfig): string {
+  return JSON.stringify({ minVectorVersion: config.database.pgvectorMinVersion, ...config.backup.verify, roles: [DATABASE_ROLES.app, DATABASE_ROLES.migrator] });
+}
+
+/**
  * The stage's stateful tier: PostgreSQL with pgvector guaranteed, Valkey for BullMQ, the uploads
  * bucket, and one KMS key per concern. One key each keeps every key policy down to the services
  * that use it (rds and secretsmanager; elasticache and secretsmanager; s3) and lets one be
@@ -71,6 +83,10 @@ export class DataStack extends StageStack implements DataTier {
   readonly uploads: UploadsBucket;
   readonly protectedKeys: readonly kms.IKey[];
   readonly backup: DatabaseBackup;
+  /** The nightly dumps (and the anonymised copies where this stage makes them). */
+  readonly dumps: DumpBucket;
+  /** The tasks that write, check, anonymise and restore them. */
+  readonly dumpJob: DumpJob;
   /** Restore testing and its verifier, where configured. */
   readonly restoreTesting?: RestoreTesting;
   /** pgvector and the app's database roles, set up as the master user. */
@@ -130,7 +146,21 @@ export class DataStack extends StageStack implements DataTier {
       removalPolicy: RemovalPolicy.RETAIN,
       breakGlassRoleName: backupConfig.breakGlassRoleName,
     }).key;
-    this.protectedKeys = [databaseKey, backupKey];
+    const { dumps: dumpsConfig } = this.config;
+    this.dumps = new DumpBucket(this, 'Dumps', {
+      stage: name,
+      bucketName: dumpBucketName(name, this.config.account, this.config.region),
+      retentionDays: dumpsConfig.retentionDays,
+      objectLock: dumpsConfig.objectLock,
+      breakGlassRoleName: backupConfig.breakGlassRoleName,
+      accessLogExpirationDays: uploads.accessLogExpirationDays,
+      readerAccount: dumpsConfig.anonymised?.readerAccount,
+      replicateTo: props.dr?.dumpsReplica,
+      removalPolicy,
+    });
+    // Locked dumps are backups like the recovery points: their keys are watched the same way.
+    const dumpKeys = dumpsConfig.objectLock === 'off' ? [] : [this.dumps.key, ...(this.dumps.anonymisedKey ? [this.dumps.anonymisedKey] : [])];
+    this.protectedKeys = [databaseKey, backupKey, ...dumpKeys];
     this.backup = new DatabaseBackup(this, 'Backup', {
       stage: name,
       vaultName: stageResourceName(name, this.creationSuffix),
@@ -168,6 +198,28 @@ export class DataStack extends StageStack implements DataTier {
       logRemovalPolicy: removalPolicy,
     });
     this.pgvectorVersion = this.setup.version;
+
+    const { refreshFrom } = dumpsConfig;
+    this.dumpJob = new DumpJob(this, 'DumpJob', {
+      vpc,
+      stage: name,
+      dumps: dumpsConfig,
+      engineVersion: database.engineVersion,
+      store: { bucketName: dumpBucketName(name, this.config.account, this.config.region), keyArn: this.dumps.key.keyArn, anonymisedKeyArn: this.dumps.anonymisedKey?.keyArn },
+      saltKey: this.dumps.key,
+      databaseName: DATABASE_NAME,
+      expectations: dumpExpectations(this.config),
+      database: this.database,
+      // The source stage's bucket is in this region (the config refuses another).
+      refreshFrom: refreshFrom && {
+        bucketName: dumpBucketName(refreshFrom.sourceStage, refreshFrom.sourceAccount, this.config.region),
+        account: refreshFrom.sourceAccount,
+        region: this.config.region,
+      },
+      logsKey,
+      logRetention: this.logRetention,
+      logRemovalPolicy: removalPolicy,
+    });
 
     this.cacheEvents = new CacheEvents(this, 'CacheEvents', {
       vpc,

@@ -3,12 +3,14 @@ import type * as backup from 'aws-cdk-lib/aws-backup';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
+import { dumpBucketName } from '../data/logical-backup-names';
 import { forwardingRule } from '../shared/forward-events';
 import { stageResourceName } from '../shared/naming';
 import { protectedKeyEvents } from '../shared/protected-key-events';
 import { protectedVault } from '../shared/protected-vault';
 import { ServiceKey } from '../shared/service-key';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
+import { DumpsReplica } from './dumps-replica';
 import { BACKUP_KEY_SERVICES } from './pilot-light-names';
 import { UploadsReplica } from './uploads-replica';
 
@@ -20,19 +22,23 @@ export interface DrTier {
   readonly backupKey?: kms.IKey;
   /** Receives the copies of the backup plan's recovery points (`backup.drCopies`). */
   readonly backupVault?: backup.IBackupVault;
+  /** Receives a copy of every database dump, with its key (`dumps.replicateToDr`). */
+  readonly dumpsReplica?: s3.IBucket;
 }
 
 /**
  * The stage's stack in its DR region: what must survive the loss of the primary region. The
  * replica of the uploads bucket and its key (`uploads.replicateToDr`); the key and vault that
  * receive copies of the database's snapshots and backups (`backup.drCopies`), with a rule that
- * forwards the calls that would change or destroy that key to the stage's region.
+ * forwards the calls that would change or destroy that key to the stage's region; the replica of
+ * the dump bucket and its key (`dumps.replicateToDr`).
  */
 export class DrStack extends StageStack implements DrTier {
   readonly uploadsReplica?: s3.IBucket;
   /** Encrypts copied snapshots, replicated automated backups and the DR vault (RDS and AWS Backup use it). */
   readonly backupKey?: kms.IKey;
   readonly backupVault?: backup.IBackupVault;
+  readonly dumpsReplica?: s3.IBucket;
 
   constructor(scope: Construct, id: string, props: StageStackProps) {
     super(scope, id, props);
@@ -53,6 +59,19 @@ export class DrStack extends StageStack implements DrTier {
       // the DR app tier reads both by these outputs.
       new CfnOutput(this, 'UploadsReplicaBucketName', { value: this.uploadsReplica.bucketName, description: 'The replica of the uploads bucket in the DR region' });
       new CfnOutput(this, 'UploadsReplicaKeyArn', { value: key.keyArn, description: 'Key of the uploads replica' });
+    }
+    const { dumps } = this.config;
+    if (dumps.replicateToDr) {
+      const replica = new DumpsReplica(this, 'DumpsReplica', {
+        stage: name,
+        bucketName: dumpBucketName(name, this.config.account, this.config.drRegion),
+        retentionDays: dumps.retentionDays,
+        objectLock: dumps.objectLock,
+        breakGlassRoleName: this.config.backup.breakGlassRoleName,
+        removalPolicy: this.statefulRemovalPolicy,
+      });
+      this.dumpsReplica = replica.bucket;
+      new CfnOutput(this, 'DumpsReplicaBucketName', { value: replica.bucket.bucketName, description: 'The replica of the dump bucket in the DR region' });
     }
     if (this.config.backup.drCopies) {
       // Kept in every stage, like the vault and the snapshot copies it encrypts. Secrets Manager:

@@ -1,11 +1,15 @@
-import { CfnOutput, Fn, Validations } from 'aws-cdk-lib';
-import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { CfnOutput, Fn, Stack, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
 import { LoadBalancer } from '../app/load-balancer';
 import type { StageConfig } from '../config';
 import { rdsMaxConnections } from '../config/instance-class';
+import { dumpExpectations } from '../data/data-stack';
+import { DATABASE_NAME, DATABASE_PORT } from '../data/database';
+import { DumpTasks } from '../data/dump-tasks';
+import { dumpBucketName } from '../data/logical-backup-names';
 import { UploadsBucket } from '../data/uploads-bucket';
 import { Network } from '../network/network';
 import { accessLogBucket } from '../shared/access-log-bucket';
@@ -55,6 +59,8 @@ export class PilotLightStack extends StageStack {
   readonly uploads?: UploadsBucket;
   /** This region's key for log groups (a KMS key serves only its region); the DR app tier's log groups use it too. */
   readonly logsKey: kms.IKey;
+  /** The restore task of the dump replica (`dumps.replicateToDr`): `npm run restore -- --from-dump ... --region <drRegion>`. */
+  readonly dumpTasks?: DumpTasks;
 
   constructor(scope: Construct, id: string, props: PilotLightStackProps) {
     super(scope, id, props);
@@ -126,6 +132,41 @@ export class PilotLightStack extends StageStack {
     }
 
     // What the failover reads (scripts find the stack by pilotLightNames().stackName).
+    if (this.config.dumps.replicateToDr) {
+      // The replica and its key live in the Dr stack: named here by the replica's fixed name, and
+      // any key of this account and region through S3 for that bucket's objects (the key's id is
+      // the Dr stack's; the master secret of a database restored here is encrypted with its backup key).
+      const { partition, account, region } = Stack.of(this);
+      const anyKey = `arn:${partition}:kms:${region}:${account}:key/*`;
+      const bucketName = dumpBucketName(name, this.config.account, this.config.drRegion);
+      this.dumpTasks = new DumpTasks(this, 'DumpTasks', {
+        vpc: this.vpc,
+        // No NAT until a failover: the task reaches S3, ECR and the logs through a public address.
+        subnets: { subnetType: ec2.SubnetType.PUBLIC },
+        assignPublicIp: true,
+        stage: name,
+        dumps: this.config.dumps,
+        engineVersion: this.config.database.engineVersion,
+        store: { bucketName, keyArn: anyKey },
+        databaseName: DATABASE_NAME,
+        expectations: dumpExpectations(this.config),
+        masterSecretKeyArn: anyKey,
+        logsKey,
+        logRetention: this.logRetention,
+        logRemovalPolicy: removalPolicy,
+      });
+      this.dumpTasks.securityGroup.connections.allowTo(this.data.databaseSecurityGroup, ec2.Port.tcp(DATABASE_PORT), 'Restore task to PostgreSQL');
+      const replicaKey =
+        "The dump replica's key lives in the Dr stack, whose key id this stack does not know; the conditions hold the grant to S3 decrypting objects of the replica bucket.";
+      this.dumpTasks.acknowledgeWildcards(this.dumpTasks.restorePolicy, [
+        [
+          `Resource::${anyKey}`,
+          `${replicaKey} The master secret: any key of this account through Secrets Manager (the restored instance's secret is encrypted with the Dr stack's backup key).`,
+        ],
+      ]);
+      this.dumpTasks.outputs(this, bucketName);
+    }
+
     const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
     output('VpcId', this.vpc.vpcId, 'The DR VPC');
     output('DatabaseSubnetGroupName', this.data.databaseSubnetGroup.ref, 'RDS subnet group the database is restored into');

@@ -2,6 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
 import type { DataTier } from '../data/data-stack';
+import { DUMP_METRICS, DUMP_METRICS_NAMESPACE } from '../data/logical-backup-names';
 import type { AlarmSet } from '../shared/alarm-set';
 import { cacheNodeMetric, cacheNodes, restoreMetric } from '../shared/stage-metrics';
 
@@ -31,6 +32,8 @@ export interface DataAlarmsProps {
   readonly cacheNodes: number;
   /** Watch the restore verifier's results (the stage runs restore tests). */
   readonly restoreTesting?: { readonly stage: string };
+  /** Watch the nightly dump, its weekly check where it runs, and the anonymised copy where the stage makes one (`dumps`). */
+  readonly dumps: { readonly stage: string; readonly maxMinutes: number; readonly restoreCheck: boolean; readonly anonymised: boolean };
 }
 
 const FIVE_MINUTES = Duration.minutes(5);
@@ -146,6 +149,65 @@ export class DataAlarms extends Construct {
         severity: 'ticket',
         tier: 'database',
       });
+    }
+
+    const { dumps } = props;
+    const dumpMetric = (metricName: string, statistic: string, period: Duration) =>
+      new cloudwatch.Metric({ namespace: DUMP_METRICS_NAMESPACE, metricName, dimensionsMap: { Stage: dumps.stage }, statistic, period });
+    alarms.add(this, 'DumpSlow', {
+      name: 'dump-slow',
+      description: `The nightly pg_dump took more than ${dumps.maxMinutes} minutes: the database grew, or the dump competes with load; the next may not finish.`,
+      metric: dumpMetric(DUMP_METRICS.seconds, 'Maximum', Duration.hours(1)),
+      threshold: dumps.maxMinutes * 60,
+      evaluationPeriods: 1,
+      comparisonOperator: ABOVE,
+      // Published only by a dump that succeeded.
+      treatMissingData: NOT_BREACHING,
+      severity: 'ticket',
+      tier: 'database',
+    });
+    // One DumpBytes value per successful dump: an hour without one counts against it, 26 in a row
+    // (a night's dump missed, with two hours to spare) is a stale newest dump.
+    alarms.add(this, 'DumpStale', {
+      name: 'dump-stale',
+      description: 'No nightly pg_dump succeeded in 26 hours: the dump failed (a table it may not read, the database unreachable), or its schedule did not start it.',
+      metric: dumpMetric(DUMP_METRICS.bytes, 'SampleCount', Duration.hours(1)),
+      threshold: 1,
+      evaluationPeriods: 26,
+      datapointsToAlarm: 26,
+      comparisonOperator: BELOW,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      severity: 'ticket',
+      tier: 'database',
+    });
+    // Weekly jobs: one week is one period, so a week without a result breaches too.
+    const weekly = (id: string, name: string, metricName: string, description: string) =>
+      alarms.add(this, id, {
+        name,
+        description,
+        metric: dumpMetric(metricName, 'Minimum', Duration.days(7)),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: BELOW,
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+        severity: 'ticket',
+        tier: 'database',
+      });
+    if (dumps.restoreCheck) {
+      weekly(
+        'DumpCheckFailed',
+        'dump-check-failed',
+        DUMP_METRICS.checkSucceeded,
+        'The weekly restore check of the newest dump failed, or did not run this week: the dumps may not restore.',
+      );
+    }
+    if (dumps.anonymised) {
+      weekly(
+        'AnonymiseFailed',
+        'anonymise-failed',
+        DUMP_METRICS.anonymisedSucceeded,
+        'No anonymised copy was written this week: the job refused a personal-looking column without a rule, or its verifier found original values.',
+      );
     }
 
     for (const [i, node] of cacheNodes(props.cacheNodes).entries()) {

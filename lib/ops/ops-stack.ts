@@ -50,7 +50,7 @@ export class OpsStack extends StageStack {
 
   constructor(scope: Construct, id: string, props: OpsStackProps) {
     super(scope, id, props);
-    const { name, operations, database, cache, alarms: recipients, monthlyBudgetUsd, backup, baseline, dr } = this.config;
+    const { name, operations, database, cache, alarms: recipients, monthlyBudgetUsd, backup, baseline, dr, dumps } = this.config;
     const { app, data, network } = props;
     // By its known ARN: adding rule targets to the topic object itself would write statements
     // into the network stack's topic policy, which already admits this account's rules.
@@ -91,6 +91,7 @@ export class OpsStack extends StageStack {
       allocatedStorageGiB: database.allocatedStorageGiB,
       cacheNodes,
       restoreTesting: backup.restoreTesting !== 'off' ? { stage: name } : undefined,
+      dumps: { stage: name, maxMinutes: dumps.maxMinutes, restoreCheck: dumps.restoreCheck !== 'off', anonymised: dumps.anonymised !== undefined },
     });
     // A stage that can fail over proves it can: the drill must not go stale.
     if (dr.pilotLight) {

@@ -223,9 +223,35 @@ describe('loadStageConfigs', () => {
     expect(() =>
       loadStages({
         'staging.account': '111111111111',
+        'prod.dumps.anonymised.readerAccount': '111111111111',
         'staging.baseline': JSON.stringify({ guardDuty: { enabled: false, runtimeMonitoring: false }, securityHub: false, configRecorder: 'off' }),
       }),
     ).not.toThrow();
+  });
+
+  test('the stage making an anonymised copy and the stage refreshing from it name each other, with their real accounts', () => {
+    expect(loadError({ 'prod.dumps.anonymised.readerAccount': '444444444444' })).toMatch(
+      /stage "prod", field "dumps\.anonymised\.readerAccount", value "444444444444": stage "staging" runs in account 222222222222.*Fix: set dumps\.anonymised\.readerAccount: "222222222222"/,
+    );
+    expect(loadError({ 'staging.dumps.refreshFrom': 'null' })).toMatch(
+      /stage "staging", field "dumps\.refreshFrom", value undefined: stage "prod" anonymises its dumps for staging.*Fix: set dumps\.refreshFrom: \{ sourceStage: "prod", sourceAccount: "333333333333" \} in staging/,
+    );
+    expect(loadError({ 'staging.dumps.refreshFrom.sourceAccount': '111111111111' })).toMatch(
+      /stage "staging", field "dumps\.refreshFrom\.sourceAccount", value "111111111111": stage "prod" runs in account 333333333333.*Fix: set dumps\.refreshFrom\.sourceAccount: "333333333333"/,
+    );
+    // Where the stage holding the account is not synthesized, an operator command's -c account is its own business.
+    expect(() => loadStages({ stages: 'staging', 'staging.account': '444444444444' })).not.toThrow();
+    expect(loadError({ stages: 'prod', 'staging.account': '444444444444' })).toMatch(
+      /field "dumps\.anonymised\.readerAccount", value "222222222222": stage "staging" runs in account 444444444444/,
+    );
+    expect(loadError({ 'prod.region': 'eu-west-2', 'prod.drRegion': 'eu-west-1' })).toMatch(
+      /stage "staging", field "dumps\.refreshFrom\.sourceStage", value "prod": stage "prod" keeps its dumps in eu-west-2 and staging runs in eu-west-1.*Fix: refresh from a stage in eu-west-1/,
+    );
+    const noCopy = loadError({ 'prod.dumps.anonymised': 'null' });
+    expect(noCopy).toMatch(
+      /stage "staging", field "dumps\.refreshFrom\.sourceStage", value "prod": stage "prod" makes no anonymised copy for staging.*Fix: set dumps\.anonymised: \{ readerStage: "staging", readerAccount: "222222222222" \} in prod/,
+    );
+    expect(() => loadStages({ 'prod.dumps.anonymised': 'null', 'staging.dumps.refreshFrom': 'null' })).not.toThrow();
   });
 
   test('two stages promoting from one stage fail: the release-read role is named after the stage it reads', () => {

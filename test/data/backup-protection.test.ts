@@ -123,15 +123,19 @@ describe.each(STAGE_NAMES)('%s backups no admin or CI role can destroy', (name) 
 
   const cfnExec = (region: string) => `arn:aws:iam::${config.account}:role/cdk-${BOOTSTRAP_QUALIFIER}-cfn-exec-role-${config.account}-${region}`;
 
-  test('the database key, the backup key and the DR key are the protected ones, and no other key is', () => {
+  // Locked dumps are backups too: deleting their key would make them unreadable before the lock ends.
+  const lockedDumpKeys = (c: StageConfig) =>
+    c.dumps.objectLock === 'off'
+      ? []
+      : ['Data/DumpsKey96651083', ...(c.dumps.anonymised ? ['Data/DumpsAnonymisedKeyD1A963B8'] : []), ...(c.dumps.replicateToDr ? ['Dr/DumpsReplicaKeyE8B3567F'] : [])];
+
+  test('the database key, the backup key, the DR key and the keys of locked dumps are the protected ones, and no other key is', () => {
     const protectedIds = keys(synthesized[name], config)
       .filter(([, , , statements]) => statements.some((st) => st.Effect === 'Deny' && st.Sid !== GRANTS_FOR_AWS_RESOURCES_ONLY))
       .map(([stack, id]) => `${stack}/${id}`);
-    expect(protectedIds).toEqual([
-      expect.stringMatching(/^Data\/DatabaseKey[0-9A-F]{8}$/),
-      expect.stringMatching(/^Data\/BackupKey[0-9A-F]{8}$/),
-      ...(config.backup.drCopies ? ['Dr/BackupKey1226E6A1'] : []),
-    ]);
+    expect(protectedIds.sort()).toEqual(
+      ['Data/BackupKey1226E6A1', 'Data/DatabaseKey7998E78F', ...(config.backup.drCopies ? ['Dr/BackupKey1226E6A1'] : []), ...lockedDumpKeys(config)].sort(),
+    );
   });
 
   test("every protected key denies its destruction to all but the break-glass role, and changes to its policy to all but that role and its region's deploy role", () => {
@@ -188,7 +192,7 @@ describe.each(STAGE_NAMES)('%s backups no admin or CI role can destroy', (name) 
       }
       checked++;
     }
-    expect(checked).toBe(config.backup.drCopies ? 3 : 2);
+    expect(checked).toBe((config.backup.drCopies ? 3 : 2) + lockedDumpKeys(config).length);
   });
 
   test("the backup plan's role takes and copies backups, never restores (restores use the restore-testing role)", () => {

@@ -159,15 +159,16 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
       ]);
     });
 
-    test('5432 is open only to the database setup function and the on-call shell host; the group has no other ingress', () => {
+    test('5432 is open only to the database setup function, the on-call shell host and the dump tasks; the group has no other ingress', () => {
       const t = data(name);
       expect(only(t, 'AWS::RDS::DBInstance').resource.Properties.VPCSecurityGroups).toEqual([att('DatabaseSecurityGroup', 'GroupId')]);
       const ingress = Object.values(t.findResources('AWS::EC2::SecurityGroupIngress')).filter((i) => JSON.stringify(i.Properties.GroupId).includes('DatabaseSecurityGroup'));
-      expect(ingress).toHaveLength(2);
+      expect(ingress).toHaveLength(3);
       for (const i of ingress) expect(i.Properties).toMatchObject({ IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432 });
       expect(ingress.map((i) => i.Properties.SourceSecurityGroupId['Fn::GetAtt'][0]).sort()).toEqual([
         expect.stringMatching(/^DatabaseSetupSecurityGroup/),
         expect.stringMatching(/^DatabaseShellSecurityGroup/),
+        expect.stringMatching(/^DumpJobTasksSecurityGroup/),
       ]);
       const groups = Object.entries(t.findResources('AWS::EC2::SecurityGroup'));
       for (const [id, group] of groups.filter(([gid]) => gid.startsWith('Database') || gid.startsWith('Cache'))) {
@@ -291,7 +292,7 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
       });
       expect(JSON.stringify(resource.Properties.AuthToken)).toMatch(/\{\{resolve:secretsmanager:.*CacheAuthToken/);
       // The token outlives the stack where the cache's final snapshot does.
-      const [token] = Object.values(data(name).findResources('AWS::SecretsManager::Secret'));
+      const [, token] = Object.entries(data(name).findResources('AWS::SecretsManager::Secret')).find(([id]) => id.startsWith('CacheAuthToken'))!;
       expect(token.DeletionPolicy).toBe(config.retainOnDelete ? 'Retain' : 'Delete');
       expect(resource.DeletionPolicy).toBe(config.retainOnDelete ? 'Snapshot' : 'Delete');
       expect(resource.UpdateReplacePolicy).toBe(config.retainOnDelete ? 'Snapshot' : 'Delete');
@@ -409,14 +410,15 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
         Condition: { StringEquals: { 'kms:ViaService': `s3.${config.region}.amazonaws.com` } },
       });
       // The replication role has no policy of its own besides the bucket's: the others are the
-      // functions' (database setup and its provider; the cache event forwarder; the restore verifier and the restore role where restores are tested).
+      // functions' (database setup and its provider; the cache event forwarder; the restore verifier and the restore role where restores are tested)
+      // and the dump tasks' execution roles and schedules (lib/data/dump-job.ts).
       const policies = Object.keys(data(name).findResources('AWS::IAM::Policy'));
-      expect(policies.filter((id) => !/^(DatabaseSetup|CacheEvents|RestoreTesting)/.test(id))).toEqual([]);
+      expect(policies.filter((id) => !/^(DatabaseSetup|CacheEvents|RestoreTesting|DumpJob)/.test(id))).toEqual([]);
     });
 
-    test('both buckets refuse requests without TLS', () => {
+    test('both buckets (and the dump bucket and its logs) refuse requests without TLS', () => {
       const policies = Object.values(data(name).findResources('AWS::S3::BucketPolicy'));
-      expect(policies).toHaveLength(2);
+      expect(policies).toHaveLength(4);
       for (const policy of policies) {
         expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
           expect.objectContaining({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
@@ -428,15 +430,16 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
 
 describe('logical ids of stateful data resources are frozen', () => {
   // Renaming one of these construct ids would replace the database, the queue store, a bucket, a key
-  // or the backup vault.
+  // or the backup vault (a locked dump bucket's name is fixed: it could not even be replaced).
   test.each(STAGE_NAMES)('%s', (name) => {
     const ids = (type: string) => Object.keys(data(name).findResources(type)).sort();
     expect(ids('AWS::RDS::DBInstance')).toEqual(['DatabaseInstanceAA8A5FDE']);
     expect(ids('AWS::ElastiCache::ReplicationGroup')).toEqual(['CacheReplicationGroupBFE59FF3']);
-    expect(ids('AWS::S3::Bucket')).toEqual(['UploadsAccessLogsB2D59324', 'UploadsBucketC4B27CC7']);
-    expect(ids('AWS::KMS::Key')).toEqual(['BackupKey1226E6A1', 'CacheKey55377725', 'DatabaseKey7998E78F', 'UploadsKeyE2534F44']);
+    expect(ids('AWS::S3::Bucket')).toEqual(['DumpsAccessLogs2F364DB4', 'DumpsBucketA92B12EA', 'UploadsAccessLogsB2D59324', 'UploadsBucketC4B27CC7']);
+    const anonymised = parseStageConfig(STAGES[name]).dumps.anonymised ? ['DumpsAnonymisedKeyD1A963B8'] : [];
+    expect(ids('AWS::KMS::Key')).toEqual(['BackupKey1226E6A1', 'CacheKey55377725', 'DatabaseKey7998E78F', ...anonymised, 'DumpsKey96651083', 'UploadsKeyE2534F44']);
     expect(ids('AWS::Backup::BackupVault')).toEqual(['BackupVaultADF21B19']);
-    expect(ids('AWS::SecretsManager::Secret')).toEqual(['CacheAuthToken04672416']);
+    expect(ids('AWS::SecretsManager::Secret')).toEqual(['CacheAuthToken04672416', ...(anonymised.length > 0 ? ['DumpJobSaltBA8D62E6'] : [])]);
   });
 });
 

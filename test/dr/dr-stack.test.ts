@@ -78,7 +78,11 @@ describe.each(withDr)('%s DR stack', (name) => {
 
   test('logical ids of its keys and vault are frozen', () => {
     const t = synthesized[name].dr!;
-    expect(Object.keys(t.findResources('AWS::KMS::Key')).sort()).toEqual(['BackupKey1226E6A1', ...(config.uploads.replicateToDr ? ['UploadsReplicaKey133A8F9C'] : [])]);
+    expect(Object.keys(t.findResources('AWS::KMS::Key')).sort()).toEqual([
+      'BackupKey1226E6A1',
+      ...(config.dumps?.replicateToDr ? ['DumpsReplicaKeyE8B3567F'] : []),
+      ...(config.uploads.replicateToDr ? ['UploadsReplicaKey133A8F9C'] : []),
+    ]);
     expect(Object.keys(t.findResources('AWS::Backup::BackupVault'))).toEqual(['BackupVault3A9C5852']);
   });
 });
@@ -116,7 +120,10 @@ describe.each(withReplica)('%s DR uploads replica', (name) => {
 
   test('logical ids of the replica and its key are frozen', () => {
     const t = synthesized[name].dr!;
-    expect(Object.keys(t.findResources('AWS::S3::Bucket'))).toEqual(['UploadsReplicaBucket0E3E47C4']);
+    expect(Object.keys(t.findResources('AWS::S3::Bucket')).sort()).toEqual([
+      ...(STAGES[name].dumps?.replicateToDr ? ['DumpsReplicaBucket7ADC59CD'] : []),
+      'UploadsReplicaBucket0E3E47C4',
+    ]);
   });
 });
 

@@ -98,7 +98,9 @@ describe.each(withPilotLight)('%s pilot light', (name) => {
     const t = pilotLight(name);
     const key = idOf(t, 'AWS::KMS::Key', 'LogsKey');
     expect(t.toJSON().Resources[key].Properties.EnableKeyRotation).toBe(true);
-    expect(only(t, 'AWS::Logs::LogGroup').resource.Properties.KmsKeyId).toEqual({ 'Fn::GetAtt': [key, 'Arn'] });
+    // The flow log's group, and the restore task's where the dumps are replicated here: both with this region's logs key.
+    expect(ids(t, 'AWS::Logs::LogGroup')).toHaveLength(config.dumps.replicateToDr ? 2 : 1);
+    for (const group of resources(t, 'AWS::Logs::LogGroup')) expect(group.Properties.KmsKeyId).toEqual({ 'Fn::GetAtt': [key, 'Arn'] });
     // Its only other key encrypts the DR app tier's uploads, where the stage has no replica.
     expect(ids(t, 'AWS::KMS::Key')).toHaveLength(config.uploads.replicateToDr ? 1 : 2);
     expect(only(t, 'AWS::EC2::FlowLog').resource.Properties.TrafficType).toBe(config.network.flowLogs === 'rejected' ? 'REJECT' : 'ALL');
@@ -120,7 +122,9 @@ describe.each(withPilotLight)('%s pilot light', (name) => {
     const t = pilotLight(name);
     const group = (prefix: string) => idOf(t, 'AWS::EC2::SecurityGroup', prefix);
     const [database, cache, app, alb] = [group('DataDatabaseSecurityGroup'), group('DataCacheSecurityGroup'), group('DataAppSecurityGroup'), group('LoadBalancerSecurityGroup')];
-    expect(ids(t, 'AWS::EC2::SecurityGroup')).toEqual([app, cache, database, alb].sort());
+    // The restore task of the dump replica (dumps.replicateToDr): HTTPS out, and PostgreSQL to the database only.
+    const dumps = config.dumps.replicateToDr ? group('DumpTasksSecurityGroup') : undefined;
+    expect(ids(t, 'AWS::EC2::SecurityGroup')).toEqual([app, cache, database, ...(dumps ? [dumps] : []), alb].sort());
     const gid = (id: string) => ({ 'Fn::GetAtt': [id, 'GroupId'] });
     const rule = (r: Json) => ({ ...r.Properties, Description: undefined });
     const ingress = resources(t, 'AWS::EC2::SecurityGroupIngress').map(rule);
@@ -132,7 +136,9 @@ describe.each(withPilotLight)('%s pilot light', (name) => {
         { IpProtocol: 'tcp', FromPort: 443, ToPort: 443, GroupId: gid(alb), SourcePrefixListId: prefixList(drRegion), Description: undefined },
       ]),
     );
-    expect(ingress).toHaveLength(3);
+    const fromDumps = dumps ? [{ IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, GroupId: gid(database), SourceSecurityGroupId: gid(dumps), Description: undefined }] : [];
+    expect(ingress).toEqual(expect.arrayContaining(fromDumps));
+    expect(ingress).toHaveLength(3 + fromDumps.length);
     expect(prefixList(drRegion)).not.toBe(prefixList(config.region));
     const egress = resources(t, 'AWS::EC2::SecurityGroupEgress').map(rule);
     expect(egress).toEqual(
@@ -141,7 +147,14 @@ describe.each(withPilotLight)('%s pilot light', (name) => {
         { IpProtocol: 'tcp', FromPort: 6379, ToPort: 6379, GroupId: gid(app), DestinationSecurityGroupId: gid(cache), Description: undefined },
       ]),
     );
-    expect(egress).toHaveLength(2);
+    const toDatabase = dumps ? [{ IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, GroupId: gid(dumps), DestinationSecurityGroupId: gid(database), Description: undefined }] : [];
+    expect(egress).toEqual(expect.arrayContaining(toDatabase));
+    expect(egress).toHaveLength(2 + toDatabase.length);
+    if (dumps) {
+      expect(t.toJSON().Resources[dumps].Properties.SecurityGroupEgress).toEqual([
+        { CidrIp: '0.0.0.0/0', Description: 'HTTPS to the AWS APIs and the image registry', FromPort: 443, IpProtocol: 'tcp', ToPort: 443 },
+      ]);
+    }
     const inline = (id: string) => t.toJSON().Resources[id].Properties;
     const nothing = [{ CidrIp: '255.255.255.255/32', Description: 'Disallow all traffic', FromPort: 252, IpProtocol: 'icmp', ToPort: 86 }];
     expect(inline(app).SecurityGroupEgress).toEqual([
@@ -239,6 +252,17 @@ describe.each(withPilotLight)('%s pilot light', (name) => {
         : { UploadsBucketName: { Ref: idOf(t, 'AWS::S3::Bucket', 'UploadsBucket') }, UploadsKeyArn: { 'Fn::GetAtt': [idOf(t, 'AWS::KMS::Key', 'UploadsKey'), 'Arn'] } }),
       LogsKeyArn: { 'Fn::GetAtt': [idOf(t, 'AWS::KMS::Key', 'LogsKey'), 'Arn'] },
       LoadBalancerFullName: { 'Fn::GetAtt': [alb, 'LoadBalancerFullName'] },
+      // The restore of a dump from the replica here (npm run restore -- --from-dump ... --region <drRegion>).
+      ...(config.dumps.replicateToDr
+        ? {
+            DumpBucketName: `webapp-${name}-dumps-${config.account}-${drRegion}`,
+            DumpClusterName: ref('AWS::ECS::Cluster'),
+            DumpRestoreTaskDefinitionArn: ref('AWS::ECS::TaskDefinition'),
+            DumpSubnetIds: { 'Fn::Join': [',', subnetsOf(t, 'Public').map((id) => ({ Ref: id }))] },
+            DumpSecurityGroupId: groupId('DumpTasksSecurityGroup'),
+            DumpAssignPublicIp: 'ENABLED',
+          }
+        : {}),
     });
   });
 
@@ -258,7 +282,7 @@ describe.each(withPilotLight)('%s pilot light', (name) => {
     const uploads = !config.uploads.replicateToDr;
     expect(ids(t, 'AWS::KMS::Key')).toEqual(['LogsKeyFE4C4A83', ...(uploads ? ['UploadsKeyE2534F44'] : [])]);
     expect(ids(t, 'AWS::S3::Bucket')).toEqual(['AccessLogs8B620ECA', ...(uploads ? ['UploadsAccessLogsB2D59324', 'UploadsBucketC4B27CC7'] : [])]);
-    expect(ids(t, 'AWS::Logs::LogGroup')).toEqual(['NetworkFlowLogs2BEC3212']);
+    expect(ids(t, 'AWS::Logs::LogGroup')).toEqual([...(config.dumps.replicateToDr ? ['DumpTasksLogsCAA1FBF2'] : []), 'NetworkFlowLogs2BEC3212']);
     expect(ids(t, 'AWS::EC2::VPC')).toEqual(['NetworkVpc7FB7348F']);
     expect(ids(t, 'AWS::RDS::DBSubnetGroup')).toEqual(['DataDatabaseSubnets85D08B2C']);
     expect(ids(t, 'AWS::ElastiCache::SubnetGroup')).toEqual(['DataCacheSubnetsC91E7773']);
@@ -266,6 +290,7 @@ describe.each(withPilotLight)('%s pilot light', (name) => {
       'DataAppSecurityGroupD827C121',
       'DataCacheSecurityGroup3936E122',
       'DataDatabaseSecurityGroup9442FA77',
+      ...(config.dumps.replicateToDr ? ['DumpTasksSecurityGroupDFC98D41'] : []),
       'LoadBalancerSecurityGroupA28D6DD7',
     ]);
   });

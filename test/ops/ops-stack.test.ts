@@ -83,7 +83,15 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
 
   // A flipped comparison turns an alarm into one that fires all the time or never. Only these
   // watch for a value falling: everything else alarms above its threshold.
-  const FALLING = new Set(['db-freeable-memory', 'db-free-storage', 'restore-verification-failed', 'restore-verification-stale']);
+  const FALLING = new Set([
+    'db-freeable-memory',
+    'db-free-storage',
+    'restore-verification-failed',
+    'restore-verification-stale',
+    'dump-stale',
+    'dump-check-failed',
+    'anonymise-failed',
+  ]);
   test('every alarm compares in the direction of trouble', () => {
     const all = [...resources(stages[name].ops, 'AWS::CloudWatch::Alarm'), ...resources(stages[name].app, 'AWS::CloudWatch::Alarm')].map((a) => a.Properties);
     expect(all.length).toBeGreaterThan(25);
@@ -100,7 +108,8 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
               : 'GreaterThanThreshold';
       expect(a.ComparisonOperator, a.AlarmName).toBe(expected);
     }
-    expect([...FALLING].filter((short) => !all.some((a) => a.AlarmName === `${name}-${short}`) && !short.startsWith('restore'))).toEqual([]);
+    const optional = /^(restore-|dump-check|anonymise)/;
+    expect([...FALLING].filter((short) => !all.some((a) => a.AlarmName === `${name}-${short}`) && !optional.test(short))).toEqual([]);
   });
 
   test('thresholds, periods and evaluation periods follow the stage config', () => {
@@ -200,6 +209,10 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
       ...(config(name).domain ? ['AWS/SES Reputation.BounceRate', 'AWS/SES Reputation.ComplaintRate'] : []),
       ...(config(name).backup.restoreTesting !== 'off' ? ['webapp/RestoreTesting VerificationSucceeded', 'webapp/RestoreTesting VerifiedWithinInterval'] : []),
       ...(config(name).dr.pilotLight ? ['webapp/Failover DaysSinceDrill'] : []),
+      'webapp/Dumps DumpSeconds',
+      'webapp/Dumps DumpBytes',
+      ...(config(name).dumps.restoreCheck !== 'off' ? ['webapp/Dumps RestoreCheckSucceeded'] : []),
+      ...(config(name).dumps.anonymised ? ['webapp/Dumps AnonymisedSucceeded'] : []),
       ...(config(name).baseline.trail.enabled ? TRAIL_ACTIVITIES.map((a) => `${ACCOUNT_ACTIVITY_NAMESPACE} ${a.metric}`) : []),
       'AWS/Events TriggeredRules',
     ];
@@ -561,6 +574,8 @@ describe.each(STAGE_NAMES)('%s alarms watch metrics that exist', (name) => {
               refOf(m.dimensions.RuleName, stack, 'AWS::Events::Rule');
               break;
             case 'webapp/RestoreTesting':
+            // lambda/logical-backup publishes them under the stage's name (DUMP_METRICS).
+            case 'webapp/Dumps':
               expect(m.dimensions, where).toEqual({ Stage: name });
               break;
             case 'webapp/Failover':
@@ -599,6 +614,7 @@ describe.each(STAGE_NAMES)('%s alarms watch metrics that exist', (name) => {
         ...(cfg.edge.enabled ? ['AWS/CloudFront'] : []),
         ...(cfg.backup.restoreTesting !== 'off' ? ['webapp/RestoreTesting'] : []),
         ...(cfg.dr.pilotLight ? ['webapp/Failover'] : []),
+        'webapp/Dumps',
         ...(cfg.baseline.trail.enabled ? [ACCOUNT_ACTIVITY_NAMESPACE] : []),
       ].sort(),
     );

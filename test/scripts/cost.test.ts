@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { main, run } from '../../scripts/cost';
 import { readAssembly } from '../../scripts/lib/assembly';
 import { estimateAssembly, estimateStack, USAGE_BY_STAGE, usageFor } from '../../scripts/lib/cost';
+import { runsPerMonth } from '../../scripts/lib/pricing/dumps';
 import { spotTasks } from '../../scripts/lib/pricing/fargate';
 import { loadPrices, type PriceTable } from '../../scripts/lib/pricing/table';
 import { printed } from '../support/console';
@@ -337,6 +338,59 @@ describe('the account baseline on a small template', () => {
     expect(lines).toHaveLength(6);
     expect([...notPriced]).toEqual([]);
     expect(new Set(lines.map((l) => l.category))).toEqual(new Set(['Account baseline']));
+  });
+});
+
+describe('the dumps', () => {
+  test('a schedule fires daily, or weekly where it names a day of the week', () => {
+    expect(runsPerMonth('cron(0 2 * * ? *)')).toBeCloseTo(365 / 12);
+    expect(runsPerMonth('cron(0 6 ? * SAT *)')).toBeCloseTo(52 / 12);
+    expect(runsPerMonth('cron(0 6 1 * ? *)')).toBe(1);
+    expect(runsPerMonth('rate(1 day)')).toBe(0);
+  });
+
+  test("a bucket of dumps holds a dump a night for its retention, its replication crosses each night's dump, and each scheduled task's runs are Fargate time", () => {
+    const usage = { ...usageFor(''), dumpGb: 2, dumpTaskMinutes: 30 };
+    const input = { 'Fn::Join': ['', ['{"Cluster":"', { 'Fn::GetAtt': ['Cluster', 'Arn'] }, '","TaskDefinition":"webapp-x-dump-task","LaunchType":"FARGATE"}']] };
+    const template = {
+      Resources: {
+        Dumps: {
+          Type: 'AWS::S3::Bucket',
+          Properties: { LifecycleConfiguration: { Rules: [{ Id: 'expire-dumps', ExpirationInDays: 10 }] }, ReplicationConfiguration: { Rules: [] } },
+        },
+        Other: { Type: 'AWS::S3::Bucket', Properties: {} },
+        Task: { Type: 'AWS::ECS::TaskDefinition', Properties: { Family: 'webapp-x-dump-task', Cpu: '1024', Memory: '2048', RuntimePlatform: { CpuArchitecture: 'ARM64' } } },
+        Nightly: { Type: 'AWS::Scheduler::Schedule', Properties: { ScheduleExpression: 'cron(0 2 * * ? *)', Target: { Input: input } } },
+        Weekly: { Type: 'AWS::Scheduler::Schedule', Properties: { ScheduleExpression: 'cron(0 6 ? * SAT *)', Target: { Input: input } } },
+      },
+    };
+    const { lines, notPriced } = estimateStack(template, PRICES, usage);
+    expect([...notPriced]).toEqual([]);
+    const cost = (item: string) => lines.find((l) => l.item === item)?.monthlyUsd;
+    // 10 dumps of 2 GB at $0.02; 365/12 dumps of 2 GB at $0.02 across regions.
+    expect(cost('S3 Dumps')).toBe(0.4);
+    expect(cost('S3 replication of Dumps')).toBe(Math.round((365 / 12) * 2 * 0.02 * 100) / 100);
+    expect(cost('S3 Other')).toBe(usage.s3GbPerBucket * 0.02);
+    // Half an hour of 1 vCPU ($0.04) and 2 GB ($0.01 each) per run.
+    expect(cost('Fargate runs of Nightly')).toBe(Math.round((365 / 12) * 0.5 * 0.06 * 100) / 100);
+    expect(cost('Fargate runs of Weekly')).toBe(Math.round((52 / 12) * 0.5 * 0.06 * 100) / 100);
+  });
+  test("a job's log group (tasks no service runs write to it) ingests like a function's; a service's as any group", () => {
+    const container = (group: string) => ({ LogConfiguration: { Options: { 'awslogs-group': { Ref: group } } } });
+    const template = {
+      Resources: {
+        JobLogs: { Type: 'AWS::Logs::LogGroup', Properties: {} },
+        ServiceLogs: { Type: 'AWS::Logs::LogGroup', Properties: {} },
+        Job: { Type: 'AWS::ECS::TaskDefinition', Properties: { ContainerDefinitions: [container('JobLogs')] } },
+        Web: { Type: 'AWS::ECS::TaskDefinition', Properties: { ContainerDefinitions: [container('ServiceLogs')] } },
+        Shared: { Type: 'AWS::ECS::TaskDefinition', Properties: { ContainerDefinitions: [container('ServiceLogs')] } },
+        Service: { Type: 'AWS::ECS::Service', Properties: { TaskDefinition: { Ref: 'Web' } } },
+      },
+    };
+    const usage = usageFor('');
+    const { lines } = estimateStack(template, PRICES, usage);
+    expect(lines.find((l) => l.item === 'Logs JobLogs')?.quantity).toBe(`${usage.functionLogGbIngested} GB ingested`);
+    expect(lines.find((l) => l.item === 'Logs ServiceLogs')?.quantity).toBe(`${usage.logGbIngestedPerGroup} GB ingested`);
   });
 });
 

@@ -29,6 +29,7 @@ const NAME_OF: Record<string, (p: Json) => unknown> = {
   'AWS::Lambda::Function': (p) => p.FunctionName,
   'AWS::ECS::Cluster': (p) => p.ClusterName,
   'AWS::Events::Rule': (p) => p.Name,
+  'AWS::Scheduler::Schedule': (p) => p.Name,
   'AWS::Route53::HostedZone': (p) => p.Name,
   // A and AAAA (or MX and TXT) records share a name: the name and type together are one record. A
   // name read from another resource (SES's DKIM tokens) stays as it is, for the attribute filter below.

@@ -6,6 +6,7 @@
 import { accountBaseline } from './baseline';
 import { cloudFront } from './cloudfront';
 import { cloudWatch } from './cloudwatch';
+import { scheduledTasks } from './dumps';
 import { ec2 } from './ec2';
 import { elastiCache } from './elasticache';
 import { fargate } from './fargate';
@@ -22,6 +23,7 @@ import { waf } from './waf';
 
 export const PRICING_MODULES: readonly PricingModule[] = [
   fargate,
+  scheduledTasks,
   loadBalancer,
   network,
   ec2,

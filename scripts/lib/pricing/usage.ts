@@ -9,6 +9,10 @@ export const ASSUMPTIONS = {
   /** The share of flow-log records a REJECT-only flow log keeps (refused connections are a small part of the traffic). */
   rejectedFlowShare: 0.1,
   s3GbPerBucket: 10,
+  /** The size of one compressed `pg_dump` (custom format) of a database of a few GB; the stage's bucket keeps one a night for `dumps.retentionDays`. */
+  dumpGb: 1,
+  /** How long each scheduled dump task (dump, check, anonymisation) runs: minutes for a database of a few GB (`dumps.maxMinutes` alarms at 30). */
+  dumpTaskMinutes: 10,
   /** What each distribution serves a month: its data out to viewers and its requests. */
   cloudFrontGbOut: 100,
   cloudFrontRequests: 5_000_000,
