@@ -20,7 +20,9 @@ const retry = { maxAttempts: 8, retryMode: 'adaptive' as const };
 /** The real clients and programs; TLS settings are read only by the commands that connect to the stage database. */
 export function realDeps(env: Record<string, string | undefined>): JobDeps {
   return {
-    s3: new S3Client(retry),
+    // The refresh reads the source stage's bucket, which may be in another region: S3 answers a
+    // request sent to the wrong region with a redirect the client then follows.
+    s3: new S3Client({ ...retry, followRegionRedirects: true }),
     cloudwatch: new CloudWatchClient(retry),
     secrets: new SecretsManagerClient(retry),
     now: () => new Date(),

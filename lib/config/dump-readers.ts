@@ -53,16 +53,6 @@ export function dumpReaderProblems(all: readonly StageConfig[], selected: readon
         ),
       );
     }
-    if (source.region !== reader.region) {
-      problems.push(
-        stageProblem(
-          reader.name,
-          'dumps.refreshFrom.sourceStage',
-          from.sourceStage,
-          `stage "${source.name}" keeps its dumps in ${source.region} and ${reader.name} runs in ${reader.region}: the refresh task reads the copy, through S3 and KMS of its own region, from a bucket in that region. Fix: refresh from a stage in ${reader.region}, or leave dumps.refreshFrom out`,
-        ),
-      );
-    }
     if (source.dumps.anonymised?.readerStage !== reader.name) {
       problems.push(
         stageProblem(

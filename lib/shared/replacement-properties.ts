@@ -243,6 +243,7 @@ export const REPLACEMENT_PROPERTIES: Readonly<Record<string, readonly string[]>>
   'AWS::SNS::Subscription': ['Endpoint', 'Protocol', 'TopicArn'],
   'AWS::SNS::Topic': ['FifoTopic', 'TopicName'],
   'AWS::SNS::TopicPolicy': [],
+  'AWS::Scheduler::Schedule': ['Name'],
   'AWS::SecretsManager::RotationSchedule': ['SecretId'],
   'AWS::SecretsManager::Secret': ['Name'],
   'AWS::SecurityHub::Hub': [],

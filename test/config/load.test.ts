@@ -244,9 +244,8 @@ describe('loadStageConfigs', () => {
     expect(loadError({ stages: 'prod', 'staging.account': '444444444444' })).toMatch(
       /field "dumps\.anonymised\.readerAccount", value "222222222222": stage "staging" runs in account 444444444444/,
     );
-    expect(loadError({ 'prod.region': 'eu-west-2', 'prod.drRegion': 'eu-west-1' })).toMatch(
-      /stage "staging", field "dumps\.refreshFrom\.sourceStage", value "prod": stage "prod" keeps its dumps in eu-west-2 and staging runs in eu-west-1.*Fix: refresh from a stage in eu-west-1/,
-    );
+    // Another region is no reason to refuse: the refresh reads the copy through S3 and KMS of the source's region.
+    expect(() => loadStageConfigs({ 'prod.region': 'eu-west-2', 'prod.drRegion': 'eu-west-1' })).not.toThrow();
     const noCopy = loadError({ 'prod.dumps.anonymised': 'null' });
     expect(noCopy).toMatch(
       /stage "staging", field "dumps\.refreshFrom\.sourceStage", value "prod": stage "prod" makes no anonymised copy for staging.*Fix: set dumps\.anonymised: \{ readerStage: "staging", readerAccount: "222222222222" \} in prod/,

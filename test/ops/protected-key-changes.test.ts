@@ -37,6 +37,8 @@ interface SampleKeys {
   readonly backup: string;
   readonly cache: string;
   readonly dr?: string;
+  /** The raw dumps' key, protected where the dump bucket is locked (prod). */
+  readonly dumps?: string;
 }
 
 /** CloudTrail's userIdentity of a role session. */
@@ -84,6 +86,14 @@ const CASES: readonly Case[] = [
     eventName: 'DisableKey',
     keyId: (k) => k.backup,
     caller: ({ account, marker }) => ({ type: 'Root', principalId: account, arn: `arn:aws:iam::${account}:root`, accountId: account, userName: marker }),
+    expected: 'others',
+  },
+  {
+    what: 'an administrator disables the raw dumps key of a locked dump bucket',
+    where: 'primary',
+    eventName: 'DisableKey',
+    keyId: (k) => k.dumps!,
+    caller: ({ account, marker }) => session(account, 'Admin', marker),
     expected: 'others',
   },
   {
@@ -170,8 +180,14 @@ function logicalId(t: Template, type: string, prefix: string): string {
 }
 
 describe.each(STAGE_NAMES)('%s: calls on the protected keys reach the alarm topic', (name) => {
-  const { account, region, drRegion, backup } = parseStageConfig(STAGES[name]);
-  const keys: SampleKeys = { database: randomUUID(), backup: randomUUID(), cache: randomUUID(), ...(backup.drCopies ? { dr: randomUUID() } : {}) };
+  const { account, region, drRegion, backup, dumps } = parseStageConfig(STAGES[name]);
+  const keys: SampleKeys = {
+    database: randomUUID(),
+    backup: randomUUID(),
+    cache: randomUUID(),
+    ...(backup.drCopies ? { dr: randomUUID() } : {}),
+    ...(dumps.objectLock !== 'off' ? { dumps: randomUUID() } : {}),
+  };
   /** Sample key ids by `<stack name>/<logical id>`: what Ref of each key resolves to. */
   const byRef = new Map<string, string>();
   const templates: Record<string, Template> = {};
@@ -234,7 +250,8 @@ describe.each(STAGE_NAMES)('%s: calls on the protected keys reach the alarm topi
     };
   };
 
-  const cases = CASES.filter((c) => c.where === 'primary' || backup.drCopies);
+  // A case on a key the stage does not have (the DR key, a locked bucket's dump key) is left out.
+  const cases = CASES.filter((c) => (c.where === 'primary' || backup.drCopies) && c.keyId(keys) !== undefined);
   /** Each case's call (its caller's ARN is unique among the cases), and what each log group received. */
   const sent = new Map<Case, Json>();
   const delivered: Record<Exclude<Outcome, 'none'>, string[]> = { deploy: [], others: [] };
@@ -246,6 +263,9 @@ describe.each(STAGE_NAMES)('%s: calls on the protected keys reach the alarm topi
     byRef.set(`${name}-Data/${logicalId(t.data, 'AWS::KMS::Key', 'BackupKey')}`, keys.backup);
     byRef.set(`${name}-Data/${logicalId(t.data, 'AWS::KMS::Key', 'CacheKey')}`, keys.cache);
     if (keys.dr) byRef.set(`${name}-Dr/BackupKey1226E6A1`, keys.dr);
+    // The dump keys of a locked dump bucket are protected too: the raw dumps' key is a case's.
+    if (keys.dumps) byRef.set(`${name}-Data/${logicalId(t.data, 'AWS::KMS::Key', 'DumpsKey')}`, keys.dumps);
+    for (const id of Object.keys(t.data.findResources('AWS::KMS::Key')).filter((id) => id.startsWith('DumpsAnonymisedKey'))) byRef.set(`${name}-Data/${id}`, randomUUID());
     moto = await startMoto();
     events = { primary: new EventBridgeClient(moto.clientConfig(region)), dr: new EventBridgeClient(moto.clientConfig(drRegion)) };
     logs = new CloudWatchLogsClient(moto.clientConfig(region));
