@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -76,7 +77,10 @@ export async function uploadStream(
   let bytes = 0;
   const sendPart = async (data: Buffer) => {
     const PartNumber = parts.length + 1;
-    const { ETag } = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber, Body: data }));
+    // S3 refuses a part for an Object Lock bucket without an integrity header (Content-MD5 or a
+    // checksum); the part's MD5 is sent whatever the SDK's checksum defaults are.
+    const ContentMD5 = createHash('md5').update(data).digest('base64');
+    const { ETag } = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber, Body: data, ContentMD5 }));
     parts.push({ ETag: ETag!, PartNumber });
   };
   try {

@@ -33,7 +33,7 @@ export function dumpReaderProblems(all: readonly StageConfig[], selected: readon
           reader.name,
           'dumps.refreshFrom',
           reader.dumps.refreshFrom,
-          `stage "${source.name}" anonymises its dumps for ${reader.name} (dumps.anonymised.readerStage), which does not name it as its source. Fix: set dumps.refreshFrom: { sourceStage: "${source.name}", sourceAccount: "${source.account}" } in ${reader.name}, or leave dumps.anonymised out of ${source.name}`,
+          `stage "${source.name}" anonymises its dumps for ${reader.name} (dumps.anonymised.readerStage), which does not name it as its source. Fix: set dumps.refreshFrom: { sourceStage: "${source.name}", sourceAccount: "${source.account}", sourceRegion: "${source.region}" } in ${reader.name}, or leave dumps.anonymised out of ${source.name}`,
         ),
       );
     }
@@ -50,6 +50,16 @@ export function dumpReaderProblems(all: readonly StageConfig[], selected: readon
           'dumps.refreshFrom.sourceAccount',
           from.sourceAccount,
           `stage "${source.name}" runs in account ${source.account}: the refresh would look for its bucket and key in another account. Fix: set dumps.refreshFrom.sourceAccount: "${source.account}"`,
+        ),
+      );
+    }
+    if (selected.includes(reader.name) && source.region !== from.sourceRegion) {
+      problems.push(
+        stageProblem(
+          reader.name,
+          'dumps.refreshFrom.sourceRegion',
+          from.sourceRegion,
+          `stage "${source.name}" runs in ${source.region}: the refresh would look for its bucket and key in another region. Fix: set dumps.refreshFrom.sourceRegion: "${source.region}"`,
         ),
       );
     }

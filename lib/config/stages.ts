@@ -124,7 +124,7 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     app: { migrationCommand: MIGRATION, deployment: { strategy: 'blueGreen', bakeMinutes: 5 }, tracing: { sampleRatio: 0.5 } },
     uploads: { noncurrentVersionExpirationDays: 30, accessLogExpirationDays: 90, replicateToDr: false },
     // Its data is prod's, anonymised in prod's account (docs/disaster-recovery.md, "Staging data").
-    dumps: { retentionDays: 14, replicateToDr: true, refreshFrom: { sourceStage: 'prod', sourceAccount: '333333333333' } },
+    dumps: { retentionDays: 14, replicateToDr: true, refreshFrom: { sourceStage: 'prod', sourceAccount: '333333333333', sourceRegion: 'eu-west-1' } },
     logRetentionDays: 90,
     retainOnDelete: true,
     monthlyBudgetUsd: 600,

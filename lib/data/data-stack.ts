@@ -210,11 +210,10 @@ export class DataStack extends StageStack implements DataTier {
       databaseName: DATABASE_NAME,
       expectations: dumpExpectations(this.config),
       database: this.database,
-      // The source stage's bucket is in this region (the config refuses another).
       refreshFrom: refreshFrom && {
-        bucketName: dumpBucketName(refreshFrom.sourceStage, refreshFrom.sourceAccount, this.config.region),
+        bucketName: dumpBucketName(refreshFrom.sourceStage, refreshFrom.sourceAccount, refreshFrom.sourceRegion),
         account: refreshFrom.sourceAccount,
-        region: this.config.region,
+        region: refreshFrom.sourceRegion,
       },
       logsKey,
       logRetention: this.logRetention,

@@ -49,6 +49,9 @@ export function dumpStorage(key: kms.IKey, retention: DumpRetention): s3.BucketP
         noncurrentVersionExpiration: Duration.days(1),
         abortIncompleteMultipartUploadAfter: Duration.days(1),
       },
+      // Expiring a current version leaves a delete marker; once its last version has expired the
+      // marker is alone, and this removes it (it cannot share a rule with the expiration days).
+      { id: 'remove-expired-delete-markers', expiredObjectDeleteMarker: true },
     ],
   };
 }
@@ -229,7 +232,7 @@ export class DumpBucket extends Construct {
     });
     const policy = new iam.ManagedPolicy(this, 'ReplicationPolicy', { description: 'Replicate the dump bucket to its DR-region copy', roles: [role] });
     policy.addStatements(
-      new iam.PolicyStatement({ actions: ['s3:ReplicateObject', 's3:ReplicateDelete', 's3:ReplicateTags'], resources: [destination.arnForObjects('*')] }),
+      new iam.PolicyStatement({ actions: ['s3:ReplicateObject', 's3:ReplicateTags'], resources: [destination.arnForObjects('*')] }),
       new iam.PolicyStatement({
         actions: ['kms:Encrypt', 'kms:GenerateDataKey'],
         resources: [destination.encryptionKey!.keyArn],

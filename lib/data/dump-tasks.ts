@@ -124,15 +124,10 @@ export class DumpTasks extends Construct {
     if (refreshFrom) {
       // The source stage's bucket and key policies admit this account for anonymised/ only; this
       // role asks for no more (the key's id is not known here: any key of that account, through
-      // S3 of its region, for objects under anonymised/ of that bucket).
+      // S3 of its region, for objects under anonymised/ of that bucket). It reads the object the
+      // command names and lists nothing (the command lists, with the operator's credentials).
       const sourceObjects = `arn:${partition}:s3:::${refreshFrom.bucketName}/${DUMP_PREFIX.anonymised}*`;
       statements.push(
-        new iam.PolicyStatement({
-          sid: 'ListTheSourceAnonymisedCopies',
-          actions: ['s3:ListBucket'],
-          resources: [`arn:${partition}:s3:::${refreshFrom.bucketName}`],
-          conditions: { StringLike: { 's3:prefix': `${DUMP_PREFIX.anonymised}*` } },
-        }),
         new iam.PolicyStatement({ sid: 'ReadTheSourceAnonymisedCopies', actions: ['s3:GetObject'], resources: [sourceObjects] }),
         new iam.PolicyStatement({
           sid: 'DecryptTheSourceAnonymisedCopies',

@@ -25,6 +25,14 @@ export function dumpBucketName(stage: string, account: string, region: string): 
  */
 export const DUMP_ROLE = `${PROJECT}_dump`;
 
+/**
+ * The objects a `refreshFrom` stage reads in its source stage's bucket: the anonymised copies
+ * only (`arn:aws:s3:::<bucket>/anonymised/*`).
+ */
+export function refreshSourceObjects(from: { readonly sourceStage: string; readonly sourceAccount: string; readonly sourceRegion: string }, partition = 'aws'): string {
+  return `arn:${partition}:s3:::${dumpBucketName(from.sourceStage, from.sourceAccount, from.sourceRegion)}/${DUMP_PREFIX.anonymised}*`;
+}
+
 /** Object key prefixes of the dump bucket: raw dumps (this account only) and anonymised copies (also the reader stage's account). */
 export const DUMP_PREFIX = { raw: 'raw/', anonymised: 'anonymised/' } as const;
 

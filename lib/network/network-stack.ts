@@ -2,6 +2,7 @@ import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as route53 from 'aws-cdk-lib/aws-route53';
 import type { Construct } from 'constructs';
+import { refreshSourceObjects } from '../data/logical-backup-names';
 import { LogsKey } from '../shared/logs-key';
 import type { SiteName } from '../shared/site-records';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
@@ -34,6 +35,7 @@ export class NetworkStack extends StageStack implements NetworkTier {
   constructor(scope: Construct, id: string, props: StageStackProps) {
     super(scope, id, props);
     const { network } = this.config;
+    const { refreshFrom } = this.config.dumps;
 
     this.logsKey = new LogsKey(this, 'LogsKey', { removalPolicy: this.statefulRemovalPolicy }).key;
     this.vpc = new Network(this, 'Network', {
@@ -45,6 +47,9 @@ export class NetworkStack extends StageStack implements NetworkTier {
       flowLogRetention: this.logRetention,
       flowLogs: network.flowLogs,
       removalPolicy: this.statefulRemovalPolicy,
+      // The refresh task reads the source stage's anonymised copies; through this endpoint where
+      // that bucket is in this region (S3 in another region is reached through NAT instead).
+      otherAccountReads: refreshFrom ? [refreshSourceObjects(refreshFrom)] : [],
     }).vpc;
     const { domain, https } = this.config;
     if (domain) this.zone = new StageZone(this, 'Zone', domain).zone;

@@ -28,6 +28,12 @@ export interface NetworkProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Object ARNs in other accounts' buckets the tasks may read through the S3 endpoint (a
+   * `refreshFrom` stage's anonymised copies, `arn:aws:s3:::<bucket>/<prefix>*`).
+   * @default none
+   */
+  readonly otherAccountReads?: readonly string[];
 }
 
 /** Subnet tiers; the names are part of the logical ids of the subnets, so they never change. */
@@ -98,7 +104,8 @@ export class Network extends Construct {
     // layers from, the buckets CloudFormation hands custom resources presigned response URLs in (a
     // function in the VPC that cannot answer hangs the deploy for an hour), and where NAT
     // instances run, Amazon Linux's package repositories (their boot script installs from there).
-    // Anything else, another account's bucket included, is refused at the endpoint.
+    // Anything else, another account's bucket included (but for the objects named in
+    // `otherAccountReads`), is refused at the endpoint.
     const { account: acct, region: rgn, partition: part } = Stack.of(this);
     const s3Endpoint = this.vpc.node.findChild('S3') as ec2.GatewayVpcEndpoint;
     const anyone = [new iam.AnyPrincipal()];
@@ -122,6 +129,9 @@ export class Network extends Construct {
         resources: [`arn:${part}:s3:::cloudformation-custom-resource-response-*/*`],
       }),
     );
+    if (props.otherAccountReads && props.otherAccountReads.length > 0) {
+      s3Endpoint.addToPolicy(new iam.PolicyStatement({ sid: 'OtherAccountReads', principals: anyone, actions: ['s3:GetObject'], resources: [...props.otherAccountReads] }));
+    }
     if (natInstances) {
       replaceOnBootChange(natInstances, s3Endpoint);
       s3Endpoint.addToPolicy(

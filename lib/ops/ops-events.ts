@@ -10,6 +10,8 @@ export interface OpsEventsProps {
   readonly serviceArns: string[];
   /** DB instance identifier of the stage's database. */
   readonly databaseIdentifier: string;
+  /** The cluster the stage's scheduled jobs run in (the dump, its check, the anonymisation). */
+  readonly jobsClusterArn: string;
 }
 
 /** RDS event categories worth a person's attention. */
@@ -73,6 +75,22 @@ export class OpsEvents extends Construct {
         },
       },
       `ECS task of ${field('$.detail.group')} stopped (${field('$.detail.stopCode')}): ${field('$.detail.stoppedReason')}. Task ${field('$.detail.taskArn')}. Runbook: docs/alarms.md#ecs-task-stopped`,
+    );
+    // A job's task ends by itself: exit 0 is success, so the rule looks at the exit codes. It
+    // catches what no metric can: a job that fails before it publishes, the first night included.
+    rule(
+      'JobTaskFailed',
+      'A scheduled job of the stage (the dump, its restore check, the anonymisation, a restore) failed or could not start',
+      {
+        source: ['aws.ecs'],
+        detailType: ['ECS Task State Change'],
+        detail: {
+          clusterArn: [props.jobsClusterArn],
+          lastStatus: ['STOPPED'],
+          $or: [{ stopCode: ['TaskFailedToStart'] }, { containers: { exitCode: [{ 'anything-but': 0 }] } }],
+        },
+      },
+      `Job ${field('$.detail.group')} failed (${field('$.detail.stopCode')}): ${field('$.detail.stoppedReason')}. Task ${field('$.detail.taskArn')}; its log says why. Runbook: docs/alarms.md#job-task-failed`,
     );
     rule(
       'RdsInstanceEvents',

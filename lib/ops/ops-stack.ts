@@ -1,8 +1,10 @@
+import { Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import type { AppTier } from '../app/app-stack';
 import type { DataTier } from '../data/data-stack';
+import { jobsClusterName } from '../data/dump-tasks';
 import type { DrTier } from '../dr/dr-stack';
 import type { EdgeTier } from '../edge/edge-stack';
 import type { NetworkTier } from '../network/network-stack';
@@ -149,6 +151,7 @@ export class OpsStack extends StageStack {
       clusterArn: app.cluster.clusterArn,
       serviceArns: app.services.map((s) => s.service.serviceArn),
       databaseIdentifier: data.database.instance.instanceIdentifier,
+      jobsClusterArn: Stack.of(this).formatArn({ service: 'ecs', resource: 'cluster', resourceName: jobsClusterName(name) }),
     });
 
     new OpsDashboard(this, 'Dashboard', {

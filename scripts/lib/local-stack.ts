@@ -15,7 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { stringify } from 'yaml';
 import { releaseTaskSettings } from '../../lib/app/app-stack';
-import { imageReference, STAGES, type StageConfig } from '../../lib/config';
+import { imageReference, type StageConfig } from '../../lib/config';
 import { CACHE_ENGINE, CACHE_PORT } from '../../lib/data/cache';
 import { DATABASE_NAME, MASTER_USERNAME } from '../../lib/data/database';
 import { DATABASE_SETTINGS } from '../../lib/data/database-settings';
@@ -30,8 +30,7 @@ export const LOCAL_DATA_DIR = '.local-data';
 export function anonymisedSource(config: StageConfig): { stage: string; bucket: string; region: string } | undefined {
   const from = config.dumps.refreshFrom;
   if (from) {
-    const region = STAGES[from.sourceStage].region;
-    return { stage: from.sourceStage, bucket: dumpBucketName(from.sourceStage, from.sourceAccount, region), region };
+    return { stage: from.sourceStage, bucket: dumpBucketName(from.sourceStage, from.sourceAccount, from.sourceRegion), region: from.sourceRegion };
   }
   if (config.dumps.anonymised) return { stage: config.name, bucket: dumpBucketName(config.name, config.account, config.region), region: config.region };
   return undefined;

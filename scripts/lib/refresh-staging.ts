@@ -7,7 +7,7 @@
  * now is: that parameter is also how a rerun knows the refresh is done.
  */
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
-import { STAGES, type StageConfig, type StageName } from '../../lib/config';
+import type { StageConfig, StageName } from '../../lib/config';
 import { DATABASE_NAME } from '../../lib/data/database';
 import { DATABASE_SETTINGS } from '../../lib/data/database-settings';
 import { DUMP_ENV, DUMP_PREFIX, dumpBucketName, refreshedFromParameter } from '../../lib/data/logical-backup-names';
@@ -62,7 +62,7 @@ async function survey(config: StageConfig, deps: RefreshDeps): Promise<{ state?:
   const stage = config.name;
   const from = config.dumps.refreshFrom!;
   const clients = deps.clientsFor(config.region);
-  const sourceRegion = STAGES[from.sourceStage].region;
+  const { sourceRegion } = from;
   const bucket = dumpBucketName(from.sourceStage, from.sourceAccount, sourceRegion);
   const problems: string[] = [];
 

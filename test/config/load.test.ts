@@ -234,7 +234,7 @@ describe('loadStageConfigs', () => {
       /stage "prod", field "dumps\.anonymised\.readerAccount", value "444444444444": stage "staging" runs in account 222222222222.*Fix: set dumps\.anonymised\.readerAccount: "222222222222"/,
     );
     expect(loadError({ 'staging.dumps.refreshFrom': 'null' })).toMatch(
-      /stage "staging", field "dumps\.refreshFrom", value undefined: stage "prod" anonymises its dumps for staging.*Fix: set dumps\.refreshFrom: \{ sourceStage: "prod", sourceAccount: "333333333333" \} in staging/,
+      /stage "staging", field "dumps\.refreshFrom", value undefined: stage "prod" anonymises its dumps for staging.*Fix: set dumps\.refreshFrom: \{ sourceStage: "prod", sourceAccount: "333333333333", sourceRegion: "eu-west-1" \} in staging/,
     );
     expect(loadError({ 'staging.dumps.refreshFrom.sourceAccount': '111111111111' })).toMatch(
       /stage "staging", field "dumps\.refreshFrom\.sourceAccount", value "111111111111": stage "prod" runs in account 333333333333.*Fix: set dumps\.refreshFrom\.sourceAccount: "333333333333"/,
@@ -244,8 +244,12 @@ describe('loadStageConfigs', () => {
     expect(loadError({ stages: 'prod', 'staging.account': '444444444444' })).toMatch(
       /field "dumps\.anonymised\.readerAccount", value "222222222222": stage "staging" runs in account 444444444444/,
     );
-    // Another region is no reason to refuse: the refresh reads the copy through S3 and KMS of the source's region.
-    expect(() => loadStageConfigs({ 'prod.region': 'eu-west-2', 'prod.drRegion': 'eu-west-1' })).not.toThrow();
+    // Another region is no reason to refuse (the refresh reads the copy through S3 and KMS of the
+    // source's region), but the region named must be the source's.
+    expect(() => loadStageConfigs({ 'prod.region': 'eu-west-2', 'prod.drRegion': 'eu-west-1', 'staging.dumps.refreshFrom.sourceRegion': 'eu-west-2' })).not.toThrow();
+    expect(loadError({ 'prod.region': 'eu-west-2', 'prod.drRegion': 'eu-west-1' })).toMatch(
+      /stage "staging", field "dumps\.refreshFrom\.sourceRegion", value "eu-west-1": stage "prod" runs in eu-west-2.*Fix: set dumps\.refreshFrom\.sourceRegion: "eu-west-2"/,
+    );
     const noCopy = loadError({ 'prod.dumps.anonymised': 'null' });
     expect(noCopy).toMatch(
       /stage "staging", field "dumps\.refreshFrom\.sourceStage", value "prod": stage "prod" makes no anonymised copy for staging.*Fix: set dumps\.anonymised: \{ readerStage: "staging", readerAccount: "222222222222" \} in prod/,

@@ -201,8 +201,16 @@ describe.each(STAGE_NAMES)('%s network stack', (name) => {
  * reads); ECR's layer bucket where tasks pull images from ECR; CloudFormation's response buckets
  * where a custom resource is answered by a function in the VPC; Amazon Linux's package
  * repositories where an instance boots from a pinned AL2023 image (the NAT instances' script
- * installs from them). A new need, or a statement nothing needs, fails the test above.
+ * installs from them); the objects of another account's bucket a task reads (staging's refresh
+ * reads prod's anonymised copies). A new need, or a statement nothing needs, fails the test above.
  */
+/** An ARN written as a join with the partition (`arn:${AWS::Partition}:...`), as the string it is in the aws partition. */
+function withPartition(arn: Json): Json {
+  const join = arn?.['Fn::Join'];
+  if (!join || join[0] !== '' || !join[1].every((part: Json) => typeof part === 'string' || part?.Ref === 'AWS::Partition')) return arn;
+  return join[1].map((part: Json) => (typeof part === 'string' ? part : 'aws')).join('');
+}
+
 function neededThroughS3(name: StageName, config: StageConfig): Json[] {
   const templates = [synthesized[name].network, synthesized[name].data, synthesized[name].app].map((t) => t.toJSON().Resources as Record<string, Resource>);
   const all = templates.flatMap((r) => Object.values(r));
@@ -218,6 +226,16 @@ function neededThroughS3(name: StageName, config: StageConfig): Json[] {
     }),
   );
   if (answeredInVpc) needed.push({ Effect: 'Allow', Principal: anyone, Action: 's3:PutObject', Resource: 'arn:aws:s3:::cloudformation-custom-resource-response-*/*' });
+  // Objects of another account's bucket a task role reads (a refreshFrom stage's source copies).
+  const otherAccountReads = all
+    .filter((r) => r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy')
+    .flatMap((r) => r.Properties.PolicyDocument.Statement as Json[])
+    .filter((st) => [st.Action].flat().includes('s3:GetObject'))
+    .flatMap((st) => [st.Resource].flat())
+    .map(withPartition)
+    .filter((arn): arn is string => typeof arn === 'string' && /^arn:aws:s3:::[^/]+\/.+/.test(arn) && !arn.includes(config.account));
+  const reads = [...new Set(otherAccountReads)];
+  if (reads.length > 0) needed.push({ Effect: 'Allow', Principal: anyone, Action: 's3:GetObject', Resource: reads.length === 1 ? reads[0] : reads });
   const pinnedAl2023 = new Set(Object.values(NAT_IMAGES.images).map((i) => i.imageId));
   if (all.some((r) => r.Type === 'AWS::EC2::Instance' && pinnedAl2023.has(r.Properties.ImageId))) {
     needed.push({ Effect: 'Allow', Principal: anyone, Action: 's3:GetObject', Resource: `arn:aws:s3:::al2023-repos-${config.region}-de612dc2/*` });

@@ -295,9 +295,9 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
     const { baseline } = config(name);
     // Rules on a schedule run a function (test/ops/failover-drill-age.test.ts); these tell people.
     const rules = resources(t, 'AWS::Events::Rule').filter((r) => !r.Properties.ScheduleExpression);
-    // Five of the stage's own, two on its protected keys (test/ops/protected-key-changes.test.ts), and
+    // Six of the stage's own, two on its protected keys (test/ops/protected-key-changes.test.ts), and
     // the account's GuardDuty and Security Hub findings where those run.
-    expect(rules).toHaveLength(7 + (baseline.guardDuty.enabled ? 1 : 0) + (baseline.securityHub ? 1 : 0));
+    expect(rules).toHaveLength(8 + (baseline.guardDuty.enabled ? 1 : 0) + (baseline.securityHub ? 1 : 0));
     for (const r of rules) {
       expect(r.Properties.Targets).toEqual([
         expect.objectContaining({ Arn: topicArn(name), InputTransformer: expect.objectContaining({ InputTemplate: expect.stringContaining('Runbook: docs/alarms.md#') }) }),
@@ -313,6 +313,18 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
     });
     t.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: { detail: { lastStatus: ['STOPPED'], stopCode: ['EssentialContainerExited', 'TaskFailedToStart'], group: [{ prefix: 'service:' }] } },
+    });
+    // The jobs' tasks end by themselves: only a non-zero exit or a failed start is news. EventBridge
+    // matches `containers.exitCode` against each container of the array; moto's matcher does not
+    // look inside arrays of objects, so the pattern is pinned here rather than run.
+    t.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        detail: {
+          clusterArn: [`arn:aws:ecs:${config(name).region}:${config(name).account}:cluster/webapp-${name}-jobs`],
+          lastStatus: ['STOPPED'],
+          $or: [{ stopCode: ['TaskFailedToStart'] }, { containers: { exitCode: [{ 'anything-but': 0 }] } }],
+        },
+      },
     });
     t.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: { source: ['aws.rds'], detail: { EventCategories: Match.arrayWith(['failover', 'low storage', 'maintenance']), SourceIdentifier: [Match.anyValue()] } },

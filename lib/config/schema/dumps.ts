@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ANONYMISATION_RULES } from '../../data/logical-backup-names';
-import { accountId, type ProdRule } from '../fields';
+import { accountId, type ProdRule, region } from '../fields';
 import { STAGE_NAMES } from './stage';
 
 const TABLE_NAME = /^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/;
@@ -83,6 +83,7 @@ export const dumps = z
       .object({
         sourceStage: z.enum(STAGE_NAMES).meta({ description: 'the stage whose anonymised copy this one restores' }),
         sourceAccount: accountId.meta({ description: "that stage's account (the copy's bucket and key live there)" }),
+        sourceRegion: region.meta({ description: "that stage's region, where its bucket and key are" }),
       })
       .strict()
       .optional()
