@@ -8,10 +8,10 @@
 import { createReadStream, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ClientConfig } from 'pg';
-import { ANONYMISATION_RULES, DUMP_ENV, DUMP_METADATA, DUMP_METRICS, DUMP_PREFIX, type DumpCommand, dumpKey } from '../../lib/data/logical-backup-names';
+import { ANONYMISATION_RULES, checkKey, DUMP_ENV, DUMP_METADATA, DUMP_METRICS, DUMP_PREFIX, type DumpCommand, dumpKey } from '../../lib/data/logical-backup-names';
 import type { Session } from '../database-setup/custom-resource';
 import { ensureVector } from '../database-setup/ensure-vector';
 import { ensureRoles, IAM_AUTH_ROLE } from '../database-setup/roles';
@@ -189,8 +189,28 @@ async function withLocalServer<T>(deps: JobDeps, work: (server: LocalServer) => 
 }
 
 /**
+ * Records a restore check that passed at `at`: a small object `checks/<time>Z.json` naming the dump
+ * it restored. The hourly age check (lambda/dump-age) reads the newest marker's time, so the
+ * check's staleness is judged from the bucket, which holds it from one week to the next, not from
+ * a metric that CloudWatch can look back on for at most 7 days.
+ */
+export async function writeCheckMarker(s3: JobDeps['s3'], bucket: string, at: Date, checked: { key: string; passed: readonly string[] }): Promise<string> {
+  const key = checkKey(at);
+  const body = JSON.stringify({ checkedAt: at.toISOString(), dump: checked.key, passed: checked.passed });
+  try {
+    // A checksum, named here rather than left to the client's defaults: a bucket under Object Lock
+    // refuses a PutObject without one.
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json', ChecksumAlgorithm: 'SHA256' }));
+  } catch (error) {
+    throw new Error(`The restore check passed, but its marker s3://${bucket}/${key} could not be written: ${(error as Error).name} ${(error as Error).message}. Check the task role's s3:PutObject on ${DUMP_PREFIX.checks}*.`);
+  }
+  return key;
+}
+
+/**
  * `check`: restores the newest raw dump into a local server and runs the restore verifier's
- * checks on it. Publishes RestoreCheckSucceeded 1, or 0 on any failure (which it then throws).
+ * checks on it; when they pass, writes its marker (`writeCheckMarker`). Publishes
+ * RestoreCheckSucceeded 1, or 0 on any failure (which it then throws).
  */
 export async function runCheck(env: Env, deps: JobDeps): Promise<{ key: string; passed: string[] }> {
   const s = required(env, ['stage', 'bucket', 'expectations'], 'check');
@@ -212,8 +232,9 @@ export async function runCheck(env: Env, deps: JobDeps): Promise<{ key: string; 
     });
     rmSync(file, { force: true });
     if (!result.ok) throw new Error(`The restore check of s3://${s.bucket}/${key} failed: ${result.failures.join('; ')}`);
+    const marker = await writeCheckMarker(deps.s3, s.bucket, deps.now(), { key, passed: result.passed });
     succeeded = true;
-    deps.log({ message: 'restore check passed', key, passed: result.passed });
+    deps.log({ message: 'restore check passed', key, marker, passed: result.passed });
     return { key, passed: result.passed };
   } finally {
     await publish(deps.cloudwatch, s.stage, deps.now(), [{ name: DUMP_METRICS.checkSucceeded, value: succeeded ? 1 : 0, unit: 'Count' }]);
