@@ -202,7 +202,9 @@ export async function writeCheckMarker(s3: JobDeps['s3'], bucket: string, at: Da
     // refuses a PutObject without one.
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json', ChecksumAlgorithm: 'SHA256' }));
   } catch (error) {
-    throw new Error(`The restore check passed, but its marker s3://${bucket}/${key} could not be written: ${(error as Error).name} ${(error as Error).message}. Check the task role's s3:PutObject on ${DUMP_PREFIX.checks}*.`);
+    throw new Error(
+      `The restore check passed, but its marker s3://${bucket}/${key} could not be written: ${(error as Error).name} ${(error as Error).message}. Check the task role's s3:PutObject on ${DUMP_PREFIX.checks}*.`,
+    );
   }
   return key;
 }

@@ -91,7 +91,9 @@ export class DumpJob extends Construct {
     ]);
     tasks.acknowledgeWildcards(dumpPolicy, [
       metricsReason,
-      ...(checks ? [[`Resource::${checkMarkers}`, 'Each passed restore check writes a new marker named by its time; only the checks/ prefix of this stage bucket.'] as [string, string]] : []),
+      ...(checks
+        ? [[`Resource::${checkMarkers}`, 'Each passed restore check writes a new marker named by its time; only the checks/ prefix of this stage bucket.'] as [string, string]]
+        : []),
     ]);
 
     const schedule = (scheduleId: string, command: DumpCommand, task: ecs.FargateTaskDefinition, expression: string, description: string) =>
