@@ -107,10 +107,27 @@ async function serverVersion(db: Session): Promise<{ major: string; version: str
  * `dump`: logs in as the dump role with an IAM token and streams `pg_dump -Fc` to
  * `raw/<time>Z.dump` (multipart; the bucket's default key encrypts it), with the server's version
  * and the time in its metadata. Publishes DumpSeconds and DumpBytes only when it succeeded: a failed
- * dump uploads nothing and publishes nothing, and the "newest dump" alarm fires.
+ * dump uploads nothing. Publishes DumpSucceeded 1, or 0 on any failure (which it then throws).
  */
 export async function runDump(env: Env, deps: JobDeps): Promise<{ key: string; bytes: number }> {
   const s = required(env, ['stage', 'bucket', 'databaseHost', 'databaseName', 'databaseUser'], 'dump');
+  let succeeded = false;
+  try {
+    const result = await dumpToBucket(s, env, deps);
+    succeeded = true;
+    return result;
+  } finally {
+    // Every run says whether it succeeded: the age alarm sees nothing before the first dump, so a
+    // stage whose dumps never succeed is caught by this one.
+    await publish(deps.cloudwatch, s.stage, deps.now(), [{ name: DUMP_METRICS.dumpSucceeded, value: succeeded ? 1 : 0, unit: 'Count' }]);
+  }
+}
+
+async function dumpToBucket(
+  s: Record<'stage' | 'bucket' | 'databaseHost' | 'databaseName' | 'databaseUser', string>,
+  env: Env,
+  deps: JobDeps,
+): Promise<{ key: string; bytes: number }> {
   const target = { host: s.databaseHost, port: port(env), user: s.databaseUser };
   const where = `${target.host}:${target.port}/${s.databaseName} as ${target.user}`;
   const password = await deps.iamToken(target);

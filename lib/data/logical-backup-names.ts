@@ -126,6 +126,8 @@ export const DUMP_METRICS = {
   seconds: 'DumpSeconds',
   /** Bytes of the dump object, published when it succeeded. */
   bytes: 'DumpBytes',
+  /** 1 when the nightly dump was uploaded, 0 when it failed. */
+  dumpSucceeded: 'DumpSucceeded',
   /** 1 when the weekly restore check passed, 0 when it failed. */
   checkSucceeded: 'RestoreCheckSucceeded',
   /** 1 when an anonymised copy passed its verifier and was written, 0 when it was refused or failed. */

@@ -221,6 +221,7 @@ export class DataAlarms extends Construct {
         severity: 'ticket',
         tier: 'database',
       });
+    failed('DumpFailed', 'dump-failed', DUMP_METRICS.dumpSucceeded, 'The nightly pg_dump failed: nothing was uploaded, and the newest dump is the one before.');
     if (dumps.restoreCheck) {
       stale(
         'DumpCheckStale',
