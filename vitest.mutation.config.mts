@@ -34,6 +34,7 @@ export default defineConfig({
       'test/scripts/dr-survey.test.ts',
       'test/scripts/runbook.test.ts',
       'test/lambda/failover-drill-age.test.ts',
+      'test/lambda/dump-age.test.ts',
     ],
     sequence: {},
     // One file at a time, each on an empty moto (test/support/moto.ts): the runs repeat.
