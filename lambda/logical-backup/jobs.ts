@@ -8,10 +8,10 @@
 import { createReadStream, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ClientConfig } from 'pg';
-import { ANONYMISATION_RULES, DUMP_ENV, DUMP_METADATA, DUMP_METRICS, DUMP_PREFIX, type DumpCommand, dumpKey } from '../../lib/data/logical-backup-names';
+import { ANONYMISATION_RULES, checkKey, DUMP_ENV, DUMP_METADATA, DUMP_METRICS, DUMP_PREFIX, type DumpCommand, dumpKey } from '../../lib/data/logical-backup-names';
 import type { Session } from '../database-setup/custom-resource';
 import { ensureVector } from '../database-setup/ensure-vector';
 import { ensureRoles, IAM_AUTH_ROLE } from '../database-setup/roles';
@@ -107,10 +107,27 @@ async function serverVersion(db: Session): Promise<{ major: string; version: str
  * `dump`: logs in as the dump role with an IAM token and streams `pg_dump -Fc` to
  * `raw/<time>Z.dump` (multipart; the bucket's default key encrypts it), with the server's version
  * and the time in its metadata. Publishes DumpSeconds and DumpBytes only when it succeeded: a failed
- * dump uploads nothing and publishes nothing, and the "newest dump" alarm fires.
+ * dump uploads nothing. Publishes DumpSucceeded 1, or 0 on any failure (which it then throws).
  */
 export async function runDump(env: Env, deps: JobDeps): Promise<{ key: string; bytes: number }> {
   const s = required(env, ['stage', 'bucket', 'databaseHost', 'databaseName', 'databaseUser'], 'dump');
+  let succeeded = false;
+  try {
+    const result = await dumpToBucket(s, env, deps);
+    succeeded = true;
+    return result;
+  } finally {
+    // Every run says whether it succeeded: the age alarm sees nothing before the first dump, so a
+    // stage whose dumps never succeed is caught by this one.
+    await publish(deps.cloudwatch, s.stage, deps.now(), [{ name: DUMP_METRICS.dumpSucceeded, value: succeeded ? 1 : 0, unit: 'Count' }]);
+  }
+}
+
+async function dumpToBucket(
+  s: Record<'stage' | 'bucket' | 'databaseHost' | 'databaseName' | 'databaseUser', string>,
+  env: Env,
+  deps: JobDeps,
+): Promise<{ key: string; bytes: number }> {
   const target = { host: s.databaseHost, port: port(env), user: s.databaseUser };
   const where = `${target.host}:${target.port}/${s.databaseName} as ${target.user}`;
   const password = await deps.iamToken(target);
@@ -189,8 +206,30 @@ async function withLocalServer<T>(deps: JobDeps, work: (server: LocalServer) => 
 }
 
 /**
+ * Records a restore check that passed at `at`: a small object `checks/<time>Z.json` naming the dump
+ * it restored. The hourly age check (lambda/dump-age) reads the newest marker's time, so the
+ * check's staleness is judged from the bucket, which holds it from one week to the next, not from
+ * a metric that CloudWatch can look back on for at most 7 days.
+ */
+export async function writeCheckMarker(s3: JobDeps['s3'], bucket: string, at: Date, checked: { key: string; passed: readonly string[] }): Promise<string> {
+  const key = checkKey(at);
+  const body = JSON.stringify({ checkedAt: at.toISOString(), dump: checked.key, passed: checked.passed });
+  try {
+    // A checksum, named here rather than left to the client's defaults: a bucket under Object Lock
+    // refuses a PutObject without one.
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json', ChecksumAlgorithm: 'SHA256' }));
+  } catch (error) {
+    throw new Error(
+      `The restore check passed, but its marker s3://${bucket}/${key} could not be written: ${(error as Error).name} ${(error as Error).message}. Check the task role's s3:PutObject on ${DUMP_PREFIX.checks}*.`,
+    );
+  }
+  return key;
+}
+
+/**
  * `check`: restores the newest raw dump into a local server and runs the restore verifier's
- * checks on it. Publishes RestoreCheckSucceeded 1, or 0 on any failure (which it then throws).
+ * checks on it; when they pass, writes its marker (`writeCheckMarker`). Publishes
+ * RestoreCheckSucceeded 1, or 0 on any failure (which it then throws).
  */
 export async function runCheck(env: Env, deps: JobDeps): Promise<{ key: string; passed: string[] }> {
   const s = required(env, ['stage', 'bucket', 'expectations'], 'check');
@@ -212,8 +251,9 @@ export async function runCheck(env: Env, deps: JobDeps): Promise<{ key: string; 
     });
     rmSync(file, { force: true });
     if (!result.ok) throw new Error(`The restore check of s3://${s.bucket}/${key} failed: ${result.failures.join('; ')}`);
+    const marker = await writeCheckMarker(deps.s3, s.bucket, deps.now(), { key, passed: result.passed });
     succeeded = true;
-    deps.log({ message: 'restore check passed', key, passed: result.passed });
+    deps.log({ message: 'restore check passed', key, marker, passed: result.passed });
     return { key, passed: result.passed };
   } finally {
     await publish(deps.cloudwatch, s.stage, deps.now(), [{ name: DUMP_METRICS.checkSucceeded, value: succeeded ? 1 : 0, unit: 'Count' }]);

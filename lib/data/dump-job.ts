@@ -31,7 +31,8 @@ export interface DumpJobProps extends Omit<DumpTasksProps, 'subnets' | 'assignPu
  * stage that anonymises for another the weekly anonymised copy, and the restore task. EventBridge
  * Scheduler starts each task (ECS RunTask through its universal target, which passes the command
  * as a container override), retrying a start that failed; a start that never happens shows as the
- * `dump-stale` alarm (no dump in 26 hours) or the check's missing result.
+ * age of the newest object under its prefix (lib/ops/dump-age.ts: `dump-stale`, `dump-check-stale`,
+ * `anonymise-stale`).
  */
 export class DumpJob extends Construct {
   readonly tasks: DumpTasks;
@@ -73,6 +74,8 @@ export class DumpJob extends Construct {
     // The nightly dump and the weekly check share a definition: the check is the command override.
     this.dumpTask = tasks.task('DumpTask', 'dump', 'dump', databaseEnv);
     this.dumpTask.taskRole.addManagedPolicy(database.connectPolicy(DUMP_ROLE));
+    const checks = dumps.restoreCheck === 'weekly';
+    const checkMarkers = `arn:${Stack.of(this).partition}:s3:::${store.bucketName}/${DUMP_PREFIX.checks}*`;
     const dumpPolicy = rolePolicy(this, 'DumpPolicy', this.dumpTask.taskRole, `Write the ${stage} dumps and check the newest`, [
       ...tasks.readDumps([DUMP_PREFIX.raw]),
       new iam.PolicyStatement({
@@ -80,10 +83,18 @@ export class DumpJob extends Construct {
         actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
         resources: [`arn:${Stack.of(this).partition}:s3:::${store.bucketName}/${DUMP_PREFIX.raw}*`],
       }),
+      // A check that passed records it (lambda/logical-backup writeCheckMarker); the age of the
+      // newest marker is what dump-check-stale watches.
+      ...(checks ? [new iam.PolicyStatement({ sid: 'WriteCheckMarkers', actions: ['s3:PutObject'], resources: [checkMarkers] })] : []),
       new iam.PolicyStatement({ sid: 'EncryptDumps', actions: ['kms:GenerateDataKey'], resources: [store.keyArn], conditions: via('s3', region) }),
       publishMetrics,
     ]);
-    tasks.acknowledgeWildcards(dumpPolicy, [metricsReason]);
+    tasks.acknowledgeWildcards(dumpPolicy, [
+      metricsReason,
+      ...(checks
+        ? [[`Resource::${checkMarkers}`, 'Each passed restore check writes a new marker named by its time; only the checks/ prefix of this stage bucket.'] as [string, string]]
+        : []),
+    ]);
 
     const schedule = (scheduleId: string, command: DumpCommand, task: ecs.FargateTaskDefinition, expression: string, description: string) =>
       this.schedule(scheduleId, command, task, expression, description, subnets);

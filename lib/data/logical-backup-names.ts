@@ -33,15 +33,39 @@ export function refreshSourceObjects(from: { readonly sourceStage: string; reado
   return `arn:${partition}:s3:::${dumpBucketName(from.sourceStage, from.sourceAccount, from.sourceRegion)}/${DUMP_PREFIX.anonymised}*`;
 }
 
-/** Object key prefixes of the dump bucket: raw dumps (this account only) and anonymised copies (also the reader stage's account). */
-export const DUMP_PREFIX = { raw: 'raw/', anonymised: 'anonymised/' } as const;
+/**
+ * Object key prefixes of the dump bucket: raw dumps (this account only), anonymised copies (also
+ * the reader stage's account), and the markers of passed restore checks (`checkKey`).
+ */
+export const DUMP_PREFIX = { raw: 'raw/', anonymised: 'anonymised/', checks: 'checks/' } as const;
 
 /**
  * The key of a dump taken at `at`: `raw/2026-12-07T02-00-04Z.dump`. Keys sort by time, so the
  * newest is the greatest.
  */
-export function dumpKey(prefix: string, at: Date): string {
-  return `${prefix}${at.toISOString().slice(0, 19).replace(/:/g, '-')}Z.dump`;
+export function dumpKey(prefix: string, at: Date, extension = '.dump'): string {
+  return `${prefix}${at.toISOString().slice(0, 19).replace(/:/g, '-')}Z${extension}`;
+}
+
+/**
+ * The marker a restore check that passed at `at` writes: `checks/2026-12-12T06-00-04Z.json`. Its
+ * time, like a dump's, is what the age of the newest passed check is read from (lambda/dump-age).
+ */
+export function checkKey(at: Date): string {
+  return dumpKey(DUMP_PREFIX.checks, at, '.json');
+}
+
+const KEY_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2})-(\d{2})-(\d{2})Z\.[a-z]+$/;
+
+/** The time in a key `dumpKey` or `checkKey` wrote under `prefix`, or undefined for any other key. */
+export function keyTime(prefix: string, key: string): Date | undefined {
+  if (!key.startsWith(prefix)) return undefined;
+  const match = KEY_TIME.exec(key.slice(prefix.length));
+  if (!match) return undefined;
+  const [year, month, day, hour, minute, second] = match.slice(1).map(Number);
+  const time = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  // Date rolls a field out of range into the next one (month 13, 25 o'clock): not a key it wrote.
+  return dumpKey(prefix, time, key.slice(key.lastIndexOf('.'))) === key ? time : undefined;
 }
 
 /** User metadata on every dump object (S3 `x-amz-meta-*`): what a restore checks before it starts. */
@@ -108,12 +132,20 @@ export const DUMP_METRICS_NAMESPACE = `${PROJECT}/Dumps`;
 export const DUMP_METRICS = {
   /** Seconds the nightly dump took, published when it succeeded. */
   seconds: 'DumpSeconds',
-  /** Bytes of the dump object, published when it succeeded: its sample count is the "newest dump" alarm's input. */
+  /** Bytes of the dump object, published when it succeeded. */
   bytes: 'DumpBytes',
+  /** 1 when the nightly dump was uploaded, 0 when it failed. */
+  dumpSucceeded: 'DumpSucceeded',
   /** 1 when the weekly restore check passed, 0 when it failed. */
   checkSucceeded: 'RestoreCheckSucceeded',
   /** 1 when an anonymised copy passed its verifier and was written, 0 when it was refused or failed. */
   anonymisedSucceeded: 'AnonymisedSucceeded',
+  /** Hours since the newest raw dump started (lambda/dump-age, hourly, once there is one). */
+  hoursSinceDump: 'HoursSinceDump',
+  /** Hours since the newest restore check passed (its `checkKey` marker), where the check runs. */
+  hoursSinceCheck: 'HoursSinceCheck',
+  /** Hours since the newest anonymised copy was written, where the stage makes one. */
+  hoursSinceAnonymised: 'HoursSinceAnonymised',
 } as const;
 
 /** SSM parameter where a refresh records which source stage's dump (and its time) the stage's data came from. */

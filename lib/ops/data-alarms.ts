@@ -33,8 +33,25 @@ export interface DataAlarmsProps {
   /** Watch the restore verifier's results (the stage runs restore tests). */
   readonly restoreTesting?: { readonly stage: string };
   /** Watch the nightly dump, its weekly check where it runs, and the anonymised copy where the stage makes one (`dumps`). */
-  readonly dumps: { readonly stage: string; readonly maxMinutes: number; readonly restoreCheck: boolean; readonly anonymised: boolean };
+  readonly dumps: {
+    readonly stage: string;
+    readonly maxMinutes: number;
+    readonly restoreCheck: boolean;
+    /** Days the newest copy may age (`dumps.anonymised.maxAgeDays`). */
+    readonly anonymised?: { readonly maxAgeDays: number };
+  };
 }
+
+/**
+ * A job that runs every `days` is stale half a day after its next run was due: a run that starts
+ * or ends later than the last one (a retried start, a longer restore) does not open a ticket.
+ */
+export function staleAfterHours(days: number): number {
+  return days * 24 + 12;
+}
+
+/** The age, in hours, above which the nightly dump and the weekly restore check are stale. */
+export const DUMP_STALE_HOURS = { dump: 26, check: staleAfterHours(7) } as const;
 
 const FIVE_MINUTES = Duration.minutes(5);
 const ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD;
@@ -166,47 +183,69 @@ export class DataAlarms extends Construct {
       severity: 'ticket',
       tier: 'database',
     });
-    // One DumpBytes value per successful dump: an hour without one counts against it, 26 in a row
-    // (a night's dump missed, with two hours to spare) is a stale newest dump.
-    alarms.add(this, 'DumpStale', {
-      name: 'dump-stale',
-      description: 'No nightly pg_dump succeeded in 26 hours: the dump failed (a table it may not read, the database unreachable), or its schedule did not start it.',
-      metric: dumpMetric(DUMP_METRICS.bytes, 'SampleCount', Duration.hours(1)),
-      threshold: 1,
-      evaluationPeriods: 26,
-      datapointsToAlarm: 26,
-      comparisonOperator: BELOW,
-      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-      severity: 'ticket',
-      tier: 'database',
-    });
-    // Weekly jobs: one week is one period, so a week without a result breaches too.
-    const weekly = (id: string, name: string, metricName: string, description: string) =>
+    // The ages the hourly check publishes (lib/ops/dump-age.ts), from the newest object under each
+    // prefix. Nothing is published before the first object, so a new stage does not page until its
+    // job has run once (a first run that fails shows in the failure alarms). Any one hourly
+    // reading above the limit in the last three breaches, and missing readings do not: a late or
+    // doubled invocation, which leaves an hour without one, does not send an OK in between.
+    const stale = (id: string, name: string, metricName: string, hours: number, description: string) =>
       alarms.add(this, id, {
         name,
         description,
-        metric: dumpMetric(metricName, 'Minimum', Duration.days(7)),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: BELOW,
-        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+        metric: dumpMetric(metricName, 'Maximum', Duration.hours(1)),
+        threshold: hours,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 1,
+        comparisonOperator: ABOVE,
+        treatMissingData: NOT_BREACHING,
         severity: 'ticket',
         tier: 'database',
       });
+    stale(
+      'DumpStale',
+      'dump-stale',
+      DUMP_METRICS.hoursSinceDump,
+      DUMP_STALE_HOURS.dump,
+      `The newest nightly pg_dump is more than ${DUMP_STALE_HOURS.dump} hours old: the dump failed (a table it may not read, the database unreachable), or its schedule did not start it.`,
+    );
+    const failed = (id: string, name: string, metricName: string, description: string) =>
+      alarms.add(this, id, {
+        name,
+        description,
+        metric: dumpMetric(metricName, 'Minimum', Duration.days(1)),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: BELOW,
+        // Published by each run: a day without one is not a failure (the age alarm watches runs that stop).
+        treatMissingData: NOT_BREACHING,
+        severity: 'ticket',
+        tier: 'database',
+      });
+    failed('DumpFailed', 'dump-failed', DUMP_METRICS.dumpSucceeded, 'The nightly pg_dump failed: nothing was uploaded, and the newest dump is the one before.');
     if (dumps.restoreCheck) {
-      weekly(
-        'DumpCheckFailed',
-        'dump-check-failed',
-        DUMP_METRICS.checkSucceeded,
-        'The weekly restore check of the newest dump failed, or did not run this week: the dumps may not restore.',
+      stale(
+        'DumpCheckStale',
+        'dump-check-stale',
+        DUMP_METRICS.hoursSinceCheck,
+        DUMP_STALE_HOURS.check,
+        `No weekly restore check has passed in ${DUMP_STALE_HOURS.check} hours: the check failed, or its schedule did not start it.`,
       );
+      failed('DumpCheckFailed', 'dump-check-failed', DUMP_METRICS.checkSucceeded, 'The weekly restore check of the newest dump failed: the dumps may not restore.');
     }
     if (dumps.anonymised) {
-      weekly(
+      const hours = staleAfterHours(dumps.anonymised.maxAgeDays);
+      stale(
+        'AnonymiseStale',
+        'anonymise-stale',
+        DUMP_METRICS.hoursSinceAnonymised,
+        hours,
+        `The newest anonymised copy is more than ${hours} hours old (dumps.anonymised.maxAgeDays ${dumps.anonymised.maxAgeDays}, plus 12 hours): the job failed or refused, or its schedule did not start it.`,
+      );
+      failed(
         'AnonymiseFailed',
         'anonymise-failed',
         DUMP_METRICS.anonymisedSucceeded,
-        'No anonymised copy was written this week: the job refused a personal-looking column without a rule, or its verifier found original values.',
+        'An anonymisation run wrote no copy: the job refused a personal-looking column without a rule, or its verifier found original values.',
       );
     }
 

@@ -16,6 +16,7 @@ import { alarmTopicName } from './alarm-topic';
 import { AppAlarms } from './app-alarms';
 import { Budget } from './budget';
 import { DataAlarms } from './data-alarms';
+import { DumpAge } from './dump-age';
 import { FailoverDrillAge } from './failover-drill-age';
 import { FunctionAlarms, projectFunctions, type WatchedFunction } from './function-alarms';
 import { OpsDashboard } from './ops-dashboard';
@@ -93,7 +94,21 @@ export class OpsStack extends StageStack {
       allocatedStorageGiB: database.allocatedStorageGiB,
       cacheNodes,
       restoreTesting: backup.restoreTesting !== 'off' ? { stage: name } : undefined,
-      dumps: { stage: name, maxMinutes: dumps.maxMinutes, restoreCheck: dumps.restoreCheck !== 'off', anonymised: dumps.anonymised !== undefined },
+      dumps: {
+        stage: name,
+        maxMinutes: dumps.maxMinutes,
+        restoreCheck: dumps.restoreCheck !== 'off',
+        anonymised: dumps.anonymised && { maxAgeDays: dumps.anonymised.maxAgeDays },
+      },
+    });
+    // The ages the dump alarms read: the newest dump, passed check and anonymised copy in the bucket.
+    new DumpAge(this, 'DumpAge', {
+      stage: name,
+      vpc: network.vpc,
+      watched: ['dump', ...(dumps.restoreCheck !== 'off' ? (['check'] as const) : []), ...(dumps.anonymised ? (['anonymised'] as const) : [])],
+      logsKey: network.logsKey,
+      logRetention: this.logRetention,
+      logRemovalPolicy: this.statefulRemovalPolicy,
     });
     // A stage that can fail over proves it can: the drill must not go stale.
     if (dr.pilotLight) {

@@ -4,7 +4,8 @@ import { parseStageConfig, STAGE_NAMES, STAGES, type StageName } from '../../lib
 import { DUMP_CHECK_SCHEDULE } from '../../lib/data/dump-job';
 import { jobsClusterName } from '../../lib/data/dump-tasks';
 import { DUMP_OUTPUTS, DUMP_ROLE, dumpBucketName, dumpTaskFamily } from '../../lib/data/logical-backup-names';
-import { type Json, type Resource, resources, stageTemplates } from '../support/template';
+import { DUMP_AGE_SCHEDULE } from '../../lib/ops/dump-age';
+import { byPrefix, type Json, policyStatements, type Resource, resources, stageTemplates } from '../support/template';
 
 /**
  * The logical backup's templates: the dump bucket, its keys and policies (who may read which
@@ -238,31 +239,104 @@ describe.each(STAGE_NAMES)('%s dump tasks', (name) => {
     expect(outputs[DUMP_OUTPUTS.publicIp].Value).toBe('DISABLED');
   });
 
-  test('the alarms watch the dump, its check where it runs and the anonymisation where the stage makes one', () => {
+  test('the dump task may write dumps under raw/ and, where the check runs, its pass markers under checks/, nothing else', () => {
+    const statements = managedPolicy(synthesized[name].data, 'DumpJobDumpPolicy');
+    const writes = statements.filter((st) => list(st.Action).some((a) => a.startsWith('s3:Put')));
+    const bucket = `arn:aws:s3:::${dumpBucketName(name, c.account, c.region)}`;
+    expect(writes.map((st) => [st.Sid, st.Resource])).toEqual([
+      ['WriteDumps', `${bucket}/raw/*`],
+      ...(c.dumps.restoreCheck !== 'off' ? [['WriteCheckMarkers', `${bucket}/checks/*`]] : []),
+    ]);
+  });
+
+  test('an hourly function publishes the age of the newest dump, passed check and anonymised copy the stage makes, listing only those prefixes', () => {
+    const ops = synthesized[name].ops;
+    const watched = ['dump', ...(c.dumps.restoreCheck !== 'off' ? ['check'] : []), ...(c.dumps.anonymised ? ['anonymised'] : [])];
+    const fn = byPrefix(ops, 'AWS::Lambda::Function', 'DumpAgeHandler').Properties;
+    expect(fn).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'index.handler', Timeout: 60 });
+    expect(fn.Environment.Variables).toEqual({
+      NODE_OPTIONS: '--enable-source-maps',
+      STAGE: name,
+      DUMP_BUCKET: dumpBucketName(name, c.account, c.region),
+      WATCHED: watched.join(','),
+    });
+    expect(byPrefix(ops, 'AWS::Logs::LogGroup', 'DumpAgeHandlerLogs').Properties.RetentionInDays).toBe(c.logRetentionDays);
+    const prefixes = { dump: 'raw/', check: 'checks/', anonymised: 'anonymised/' } as Record<string, string>;
+    expect(policyStatements(ops, /^DumpAgeHandler/)).toEqual([
+      {
+        Sid: 'ListTheWatchedPrefixes',
+        Effect: 'Allow',
+        Action: 's3:ListBucket',
+        Resource: `arn:aws:s3:::${dumpBucketName(name, c.account, c.region)}`,
+        Condition: { StringEquals: { 's3:prefix': watched.map((w) => prefixes[w]) } },
+      },
+      { Sid: 'PublishTheDumpAges', Effect: 'Allow', Action: 'cloudwatch:PutMetricData', Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': 'webapp/Dumps' } } },
+    ]);
+    const [fnId] = Object.keys(ops.findResources('AWS::Lambda::Function')).filter((id) => id.startsWith('DumpAgeHandler'));
+    const rules = resources(ops, 'AWS::Events::Rule').filter((r) => text(r.Properties.Targets).includes(fnId));
+    expect(rules.map((r) => r.Properties)).toEqual([
+      expect.objectContaining({ ScheduleExpression: DUMP_AGE_SCHEDULE, State: 'ENABLED', Targets: [expect.objectContaining({ RetryPolicy: { MaximumRetryAttempts: 2 } })] }),
+    ]);
+    expect(DUMP_AGE_SCHEDULE).toBe('cron(10 * * * ? *)');
+  });
+
+  test('the alarms watch the age of the dump, of its passed check where it runs and of the anonymised copy where the stage makes one, and their failures', () => {
     const names = resources(synthesized[name].ops, 'AWS::CloudWatch::Alarm')
       .map((a) => a.Properties.AlarmName as string)
-      .filter((n) => /-(dump|anonymise)-/.test(n));
+      .filter((n) => new RegExp(`^${name}-(dump|anonymise)-`).test(n));
     expect(names.sort()).toEqual(
       [
         `${name}-dump-slow`,
         `${name}-dump-stale`,
-        ...(c.dumps.restoreCheck !== 'off' ? [`${name}-dump-check-failed`] : []),
-        ...(c.dumps.anonymised ? [`${name}-anonymise-failed`] : []),
+        `${name}-dump-failed`,
+        ...(c.dumps.restoreCheck !== 'off' ? [`${name}-dump-check-stale`, `${name}-dump-check-failed`] : []),
+        ...(c.dumps.anonymised ? [`${name}-anonymise-stale`, `${name}-anonymise-failed`] : []),
       ].sort(),
     );
     const alarm = (suffix: string) => resources(synthesized[name].ops, 'AWS::CloudWatch::Alarm').find((a) => a.Properties.AlarmName === `${name}-${suffix}`)!.Properties;
-    expect(alarm('dump-stale')).toMatchObject({
-      MetricName: 'DumpBytes',
-      Statistic: 'SampleCount',
+    // Hourly ages: any reading above the limit in three hours breaches; no reading (no object yet) does not.
+    const age = (metric: string, hours: number) => ({
+      Namespace: 'webapp/Dumps',
+      MetricName: metric,
+      Dimensions: [{ Name: 'Stage', Value: name }],
+      Statistic: 'Maximum',
       Period: 3600,
-      EvaluationPeriods: 26,
-      DatapointsToAlarm: 26,
-      TreatMissingData: 'breaching',
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 1,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: hours,
+      TreatMissingData: 'notBreaching',
     });
+    // A failed run: its result below 1 on the day it ran; a day without a run is not a failure.
+    const failure = (metric: string) => ({
+      MetricName: metric,
+      Statistic: 'Minimum',
+      Period: 86400,
+      EvaluationPeriods: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      Threshold: 1,
+      TreatMissingData: 'notBreaching',
+    });
+    expect(alarm('dump-stale')).toMatchObject(age('HoursSinceDump', 26));
+    expect(alarm('dump-failed')).toMatchObject(failure('DumpSucceeded'));
     expect(alarm('dump-slow')).toMatchObject({ MetricName: 'DumpSeconds', Statistic: 'Maximum', Threshold: c.dumps.maxMinutes * 60, TreatMissingData: 'notBreaching' });
-    if (c.dumps.restoreCheck !== 'off')
-      expect(alarm('dump-check-failed')).toMatchObject({ MetricName: 'RestoreCheckSucceeded', Statistic: 'Minimum', Period: 604800, TreatMissingData: 'breaching' });
+    if (c.dumps.restoreCheck !== 'off') {
+      expect(alarm('dump-check-stale')).toMatchObject(age('HoursSinceCheck', 7 * 24 + 12));
+      expect(alarm('dump-check-failed')).toMatchObject(failure('RestoreCheckSucceeded'));
+    }
+    if (c.dumps.anonymised) {
+      expect(alarm('anonymise-stale')).toMatchObject(age('HoursSinceAnonymised', c.dumps.anonymised.maxAgeDays * 24 + 12));
+      expect(alarm('anonymise-failed')).toMatchObject(failure('AnonymisedSucceeded'));
+    }
   });
+});
+
+test('the anonymised copy of a schedule less often than weekly may be given more days before it is stale', () => {
+  const prod = structuredClone(STAGES.prod);
+  const anonymised = { ...prod.dumps!.anonymised!, maxAgeDays: 31 };
+  expect(parseStageConfig({ ...prod, dumps: { ...prod.dumps!, anonymised } }).dumps.anonymised?.maxAgeDays).toBe(31);
+  expect(config('prod').dumps.anonymised?.maxAgeDays).toBe(7);
+  expect(() => parseStageConfig({ ...prod, dumps: { ...prod.dumps!, anonymised: { ...anonymised, maxAgeDays: 120 } } })).toThrow(/maxAgeDays.*must be at most 93 days/s);
 });
 
 describe.each(['staging', 'prod'] as const)('%s pilot light restore task', (name) => {

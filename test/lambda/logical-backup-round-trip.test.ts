@@ -153,7 +153,7 @@ const dumpEnv = () => env({ DATABASE_HOST: db.socketDir, DATABASE_PORT: String(d
 describe('the dump job on PostgreSQL 15 with moto', () => {
   let rawKey: string;
 
-  test('dump: a table with row-level security stops pg_dump as the dump role; nothing is uploaded or published', async () => {
+  test('dump: a table with row-level security stops pg_dump as the dump role; nothing is uploaded, DumpSucceeded 0', async () => {
     const admin = await db.connect('webapp');
     try {
       await admin.query(`SET ROLE ${DATABASE_ROLES.migrator}`);
@@ -163,13 +163,14 @@ describe('the dump job on PostgreSQL 15 with moto', () => {
       );
       expect(await keys(bucket, 'raw/')).toEqual([]);
       expect(await published(DUMP_METRICS.bytes)).toEqual([]);
+      expect(await published(DUMP_METRICS.dumpSucceeded)).toEqual([0]);
     } finally {
       await admin.query('DROP TABLE app.private');
       await admin.end();
     }
   });
 
-  test('dump: as the dump role with its IAM token, streamed to raw/<time>Z.dump with the server version and time, then DumpBytes and DumpSeconds', async () => {
+  test('dump: as the dump role with its IAM token, streamed to raw/<time>Z.dump with the server version and time, then DumpBytes, DumpSeconds and DumpSucceeded 1', async () => {
     const before = new Date();
     const { key, bytes } = await runDump(dumpEnv(), deps);
     rawKey = key;
@@ -182,6 +183,7 @@ describe('the dump job on PostgreSQL 15 with moto', () => {
     expect(new Date(head.Metadata!['source-time']).getTime()).toBeGreaterThanOrEqual(before.getTime() - 1000);
     expect(await published(DUMP_METRICS.bytes)).toEqual([bytes]);
     expect(await published(DUMP_METRICS.seconds)).toHaveLength(1);
+    expect((await published(DUMP_METRICS.dumpSucceeded)).sort()).toEqual([0, 1]);
   });
 
   test('check: restores the newest raw dump with its owners and grants, runs the verifier; PostgreSQL 15 here lacks pgvector, so it fails on that alone and publishes 0', async () => {
@@ -189,6 +191,8 @@ describe('the dump job on PostgreSQL 15 with moto', () => {
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toBe(`The restore check of s3://${bucket}/${rawKey} failed: the vector extension is not installed`);
     expect(await published(DUMP_METRICS.checkSucceeded)).toEqual([0]);
+    // A check that did not pass leaves no marker: its age keeps growing.
+    expect(await keys(bucket, 'checks/')).toEqual([]);
   });
 
   test('anonymise: without rules it refuses (exit 2), naming each personal column; nothing is written and 0 is published', async () => {

@@ -88,7 +88,7 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
     'db-free-storage',
     'restore-verification-failed',
     'restore-verification-stale',
-    'dump-stale',
+    'dump-failed',
     'dump-check-failed',
     'anonymise-failed',
   ]);
@@ -210,9 +210,10 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
       ...(config(name).backup.restoreTesting !== 'off' ? ['webapp/RestoreTesting VerificationSucceeded', 'webapp/RestoreTesting VerifiedWithinInterval'] : []),
       ...(config(name).dr.pilotLight ? ['webapp/Failover DaysSinceDrill'] : []),
       'webapp/Dumps DumpSeconds',
-      'webapp/Dumps DumpBytes',
-      ...(config(name).dumps.restoreCheck !== 'off' ? ['webapp/Dumps RestoreCheckSucceeded'] : []),
-      ...(config(name).dumps.anonymised ? ['webapp/Dumps AnonymisedSucceeded'] : []),
+      'webapp/Dumps HoursSinceDump',
+      'webapp/Dumps DumpSucceeded',
+      ...(config(name).dumps.restoreCheck !== 'off' ? ['webapp/Dumps HoursSinceCheck', 'webapp/Dumps RestoreCheckSucceeded'] : []),
+      ...(config(name).dumps.anonymised ? ['webapp/Dumps HoursSinceAnonymised', 'webapp/Dumps AnonymisedSucceeded'] : []),
       ...(config(name).baseline.trail.enabled ? TRAIL_ACTIVITIES.map((a) => `${ACCOUNT_ACTIVITY_NAMESPACE} ${a.metric}`) : []),
       'AWS/Events TriggeredRules',
     ];
@@ -243,7 +244,8 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
         'release-record',
         'cache-token-rotation',
         ...(config(name).app.deployment.strategy !== 'rolling' ? ['smoke-test'] : []),
-        // The ops stack's own function, watched like the other stacks'.
+        // The ops stack's own functions, watched like the other stacks'.
+        'dump-age',
         ...(config(name).dr.pilotLight ? ['failover-drill-age'] : []),
       ]
         .flatMap((fn) => [`${name}-lambda-${fn}-errors`, `${name}-lambda-${fn}-throttles`])
@@ -293,7 +295,7 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
   test('EventBridge rules send ECS, RDS and AWS Backup failures to the topic as readable text', () => {
     const t = stages[name].ops;
     const { baseline } = config(name);
-    // Rules on a schedule run a function (test/ops/failover-drill-age.test.ts); these tell people.
+    // Rules on a schedule run a function (test/ops/failover-drill-age.test.ts, test/data/dumps.test.ts); these tell people.
     const rules = resources(t, 'AWS::Events::Rule').filter((r) => !r.Properties.ScheduleExpression);
     // Six of the stage's own, two on its protected keys (test/ops/protected-key-changes.test.ts), and
     // the account's GuardDuty and Security Hub findings where those run.

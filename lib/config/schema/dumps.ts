@@ -56,6 +56,20 @@ export const dumps = z
         readerStage: z.enum(STAGE_NAMES).meta({ description: 'the stage that may restore the anonymised copy (`npm run refresh-staging`)' }),
         readerAccount: accountId.meta({ description: "that stage's account: the only one the bucket and key policies let read the copy" }),
         schedule: cron('cron(0 5 ? * SUN *)', 'the anonymisation (after a nightly dump)'),
+        maxAgeDays: z
+          .number()
+          .int()
+          .min(1, 'must be at least 1 day. Fix: use the longest gap between two runs of anonymised.schedule, in days')
+          .max(
+            93,
+            'must be at most 93 days: anonymise at least quarterly, or the reader stage refreshes from a copy that old. Fix: use 93 or less, with a schedule that runs as often',
+          )
+          .default(7)
+          .meta({
+            description:
+              'days the newest anonymised copy may age before the `<stage>-anonymise-stale` alarm (it fires 12 hours later, so a run that starts late does not open a ticket)',
+            rules: '1 to 93; at least the longest gap between two runs of `schedule` (7 for the weekly default)',
+          }),
         reservedDomain: z
           .string()
           .regex(/^([a-z0-9-]+\.)*(invalid|test|example|localhost|example\.(com|net|org))$/, 'not a domain reserved by RFC 2606, which no mail reaches. Fix: use "example.invalid"')
