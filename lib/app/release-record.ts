@@ -53,20 +53,10 @@ export class ReleaseRecord extends Construct {
       ...logSettings(props),
     });
     const fn = this.function.fn;
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'PublishTheReleaseMetric',
-        actions: ['cloudwatch:PutMetricData'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'cloudwatch:namespace': RELEASE_METRICS_NAMESPACE } },
-      }),
-    );
+    this.function.publishesMetrics('PublishTheReleaseMetric', RELEASE_METRICS_NAMESPACE);
     fn.addToRolePolicy(
       new iam.PolicyStatement({ sid: 'PublishTheReleaseEvent', actions: ['events:PutEvents'], resources: [`arn:${partition}:events:${region}:${account}:event-bus/default`] }),
     );
-    this.function.acknowledgeWildcards({
-      '*': `cloudwatch:PutMetricData has no resource-level permissions; the cloudwatch:namespace condition holds it to ${RELEASE_METRICS_NAMESPACE}.`,
-    });
 
     const provider = new cr.Provider(this, 'Provider', {
       onEventHandler: fn,

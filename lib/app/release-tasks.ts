@@ -8,6 +8,7 @@ import { DATABASE_ROLES } from '../../lambda/database-setup/roles';
 import type { TaskData } from '../data/data-stack';
 import { DATABASE_NAME, DATABASE_PORT } from '../data/database';
 import { type LogSettings, logSettings, stageLogGroup } from '../shared/log-group';
+import { publishMetricsReason, publishMetricsStatement } from '../shared/metric-publishing';
 import { PROJECT, QUEUE_METRICS_NAMESPACE, stageResourceName } from '../shared/naming';
 import { AppTask } from './app-task';
 import type { SendingEmail } from './email';
@@ -185,18 +186,11 @@ export class ReleaseTasks {
   /** The worker reports its queues (docs/architecture.md, "What the worker publishes"); only into their namespace. */
   private allowQueueMetrics(): void {
     const role = this.worker.taskDefinition.taskRole;
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'PublishTheQueueMetrics',
-        actions: ['cloudwatch:PutMetricData'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'cloudwatch:namespace': QUEUE_METRICS_NAMESPACE } },
-      }),
-    );
+    role.addToPrincipalPolicy(publishMetricsStatement('PublishTheQueueMetrics', QUEUE_METRICS_NAMESPACE));
     const policy = role.node.findChild('DefaultPolicy');
     Validations.of(policy).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: `cloudwatch:PutMetricData has no resource-level permissions; the cloudwatch:namespace condition holds it to ${QUEUE_METRICS_NAMESPACE}.`,
+      reason: publishMetricsReason(QUEUE_METRICS_NAMESPACE),
     });
     Validations.of(policy).acknowledge({
       id: 'NIST.800.53.R5-IAMNoInlinePolicy',

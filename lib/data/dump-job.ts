@@ -8,6 +8,7 @@ import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { acknowledgeControl } from '../shared/control-tower-checks';
+import { publishMetricsReason, publishMetricsStatement } from '../shared/metric-publishing';
 import { stageResourceName } from '../shared/naming';
 import { servicePrincipalOfThisAccount } from '../shared/service-trust';
 import type { StageDatabase } from './database';
@@ -60,16 +61,8 @@ export class DumpJob extends Construct {
       [DUMP_ENV.databaseUser]: DUMP_ROLE,
     };
     const { region } = Stack.of(this);
-    const publishMetrics = new iam.PolicyStatement({
-      sid: 'PublishDumpMetrics',
-      actions: ['cloudwatch:PutMetricData'],
-      resources: ['*'],
-      conditions: { StringEquals: { 'cloudwatch:namespace': DUMP_METRICS_NAMESPACE } },
-    });
-    const metricsReason: [string, string] = [
-      'Resource::*',
-      `cloudwatch:PutMetricData has no resource-level permissions; the condition holds it to the ${DUMP_METRICS_NAMESPACE} namespace.`,
-    ];
+    const publishMetrics = publishMetricsStatement('PublishDumpMetrics', DUMP_METRICS_NAMESPACE);
+    const metricsReason: [string, string] = ['Resource::*', publishMetricsReason(DUMP_METRICS_NAMESPACE)];
 
     // The nightly dump and the weekly check share a definition: the check is the command override.
     this.dumpTask = tasks.task('DumpTask', 'dump', 'dump', databaseEnv);

@@ -66,17 +66,7 @@ export class DumpAge extends Construct {
         conditions: { StringEquals: { 's3:prefix': watched.map((w) => WATCHED[w].prefix) } },
       }),
     );
-    this.checker.fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'PublishTheDumpAges',
-        actions: ['cloudwatch:PutMetricData'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'cloudwatch:namespace': DUMP_METRICS_NAMESPACE } },
-      }),
-    );
-    this.checker.acknowledgeWildcards({
-      '*': `cloudwatch:PutMetricData has no resource-level permissions; the cloudwatch:namespace condition holds it to ${DUMP_METRICS_NAMESPACE}.`,
-    });
+    this.checker.publishesMetrics('PublishTheDumpAges', DUMP_METRICS_NAMESPACE);
 
     new events.Rule(this, 'Hourly', {
       description: `Publishes the age of the newest dump, restore check and anonymised copy of ${stage}`,

@@ -65,17 +65,7 @@ export class FailoverDrillAge extends Construct {
     // Exactly the stage's parameter: the name starts with "/", which the ARN does not repeat.
     const parameterArn = Stack.of(this).formatArn({ service: 'ssm', resource: 'parameter', resourceName: parameterName.slice(1) });
     this.checker.fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ReadTheLastDrill', actions: ['ssm:GetParameter'], resources: [parameterArn] }));
-    this.checker.fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'PublishTheDrillAge',
-        actions: ['cloudwatch:PutMetricData'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'cloudwatch:namespace': FAILOVER_METRICS_NAMESPACE } },
-      }),
-    );
-    this.checker.acknowledgeWildcards({
-      '*': `cloudwatch:PutMetricData has no resource-level permissions; the cloudwatch:namespace condition holds it to ${FAILOVER_METRICS_NAMESPACE}.`,
-    });
+    this.checker.publishesMetrics('PublishTheDrillAge', FAILOVER_METRICS_NAMESPACE);
 
     new events.Rule(this, 'Daily', {
       description: `Publishes the age of the last failover drill of ${stage} (alarm above ${drillIntervalDays} days)`,

@@ -7,6 +7,7 @@ import { Construct } from 'constructs';
 import { acknowledgeControl } from './control-tower-checks';
 import { type BundleSettings, PROJECT_BUNDLER } from './lambda-bundle';
 import { type LogSettings, stageLogGroup } from './log-group';
+import { publishMetricsReason, publishMetricsStatement } from './metric-publishing';
 
 export interface ProjectFunctionProps extends LogSettings {
   /** Path of the handler module (`handlerEntry('database-setup')`). */
@@ -117,6 +118,12 @@ export class ProjectFunction extends Construct {
    * each with the reason it cannot be narrower, on the policy that holds them. Call it after the
    * grants are added.
    */
+  /** Lets the function publish metrics to `namespace` only (publishMetricsStatement), with the acknowledgement that says why `*`. */
+  publishesMetrics(sid: string, namespace: string): void {
+    this.fn.addToRolePolicy(publishMetricsStatement(sid, namespace));
+    this.acknowledgeWildcards({ '*': publishMetricsReason(namespace) });
+  }
+
   acknowledgeWildcards(reasons: Readonly<Record<string, string>>): void {
     const policy = this.fn.role!.node.findChild('DefaultPolicy');
     for (const [resource, reason] of Object.entries(reasons)) Validations.of(policy).acknowledge({ id: `AwsSolutions-IAM5[Resource::${resource}]`, reason });
