@@ -69,6 +69,15 @@ function json<T>(env: Env, name: string, check: (value: unknown) => string | und
   return value as T;
 }
 
+/** The dump's deadline in minutes (DUMP_DEADLINE_MINUTES), 120 where unset. */
+function deadlineMinutes(env: Env): number {
+  const raw = env[DUMP_ENV.deadlineMinutes];
+  if (raw === undefined) return 120;
+  const value = Number(raw);
+  if (!(value > 0)) throw new Error(`${DUMP_ENV.deadlineMinutes} is not a number of minutes above 0: "${raw}"`);
+  return value;
+}
+
 function port(env: Env): number {
   const value = Number(env[DUMP_ENV.databasePort] ?? '5432');
   if (!Number.isInteger(value) || value < 1 || value > 65535) throw new Error(`${DUMP_ENV.databasePort} is not a port: "${env[DUMP_ENV.databasePort]}"`);
@@ -129,6 +138,7 @@ async function dumpToBucket(
   deps: JobDeps,
 ): Promise<{ key: string; bytes: number }> {
   const target = { host: s.databaseHost, port: port(env), user: s.databaseUser };
+  const minutes = deadlineMinutes(env);
   const where = `${target.host}:${target.port}/${s.databaseName} as ${target.user}`;
   const password = await deps.iamToken(target);
   let version: { major: string; version: string };
@@ -156,6 +166,11 @@ async function dumpToBucket(
   });
   const exit = finished(child, pgDump);
   exit.catch(() => undefined);
+  let overran = false;
+  const deadline = setTimeout(() => {
+    overran = true;
+    child.kill('SIGTERM');
+  }, minutes * 60_000);
   let bytes: number;
   try {
     bytes = await uploadStream(deps.s3, { bucket: s.bucket, key, metadata }, child.stdout, async () => {
@@ -163,7 +178,12 @@ async function dumpToBucket(
     });
   } catch (error) {
     child.kill();
-    throw new Error(`The dump of ${where} failed; nothing was uploaded: ${(error as Error).message}`);
+    const why = overran
+      ? `it ran longer than ${minutes} minutes (${DUMP_ENV.deadlineMinutes}) and was stopped, so that it does not overlap the next night's dump`
+      : (error as Error).message;
+    throw new Error(`The dump of ${where} failed; nothing was uploaded: ${why}`);
+  } finally {
+    clearTimeout(deadline);
   }
   const seconds = (deps.now().getTime() - started.getTime()) / 1000;
   await publish(deps.cloudwatch, s.stage, deps.now(), [

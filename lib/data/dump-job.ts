@@ -13,7 +13,7 @@ import { stageResourceName } from '../shared/naming';
 import { servicePrincipalOfThisAccount } from '../shared/service-trust';
 import type { StageDatabase } from './database';
 import { DumpTasks, type DumpTasksProps, type RefreshSource, rolePolicy, via } from './dump-tasks';
-import { DUMP_CONTAINER, DUMP_ENV, DUMP_METRICS_NAMESPACE, DUMP_PREFIX, DUMP_ROLE, type DumpCommand } from './logical-backup-names';
+import { DUMP_CONTAINER, DUMP_DEADLINE_FACTOR, DUMP_ENV, DUMP_METRICS_NAMESPACE, DUMP_PREFIX, DUMP_ROLE, type DumpCommand } from './logical-backup-names';
 
 /** When the weekly restore check runs (`dumps.restoreCheck: weekly`): Saturday, after that night's dump. */
 export const DUMP_CHECK_SCHEDULE = 'cron(0 6 ? * SAT *)';
@@ -59,6 +59,7 @@ export class DumpJob extends Construct {
       [DUMP_ENV.databaseHost]: database.instance.dbInstanceEndpointAddress,
       [DUMP_ENV.databasePort]: String(database.port),
       [DUMP_ENV.databaseUser]: DUMP_ROLE,
+      [DUMP_ENV.deadlineMinutes]: String(dumps.maxMinutes * DUMP_DEADLINE_FACTOR),
     };
     const { region } = Stack.of(this);
     const publishMetrics = publishMetricsStatement('PublishDumpMetrics', DUMP_METRICS_NAMESPACE);

@@ -19,6 +19,8 @@ export function jobsClusterName(stage: string): string {
 /** The `dumps` settings the tasks read (lib/config/schema/dumps.ts). */
 export interface DumpSettings {
   readonly schedule: string;
+  /** Minutes a dump should take at most (the slow-dump alarm); it is stopped after DUMP_DEADLINE_FACTOR times that. */
+  readonly maxMinutes: number;
   readonly restoreCheck: 'off' | 'weekly';
   readonly cpu: number;
   readonly memoryMiB: number;

@@ -123,9 +123,18 @@ export const DUMP_ENV = {
   anonymisedKey: 'ANONYMISED_KEY_ID',
   /** The secret salt of the keyed hashes (Secrets Manager, injected by ECS). */
   salt: 'ANONYMISE_SALT',
+  /**
+   * Minutes after which the dump stops pg_dump and fails (`dumps.maxMinutes` × DUMP_DEADLINE_FACTOR):
+   * ECS has no time limit for a task, and a hung dump would still hold its connection when the
+   * next night's starts.
+   */
+  deadlineMinutes: 'DUMP_DEADLINE_MINUTES',
   /** What a restored database must contain (`backup.verify` and the pgvector minimum), as JSON. */
   expectations: 'VERIFY_EXPECTATIONS',
 } as const;
+
+/** How many times `dumps.maxMinutes` (the slow-dump alarm's threshold) a dump may run before it is stopped. */
+export const DUMP_DEADLINE_FACTOR = 4;
 
 /** Metric namespace of the job (dimension Stage). */
 export const DUMP_METRICS_NAMESPACE = `${PROJECT}/Dumps`;

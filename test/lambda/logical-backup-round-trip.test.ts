@@ -16,7 +16,9 @@
  * the RDS master may grant (the local superuser may do anything; roles.ts is written for RDS);
  * IAM tokens and TLS (the local server trusts its socket).
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CloudWatchClient, GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -86,12 +88,12 @@ async function keys(Bucket: string, Prefix: string): Promise<string[]> {
 }
 
 /** Every value published for a metric of this file's stage. */
-async function published(name: string): Promise<number[]> {
+async function published(name: string, ofStage = stage): Promise<number[]> {
   const { Datapoints } = await cloudwatch.send(
     new GetMetricStatisticsCommand({
       Namespace: DUMP_METRICS_NAMESPACE,
       MetricName: name,
-      Dimensions: [{ Name: 'Stage', Value: stage }],
+      Dimensions: [{ Name: 'Stage', Value: ofStage }],
       StartTime: began,
       EndTime: new Date(Date.now() + 3_600_000),
       Period: 60,
@@ -278,5 +280,21 @@ describe('the dump job on PostgreSQL 15 with moto', () => {
         `^s3://${bucket}/raw/2099-01-01T00-00-00Z\\.dump was dumped from PostgreSQL 17\\.6; .+/webapp runs 15\\.\\d+, an older major, which pg_restore cannot restore onto\\. Fix: restore onto PostgreSQL 17 or newer \\(--engine-version\\)\\.$`,
       ),
     );
+  });
+
+  test('dump: a pg_dump that hangs is stopped at DUMP_DEADLINE_MINUTES; nothing is uploaded and the dump fails', async () => {
+    // A stand-in pg_dump that never ends: the deadline, not the program, must end the dump.
+    const hangingBin = mkdtempSync(join(tmpdir(), 'hanging-pg-dump-'));
+    writeFileSync(join(hangingBin, 'pg_dump'), '#!/bin/sh\nexec sleep 60\n', { mode: 0o755 });
+    try {
+      const before = (await keys(bucket, 'raw/')).length;
+      // A stage of its own, so its one DumpSucceeded value is told apart from the dumps' above.
+      const error = await runDump({ ...dumpEnv(), STAGE: 'hanging', DUMP_DEADLINE_MINUTES: '0.002' }, { ...deps, binDir: hangingBin }).catch((e: Error) => e);
+      expect((error as Error).message).toMatch(/^The dump of .+ failed; nothing was uploaded: it ran longer than 0\.002 minutes \(DUMP_DEADLINE_MINUTES\) and was stopped/);
+      expect((await keys(bucket, 'raw/')).length).toBe(before);
+      expect(await published(DUMP_METRICS.dumpSucceeded, 'hanging')).toEqual([0]);
+    } finally {
+      rmSync(hangingBin, { recursive: true, force: true });
+    }
   });
 });
