@@ -207,7 +207,7 @@ describe.each(STAGE_NAMES)('%s network stack', (name) => {
 /** An ARN written as a join with the partition (`arn:${AWS::Partition}:...`), as the string it is in the aws partition. */
 function withPartition(arn: Json): Json {
   const join = arn?.['Fn::Join'];
-  if (!join || join[0] !== '' || !join[1].every((part: Json) => typeof part === 'string' || part?.Ref === 'AWS::Partition')) return arn;
+  if (join?.[0] !== '' || !join[1].every((part: Json) => typeof part === 'string' || part?.Ref === 'AWS::Partition')) return arn;
   return join[1].map((part: Json) => (typeof part === 'string' ? part : 'aws')).join('');
 }
 
