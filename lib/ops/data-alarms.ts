@@ -221,7 +221,8 @@ export class DataAlarms extends Construct {
         severity: 'ticket',
         tier: 'database',
       });
-    failed('DumpFailed', 'dump-failed', DUMP_METRICS.dumpSucceeded, 'The nightly pg_dump failed: nothing was uploaded, and the newest dump is the one before.');
+    // A failed dump (DumpSucceeded 0) is told at once by the failed-job rule (docs/alarms.md,
+    // "job-task-failed"), the first night included; the age above says when none is recent.
     if (dumps.restoreCheck) {
       stale(
         'DumpCheckStale',
