@@ -71,6 +71,7 @@ describe('which sampled values look personal', () => {
     ['12:30:45', null],
     ['2026-12-07T06:26:45Z', null],
     ['std::vector and a::', null],
+    ['a ratio of 1.5::2', null],
     ['bound to ::1', null],
     ['1:2:3:4:5:6:7', null],
     // Long tokens: 32 characters or more with digits and letters; a UUID, and only a UUID, is not one.
