@@ -35,6 +35,7 @@ export default defineConfig({
       'test/scripts/runbook.test.ts',
       'test/lambda/failover-drill-age.test.ts',
       'test/lambda/logical-backup-anonymise.test.ts',
+      'test/lambda/logical-backup-anonymise-detection.test.ts',
       'test/lambda/dump-age.test.ts',
     ],
     sequence: {},

@@ -18,6 +18,7 @@
  * need the extension in the copy, and the copy should carry no extension the source did not have.
  */
 import { createHash } from 'node:crypto';
+import { isIPv6 } from 'node:net';
 import type { AnonymisationRule } from '../../lib/data/logical-backup-names';
 import type { Queryable } from '../database-setup/ensure-vector';
 import { ident } from '../database-setup/roles';
@@ -115,15 +116,26 @@ const PERSONAL_TYPES: Readonly<Record<string, string>> = {
   sparsevec: 'its type sparsevec holds embeddings, and embeddings of personal text are personal',
 };
 
+/**
+ * Whether a text holds an IPv6 address. Addresses are written compressed ("2001:db8::1", as
+ * PostgreSQL's inet prints them) more often than in full, so candidates are checked with node's
+ * parser rather than one pattern; "::" and "::1" alone (two colons, one group) are not someone's
+ * address, and times ("12:30:45") and paths ("std::io") are not candidates.
+ */
+function ipv6In(v: string): boolean {
+  for (const [candidate] of v.matchAll(/(?<![\w:.])[0-9a-f:.]*:[0-9a-f:.]*(?![\w:.])/gi)) {
+    const address = candidate.replace(/\.+$/, '');
+    if (isIPv6(address) && address.split(':').filter(Boolean).length >= 2) return true;
+  }
+  return false;
+}
+
 /** Content that looks personal, tested on sampled values of text, JSON and array columns. */
 const PERSONAL_CONTENT: readonly (readonly [string, (value: string) => boolean])[] = [
   ['email addresses', (v) => /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/.test(v)],
   // International (+44 20 7946 0958) or national with a trunk 0 (020 7946 0958); dates and times start otherwise.
   ['phone numbers', (v) => /(^|[^\w+])(\+\d[\d ().-]{7,}\d|0\d{2,4}[ -]?\d{3,4}[ -]?\d{3,4})(?![\w-])/.test(v)],
-  [
-    'IP addresses',
-    (v) => /(^|[^\d.])((25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])/.test(v) || /(^|[^\w:])([0-9a-f]{1,4}:){7}[0-9a-f]{1,4}(?![\w:])/i.test(v),
-  ],
+  ['IP addresses', (v) => /(^|[^\d.])((25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])/.test(v) || ipv6In(v)],
   [
     'long tokens',
     (v) => (v.match(/[A-Za-z0-9_\-+/=]{32,}/g) ?? []).some((t) => /\d/.test(t) && /[A-Za-z]/.test(t) && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(t)),
@@ -135,23 +147,31 @@ export const SAMPLE_SIZE = 200;
 
 const sampled = (c: UserColumn) => c.category === 'S' || c.category === 'A' || c.typeName === 'json' || c.typeName === 'jsonb';
 
-/** Why a column looks personal (empty: it does not). Samples its content where it holds text. */
-export async function whyPersonal(db: Queryable, c: UserColumn): Promise<string[]> {
+/**
+ * Why a column looks personal (empty: it does not), from its name, its type and `sample`: values of
+ * the column as text (empty where the column is not sampled).
+ */
+export function looksPersonal(c: UserColumn, sample: readonly string[]): string[] {
   const reasons: string[] = [];
   const name = c.column.toLowerCase();
   for (const [pattern, what] of PERSONAL_NAMES) if (pattern.test(name)) reasons.push(`its name looks like ${what}`);
   const byType = PERSONAL_TYPES[c.typeName];
   if (byType) reasons.push(byType);
-  if (sampled(c)) {
-    const { rows } = await db.query<{ v: string }>(
-      `SELECT left(${ident(c.column)}::text, 4000) AS v FROM ${tableRef(c)} WHERE ${ident(c.column)} IS NOT NULL LIMIT ${SAMPLE_SIZE}`,
-    );
-    for (const [what, test] of PERSONAL_CONTENT) {
-      const hits = rows.filter((r) => test(r.v)).length;
-      if (hits > 0) reasons.push(`${hits} of ${rows.length} sampled values look like ${what}`);
-    }
+  for (const [what, test] of PERSONAL_CONTENT) {
+    const hits = sample.filter(test).length;
+    if (hits > 0) reasons.push(`${hits} of ${sample.length} sampled values look like ${what}`);
   }
   return reasons;
+}
+
+/** Why a column looks personal (empty: it does not). Samples its content where it holds text. */
+export async function whyPersonal(db: Queryable, c: UserColumn): Promise<string[]> {
+  if (!sampled(c)) return looksPersonal(c, []);
+  const { rows } = await db.query<{ v: string }>(`SELECT left(${ident(c.column)}::text, 4000) AS v FROM ${tableRef(c)} WHERE ${ident(c.column)} IS NOT NULL LIMIT ${SAMPLE_SIZE}`);
+  return looksPersonal(
+    c,
+    rows.map((r) => r.v),
+  );
 }
 
 /** A column and the rule that applies to it. */
@@ -170,21 +190,32 @@ export interface AnonymisationPlan {
   readonly refusals: readonly string[];
 }
 
-/** The suggested rule for an uncovered column, from why it looks personal. */
-function suggestion(c: UserColumn, reasons: string[]): AnonymisationRule {
-  const text = c.category === 'S';
-  if (!text) return 'null';
-  if (reasons.some((r) => r.includes('email'))) return 'email';
-  if (reasons.some((r) => r.includes("person's name"))) return 'name';
-  if (reasons.some((r) => /token|password|secret/.test(r))) return 'null';
-  return 'redact';
-}
-
 const TEXT_RULES: readonly AnonymisationRule[] = ['email', 'name', 'hash', 'redact'];
 
 /** The longest value a text rule writes (an email's with the reserved domain). */
 function written(rule: AnonymisationRule, reservedDomain: string): number {
   return { email: 'user-'.length + 12 + 1 + reservedDomain.length, name: 'Person '.length + 8, hash: 64, redact: '[redacted]'.length }[rule as 'email'] ?? 0;
+}
+
+/**
+ * The suggested rule for an uncovered column, from why it looks personal: the one its kind of data
+ * calls for if the plan would accept it on this column, else the first of `hash`, `redact`, `null`
+ * that it would (a NOT NULL column cannot take `null`, a varchar(n) only what fits), so following
+ * the fix does not lead to another refusal. A generated column can only be kept.
+ */
+export function suggestedRule(c: UserColumn, reasons: readonly string[], reservedDomain: string): AnonymisationRule {
+  if (c.generated) return 'keep';
+  if (c.category !== 'S') return 'null';
+  const wanted: AnonymisationRule = reasons.some((r) => r.includes('email'))
+    ? 'email'
+    : reasons.some((r) => r.includes("person's name"))
+      ? 'name'
+      : reasons.some((r) => /token|password|secret/.test(r))
+        ? 'null'
+        : 'redact';
+  const accepted = (rule: AnonymisationRule) => (rule === 'null' ? !c.notNull : c.maxLength === null || written(rule, reservedDomain) <= c.maxLength);
+  const candidates: readonly AnonymisationRule[] = [wanted, 'hash', 'redact', 'null'];
+  return candidates.find(accepted) ?? wanted;
 }
 
 /**
@@ -215,8 +246,11 @@ export async function planAnonymisation(db: Queryable, rules: AnonymisationRules
     if (rule === undefined) {
       const reasons = await whyPersonal(db, c);
       if (reasons.length > 0) {
+        const fix = `add '${qualified(c)}': { ${c.column}: '${suggestedRule(c, reasons, reservedDomain)}' } to ${RULES_FIELD}`;
         refusals.push(
-          `${where} (${c.type}) looks personal: ${reasons.join('; ')}. Fix: add '${qualified(c)}': { ${c.column}: '${suggestion(c, reasons)}' } to ${RULES_FIELD} ('keep' if it is not personal)`,
+          c.generated
+            ? `${where} (${c.type}) looks personal: ${reasons.join('; ')}. Fix: ${fix} and rule the columns it is computed from (a generated column cannot be written)`
+            : `${where} (${c.type}) looks personal: ${reasons.join('; ')}. Fix: ${fix} ('keep' if it is not personal)`,
         );
       }
       continue;

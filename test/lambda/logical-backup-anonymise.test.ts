@@ -85,7 +85,7 @@ describe('which columns look personal', () => {
     );
     const why = (column: string) => plan.refusals.find((r) => r.startsWith(column));
     expect(why('app.users.full_name')).toMatch(/its name looks like a person's name.*Fix: add 'app\.users': \{ full_name: 'name' \}/);
-    expect(why('app.users.phone')).toMatch(/its name looks like a phone number; 2 of 2 sampled values look like phone numbers/);
+    expect(why('app.users.phone')).toMatch(/its name looks like a phone number; 2 of 2 sampled values look like phone numbers\. Fix: add 'app\.users': \{ phone: 'redact' \}/);
     expect(why('app.users.last_ip')).toMatch(/its name looks like an IP address; its type inet holds IP addresses\. Fix: add 'app\.users': \{ last_ip: 'null' \}/);
     expect(why('app.notes.embedding')).toMatch(/embeddings of personal text are personal/);
     // Found by content alone: a free-text column holding an address.
@@ -112,16 +112,40 @@ describe('which columns look personal', () => {
     }
   });
 
+  test('arrays and JSON are sampled as text; numbers and booleans are not', async () => {
+    await src.query(`CREATE TABLE app.events (id int, tags text[], payload json, meta jsonb, hits int, ok boolean)`);
+    try {
+      await src.query(`INSERT INTO app.events VALUES (1, '{ada@example.com}', '{"to": "grace@example.org"}', '{"from": "192.0.2.10"}', 2026, true)`);
+      const plan = await planAnonymisation(src, { ...RULES, 'app.audit': { note: 'keep' } }, DOMAIN);
+      expect(plan.refusals.map((r) => r.split(': ')[0])).toEqual([
+        'app.events.tags (text[]) looks personal',
+        'app.events.payload (json) looks personal',
+        'app.events.meta (jsonb) looks personal',
+      ]);
+      expect(plan.refusals[2]).toMatch(/1 of 1 sampled values look like IP addresses\. Fix: add 'app\.events': \{ meta: 'null' \}/);
+    } finally {
+      await src.query('DROP TABLE app.events');
+    }
+  });
+
   test('rules on a missing table or column are warnings, not refusals', async () => {
     const plan = await planAnonymisation(
       src,
-      { ...RULES, 'app.audit': { note: 'null' }, 'app.gone': { email: 'email' }, 'app.users': { ...RULES['app.users'], mail: 'email' } },
+      {
+        ...RULES,
+        'app.audit': { note: 'null' },
+        'app.gone': { email: 'email' },
+        'app.users': { ...RULES['app.users'], mail: 'email' },
+        // Another table has the column; this one does not.
+        'app.plans': { email: 'email' },
+      },
       DOMAIN,
     );
     expect(plan.refusals).toEqual([]);
     expect(plan.warnings).toEqual([
       'dumps.anonymised.rules in lib/config/stages.ts names the column app.users.mail, which the dump does not have (renamed or dropped?); its rule was not used',
       'dumps.anonymised.rules in lib/config/stages.ts names the table app.gone, which the dump does not have (renamed or dropped?); its rules were not used',
+      'dumps.anonymised.rules in lib/config/stages.ts names the column app.plans.email, which the dump does not have (renamed or dropped?); its rule was not used',
     ]);
   });
 
@@ -142,6 +166,53 @@ describe('which columns look personal', () => {
       "app.users.email is NOT NULL: rule 'null' cannot apply. Fix: use 'hash' or 'redact' for it in dumps.anonymised.rules in lib/config/stages.ts (text only), or make the column nullable",
       "app.users.postcode is character varying(10): rule 'hash' writes 64 characters. Fix: use 'null' or a rule that writes fewer characters for it in dumps.anonymised.rules in lib/config/stages.ts, or widen the column",
     ]);
+  });
+
+  test('a text rule must fit a varchar(n) to the character; a generated column can only be kept', async () => {
+    // DOMAIN has 15 characters: an email rule writes 'user-' + 12 + '@' + 15 = 33, a name rule 'Person ' + 8 = 15.
+    await src.query(`CREATE TABLE app.fits (id int, email_fits varchar(33), email_short varchar(32), name_fits varchar(15), name_short varchar(14),
+                                            full_label text GENERATED ALWAYS AS (id::text || ' label') STORED)`);
+    try {
+      const rules = { ...RULES, 'app.audit': { note: 'keep' } } as const;
+      const fits = { email_fits: 'email', email_short: 'email', name_fits: 'name', name_short: 'name' } as const;
+      const plan = await planAnonymisation(src, { ...rules, 'app.fits': { ...fits, full_label: 'redact' } }, DOMAIN);
+      expect(plan.refusals).toEqual([
+        "app.fits.email_short is character varying(32): rule 'email' writes 33 characters. Fix: use 'null' or a rule that writes fewer characters for it in dumps.anonymised.rules in lib/config/stages.ts, or widen the column",
+        "app.fits.name_short is character varying(14): rule 'name' writes 15 characters. Fix: use 'null' or a rule that writes fewer characters for it in dumps.anonymised.rules in lib/config/stages.ts, or widen the column",
+        "app.fits.full_label is a generated column, computed from others: rule 'redact' cannot write it. Fix: give it 'keep' in dumps.anonymised.rules in lib/config/stages.ts and rule the columns it is computed from",
+      ]);
+      expect(plan.changed.filter((c) => c.table === 'fits').map((c) => c.column)).toEqual(['email_fits', 'name_fits']);
+      const kept = await planAnonymisation(src, { ...rules, 'app.fits': { ...fits, email_short: 'null', name_short: 'null', full_label: 'keep' } }, DOMAIN);
+      expect(kept.refusals).toEqual([]);
+    } finally {
+      await src.query('DROP TABLE app.fits');
+    }
+  });
+
+  test('the rule each refusal suggests is one the plan accepts on that column', async () => {
+    await src.query(`CREATE TABLE app.accounts (id int, work_email varchar(32), nickname varchar(14), reset_token text NOT NULL, api_key varchar(40) NOT NULL,
+                                                first_name text, last_name text, full_name text GENERATED ALWAYS AS (first_name || ' ' || last_name) STORED)`);
+    try {
+      await src.query(`INSERT INTO app.accounts VALUES (1, 'ada@example.com', 'ada', '${'a1'.repeat(20)}', '${'b2'.repeat(20)}', 'Ada', 'Lovelace')`);
+      const rules = { ...RULES, 'app.audit': { note: 'keep' } } as const;
+      const uncovered = await planAnonymisation(src, rules, DOMAIN);
+      const suggested = Object.fromEntries(uncovered.refusals.map((r) => r.match(/Fix: add 'app\.accounts': \{ (\w+): '(\w+)' \}/)?.slice(1, 3) ?? [r, '']));
+      expect(suggested).toEqual({
+        work_email: 'redact',
+        nickname: 'redact',
+        reset_token: 'hash',
+        api_key: 'redact',
+        first_name: 'name',
+        last_name: 'name',
+        full_name: 'keep',
+      });
+      expect(uncovered.refusals.find((r) => r.startsWith('app.accounts.full_name'))).toMatch(
+        /Fix: add 'app\.accounts': \{ full_name: 'keep' \} to dumps\.anonymised\.rules in lib\/config\/stages\.ts and rule the columns it is computed from \(a generated column cannot be written\)$/,
+      );
+      expect((await planAnonymisation(src, { ...rules, 'app.accounts': suggested }, DOMAIN)).refusals).toEqual([]);
+    } finally {
+      await src.query('DROP TABLE app.accounts');
+    }
   });
 });
 
@@ -179,6 +250,25 @@ describe('applying the rules and verifying the copy', () => {
     await expect(applyAnonymisation(dst, plan, { salt: 'short', reservedDomain: DOMAIN })).rejects.toThrow(
       'The anonymisation salt is 5 characters long; at least 16 are needed. Fix: store a long random value in the salt secret.',
     );
+    await expect(applyAnonymisation(dst, plan, { salt: 's'.repeat(15), reservedDomain: DOMAIN })).rejects.toThrow(/^The anonymisation salt is 15 characters long/);
+  });
+
+  test('a salt of exactly the minimum length is used; a table with only hashes binds only the pads', async () => {
+    await dst.query(`CREATE TABLE app.tokens (id int PRIMARY KEY, reset_token text)`);
+    try {
+      await dst.query(`INSERT INTO app.tokens VALUES (1, 'r-1'), (2, NULL)`);
+      const salt = 's'.repeat(16);
+      const columns = (await userColumns(dst)).filter((c) => c.table === 'tokens' && c.column === 'reset_token');
+      await applyAnonymisation(
+        dst,
+        { tables: ['app.tokens'], changed: columns.map((c) => ({ ...c, rule: 'hash' })), warnings: [], refusals: [] },
+        { salt, reservedDomain: DOMAIN },
+      );
+      const { rows } = await dst.query('SELECT reset_token FROM app.tokens ORDER BY id');
+      expect(rows).toEqual([{ reset_token: createHmac('sha256', salt).update('r-1').digest('hex') }, { reset_token: null }]);
+    } finally {
+      await dst.query('DROP TABLE app.tokens');
+    }
   });
 
   test('a copy that was not anonymised fails the verifier, naming each column', async () => {
@@ -197,6 +287,16 @@ describe('applying the rules and verifying the copy', () => {
   test('each rule writes what it says, deterministically, NULL stays NULL, and no trigger fires', async () => {
     const plan = await planAnonymisation(dst, rules, DOMAIN);
     expect(plan.refusals).toEqual([]);
+    // 'keep' changes nothing, so it is not among the changed columns.
+    expect(plan.changed.map((c) => `${c.table}.${c.column}`)).toEqual([
+      'notes.body',
+      'notes.embedding',
+      'users.email',
+      'users.full_name',
+      'users.phone',
+      'users.last_ip',
+      'users.postcode',
+    ]);
     await applyAnonymisation(dst, plan, { salt: SALT, reservedDomain: DOMAIN });
     const users = await dst.query('SELECT email, full_name, phone, last_ip, status FROM app.users ORDER BY id');
     expect(users.rows).toEqual([
@@ -218,6 +318,19 @@ describe('applying the rules and verifying the copy', () => {
     ]);
     expect((await dst.query('SELECT count(*)::int AS n FROM app.audit')).rows[0].n).toBe(0);
     expect((await dst.query('SELECT label FROM app.plans ORDER BY id')).rows).toEqual([{ label: 'Basic' }, { label: 'Team 2026-12-07 06:00:00' }]);
+  });
+
+  test('a table or column missing from the copy fails the verifier, naming it', async () => {
+    await src.query(`CREATE TABLE app.only_in_dump (id int, secret text)`);
+    try {
+      const plan = await planAnonymisation(src, { ...rules, 'app.only_in_dump': { secret: 'null' } }, DOMAIN);
+      expect(await verifyAnonymised(src, dst, plan, DOMAIN)).toEqual([
+        'app.only_in_dump: relation "app.only_in_dump" does not exist',
+        'app.only_in_dump.secret: relation "app.only_in_dump" does not exist',
+      ]);
+    } finally {
+      await src.query('DROP TABLE app.only_in_dump');
+    }
   });
 
   test('the anonymised copy passes the verifier; a lost row fails it', async () => {
