@@ -15,7 +15,7 @@
  * credentials, no registry, no skopeo): nothing was changed.
  */
 import { STAGE_NAMES } from '../lib/config';
-import { addContext, readFlags, stageArg } from './lib/args';
+import { readFlags, STAGE_COMMAND_FLAGS, stageCommandArgs } from './lib/args';
 import {
   applyDrImages,
   copyRelease,
@@ -33,17 +33,7 @@ import { refusal } from './lib/release';
 const USAGE = `usage: dr-images --stage ${STAGE_NAMES.join('|')} [--account ID] [-c KEY=VALUE ...] [--yes]`;
 
 export function parseArgs(argv: readonly string[]): DrImagesArgs {
-  let stage: string | undefined;
-  let account: string | undefined;
-  let yes = false;
-  const context: Record<string, string> = {};
-  for (const [flag, value = ''] of readFlags(argv, { values: ['--stage', '--account', '-c', '--context'], switches: ['--yes'], usage: USAGE })) {
-    if (flag === '--yes') yes = true;
-    else if (flag === '--stage') stage = value;
-    else if (flag === '--account') account = value;
-    else addContext(context, flag, value, USAGE);
-  }
-  return { stage: stageArg(stage, USAGE), account, context, yes };
+  return stageCommandArgs(readFlags(argv, { ...STAGE_COMMAND_FLAGS, usage: USAGE }), USAGE);
 }
 
 export async function main(argv = process.argv.slice(2), env = process.env, deps: DrImagesDeps = { clientsFor: drImagesClients }): Promise<number> {

@@ -13,24 +13,14 @@
  * continues), 2 bad arguments, refused, or no credentials for the stage's account (nothing changed).
  */
 import { STAGE_NAMES } from '../lib/config';
-import { addContext, readFlags, stageArg } from './lib/args';
+import { readFlags, STAGE_COMMAND_FLAGS, stageCommandArgs } from './lib/args';
 import { type FailbackArgs, runFailback } from './lib/failback';
 import { defaultRecoveryDeps, type RecoveryDeps, recoveryMain } from './lib/failover';
 
 const USAGE = `usage: failback --stage ${STAGE_NAMES.join('|')} [--account ID] [-c KEY=VALUE ...] [--yes]`;
 
 export function parseArgs(argv: readonly string[]): FailbackArgs {
-  let stage: string | undefined;
-  let account: string | undefined;
-  let yes = false;
-  const context: Record<string, string> = {};
-  for (const [flag, value = ''] of readFlags(argv, { values: ['--stage', '--account', '-c', '--context'], switches: ['--yes'], usage: USAGE })) {
-    if (flag === '--yes') yes = true;
-    else if (flag === '--stage') stage = value;
-    else if (flag === '--account') account = value;
-    else addContext(context, flag, value, USAGE);
-  }
-  return { stage: stageArg(stage, USAGE), yes, account, context };
+  return stageCommandArgs(readFlags(argv, { ...STAGE_COMMAND_FLAGS, usage: USAGE }), USAGE);
 }
 
 export async function main(argv = process.argv.slice(2), env = process.env, deps: RecoveryDeps = defaultRecoveryDeps()): Promise<number> {

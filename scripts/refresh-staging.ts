@@ -15,7 +15,7 @@
  * (nothing changed).
  */
 import { STAGE_NAMES } from '../lib/config';
-import { addContext, readFlags, stageArg } from './lib/args';
+import { readFlags, STAGE_COMMAND_FLAGS, stageCommandArgs } from './lib/args';
 import { regionClients } from './lib/dr-survey';
 import { type RefreshArgs, type RefreshDeps, runRefresh } from './lib/refresh-staging';
 import { operatorConfig, refusal } from './lib/release';
@@ -24,17 +24,7 @@ import { realTime } from './lib/runbook';
 const USAGE = `usage: refresh-staging [--stage ${STAGE_NAMES.join('|')}] [--account ID] [-c KEY=VALUE ...] [--yes]`;
 
 export function parseArgs(argv: readonly string[]): RefreshArgs {
-  let stage = 'staging';
-  let account: string | undefined;
-  let yes = false;
-  const context: Record<string, string> = {};
-  for (const [flag, value = ''] of readFlags(argv, { values: ['--stage', '--account', '-c', '--context'], switches: ['--yes'], usage: USAGE })) {
-    if (flag === '--yes') yes = true;
-    else if (flag === '--stage') stage = value;
-    else if (flag === '--account') account = value;
-    else addContext(context, flag, value, USAGE);
-  }
-  return { stage: stageArg(stage, USAGE), yes, account, context };
+  return stageCommandArgs(readFlags(argv, { ...STAGE_COMMAND_FLAGS, usage: USAGE }), USAGE, 'staging');
 }
 
 export async function main(argv = process.argv.slice(2), env = process.env, deps: RefreshDeps = { clientsFor: regionClients(), wait: realTime }): Promise<number> {

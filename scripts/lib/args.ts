@@ -78,6 +78,28 @@ function explain(error: Error & { code?: string }, argv: readonly string[]): str
   }
 }
 
+/** The flags of a command that takes a stage and nothing else: `--stage`, `--account`, `-c` and `--yes`. */
+export const STAGE_COMMAND_FLAGS = { values: ['--stage', '--account', '-c', '--context'], switches: ['--yes'] };
+
+/** What a command of STAGE_COMMAND_FLAGS was given; `--stage` defaults to `defaultStage` where the command has one. */
+export function stageCommandArgs(
+  flags: readonly [string, string | undefined][],
+  usage: string,
+  defaultStage?: StageName,
+): { stage: StageName; account?: string; context: Record<string, string>; yes: boolean } {
+  let stage: string | undefined = defaultStage;
+  let account: string | undefined;
+  let yes = false;
+  const context: Record<string, string> = {};
+  for (const [flag, value = ''] of flags) {
+    if (flag === '--yes') yes = true;
+    else if (flag === '--stage') stage = value;
+    else if (flag === '--account') account = value;
+    else addContext(context, flag, value, usage);
+  }
+  return { stage: stageArg(stage, usage), account, context, yes };
+}
+
 /** Adds one `-c KEY=VALUE` (or `--context`) to `context`, as the CDK CLI reads it; anything else is a UsageError. */
 export function addContext(context: Record<string, string>, flag: string, value: string, usage: string): void {
   const eq = value.indexOf('=');
