@@ -1,6 +1,7 @@
 import { type CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { DUMP_METRICS, DUMP_METRICS_NAMESPACE, DUMP_PREFIX, keyTime } from '../../lib/data/logical-backup-names';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { DUMP_METRICS, DUMP_METRICS_NAMESPACE, DUMP_PREFIX } from '../../lib/data/logical-backup-names';
+import { newestUnder } from '../logical-backup/objects';
 
 /** What the age check watches: the prefix whose newest key it reads, and the metric it publishes. */
 export const WATCHED = {
@@ -10,13 +11,6 @@ export const WATCHED = {
 } as const;
 export type Watched = keyof typeof WATCHED;
 export const WATCHED_NAMES = Object.keys(WATCHED) as Watched[];
-
-/**
- * How far ahead of this function's clock a key's time may be and still count as now: the job names
- * its objects with the clock of the task it ran in. Further ahead, the key was not written by the
- * job, and trusting it would keep the alarm quiet until that date.
- */
-export const CLOCK_SKEW_MS = 5 * 60_000;
 
 const HOUR_MS = 3_600_000;
 
@@ -32,32 +26,6 @@ export interface DumpAgeSettings {
   readonly bucket: string;
   /** What the stage runs: always the dump; the check and the anonymised copy where configured. */
   readonly watched: readonly Watched[];
-}
-
-export interface Newest {
-  /** The newest key the job wrote under the prefix, if any. */
-  readonly key?: string;
-  readonly time?: Date;
-  /** Keys under the prefix whose name holds no time the job writes, or a time ahead of now: left out. */
-  readonly ignored: readonly string[];
-}
-
-/** The newest key under `prefix` named by `dumpKey` or `checkKey`, by the time in its name. */
-export async function newestUnder(s3: DumpAgeDeps['s3'], bucket: string, prefix: string, now: Date): Promise<Newest> {
-  let newest: { key: string; time: Date } | undefined;
-  const ignored: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    for (const { Key: key } of page.Contents ?? []) {
-      if (!key) continue;
-      const time = keyTime(prefix, key);
-      if (!time || time.getTime() - now.getTime() > CLOCK_SKEW_MS) ignored.push(key);
-      else if (!newest || time > newest.time) newest = { key, time };
-    }
-    token = page.NextContinuationToken;
-  } while (token);
-  return { ...newest, ignored };
 }
 
 export interface DumpAge {
@@ -79,7 +47,7 @@ export async function reportDumpAge(deps: DumpAgeDeps, settings: DumpAgeSettings
   const hours: Partial<Record<Watched, number>> = {};
   for (const watched of settings.watched) {
     const { prefix, metric } = WATCHED[watched];
-    const newest = await newestUnder(deps.s3, bucket, prefix, now);
+    const newest = await newestUnder(deps.s3, bucket, prefix, { now });
     if (newest.ignored.length > 0) {
       console.warn(
         JSON.stringify({

@@ -14,21 +14,54 @@ import {
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { DUMP_METRICS_NAMESPACE } from '../../lib/data/logical-backup-names';
+import { DUMP_METRICS_NAMESPACE, keyTime } from '../../lib/data/logical-backup-names';
 
 type S3 = Pick<S3Client, 'send'>;
 
-/** The newest dump under a prefix: keys sort by time (`dumpKey`), so the greatest. */
-export async function newestKey(s3: S3, bucket: string, prefix: string): Promise<string> {
-  let newest: string | undefined;
+/**
+ * How far ahead of the reader's clock a key's time may be and still count as now: the job names
+ * its objects with the clock of the task it ran in. Further ahead, the key was not written by the
+ * job, and trusting it would keep an age alarm quiet until that date.
+ */
+export const CLOCK_SKEW_MS = 5 * 60_000;
+
+export interface Newest {
+  /** The newest key the job wrote under the prefix, if any. */
+  readonly key?: string;
+  readonly time?: Date;
+  /** Keys under the prefix whose name holds no time the job writes (or one ahead of `now`, where given): left out. */
+  readonly ignored: readonly string[];
+}
+
+/**
+ * The newest object the job wrote under `prefix` (named by `dumpKey` or `checkKey`, so by the time
+ * in its name), across every page of the listing. The one reader of "the newest dump" for the job,
+ * its age function and the operator commands, so each means the same object. `extension` keeps only
+ * keys ending so (`.dump`); `now` leaves out keys too far ahead of it.
+ */
+export async function newestUnder(s3: S3, bucket: string, prefix: string, options: { readonly extension?: string; readonly now?: Date } = {}): Promise<Newest> {
+  let newest: { key: string; time: Date } | undefined;
+  const ignored: string[] = [];
   let token: string | undefined;
   do {
     const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    for (const o of page.Contents ?? []) if (o.Key?.endsWith('.dump') && (!newest || o.Key > newest)) newest = o.Key;
-    token = page.NextContinuationToken;
+    for (const { Key: key } of page.Contents ?? []) {
+      if (!key) continue;
+      const time = keyTime(prefix, key);
+      const ahead = options.now !== undefined && time !== undefined && time.getTime() - options.now.getTime() > CLOCK_SKEW_MS;
+      if (!time || ahead || (options.extension !== undefined && !key.endsWith(options.extension))) ignored.push(key);
+      else if (!newest || time > newest.time) newest = { key, time };
+    }
+    token = page.IsTruncated === false ? undefined : page.NextContinuationToken;
   } while (token);
-  if (!newest) throw new Error(`There is no dump under s3://${bucket}/${prefix}: the nightly dump has not run or has failed (its alarm says which).`);
-  return newest;
+  return { ...newest, ignored };
+}
+
+/** The newest dump under a prefix; fails when there is none. */
+export async function newestKey(s3: S3, bucket: string, prefix: string): Promise<string> {
+  const { key } = await newestUnder(s3, bucket, prefix, { extension: '.dump' });
+  if (!key) throw new Error(`There is no dump under s3://${bucket}/${prefix}: the nightly dump has not run or has failed (its alarm says which).`);
+  return key;
 }
 
 /** An object's user metadata (`DUMP_METADATA`); fails naming the object when it is missing. */

@@ -16,7 +16,7 @@ import { projectTag, stageResourceName } from '../../lib/shared/naming';
 import { accountProblem } from './credentials';
 import { drDatabaseSettings } from './dr-steps';
 import type { RegionClients, RegionClientsFor } from './dr-survey';
-import { type DumpObject, describeDump, describePlace, dumpObject, keyTime, newestDumpKey, runDumpTask, type TaskPlace, taskPlace, versionProblem } from './dump-task';
+import { type DumpObject, describeDump, describePlace, dumpKeyTime, dumpObject, newestDumpKey, runDumpTask, type TaskPlace, taskPlace, versionProblem } from './dump-task';
 import { outputsOf, shellLine } from './release';
 import { describe, type Waiting, waitAvailable } from './restore';
 import { dryRunEnd, minutesLine, printPlan, refuseProblems, runSteps, type Step } from './runbook';
@@ -69,7 +69,7 @@ interface DumpRestoreState {
 
 /** `webapp-<stage>-dump-<yyyymmddhhmm>` of the dump's time: the same dump restores into the same name, so a rerun finds it. */
 export function dumpInstanceName(stage: string, dump: DumpObject): string {
-  const at = dump.sourceTime ?? keyTime(dump.key) ?? new Date(0);
+  const at = dump.sourceTime ?? dumpKeyTime(dump.key) ?? new Date(0);
   return stageResourceName(stage, 'dump', at.toISOString().slice(0, 16).replace(/\D/g, ''));
 }
 

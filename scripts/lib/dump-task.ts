@@ -6,8 +6,9 @@
  * waits for it instead of starting a second one.
  */
 import { DescribeTasksCommand, type ECSClient, ListTasksCommand, RunTaskCommand, type Task } from '@aws-sdk/client-ecs';
-import { HeadObjectCommand, type HeadObjectCommandOutput, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { DUMP_CONTAINER, DUMP_METADATA, DUMP_OUTPUTS, type DumpCommand } from '../../lib/data/logical-backup-names';
+import { HeadObjectCommand, type HeadObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
+import { newestUnder } from '../../lambda/logical-backup/objects';
+import { DUMP_CONTAINER, DUMP_METADATA, DUMP_OUTPUTS, type DumpCommand, keyTime } from '../../lib/data/logical-backup-names';
 import type { Waiting } from './restore';
 
 type Send<T extends { send: unknown }> = Pick<T, 'send'>;
@@ -25,28 +26,14 @@ export interface DumpObject {
   readonly database?: string;
 }
 
-/** A dump key's own time (`raw/2026-12-07T02-00-04Z.dump`), or undefined when the key is not of that form. */
-export function keyTime(key: string): Date | undefined {
-  const m = /(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})-(\d{2})Z\.dump$/.exec(key);
-  if (!m) return undefined;
-  const at = new Date(`${m[1]}T${m[2]}:${m[3]}:${m[4]}Z`);
-  return Number.isNaN(at.getTime()) ? undefined : at;
+/** A dump key's own time (`raw/2026-12-07T02-00-04Z.dump`), or undefined when the job did not name it. */
+export function dumpKeyTime(key: string): Date | undefined {
+  return keyTime(key.slice(0, key.lastIndexOf('/') + 1), key);
 }
 
-/** The newest dump under `prefix` (keys sort by time), or undefined when there is none. */
+/** The newest dump under `prefix`, or undefined when there is none (the job's own reader: lambda/logical-backup/objects.ts). */
 export async function newestDumpKey(s3: Send<S3Client>, bucket: string, prefix: string): Promise<string | undefined> {
-  let newest: string | undefined;
-  let ContinuationToken: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken }));
-    for (const object of page.Contents ?? []) {
-      const key = object.Key ?? '';
-      // Only what the job writes: a stray object under the prefix is not a dump.
-      if (keyTime(key) && key.slice(prefix.length).indexOf('/') < 0 && (newest === undefined || key > newest)) newest = key;
-    }
-    ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (ContinuationToken);
-  return newest;
+  return (await newestUnder(s3, bucket, prefix, { extension: '.dump' })).key;
 }
 
 /** The object and its metadata, or undefined when the bucket has no such key. */
@@ -67,7 +54,7 @@ export async function dumpObject(s3: Send<S3Client>, bucket: string, key: string
     bytes: head.ContentLength ?? 0,
     serverMajor: Number.isInteger(major) && major > 0 ? major : undefined,
     serverVersion: meta[DUMP_METADATA.serverVersion],
-    sourceTime: time && !Number.isNaN(time.getTime()) ? time : keyTime(key),
+    sourceTime: time && !Number.isNaN(time.getTime()) ? time : dumpKeyTime(key),
     database: meta[DUMP_METADATA.database],
   };
 }
