@@ -6,9 +6,9 @@ import { Construct } from 'constructs';
 import { accessLogBucket } from '../shared/access-log-bucket';
 import { acknowledgeControls } from '../shared/control-tower-checks';
 import { denyAllBut, protectionRoles } from '../shared/deny-all-but';
+import { DrReplication } from '../shared/dr-replication';
 import { PRIVATE_BUCKET } from '../shared/private-bucket';
 import { ServiceKey } from '../shared/service-key';
-import { servicePrincipalOfThisAccount } from '../shared/service-trust';
 import { DUMP_PREFIX } from './logical-backup-names';
 
 /** How long a dump is kept, and whether nobody (governance: nobody but the break-glass role) may delete it earlier. */
@@ -138,7 +138,18 @@ export class DumpBucket extends Construct {
     }
 
     this.accessLogs = accessLogBucket(this, 'AccessLogs', { expirationDays: props.accessLogExpirationDays, removalPolicy, of: 'the dump bucket' });
-    const replication = props.replicateTo ? this.replicationRole(props.replicateTo, props.bucketName) : undefined;
+    const replication = props.replicateTo
+      ? new DrReplication(this, {
+          of: 'the dump bucket',
+          destination: props.replicateTo,
+          sourceKeys: [this.key, ...(this.anonymisedKey ? [this.anonymisedKey] : [])],
+          replicaActions: ['s3:ReplicateObject', 's3:ReplicateTags'],
+          // A replica of a locked dump keeps its lock: S3 reads it from the source version.
+          sourceObjectActions: ['s3:GetObjectRetention', 's3:GetObjectLegalHold'],
+          // A dump deleted here (by the break-glass role, or before a lock) stays in the DR region until it expires there.
+          replicateDeletes: false,
+        })
+      : undefined;
     this.bucket = new s3.Bucket(this, 'Bucket', {
       bucketName: props.bucketName,
       ...dumpStorage(this.key, props),
@@ -146,20 +157,7 @@ export class DumpBucket extends Construct {
       serverAccessLogsPrefix: 'dumps/',
       removalPolicy,
       replicationRole: replication?.role,
-      replicationRules: props.replicateTo
-        ? [
-            {
-              id: 'replicate-to-dr-region',
-              destination: props.replicateTo,
-              kmsKey: props.replicateTo.encryptionKey,
-              sseKmsEncryptedObjects: true,
-              // A dump deleted here (by the break-glass role, or before a lock) stays in the DR region until it expires there.
-              deleteMarkerReplication: false,
-              priority: 0,
-              filter: {},
-            },
-          ]
-        : undefined,
+      replicationRules: replication && [replication.rule],
     });
     protectDumps(this.bucket, props);
 
@@ -185,25 +183,7 @@ export class DumpBucket extends Construct {
     }
 
     if (replication) {
-      replication.policy.addStatements(
-        new iam.PolicyStatement({ actions: ['s3:GetReplicationConfiguration', 's3:ListBucket'], resources: [this.bucket.bucketArn] }),
-        new iam.PolicyStatement({
-          actions: ['s3:GetObjectVersionForReplication', 's3:GetObjectVersionAcl', 's3:GetObjectVersionTagging', 's3:GetObjectRetention', 's3:GetObjectLegalHold'],
-          resources: [this.bucket.arnForObjects('*')],
-        }),
-        new iam.PolicyStatement({
-          actions: ['kms:Decrypt'],
-          resources: [this.key.keyArn, ...(this.anonymisedKey ? [this.anonymisedKey.keyArn] : [])],
-          conditions: { StringEquals: { 'kms:ViaService': `s3.${region}.amazonaws.com` } },
-        }),
-      );
-      const everyObject = 'Replication copies every dump of this bucket into its DR replica; the statement names only those two buckets.';
-      for (const id of [
-        `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket)}.Arn>/*]`,
-        `AwsSolutions-IAM5[Resource::${Stack.of(this).resolve(props.replicateTo!.arnForObjects('*'))}]`,
-      ]) {
-        Validations.of(replication.policy).acknowledge({ id, reason: everyObject });
-      }
+      replication.grantSource(this.bucket, 'Replication copies every dump of this bucket into its DR replica; the statement names only those two buckets.');
     } else {
       Validations.of(this.bucket.node.defaultChild!).acknowledge({
         id: 'NIST.800.53.R5-S3BucketReplicationEnabled',
@@ -216,29 +196,5 @@ export class DumpBucket extends Construct {
         ? { s3_bucket_object_lock_enabled_check: 'dumps.objectLock is off for this stage (a throw-away stage): dumps expire after dumps.retentionDays and may be deleted sooner.' }
         : {}),
     });
-  }
-
-  /**
-   * The role S3 replicates with: read versions (and their lock) here, write replicas into the DR
-   * bucket, decrypt with this bucket's keys here and encrypt with the replica's key there, each
-   * only through S3 in its region. A managed policy and `withoutPolicyUpdates`, as for the uploads:
-   * CDK's own grants would give it every key ("*") when the replica key lives in another region.
-   */
-  private replicationRole(destination: s3.IBucket, bucketName: string): { role: iam.IRole; policy: iam.ManagedPolicy } {
-    const destinationRegion = Stack.of(destination).region;
-    const role = new iam.Role(this, 'ReplicationRole', {
-      description: `S3 replication of ${bucketName} to the DR region`,
-      assumedBy: servicePrincipalOfThisAccount(this, 's3.amazonaws.com'),
-    });
-    const policy = new iam.ManagedPolicy(this, 'ReplicationPolicy', { description: 'Replicate the dump bucket to its DR-region copy', roles: [role] });
-    policy.addStatements(
-      new iam.PolicyStatement({ actions: ['s3:ReplicateObject', 's3:ReplicateTags'], resources: [destination.arnForObjects('*')] }),
-      new iam.PolicyStatement({
-        actions: ['kms:Encrypt', 'kms:GenerateDataKey'],
-        resources: [destination.encryptionKey!.keyArn],
-        conditions: { StringEquals: { 'kms:ViaService': `s3.${destinationRegion}.amazonaws.com` } },
-      }),
-    );
-    return { role: role.withoutPolicyUpdates(), policy };
   }
 }

@@ -5,7 +5,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { accessLogBucket } from '../shared/access-log-bucket';
 import { acknowledgeControls } from '../shared/control-tower-checks';
-import { servicePrincipalOfThisAccount } from '../shared/service-trust';
+import { DrReplication } from '../shared/dr-replication';
 
 export interface UploadsBucketProps {
   /** Encrypts the uploads (SSE-KMS with an S3 bucket key, so KMS is called once per object batch). */
@@ -115,7 +115,15 @@ export class UploadsBucket extends Construct implements UploadsAccess {
 
     this.accessLogs = accessLogBucket(this, 'AccessLogs', { expirationDays: props.accessLogExpirationDays, removalPolicy, of: 'the uploads bucket' });
 
-    const replication = props.replicateTo ? this.replicationRole(props.key, props.replicateTo) : undefined;
+    const replication = props.replicateTo
+      ? new DrReplication(this, {
+          of: 'the uploads bucket',
+          destination: props.replicateTo,
+          sourceKeys: [props.key],
+          replicaActions: ['s3:ReplicateObject', 's3:ReplicateDelete', 's3:ReplicateTags', 's3:ObjectOwnerOverrideToBucketOwner'],
+          replicateDeletes: true,
+        })
+      : undefined;
 
     this.bucket = new s3.Bucket(this, 'Bucket', {
       ...uploadsStorage(props.key, props.noncurrentVersionExpirationDays),
@@ -123,19 +131,7 @@ export class UploadsBucket extends Construct implements UploadsAccess {
       serverAccessLogsPrefix: 'uploads/',
       removalPolicy,
       replicationRole: replication?.role,
-      replicationRules: props.replicateTo
-        ? [
-            {
-              id: 'replicate-to-dr-region',
-              destination: props.replicateTo,
-              kmsKey: props.replicateTo.encryptionKey,
-              sseKmsEncryptedObjects: true,
-              deleteMarkerReplication: true,
-              priority: 0,
-              filter: {},
-            },
-          ]
-        : undefined,
+      replicationRules: replication && [replication.rule],
       cors: uploadsCors(props.corsOrigins),
     });
 
@@ -145,23 +141,7 @@ export class UploadsBucket extends Construct implements UploadsAccess {
       reason: 'The app reads and writes any object of its own uploads bucket (keys are chosen at run time); no other bucket.',
     });
 
-    if (replication) {
-      // The source side of the grant needs the bucket, which needs the role: add it now.
-      replication.policy.addStatements(
-        new iam.PolicyStatement({ actions: ['s3:GetReplicationConfiguration', 's3:ListBucket'], resources: [this.bucket.bucketArn] }),
-        new iam.PolicyStatement({
-          actions: ['s3:GetObjectVersionForReplication', 's3:GetObjectVersionAcl', 's3:GetObjectVersionTagging'],
-          resources: [this.bucket.arnForObjects('*')],
-        }),
-      );
-      const everyObject = 'Replication copies every object version of the uploads bucket into its DR copy; the statement names only those two buckets.';
-      for (const id of [
-        'AwsSolutions-IAM5[Resource::<UploadsBucketC4B27CC7.Arn>/*]',
-        `AwsSolutions-IAM5[Resource::${Stack.of(this).resolve(props.replicateTo!.arnForObjects('*'))}]`,
-      ]) {
-        Validations.of(replication.policy).acknowledge({ id, reason: everyObject });
-      }
-    }
+    replication?.grantSource(this.bucket, 'Replication copies every object version of the uploads bucket into its DR copy; the statement names only those two buckets.');
     if (!props.replicateTo) {
       Validations.of(this.bucket.node.defaultChild!).acknowledge({
         id: 'NIST.800.53.R5-S3BucketReplicationEnabled',
@@ -169,42 +149,6 @@ export class UploadsBucket extends Construct implements UploadsAccess {
       });
     }
     acknowledgeControls(this.bucket, UPLOADS_CONTROLS);
-  }
-
-  /**
-   * The role S3 replicates with: read versions of this bucket, write replicas into the DR bucket,
-   * decrypt with the uploads key here and encrypt with the replica key there (each only through
-   * S3 in its region). A managed policy, and `withoutPolicyUpdates`, because CDK's own grants
-   * would give it KMS on every key ("*") when the replica key lives in another region.
-   */
-  private replicationRole(sourceKey: kms.IKey, destination: s3.IBucket): { role: iam.IRole; policy: iam.ManagedPolicy } {
-    const { region } = Stack.of(this);
-    const destinationRegion = Stack.of(destination).region;
-    const role = new iam.Role(this, 'ReplicationRole', {
-      description: 'S3 replication of the uploads bucket to the DR region',
-      assumedBy: servicePrincipalOfThisAccount(this, 's3.amazonaws.com'),
-    });
-    const policy = new iam.ManagedPolicy(this, 'ReplicationPolicy', {
-      description: 'Replicate the uploads bucket to its DR-region copy',
-      roles: [role],
-    });
-    policy.addStatements(
-      new iam.PolicyStatement({
-        actions: ['s3:ReplicateObject', 's3:ReplicateDelete', 's3:ReplicateTags', 's3:ObjectOwnerOverrideToBucketOwner'],
-        resources: [destination.arnForObjects('*')],
-      }),
-      new iam.PolicyStatement({
-        actions: ['kms:Encrypt', 'kms:GenerateDataKey'],
-        resources: [destination.encryptionKey!.keyArn],
-        conditions: { StringEquals: { 'kms:ViaService': `s3.${destinationRegion}.amazonaws.com` } },
-      }),
-      new iam.PolicyStatement({
-        actions: ['kms:Decrypt'],
-        resources: [sourceKey.keyArn],
-        conditions: { StringEquals: { 'kms:ViaService': `s3.${region}.amazonaws.com` } },
-      }),
-    );
-    return { role: role.withoutPolicyUpdates(), policy };
   }
 }
 
