@@ -301,16 +301,18 @@ describe('jobs that can assume AWS roles: which files, and what they install', (
   test('the install runs no lifecycle script but the allowed ones, and no package of the lockfile has one the list does not decide', () => {
     const script = read(join('..', 'scripts', 'install-privileged.sh'));
     const allowed = /^ALLOWED=\((.*)\)$/m.exec(script)![1].split(/\s+/);
+    const denied = /^DENIED=\((.*)\)$/m.exec(script)![1].split(/\s+/);
     expect(script).toMatch(/^npm ci --ignore-scripts$/m);
     expect(script).toMatch(/^npm rebuild "\$\{ALLOWED\[@\]\}"$/m);
     expect(script).toMatch(/^rm -f node_modules\/\.bin\/node$/m);
-    // Every package with an install script is allowed, or is the Node binary kept off PATH: a new
-    // dependency with a script fails here until someone decides.
+    // Every package with an install script is allowed, denied, or is the Node binary kept off PATH:
+    // a new dependency with a script fails here until someone decides.
     const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { hasInstallScript?: boolean }> };
     const withScripts = Object.entries(lock.packages)
       .filter(([, p]) => p.hasInstallScript)
       .map(([path]) => path.replace(/^.*node_modules\//, ''));
-    expect(withScripts.sort()).toEqual([...allowed, 'node'].sort());
+    expect(withScripts.sort()).toEqual([...allowed, ...denied, 'node'].sort());
+    expect(allowed.filter((name) => denied.includes(name))).toEqual([]);
   });
 });
 
