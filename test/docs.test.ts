@@ -18,6 +18,7 @@ import { parseArgs as natImage } from '../scripts/nat-image';
 import { parseArgs as preflight } from '../scripts/preflight';
 import { parseArgs as refreshStaging } from '../scripts/refresh-staging';
 import { parseArgs as releaseTag } from '../scripts/release-tag';
+import { parseArgs as repairSql } from '../scripts/repair-sql';
 import { parseArgs as restoreDatabase } from '../scripts/restore-database';
 import { parseArgs as restoreDrill } from '../scripts/restore-drill';
 import { parseArgs as rollback } from '../scripts/rollback';
@@ -48,6 +49,7 @@ const PARSERS: Record<string, (argv: readonly string[]) => unknown> = {
   'failover-drill': failoverDrill,
   'refresh-staging': refreshStaging,
   local,
+  'repair-sql': repairSql,
 };
 
 /** Every `npm run NAME -- ARGS` the docs show, up to a comment, a pipe or the end of the code span. */
@@ -112,6 +114,7 @@ describe('the docs', () => {
         'failover-drill',
         'refresh-staging',
         'local',
+        'repair-sql',
       ]),
     );
     const broken = runnable.flatMap((c) => {
