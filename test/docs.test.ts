@@ -22,6 +22,7 @@ import { parseArgs as repairSql } from '../scripts/repair-sql';
 import { parseArgs as restoreDatabase } from '../scripts/restore-database';
 import { parseArgs as restoreDrill } from '../scripts/restore-drill';
 import { parseArgs as rollback } from '../scripts/rollback';
+import { parseArgs as snapshots } from '../scripts/snapshots';
 import { stageTemplates } from './support/template';
 
 /**
@@ -50,6 +51,7 @@ const PARSERS: Record<string, (argv: readonly string[]) => unknown> = {
   'refresh-staging': refreshStaging,
   local,
   'repair-sql': repairSql,
+  snapshots,
 };
 
 /** Every `npm run NAME -- ARGS` the docs show, up to a comment, a pipe or the end of the code span. */
@@ -115,6 +117,7 @@ describe('the docs', () => {
         'refresh-staging',
         'local',
         'repair-sql',
+        'snapshots',
       ]),
     );
     const broken = runnable.flatMap((c) => {
