@@ -52,5 +52,5 @@ export function main(argv = process.argv.slice(2)): number {
 }
 
 if (require.main === module) {
-  process.exit(main());
+  process.exitCode = main();
 }
