@@ -18,9 +18,11 @@ import { parseArgs as natImage } from '../scripts/nat-image';
 import { parseArgs as preflight } from '../scripts/preflight';
 import { parseArgs as refreshStaging } from '../scripts/refresh-staging';
 import { parseArgs as releaseTag } from '../scripts/release-tag';
+import { parseArgs as repairSql } from '../scripts/repair-sql';
 import { parseArgs as restoreDatabase } from '../scripts/restore-database';
 import { parseArgs as restoreDrill } from '../scripts/restore-drill';
 import { parseArgs as rollback } from '../scripts/rollback';
+import { parseArgs as snapshots } from '../scripts/snapshots';
 import { stageTemplates } from './support/template';
 
 /**
@@ -48,6 +50,8 @@ const PARSERS: Record<string, (argv: readonly string[]) => unknown> = {
   'failover-drill': failoverDrill,
   'refresh-staging': refreshStaging,
   local,
+  'repair-sql': repairSql,
+  snapshots,
 };
 
 /** Every `npm run NAME -- ARGS` the docs show, up to a comment, a pipe or the end of the code span. */
@@ -112,6 +116,8 @@ describe('the docs', () => {
         'failover-drill',
         'refresh-staging',
         'local',
+        'repair-sql',
+        'snapshots',
       ]),
     );
     const broken = runnable.flatMap((c) => {

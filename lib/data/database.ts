@@ -233,6 +233,11 @@ export class Database extends Construct implements StageDatabase {
     // The instance's own Connections carry its port as a CloudFormation token, which security
     // checks cannot read; the port is fixed, so say it.
     this.connections = new ec2.Connections({ securityGroups: [securityGroup], defaultPort: ec2.Port.tcp(DATABASE_PORT) });
+    // A repair copy (npm run restore, alongside or from a dump) runs in this same group. Copying
+    // rows back with postgres_fdw or dblink has this instance connect out to the copy on 5432
+    // (docs/disaster-recovery.md, "Repairing from a copy"): the group reaches itself on that port
+    // and nowhere else, so the instance can reach nothing but a database of its own group.
+    this.connections.allowInternally(ec2.Port.tcp(DATABASE_PORT), 'Repair copies: postgres_fdw/dblink from the stage database to a copy restored in this group');
 
     this.acknowledgeFindings(props);
   }

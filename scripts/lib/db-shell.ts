@@ -6,11 +6,12 @@
  */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DescribeInstancesCommand, EC2Client, RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { type DBInstance, DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { DATABASE_ROLES } from '../../lambda/database-setup/roles';
 import type { StageConfig, StageName } from '../../lib/config';
 import { DATABASE_NAME, DATABASE_PORT } from '../../lib/data/database';
-import { projectTag } from '../../lib/shared/naming';
+import { projectTag, stageResourceName } from '../../lib/shared/naming';
 import { UsageError } from './assembly';
 import { accountProblem } from './credentials';
 import { shellLine } from './release';
@@ -27,6 +28,11 @@ export interface ShellArgs {
   readonly write: boolean;
   readonly stop: boolean;
   readonly prod: boolean;
+  /**
+   * Another database instance of the stage to reach instead of the stage database: a repair copy
+   * (`webapp-<stage>-repair`) or a copy restored from a dump (`webapp-<stage>-dump-*`).
+   */
+  readonly instance?: string;
   readonly account?: string;
   readonly context: Record<string, string>;
   readonly yes: boolean;
@@ -36,6 +42,7 @@ export interface ShellClients {
   readonly sts: Pick<STSClient, 'send'>;
   readonly cfn: Pick<CloudFormationClient, 'send'>;
   readonly ec2: Pick<EC2Client, 'send'>;
+  readonly rds: Pick<RDSClient, 'send'>;
 }
 
 /** The data stack's outputs the shell needs. */
@@ -54,6 +61,51 @@ async function dataOutputs(cfn: ShellClients['cfn'], stage: StageName): Promise<
     );
   }
   return { launchTemplate, subnet, endpoint };
+}
+
+/** The stage's database instances besides the stage database itself: the copies `npm run restore` makes. */
+async function stageCopies(rds: ShellClients['rds'], stage: StageName): Promise<DBInstance[]> {
+  const prefix = `${stageResourceName(stage)}-`;
+  const copies: DBInstance[] = [];
+  let Marker: string | undefined;
+  do {
+    const page = await rds.send(new DescribeDBInstancesCommand({ Marker }));
+    copies.push(...(page.DBInstances ?? []).filter((i) => i.DBInstanceIdentifier?.startsWith(prefix)));
+    Marker = page.Marker;
+  } while (Marker);
+  return copies;
+}
+
+/**
+ * The endpoint of `--instance`: a copy of this stage (named `webapp-<stage>-...`) that exists, is
+ * available and sits in the stage database's security group, the one group the shell host may
+ * reach. Anything else is refused, naming the stage's copies.
+ */
+async function copyEndpoint(rds: ShellClients['rds'], stage: StageName, instance: string): Promise<string> {
+  const copies = await stageCopies(rds, stage);
+  const known = copies.length > 0 ? `${stage}'s copies here: ${copies.map((c) => `${c.DBInstanceIdentifier} (${c.DBInstanceStatus})`).join(', ')}` : `${stage} has no copy here`;
+  const copy = copies.find((c) => c.DBInstanceIdentifier === instance);
+  if (!copy) {
+    const why = instance.startsWith(`${stageResourceName(stage)}-`) ? 'does not exist' : `is not a copy of ${stage} (its copies are named ${stageResourceName(stage)}-...)`;
+    throw new UsageError(
+      `--instance ${instance} ${why}; ${known}. Fix: give one of them, or make one (npm run restore -- --stage ${stage} --to-time ..., docs/disaster-recovery.md).`,
+    );
+  }
+  const stageGroups = ((await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: stageResourceName(stage) }))).DBInstances?.[0]?.VpcSecurityGroups ?? []).map(
+    (g) => g.VpcSecurityGroupId,
+  );
+  const groups = (copy.VpcSecurityGroups ?? []).map((g) => g.VpcSecurityGroupId);
+  if (!groups.some((g) => stageGroups.includes(g))) {
+    throw new UsageError(
+      `--instance ${instance} is in security group(s) ${groups.join(', ') || 'none'}, not the stage database's (${stageGroups.join(', ')}), which is all the shell host may reach. Fix: restore the copy with npm run restore (it keeps the stage database's group), or add that group to it.`,
+    );
+  }
+  if (copy.DBInstanceStatus !== 'available' || !copy.Endpoint?.Address) {
+    throw new UsageError(
+      `--instance ${instance} is ${copy.DBInstanceStatus ?? 'not ready'}, not available. Fix: wait until it is (aws rds wait db-instance-available --db-instance-identifier ${instance}).`,
+    );
+  }
+  return copy.Endpoint.Address;
 }
 
 /** The certificate authorities RDS signs its certificates with in a region (RDS user guide, "Certificate bundles by AWS Region"). */
@@ -115,11 +167,13 @@ export async function runShell(args: ShellArgs, clients: ShellClients, config: S
     else say('dry run: nothing terminated. Run again with --yes.');
     return 0;
   }
-  const { launchTemplate, subnet, endpoint } = await dataOutputs(clients.cfn, args.stage);
+  const outputs = await dataOutputs(clients.cfn, args.stage);
+  const { launchTemplate, subnet } = outputs;
+  const endpoint = args.instance ? await copyEndpoint(clients.rds, args.stage, args.instance) : outputs.endpoint;
   const caller = (await clients.sts.send(new GetCallerIdentityCommand({}))).Arn ?? 'unknown';
   const until = new Date(now.getTime() + args.minutes * 60_000).toISOString();
   say(
-    `open a database shell host for ${args.stage} (${config.account}, ${config.region}) until ${until}, as ${caller}: "${args.reason}"${args.write ? ', WRITE access' : ', read-only'}`,
+    `open a database shell host for ${args.stage} (${config.account}, ${config.region}) until ${until}, as ${caller}: "${args.reason}"${args.write ? ', WRITE access' : ', read-only'}${args.instance ? `, to the copy ${args.instance}, not the stage database` : ''}`,
   );
   if (!args.yes) {
     say('dry run: nothing started. Run again with --yes.');
@@ -131,6 +185,7 @@ export async function runShell(args: ShellArgs, clients: ShellClients, config: S
     { Key: projectTag('reason'), Value: args.reason!.slice(0, 256) },
     { Key: projectTag('access'), Value: args.write ? 'write' : 'read-only' },
     { Key: projectTag('until'), Value: until },
+    ...(args.instance ? [{ Key: projectTag('instance'), Value: args.instance }] : []),
   ];
   const run = await clients.ec2.send(
     new RunInstancesCommand({
@@ -157,5 +212,5 @@ export async function runShell(args: ShellArgs, clients: ShellClients, config: S
 }
 
 export function shellClients(region: string): ShellClients {
-  return { sts: new STSClient({ region }), cfn: new CloudFormationClient({ region }), ec2: new EC2Client({ region }) };
+  return { sts: new STSClient({ region }), cfn: new CloudFormationClient({ region }), ec2: new EC2Client({ region }), rds: new RDSClient({ region }) };
 }

@@ -150,6 +150,7 @@ async function replace({ args, clients, wait, config, settings, source }: Restor
   if (!args.yes) {
     say(`Would, for ${names.current} in ${config.region}:`);
     for (const [i, step] of plan.entries()) say(`  ${i + 1}. ${step}`);
+    say(migrationsComeBack(args.stage));
     say('Stop writes first (docs/disaster-recovery.md, step 2), then run again with --yes.');
     return 0;
   }
@@ -184,11 +185,22 @@ async function replace({ args, clients, wait, config, settings, source }: Restor
   }
   say(`    ${drift}`);
   say(`RESTORED: ${names.current} is the copy of ${describeFrom(args.from)}; ${names.old} is kept.`);
+  say(migrationsComeBack(args.stage));
   say('Next (docs/disaster-recovery.md, steps 4-6):');
   say(`  - deploy the stage, data first, as the pipeline would: npm run deploy -- --stage ${args.stage} -c rerunDatabaseSetup=${Math.floor(wait.now().getTime() / 1000)} --yes`);
   say('  - set the services back to their capacity (step 5), check the site and the dashboard;');
   say(`  - once the restore is accepted: aws rds modify-db-instance --db-instance-identifier ${names.old} --no-deletion-protection, then delete it (a final snapshot is kept).`);
   return drift.includes('DRIFTED') ? 1 : 0;
+}
+
+/**
+ * What an in-place restore brings back besides the data: the migration tool's own table (the
+ * migrations it has applied) as of the restore point, and a new instance whose record of migrated
+ * releases is empty (docs/releases.md, "Migrations"). So the next deploy runs again every
+ * migration after the restore point, the damaging release's included.
+ */
+export function migrationsComeBack(stage: StageName): string {
+  return `WARNING: the migration tool's table (_prisma_migrations, knex_migrations, pgmigrations, __drizzle_migrations, ...) comes back as of the restore point too, so the next deploy runs every migration after it again, the damaging release's included: roll back to the release before it first (npm run rollback -- --stage ${stage}), or deploy one whose migrations are fixed.`;
 }
 
 /** The DR backup key's ARN, from the DR stack's output. */

@@ -159,13 +159,14 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
       ]);
     });
 
-    test('5432 is open only to the database setup function, the on-call shell host and the dump tasks; the group has no other ingress', () => {
+    test('5432 is open only to the database setup function, the on-call shell host, the dump tasks and a repair copy in its own group; the group has no other ingress', () => {
       const t = data(name);
       expect(only(t, 'AWS::RDS::DBInstance').resource.Properties.VPCSecurityGroups).toEqual([att('DatabaseSecurityGroup', 'GroupId')]);
       const ingress = Object.values(t.findResources('AWS::EC2::SecurityGroupIngress')).filter((i) => JSON.stringify(i.Properties.GroupId).includes('DatabaseSecurityGroup'));
-      expect(ingress).toHaveLength(3);
+      expect(ingress).toHaveLength(4);
       for (const i of ingress) expect(i.Properties).toMatchObject({ IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432 });
       expect(ingress.map((i) => i.Properties.SourceSecurityGroupId['Fn::GetAtt'][0]).sort()).toEqual([
+        expect.stringMatching(/^DatabaseSecurityGroup/),
         expect.stringMatching(/^DatabaseSetupSecurityGroup/),
         expect.stringMatching(/^DatabaseShellSecurityGroup/),
         expect.stringMatching(/^DumpJobTasksSecurityGroup/),
@@ -174,6 +175,24 @@ describe.each(STAGE_NAMES)('%s data stack', (name) => {
       for (const [id, group] of groups.filter(([gid]) => gid.startsWith('Database') || gid.startsWith('Cache'))) {
         expect(group.Properties.SecurityGroupIngress, id).toBeUndefined();
       }
+    });
+
+    test('the database reaches out only to its own group on 5432: postgres_fdw/dblink to a repair copy restored in that group', () => {
+      const t = data(name);
+      const [[id, group]] = Object.entries(t.findResources('AWS::EC2::SecurityGroup')).filter(([gid]) => /^DatabaseSecurityGroup/.test(gid));
+      // No inline rule: neither CDK's "disallow all" placeholder (no egress at all) nor a wider one.
+      expect(group.Properties.SecurityGroupEgress).toBeUndefined();
+      const egress = Object.values(t.findResources('AWS::EC2::SecurityGroupEgress', { Properties: { GroupId: { 'Fn::GetAtt': [id, 'GroupId'] } } }));
+      expect(egress.map((e) => e.Properties)).toEqual([
+        {
+          IpProtocol: 'tcp',
+          FromPort: 5432,
+          ToPort: 5432,
+          GroupId: { 'Fn::GetAtt': [id, 'GroupId'] },
+          DestinationSecurityGroupId: { 'Fn::GetAtt': [id, 'GroupId'] },
+          Description: expect.stringContaining('postgres_fdw'),
+        },
+      ]);
     });
   });
 

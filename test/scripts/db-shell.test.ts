@@ -9,6 +9,7 @@ import {
   DescribeInstancesCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2';
+import { CreateDBInstanceCommand, DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { STSClient } from '@aws-sdk/client-sts';
 import { beforeAll, describe, expect, test, vi } from 'vitest';
 import { loadStages } from '../../lib/config';
@@ -28,16 +29,33 @@ let clients: ShellClients;
 let ec2: EC2Client;
 let launchTemplate: string;
 let subnet: string;
+let databaseGroup: string;
 const config = () => loadStages({ stages: 'staging', 'staging.account': ACCOUNT, 'staging.region': REGION }).selected[0];
 
 beforeAll(async () => {
   moto = await startMoto();
   const cfg = moto.clientConfig(REGION);
   ec2 = new EC2Client(cfg);
-  clients = { sts: new STSClient(cfg), cfn: new CloudFormationClient(cfg), ec2 };
+  clients = { sts: new STSClient(cfg), cfn: new CloudFormationClient(cfg), ec2, rds: new RDSClient(cfg) };
   const vpc = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.20.0.0/16' }))).Vpc!.VpcId!;
   subnet = (await ec2.send(new CreateSubnetCommand({ VpcId: vpc, CidrBlock: '10.20.16.0/20' }))).Subnet!.SubnetId!;
   const group = (await ec2.send(new CreateSecurityGroupCommand({ VpcId: vpc, GroupName: 'db-shell', Description: 'db shell' }))).GroupId!;
+  databaseGroup = (await ec2.send(new CreateSecurityGroupCommand({ VpcId: vpc, GroupName: 'database', Description: 'database' }))).GroupId!;
+  const other = (await ec2.send(new CreateSecurityGroupCommand({ VpcId: vpc, GroupName: 'elsewhere', Description: 'another group' }))).GroupId!;
+  // The stage database, the copies npm run restore makes (in its group), one of another stage and one in another group.
+  await Promise.all(
+    [
+      ['webapp-staging', databaseGroup],
+      ['webapp-staging-repair', databaseGroup],
+      ['webapp-staging-dump-202612010200', databaseGroup],
+      ['webapp-staging-elsewhere', other],
+      ['webapp-dev-repair', databaseGroup],
+    ].map(([id, group]) =>
+      clients.rds.send(
+        new CreateDBInstanceCommand({ DBInstanceIdentifier: id, Engine: 'postgres', DBInstanceClass: 'db.t4g.micro', AllocatedStorage: 20, VpcSecurityGroupIds: [group] }),
+      ),
+    ),
+  );
   const image = (await ec2.send(new DescribeImagesCommand({}))).Images![0].ImageId!;
   launchTemplate = (
     await ec2.send(
@@ -101,15 +119,60 @@ describe('npm run db-shell', () => {
     expect(await runShell(parseArgs(['--stage', 'staging', ...AT, '--reason', 'INC-43: fix a row', '--write', '--yes']), clients, config(), NOW, (l) => lines.push(l))).toBe(0);
     const hosts = await running();
     expect(hosts.map((h) => (h.Tags ?? []).find((t) => t.Key === 'webapp:access')?.Value).sort()).toEqual(['read-only', 'write']);
+    // The stage database unless --instance: no host says another instance.
+    expect(hosts.flatMap((h) => h.Tags ?? []).filter((t) => t.Key === 'webapp:instance')).toEqual([]);
     const second = lines.find((l) => l.startsWith('  2.'))!;
     expect(second).toContain('--username webapp_migrator');
     expect(second).toContain('user=webapp_migrator');
   });
 
+  test('--instance reaches a copy of the stage instead: its endpoint in the tunnel, the token and psql, the same roles; the host says which', async () => {
+    const lines: string[] = [];
+    const args = parseArgs(['--stage', 'staging', ...AT, '--instance', 'webapp-staging-repair', '--reason', 'INC-45: copy rows back', '--yes']);
+    expect(await runShell(args, clients, config(), NOW, (l) => lines.push(l))).toBe(0);
+    const copy = (await clients.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'webapp-staging-repair' }))).DBInstances![0].Endpoint!.Address!;
+    expect(copy).not.toBe('webapp-staging.abc.ca-central-1.rds.amazonaws.com');
+    expect(lines[0]).toMatch(/: "INC-45: copy rows back", read-only, to the copy webapp-staging-repair, not the stage database$/);
+    const host = (await running()).find((h) => h.Tags?.some((t) => t.Key === 'webapp:instance'))!;
+    expect(Object.fromEntries((host.Tags ?? []).map((t) => [t.Key, t.Value]))).toMatchObject({ 'webapp:instance': 'webapp-staging-repair', 'webapp:access': 'read-only' });
+    expect(lines.find((l) => l.startsWith('  1.'))).toContain(`"host":["${copy}"]`);
+    expect(lines.find((l) => l.startsWith('  2.'))).toBe(
+      `  2. in another: PGPASSWORD="$(aws rds generate-db-auth-token --region ca-central-1 --hostname ${copy} --port 5432 --username webapp_oncall)" psql "host=${copy} hostaddr=127.0.0.1 port=15432 dbname=app user=webapp_oncall sslmode=verify-full sslrootcert=rds-ca-ca-central-1.pem"`,
+    );
+    const written: string[] = [];
+    const dump = parseArgs(['--stage', 'staging', ...AT, '--instance', 'webapp-staging-dump-202612010200', '--reason', 'INC-45', '--write']);
+    expect(await runShell(dump, clients, config(), NOW, (l) => written.push(l))).toBe(0);
+    expect(written).toEqual([
+      expect.stringMatching(/, WRITE access, to the copy webapp-staging-dump-202612010200, not the stage database$/),
+      'dry run: nothing started. Run again with --yes.',
+    ]);
+  });
+
+  test.each([
+    ['webapp-dev-repair', /^--instance webapp-dev-repair is not a copy of staging \(its copies are named webapp-staging-\.\.\.\); /],
+    ['webapp-staging', /^--instance webapp-staging is not a copy of staging \(its copies are named webapp-staging-\.\.\.\); /],
+    ['webapp-staging-repair2', /^--instance webapp-staging-repair2 does not exist; /],
+  ])('--instance %s is refused, naming the copies that exist, and nothing starts', async (instance, message) => {
+    const before = (await running()).length;
+    const refused = runShell(parseArgs(['--stage', 'staging', ...AT, '--instance', instance, '--reason', 'x', '--yes']), clients, config(), NOW, () => {});
+    await expect(refused).rejects.toThrow(UsageError);
+    await expect(refused).rejects.toThrow(message);
+    await expect(refused).rejects.toThrow(
+      "staging's copies here: webapp-staging-repair (available), webapp-staging-dump-202612010200 (available), webapp-staging-elsewhere (available). Fix: give one of them",
+    );
+    expect(await running()).toHaveLength(before);
+  });
+
+  test('--instance refuses a copy outside the stage database security group: the host could not reach it', async () => {
+    const refused = runShell(parseArgs(['--stage', 'staging', ...AT, '--instance', 'webapp-staging-elsewhere', '--reason', 'x', '--yes']), clients, config(), NOW, () => {});
+    await expect(refused).rejects.toThrow(new RegExp(`^--instance webapp-staging-elsewhere is in security group\\(s\\) sg-\\w+, not the stage database's \\(${databaseGroup}\\)`));
+    expect(await main(['--stage', 'staging', ...AT, '--instance', 'webapp-staging-elsewhere', '--reason', 'x'], {}, () => clients)).toBe(2);
+  });
+
   test('--stop terminates every shell host of the stage; without --yes it only says so', async () => {
     const lines: string[] = [];
     expect(await runShell(parseArgs(['--stage', 'staging', ...AT, '--stop']), clients, config(), NOW, (l) => lines.push(l))).toBe(0);
-    expect(await running()).toHaveLength(2);
+    expect(await running()).toHaveLength(3);
     expect(await runShell(parseArgs(['--stage', 'staging', ...AT, '--stop', '--yes']), clients, config(), NOW, (l) => lines.push(l))).toBe(0);
     expect(await running()).toHaveLength(0);
     expect(lines[0]).toMatch(/^would terminate the staging database shell host\(s\) i-/);
@@ -129,6 +192,7 @@ describe('npm run db-shell', () => {
     [['--stage', 'staging'], /--reason is required/],
     [['--stage', 'staging', '--reason', 'x', '--minutes', '500'], /--minutes takes whole minutes from 5 to 240/],
     [['--stage', 'staging', '--reason', 'x'.repeat(201)], /--reason is at most 200 characters/],
+    [['--stage', 'staging', '--stop', '--instance', 'webapp-staging-repair'], /--stop ends every shell host of the stage and takes no --instance/],
   ])('refuses %j', (argv, message) => {
     expect(() => parseArgs(argv)).toThrow(UsageError);
     expect(() => parseArgs(argv)).toThrow(message);

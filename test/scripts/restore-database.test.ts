@@ -196,6 +196,8 @@ describe('restoring the stage database in place (RDS on moto)', () => {
       '  3. rename webapp-dev to webapp-dev-old (kept, with its secret) and webapp-dev-restored to webapp-dev, deletion protection true',
       '  4. no automated-backup replication to restart',
       "  5. check with CloudFormation drift detection that dev-Data's database instance matches its template",
+      // The migration tool's table is data too: the restore point's, so the migrations after it run again.
+      "WARNING: the migration tool's table (_prisma_migrations, knex_migrations, pgmigrations, __drizzle_migrations, ...) comes back as of the restore point too, so the next deploy runs every migration after it again, the damaging release's included: roll back to the release before it first (npm run rollback -- --stage dev), or deploy one whose migrations are fixed.",
       'Stop writes first (docs/disaster-recovery.md, step 2), then run again with --yes.',
     ]);
     expect((await rds.send(new DescribeDBInstancesCommand({}))).DBInstances!.map((d) => d.DBInstanceIdentifier)).not.toContain('webapp-dev-restored');
@@ -443,6 +445,7 @@ describe('the restore command: a copy that differs is never swapped in, and its 
     expect(await restore(['--stage', 'staging', '--snapshot', snapshot, '--replace', '--yes'])).toBe(0);
     expect(lines.some((l) => l.startsWith('STOPPED'))).toBe(false);
     expect(lines).toContain(`RESTORED: webapp-staging is the copy of snapshot ${snapshot}; webapp-staging-old is kept.`);
+    expect(lines.filter((l) => l.startsWith("WARNING: the migration tool's table"))).toHaveLength(1);
     expect((await rds.send(new DescribeDBInstancesCommand({}))).DBInstances!.map((d) => d.DBInstanceIdentifier).sort()).toEqual(['webapp-staging', 'webapp-staging-old']);
   });
 
