@@ -19,6 +19,7 @@ import { parseArgs as preflight } from '../scripts/preflight';
 import { parseArgs as refreshStaging } from '../scripts/refresh-staging';
 import { parseArgs as releaseTag } from '../scripts/release-tag';
 import { parseArgs as restoreDatabase } from '../scripts/restore-database';
+import { parseArgs as restart } from '../scripts/restart';
 import { parseArgs as restoreDrill } from '../scripts/restore-drill';
 import { parseArgs as rollback } from '../scripts/rollback';
 import { stageTemplates } from './support/template';
@@ -48,6 +49,7 @@ const PARSERS: Record<string, (argv: readonly string[]) => unknown> = {
   'failover-drill': failoverDrill,
   'refresh-staging': refreshStaging,
   local,
+  restart,
 };
 
 /** Every `npm run NAME -- ARGS` the docs show, up to a comment, a pipe or the end of the code span. */
@@ -112,6 +114,7 @@ describe('the docs', () => {
         'failover-drill',
         'refresh-staging',
         'local',
+        'restart',
       ]),
     );
     const broken = runnable.flatMap((c) => {
