@@ -254,6 +254,23 @@ describe('fails closed', () => {
     await expect(reportQueueHealth(deps(5), settings)).rejects.toThrow(/did not answer: WRONGPASS/);
   });
 
+  test('connects over TLS unless told otherwise, with the token from the secret, one attempt only', async () => {
+    const seen: object[] = [];
+    const closed = await freePort();
+    const settings = { ...fresh(6, ['email']), tls: undefined, host: 'master.cache.example.internal' };
+    const refusing = {
+      ...deps(6),
+      raw: (options: object) => {
+        seen.push(options);
+        return new Redis({ ...options, host: '127.0.0.1', port: closed }) as unknown as RawReader;
+      },
+    };
+    await expect(readQueues(refusing, settings)).rejects.toThrow(`the ${settings.stage} cache at master.cache.example.internal:${port} (TLS) did not answer`);
+    expect(seen).toEqual([
+      expect.objectContaining({ host: 'master.cache.example.internal', port, password: TOKEN, tls: { servername: 'master.cache.example.internal' }, maxRetriesPerRequest: 1 }),
+    ]);
+  });
+
   test('a bundle of another BullMQ major than the app uses refuses to read', async () => {
     const settings = fresh(6, ['email']);
     await expect(readQueues(deps(5), settings)).rejects.toThrow(
