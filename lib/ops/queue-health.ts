@@ -14,6 +14,7 @@ import { type LogSettings, logSettings } from '../shared/log-group';
 import { QUEUE_METRICS_NAMESPACE } from '../shared/naming';
 import { handlerEntry } from '../shared/paths';
 import { ProjectFunction } from '../shared/project-function';
+import { waitingWithoutProgress } from '../shared/stage-metrics';
 
 export interface QueueHealthProps extends LogSettings {
   readonly alarms: AlarmSet;
@@ -128,16 +129,16 @@ export class QueueHealth extends Construct {
           tier: 'worker',
         }),
       );
-      // 1 for a minute with jobs waiting and none finished. Missing data is not breaching: the
-      // age alarm already pages when the check is blind.
+      // 1 for a minute with jobs waiting and none finished.
+      // Missing data is not breaching: the age alarm already pages when the check is blind.
       this.noProgressAlarms.push(
         props.alarms.add(this, `NoProgress-${queue}`, {
           name: `queue-no-progress-${queue}`,
           runbook: 'queue-no-progress',
           description: `Jobs waited in the ${stage} BullMQ queue "${queue}" for ${props.noProgressMinutes} minutes while none completed or failed: the workers are stalled or gone.`,
-          metric: new cloudwatch.MathExpression({
-            expression: 'IF(waiting > 0 AND finished == 0, 1, 0)',
-            usingMetrics: { waiting: metric(METRICS.waiting), finished: queueMetric(stage, queue, METRICS.finished, { period: minute, statistic: 'Sum' }) },
+          metric: waitingWithoutProgress({
+            waiting: metric(METRICS.waiting),
+            finished: queueMetric(stage, queue, METRICS.finished, { period: minute, statistic: 'Sum' }),
             period: minute,
             label: `${queue}: waiting without progress`,
           }),
