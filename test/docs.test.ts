@@ -19,6 +19,7 @@ import { parseArgs as preflight } from '../scripts/preflight';
 import { parseArgs as refreshStaging } from '../scripts/refresh-staging';
 import { parseArgs as releaseTag } from '../scripts/release-tag';
 import { parseArgs as repairSql } from '../scripts/repair-sql';
+import { parseArgs as restart } from '../scripts/restart';
 import { parseArgs as restoreDatabase } from '../scripts/restore-database';
 import { parseArgs as restoreDrill } from '../scripts/restore-drill';
 import { parseArgs as rollback } from '../scripts/rollback';
@@ -52,6 +53,7 @@ const PARSERS: Record<string, (argv: readonly string[]) => unknown> = {
   local,
   'repair-sql': repairSql,
   snapshots,
+  restart,
 };
 
 /** Every `npm run NAME -- ARGS` the docs show, up to a comment, a pipe or the end of the code span. */
@@ -118,6 +120,7 @@ describe('the docs', () => {
         'local',
         'repair-sql',
         'snapshots',
+        'restart',
       ]),
     );
     const broken = runnable.flatMap((c) => {

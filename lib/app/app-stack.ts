@@ -62,7 +62,7 @@ export interface AppStackProps extends StageStackProps {
  * reading for the app tier and the DR app tier, so a failover runs the tasks the primary runs.
  */
 export function releaseTaskSettings(config: StageConfig): Omit<ReleaseTasksProps, 'data' | 'email' | 'migrationCommand' | keyof LogSettings> {
-  const { name, app, image, web, worker, operations } = config;
+  const { name, app, image, web, worker } = config;
   return {
     stage: name,
     image,
@@ -72,7 +72,6 @@ export function releaseTaskSettings(config: StageConfig): Omit<ReleaseTasksProps
     enableExecuteCommand: app.enableExecuteCommand,
     runtimeMonitoringAgent: config.baseline.guardDuty.runtimeMonitoring,
     tracingSampleRatio: app.tracing.enabled ? app.tracing.sampleRatio : undefined,
-    publishQueueMetrics: operations.queueMetrics,
   };
 }
 

@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -8,8 +8,7 @@ import { DATABASE_ROLES } from '../../lambda/database-setup/roles';
 import type { TaskData } from '../data/data-stack';
 import { DATABASE_NAME, DATABASE_PORT } from '../data/database';
 import { type LogSettings, logSettings, stageLogGroup } from '../shared/log-group';
-import { publishMetricsReason, publishMetricsStatement } from '../shared/metric-publishing';
-import { PROJECT, QUEUE_METRICS_NAMESPACE, stageResourceName } from '../shared/naming';
+import { PROJECT, stageResourceName } from '../shared/naming';
 import { AppTask } from './app-task';
 import type { SendingEmail } from './email';
 import { LogQueries } from './log-queries';
@@ -41,8 +40,6 @@ export interface ReleaseTasksProps extends LogSettings {
   readonly runtimeMonitoringAgent: boolean;
   /** Trace this share of requests, and send the app's OpenTelemetry metrics, through a collector sidecar. @default no tracing */
   readonly tracingSampleRatio?: number;
-  /** The worker publishes its queue metrics (docs/architecture.md, "What the worker publishes"). */
-  readonly publishQueueMetrics: boolean;
   /** The database, the cache and the uploads bucket the app uses. */
   readonly data: TaskData;
   /** SES for the stage's domain, where it sends email. @default no email */
@@ -147,7 +144,6 @@ export class ReleaseTasks {
       role.addManagedPolicy(data.uploads.objectAccessPolicy);
       if (email) role.addManagedPolicy(email.sendPolicy);
     }
-    if (props.publishQueueMetrics) this.allowQueueMetrics();
 
     // The migration: same image and settings, its own command, logged in as the migration role
     // (it owns the app schema); it needs neither the cache nor the bucket.
@@ -181,20 +177,5 @@ export class ReleaseTasks {
     new CfnOutput(scope, 'WebLogGroup', { value: web.logGroup.logGroupName, description: 'Logs of the web tasks' });
     new CfnOutput(scope, 'WorkerLogGroup', { value: worker.logGroup.logGroupName, description: 'Logs of the worker tasks' });
     if (migration) new CfnOutput(scope, 'MigrationLogGroup', { value: migration.logGroup.logGroupName, description: 'Logs of the release migrations' });
-  }
-
-  /** The worker reports its queues (docs/architecture.md, "What the worker publishes"); only into their namespace. */
-  private allowQueueMetrics(): void {
-    const role = this.worker.taskDefinition.taskRole;
-    role.addToPrincipalPolicy(publishMetricsStatement('PublishTheQueueMetrics', QUEUE_METRICS_NAMESPACE));
-    const policy = role.node.findChild('DefaultPolicy');
-    Validations.of(policy).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: publishMetricsReason(QUEUE_METRICS_NAMESPACE),
-    });
-    Validations.of(policy).acknowledge({
-      id: 'NIST.800.53.R5-IAMNoInlinePolicy',
-      reason: 'One conditioned statement written by CDK as the task role inline default policy; the app permissions are managed policies.',
-    });
   }
 }

@@ -330,6 +330,13 @@ function unsetPath(obj: Record<string, unknown>, path: readonly string[]): void 
   if (parent !== null && typeof parent === 'object') delete (parent as Record<string, unknown>)[path[path.length - 1]];
 }
 
+/** Fields the schema had and no longer has, with what replaced them: a stage file written before says so, not "unknown". */
+const RETIRED_FIELDS: Readonly<Record<string, string>> = {
+  'operations.queueMetrics':
+    'retired: the worker no longer publishes its queues; a function reads them from the cache. Fix: remove it and set operations.queues (enabled, names, bullmqMajor; docs/configuration.md)',
+  'operations.queueOldestJobSeconds': 'retired with operations.queueMetrics. Fix: remove it and set operations.queues.oldestWaitingSeconds',
+};
+
 function describeIssues(stage: string, input: Record<string, unknown>, issues: readonly z.core.$ZodIssue[], overridden: ReadonlySet<string>): string[] {
   const out: string[] = [];
   for (const issue of issues) {
@@ -341,7 +348,7 @@ function describeIssues(stage: string, input: Record<string, unknown>, issues: r
             stage,
             field,
             getPath(input, [...issue.path, key]),
-            `unknown field. Fix: remove it or correct its spelling (the fields are listed in docs/configuration.md, "Fields")`,
+            RETIRED_FIELDS[field] ?? `unknown field. Fix: remove it or correct its spelling (the fields are listed in docs/configuration.md, "Fields")`,
           ),
         );
       }

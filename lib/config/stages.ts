@@ -40,6 +40,12 @@ const CI = { repository: 'example-org/webapp-platform', repositoryId: '100000001
  */
 const ANONYMISATION = {};
 
+/**
+ * The app's BullMQ queues, read from the cache every minute by the queue-health function: the
+ * names, the major and the prefix are the app's contract (docs/app-contract.md, "Queues").
+ */
+const QUEUES = { enabled: true, names: ['email', 'default'], bullmqMajor: 5, prefix: 'bull' } as const;
+
 /** The app's schema migration, run once per release before the services update (docs/releases.md). */
 const MIGRATION = ['node', 'dist/migrate.js'];
 
@@ -80,7 +86,8 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     // The dev account keeps an audit trail and the free access analyzer; threat detection, Security
     // Hub and Config recording (about $20 a month together here) run in staging and prod.
     baseline: { guardDuty: { enabled: false, runtimeMonitoring: false }, securityHub: false, configRecorder: 'off' },
-    // No users, no error budget: the SLO burn-rate alarms (about $5 a month) run in staging and prod.
+    // No users, no error budget: the SLO burn-rate alarms (about $5 a month) run in staging and prod;
+    // so does the queue check (5 custom metrics and 3 alarm metrics a queue: about $3.60 a month for two).
     operations: { slo: { enabled: false } },
     logRetentionDays: 30,
     retainOnDelete: false,
@@ -125,6 +132,7 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     uploads: { noncurrentVersionExpirationDays: 30, accessLogExpirationDays: 90, replicateToDr: false },
     // Its data is prod's, anonymised in prod's account (docs/disaster-recovery.md, "Staging data").
     dumps: { retentionDays: 14, replicateToDr: true, refreshFrom: { sourceStage: 'prod', sourceAccount: '333333333333', sourceRegion: 'eu-west-1' } },
+    operations: { queues: { ...QUEUES, names: [...QUEUES.names] } },
     logRetentionDays: 90,
     retainOnDelete: true,
     monthlyBudgetUsd: 600,
@@ -178,7 +186,7 @@ export const STAGES: Record<StageName, StageConfigInput> = {
       anonymised: { readerStage: 'staging', readerAccount: '222222222222', rules: ANONYMISATION },
     },
     // Traffic and p99 latency against the band they usually keep (after two weeks of history).
-    operations: { anomalyAlarms: true },
+    operations: { anomalyAlarms: true, queues: { ...QUEUES, names: [...QUEUES.names] } },
     // Who read or changed which upload is on record (object-level CloudTrail events), in log
     // files nobody but the break-glass role can delete before they expire. The trail bucket is
     // created with the lock ("governance"): prod's account has no trail bucket yet. An account

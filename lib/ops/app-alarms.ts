@@ -4,15 +4,12 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import { Construct } from 'constructs';
 import type { AppTier } from '../app/app-stack';
 import type { AlarmSet, Severity } from '../shared/alarm-set';
-import { QUEUE_METRICS_NAMESPACE } from '../shared/naming';
 import { MIN_REQUESTS_FOR_RATE, requestErrorRate, serviceInsightMetric, sesMetric, wafMetric } from '../shared/stage-metrics';
 
 export interface AppAlarmsProps {
   readonly alarms: AlarmSet;
   /** The app tier: load balancer, services, WAF and email, as it hands them to operations. */
   readonly app: AppTier;
-  /** The stage: the dimension of the queue metrics the worker publishes. */
-  readonly stage: string;
   /** Alarm (page) when more than this % of requests in 5 minutes got a 5xx from the load balancer, or from the web app. */
   readonly http5xxRatePercent: number;
   /** Alarm (ticket) when the slowest 1% of web requests take longer than this for 10 minutes. */
@@ -28,21 +25,10 @@ export interface AppAlarmsProps {
   readonly ecsMemoryPercent: number;
   /** Alarm when the load balancer's web ACL blocks more requests than this in 5 minutes. */
   readonly wafBlockedPer5Min: number;
-  /**
-   * Watch the queue metrics the worker publishes: page when the oldest waiting job has waited
-   * longer than this many seconds for 10 minutes, or the worker stops reporting.
-   * @default the queues are not watched
-   */
-  readonly queueOldestJobSeconds?: number;
   /** Alarm when the account's SES bounce rate is above this %. */
   readonly sesBounceRatePercent: number;
   /** Alarm when the account's SES complaint rate is above this %. */
   readonly sesComplaintRatePercent: number;
-}
-
-/** The oldest job waiting in any BullMQ queue of the stage, as the worker reports it once a minute. */
-export function oldestWaitingJob(stage: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
-  return new cloudwatch.Metric({ namespace: QUEUE_METRICS_NAMESPACE, metricName: 'OldestWaitingSeconds', dimensionsMap: { Stage: stage }, statistic: 'Maximum', ...options });
 }
 
 const FIVE_MINUTES = Duration.minutes(5);
@@ -206,21 +192,6 @@ export class AppAlarms extends Construct {
     }
 
     if (app.webAclMetricName) addWafBlockedSurge(this, alarms, wafMetric(app.webAclMetricName, Stack.of(this).region, 'BlockedRequests', sum), props.wafBlockedPer5Min);
-
-    if (props.queueOldestJobSeconds !== undefined) {
-      // The worker reports once a minute: no report means a worker that cannot reach its queues (or none running).
-      alarms.add(this, 'QueueOldestJob', {
-        name: 'queue-oldest-job-age',
-        description: `The oldest waiting BullMQ job waited more than ${props.queueOldestJobSeconds} s for 10 minutes, or the worker stopped reporting its queues.`,
-        metric: oldestWaitingJob(props.stage, { period: FIVE_MINUTES }),
-        threshold: props.queueOldestJobSeconds,
-        evaluationPeriods: 2,
-        comparisonOperator: ABOVE,
-        treatMissingData: BREACHING,
-        severity: 'page',
-        tier: 'worker',
-      });
-    }
 
     if (app.sendsEmail) {
       // SES publishes reputation only while the account sends: without new data the last state holds.

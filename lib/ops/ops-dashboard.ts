@@ -3,13 +3,14 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import { Construct } from 'constructs';
+import { METRICS } from '../../lambda/queue-health/health';
 import type { AppTier } from '../app/app-stack';
 import type { DataTier } from '../data/data-stack';
 import type { EdgeTier } from '../edge/edge-stack';
 import type { AlarmSet } from '../shared/alarm-set';
-import { QUEUE_METRICS_NAMESPACE } from '../shared/naming';
 import { cacheNodeMetric, cacheNodes, cloudFrontMetric, releaseMetric, serviceInsightMetric, sesMetric, wafMetric } from '../shared/stage-metrics';
 import type { WatchedFunction } from './function-alarms';
+import { queueMetric } from './queue-health';
 
 export interface OpsDashboardProps {
   readonly name: string;
@@ -25,8 +26,8 @@ export interface OpsDashboardProps {
   /** Nodes of the cache's replication group: the primary plus its replicas. */
   readonly cacheNodes: number;
   readonly functions: readonly WatchedFunction[];
-  /** The worker publishes the queue metrics (operations.queueMetrics). */
-  readonly queueMetrics: boolean;
+  /** The queues the queue-health function reads (operations.queues), where it runs. */
+  readonly queues?: readonly string[];
   /** The service-level objectives' burn rates and budgets (SloAlarms.widgets). */
   readonly sloWidgets?: readonly cloudwatch.IWidget[];
 }
@@ -137,12 +138,18 @@ export class OpsDashboard extends Construct {
       graph('Cache connections', perNode('CurrConnections', 'Maximum')),
       graph('Cache evictions (must stay 0)', perNode('Evictions', 'Sum')),
     );
-    if (props.queueMetrics) {
-      const queue = (metricName: string, label: string) =>
-        new cloudwatch.Metric({ namespace: QUEUE_METRICS_NAMESPACE, metricName, dimensionsMap: { Stage: props.stage }, statistic: 'Maximum', period: PERIOD, label });
+    if (props.queues) {
+      const queues = props.queues;
+      const perQueue = (metricName: string, statistic = 'Maximum') =>
+        queues.map((queue) => queueMetric(props.stage, queue, metricName, { statistic, period: PERIOD, label: queue }));
       this.dashboard.addWidgets(
-        graph('Queues: jobs waiting', [queue('Waiting', 'waiting')]),
-        graph('Queues: oldest waiting job (s)', [queue('OldestWaitingSeconds', 'oldest waiting')]),
+        graph('Queues: jobs waiting (with due delayed)', perQueue(METRICS.waiting)),
+        graph('Queues: oldest waiting job (s)', perQueue(METRICS.oldestWaitingSeconds)),
+        graph('Queues: jobs finished a minute', perQueue(METRICS.finished, 'Sum')),
+        graph('Queues: active and failed jobs', [
+          ...perQueue(METRICS.active),
+          ...queues.map((queue) => queueMetric(props.stage, queue, METRICS.failed, { period: PERIOD, label: `${queue} failed` })),
+        ]),
       );
     }
 

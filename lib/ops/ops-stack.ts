@@ -22,6 +22,7 @@ import { FunctionAlarms, projectFunctions, type WatchedFunction } from './functi
 import { OpsDashboard } from './ops-dashboard';
 import { OpsEvents } from './ops-events';
 import { ProtectedKeyChanges } from './protected-key-changes';
+import { QueueHealth } from './queue-health';
 import { SloAlarms } from './slo-alarms';
 
 export interface OpsStackProps extends StageStackProps {
@@ -69,14 +70,12 @@ export class OpsStack extends StageStack {
     new AppAlarms(this, 'AppAlarms', {
       alarms: this.alarms,
       app,
-      stage: name,
       http5xxRatePercent: operations.http5xxRatePercent,
       p99LatencySeconds: operations.p99LatencySeconds,
       enableAnomalyAlarms: operations.anomalyAlarms,
       ecsCpuPercent: operations.ecsCpuPercent,
       ecsMemoryPercent: operations.ecsMemoryPercent,
       wafBlockedPer5Min: operations.wafBlockedPer5Min,
-      queueOldestJobSeconds: operations.queueMetrics ? operations.queueOldestJobSeconds : undefined,
       sesBounceRatePercent: operations.sesBounceRatePercent,
       sesComplaintRatePercent: operations.sesComplaintRatePercent,
     });
@@ -122,6 +121,24 @@ export class OpsStack extends StageStack {
         logRemovalPolicy: this.statefulRemovalPolicy,
       });
     }
+    // Nothing in AWS sees inside the BullMQ queues: a function reads them from the cache.
+    const { queues } = operations;
+    const queueHealth = queues.enabled
+      ? new QueueHealth(this, 'QueueHealth', {
+          alarms: this.alarms,
+          stage: name,
+          vpc: network.vpc,
+          cache: data.cache,
+          queues: queues.names,
+          bullmqMajor: queues.bullmqMajor,
+          prefix: queues.prefix,
+          oldestWaitingSeconds: queues.oldestWaitingSeconds,
+          noProgressMinutes: queues.noProgressMinutes,
+          logsKey: network.logsKey,
+          logRetention: this.logRetention,
+          logRemovalPolicy: this.statefulRemovalPolicy,
+        })
+      : undefined;
     // This stack's own functions are watched like the other stacks' (the stage collects those).
     const functions = [...props.functions, ...projectFunctions(this)];
     new FunctionAlarms(this, 'FunctionAlarms', { alarms: this.alarms, functions });
@@ -179,7 +196,7 @@ export class OpsStack extends StageStack {
       edge: props.edge,
       cacheNodes,
       functions,
-      queueMetrics: operations.queueMetrics,
+      queues: queueHealth && operations.queues.names,
       sloWidgets: sloAlarms?.widgets(),
     });
 

@@ -20,8 +20,8 @@ export function projectTag(name: string): string {
 export const RELEASE_METRICS_NAMESPACE = `${PROJECT}/Releases`;
 
 /**
- * Namespace of the BullMQ queue metrics the worker publishes (docs/architecture.md, "What the
- * worker publishes"): `Waiting` and `OldestWaitingSeconds`, dimension `Stage`.
+ * Namespace of the BullMQ queue metrics the queue-health function reads from the cache
+ * (lib/ops/queue-health.ts; docs/architecture.md, "Queue health"), dimensions `Stage` and `Queue`.
  */
 export const QUEUE_METRICS_NAMESPACE = `${PROJECT}/Queues`;
 

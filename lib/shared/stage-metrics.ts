@@ -128,3 +128,22 @@ export function requestErrorRate(props: RequestErrorRateProps): cloudwatch.MathE
         : ['rate', { rate: failed.percent, requests }];
   return new cloudwatch.MathExpression({ expression: `IF(${floor}, ${share}, 0)`, usingMetrics, period: props.period, label: props.label });
 }
+
+/**
+ * 1 for each period in which a queue had jobs waiting (`waiting` above 0) and none finished
+ * (`finished` 0), else 0: the stalled-worker signal of lib/ops/queue-health.ts. Written here,
+ * beside the rate floor, as this project's other metric-math IF.
+ */
+export function waitingWithoutProgress(props: {
+  readonly waiting: cloudwatch.IMetric;
+  readonly finished: cloudwatch.IMetric;
+  readonly period: Duration;
+  readonly label: string;
+}): cloudwatch.MathExpression {
+  return new cloudwatch.MathExpression({
+    expression: 'IF(waiting > 0 AND finished == 0, 1, 0)',
+    usingMetrics: { waiting: props.waiting, finished: props.finished },
+    period: props.period,
+    label: props.label,
+  });
+}

@@ -201,6 +201,7 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
       ...(config(name).domain ? ['AWS/SES Reputation.BounceRate', 'AWS/SES Reputation.ComplaintRate'] : []),
       ...(config(name).backup.restoreTesting !== 'off' ? ['webapp/RestoreTesting VerificationSucceeded', 'webapp/RestoreTesting VerifiedWithinInterval'] : []),
       ...(config(name).dr.pilotLight ? ['webapp/Failover DaysSinceDrill'] : []),
+      ...(config(name).operations.queues.enabled ? ['webapp/Queues OldestWaitingSeconds', 'webapp/Queues Waiting', 'webapp/Queues Finished'] : []),
       'webapp/Dumps DumpSeconds',
       'webapp/Dumps HoursSinceDump',
       ...(config(name).dumps.restoreCheck !== 'off' ? ['webapp/Dumps HoursSinceCheck', 'webapp/Dumps RestoreCheckSucceeded'] : []),
@@ -238,6 +239,7 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
         // The ops stack's own functions, watched like the other stacks'.
         'dump-age',
         ...(config(name).dr.pilotLight ? ['failover-drill-age'] : []),
+        ...(config(name).operations.queues.enabled ? ['queue-health'] : []),
       ]
         .flatMap((fn) => [`${name}-lambda-${fn}-errors`, `${name}-lambda-${fn}-throttles`])
         .sort(),
@@ -408,32 +410,6 @@ describe('operations config reaches the template', () => {
     });
   });
 
-  test('with queue metrics the worker may publish them, the dashboard shows them and a stalled queue or a silent worker pages', () => {
-    const { ops, app } = synthStage('dev', DEV_OPERATIONS_OVERRIDES);
-    expect(alarmIn(ops, 'dev-queue-oldest-job-age')).toMatchObject({
-      Namespace: 'webapp/Queues',
-      MetricName: 'OldestWaitingSeconds',
-      Dimensions: [{ Name: 'Stage', Value: 'dev' }],
-      Statistic: 'Maximum',
-      Threshold: 900,
-      EvaluationPeriods: 2,
-      TreatMissingData: 'breaching',
-    });
-    const workerPolicy = Object.entries(app.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith('WorkerTaskTaskDefinitionTaskRoleDefaultPolicy'))![1];
-    expect(workerPolicy.Properties.PolicyDocument.Statement).toContainEqual({
-      Sid: 'PublishTheQueueMetrics',
-      Effect: 'Allow',
-      Action: 'cloudwatch:PutMetricData',
-      Resource: '*',
-      Condition: { StringEquals: { 'cloudwatch:namespace': 'webapp/Queues' } },
-    });
-    const [dashboard] = Object.values(ops.findResources('AWS::CloudWatch::Dashboard'));
-    expect(JSON.stringify(dashboard.Properties.DashboardBody)).toContain('Queues: oldest waiting job (s)');
-    // Off (the shipped stages): no alarm on a metric nothing publishes, and no grant.
-    expect(Object.values(stages.dev.ops.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties.AlarmName)).not.toContain('dev-queue-oldest-job-age');
-    expect(JSON.stringify(stages.dev.app.findResources('AWS::IAM::Policy'))).not.toContain('webapp/Queues');
-  });
-
   test('a bigger cache gets alarms on every node', () => {
     const { ops } = synthStage('staging', STAGING_VARIANT);
     const names = Object.values(ops.findResources('AWS::CloudWatch::Alarm')).map((r) => r.Properties.AlarmName as string);
@@ -583,6 +559,12 @@ describe.each(STAGE_NAMES)('%s alarms watch metrics that exist', (name) => {
             case 'webapp/Dumps':
               expect(m.dimensions, where).toEqual({ Stage: name });
               break;
+            case 'webapp/Queues':
+              // lambda/queue-health publishes them per queue of operations.queues.names, in the ops stack's region.
+              expect(stack, where).toBe(`${name}-Ops`);
+              expect(cfg.operations.queues.names, where).toContain(m.dimensions.Queue);
+              expect(m.dimensions, where).toEqual({ Stage: name, Queue: m.dimensions.Queue });
+              break;
             case 'webapp/Failover':
               // lambda/failover-drill-age publishes it under the stage's name, in the ops stack's region.
               expect(stack, where).toBe(`${name}-Ops`);
@@ -619,6 +601,7 @@ describe.each(STAGE_NAMES)('%s alarms watch metrics that exist', (name) => {
         ...(cfg.edge.enabled ? ['AWS/CloudFront'] : []),
         ...(cfg.backup.restoreTesting !== 'off' ? ['webapp/RestoreTesting'] : []),
         ...(cfg.dr.pilotLight ? ['webapp/Failover'] : []),
+        ...(cfg.operations.queues.enabled ? ['webapp/Queues'] : []),
         'webapp/Dumps',
         ...(cfg.baseline.trail.enabled ? [ACCOUNT_ACTIVITY_NAMESPACE] : []),
       ].sort(),

@@ -122,8 +122,6 @@ export const DEV_OPERATIONS_OVERRIDES: Record<string, unknown> = {
   'dev.alarms.emails': '[]',
   'dev.alarms.httpsEndpoints': '["https://events.pagerduty.com/integration/abc/enqueue"]',
   'dev.monthlyBudgetUsd': 90,
-  'dev.operations.queueMetrics': true,
-  'dev.operations.queueOldestJobSeconds': 900,
 };
 
 /**

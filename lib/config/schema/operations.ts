@@ -27,7 +27,68 @@ export const alarms = z
 
 const positive = (unit: string) => `must be above 0. Fix: use ${unit}`;
 
-/** The alarms' thresholds, the SLOs and the queue metrics (docs/alarms.md). */
+/** BullMQ's queue names: what its keys are built from (`<prefix>:<name>:wait`), so no ":" and nothing blank. */
+const queueName = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
+    'not a BullMQ queue name as the app spells it (letters, digits, "_", "-", ".", at most 64, no ":"). Fix: copy the name the app passes to new Queue(...)',
+  );
+
+/**
+ * The app's BullMQ queues, read from the cache by the queue-health function (lib/ops/queue-health.ts):
+ * what it reads, with which major of BullMQ, and when its alarms page.
+ */
+export const queues = z
+  .object({
+    enabled: z.boolean().default(false).meta({
+      description:
+        'a function reads the queues from Valkey once a minute (`webapp/Queues`, dimensions `Stage` and `Queue`), the dashboard graphs them, and `queue-oldest-job-age` and `queue-no-progress` page ([docs/alarms.md](alarms.md))',
+      rules: 'needs `names`; off in dev as shipped (5 custom metrics and 3 alarm metrics a queue); prod: must be on',
+    }),
+    names: unique(queueName, 'queue')
+      .max(10, 'each queue costs 5 custom metrics and 2 alarms. Fix: list at most 10 queues (the ones whose jobs must not wait)')
+      .default(() => [])
+      .meta({ description: 'the queue names the app uses (docs/app-contract.md, "Queues")', rules: 'different names of letters, digits, `_ - .`; at most 10' }),
+    bullmqMajor: z
+      .union([z.literal(5), z.literal(6)], { message: "the function bundles the readers of BullMQ 5 and 6 only. Fix: use 5 or 6, the major in the app's package.json" })
+      .default(5)
+      .meta({ description: 'the major version of BullMQ the app uses: the function reads the queues with the same one', rules: '5 or 6' }),
+    prefix: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9{][A-Za-z0-9_.{}-]{0,63}$/,
+        'not a BullMQ key prefix (letters, digits, "_", "-", ".", "{}", no ":"). Fix: use the app\'s `prefix` option, "bull" unless it sets one',
+      )
+      .default('bull')
+      .meta({ description: "BullMQ's key prefix (the `prefix` option of the app's queues)", rules: 'as the app sets it: letters, digits, `_ - . { }`, no `:`' }),
+    oldestWaitingSeconds: z
+      .number()
+      .int()
+      .min(60, 'must be at least 60 s (the queues are read once a minute). Fix: use 60 to 86400')
+      .max(86400, 'must be at most a day. Fix: use 60 to 86400')
+      .default(600)
+      .meta({
+        description: 'seconds the oldest waiting job of a queue may wait (due delayed jobs count from their due time) before `queue-oldest-job-age` pages',
+        rules: '60 to 86400',
+      }),
+    noProgressMinutes: z
+      .number()
+      .int()
+      .min(3, 'fewer than 3 readings page on a worker between two jobs. Fix: use 3 to 60')
+      .max(60, 'a worker stalled for an hour before anyone is paged. Fix: use 3 to 60')
+      .default(10)
+      .meta({ description: 'minutes in a row a queue may hold waiting jobs while none completes or fails before `queue-no-progress` pages', rules: '3 to 60' }),
+  })
+  .strict()
+  .refine((q) => !q.enabled || q.names.length > 0, {
+    path: ['names'],
+    message:
+      'the queue check is on but names no queue, so it would watch nothing. Fix: list the app\'s queue names (docs/app-contract.md, "Queues"), or set operations.queues.enabled: false',
+  })
+  .prefault({});
+
+/** The alarms' thresholds, the SLOs and the queues (docs/alarms.md). */
 export const operations = z
   .object({
     http5xxRatePercent: percent
@@ -68,18 +129,7 @@ export const operations = z
     sesComplaintRatePercent: percent
       .default(0.1)
       .meta({ description: 'SES reputation complaint-rate alarm (account; SES reviews accounts above 0.1%)', rules: 'above 0, at most 100' }),
-    queueMetrics: z.boolean().default(false).meta({
-      description:
-        'the worker publishes its BullMQ queues (`webapp/Queues`: `Waiting`, `OldestWaitingSeconds`, dimension `Stage`; docs/architecture.md, "What the worker publishes"): its task role may, the dashboard shows them, and `queue-oldest-job-age` pages when the oldest job waits too long or the worker stops reporting',
-      rules: 'turn on once the app publishes them',
-    }),
-    queueOldestJobSeconds: z
-      .number()
-      .int()
-      .min(60, 'must be at least 60 s (the metric comes once a minute). Fix: use 60 to 86400')
-      .max(86400, 'must be at most a day. Fix: use 60 to 86400')
-      .default(600)
-      .meta({ description: 'seconds the oldest waiting job may wait before the queue alarm pages (with `queueMetrics`)', rules: '60 to 86400' }),
+    queues,
     slo: z
       .object({
         enabled: z.boolean().default(true).meta({
@@ -134,6 +184,11 @@ export const prodRules: readonly ProdRule<{ readonly alarms: Alarms; readonly op
     path: ['operations', 'slo', 'enabled'],
     holds: (c) => c.operations.slo.enabled,
     message: 'prod must page when its error budget burns. Fix: set operations.slo.enabled: true',
+  },
+  {
+    path: ['operations', 'queues', 'enabled'],
+    holds: (c) => c.operations.queues.enabled,
+    message: "prod must page when its workers stall: nothing else sees inside the queues. Fix: set operations.queues.enabled: true with the app's queue names",
   },
   {
     path: ['alarms'],

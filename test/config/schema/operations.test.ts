@@ -112,6 +112,70 @@ describe('alarms and operations', () => {
         fix: /more than 30 s is not a latency objective\. Fix: use 10 to 30000 ms/,
       },
       {
+        what: 'prod without the queue check',
+        stage: 'prod',
+        patch: { operations: { queues: { enabled: false } } },
+        field: 'operations.queues.enabled',
+        value: 'false',
+        fix: /prod must page when its workers stall.*Fix: set operations\.queues\.enabled: true/,
+      },
+      {
+        what: 'the queue check on without a queue',
+        stage: 'staging',
+        patch: { operations: { queues: { enabled: true, names: [] } } },
+        field: 'operations.queues.names',
+        value: '[]',
+        fix: /names no queue, so it would watch nothing\. Fix: list the app's queue names/,
+      },
+      {
+        what: 'a queue name with the key separator',
+        stage: 'staging',
+        patch: { operations: { queues: { names: ['email:high'] } } },
+        field: 'operations.queues.names.0',
+        value: '"email:high"',
+        fix: /not a BullMQ queue name.*no ":"\)\. Fix: copy the name the app passes to new Queue/,
+      },
+      {
+        what: 'a BullMQ major the function has no reader of',
+        stage: 'staging',
+        patch: { operations: { queues: { bullmqMajor: 4 } } } as unknown as Patch,
+        field: 'operations.queues.bullmqMajor',
+        value: '4',
+        fix: /readers of BullMQ 5 and 6 only\. Fix: use 5 or 6/,
+      },
+      {
+        what: 'an age threshold below the reading interval',
+        stage: 'staging',
+        patch: { operations: { queues: { oldestWaitingSeconds: 30 } } },
+        field: 'operations.queues.oldestWaitingSeconds',
+        value: '30',
+        fix: /at least 60 s \(the queues are read once a minute\)\. Fix: use 60 to 86400/,
+      },
+      {
+        what: 'a no-progress window of two readings',
+        stage: 'staging',
+        patch: { operations: { queues: { noProgressMinutes: 2 } } },
+        field: 'operations.queues.noProgressMinutes',
+        value: '2',
+        fix: /fewer than 3 readings page on a worker between two jobs\. Fix: use 3 to 60/,
+      },
+      {
+        what: 'the retired worker-published queue metrics',
+        stage: 'staging',
+        patch: { operations: { queueMetrics: true } } as unknown as Patch,
+        field: 'operations.queueMetrics',
+        value: 'true',
+        fix: /retired: the worker no longer publishes its queues; a function reads them from the cache\. Fix: remove it and set operations\.queues/,
+      },
+      {
+        what: 'the retired queue age threshold',
+        stage: 'prod',
+        patch: { operations: { queueOldestJobSeconds: 900 } } as unknown as Patch,
+        field: 'operations.queueOldestJobSeconds',
+        value: '900',
+        fix: /Fix: remove it and set operations\.queues\.oldestWaitingSeconds/,
+      },
+      {
         what: 'alarm endpoint over plain HTTP',
         stage: 'staging',
         patch: { alarms: { httpsEndpoints: ['http://events.example.com/hook'] } },
@@ -123,6 +187,15 @@ describe('alarms and operations', () => {
   });
 
   describe('takes values on the edge of each rule', () => {
-    accepts([{ what: 'prod alarms reaching only an HTTPS endpoint', stage: 'prod', patch: { alarms: { emails: [], httpsEndpoints: ['https://events.example.com/hook'] } } }]);
+    accepts([
+      { what: 'prod alarms reaching only an HTTPS endpoint', stage: 'prod', patch: { alarms: { emails: [], httpsEndpoints: ['https://events.example.com/hook'] } } },
+      {
+        what: 'dev reading its queues with BullMQ 6 and its own prefix',
+        stage: 'dev',
+        patch: { operations: { queues: { enabled: true, names: ['mail.v2'], bullmqMajor: 6, prefix: '{app}' } } },
+      },
+      { what: 'the queue thresholds at their bounds', stage: 'staging', patch: { operations: { queues: { oldestWaitingSeconds: 60, noProgressMinutes: 3 } } } },
+      { what: 'the queue thresholds at their other bounds', stage: 'staging', patch: { operations: { queues: { oldestWaitingSeconds: 86400, noProgressMinutes: 60 } } } },
+    ]);
   });
 });
