@@ -20,14 +20,15 @@
  * stage's cluster, no evidence bucket).
  */
 import { STAGE_NAMES } from '../lib/config';
+import { readFlags } from './lib/args';
 import type { IncidentArgs } from './lib/incident';
 import { runContain } from './lib/incident';
-import { incidentArgs, incidentMain } from './lib/incident-cli';
+import { INCIDENT_FLAGS, incidentArgs, incidentMain } from './lib/incident-cli';
 
 const USAGE = `usage: contain --stage ${STAGE_NAMES.join('|')} --task ID|ARN [--finding ID] [--account ID] [-c KEY=VALUE ...] [--yes]`;
 
 export function parseArgs(argv: readonly string[]): IncidentArgs {
-  return incidentArgs(argv, USAGE);
+  return incidentArgs(readFlags(argv, { ...INCIDENT_FLAGS, usage: USAGE }), USAGE);
 }
 
 export const main = incidentMain('contain', parseArgs, runContain);

@@ -17,14 +17,15 @@
  * 2 bad arguments or refused (wrong account, task not in the stage's cluster, no evidence bucket).
  */
 import { STAGE_NAMES } from '../lib/config';
+import { readFlags } from './lib/args';
 import type { IncidentArgs } from './lib/incident';
 import { runEvidence } from './lib/incident';
-import { incidentArgs, incidentMain } from './lib/incident-cli';
+import { INCIDENT_FLAGS, incidentArgs, incidentMain } from './lib/incident-cli';
 
 const USAGE = `usage: evidence --stage ${STAGE_NAMES.join('|')} --task ID|ARN [--finding ID] [--account ID] [-c KEY=VALUE ...] [--yes]`;
 
 export function parseArgs(argv: readonly string[]): IncidentArgs {
-  return incidentArgs(argv, USAGE);
+  return incidentArgs(readFlags(argv, { ...INCIDENT_FLAGS, usage: USAGE }), USAGE);
 }
 
 export const main = incidentMain('evidence', parseArgs, runEvidence);

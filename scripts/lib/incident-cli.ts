@@ -1,19 +1,22 @@
 import type { StageConfig } from '../../lib/config';
 import { loadStages } from '../../lib/config';
-import { addContext, readFlags, stageArg } from './args';
+import { addContext, stageArg } from './args';
 import { UsageError } from './assembly';
 import { homeRegion, type IncidentArgs, type IncidentClients, regionClients, taskRef } from './incident';
 import { operatorConfig, refusal } from './release';
 
-/** The command line `contain` and `evidence` share. */
-export function incidentArgs(argv: readonly string[], usage: string): IncidentArgs {
+/** The flags `contain` and `evidence` take. */
+export const INCIDENT_FLAGS = { values: ['--stage', '--task', '--finding', '--account', '-c', '--context'], switches: ['--yes'] };
+
+/** What `contain` and `evidence` were given (their flags, as readFlags read them with INCIDENT_FLAGS). */
+export function incidentArgs(flags: readonly [string, string | undefined][], usage: string): IncidentArgs {
   let stage: string | undefined;
   let task: string | undefined;
   let finding: string | undefined;
   let account: string | undefined;
   let yes = false;
   const context: Record<string, string> = {};
-  for (const [flag, value = ''] of readFlags(argv, { values: ['--stage', '--task', '--finding', '--account', '-c', '--context'], switches: ['--yes'], usage })) {
+  for (const [flag, value = ''] of flags) {
     if (flag === '--stage') stage = value;
     else if (flag === '--task') task = value;
     else if (flag === '--finding') finding = value;
