@@ -349,6 +349,8 @@ export async function runContain(args: IncidentArgs, clients: IncidentClients, c
   const problem = await accountProblem(clients.stage.sts, config.account, args.stage);
   if (problem) throw new UsageError(problem);
   const suspect = await findSuspect(clients.stage, config, taskRef(args.task, ''));
+  // Refused before anything changes when the evidence has nowhere to go.
+  await baselineOutputs(clients, config, home);
   const { task, taskId, cluster, service, roleArn, tokenSecret } = suspect;
   const roleName = roleArn?.split('/').pop();
   const would = args.yes ? '' : 'would ';

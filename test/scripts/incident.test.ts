@@ -306,6 +306,47 @@ describe('npm run contain', () => {
     expect(steps.every((s) => out.stdout.includes(s))).toBe(true);
   });
 
+  test('refuses before it changes anything where the account has no evidence bucket', async () => {
+    // A region of its own with the stage's cluster and a task, and no baseline stack.
+    const region = 'us-east-2';
+    const cfg = moto.clientConfig(region);
+    const [cfn, ecs] = [new CloudFormationClient(cfg), new ECSClient(cfg)];
+    const role = 'incident-test-unprotected-role';
+    const roleArn = (await clients.iam.send(new CreateRoleCommand({ RoleName: role, AssumeRolePolicyDocument: '{"Version":"2012-10-17","Statement":[]}' }))).Role!.Arn!;
+    await cfn.send(
+      new CreateStackCommand({
+        StackName: 'staging-App',
+        TemplateBody: JSON.stringify({ Resources: { T: { Type: 'AWS::SNS::Topic' } }, Outputs: { ClusterName: { Value: CLUSTER } } }),
+      }),
+    );
+    await ecs.send(new CreateClusterCommand({ clusterName: CLUSTER }));
+    const definition = (
+      await ecs.send(
+        new RegisterTaskDefinitionCommand({
+          family: 'incident-test-web',
+          networkMode: 'bridge',
+          taskRoleArn: roleArn,
+          containerDefinitions: [{ name: 'app', image: 'webapp:v1', memory: 512 }],
+        }),
+      )
+    ).taskDefinition!.taskDefinitionArn!;
+    const task = (await ecs.send(new RunTaskCommand({ cluster: CLUSTER, taskDefinition: definition, launchType: 'FARGATE', group: `service:${SERVICE}` }))).tasks![0];
+    const out = await printed(() =>
+      contain(
+        ['--stage', 'staging', '--account', ACCOUNT, '-c', `staging.region=${region}`, '--task', task.taskArn!, '--yes'],
+        {},
+        (r) => ({ ...clients, cfn: new CloudFormationClient(moto.clientConfig(r)), ecs: new ECSClient(moto.clientConfig(r)) }),
+        NOW,
+      ),
+    );
+    expect(out.result).toBe(2);
+    expect(out.stderr).toContain(
+      `contain: Baseline-${ACCOUNT}-${region} has no EvidenceBucketName and EvidenceKeyArn outputs in ${region}: the evidence bucket is not deployed. Fix: `,
+    );
+    expect((await clients.iam.send(new ListRolePoliciesCommand({ RoleName: role }))).PolicyNames).toEqual([]);
+    expect((await ecs.send(new DescribeTasksCommand({ cluster: CLUSTER, tasks: [task.taskArn!] }))).tasks![0].desiredStatus).toBe('RUNNING');
+  });
+
   test('refuses credentials of another account before it reads anything', async () => {
     const out = await run(contain, ['--stage', 'staging', '--account', '210987654321', '-c', `staging.region=${REGION}`, '--task', bystander, '--yes']);
     expect(out.result).toBe(2);
