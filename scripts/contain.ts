@@ -6,9 +6,9 @@
  * In this order: revokes every session of the task's role issued before now (the inline policy
  * IAM's "Revoke active sessions" writes), so its stolen credentials stop working while the rest
  * runs; collects the evidence as `npm run evidence` does; stops the task (Fargate cannot move a
- * running task to another security group; ECS starts a replacement); starts the rotation of the
- * cache AUTH token the task held; starts a new deployment of its service, whose other tasks hold
- * sessions of the same role (new tasks get credentials issued after the revocation). Then prints
+ * running task to another security group; ECS starts a replacement); starts a new deployment of
+ * its service, whose other tasks hold sessions of the same role (new tasks get credentials issued
+ * after the revocation); starts the rotation of the cache AUTH token the task held. Then prints
  * how to check the database for connections left from the task.
  *
  * Role: the on-call role with iam:PutRolePolicy on the stage's task roles, ecs:StopTask and
@@ -16,7 +16,7 @@
  * `npm run evidence` needs; or break-glass.
  *
  * Without --yes it prints what it would do (it reads the task, changes nothing). Exit codes: 0
- * done (or printed), 1 it failed, 2 bad arguments or refused (wrong account, task not in the
+ * done (or printed), 1 it failed (the rotation refused included), 2 bad arguments or refused (wrong account, task not in the
  * stage's cluster, no evidence bucket).
  */
 import { STAGE_NAMES } from '../lib/config';

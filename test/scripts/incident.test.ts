@@ -14,7 +14,7 @@ import { GetFindingsCommand, GuardDutyClient } from '@aws-sdk/client-guardduty';
 import { CreateRoleCommand, GetRolePolicyCommand, IAMClient, ListRolePoliciesCommand } from '@aws-sdk/client-iam';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectLockConfigurationCommand, S3Client } from '@aws-sdk/client-s3';
-import { CreateSecretCommand, DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, DescribeSecretCommand, InvalidRequestException, RotateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, describe, expect, test } from 'vitest';
@@ -22,7 +22,8 @@ import { BASELINE_OUTPUTS } from '../../lib/baseline/baseline-stack';
 import { EVIDENCE_RETENTION_DAYS } from '../../lib/baseline/evidence-bucket';
 import { main as contain, parseArgs as containArgs } from '../../scripts/contain';
 import { main as evidence, parseArgs as evidenceArgs } from '../../scripts/evidence';
-import { type Manifest, REVOKE_POLICY_NAME, type RegionClients } from '../../scripts/lib/incident';
+import type { Manifest } from '../../scripts/lib/evidence';
+import { REVOKE_POLICY_NAME, type RegionClients } from '../../scripts/lib/incident';
 import { printed } from '../support/console';
 import { type Moto, startMoto } from '../support/moto';
 
@@ -266,8 +267,8 @@ describe('npm run contain', () => {
     const out = await run(contain, ['--stage', 'staging', ...AT, '--task', id]);
     expect(out.result).toBe(0);
     expect(out.stdout).toContain(`  1. would revoke every session of its role ${ROLE} issued before 2026-12-07T03:00:00.000Z (inline policy ${REVOKE_POLICY_NAME})`);
-    expect(out.stdout).toContain(`  4. would rotate the cache AUTH token it held (${tokenArn})`);
-    expect(out.stdout).toContain(`  5. would start a new deployment of ${SERVICE}`);
+    expect(out.stdout).toContain(`  5. would rotate the cache AUTH token it held (${tokenArn})`);
+    expect(out.stdout).toContain(`  4. would start a new deployment of ${SERVICE}`);
     expect(out.stdout).toContain('dry run: nothing changed. Run again with --yes.');
     expect(await inlinePolicies()).toEqual([]);
     expect((await status(arn)).desiredStatus).toBe('RUNNING');
@@ -301,9 +302,27 @@ describe('npm run contain', () => {
     expect(out.stdout).toContain(`started a new deployment of ${SERVICE}.`);
     expect(out.stdout).toContain("SELECT pid, backend_start FROM pg_stat_activity WHERE usename = 'webapp_app';");
     // The order matters: the sessions go first, the evidence before the task.
-    const steps = ['revoked the sessions', 'wrote 5 objects', `stopped ${id}`, 'rotation of the cache AUTH token started', 'started a new deployment'];
+    const steps = ['revoked the sessions', 'wrote 5 objects', `stopped ${id}`, 'started a new deployment', 'rotation of the cache AUTH token started'];
     expect(steps.map((s) => out.stdout.indexOf(s))).toEqual(steps.map((s) => out.stdout.indexOf(s)).sort((a, b) => a - b));
     expect(steps.every((s) => out.stdout.includes(s))).toBe(true);
+  });
+
+  test('a rotation Secrets Manager refuses is reported after the rest is done, and the command exits 1', async () => {
+    // moto starts a rotation whatever the secret's state; Secrets Manager refuses one while another
+    // has not finished. That refusal alone comes from aws-sdk-client-mock.
+    const secrets = new SecretsManagerClient(moto.clientConfig(REGION));
+    mockClient(secrets)
+      .on(RotateSecretCommand)
+      .rejects(new InvalidRequestException({ message: 'A previous rotation isn’t complete. That rotation will be reattempted.', $metadata: {} }));
+    const { id, arn } = await runTask();
+    const deploymentBefore = await deployment();
+    const out = await printed(() => contain(['--stage', 'staging', ...AT, '--task', id, '--yes'], {}, () => ({ ...clients, secrets }), NOW));
+    expect(out.result).toBe(1);
+    expect(out.stdout).toContain(
+      `FAILED to start the rotation of the cache AUTH token (InvalidRequestException: A previous rotation isn’t complete. That rotation will be reattempted.). Start it by hand: aws secretsmanager rotate-secret --secret-id ${tokenArn}`,
+    );
+    expect(await deployment()).not.toBe(deploymentBefore);
+    expect((await status(arn)).desiredStatus).toBe('STOPPED');
   });
 
   test('refuses before it changes anything where the account has no evidence bucket', async () => {
