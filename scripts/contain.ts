@@ -16,8 +16,8 @@
  * `npm run evidence` needs; or break-glass.
  *
  * Without --yes it prints what it would do (it reads the task, changes nothing). Exit codes: 0
- * done (or printed), 1 it failed (the rotation refused included), 2 bad arguments or refused (wrong account, task not in the
- * stage's cluster, no evidence bucket).
+ * done (or printed), 1 it failed (a refused rotation included), 2 bad arguments or refused
+ * (wrong account, task not in the stage's cluster, no evidence bucket).
  */
 import { STAGE_NAMES } from '../lib/config';
 import { readFlags } from './lib/args';
