@@ -4,11 +4,13 @@ import { describe, expect, test } from 'vitest';
 import { STAGE_NAMES } from '../lib/config';
 import { MAJOR_UPGRADE_RUNBOOK } from '../lib/data/engine-version';
 import { PROJECT_ROOT } from '../lib/shared/paths';
+import { parseArgs as contain } from '../scripts/contain';
 import { parseArgs as cost } from '../scripts/cost';
 import { parseArgs as dbShell } from '../scripts/db-shell';
 import { parseArgs as deploy } from '../scripts/deploy';
 import { parseArgs as guard } from '../scripts/diff-guard';
 import { parseArgs as drImages } from '../scripts/dr-images';
+import { parseArgs as evidence } from '../scripts/evidence';
 import { parseArgs as failback } from '../scripts/failback';
 import { parseArgs as failover } from '../scripts/failover';
 import { parseArgs as failoverDrill } from '../scripts/failover-drill';
@@ -54,6 +56,8 @@ const PARSERS: Record<string, (argv: readonly string[]) => unknown> = {
   'repair-sql': repairSql,
   snapshots,
   restart,
+  contain,
+  evidence,
 };
 
 /** Every `npm run NAME -- ARGS` the docs show, up to a comment, a pipe or the end of the code span. */
@@ -79,6 +83,7 @@ function argv(args: string): string[] {
     '--image': 'v1.4.2',
     '--snapshot': 'predeploy-staging-v1-4-2-3f9a1c2e-202612010200',
     '--to-time': '2026-12-01T02:10:00Z',
+    '--finding': '60baffd3f9042e38640f2300d5c5a631',
   };
   return tokens.map((t, i) => (t.startsWith('<') ? (placeholder[tokens[i - 1]] ?? 'x') : t.replace(/^'(.*)'$/, '$1').replace(/^"(.*)"$/, '$1')));
 }
@@ -121,6 +126,8 @@ describe('the docs', () => {
         'repair-sql',
         'snapshots',
         'restart',
+        'contain',
+        'evidence',
       ]),
     );
     const broken = runnable.flatMap((c) => {
@@ -142,24 +149,31 @@ describe('the docs', () => {
 
 describe('the stack outputs the docs cite', () => {
   const stages = stageTemplates(STAGE_NAMES);
+  // A stage's stack (`<stage>-App`), or the account's baseline (`Baseline-<account>-<region>`, as "Baseline").
+  const stack = '`(?:<stage>-(\\w+)|(Baseline)-<account>-<region>)`';
   const cited = texts.flatMap(({ file, text }) =>
-    [...text.matchAll(/`([A-Z][A-Za-z]+)` outputs? of `<stage>-(\w+)`|outputs? `([A-Z][A-Za-z]+)` of `<stage>-(\w+)`/g)].map((m) => ({
+    [...text.matchAll(new RegExp(`\`([A-Z][A-Za-z]+)\` outputs? of ${stack}|outputs? \`([A-Z][A-Za-z]+)\` of ${stack}`, 'g'))].map((m) => ({
       file,
-      output: m[1] ?? m[3],
-      stack: m[2] ?? m[4],
+      output: m[1] ?? m[4],
+      stack: m[2] ?? m[3] ?? m[5] ?? m[6],
     })),
   );
   const both = texts.flatMap(({ file, text }) =>
-    [...text.matchAll(/`([A-Z][A-Za-z]+)` and `([A-Z][A-Za-z]+)` outputs of `<stage>-(\w+)`/g)].flatMap((m) => [
-      { file, output: m[1], stack: m[3] },
-      { file, output: m[2], stack: m[3] },
+    [...text.matchAll(new RegExp(`\`([A-Z][A-Za-z]+)\` and \`([A-Z][A-Za-z]+)\` outputs of ${stack}`, 'g'))].flatMap((m) => [
+      { file, output: m[1], stack: m[3] ?? m[4] },
+      { file, output: m[2], stack: m[3] ?? m[4] },
     ]),
   );
 
   test('exist in every stage that has what they name', () => {
     const citations = [...cited, ...both];
     expect(citations.length).toBeGreaterThanOrEqual(6);
+    expect(citations.filter((c) => c.stack === 'Baseline').length).toBeGreaterThanOrEqual(4);
     const missing = citations.filter(({ output, stack }) => {
+      if (stack === 'Baseline') {
+        const baselines = STAGE_NAMES.flatMap((name) => [...stages[name].shared].filter(([n]) => n.startsWith('Baseline-')).map(([, t]) => t));
+        return !baselines.some((t) => output in (t.toJSON().Outputs ?? {}));
+      }
       // The stack's role in StageTemplates: `Network` is `network`, `PilotLight` is `pilotLight`.
       const role = `${stack[0].toLowerCase()}${stack.slice(1)}` as 'app';
       const stacks = STAGE_NAMES.map((name) => stages[name][role] ?? undefined).filter((t) => t !== undefined);

@@ -14,6 +14,9 @@ import type { SendingEmail } from './email';
 import { LogQueries } from './log-queries';
 
 /** CPU units and memory (MiB) of a task: a pair Fargate offers. */
+
+/** The container secret that carries the cache's AUTH token (the incident commands find the token's secret by it). */
+export const CACHE_TOKEN_SECRET = 'REDIS_AUTH_TOKEN';
 export interface TaskSize {
   readonly cpu: number;
   readonly memoryLimitMiB: number;
@@ -96,7 +99,7 @@ export class ReleaseTasks {
     // Secrets Manager. ECS reads it when a task starts: each rotation restarts both services
     // (CacheTokenRotation).
     const authToken = secretsmanager.Secret.fromSecretCompleteArn(scope, 'CacheAuthToken', data.cache.authToken.secretArn);
-    const secrets = { REDIS_AUTH_TOKEN: ecs.Secret.fromSecretsManager(authToken) };
+    const secrets = { [CACHE_TOKEN_SECRET]: ecs.Secret.fromSecretsManager(authToken) };
     const shared = { image, environment, secrets, enableExecuteCommand: props.enableExecuteCommand, runtimeMonitoringAgent: props.runtimeMonitoringAgent, ...logs };
 
     // The app's OpenTelemetry metrics, as the collectors' EMF events.

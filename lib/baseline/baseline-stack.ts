@@ -1,4 +1,4 @@
-import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as events from 'aws-cdk-lib/aws-events';
 import type { Construct } from 'constructs';
 import { cdkBootstrapRoleName } from '../ci/ci-access-stack';
@@ -8,6 +8,7 @@ import { ServiceKey } from '../shared/service-key';
 import { AccessAnalyzer } from './access-analyzer';
 import { AuditTrail, type AuditTrailProps } from './audit-trail';
 import { ConfigRecorder } from './config-recorder';
+import { EvidenceBucket } from './evidence-bucket';
 import { GUARDDUTY_FINDINGS, SECURITY_HUB_FINDINGS } from './findings';
 import { SecurityFindings } from './security-findings';
 import { ThreatDetection } from './threat-detection';
@@ -68,6 +69,8 @@ export interface BaselinePlan {
   /** The stack records AWS Config itself (baseline.configRecorder "stack"; not where an organization does). */
   readonly configRecorder: boolean;
   readonly accessAnalyzer: boolean;
+  /** The evidence bucket of the account's security incidents, in the home region's plan only. @default no evidence bucket here */
+  readonly evidence?: { readonly breakGlassRoleNames: readonly string[] };
 }
 
 /** Whether a baseline creates anything at all (a baseline turned off everywhere has no stack). */
@@ -112,6 +115,7 @@ export function baselinePlans(stages: readonly StageConfig[]): BaselinePlan[] {
         securityHub: settings.securityHub,
         configRecorder: settings.configRecorder === 'stack',
         accessAnalyzer: settings.accessAnalyzer,
+        evidence: region === homeRegion ? { breakGlassRoleNames: [...new Set(here.map((s) => s.backup.breakGlassRoleName))] } : undefined,
       });
     }
   }
@@ -125,7 +129,21 @@ export function baselineStackName(plan: { account: string; region: string }): st
 
 export interface BaselineStackProps extends StackProps {
   readonly plan: BaselinePlan;
+  /**
+   * The role (name) the account's on-call people act as: it reads and writes the evidence bucket.
+   * @default only the break-glass roles
+   */
+  readonly onCallRoleName?: string;
 }
+
+/** The outputs the incident runbook (docs/runbooks.md) and its commands read from a baseline stack. */
+export const BASELINE_OUTPUTS = {
+  evidenceBucket: 'EvidenceBucketName',
+  evidenceKey: 'EvidenceKeyArn',
+  trailBucket: 'TrailBucketName',
+  trailLogGroup: 'TrailLogGroupName',
+  detector: 'GuardDutyDetectorId',
+} as const;
 
 /**
  * The security baseline of one account and region (deployed once there, not per stage; turned
@@ -140,6 +158,7 @@ export class BaselineStack extends Stack {
   readonly threatDetection?: ThreatDetection;
   readonly securityFindings?: SecurityFindings;
   readonly recorder?: ConfigRecorder;
+  readonly evidence?: EvidenceBucket;
 
   constructor(scope: Construct, id: string, props: BaselineStackProps) {
     super(scope, id, props);
@@ -166,6 +185,18 @@ export class BaselineStack extends Stack {
       if (this.recorder) this.securityFindings.node.addDependency(this.recorder);
     }
     if (plan.accessAnalyzer) new AccessAnalyzer(this, 'AccessAnalyzer');
+    if (plan.evidence) this.evidence = new EvidenceBucket(this, 'Evidence', { breakGlassRoleNames: plan.evidence.breakGlassRoleNames, onCallRoleName: props.onCallRoleName });
+
+    const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
+    if (this.evidence) {
+      output(BASELINE_OUTPUTS.evidenceBucket, this.evidence.bucket.bucketName, 'Evidence of security incidents (npm run contain, npm run evidence)');
+      output(BASELINE_OUTPUTS.evidenceKey, this.evidence.key.keyArn, 'The key the evidence bucket encrypts with');
+    }
+    if (this.trail) {
+      output(BASELINE_OUTPUTS.trailBucket, this.trail.logBucket.bucketName, "The bucket the account's trail writes its log files to");
+      output(BASELINE_OUTPUTS.trailLogGroup, this.trail.logGroup.logGroupName, "The account trail's CloudWatch Logs copy (90 days)");
+    }
+    if (this.threatDetection) output(BASELINE_OUTPUTS.detector, this.threatDetection.detector.attrId, "This region's GuardDuty detector");
 
     if (!home && (plan.guardDuty || plan.securityHub)) {
       const forward = (ruleId: string, description: string, eventPattern: events.EventPattern) =>

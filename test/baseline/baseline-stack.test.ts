@@ -498,11 +498,17 @@ describe.each(['staging', 'prod'] as const)('%s account baseline (home region)',
 
 test("logical ids of the baseline's stateful resources are frozen", () => {
   // Renaming one of these construct ids would replace the trail bucket (and its log files), a key
-  // that decrypts them, or the recorder's history.
+  // that decrypts them, the recorder's history, or the evidence of an incident.
   const ids = (t: Template, type: string) => Object.keys(t.findResources(type)).sort();
   const home = baselineOf('prod')!;
-  expect(ids(home, 'AWS::S3::Bucket')).toEqual(['ConfigRecorderBucket7BB5F67E', 'TrailAccessLogsFEE33FE3', 'TrailBucket6C1E344E']);
-  expect(ids(home, 'AWS::KMS::Key')).toEqual(['RecorderKeyBFFAC79B', 'TrailKey31F874A3', 'TrailLogsKey36CD54B2']);
+  expect(ids(home, 'AWS::S3::Bucket')).toEqual([
+    'ConfigRecorderBucket7BB5F67E',
+    'EvidenceAccessLogs6F1E67A5',
+    'EvidenceBucketC67FF768',
+    'TrailAccessLogsFEE33FE3',
+    'TrailBucket6C1E344E',
+  ]);
+  expect(ids(home, 'AWS::KMS::Key')).toEqual(['EvidenceKeyB10220A2', 'RecorderKeyBFFAC79B', 'TrailKey31F874A3', 'TrailLogsKey36CD54B2']);
   expect(ids(home, 'AWS::Logs::LogGroup')).toEqual(['TrailLogs73276642']);
 });
 
