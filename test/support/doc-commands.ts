@@ -50,10 +50,13 @@ const NPM_PLACEHOLDERS: Record<string, string> = {
   '--to-time': '2026-12-01T02:10:00Z',
 };
 
-/** The arguments as a shell would pass them, with the docs' placeholders filled in (`<stage>` is staging). */
+/**
+ * The arguments as a shell would pass them, with the docs' placeholders filled in (`<stage>` is
+ * staging): `placeholders` gives the value after a flag, and `sha256:` the digest for `sha256:<digest>`.
+ */
 export function npmArgv(args: string, placeholders: Record<string, string> = {}): string[] {
   const filled = args
-    .replace(/sha256:<[^>]+>/g, `sha256:${'a'.repeat(64)}`)
+    .replace(/sha256:<[^>]+>/g, placeholders['sha256:'] ?? `sha256:${'a'.repeat(64)}`)
     .replace(/<stage>/g, 'staging')
     .replace(/\$\(date \+%s\)/g, '1764583200');
   const tokens = filled.match(/<[^>]+>|'[^']*'|"[^"]*"|\S+/g) ?? [];
@@ -61,8 +64,12 @@ export function npmArgv(args: string, placeholders: Record<string, string> = {})
   return tokens.map((t, i) => (t.startsWith('<') ? (values[tokens[i - 1]] ?? 'x') : t.replace(/^'(.*)'$/, '$1').replace(/^"(.*)"$/, '$1')));
 }
 
-/** A synopsis (`--stage STAGE [--yes]`, or `--from-dump ...` with its values left out) documents a command's form; it is not a command to run. */
-export const isSynopsis = (args: string) => /\[|\b[A-Z]{2,}\b|\.\.\./.test(args);
+/**
+ * A synopsis (`--stage STAGE [--yes]`, or `--from-dump ...` with its values left out) documents a
+ * command's form; it is not a command to run. Quoted values (`--reason "INC-42: check locks"`) are
+ * the command's own.
+ */
+export const isSynopsis = (args: string) => /\[|\b[A-Z]{2,}\b|\.\.\./.test(args.replace(/'[^']*'|"[^"]*"/g, "''"));
 
 export interface AwsCommand {
   readonly file: string;
