@@ -25,7 +25,7 @@ import { parseArgs as restoreDrillArgs } from '../scripts/restore-drill';
 import { main as rollback } from '../scripts/rollback';
 import { printed } from './support/console';
 import { type DeployedStage, deployedStage } from './support/deployed-stage';
-import { type AwsCommand, awsCommands, isSynopsis, npmArgv, npmCommands } from './support/doc-commands';
+import { type AwsCommand, awsCommands, isSynopsis, npmArgv, npmCommands, scriptAwsCommands } from './support/doc-commands';
 import { type DumpAccount, dumpAccount } from './support/dump-account';
 import { startMoto } from './support/moto';
 import { stubbed } from './support/stubbed';
@@ -44,8 +44,8 @@ function awsProblems(commands: readonly { argv: readonly string[]; complete?: bo
 const SCRIPTS = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')).scripts as Record<string, string>;
 const where = (c: AwsCommand) => `${c.file}:${c.lineNumber}: aws ${c.argv.join(' ')}`;
 
-describe('the aws commands the docs show', () => {
-  const all = awsCommands();
+describe('the aws commands the docs show and the scripts print', () => {
+  const all = [...awsCommands(), ...scriptAwsCommands()];
   const partial = (...argv: string[]) => ({ argv, complete: false });
   /** Commands the check must refuse, one problem each, and commands it must pass. */
   const bad = [
@@ -74,7 +74,7 @@ describe('the aws commands the docs show', () => {
   });
 
   test('each names an operation of the AWS CLI, only options it takes, and a --query that reads what the operation returns', () => {
-    expect(all.length).toBeGreaterThan(50);
+    expect(all.length).toBeGreaterThan(70);
     expect(all.flatMap((c, i) => problems[i].map((p) => `${where(c)}\n  ${p}`))).toEqual([]);
   });
 

@@ -38,6 +38,25 @@ CLI_ADDED = {
     ("rds", "copy-db-snapshot"): {"--source-region": None},
 }
 
+# Commands the CLI has beyond the operations of botocore's models (awscli/customizations/), with
+# the options each takes besides the global ones.
+S3_TRANSFER = {
+    "--recursive", "--exclude", "--include", "--dryrun", "--quiet", "--only-show-errors", "--no-progress",
+    "--sse", "--sse-kms-key-id", "--storage-class", "--acl", "--metadata", "--content-type", "--expected-size",
+    "--request-payer", "--source-region", "--checksum-algorithm",
+}
+CLI_COMMANDS = {
+    ("rds", "generate-db-auth-token"): {"--hostname", "--port", "--username"},
+    ("ecr", "get-login-password"): set(),
+    ("sso", "login"): {"--sso-session", "--no-browser", "--use-device-code"},
+    ("s3", "ls"): {"--recursive", "--human-readable", "--summarize", "--page-size", "--request-payer"},
+    ("s3", "cp"): S3_TRANSFER,
+    ("s3", "mv"): S3_TRANSFER,
+    ("s3", "rm"): {"--recursive", "--exclude", "--include", "--dryrun", "--quiet", "--only-show-errors", "--request-payer"},
+    ("s3", "sync"): S3_TRANSFER | {"--delete", "--exact-timestamps", "--size-only"},
+    ("s3", "presign"): {"--expires-in"},
+}
+
 ORDERING = {"gt", "gte", "lt", "lte"}
 NUMBER_TYPES = {"integer", "long", "double", "float"}
 
@@ -185,6 +204,9 @@ def check(session, argv, complete):
     if len(argv) < 2:
         return ["names no operation"]
     cli_service, operation = argv[0], argv[1]
+    if (cli_service, operation) in CLI_COMMANDS:
+        allowed = GLOBAL_OPTIONS | CLI_COMMANDS[(cli_service, operation)]
+        return [f"`aws {cli_service} {operation}` takes no {t}" for t in argv[2:] if t.startswith("--") and t not in allowed]
     service = CLI_SERVICES.get(cli_service, cli_service)
     if service not in session.get_available_services():
         return [f"`{cli_service}` is not an AWS CLI service"]

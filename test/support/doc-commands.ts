@@ -95,12 +95,65 @@ function awsIn(line: string): { argv: string[]; complete: boolean }[] {
   const words = (line.replace(/\$\([^()]*\)/g, 'X').match(WORD) ?? []).flatMap((w) => (w.endsWith(';') && w.length > 1 ? [w.slice(0, -1), ';'] : [w]));
   const found: { argv: string[]; complete: boolean }[] = [];
   for (let i = 0; i < words.length; i++) {
-    if (words[i] !== 'aws' || !/^[a-z][a-z0-9-]*$/.test(words[i + 1] ?? '')) continue;
+    // Prose puts a command in parentheses: "(aws ecr get-login-password ...)".
+    if (!/^\(?aws$/.test(words[i]) || !/^[a-z][a-z0-9-]*$/.test(words[i + 1] ?? '')) continue;
     const argv: string[] = [];
-    for (i++; i < words.length && !SEPARATORS.has(words[i]) && !words[i].startsWith('#'); i++) argv.push(unquote(words[i]));
-    found.push({ argv: argv.filter((w) => w !== '...'), complete: argv.length > 2 && !argv.includes('...') });
+    for (i++; i < words.length && !SEPARATORS.has(words[i]) && !words[i].startsWith('#'); i++) {
+      // In prose ("... (aws ecs describe-services shows the progress)", "aws x y --z, then ...",
+      // "aws x y --z (which ...)") a parenthesis or a comma ends the command.
+      if (words[i].startsWith('(')) break;
+      const end = /^([^(]*?)(\)[.,;:]?|,)$/.exec(words[i]);
+      if (end) {
+        if (end[1]) argv.push(unquote(end[1]));
+        break;
+      }
+      argv.push(unquote(words[i]));
+    }
+    // A mention ("aws ecs describe-services", "aws ecs describe-services shows ...") gives no options to hold to the operation's required ones.
+    found.push({ argv: argv.filter((w) => w !== '...'), complete: (argv[2] ?? '').startsWith('--') && !argv.includes('...') });
   }
   return found;
+}
+
+/** A template literal's substitutions (`${...}`, nested braces and all) as one word. */
+function substituted(line: string): string {
+  let out = '';
+  for (let i = 0; i < line.length; i++) {
+    if (line[i] !== '$' || line[i + 1] !== '{') {
+      out += line[i];
+      continue;
+    }
+    let depth = 0;
+    for (i++; i < line.length; i++) {
+      if (line[i] === '{') depth++;
+      else if (line[i] === '}' && --depth === 0) break;
+    }
+    out += 'X';
+  }
+  return out;
+}
+
+/**
+ * The `aws ...` commands the operator scripts print (scripts/*.ts and scripts/lib/*.ts): each
+ * `aws SERVICE OPERATION` in a string, up to the string's end, substitutions filled with `X`.
+ */
+export function scriptAwsCommands(): AwsCommand[] {
+  const dirs = ['scripts', join('scripts', 'lib')];
+  return dirs.flatMap((dir) =>
+    readdirSync(join(PROJECT_ROOT, dir))
+      .filter((f) => f.endsWith('.ts'))
+      .flatMap((f) => {
+        const file = join(dir, f);
+        return readFileSync(join(PROJECT_ROOT, file), 'utf8')
+          .split('\n')
+          .flatMap((line, i) => {
+            if (/^\s*(\*|\/\/)/.test(line)) return [];
+            return [...substituted(line).matchAll(/\baws [a-z][a-z0-9-]* [a-z][^`'"]*/g)].flatMap((m) =>
+              awsIn(m[0]).map((command) => ({ file, lineNumber: i + 1, text: m[0], ...command })),
+            );
+          });
+      }),
+  );
 }
 
 /**
