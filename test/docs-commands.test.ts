@@ -59,6 +59,8 @@ describe('the aws commands the docs show and the scripts print', () => {
     partial('rds', 'describe-db-snapshots', '--query', "DBSnapshots[?AllocatedStorage=='20']"),
     partial('rds', 'describe-db-snapshots', '--query', 'DBSnapshots[?'),
     { argv: ['elbv2', 'modify-load-balancer-attributes', '--attributes', 'Key=deletion_protection.enabled,Value=false'] },
+    partial('ecs', 'stop-service-deployment', '--stop-type', 'rollback'),
+    partial('rds', 'describe-db-instances', '--output', 'tabel'),
   ];
   const good = [
     { argv: ['ecs', 'wait', 'services-stable', '--cluster', 'c', '--services', 'a', 'b'] },
@@ -78,13 +80,14 @@ describe('the aws commands the docs show and the scripts print', () => {
     expect(all.flatMap((c, i) => problems[i].map((p) => `${where(c)}\n  ${p}`))).toEqual([]);
   });
 
-  test('the check finds a wrong service, operation, option, waiter, member, missing option and a string compared with a number', () => {
+  test('the check finds a wrong service, operation, option, value, waiter, member, missing option and a string compared with a number', () => {
     const found = problems.slice(all.length);
     expect(found.slice(0, bad.length).map((p) => p.length)).toEqual(bad.map(() => 1));
     expect(found.slice(bad.length)).toEqual(good.map(() => []));
     expect(found[4][0]).toMatch(/KeyMetadata has no member `CreationDte`/);
     expect(found[6][0]).toMatch(/compares a string with a number/);
     expect(found[9][0]).toMatch(/needs --load-balancer-arn/);
+    expect(found[10][0]).toMatch(/--stop-type takes one of ABORT, ROLLBACK, not 'rollback'/);
   });
 });
 

@@ -2,7 +2,7 @@
 
 Reads a JSON list of {"id": ..., "argv": ["ecs", "update-service", "--cluster", ...]} on stdin and
 writes a JSON list of {"id": ..., "problems": [...]} on stdout. A command passes when its service and
-operation (or waiter) exist, it gives every required input member (unless it is "complete": false,
+operation (or waiter) exist, a value of an enumeration (and --output) is one it has, it gives every required input member (unless it is "complete": false,
 a mention or a command with elided parts), every `--option` is an input member of the operation, one of the CLI's
 global options or one of the few options the CLI adds itself (CLI_ADDED), and its `--query` compiles
 and reads only members the operation's output has, comparing values of the types they have
@@ -56,6 +56,14 @@ CLI_COMMANDS = {
     ("s3", "sync"): S3_TRANSFER | {"--delete", "--exact-timestamps", "--size-only"},
     ("s3", "presign"): {"--expires-in"},
 }
+
+OUTPUTS = ["json", "text", "table", "yaml", "yaml-stream"]
+
+
+def is_placeholder(value):
+    """A value the docs leave to the reader (`<stage>`), the shell (`$svc`) or the script (`X`)."""
+    return value.startswith("--") or "<" in value or "$" in value or value == "X"
+
 
 ORDERING = {"gt", "gte", "lt", "lte"}
 NUMBER_TYPES = {"integer", "long", "double", "float"}
@@ -238,12 +246,21 @@ def check(session, argv, complete):
                 allowed.add("--no-" + xform_name(name, "-"))
     if waiter is None and api_name in paginator_config(session, service):
         allowed |= PAGINATION_OPTIONS
+    enums = {}
+    if op.input_shape is not None:
+        for name, member in op.input_shape.members.items():
+            if member.type_name == "string" and member.enum:
+                enums["--" + xform_name(name, "-")] = member.enum
+    enums["--output"] = OUTPUTS
     problems = []
     for i, token in enumerate(rest):
         if not token.startswith("--"):
             continue
+        value = rest[i + 1] if i + 1 < len(rest) else None
         if token not in allowed:
             problems.append(f"`aws {cli_service} {operation}` takes no {token}")
+        elif token in enums and value is not None and not is_placeholder(value) and value not in enums[token]:
+            problems.append(f"`aws {cli_service} {operation}` {token} takes one of {', '.join(enums[token])}, not {value!r}")
         elif token == "--query" and waiter is None:
             if i + 1 >= len(rest):
                 problems.append("--query has no expression")
