@@ -1,4 +1,3 @@
-import { CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { CreateLaunchTemplateCommand, CreateSubnetCommand, CreateVpcCommand } from '@aws-sdk/client-ec2';
 import { PutImageCommand } from '@aws-sdk/client-ecr';
 import { CreateClusterCommand, CreateServiceCommand, RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
@@ -7,7 +6,7 @@ import { TAGS, TOOL_TAG } from '../../lambda/pre-deploy-snapshot/snapshot';
 import type { StageConfig } from '../../lib/config';
 import { stageResourceName } from '../../lib/shared/naming';
 import { tagRelease } from '../../scripts/lib/release-tags';
-import { type StageAccount, stageAccount } from './dr-region';
+import { createStack, type StageAccount, stageAccount } from './dr-region';
 import { imageManifest } from './ecr';
 import type { Moto } from './moto';
 
@@ -65,15 +64,7 @@ export async function deployedStage(moto: Moto, config: StageConfig, snapshots: 
     services[role] = `${stage}-App-${role}Service`;
     await c.ecs.send(new CreateServiceCommand({ cluster, serviceName: services[role], taskDefinition, desiredCount: 1, launchType: 'FARGATE' }));
   }
-  await c.cfn.send(
-    new CreateStackCommand({
-      StackName: `${stage}-App`,
-      TemplateBody: JSON.stringify({
-        Resources: { Topic: { Type: 'AWS::SNS::Topic' } },
-        Outputs: { ClusterName: { Value: cluster }, WebServiceName: { Value: services.Web }, WorkerServiceName: { Value: services.Worker } },
-      }),
-    }),
-  );
+  await createStack(c.cfn, `${stage}-App`, { ClusterName: cluster, WebServiceName: services.Web, WorkerServiceName: services.Worker });
 
   const database = stageResourceName(stage);
   await c.rds.send(
@@ -107,21 +98,14 @@ export async function deployedStage(moto: Moto, config: StageConfig, snapshots: 
   const ec2 = c.ec2;
   const vpc = (await ec2.send(new CreateVpcCommand({ CidrBlock: config.network.cidr }))).Vpc!.VpcId!;
   const subnet = (await ec2.send(new CreateSubnetCommand({ VpcId: vpc, CidrBlock: config.network.cidr.replace(/\.0\.0\/16$/, '.16.0/20') }))).Subnet!.SubnetId!;
+  // An image moto has in every region (listing its images takes seconds).
   const launchTemplate = (
     await ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: `${stage}-db-shell`, LaunchTemplateData: { ImageId: 'ami-12c6146b', InstanceType: 't4g.nano' } }))
   ).LaunchTemplate!.LaunchTemplateId!;
-  await c.cfn.send(
-    new CreateStackCommand({
-      StackName: `${stage}-Data`,
-      TemplateBody: JSON.stringify({
-        Resources: { Topic: { Type: 'AWS::SNS::Topic' } },
-        Outputs: {
-          DatabaseShellLaunchTemplateId: { Value: launchTemplate },
-          DatabaseShellSubnetId: { Value: subnet },
-          DatabaseEndpoint: { Value: `${database}.abc.${config.region}.rds.amazonaws.com` },
-        },
-      }),
-    }),
-  );
+  await createStack(c.cfn, `${stage}-Data`, {
+    DatabaseShellLaunchTemplateId: launchTemplate,
+    DatabaseShellSubnetId: subnet,
+    DatabaseEndpoint: `${database}.abc.${config.region}.rds.amazonaws.com`,
+  });
   return { ...acct, config, snapshots, runningDigest: digests[RELEASES.running] };
 }
