@@ -69,6 +69,31 @@ describe('the aws commands the docs show and the scripts print', () => {
     partial('ce', 'get-cost-and-usage', '--query', 'ResultsByTime[-1].Groups[?to_number(Metrics.UnblendedCost.Amount)>`1`]'),
     partial('rds', 'describe-db-snapshots', '--max-items', '3', '--query', 'reverse(sort_by(DBSnapshots, &SnapshotCreateTime))[].[DBSnapshotIdentifier,Status]'),
   ];
+  test('are found in code blocks (a backslash continues a line; pipes, loops and xargs hold several) and in inline spans across a line break', () => {
+    const text = [
+      'Run `aws kms enable-key',
+      '--key-id <key id>` (or `aws ecs describe-services` to look).',
+      '',
+      '```bash',
+      'for svc in a b; do',
+      '  aws ecs update-service --cluster c --service $svc \\',
+      '    --desired-count 0   # stop',
+      'done',
+      "aws ec2 describe-vpcs --query 'Vpcs[].VpcId' --output text | xargs -r aws ec2 delete-vpc --vpc-id",
+      'aws ce get-cost-and-usage --time-period Start=$(date -u +%Y-%m-01),End=$(date -u +%Y-%m-02)',
+      '```',
+    ].join('\n');
+    const found = awsCommands([{ file: 'x.md', text }]).map((c) => ({ line: c.lineNumber, argv: c.argv.join(' '), complete: c.complete }));
+    expect(found).toEqual([
+      { line: 6, argv: 'ecs update-service --cluster c --service $svc --desired-count 0', complete: true },
+      { line: 9, argv: 'ec2 describe-vpcs --query Vpcs[].VpcId --output text', complete: true },
+      { line: 9, argv: 'ec2 delete-vpc --vpc-id', complete: true },
+      { line: 10, argv: 'ce get-cost-and-usage --time-period Start=X,End=X', complete: true },
+      { line: 1, argv: 'kms enable-key --key-id <key id>', complete: true },
+      { line: 2, argv: 'ecs describe-services', complete: false },
+    ]);
+  });
+
   // One python process checks them all: loading botocore's models is most of its time.
   let problems: string[][];
   beforeAll(() => {
