@@ -26,6 +26,7 @@ import { parseArgs as restoreDatabase } from '../scripts/restore-database';
 import { parseArgs as restoreDrill } from '../scripts/restore-drill';
 import { parseArgs as rollback } from '../scripts/rollback';
 import { parseArgs as snapshots } from '../scripts/snapshots';
+import { docTexts, isSynopsis, npmArgv, npmCommands } from './support/doc-commands';
 import { stageTemplates } from './support/template';
 
 /**
@@ -33,8 +34,7 @@ import { stageTemplates } from './support/template';
  * in README.md and docs/ names a script of package.json and, for the operator scripts, parses
  * with the flags it shows; every stack output a runbook cites is in the synthesized templates.
  */
-const files = ['README.md', ...readdirSync(join(PROJECT_ROOT, 'docs')).map((f) => join('docs', f))].filter((f) => f.endsWith('.md'));
-const texts = files.map((file) => ({ file, text: readFileSync(join(PROJECT_ROOT, file), 'utf8') }));
+const texts = docTexts();
 const scripts = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')).scripts as Record<string, string>;
 const PARSERS: Record<string, (argv: readonly string[]) => unknown> = {
   deploy,
@@ -60,36 +60,8 @@ const PARSERS: Record<string, (argv: readonly string[]) => unknown> = {
   evidence,
 };
 
-/** Every `npm run NAME -- ARGS` the docs show, up to a comment, a pipe or the end of the code span. */
-function commands(): { file: string; line: string; name: string; args: string }[] {
-  const found: { file: string; line: string; name: string; args: string }[] = [];
-  for (const { file, text } of texts) {
-    for (const match of text.matchAll(/npm run ([a-z][a-z:-]*)((?: -- [^`\n#|]*)?)/g)) {
-      found.push({ file, line: match[0].trim(), name: match[1], args: match[2].replace(/^ -- /, '').trim() });
-    }
-  }
-  return found;
-}
-
-/** The arguments as a shell would pass them, with the docs' placeholders filled in. */
-function argv(args: string): string[] {
-  const filled = args
-    .replace(/sha256:<[^>]+>/g, `sha256:${'a'.repeat(64)}`)
-    .replace(/<stage>/g, 'staging')
-    .replace(/\$\(date \+%s\)/g, '1764583200');
-  const tokens = filled.match(/<[^>]+>|'[^']*'|"[^"]*"|\S+/g) ?? [];
-  const placeholder: Record<string, string> = {
-    '--account': '123456789012',
-    '--image': 'v1.4.2',
-    '--snapshot': 'predeploy-staging-v1-4-2-3f9a1c2e-202612010200',
-    '--to-time': '2026-12-01T02:10:00Z',
-    '--finding': '60baffd3f9042e38640f2300d5c5a631',
-  };
-  return tokens.map((t, i) => (t.startsWith('<') ? (placeholder[tokens[i - 1]] ?? 'x') : t.replace(/^'(.*)'$/, '$1').replace(/^"(.*)"$/, '$1')));
-}
-
-/** A synopsis (`--stage STAGE [--yes]`, or `--from-dump ...` with its values left out) documents a command's form; it is not a command to run. */
-const isSynopsis = (args: string) => /\[|\b[A-Z]{2,}\b|\.\.\./.test(args);
+const commands = () => npmCommands(texts);
+const argv = (args: string) => npmArgv(args);
 
 test('the runbook the engine-version refusals name exists', () => {
   const heading = /"([^"]+)"$/.exec(MAJOR_UPGRADE_RUNBOOK)![1];

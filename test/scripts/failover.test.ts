@@ -32,6 +32,7 @@ import { describe as describeInstance } from '../../scripts/lib/restore';
 import { printed } from '../support/console';
 import { type AccountClients, createStack, deleteStack, drServices, type StageAccount, stageAccount, updateStack } from '../support/dr-region';
 import { type Moto, startMoto } from '../support/moto';
+import { stubbed } from '../support/stubbed';
 
 // moto in three regions of an account of each scenario's own (the primary, the DR region, us-east-1
 // for the edge). Stubbed at the client boundary, because moto cannot: the DR region's replicated
@@ -60,16 +61,6 @@ interface Harness {
   site: 'up' | 'down';
   primary: 'answers' | 'lost';
   clock: number;
-}
-
-/** `client` with some commands answered by `stubs` (by the command's class name), and `failOnce` names that throw once. */
-function stubbed<C extends { send: (command: never) => Promise<unknown> }>(client: C, stubs: Record<string, (input: never) => unknown>, failOnce: Set<string>): C {
-  const send = async (command: { constructor: { name: string }; input: never }) => {
-    const name = command.constructor.name;
-    if (failOnce.delete(name)) throw Object.assign(new Error(`${name} failed (injected)`), { name: 'ThrottlingException' });
-    return name in stubs ? stubs[name](command.input) : client.send(command as never);
-  };
-  return { ...client, send } as unknown as C;
 }
 
 function harness(acct: StageAccount, cfg: Config): Harness {
