@@ -40,6 +40,13 @@ const CI = { repository: 'example-org/webapp-platform', repositoryId: '100000001
  */
 const ANONYMISATION = {};
 
+/**
+ * The IAM Identity Center permission set of the people on call (its roles are
+ * AWSReservedSSO_WebappOnCall_<hash> in each account it is assigned to): a placeholder until yours
+ * is named (docs/first-deployment.md, "Who can act").
+ */
+const ON_CALL = 'sso:WebappOnCall';
+
 /** The app's schema migration, run once per release before the services update (docs/releases.md). */
 const MIGRATION = ['node', 'dist/migrate.js'];
 
@@ -85,6 +92,9 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     logRetentionDays: 30,
     retainOnDelete: false,
     monthlyBudgetUsd: 150,
+    // No on-call role (developers act with their own access); a use of the break-glass role is a
+    // notification, not a page (the alarm's $0.10 a month).
+    access: { pageOnUse: false },
     image: { ...IMAGE, tag: 'v0.1.0' },
     ci: CI,
   },
@@ -128,6 +138,8 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     logRetentionDays: 90,
     retainOnDelete: true,
     monthlyBudgetUsd: 600,
+    // The people on call act as the on-call role (docs/first-deployment.md, "Who can act").
+    access: { onCall: { principals: [ON_CALL] } },
     image: { ...IMAGE, tag: 'v0.1.0' },
     ci: CI,
   },
@@ -187,6 +199,7 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     logRetentionDays: 365,
     retainOnDelete: true,
     monthlyBudgetUsd: 1500,
+    access: { onCall: { principals: [ON_CALL] } },
     image: { ...IMAGE, tag: 'v0.1.0', promotedFrom: 'staging' },
     ci: CI,
   },
