@@ -9,6 +9,7 @@ import { AccessAnalyzer } from './access-analyzer';
 import { AuditTrail, type AuditTrailProps } from './audit-trail';
 import { ConfigRecorder } from './config-recorder';
 import { GUARDDUTY_FINDINGS, SECURITY_HUB_FINDINGS } from './findings';
+import { type OnCallPlan, OperatorRoles } from './operator-roles';
 import { SecurityFindings } from './security-findings';
 import { ThreatDetection } from './threat-detection';
 
@@ -68,11 +69,33 @@ export interface BaselinePlan {
   /** The stack records AWS Config itself (baseline.configRecorder "stack"; not where an organization does). */
   readonly configRecorder: boolean;
   readonly accessAnalyzer: boolean;
+  /** The roles people act with (IAM is global: in the home region's plan only). @default no roles */
+  readonly operatorRoles?: {
+    readonly onCall: readonly OnCallPlan[];
+    readonly breakGlass: readonly { readonly roleName: string; readonly principals: readonly string[] }[];
+    readonly deployRegions: readonly string[];
+  };
 }
 
-/** Whether a baseline creates anything at all (a baseline turned off everywhere has no stack). */
-function createsAnything(s: StageConfig['baseline']): boolean {
-  return s.trail.enabled || s.guardDuty.enabled || s.securityHub || s.configRecorder === 'stack' || s.accessAnalyzer;
+/** Whether a baseline creates anything at all (a baseline turned off everywhere, with no operator roles, has no stack). */
+function createsAnything(s: StageConfig['baseline'], stages: readonly StageConfig[]): boolean {
+  const roles = stages.some((c) => c.access.onCall.principals.length > 0 || c.access.breakGlass.createRole);
+  return s.trail.enabled || s.guardDuty.enabled || s.securityHub || s.configRecorder === 'stack' || s.accessAnalyzer || roles;
+}
+
+/** The account's operator roles: an on-call role per stage naming principals, each break-glass role the baseline creates. */
+function operatorRolesOf(here: readonly StageConfig[]): BaselinePlan['operatorRoles'] {
+  const onCall = here
+    .filter((c) => c.access.onCall.principals.length > 0)
+    .map((c) => ({ stage: c.name, regions: [...new Set([c.region, c.drRegion])], principals: c.access.onCall.principals }));
+  const breakGlass = new Map<string, readonly string[]>();
+  for (const c of here) if (c.access.breakGlass.createRole) breakGlass.set(c.backup.breakGlassRoleName, c.access.breakGlass.principals);
+  if (onCall.length === 0 && breakGlass.size === 0) return undefined;
+  return {
+    onCall,
+    breakGlass: [...breakGlass].map(([roleName, principals]) => ({ roleName, principals })),
+    deployRegions: accountDeployRegions(here),
+  };
 }
 
 /**
@@ -85,7 +108,7 @@ export function baselinePlans(stages: readonly StageConfig[]): BaselinePlan[] {
   for (const account of new Set(stages.map((s) => s.account))) {
     const here = stages.filter((s) => s.account === account);
     const settings = here[0].baseline;
-    if (!createsAnything(settings)) continue;
+    if (!createsAnything(settings, here)) continue;
     const homeRegion = here[0].region;
     const regions = [...new Set(here.flatMap((s) => [s.region, ...(s.backup.drCopies || s.uploads.replicateToDr ? [s.drRegion] : [])]))];
     const { trail } = settings;
@@ -112,6 +135,7 @@ export function baselinePlans(stages: readonly StageConfig[]): BaselinePlan[] {
         securityHub: settings.securityHub,
         configRecorder: settings.configRecorder === 'stack',
         accessAnalyzer: settings.accessAnalyzer,
+        operatorRoles: region === homeRegion ? operatorRolesOf(here) : undefined,
       });
     }
   }
@@ -140,6 +164,7 @@ export class BaselineStack extends Stack {
   readonly threatDetection?: ThreatDetection;
   readonly securityFindings?: SecurityFindings;
   readonly recorder?: ConfigRecorder;
+  readonly operatorRoles?: OperatorRoles;
 
   constructor(scope: Construct, id: string, props: BaselineStackProps) {
     super(scope, id, props);
@@ -166,6 +191,7 @@ export class BaselineStack extends Stack {
       if (this.recorder) this.securityFindings.node.addDependency(this.recorder);
     }
     if (plan.accessAnalyzer) new AccessAnalyzer(this, 'AccessAnalyzer');
+    if (plan.operatorRoles) this.operatorRoles = new OperatorRoles(this, 'OperatorRoles', plan.operatorRoles);
 
     if (!home && (plan.guardDuty || plan.securityHub)) {
       const forward = (ruleId: string, description: string, eventPattern: events.EventPattern) =>
