@@ -31,7 +31,7 @@ let subnet: string;
 const config = () => loadStages({ stages: 'staging', 'staging.account': ACCOUNT, 'staging.region': REGION }).selected[0];
 
 beforeAll(async () => {
-  moto = await startMoto();
+  moto = await startMoto({ as: 'webapp-break-glass' });
   const cfg = moto.clientConfig(REGION);
   ec2 = new EC2Client(cfg);
   clients = { sts: new STSClient(cfg), cfn: new CloudFormationClient(cfg), ec2 };
