@@ -144,16 +144,22 @@ export class OperatorRoles extends Construct {
         'job-function/ViewOnlyAccess',
         "AWS's job-function policy for reading what an account runs without the data in it (no S3 object, secret value or table item): AWS keeps it current as services add resources, which a list of our own would miss.",
       );
+      const statements = onCallStatements(Stack.of(this), plan, props.deployRegions);
       const policy = new iam.ManagedPolicy(this, `OnCallPolicy-${plan.stage}`, {
         description: `What the on-call commands of ${plan.stage} do, to ${plan.stage}'s resources alone`,
-        statements: onCallStatements(Stack.of(this), plan, props.deployRegions),
+        statements,
         roles: [role],
       });
-      Validations.of(policy).acknowledge({
-        id: 'AwsSolutions-IAM5',
-        reason:
-          "Wildcards stand for the parts of a name a deploy or a command generates (the stage's services, task definitions and revisions, restored instances, the shell host) under the stage's own name or tag, and for reads that have no resource; no write reaches another stage's resources.",
-      });
+      // One acknowledgement per wildcard resource, each held to the stage by its name or a condition.
+      const stack = Stack.of(this);
+      const wildcards = new Set(statements.flatMap((s) => s.resources.map((r) => stack.resolve(r) as string)).filter((r) => typeof r === 'string' && r.includes('*')));
+      for (const resource of wildcards) {
+        Validations.of(policy).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::${resource.replace(/\$\{([^}]+)\}/g, '<$1>')}]`,
+          reason:
+            "The part of a name a deploy or a command generates (the stage's services and tasks, task definition revisions, restored instances, the shell host's instance and volumes, the stage stacks' roles) under the stage's own name, or held to the stage by its tag or the passed-to service in the statement's condition; `*` alone only for reads that have no resource (test/baseline/operator-roles.test.ts).",
+        });
+      }
       this.onCall[plan.stage] = role;
       new CfnOutput(Stack.of(this), `OnCallRoleArn${pascal(plan.stage)}`, {
         value: role.roleArn,
