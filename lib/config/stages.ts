@@ -43,7 +43,7 @@ const ANONYMISATION = {};
 /**
  * The IAM Identity Center permission set of the people on call (its roles are
  * AWSReservedSSO_WebappOnCall_<hash> in each account it is assigned to): a placeholder until yours
- * is named (docs/first-deployment.md, "Who can act").
+ * is named (docs/security.md, "On-call").
  */
 const ON_CALL = 'sso:WebappOnCall';
 
@@ -138,7 +138,7 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     logRetentionDays: 90,
     retainOnDelete: true,
     monthlyBudgetUsd: 600,
-    // The people on call act as the on-call role (docs/first-deployment.md, "Who can act").
+    // The people on call act as the on-call role (docs/security.md, "On-call").
     access: { onCall: { principals: [ON_CALL] } },
     image: { ...IMAGE, tag: 'v0.1.0' },
     ci: CI,
