@@ -1,6 +1,8 @@
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
+import { ACCOUNT_ACTIVITY_NAMESPACE } from '../../lib/baseline/account-activity';
+import { BREAK_GLASS_ASSUMED_METRIC, breakGlassAssumedPattern } from '../../lib/baseline/audit-trail';
 import { OperatorRoles } from '../../lib/baseline/operator-roles';
 import { loadStages, type StageName } from '../../lib/config';
 import { TEST_CONTEXT, testApp } from '../support/synth';
@@ -17,7 +19,9 @@ const SSO = `arn:aws:iam::${ACCOUNT}:role/aws-reserved/sso.amazonaws.com`;
 function rolesTemplate(): Template {
   const stack = new Stack(testApp({ context: TEST_CONTEXT }), 'Roles', { env: { account: ACCOUNT, region: 'eu-west-1' } });
   new OperatorRoles(stack, 'OperatorRoles', {
-    onCall: [{ stage: 'prod', regions: ['eu-west-1', 'eu-central-1'], principals: ['sso:WebappOnCall', `arn:aws:iam::${ACCOUNT}:user/alice`, 'arn:aws:iam::444444444444:user/bob'] }],
+    onCall: [
+      { stage: 'prod', regions: ['eu-west-1', 'eu-central-1'], principals: ['sso:WebappOnCall', `arn:aws:iam::${ACCOUNT}:user/alice`, 'arn:aws:iam::444444444444:user/bob'] },
+    ],
     breakGlass: [{ roleName: 'webapp-break-glass', principals: ['sso:PlatformAdmin', `arn:aws:iam::${ACCOUNT}:role/admins/ops-admin`] }],
     deployRegions: ['eu-central-1', 'eu-west-1', 'us-east-1'],
   });
@@ -73,7 +77,10 @@ describe('who may assume the operator roles', () => {
     });
     // Every statement holds the caller to a named principal and to MFA where IAM sees it.
     for (const s of statements) {
-      expect(Object.keys(s.Condition).some((k) => k === 'ArnLike' || k === 'ArnEquals'), s.Sid).toBe(true);
+      expect(
+        Object.keys(s.Condition).some((k) => k === 'ArnLike' || k === 'ArnEquals'),
+        s.Sid,
+      ).toBe(true);
       expect(s.Condition.Bool ?? s.Condition.BoolIfExists, s.Sid).toEqual({ 'aws:MultiFactorAuthPresent': 'true' });
     }
   });
@@ -111,7 +118,7 @@ describe("the on-call role's writes reach its stage alone", () => {
     PlaceTheShellHost: 'RunInstances needs the subnet, security group and image it uses; the launch template and the instance are held to the stage',
     SessionDocuments: "AWS's port-forwarding documents, by exact name",
     EndOwnSessions: "the caller's own sessions (aws:userid)",
-    LogInAsOnCall: 'the read-only database user, the same grant as the data stack\'s OnCallDatabasePolicyArn',
+    LogInAsOnCall: "the read-only database user, the same grant as the data stack's OnCallDatabasePolicyArn",
     ReadLogsAndTheStacks: 'reads only',
   };
 
@@ -130,7 +137,10 @@ describe("the on-call role's writes reach its stage alone", () => {
     for (const s of statements) {
       if (!list<unknown>(s.Resource).includes('*')) continue;
       expect(s.Sid).toBe('ReadLogsAndTheStacks');
-      expect(list<string>(s.Action).every((a) => isRead(a) || a === 'ecr:DescribeImages'), text(s.Action)).toBe(true);
+      expect(
+        list<string>(s.Action).every((a) => isRead(a) || a === 'ecr:DescribeImages'),
+        text(s.Action),
+      ).toBe(true);
     }
   });
 
@@ -160,5 +170,17 @@ describe("the on-call role's writes reach its stage alone", () => {
     expect(statements.find((s) => s.Sid === 'SessionToTheShellHostOnly')!.Condition).toEqual({ StringEquals: { 'ssm:resourceTag/webapp:db-shell': 'prod' } });
     // Data: no object, secret or item reads (ViewOnlyAccess lists names only).
     expect(text(statements)).not.toMatch(/s3:GetObject|secretsmanager:GetSecretValue|dynamodb:GetItem|kms:Decrypt/);
+  });
+});
+
+describe('the trail counts each assumption of the break-glass role, in every region', () => {
+  test.each(['dev', 'staging', 'prod'] as const)('%s: a metric filter on the trail copy matches AssumeRole of that role alone', (name) => {
+    const { account, backup } = config(name);
+    const [filter] = resources(baselineOf(name), 'AWS::Logs::MetricFilter').filter((f) => f.Properties.MetricTransformations[0].MetricName === BREAK_GLASS_ASSUMED_METRIC);
+    expect(filter.Properties.MetricTransformations).toEqual([{ MetricNamespace: ACCOUNT_ACTIVITY_NAMESPACE, MetricName: BREAK_GLASS_ASSUMED_METRIC, MetricValue: '1' }]);
+    expect(filter.Properties.FilterPattern).toBe(breakGlassAssumedPattern([`arn:aws:iam::${account}:role/${backup.breakGlassRoleName}`]));
+    expect(filter.Properties.FilterPattern).toBe(
+      `{ ($.eventSource = "sts.amazonaws.com") && ($.eventName = "AssumeRole") && (($.requestParameters.roleArn = "arn:aws:iam::${account}:role/webapp-break-glass")) }`,
+    );
   });
 });
