@@ -270,9 +270,16 @@ export function onCallStatements(stack: Stack, plan: OnCallPlan, deployRegions: 
     }),
     new iam.PolicyStatement({
       sid: 'CreateTheShellHostResources',
-      actions: ['ec2:RunInstances', 'ec2:CreateTags'],
+      actions: ['ec2:RunInstances'],
       resources: [...inRegions('ec2', 'instance/*'), ...inRegions('ec2', 'volume/*'), ...inRegions('ec2', 'network-interface/*')],
       conditions: { StringEquals: { [`aws:RequestTag/${DATABASE_SHELL_TAG}`]: stage } },
+    }),
+    // Tags only as the host is made: tagging an instance that runs would open a session to it.
+    new iam.PolicyStatement({
+      sid: 'TagTheShellHostAtLaunch',
+      actions: ['ec2:CreateTags'],
+      resources: [...inRegions('ec2', 'instance/*'), ...inRegions('ec2', 'volume/*'), ...inRegions('ec2', 'network-interface/*')],
+      conditions: { StringEquals: { 'ec2:CreateAction': 'RunInstances', [`aws:RequestTag/${DATABASE_SHELL_TAG}`]: stage } },
     }),
     new iam.PolicyStatement({
       sid: 'PlaceTheShellHost',

@@ -166,6 +166,10 @@ describe("the on-call role's writes reach its stage alone", () => {
       'ssm:TerminateSession',
       'sts:AssumeRole',
     ]);
+    // Tags only at launch: tagging a running instance as the stage's shell host would open a session to it.
+    expect(statements.filter((s) => list<string>(s.Action).includes('ec2:CreateTags')).map((s) => s.Condition)).toEqual([
+      { StringEquals: { 'ec2:CreateAction': 'RunInstances', 'aws:RequestTag/webapp:db-shell': 'prod' } },
+    ]);
     // The shell host's session is to the stage's host alone (by its tag).
     expect(statements.find((s) => s.Sid === 'SessionToTheShellHostOnly')!.Condition).toEqual({ StringEquals: { 'ssm:resourceTag/webapp:db-shell': 'prod' } });
     // Data: no object, secret or item reads (ViewOnlyAccess lists names only).
