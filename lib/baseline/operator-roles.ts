@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { DATABASE_ROLES } from '../../lambda/database-setup/roles';
 import { cdkBootstrapRoleName } from '../ci/ci-access-stack';
+import { dumpTaskFamily } from '../data/logical-backup-names';
 import { acknowledgeAwsManagedPolicy } from '../shared/aws-managed-policy';
 import { projectTag, stageResourceName } from '../shared/naming';
 
@@ -222,14 +223,15 @@ export function onCallStatements(stack: Stack, plan: OnCallPlan, deployRegions: 
     new iam.PolicyStatement({
       sid: 'RunTheRestoreTask',
       actions: ['ecs:RunTask'],
-      resources: inRegions('ecs', `task-definition/${stage}*:*`),
+      resources: inRegions('ecs', `task-definition/${dumpTaskFamily(stage, 'restore')}:*`),
       conditions: { ArnLike: { 'ecs:cluster': inRegions('ecs', `cluster/${prefix}*`) } },
     }),
+    // The restore task's roles have generated names: held to the stage by its tag instead.
     new iam.PolicyStatement({
       sid: 'PassTheRestoreTaskRoles',
       actions: ['iam:PassRole'],
-      resources: [`arn:${partition}:iam::${account}:role/${stage}-*`],
-      conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+      resources: [`arn:${partition}:iam::${account}:role/*`],
+      conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com', 'iam:ResourceTag/stage': stage } },
     }),
     new iam.PolicyStatement({
       sid: 'DeployWithTheBootstrapRoles',
@@ -295,8 +297,8 @@ export function onCallStatements(stack: Stack, plan: OnCallPlan, deployRegions: 
     new iam.PolicyStatement({
       sid: 'PassTheShellHostRole',
       actions: ['iam:PassRole'],
-      resources: [`arn:${partition}:iam::${account}:role/${stage}-Data-*`],
-      conditions: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
+      resources: [`arn:${partition}:iam::${account}:role/*`],
+      conditions: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com', 'iam:ResourceTag/stage': stage } },
     }),
     new iam.PolicyStatement({
       sid: 'SessionToTheShellHostOnly',

@@ -170,6 +170,16 @@ describe("the on-call role's writes reach its stage alone", () => {
     expect(statements.filter((s) => list<string>(s.Action).includes('ec2:CreateTags')).map((s) => s.Condition)).toEqual([
       { StringEquals: { 'ec2:CreateAction': 'RunInstances', 'aws:RequestTag/webapp:db-shell': 'prod' } },
     ]);
+    // RunTask runs the restore task alone (another task of the stage, with its command overridden, would act as that task's role).
+    expect([...statements.find((s) => s.Sid === 'RunTheRestoreTask')!.Resource].sort()).toEqual([
+      'arn:aws:ecs:eu-central-1:333333333333:task-definition/webapp-prod-restore-task:*',
+      'arn:aws:ecs:eu-west-1:333333333333:task-definition/webapp-prod-restore-task:*',
+    ]);
+    // A role is passed only to the service that needs it, and only one of the stage's.
+    for (const s of statements.filter((s) => list<string>(s.Action).includes('iam:PassRole'))) {
+      expect(s.Condition.StringEquals['iam:ResourceTag/stage'], s.Sid).toBe('prod');
+      expect(s.Condition.StringEquals['iam:PassedToService'], s.Sid).toMatch(/^(ecs-tasks|ec2)\.amazonaws\.com$/);
+    }
     // The shell host's session is to the stage's host alone (by its tag).
     expect(statements.find((s) => s.Sid === 'SessionToTheShellHostOnly')!.Condition).toEqual({ StringEquals: { 'ssm:resourceTag/webapp:db-shell': 'prod' } });
     // Data: no object, secret or item reads (ViewOnlyAccess lists names only).
