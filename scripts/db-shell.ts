@@ -23,10 +23,11 @@ import { STAGE_NAMES } from '../lib/config';
 import { DB_SHELL_MAX_MINUTES } from '../lib/data/database-shell';
 import { addContext, readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
+import { roleLine } from './lib/credentials';
 import { runShell, type ShellArgs, shellClients } from './lib/db-shell';
 import { operatorConfig, refusal } from './lib/release';
 
-const USAGE = `usage: db-shell --stage ${STAGE_NAMES.join('|')} (--reason TEXT [--minutes N] [--write] [--instance DB_INSTANCE_ID] | --stop) [--prod] [--account ID] [-c KEY=VALUE ...] [--yes]`;
+const USAGE = `usage: db-shell --stage ${STAGE_NAMES.join('|')} (--reason TEXT [--minutes N] [--write] [--instance DB_INSTANCE_ID] | --stop) [--prod] [--account ID] [-c KEY=VALUE ...] [--yes]; ${roleLine('db-shell')}`;
 
 export function parseArgs(argv: readonly string[]): ShellArgs {
   let stage: string | undefined;

@@ -19,10 +19,11 @@
 import { STAGE_NAMES } from '../lib/config';
 import { addContext, readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
+import { roleLine } from './lib/credentials';
 import { type DeployArgs, defaultClients, planDeploy, runCdk } from './lib/deploy';
 import { checkImageRef, deployOrPrint, formatPlan, refusal, STAGE_STACKS, type StageStack } from './lib/release';
 
-const USAGE = `usage: deploy --stage ${STAGE_NAMES.join('|')} [--image TAG|sha256:DIGEST] [--only ${STAGE_STACKS.join('|')} ...] [--app DIR] [--account ID] [--primary-lost] [-c KEY=VALUE ...] [--yes]`;
+const USAGE = `usage: deploy --stage ${STAGE_NAMES.join('|')} [--image TAG|sha256:DIGEST] [--only ${STAGE_STACKS.join('|')} ...] [--app DIR] [--account ID] [--primary-lost] [-c KEY=VALUE ...] [--yes]; ${roleLine('deploy')}`;
 
 export function parseArgs(argv: readonly string[]): DeployArgs {
   let stage: string | undefined;

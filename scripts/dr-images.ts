@@ -16,6 +16,7 @@
  */
 import { STAGE_NAMES } from '../lib/config';
 import { readFlags, STAGE_COMMAND_FLAGS, stageCommandArgs } from './lib/args';
+import { roleLine } from './lib/credentials';
 import {
   applyDrImages,
   copyRelease,
@@ -30,7 +31,7 @@ import {
 } from './lib/dr-images';
 import { refusal } from './lib/release';
 
-const USAGE = `usage: dr-images --stage ${STAGE_NAMES.join('|')} [--account ID] [-c KEY=VALUE ...] [--yes]`;
+const USAGE = `usage: dr-images --stage ${STAGE_NAMES.join('|')} [--account ID] [-c KEY=VALUE ...] [--yes]; ${roleLine('dr-images')}`;
 
 export function parseArgs(argv: readonly string[]): DrImagesArgs {
   return stageCommandArgs(readFlags(argv, { ...STAGE_COMMAND_FLAGS, usage: USAGE }), USAGE);

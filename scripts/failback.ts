@@ -14,10 +14,11 @@
  */
 import { STAGE_NAMES } from '../lib/config';
 import { readFlags, STAGE_COMMAND_FLAGS, stageCommandArgs } from './lib/args';
+import { roleLine } from './lib/credentials';
 import { type FailbackArgs, runFailback } from './lib/failback';
 import { defaultRecoveryDeps, type RecoveryDeps, recoveryMain } from './lib/failover';
 
-const USAGE = `usage: failback --stage ${STAGE_NAMES.join('|')} [--account ID] [-c KEY=VALUE ...] [--yes]`;
+const USAGE = `usage: failback --stage ${STAGE_NAMES.join('|')} [--account ID] [-c KEY=VALUE ...] [--yes]; ${roleLine('failback')}`;
 
 export function parseArgs(argv: readonly string[]): FailbackArgs {
   return stageCommandArgs(readFlags(argv, { ...STAGE_COMMAND_FLAGS, usage: USAGE }), USAGE);

@@ -15,11 +15,12 @@
 import { STAGE_NAMES } from '../lib/config';
 import { addContext, readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
+import { roleLine } from './lib/credentials';
 import { defaultRecoveryDeps, type RecoveryDeps, recoveryMain } from './lib/failover';
 import { type DrillArgs, runDrill } from './lib/failover-drill';
 import { checkImageRef } from './lib/release';
 
-const USAGE = `usage: failover-drill --stage ${STAGE_NAMES.join('|')} [--image TAG|sha256:DIGEST] [--teardown] [--account ID] [-c KEY=VALUE ...] [--yes]`;
+const USAGE = `usage: failover-drill --stage ${STAGE_NAMES.join('|')} [--image TAG|sha256:DIGEST] [--teardown] [--account ID] [-c KEY=VALUE ...] [--yes]; ${roleLine('failover-drill')}`;
 
 export function parseArgs(argv: readonly string[]): DrillArgs {
   let stage: string | undefined;

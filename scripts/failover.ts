@@ -17,11 +17,12 @@
 import { STAGE_NAMES } from '../lib/config';
 import { addContext, readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
+import { roleLine } from './lib/credentials';
 import { defaultRecoveryDeps, type FailoverArgs, type RecoveryDeps, recoveryMain, runFailover } from './lib/failover';
 import { checkImageRef } from './lib/release';
 import { parseIsoTime } from './lib/restore-database';
 
-const USAGE = `usage: failover --stage ${STAGE_NAMES.join('|')} [--latest | --to-time ISO-TIME] [--image TAG|sha256:DIGEST] [--primary-lost] [--account ID] [-c KEY=VALUE ...] [--yes]`;
+const USAGE = `usage: failover --stage ${STAGE_NAMES.join('|')} [--latest | --to-time ISO-TIME] [--image TAG|sha256:DIGEST] [--primary-lost] [--account ID] [-c KEY=VALUE ...] [--yes]; ${roleLine('failover')}`;
 
 export function parseArgs(argv: readonly string[]): FailoverArgs {
   let stage: string | undefined;

@@ -18,12 +18,12 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { STAGE_NAMES, type StageConfig } from '../lib/config';
 import { addContext, readFlags, stageArg } from './lib/args';
-import { accountProblem } from './lib/credentials';
+import { accountProblem, roleLine } from './lib/credentials';
 import { type RegionClientsFor, regionClients } from './lib/dr-survey';
 import { anonymisedSource, composeText, downloadCopy, LOCAL_DATA_DIR, localCompose, localPassword } from './lib/local-stack';
 import { operatorConfig, refusal } from './lib/release';
 
-const USAGE = `usage: local --stage ${STAGE_NAMES.join('|')} [--out FILE] [--with-data] [--account ID] [-c KEY=VALUE ...]`;
+const USAGE = `usage: local --stage ${STAGE_NAMES.join('|')} [--out FILE] [--with-data] [--account ID] [-c KEY=VALUE ...]; ${roleLine('local')}`;
 
 export interface LocalArgs {
   readonly stage: ReturnType<typeof stageArg>;
@@ -67,7 +67,7 @@ export async function main(argv = process.argv.slice(2), env = process.env, clie
       console.error(`local: ${config.name} has no anonymised copy to load (neither dumps.refreshFrom nor dumps.anonymised). Run without --with-data. Nothing was written.`);
       return 2;
     }
-    const problem = await accountProblem(clientsFor(config.region).sts, config.account, config.name);
+    const problem = await accountProblem(clientsFor(config.region).sts, config.account, config.name, { command: 'local', acting: true, config });
     if (problem) {
       console.error(`local: ${problem} Nothing was written.`);
       return 2;

@@ -16,12 +16,13 @@
  */
 import { STAGE_NAMES } from '../lib/config';
 import { readFlags, STAGE_COMMAND_FLAGS, stageCommandArgs } from './lib/args';
+import { roleLine } from './lib/credentials';
 import { regionClients } from './lib/dr-survey';
 import { type RefreshArgs, type RefreshDeps, runRefresh } from './lib/refresh-staging';
 import { operatorConfig, refusal } from './lib/release';
 import { realTime } from './lib/runbook';
 
-const USAGE = `usage: refresh-staging [--stage ${STAGE_NAMES.join('|')}] [--account ID] [-c KEY=VALUE ...] [--yes]`;
+const USAGE = `usage: refresh-staging [--stage ${STAGE_NAMES.join('|')}] [--account ID] [-c KEY=VALUE ...] [--yes]; ${roleLine('refresh-staging')}`;
 
 export function parseArgs(argv: readonly string[]): RefreshArgs {
   return stageCommandArgs(readFlags(argv, { ...STAGE_COMMAND_FLAGS, usage: USAGE }), USAGE, 'staging');

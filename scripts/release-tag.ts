@@ -20,10 +20,11 @@ import { STAGE_NAMES } from '../lib/config';
 import { releaseTag } from '../lib/registry/release-tag';
 import { addContext, readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
+import { roleLine } from './lib/credentials';
 import { checkImageRef, refusal } from './lib/release';
 import { drImagesCommand, formatReleaseTagPlan, planReleaseTag, type ReleaseTagArgs, releaseTagClients, tagRelease } from './lib/release-tags';
 
-const USAGE = `usage: release-tag --stage ${STAGE_NAMES.join('|')} [--image TAG|sha256:DIGEST] [--running] [--account ID] [-c KEY=VALUE ...] [--wait-for-image SECONDS] [--yes]`;
+const USAGE = `usage: release-tag --stage ${STAGE_NAMES.join('|')} [--image TAG|sha256:DIGEST] [--running] [--account ID] [-c KEY=VALUE ...] [--wait-for-image SECONDS] [--yes]; ${roleLine('release-tag')}`;
 
 export function parseArgs(argv: readonly string[]): ReleaseTagArgs {
   let stage: string | undefined;

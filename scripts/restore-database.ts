@@ -32,14 +32,14 @@ import { STAGE_NAMES, type StageConfig } from '../lib/config';
 import { stageResourceName } from '../lib/shared/naming';
 import { addContext, readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
-import { accountProblem } from './lib/credentials';
+import { accountProblem, roleLine } from './lib/credentials';
 import { regionClients } from './lib/dr-survey';
 import { type DumpRestoreArgs, type DumpRestoreDeps, runDumpRestore } from './lib/dump-restore';
 import { operatorConfig, refusal } from './lib/release';
 import type { Waiting } from './lib/restore';
 import { parseIsoTime, type RestoreArgs, restoreClients, runRestore } from './lib/restore-database';
 
-const USAGE = `usage: restore --stage ${STAGE_NAMES.join('|')} (--snapshot SNAPSHOT_ID | --to-time ISO-TIME|latest [--replace] | --from-dump latest|KEY [--region REGION] [--engine-version MAJOR.MINOR]) [--account ID] [-c KEY=VALUE ...] [--yes]`;
+const USAGE = `usage: restore --stage ${STAGE_NAMES.join('|')} (--snapshot SNAPSHOT_ID | --to-time ISO-TIME|latest [--replace] | --from-dump latest|KEY [--region REGION] [--engine-version MAJOR.MINOR]) [--account ID] [-c KEY=VALUE ...] [--yes]; ${roleLine('restore')}`;
 
 /** A dump's object key as the job writes it (`raw/2026-12-07T02-00-04Z.dump`), or any key of the bucket ending in `.dump`. */
 const DUMP_KEY = /^(?!\/)[\w./-]+\.dump$/;
@@ -124,7 +124,12 @@ export async function main(
     }
   }
   const { sts, ...clients } = clientsFor(config);
-  const problem = await accountProblem(sts, config.account, args.stage);
+  const problem = await accountProblem(sts, config.account, args.stage, {
+    command: 'restore',
+    acting: args.yes,
+    flags: (args as RestoreArgs).mode === 'replace' ? ['--replace'] : [],
+    config,
+  });
   if (problem) {
     console.error(`restore: ${problem} Nothing was changed.`);
     return 2;

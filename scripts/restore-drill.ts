@@ -9,14 +9,14 @@
  * Exit codes: 0 restored and verified, 1 the drill failed (or could not clean up), 2 bad arguments
  * or no credentials for the stage's account (nothing was started).
  */
-import { STAGE_NAMES, STAGES } from '../lib/config';
+import { loadStages, STAGE_NAMES, STAGES } from '../lib/config';
 import { AWS_REGIONS, closest } from '../lib/config/aws-catalog';
 import { readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
-import { accountProblem } from './lib/credentials';
+import { accountProblem, roleLine } from './lib/credentials';
 import { drillClients, drillSummary, runDrill } from './lib/drill';
 
-const USAGE = `usage: restore-drill --stage ${STAGE_NAMES.join('|')} [--region REGION]`;
+const USAGE = `usage: restore-drill --stage ${STAGE_NAMES.join('|')} [--region REGION]; ${roleLine('restore-drill')}`;
 
 export function parseArgs(argv: readonly string[]): { stage: string; region: string } {
   let stage: string | undefined;
@@ -44,7 +44,7 @@ async function drill(argv: readonly string[], clientsFor: typeof drillClients): 
   }
   const { account } = STAGES[args.stage as keyof typeof STAGES];
   const { sts, ...clients } = clientsFor(args.region);
-  const problem = await accountProblem(sts, account, args.stage);
+  const problem = await accountProblem(sts, account, args.stage, { command: 'restore-drill', acting: true, config: loadStages({ stages: args.stage }).selected[0] });
   if (problem) {
     console.error(`restore-drill: ${problem} Nothing was restored.`);
     return 2;

@@ -26,11 +26,12 @@
 import { STAGE_NAMES } from '../lib/config';
 import { addContext, readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
+import { roleLine } from './lib/credentials';
 import { runCdk } from './lib/deploy';
 import { deployOrPrint, formatPlan, refusal } from './lib/release';
 import { planRollback, RepointRefused, type RollbackArgs, repoint, rollbackClients, stopDeployment } from './lib/rollback';
 
-const USAGE = `usage: rollback --stage ${STAGE_NAMES.join('|')} [--fast] [--account ID] [-c KEY=VALUE ...] [--yes]`;
+const USAGE = `usage: rollback --stage ${STAGE_NAMES.join('|')} [--fast] [--account ID] [-c KEY=VALUE ...] [--yes]; ${roleLine('rollback')}`;
 
 export function parseArgs(argv: readonly string[]): RollbackArgs {
   let stage: string | undefined;

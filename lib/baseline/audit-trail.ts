@@ -70,6 +70,18 @@ export const TRAIL_BUCKET_PROTECTION_SIDS = {
   changes: 'OnlyDeploysAndBreakGlassChangeTheBucket',
 } as const;
 
+/**
+ * The metric counting each assumption of a break-glass role, in every region (the trail records
+ * them all; EventBridge sees an AssumeRole only in the region STS served it): what the stage's
+ * break-glass alarm reads (lib/ops/operator-role-use.ts).
+ */
+export const BREAK_GLASS_ASSUMED_METRIC = 'BreakGlassAssumed';
+
+/** The filter pattern of BREAK_GLASS_ASSUMED_METRIC: AssumeRole of any of the roles (ARNs), allowed or refused. */
+export function breakGlassAssumedPattern(roleArns: readonly string[]): string {
+  return `{ ($.eventSource = "sts.amazonaws.com") && ($.eventName = "AssumeRole") && (${roleArns.map((arn) => `($.requestParameters.roleArn = "${arn}")`).join(' || ')}) }`;
+}
+
 export interface AuditTrailProps {
   readonly retentionDays: number;
   readonly archiveAfterDays: number;
@@ -269,6 +281,15 @@ export class AuditTrail extends Construct {
       ]);
     }
 
+    if (breakGlass.length > 0) {
+      new logs.MetricFilter(this, BREAK_GLASS_ASSUMED_METRIC, {
+        logGroup: this.logGroup,
+        filterPattern: logs.FilterPattern.literal(breakGlassAssumedPattern(breakGlass)),
+        metricNamespace: ACCOUNT_ACTIVITY_NAMESPACE,
+        metricName: BREAK_GLASS_ASSUMED_METRIC,
+        metricValue: '1',
+      });
+    }
     for (const activity of TRAIL_ACTIVITIES) {
       const pattern = activityPattern(activity, props.deployRoles);
       if (pattern.length > MAX_FILTER_PATTERN_LENGTH) {

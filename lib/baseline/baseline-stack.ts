@@ -10,6 +10,7 @@ import { AuditTrail, type AuditTrailProps } from './audit-trail';
 import { ConfigRecorder } from './config-recorder';
 import { EvidenceBucket } from './evidence-bucket';
 import { GUARDDUTY_FINDINGS, SECURITY_HUB_FINDINGS } from './findings';
+import { type OnCallPlan, OperatorRoles, onCallRoleName } from './operator-roles';
 import { SecurityFindings } from './security-findings';
 import { ThreatDetection } from './threat-detection';
 
@@ -71,11 +72,33 @@ export interface BaselinePlan {
   readonly accessAnalyzer: boolean;
   /** The evidence bucket of the account's security incidents, in the home region's plan only. @default no evidence bucket here */
   readonly evidence?: { readonly breakGlassRoleNames: readonly string[] };
+  /** The roles people act with (IAM is global: in the home region's plan only). @default no roles */
+  readonly operatorRoles?: {
+    readonly onCall: readonly OnCallPlan[];
+    readonly breakGlass: readonly { readonly roleName: string; readonly principals: readonly string[] }[];
+    readonly deployRegions: readonly string[];
+  };
 }
 
-/** Whether a baseline creates anything at all (a baseline turned off everywhere has no stack). */
-function createsAnything(s: StageConfig['baseline']): boolean {
-  return s.trail.enabled || s.guardDuty.enabled || s.securityHub || s.configRecorder === 'stack' || s.accessAnalyzer;
+/** Whether a baseline creates anything at all (a baseline turned off everywhere, with no operator roles, has no stack). */
+function createsAnything(s: StageConfig['baseline'], stages: readonly StageConfig[]): boolean {
+  const roles = stages.some((c) => c.access.onCall.principals.length > 0 || c.access.breakGlass.createRole);
+  return s.trail.enabled || s.guardDuty.enabled || s.securityHub || s.configRecorder === 'stack' || s.accessAnalyzer || roles;
+}
+
+/** The account's operator roles: an on-call role per stage naming principals, each break-glass role the baseline creates. */
+function operatorRolesOf(here: readonly StageConfig[]): BaselinePlan['operatorRoles'] {
+  const onCall = here
+    .filter((c) => c.access.onCall.principals.length > 0)
+    .map((c) => ({ stage: c.name, regions: [...new Set([c.region, c.drRegion])], principals: c.access.onCall.principals }));
+  const breakGlass = new Map<string, readonly string[]>();
+  for (const c of here) if (c.access.breakGlass.createRole) breakGlass.set(c.backup.breakGlassRoleName, c.access.breakGlass.principals);
+  if (onCall.length === 0 && breakGlass.size === 0) return undefined;
+  return {
+    onCall,
+    breakGlass: [...breakGlass].map(([roleName, principals]) => ({ roleName, principals })),
+    deployRegions: accountDeployRegions(here),
+  };
 }
 
 /**
@@ -88,7 +111,7 @@ export function baselinePlans(stages: readonly StageConfig[]): BaselinePlan[] {
   for (const account of new Set(stages.map((s) => s.account))) {
     const here = stages.filter((s) => s.account === account);
     const settings = here[0].baseline;
-    if (!createsAnything(settings)) continue;
+    if (!createsAnything(settings, here)) continue;
     const homeRegion = here[0].region;
     const regions = [...new Set(here.flatMap((s) => [s.region, ...(s.backup.drCopies || s.uploads.replicateToDr ? [s.drRegion] : [])]))];
     const { trail } = settings;
@@ -116,6 +139,7 @@ export function baselinePlans(stages: readonly StageConfig[]): BaselinePlan[] {
         configRecorder: settings.configRecorder === 'stack',
         accessAnalyzer: settings.accessAnalyzer,
         evidence: region === homeRegion ? { breakGlassRoleNames: [...new Set(here.map((s) => s.backup.breakGlassRoleName))] } : undefined,
+        operatorRoles: region === homeRegion ? operatorRolesOf(here) : undefined,
       });
     }
   }
@@ -129,11 +153,6 @@ export function baselineStackName(plan: { account: string; region: string }): st
 
 export interface BaselineStackProps extends StackProps {
   readonly plan: BaselinePlan;
-  /**
-   * The role (name) the account's on-call people act as: it reads and writes the evidence bucket.
-   * @default only the break-glass roles
-   */
-  readonly onCallRoleName?: string;
 }
 
 /** The outputs the incident runbook (docs/runbooks.md) and its commands read from a baseline stack. */
@@ -159,6 +178,7 @@ export class BaselineStack extends Stack {
   readonly securityFindings?: SecurityFindings;
   readonly recorder?: ConfigRecorder;
   readonly evidence?: EvidenceBucket;
+  readonly operatorRoles?: OperatorRoles;
 
   constructor(scope: Construct, id: string, props: BaselineStackProps) {
     super(scope, id, props);
@@ -185,7 +205,11 @@ export class BaselineStack extends Stack {
       if (this.recorder) this.securityFindings.node.addDependency(this.recorder);
     }
     if (plan.accessAnalyzer) new AccessAnalyzer(this, 'AccessAnalyzer');
-    if (plan.evidence) this.evidence = new EvidenceBucket(this, 'Evidence', { breakGlassRoleNames: plan.evidence.breakGlassRoleNames, onCallRoleName: props.onCallRoleName });
+    if (plan.operatorRoles) this.operatorRoles = new OperatorRoles(this, 'OperatorRoles', plan.operatorRoles);
+    if (plan.evidence) {
+      const onCallRoleNames = (plan.operatorRoles?.onCall ?? []).map((p) => onCallRoleName(p.stage));
+      this.evidence = new EvidenceBucket(this, 'Evidence', { breakGlassRoleNames: plan.evidence.breakGlassRoleNames, onCallRoleNames });
+    }
 
     const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
     if (this.evidence) {

@@ -36,10 +36,10 @@ export interface EvidenceBucketProps {
   /** The break-glass roles (names) of the account's stages: they read, write and alone may delete evidence. */
   readonly breakGlassRoleNames: readonly string[];
   /**
-   * The role (name, at path `/`) the on-call people act as: it reads and writes evidence.
+   * The roles (names, at path `/`) the account's on-call people act as: they read and write evidence.
    * @default only the break-glass roles
    */
-  readonly onCallRoleName?: string;
+  readonly onCallRoleNames?: readonly string[];
 }
 
 /**
@@ -60,7 +60,7 @@ export class EvidenceBucket extends Construct {
     super(scope, id);
     const roles = protectionRoles(this);
     const breakGlass = props.breakGlassRoleNames.map(roles.breakGlass);
-    const responders = [...breakGlass, ...(props.onCallRoleName ? [roles.breakGlass(props.onCallRoleName)] : [])];
+    const responders = [...breakGlass, ...(props.onCallRoleNames ?? []).map(roles.breakGlass)];
     const one = (values: readonly string[]) => (values.length === 1 ? values[0] : [...values]);
 
     const key = new ServiceKey(this, 'Key', { description: 'Evidence of security incidents (the evidence bucket)', services: ['s3'] }).key;

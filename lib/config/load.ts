@@ -144,6 +144,23 @@ export function crossStageProblems(all: readonly StageConfig[], selected: readon
       );
     }
   }
+  // One break-glass role per name and account: its baseline creates it (or not) with one trust.
+  const breakGlassOwner = new Map<string, StageConfig>();
+  for (const c of all) {
+    const key = `${c.account}/${c.backup.breakGlassRoleName}`;
+    const owner = breakGlassOwner.get(key);
+    if (!owner) breakGlassOwner.set(key, c);
+    else if (JSON.stringify(c.access.breakGlass) !== JSON.stringify(owner.access.breakGlass)) {
+      problems.push(
+        stageProblem(
+          c.name,
+          'access.breakGlass',
+          c.access.breakGlass,
+          `differs from stage "${owner.name}" (${JSON.stringify(owner.access.breakGlass)}), which runs in the same account ${c.account} with the same break-glass role ${c.backup.breakGlassRoleName}: the account has that role once. Fix: set the same access.breakGlass in both stages in ${CONFIG_FILE}, or give each its own backup.breakGlassRoleName`,
+        ),
+      );
+    }
+  }
   // One release-read role per promoted stage, named after it: two stages promoting from one would share it.
   const promoter = new Map<string, string>();
   for (const c of all) {

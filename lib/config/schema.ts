@@ -5,6 +5,7 @@ import { cidrsOverlap } from './cidr';
 import { fargateSizeProblem } from './fargate';
 import type { ProdRule } from './fields';
 import { hasDrStack } from './regions';
+import * as access from './schema/access';
 import * as app from './schema/app';
 import * as backup from './schema/backup';
 import * as baseline from './schema/baseline';
@@ -60,6 +61,7 @@ const stageShape = z
     dr: dr.dr,
     dumps: dumps.dumps,
     baseline: baseline.baseline,
+    access: access.access,
     logRetentionDays: stage.logRetentionDays,
     retainOnDelete: stage.retainOnDelete,
     monthlyBudgetUsd: stage.monthlyBudgetUsd,
@@ -91,6 +93,7 @@ export const PROD_RULES: readonly ProdRule<ParsedStage>[] = [
   ...dr.prodRules,
   ...dumps.prodRules,
   ...baseline.prodRules,
+  ...access.prodRules,
 ];
 
 export const stageConfigSchema = stageShape.superRefine((cfg, ctx) => {

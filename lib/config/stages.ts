@@ -46,6 +46,13 @@ const ANONYMISATION = {};
  */
 const QUEUES = { enabled: true, names: ['email', 'default'], bullmqMajor: 5, prefix: 'bull' } as const;
 
+/**
+ * The IAM Identity Center permission set of the people on call (its roles are
+ * AWSReservedSSO_WebappOnCall_<hash> in each account it is assigned to): a placeholder until yours
+ * is named (docs/security.md, "On-call").
+ */
+const ON_CALL = 'sso:WebappOnCall';
+
 /** The app's schema migration, run once per release before the services update (docs/releases.md). */
 const MIGRATION = ['node', 'dist/migrate.js'];
 
@@ -92,6 +99,9 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     logRetentionDays: 30,
     retainOnDelete: false,
     monthlyBudgetUsd: 150,
+    // No on-call role (developers act with their own access); a use of the break-glass role is a
+    // notification, not a page (the alarm's $0.10 a month).
+    access: { pageOnUse: false },
     image: { ...IMAGE, tag: 'v0.1.0' },
     ci: CI,
   },
@@ -136,6 +146,8 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     logRetentionDays: 90,
     retainOnDelete: true,
     monthlyBudgetUsd: 600,
+    // The people on call act as the on-call role (docs/security.md, "On-call").
+    access: { onCall: { principals: [ON_CALL] } },
     image: { ...IMAGE, tag: 'v0.1.0' },
     ci: CI,
   },
@@ -195,6 +207,7 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     logRetentionDays: 365,
     retainOnDelete: true,
     monthlyBudgetUsd: 1500,
+    access: { onCall: { principals: [ON_CALL] } },
     image: { ...IMAGE, tag: 'v0.1.0', promotedFrom: 'staging' },
     ci: CI,
   },

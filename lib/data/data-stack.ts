@@ -248,7 +248,7 @@ export class DataStack extends StageStack implements DataTier {
     const shell = new DatabaseShell(this, 'DatabaseShell', { vpc, database: this.database });
     new CfnOutput(this, 'DatabaseShellLaunchTemplateId', { value: shell.launchTemplate.launchTemplateId!, description: 'Launch template of the on-call database shell host' });
     new CfnOutput(this, 'DatabaseShellSubnetId', { value: shell.subnetId, description: 'Private subnet the database shell host starts in' });
-    // Attach to the on-call people's role or SSO permission set: read-only logins as webapp_oncall.
+    // Read-only logins as webapp_oncall: the on-call role holds the same grant (lib/baseline/operator-roles.ts); attach this to any other role that needs it.
     new CfnOutput(this, 'OnCallDatabasePolicyArn', {
       value: this.database.connectPolicy(DATABASE_ROLES.oncall).managedPolicyArn,
       description: `Lets its holder log in to the stage database as ${DATABASE_ROLES.oncall} (read-only) with an IAM token`,

@@ -3,6 +3,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import type { AppTier } from '../app/app-stack';
+import { onCallRoleName } from '../baseline/operator-roles';
 import type { DataTier } from '../data/data-stack';
 import { jobsClusterName } from '../data/dump-tasks';
 import type { DrTier } from '../dr/dr-stack';
@@ -19,6 +20,7 @@ import { DataAlarms } from './data-alarms';
 import { DumpAge } from './dump-age';
 import { FailoverDrillAge } from './failover-drill-age';
 import { FunctionAlarms, projectFunctions, type WatchedFunction } from './function-alarms';
+import { OperatorRoleUse } from './operator-role-use';
 import { OpsDashboard } from './ops-dashboard';
 import { OpsEvents } from './ops-events';
 import { ProtectedKeyChanges } from './protected-key-changes';
@@ -168,6 +170,17 @@ export class OpsStack extends StageStack {
       alarms: this.alarms,
       topic,
       keys: [...data.protectedKeys, ...(props.dr?.backupKey ? [props.dr.backupKey] : [])],
+    });
+
+    // Each use of the people's roles is on record on the topic; break-glass pages.
+    const { access } = this.config;
+    new OperatorRoleUse(this, 'OperatorRoleUse', {
+      alarms: this.alarms,
+      topic,
+      onCallRoleName: access.onCall.principals.length > 0 ? onCallRoleName(name) : undefined,
+      breakGlassRoleName: backup.breakGlassRoleName,
+      pageOnUse: access.pageOnUse,
+      trailMetric: baseline.trail.enabled && (props.inAccountHomeRegion ?? true),
     });
 
     this.stageAlarm = new cloudwatch.CompositeAlarm(this, 'StageUnhealthy', {

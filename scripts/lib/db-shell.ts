@@ -9,6 +9,7 @@ import { DescribeInstancesCommand, EC2Client, RunInstancesCommand, TerminateInst
 import { type DBInstance, DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { DATABASE_ROLES } from '../../lambda/database-setup/roles';
+import { DATABASE_SHELL_TAG } from '../../lib/baseline/operator-roles';
 import type { StageConfig, StageName } from '../../lib/config';
 import { DATABASE_NAME, DATABASE_PORT } from '../../lib/data/database';
 import { projectTag, stageResourceName } from '../../lib/shared/naming';
@@ -17,7 +18,7 @@ import { accountProblem } from './credentials';
 import { shellLine } from './release';
 
 /** The tag every shell host carries, with its stage as the value; --stop finds them by it. */
-export const SHELL_TAG = projectTag('db-shell');
+export const SHELL_TAG = DATABASE_SHELL_TAG;
 /** Local port the port-forwarding session listens on. */
 export const LOCAL_PORT = 15432;
 
@@ -146,7 +147,7 @@ export function connectLines(config: StageConfig, instanceId: string, endpoint: 
 
 /** Starts a host (or, with --stop, terminates the stage's hosts); `say` gets every line. */
 export async function runShell(args: ShellArgs, clients: ShellClients, config: StageConfig, now: Date, say: (line: string) => void): Promise<number> {
-  const problem = await accountProblem(clients.sts, config.account, args.stage);
+  const problem = await accountProblem(clients.sts, config.account, args.stage, { command: 'db-shell', acting: args.yes, flags: args.write ? ['--write'] : [], config });
   if (problem) throw new UsageError(problem);
   if (args.stop) {
     const out = await clients.ec2.send(

@@ -60,14 +60,15 @@ export async function planDeploy(args: DeployArgs, env: NodeJS.ProcessEnv, clien
     const { account, region, stacks } = stageTarget(assembly, args.stage, args.app);
     checkOnly(args, stacks);
     const clients = clientsFor(region);
-    const problem = await accountProblem(clients.sts, account, args.stage);
+    const config = loadStages({ stages: args.stage }).selected[0];
+    const problem = await accountProblem(clients.sts, account, args.stage, { command: 'deploy', acting: args.yes, config });
     if (problem) throw new UsageError(problem);
     const { repositoryName, ref } = assemblyImage(assembly, args.stage, args.app);
     const refused = unreleased(args.stage, `${account}, ${region}`, await findImage(clients.ecr, repositoryName, ref), `${repositoryName} ${ref}`);
     if (refused) throw new UsageError(`${refused}${refused.includes('Tag it first') ? '' : ': push it, or wait for replication.'}`);
     return {
       plan: { stage: args.stage, account, region, stacks, imageSource: `the image ${args.app} was synthesized with`, only: args.only, app: args.app, context: {}, noApproval },
-      config: loadStages({ stages: args.stage }).selected[0],
+      config,
     };
   }
   const config = operatorConfig(args.stage, args, env);
@@ -75,7 +76,7 @@ export async function planDeploy(args: DeployArgs, env: NodeJS.ProcessEnv, clien
   checkOnly(args, stackPlaces(config));
   if (args.primaryLost) return { plan: await primaryLostPlan(args, config, clientsFor, noApproval), config };
   const clients = clientsFor(config.region);
-  const problem = await accountProblem(clients.sts, account, args.stage);
+  const problem = await accountProblem(clients.sts, account, args.stage, { command: 'deploy', acting: args.yes, config });
   if (problem) throw new UsageError(problem);
 
   let image = args.image;
@@ -116,7 +117,7 @@ async function primaryLostPlan(args: DeployArgs, config: StageConfig, clientsFor
       `with the primary region (${config.region}) lost, only stacks outside it can deploy${inPrimary.length > 0 ? `, not ${inPrimary.map((p) => p.stackName).join(', ')}` : ''}: name them with --only (${outside.map((p) => p.stackName.slice(args.stage.length + 1)).join(', ')}).`,
     );
   }
-  const problem = await accountProblem(clientsFor(config.drRegion).sts, config.account, args.stage);
+  const problem = await accountProblem(clientsFor(config.drRegion).sts, config.account, args.stage, { command: 'deploy', acting: args.yes, config });
   if (problem) throw new UsageError(problem);
   const pins: Record<string, string> = {};
   for (const place of outside) {

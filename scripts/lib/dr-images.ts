@@ -90,7 +90,7 @@ export async function planDrImages(args: DrImagesArgs, env: NodeJS.ProcessEnv, c
   }
   const { account } = config;
   const clients = clientsFor(region);
-  const problem = await accountProblem(clients.sts, account, args.stage);
+  const problem = await accountProblem(clients.sts, account, args.stage, { command: 'dr-images', acting: args.yes, config });
   if (problem) throw new UsageError(problem);
   const { repositoryName } = config.image;
   const where = (r: string) => `${account}/${r} ${repositoryName}`;

@@ -282,7 +282,7 @@ export async function runDumpRestore(args: DumpRestoreArgs, config: StageConfig,
     return 2;
   }
   const clients = deps.clientsFor(region);
-  const problem = await accountProblem(clients.sts, config.account, config.name);
+  const problem = await accountProblem(clients.sts, config.account, config.name, { command: 'restore', acting: args.yes, config });
   if (problem) {
     say(`restore: ${problem} Nothing was changed.`);
     return 2;

@@ -265,7 +265,7 @@ async function drImage(deps: RecoveryDeps, config: StageConfig): Promise<string 
 export async function runFailback(args: FailbackArgs, config: StageConfig, deps: RecoveryDeps): Promise<number> {
   const say = deps.wait.log;
   const names = pilotLightNames(config.name);
-  const problem = await accountProblem(deps.clientsFor(config.region).sts, config.account, config.name);
+  const problem = await accountProblem(deps.clientsFor(config.region).sts, config.account, config.name, { command: 'failback', acting: args.yes, config });
   if (problem) {
     say(`failback: ${problem} Nothing was changed.`);
     return 2;

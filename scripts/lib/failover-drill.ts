@@ -47,7 +47,7 @@ export async function runDrill(args: DrillArgs, config: StageConfig, deps: Recov
     say(`failover-drill: ${config.name} serves from ${config.drRegion} (dr.serveFrom): its DR tiers are live, not a drill's. Nothing was changed.`);
     return 2;
   }
-  const problem = await accountProblem(deps.clientsFor(config.drRegion).sts, config.account, config.name);
+  const problem = await accountProblem(deps.clientsFor(config.drRegion).sts, config.account, config.name, { command: 'failover-drill', acting: args.yes, config });
   if (problem) {
     say(`failover-drill: ${problem} Nothing was changed.`);
     return 2;

@@ -118,7 +118,7 @@ export async function runFailover(args: FailoverArgs, config: StageConfig, deps:
     return 2;
   }
   const drClients = deps.clientsFor(config.drRegion);
-  const problem = await accountProblem(drClients.sts, config.account, config.name);
+  const problem = await accountProblem(drClients.sts, config.account, config.name, { command: 'failover', acting: args.yes, config });
   if (problem) {
     say(`failover: ${problem} Nothing was changed.`);
     return 2;

@@ -136,7 +136,7 @@ export function revokePolicy(at: Date): string {
 
 /** Starts `npm run evidence`: finds the task and collects. */
 export async function runEvidence(args: IncidentArgs, clients: IncidentClients, config: StageConfig, home: string, now: Date, say: (line: string) => void): Promise<number> {
-  const problem = await accountProblem(clients.stage.sts, config.account, args.stage);
+  const problem = await accountProblem(clients.stage.sts, config.account, args.stage, { command: 'evidence', acting: args.yes, config });
   if (problem) throw new UsageError(problem);
   const suspect = await findSuspect(clients.stage, config, taskRef(args.task, ''));
   await collect(args, clients, config, home, suspect, now, say);
@@ -150,7 +150,7 @@ export async function runEvidence(args: IncidentArgs, clients: IncidentClients, 
  * credentials issued after the revocation, and the token once the rotation settles).
  */
 export async function runContain(args: IncidentArgs, clients: IncidentClients, config: StageConfig, home: string, now: Date, say: (line: string) => void): Promise<number> {
-  const problem = await accountProblem(clients.stage.sts, config.account, args.stage);
+  const problem = await accountProblem(clients.stage.sts, config.account, args.stage, { command: 'contain', acting: args.yes, config });
   if (problem) throw new UsageError(problem);
   const suspect = await findSuspect(clients.stage, config, taskRef(args.task, ''));
   // Refused before anything changes when the evidence has nowhere to go.

@@ -152,7 +152,7 @@ export async function runRefresh(args: RefreshArgs, config: StageConfig, deps: R
     );
     return 2;
   }
-  const problem = await accountProblem(deps.clientsFor(config.region).sts, config.account, config.name);
+  const problem = await accountProblem(deps.clientsFor(config.region).sts, config.account, config.name, { command: 'refresh-staging', acting: args.yes, config });
   if (problem) {
     say(`refresh-staging: ${problem} Nothing was changed.`);
     return 2;

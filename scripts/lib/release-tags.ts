@@ -126,7 +126,7 @@ export async function planReleaseTag(
   const account = stageAccount(args.stage, args, env, STAGES[args.stage].account);
   const config = loadStages({ ...args.context, [`${args.stage}.account`]: account, stages: args.stage }).selected[0];
   const clients = clientsFor(config.region);
-  const problem = await accountProblem(clients.sts, account, args.stage);
+  const problem = await accountProblem(clients.sts, account, args.stage, { command: 'release-tag', acting: args.yes, config });
   if (problem) throw new UsageError(problem);
   const { repositoryName } = config.image;
   const where = `${account}/${config.region} ${repositoryName}`;

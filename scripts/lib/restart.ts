@@ -71,7 +71,7 @@ async function inFlight(ecs: RestartClients['ecs'], cluster: string, service: st
 export async function planRestart(args: RestartArgs, env: NodeJS.ProcessEnv, clientsFor: (region: string) => RestartClients): Promise<RestartPlan> {
   const config = operatorConfig(args.stage, args, env);
   const clients = clientsFor(config.region);
-  const problem = await accountProblem(clients.sts, config.account, args.stage);
+  const problem = await accountProblem(clients.sts, config.account, args.stage, { command: 'restart', acting: args.yes, config });
   if (problem) throw new UsageError(problem);
   const outputs = await appOutputs(clients.cfn, args.stage);
   const cluster = outputs?.ClusterName;

@@ -58,7 +58,7 @@ export async function planRollback(
   const config = operatorConfig(args.stage, args, env);
   const { account } = config;
   const clients = clientsFor(config.region);
-  const problem = await accountProblem(clients.sts, account, args.stage);
+  const problem = await accountProblem(clients.sts, account, args.stage, { command: 'rollback', acting: args.yes, config });
   if (problem) throw new UsageError(problem);
   const running = await runningRelease(clients, args.stage);
   if (!running) throw new UsageError(`${args.stage} runs no web service (no ${args.stage}-App stack or no task definition): there is nothing to roll back.`);

@@ -99,7 +99,7 @@ async function manualSnapshotQuota(rds: SnapshotsClients['rds']): Promise<{ used
 
 /** Lists the snapshots against the quota and deletes what `--delete-older-than` allows (with --yes); returns the exit code. */
 export async function runSnapshots(args: SnapshotsArgs, clients: SnapshotsClients, config: StageConfig, now: Date, say: (line: string) => void): Promise<number> {
-  const problem = await accountProblem(clients.sts, config.account, args.stage);
+  const problem = await accountProblem(clients.sts, config.account, args.stage, { command: 'snapshots', acting: args.yes && args.deleteOlderThanDays !== undefined, config });
   if (problem) throw new UsageError(problem);
   const [quota, snapshots] = await Promise.all([manualSnapshotQuota(clients.rds), quotaSnapshots(clients.rds)]);
   const kept = config.backup.preDeploySnapshotsKept;

@@ -11,7 +11,7 @@ import { type Json, stageTemplates } from '../support/template';
 /** The evidence bucket alone, in a stack of its own: the policies are the subject, not the baseline around them. */
 const ACCOUNT = '111122223333';
 const stack = new Stack(testApp({ context: TEST_CONTEXT }), 'Evidence', { env: { account: ACCOUNT, region: 'eu-west-1' } });
-new EvidenceBucket(stack, 'Evidence', { breakGlassRoleNames: ['webapp-break-glass', 'other-break-glass'], onCallRoleName: 'webapp-on-call' });
+new EvidenceBucket(stack, 'Evidence', { breakGlassRoleNames: ['webapp-break-glass', 'other-break-glass'], onCallRoleNames: ['webapp-on-call'] });
 const template = Template.fromStack(stack);
 const role = (name: string) => `arn:aws:iam::${ACCOUNT}:role/${name}`;
 const breakGlass = [role('webapp-break-glass'), role('other-break-glass')];

@@ -216,6 +216,24 @@ describe('loadStageConfigs', () => {
     expect(loadError({ pinnedReads: '{"prod-Network/Out":1}' })).toContain('"prod-Network/Out" is not "<stack>/<output>" with a text value');
   });
 
+  test('stages sharing an account and a break-glass role agree on it: the account has that role once', () => {
+    const shared = {
+      'staging.account': '111111111111',
+      'prod.dumps.anonymised.readerAccount': '111111111111',
+      'staging.baseline': JSON.stringify({ guardDuty: { enabled: false, runtimeMonitoring: false }, securityHub: false, configRecorder: 'off' }),
+    };
+    expect(loadError({ ...shared, 'staging.access.breakGlass': JSON.stringify({ createRole: true, principals: ['sso:PlatformAdmin'] }) })).toMatch(
+      /stage "staging", field "access\.breakGlass", value .*: differs from stage "dev" .*same account 111111111111 with the same break-glass role webapp-break-glass: the account has that role once\. Fix: set the same access\.breakGlass in both stages .*, or give each its own backup\.breakGlassRoleName/,
+    );
+    expect(() =>
+      loadStages({
+        ...shared,
+        'staging.access.breakGlass': JSON.stringify({ createRole: true, principals: ['sso:PlatformAdmin'] }),
+        'staging.backup.breakGlassRoleName': 'webapp-staging-break-glass',
+      }),
+    ).not.toThrow();
+  });
+
   test('stages sharing an account must share its baseline (one baseline stack per account and region)', () => {
     expect(loadError({ 'staging.account': '111111111111' })).toMatch(
       /stage "staging", field "baseline", value .*: differs from stage "dev" .*which runs in the same account 111111111111: the account has one baseline\. Fix: set the same baseline in both stages/,

@@ -4,6 +4,7 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
 import { UNKNOWN_AGE_DAYS } from '../../lambda/failover-drill-age/age';
 import { ACCOUNT_ACTIVITY_NAMESPACE, TRAIL_ACTIVITIES } from '../../lib/baseline/account-activity';
+import { BREAK_GLASS_ASSUMED_METRIC } from '../../lib/baseline/audit-trail';
 import { STAGE_NAMES, type StageConfig, type StageName } from '../../lib/config';
 import { rdsMaxConnections } from '../../lib/config/instance-class';
 import { DEV_OPERATIONS_OVERRIDES, synthStage } from '../support/synth';
@@ -207,6 +208,7 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
       ...(config(name).dumps.restoreCheck !== 'off' ? ['webapp/Dumps HoursSinceCheck', 'webapp/Dumps RestoreCheckSucceeded'] : []),
       ...(config(name).dumps.anonymised ? ['webapp/Dumps HoursSinceAnonymised', 'webapp/Dumps AnonymisedSucceeded'] : []),
       ...(config(name).baseline.trail.enabled ? TRAIL_ACTIVITIES.map((a) => `${ACCOUNT_ACTIVITY_NAMESPACE} ${a.metric}`) : []),
+      ...(config(name).baseline.trail.enabled && config(name).access.pageOnUse ? [`${ACCOUNT_ACTIVITY_NAMESPACE} ${BREAK_GLASS_ASSUMED_METRIC}`] : []),
       'AWS/Events TriggeredRules',
     ];
     expect([...covered].sort()).toEqual([...expected].sort());
@@ -290,9 +292,11 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
     const { baseline } = config(name);
     // Rules on a schedule run a function (test/ops/failover-drill-age.test.ts, test/data/dumps.test.ts); these tell people.
     const rules = resources(t, 'AWS::Events::Rule').filter((r) => !r.Properties.ScheduleExpression);
-    // Six of the stage's own, two on its protected keys (test/ops/protected-key-changes.test.ts), and
-    // the account's GuardDuty and Security Hub findings where those run.
-    expect(rules).toHaveLength(8 + (baseline.guardDuty.enabled ? 1 : 0) + (baseline.securityHub ? 1 : 0));
+    // Six of the stage's own, two on its protected keys (test/ops/protected-key-changes.test.ts), the
+    // uses of the people's roles (test/ops/operator-role-use.test.ts), and the account's GuardDuty
+    // and Security Hub findings where those run.
+    const roleRules = 1 + (config(name).access.onCall.principals.length > 0 ? 1 : 0);
+    expect(rules).toHaveLength(8 + roleRules + (baseline.guardDuty.enabled ? 1 : 0) + (baseline.securityHub ? 1 : 0));
     for (const r of rules) {
       expect(r.Properties.Targets).toEqual([
         expect.objectContaining({ Arn: topicArn(name), InputTransformer: expect.objectContaining({ InputTemplate: expect.stringContaining('Runbook: docs/alarms.md#') }) }),

@@ -17,7 +17,7 @@ import { main, parseArgs } from '../../scripts/db-shell';
 import { UsageError } from '../../scripts/lib/assembly';
 import { runShell, SHELL_TAG, type ShellClients } from '../../scripts/lib/db-shell';
 import { printed } from '../support/console';
-import { type Moto, startMoto } from '../support/moto';
+import { type Moto, roleCredentials, startMoto } from '../support/moto';
 
 /** The database shell on moto's EC2 and CloudFormation, in a region of its own. */
 const REGION = 'ca-central-1';
@@ -33,7 +33,7 @@ let databaseGroup: string;
 const config = () => loadStages({ stages: 'staging', 'staging.account': ACCOUNT, 'staging.region': REGION }).selected[0];
 
 beforeAll(async () => {
-  moto = await startMoto();
+  moto = await startMoto({ as: 'webapp-break-glass' });
   const cfg = moto.clientConfig(REGION);
   ec2 = new EC2Client(cfg);
   clients = { sts: new STSClient(cfg), cfn: new CloudFormationClient(cfg), ec2, rds: new RDSClient(cfg) };
@@ -204,6 +204,21 @@ describe('npm run db-shell', () => {
     const dev = loadStages({ stages: 'dev', 'dev.account': ACCOUNT, 'dev.region': REGION }).selected[0];
     await expect(runShell(parseArgs(['--stage', 'dev', '--reason', 'x', '--yes']), clients, dev, NOW, () => {})).rejects.toThrow(/dev-Data has no DatabaseShellLaunchTemplateId/);
     expect(await main(['--stage', 'prod', '--reason', 'x'], {}, () => clients)).toBe(2);
+  });
+
+  test('as the on-call role: a read-only shell passes the role check, --write is refused (exit 2) naming the break-glass role, and starts nothing', async () => {
+    const cfg = { ...moto.clientConfig(REGION), credentials: await roleCredentials(moto.endpoint, 'webapp-staging-on-call') };
+    const onCall = { ...clients, sts: new STSClient(cfg) };
+    const running = async () => ((await ec2.send(new DescribeInstancesCommand({}))).Reservations ?? []).flatMap((r) => r.Instances ?? []).length;
+    const before = await running();
+    const write = await printed(() => main(['--stage', 'staging', ...AT, '--reason', 'INC-45', '--write', '--yes'], {}, () => onCall));
+    expect(write.result).toBe(2);
+    expect(write.stderr).toMatch(
+      /^db-shell: db-shell needs the break-glass role of staging \(webapp-break-glass\), and the credentials are arn:aws:sts::123456789012:assumed-role\/webapp-staging-on-call\/test\. Get it: aws sts assume-role --role-arn arn:aws:iam::<account>:role\/webapp-break-glass /,
+    );
+    expect(await running()).toBe(before);
+    const read = await printed(() => main(['--stage', 'staging', ...AT, '--reason', 'INC-45'], {}, () => onCall));
+    expect(read.result).toBe(0);
   });
 
   test('a dry run prints the plan on stdout and exits 0', async () => {

@@ -33,7 +33,7 @@ let drEcr: ECRClient;
 const clientsFor = () => clients;
 
 beforeAll(async () => {
-  moto = await startMoto();
+  moto = await startMoto({ as: 'webapp-break-glass' });
   const config = moto.clientConfig('eu-west-1');
   clients = { sts: new STSClient(config), cfn: new CloudFormationClient(config), ecs: new ECSClient(config), ecr: new ECRClient(config) };
   assembly = synthAssembly(mkdtempSync(join(tmpdir(), 'release-assembly-')), {

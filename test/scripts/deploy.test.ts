@@ -66,7 +66,7 @@ const preDeploySnapshot = (id: string, stage: string, image: string, previous: s
   );
 
 beforeAll(async () => {
-  moto = await startMoto();
+  moto = await startMoto({ as: 'webapp-break-glass' });
   const config = moto.clientConfig(REGION);
   clients = { sts: new STSClient(config), cfn: new CloudFormationClient(config), ecs: new ECSClient(config), ecr: new ECRClient(config), rds: new RDSClient(config) };
 

@@ -7,6 +7,7 @@ import { STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { releaseTag } from '../../lib/registry/release-tag';
 import { main, parseArgs } from '../../scripts/dr-images';
+import { roleLine } from '../../scripts/lib/credentials';
 import {
   applyDrImages,
   copyRelease,
@@ -56,7 +57,7 @@ const tagsIn = async (region: string, repositoryName: string, imageDigest: strin
 
 beforeAll(async () => {
   requireSkopeo();
-  moto = await startMoto();
+  moto = await startMoto({ as: 'webapp-break-glass' });
   for (const region of [REGION, DR_REGION]) ecr[region] = new ECRClient(moto.clientConfig(region));
   for (const [region, name] of [
     [REGION, 'staging'],
@@ -160,7 +161,7 @@ describe('refusals: nothing is changed (exit 2)', () => {
     expect(await printed(() => main(['--stage', 'staging', '--image', 'v1'], {}, { clientsFor }))).toEqual({
       result: 2,
       stdout: '',
-      stderr: 'dr-images: unknown argument "--image". usage: dr-images --stage dev|staging|prod [--account ID] [-c KEY=VALUE ...] [--yes]\n',
+      stderr: `dr-images: unknown argument "--image". usage: dr-images --stage dev|staging|prod [--account ID] [-c KEY=VALUE ...] [--yes]; ${roleLine('dr-images')}\n`,
     });
     expect(() => parseArgs(['--yes'])).toThrow('--stage must be one of dev, staging, prod.');
   });

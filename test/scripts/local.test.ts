@@ -85,7 +85,7 @@ describe('npm run local', () => {
     const ACCOUNT = '543210980201';
     let clientsFor: Parameters<typeof main>[2];
     beforeAll(async () => {
-      moto = await startMoto();
+      moto = await startMoto({ as: 'webapp-break-glass' });
       const assumed = (
         await new STSClient(moto.clientConfig('us-east-1')).send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${ACCOUNT}:role/operator`, RoleSessionName: 'test' }))
       ).Credentials!;

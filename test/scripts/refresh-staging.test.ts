@@ -44,8 +44,9 @@ const putCopy = (key: string, metadata = dumpMetadata('17.6', '2026-12-06T02:00:
 beforeAll(async () => {
   moto = await startMoto();
   acct = await dumpAccount(moto, STAGING, operatorConfig('staging', { account: STAGING, context: {} }, {}));
-  const assumed = (await new STSClient(moto.clientConfig('us-east-1')).send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${PROD}:role/operator`, RoleSessionName: 'test' })))
-    .Credentials!;
+  const assumed = (
+    await new STSClient(moto.clientConfig('us-east-1')).send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${PROD}:role/webapp-break-glass`, RoleSessionName: 'test' }))
+  ).Credentials!;
   prodS3 = new S3Client({
     ...moto.clientConfig('eu-west-1'),
     forcePathStyle: true,

@@ -164,7 +164,7 @@ const instance = async (id: string) => (await rds.send(new DescribeDBInstancesCo
 const REGION = 'ap-southeast-2';
 
 beforeAll(async () => {
-  moto = await startMoto();
+  moto = await startMoto({ as: 'webapp-break-glass' });
   rds = new RDSClient(moto.clientConfig(REGION));
   const kms = new KMSClient(moto.clientConfig(REGION));
   key = (await kms.send(new CreateKeyCommand({ Description: 'database key' }))).KeyMetadata!.Arn!;

@@ -127,7 +127,7 @@ const drillInstances = async () => {
 };
 
 beforeAll(async () => {
-  moto = await startMoto();
+  moto = await startMoto({ as: 'webapp-break-glass' });
   rds = new RDSClient(moto.clientConfig('eu-west-1'));
   const kms = new KMSClient(moto.clientConfig('eu-west-1'));
   DB_KEY = (await kms.send(new CreateKeyCommand({ Description: 'staging database key' }))).KeyMetadata!.Arn!;
@@ -454,7 +454,7 @@ describe('restore drill', () => {
     const other = await printed(() => main(['--stage', 'staging'], (region) => ({ ...clients(), sts: new STSClient(moto.clientConfig(region)) })));
     expect(other.result).toBe(2);
     expect(other.stderr).toContain(
-      'restore-drill: the credentials are for account 123456789012 (arn:aws:sts::123456789012:user/moto), but staging is in 222222222222. Use credentials of 222222222222 and run again. Nothing was restored.',
+      'restore-drill: the credentials are for account 123456789012 (arn:aws:sts::123456789012:assumed-role/webapp-break-glass/test), but staging is in 222222222222. Use credentials of 222222222222 and run again. Nothing was restored.',
     );
     expect(other.stdout).toBe('');
   });

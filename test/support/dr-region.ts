@@ -39,8 +39,9 @@ export interface StageAccount {
 }
 
 export async function stageAccount(moto: Moto, account: string, config: StageConfig): Promise<StageAccount> {
-  const assumed = (await new STSClient(moto.clientConfig('us-east-1')).send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${account}:role/operator`, RoleSessionName: 'test' })))
-    .Credentials!;
+  const assumed = (
+    await new STSClient(moto.clientConfig('us-east-1')).send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${account}:role/webapp-break-glass`, RoleSessionName: 'test' }))
+  ).Credentials!;
   const credentials = { accessKeyId: assumed.AccessKeyId!, secretAccessKey: assumed.SecretAccessKey!, sessionToken: assumed.SessionToken };
   const made = new Map<string, AccountClients>();
   const clientsFor = (region: string) => {

@@ -97,8 +97,9 @@ export const dumpMetadata = (version: string, time: string) => ({
 });
 
 export async function dumpAccount(moto: Moto, account: string, config: StageConfig, { stageDatabase = true } = {}): Promise<DumpAccount> {
-  const assumed = (await new STSClient(moto.clientConfig('us-east-1')).send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${account}:role/operator`, RoleSessionName: 'test' })))
-    .Credentials!;
+  const assumed = (
+    await new STSClient(moto.clientConfig('us-east-1')).send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${account}:role/webapp-break-glass`, RoleSessionName: 'test' }))
+  ).Credentials!;
   const credentials = { accessKeyId: assumed.AccessKeyId!, secretAccessKey: assumed.SecretAccessKey!, sessionToken: assumed.SessionToken };
   const ecsByRegion = new Map<string, FakeEcs>();
   const made = new Map<string, RegionClients & { ec2: EC2Client; kms: KMSClient }>();

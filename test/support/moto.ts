@@ -1,15 +1,27 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { delimiter, join } from 'node:path';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { inject } from 'vitest';
 import { freePort } from './ports';
 
 /** A moto server (local AWS API stand-in) on a free loopback port. */
 export interface Moto {
   readonly endpoint: string;
-  /** SDK v3 client settings pointing at this server with dummy credentials. */
-  clientConfig(region?: string): { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } };
+  /** SDK v3 client settings pointing at this server with dummy credentials (or the role's, with `startMoto({ as })`). */
+  clientConfig(region?: string): { endpoint: string; region: string; credentials: MotoCredentials };
+  /** The credentials clientConfig carries, for a script started as a child process (AWS_ACCESS_KEY_ID, ...). */
+  readonly credentials: MotoCredentials;
   stop(): Promise<void>;
 }
+
+export interface MotoCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken?: string;
+}
+
+/** The account moto acts in unless told otherwise. */
+export const MOTO_ACCOUNT = '123456789012';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -18,15 +30,28 @@ declare module 'vitest' {
   }
 }
 
+const DUMMY: MotoCredentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
+
 const clientConfig =
-  (endpoint: string) =>
-  (region = 'eu-west-1') => ({ endpoint, region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  (endpoint: string, credentials: MotoCredentials = DUMMY) =>
+  (region = 'eu-west-1') => ({ endpoint, region, credentials });
+
+/**
+ * Credentials of a session of `role` in moto's account: moto's STS issues them on AssumeRole (the
+ * role need not exist) and answers GetCallerIdentity with the session's assumed-role ARN, as AWS
+ * does, so the operator scripts' role check sees an operator role.
+ */
+export async function roleCredentials(endpoint: string, role: string): Promise<MotoCredentials> {
+  const sts = new STSClient(clientConfig(endpoint)());
+  const { Credentials } = await sts.send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${MOTO_ACCOUNT}:role/${role}`, RoleSessionName: 'test' }));
+  return { accessKeyId: Credentials!.AccessKeyId!, secretAccessKey: Credentials!.SecretAccessKey!, sessionToken: Credentials!.SessionToken! };
+}
 
 /**
  * The run's moto server (started once by test/support/global-setup.ts and stopped after the last
  * file). Files share it, so each names what it creates uniquely; stop() is a no-op.
  */
-export async function startMoto(): Promise<Moto> {
+export async function startMoto(options: { readonly as?: string } = {}): Promise<Moto> {
   const endpoint = inject('motoEndpoint');
   // Mutation testing (vitest.mutation.config.mts) runs the same files again and again against one
   // server, one file at a time: each file then starts from an empty moto, or its fixtures would
@@ -36,7 +61,8 @@ export async function startMoto(): Promise<Moto> {
     const reset = await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });
     if (!reset.ok) throw new Error(`moto did not reset: ${reset.status}`);
   }
-  return { endpoint, clientConfig: clientConfig(endpoint), stop: async () => {} };
+  const credentials = options.as ? await roleCredentials(endpoint, options.as) : DUMMY;
+  return { endpoint, clientConfig: clientConfig(endpoint, credentials), credentials, stop: async () => {} };
 }
 
 /**
@@ -86,6 +112,7 @@ export async function launchMoto(): Promise<Moto> {
   return {
     endpoint,
     clientConfig: clientConfig(endpoint),
+    credentials: DUMMY,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();

@@ -48,6 +48,7 @@ describe('every list names each entry once', () => {
     'network.availabilityZones': 'eu-west-1a',
     'alarms.httpsEndpoints': 'https://events.example.com/hook',
     'backup.verify.tables': { name: 'documents', minRows: 1 },
+    'access.breakGlass.principals': 'sso:PlatformAdmin',
   };
   const shipped = Object.fromEntries(STAGE_NAMES.map((name) => [name, parseStageConfig(STAGES[name])]));
   const fieldOf = (config: unknown, path: string) => path.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], config);
