@@ -61,7 +61,7 @@ const objects = async (prefix: string) => ((await clients.s3.send(new ListObject
 const body = async (key: string) => await (await clients.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))).Body!.transformToString();
 
 beforeAll(async () => {
-  moto = await startMoto();
+  moto = await startMoto({ as: 'webapp-break-glass' });
   const cfg = moto.clientConfig(REGION);
   const guardduty = new GuardDutyClient(cfg);
   mockClient(guardduty)

@@ -64,7 +64,7 @@ const clientsFor = () => ({ ...real, ecs });
 const noWait = { sleep: async () => undefined, pollMs: 1, say: (line: string) => logged.push(line) };
 
 beforeAll(async () => {
-  moto = await startMoto();
+  moto = await startMoto({ as: 'webapp-break-glass' });
   const config = moto.clientConfig(REGION);
   real = { sts: new STSClient(config), cfn: new CloudFormationClient(config), ecs: new ECSClient(config) };
   await real.ecs.send(new CreateClusterCommand({ clusterName: CLUSTER }));

@@ -45,7 +45,7 @@ const preDeployTags = [
 ];
 
 beforeAll(async () => {
-  moto = await startMoto();
+  moto = await startMoto({ as: 'webapp-break-glass' });
   rds = new RDSClient(moto.clientConfig(REGION));
   clients = { sts: new STSClient(moto.clientConfig(REGION)), rds: withQuota(rds, 98, 100) };
   for (const id of ['webapp-staging', 'billing']) {
