@@ -225,6 +225,8 @@ export interface DeployPlan {
   readonly context: Readonly<Record<string, string>>;
   /** Skip CDK's approval prompt for security-relevant changes (the workflows). */
   readonly noApproval: boolean;
+  /** What the deploy costs or leaves out, said under the plan (a skipped snapshot, a checkout with uncommitted changes). */
+  readonly notes?: readonly string[];
 }
 
 /** The `cdk deploy` arguments of a plan (after `npx cdk`). */
@@ -255,6 +257,7 @@ export function formatPlan(plan: DeployPlan, config: Pick<StageConfig, 'image'>)
     `  regions: ${byRegion(plan)}`,
     ...Object.entries(plan.context).map(([key, value]) => `  context: ${key}=${value}`),
     `  command: ${shellLine(['npx', 'cdk', ...deployArgs(plan)])}`,
+    ...(plan.notes ?? []).map((n) => `  note:    ${n}`),
   ].join('\n');
 }
 

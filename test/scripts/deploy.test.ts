@@ -262,7 +262,7 @@ describe('npm run deploy', () => {
   test.each([
     [
       ['--stage', 'staging', ...AT, '--image', 'v9.9.9'],
-      /the image webapp v9\.9\.9 is not in the staging registry \(123456789012, ap-northeast-2\): push it, or wait for replication/,
+      /^--image v9\.9\.9 names no image of the staging registry \(123456789012, ap-northeast-2 webapp\) and no release of its record\. It takes a tag \(newest: (v1\.\d\.\d, ){2}v1\.\d\.\d\), a digest \(sha256:\.\.\.\) or a recorded release id \(newest: none recorded yet\)\. If the image was just pushed, wait for replication: npm run preflight/,
     ],
     [['--stage', 'staging', '-c', `staging.region=${REGION}`], /the credentials are for account 123456789012 .*, but staging is in 222222222222/],
     [['--stage', 'dev', '--account', ACCOUNT, '-c', `dev.region=${REGION}`], /dev runs no web service yet .*: name the first image with --image/],

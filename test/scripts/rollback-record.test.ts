@@ -6,6 +6,7 @@ import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { releaseParameter, type StoredRelease } from '../../lambda/release-record/stored';
+import { main as deploy } from '../../scripts/deploy';
 import { checkoutProblem, findRelease, releaseHistory } from '../../scripts/lib/release-history';
 import { tagRelease } from '../../scripts/lib/release-tags';
 import type { RollbackClients } from '../../scripts/lib/rollback';
@@ -252,5 +253,41 @@ describe('npm run rollback from the record', () => {
     } finally {
       await clients.ecs.send(new UpdateServiceCommand({ cluster: CLUSTER, service: 'staging-App-WorkerService', taskDefinition: taskDefinitions['stagingAppWorkerTask v1.4.2'] }));
     }
+  });
+});
+
+describe('npm run deploy and the record', () => {
+  test('--image takes a recorded release id; this checkout must be its commit, which the deploy passes on for the record', async () => {
+    const ok = await printed(() => deploy(['--stage', 'staging', ...AT, '--image', 'v1.4.1-bbbbbbbb'], {}, refuseCdk, clientsFor, at(COMMITS.previous)));
+    expect(ok.stderr).toBe('');
+    expect(ok.result).toBe(0);
+    expect(ok.stdout).toContain('  image:   webapp v1.4.1 (release v1.4.1-bbbbbbbb of the staging record)');
+    expect(ok.stdout).toContain(`-c imageTag=v1.4.1 -c staging.region=${REGION} -c commit=${COMMITS.previous}`);
+  });
+
+  test('--image of a recorded release from a checkout of another commit refuses, exit 2, saying how to get the commit or the assembly', async () => {
+    for (const image of ['v1.4.1', digests['v1.4.1']]) {
+      const out = await printed(() => deploy(['--stage', 'staging', ...AT, '--image', image], {}, refuseCdk, clientsFor, at(COMMITS.current)));
+      expect(out.result).toBe(2);
+      expect(out.stdout).toBe('');
+      expect(out.stderr).toContain(`deploy: the release v1.4.1-bbbbbbbb of staging was built from commit ${COMMITS.previous}, but this checkout is ${COMMITS.current}`);
+      expect(out.stderr).toContain('npm run deploy -- --stage staging --app release-assembly');
+    }
+  });
+
+  test('an emergency deploy without the snapshot says what it costs; a checkout with uncommitted changes records no commit', async () => {
+    const out = await printed(() =>
+      deploy(['--stage', 'staging', ...AT, '-c', 'skipPreDeploySnapshot=true'], {}, refuseCdk, clientsFor, () => ({
+        commit: COMMITS.current,
+        why: 'the checkout has uncommitted changes',
+      })),
+    );
+    expect(out.result).toBe(0);
+    expect(out.stdout).not.toContain('-c commit=');
+    expect(out.stdout).toContain('  note:    the checkout has uncommitted changes: the release record gets no commit');
+    expect(out.stdout).toContain(
+      '  note:    WITHOUT the pre-deploy snapshot (-c skipPreDeploySnapshot=true): this release has no snapshot of its own, so there is no pre-release restore point and no snapshot for a rollback or a half-applied migration to return to. Point-in-time restore (',
+    );
+    expect(out.stdout).toContain('The release record marks it (snapshotSkipped), and the ops stack opens a ticket.');
   });
 });
