@@ -186,7 +186,7 @@ export function snapshotSkipNotes(config: Pick<StageConfig, 'name' | 'database'>
   return [
     `WITHOUT the pre-deploy snapshot (-c skipPreDeploySnapshot=true): this release has no snapshot of its own, so there is no pre-release restore point and no snapshot for a rollback or a half-applied migration to return to. ${
       days > 0
-        ? `Point-in-time restore (${days} days) still reaches the moment before it: npm run restore -- --stage ${config.name} --before-release <release> --to-copy.`
+        ? `Point-in-time restore (${days} days) still reaches the moment before it: npm run restore -- --stage ${config.name} --before-release <release> (a copy alongside).`
         : `${config.name} keeps no automated backups (database.backupRetentionDays is 0): nothing restores to before this release.`
     } The release record marks it (snapshotSkipped), and the ops stack opens a ticket.`,
   ];
