@@ -246,7 +246,8 @@ export async function planRollback(
   }
   const notReleased = unreleased(args.stage, `${account}, ${config.region}`, previousImage, `${config.image.repositoryName} ${previous.ref}`);
   if (notReleased) throw new UsageError(notReleased);
-  const context: Record<string, string> = { ...args.context };
+  // The checkout is the target's commit (or the record knows none): the record of the rollback names it.
+  const context: Record<string, string> = { ...args.context, ...(args.checkout?.commit && !args.checkout.why && !refused ? { commit: args.checkout.commit } : {}) };
   const skip = await pitrCovers(clients.rds, previous.dbInstanceIdentifier ?? stageResourceName(args.stage), now);
   if (skip) {
     context.skipPreDeploySnapshot = 'true';
