@@ -1,4 +1,4 @@
-import { CustomResource, Duration, Stack } from 'aws-cdk-lib';
+import { type CfnElement, CustomResource, Duration, Stack } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -95,6 +95,11 @@ export class ReleaseRecord extends Construct {
           resources: [`arn:${partition}:logs:${region}:${account}:log-group:${props.migration.logGroup.logGroupName}:log-stream:*`],
         }),
       );
+      const stack = Stack.of(this);
+      this.function.acknowledgeWildcards({
+        [`arn:aws:logs:${region}:${account}:log-group:<${stack.getLogicalId(props.migration.logGroup.node.defaultChild as CfnElement)}>:log-stream:*`]:
+          "The record reads the migration tool's report from the migration task's own log stream, named after the task id (read-only).",
+      });
     }
 
     const provider = new cr.Provider(this, 'Provider', {
