@@ -1,6 +1,6 @@
 import type { CdkCustomResourceEvent, CdkCustomResourceResponse } from 'aws-lambda';
 import { appliedMigrations } from '../database-migration/report';
-import { type Clients, publishRecord } from './record';
+import { type Clients, isRollingBack, publishRecord } from './record';
 
 /** Properties the app stack passes (CloudFormation turns every value into a string). */
 export interface RecordResourceProperties {
@@ -32,6 +32,12 @@ export async function handleOnEvent(event: CdkCustomResourceEvent, clients: Clie
   const [streamPrefix, container] = (p.MigrationStreamPrefix ?? '').split('/');
   const applied =
     task.startsWith('arn:') && p.MigrationLogGroup && container ? await appliedMigrations(clients, { logGroup: p.MigrationLogGroup, streamPrefix, container }, task) : undefined;
+  let stackRollback = false;
+  try {
+    stackRollback = event.RequestType === 'Update' && (await isRollingBack(clients.cloudformation, event.StackId));
+  } catch (error) {
+    console.error(JSON.stringify({ message: 'the stack status could not be read; recording as a release', error: (error as Error).name }));
+  }
   const { recorded } = await publishRecord(
     clients,
     {
@@ -46,6 +52,7 @@ export async function handleOnEvent(event: CdkCustomResourceEvent, clients: Clie
       migrationTask: task,
       migrationStartedAt: p.MigrationStartedAt ?? '',
       migrationsApplied: applied ?? null,
+      stackRollback,
     },
     now,
   );

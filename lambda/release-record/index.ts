@@ -1,3 +1,4 @@
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { ECRClient } from '@aws-sdk/client-ecr';
@@ -11,6 +12,7 @@ const clients = {
   cloudwatch: new CloudWatchClient(retry),
   events: new EventBridgeClient(retry),
   ssm: new SSMClient(retry),
+  cloudformation: new CloudFormationClient(retry),
   ecr: new ECRClient(retry),
   logs: new CloudWatchLogsClient(retry),
 };

@@ -6,11 +6,13 @@
  * point (the dashboard's "Releases" graph) and one EventBridge event (whatever the team routes it
  * to, and the ticket for a release without a snapshot) say the same. Pure logic over injected clients.
  */
+
+import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { type CloudWatchClient, PutMetricDataCommand, type StandardUnit } from '@aws-sdk/client-cloudwatch';
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeImagesCommand, type ECRClient } from '@aws-sdk/client-ecr';
 import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { GetParameterCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import { GetParameterCommand, GetParameterHistoryCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { RELEASE_EVENT, RELEASE_METRICS_NAMESPACE } from '../../lib/shared/naming';
 import { parseStoredRelease, releaseParameter, type StoredRelease, storedValue } from './stored';
 
@@ -21,6 +23,14 @@ export interface Clients {
   readonly ecr: Pick<ECRClient, 'send'>;
   /** Reads the migration tool's report from the migration task's log. */
   readonly logs: Pick<CloudWatchLogsClient, 'send'>;
+  /** Sees whether the App stack is rolling back. */
+  readonly cloudformation: Pick<CloudFormationClient, 'send'>;
+}
+
+/** Whether the stack is rolling back (CloudFormation then updates the record back to the release that ran before). */
+export async function isRollingBack(cloudformation: Clients['cloudformation'], stackId: string): Promise<boolean> {
+  const stack = (await cloudformation.send(new DescribeStacksCommand({ StackName: stackId }))).Stacks?.[0];
+  return stack?.StackStatus?.includes('ROLLBACK') ?? false;
 }
 
 /** What the custom resource knows of the release; the function adds the digest, the previous release and the completion time. */
@@ -36,12 +46,29 @@ async function digestOf(ecr: Clients['ecr'], image: string): Promise<string> {
   return out.imageDetails?.[0]?.imageDigest ?? '';
 }
 
-/** The release that ran before this one: what the record says runs now, unless it is this release again (then what ran before it). */
-async function previousOf(ssm: Clients['ssm'], stage: string, release: string): Promise<string> {
+/**
+ * The release that ran before this one: what the record says runs now, unless it is this release
+ * again (then what ran before it). During a stack rollback the record's current release is the one
+ * that failed: what ran before this release is the previous of its own last version.
+ */
+async function previousOf(ssm: Clients['ssm'], stage: string, release: string, stackRollback: boolean): Promise<string> {
   try {
     const current = parseStoredRelease((await ssm.send(new GetParameterCommand({ Name: releaseParameter(stage) }))).Parameter?.Value);
     if (!current) return '';
-    return current.release === release ? current.previous : current.release;
+    if (current.release === release) return current.previous;
+    if (!stackRollback) return current.release;
+    const versions: { version: number; value?: string }[] = [];
+    let NextToken: string | undefined;
+    do {
+      const page = await ssm.send(new GetParameterHistoryCommand({ Name: releaseParameter(stage), MaxResults: 50, NextToken }));
+      versions.push(...(page.Parameters ?? []).map((p) => ({ version: p.Version ?? 0, value: p.Value })));
+      NextToken = page.NextToken;
+    } while (NextToken);
+    const own = versions
+      .sort((a, b) => b.version - a.version)
+      .map((v) => parseStoredRelease(v.value))
+      .find((r) => r?.release === release);
+    return own ? own.previous : current.previous;
   } catch (error) {
     if ((error as Error).name === 'ParameterNotFound') return '';
     throw error;
@@ -63,7 +90,7 @@ export async function publishRecord(clients: Clients, record: ReleaseRecord, now
   }
   let stored: StoredRelease | undefined;
   try {
-    stored = { ...record, digest, completedAt: now.toISOString(), previous: await previousOf(clients.ssm, record.stage, record.release) };
+    stored = { ...record, digest, completedAt: now.toISOString(), previous: await previousOf(clients.ssm, record.stage, record.release, record.stackRollback) };
     await clients.ssm.send(
       new PutParameterCommand({
         Name: releaseParameter(record.stage),

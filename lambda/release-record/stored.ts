@@ -40,6 +40,11 @@ export interface StoredRelease {
   readonly completedAt: string;
   /** The release that ran before, or '' for the stage's first recorded release. */
   readonly previous: string;
+  /**
+   * Recorded while CloudFormation rolled the App stack back: this release runs again after a newer
+   * one failed later in the same deploy; `previous` is then what ran before this release, not the failed one.
+   */
+  readonly stackRollback: boolean;
 }
 
 /** A release with its parameter version (the release history's order). */
@@ -68,6 +73,7 @@ export function parseStoredRelease(value: string | undefined): StoredRelease | u
       migrationsApplied: Array.isArray(parsed.migrationsApplied) ? parsed.migrationsApplied.map(String) : null,
       completedAt: String(parsed.completedAt ?? ''),
       previous: String(parsed.previous ?? ''),
+      stackRollback: parsed.stackRollback === true,
     };
   } catch {
     return undefined;

@@ -74,10 +74,12 @@ export class ReleaseRecord extends Construct {
     fn.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'WriteTheReleaseRecord',
-        actions: ['ssm:GetParameter', 'ssm:PutParameter'],
+        actions: ['ssm:GetParameter', 'ssm:GetParameterHistory', 'ssm:PutParameter'],
         resources: [`arn:${partition}:ssm:${region}:${account}:parameter${releaseParameter(props.stage)}`],
       }),
     );
+    // A stack rollback records the release that runs again, with what ran before it (not the failed one).
+    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'SeeARollback', actions: ['cloudformation:DescribeStacks'], resources: [Stack.of(this).stackId] }));
     fn.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'ReadTheImageDigest',

@@ -62,7 +62,7 @@ export function migrationWords(r: RecordedRelease): string {
 
 /** One release as the plans print it. */
 export function describeRelease(r: RecordedRelease): string {
-  return `${r.release} (image ${r.image}, ${r.digest || 'digest not recorded'}, commit ${short(r.commit)}, ${migrationWords(r)}, completed ${r.completedAt}${r.snapshotSkipped ? ', deployed WITHOUT a pre-deploy snapshot' : ''})`;
+  return `${r.release} (image ${r.image}, ${r.digest || 'digest not recorded'}, commit ${short(r.commit)}, ${migrationWords(r)}, completed ${r.completedAt}${r.snapshotSkipped ? ', deployed WITHOUT a pre-deploy snapshot' : ''}${r.stackRollback ? ', recorded by a stack rollback' : ''})`;
 }
 
 /** The newest releases, for a message that asks for one. */

@@ -48,9 +48,10 @@ describe.each(STAGE_NAMES)('%s release record', (name) => {
       {
         Sid: 'WriteTheReleaseRecord',
         Effect: 'Allow',
-        Action: ['ssm:GetParameter', 'ssm:PutParameter'],
+        Action: ['ssm:GetParameter', 'ssm:GetParameterHistory', 'ssm:PutParameter'],
         Resource: `arn:aws:ssm:${config.region}:${config.account}:parameter/webapp/${name}/releases/current`,
       },
+      { Sid: 'SeeARollback', Effect: 'Allow', Action: 'cloudformation:DescribeStacks', Resource: { Ref: 'AWS::StackId' } },
       { Sid: 'ReadTheImageDigest', Effect: 'Allow', Action: 'ecr:DescribeImages', Resource: `arn:aws:ecr:${config.region}:${config.account}:repository/webapp` },
       {
         Sid: 'ReadTheMigrationReport',

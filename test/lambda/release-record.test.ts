@@ -1,3 +1,4 @@
+import { CloudFormationClient, CreateStackCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient, ListMetricsCommand, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { CreateRepositoryCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
@@ -19,6 +20,7 @@ const NOW = new Date('2026-12-01T10:30:00Z');
 let stage: string;
 let run = 0;
 let digest: string;
+let stackId = '';
 const TASK = 'arn:aws:ecs:eu-west-1:123456789012:task/prod-App-Cluster/0123';
 const LOG_GROUP = 'prod-App-MigrationLogs';
 
@@ -41,7 +43,7 @@ const event = (type: 'Create' | 'Update' | 'Delete', p = props()): CdkCustomReso
     RequestType: type,
     ServiceToken: 'x',
     ResponseURL: 'x',
-    StackId: 'arn:aws:cloudformation:eu-west-1:123456789012:stack/prod-App/1',
+    StackId: stackId,
     RequestId: 'r',
     LogicalResourceId: 'ReleaseRecord',
     ResourceType: 'Custom::ReleaseRecord',
@@ -58,7 +60,14 @@ beforeAll(async () => {
     ssm: new SSMClient(config),
     ecr: new ECRClient(config),
     logs: new CloudWatchLogsClient(config),
+    cloudformation: new CloudFormationClient(config),
   };
+  // The App stack the record belongs to, as deployed (not rolling back).
+  stackId = (
+    await clients.cloudformation.send(
+      new CreateStackCommand({ StackName: `release-record-${Date.now()}`, TemplateBody: JSON.stringify({ Resources: { Topic: { Type: 'AWS::SNS::Topic' } } }) }),
+    )
+  ).StackId!;
   await clients.ecr.send(new CreateRepositoryCommand({ repositoryName: 'webapp' }));
   digest = (await clients.ecr.send(new PutImageCommand({ repositoryName: 'webapp', imageManifest: imageManifest('record'), imageTag: 'v1.4.2' }))).image!.imageId!.imageDigest!;
   // The migration tool's report, as docs/app-contract.md asks for it, among its other lines.
@@ -127,6 +136,7 @@ describe('the release record', () => {
       migrationsApplied: ['0042_orders_index', '0043_drop_legacy_sku'],
       completedAt: NOW.toISOString(),
       previous: '',
+      stackRollback: false,
     });
     // The next release names this one as the one before; the same release recorded again keeps it.
     const next = props({ Release: 'v1.4.3-aaaaaaaa', Image: `webapp@${digest}`, SnapshotId: 'skipped', MigrationTask: 'skipped' });
@@ -140,6 +150,24 @@ describe('the release record', () => {
     ]);
     // A digest is its own; a skipped snapshot and a migration skipped (migrated before) say so, with no report read.
     expect(await stored()).toMatchObject({ digest, snapshotSkipped: true, migrationTask: 'skipped', migrationsApplied: null });
+  });
+
+  test('a stack rollback records the release that runs again with what ran before it, not the release that failed', async () => {
+    const record = (release: string) => props({ Release: release, Image: `webapp@${digest}` });
+    await handleOnEvent(event('Create', record('v1.4.1-aaaaaaaa')), clients, NOW);
+    await handleOnEvent(event('Update', record('v1.4.2-bbbbbbbb')), clients, NOW);
+    await handleOnEvent(event('Update', record('v1.4.3-cccccccc')), clients, NOW);
+    // CloudFormation rolls the App stack back after v1.4.3's record was written: moto cannot put a
+    // stack into UPDATE_ROLLBACK_IN_PROGRESS, so that one answer is stubbed; SSM is moto's.
+    const cloudformation = new CloudFormationClient(moto.clientConfig('eu-west-1'));
+    const cfn = mockClient(cloudformation);
+    cfn.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'prod-App', StackStatus: 'UPDATE_ROLLBACK_IN_PROGRESS', CreationTime: NOW }] });
+    try {
+      await handleOnEvent(event('Update', record('v1.4.2-bbbbbbbb')), { ...clients, cloudformation }, NOW);
+    } finally {
+      cfn.restore();
+    }
+    expect(await stored()).toMatchObject({ release: 'v1.4.2-bbbbbbbb', previous: 'v1.4.1-aaaaaaaa', stackRollback: true });
   });
 
   test('a record with more migration names than 4 KB holds keeps the first ones and says how many it left out', () => {

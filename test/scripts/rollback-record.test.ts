@@ -65,6 +65,7 @@ const record = (release: string, tag: string, commit: string, migration: Partial
   migrationsApplied: null,
   completedAt: '2026-12-01T10:30:00.000Z',
   previous,
+  stackRollback: false,
   ...migration,
 });
 
