@@ -23,11 +23,13 @@ let digest: string;
 let stackId = '';
 const TASK = 'arn:aws:ecs:eu-west-1:123456789012:task/prod-App-Cluster/0123';
 const LOG_GROUP = 'prod-App-MigrationLogs';
+/** Its own repository: the moto server is shared by every file, and others make a `webapp` in this region. */
+const REPOSITORY = `webapp-record-${Date.now()}`;
 
 const props = (overrides: Partial<RecordResourceProperties> = {}): RecordResourceProperties => ({
   Stage: stage,
   Release: 'v1.4.2-3f9a1c2e',
-  Image: 'webapp:v1.4.2',
+  Image: `${REPOSITORY}:v1.4.2`,
   Commit: '0123456789abcdef0123456789abcdef01234567',
   SnapshotId: 'predeploy-prod-v1-4-2-3f9a1c2e-202612011020',
   StartedAt: '2026-12-01T10:20:00.000Z',
@@ -68,8 +70,8 @@ beforeAll(async () => {
       new CreateStackCommand({ StackName: `release-record-${Date.now()}`, TemplateBody: JSON.stringify({ Resources: { Topic: { Type: 'AWS::SNS::Topic' } } }) }),
     )
   ).StackId!;
-  await clients.ecr.send(new CreateRepositoryCommand({ repositoryName: 'webapp' }));
-  digest = (await clients.ecr.send(new PutImageCommand({ repositoryName: 'webapp', imageManifest: imageManifest('record'), imageTag: 'v1.4.2' }))).image!.imageId!.imageDigest!;
+  await clients.ecr.send(new CreateRepositoryCommand({ repositoryName: REPOSITORY }));
+  digest = (await clients.ecr.send(new PutImageCommand({ repositoryName: REPOSITORY, imageManifest: imageManifest('record'), imageTag: 'v1.4.2' }))).image!.imageId!.imageDigest!;
   // The migration tool's report, as docs/app-contract.md asks for it, among its other lines.
   await clients.logs.send(new CreateLogGroupCommand({ logGroupName: LOG_GROUP }));
   await clients.logs.send(new CreateLogStreamCommand({ logGroupName: LOG_GROUP, logStreamName: 'migrationtask/app/0123' }));
@@ -124,7 +126,7 @@ describe('the release record', () => {
     expect(await stored()).toEqual({
       stage,
       release: 'v1.4.2-3f9a1c2e',
-      image: 'webapp:v1.4.2',
+      image: `${REPOSITORY}:v1.4.2`,
       digest,
       commit: '0123456789abcdef0123456789abcdef01234567',
       snapshotId: props().SnapshotId,
@@ -139,7 +141,7 @@ describe('the release record', () => {
       stackRollback: false,
     });
     // The next release names this one as the one before; the same release recorded again keeps it.
-    const next = props({ Release: 'v1.4.3-aaaaaaaa', Image: `webapp@${digest}`, SnapshotId: 'skipped', MigrationTask: 'skipped' });
+    const next = props({ Release: 'v1.4.3-aaaaaaaa', Image: `${REPOSITORY}@${digest}`, SnapshotId: 'skipped', MigrationTask: 'skipped' });
     await handleOnEvent(event('Update', next), clients, NOW);
     await handleOnEvent(event('Update', next), clients, NOW);
     const history = (await clients.ssm.send(new GetParameterHistoryCommand({ Name: releaseParameter(stage) }))).Parameters!.map((p) => parseStoredRelease(p.Value));
@@ -153,7 +155,7 @@ describe('the release record', () => {
   });
 
   test('a stack rollback records the release that runs again with what ran before it, not the release that failed', async () => {
-    const record = (release: string) => props({ Release: release, Image: `webapp@${digest}` });
+    const record = (release: string) => props({ Release: release, Image: `${REPOSITORY}@${digest}` });
     await handleOnEvent(event('Create', record('v1.4.1-aaaaaaaa')), clients, NOW);
     await handleOnEvent(event('Update', record('v1.4.2-bbbbbbbb')), clients, NOW);
     await handleOnEvent(event('Update', record('v1.4.3-cccccccc')), clients, NOW);
