@@ -1,6 +1,14 @@
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { CreateRepositoryCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
-import { CreateClusterCommand, CreateServiceCommand, DescribeServicesCommand, ECSClient, RegisterTaskDefinitionCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
+import {
+  CreateClusterCommand,
+  CreateServiceCommand,
+  DescribeServicesCommand,
+  ECSClient,
+  ListServiceDeploymentsCommand,
+  RegisterTaskDefinitionCommand,
+  UpdateServiceCommand,
+} from '@aws-sdk/client-ecs';
 import { CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
@@ -38,6 +46,8 @@ const taskDefinitions: Record<string, string> = {};
 const ecsAsAws = () =>
   ({
     send: async (command: { input: unknown }) => {
+      // moto has no service deployments: none is in flight.
+      if (command instanceof ListServiceDeploymentsCommand) return { serviceDeployments: [] };
       const out = (await clients.ecs.send(command as never)) as { services?: { taskDefinition?: string; deployments?: { status?: string; taskDefinition?: string }[] }[] };
       if (command instanceof DescribeServicesCommand)
         for (const s of out.services ?? []) for (const d of s.deployments ?? []) if (d.status === 'PRIMARY') d.taskDefinition = s.taskDefinition;
@@ -227,6 +237,15 @@ describe('npm run rollback from the record', () => {
     expect(code.result).toBe(0);
     expect(runs).toHaveLength(1);
     expect(runs[0]).toEqual(expect.arrayContaining(['staging/App', '--exclusively', '-c', 'imageTag=v1.4.1']));
+  });
+
+  test('--fast points web and worker back at the revisions of the recorded target, and prints the command with --fast', async () => {
+    const out = await printed(() => rollback(['--stage', 'staging', ...AT, '--fast'], {}, refuseCdk, clientsFor, new Date(), at(COMMITS.previous)));
+    expect(out.stderr).toBe('');
+    expect(out.result).toBe(0);
+    expect(out.stdout).toContain(`staging-App-WebService: back to ${taskDefinitions['stagingAppWebTask v1.4.1']}`);
+    expect(out.stdout).toContain(`staging-App-WorkerService: back to ${taskDefinitions['stagingAppWorkerTask v1.4.1']}`);
+    expect(out.stdout).toContain('To point the services back, then deploy: npm run rollback -- --stage staging --fast --to v1.4.1 --from v1.4.2-cccccccc');
   });
 
   test('after ECS rolled a release back by itself, rollback refuses to go back a second release and says what runs', async () => {
