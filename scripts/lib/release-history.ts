@@ -93,6 +93,6 @@ export function checkoutProblem(stage: string, release: RecordedRelease, checkou
   const here = checkout.why ?? `this checkout is ${checkout.commit}`;
   return (
     `the release ${release.release} of ${stage} was built from commit ${release.commit}, but ${here}: deploying from here would pair its image with this checkout's infrastructure, a release that never ran. ` +
-    `Fix: git checkout ${release.commit} and run the command again from there, or deploy the release's own assembly (the "assembly" artifact of its deploy workflow run, kept 30 days: gh run download <run id> -n assembly -D release-assembly, then npm run deploy -- --stage ${stage} --app release-assembly).`
+    `Fix: git checkout ${release.commit} and run the command again from there, or deploy the release's own assembly (the "assembly" artifact of the deploy workflow run of that commit, kept 30 days: gh run download $(gh run list --workflow deploy.yml --commit ${release.commit} --json databaseId --jq '.[0].databaseId') -n assembly -D release-assembly, then npm run deploy -- --stage ${stage} --app release-assembly).`
   );
 }
