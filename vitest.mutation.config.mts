@@ -37,6 +37,8 @@ export default defineConfig({
       'test/lambda/logical-backup-anonymise.test.ts',
       'test/lambda/logical-backup-anonymise-detection.test.ts',
       'test/lambda/dump-age.test.ts',
+      'test/scripts/rollback-record.test.ts',
+      'test/lambda/release-record.test.ts',
     ],
     sequence: {},
     // One file at a time, each on an empty moto (test/support/moto.ts): the runs repeat.

@@ -4,6 +4,12 @@
  *   npm run deploy -- --stage prod [--image TAG|sha256:DIGEST] [--only App ...] [--app DIR]
  *                     [--account ID] [-c KEY=VALUE ...] [--yes]
  *
+ * `--image` takes a tag, a digest or a release id of the stage's record (`v1.4.2-3f9a1c2e`); a
+ * release the record knows must be deployed from its own commit (this checkout's `git rev-parse
+ * HEAD`) or its own assembly (`--app`), else it refuses and says how to get either. A synthesis
+ * here passes `-c commit=<HEAD>` for the release record (none when the checkout has uncommitted
+ * changes), and a plan with `-c skipPreDeploySnapshot=true` says what skipping the snapshot costs.
+ *
  * The account is `--account`, `-c <stage>.account`, the workflows' variable AWS_<STAGE>_ACCOUNT_ID
  * or the config's, and the credentials must be that account's. The image is `--image`, else what
  * the stage's web tasks run now (so a deploy by hand never changes the release by accident), and
@@ -22,8 +28,9 @@ import { UsageError } from './lib/assembly';
 import { roleLine } from './lib/credentials';
 import { type DeployArgs, defaultClients, planDeploy, runCdk } from './lib/deploy';
 import { checkImageRef, deployOrPrint, formatPlan, refusal, STAGE_STACKS, type StageStack } from './lib/release';
+import { checkoutCommit } from './lib/release-history';
 
-const USAGE = `usage: deploy --stage ${STAGE_NAMES.join('|')} [--image TAG|sha256:DIGEST] [--only ${STAGE_STACKS.join('|')} ...] [--app DIR] [--account ID] [--primary-lost] [-c KEY=VALUE ...] [--yes]; ${roleLine('deploy')}`;
+const USAGE = `usage: deploy --stage ${STAGE_NAMES.join('|')} [--image TAG|sha256:DIGEST|RELEASE-ID] [--only ${STAGE_STACKS.join('|')} ...] [--app DIR] [--account ID] [--primary-lost] [-c KEY=VALUE ...] [--yes]; ${roleLine('deploy')}`;
 
 export function parseArgs(argv: readonly string[]): DeployArgs {
   let stage: string | undefined;
@@ -62,9 +69,11 @@ export function parseArgs(argv: readonly string[]): DeployArgs {
   return { stage: name, image, only: only.length > 0 ? only : undefined, app, account, context, yes, ...(primaryLost ? { primaryLost } : {}) };
 }
 
-export async function main(argv = process.argv.slice(2), env = process.env, run = runCdk, clientsFor = defaultClients): Promise<number> {
+export async function main(argv = process.argv.slice(2), env = process.env, run = runCdk, clientsFor = defaultClients, checkout = checkoutCommit): Promise<number> {
   try {
-    const args = parseArgs(argv);
+    const parsed = parseArgs(argv);
+    // An assembly fixes its commit; a synthesis here records this checkout's.
+    const args = parsed.app ? parsed : { ...parsed, checkout: checkout() };
     const { plan, config } = await planDeploy(args, env, clientsFor);
     console.log(formatPlan(plan, config));
     return deployOrPrint(plan, args.yes, run, {

@@ -5,6 +5,7 @@
  *   npm run restore -- --stage prod --to-time 2026-12-01T02:10:00Z [--yes]          # alongside (default)
  *   npm run restore -- --stage prod --snapshot predeploy-prod-v1-4-2-... [--yes]     # alongside
  *   npm run restore -- --stage prod --to-time latest --replace [--yes]               # in place
+ *   npm run restore -- --stage prod --before-release v1.4.2-3f9a1c2e [--yes]          # alongside, before a release
  *   npm run restore -- --stage prod --from-dump latest|KEY [--region DR_REGION] [--engine-version V] [--yes]
  *
  * Alongside (the default, the least loss): the copy is a new instance, webapp-<stage>-repair
@@ -24,6 +25,10 @@
  * the stage's engine version or a newer one, into which the restore task loads the dump. A rerun
  * continues where the last one stopped.
  *
+ * Before a release (data damage): --before-release takes a release id, image tag or digest of the
+ * stage's release record and restores to the recorded start of that release's migration, less a
+ * minute (or, when it ran none, the recorded start of the release), and says which record it used.
+ *
  * Without --yes it only prints what it would do. Exit codes: 0 restored (or the dry run printed),
  * 1 the restore failed or was refused, 2 bad arguments or no credentials for the stage's account
  * (nothing was changed).
@@ -35,17 +40,21 @@ import { UsageError } from './lib/assembly';
 import { accountProblem, roleLine } from './lib/credentials';
 import { regionClients } from './lib/dr-survey';
 import { type DumpRestoreArgs, type DumpRestoreDeps, runDumpRestore } from './lib/dump-restore';
-import { operatorConfig, refusal } from './lib/release';
+import { checkImageRef, operatorConfig, refusal } from './lib/release';
 import type { Waiting } from './lib/restore';
-import { parseIsoTime, type RestoreArgs, restoreClients, runRestore } from './lib/restore-database';
+import { parseIsoTime, type RestoreArgs, restoreClients, restorePointBefore, runRestore } from './lib/restore-database';
 
-const USAGE = `usage: restore --stage ${STAGE_NAMES.join('|')} (--snapshot SNAPSHOT_ID | --to-time ISO-TIME|latest [--replace] | --from-dump latest|KEY [--region REGION] [--engine-version MAJOR.MINOR]) [--account ID] [-c KEY=VALUE ...] [--yes]; ${roleLine('restore')}`;
+const USAGE = `usage: restore --stage ${STAGE_NAMES.join('|')} (--snapshot SNAPSHOT_ID | --to-time ISO-TIME|latest [--replace] | --before-release RELEASE [--replace] | --from-dump latest|KEY [--region REGION] [--engine-version MAJOR.MINOR]) [--account ID] [-c KEY=VALUE ...] [--yes]; ${roleLine('restore')}`;
 
 /** A dump's object key as the job writes it (`raw/2026-12-07T02-00-04Z.dump`), or any key of the bucket ending in `.dump`. */
 const DUMP_KEY = /^(?!\/)[\w./-]+\.dump$/;
 
-export function parseArgs(argv: readonly string[]): RestoreArgs | DumpRestoreArgs {
+/** The arguments with --before-release still to be read from the release record (main does, with the stage's SSM). */
+export type ParsedRestoreArgs = (Omit<RestoreArgs, 'from'> & { readonly from: RestoreArgs['from'] | { readonly beforeRelease: string } }) | DumpRestoreArgs;
+
+export function parseArgs(argv: readonly string[]): ParsedRestoreArgs {
   let stage: string | undefined;
+  let beforeRelease: string | undefined;
   let snapshot: string | undefined;
   let time: string | undefined;
   let dump: string | undefined;
@@ -56,7 +65,7 @@ export function parseArgs(argv: readonly string[]): RestoreArgs | DumpRestoreArg
   let replace = false;
   const context: Record<string, string> = {};
   for (const [flag, value = ''] of readFlags(argv, {
-    values: ['--stage', '--snapshot', '--to-time', '--from-dump', '--region', '--engine-version', '--account', '-c', '--context'],
+    values: ['--stage', '--snapshot', '--to-time', '--before-release', '--from-dump', '--region', '--engine-version', '--account', '-c', '--context'],
     switches: ['--yes', '--replace'],
     usage: USAGE,
   })) {
@@ -65,6 +74,7 @@ export function parseArgs(argv: readonly string[]): RestoreArgs | DumpRestoreArg
     else if (flag === '--stage') stage = value;
     else if (flag === '--snapshot') snapshot = value;
     else if (flag === '--to-time') time = value;
+    else if (flag === '--before-release') beforeRelease = checkImageRef(value, '--before-release');
     else if (flag === '--from-dump') dump = value;
     else if (flag === '--region') region = value;
     else if (flag === '--engine-version') engineVersion = value;
@@ -72,8 +82,8 @@ export function parseArgs(argv: readonly string[]): RestoreArgs | DumpRestoreArg
     else addContext(context, flag, value, USAGE);
   }
   const name = stageArg(stage, USAGE);
-  const sources = [snapshot, time, dump].filter((s) => s !== undefined).length;
-  if (sources !== 1) throw new UsageError(`name exactly one of --snapshot, --to-time and --from-dump. ${USAGE}`);
+  const sources = [snapshot, time, beforeRelease, dump].filter((s) => s !== undefined).length;
+  if (sources !== 1) throw new UsageError(`name exactly one of --snapshot, --to-time, --before-release and --from-dump. ${USAGE}`);
   if (dump === undefined && (region !== undefined || engineVersion !== undefined))
     throw new UsageError(`--region and --engine-version go with --from-dump only (a snapshot or point-in-time restore keeps the stage's region and version). ${USAGE}`);
   if (dump !== undefined) {
@@ -85,6 +95,7 @@ export function parseArgs(argv: readonly string[]): RestoreArgs | DumpRestoreArg
       throw new UsageError(`--engine-version takes a PostgreSQL major.minor (17.6), not "${engineVersion}". ${USAGE}`);
     return { stage: name, from: { dump }, region, engineVersion, yes, account, context };
   }
+  if (beforeRelease !== undefined) return { stage: name, from: { beforeRelease }, mode: replace ? 'replace' : 'alongside', yes, account, context };
   let from: RestoreArgs['from'];
   if (snapshot !== undefined) from = { snapshot };
   else if (time === 'latest') from = { time: 'latest' };
@@ -107,7 +118,7 @@ export async function main(
   wait = realTime,
   dumpDeps: Omit<DumpRestoreDeps, 'wait'> = { clientsFor: regionClients() },
 ): Promise<number> {
-  let args: RestoreArgs | DumpRestoreArgs;
+  let args: ParsedRestoreArgs;
   let config: StageConfig;
   try {
     args = parseArgs(argv);
@@ -133,6 +144,16 @@ export async function main(
   if (problem) {
     console.error(`restore: ${problem} Nothing was changed.`);
     return 2;
+  }
+  if ('beforeRelease' in args.from) {
+    try {
+      if (!clients.ssm) throw new UsageError('--before-release reads the release record, and these clients have no SSM client.');
+      const point = await restorePointBefore(clients.ssm, args.stage, args.from.beforeRelease);
+      wait.log(point.basis);
+      args = { ...(args as Omit<RestoreArgs, 'from'>), from: { time: point.time } };
+    } catch (error) {
+      return refusal('restore', error);
+    }
   }
   try {
     return await runRestore(args as RestoreArgs, clients, wait, config);

@@ -169,6 +169,8 @@ export class AppStack extends StageStack implements AppTier {
       snapshotsKept: this.config.backup.preDeploySnapshotsKept,
       snapshotCopy: props.drBackupKey ? { region: this.config.drRegion, keyArn: props.drBackupKey.keyArn } : undefined,
       skipSnapshot: props.deploy.skipPreDeploySnapshot,
+      commit: props.deploy.commit,
+      repositoryName: image.repositoryName,
       migrationTimeoutMinutes: app.migrationTimeoutMinutes,
       ...logs,
     });

@@ -28,6 +28,10 @@ export interface ReleaseStepsProps extends LogSettings {
   readonly snapshotCopy?: { readonly region: string; readonly keyArn: string };
   /** Skip the snapshot for this deploy (-c skipPreDeploySnapshot=true). */
   readonly skipSnapshot: boolean;
+  /** The git commit the assembly is synthesized from (-c commit), which the release record keeps. @default none recorded */
+  readonly commit?: string;
+  /** The stage's image repository, where the record reads the image's digest. */
+  readonly repositoryName: string;
   /** Minutes a migration may run before it is stopped and the deploy fails. */
   readonly migrationTimeoutMinutes: number;
 }
@@ -47,7 +51,7 @@ export class ReleaseSteps {
   readonly preDeploySnapshot: PreDeploySnapshot;
   /** The release's schema migration, where releases migrate. */
   readonly migration?: DatabaseMigration;
-  /** The record of each release that reached both services (metric and event). */
+  /** The record of each release that reached both services (the stage's release parameter, a metric and an event). */
   readonly releaseRecord: ReleaseRecord;
 
   constructor(
@@ -105,8 +109,19 @@ export class ReleaseSteps {
       stage,
       release: snapshot.release,
       image: props.image,
+      repositoryName: props.repositoryName,
+      commit: props.commit,
       snapshotId: snapshot.resource.getAttString('SnapshotId'),
-      migration: this.migration ? { seconds: this.migration.resource.getAttString('DurationSeconds'), task: this.migration.resource.getAttString('TaskArn') } : undefined,
+      startedAt: snapshot.resource.getAttString('StartedAt'),
+      migration: this.migration
+        ? {
+            seconds: this.migration.resource.getAttString('DurationSeconds'),
+            task: this.migration.resource.getAttString('TaskArn'),
+            startedAt: this.migration.resource.getAttString('StartedAt'),
+            logGroup: tasks.migration!.logGroup,
+            streamPrefix: tasks.migration!.streamPrefix,
+          }
+        : undefined,
       ...logs,
     });
     for (const service of services) this.releaseRecord.resource.node.addDependency(service);

@@ -3,7 +3,7 @@ import { editDistance } from './aws-catalog';
 import { STAGE_NAMES, stageConfigSchema } from './schema';
 
 /** Context keys the app itself reads besides the stage overrides (docs/configuration.md, "Overrides"). */
-export const APP_KEYS = ['stages', 'imageTag', 'skipPreDeploySnapshot', 'rerunDatabaseSetup', 'pinnedReads'] as const;
+export const APP_KEYS = ['stages', 'imageTag', 'skipPreDeploySnapshot', 'rerunDatabaseSetup', 'pinnedReads', 'commit'] as const;
 
 /**
  * Context the CDK toolkit and library own, which the app cannot tell apart from `-c` keys: the

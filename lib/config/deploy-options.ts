@@ -14,6 +14,11 @@ export interface DeployOptions {
    * them from another stack, for deploys while the primary region is lost (docs/disaster-recovery.md).
    */
   readonly pinnedReads?: ReadonlyMap<string, string>;
+  /**
+   * `-c commit=<git SHA>`: the commit the assembly is synthesized from, which the release record
+   * keeps (npm run deploy and the deploy workflow pass it; a bare `cdk deploy` records none).
+   */
+  readonly commit?: string;
 }
 
 export function readDeployOptions(context: Record<string, unknown>, problems: string[]): DeployOptions {
@@ -26,10 +31,15 @@ export function readDeployOptions(context: Record<string, unknown>, problems: st
     problems.push('-c rerunDatabaseSetup is empty. Fix: pass a new value each time, e.g. -c rerunDatabaseSetup=$(date +%s)');
   }
   const pinnedReads = readPinnedReads(context.pinnedReads, problems);
+  const commit = context.commit;
+  if (commit !== undefined && !/^[0-9a-f]{7,40}$/.test(String(commit))) {
+    problems.push(`-c commit=${String(commit)} is not a git commit. Fix: pass the full SHA, -c commit=$(git rev-parse HEAD), or leave it out`);
+  }
   return {
     skipPreDeploySnapshot: skip === true || skip === 'true',
     ...(rerun !== undefined ? { rerunDatabaseSetup: String(rerun) } : {}),
     ...(pinnedReads ? { pinnedReads } : {}),
+    ...(commit !== undefined && /^[0-9a-f]{7,40}$/.test(String(commit)) ? { commit: String(commit) } : {}),
   };
 }
 

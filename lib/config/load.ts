@@ -18,7 +18,7 @@ export class StageConfigError extends Error {
  * Context keys the loader reads (all optional):
  * - `stages`: comma-separated subset of stages to synthesize, e.g. `-c stages=dev`.
  * - `imageTag`: image tag or digest for every synthesized stage, e.g. `-c imageTag=sha256:...`.
- * - `skipPreDeploySnapshot`, `rerunDatabaseSetup`, `pinnedReads`: the deploy options (deploy-options.ts).
+ * - `skipPreDeploySnapshot`, `rerunDatabaseSetup`, `pinnedReads`, `commit`: the deploy options (deploy-options.ts).
  * - `<stage>.<field path>`: any field of one stage, e.g. `-c prod.account=123456789012`,
  *   `-c staging.web.desiredCount=3`, `-c dev.domain={"zoneName":...}` (JSON for objects and lists);
  *   one item of a list by its index, e.g. `-c dev.alarms.emails.0=oncall@example.com` (the index

@@ -2,6 +2,8 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import type { Severity } from '../shared/alarm-set';
+import { RELEASE_EVENT } from '../shared/naming';
 
 export interface OpsEventsProps {
   /** The stage's alarm topic (its policy and key admit EventBridge of this account). */
@@ -12,7 +14,15 @@ export interface OpsEventsProps {
   readonly databaseIdentifier: string;
   /** The cluster the stage's scheduled jobs run in (the dump, its check, the anonymisation). */
   readonly jobsClusterArn: string;
+  /** The stage, whose release events (lambda/release-record) the rules read. */
+  readonly stage: string;
 }
+
+/**
+ * A release recorded without its pre-deploy snapshot (-c skipPreDeploySnapshot=true) is a ticket:
+ * nothing is broken, but the release has no restore point of its own until someone takes one.
+ */
+export const RELEASE_WITHOUT_SNAPSHOT_SEVERITY: Severity = 'ticket';
 
 /** RDS event categories worth a person's attention. */
 export const RDS_EVENT_CATEGORIES = ['availability', 'failover', 'failure', 'low storage', 'maintenance'];
@@ -37,8 +47,8 @@ export function notifyingRule(
  * readable one-line message: failed ECS deployments and service errors (tasks that cannot be
  * placed or started), service tasks that stopped because a container exited or could not start
  * (not the scheduler's own stops during deploys and scale-in), events of the stage's database
- * (failover, failure, low storage, maintenance, availability), and failed AWS Backup and copy
- * jobs in the stage's account and region.
+ * (failover, failure, low storage, maintenance, availability), failed AWS Backup and copy
+ * jobs in the stage's account and region, and a release recorded without its pre-deploy snapshot.
  */
 export class OpsEvents extends Construct {
   readonly rules: events.Rule[] = [];
@@ -112,6 +122,12 @@ export class OpsEvents extends Construct {
         detail: { $or: [{ state: BACKUP_FAILED_STATES }, { status: BACKUP_FAILED_STATES }] },
       },
       `AWS Backup ${field('$.detail-type')}: ${field('$.detail.state')}${field('$.detail.status')} for ${field('$.detail.resourceArn')}: ${field('$.detail.statusMessage')}. Runbook: docs/alarms.md#backup-job-failed`,
+    );
+    rule(
+      'ReleaseWithoutSnapshot',
+      `A release of the stage was recorded without its pre-deploy snapshot (-c skipPreDeploySnapshot=true); severity ${RELEASE_WITHOUT_SNAPSHOT_SEVERITY}`,
+      { source: [RELEASE_EVENT.source], detailType: [RELEASE_EVENT.detailType], detail: { stage: [props.stage], snapshotSkipped: [true] } },
+      `Release ${field('$.detail.release')} of ${props.stage} (${field('$.detail.image')}) was deployed WITHOUT a pre-deploy snapshot at ${field('$.detail.completedAt')}: it has no restore point of its own. Runbook: docs/alarms.md#release-without-snapshot`,
     );
   }
 }

@@ -197,6 +197,7 @@ export class OpsStack extends StageStack {
       serviceArns: app.services.map((s) => s.service.serviceArn),
       databaseIdentifier: data.database.instance.instanceIdentifier,
       jobsClusterArn: Stack.of(this).formatArn({ service: 'ecs', resource: 'cluster', resourceName: jobsClusterName(name) }),
+      stage: name,
     });
 
     new OpsDashboard(this, 'Dashboard', {

@@ -43,10 +43,17 @@ export function imageRef(uri: string): string {
   return name.slice(colon + 1);
 }
 
-/** Whether a tag or digest is a valid `-c imageTag` value. */
-export function checkImageRef(ref: string): string {
+/**
+ * Whether a release name is a valid tag or digest: `v1.4.2`, a release id (`v1.4.2-3f9a1c2e`, a
+ * tag's syntax too) or `sha256:` and 64 hex digits. An image URI as ECR or ECS show it
+ * (`<registry>/webapp:v1.4.2`, `webapp@sha256:...`) is taken as its tag or digest.
+ */
+export function checkImageRef(given: string, flag = '--image'): string {
+  const ref = given.includes('/') || /^[\w.-]+@sha256:/.test(given) ? (imageRefOrUndefined(given) ?? given) : given;
   if (/^sha256:[a-f0-9]{64}$/.test(ref) || /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(ref)) return ref;
-  throw new UsageError(`--image takes a tag (v1.4.2) or a digest (sha256: and 64 hex digits), not "${ref}".`);
+  throw new UsageError(
+    `${flag} takes a tag (v1.4.2), a release id from the release record (v1.4.2-3f9a1c2e), a digest (sha256: and 64 hex digits) or an image URI ending in one, not "${given}".`,
+  );
 }
 
 /** A stack as CloudFormation describes it, or undefined when it does not exist (any other error is thrown). */
@@ -218,6 +225,8 @@ export interface DeployPlan {
   readonly context: Readonly<Record<string, string>>;
   /** Skip CDK's approval prompt for security-relevant changes (the workflows). */
   readonly noApproval: boolean;
+  /** What the deploy costs or leaves out, said under the plan (a skipped snapshot, a checkout with uncommitted changes). */
+  readonly notes?: readonly string[];
 }
 
 /** The `cdk deploy` arguments of a plan (after `npx cdk`). */
@@ -248,6 +257,7 @@ export function formatPlan(plan: DeployPlan, config: Pick<StageConfig, 'image'>)
     `  regions: ${byRegion(plan)}`,
     ...Object.entries(plan.context).map(([key, value]) => `  context: ${key}=${value}`),
     `  command: ${shellLine(['npx', 'cdk', ...deployArgs(plan)])}`,
+    ...(plan.notes ?? []).map((n) => `  note:    ${n}`),
   ].join('\n');
 }
 

@@ -7,11 +7,14 @@
  */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { RDSClient } from '@aws-sdk/client-rds';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
+import { ranMigration } from '../../lambda/release-record/stored';
 import type { StageConfig, StageName } from '../../lib/config';
 import { stageResourceName } from '../../lib/shared/naming';
 import { UsageError } from './assembly';
 import { operatorConfig } from './release';
+import { findRelease, migrationWords, recentReleases, releaseHistory } from './release-history';
 import {
   applySettings,
   databaseDrift,
@@ -48,6 +51,43 @@ export interface RestoreClients {
   readonly cloudformationDr: CloudFormationClient | Pick<CloudFormationClient, 'send'>;
   /** CloudFormation in the stage's region: drift detection on the data stack. */
   readonly cloudformation: CloudFormationClient | Pick<CloudFormationClient, 'send'>;
+  /** SSM in the stage's region: the release record, for --before-release. */
+  readonly ssm?: SSMClient | Pick<SSMClient, 'send'>;
+}
+
+/** How long before the recorded start of a release's migration (or of the release) --before-release restores to. */
+export const BEFORE_RELEASE_MARGIN_MS = 60_000;
+
+/**
+ * The restore point before a release, from the stage's release record: the recorded start of its
+ * migration task, less BEFORE_RELEASE_MARGIN_MS, where one ran (the schema and the data the
+ * migration changed are as the release before left them); else the recorded start of the release
+ * (its pre-deploy snapshot step). Never the completion time: by then the migration has run and the
+ * new code has written for the whole rollout. Refuses a release the record does not hold.
+ */
+export async function restorePointBefore(ssm: Pick<SSMClient, 'send'>, stage: string, name: string): Promise<{ time: Date; basis: string }> {
+  const history = await releaseHistory(ssm, stage);
+  const release = findRelease(history, name);
+  if (!release) {
+    throw new UsageError(
+      `--before-release ${name} names no release in the ${stage} release record (/webapp/${stage}/releases/current). It takes a release id, an image tag or a digest; the newest: ${recentReleases(history)}. For an older release, restore to a time (--to-time) or its pre-deploy snapshot (--snapshot).`,
+    );
+  }
+  const migrated = ranMigration(release) && release.migrationStartedAt !== '';
+  const start = new Date(migrated ? release.migrationStartedAt : release.startedAt);
+  if (Number.isNaN(start.getTime())) {
+    throw new UsageError(
+      `the ${stage} release record has no start time for ${release.release}: restore to a time (--to-time) or its pre-deploy snapshot (--snapshot ${release.snapshotId}).`,
+    );
+  }
+  const time = new Date(start.getTime() - BEFORE_RELEASE_MARGIN_MS);
+  const what = migrated
+    ? `the recorded start of the migration of release ${release.release} (${migrationWords(release)}, task ${release.migrationTask})`
+    : `the recorded start of release ${release.release}, which ran no migration (${migrationWords(release)})`;
+  return {
+    time,
+    basis: `restore point ${time.toISOString()}: ${BEFORE_RELEASE_MARGIN_MS / 60_000} minute before ${what}, from the release record /webapp/${stage}/releases/current (not the release's completion)`,
+  };
 }
 
 /** `--to-time`'s value: an ISO 8601 time with its zone, or a UsageError naming the other values it takes (`or "latest"`) and ending in `usage`. */
@@ -220,5 +260,6 @@ export function restoreClients(config: StageConfig): RestoreClients & { readonly
     rdsDr: new RDSClient({ region: config.drRegion }),
     cloudformationDr: new CloudFormationClient({ region: config.drRegion }),
     cloudformation: new CloudFormationClient({ region: config.region }),
+    ssm: new SSMClient({ region: config.region }),
   };
 }

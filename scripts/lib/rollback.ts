@@ -16,16 +16,37 @@ import {
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import { RDSClient } from '@aws-sdk/client-rds';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { ranMigration } from '../../lambda/release-record/stored';
 import type { StageConfig, StageName } from '../../lib/config';
+import { stageResourceName } from '../../lib/shared/naming';
 import { UsageError } from './assembly';
 import { accountProblem } from './credentials';
 import { type DeployClients, defaultClients } from './deploy';
 import { appOutputs, type DeployPlan, imageRef, operatorConfig, pitrCovers, previousRelease, runningRelease, stackPlaces } from './release';
+import {
+  checkoutProblem,
+  describeRelease,
+  findRelease,
+  migrationWords,
+  names,
+  type RecordedRelease,
+  recentReleases,
+  recordedRef,
+  releaseHistory,
+  runsRelease,
+} from './release-history';
 import { findImage, unreleased } from './release-tags';
 
 export interface RollbackArgs {
   readonly stage: StageName;
   readonly fast: boolean;
+  /** The release to return to (its id, image tag or digest); the previous one when not given. */
+  readonly to?: string;
+  /** The release the operator believes runs now; required with --yes, refused when the record says otherwise. */
+  readonly from?: string;
+  /** The commit of this checkout (checkoutCommit), compared with the target's recorded commit. */
+  readonly checkout?: { readonly commit?: string; readonly why?: string };
   readonly account?: string;
   readonly context: Record<string, string>;
   readonly yes: boolean;
@@ -33,6 +54,7 @@ export interface RollbackArgs {
 
 export interface RollbackClients extends DeployClients {
   readonly rds: RDSClient;
+  readonly ssm: SSMClient;
 }
 
 /** A service pointed back at an earlier task definition (and, for a canary or linear web service, swapped at once). */
@@ -43,10 +65,104 @@ export interface Repoint {
   readonly deploymentConfiguration?: DeploymentConfiguration;
 }
 
+/**
+ * What a rollback comes to. `command` is the exact command that carries it out (with --from and
+ * --yes), which the dry run prints; `refused` is why it must not run from here (this checkout is
+ * not the target's commit), said after the plan, exit 2.
+ */
 export type RollbackOutcome =
-  | { readonly kind: 'deploy'; readonly plan: DeployPlan; readonly lines: string[] }
+  | { readonly kind: 'deploy'; readonly plan: DeployPlan; readonly lines: string[]; readonly command: string; readonly refused?: string }
   | { readonly kind: 'stop'; readonly deploymentArn: string; readonly lines: string[] }
-  | { readonly kind: 'repoint'; readonly services: readonly Repoint[]; readonly reconcile: DeployPlan; readonly lines: string[] };
+  | {
+      readonly kind: 'repoint';
+      readonly services: readonly Repoint[];
+      readonly reconcile: DeployPlan;
+      readonly lines: string[];
+      readonly command: string;
+      readonly refused?: string;
+    };
+
+/** The command that runs this rollback, naming the running release and the target. */
+export function rollbackCommand(args: RollbackArgs, from: string, to: string): string {
+  return [
+    'npm run rollback --',
+    `--stage ${args.stage}`,
+    ...(args.fast ? ['--fast'] : []),
+    `--to ${to}`,
+    `--from ${from}`,
+    ...(args.account ? [`--account ${args.account}`] : []),
+    ...Object.entries(args.context).map(([k, v]) => `-c ${k}=${v}`),
+    '--yes',
+  ].join(' ');
+}
+
+/** The image of a service's primary deployment (its app container), or undefined. */
+async function serviceImage(ecs: Pick<ECSClient, 'send'>, cluster: string, service: string): Promise<{ taskDefinition: string; image: string } | undefined> {
+  const described = await ecs.send(new DescribeServicesCommand({ cluster, services: [service] }));
+  const s = described.services?.find((x) => x.status !== 'INACTIVE');
+  const taskDefinition = s?.deployments?.find((d) => d.status === 'PRIMARY')?.taskDefinition ?? s?.taskDefinition;
+  if (!taskDefinition) return undefined;
+  const td = (await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition }))).taskDefinition;
+  const app = td?.containerDefinitions?.find((c) => c.name === 'app') ?? td?.containerDefinitions?.[0];
+  return app?.image ? { taskDefinition, image: app.image } : undefined;
+}
+
+/**
+ * The target from the record: what runs now must be the record's current release (web and worker
+ * alike), the operator's --from must name it, and the target must be another recorded release.
+ * Refuses, saying what runs and what to do, when ECS runs something else: after ECS rolled a
+ * release back by itself (circuit breaker, deployment alarm) or someone pointed the services
+ * elsewhere by hand, going back "one release" from the record would go back two.
+ */
+async function recordedTarget(
+  args: RollbackArgs,
+  history: readonly RecordedRelease[],
+  running: { readonly service: string; readonly image: string }[],
+  lines: string[],
+): Promise<{ current: RecordedRelease; target: RecordedRelease }> {
+  const current = history.at(-1)!;
+  const stage = args.stage;
+  const differing = running.filter((r) => !runsRelease(current, r.image));
+  if (differing.length > 0) {
+    const what = differing
+      .map((r) => {
+        const known = [...history].reverse().find((h) => runsRelease(h, r.image));
+        return `${r.service} runs ${imageRef(r.image)}${known ? ` (release ${known.release})` : ' (no recorded release)'}`;
+      })
+      .join('; ');
+    throw new UsageError(
+      `the release record says ${stage} runs ${current.release} (${recordedRef(current)}), but ${what}. ECS rolled the release back by itself (circuit breaker or a deployment alarm) or the services were changed by hand: a rollback from the record would go back a second release. ` +
+        `Fix: if what runs is where ${stage} should be, make CloudFormation and the record say so: npm run deploy -- --stage ${stage} --only App --image ${imageRef(differing[0].image)}; then roll back from there if you still need to.`,
+    );
+  }
+  lines.push(`running: ${describeRelease(current)}`);
+  if (args.from !== undefined && !names(current, args.from)) {
+    throw new UsageError(
+      `--from ${args.from} is not what ${stage} runs: the record and ECS say ${current.release} (${recordedRef(current)}${current.digest ? `, ${current.digest}` : ''}). Look again at what you mean to roll back; --from takes the running release's id, tag or digest.`,
+    );
+  }
+  const wanted = args.to ?? current.previous;
+  const target = wanted ? (findRelease(history.slice(0, -1), wanted) ?? (names(current, wanted) ? current : undefined)) : undefined;
+  if (!target) {
+    throw new UsageError(
+      args.to
+        ? `--to ${args.to} names no recorded release of ${stage}. --to takes a release id, an image tag or a digest; the newest: ${recentReleases(history)}.`
+        : `the record names no release of ${stage} before ${current.release}: name one with --to (the newest: ${recentReleases(history)}), or deploy an image with npm run deploy -- --stage ${stage} --only App --image <tag or digest>.`,
+    );
+  }
+  if (target.release === current.release)
+    throw new UsageError(`${stage} runs ${current.release} already: there is nothing to roll back to. Name another with --to (the newest: ${recentReleases(history)}).`);
+  lines.push(`target:  ${describeRelease(target)}${args.to ? '' : ' (the release before the running one)'}`);
+  // Code rollback leaves the schema as the newer releases migrated it.
+  const after = history.filter((h) => h.version > target.version && ranMigration(h) && h.release !== target.release);
+  const migrated = [...new Map(after.map((h) => [h.release, h])).values()];
+  if (migrated.length > 0) {
+    lines.push(
+      `WARNING: the target predates the migrations of ${migrated.map((h) => `${h.release} (${migrationWords(h)})`).join('; ')}. A code rollback does not undo schema changes: the target runs on the migrated schema (backward compatible by the migration rules). If a migration damaged data, follow docs/runbooks.md, "Roll back a release that damaged data", before rolling the code back.`,
+    );
+  }
+  return { current, target };
+}
 
 /** Works out the rollback: what runs, what ran before, and the deploy (or the stop) that returns to it. */
 export async function planRollback(
@@ -75,25 +191,64 @@ export async function planRollback(
     lines.push('no web deployment is in flight: the services are pointed back at the task definitions of the release before, without CloudFormation');
   }
 
-  const previous = await previousRelease(clients.rds, args.stage, runningRef);
-  if (!previous) {
+  const workerName = (await appOutputs(clients.cfn, args.stage))?.WorkerServiceName;
+  const worker = workerName ? await serviceImage(clients.ecs, running.cluster, workerName) : undefined;
+  const history = await releaseHistory(clients.ssm, args.stage);
+  let previous: { ref: string; dbInstanceIdentifier?: string };
+  let from: string;
+  let refused: string | undefined;
+  if (history.length > 0) {
+    const { current, target } = await recordedTarget(
+      args,
+      history,
+      [{ service: running.service, image: running.image }, ...(worker && workerName ? [{ service: workerName, image: worker.image }] : [])],
+      lines,
+    );
+    previous = { ref: recordedRef(target) };
+    from = current.release;
+    refused = args.checkout ? checkoutProblem(args.stage, target, args.checkout) : undefined;
+  } else {
+    // A stage whose releases predate the record: the running release's pre-deploy snapshot names the one before.
+    if (args.to)
+      throw new UsageError(
+        `${args.stage} has no release record yet (/webapp/${args.stage}/releases/current): --to needs one. Roll back to the previous release without --to, or deploy an image with npm run deploy -- --image.`,
+      );
+    const found = await previousRelease(clients.rds, args.stage, runningRef);
+    if (!found) {
+      throw new UsageError(
+        `no pre-deploy snapshot of ${args.stage} names what ran before ${runningRef} (the release was deployed with the snapshot skipped, or its snapshots were pruned), and ${args.stage} has no release record yet. Find the previous digest in the deploy workflow's runs and deploy it: npm run deploy -- --stage ${args.stage} --only App --image sha256:...`,
+      );
+    }
+    if (args.from !== undefined && args.from !== runningRef) {
+      const digest = (await findImage(clients.ecr, config.image.repositoryName, runningRef))?.digest;
+      const fromDigest = (await findImage(clients.ecr, config.image.repositoryName, args.from))?.digest;
+      if (!digest || fromDigest !== digest) {
+        throw new UsageError(`--from ${args.from} is not what ${args.stage} runs: its web tasks run ${runningRef}${digest && digest !== runningRef ? ` (${digest})` : ''}.`);
+      }
+    }
+    lines.push(
+      `before it ran ${config.image.repositoryName} ${found.ref} (pre-deploy snapshot ${found.snapshot}${found.snapshotTime ? `, ${found.snapshotTime.toISOString()}` : ''}; ${args.stage} has no release record yet)`,
+    );
+    previous = found;
+    from = runningRef;
+  }
+  if (args.yes && args.from === undefined) {
     throw new UsageError(
-      `no pre-deploy snapshot of ${args.stage} names what ran before ${runningRef} (the release was deployed with the snapshot skipped, or its snapshots were pruned). Find the previous digest in the deploy workflow's runs and deploy it: npm run deploy -- --stage ${args.stage} --only App --image sha256:...`,
+      `--yes needs --from <the release you mean to roll back>, so a rollback never goes back from a release other than the one you think runs: ${rollbackCommand(args, from, args.to ?? previous.ref)}`,
     );
   }
-  lines.push(
-    `before it ran ${config.image.repositoryName} ${previous.ref} (pre-deploy snapshot ${previous.snapshot}${previous.snapshotTime ? `, ${previous.snapshotTime.toISOString()}` : ''})`,
-  );
+  const command = rollbackCommand(args, from, args.to ?? previous.ref);
   const previousImage = await findImage(clients.ecr, config.image.repositoryName, previous.ref);
   if (!previousImage) {
     throw new UsageError(
       `the previous image ${config.image.repositoryName} ${previous.ref} is no longer in the ${args.stage} registry (expired by its lifecycle rule before it was tagged as a release?): deploy another with npm run deploy -- --image.`,
     );
   }
-  const refused = unreleased(args.stage, `${account}, ${config.region}`, previousImage, `${config.image.repositoryName} ${previous.ref}`);
-  if (refused) throw new UsageError(refused);
-  const context: Record<string, string> = { ...args.context };
-  const skip = await pitrCovers(clients.rds, previous.dbInstanceIdentifier, now);
+  const notReleased = unreleased(args.stage, `${account}, ${config.region}`, previousImage, `${config.image.repositoryName} ${previous.ref}`);
+  if (notReleased) throw new UsageError(notReleased);
+  // The checkout is the target's commit (or the record knows none): the record of the rollback names it.
+  const context: Record<string, string> = { ...args.context, ...(args.checkout?.commit && !args.checkout.why && !refused ? { commit: args.checkout.commit } : {}) };
+  const skip = await pitrCovers(clients.rds, previous.dbInstanceIdentifier ?? stageResourceName(args.stage), now);
   if (skip) {
     context.skipPreDeploySnapshot = 'true';
     lines.push(`${skip}`);
@@ -119,12 +274,11 @@ export async function planRollback(
     context,
     noApproval: env.CI === 'true',
   };
-  if (!args.fast) return { outcome: { kind: 'deploy', plan, lines }, config };
+  if (!args.fast) return { outcome: { kind: 'deploy', plan, lines, command, ...(refused ? { refused } : {}) }, config };
 
   // --fast after a completed release: ECS alone, now; CloudFormation catches up with the same release after.
-  const outputs = (await appOutputs(clients.cfn, args.stage)) ?? {};
   const services: Repoint[] = [];
-  for (const service of [running.service, outputs.WorkerServiceName].filter((s): s is string => Boolean(s))) {
+  for (const service of [running.service, workerName].filter((s): s is string => Boolean(s))) {
     const current = (await clients.ecs.send(new DescribeServicesCommand({ cluster: running.cluster, services: [service] }))).services?.[0];
     const taskDefinition = current?.taskDefinition ? await earlierRevision(clients.ecs, current.taskDefinition, previous.ref) : undefined;
     if (!current || !taskDefinition) {
@@ -143,7 +297,7 @@ export async function planRollback(
   lines.push(
     'then bring CloudFormation to the same release, or its next update of the services would deploy the bad one again: the deploy below (an identical revision, one more quick swap)',
   );
-  return { outcome: { kind: 'repoint', services, reconcile: plan, lines }, config };
+  return { outcome: { kind: 'repoint', services, reconcile: plan, lines, command, ...(refused ? { refused } : {}) }, config };
 }
 
 /**
@@ -210,7 +364,8 @@ export async function repoint(ecs: Pick<ECSClient, 'send'>, services: readonly R
 export class RepointRefused extends Error {}
 
 export function rollbackClients(region: string): RollbackClients {
-  return { ...defaultClients(region), rds: new RDSClient({ region, maxAttempts: 5, retryMode: 'adaptive' }) };
+  const options = { region, maxAttempts: 5, retryMode: 'adaptive' as const };
+  return { ...defaultClients(region), rds: new RDSClient(options), ssm: new SSMClient(options) };
 }
 
 /** Stops the deployment in flight with rollback. */

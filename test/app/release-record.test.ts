@@ -23,12 +23,18 @@ describe.each(STAGE_NAMES)('%s release record', (name) => {
       Release: snapshotResource.Properties.Release,
       Image: `webapp:${config.image.tag}`,
       SnapshotId: { 'Fn::GetAtt': [snapshot, 'SnapshotId'] },
+      StartedAt: { 'Fn::GetAtt': [snapshot, 'StartedAt'] },
       MigrationSeconds: { 'Fn::GetAtt': [migration, 'DurationSeconds'] },
       MigrationTask: { 'Fn::GetAtt': [migration, 'TaskArn'] },
+      MigrationStartedAt: { 'Fn::GetAtt': [migration, 'StartedAt'] },
+      MigrationLogGroup: { Ref: expect.stringMatching(/^MigrationTaskLogs/) },
+      MigrationStreamPrefix: 'migrationtask/app',
     });
+    // A deploy that does not name its commit (a bare cdk deploy) records none.
+    expect(resource.Properties.Commit).toBeUndefined();
   });
 
-  test('may publish only its own metric namespace and to the default event bus', () => {
+  test('may publish only its own metric namespace and to the default event bus, write only its stage parameter, read only the image and the migration log', () => {
     const statements = policyStatements(stages[name].app, /^ReleaseRecordHandlerFunction/);
     expect(statements.filter((s) => s.Sid)).toEqual([
       {
@@ -39,6 +45,20 @@ describe.each(STAGE_NAMES)('%s release record', (name) => {
         Condition: { StringEquals: { 'cloudwatch:namespace': RELEASE_METRICS_NAMESPACE } },
       },
       { Sid: 'PublishTheReleaseEvent', Effect: 'Allow', Action: 'events:PutEvents', Resource: `arn:aws:events:${config.region}:${config.account}:event-bus/default` },
+      {
+        Sid: 'WriteTheReleaseRecord',
+        Effect: 'Allow',
+        Action: ['ssm:GetParameter', 'ssm:GetParameterHistory', 'ssm:PutParameter'],
+        Resource: `arn:aws:ssm:${config.region}:${config.account}:parameter/webapp/${name}/releases/current`,
+      },
+      { Sid: 'SeeARollback', Effect: 'Allow', Action: 'cloudformation:DescribeStacks', Resource: { Ref: 'AWS::StackId' } },
+      { Sid: 'ReadTheImageDigest', Effect: 'Allow', Action: 'ecr:DescribeImages', Resource: `arn:aws:ecr:${config.region}:${config.account}:repository/webapp` },
+      {
+        Sid: 'ReadTheMigrationReport',
+        Effect: 'Allow',
+        Action: 'logs:GetLogEvents',
+        Resource: { 'Fn::Join': ['', [`arn:aws:logs:${config.region}:${config.account}:log-group:`, { Ref: expect.stringMatching(/^MigrationTaskLogs/) }, ':log-stream:*']] },
+      },
     ]);
   });
 
@@ -50,10 +70,12 @@ describe.each(STAGE_NAMES)('%s release record', (name) => {
   });
 });
 
-test('without a migration step the record carries no migration', () => {
-  const t = synthStage('dev', { 'dev.app.migrationCommand': 'null' }).app;
+test('without a migration step the record carries no migration; -c commit is recorded', () => {
+  const t = synthStage('dev', { 'dev.app.migrationCommand': 'null', commit: '0123456789abcdef0123456789abcdef01234567' }).app;
   const { resource } = only(t, 'Custom::ReleaseRecord');
   expect(resource.Properties.MigrationSeconds).toBeUndefined();
   expect(resource.Properties.MigrationTask).toBeUndefined();
+  expect(resource.Properties.MigrationLogGroup).toBeUndefined();
+  expect(resource.Properties.Commit).toBe('0123456789abcdef0123456789abcdef01234567');
   t.hasResourceProperties('Custom::ReleaseRecord', { SnapshotId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^PreDeploySnapshot'), 'SnapshotId'] } });
 });

@@ -200,6 +200,10 @@ describe('loadStageConfigs', () => {
       '-c skipPreDeploySnapshot=yes is neither true nor false. Fix: pass -c skipPreDeploySnapshot=true to skip the snapshot, or leave it out',
     );
     expect(loadError({ rerunDatabaseSetup: ' ' })).toContain('-c rerunDatabaseSetup is empty. Fix: pass a new value each time');
+    // The commit the release record keeps: a git SHA, or nothing.
+    const sha = '0123456789abcdef0123456789abcdef01234567';
+    expect(loadStages({ commit: sha }).deploy.commit).toBe(sha);
+    expect(loadError({ commit: 'main' })).toContain('-c commit=main is not a git commit. Fix: pass the full SHA, -c commit=$(git rev-parse HEAD), or leave it out');
   });
 
   test('pinned reads are a JSON object of "<stack>/<output>" to text, from the CLI or cdk.json; anything else fails, naming the fix', () => {

@@ -292,11 +292,11 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
     const { baseline } = config(name);
     // Rules on a schedule run a function (test/ops/failover-drill-age.test.ts, test/data/dumps.test.ts); these tell people.
     const rules = resources(t, 'AWS::Events::Rule').filter((r) => !r.Properties.ScheduleExpression);
-    // Six of the stage's own, two on its protected keys (test/ops/protected-key-changes.test.ts), the
+    // Seven of the stage's own, two on its protected keys (test/ops/protected-key-changes.test.ts), the
     // uses of the people's roles (test/ops/operator-role-use.test.ts), and the account's GuardDuty
     // and Security Hub findings where those run.
     const roleRules = 1 + (config(name).access.onCall.principals.length > 0 ? 1 : 0);
-    expect(rules).toHaveLength(8 + roleRules + (baseline.guardDuty.enabled ? 1 : 0) + (baseline.securityHub ? 1 : 0));
+    expect(rules).toHaveLength(9 + roleRules + (baseline.guardDuty.enabled ? 1 : 0) + (baseline.securityHub ? 1 : 0));
     for (const r of rules) {
       expect(r.Properties.Targets).toEqual([
         expect.objectContaining({ Arn: topicArn(name), InputTransformer: expect.objectContaining({ InputTemplate: expect.stringContaining('Runbook: docs/alarms.md#') }) }),
@@ -330,6 +330,11 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
     });
     t.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: { source: ['aws.backup'], detail: { $or: [{ state: ['FAILED', 'ABORTED', 'EXPIRED'] }, { status: ['FAILED', 'ABORTED', 'EXPIRED'] }] } },
+    });
+    // A release recorded without its pre-deploy snapshot is a ticket (lambda/release-record's event).
+    t.hasResourceProperties('AWS::Events::Rule', {
+      Description: Match.stringLikeRegexp('without its pre-deploy snapshot.*severity ticket$'),
+      EventPattern: { source: ['webapp.release'], 'detail-type': ['Release Completed'], detail: { stage: [name], snapshotSkipped: [true] } },
     });
   });
 

@@ -13,6 +13,7 @@ import {
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import { CreateDBInstanceCommand, CreateDBSnapshotCommand, RDSClient } from '@aws-sdk/client-rds';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, describe, expect, test, vi } from 'vitest';
@@ -68,7 +69,14 @@ const preDeploySnapshot = (id: string, stage: string, image: string, previous: s
 beforeAll(async () => {
   moto = await startMoto({ as: 'webapp-break-glass' });
   const config = moto.clientConfig(REGION);
-  clients = { sts: new STSClient(config), cfn: new CloudFormationClient(config), ecs: new ECSClient(config), ecr: new ECRClient(config), rds: new RDSClient(config) };
+  clients = {
+    sts: new STSClient(config),
+    cfn: new CloudFormationClient(config),
+    ecs: new ECSClient(config),
+    ecr: new ECRClient(config),
+    rds: new RDSClient(config),
+    ssm: new SSMClient(config),
+  };
 
   await clients.ecr.send(new CreateRepositoryCommand({ repositoryName: 'webapp' }));
   await clients.ecr.send(new PutImageCommand({ repositoryName: 'webapp', imageManifest: manifest(1), imageTag: 'v1.4.1' }));
@@ -151,6 +159,12 @@ describe('what the commands find out', () => {
     expect(() => checkImageRef(`sha256:${'a'.repeat(64)}x`)).toThrow(/--image takes a tag/);
     expect(() => checkImageRef('-v1')).toThrow(/--image takes a tag/);
     expect(checkImageRef('v1.4.2')).toBe('v1.4.2');
+    // The names people copy from the docs, the console or ECS: a release id, an image URI.
+    expect(checkImageRef('v1.4.2-3f9a1c2e')).toBe('v1.4.2-3f9a1c2e');
+    expect(checkImageRef(`${REGISTRY}:v1.4.1`)).toBe('v1.4.1');
+    expect(checkImageRef(`webapp@sha256:${'e'.repeat(64)}`)).toBe(`sha256:${'e'.repeat(64)}`);
+    expect(() => checkImageRef('v1.4.2', '--to')).not.toThrow();
+    expect(() => checkImageRef('webapp v1.4.2', '--to')).toThrow(/^--to takes a tag \(v1\.4\.2\), a release id from the release record/);
   });
 
   test('what the web tasks run now: the primary deployment of the web service in the App stack outputs', async () => {
@@ -248,7 +262,7 @@ describe('npm run deploy', () => {
   test.each([
     [
       ['--stage', 'staging', ...AT, '--image', 'v9.9.9'],
-      /the image webapp v9\.9\.9 is not in the staging registry \(123456789012, ap-northeast-2\): push it, or wait for replication/,
+      /^--image v9\.9\.9 names no image of the staging registry \(123456789012, ap-northeast-2 webapp\) and no release of its record\. It takes a tag \(newest: (v1\.\d\.\d, ){2}v1\.\d\.\d\), a digest \(sha256:\.\.\.\) or a recorded release id \(newest: none recorded yet\)\. If the image was just pushed, wait for replication: npm run preflight/,
     ],
     [['--stage', 'staging', '-c', `staging.region=${REGION}`], /the credentials are for account 123456789012 .*, but staging is in 222222222222/],
     [['--stage', 'dev', '--account', ACCOUNT, '-c', `dev.region=${REGION}`], /dev runs no web service yet .*: name the first image with --image/],
@@ -264,7 +278,10 @@ describe('npm run deploy', () => {
     [['--stage', 'staging', '--only', 'Web'], '--only takes a stack of the stage (Network, Dr, PilotLight, DrApp, Data, App, Edge, Ops), not "Web".'],
     [['--stage', 'staging', '--app', 'cdk.out', '--image', 'v1'], '--app deploys an assembly as it was synthesized'],
     [['--stage', 'staging', '-c', 'imageTag=v1'], 'pass the image as --image, not -c imageTag.'],
-    [['--stage', 'staging', '--image', 'sha256:abc'], '--image takes a tag (v1.4.2) or a digest (sha256: and 64 hex digits), not "sha256:abc".'],
+    [
+      ['--stage', 'staging', '--image', 'sha256:abc'],
+      '--image takes a tag (v1.4.2), a release id from the release record (v1.4.2-3f9a1c2e), a digest (sha256: and 64 hex digits) or an image URI ending in one, not "sha256:abc".',
+    ],
     [['--stage', 'qa'], '--stage must be one of dev, staging, prod.'],
   ])('bad arguments %j', (argv, message) => {
     expect(() => parseArgs(argv)).toThrow(UsageError);
@@ -437,7 +454,7 @@ describe('npm run rollback', () => {
     expect(logged).toContain(
       'staging-App-WebService: back to arn:aws:ecs:ap-northeast-2:123456789012:task-definition/stagingAppWebTask:1 by one blue/green swap, no bake (the smoke test and the deployment alarms still apply)',
     );
-    expect(await rollback(['--stage', 'staging', ...AT, '--fast', '--yes'], {}, record, () => ({ ...clients, ecs }))).toBe(0);
+    expect(await rollback(['--stage', 'staging', ...AT, '--fast', '--from', 'v1.4.2', '--yes'], {}, record, () => ({ ...clients, ecs }))).toBe(0);
     expect(updates).toEqual([
       {
         cluster: 'staging-App-Cluster',
@@ -542,7 +559,7 @@ describe('rollback --fast and revisions CloudFormation no longer holds', () => {
       runs.push([...args]);
       return 0;
     };
-    const code = await rollback(['--stage', 'staging', ...AT, '--fast', '--yes'], {}, record, () => ({ ...clients, ecs }));
+    const code = await rollback(['--stage', 'staging', ...AT, '--fast', '--from', 'v1.4.2', '--yes'], {}, record, () => ({ ...clients, ecs }));
     vi.restoreAllMocks();
     expect(code).toBe(1);
     expect(runs).toEqual([]);

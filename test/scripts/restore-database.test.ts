@@ -19,6 +19,7 @@ import {
   StartDBInstanceAutomatedBackupsReplicationCommand,
   StopDBInstanceAutomatedBackupsReplicationCommand,
 } from '@aws-sdk/client-rds';
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
@@ -293,8 +294,8 @@ describe('restoring the stage database in place (RDS on moto)', () => {
     expect(parseArgs(['--stage', 'dev', '--to-time', '2026-12-01T02:10:00Z']).from).toEqual({ time: new Date('2026-12-01T02:10:00Z') });
     expect(parseArgs(['--stage', 'dev', '--to-time', 'latest']).from).toEqual({ time: 'latest' });
     expect(() => parseArgs(['--stage', 'qa', '--snapshot', 's1'])).toThrow(/--stage must be one of dev, staging, prod/);
-    expect(() => parseArgs(['--stage', 'dev'])).toThrow(/name exactly one of --snapshot, --to-time and --from-dump/);
-    expect(() => parseArgs(['--stage', 'dev', '--snapshot', 's', '--to-time', 'latest'])).toThrow(/name exactly one of --snapshot, --to-time and --from-dump/);
+    expect(() => parseArgs(['--stage', 'dev'])).toThrow(/name exactly one of --snapshot, --to-time, --before-release and --from-dump/);
+    expect(() => parseArgs(['--stage', 'dev', '--snapshot', 's', '--to-time', 'latest'])).toThrow(/name exactly one of --snapshot, --to-time, --before-release and --from-dump/);
     expect(parseArgs(['--stage', 'dev', '--to-time', 'latest', '--account', '123456789012', '-c', 'dev.drRegion=eu-north-1'])).toEqual({
       stage: 'dev',
       from: { time: 'latest' },
@@ -326,7 +327,7 @@ describe('restoring the stage database in place (RDS on moto)', () => {
     // main as the command runs it (its exit code reaches the shell: test/scripts/args.test.ts).
     const run = await printed(() => main(['--stage', 'dev']));
     expect(run).toMatchObject({ result: 2, stdout: '' });
-    expect(run.stderr).toContain('restore: name exactly one of --snapshot, --to-time and --from-dump');
+    expect(run.stderr).toContain('restore: name exactly one of --snapshot, --to-time, --before-release and --from-dump');
   });
 });
 
@@ -387,6 +388,78 @@ describe('restoring to a point in time, alongside or in place (RDS on moto)', ()
     expect(await runRestore({ stage: 'prod', from: { time: 'latest' }, mode: 'replace', yes: true, context: {} }, clients(), wait())).toBe(1);
     expect(lines).toContain('    prod-Data DatabaseInstance1234 (webapp-prod): DRIFTED: /DeletionProtection is false (template: true)');
     expect(lines.some((l) => l.startsWith('RESTORED: webapp-prod is the copy of the latest restorable time'))).toBe(true);
+  });
+});
+
+describe('restoring to before a release, from the release record (RDS, SSM and STS on moto)', () => {
+  // A moto region of its own, with a stage database and a release record of its own.
+  let ssm: SSMClient;
+  let sts: STSClient;
+  let latest: Date;
+  beforeAll(async () => {
+    rds = new RDSClient(moto.clientConfig('us-east-2'));
+    ssm = new SSMClient(moto.clientConfig('us-east-2'));
+    sts = new STSClient(moto.clientConfig('us-east-2'));
+    const kms = new KMSClient(moto.clientConfig('us-east-2'));
+    key = (await kms.send(new CreateKeyCommand({ Description: 'database key' }))).KeyMetadata!.Arn!;
+    kms.destroy();
+    await stageDatabase('webapp-staging');
+    latest = (await instance('webapp-staging')).LatestRestorableTime!;
+    const minutesBefore = (m: number) => new Date(latest.getTime() - m * 60_000).toISOString();
+    const release = (id: string, tag: string, migration: object) => ({
+      stage: 'staging',
+      release: id,
+      image: `webapp:${tag}`,
+      digest: '',
+      commit: '',
+      snapshotId: `predeploy-staging-${id}`,
+      snapshotSkipped: false,
+      migrationSeconds: 0,
+      migrationsApplied: null,
+      previous: '',
+      ...migration,
+    });
+    for (const r of [
+      release('v1.4.1-bbbbbbbb', 'v1.4.1', { startedAt: minutesBefore(40), migrationTask: 'skipped', migrationStartedAt: minutesBefore(38), completedAt: minutesBefore(30) }),
+      release('v1.4.2-cccccccc', 'v1.4.2', {
+        startedAt: minutesBefore(20),
+        migrationTask: 'arn:aws:ecs:us-east-2:123456789012:task/staging-App-Cluster/42',
+        migrationStartedAt: minutesBefore(15),
+        migrationsApplied: ['0042_drop_legacy_sku'],
+        completedAt: minutesBefore(5),
+      }),
+    ]) {
+      await ssm.send(new PutParameterCommand({ Name: '/webapp/staging/releases/current', Value: JSON.stringify(r), Type: 'String', Overwrite: true }));
+    }
+  });
+  afterAll(() => sts.destroy());
+  const restore = (argv: string[]) => main([...argv, '--account', MOTO_ACCOUNT], {}, () => ({ sts, ...clients({ ssm }) }), wait());
+
+  test('--before-release restores to a minute before the recorded start of its migration, and says which record it used', async () => {
+    clock = latest.getTime() + 60_000;
+    expect(await restore(['--stage', 'staging', '--before-release', 'v1.4.2-cccccccc'])).toBe(0);
+    const time = new Date(latest.getTime() - 16 * 60_000).toISOString();
+    expect(lines[0]).toBe(
+      `restore point ${time}: 1 minute before the recorded start of the migration of release v1.4.2-cccccccc (migration started ${new Date(latest.getTime() - 15 * 60_000).toISOString()} (0042_drop_legacy_sku), task arn:aws:ecs:us-east-2:123456789012:task/staging-App-Cluster/42), from the release record /webapp/staging/releases/current (not the release's completion)`,
+    );
+    expect(lines).toContain(
+      `  1. restore the state of ${time} as webapp-staging-repair next to webapp-staging, which keeps serving (db.t4g.large, single-AZ, subnet group , security groups ${(await instance('webapp-staging')).VpcSecurityGroups![0].VpcSecurityGroupId})`,
+    );
+  });
+
+  test('a release that ran no migration restores to a minute before its recorded start; one the record lacks is refused, exit 2', async () => {
+    lines = [];
+    expect(await restore(['--stage', 'staging', '--before-release', 'v1.4.1'])).toBe(0);
+    expect(lines[0]).toMatch(
+      new RegExp(
+        `^restore point ${new Date(latest.getTime() - 41 * 60_000).toISOString().replace(/\./g, '\\.')}: 1 minute before the recorded start of release v1\\.4\\.1-bbbbbbbb, which ran no migration \\(migrated nothing`,
+      ),
+    );
+    const refused = await printed(() => restore(['--stage', 'staging', '--before-release', 'v0.9']));
+    expect(refused.result).toBe(2);
+    expect(refused.stderr).toBe(
+      'restore: --before-release v0.9 names no release in the staging release record (/webapp/staging/releases/current). It takes a release id, an image tag or a digest; the newest: v1.4.2-cccccccc (v1.4.2), v1.4.1-bbbbbbbb (v1.4.1). For an older release, restore to a time (--to-time) or its pre-deploy snapshot (--snapshot).\n',
+    );
   });
 });
 

@@ -211,7 +211,7 @@ describe('npm run restore -- --from-dump', () => {
 
     expect(parseArgs(['--stage', 'prod', '--from-dump', 'latest'])).toEqual({ stage: 'prod', from: { dump: 'latest' }, yes: false, context: {} });
     for (const [argv, message] of [
-      [['--from-dump', 'latest', '--snapshot', 's'], 'name exactly one of --snapshot, --to-time and --from-dump'],
+      [['--from-dump', 'latest', '--snapshot', 's'], 'name exactly one of --snapshot, --to-time, --before-release and --from-dump'],
       [['--from-dump', 'latest', '--replace'], '--replace does not go with --from-dump'],
       [['--to-time', 'latest', '--region', 'eu-central-1'], '--region and --engine-version go with --from-dump only'],
       [['--from-dump', '/etc/passwd'], '--from-dump takes "latest" or a key of the dump bucket (raw/2026-12-07T02-00-04Z.dump), not "/etc/passwd"'],
