@@ -451,7 +451,8 @@ describe.each(['staging', 'prod'] as const)('%s account baseline (home region)',
       });
       expect(alarm!.AlarmDescription).toContain(`Runbook: docs/alarms.md#${activity.alarm}`);
     }
-    const finding = (runbook: string) => Match.objectLike({ InputTransformer: Match.objectLike({ InputTemplate: Match.stringLikeRegexp(`GuardDuty finding .*Runbook: docs/alarms.md#${runbook}"$`) }) });
+    const finding = (runbook: string) =>
+      Match.objectLike({ InputTransformer: Match.objectLike({ InputTemplate: Match.stringLikeRegexp(`GuardDuty finding .*Runbook: docs/alarms.md#${runbook}"$`) }) });
     // One target per topic of the route (test/ops/alarm-routes.test.ts checks which).
     synthesized[name].ops.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: { source: ['aws.guardduty'], 'detail-type': ['GuardDuty Finding'], detail: { severity: [{ numeric: ['>=', 4, '<', 7] }] } },
