@@ -290,6 +290,16 @@ describe.each(EDGE_STAGES)('%s edge', (name) => {
     const parsed = JSON.parse(typeof statement === 'string' ? statement : JSON.stringify(statement));
     expect(JSON.stringify(parsed)).toContain('delivery.logs.amazonaws.com');
     expect(JSON.stringify(parsed)).toContain('aws:SourceAccount');
+    // Where the edge runbook sends people (docs/alarms.md, "edge-5xx-rate"): the group, by output, and its saved queries.
+    expect(edge(name).toJSON().Outputs.AccessLogGroup.Value).toEqual({ Ref: group });
+    const queries = resources(edge(name), 'AWS::Logs::QueryDefinition').map((q) => q.Properties);
+    expect(queries.map((q) => q.Name)).toEqual([`webapp-${name}/edge-5xx`, `webapp-${name}/edge-5xx-requests`]);
+    for (const q of queries) {
+      expect(q.LogGroupNames).toEqual([{ Ref: group }]);
+      expect(q.QueryString).toContain('filter `sc-status` >= 500');
+      // Every field a query names is one the delivery writes (a hyphenated field is quoted in backticks).
+      for (const [, field] of (q.QueryString as string).matchAll(/`([a-z-]+(?:\([A-Za-z-]+\))?)`/g)) expect(ACCESS_LOG_FIELDS, field).toContain(field);
+    }
   });
 
   test("edge alarms live here (CloudWatch alarms watch their own region's metrics) and notify the stage's two routes here, with the stage's recipients", () => {
