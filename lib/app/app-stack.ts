@@ -33,7 +33,7 @@ export interface AppTier {
   readonly loadBalancer: elbv2.ApplicationLoadBalancer;
   /** The web and the worker service. */
   readonly services: readonly WatchedService[];
-  /** The web service's alarms that roll a deployment back (they notify the topic from here). */
+  /** The web service's alarms that roll a deployment back (they notify their routes from here). */
   readonly deploymentAlarms: WebDeploymentAlarms;
   /** A load-balancer metric of the web targets, over both target groups where traffic shifts (WebService.targetMetric). */
   targetMetric(metricName: string, options?: cloudwatch.MetricOptions): cloudwatch.IMetric;

@@ -55,8 +55,8 @@ export const DR_WEB_RULE_PRIORITY = 1;
  * cluster, the release's web and worker tasks of the same image (the DR region's registry holds
  * the same repository), the two services with their paths to the database and the cache, the web
  * service behind the pilot light's HTTPS listener by a listener rule for every path; the smoke
- * test against that listener, which the failover and the drill invoke; and an alarm topic of the
- * DR region with the essentials: the web service's deployment alarms, its 5xx rate, tasks below
+ * test against that listener, which the failover and the drill invoke; and the two alarm routes of
+ * the DR region with the essentials: the web service's deployment alarms, its 5xx rate, tasks below
  * desired, database CPU and free storage.
  *
  * NAT gateways and the private subnets' default routes to them are made here too (dr-nat.ts):

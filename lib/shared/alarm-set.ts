@@ -114,7 +114,7 @@ export class AlarmSet {
     });
     Validations.of(alarm).acknowledge({
       id: 'NIST.800.53.R5-CloudWatchAlarmAction',
-      reason: 'One window of a burn-rate pair: the composite alarm of the pair notifies the topic; the window alone would page on every short spike.',
+      reason: 'One window of a burn-rate pair: the composite alarm of the pair notifies its route; the window alone would page on every short spike.',
     });
     const why = 'One window of a burn-rate pair: the composite alarm of the pair has the actions; the window alone would page on every short spike.';
     acknowledgeControls(alarm, { cloudwatch_alarm_action_check: why, cloudwatch_alarm_action_enabled_check: why });
