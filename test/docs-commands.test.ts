@@ -194,7 +194,10 @@ const refreshFrom = (w: World) => ['-c', `staging.dumps.refreshFrom.sourceAccoun
  */
 const DRY_RUNS: Record<string, DryRun> = {
   deploy: { run: (argv, w, s) => deploy(argv, w.env, refuseCdk, s.deployClients), plan: /^dry run: nothing deployed\. Run again with --yes to deploy\.$/m },
-  rollback: { run: (argv, w, s) => rollback(argv, w.env, refuseCdk, (r) => ({ ...s.deployClients(r), rds: s.clientsFor(r).rds }), w.wait.now()), plan: /^dry run: nothing \w+\./m },
+  rollback: {
+    run: (argv, w, s) => rollback(argv, w.env, refuseCdk, (r) => ({ ...s.deployClients(r), rds: s.clientsFor(r).rds, ssm: s.clientsFor(r).ssm }), w.wait.now()),
+    plan: /^dry run: nothing \w+\./m,
+  },
   'db-shell': { run: (argv, w, s) => dbShell(argv, w.env, s.clientsFor, w.wait.now()), plan: /^dry run: nothing \w+\.|^no database shell host of \w+ is running\.$/m },
   restore: {
     run: (argv, w, s) =>

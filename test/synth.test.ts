@@ -123,8 +123,11 @@ async function cachedCfnLint(version: string, region: string, files: string[]): 
  * The CLI's context, with the DR app tier of every stage that has a pilot light turned on as the
  * failover and its drill turn it on (`-c <stage>.dr.appTier=true`): the checks below then cover
  * that stack too, which no shipped config synthesizes (it changes no other stack: test/dr/dr-app-stack.test.ts).
+ * Staging gets Slack channels on both alarm routes too (no shipped config has them): their
+ * configurations, role and CDK's log-retention function, in every stack that owns alarm topics.
  */
-const FULL_SYNTH_CONTEXT = { ...CLI_CONTEXT, ...Object.assign({}, ...DR_APP_STAGES.map((name) => drAppTier(name))) };
+const SLACK_CHANNELS = { 'staging.alarms.slack.workspaceId': 'T0123ABCD', 'staging.alarms.slack.pageChannelId': 'C0123ABCD', 'staging.alarms.slack.ticketChannelId': 'C0456EFGH' };
+const FULL_SYNTH_CONTEXT = { ...CLI_CONTEXT, ...Object.assign({}, ...DR_APP_STAGES.map((name) => drAppTier(name))), ...SLACK_CHANNELS };
 
 /**
  * The real synth of every stage, as `npm run synth` does it: cdk-nag packs registered and CDK's
@@ -171,6 +174,16 @@ describe('full synth of all stages', () => {
       if (DR_APP_STAGES.includes(name)) expect(stacks).toContainEqual([`${name}-DrApp`, `aws://${STAGES[name].account}/${STAGES[name].drRegion}`]);
     }
     expect(DR_APP_STAGES).toEqual(['staging', 'prod']);
+    // The Slack channels are in the synth the checks below read: two per stack that owns alarm topics.
+    const channels = stacksUnder(join(outdir, 'assembly-staging')).map(({ dir, artifact }) => {
+      const template = JSON.parse(readFileSync(join(dir, artifact.properties!.templateFile!), 'utf8')) as { Resources: Record<string, { Type: string }> };
+      return [artifact.properties?.stackName, Object.values(template.Resources).filter((r) => r.Type === 'AWS::Chatbot::SlackChannelConfiguration').length];
+    });
+    expect(channels.filter(([, count]) => count !== 0)).toEqual([
+      ['staging-Network', 2],
+      ['staging-DrApp', 2],
+      ['staging-Edge', 2],
+    ]);
   });
 
   // Each project function's bundle (ProjectFunction: `index.<export>`; CDK's own framework

@@ -13,6 +13,9 @@ export interface CacheEvent {
   readonly resource: string;
 }
 
+/** The heading of docs/alarms.md the forwarded events link to. */
+export const CACHE_EVENT_RUNBOOK = 'cache-event';
+
 /** Routine events nobody acts on: forwarding them would teach people to ignore the alarm topic. */
 export const ROUTINE_EVENTS: ReadonlySet<string> = new Set(['SnapshotComplete', 'CacheClusterProvisioningComplete']);
 
@@ -40,7 +43,7 @@ export async function forwardEvents(sns: Pick<SNSClient, 'send'>, alarmTopicArn:
         new PublishCommand({
           TopicArn: alarmTopicArn,
           Subject: `${stage}: cache ${event.event}`.slice(0, 100),
-          Message: `${stage} Valkey: ${event.event} on ${event.resource}. Runbook: docs/alarms.md#cache-event`,
+          Message: `${stage} Valkey: ${event.event} on ${event.resource}. Runbook: docs/alarms.md#${CACHE_EVENT_RUNBOOK}`,
         }),
       );
       forwarded.push(event);

@@ -3,13 +3,12 @@ import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { type DeployOptions, imageReference, type StageConfig } from '../config';
 import type { DataTier } from '../data/data-stack';
 import type { WafRules } from '../edge/waf';
 import type { NetworkTier } from '../network/network-stack';
-import { AlarmSet } from '../shared/alarm-set';
+import { type AlarmRoutes, AlarmSet } from '../shared/alarm-set';
 import type { LogSettings } from '../shared/log-group';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
 import { CacheTokenRotation } from './cache-token-rotation';
@@ -19,7 +18,7 @@ import { FrontDoor } from './front-door';
 import { ReleaseSteps } from './release-steps';
 import { ReleaseTasks, type ReleaseTasksProps } from './release-tasks';
 import { type TrafficShift, trafficShiftFor } from './web-deployment';
-import { type WebDeploymentAlarms, WebService } from './web-service';
+import { notifyDeploymentAlarms, type WebDeploymentAlarms, WebService } from './web-service';
 import { WorkerService } from './worker-service';
 
 /** A service operations watch, by the short name its alarms use. */
@@ -34,7 +33,7 @@ export interface AppTier {
   readonly loadBalancer: elbv2.ApplicationLoadBalancer;
   /** The web and the worker service. */
   readonly services: readonly WatchedService[];
-  /** The web service's alarms that roll a deployment back (they notify the topic from here). */
+  /** The web service's alarms that roll a deployment back (they notify their routes from here). */
   readonly deploymentAlarms: WebDeploymentAlarms;
   /** A load-balancer metric of the web targets, over both target groups where traffic shifts (WebService.targetMetric). */
   targetMetric(metricName: string, options?: cloudwatch.MetricOptions): cloudwatch.IMetric;
@@ -47,8 +46,8 @@ export interface AppTier {
 export interface AppStackProps extends StageStackProps {
   readonly network: NetworkTier;
   readonly data: DataTier;
-  /** The stage's alarm topic: the web service's deployment alarms notify it from here. */
-  readonly alarmTopic: sns.ITopic;
+  /** The stage's routes: the web service's deployment alarms notify them from here. */
+  readonly alarmRoutes: AlarmRoutes;
   /** The DR-region key pre-deploy snapshots are copied with, where backups are copied. */
   readonly drBackupKey?: kms.IKey;
   /** The switches of this deploy (-c skipPreDeploySnapshot). */
@@ -151,8 +150,8 @@ export class AppStack extends StageStack implements AppTier {
       p99LatencySeconds: operations.p99LatencySeconds,
       trafficShift: this.trafficShift,
     });
-    const notify = new AlarmSet(name, props.alarmTopic);
-    for (const alarm of Object.values(this.web.deploymentAlarms)) notify.notify(alarm);
+    const notify = new AlarmSet(name, props.alarmRoutes);
+    notifyDeploymentAlarms(notify, this.web.deploymentAlarms);
     this.worker = new WorkerService(this, 'Worker', { cluster, task: this.tasks.worker, ...worker, enableExecuteCommand: app.enableExecuteCommand });
     if (exec) for (const task of [this.tasks.web, this.tasks.worker]) task.acknowledgeExecGrants(exec.logGroup);
 

@@ -3,6 +3,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import { Construct } from 'constructs';
+import type { AlarmSet, Severity } from '../shared/alarm-set';
 import { requestErrorRate } from '../shared/stage-metrics';
 import { type AppServiceBase, appServiceProps } from './app-service';
 import type { TrafficShift } from './web-deployment';
@@ -15,6 +16,14 @@ export interface WebDeploymentAlarms {
   readonly unhealthyHosts: cloudwatch.Alarm;
   /** The slowest 1% of web requests took longer than the stage's p99 bound for 3 minutes. */
   readonly p99Latency: cloudwatch.Alarm;
+}
+
+/** How each deployment alarm routes: a web task failing its check pages; the rollback triggers are tickets (ECS acts on them). */
+export const DEPLOYMENT_ALARM_SEVERITY: Readonly<Record<keyof WebDeploymentAlarms, Severity>> = { target5xxRate: 'ticket', unhealthyHosts: 'page', p99Latency: 'ticket' };
+
+/** Sends the web service's deployment alarms to the routes of their severities. */
+export function notifyDeploymentAlarms(alarms: AlarmSet, deployment: WebDeploymentAlarms): void {
+  for (const key of Object.keys(DEPLOYMENT_ALARM_SEVERITY) as (keyof WebDeploymentAlarms)[]) alarms.notify(deployment[key], DEPLOYMENT_ALARM_SEVERITY[key]);
 }
 
 export interface WebServiceProps extends AppServiceBase {

@@ -169,7 +169,7 @@ export const BASELINE_OUTPUTS = {
  * off piece by piece where an organisation provides it): in the home region the account's
  * CloudTrail trail with its CIS metric filters; in every region a GuardDuty detector, Security
  * Hub with AWS Foundational Security Best Practices, the AWS Config recorder its controls need
- * and an IAM Access Analyzer. Findings reach the stage's alarm topic through rules in the stage's
+ * and an IAM Access Analyzer. Findings reach the stage's alarm routes through rules in the stage's
  * ops stack; outside the home region a rule here forwards them to the home region's event bus.
  */
 export class BaselineStack extends Stack {

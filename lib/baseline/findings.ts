@@ -2,7 +2,7 @@ import type * as events from 'aws-cdk-lib/aws-events';
 
 /**
  * The findings worth a person's attention, as EventBridge patterns (the stage's ops stack sends
- * them to its alarm topic; baseline stacks in other regions forward them to the stage's region).
+ * them to its alarm routes; baseline stacks in other regions forward them to the stage's region).
  * GuardDuty: medium (4.0) and above. Security Hub: new, active findings rated high or critical,
  * except GuardDuty's own (imported into Security Hub too, they would arrive twice).
  */

@@ -178,7 +178,8 @@ export const STAGES: Record<StageName, StageConfigInput> = {
     // Staging's node size (1.37 GiB): BullMQ queues rarely hold more; the memory alarm fires at 80%
     // and a larger node type is an online change (docs/alarms.md, "cache-memory").
     cache: { nodeType: 'cache.t4g.small', replicas: 1, snapshotRetentionDays: 7 },
-    alarms: { emails: ['oncall@example.com'] },
+    // Pages go to the pager (replace with its CloudWatch integration URL; docs/alarms.md), every notification to the emails.
+    alarms: { emails: ['oncall@example.com'], httpsEndpoints: ['https://pager.example.com/integration/prod'] },
     backup: { drCopies: true, automatedBackupReplicationDays: 14, planRetentionDays: 35, drCopyRetentionDays: 84, preDeploySnapshotsKept: 10, restoreTesting: 'weekly' },
     // Canary: 10% of traffic for 10 minutes after the smoke test, then the rest, then 10 minutes of bake.
     app: {

@@ -12,7 +12,7 @@ import { ProjectFunction } from '../shared/project-function';
 export interface CacheEventsProps extends LogSettings {
   readonly vpc: ec2.IVpc;
   readonly stage: string;
-  /** Where the forwarded events go: the stage's alarm topic. */
+  /** Where the forwarded events go: the stage's ticket topic (a failover heals itself; what it breaks pages on its own alarms). */
   readonly alarmTopic: sns.ITopic;
 }
 
@@ -22,7 +22,7 @@ export interface CacheEventsProps extends LogSettings {
  * create/update/delete, snapshot and limit events), and that topic must be unencrypted and allow
  * publishing by `AWS:SourceOwner` (ElastiCache marks a topic that conditions on aws:SourceAccount
  * inactive). So the topic here is the one unencrypted topic of the project, carrying event names
- * and node ids only, and a function forwards each event that matters to the encrypted alarm topic
+ * and node ids only, and a function forwards each event that matters to the encrypted ticket topic
  * as one line with its runbook. lambda/cache-events/ has the logic.
  */
 export class CacheEvents extends Construct {

@@ -24,7 +24,7 @@ import { type UploadsAccess, UploadsBucket } from './uploads-bucket';
 
 export interface DataStackProps extends StageStackProps {
   readonly network: NetworkTier;
-  /** The stage's alarm topic, where the cache's events are forwarded. */
+  /** The stage's ticket topic, where the cache's events are forwarded. */
   readonly alarmTopic: sns.ITopic;
   /** The stage's DR-region tier: the uploads replica, and the backup key and vault that receive copies, as configured. */
   readonly dr?: DrTier;
@@ -78,7 +78,7 @@ export function dumpExpectations(config: StageConfig): string {
 export class DataStack extends StageStack implements DataTier {
   readonly database: Database;
   readonly cache: Cache;
-  /** The cache's notification topic and its forwarder to the alarm topic. */
+  /** The cache's notification topic and its forwarder to the ticket topic. */
   readonly cacheEvents: CacheEvents;
   readonly uploads: UploadsBucket;
   readonly protectedKeys: readonly kms.IKey[];

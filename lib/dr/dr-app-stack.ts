@@ -5,13 +5,12 @@ import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { releaseTaskSettings } from '../app/app-stack';
 import { appCluster } from '../app/cluster';
 import { ReleaseTasks } from '../app/release-tasks';
 import { SmokeTest, smokeTestPaths } from '../app/smoke-test';
-import { WebService } from '../app/web-service';
+import { notifyDeploymentAlarms, WebService } from '../app/web-service';
 import { WorkerService } from '../app/worker-service';
 import type { DeployOptions } from '../config';
 import { rdsMaxConnections } from '../config/instance-class';
@@ -20,8 +19,8 @@ import { CacheEvents } from '../data/cache-events';
 import { databaseSetupSettings } from '../data/data-stack';
 import { DatabaseSetup } from '../data/database-setup';
 import { type UploadsAccess, uploadsAccessPolicy } from '../data/uploads-bucket';
-import { AlarmTopic, alarmTopicName } from '../ops/alarm-topic';
-import { AlarmSet } from '../shared/alarm-set';
+import { defineRoutes } from '../ops/alarm-topic';
+import { type AlarmRoutes, AlarmSet } from '../shared/alarm-set';
 import { readOutput } from '../shared/cross-stack-reads';
 import { ServiceKey } from '../shared/service-key';
 import { MIN_REQUESTS_FOR_RATE, requestErrorRate, serviceInsightMetric } from '../shared/stage-metrics';
@@ -56,8 +55,8 @@ export const DR_WEB_RULE_PRIORITY = 1;
  * cluster, the release's web and worker tasks of the same image (the DR region's registry holds
  * the same repository), the two services with their paths to the database and the cache, the web
  * service behind the pilot light's HTTPS listener by a listener rule for every path; the smoke
- * test against that listener, which the failover and the drill invoke; and an alarm topic of the
- * DR region with the essentials: the web service's deployment alarms, its 5xx rate, tasks below
+ * test against that listener, which the failover and the drill invoke; and the two alarm routes of
+ * the DR region with the essentials: the web service's deployment alarms, its 5xx rate, tasks below
  * desired, database CPU and free storage.
  *
  * NAT gateways and the private subnets' default routes to them are made here too (dr-nat.ts):
@@ -93,8 +92,8 @@ export class DrAppStack extends StageStack {
   readonly nat: DrNat;
   /** The tasks' SES configuration set and send policy in the DR region. */
   readonly email: DrEmailSending;
-  /** The DR region's alarm topic: alarms notify a topic of their own region. */
-  readonly alarmTopic: sns.ITopic;
+  /** The DR region's paging and ticket topics: alarms notify topics of their own region. */
+  readonly alarmRoutes: AlarmRoutes;
 
   constructor(scope: Construct, id: string, props: DrAppStackProps) {
     super(scope, id, props);
@@ -134,7 +133,8 @@ export class DrAppStack extends StageStack {
     });
     const loadBalancerFullName = fromPilotLight('LoadBalancerFullName');
 
-    this.alarmTopic = new AlarmTopic(this, 'Alarms', { topicName: `${alarmTopicName(name)}-dr`, ...this.config.alarms, removalPolicy: RemovalPolicy.DESTROY }).topic;
+    const { emails, httpsEndpoints, slack } = this.config.alarms;
+    this.alarmRoutes = defineRoutes(this, { stage: name, suffix: '-dr', emails, httpsEndpoints, slack, logRetention: this.logRetention, removalPolicy: RemovalPolicy.DESTROY });
 
     // Data: the restored database, a cache of the tier's own, the uploads.
     const names = pilotLightNames(name);
@@ -151,7 +151,7 @@ export class DrAppStack extends StageStack {
       services: ['elasticache', 'secretsmanager'],
       removalPolicy: RemovalPolicy.DESTROY,
     }).key;
-    const cacheEvents = new CacheEvents(this, 'CacheEvents', { vpc, stage: name, alarmTopic: this.alarmTopic, ...logs });
+    const cacheEvents = new CacheEvents(this, 'CacheEvents', { vpc, stage: name, alarmTopic: this.alarmRoutes.ticket, ...logs });
     this.cache = new Cache(this, 'Cache', {
       vpc,
       ...cache,
@@ -243,7 +243,8 @@ export class DrAppStack extends StageStack {
       value: this.uploads.bucket.bucketName,
       description: 'Where the app stores uploads while failed over (the failback copies what is new back)',
     });
-    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn, description: "The DR region's alarm topic (confirm its email subscriptions)" });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmRoutes.ticket.topicArn, description: "The DR region's ticket topic (confirm its email subscriptions)" });
+    new CfnOutput(this, 'PagingTopicArn', { value: this.alarmRoutes.page.topicArn, description: "The DR region's paging topic (its pagers confirm themselves)" });
     new CfnOutput(this, 'PgvectorVersion', { value: this.setup.version, description: 'pgvector version installed in the restored database' });
   }
 
@@ -277,8 +278,8 @@ export class DrAppStack extends StageStack {
   /** The essentials, to this region's topic; the dashboard, the SLOs and the rest stay with the primary's operations stack. */
   private addAlarms(): void {
     const { name, operations, database } = this.config;
-    const alarms = new AlarmSet(`${name}-dr`, this.alarmTopic);
-    for (const alarm of Object.values(this.web.deploymentAlarms)) alarms.notify(alarm);
+    const alarms = new AlarmSet(`${name}-dr`, this.alarmRoutes);
+    notifyDeploymentAlarms(alarms, this.web.deploymentAlarms);
     const period = Duration.minutes(5);
     const sum = { statistic: 'Sum', period };
     const above = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD;

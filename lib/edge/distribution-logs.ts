@@ -7,7 +7,33 @@ import { type LogSettings, stageLogGroup } from '../shared/log-group';
 
 export interface DistributionLogsProps extends LogSettings {
   readonly distribution: cloudfront.IDistribution;
+  /** Folder the saved Logs Insights queries appear under ("webapp-prod"), in this region. */
+  readonly queryFolder: string;
 }
+
+/**
+ * Saved Logs Insights queries on the access logs (JSON; a field with a hyphen is quoted in
+ * backticks). `edge-5xx`: the 5xx CloudFront answered, by status and detailed result type (an
+ * origin error such as `OriginConnectError` or `OriginReadTimeout` means CloudFront could not reach
+ * or talk to the load balancer; `Error` is a 5xx the origin answered, or one of CloudFront's own).
+ * `edge-5xx-requests`: the requests themselves, with `origin-fbl` (the origin's first-byte
+ * latency, empty or "-" when no byte came from the origin) and the request id AWS Support asks for.
+ */
+export const EDGE_LOG_QUERIES = {
+  'edge-5xx': [
+    'fields @timestamp, `sc-status`, `x-edge-detailed-result-type`',
+    'filter `sc-status` >= 500',
+    'stats count() as requests by `sc-status`, `x-edge-detailed-result-type`',
+    'sort requests desc',
+    'limit 50',
+  ].join(' | '),
+  'edge-5xx-requests': [
+    'fields @timestamp, `sc-status`, `x-edge-detailed-result-type`, `cs-method`, `cs-uri-stem`, `origin-fbl`, `time-taken`, `x-edge-location`, `x-edge-request-id`',
+    'filter `sc-status` >= 500',
+    'sort @timestamp desc',
+    'limit 100',
+  ].join(' | '),
+} as const;
 
 /**
  * The access-log fields kept: who asked for what, how it was answered, from the cache or not, and
@@ -86,5 +112,8 @@ export class DistributionLogs extends Construct {
       recordFields: [...ACCESS_LOG_FIELDS],
     });
     delivery.node.addDependency(source);
+    for (const [name, queryString] of Object.entries(EDGE_LOG_QUERIES)) {
+      new logs.CfnQueryDefinition(this, name, { name: `${props.queryFolder}/${name}`, queryString, logGroupNames: [this.logGroup.logGroupName] });
+    }
   }
 }

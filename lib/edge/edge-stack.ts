@@ -5,7 +5,7 @@ import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as targets from 'aws-cdk-lib/aws-route53-targets';
 import type { Construct } from 'constructs';
 import { SERVING_FROM_OUTPUT } from '../dr/pilot-light-names';
-import { AlarmTopic, alarmTopicName } from '../ops/alarm-topic';
+import { defineRoutes } from '../ops/alarm-topic';
 import { AlarmSet } from '../shared/alarm-set';
 import type { LogSettings } from '../shared/log-group';
 import { LogsKey } from '../shared/logs-key';
@@ -57,9 +57,9 @@ export interface EdgeStackProps extends StageStackProps {
  * `dr.serveFrom` is `dr`), the maintenance page it answers gateway errors with, and the
  * viewer-request function every behaviour runs (it removes headers no viewer may send; dev: and
  * holds viewers to `app.httpAllowedCidrs`), its access logs, the site's alias
- * records, and alarms on CloudFront's and the web ACL's metrics with a topic of their own here
- * (same name and recipients as the stage's topic; alarms notify only topics they can reach in
- * their region).
+ * records, and alarms on CloudFront's and the web ACL's metrics with the stage's two routes of
+ * their own here (same names and recipients as the stage region's topics; alarms notify only topics
+ * of their own region).
  */
 export class EdgeStack extends StageStack implements EdgeTier {
   readonly distribution: cloudfront.Distribution;
@@ -80,7 +80,16 @@ export class EdgeStack extends StageStack implements EdgeTier {
     }
     const logsKey = new LogsKey(this, 'LogsKey', { removalPolicy: this.statefulRemovalPolicy }).key;
     const logs: LogSettings = { logsKey, logRetention: this.logRetention, logRemovalPolicy: this.statefulRemovalPolicy };
-    const topic = new AlarmTopic(this, 'Alarms', { topicName: alarmTopicName(name), ...this.config.alarms, removalPolicy: this.statefulRemovalPolicy }).topic;
+    const { emails, httpsEndpoints, slack } = this.config.alarms;
+    const routes = defineRoutes(this, {
+      stage: name,
+      emails,
+      httpsEndpoints,
+      slack,
+      channelSuffix: '-edge',
+      logRetention: this.logRetention,
+      removalPolicy: this.statefulRemovalPolicy,
+    });
 
     if (props.waf) this.waf = new Waf(this, 'Waf', { name: stageResourceName(name), scope: 'CLOUDFRONT', ...props.waf, ...logs });
     const { domain } = props;
@@ -104,10 +113,10 @@ export class EdgeStack extends StageStack implements EdgeTier {
       priceClass: this.config.edge.priceClass as cloudfront.PriceClass,
       immutablePaths: this.config.edge.immutablePaths,
     }).distribution;
-    new DistributionLogs(this, 'AccessLogs', { distribution: this.distribution, ...logs });
+    const accessLogs = new DistributionLogs(this, 'AccessLogs', { distribution: this.distribution, queryFolder: stageResourceName(name), ...logs });
     if (domain) siteAliasRecords(this, domain, new targets.CloudFrontTarget(this.distribution));
     new EdgeAlarms(this, 'EdgeAlarms', {
-      alarms: new AlarmSet(name, topic),
+      alarms: new AlarmSet(name, routes),
       distributionId: this.distribution.distributionId,
       webAclMetricName: this.waf?.metricName,
       http5xxRatePercent: operations.http5xxRatePercent,
@@ -115,6 +124,10 @@ export class EdgeStack extends StageStack implements EdgeTier {
     });
     new CfnOutput(this, 'DistributionId', { value: this.distribution.distributionId, description: 'The site distribution (invalidations, metrics)' });
     new CfnOutput(this, 'DistributionDomainName', { value: this.distribution.distributionDomainName, description: "CloudFront's name for the site" });
+    new CfnOutput(this, 'AccessLogGroup', {
+      value: accessLogs.logGroup.logGroupName,
+      description: "The distribution's access logs (us-east-1; saved Logs Insights queries edge-5xx and edge-5xx-requests)",
+    });
     new CfnOutput(this, 'SiteUrl', { value: `https://${domain?.recordName ?? this.distribution.distributionDomainName}` });
     // The failover and failback read which region the distribution sends viewers to (one deploy moves it).
     new CfnOutput(this, SERVING_FROM_OUTPUT, {

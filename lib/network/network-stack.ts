@@ -23,7 +23,8 @@ export interface NetworkTier {
 /**
  * The stage's network, the key its logs are encrypted with and its DNS zone: the longest-lived
  * layer, which the data, app and operations stacks build on (the app's records go into the zone).
- * The stage's alarm topic lives here too, built by the stage from lib/ops (AppStage).
+ * The stage's alarm topics (its paging and ticket routes) live here too, built by the stage from
+ * lib/ops (AppStage).
  */
 export class NetworkStack extends StageStack implements NetworkTier {
   readonly vpc: ec2.IVpc;

@@ -57,7 +57,7 @@ export function addWafBlockedSurge(scope: Construct, alarms: AlarmSet, blocked: 
  * Defines the alarms of the stage's front door and app tier: load-balancer and app 5xx rates, p99
  * latency and rejected connections; CPU, memory and running-below-desired for each ECS service;
  * the WAF's blocked-request surge; SES bounce and complaint rates. Unhealthy hosts is watched by
- * the web service's own deployment alarm, which the app stack already connects to the topic.
+ * the web service's own deployment alarm, which the app stack already connects to its route.
  */
 export class AppAlarms extends Construct {
   constructor(scope: Construct, id: string, props: AppAlarmsProps) {

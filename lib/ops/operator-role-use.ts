@@ -1,11 +1,10 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
-import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { ACCOUNT_ACTIVITY_NAMESPACE } from '../baseline/account-activity';
 import { BREAK_GLASS_ASSUMED_METRIC } from '../baseline/audit-trail';
-import type { AlarmSet, Severity } from '../shared/alarm-set';
+import type { AlarmRoutes, AlarmSet, Severity } from '../shared/alarm-set';
 import { notifyingRule } from './ops-events';
 
 /**
@@ -26,8 +25,8 @@ export function roleAssumedPattern(roleArns: readonly string[]): events.EventPat
 
 export interface OperatorRoleUseProps {
   readonly alarms: AlarmSet;
-  /** The stage's alarm topic (its policy and key admit EventBridge of this account). */
-  readonly topic: sns.ITopic;
+  /** The stage's routes (their policies and key admit EventBridge of this account). */
+  readonly routes: AlarmRoutes;
   /** The stage's on-call role (its name), where the stage has one. */
   readonly onCallRoleName?: string;
   /** The account's break-glass role (its name, at path /). */
@@ -63,8 +62,9 @@ export class OperatorRoleUse extends Construct {
     const field = (path: string) => events.EventField.fromPath(path);
     const who = `by ${field('$.detail.userIdentity.arn')} in ${field('$.detail.awsRegion')} from ${field('$.detail.sourceIPAddress')} (session ${field('$.detail.requestParameters.roleSessionName')}; error code if refused: ${field('$.detail.errorCode')})`;
     const rule = (ruleId: string, severity: Severity, description: string, roleName: string, runbook: string) => {
-      const made = notifyingRule(this, ruleId, props.topic, {
+      const made = notifyingRule(this, ruleId, props.routes, {
         description,
+        severity,
         eventPattern: roleAssumedPattern([arn(roleName)]),
         message: `${roleName} assumed ${who}. Runbook: docs/alarms.md#${runbook}`,
       });
@@ -75,7 +75,9 @@ export class OperatorRoleUse extends Construct {
     if (props.onCallRoleName) {
       rule('OnCallUsed', 'ticket', 'Someone assumed the on-call role of the stage, or tried to', props.onCallRoleName, 'on-call-role-used');
     }
-    const breakGlass = rule('BreakGlassUsed', 'page', 'Someone assumed the break-glass role of the account, or tried to', props.breakGlassRoleName, 'break-glass-used');
+    // The message names who and from where; the alarm below is what pages (once, where the
+    // trail counts every region's uses), so the rule itself is a ticket.
+    const breakGlass = rule('BreakGlassUsed', 'ticket', 'Someone assumed the break-glass role of the account, or tried to', props.breakGlassRoleName, 'break-glass-used');
     if (props.pageOnUse) {
       this.breakGlassAlarm = props.alarms.add(this, 'BreakGlassAlarm', {
         name: 'break-glass-used',

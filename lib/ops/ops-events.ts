@@ -1,13 +1,12 @@
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import type { Severity } from '../shared/alarm-set';
+import { type AlarmRoutes, routeTopics, type Severity } from '../shared/alarm-set';
 import { RELEASE_EVENT } from '../shared/naming';
 
 export interface OpsEventsProps {
-  /** The stage's alarm topic (its policy and key admit EventBridge of this account). */
-  readonly topic: sns.ITopic;
+  /** The stage's routes (their policies and key admit EventBridge of this account). */
+  readonly routes: AlarmRoutes;
   readonly clusterArn: string;
   readonly serviceArns: string[];
   /** DB instance identifier of the stage's database. */
@@ -30,20 +29,20 @@ export const RDS_EVENT_CATEGORIES = ['availability', 'failover', 'failure', 'low
 /** AWS Backup job states that mean no recovery point (or copy) was made. */
 export const BACKUP_FAILED_STATES = ['FAILED', 'ABORTED', 'EXPIRED'];
 
-/** An EventBridge rule that sends each matching event to the alarm topic as the one line `message`. */
+/** An EventBridge rule that sends each matching event to the route of its severity as the one line `message`. */
 export function notifyingRule(
   scope: Construct,
   id: string,
-  topic: sns.ITopic,
-  props: { readonly description: string; readonly eventPattern: events.EventPattern; readonly message: string },
+  routes: AlarmRoutes,
+  props: { readonly description: string; readonly eventPattern: events.EventPattern; readonly message: string; readonly severity: Severity },
 ): events.Rule {
   const rule = new events.Rule(scope, id, { description: props.description, eventPattern: props.eventPattern });
-  rule.addTarget(new targets.SnsTopic(topic, { message: events.RuleTargetInput.fromText(props.message) }));
+  for (const topic of routeTopics(routes, props.severity)) rule.addTarget(new targets.SnsTopic(topic, { message: events.RuleTargetInput.fromText(props.message) }));
   return rule;
 }
 
 /**
- * Defines EventBridge rules that turn AWS events into notifications on the alarm topic, each as a
+ * Defines EventBridge rules that turn AWS events into tickets, each as a
  * readable one-line message: failed ECS deployments and service errors (tasks that cannot be
  * placed or started), service tasks that stopped because a container exited or could not start
  * (not the scheduler's own stops during deploys and scale-in), events of the stage's database
@@ -56,8 +55,10 @@ export class OpsEvents extends Construct {
   constructor(scope: Construct, id: string, props: OpsEventsProps) {
     super(scope, id);
     const field = (path: string) => events.EventField.fromPath(path);
+    // Tickets all: what these report either heals itself (a rollback, a failover, a retried job)
+    // or shows as a paging alarm when it hurts (tasks below desired, 5xx, the database's alarms).
     const rule = (ruleId: string, description: string, eventPattern: events.EventPattern, message: string) =>
-      this.rules.push(notifyingRule(this, ruleId, props.topic, { description, eventPattern, message }));
+      this.rules.push(notifyingRule(this, ruleId, props.routes, { description, eventPattern, message, severity: 'ticket' }));
 
     rule(
       'EcsDeploymentFailed',

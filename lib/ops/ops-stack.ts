@@ -1,8 +1,8 @@
-import { Stack } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import type { AppTier } from '../app/app-stack';
+import { DEPLOYMENT_ALARM_SEVERITY } from '../app/web-service';
 import { onCallRoleName } from '../baseline/operator-roles';
 import type { DataTier } from '../data/data-stack';
 import { jobsClusterName } from '../data/dump-tasks';
@@ -10,10 +10,11 @@ import type { DrTier } from '../dr/dr-stack';
 import type { EdgeTier } from '../edge/edge-stack';
 import type { NetworkTier } from '../network/network-stack';
 import { AlarmSet } from '../shared/alarm-set';
+import { acknowledgeControls } from '../shared/control-tower-checks';
 import { stageResourceName } from '../shared/naming';
 import { StageStack, type StageStackProps } from '../shared/stage-stack';
 import { AccountSecurity } from './account-security';
-import { alarmTopicName } from './alarm-topic';
+import { importedRoutes } from './alarm-topic';
 import { AppAlarms } from './app-alarms';
 import { Budget } from './budget';
 import { DataAlarms } from './data-alarms';
@@ -44,8 +45,8 @@ export interface OpsStackProps extends StageStackProps {
 
 /**
  * The stage's operations: alarms on every tier with thresholds from `operations` in the stage
- * config, each notifying the alarm topic on ALARM and OK; a composite "stage unhealthy" alarm of
- * the paging ones; EventBridge rules for ECS, RDS and AWS Backup events and for changes to the
+ * config, each notifying the route of its severity on ALARM and OK; a composite "stage unhealthy"
+ * alarm of the paging ones for the dashboard; EventBridge rules for ECS, RDS and AWS Backup events and for changes to the
  * keys the backups depend on; where the stage has a pilot light, the age of its last failover
  * drill; the dashboard; and the monthly budget. It only watches: nothing in the other stacks
  * depends on it, so it deploys last and can be changed at any time without touching them.
@@ -58,15 +59,15 @@ export class OpsStack extends StageStack {
     super(scope, id, props);
     const { name, operations, database, cache, alarms: recipients, monthlyBudgetUsd, backup, baseline, dr, dumps } = this.config;
     const { app, data, network } = props;
-    // By its known ARN: adding rule targets to the topic object itself would write statements
-    // into the network stack's topic policy, which already admits this account's rules.
-    const topic = sns.Topic.fromTopicArn(this, 'AlarmTopic', this.formatArn({ service: 'sns', resource: alarmTopicName(name) }));
-    this.alarms = new AlarmSet(name, topic);
+    // By their known ARNs: adding rule targets to the topic objects themselves would write
+    // statements into the network stack's topic policies, which already admit this account's rules.
+    const routes = importedRoutes(this, name);
+    this.alarms = new AlarmSet(name, routes);
 
-    // The web service's deployment alarms notify the topic from the app stack; counted here.
-    this.alarms.adopt(app.deploymentAlarms.unhealthyHosts, 'page', 'web');
-    this.alarms.adopt(app.deploymentAlarms.target5xxRate, 'ticket', 'web');
-    this.alarms.adopt(app.deploymentAlarms.p99Latency, 'ticket', 'web');
+    // The web service's deployment alarms notify their routes from the app stack; counted here.
+    this.alarms.adopt(app.deploymentAlarms.unhealthyHosts, DEPLOYMENT_ALARM_SEVERITY.unhealthyHosts, 'web');
+    this.alarms.adopt(app.deploymentAlarms.target5xxRate, DEPLOYMENT_ALARM_SEVERITY.target5xxRate, 'web');
+    this.alarms.adopt(app.deploymentAlarms.p99Latency, DEPLOYMENT_ALARM_SEVERITY.p99Latency, 'web');
 
     const cacheNodes = 1 + cache.replicas;
     new AppAlarms(this, 'AppAlarms', {
@@ -158,7 +159,6 @@ export class OpsStack extends StageStack {
     // The account's own alarms and findings (the baseline); root usage and trail or key tampering page.
     new AccountSecurity(this, 'AccountSecurity', {
       alarms: this.alarms,
-      topic,
       enableTrailAlarms: baseline.trail.enabled && (props.inAccountHomeRegion ?? true),
       enableGuardDutyFindings: baseline.guardDuty.enabled,
       enableSecurityHubFindings: baseline.securityHub,
@@ -168,31 +168,36 @@ export class OpsStack extends StageStack {
     // reported, and pages unless CloudFormation made it.
     new ProtectedKeyChanges(this, 'ProtectedKeyChanges', {
       alarms: this.alarms,
-      topic,
       keys: [...data.protectedKeys, ...(props.dr?.backupKey ? [props.dr.backupKey] : [])],
     });
 
-    // Each use of the people's roles is on record on the topic; break-glass pages.
+    // Each use of the people's roles is a ticket naming who; break-glass also pages (access.pageOnUse).
     const { access } = this.config;
     new OperatorRoleUse(this, 'OperatorRoleUse', {
       alarms: this.alarms,
-      topic,
+      routes,
       onCallRoleName: access.onCall.principals.length > 0 ? onCallRoleName(name) : undefined,
       breakGlassRoleName: backup.breakGlassRoleName,
       pageOnUse: access.pageOnUse,
       trailMetric: baseline.trail.enabled && (props.inAccountHomeRegion ?? true),
     });
 
+    // The stage's state at a glance, on the dashboard, with no actions: each paging alarm pages on
+    // its own, with its own name and runbook, so a composite that paged too would page twice for
+    // one cause; and it could not page for what it cannot include (alarms of another region: the
+    // edge's, the DR tier's) nor for a second cause while the first keeps it in ALARM.
     this.stageAlarm = new cloudwatch.CompositeAlarm(this, 'StageUnhealthy', {
       compositeAlarmName: `${name}-stage-unhealthy`,
-      alarmDescription: `The ${name} stage is unhealthy: at least one paging alarm is in ALARM. Page on this one. Runbook: docs/alarms.md#stage-unhealthy`,
+      alarmDescription: `The ${name} stage is unhealthy: at least one of its paging alarms in ${this.region} is in ALARM (each pages on its own; this one notifies nobody). Runbook: docs/alarms.md#stage-unhealthy`,
       alarmRule: cloudwatch.AlarmRule.anyOf(...this.alarms.paging),
-      actionsEnabled: true,
+      actionsEnabled: false,
     });
-    this.alarms.notify(this.stageAlarm);
+    const summary = 'The stage summary on the dashboard: every alarm it combines pages on its own, so actions here would page twice for one cause.';
+    Validations.of(this.stageAlarm).acknowledge({ id: 'NIST.800.53.R5-CloudWatchAlarmAction', reason: summary });
+    acknowledgeControls(this.stageAlarm, { cloudwatch_alarm_action_check: summary, cloudwatch_alarm_action_enabled_check: summary });
 
     new OpsEvents(this, 'Events', {
-      topic,
+      routes,
       clusterArn: app.cluster.clusterArn,
       serviceArns: app.services.map((s) => s.service.serviceArn),
       databaseIdentifier: data.database.instance.instanceIdentifier,
@@ -214,6 +219,6 @@ export class OpsStack extends StageStack {
       sloWidgets: sloAlarms?.widgets(),
     });
 
-    new Budget(this, 'Budget', { name: stageResourceName(name, 'monthly'), monthlyUsd: monthlyBudgetUsd, emails: recipients.emails, topic });
+    new Budget(this, 'Budget', { name: stageResourceName(name, 'monthly'), monthlyUsd: monthlyBudgetUsd, emails: recipients.emails, routes });
   }
 }

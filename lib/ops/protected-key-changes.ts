@@ -2,7 +2,6 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { cdkBootstrapRoleArn } from '../ci/ci-access-stack';
 import type { AlarmSet } from '../shared/alarm-set';
@@ -11,8 +10,6 @@ import { notifyingRule } from './ops-events';
 
 export interface ProtectedKeyChangesProps {
   readonly alarms: AlarmSet;
-  /** The stage's alarm topic (its policy and key admit EventBridge of this account). */
-  readonly topic: sns.ITopic;
   /**
    * The keys every snapshot, recovery point and DR copy is encrypted with (ServiceKey with a
    * break-glass role). Those of another region forward their events here (dr-stack.ts).
@@ -49,12 +46,15 @@ export class ProtectedKeyChanges extends Construct {
     const call = `${field('$.detail.eventName')} on protected key ${field('$.detail.requestParameters.keyId')} in ${field('$.detail.awsRegion')} by ${field('$.detail.userIdentity.arn')}`;
     // CloudTrail records a refused call too, with its error code; a call that succeeded has none.
     const outcome = `error code if refused: ${field('$.detail.errorCode')}`;
-    this.byDeploys = notifyingRule(this, 'ByDeploys', props.topic, {
+    // The messages are tickets: they say who and which key; the alarm below is what pages.
+    this.byDeploys = notifyingRule(this, 'ByDeploys', props.alarms.routes, {
+      severity: 'ticket',
       description: 'A deploy (CloudFormation) changed, or tried to change, a key the stage backups depend on',
       eventPattern: protectedKeyEventsOfDeploys(regions),
       message: `KMS ${call}, a deploy; ${outcome}. Runbook: docs/alarms.md#protected-key-deployed`,
     });
-    this.byOthers = notifyingRule(this, 'ByOthers', props.topic, {
+    this.byOthers = notifyingRule(this, 'ByOthers', props.alarms.routes, {
+      severity: 'ticket',
       description: 'Someone other than a deploy changed, disabled or scheduled the deletion of a key the stage backups depend on, or tried to',
       eventPattern: protectedKeyEventsOfOthers(regions),
       message: `KMS ${call}, not a deploy; ${outcome}. Runbook: docs/alarms.md#protected-key-changed`,

@@ -5,8 +5,24 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { acknowledgeControls } from './control-tower-checks';
 
-/** page: somebody acts now (the stage's composite alarm includes it); ticket: look today. */
+/**
+ * page: somebody acts now: the paging topic (pagers, the paging Slack channel) and, for the
+ * record, the ticket topic. ticket: look the same working day: the ticket topic only.
+ */
 export type Severity = 'page' | 'ticket';
+
+/** The two routes of a region's notifications, by severity (topics: lib/ops/alarm-topic.ts). */
+export interface AlarmRoutes {
+  /** Someone acts now: pagers (PagerDuty, Opsgenie) and the paging Slack channel. */
+  readonly page: sns.ITopic;
+  /** Look the same working day: the emails and the ticket Slack channel; pages are recorded here too. */
+  readonly ticket: sns.ITopic;
+}
+
+/** The topics a notification of a severity goes to: a page is recorded on the ticket route too. */
+export function routeTopics(routes: AlarmRoutes, severity: Severity): sns.ITopic[] {
+  return severity === 'page' ? [routes.page, routes.ticket] : [routes.ticket];
+}
 
 /** The tiers an alarm belongs to; the dashboard and docs/alarms.md group by them. */
 export type Tier = 'load balancer' | 'web' | 'worker' | 'database' | 'cache' | 'email' | 'functions' | 'waf' | 'account' | 'slo' | 'edge' | 'dr';
@@ -35,25 +51,26 @@ export interface WatchedAlarm {
 }
 
 /**
- * The alarms of one stage: each one named `<stage>-<name>`, described, and sending ALARM and OK to
- * the stage's alarm topic, so no alarm exists without an action. The set is what the composite
- * alarm and the dashboard are built from.
+ * The alarms of one stage in one region: each one named `<stage>-<name>`, described, and sending
+ * ALARM and OK to the route of its severity, so no alarm exists without an action. The set is what
+ * the stage's composite alarm and the dashboard are built from.
  */
 export class AlarmSet {
   readonly watched: WatchedAlarm[] = [];
   /** Alarms without actions of their own, each part of a composite that notifies (`signal`). */
   readonly signals: cloudwatch.Alarm[] = [];
-  private readonly action: cloudwatch.IAlarmAction;
+  private readonly actions: Record<Severity, cloudwatch.IAlarmAction[]>;
 
   constructor(
     /** Prefix of every alarm name: the stage name. */
     readonly prefix: string,
-    readonly topic: sns.ITopic,
+    readonly routes: AlarmRoutes,
   ) {
-    this.action = new actions.SnsAction(topic);
+    const of = (severity: Severity) => routeTopics(routes, severity).map((topic) => new actions.SnsAction(topic));
+    this.actions = { page: of('page'), ticket: of('ticket') };
   }
 
-  /** Defines an alarm with the topic as its ALARM and OK action. */
+  /** Defines an alarm with the route of its severity as its ALARM and OK actions. */
   add(scope: Construct, id: string, props: WatchProps): cloudwatch.Alarm {
     const { name, description, severity, tier, runbook, ...alarmProps } = props;
     return this.watch(new cloudwatch.Alarm(scope, id, { ...alarmProps, ...this.named(name, description, runbook) }), severity, tier);
@@ -61,7 +78,7 @@ export class AlarmSet {
 
   /**
    * Defines an anomaly-detection alarm (the metric against the band CloudWatch learns from its
-   * history, `stdDevs` wide) with the topic as its ALARM and OK action.
+   * history, `stdDevs` wide) with the route of its severity as its ALARM and OK actions.
    */
   addAnomaly(
     scope: Construct,
@@ -77,9 +94,9 @@ export class AlarmSet {
     return { alarmName: `${this.prefix}-${name}`, alarmDescription: `${description} Runbook: docs/alarms.md#${runbook ?? name}`, actionsEnabled: true };
   }
 
-  /** Sends the alarm to the topic and counts it. */
+  /** Sends the alarm to its route and counts it. */
   private watch<T extends cloudwatch.AlarmBase>(alarm: T, severity: Severity, tier: Tier): T {
-    this.notify(alarm);
+    this.notify(alarm, severity);
     this.watched.push({ alarm, severity, tier });
     return alarm;
   }
@@ -97,7 +114,7 @@ export class AlarmSet {
     });
     Validations.of(alarm).acknowledge({
       id: 'NIST.800.53.R5-CloudWatchAlarmAction',
-      reason: 'One window of a burn-rate pair: the composite alarm of the pair notifies the topic; the window alone would page on every short spike.',
+      reason: 'One window of a burn-rate pair: the composite alarm of the pair notifies its route; the window alone would page on every short spike.',
     });
     const why = 'One window of a burn-rate pair: the composite alarm of the pair has the actions; the window alone would page on every short spike.';
     acknowledgeControls(alarm, { cloudwatch_alarm_action_check: why, cloudwatch_alarm_action_enabled_check: why });
@@ -105,7 +122,7 @@ export class AlarmSet {
     return alarm;
   }
 
-  /** Defines a composite alarm that notifies the topic, named `<stage>-<name>`, counted like the others. */
+  /** Defines a composite alarm that notifies the route of its severity, named `<stage>-<name>`, counted like the others. */
   composite(
     scope: Construct,
     id: string,
@@ -115,15 +132,15 @@ export class AlarmSet {
     return this.watch(new cloudwatch.CompositeAlarm(scope, id, { compositeAlarmName: alarmName, ...named, alarmRule: props.rule }), props.severity, props.tier);
   }
 
-  /** Counts an alarm defined elsewhere (that already notifies the topic) in the composite and the dashboard. */
+  /** Counts an alarm defined elsewhere (that already notifies the route of its severity) in the composite and the dashboard. */
   adopt(alarm: cloudwatch.IAlarm, severity: Severity, tier: Tier): void {
     this.watched.push({ alarm, severity, tier });
   }
 
-  /** Sends the alarm's ALARM and OK transitions to the topic. */
-  notify(alarm: cloudwatch.AlarmBase): void {
-    alarm.addAlarmAction(this.action);
-    alarm.addOkAction(this.action);
+  /** Sends the alarm's ALARM and OK transitions to the route of its severity (OK resolves the pager's incident). */
+  notify(alarm: cloudwatch.AlarmBase, severity: Severity): void {
+    alarm.addAlarmAction(...this.actions[severity]);
+    alarm.addOkAction(...this.actions[severity]);
   }
 
   /** The alarms that page. */

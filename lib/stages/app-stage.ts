@@ -1,5 +1,4 @@
 import { Stage, type StageProps, Tags } from 'aws-cdk-lib';
-import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { AppStack } from '../app/app-stack';
 import { IDLE_TIMEOUT_SECONDS } from '../app/load-balancer';
@@ -12,9 +11,10 @@ import { PilotLightStack } from '../dr/pilot-light-stack';
 import { EDGE_REGION, EdgeStack } from '../edge/edge-stack';
 import type { WafRules } from '../edge/waf';
 import { NetworkStack } from '../network/network-stack';
-import { AlarmTopic, alarmTopicName } from '../ops/alarm-topic';
+import { defineRoutes } from '../ops/alarm-topic';
 import { projectFunctions } from '../ops/function-alarms';
 import { OpsStack } from '../ops/ops-stack';
+import type { AlarmRoutes } from '../shared/alarm-set';
 import { PROJECT } from '../shared/naming';
 
 export interface AppStageProps extends StageProps {
@@ -34,8 +34,8 @@ export interface AppStageProps extends StageProps {
 export class AppStage extends Stage {
   readonly config: StageConfig;
   readonly network: NetworkStack;
-  /** The stage's alarm topic, in the network stack: alarms in every stack notify it. */
-  readonly alarmTopic: sns.ITopic;
+  /** The stage's paging and ticket topics, in the network stack: alarms and rules in every stack of its region notify them. */
+  readonly alarmRoutes: AlarmRoutes;
   readonly data: DataStack;
   readonly app: AppStack;
   readonly ops: OpsStack;
@@ -68,13 +68,16 @@ export class AppStage extends Stage {
       description: `Network of the ${config.name} stage: VPC, subnets, NAT, flow logs`,
       terminationProtection: config.retainOnDelete,
     });
-    // Operations' topic in the longest-lived stack, the last of its constructs: the path its
-    // subscriptions were confirmed at. The ops stack reads it by its fixed ARN.
-    this.alarmTopic = new AlarmTopic(this.network, 'Alarms', {
-      topicName: alarmTopicName(config.name),
-      ...config.alarms,
+    // Operations' topics in the longest-lived stack, the last of its constructs: the path the
+    // ticket topic's subscriptions were confirmed at. The ops stack reads them by their fixed ARNs.
+    this.alarmRoutes = defineRoutes(this.network, {
+      stage: config.name,
+      emails: config.alarms.emails,
+      httpsEndpoints: config.alarms.httpsEndpoints,
+      slack: config.alarms.slack,
+      logRetention: this.network.logRetention,
       removalPolicy: this.network.statefulRemovalPolicy,
-    }).topic;
+    });
     if (hasDrStack(config)) {
       this.dr = new DrStack(this, 'Dr', {
         config,
@@ -90,7 +93,7 @@ export class AppStage extends Stage {
       description: `Stateful tier of the ${config.name} stage: PostgreSQL with pgvector, Valkey, uploads bucket, keys`,
       terminationProtection: config.retainOnDelete,
       network: this.network,
-      alarmTopic: this.alarmTopic,
+      alarmTopic: this.alarmRoutes.ticket,
       dr: this.dr,
       deploy,
     });
@@ -103,7 +106,7 @@ export class AppStage extends Stage {
       description: `Stateless tier of the ${config.name} stage: ECS services, load balancer, WAF, SES`,
       network: this.network,
       data: this.data,
-      alarmTopic: this.alarmTopic,
+      alarmRoutes: this.alarmRoutes,
       drBackupKey: this.dr?.backupKey,
       deploy,
       waf: config.edge.enabled ? undefined : waf,
@@ -162,8 +165,8 @@ export class AppStage extends Stage {
       functions: projectFunctions(this.data, this.app),
       inAccountHomeRegion: (props.accountHomeRegion ?? config.region) === config.region,
     });
-    // The alarm topic is referenced by its fixed ARN; it must exist first all the same.
-    this.ops.addStackDependency(this.network, 'alarm topic');
+    // The alarm topics are referenced by their fixed ARNs; they must exist first all the same.
+    this.ops.addStackDependency(this.network, 'alarm topics');
   }
 }
 

@@ -15,6 +15,7 @@ import { Route53Client } from '@aws-sdk/client-route-53';
 import { SecurityHubClient } from '@aws-sdk/client-securityhub';
 import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { SESv2Client } from '@aws-sdk/client-sesv2';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { cdkBootstrapRoleArn } from '../../lib/ci/ci-access-stack';
@@ -57,6 +58,7 @@ export function defaultClients(config: StageConfig, settings: ClientSettings = {
       config: (region) => new ConfigServiceClient({ ...base, region }),
       iam: new IAMClient({ ...base, region: 'us-east-1' }),
     },
+    sns: (region) => new SNSClient({ ...base, region }),
   };
 }
 

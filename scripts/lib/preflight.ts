@@ -7,10 +7,12 @@ import { DescribeAccountAttributesCommand, type RDSClient } from '@aws-sdk/clien
 import { GetHostedZoneCommand, ListHostedZonesByNameCommand, type Route53Client } from '@aws-sdk/client-route-53';
 import { GetServiceQuotaCommand, type ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { GetAccountCommand, type SESv2Client } from '@aws-sdk/client-sesv2';
+import type { SNSClient } from '@aws-sdk/client-sns';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
 import { BOOTSTRAP_QUALIFIER } from '../../lib/ci/ci-access-stack';
 import { deployRegions, SNAPSHOT_HEADROOM, type StageConfig, stageRegions } from '../../lib/config';
+import { alarmSubscriptionChecks } from './preflight-alarms';
 import { type BaselineClients, baselineChecks } from './preflight-baseline';
 import { couldNotCheck, named, runCheck } from './preflight-check';
 import { type EdgeOptions, edgeChecks } from './preflight-edge';
@@ -52,6 +54,8 @@ export interface PreflightClients {
   readonly ecs: Send<ECSClient>;
   /** What the organisation may already run in the account (GuardDuty, Security Hub, Config, GitHub's OIDC provider). */
   readonly baseline: BaselineClients;
+  /** The alarm topics' subscriptions, in each region the stage alarms in. */
+  readonly sns: (region: string) => Send<SNSClient>;
 }
 
 export interface PreflightOptions extends EdgeOptions {
@@ -140,6 +144,7 @@ export async function preflight(config: StageConfig, clients: PreflightClients, 
     runCheck('nat gateway quota', () => natQuotaCheck(config, clients)),
     ...(config.network.nat === 'instance' ? [runCheck('nat instance image', () => natImageCheck(config, clients, options))] : []),
     edgeChecks(config, clients, options),
+    alarmSubscriptionChecks(config, clients.sns),
     baseline(),
   ];
   return finish([account, ...(await Promise.all(groups)).flat()]);

@@ -438,7 +438,7 @@ describe.each(['staging', 'prod'] as const)('%s account baseline (home region)',
     expect(only(t(), 'AWS::AccessAnalyzer::Analyzer').Properties).toEqual({ Type: 'ACCOUNT', AnalyzerName: 'webapp-account' });
   });
 
-  test('its ops stack alarms on every check and routes findings to the alarm topic as one line', () => {
+  test('its ops stack alarms on every check and routes findings as one line: medium GuardDuty findings as tickets, high ones as pages', () => {
     const alarms = Object.values(synthesized[name].ops.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
     for (const activity of TRAIL_ACTIVITIES) {
       const alarm = alarms.find((a) => a.AlarmName === `${name}-${activity.alarm}`);
@@ -453,11 +453,16 @@ describe.each(['staging', 'prod'] as const)('%s account baseline (home region)',
       });
       expect(alarm!.AlarmDescription).toContain(`Runbook: docs/alarms.md#${activity.alarm}`);
     }
+    const finding = (runbook: string) =>
+      Match.objectLike({ InputTransformer: Match.objectLike({ InputTemplate: Match.stringLikeRegexp(`GuardDuty finding .*Runbook: docs/alarms.md#${runbook}"$`) }) });
+    // One target per topic of the route (test/ops/alarm-routes.test.ts checks which).
     synthesized[name].ops.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: { source: ['aws.guardduty'], 'detail-type': ['GuardDuty Finding'], detail: { severity: [{ numeric: ['>=', 4] }] } },
-      Targets: [
-        Match.objectLike({ InputTransformer: Match.objectLike({ InputTemplate: Match.stringLikeRegexp('GuardDuty finding .*Runbook: docs/alarms.md#guardduty-finding') }) }),
-      ],
+      EventPattern: { source: ['aws.guardduty'], 'detail-type': ['GuardDuty Finding'], detail: { severity: [{ numeric: ['>=', 4, '<', 7] }] } },
+      Targets: [finding('guardduty-finding')],
+    });
+    synthesized[name].ops.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['aws.guardduty'], 'detail-type': ['GuardDuty Finding'], detail: { severity: [{ numeric: ['>=', 7] }] } },
+      Targets: [finding('guardduty-high-finding'), finding('guardduty-high-finding')],
     });
     synthesized[name].ops.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {

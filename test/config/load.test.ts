@@ -294,7 +294,7 @@ describe('loadStageConfigs', () => {
     expect(loadError({ 'staging.alarms.emails': '["ok@example.com","not-an-email"]' })).toMatch(
       /field "alarms\.emails\.1", value "not-an-email": not an email address.*\(this value came from -c staging\.alarms\.emails\)/,
     );
-    expect(loadError({ 'prod.alarms.emails': '[]' })).toMatch(/field "alarms", .*would reach nobody.*\(this value came from -c prod\.alarms\.emails\)/);
+    expect(loadError({ 'prod.alarms.httpsEndpoints': '[]' })).toMatch(/field "alarms", .*would reach no pager.*\(this value came from -c prod\.alarms\.httpsEndpoints\)/);
   });
 
   test('CDK context keys (feature flags, lookups) are not taken for overrides', () => {

@@ -256,10 +256,19 @@ describe.each(withPilotLight)('%s with dr.appTier', (name) => {
     expect(JSON.parse(variables.SMOKE_PATHS)[0]).toBe(config.app.readinessPath);
   });
 
-  test("alarms notify the DR region's alarm topic: the web service's deployment alarms and the essentials", () => {
+  test("alarms notify the DR region's routes: the web service's deployment alarms and the essentials", () => {
     const t = drApp(name);
     const topic = idOf(t, 'AWS::SNS::Topic', 'AlarmsTopic');
+    const pageTopic = idOf(t, 'AWS::SNS::Topic', 'PageAlarmsTopic');
     expect(t.toJSON().Resources[topic].Properties.TopicName).toBe(`webapp-${name}-alarms-dr`);
+    expect(t.toJSON().Resources[pageTopic].Properties.TopicName).toBe(`webapp-${name}-page-dr`);
+    const paging = new Set([
+      `${name}-DrApp-web-unhealthy-hosts`,
+      `${name}-dr-db-free-storage`,
+      `${name}-dr-web-5xx-rate`,
+      `${name}-dr-web-tasks-below-desired`,
+      `${name}-dr-worker-tasks-below-desired`,
+    ]);
     const alarms = resources(t, 'AWS::CloudWatch::Alarm').map((a) => a.Properties);
     expect(alarms.map((a) => a.AlarmName).sort()).toEqual(
       [
@@ -274,8 +283,9 @@ describe.each(withPilotLight)('%s with dr.appTier', (name) => {
       ].sort(),
     );
     for (const alarm of alarms) {
-      expect(alarm.AlarmActions, alarm.AlarmName).toEqual([{ Ref: topic }]);
-      expect(alarm.OKActions, alarm.AlarmName).toEqual([{ Ref: topic }]);
+      const route = paging.has(alarm.AlarmName) ? [{ Ref: pageTopic }, { Ref: topic }] : [{ Ref: topic }];
+      expect(alarm.AlarmActions, alarm.AlarmName).toEqual(route);
+      expect(alarm.OKActions, alarm.AlarmName).toEqual(route);
     }
     const db = alarms.find((a) => a.AlarmName === `${name}-dr-db-cpu`)!;
     expect(db.Dimensions).toEqual([{ Name: 'DBInstanceIdentifier', Value: names.databaseIdentifier }]);
@@ -291,6 +301,7 @@ describe.each(withPilotLight)('%s with dr.appTier', (name) => {
       'CacheEndpoint',
       'UploadsBucketName',
       'AlarmTopicArn',
+      'PagingTopicArn',
       'PgvectorVersion',
     ]);
   });

@@ -147,7 +147,7 @@ describe('a stage without a DR load balancer (dev)', () => {
     expect(dc.Origins[0].Id).toMatch(/^devEdgeSiteDistributionOrigin1/);
   });
 
-  test('its edge holds what it held before, plus the maintenance page', () => {
+  test('its edge holds what it held before, plus the maintenance page, the paging route and the saved log queries', () => {
     // Less the alarm subscriptions, whose ids follow the recipients of the config.
     const ids = Object.entries(synthesized.dev.edge!.toJSON().Resources as Record<string, Json>)
       .filter(([, r]) => r.Type !== 'AWS::SNS::Subscription')
@@ -181,6 +181,7 @@ describe('a stage without a DR load balancer (dev)', () => {
       'MaintenanceWriterLogsC62D1E45',
       'SiteDistributionOrigin2S3OriginAccessControlD62333BA',
     ];
-    expect(ids).toEqual([...before, ...maintenance].sort());
+    const pagingAndQueries = ['AccessLogsedge5xx5B8DD2EC', 'AccessLogsedge5xxrequests220E5749', 'PageAlarmsTopic6720B199', 'PageAlarmsTopicPolicyDD6C0B1F'];
+    expect(ids).toEqual([...before, ...maintenance, ...pagingAndQueries].sort());
   });
 });

@@ -290,18 +290,32 @@ describe.each(EDGE_STAGES)('%s edge', (name) => {
     const parsed = JSON.parse(typeof statement === 'string' ? statement : JSON.stringify(statement));
     expect(JSON.stringify(parsed)).toContain('delivery.logs.amazonaws.com');
     expect(JSON.stringify(parsed)).toContain('aws:SourceAccount');
+    // Where the edge runbook sends people (docs/alarms.md, "edge-5xx-rate"): the group, by output, and its saved queries.
+    expect(edge(name).toJSON().Outputs.AccessLogGroup.Value).toEqual({ Ref: group });
+    const queries = resources(edge(name), 'AWS::Logs::QueryDefinition').map((q) => q.Properties);
+    expect(queries.map((q) => q.Name)).toEqual([`webapp-${name}/edge-5xx`, `webapp-${name}/edge-5xx-requests`]);
+    for (const q of queries) {
+      expect(q.LogGroupNames).toEqual([{ Ref: group }]);
+      expect(q.QueryString).toContain('filter `sc-status` >= 500');
+      // Every field a query names is one the delivery writes (a hyphenated field is quoted in backticks).
+      for (const [, field] of (q.QueryString as string).matchAll(/`([a-z-]+(?:\([A-Za-z-]+\))?)`/g)) expect(ACCESS_LOG_FIELDS, field).toContain(field);
+    }
   });
 
-  test("edge alarms live here (CloudWatch alarms watch their own region's metrics) and notify a topic here with the stage's recipients", () => {
-    const topic = only(edge(name), 'AWS::SNS::Topic');
-    expect(topic.resource.Properties.TopicName).toBe(`webapp-${name}-alarms`);
-    const emails = resources(edge(name), 'AWS::SNS::Subscription').map((s) => s.Properties.Endpoint);
-    expect(emails).toEqual(config.alarms.emails);
+  test("edge alarms live here (CloudWatch alarms watch their own region's metrics) and notify the stage's two routes here, with the stage's recipients", () => {
+    const topics = Object.fromEntries(Object.entries(edge(name).findResources('AWS::SNS::Topic')).map(([id, r]) => [r.Properties.TopicName, id]));
+    expect(Object.keys(topics).sort()).toEqual([`webapp-${name}-alarms`, `webapp-${name}-page`]);
+    const ticket = { Ref: topics[`webapp-${name}-alarms`] };
+    const page = { Ref: topics[`webapp-${name}-page`] };
+    const subscriptions = resources(edge(name), 'AWS::SNS::Subscription').map((s) => [s.Properties.TopicArn, s.Properties.Protocol, s.Properties.Endpoint]);
+    expect(subscriptions).toEqual([...config.alarms.emails.map((e) => [ticket, 'email', e]), ...config.alarms.httpsEndpoints.map((u) => [page, 'https', u])]);
     const alarms = resources(edge(name), 'AWS::CloudWatch::Alarm').map((a) => a.Properties);
     expect(alarms.map((a) => a.AlarmName).sort()).toEqual([`${name}-edge-5xx-rate`, `${name}-waf-blocked-surge`]);
     for (const alarm of alarms) {
-      expect(alarm.AlarmActions).toEqual([{ Ref: topic.id }]);
-      expect(alarm.OKActions).toEqual([{ Ref: topic.id }]);
+      // The edge's 5xx pages (and is recorded on the ticket route); the WAF surge is a ticket.
+      const route = alarm.AlarmName.endsWith('edge-5xx-rate') ? [page, ticket] : [ticket];
+      expect(alarm.AlarmActions).toEqual(route);
+      expect(alarm.OKActions).toEqual(route);
       expect(alarm.TreatMissingData).toBe('notBreaching');
       expect(alarm.AlarmDescription).toMatch(/Runbook: docs\/alarms\.md#/);
     }

@@ -299,12 +299,13 @@ describe('the NAT instance boot script', () => {
 
 describe('logical ids of stateful network resources are frozen', () => {
   // Renaming these construct ids would replace the VPC (and everything in it), a key, the log group
-  // or the alarm topic (whose email subscriptions would have to be confirmed again).
+  // or the ticket topic (whose email subscriptions would have to be confirmed again), and the
+  // paging topic (the ARN its pagers and channel were given).
   test.each(STAGE_NAMES)('%s', (name) => {
     const t = network(name);
     expect(Object.keys(t.findResources('AWS::EC2::VPC'))).toEqual(['NetworkVpc7FB7348F']);
     expect(Object.keys(t.findResources('AWS::KMS::Key'))).toEqual(['LogsKeyFE4C4A83', 'AlarmsKey7F5A268D']);
-    expect(Object.keys(t.findResources('AWS::SNS::Topic'))).toEqual(['AlarmsTopic3A2DFEBA']);
+    expect(Object.keys(t.findResources('AWS::SNS::Topic'))).toEqual(['AlarmsTopic3A2DFEBA', 'PageAlarmsTopic6720B199']);
     expect(Object.keys(t.findResources('AWS::Logs::LogGroup'))).toEqual(['NetworkFlowLogs2BEC3212']);
     expect(Object.keys(t.findResources('AWS::Route53::HostedZone'))).toEqual(STAGES[name].domain ? ['Zone2A4024A4'] : []);
   });

@@ -38,13 +38,17 @@ function metricsOf(props: Json): { namespace: string; name: string; dimensions: 
     }));
 }
 
-function topicArn(name: StageName): string {
+/** A route's topic in the stage's region: `alarms` the ticket topic, `page` the paging topic. */
+function topicArn(name: StageName, route: 'alarms' | 'page' = 'alarms'): string {
   const { account, region } = config(name);
-  return `arn:aws:sns:${region}:${account}:webapp-${name}-alarms`;
+  return `arn:aws:sns:${region}:${account}:webapp-${name}-${route}`;
 }
 
+/** The actions of each severity (lib/shared/alarm-set.ts routeTopics): a page is recorded on the ticket route too. */
+const routeActions = (name: StageName) => ({ page: [topicArn(name, 'page'), topicArn(name)], ticket: [topicArn(name)] });
+
 describe.each(STAGE_NAMES)('%s operations', (name) => {
-  test('every alarm, metric or composite, sends ALARM and OK to the stage topic and says what missing data means', () => {
+  test('every alarm, metric or composite, sends ALARM and OK to the route of its severity and says what missing data means', () => {
     const t = stages[name].ops;
     const composites = resources(t, 'AWS::CloudWatch::CompositeAlarm');
     const all = [...resources(t, 'AWS::CloudWatch::Alarm'), ...composites];
@@ -53,22 +57,25 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
     for (const { Type, Properties: p } of all) {
       expect(p.AlarmName).toMatch(new RegExp(`^${name}-[a-z0-9-]+$`));
       expect(p.AlarmDescription).toMatch(/Runbook: docs\/alarms\.md#[a-z0-9-]+$/);
+      const routes = Object.values(routeActions(name));
       if (p.ActionsEnabled === false) {
-        // A window of a burn-rate pair: no actions, and a composite that notifies reads it.
         expect(p.AlarmActions ?? [], p.AlarmName).toEqual([]);
+        // The stage summary: each alarm it reads pages on its own (test below).
+        if (p.AlarmName === `${name}-stage-unhealthy`) continue;
+        // A window of a burn-rate pair: no actions, and a composite that notifies reads it.
         const readers = composites.filter((c) => JSON.stringify(c.Properties.AlarmRule).includes(`"${ids[p.AlarmName]}"`));
         expect(readers.length, p.AlarmName).toBeGreaterThan(0);
-        for (const c of readers) expect(c.Properties.AlarmActions, p.AlarmName).toEqual([topicArn(name)]);
+        for (const c of readers) expect(routes, p.AlarmName).toContainEqual(c.Properties.AlarmActions);
         continue;
       }
       expect(p.ActionsEnabled, p.AlarmName).toBe(true);
-      expect(p.AlarmActions, p.AlarmName).toEqual([topicArn(name)]);
-      expect(p.OKActions, p.AlarmName).toEqual([topicArn(name)]);
+      expect(routes, p.AlarmName).toContainEqual(p.AlarmActions);
+      expect(p.OKActions, p.AlarmName).toEqual(p.AlarmActions);
       if (Type === 'AWS::CloudWatch::Alarm') expect(p.TreatMissingData, p.AlarmName).toMatch(/^(breaching|notBreaching|ignore|missing)$/);
     }
   });
 
-  test('the deployment alarms of the web service notify the topic too', () => {
+  test('the deployment alarms of the web service notify their routes too: unhealthy hosts page, the rollback triggers are tickets', () => {
     const deploymentAlarms = resources(stages[name].app, 'AWS::CloudWatch::Alarm');
     expect(deploymentAlarms.map((a) => a.Properties.AlarmName)).toEqual([
       `${name}-App-web-target-5xx-rate`,
@@ -76,9 +83,10 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
       `${name}-App-web-deploy-p99-latency`,
     ]);
     for (const { Properties: p } of deploymentAlarms) {
-      expect(p.AlarmActions).toHaveLength(1);
       expect(p.OKActions).toEqual(p.AlarmActions);
-      expect(JSON.stringify(p.AlarmActions)).toContain('AlarmsTopic');
+      const topics = JSON.stringify(p.AlarmActions);
+      expect(topics).toContain('AlarmsTopic');
+      expect(topics.includes('PageAlarmsTopic'), p.AlarmName).toBe(p.AlarmName.endsWith('unhealthy-hosts'));
     }
   });
 
@@ -250,10 +258,14 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
       expect(metricsOf(alarm(name, 'waf-blocked-surge'))[0].dimensions).toEqual({ WebACL: `${name}-App-web-acl`, Region: config(name).region, Rule: 'ALL' });
   });
 
-  test('a composite "stage unhealthy" alarm pages on the paging alarms', () => {
+  test('a composite "stage unhealthy" alarm sums up the paging alarms for the dashboard, and pages nobody itself', () => {
     const t = stages[name].ops;
     const composite = resources(t, 'AWS::CloudWatch::CompositeAlarm').find((c) => c.Properties.AlarmName === `${name}-stage-unhealthy`)!;
     expect(composite).toBeDefined();
+    // Each alarm it reads pages on its own: actions here would page twice for one cause.
+    expect(composite.Properties.ActionsEnabled).toBe(false);
+    expect(composite.Properties.AlarmActions ?? []).toEqual([]);
+    expect(composite.Properties.OKActions ?? []).toEqual([]);
     const rule = JSON.stringify(composite.Properties.AlarmRule);
     const logicalId = (shortName: string) => Object.entries(t.findResources('AWS::CloudWatch::Alarm')).find(([, r]) => r.Properties.AlarmName === `${name}-${shortName}`)![0];
     const inRule = (shortName: string) => rule.includes(`{"Fn::GetAtt":["${logicalId(shortName)}","Arn"]}`);
@@ -287,20 +299,28 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
     expect(rule.match(/ALARM\(/g)?.length).toBe(rule.match(/Fn::GetAtt|Fn::GetStackOutput/g)?.length);
   });
 
-  test('EventBridge rules send ECS, RDS and AWS Backup failures to the topic as readable text', () => {
+  test('EventBridge rules send ECS, RDS and AWS Backup failures to the ticket route as readable text, and high GuardDuty findings to the paging route too', () => {
     const t = stages[name].ops;
     const { baseline } = config(name);
     // Rules on a schedule run a function (test/ops/failover-drill-age.test.ts, test/data/dumps.test.ts); these tell people.
     const rules = resources(t, 'AWS::Events::Rule').filter((r) => !r.Properties.ScheduleExpression);
     // Seven of the stage's own, two on its protected keys (test/ops/protected-key-changes.test.ts), the
     // uses of the people's roles (test/ops/operator-role-use.test.ts), and the account's GuardDuty
-    // and Security Hub findings where those run.
+    // (medium, high) and Security Hub findings where those run.
     const roleRules = 1 + (config(name).access.onCall.principals.length > 0 ? 1 : 0);
-    expect(rules).toHaveLength(9 + roleRules + (baseline.guardDuty.enabled ? 1 : 0) + (baseline.securityHub ? 1 : 0));
+    expect(rules).toHaveLength(9 + roleRules + (baseline.guardDuty.enabled ? 2 : 0) + (baseline.securityHub ? 1 : 0));
     for (const r of rules) {
-      expect(r.Properties.Targets).toEqual([
-        expect.objectContaining({ Arn: topicArn(name), InputTransformer: expect.objectContaining({ InputTemplate: expect.stringContaining('Runbook: docs/alarms.md#') }) }),
-      ]);
+      const template = r.Properties.Targets[0].InputTransformer.InputTemplate as string;
+      const pages = template.includes('#guardduty-high-finding');
+      expect(r.Properties.Targets).toEqual(
+        (pages ? routeActions(name).page : routeActions(name).ticket).map((Arn) =>
+          expect.objectContaining({ Arn, InputTransformer: expect.objectContaining({ InputTemplate: expect.stringContaining('Runbook: docs/alarms.md#') }) }),
+        ),
+      );
+    }
+    if (baseline.guardDuty.enabled) {
+      t.hasResourceProperties('AWS::Events::Rule', { EventPattern: { source: ['aws.guardduty'], detail: { severity: [{ numeric: ['>=', 7] }] } } });
+      t.hasResourceProperties('AWS::Events::Rule', { EventPattern: { source: ['aws.guardduty'], detail: { severity: [{ numeric: ['>=', 4, '<', 7] }] } } });
     }
     t.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
@@ -349,36 +369,40 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
     expect(body).toMatch(/"Fn::GetAtt":\["StageUnhealthy[0-9A-F]+","Arn"\]/);
   });
 
-  test('the monthly budget notifies at 80% actual and 100% forecast', () => {
+  test('the monthly budget mails the ticket route at 80% actual, and pages at 100% actual and 100% forecast', () => {
     const { monthlyBudgetUsd, alarms: recipients } = config(name);
+    const emails = recipients.emails.map((Address) => ({ SubscriptionType: 'EMAIL', Address }));
+    const pager = { SubscriptionType: 'SNS', Address: topicArn(name, 'page') };
+    const notification = (NotificationType: string, Threshold: number) => ({ NotificationType, ComparisonOperator: 'GREATER_THAN', Threshold, ThresholdType: 'PERCENTAGE' });
     stages[name].ops.hasResourceProperties('AWS::Budgets::Budget', {
       Budget: { BudgetName: `webapp-${name}-monthly`, BudgetType: 'COST', TimeUnit: 'MONTHLY', BudgetLimit: { Amount: monthlyBudgetUsd, Unit: 'USD' } },
       NotificationsWithSubscribers: [
-        {
-          Notification: { NotificationType: 'ACTUAL', ComparisonOperator: 'GREATER_THAN', Threshold: 80, ThresholdType: 'PERCENTAGE' },
-          Subscribers: recipients.emails.map((Address) => ({ SubscriptionType: 'EMAIL', Address })),
-        },
-        {
-          Notification: { NotificationType: 'FORECASTED', ComparisonOperator: 'GREATER_THAN', Threshold: 100, ThresholdType: 'PERCENTAGE' },
-          Subscribers: recipients.emails.map((Address) => ({ SubscriptionType: 'EMAIL', Address })),
-        },
+        { Notification: notification('ACTUAL', 80), Subscribers: emails },
+        { Notification: notification('ACTUAL', 100), Subscribers: [...emails, pager] },
+        { Notification: notification('FORECASTED', 100), Subscribers: [...emails, pager] },
       ],
     });
   });
 
-  test("the alarm topic is encrypted with its own key, TLS-only, and admits only this account's alarms, rules and budgets", () => {
+  test("the two route topics share one key of their own, are TLS-only, and admit only this account's alarms, rules and budgets", () => {
     const t = stages[name].network;
-    t.hasResourceProperties('AWS::SNS::Topic', { TopicName: `webapp-${name}-alarms`, KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^AlarmsKey'), 'Arn'] } });
-    const [policy] = resources(t, 'AWS::SNS::TopicPolicy');
-    const statements = policy.Properties.PolicyDocument.Statement as Json[];
-    expect(statements).toContainEqual(expect.objectContaining({ Effect: 'Deny', Principal: '*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
-    const publish = statements.find((s) => s.Sid === 'AlarmsRulesBudgetsOfThisAccount');
-    expect(publish).toMatchObject({
-      Effect: 'Allow',
-      Action: 'sns:Publish',
-      Principal: { Service: ['budgets.amazonaws.com', 'cloudwatch.amazonaws.com', 'events.amazonaws.com'] },
-      Condition: { StringEquals: { 'aws:SourceAccount': config(name).account } },
-    });
+    for (const route of ['alarms', 'page']) {
+      t.hasResourceProperties('AWS::SNS::Topic', { TopicName: `webapp-${name}-${route}`, KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^AlarmsKey'), 'Arn'] } });
+    }
+    const policies = resources(t, 'AWS::SNS::TopicPolicy');
+    expect(policies).toHaveLength(2);
+    for (const policy of policies) {
+      const statements = policy.Properties.PolicyDocument.Statement as Json[];
+      expect(statements).toContainEqual(expect.objectContaining({ Effect: 'Deny', Principal: '*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
+      const publish = statements.find((s) => s.Sid === 'AlarmsRulesBudgetsOfThisAccount');
+      expect(publish).toMatchObject({
+        Effect: 'Allow',
+        Action: 'sns:Publish',
+        Principal: { Service: ['budgets.amazonaws.com', 'cloudwatch.amazonaws.com', 'events.amazonaws.com'] },
+        Condition: { StringEquals: { 'aws:SourceAccount': config(name).account } },
+      });
+    }
+    expect(Object.keys(t.findResources('AWS::KMS::Key')).filter((id) => id.startsWith('AlarmsKey') || id.startsWith('PageAlarms'))).toHaveLength(1);
     const [key] = Object.entries(t.findResources('AWS::KMS::Key'))
       .filter(([id]) => id.startsWith('AlarmsKey'))
       .map(([, r]) => r);
@@ -391,8 +415,12 @@ describe.each(STAGE_NAMES)('%s operations', (name) => {
     const rulesAndBudgets = keyStatements.find((s) => s.Sid === 'RulesAndBudgetsEncrypt');
     expect([...rulesAndBudgets.Principal.Service].sort()).toEqual(['budgets.amazonaws.com', 'events.amazonaws.com']);
     expect(rulesAndBudgets.Condition).toBeUndefined();
-    const subscriptions = resources(t, 'AWS::SNS::Subscription').map((s) => `${s.Properties.Protocol} ${s.Properties.Endpoint}`);
-    expect(subscriptions.sort()).toEqual([...config(name).alarms.emails.map((e) => `email ${e}`), ...config(name).alarms.httpsEndpoints.map((u) => `https ${u}`)].sort());
+    // Emails on the ticket topic (where they were confirmed), pagers on the paging topic.
+    const topicIds = Object.fromEntries(Object.entries(t.findResources('AWS::SNS::Topic')).map(([id, r]) => [id, r.Properties.TopicName]));
+    const subscriptions = resources(t, 'AWS::SNS::Subscription').map((s) => `${topicIds[s.Properties.TopicArn.Ref]} ${s.Properties.Protocol} ${s.Properties.Endpoint}`);
+    expect(subscriptions.sort()).toEqual(
+      [...config(name).alarms.emails.map((e) => `webapp-${name}-alarms email ${e}`), ...config(name).alarms.httpsEndpoints.map((u) => `webapp-${name}-page https ${u}`)].sort(),
+    );
   });
 
   test("the database's max_connections is written out, so the connections alarm knows the limit", () => {
@@ -410,12 +438,14 @@ describe('operations config reaches the template', () => {
     const { ops, network } = synthStage('dev', DEV_OPERATIONS_OVERRIDES);
     expect(alarmIn(ops, 'dev-db-cpu').Threshold).toBe(65);
     network.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'https', Endpoint: 'https://events.pagerduty.com/integration/abc/enqueue' });
-    // No emails: the budget notifies the topic, so the HTTPS subscribers hear of it.
+    // No emails: the budget's ticket goes to the ticket topic (its Slack channel), its pages to the pager.
     ops.hasResourceProperties('AWS::Budgets::Budget', {
       Budget: Match.objectLike({ BudgetLimit: { Amount: 90, Unit: 'USD' } }),
-      NotificationsWithSubscribers: Match.arrayWith([
+      NotificationsWithSubscribers: [
         Match.objectLike({ Subscribers: [{ SubscriptionType: 'SNS', Address: 'arn:aws:sns:eu-west-1:111111111111:webapp-dev-alarms' }] }),
-      ]),
+        Match.objectLike({ Subscribers: [{ SubscriptionType: 'SNS', Address: 'arn:aws:sns:eu-west-1:111111111111:webapp-dev-page' }] }),
+        Match.objectLike({ Subscribers: [{ SubscriptionType: 'SNS', Address: 'arn:aws:sns:eu-west-1:111111111111:webapp-dev-page' }] }),
+      ],
     });
   });
 

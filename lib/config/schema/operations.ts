@@ -1,14 +1,21 @@
 import { z } from 'zod';
 import { type ProdRule, percent, unique } from '../fields';
 
-/** Who the stage's alarms reach. */
+const slackId = (what: string, pattern: RegExp, example: string, where: string) => z.string().regex(pattern, `not a Slack ${what} id. Fix: ${where}, e.g. "${example}"`);
+
+/**
+ * Who the stage's notifications reach, by severity: the paging route (topic `webapp-<stage>-page`)
+ * wakes somebody; the ticket route (topic `webapp-<stage>-alarms`) is read the same working day
+ * and records every notification, pages included.
+ */
 export const alarms = z
   .object({
     emails: unique(z.email({ message: 'not an email address. Fix: write it like "oncall@example.com"' }), 'address')
       .max(10, 'AWS Budgets notifies at most 10 email addresses. Fix: list at most 10, or subscribe a mailing list')
       .meta({
-        description: "email addresses subscribed to the stage's alarm topic (they also get the budget notifications)",
-        rules: 'different valid addresses, at most 10; prod: one, or an `httpsEndpoints` entry',
+        description:
+          "the ticket route: email addresses subscribed to the stage's ticket topic `webapp-<stage>-alarms` in each region the stage alarms in (every alarm and message, pages included, so a stage without a pager still hears of its pages); they also get every budget notification",
+        rules: 'different valid addresses, at most 10 (AWS Budgets notifies no more)',
       }),
     httpsEndpoints: unique(
       z.url({
@@ -19,8 +26,42 @@ export const alarms = z
     )
       .default(() => [])
       .meta({
-        description: 'HTTPS endpoints (PagerDuty, Opsgenie, ...) subscribed to the alarm topic; Slack goes through AWS Chatbot ([docs/alarms.md](alarms.md))',
-        rules: 'different `https://` URLs',
+        description:
+          'the paging route: HTTPS endpoints (a PagerDuty or Opsgenie CloudWatch integration URL) subscribed to the paging topic `webapp-<stage>-page` in each region the stage alarms in; they get the paging alarms, rules and budget notifications only ([docs/alarms.md](alarms.md), "Where notifications go")',
+        rules: 'different `https://` URLs; prod: at least one, or `slack.pageChannelId`',
+      }),
+    slack: z
+      .object({
+        workspaceId: slackId(
+          'workspace',
+          /^T[A-Z0-9]{6,}$/,
+          'T0123ABCD',
+          'copy it from the AWS console, Amazon Q Developer in chat applications, after authorising the workspace there once',
+        ).meta({
+          description: 'the Slack workspace, authorised once in the console of the stage account (Amazon Q Developer in chat applications, "Configure new client")',
+          rules: 'a workspace id: T and capitals or digits',
+        }),
+        pageChannelId: slackId('channel', /^[CG][A-Z0-9]{6,}$/, 'C0123ABCD', "copy it from the channel's link in Slack (the part after /archives/)")
+          .optional()
+          .meta({
+            description: 'the channel that gets the paging route (the paging topics of every region the stage alarms in)',
+            rules: 'a channel id: C or G and capitals or digits',
+          }),
+        ticketChannelId: slackId('channel', /^[CG][A-Z0-9]{6,}$/, 'C0456EFGH', "copy it from the channel's link in Slack (the part after /archives/)")
+          .optional()
+          .meta({ description: 'the channel that gets the ticket route (every notification)', rules: 'a channel id; not the paging channel' }),
+      })
+      .strict()
+      .refine((s) => s.pageChannelId === undefined || s.pageChannelId !== s.ticketChannelId, {
+        message:
+          'the paging and the ticket channel are the same channel, which would get every page twice. Fix: give alarms.slack.ticketChannelId another channel, or leave it out',
+        path: ['ticketChannelId'],
+      })
+      .optional()
+      .meta({
+        description:
+          'Slack channels through Amazon Q Developer in chat applications (AWS Chatbot), one per route, in the stage account: the channels may only read (their role: CloudWatch read-only; their guardrail: `ReadOnlyAccess`)',
+        rules: 'leave out for no Slack',
       }),
   })
   .strict();
@@ -192,7 +233,8 @@ export const prodRules: readonly ProdRule<{ readonly alarms: Alarms; readonly op
   },
   {
     path: ['alarms'],
-    holds: (c) => c.alarms.emails.length + c.alarms.httpsEndpoints.length > 0,
-    message: 'prod alarms would reach nobody. Fix: add at least one alarms.emails or alarms.httpsEndpoints entry',
+    holds: (c) => c.alarms.httpsEndpoints.length > 0 || c.alarms.slack?.pageChannelId !== undefined,
+    message:
+      "prod's pages would reach no pager: emails are the ticket route, read the next working day. Fix: add the pager's integration URL to alarms.httpsEndpoints (PagerDuty, Opsgenie), or set alarms.slack.pageChannelId",
   },
 ];

@@ -6,7 +6,46 @@ const ELEVEN_EMAILS = Array.from({ length: 11 }, (_, i) => `oncall${i}@example.c
 describe('alarms and operations', () => {
   describe('refuses a bad definition, naming stage, field, value and fix', () => {
     rejects([
-      { what: 'prod alarms to nobody', stage: 'prod', patch: { alarms: { emails: [] } }, field: 'alarms', value: '{"emails":[],"httpsEndpoints":[]}', fix: /would reach nobody/ },
+      {
+        what: 'prod pages to no pager',
+        stage: 'prod',
+        patch: { alarms: { httpsEndpoints: [] } },
+        field: 'alarms',
+        value: '{"emails":["oncall@example.com"],"httpsEndpoints":[]}',
+        fix: /pages would reach no pager.*Fix: add the pager's integration URL to alarms\.httpsEndpoints.*or set alarms\.slack\.pageChannelId/,
+      },
+      {
+        what: 'prod pages to a ticket channel only',
+        stage: 'prod',
+        patch: { alarms: { httpsEndpoints: [], slack: { workspaceId: 'T0123ABCD', ticketChannelId: 'C0456EFGH' } } },
+        field: 'alarms',
+        value: '{"emails":["oncall@example.com"],"httpsEndpoints":[],"slack":{"workspaceId":"T0123ABCD","ticketChannelId":"C0456EFGH"}}',
+        fix: /pages would reach no pager/,
+      },
+      {
+        what: 'a Slack workspace by name',
+        stage: 'staging',
+        patch: { alarms: { slack: { workspaceId: 'acme', pageChannelId: 'C0123ABCD' } } },
+        field: 'alarms.slack.workspaceId',
+        value: '"acme"',
+        fix: /not a Slack workspace id\. Fix: .*after authorising the workspace/,
+      },
+      {
+        what: 'a Slack channel by name',
+        stage: 'staging',
+        patch: { alarms: { slack: { workspaceId: 'T0123ABCD', pageChannelId: '#oncall' } } },
+        field: 'alarms.slack.pageChannelId',
+        value: '"#oncall"',
+        fix: /not a Slack channel id\. Fix: copy it from the channel's link/,
+      },
+      {
+        what: 'one Slack channel for both routes',
+        stage: 'staging',
+        patch: { alarms: { slack: { workspaceId: 'T0123ABCD', pageChannelId: 'C0123ABCD', ticketChannelId: 'C0123ABCD' } } },
+        field: 'alarms.slack.ticketChannelId',
+        value: '"C0123ABCD"',
+        fix: /would get every page twice\. Fix: give alarms\.slack\.ticketChannelId another channel/,
+      },
       {
         what: 'invalid alarm email',
         stage: 'staging',
@@ -196,6 +235,8 @@ describe('alarms and operations', () => {
       },
       { what: 'the queue thresholds at their bounds', stage: 'staging', patch: { operations: { queues: { oldestWaitingSeconds: 60, noProgressMinutes: 3 } } } },
       { what: 'the queue thresholds at their other bounds', stage: 'staging', patch: { operations: { queues: { oldestWaitingSeconds: 86400, noProgressMinutes: 60 } } } },
+      { what: 'prod paging a Slack channel only', stage: 'prod', patch: { alarms: { httpsEndpoints: [], slack: { workspaceId: 'T0123ABCD', pageChannelId: 'C0123ABCD' } } } },
+      { what: 'a stage with no pager (its pages reach the emails)', stage: 'staging', patch: { alarms: { httpsEndpoints: [] } } },
     ]);
   });
 });
