@@ -11,9 +11,8 @@
  * after the revocation); starts the rotation of the cache AUTH token the task held. Then prints
  * how to check the database for connections left from the task.
  *
- * Role: the on-call role with iam:PutRolePolicy on the stage's task roles, ecs:StopTask and
- * ecs:UpdateService on its services, secretsmanager:RotateSecret on the cache token, and what
- * `npm run evidence` needs; or break-glass.
+ * Role: break-glass to act (it writes a policy on the task role, stops the task, updates its
+ * service and rotates the cache token), on-call for the dry run.
  *
  * Without --yes it prints what it would do (it reads the task, changes nothing). Exit codes: 0
  * done (or printed), 1 it failed (a refused rotation included), 2 bad arguments or refused
@@ -21,11 +20,12 @@
  */
 import { STAGE_NAMES } from '../lib/config';
 import { readFlags } from './lib/args';
+import { roleLine } from './lib/credentials';
 import type { IncidentArgs } from './lib/incident';
 import { runContain } from './lib/incident';
 import { INCIDENT_FLAGS, incidentArgs, incidentMain } from './lib/incident-cli';
 
-const USAGE = `usage: contain --stage ${STAGE_NAMES.join('|')} --task ID|ARN [--finding ID] [--account ID] [-c KEY=VALUE ...] [--yes]`;
+const USAGE = `usage: contain --stage ${STAGE_NAMES.join('|')} --task ID|ARN [--finding ID] [--account ID] [-c KEY=VALUE ...] [--yes]; ${roleLine('contain')}`;
 
 export function parseArgs(argv: readonly string[]): IncidentArgs {
   return incidentArgs(readFlags(argv, { ...INCIDENT_FLAGS, usage: USAGE }), USAGE);

@@ -18,11 +18,12 @@
  */
 import { STAGE_NAMES } from '../lib/config';
 import { readFlags } from './lib/args';
+import { roleLine } from './lib/credentials';
 import type { IncidentArgs } from './lib/incident';
 import { runEvidence } from './lib/incident';
 import { INCIDENT_FLAGS, incidentArgs, incidentMain } from './lib/incident-cli';
 
-const USAGE = `usage: evidence --stage ${STAGE_NAMES.join('|')} --task ID|ARN [--finding ID] [--account ID] [-c KEY=VALUE ...] [--yes]`;
+const USAGE = `usage: evidence --stage ${STAGE_NAMES.join('|')} --task ID|ARN [--finding ID] [--account ID] [-c KEY=VALUE ...] [--yes]; ${roleLine('evidence')}`;
 
 export function parseArgs(argv: readonly string[]): IncidentArgs {
   return incidentArgs(readFlags(argv, { ...INCIDENT_FLAGS, usage: USAGE }), USAGE);

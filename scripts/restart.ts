@@ -21,6 +21,7 @@
 import { STAGE_NAMES } from '../lib/config';
 import { addContext, readFlags, stageArg } from './lib/args';
 import { UsageError } from './lib/assembly';
+import { roleLine } from './lib/credentials';
 import { defaultClients } from './lib/deploy';
 import { refusal } from './lib/release';
 import {
@@ -35,7 +36,7 @@ import {
   restartCommand,
 } from './lib/restart';
 
-const USAGE = `usage: restart --stage ${STAGE_NAMES.join('|')} --service ${RESTART_SERVICES.join('|')} [--account ID] [-c KEY=VALUE ...] [--yes]`;
+const USAGE = `usage: restart --stage ${STAGE_NAMES.join('|')} --service ${RESTART_SERVICES.join('|')} [--account ID] [-c KEY=VALUE ...] [--yes]; ${roleLine('restart')}`;
 
 export function parseArgs(argv: readonly string[]): RestartArgs {
   let stage: string | undefined;

@@ -9,7 +9,7 @@
  *
  * Deletes only manual snapshots of the stage's instances older than the days given. Never the
  * pre-deploy snapshots within backup.preDeploySnapshotsKept (the newest always), AWS Backup's,
- * another instance's, or one not available. Needs the stage account's deploy role or break-glass
+ * another instance's, or one not available. Needs the break-glass role to delete (the on-call role for the list)
  * (rds:DescribeAccountAttributes, rds:DescribeDBSnapshots, rds:DeleteDBSnapshot).
  *
  * Exit codes: 0 listed, printed or deleted, 1 a deletion failed (the others were done), 2 bad
@@ -18,10 +18,11 @@
 import { STAGE_NAMES } from '../lib/config';
 import { readFlags, STAGE_COMMAND_FLAGS, stageCommandArgs } from './lib/args';
 import { UsageError } from './lib/assembly';
+import { roleLine } from './lib/credentials';
 import { operatorConfig, refusal } from './lib/release';
 import { runSnapshots, type SnapshotsArgs, snapshotsClients } from './lib/snapshots';
 
-const USAGE = `usage: snapshots --stage ${STAGE_NAMES.join('|')} [--delete-older-than DAYS] [--account ID] [-c KEY=VALUE ...] [--yes]`;
+const USAGE = `usage: snapshots --stage ${STAGE_NAMES.join('|')} [--delete-older-than DAYS] [--account ID] [-c KEY=VALUE ...] [--yes]; ${roleLine('snapshots')}`;
 
 export function parseArgs(argv: readonly string[]): SnapshotsArgs {
   const flags = readFlags(argv, { ...STAGE_COMMAND_FLAGS, values: [...STAGE_COMMAND_FLAGS.values, '--delete-older-than'], usage: USAGE });

@@ -318,6 +318,13 @@ export function onCallStatements(stack: Stack, plan: OnCallPlan, deployRegions: 
       actions: ['ssm:TerminateSession', 'ssm:ResumeSession'],
       resources: [`arn:${partition}:ssm:*:${account}:session/\${aws:userid}-*`],
     }),
+    // npm run evidence reads the finding it is given; the evidence bucket and its key admit the
+    // on-call role by their own policies.
+    new iam.PolicyStatement({
+      sid: 'ReadTheFindings',
+      actions: ['guardduty:GetFindings'],
+      resources: inRegions('guardduty', 'detector/*'),
+    }),
     new iam.PolicyStatement({
       sid: 'LogInAsOnCall',
       actions: ['rds-db:connect'],

@@ -39,7 +39,7 @@ export const COMMAND_ROLES = {
   restart: { act: 'on-call', dryRun: 'on-call' },
   snapshots: { act: 'break-glass', dryRun: 'on-call' },
   contain: { act: 'break-glass', dryRun: 'on-call' },
-  evidence: { act: 'break-glass', dryRun: 'on-call' },
+  evidence: { act: 'on-call', dryRun: 'on-call' },
 } as const satisfies Record<string, { act: RoleNeed; dryRun: RoleNeed; modes?: Record<string, RoleNeed> }>;
 
 export type OperatorCommand = keyof typeof COMMAND_ROLES;

@@ -35,7 +35,7 @@ import { type Moto, startMoto } from '../support/moto';
  * carry no createdAt, so the trail is read over the week before NOW, where the events are put.
  */
 const REGION = 'us-west-1';
-const ACCOUNT = '123456789012';
+const ACCOUNT = '210000000035'; // this file's own account on the shared moto server
 const AT = ['--account', ACCOUNT, '-c', `staging.region=${REGION}`];
 const NOW = new Date('2026-12-07T03:00:00Z');
 const FINDING = 'a'.repeat(32);
@@ -61,7 +61,7 @@ const objects = async (prefix: string) => ((await clients.s3.send(new ListObject
 const body = async (key: string) => await (await clients.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))).Body!.transformToString();
 
 beforeAll(async () => {
-  moto = await startMoto({ as: 'webapp-break-glass' });
+  moto = await startMoto({ as: 'webapp-break-glass', account: ACCOUNT });
   const cfg = moto.clientConfig(REGION);
   const guardduty = new GuardDutyClient(cfg);
   mockClient(guardduty)
@@ -198,7 +198,7 @@ describe('npm run evidence', () => {
     const manifestText = await body(`${prefix}manifest.json`);
     const manifest = JSON.parse(manifestText) as Manifest;
     expect(manifest).toMatchObject({ stage: 'staging', task: arn, finding: FINDING, collectedAt: NOW.toISOString(), notCollected: [] });
-    expect(manifest.collectedBy).toMatch(/^arn:aws:sts::123456789012:/);
+    expect(manifest.collectedBy).toMatch(/^arn:aws:sts::210000000035:/);
     expect(manifest.objects.map((o) => o.key)).toEqual(names.map((n) => `${prefix}${n}`));
     for (const entry of manifest.objects) {
       const text = await body(entry.key);
@@ -369,7 +369,7 @@ describe('npm run contain', () => {
   test('refuses credentials of another account before it reads anything', async () => {
     const out = await run(contain, ['--stage', 'staging', '--account', '210987654321', '-c', `staging.region=${REGION}`, '--task', bystander, '--yes']);
     expect(out.result).toBe(2);
-    expect(out.stderr).toMatch(/^contain: the credentials are for account 123456789012 .* but staging is in 210987654321\./);
+    expect(out.stderr).toMatch(/^contain: the credentials are for account 210000000035 .* but staging is in 210987654321\./);
     expect((await status(bystander)).desiredStatus).toBe('RUNNING');
   });
 });

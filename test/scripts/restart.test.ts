@@ -23,7 +23,7 @@ import { type Moto, startMoto } from '../support/moto';
  * and passes everything else to moto.
  */
 const REGION = 'ap-southeast-2';
-const ACCOUNT = '123456789012'; // moto's
+const ACCOUNT = '210000000037'; // this file's own account on the shared moto server
 const AT = ['--account', ACCOUNT, '-c', `staging.region=${REGION}`];
 const CLUSTER = 'staging-App-Cluster';
 const WEB = 'staging-App-WebService';
@@ -64,7 +64,7 @@ const clientsFor = () => ({ ...real, ecs });
 const noWait = { sleep: async () => undefined, pollMs: 1, say: (line: string) => logged.push(line) };
 
 beforeAll(async () => {
-  moto = await startMoto({ as: 'webapp-break-glass' });
+  moto = await startMoto({ as: 'webapp-break-glass', account: ACCOUNT });
   const config = moto.clientConfig(REGION);
   real = { sts: new STSClient(config), cfn: new CloudFormationClient(config), ecs: new ECSClient(config) };
   await real.ecs.send(new CreateClusterCommand({ clusterName: CLUSTER }));
@@ -121,7 +121,9 @@ describe('npm run restart', () => {
   test('takes a stage and a service, and refuses anything else with its usage', () => {
     expect(parseArgs(['--stage', 'prod', '--service', 'all', '--yes'])).toEqual({ stage: 'prod', service: 'all', context: {}, yes: true });
     expect(() => parseArgs(['--stage', 'prod'])).toThrow(
-      new UsageError('--service must be one of worker, web, all. usage: restart --stage dev|staging|prod --service worker|web|all [--account ID] [-c KEY=VALUE ...] [--yes]'),
+      new UsageError(
+        '--service must be one of worker, web, all. usage: restart --stage dev|staging|prod --service worker|web|all [--account ID] [-c KEY=VALUE ...] [--yes]; role: needs the on-call role (docs/security.md, "On-call")',
+      ),
     );
     expect(() => parseArgs(['--stage', 'prod', '--service', 'cache'])).toThrow(/--service must be one of worker, web, all/);
     expect(() => parseArgs(['--stage', 'qa', '--service', 'web'])).toThrow(/--stage must be one of dev, staging, prod/);

@@ -29,7 +29,7 @@ import { type Moto, startMoto } from '../support/moto';
  * the web and worker services.
  */
 const REGION = 'us-west-1';
-const ACCOUNT = '123456789012'; // moto's
+const ACCOUNT = '210000000036'; // this file's own account on the shared moto server
 const REGISTRY = `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/webapp`;
 const AT = ['--account', ACCOUNT, '-c', `staging.region=${REGION}`];
 const COMMITS = { old: 'a'.repeat(40), previous: 'b'.repeat(40), current: 'c'.repeat(40) };
@@ -80,7 +80,7 @@ const record = (release: string, tag: string, commit: string, migration: Partial
 });
 
 beforeAll(async () => {
-  moto = await startMoto();
+  moto = await startMoto({ as: 'webapp-break-glass', account: ACCOUNT });
   const config = moto.clientConfig(REGION);
   clients = {
     sts: new STSClient(config),

@@ -11,7 +11,7 @@ import { type Moto, startMoto } from '../support/moto';
 
 /** npm run snapshots on moto's RDS, in a region of its own. */
 const REGION = 'us-west-1';
-const ACCOUNT = '123456789012';
+const ACCOUNT = '210000000034'; // this file's own account on the shared moto server
 const AT = ['--account', ACCOUNT, '-c', `staging.region=${REGION}`, '-c', 'staging.backup.preDeploySnapshotsKept=2'];
 const config = () => loadStages({ stages: 'staging', 'staging.account': ACCOUNT, 'staging.region': REGION, 'staging.backup.preDeploySnapshotsKept': '2' }).selected[0];
 const DAY = 86_400_000;
@@ -45,7 +45,7 @@ const preDeployTags = [
 ];
 
 beforeAll(async () => {
-  moto = await startMoto({ as: 'webapp-break-glass' });
+  moto = await startMoto({ as: 'webapp-break-glass', account: ACCOUNT });
   rds = new RDSClient(moto.clientConfig(REGION));
   clients = { sts: new STSClient(moto.clientConfig(REGION)), rds: withQuota(rds, 98, 100) };
   for (const id of ['webapp-staging', 'billing']) {
@@ -121,7 +121,7 @@ describe('npm run snapshots (RDS on moto)', () => {
   test('refuses credentials of another account: exit 2, the reason on stderr, nothing deleted', async () => {
     const run = await printed(() => main(['--stage', 'staging', '-c', `staging.region=${REGION}`, '--delete-older-than', '1', '--yes'], {}, () => clients));
     expect(run.result).toBe(2);
-    expect(run.stderr).toMatch(/^snapshots: the credentials are for account 123456789012 .*, but staging is in /);
+    expect(run.stderr).toMatch(/^snapshots: the credentials are for account 210000000034 .*, but staging is in /);
     expect(run.stdout).toBe('');
     expect(await ids()).toHaveLength(3);
   });

@@ -41,17 +41,19 @@ const clientConfig =
  * role need not exist) and answers GetCallerIdentity with the session's assumed-role ARN, as AWS
  * does, so the operator scripts' role check sees an operator role.
  */
-export async function roleCredentials(endpoint: string, role: string): Promise<MotoCredentials> {
+export async function roleCredentials(endpoint: string, role: string, account = MOTO_ACCOUNT): Promise<MotoCredentials> {
   const sts = new STSClient(clientConfig(endpoint)());
-  const { Credentials } = await sts.send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${MOTO_ACCOUNT}:role/${role}`, RoleSessionName: 'test' }));
+  const { Credentials } = await sts.send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${account}:role/${role}`, RoleSessionName: 'test' }));
   return { accessKeyId: Credentials!.AccessKeyId!, secretAccessKey: Credentials!.SecretAccessKey!, sessionToken: Credentials!.SessionToken! };
 }
 
 /**
  * The run's moto server (started once by test/support/global-setup.ts and stopped after the last
- * file). Files share it, so each names what it creates uniquely; stop() is a no-op.
+ * file). Files share it, so each names what it creates uniquely, or works in an account of its own
+ * (`account`: moto keeps each account's resources apart); stop() is a no-op. `as` signs in as that
+ * role (of `account`, by default moto's own).
  */
-export async function startMoto(options: { readonly as?: string } = {}): Promise<Moto> {
+export async function startMoto(options: { readonly as?: string; readonly account?: string } = {}): Promise<Moto> {
   const endpoint = inject('motoEndpoint');
   // Mutation testing (vitest.mutation.config.mts) runs the same files again and again against one
   // server, one file at a time: each file then starts from an empty moto, or its fixtures would
@@ -61,7 +63,7 @@ export async function startMoto(options: { readonly as?: string } = {}): Promise
     const reset = await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });
     if (!reset.ok) throw new Error(`moto did not reset: ${reset.status}`);
   }
-  const credentials = options.as ? await roleCredentials(endpoint, options.as) : DUMMY;
+  const credentials = options.as ? await roleCredentials(endpoint, options.as, options.account) : DUMMY;
   return { endpoint, clientConfig: clientConfig(endpoint, credentials), credentials, stop: async () => {} };
 }
 
