@@ -64,7 +64,7 @@ async function dataOutputs(cfn: ShellClients['cfn'], stage: StageName): Promise<
   return { launchTemplate, subnet, endpoint };
 }
 
-/** The stage's database instances besides the stage database itself: the copies `npm run restore` makes. */
+/** The stage's database instances besides the stage database itself (the copies `npm run restore` makes), by name. */
 async function stageCopies(rds: ShellClients['rds'], stage: StageName): Promise<DBInstance[]> {
   const prefix = `${stageResourceName(stage)}-`;
   const copies: DBInstance[] = [];
@@ -74,7 +74,7 @@ async function stageCopies(rds: ShellClients['rds'], stage: StageName): Promise<
     copies.push(...(page.DBInstances ?? []).filter((i) => i.DBInstanceIdentifier?.startsWith(prefix)));
     Marker = page.Marker;
   } while (Marker);
-  return copies;
+  return copies.sort((a, b) => (a.DBInstanceIdentifier ?? '').localeCompare(b.DBInstanceIdentifier ?? ''));
 }
 
 /**

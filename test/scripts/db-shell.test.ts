@@ -158,7 +158,7 @@ describe('npm run db-shell', () => {
     await expect(refused).rejects.toThrow(UsageError);
     await expect(refused).rejects.toThrow(message);
     await expect(refused).rejects.toThrow(
-      "staging's copies here: webapp-staging-repair (available), webapp-staging-dump-202612010200 (available), webapp-staging-elsewhere (available). Fix: give one of them",
+      "staging's copies here: webapp-staging-dump-202612010200 (available), webapp-staging-elsewhere (available), webapp-staging-repair (available). Fix: give one of them",
     );
     expect(await running()).toHaveLength(before);
   });
