@@ -39,6 +39,9 @@ export default defineConfig({
       'test/lambda/dump-age.test.ts',
       'test/scripts/rollback-record.test.ts',
       'test/lambda/release-record.test.ts',
+      'test/scripts/snapshots.test.ts',
+      'test/scripts/restart.test.ts',
+      'test/lambda/queue-health.test.ts',
     ],
     sequence: {},
     // One file at a time, each on an empty moto (test/support/moto.ts): the runs repeat.
