@@ -307,7 +307,7 @@ const DRY_RUNS: Record<string, DryRun> = {
 /** moto has no service deployments (ECS ListServiceDeployments): none is in flight, as between releases. */
 const noneInFlight = <C extends { send: (command: never) => Promise<unknown> }>(ecs: C) => stubbed(ecs, { ListServiceDeploymentsCommand: () => ({ serviceDeployments: [] }) });
 
-/** moto has no RDS DescribeAccountAttributes: the quota the config expects, with the region's manual snapshots counted against it. */
+/** moto has no RDS DescribeAccountAttributes: the quota the config expects, the world's two manual snapshots of the stage used. */
 const withQuota = <C extends { send: (command: never) => Promise<unknown> }>(rds: C, config: StageConfig) =>
   stubbed(rds, { DescribeAccountAttributesCommand: () => ({ AccountQuotas: [{ AccountQuotaName: 'ManualSnapshots', Used: 2, Max: config.backup.manualSnapshotQuota }] }) });
 
@@ -339,7 +339,8 @@ const incidentClients =
  * release before the running one (what a rollback from another checkout deploys).
  */
 function releaseAssembly(dir: string, s: DeployedStage): string {
-  const { name, region, image } = { ...s.config, image: s.config.image.repositoryName };
+  const { name, region } = s.config;
+  const image = s.config.image.repositoryName;
   const out = join(dir, `release-assembly-${name}`);
   mkdirSync(out, { recursive: true });
   const template = {
