@@ -1,30 +1,43 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { GuardDutyClient } from '@aws-sdk/client-guardduty';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { STAGES } from '../lib/config';
+import { onCallRoleName } from '../lib/baseline/operator-roles';
+import { ciRoleNames } from '../lib/ci/ci-access-stack';
+import { STAGES, type StageConfig } from '../lib/config';
 import { stageResourceName } from '../lib/shared/naming';
 import { PROJECT_ROOT } from '../lib/shared/paths';
+import { main as contain } from '../scripts/contain';
 import { main as costMain } from '../scripts/cost';
 import { main as dbShell } from '../scripts/db-shell';
 import { main as deploy } from '../scripts/deploy';
 import { main as drImages } from '../scripts/dr-images';
+import { main as evidence } from '../scripts/evidence';
 import { main as failback } from '../scripts/failback';
 import { main as failover } from '../scripts/failover';
 import { main as failoverDrill } from '../scripts/failover-drill';
+import { COMMAND_ROLES, needOf, type OperatorCommand, type RoleNeed } from '../scripts/lib/credentials';
 import { primaryAnswers, type RecoveryDeps } from '../scripts/lib/failover';
+import type { RegionClients as IncidentRegionClients } from '../scripts/lib/incident';
 import { operatorConfig } from '../scripts/lib/release';
 import type { Waiting } from '../scripts/lib/restore';
 import { main as local } from '../scripts/local';
 import { IMAGES_FILE, main as natImage } from '../scripts/nat-image';
 import { main as refreshStaging } from '../scripts/refresh-staging';
 import { main as releaseTag } from '../scripts/release-tag';
+import { main as repairSql } from '../scripts/repair-sql';
+import { main as restart } from '../scripts/restart';
 import { main as restore } from '../scripts/restore-database';
 import { parseArgs as restoreDrillArgs } from '../scripts/restore-drill';
 import { main as rollback } from '../scripts/rollback';
+import { main as snapshots } from '../scripts/snapshots';
 import { printed } from './support/console';
-import { type DeployedStage, deployedStage } from './support/deployed-stage';
+import { type DeployedStage, deployedStage, RECORDED, RELEASES } from './support/deployed-stage';
 import { type AwsCommand, awsCommands, isSynopsis, npmArgv, npmCommands, scriptAwsCommands } from './support/doc-commands';
 import { type DumpAccount, dumpAccount } from './support/dump-account';
 import { startMoto } from './support/moto';
@@ -61,6 +74,7 @@ describe('the aws commands the docs show and the scripts print', () => {
     { argv: ['elbv2', 'modify-load-balancer-attributes', '--attributes', 'Key=deletion_protection.enabled,Value=false'] },
     partial('ecs', 'stop-service-deployment', '--stop-type', 'rollback'),
     partial('rds', 'describe-db-instances', '--output', 'tabel'),
+    partial('sns', 'subscribe', '--topic-arn', 't', '--endpoint', 'a@example.com'),
   ];
   const good = [
     { argv: ['ecs', 'wait', 'services-stable', '--cluster', 'c', '--services', 'a', 'b'] },
@@ -68,8 +82,9 @@ describe('the aws commands the docs show and the scripts print', () => {
     { argv: ['cloudfront', 'create-invalidation', '--distribution-id', 'd', '--paths', '/x'] },
     partial('ce', 'get-cost-and-usage', '--query', 'ResultsByTime[-1].Groups[?to_number(Metrics.UnblendedCost.Amount)>`1`]'),
     partial('rds', 'describe-db-snapshots', '--max-items', '3', '--query', 'reverse(sort_by(DBSnapshots, &SnapshotCreateTime))[].[DBSnapshotIdentifier,Status]'),
+    { argv: ['sns', 'subscribe', '--topic-arn', 't', '--protocol', 'email', '--notification-endpoint', 'a@example.com'] },
   ];
-  test('are found in code blocks (a backslash continues a line; pipes, loops and xargs hold several) and in inline spans across a line break', () => {
+  test('are found in code blocks (a backslash continues a line; pipes, loops and xargs hold several; a $(...) or $((...)) is one value) and in inline spans across a line break', () => {
     const text = [
       'Run `aws kms enable-key',
       '--key-id <key id>` (or `aws ecs describe-services` to look).',
@@ -81,6 +96,7 @@ describe('the aws commands the docs show and the scripts print', () => {
       'done',
       "aws ec2 describe-vpcs --query 'Vpcs[].VpcId' --output text | xargs -r aws ec2 delete-vpc --vpc-id",
       'aws ce get-cost-and-usage --time-period Start=$(date -u +%Y-%m-01),End=$(date -u +%Y-%m-02)',
+      'aws logs start-query --start-time $(( $(date +%s) - 3600 )) --end-time $(date +%s) --query-string x',
       '```',
     ].join('\n');
     const found = awsCommands([{ file: 'x.md', text }]).map((c) => ({ line: c.lineNumber, argv: c.argv.join(' '), complete: c.complete }));
@@ -89,8 +105,27 @@ describe('the aws commands the docs show and the scripts print', () => {
       { line: 9, argv: 'ec2 describe-vpcs --query Vpcs[].VpcId --output text', complete: true },
       { line: 9, argv: 'ec2 delete-vpc --vpc-id', complete: true },
       { line: 10, argv: 'ce get-cost-and-usage --time-period Start=X,End=X', complete: true },
+      { line: 11, argv: 'logs start-query --start-time X --end-time X --query-string x', complete: true },
       { line: 1, argv: 'kms enable-key --key-id <key id>', complete: true },
       { line: 2, argv: 'ecs describe-services', complete: false },
+    ]);
+  });
+
+  test("are found in the scripts' string literals, with a shell's quotes inside a template literal, a substitution as X", () => {
+    const text = [
+      "  const describe = (query: string) => `aws rds describe-db-instances --db-instance-identifier %{instance} --query '%{query}' --output text`;",
+      "  say('watch them start with aws ecs describe-services, and the queues drain');",
+      '    `\\\\set p \\`aws secretsmanager get-secret-value --secret-id "$(%{describe(\'x\')})" --query SecretString --output text | jq -r .password\\``,',
+      ' * aws ecs update-service --cluster c (a comment)',
+    ]
+      .join('\n')
+      // A script's substitutions, written %{...} here so this file's strings hold none.
+      .replaceAll('%{', '${');
+    const found = scriptAwsCommands([{ file: 'x.ts', text }]).map((c) => ({ line: c.lineNumber, argv: c.argv.join(' '), complete: c.complete }));
+    expect(found).toEqual([
+      { line: 1, argv: 'rds describe-db-instances --db-instance-identifier X --query X --output text', complete: true },
+      { line: 2, argv: 'ecs describe-services', complete: false },
+      { line: 3, argv: 'secretsmanager get-secret-value --secret-id X --query SecretString --output text', complete: true },
     ]);
   });
 
@@ -105,7 +140,7 @@ describe('the aws commands the docs show and the scripts print', () => {
     expect(all.flatMap((c, i) => problems[i].map((p) => `${where(c)}\n  ${p}`))).toEqual([]);
   });
 
-  test('the check finds a wrong service, operation, option, value, waiter, member, missing option and a string compared with a number', () => {
+  test('the check finds a wrong service, operation, option (one the CLI renames too), value, waiter, member, missing option and a string compared with a number', () => {
     const found = problems.slice(all.length);
     expect(found.slice(0, bad.length).map((p) => p.length)).toEqual(bad.map(() => 1));
     expect(found.slice(bad.length)).toEqual(good.map(() => []));
@@ -113,17 +148,20 @@ describe('the aws commands the docs show and the scripts print', () => {
     expect(found[6][0]).toMatch(/compares a string with a number/);
     expect(found[9][0]).toMatch(/needs --load-balancer-arn/);
     expect(found[10][0]).toMatch(/--stop-type takes one of ABORT, ROLLBACK, not 'rollback'/);
+    expect(found[12][0]).toMatch(/`aws sns subscribe` takes no --endpoint/);
   });
 });
 
 /**
  * Every operator command the docs show runs its dry run here, in-process, against one world on
  * moto: staging and prod deployed in accounts of their own (AWS_<STAGE>_ACCOUNT_ID, as the
- * workflows pass it), each with the pilot light, the DR stack and edge, the releases, the running
- * services, the database and its snapshots (test/support/deployed-stage.ts); and for the commands
- * on logical dumps, both stages' dump buckets and tasks (test/support/dump-account.ts) in two more
- * accounts. A command runs without the flag that makes it real (`--yes`); every AWS call goes to
- * moto, and `cdk` may not run at all.
+ * workflows pass it), each with the pilot light, the DR stack and edge, the releases and their
+ * record, the running services and a task, the database and its snapshots, the baseline's evidence
+ * bucket (test/support/deployed-stage.ts); and for the commands on logical dumps, both stages'
+ * dump buckets and tasks (test/support/dump-account.ts) in two more accounts. A command runs
+ * without the flag that makes it real (`--yes`), as the role its dry run needs (COMMAND_ROLES:
+ * for most the stage's on-call role, who runs them at 3 a.m.); every AWS call goes to moto, and
+ * `cdk` may not run at all.
  */
 type Stage = 'staging' | 'prod';
 interface World {
@@ -193,9 +231,29 @@ const refreshFrom = (w: World) => ['-c', `staging.dumps.refreshFrom.sourceAccoun
  * not here (nor in NOT_RUN) fails the test below: add its line.
  */
 const DRY_RUNS: Record<string, DryRun> = {
-  deploy: { run: (argv, w, s) => deploy(argv, w.env, refuseCdk, s.deployClients), plan: /^dry run: nothing deployed\. Run again with --yes to deploy\.$/m },
+  // From a checkout of the running release's commit, as the release record has it: a release the record knows deploys from its own commit.
+  deploy: {
+    run: (argv, w, s) =>
+      deploy(
+        argv,
+        w.env,
+        refuseCdk,
+        (r) => ({ ...s.deployClients(r), ssm: s.clientsFor(r).ssm }),
+        () => ({ commit: RECORDED.running.commit }),
+      ),
+    plan: /^dry run: nothing deployed\. Run again with --yes to deploy\.$/m,
+  },
+  // From a checkout of the target's commit (the release before the running one, which every rollback the docs show goes back to).
   rollback: {
-    run: (argv, w, s) => rollback(argv, w.env, refuseCdk, (r) => ({ ...s.deployClients(r), rds: s.clientsFor(r).rds, ssm: s.clientsFor(r).ssm }), w.wait.now()),
+    run: (argv, w, s) =>
+      rollback(
+        argv,
+        w.env,
+        refuseCdk,
+        (r) => ({ ...s.deployClients(r), rds: s.clientsFor(r).rds, ssm: s.clientsFor(r).ssm }),
+        w.wait.now(),
+        () => ({ commit: RECORDED.previous.commit }),
+      ),
     plan: /^dry run: nothing \w+\./m,
   },
   'db-shell': { run: (argv, w, s) => dbShell(argv, w.env, s.clientsFor, w.wait.now()), plan: /^dry run: nothing \w+\.|^no database shell host of \w+ is running\.$/m },
@@ -212,6 +270,7 @@ const DRY_RUNS: Record<string, DryRun> = {
               rdsDr: s.clientsFor(c.drRegion).rds,
               cloudformation: s.clientsFor(c.region).cfn,
               cloudformationDr: s.clientsFor(c.drRegion).cfn,
+              ssm: s.clientsFor(c.region).ssm,
             }),
             w.wait,
           ),
@@ -232,7 +291,76 @@ const DRY_RUNS: Record<string, DryRun> = {
   local: { run: (argv, w) => local([...argv, ...refreshFrom(w), '--out', join(w.dir, 'compose.yaml')], w.dumps.env, w.dumps.staging.clientsFor), plan: /^wrote .*compose\.yaml/m },
   'nat-image': { run: (argv, w) => natImage(argv, { file: natImages(w.dir), ssmFor: (r) => w.stages.staging.clientsFor(r).ssm }), plan: /pinned, the newest/, real: '--write' },
   cost: { run: async (argv, w) => costMain(argv.map((a) => (a === 'cdk.out' ? w.assembly() : a))), plan: /^Monthly cost estimate \(USD\)$/m },
+  restart: {
+    run: (argv, w, s) => restart(argv, w.env, (r) => ({ ...s.clientsFor(r), ecs: noneInFlight(s.clientsFor(r).ecs) })),
+    plan: /^dry run: nothing changed\. Run again with --yes to restart\.$/m,
+  },
+  'repair-sql': { run: async (argv) => repairSql(argv), plan: /^BEGIN;$/m },
+  snapshots: {
+    run: (argv, w, s) => snapshots(argv, w.env, (r) => ({ sts: s.clientsFor(r).sts, rds: withQuota(s.clientsFor(r).rds, s.config) }), w.wait.now()),
+    plan: /^To free some: npm run snapshots|^dry run: nothing deleted; \d+ would be\.|^Nothing of \w+'s is older than \d+ days/m,
+  },
+  contain: { run: (argv, w, s) => contain(argv, w.env, incidentClients(s), w.wait.now()), plan: /^dry run: nothing changed\. Run again with --yes\.$/m },
+  evidence: { run: (argv, w, s) => evidence(argv, w.env, incidentClients(s), w.wait.now()), plan: /^dry run: nothing collected\. Run again with --yes\.$/m },
 };
+
+/** moto has no service deployments (ECS ListServiceDeployments): none is in flight, as between releases. */
+const noneInFlight = <C extends { send: (command: never) => Promise<unknown> }>(ecs: C) => stubbed(ecs, { ListServiceDeploymentsCommand: () => ({ serviceDeployments: [] }) });
+
+/** moto has no RDS DescribeAccountAttributes: the quota the config expects, the world's two manual snapshots of the stage used. */
+const withQuota = <C extends { send: (command: never) => Promise<unknown> }>(rds: C, config: StageConfig) =>
+  stubbed(rds, { DescribeAccountAttributesCommand: () => ({ AccountQuotas: [{ AccountQuotaName: 'ManualSnapshots', Used: 2, Max: config.backup.manualSnapshotQuota }] }) });
+
+/**
+ * The incident commands' clients: the world's, and the clients AccountClients lacks made with the
+ * same session. A dry run reads neither GuardDuty nor the logs (it names what --yes would copy),
+ * so moto's missing GetFindings needs no stand-in here.
+ */
+const incidentClients =
+  (s: DeployedStage) =>
+  (region: string): IncidentRegionClients => {
+    const c = s.clientsFor(region);
+    const o = s.options(region);
+    return {
+      sts: c.sts,
+      cfn: c.cfn,
+      ecs: c.ecs,
+      s3: c.s3,
+      logs: new CloudWatchLogsClient(o),
+      guardduty: new GuardDutyClient(o),
+      iam: new IAMClient(o),
+      secrets: new SecretsManagerClient(o),
+    };
+  };
+
+/**
+ * A release's own assembly, as the deploy workflow keeps it (its `assembly` artifact) for
+ * `npm run deploy -- --app`: the stage's App stack in its account, its task definition on the
+ * release before the running one (what a rollback from another checkout deploys).
+ */
+function releaseAssembly(dir: string, s: DeployedStage): string {
+  const { name, region } = s.config;
+  const image = s.config.image.repositoryName;
+  const out = join(dir, `release-assembly-${name}`);
+  mkdirSync(out, { recursive: true });
+  const template = {
+    Resources: {
+      WebTask: {
+        Type: 'AWS::ECS::TaskDefinition',
+        Properties: { ContainerDefinitions: [{ Name: 'app', Image: `${s.account}.dkr.ecr.${region}.amazonaws.com/${image}:${RELEASES.previous}` }] },
+      },
+    },
+  };
+  writeFileSync(join(out, `${name}-App.template.json`), JSON.stringify(template));
+  const artifact = {
+    type: 'aws:cloudformation:stack',
+    environment: `aws://${s.account}/${region}`,
+    displayName: `${name}/App`,
+    properties: { templateFile: `${name}-App.template.json`, stackName: `${name}-App` },
+  };
+  writeFileSync(join(out, 'manifest.json'), JSON.stringify({ version: '48.0.0', artifacts: { [`${name}-App`]: artifact } }));
+  return out;
+}
 
 /** A copy of the pinned NAT images, for a run that might write it. */
 const natImages = (dir: string) => {
@@ -261,13 +389,25 @@ const NOT_RUN: Record<string, { readonly why: string; readonly holds: () => void
 
 /**
  * Commands the docs show for a state the world is not in, which they establish in the text
- * around the command: the context that state adds (as if committed to lib/config/stages.ts).
+ * around the command: the context that state adds (as if committed to lib/config/stages.ts), or
+ * what it adds to the stage's account while the command runs (`makes`, which returns its undoing).
  */
-const STATES: readonly { readonly command: RegExp; readonly context: readonly string[]; readonly because: string }[] = [
+const STATES: readonly {
+  readonly command: RegExp;
+  readonly context?: readonly string[];
+  readonly makes?: (stage: DeployedStage) => Promise<() => Promise<void>>;
+  readonly because: string;
+}[] = [
   {
     command: /--primary-lost --only DrApp --only Edge/,
     context: ['-c', 'staging.dr.appTier=true', '-c', 'staging.dr.serveFrom=dr'],
     because: 'docs/disaster-recovery.md, "Failing over", step 4: the stage commits dr.appTier and dr.serveFrom first',
+  },
+  {
+    command: /^db-shell .*--instance webapp-staging-repair\b/,
+    makes: (stage) => stage.repairCopy(),
+    because:
+      'docs/disaster-recovery.md, "Repairing from a copy": the restore alongside (--yes) made the repair copy first; between releases there is none, and the restores the docs show refuse while one is there',
   },
 ];
 
@@ -289,6 +429,28 @@ describe('the npm commands the docs show', () => {
   let world: World;
   const runnable = npmCommands().filter((c) => c.args !== '' && !isSynopsis(c.args) && (c.name in DRY_RUNS || c.name in NOT_RUN));
   const operator = npmCommands().filter((c) => c.args !== '' && !isSynopsis(c.args) && /^tsx scripts\//.test(SCRIPTS[c.name] ?? ''));
+
+  /** The world as a caller with the role a need asks for finds it (the stage's on-call role for an on-call dry run), made once a need. */
+  const worlds = new Map<RoleNeed, Promise<World>>();
+  const worldAs = (need: RoleNeed): Promise<World> => {
+    // A command that asks for no role runs as the world was made (break-glass).
+    if (need === 'any') return Promise.resolve(world);
+    const made =
+      worlds.get(need) ??
+      (async () => {
+        const role = (config: StageConfig) =>
+          ({ 'on-call': onCallRoleName(config.name), deploy: ciRoleNames(config.name).deploy, 'break-glass': config.backup.breakGlassRoleName })[need];
+        const [staging, prod, dumpStaging, dumpProd] = await Promise.all([
+          world.stages.staging.as(role(world.stages.staging.config)),
+          world.stages.prod.as(role(world.stages.prod.config)),
+          world.dumps.staging.as(role(world.stages.staging.config)),
+          world.dumps.prod.as(role(world.stages.prod.config)),
+        ]);
+        return { ...world, stages: { staging, prod }, dumps: { ...world.dumps, staging: dumpStaging, prod: dumpProd } };
+      })();
+    worlds.set(need, made);
+    return made;
+  };
 
   beforeAll(async () => {
     const moto = await startMoto();
@@ -333,15 +495,26 @@ describe('the npm commands the docs show', () => {
     let ran = 0;
     for (const c of runnable) {
       if (c.name in NOT_RUN) continue;
-      const state = STATES.find((s) => s.command.test(c.args));
       const { run, plan, real = '--yes' } = DRY_RUNS[c.name];
-      const stage = world.stages[stageOf(npmArgv(c.args))];
-      const filled = npmArgv(c.args, { '--account': stage.account, 'sha256:': stage.runningDigest });
-      const argv = [...filled.filter((a) => a !== real), ...(state?.context ?? [])];
+      const need = c.name in COMMAND_ROLES ? needOf({ command: c.name as OperatorCommand, acting: false }) : 'any';
+      const acting = await worldAs(need);
+      const stage = acting.stages[stageOf(npmArgv(c.args))];
+      const filled = npmArgv(c.args, {
+        '--account': stage.account,
+        'sha256:': stage.runningDigest,
+        '--task': stage.task,
+        '--to': RECORDED.previous.release,
+        '--from': RECORDED.running.release,
+        '--before-release': RECORDED.running.release,
+        ...(c.args.includes('--app') ? { '--app': releaseAssembly(world.dir, stage) } : {}),
+      }).filter((a) => a !== real);
+      const state = STATES.find((s) => s.command.test(`${c.name} ${filled.join(' ')}`));
+      const argv = [...filled, ...(state?.context ?? [])];
       const line = `${c.name} ${argv.join(' ')}`;
       const refusal = REFUSALS.find((r) => r.command.test(line));
       for (const u of [state, refusal]) if (u) used.add(u);
-      const out = await printed(() => run(argv, world, stage));
+      const undo = await state?.makes?.(stage);
+      const out = await printed(() => run(argv, acting, stage)).finally(undo);
       ran++;
       const text = out.stdout + out.stderr;
       const ok = refusal ? out.result === refusal.exitCode && refusal.says.test(text) : out.result === 0 && plan.test(out.stdout);

@@ -4,7 +4,7 @@ Reads a JSON list of {"id": ..., "argv": ["ecs", "update-service", "--cluster", 
 writes a JSON list of {"id": ..., "problems": [...]} on stdout. A command passes when its service and
 operation (or waiter) exist, a value of an enumeration (and --output) is one it has, it gives every required input member (unless it is "complete": false,
 a mention or a command with elided parts), every `--option` is an input member of the operation, one of the CLI's
-global options or one of the few options the CLI adds itself (CLI_ADDED), and its `--query` compiles
+global options or one of the few options the CLI adds itself (CLI_ADDED) or renames (CLI_RENAMED), and its `--query` compiles
 and reads only members the operation's output has, comparing values of the types they have
 (JMESPath's `>` between a string and a number is null, so such a filter silently matches nothing,
 or the CLI fails).
@@ -36,6 +36,12 @@ PAGINATION_OPTIONS = {"--starting-token", "--page-size", "--max-items"}
 CLI_ADDED = {
     ("cloudfront", "create-invalidation"): {"--paths": "InvalidationBatch"},
     ("rds", "copy-db-snapshot"): {"--source-region": None},
+}
+
+# Input members the CLI gives another option name (awscli/customizations/argrename.py): the
+# option the model would give, and the one the CLI takes instead.
+CLI_RENAMED = {
+    ("sns", "subscribe"): {"--endpoint": "--notification-endpoint"},
 }
 
 # Commands the CLI has beyond the operations of botocore's models (awscli/customizations/), with
@@ -237,11 +243,16 @@ def check(session, argv, complete):
         api_name = by_cli_name[operation]
     op = model.operation_model(api_name)
     added = CLI_ADDED.get((cli_service, operation), {})
+    renamed = CLI_RENAMED.get((cli_service, operation), {})
+
+    def option_of(name):
+        option = "--" + xform_name(name, "-")
+        return renamed.get(option, option)
+
     allowed = set(GLOBAL_OPTIONS) | set(added)
     if op.input_shape is not None:
         for name, member in op.input_shape.members.items():
-            option = "--" + xform_name(name, "-")
-            allowed.add(option)
+            allowed.add(option_of(name))
             if member.type_name == "boolean":
                 allowed.add("--no-" + xform_name(name, "-"))
     if waiter is None and api_name in paginator_config(session, service):
@@ -250,7 +261,7 @@ def check(session, argv, complete):
     if op.input_shape is not None:
         for name, member in op.input_shape.members.items():
             if member.type_name == "string" and member.enum:
-                enums["--" + xform_name(name, "-")] = member.enum
+                enums[option_of(name)] = member.enum
     enums["--output"] = OUTPUTS
     problems = []
     for i, token in enumerate(rest):
@@ -264,14 +275,17 @@ def check(session, argv, complete):
         elif token == "--query" and waiter is None:
             if i + 1 >= len(rest):
                 problems.append("--query has no expression")
+            # A script's substitution (`--query '${query}'`): the caller's expressions are not in the line.
+            elif rest[i + 1] == "X":
+                pass
             elif op.output_shape is not None:
                 problems.extend(check_query(rest[i + 1], op.output_shape))
     given = {token for token in rest if token.startswith("--")}
     if complete and op.input_shape is not None and "--cli-input-json" not in given:
         covered = {added[o] for o in given if added.get(o)}
         for name in op.input_shape.required_members:
-            if "--" + xform_name(name, "-") not in given and name not in covered:
-                problems.append(f"`aws {cli_service} {operation}` needs --{xform_name(name, '-')}")
+            if option_of(name) not in given and name not in covered:
+                problems.append(f"`aws {cli_service} {operation}` needs {option_of(name)}")
     return problems
 
 

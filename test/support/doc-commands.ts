@@ -92,8 +92,14 @@ const unquote = (word: string) => word.replace(/'([^']*)'|"([^"]*)"/g, (_, singl
 
 /** The `aws ...` commands of one shell line (a pipeline, a loop's body, a command after `xargs`). */
 function awsIn(line: string): { argv: string[]; complete: boolean }[] {
-  // A command substitution ($(date -u +%Y-%m-01)) is one value to the command around it.
-  const words = (line.replace(/\$\([^()]*\)/g, 'X').match(WORD) ?? []).flatMap((w) => (w.endsWith(';') && w.length > 1 ? [w.slice(0, -1), ';'] : [w]));
+  // A command substitution ($(date -u +%Y-%m-01)) or an arithmetic expansion ($(( $(date +%s) - 3600 )),
+  // innermost first) is one value to the command around it.
+  let expanded = line;
+  for (let before = ''; before !== expanded; ) {
+    before = expanded;
+    expanded = expanded.replace(/\$\(\([^()]*\)\)|\$\([^()]*\)/g, 'X');
+  }
+  const words = (expanded.match(WORD) ?? []).flatMap((w) => (w.endsWith(';') && w.length > 1 ? [w.slice(0, -1), ';'] : [w]));
   const found: { argv: string[]; complete: boolean }[] = [];
   for (let i = 0; i < words.length; i++) {
     // Prose puts a command in parentheses: "(aws ecr get-login-password ...)".
@@ -134,26 +140,50 @@ function substituted(line: string): string {
   return out;
 }
 
-/**
- * The `aws ...` commands the operator scripts print (scripts/*.ts and scripts/lib/*.ts): each
- * `aws SERVICE OPERATION` in a string, up to the string's end, substitutions filled with `X`.
- */
-export function scriptAwsCommands(): AwsCommand[] {
-  const dirs = ['scripts', join('scripts', 'lib')];
-  return dirs.flatMap((dir) =>
+/** The operator scripts' sources (scripts/*.ts and scripts/lib/*.ts). */
+export const scriptTexts = (): DocText[] =>
+  ['scripts', join('scripts', 'lib')].flatMap((dir) =>
     readdirSync(join(PROJECT_ROOT, dir))
       .filter((f) => f.endsWith('.ts'))
-      .flatMap((f) => {
-        const file = join(dir, f);
-        return readFileSync(join(PROJECT_ROOT, file), 'utf8')
-          .split('\n')
-          .flatMap((line, i) => {
-            if (/^\s*(\*|\/\/)/.test(line)) return [];
-            return [...substituted(line).matchAll(/\baws [a-z][a-z0-9-]* [a-z][^`'"]*/g)].flatMap((m) =>
-              awsIn(m[0]).map((command) => ({ file, lineNumber: i + 1, text: m[0], ...command })),
-            );
-          });
-      }),
+      .map((f) => ({ file: join(dir, f), text: readFileSync(join(PROJECT_ROOT, dir, f), 'utf8') })),
+  );
+
+/**
+ * The contents of a line's string literals ('...', "..." and `...`, escapes undone), each to its
+ * own closing quote, so a shell's quotes inside a template literal (`--query '${q}'`) stay in
+ * it. A literal still open at the line's end runs to it.
+ */
+function literals(line: string): string[] {
+  const found: string[] = [];
+  let quote: string | undefined;
+  let text = '';
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (quote === undefined) {
+      if (ch === "'" || ch === '"' || ch === '`') [quote, text] = [ch, ''];
+    } else if (ch === '\\') text += line[++i] ?? '';
+    else if (ch === quote) {
+      found.push(text);
+      quote = undefined;
+    } else text += ch;
+  }
+  if (quote !== undefined) found.push(text);
+  return found;
+}
+
+/**
+ * The `aws ...` commands the operator scripts print (scripts/*.ts and scripts/lib/*.ts): each
+ * `aws SERVICE OPERATION` in a string literal, up to the literal's end or a backtick in it (the
+ * end of a shell command substitution), substitutions filled with `X`.
+ */
+export function scriptAwsCommands(texts: readonly DocText[] = scriptTexts()): AwsCommand[] {
+  return texts.flatMap(({ file, text }) =>
+    text.split('\n').flatMap((line, i) => {
+      if (/^\s*(\*|\/\/)/.test(line)) return [];
+      return literals(substituted(line)).flatMap((literal) =>
+        [...literal.matchAll(/\baws [a-z][a-z0-9-]* [a-z][^`]*/g)].flatMap((m) => awsIn(m[0]).map((command) => ({ file, lineNumber: i + 1, text: m[0], ...command }))),
+      );
+    }),
   );
 }
 

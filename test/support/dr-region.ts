@@ -30,6 +30,8 @@ export interface StageAccount {
   /** Clients of the account in a region. */
   clientsFor(region: string): AccountClients;
   deployClients(region: string): DeployClients;
+  /** The client options of the same session in a region, for a client AccountClients lacks. */
+  options: SessionOptions;
   /** The DR key's ARN (the DR stack's BackupKeyArn). */
   readonly drKey: string;
   /** The release image's digest, in both regions' registries. */
@@ -38,15 +40,28 @@ export interface StageAccount {
   readonly drSubnets: string[];
 }
 
-export async function stageAccount(moto: Moto, account: string, config: StageConfig): Promise<StageAccount> {
-  const assumed = (
-    await new STSClient(moto.clientConfig('us-east-1')).send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${account}:role/webapp-break-glass`, RoleSessionName: 'test' }))
-  ).Credentials!;
+/** The SDK client options of a session of `role` in `account`, in a region. */
+export type SessionOptions = (region: string) => ReturnType<Moto['clientConfig']>;
+
+/**
+ * A session of `role` in `account` on moto: its STS issues the credentials on AssumeRole (the role
+ * need not exist), and moto acts in the account the role ARN names; GetCallerIdentity answers
+ * with the session's assumed-role ARN, as AWS does, so the operator scripts' role check sees the role.
+ */
+export async function roleSession(moto: Moto, account: string, role: string): Promise<SessionOptions> {
+  const assumed = (await new STSClient(moto.clientConfig('us-east-1')).send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${account}:role/${role}`, RoleSessionName: 'test' })))
+    .Credentials!;
   const credentials = { accessKeyId: assumed.AccessKeyId!, secretAccessKey: assumed.SecretAccessKey!, sessionToken: assumed.SessionToken };
+  return (region) => ({ ...moto.clientConfig(region), credentials });
+}
+
+/** An account's clients as a session of `role`, one set per region, made when first asked for. */
+export async function roleClients(moto: Moto, account: string, role: string): Promise<Pick<StageAccount, 'clientsFor' | 'deployClients' | 'options'>> {
+  const options = await roleSession(moto, account, role);
   const made = new Map<string, AccountClients>();
   const clientsFor = (region: string) => {
-    const options = { ...moto.clientConfig(region), credentials };
-    const clients: AccountClients = made.get(region) ?? { ...regionClientSet(options, { forcePathStyle: true }), ec2: new EC2Client(options), kms: new KMSClient(options) };
+    const o = options(region);
+    const clients: AccountClients = made.get(region) ?? { ...regionClientSet(o, { forcePathStyle: true }), ec2: new EC2Client(o), kms: new KMSClient(o) };
     made.set(region, clients);
     return clients;
   };
@@ -54,6 +69,11 @@ export async function stageAccount(moto: Moto, account: string, config: StageCon
     const c = clientsFor(region);
     return { sts: c.sts, cfn: c.cfn, ecs: c.ecs, ecr: c.ecr };
   };
+  return { clientsFor, deployClients, options };
+}
+
+export async function stageAccount(moto: Moto, account: string, config: StageConfig): Promise<StageAccount> {
+  const { clientsFor, deployClients, options } = await roleClients(moto, account, 'webapp-break-glass');
   const dr = clientsFor(config.drRegion);
   const primary = clientsFor(config.region);
   const names = pilotLightNames(config.name);
@@ -111,7 +131,7 @@ export async function stageAccount(moto: Moto, account: string, config: StageCon
       .imageId!.imageDigest!;
     await tagRelease(c.ecr, config.image.repositoryName, digest);
   }
-  return { account, clientsFor, deployClients, drKey, digest, drSubnets };
+  return { account, clientsFor, deployClients, options, drKey, digest, drSubnets };
 }
 
 type OutputValue = string | { value: string; description: string };

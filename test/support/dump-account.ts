@@ -3,12 +3,11 @@ import type { ListTasksCommandInput, RunTaskCommandInput, Task } from '@aws-sdk/
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateDBInstanceCommand, CreateDBParameterGroupCommand, CreateDBSubnetGroupCommand } from '@aws-sdk/client-rds';
 import { type BucketLocationConstraint, CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import type { StageConfig } from '../../lib/config';
 import { DUMP_CONTAINER, DUMP_METADATA, DUMP_OUTPUTS, dumpBucketName, dumpTaskFamily } from '../../lib/data/logical-backup-names';
 import { pilotLightNames } from '../../lib/dr/pilot-light-names';
 import { type RegionClients, regionClientSet } from '../../scripts/lib/dr-survey';
-import { createStack } from './dr-region';
+import { createStack, roleSession, type SessionOptions } from './dr-region';
 import type { Moto } from './moto';
 
 /**
@@ -31,6 +30,8 @@ export interface DumpAccount {
   readonly places: Record<string, { subnetGroup: string; parameterGroup: string; securityGroup: string; subnets: string[] }>;
   /** Puts a dump object (with the job's metadata unless `metadata` is given) into the region's dump bucket. */
   putDump(region: string, key: string, metadata?: Record<string, string>, body?: string): Promise<void>;
+  /** The same account with clients acting as a session of `role` (the fake ECS shared). */
+  as(role: string): Promise<DumpAccount>;
 }
 
 /** What the fake ECS does with a task: the statuses it reports in turn, ending STOPPED with `exitCode`. */
@@ -97,24 +98,24 @@ export const dumpMetadata = (version: string, time: string) => ({
 });
 
 export async function dumpAccount(moto: Moto, account: string, config: StageConfig, { stageDatabase = true } = {}): Promise<DumpAccount> {
-  const assumed = (
-    await new STSClient(moto.clientConfig('us-east-1')).send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${account}:role/webapp-break-glass`, RoleSessionName: 'test' }))
-  ).Credentials!;
-  const credentials = { accessKeyId: assumed.AccessKeyId!, secretAccessKey: assumed.SecretAccessKey!, sessionToken: assumed.SessionToken };
   const ecsByRegion = new Map<string, FakeEcs>();
-  const made = new Map<string, RegionClients & { ec2: EC2Client; kms: KMSClient }>();
-  const clientsFor = (region: string) => {
-    const options = { ...moto.clientConfig(region), credentials };
-    if (!ecsByRegion.has(region)) ecsByRegion.set(region, fakeEcs(region, account));
-    const clients = made.get(region) ?? {
-      ...regionClientSet(options, { forcePathStyle: true }),
-      ecs: ecsByRegion.get(region)! as unknown as RegionClients['ecs'],
-      ec2: new EC2Client(options),
-      kms: new KMSClient(options),
+  /** Clients of a session, one set per region; every session shares the region's fake ECS. */
+  const clientsWith = (options: SessionOptions) => {
+    const made = new Map<string, RegionClients & { ec2: EC2Client; kms: KMSClient }>();
+    return (region: string) => {
+      const o = options(region);
+      if (!ecsByRegion.has(region)) ecsByRegion.set(region, fakeEcs(region, account));
+      const clients = made.get(region) ?? {
+        ...regionClientSet(o, { forcePathStyle: true }),
+        ecs: ecsByRegion.get(region)! as unknown as RegionClients['ecs'],
+        ec2: new EC2Client(o),
+        kms: new KMSClient(o),
+      };
+      made.set(region, clients);
+      return clients;
     };
-    made.set(region, clients);
-    return clients;
   };
+  const clientsFor = clientsWith(await roleSession(moto, account, 'webapp-break-glass'));
   const places: DumpAccount['places'] = {};
   const keys: Record<string, string> = {};
   for (const [region, cidr, stackName] of [
@@ -188,7 +189,7 @@ export async function dumpAccount(moto: Moto, account: string, config: StageConf
       new PutObjectCommand({ Bucket: dumpBucketName(config.name, account, region), Key: key, Body: body, Metadata: metadata ?? dumpMetadata(config.database.engineVersion, time) }),
     );
   };
-  return {
+  const acct = {
     account,
     clientsFor,
     get ecs() {
@@ -197,7 +198,9 @@ export async function dumpAccount(moto: Moto, account: string, config: StageConf
     keys: { primary: keys[config.region], dr: keys[config.drRegion] },
     places,
     putDump,
+    as: async (role: string) => ({ ...acct, clientsFor: clientsWith(await roleSession(moto, account, role)) }),
   } as DumpAccount;
+  return acct;
 }
 
 /** The fake ECS of the account's clients in `region`. */
