@@ -5,8 +5,10 @@
  *
  * In this order: revokes every session of the task's role issued before now (the inline policy
  * IAM's "Revoke active sessions" writes), so its stolen credentials stop working while the rest
- * runs; collects the evidence as `npm run evidence` does; stops the task (Fargate cannot move a
- * running task to another security group; ECS starts a replacement); starts a new deployment of
+ * runs; stops the task at once (a session ECS issued it after that time would not be denied;
+ * Fargate cannot move a running task to another security group; ECS starts a replacement);
+ * collects the evidence as `npm run evidence` does (ECS describes a stopped task for an hour, its
+ * logs stay); starts a new deployment of
  * its service, whose other tasks hold sessions of the same role (new tasks get credentials issued
  * after the revocation); starts the rotation of the cache AUTH token the task held. Then prints
  * how to check the database for connections left from the task.

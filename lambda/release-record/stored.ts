@@ -11,8 +11,8 @@ import { PROJECT } from '../../lib/shared/naming';
 /** The parameter a stage's release record lives in. */
 export const releaseParameter = (stage: string) => `/${PROJECT}/${stage}/releases/current`;
 
-/** A standard parameter holds at most 4 KB. */
-export const PARAMETER_MAX_CHARS = 4096;
+/** A standard parameter holds at most 4 KB: bytes, not characters (a migration name may not be ASCII). */
+export const PARAMETER_MAX_BYTES = 4096;
 
 /** What the record says of one release. */
 export interface StoredRelease {
@@ -87,7 +87,7 @@ export function parseStoredRelease(value: string | undefined): StoredRelease | u
 export function storedValue(record: StoredRelease): string {
   let value = JSON.stringify(record);
   const names = record.migrationsApplied ?? [];
-  for (let kept = names.length - 1; value.length > PARAMETER_MAX_CHARS && kept >= 0; kept--) {
+  for (let kept = names.length - 1; Buffer.byteLength(value) > PARAMETER_MAX_BYTES && kept >= 0; kept--) {
     value = JSON.stringify({ ...record, migrationsApplied: [...names.slice(0, kept), `... and ${names.length - kept} more (the migration task's log has them all)`] });
   }
   return value;

@@ -79,7 +79,7 @@ export const BREAK_GLASS_ASSUMED_METRIC = 'BreakGlassAssumed';
 
 /** The filter pattern of BREAK_GLASS_ASSUMED_METRIC: AssumeRole of any of the roles (ARNs), allowed or refused. */
 export function breakGlassAssumedPattern(roleArns: readonly string[]): string {
-  return `{ ($.eventSource = "sts.amazonaws.com") && ($.eventName = "AssumeRole") && (${roleArns.map((arn) => `($.requestParameters.roleArn = "${arn}")`).join(' || ')}) }`;
+  return `{ ($.eventSource = "sts.amazonaws.com") && ($.eventName = "AssumeRole" || $.eventName = "AssumeRoleWithSAML" || $.eventName = "AssumeRoleWithWebIdentity") && (${roleArns.map((arn) => `($.requestParameters.roleArn = "${arn}")`).join(' || ')}) }`;
 }
 
 export interface AuditTrailProps {

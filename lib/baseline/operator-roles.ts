@@ -2,6 +2,7 @@ import { CfnOutput, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { DATABASE_ROLES } from '../../lambda/database-setup/roles';
+import { releaseParameter } from '../../lambda/release-record/stored';
 import { cdkBootstrapRoleName } from '../ci/ci-access-stack';
 import { dumpTaskFamily } from '../data/logical-backup-names';
 import { acknowledgeAwsManagedPolicy } from '../shared/aws-managed-policy';
@@ -258,6 +259,18 @@ export function onCallStatements(stack: Stack, plan: OnCallPlan, deployRegions: 
       ],
       conditions: taggedStage,
     }),
+    // A restore without an option group takes the engine's default one, which carries no stage tag.
+    new iam.PolicyStatement({
+      sid: 'RestoreWithTheDefaultOptionGroup',
+      actions: ['rds:RestoreDBInstanceFromDBSnapshot', 'rds:RestoreDBInstanceToPointInTime', 'rds:CreateDBInstance'],
+      resources: inRegions('rds', 'og:default:*'),
+    }),
+    // rollback --to/--from and restore --before-release read the release record and its history.
+    new iam.PolicyStatement({
+      sid: 'ReadTheReleaseRecord',
+      actions: ['ssm:GetParameter', 'ssm:GetParameterHistory'],
+      resources: inRegions('ssm', `parameter${releaseParameter(stage)}`),
+    }),
     new iam.PolicyStatement({
       sid: 'EncryptTheRestoredCopy',
       actions: ['kms:CreateGrant', 'kms:DescribeKey'],
@@ -273,7 +286,7 @@ export function onCallStatements(stack: Stack, plan: OnCallPlan, deployRegions: 
     new iam.PolicyStatement({
       sid: 'CreateTheShellHostResources',
       actions: ['ec2:RunInstances'],
-      resources: [...inRegions('ec2', 'instance/*'), ...inRegions('ec2', 'volume/*'), ...inRegions('ec2', 'network-interface/*')],
+      resources: [...inRegions('ec2', 'instance/*'), ...inRegions('ec2', 'volume/*')],
       conditions: { StringEquals: { [`aws:RequestTag/${DATABASE_SHELL_TAG}`]: stage } },
     }),
     // Tags only as the host is made: tagging an instance that runs would open a session to it.
@@ -286,7 +299,14 @@ export function onCallStatements(stack: Stack, plan: OnCallPlan, deployRegions: 
     new iam.PolicyStatement({
       sid: 'PlaceTheShellHost',
       actions: ['ec2:RunInstances'],
-      resources: [...inRegions('ec2', 'subnet/*'), ...inRegions('ec2', 'security-group/*'), ...inRegions('ec2', 'image/*')],
+      // The host's network interface carries no tag of the request (db-shell tags the instance and
+      // its volume); an image ARN names no account.
+      resources: [
+        ...inRegions('ec2', 'subnet/*'),
+        ...inRegions('ec2', 'security-group/*'),
+        ...inRegions('ec2', 'network-interface/*'),
+        ...plan.regions.map((region) => `arn:${partition}:ec2:${region}::image/*`),
+      ],
     }),
     new iam.PolicyStatement({
       sid: 'EndTheShellHost',

@@ -133,8 +133,10 @@ export class DrAppStack extends StageStack {
     });
     const loadBalancerFullName = fromPilotLight('LoadBalancerFullName');
 
-    const { emails, httpsEndpoints, slack } = this.config.alarms;
-    this.alarmRoutes = defineRoutes(this, { stage: name, suffix: '-dr', emails, httpsEndpoints, slack, logRetention: this.logRetention, removalPolicy: RemovalPolicy.DESTROY });
+    // No Slack channels here: AWS allows one configuration per channel in an account, and the stage
+    // region's routes have them (lib/stages/app-stage.ts). The pagers and emails get these routes too.
+    const { emails, httpsEndpoints } = this.config.alarms;
+    this.alarmRoutes = defineRoutes(this, { stage: name, suffix: '-dr', emails, httpsEndpoints, logRetention: this.logRetention, removalPolicy: RemovalPolicy.DESTROY });
 
     // Data: the restored database, a cache of the tier's own, the uploads.
     const names = pilotLightNames(name);

@@ -80,13 +80,13 @@ export class EdgeStack extends StageStack implements EdgeTier {
     }
     const logsKey = new LogsKey(this, 'LogsKey', { removalPolicy: this.statefulRemovalPolicy }).key;
     const logs: LogSettings = { logsKey, logRetention: this.logRetention, logRemovalPolicy: this.statefulRemovalPolicy };
-    const { emails, httpsEndpoints, slack } = this.config.alarms;
+    // Slack channels are configured once, in the stage region (lib/stages/app-stage.ts): AWS allows
+    // one configuration per channel in an account. The pagers and emails get these routes too.
+    const { emails, httpsEndpoints } = this.config.alarms;
     const routes = defineRoutes(this, {
       stage: name,
       emails,
       httpsEndpoints,
-      slack,
-      channelSuffix: '-edge',
       logRetention: this.logRetention,
       removalPolicy: this.statefulRemovalPolicy,
     });

@@ -48,11 +48,12 @@ export function pagingTopicName(stage: string): string {
  * or alarm actions to imported topics writes nothing into the owning stack's topic policy, which
  * already admits this account's alarms, rules and budgets.
  */
-export function importedRoutes(scope: Construct, stage: string, suffix = ''): AlarmRoutes {
+export function importedRoutes(scope: Construct, stage: string, suffix = '', chat = false): AlarmRoutes {
   const arn = (name: string) => Stack.of(scope).formatArn({ service: 'sns', resource: `${name}${suffix}` });
   return {
     page: sns.Topic.fromTopicArn(scope, 'PagingTopic', arn(pagingTopicName(stage))),
     ticket: sns.Topic.fromTopicArn(scope, 'AlarmTopic', arn(alarmTopicName(stage))),
+    chat,
   };
 }
 
@@ -123,13 +124,11 @@ export interface StageRoutesProps {
   readonly emails: readonly string[];
   /** The paging route's subscribers (alarms.httpsEndpoints). */
   readonly httpsEndpoints: readonly string[];
-  /** The routes' Slack channels (alarms.slack), with their log retention. @default no channels */
-  readonly slack?: ChatChannelsProps['slack'];
   /**
-   * After each channel configuration's name, which must be unique in the account: "-edge" for
-   * us-east-1, whose topics have the stage region's names. @default suffix
+   * The routes' Slack channels (alarms.slack), with their log retention: in the stage region's
+   * routes only, since AWS allows one configuration per Slack channel in an account. @default no channels
    */
-  readonly channelSuffix?: string;
+  readonly slack?: ChatChannelsProps['slack'];
   readonly logRetention?: logs.RetentionDays;
   readonly removalPolicy?: RemovalPolicy;
 }
@@ -154,10 +153,9 @@ export function defineRoutes(scope: Construct, props: StageRoutesProps): AlarmRo
     masterKey: ticket.key,
     removalPolicy: props.removalPolicy,
   });
-  const routes = { page: page.topic, ticket: ticket.topic };
+  const routes = { page: page.topic, ticket: ticket.topic, chat: props.slack !== undefined };
   if (props.slack) {
-    const channelSuffix = props.channelSuffix ?? suffix;
-    const names = { page: `${pagingTopicName(props.stage)}${channelSuffix}`, ticket: `${alarmTopicName(props.stage)}${channelSuffix}` };
+    const names = { page: `${pagingTopicName(props.stage)}${suffix}`, ticket: `${alarmTopicName(props.stage)}${suffix}` };
     new ChatChannels(scope, 'ChatChannels', { slack: props.slack, routes, names, logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
   }
   return routes;

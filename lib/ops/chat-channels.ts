@@ -7,8 +7,12 @@ import type { AlarmRoutes } from '../shared/alarm-set';
 import { acknowledgeAwsManagedPolicy } from '../shared/aws-managed-policy';
 import { acknowledgeControl } from '../shared/control-tower-checks';
 
-/** What the channels' members may do at most, whatever a role says (a channel without guardrails runs as administrator). */
-export const CHANNEL_GUARDRAIL = 'ReadOnlyAccess';
+/**
+ * What the channels' members may do at most, whatever a role says (a channel without guardrails
+ * runs as administrator): read CloudWatch, as the channels' role; ReadOnlyAccess would let a member
+ * who maps a role of their own read S3 objects and logs from the channel.
+ */
+export const CHANNEL_GUARDRAIL = 'CloudWatchReadOnlyAccess';
 /** What the channels' role may do: read CloudWatch, to draw an alarm's graph in the channel. */
 export const CHANNEL_ROLE_POLICY = 'CloudWatchReadOnlyAccess';
 
@@ -25,7 +29,7 @@ export interface ChatChannelsProps {
 /**
  * Slack channels through Amazon Q Developer in chat applications (AWS Chatbot): one channel
  * configuration per route that has a channel, subscribed to that route's topic of this region.
- * Read-only: the guardrail caps every member at ReadOnlyAccess, and the channels' role may only read
+ * Read-only: the guardrail caps every member at CloudWatch's reads, and the channels' role may only read
  * CloudWatch. Errors only are logged, kept for the stage's retention.
  */
 export class ChatChannels extends Construct {

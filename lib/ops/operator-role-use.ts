@@ -14,12 +14,18 @@ import { notifyingRule } from './ops-events';
  */
 export const WITH_READ_ONLY_MANAGEMENT_EVENTS = 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS';
 
-/** The events of AssumeRole calls on the roles (ARNs), allowed or refused, as EventBridge receives them from CloudTrail. */
+/**
+ * The calls that assume a role: from a session or user (on-call and break-glass by their trust
+ * policies), and from an identity provider directly, should a break-glass role made by hand trust one.
+ */
+export const ASSUME_ROLE_CALLS = ['AssumeRole', 'AssumeRoleWithSAML', 'AssumeRoleWithWebIdentity'] as const;
+
+/** The events of those calls on the roles (ARNs), allowed or refused, as EventBridge receives them from CloudTrail. */
 export function roleAssumedPattern(roleArns: readonly string[]): events.EventPattern {
   return {
     source: ['aws.sts'],
     detailType: ['AWS API Call via CloudTrail'],
-    detail: { eventSource: ['sts.amazonaws.com'], eventName: ['AssumeRole'], requestParameters: { roleArn: [...roleArns] } },
+    detail: { eventSource: ['sts.amazonaws.com'], eventName: [...ASSUME_ROLE_CALLS], requestParameters: { roleArn: [...roleArns] } },
   };
 }
 

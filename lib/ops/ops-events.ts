@@ -37,7 +37,12 @@ export function notifyingRule(
   props: { readonly description: string; readonly eventPattern: events.EventPattern; readonly message: string; readonly severity: Severity },
 ): events.Rule {
   const rule = new events.Rule(scope, id, { description: props.description, eventPattern: props.eventPattern });
-  for (const topic of routeTopics(routes, props.severity)) rule.addTarget(new targets.SnsTopic(topic, { message: events.RuleTargetInput.fromText(props.message) }));
+  // Chat channels post only their custom-notification JSON (Amazon Q Developer in chat
+  // applications, "Custom notifications"); emails and pagers read its description as well.
+  const message = routes.chat
+    ? events.RuleTargetInput.fromObject({ version: '1.0', source: 'custom', content: { description: props.message } })
+    : events.RuleTargetInput.fromText(props.message);
+  for (const topic of routeTopics(routes, props.severity)) rule.addTarget(new targets.SnsTopic(topic, { message }));
   return rule;
 }
 

@@ -61,7 +61,7 @@ export class OpsStack extends StageStack {
     const { app, data, network } = props;
     // By their known ARNs: adding rule targets to the topic objects themselves would write
     // statements into the network stack's topic policies, which already admit this account's rules.
-    const routes = importedRoutes(this, name);
+    const routes = importedRoutes(this, name, '', this.config.alarms.slack !== undefined);
     this.alarms = new AlarmSet(name, routes);
 
     // The web service's deployment alarms notify their routes from the app stack; counted here.

@@ -108,6 +108,9 @@ export class QueueHealth extends Construct {
       // The next reading comes in a minute; a retry would only land beside it.
       targets: [new targets.LambdaFunction(fn, { retryAttempts: 0 })],
     });
+    // Lambda retries a failed asynchronous invoke twice by itself: a reading a minute late only
+    // lands beside the next one.
+    fn.configureAsyncInvoke({ retryAttempts: 0 });
 
     const minute = Duration.minutes(1);
     for (const queue of queues) {

@@ -17,6 +17,12 @@ export interface AlarmRoutes {
   readonly page: sns.ITopic;
   /** Look the same working day: the emails and the ticket Slack channel; pages are recorded here too. */
   readonly ticket: sns.ITopic;
+  /**
+   * Slack channels subscribe to these topics: a message of the project's own (an EventBridge rule's)
+   * goes in the form Amazon Q Developer in chat applications posts, a JSON "custom notification";
+   * it drops any other text. CloudWatch alarms and AWS Budgets it reads as they are. @default false
+   */
+  readonly chat?: boolean;
 }
 
 /** The topics a notification of a severity goes to: a page is recorded on the ticket route too. */

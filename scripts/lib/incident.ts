@@ -19,7 +19,7 @@ import { baselinePlans } from '../../lib/baseline/baseline-stack';
 import type { StageConfig, StageName } from '../../lib/config';
 import { UsageError } from './assembly';
 import { accountProblem } from './credentials';
-import { baselineOutputs, collect } from './evidence';
+import { baselineOutputs, collect, evidencePrefix } from './evidence';
 import { outputsOf } from './release';
 
 /** The inline policy that revokes a role's older sessions: IAM's console ("Revoke active sessions") writes the same name and statement. */
@@ -160,8 +160,8 @@ export async function runContain(args: IncidentArgs, clients: IncidentClients, c
   const would = args.yes ? '' : 'would ';
   say(`contain task ${taskId} of ${config.name} (${task.lastStatus}, ${service ? `service ${service}` : 'no service'}, cluster ${cluster}, ${config.region}):`);
   say(`  1. ${would}revoke every session of its role ${roleName ?? '(none)'} issued before ${now.toISOString()} (inline policy ${REVOKE_POLICY_NAME})`);
-  say(`  2. ${would}collect the evidence (below)`);
-  say(`  3. ${would}stop the task (ECS starts a replacement)`);
+  say(`  2. ${would}stop the task (ECS starts a replacement)`);
+  say(`  3. ${would}collect the evidence (below)`);
   say(`  4. ${would}start a new deployment of ${service ?? '(no service)'}: its other tasks hold sessions of the same role`);
   say(`  5. ${would}rotate the cache AUTH token it held${tokenSecret ? ` (${tokenSecret})` : ': none in its task definition'}`);
 
@@ -169,14 +169,19 @@ export async function runContain(args: IncidentArgs, clients: IncidentClients, c
     await clients.stage.iam.send(new PutRolePolicyCommand({ RoleName: roleName, PolicyName: REVOKE_POLICY_NAME, PolicyDocument: revokePolicy(now) }));
     say(`revoked the sessions of ${roleName} issued before ${now.toISOString()}.`);
   }
-  const evidence = await collect(args, clients, config, home, suspect, now, say);
+  // Stopped at once after the revocation: ECS refreshes a running task's credentials, and a
+  // session issued after the revocation's time is not denied. What the evidence needs outlives
+  // the task: its description (read above, and by ECS for an hour after it stops), its logs.
+  if (args.yes && task.desiredStatus !== 'STOPPED') {
+    await clients.stage.ecs.send(
+      new StopTaskCommand({ cluster, task: task.taskArn, reason: `Contained (security incident); evidence ${evidencePrefix(config.name, taskId, now)}manifest.json` }),
+    );
+    say(`stopped ${taskId}.`);
+  }
+  await collect(args, clients, config, home, suspect, now, say);
   if (!args.yes) {
     say('dry run: nothing changed. Run again with --yes.');
     return 0;
-  }
-  if (task.desiredStatus !== 'STOPPED') {
-    await clients.stage.ecs.send(new StopTaskCommand({ cluster, task: task.taskArn, reason: `Contained (security incident); evidence ${evidence?.key ?? 'not collected'}` }));
-    say(`stopped ${taskId}.`);
   }
   // The new deployment comes before the rotation, which Secrets Manager may refuse (one already
   // running): the service's tasks must get new credentials either way.

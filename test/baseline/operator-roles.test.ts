@@ -115,7 +115,8 @@ describe("the on-call role's writes reach its stage alone", () => {
   /** Statements whose resources are not the stage's own, each for a reason the test states. */
   const unscoped: Record<string, string> = {
     DeployWithTheBootstrapRoles: "the account's CDK bootstrap roles, by exact name: a rollback deploys the App stack through them",
-    PlaceTheShellHost: 'RunInstances needs the subnet, security group and image it uses; the launch template and the instance are held to the stage',
+    PlaceTheShellHost: 'RunInstances needs the subnet, security group, network interface and image it uses; the launch template and the instance are held to the stage',
+    RestoreWithTheDefaultOptionGroup: "the engine's default option group a restore uses (untagged); the instance it makes is held to the stage by RestoreAlongside",
     SessionDocuments: "AWS's port-forwarding documents, by exact name",
     EndOwnSessions: "the caller's own sessions (aws:userid)",
     LogInAsOnCall: "the read-only database user, the same grant as the data stack's OnCallDatabasePolicyArn",
@@ -194,7 +195,7 @@ describe('the trail counts each assumption of the break-glass role, in every reg
     expect(filter.Properties.MetricTransformations).toEqual([{ MetricNamespace: ACCOUNT_ACTIVITY_NAMESPACE, MetricName: BREAK_GLASS_ASSUMED_METRIC, MetricValue: '1' }]);
     expect(filter.Properties.FilterPattern).toBe(breakGlassAssumedPattern([`arn:aws:iam::${account}:role/${backup.breakGlassRoleName}`]));
     expect(filter.Properties.FilterPattern).toBe(
-      `{ ($.eventSource = "sts.amazonaws.com") && ($.eventName = "AssumeRole") && (($.requestParameters.roleArn = "arn:aws:iam::${account}:role/webapp-break-glass")) }`,
+      `{ ($.eventSource = "sts.amazonaws.com") && ($.eventName = "AssumeRole" || $.eventName = "AssumeRoleWithSAML" || $.eventName = "AssumeRoleWithWebIdentity") && (($.requestParameters.roleArn = "arn:aws:iam::${account}:role/webapp-break-glass")) }`,
     );
   });
 });

@@ -9,7 +9,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import { handleOnEvent, type RecordResourceProperties } from '../../lambda/release-record/custom-resource';
 import type { Clients } from '../../lambda/release-record/record';
-import { PARAMETER_MAX_CHARS, parseStoredRelease, releaseParameter, storedValue } from '../../lambda/release-record/stored';
+import { PARAMETER_MAX_BYTES, parseStoredRelease, releaseParameter, storedValue } from '../../lambda/release-record/stored';
 import { RELEASE_EVENT, RELEASE_METRICS_NAMESPACE } from '../../lib/shared/naming';
 import { imageManifest } from '../support/ecr';
 import { type Moto, startMoto } from '../support/moto';
@@ -175,10 +175,17 @@ describe('the release record', () => {
   test('a record with more migration names than 4 KB holds keeps the first ones and says how many it left out', () => {
     const names = Array.from({ length: 200 }, (_, i) => `20261201${String(i).padStart(4, '0')}_a_rather_long_migration_name`);
     const value = storedValue({ ...parseStoredRelease('{"release":"r","image":"webapp:r"}')!, migrationsApplied: names });
-    expect(value.length).toBeLessThanOrEqual(PARAMETER_MAX_CHARS);
+    expect(value.length).toBeLessThanOrEqual(PARAMETER_MAX_BYTES);
     const kept = parseStoredRelease(value)!.migrationsApplied!;
     expect(kept.slice(0, -1)).toEqual(names.slice(0, kept.length - 1));
     expect(kept.at(-1)).toBe(`... and ${names.length - kept.length + 1} more (the migration task's log has them all)`);
+  });
+
+  test('the 4 KB are bytes: names in letters of two bytes each are cut to fit as well', () => {
+    const names = Array.from({ length: 100 }, (_, i) => `20261201${String(i).padStart(4, '0')}_größenänderung_überall`);
+    const value = storedValue({ ...parseStoredRelease('{"release":"r","image":"webapp:r"}')!, migrationsApplied: names });
+    expect(Buffer.byteLength(value)).toBeLessThanOrEqual(PARAMETER_MAX_BYTES);
+    expect(parseStoredRelease(value)!.migrationsApplied!.at(-1)).toMatch(/^\.\.\. and \d+ more/);
   });
 
   test('a stage without a migration step records 0 seconds and no task', async () => {

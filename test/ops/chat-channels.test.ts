@@ -1,20 +1,23 @@
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { describe, expect, test } from 'vitest';
 import { defineRoutes } from '../../lib/ops/alarm-topic';
+import { notifyingRule } from '../../lib/ops/ops-events';
 import { testApp } from '../support/synth';
 import { type Json, only, resources } from '../support/template';
 
 /** The routes of one region with the given Slack settings, in a stack of their own. */
-function routes(slack?: { workspaceId: string; pageChannelId?: string; ticketChannelId?: string }, channelSuffix?: string): Template {
+function routes(slack?: { workspaceId: string; pageChannelId?: string; ticketChannelId?: string }, suffix?: string): Template {
   const stack = new Stack(testApp(), 'Routes', { env: { account: '111111111111', region: 'eu-west-1' } });
   defineRoutes(stack, {
     stage: 'prod',
     emails: ['oncall@example.com'],
     httpsEndpoints: ['https://events.pagerduty.com/integration/abc/enqueue'],
     slack,
-    channelSuffix,
+    suffix,
     logRetention: logs.RetentionDays.THREE_MONTHS,
   });
   return Template.fromStack(stack);
@@ -32,16 +35,16 @@ describe('the routes of a region', () => {
   });
 
   test('a Slack channel per route, read-only: a guardrail, a role that reads CloudWatch only, errors logged and kept', () => {
-    const t = routes({ workspaceId: 'T0123ABCD', pageChannelId: 'C0123ABCD', ticketChannelId: 'C0456EFGH' }, '-edge');
+    const t = routes({ workspaceId: 'T0123ABCD', pageChannelId: 'C0123ABCD', ticketChannelId: 'C0456EFGH' });
     const channels = resources(t, 'AWS::Chatbot::SlackChannelConfiguration').map((c) => c.Properties);
     expect(channels.map((c) => [c.ConfigurationName, c.SlackChannelId, c.SnsTopicArns.map((r: Json) => topicNameOf(t, r))])).toEqual([
-      ['webapp-prod-page-edge', 'C0123ABCD', ['webapp-prod-page']],
-      ['webapp-prod-alarms-edge', 'C0456EFGH', ['webapp-prod-alarms']],
+      ['webapp-prod-page', 'C0123ABCD', ['webapp-prod-page']],
+      ['webapp-prod-alarms', 'C0456EFGH', ['webapp-prod-alarms']],
     ]);
     for (const c of channels) {
       expect(c.SlackWorkspaceId).toBe('T0123ABCD');
       // Without a guardrail, AWS applies AdministratorAccess to what the channel's members may run.
-      expect(JSON.stringify(c.GuardrailPolicies)).toContain(':iam::aws:policy/ReadOnlyAccess');
+      expect(JSON.stringify(c.GuardrailPolicies)).toContain(':iam::aws:policy/CloudWatchReadOnlyAccess');
       expect(c.GuardrailPolicies).toHaveLength(1);
       expect(c.LoggingLevel).toBe('ERROR');
     }
@@ -57,13 +60,34 @@ describe('the routes of a region', () => {
     for (const c of channels) expect(c.IamRoleArn['Fn::GetAtt'][0]).toMatch(/^ChatChannelsRole/);
     const retention = resources(t, 'Custom::LogRetention').map((r) => [r.Properties.LogGroupName, r.Properties.RetentionInDays, r.Properties.LogGroupRegion]);
     expect(retention).toEqual([
-      ['/aws/chatbot/webapp-prod-page-edge', 90, 'us-east-1'],
-      ['/aws/chatbot/webapp-prod-alarms-edge', 90, 'us-east-1'],
+      ['/aws/chatbot/webapp-prod-page', 90, 'us-east-1'],
+      ['/aws/chatbot/webapp-prod-alarms', 90, 'us-east-1'],
     ]);
   });
 
   test('a route without a channel gets no configuration', () => {
     const t = routes({ workspaceId: 'T0123ABCD', pageChannelId: 'C0123ABCD' });
     expect(resources(t, 'AWS::Chatbot::SlackChannelConfiguration').map((c) => c.Properties.ConfigurationName)).toEqual(['webapp-prod-page']);
+  });
+});
+
+describe("a rule's message on routes with Slack channels", () => {
+  const template = (chat: boolean) => {
+    const stack = new Stack(testApp(), 'Rule', { env: { account: '111111111111', region: 'eu-west-1' } });
+    const topic = new sns.Topic(stack, 'Topic');
+    const field = events.EventField.fromPath('$.detail.reason');
+    notifyingRule(
+      stack,
+      'Rule',
+      { page: topic, ticket: topic, chat },
+      { description: 'd', eventPattern: { source: ['aws.ecs'] }, severity: 'ticket', message: `a "quoted" ${field}. Runbook: docs/alarms.md#x` },
+    );
+    return only(Template.fromStack(stack), 'AWS::Events::Rule').resource.Properties.Targets[0].InputTransformer as { InputTemplate: string };
+  };
+
+  test('is the custom notification Amazon Q Developer in chat applications posts (it drops plain text); without channels, the text itself', () => {
+    const chat = JSON.parse(template(true).InputTemplate.replace('<detail-reason>', 'stopped')) as Json;
+    expect(chat).toEqual({ version: '1.0', source: 'custom', content: { description: 'a "quoted" stopped. Runbook: docs/alarms.md#x' } });
+    expect(template(false).InputTemplate).toBe('"a \\"quoted\\" <detail-reason>. Runbook: docs/alarms.md#x"');
   });
 });

@@ -83,6 +83,9 @@ describe.each(WATCHED)('%s: the queue health check', (name: StageName) => {
       Targets: [{ Arn: { 'Fn::GetAtt': [fnId(), 'Arn'] }, Id: 'Target0', RetryPolicy: { MaximumRetryAttempts: 0 } }],
     });
     expect(QUEUE_HEALTH_SCHEDULE).toBe('rate(1 minute)');
+    // Nor does Lambda retry a failed invoke by itself (twice, by default).
+    const invokeConfigs = resources(ops(), 'AWS::Lambda::EventInvokeConfig').filter((r) => JSON.stringify(r.Properties.FunctionName).includes(fnId()));
+    expect(invokeConfigs.map((r) => r.Properties.MaximumRetryAttempts)).toEqual([0]);
   });
 
   test('pages per queue when its first job waits too long or the check is blind, and when jobs wait without progress', () => {

@@ -301,8 +301,9 @@ describe('npm run contain', () => {
     expect(await deployment()).not.toBe(deploymentBefore);
     expect(out.stdout).toContain(`started a new deployment of ${SERVICE}.`);
     expect(out.stdout).toContain("SELECT pid, backend_start FROM pg_stat_activity WHERE usename = 'webapp_app';");
-    // The order matters: the sessions go first, the evidence before the task.
-    const steps = ['revoked the sessions', 'wrote 5 objects', `stopped ${id}`, 'started a new deployment', 'rotation of the cache AUTH token started'];
+    // The order matters: the sessions go first and the task right after (a session ECS issued it
+    // after the revocation's time would not be denied); the evidence outlives it.
+    const steps = ['revoked the sessions', `stopped ${id}`, 'wrote 5 objects', 'started a new deployment', 'rotation of the cache AUTH token started'];
     expect(steps.map((s) => out.stdout.indexOf(s))).toEqual(steps.map((s) => out.stdout.indexOf(s)).sort((a, b) => a - b));
     expect(steps.every((s) => out.stdout.includes(s))).toBe(true);
   });

@@ -60,7 +60,7 @@ export const alarms = z
       .optional()
       .meta({
         description:
-          'Slack channels through Amazon Q Developer in chat applications (AWS Chatbot), one per route, in the stage account: the channels may only read (their role: CloudWatch read-only; their guardrail: `ReadOnlyAccess`)',
+          'Slack channels through Amazon Q Developer in chat applications (AWS Chatbot), one per route, in the stage account: the channels may only read (their role: CloudWatch read-only; their guardrail: CloudWatch read-only), in the stage region only (one configuration per channel in an account)',
         rules: 'leave out for no Slack',
       }),
   })
