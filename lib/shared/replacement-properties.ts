@@ -178,6 +178,7 @@ export const REPLACEMENT_PROPERTIES: Readonly<Record<string, readonly string[]>>
   'AWS::IAM::Policy': [],
   'AWS::IAM::Role': ['Path', 'RoleName'],
   'AWS::KMS::Key': [],
+  'AWS::Lambda::EventInvokeConfig': ['FunctionName', 'Qualifier'],
   'AWS::Lambda::Function': ['FunctionName', 'PackageType', 'TenancyConfig'],
   'AWS::Lambda::Permission': [
     'Action',

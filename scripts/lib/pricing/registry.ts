@@ -66,6 +66,7 @@ export const FREE_TYPES: ReadonlySet<string> = new Set([
   'AWS::S3::BucketPolicy',
   'AWS::CDK::Metadata',
   'AWS::Lambda::Permission',
+  'AWS::Lambda::EventInvokeConfig',
   // Rotation costs its function's runs and API calls, within the free tiers; the secret is priced.
   'AWS::SecretsManager::RotationSchedule',
   'AWS::ECS::Cluster',
