@@ -5,6 +5,7 @@ import { Construct } from 'constructs';
 import { ACCOUNT_ACTIVITY_NAMESPACE } from '../baseline/account-activity';
 import { BREAK_GLASS_ASSUMED_METRIC } from '../baseline/audit-trail';
 import type { AlarmRoutes, AlarmSet, Severity } from '../shared/alarm-set';
+import { ruleMatches } from '../shared/stage-metrics';
 import { notifyingRule } from './ops-events';
 
 /**
@@ -90,13 +91,7 @@ export class OperatorRoleUse extends Construct {
         description: 'Someone assumed the break-glass role (the administrator of last resort), or tried to.',
         metric: props.trailMetric
           ? new cloudwatch.Metric({ namespace: ACCOUNT_ACTIVITY_NAMESPACE, metricName: BREAK_GLASS_ASSUMED_METRIC, statistic: 'Sum', period: Duration.minutes(5) })
-          : new cloudwatch.Metric({
-              namespace: 'AWS/Events',
-              metricName: 'TriggeredRules',
-              dimensionsMap: { RuleName: breakGlass.ruleName },
-              statistic: 'Sum',
-              period: Duration.minutes(5),
-            }),
+          : ruleMatches(breakGlass.ruleName),
         threshold: 0,
         evaluationPeriods: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,

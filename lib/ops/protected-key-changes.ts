@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import { cdkBootstrapRoleArn } from '../ci/ci-access-stack';
 import type { AlarmSet } from '../shared/alarm-set';
 import { protectedKeyEventsOfDeploys, protectedKeyEventsOfOthers, type RegionKeys } from '../shared/protected-key-events';
+import { ruleMatches } from '../shared/stage-metrics';
 import { notifyingRule } from './ops-events';
 
 export interface ProtectedKeyChangesProps {
@@ -63,13 +64,7 @@ export class ProtectedKeyChanges extends Construct {
       name: 'protected-key-changed',
       description:
         'Someone other than a deploy changed the policy of a key the backups depend on, disabled it or scheduled its deletion, or tried to (the break-glass role, or a refused attempt).',
-      metric: new cloudwatch.Metric({
-        namespace: 'AWS/Events',
-        metricName: 'TriggeredRules',
-        dimensionsMap: { RuleName: this.byOthers.ruleName },
-        statistic: 'Sum',
-        period: Duration.minutes(5),
-      }),
+      metric: ruleMatches(this.byOthers.ruleName),
       threshold: 0,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,

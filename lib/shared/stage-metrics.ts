@@ -67,6 +67,11 @@ export function sesMetric(metricName: string, options: cloudwatch.MetricOptions)
 }
 
 /** A result the restore verifier publishes for the stage. */
+/** How often an EventBridge rule matched in five minutes: an alarm above 0 on it pages for each event the rule tells of. */
+export function ruleMatches(ruleName: string): cloudwatch.Metric {
+  return new cloudwatch.Metric({ namespace: 'AWS/Events', metricName: 'TriggeredRules', dimensionsMap: { RuleName: ruleName }, statistic: 'Sum', period: Duration.minutes(5) });
+}
+
 export function restoreMetric(stage: string, metricName: string, options: cloudwatch.MetricOptions): cloudwatch.Metric {
   return new cloudwatch.Metric({ namespace: RESTORE_METRICS_NAMESPACE, metricName, dimensionsMap: { Stage: stage }, ...options });
 }
