@@ -33,7 +33,7 @@ export interface FunctionAlarmsProps {
 }
 
 /**
- * Defines an errors and a throttles alarm for each project Lambda. They run on deploys, events
+ * Defines an errors alarm for each project Lambda, and one throttles alarm for them all. They run on deploys, events
  * and schedules, so any error or throttle in 5 minutes is worth a look, and no invocations is the
  * normal state (missing data is not breaching).
  */
@@ -49,6 +49,16 @@ export class FunctionAlarms extends Construct {
       severity: 'ticket',
       tier: 'functions',
     } as const;
+    // A throttle is the account's concurrency used up in the region, whichever function it hits:
+    // one alarm on Lambda's count across all functions says so (the console's per-function
+    // Throttles graph says which).
+    props.alarms.add(this, 'Throttles', {
+      name: 'lambda-throttles',
+      runbook: 'lambda-function-throttles',
+      description: "Lambda refused to run a function of the account in this region at least once in 5 minutes (the account's concurrency is used up).",
+      metric: new cloudwatch.Metric({ namespace: 'AWS/Lambda', metricName: 'Throttles', statistic: 'Sum', period }),
+      ...anyInFiveMinutes,
+    });
     for (const { name, fn } of props.functions) {
       const scope = new Construct(this, name);
       props.alarms.add(scope, 'Errors', {
@@ -56,13 +66,6 @@ export class FunctionAlarms extends Construct {
         runbook: 'lambda-function-errors',
         description: `The ${name} function failed at least once in 5 minutes.`,
         metric: fn.metricErrors({ period, statistic: 'Sum' }),
-        ...anyInFiveMinutes,
-      });
-      props.alarms.add(scope, 'Throttles', {
-        name: `lambda-${name}-throttles`,
-        runbook: 'lambda-function-throttles',
-        description: `Lambda refused to run the ${name} function at least once in 5 minutes (the account's concurrency is used up).`,
-        metric: fn.metricThrottles({ period, statistic: 'Sum' }),
         ...anyInFiveMinutes,
       });
     }
