@@ -493,7 +493,11 @@ describe('the npm commands the docs show', () => {
     const failures: string[] = [];
     const used = new Set<object>();
     let ran = 0;
-    for (const c of runnable) {
+    // A command the docs show in several places runs once; a failure names every place.
+    const places = new Map<string, string[]>();
+    for (const c of runnable) places.set(`${c.name} ${c.args}`, [...(places.get(`${c.name} ${c.args}`) ?? []), `${c.file}:${c.lineNumber}`]);
+    const once = runnable.filter((c, i) => runnable.findIndex((d) => d.name === c.name && d.args === c.args) === i);
+    for (const c of once) {
       if (c.name in NOT_RUN) continue;
       const { run, plan, real = '--yes' } = DRY_RUNS[c.name];
       const need = c.name in COMMAND_ROLES ? needOf({ command: c.name as OperatorCommand, acting: false }) : 'any';
@@ -520,11 +524,11 @@ describe('the npm commands the docs show', () => {
       const ok = refusal ? out.result === refusal.exitCode && refusal.says.test(text) : out.result === 0 && plan.test(out.stdout);
       if (!ok)
         failures.push(
-          `${c.file}:${c.lineNumber}: npm run ${c.name} -- ${argv.join(' ')}\n  exit ${out.result}, expected ${refusal ? `${refusal.exitCode} (${refusal.because})` : `0 and ${plan}`}\n${text.replace(/^/gm, '  | ')}`,
+          `${places.get(`${c.name} ${c.args}`)!.join(', ')}: npm run ${c.name} -- ${argv.join(' ')}\n  exit ${out.result}, expected ${refusal ? `${refusal.exitCode} (${refusal.because})` : `0 and ${plan}`}\n${text.replace(/^/gm, '  | ')}`,
         );
     }
     expect(failures).toEqual([]);
-    expect(ran).toBeGreaterThan(40);
+    expect(ran).toBeGreaterThan(30);
     // An entry no command needs any more would hide the next one that does.
     expect([...STATES, ...REFUSALS].filter((u) => !used.has(u)).map((u) => String(u.command))).toEqual([]);
   });

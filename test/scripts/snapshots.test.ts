@@ -126,6 +126,17 @@ describe('npm run snapshots (RDS on moto)', () => {
     expect(await ids()).toHaveLength(3);
   });
 
+  test('the on-call role lists and plans; deleting takes the break-glass role, and nothing goes before it is refused', async () => {
+    const onCall = await startMoto({ as: 'webapp-staging-on-call', account: ACCOUNT });
+    const asOnCall = () => ({ sts: new STSClient(onCall.clientConfig(REGION)), rds: withQuota(new RDSClient(onCall.clientConfig(REGION)), 98, 100) });
+    const plan = await printed(() => main(['--stage', 'staging', ...AT, '--delete-older-than', '1'], {}, asOnCall));
+    expect(plan.result).toBe(0);
+    const refused = await printed(() => main(['--stage', 'staging', ...AT, '--delete-older-than', '1', '--yes'], {}, asOnCall));
+    expect(refused.result).toBe(2);
+    expect(refused.stderr).toMatch(/needs the break-glass role/);
+    expect(await ids()).toHaveLength(3);
+  });
+
   test.each([
     [['--stage', 'staging', '--yes'], /^--yes deletes, and needs --delete-older-than DAYS to say what\./],
     [['--stage', 'staging', '--delete-older-than', '0'], /^--delete-older-than takes whole days from 1 to 3650, not "0"\./],
@@ -196,5 +207,25 @@ describe('which snapshots may go', () => {
       young: '2 days old, not older than 30',
     });
     expect(verdicts().filter((v) => v.action === 'delete')).toEqual([]);
+  });
+
+  test("a pre-deploy snapshot is known by the tool's tags of this stage, or by its name: each alone keeps the newest; another stage's tags do not", () => {
+    const newest = (s: DBSnapshot) => judge([s, snap('hand-made', 40)], 'prod', 1, now, 30)[0];
+    expect(newest(snap('renamed-by-hand', 35, { TagList: tagged })).action).toBe('keep');
+    expect(newest(snap('predeploy-prod-v2', 35)).action).toBe('keep');
+    const otherStage = [
+      { Key: TOOL_TAG, Value: 'true' },
+      { Key: TAGS.stage, Value: 'staging' },
+    ];
+    expect(newest(snap('renamed-by-hand', 35, { TagList: otherStage }))).toMatchObject({ action: 'delete', why: '35 days old' });
+    expect(newest(snap('predeploy-staging-v2', 35))).toMatchObject({ action: 'delete', why: '35 days old' });
+  });
+
+  test('the pre-deploy snapshots kept are the newest backup.preDeploySnapshotsKept, and a snapshot exactly the days old stays', () => {
+    const three = [snap('predeploy-prod-a', 70), snap('predeploy-prod-b', 60), snap('predeploy-prod-c', 50), snap('hand-made', 30)];
+    const decided = (kept: number) => Object.fromEntries(judge(three, 'prod', kept, now, 30).map((v) => [v.id, v.action]));
+    expect(decided(2)).toEqual({ 'predeploy-prod-c': 'keep', 'predeploy-prod-b': 'keep', 'predeploy-prod-a': 'delete', 'hand-made': 'keep' });
+    expect(decided(3)).toEqual({ 'predeploy-prod-c': 'keep', 'predeploy-prod-b': 'keep', 'predeploy-prod-a': 'keep', 'hand-made': 'keep' });
+    expect(judge(three, 'prod', 2, now, 29).find((v) => v.id === 'hand-made')).toMatchObject({ action: 'delete', why: '30 days old' });
   });
 });
