@@ -7,7 +7,7 @@ import { UsageError } from '../../scripts/lib/assembly';
 import { judge, runSnapshots, type SnapshotsClients } from '../../scripts/lib/snapshots';
 import { main, parseArgs } from '../../scripts/snapshots';
 import { printed } from '../support/console';
-import { type Moto, startMoto } from '../support/moto';
+import { type Moto, roleCredentials, startMoto } from '../support/moto';
 
 /** npm run snapshots on moto's RDS, in a region of its own. */
 const REGION = 'us-west-1';
@@ -127,8 +127,9 @@ describe('npm run snapshots (RDS on moto)', () => {
   });
 
   test('the on-call role lists and plans; deleting takes the break-glass role, and nothing goes before it is refused', async () => {
-    const onCall = await startMoto({ as: 'webapp-staging-on-call', account: ACCOUNT });
-    const asOnCall = () => ({ sts: new STSClient(onCall.clientConfig(REGION)), rds: withQuota(new RDSClient(onCall.clientConfig(REGION)), 98, 100) });
+    // The same server as the file's (startMoto again would empty it under mutation testing).
+    const onCall = { endpoint: moto.endpoint, region: REGION, credentials: await roleCredentials(moto.endpoint, 'webapp-staging-on-call', ACCOUNT) };
+    const asOnCall = () => ({ sts: new STSClient(onCall), rds: withQuota(new RDSClient(onCall), 98, 100) });
     const plan = await printed(() => main(['--stage', 'staging', ...AT, '--delete-older-than', '1'], {}, asOnCall));
     expect(plan.result).toBe(0);
     const refused = await printed(() => main(['--stage', 'staging', ...AT, '--delete-older-than', '1', '--yes'], {}, asOnCall));
