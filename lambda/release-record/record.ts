@@ -12,8 +12,9 @@ import { type CloudWatchClient, PutMetricDataCommand, type StandardUnit } from '
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeImagesCommand, type ECRClient } from '@aws-sdk/client-ecr';
 import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { GetParameterCommand, GetParameterHistoryCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import { GetParameterCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { RELEASE_EVENT, RELEASE_METRICS_NAMESPACE } from '../../lib/shared/naming';
+import { releaseHistory } from './history';
 import { parseStoredRelease, releaseParameter, type StoredRelease, storedValue } from './stored';
 
 export interface Clients {
@@ -57,17 +58,7 @@ async function previousOf(ssm: Clients['ssm'], stage: string, release: string, s
     if (!current) return '';
     if (current.release === release) return current.previous;
     if (!stackRollback) return current.release;
-    const versions: { version: number; value?: string }[] = [];
-    let NextToken: string | undefined;
-    do {
-      const page = await ssm.send(new GetParameterHistoryCommand({ Name: releaseParameter(stage), MaxResults: 50, NextToken }));
-      versions.push(...(page.Parameters ?? []).map((p) => ({ version: p.Version ?? 0, value: p.Value })));
-      NextToken = page.NextToken;
-    } while (NextToken);
-    const own = versions
-      .sort((a, b) => b.version - a.version)
-      .map((v) => parseStoredRelease(v.value))
-      .find((r) => r?.release === release);
+    const own = (await releaseHistory(ssm, stage)).reverse().find((r) => r.release === release);
     return own ? own.previous : current.previous;
   } catch (error) {
     if ((error as Error).name === 'ParameterNotFound') return '';

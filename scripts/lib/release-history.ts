@@ -5,31 +5,11 @@
  * the commit of this checkout. Every function takes its SDK client, so the tests run them against moto.
  */
 import { spawnSync } from 'node:child_process';
-import { GetParameterHistoryCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import { parseStoredRelease, type RecordedRelease, ranMigration, releaseParameter } from '../../lambda/release-record/stored';
+import { type RecordedRelease, ranMigration } from '../../lambda/release-record/stored';
 import { imageRef } from './release';
 
+export { releaseHistory } from '../../lambda/release-record/history';
 export type { RecordedRelease } from '../../lambda/release-record/stored';
-
-/** The stage's recorded releases, oldest first (the newest is what runs now); empty before the first recorded release. */
-export async function releaseHistory(ssm: Pick<SSMClient, 'send'>, stage: string): Promise<RecordedRelease[]> {
-  const releases: RecordedRelease[] = [];
-  let NextToken: string | undefined;
-  try {
-    do {
-      const page = await ssm.send(new GetParameterHistoryCommand({ Name: releaseParameter(stage), MaxResults: 50, NextToken }));
-      for (const p of page.Parameters ?? []) {
-        const release = parseStoredRelease(p.Value);
-        if (release) releases.push({ ...release, version: p.Version ?? 0 });
-      }
-      NextToken = page.NextToken;
-    } while (NextToken);
-  } catch (error) {
-    if ((error as Error).name === 'ParameterNotFound') return [];
-    throw error;
-  }
-  return releases.sort((a, b) => a.version - b.version);
-}
 
 /** The image tag or digest a record's image names (`webapp:v1.4.2` -> `v1.4.2`). */
 export const recordedRef = (r: Pick<RecordedRelease, 'image'>) => imageRef(r.image);
