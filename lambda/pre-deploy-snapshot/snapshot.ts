@@ -6,6 +6,7 @@ import {
   DeleteDBSnapshotCommand,
   DescribeDBInstancesCommand,
   DescribeDBSnapshotsCommand,
+  type DescribeDBSnapshotsCommandInput,
   type RDSClient,
   type Tag,
 } from '@aws-sdk/client-rds';
@@ -156,17 +157,28 @@ function explain(settings: SnapshotSettings, step: string, error: unknown): neve
 
 const tagValue = (tags: Tag[] | undefined, key: string) => tags?.find((t) => t.Key === key)?.Value;
 
+/** A snapshot's tag, or undefined. */
+export const snapshotTag = (snapshot: DBSnapshot, key: string) => tagValue(snapshot.TagList, key);
+
+/** Whether a snapshot is this tool's, of the stage: by the tags it puts on each. */
+export const isStageSnapshot = (snapshot: DBSnapshot, stage: string) => snapshotTag(snapshot, TOOL_TAG) === 'true' && snapshotTag(snapshot, TAGS.stage) === stage;
+
+/** Every snapshot DescribeDBSnapshots lists for the filter, all its pages. */
+export async function listSnapshots(rds: Pick<RDSClient, 'send'>, filter: Omit<DescribeDBSnapshotsCommandInput, 'Marker'>): Promise<DBSnapshot[]> {
+  const found: DBSnapshot[] = [];
+  let Marker: string | undefined;
+  do {
+    const page = await rds.send(new DescribeDBSnapshotsCommand({ ...filter, Marker }));
+    found.push(...(page.DBSnapshots ?? []));
+    Marker = page.Marker;
+  } while (Marker);
+  return found;
+}
+
 /** This tool's snapshots of the database in one region, newest first. */
 async function ownSnapshots(rds: Clients['rds'], settings: SnapshotSettings): Promise<DBSnapshot[]> {
-  const found: DBSnapshot[] = [];
-  let marker: string | undefined;
-  do {
-    const page = await rds.send(new DescribeDBSnapshotsCommand({ DBInstanceIdentifier: settings.dbInstanceIdentifier, SnapshotType: 'manual', Marker: marker }));
-    found.push(...(page.DBSnapshots ?? []));
-    marker = page.Marker;
-  } while (marker);
-  return found
-    .filter((s) => tagValue(s.TagList, TOOL_TAG) === 'true' && tagValue(s.TagList, TAGS.stage) === settings.stage)
+  return (await listSnapshots(rds, { DBInstanceIdentifier: settings.dbInstanceIdentifier, SnapshotType: 'manual' }))
+    .filter((s) => isStageSnapshot(s, settings.stage))
     .sort((a, b) => (b.SnapshotCreateTime?.getTime() ?? 0) - (a.SnapshotCreateTime?.getTime() ?? 0));
 }
 

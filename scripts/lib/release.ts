@@ -7,8 +7,8 @@
  */
 import { type CloudFormationClient, DescribeStacksCommand, type Output, type Stack } from '@aws-sdk/client-cloudformation';
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand, type ECSClient } from '@aws-sdk/client-ecs';
-import { type DBSnapshot, DescribeDBInstancesCommand, DescribeDBSnapshotsCommand, type RDSClient } from '@aws-sdk/client-rds';
-import { TAGS, TOOL_TAG } from '../../lambda/pre-deploy-snapshot/snapshot';
+import { DescribeDBInstancesCommand, type RDSClient } from '@aws-sdk/client-rds';
+import { isStageSnapshot, listSnapshots, snapshotTag, TAGS } from '../../lambda/pre-deploy-snapshot/snapshot';
 import { loadStages, STAGES, type StageConfig, StageConfigError, type StageName, type StageStack, stageStacks } from '../../lib/config';
 import { UsageError } from './assembly';
 
@@ -111,8 +111,6 @@ export async function runningRelease(
   return { cluster, service, taskDefinition, image: app.image };
 }
 
-const tag = (snapshot: DBSnapshot, key: string) => snapshot.TagList?.find((t) => t.Key === key)?.Value;
-
 export interface PreviousRelease {
   /** The tag or digest of the release before the running one. */
   readonly ref: string;
@@ -129,22 +127,15 @@ export interface PreviousRelease {
  * with the snapshot skipped, or its snapshots were pruned) or the one before it was the first.
  */
 export async function previousRelease(rds: Pick<RDSClient, 'send'>, stage: StageName, runningRef: string): Promise<PreviousRelease | undefined> {
-  const snapshots: DBSnapshot[] = [];
-  let Marker: string | undefined;
-  do {
-    const page = await rds.send(new DescribeDBSnapshotsCommand({ SnapshotType: 'manual', Marker }));
-    snapshots.push(...(page.DBSnapshots ?? []));
-    Marker = page.Marker;
-  } while (Marker);
-  const ours = snapshots
-    .filter((s) => tag(s, TOOL_TAG) === 'true' && tag(s, TAGS.stage) === stage)
+  const ours = (await listSnapshots(rds, { SnapshotType: 'manual' }))
+    .filter((s) => isStageSnapshot(s, stage))
     .filter((s) => {
-      const image = tag(s, TAGS.image);
+      const image = snapshotTag(s, TAGS.image);
       return image !== undefined && imageRefOrUndefined(image) === runningRef;
     })
     .sort((a, b) => (b.SnapshotCreateTime?.getTime() ?? 0) - (a.SnapshotCreateTime?.getTime() ?? 0));
   for (const snapshot of ours) {
-    const previous = tag(snapshot, TAGS.previousImage);
+    const previous = snapshotTag(snapshot, TAGS.previousImage);
     const ref = previous ? imageRefOrUndefined(previous) : undefined;
     if (!ref || ref === runningRef) continue;
     return { ref, snapshot: snapshot.DBSnapshotIdentifier ?? '', snapshotTime: snapshot.SnapshotCreateTime, dbInstanceIdentifier: snapshot.DBInstanceIdentifier ?? '' };

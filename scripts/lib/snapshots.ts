@@ -8,9 +8,9 @@
  * and any snapshot not yet available. Every function takes its SDK clients, so the tests run them
  * against moto.
  */
-import { type DBSnapshot, DeleteDBSnapshotCommand, DescribeAccountAttributesCommand, DescribeDBSnapshotsCommand, RDSClient } from '@aws-sdk/client-rds';
+import { type DBSnapshot, DeleteDBSnapshotCommand, DescribeAccountAttributesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { STSClient } from '@aws-sdk/client-sts';
-import { TAGS, TOOL_TAG } from '../../lambda/pre-deploy-snapshot/snapshot';
+import { isStageSnapshot, listSnapshots } from '../../lambda/pre-deploy-snapshot/snapshot';
 import type { StageConfig, StageName } from '../../lib/config';
 import { stageResourceName } from '../../lib/shared/naming';
 import { UsageError } from './assembly';
@@ -41,12 +41,10 @@ export interface Verdict {
   readonly why: string;
 }
 
-const tag = (s: DBSnapshot, key: string) => s.TagList?.find((t) => t.Key === key)?.Value;
 const DAY = 86_400_000;
 
 /** Whether a snapshot is the stage's pre-deploy snapshot: the tool's tags (as the tool prunes them), or its name should the tags be gone. */
-const isPreDeploy = (s: DBSnapshot, stage: string) =>
-  (tag(s, TOOL_TAG) === 'true' && tag(s, TAGS.stage) === stage) || (s.DBSnapshotIdentifier ?? '').startsWith(`predeploy-${stage}-`);
+const isPreDeploy = (s: DBSnapshot, stage: string) => isStageSnapshot(s, stage) || (s.DBSnapshotIdentifier ?? '').startsWith(`predeploy-${stage}-`);
 
 /** Whether an instance is the stage database or one of its copies (`webapp-<stage>-repair`, `-old`, `-dump-*`). */
 export function isStageInstance(instance: string, stage: StageName): boolean {
@@ -79,14 +77,7 @@ export function judge(snapshots: readonly DBSnapshot[], stage: StageName, kept: 
 /** Every snapshot of the region that counts against the manual snapshot quota: manual ones and AWS Backup's. */
 async function quotaSnapshots(rds: SnapshotsClients['rds']): Promise<DBSnapshot[]> {
   const found: DBSnapshot[] = [];
-  for (const SnapshotType of ['manual', 'awsbackup']) {
-    let Marker: string | undefined;
-    do {
-      const page = await rds.send(new DescribeDBSnapshotsCommand({ SnapshotType, Marker }));
-      found.push(...(page.DBSnapshots ?? []).filter((s) => s.SnapshotType === SnapshotType));
-      Marker = page.Marker;
-    } while (Marker);
-  }
+  for (const SnapshotType of ['manual', 'awsbackup']) found.push(...(await listSnapshots(rds, { SnapshotType })).filter((s) => s.SnapshotType === SnapshotType));
   return found;
 }
 
