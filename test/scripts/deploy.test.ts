@@ -12,8 +12,7 @@ import {
   StopServiceDeploymentCommand,
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
-import { CreateDBInstanceCommand, CreateDBSnapshotCommand, RDSClient } from '@aws-sdk/client-rds';
-import { SSMClient } from '@aws-sdk/client-ssm';
+import { CreateDBInstanceCommand, CreateDBSnapshotCommand } from '@aws-sdk/client-rds';
 import { STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, describe, expect, test, vi } from 'vitest';
@@ -22,6 +21,7 @@ import { PRIMARY_READ_PREFIX } from '../../lib/shared/stage-stack';
 import { main as deploy, parseArgs } from '../../scripts/deploy';
 import { UsageError } from '../../scripts/lib/assembly';
 import { type DeployClients, planDeploy } from '../../scripts/lib/deploy';
+import { regionClientSet } from '../../scripts/lib/dr-survey';
 import { checkImageRef, deployArgs, imageRef, pitrCovers, previousRelease, runningRelease, shellLine, stageAccount } from '../../scripts/lib/release';
 import { tagRelease } from '../../scripts/lib/release-tags';
 import { earlierRevision, planRollback, type RollbackClients } from '../../scripts/lib/rollback';
@@ -69,14 +69,7 @@ const preDeploySnapshot = (id: string, stage: string, image: string, previous: s
 beforeAll(async () => {
   moto = await startMoto({ as: 'webapp-break-glass' });
   const config = moto.clientConfig(REGION);
-  clients = {
-    sts: new STSClient(config),
-    cfn: new CloudFormationClient(config),
-    ecs: new ECSClient(config),
-    ecr: new ECRClient(config),
-    rds: new RDSClient(config),
-    ssm: new SSMClient(config),
-  };
+  clients = regionClientSet(config);
 
   await clients.ecr.send(new CreateRepositoryCommand({ repositoryName: 'webapp' }));
   await clients.ecr.send(new PutImageCommand({ repositoryName: 'webapp', imageManifest: manifest(1), imageTag: 'v1.4.1' }));

@@ -1,20 +1,20 @@
-import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
-import { CreateRepositoryCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
+import { CreateStackCommand } from '@aws-sdk/client-cloudformation';
+import { CreateRepositoryCommand, PutImageCommand } from '@aws-sdk/client-ecr';
 import {
   CreateClusterCommand,
   CreateServiceCommand,
   DescribeServicesCommand,
-  ECSClient,
+  type ECSClient,
   ListServiceDeploymentsCommand,
   RegisterTaskDefinitionCommand,
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
-import { CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
-import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { STSClient } from '@aws-sdk/client-sts';
+import { CreateDBInstanceCommand } from '@aws-sdk/client-rds';
+import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { releaseParameter, type StoredRelease } from '../../lambda/release-record/stored';
 import { main as deploy } from '../../scripts/deploy';
+import { regionClientSet } from '../../scripts/lib/dr-survey';
 import { checkoutProblem, findRelease, releaseHistory } from '../../scripts/lib/release-history';
 import { tagRelease } from '../../scripts/lib/release-tags';
 import type { RollbackClients } from '../../scripts/lib/rollback';
@@ -82,14 +82,7 @@ const record = (release: string, tag: string, commit: string, migration: Partial
 beforeAll(async () => {
   moto = await startMoto({ as: 'webapp-break-glass', account: ACCOUNT });
   const config = moto.clientConfig(REGION);
-  clients = {
-    sts: new STSClient(config),
-    cfn: new CloudFormationClient(config),
-    ecs: new ECSClient(config),
-    ecr: new ECRClient(config),
-    rds: new RDSClient(config),
-    ssm: new SSMClient(config),
-  };
+  clients = regionClientSet(config);
   await clients.ecr.send(new CreateRepositoryCommand({ repositoryName: 'webapp' }));
   for (const tag of ['v1.4.0', 'v1.4.1', 'v1.4.2']) {
     digests[tag] = (await clients.ecr.send(new PutImageCommand({ repositoryName: 'webapp', imageManifest: imageManifest(`rollback ${tag}`), imageTag: tag }))).image!.imageId!
