@@ -124,6 +124,10 @@ export class RestartIncomplete extends Error {}
 export async function restart(ecs: RestartClients['ecs'], plan: RestartPlan, options: RestartOptions = {}): Promise<void> {
   const { timeoutMs = 30 * 60_000, pollMs = 15_000, sleep = (ms) => new Promise((r) => setTimeout(r, ms)), say = console.log } = options;
   for (const r of plan.restarts) {
+    // Said before the swap: a run stopped before the end (an interrupt, a closed laptop) leaves the
+    // service on the swap's configuration, and a rerun would take that for the service's own.
+    if (r.restoreConfiguration)
+      say(`${r.service}: if this stops before it says the configuration is back, run once no deployment is in flight: ${restartCommand(r, r.restoreConfiguration, false)}`);
     await ecs.send(
       new UpdateServiceCommand({
         cluster: r.cluster,

@@ -165,6 +165,7 @@ describe('npm run restart', () => {
     expect(inFlight).toEqual([]);
     expect(logged).toEqual([
       `${WORKER}: new deployment started`,
+      `${WEB}: if this stops before it says the configuration is back, run once no deployment is in flight: aws ecs update-service --cluster ${CLUSTER} --service ${WEB} --deployment-configuration '${JSON.stringify(CANARY)}'`,
       `${WEB}: new deployment started (one blue/green swap, no bake)`,
       `${WEB}: swapped; its CANARY deployment configuration is back for the next release`,
     ]);
